@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install the Debian packages junction builds and tests with, when missing.
+# Idempotent and quiet when everything is there.  Needs root (or sudo).
+set -e
+PKGS="build-essential pkg-config libosip2-dev libsmpp34-dev librabbitmq-dev
+libsqlite3-dev sqlite3 libmicrohttpd-dev libevent-dev libjansson-dev libssl-dev
+libsodium-dev libpcre2-dev libconfig-dev libcmocka-dev"
+# Test peers: SIPp, RabbitMQ, Node.js for the SMPP/AMQP peers and Playwright.
+[ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+# nodejs/npm may come from elsewhere than Debian: accept them when on PATH.
+case "$missing" in *nodejs*|*npm*)
+    command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//')
+    command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//') ;;
+esac
+[ -z "$(echo $missing)" ] && exit 0
+echo "installing:$missing"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

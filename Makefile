@@ -1,0 +1,109 @@
+# Junction - one GNU Makefile; each folder adds its sources in module.mk.
+#
+#   make            build build/junction and build/junctionctl
+#   make run        install what is missing, build, start on the embedded defaults
+#   make test       build and run every test (unit, then integration)
+#   make asan       the same tests on an AddressSanitizer/UBSan build
+#   make bench      the SIP MESSAGE -> SMPP benchmark (bench/RESULTS.md)
+#   make deps       install missing Debian packages (idempotent, quiet)
+#   make fuzz       build the libFuzzer targets (clang)
+
+.DEFAULT_GOAL := all
+BUILD   ?= build
+CC      ?= cc
+PKGS    := libosip2 libsmpp34 librabbitmq sqlite3 libmicrohttpd libevent \
+           libevent_pthreads jansson libpcre2-8 libsodium libconfig
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WERROR  ?= $(if $(CI),-Werror,)
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread \
+           -I. -Igateway $(PKG_CFLAGS) -MMD -MP $(SANITIZE)
+LDFLAGS += -pthread $(SANITIZE)
+LDLIBS  += $(PKG_LIBS) -lm
+
+JUNCTION_SRCS :=
+CTL_SRCS      :=
+UNIT_TESTS    :=
+FUZZ_TARGETS  :=
+
+include gateway/module.mk router/module.mk db/module.mk adapters/sip/module.mk \
+        adapters/smpp/module.mk adapters/amqp/module.mk webui/module.mk tests/module.mk
+
+# Everything but the daemon's main() also links into unit tests.
+LIB_SRCS  := $(filter-out gateway/gw_main.c,$(JUNCTION_SRCS))
+LIB_OBJS  := $(patsubst %,$(BUILD)/%.o,$(basename $(LIB_SRCS)))
+MAIN_OBJ  := $(BUILD)/gateway/gw_main.o
+CTL_OBJS  := $(patsubst %,$(BUILD)/%.o,$(basename $(CTL_SRCS)))
+
+.PHONY: all run test unit integration asan bench deps fuzz fuzz-bins fuzz-run clean
+all: $(BUILD)/junction $(BUILD)/junctionctl
+
+$(BUILD)/libjunction.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/junction: $(MAIN_OBJ) $(BUILD)/libjunction.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/junctionctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Assembler sources (web UI assets embedded with .incbin).
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+deps:
+	@sh .ci/deps.sh
+
+run:
+	@JUNCTION_DEPS=build sh .ci/deps.sh
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	./$(BUILD)/junction
+
+test:
+	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c, listed by each folder in FUZZ_TARGETS):
+# built with clang into build-fuzz/; `make fuzz-run` gives each a short
+# bounded run (FUZZ_SECONDS, default 20) on its seed corpus.
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 20
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libjunction.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 WERROR= \
+	  SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-bins
+
+fuzz-run: fuzz
+	@for f in $(patsubst tests/fuzz/%.c,%,$(FUZZ_TARGETS)); do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
+	  build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    build-fuzz/corpus/$$f $$( [ -d tests/fuzz/corpus/$$f ] && echo tests/fuzz/corpus/$$f ) \
+	    2>&1 | tail -n 2 || exit 1; \
+	done
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,500 @@
+/*
+ * amqp_conn.c - the link thread: one blocking librabbitmq connection per
+ * AMQP connector.
+ *
+ * librabbitmq is blocking and not thread-safe per connection, so each
+ * connector owns one thread and one amqp_connection_state_t that no other
+ * thread touches.  Work arrives through two gw_queue_t (events from the
+ * sink, envelopes from send()); the thread:
+ *
+ *   1. connects (TCP with a timeout, login, channel 1, confirm.select) and
+ *      declares the exchange as a durable topic exchange;
+ *   2. takes up to AMQP_BATCH_MAX items (envelopes first), publishes them
+ *      persistent with content_type application/json, then waits for the
+ *      publisher confirms of the whole batch; an item is finished only when
+ *      confirmed, so a broker that drops mid-batch gets the unconfirmed
+ *      items again, in order, after the reconnection (at-least-once);
+ *   3. when idle, polls the socket with a zero timeout so librabbitmq sends
+ *      heartbeats and a dead broker is noticed even without traffic;
+ *   4. on any failure: one WARN per outage, state "down", retry after a
+ *      backoff doubling from 1 s up to amqp.retry_max_ms, while the sink
+ *      keeps buffering (bounded, oldest dropped);
+ *   5. on stop: flushes what is buffered for up to AMQP_FLUSH_ON_CLOSE_MS
+ *      when connected, closes the channel and connection, and hands every
+ *      envelope it still holds back to the core for a retry.
+ *
+ * Threads: everything here runs on the link thread, except the fields of
+ * amqp_link_t it updates under l->lock or atomically.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include "gw_core.h"
+#include "gw_log.h"
+#include "amqp_link.h"
+
+/* The link thread's private connection state. */
+typedef struct amqp_session {
+    amqp_connection_state_t conn; /* NULL when not connected */
+    uint64_t next_tag;            /* delivery tag of the next publish */
+    amqp_item_t *batch[AMQP_BATCH_MAX]; /* taken, not yet confirmed, in order */
+    uint64_t tags[AMQP_BATCH_MAX];      /* delivery tag of each, 0 = not sent */
+    int acked[AMQP_BATCH_MAX];          /* 1 confirmed, -1 refused, 0 open */
+    size_t n;
+} amqp_session_t;
+
+static int64_t amqp_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval amqp_tv(int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    return tv;
+}
+
+static void amqp_link_set_state(amqp_link_t *l, amqp_link_state_t st, const char *err)
+{
+    pthread_mutex_lock(&l->lock);
+    l->state = st;
+    if (err)
+        snprintf(l->last_error, sizeof(l->last_error), "%s", err);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static int amqp_link_stopping(amqp_link_t *l)
+{
+    int s;
+
+    pthread_mutex_lock(&l->lock);
+    s = l->stopping;
+    pthread_mutex_unlock(&l->lock);
+    return s;
+}
+
+/* Sleep up to ms, returning early when the link is being stopped. */
+static void amqp_link_sleep(amqp_link_t *l, int ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->lock);
+    while (!l->stopping && pthread_cond_timedwait(&l->cond, &l->lock, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Describe a failed RPC reply into err. */
+static void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
+{
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+        snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
+    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+               r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        amqp_connection_close_t *m = r.reply.decoded;
+        snprintf(err, errlen, "%s: connection closed by broker: %u %.*s", what, m->reply_code,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+               r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        amqp_channel_close_t *m = r.reply.decoded;
+        snprintf(err, errlen, "%s: channel closed by broker: %u %.*s", what, m->reply_code,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    } else {
+        snprintf(err, errlen, "%s: unexpected reply", what);
+    }
+}
+
+static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
+{
+    if (s->conn == NULL)
+        return;
+    if (graceful) {
+        amqp_channel_close(s->conn, 1, AMQP_REPLY_SUCCESS);
+        amqp_connection_close(s->conn, AMQP_REPLY_SUCCESS);
+    }
+    /* conn_close may shutdown() this fd while we block: forget it first. */
+    pthread_mutex_lock(&l->lock);
+    l->sockfd = -1;
+    pthread_mutex_unlock(&l->lock);
+    amqp_destroy_connection(s->conn);
+    s->conn = NULL;
+}
+
+/* Connect, log in, open channel 1 in confirm mode and declare the exchange.
+ * Returns 0 with s->conn set, or -1 with a reason in err. */
+static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_t errlen)
+{
+    int tmo = __atomic_load_n(&amqp_param_connect_timeout_ms, __ATOMIC_RELAXED);
+    struct timeval tv = amqp_tv(tmo);
+    amqp_socket_t *sock;
+    amqp_rpc_reply_t r;
+    int rc;
+
+    s->conn = amqp_new_connection();
+    if (s->conn == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sock = amqp_tcp_socket_new(s->conn);
+    if (sock == NULL) {
+        snprintf(err, errlen, "cannot create a socket");
+        goto out_close;
+    }
+    errno = 0;
+    rc = amqp_socket_open_noblock(sock, l->set.host, l->set.port, &tv);
+    if (rc != AMQP_STATUS_OK) {
+        /* librabbitmq folds a failed non-blocking connect into one status
+         * and leaves errno at EINPROGRESS; say what it usually means */
+        if (rc == AMQP_STATUS_SOCKET_ERROR && errno != 0 && errno != EINPROGRESS)
+            snprintf(err, errlen, "connect: %s", strerror(errno));
+        else if (rc == AMQP_STATUS_SOCKET_ERROR)
+            snprintf(err, errlen, "connect: connection refused or host unreachable");
+        else
+            snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
+        goto out_close;
+    }
+    pthread_mutex_lock(&l->lock);
+    l->sockfd = amqp_get_sockfd(s->conn);
+    pthread_mutex_unlock(&l->lock);
+    amqp_set_handshake_timeout(s->conn, &tv);
+    amqp_set_rpc_timeout(s->conn, &tv);
+    r = amqp_login(s->conn, l->set.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, l->set.heartbeat,
+                   AMQP_SASL_METHOD_PLAIN, l->set.user, l->set.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_reply_error(r, "login", err, errlen);
+        goto out_close;
+    }
+    amqp_channel_open(s->conn, 1);
+    r = amqp_get_rpc_reply(s->conn);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_reply_error(r, "channel.open", err, errlen);
+        goto out_close;
+    }
+    amqp_confirm_select(s->conn, 1);
+    r = amqp_get_rpc_reply(s->conn);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_reply_error(r, "confirm.select", err, errlen);
+        goto out_close;
+    }
+    amqp_exchange_declare(s->conn, 1, amqp_cstring_bytes(l->set.exchange),
+                          amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+    r = amqp_get_rpc_reply(s->conn);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_reply_error(r, "exchange.declare", err, errlen);
+        goto out_close;
+    }
+    amqp_maybe_release_buffers(s->conn);
+    s->next_tag = 1;
+    return 0;
+
+out_close:
+    amqp_session_close(l, s, 0);
+    return -1;
+}
+
+/* The envelope id for message_id: the event text starts with
+ * {"event":...,"ts":...,"id":"<ULID>", and an envelope's JSON carries the same
+ * "id" first; writes "" when not found. */
+static void amqp_item_msgid(const amqp_item_t *it, char *out)
+{
+    const char *p;
+
+    if (it->env) {
+        memcpy(out, it->env->id, GW_ENV_ID_LEN + 1);
+        return;
+    }
+    out[0] = '\0';
+    p = strstr(it->body, "\"id\":\"");
+    if (p && strlen(p + 6) > GW_ENV_ID_LEN && p[6 + GW_ENV_ID_LEN] == '"') {
+        memcpy(out, p + 6, GW_ENV_ID_LEN);
+        out[GW_ENV_ID_LEN] = '\0';
+    }
+}
+
+static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it)
+{
+    char msgid[GW_ENV_ID_LEN + 1];
+    amqp_basic_properties_t p;
+    amqp_bytes_t body = { strlen(it->body), it->body };
+
+    amqp_item_msgid(it, msgid);
+    memset(&p, 0, sizeof(p));
+    p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG;
+    p.content_type = amqp_cstring_bytes("application/json");
+    p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    p.timestamp = (uint64_t)(gw_now_ms() / 1000);
+    p.app_id = amqp_cstring_bytes("junction");
+    if (msgid[0]) {
+        p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        p.message_id = amqp_cstring_bytes(msgid);
+    }
+    return amqp_basic_publish(s->conn, 1, amqp_cstring_bytes(l->set.exchange),
+                              amqp_cstring_bytes(it->key), 0, 0, &p, body);
+}
+
+/* Mark the batch entries a confirm covers (multiple: every tag <= tag). */
+static void amqp_session_mark(amqp_session_t *s, uint64_t tag, int multiple, int verdict)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        if (s->tags[i] == 0 || s->acked[i] != 0)
+            continue;
+        if (s->tags[i] == tag || (multiple && s->tags[i] < tag))
+            s->acked[i] = verdict;
+    }
+}
+
+static size_t amqp_session_open_count(const amqp_session_t *s)
+{
+    size_t i, open = 0;
+
+    for (i = 0; i < s->n; i++)
+        open += s->acked[i] == 0;
+    return open;
+}
+
+/* Hand one finished item back: confirmed items count as published and
+ * their envelopes as delivered; refused events are dropped and refused
+ * envelopes retried. */
+static void amqp_item_finish(amqp_link_t *l, amqp_item_t *it, int verdict)
+{
+    if (verdict > 0) {
+        __atomic_add_fetch(&l->published, 1, __ATOMIC_RELAXED);
+        gw_stat_add(amqp_stat_published, 1);
+        if (it->env)
+            gw_core_delivered(it->env);
+    } else if (it->env) {
+        gw_core_retry(it->env, 0, "amqp broker refused the message (nack)");
+        it->env = NULL; /* gw_core_retry took the reference */
+    } else {
+        amqp_link_count_dropped(l, 1);
+        GW_WARN("amqp", "amqp connector %s: broker refused event %s (nack)", l->name, it->key);
+    }
+    amqp_item_free(it);
+}
+
+/* Finish every decided item and keep the open ones, in order, for a
+ * republish on the next connection. */
+static void amqp_session_settle(amqp_link_t *l, amqp_session_t *s)
+{
+    size_t i, keep = 0;
+
+    for (i = 0; i < s->n; i++) {
+        if (s->acked[i] != 0) {
+            amqp_item_finish(l, s->batch[i], s->acked[i]);
+            continue;
+        }
+        s->batch[keep] = s->batch[i];
+        s->tags[keep] = 0;
+        s->acked[keep] = 0;
+        keep++;
+    }
+    s->n = keep;
+    __atomic_store_n(&l->inflight, (int64_t)keep, __ATOMIC_RELAXED);
+}
+
+/* Read one frame within ms and apply it.  Returns 0 (frame handled or
+ * timeout when idle_ok), or -1 with a reason in err. */
+static int amqp_session_read(amqp_session_t *s, int ms, int idle_ok, char *err, size_t errlen)
+{
+    struct timeval tv = amqp_tv(ms);
+    amqp_frame_t f;
+    int rc;
+
+    rc = amqp_simple_wait_frame_noblock(s->conn, &f, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT && idle_ok)
+        return 0;
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "%s", rc == AMQP_STATUS_TIMEOUT ? "publisher confirm timeout"
+                                                              : amqp_error_string2(rc));
+        return -1;
+    }
+    rc = 0;
+    if (f.frame_type == AMQP_FRAME_METHOD) {
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *a = f.payload.method.decoded;
+            amqp_session_mark(s, a->delivery_tag, a->multiple, 1);
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            amqp_basic_nack_t *a = f.payload.method.decoded;
+            amqp_session_mark(s, a->delivery_tag, a->multiple, -1);
+            break;
+        }
+        case AMQP_CONNECTION_CLOSE_METHOD:
+        case AMQP_CHANNEL_CLOSE_METHOD: {
+            amqp_rpc_reply_t r = { AMQP_RESPONSE_SERVER_EXCEPTION, f.payload.method, 0 };
+            amqp_reply_error(r, "broker", err, errlen);
+            rc = -1;
+            break;
+        }
+        default:
+            break; /* connection.blocked and the like: nothing to do */
+        }
+    }
+    amqp_maybe_release_buffers(s->conn);
+    return rc;
+}
+
+/* Fill an empty batch from the queues (envelopes first), waiting up to
+ * wait_ms for the first event.  Returns how many items it holds. */
+static size_t amqp_session_fill(amqp_link_t *l, amqp_session_t *s, int wait_ms)
+{
+    void *first;
+
+    if (s->n == 0) {
+        s->n = gw_queue_pop_many(l->sends, (void **)s->batch, AMQP_BATCH_MAX);
+        s->n += gw_queue_pop_many(l->events, (void **)s->batch + s->n, AMQP_BATCH_MAX - s->n);
+        if (s->n == 0 && wait_ms > 0 && (first = gw_queue_pop(l->events, wait_ms)) != NULL) {
+            s->batch[s->n++] = first;
+            s->n += gw_queue_pop_many(l->events, (void **)s->batch + 1, AMQP_BATCH_MAX - 1);
+        }
+        memset(s->tags, 0, sizeof(s->tags));
+        memset(s->acked, 0, sizeof(s->acked));
+        __atomic_store_n(&l->inflight, (int64_t)s->n, __ATOMIC_RELAXED);
+    }
+    return s->n;
+}
+
+/* One round: publish a batch and wait for its confirms, or poll the idle
+ * connection.  Returns 0, or -1 with a reason in err (connection unusable). */
+static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, char *err,
+                             size_t errlen)
+{
+    int64_t deadline;
+    size_t i;
+    int rc;
+
+    if (amqp_session_fill(l, s, wait_ms) == 0)
+        return amqp_session_read(s, 0, 1, err, errlen);
+    for (i = 0; i < s->n; i++) {
+        rc = amqp_publish(l, s, s->batch[i]);
+        if (rc != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publish: %s", amqp_error_string2(rc));
+            return -1;
+        }
+        s->tags[i] = s->next_tag++;
+    }
+    deadline = amqp_mono_ms() + AMQP_CONFIRM_TIMEOUT_MS;
+    rc = 0;
+    while (rc == 0 && amqp_session_open_count(s) > 0) {
+        int left = (int)(deadline - amqp_mono_ms());
+        if (left <= 0) {
+            snprintf(err, errlen, "publisher confirm timeout");
+            rc = -1;
+            break;
+        }
+        rc = amqp_session_read(s, left, 0, err, errlen);
+    }
+    amqp_session_settle(l, s);
+    return rc;
+}
+
+static size_t amqp_link_buffered(amqp_link_t *l, const amqp_session_t *s)
+{
+    return gw_queue_len(l->events) + gw_queue_len(l->sends) + s->n;
+}
+
+/* An item that will not be published: its envelope goes back to the core
+ * for a retry, an event is counted as dropped. */
+static void amqp_item_abandon(amqp_link_t *l, amqp_item_t *it)
+{
+    if (it->env) {
+        gw_core_retry(it->env, 0, "amqp connector closed");
+        it->env = NULL; /* gw_core_retry took the reference */
+    } else {
+        amqp_link_count_dropped(l, 1);
+    }
+    amqp_item_free(it);
+}
+
+/* Stopping: give buffered items a bounded chance, then close cleanly and
+ * abandon what is left (events still in l->events are counted and freed
+ * by conn_close). */
+static void amqp_link_finish(amqp_link_t *l, amqp_session_t *s)
+{
+    int64_t deadline = amqp_mono_ms() + AMQP_FLUSH_ON_CLOSE_MS;
+    char err[256];
+    void *it;
+    size_t i;
+
+    while (s->conn && amqp_link_buffered(l, s) > 0 && amqp_mono_ms() < deadline) {
+        if (amqp_session_pump(l, s, 0, err, sizeof(err)) != 0) {
+            amqp_session_close(l, s, 0);
+            break;
+        }
+    }
+    amqp_session_close(l, s, 1);
+    for (i = 0; i < s->n; i++)
+        amqp_item_abandon(l, s->batch[i]);
+    s->n = 0;
+    while (gw_queue_pop_many(l->sends, &it, 1) == 1)
+        amqp_item_abandon(l, it);
+    __atomic_store_n(&l->inflight, 0, __ATOMIC_RELAXED);
+}
+
+void *amqp_link_main(void *arg)
+{
+    amqp_link_t *l = arg;
+    amqp_session_t s;
+    int backoff = AMQP_RETRY_MIN_MS, outage = 0, max;
+    char err[256];
+
+    memset(&s, 0, sizeof(s));
+    while (!amqp_link_stopping(l)) {
+        if (s.conn == NULL) {
+            amqp_link_set_state(l, outage ? AMQP_LINK_DOWN : AMQP_LINK_CONNECTING, NULL);
+            if (amqp_session_open(l, &s, err, sizeof(err)) != 0) {
+                amqp_link_set_state(l, AMQP_LINK_DOWN, err);
+                if (!outage)
+                    GW_WARN("amqp",
+                            "amqp connector %s: broker %s:%d unreachable: %s; events are "
+                            "buffered (%zu) and junction keeps running",
+                            l->name, l->set.host, l->set.port, err, amqp_link_buffered(l, &s));
+                else
+                    GW_DEBUG("amqp", "amqp connector %s: retry failed: %s", l->name, err);
+                outage = 1;
+                amqp_link_sleep(l, backoff);
+                max = __atomic_load_n(&amqp_param_retry_max_ms, __ATOMIC_RELAXED);
+                backoff = backoff * 2 > max ? max : backoff * 2;
+                continue;
+            }
+            GW_INFO("amqp", "amqp connector %s: %s broker %s:%d, exchange %s; %zu buffered",
+                    l->name, outage ? "reconnected to" : "connected to", l->set.host,
+                    l->set.port, l->set.exchange, amqp_link_buffered(l, &s));
+            amqp_link_set_state(l, AMQP_LINK_CONNECTED, NULL);
+            backoff = AMQP_RETRY_MIN_MS;
+            outage = 0;
+        }
+        if (amqp_session_pump(l, &s, 500, err, sizeof(err)) != 0) {
+            amqp_session_close(l, &s, 0);
+            amqp_link_set_state(l, AMQP_LINK_DOWN, err);
+            GW_WARN("amqp",
+                    "amqp connector %s: broker %s:%d unreachable: %s; events are buffered "
+                    "(%zu) and junction keeps running",
+                    l->name, l->set.host, l->set.port, err, amqp_link_buffered(l, &s));
+            outage = 1;
+        }
+    }
+    amqp_link_finish(l, &s);
+    return NULL;
+}

@@ -1,0 +1,110 @@
+/*
+ * amqp_link.h - private to adapters/amqp: one AMQP connector ("link").
+ *
+ * Table of contents:
+ *   amqp_item_t      one message waiting to be published (an event or an
+ *                    envelope given to send())
+ *   amqp_settings_t  a connector's conf JSON, parsed and checked
+ *   amqp_link_t      a connector's state: two queues, one thread, counters
+ *   amqp_link_main   the link thread (amqp_conn.c): connect, declare,
+ *                    publish with publisher confirms, reconnect with backoff
+ *
+ * Threads: amqp_adapter.c runs on the main thread (conn_open/close/status),
+ * on any emitting thread (the event sink) and on the store's writer thread
+ * (send); amqp_conn.c runs on the link's own thread only.  They share only
+ * the two gw_queue_t, the fields under amqp_link_t.lock and the atomic
+ * counters.
+ */
+#ifndef AMQP_LINK_H
+#define AMQP_LINK_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "gw_envelope.h"
+#include "gw_queue.h"
+#include "gw_stats.h"
+
+/* Published per round trip: a batch is sent, then its confirms awaited. */
+#define AMQP_BATCH_MAX 64
+/* A broker that neither confirms nor closes within this is treated as gone. */
+#define AMQP_CONFIRM_TIMEOUT_MS 10000
+/* On conn_close, buffered items get this long to reach a live broker. */
+#define AMQP_FLUSH_ON_CLOSE_MS 2000
+#define AMQP_RETRY_MIN_MS 1000
+
+/* An item owns key and body.  env is NULL for an event; for send() it holds
+ * one reference to the envelope, which the link thread hands back to the
+ * core (gw_core_delivered / gw_core_retry) once the broker confirmed or
+ * refused it. */
+typedef struct amqp_item {
+    char *key;
+    char *body;
+    gw_envelope_t *env;
+} amqp_item_t;
+
+typedef struct amqp_settings {
+    char host[256];
+    int port;
+    char vhost[128];
+    char user[128];
+    char password[128];
+    char exchange[128];
+    int heartbeat; /* seconds, 0 = off */
+} amqp_settings_t;
+
+typedef enum {
+    AMQP_LINK_CONNECTING = 0,
+    AMQP_LINK_CONNECTED,
+    AMQP_LINK_DOWN,
+} amqp_link_state_t;
+
+typedef struct amqp_link {
+    /* read-only after conn_open */
+    char name[64];
+    amqp_settings_t set;
+    gw_queue_t *events;   /* amqp_item_t *, bounded: the sink drops the oldest */
+    gw_queue_t *sends;    /* amqp_item_t * with env, bounded: send() refuses */
+    pthread_t thread;
+
+    /* guarded by lock */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;  /* CLOCK_MONOTONIC; wakes the retry sleep on stop */
+    int stopping;
+    amqp_link_state_t state;
+    char last_error[256];
+    int sockfd;           /* -1 unless connected: lets conn_close unblock I/O */
+
+    /* atomics */
+    int64_t published;
+    int64_t dropped;
+    int64_t inflight;     /* taken off the queues, not yet confirmed */
+} amqp_link_t;
+
+/* Adapter-wide parameters (amqp_adapter.c), read with __atomic_load_n. */
+extern int amqp_param_retry_max_ms;
+extern int amqp_param_connect_timeout_ms;
+
+/* Process-wide counters, registered in the adapter's init(). */
+extern gw_stat_t *amqp_stat_published;
+extern gw_stat_t *amqp_stat_dropped;
+
+/* Parse and check a connector's conf into *out, filling the defaults.
+ * Returns 0, or GW_EINVAL with a reason in err.  Any thread. */
+int amqp_settings_parse(const json_t *conf, amqp_settings_t *out, char *err, size_t errlen);
+
+/* Free an item and drop its envelope reference; NULL is accepted.  This is
+ * the queues' free function: an envelope dropped this way stays queued in
+ * the store and is offered again by gw_core_recover() on the next start. */
+void amqp_item_free(void *item);
+
+/* Count one lost event (full buffer, nack, out of memory).  Any thread. */
+void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
+
+/* The link thread's body; arg is the amqp_link_t.  Returns when
+ * l->stopping is set, after a bounded flush and a clean close. */
+void *amqp_link_main(void *arg);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * sip.h - private header of the SIP adapter (adapters/sip/).
+ *
+ * Table of contents:
+ *   sip_message.c  pure helpers on SIP text and parsed messages: address
+ *                  classification, UTF-8 check, request checks, response
+ *                  and MESSAGE building, TCP framing.  No I/O, no state.
+ *   sip_txn.c      the per-worker server transaction table (retransmission
+ *                  dedupe, RFC 3261 section 17.2.2), bounded in size.
+ *   sip_transport.c worker threads: one event_base and one SO_REUSEPORT UDP
+ *                  socket each; the TCP listener and connection table on
+ *                  worker 0; the cross-thread work queues.
+ *   sip_uas.c      inbound requests: MESSAGE -> envelope -> gw_core_accept,
+ *                  OPTIONS, 4xx/5xx answers, the 202 after the commit.
+ *   sip_uac.c      outbound MESSAGE for "sip" connectors: non-INVITE client
+ *                  transactions with Timer E / Timer F, outcomes to the core.
+ *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
+ *
+ * Threads: a worker owns everything reachable from its sip_worker_t except
+ * its queue (gw_queue_t is the thread-safe door).  The main thread runs
+ * init/start/stop/destroy and the connector callbacks.
+ */
+#ifndef SIP_H
+#define SIP_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <osipparser2/osip_parser.h>
+
+#include "gw_envelope.h"
+#include "gw_queue.h"
+#include "gw_stats.h"
+
+#define SIP_LOG "sip"
+#define SIP_MAX_WORKERS 64
+#define SIP_TXN_CAP 4096         /* server transactions kept per worker */
+#define SIP_TXN_LINGER_MS 32000  /* Timer J: 64 * T1 */
+#define SIP_T1_MS 500
+#define SIP_T2_MS 4000
+#define SIP_TIMER_F_MS 32000     /* 64 * T1 */
+#define SIP_BRANCH_PREFIX "z9hG4bK-jn" /* then "<worker>-<random hex>" */
+
+/* ---- parameters (sip_adapter.c) ---- */
+typedef struct sip_conf {
+    char listen[64];
+    int port;
+    int workers;
+    int tcp;
+    int max_message;
+} sip_conf_t;
+extern sip_conf_t sip_conf;
+
+/* ---- statistics (sip_adapter.c), resolved once in init ---- */
+typedef struct sip_stats {
+    gw_stat_t *rx_requests, *rx_responses, *rx_message, *rx_retrans;
+    gw_stat_t *tx_202, *tx_2xx, *tx_4xx, *tx_5xx, *drops;
+    gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
+    gw_stat_t *tcp_conns;
+} sip_stats_t;
+extern sip_stats_t sip_stats;
+
+/* ---- sip_message.c: pure helpers ---- */
+
+/* Set up libosip2's global parser tables and silence its tracing.  Call
+ * once before any thread parses; parsing is then thread-safe (the tables
+ * are only read).  0 or GW_ERROR. */
+int sip_osip_init(void);
+
+/* Classify a URI user part into addr (address malloc'd into addr->address).
+ * "+digits" -> e164 without '+', ton 1 npi 1; "digits" -> e164, ton 0
+ * npi 1; anything else (or no user) -> sip-uri holding uri_text.
+ * Returns 0 or GW_ENOMEM. */
+int sip_addr_from_uri(const osip_uri_t *uri, gw_addr_t *addr);
+/* 1 when s (n bytes) is well-formed UTF-8 (RFC 3629) without NUL. */
+int sip_utf8_valid(const char *s, size_t n);
+/* 1 when buf starts with something shaped like a SIP request line
+ * ("TOKEN SP uri SP SIP/2.0"), 2 when it looks like a status line. */
+int sip_looks_like_sip(const char *buf, size_t n);
+/* Check a parsed request: mandatory headers, Max-Forwards, CSeq method.
+ * Returns 0 or the SIP status to answer (400, 483) with *reason set to a
+ * static phrase. */
+int sip_check_request(const osip_message_t *req, const char **reason);
+/* The text/plain body check for MESSAGE: 0, 415 (not text/plain UTF-8) or
+ * 400 (bad UTF-8); *reason set to a static phrase. */
+int sip_check_text_body(const osip_message_t *req, const char **body, size_t *len,
+                        const char **reason);
+/* A response to req: all Via (the top one gets received= and rport= when
+ * src_ip is given and the request asked for rport), From, To (with
+ * to_tag added when it has none), Call-ID, CSeq (those present), Server,
+ * Content-Length 0,
+ * plus extra (whole header lines with CRLF, may be NULL).  Returns a
+ * malloc'd text (caller frees) with its length in *len, or NULL. */
+char *sip_build_response(osip_message_t *req, int status, const char *reason,
+                         const char *to_tag, const char *src_ip, int src_port,
+                         const char *extra, size_t *len);
+/* The same built from raw text that osip could not parse: copies the Via,
+ * From, To, Call-ID and CSeq lines as they are.  NULL when there is no Via
+ * (nothing to answer to). */
+char *sip_build_raw_response(const char *buf, size_t n, int status, const char *reason,
+                             size_t *len);
+/* Server transaction key of req: top Via branch when it has the RFC 3261
+ * magic cookie, else Call-ID + CSeq + From tag; plus the CSeq method.
+ * Writes into key (size keylen); returns 0 or GW_EINVAL when too long. */
+int sip_txn_key(const osip_message_t *req, char *key, size_t keylen);
+/* Stream framing: length of the first complete message in buf, 0 when more
+ * bytes are needed, GW_EINVAL when the header is bad or the message would
+ * exceed max. */
+long sip_frame_length(const char *buf, size_t n, size_t max);
+/* Random lower-case hex into out (2 * nbytes + 1 bytes). */
+void sip_random_hex(char *out, size_t nbytes);
+
+/* ---- sip_txn.c: server transaction table ---- */
+typedef struct sip_txn_table sip_txn_table_t;
+typedef enum { SIP_TXN_NEW = 0, SIP_TXN_PENDING, SIP_TXN_FINAL } sip_txn_state_t;
+
+sip_txn_table_t *sip_txn_table_new(size_t cap);
+void sip_txn_table_free(sip_txn_table_t *t);
+/* Look key up at time now_ms.  Absent (or expired): inserts a pending entry
+ * and returns SIP_TXN_NEW.  Pending: SIP_TXN_PENDING.  Final: SIP_TXN_FINAL
+ * with the stored response in *resp / *resp_len (owned by the table, valid
+ * until the next call).  SIP_TXN_NEW also when allocation failed (no dedupe
+ * then, but the request is still served). */
+sip_txn_state_t sip_txn_lookup(sip_txn_table_t *t, const char *key, int64_t now_ms,
+                               const char **resp, size_t *resp_len);
+/* Record the final response of key (copied), kept until now + linger. */
+void sip_txn_final(sip_txn_table_t *t, const char *key, const char *resp, size_t len,
+                   int64_t now_ms);
+size_t sip_txn_count(const sip_txn_table_t *t);
+
+/* ---- sip_transport.c: workers ---- */
+typedef struct sip_worker sip_worker_t;
+
+/* Where a request came from and where its answer goes. */
+typedef struct sip_peer {
+    struct sockaddr_in addr;
+    uint64_t conn_id; /* 0 = UDP, else a TCP connection of worker 0 */
+} sip_peer_t;
+
+typedef enum {
+    SIP_ITEM_REPLY = 1, /* a pending MESSAGE got its store outcome */
+    SIP_ITEM_SEND,      /* an envelope to send on a connector */
+    SIP_ITEM_RESPONSE,  /* a response for one of this worker's client txns */
+    SIP_ITEM_STOP,
+} sip_item_kind_t;
+
+typedef struct sip_conn sip_conn_t; /* connector state, sip_uac.c */
+
+/* One unit of cross-thread work; owned by the queue until popped. */
+typedef struct sip_item {
+    sip_item_kind_t kind;
+    sip_worker_t *worker;
+    /* REPLY */
+    osip_message_t *req;
+    sip_peer_t peer;
+    char *txn_key;
+    char to_tag[17];
+    int rc;
+    /* SEND */
+    sip_conn_t *conn;
+    gw_envelope_t *env;
+    /* RESPONSE */
+    char *branch;
+    int status;
+    char *reason;
+} sip_item_t;
+
+void sip_item_free(void *item);
+
+int sip_workers_init(void);       /* main thread, in adapter init */
+int sip_workers_start(void);
+void sip_workers_stop(void);      /* drains queues, joins */
+void sip_workers_destroy(void);
+int sip_worker_count(void);
+sip_worker_t *sip_worker_get(int idx);
+int sip_worker_index(const sip_worker_t *w);
+struct event_base *sip_worker_base(sip_worker_t *w);
+sip_txn_table_t *sip_worker_txns(sip_worker_t *w);
+/* Queue an item to w (any thread).  0 or a negative code (item stays the
+ * caller's). */
+int sip_worker_push(sip_worker_t *w, sip_item_t *item);
+/* Send text to peer from w's thread: sendto on w's UDP socket, or write on
+ * the TCP connection (worker 0 only).  Returns 0 or GW_ERROR. */
+int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
+
+/* ---- sip_uas.c ---- */
+/* Handle one received message (request or response) on w's thread. */
+void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer);
+/* A REPLY item popped on w's thread. */
+void sip_uas_reply(sip_worker_t *w, sip_item_t *it);
+extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
+
+/* ---- sip_conn.c: "sip" connectors ---- */
+struct gw_connector;
+/* State of one connector; reference counted because client transactions
+ * outlive a conn_close.  Read-only after sip_conn_open but the counters. */
+struct sip_conn {
+    int refs;                 /* atomic */
+    char *uri_text;           /* conf "uri" */
+    osip_uri_t *uri;          /* parsed conf uri */
+    char *from_domain;        /* conf "from_domain" or NULL */
+    char local_ip[64];        /* our address towards dest (or sip.listen) */
+    struct sockaddr_in dest;
+    int64_t sent, failed;     /* atomic: 2xx received / final or temporary failures */
+};
+int sip_conn_check(const json_t *conf, char *err, size_t errlen);
+int sip_conn_open(struct gw_connector *c);
+void sip_conn_close(struct gw_connector *c);
+int sip_conn_send(struct gw_connector *c, gw_envelope_t *env);
+json_t *sip_conn_status(struct gw_connector *c);
+sip_conn_t *sip_conn_ref(sip_conn_t *c);
+void sip_conn_unref(sip_conn_t *c);
+
+/* ---- sip_uac.c ---- */
+typedef struct sip_uac sip_uac_t; /* a worker's client transactions */
+/* The MESSAGE text for env on conn (branch and tags given).  Pure; a
+ * malloc'd text with its length in *len, or NULL.  Any thread. */
+char *sip_uac_build(const sip_conn_t *conn, const gw_envelope_t *env, const char *branch,
+                    const char *from_tag, const char *call_id, size_t *len);
+sip_uac_t *sip_uac_new(sip_worker_t *w);
+/* Drop every in-flight transaction without an outcome (stop): the
+ * envelopes stay queued in the store and are recovered on restart. */
+void sip_uac_free(sip_uac_t *u);
+void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it);
+void sip_uac_response(sip_worker_t *w, sip_uac_t *u, sip_item_t *it);
+/* Route a received response to the worker that owns its branch. */
+void sip_uac_dispatch(sip_worker_t *w, osip_message_t *resp);
+sip_uac_t *sip_worker_uac(sip_worker_t *w);
+
+#endif

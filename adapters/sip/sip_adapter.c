@@ -1,0 +1,129 @@
+/*
+ * sip_adapter.c - the SIP adapter as the core sees it: one const struct.
+ *
+ * This file holds the static tables (parameters, statistics, management
+ * commands) and the lifecycle; the work is done by the workers
+ * (sip_transport.c), the UAS (sip_uas.c), the UAC (sip_uac.c) and the
+ * connectors (sip_conn.c).  See sip.h for the map.
+ *
+ * Lifecycle (main thread): init binds the sockets and creates the workers'
+ * event bases but starts no thread; start starts them; stop answers 503 to
+ * new MESSAGEs, lets the replies already queued go out, then joins the
+ * workers; destroy frees everything.  Client transactions still in flight
+ * at stop are dropped without an outcome: their envelopes stay queued in
+ * the store and gw_core_recover() offers them again at the next start.
+ */
+#include "gw_adapter.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "sip.h"
+
+sip_conf_t sip_conf;
+sip_stats_t sip_stats;
+
+static const gw_param_t sip_params[] = {
+    {"sip.listen", GW_PT_STR, sip_conf.listen, sizeof(sip_conf.listen), "127.0.0.1", 0, 0, 0,
+     "IPv4 address the SIP UDP sockets and TCP listener bind to"},
+    {"sip.port", GW_PT_INT, &sip_conf.port, 0, "5060", 1, 65535, 0, "SIP port (UDP and TCP)"},
+    {"sip.workers", GW_PT_INT, &sip_conf.workers, 0, "0", 0, SIP_MAX_WORKERS, 0,
+     "SIP worker threads, each with its own SO_REUSEPORT UDP socket; 0 = one per core"},
+    {"sip.tcp", GW_PT_BOOL, &sip_conf.tcp, 0, "yes", 0, 1, 0, "accept SIP over TCP"},
+    {"sip.max_message", GW_PT_INT, &sip_conf.max_message, 0, "65535", 512, 1048576, 0,
+     "largest SIP message accepted, in bytes; larger datagrams are dropped"},
+    GW_PARAM_END,
+};
+
+/* Every counter the adapter keeps; the names are the public statistics. */
+static void sip_stats_init(void)
+{
+    sip_stats.rx_requests = gw_stat("sip.rx_requests", "SIP requests received");
+    sip_stats.rx_responses = gw_stat("sip.rx_responses", "SIP responses received");
+    sip_stats.rx_message = gw_stat("sip.rx_message", "SIP MESSAGE requests received (new)");
+    sip_stats.rx_retrans = gw_stat("sip.rx_retrans", "retransmitted requests absorbed");
+    sip_stats.tx_202 = gw_stat("sip.tx_202", "202 Accepted sent");
+    sip_stats.tx_2xx = gw_stat("sip.tx_2xx", "2xx responses sent");
+    sip_stats.tx_4xx = gw_stat("sip.tx_4xx", "4xx responses sent");
+    sip_stats.tx_5xx = gw_stat("sip.tx_5xx", "5xx responses sent");
+    sip_stats.drops = gw_stat("sip.drops", "datagrams or messages dropped unanswered");
+    sip_stats.tx_message = gw_stat("sip.tx_message", "MESSAGE requests sent to connectors");
+    sip_stats.tx_retrans = gw_stat("sip.tx_retrans", "MESSAGE retransmissions (Timer E)");
+    sip_stats.uac_2xx = gw_stat("sip.uac_2xx", "outbound MESSAGE answered 2xx");
+    sip_stats.uac_failed = gw_stat("sip.uac_failed", "outbound MESSAGE failed for good");
+    sip_stats.uac_retry = gw_stat("sip.uac_retry", "outbound MESSAGE to retry (5xx, timeout)");
+    sip_stats.tcp_conns = gw_stat("sip.tcp_conns", "open SIP TCP connections");
+}
+
+/* MI sip.stats: the adapter's counters and settings.  MI thread. */
+static void sip_mi_stats(const json_t *params, gw_mi_reply_t *r)
+{
+    gw_stat_t *const *s = &sip_stats.rx_requests;
+    const size_t n = sizeof(sip_stats) / sizeof(gw_stat_t *);
+    json_t *o = json_pack("{s:s, s:i, s:i, s:b}", "listen", sip_conf.listen, "port",
+                          sip_conf.port, "workers", sip_worker_count(), "tcp", sip_conf.tcp);
+    (void)params;
+
+    if (!o) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i])
+            json_object_set_new(o, s[i]->name + 4, json_integer(gw_stat_get(s[i])));
+    }
+    gw_mi_result(r, o);
+}
+
+static const gw_mi_cmd_t sip_mi_cmds[] = {
+    {"sip.stats", sip_mi_stats, "{}", "SIP adapter counters and listener settings"},
+    GW_MI_END,
+};
+
+/* Bind the sockets and build the workers.  Main thread. */
+static int sip_init(struct event_base *main_base)
+{
+    int rc;
+    (void)main_base;
+
+    sip_stats_init();
+    if (sip_osip_init() != 0) {
+        GW_ERR(SIP_LOG, "libosip2 parser_init failed");
+        return GW_ERROR;
+    }
+    __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
+    rc = sip_workers_init();
+    if (rc < 0)
+        sip_workers_destroy();
+    return rc;
+}
+
+static int sip_start(void)
+{
+    return sip_workers_start();
+}
+
+/* Stop accepting (503), let queued replies go out, join.  Main thread. */
+static void sip_stop(void)
+{
+    __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
+    sip_workers_stop();
+}
+
+static void sip_destroy(void)
+{
+    sip_workers_destroy();
+}
+
+const gw_adapter_t sip_adapter = {
+    .name = "sip",
+    .params = sip_params,
+    .mi_cmds = sip_mi_cmds,
+    .init = sip_init,
+    .start = sip_start,
+    .stop = sip_stop,
+    .destroy = sip_destroy,
+    .conn_check = sip_conn_check,
+    .conn_open = sip_conn_open,
+    .conn_close = sip_conn_close,
+    .send = sip_conn_send,
+    .conn_status = sip_conn_status,
+};

@@ -1,0 +1,229 @@
+/*
+ * sip_conn.c - connectors of type "sip": a SIP target for outbound MESSAGE.
+ *
+ * Configuration (the connector's JSON conf):
+ *   uri          "sip:host[:port]" or "sip:user@host[:port]" (required);
+ *                without a user, the envelope's destination becomes the
+ *                Request-URI user ('+' before international numbers)
+ *   transport    "udp" (the only one for now; optional)
+ *   from_domain  host part of our From URI (optional; default: our own
+ *                address towards the target, with sip.port)
+ *
+ * The connector's state (sip_conn_t) is reference counted: conn_close drops
+ * the adapter's reference while client transactions may still hold theirs.
+ * c->priv is read and swapped under sip_conn_lock because send() runs on
+ * any thread while conn_close runs on the main thread.
+ *
+ * Threads: conn_check / open / close / status on the main thread (MI under
+ * gw_mi_lock); send on any thread.
+ */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw_adapter.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "sip.h"
+
+static pthread_mutex_t sip_conn_lock = PTHREAD_MUTEX_INITIALIZER; /* guards gw_connector.priv */
+static unsigned sip_conn_rr; /* atomic: round robin over workers */
+
+/* Parse conf into a new uri; 0 or GW_EINVAL with a reason in err. */
+static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_t errlen)
+{
+    const char *text = json_string_value(json_object_get(conf, "uri"));
+    const json_t *tr = json_object_get(conf, "transport");
+    const json_t *fd = json_object_get(conf, "from_domain");
+    osip_uri_t *uri = NULL;
+
+    if (!json_is_object(conf) || !text) {
+        snprintf(err, errlen, "conf.uri (a sip: URI string) is required");
+        return GW_EINVAL;
+    }
+    if (tr && (!json_is_string(tr) || strcasecmp(json_string_value(tr), "udp") != 0)) {
+        snprintf(err, errlen, "conf.transport: only \"udp\" is supported");
+        return GW_EINVAL;
+    }
+    if (fd && (!json_is_string(fd) || !json_string_value(fd)[0])) {
+        snprintf(err, errlen, "conf.from_domain must be a non-empty string");
+        return GW_EINVAL;
+    }
+    if (osip_uri_init(&uri) != 0)
+        return GW_ENOMEM;
+    if (osip_uri_parse(uri, text) != 0 || !uri->scheme || strcasecmp(uri->scheme, "sip") != 0 ||
+        !uri->host || !uri->host[0]) {
+        snprintf(err, errlen, "conf.uri '%s' is not a sip: URI with a host", text);
+        osip_uri_free(uri);
+        return GW_EINVAL;
+    }
+    if (uri->port && (atoi(uri->port) <= 0 || atoi(uri->port) > 65535)) {
+        snprintf(err, errlen, "conf.uri '%s': bad port", text);
+        osip_uri_free(uri);
+        return GW_EINVAL;
+    }
+    *out = uri;
+    return 0;
+}
+
+/* Validate a connector's conf before it is stored.  Main thread. */
+int sip_conn_check(const json_t *conf, char *err, size_t errlen)
+{
+    osip_uri_t *uri = NULL;
+    int rc = sip_conn_parse(conf, &uri, err, errlen);
+    osip_uri_free(uri);
+    return rc;
+}
+
+/* Resolve the target and our own address towards it (for Via / From). */
+static int sip_conn_resolve(sip_conn_t *sc)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    struct sockaddr_in local;
+    socklen_t llen = sizeof(local);
+    int fd;
+
+    if (getaddrinfo(sc->uri->host, sc->uri->port ? sc->uri->port : "5060", &hints, &ai) != 0 ||
+        !ai)
+        return GW_EINVAL;
+    memcpy(&sc->dest, ai->ai_addr, sizeof(sc->dest));
+    freeaddrinfo(ai);
+    snprintf(sc->local_ip, sizeof(sc->local_ip), "%s", sip_conf.listen);
+    if (strcmp(sip_conf.listen, "0.0.0.0") != 0)
+        return 0;
+    /* a wildcard listener: ask the routing table which address we use */
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sc->dest, sizeof(sc->dest)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+        inet_ntop(AF_INET, &local.sin_addr, sc->local_ip, sizeof(sc->local_ip));
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+/* Open: build the connector's state.  Main thread.  0 or GW_EINVAL. */
+int sip_conn_open(gw_connector_t *c)
+{
+    char err[256];
+    const char *fdom = json_string_value(json_object_get(c->conf, "from_domain"));
+    sip_conn_t *sc = calloc(1, sizeof(*sc));
+    int rc;
+
+    if (!sc)
+        return GW_ENOMEM;
+    sc->refs = 1;
+    rc = sip_conn_parse(c->conf, &sc->uri, err, sizeof(err));
+    if (rc < 0) {
+        GW_ERR(SIP_LOG, "connector %s: %s", c->name, err);
+        goto out_free;
+    }
+    sc->uri_text = strdup(json_string_value(json_object_get(c->conf, "uri")));
+    sc->from_domain = fdom ? strdup(fdom) : NULL;
+    if (!sc->uri_text || (fdom && !sc->from_domain)) {
+        rc = GW_ENOMEM;
+        goto out_free;
+    }
+    rc = sip_conn_resolve(sc);
+    if (rc < 0) {
+        GW_ERR(SIP_LOG, "connector %s: cannot resolve %s", c->name, sc->uri->host);
+        goto out_free;
+    }
+    pthread_mutex_lock(&sip_conn_lock);
+    c->priv = sc;
+    pthread_mutex_unlock(&sip_conn_lock);
+    GW_INFO(SIP_LOG, "connector %s ready: %s", c->name, sc->uri_text);
+    return 0;
+
+out_free:
+    sip_conn_unref(sc);
+    return rc;
+}
+
+/* Close: drop the adapter's reference.  In-flight transactions finish
+ * with theirs.  Main thread. */
+void sip_conn_close(gw_connector_t *c)
+{
+    sip_conn_t *sc;
+    pthread_mutex_lock(&sip_conn_lock);
+    sc = c->priv;
+    c->priv = NULL;
+    pthread_mutex_unlock(&sip_conn_lock);
+    sip_conn_unref(sc);
+}
+
+/* The connector's state with a new reference, or NULL when closed. */
+static sip_conn_t *sip_conn_get(gw_connector_t *c)
+{
+    sip_conn_t *sc;
+    pthread_mutex_lock(&sip_conn_lock);
+    sc = c->priv ? sip_conn_ref(c->priv) : NULL;
+    pthread_mutex_unlock(&sip_conn_lock);
+    return sc;
+}
+
+/* Queue env to a worker (round robin).  Any thread.  On success the
+ * queued item holds its own references; on failure the caller keeps its
+ * own.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND (closed) or GW_ENOMEM. */
+int sip_conn_send(gw_connector_t *c, gw_envelope_t *env)
+{
+    sip_item_t *it;
+    sip_conn_t *sc;
+    unsigned n;
+    int rc;
+
+    if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED) || sip_worker_count() == 0)
+        return GW_ESTOPPED;
+    sc = sip_conn_get(c);
+    if (!sc)
+        return GW_ENOTFOUND;
+    it = calloc(1, sizeof(*it));
+    if (!it) {
+        sip_conn_unref(sc);
+        return GW_ENOMEM;
+    }
+    it->kind = SIP_ITEM_SEND;
+    it->conn = sc;
+    it->env = gw_env_ref(env);
+    n = __atomic_fetch_add(&sip_conn_rr, 1, __ATOMIC_RELAXED);
+    rc = sip_worker_push(sip_worker_get((int)(n % (unsigned)sip_worker_count())), it);
+    if (rc != 0)
+        sip_item_free(it);
+    return rc;
+}
+
+/* {"state", "uri", "sent", "failed"}: a new object.  Main thread. */
+json_t *sip_conn_status(gw_connector_t *c)
+{
+    sip_conn_t *sc = sip_conn_get(c);
+    json_t *o;
+
+    if (!sc)
+        return json_pack("{s:s}", "state", "closed");
+    o = json_pack("{s:s, s:s, s:I, s:I}", "state", "ready", "uri", sc->uri_text, "sent",
+                  (json_int_t)__atomic_load_n(&sc->sent, __ATOMIC_RELAXED), "failed",
+                  (json_int_t)__atomic_load_n(&sc->failed, __ATOMIC_RELAXED));
+    sip_conn_unref(sc);
+    return o;
+}
+
+/* New reference.  Any thread. */
+sip_conn_t *sip_conn_ref(sip_conn_t *c)
+{
+    __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+/* Drop a reference; frees on the last.  NULL is accepted.  Any thread. */
+void sip_conn_unref(sip_conn_t *c)
+{
+    if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    osip_uri_free(c->uri);
+    free(c->uri_text);
+    free(c->from_domain);
+    free(c);
+}

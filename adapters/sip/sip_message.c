@@ -1,0 +1,486 @@
+/*
+ * sip_message.c - pure helpers on SIP text and libosip2 messages.
+ *
+ * Everything here is a function of its arguments: no sockets, no globals,
+ * no clock.  That keeps the rules of RFC 3261 that the adapter relies on
+ * (which headers a request must carry, how a response mirrors them, how a
+ * server transaction is recognised, how a stream is framed) unit-testable
+ * without a network (tests/unit/test_sip_message.c).
+ *
+ * Responses are written as text rather than through osip_message_to_str:
+ * a response copies five headers and adds two, and building the text
+ * directly avoids cloning the request (see DESIGN.md on the cost of
+ * re-serialising with libosip2).
+ *
+ * Threads: any; libosip2's parser tables must have been set up by
+ * parser_init() (sip_adapter.c does it before the workers start).
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "sip.h"
+
+/* libosip2's own messages (parse errors of what peers send) become debug
+ * lines of the "sip" log module instead of going to stdout. */
+static void sip_osip_trace(const char *fi, int li, osip_trace_level_t level, const char *chfr,
+                           va_list ap)
+{
+    char line[256];
+    if (!gw_log_enabled(SIP_LOG, GW_LOG_DEBUG))
+        return;
+    vsnprintf(line, sizeof(line), chfr, ap);
+    line[strcspn(line, "\r\n")] = '\0';
+    gw_log_write(SIP_LOG, GW_LOG_DEBUG, "libosip2 (%s:%d, level %d): %s", fi, li, (int)level, line);
+}
+
+/* See sip.h.  Main thread, before any parsing. */
+int sip_osip_init(void)
+{
+    osip_trace_initialize_func(OSIP_WARNING, sip_osip_trace); /* fatal, bug, error */
+    return parser_init() == 0 ? 0 : GW_ERROR;
+}
+
+/* Classify a URI's user part; see sip.h.  Runs on any thread. */
+int sip_addr_from_uri(const osip_uri_t *uri, gw_addr_t *addr)
+{
+    const char *user = uri ? uri->username : NULL;
+    char *text = NULL;
+    int rc;
+
+    if (user && user[0]) {
+        const char *d = user[0] == '+' ? user + 1 : user;
+        size_t n = strlen(d);
+        size_t i;
+        for (i = 0; i < n && isdigit((unsigned char)d[i]); i++)
+            ;
+        /* E.164 allows 15 digits; short codes and national numbers are
+         * shorter, carrier prefixes sometimes longer: accept 1..20. */
+        if (n > 0 && n <= 20 && i == n) {
+            rc = gw_env_set_str(&addr->address, d, n);
+            if (rc < 0)
+                return rc;
+            addr->type = GW_ADDR_E164;
+            addr->ton = user[0] == '+' ? 1 : 0; /* international : unknown */
+            addr->npi = 1;                       /* ISDN/E.164 */
+            return 0;
+        }
+    }
+    if (!uri || osip_uri_to_str(uri, &text) != 0 || !text)
+        return GW_EINVAL;
+    rc = gw_env_set_str(&addr->address, text, (size_t)-1);
+    osip_free(text);
+    if (rc < 0)
+        return rc;
+    addr->type = GW_ADDR_SIP_URI;
+    addr->ton = 0;
+    addr->npi = 0;
+    return 0;
+}
+
+/* Well-formed UTF-8 per RFC 3629 (no overlongs, no surrogates, nothing
+ * past U+10FFFF) and no NUL, since envelope bodies are C strings. */
+int sip_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len;
+        unsigned cp, min;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2; cp = c & 0x1f; min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3; cp = c & 0x0f; min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4; cp = c & 0x07; min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static int sip_is_token_char(int c)
+{
+    return isalnum(c) || strchr("-.!%*_+`'~", c) != NULL;
+}
+
+/* 1: a request line, 2: a status line, 0: not SIP.  Any thread. */
+int sip_looks_like_sip(const char *buf, size_t n)
+{
+    size_t i = 0, eol;
+
+    for (eol = 0; eol < n && buf[eol] != '\r' && buf[eol] != '\n'; eol++)
+        ;
+    if (eol == n)
+        return 0;
+    if (eol >= 12 && memcmp(buf, "SIP/2.0 ", 8) == 0 && isdigit((unsigned char)buf[8]) &&
+        isdigit((unsigned char)buf[9]) && isdigit((unsigned char)buf[10]))
+        return 2;
+    while (i < eol && sip_is_token_char((unsigned char)buf[i]))
+        i++;
+    if (i == 0 || i >= eol || buf[i] != ' ')
+        return 0;
+    i++;
+    size_t uri = i;
+    while (i < eol && buf[i] != ' ')
+        i++;
+    if (i == uri || i >= eol)
+        return 0;
+    i++;
+    if (eol - i != 7 || strncasecmp(buf + i, "SIP/2.0", 7) != 0)
+        return 0;
+    return 1;
+}
+
+/* Mandatory headers of RFC 3261 section 8.1.1 and Max-Forwards; see sip.h. */
+int sip_check_request(const osip_message_t *req, const char **reason)
+{
+    osip_header_t *mf = NULL;
+
+    if (!req->sip_method || !req->req_uri || !req->req_uri->scheme) {
+        *reason = "Bad Request-Line";
+        return 400;
+    }
+    if (osip_list_size(&req->vias) <= 0) {
+        *reason = "Missing Via";
+        return 400;
+    }
+    if (!req->from || !req->from->url) {
+        *reason = "Missing From";
+        return 400;
+    }
+    if (!req->to || !req->to->url) {
+        *reason = "Missing To";
+        return 400;
+    }
+    if (!req->call_id || !req->call_id->number) {
+        *reason = "Missing Call-ID";
+        return 400;
+    }
+    if (!req->cseq || !req->cseq->method || !req->cseq->number) {
+        *reason = "Missing CSeq";
+        return 400;
+    }
+    for (const char *p = req->cseq->number; *p; p++) {
+        if (!isdigit((unsigned char)*p)) {
+            *reason = "Bad CSeq";
+            return 400;
+        }
+    }
+    if (strcmp(req->cseq->method, req->sip_method) != 0) {
+        *reason = "CSeq Method Mismatch";
+        return 400;
+    }
+    if (osip_message_get_max_forwards(req, 0, &mf) >= 0 && mf && mf->hvalue) {
+        char *end;
+        long v = strtol(mf->hvalue, &end, 10);
+        if (end == mf->hvalue || v < 0) {
+            *reason = "Bad Max-Forwards";
+            return 400;
+        }
+        if (v == 0) {
+            *reason = "Too Many Hops";
+            return 483;
+        }
+    }
+    return 0;
+}
+
+/* A charset parameter value is UTF-8 compatible (quotes allowed). */
+static int sip_charset_ok(const char *v)
+{
+    char buf[32];
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    if (n >= sizeof(buf))
+        return 0;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return strcasecmp(buf, "utf-8") == 0 || strcasecmp(buf, "utf8") == 0 ||
+           strcasecmp(buf, "us-ascii") == 0;
+}
+
+/* MESSAGE body: text/plain in UTF-8.  A body without Content-Type is a
+ * 400 (RFC 3261 7.4.1); an empty MESSAGE without one is accepted.  See
+ * sip.h. */
+int sip_check_text_body(const osip_message_t *req, const char **body, size_t *len,
+                        const char **reason)
+{
+    const osip_content_type_t *ct = req->content_type;
+    const osip_content_length_t *cl = req->content_length;
+    osip_body_t *b = NULL;
+
+    if (!ct && cl && cl->value && atol(cl->value) > 0) {
+        *reason = "Missing Content-Type";
+        return 400;
+    }
+    if (ct) {
+        osip_generic_param_t *cs = NULL;
+        if (!ct->type || !ct->subtype || strcasecmp(ct->type, "text") != 0 ||
+            strcasecmp(ct->subtype, "plain") != 0) {
+            *reason = "Unsupported Media Type";
+            return 415;
+        }
+        osip_generic_param_get_byname((osip_list_t *)&ct->gen_params, "charset", &cs);
+        if (cs && (!cs->gvalue || !sip_charset_ok(cs->gvalue))) {
+            *reason = "Unsupported Media Type";
+            return 415;
+        }
+    }
+    *body = "";
+    *len = 0;
+    if (osip_message_get_body(req, 0, &b) >= 0 && b && b->body) {
+        *body = b->body;
+        *len = b->length;
+    }
+    if (!sip_utf8_valid(*body, *len)) {
+        *reason = "Invalid UTF-8 Body";
+        return 400;
+    }
+    return 0;
+}
+
+/* The top Via gets received= / rport= (RFC 3261 18.2.1, RFC 3581). */
+static void sip_via_stamp(osip_via_t *via, const char *src_ip, int src_port)
+{
+    osip_generic_param_t *rport = NULL, *recv = NULL;
+    char port[16];
+
+    osip_via_param_get_byname(via, "rport", &rport);
+    osip_via_param_get_byname(via, "received", &recv);
+    if (rport && !rport->gvalue) {
+        snprintf(port, sizeof(port), "%d", src_port);
+        rport->gvalue = osip_strdup(port);
+    }
+    if (!recv && (rport || !via->host || strcmp(via->host, src_ip) != 0))
+        osip_via_set_received(via, osip_strdup(src_ip));
+}
+
+/* Write "Name: <to_str(hdr)>\r\n" when the request has hdr (a 400 for a
+ * missing header still mirrors the others). */
+#define SIP_PUT_HDR(f, name, fn, hdr)                                      \
+    do {                                                                   \
+        char *s_ = NULL;                                                   \
+        if (!(hdr))                                                        \
+            break;                                                         \
+        if (fn(hdr, &s_) != 0 || !s_)                                      \
+            goto out_fail;                                                 \
+        fprintf(f, "%s: %s\r\n", name, s_);                                \
+        osip_free(s_);                                                     \
+    } while (0)
+
+/* See sip.h.  Modifies req: stamps the top Via, adds the To tag, so a
+ * later response on the same transaction carries the same tag. */
+char *sip_build_response(osip_message_t *req, int status, const char *reason,
+                         const char *to_tag, const char *src_ip, int src_port,
+                         const char *extra, size_t *len)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    osip_generic_param_t *tag = NULL;
+
+    if (!f)
+        return NULL;
+    fprintf(f, "SIP/2.0 %d %s\r\n", status, reason);
+    for (int i = 0; i < osip_list_size(&req->vias); i++) {
+        osip_via_t *via = osip_list_get(&req->vias, i);
+        if (i == 0 && src_ip)
+            sip_via_stamp(via, src_ip, src_port);
+        SIP_PUT_HDR(f, "Via", osip_via_to_str, via);
+    }
+    SIP_PUT_HDR(f, "From", osip_from_to_str, req->from);
+    if (req->to)
+        osip_to_get_tag(req->to, &tag);
+    if (req->to && !tag && to_tag && status > 100)
+        osip_to_set_tag(req->to, osip_strdup(to_tag));
+    SIP_PUT_HDR(f, "To", osip_to_to_str, req->to);
+    SIP_PUT_HDR(f, "Call-ID", osip_call_id_to_str, req->call_id);
+    SIP_PUT_HDR(f, "CSeq", osip_cseq_to_str, req->cseq);
+    fputs("Server: junction\r\n", f);
+    if (extra)
+        fputs(extra, f);
+    fputs("Content-Length: 0\r\n\r\n", f);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    *len = n;
+    return out;
+
+out_fail:
+    fclose(f);
+    free(out);
+    return NULL;
+}
+
+/* Header name of line (up to ':'), lower-cased into name; 0 or -1. */
+static int sip_line_name(const char *line, size_t n, char *name, size_t cap)
+{
+    size_t i = 0;
+    while (i < n && line[i] != ':' && line[i] != ' ' && line[i] != '\t' && i + 1 < cap) {
+        name[i] = (char)tolower((unsigned char)line[i]);
+        i++;
+    }
+    name[i] = '\0';
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return (i < n && line[i] == ':') ? 0 : -1;
+}
+
+/* See sip.h.  Lines are copied verbatim up to the first empty line. */
+char *sip_build_raw_response(const char *buf, size_t n, int status, const char *reason,
+                             size_t *len)
+{
+    static const char *const keep[] = {"via", "v", "from", "f", "to", "t",
+                                       "call-id", "i", "cseq", NULL};
+    char *out = NULL;
+    size_t outn = 0;
+    FILE *f = open_memstream(&out, &outn);
+    int vias = 0;
+    size_t i = 0;
+
+    if (!f)
+        return NULL;
+    fprintf(f, "SIP/2.0 %d %s\r\n", status, reason);
+    while (i < n && buf[i] != '\n') /* skip the request line */
+        i++;
+    i++;
+    while (i < n) {
+        size_t s = i, e;
+        char name[16];
+        while (i < n && buf[i] != '\n')
+            i++;
+        e = i;
+        if (e > s && buf[e - 1] == '\r')
+            e--;
+        i++;
+        if (e == s)
+            break;
+        if (sip_line_name(buf + s, e - s, name, sizeof(name)) != 0)
+            continue;
+        for (int k = 0; keep[k]; k++) {
+            if (strcmp(name, keep[k]) == 0) {
+                fwrite(buf + s, 1, e - s, f);
+                fputs("\r\n", f);
+                vias += k < 2;
+                break;
+            }
+        }
+    }
+    fputs("Server: junction\r\nContent-Length: 0\r\n\r\n", f);
+    if (fclose(f) != 0 || vias == 0) {
+        free(out);
+        return NULL;
+    }
+    *len = outn;
+    return out;
+}
+
+/* See sip.h. */
+int sip_txn_key(const osip_message_t *req, char *key, size_t keylen)
+{
+    osip_via_t *via = osip_list_get(&req->vias, 0);
+    osip_generic_param_t *br = NULL;
+    int n;
+
+    if (!via || !req->cseq || !req->call_id)
+        return GW_EINVAL;
+    osip_via_param_get_byname(via, "branch", &br);
+    if (br && br->gvalue && strncmp(br->gvalue, "z9hG4bK", 7) == 0) {
+        n = snprintf(key, keylen, "b|%s|%s:%s|%s", br->gvalue, via->host ? via->host : "",
+                     via->port ? via->port : "", req->cseq->method);
+    } else {
+        osip_generic_param_t *ftag = NULL;
+        if (req->from)
+            osip_from_get_tag(req->from, &ftag);
+        n = snprintf(key, keylen, "c|%s@%s|%s|%s|%s", req->call_id->number,
+                     req->call_id->host ? req->call_id->host : "", req->cseq->number,
+                     ftag && ftag->gvalue ? ftag->gvalue : "", req->cseq->method);
+    }
+    return (n < 0 || (size_t)n >= keylen) ? GW_EINVAL : 0;
+}
+
+/* See sip.h.  Content-Length (or its compact form "l") decides where the
+ * body ends; a stream message without one has no body. */
+long sip_frame_length(const char *buf, size_t n, size_t max)
+{
+    const char *end = memmem(buf, n < max ? n : max, "\r\n\r\n", 4);
+    size_t hdr, i;
+    long cl = 0;
+
+    if (!end)
+        return n >= max ? GW_EINVAL : 0;
+    hdr = (size_t)(end - buf) + 4;
+    i = 0;
+    while (i < hdr - 2) {
+        size_t s = i, e;
+        char name[24];
+        while (i < hdr && buf[i] != '\n')
+            i++;
+        e = i++;
+        if (sip_line_name(buf + s, e - s, name, sizeof(name)) != 0)
+            continue;
+        if (strcmp(name, "content-length") == 0 || strcmp(name, "l") == 0) {
+            const char *v = (const char *)memchr(buf + s, ':', e - s) + 1;
+            char *stop;
+            while (v < buf + e && (*v == ' ' || *v == '\t'))
+                v++;
+            if (v >= buf + e || !isdigit((unsigned char)*v))
+                return GW_EINVAL;
+            cl = strtol(v, &stop, 10);
+            if (cl < 0 || (size_t)cl > max)
+                return GW_EINVAL;
+        }
+    }
+    if (hdr + (size_t)cl > max)
+        return GW_EINVAL;
+    return n >= hdr + (size_t)cl ? (long)(hdr + (size_t)cl) : 0;
+}
+
+/* Random hex for tags, branches and Call-IDs.  Any thread. */
+void sip_random_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[32];
+
+    if (nbytes > sizeof(raw))
+        nbytes = sizeof(raw);
+    if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
+        for (size_t i = 0; i < nbytes; i++)
+            raw[i] = (unsigned char)rand();
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}

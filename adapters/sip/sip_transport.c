@@ -1,0 +1,425 @@
+/*
+ * sip_transport.c - SIP worker threads, sockets and the TCP connection table.
+ *
+ * N workers (sip.workers, 0 = one per core).  Each owns a libevent
+ * event_base, a UDP socket bound with SO_REUSEPORT to sip.listen:sip.port
+ * (the kernel spreads datagrams across the sockets by their 4-tuple, so a
+ * peer sticks to one worker), a server transaction table, the client
+ * transactions it started, and a gw_queue_t through which other threads
+ * hand it work (store outcomes for its pending MESSAGEs, envelopes to
+ * send, responses to its client transactions that another worker read).
+ *
+ * TCP: worker 0 also runs the listener (when sip.tcp) and every TCP
+ * connection.  Streams are framed by Content-Length; a connection is
+ * known by a 64-bit id that never repeats, so a late reply for a closed
+ * connection finds nothing and is dropped instead of reaching a newcomer.
+ *
+ * Threads: sip_workers_init / start / stop / destroy run on the main
+ * thread; everything else in this file runs on the owning worker's thread,
+ * except sip_worker_push (any thread).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "sip.h"
+
+#define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
+#define SIP_TCP_MAX_CONNS 1024
+#define SIP_TCP_IDLE_S 600
+
+typedef struct sip_tcp {
+    uint64_t id;
+    struct bufferevent *bev;
+    sip_peer_t peer;
+    struct sip_tcp *next;
+} sip_tcp_t;
+
+struct sip_worker {
+    int idx;
+    pthread_t thread;
+    int started;
+    struct event_base *base;
+    int udp_fd;
+    struct event *udp_ev;
+    gw_queue_t *queue;
+    sip_txn_table_t *txns;
+    sip_uac_t *uac;
+    char *rxbuf; /* sip.max_message + 1 bytes */
+    /* worker 0 only */
+    struct evconnlistener *listener;
+    sip_tcp_t *conns;
+    size_t nconns;
+    uint64_t next_conn_id;
+};
+
+static sip_worker_t *sip_workers[SIP_MAX_WORKERS];
+static int sip_nworkers;
+
+/* Free a queue item and whatever it still holds.  Any thread. */
+void sip_item_free(void *item)
+{
+    sip_item_t *it = item;
+    if (!it)
+        return;
+    if (it->req)
+        osip_message_free(it->req);
+    free(it->txn_key);
+    if (it->env)
+        gw_env_unref(it->env);
+    if (it->conn)
+        sip_conn_unref(it->conn);
+    free(it->branch);
+    free(it->reason);
+    free(it);
+}
+
+int sip_worker_count(void) { return sip_nworkers; }
+sip_worker_t *sip_worker_get(int idx) { return idx >= 0 && idx < sip_nworkers ? sip_workers[idx] : NULL; }
+int sip_worker_index(const sip_worker_t *w) { return w->idx; }
+struct event_base *sip_worker_base(sip_worker_t *w) { return w->base; }
+sip_txn_table_t *sip_worker_txns(sip_worker_t *w) { return w->txns; }
+sip_uac_t *sip_worker_uac(sip_worker_t *w) { return w->uac; }
+
+/* See sip.h.  Any thread. */
+int sip_worker_push(sip_worker_t *w, sip_item_t *item)
+{
+    item->worker = w;
+    return gw_queue_push(w->queue, item);
+}
+
+static sip_tcp_t *sip_tcp_find(sip_worker_t *w, uint64_t id)
+{
+    sip_tcp_t *c = w->conns;
+    while (c && c->id != id)
+        c = c->next;
+    return c;
+}
+
+/* See sip.h.  Worker thread (TCP: worker 0). */
+int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
+{
+    if (peer->conn_id == 0) {
+        ssize_t n = sendto(w->udp_fd, buf, len, 0, (const struct sockaddr *)&peer->addr,
+                           sizeof(peer->addr));
+        if (n < 0) {
+            GW_WARN(SIP_LOG, "sendto %s:%d: %s", inet_ntoa(peer->addr.sin_addr),
+                    ntohs(peer->addr.sin_port), strerror(errno));
+            return GW_ERROR;
+        }
+        return 0;
+    }
+    sip_tcp_t *c = sip_tcp_find(w, peer->conn_id);
+    if (!c || bufferevent_write(c->bev, buf, len) != 0)
+        return GW_ERROR;
+    return 0;
+}
+
+static void sip_worker_on_item(void *item, void *arg)
+{
+    sip_worker_t *w = arg;
+    sip_item_t *it = item;
+
+    switch (it->kind) {
+    case SIP_ITEM_REPLY:
+        sip_uas_reply(w, it);
+        break;
+    case SIP_ITEM_SEND:
+        sip_uac_send(w, w->uac, it);
+        break;
+    case SIP_ITEM_RESPONSE:
+        sip_uac_response(w, w->uac, it);
+        break;
+    case SIP_ITEM_STOP:
+        event_base_loopbreak(w->base);
+        break;
+    }
+    sip_item_free(it);
+}
+
+static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    sip_worker_t *w = arg;
+    (void)what;
+
+    for (int i = 0; i < SIP_UDP_BATCH; i++) {
+        sip_peer_t peer = {.conn_id = 0};
+        socklen_t alen = sizeof(peer.addr);
+        ssize_t n = recvfrom(fd, w->rxbuf, (size_t)sip_conf.max_message + 1, MSG_DONTWAIT,
+                             (struct sockaddr *)&peer.addr, &alen);
+        if (n < 0)
+            break;
+        if (n == 0 || n > sip_conf.max_message) {
+            gw_stat_add(sip_stats.drops, 1); /* empty or truncated */
+            continue;
+        }
+        w->rxbuf[n] = '\0';
+        sip_uas_input(w, w->rxbuf, (size_t)n, &peer);
+    }
+}
+
+static void sip_tcp_close(sip_worker_t *w, sip_tcp_t *c)
+{
+    sip_tcp_t **pp = &w->conns;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+    w->nconns--;
+    gw_stat_add(sip_stats.tcp_conns, -1);
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+/* Frame and hand on every complete message in the input buffer. */
+static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
+{
+    sip_tcp_t *c = arg;
+    sip_worker_t *w = sip_workers[0];
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        size_t cap = (size_t)sip_conf.max_message + 4;
+        size_t want = avail < cap ? avail : cap;
+        unsigned char *p;
+        long len;
+        if (avail == 0)
+            return;
+        p = evbuffer_pullup(in, (ssize_t)want);
+        if (p[0] == '\r' || p[0] == '\n') { /* RFC 5626 keep-alive CRLFs */
+            evbuffer_drain(in, 1);
+            continue;
+        }
+        len = sip_frame_length((const char *)p, want, (size_t)sip_conf.max_message);
+        if (len < 0) {
+            GW_INFO(SIP_LOG, "tcp %s:%d: unframeable stream, closing",
+                    inet_ntoa(c->peer.addr.sin_addr), ntohs(c->peer.addr.sin_port));
+            gw_stat_add(sip_stats.drops, 1);
+            sip_tcp_close(w, c);
+            return;
+        }
+        if (len == 0)
+            return;
+        /* the message text must be NUL-terminated for the raw helpers */
+        char *msg = malloc((size_t)len + 1);
+        if (!msg) {
+            sip_tcp_close(w, c);
+            return;
+        }
+        evbuffer_remove(in, msg, (size_t)len);
+        msg[len] = '\0';
+        sip_uas_input(w, msg, (size_t)len, &c->peer);
+        free(msg);
+        if (!sip_tcp_find(w, c->peer.conn_id))
+            return;
+    }
+}
+
+static void sip_tcp_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        sip_tcp_close(sip_workers[0], arg);
+}
+
+static void sip_tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                              int salen, void *arg)
+{
+    sip_worker_t *w = arg;
+    sip_tcp_t *c;
+    struct timeval idle = {SIP_TCP_IDLE_S, 0};
+    (void)l;
+
+    if (w->nconns >= SIP_TCP_MAX_CONNS || salen < (int)sizeof(struct sockaddr_in) ||
+        !(c = calloc(1, sizeof(*c)))) {
+        gw_stat_add(sip_stats.drops, 1);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    memcpy(&c->peer.addr, sa, sizeof(c->peer.addr));
+    c->id = c->peer.conn_id = ++w->next_conn_id;
+    c->next = w->conns;
+    w->conns = c;
+    w->nconns++;
+    gw_stat_add(sip_stats.tcp_conns, 1);
+    bufferevent_setcb(c->bev, sip_tcp_on_read, NULL, sip_tcp_on_event, c);
+    bufferevent_set_timeouts(c->bev, &idle, NULL);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static int sip_udp_open(const struct sockaddr_in *sa)
+{
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static sip_worker_t *sip_worker_new(int idx, const struct sockaddr_in *sa)
+{
+    sip_worker_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->idx = idx;
+    w->udp_fd = -1;
+    sip_workers[idx] = w; /* from here sip_workers_destroy frees it */
+    w->base = event_base_new();
+    w->rxbuf = malloc((size_t)sip_conf.max_message + 1);
+    w->txns = sip_txn_table_new(SIP_TXN_CAP);
+    w->queue = gw_queue_new(0, sip_item_free);
+    if (!w->base || !w->rxbuf || !w->txns || !w->queue)
+        return NULL;
+    if (gw_queue_attach(w->queue, w->base, sip_worker_on_item, w) != 0)
+        return NULL;
+    w->uac = sip_uac_new(w);
+    if (!w->uac)
+        return NULL;
+    w->udp_fd = sip_udp_open(sa);
+    if (w->udp_fd < 0) {
+        GW_ERR(SIP_LOG, "udp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
+        return NULL;
+    }
+    w->udp_ev = event_new(w->base, w->udp_fd, EV_READ | EV_PERSIST, sip_udp_on_read, w);
+    if (!w->udp_ev || event_add(w->udp_ev, NULL) != 0)
+        return NULL;
+    return w;
+}
+
+/* Create the workers and bind their sockets.  Main thread, adapter init.
+ * Returns 0 or GW_ERROR (logged); sip_workers_destroy frees a partial
+ * set. */
+int sip_workers_init(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    long n = sip_conf.workers;
+
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0)
+        n = 1;
+    if (n > SIP_MAX_WORKERS)
+        n = SIP_MAX_WORKERS;
+    sa.sin_port = htons((uint16_t)sip_conf.port);
+    if (inet_pton(AF_INET, sip_conf.listen, &sa.sin_addr) != 1) {
+        GW_ERR(SIP_LOG, "sip.listen '%s' is not an IPv4 address", sip_conf.listen);
+        return GW_ERROR;
+    }
+    for (int i = 0; i < n; i++) {
+        sip_nworkers = i + 1;
+        if (!sip_worker_new(i, &sa))
+            return GW_ERROR;
+    }
+    if (sip_conf.tcp) {
+        sip_worker_t *w = sip_workers[0];
+        w->listener = evconnlistener_new_bind(
+            w->base, sip_tcp_on_accept, w,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+            (struct sockaddr *)&sa, sizeof(sa));
+        if (!w->listener) {
+            GW_ERR(SIP_LOG, "tcp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
+            return GW_ERROR;
+        }
+    }
+    GW_INFO(SIP_LOG, "listening on %s:%d (udp x%d%s)", sip_conf.listen, sip_conf.port,
+            sip_nworkers, sip_conf.tcp ? ", tcp" : "");
+    return 0;
+}
+
+static void *sip_worker_main(void *arg)
+{
+    sip_worker_t *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+/* Start one thread per worker.  Main thread.  0 or GW_ERROR. */
+int sip_workers_start(void)
+{
+    for (int i = 0; i < sip_nworkers; i++) {
+        sip_worker_t *w = sip_workers[i];
+        if (pthread_create(&w->thread, NULL, sip_worker_main, w) != 0) {
+            GW_ERR(SIP_LOG, "cannot start worker %d", i);
+            return GW_ERROR;
+        }
+        w->started = 1;
+    }
+    return 0;
+}
+
+/* Stop: a STOP item queued behind everything already queued (so replies
+ * queued before it still go out), then join.  Main thread. */
+void sip_workers_stop(void)
+{
+    for (int i = 0; i < sip_nworkers; i++) {
+        sip_worker_t *w = sip_workers[i];
+        sip_item_t *it;
+        if (!w->started)
+            continue;
+        it = calloc(1, sizeof(*it));
+        if (it)
+            it->kind = SIP_ITEM_STOP;
+        if (!it || sip_worker_push(w, it) != 0) {
+            sip_item_free(it);
+            event_base_loopbreak(w->base); /* best effort without memory */
+        }
+    }
+    for (int i = 0; i < sip_nworkers; i++) {
+        sip_worker_t *w = sip_workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        w->started = 0;
+    }
+}
+
+/* Free every worker (threads must be joined).  Main thread. */
+void sip_workers_destroy(void)
+{
+    for (int i = 0; i < sip_nworkers; i++) {
+        sip_worker_t *w = sip_workers[i];
+        if (!w)
+            continue;
+        while (w->conns)
+            sip_tcp_close(w, w->conns);
+        if (w->listener)
+            evconnlistener_free(w->listener);
+        sip_uac_free(w->uac);
+        if (w->queue)
+            gw_queue_free(w->queue);
+        if (w->udp_ev)
+            event_free(w->udp_ev);
+        if (w->udp_fd >= 0)
+            close(w->udp_fd);
+        sip_txn_table_free(w->txns);
+        if (w->base)
+            event_base_free(w->base);
+        free(w->rxbuf);
+        free(w);
+        sip_workers[i] = NULL;
+    }
+    sip_nworkers = 0;
+}

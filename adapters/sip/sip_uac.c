@@ -1,0 +1,381 @@
+/*
+ * sip_uac.c - outbound MESSAGE: non-INVITE client transactions.
+ *
+ * sip_conn_send() (any thread) queues an envelope to a worker; the worker
+ * builds a MESSAGE (sip_uac_build), sends it from its UDP socket and keeps
+ * a client transaction (RFC 3261 section 17.1.2): Timer E retransmits at
+ * T1, doubling up to T2 (T2 only, once a provisional response came), and
+ * Timer F gives up after 64*T1.  One libevent timer per transaction does
+ * both: it fires at the next retransmission or at Timer F, whichever is
+ * first.
+ *
+ * Responses reach whichever worker's SO_REUSEPORT socket the kernel picks,
+ * so the branch names its owner: "z9hG4bK-jn<worker>-<random>".  The worker
+ * that read a response hands it to the owner through its queue.
+ *
+ * Outcomes (SIP has no receipts: a 2xx from the far UAS is delivery):
+ *   2xx                    gw_core_delivered
+ *   408, 5xx, Timer F      gw_core_retry (the core backs off and re-sends)
+ *   3xx, other 4xx, 6xx    gw_core_failed
+ *
+ * Threads: the owning worker's thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "gw_core.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "sip.h"
+
+#define SIP_UAC_BUCKETS 1024
+
+typedef struct sip_ctxn {
+    sip_uac_t *u;
+    char branch[64];
+    sip_conn_t *conn;    /* reference */
+    gw_envelope_t *env;  /* reference */
+    char *msg;
+    size_t len;
+    struct event *timer;
+    int64_t deadline_ms; /* Timer F */
+    int interval_ms;     /* Timer E */
+    int proceeding;
+    struct sip_ctxn *hnext;
+} sip_ctxn_t;
+
+struct sip_uac {
+    sip_worker_t *w;
+    sip_ctxn_t *buckets[SIP_UAC_BUCKETS];
+    size_t count;
+};
+
+static size_t sip_uac_hash(const char *s)
+{
+    size_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h % SIP_UAC_BUCKETS;
+}
+
+/* A new empty set of client transactions for w.  Main thread (init). */
+sip_uac_t *sip_uac_new(sip_worker_t *w)
+{
+    sip_uac_t *u = calloc(1, sizeof(*u));
+    if (u)
+        u->w = w;
+    return u;
+}
+
+/* Unlink t from its bucket and free it, dropping its references (a caller
+ * that passed env on to gw_core_retry sets t->env to NULL first). */
+static void sip_ctxn_free(sip_ctxn_t *t)
+{
+    sip_ctxn_t **pp = &t->u->buckets[sip_uac_hash(t->branch)];
+    while (*pp && *pp != t)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = t->hnext;
+    t->u->count--;
+    if (t->timer)
+        event_free(t->timer);
+    free(t->msg);
+    gw_env_unref(t->env);
+    sip_conn_unref(t->conn);
+    free(t);
+}
+
+/* See sip.h.  Main thread after the worker stopped. */
+void sip_uac_free(sip_uac_t *u)
+{
+    if (!u)
+        return;
+    for (int b = 0; b < SIP_UAC_BUCKETS; b++) {
+        while (u->buckets[b])
+            sip_ctxn_free(u->buckets[b]);
+    }
+    free(u);
+}
+
+/* The user part for an address: '+' before international e164, the user
+ * of a sip-uri address (NULL when it has none).  malloc'd. */
+static char *sip_uac_user(const gw_addr_t *a)
+{
+    char *s = NULL;
+    osip_uri_t *uri = NULL;
+
+    if (!a->address || !a->address[0])
+        return NULL;
+    if (a->type == GW_ADDR_E164) {
+        if (asprintf(&s, "%s%s", a->ton == 1 ? "+" : "", a->address) < 0)
+            return NULL;
+        return s;
+    }
+    if (a->type != GW_ADDR_SIP_URI)
+        return strdup(a->address);
+    if (osip_uri_init(&uri) == 0 && osip_uri_parse(uri, a->address) == 0 && uri->username)
+        s = strdup(uri->username);
+    osip_uri_free(uri);
+    return s;
+}
+
+/* URI text of conn's uri with its user replaced by user when it has none. */
+static char *sip_uac_ruri(const sip_conn_t *conn, const char *user)
+{
+    osip_uri_t *uri = NULL;
+    char *text = NULL, *out = NULL;
+
+    if (osip_uri_clone(conn->uri, &uri) != 0)
+        return NULL;
+    if (!uri->username && user)
+        osip_uri_set_username(uri, osip_strdup(user));
+    if (osip_uri_to_str(uri, &text) == 0 && text)
+        out = strdup(text);
+    osip_free(text);
+    osip_uri_free(uri);
+    return out;
+}
+
+/* From URI: a sip-uri source address as it is, else user@domain. */
+static char *sip_uac_from_uri(const sip_conn_t *conn, const gw_envelope_t *env)
+{
+    osip_uri_t *uri = NULL;
+    char *user, *text = NULL, *out = NULL, port[8];
+
+    if (env->from.type == GW_ADDR_SIP_URI && env->from.address &&
+        strncasecmp(env->from.address, "sip:", 4) == 0)
+        return strdup(env->from.address);
+    user = sip_uac_user(&env->from);
+    if (osip_uri_init(&uri) != 0) {
+        free(user);
+        return NULL;
+    }
+    uri->scheme = osip_strdup("sip");
+    uri->username = osip_strdup(user ? user : "anonymous");
+    if (conn->from_domain) {
+        uri->host = osip_strdup(conn->from_domain);
+    } else {
+        uri->host = osip_strdup(conn->local_ip);
+        if (sip_conf.port != 5060) {
+            snprintf(port, sizeof(port), "%d", sip_conf.port);
+            uri->port = osip_strdup(port);
+        }
+    }
+    if (osip_uri_to_str(uri, &text) == 0 && text)
+        out = strdup(text);
+    osip_free(text);
+    osip_uri_free(uri);
+    free(user);
+    return out;
+}
+
+/* See sip.h. */
+char *sip_uac_build(const sip_conn_t *conn, const gw_envelope_t *env, const char *branch,
+                    const char *from_tag, const char *call_id, size_t *len)
+{
+    char *user = sip_uac_user(&env->to);
+    char *ruri = sip_uac_ruri(conn, user);
+    char *from = sip_uac_from_uri(conn, env);
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = NULL;
+
+    if (!ruri || !from || !(f = open_memstream(&out, &n)))
+        goto out_free;
+    fprintf(f,
+            "MESSAGE %s SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: <%s>;tag=%s\r\n"
+            "To: <%s>\r\n"
+            "Call-ID: %s@%s\r\n"
+            "CSeq: 1 MESSAGE\r\n"
+            "User-Agent: junction\r\n"
+            "Content-Type: %s\r\n"
+            "Content-Length: %zu\r\n\r\n",
+            ruri, conn->local_ip, sip_conf.port, branch, from, from_tag, ruri, call_id,
+            conn->local_ip,
+            env->binary && env->content_type ? env->content_type : "text/plain;charset=UTF-8",
+            env->body ? env->body_len : 0);
+    if (env->body && env->body_len)
+        fwrite(env->body, 1, env->body_len, f);
+    if (fclose(f) != 0) {
+        free(out);
+        out = NULL;
+    } else {
+        *len = n;
+    }
+out_free:
+    free(user);
+    free(ruri);
+    free(from);
+    return out;
+}
+
+static void sip_ctxn_transmit(sip_ctxn_t *t)
+{
+    sip_peer_t p = {.addr = t->conn->dest, .conn_id = 0};
+    sip_worker_send(t->u->w, &p, t->msg, t->len);
+}
+
+static void sip_ctxn_arm(sip_ctxn_t *t, int64_t now)
+{
+    int64_t wait = t->interval_ms;
+    struct timeval tv;
+    if (now + wait > t->deadline_ms)
+        wait = t->deadline_ms - now;
+    if (wait < 0)
+        wait = 0;
+    tv.tv_sec = wait / 1000;
+    tv.tv_usec = (wait % 1000) * 1000;
+    evtimer_add(t->timer, &tv);
+}
+
+/* Timer E (retransmit) or Timer F (give up). */
+static void sip_ctxn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    sip_ctxn_t *t = arg;
+    int64_t now = gw_now_ms();
+    (void)fd;
+    (void)what;
+
+    if (now >= t->deadline_ms) {
+        GW_INFO(SIP_LOG, "MESSAGE %s to %s: no final response (Timer F)", t->env->id,
+                t->conn->uri_text);
+        __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
+        gw_stat_add(sip_stats.uac_retry, 1);
+        gw_core_retry(t->env, 408, "Request Timeout");
+        t->env = NULL; /* the core took our reference */
+        sip_ctxn_free(t);
+        return;
+    }
+    gw_stat_add(sip_stats.tx_retrans, 1);
+    sip_ctxn_transmit(t);
+    if (!t->proceeding && t->interval_ms * 2 <= SIP_T2_MS)
+        t->interval_ms *= 2;
+    else
+        t->interval_ms = SIP_T2_MS;
+    sip_ctxn_arm(t, now);
+}
+
+/* A SEND item: start a client transaction.  Takes the item's env and conn
+ * references.  Worker thread. */
+void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
+{
+    sip_ctxn_t *t = calloc(1, sizeof(*t));
+    char tag[17], cid[33], rnd[17];
+    size_t b;
+
+    if (!t) {
+        gw_core_retry(it->env, 500, "out of memory");
+        it->env = NULL;
+        return;
+    }
+    t->u = u;
+    t->env = it->env;
+    t->conn = it->conn;
+    it->env = NULL;
+    it->conn = NULL;
+    sip_random_hex(rnd, 8);
+    sip_random_hex(tag, 8);
+    sip_random_hex(cid, 16);
+    snprintf(t->branch, sizeof(t->branch), SIP_BRANCH_PREFIX "%d-%s", sip_worker_index(w), rnd);
+    b = sip_uac_hash(t->branch);
+    t->hnext = u->buckets[b];
+    u->buckets[b] = t;
+    u->count++;
+    t->msg = sip_uac_build(t->conn, t->env, t->branch, tag, cid, &t->len);
+    t->timer = evtimer_new(sip_worker_base(w), sip_ctxn_on_timer, t);
+    if (!t->msg || !t->timer) {
+        GW_ERR(SIP_LOG, "MESSAGE %s: cannot build the request", t->env->id);
+        __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
+        gw_core_retry(t->env, 500, "cannot build SIP MESSAGE");
+        t->env = NULL;
+        sip_ctxn_free(t);
+        return;
+    }
+    t->interval_ms = SIP_T1_MS;
+    t->deadline_ms = gw_now_ms() + SIP_TIMER_F_MS;
+    gw_stat_add(sip_stats.tx_message, 1);
+    GW_DEBUG(SIP_LOG, "MESSAGE %s -> %s branch %s", t->env->id, t->conn->uri_text, t->branch);
+    sip_ctxn_transmit(t);
+    sip_ctxn_arm(t, gw_now_ms());
+}
+
+/* A RESPONSE item for one of u's transactions.  Worker thread. */
+void sip_uac_response(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
+{
+    sip_ctxn_t *t = u->buckets[sip_uac_hash(it->branch)];
+    const char *reason = it->reason ? it->reason : "";
+    (void)w;
+
+    while (t && strcmp(t->branch, it->branch) != 0)
+        t = t->hnext;
+    if (!t)
+        return; /* a retransmitted final response: the transaction is over */
+    if (it->status < 200) {
+        t->proceeding = 1;
+        return;
+    }
+    GW_DEBUG(SIP_LOG, "MESSAGE %s: %d %s", t->env->id, it->status, reason);
+    if (it->status < 300) {
+        __atomic_add_fetch(&t->conn->sent, 1, __ATOMIC_RELAXED);
+        gw_stat_add(sip_stats.uac_2xx, 1);
+        gw_core_delivered(t->env);
+    } else if (it->status == 408 || (it->status >= 500 && it->status < 600)) {
+        __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
+        gw_stat_add(sip_stats.uac_retry, 1);
+        gw_core_retry(t->env, it->status, reason);
+        t->env = NULL;
+    } else {
+        __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
+        gw_stat_add(sip_stats.uac_failed, 1);
+        gw_core_failed(t->env, it->status, reason);
+    }
+    sip_ctxn_free(t);
+}
+
+/* See sip.h.  Takes ownership of resp.  Worker thread. */
+void sip_uac_dispatch(sip_worker_t *w, osip_message_t *resp)
+{
+    osip_via_t *via = osip_list_get(&resp->vias, 0);
+    osip_generic_param_t *br = NULL;
+    const size_t plen = strlen(SIP_BRANCH_PREFIX);
+    sip_item_t *it = NULL;
+    sip_worker_t *owner;
+    char *end;
+    long idx;
+
+    if (via)
+        osip_via_param_get_byname(via, "branch", &br);
+    if (!br || !br->gvalue || strncmp(br->gvalue, SIP_BRANCH_PREFIX, plen) != 0 ||
+        !resp->cseq || !resp->cseq->method || strcmp(resp->cseq->method, "MESSAGE") != 0)
+        goto out_drop;
+    idx = strtol(br->gvalue + plen, &end, 10);
+    owner = sip_worker_get((int)idx);
+    if (end == br->gvalue + plen || *end != '-' || !owner)
+        goto out_drop;
+    it = calloc(1, sizeof(*it));
+    if (!it || !(it->branch = strdup(br->gvalue)))
+        goto out_drop;
+    it->kind = SIP_ITEM_RESPONSE;
+    it->status = resp->status_code;
+    it->reason = resp->reason_phrase ? strdup(resp->reason_phrase) : NULL;
+    osip_message_free(resp);
+    if (owner == w) {
+        sip_uac_response(w, sip_worker_uac(w), it);
+        sip_item_free(it);
+    } else if (sip_worker_push(owner, it) != 0) {
+        sip_item_free(it);
+    }
+    return;
+
+out_drop:
+    gw_stat_add(sip_stats.drops, 1);
+    sip_item_free(it);
+    osip_message_free(resp);
+}

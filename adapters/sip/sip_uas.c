@@ -1,0 +1,291 @@
+/*
+ * sip_uas.c - inbound SIP requests (the UAS side of RFC 3261 / RFC 3428).
+ *
+ * A datagram or a framed TCP message arrives on a worker:
+ *   not SIP at all              -> dropped and counted (sip.drops)
+ *   request line but unparsable -> 400 built from the raw header lines
+ *   response                    -> the client transaction (sip_uac.c)
+ *   request                     -> checks (400 / 483), then the server
+ *                                  transaction table: a retransmission is
+ *                                  answered from the table or absorbed
+ * MESSAGE with a text/plain UTF-8 body becomes an envelope handed to
+ * gw_core_accept().  The answer waits for the commit: the core calls
+ * sip_uas_accepted() on the store's writer thread, which only queues the
+ * pending request back to the worker that read it; that worker answers
+ * 202 (or 500) and records the answer for retransmissions.  No route is
+ * 404, shutting down or a full queue 503.
+ * OPTIONS -> 200 (keep-alive pings), ACK is absorbed, others -> 501.
+ *
+ * Responses go back where the request came from: over UDP to the source
+ * address, with the Via port when the client did not ask for rport
+ * (RFC 3261 18.2.2, RFC 3581); over TCP on the same connection.
+ *
+ * Threads: the worker that read the request, except sip_uas_accepted
+ * (the store's writer thread).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_core.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "sip.h"
+
+#define SIP_ALLOW "Allow: MESSAGE, OPTIONS, ACK\r\n"
+#define SIP_ACCEPT "Accept: text/plain\r\n"
+
+int sip_stopping;
+
+static void sip_count_status(int status)
+{
+    if (status == 202)
+        gw_stat_add(sip_stats.tx_202, 1);
+    if (status >= 200 && status < 300)
+        gw_stat_add(sip_stats.tx_2xx, 1);
+    else if (status >= 400 && status < 500)
+        gw_stat_add(sip_stats.tx_4xx, 1);
+    else if (status >= 500)
+        gw_stat_add(sip_stats.tx_5xx, 1);
+}
+
+/* Where a UDP response goes: the source address; the Via's port unless
+ * the client asked for rport. */
+static sip_peer_t sip_reply_peer(const osip_message_t *req, const sip_peer_t *src)
+{
+    sip_peer_t p = *src;
+    osip_via_t *via = osip_list_get(&req->vias, 0);
+    osip_generic_param_t *rport = NULL;
+
+    if (p.conn_id != 0 || !via)
+        return p;
+    osip_via_param_get_byname(via, "rport", &rport);
+    if (!rport) {
+        int port = via->port ? atoi(via->port) : 5060;
+        if (port > 0 && port < 65536)
+            p.addr.sin_port = htons((uint16_t)port);
+    }
+    return p;
+}
+
+/* Build, send and record one final response.  txn_key may be NULL (no
+ * transaction to record).  Worker thread. */
+static void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                           const char *txn_key, const char *to_tag, int status,
+                           const char *reason, const char *extra)
+{
+    char ip[INET_ADDRSTRLEN];
+    sip_peer_t dst = sip_reply_peer(req, src);
+    size_t len = 0;
+    char *resp;
+
+    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof(ip));
+    resp = sip_build_response(req, status, reason, to_tag, ip, ntohs(src->addr.sin_port), extra,
+                              &len);
+    if (!resp) {
+        GW_ERR(SIP_LOG, "cannot build %d for %s", status, ip);
+        return;
+    }
+    if (sip_worker_send(w, &dst, resp, len) == 0)
+        sip_count_status(status);
+    if (txn_key)
+        sip_txn_final(sip_worker_txns(w), txn_key, resp, len, gw_now_ms());
+    GW_DEBUG(SIP_LOG, "%s %s from %s:%d -> %d %s", req->sip_method,
+             req->call_id && req->call_id->number ? req->call_id->number : "-", ip,
+             ntohs(src->addr.sin_port), status, reason);
+    free(resp);
+}
+
+/* Store outcome of a MESSAGE: runs on the store's writer thread and only
+ * queues the pending request back to its worker. */
+static void sip_uas_accepted(gw_envelope_t *env, int rc, void *arg)
+{
+    sip_item_t *it = arg;
+    (void)env;
+
+    it->rc = rc;
+    if (sip_worker_push(it->worker, it) != 0) {
+        GW_ERR(SIP_LOG, "worker queue refused a reply; the client will retransmit");
+        sip_item_free(it);
+    }
+}
+
+/* See sip.h.  Worker thread. */
+void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
+{
+    if (it->rc == 0)
+        sip_uas_answer(w, it->req, &it->peer, it->txn_key, it->to_tag, 202, "Accepted", NULL);
+    else
+        sip_uas_answer(w, it->req, &it->peer, it->txn_key, it->to_tag, 500,
+                       "Server Internal Error", NULL);
+}
+
+/* Fill env from a checked MESSAGE.  0 or a negative code. */
+static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_t *src,
+                        const char *body, size_t len)
+{
+    char peer[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN], cid[512];
+    int rc;
+
+    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof(ip));
+    snprintf(peer, sizeof(peer), "%s:%d", ip, ntohs(src->addr.sin_port));
+    if (req->call_id->host)
+        snprintf(cid, sizeof(cid), "%s@%s", req->call_id->number, req->call_id->host);
+    else
+        snprintf(cid, sizeof(cid), "%s", req->call_id->number);
+    if ((rc = gw_env_set_str(&env->source.adapter, "sip", (size_t)-1)) < 0 ||
+        (rc = gw_env_set_str(&env->source.connector, "sip", (size_t)-1)) < 0 ||
+        (rc = gw_env_set_str(&env->source.peer, peer, (size_t)-1)) < 0 ||
+        (rc = sip_addr_from_uri(req->req_uri, &env->to)) < 0 ||
+        (rc = sip_addr_from_uri(req->from->url, &env->from)) < 0 ||
+        (rc = gw_env_set_str(&env->body, body, len)) < 0 ||
+        (rc = gw_env_set_str(&env->content_type, "text/plain", (size_t)-1)) < 0 ||
+        (rc = gw_env_set_str(&env->corr.sip_call_id, cid, (size_t)-1)) < 0)
+        return rc;
+    env->body_len = len;
+    env->binary = 0;
+    return 0;
+}
+
+/* MESSAGE: takes ownership of req.  Worker thread. */
+static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                            const char *key, const char *to_tag)
+{
+    const char *reason = NULL, *body = NULL;
+    size_t len = 0;
+    gw_envelope_t *env = NULL;
+    sip_item_t *it = NULL;
+    int st, rc;
+
+    gw_stat_add(sip_stats.rx_message, 1);
+    if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED)) {
+        sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
+        goto out_free_req;
+    }
+    st = sip_check_text_body(req, &body, &len, &reason);
+    if (st) {
+        sip_uas_answer(w, req, src, key, to_tag, st, reason, st == 415 ? SIP_ACCEPT : NULL);
+        goto out_free_req;
+    }
+    env = gw_env_new();
+    it = calloc(1, sizeof(*it));
+    if (!env || !it || !(it->txn_key = strdup(key)) || sip_env_fill(env, req, src, body, len) < 0) {
+        sip_uas_answer(w, req, src, key, to_tag, 500, "Server Internal Error", NULL);
+        goto out_free_item;
+    }
+    it->kind = SIP_ITEM_REPLY;
+    it->worker = w;
+    it->req = req;
+    it->peer = *src;
+    snprintf(it->to_tag, sizeof(it->to_tag), "%s", to_tag);
+    rc = gw_core_accept(env, sip_uas_accepted, it);
+    if (rc == 0) {
+        /* it (and req with it) now belongs to the callback */
+        gw_env_unref(env);
+        return;
+    }
+    it->req = NULL;
+    if (rc == GW_ENOROUTE)
+        sip_uas_answer(w, req, src, key, to_tag, 404, "Not Found", NULL);
+    else if (rc == GW_ESTOPPED || rc == GW_EFULL)
+        sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
+    else
+        sip_uas_answer(w, req, src, key, to_tag, 500, "Server Internal Error", NULL);
+out_free_item:
+    sip_item_free(it);
+    gw_env_unref(env);
+out_free_req:
+    osip_message_free(req);
+}
+
+/* A parsed request: takes ownership of req.  Worker thread. */
+static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src)
+{
+    const char *reason = NULL, *resp = NULL;
+    size_t resp_len = 0;
+    char key[1024], to_tag[17];
+    int st;
+
+    gw_stat_add(sip_stats.rx_requests, 1);
+    sip_random_hex(to_tag, 8);
+    st = sip_check_request(req, &reason);
+    if (st == 0 && sip_txn_key(req, key, sizeof(key)) != 0) {
+        st = 400;
+        reason = "Header Too Long";
+    }
+    if (st) {
+        if (osip_list_size(&req->vias) > 0 && req->sip_method)
+            sip_uas_answer(w, req, src, NULL, to_tag, st, reason, NULL);
+        else
+            gw_stat_add(sip_stats.drops, 1); /* nothing to address an answer with */
+        osip_message_free(req);
+        return;
+    }
+    if (strcmp(req->sip_method, "ACK") == 0) {
+        osip_message_free(req);
+        return;
+    }
+    switch (sip_txn_lookup(sip_worker_txns(w), key, gw_now_ms(), &resp, &resp_len)) {
+    case SIP_TXN_FINAL: {
+        sip_peer_t dst = sip_reply_peer(req, src);
+        gw_stat_add(sip_stats.rx_retrans, 1);
+        sip_worker_send(w, &dst, resp, resp_len);
+        osip_message_free(req);
+        return;
+    }
+    case SIP_TXN_PENDING:
+        gw_stat_add(sip_stats.rx_retrans, 1);
+        osip_message_free(req);
+        return;
+    case SIP_TXN_NEW:
+        break;
+    }
+    if (strcmp(req->sip_method, "MESSAGE") == 0) {
+        sip_uas_message(w, req, src, key, to_tag);
+        return;
+    }
+    if (strcmp(req->sip_method, "OPTIONS") == 0)
+        sip_uas_answer(w, req, src, key, to_tag, 200, "OK", SIP_ALLOW SIP_ACCEPT);
+    else
+        sip_uas_answer(w, req, src, key, to_tag, 501, "Not Implemented", SIP_ALLOW);
+    osip_message_free(req);
+}
+
+/* See sip.h.  buf is NUL-terminated at buf[n].  Worker thread. */
+void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer)
+{
+    int kind = sip_looks_like_sip(buf, n);
+    osip_message_t *m = NULL;
+
+    if (kind == 0) {
+        gw_stat_add(sip_stats.drops, 1);
+        GW_DEBUG(SIP_LOG, "dropped %zu bytes of non-SIP from %s:%d", n,
+                 inet_ntoa(peer->addr.sin_addr), ntohs(peer->addr.sin_port));
+        return;
+    }
+    if (osip_message_init(&m) != 0)
+        return;
+    if (osip_message_parse(m, buf, n) != 0 || (kind == 1) != (MSG_IS_REQUEST(m) != 0)) {
+        osip_message_free(m);
+        if (kind == 1) {
+            size_t len = 0;
+            char *resp = sip_build_raw_response(buf, n, 400, "Bad Request", &len);
+            gw_stat_add(sip_stats.rx_requests, 1);
+            if (resp && sip_worker_send(w, peer, resp, len) == 0)
+                sip_count_status(400);
+            else
+                gw_stat_add(sip_stats.drops, 1);
+            free(resp);
+        } else {
+            gw_stat_add(sip_stats.drops, 1);
+        }
+        return;
+    }
+    if (kind == 2) {
+        gw_stat_add(sip_stats.rx_responses, 1);
+        sip_uac_dispatch(w, m);
+        return;
+    }
+    sip_uas_request(w, m, peer);
+}

@@ -1,0 +1,224 @@
+/*
+ * smpp.h - private to adapters/smpp: the pieces of the SMPP 3.4 adapter.
+ *
+ *   smpp_adapter.c  the gw_adapter_t, parameters, MI commands, the SMPP
+ *                   thread and its work queue
+ *   smpp_session.c  one TCP session: framing, sequence numbers, the
+ *                   in-flight request list, response timers, enquire_link
+ *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
+ *   smpp_server.c   our SMSC port for customers
+ *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
+ *   smpp_pdu.c      envelope <-> PDU fields shared by client and server
+ *
+ * Threads: libsmpp34 keeps its error state in globals, so every function
+ * here except the codec, smpp_work_push() and the gw_adapter_t entry
+ * points runs on the one SMPP thread (smpp_base).
+ */
+#ifndef SMPP_H
+#define SMPP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "gw_envelope.h"
+
+#define SMPP_MOD "smpp"
+#define SMPP_MAX_PDU 65536 /* largest command_length we accept */
+#define SMPP_MAX_PARTS 16  /* longest concatenated message we send */
+
+/* data_coding values */
+#define SMPP_DC_GSM 0
+#define SMPP_DC_IA5 1
+#define SMPP_DC_LATIN1 3
+#define SMPP_DC_BINARY 4
+#define SMPP_DC_UCS2 8
+
+/* octets of short_message per single message / per concatenated part */
+#define SMPP_GSM_SINGLE 160
+#define SMPP_GSM_PART 153
+#define SMPP_UCS2_SINGLE 140
+#define SMPP_UCS2_PART 134
+
+/* --- codec (pure, any thread) ------------------------------------------ */
+typedef struct smpp_text {
+    int data_coding; /* SMPP_DC_GSM or SMPP_DC_UCS2 */
+    uint8_t *data;   /* owned */
+    size_t len;
+} smpp_text_t;
+
+/* Decode one code point of UTF-8 at s[*i] (i < n) and advance *i.  Returns
+ * 0, or -1 for an invalid sequence (then *cp = U+FFFD, *i moves by one). */
+int smpp_utf8_next(const char *s, size_t n, size_t *i, uint32_t *cp);
+/* 1 when every character of utf8 has a GSM 03.38 form (basic or extension). */
+int smpp_gsm_fits(const char *utf8, size_t n);
+/* Encode utf8 as unpacked GSM septets when it fits, else UTF-16BE.
+ * out->data is malloc'd (smpp_text_free).  0 or GW_ENOMEM. */
+int smpp_text_encode(const char *utf8, size_t n, smpp_text_t *out);
+void smpp_text_free(smpp_text_t *t);
+/* Split t into parts: offs[0..n] are the part boundaries (n + 1 entries,
+ * max >= n + 1).  One part when it fits one short_message, else parts of
+ * SMPP_GSM_PART / SMPP_UCS2_PART octets that never end inside an escape or
+ * surrogate pair.  Returns n, or 0 when more than max - 1 parts. */
+size_t smpp_text_split(const smpp_text_t *t, size_t *offs, size_t max);
+/* 1 when data_coding carries no text we decode (binary, unknown). */
+int smpp_text_is_binary(int data_coding);
+/* short_message octets in data_coding to a new NUL-terminated UTF-8 string
+ * (caller frees); NULL when binary or out of memory. */
+char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *outlen);
+
+/* --- sessions (SMPP thread) ---------------------------------------------- */
+typedef struct smpp_session smpp_session_t;
+
+/* A request we sent that awaits its response. */
+typedef struct smpp_req {
+    struct smpp_req *next;
+    uint32_t seq;
+    uint32_t cmd_id;
+    int64_t deadline_ms;
+    void *ctx; /* the owner's, never freed by the session */
+} smpp_req_t;
+
+typedef struct smpp_hdr {
+    uint32_t len, cmd_id, status, seq;
+} smpp_hdr_t;
+
+typedef struct smpp_session_ops {
+    /* An outgoing connection is up. */
+    void (*on_connected)(smpp_session_t *s);
+    /* A PDU arrived (pdu holds h->len octets, header included).  For a
+     * response, req is the request it answers (NULL when unknown); the
+     * session frees req after the call.  enquire_link is answered by the
+     * session itself. */
+    void (*on_pdu)(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu, smpp_req_t *req);
+    /* The session ended by itself (peer closed, I/O error, timeout, or a
+     * finish the owner asked for); s->reqs still lists what was in flight.
+     * The session is freed right after the call. */
+    void (*on_closed)(smpp_session_t *s, const char *why);
+} smpp_session_ops_t;
+
+struct smpp_session {
+    /* read-only for owners */
+    uint64_t id;          /* unique, for answers that come back later */
+    char peer[64];        /* "ip:port" */
+    void *owner;
+    smpp_req_t *reqs;     /* in flight, oldest first */
+    size_t nreqs;
+    int keepalive;        /* send enquire_link when idle (client side) */
+    /* private */
+    struct smpp_session *next;
+    const smpp_session_ops_t *ops;
+    struct bufferevent *bev;
+    struct event *tick;
+    uint32_t seq;
+    int64_t last_rx_ms;
+    int in_cb;            /* inside a callback: defer freeing */
+    int dead;             /* freed by its owner while in_cb */
+    int finishing;        /* flushing output, then on_closed */
+};
+
+/* A session on an accepted socket (fd >= 0) or, with fd < 0, one that
+ * connects to host:port.  NULL on failure (fd is closed either way). */
+smpp_session_t *smpp_session_new(evutil_socket_t fd, const char *peer,
+                                 const smpp_session_ops_t *ops, void *owner);
+int smpp_session_connect(smpp_session_t *s, const char *host, int port);
+/* Free without calling on_closed (the owner's own close); requests still
+ * in flight are dropped, their ctx untouched. */
+void smpp_session_free(smpp_session_t *s);
+/* Stop reading, flush what was written, then on_closed(why) and free. */
+void smpp_session_finish(smpp_session_t *s, const char *why);
+smpp_session_t *smpp_session_find(uint64_t id);
+/* Send a request: pdu is a libsmpp34 struct (NULL for header-only
+ * commands).  Registers it in flight with ctx.  Returns 0 or GW_ERROR. */
+int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ctx);
+/* Send a response (or generic_nack) for seq; pdu may be NULL. */
+int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
+                         void *pdu);
+/* Close every session (stop). */
+void smpp_sessions_free_all(void);
+
+/* --- shared between client and server (smpp_pdu.c) ----------------------- */
+/* Fill env->from / env->to / body / data_coding / registered_delivery from a
+ * submit_sm or deliver_sm (pass its fields).  Returns 0, GW_EINVAL (no
+ * destination or a bad UDH) or GW_ENOMEM. */
+typedef struct smpp_sm_fields {
+    uint8_t src_ton, src_npi, dst_ton, dst_npi;
+    const char *src, *dst;
+    uint8_t esm_class, data_coding, registered_delivery;
+    const uint8_t *sm;
+    size_t sm_len;
+    void *tlv; /* tlv_t list, for message_payload */
+} smpp_sm_fields_t;
+int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
+/* Unpack a whole PDU (header included) into the libsmpp34 struct st of
+ * stsize octets.  0, or GW_EINVAL on a malformed PDU (logged with peer; st
+ * is zeroed and nothing is left allocated).  On success the caller frees
+ * st's TLV list with smpp_tlv_free.  SMPP thread. */
+int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, const uint8_t *pdu,
+                size_t len);
+void smpp_tlv_free(void *tlv_list); /* NULL is fine */
+/* An envelope address as SMPP ton/npi/text (alnum -> 5/0). */
+void smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen);
+
+/* --- the adapter (smpp_adapter.c) ----------------------------------------- */
+extern struct event_base *smpp_base;
+extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+
+/* Work handed to the SMPP thread. */
+typedef enum {
+    SMPP_W_OPEN,     /* cl: start a client connector */
+    SMPP_W_CLOSE,    /* cl: unbind and free */
+    SMPP_W_SEND,     /* cl, env: queue a submit */
+    SMPP_W_ACCEPTED, /* sess_id, seq, resp_cmd, rc, msgid: answer after commit */
+    SMPP_W_STOP,     /* shut down the thread */
+} smpp_work_kind_t;
+
+struct smpp_client;
+
+typedef struct smpp_work {
+    smpp_work_kind_t kind;
+    struct smpp_client *cl; /* a reference */
+    gw_envelope_t *env;     /* a reference */
+    uint64_t sess_id;
+    uint32_t seq;
+    uint32_t resp_cmd;
+    int rc;
+    char msgid[GW_ENV_ID_LEN + 1];
+} smpp_work_t;
+
+/* Any thread: hand w to the SMPP thread.  0 or a negative code (w stays
+ * the caller's). */
+int smpp_work_push(smpp_work_t *w);
+void smpp_work_free(void *w);
+/* Offer env (built from a submit_sm / deliver_sm with sequence seq on s)
+ * to the core; answers resp_cmd at once on an error, else after the
+ * commit.  The caller keeps its reference. */
+void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t resp_cmd);
+/* gw_accept_cb_t for smpp_work_t tickets (kind SMPP_W_ACCEPTED). */
+void smpp_accept_cb(gw_envelope_t *env, int rc, void *arg);
+/* SMPP thread: a client session or a customer session answered. */
+void smpp_accepted_answer(smpp_work_t *w);
+
+/* --- client connectors (smpp_client.c) ------------------------------------ */
+typedef struct smpp_client smpp_client_t;
+typedef struct gw_connector gw_connector_t;
+
+int smpp_client_check(const json_t *conf, char *err, size_t errlen);
+/* Main thread: a new client for c (one reference for c->priv), or NULL. */
+smpp_client_t *smpp_client_new(gw_connector_t *c);
+smpp_client_t *smpp_client_ref(smpp_client_t *cl);
+void smpp_client_unref(smpp_client_t *cl);
+json_t *smpp_client_status(smpp_client_t *cl); /* any thread */
+/* SMPP thread */
+void smpp_client_open(smpp_client_t *cl);
+void smpp_client_close(smpp_client_t *cl);
+void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env); /* takes env's ref */
+/* Number of clients still unbinding (stop waits for 0). */
+int smpp_clients_closing(void);
+void smpp_clients_close_all(void);
+
+/* --- server (smpp_server.c) ----------------------------------------------- */
+int smpp_server_listen(const char *addr, int port);
+void smpp_server_stop(void);
+
+#endif

@@ -1,0 +1,420 @@
+/*
+ * smpp_adapter.c - the SMPP 3.4 adapter: its gw_adapter_t, parameters,
+ * management commands, and the one SMPP thread.
+ *
+ * libsmpp34 keeps its error state in globals, so every PDU is packed and
+ * unpacked on one thread with its own event_base (smpp_base).  It runs the
+ * client connectors (smpp_client.c), the customer listener and its sessions
+ * (smpp_server.c).  Other threads reach it only through smpp_queue:
+ *   conn_open / conn_close (main thread)  -> SMPP_W_OPEN / SMPP_W_CLOSE
+ *   send (db writer, retry timer)          -> SMPP_W_SEND
+ *   the commit callback (db writer)        -> SMPP_W_ACCEPTED
+ *   stop (main thread)                     -> SMPP_W_STOP
+ * An inbound submit_sm / deliver_sm is answered only in SMPP_W_ACCEPTED,
+ * after the store committed it; the answer finds its session again by id,
+ * and when the session is gone the peer simply resends (at least once).
+ *
+ * Choice documented: a deliver_sm with no route is answered ESME_RX_R_APPN
+ * (0x66, "reject"), as Kannel answers a message its bearerbox rejects, so
+ * the SMSC does not retry it forever; a store failure ESME_RSYSERR (0x08)
+ * so it does retry.  A submit_sm with no route gets ESME_RINVDSTADR.
+ *
+ * Threads: the gw_adapter_t entry points run on the caller's thread as
+ * gw_adapter.h says and only queue; everything else on the SMPP thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <stdint.h>
+#include <smpp34.h>
+#include <smpp34_structs.h>
+
+#include "gw_adapter.h"
+#include "gw_core.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_queue.h"
+#include "db/db.h"
+#include "smpp.h"
+
+#define SMPP_STOP_WAIT_MS 3000 /* longest wait for unbind_resp at shutdown */
+
+struct event_base *smpp_base;
+int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+static char smpp_listen_addr[64];
+static int smpp_port;
+
+static gw_queue_t *smpp_queue;
+static pthread_t smpp_thread;
+static int smpp_thread_started;
+static struct event *smpp_stop_ev;
+static int64_t smpp_stop_deadline;
+
+static const gw_param_t smpp_params[] = {
+    { "smpp.listen", GW_PT_STR, smpp_listen_addr, sizeof(smpp_listen_addr), "127.0.0.1", 0, 0, 0,
+      "address of our SMSC port for customers" },
+    { "smpp.port", GW_PT_INT, &smpp_port, 0, "2775", 0, 65535, 0,
+      "TCP port of our SMSC port (0: no listener)" },
+    { "smpp.enquire_link_s", GW_PT_INT, &smpp_enquire_link_s, 0, "30", 1, 3600, 0,
+      "seconds of silence before a client connector sends enquire_link" },
+    { "smpp.reconnect_s", GW_PT_INT, &smpp_reconnect_s, 0, "5", 0, 3600, 0,
+      "seconds between reconnection attempts of a client connector" },
+    { "smpp.window", GW_PT_INT, &smpp_window, 0, "10", 1, 1000, 0,
+      "default number of submit_sm in flight per client connector" },
+    { "smpp.response_timeout_s", GW_PT_INT, &smpp_response_timeout_s, 0, "10", 1, 600, 0,
+      "seconds to wait for a response before the session is dropped" },
+    GW_PARAM_END,
+};
+
+/* --- work items ------------------------------------------------------------ */
+
+void smpp_work_free(void *item)
+{
+    smpp_work_t *w = item;
+
+    if (w == NULL)
+        return;
+    gw_env_unref(w->env);
+    smpp_client_unref(w->cl);
+    free(w);
+}
+
+int smpp_work_push(smpp_work_t *w)
+{
+    return smpp_queue ? gw_queue_push(smpp_queue, w) : GW_ESTOPPED;
+}
+
+void smpp_accept_cb(gw_envelope_t *env, int rc, void *arg)
+{
+    smpp_work_t *w = arg;
+
+    w->rc = rc;
+    memcpy(w->msgid, env->id, sizeof(w->msgid));
+    if (smpp_work_push(w) < 0) {
+        GW_ERR(SMPP_MOD, "%s: cannot queue the answer; the peer will resend", env->id);
+        smpp_work_free(w);
+    }
+}
+
+void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t resp_cmd)
+{
+    smpp_work_t *w = calloc(1, sizeof(*w));
+    int rc;
+
+    if (w == NULL) {
+        smpp_session_respond(s, resp_cmd, ESME_RSYSERR, seq, NULL);
+        return;
+    }
+    w->kind = SMPP_W_ACCEPTED;
+    w->sess_id = s->id;
+    w->seq = seq;
+    w->resp_cmd = resp_cmd;
+    rc = gw_core_accept(env, smpp_accept_cb, w);
+    if (rc == 0)
+        return; /* answered in smpp_accepted_answer */
+    free(w);
+    GW_INFO(SMPP_MOD, "%s: %s from %s to %s not accepted: %s", s->peer, env->id,
+            env->from.address, env->to.address, gw_strerror(rc));
+    if (rc == GW_ENOROUTE)
+        smpp_session_respond(s, resp_cmd,
+                             resp_cmd == DELIVER_SM_RESP ? ESME_RX_R_APPN : ESME_RINVDSTADR, seq,
+                             NULL);
+    else
+        smpp_session_respond(s, resp_cmd, ESME_RSYSERR, seq, NULL);
+}
+
+void smpp_accepted_answer(smpp_work_t *w)
+{
+    smpp_session_t *s = smpp_session_find(w->sess_id);
+    submit_sm_resp_t resp;
+
+    if (s == NULL) {
+        GW_INFO(SMPP_MOD, "%s: committed but its session is gone; the peer will resend",
+                w->msgid);
+        return;
+    }
+    memset(&resp, 0, sizeof(resp));
+    if (w->rc == 0 && w->resp_cmd == SUBMIT_SM_RESP)
+        snprintf((char *)resp.message_id, sizeof(resp.message_id), "%s", w->msgid);
+    /* deliver_sm_resp carries an empty message_id: the same packed form */
+    smpp_session_respond(s, w->resp_cmd, w->rc == 0 ? ESME_ROK : ESME_RSYSERR, w->seq, &resp);
+}
+
+/* --- the SMPP thread ------------------------------------------------------ */
+
+/* Shutdown: leave the loop once every client unbound or the time is up. */
+static void smpp_stop_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (!smpp_clients_closing() || gw_now_ms() >= smpp_stop_deadline)
+        event_base_loopexit(smpp_base, NULL);
+}
+
+static void smpp_work_cb(void *item, void *arg)
+{
+    smpp_work_t *w = item;
+    struct timeval tick = { 0, 50 * 1000 };
+
+    (void)arg;
+    switch (w->kind) {
+    case SMPP_W_OPEN:
+        smpp_client_open(smpp_client_ref(w->cl));
+        break;
+    case SMPP_W_CLOSE:
+        smpp_client_close(w->cl);
+        break;
+    case SMPP_W_SEND:
+        smpp_client_send(w->cl, w->env);
+        w->env = NULL; /* the client took the reference */
+        break;
+    case SMPP_W_ACCEPTED:
+        smpp_accepted_answer(w);
+        break;
+    case SMPP_W_STOP:
+        smpp_server_stop();
+        smpp_clients_close_all();
+        smpp_stop_deadline = gw_now_ms() + SMPP_STOP_WAIT_MS;
+        smpp_stop_ev = event_new(smpp_base, -1, EV_PERSIST, smpp_stop_check_cb, NULL);
+        if (smpp_stop_ev == NULL)
+            event_base_loopexit(smpp_base, NULL);
+        else
+            event_add(smpp_stop_ev, &tick);
+        break;
+    }
+    smpp_work_free(w);
+}
+
+static void *smpp_thread_main(void *arg)
+{
+    (void)arg;
+    event_base_loop(smpp_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+/* --- gw_adapter_t entry points ------------------------------------------- */
+
+static int smpp_init(struct event_base *main_base)
+{
+    int rc;
+
+    (void)main_base;
+    smpp_base = event_base_new();
+    if (smpp_base == NULL)
+        return GW_ENOMEM;
+    smpp_queue = gw_queue_new(0, smpp_work_free);
+    if (smpp_queue == NULL) {
+        rc = GW_ENOMEM;
+        goto out_free_base;
+    }
+    rc = gw_queue_attach(smpp_queue, smpp_base, smpp_work_cb, NULL);
+    if (rc < 0)
+        goto out_free_queue;
+    if (smpp_port > 0 && (rc = smpp_server_listen(smpp_listen_addr, smpp_port)) < 0)
+        goto out_free_queue;
+    return 0;
+
+out_free_queue:
+    gw_queue_free(smpp_queue);
+    smpp_queue = NULL;
+out_free_base:
+    event_base_free(smpp_base);
+    smpp_base = NULL;
+    return rc;
+}
+
+static int smpp_start(void)
+{
+    if (pthread_create(&smpp_thread, NULL, smpp_thread_main, NULL) != 0) {
+        GW_ERR(SMPP_MOD, "cannot start the SMPP thread");
+        return GW_ERROR;
+    }
+    smpp_thread_started = 1;
+    return 0;
+}
+
+static void smpp_stop(void)
+{
+    smpp_work_t *w;
+
+    if (!smpp_thread_started)
+        return;
+    w = calloc(1, sizeof(*w));
+    if (w)
+        w->kind = SMPP_W_STOP;
+    if (w == NULL || smpp_work_push(w) < 0) {
+        free(w);
+        event_base_loopexit(smpp_base, NULL);
+    }
+    pthread_join(smpp_thread, NULL);
+    smpp_thread_started = 0;
+}
+
+static void smpp_destroy(void)
+{
+    smpp_server_stop();
+    smpp_sessions_free_all();
+    if (smpp_stop_ev)
+        event_free(smpp_stop_ev);
+    smpp_stop_ev = NULL;
+    gw_queue_free(smpp_queue);
+    smpp_queue = NULL;
+    if (smpp_base)
+        event_base_free(smpp_base);
+    smpp_base = NULL;
+}
+
+static int smpp_conn_check(const json_t *conf, char *err, size_t errlen)
+{
+    return smpp_client_check(conf, err, errlen);
+}
+
+static int smpp_conn_open(gw_connector_t *c)
+{
+    smpp_client_t *cl = smpp_client_new(c);
+    smpp_work_t *w = calloc(1, sizeof(*w));
+
+    if (cl == NULL || w == NULL) {
+        smpp_client_unref(cl);
+        free(w);
+        return GW_ENOMEM;
+    }
+    w->kind = SMPP_W_OPEN;
+    w->cl = smpp_client_ref(cl);
+    if (smpp_work_push(w) < 0) {
+        smpp_work_free(w);
+        smpp_client_unref(cl);
+        return GW_ERROR;
+    }
+    /* the reference new() gave; conn_close hands it to SMPP_W_CLOSE */
+    __atomic_store_n(&c->priv, cl, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void smpp_conn_close(gw_connector_t *c)
+{
+    smpp_client_t *cl = __atomic_exchange_n(&c->priv, NULL, __ATOMIC_ACQ_REL);
+    smpp_work_t *w;
+
+    if (cl == NULL)
+        return;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        GW_ERR(SMPP_MOD, "connector %s: out of memory closing it", c->name);
+        return;
+    }
+    w->kind = SMPP_W_CLOSE;
+    w->cl = cl; /* hands over the reference c->priv held */
+    if (smpp_work_push(w) < 0)
+        smpp_work_free(w);
+}
+
+static int smpp_send(gw_connector_t *c, gw_envelope_t *env)
+{
+    smpp_client_t *cl = __atomic_load_n(&c->priv, __ATOMIC_ACQUIRE);
+    smpp_work_t *w;
+    int rc;
+
+    if (cl == NULL)
+        return GW_ENOTFOUND;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return GW_ENOMEM;
+    w->kind = SMPP_W_SEND;
+    w->cl = smpp_client_ref(cl);
+    w->env = gw_env_ref(env);
+    rc = smpp_work_push(w);
+    if (rc < 0) {
+        w->env = NULL; /* a failed call leaves ownership with the caller */
+        gw_env_unref(env);
+        smpp_work_free(w);
+    }
+    return rc;
+}
+
+static json_t *smpp_conn_status(gw_connector_t *c)
+{
+    smpp_client_t *cl = __atomic_load_n(&c->priv, __ATOMIC_ACQUIRE);
+
+    return cl ? smpp_client_status(cl) : json_pack("{s:s}", "state", "closed");
+}
+
+/* --- management commands -------------------------------------------------- */
+
+static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *id = gw_mi_str(params, "system_id", r), *pw;
+    int rc;
+
+    if (id == NULL || (pw = gw_mi_str(params, "password", r)) == NULL)
+        return;
+    if (strlen(id) > 15 || strlen(pw) > 8 || id[0] == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "system_id: 1-15 characters, password: at most 8 (SMPP 3.4)");
+        return;
+    }
+    rc = db_account_add(id, pw, gw_mi_opt_str(params, "allowed_nets", ""),
+                        (int)gw_mi_opt_int(params, "throughput", 0));
+    if (rc == GW_EEXIST)
+        gw_mi_error(r, GW_MI_CONFLICT, "account %s exists", id);
+    else if (rc < 0)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot add account: %s", gw_strerror(rc));
+    else
+        gw_mi_result(r, json_pack("{s:s}", "system_id", id));
+}
+
+static void smpp_mi_accounts_list(const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *list = db_accounts_list();
+
+    (void)params;
+    if (list == NULL)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot read accounts");
+    else
+        gw_mi_result(r, list);
+}
+
+static void smpp_mi_accounts_delete(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *id = gw_mi_str(params, "system_id", r);
+    int rc;
+
+    if (id == NULL)
+        return;
+    rc = db_account_delete(id);
+    if (rc == GW_ENOTFOUND)
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no account %s", id);
+    else if (rc < 0)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot delete account: %s", gw_strerror(rc));
+    else
+        gw_mi_result(r, json_pack("{s:s}", "deleted", id));
+}
+
+static const gw_mi_cmd_t smpp_mi_cmds[] = {
+    { "accounts.add", smpp_mi_accounts_add,
+      "{system_id, password, allowed_nets?, throughput?}",
+      "add an SMPP customer account for our SMSC port" },
+    { "accounts.list", smpp_mi_accounts_list, "{}", "list SMPP customer accounts" },
+    { "accounts.delete", smpp_mi_accounts_delete, "{system_id}",
+      "delete an SMPP customer account" },
+    GW_MI_END,
+};
+
+const gw_adapter_t smpp_adapter = {
+    .name = "smpp",
+    .params = smpp_params,
+    .mi_cmds = smpp_mi_cmds,
+    .init = smpp_init,
+    .start = smpp_start,
+    .stop = smpp_stop,
+    .destroy = smpp_destroy,
+    .conn_check = smpp_conn_check,
+    .conn_open = smpp_conn_open,
+    .conn_close = smpp_conn_close,
+    .send = smpp_send,
+    .conn_status = smpp_conn_status,
+};

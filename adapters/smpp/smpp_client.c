@@ -1,0 +1,676 @@
+/*
+ * smpp_client.c - client connectors: Junction as the ESME of an operator
+ * SMSC (one bind_transceiver per connector of type "smpp").
+ *
+ * States: down -> connecting -> binding -> bound, back to down on any error
+ * (logged once per outage, with the peer) and a new attempt after
+ * smpp.reconnect_s.  conn_close unbinds (bounded by the response timer)
+ * and frees.
+ *
+ * Sending: send() queues an smpp_sub_t per envelope in one ordered list.
+ * The cursor points at the first one with parts still to send; pump()
+ * sends parts while the bind is up and fewer than `window` submit_sm are
+ * in flight.  A sub leaves the list when its outcome is known (all parts
+ * acknowledged -> gw_core_submitted; a throttling, queue-full or system
+ * error -> gw_core_retry; another error -> gw_core_failed) and is freed
+ * when no part is in flight any more.  When the session drops, every
+ * unanswered sub is reset and the cursor goes back to the head, so they
+ * are sent again, in order, after the rebind (at least once).
+ *
+ * Inbound deliver_sm: a delivery receipt (esm_class 0x04) is looked up in
+ * the receipt map and emitted as a "receipt" event; any other deliver_sm is
+ * a mobile-originated message that becomes an envelope and is answered only
+ * after it is committed (smpp_accept in smpp_adapter.c).
+ *
+ * Threads: the SMPP thread, except smpp_client_new / ref / unref / status /
+ * check, which any thread may call (they touch atomics and immutable conf).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <smpp34.h>
+#include <smpp34_structs.h>
+
+#include "gw_adapter.h"
+#include "gw_core.h"
+#include "gw_errors.h"
+#include "gw_events.h"
+#include "gw_log.h"
+#include "db/db.h"
+#include "smpp.h"
+
+typedef enum {
+    SMPP_CL_DOWN = 0,
+    SMPP_CL_CONNECTING,
+    SMPP_CL_BINDING,
+    SMPP_CL_BOUND,
+    SMPP_CL_UNBINDING,
+    SMPP_CL_CLOSED,
+} smpp_cl_state_t;
+
+static const char *const smpp_cl_state_names[] = {
+    "down", "connecting", "binding", "bound", "unbinding", "closed",
+};
+
+typedef struct smpp_sub {
+    struct smpp_sub *prev, *next;
+    gw_envelope_t *env;    /* our reference; NULL once handed to the core */
+    smpp_text_t text;
+    size_t offs[SMPP_MAX_PARTS + 1];
+    size_t nparts, sent, acked;
+    int outstanding;       /* parts in flight */
+    int linked;            /* still in the client's list */
+    uint8_t ref;           /* concatenation reference */
+    char msgid[66];        /* the SMSC's id for the first part */
+} smpp_sub_t;
+
+struct smpp_client {
+    smpp_client_t *next;   /* smpp_clients list, SMPP thread */
+    int refs;              /* atomic */
+    /* immutable after new() */
+    char name[64], host[256], system_id[16], password[9], system_type[13], source[21];
+    int port, window;
+    /* atomics, read by conn_status on other threads */
+    int state, npending, ninflight;
+    /* SMPP thread */
+    smpp_session_t *sess;
+    smpp_sub_t *head, *tail, *cursor;
+    struct event *retry_ev;
+    int closing, stopping, down_logged;
+    uint8_t next_ref;
+};
+
+static smpp_client_t *smpp_clients;
+
+static void smpp_client_connect(smpp_client_t *cl);
+static void smpp_client_pump(smpp_client_t *cl);
+static void smpp_client_finalize(smpp_client_t *cl);
+
+static void smpp_cl_set(smpp_client_t *cl, smpp_cl_state_t st)
+{
+    __atomic_store_n(&cl->state, (int)st, __ATOMIC_RELAXED);
+}
+
+static int smpp_cl_get(smpp_client_t *cl)
+{
+    return __atomic_load_n(&cl->state, __ATOMIC_RELAXED);
+}
+
+/* Copy a string member of conf into out; GW_EINVAL when absent (and
+ * required) or too long. */
+static int smpp_conf_str(const json_t *conf, const char *key, int required, char *out,
+                         size_t outlen, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(conf, key);
+
+    if (v == NULL && !required) {
+        if (out)
+            out[0] = 0;
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) >= outlen) {
+        snprintf(err, errlen, "%s: a string of at most %zu characters is required", key,
+                 outlen - 1);
+        return GW_EINVAL;
+    }
+    if (out)
+        snprintf(out, outlen, "%s", json_string_value(v));
+    return 0;
+}
+
+int smpp_client_check(const json_t *conf, char *err, size_t errlen)
+{
+    char host[256];
+    const json_t *port = json_object_get(conf, "port");
+    const json_t *win = json_object_get(conf, "window");
+
+    if (!json_is_object(conf)) {
+        snprintf(err, errlen, "conf must be an object");
+        return GW_EINVAL;
+    }
+    if (smpp_conf_str(conf, "host", 1, host, sizeof(host), err, errlen) < 0 ||
+        smpp_conf_str(conf, "system_id", 1, NULL, 16, err, errlen) < 0 ||
+        smpp_conf_str(conf, "password", 1, NULL, 9, err, errlen) < 0 ||
+        smpp_conf_str(conf, "system_type", 0, NULL, 13, err, errlen) < 0 ||
+        smpp_conf_str(conf, "source_addr", 0, NULL, 21, err, errlen) < 0)
+        return GW_EINVAL;
+    if (!json_is_integer(port) || json_integer_value(port) < 1 ||
+        json_integer_value(port) > 65535) {
+        snprintf(err, errlen, "port: an integer 1-65535 is required");
+        return GW_EINVAL;
+    }
+    if (win && (!json_is_integer(win) || json_integer_value(win) < 1 ||
+                json_integer_value(win) > 1000)) {
+        snprintf(err, errlen, "window: an integer 1-1000");
+        return GW_EINVAL;
+    }
+    return 0;
+}
+
+smpp_client_t *smpp_client_new(gw_connector_t *c)
+{
+    smpp_client_t *cl = calloc(1, sizeof(*cl));
+    char err[128];
+    const json_t *win = json_object_get(c->conf, "window");
+
+    if (cl == NULL)
+        return NULL;
+    if (smpp_conf_str(c->conf, "host", 1, cl->host, sizeof(cl->host), err, sizeof(err)) < 0 ||
+        smpp_conf_str(c->conf, "system_id", 1, cl->system_id, sizeof(cl->system_id), err,
+                      sizeof(err)) < 0 ||
+        smpp_conf_str(c->conf, "password", 1, cl->password, sizeof(cl->password), err,
+                      sizeof(err)) < 0 ||
+        smpp_conf_str(c->conf, "system_type", 0, cl->system_type, sizeof(cl->system_type), err,
+                      sizeof(err)) < 0 ||
+        smpp_conf_str(c->conf, "source_addr", 0, cl->source, sizeof(cl->source), err,
+                      sizeof(err)) < 0) {
+        GW_ERR(SMPP_MOD, "connector %s: %s", c->name, err);
+        free(cl);
+        return NULL;
+    }
+    snprintf(cl->name, sizeof(cl->name), "%s", c->name);
+    cl->port = (int)json_integer_value(json_object_get(c->conf, "port"));
+    cl->window = win ? (int)json_integer_value(win) : smpp_window;
+    cl->refs = 1;
+    return cl;
+}
+
+smpp_client_t *smpp_client_ref(smpp_client_t *cl)
+{
+    __atomic_add_fetch(&cl->refs, 1, __ATOMIC_RELAXED);
+    return cl;
+}
+
+void smpp_client_unref(smpp_client_t *cl)
+{
+    if (cl && __atomic_sub_fetch(&cl->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(cl);
+}
+
+json_t *smpp_client_status(smpp_client_t *cl)
+{
+    char peer[300];
+
+    snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "state",
+                     smpp_cl_state_names[smpp_cl_get(cl)], "peer", peer, "system_id",
+                     cl->system_id, "window", cl->window, "pending",
+                     __atomic_load_n(&cl->npending, __ATOMIC_RELAXED), "inflight",
+                     __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED));
+}
+
+/* --- the send queue -------------------------------------------------------- */
+
+static void smpp_sub_unlink(smpp_client_t *cl, smpp_sub_t *sub)
+{
+    if (!sub->linked)
+        return;
+    if (cl->cursor == sub)
+        cl->cursor = sub->next;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        cl->head = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    else
+        cl->tail = sub->prev;
+    sub->prev = sub->next = NULL;
+    sub->linked = 0;
+    __atomic_sub_fetch(&cl->npending, 1, __ATOMIC_RELAXED);
+}
+
+/* Free sub once it is out of the list and nothing of it is in flight. */
+static void smpp_sub_maybe_free(smpp_sub_t *sub)
+{
+    if (sub->linked || sub->outstanding > 0)
+        return;
+    gw_env_unref(sub->env);
+    smpp_text_free(&sub->text);
+    free(sub);
+}
+
+/* The outcome of sub is known: unlink it and hand the envelope on. */
+static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, const char *text)
+{
+    gw_envelope_t *env = sub->env;
+
+    smpp_sub_unlink(cl, sub);
+    sub->env = NULL;
+    if (status == ESME_ROK) {
+        gw_core_submitted(env, sub->msgid);
+        gw_env_unref(env);
+    } else if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL || status == ESME_RSYSERR) {
+        GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, retry later", cl->name, env->id, status);
+        gw_core_retry(env, (int)status, text);
+    } else {
+        GW_WARN(SMPP_MOD, "connector %s: %s: rejected with status 0x%x", cl->name, env->id,
+                status);
+        gw_core_failed(env, (int)status, text);
+        gw_env_unref(env);
+    }
+    smpp_sub_maybe_free(sub);
+}
+
+void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env)
+{
+    smpp_sub_t *sub = calloc(1, sizeof(*sub));
+
+    if (sub == NULL || cl->closing) {
+        free(sub);
+        gw_core_retry(env, ESME_RSYSERR, cl->closing ? "connector closing" : "out of memory");
+        return;
+    }
+    sub->env = env;
+    if (env->binary) {
+        sub->text.data_coding = env->data_coding >= 0 ? env->data_coding : SMPP_DC_BINARY;
+        sub->text.data = malloc(env->body_len + 1);
+        if (sub->text.data)
+            memcpy(sub->text.data, env->body, env->body_len);
+        sub->text.len = env->body_len;
+        sub->nparts = env->body_len <= 140 ? 1 : 0; /* binary is never split */
+        sub->offs[1] = env->body_len;
+    } else if (smpp_text_encode(env->body ? env->body : "", env->body ? strlen(env->body) : 0,
+                                &sub->text) == 0) {
+        sub->nparts = smpp_text_split(&sub->text, sub->offs, SMPP_MAX_PARTS + 1);
+    }
+    if (sub->text.data == NULL || sub->nparts == 0) {
+        GW_WARN(SMPP_MOD, "connector %s: %s: message cannot be encoded in %d parts", cl->name,
+                env->id, SMPP_MAX_PARTS);
+        gw_core_failed(env, ESME_RINVMSGLEN, "message too long");
+        smpp_sub_maybe_free(sub);
+        return;
+    }
+    sub->ref = cl->next_ref++;
+    sub->linked = 1;
+    sub->prev = cl->tail;
+    if (cl->tail)
+        cl->tail->next = sub;
+    else
+        cl->head = sub;
+    cl->tail = sub;
+    if (cl->cursor == NULL)
+        cl->cursor = sub;
+    __atomic_add_fetch(&cl->npending, 1, __ATOMIC_RELAXED);
+    smpp_client_pump(cl);
+}
+
+/* Send part sub->sent of sub.  0, or GW_EINVAL when the message cannot be
+ * expressed (then the caller fails it). */
+static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
+{
+    submit_sm_t pdu;
+    const gw_envelope_t *env = sub->env;
+    size_t from = sub->offs[sub->sent], n = sub->offs[sub->sent + 1] - from, udh = 0;
+
+    memset(&pdu, 0, sizeof(pdu));
+    if ((env->from.address == NULL || env->from.address[0] == 0) && cl->source[0]) {
+        gw_addr_t src = { cl->source, GW_ADDR_ALNUM, 5, 0 };
+        smpp_addr_out(&src, &pdu.source_addr_ton, &pdu.source_addr_npi,
+                      (char *)pdu.source_addr, sizeof(pdu.source_addr));
+    } else {
+        smpp_addr_out(&env->from, &pdu.source_addr_ton, &pdu.source_addr_npi,
+                      (char *)pdu.source_addr, sizeof(pdu.source_addr));
+    }
+    smpp_addr_out(&env->to, &pdu.dest_addr_ton, &pdu.dest_addr_npi,
+                  (char *)pdu.destination_addr, sizeof(pdu.destination_addr));
+    if (env->to.address == NULL || strlen(env->to.address) >= sizeof(pdu.destination_addr) ||
+        (env->from.address && strlen(env->from.address) >= sizeof(pdu.source_addr)))
+        return GW_EINVAL;
+    if (sub->nparts > 1) {
+        const uint8_t hdr[6] = { 5, 0x00, 3, sub->ref, (uint8_t)sub->nparts,
+                                 (uint8_t)(sub->sent + 1) };
+        memcpy(pdu.short_message, hdr, sizeof(hdr));
+        udh = sizeof(hdr);
+        pdu.esm_class = SMPP34_UDHI_IND;
+    }
+    memcpy(pdu.short_message + udh, sub->text.data + from, n);
+    pdu.sm_length = (uint8_t)(udh + n);
+    pdu.data_coding = (uint8_t)sub->text.data_coding;
+    pdu.registered_delivery = (uint8_t)(env->registered_delivery & 0x1F);
+    if (smpp_session_request(cl->sess, SUBMIT_SM, &pdu, sub) < 0)
+        return GW_ERROR;
+    sub->sent++;
+    sub->outstanding++;
+    __atomic_add_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void smpp_client_pump(smpp_client_t *cl)
+{
+    smpp_sub_t *sub;
+    int rc;
+
+    while (smpp_cl_get(cl) == SMPP_CL_BOUND && cl->sess && cl->cursor &&
+           __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED) < cl->window) {
+        sub = cl->cursor;
+        rc = smpp_client_send_part(cl, sub);
+        if (rc == GW_EINVAL) {
+            smpp_sub_done(cl, sub, ESME_RINVDSTADR, "address too long");
+            continue;
+        }
+        if (rc < 0)
+            return; /* the socket is failing; the session will end */
+        if (sub->sent == sub->nparts)
+            cl->cursor = sub->next;
+    }
+}
+
+/* The session is gone with requests unanswered: forget their parts and
+ * send every sub still in the list again from its first part. */
+static void smpp_client_requeue(smpp_client_t *cl, smpp_session_t *s)
+{
+    smpp_req_t *r;
+    smpp_sub_t *sub;
+
+    for (r = s->reqs; r; r = r->next) {
+        if (r->cmd_id != SUBMIT_SM || r->ctx == NULL)
+            continue;
+        sub = r->ctx;
+        sub->outstanding--;
+        smpp_sub_maybe_free(sub);
+    }
+    for (sub = cl->head; sub; sub = sub->next) {
+        sub->sent = sub->acked = 0;
+        sub->outstanding = 0;
+        sub->msgid[0] = 0;
+    }
+    cl->cursor = cl->head;
+    __atomic_store_n(&cl->ninflight, 0, __ATOMIC_RELAXED);
+}
+
+/* --- the session ----------------------------------------------------------- */
+
+static void smpp_client_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    smpp_client_t *cl = arg;
+
+    (void)fd;
+    (void)what;
+    if (!cl->closing)
+        smpp_client_connect(cl);
+}
+
+/* The link is down (why): log once per outage, try again later. */
+static void smpp_client_down(smpp_client_t *cl, const char *why)
+{
+    struct timeval tv = { smpp_reconnect_s, 0 };
+
+    smpp_cl_set(cl, SMPP_CL_DOWN);
+    if (cl->closing) {
+        smpp_client_finalize(cl);
+        return;
+    }
+    if (!cl->down_logged)
+        GW_WARN(SMPP_MOD, "connector %s: down (%s:%d): %s; reconnecting every %d s", cl->name,
+                cl->host, cl->port, why, smpp_reconnect_s);
+    cl->down_logged = 1;
+    evtimer_add(cl->retry_ev, &tv);
+}
+
+/* Our own close of the session: requeue what was in flight, free it. */
+static void smpp_client_drop(smpp_client_t *cl, const char *why)
+{
+    if (cl->sess) {
+        smpp_client_requeue(cl, cl->sess);
+        smpp_session_free(cl->sess);
+        cl->sess = NULL;
+    }
+    smpp_client_down(cl, why);
+}
+
+static void smpp_client_on_connected(smpp_session_t *s)
+{
+    smpp_client_t *cl = s->owner;
+    bind_transceiver_t pdu;
+
+    memset(&pdu, 0, sizeof(pdu));
+    snprintf((char *)pdu.system_id, sizeof(pdu.system_id), "%s", cl->system_id);
+    snprintf((char *)pdu.password, sizeof(pdu.password), "%s", cl->password);
+    snprintf((char *)pdu.system_type, sizeof(pdu.system_type), "%s", cl->system_type);
+    pdu.interface_version = SMPP_VERSION;
+    smpp_cl_set(cl, SMPP_CL_BINDING);
+    if (smpp_session_request(s, BIND_TRANSCEIVER, &pdu, NULL) < 0)
+        smpp_client_drop(cl, "cannot send bind_transceiver");
+}
+
+static void smpp_client_on_closed(smpp_session_t *s, const char *why)
+{
+    smpp_client_t *cl = s->owner;
+
+    smpp_client_requeue(cl, s);
+    cl->sess = NULL;
+    smpp_client_down(cl, why);
+}
+
+static void smpp_client_bind_resp(smpp_client_t *cl, const smpp_hdr_t *h)
+{
+    char why[64];
+
+    if (h->status != ESME_ROK) {
+        snprintf(why, sizeof(why), "bind refused with status 0x%x", h->status);
+        smpp_client_drop(cl, why);
+        return;
+    }
+    GW_INFO(SMPP_MOD, "connector %s: bound to %s:%d as %s", cl->name, cl->host, cl->port,
+            cl->system_id);
+    cl->down_logged = 0;
+    cl->sess->keepalive = 1;
+    smpp_cl_set(cl, SMPP_CL_BOUND);
+    smpp_client_pump(cl);
+}
+
+static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, const uint8_t *raw,
+                                    smpp_sub_t *sub)
+{
+    submit_sm_resp_t resp;
+
+    sub->outstanding--;
+    __atomic_sub_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
+    if (!sub->linked) { /* its outcome is known already */
+        smpp_sub_maybe_free(sub);
+        return;
+    }
+    if (h->status != ESME_ROK || h->cmd_id != SUBMIT_SM_RESP) {
+        smpp_sub_done(cl, sub, h->status ? h->status : ESME_RSYSERR, "submit_sm refused");
+        return;
+    }
+    if (sub->acked == 0 &&
+        smpp_unpack(cl->sess->peer, SUBMIT_SM_RESP, &resp, sizeof(resp), raw, h->len) == 0)
+        snprintf(sub->msgid, sizeof(sub->msgid), "%s", (const char *)resp.message_id);
+    if (++sub->acked == sub->nparts)
+        smpp_sub_done(cl, sub, ESME_ROK, NULL);
+}
+
+/* A delivery receipt: find our envelope and emit a "receipt" event. */
+static void smpp_client_receipt(smpp_client_t *cl, const deliver_sm_t *pdu)
+{
+    char text[256], id[66] = "", stat[16] = "";
+    const char *p;
+    char *env_id;
+    gw_envelope_t *env;
+
+    snprintf(text, sizeof(text), "%.*s", (int)pdu->sm_length, (const char *)pdu->short_message);
+    if ((p = strstr(text, "id:")) != NULL)
+        sscanf(p + 3, "%65[^ ]", id);
+    if ((p = strstr(text, "stat:")) != NULL)
+        sscanf(p + 5, "%15[^ ]", stat);
+    env_id = id[0] ? db_receipt_lookup(cl->name, id) : NULL;
+    GW_INFO(SMPP_MOD, "connector %s: receipt for %s (%s): %s", cl->name, id,
+            env_id ? env_id : "unknown message", stat);
+    if (env_id && strlen(env_id) == GW_ENV_ID_LEN && (env = gw_env_new()) != NULL) {
+        memcpy(env->id, env_id, GW_ENV_ID_LEN + 1);
+        if (gw_env_set_str(&env->corr.smpp_message_id, id, (size_t)-1) == 0)
+            gw_event_emit(env, "receipt", stat);
+        gw_env_unref(env);
+    }
+    free(env_id);
+}
+
+static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
+                                const uint8_t *raw)
+{
+    deliver_sm_t pdu;
+    gw_envelope_t *env = NULL;
+    smpp_sm_fields_t f;
+    int rc;
+
+    if (smpp_unpack(s->peer, DELIVER_SM, &pdu, sizeof(pdu), raw, h->len) < 0) {
+        smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        goto out_tlv;
+    }
+    if (pdu.esm_class & SMPP34_DELIVERY_RECEIPT) {
+        smpp_client_receipt(cl, &pdu);
+        smpp_session_respond(s, DELIVER_SM_RESP, ESME_ROK, h->seq, NULL);
+        goto out_tlv;
+    }
+    f = (smpp_sm_fields_t){ pdu.source_addr_ton, pdu.source_addr_npi, pdu.dest_addr_ton,
+                            pdu.dest_addr_npi, (const char *)pdu.source_addr,
+                            (const char *)pdu.destination_addr, pdu.esm_class, pdu.data_coding,
+                            pdu.registered_delivery, pdu.short_message, pdu.sm_length, pdu.tlv };
+    env = gw_env_new();
+    rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
+    if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
+                    gw_env_set_str(&env->source.connector, cl->name, (size_t)-1) < 0 ||
+                    gw_env_set_str(&env->source.peer, s->peer, (size_t)-1) < 0))
+        rc = GW_ENOMEM;
+    if (rc < 0) {
+        smpp_session_respond(s, DELIVER_SM_RESP,
+                             rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
+        goto out_env;
+    }
+    smpp_accept(s, env, h->seq, DELIVER_SM_RESP);
+out_env:
+    gw_env_unref(env);
+out_tlv:
+    smpp_tlv_free(pdu.tlv);
+}
+
+static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
+                               smpp_req_t *req)
+{
+    smpp_client_t *cl = s->owner;
+
+    if (req && req->cmd_id == BIND_TRANSCEIVER) {
+        smpp_client_bind_resp(cl, h);
+    } else if (req && req->cmd_id == SUBMIT_SM && req->ctx) {
+        smpp_client_submit_resp(cl, h, pdu, req->ctx);
+    } else if (req && req->cmd_id == UNBIND) {
+        smpp_client_requeue(cl, s);
+        smpp_session_free(s);
+        cl->sess = NULL;
+        smpp_client_finalize(cl);
+    } else if (h->cmd_id == DELIVER_SM) {
+        smpp_client_deliver(cl, s, h, pdu);
+    } else if (h->cmd_id == UNBIND) {
+        /* the SMSC leaves: answer, then behave as for any lost link */
+        smpp_session_respond(s, UNBIND_RESP, ESME_ROK, h->seq, NULL);
+        smpp_cl_set(cl, SMPP_CL_DOWN);
+        smpp_session_finish(s, "unbound by the SMSC");
+    } else if (!(h->cmd_id & 0x80000000u)) {
+        smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDID, h->seq, NULL);
+    }
+}
+
+static const smpp_session_ops_t smpp_client_ops = {
+    smpp_client_on_connected,
+    smpp_client_on_pdu,
+    smpp_client_on_closed,
+};
+
+static void smpp_client_connect(smpp_client_t *cl)
+{
+    char peer[300];
+
+    snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
+    cl->sess = smpp_session_new(-1, peer, &smpp_client_ops, cl);
+    if (cl->sess == NULL) {
+        smpp_client_down(cl, "out of memory");
+        return;
+    }
+    smpp_cl_set(cl, SMPP_CL_CONNECTING);
+    if (smpp_session_connect(cl->sess, cl->host, cl->port) < 0)
+        smpp_client_drop(cl, "cannot connect");
+}
+
+void smpp_client_open(smpp_client_t *cl)
+{
+    cl->retry_ev = evtimer_new(smpp_base, smpp_client_retry_cb, cl);
+    cl->next = smpp_clients;
+    smpp_clients = cl;
+    if (cl->retry_ev == NULL) {
+        GW_ERR(SMPP_MOD, "connector %s: out of memory", cl->name);
+        return;
+    }
+    smpp_client_connect(cl);
+}
+
+/* Unbound and closing: give the queued envelopes back, leave the list of
+ * clients and drop the list's reference (taken by smpp_client_open's
+ * caller). */
+static void smpp_client_finalize(smpp_client_t *cl)
+{
+    smpp_client_t **pp;
+    smpp_sub_t *sub;
+
+    smpp_cl_set(cl, SMPP_CL_CLOSED);
+    while ((sub = cl->head) != NULL) {
+        smpp_sub_unlink(cl, sub);
+        /* on shutdown they stay queued in the store for the next start */
+        if (!cl->stopping) {
+            gw_core_retry(sub->env, ESME_RSYSERR, "connector closed");
+            sub->env = NULL;
+        }
+        smpp_sub_maybe_free(sub);
+    }
+    for (pp = &smpp_clients; *pp; pp = &(*pp)->next) {
+        if (*pp == cl) {
+            *pp = cl->next;
+            break;
+        }
+    }
+    if (cl->retry_ev)
+        event_free(cl->retry_ev);
+    cl->retry_ev = NULL;
+    GW_INFO(SMPP_MOD, "connector %s: closed", cl->name);
+    smpp_client_unref(cl);
+}
+
+void smpp_client_close(smpp_client_t *cl)
+{
+    if (cl->closing)
+        return;
+    cl->closing = 1;
+    if (cl->retry_ev)
+        evtimer_del(cl->retry_ev);
+    if (cl->sess && smpp_cl_get(cl) == SMPP_CL_BOUND &&
+        smpp_session_request(cl->sess, UNBIND, NULL, NULL) == 0) {
+        /* unbind_resp, a close or the response timer ends it */
+        smpp_cl_set(cl, SMPP_CL_UNBINDING);
+        return;
+    }
+    if (cl->sess) {
+        smpp_client_requeue(cl, cl->sess);
+        smpp_session_free(cl->sess);
+        cl->sess = NULL;
+    }
+    smpp_client_finalize(cl);
+}
+
+int smpp_clients_closing(void)
+{
+    return smpp_clients != NULL;
+}
+
+void smpp_clients_close_all(void)
+{
+    smpp_client_t *cl, *next;
+
+    for (cl = smpp_clients; cl; cl = next) {
+        next = cl->next;
+        cl->stopping = 1;
+        smpp_client_close(cl);
+    }
+}

@@ -1,0 +1,326 @@
+/*
+ * smpp_server.c - our SMSC port: customers' applications bind here and
+ * submit messages.
+ *
+ * A customer binds as transmitter, receiver or transceiver; the account is
+ * checked with db_account_verify (argon2id, so a bind costs a few
+ * milliseconds of this thread) and its allowed networks against the peer
+ * address.  Answers: bind_*_resp OK, ESME_RINVPASWD for a wrong password,
+ * ESME_RBINDFAIL for an unknown system_id or a refused network (then the
+ * session is closed), ESME_RALYBND for a second bind.
+ *
+ * A submit_sm from a bound transmitter/transceiver becomes an envelope whose
+ * source connector is the system_id; its submit_sm_resp (message_id = the
+ * envelope id) is sent only after the commit (smpp_accept).  No route:
+ * ESME_RINVDSTADR.  A malformed body gets generic_nack ESME_RINVCMDLEN, an
+ * unknown command generic_nack ESME_RINVCMDID; both keep the session.
+ * Messages towards customers (deliver_sm) are not built yet.
+ *
+ * Threads: the SMPP thread.
+ */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <event2/listener.h>
+#include <stdint.h>
+#include <smpp34.h>
+#include <smpp34_structs.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "db/db.h"
+#include "smpp.h"
+
+#define SMPP_MAX_CUSTOMERS 1024
+
+typedef struct smpp_customer {
+    struct smpp_customer *next;
+    smpp_session_t *sess;
+    char ip[INET6_ADDRSTRLEN];
+    char system_id[16];
+    uint32_t bound_as; /* 0 or the bind command */
+} smpp_customer_t;
+
+/* A bind body.  Parsed here rather than by libsmpp34, which refuses any
+ * interface_version but 0x34 while SMPP 5.0 clients send 0x50 (the SMSC
+ * answers a 3.4 bind either way). */
+typedef struct smpp_bind {
+    char system_id[16], password[9], system_type[13];
+    uint8_t interface_version;
+} smpp_bind_t;
+
+/* The three bind responses share one layout. */
+typedef union {
+    bind_transmitter_resp_t tx;
+    bind_receiver_resp_t rx;
+    bind_transceiver_resp_t trx;
+} smpp_bind_resp_u;
+
+static struct evconnlistener *smpp_listener;
+static smpp_customer_t *smpp_customers;
+static int smpp_ncustomers;
+
+/* 1 when ip (IPv4 text) is inside one of the comma-separated CIDR blocks
+ * of nets; an empty list allows everyone. */
+static int smpp_net_allowed(const char *nets, const char *ip)
+{
+    char item[64], net[64];
+    const char *p = nets;
+    struct in_addr a, n;
+    int bits, len;
+    uint32_t mask;
+
+    if (nets == NULL || nets[0] == 0)
+        return 1;
+    if (inet_pton(AF_INET, ip, &a) != 1)
+        return 0;
+    while (*p) {
+        len = (int)strcspn(p, ",");
+        snprintf(item, sizeof(item), "%.*s", len, p);
+        p += len + (p[len] == ',');
+        bits = 32;
+        if (sscanf(item, " %63[0-9.]/%d", net, &bits) < 1 || inet_pton(AF_INET, net, &n) != 1 ||
+            bits < 0 || bits > 32)
+            continue;
+        mask = bits == 0 ? 0 : htonl(0xFFFFFFFFu << (32 - bits));
+        if ((a.s_addr & mask) == (n.s_addr & mask))
+            return 1;
+    }
+    return 0;
+}
+
+/* Copy the C-octet string at *at (at most outlen octets with its NUL). */
+static int smpp_cstr(const uint8_t *pdu, size_t len, size_t *at, char *out, size_t outlen)
+{
+    size_t k;
+
+    for (k = 0; k < outlen && *at + k < len; k++) {
+        out[k] = (char)pdu[*at + k];
+        if (out[k] == 0) {
+            *at += k + 1;
+            return 0;
+        }
+    }
+    return GW_EINVAL;
+}
+
+static int smpp_bind_parse(const uint8_t *pdu, size_t len, smpp_bind_t *b)
+{
+    size_t at = 16;
+
+    if (smpp_cstr(pdu, len, &at, b->system_id, sizeof(b->system_id)) < 0 ||
+        smpp_cstr(pdu, len, &at, b->password, sizeof(b->password)) < 0 ||
+        smpp_cstr(pdu, len, &at, b->system_type, sizeof(b->system_type)) < 0 || at + 3 > len)
+        return GW_EINVAL;
+    b->interface_version = pdu[at];
+    return 0; /* addr_ton, addr_npi and address_range are not used */
+}
+
+static void smpp_server_bind(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    smpp_bind_t req;
+    smpp_bind_resp_u resp;
+    json_t *acct = NULL;
+    uint32_t status = ESME_ROK;
+    int rc;
+
+    if (cu->bound_as) {
+        smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RALYBND, h->seq, NULL);
+        return;
+    }
+    if (smpp_bind_parse(raw, h->len, &req) < 0) {
+        GW_WARN(SMPP_MOD, "%s: malformed bind", cu->sess->peer);
+        smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        return;
+    }
+    rc = db_account_verify(req.system_id, req.password, &acct);
+    if (rc == GW_EINVAL)
+        status = ESME_RINVPASWD;
+    else if (rc < 0)
+        status = ESME_RBINDFAIL;
+    else if (!smpp_net_allowed(json_string_value(json_object_get(acct, "allowed_nets")), cu->ip))
+        status = ESME_RBINDFAIL;
+    json_decref(acct);
+    memset(&resp, 0, sizeof(resp));
+    if (status == ESME_ROK)
+        snprintf((char *)resp.tx.system_id, sizeof(resp.tx.system_id), "junction");
+    smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, status, h->seq,
+                         status == ESME_ROK ? &resp : NULL);
+    if (status != ESME_ROK) {
+        GW_WARN(SMPP_MOD, "%s: bind as '%s' refused (status 0x%x)", cu->sess->peer,
+                req.system_id, status);
+        smpp_session_finish(cu->sess, "bind refused");
+        return;
+    }
+    snprintf(cu->system_id, sizeof(cu->system_id), "%s", req.system_id);
+    cu->bound_as = h->cmd_id;
+    GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x)", cu->sess->peer, cu->system_id,
+            h->cmd_id);
+}
+
+static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    submit_sm_t pdu;
+    smpp_sm_fields_t f;
+    gw_envelope_t *env;
+    int rc;
+
+    if (cu->bound_as != BIND_TRANSMITTER && cu->bound_as != BIND_TRANSCEIVER) {
+        smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RINVBNDSTS, h->seq, NULL);
+        return;
+    }
+    if (smpp_unpack(cu->sess->peer, SUBMIT_SM, &pdu, sizeof(pdu), raw, h->len) < 0) {
+        smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        return;
+    }
+    f = (smpp_sm_fields_t){ pdu.source_addr_ton, pdu.source_addr_npi, pdu.dest_addr_ton,
+                            pdu.dest_addr_npi, (const char *)pdu.source_addr,
+                            (const char *)pdu.destination_addr, pdu.esm_class, pdu.data_coding,
+                            pdu.registered_delivery, pdu.short_message, pdu.sm_length, pdu.tlv };
+    env = gw_env_new();
+    rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
+    if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
+                    gw_env_set_str(&env->source.connector, cu->system_id, (size_t)-1) < 0 ||
+                    gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0))
+        rc = GW_ENOMEM;
+    if (rc == 0)
+        smpp_accept(cu->sess, env, h->seq, SUBMIT_SM_RESP);
+    else
+        smpp_session_respond(cu->sess, SUBMIT_SM_RESP,
+                             rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
+    gw_env_unref(env);
+    smpp_tlv_free(pdu.tlv);
+}
+
+static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
+                               smpp_req_t *req)
+{
+    smpp_customer_t *cu = s->owner;
+
+    (void)req;
+    switch (h->cmd_id) {
+    case BIND_TRANSMITTER:
+    case BIND_RECEIVER:
+    case BIND_TRANSCEIVER:
+        smpp_server_bind(cu, h, pdu);
+        break;
+    case SUBMIT_SM:
+        smpp_server_submit(cu, h, pdu);
+        break;
+    case UNBIND:
+        smpp_session_respond(s, UNBIND_RESP, ESME_ROK, h->seq, NULL);
+        smpp_session_finish(s, "unbound");
+        break;
+    default:
+        /* responses to nothing we sent are dropped; unknown requests nacked */
+        if (!(h->cmd_id & 0x80000000u))
+            smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDID, h->seq, NULL);
+        break;
+    }
+}
+
+static void smpp_server_on_connected(smpp_session_t *s)
+{
+    (void)s; /* accepted sessions are connected from the start */
+}
+
+static void smpp_server_on_closed(smpp_session_t *s, const char *why)
+{
+    smpp_customer_t *cu = s->owner, **pp;
+
+    GW_INFO(SMPP_MOD, "%s: customer session %s ended: %s", s->peer,
+            cu->system_id[0] ? cu->system_id : "(unbound)", why);
+    for (pp = &smpp_customers; *pp; pp = &(*pp)->next) {
+        if (*pp == cu) {
+            *pp = cu->next;
+            break;
+        }
+    }
+    smpp_ncustomers--;
+    free(cu);
+}
+
+static const smpp_session_ops_t smpp_server_ops = {
+    smpp_server_on_connected,
+    smpp_server_on_pdu,
+    smpp_server_on_closed,
+};
+
+static void smpp_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+                                  struct sockaddr *sa, int salen, void *arg)
+{
+    smpp_customer_t *cu;
+    char peer[96];
+    int port = 0;
+
+    (void)l;
+    (void)salen;
+    (void)arg;
+    if (smpp_ncustomers >= SMPP_MAX_CUSTOMERS || (cu = calloc(1, sizeof(*cu))) == NULL) {
+        GW_WARN(SMPP_MOD, "too many customer sessions, refusing one");
+        evutil_closesocket(fd);
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, cu->ip, sizeof(cu->ip));
+        port = ntohs(((struct sockaddr_in *)(void *)sa)->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, cu->ip,
+                  sizeof(cu->ip));
+        port = ntohs(((struct sockaddr_in6 *)(void *)sa)->sin6_port);
+    }
+    snprintf(peer, sizeof(peer), "%s:%d", cu->ip, port);
+    evutil_make_socket_nonblocking(fd);
+    cu->sess = smpp_session_new(fd, peer, &smpp_server_ops, cu);
+    if (cu->sess == NULL) {
+        free(cu);
+        return;
+    }
+    cu->next = smpp_customers;
+    smpp_customers = cu;
+    smpp_ncustomers++;
+    GW_DEBUG(SMPP_MOD, "%s: customer connected", peer);
+}
+
+int smpp_server_listen(const char *addr, int port)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    char spec[128];
+
+    snprintf(spec, sizeof(spec), strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
+    memset(&ss, 0, sizeof(ss));
+    if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
+        GW_ERR(SMPP_MOD, "smpp.listen: bad address %s", spec);
+        return GW_EINVAL;
+    }
+    smpp_listener = evconnlistener_new_bind(smpp_base, smpp_server_accept_cb, NULL,
+                                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE, 128,
+                                            (struct sockaddr *)&ss, sslen);
+    if (smpp_listener == NULL) {
+        GW_ERR(SMPP_MOD, "cannot listen on %s: %s", spec,
+               evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return GW_ERROR;
+    }
+    GW_INFO(SMPP_MOD, "SMSC port listening on %s", spec);
+    return 0;
+}
+
+void smpp_server_stop(void)
+{
+    smpp_customer_t *cu;
+
+    if (smpp_listener)
+        evconnlistener_free(smpp_listener);
+    smpp_listener = NULL;
+    while ((cu = smpp_customers) != NULL) {
+        smpp_customers = cu->next;
+        smpp_session_free(cu->sess);
+        free(cu);
+    }
+    smpp_ncustomers = 0;
+}

@@ -1,0 +1,374 @@
+/*
+ * smpp_session.c - one SMPP TCP session, shared by client connectors and
+ * the customer server: framing, sequence numbers, requests in flight,
+ * response timers and enquire_link.
+ *
+ * Framing: a PDU starts with a 4-octet command_length.  A length below 16
+ * or above SMPP_MAX_PDU cannot be trusted to resynchronise the stream, so
+ * the session answers generic_nack ESME_RINVCMDLEN and finishes (flush,
+ * close).  Complete PDUs are handed to the owner one by one; enquire_link
+ * is answered here.  Responses are matched with the request list by
+ * sequence number.
+ *
+ * Timers: one tick per second per session checks response deadlines
+ * (smpp.response_timeout_s; an overdue response ends the session, which
+ * the client treats as a broken link and rebinds) and, on keepalive
+ * sessions, sends enquire_link after smpp.enquire_link_s of silence.
+ *
+ * Freeing: an owner may free its session from inside a callback; the
+ * session then only marks itself dead and the callback that is running
+ * frees it on its way out, so no code touches freed memory.
+ *
+ * Threads: the SMPP thread only (libsmpp34's globals).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdint.h>
+#include <smpp34.h>
+#include <smpp34_structs.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "smpp.h"
+
+#define SMPP_PACK_MAX 4096 /* our largest PDU: submit_sm with 254 octets + TLVs */
+
+static smpp_session_t *smpp_sessions; /* every live session */
+static uint64_t smpp_next_id = 1;
+
+static void smpp_session_read_cb(struct bufferevent *bev, void *arg);
+static void smpp_session_write_cb(struct bufferevent *bev, void *arg);
+static void smpp_session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void smpp_session_tick_cb(evutil_socket_t fd, short what, void *arg);
+
+smpp_session_t *smpp_session_new(evutil_socket_t fd, const char *peer,
+                                 const smpp_session_ops_t *ops, void *owner)
+{
+    smpp_session_t *s = calloc(1, sizeof(*s));
+    struct timeval one = { 1, 0 };
+
+    if (s == NULL)
+        goto out_close_fd;
+    s->bev = bufferevent_socket_new(smpp_base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL)
+        goto out_free;
+    s->tick = event_new(smpp_base, -1, EV_PERSIST, smpp_session_tick_cb, s);
+    if (s->tick == NULL)
+        goto out_free_bev;
+    event_add(s->tick, &one);
+    s->id = smpp_next_id++;
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    s->ops = ops;
+    s->owner = owner;
+    s->last_rx_ms = gw_now_ms();
+    /* never buffer more than a few PDUs of unread input */
+    bufferevent_setwatermark(s->bev, EV_READ, 0, 4 * SMPP_MAX_PDU);
+    bufferevent_setcb(s->bev, smpp_session_read_cb, smpp_session_write_cb,
+                      smpp_session_event_cb, s);
+    if (fd >= 0)
+        bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->next = smpp_sessions;
+    smpp_sessions = s;
+    return s;
+
+out_free_bev:
+    bufferevent_free(s->bev);
+    free(s);
+    return NULL;
+out_free:
+    free(s);
+out_close_fd:
+    if (fd >= 0)
+        evutil_closesocket(fd);
+    return NULL;
+}
+
+int smpp_session_connect(smpp_session_t *s, const char *host, int port)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char svc[16];
+    int rc;
+
+    snprintf(svc, sizeof(svc), "%d", port);
+    /* blocking resolution: hosts are configured addresses, normally numeric */
+    if (getaddrinfo(host, svc, &hints, &res) != 0 || res == NULL)
+        return GW_ERROR;
+    rc = bufferevent_socket_connect(s->bev, res->ai_addr, (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc < 0)
+        return GW_ERROR;
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    return 0;
+}
+
+smpp_session_t *smpp_session_find(uint64_t id)
+{
+    smpp_session_t *s;
+
+    for (s = smpp_sessions; s; s = s->next)
+        if (s->id == id && !s->dead)
+            return s;
+    return NULL;
+}
+
+/* Unlink and free for real. */
+static void smpp_session_destroy(smpp_session_t *s)
+{
+    smpp_session_t **pp;
+    smpp_req_t *r, *next;
+
+    for (pp = &smpp_sessions; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    for (r = s->reqs; r; r = next) {
+        next = r->next;
+        free(r);
+    }
+    event_free(s->tick);
+    bufferevent_free(s->bev);
+    free(s);
+}
+
+void smpp_session_free(smpp_session_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->in_cb) {
+        s->dead = 1;
+        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    smpp_session_destroy(s);
+}
+
+/* The session ended by itself: tell the owner once, then free. */
+static void smpp_session_closed(smpp_session_t *s, const char *why)
+{
+    s->in_cb++;
+    s->ops->on_closed(s, why);
+    s->in_cb--;
+    smpp_session_destroy(s);
+}
+
+void smpp_session_finish(smpp_session_t *s, const char *why)
+{
+    (void)why;
+    s->finishing = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    /* nothing left to write: the write callback will not fire, so end now
+     * unless a callback is running (it checks finishing on its way out) */
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && !s->in_cb)
+        smpp_session_closed(s, "closed");
+}
+
+static int smpp_session_write(smpp_session_t *s, uint32_t cmd_id, uint32_t status,
+                              uint32_t seq, void *pdu)
+{
+    uint8_t buf[SMPP_PACK_MAX];
+    uint32_t *hdr = (uint32_t *)(void *)buf;
+    int len = 16;
+
+    if (pdu == NULL) {
+        /* header-only PDUs are built here: libsmpp34 refuses sequence 0,
+         * which a generic_nack for an unreadable header must carry */
+        hdr[0] = htonl(16);
+        hdr[1] = htonl(cmd_id);
+        hdr[2] = htonl(status);
+        hdr[3] = htonl(seq);
+    } else {
+        /* every libsmpp34 struct starts with the header fields */
+        ((generic_nack_t *)pdu)->command_length = 0;
+        ((generic_nack_t *)pdu)->command_id = cmd_id;
+        ((generic_nack_t *)pdu)->command_status = status;
+        ((generic_nack_t *)pdu)->sequence_number = seq;
+        if (smpp34_pack(cmd_id, buf, sizeof(buf), &len, pdu) != 0) {
+            GW_ERR(SMPP_MOD, "%s: cannot pack command 0x%08x: %s", s->peer, cmd_id,
+                   smpp34_strerror);
+            return GW_ERROR;
+        }
+    }
+    if (bufferevent_write(s->bev, buf, (size_t)len) < 0)
+        return GW_ERROR;
+    GW_DEBUG(SMPP_MOD, "%s: sent command 0x%08x status 0x%x seq %u len %d", s->peer, cmd_id,
+             status, seq, len);
+    return 0;
+}
+
+int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ctx)
+{
+    smpp_req_t *r = calloc(1, sizeof(*r)), **pp;
+
+    if (r == NULL)
+        return GW_ENOMEM;
+    /* sequence numbers run 1 .. 0x7FFFFFFF (SMPP 3.4, 5.1.4) */
+    s->seq = s->seq >= 0x7FFFFFFF ? 1 : s->seq + 1;
+    if (smpp_session_write(s, cmd_id, 0, s->seq, pdu) < 0) {
+        free(r);
+        return GW_ERROR;
+    }
+    r->seq = s->seq;
+    r->cmd_id = cmd_id;
+    r->ctx = ctx;
+    r->deadline_ms = gw_now_ms() + (int64_t)smpp_response_timeout_s * 1000;
+    for (pp = &s->reqs; *pp; pp = &(*pp)->next)
+        ;
+    *pp = r;
+    s->nreqs++;
+    return 0;
+}
+
+int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
+                         void *pdu)
+{
+    return smpp_session_write(s, cmd_id, status, seq, pdu);
+}
+
+/* Take the request answered by seq out of the in-flight list. */
+static smpp_req_t *smpp_session_take_req(smpp_session_t *s, uint32_t seq)
+{
+    smpp_req_t **pp, *r;
+
+    for (pp = &s->reqs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->seq == seq) {
+            r = *pp;
+            *pp = r->next;
+            s->nreqs--;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void smpp_session_dispatch(smpp_session_t *s, const uint8_t *pdu, uint32_t len)
+{
+    smpp_hdr_t h;
+    smpp_req_t *r = NULL;
+
+    h.len = len;
+    h.cmd_id = ntohl(*(const uint32_t *)(const void *)(pdu + 4));
+    h.status = ntohl(*(const uint32_t *)(const void *)(pdu + 8));
+    h.seq = ntohl(*(const uint32_t *)(const void *)(pdu + 12));
+    GW_DEBUG(SMPP_MOD, "%s: got command 0x%08x status 0x%x seq %u len %u", s->peer, h.cmd_id,
+             h.status, h.seq, len);
+    if (h.cmd_id == ENQUIRE_LINK) {
+        smpp_session_respond(s, ENQUIRE_LINK_RESP, ESME_ROK, h.seq, NULL);
+        return;
+    }
+    if (h.cmd_id & 0x80000000u) {
+        r = smpp_session_take_req(s, h.seq);
+        if (r == NULL) {
+            GW_WARN(SMPP_MOD, "%s: response 0x%08x seq %u matches no request", s->peer,
+                    h.cmd_id, h.seq);
+            return;
+        }
+        if (h.cmd_id == ENQUIRE_LINK_RESP) {
+            free(r);
+            return;
+        }
+    }
+    s->ops->on_pdu(s, &h, pdu, r);
+    free(r);
+}
+
+/* Frame complete PDUs out of the input buffer. */
+static void smpp_session_read_cb(struct bufferevent *bev, void *arg)
+{
+    smpp_session_t *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    uint8_t lenbuf[4];
+    uint32_t len;
+    const uint8_t *pdu;
+
+    s->in_cb++;
+    s->last_rx_ms = gw_now_ms();
+    while (!s->dead && !s->finishing && evbuffer_get_length(in) >= 4) {
+        evbuffer_copyout(in, lenbuf, 4);
+        len = ((uint32_t)lenbuf[0] << 24) | ((uint32_t)lenbuf[1] << 16) |
+              ((uint32_t)lenbuf[2] << 8) | lenbuf[3];
+        if (len < 16 || len > SMPP_MAX_PDU) {
+            GW_WARN(SMPP_MOD, "%s: impossible command_length %u, closing", s->peer, len);
+            smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, 0, NULL);
+            smpp_session_finish(s, "bad command_length");
+            break;
+        }
+        if (evbuffer_get_length(in) < len)
+            break;
+        pdu = evbuffer_pullup(in, len);
+        if (pdu == NULL)
+            break;
+        smpp_session_dispatch(s, pdu, len);
+        evbuffer_drain(in, len);
+    }
+    s->in_cb--;
+    if (s->in_cb == 0 && s->dead)
+        smpp_session_destroy(s);
+    else if (s->in_cb == 0 && s->finishing &&
+             evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        smpp_session_closed(s, "closed");
+}
+
+static void smpp_session_write_cb(struct bufferevent *bev, void *arg)
+{
+    smpp_session_t *s = arg;
+
+    (void)bev;
+    if (s->finishing && s->in_cb == 0)
+        smpp_session_closed(s, "closed");
+}
+
+static void smpp_session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    smpp_session_t *s = arg;
+    char why[128];
+
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        s->in_cb++;
+        s->ops->on_connected(s);
+        s->in_cb--;
+        if (s->dead)
+            smpp_session_destroy(s);
+        return;
+    }
+    if (what & BEV_EVENT_EOF)
+        snprintf(why, sizeof(why), "connection closed by peer");
+    else
+        snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    smpp_session_closed(s, why);
+}
+
+static void smpp_session_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    smpp_session_t *s = arg;
+    int64_t now = gw_now_ms();
+
+    (void)fd;
+    (void)what;
+    if (s->reqs && s->reqs->deadline_ms <= now) {
+        GW_WARN(SMPP_MOD, "%s: no response to command 0x%08x seq %u within %d s", s->peer,
+                s->reqs->cmd_id, s->reqs->seq, smpp_response_timeout_s);
+        smpp_session_closed(s, "response timeout");
+        return;
+    }
+    if (s->keepalive && !s->finishing && now - s->last_rx_ms >= smpp_enquire_link_s * 1000LL) {
+        s->last_rx_ms = now; /* one enquire_link per idle period */
+        smpp_session_request(s, ENQUIRE_LINK, NULL, NULL);
+    }
+}
+
+void smpp_sessions_free_all(void)
+{
+    while (smpp_sessions)
+        smpp_session_destroy(smpp_sessions);
+}

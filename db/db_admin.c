@@ -1,0 +1,536 @@
+/*
+ * db_admin.c - configuration rows: connectors, routes, params, accounts,
+ * users.
+ *
+ * One admin connection, guarded by db_admin_lock: MI handlers run one at a
+ * time anyway, and start-up runs before them.  Every statement is prepared
+ * with bound parameters; no SQL text is ever built from input.  Routes are
+ * stored as given: validating a dst_regex is the caller's job
+ * (rt_regex_check), because db/ does not depend on router/.
+ *
+ * Passwords (SMPP accounts, users) are stored as argon2id hashes from
+ * libsodium's crypto_pwhash_str (interactive limits: ~64 MiB, tens of ms).
+ * Verification hashes outside db_admin_lock so a slow login does not stall
+ * other admin work.
+ *
+ * Threads: any (MI handlers, the SMPP thread verifying binds, start-up),
+ * serialised by db_admin_lock.
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+
+static pthread_mutex_t db_admin_lock = PTHREAD_MUTEX_INITIALIZER;
+static sqlite3 *db_admin_conn; /* guarded by db_admin_lock */
+static pthread_once_t db_admin_sodium_once = PTHREAD_ONCE_INIT;
+static int db_admin_sodium_rc;
+
+void db_admin_attach(sqlite3 *conn)
+{
+    pthread_mutex_lock(&db_admin_lock);
+    db_admin_conn = conn;
+    pthread_mutex_unlock(&db_admin_lock);
+}
+
+sqlite3 *db_admin_detach(void)
+{
+    pthread_mutex_lock(&db_admin_lock);
+    sqlite3 *c = db_admin_conn;
+    db_admin_conn = NULL;
+    pthread_mutex_unlock(&db_admin_lock);
+    return c;
+}
+
+/* Lock and prepare sql on the admin connection.  Returns the statement
+ * with db_admin_lock held, or NULL with the lock released. */
+static sqlite3_stmt *db_admin_begin(const char *sql, const char *what)
+{
+    pthread_mutex_lock(&db_admin_lock);
+    sqlite3_stmt *st = db_admin_conn != NULL ? db_prepare(db_admin_conn, sql, what) : NULL;
+    if (st == NULL)
+        pthread_mutex_unlock(&db_admin_lock);
+    return st;
+}
+
+static void db_admin_end(sqlite3_stmt *st)
+{
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&db_admin_lock);
+}
+
+/* Step a write statement: 0, GW_EEXIST on a uniqueness conflict,
+ * GW_ENOTFOUND when it changed no row and must_change, GW_ESTORE (logged). */
+static int db_admin_write(sqlite3_stmt *st, int must_change, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return must_change && sqlite3_changes(db_admin_conn) == 0 ? GW_ENOTFOUND : 0;
+    int ext = sqlite3_extended_errcode(db_admin_conn);
+    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+        return GW_EEXIST;
+    GW_ERR("db", "%s: %s", what, sqlite3_errmsg(db_admin_conn));
+    return GW_ESTORE;
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
+json_t *db_routes_list(void)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = db_admin_begin(
+        "SELECT id, name, priority, source, src_prefix, dst_prefix, dst_regex, target, enabled"
+        " FROM routes ORDER BY priority, id",
+        "list routes");
+    if (st == NULL || arr == NULL) {
+        if (st != NULL)
+            db_admin_end(st);
+        json_decref(arr);
+        return NULL;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *row = json_pack("{s:I, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:b}",
+                                "id", (json_int_t)sqlite3_column_int64(st, 0),
+                                "name", db_col_json_str(st, 1),
+                                "priority", sqlite3_column_int(st, 2),
+                                "source", db_col_json_str(st, 3),
+                                "src_prefix", db_col_json_str(st, 4),
+                                "dst_prefix", db_col_json_str(st, 5),
+                                "dst_regex", db_col_json_str(st, 6),
+                                "target", db_col_json_str(st, 7),
+                                "enabled", sqlite3_column_int(st, 8) != 0);
+        if (row == NULL || json_array_append_new(arr, row) < 0)
+            break;
+    }
+    db_admin_end(st);
+    return arr;
+}
+
+/* An optional string member: absent, null or "" give NULL in *out.
+ * 0, or GW_EINVAL when it is of another type. */
+static int db_admin_opt_str(const json_t *o, const char *key, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return GW_EINVAL;
+    if (json_string_value(v)[0] != '\0')
+        *out = json_string_value(v);
+    return 0;
+}
+
+long long db_route_add(const json_t *route)
+{
+    const char *name, *target, *source, *src_prefix, *dst_prefix, *dst_regex;
+    json_int_t priority = 100;
+    int enabled = 1;
+
+    if (!json_is_object(route))
+        return GW_EINVAL;
+    if (db_admin_opt_str(route, "name", &name) < 0 || name == NULL ||
+        db_admin_opt_str(route, "target", &target) < 0 || target == NULL ||
+        db_admin_opt_str(route, "source", &source) < 0 ||
+        db_admin_opt_str(route, "src_prefix", &src_prefix) < 0 ||
+        db_admin_opt_str(route, "dst_prefix", &dst_prefix) < 0 ||
+        db_admin_opt_str(route, "dst_regex", &dst_regex) < 0)
+        return GW_EINVAL;
+    json_t *p = json_object_get(route, "priority");
+    if (p != NULL) {
+        if (!json_is_integer(p) || json_integer_value(p) < -1000000 ||
+            json_integer_value(p) > 1000000)
+            return GW_EINVAL;
+        priority = json_integer_value(p);
+    }
+    json_t *e = json_object_get(route, "enabled");
+    if (e != NULL) {
+        if (json_is_boolean(e))
+            enabled = json_is_true(e);
+        else if (json_is_integer(e))
+            enabled = json_integer_value(e) != 0;
+        else
+            return GW_EINVAL;
+    }
+    sqlite3_stmt *st = db_admin_begin(
+        "INSERT INTO routes(name, priority, source, src_prefix, dst_prefix, dst_regex, target,"
+        " enabled, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "add route");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, priority);
+    db_bind_text(st, 3, source);
+    db_bind_text(st, 4, src_prefix);
+    db_bind_text(st, 5, dst_prefix);
+    db_bind_text(st, 6, dst_regex);
+    sqlite3_bind_text(st, 7, target, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, enabled);
+    sqlite3_bind_int64(st, 9, gw_now_ms());
+    long long rc = db_admin_write(st, 0, "add route");
+    if (rc == 0)
+        rc = sqlite3_last_insert_rowid(db_admin_conn);
+    db_admin_end(st);
+    return rc;
+}
+
+int db_route_delete(long long id)
+{
+    sqlite3_stmt *st = db_admin_begin("DELETE FROM routes WHERE id = ?1", "delete route");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = db_admin_write(st, 1, "delete route");
+    db_admin_end(st);
+    return rc;
+}
+
+/* ---- connectors -------------------------------------------------------- */
+
+json_t *db_connectors_list(void)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = db_admin_begin(
+        "SELECT name, type, enabled, conf FROM connectors ORDER BY name", "list connectors");
+    if (st == NULL || arr == NULL) {
+        if (st != NULL)
+            db_admin_end(st);
+        json_decref(arr);
+        return NULL;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_error_t jerr;
+        const char *conf = (const char *)sqlite3_column_text(st, 3);
+        json_t *c = conf != NULL ? json_loads(conf, 0, &jerr) : NULL;
+        json_t *row = json_pack("{s:o, s:o, s:b, s:o}", "name", db_col_json_str(st, 0),
+                                "type", db_col_json_str(st, 1),
+                                "enabled", sqlite3_column_int(st, 2) != 0,
+                                "conf", c != NULL ? c : json_object());
+        if (row == NULL || json_array_append_new(arr, row) < 0)
+            break;
+    }
+    db_admin_end(st);
+    return arr;
+}
+
+/* conf as compact JSON text ("{}" for NULL); malloc'd or NULL. */
+static char *db_admin_conf_text(const json_t *conf)
+{
+    if (conf == NULL)
+        return strdup("{}");
+    if (!json_is_object(conf))
+        return NULL;
+    return json_dumps(conf, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+int db_connector_add(const char *name, const char *type, const json_t *conf, int enabled)
+{
+    if (name == NULL || name[0] == '\0' || type == NULL || type[0] == '\0' ||
+        (conf != NULL && !json_is_object(conf)))
+        return GW_EINVAL;
+    char *text = db_admin_conf_text(conf);
+    if (text == NULL)
+        return GW_ENOMEM;
+    int rc = GW_ESTORE;
+    sqlite3_stmt *st = db_admin_begin(
+        "INSERT INTO connectors(name, type, conf, enabled, created_at, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
+        "add connector");
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, enabled != 0);
+        sqlite3_bind_int64(st, 5, gw_now_ms());
+        rc = db_admin_write(st, 0, "add connector");
+        db_admin_end(st);
+    }
+    free(text);
+    return rc;
+}
+
+int db_connector_update(const char *name, const json_t *conf, int enabled)
+{
+    char *text = NULL;
+
+    if (name == NULL || (conf != NULL && !json_is_object(conf)))
+        return GW_EINVAL;
+    if (conf != NULL && (text = db_admin_conf_text(conf)) == NULL)
+        return GW_ENOMEM;
+    int rc = GW_ESTORE;
+    /* NULL binds keep the stored values. */
+    sqlite3_stmt *st = db_admin_begin(
+        "UPDATE connectors SET conf = COALESCE(?2, conf), enabled = COALESCE(?3, enabled),"
+        " updated_at = ?4 WHERE name = ?1",
+        "update connector");
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        db_bind_text(st, 2, text);
+        if (enabled >= 0)
+            sqlite3_bind_int(st, 3, enabled != 0);
+        sqlite3_bind_int64(st, 4, gw_now_ms());
+        rc = db_admin_write(st, 1, "update connector");
+        db_admin_end(st);
+    }
+    free(text);
+    return rc;
+}
+
+int db_connector_delete(const char *name)
+{
+    if (name == NULL)
+        return GW_EINVAL;
+    sqlite3_stmt *st = db_admin_begin("DELETE FROM connectors WHERE name = ?1",
+                                      "delete connector");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = db_admin_write(st, 1, "delete connector");
+    db_admin_end(st);
+    return rc;
+}
+
+/* ---- params ------------------------------------------------------------ */
+
+json_t *db_params_list(void)
+{
+    json_t *obj = json_object();
+    sqlite3_stmt *st = db_admin_begin("SELECT name, value FROM params ORDER BY name",
+                                      "list params");
+    if (st == NULL || obj == NULL) {
+        if (st != NULL)
+            db_admin_end(st);
+        json_decref(obj);
+        return NULL;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(obj, (const char *)sqlite3_column_text(st, 0),
+                            db_col_json_str(st, 1));
+    db_admin_end(st);
+    return obj;
+}
+
+int db_param_set(const char *name, const char *value)
+{
+    if (name == NULL || name[0] == '\0' || value == NULL)
+        return GW_EINVAL;
+    sqlite3_stmt *st = db_admin_begin(
+        "INSERT INTO params(name, value, updated_at) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        "set param");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, gw_now_ms());
+    int rc = db_admin_write(st, 0, "set param");
+    db_admin_end(st);
+    return rc;
+}
+
+/* ---- password hashes --------------------------------------------------- */
+
+static void db_admin_sodium_init(void)
+{
+    db_admin_sodium_rc = sodium_init() < 0 ? GW_ERROR : 0;
+}
+
+/* argon2id hash of password into out.  0, GW_EINVAL or GW_ENOMEM. */
+static int db_admin_hash(const char *password, char out[crypto_pwhash_STRBYTES])
+{
+    pthread_once(&db_admin_sodium_once, db_admin_sodium_init);
+    if (db_admin_sodium_rc < 0)
+        return GW_ERROR;
+    if (password == NULL || password[0] == '\0')
+        return GW_EINVAL;
+    if (crypto_pwhash_str_alg(out, password, strlen(password),
+                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return GW_ENOMEM; /* libsodium fails here only when it cannot get the memory */
+    return 0;
+}
+
+/* 0 when password matches hash, else GW_EINVAL. */
+static int db_admin_hash_verify(const char *hash, const char *password)
+{
+    pthread_once(&db_admin_sodium_once, db_admin_sodium_init);
+    if (db_admin_sodium_rc < 0 || password == NULL)
+        return GW_EINVAL;
+    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? 0 : GW_EINVAL;
+}
+
+/* Fetch the hash of one row by key with sql (one text column).  0 with the
+ * hash copied into out, GW_ENOTFOUND or GW_ESTORE. */
+static int db_admin_fetch_hash(const char *sql, const char *key, char out[crypto_pwhash_STRBYTES])
+{
+    sqlite3_stmt *st = db_admin_begin(sql, "fetch hash");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = GW_ENOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        if (h != NULL && strlen(h) < crypto_pwhash_STRBYTES) {
+            strcpy(out, h);
+            rc = 0;
+        } else {
+            rc = GW_ESTORE;
+        }
+    }
+    db_admin_end(st);
+    return rc;
+}
+
+/* ---- accounts ---------------------------------------------------------- */
+
+int db_account_add(const char *system_id, const char *password, const char *allowed_nets,
+                   int throughput)
+{
+    char hash[crypto_pwhash_STRBYTES];
+
+    if (system_id == NULL || system_id[0] == '\0' || throughput < 0)
+        return GW_EINVAL;
+    int rc = db_admin_hash(password, hash);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *st = db_admin_begin(
+        "INSERT INTO accounts(system_id, password_hash, allowed_nets, throughput, enabled,"
+        " created_at) VALUES(?1, ?2, ?3, ?4, 1, ?5)",
+        "add account");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, system_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, allowed_nets != NULL ? allowed_nets : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, throughput);
+    sqlite3_bind_int64(st, 5, gw_now_ms());
+    rc = db_admin_write(st, 0, "add account");
+    db_admin_end(st);
+    return rc;
+}
+
+int db_account_delete(const char *system_id)
+{
+    if (system_id == NULL)
+        return GW_EINVAL;
+    sqlite3_stmt *st = db_admin_begin("DELETE FROM accounts WHERE system_id = ?1",
+                                      "delete account");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, system_id, -1, SQLITE_STATIC);
+    int rc = db_admin_write(st, 1, "delete account");
+    db_admin_end(st);
+    return rc;
+}
+
+/* The columns db_admin_account_row reads, in its order. */
+#define DB_ADMIN_ACCOUNT_SELECT \
+    "SELECT system_id, allowed_nets, throughput, enabled, created_at FROM accounts"
+
+static json_t *db_admin_account_row(sqlite3_stmt *st)
+{
+    return json_pack("{s:o, s:o, s:i, s:b, s:I}", "system_id", db_col_json_str(st, 0),
+                     "allowed_nets", db_col_json_str(st, 1), "throughput",
+                     sqlite3_column_int(st, 2), "enabled", sqlite3_column_int(st, 3) != 0,
+                     "created_at", (json_int_t)sqlite3_column_int64(st, 4));
+}
+
+json_t *db_accounts_list(void)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = db_admin_begin(DB_ADMIN_ACCOUNT_SELECT " ORDER BY system_id",
+        "list accounts");
+    if (st == NULL || arr == NULL) {
+        if (st != NULL)
+            db_admin_end(st);
+        json_decref(arr);
+        return NULL;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *row = db_admin_account_row(st);
+        if (row == NULL || json_array_append_new(arr, row) < 0)
+            break;
+    }
+    db_admin_end(st);
+    return arr;
+}
+
+int db_account_verify(const char *system_id, const char *password, json_t **out)
+{
+    char hash[crypto_pwhash_STRBYTES];
+
+    if (out != NULL)
+        *out = NULL;
+    if (system_id == NULL)
+        return GW_ENOTFOUND;
+    int rc = db_admin_fetch_hash("SELECT password_hash FROM accounts WHERE system_id = ?1",
+                                 system_id, hash);
+    if (rc < 0)
+        return rc;
+    rc = db_admin_hash_verify(hash, password); /* slow: outside the lock */
+    if (rc < 0 || out == NULL)
+        return rc;
+    sqlite3_stmt *st = db_admin_begin(DB_ADMIN_ACCOUNT_SELECT " WHERE system_id = ?1",
+        "get account");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, system_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = db_admin_account_row(st);
+    else
+        rc = GW_ENOTFOUND; /* deleted meanwhile */
+    db_admin_end(st);
+    return rc;
+}
+
+/* ---- users ------------------------------------------------------------- */
+
+int db_users_count(void)
+{
+    sqlite3_stmt *st = db_admin_begin("SELECT count(*) FROM users", "count users");
+    if (st == NULL)
+        return GW_ESTORE;
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : GW_ESTORE;
+    db_admin_end(st);
+    return n;
+}
+
+int db_user_add(const char *name, const char *password, const char *role)
+{
+    char hash[crypto_pwhash_STRBYTES];
+
+    if (name == NULL || name[0] == '\0')
+        return GW_EINVAL;
+    int rc = db_admin_hash(password, hash);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *st = db_admin_begin(
+        "INSERT INTO users(name, password_hash, role, created_at) VALUES(?1, ?2, ?3, ?4)",
+        "add user");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, role != NULL && role[0] != '\0' ? role : "admin", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, gw_now_ms());
+    rc = db_admin_write(st, 0, "add user");
+    db_admin_end(st);
+    return rc;
+}
+
+int db_user_verify(const char *name, const char *password)
+{
+    char hash[crypto_pwhash_STRBYTES];
+
+    if (name == NULL)
+        return GW_ENOTFOUND;
+    int rc = db_admin_fetch_hash("SELECT password_hash FROM users WHERE name = ?1", name, hash);
+    if (rc < 0)
+        return rc;
+    return db_admin_hash_verify(hash, password);
+}

@@ -1,0 +1,52 @@
+/*
+ * db_int.h - what the files of db/ share, and nothing outside db/ sees.
+ *
+ *   db_schema.c  opening connections, migrations, db_open / db_close
+ *   db_admin.c   the admin connection (connectors, routes, params, accounts,
+ *                users) behind db_admin_lock
+ *   db_msgs.c    the reader connection (message reads, recovery, receipts)
+ *                behind db_msgs_lock
+ *   db_writer.c  the writer thread and its own connection
+ *
+ * Each connection is opened with SQLITE_OPEN_NOMUTEX: it is used by one
+ * thread at a time, either the writer thread alone or under its file's lock.
+ */
+#ifndef DB_INT_H
+#define DB_INT_H
+
+#include <sqlite3.h>
+#include "db/db.h"
+
+/* The database path given to db_open (valid until db_close), or NULL. */
+const char *db_path(void);
+
+/* Open a connection to path with the project's pragmas (WAL, busy timeout,
+ * foreign keys, the given synchronous level "FULL" or "NORMAL").  Returns 0
+ * and *out, or GW_ESTORE (logged).  Caller closes with sqlite3_close. */
+int db_conn_open(const char *path, const char *synchronous, sqlite3 **out);
+
+/* Apply every migration newer than the file's user_version.  Returns the
+ * resulting version (> 0) or GW_ESTORE (logged). */
+int db_schema_migrate(sqlite3 *db);
+
+/* Prepare sql on db; NULL on failure (logged with what). */
+sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql, const char *what);
+
+/* Bind s as text, or NULL when s is NULL. */
+int db_bind_text(sqlite3_stmt *st, int idx, const char *s);
+
+/* The column as a JSON string, or JSON null when the column is NULL. */
+json_t *db_col_json_str(sqlite3_stmt *st, int col);
+
+/* Hand the connections to their owners (db_open) and take them back
+ * (db_close: the returned connection is the caller's to close). */
+void db_admin_attach(sqlite3 *conn);
+sqlite3 *db_admin_detach(void);
+void db_msgs_attach(sqlite3 *conn);
+sqlite3 *db_msgs_detach(void);
+
+/* Synchronous level for the writer ("FULL" or "NORMAL") and its batch
+ * limit, from db_params (db_writer.c). */
+const char *db_writer_sync_level(void);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * db_msgs.c - reading messages: recovery, the message log, receipt maps.
+ *
+ * One reader connection, guarded by db_msgs_lock; in WAL mode it reads the
+ * last committed state while the writer thread keeps committing.  Rows
+ * hold the envelope's JSON form (written once, at acceptance) plus columns
+ * for the delivery state (status, attempts, reason, target, remote_id),
+ * which the writer keeps current; the columns win over the JSON when the
+ * two are combined.
+ *
+ * Threads: db_msgs_pending on the main thread at start-up; the others from
+ * any thread (MI handlers, the SMPP thread looking up receipts), one at a
+ * time under db_msgs_lock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+
+static pthread_mutex_t db_msgs_lock = PTHREAD_MUTEX_INITIALIZER;
+static sqlite3 *db_msgs_conn; /* guarded by db_msgs_lock */
+
+/* Columns shared by the row readers, in this order. */
+#define DB_MSGS_COLS                                                                \
+    "id, created_at, updated_at, expires_at, status, source_adapter, source_connector," \
+    " from_addr, to_addr, target, route, attempts, reason, reason_text, remote_id, envelope"
+
+enum {
+    DB_C_ID = 0, DB_C_CREATED, DB_C_UPDATED, DB_C_EXPIRES, DB_C_STATUS, DB_C_SRC_ADAPTER,
+    DB_C_SRC_CONNECTOR, DB_C_FROM, DB_C_TO, DB_C_TARGET, DB_C_ROUTE, DB_C_ATTEMPTS,
+    DB_C_REASON, DB_C_REASON_TEXT, DB_C_REMOTE_ID, DB_C_ENVELOPE,
+};
+
+void db_msgs_attach(sqlite3 *conn)
+{
+    pthread_mutex_lock(&db_msgs_lock);
+    db_msgs_conn = conn;
+    pthread_mutex_unlock(&db_msgs_lock);
+}
+
+sqlite3 *db_msgs_detach(void)
+{
+    pthread_mutex_lock(&db_msgs_lock);
+    sqlite3 *c = db_msgs_conn;
+    db_msgs_conn = NULL;
+    pthread_mutex_unlock(&db_msgs_lock);
+    return c;
+}
+
+/* Rebuild an envelope from a row: the stored JSON, then the delivery
+ * columns over it.  New reference, or NULL (logged). */
+static gw_envelope_t *db_msgs_row_env(sqlite3_stmt *st)
+{
+    const char *id = (const char *)sqlite3_column_text(st, DB_C_ID);
+    const char *text = (const char *)sqlite3_column_text(st, DB_C_ENVELOPE);
+    const char *err = NULL;
+    json_error_t jerr;
+
+    json_t *j = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    if (j == NULL) {
+        GW_ERR("db", "message %s: stored envelope is not JSON", id);
+        return NULL;
+    }
+    gw_envelope_t *env = gw_env_from_json(j, &err);
+    json_decref(j);
+    if (env == NULL) {
+        GW_ERR("db", "message %s: stored envelope rejected: %s", id, err);
+        return NULL;
+    }
+    int status = gw_status_parse((const char *)sqlite3_column_text(st, DB_C_STATUS));
+    if (status >= 0)
+        env->status = (gw_status_t)status;
+    env->attempts = sqlite3_column_int(st, DB_C_ATTEMPTS);
+    env->reason = sqlite3_column_int(st, DB_C_REASON);
+    const char *target = (const char *)sqlite3_column_text(st, DB_C_TARGET);
+    const char *route = (const char *)sqlite3_column_text(st, DB_C_ROUTE);
+    const char *remote = (const char *)sqlite3_column_text(st, DB_C_REMOTE_ID);
+    if ((target != NULL && gw_env_set_str(&env->target, target, (size_t)-1) < 0) ||
+        (route != NULL && gw_env_set_str(&env->route, route, (size_t)-1) < 0) ||
+        (remote != NULL &&
+         gw_env_set_str(&env->corr.smpp_message_id, remote, (size_t)-1) < 0)) {
+        gw_env_unref(env);
+        return NULL;
+    }
+    return env;
+}
+
+int db_msgs_pending(void (*fn)(gw_envelope_t *env, void *arg), void *arg)
+{
+    int rc = 0;
+    size_t n = 0, cap = 0;
+    gw_envelope_t **envs = NULL;
+
+    pthread_mutex_lock(&db_msgs_lock);
+    if (db_msgs_conn == NULL) {
+        pthread_mutex_unlock(&db_msgs_lock);
+        return GW_ESTORE;
+    }
+    sqlite3_stmt *st = db_prepare(db_msgs_conn,
+                                  "SELECT " DB_MSGS_COLS " FROM messages"
+                                  " WHERE status IN ('received', 'queued') ORDER BY created_at, id",
+                                  "pending messages");
+    if (st == NULL) {
+        pthread_mutex_unlock(&db_msgs_lock);
+        return GW_ESTORE;
+    }
+    /* Collect first, call fn after the lock: fn may well read the store. */
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        gw_envelope_t *env = db_msgs_row_env(st);
+        if (env == NULL)
+            continue; /* logged; a broken row must not block the others */
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            gw_envelope_t **ne = realloc(envs, ncap * sizeof *ne);
+            if (ne == NULL) {
+                gw_env_unref(env);
+                rc = GW_ENOMEM;
+                break;
+            }
+            envs = ne;
+            cap = ncap;
+        }
+        envs[n++] = env;
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        GW_ERR("db", "reading pending messages: %s", sqlite3_errmsg(db_msgs_conn));
+        rc = GW_ESTORE;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&db_msgs_lock);
+
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            fn(envs[i], arg);
+        else
+            gw_env_unref(envs[i]);
+    }
+    free(envs);
+    return rc < 0 ? rc : (int)n;
+}
+
+/* A row as a JSON object: the columns, plus the stored envelope under
+ * "envelope".  New reference or NULL. */
+static json_t *db_msgs_row_json(sqlite3_stmt *st)
+{
+    json_error_t jerr;
+    const char *text = (const char *)sqlite3_column_text(st, DB_C_ENVELOPE);
+    json_t *env = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    json_t *o = json_pack(
+        "{s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
+        "id", db_col_json_str(st, DB_C_ID),
+        "created_at", (json_int_t)sqlite3_column_int64(st, DB_C_CREATED),
+        "updated_at", (json_int_t)sqlite3_column_int64(st, DB_C_UPDATED),
+        "expires_at", (json_int_t)sqlite3_column_int64(st, DB_C_EXPIRES),
+        "status", db_col_json_str(st, DB_C_STATUS),
+        "source_adapter", db_col_json_str(st, DB_C_SRC_ADAPTER),
+        "source_connector", db_col_json_str(st, DB_C_SRC_CONNECTOR),
+        "from", db_col_json_str(st, DB_C_FROM),
+        "to", db_col_json_str(st, DB_C_TO),
+        "target", db_col_json_str(st, DB_C_TARGET),
+        "route", db_col_json_str(st, DB_C_ROUTE),
+        "attempts", sqlite3_column_int(st, DB_C_ATTEMPTS),
+        "reason", sqlite3_column_int(st, DB_C_REASON),
+        "reason_text", db_col_json_str(st, DB_C_REASON_TEXT),
+        "remote_id", db_col_json_str(st, DB_C_REMOTE_ID),
+        "envelope", env != NULL ? env : json_null());
+    return o;
+}
+
+json_t *db_msg_get(const char *id)
+{
+    json_t *out = NULL;
+
+    if (id == NULL)
+        return NULL;
+    pthread_mutex_lock(&db_msgs_lock);
+    if (db_msgs_conn == NULL)
+        goto out_unlock;
+    sqlite3_stmt *st = db_prepare(db_msgs_conn,
+                                  "SELECT " DB_MSGS_COLS " FROM messages WHERE id = ?1",
+                                  "get message");
+    if (st == NULL)
+        goto out_unlock;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        out = db_msgs_row_json(st);
+    sqlite3_finalize(st);
+out_unlock:
+    pthread_mutex_unlock(&db_msgs_lock);
+    return out;
+}
+
+json_t *db_msgs_list(int limit, const char *status)
+{
+    json_t *arr = json_array();
+    int filter = status != NULL && status[0] != '\0';
+
+    if (arr == NULL)
+        return NULL;
+    if (limit <= 0)
+        limit = 100;
+    if (limit > 1000)
+        limit = 1000;
+    pthread_mutex_lock(&db_msgs_lock);
+    if (db_msgs_conn == NULL)
+        goto out_unlock;
+    sqlite3_stmt *st = db_prepare(
+        db_msgs_conn,
+        filter ? "SELECT " DB_MSGS_COLS " FROM messages WHERE status = ?2"
+                 " ORDER BY created_at DESC, id DESC LIMIT ?1"
+               : "SELECT " DB_MSGS_COLS " FROM messages ORDER BY created_at DESC, id DESC LIMIT ?1",
+        "list messages");
+    if (st == NULL)
+        goto out_unlock;
+    sqlite3_bind_int(st, 1, limit);
+    if (filter)
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *row = db_msgs_row_json(st);
+        if (row == NULL || json_array_append_new(arr, row) < 0)
+            break;
+    }
+    sqlite3_finalize(st);
+out_unlock:
+    pthread_mutex_unlock(&db_msgs_lock);
+    return arr;
+}
+
+char *db_receipt_lookup(const char *connector, const char *remote_id)
+{
+    char *out = NULL;
+
+    if (connector == NULL || remote_id == NULL)
+        return NULL;
+    pthread_mutex_lock(&db_msgs_lock);
+    if (db_msgs_conn == NULL)
+        goto out_unlock;
+    sqlite3_stmt *st = db_prepare(db_msgs_conn,
+                                  "SELECT message_id FROM receipts"
+                                  " WHERE connector = ?1 AND remote_id = ?2",
+                                  "receipt lookup");
+    if (st == NULL)
+        goto out_unlock;
+    sqlite3_bind_text(st, 1, connector, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, remote_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(st, 0);
+        out = s != NULL ? strdup(s) : NULL;
+    }
+    sqlite3_finalize(st);
+out_unlock:
+    pthread_mutex_unlock(&db_msgs_lock);
+    return out;
+}

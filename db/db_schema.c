@@ -1,0 +1,276 @@
+/*
+ * db_schema.c - opening the database: connections, pragmas, migrations.
+ *
+ * Migrations are an array of {version, sql}; db_open applies, in order and
+ * each in its own transaction, every one newer than the file's
+ * PRAGMA user_version, and sets user_version in the same transaction, so a
+ * crash mid-migration leaves the previous version intact.  A file written
+ * by a newer Junction (user_version above the last migration) is refused
+ * rather than guessed at.  To change the schema, append a migration; never
+ * edit one that has shipped.
+ *
+ * Every connection runs in WAL mode (readers beside the one writer),
+ * busy_timeout 5000 ms, foreign keys on.  The synchronous level is FULL
+ * for the connections that write acknowledged data: with WAL, NORMAL
+ * survives a process crash but may lose the last commits on power loss,
+ * and the promise is that an accepted message is never lost (see
+ * db.synchronous in db_writer.c).
+ *
+ * Threads: db_open / db_close on the main thread, before and after every
+ * other db_ function.  The helpers run on whichever thread owns the
+ * connection they are given.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db/db_int.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+
+typedef struct db_migration {
+    int version;
+    const char *sql;
+} db_migration_t;
+
+/* Times are milliseconds since the epoch; statuses are gw_status_name()
+ * strings; conf and envelope hold JSON text. */
+static const db_migration_t db_migrations[] = {
+    {1,
+     "CREATE TABLE connectors("
+     "  name TEXT PRIMARY KEY, type TEXT NOT NULL, conf TEXT NOT NULL DEFAULT '{}',"
+     "  enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL);"
+     "CREATE TABLE routes("
+     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, priority INTEGER NOT NULL DEFAULT 100,"
+     "  source TEXT, src_prefix TEXT, dst_prefix TEXT, dst_regex TEXT, target TEXT NOT NULL,"
+     "  enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL);"
+     "CREATE TABLE messages("
+     "  id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+     "  expires_at INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, source_adapter TEXT,"
+     "  source_connector TEXT, from_addr TEXT, to_addr TEXT, target TEXT, route TEXT,"
+     "  attempts INTEGER NOT NULL DEFAULT 0, reason INTEGER NOT NULL DEFAULT 0, reason_text TEXT,"
+     "  remote_id TEXT, envelope TEXT NOT NULL);"
+     "CREATE INDEX messages_status_created ON messages(status, created_at);"
+     "CREATE INDEX messages_created ON messages(created_at);"
+     "CREATE INDEX messages_target ON messages(target);"
+     "CREATE TABLE receipts("
+     "  connector TEXT NOT NULL, remote_id TEXT NOT NULL, message_id TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL, PRIMARY KEY(connector, remote_id));"
+     "CREATE TABLE accounts("
+     "  system_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
+     "  allowed_nets TEXT NOT NULL DEFAULT '', throughput INTEGER NOT NULL DEFAULT 0,"
+     "  enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL);"
+     "CREATE TABLE users("
+     "  name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'admin',"
+     "  created_at INTEGER NOT NULL);"
+     "CREATE TABLE params("
+     "  name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);"
+     "CREATE TABLE location("
+     "  aor TEXT NOT NULL, contact TEXT NOT NULL, expires INTEGER NOT NULL, received TEXT,"
+     "  path TEXT, user_agent TEXT, q REAL, updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY(aor, contact));"
+     "CREATE TABLE events("
+     "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, message_id TEXT, state TEXT NOT NULL,"
+     "  detail TEXT);"
+     "CREATE INDEX events_message ON events(message_id);"},
+};
+
+#define DB_MIGRATIONS_N (sizeof db_migrations / sizeof db_migrations[0])
+
+static char *db_path_saved;
+static int db_version;
+
+const char *db_path(void)
+{
+    return db_path_saved;
+}
+
+int db_schema_version(void)
+{
+    return db_version;
+}
+
+sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        GW_ERR("db", "prepare %s: %s", what, sqlite3_errmsg(db));
+        return NULL;
+    }
+    return st;
+}
+
+int db_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+    if (s == NULL)
+        return sqlite3_bind_null(st, idx);
+    return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+json_t *db_col_json_str(sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    return s != NULL ? json_string(s) : json_null();
+}
+
+int db_conn_open(const char *path, const char *synchronous, sqlite3 **out)
+{
+    char sql[128];
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+    *out = NULL;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        GW_ERR("db", "open %s: %s", path, db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        goto out_close;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    /* synchronous is one of two constants chosen by db_writer_sync_level. */
+    snprintf(sql, sizeof sql,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             synchronous);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        GW_ERR("db", "pragmas on %s: %s", path, sqlite3_errmsg(db));
+        goto out_close;
+    }
+    *out = db;
+    return 0;
+
+out_close:
+    sqlite3_close(db);
+    return GW_ESTORE;
+}
+
+/* user_version of db, or -1. */
+static int db_user_version(sqlite3 *db)
+{
+    int v = -1;
+    sqlite3_stmt *st = db_prepare(db, "PRAGMA user_version", "user_version");
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Apply one migration in its own transaction. 0 or GW_ESTORE (logged). */
+static int db_migration_apply(sqlite3 *db, const db_migration_t *m)
+{
+    char sql[64];
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out_fail;
+    if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK)
+        goto out_rollback;
+    /* PRAGMA takes no bound parameters; the version is our own constant. */
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", m->version);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        goto out_rollback;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto out_rollback;
+    GW_INFO("db", "schema migrated to version %d", m->version);
+    return 0;
+
+out_rollback:
+    GW_ERR("db", "migration %d: %s", m->version, sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return GW_ESTORE;
+out_fail:
+    GW_ERR("db", "migration %d: %s", m->version, sqlite3_errmsg(db));
+    return GW_ESTORE;
+}
+
+int db_schema_migrate(sqlite3 *db)
+{
+    int v = db_user_version(db);
+    int last = db_migrations[DB_MIGRATIONS_N - 1].version;
+
+    if (v < 0)
+        return GW_ESTORE;
+    if (v > last) {
+        GW_ERR("db", "database schema version %d is newer than this build (%d)", v, last);
+        return GW_ESTORE;
+    }
+    for (size_t i = 0; i < DB_MIGRATIONS_N; i++) {
+        if (db_migrations[i].version <= v)
+            continue;
+        if (db_migration_apply(db, &db_migrations[i]) < 0)
+            return GW_ESTORE;
+        v = db_migrations[i].version;
+    }
+    return v;
+}
+
+/* Create the folder holding path when missing (one level, like ./var).
+ * 0 or GW_ESTORE (logged). */
+static int db_make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    if (dir == NULL)
+        return GW_ENOMEM;
+    int rc = 0;
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        GW_ERR("db", "mkdir %s: %s", dir, strerror(errno));
+        rc = GW_ESTORE;
+    }
+    free(dir);
+    return rc;
+}
+
+int db_open(const char *path)
+{
+    int rc;
+    sqlite3 *admin = NULL, *reader = NULL;
+
+    if (path == NULL || path[0] == '\0' || db_path_saved != NULL)
+        return GW_EINVAL;
+    rc = db_make_parent(path);
+    if (rc < 0)
+        return rc;
+    rc = db_conn_open(path, db_writer_sync_level(), &admin);
+    if (rc < 0)
+        return rc;
+    rc = db_schema_migrate(admin);
+    if (rc < 0)
+        goto out_close_admin;
+    db_version = rc;
+    rc = db_conn_open(path, "NORMAL", &reader); /* reads only: level irrelevant */
+    if (rc < 0)
+        goto out_close_admin;
+    db_path_saved = strdup(path);
+    if (db_path_saved == NULL) {
+        rc = GW_ENOMEM;
+        goto out_close_reader;
+    }
+    db_admin_attach(admin);
+    db_msgs_attach(reader);
+    GW_INFO("db", "opened %s (schema version %d, synchronous %s)", path, db_version,
+            db_writer_sync_level());
+    return 0;
+
+out_close_reader:
+    sqlite3_close(reader);
+out_close_admin:
+    sqlite3_close(admin);
+    db_version = 0;
+    return rc;
+}
+
+void db_close(void)
+{
+    if (db_path_saved == NULL)
+        return;
+    db_writer_stop();
+    sqlite3_close(db_msgs_detach());
+    sqlite3_close(db_admin_detach());
+    free(db_path_saved);
+    db_path_saved = NULL;
+    db_version = 0;
+}

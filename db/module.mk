@@ -1,0 +1,7 @@
+# db/: the SQLite store (the only folder that includes sqlite3.h).
+JUNCTION_SRCS += db/db_schema.c db/db_writer.c db/db_admin.c db/db_msgs.c
+
+# Raw SQLite batched inserts, the yardstick for `make bench`.
+$(BUILD)/bench/sqlite_insert: bench/sqlite_insert.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs sqlite3)

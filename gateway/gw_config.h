@@ -1,0 +1,40 @@
+/*
+ * gw_config.h - the embedded defaults, the optional file and the flags.
+ *
+ * Values come, in order, from the parameter tables' defaults, the file
+ * given with -c (libconfig syntax, `@include "other.cfg"` allowed; groups
+ * map to dotted names: `sip: { port = 5060; };` sets sip.port) and the
+ * `-o name=value` flags.  A bad value stops the start with "file:line:
+ * name: reason".
+ *
+ * The gateway's own parameters live in gw_config, readable by every
+ * gateway file.  Threads: loaded on the main thread before anything starts.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stddef.h>
+#include "gw_param.h"
+
+typedef struct gw_config {
+    char db_path[256];
+    char mi_socket[108];
+    char log_level[16];
+    char log_modules[256];
+    int max_attempts;
+    int retry_base_ms;
+    int retry_max_ms;
+    int validity_s;
+    char admin_user[64];
+} gw_config_t;
+
+extern gw_config_t gw_config;
+extern const gw_param_t gw_config_params[];
+
+/* Load file (NULL: none) over the registered defaults.  On error writes
+ * "file:line: reason" into err and returns GW_EINVAL. */
+int gw_config_load_file(const char *file, char *err, size_t errlen);
+/* Apply one "name=value" override. */
+int gw_config_apply_override(const char *kv, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * gw_envelope.c - the envelope: life cycle, ids and the JSON form.
+ *
+ * Ids are ULIDs: 48 bits of milliseconds then 80 bits that start random
+ * and are incremented within the same millisecond, so ids sort by creation
+ * time across threads (one mutex, gw_env_id_lock, guards the last id).
+ *
+ * The JSON form is versioned ("v"); decoding accepts unknown members (a
+ * newer node may add some) and rejects a missing id, to or body.
+ *
+ * Threads: any; an envelope's fields follow the rules in gw_envelope.h.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "gw_envelope.h"
+#include "gw_errors.h"
+
+static pthread_mutex_t gw_env_id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t gw_env_last_ms;
+static unsigned char gw_env_last_rand[10];
+
+static const char *const gw_status_names[GW_ST__COUNT] = {
+    "received", "queued", "submitted", "delivered", "failed", "expired", "rejected",
+};
+static const char *const gw_addr_names[] = { "e164", "alnum", "sip-uri" };
+
+int64_t gw_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gw_env_make_id(char *out)
+{
+    static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    unsigned char raw[16];
+    uint64_t ms = (uint64_t)gw_now_ms();
+    int i, bit;
+
+    pthread_mutex_lock(&gw_env_id_lock);
+    if (ms <= gw_env_last_ms) {
+        /* same (or earlier: clock stepped back) millisecond: increment */
+        ms = gw_env_last_ms;
+        for (i = 9; i >= 0 && ++gw_env_last_rand[i] == 0; i--)
+            ;
+    } else {
+        if (getrandom(gw_env_last_rand, sizeof(gw_env_last_rand), 0) != sizeof(gw_env_last_rand)) {
+            for (i = 0; i < 10; i++)
+                gw_env_last_rand[i] = (unsigned char)(rand() & 0xff);
+        }
+        gw_env_last_rand[0] &= 0x7f; /* room to increment within the ms */
+        gw_env_last_ms = ms;
+    }
+    for (i = 0; i < 6; i++)
+        raw[i] = (unsigned char)(ms >> (40 - 8 * i));
+    memcpy(raw + 6, gw_env_last_rand, 10);
+    pthread_mutex_unlock(&gw_env_id_lock);
+
+    /* 128 bits -> 26 base32 digits, the first carrying 3 bits */
+    for (i = 0; i < GW_ENV_ID_LEN; i++) {
+        int v = 0, b;
+        for (b = 0; b < 5; b++) {
+            bit = i * 5 + b - 2; /* 130 bit positions, the first two are zero */
+            v <<= 1;
+            if (bit >= 0)
+                v |= (raw[bit / 8] >> (7 - bit % 8)) & 1;
+        }
+        out[i] = b32[v];
+    }
+    out[GW_ENV_ID_LEN] = '\0';
+}
+
+gw_envelope_t *gw_env_new(void)
+{
+    gw_envelope_t *env = calloc(1, sizeof(*env));
+
+    if (env == NULL)
+        return NULL;
+    env->tags = json_object();
+    if (env->tags == NULL) {
+        free(env);
+        return NULL;
+    }
+    gw_env_make_id(env->id);
+    env->version = GW_ENV_VERSION;
+    env->created_at = gw_now_ms();
+    env->data_coding = -1;
+    env->status = GW_ST_RECEIVED;
+    env->refs = 1;
+    return env;
+}
+
+gw_envelope_t *gw_env_ref(gw_envelope_t *env)
+{
+    __atomic_add_fetch(&env->refs, 1, __ATOMIC_RELAXED);
+    return env;
+}
+
+void gw_env_unref(gw_envelope_t *env)
+{
+    if (env == NULL || __atomic_sub_fetch(&env->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    free(env->source.adapter);
+    free(env->source.connector);
+    free(env->source.peer);
+    free(env->from.address);
+    free(env->to.address);
+    free(env->body);
+    free(env->content_type);
+    free(env->corr.sip_call_id);
+    free(env->corr.smpp_message_id);
+    free(env->corr.amqp_message_id);
+    free(env->corr.amqp_correlation_id);
+    json_decref(env->tags);
+    free(env->route);
+    free(env->target);
+    free(env->reason_text);
+    free(env);
+}
+
+int gw_env_set_str(char **field, const char *s, size_t n)
+{
+    char *copy = NULL;
+
+    if (s != NULL) {
+        if (n == (size_t)-1)
+            n = strlen(s);
+        copy = malloc(n + 1);
+        if (copy == NULL)
+            return GW_ENOMEM;
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    free(*field);
+    *field = copy;
+    return GW_OK;
+}
+
+int gw_env_set_tag(gw_envelope_t *env, const char *key, const char *value)
+{
+    return json_object_set_new(env->tags, key, json_string(value)) == 0 ? GW_OK : GW_ENOMEM;
+}
+
+void gw_env_set_status(gw_envelope_t *env, gw_status_t st, int reason, const char *text)
+{
+    env->status = st;
+    env->reason = reason;
+    gw_env_set_str(&env->reason_text, text, (size_t)-1);
+}
+
+const char *gw_status_name(gw_status_t st)
+{
+    return (unsigned)st < GW_ST__COUNT ? gw_status_names[st] : "unknown";
+}
+
+int gw_status_parse(const char *s)
+{
+    int i;
+
+    for (i = 0; s && i < GW_ST__COUNT; i++)
+        if (strcmp(s, gw_status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *gw_addr_type_name(gw_addr_type_t t)
+{
+    return (unsigned)t <= GW_ADDR_SIP_URI ? gw_addr_names[t] : "unknown";
+}
+
+int gw_addr_type_parse(const char *s)
+{
+    int i;
+
+    for (i = 0; s && i <= GW_ADDR_SIP_URI; i++)
+        if (strcmp(s, gw_addr_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+static json_t *gw_env_addr_json(const gw_addr_t *a)
+{
+    return json_pack("{s:s?, s:s, s:i, s:i}", "address", a->address, "type",
+                     gw_addr_type_name(a->type), "ton", a->ton, "npi", a->npi);
+}
+
+/* Set obj[key] only when s is not NULL. */
+static int gw_env_put_str(json_t *obj, const char *key, const char *s)
+{
+    return s ? json_object_set_new(obj, key, json_string(s)) : 0;
+}
+
+json_t *gw_env_to_json(const gw_envelope_t *env)
+{
+    json_t *o, *src, *corr;
+    int rc = 0;
+
+    o = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:s, s:i, s:i, s:i, s:s, s:i}", "id",
+                  env->id, "v", env->version, "created_at", (json_int_t)env->created_at,
+                  "expires_at", (json_int_t)env->expires_at, "from", gw_env_addr_json(&env->from),
+                  "to", gw_env_addr_json(&env->to), "content_type",
+                  env->content_type ? env->content_type : "text/plain", "data_coding",
+                  env->data_coding, "registered_delivery", env->registered_delivery, "attempts",
+                  env->attempts, "status", gw_status_name(env->status), "reason", env->reason);
+    if (o == NULL)
+        return NULL;
+    src = json_object();
+    corr = json_object();
+    if (src == NULL || corr == NULL)
+        goto out_free;
+    rc |= gw_env_put_str(src, "adapter", env->source.adapter);
+    rc |= gw_env_put_str(src, "connector", env->source.connector);
+    rc |= gw_env_put_str(src, "peer", env->source.peer);
+    rc |= gw_env_put_str(corr, "sip_call_id", env->corr.sip_call_id);
+    rc |= gw_env_put_str(corr, "smpp_message_id", env->corr.smpp_message_id);
+    rc |= gw_env_put_str(corr, "amqp_message_id", env->corr.amqp_message_id);
+    rc |= gw_env_put_str(corr, "amqp_correlation_id", env->corr.amqp_correlation_id);
+    rc |= json_object_set_new(o, "source", src);
+    src = NULL;
+    rc |= json_object_set_new(o, "corr", corr);
+    corr = NULL;
+    rc |= json_object_set(o, "tags", env->tags);
+    rc |= gw_env_put_str(o, "route", env->route);
+    rc |= gw_env_put_str(o, "target", env->target);
+    rc |= gw_env_put_str(o, "reason_text", env->reason_text);
+    if (env->body && env->binary) {
+        /* binary bodies travel base64-encoded */
+        size_t elen = sodium_base64_ENCODED_LEN(env->body_len, sodium_base64_VARIANT_ORIGINAL);
+        char *enc = malloc(elen);
+        if (enc == NULL)
+            goto out_free;
+        sodium_bin2base64(enc, elen, (const unsigned char *)env->body, env->body_len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        rc |= json_object_set_new(o, "body_base64", json_string(enc));
+        free(enc);
+    } else if (env->body) {
+        rc |= json_object_set_new(o, "body", json_stringn(env->body, env->body_len));
+    }
+    if (rc != 0)
+        goto out_free;
+    return o;
+out_free:
+    json_decref(src);
+    json_decref(corr);
+    json_decref(o);
+    return NULL;
+}
+
+/* Copy the string member key of obj into *field; absent or null is fine,
+ * another type is an error. */
+static int gw_env_get_str(const json_t *obj, const char *key, char **field)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (v == NULL || json_is_null(v))
+        return GW_OK;
+    if (!json_is_string(v))
+        return GW_EINVAL;
+    return gw_env_set_str(field, json_string_value(v), json_string_length(v));
+}
+
+static int gw_env_get_addr(const json_t *obj, gw_addr_t *a)
+{
+    json_t *t;
+    int type;
+
+    if (!json_is_object(obj))
+        return GW_EINVAL;
+    if (gw_env_get_str(obj, "address", &a->address) != 0 || a->address == NULL)
+        return GW_EINVAL;
+    t = json_object_get(obj, "type");
+    type = t ? gw_addr_type_parse(json_string_value(t)) : GW_ADDR_E164;
+    if (type < 0)
+        return GW_EINVAL;
+    a->type = (gw_addr_type_t)type;
+    a->ton = (int)json_integer_value(json_object_get(obj, "ton"));
+    a->npi = (int)json_integer_value(json_object_get(obj, "npi"));
+    return GW_OK;
+}
+
+gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
+{
+    gw_envelope_t *env;
+    const char *id, *st;
+    json_t *v, *src, *corr;
+    int rc = 0, status;
+
+    *err = NULL;
+    if (!json_is_object(o)) {
+        *err = "envelope is not an object";
+        return NULL;
+    }
+    env = gw_env_new();
+    if (env == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    id = json_string_value(json_object_get(o, "id"));
+    if (id == NULL || strlen(id) != GW_ENV_ID_LEN) {
+        *err = "id missing or not a 26-character ULID";
+        goto out_unref;
+    }
+    memcpy(env->id, id, GW_ENV_ID_LEN + 1);
+    v = json_object_get(o, "v");
+    env->version = v ? (int)json_integer_value(v) : GW_ENV_VERSION;
+    if (env->version > GW_ENV_VERSION) {
+        *err = "envelope version is newer than this node understands";
+        goto out_unref;
+    }
+    if ((v = json_object_get(o, "created_at")) != NULL)
+        env->created_at = json_integer_value(v);
+    env->expires_at = json_integer_value(json_object_get(o, "expires_at"));
+    if (gw_env_get_addr(json_object_get(o, "from"), &env->from) != 0) {
+        *err = "from: address missing or malformed";
+        goto out_unref;
+    }
+    if (gw_env_get_addr(json_object_get(o, "to"), &env->to) != 0) {
+        *err = "to: address missing or malformed";
+        goto out_unref;
+    }
+    if ((src = json_object_get(o, "source")) != NULL) {
+        rc |= gw_env_get_str(src, "adapter", &env->source.adapter);
+        rc |= gw_env_get_str(src, "connector", &env->source.connector);
+        rc |= gw_env_get_str(src, "peer", &env->source.peer);
+    }
+    if ((corr = json_object_get(o, "corr")) != NULL) {
+        rc |= gw_env_get_str(corr, "sip_call_id", &env->corr.sip_call_id);
+        rc |= gw_env_get_str(corr, "smpp_message_id", &env->corr.smpp_message_id);
+        rc |= gw_env_get_str(corr, "amqp_message_id", &env->corr.amqp_message_id);
+        rc |= gw_env_get_str(corr, "amqp_correlation_id", &env->corr.amqp_correlation_id);
+    }
+    rc |= gw_env_get_str(o, "content_type", &env->content_type);
+    rc |= gw_env_get_str(o, "route", &env->route);
+    rc |= gw_env_get_str(o, "target", &env->target);
+    rc |= gw_env_get_str(o, "reason_text", &env->reason_text);
+    if (rc != 0) {
+        *err = "a string member has another type";
+        goto out_unref;
+    }
+    if ((v = json_object_get(o, "body")) != NULL && json_is_string(v)) {
+        if (gw_env_set_str(&env->body, json_string_value(v), json_string_length(v)) != 0)
+            goto out_nomem;
+        env->body_len = json_string_length(v);
+    } else if ((v = json_object_get(o, "body_base64")) != NULL && json_is_string(v)) {
+        size_t cap = json_string_length(v), len = 0;
+        env->body = malloc(cap + 1);
+        if (env->body == NULL)
+            goto out_nomem;
+        if (sodium_base642bin((unsigned char *)env->body, cap, json_string_value(v), cap, NULL,
+                              &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+            *err = "body_base64 is not valid base64";
+            goto out_unref;
+        }
+        env->body[len] = '\0';
+        env->body_len = len;
+        env->binary = 1;
+    } else {
+        *err = "body or body_base64 missing";
+        goto out_unref;
+    }
+    v = json_object_get(o, "data_coding");
+    env->data_coding = v ? (int)json_integer_value(v) : -1;
+    env->registered_delivery = (int)json_integer_value(json_object_get(o, "registered_delivery"));
+    env->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
+    env->reason = (int)json_integer_value(json_object_get(o, "reason"));
+    st = json_string_value(json_object_get(o, "status"));
+    status = st ? gw_status_parse(st) : GW_ST_RECEIVED;
+    if (status < 0) {
+        *err = "status unknown";
+        goto out_unref;
+    }
+    env->status = (gw_status_t)status;
+    if ((v = json_object_get(o, "tags")) != NULL) {
+        if (!json_is_object(v) || json_object_update(env->tags, v) != 0) {
+            *err = "tags is not an object";
+            goto out_unref;
+        }
+    }
+    return env;
+out_nomem:
+    *err = "out of memory";
+out_unref:
+    gw_env_unref(env);
+    return NULL;
+}
+
+char *gw_env_to_text(const gw_envelope_t *env)
+{
+    json_t *o = gw_env_to_json(env);
+    char *text;
+
+    if (o == NULL)
+        return NULL;
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}

@@ -1,0 +1,121 @@
+/*
+ * gw_envelope.h - the one message form every adapter produces and consumes.
+ *
+ * An envelope is built by the adapter that received a message, routed by
+ * router/, committed by db/ and sent by the target adapter.  It is
+ * reference counted: whoever stores a pointer holds a reference
+ * (gw_env_ref / gw_env_unref).  Once routed, the content fields (ids,
+ * addresses, body, tags, correlation ids set by the source) are read-only;
+ * the delivery fields (status, reason, attempts, corr.smpp_message_id of
+ * the target) are written only by the thread that currently delivers the
+ * envelope (the target connector's thread), one owner at a time.
+ *
+ * The JSON form (gw_env_to_json / gw_env_from_json) is the AMQP and MI form
+ * and the form stored in the messages table; its field "v" is the version.
+ */
+#ifndef GW_ENVELOPE_H
+#define GW_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define GW_ENV_VERSION 1
+#define GW_ENV_ID_LEN 26 /* ULID: 48-bit ms time + 80 bits, Crockford base32 */
+
+typedef enum {
+    GW_ST_RECEIVED = 0,
+    GW_ST_QUEUED,
+    GW_ST_SUBMITTED,
+    GW_ST_DELIVERED,
+    GW_ST_FAILED,
+    GW_ST_EXPIRED,
+    GW_ST_REJECTED,
+    GW_ST__COUNT
+} gw_status_t;
+
+typedef enum {
+    GW_ADDR_E164 = 0,
+    GW_ADDR_ALNUM,
+    GW_ADDR_SIP_URI,
+} gw_addr_type_t;
+
+typedef struct gw_addr {
+    char *address;       /* owned; digits for e164 (no '+'), text for alnum, full URI for sip-uri */
+    gw_addr_type_t type;
+    int ton;
+    int npi;
+} gw_addr_t;
+
+typedef struct gw_envelope {
+    /* public, read-only once routed */
+    char id[GW_ENV_ID_LEN + 1];
+    int version;
+    int64_t created_at; /* ms since the epoch */
+    int64_t expires_at; /* ms since the epoch, 0 = never */
+    struct {
+        char *adapter;   /* "sip", "smpp", "amqp" */
+        char *connector; /* connector or listener name */
+        char *peer;      /* "ip:port" or system_id */
+    } source;
+    gw_addr_t from;
+    gw_addr_t to;
+    char *body;          /* UTF-8 text, NUL terminated; or raw bytes when binary */
+    size_t body_len;
+    int binary;          /* 1: body holds raw bytes of content_type */
+    char *content_type;  /* "text/plain" unless binary */
+    int data_coding;     /* original SMPP data_coding, -1 when none */
+    int registered_delivery; /* receipt requested: SMPP registered_delivery bits */
+    struct {
+        char *sip_call_id;
+        char *smpp_message_id; /* id the SMSC gave our submit_sm, or that we gave */
+        char *amqp_message_id;
+        char *amqp_correlation_id;
+    } corr;
+    json_t *tags;        /* object of string -> string, never NULL */
+    char *route;         /* name or id of the rule that matched, set by the core */
+    char *target;        /* connector chosen by the router, set by the core */
+
+    /* delivery state: written by the delivering thread only */
+    int attempts;
+    gw_status_t status;
+    int reason;          /* protocol code: SMPP command_status, SIP status, 0 */
+    char *reason_text;
+
+    /* private */
+    int refs;            /* atomic */
+} gw_envelope_t;
+
+/* A new envelope with a fresh id, created_at = now, status received, one
+ * reference held by the caller.  NULL on allocation failure. */
+gw_envelope_t *gw_env_new(void);
+gw_envelope_t *gw_env_ref(gw_envelope_t *env);
+/* Drop a reference; frees on the last one.  NULL is accepted. */
+void gw_env_unref(gw_envelope_t *env);
+
+/* Replace a string field (e.g. &env->body) with a copy of s (n bytes, or
+ * strlen when n == (size_t)-1).  Returns 0 or GW_ENOMEM. */
+int gw_env_set_str(char **field, const char *s, size_t n);
+int gw_env_set_tag(gw_envelope_t *env, const char *key, const char *value);
+
+/* Delivery state, by the delivering thread only. */
+void gw_env_set_status(gw_envelope_t *env, gw_status_t st, int reason, const char *text);
+
+/* JSON form.  to_json returns a new object (caller owns it) or NULL.
+ * from_json returns a new envelope (one ref) or NULL with *err set to a
+ * static message. */
+json_t *gw_env_to_json(const gw_envelope_t *env);
+gw_envelope_t *gw_env_from_json(const json_t *obj, const char **err);
+/* Text helpers; the returned string is malloc'd, caller frees. */
+char *gw_env_to_text(const gw_envelope_t *env);
+
+const char *gw_status_name(gw_status_t st);
+int gw_status_parse(const char *s); /* -1 when unknown */
+const char *gw_addr_type_name(gw_addr_type_t t);
+int gw_addr_type_parse(const char *s);
+
+/* Time-ordered unique id into out (GW_ENV_ID_LEN + 1 bytes). Thread-safe. */
+void gw_env_make_id(char *out);
+int64_t gw_now_ms(void);
+
+#endif

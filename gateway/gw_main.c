@@ -1,0 +1,325 @@
+/*
+ * gw_main.c - junction: start-up, the main loop, signals, shutdown.
+ *
+ * Start-up order: parameters (tables, file, stored values, flags) ->
+ * logging -> store (migrations) -> first-start admin user -> routing table
+ * -> MI commands -> writer and core threads -> adapters -> connectors ->
+ * recovery of queued messages -> HTTP and the MI socket.  The main thread
+ * then runs a libevent loop for signals and the MI socket.
+ *
+ * Shutdown (SIGTERM/SIGINT): stop accepting, let the store commit what it
+ * holds (so every accepted message is answered), stop the adapters (they
+ * drain and unbind), close connectors, stop the core and the writer.
+ * SIGHUP re-reads routes and connectors from the database.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "../db/db.h"
+#include "../router/rt.h"
+#include "../webui/web.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_core.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_mi.h"
+#include "gw_version.h"
+
+static struct event_base *gw_main_base;
+
+static void gw_main_usage(FILE *f)
+{
+    fprintf(f, "usage: junction [-c FILE] [-o name=value]... [-t] [-l] [-V]\n"
+               "  -c FILE        configuration file (libconfig syntax) over the embedded defaults\n"
+               "  -o name=value  set one parameter (after the file); repeatable\n"
+               "  -t             check the configuration and exit\n"
+               "  -l             list every parameter with its default and exit\n"
+               "  -V             print the version and exit\n");
+}
+
+static void gw_main_print_param(const gw_param_t *p, void *arg)
+{
+    char v[512];
+
+    (void)arg;
+    gw_param_get(p, v, sizeof(v));
+    printf("%-24s %-24s %s%s\n", p->name, v, p->help ? p->help : "",
+           p->flags & GW_PARAM_RUNTIME ? " (runtime)" : "");
+}
+
+static void gw_main_register_adapter(const gw_adapter_t *a, void *arg)
+{
+    int *rc = arg;
+
+    if (a->params && gw_params_register(a->params) != 0)
+        *rc = GW_EINVAL;
+}
+
+static void gw_main_register_mi(const gw_adapter_t *a, void *arg)
+{
+    int *rc = arg;
+
+    if (a->mi_cmds && gw_mi_register(a->mi_cmds) != 0)
+        *rc = GW_EEXIST;
+}
+
+static void gw_main_init_adapter(const gw_adapter_t *a, void *arg)
+{
+    int *rc = arg;
+
+    if (*rc == 0 && a->init && a->init(gw_main_base) != 0) {
+        GW_ERR("main", "adapter %s failed to initialise", a->name);
+        *rc = GW_ERROR;
+    }
+}
+
+static void gw_main_start_adapter(const gw_adapter_t *a, void *arg)
+{
+    int *rc = arg;
+
+    if (*rc == 0 && a->start && a->start() != 0) {
+        GW_ERR("main", "adapter %s failed to start", a->name);
+        *rc = GW_ERROR;
+    }
+}
+
+static void gw_main_stop_adapter(const gw_adapter_t *a, void *arg)
+{
+    (void)arg;
+    if (a->stop)
+        a->stop();
+}
+
+static void gw_main_destroy_adapter(const gw_adapter_t *a, void *arg)
+{
+    (void)arg;
+    if (a->destroy)
+        a->destroy();
+}
+
+/* Stored runtime values (params.set) win over the file; flags win over
+ * both, so they are applied again afterwards by the caller. */
+static void gw_main_apply_stored_params(void)
+{
+    json_t *stored = db_params_list(), *v;
+    const gw_param_t *p;
+    const char *name;
+    char err[256];
+
+    json_object_foreach(stored, name, v) {
+        p = gw_param_find(name);
+        if (p && (p->flags & GW_PARAM_RUNTIME) && json_is_string(v) &&
+            gw_param_set(p, json_string_value(v), err, sizeof(err)) != 0)
+            GW_WARN("main", "stored parameter ignored: %s", err);
+    }
+    json_decref(stored);
+}
+
+static int gw_main_first_start(void)
+{
+    unsigned char raw[12];
+    char pass[2 * sizeof(raw) + 1];
+    int rc;
+
+    if (db_users_count() != 0)
+        return GW_OK;
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(pass, sizeof(pass), raw, sizeof(raw));
+    rc = db_user_add(gw_config.admin_user, pass, "admin");
+    if (rc != 0)
+        return rc;
+    printf("first start: created web UI / MI user \"%s\" with password %s "
+           "(shown once; change it in the web UI)\n",
+           gw_config.admin_user, pass);
+    return GW_OK;
+}
+
+static void gw_main_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    char err[256] = "";
+
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        GW_INFO("main", "SIGHUP: reloading routes and connectors from the database");
+        if (gw_routes_reload(err, sizeof(err)) != 0)
+            GW_ERR("main", "routes not reloaded, the running table stays: %s", err);
+        gw_connectors_reload();
+        return;
+    }
+    GW_INFO("main", "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopbreak(gw_main_base);
+}
+
+static void gw_main_print_listeners(void)
+{
+    const char *names[][2] = {
+        { "sip.listen", "sip.port" }, { "smpp.listen", "smpp.port" },
+        { "http.listen", "http.port" },
+    };
+    const char *what[] = { "SIP (UDP and TCP)", "SMPP server", "web UI and MI (POST /mi)" };
+    const gw_param_t *h, *p;
+    char host[128], port[16];
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        h = gw_param_find(names[i][0]);
+        p = gw_param_find(names[i][1]);
+        if (h == NULL || p == NULL)
+            continue;
+        gw_param_get(h, host, sizeof(host));
+        gw_param_get(p, port, sizeof(port));
+        printf("  %-26s %s%s:%s\n", what[i], i == 2 ? "http://" : "", host, port);
+    }
+    printf("  %-26s %s\n  %-26s %s\n", "MI socket (junctionctl)", gw_config.mi_socket, "database",
+           gw_config.db_path);
+    fflush(stdout);
+}
+
+/* Parse flags and parameters; returns 1 to exit 0 now, 0 to go on, < 0 on
+ * error (already reported). */
+static int gw_main_config(int argc, char **argv)
+{
+    const char *file = NULL;
+    char err[512];
+    int opt, check = 0, list = 0, rc = 0, i;
+
+    if (gw_params_register(gw_config_params) != 0 || gw_params_register(db_params) != 0 ||
+        gw_params_register(web_params) != 0)
+        return GW_EINVAL;
+    gw_adapters_foreach(gw_main_register_adapter, &rc);
+    if (rc != 0)
+        return rc;
+    while ((opt = getopt(argc, argv, "c:o:tlVh")) != -1) {
+        switch (opt) {
+        case 'c': file = optarg; break;
+        case 'o': break; /* applied after the file */
+        case 't': check = 1; break;
+        case 'l': list = 1; break;
+        case 'V': puts("junction " JUNCTION_VERSION); return 1;
+        case 'h': gw_main_usage(stdout); return 1;
+        default: gw_main_usage(stderr); return GW_EINVAL;
+        }
+    }
+    if (optind < argc) {
+        gw_main_usage(stderr);
+        return GW_EINVAL;
+    }
+    if (gw_config_load_file(file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "junction: %s\n", err);
+        return GW_EINVAL;
+    }
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc &&
+            gw_config_apply_override(argv[++i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "junction: %s\n", err);
+            return GW_EINVAL;
+        }
+    }
+    if (list) {
+        gw_params_foreach(gw_main_print_param, NULL);
+        return 1;
+    }
+    if (check) {
+        printf("configuration ok\n");
+        return 1;
+    }
+    return 0;
+}
+
+static int gw_main_apply_log(void)
+{
+    int level = gw_log_level_parse(gw_config.log_level);
+
+    if (level < 0 || gw_log_apply_spec(gw_config.log_modules) != 0) {
+        fprintf(stderr, "junction: log.level or log.modules is invalid\n");
+        return GW_EINVAL;
+    }
+    gw_log_set_level(level);
+    return GW_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct event *sigs[3];
+    const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+    char err[256] = "";
+    int rc, i;
+
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rc = gw_main_config(argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (sodium_init() < 0 || evthread_use_pthreads() != 0 || gw_main_apply_log() != 0)
+        return 1;
+    if (db_open(gw_config.db_path) != 0) {
+        GW_ERR("main", "cannot open the database %s", gw_config.db_path);
+        return 1;
+    }
+    gw_main_apply_stored_params();
+    for (i = 1; i < argc; i++) /* flags win over stored values */
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            gw_config_apply_override(argv[++i], err, sizeof(err));
+    if (gw_main_apply_log() != 0 || gw_main_first_start() != 0)
+        goto out_db;
+    rt_init();
+    if (gw_routes_reload(err, sizeof(err)) != 0)
+        GW_ERR("main", "routes table not loaded: %s", err);
+    rc = gw_mi_cmds_init();
+    gw_adapters_foreach(gw_main_register_mi, &rc);
+    gw_main_base = event_base_new();
+    if (rc != 0 || gw_main_base == NULL)
+        goto out_rt;
+    for (i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(gw_main_base, signums[i], gw_main_on_signal, NULL);
+        evsignal_add(sigs[i], NULL);
+    }
+    if (db_writer_start() != 0 || gw_core_start() != 0)
+        goto out_core;
+    rc = 0;
+    gw_adapters_foreach(gw_main_init_adapter, &rc);
+    gw_adapters_foreach(gw_main_start_adapter, &rc);
+    if (rc != 0)
+        goto out_adapters;
+    gw_connectors_reload();
+    gw_core_recover();
+    if (web_start() != 0 || gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0)
+        goto out_web;
+    printf("junction %s is running (pid %d); listening on:\n", JUNCTION_VERSION, (int)getpid());
+    gw_main_print_listeners();
+    GW_INFO("main", "ready");
+    event_base_dispatch(gw_main_base);
+    rc = 0;
+    goto out_web;
+out_web:
+    gw_core_stop_accepting();
+    gw_mi_sock_stop();
+    web_stop();
+    db_writer_flush(); /* every accepted message gets its answer */
+out_adapters:
+    gw_core_stop_accepting();
+    gw_adapters_foreach(gw_main_stop_adapter, NULL);
+    gw_connectors_close_all();
+    gw_adapters_foreach(gw_main_destroy_adapter, NULL);
+out_core:
+    gw_core_stop();
+    db_writer_stop();
+    for (i = 0; i < 3; i++)
+        event_free(sigs[i]);
+    event_base_free(gw_main_base);
+out_rt:
+    rt_shutdown();
+out_db:
+    db_close();
+    GW_INFO("main", "stopped");
+    return rc == 0 ? 0 : 1;
+}

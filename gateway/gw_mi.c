@@ -1,0 +1,235 @@
+/*
+ * gw_mi.c - JSON-RPC 2.0 dispatch over the registered command tables.
+ *
+ * gw_mi_handle_text() parses a request (or a batch), checks the JSON-RPC
+ * envelope, finds the handler and runs it with a gw_mi_reply_t that
+ * collects exactly one result or error; the reply object is then encoded.
+ * Handlers never see JSON-RPC framing and never print JSON themselves.
+ *
+ * Threads: any caller; handlers run one at a time under gw_mi_lock.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_mi.h"
+
+#define GW_MI_TABLES_MAX 32
+
+struct gw_mi_reply {
+    json_t *result;  /* owned */
+    int code;        /* 0 when result is set */
+    char message[512];
+    int done;
+};
+
+static const gw_mi_cmd_t *gw_mi_tables[GW_MI_TABLES_MAX];
+static int gw_mi_ntables;
+static pthread_mutex_t gw_mi_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises handlers */
+
+static const gw_mi_cmd_t *gw_mi_find(const char *name)
+{
+    const gw_mi_cmd_t *c;
+    int i;
+
+    for (i = 0; i < gw_mi_ntables; i++)
+        for (c = gw_mi_tables[i]; c->name; c++)
+            if (strcmp(c->name, name) == 0)
+                return c;
+    return NULL;
+}
+
+int gw_mi_register(const gw_mi_cmd_t *table)
+{
+    const gw_mi_cmd_t *c;
+
+    if (gw_mi_ntables == GW_MI_TABLES_MAX)
+        return GW_EFULL;
+    for (c = table; c->name; c++)
+        if (gw_mi_find(c->name)) {
+            GW_ERR("mi", "command %s registered twice", c->name);
+            return GW_EEXIST;
+        }
+    gw_mi_tables[gw_mi_ntables++] = table;
+    return GW_OK;
+}
+
+void gw_mi_result(gw_mi_reply_t *r, json_t *result)
+{
+    if (r->done) {
+        json_decref(result);
+        return;
+    }
+    if (result == NULL) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory building the result");
+        return;
+    }
+    r->result = result;
+    r->done = 1;
+}
+
+void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->done)
+        return;
+    r->code = code;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+    r->done = 1;
+}
+
+const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r)
+{
+    json_t *v = json_object_get(params, key);
+
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"%s\" (a non-empty string) is required", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+const char *gw_mi_opt_str(const json_t *params, const char *key, const char *def)
+{
+    json_t *v = json_object_get(params, key);
+
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+long long gw_mi_opt_int(const json_t *params, const char *key, long long def)
+{
+    json_t *v = json_object_get(params, key);
+
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_true(v))
+        return 1;
+    if (json_is_false(v))
+        return 0;
+    return def;
+}
+
+static json_t *gw_mi_error_obj(json_t *id, int code, const char *message)
+{
+    return json_pack("{s:s, s:{s:i, s:s}, s:O}", "jsonrpc", "2.0", "error", "code", code,
+                     "message", message, "id", id ? id : json_null());
+}
+
+/* One request object -> one response object (new reference), or NULL for a
+ * notification. */
+static json_t *gw_mi_handle_one(json_t *req)
+{
+    gw_mi_reply_t reply = { 0 };
+    const gw_mi_cmd_t *cmd;
+    json_t *id, *params, *method, *resp, *empty = NULL;
+
+    if (!json_is_object(req))
+        return gw_mi_error_obj(NULL, GW_MI_INVALID_REQUEST, "request must be an object");
+    id = json_object_get(req, "id");
+    method = json_object_get(req, "method");
+    params = json_object_get(req, "params");
+    if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id))
+        return gw_mi_error_obj(NULL, GW_MI_INVALID_REQUEST, "id must be a string or a number");
+    if (!json_is_string(method) || strcmp(json_string_value(json_object_get(req, "jsonrpc")) ?
+                                                  json_string_value(json_object_get(req, "jsonrpc")) : "",
+                                              "2.0") != 0)
+        return gw_mi_error_obj(id, GW_MI_INVALID_REQUEST,
+                               "expected {\"jsonrpc\": \"2.0\", \"method\": \"area.verb\", ...}");
+    if (params && !json_is_object(params) && !json_is_array(params))
+        return gw_mi_error_obj(id, GW_MI_INVALID_PARAMS, "params must be an object or an array");
+    cmd = gw_mi_find(json_string_value(method));
+    if (cmd == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "method not found: %.200s (system.listMethods lists them)",
+                 json_string_value(method));
+        return id ? gw_mi_error_obj(id, GW_MI_METHOD_NOT_FOUND, msg) : NULL;
+    }
+    if (params == NULL)
+        params = empty = json_object();
+    pthread_mutex_lock(&gw_mi_lock);
+    cmd->fn(params, &reply);
+    pthread_mutex_unlock(&gw_mi_lock);
+    json_decref(empty);
+    if (!reply.done)
+        gw_mi_error(&reply, GW_MI_INTERNAL_ERROR, "%s gave no reply", cmd->name);
+    if (id == NULL) {
+        json_decref(reply.result);
+        return NULL;
+    }
+    if (reply.result)
+        resp = json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "result", reply.result, "id", id);
+    else
+        resp = gw_mi_error_obj(id, reply.code, reply.message);
+    return resp;
+}
+
+json_t *gw_mi_call(const char *method, json_t *params)
+{
+    json_t *req = json_pack("{s:s, s:s, s:O, s:i}", "jsonrpc", "2.0", "method", method, "params",
+                            params ? params : json_null(), "id", 1);
+    json_t *resp;
+
+    if (params == NULL)
+        json_object_del(req, "params");
+    resp = gw_mi_handle_one(req);
+    json_decref(req);
+    return resp;
+}
+
+char *gw_mi_handle_text(const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *req, *resp = NULL, *one;
+    char *out = NULL, msg[300];
+    size_t i;
+
+    req = json_loadb(text, len, 0, &jerr);
+    if (req == NULL) {
+        snprintf(msg, sizeof(msg), "parse error: %s at line %d column %d", jerr.text, jerr.line,
+                 jerr.column);
+        resp = gw_mi_error_obj(NULL, GW_MI_PARSE_ERROR, msg);
+    } else if (json_is_array(req)) {
+        if (json_array_size(req) == 0) {
+            resp = gw_mi_error_obj(NULL, GW_MI_INVALID_REQUEST, "empty batch");
+        } else {
+            resp = json_array();
+            for (i = 0; i < json_array_size(req); i++)
+                if ((one = gw_mi_handle_one(json_array_get(req, i))) != NULL)
+                    json_array_append_new(resp, one);
+            if (json_array_size(resp) == 0) {
+                json_decref(resp);
+                resp = NULL;
+            }
+        }
+    } else {
+        resp = gw_mi_handle_one(req);
+    }
+    json_decref(req);
+    if (resp) {
+        out = json_dumps(resp, JSON_COMPACT);
+        json_decref(resp);
+    }
+    return out;
+}
+
+/* system.listMethods: the registry describes itself. */
+json_t *gw_mi_methods_json(void)
+{
+    const gw_mi_cmd_t *c;
+    json_t *a = json_array();
+    int i;
+
+    for (i = 0; a && i < gw_mi_ntables; i++)
+        for (c = gw_mi_tables[i]; c->name; c++)
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", c->name, "params",
+                                               c->params ? c->params : "", "help",
+                                               c->help ? c->help : ""));
+    return a;
+}

@@ -1,0 +1,76 @@
+/*
+ * gw_mi.h - the management interface (JSON-RPC 2.0) registry.
+ *
+ * Every subsystem and adapter registers a table of commands named
+ * "area.verb".  A handler reads its params (a JSON object or array, never
+ * NULL: an empty object when the request had none) and writes its reply
+ * through the gw_mi_reply_t interface, so one handler serves POST /mi, the
+ * UNIX socket and junctionctl.  gw_mi_handle_text() does the JSON-RPC
+ * envelope: parse errors (-32700), invalid requests (-32600), unknown
+ * methods (-32601), bad params (-32602), internal errors (-32603).
+ *
+ * Threads: handlers run on the caller's thread (libmicrohttpd threads, the
+ * main thread for the socket) one at a time under gw_mi_lock, so a handler
+ * may touch management state without further locking.
+ */
+#ifndef GW_MI_H
+#define GW_MI_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define GW_MI_PARSE_ERROR -32700
+#define GW_MI_INVALID_REQUEST -32600
+#define GW_MI_METHOD_NOT_FOUND -32601
+#define GW_MI_INVALID_PARAMS -32602
+#define GW_MI_INTERNAL_ERROR -32603
+#define GW_MI_NOT_FOUND -32004 /* application: object not found */
+#define GW_MI_CONFLICT -32009  /* application: already exists / in use */
+
+typedef struct gw_mi_reply gw_mi_reply_t;
+typedef void (*gw_mi_handler_t)(const json_t *params, gw_mi_reply_t *reply);
+
+typedef struct gw_mi_cmd {
+    const char *name;    /* "routes.add" */
+    gw_mi_handler_t fn;
+    const char *params;  /* one-line synopsis of the params, for help and docs */
+    const char *help;
+} gw_mi_cmd_t;
+
+#define GW_MI_END { NULL, NULL, NULL, NULL }
+
+/* Register a NULL-terminated static table.  Returns 0 or GW_EEXIST. */
+int gw_mi_register(const gw_mi_cmd_t *table);
+
+/* Reply interface: exactly one of result / error per call. */
+void gw_mi_result(gw_mi_reply_t *r, json_t *result); /* steals result */
+void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parameter helpers: fetch a named member or report -32602 and return NULL
+ * / -1.  `opt` variants return the default when absent. */
+const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r);
+const char *gw_mi_opt_str(const json_t *params, const char *key, const char *def);
+long long gw_mi_opt_int(const json_t *params, const char *key, long long def);
+
+/* Handle one JSON-RPC request text (single or batch).  Returns a malloc'd
+ * reply text the caller frees, or NULL for a notification (no id). */
+char *gw_mi_handle_text(const char *text, size_t len);
+
+/* Call one method directly (tests, internal use).  Returns a new reference
+ * to the full JSON-RPC response object. */
+json_t *gw_mi_call(const char *method, json_t *params);
+
+/* Register the gateway's own commands (gw_mi_cmds.c). Main thread. */
+int gw_mi_cmds_init(void);
+
+/* The MI on a UNIX socket (gw_mi_sock.c): one JSON-RPC request per line,
+ * one reply line each.  Runs on base's thread (the main loop). */
+struct event_base;
+int gw_mi_sock_start(struct event_base *base, const char *path);
+void gw_mi_sock_stop(void);
+
+/* Every registered command as [{name, params, help}]; new reference. */
+json_t *gw_mi_methods_json(void);
+
+#endif

@@ -1,0 +1,578 @@
+/*
+ * gw_mi_cmds.c - the gateway's own management commands.
+ *
+ * system.*, stats.get, routes.*, connectors.*, messages.*, params.*: each
+ * handler validates its params, calls db/ or the registries, and writes
+ * its reply through gw_mi_reply_t.  A change to routes or connectors is
+ * stored first and then applied to the running system at once (routes: a
+ * new table is built and swapped; connectors: the registry is reloaded).
+ *
+ * Threads: handlers run under gw_mi_lock on an HTTP or the main thread.
+ */
+#include <event2/event.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../db/db.h"
+#include "../router/rt.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_core.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_mi.h"
+#include "gw_stats.h"
+#include "gw_version.h"
+
+
+static int64_t gw_mi_started_ms;
+
+int gw_routes_reload(char *err, size_t errlen)
+{
+    json_t *rows = db_routes_list(), *row;
+    rt_table_t *t;
+    rt_rule_spec_t spec;
+    size_t i;
+    int rc = GW_OK;
+
+    if (rows == NULL) {
+        snprintf(err, errlen, "cannot read the routes table");
+        return GW_ESTORE;
+    }
+    t = rt_table_new();
+    if (t == NULL) {
+        json_decref(rows);
+        return GW_ENOMEM;
+    }
+    json_array_foreach(rows, i, row) {
+        memset(&spec, 0, sizeof(spec));
+        spec.id = json_integer_value(json_object_get(row, "id"));
+        spec.name = json_string_value(json_object_get(row, "name"));
+        spec.priority = (int)json_integer_value(json_object_get(row, "priority"));
+        spec.source = json_string_value(json_object_get(row, "source"));
+        spec.src_prefix = json_string_value(json_object_get(row, "src_prefix"));
+        spec.dst_prefix = json_string_value(json_object_get(row, "dst_prefix"));
+        spec.dst_regex = json_string_value(json_object_get(row, "dst_regex"));
+        spec.target = json_string_value(json_object_get(row, "target"));
+        spec.enabled = !json_is_false(json_object_get(row, "enabled"));
+        if ((rc = rt_table_add(t, &spec, err, errlen)) != 0)
+            break;
+    }
+    json_decref(rows);
+    if (rc != 0) {
+        rt_table_unref(t); /* the running table stays */
+        return rc;
+    }
+    rt_table_seal(t);
+    GW_INFO("core", "routing table installed: %zu rule(s)", rt_table_count(t));
+    rt_install(t);
+    return GW_OK;
+}
+
+static void gw_mi_system_version(const json_t *params, gw_mi_reply_t *r)
+{
+    (void)params;
+    gw_mi_result(r, json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "version", JUNCTION_VERSION,
+                              "build", __DATE__ " " __TIME__, "libraries", "libevent",
+                              event_get_version(), "jansson", JANSSON_VERSION, "libsodium",
+                              sodium_version_string()));
+}
+
+static void gw_mi_system_uptime(const json_t *params, gw_mi_reply_t *r)
+{
+    (void)params;
+    gw_mi_result(r, json_pack("{s:I, s:I}", "uptime_s",
+                              (json_int_t)((gw_now_ms() - gw_mi_started_ms) / 1000),
+                              "started_at", (json_int_t)gw_mi_started_ms));
+}
+
+static void gw_mi_system_methods(const json_t *params, gw_mi_reply_t *r)
+{
+    (void)params;
+    gw_mi_result(r, gw_mi_methods_json());
+}
+
+static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
+{
+    char err[256] = "";
+    int rc;
+
+    (void)params;
+    rc = gw_routes_reload(err, sizeof(err));
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "routes not reloaded: %s", err);
+        return;
+    }
+    rc = gw_connectors_reload();
+    gw_mi_result(r, json_pack("{s:b}", "connectors_ok", rc == 0));
+}
+
+static void gw_mi_stats_get(const json_t *params, gw_mi_reply_t *r)
+{
+    (void)params;
+    gw_mi_result(r, json_pack("{s:o}", "counters", gw_stats_json()));
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static void gw_mi_routes_list(const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *rows = db_routes_list();
+
+    (void)params;
+    if (rows == NULL)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot read the routes table");
+    else
+        gw_mi_result(r, rows);
+}
+
+static void gw_mi_routes_add(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *name = gw_mi_str(params, "name", r), *re;
+    const char *target = name ? gw_mi_str(params, "target", r) : NULL;
+    gw_connector_t *c;
+    json_t *row;
+    char err[256];
+    long long id;
+
+    if (name == NULL || target == NULL)
+        return;
+    re = gw_mi_opt_str(params, "dst_regex", NULL);
+    if (re && *re && rt_regex_check(re, err, sizeof(err)) != 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "invalid route: %s", err);
+        return;
+    }
+    if (json_object_get(params, "priority") && !json_is_integer(json_object_get(params, "priority"))) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "priority must be an integer");
+        return;
+    }
+    row = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:b}", "name", name, "priority",
+                    (json_int_t)gw_mi_opt_int(params, "priority", 100), "source",
+                    gw_mi_opt_str(params, "source", NULL), "src_prefix",
+                    gw_mi_opt_str(params, "src_prefix", NULL), "dst_prefix",
+                    gw_mi_opt_str(params, "dst_prefix", NULL), "dst_regex", re, "target", target,
+                    "enabled", (int)gw_mi_opt_int(params, "enabled", 1));
+    id = row ? db_route_add(row) : GW_ENOMEM;
+    json_decref(row);
+    if (id == GW_EEXIST) {
+        gw_mi_error(r, GW_MI_CONFLICT, "a route named \"%s\" exists", name);
+        return;
+    }
+    if (id < 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route not stored: %s", gw_strerror((int)id));
+        return;
+    }
+    if (gw_routes_reload(err, sizeof(err)) != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route stored but not applied: %s", err);
+        return;
+    }
+    c = gw_connector_get(target);
+    if (c == NULL)
+        GW_WARN("core", "route %s targets connector %s, which does not exist (yet)", name, target);
+    gw_connector_put(c);
+    gw_mi_result(r, json_pack("{s:I}", "id", (json_int_t)id));
+}
+
+static void gw_mi_routes_delete(const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *id = json_object_get(params, "id");
+    char err[256];
+    int rc;
+
+    if (!json_is_integer(id)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"id\" (an integer) is required");
+        return;
+    }
+    rc = db_route_delete(json_integer_value(id));
+    if (rc == GW_ENOTFOUND) {
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no route with id %lld", (long long)json_integer_value(id));
+        return;
+    }
+    if (rc != 0 || gw_routes_reload(err, sizeof(err)) != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route not deleted: %s", gw_strerror(rc));
+        return;
+    }
+    gw_mi_result(r, json_pack("{s:b}", "deleted", 1));
+}
+
+/* ---- connectors --------------------------------------------------------- */
+
+static void gw_mi_connectors_list(const json_t *params, gw_mi_reply_t *r)
+{
+    (void)params;
+    gw_mi_result(r, gw_connectors_status());
+}
+
+/* Validate conf for an adapter; 0 or an error already written to r. */
+static int gw_mi_check_conf(const gw_adapter_t *a, const json_t *conf, gw_mi_reply_t *r)
+{
+    char err[256] = "";
+
+    if (!json_is_object(conf)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"conf\" must be an object");
+        return GW_EINVAL;
+    }
+    if (a->conn_check && a->conn_check(conf, err, sizeof(err)) != 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "invalid %s connector: %s", a->name, err);
+        return GW_EINVAL;
+    }
+    return GW_OK;
+}
+
+static void gw_mi_connectors_apply(gw_mi_reply_t *r, const char *name)
+{
+    gw_connector_t *c;
+    json_t *st = NULL;
+
+    if (gw_connectors_reload() != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR,
+                    "stored, but connector %s failed to start (see the log)", name);
+        return;
+    }
+    c = gw_connector_get(name);
+    if (c && c->enabled && c->adapter->conn_status)
+        st = c->adapter->conn_status(c);
+    gw_connector_put(c);
+    gw_mi_result(r, json_pack("{s:s, s:o}", "name", name, "status", st ? st : json_object()));
+}
+
+static void gw_mi_connectors_add(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *name = gw_mi_str(params, "name", r);
+    const char *type = name ? gw_mi_str(params, "type", r) : NULL;
+    const json_t *conf = json_object_get(params, "conf");
+    const gw_adapter_t *a;
+    int rc;
+
+    if (type == NULL)
+        return;
+    a = gw_adapter_find(type);
+    if (a == NULL || a->conn_open == NULL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "type must be one of smpp, sip, amqp (got \"%s\")",
+                    type);
+        return;
+    }
+    if (strlen(name) >= sizeof(((gw_connector_t *)0)->name)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "name is too long");
+        return;
+    }
+    if (gw_mi_check_conf(a, conf, r) != 0)
+        return;
+    rc = db_connector_add(name, type, conf, (int)gw_mi_opt_int(params, "enabled", 1));
+    if (rc == GW_EEXIST) {
+        gw_mi_error(r, GW_MI_CONFLICT, "a connector named \"%s\" exists", name);
+        return;
+    }
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "connector not stored: %s", gw_strerror(rc));
+        return;
+    }
+    gw_mi_connectors_apply(r, name);
+}
+
+static void gw_mi_connectors_update(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *name = gw_mi_str(params, "name", r);
+    const json_t *conf = json_object_get(params, "conf");
+    json_t *enabled = json_object_get(params, "enabled");
+    gw_connector_t *c;
+    int rc;
+
+    if (name == NULL)
+        return;
+    c = gw_connector_get(name);
+    if (c == NULL) {
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no connector named \"%s\"", name);
+        return;
+    }
+    rc = conf ? gw_mi_check_conf(c->adapter, conf, r) : GW_OK;
+    gw_connector_put(c);
+    if (rc != 0)
+        return;
+    if (enabled && !json_is_boolean(enabled)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "enabled must be true or false");
+        return;
+    }
+    rc = db_connector_update(name, conf, enabled ? json_is_true(enabled) : -1);
+    if (rc == GW_ENOTFOUND) {
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no connector named \"%s\"", name);
+        return;
+    }
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "connector not updated: %s", gw_strerror(rc));
+        return;
+    }
+    gw_mi_connectors_apply(r, name);
+}
+
+static void gw_mi_connectors_delete(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *name = gw_mi_str(params, "name", r);
+    int rc;
+
+    if (name == NULL)
+        return;
+    rc = db_connector_delete(name);
+    if (rc == GW_ENOTFOUND) {
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no connector named \"%s\"", name);
+        return;
+    }
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "connector not deleted: %s", gw_strerror(rc));
+        return;
+    }
+    gw_connectors_reload();
+    gw_mi_result(r, json_pack("{s:b}", "deleted", 1));
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+typedef struct gw_mi_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, rc;
+} gw_mi_wait_t;
+
+/* Writer thread: the injected message is durable (or not). */
+static void gw_mi_inject_committed(gw_envelope_t *env, int rc, void *arg)
+{
+    gw_mi_wait_t *w = arg;
+
+    (void)env;
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    w->rc = rc;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Classify an address the way adapters do: digits (with an optional '+')
+ * are E.164, a URI is a SIP URI, anything else alphanumeric. */
+static void gw_mi_set_addr(gw_addr_t *a, const char *s)
+{
+    size_t i, n = strlen(s);
+    int digits = n > (s[0] == '+');
+
+    for (i = (s[0] == '+'); i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            digits = 0;
+    if (digits) {
+        gw_env_set_str(&a->address, s + (s[0] == '+'), (size_t)-1);
+        a->type = GW_ADDR_E164;
+        a->ton = 1;
+        a->npi = 1;
+    } else {
+        gw_env_set_str(&a->address, s, (size_t)-1);
+        a->type = strncmp(s, "sip:", 4) == 0 || strncmp(s, "sips:", 5) == 0 ? GW_ADDR_SIP_URI
+                                                                            : GW_ADDR_ALNUM;
+        a->ton = a->type == GW_ADDR_ALNUM ? 5 : 0;
+        a->npi = 0;
+    }
+}
+
+static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *from = gw_mi_str(params, "from", r);
+    const char *to = from ? gw_mi_str(params, "to", r) : NULL;
+    const char *body = to ? gw_mi_str(params, "body", r) : NULL;
+    gw_mi_wait_t w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct timespec ts;
+    gw_envelope_t *env;
+    int rc;
+
+    if (body == NULL)
+        return;
+    env = gw_env_new();
+    if (env == NULL) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    gw_mi_set_addr(&env->from, from);
+    gw_mi_set_addr(&env->to, to);
+    gw_env_set_str(&env->body, body, (size_t)-1);
+    env->body_len = strlen(body);
+    gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
+    gw_env_set_str(&env->source.adapter, "mi", (size_t)-1);
+    gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", "mi"), (size_t)-1);
+    rc = gw_core_accept(env, gw_mi_inject_committed, &w);
+    if (rc == GW_ENOROUTE) {
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no route for %s", to);
+        goto out_unref;
+    }
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "not accepted: %s", gw_strerror(rc));
+        goto out_unref;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        if (pthread_cond_timedwait(&w.cond, &w.lock, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&w.lock);
+    if (!w.done || w.rc != 0)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "the store did not commit the message");
+    else
+        gw_mi_result(r, json_pack("{s:s, s:s, s:s}", "id", env->id, "target", env->target,
+                                  "route", env->route));
+    if (!w.done) {
+        /* the callback may still run and touch w: wait for it without limit */
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+    }
+out_unref:
+    gw_env_unref(env);
+}
+
+static void gw_mi_messages_get(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *id = gw_mi_str(params, "id", r);
+    json_t *m;
+
+    if (id == NULL)
+        return;
+    m = db_msg_get(id);
+    if (m == NULL)
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no message with id %s", id);
+    else
+        gw_mi_result(r, m);
+}
+
+static void gw_mi_messages_list(const json_t *params, gw_mi_reply_t *r)
+{
+    long long limit = gw_mi_opt_int(params, "limit", 50);
+    const char *status = gw_mi_opt_str(params, "status", NULL);
+    json_t *a;
+
+    if (limit < 1 || limit > 10000) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "limit must be within 1..10000");
+        return;
+    }
+    if (status && gw_status_parse(status) < 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "unknown status \"%s\"", status);
+        return;
+    }
+    a = db_msgs_list((int)limit, status);
+    if (a == NULL)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot read the messages table");
+    else
+        gw_mi_result(r, a);
+}
+
+static void gw_mi_routes_test(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *to = gw_mi_str(params, "to", r);
+    gw_envelope_t *env;
+    char *target = NULL, *rule = NULL;
+    int rc;
+
+    if (to == NULL)
+        return;
+    env = gw_env_new();
+    if (env == NULL) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    gw_mi_set_addr(&env->to, to);
+    gw_mi_set_addr(&env->from, gw_mi_opt_str(params, "from", "0"));
+    gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", NULL), (size_t)-1);
+    rc = gw_core_dry_run(env, &target, &rule);
+    if (rc == GW_ENOROUTE)
+        gw_mi_result(r, json_pack("{s:b}", "matched", 0));
+    else if (rc == 0)
+        gw_mi_result(r, json_pack("{s:b, s:s, s:s}", "matched", 1, "target", target, "route", rule));
+    else
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "%s", gw_strerror(rc));
+    free(target);
+    free(rule);
+    gw_env_unref(env);
+}
+
+/* ---- params ------------------------------------------------------------- */
+
+static void gw_mi_param_json(const gw_param_t *p, void *arg)
+{
+    char value[512];
+
+    gw_param_get(p, value, sizeof(value));
+    json_array_append_new(arg, json_pack("{s:s, s:s, s:b, s:s}", "name", p->name, "value", value,
+                                         "runtime", (p->flags & GW_PARAM_RUNTIME) != 0, "help",
+                                         p->help ? p->help : ""));
+}
+
+static void gw_mi_params_list(const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *a = json_array();
+
+    (void)params;
+    gw_params_foreach(gw_mi_param_json, a);
+    gw_mi_result(r, a);
+}
+
+static void gw_mi_params_set(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *name = gw_mi_str(params, "name", r);
+    const char *value = name ? gw_mi_str(params, "value", r) : NULL;
+    const gw_param_t *p;
+    char err[256];
+
+    if (value == NULL)
+        return;
+    p = gw_param_find(name);
+    if (p == NULL) {
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no parameter named %s", name);
+        return;
+    }
+    if (!(p->flags & GW_PARAM_RUNTIME)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s can only change with a restart", name);
+        return;
+    }
+    if (gw_param_set(p, value, err, sizeof(err)) != 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", err);
+        return;
+    }
+    if (strcmp(name, "log.level") == 0)
+        gw_log_set_level(gw_log_level_parse(value) < 0 ? GW_LOG_INFO : gw_log_level_parse(value));
+    else if (strcmp(name, "log.modules") == 0)
+        gw_log_apply_spec(value);
+    db_param_set(name, value); /* kept across restarts */
+    gw_mi_result(r, json_pack("{s:s, s:s}", "name", name, "value", value));
+}
+
+static const gw_mi_cmd_t gw_mi_core_cmds[] = {
+    { "system.version", gw_mi_system_version, "", "version and library versions" },
+    { "system.uptime", gw_mi_system_uptime, "", "seconds since start" },
+    { "system.listMethods", gw_mi_system_methods, "", "every MI method with its synopsis" },
+    { "system.reload", gw_mi_system_reload, "", "re-read routes and connectors (as SIGHUP)" },
+    { "stats.get", gw_mi_stats_get, "", "all counters" },
+    { "routes.list", gw_mi_routes_list, "", "routing rules in table order" },
+    { "routes.add", gw_mi_routes_add,
+      "name, target, priority?, source?, src_prefix?, dst_prefix?, dst_regex?, enabled?",
+      "add a rule; applies to the next message" },
+    { "routes.delete", gw_mi_routes_delete, "id", "delete a rule" },
+    { "routes.test", gw_mi_routes_test, "to, from?, source?", "dry run: which rule and target" },
+    { "connectors.list", gw_mi_connectors_list, "", "connectors with live status" },
+    { "connectors.add", gw_mi_connectors_add, "name, type, conf, enabled?",
+      "add a connector; it starts at once" },
+    { "connectors.update", gw_mi_connectors_update, "name, conf?, enabled?",
+      "change a connector; it restarts at once" },
+    { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once" },
+    { "messages.inject", gw_mi_messages_inject, "from, to, body, source?",
+      "accept a message as if received; returns after the store commit" },
+    { "messages.get", gw_mi_messages_get, "id", "one message with its state" },
+    { "messages.list", gw_mi_messages_list, "limit?, status?", "recent messages, newest first" },
+    { "params.list", gw_mi_params_list, "", "every parameter with its value" },
+    { "params.set", gw_mi_params_set, "name, value", "change a runtime parameter" },
+    GW_MI_END,
+};
+
+int gw_mi_cmds_init(void)
+{
+    gw_mi_started_ms = gw_now_ms();
+    return gw_mi_register(gw_mi_core_cmds);
+}

@@ -1,0 +1,112 @@
+// Start a junction daemon for one test: its own temporary folder, database,
+// MI socket and free loopback ports.  Every test file uses this; each peer
+// helper (sipp.mjs, smsc.mjs, rabbitmq.mjs) lives beside it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import dgram from 'node:dgram';
+
+export const JUNCTION_BIN = process.env.JUNCTION_BIN || path.resolve('../../build/junction');
+export const JUNCTIONCTL_BIN = process.env.JUNCTIONCTL_BIN || path.resolve('../../build/junctionctl');
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A port free for both TCP and UDP on 127.0.0.1.
+export async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    });
+    const ok = await new Promise((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port');
+}
+
+// Poll fn until it returns a truthy value or timeoutMs passes.
+export async function waitFor(fn, timeoutMs = 10000, what = 'condition') {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+// opts.params: extra {name: value} passed as -o name=value.
+export async function startJunction(opts = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'junction-test-'));
+  const ports = {
+    sip: opts.sipPort || await freePort(),
+    smpp: opts.smppPort || await freePort(),
+    http: opts.httpPort || await freePort(),
+  };
+  const params = {
+    'db.path': path.join(dir, 'junction.db'),
+    'mi.socket': path.join(dir, 'mi.sock'),
+    'sip.listen': '127.0.0.1',
+    'sip.port': ports.sip,
+    'sip.workers': 2,
+    'smpp.listen': '127.0.0.1',
+    'smpp.port': ports.smpp,
+    'http.listen': '127.0.0.1',
+    'http.port': ports.http,
+    'log.level': 'debug',
+    ...(opts.params || {}),
+  };
+  const args = [];
+  if (opts.configFile) args.push('-c', opts.configFile);
+  for (const [k, v] of Object.entries(params)) args.push('-o', `${k}=${v}`);
+  const j = { dir, ports, params, log: '', exited: null };
+  j.start = () => {
+    j.exited = null;
+    j.proc = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    j.proc.stdout.on('data', (d) => { j.log += d; if (process.env.JUNCTION_LOG) process.stderr.write(d); });
+    j.proc.stderr.on('data', (d) => { j.log += d; if (process.env.JUNCTION_LOG) process.stderr.write(d); });
+    j.proc.on('exit', (code, sig) => { j.exited = { code, sig }; });
+  };
+  j.mi = async (method, params = {}) => {
+    const res = await fetch(`http://127.0.0.1:${ports.http}/mi`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    const body = await res.json();
+    if (body.error) { const e = new Error(`${method}: ${body.error.message}`); e.rpc = body.error; throw e; }
+    return body.result;
+  };
+  j.miRaw = async (text) => {
+    const res = await fetch(`http://127.0.0.1:${ports.http}/mi`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: text,
+    });
+    return { status: res.status, body: await res.text() };
+  };
+  j.ready = () => waitFor(async () => {
+    if (j.exited) throw new Error(`junction exited ${JSON.stringify(j.exited)}:\n${j.log}`);
+    return (await j.mi('system.version')).version;
+  }, 15000, 'junction MI');
+  // SIGTERM and wait; returns the exit code.  SIGKILL after 10 s.
+  j.stop = async (sig = 'SIGTERM') => {
+    if (!j.proc || j.exited) return j.exited;
+    j.proc.kill(sig);
+    const t = setTimeout(() => { if (!j.exited) j.proc.kill('SIGKILL'); }, 10000);
+    await waitFor(() => j.exited, 15000, 'junction exit');
+    clearTimeout(t);
+    return j.exited;
+  };
+  j.cleanup = async () => {
+    await j.stop();
+    if (!process.env.JUNCTION_KEEP && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  };
+  j.start();
+  await j.ready();
+  return j;
+}

@@ -1,0 +1,287 @@
+// SIP MESSAGE through junction: a real UAC (SIPp) sends MESSAGE to junction,
+// which routes it to a "sip" connector pointing at a real UAS (SIPp).  The
+// assertions read what the far UAS actually received (its -message_file),
+// the codes the UAC got, and junction's counters.  Malformed requests and
+// retransmissions are sent as raw UDP from node.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { startJunction, freePort, waitFor, sleep } from './lib/junction.mjs';
+import { runSipp, startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
+
+let j;
+let uas;
+let uasPort;
+let busy;
+
+const counters = async () => (await j.mi('stats.get')).counters;
+const connector = async (name) => (await j.mi('connectors.list')).find((c) => c.name === name);
+const uasMessages = (h) => loggedMessages(h.messageFile, 'received').filter((m) => m.startsWith('MESSAGE '));
+
+before(async () => {
+  j = await startJunction({ params: { 'core.retry_base_ms': 200 } });
+  uasPort = await freePort();
+  uas = startSipp({ scenario: 'uas_message.xml', dir: j.dir, name: 'uas', localPort: uasPort });
+  const busyPort = await freePort();
+  busy = startSipp({ scenario: 'uas_reject.xml', dir: j.dir, name: 'busy', localPort: busyPort });
+  await j.mi('connectors.add', { name: 'far', type: 'sip', conf: { uri: `sip:127.0.0.1:${uasPort}` } });
+  await j.mi('connectors.add', { name: 'busy', type: 'sip', conf: { uri: `sip:127.0.0.1:${busyPort}` } });
+  await j.mi('routes.add', { name: 'to-far', priority: 10, dst_prefix: '49', target: 'far' });
+  await j.mi('routes.add', { name: 'to-busy', priority: 20, dst_prefix: '44', target: 'busy' });
+});
+
+after(async () => {
+  await stopAllSipp();
+  if (j) await j.cleanup();
+});
+
+// A UDP client on 127.0.0.1 that collects every datagram it gets back.
+async function rawClient() {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  const c = { port: sock.address().port, responses: [] };
+  sock.on('message', (m) => c.responses.push(m.toString('utf8')));
+  c.send = (buf) => new Promise((resolve, reject) =>
+    sock.send(buf, j.ports.sip, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  c.wait = (n, ms = 5000) => waitFor(() => c.responses.length >= n, ms, `${n} SIP response(s)`);
+  c.close = () => new Promise((resolve) => sock.close(resolve));
+  return c;
+}
+
+// A request as bytes.  omit: header names to leave out; body may be a Buffer.
+function request(c, o = {}) {
+  const method = o.method || 'MESSAGE';
+  const user = o.user || '+4915112345678';
+  const body = Buffer.isBuffer(o.body) ? o.body : Buffer.from(o.body ?? 'hello', 'utf8');
+  const headers = [
+    ['Via', `SIP/2.0/UDP 127.0.0.1:${c.port};branch=${o.branch || `z9hG4bK-${Math.random().toString(16).slice(2)}`};rport`],
+    ['Max-Forwards', o.maxForwards ?? '70'],
+    ['From', '<sip:bob@127.0.0.1>;tag=raw1'],
+    ['To', `<sip:${user}@127.0.0.1>`],
+    ['Call-ID', o.callId || `raw-${Math.random().toString(16).slice(2)}`],
+    ['CSeq', `1 ${method}`],
+    ['Content-Type', o.contentType || 'text/plain;charset=UTF-8'],
+  ].filter(([name]) => !(o.omit || []).includes(name));
+  const head = `${method} sip:${user}@127.0.0.1:${j.ports.sip} SIP/2.0\r\n` +
+    headers.map(([n, v]) => `${n}: ${v}\r\n`).join('') +
+    (o.rawHeaders || '') + `Content-Length: ${body.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'utf8'), body]);
+}
+
+const statusOf = (resp) => Number(resp.split(' ')[1]);
+
+// A scripted far-end UAS on a node UDP socket: answer(req, n) returns the
+// status line ("200 OK") for the n-th MESSAGE received (0-based), or null
+// to stay silent.  Every received request is kept in u.requests.
+async function scriptedUas(answer) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  const u = { port: sock.address().port, requests: [] };
+  sock.on('message', (m, rinfo) => {
+    const req = m.toString('utf8');
+    const status = answer(req, u.requests.length);
+    u.requests.push(req);
+    if (!status) return;
+    const keep = req.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+      .map((l) => (/^To:/i.test(l) ? `${l};tag=far1` : l));
+    const resp = `SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
+    sock.send(Buffer.from(resp), rinfo.port, rinfo.address);
+  });
+  u.close = () => new Promise((resolve) => sock.close(resolve));
+  return u;
+}
+
+const branchOf = (req) => req.match(/\r\nVia: [^\r]*;branch=([^;\r]+)/)[1];
+
+test('MESSAGE from a SIP UAC is answered 202 and delivered to the SIP connector', async () => {
+  const h = await runSipp({
+    scenario: 'uac_message_202.xml', dir: j.dir, name: 'uac202', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, calls: 1, service: '+4915112345678',
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+  const got = await waitFor(() => uasMessages(uas).find((m) => m.includes('Hello Junction 1')), 10000,
+    'the MESSAGE at the far UAS');
+  assert.match(got, new RegExp(`^MESSAGE sip:\\+4915112345678@127\\.0\\.0\\.1:${uasPort} SIP/2\\.0\r?\n`));
+  assert.match(got, /\r?\nFrom: <sip:alice@127\.0\.0\.1:\d+>;tag=\w+/);
+  assert.match(got, /\r?\nContent-Type: text\/plain;charset=UTF-8/);
+  assert.match(got, /\r?\nUser-Agent: junction/);
+  assert.match(got, /Hello Junction 1 grüße/);
+  await waitFor(async () => (await connector('far')).status.sent === 1, 10000, 'far.sent == 1');
+  const c = await counters();
+  assert.ok(c['sip.tx_202'] >= 1);
+  assert.ok(c['sip.tx_message'] >= 1);
+});
+
+test('MESSAGE over TCP is answered 202', async () => {
+  const before202 = (await counters())['sip.tx_202'];
+  const h = await runSipp({
+    scenario: 'uac_message_202.xml', dir: j.dir, name: 'uactcp', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, calls: 1, service: '4930123456', args: ['-t', 't1'],
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+  assert.equal((await counters())['sip.tx_202'], before202 + 1);
+  // without '+' the number keeps no '+' on the way out
+  await waitFor(() => uasMessages(uas).find((m) => m.startsWith('MESSAGE sip:4930123456@')), 10000,
+    'the TCP MESSAGE at the far UAS');
+});
+
+test('a number without a route is answered 404', async () => {
+  const h = await runSipp({
+    scenario: 'uac_message_404.xml', dir: j.dir, name: 'uac404', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, calls: 1, service: '3312345',
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+});
+
+test('malformed requests get a 4xx, garbage is dropped', async () => {
+  const c = await rawClient();
+  try {
+    const drops = (await counters())['sip.drops'];
+    const cases = [
+      [{ omit: ['Call-ID'] }, 400, /Missing Call-ID/],
+      [{ maxForwards: '0' }, 483, /Too Many Hops/],
+      [{ contentType: 'application/json', body: '{}' }, 415, /Accept: text\/plain/],
+      [{ body: Buffer.from([0x68, 0xc3, 0x28]) }, 400, /Invalid UTF-8/],
+      [{ rawHeaders: 'Contact: <<<sip:broken\r\n', omit: ['From'] }, 400, null],
+    ];
+    for (const [o, status, re] of cases) {
+      const n = c.responses.length;
+      await c.send(request(c, o));
+      await c.wait(n + 1);
+      const r = c.responses[n];
+      assert.equal(statusOf(r), status, `${JSON.stringify(o)} -> ${r}`);
+      assert.match(r, /\r\nVia: SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK-/);
+      assert.match(r, /\r\nCSeq: 1 MESSAGE\r\n/);
+      if (re) assert.match(r, re);
+    }
+    // a request line whose headers libosip2 cannot parse: 400 from the raw lines
+    const n = c.responses.length;
+    await c.send(Buffer.from(`MESSAGE sip:491@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${c.port};branch=z9hG4bK-bad1\r\n` +
+      'From: <<<sip:a@h>;tag=1\r\nTo: sip:1@h>>\r\nCall-ID: bad1\r\nCSeq: abc\r\n\r\n'));
+    await c.wait(n + 1);
+    assert.equal(statusOf(c.responses[n]), 400, c.responses[n]);
+    assert.match(c.responses[n], /branch=z9hG4bK-bad1/);
+    // not SIP at all: no answer, counted
+    const before = c.responses.length;
+    await c.send(Buffer.from('hello, is this the gateway?\r\n'));
+    await c.send(Buffer.from([0, 1, 2, 3, 255]));
+    await waitFor(async () => (await counters())['sip.drops'] >= drops + 2, 5000, 'sip.drops + 2');
+    await sleep(200);
+    assert.equal(c.responses.length, before);
+    // and junction still serves
+    await c.send(request(c, { method: 'OPTIONS', omit: ['Content-Type'], body: '' }));
+    await c.wait(before + 1);
+    assert.equal(statusOf(c.responses[before]), 200);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a connector with a bad uri is refused with the reason', async () => {
+  await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'sip', conf: { uri: 'http://example.com' } }),
+    /not a sip: URI/);
+  await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'sip', conf: { uri: 'sip:h', transport: 'sctp' } }),
+    /only "udp"/);
+});
+
+test('an unanswered MESSAGE is retransmitted (Timer E) until the far end answers', async () => {
+  // silent for the first three copies, then 200 to the fourth
+  const far = await scriptedUas((req, n) => (n >= 3 ? '200 OK' : null));
+  try {
+    await j.mi('connectors.add', { name: 'slow', type: 'sip', conf: { uri: `sip:127.0.0.1:${far.port}` } });
+    await j.mi('routes.add', { name: 'to-slow', priority: 5, dst_prefix: '4966', target: 'slow' });
+    const c = await rawClient();
+    await c.send(request(c, { user: '+4966123', body: 'slowly' }));
+    await c.wait(1);
+    assert.equal(statusOf(c.responses[0]), 202);
+    await c.close();
+    await waitFor(async () => (await connector('slow')).status.sent === 1, 10000, 'slow.sent == 1');
+    assert.equal(far.requests.length, 4);
+    assert.equal(new Set(far.requests.map(branchOf)).size, 1, 'retransmissions keep the branch');
+    assert.match(far.requests[0], /^MESSAGE sip:\+4966123@127\.0\.0\.1:\d+ SIP\/2\.0\r\n/);
+    assert.match(far.requests[0], /\r\n\r\nslowly$/);
+    assert.ok((await counters())['sip.tx_retrans'] >= 3);
+  } finally {
+    await far.close();
+  }
+});
+
+test('a 503 from the far end is retried and then delivered', async () => {
+  const far = await scriptedUas((req, n) => (n === 0 ? '503 Service Unavailable' : '200 OK'));
+  try {
+    await j.mi('connectors.add', { name: 'flaky', type: 'sip', conf: { uri: `sip:127.0.0.1:${far.port}` } });
+    await j.mi('routes.add', { name: 'to-flaky', priority: 5, dst_prefix: '4977', target: 'flaky' });
+    const c = await rawClient();
+    await c.send(request(c, { user: '4977123', body: 'try again' }));
+    await c.wait(1);
+    assert.equal(statusOf(c.responses[0]), 202);
+    await c.close();
+    await waitFor(async () => (await connector('flaky')).status.sent === 1, 15000, 'flaky.sent == 1');
+    assert.equal(far.requests.length, 2);
+    assert.notEqual(branchOf(far.requests[0]), branchOf(far.requests[1]), 'a retry is a new transaction');
+    assert.match(far.requests[1], /^MESSAGE sip:4977123@/);
+    assert.equal((await connector('flaky')).status.failed, 1);
+  } finally {
+    await far.close();
+  }
+});
+
+test('OPTIONS is answered 200 and INVITE 501', async () => {
+  const c = await rawClient();
+  try {
+    await c.send(request(c, { method: 'OPTIONS', omit: ['Content-Type'], body: '' }));
+    await c.wait(1);
+    assert.equal(statusOf(c.responses[0]), 200, c.responses[0]);
+    assert.match(c.responses[0], /\r\nAllow: MESSAGE, OPTIONS, ACK\r\n/);
+    assert.match(c.responses[0], /\r\nTo: <sip:\+4915112345678@127\.0\.0\.1>;tag=\w+\r\n/);
+    assert.match(c.responses[0], new RegExp(`;rport=${c.port}`));
+    await c.send(request(c, { method: 'INVITE', contentType: 'application/sdp', body: 'v=0\r\n' }));
+    await c.wait(2);
+    assert.equal(statusOf(c.responses[1]), 501, c.responses[1]);
+    const st = await j.mi('sip.stats');
+    assert.equal(st.workers, 2);
+    assert.ok(st.rx_requests >= 2);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a retransmitted MESSAGE yields one message and the same answer', async () => {
+  const c = await rawClient();
+  try {
+    const before = await counters();
+    const msg = request(c, { user: '+4915550001', body: 'retransmitted once', branch: 'z9hG4bK-retrans-1', callId: 'retrans-1' });
+    await c.send(msg);
+    await c.send(msg); // while pending (absorbed) or after the 202 (answered again)
+    await c.wait(1);
+    await c.send(msg); // after the 202: answered from the transaction table
+    await c.wait(2);
+    await sleep(300);
+    assert.ok(c.responses.every((r) => statusOf(r) === 202), c.responses.join('\n'));
+    const tags = new Set(c.responses.map((r) => r.match(/\r\nTo: [^\r]*;tag=(\w+)/)[1]));
+    assert.equal(tags.size, 1, 'every answer carries the same To tag');
+    await waitFor(() => uasMessages(uas).some((m) => m.includes('retransmitted once')), 10000, 'delivery');
+    await sleep(1000); // a second envelope would be sent within this
+    assert.equal(uasMessages(uas).filter((m) => m.includes('retransmitted once')).length, 1);
+    const after = await counters();
+    assert.equal(after['sip.rx_message'] - before['sip.rx_message'], 1);
+    assert.equal(after['sip.rx_retrans'] - before['sip.rx_retrans'], 2);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a final rejection by the far UAS fails the message', async () => {
+  const h = await runSipp({
+    scenario: 'uac_message_202.xml', dir: j.dir, name: 'uacbusy', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, calls: 1, service: '+442071234567',
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+  await waitFor(() => uasMessages(busy).some((m) => m.startsWith('MESSAGE sip:+442071234567@')), 10000,
+    'the MESSAGE at the rejecting UAS');
+  await waitFor(async () => (await connector('busy')).status.failed === 1, 10000, 'busy.failed == 1');
+  assert.equal((await connector('busy')).status.sent, 0);
+  // the far end saw it once: a 486 is final, no retransmission or retry
+  await sleep(1000);
+  assert.equal(uasMessages(busy).length, 1);
+});

@@ -1,0 +1,149 @@
+// The web UI in a real Chromium (playwright-core, Debian's /usr/bin/chromium):
+// the live connectors table, the routes table, adding a route through the
+// form (checked through the MI too), an invalid regex showing the MI's
+// reason, deleting a route.  One screenshot goes to a temporary folder that
+// is kept when JUNCTION_KEEP is set (its path is printed as a diagnostic).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startJunction, freePort, waitFor } from './lib/junction.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let j;
+let ctx;
+let page;
+let shotDir;
+const pageErrors = [];
+
+before(async () => {
+  j = await startJunction();
+  // Two connectors whose state is known without a peer: a SIP target
+  // (ready as soon as it opens) and an SMPP client towards a closed port
+  // (never bound).
+  const sipPort = await freePort();
+  const smppPort = await freePort();
+  await j.mi('connectors.add', { name: 'pbx1', type: 'sip', conf: { uri: `sip:127.0.0.1:${sipPort}` } });
+  await j.mi('connectors.add', {
+    name: 'smsc1', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smppPort, system_id: 'test', password: 'secret' },
+  });
+  await j.mi('routes.add', { name: 'seeded', priority: 50, dst_prefix: '33', target: 'pbx1' });
+  shotDir = mkdtempSync(path.join(tmpdir(), 'junction-webui-'));
+  ctx = await chromium.launchPersistentContext(path.join(shotDir, 'profile'), {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
+  });
+  page = ctx.pages()[0] || await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  await page.goto(`http://127.0.0.1:${j.ports.http}/`);
+});
+
+after(async () => {
+  if (ctx) await ctx.close();
+  if (j) await j.cleanup();
+  if (shotDir && !process.env.JUNCTION_KEEP) rmSync(shotDir, { recursive: true, force: true });
+});
+
+const routeRow = (name) => page.locator('#routes-table tbody tr', { has: page.locator(`td:text-is("${name}")`) });
+
+test('the dashboard shows the version and counters', async () => {
+  const { version } = await j.mi('system.version');
+  await page.locator('#dash-version', { hasText: version }).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator('#hdr-version').textContent(), `v${version}`);
+  assert.match(await page.locator('#dash-uptime').textContent(), /^\d+[smhd]/);
+  assert.equal(await page.locator('#link').textContent(), 'connected');
+});
+
+test('the connectors table shows each connector with its live state', async () => {
+  const list = await j.mi('connectors.list');
+  assert.equal(list.length, 2);
+  for (const c of list) {
+    const row = page.locator(`#conn-table tbody tr[data-name="${c.name}"]`);
+    await row.waitFor({ timeout: 10000 });
+    assert.equal(await row.locator('td').nth(1).textContent(), c.type);
+    // The state may move on (the SMPP client retries): compare with a fresh read.
+    await waitFor(async () => {
+      const now = (await j.mi('connectors.list')).find((x) => x.name === c.name).status.state;
+      return (await row.locator('.badge').textContent()) === now;
+    }, 10000, `state badge of ${c.name}`);
+  }
+  const sipRow = page.locator('#conn-table tbody tr[data-name="pbx1"]');
+  assert.equal(await sipRow.locator('.badge').textContent(), 'ready');
+  assert.match(await sipRow.locator('.details').textContent(), /uri sip:127\.0\.0\.1:\d+/);
+  // The SMPP password never reaches the page.
+  assert.doesNotMatch(await page.locator('#conn-table').textContent(), /secret/);
+});
+
+test('the connectors table refreshes by itself', async () => {
+  const port = await freePort();
+  await j.mi('connectors.add', { name: 'pbx2', type: 'sip', conf: { uri: `sip:127.0.0.1:${port}` } });
+  const row = page.locator('#conn-table tbody tr[data-name="pbx2"]');
+  await row.waitFor({ timeout: 5000 }); // no reload: the 2 s poll brings it
+  await j.mi('connectors.delete', { name: 'pbx2' });
+  await waitFor(async () => (await row.count()) === 0, 5000, 'pbx2 row gone');
+});
+
+test('the routes table lists the routes', async () => {
+  const row = routeRow('seeded');
+  await row.waitFor({ timeout: 10000 });
+  const cells = await row.locator('td').allTextContents();
+  assert.equal(cells[2], '50');
+  assert.equal(cells[5], '33');
+  assert.equal(cells[7], 'pbx1');
+});
+
+test('adding a route through the form shows it and stores it', async () => {
+  await page.fill('#rf-name', 'ui-fr');
+  await page.fill('#rf-priority', '20');
+  await page.fill('#rf-dst-prefix', '33');
+  await page.fill('#rf-dst-regex', '^33[67][0-9]{8}$');
+  await page.fill('#rf-target', 'smsc1');
+  await page.click('#rf-submit');
+  await routeRow('ui-fr').waitFor({ timeout: 10000 });
+  assert.match(await page.locator('#rf-status').textContent(), /added/);
+  const stored = (await j.mi('routes.list')).find((r) => r.name === 'ui-fr');
+  assert.ok(stored, 'ui-fr is in routes.list');
+  assert.equal(stored.priority, 20);
+  assert.equal(stored.dst_prefix, '33');
+  assert.equal(stored.dst_regex, '^33[67][0-9]{8}$');
+  assert.equal(stored.target, 'smsc1');
+});
+
+test('an invalid regex shows the reason from the MI and adds nothing', async (t) => {
+  const before = await j.mi('routes.list');
+  await page.fill('#rf-name', 'ui-bad');
+  await page.fill('#rf-dst-regex', '^(33');
+  await page.fill('#rf-target', 'smsc1');
+  await page.click('#rf-submit');
+  const status = page.locator('#rf-status.error');
+  await status.waitFor({ timeout: 10000 });
+  const text = await status.textContent();
+  assert.match(text, /-32602/);
+  assert.match(text, /invalid route: .*(missing|parenthes)/i);
+  assert.deepEqual(await j.mi('routes.list'), before);
+  assert.equal(await routeRow('ui-bad').count(), 0);
+
+  const shot = path.join(shotDir, 'webui.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 10000);
+  t.diagnostic(`screenshot: ${shot}`);
+});
+
+test('delete asks for a second click, then removes the route', async () => {
+  const row = routeRow('ui-fr');
+  await row.locator('button.danger').click();
+  assert.equal(await row.locator('button.danger').textContent(), 'Confirm');
+  await row.locator('button.danger').click();
+  await waitFor(async () => (await routeRow('ui-fr').count()) === 0, 10000, 'row removed');
+  assert.ok(!(await j.mi('routes.list')).some((r) => r.name === 'ui-fr'));
+});
+
+test('the page logged no script errors', () => {
+  assert.deepEqual(pageErrors, []);
+});

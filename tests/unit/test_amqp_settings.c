@@ -1,0 +1,136 @@
+/*
+ * test_amqp_settings.c - an amqp connector's conf: defaults, checks, and the
+ * adapter's declared contract (name, callbacks, parameters).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "adapters/amqp/amqp_link.h"
+#include "gateway/gw_adapter.h"
+#include "gateway/gw_errors.h"
+
+extern const gw_adapter_t amqp_adapter;
+
+static int parse(const char *text, amqp_settings_t *set, char *err, size_t errlen)
+{
+    json_t *conf = text ? json_loads(text, JSON_ALLOW_NUL, NULL) : NULL;
+    int rc;
+
+    if (text)
+        assert_non_null(conf);
+    err[0] = '\0';
+    rc = amqp_settings_parse(conf, set, err, errlen);
+    json_decref(conf);
+    return rc;
+}
+
+static void test_empty_conf_gets_defaults(void **state)
+{
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse("{}", &set, err, sizeof(err)), 0);
+    assert_string_equal(set.host, "127.0.0.1");
+    assert_int_equal(set.port, 5672);
+    assert_string_equal(set.vhost, "/");
+    assert_string_equal(set.user, "guest");
+    assert_string_equal(set.password, "guest");
+    assert_string_equal(set.exchange, "junction.events");
+    assert_int_equal(set.heartbeat, 30);
+}
+
+static void test_full_conf_is_taken(void **state)
+{
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse("{\"host\":\"mq.local\",\"port\":5673,\"vhost\":\"prod\","
+                           "\"user\":\"junction\",\"password\":\"\",\"exchange\":\"ev\","
+                           "\"heartbeat\":0}", &set, err, sizeof(err)), 0);
+    assert_string_equal(set.host, "mq.local");
+    assert_int_equal(set.port, 5673);
+    assert_string_equal(set.vhost, "prod");
+    assert_string_equal(set.user, "junction");
+    assert_string_equal(set.password, "");
+    assert_string_equal(set.exchange, "ev");
+    assert_int_equal(set.heartbeat, 0);
+}
+
+static void test_unknown_member_is_refused(void **state)
+{
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse("{\"hots\":\"x\"}", &set, err, sizeof(err)), GW_EINVAL);
+    assert_non_null(strstr(err, "hots"));
+}
+
+static void test_bad_values_are_refused(void **state)
+{
+    static const char *const bad[] = {
+        "{\"port\":0}", "{\"port\":70000}", "{\"port\":\"5672\"}", "{\"host\":\"\"}",
+        "{\"exchange\":\"\"}", "{\"heartbeat\":-1}", "{\"user\":5}", "[1]",
+        "{\"vhost\":\"a\\u0000b\"}",
+    };
+    amqp_settings_t set;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse(bad[i], &set, err, sizeof(err)), GW_EINVAL);
+        assert_true(strlen(err) > 0);
+    }
+}
+
+static void test_overlong_host_is_refused(void **state)
+{
+    char text[600], err[256];
+    amqp_settings_t set;
+
+    (void)state;
+    strcpy(text, "{\"host\":\"");
+    memset(text + strlen(text), 'h', 300);
+    strcpy(text + 9 + 300, "\"}");
+    assert_int_equal(parse(text, &set, err, sizeof(err)), GW_EINVAL);
+}
+
+static void test_adapter_declares_its_contract(void **state)
+{
+    char err[256];
+    json_t *bad = json_pack("{s:i}", "port", 0);
+    int i, found = 0;
+
+    (void)state;
+    assert_string_equal(amqp_adapter.name, "amqp");
+    assert_non_null(amqp_adapter.conn_open);
+    assert_non_null(amqp_adapter.conn_close);
+    assert_non_null(amqp_adapter.conn_status);
+    assert_non_null(amqp_adapter.send);
+    assert_int_equal(amqp_adapter.conn_check(bad, err, sizeof(err)), GW_EINVAL);
+    json_decref(bad);
+    for (i = 0; amqp_adapter.params[i].name; i++)
+        found |= strcmp(amqp_adapter.params[i].name, "amqp.buffer_max") == 0;
+    assert_true(found);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_conf_gets_defaults),
+        cmocka_unit_test(test_full_conf_is_taken),
+        cmocka_unit_test(test_unknown_member_is_refused),
+        cmocka_unit_test(test_bad_values_are_refused),
+        cmocka_unit_test(test_overlong_host_is_refused),
+        cmocka_unit_test(test_adapter_declares_its_contract),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,510 @@
+/*
+ * test_db.c - behaviour of the SQLite store (db/).
+ *
+ * Each test opens a fresh database in its own mkdtemp folder (setup) and
+ * removes it afterwards (teardown).  Checks that must not trust db/ itself
+ * (is the row really committed? make the commit fail) use a second raw
+ * SQLite connection: this test is the one place outside db/ allowed to
+ * include sqlite3.h, because it plays the part of an independent reader
+ * and of the fault injector.
+ *
+ * Threads: cmocka's, plus the writer thread and two producer threads in
+ * the group-commit test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "gw_errors.h"
+#include "gw_stats.h"
+
+typedef struct test_db {
+    char dir[64];
+    char path[128];
+} test_db_t;
+
+static int test_setup(void **state)
+{
+    test_db_t *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return -1;
+    snprintf(t->dir, sizeof t->dir, "/tmp/junction-test-db-XXXXXX");
+    if (mkdtemp(t->dir) == NULL)
+        return -1;
+    /* A subfolder that does not exist yet: db_open creates it. */
+    snprintf(t->path, sizeof t->path, "%s/var/junction.db", t->dir);
+    if (db_open(t->path) != 0)
+        return -1;
+    *state = t;
+    return 0;
+}
+
+static int test_teardown(void **state)
+{
+    test_db_t *t = *state;
+    char cmd[160];
+    db_close();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    int rc = system(cmd);
+    free(t);
+    return rc == 0 ? 0 : -1;
+}
+
+/* A second, independent connection to the test database. */
+static sqlite3 *test_raw_open(const test_db_t *t)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* The single integer an SQL query returns, through a raw connection. */
+static long long test_raw_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static gw_envelope_t *test_env(const char *to)
+{
+    gw_envelope_t *env = gw_env_new();
+    assert_non_null(env);
+    assert_int_equal(gw_env_set_str(&env->source.adapter, "sip", (size_t)-1), 0);
+    assert_int_equal(gw_env_set_str(&env->source.connector, "sip0", (size_t)-1), 0);
+    assert_int_equal(gw_env_set_str(&env->from.address, "33100000000", (size_t)-1), 0);
+    assert_int_equal(gw_env_set_str(&env->to.address, to, (size_t)-1), 0);
+    assert_int_equal(gw_env_set_str(&env->body, "hello from the test", (size_t)-1), 0);
+    env->body_len = strlen(env->body);
+    assert_int_equal(gw_env_set_str(&env->target, "smsc1", (size_t)-1), 0);
+    assert_int_equal(gw_env_set_str(&env->route, "default", (size_t)-1), 0);
+    env->status = GW_ST_QUEUED;
+    return env;
+}
+
+static void test_migrations_create_schema_and_user_version(void **state)
+{
+    test_db_t *t = *state;
+    assert_int_equal(db_schema_version(), 1);
+    sqlite3 *raw = test_raw_open(t);
+    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 1);
+    assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                       " AND name IN ('connectors', 'routes', 'messages',"
+                                       " 'receipts', 'accounts', 'users', 'params', 'location',"
+                                       " 'events')"),
+                     9);
+    sqlite3_close(raw);
+}
+
+static void test_reopen_is_idempotent_and_keeps_rows(void **state)
+{
+    test_db_t *t = *state;
+    assert_int_equal(db_param_set("sip.port", "5070"), 0);
+    db_close();
+    assert_int_equal(db_open(t->path), 0);
+    assert_int_equal(db_schema_version(), 1);
+    json_t *params = db_params_list();
+    assert_string_equal(json_string_value(json_object_get(params, "sip.port")), "5070");
+    json_decref(params);
+}
+
+static void test_route_add_list_delete_round_trip(void **state)
+{
+    (void)state;
+    json_t *r = json_pack("{s:s, s:i, s:s, s:s, s:s}", "name", "fr", "priority", 5,
+                          "dst_prefix", "33", "dst_regex", "^33[67]", "target", "smsc1");
+    long long id = db_route_add(r);
+    assert_true(id > 0);
+    assert_int_equal(db_route_add(r), GW_EEXIST); /* same name */
+    json_decref(r);
+
+    json_t *bad = json_pack("{s:s, s:s}", "name", "no-target", "target", "");
+    assert_int_equal(db_route_add(bad), GW_EINVAL);
+    json_decref(bad);
+    bad = json_pack("{s:s, s:s, s:s}", "name", "p", "target", "x", "priority", "high");
+    assert_int_equal(db_route_add(bad), GW_EINVAL);
+    json_decref(bad);
+
+    json_t *list = db_routes_list();
+    assert_int_equal(json_array_size(list), 1);
+    json_t *row = json_array_get(list, 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "id")), id);
+    assert_string_equal(json_string_value(json_object_get(row, "name")), "fr");
+    assert_int_equal(json_integer_value(json_object_get(row, "priority")), 5);
+    assert_string_equal(json_string_value(json_object_get(row, "dst_regex")), "^33[67]");
+    assert_string_equal(json_string_value(json_object_get(row, "target")), "smsc1");
+    assert_true(json_is_null(json_object_get(row, "source")));
+    assert_true(json_is_true(json_object_get(row, "enabled")));
+    json_decref(list);
+
+    assert_int_equal(db_route_delete(id), 0);
+    assert_int_equal(db_route_delete(id), GW_ENOTFOUND);
+    list = db_routes_list();
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+}
+
+static void test_duplicate_connector_rejected_update_and_delete(void **state)
+{
+    (void)state;
+    json_t *conf = json_pack("{s:s, s:i}", "host", "127.0.0.1", "port", 2775);
+    assert_int_equal(db_connector_add("smsc1", "smpp", conf, 1), 0);
+    assert_int_equal(db_connector_add("smsc1", "smpp", conf, 1), GW_EEXIST);
+    json_decref(conf);
+
+    json_t *conf2 = json_pack("{s:s, s:i}", "host", "127.0.0.1", "port", 2776);
+    assert_int_equal(db_connector_update("smsc1", conf2, -1), 0);
+    assert_int_equal(db_connector_update("nope", conf2, 1), GW_ENOTFOUND);
+    json_decref(conf2);
+    assert_int_equal(db_connector_update("smsc1", NULL, 0), 0);
+
+    json_t *list = db_connectors_list();
+    assert_int_equal(json_array_size(list), 1);
+    json_t *row = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "type")), "smpp");
+    assert_true(json_is_false(json_object_get(row, "enabled")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(row, "conf"), "port")),
+                     2776);
+    json_decref(list);
+
+    assert_int_equal(db_connector_delete("smsc1"), 0);
+    assert_int_equal(db_connector_delete("smsc1"), GW_ENOTFOUND);
+}
+
+/* Callback state of the visibility test. */
+typedef struct test_visible {
+    const test_db_t *t;
+    int calls;
+    int rc;
+    long long rows_seen; /* rows with this id seen by another connection */
+} test_visible_t;
+
+static void test_visible_cb(gw_envelope_t *env, int rc, void *arg)
+{
+    test_visible_t *v = arg;
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *st = NULL;
+    v->calls++;
+    v->rc = rc;
+    /* On the writer thread, right after COMMIT: is the row really there? */
+    if (sqlite3_open(v->t->path, &raw) == SQLITE_OK &&
+        sqlite3_prepare_v2(raw, "SELECT count(*) FROM messages WHERE id = ?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+        sqlite3_bind_text(st, 1, env->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v->rows_seen = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+}
+
+static void test_insert_acknowledged_only_once_row_is_visible(void **state)
+{
+    test_db_t *t = *state;
+    test_visible_t v = {.t = t, .rows_seen = -1};
+    assert_int_equal(db_writer_start(), 0);
+    gw_envelope_t *env = test_env("33612345678");
+    assert_int_equal(db_msg_insert(env, test_visible_cb, &v), 0);
+    db_writer_flush();
+    assert_int_equal(v.calls, 1);
+    assert_int_equal(v.rc, 0);
+    assert_int_equal(v.rows_seen, 1);
+
+    json_t *got = db_msg_get(env->id);
+    assert_non_null(got);
+    assert_string_equal(json_string_value(json_object_get(got, "status")), "queued");
+    assert_string_equal(json_string_value(json_object_get(got, "to")), "33612345678");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(got, "envelope"), "body")),
+        "hello from the test");
+    json_decref(got);
+    db_writer_stop();
+    assert_int_equal(db_msg_insert(env, test_visible_cb, &v), GW_ESTOPPED);
+    assert_int_equal(v.calls, 1);
+    gw_env_unref(env);
+}
+
+#define TEST_GC_PER_THREAD 500
+
+typedef struct test_gc {
+    pthread_mutex_t lock;
+    int acks;       /* guarded by lock */
+    int failures;   /* guarded by lock */
+    unsigned char seen[2 * TEST_GC_PER_THREAD]; /* guarded by lock */
+} test_gc_t;
+
+typedef struct test_gc_arg {
+    test_gc_t *gc;
+    int index;
+} test_gc_arg_t;
+
+static test_gc_arg_t test_gc_args[2 * TEST_GC_PER_THREAD];
+
+static void test_gc_cb(gw_envelope_t *env, int rc, void *arg)
+{
+    (void)env;
+    test_gc_arg_t *a = arg;
+    pthread_mutex_lock(&a->gc->lock);
+    a->gc->acks++;
+    a->gc->seen[a->index]++;
+    if (rc != 0)
+        a->gc->failures++;
+    pthread_mutex_unlock(&a->gc->lock);
+}
+
+static void *test_gc_producer(void *arg)
+{
+    int base = *(int *)arg;
+    for (int i = 0; i < TEST_GC_PER_THREAD; i++) {
+        gw_envelope_t *env = gw_env_new();
+        if (env == NULL || gw_env_set_str(&env->from.address, "100", (size_t)-1) < 0 ||
+            gw_env_set_str(&env->to.address, "200", (size_t)-1) < 0)
+            return (void *)1;
+        env->status = GW_ST_QUEUED;
+        int rc = db_msg_insert(env, test_gc_cb, &test_gc_args[base + i]);
+        gw_env_unref(env);
+        if (rc != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_group_commit_acknowledges_each_insert_once(void **state)
+{
+    test_db_t *t = *state;
+    static test_gc_t gc;
+    pthread_t th[2];
+    int bases[2] = {0, TEST_GC_PER_THREAD};
+    void *res[2];
+
+    memset(&gc, 0, sizeof gc);
+    pthread_mutex_init(&gc.lock, NULL);
+    for (int i = 0; i < 2 * TEST_GC_PER_THREAD; i++)
+        test_gc_args[i] = (test_gc_arg_t){.gc = &gc, .index = i};
+    gw_stat_t *commits = gw_stat("db.commits", "group commits of the writer");
+    int64_t commits0 = gw_stat_get(commits);
+
+    assert_int_equal(db_writer_start(), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, test_gc_producer, &bases[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], &res[i]);
+        assert_null(res[i]);
+    }
+    db_writer_flush();
+
+    assert_int_equal(gc.acks, 2 * TEST_GC_PER_THREAD);
+    assert_int_equal(gc.failures, 0);
+    for (int i = 0; i < 2 * TEST_GC_PER_THREAD; i++)
+        assert_int_equal(gc.seen[i], 1);
+    sqlite3 *raw = test_raw_open(t);
+    assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"),
+                     2 * TEST_GC_PER_THREAD);
+    sqlite3_close(raw);
+    int64_t used = gw_stat_get(commits) - commits0;
+    assert_true(used >= 1);
+    assert_true(used < 2 * TEST_GC_PER_THREAD);
+    db_writer_stop();
+}
+
+static void test_collect_cb(gw_envelope_t *env, void *arg)
+{
+    json_t *ids = arg;
+    json_array_append_new(ids, json_pack("{s:s, s:i, s:s, s:i}", "id", env->id, "status",
+                                         (int)env->status, "target",
+                                         env->target ? env->target : "", "attempts",
+                                         env->attempts));
+    gw_env_unref(env);
+}
+
+static void test_pending_messages_survive_restart(void **state)
+{
+    test_db_t *t = *state;
+    assert_int_equal(db_writer_start(), 0);
+    gw_envelope_t *a = test_env("331"), *b = test_env("332"), *done = test_env("333");
+    assert_int_equal(db_msg_insert(a, NULL, NULL), 0);
+    assert_int_equal(db_msg_insert(b, NULL, NULL), 0);
+    assert_int_equal(db_msg_insert(done, NULL, NULL), 0);
+    /* b went through one failed attempt and was re-queued toward smsc2 */
+    b->attempts = 1;
+    assert_int_equal(gw_env_set_str(&b->target, "smsc2", (size_t)-1), 0);
+    assert_int_equal(db_msg_update(b, NULL), 0);
+    gw_env_set_status(done, GW_ST_SUBMITTED, 0, NULL);
+    assert_int_equal(db_msg_update(done, "smsc-abc-1"), 0);
+    db_writer_stop();
+    db_close();
+
+    assert_int_equal(db_open(t->path), 0);
+    json_t *got = json_array();
+    assert_int_equal(db_msgs_pending(test_collect_cb, got), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "id")), a->id);
+    json_t *rb = json_array_get(got, 1);
+    assert_string_equal(json_string_value(json_object_get(rb, "id")), b->id);
+    assert_int_equal(json_integer_value(json_object_get(rb, "status")), GW_ST_QUEUED);
+    assert_int_equal(json_integer_value(json_object_get(rb, "attempts")), 1);
+    assert_string_equal(json_string_value(json_object_get(rb, "target")), "smsc2");
+    json_decref(got);
+
+    char *id = db_receipt_lookup("smsc1", "smsc-abc-1");
+    assert_non_null(id);
+    assert_string_equal(id, done->id);
+    free(id);
+    assert_null(db_receipt_lookup("smsc1", "unknown"));
+    json_t *list = db_msgs_list(10, "submitted");
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    list = db_msgs_list(10, NULL);
+    assert_int_equal(json_array_size(list), 3);
+    json_decref(list);
+    gw_env_unref(a);
+    gw_env_unref(b);
+    gw_env_unref(done);
+}
+
+static void test_account_password_verify(void **state)
+{
+    (void)state;
+    json_t *acc = NULL;
+    assert_int_equal(db_account_add("cust1", "s3cret", "127.0.0.0/8", 50), 0);
+    assert_int_equal(db_account_add("cust1", "other", "", 0), GW_EEXIST);
+    assert_int_equal(db_account_verify("cust1", "s3cret", &acc), 0);
+    assert_non_null(acc);
+    assert_int_equal(json_integer_value(json_object_get(acc, "throughput")), 50);
+    assert_null(json_object_get(acc, "password_hash"));
+    json_decref(acc);
+    assert_int_equal(db_account_verify("cust1", "wrong", NULL), GW_EINVAL);
+    assert_int_equal(db_account_verify("nobody", "s3cret", NULL), GW_ENOTFOUND);
+
+    assert_int_equal(db_users_count(), 0);
+    assert_int_equal(db_user_add("admin", "pw-admin", NULL), 0);
+    assert_int_equal(db_users_count(), 1);
+    assert_int_equal(db_user_verify("admin", "pw-admin"), 0);
+    assert_int_equal(db_user_verify("admin", "pw-wrong"), GW_EINVAL);
+    assert_int_equal(db_user_verify("ghost", "pw-admin"), GW_ENOTFOUND);
+    assert_int_equal(db_account_delete("cust1"), 0);
+    assert_int_equal(db_account_delete("cust1"), GW_ENOTFOUND);
+}
+
+typedef struct test_fault {
+    int ok;
+    int failed;
+} test_fault_t;
+
+static void test_fault_cb(gw_envelope_t *env, int rc, void *arg)
+{
+    (void)env;
+    test_fault_t *f = arg;
+    if (rc == 0)
+        f->ok++;
+    else if (rc == GW_ESTORE)
+        f->failed++;
+}
+
+/* Inject through a raw connection: after each insert into messages a
+ * trigger writes a row whose deferred foreign key cannot hold, so every
+ * statement succeeds and the COMMIT itself fails. */
+static void test_commit_failure_answers_estore_and_stores_nothing(void **state)
+{
+    test_db_t *t = *state;
+    sqlite3 *raw = test_raw_open(t);
+    assert_int_equal(
+        sqlite3_exec(raw,
+                     "CREATE TABLE fault_parent(id INTEGER PRIMARY KEY);"
+                     "CREATE TABLE fault_child(pid INTEGER REFERENCES fault_parent(id)"
+                     "  DEFERRABLE INITIALLY DEFERRED);"
+                     "CREATE TRIGGER fault AFTER INSERT ON messages"
+                     "  BEGIN INSERT INTO fault_child VALUES(42); END;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    test_fault_t f = {0, 0};
+    assert_int_equal(db_writer_start(), 0);
+    gw_envelope_t *envs[5];
+    for (int i = 0; i < 5; i++) {
+        envs[i] = test_env("33612345678");
+        assert_int_equal(db_msg_insert(envs[i], test_fault_cb, &f), 0);
+    }
+    db_writer_flush();
+    assert_int_equal(f.ok, 0);
+    assert_int_equal(f.failed, 5);
+    assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"), 0);
+
+    /* The fault removed, the same writer stores again. */
+    assert_int_equal(sqlite3_exec(raw, "DROP TRIGGER fault", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(db_msg_insert(envs[0], test_fault_cb, &f), 0);
+    db_writer_flush();
+    assert_int_equal(f.ok, 1);
+    assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"), 1);
+    db_writer_stop();
+    for (int i = 0; i < 5; i++)
+        gw_env_unref(envs[i]);
+    sqlite3_close(raw);
+}
+
+/* A statement that fails inside the group (a trigger raising an error)
+ * fails its own insert only. */
+static void test_failed_statement_answers_estore(void **state)
+{
+    test_db_t *t = *state;
+    sqlite3 *raw = test_raw_open(t);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TRIGGER refuse BEFORE INSERT ON messages"
+                                  " WHEN NEW.to_addr = 'refused'"
+                                  " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    test_fault_t f = {0, 0};
+    assert_int_equal(db_writer_start(), 0);
+    gw_envelope_t *good = test_env("33612345678"), *bad = test_env("refused");
+    assert_int_equal(db_msg_insert(bad, test_fault_cb, &f), 0);
+    assert_int_equal(db_msg_insert(good, test_fault_cb, &f), 0);
+    db_writer_flush();
+    assert_int_equal(f.failed, 1);
+    assert_int_equal(f.ok, 1);
+    assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages WHERE to_addr = 'refused'"),
+                     0);
+    db_writer_stop();
+    gw_env_unref(good);
+    gw_env_unref(bad);
+    sqlite3_close(raw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrations_create_schema_and_user_version,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_is_idempotent_and_keeps_rows, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_route_add_list_delete_round_trip, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_connector_rejected_update_and_delete,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_insert_acknowledged_only_once_row_is_visible,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_acknowledges_each_insert_once,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_messages_survive_restart, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_account_password_verify, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_failure_answers_estore_and_stores_nothing,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_statement_answers_estore, test_setup,
+                                        test_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,298 @@
+/*
+ * test_smpp_codec.c - GSM 03.38 / UCS-2 / Latin-1 coding and splitting of
+ * adapters/smpp/smpp_codec.c.  Pure functions; one behaviour per test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "adapters/smpp/smpp.h"
+
+static smpp_text_t enc(const char *s)
+{
+    smpp_text_t t;
+
+    assert_int_equal(smpp_text_encode(s, strlen(s), &t), 0);
+    return t;
+}
+
+static void test_ascii_encodes_as_gsm_one_octet_per_char(void **state)
+{
+    smpp_text_t t = enc("Hello @home");
+
+    (void)state;
+    assert_int_equal(t.data_coding, SMPP_DC_GSM);
+    assert_int_equal(t.len, 11);
+    assert_memory_equal(t.data, "Hello \x00home", 11);
+    smpp_text_free(&t);
+}
+
+static void test_extension_chars_use_escape_pairs(void **state)
+{
+    smpp_text_t t = enc("^{}\\[~]|\xE2\x82\xAC");
+    const uint8_t want[] = { 0x1B, 0x14, 0x1B, 0x28, 0x1B, 0x29, 0x1B, 0x2F, 0x1B,
+                             0x3C, 0x1B, 0x3D, 0x1B, 0x3E, 0x1B, 0x40, 0x1B, 0x65 };
+
+    (void)state;
+    assert_int_equal(t.data_coding, SMPP_DC_GSM);
+    assert_int_equal(t.len, sizeof(want));
+    assert_memory_equal(t.data, want, sizeof(want));
+    smpp_text_free(&t);
+}
+
+static void test_gsm_accented_letters_map_to_table(void **state)
+{
+    /* "£é" -> 0x01 0x05 */
+    smpp_text_t t = enc("\xC2\xA3\xC3\xA9");
+
+    (void)state;
+    assert_int_equal(t.data_coding, SMPP_DC_GSM);
+    assert_int_equal(t.len, 2);
+    assert_int_equal(t.data[0], 0x01);
+    assert_int_equal(t.data[1], 0x05);
+    smpp_text_free(&t);
+}
+
+static void test_cyrillic_falls_back_to_ucs2(void **state)
+{
+    /* "Привет" */
+    smpp_text_t t = enc("\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82");
+    const uint8_t want[] = { 0x04, 0x1F, 0x04, 0x40, 0x04, 0x38, 0x04, 0x32, 0x04, 0x35, 0x04, 0x42 };
+
+    (void)state;
+    assert_int_equal(t.data_coding, SMPP_DC_UCS2);
+    assert_int_equal(t.len, sizeof(want));
+    assert_memory_equal(t.data, want, sizeof(want));
+    smpp_text_free(&t);
+}
+
+static void test_emoji_becomes_surrogate_pair(void **state)
+{
+    /* U+1F600 -> D83D DE00 */
+    smpp_text_t t = enc("a\xF0\x9F\x98\x80");
+    const uint8_t want[] = { 0x00, 0x61, 0xD8, 0x3D, 0xDE, 0x00 };
+
+    (void)state;
+    assert_int_equal(t.data_coding, SMPP_DC_UCS2);
+    assert_int_equal(t.len, sizeof(want));
+    assert_memory_equal(t.data, want, sizeof(want));
+    smpp_text_free(&t);
+}
+
+static void test_invalid_utf8_becomes_replacement_in_ucs2(void **state)
+{
+    smpp_text_t t = enc("a\xFF" "b");
+    const uint8_t want[] = { 0x00, 0x61, 0xFF, 0xFD, 0x00, 0x62 };
+
+    (void)state;
+    assert_int_equal(t.data_coding, SMPP_DC_UCS2);
+    assert_memory_equal(t.data, want, sizeof(want));
+    smpp_text_free(&t);
+}
+
+static void test_overlong_and_truncated_utf8_are_invalid(void **state)
+{
+    size_t i = 0;
+    uint32_t cp;
+
+    (void)state;
+    assert_int_equal(smpp_utf8_next("\xC0\xAF", 2, &i, &cp), -1);
+    assert_int_equal(cp, 0xFFFD);
+    assert_int_equal(i, 1);
+    i = 0;
+    assert_int_equal(smpp_utf8_next("\xE2\x82", 2, &i, &cp), -1);
+    i = 0;
+    assert_int_equal(smpp_utf8_next("\xED\xA0\x80", 3, &i, &cp), -1); /* a surrogate */
+}
+
+static void test_gsm_fits_rejects_non_gsm(void **state)
+{
+    (void)state;
+    assert_true(smpp_gsm_fits("abc {x}", 7));
+    assert_false(smpp_gsm_fits("\xD0\x9F", 2));
+    assert_false(smpp_gsm_fits("a\x80", 2));
+}
+
+static void test_gsm_decodes_to_utf8_with_extension(void **state)
+{
+    const uint8_t in[] = { 0x48, 0x69, 0x00, 0x1B, 0x65, 0x01, 0x10 };
+    size_t n;
+    char *s = smpp_text_decode(SMPP_DC_GSM, in, sizeof(in), &n);
+
+    (void)state;
+    assert_non_null(s);
+    assert_string_equal(s, "Hi@\xE2\x82\xAC\xC2\xA3\xCE\x94");
+    assert_int_equal(n, strlen(s));
+    free(s);
+}
+
+static void test_ucs2_decodes_surrogates_and_lone_ones(void **state)
+{
+    const uint8_t in[] = { 0xD8, 0x3D, 0xDE, 0x00, 0xDC, 0x00, 0x00, 0x41 };
+    size_t n;
+    char *s = smpp_text_decode(SMPP_DC_UCS2, in, sizeof(in), &n);
+
+    (void)state;
+    assert_string_equal(s, "\xF0\x9F\x98\x80\xEF\xBF\xBD" "A");
+    free(s);
+}
+
+static void test_latin1_decodes_high_octets(void **state)
+{
+    const uint8_t in[] = { 'c', 0xE9 };
+    size_t n;
+    char *s = smpp_text_decode(SMPP_DC_LATIN1, in, sizeof(in), &n);
+
+    (void)state;
+    assert_string_equal(s, "c\xC3\xA9");
+    free(s);
+}
+
+static void test_binary_coding_is_not_decoded(void **state)
+{
+    size_t n;
+
+    (void)state;
+    assert_true(smpp_text_is_binary(SMPP_DC_BINARY));
+    assert_false(smpp_text_is_binary(SMPP_DC_UCS2));
+    assert_null(smpp_text_decode(SMPP_DC_BINARY, (const uint8_t *)"x", 1, &n));
+}
+
+static void test_160_gsm_chars_fit_one_part(void **state)
+{
+    char buf[161];
+    smpp_text_t t;
+    size_t offs[SMPP_MAX_PARTS + 1];
+
+    (void)state;
+    memset(buf, 'a', 160);
+    buf[160] = 0;
+    t = enc(buf);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 1);
+    assert_int_equal(offs[1], 160);
+    smpp_text_free(&t);
+}
+
+static void test_161_gsm_chars_split_153_and_8(void **state)
+{
+    char buf[162];
+    smpp_text_t t;
+    size_t offs[SMPP_MAX_PARTS + 1];
+
+    (void)state;
+    memset(buf, 'a', 161);
+    buf[161] = 0;
+    t = enc(buf);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 2);
+    assert_int_equal(offs[1], 153);
+    assert_int_equal(offs[2], 161);
+    smpp_text_free(&t);
+}
+
+static void test_split_never_separates_escape_pair(void **state)
+{
+    char buf[200];
+    smpp_text_t t;
+    size_t offs[SMPP_MAX_PARTS + 1];
+
+    (void)state;
+    /* 152 'a' then '{' : the escape would be octet 153 */
+    memset(buf, 'a', 152);
+    strcpy(buf + 152, "{bbbbbbbbbbbbbbbbbbbb");
+    t = enc(buf);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 2);
+    assert_int_equal(offs[1], 152);
+    assert_int_equal(t.data[152], 0x1B);
+    smpp_text_free(&t);
+}
+
+static void test_split_never_separates_surrogate_pair(void **state)
+{
+    char buf[400];
+    smpp_text_t t;
+    size_t offs[SMPP_MAX_PARTS + 1], i, n = 0;
+
+    (void)state;
+    /* 66 Cyrillic letters (132 octets) then an emoji across octet 134 */
+    for (i = 0; i < 66; i++) {
+        buf[n++] = '\xD0';
+        buf[n++] = '\x9F';
+    }
+    memcpy(buf + n, "\xF0\x9F\x98\x80", 4);
+    n += 4;
+    memset(buf + n, 'z', 20);
+    n += 20;
+    buf[n] = 0;
+    t = enc(buf);
+    assert_int_equal(t.data_coding, SMPP_DC_UCS2);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 2);
+    assert_int_equal(offs[1], 132);
+    assert_int_equal(t.data[132], 0xD8);
+    smpp_text_free(&t);
+}
+
+static void test_70_ucs2_chars_fit_71_do_not(void **state)
+{
+    char buf[300];
+    smpp_text_t t;
+    size_t offs[SMPP_MAX_PARTS + 1], i;
+
+    (void)state;
+    for (i = 0; i < 71; i++) {
+        buf[2 * i] = '\xD0';
+        buf[2 * i + 1] = '\x9F';
+    }
+    buf[140] = 0;
+    t = enc(buf);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 1);
+    smpp_text_free(&t);
+    buf[140] = '\xD0';
+    buf[142] = 0;
+    t = enc(buf);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 2);
+    assert_int_equal(offs[1], SMPP_UCS2_PART);
+    smpp_text_free(&t);
+}
+
+static void test_too_many_parts_is_refused(void **state)
+{
+    static char buf[153 * 20];
+    smpp_text_t t;
+    size_t offs[SMPP_MAX_PARTS + 1];
+
+    (void)state;
+    memset(buf, 'a', sizeof(buf) - 1);
+    t = enc(buf);
+    assert_int_equal(smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1), 0);
+    smpp_text_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ascii_encodes_as_gsm_one_octet_per_char),
+        cmocka_unit_test(test_extension_chars_use_escape_pairs),
+        cmocka_unit_test(test_gsm_accented_letters_map_to_table),
+        cmocka_unit_test(test_cyrillic_falls_back_to_ucs2),
+        cmocka_unit_test(test_emoji_becomes_surrogate_pair),
+        cmocka_unit_test(test_invalid_utf8_becomes_replacement_in_ucs2),
+        cmocka_unit_test(test_overlong_and_truncated_utf8_are_invalid),
+        cmocka_unit_test(test_gsm_fits_rejects_non_gsm),
+        cmocka_unit_test(test_gsm_decodes_to_utf8_with_extension),
+        cmocka_unit_test(test_ucs2_decodes_surrogates_and_lone_ones),
+        cmocka_unit_test(test_latin1_decodes_high_octets),
+        cmocka_unit_test(test_binary_coding_is_not_decoded),
+        cmocka_unit_test(test_160_gsm_chars_fit_one_part),
+        cmocka_unit_test(test_161_gsm_chars_split_153_and_8),
+        cmocka_unit_test(test_split_never_separates_escape_pair),
+        cmocka_unit_test(test_split_never_separates_surrogate_pair),
+        cmocka_unit_test(test_70_ucs2_chars_fit_71_do_not),
+        cmocka_unit_test(test_too_many_parts_is_refused),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

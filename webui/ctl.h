@@ -1,0 +1,40 @@
+/*
+ * ctl.h - the parts of junctionctl, the command-line client of the MI.
+ *
+ *   junctionctl.c   arguments -> one JSON-RPC request; the reply -> exit code
+ *   ctl_net.c       the two transports: the MI UNIX socket (one JSON line
+ *                   each way) and HTTP/1.1 POST to a loopback URL
+ *   ctl_print.c     a result as aligned tables / "key: value" lines
+ *
+ * junctionctl is a separate program linked only with jansson and libc; it
+ * shares no code with the daemon but the wire format.  Single-threaded.
+ */
+#ifndef WEB_CTL_H
+#define WEB_CTL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Largest reply accepted from the daemon. */
+#define WEB_CTL_MAX_REPLY (64u * 1024 * 1024)
+/* Seconds to wait for the daemon to accept, read or answer. */
+#define WEB_CTL_TIMEOUT_S 30
+
+/* Send the request line req (compact JSON, no newline) over the UNIX
+ * socket at path and read one reply line.  Returns the reply text without
+ * its newline (malloc'd, the caller frees) or NULL with a message in err. */
+char *web_ctl_call_socket(const char *path, const char *req, char *err, size_t errlen);
+
+/* POST req to url ("http://host:port[/path]", loopback hosts only; path
+ * defaults to /mi).  Returns the body of a 200 reply (malloc'd; "" for
+ * 204) or NULL with a message in err (connection failures, other HTTP
+ * statuses, a malformed reply). */
+char *web_ctl_call_http(const char *url, const char *req, char *err, size_t errlen);
+
+/* Print a JSON-RPC result for people: an array of objects as a table with
+ * one column per key, an object as aligned "key: value" lines (nested
+ * values indented), a scalar as text. */
+void web_ctl_print(FILE *out, const json_t *result);
+
+#endif

@@ -1,0 +1,311 @@
+// Junction web UI: dashboard, live connectors, routes.  Talks to the daemon
+// only through the JSON-RPC MI (POST /mi).  Everything is rendered with DOM
+// calls and textContent, never innerHTML, so data cannot inject markup.
+'use strict';
+
+const REFRESH_MS = 2000;
+const COUNTERS_SHOWN = 12;
+
+let rpcSeq = 0;
+let showAllCounters = false;
+let lastCounters = {};
+
+class MiError extends Error {
+  constructor(message, code, data) {
+    super(message);
+    this.code = code;
+    this.data = data;
+  }
+  describe() {
+    let s = this.code !== undefined ? `Error ${this.code}: ${this.message}` : this.message;
+    if (this.data !== undefined && this.data !== null) {
+      s += ` (${typeof this.data === 'string' ? this.data : JSON.stringify(this.data)})`;
+    }
+    return s;
+  }
+}
+
+async function post(payload) {
+  let res;
+  try {
+    res = await fetch('/mi', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(payload),
+    });
+  } catch (e) {
+    throw new MiError(`cannot reach junction (${e.message})`);
+  }
+  if (!res.ok) throw new MiError(`HTTP ${res.status} from /mi`);
+  return res.json();
+}
+
+function request(method, params) {
+  return { jsonrpc: '2.0', id: ++rpcSeq, method, params: params || {} };
+}
+
+// One MI call: resolves to the result, rejects with a MiError.
+async function mi(method, params) {
+  const body = await post(request(method, params));
+  if (body.error) throw new MiError(body.error.message, body.error.code, body.error.data);
+  return body.result;
+}
+
+// Several calls in one JSON-RPC batch: an array of {result} or {error} in
+// the order of calls.
+async function miBatch(calls) {
+  const reqs = calls.map(([m, p]) => request(m, p));
+  const replies = await post(reqs);
+  const byId = new Map((Array.isArray(replies) ? replies : [replies]).map((r) => [r.id, r]));
+  return reqs.map((q) => {
+    const r = byId.get(q.id);
+    if (!r) return { error: new MiError('no reply in batch') };
+    if (r.error) return { error: new MiError(r.error.message, r.error.code, r.error.data) };
+    return { result: r.result };
+  });
+}
+
+// --- small DOM helpers --------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function fillBody(table, rows, cols, emptyText) {
+  const tbody = table.tBodies[0];
+  tbody.replaceChildren(...(rows.length ? rows
+    : [el('tr', { class: 'empty' }, el('td', { colspan: cols, text: emptyText }))]));
+}
+
+function showText(v) {
+  if (v === null || v === undefined || v === '') return '—';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+function fmtDuration(s) {
+  s = Math.max(0, Math.floor(Number(s) || 0));
+  const d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24;
+  const m = Math.floor(s / 60) % 60, sec = s % 60;
+  if (d) return `${d}d ${h}h ${m}m`;
+  if (h) return `${h}h ${m}m ${sec}s`;
+  if (m) return `${m}m ${sec}s`;
+  return `${sec}s`;
+}
+
+function fmtTime(v) {
+  if (v === undefined || v === null) return '';
+  const d = typeof v === 'number' ? new Date(v > 1e12 ? v : v * 1000) : new Date(v);
+  return isNaN(d) ? String(v) : `since ${d.toLocaleString()}`;
+}
+
+function setLink(ok, text) {
+  const l = $('link');
+  l.className = `link ${ok ? 'ok' : 'bad'}`;
+  l.textContent = text;
+}
+
+function banner(text) {
+  const b = $('banner');
+  b.hidden = !text;
+  b.textContent = text || '';
+}
+
+// --- dashboard ----------------------------------------------------------
+
+function renderVersion(v) {
+  $('hdr-version').textContent = `v${v.version}`;
+  $('dash-version').textContent = v.version;
+  const libs = v.libraries ? Object.entries(v.libraries).map(([k, x]) => `${k} ${x}`).join(', ') : '';
+  $('dash-build').textContent = [v.build, libs].filter(Boolean).join(' · ');
+  $('dash-build').title = libs;
+}
+
+function renderUptime(u) {
+  $('dash-uptime').textContent = fmtDuration(u.uptime_s);
+  $('dash-started').textContent = fmtTime(u.started_at);
+}
+
+function renderCounters(counters) {
+  lastCounters = counters || {};
+  const names = Object.keys(lastCounters).sort();
+  const shown = showAllCounters ? names : names.slice(0, COUNTERS_SHOWN);
+  const box = $('counters');
+  box.replaceChildren(...(shown.length ? shown.map((n) => el('div', { class: 'counter' },
+    el('span', { class: 'counter-name', text: n }),
+    el('span', { class: 'counter-value', text: Number(lastCounters[n]).toLocaleString() })))
+    : [el('span', { class: 'muted', text: 'no counters yet' })]));
+  const more = $('counters-more');
+  more.hidden = names.length <= COUNTERS_SHOWN;
+  more.textContent = showAllCounters ? 'show fewer' : `show all ${names.length}`;
+}
+
+// --- connectors ---------------------------------------------------------
+
+function stateClass(state) {
+  const s = String(state || '').toLowerCase();
+  if (['up', 'bound', 'connected', 'open', 'ready', 'running', 'listening'].includes(s)) return 'ok';
+  if (['connecting', 'binding', 'starting', 'reconnecting', 'throttled'].includes(s)) return 'warn';
+  if (['disabled', 'stopped', 'closed', 'idle'].includes(s)) return 'idle';
+  return 'bad';
+}
+
+function connectorDetails(c) {
+  const parts = [];
+  const st = c.status || {};
+  for (const [k, v] of Object.entries(st)) {
+    if (k !== 'state') parts.push([k, v]);
+  }
+  const conf = c.conf || {};
+  if (conf.host !== undefined && st.peer === undefined) parts.push(['peer', `${conf.host}${conf.port !== undefined ? ':' + conf.port : ''}`]);
+  const span = el('span', { class: 'details' });
+  parts.forEach(([k, v], i) => {
+    if (i) span.append(' · ');
+    span.append(`${k} `, el('b', { text: showText(v) }));
+  });
+  if (!parts.length) span.textContent = '—';
+  return span;
+}
+
+function renderConnectors(list) {
+  const rows = (list || []).map((c) => {
+    const state = c.status && c.status.state !== undefined ? c.status.state : 'unknown';
+    return el('tr', { 'data-name': c.name },
+      el('td', { class: 'mono', text: c.name }),
+      el('td', { text: c.type }),
+      el('td', {}, el('span', { class: `badge ${stateClass(state)}`, text: state })),
+      el('td', { text: c.enabled === false ? 'no' : 'yes' }),
+      el('td', {}, connectorDetails(c)));
+  });
+  fillBody($('conn-table'), rows, 5, 'no connectors configured');
+  const up = (list || []).filter((c) => c.status && stateClass(c.status.state) === 'ok').length;
+  $('dash-conn-up').textContent = String(up);
+  $('dash-conn-total').textContent = `of ${(list || []).length} configured`;
+  $('connector-names').replaceChildren(...(list || []).map((c) => el('option', { value: c.name })));
+}
+
+// --- routes -------------------------------------------------------------
+
+function deleteButton(route) {
+  let timer = null;
+  const b = el('button', { type: 'button', class: 'danger', text: 'Delete', 'data-id': route.id });
+  b.addEventListener('click', async () => {
+    if (!b.classList.contains('armed')) {
+      // First click arms the button; a second within 3 s deletes.
+      b.classList.add('armed');
+      b.textContent = 'Confirm';
+      timer = setTimeout(() => { b.classList.remove('armed'); b.textContent = 'Delete'; }, 3000);
+      return;
+    }
+    clearTimeout(timer);
+    b.disabled = true;
+    try {
+      await mi('routes.delete', { id: route.id });
+      formStatus(`Route “${route.name}” deleted.`, false);
+    } catch (e) {
+      formStatus(e.describe ? e.describe() : String(e), true);
+    }
+    await loadRoutes();
+  });
+  return b;
+}
+
+function renderRoutes(list) {
+  const rows = (list || []).map((r) => el('tr', { 'data-id': r.id },
+    el('td', { class: 'num', text: r.id }),
+    el('td', { class: 'mono', text: r.name }),
+    el('td', { class: 'num', text: r.priority }),
+    el('td', { text: showText(r.source) }),
+    el('td', { class: 'mono', text: showText(r.src_prefix) }),
+    el('td', { class: 'mono', text: showText(r.dst_prefix) }),
+    el('td', { class: 'mono', text: showText(r.dst_regex) }),
+    el('td', { class: 'mono', text: r.target }),
+    el('td', { text: r.enabled === false ? 'no' : 'yes' }),
+    el('td', {}, deleteButton(r))));
+  fillBody($('routes-table'), rows, 10, 'no routes yet: add one below');
+  $('dash-routes').textContent = String((list || []).length);
+}
+
+async function loadRoutes() {
+  try {
+    renderRoutes(await mi('routes.list'));
+  } catch (e) {
+    banner(`Routes: ${e.describe ? e.describe() : e}`);
+  }
+}
+
+function formStatus(text, isError) {
+  const s = $('rf-status');
+  s.className = `form-status ${isError ? 'error' : 'ok'}`;
+  s.textContent = text;
+}
+
+async function addRoute(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const params = { name: f.name.value.trim(), target: f.target.value.trim() };
+  const prio = f.priority.value.trim();
+  if (prio !== '') params.priority = Number(prio);
+  for (const k of ['dst_prefix', 'dst_regex']) {
+    if (f[k].value !== '') params[k] = f[k].value;
+  }
+  $('rf-submit').disabled = true;
+  try {
+    const r = await mi('routes.add', params);
+    formStatus(`Route “${params.name}” added (id ${r && r.id !== undefined ? r.id : '?'}).`, false);
+    f.reset();
+  } catch (e) {
+    formStatus(e.describe ? e.describe() : String(e), true);
+  } finally {
+    $('rf-submit').disabled = false;
+  }
+  await loadRoutes();
+}
+
+// --- the refresh loop ---------------------------------------------------
+
+async function refresh() {
+  try {
+    const [stats, up, conns] = await miBatch([
+      ['stats.get'], ['system.uptime'], ['connectors.list']]);
+    const errors = [];
+    if (stats.result) renderCounters(stats.result.counters); else errors.push(`stats.get: ${stats.error.describe()}`);
+    if (up.result) renderUptime(up.result); else errors.push(`system.uptime: ${up.error.describe()}`);
+    if (conns.result) renderConnectors(conns.result); else errors.push(`connectors.list: ${conns.error.describe()}`);
+    setLink(true, 'connected');
+    banner(errors.join(' — '));
+  } catch (e) {
+    setLink(false, 'disconnected');
+    banner(e.describe ? e.describe() : String(e));
+  }
+}
+
+async function start() {
+  $('route-form').addEventListener('submit', addRoute);
+  $('routes-refresh').addEventListener('click', loadRoutes);
+  $('counters-more').addEventListener('click', () => {
+    showAllCounters = !showAllCounters;
+    renderCounters(lastCounters);
+  });
+  try {
+    renderVersion(await mi('system.version'));
+  } catch (e) {
+    banner(e.describe ? e.describe() : String(e));
+  }
+  await Promise.all([refresh(), loadRoutes()]);
+  setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+}
+
+document.addEventListener('DOMContentLoaded', start);

@@ -1,0 +1,373 @@
+/*
+ * web_http.c - the HTTP server: routes, the /mi body, /metrics, assets.
+ *
+ * Routes (the URL path, the query string is ignored):
+ *   POST /mi                 JSON-RPC 2.0 over HTTP: the body (at most
+ *                            http.max_body bytes, else 413) goes to
+ *                            gw_mi_handle_text(); its reply is the 200 body
+ *                            (a JSON-RPC error is still HTTP 200), a
+ *                            notification gets 204.  Other methods: 405.
+ *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4.
+ *   GET  / /index.html /app.js /app.css   the embedded web UI.
+ *   anything else            404; a known path with a wrong method: 405.
+ * HEAD works wherever GET does (libmicrohttpd drops the body).
+ *
+ * Why a pool of 2 threads and not a thread per connection: every MI call
+ * runs under gw_mi_lock, so more threads would only queue on that lock;
+ * a fixed pool bounds the threads a client can make us create, fits the
+ * 2-core target, and with two a slow client on one thread does not stall
+ * the other.  Requests are short (no long polling yet); when the live
+ * trace arrives it will need its own streaming design anyway.
+ *
+ * A too-large body is read and thrown away (up to WEB_DISCARD_FACTOR times
+ * the limit) so the client reliably sees the 413 instead of a reset while
+ * it is still sending; a declared Content-Length beyond that gets the 413
+ * at once, and a chunked body beyond it has its connection dropped.
+ *
+ * Threads: web_start / web_stop on the main thread; every other function
+ * on a libmicrohttpd pool thread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_mi.h"
+#include "gw_stats.h"
+#include "webui/web.h"
+
+#define WEB_POOL_THREADS 2
+#define WEB_CONN_LIMIT 128
+#define WEB_CONN_TIMEOUT_S 30
+#define WEB_DISCARD_FACTOR 16
+
+#define WEB_CSP                                                              \
+    "default-src 'self'; script-src 'self'; style-src 'self'; "              \
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "     \
+    "base-uri 'none'; form-action 'self'"
+
+static char web_listen[64];
+static int web_port;
+static int web_enabled;
+static int web_max_body; /* runtime: read with __atomic_load_n */
+
+const gw_param_t web_params[] = {
+    { "http.listen", GW_PT_STR, web_listen, sizeof web_listen, "127.0.0.1", 1, 0, 0,
+      "numeric IPv4 or IPv6 address the HTTP server (MI, metrics, web UI) binds" },
+    { "http.port", GW_PT_INT, &web_port, 0, "8080", 1, 65535, 0,
+      "TCP port of the HTTP server" },
+    { "http.enabled", GW_PT_BOOL, &web_enabled, 0, "yes", 0, 0, 0,
+      "serve HTTP at all (POST /mi, GET /metrics, the web UI)" },
+    { "http.max_body", GW_PT_INT, &web_max_body, 0, "1048576", 1024, 64 * 1024 * 1024,
+      GW_PARAM_RUNTIME, "largest POST /mi body in bytes; larger gets 413" },
+    GW_PARAM_END
+};
+
+/* The embedded files (web_assets.S). */
+extern const char web_asset_index_html[], web_asset_index_html_end[];
+extern const char web_asset_app_js[], web_asset_app_js_end[];
+extern const char web_asset_app_css[], web_asset_app_css_end[];
+
+typedef struct web_asset {
+    const char *path;
+    const char *ctype;
+    const char *data;
+    const char *end;
+} web_asset_t;
+
+static const web_asset_t web_assets[] = {
+    { "/", "text/html; charset=utf-8", web_asset_index_html, web_asset_index_html_end },
+    { "/index.html", "text/html; charset=utf-8", web_asset_index_html, web_asset_index_html_end },
+    { "/app.js", "text/javascript; charset=utf-8", web_asset_app_js, web_asset_app_js_end },
+    { "/app.css", "text/css; charset=utf-8", web_asset_app_css, web_asset_app_css_end },
+};
+
+/* One POST /mi in progress: the body read so far.  Owned by the
+ * connection (*con_cls), freed by web_on_completed. */
+typedef struct web_req {
+    char *body;
+    size_t len, cap;
+    size_t limit;     /* http.max_body when the request started */
+    int too_large;    /* discarding: the answer will be 413 */
+    size_t discarded;
+} web_req_t;
+
+static struct MHD_Daemon *web_daemon;
+
+/* Queue a response with the headers every reply carries.  mode tells who
+ * owns buf (MHD_RESPMEM_MUST_FREE: libmicrohttpd frees it, also on
+ * failure).  allow, when not NULL, is the Allow header of a 405. */
+static enum MHD_Result web_reply(struct MHD_Connection *conn, unsigned status,
+                                 const char *ctype, void *buf, size_t len,
+                                 enum MHD_ResponseMemoryMode mode, const char *allow,
+                                 const char *cache)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result rc;
+
+    resp = MHD_create_response_from_buffer(len, buf, mode);
+    if (resp == NULL) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", WEB_CSP);
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+    if (allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* A short plain-text status page (404, 405, 413, 500). */
+static enum MHD_Result web_status(struct MHD_Connection *conn, unsigned status,
+                                  const char *text, const char *allow)
+{
+    return web_reply(conn, status, "text/plain; charset=utf-8", (void *)text,
+                     strlen(text), MHD_RESPMEM_PERSISTENT, allow, "no-store");
+}
+
+/* Append a chunk of the /mi body, or count it while discarding.  Returns
+ * 0, or -1 when the connection should be dropped (out of memory, or a
+ * client that keeps sending far past the limit). */
+static int web_req_append(web_req_t *req, const char *data, size_t n)
+{
+    size_t cap;
+    char *body;
+
+    if (!req->too_large && n > req->limit - req->len) {
+        req->too_large = 1;
+        req->discarded = req->len;
+        free(req->body);
+        req->body = NULL;
+        req->len = req->cap = 0;
+    }
+    if (req->too_large) {
+        req->discarded += n;
+        return req->discarded > req->limit * WEB_DISCARD_FACTOR ? -1 : 0;
+    }
+    if (req->len + n + 1 > req->cap) {
+        cap = req->cap ? req->cap : 4096;
+        while (cap < req->len + n + 1)
+            cap *= 2;
+        body = realloc(req->body, cap);
+        if (body == NULL)
+            return -1;
+        req->body = body;
+        req->cap = cap;
+    }
+    memcpy(req->body + req->len, data, n);
+    req->len += n;
+    req->body[req->len] = '\0';
+    return 0;
+}
+
+/* The last call of a POST /mi: hand the whole body to the MI. */
+static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req)
+{
+    char *reply;
+
+    if (req->too_large) {
+        GW_INFO("web", "POST /mi: body of %zu bytes exceeds http.max_body %zu",
+                req->discarded, req->limit);
+        return web_status(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                          "413 request body exceeds http.max_body\n", NULL);
+    }
+    reply = gw_mi_handle_text(req->body != NULL ? req->body : "", req->len);
+    if (reply == NULL)
+        return web_reply(conn, MHD_HTTP_NO_CONTENT, "application/json", (void *)"", 0,
+                         MHD_RESPMEM_PERSISTENT, NULL, "no-store");
+    return web_reply(conn, MHD_HTTP_OK, "application/json", reply, strlen(reply),
+                     MHD_RESPMEM_MUST_FREE, NULL, "no-store");
+}
+
+/* POST /mi, called once per request phase by libmicrohttpd: first with
+ * *con_cls NULL (headers only), then once per body chunk, then with
+ * *upload_data_size 0 to answer. */
+static enum MHD_Result web_mi(struct MHD_Connection *conn, const char *method,
+                              const char *upload_data, size_t *upload_data_size,
+                              void **con_cls)
+{
+    web_req_t *req = *con_cls;
+    const char *clen;
+
+    if (req == NULL) {
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+            return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                              "405 use POST for /mi\n", "POST");
+        req = calloc(1, sizeof *req);
+        if (req == NULL)
+            return MHD_NO;
+        req->limit = (size_t)__atomic_load_n(&web_max_body, __ATOMIC_RELAXED);
+        clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (clen != NULL && strtoull(clen, NULL, 10) > req->limit) {
+            /* Far too large: answer now, libmicrohttpd then closes the
+             * connection without reading the body.  Slightly too large:
+             * read and discard it so the client sees the 413. */
+            if (strtoull(clen, NULL, 10) > req->limit * WEB_DISCARD_FACTOR) {
+                free(req);
+                return web_status(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                                  "413 request body exceeds http.max_body\n", NULL);
+            }
+            req->too_large = 1;
+        }
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (web_req_append(req, upload_data, *upload_data_size) < 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return web_mi_finish(conn, req);
+}
+
+/* GET /metrics. */
+static enum MHD_Result web_metrics(struct MHD_Connection *conn)
+{
+    char *text = gw_stats_prometheus();
+
+    if (text == NULL)
+        return web_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          "500 out of memory\n", NULL);
+    return web_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                     text, strlen(text), MHD_RESPMEM_MUST_FREE, NULL, "no-store");
+}
+
+static const web_asset_t *web_asset_find(const char *url)
+{
+    for (size_t i = 0; i < sizeof web_assets / sizeof web_assets[0]; i++)
+        if (strcmp(url, web_assets[i].path) == 0)
+            return &web_assets[i];
+    return NULL;
+}
+
+/* libmicrohttpd's access handler: dispatch on the path. */
+static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
+                                      const char *url, const char *method,
+                                      const char *version, const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+    const web_asset_t *asset;
+    int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                 strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+    (void)cls;
+    (void)version;
+    if (strcmp(url, "/mi") == 0)
+        return web_mi(conn, method, upload_data, upload_data_size, con_cls);
+    if (strcmp(url, "/metrics") == 0) {
+        if (!is_get)
+            return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                              "405 method not allowed\n", "GET, HEAD");
+        return web_metrics(conn);
+    }
+    asset = web_asset_find(url);
+    if (asset == NULL)
+        return web_status(conn, MHD_HTTP_NOT_FOUND, "404 not found\n", NULL);
+    if (!is_get)
+        return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                          "405 method not allowed\n", "GET, HEAD");
+    return web_reply(conn, MHD_HTTP_OK, asset->ctype, (void *)asset->data,
+                     (size_t)(asset->end - asset->data), MHD_RESPMEM_PERSISTENT, NULL,
+                     "no-cache");
+}
+
+/* Frees a POST /mi body however the request ended. */
+static void web_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    web_req_t *req = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (req != NULL) {
+        free(req->body);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+/* libmicrohttpd's own messages go to our log at debug level instead of
+ * stderr. */
+static void web_on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    (void)cls;
+    if (!gw_log_enabled("web", GW_LOG_DEBUG))
+        return;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    gw_log_write("web", GW_LOG_DEBUG, "libmicrohttpd: %s", line);
+}
+
+int web_start(void)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+
+    if (!web_enabled) {
+        GW_INFO("web", "http.enabled is off: no HTTP server");
+        return GW_OK;
+    }
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, web_listen, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((unsigned short)web_port);
+    } else if (inet_pton(AF_INET6, web_listen, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((unsigned short)web_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        GW_ERR("web", "http.listen '%s' is not a numeric IPv4 or IPv6 address", web_listen);
+        return GW_EINVAL;
+    }
+    errno = 0;
+    web_daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, web_on_request, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, web_on_mhd_log, NULL, /* first, or MHD warns */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_POOL_THREADS,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONN_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, web_on_completed, NULL,
+        MHD_OPTION_END);
+    if (web_daemon == NULL) {
+        GW_ERR("web", "cannot serve HTTP on %s port %d: %s", web_listen, web_port,
+               errno ? strerror(errno) : "libmicrohttpd refused to start");
+        return GW_ERROR;
+    }
+    GW_INFO("web", "HTTP on %s port %d (POST /mi, GET /metrics, web UI)", web_listen,
+            web_port);
+    return GW_OK;
+}
+
+void web_stop(void)
+{
+    if (web_daemon == NULL)
+        return;
+    MHD_stop_daemon(web_daemon);
+    web_daemon = NULL;
+    GW_INFO("web", "HTTP stopped");
+}
