@@ -30,7 +30,8 @@ UNIT_TESTS    :=
 FUZZ_TARGETS  :=
 
 include gateway/module.mk router/module.mk db/module.mk adapters/sip/module.mk \
-        adapters/smpp/module.mk adapters/amqp/module.mk webui/module.mk tests/module.mk
+        adapters/smpp/module.mk adapters/amqp/module.mk webui/module.mk tests/module.mk \
+        $(wildcard bench/bench.mk)
 
 # Everything but the daemon's main() also links into unit tests.
 LIB_SRCS  := $(filter-out gateway/gw_main.c,$(JUNCTION_SRCS))
@@ -69,20 +70,27 @@ run:
 	@mkdir -p var
 	./$(BUILD)/junction
 
+# Unit tests, integration tests, then a short bounded fuzz run of every
+# network-facing parser on its seed corpus (FUZZ_SECONDS each).
 test:
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
+ASAN_FLAGS := BUILD=build-asan OPT=-O1 \
+	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+	@$(MAKE) --no-print-directory $(ASAN_FLAGS) all unit-bins
+	@$(MAKE) --no-print-directory $(ASAN_FLAGS) unit
+	@$(MAKE) --no-print-directory $(ASAN_FLAGS) integration
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, listed by each folder in FUZZ_TARGETS):
 # built with clang into build-fuzz/; `make fuzz-run` gives each a short
 # bounded run (FUZZ_SECONDS, default 20) on its seed corpus.
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 20
+TEST_FUZZ_SECONDS ?= 10
 
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libjunction.a
 	@mkdir -p $(dir $@)

@@ -85,9 +85,26 @@ void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
     r->done = 1;
 }
 
-const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r)
+/* A number where text is expected is taken as its decimal text: "44" and
+ * 44 are the same prefix to an operator, and junctionctl sends 44 as a
+ * number.  The request object belongs to the MI while the handler runs, so
+ * the member is replaced by its text in place. */
+static json_t *gw_mi_text_member(const json_t *params, const char *key)
 {
     json_t *v = json_object_get(params, key);
+    char buf[32];
+
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        json_object_set_new((json_t *)params, key, json_string(buf));
+        v = json_object_get(params, key);
+    }
+    return v;
+}
+
+const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r)
+{
+    json_t *v = gw_mi_text_member(params, key);
 
     if (!json_is_string(v) || json_string_length(v) == 0) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"%s\" (a non-empty string) is required", key);
@@ -98,7 +115,7 @@ const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r)
 
 const char *gw_mi_opt_str(const json_t *params, const char *key, const char *def)
 {
-    json_t *v = json_object_get(params, key);
+    json_t *v = gw_mi_text_member(params, key);
 
     return json_is_string(v) ? json_string_value(v) : def;
 }
@@ -129,6 +146,7 @@ static json_t *gw_mi_handle_one(json_t *req)
     gw_mi_reply_t reply = { 0 };
     const gw_mi_cmd_t *cmd;
     json_t *id, *params, *method, *resp, *empty = NULL;
+    const char *version;
 
     if (!json_is_object(req))
         return gw_mi_error_obj(NULL, GW_MI_INVALID_REQUEST, "request must be an object");
@@ -137,9 +155,8 @@ static json_t *gw_mi_handle_one(json_t *req)
     params = json_object_get(req, "params");
     if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id))
         return gw_mi_error_obj(NULL, GW_MI_INVALID_REQUEST, "id must be a string or a number");
-    if (!json_is_string(method) || strcmp(json_string_value(json_object_get(req, "jsonrpc")) ?
-                                                  json_string_value(json_object_get(req, "jsonrpc")) : "",
-                                              "2.0") != 0)
+    version = json_string_value(json_object_get(req, "jsonrpc"));
+    if (!json_is_string(method) || version == NULL || strcmp(version, "2.0") != 0)
         return gw_mi_error_obj(id, GW_MI_INVALID_REQUEST,
                                "expected {\"jsonrpc\": \"2.0\", \"method\": \"area.verb\", ...}");
     if (params && !json_is_object(params) && !json_is_array(params))

@@ -48,7 +48,8 @@ void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Parameter helpers: fetch a named member or report -32602 and return NULL
- * / -1.  `opt` variants return the default when absent. */
+ * / -1.  `opt` variants return the default when absent.  The string
+ * helpers take a number as its decimal text (prefixes typed on a CLI). */
 const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r);
 const char *gw_mi_opt_str(const json_t *params, const char *key, const char *def);
 long long gw_mi_opt_int(const json_t *params, const char *key, long long def);

@@ -24,7 +24,6 @@
  * thread or the core's timer thread.  send() and conn_close meet on
  * amqp_send_lock, which guards the priv pointer of every amqp connector.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -14,6 +14,8 @@
  *                  OPTIONS, 4xx/5xx answers, the 202 after the commit.
  *   sip_uac.c      outbound MESSAGE for "sip" connectors: non-INVITE client
  *                  transactions with Timer E / Timer F, outcomes to the core.
+ *   sip_conn.c     connectors of type "sip": conf check, open/close, send()
+ *                  (queues to a worker), status.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except

@@ -158,7 +158,7 @@ int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, cons
                 size_t len);
 void smpp_tlv_free(void *tlv_list); /* NULL is fine */
 /* An envelope address as SMPP ton/npi/text (alnum -> 5/0). */
-void smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen);
+int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen);
 
 /* --- the adapter (smpp_adapter.c) ----------------------------------------- */
 extern struct event_base *smpp_base;

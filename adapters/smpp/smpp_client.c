@@ -304,20 +304,21 @@ static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
     submit_sm_t pdu;
     const gw_envelope_t *env = sub->env;
     size_t from = sub->offs[sub->sent], n = sub->offs[sub->sent + 1] - from, udh = 0;
+    int rc;
 
     memset(&pdu, 0, sizeof(pdu));
     if ((env->from.address == NULL || env->from.address[0] == 0) && cl->source[0]) {
         gw_addr_t src = { cl->source, GW_ADDR_ALNUM, 5, 0 };
-        smpp_addr_out(&src, &pdu.source_addr_ton, &pdu.source_addr_npi,
-                      (char *)pdu.source_addr, sizeof(pdu.source_addr));
+        rc = smpp_addr_out(&src, &pdu.source_addr_ton, &pdu.source_addr_npi,
+                           (char *)pdu.source_addr, sizeof(pdu.source_addr));
     } else {
-        smpp_addr_out(&env->from, &pdu.source_addr_ton, &pdu.source_addr_npi,
-                      (char *)pdu.source_addr, sizeof(pdu.source_addr));
+        rc = smpp_addr_out(&env->from, &pdu.source_addr_ton, &pdu.source_addr_npi,
+                           (char *)pdu.source_addr, sizeof(pdu.source_addr));
     }
-    smpp_addr_out(&env->to, &pdu.dest_addr_ton, &pdu.dest_addr_npi,
-                  (char *)pdu.destination_addr, sizeof(pdu.destination_addr));
-    if (env->to.address == NULL || strlen(env->to.address) >= sizeof(pdu.destination_addr) ||
-        (env->from.address && strlen(env->from.address) >= sizeof(pdu.source_addr)))
+    if (rc == 0 && env->to.address != NULL)
+        rc = smpp_addr_out(&env->to, &pdu.dest_addr_ton, &pdu.dest_addr_npi,
+                           (char *)pdu.destination_addr, sizeof(pdu.destination_addr));
+    if (rc != 0 || env->to.address == NULL)
         return GW_EINVAL;
     if (sub->nparts > 1) {
         const uint8_t hdr[6] = { 5, 0x00, 3, sub->ref, (uint8_t)sub->nparts,

@@ -208,10 +208,51 @@ static int smpp_addr_in(gw_addr_t *a, uint8_t ton, uint8_t npi, const char *text
     return gw_env_set_str(&a->address, p, (size_t)-1);
 }
 
-void smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen)
+/* The user part of a SIP URI ("sip:+4930123@host;p" -> "+4930123") into
+ * buf; the whole text when it is no URI. */
+static const char *smpp_sip_user(const char *uri, char *buf, size_t len)
+{
+    const char *p = uri, *end;
+
+    if (strncmp(p, "sip:", 4) == 0)
+        p += 4;
+    else if (strncmp(p, "sips:", 5) == 0)
+        p += 5;
+    end = strpbrk(p, "@;:>");
+    if (end == NULL || *end != '@')
+        end = p + strcspn(p, ";:>");
+    snprintf(buf, len, "%.*s", (int)(end - p), p);
+    return buf;
+}
+
+/* SMPP carries numbers and short alphanumeric senders only: a SIP URI
+ * goes out as its user part, a number when it is one (with '+': ton
+ * international), else alphanumeric, as Kamailio's and Jasmin's users
+ * expect of a SIP-to-SMS gateway. */
+int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen)
 {
     const char *text = a->address ? a->address : "";
+    char user[128];
+    int digits;
 
+    if (a->type == GW_ADDR_SIP_URI) {
+        text = smpp_sip_user(text, user, sizeof(user));
+        digits = text[text[0] == '+'] != '\0';
+        for (const char *q = text + (text[0] == '+'); *q; q++)
+            if (!isdigit((unsigned char)*q))
+                digits = 0;
+        if (digits) {
+            *ton = text[0] == '+' ? TON_International : TON_Unknown;
+            *npi = NPI_ISDN_E163_E164;
+            text += text[0] == '+';
+        } else {
+            *ton = TON_Alphanumeric;
+            *npi = NPI_Unknown;
+            snprintf(out, outlen, "%.11s", text); /* 11 characters: the GSM alphanumeric limit */
+            return GW_OK;
+        }
+        return snprintf(out, outlen, "%s", text) < (int)outlen ? GW_OK : GW_EINVAL;
+    }
     if (a->type == GW_ADDR_ALNUM) {
         *ton = TON_Alphanumeric;
         *npi = NPI_Unknown;
@@ -221,7 +262,7 @@ void smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, si
         if (*text == '+')
             text++;
     }
-    snprintf(out, outlen, "%s", text);
+    return snprintf(out, outlen, "%s", text) < (int)outlen ? GW_OK : GW_EINVAL;
 }
 
 /* The octets of the message: short_message, or message_payload. */

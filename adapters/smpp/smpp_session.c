@@ -355,6 +355,11 @@ static void smpp_session_tick_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    /* a peer that never reads what we flush before closing */
+    if (s->finishing && now - s->last_rx_ms >= smpp_response_timeout_s * 1000LL) {
+        smpp_session_closed(s, "closed (output not drained)");
+        return;
+    }
     if (s->reqs && s->reqs->deadline_ms <= now) {
         GW_WARN(SMPP_MOD, "%s: no response to command 0x%08x seq %u within %d s", s->peer,
                 s->reqs->cmd_id, s->reqs->seq, smpp_response_timeout_s);

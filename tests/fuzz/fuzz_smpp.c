@@ -19,6 +19,7 @@
 #include <smpp34_structs.h>
 
 #include "adapters/smpp/smpp.h"
+#include "gw_log.h"
 
 typedef union {
     submit_sm_t submit;
@@ -66,6 +67,18 @@ static void fuzz_smpp_env(uint32_t cmd, fuzz_smpp_pdu_u *u)
                                 u->deliver.short_message, u->deliver.sm_length, u->deliver.tlv };
     smpp_env_fill(env, &f);
     gw_env_unref(env);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Malformed input is the norm here: keep the warnings off stderr. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    gw_log_set_level(GW_LOG_ERR);
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -92,8 +92,9 @@ describe('amqp events with a live broker', () => {
       const st = await connectorStatus(j, 'events');
       assert.equal(st.state, 'connected');
       assert.ok(st.published >= 4, `published ${st.published}`);
-      const stats = await j.mi('stats.get');
-      assert.ok(stats['amqp.published'] >= 4, JSON.stringify(stats));
+      const { counters } = await j.mi('stats.get');
+      assert.ok(counters['amqp.published'] >= 4, JSON.stringify(counters));
+      assert.equal(counters['amqp.dropped'], 0);
     } finally {
       await events.close();
       await envelopes.close();
@@ -186,6 +187,28 @@ describe('amqp events while the broker is down', () => {
       assert.equal(up.buffered, 0);
     } finally {
       await c.close();
+    }
+  });
+
+  test('a full buffer drops the oldest events and counts them', async () => {
+    const port = await freePort();
+    const j2 = await startJunction({ params: { 'amqp.buffer_max': 4 } });
+    try {
+      await j2.mi('connectors.add', { name: 'small', type: 'amqp', conf: { port } });
+      await waitFor(async () => (await connectorStatus(j2, 'small'))?.state === 'down', 10000,
+        'amqp connector down');
+      await j2.mi('routes.add', { name: 'nowhere', target: 'missing', dst_prefix: '4670' });
+      for (let i = 0; i < 3; i++) {
+        await j2.mi('messages.inject', { from: '46700000009', to: '46700000001', body: `m${i}` });
+      }
+      const st = await connectorStatus(j2, 'small');
+      assert.equal(st.buffered, 4);
+      assert.ok(st.dropped >= 2, `dropped ${st.dropped}`);
+      const { counters } = await j2.mi('stats.get');
+      assert.equal(counters['amqp.dropped'], st.dropped);
+      assert.ok((await j2.mi('system.version')).version, 'MI still answers');
+    } finally {
+      await j2.cleanup();
     }
   });
 });

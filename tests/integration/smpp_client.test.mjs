@@ -34,6 +34,7 @@ test('connectors.add binds, connectors.list shows bound, connectors.delete unbin
   assert.equal(smsc.binds[0].system_id, 'jx-op1');
   assert.equal(smsc.binds[0].password, 'secret');
   await waitBound(j, 'op1');
+  await waitFor(() => smsc.enquires >= 1, 6000, 'enquire_link after smpp.enquire_link_s of silence');
 
   await j.mi('connectors.delete', { name: 'op1' });
   await waitFor(() => smsc.unbinds.length === 1 || smsc.closes >= 1, 10000, 'unbind at the SMSC');
@@ -160,4 +161,40 @@ test('an SMSC that dies gets the stored message after junction rebinds', async (
   await waitFor(() => smsc.submits.length >= 1, 20000, 'queued message at the SMSC');
   assert.equal(smsc.submits[0].destination_addr, '447700900300');
   assert.equal(smsc.submits[0].short_message.message, 'stored while down');
+});
+
+test('ESME_RTHROTTLED is retried later; a permanent error fails the message', async (t) => {
+  let throttled = 0;
+  const smsc = await startSmsc({
+    submitStatus: (pdu) => {
+      if (pdu.destination_addr === '447700900401' && throttled++ === 0) return 0x58;
+      if (pdu.destination_addr === '447700900402') return 0x0b;
+      return 0;
+    },
+  });
+  const j = await startJunction({ params: { ...SMPP_PARAMS, 'core.retry_base_ms': 100 } });
+  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  await addConnector(j, 'op1', smsc);
+  await waitBound(j, 'op1');
+  await j.mi('routes.add', { name: 'to-op1', priority: 10, dst_prefix: '44', target: 'op1' });
+  const cust = await customer(j);
+  t.after(() => cust.close());
+
+  const ok = await submit(cust, { source_addr: '1', destination_addr: '447700900401', short_message: 'again' });
+  const bad = await submit(cust, { source_addr: '1', destination_addr: '447700900402', short_message: 'never' });
+  assert.equal(ok.command_status, 0);
+  assert.equal(bad.command_status, 0);
+  await waitFor(() => smsc.submits.length === 1, 10000, 'the throttled message, resent');
+  assert.equal(throttled, 2, 'first attempt throttled, second accepted');
+  assert.equal(smsc.submits[0].destination_addr, '447700900401');
+  const failed = await waitFor(async () => {
+    const m = await j.mi('messages.get', { id: bad.message_id });
+    return m.status === 'failed' && m;
+  }, 10000, 'the rejected message failed');
+  assert.equal(failed.status, 'failed');
+  const sent = await waitFor(async () => {
+    const m = await j.mi('messages.get', { id: ok.message_id });
+    return m.status === 'submitted' && m;
+  }, 10000, 'the retried message submitted');
+  assert.equal(sent.status, 'submitted');
 });
