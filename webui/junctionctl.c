@@ -10,7 +10,8 @@
  * becomes a member of the params object; a value that parses as JSON
  * (a number, true/false/null, an object, an array, a "quoted string")
  * keeps its type, anything else is a string: priority=10 is a number,
- * conf='{"host":"127.0.0.1"}' an object, to='"447700900123"' a string.
+ * conf='{"host":"127.0.0.1"}' an object.  Where the MI expects text it
+ * takes a number as its digits, so to=447700900123 needs no quotes.
  *
  * The default transport is the MI UNIX socket: --socket, else
  * $JUNCTION_MI_SOCKET, else var/junction.sock.  --url speaks HTTP to
@@ -50,7 +51,7 @@ static void web_ctl_usage(FILE *out)
           "  --json         print the raw JSON result\n"
           "  -h, --help     this text\n"
           "Values that parse as JSON keep their type (priority=10, enabled=false,\n"
-          "conf='{\"host\":\"127.0.0.1\"}'); quote digits meant as text: to='\"4477\"'.\n"
+          "conf='{\"host\":\"127.0.0.1\"}').\n"
           "Examples:\n"
           "  junctionctl system version\n"
           "  junctionctl routes add name=uk priority=10 dst_prefix='\"44\"' target=smsc1\n"

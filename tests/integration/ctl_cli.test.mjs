@@ -48,10 +48,11 @@ test('$JUNCTION_MI_SOCKET is the default transport', async () => {
 
 test('routes add via the CLI, then list shows it as a table and as --json', async () => {
   let r = await ctl(['--socket', sock, 'routes', 'add', 'name=cli-uk', 'priority=5',
-    'dst_prefix="44"', 'dst_regex=^44[0-9]+$', 'target=smsc1']);
+    'dst_prefix=44', 'dst_regex=^44[0-9]+$', 'target=smsc1']);
   assert.equal(r.code, 0, r.stderr);
   const id = Number(r.stdout.match(/^id: +(\d+)$/m)[1]);
-  // The daemon stored typed values: priority a number, the prefix a string.
+  // The daemon stored typed values: priority a number, the prefix (sent by
+  // the CLI as the number 44) as the text "44".
   const stored = (await j.mi('routes.list')).find((x) => x.id === id);
   assert.equal(stored.name, 'cli-uk');
   assert.equal(stored.priority, 5);
