@@ -19,6 +19,7 @@
  * outcomes on adapter threads; timers on the core timer thread.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
@@ -49,6 +50,10 @@ typedef struct gw_core_timer {
 } gw_core_timer_t;
 
 static int gw_core_accepting; /* atomic */
+/* Accepts between their check of gw_core_accepting and the hand-over to the
+ * store (atomic).  gw_core_stop_accepting() waits for it to drain, so a
+ * store flush after it covers every message that will ever be accepted. */
+static int gw_core_inflight;
 static struct event_base *gw_core_base;
 static gw_queue_t *gw_core_timerq;
 static pthread_t gw_core_thread;
@@ -92,15 +97,14 @@ static void gw_core_on_commit(gw_envelope_t *env, int rc, void *arg)
     gw_core_dispatch(gw_env_ref(env));
 }
 
-int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
+/* The body of gw_core_accept, run while counted in gw_core_inflight. */
+static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
 {
     gw_core_accept_ctx_t *ctx;
     rt_table_t *t;
     const rt_rule_t *r;
     int rc;
 
-    if (!__atomic_load_n(&gw_core_accepting, __ATOMIC_ACQUIRE))
-        return GW_ESTOPPED;
     if (env->expires_at == 0)
         env->expires_at = env->created_at + (int64_t)gw_config.validity_s * 1000;
     gw_event_emit(env, "received", NULL);
@@ -138,6 +142,19 @@ int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
              env->from.address ? env->from.address : "-", env->to.address, env->route,
              env->target);
     return GW_OK;
+}
+
+int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
+{
+    int rc = GW_ESTOPPED;
+
+    /* sequentially consistent with gw_core_stop_accepting: either it sees
+     * us counted, or we see the flag down */
+    __atomic_add_fetch(&gw_core_inflight, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&gw_core_accepting, __ATOMIC_SEQ_CST))
+        rc = gw_core_accept_counted(env, cb, arg);
+    __atomic_sub_fetch(&gw_core_inflight, 1, __ATOMIC_SEQ_CST);
+    return rc;
 }
 
 /* Hand env (one reference, taken over) to its target connector, or park it
@@ -346,7 +363,11 @@ int gw_core_start(void)
 
 void gw_core_stop_accepting(void)
 {
-    __atomic_store_n(&gw_core_accepting, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&gw_core_accepting, 0, __ATOMIC_SEQ_CST);
+    /* accepts already past the check finish queueing to the store (they
+     * never block for long: a push and some JSON) */
+    while (__atomic_load_n(&gw_core_inflight, __ATOMIC_SEQ_CST) != 0)
+        sched_yield();
 }
 
 void gw_core_stop(void)
