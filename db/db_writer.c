@@ -14,8 +14,9 @@
  *
  * The envelope JSON is serialised on the producer's thread (db_msg_insert),
  * which spreads that CPU over the adapters and keeps the writer's
- * transaction short.  Updates copy the delivery fields when queued, since
- * the delivering thread keeps changing the envelope afterwards.
+ * transaction short.  Inserts and updates copy the delivery fields when
+ * queued, since the delivering thread keeps changing the envelope
+ * afterwards; the writer reads only the read-only-once-routed fields.
  *
  * Stopping: db_writer_stop closes the door under db_wr_lock (later pushes
  * get GW_ESTOPPED) and queues a stop job behind everything already queued,
@@ -60,7 +61,7 @@ typedef struct db_job {
     void *arg;              /* INSERT */
     char *json;             /* INSERT: envelope JSON text */
     db_barrier_t *barrier;  /* BARRIER */
-    /* UPDATE: a snapshot of the delivery fields */
+    /* INSERT and UPDATE: a snapshot of the delivery fields */
     char id[GW_ENV_ID_LEN + 1];
     int status;
     int attempts;
@@ -109,10 +110,14 @@ static const char db_wr_sql_insert[] =
     " ON CONFLICT(id) DO UPDATE SET updated_at=excluded.updated_at, status=excluded.status,"
     " target=excluded.target, route=excluded.route, attempts=excluded.attempts,"
     " reason=excluded.reason, reason_text=excluded.reason_text, envelope=excluded.envelope";
+/* A final state is never left again: a late or stale update (a retry
+ * racing a receipt, a duplicate outcome) must not turn a delivered message
+ * back into one that recovery would send again.  Checklist: the final
+ * states here are the gw_status_t values after submitted. */
 static const char db_wr_sql_update[] =
     "UPDATE messages SET status=?1, attempts=?2, reason=?3, reason_text=?4,"
     " remote_id=COALESCE(?5, remote_id), target=COALESCE(?6, target), updated_at=?7"
-    " WHERE id=?8";
+    " WHERE id=?8 AND status NOT IN ('delivered', 'failed', 'expired', 'rejected')";
 static const char db_wr_sql_receipt[] =
     "INSERT OR REPLACE INTO receipts(connector, remote_id, message_id, created_at)"
     " VALUES(?1, ?2, ?3, ?4)";
@@ -165,6 +170,17 @@ static int db_wr_push(db_job_t *job)
     return rc;
 }
 
+/* strdup that keeps NULL; sets *fail on allocation failure. */
+static char *db_wr_dup(const char *s, int *fail)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *fail = 1;
+    return d;
+}
+
 int db_msg_insert(gw_envelope_t *env, db_commit_cb_t cb, void *arg)
 {
     int rc = GW_ENOMEM;
@@ -178,6 +194,16 @@ int db_msg_insert(gw_envelope_t *env, db_commit_cb_t cb, void *arg)
     json_decref(j);
     if (job->json == NULL)
         goto out_free_job;
+    /* The delivery fields may change once the caller hands env on: take
+     * them now, as the JSON above, not on the writer thread. */
+    int fail = 0;
+    job->status = (int)env->status;
+    job->attempts = env->attempts;
+    job->reason = env->reason;
+    job->reason_text = db_wr_dup(env->reason_text, &fail);
+    job->remote_id = db_wr_dup(env->corr.smpp_message_id, &fail);
+    if (fail)
+        goto out_free_job;
     job->kind = DB_JOB_INSERT;
     job->cb = cb;
     job->arg = arg;
@@ -190,17 +216,6 @@ int db_msg_insert(gw_envelope_t *env, db_commit_cb_t cb, void *arg)
 out_free_job:
     db_job_free(job);
     return rc;
-}
-
-/* strdup that keeps NULL; sets *fail on allocation failure. */
-static char *db_wr_dup(const char *s, int *fail)
-{
-    if (s == NULL)
-        return NULL;
-    char *d = strdup(s);
-    if (d == NULL)
-        *fail = 1;
-    return d;
 }
 
 int db_msg_update(const gw_envelope_t *env, const char *remote_id)
@@ -265,17 +280,17 @@ static int db_wr_exec_insert(db_job_t *job)
     sqlite3_bind_int64(st, 2, e->created_at);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, e->expires_at);
-    sqlite3_bind_text(st, 5, gw_status_name(e->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, e->source.adapter, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, e->source.connector, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, e->from.address, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, e->to.address, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, e->target, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, e->route, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 12, e->attempts);
-    sqlite3_bind_int(st, 13, e->reason);
-    sqlite3_bind_text(st, 14, e->reason_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 15, e->corr.smpp_message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 12, job->attempts);
+    sqlite3_bind_int(st, 13, job->reason);
+    sqlite3_bind_text(st, 14, job->reason_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 15, job->remote_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 16, job->json, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : GW_ESTORE;
     if (rc < 0)
@@ -319,17 +334,22 @@ static int db_wr_exec_update(db_job_t *job)
     return rc;
 }
 
-/* Run jobs[0..n) in one transaction.  Returns 0 when committed, or
- * GW_ESTORE when the group was rolled back (logged once).  Sets each data
- * job's rc.  Writer thread. */
-static int db_wr_commit_group(db_job_t **jobs, size_t n)
+/* Run the data jobs of jobs[0..n) (only the updates when updates_only) in
+ * one transaction.  Returns 0 when committed, or GW_ESTORE when the group
+ * was rolled back (logged once); *began tells whether BEGIN succeeded.
+ * Sets each run job's rc.  Writer thread. */
+static int db_wr_commit_group(db_job_t **jobs, size_t n, int updates_only, int *began)
 {
     size_t rows = 0;
     int64_t t0 = db_wr_now_us();
 
+    *began = 0;
     if (sqlite3_exec(db_wr_conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto out_fail;
+    *began = 1;
     for (size_t i = 0; i < n; i++) {
+        if (updates_only && jobs[i]->kind != DB_JOB_UPDATE)
+            continue;
         if (jobs[i]->kind == DB_JOB_INSERT)
             jobs[i]->rc = db_wr_exec_insert(jobs[i]);
         else if (jobs[i]->kind == DB_JOB_UPDATE)
@@ -368,9 +388,18 @@ out_fail:
  * the batch held the stop job.  Writer thread. */
 static int db_wr_run_batch(db_job_t **jobs, size_t n)
 {
-    int stop = 0;
-    int group_rc = db_wr_commit_group(jobs, n);
+    int stop = 0, began, updates = 0, update_rc;
+    int group_rc = db_wr_commit_group(jobs, n, 0, &began);
 
+    /* Updates are fire and forget: nobody can retry them, and losing one
+     * loses a final state.  When an insert spoiled the transaction (a
+     * failing row, a failing COMMIT), commit the updates again on their
+     * own; the inserts' senders are told GW_ESTORE and may retry. */
+    for (size_t i = 0; i < n; i++)
+        updates += jobs[i]->kind == DB_JOB_UPDATE;
+    update_rc = group_rc;
+    if (group_rc < 0 && began && updates > 0)
+        update_rc = db_wr_commit_group(jobs, n, 1, &began);
     for (size_t i = 0; i < n; i++) {
         db_job_t *job = jobs[i];
         switch (job->kind) {
@@ -380,6 +409,9 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             db_job_free(job);
             break;
         case DB_JOB_UPDATE:
+            if (update_rc < 0 || job->rc < 0)
+                GW_ERR("db", "message %s: state %s not stored",
+                       job->id, gw_status_name((gw_status_t)job->status));
             db_job_free(job);
             break;
         case DB_JOB_BARRIER:

@@ -66,9 +66,13 @@ static gw_connector_t *gw_connector_new(const json_t *row)
     const gw_adapter_t *a = type ? gw_adapter_find(type) : NULL;
     gw_connector_t *c;
 
-    if (name == NULL || a == NULL || strlen(name) >= sizeof(c->name)) {
-        GW_ERR("core", "connector %s: unknown type %s; ignored", name ? name : "?",
-               type ? type : "?");
+    if (name == NULL || strlen(name) >= sizeof(c->name)) {
+        GW_ERR("core", "connector %.80s: the name is longer than %zu characters; ignored",
+               name ? name : "?", sizeof(c->name) - 1);
+        return NULL;
+    }
+    if (a == NULL) {
+        GW_ERR("core", "connector %s: unknown type %s; ignored", name, type ? type : "?");
         return NULL;
     }
     c = calloc(1, sizeof(*c));
@@ -150,8 +154,14 @@ int gw_connectors_reload(void)
         for (i = 0; i < nkeep; i++)
             if (strcmp(keep[i]->name, name) == 0)
                 found = 1;
-        if (found || gw_nconns == GW_CONN_MAX)
+        if (found)
             continue;
+        if (gw_nconns == GW_CONN_MAX) {
+            GW_ERR("core", "connector %s not opened: at most %d connectors run", name,
+                   GW_CONN_MAX);
+            rc = GW_EFULL;
+            continue;
+        }
         c = gw_connector_new(row);
         if (c == NULL)
             continue;

@@ -27,7 +27,7 @@ typedef struct gw_event_sink {
 } gw_event_sink_t;
 
 static gw_event_sink_t gw_events_sinks[GW_EVENTS_SINKS_MAX];
-static int gw_events_nsinks;
+static int gw_events_nsinks; /* written under gw_events_lock, read atomically */
 static pthread_mutex_t gw_events_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the sink list */
 
 int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg)
@@ -38,7 +38,7 @@ int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg)
     if (gw_events_nsinks < GW_EVENTS_SINKS_MAX) {
         gw_events_sinks[gw_events_nsinks].fn = fn;
         gw_events_sinks[gw_events_nsinks].arg = arg;
-        gw_events_nsinks++;
+        __atomic_store_n(&gw_events_nsinks, gw_events_nsinks + 1, __ATOMIC_RELEASE);
         rc = GW_OK;
     }
     pthread_mutex_unlock(&gw_events_lock);
@@ -54,7 +54,7 @@ void gw_events_remove_sink(gw_event_sink_fn_t fn, void *arg)
         if (gw_events_sinks[i].fn == fn && gw_events_sinks[i].arg == arg) {
             memmove(&gw_events_sinks[i], &gw_events_sinks[i + 1],
                     (size_t)(gw_events_nsinks - i - 1) * sizeof(gw_events_sinks[0]));
-            gw_events_nsinks--;
+            __atomic_store_n(&gw_events_nsinks, gw_events_nsinks - 1, __ATOMIC_RELEASE);
             break;
         }
     }
@@ -73,9 +73,9 @@ void gw_event_emit(const gw_envelope_t *env, const char *state, const char *deta
     gw_stat_add(emitted, 1);
     GW_DEBUG("events", "%s %s -> %s%s%s", env->id, state, env->target ? env->target : "-",
              detail ? ": " : "", detail ? detail : "");
-    pthread_mutex_lock(&gw_events_lock);
-    if (gw_events_nsinks == 0)
-        goto out_unlock;
+    if (__atomic_load_n(&gw_events_nsinks, __ATOMIC_ACQUIRE) == 0)
+        return;
+    /* encode outside the lock: every thread of the message path emits */
     envj = gw_env_to_json(env);
     ev = envj ? json_pack("{s:s+, s:I, s:s, s:o, s:s?}", "event", "message.", state, "ts",
                           (json_int_t)gw_now_ms(), "id", env->id, "envelope", envj, "detail",
@@ -85,9 +85,12 @@ void gw_event_emit(const gw_envelope_t *env, const char *state, const char *deta
     json_decref(ev);
     if (text == NULL) {
         GW_ERR("events", "%s: cannot encode the %s event (out of memory)", env->id, state);
-        goto out_unlock;
+        return;
     }
     snprintf(key, sizeof(key), "message.%s", state);
+    /* sinks are called under the lock, so once gw_events_remove_sink
+     * returns no call to that sink is in flight */
+    pthread_mutex_lock(&gw_events_lock);
     for (i = 0; i < gw_events_nsinks; i++) {
         kcopy = strdup(key);
         tcopy = strdup(text);
@@ -98,7 +101,6 @@ void gw_event_emit(const gw_envelope_t *env, const char *state, const char *deta
         }
         gw_events_sinks[i].fn(kcopy, tcopy, gw_events_sinks[i].arg);
     }
-    free(text);
-out_unlock:
     pthread_mutex_unlock(&gw_events_lock);
+    free(text);
 }

@@ -144,15 +144,18 @@ static int gw_main_first_start(void)
 
 static void gw_main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    char err[256] = "";
+    json_t *resp, *e;
 
     (void)what;
     (void)arg;
     if (sig == SIGHUP) {
+        /* through the MI, so gw_mi_lock serialises it with MI reloads */
         GW_INFO("main", "SIGHUP: reloading routes and connectors from the database");
-        if (gw_routes_reload(err, sizeof(err)) != 0)
-            GW_ERR("main", "routes not reloaded, the running table stays: %s", err);
-        gw_connectors_reload();
+        resp = gw_mi_call("system.reload", NULL);
+        e = json_object_get(resp, "error");
+        if (e)
+            GW_ERR("main", "%s", json_string_value(json_object_get(e, "message")));
+        json_decref(resp);
         return;
     }
     GW_INFO("main", "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -269,37 +272,46 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) /* flags win over stored values */
         if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             gw_config_apply_override(argv[++i], err, sizeof(err));
-    if (gw_main_apply_log() != 0 || gw_main_first_start() != 0)
+    if (gw_main_apply_log() != 0 || gw_main_first_start() != 0) {
+        rc = GW_ERROR;
         goto out_db;
+    }
     rt_init();
     if (gw_routes_reload(err, sizeof(err)) != 0)
         GW_ERR("main", "routes table not loaded: %s", err);
     rc = gw_mi_cmds_init();
     gw_adapters_foreach(gw_main_register_mi, &rc);
     gw_main_base = event_base_new();
-    if (rc != 0 || gw_main_base == NULL)
-        goto out_rt;
+    if (rc != 0 || gw_main_base == NULL) {
+        rc = GW_ERROR;
+        goto out_base;
+    }
     for (i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(gw_main_base, signums[i], gw_main_on_signal, NULL);
         evsignal_add(sigs[i], NULL);
     }
-    if (db_writer_start() != 0 || gw_core_start() != 0)
+    if (db_writer_start() != 0 || gw_core_start() != 0) {
+        rc = GW_ERROR;
         goto out_core;
+    }
     rc = 0;
     gw_adapters_foreach(gw_main_init_adapter, &rc);
     gw_adapters_foreach(gw_main_start_adapter, &rc);
-    if (rc != 0)
+    if (rc != 0) {
+        rc = GW_ERROR;
         goto out_adapters;
+    }
     gw_connectors_reload();
     gw_core_recover();
-    if (web_start() != 0 || gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0)
+    if (web_start() != 0 || gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0) {
+        rc = GW_ERROR;
         goto out_web;
+    }
     printf("junction %s is running (pid %d); listening on:\n", JUNCTION_VERSION, (int)getpid());
     gw_main_print_listeners();
     GW_INFO("main", "ready");
     event_base_dispatch(gw_main_base);
     rc = 0;
-    goto out_web;
 out_web:
     gw_core_stop_accepting();
     gw_mi_sock_stop();
@@ -315,8 +327,9 @@ out_core:
     db_writer_stop();
     for (i = 0; i < 3; i++)
         event_free(sigs[i]);
-    event_base_free(gw_main_base);
-out_rt:
+out_base:
+    if (gw_main_base)
+        event_base_free(gw_main_base);
     rt_shutdown();
 out_db:
     db_close();

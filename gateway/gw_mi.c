@@ -31,6 +31,23 @@ static const gw_mi_cmd_t *gw_mi_tables[GW_MI_TABLES_MAX];
 static int gw_mi_ntables;
 static pthread_mutex_t gw_mi_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises handlers */
 
+/* Cut s back to whole UTF-8 characters: a message truncated by snprintf
+ * may end inside one, and jansson refuses invalid UTF-8. */
+static void gw_mi_utf8_trim(char *s)
+{
+    size_t n = strlen(s), start = n, need;
+    unsigned char c;
+
+    while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80 && n - start < 3)
+        start--;
+    if (start == 0)
+        return;
+    c = (unsigned char)s[start - 1];
+    need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (need > 1 && n - (start - 1) < need)
+        s[start - 1] = '\0';
+}
+
 static const gw_mi_cmd_t *gw_mi_find(const char *name)
 {
     const gw_mi_cmd_t *c;
@@ -82,6 +99,7 @@ void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->message, sizeof(r->message), fmt, ap);
     va_end(ap);
+    gw_mi_utf8_trim(r->message);
     r->done = 1;
 }
 
@@ -133,10 +151,18 @@ long long gw_mi_opt_int(const json_t *params, const char *key, long long def)
     return def;
 }
 
+/* Every request with an id gets an answer, even when the text of the
+ * error cannot be encoded. */
 static json_t *gw_mi_error_obj(json_t *id, int code, const char *message)
 {
-    return json_pack("{s:s, s:{s:i, s:s}, s:O}", "jsonrpc", "2.0", "error", "code", code,
-                     "message", message, "id", id ? id : json_null());
+    json_t *o = json_pack("{s:s, s:{s:i, s:s}, s:O}", "jsonrpc", "2.0", "error", "code", code,
+                          "message", message, "id", id ? id : json_null());
+
+    if (o == NULL)
+        o = json_pack("{s:s, s:{s:i, s:s}, s:O}", "jsonrpc", "2.0", "error", "code", code,
+                      "message", "(the error text could not be encoded)", "id",
+                      id ? id : json_null());
+    return o;
 }
 
 /* One request object -> one response object (new reference), or NULL for a
@@ -160,12 +186,15 @@ static json_t *gw_mi_handle_one(json_t *req)
         return gw_mi_error_obj(id, GW_MI_INVALID_REQUEST,
                                "expected {\"jsonrpc\": \"2.0\", \"method\": \"area.verb\", ...}");
     if (params && !json_is_object(params) && !json_is_array(params))
-        return gw_mi_error_obj(id, GW_MI_INVALID_PARAMS, "params must be an object or an array");
+        return id ? gw_mi_error_obj(id, GW_MI_INVALID_PARAMS, "params must be an object or an array")
+                  : NULL;
     cmd = gw_mi_find(json_string_value(method));
     if (cmd == NULL) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "method not found: %.200s (system.listMethods lists them)",
-                 json_string_value(method));
+        char name[201];
+        snprintf(name, sizeof(name), "%s", json_string_value(method));
+        gw_mi_utf8_trim(name);
+        snprintf(msg, sizeof(msg), "method not found: %s (system.listMethods lists them)", name);
         return id ? gw_mi_error_obj(id, GW_MI_METHOD_NOT_FOUND, msg) : NULL;
     }
     if (params == NULL)
@@ -184,6 +213,8 @@ static json_t *gw_mi_handle_one(json_t *req)
         resp = json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "result", reply.result, "id", id);
     else
         resp = gw_mi_error_obj(id, reply.code, reply.message);
+    if (resp == NULL)
+        resp = gw_mi_error_obj(id, GW_MI_INTERNAL_ERROR, "cannot encode the result");
     return resp;
 }
 

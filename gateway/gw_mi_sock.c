@@ -30,6 +30,15 @@
 static struct evconnlistener *gw_mi_sock_listener;
 static char gw_mi_sock_path[108];
 
+static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg);
+
+/* The answer to a refused client went out: close it. */
+static void gw_mi_sock_on_flushed(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    bufferevent_free(bev);
+}
+
 static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
 {
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -50,9 +59,10 @@ static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
         static const char err[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,"
                                   "\"message\":\"request line too long\"},\"id\":null}\n";
         GW_WARN("mi", "socket client sent a line over %d bytes; closing", GW_MI_SOCK_LINE_MAX);
-        bufferevent_write(bev, err, sizeof(err) - 1);
         bufferevent_disable(bev, EV_READ);
         evbuffer_drain(in, evbuffer_get_length(in));
+        bufferevent_setcb(bev, NULL, gw_mi_sock_on_flushed, gw_mi_sock_on_event, NULL);
+        bufferevent_write(bev, err, sizeof(err) - 1);
     }
 }
 

@@ -81,7 +81,7 @@ int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errle
             snprintf(err, errlen, "%s: %ld is out of range [%d, %d]", p->name, v, p->min, p->max);
             rc = GW_EINVAL;
         } else {
-            *(int *)p->var = (int)v;
+            __atomic_store_n((int *)p->var, (int)v, __ATOMIC_RELAXED); /* read lock-free */
         }
         break;
     case GW_PT_BOOL:
@@ -90,7 +90,7 @@ int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errle
             snprintf(err, errlen, "%s: expected yes or no, got \"%s\"", p->name, value);
             rc = GW_EINVAL;
         } else {
-            *(int *)p->var = b;
+            __atomic_store_n((int *)p->var, b, __ATOMIC_RELAXED);
         }
         break;
     case GW_PT_STR:

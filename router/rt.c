@@ -223,6 +223,14 @@ static int rt_has_prefix(const char *s, const char *prefix)
     return strncmp(s != NULL ? s : "", prefix, strlen(prefix)) == 0;
 }
 
+/* Limits for every match: an admin's pattern that backtracks badly meets an
+ * address from the network on a SIP worker, so it gets a bounded budget
+ * (a pattern over it does not match) instead of PCRE2's ten million steps.
+ * Created by rt_init, read-only afterwards, shared by every thread. */
+#define RT_MATCH_LIMIT 100000
+#define RT_DEPTH_LIMIT 10000
+static pcre2_match_context *rt_match_ctx;
+
 /* 1 when s matches re.  Match data per call: it is mutable, and several
  * threads match on one table at once.  One ovector pair is enough because
  * only "matched or not" matters (pcre2_match returns 0, not an error, when
@@ -233,7 +241,7 @@ static int rt_regex_matches(const pcre2_code *re, const char *s)
     if (md == NULL)
         return 0;
     const char *subject = s != NULL ? s : "";
-    int n = pcre2_match(re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, NULL);
+    int n = pcre2_match(re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, rt_match_ctx);
     pcre2_match_data_free(md);
     return n >= 0;
 }
@@ -303,6 +311,11 @@ void rt_install(rt_table_t *t)
 
 void rt_init(void)
 {
+    rt_match_ctx = pcre2_match_context_create(NULL);
+    if (rt_match_ctx != NULL) {
+        pcre2_set_match_limit(rt_match_ctx, RT_MATCH_LIMIT);
+        pcre2_set_depth_limit(rt_match_ctx, RT_DEPTH_LIMIT);
+    }
     rt_table_t *t = rt_table_new();
     if (t == NULL)
         abort(); /* start-up, a few bytes: nothing sensible to do without a table */
@@ -316,4 +329,6 @@ void rt_shutdown(void)
     rt_cur = NULL;
     pthread_mutex_unlock(&rt_lock);
     rt_table_unref(old);
+    pcre2_match_context_free(rt_match_ctx);
+    rt_match_ctx = NULL;
 }

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "gw_errors.h"
@@ -193,6 +194,38 @@ static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req
                      MHD_RESPMEM_MUST_FREE, NULL, "no-store");
 }
 
+/* Until logins arrive (a later issue) the MI trusts whoever reaches it, so
+ * it must not be reachable from a web page in an admin's browser:
+ *   - the body must be declared application/json, which a cross-site page
+ *     can only send after a CORS preflight we never grant (form posts and
+ *     text/plain are refused with 415);
+ *   - the Host must name the address we listen on or a loopback name, so a
+ *     DNS-rebound hostname gets 403;
+ *   - an Origin, when a browser sends one, must name that same host.
+ * Returns 0 when the request may proceed, else the HTTP status. */
+static unsigned web_mi_guard(struct MHD_Connection *conn)
+{
+    const char *ct, *host, *origin;
+    char ok[3][96];
+    int i, host_ok = 0;
+
+    ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    snprintf(ok[0], sizeof ok[0], "%s:%d", web_listen, web_port);
+    snprintf(ok[1], sizeof ok[1], "localhost:%d", web_port);
+    snprintf(ok[2], sizeof ok[2], "[%s]:%d", web_listen, web_port);
+    host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    for (i = 0; host && i < 3; i++)
+        host_ok |= strcasecmp(host, ok[i]) == 0;
+    if (!host_ok)
+        return MHD_HTTP_FORBIDDEN;
+    origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (origin && (strncmp(origin, "http://", 7) != 0 || strcasecmp(origin + 7, host) != 0))
+        return MHD_HTTP_FORBIDDEN;
+    return 0;
+}
+
 /* POST /mi, called once per request phase by libmicrohttpd: first with
  * *con_cls NULL (headers only), then once per body chunk, then with
  * *upload_data_size 0 to answer. */
@@ -204,9 +237,17 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, const char *method,
     const char *clen;
 
     if (req == NULL) {
+        unsigned refused;
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                               "405 use POST for /mi\n", "POST");
+        refused = web_mi_guard(conn);
+        if (refused == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
+            return web_status(conn, refused, "415 POST /mi takes Content-Type: application/json\n",
+                              NULL);
+        if (refused)
+            return web_status(conn, refused,
+                              "403 the MI answers only its own address (Host and Origin)\n", NULL);
         req = calloc(1, sizeof *req);
         if (req == NULL)
             return MHD_NO;

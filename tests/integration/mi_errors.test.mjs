@@ -4,6 +4,7 @@
 // 413 case stays small.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startJunction } from './lib/junction.mjs';
 
 const MAX_BODY = 4096;
@@ -84,6 +85,52 @@ test('notifications alone get 204 and an empty batch -32600', async () => {
   assert.equal(e.error.code, -32600);
 });
 
+// A raw POST /mi with chosen headers (fetch will not let us set Host).
+function post(headers, body = rpc('system.version', {})) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: j.ports.http, path: '/mi', method: 'POST',
+      headers: { 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the MI refuses what a web page could send it from elsewhere', async () => {
+  const own = `127.0.0.1:${j.ports.http}`;
+  let r = await post({ 'content-type': 'text/plain', host: own });
+  assert.equal(r.status, 415, 'a cross-site form or text/plain post');
+  r = await post({ 'content-type': 'application/x-www-form-urlencoded', host: own });
+  assert.equal(r.status, 415);
+  r = await post({ 'content-type': 'application/json', host: `rebound.example:${j.ports.http}` });
+  assert.equal(r.status, 403, 'a DNS-rebound host name');
+  r = await post({ 'content-type': 'application/json', host: own, origin: 'http://evil.example' });
+  assert.equal(r.status, 403, 'a foreign Origin');
+  r = await post({ 'content-type': 'application/json', host: own, origin: `http://${own}` });
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.text).result.version.split('.').length, 3);
+  r = await post({ 'content-type': 'application/json; charset=utf-8', host: `localhost:${j.ports.http}` });
+  assert.equal(r.status, 200);
+});
+
+test('a notification with bad params gets no answer', async () => {
+  const r = await j.miRaw(JSON.stringify({ jsonrpc: '2.0', method: 'routes.list', params: 5 }));
+  assert.equal(r.status, 204);
+  assert.equal(r.body, '');
+});
+
+test('an error text cut inside a UTF-8 character still answers the id', async () => {
+  // the method name is quoted back, cut at 200 bytes: here inside the "é"
+  const method = `${'a'.repeat(199)}é`;
+  const body = JSON.parse((await j.miRaw(rpc(method, {}, 42))).body);
+  assert.equal(body.id, 42);
+  assert.equal(body.error.code, -32601);
+  assert.ok(body.error.message.includes('a'.repeat(199)));
+});
+
 test('a route with an invalid regex is rejected with the reason; routes.list is unchanged', async () => {
   const { id } = await j.mi('routes.add', { name: 'keep', priority: 10, dst_prefix: '44', target: 'smsc1' });
   const beforeList = await j.mi('routes.list');
@@ -150,7 +197,9 @@ test('the UI assets are served with security headers; HEAD has no body', async (
   r = await fetch(`${base}/index.html`, { method: 'HEAD' });
   assert.equal(r.status, 200);
   assert.equal(await r.text(), '');
-  r = await fetch(`${base}/mi`, { method: 'POST', body: rpc('system.version', {}) });
+  r = await fetch(`${base}/mi`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: rpc('system.version', {}),
+  });
   assert.equal(r.headers.get('content-type'), 'application/json');
   assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
 });

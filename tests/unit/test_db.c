@@ -482,6 +482,96 @@ static void test_failed_statement_answers_estore(void **state)
     sqlite3_close(raw);
 }
 
+/* The status column of message id, through the raw connection. */
+static void test_raw_status(sqlite3 *db, const char *id, char *out, size_t outlen)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT status FROM messages WHERE id = ?1", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* An insert whose COMMIT fails must not take the state updates of other,
+ * already stored messages down with it: nobody could retry those. */
+static void test_failed_group_still_stores_state_updates(void **state)
+{
+    test_db_t *t = *state;
+    sqlite3 *raw = test_raw_open(t);
+    test_fault_t f = {0, 0};
+    char status[32];
+
+    assert_int_equal(db_writer_start(), 0);
+    gw_envelope_t *stored = test_env("33612345678"), *doomed = test_env("33612345679");
+    assert_int_equal(db_msg_insert(stored, test_fault_cb, &f), 0);
+    db_writer_flush();
+    assert_int_equal(f.ok, 1);
+    assert_int_equal(
+        sqlite3_exec(raw,
+                     "CREATE TABLE fault_parent(id INTEGER PRIMARY KEY);"
+                     "CREATE TABLE fault_child(pid INTEGER REFERENCES fault_parent(id)"
+                     "  DEFERRABLE INITIALLY DEFERRED);"
+                     "CREATE TRIGGER fault AFTER INSERT ON messages"
+                     "  BEGIN INSERT INTO fault_child VALUES(42); END;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    /* Hold the write lock so the writer waits in BEGIN while the insert and
+     * the update queue up behind: they then form one group. */
+    assert_int_equal(sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    gw_env_set_status(stored, GW_ST_SUBMITTED, 0, NULL);
+    assert_int_equal(db_msg_update(stored, NULL), 0);
+    usleep(50 * 1000);
+    assert_int_equal(db_msg_insert(doomed, test_fault_cb, &f), 0);
+    gw_env_set_status(stored, GW_ST_DELIVERED, 0, NULL);
+    assert_int_equal(db_msg_update(stored, NULL), 0);
+    assert_int_equal(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    db_writer_flush();
+
+    assert_int_equal(f.failed, 1);
+    assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"), 1);
+    test_raw_status(raw, stored->id, status, sizeof status);
+    assert_string_equal(status, "delivered");
+    db_writer_stop();
+    gw_env_unref(stored);
+    gw_env_unref(doomed);
+    sqlite3_close(raw);
+}
+
+/* A final state stays: a stale "queued" after "delivered" would make
+ * recovery send the message again. */
+static void test_final_state_is_never_left(void **state)
+{
+    test_db_t *t = *state;
+    sqlite3 *raw = test_raw_open(t);
+    test_fault_t f = {0, 0};
+    char status[32];
+    int n;
+
+    assert_int_equal(db_writer_start(), 0);
+    gw_envelope_t *env = test_env("33612345678");
+    assert_int_equal(db_msg_insert(env, test_fault_cb, &f), 0);
+    gw_env_set_status(env, GW_ST_DELIVERED, 0, NULL);
+    assert_int_equal(db_msg_update(env, NULL), 0);
+    env->attempts = 2;
+    gw_env_set_status(env, GW_ST_QUEUED, 8, "late retry");
+    assert_int_equal(db_msg_update(env, NULL), 0);
+    db_writer_flush();
+    assert_int_equal(f.ok, 1);
+    test_raw_status(raw, env->id, status, sizeof status);
+    assert_string_equal(status, "delivered");
+    db_writer_stop();
+
+    json_t *ids = json_array();
+    n = db_msgs_pending(test_collect_cb, ids);
+    assert_int_equal(n, 0);
+    json_decref(ids);
+    gw_env_unref(env);
+    sqlite3_close(raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +594,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_failure_answers_estore_and_stores_nothing,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_failed_statement_answers_estore, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_group_still_stores_state_updates, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_final_state_is_never_left, test_setup,
                                         test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
