@@ -106,7 +106,8 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     int rc;
 
     if (env->expires_at == 0)
-        env->expires_at = env->created_at + (int64_t)gw_config.validity_s * 1000;
+        env->expires_at = env->created_at +
+                          (int64_t)__atomic_load_n(&gw_config.validity_s, __ATOMIC_RELAXED) * 1000;
     gw_event_emit(env, "received", NULL);
     t = rt_current();
     r = rt_match(t, env);
@@ -220,11 +221,14 @@ void gw_core_failed(gw_envelope_t *env, int reason, const char *text)
 
 void gw_core_retry(gw_envelope_t *env, int reason, const char *text)
 {
-    long long delay;
+    /* runtime parameters: params.set may change them on an MI thread */
+    int max_attempts = __atomic_load_n(&gw_config.max_attempts, __ATOMIC_RELAXED);
+    long long delay = __atomic_load_n(&gw_config.retry_base_ms, __ATOMIC_RELAXED);
+    long long delay_max = __atomic_load_n(&gw_config.retry_max_ms, __ATOMIC_RELAXED);
     int i;
 
     env->attempts++;
-    if (env->attempts >= gw_config.max_attempts) {
+    if (env->attempts >= max_attempts) {
         gw_env_set_status(env, GW_ST_FAILED, reason, text);
         gw_stat_add(gw_core_st_failed, 1);
         db_msg_update(env, NULL);
@@ -234,11 +238,10 @@ void gw_core_retry(gw_envelope_t *env, int reason, const char *text)
         gw_env_unref(env);
         return;
     }
-    delay = gw_config.retry_base_ms;
-    for (i = 1; i < env->attempts && delay < gw_config.retry_max_ms; i++)
+    for (i = 1; i < env->attempts && delay < delay_max; i++)
         delay *= 2;
-    if (delay > gw_config.retry_max_ms)
-        delay = gw_config.retry_max_ms;
+    if (delay > delay_max)
+        delay = delay_max;
     gw_env_set_status(env, GW_ST_QUEUED, reason, text);
     gw_stat_add(gw_core_st_retries, 1);
     db_msg_update(env, NULL);
@@ -246,6 +249,77 @@ void gw_core_retry(gw_envelope_t *env, int reason, const char *text)
     GW_DEBUG("core", "%s attempt %d failed (%d %s); next in %lld ms", env->id, env->attempts,
              reason, text ? text : "", delay);
     gw_core_later(env, (int)delay);
+}
+
+/* The stored envelope of message id with its delivery state, or NULL. */
+static gw_envelope_t *gw_core_load(const char *id)
+{
+    json_t *row = db_msg_get(id);
+    gw_envelope_t *env;
+    const char *err = NULL, *st;
+
+    if (row == NULL)
+        return NULL;
+    env = gw_env_from_json(json_object_get(row, "envelope"), &err);
+    if (env != NULL) {
+        st = json_string_value(json_object_get(row, "status"));
+        if (st && gw_status_parse(st) >= 0)
+            env->status = (gw_status_t)gw_status_parse(st);
+        env->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+        gw_env_set_str(&env->target, json_string_value(json_object_get(row, "target")),
+                       (size_t)-1);
+    } else {
+        GW_ERR("core", "%s: the stored envelope is unreadable: %s", id, err);
+    }
+    json_decref(row);
+    return env;
+}
+
+int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err)
+{
+    static const struct {
+        const char *stat;
+        gw_status_t status;
+        const char *event;
+    } finals[] = {
+        { "DELIVRD", GW_ST_DELIVERED, "delivered" }, { "EXPIRED", GW_ST_EXPIRED, "expired" },
+        { "UNDELIV", GW_ST_FAILED, "failed" },       { "REJECTD", GW_ST_FAILED, "failed" },
+        { "DELETED", GW_ST_FAILED, "failed" },       { "UNKNOWN", GW_ST_FAILED, "failed" },
+    };
+    gw_envelope_t *env;
+    char *id = db_receipt_lookup(connector, remote_id);
+    size_t i;
+
+    if (id == NULL) {
+        /* the map row may still wait in the writer's queue behind the
+         * submit_sm_resp that created it: a fast SMSC */
+        db_writer_flush();
+        id = db_receipt_lookup(connector, remote_id);
+    }
+    env = id ? gw_core_load(id) : NULL;
+    free(id);
+    if (env == NULL) {
+        GW_WARN("core", "receipt from %s for unknown message id %s (%s)", connector, remote_id,
+                stat);
+        return GW_ENOTFOUND;
+    }
+    gw_env_set_str(&env->corr.smpp_message_id, remote_id, (size_t)-1);
+    gw_event_emit(env, "receipt", stat);
+    for (i = 0; i < sizeof(finals) / sizeof(finals[0]); i++) {
+        if (strcmp(stat, finals[i].stat) != 0)
+            continue;
+        gw_env_set_status(env, finals[i].status, err, stat);
+        db_msg_update(env, NULL);
+        gw_stat_add(finals[i].status == GW_ST_DELIVERED  ? gw_core_st_delivered
+                    : finals[i].status == GW_ST_EXPIRED ? gw_core_st_expired
+                                                        : gw_core_st_failed,
+                    1);
+        gw_event_emit(env, finals[i].event, stat);
+        GW_INFO("core", "%s: receipt %s from %s: %s", env->id, remote_id, connector, stat);
+        break;
+    }
+    gw_env_unref(env);
+    return GW_OK;
 }
 
 void gw_core_requeue(gw_envelope_t *env)
@@ -278,7 +352,10 @@ static void gw_core_on_timer(evutil_socket_t fd, short what, void *arg)
     if (t->next)
         t->next->prev = t->prev;
     event_free(t->ev);
-    gw_core_dispatch(t->env);
+    if (__atomic_load_n(&gw_core_accepting, __ATOMIC_ACQUIRE))
+        gw_core_dispatch(t->env);
+    else
+        gw_env_unref(t->env); /* shutting down: queued in the store, recovered at start */
     free(t);
 }
 

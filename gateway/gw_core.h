@@ -46,6 +46,15 @@ void gw_core_failed(gw_envelope_t *env, int reason, const char *text);
  * caller's reference to env. */
 void gw_core_retry(gw_envelope_t *env, int reason, const char *text);
 
+/* A delivery receipt: the far side's final word (SMPP "stat:" values
+ * DELIVRD, EXPIRED, UNDELIV, REJECTD, DELETED, UNKNOWN; ACCEPTD and ENROUTE
+ * are not final) on the message it knows as remote_id through connector.
+ * Finds the envelope through the receipt map (waiting once for the store's
+ * writer when the map row is still queued), records the final state and
+ * emits "receipt" then "delivered" / "expired" / "failed".  Adapter
+ * thread; reads the store.  Returns 0, or GW_ENOTFOUND for an unknown id. */
+int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err);
+
 /* Give back an envelope the adapter can no longer deliver through no fault
  * of the message (its connector was closed or replaced): the core offers it
  * again shortly to whatever connector then carries the target name, without

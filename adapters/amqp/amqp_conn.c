@@ -21,7 +21,8 @@
  *      keeps buffering (bounded, oldest dropped);
  *   5. on stop: flushes what is buffered for up to AMQP_FLUSH_ON_CLOSE_MS
  *      when connected, closes the channel and connection, and hands every
- *      envelope it still holds back to the core for a retry.
+ *      envelope it still holds back to the core (gw_core_requeue: another
+ *      connector of that name may take it, no attempt is counted).
  *
  * Threads: everything here runs on the link thread, except the fields of
  * amqp_link_t it updates under l->lock or atomically.
@@ -415,12 +416,13 @@ static size_t amqp_link_buffered(amqp_link_t *l, const amqp_session_t *s)
 }
 
 /* An item that will not be published: its envelope goes back to the core
- * for a retry, an event is counted as dropped. */
+ * without counting an attempt (the connector closed, not the message's
+ * fault), an event is counted as dropped. */
 static void amqp_item_abandon(amqp_link_t *l, amqp_item_t *it)
 {
     if (it->env) {
-        gw_core_retry(it->env, 0, "amqp connector closed");
-        it->env = NULL; /* gw_core_retry took the reference */
+        gw_core_requeue(it->env);
+        it->env = NULL; /* gw_core_requeue took the reference */
     } else {
         amqp_link_count_dropped(l, 1);
     }

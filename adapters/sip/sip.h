@@ -45,6 +45,11 @@
 #define SIP_T2_MS 4000
 #define SIP_TIMER_F_MS 32000     /* 64 * T1 */
 #define SIP_BRANCH_PREFIX "z9hG4bK-jn" /* then "<worker>-<random hex>" */
+/* MESSAGEs queued or in a client transaction per connector; beyond it
+ * send() answers GW_EFULL and the core offers the envelope again later,
+ * so a target that stops answering (or a start-up recovery of a long
+ * queue) cannot grow the worker queues and timers without bound. */
+#define SIP_CONN_MAX_INFLIGHT 1024
 
 /* ---- parameters (sip_adapter.c) ---- */
 typedef struct sip_conf {
@@ -207,6 +212,7 @@ struct sip_conn {
     char local_ip[64];        /* our address towards dest (or sip.listen) */
     struct sockaddr_in dest;
     int64_t sent, failed;     /* atomic: 2xx received / final or temporary failures */
+    int inflight;             /* atomic: SEND items and client transactions alive */
 };
 int sip_conn_check(const json_t *conf, char *err, size_t errlen);
 int sip_conn_open(struct gw_connector *c);

@@ -30,7 +30,9 @@
 #include "gw_log.h"
 #include "sip.h"
 
-static pthread_mutex_t sip_conn_lock = PTHREAD_MUTEX_INITIALIZER; /* guards gw_connector.priv */
+/* guards gw_connector.priv of sip connectors, and orders send()'s push
+ * before conn_close (see sip_conn_send) */
+static pthread_mutex_t sip_conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned sip_conn_rr; /* atomic: round robin over workers */
 
 /* Parse conf into a new uri; 0 or GW_EINVAL with a reason in err. */
@@ -167,35 +169,44 @@ static sip_conn_t *sip_conn_get(gw_connector_t *c)
 
 /* Queue env to a worker (round robin).  Any thread.  On success the
  * queued item holds its own references; on failure the caller keeps its
- * own.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND (closed) or GW_ENOMEM. */
+ * own.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND (closed), GW_EFULL (too many
+ * MESSAGEs in flight on this connector: the core offers it again shortly)
+ * or GW_ENOMEM.
+ *
+ * The push happens under sip_conn_lock: conn_close clears priv under the
+ * same lock, and the workers are only destroyed after every connector was
+ * closed, so a send racing shutdown never reaches a freed worker. */
 int sip_conn_send(gw_connector_t *c, gw_envelope_t *env)
 {
-    sip_item_t *it;
+    sip_item_t *it = calloc(1, sizeof(*it));
     sip_conn_t *sc;
     unsigned n;
-    int rc;
+    int rc = GW_ENOTFOUND;
 
-    if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED) || sip_worker_count() == 0)
-        return GW_ESTOPPED;
-    sc = sip_conn_get(c);
-    if (!sc)
-        return GW_ENOTFOUND;
-    it = calloc(1, sizeof(*it));
-    if (!it) {
-        sip_conn_unref(sc);
+    if (!it)
         return GW_ENOMEM;
-    }
     it->kind = SIP_ITEM_SEND;
-    it->conn = sc;
-    it->env = gw_env_ref(env);
-    n = __atomic_fetch_add(&sip_conn_rr, 1, __ATOMIC_RELAXED);
-    rc = sip_worker_push(sip_worker_get((int)(n % (unsigned)sip_worker_count())), it);
+    pthread_mutex_lock(&sip_conn_lock);
+    sc = c->priv;
+    if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED) || sip_worker_count() == 0) {
+        rc = GW_ESTOPPED;
+    } else if (sc && __atomic_add_fetch(&sc->inflight, 1, __ATOMIC_RELAXED) >
+                         SIP_CONN_MAX_INFLIGHT) {
+        __atomic_sub_fetch(&sc->inflight, 1, __ATOMIC_RELAXED);
+        rc = GW_EFULL;
+    } else if (sc) {
+        it->conn = sip_conn_ref(sc); /* sip_item_free / sip_ctxn_free end the count */
+        it->env = gw_env_ref(env);
+        n = __atomic_fetch_add(&sip_conn_rr, 1, __ATOMIC_RELAXED);
+        rc = sip_worker_push(sip_worker_get((int)(n % (unsigned)sip_worker_count())), it);
+    }
+    pthread_mutex_unlock(&sip_conn_lock);
     if (rc != 0)
         sip_item_free(it);
     return rc;
 }
 
-/* {"state", "uri", "sent", "failed"}: a new object.  Main thread. */
+/* {"state", "uri", "sent", "failed", "inflight"}: a new object.  Main thread. */
 json_t *sip_conn_status(gw_connector_t *c)
 {
     sip_conn_t *sc = sip_conn_get(c);
@@ -203,9 +214,10 @@ json_t *sip_conn_status(gw_connector_t *c)
 
     if (!sc)
         return json_pack("{s:s}", "state", "closed");
-    o = json_pack("{s:s, s:s, s:I, s:I}", "state", "ready", "uri", sc->uri_text, "sent",
+    o = json_pack("{s:s, s:s, s:I, s:I, s:i}", "state", "ready", "uri", sc->uri_text, "sent",
                   (json_int_t)__atomic_load_n(&sc->sent, __ATOMIC_RELAXED), "failed",
-                  (json_int_t)__atomic_load_n(&sc->failed, __ATOMIC_RELAXED));
+                  (json_int_t)__atomic_load_n(&sc->failed, __ATOMIC_RELAXED), "inflight",
+                  __atomic_load_n(&sc->inflight, __ATOMIC_RELAXED));
     sip_conn_unref(sc);
     return o;
 }

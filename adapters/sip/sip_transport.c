@@ -13,6 +13,9 @@
  * connection.  Streams are framed by Content-Length; a connection is
  * known by a 64-bit id that never repeats, so a late reply for a closed
  * connection finds nothing and is dropped instead of reaching a newcomer.
+ * At stop, worker 0 lingers (sip_tcp_linger, at most SIP_TCP_LINGER_MS) so
+ * that the answers already written reach the peers before the sockets
+ * close.
  *
  * Threads: sip_workers_init / start / stop / destroy run on the main
  * thread; everything else in this file runs on the owning worker's thread,
@@ -37,6 +40,7 @@
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
 #define SIP_TCP_MAX_CONNS 1024
 #define SIP_TCP_IDLE_S 600
+#define SIP_TCP_LINGER_MS 1000   /* longest wait at stop for TCP answers to drain */
 
 typedef struct sip_tcp {
     uint64_t id;
@@ -61,6 +65,8 @@ struct sip_worker {
     sip_tcp_t *conns;
     size_t nconns;
     uint64_t next_conn_id;
+    int lingering;             /* stopping: no new requests, draining answers */
+    struct event *linger_ev;   /* the SIP_TCP_LINGER_MS deadline */
 };
 
 static sip_worker_t *sip_workers[SIP_MAX_WORKERS];
@@ -77,8 +83,11 @@ void sip_item_free(void *item)
     free(it->txn_key);
     if (it->env)
         gw_env_unref(it->env);
-    if (it->conn)
+    if (it->conn) {
+        if (it->kind == SIP_ITEM_SEND) /* never became a transaction */
+            __atomic_sub_fetch(&it->conn->inflight, 1, __ATOMIC_RELAXED);
         sip_conn_unref(it->conn);
+    }
     free(it->branch);
     free(it->reason);
     free(it);
@@ -97,6 +106,8 @@ int sip_worker_push(sip_worker_t *w, sip_item_t *item)
     item->worker = w;
     return gw_queue_push(w->queue, item);
 }
+
+static void sip_tcp_linger(sip_worker_t *w);
 
 static sip_tcp_t *sip_tcp_find(sip_worker_t *w, uint64_t id)
 {
@@ -141,7 +152,7 @@ static void sip_worker_on_item(void *item, void *arg)
         sip_uac_response(w, w->uac, it);
         break;
     case SIP_ITEM_STOP:
-        event_base_loopbreak(w->base);
+        sip_tcp_linger(w); /* leaves the loop once the answers are out */
         break;
     }
     sip_item_free(it);
@@ -179,6 +190,8 @@ static void sip_tcp_close(sip_worker_t *w, sip_tcp_t *c)
     gw_stat_add(sip_stats.tcp_conns, -1);
     bufferevent_free(c->bev);
     free(c);
+    if (w->lingering && !w->conns)
+        event_base_loopbreak(w->base); /* every answer is out: stop now */
 }
 
 /* Frame and hand on every complete message in the input buffer. */
@@ -188,11 +201,16 @@ static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
     sip_worker_t *w = sip_workers[0];
     struct evbuffer *in = bufferevent_get_input(bev);
 
+    if (w->lingering) { /* stopping: read only to avoid a reset on close */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     for (;;) {
         size_t avail = evbuffer_get_length(in);
         size_t cap = (size_t)sip_conf.max_message + 4;
         size_t want = avail < cap ? avail : cap;
         unsigned char *p;
+        uint64_t id;
         long len;
         if (avail == 0)
             return;
@@ -219,9 +237,10 @@ static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
         }
         evbuffer_remove(in, msg, (size_t)len);
         msg[len] = '\0';
+        id = c->id; /* c may be gone after the input was handled */
         sip_uas_input(w, msg, (size_t)len, &c->peer);
         free(msg);
-        if (!sip_tcp_find(w, c->peer.conn_id))
+        if (!sip_tcp_find(w, id))
             return;
     }
 }
@@ -231,6 +250,46 @@ static void sip_tcp_on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
         sip_tcp_close(sip_workers[0], arg);
+}
+
+/* Lingering: the output is flushed, so send our FIN behind it. */
+static void sip_tcp_on_flushed(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+static void sip_tcp_on_linger_end(evutil_socket_t fd, short what, void *arg)
+{
+    sip_worker_t *w = arg;
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(w->base);
+}
+
+/* Stop (STOP item): leave the loop, but first give the TCP connections
+ * up to SIP_TCP_LINGER_MS to write out the answers queued before the stop
+ * (a bufferevent writes only from the loop), half-close them, and read
+ * (discarding) until the peers close: closing a socket with unread input
+ * resets the connection and destroys answers still in flight, as with
+ * nginx's lingering close.  Worker thread. */
+static void sip_tcp_linger(sip_worker_t *w)
+{
+    struct timeval tv = {SIP_TCP_LINGER_MS / 1000, (SIP_TCP_LINGER_MS % 1000) * 1000};
+
+    if (w->listener)
+        evconnlistener_disable(w->listener);
+    if (!w->conns || !(w->linger_ev = evtimer_new(w->base, sip_tcp_on_linger_end, w))) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    w->lingering = 1;
+    for (sip_tcp_t *c = w->conns; c; c = c->next) {
+        bufferevent_setcb(c->bev, sip_tcp_on_read, sip_tcp_on_flushed, sip_tcp_on_event, c);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    }
+    evtimer_add(w->linger_ev, &tv);
 }
 
 static void sip_tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -403,8 +462,11 @@ void sip_workers_destroy(void)
         sip_worker_t *w = sip_workers[i];
         if (!w)
             continue;
+        w->lingering = 0;
         while (w->conns)
             sip_tcp_close(w, w->conns);
+        if (w->linger_ev)
+            event_free(w->linger_ev);
         if (w->listener)
             evconnlistener_free(w->listener);
         sip_uac_free(w->uac);

@@ -85,6 +85,7 @@ static void sip_ctxn_free(sip_ctxn_t *t)
         event_free(t->timer);
     free(t->msg);
     gw_env_unref(t->env);
+    __atomic_sub_fetch(&t->conn->inflight, 1, __ATOMIC_RELAXED);
     sip_conn_unref(t->conn);
     free(t);
 }

@@ -105,6 +105,7 @@ struct smpp_session {
     smpp_req_t *reqs;     /* in flight, oldest first */
     size_t nreqs;
     int keepalive;        /* send enquire_link when idle (client side) */
+    int64_t expire_ms;    /* 0, or when the tick ends the session (no bind yet) */
     /* private */
     struct smpp_session *next;
     const smpp_session_ops_t *ops;
@@ -115,6 +116,7 @@ struct smpp_session {
     int in_cb;            /* inside a callback: defer freeing */
     int dead;             /* freed by its owner while in_cb */
     int finishing;        /* flushing output, then on_closed */
+    int rx_paused;        /* reading stopped until the output drained */
 };
 
 /* A session on an accepted socket (fd >= 0) or, with fd < 0, one that
@@ -216,9 +218,18 @@ void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env); /* takes env's ref
 /* Number of clients still unbinding (stop waits for 0). */
 int smpp_clients_closing(void);
 void smpp_clients_close_all(void);
+/* Main thread, after the SMPP thread ended: finalize the clients whose
+ * unbind was never answered (their envelopes stay queued in the store). */
+void smpp_clients_free_all(void);
 
 /* --- server (smpp_server.c) ----------------------------------------------- */
 int smpp_server_listen(const char *addr, int port);
+/* Shutdown, SMPP thread: stop listening, unbind bound customers and close
+ * every customer session once its output (pending answers) is flushed. */
+void smpp_server_quiesce(void);
+/* 1 while customer sessions are still open. */
+int smpp_server_busy(void);
+/* Free the listener and every customer session at once (destroy). */
 void smpp_server_stop(void);
 
 #endif

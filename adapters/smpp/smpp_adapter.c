@@ -47,6 +47,14 @@ int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
 static char smpp_listen_addr[64];
 static int smpp_port;
 
+/* smpp_lock guards smpp_queue (NULL before init and after destroy) and
+ * gw_connector.priv of every smpp connector: send() runs on the store's
+ * writer or the core's timer thread and may race conn_close / destroy on
+ * the main thread, so it reads priv, takes its client reference and pushes
+ * under this lock; once conn_close has cleared priv no send can reach the
+ * client, and once destroy has cleared smpp_queue nothing reaches the
+ * queue. */
+static pthread_mutex_t smpp_lock = PTHREAD_MUTEX_INITIALIZER;
 static gw_queue_t *smpp_queue;
 static pthread_t smpp_thread;
 static int smpp_thread_started;
@@ -82,9 +90,20 @@ void smpp_work_free(void *item)
     free(w);
 }
 
-int smpp_work_push(smpp_work_t *w)
+/* Call with smpp_lock held. */
+static int smpp_work_push_locked(smpp_work_t *w)
 {
     return smpp_queue ? gw_queue_push(smpp_queue, w) : GW_ESTOPPED;
+}
+
+int smpp_work_push(smpp_work_t *w)
+{
+    int rc;
+
+    pthread_mutex_lock(&smpp_lock);
+    rc = smpp_work_push_locked(w);
+    pthread_mutex_unlock(&smpp_lock);
+    return rc;
 }
 
 void smpp_accept_cb(gw_envelope_t *env, int rc, void *arg)
@@ -151,7 +170,7 @@ static void smpp_stop_check_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (!smpp_clients_closing() || gw_now_ms() >= smpp_stop_deadline)
+    if ((!smpp_clients_closing() && !smpp_server_busy()) || gw_now_ms() >= smpp_stop_deadline)
         event_base_loopexit(smpp_base, NULL);
 }
 
@@ -176,7 +195,9 @@ static void smpp_work_cb(void *item, void *arg)
         smpp_accepted_answer(w);
         break;
     case SMPP_W_STOP:
-        smpp_server_stop();
+        /* answers queued before STOP are in the sessions' output already;
+         * the sessions flush them, unbind, then close */
+        smpp_server_quiesce();
         smpp_clients_close_all();
         smpp_stop_deadline = gw_now_ms() + SMPP_STOP_WAIT_MS;
         smpp_stop_ev = event_new(smpp_base, -1, EV_PERSIST, smpp_stop_check_cb, NULL);
@@ -254,15 +275,24 @@ static void smpp_stop(void)
     smpp_thread_started = 0;
 }
 
+/* Free everything; the SMPP thread has ended (or never ran).  Clients
+ * whose unbind was not answered in time and customer sessions still open
+ * are dropped here.  Main thread. */
 static void smpp_destroy(void)
 {
+    gw_queue_t *q;
+
     smpp_server_stop();
+    smpp_clients_free_all();
     smpp_sessions_free_all();
     if (smpp_stop_ev)
         event_free(smpp_stop_ev);
     smpp_stop_ev = NULL;
-    gw_queue_free(smpp_queue);
+    pthread_mutex_lock(&smpp_lock);
+    q = smpp_queue;
     smpp_queue = NULL;
+    pthread_mutex_unlock(&smpp_lock);
+    gw_queue_free(q);
     if (smpp_base)
         event_base_free(smpp_base);
     smpp_base = NULL;
@@ -291,15 +321,21 @@ static int smpp_conn_open(gw_connector_t *c)
         return GW_ERROR;
     }
     /* the reference new() gave; conn_close hands it to SMPP_W_CLOSE */
-    __atomic_store_n(&c->priv, cl, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&smpp_lock);
+    c->priv = cl;
+    pthread_mutex_unlock(&smpp_lock);
     return 0;
 }
 
 static void smpp_conn_close(gw_connector_t *c)
 {
-    smpp_client_t *cl = __atomic_exchange_n(&c->priv, NULL, __ATOMIC_ACQ_REL);
+    smpp_client_t *cl;
     smpp_work_t *w;
 
+    pthread_mutex_lock(&smpp_lock);
+    cl = c->priv;
+    c->priv = NULL;
+    pthread_mutex_unlock(&smpp_lock);
     if (cl == NULL)
         return;
     w = calloc(1, sizeof(*w));
@@ -313,33 +349,41 @@ static void smpp_conn_close(gw_connector_t *c)
         smpp_work_free(w);
 }
 
+/* Queue env for the client of c.  Any thread.  0 with a reference of
+ * its own taken, or GW_ENOTFOUND (closed), GW_ESTOPPED, GW_ENOMEM; a failed
+ * call leaves the caller's reference alone. */
 static int smpp_send(gw_connector_t *c, gw_envelope_t *env)
 {
-    smpp_client_t *cl = __atomic_load_n(&c->priv, __ATOMIC_ACQUIRE);
-    smpp_work_t *w;
-    int rc;
+    smpp_client_t *cl;
+    smpp_work_t *w = calloc(1, sizeof(*w));
+    int rc = GW_ENOTFOUND;
 
-    if (cl == NULL)
-        return GW_ENOTFOUND;
-    w = calloc(1, sizeof(*w));
     if (w == NULL)
         return GW_ENOMEM;
     w->kind = SMPP_W_SEND;
-    w->cl = smpp_client_ref(cl);
     w->env = gw_env_ref(env);
-    rc = smpp_work_push(w);
-    if (rc < 0) {
-        w->env = NULL; /* a failed call leaves ownership with the caller */
-        gw_env_unref(env);
-        smpp_work_free(w);
+    /* load priv and take the reference under the lock: conn_close may hand
+     * the last reference to the SMPP thread right after it cleared priv */
+    pthread_mutex_lock(&smpp_lock);
+    cl = c->priv;
+    if (cl != NULL) {
+        w->cl = smpp_client_ref(cl);
+        rc = smpp_work_push_locked(w);
     }
+    pthread_mutex_unlock(&smpp_lock);
+    if (rc < 0)
+        smpp_work_free(w); /* drops only the references taken here */
     return rc;
 }
 
+/* Main thread or MI, like conn_close: priv cannot be freed meanwhile. */
 static json_t *smpp_conn_status(gw_connector_t *c)
 {
-    smpp_client_t *cl = __atomic_load_n(&c->priv, __ATOMIC_ACQUIRE);
+    smpp_client_t *cl;
 
+    pthread_mutex_lock(&smpp_lock);
+    cl = c->priv;
+    pthread_mutex_unlock(&smpp_lock);
     return cl ? smpp_client_status(cl) : json_pack("{s:s}", "state", "closed");
 }
 

@@ -260,7 +260,12 @@ void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env)
 
     if (sub == NULL || cl->closing) {
         free(sub);
-        gw_core_retry(env, ESME_RSYSERR, cl->closing ? "connector closing" : "out of memory");
+        if (sub != NULL && cl->stopping)
+            gw_env_unref(env); /* shutdown: it stays queued in the store */
+        else if (sub != NULL)
+            gw_core_requeue(env); /* not the message's fault: no attempt counted */
+        else
+            gw_core_retry(env, ESME_RSYSERR, "out of memory");
         return;
     }
     sub->env = env;
@@ -472,42 +477,43 @@ static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, cons
     __atomic_sub_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
     if (!sub->linked) { /* its outcome is known already */
         smpp_sub_maybe_free(sub);
-        return;
+        goto out_pump;
     }
     if (h->status != ESME_ROK || h->cmd_id != SUBMIT_SM_RESP) {
         smpp_sub_done(cl, sub, h->status ? h->status : ESME_RSYSERR, "submit_sm refused");
-        return;
+        goto out_pump;
     }
     if (sub->acked == 0 &&
         smpp_unpack(cl->sess->peer, SUBMIT_SM_RESP, &resp, sizeof(resp), raw, h->len) == 0)
         snprintf(sub->msgid, sizeof(sub->msgid), "%s", (const char *)resp.message_id);
     if (++sub->acked == sub->nparts)
         smpp_sub_done(cl, sub, ESME_ROK, NULL);
+out_pump:
+    /* a window slot came free: send what waits for one */
+    smpp_client_pump(cl);
 }
 
-/* A delivery receipt: find our envelope and emit a "receipt" event. */
+/* A delivery receipt: the core finds our envelope through the receipt
+ * map and records the SMSC's final word ("stat:" of the SMPP 3.4 appendix B
+ * text; err: is kept as the reason). */
 static void smpp_client_receipt(smpp_client_t *cl, const deliver_sm_t *pdu)
 {
     char text[256], id[66] = "", stat[16] = "";
     const char *p;
-    char *env_id;
-    gw_envelope_t *env;
+    int err = 0;
 
     snprintf(text, sizeof(text), "%.*s", (int)pdu->sm_length, (const char *)pdu->short_message);
     if ((p = strstr(text, "id:")) != NULL)
         sscanf(p + 3, "%65[^ ]", id);
     if ((p = strstr(text, "stat:")) != NULL)
         sscanf(p + 5, "%15[^ ]", stat);
-    env_id = id[0] ? db_receipt_lookup(cl->name, id) : NULL;
-    GW_INFO(SMPP_MOD, "connector %s: receipt for %s (%s): %s", cl->name, id,
-            env_id ? env_id : "unknown message", stat);
-    if (env_id && strlen(env_id) == GW_ENV_ID_LEN && (env = gw_env_new()) != NULL) {
-        memcpy(env->id, env_id, GW_ENV_ID_LEN + 1);
-        if (gw_env_set_str(&env->corr.smpp_message_id, id, (size_t)-1) == 0)
-            gw_event_emit(env, "receipt", stat);
-        gw_env_unref(env);
+    if ((p = strstr(text, "err:")) != NULL)
+        sscanf(p + 4, "%d", &err);
+    if (id[0] == '\0' || stat[0] == '\0') {
+        GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %s", cl->name, text);
+        return;
     }
-    free(env_id);
+    gw_core_receipt(cl->name, id, stat, err);
 }
 
 static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
@@ -619,9 +625,11 @@ static void smpp_client_finalize(smpp_client_t *cl)
     smpp_cl_set(cl, SMPP_CL_CLOSED);
     while ((sub = cl->head) != NULL) {
         smpp_sub_unlink(cl, sub);
-        /* on shutdown they stay queued in the store for the next start */
+        /* on shutdown they stay queued in the store for the next start;
+         * else they go to whatever connector carries the name next,
+         * without counting an attempt (gw_core_requeue) */
         if (!cl->stopping) {
-            gw_core_retry(sub->env, ESME_RSYSERR, "connector closed");
+            gw_core_requeue(sub->env);
             sub->env = NULL;
         }
         smpp_sub_maybe_free(sub);
@@ -673,5 +681,22 @@ void smpp_clients_close_all(void)
         next = cl->next;
         cl->stopping = 1;
         smpp_client_close(cl);
+    }
+}
+
+/* See smpp.h.  Main thread; the SMPP thread has ended, so nothing else
+ * touches the clients or their sessions. */
+void smpp_clients_free_all(void)
+{
+    smpp_client_t *cl;
+
+    while ((cl = smpp_clients) != NULL) {
+        cl->closing = cl->stopping = 1;
+        if (cl->sess) {
+            smpp_client_requeue(cl, cl->sess);
+            smpp_session_free(cl->sess);
+            cl->sess = NULL;
+        }
+        smpp_client_finalize(cl); /* unlinks cl and drops the list's reference */
     }
 }

@@ -16,6 +16,12 @@
  * unknown command generic_nack ESME_RINVCMDID; both keep the session.
  * Messages towards customers (deliver_sm) are not built yet.
  *
+ * A connection that has not bound within smpp.response_timeout_s is closed
+ * (the session's expire_ms), so idle sockets cannot use up the
+ * SMPP_MAX_CUSTOMERS slots.  At shutdown (smpp_server_quiesce) the
+ * listener closes, bound customers get an unbind behind the answers
+ * already written, and every session closes once its output is flushed.
+ *
  * Threads: the SMPP thread.
  */
 #include <arpa/inet.h>
@@ -158,6 +164,7 @@ static void smpp_server_bind(smpp_customer_t *cu, const smpp_hdr_t *h, const uin
     }
     snprintf(cu->system_id, sizeof(cu->system_id), "%s", req.system_id);
     cu->bound_as = h->cmd_id;
+    cu->sess->expire_ms = 0;
     GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x)", cu->sess->peer, cu->system_id,
             h->cmd_id);
 }
@@ -201,7 +208,10 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
 {
     smpp_customer_t *cu = s->owner;
 
-    (void)req;
+    if (req != NULL && req->cmd_id == UNBIND) { /* our unbind at shutdown */
+        smpp_session_finish(s, "unbound");
+        return;
+    }
     switch (h->cmd_id) {
     case BIND_TRANSMITTER:
     case BIND_RECEIVER:
@@ -280,6 +290,8 @@ static void smpp_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
         free(cu);
         return;
     }
+    /* an idle connection must not hold one of SMPP_MAX_CUSTOMERS forever */
+    cu->sess->expire_ms = gw_now_ms() + (int64_t)smpp_response_timeout_s * 1000;
     cu->next = smpp_customers;
     smpp_customers = cu;
     smpp_ncustomers++;
@@ -308,6 +320,27 @@ int smpp_server_listen(const char *addr, int port)
     }
     GW_INFO(SMPP_MOD, "SMSC port listening on %s", spec);
     return 0;
+}
+
+void smpp_server_quiesce(void)
+{
+    smpp_customer_t *cu, *next;
+
+    if (smpp_listener)
+        evconnlistener_free(smpp_listener);
+    smpp_listener = NULL;
+    for (cu = smpp_customers; cu; cu = next) {
+        next = cu->next; /* finish may free cu right away */
+        if (cu->bound_as && !cu->sess->finishing &&
+            smpp_session_request(cu->sess, UNBIND, NULL, NULL) == 0)
+            continue; /* unbind_resp, a close or the response timer ends it */
+        smpp_session_finish(cu->sess, "shutting down");
+    }
+}
+
+int smpp_server_busy(void)
+{
+    return smpp_customers != NULL;
 }
 
 void smpp_server_stop(void)

@@ -38,6 +38,9 @@
 #include "smpp.h"
 
 #define SMPP_PACK_MAX 4096 /* our largest PDU: submit_sm with 254 octets + TLVs */
+/* A peer that sends requests but never reads our answers: past this much
+ * unsent output the session stops reading until the output drained. */
+#define SMPP_OUT_MAX (4 * SMPP_MAX_PDU)
 
 static smpp_session_t *smpp_sessions; /* every live session */
 static uint64_t smpp_next_id = 1;
@@ -250,15 +253,21 @@ static smpp_req_t *smpp_session_take_req(smpp_session_t *s, uint32_t seq)
     return NULL;
 }
 
+/* A big-endian 32-bit field; p need not be aligned (evbuffer_pullup). */
+static uint32_t smpp_get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 static void smpp_session_dispatch(smpp_session_t *s, const uint8_t *pdu, uint32_t len)
 {
     smpp_hdr_t h;
     smpp_req_t *r = NULL;
 
     h.len = len;
-    h.cmd_id = ntohl(*(const uint32_t *)(const void *)(pdu + 4));
-    h.status = ntohl(*(const uint32_t *)(const void *)(pdu + 8));
-    h.seq = ntohl(*(const uint32_t *)(const void *)(pdu + 12));
+    h.cmd_id = smpp_get32(pdu + 4);
+    h.status = smpp_get32(pdu + 8);
+    h.seq = smpp_get32(pdu + 12);
     GW_DEBUG(SMPP_MOD, "%s: got command 0x%08x status 0x%x seq %u len %u", s->peer, h.cmd_id,
              h.status, h.seq, len);
     if (h.cmd_id == ENQUIRE_LINK) {
@@ -293,9 +302,14 @@ static void smpp_session_read_cb(struct bufferevent *bev, void *arg)
     s->in_cb++;
     s->last_rx_ms = gw_now_ms();
     while (!s->dead && !s->finishing && evbuffer_get_length(in) >= 4) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) >= SMPP_OUT_MAX) {
+            /* the peer does not read: stop reading too (write_cb resumes) */
+            s->rx_paused = 1;
+            bufferevent_disable(bev, EV_READ);
+            break;
+        }
         evbuffer_copyout(in, lenbuf, 4);
-        len = ((uint32_t)lenbuf[0] << 24) | ((uint32_t)lenbuf[1] << 16) |
-              ((uint32_t)lenbuf[2] << 8) | lenbuf[3];
+        len = smpp_get32(lenbuf);
         if (len < 16 || len > SMPP_MAX_PDU) {
             GW_WARN(SMPP_MOD, "%s: impossible command_length %u, closing", s->peer, len);
             smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, 0, NULL);
@@ -318,13 +332,18 @@ static void smpp_session_read_cb(struct bufferevent *bev, void *arg)
         smpp_session_closed(s, "closed");
 }
 
+/* The output drained: finish a closing session, or resume reading. */
 static void smpp_session_write_cb(struct bufferevent *bev, void *arg)
 {
     smpp_session_t *s = arg;
 
-    (void)bev;
-    if (s->finishing && s->in_cb == 0)
+    if (s->finishing && s->in_cb == 0) {
         smpp_session_closed(s, "closed");
+    } else if (s->rx_paused && !s->dead && !s->finishing) {
+        s->rx_paused = 0;
+        bufferevent_enable(bev, EV_READ);
+        smpp_session_read_cb(bev, s); /* what is buffered raises no event */
+    }
 }
 
 static void smpp_session_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -355,6 +374,11 @@ static void smpp_session_tick_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (s->expire_ms && now >= s->expire_ms) {
+        GW_WARN(SMPP_MOD, "%s: no bind within %d s, closing", s->peer, smpp_response_timeout_s);
+        smpp_session_closed(s, "no bind in time");
+        return;
+    }
     /* a peer that never reads what we flush before closing */
     if (s->finishing && now - s->last_rx_ms >= smpp_response_timeout_s * 1000LL) {
         smpp_session_closed(s, "closed (output not drained)");

@@ -77,6 +77,22 @@ test('the events of that message reach RabbitMQ in order', async () => {
   assert.equal(stored.status, 'submitted');
 });
 
+test('a delivery receipt marks the message delivered and is an event', async () => {
+  const id = events.messages.find((m) => m.routingKey === 'message.submitted').json.id;
+  const remote = smsc.submits[0].smsc_message_id;
+  const resp = await smsc.deliver({
+    esm_class: 0x04, source_addr: '4915112345678', destination_addr: 'alice',
+    short_message: `id:${remote} sub:001 dlvrd:001 submit date:2611281200 done date:2611281201 stat:DELIVRD err:000 text:Hello`,
+  });
+  assert.equal(resp.command_status, 0);
+  await waitFor(async () => (await j.mi('messages.get', { id })).status === 'delivered', 10000,
+    'status delivered');
+  await waitFor(() => events.messages.some((m) => m.json.id === id && m.routingKey === 'message.delivered'),
+    10000, 'message.delivered');
+  const keys = events.messages.filter((m) => m.json.id === id).map((m) => m.routingKey);
+  assert.deepEqual(keys.slice(-2), ['message.receipt', 'message.delivered']);
+});
+
 test('a mobile-originated deliver_sm arrives at the SIP UAS as MESSAGE', async () => {
   const resp = await smsc.deliver({
     source_addr_ton: 1, source_addr_npi: 1, source_addr: '4915112345678',
@@ -89,6 +105,6 @@ test('a mobile-originated deliver_sm arrives at the SIP UAS as MESSAGE', async (
   assert.match(got, /^MESSAGE sip:1000@127\.0\.0\.1:\d+ SIP\/2\.0/);
   assert.match(got, /^From: .*sip:\+4915112345678@/m);
   assert.ok(got.includes('Antwort: Привет'), got);
-  await waitFor(() => events.messages.some((m) => m.routingKey === 'message.delivered'), 10000,
-    'message.delivered event');
+  await waitFor(() => events.messages.some((m) => m.routingKey === 'message.delivered' &&
+    m.json.envelope.to.address === '1000'), 10000, 'message.delivered event of the MO message');
 });

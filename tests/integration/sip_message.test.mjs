@@ -6,6 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import net from 'node:net';
+import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { startJunction, freePort, waitFor, sleep } from './lib/junction.mjs';
 import { runSipp, startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
 
@@ -284,4 +287,101 @@ test('a final rejection by the far UAS fails the message', async () => {
   // the far end saw it once: a 486 is final, no retransmission or retry
   await sleep(1000);
   assert.equal(uasMessages(busy).length, 1);
+});
+
+// Flow control towards a SIP target: a far end that never answers gets at
+// most SIP_CONN_MAX_INFLIGHT (1024) MESSAGEs at a time; the others wait,
+// accepted and stored, until transactions end.
+test('a connector keeps at most 1024 MESSAGEs in flight to a silent far end', async () => {
+  const mute = await scriptedUas(() => null);
+  const c = await rawClient();
+  await j.mi('connectors.add', { name: 'mute', type: 'sip', conf: { uri: `sip:127.0.0.1:${mute.port}` } });
+  const route = await j.mi('routes.add', { name: 'to-mute', priority: 5, dst_prefix: '3399', target: 'mute' });
+  try {
+    const N = 1100;
+    const reqs = [];
+    for (let i = 0; i < N; i++) {
+      reqs.push(request(c, { user: `+3399${String(i).padStart(6, '0')}`, callId: `cap-${i}`,
+        branch: `z9hG4bK-cap-${i}` }));
+    }
+    const callIdOf = (m) => m.match(/\r\nCall-ID: *([^\r]+)/i)[1];
+    const answered = () => new Map(c.responses.map((r) => [callIdOf(r), statusOf(r)]));
+    // UDP: what a busy loopback drops is sent again, as a UAC retransmits
+    for (let round = 0; round < 6 && answered().size < N; round++) {
+      const got = answered();
+      const todo = reqs.filter((_, i) => !got.has(`cap-${i}`));
+      for (let k = 0; k < todo.length; k++) {
+        await c.send(todo[k]);
+        if (k % 50 === 0) await sleep(5);
+      }
+      await waitFor(() => answered().size >= N, 5000, 'answers').catch(() => {});
+    }
+    const finals = answered();
+    assert.equal(finals.size, N, 'every MESSAGE answered');
+    assert.ok([...finals.values()].every((st) => st === 202), 'every MESSAGE accepted');
+    const sent = () => new Set(mute.requests.map(callIdOf));
+    await waitFor(() => sent().size >= 1024, 20000, '1024 MESSAGEs at the far end');
+    await sleep(2500); // the core offers the rest again every second: none may pass
+    assert.equal(sent().size, 1024, 'no more than 1024 transactions at once');
+    const st = (await connector('mute')).status;
+    assert.equal(st.inflight, 1024);
+  } finally {
+    await j.mi('routes.delete', { id: route.id });
+    await j.mi('connectors.delete', { name: 'mute' });
+    await c.close();
+    await mute.close();
+  }
+});
+
+// Shutdown over TCP: a 202 written just before the workers stop must still
+// reach the client, so every committed MESSAGE was answered 202 and every
+// 202 stands for a committed MESSAGE.
+test('SIGTERM while MESSAGEs arrive over TCP: 202s and committed rows are the same set', async () => {
+  const k = await startJunction({ params: { 'log.level': 'info' } });
+  const sock = net.connect(k.ports.sip, '127.0.0.1');
+  let reset = null;
+  sock.on('error', (e) => { reset = e.code; });
+  try {
+    await once(sock, 'connect');
+    await k.mi('routes.add', { name: 'de', priority: 10, dst_prefix: '49', target: 'nowhere' });
+    const finals = new Map(); // Call-ID -> status
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('utf8');
+      let end;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) { // answers carry no body
+        const resp = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        const id = resp.match(/\r\nCall-ID: *([^\r]+)/i)?.[1];
+        if (id) finals.set(id, statusOf(resp));
+      }
+    });
+    const lport = sock.localPort;
+    const N = 400;
+    for (let i = 0; i < N && !sock.destroyed; i++) {
+      const body = `tcp load ${i}`;
+      sock.write(`MESSAGE sip:+4915100000${String(i).padStart(3, '0')}@127.0.0.1:${k.ports.sip} SIP/2.0\r\n` +
+        `Via: SIP/2.0/TCP 127.0.0.1:${lport};branch=z9hG4bK-tcpdown-${i}\r\n` +
+        'Max-Forwards: 70\r\nFrom: <sip:+4930111@127.0.0.1>;tag=f1\r\n' +
+        `To: <sip:+49151@127.0.0.1>\r\nCall-ID: tcpdown-${i}\r\nCSeq: 1 MESSAGE\r\n` +
+        `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      if (i === N / 2) k.proc.kill('SIGTERM');
+      if (i % 10 === 0) await sleep(2);
+    }
+    await waitFor(() => k.exited, 15000, 'junction exit');
+    assert.deepEqual(k.exited, { code: 0, sig: null }, k.log);
+    await sleep(200);
+    const r = spawnSync('sqlite3', [k.params['db.path'],
+      "SELECT json_extract(envelope, '$.corr.sip_call_id') FROM messages;"], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const stored = new Set(r.stdout.split('\n').filter(Boolean));
+    const accepted = [...finals].filter(([, st]) => st === 202).map(([id]) => id);
+    assert.ok(accepted.length > 0, 'some MESSAGEs were accepted before the signal');
+    for (const id of accepted) assert.ok(stored.has(id), `${id} got 202 but is not in the store`);
+    for (const id of stored) assert.equal(finals.get(id), 202, `${id} is stored but was answered ${finals.get(id)}`);
+    assert.equal(reset, null, 'junction closed the connection cleanly, without a reset');
+  } finally {
+    sock.destroy();
+    await k.cleanup();
+  }
 });

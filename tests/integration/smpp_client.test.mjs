@@ -4,7 +4,7 @@
 // junction's own SMSC port by a customer bound with the npm smpp client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJunction, waitFor } from './lib/junction.mjs';
+import { startJunction, waitFor, sleep } from './lib/junction.mjs';
 import { startSmsc, bindCustomer, submit, connectorState, waitBound } from './lib/smsc.mjs';
 
 const SMPP_PARAMS = { 'smpp.reconnect_s': 1, 'smpp.enquire_link_s': 2 };
@@ -25,8 +25,9 @@ async function customer(j, id = 'cust1', pw = 'pw1') {
 
 test('connectors.add binds, connectors.list shows bound, connectors.delete unbinds', async (t) => {
   const smsc = await startSmsc();
+  t.after(() => smsc.stop()); // registered first: runs even if junction fails to start
   const j = await startJunction({ params: SMPP_PARAMS });
-  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  t.after(() => j.cleanup());
 
   await addConnector(j, 'op1', smsc);
   await waitFor(() => smsc.binds.length === 1, 10000, 'bind at the SMSC');
@@ -43,8 +44,9 @@ test('connectors.add binds, connectors.list shows bound, connectors.delete unbin
 
 test('ASCII goes out as data_coding 0, Cyrillic and emoji as UCS-2', async (t) => {
   const smsc = await startSmsc();
+  t.after(() => smsc.stop()); // registered first: runs even if junction fails to start
   const j = await startJunction({ params: SMPP_PARAMS });
-  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  t.after(() => j.cleanup());
 
   await addConnector(j, 'op1', smsc);
   await waitBound(j, 'op1');
@@ -83,8 +85,9 @@ test('ASCII goes out as data_coding 0, Cyrillic and emoji as UCS-2', async (t) =
 
 test('a long GSM message is split into concatenated parts with a UDH', async (t) => {
   const smsc = await startSmsc();
+  t.after(() => smsc.stop()); // registered first: runs even if junction fails to start
   const j = await startJunction({ params: SMPP_PARAMS });
-  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  t.after(() => j.cleanup());
 
   await addConnector(j, 'op1', smsc);
   await waitBound(j, 'op1');
@@ -108,9 +111,11 @@ test('a long GSM message is split into concatenated parts with a UDH', async (t)
 
 test('a mobile-originated deliver_sm is committed, acknowledged and routed on', async (t) => {
   const smsc1 = await startSmsc();
+  t.after(() => smsc1.stop());
   const smsc2 = await startSmsc();
+  t.after(() => smsc2.stop());
   const j = await startJunction({ params: SMPP_PARAMS });
-  t.after(async () => { await j.cleanup(); await smsc1.stop(); await smsc2.stop(); });
+  t.after(() => j.cleanup());
 
   await addConnector(j, 'op1', smsc1);
   await addConnector(j, 'op2', smsc2);
@@ -137,8 +142,9 @@ test('a mobile-originated deliver_sm is committed, acknowledged and routed on', 
 
 test('an SMSC that dies gets the stored message after junction rebinds', async (t) => {
   const smsc = await startSmsc();
+  t.after(() => smsc.stop()); // registered first: runs even if junction fails to start
   const j = await startJunction({ params: SMPP_PARAMS });
-  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  t.after(() => j.cleanup());
 
   await addConnector(j, 'op1', smsc);
   await waitBound(j, 'op1');
@@ -172,8 +178,9 @@ test('ESME_RTHROTTLED is retried later; a permanent error fails the message', as
       return 0;
     },
   });
+  t.after(() => smsc.stop()); // registered first: runs even if junction fails to start
   const j = await startJunction({ params: { ...SMPP_PARAMS, 'core.retry_base_ms': 100 } });
-  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  t.after(() => j.cleanup());
   await addConnector(j, 'op1', smsc);
   await waitBound(j, 'op1');
   await j.mi('routes.add', { name: 'to-op1', priority: 10, dst_prefix: '44', target: 'op1' });
@@ -197,4 +204,34 @@ test('ESME_RTHROTTLED is retried later; a permanent error fails the message', as
     return m.status === 'submitted' && m;
   }, 10000, 'the retried message submitted');
   assert.equal(sent.status, 'submitted');
+});
+
+// Replacing a connector is not the message's fault: what its client still
+// held goes back to the core without counting an attempt (gw_core_requeue),
+// so even with core.max_attempts = 1 it reaches the SMSC of the new conf.
+test('connectors.update hands queued messages on without spending an attempt', async (t) => {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  await smsc.stop(); // down: submits wait in the client
+  const j = await startJunction({ params: { ...SMPP_PARAMS, 'core.max_attempts': 1 } });
+  t.after(() => j.cleanup());
+  await addConnector(j, 'op1', smsc);
+  await j.mi('routes.add', { name: 'to-op1', priority: 10, dst_prefix: '44', target: 'op1' });
+  const cust = await customer(j);
+  t.after(() => cust.close());
+  const r = await submit(cust, { source_addr: '1', destination_addr: '447700900500', short_message: 'kept' });
+  assert.equal(r.command_status, 0);
+  await waitFor(async () => (await j.mi('connectors.list')).find((c) => c.name === 'op1').status.pending === 1,
+    10000, 'the message waits in the client');
+
+  await j.mi('connectors.update', { name: 'op1', conf: { host: '127.0.0.1', port: smsc.port,
+    system_id: 'jx-op1b', password: 'secret' } });
+  await sleep(1500); // a retry would have failed it by now
+  const m = await j.mi('messages.get', { id: r.message_id });
+  assert.notEqual(m.status, 'failed', `closing the connector failed the message: ${JSON.stringify(m)}`);
+  assert.equal(m.attempts ?? 0, 0, 'no attempt counted');
+  await smsc.start();
+  await waitFor(() => smsc.submits.length === 1, 20000, 'the message at the SMSC after the update');
+  assert.equal(smsc.submits[0].destination_addr, '447700900500');
+  assert.equal(smsc.binds.at(-1).system_id, 'jx-op1b');
 });

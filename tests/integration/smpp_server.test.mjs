@@ -2,7 +2,8 @@
 // no-route answers, seen from a customer (npm smpp) and a raw TCP socket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJunction, waitFor } from './lib/junction.mjs';
+import { spawnSync } from 'node:child_process';
+import { startJunction, waitFor, sleep } from './lib/junction.mjs';
 import { bindCustomer, submit, rawConnect, parseHeaders } from './lib/smsc.mjs';
 
 const GENERIC_NACK = 0x80000000;
@@ -88,4 +89,56 @@ test('submit_sm before bind and without a route are refused with SMPP statuses',
   t.after(() => session.close());
   const r = await submit(session, { source_addr: '1', destination_addr: '999000', short_message: 'hi' });
   assert.equal(r.command_status, 0x0b, 'no route: ESME_RINVDSTADR');
+});
+
+test('a connection that does not bind in time is closed; a bound one stays', async (t) => {
+  const j = await startJunction({ params: { 'smpp.response_timeout_s': 1 } });
+  t.after(() => j.cleanup());
+  await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
+  const idle = await rawConnect(j.ports.smpp);
+  const { session, resp } = await bindCustomer(j.ports.smpp, 'acme', 'right');
+  assert.equal(resp.command_status, 0);
+  let closed = false;
+  session.on('close', () => { closed = true; });
+  await waitFor(() => idle.closed, 5000, 'junction closes the idle connection');
+  await sleep(1500);
+  assert.equal(closed, false, 'the bound customer keeps its session');
+  session.close();
+});
+
+// Shutdown with a customer submitting: every submit_sm the store committed
+// is answered with its message_id before junction goes, every OK answer
+// stands for a committed message, and the customer is unbound, not cut off.
+test('SIGTERM under load: submit_sm_resp for every committed message, then unbind', async () => {
+  const j = await startJunction({ params: { 'log.level': 'info' } });
+  try {
+    await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
+    await j.mi('routes.add', { name: 'de', priority: 10, dst_prefix: '49', target: 'nowhere' });
+    const { session, resp } = await bindCustomer(j.ports.smpp, 'acme', 'right');
+    assert.equal(resp.command_status, 0);
+    session.on('error', () => {});
+    const answers = []; // {status, id}
+    const N = 400;
+    for (let i = 0; i < N && !session.unbound; i++) {
+      session.submit_sm({ source_addr: '4930111', destination_addr: `4915100${String(i).padStart(4, '0')}`,
+        short_message: `load ${i}` }, (r) => answers.push({ status: r.command_status, id: r.message_id }));
+      if (i === N / 2) j.proc.kill('SIGTERM');
+      if (i % 10 === 0) await sleep(2);
+    }
+    await waitFor(() => j.exited, 15000, 'junction exit');
+    assert.deepEqual(j.exited, { code: 0, sig: null }, j.log);
+    await sleep(200);
+    const r = spawnSync('sqlite3', [j.params['db.path'], 'SELECT id FROM messages;'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const stored = new Set(r.stdout.split('\n').filter(Boolean));
+    const ok = new Set(answers.filter((a) => a.status === 0).map((a) => a.id));
+    assert.ok(ok.size > 0, 'some messages were accepted before the signal');
+    for (const id of ok) assert.ok(stored.has(id), `${id} answered OK but is not in the store`);
+    for (const id of stored) assert.ok(ok.has(id), `${id} is stored but its submit_sm_resp never came`);
+    for (const a of answers) assert.ok(a.status === 0 || a.status === 0x08, `unexpected status ${a.status}`);
+    assert.equal(session.unbound, true, 'junction unbound the customer before closing');
+    session.destroy();
+  } finally {
+    await j.cleanup();
+  }
 });

@@ -13,7 +13,11 @@ export const JUNCTIONCTL_BIN = process.env.JUNCTIONCTL_BIN || path.resolve('../.
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// A port free for both TCP and UDP on 127.0.0.1.
+// Ports handed out by this process: the kernel may offer a just-closed port
+// again, so two calls in a row could otherwise return the same one.
+const handedOut = new Set();
+
+// A port free for both TCP and UDP on 127.0.0.1, never the same twice.
 export async function freePort() {
   for (let i = 0; i < 50; i++) {
     const port = await new Promise((resolve, reject) => {
@@ -26,7 +30,7 @@ export async function freePort() {
       u.once('error', () => resolve(false));
       u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
     });
-    if (ok) return port;
+    if (ok && !handedOut.has(port)) { handedOut.add(port); return port; }
   }
   throw new Error('no free port');
 }

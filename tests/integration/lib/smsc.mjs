@@ -72,11 +72,19 @@ export async function startSmsc(opts = {}) {
 }
 
 // A customer of junction's SMSC port: connect and bind_transceiver.
-// Resolves { session, resp }; resp.command_status tells the outcome.
+// Resolves { session, resp }; resp.command_status tells the outcome.  Like
+// a real ESME it answers an unbind from junction (shutdown) and closes;
+// session.unbound tells whether one came.
 export function bindCustomer(port, system_id, password, timeoutMs = 10000) {
   return new Promise((resolve, reject) => {
     const session = smpp.connect({ url: `smpp://127.0.0.1:${port}` });
     const t = setTimeout(() => reject(new Error('no bind response')), timeoutMs);
+    session.unbound = false;
+    session.on('unbind', (pdu) => {
+      session.unbound = true;
+      session.send(pdu.response());
+      session.close();
+    });
     session.on('error', (e) => { clearTimeout(t); reject(e); });
     session.on('connect', () => {
       session.bind_transceiver({ system_id, password }, (resp) => {
