@@ -392,15 +392,3 @@ out_unref:
     gw_env_unref(env);
     return NULL;
 }
-
-char *gw_env_to_text(const gw_envelope_t *env)
-{
-    json_t *o = gw_env_to_json(env);
-    char *text;
-
-    if (o == NULL)
-        return NULL;
-    text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return text;
-}

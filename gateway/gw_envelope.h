@@ -106,8 +106,6 @@ void gw_env_set_status(gw_envelope_t *env, gw_status_t st, int reason, const cha
  * static message. */
 json_t *gw_env_to_json(const gw_envelope_t *env);
 gw_envelope_t *gw_env_from_json(const json_t *obj, const char **err);
-/* Text helpers; the returned string is malloc'd, caller frees. */
-char *gw_env_to_text(const gw_envelope_t *env);
 
 const char *gw_status_name(gw_status_t st);
 int gw_status_parse(const char *s); /* -1 when unknown */

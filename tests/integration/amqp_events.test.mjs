@@ -202,7 +202,9 @@ describe('amqp events while the broker is down', () => {
         await j2.mi('messages.inject', { from: '46700000009', to: '46700000001', body: `m${i}` });
       }
       const st = await connectorStatus(j2, 'small');
-      assert.equal(st.buffered, 4);
+      // the queue holds amqp.buffer_max; the link thread may hold one more
+      // in hand while it tries to connect
+      assert.ok(st.buffered >= 4 && st.buffered <= 5, `buffered ${st.buffered}`);
       assert.ok(st.dropped >= 2, `dropped ${st.dropped}`);
       const { counters } = await j2.mi('stats.get');
       assert.equal(counters['amqp.dropped'], st.dropped);

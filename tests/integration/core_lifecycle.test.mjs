@@ -41,7 +41,8 @@ test('on the embedded defaults it serves the page and answers junctionctl', asyn
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
   try {
-    await waitFor(() => out.includes('listening on'), 15000, `startup output:\n${out}`);
+    // the summary's last line; log lines on stderr also say "listening on"
+    await waitFor(() => /^\s+database\s+\S+/m.test(out), 15000, 'the startup summary');
     assert.match(out, /first start: created web UI \/ MI user "admin" with password [0-9a-f]{24}/);
     assert.match(out, /SIP \(UDP and TCP\)\s+127\.0\.0\.1:5060/);
     assert.match(out, /SMPP server\s+127\.0\.0\.1:2775/);
