@@ -216,8 +216,8 @@ static void amqp_item_msgid(const amqp_item_t *it, char *out)
 {
     const char *p;
 
-    if (it->env) {
-        memcpy(out, it->env->id, GW_ENV_ID_LEN + 1);
+    if (it->dlv) {
+        memcpy(out, it->dlv->env->id, GW_ENV_ID_LEN + 1);
         return;
     }
     out[0] = '\0';
@@ -280,11 +280,12 @@ static void amqp_item_finish(amqp_link_t *l, amqp_item_t *it, int verdict)
     if (verdict > 0) {
         __atomic_add_fetch(&l->published, 1, __ATOMIC_RELAXED);
         gw_stat_add(amqp_stat_published, 1);
-        if (it->env)
-            gw_core_delivered(it->env);
-    } else if (it->env) {
-        gw_core_retry(it->env, 0, "amqp broker refused the message (nack)");
-        it->env = NULL; /* gw_core_retry took the reference */
+        if (it->dlv)
+            gw_core_delivered(it->dlv);
+        it->dlv = NULL; /* the core took it */
+    } else if (it->dlv) {
+        gw_core_retry(it->dlv, 0, "amqp broker refused the message (nack)");
+        it->dlv = NULL; /* the core took it */
     } else {
         amqp_link_count_dropped(l, 1);
         GW_WARN("amqp", "amqp connector %s: broker refused event %s (nack)", l->name, it->key);
@@ -420,9 +421,9 @@ static size_t amqp_link_buffered(amqp_link_t *l, const amqp_session_t *s)
  * fault), an event is counted as dropped. */
 static void amqp_item_abandon(amqp_link_t *l, amqp_item_t *it)
 {
-    if (it->env) {
-        gw_core_requeue(it->env);
-        it->env = NULL; /* gw_core_requeue took the reference */
+    if (it->dlv) {
+        gw_core_requeue(it->dlv);
+        it->dlv = NULL; /* the core took it */
     } else {
         amqp_link_count_dropped(l, 1);
     }

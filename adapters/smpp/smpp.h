@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 
-#include "gw_envelope.h"
+#include "gw_delivery.h"
 
 #define SMPP_MOD "smpp"
 #define SMPP_MAX_PDU 65536 /* largest command_length we accept */
@@ -170,7 +170,7 @@ extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_tim
 typedef enum {
     SMPP_W_OPEN,     /* cl: start a client connector */
     SMPP_W_CLOSE,    /* cl: unbind and free */
-    SMPP_W_SEND,     /* cl, env: queue a submit */
+    SMPP_W_SEND,     /* cl, dlv: queue a submit */
     SMPP_W_ACCEPTED, /* sess_id, seq, resp_cmd, rc, msgid: answer after commit */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
@@ -180,7 +180,7 @@ struct smpp_client;
 typedef struct smpp_work {
     smpp_work_kind_t kind;
     struct smpp_client *cl; /* a reference */
-    gw_envelope_t *env;     /* a reference */
+    gw_delivery_t *dlv;     /* SEND: owned */
     uint64_t sess_id;
     uint32_t seq;
     uint32_t resp_cmd;
@@ -211,10 +211,13 @@ smpp_client_t *smpp_client_new(gw_connector_t *c);
 smpp_client_t *smpp_client_ref(smpp_client_t *cl);
 void smpp_client_unref(smpp_client_t *cl);
 json_t *smpp_client_status(smpp_client_t *cl); /* any thread */
+/* 1 when bound with fewer than four windows of messages waiting (any
+ * thread: atomics). */
+int smpp_client_ready(smpp_client_t *cl);
 /* SMPP thread */
 void smpp_client_open(smpp_client_t *cl);
 void smpp_client_close(smpp_client_t *cl);
-void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env); /* takes env's ref */
+void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d); /* takes d */
 /* Number of clients still unbinding (stop waits for 0). */
 int smpp_clients_closing(void);
 void smpp_clients_close_all(void);

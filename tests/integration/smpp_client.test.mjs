@@ -206,13 +206,14 @@ test('ESME_RTHROTTLED is retried later; a permanent error fails the message', as
   assert.equal(sent.status, 'submitted');
 });
 
-// Replacing a connector is not the message's fault: what its client still
-// held goes back to the core without counting an attempt (gw_core_requeue),
-// so even with core.max_attempts = 1 it reaches the SMSC of the new conf.
+// While the bind is down the message waits in the core, queued (the client
+// is not ready, so it is never marked "sending"); replacing the connector is
+// not the message's fault and spends no attempt, so even with
+// core.max_attempts = 1 it reaches the SMSC of the new conf.
 test('connectors.update hands queued messages on without spending an attempt', async (t) => {
   const smsc = await startSmsc();
   t.after(() => smsc.stop());
-  await smsc.stop(); // down: submits wait in the client
+  await smsc.stop(); // down: submits wait in the core
   const j = await startJunction({ params: { ...SMPP_PARAMS, 'core.max_attempts': 1 } });
   t.after(() => j.cleanup());
   await addConnector(j, 'op1', smsc);
@@ -221,8 +222,10 @@ test('connectors.update hands queued messages on without spending an attempt', a
   t.after(() => cust.close());
   const r = await submit(cust, { source_addr: '1', destination_addr: '447700900500', short_message: 'kept' });
   assert.equal(r.command_status, 0);
-  await waitFor(async () => (await j.mi('connectors.list')).find((c) => c.name === 'op1').status.pending === 1,
-    10000, 'the message waits in the client');
+  await waitFor(async () => (await j.mi('messages.get', { id: r.message_id })).status === 'queued',
+    10000, 'the message waits, queued');
+  assert.equal((await j.mi('connectors.list')).find((c) => c.name === 'op1').status.pending, 0,
+    'nothing handed to a client that is not bound');
 
   await j.mi('connectors.update', { name: 'op1', conf: { host: '127.0.0.1', port: smsc.port,
     system_id: 'jx-op1b', password: 'secret' } });
