@@ -172,6 +172,8 @@ typedef enum {
     SMPP_W_CLOSE,    /* cl: unbind and free */
     SMPP_W_SEND,     /* cl, env: queue a submit */
     SMPP_W_ACCEPTED, /* sess_id, seq, resp_cmd, rc, msgid: answer after commit */
+    SMPP_W_BIND,     /* sess_id, seq, resp_cmd, rc: a customer's bind checked
+                      * (smpp_server_bind_answer) */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -227,6 +229,8 @@ int smpp_server_listen(const char *addr, int port);
 /* Shutdown, SMPP thread: stop listening, unbind bound customers and close
  * every customer session once its output (pending answers) is flushed. */
 void smpp_server_quiesce(void);
+/* SMPP thread: the pool's verdict on a bind (SMPP_W_BIND). */
+void smpp_server_bind_answer(const smpp_work_t *w);
 /* 1 while customer sessions are still open. */
 int smpp_server_busy(void);
 /* Free the listener and every customer session at once (destroy). */
