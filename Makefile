@@ -1,8 +1,9 @@
 # Junction - one GNU Makefile; each folder adds its sources in module.mk.
 #
 #   make            build build/junction and build/junctionctl
-#   make run        install what is missing, build, start on the embedded defaults
-#   make test       check the layering, build and run every test (unit, then integration)
+#   make run        install the build packages if missing, build, start on the defaults
+#   make test       install the test peers if missing, check the layering, build and
+#                   run every test (unit, integration, a short fuzz run)
 #   make check-layering  adapters/ and webui/ include nothing of db/ (tests/check_layering.sh)
 #   make asan       the same tests on an AddressSanitizer/UBSan build
 #   make bench      the SIP MESSAGE -> SMPP benchmark (bench/RESULTS.md)
@@ -87,10 +88,12 @@ run:
 check-layering:
 	@sh tests/check_layering.sh
 
-# Check the layering, then unit tests, integration tests and a short
-# bounded fuzz run of every network-facing parser on its seed corpus
-# (FUZZ_SECONDS each).
+# Install what is missing (as .ci/run does: SIPp, RabbitMQ, Node.js,
+# Chromium, clang; quiet when all is there), check the layering, then unit
+# tests, integration tests and a short bounded fuzz run of every
+# network-facing parser on its seed corpus (FUZZ_SECONDS each).
 test:
+	@sh .ci/deps.sh
 	@sh tests/check_layering.sh
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory unit
