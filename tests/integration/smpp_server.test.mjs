@@ -164,7 +164,12 @@ test('a connection that does not bind in time is closed; a bound one stays', asy
   let closed = false;
   session.on('close', () => { closed = true; });
   await waitFor(() => idle.closed, 5000, 'junction closes the idle connection');
-  await sleep(1500);
+  await sleep(1500); // past the bound session's own deadline, had it kept one
+  const alive = await new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), 5000);
+    session.enquire_link({}, (r) => { clearTimeout(t); resolve(r.command_status === 0); });
+  });
+  assert.equal(alive, true, 'the bound customer is still served (enquire_link answered)');
   assert.equal(closed, false, 'the bound customer keeps its session');
   session.close();
 });
