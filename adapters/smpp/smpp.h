@@ -12,7 +12,8 @@
  *
  * Threads: libsmpp34 keeps its error state in globals, so every function
  * here except the codec, smpp_work_push() and the gw_adapter_t entry
- * points runs on the one SMPP thread (smpp_base).
+ * points runs on the one SMPP thread (smpp_base); blocking work (a bind's
+ * password check) goes to the core's worker pool and comes back as work.
  */
 #ifndef SMPP_H
 #define SMPP_H

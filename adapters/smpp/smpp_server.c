@@ -33,7 +33,8 @@
  * listener closes, bound customers get an unbind behind the answers
  * already written, and every session closes once its output is flushed.
  *
- * Threads: the SMPP thread.
+ * Threads: the SMPP thread, except smpp_server_bind_cb, which runs on a
+ * worker-pool thread and only queues the verdict.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
