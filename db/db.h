@@ -139,6 +139,13 @@ json_t *db_accounts_list(void); /* no password hashes */
  * (without hash) into *out when out != NULL (caller json_decref).  GW_ENOTFOUND
  * or GW_EINVAL (wrong password). */
 int db_account_verify(const char *system_id, const char *password, json_t **out);
+/* The account row of system_id (as in db_accounts_list) into *out (caller
+ * json_decref).  0, GW_ENOTFOUND or GW_ESTORE.  No hashing: cheap. */
+int db_account_get(const char *system_id, json_t **out);
+/* One argon2id verification of password against a fixed decoy hash;
+ * returns GW_EINVAL.  A refusal decided without the real hash (unknown
+ * system_id, disabled, network) then costs as long as a wrong password. */
+int db_hash_decoy(const char *password);
 
 /* --- users (web UI and MI logins) --------------------------------------- */
 int db_users_count(void);

@@ -12,7 +12,8 @@
  *
  * Threads: libsmpp34 keeps its error state in globals, so every function
  * here except the codec, smpp_work_push() and the gw_adapter_t entry
- * points runs on the one SMPP thread (smpp_base).
+ * points runs on the one SMPP thread (smpp_base); blocking work (a bind's
+ * password check) goes to the core's worker pool and comes back as work.
  */
 #ifndef SMPP_H
 #define SMPP_H
@@ -172,6 +173,8 @@ typedef enum {
     SMPP_W_CLOSE,    /* cl: unbind and free */
     SMPP_W_SEND,     /* cl, dlv: queue a submit */
     SMPP_W_ACCEPTED, /* sess_id, seq, resp_cmd, rc, msgid: answer after commit */
+    SMPP_W_BIND,     /* sess_id, seq, resp_cmd, rc: a customer's bind checked
+                      * (smpp_server_bind_answer) */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -230,6 +233,8 @@ int smpp_server_listen(const char *addr, int port);
 /* Shutdown, SMPP thread: stop listening, unbind bound customers and close
  * every customer session once its output (pending answers) is flushed. */
 void smpp_server_quiesce(void);
+/* SMPP thread: the pool's verdict on a bind (SMPP_W_BIND). */
+void smpp_server_bind_answer(const smpp_work_t *w);
 /* 1 while customer sessions are still open. */
 int smpp_server_busy(void);
 /* Free the listener and every customer session at once (destroy). */

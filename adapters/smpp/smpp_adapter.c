@@ -9,6 +9,7 @@
  *   conn_open / conn_close (main thread)  -> SMPP_W_OPEN / SMPP_W_CLOSE
  *   send (db writer, retry timer)          -> SMPP_W_SEND
  *   the commit callback (db writer)        -> SMPP_W_ACCEPTED
+ *   a customer's bind checked (worker pool) -> SMPP_W_BIND
  *   stop (main thread)                     -> SMPP_W_STOP
  * An inbound submit_sm / deliver_sm is answered only in SMPP_W_ACCEPTED,
  * after the store committed it; the answer finds its session again by id,
@@ -32,12 +33,12 @@
 #include <smpp34.h>
 #include <smpp34_structs.h>
 
+#include "gw_accounts.h"
 #include "gw_adapter.h"
 #include "gw_core.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_queue.h"
-#include "db/db.h"
 #include "smpp.h"
 
 #define SMPP_STOP_WAIT_MS 3000 /* longest wait for unbind_resp at shutdown */
@@ -197,6 +198,9 @@ static void smpp_work_cb(void *item, void *arg)
         break;
     case SMPP_W_ACCEPTED:
         smpp_accepted_answer(w);
+        break;
+    case SMPP_W_BIND:
+        smpp_server_bind_answer(w);
         break;
     case SMPP_W_STOP:
         /* answers queued before STOP are in the sessions' output already;
@@ -419,7 +423,7 @@ static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
                     "system_id: 1-15 characters, password: at most 8 (SMPP 3.4)");
         return;
     }
-    rc = db_account_add(id, pw, gw_mi_opt_str(params, "allowed_nets", ""),
+    rc = gw_account_add(id, pw, gw_mi_opt_str(params, "allowed_nets", ""),
                         (int)gw_mi_opt_int(params, "throughput", 0));
     if (rc == GW_EEXIST)
         gw_mi_error(r, GW_MI_CONFLICT, "account %s exists", id);
@@ -431,7 +435,7 @@ static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
 
 static void smpp_mi_accounts_list(const json_t *params, gw_mi_reply_t *r)
 {
-    json_t *list = db_accounts_list();
+    json_t *list = gw_accounts_list();
 
     (void)params;
     if (list == NULL)
@@ -447,7 +451,7 @@ static void smpp_mi_accounts_delete(const json_t *params, gw_mi_reply_t *r)
 
     if (id == NULL)
         return;
-    rc = db_account_delete(id);
+    rc = gw_account_delete(id);
     if (rc == GW_ENOTFOUND)
         gw_mi_error(r, GW_MI_NOT_FOUND, "no account %s", id);
     else if (rc < 0)

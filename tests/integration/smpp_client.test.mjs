@@ -4,7 +4,7 @@
 // junction's own SMSC port by a customer bound with the npm smpp client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJunction, waitFor, sleep } from './lib/junction.mjs';
+import { startJunction, waitFor } from './lib/junction.mjs';
 import { startSmsc, bindCustomer, submit, connectorState, waitBound } from './lib/smsc.mjs';
 
 const SMPP_PARAMS = { 'smpp.reconnect_s': 1, 'smpp.enquire_link_s': 2 };
@@ -229,8 +229,12 @@ test('connectors.update hands queued messages on without spending an attempt', a
 
   await j.mi('connectors.update', { name: 'op1', conf: { host: '127.0.0.1', port: smsc.port,
     system_id: 'jx-op1b', password: 'secret' } });
-  await sleep(1500); // a retry would have failed it by now
-  const m = await j.mi('messages.get', { id: r.message_id });
+  // wait for the state: the message back in a client (the new one) or failed
+  const m = await waitFor(async () => {
+    const msg = await j.mi('messages.get', { id: r.message_id });
+    const op1 = (await j.mi('connectors.list')).find((c) => c.name === 'op1');
+    return (msg.status === 'failed' || (op1.status.system_id === 'jx-op1b' && op1.status.pending === 1)) && msg;
+  }, 10000, 'the message handed to the updated connector');
   assert.notEqual(m.status, 'failed', `closing the connector failed the message: ${JSON.stringify(m)}`);
   assert.equal(m.attempts ?? 0, 0, 'no attempt counted');
   await smsc.start();
