@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "../gateway/gw_delivery.h"
+#include "../gateway/gw_events.h"
 #include "../gateway/gw_param.h"
 
 /* Parameters of the store (db.synchronous, db.batch_max), for
@@ -33,26 +34,20 @@ void db_close(void);
 int db_schema_version(void);
 
 /* --- writer thread ------------------------------------------------------ */
-/* Events that commit with a change: each text (malloc'd JSON, owned by the
- * job once queued) becomes a row of the outbox table in the change's own
- * transaction, and is handed to the event hook only after the COMMIT. */
-#define DB_EVENTS_MAX 4
-typedef struct db_events {
-    int n;
-    const char *types[DB_EVENTS_MAX]; /* static strings: "message.queued" */
-    char *texts[DB_EVENTS_MAX];
-} db_events_t;
-
 /* Runs on the writer thread after the change committed (rc 0) or, for an
  * insert only, could not be (GW_ESTORE: nothing of it is stored).  Updates
- * and receipts are retried until they commit, so their rc is always 0. */
-typedef void (*db_commit_cb_t)(void *arg, int rc);
+ * and receipts are retried until they commit, so their rc is always 0.
+ * qseq: the row's new place in its connector's queue when the change left
+ * it queued (the writer numbers those rows in commit order), else 0. */
+typedef void (*db_commit_cb_t)(void *arg, int rc, int64_t qseq);
 /* Receipts: id is the message the receipt was for (NULL when unknown). */
 typedef void (*db_receipt_cb_t)(void *arg, int rc, const char *id);
-/* Build the events of a receipt that matched message id (its stored
- * envelope JSON given) into ev; writer thread.  Set by the core. */
-typedef void (*db_receipt_events_fn_t)(db_events_t *ev, const char *id, const char *envelope_json,
-                                       gw_status_t status, const char *stat);
+/* Build the events of a change the writer made by itself to stored
+ * message id (its envelope JSON given): a receipt (receipt = 1: the
+ * "receipt" event, then the final state's) or a sweep (the state's event),
+ * into ev; writer thread.  Set by the core. */
+typedef void (*db_row_events_fn_t)(gw_evbatch_t *ev, const char *id, const char *envelope_json,
+                                   gw_status_t status, const char *detail, int receipt);
 /* Called on the writer thread for each committed event, in commit order;
  * text is borrowed for the call. */
 typedef void (*db_event_hook_fn_t)(const char *type, const char *text);
@@ -60,21 +55,21 @@ typedef void (*db_event_hook_fn_t)(const char *type, const char *text);
 int db_writer_start(void);
 /* Commits what is queued, then stops the thread. */
 void db_writer_stop(void);
-void db_writer_set_hooks(db_receipt_events_fn_t receipt_events, db_event_hook_fn_t on_event);
+void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_event);
 /* Queue a new message: d's envelope (its content as env_json, borrowed:
  * it must stay valid until cb has run) with d's delivery state, and ev
  * (taken over on success).  cb after the commit.  Any thread.  Returns 0,
  * GW_EFULL (the writer's queue is past db.queue_max, or commits fail:
  * admission control, nothing queued), GW_ESTOPPED or GW_ENOMEM; on error cb
  * never runs and ev stays the caller's. */
-int db_dlv_insert(const gw_delivery_t *d, const char *env_json, db_events_t *ev,
+int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
                   db_commit_cb_t cb, void *arg);
 /* Queue a state update of d (a snapshot is taken now) with ev; when
  * want_receipt, also the receipt map row (current target, remote_id) ->
  * id.  Never refused for load: a change of a stored message must land.
  * Retried until it commits; idempotent, and never moves a final row.
  * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
-int db_dlv_update(const gw_delivery_t *d, int want_receipt, db_events_t *ev, db_commit_cb_t cb,
+int db_dlv_update(const gw_delivery_t *d, int want_receipt, gw_evbatch_t *ev, db_commit_cb_t cb,
                   void *arg);
 /* Apply a delivery receipt: find the message that connector knows as
  * remote_id and, unless it is final already, set status (reason err, text
@@ -84,20 +79,41 @@ int db_dlv_update(const gw_delivery_t *d, int want_receipt, db_events_t *ev, db_
  * receipt map row: nothing changed).  Any thread. */
 int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
                      const char *stat, db_receipt_cb_t cb, void *arg);
+/* Sweeps: bounded batches of changes the writer makes by itself, each row
+ * with its event, in one transaction.
+ *   EXPIRE_QUEUED  queued rows of target with qseq > after whose validity
+ *                  passed before now -> expired (the core sweeps the rows
+ *                  it holds in memory itself: after = its queue's cursor);
+ *   RECEIPT_WAIT   submitted rows last changed before older_than ->
+ *                  expired ("no receipt");
+ *   PURGE          final rows last changed before older_than, and receipt
+ *                  map rows created before it, deleted (no events).
+ * cb(arg, n) after the commit with the number of rows changed (n < limit:
+ * nothing more to do now).  Any thread; 0 or an error (cb never runs). */
+typedef enum { DB_SWEEP_EXPIRE_QUEUED = 0, DB_SWEEP_RECEIPT_WAIT, DB_SWEEP_PURGE } db_sweep_kind_t;
+typedef void (*db_sweep_cb_t)(void *arg, int n);
+int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t now,
+             int64_t older_than, int limit, db_sweep_cb_t cb, void *arg);
 /* Wait until everything queued so far is committed (tests, shutdown). */
 void db_writer_flush(void);
 /* Jobs waiting for the writer, and 1 while its last commit failed. */
 size_t db_writer_backlog(void);
 int db_writer_failing(void);
 
-/* Free the events of ev (on a failed queue call). */
-void db_events_clear(db_events_t *ev);
-
 /* --- messages (reads) --------------------------------------------------- */
-/* Call fn for each message not yet handed over for good (received, queued,
- * sending), oldest first, as a delivery rebuilt from its row (env_json
- * cached); fn takes it over.  Main thread at start-up.  Returns count. */
-int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), void *arg);
+/* A delivery rebuilt from its row, with its envelope's JSON text; fn takes
+ * both over. */
+typedef void (*db_dlv_fn_t)(gw_delivery_t *d, char *env_json, void *arg);
+/* Call fn for each message that was with a peer when the last run ended
+ * (status sending), oldest first.  Main thread at start-up.  Returns the
+ * count or < 0. */
+int db_msgs_pending(db_dlv_fn_t fn, void *arg);
+/* One page of target's queue: up to limit queued rows with qseq > after,
+ * in qseq order.  Returns the count (fn called for each) or < 0.  Any
+ * thread but the writer's (a pool thread). */
+int db_msgs_page(const char *target, int64_t after, int limit, db_dlv_fn_t fn, void *arg);
+/* For each target with queued rows: fn(target, count, arg).  Start-up. */
+int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg);
 /* One message as JSON (the envelope plus its delivery state), or NULL. */
 json_t *db_msg_get(const char *id);
 /* Recent messages, newest first, optional status filter; JSON array. */

@@ -28,13 +28,13 @@ static sqlite3 *db_msgs_conn; /* guarded by db_msgs_lock */
 #define DB_MSGS_COLS                                                                \
     "id, created_at, updated_at, expires_at, status, source_adapter, source_connector," \
     " from_addr, to_addr, target, route, attempts, reason, reason_text, remote_id, envelope," \
-    " plan, cur, tries, next_at, flags"
+    " plan, cur, tries, next_at, flags, qseq"
 
 enum {
     DB_C_ID = 0, DB_C_CREATED, DB_C_UPDATED, DB_C_EXPIRES, DB_C_STATUS, DB_C_SRC_ADAPTER,
     DB_C_SRC_CONNECTOR, DB_C_FROM, DB_C_TO, DB_C_TARGET, DB_C_ROUTE, DB_C_ATTEMPTS,
     DB_C_REASON, DB_C_REASON_TEXT, DB_C_REMOTE_ID, DB_C_ENVELOPE, DB_C_PLAN, DB_C_CUR,
-    DB_C_TRIES, DB_C_NEXT_AT, DB_C_FLAGS,
+    DB_C_TRIES, DB_C_NEXT_AT, DB_C_FLAGS, DB_C_QSEQ,
 };
 
 void db_msgs_attach(sqlite3 *conn)
@@ -106,10 +106,16 @@ static gw_delivery_t *db_msgs_row_dlv(sqlite3_stmt *st)
                  : "");
     d->next_at = sqlite3_column_int64(st, DB_C_NEXT_AT);
     d->flags = (unsigned)sqlite3_column_int(st, DB_C_FLAGS);
+    d->qseq = sqlite3_column_int64(st, DB_C_QSEQ);
     return d;
 }
 
-int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), void *arg)
+/* Run the select sql (bound by bind) on the reader connection and call fn
+ * for each row rebuilt as a delivery.  Rows are collected under the lock
+ * and handed out after it: fn may well read the store.  Returns the count
+ * or < 0 (then fn was called for none). */
+static int db_msgs_each(const char *sql, const char *what, void (*bind)(sqlite3_stmt *, void *),
+                        void *bind_arg, db_dlv_fn_t fn, void *arg)
 {
     int rc = 0;
     size_t n = 0, cap = 0;
@@ -120,16 +126,13 @@ int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), voi
         pthread_mutex_unlock(&db_msgs_lock);
         return GW_ESTORE;
     }
-    sqlite3_stmt *st = db_prepare(db_msgs_conn,
-                                  "SELECT " DB_MSGS_COLS " FROM messages"
-                                  " WHERE status IN ('received', 'queued', 'sending')"
-                                  " ORDER BY created_at, id",
-                                  "pending messages");
+    sqlite3_stmt *st = db_prepare(db_msgs_conn, sql, what);
     if (st == NULL) {
         pthread_mutex_unlock(&db_msgs_lock);
         return GW_ESTORE;
     }
-    /* Collect first, call fn after the lock: fn may well read the store. */
+    if (bind)
+        bind(st, bind_arg);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         gw_delivery_t *d = db_msgs_row_dlv(st);
@@ -158,7 +161,7 @@ int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), voi
         n++;
     }
     if (rc == 0 && step != SQLITE_DONE) {
-        GW_ERR("db", "reading pending messages: %s", sqlite3_errmsg(db_msgs_conn));
+        GW_ERR("db", "%s: %s", what, sqlite3_errmsg(db_msgs_conn));
         rc = GW_ESTORE;
     }
     sqlite3_finalize(st);
@@ -174,6 +177,66 @@ int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), voi
     }
     free(rows);
     return rc < 0 ? rc : (int)n;
+}
+
+int db_msgs_pending(db_dlv_fn_t fn, void *arg)
+{
+    return db_msgs_each("SELECT " DB_MSGS_COLS " FROM messages WHERE status = 'sending'"
+                        " ORDER BY created_at, id",
+                        "messages left sending", NULL, NULL, fn, arg);
+}
+
+typedef struct db_page_args {
+    const char *target;
+    int64_t after;
+    int limit;
+} db_page_args_t;
+
+static void db_msgs_page_bind(sqlite3_stmt *st, void *arg)
+{
+    db_page_args_t *a = arg;
+
+    sqlite3_bind_text(st, 1, a->target, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, a->after);
+    sqlite3_bind_int(st, 3, a->limit);
+}
+
+int db_msgs_page(const char *target, int64_t after, int limit, db_dlv_fn_t fn, void *arg)
+{
+    db_page_args_t a = { target, after, limit };
+
+    /* walks the partial index messages_queue(target, qseq) */
+    return db_msgs_each("SELECT " DB_MSGS_COLS " FROM messages WHERE target = ?1"
+                        " AND status = 'queued' AND qseq > ?2 ORDER BY qseq LIMIT ?3",
+                        "queue page", db_msgs_page_bind, &a, fn, arg);
+}
+
+int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg)
+{
+    int rc = 0, step;
+
+    pthread_mutex_lock(&db_msgs_lock);
+    sqlite3_stmt *st = db_msgs_conn
+                           ? db_prepare(db_msgs_conn,
+                                        "SELECT target, count(*) FROM messages"
+                                        " WHERE status = 'queued' GROUP BY target",
+                                        "queued counts")
+                           : NULL;
+    if (st == NULL) {
+        pthread_mutex_unlock(&db_msgs_lock);
+        return GW_ESTORE;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t != NULL)
+            fn(t, sqlite3_column_int64(st, 1), arg);
+        rc++;
+    }
+    if (step != SQLITE_DONE)
+        rc = GW_ESTORE;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&db_msgs_lock);
+    return rc;
 }
 
 /* A row as a JSON object: the columns, plus the stored envelope under
@@ -208,7 +271,8 @@ static json_t *db_msgs_row_json(sqlite3_stmt *st)
          json_object_set_new(o, "next_at",
                              json_integer(sqlite3_column_int64(st, DB_C_NEXT_AT))) < 0 ||
          json_object_set_new(o, "possible_duplicate",
-                             json_boolean(sqlite3_column_int(st, DB_C_FLAGS) & 1)) < 0)) {
+                             json_boolean(sqlite3_column_int(st, DB_C_FLAGS) & 1)) < 0 ||
+         json_object_set_new(o, "qseq", json_integer(sqlite3_column_int64(st, DB_C_QSEQ))) < 0)) {
         json_decref(o);
         return NULL;
     }

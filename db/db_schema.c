@@ -79,17 +79,31 @@ static const db_migration_t db_migrations[] = {
     /* 2: content and delivery apart.  The envelope column keeps the
      * content; the delivery record gets its plan ("strategy:a,b"), the
      * index of its current target, attempts per target, the time of its
-     * next attempt and flags (1: possible duplicate).  Events are written
-     * in the transaction of their change to the outbox; the v1 events
-     * table was never written and goes. */
+     * next attempt, flags (1: possible duplicate) and qseq, its place in
+     * its connector's queue (the writer numbers every row that becomes
+     * queued, in commit order; the core pages queues in that order).
+     * Partial indexes serve the queue pager, the expiry and receipt-wait
+     * sweeps and the retention purge, each over the rows it needs only.
+     * Events are written in the transaction of their change to the outbox;
+     * the v1 events table was never written and goes. */
     {2,
      "ALTER TABLE messages ADD COLUMN plan TEXT;"
      "ALTER TABLE messages ADD COLUMN cur INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE messages ADD COLUMN tries TEXT;"
      "ALTER TABLE messages ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE messages ADD COLUMN qseq INTEGER NOT NULL DEFAULT 0;"
      "UPDATE messages SET plan = 'single:' || target, tries = CAST(attempts AS TEXT)"
      "  WHERE target IS NOT NULL AND target <> '';"
+     "UPDATE messages SET status = 'queued' WHERE status = 'received';"
+     "UPDATE messages SET qseq = rowid WHERE status = 'queued';"
+     "DROP INDEX messages_target;"
+     "CREATE INDEX messages_queue ON messages(target, qseq) WHERE status = 'queued';"
+     "CREATE INDEX messages_expiry ON messages(expires_at) WHERE status = 'queued';"
+     "CREATE INDEX messages_submitted ON messages(updated_at) WHERE status = 'submitted';"
+     "CREATE INDEX messages_final ON messages(updated_at)"
+     "  WHERE status IN ('delivered', 'failed', 'expired', 'rejected');"
+     "CREATE INDEX receipts_created ON receipts(created_at);"
      "CREATE TABLE outbox("
      "  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, message_id TEXT,"
      "  type TEXT NOT NULL, payload TEXT NOT NULL);"

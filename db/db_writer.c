@@ -15,7 +15,7 @@
  * Jobs: an INSERT (a new message: envelope JSON, delivery columns), an
  * UPDATE (a state change of a delivery: a snapshot taken when queued), a
  * RECEIPT (the far side's final word, matched through the receipt map in
- * the same transaction), each with up to DB_EVENTS_MAX events written to
+ * the same transaction), each with up to GW_EVBATCH_MAX events written to
  * the outbox table in that transaction.
  *
  * Nothing is dropped.  When a group cannot commit (the write lock held
@@ -57,6 +57,7 @@ typedef enum {
     DB_JOB_INSERT = 0,
     DB_JOB_UPDATE,
     DB_JOB_RECEIPT,
+    DB_JOB_SWEEP,
     DB_JOB_BARRIER,
     DB_JOB_STOP,
 } db_job_kind_t;
@@ -73,9 +74,10 @@ typedef struct db_job {
     int rc;                 /* this job's outcome inside the group */
     db_commit_cb_t cb;      /* INSERT, UPDATE */
     db_receipt_cb_t rcb;    /* RECEIPT */
+    db_sweep_cb_t scb;      /* SWEEP */
     void *arg;
     db_barrier_t *barrier;  /* BARRIER */
-    db_events_t ev;         /* owned texts */
+    gw_evbatch_t ev;         /* owned texts */
     /* INSERT */
     gw_envelope_t *env;     /* a reference held by the job */
     const char *json;       /* the envelope's JSON text, borrowed until cb */
@@ -94,6 +96,12 @@ typedef struct db_job {
     int64_t next_at;
     unsigned flags;
     int want_receipt;       /* UPDATE: write the receipt map row */
+    int64_t qseq;           /* INSERT, UPDATE: assigned when the row is left queued */
+    /* SWEEP */
+    db_sweep_kind_t sweep;
+    int64_t after, now, older_than;
+    int limit, swept;
+    gw_evbatch_t *sweep_ev; /* one batch per swept row, owned */
     /* RECEIPT */
     char connector[GW_NAME_MAX];
     char stat[16];
@@ -129,7 +137,7 @@ static int db_wr_fail;        /* atomic: the last group did not commit */
 static int64_t db_wr_fail_ms; /* atomic: when it failed (ms since the epoch) */
 static pthread_t db_wr_thread;
 static gw_queue_t *db_wr_queue;
-static db_receipt_events_fn_t db_wr_receipt_events; /* set before start */
+static db_row_events_fn_t db_wr_row_events; /* set before start */
 static db_event_hook_fn_t db_wr_on_event;
 /* Static so that stopping cannot fail for want of memory. */
 static db_job_t db_wr_stop_job = {.kind = DB_JOB_STOP};
@@ -137,7 +145,10 @@ static db_job_t db_wr_stop_job = {.kind = DB_JOB_STOP};
 /* Writer-thread state. */
 static sqlite3 *db_wr_conn;
 static sqlite3_stmt *db_wr_st_insert, *db_wr_st_update, *db_wr_st_receipt, *db_wr_st_outbox,
-    *db_wr_st_rcpt_find, *db_wr_st_rcpt_set, *db_wr_st_purge;
+    *db_wr_st_rcpt_find, *db_wr_st_rcpt_set, *db_wr_st_purge, *db_wr_st_sw_queued,
+    *db_wr_st_sw_submitted, *db_wr_st_sw_set, *db_wr_st_sw_purge_msgs, *db_wr_st_sw_purge_rcpts,
+    *db_wr_st_qseq_max;
+static int64_t db_wr_qseq;       /* the last queue number given out */
 static db_job_t **db_wr_batch;   /* the group being run */
 static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
 static size_t db_wr_nretry;
@@ -149,8 +160,8 @@ static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
 static const char db_wr_sql_insert[] =
     "INSERT INTO messages(id, created_at, updated_at, expires_at, status, source_adapter,"
     " source_connector, from_addr, to_addr, target, route, attempts, reason, reason_text,"
-    " remote_id, envelope, plan, cur, tries, next_at, flags)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
+    " remote_id, envelope, plan, cur, tries, next_at, flags, qseq)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"
     " ON CONFLICT(id) DO NOTHING";
 /* A final state is never left again: a late or stale update (a retry
  * racing a receipt, a duplicate outcome) must not turn a delivered message
@@ -159,7 +170,7 @@ static const char db_wr_sql_insert[] =
 static const char db_wr_sql_update[] =
     "UPDATE messages SET status=?1, attempts=?2, reason=?3, reason_text=?4,"
     " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10,"
-    " updated_at=?11"
+    " updated_at=?11, qseq=COALESCE(?13, qseq)"
     " WHERE id=?12 AND status NOT IN ('delivered', 'failed', 'expired', 'rejected')";
 static const char db_wr_sql_receipt[] =
     "INSERT OR REPLACE INTO receipts(connector, remote_id, message_id, created_at)"
@@ -174,15 +185,30 @@ static const char db_wr_sql_rcpt_set[] =
     " WHERE id=?5 AND status NOT IN ('delivered', 'failed', 'expired', 'rejected')";
 static const char db_wr_sql_purge[] =
     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY seq LIMIT 500)";
+/* The sweeps' row pickers each walk one partial index (db_schema.c). */
+static const char db_wr_sql_sw_queued[] =
+    "SELECT id, envelope FROM messages WHERE status = 'queued' AND expires_at > 0"
+    " AND expires_at < ?1 AND target = ?2 AND qseq > ?3 LIMIT ?4";
+static const char db_wr_sql_sw_submitted[] =
+    "SELECT id, envelope FROM messages WHERE status = 'submitted' AND updated_at < ?1 LIMIT ?2";
+static const char db_wr_sql_sw_set[] =
+    "UPDATE messages SET status = ?1, reason_text = ?2, updated_at = ?3 WHERE id = ?4";
+static const char db_wr_sql_sw_purge_msgs[] =
+    "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE status IN"
+    " ('delivered', 'failed', 'expired', 'rejected') AND updated_at < ?1 LIMIT ?2)";
+static const char db_wr_sql_sw_purge_rcpts[] =
+    "DELETE FROM receipts WHERE rowid IN (SELECT rowid FROM receipts WHERE created_at < ?1"
+    " LIMIT ?2)";
+static const char db_wr_sql_qseq_max[] = "SELECT COALESCE(max(qseq), 0) FROM messages";
 
 const char *db_writer_sync_level(void)
 {
     return strcasecmp(db_cfg_sync, "normal") == 0 ? "NORMAL" : "FULL";
 }
 
-void db_writer_set_hooks(db_receipt_events_fn_t receipt_events, db_event_hook_fn_t on_event)
+void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_event)
 {
-    db_wr_receipt_events = receipt_events;
+    db_wr_row_events = row_events;
     db_wr_on_event = on_event;
 }
 
@@ -193,21 +219,13 @@ static int64_t db_wr_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void db_events_clear(db_events_t *ev)
-{
-    if (ev == NULL)
-        return;
-    for (int i = 0; i < ev->n; i++) {
-        free(ev->texts[i]);
-        ev->texts[i] = NULL;
-    }
-    ev->n = 0;
-}
-
 static void db_job_free(db_job_t *job)
 {
     gw_env_unref(job->env);
-    db_events_clear(&job->ev);
+    gw_evbatch_clear(&job->ev);
+    for (int i = 0; job->sweep_ev != NULL && i < job->limit; i++)
+        gw_evbatch_clear(&job->sweep_ev[i]);
+    free(job->sweep_ev);
     free(job);
 }
 
@@ -219,7 +237,7 @@ static void db_job_drop(void *item)
     if (job == &db_wr_stop_job)
         return;
     if (job->kind == DB_JOB_INSERT && job->cb != NULL)
-        job->cb(job->arg, GW_ESTORE);
+        job->cb(job->arg, GW_ESTORE, 0);
     db_job_free(job);
 }
 
@@ -278,7 +296,7 @@ static void db_job_snapshot(db_job_t *job, const gw_delivery_t *d)
 }
 
 /* Take ev's texts into job (ev is left empty). */
-static void db_job_take_events(db_job_t *job, db_events_t *ev)
+static void db_job_take_events(db_job_t *job, gw_evbatch_t *ev)
 {
     if (ev == NULL)
         return;
@@ -287,7 +305,7 @@ static void db_job_take_events(db_job_t *job, db_events_t *ev)
 }
 
 /* Give ev's texts back from job to the caller after a failed push. */
-static void db_job_give_events(db_job_t *job, db_events_t *ev)
+static void db_job_give_events(db_job_t *job, gw_evbatch_t *ev)
 {
     if (ev == NULL)
         return;
@@ -295,7 +313,7 @@ static void db_job_give_events(db_job_t *job, db_events_t *ev)
     memset(&job->ev, 0, sizeof job->ev);
 }
 
-int db_dlv_insert(const gw_delivery_t *d, const char *env_json, db_events_t *ev,
+int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
                   db_commit_cb_t cb, void *arg)
 {
     int rc;
@@ -320,7 +338,7 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, db_events_t *ev,
     return rc;
 }
 
-int db_dlv_update(const gw_delivery_t *d, int want_receipt, db_events_t *ev, db_commit_cb_t cb,
+int db_dlv_update(const gw_delivery_t *d, int want_receipt, gw_evbatch_t *ev, db_commit_cb_t cb,
                   void *arg)
 {
     int rc;
@@ -362,6 +380,41 @@ int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t s
     job->rcb = cb;
     job->arg = arg;
     job->ts = gw_now_ms();
+    rc = db_wr_push(job);
+    if (rc < 0)
+        db_job_free(job);
+    return rc;
+}
+
+int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t now,
+             int64_t older_than, int limit, db_sweep_cb_t cb, void *arg)
+{
+    int rc;
+    db_job_t *job;
+
+    if (limit <= 0 || limit > 5000 || (kind == DB_SWEEP_EXPIRE_QUEUED && target == NULL) ||
+        (target != NULL && strlen(target) >= GW_NAME_MAX))
+        return GW_EINVAL;
+    job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_SWEEP;
+    job->sweep = kind;
+    snprintf(job->target, sizeof job->target, "%s", target ? target : "");
+    job->after = after;
+    job->now = now;
+    job->older_than = older_than;
+    job->limit = limit;
+    job->scb = cb;
+    job->arg = arg;
+    job->ts = gw_now_ms();
+    if (kind != DB_SWEEP_PURGE) {
+        job->sweep_ev = calloc((size_t)limit, sizeof *job->sweep_ev);
+        if (job->sweep_ev == NULL) {
+            free(job);
+            return GW_ENOMEM;
+        }
+    }
     rc = db_wr_push(job);
     if (rc < 0)
         db_job_free(job);
@@ -444,6 +497,8 @@ static int db_wr_exec_insert(db_job_t *job)
     sqlite3_bind_text(st, 19, job->tries, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 20, job->next_at);
     sqlite3_bind_int(st, 21, (int)job->flags);
+    job->qseq = job->status == GW_ST_QUEUED ? ++db_wr_qseq : 0;
+    sqlite3_bind_int64(st, 22, job->qseq);
     int rc = db_wr_step(st);
     if (rc == 0)
         rc = db_wr_exec_events(job, e->id);
@@ -471,6 +526,9 @@ static int db_wr_exec_update(db_job_t *job)
     sqlite3_bind_int(st, 10, (int)job->flags);
     sqlite3_bind_int64(st, 11, job->ts);
     sqlite3_bind_text(st, 12, job->id, -1, SQLITE_STATIC);
+    job->qseq = job->status == GW_ST_QUEUED ? ++db_wr_qseq : 0;
+    if (job->qseq)
+        sqlite3_bind_int64(st, 13, job->qseq);
     rc = db_wr_step(st);
     if (rc == 0 && job->want_receipt) {
         st = db_wr_st_receipt;
@@ -496,7 +554,7 @@ static int db_wr_exec_receipt(db_job_t *job)
     int rc = 0, step, final = 0;
 
     job->found_id[0] = '\0';
-    db_events_clear(&job->ev); /* a retried group builds them again */
+    gw_evbatch_clear(&job->ev); /* a retried group builds them again */
     sqlite3_bind_text(st, 1, job->connector, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, job->remote_id, -1, SQLITE_STATIC);
     step = sqlite3_step(st);
@@ -506,12 +564,11 @@ static int db_wr_exec_receipt(db_job_t *job)
         int cst = gw_status_parse(cur);
         snprintf(job->found_id, sizeof job->found_id, "%s", id ? id : "");
         final = cst >= 0 && gw_status_final((gw_status_t)cst);
-        if (db_wr_receipt_events != NULL)
-            db_wr_receipt_events(&job->ev, job->found_id,
-                                 (const char *)sqlite3_column_text(st, 2),
-                                 final || job->status >= GW_ST__COUNT ? (gw_status_t)cst
-                                                                      : (gw_status_t)job->status,
-                                 job->stat);
+        if (db_wr_row_events != NULL)
+            db_wr_row_events(&job->ev, job->found_id, (const char *)sqlite3_column_text(st, 2),
+                             final || job->status >= GW_ST__COUNT ? (gw_status_t)cst
+                                                                  : (gw_status_t)job->status,
+                             job->stat, 1);
     } else if (step != SQLITE_DONE) {
         rc = GW_ESTORE;
     }
@@ -531,6 +588,87 @@ static int db_wr_exec_receipt(db_job_t *job)
     if (rc < 0)
         GW_ERR("db", "receipt %s from %s: %s", job->remote_id, job->connector,
                sqlite3_errmsg(db_wr_conn));
+    return rc;
+}
+
+/* Expire the rows the picker st returns (bound and ready), each with its
+ * event; 0 or GW_ESTORE. */
+static int db_wr_sweep_rows(db_job_t *job, sqlite3_stmt *st, const char *detail)
+{
+    int rc = 0, step;
+    char (*ids)[GW_ENV_ID_LEN + 1] = calloc((size_t)job->limit, sizeof *ids);
+
+    if (ids == NULL)
+        return GW_ESTORE;
+    job->swept = 0;
+    while (job->swept < job->limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (id == NULL || strlen(id) != GW_ENV_ID_LEN)
+            continue;
+        memcpy(ids[job->swept], id, GW_ENV_ID_LEN + 1);
+        gw_evbatch_clear(&job->sweep_ev[job->swept]);
+        if (db_wr_row_events != NULL)
+            db_wr_row_events(&job->sweep_ev[job->swept], id,
+                             (const char *)sqlite3_column_text(st, 1), GW_ST_EXPIRED, detail, 0);
+        job->swept++;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (int i = 0; rc == 0 && i < job->swept; i++) {
+        sqlite3_stmt *up = db_wr_st_sw_set;
+        sqlite3_bind_text(up, 1, "expired", -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 2, detail, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 3, job->ts);
+        sqlite3_bind_text(up, 4, ids[i], -1, SQLITE_STATIC);
+        rc = db_wr_step(up);
+        job->ev = job->sweep_ev[i]; /* borrow the batch for the outbox insert */
+        if (rc == 0)
+            rc = db_wr_exec_events(job, ids[i]);
+        memset(&job->ev, 0, sizeof job->ev);
+    }
+    free(ids);
+    return rc;
+}
+
+/* One sweep batch; 0 or GW_ESTORE (logged). */
+static int db_wr_exec_sweep(db_job_t *job)
+{
+    sqlite3_stmt *st;
+    int rc = 0;
+
+    switch (job->sweep) {
+    case DB_SWEEP_EXPIRE_QUEUED:
+        st = db_wr_st_sw_queued;
+        sqlite3_bind_int64(st, 1, job->now);
+        sqlite3_bind_text(st, 2, job->target, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, job->after);
+        sqlite3_bind_int(st, 4, job->limit);
+        rc = db_wr_sweep_rows(job, st, "validity period passed");
+        break;
+    case DB_SWEEP_RECEIPT_WAIT:
+        st = db_wr_st_sw_submitted;
+        sqlite3_bind_int64(st, 1, job->older_than);
+        sqlite3_bind_int(st, 2, job->limit);
+        rc = db_wr_sweep_rows(job, st, "no delivery receipt in time");
+        break;
+    case DB_SWEEP_PURGE:
+        st = db_wr_st_sw_purge_msgs;
+        sqlite3_bind_int64(st, 1, job->older_than);
+        sqlite3_bind_int(st, 2, job->limit);
+        rc = db_wr_step(st);
+        job->swept = rc == 0 ? sqlite3_changes(db_wr_conn) : 0;
+        if (rc == 0) {
+            st = db_wr_st_sw_purge_rcpts;
+            sqlite3_bind_int64(st, 1, job->older_than);
+            sqlite3_bind_int(st, 2, job->limit);
+            rc = db_wr_step(st);
+            if (rc == 0 && sqlite3_changes(db_wr_conn) > job->swept)
+                job->swept = sqlite3_changes(db_wr_conn);
+        }
+        break;
+    }
+    if (rc < 0)
+        GW_ERR("db", "sweep %d: %s", (int)job->sweep, sqlite3_errmsg(db_wr_conn));
     return rc;
 }
 
@@ -563,12 +701,15 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
             jobs[i]->rc = db_wr_exec_update(jobs[i]);
         else if (jobs[i]->kind == DB_JOB_RECEIPT)
             jobs[i]->rc = db_wr_exec_receipt(jobs[i]);
+        else if (jobs[i]->kind == DB_JOB_SWEEP)
+            jobs[i]->rc = db_wr_exec_sweep(jobs[i]);
         else
             continue;
         rows += jobs[i]->rc == 0;
         /* Some errors (I/O, full disk) roll the whole transaction back;
          * a failing update must not commit without its later ones. */
-        if (sqlite3_get_autocommit(db_wr_conn) || (jobs[i]->rc < 0 && jobs[i]->kind != DB_JOB_INSERT))
+        if (sqlite3_get_autocommit(db_wr_conn) ||
+            (jobs[i]->rc < 0 && jobs[i]->kind != DB_JOB_INSERT))
             goto out_fail;
     }
     if (++groups % 64 == 0)
@@ -592,13 +733,20 @@ out_fail:
 }
 
 /* Hand the job's committed events to the hook. */
+static void db_wr_publish_batch(const gw_evbatch_t *ev)
+{
+    for (int i = 0; i < ev->n; i++)
+        db_wr_on_event(ev->types[i], ev->texts[i]);
+    gw_stat_add(db_wr_st_events, ev->n);
+}
+
 static void db_wr_publish(db_job_t *job)
 {
     if (db_wr_on_event == NULL)
         return;
-    for (int i = 0; i < job->ev.n; i++)
-        db_wr_on_event(job->ev.types[i], job->ev.texts[i]);
-    gw_stat_add(db_wr_st_events, job->ev.n);
+    db_wr_publish_batch(&job->ev);
+    for (int i = 0; job->sweep_ev != NULL && i < job->swept; i++)
+        db_wr_publish_batch(&job->sweep_ev[i]);
 }
 
 /* Commit one batch, then answer it: callbacks, events, barriers.  Updates
@@ -610,7 +758,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
     int group_rc = db_wr_commit_group(jobs, n);
 
     for (size_t i = 0; i < n; i++)
-        data += jobs[i]->kind <= DB_JOB_RECEIPT;
+        data += jobs[i]->kind <= DB_JOB_SWEEP;
     if (group_rc < 0)
         __atomic_store_n(&db_wr_fail_ms, gw_now_ms(), __ATOMIC_RELAXED);
     /* only a group that wrote something tells whether the store works */
@@ -624,18 +772,22 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             if (group_rc == 0 && job->rc == 0)
                 db_wr_publish(job);
             if (job->cb != NULL)
-                job->cb(job->arg, group_rc < 0 ? GW_ESTORE : job->rc);
+                job->cb(job->arg, group_rc < 0 ? GW_ESTORE : job->rc,
+                        group_rc < 0 ? 0 : job->qseq);
             db_job_free(job);
             break;
         case DB_JOB_UPDATE:
         case DB_JOB_RECEIPT:
+        case DB_JOB_SWEEP:
             if (group_rc < 0) {
                 db_wr_retry[db_wr_nretry++] = job; /* never freed unstored */
                 break;
             }
             db_wr_publish(job);
             if (job->kind == DB_JOB_UPDATE && job->cb != NULL)
-                job->cb(job->arg, 0);
+                job->cb(job->arg, 0, job->qseq);
+            else if (job->kind == DB_JOB_SWEEP && job->scb != NULL)
+                job->scb(job->arg, job->swept);
             else if (job->kind == DB_JOB_RECEIPT && job->rcb != NULL)
                 job->rcb(job->arg, job->found_id[0] ? 0 : GW_ENOTFOUND,
                          job->found_id[0] ? job->found_id : NULL);
@@ -681,6 +833,8 @@ static void db_wr_give_up(void)
                job->kind == DB_JOB_RECEIPT ? job->remote_id : job->id);
         if (job->kind == DB_JOB_RECEIPT && job->rcb != NULL)
             job->rcb(job->arg, GW_ESTORE, NULL);
+        else if (job->kind == DB_JOB_SWEEP && job->scb != NULL)
+            job->scb(job->arg, 0);
         db_job_free(job);
     }
     db_wr_nretry = 0;
@@ -731,9 +885,11 @@ static void *db_wr_main(void *arg)
 
 static void db_wr_close_conn(void)
 {
-    sqlite3_stmt **sts[] = { &db_wr_st_insert, &db_wr_st_update, &db_wr_st_receipt,
-                             &db_wr_st_outbox, &db_wr_st_rcpt_find, &db_wr_st_rcpt_set,
-                             &db_wr_st_purge };
+    sqlite3_stmt **sts[] = { &db_wr_st_insert,       &db_wr_st_update,        &db_wr_st_receipt,
+                             &db_wr_st_outbox,       &db_wr_st_rcpt_find,     &db_wr_st_rcpt_set,
+                             &db_wr_st_purge,        &db_wr_st_sw_queued,     &db_wr_st_sw_submitted,
+                             &db_wr_st_sw_set,       &db_wr_st_sw_purge_msgs, &db_wr_st_sw_purge_rcpts,
+                             &db_wr_st_qseq_max };
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -767,10 +923,22 @@ int db_writer_start(void)
     db_wr_st_rcpt_find = db_prepare(db_wr_conn, db_wr_sql_rcpt_find, "find receipt");
     db_wr_st_rcpt_set = db_prepare(db_wr_conn, db_wr_sql_rcpt_set, "apply receipt");
     db_wr_st_purge = db_prepare(db_wr_conn, db_wr_sql_purge, "purge outbox");
+    db_wr_st_sw_queued = db_prepare(db_wr_conn, db_wr_sql_sw_queued, "sweep queued");
+    db_wr_st_sw_submitted = db_prepare(db_wr_conn, db_wr_sql_sw_submitted, "sweep submitted");
+    db_wr_st_sw_set = db_prepare(db_wr_conn, db_wr_sql_sw_set, "sweep set");
+    db_wr_st_sw_purge_msgs = db_prepare(db_wr_conn, db_wr_sql_sw_purge_msgs, "purge messages");
+    db_wr_st_sw_purge_rcpts = db_prepare(db_wr_conn, db_wr_sql_sw_purge_rcpts, "purge receipts");
+    db_wr_st_qseq_max = db_prepare(db_wr_conn, db_wr_sql_qseq_max, "max qseq");
     if (db_wr_st_insert == NULL || db_wr_st_update == NULL || db_wr_st_receipt == NULL ||
         db_wr_st_outbox == NULL || db_wr_st_rcpt_find == NULL || db_wr_st_rcpt_set == NULL ||
-        db_wr_st_purge == NULL)
+        db_wr_st_purge == NULL || db_wr_st_sw_queued == NULL || db_wr_st_sw_submitted == NULL ||
+        db_wr_st_sw_set == NULL || db_wr_st_sw_purge_msgs == NULL ||
+        db_wr_st_sw_purge_rcpts == NULL || db_wr_st_qseq_max == NULL)
         goto out_close_conn;
+    if (sqlite3_step(db_wr_st_qseq_max) != SQLITE_ROW)
+        goto out_close_conn;
+    db_wr_qseq = sqlite3_column_int64(db_wr_st_qseq_max, 0);
+    sqlite3_reset(db_wr_st_qseq_max);
     rc = GW_ENOMEM;
     db_wr_batch_max = db_cfg_batch_max > 0 ? db_cfg_batch_max : 1;
     db_wr_batch = calloc((size_t)db_wr_batch_max, sizeof *db_wr_batch);

@@ -38,6 +38,21 @@ const gw_param_t gw_config_params[] = {
       "threads of the pool that runs blocking work (SMPP bind password checks)" },
     { "core.work_queue", GW_PT_INT, &gw_config.work_queue, 0, "256", 1, 100000, 0,
       "jobs that may wait for the pool; beyond it a bind is refused (ESME_RSYSERR)" },
+    { "core.queue_memory", GW_PT_INT, &gw_config.queue_memory, 0, "1000", 10, 1000000, 0,
+      "messages per connector held in memory; the rest wait in the store and are paged in" },
+    { "core.queue_max", GW_PT_INT, &gw_config.queue_max, 0, "5000000", 1, 2000000000,
+      GW_PARAM_RUNTIME, "queued messages per connector past which new ones are refused "
+      "(SIP 503, SMPP ESME_RTHROTTLED): admission control" },
+    { "core.failover_after_s", GW_PT_INT, &gw_config.failover_after_s, 0, "30", 1, 86400,
+      GW_PARAM_RUNTIME, "seconds a target may stay down before its queued messages move to "
+      "the next target of their plan" },
+    { "core.receipt_wait_s", GW_PT_INT, &gw_config.receipt_wait_s, 0, "172800", 1, 31536000,
+      GW_PARAM_RUNTIME, "seconds a submitted message waits for its delivery receipt before "
+      "it expires" },
+    { "core.retention_s", GW_PT_INT, &gw_config.retention_s, 0, "604800", 1, 2000000000,
+      GW_PARAM_RUNTIME, "seconds a message in a final state is kept before it is purged" },
+    { "core.sweep_ms", GW_PT_INT, &gw_config.sweep_ms, 0, "1000", 50, 60000, 0,
+      "period of the sweep: expiry, receipt waits, retention, failover of dead targets" },
     { "core.admin_user", GW_PT_STR, gw_config.admin_user, sizeof(gw_config.admin_user), "admin",
       1, 0, 0, "web UI / MI user created on first start" },
     GW_PARAM_END,

@@ -9,7 +9,9 @@
  * adapter answer its peer ("accepted" only now) and then starts the
  * delivery.
  *
- * Delivering: a delivery goes queued -> sending, and only once that is
+ * Delivering: a queued delivery waits in its target's connector queue
+ * (gw_cq.c, the core thread), which feeds the connector oldest first while
+ * it has room.  A delivery goes queued -> sending, and only once that is
  * committed is it handed to the target connector's send() (which only
  * queues): so a message that may have reached the far side is always
  * marked so in the store, and a crash finds it as "sending" and flags it a
@@ -23,32 +25,34 @@
  * with the delivery next) runs after that job committed.  Updates are
  * retried by the writer until they commit, so no outcome is lost.
  *
- * Retries and requeues wait on the core's timer thread (a libevent loop
- * fed by gw_core_timerq), then go through dispatch again, so a connector
- * that was replaced or came back picks them up by name.
+ * Retries wait in their queue's retry list; a requeued delivery goes back
+ * to its queue by name, so a connector that was replaced or came back
+ * picks it up.  The queues' backlogs are kept here, at every edge into or
+ * out of queued, and bound admission.
  *
  * Threads: accept on adapter threads; continuations on the writer thread;
- * outcomes on adapter threads; timers on the core timer thread.
+ * outcomes on adapter threads; begin_send / expire / move on the core
+ * thread.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <event2/event.h>
 
 #include "../db/db.h"
 #include "../router/rt.h"
 #include "gw_adapter.h"
 #include "gw_config.h"
 #include "gw_core.h"
+#include "gw_core_int.h"
+#include "gw_cq.h"
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
 
-#define GW_CORE_REQUEUE_MS 1000
 
 typedef struct gw_core_accept_ctx {
     gw_delivery_t *d;
@@ -62,22 +66,11 @@ typedef struct gw_core_rcpt_ctx {
     gw_status_t status;
 } gw_core_rcpt_ctx_t;
 
-typedef struct gw_core_timer {
-    gw_delivery_t *d; /* owned */
-    int delay_ms;
-    struct event *ev;
-    struct gw_core_timer *prev, *next; /* armed timers, timer thread only */
-} gw_core_timer_t;
-
 static int gw_core_accepting; /* atomic */
 /* Accepts between their check of gw_core_accepting and the hand-over to the
  * store (atomic).  gw_core_stop_accepting() waits for it to drain, so a
  * store flush after it covers every message that will ever be accepted. */
 static int gw_core_inflight;
-static struct event_base *gw_core_base;
-static gw_queue_t *gw_core_timerq;
-static pthread_t gw_core_thread;
-static gw_core_timer_t *gw_core_armed; /* timer thread; main thread after join */
 static int gw_core_running;
 
 /* Counters of every status a delivery enters, and the rest. */
@@ -86,8 +79,6 @@ static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_overload
     *gw_core_st_retries, *gw_core_st_failovers, *gw_core_st_store_err, *gw_core_st_bad_edge,
     *gw_core_st_dups, *gw_core_st_rcpt_unknown;
 
-static void gw_core_dispatch(gw_delivery_t *d);
-static void gw_core_later(gw_delivery_t *d, int delay_ms);
 
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
 {
@@ -113,11 +104,24 @@ int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
  * Returns 0, or GW_EINVAL for an edge the table refuses (logged, counted,
  * nothing changed) or GW_ESTOPPED / GW_ENOMEM (d unchanged in the store,
  * which recovery will see; then never runs). */
+static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_status_t to,
+                               int reason, const char *text, const char *event,
+                               const char *detail, int want_receipt, db_commit_cb_t then);
+
 static int gw_core_change(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
                           const char *event, const char *detail, int want_receipt,
                           db_commit_cb_t then)
 {
-    db_events_t ev = { 0 };
+    return gw_core_change_from(d, NULL, to, reason, text, event, detail, want_receipt, then);
+}
+
+/* gw_core_change for a delivery whose target changed since it became
+ * queued (a failover): from_target names the queue it leaves. */
+static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_status_t to,
+                               int reason, const char *text, const char *event,
+                               const char *detail, int want_receipt, db_commit_cb_t then)
+{
+    gw_evbatch_t ev = { 0 };
     gw_status_t from = d->status;
     int rc;
 
@@ -132,13 +136,18 @@ static int gw_core_change(gw_delivery_t *d, gw_status_t to, int reason, const ch
     gw_event_add(&ev, d, d->env_json, event ? event : gw_status_name(to), detail);
     rc = db_dlv_update(d, want_receipt, &ev, then, then ? d : NULL);
     if (rc < 0) {
-        db_events_clear(&ev);
+        gw_evbatch_clear(&ev);
         d->status = from;
         GW_ERR("core", "%s: state %s not queued for the store: %s", d->env->id,
                gw_status_name(to), gw_strerror(rc));
         return rc;
     }
     gw_stat_add(gw_core_st_status[to], 1);
+    /* the queues' backlogs: every edge into or out of queued */
+    if (from == GW_ST_QUEUED)
+        gw_cq_backlog_add(from_target ? from_target : gw_dlv_target(d), -1);
+    if (to == GW_ST_QUEUED)
+        gw_cq_backlog_add(gw_dlv_target(d), 1);
     GW_DEBUG("core", "%s %s -> %s via %s%s%s", d->env->id, gw_status_name(from),
              gw_status_name(to), gw_dlv_target(d), text && *text ? ": " : "", text ? text : "");
     return GW_OK;
@@ -156,7 +165,7 @@ static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const c
 /* ---- accepting ------------------------------------------------------------ */
 
 /* Writer thread: the row is durable (rc 0) or not. */
-static void gw_core_on_insert(void *arg, int rc)
+static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
 {
     gw_core_accept_ctx_t *ctx = arg;
     gw_delivery_t *d = ctx->d;
@@ -165,18 +174,20 @@ static void gw_core_on_insert(void *arg, int rc)
     free(ctx);
     if (rc != 0) {
         gw_stat_add(gw_core_st_store_err, 1);
+        gw_cq_backlog_add(gw_dlv_target(d), -1);
         gw_dlv_free(d); /* nothing stored, nothing to deliver */
         return;
     }
     gw_stat_add(gw_core_st_accepted, 1);
-    gw_core_dispatch(d);
+    d->qseq = qseq;
+    gw_cq_ready(d);
 }
 
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
 static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
 {
     gw_core_accept_ctx_t *ctx = NULL;
-    db_events_t ev = { 0 };
+    gw_evbatch_t ev = { 0 };
     gw_delivery_t *d;
     json_t *j;
     rt_table_t *t;
@@ -206,6 +217,13 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
         gw_dlv_free(d);
         return GW_ENOROUTE;
     }
+    if (gw_cq_backlog(gw_dlv_target(d)) >=
+        __atomic_load_n(&gw_config.queue_max, __ATOMIC_RELAXED)) {
+        /* admission: this connector's backlog is full */
+        gw_stat_add(gw_core_st_overload, 1);
+        gw_dlv_free(d);
+        return GW_EFULL;
+    }
     rc = GW_ENOMEM;
     j = gw_env_to_json(env);
     d->env_json = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -227,13 +245,14 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
         goto out_free;
     }
     gw_stat_add(gw_core_st_status[GW_ST_QUEUED], 1);
+    gw_cq_backlog_add(gw_dlv_target(d), 1);
     GW_DEBUG("core", "%s from %s to %s routed by %s to %s", env->id,
              env->from.address ? env->from.address : "-", env->to.address, d->route,
              gw_dlv_target(d));
     return GW_OK;
 
 out_free:
-    db_events_clear(&ev);
+    gw_evbatch_clear(&ev);
     free(ctx);
     gw_dlv_free(d);
     return rc;
@@ -254,65 +273,85 @@ int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
 
 /* ---- delivering ----------------------------------------------------------- */
 
-/* Writer thread: "sending" is durable; hand d to its connector.  When it
- * cannot take it after all, d goes back to queued and waits. */
-static void gw_core_on_sending(void *arg, int rc)
+/* Writer thread: a change to queued committed; back to its queue. */
+static void gw_core_on_requeued(void *arg, int rc, int64_t qseq)
 {
     gw_delivery_t *d = arg;
-    gw_connector_t *c = gw_connector_get(gw_dlv_target(d));
-    int src = GW_ENOTFOUND;
 
     (void)rc; /* updates always commit in the end */
+    d->qseq = qseq;
+    gw_cq_ready(d);
+}
+
+/* Writer thread: a retry's change to queued committed; it waits in its
+ * queue's retry list until d->next_at. */
+static void gw_core_on_retry(void *arg, int rc, int64_t qseq)
+{
+    gw_delivery_t *d = arg;
+
+    (void)rc;
+    d->qseq = qseq;
+    gw_cq_retry(d);
+}
+
+/* Writer thread: "sending" is durable; hand d to its connector.  When it
+ * cannot take it after all, d goes back to queued and waits. */
+static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
+{
+    gw_delivery_t *d = arg;
+    char target[GW_NAME_MAX];
+    gw_connector_t *c;
+    int src = GW_ENOTFOUND;
+
+    (void)rc;
+    (void)qseq;
+    snprintf(target, sizeof target, "%s", gw_dlv_target(d));
+    c = gw_connector_get(target);
     if (c && c->enabled && c->adapter->send)
         src = c->adapter->send(c, d);
     if (c)
         gw_connector_put(c);
-    if (src == 0)
-        return; /* the adapter owns d now */
-    GW_DEBUG("core", "%s: connector %s cannot take it now (%s); again in %d ms", d->env->id,
-             gw_dlv_target(d), gw_strerror(src), GW_CORE_REQUEUE_MS);
-    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0, NULL) == 0)
-        gw_core_later(d, GW_CORE_REQUEUE_MS);
-    else
-        gw_dlv_free(d); /* stays sending in the store: recovery resends it */
+    if (src != 0) {
+        GW_DEBUG("core", "%s: connector %s cannot take it now (%s)", d->env->id, target,
+                 gw_strerror(src));
+        if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0,
+                           gw_core_on_requeued) < 0)
+            gw_dlv_free(d); /* stays sending in the store: recovery resends it */
+    }
+    /* d is the adapter's or back on its way to the queue: not in transit */
+    gw_cq_handed(target);
 }
 
-/* Writer thread: a change to queued committed; deliver again now. */
-static void gw_core_on_requeued(void *arg, int rc)
+int gw_core_begin_send(gw_delivery_t *d)
 {
-    (void)rc;
-    gw_core_dispatch(arg);
-}
+    int rc = gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, 0, gw_core_on_sending);
 
-/* Start (or restart) the delivery of queued d, which the caller hands
- * over: expire it, park it while its connector is missing, or mark it
- * sending and hand it over once that is durable. */
-static void gw_core_dispatch(gw_delivery_t *d)
-{
-    gw_connector_t *c;
-    int ready;
-
-    if (d->env->expires_at && gw_now_ms() > d->env->expires_at) {
-        gw_core_finish(d, GW_ST_EXPIRED, 0, "validity period passed", NULL, 0);
-        return;
-    }
-    if (d->next_at > gw_now_ms()) {
-        gw_core_later(d, (int)(d->next_at - gw_now_ms()));
-        return;
-    }
-    c = gw_connector_get(gw_dlv_target(d));
-    ready = c && c->enabled && c->adapter->send &&
-            (c->adapter->conn_ready == NULL || c->adapter->conn_ready(c));
-    if (c)
-        gw_connector_put(c);
-    if (!ready) {
-        /* the connector is not there or not up (yet): wait, still queued,
-         * without a store write */
-        gw_core_later(d, GW_CORE_REQUEUE_MS);
-        return;
-    }
-    if (gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, 0, gw_core_on_sending) < 0)
+    if (rc < 0)
         gw_dlv_free(d); /* stays queued in the store: recovery resends it */
+    return rc;
+}
+
+void gw_core_expire(gw_delivery_t *d)
+{
+    gw_core_finish(d, GW_ST_EXPIRED, 0, "validity period passed", NULL, 0);
+}
+
+void gw_core_move(gw_delivery_t *d, const char *why)
+{
+    char from[GW_NAME_MAX], detail[200];
+
+    snprintf(from, sizeof from, "%s", gw_dlv_target(d));
+    if (!gw_dlv_next_target(d)) {
+        gw_cq_ready(d); /* nowhere to go: back where it was */
+        return;
+    }
+    snprintf(detail, sizeof detail, "failover from %.60s to %.60s: %.40s", from,
+             gw_dlv_target(d), why);
+    GW_INFO("core", "%s: %s", d->env->id, detail);
+    gw_stat_add(gw_core_st_failovers, 1);
+    if (gw_core_change_from(d, from, GW_ST_QUEUED, 0, why, NULL, detail, 0,
+                            gw_core_on_requeued) < 0)
+        gw_dlv_free(d); /* the row keeps its old target: recovery resends it there */
 }
 
 /* Count one attempt on the current target. */
@@ -356,6 +395,7 @@ static void gw_core_failover(gw_delivery_t *d, int reason, const char *text, con
     GW_INFO("core", "%s: %s", d->env->id, detail);
     gw_stat_add(gw_core_st_failovers, 1);
     d->next_at = 0;
+    /* the row leaves sending, so no queue loses a backlog entry */
     if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, detail, 0, gw_core_on_requeued) < 0)
         gw_dlv_free(d);
 }
@@ -393,20 +433,17 @@ void gw_core_retry(gw_delivery_t *d, int reason, const char *text)
     gw_stat_add(gw_core_st_retries, 1);
     GW_DEBUG("core", "%s attempt %d failed (%d %s); next in %d ms", d->env->id, n, reason,
              text ? text : "", delay);
-    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, 0, NULL) < 0) {
-        gw_dlv_free(d);
-        return;
-    }
-    gw_core_later(d, delay);
+    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, 0, gw_core_on_retry) < 0)
+        gw_dlv_free(d); /* stays sending in the store: recovery resends it */
 }
 
 void gw_core_requeue(gw_delivery_t *d)
 {
-    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector closed", NULL, NULL, 0, NULL) < 0) {
+    /* not the message's fault: no attempt counted, no backoff; the queue
+     * feeds it again when its connector (the new one) has room */
+    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector closed", NULL, NULL, 0,
+                       gw_core_on_requeued) < 0)
         gw_dlv_free(d);
-        return;
-    }
-    gw_core_later(d, GW_CORE_REQUEUE_MS);
 }
 
 /* ---- receipts ------------------------------------------------------------- */
@@ -452,81 +489,6 @@ int gw_core_receipt(const char *connector, const char *remote_id, const char *st
     return rc;
 }
 
-/* ---- the timer thread --------------------------------------------------- */
-
-static void gw_core_timer_free(void *item)
-{
-    gw_core_timer_t *t = item;
-
-    if (t->ev)
-        event_free(t->ev);
-    gw_dlv_free(t->d);
-    free(t);
-}
-
-static void gw_core_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    gw_core_timer_t *t = arg;
-
-    (void)fd;
-    (void)what;
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        gw_core_armed = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    event_free(t->ev);
-    if (__atomic_load_n(&gw_core_accepting, __ATOMIC_ACQUIRE))
-        gw_core_dispatch(t->d);
-    else
-        gw_dlv_free(t->d); /* shutting down: queued in the store, recovered at start */
-    free(t);
-}
-
-/* Timer thread: arm a one-shot timer for a queued item. */
-static void gw_core_on_timer_item(void *item, void *arg)
-{
-    gw_core_timer_t *t = item;
-    struct timeval tv = { t->delay_ms / 1000, (t->delay_ms % 1000) * 1000 };
-
-    (void)arg;
-    t->ev = evtimer_new(gw_core_base, gw_core_on_timer, t);
-    if (t->ev == NULL || evtimer_add(t->ev, &tv) != 0) {
-        GW_ERR("core", "%s: cannot arm a retry timer; the message waits for a restart",
-               t->d->env->id);
-        gw_core_timer_free(t);
-        return;
-    }
-    t->next = gw_core_armed;
-    if (gw_core_armed)
-        gw_core_armed->prev = t;
-    gw_core_armed = t;
-}
-
-static void gw_core_later(gw_delivery_t *d, int delay_ms)
-{
-    gw_core_timer_t *t = calloc(1, sizeof(*t));
-
-    if (t != NULL) {
-        t->d = d;
-        t->delay_ms = delay_ms > 0 ? delay_ms : 0;
-    }
-    if (t == NULL || gw_core_timerq == NULL || gw_queue_push(gw_core_timerq, t) != 0) {
-        GW_ERR("core", "%s: cannot schedule a retry; the message waits for a restart",
-               d->env->id);
-        free(t);
-        gw_dlv_free(d);
-    }
-}
-
-static void *gw_core_thread_main(void *arg)
-{
-    (void)arg;
-    event_base_loop(gw_core_base, EVLOOP_NO_EXIT_ON_EMPTY);
-    return NULL;
-}
-
 /* ---- start-up ------------------------------------------------------------- */
 
 static void gw_core_recover_one(gw_delivery_t *d, char *env_json, void *arg)
@@ -534,9 +496,7 @@ static void gw_core_recover_one(gw_delivery_t *d, char *env_json, void *arg)
     int *dups = arg;
 
     d->env_json = env_json;
-    if (d->status == GW_ST_RECEIVED) {
-        d->status = GW_ST_QUEUED; /* a v1 row: it was committed, so accepted */
-    } else if (d->status == GW_ST_SENDING) {
+    if (d->status == GW_ST_SENDING) {
         /* it was with a peer when we stopped: it may have arrived */
         d->flags |= GW_DLV_DUP;
         (*dups)++;
@@ -549,18 +509,23 @@ static void gw_core_recover_one(gw_delivery_t *d, char *env_json, void *arg)
             gw_dlv_free(d);
         return;
     }
-    gw_core_dispatch(d);
+    gw_dlv_free(d); /* only sending rows are read */
 }
 
 int gw_core_recover(void)
 {
     int dups = 0;
-    int n = db_msgs_pending(gw_core_recover_one, &dups);
+    int64_t queued = gw_cq_recover();
+    int n = queued < 0 ? (int)queued : db_msgs_pending(gw_core_recover_one, &dups);
 
-    if (n > 0)
-        GW_INFO("core", "recovered %d queued message(s) from the store (%d possible duplicates)",
-                n, dups);
-    return n;
+    if (n < 0) {
+        GW_ERR("core", "cannot read the messages left in the store");
+        return n;
+    }
+    if (queued > 0 || dups > 0)
+        GW_INFO("core", "recovered from the store: %lld queued message(s), %d that were being "
+                "sent (sent again, flagged as possible duplicates)", (long long)queued, dups);
+    return (int)queued + dups;
 }
 
 int gw_core_start(void)
@@ -590,13 +555,8 @@ int gw_core_start(void)
     gw_core_st_dups = gw_stat("core.possible_duplicates",
                               "messages sent again after a restart while sending");
     gw_core_st_rcpt_unknown = gw_stat("core.receipts_unknown", "receipts for no known message");
-    db_writer_set_hooks(gw_events_receipt, gw_events_publish);
-    gw_core_base = event_base_new();
-    gw_core_timerq = gw_queue_new(0, gw_core_timer_free);
-    if (gw_core_base == NULL || gw_core_timerq == NULL ||
-        gw_queue_attach(gw_core_timerq, gw_core_base, gw_core_on_timer_item, NULL) != 0)
-        return GW_ERROR;
-    if (pthread_create(&gw_core_thread, NULL, gw_core_thread_main, NULL) != 0)
+    db_writer_set_hooks(gw_events_rows, gw_events_publish);
+    if (gw_cq_start() != 0)
         return GW_ERROR;
     gw_core_running = 1;
     __atomic_store_n(&gw_core_accepting, 1, __ATOMIC_RELEASE);
@@ -616,21 +576,9 @@ void gw_core_stop(void)
 {
     gw_core_stop_accepting();
     if (gw_core_running) {
-        event_base_loopbreak(gw_core_base);
-        pthread_join(gw_core_thread, NULL);
+        /* what the queues hold is queued in the store: recovered at the
+         * next start */
+        gw_cq_stop();
         gw_core_running = 0;
-    }
-    if (gw_core_base) {
-        /* Armed timers hold deliveries that are safe in the store as
-         * queued; they are dropped here and recovered at the next start. */
-        while (gw_core_armed) {
-            gw_core_timer_t *t = gw_core_armed;
-            gw_core_armed = t->next;
-            gw_core_timer_free(t);
-        }
-        gw_queue_free(gw_core_timerq);
-        gw_core_timerq = NULL;
-        event_base_free(gw_core_base);
-        gw_core_base = NULL;
     }
 }

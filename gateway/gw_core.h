@@ -61,6 +61,10 @@ void gw_core_failed(gw_delivery_t *d, int reason, const char *text);
 void gw_core_retry(gw_delivery_t *d, int reason, const char *text);
 void gw_core_requeue(gw_delivery_t *d);
 
+/* The connector name has room again (a window slot freed, a bind came
+ * up): its queue feeds it.  Cheap and coalesced; any thread. */
+void gw_core_credit(const char *name);
+
 /* Commit, then acknowledge: cb(arg, rc) runs on the writer thread once
  * what the inbound item changes is durable; the adapter answers its peer
  * then (it must only queue). */

@@ -23,7 +23,8 @@
  * gw_dlv_transition_ok() — the table below is the whole life of a message:
  *
  *   received -> queued | rejected
- *   queued   -> sending | expired | failed
+ *   queued   -> sending | expired | failed | queued (failover from a
+ *               target that stayed down)
  *   sending  -> submitted | delivered | queued (retry, failover, requeue)
  *               | failed | expired
  *   submitted-> delivered | failed | expired
@@ -73,6 +74,8 @@ typedef struct gw_delivery {
     int64_t next_at;                 /* ms since the epoch; 0 = now */
     char remote_id[GW_REMOTE_ID_MAX];/* the far side's id of the submit */
     unsigned flags;
+    int64_t qseq;                    /* its place in its connector's queue (store order) */
+    struct gw_delivery *qnext;       /* the owner's list link (a core queue) */
 } gw_delivery_t;
 
 /* A new delivery of env (takes a reference of its own), status received,

@@ -112,6 +112,17 @@ static void gw_events_str(gw_ebuf_t *b, const char *s)
     gw_ebuf_put(b, "\"", 1);
 }
 
+void gw_evbatch_clear(gw_evbatch_t *ev)
+{
+    if (ev == NULL)
+        return;
+    for (int i = 0; i < ev->n; i++) {
+        free(ev->texts[i]);
+        ev->texts[i] = NULL;
+    }
+    ev->n = 0;
+}
+
 int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg)
 {
     int rc = GW_EFULL;
@@ -163,13 +174,13 @@ static const char *gw_events_type(const char *state)
 }
 
 /* Append one finished text of type to ev, or free it. */
-static int gw_events_push(db_events_t *ev, const char *type, gw_ebuf_t *b)
+static int gw_events_push(gw_evbatch_t *ev, const char *type, gw_ebuf_t *b)
 {
     if (b->oom) {
         free(b->p);
         return GW_ENOMEM;
     }
-    if (ev->n >= DB_EVENTS_MAX) {
+    if (ev->n >= GW_EVBATCH_MAX) {
         free(b->p);
         return GW_EFULL;
     }
@@ -179,7 +190,7 @@ static int gw_events_push(db_events_t *ev, const char *type, gw_ebuf_t *b)
     return GW_OK;
 }
 
-int gw_event_add(db_events_t *ev, const gw_delivery_t *d, const char *env_json,
+int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
                  const char *state, const char *detail)
 {
     const char *type = gw_events_type(state);
@@ -205,8 +216,9 @@ int gw_event_add(db_events_t *ev, const gw_delivery_t *d, const char *env_json,
     return gw_events_push(ev, type, &b);
 }
 
-/* One receipt-path event: the stored row is known by id and envelope. */
-static void gw_events_rcpt_one(db_events_t *ev, const char *type, const char *id,
+/* One event of a change the writer made itself: the stored row is known
+ * by id and envelope only. */
+static void gw_events_rcpt_one(gw_evbatch_t *ev, const char *type, const char *id,
                                const char *envelope_json, gw_status_t status, const char *stat)
 {
     gw_ebuf_t b = { 0 };
@@ -221,15 +233,16 @@ static void gw_events_rcpt_one(db_events_t *ev, const char *type, const char *id
     gw_events_push(ev, type, &b);
 }
 
-void gw_events_receipt(db_events_t *ev, const char *id, const char *envelope_json,
-                       gw_status_t status, const char *stat)
+void gw_events_rows(gw_evbatch_t *ev, const char *id, const char *envelope_json,
+                    gw_status_t status, const char *detail, int receipt)
 {
     if (!gw_events_active())
         return;
-    gw_events_rcpt_one(ev, "message.receipt", id, envelope_json, status, stat);
-    if (gw_status_final(status))
+    if (receipt)
+        gw_events_rcpt_one(ev, "message.receipt", id, envelope_json, status, detail);
+    if (!receipt || gw_status_final(status))
         gw_events_rcpt_one(ev, gw_events_type(gw_status_name(status)), id, envelope_json, status,
-                           stat);
+                           detail);
 }
 
 void gw_events_publish(const char *type, const char *text)

@@ -21,8 +21,20 @@
 #ifndef GW_EVENTS_H
 #define GW_EVENTS_H
 
-#include "../db/db.h"
 #include "gw_delivery.h"
+
+/* The events that commit with one change: each text (malloc'd JSON, owned
+ * by the batch) becomes a row of the store's outbox table in the change's
+ * own transaction, and is published only after the COMMIT. */
+#define GW_EVBATCH_MAX 4
+typedef struct gw_evbatch {
+    int n;
+    const char *types[GW_EVBATCH_MAX]; /* static strings: "message.queued" */
+    char *texts[GW_EVBATCH_MAX];
+} gw_evbatch_t;
+
+/* Free the texts of ev; it is left empty. */
+void gw_evbatch_clear(gw_evbatch_t *ev);
 
 /* Sink callback: takes ownership of text (malloc'd, NUL-terminated) and of
  * routing_key (malloc'd, "message.<state>").  Must only queue. */
@@ -36,13 +48,14 @@ int gw_events_active(void);
 /* Append the event "message.<state>" of d (content env_json, a JSON
  * object's text) to ev, when a sink listens and ev has room.  state is a
  * static string; detail may be NULL.  0 or GW_ENOMEM / GW_EFULL. */
-int gw_event_add(db_events_t *ev, const gw_delivery_t *d, const char *env_json,
+int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
                  const char *state, const char *detail);
 
-/* The writer's hooks (db_writer_set_hooks): build the events of a receipt
- * ("receipt" then the final state), and fan a committed event out. */
-void gw_events_receipt(db_events_t *ev, const char *id, const char *envelope_json,
-                       gw_status_t status, const char *stat);
+/* The writer's hooks (db_writer_set_hooks): build the events of a change
+ * the writer made itself (a receipt: "receipt" then the final state's; a
+ * sweep: the state's), and fan a committed event out. */
+void gw_events_rows(gw_evbatch_t *ev, const char *id, const char *envelope_json,
+                    gw_status_t status, const char *detail, int receipt);
 void gw_events_publish(const char *type, const char *text);
 
 #endif

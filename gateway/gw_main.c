@@ -260,6 +260,9 @@ int main(int argc, char **argv)
     int rc, i;
 
     signal(SIGPIPE, SIG_IGN);
+    /* a file size limit (RLIMIT_FSIZE) is a full disk to SQLite (EFBIG), not a
+     * reason to die: new messages are refused, accepted ones stay */
+    signal(SIGXFSZ, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     rc = gw_main_config(argc, argv);
     if (rc != 0)
@@ -296,6 +299,11 @@ int main(int argc, char **argv)
         rc = GW_ERROR;
         goto out_core;
     }
+    /* before any adapter can accept: the queues start from the store */
+    if (gw_core_recover() < 0) {
+        rc = GW_ERROR;
+        goto out_core;
+    }
     rc = 0;
     gw_adapters_foreach(gw_main_init_adapter, &rc);
     gw_adapters_foreach(gw_main_start_adapter, &rc);
@@ -304,7 +312,6 @@ int main(int argc, char **argv)
         goto out_adapters;
     }
     gw_connectors_reload();
-    gw_core_recover();
     if (web_start() != 0 || gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0) {
         rc = GW_ERROR;
         goto out_web;

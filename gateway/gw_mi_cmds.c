@@ -21,6 +21,7 @@
 #include "gw_adapter.h"
 #include "gw_config.h"
 #include "gw_core.h"
+#include "gw_cq.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
@@ -478,6 +479,17 @@ static void gw_mi_messages_get(const json_t *params, gw_mi_reply_t *r)
         gw_mi_result(r, m);
 }
 
+static void gw_mi_queues_list(const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *a = gw_cq_status();
+
+    (void)params;
+    if (a == NULL)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+    else
+        gw_mi_result(r, a);
+}
+
 static void gw_mi_messages_list(const json_t *params, gw_mi_reply_t *r)
 {
     long long limit = gw_mi_opt_int(params, "limit", 50);
@@ -600,6 +612,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "messages.inject", gw_mi_messages_inject, "from, to, body, source?",
       "accept a message as if received; returns after the store commit" },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state" },
+    { "queues.list", gw_mi_queues_list, "",
+      "connector queues: backlog, in memory, retrying, spilled to the store, in transit, down_s" },
     { "messages.list", gw_mi_messages_list, "limit?, status?", "recent messages, newest first" },
     { "params.list", gw_mi_params_list, "", "every parameter with its value" },
     { "params.set", gw_mi_params_set, "name, value", "change a runtime parameter" },

@@ -123,6 +123,7 @@ int sip_conn_open(gw_connector_t *c)
         GW_ERR(SIP_LOG, "connector %s: %s", c->name, err);
         goto out_free;
     }
+    snprintf(sc->name, sizeof sc->name, "%s", c->name);
     sc->uri_text = strdup(json_string_value(json_object_get(c->conf, "uri")));
     sc->from_domain = fdom ? strdup(fdom) : NULL;
     if (!sc->uri_text || (fdom && !sc->from_domain)) {
@@ -205,6 +206,15 @@ int sip_conn_send(gw_connector_t *c, gw_delivery_t *d)
         sip_item_free(it);
     }
     return rc;
+}
+
+int sip_conn_ready(gw_connector_t *c)
+{
+    sip_conn_t *sc = sip_conn_get(c);
+    int ready = sc && __atomic_load_n(&sc->inflight, __ATOMIC_RELAXED) < SIP_CONN_MAX_INFLIGHT;
+
+    sip_conn_unref(sc);
+    return ready;
 }
 
 /* {"state", "uri", "sent", "failed", "inflight"}: a new object.  Main thread. */

@@ -224,7 +224,9 @@ static void smpp_sub_unlink(smpp_client_t *cl, smpp_sub_t *sub)
         cl->tail = sub->prev;
     sub->prev = sub->next = NULL;
     sub->linked = 0;
-    __atomic_sub_fetch(&cl->npending, 1, __ATOMIC_RELAXED);
+    /* room again for the core (smpp_client_ready): say so, once */
+    if (__atomic_sub_fetch(&cl->npending, 1, __ATOMIC_RELAXED) == 4 * cl->window - 1)
+        gw_core_credit(cl->name);
 }
 
 /* Free sub once it is out of the list and nothing of it is in flight. */
@@ -472,6 +474,7 @@ static void smpp_client_bind_resp(smpp_client_t *cl, const smpp_hdr_t *h)
     cl->sess->keepalive = 1;
     smpp_cl_set(cl, SMPP_CL_BOUND);
     smpp_client_pump(cl);
+    gw_core_credit(cl->name); /* the core feeds a bound client */
 }
 
 static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, const uint8_t *raw,

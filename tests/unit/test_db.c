@@ -213,8 +213,9 @@ typedef struct test_visible {
     long long rows_seen; /* rows with this id seen by another connection */
 } test_visible_t;
 
-static void test_visible_cb(void *arg, int rc)
+static void test_visible_cb(void *arg, int rc, int64_t qseq)
 {
+    (void)qseq;
     test_visible_t *v = arg;
     sqlite3 *raw = NULL;
     sqlite3_stmt *st = NULL;
@@ -275,8 +276,9 @@ typedef struct test_gc_arg {
 
 static test_gc_arg_t test_gc_args[2 * TEST_GC_PER_THREAD];
 
-static void test_gc_cb(void *arg, int rc)
+static void test_gc_cb(void *arg, int rc, int64_t qseq)
 {
+    (void)qseq;
     test_gc_arg_t *a = arg;
     pthread_mutex_lock(&a->gc->lock);
     a->gc->acks++;
@@ -350,10 +352,11 @@ static void test_group_commit_acknowledges_each_insert_once(void **state)
 static void test_collect_cb(gw_delivery_t *d, char *env_json, void *arg)
 {
     json_t *ids = arg;
-    json_array_append_new(ids, json_pack("{s:s, s:i, s:s, s:i, s:i, s:i}", "id", d->env->id,
-                                         "status", (int)d->status, "target", gw_dlv_target(d),
-                                         "attempts", d->attempts, "cur", d->cur, "flags",
-                                         (int)d->flags));
+    json_array_append_new(ids, json_pack("{s:s, s:i, s:s, s:i, s:i, s:i, s:I}", "id",
+                                         d->env->id, "status", (int)d->status, "target",
+                                         gw_dlv_target(d), "attempts", d->attempts, "cur",
+                                         d->cur, "flags", (int)d->flags, "qseq",
+                                         (json_int_t)d->qseq));
     free(env_json);
     gw_dlv_free(d);
 }
@@ -380,15 +383,27 @@ static void test_pending_messages_survive_restart(void **state)
     db_close();
 
     assert_int_equal(db_open(t->path), 0);
+    /* the queues page their rows back in their store order (qseq) */
     json_t *got = json_array();
-    assert_int_equal(db_msgs_pending(test_collect_cb, got), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "id")), a->env->id);
+    assert_int_equal(db_msgs_page("smsc1", 0, 10, test_collect_cb, got), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "id")),
+                        a->env->id);
+    long long qa = json_integer_value(json_object_get(json_array_get(got, 0), "qseq"));
+    assert_true(qa > 0);
+    assert_int_equal(db_msgs_page("smsc1", qa, 10, test_collect_cb, got), 0);
+    assert_int_equal(db_msgs_page("smsc2", 0, 10, test_collect_cb, got), 1);
     json_t *rb = json_array_get(got, 1);
     assert_string_equal(json_string_value(json_object_get(rb, "id")), b->env->id);
     assert_int_equal(json_integer_value(json_object_get(rb, "status")), GW_ST_QUEUED);
     assert_int_equal(json_integer_value(json_object_get(rb, "attempts")), 1);
     assert_int_equal(json_integer_value(json_object_get(rb, "cur")), 1);
     assert_string_equal(json_string_value(json_object_get(rb, "target")), "smsc2");
+    /* b was queued again after a, so it is numbered after it */
+    assert_true(json_integer_value(json_object_get(rb, "qseq")) > qa);
+    json_decref(got);
+    /* nothing was left sending */
+    got = json_array();
+    assert_int_equal(db_msgs_pending(test_collect_cb, got), 0);
     json_decref(got);
 
     char *id = db_receipt_lookup("smsc1", "smsc-abc-1");
@@ -436,8 +451,9 @@ typedef struct test_fault {
     int failed;
 } test_fault_t;
 
-static void test_fault_cb(void *arg, int rc)
+static void test_fault_cb(void *arg, int rc, int64_t qseq)
 {
+    (void)qseq;
     test_fault_t *f = arg;
     if (rc == 0)
         f->ok++;

@@ -1,0 +1,27 @@
+/*
+ * gw_core_int.h - what gw_core.c offers the connector queues (gw_cq.c) and
+ * nothing else sees.  Each takes d over and is one transition.
+ *
+ *   gw_core_begin_send  queued -> sending; once that is committed, d goes
+ *                       to its connector's send() (gw_cq_handed follows)
+ *   gw_core_expire      queued -> expired (validity passed)
+ *   gw_core_move        queued -> queued on the plan's next target (why:
+ *                       the reason, for the event); the caller checked
+ *                       that there is one
+ *
+ * Threads: the core thread.
+ */
+#ifndef GW_CORE_INT_H
+#define GW_CORE_INT_H
+
+#include "gw_delivery.h"
+
+int gw_core_begin_send(gw_delivery_t *d);
+void gw_core_expire(gw_delivery_t *d);
+void gw_core_move(gw_delivery_t *d, const char *why);
+
+/* From the writer thread: one delivery of queue name went to its
+ * adapter (or back to queued): one less in transit. */
+void gw_cq_handed(const char *name);
+
+#endif

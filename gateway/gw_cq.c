@@ -1,0 +1,797 @@
+/*
+ * gw_cq.c - connector queues on the core thread: credit, paging, retries,
+ * the sweep.
+ *
+ * A queue (gw_cq_t) holds, for one target name, a FIFO of deliveries ready
+ * to go, a retry list sorted by next attempt, and the state of its pager.
+ * Everything in it belongs to the core thread, which runs one libevent
+ * loop fed by gw_cq_inq: other threads only push commands (a delivery
+ * ready, a retry, a kick) and touch the atomic counters.
+ *
+ * Feeding: pump() hands the oldest delivery to gw_core_begin_send() while
+ * the connector says it has room and fewer than GW_CQ_TRANSIT_MAX are on
+ * their way to it (marked sending, not yet handed over); otherwise the
+ * queue waits for a kick: the adapter's credit (gw_core_credit), a hand-over
+ * done, or the sweep's tick, which pumps every queue once a period so that
+ * no lost credit can stall one.
+ *
+ * Bounded memory and the store order.  The writer numbers every row that
+ * becomes queued (qseq, commit order) and deliveries arrive here in that
+ * order.  cursor is the highest qseq the queue has taken in.  While the
+ * FIFO has room, arrivals are kept; past core.queue_memory the queue
+ * spills: an arrival with qseq > cursor is dropped from memory (its row is
+ * queued in the store) and the pager reads rows with qseq > cursor back,
+ * in order, when the FIFO runs low.  Every dropped row has qseq > cursor,
+ * so a page reaches it; a page that comes back short with nothing dropped
+ * meanwhile (dirty) ends the spill.  Rows in the retry list may also be
+ * read by a page: those are skipped (the list keeps them), and when they
+ * come due they are kept if cursor passed them and dropped (to be paged)
+ * if not.  Start-up is a spill from qseq 0.
+ *
+ * The sweep, every core.sweep_ms: expires what the queues hold and, for a
+ * spilled queue, the store's rows beyond its cursor; expires submitted
+ * messages whose receipt did not come in core.receipt_wait_s; purges final
+ * messages past core.retention_s, a bounded batch per writer group; moves
+ * the deliveries of a target that stayed down core.failover_after_s to the
+ * next target of their plan.
+ *
+ * Threads: the entry points of gw_cq.h from any thread; the rest on the
+ * core thread; page reads on the worker pool.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "../db/db.h"
+#include "gw_adapter.h"
+#include "gw_config.h"
+#include "gw_core_int.h"
+#include "gw_cq.h"
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_queue.h"
+#include "gw_stats.h"
+#include "gw_work.h"
+
+#define GW_CQ_MAX 256          /* target names */
+#define GW_CQ_TRANSIT_MAX 512  /* marked sending, not yet with the adapter */
+#define GW_CQ_SWEEP_BATCH 500
+
+typedef struct gw_cq {
+    char name[GW_NAME_MAX];
+    /* any thread (atomics) */
+    int64_t backlog;          /* queued rows of this target */
+    int transit;              /* popped, on their way to the adapter */
+    int kick;                 /* a KICK command is queued */
+    int nmem_pub, nretry_pub, spilled_pub;
+    int64_t down_since_pub;
+    /* core thread */
+    gw_delivery_t *head, *tail;
+    int nmem;
+    gw_delivery_t *retry;     /* sorted by next_at */
+    int nretry;
+    struct event *retry_ev;
+    int spilled, dirty, sweep_inflight;
+    int64_t page_inflight;    /* ms when the page read was asked for; 0: none */
+    int64_t cursor;
+    int64_t down_since;       /* ms; 0 while it takes what waits */
+} gw_cq_t;
+
+typedef enum {
+    GW_CQ_READY = 0,
+    GW_CQ_RETRY,
+    GW_CQ_KICK,
+    GW_CQ_PAGE,
+    GW_CQ_SWEPT,
+    GW_CQ_SEED,
+} gw_cq_cmd_kind_t;
+
+typedef struct gw_cq_cmd {
+    gw_cq_cmd_kind_t kind;
+    gw_delivery_t *d;         /* READY, RETRY: owned; PAGE: a list (qnext) */
+    gw_cq_t *q;               /* KICK, PAGE, SWEPT */
+    int n, asked;             /* PAGE */
+} gw_cq_cmd_t;
+
+/* The registry: entries are appended under gw_cq_lock and never removed
+ * while the core runs, so readers scan [0, gw_cq_n) without the lock. */
+static pthread_mutex_t gw_cq_lock = PTHREAD_MUTEX_INITIALIZER;
+static gw_cq_t *gw_cq_all[GW_CQ_MAX];
+static int gw_cq_n; /* atomic */
+
+static struct event_base *gw_cq_base;
+static gw_queue_t *gw_cq_inq;
+static struct event *gw_cq_sweep_ev;
+static pthread_t gw_cq_thread;
+static int gw_cq_running;
+static int gw_cq_rw_inflight, gw_cq_purge_inflight; /* core thread */
+static gw_stat_t *gw_cq_st_spills, *gw_cq_st_pages, *gw_cq_st_paged, *gw_cq_st_dropped,
+    *gw_cq_st_swept, *gw_cq_st_purged, *gw_cq_st_moved;
+
+static void gw_cq_pump(gw_cq_t *q);
+
+/* ---- the registry --------------------------------------------------------- */
+
+static gw_cq_t *gw_cq_find(const char *name)
+{
+    int n = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE);
+
+    for (int i = 0; i < n; i++)
+        if (strcmp(gw_cq_all[i]->name, name) == 0)
+            return gw_cq_all[i];
+    return NULL;
+}
+
+/* The queue of name, made on first use; NULL when the registry is full
+ * or out of memory (logged). */
+static gw_cq_t *gw_cq_get(const char *name)
+{
+    gw_cq_t *q = gw_cq_find(name);
+
+    if (q != NULL || name[0] == '\0')
+        return q;
+    pthread_mutex_lock(&gw_cq_lock);
+    q = gw_cq_find(name);
+    if (q == NULL && gw_cq_n < GW_CQ_MAX && (q = calloc(1, sizeof(*q))) != NULL) {
+        snprintf(q->name, sizeof q->name, "%s", name);
+        gw_cq_all[gw_cq_n] = q;
+        __atomic_store_n(&gw_cq_n, gw_cq_n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&gw_cq_lock);
+    if (q == NULL)
+        GW_ERR("core", "no queue for target %s (at most %d targets)", name, GW_CQ_MAX);
+    return q;
+}
+
+int64_t gw_cq_backlog(const char *name)
+{
+    gw_cq_t *q = gw_cq_find(name);
+    return q ? __atomic_load_n(&q->backlog, __ATOMIC_RELAXED) : 0;
+}
+
+void gw_cq_backlog_add(const char *name, int64_t delta)
+{
+    gw_cq_t *q = gw_cq_get(name);
+    if (q != NULL)
+        __atomic_add_fetch(&q->backlog, delta, __ATOMIC_RELAXED);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+static void gw_cq_cmd_free(void *item)
+{
+    gw_cq_cmd_t *cmd = item;
+    gw_delivery_t *d, *next;
+
+    for (d = cmd->d; d != NULL; d = next) {
+        next = cmd->kind == GW_CQ_PAGE ? d->qnext : NULL;
+        gw_dlv_free(d);
+    }
+    free(cmd);
+}
+
+static int gw_cq_push(gw_cq_cmd_kind_t kind, gw_delivery_t *d, gw_cq_t *q)
+{
+    gw_cq_cmd_t *cmd = calloc(1, sizeof(*cmd));
+
+    if (cmd == NULL || gw_cq_inq == NULL) {
+        free(cmd);
+        return GW_ENOMEM;
+    }
+    cmd->kind = kind;
+    cmd->d = d;
+    cmd->q = q;
+    if (gw_queue_push(gw_cq_inq, cmd) != 0) {
+        free(cmd);
+        return GW_ENOMEM;
+    }
+    return GW_OK;
+}
+
+/* Hand d to the core thread; when that fails d is dropped from memory,
+ * which is safe (its row is queued) and found again at the next start. */
+static void gw_cq_hand(gw_cq_cmd_kind_t kind, gw_delivery_t *d)
+{
+    if (gw_cq_push(kind, d, NULL) != 0) {
+        GW_ERR("core", "%s: cannot queue for %s; it waits in the store for a restart",
+               d->env->id, gw_dlv_target(d));
+        gw_dlv_free(d);
+    }
+}
+
+void gw_cq_ready(gw_delivery_t *d)
+{
+    gw_cq_hand(GW_CQ_READY, d);
+}
+
+void gw_cq_retry(gw_delivery_t *d)
+{
+    gw_cq_hand(GW_CQ_RETRY, d);
+}
+
+/* Ask the core thread to pump q, once however often it is asked before it
+ * does.  Any thread. */
+static void gw_cq_kick(gw_cq_t *q)
+{
+    if (__atomic_exchange_n(&q->kick, 1, __ATOMIC_ACQ_REL) == 0 &&
+        gw_cq_push(GW_CQ_KICK, NULL, q) != 0)
+        __atomic_store_n(&q->kick, 0, __ATOMIC_RELEASE); /* the sweep's tick pumps it */
+}
+
+void gw_core_credit(const char *name)
+{
+    gw_cq_t *q = name ? gw_cq_find(name) : NULL;
+    if (q != NULL)
+        gw_cq_kick(q);
+}
+
+void gw_cq_handed(const char *name)
+{
+    gw_cq_t *q = gw_cq_find(name);
+    if (q != NULL) {
+        __atomic_sub_fetch(&q->transit, 1, __ATOMIC_RELAXED);
+        gw_cq_kick(q);
+    }
+}
+
+/* ---- the FIFO and the retry list (core thread) ------------------------------ */
+
+static void gw_cq_publish(gw_cq_t *q)
+{
+    __atomic_store_n(&q->nmem_pub, q->nmem, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->nretry_pub, q->nretry, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->spilled_pub, q->spilled, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->down_since_pub, q->down_since, __ATOMIC_RELAXED);
+}
+
+static void gw_cq_append(gw_cq_t *q, gw_delivery_t *d)
+{
+    d->qnext = NULL;
+    if (q->tail)
+        q->tail->qnext = d;
+    else
+        q->head = d;
+    q->tail = d;
+    q->nmem++;
+    if (d->qseq > q->cursor)
+        q->cursor = d->qseq;
+}
+
+static gw_delivery_t *gw_cq_pop(gw_cq_t *q)
+{
+    gw_delivery_t *d = q->head;
+
+    if (d == NULL)
+        return NULL;
+    q->head = d->qnext;
+    if (q->head == NULL)
+        q->tail = NULL;
+    d->qnext = NULL;
+    q->nmem--;
+    return d;
+}
+
+static int gw_cq_in_retry(const gw_cq_t *q, const char *id)
+{
+    for (const gw_delivery_t *r = q->retry; r; r = r->qnext)
+        if (strcmp(r->env->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+static void gw_cq_on_retry_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Arm q's retry timer for its earliest entry. */
+static void gw_cq_arm_retry(gw_cq_t *q)
+{
+    int64_t wait;
+    struct timeval tv;
+
+    if (q->retry == NULL) {
+        if (q->retry_ev)
+            evtimer_del(q->retry_ev);
+        return;
+    }
+    if (q->retry_ev == NULL && (q->retry_ev = evtimer_new(gw_cq_base, gw_cq_on_retry_timer, q)) == NULL)
+        return; /* the sweep's tick moves due entries too */
+    wait = q->retry->next_at - gw_now_ms();
+    if (wait < 0)
+        wait = 0;
+    tv.tv_sec = (time_t)(wait / 1000);
+    tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+    evtimer_add(q->retry_ev, &tv);
+}
+
+static void gw_cq_add_retry(gw_cq_t *q, gw_delivery_t *d)
+{
+    gw_delivery_t **pp = &q->retry;
+
+    while (*pp && (*pp)->next_at <= d->next_at)
+        pp = &(*pp)->qnext;
+    d->qnext = *pp;
+    *pp = d;
+    q->nretry++;
+    if (q->retry == d)
+        gw_cq_arm_retry(q);
+}
+
+/* A delivery ready now arrives in q: keep it, or leave it to the pager. */
+static void gw_cq_take(gw_cq_t *q, gw_delivery_t *d)
+{
+    int max = __atomic_load_n(&gw_config.queue_memory, __ATOMIC_RELAXED);
+
+    if (!q->spilled && q->nmem >= max) {
+        q->spilled = 1;
+        gw_stat_add(gw_cq_st_spills, 1);
+        GW_INFO("core", "queue %s: %d messages in memory; the rest wait in the store", q->name,
+                q->nmem);
+    }
+    if (q->spilled && d->qseq > q->cursor) {
+        /* its row is queued: a page beyond the cursor will bring it */
+        if (q->page_inflight)
+            q->dirty = 1;
+        gw_stat_add(gw_cq_st_dropped, 1);
+        gw_dlv_free(d);
+        return;
+    }
+    gw_cq_append(q, d);
+}
+
+/* Move the retry list's due entries into the FIFO. */
+static void gw_cq_due(gw_cq_t *q)
+{
+    int64_t now = gw_now_ms();
+
+    while (q->retry && q->retry->next_at <= now) {
+        gw_delivery_t *d = q->retry;
+        q->retry = d->qnext;
+        q->nretry--;
+        d->qnext = NULL;
+        gw_cq_take(q, d);
+    }
+    gw_cq_arm_retry(q);
+}
+
+static void gw_cq_on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    gw_cq_t *q = arg;
+
+    (void)fd;
+    (void)what;
+    gw_cq_due(q);
+    gw_cq_pump(q);
+}
+
+/* ---- paging (core thread, the read on the pool) ---------------------------- */
+
+typedef struct gw_cq_page_job {
+    gw_cq_t *q;
+    gw_cq_cmd_t *cmd;         /* the answer, made by the core thread beforehand */
+    char name[GW_NAME_MAX];
+    int64_t after;
+    int limit;
+    gw_delivery_t *head, *tail;
+    int n;
+} gw_cq_page_job_t;
+
+static void gw_cq_page_row(gw_delivery_t *d, char *env_json, void *arg)
+{
+    gw_cq_page_job_t *job = arg;
+
+    d->env_json = env_json;
+    d->qnext = NULL;
+    if (job->tail)
+        job->tail->qnext = d;
+    else
+        job->head = d;
+    job->tail = d;
+    job->n++;
+}
+
+/* Pool thread: read the page, hand it to the core thread. */
+static void gw_cq_page_run(void *arg)
+{
+    gw_cq_page_job_t *job = arg;
+    gw_cq_cmd_t *cmd = job->cmd;
+    int rc = db_msgs_page(job->name, job->after, job->limit, gw_cq_page_row, job);
+
+    if (rc < 0)
+        GW_WARN("core", "queue %s: page read failed; trying again", job->name);
+    cmd->d = job->head;
+    cmd->n = rc < 0 ? -1 : job->n;
+    if (gw_queue_push(gw_cq_inq, cmd) != 0) {
+        /* the rows stay queued in the store; the sweep notices the page
+         * never came back and asks again */
+        gw_cq_cmd_free(cmd);
+        GW_ERR("core", "queue %s: a page was lost on the way; reading it again", job->name);
+    }
+    free(job);
+}
+
+static void gw_cq_page_request(gw_cq_t *q)
+{
+    int max = __atomic_load_n(&gw_config.queue_memory, __ATOMIC_RELAXED);
+    gw_cq_page_job_t *job;
+
+    if (!q->spilled || q->page_inflight || q->sweep_inflight || q->nmem > max / 2)
+        return;
+    job = calloc(1, sizeof(*job));
+    if (job == NULL || (job->cmd = calloc(1, sizeof(*job->cmd))) == NULL) {
+        free(job);
+        return;
+    }
+    job->cmd->kind = GW_CQ_PAGE;
+    job->cmd->q = q;
+    job->cmd->asked = max - q->nmem;
+    job->q = q;
+    snprintf(job->name, sizeof job->name, "%s", q->name);
+    job->after = q->cursor;
+    job->limit = max - q->nmem;
+    q->page_inflight = gw_now_ms();
+    q->dirty = 0;
+    if (gw_work_submit(gw_cq_page_run, job) != 0) {
+        q->page_inflight = 0; /* the pool is busy: the next pump asks again */
+        free(job->cmd);
+        free(job);
+        return;
+    }
+    gw_stat_add(gw_cq_st_pages, 1);
+}
+
+static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
+{
+    int64_t now = gw_now_ms();
+    gw_delivery_t *d, *next;
+
+    q->page_inflight = 0;
+    for (d = list; d; d = next) {
+        next = d->qnext;
+        d->qnext = NULL;
+        if (d->qseq > q->cursor)
+            q->cursor = d->qseq;
+        if (gw_cq_in_retry(q, d->env->id)) {
+            gw_dlv_free(d); /* the retry list has it */
+        } else if (d->next_at > now) {
+            gw_cq_add_retry(q, d);
+        } else {
+            q->nmem++; /* gw_cq_append without moving the cursor back */
+            d->qnext = NULL;
+            if (q->tail)
+                q->tail->qnext = d;
+            else
+                q->head = d;
+            q->tail = d;
+        }
+    }
+    if (n >= 0)
+        gw_stat_add(gw_cq_st_paged, n);
+    if (n >= 0 && n < asked && !q->dirty) {
+        q->spilled = 0; /* everything queued is in memory now */
+        GW_DEBUG("core", "queue %s: caught up with the store", q->name);
+    }
+}
+
+/* ---- pumping (core thread) ------------------------------------------------- */
+
+static int gw_cq_conn_ready(gw_connector_t *c)
+{
+    return c && c->enabled && c->adapter->send &&
+           (c->adapter->conn_ready == NULL || c->adapter->conn_ready(c));
+}
+
+static void gw_cq_pump(gw_cq_t *q)
+{
+    gw_connector_t *c = q->head ? gw_connector_get(q->name) : NULL;
+    int64_t now = gw_now_ms();
+    int ready = 1;
+
+    __atomic_store_n(&q->kick, 0, __ATOMIC_RELEASE);
+    while (q->head && __atomic_load_n(&q->transit, __ATOMIC_RELAXED) < GW_CQ_TRANSIT_MAX) {
+        gw_delivery_t *d = q->head;
+        if (d->env->expires_at && now > d->env->expires_at) {
+            gw_cq_pop(q);
+            gw_core_expire(d);
+            continue;
+        }
+        if (!(ready = gw_cq_conn_ready(c)))
+            break;
+        gw_cq_pop(q);
+        __atomic_add_fetch(&q->transit, 1, __ATOMIC_RELAXED);
+        if (gw_core_begin_send(d) != 0)
+            __atomic_sub_fetch(&q->transit, 1, __ATOMIC_RELAXED);
+    }
+    if (q->head && !ready) {
+        if (q->down_since == 0)
+            q->down_since = now;
+    } else {
+        q->down_since = 0;
+    }
+    if (c)
+        gw_connector_put(c);
+    gw_cq_page_request(q);
+    gw_cq_publish(q);
+}
+
+/* ---- the sweep (core thread) ----------------------------------------------- */
+
+static void gw_cq_on_swept(void *arg, int n)
+{
+    gw_cq_t *q = arg;
+
+    __atomic_sub_fetch(&q->backlog, n, __ATOMIC_RELAXED);
+    gw_stat_add(gw_cq_st_swept, n);
+    if (gw_cq_push(GW_CQ_SWEPT, NULL, q) != 0)
+        GW_ERR("core", "queue %s: lost a sweep answer", q->name);
+}
+
+static void gw_cq_on_rw_swept(void *arg, int n)
+{
+    (void)arg;
+    gw_stat_add(gw_cq_st_swept, n);
+    __atomic_store_n(&gw_cq_rw_inflight, 0, __ATOMIC_RELEASE);
+}
+
+static void gw_cq_on_purged(void *arg, int n)
+{
+    (void)arg;
+    gw_stat_add(gw_cq_st_purged, n);
+    __atomic_store_n(&gw_cq_purge_inflight, n >= GW_CQ_SWEEP_BATCH ? 2 : 0, __ATOMIC_RELEASE);
+}
+
+/* Expire what q holds in memory (FIFO and retry list) past its validity. */
+static void gw_cq_expire_memory(gw_cq_t *q, int64_t now)
+{
+    gw_delivery_t **lists[2] = { &q->head, &q->retry };
+
+    for (int l = 0; l < 2; l++) {
+        gw_delivery_t **pp = lists[l];
+        while (*pp) {
+            gw_delivery_t *d = *pp;
+            if (!(d->env->expires_at && now > d->env->expires_at)) {
+                pp = &d->qnext;
+                continue;
+            }
+            *pp = d->qnext;
+            d->qnext = NULL;
+            if (l == 0)
+                q->nmem--;
+            else
+                q->nretry--;
+            gw_core_expire(d);
+        }
+    }
+    q->tail = NULL;
+    for (gw_delivery_t *d = q->head; d; d = d->qnext)
+        q->tail = d;
+    gw_cq_arm_retry(q);
+}
+
+/* q's target stayed down: move every delivery it holds whose plan has a
+ * next target there (the pager brings the rest as room frees). */
+static void gw_cq_failover(gw_cq_t *q)
+{
+    gw_delivery_t **pp = &q->head;
+    int moved = 0;
+
+    while (*pp) {
+        gw_delivery_t *d = *pp;
+        if (d->cur + 1 >= d->ntargets) {
+            pp = &d->qnext;
+            continue;
+        }
+        *pp = d->qnext;
+        d->qnext = NULL;
+        q->nmem--;
+        gw_core_move(d, "target down");
+        moved++;
+    }
+    q->tail = NULL;
+    for (gw_delivery_t *d = q->head; d; d = d->qnext)
+        q->tail = d;
+    if (moved > 0) {
+        gw_stat_add(gw_cq_st_moved, moved);
+        GW_INFO("core", "queue %s: target down for %lld s; %d message(s) moved to their next "
+                "target", q->name, (long long)((gw_now_ms() - q->down_since) / 1000), moved);
+    }
+}
+
+static void gw_cq_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    int64_t now = gw_now_ms();
+    int64_t fail_ms = (int64_t)__atomic_load_n(&gw_config.failover_after_s, __ATOMIC_RELAXED) * 1000;
+    int n = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE);
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < n; i++) {
+        gw_cq_t *q = gw_cq_all[i];
+        if (q->page_inflight && now - q->page_inflight > 60000)
+            q->page_inflight = 0; /* its answer was lost: ask again */
+        gw_cq_due(q);
+        gw_cq_expire_memory(q, now);
+        gw_cq_pump(q);
+        if (q->down_since && now - q->down_since >= fail_ms)
+            gw_cq_failover(q);
+        if (q->spilled && !q->page_inflight && !q->sweep_inflight) {
+            q->sweep_inflight = 1;
+            if (db_sweep(DB_SWEEP_EXPIRE_QUEUED, q->name, q->cursor, now, 0, GW_CQ_SWEEP_BATCH,
+                         gw_cq_on_swept, q) != 0)
+                q->sweep_inflight = 0;
+        }
+        gw_cq_publish(q);
+    }
+    if (__atomic_load_n(&gw_cq_rw_inflight, __ATOMIC_ACQUIRE) == 0) {
+        int64_t wait = (int64_t)__atomic_load_n(&gw_config.receipt_wait_s, __ATOMIC_RELAXED) * 1000;
+        __atomic_store_n(&gw_cq_rw_inflight, 1, __ATOMIC_RELEASE);
+        if (db_sweep(DB_SWEEP_RECEIPT_WAIT, NULL, 0, now, now - wait, GW_CQ_SWEEP_BATCH,
+                     gw_cq_on_rw_swept, NULL) != 0)
+            __atomic_store_n(&gw_cq_rw_inflight, 0, __ATOMIC_RELEASE);
+    }
+    if (__atomic_load_n(&gw_cq_purge_inflight, __ATOMIC_ACQUIRE) != 1) {
+        int64_t keep = (int64_t)__atomic_load_n(&gw_config.retention_s, __ATOMIC_RELAXED) * 1000;
+        __atomic_store_n(&gw_cq_purge_inflight, 1, __ATOMIC_RELEASE);
+        if (db_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - keep, GW_CQ_SWEEP_BATCH,
+                     gw_cq_on_purged, NULL) != 0)
+            __atomic_store_n(&gw_cq_purge_inflight, 0, __ATOMIC_RELEASE);
+    }
+}
+
+/* ---- the core thread -------------------------------------------------------- */
+
+static void gw_cq_on_cmd(void *item, void *arg)
+{
+    gw_cq_cmd_t *cmd = item;
+    gw_cq_t *q = cmd->q;
+
+    (void)arg;
+    switch (cmd->kind) {
+    case GW_CQ_READY:
+    case GW_CQ_RETRY:
+        q = gw_cq_get(gw_dlv_target(cmd->d));
+        if (q == NULL) {
+            gw_dlv_free(cmd->d); /* logged; its row waits in the store */
+            break;
+        }
+        if (cmd->kind == GW_CQ_RETRY && cmd->d->next_at > gw_now_ms())
+            gw_cq_add_retry(q, cmd->d);
+        else
+            gw_cq_take(q, cmd->d);
+        cmd->d = NULL;
+        gw_cq_pump(q);
+        break;
+    case GW_CQ_KICK:
+        gw_cq_pump(q);
+        break;
+    case GW_CQ_PAGE:
+        gw_cq_on_page(q, cmd->d, cmd->n, cmd->asked);
+        cmd->d = NULL;
+        gw_cq_pump(q);
+        break;
+    case GW_CQ_SWEPT:
+        q->sweep_inflight = 0;
+        gw_cq_pump(q);
+        break;
+    case GW_CQ_SEED:
+        /* start-up, before any traffic: everything queued is in the store */
+        q->spilled = 1;
+        q->cursor = 0;
+        gw_cq_pump(q);
+        break;
+    }
+    free(cmd);
+}
+
+static void *gw_cq_main(void *arg)
+{
+    (void)arg;
+    event_base_loop(gw_cq_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+int gw_cq_start(void)
+{
+    int ms = gw_config.sweep_ms > 0 ? gw_config.sweep_ms : 1000;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    gw_cq_st_spills = gw_stat("core.queue_spills", "times a connector queue spilled to the store");
+    gw_cq_st_pages = gw_stat("core.queue_pages", "pages read back from the store");
+    gw_cq_st_paged = gw_stat("core.queue_paged", "messages paged back from the store");
+    gw_cq_st_dropped = gw_stat("core.queue_left_in_store",
+                               "arrivals left in the store while their queue was spilled");
+    gw_cq_st_swept = gw_stat("core.swept", "messages expired by the sweep in the store");
+    gw_cq_st_purged = gw_stat("core.purged", "final messages and receipt maps purged");
+    gw_cq_st_moved = gw_stat("core.moved", "messages moved off a target that stayed down");
+    gw_cq_base = event_base_new();
+    gw_cq_inq = gw_queue_new(0, gw_cq_cmd_free);
+    if (gw_cq_base == NULL || gw_cq_inq == NULL ||
+        gw_queue_attach(gw_cq_inq, gw_cq_base, gw_cq_on_cmd, NULL) != 0)
+        return GW_ERROR;
+    gw_cq_sweep_ev = event_new(gw_cq_base, -1, EV_PERSIST, gw_cq_on_sweep, NULL);
+    if (gw_cq_sweep_ev == NULL || event_add(gw_cq_sweep_ev, &tv) != 0)
+        return GW_ERROR;
+    if (pthread_create(&gw_cq_thread, NULL, gw_cq_main, NULL) != 0)
+        return GW_ERROR;
+    gw_cq_running = 1;
+    return GW_OK;
+}
+
+static void gw_cq_seed(const char *target, int64_t n, void *arg)
+{
+    int64_t *total = arg;
+    gw_cq_t *q = gw_cq_get(target);
+
+    if (q == NULL)
+        return;
+    __atomic_add_fetch(&q->backlog, n, __ATOMIC_RELAXED);
+    *total += n;
+    if (gw_cq_push(GW_CQ_SEED, NULL, q) != 0)
+        GW_ERR("core", "queue %s: cannot start paging its %lld queued message(s)", target,
+               (long long)n);
+}
+
+int64_t gw_cq_recover(void)
+{
+    int64_t total = 0;
+
+    if (db_msgs_queued_counts(gw_cq_seed, &total) < 0)
+        return GW_ESTORE;
+    return total;
+}
+
+json_t *gw_cq_status(void)
+{
+    json_t *a = json_array();
+    int n = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE);
+    int64_t now = gw_now_ms();
+
+    for (int i = 0; a && i < n; i++) {
+        gw_cq_t *q = gw_cq_all[i];
+        int64_t down = __atomic_load_n(&q->down_since_pub, __ATOMIC_RELAXED);
+        json_array_append_new(
+            a, json_pack("{s:s, s:I, s:i, s:i, s:b, s:i, s:I}", "name", q->name, "backlog",
+                         (json_int_t)__atomic_load_n(&q->backlog, __ATOMIC_RELAXED), "memory",
+                         __atomic_load_n(&q->nmem_pub, __ATOMIC_RELAXED), "retrying",
+                         __atomic_load_n(&q->nretry_pub, __ATOMIC_RELAXED), "spilled",
+                         __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED), "in_transit",
+                         __atomic_load_n(&q->transit, __ATOMIC_RELAXED), "down_s",
+                         (json_int_t)(down ? (now - down) / 1000 : 0)));
+    }
+    return a;
+}
+
+void gw_cq_stop(void)
+{
+    if (gw_cq_running) {
+        event_base_loopbreak(gw_cq_base);
+        pthread_join(gw_cq_thread, NULL);
+        gw_cq_running = 0;
+    }
+    /* what the queues hold is queued in the store: recovered at the next
+     * start */
+    for (int i = 0; i < gw_cq_n; i++) {
+        gw_cq_t *q = gw_cq_all[i];
+        for (gw_delivery_t *d = q->head, *next; d; d = next) {
+            next = d->qnext;
+            gw_dlv_free(d);
+        }
+        for (gw_delivery_t *d = q->retry, *next; d; d = next) {
+            next = d->qnext;
+            gw_dlv_free(d);
+        }
+        if (q->retry_ev)
+            event_free(q->retry_ev);
+        free(q);
+        gw_cq_all[i] = NULL;
+    }
+    __atomic_store_n(&gw_cq_n, 0, __ATOMIC_RELEASE);
+    if (gw_cq_sweep_ev)
+        event_free(gw_cq_sweep_ev);
+    gw_cq_sweep_ev = NULL;
+    gw_queue_free(gw_cq_inq);
+    gw_cq_inq = NULL;
+    if (gw_cq_base)
+        event_base_free(gw_cq_base);
+    gw_cq_base = NULL;
+}

@@ -1,0 +1,57 @@
+/*
+ * gw_cq.h - the core's connector queues (private to gateway/).
+ *
+ * Every target name has one queue, owned by the core thread, whether or
+ * not a connector of that name exists right now.  A queued delivery waits
+ * in it; the core feeds the connector oldest first (in the store's queue
+ * order, qseq) as long as the adapter says it has room (conn_ready), and
+ * an adapter that had none says when it has again (gw_core_credit).
+ *
+ * Memory is bounded: at most core.queue_memory deliveries per queue are
+ * held; past that the queue "spills": new arrivals stay in SQLite only, and
+ * the core pages them back in, in qseq order, on the worker pool as room
+ * frees.  Start-up is the same: every queue starts spilled and pages in.
+ * Deliveries waiting out a retry backoff sit in the queue's retry list.
+ *
+ * A queue's backlog (every queued row of the target, in memory or only in
+ * the store) is kept exact by the transition function and bounds
+ * admission: past core.queue_max a new message is refused (GW_EFULL).
+ *
+ * Threads: gw_cq_ready, gw_cq_retry, gw_core_credit and the backlog calls
+ * from any thread; the queues themselves on the core thread only.
+ */
+#ifndef GW_CQ_H
+#define GW_CQ_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "gw_delivery.h"
+
+/* Start / stop the core thread (queues, retries, the sweep).  Main
+ * thread. */
+int gw_cq_start(void);
+void gw_cq_stop(void);
+
+/* d is queued in the store (committed, d->qseq set) and ready for its
+ * current target now; the queue takes it over.  Any thread. */
+void gw_cq_ready(gw_delivery_t *d);
+/* d is queued in the store and waits until d->next_at; the queue takes it
+ * over.  Any thread. */
+void gw_cq_retry(gw_delivery_t *d);
+
+/* The backlog of target name (queued rows), and a change of it.  Any
+ * thread. */
+int64_t gw_cq_backlog(const char *name);
+void gw_cq_backlog_add(const char *name, int64_t delta);
+
+/* Start-up: seed the queues from the store (counts; every queue pages
+ * in).  Main thread, after gw_cq_start.  Returns the number of queued
+ * messages found. */
+int64_t gw_cq_recover(void);
+
+/* [{name, backlog, memory, retrying, spilled, in_transit, down_s}]; new
+ * reference.  Any thread (a snapshot under the registry lock). */
+json_t *gw_cq_status(void);
+
+#endif
