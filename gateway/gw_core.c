@@ -123,6 +123,7 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
 {
     gw_evbatch_t ev = { 0 };
     gw_status_t from = d->status;
+    char target[GW_NAME_MAX], left[GW_NAME_MAX];
     int rc;
 
     if (!gw_dlv_transition_ok(from, to)) {
@@ -134,22 +135,30 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
     d->status = to;
     gw_dlv_set_reason(d, reason, text);
     gw_event_add(&ev, d, d->env_json, event ? event : gw_status_name(to), detail);
+    /* everything that reads d happens before the hand-over: with a
+     * continuation, d belongs to the writer's job from then on */
+    snprintf(target, sizeof target, "%s", gw_dlv_target(d));
+    snprintf(left, sizeof left, "%s", from_target ? from_target : target);
+    GW_DEBUG("core", "%s %s -> %s via %s%s%s", d->env->id, gw_status_name(from),
+             gw_status_name(to), target, text && *text ? ": " : "", text ? text : "");
+    /* the queues' backlogs: every edge into or out of queued */
+    if (from == GW_ST_QUEUED)
+        gw_cq_backlog_add(left, -1);
+    if (to == GW_ST_QUEUED)
+        gw_cq_backlog_add(target, 1);
     rc = db_dlv_update(d, want_receipt, &ev, then, then ? d : NULL);
     if (rc < 0) {
         gw_evbatch_clear(&ev);
+        if (from == GW_ST_QUEUED)
+            gw_cq_backlog_add(left, 1);
+        if (to == GW_ST_QUEUED)
+            gw_cq_backlog_add(target, -1);
         d->status = from;
         GW_ERR("core", "%s: state %s not queued for the store: %s", d->env->id,
                gw_status_name(to), gw_strerror(rc));
         return rc;
     }
     gw_stat_add(gw_core_st_status[to], 1);
-    /* the queues' backlogs: every edge into or out of queued */
-    if (from == GW_ST_QUEUED)
-        gw_cq_backlog_add(from_target ? from_target : gw_dlv_target(d), -1);
-    if (to == GW_ST_QUEUED)
-        gw_cq_backlog_add(gw_dlv_target(d), 1);
-    GW_DEBUG("core", "%s %s -> %s via %s%s%s", d->env->id, gw_status_name(from),
-             gw_status_name(to), gw_dlv_target(d), text && *text ? ": " : "", text ? text : "");
     return GW_OK;
 }
 
@@ -188,6 +197,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
 {
     gw_core_accept_ctx_t *ctx = NULL;
     gw_evbatch_t ev = { 0 };
+    char target[GW_NAME_MAX];
     gw_delivery_t *d;
     json_t *j;
     rt_table_t *t;
@@ -238,17 +248,19 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     ctx->d = d;
     ctx->cb = cb;
     ctx->arg = arg;
+    /* d is the insert's from the hand-over on: read it before */
+    snprintf(target, sizeof target, "%s", gw_dlv_target(d));
+    GW_DEBUG("core", "%s from %s to %s routed by %s to %s", env->id,
+             env->from.address ? env->from.address : "-", env->to.address, d->route, target);
+    gw_cq_backlog_add(target, 1);
     rc = db_dlv_insert(d, d->env_json, &ev, gw_core_on_insert, ctx);
     if (rc != 0) {
+        gw_cq_backlog_add(target, -1);
         if (rc == GW_EFULL)
             gw_stat_add(gw_core_st_overload, 1);
         goto out_free;
     }
     gw_stat_add(gw_core_st_status[GW_ST_QUEUED], 1);
-    gw_cq_backlog_add(gw_dlv_target(d), 1);
-    GW_DEBUG("core", "%s from %s to %s routed by %s to %s", env->id,
-             env->from.address ? env->from.address : "-", env->to.address, d->route,
-             gw_dlv_target(d));
     return GW_OK;
 
 out_free:
