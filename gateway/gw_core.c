@@ -34,6 +34,7 @@
 #include "gw_log.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
+#include "gw_trace.h"
 
 #define GW_CORE_REQUEUE_MS 1000
 
@@ -115,6 +116,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
         rt_table_unref(t);
         gw_stat_add(gw_core_st_noroute, 1);
         gw_env_set_status(env, GW_ST_REJECTED, 0, "no route");
+        if (gw_trace_on()) gw_trace_env(env, GW_TRACE_ROUTE, "no route");
         gw_event_emit(env, "rejected", "no route");
         GW_INFO("core", "%s from %s to %s: no route", env->id,
                 env->from.address ? env->from.address : "-", env->to.address);
@@ -127,6 +129,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     if (rc != 0)
         return rc;
     env->status = GW_ST_QUEUED;
+    if (gw_trace_on()) gw_trace_envf(env, GW_TRACE_ROUTE, "rule %s -> %s", env->route, env->target);
     gw_event_emit(env, "routed", NULL);
     ctx = malloc(sizeof(*ctx));
     if (ctx == NULL)
@@ -177,8 +180,9 @@ static void gw_core_dispatch(gw_envelope_t *env)
     if (c && c->enabled && c->adapter->send)
         rc = c->adapter->send(c, env);
     if (rc != 0) {
-        GW_DEBUG("core", "%s: connector %s cannot take it now (%s); retrying in %d ms", env->id,
-                 env->target, c ? gw_strerror(rc) : "not configured", GW_CORE_REQUEUE_MS);
+        GW_ENV_DEBUG(env, "core", "%s: connector %s cannot take it now (%s); retrying in %d ms",
+                     env->id, env->target, c ? gw_strerror(rc) : "not configured",
+                     GW_CORE_REQUEUE_MS);
         gw_core_later(env, GW_CORE_REQUEUE_MS);
     } else {
         gw_env_unref(env); /* send() took its own reference */
@@ -215,8 +219,8 @@ void gw_core_failed(gw_envelope_t *env, int reason, const char *text)
     gw_stat_add(gw_core_st_failed, 1);
     db_msg_update(env, NULL);
     gw_event_emit(env, "failed", text);
-    GW_INFO("core", "%s to %s via %s failed: %d %s", env->id, env->to.address, env->target,
-            reason, text ? text : "");
+    GW_ENV_INFO(env, "core", "%s to %s via %s failed: %d %s", env->id, env->to.address,
+                env->target, reason, text ? text : "");
 }
 
 void gw_core_retry(gw_envelope_t *env, int reason, const char *text)
@@ -246,8 +250,8 @@ void gw_core_retry(gw_envelope_t *env, int reason, const char *text)
     gw_stat_add(gw_core_st_retries, 1);
     db_msg_update(env, NULL);
     gw_event_emit(env, "queued", text);
-    GW_DEBUG("core", "%s attempt %d failed (%d %s); next in %lld ms", env->id, env->attempts,
-             reason, text ? text : "", delay);
+    GW_ENV_DEBUG(env, "core", "%s attempt %d failed (%d %s); next in %lld ms", env->id,
+                 env->attempts, reason, text ? text : "", delay);
     gw_core_later(env, (int)delay);
 }
 

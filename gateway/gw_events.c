@@ -18,6 +18,7 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_stats.h"
+#include "gw_trace.h"
 
 #define GW_EVENTS_SINKS_MAX 32
 
@@ -73,6 +74,9 @@ void gw_event_emit(const gw_envelope_t *env, const char *state, const char *deta
     gw_stat_add(emitted, 1);
     GW_DEBUG("events", "%s %s -> %s%s%s", env->id, state, env->target ? env->target : "-",
              detail ? ": " : "", detail ? detail : "");
+    if (gw_trace_on()) /* every state change is a trace record of its message */
+        gw_trace_envf(env, GW_TRACE_STATE, "%s%s%s", state, detail ? ": " : "",
+                      detail ? detail : "");
     if (__atomic_load_n(&gw_events_nsinks, __ATOMIC_ACQUIRE) == 0)
         return;
     /* encode outside the lock: every thread of the message path emits */
