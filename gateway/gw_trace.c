@@ -120,11 +120,13 @@ const char *gw_trace_dir_name(gw_trace_dir_t d)
     return d == GW_TRACE_IN ? "in" : d == GW_TRACE_OUT ? "out" : "-";
 }
 
+/* Idle time is counted in seconds, so the coarse clock (a few ns, no
+ * syscall) is precise enough. */
 static int64_t gw_trace_mono_ms(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -149,10 +151,12 @@ static int gw_trace_set(const char *s)
     return s != NULL && *s != '\0';
 }
 
-/* Copy s into dst (cap bytes), cut back to whole UTF-8 characters. */
+/* Copy s into dst (cap bytes), cut back to whole UTF-8 characters.  Bytes
+ * are copied as they are: readers clean them (gw_trace_json_str), off the
+ * recording path. */
 static void gw_trace_copy(char *dst, size_t cap, const char *s)
 {
-    size_t n, i;
+    size_t n;
 
     if (!gw_trace_set(s)) {
         dst[0] = '\0';
@@ -164,9 +168,6 @@ static void gw_trace_copy(char *dst, size_t cap, const char *s)
             n--; /* s[n] starts the first character left out */
     memcpy(dst, s, n);
     dst[n] = '\0';
-    for (i = 0; i < n; i++) /* one line: control characters become spaces */
-        if ((unsigned char)dst[i] < 0x20)
-            dst[i] = ' ';
 }
 
 /* A number field against filter digits d (n of them): a prefix once '+' is
@@ -387,19 +388,20 @@ static void gw_trace_free_expired(gw_trace_t *gone)
 
 void gw_trace_record(const gw_trace_rec_t *r)
 {
-    int64_t now, mono;
+    int64_t now = r->time_ms, mono;
     gw_trace_t *t, *gone;
 
     if (!gw_trace_on())
         return;
     gw_stat_add(gw_trace_st_offered, 1);
-    now = r->time_ms ? r->time_ms : gw_now_ms();
     mono = gw_trace_mono_ms();
     pthread_mutex_lock(&gw_trace_lock);
     gone = gw_trace_expire(mono);
     for (t = gw_traces; t; t = t->next) {
         if (!gw_trace_knows(t, r) && !gw_trace_passes(t, r))
             continue;
+        if (now == 0)
+            now = gw_now_ms(); /* only for records that are kept */
         gw_trace_learn(t, r);
         gw_trace_keep(t, r, now);
     }
@@ -528,19 +530,28 @@ void gw_trace_stop_all(void)
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* A JSON string of s; bytes that are not valid UTF-8 become '?'. */
+/* A JSON string of s (n bytes) that is safe to print on a terminal:
+ * control characters become spaces (one line, no escape sequences from
+ * the network) and, when s is not valid UTF-8, bytes >= 0x80 become '?'. */
 static json_t *gw_trace_json_str(const char *s, size_t n)
 {
-    json_t *v = json_stringn(s, n);
-    char *copy;
+    char buf[512], *copy = n < sizeof(buf) ? buf : malloc(n + 1);
+    json_t *v = NULL;
     size_t i;
 
-    if (v != NULL || (copy = malloc(n + 1)) == NULL)
-        return v;
+    if (n == 0 || copy == NULL)
+        return n == 0 ? json_string("") : NULL;
     for (i = 0; i < n; i++)
-        copy[i] = (unsigned char)s[i] >= 0x80 || s[i] == '\0' ? '?' : s[i];
+        copy[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
     v = json_stringn(copy, n);
-    free(copy);
+    if (v == NULL) {
+        for (i = 0; i < n; i++)
+            if ((unsigned char)copy[i] >= 0x80)
+                copy[i] = '?';
+        v = json_stringn(copy, n);
+    }
+    if (copy != buf)
+        free(copy);
     return v;
 }
 
