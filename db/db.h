@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "../gateway/gw_envelope.h"
+#include "../gateway/gw_delivery.h"
 #include "../gateway/gw_param.h"
 
 /* Parameters of the store (db.synchronous, db.batch_max), for
@@ -33,32 +33,80 @@ void db_close(void);
 int db_schema_version(void);
 
 /* --- writer thread ------------------------------------------------------ */
-typedef void (*db_commit_cb_t)(gw_envelope_t *env, int rc, void *arg);
+/* Events that commit with a change: each text (malloc'd JSON, owned by the
+ * job once queued) becomes a row of the outbox table in the change's own
+ * transaction, and is handed to the event hook only after the COMMIT. */
+#define DB_EVENTS_MAX 4
+typedef struct db_events {
+    int n;
+    const char *types[DB_EVENTS_MAX]; /* static strings: "message.queued" */
+    char *texts[DB_EVENTS_MAX];
+} db_events_t;
+
+/* Runs on the writer thread after the change committed (rc 0) or, for an
+ * insert only, could not be (GW_ESTORE: nothing of it is stored).  Updates
+ * and receipts are retried until they commit, so their rc is always 0. */
+typedef void (*db_commit_cb_t)(void *arg, int rc);
+/* Receipts: id is the message the receipt was for (NULL when unknown). */
+typedef void (*db_receipt_cb_t)(void *arg, int rc, const char *id);
+/* Build the events of a receipt that matched message id (its stored
+ * envelope JSON given) into ev; writer thread.  Set by the core. */
+typedef void (*db_receipt_events_fn_t)(db_events_t *ev, const char *id, const char *envelope_json,
+                                       gw_status_t status, const char *stat);
+/* Called on the writer thread for each committed event, in commit order;
+ * text is borrowed for the call. */
+typedef void (*db_event_hook_fn_t)(const char *type, const char *text);
 
 int db_writer_start(void);
 /* Commits what is queued, then stops the thread. */
 void db_writer_stop(void);
-/* Queue env for insertion (takes a reference).  cb runs on the writer
- * thread after the group commit with rc 0, or GW_ESTORE.  Any thread.
- * Returns 0, or GW_ESTOPPED / GW_ENOMEM (cb never runs). */
-int db_msg_insert(gw_envelope_t *env, db_commit_cb_t cb, void *arg);
-/* Queue a state update of env's delivery fields (status, attempts,
- * reason, corr.smpp_message_id), and when remote_id is not NULL a receipt
- * map row remote_id -> env->id.  Fire and forget; any thread. */
-int db_msg_update(const gw_envelope_t *env, const char *remote_id);
+void db_writer_set_hooks(db_receipt_events_fn_t receipt_events, db_event_hook_fn_t on_event);
+/* Queue a new message: d's envelope (its content as env_json, borrowed:
+ * it must stay valid until cb has run) with d's delivery state, and ev
+ * (taken over on success).  cb after the commit.  Any thread.  Returns 0,
+ * GW_EFULL (the writer's queue is past db.queue_max, or commits fail:
+ * admission control, nothing queued), GW_ESTOPPED or GW_ENOMEM; on error cb
+ * never runs and ev stays the caller's. */
+int db_dlv_insert(const gw_delivery_t *d, const char *env_json, db_events_t *ev,
+                  db_commit_cb_t cb, void *arg);
+/* Queue a state update of d (a snapshot is taken now) with ev; when
+ * want_receipt, also the receipt map row (current target, remote_id) ->
+ * id.  Never refused for load: a change of a stored message must land.
+ * Retried until it commits; idempotent, and never moves a final row.
+ * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
+int db_dlv_update(const gw_delivery_t *d, int want_receipt, db_events_t *ev, db_commit_cb_t cb,
+                  void *arg);
+/* Apply a delivery receipt: find the message that connector knows as
+ * remote_id and, unless it is final already, set status (reason err, text
+ * stat; GW_ST__COUNT: no change, a receipt that is not final) with the
+ * events of the receipt hook, in one transaction.  cb after
+ * the commit with rc 0 and the message id, or GW_ENOTFOUND (no such
+ * receipt map row: nothing changed).  Any thread. */
+int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
+                     const char *stat, db_receipt_cb_t cb, void *arg);
 /* Wait until everything queued so far is committed (tests, shutdown). */
 void db_writer_flush(void);
+/* Jobs waiting for the writer, and 1 while its last commit failed. */
+size_t db_writer_backlog(void);
+int db_writer_failing(void);
+
+/* Free the events of ev (on a failed queue call). */
+void db_events_clear(db_events_t *ev);
 
 /* --- messages (reads) --------------------------------------------------- */
-/* Call fn for each message in state received/queued, oldest first; fn takes
- * over the envelope reference. Main thread at start-up. Returns count. */
-int db_msgs_pending(void (*fn)(gw_envelope_t *env, void *arg), void *arg);
-/* One message as JSON (the envelope plus status), or NULL. */
+/* Call fn for each message not yet handed over for good (received, queued,
+ * sending), oldest first, as a delivery rebuilt from its row (env_json
+ * cached); fn takes it over.  Main thread at start-up.  Returns count. */
+int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), void *arg);
+/* One message as JSON (the envelope plus its delivery state), or NULL. */
 json_t *db_msg_get(const char *id);
 /* Recent messages, newest first, optional status filter; JSON array. */
 json_t *db_msgs_list(int limit, const char *status);
 /* Envelope id for an SMSC message id, malloc'd or NULL. */
 char *db_receipt_lookup(const char *connector, const char *remote_id);
+/* Rows of the outbox, oldest first, after seq (tests, MI): JSON array of
+ * {seq, ts, message_id, type, payload}. */
+json_t *db_outbox_list(long long after, int limit);
 
 /* --- routes ------------------------------------------------------------- */
 /* Rows as a JSON array of objects (id, name, priority, source, src_prefix,
@@ -91,6 +139,13 @@ json_t *db_accounts_list(void); /* no password hashes */
  * (without hash) into *out when out != NULL (caller json_decref).  GW_ENOTFOUND
  * or GW_EINVAL (wrong password). */
 int db_account_verify(const char *system_id, const char *password, json_t **out);
+/* The account row of system_id (as in db_accounts_list) into *out (caller
+ * json_decref).  0, GW_ENOTFOUND or GW_ESTORE.  No hashing: cheap. */
+int db_account_get(const char *system_id, json_t **out);
+/* One argon2id verification of password against a fixed decoy hash;
+ * returns GW_EINVAL.  A refusal decided without the real hash (unknown
+ * system_id, disabled, network) then costs as long as a wrong password. */
+int db_hash_decoy(const char *password);
 
 /* --- users (web UI and MI logins) --------------------------------------- */
 int db_users_count(void);

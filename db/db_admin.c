@@ -13,7 +13,7 @@
  * Verification hashes outside db_admin_lock so a slow login does not stall
  * other admin work.
  *
- * Threads: any (MI handlers, the SMPP thread verifying binds, start-up),
+ * Threads: any (MI handlers, the worker pool verifying SMPP binds, start-up),
  * serialised by db_admin_lock.
  */
 #include <pthread.h>
@@ -486,6 +486,53 @@ int db_account_verify(const char *system_id, const char *password, json_t **out)
         rc = GW_ENOTFOUND; /* deleted meanwhile */
     db_admin_end(st);
     return rc;
+}
+
+int db_account_get(const char *system_id, json_t **out)
+{
+    *out = NULL;
+    if (system_id == NULL)
+        return GW_ENOTFOUND;
+    sqlite3_stmt *st = db_admin_begin(DB_ADMIN_ACCOUNT_SELECT " WHERE system_id = ?1",
+                                      "get account");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, system_id, -1, SQLITE_STATIC);
+    int rc = GW_ENOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = db_admin_account_row(st);
+        rc = *out != NULL ? 0 : GW_ENOMEM;
+    }
+    db_admin_end(st);
+    return rc;
+}
+
+static pthread_once_t db_admin_decoy_once = PTHREAD_ONCE_INIT;
+static char db_admin_decoy[crypto_pwhash_STRBYTES];
+static int db_admin_decoy_rc;
+
+/* The decoy: a hash of random bytes no one knows, made once. */
+static void db_admin_decoy_init(void)
+{
+    unsigned char raw[16];
+    char pw[2 * sizeof(raw) + 1];
+
+    pthread_once(&db_admin_sodium_once, db_admin_sodium_init);
+    if (db_admin_sodium_rc < 0) {
+        db_admin_decoy_rc = GW_ERROR;
+        return;
+    }
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(pw, sizeof(pw), raw, sizeof(raw));
+    db_admin_decoy_rc = db_admin_hash(pw, db_admin_decoy);
+}
+
+int db_hash_decoy(const char *password)
+{
+    pthread_once(&db_admin_decoy_once, db_admin_decoy_init);
+    if (db_admin_decoy_rc == 0)
+        (void)db_admin_hash_verify(db_admin_decoy, password != NULL ? password : "");
+    return GW_EINVAL;
 }
 
 /* ---- users ------------------------------------------------------------- */

@@ -14,6 +14,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db/db_int.h"
@@ -26,12 +27,14 @@ static sqlite3 *db_msgs_conn; /* guarded by db_msgs_lock */
 /* Columns shared by the row readers, in this order. */
 #define DB_MSGS_COLS                                                                \
     "id, created_at, updated_at, expires_at, status, source_adapter, source_connector," \
-    " from_addr, to_addr, target, route, attempts, reason, reason_text, remote_id, envelope"
+    " from_addr, to_addr, target, route, attempts, reason, reason_text, remote_id, envelope," \
+    " plan, cur, tries, next_at, flags"
 
 enum {
     DB_C_ID = 0, DB_C_CREATED, DB_C_UPDATED, DB_C_EXPIRES, DB_C_STATUS, DB_C_SRC_ADAPTER,
     DB_C_SRC_CONNECTOR, DB_C_FROM, DB_C_TO, DB_C_TARGET, DB_C_ROUTE, DB_C_ATTEMPTS,
-    DB_C_REASON, DB_C_REASON_TEXT, DB_C_REMOTE_ID, DB_C_ENVELOPE,
+    DB_C_REASON, DB_C_REASON_TEXT, DB_C_REMOTE_ID, DB_C_ENVELOPE, DB_C_PLAN, DB_C_CUR,
+    DB_C_TRIES, DB_C_NEXT_AT, DB_C_FLAGS,
 };
 
 void db_msgs_attach(sqlite3 *conn)
@@ -50,14 +53,17 @@ sqlite3 *db_msgs_detach(void)
     return c;
 }
 
-/* Rebuild an envelope from a row: the stored JSON, then the delivery
- * columns over it.  New reference, or NULL (logged). */
-static gw_envelope_t *db_msgs_row_env(sqlite3_stmt *st)
+/* Rebuild a delivery from a row: the stored envelope JSON (the content),
+ * then the delivery columns.  New delivery, or NULL (logged). */
+static gw_delivery_t *db_msgs_row_dlv(sqlite3_stmt *st)
 {
     const char *id = (const char *)sqlite3_column_text(st, DB_C_ID);
     const char *text = (const char *)sqlite3_column_text(st, DB_C_ENVELOPE);
+    const char *plan = (const char *)sqlite3_column_text(st, DB_C_PLAN);
+    const char *target = (const char *)sqlite3_column_text(st, DB_C_TARGET);
     const char *err = NULL;
     json_error_t jerr;
+    gw_delivery_t *d = NULL;
 
     json_t *j = text != NULL ? json_loads(text, 0, &jerr) : NULL;
     if (j == NULL) {
@@ -70,29 +76,44 @@ static gw_envelope_t *db_msgs_row_env(sqlite3_stmt *st)
         GW_ERR("db", "message %s: stored envelope rejected: %s", id, err);
         return NULL;
     }
-    int status = gw_status_parse((const char *)sqlite3_column_text(st, DB_C_STATUS));
-    if (status >= 0)
-        env->status = (gw_status_t)status;
-    env->attempts = sqlite3_column_int(st, DB_C_ATTEMPTS);
-    env->reason = sqlite3_column_int(st, DB_C_REASON);
-    const char *target = (const char *)sqlite3_column_text(st, DB_C_TARGET);
-    const char *route = (const char *)sqlite3_column_text(st, DB_C_ROUTE);
-    const char *remote = (const char *)sqlite3_column_text(st, DB_C_REMOTE_ID);
-    if ((target != NULL && gw_env_set_str(&env->target, target, (size_t)-1) < 0) ||
-        (route != NULL && gw_env_set_str(&env->route, route, (size_t)-1) < 0) ||
-        (remote != NULL &&
-         gw_env_set_str(&env->corr.smpp_message_id, remote, (size_t)-1) < 0)) {
-        gw_env_unref(env);
+    d = gw_dlv_new(env);
+    gw_env_unref(env);
+    if (d == NULL)
+        return NULL;
+    snprintf(d->route, sizeof d->route, "%s",
+             sqlite3_column_text(st, DB_C_ROUTE) ? (const char *)sqlite3_column_text(st, DB_C_ROUTE)
+                                                 : "");
+    /* a plan, or (rows of a v1 file migrated without a target) the target */
+    if ((plan == NULL || gw_dlv_plan_parse(d, plan) < 0) &&
+        (target == NULL || gw_dlv_plan_set(d, d->route, target) < 0)) {
+        GW_ERR("db", "message %s: no delivery plan stored", id);
+        gw_dlv_free(d);
         return NULL;
     }
-    return env;
+    int status = gw_status_parse((const char *)sqlite3_column_text(st, DB_C_STATUS));
+    d->status = status >= 0 ? (gw_status_t)status : GW_ST_QUEUED;
+    d->cur = sqlite3_column_int(st, DB_C_CUR);
+    if (d->cur < 0 || d->cur >= d->ntargets)
+        d->cur = 0;
+    if (gw_dlv_tries_parse(d, (const char *)sqlite3_column_text(st, DB_C_TRIES)) < 0)
+        memset(d->tries, 0, sizeof d->tries);
+    d->attempts = sqlite3_column_int(st, DB_C_ATTEMPTS);
+    gw_dlv_set_reason(d, sqlite3_column_int(st, DB_C_REASON),
+                      (const char *)sqlite3_column_text(st, DB_C_REASON_TEXT));
+    snprintf(d->remote_id, sizeof d->remote_id, "%s",
+             sqlite3_column_text(st, DB_C_REMOTE_ID)
+                 ? (const char *)sqlite3_column_text(st, DB_C_REMOTE_ID)
+                 : "");
+    d->next_at = sqlite3_column_int64(st, DB_C_NEXT_AT);
+    d->flags = (unsigned)sqlite3_column_int(st, DB_C_FLAGS);
+    return d;
 }
 
-int db_msgs_pending(void (*fn)(gw_envelope_t *env, void *arg), void *arg)
+int db_msgs_pending(void (*fn)(gw_delivery_t *d, char *env_json, void *arg), void *arg)
 {
     int rc = 0;
     size_t n = 0, cap = 0;
-    gw_envelope_t **envs = NULL;
+    struct db_pending { gw_delivery_t *d; char *json; } *rows = NULL;
 
     pthread_mutex_lock(&db_msgs_lock);
     if (db_msgs_conn == NULL) {
@@ -101,7 +122,8 @@ int db_msgs_pending(void (*fn)(gw_envelope_t *env, void *arg), void *arg)
     }
     sqlite3_stmt *st = db_prepare(db_msgs_conn,
                                   "SELECT " DB_MSGS_COLS " FROM messages"
-                                  " WHERE status IN ('received', 'queued') ORDER BY created_at, id",
+                                  " WHERE status IN ('received', 'queued', 'sending')"
+                                  " ORDER BY created_at, id",
                                   "pending messages");
     if (st == NULL) {
         pthread_mutex_unlock(&db_msgs_lock);
@@ -110,21 +132,30 @@ int db_msgs_pending(void (*fn)(gw_envelope_t *env, void *arg), void *arg)
     /* Collect first, call fn after the lock: fn may well read the store. */
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        gw_envelope_t *env = db_msgs_row_env(st);
-        if (env == NULL)
+        gw_delivery_t *d = db_msgs_row_dlv(st);
+        if (d == NULL)
             continue; /* logged; a broken row must not block the others */
+        char *json = strdup((const char *)sqlite3_column_text(st, DB_C_ENVELOPE));
+        if (json == NULL) {
+            gw_dlv_free(d);
+            rc = GW_ENOMEM;
+            break;
+        }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
-            gw_envelope_t **ne = realloc(envs, ncap * sizeof *ne);
-            if (ne == NULL) {
-                gw_env_unref(env);
+            struct db_pending *nr = realloc(rows, ncap * sizeof *nr);
+            if (nr == NULL) {
+                gw_dlv_free(d);
+                free(json);
                 rc = GW_ENOMEM;
                 break;
             }
-            envs = ne;
+            rows = nr;
             cap = ncap;
         }
-        envs[n++] = env;
+        rows[n].d = d;
+        rows[n].json = json;
+        n++;
     }
     if (rc == 0 && step != SQLITE_DONE) {
         GW_ERR("db", "reading pending messages: %s", sqlite3_errmsg(db_msgs_conn));
@@ -134,12 +165,14 @@ int db_msgs_pending(void (*fn)(gw_envelope_t *env, void *arg), void *arg)
     pthread_mutex_unlock(&db_msgs_lock);
 
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            fn(envs[i], arg);
-        else
-            gw_env_unref(envs[i]);
+        if (rc == 0) {
+            fn(rows[i].d, rows[i].json, arg);
+        } else {
+            gw_dlv_free(rows[i].d);
+            free(rows[i].json);
+        }
     }
-    free(envs);
+    free(rows);
     return rc < 0 ? rc : (int)n;
 }
 
@@ -168,6 +201,17 @@ static json_t *db_msgs_row_json(sqlite3_stmt *st)
         "reason_text", db_col_json_str(st, DB_C_REASON_TEXT),
         "remote_id", db_col_json_str(st, DB_C_REMOTE_ID),
         "envelope", env != NULL ? env : json_null());
+    if (o != NULL &&
+        (json_object_set_new(o, "plan", db_col_json_str(st, DB_C_PLAN)) < 0 ||
+         json_object_set_new(o, "cur", json_integer(sqlite3_column_int(st, DB_C_CUR))) < 0 ||
+         json_object_set_new(o, "tries", db_col_json_str(st, DB_C_TRIES)) < 0 ||
+         json_object_set_new(o, "next_at",
+                             json_integer(sqlite3_column_int64(st, DB_C_NEXT_AT))) < 0 ||
+         json_object_set_new(o, "possible_duplicate",
+                             json_boolean(sqlite3_column_int(st, DB_C_FLAGS) & 1)) < 0)) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -255,4 +299,38 @@ char *db_receipt_lookup(const char *connector, const char *remote_id)
 out_unlock:
     pthread_mutex_unlock(&db_msgs_lock);
     return out;
+}
+
+json_t *db_outbox_list(long long after, int limit)
+{
+    json_t *arr = json_array();
+
+    if (arr == NULL)
+        return NULL;
+    if (limit <= 0 || limit > 10000)
+        limit = 1000;
+    pthread_mutex_lock(&db_msgs_lock);
+    if (db_msgs_conn == NULL)
+        goto out_unlock;
+    sqlite3_stmt *st = db_prepare(db_msgs_conn,
+                                  "SELECT seq, ts, message_id, type, payload FROM outbox"
+                                  " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                                  "list outbox");
+    if (st == NULL)
+        goto out_unlock;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *row = json_pack("{s:I, s:I, s:o, s:o, s:o}", "seq",
+                                (json_int_t)sqlite3_column_int64(st, 0), "ts",
+                                (json_int_t)sqlite3_column_int64(st, 1), "message_id",
+                                db_col_json_str(st, 2), "type", db_col_json_str(st, 3),
+                                "payload", db_col_json_str(st, 4));
+        if (row == NULL || json_array_append_new(arr, row) < 0)
+            break;
+    }
+    sqlite3_finalize(st);
+out_unlock:
+    pthread_mutex_unlock(&db_msgs_lock);
+    return arr;
 }

@@ -76,6 +76,25 @@ static const db_migration_t db_migrations[] = {
      "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, message_id TEXT, state TEXT NOT NULL,"
      "  detail TEXT);"
      "CREATE INDEX events_message ON events(message_id);"},
+    /* 2: content and delivery apart.  The envelope column keeps the
+     * content; the delivery record gets its plan ("strategy:a,b"), the
+     * index of its current target, attempts per target, the time of its
+     * next attempt and flags (1: possible duplicate).  Events are written
+     * in the transaction of their change to the outbox; the v1 events
+     * table was never written and goes. */
+    {2,
+     "ALTER TABLE messages ADD COLUMN plan TEXT;"
+     "ALTER TABLE messages ADD COLUMN cur INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE messages ADD COLUMN tries TEXT;"
+     "ALTER TABLE messages ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE messages SET plan = 'single:' || target, tries = CAST(attempts AS TEXT)"
+     "  WHERE target IS NOT NULL AND target <> '';"
+     "CREATE TABLE outbox("
+     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, message_id TEXT,"
+     "  type TEXT NOT NULL, payload TEXT NOT NULL);"
+     "CREATE INDEX outbox_ts ON outbox(ts);"
+     "DROP TABLE events;"},
 };
 
 #define DB_MIGRATIONS_N (sizeof db_migrations / sizeof db_migrations[0])

@@ -1,29 +1,43 @@
 /*
- * db_writer.c - the writer thread: group commit of envelopes and updates.
+ * db_writer.c - the writer thread: group commit of messages, their state
+ * changes, their events and receipts.
  *
  * Every write of the message path goes through one thread with its own
  * connection.  Producers (adapter threads, the core) push jobs on
  * db_wr_queue; the thread blocks for the first job, then takes everything
  * else that is waiting (up to db.batch_max) and runs the lot inside one
  * BEGIN IMMEDIATE ... COMMIT.  Only after COMMIT returned does it call each
- * insert's callback with rc 0; if the transaction cannot be committed it is
- * rolled back and every insert of the group gets GW_ESTORE, so no sender is
- * ever told "accepted" for a row that is not on disk.  One fsync is shared
- * by the whole group: the more load, the bigger the groups, and the cost
- * per message falls as the rate rises.
+ * job's callback and hand the group's events to the event hook, so no
+ * sender hears "accepted" and no consumer sees an event for a row that is
+ * not on disk.  One fsync is shared by the whole group: the more load, the
+ * bigger the groups.
  *
- * The envelope JSON is serialised on the producer's thread (db_msg_insert),
- * which spreads that CPU over the adapters and keeps the writer's
- * transaction short.  Inserts and updates copy the delivery fields when
- * queued, since the delivering thread keeps changing the envelope
- * afterwards; the writer reads only the read-only-once-routed fields.
+ * Jobs: an INSERT (a new message: envelope JSON, delivery columns), an
+ * UPDATE (a state change of a delivery: a snapshot taken when queued), a
+ * RECEIPT (the far side's final word, matched through the receipt map in
+ * the same transaction), each with up to DB_EVENTS_MAX events written to
+ * the outbox table in that transaction.
+ *
+ * Nothing is dropped.  When a group cannot commit (the write lock held
+ * past busy_timeout, a full disk, an I/O error) it is rolled back; its
+ * inserts are answered GW_ESTORE (nothing of them is stored; the sender may
+ * try again), but its updates and receipts stay, in their order, at the
+ * head of the next group, which waits an exponential backoff first (100 ms
+ * doubling to 5 s).  They are idempotent (an update sets absolute values
+ * and never moves a final row), so running one twice is harmless.
+ *
+ * Admission: an insert is refused with GW_EFULL while more than
+ * db.queue_max jobs wait, or while the last group failed (the disk is
+ * full: refuse new work rather than pile it up); updates are never refused.
  *
  * Stopping: db_writer_stop closes the door under db_wr_lock (later pushes
- * get GW_ESTOPPED) and queues a stop job behind everything already queued,
- * so all accepted work is committed and answered before the thread exits.
+ * get GW_ESTOPPED) and queues a stop job behind everything already queued;
+ * the thread exits once that is committed.  Updates still failing then are
+ * given up with an error in the log: the rows keep their previous state,
+ * which recovery picks up (at least once).
  *
- * Threads: db_msg_insert, db_msg_update, db_writer_flush from any thread;
- * db_writer_start / db_writer_stop from the main thread; the rest on the
+ * Threads: db_dlv_insert / update, db_receipt_apply, db_writer_flush from
+ * any thread; db_writer_start / stop from the main thread; the rest on the
  * writer thread.
  */
 #include <pthread.h>
@@ -42,6 +56,7 @@
 typedef enum {
     DB_JOB_INSERT = 0,
     DB_JOB_UPDATE,
+    DB_JOB_RECEIPT,
     DB_JOB_BARRIER,
     DB_JOB_STOP,
 } db_job_kind_t;
@@ -56,26 +71,41 @@ typedef struct db_barrier {
 typedef struct db_job {
     db_job_kind_t kind;
     int rc;                 /* this job's outcome inside the group */
-    gw_envelope_t *env;     /* INSERT: a reference held by the job */
-    db_commit_cb_t cb;      /* INSERT */
-    void *arg;              /* INSERT */
-    char *json;             /* INSERT: envelope JSON text */
+    db_commit_cb_t cb;      /* INSERT, UPDATE */
+    db_receipt_cb_t rcb;    /* RECEIPT */
+    void *arg;
     db_barrier_t *barrier;  /* BARRIER */
-    /* INSERT and UPDATE: a snapshot of the delivery fields */
+    db_events_t ev;         /* owned texts */
+    /* INSERT */
+    gw_envelope_t *env;     /* a reference held by the job */
+    const char *json;       /* the envelope's JSON text, borrowed until cb */
+    char route[GW_NAME_MAX];
+    char plan[GW_PLAN_MAX * GW_NAME_MAX + 16];
+    /* INSERT and UPDATE: a snapshot of the delivery */
     char id[GW_ENV_ID_LEN + 1];
     int status;
+    int cur;
     int attempts;
     int reason;
-    char *reason_text;
-    char *remote_id;
-    char *target;
+    char reason_text[96];
+    char target[GW_NAME_MAX];
+    char tries[GW_PLAN_MAX * 8];
+    char remote_id[GW_REMOTE_ID_MAX];
+    int64_t next_at;
+    unsigned flags;
     int want_receipt;       /* UPDATE: write the receipt map row */
+    /* RECEIPT */
+    char connector[GW_NAME_MAX];
+    char stat[16];
+    char found_id[GW_ENV_ID_LEN + 1];
     int64_t ts;
 } db_job_t;
 
 /* Configuration (db_params); read when the writer starts. */
 static char db_cfg_sync[8] = "full";
 static int db_cfg_batch_max = 512;
+static int db_cfg_queue_max = 20000;
+static int db_cfg_outbox_keep_s = 86400;
 
 const gw_param_t db_params[] = {
     {"db.synchronous", GW_PT_STR, db_cfg_sync, sizeof db_cfg_sync, "full", 1, 0, 0,
@@ -83,6 +113,11 @@ const gw_param_t db_params[] = {
      "normal: survives a crash of the process only, faster on slow disks"},
     {"db.batch_max", GW_PT_INT, &db_cfg_batch_max, 0, "512", 1, 10000, 0,
      "most jobs (inserts and updates) committed in one transaction"},
+    {"db.queue_max", GW_PT_INT, &db_cfg_queue_max, 0, "20000", 1, 10000000, GW_PARAM_RUNTIME,
+     "jobs waiting for the writer past which new messages are refused (SIP 503, "
+     "SMPP ESME_RTHROTTLED): admission control"},
+    {"db.outbox_keep_s", GW_PT_INT, &db_cfg_outbox_keep_s, 0, "86400", 60, 31536000,
+     GW_PARAM_RUNTIME, "seconds an event stays in the outbox table"},
     GW_PARAM_END,
 };
 
@@ -90,41 +125,65 @@ const gw_param_t db_params[] = {
 static pthread_mutex_t db_wr_lock = PTHREAD_MUTEX_INITIALIZER;
 static int db_wr_accepting;
 static int db_wr_running;     /* main thread only */
+static int db_wr_fail;        /* atomic: the last group did not commit */
+static int64_t db_wr_fail_ms; /* atomic: when it failed (ms since the epoch) */
 static pthread_t db_wr_thread;
 static gw_queue_t *db_wr_queue;
+static db_receipt_events_fn_t db_wr_receipt_events; /* set before start */
+static db_event_hook_fn_t db_wr_on_event;
 /* Static so that stopping cannot fail for want of memory. */
 static db_job_t db_wr_stop_job = {.kind = DB_JOB_STOP};
 
 /* Writer-thread state. */
 static sqlite3 *db_wr_conn;
-static sqlite3_stmt *db_wr_st_insert, *db_wr_st_update, *db_wr_st_receipt;
-static db_job_t **db_wr_batch;
+static sqlite3_stmt *db_wr_st_insert, *db_wr_st_update, *db_wr_st_receipt, *db_wr_st_outbox,
+    *db_wr_st_rcpt_find, *db_wr_st_rcpt_set, *db_wr_st_purge;
+static db_job_t **db_wr_batch;   /* the group being run */
+static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
+static size_t db_wr_nretry;
 static int db_wr_batch_max;
 static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
-    *db_wr_st_commit_us_max, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last;
+    *db_wr_st_commit_us_max, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
+    *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events;
 
 static const char db_wr_sql_insert[] =
     "INSERT INTO messages(id, created_at, updated_at, expires_at, status, source_adapter,"
     " source_connector, from_addr, to_addr, target, route, attempts, reason, reason_text,"
-    " remote_id, envelope) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
-    " ON CONFLICT(id) DO UPDATE SET updated_at=excluded.updated_at, status=excluded.status,"
-    " target=excluded.target, route=excluded.route, attempts=excluded.attempts,"
-    " reason=excluded.reason, reason_text=excluded.reason_text, envelope=excluded.envelope";
+    " remote_id, envelope, plan, cur, tries, next_at, flags)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
+    " ON CONFLICT(id) DO NOTHING";
 /* A final state is never left again: a late or stale update (a retry
  * racing a receipt, a duplicate outcome) must not turn a delivered message
  * back into one that recovery would send again.  Checklist: the final
- * states here are the gw_status_t values after submitted. */
+ * states here are gw_status_final()'s. */
 static const char db_wr_sql_update[] =
     "UPDATE messages SET status=?1, attempts=?2, reason=?3, reason_text=?4,"
-    " remote_id=COALESCE(?5, remote_id), target=COALESCE(?6, target), updated_at=?7"
-    " WHERE id=?8 AND status NOT IN ('delivered', 'failed', 'expired', 'rejected')";
+    " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10,"
+    " updated_at=?11"
+    " WHERE id=?12 AND status NOT IN ('delivered', 'failed', 'expired', 'rejected')";
 static const char db_wr_sql_receipt[] =
     "INSERT OR REPLACE INTO receipts(connector, remote_id, message_id, created_at)"
     " VALUES(?1, ?2, ?3, ?4)";
+static const char db_wr_sql_outbox[] =
+    "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
+static const char db_wr_sql_rcpt_find[] =
+    "SELECT m.id, m.status, m.envelope FROM receipts r JOIN messages m ON m.id = r.message_id"
+    " WHERE r.connector = ?1 AND r.remote_id = ?2";
+static const char db_wr_sql_rcpt_set[] =
+    "UPDATE messages SET status=?1, reason=?2, reason_text=?3, updated_at=?4"
+    " WHERE id=?5 AND status NOT IN ('delivered', 'failed', 'expired', 'rejected')";
+static const char db_wr_sql_purge[] =
+    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY seq LIMIT 500)";
 
 const char *db_writer_sync_level(void)
 {
     return strcasecmp(db_cfg_sync, "normal") == 0 ? "NORMAL" : "FULL";
+}
+
+void db_writer_set_hooks(db_receipt_events_fn_t receipt_events, db_event_hook_fn_t on_event)
+{
+    db_wr_receipt_events = receipt_events;
+    db_wr_on_event = on_event;
 }
 
 static int64_t db_wr_now_us(void)
@@ -134,13 +193,21 @@ static int64_t db_wr_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void db_events_clear(db_events_t *ev)
+{
+    if (ev == NULL)
+        return;
+    for (int i = 0; i < ev->n; i++) {
+        free(ev->texts[i]);
+        ev->texts[i] = NULL;
+    }
+    ev->n = 0;
+}
+
 static void db_job_free(db_job_t *job)
 {
     gw_env_unref(job->env);
-    free(job->json);
-    free(job->reason_text);
-    free(job->remote_id);
-    free(job->target);
+    db_events_clear(&job->ev);
     free(job);
 }
 
@@ -152,93 +219,149 @@ static void db_job_drop(void *item)
     if (job == &db_wr_stop_job)
         return;
     if (job->kind == DB_JOB_INSERT && job->cb != NULL)
-        job->cb(job->env, GW_ESTORE, job->arg);
+        job->cb(job->arg, GW_ESTORE);
     db_job_free(job);
 }
 
-/* Push under db_wr_lock so nothing lands behind the stop job.
- * 0, GW_ESTOPPED or GW_ENOMEM; on error the job stays the caller's. */
+/* Push under db_wr_lock so nothing lands behind the stop job.  An insert
+ * is refused (GW_EFULL) past db.queue_max or while commits fail.
+ * 0, GW_EFULL, GW_ESTOPPED or GW_ENOMEM; on error the job stays the
+ * caller's. */
 static int db_wr_push(db_job_t *job)
 {
     int rc;
     pthread_mutex_lock(&db_wr_lock);
     if (!db_wr_accepting)
         rc = GW_ESTOPPED;
+    else if (job->kind == DB_JOB_INSERT &&
+             /* failing: refuse for a second after each failure, then let
+              * one through to find out whether the store is back */
+             ((__atomic_load_n(&db_wr_fail, __ATOMIC_RELAXED) &&
+               gw_now_ms() - __atomic_load_n(&db_wr_fail_ms, __ATOMIC_RELAXED) < 1000) ||
+              gw_queue_len(db_wr_queue) >=
+                  (size_t)__atomic_load_n(&db_cfg_queue_max, __ATOMIC_RELAXED)))
+        rc = GW_EFULL;
     else
         rc = gw_queue_push(db_wr_queue, job) == 0 ? 0 : GW_ENOMEM;
     pthread_mutex_unlock(&db_wr_lock);
+    if (rc == GW_EFULL)
+        gw_stat_add(db_wr_st_refused, 1);
     return rc;
 }
 
-/* strdup that keeps NULL; sets *fail on allocation failure. */
-static char *db_wr_dup(const char *s, int *fail)
+size_t db_writer_backlog(void)
 {
-    if (s == NULL)
-        return NULL;
-    char *d = strdup(s);
-    if (d == NULL)
-        *fail = 1;
-    return d;
+    return db_wr_queue ? gw_queue_len(db_wr_queue) : 0;
 }
 
-int db_msg_insert(gw_envelope_t *env, db_commit_cb_t cb, void *arg)
+int db_writer_failing(void)
 {
-    int rc = GW_ENOMEM;
+    return __atomic_load_n(&db_wr_fail, __ATOMIC_RELAXED);
+}
+
+/* Copy the delivery state of d into job (no allocation). */
+static void db_job_snapshot(db_job_t *job, const gw_delivery_t *d)
+{
+    memcpy(job->id, d->env->id, sizeof job->id);
+    job->status = (int)d->status;
+    job->cur = d->cur;
+    job->attempts = d->attempts;
+    job->reason = d->reason;
+    memcpy(job->reason_text, d->reason_text, sizeof job->reason_text);
+    snprintf(job->target, sizeof job->target, "%s", gw_dlv_target(d));
+    if (gw_dlv_tries_text(d, job->tries, sizeof job->tries) < 0)
+        job->tries[0] = '\0';
+    memcpy(job->remote_id, d->remote_id, sizeof job->remote_id);
+    job->next_at = d->next_at;
+    job->flags = d->flags;
+    job->ts = gw_now_ms();
+}
+
+/* Take ev's texts into job (ev is left empty). */
+static void db_job_take_events(db_job_t *job, db_events_t *ev)
+{
+    if (ev == NULL)
+        return;
+    job->ev = *ev;
+    memset(ev, 0, sizeof *ev);
+}
+
+/* Give ev's texts back from job to the caller after a failed push. */
+static void db_job_give_events(db_job_t *job, db_events_t *ev)
+{
+    if (ev == NULL)
+        return;
+    *ev = job->ev;
+    memset(&job->ev, 0, sizeof job->ev);
+}
+
+int db_dlv_insert(const gw_delivery_t *d, const char *env_json, db_events_t *ev,
+                  db_commit_cb_t cb, void *arg)
+{
+    int rc;
     db_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
         return GW_ENOMEM;
-    json_t *j = gw_env_to_json(env);
-    if (j == NULL)
-        goto out_free_job;
-    job->json = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (job->json == NULL)
-        goto out_free_job;
-    /* The delivery fields may change once the caller hands env on: take
-     * them now, as the JSON above, not on the writer thread. */
-    int fail = 0;
-    job->status = (int)env->status;
-    job->attempts = env->attempts;
-    job->reason = env->reason;
-    job->reason_text = db_wr_dup(env->reason_text, &fail);
-    job->remote_id = db_wr_dup(env->corr.smpp_message_id, &fail);
-    if (fail)
-        goto out_free_job;
     job->kind = DB_JOB_INSERT;
+    db_job_snapshot(job, d);
+    snprintf(job->route, sizeof job->route, "%s", d->route);
+    if (gw_dlv_plan_text(d, job->plan, sizeof job->plan) < 0)
+        job->plan[0] = '\0';
     job->cb = cb;
     job->arg = arg;
-    job->env = gw_env_ref(env);
+    job->env = gw_env_ref(d->env);
+    job->json = env_json;
+    db_job_take_events(job, ev);
     rc = db_wr_push(job);
-    if (rc < 0)
-        goto out_free_job;
-    return 0;
-
-out_free_job:
-    db_job_free(job);
+    if (rc < 0) {
+        db_job_give_events(job, ev);
+        db_job_free(job);
+    }
     return rc;
 }
 
-int db_msg_update(const gw_envelope_t *env, const char *remote_id)
+int db_dlv_update(const gw_delivery_t *d, int want_receipt, db_events_t *ev, db_commit_cb_t cb,
+                  void *arg)
 {
-    int fail = 0, rc;
+    int rc;
     db_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
         return GW_ENOMEM;
     job->kind = DB_JOB_UPDATE;
-    memcpy(job->id, env->id, sizeof job->id);
-    job->status = (int)env->status;
-    job->attempts = env->attempts;
-    job->reason = env->reason;
-    job->ts = gw_now_ms();
-    job->reason_text = db_wr_dup(env->reason_text, &fail);
-    job->remote_id = db_wr_dup(remote_id != NULL ? remote_id : env->corr.smpp_message_id, &fail);
-    job->target = db_wr_dup(env->target, &fail);
-    if (fail) {
+    db_job_snapshot(job, d);
+    job->want_receipt = want_receipt && d->remote_id[0] != '\0';
+    job->cb = cb;
+    job->arg = arg;
+    db_job_take_events(job, ev);
+    rc = db_wr_push(job);
+    if (rc < 0) {
+        db_job_give_events(job, ev);
         db_job_free(job);
-        return GW_ENOMEM;
     }
-    /* The receipt row is written only for an explicit remote_id. */
-    job->want_receipt = remote_id != NULL;
+    return rc;
+}
+
+int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
+                     const char *stat, db_receipt_cb_t cb, void *arg)
+{
+    int rc;
+    db_job_t *job;
+
+    if (connector == NULL || remote_id == NULL || strlen(connector) >= GW_NAME_MAX ||
+        strlen(remote_id) >= GW_REMOTE_ID_MAX)
+        return GW_EINVAL;
+    job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_RECEIPT;
+    snprintf(job->connector, sizeof job->connector, "%s", connector);
+    snprintf(job->remote_id, sizeof job->remote_id, "%s", remote_id);
+    snprintf(job->stat, sizeof job->stat, "%s", stat ? stat : "");
+    job->status = (int)status;
+    job->reason = err;
+    job->rcb = cb;
+    job->arg = arg;
+    job->ts = gw_now_ms();
     rc = db_wr_push(job);
     if (rc < 0)
         db_job_free(job);
@@ -269,100 +392,189 @@ out_destroy:
     pthread_mutex_destroy(&b.lock);
 }
 
+/* Step st and reset it; 0 or GW_ESTORE. */
+static int db_wr_step(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : GW_ESTORE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* The job's events into the outbox; 0 or GW_ESTORE. */
+static int db_wr_exec_events(db_job_t *job, const char *id)
+{
+    sqlite3_stmt *st = db_wr_st_outbox;
+
+    for (int i = 0; i < job->ev.n; i++) {
+        sqlite3_bind_int64(st, 1, job->ts);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, job->ev.types[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, job->ev.texts[i], -1, SQLITE_STATIC);
+        if (db_wr_step(st) < 0)
+            return GW_ESTORE;
+    }
+    return 0;
+}
+
 /* Bind and run the insert of job; 0 or GW_ESTORE (logged). Writer thread. */
 static int db_wr_exec_insert(db_job_t *job)
 {
     sqlite3_stmt *st = db_wr_st_insert;
     const gw_envelope_t *e = job->env;
-    int64_t now = gw_now_ms();
 
     sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, e->created_at);
-    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 3, job->ts);
     sqlite3_bind_int64(st, 4, e->expires_at);
     sqlite3_bind_text(st, 5, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, e->source.adapter, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, e->source.connector, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, e->from.address, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, e->to.address, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, e->target, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 11, e->route, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, job->target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, job->route, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 12, job->attempts);
     sqlite3_bind_int(st, 13, job->reason);
-    sqlite3_bind_text(st, 14, job->reason_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 15, job->remote_id, -1, SQLITE_STATIC);
+    db_bind_text(st, 14, job->reason_text[0] ? job->reason_text : NULL);
+    db_bind_text(st, 15, job->remote_id[0] ? job->remote_id : NULL);
     sqlite3_bind_text(st, 16, job->json, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : GW_ESTORE;
+    sqlite3_bind_text(st, 17, job->plan, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 18, job->cur);
+    sqlite3_bind_text(st, 19, job->tries, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 20, job->next_at);
+    sqlite3_bind_int(st, 21, (int)job->flags);
+    int rc = db_wr_step(st);
+    if (rc == 0)
+        rc = db_wr_exec_events(job, e->id);
     if (rc < 0)
         GW_ERR("db", "insert %s: %s", e->id, sqlite3_errmsg(db_wr_conn));
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return rc;
 }
 
-/* Bind and run an update (and its receipt row); 0 or GW_ESTORE (logged). */
+/* Bind and run an update (and its receipt row and events); 0 or GW_ESTORE
+ * (logged). */
 static int db_wr_exec_update(db_job_t *job)
 {
     sqlite3_stmt *st = db_wr_st_update;
-    int rc = 0;
+    int rc;
 
     sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, job->attempts);
     sqlite3_bind_int(st, 3, job->reason);
-    sqlite3_bind_text(st, 4, job->reason_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, job->remote_id, -1, SQLITE_STATIC);
+    db_bind_text(st, 4, job->reason_text[0] ? job->reason_text : NULL);
+    db_bind_text(st, 5, job->remote_id[0] ? job->remote_id : NULL);
     sqlite3_bind_text(st, 6, job->target, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, job->ts);
-    sqlite3_bind_text(st, 8, job->id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = GW_ESTORE;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc == 0 && job->want_receipt && job->remote_id != NULL && job->target != NULL) {
+    sqlite3_bind_int(st, 7, job->cur);
+    sqlite3_bind_text(st, 8, job->tries, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, job->next_at);
+    sqlite3_bind_int(st, 10, (int)job->flags);
+    sqlite3_bind_int64(st, 11, job->ts);
+    sqlite3_bind_text(st, 12, job->id, -1, SQLITE_STATIC);
+    rc = db_wr_step(st);
+    if (rc == 0 && job->want_receipt) {
         st = db_wr_st_receipt;
         sqlite3_bind_text(st, 1, job->target, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, job->remote_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, job->id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, job->ts);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = GW_ESTORE;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        rc = db_wr_step(st);
     }
+    if (rc == 0)
+        rc = db_wr_exec_events(job, job->id);
     if (rc < 0)
         GW_ERR("db", "update %s: %s", job->id, sqlite3_errmsg(db_wr_conn));
     return rc;
 }
 
-/* Run the data jobs of jobs[0..n) (only the updates when updates_only) in
- * one transaction.  Returns 0 when committed, or GW_ESTORE when the group
- * was rolled back (logged once); *began tells whether BEGIN succeeded.
+/* Find the receipt's message and apply it.  An unknown id is no error of
+ * the store: rc 0, found_id empty.  A message already final keeps its
+ * state; the receipt is still an event. */
+static int db_wr_exec_receipt(db_job_t *job)
+{
+    sqlite3_stmt *st = db_wr_st_rcpt_find;
+    int rc = 0, step, final = 0;
+
+    job->found_id[0] = '\0';
+    db_events_clear(&job->ev); /* a retried group builds them again */
+    sqlite3_bind_text(st, 1, job->connector, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job->remote_id, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *cur = (const char *)sqlite3_column_text(st, 1);
+        int cst = gw_status_parse(cur);
+        snprintf(job->found_id, sizeof job->found_id, "%s", id ? id : "");
+        final = cst >= 0 && gw_status_final((gw_status_t)cst);
+        if (db_wr_receipt_events != NULL)
+            db_wr_receipt_events(&job->ev, job->found_id,
+                                 (const char *)sqlite3_column_text(st, 2),
+                                 final || job->status >= GW_ST__COUNT ? (gw_status_t)cst
+                                                                      : (gw_status_t)job->status,
+                                 job->stat);
+    } else if (step != SQLITE_DONE) {
+        rc = GW_ESTORE;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == 0 && job->found_id[0] && !final && job->status < GW_ST__COUNT) {
+        st = db_wr_st_rcpt_set;
+        sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, job->reason);
+        sqlite3_bind_text(st, 3, job->stat, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, job->ts);
+        sqlite3_bind_text(st, 5, job->found_id, -1, SQLITE_STATIC);
+        rc = db_wr_step(st);
+    }
+    if (rc == 0 && job->found_id[0])
+        rc = db_wr_exec_events(job, job->found_id);
+    if (rc < 0)
+        GW_ERR("db", "receipt %s from %s: %s", job->remote_id, job->connector,
+               sqlite3_errmsg(db_wr_conn));
+    return rc;
+}
+
+/* Outbox rows past db.outbox_keep_s go, a few hundred per group, so the
+ * purge never makes one commit long. */
+static void db_wr_purge_outbox(void)
+{
+    int64_t keep = (int64_t)__atomic_load_n(&db_cfg_outbox_keep_s, __ATOMIC_RELAXED) * 1000;
+
+    sqlite3_bind_int64(db_wr_st_purge, 1, gw_now_ms() - keep);
+    if (db_wr_step(db_wr_st_purge) < 0)
+        GW_WARN("db", "outbox purge: %s", sqlite3_errmsg(db_wr_conn));
+}
+
+/* Run the data jobs of jobs[0..n) in one transaction.  Returns 0 when
+ * committed, or GW_ESTORE when the group was rolled back (logged once).
  * Sets each run job's rc.  Writer thread. */
-static int db_wr_commit_group(db_job_t **jobs, size_t n, int updates_only, int *began)
+static int db_wr_commit_group(db_job_t **jobs, size_t n)
 {
     size_t rows = 0;
     int64_t t0 = db_wr_now_us();
+    static unsigned groups;
 
-    *began = 0;
     if (sqlite3_exec(db_wr_conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto out_fail;
-    *began = 1;
     for (size_t i = 0; i < n; i++) {
-        if (updates_only && jobs[i]->kind != DB_JOB_UPDATE)
-            continue;
         if (jobs[i]->kind == DB_JOB_INSERT)
             jobs[i]->rc = db_wr_exec_insert(jobs[i]);
         else if (jobs[i]->kind == DB_JOB_UPDATE)
             jobs[i]->rc = db_wr_exec_update(jobs[i]);
+        else if (jobs[i]->kind == DB_JOB_RECEIPT)
+            jobs[i]->rc = db_wr_exec_receipt(jobs[i]);
         else
             continue;
         rows += jobs[i]->rc == 0;
-        /* Some errors (I/O, full disk) roll the whole transaction back. */
-        if (sqlite3_get_autocommit(db_wr_conn))
+        /* Some errors (I/O, full disk) roll the whole transaction back;
+         * a failing update must not commit without its later ones. */
+        if (sqlite3_get_autocommit(db_wr_conn) || (jobs[i]->rc < 0 && jobs[i]->kind != DB_JOB_INSERT))
             goto out_fail;
     }
+    if (++groups % 64 == 0)
+        db_wr_purge_outbox();
     if (sqlite3_exec(db_wr_conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        goto out_rollback;
+        goto out_fail;
     int64_t us = db_wr_now_us() - t0;
     gw_stat_add(db_wr_st_commits, 1);
     gw_stat_add(db_wr_st_rows, (int64_t)rows);
@@ -371,11 +583,6 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n, int updates_only, int *
         gw_stat_set(db_wr_st_commit_us_max, us);
     return 0;
 
-out_rollback:
-    GW_ERR("db", "commit of %zu job(s) failed: %s", n, sqlite3_errmsg(db_wr_conn));
-    sqlite3_exec(db_wr_conn, "ROLLBACK", NULL, NULL, NULL);
-    gw_stat_add(db_wr_st_errors, 1);
-    return GW_ESTORE;
 out_fail:
     GW_ERR("db", "group of %zu job(s) not stored: %s", n, sqlite3_errmsg(db_wr_conn));
     if (!sqlite3_get_autocommit(db_wr_conn))
@@ -384,37 +591,62 @@ out_fail:
     return GW_ESTORE;
 }
 
-/* Commit one batch, then answer it: callbacks, barriers.  Returns 1 when
- * the batch held the stop job.  Writer thread. */
+/* Hand the job's committed events to the hook. */
+static void db_wr_publish(db_job_t *job)
+{
+    if (db_wr_on_event == NULL)
+        return;
+    for (int i = 0; i < job->ev.n; i++)
+        db_wr_on_event(job->ev.types[i], job->ev.texts[i]);
+    gw_stat_add(db_wr_st_events, job->ev.n);
+}
+
+/* Commit one batch, then answer it: callbacks, events, barriers.  Updates
+ * and receipts of a failed group go to db_wr_retry in order.  Returns 1
+ * when the batch held the stop job.  Writer thread. */
 static int db_wr_run_batch(db_job_t **jobs, size_t n)
 {
-    int stop = 0, began, updates = 0, update_rc;
-    int group_rc = db_wr_commit_group(jobs, n, 0, &began);
+    int stop = 0, data = 0;
+    int group_rc = db_wr_commit_group(jobs, n);
 
-    /* Updates are fire and forget: nobody can retry them, and losing one
-     * loses a final state.  When an insert spoiled the transaction (a
-     * failing row, a failing COMMIT), commit the updates again on their
-     * own; the inserts' senders are told GW_ESTORE and may retry. */
     for (size_t i = 0; i < n; i++)
-        updates += jobs[i]->kind == DB_JOB_UPDATE;
-    update_rc = group_rc;
-    if (group_rc < 0 && began && updates > 0)
-        update_rc = db_wr_commit_group(jobs, n, 1, &began);
+        data += jobs[i]->kind <= DB_JOB_RECEIPT;
+    if (group_rc < 0)
+        __atomic_store_n(&db_wr_fail_ms, gw_now_ms(), __ATOMIC_RELAXED);
+    /* only a group that wrote something tells whether the store works */
+    if (data > 0)
+        __atomic_store_n(&db_wr_fail, group_rc < 0, __ATOMIC_RELAXED);
+    db_wr_nretry = 0;
     for (size_t i = 0; i < n; i++) {
         db_job_t *job = jobs[i];
         switch (job->kind) {
         case DB_JOB_INSERT:
+            if (group_rc == 0 && job->rc == 0)
+                db_wr_publish(job);
             if (job->cb != NULL)
-                job->cb(job->env, group_rc < 0 ? GW_ESTORE : job->rc, job->arg);
+                job->cb(job->arg, group_rc < 0 ? GW_ESTORE : job->rc);
             db_job_free(job);
             break;
         case DB_JOB_UPDATE:
-            if (update_rc < 0 || job->rc < 0)
-                GW_ERR("db", "message %s: state %s not stored",
-                       job->id, gw_status_name((gw_status_t)job->status));
+        case DB_JOB_RECEIPT:
+            if (group_rc < 0) {
+                db_wr_retry[db_wr_nretry++] = job; /* never freed unstored */
+                break;
+            }
+            db_wr_publish(job);
+            if (job->kind == DB_JOB_UPDATE && job->cb != NULL)
+                job->cb(job->arg, 0);
+            else if (job->kind == DB_JOB_RECEIPT && job->rcb != NULL)
+                job->rcb(job->arg, job->found_id[0] ? 0 : GW_ENOTFOUND,
+                         job->found_id[0] ? job->found_id : NULL);
             db_job_free(job);
             break;
         case DB_JOB_BARRIER:
+            /* a flush waits for the updates before it to land */
+            if (group_rc < 0) {
+                db_wr_retry[db_wr_nretry++] = job;
+                break;
+            }
             pthread_mutex_lock(&job->barrier->lock);
             job->barrier->done = 1;
             pthread_cond_signal(&job->barrier->cond);
@@ -426,33 +658,86 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             break;
         }
     }
+    if (db_wr_nretry > 0)
+        gw_stat_add(db_wr_st_retried, (int64_t)db_wr_nretry);
     return stop;
+}
+
+/* Stopping with updates that never committed: say which, then release
+ * them (their rows keep the state before; recovery resends). */
+static void db_wr_give_up(void)
+{
+    for (size_t i = 0; i < db_wr_nretry; i++) {
+        db_job_t *job = db_wr_retry[i];
+        if (job->kind == DB_JOB_BARRIER) {
+            pthread_mutex_lock(&job->barrier->lock);
+            job->barrier->done = 1;
+            pthread_cond_signal(&job->barrier->cond);
+            pthread_mutex_unlock(&job->barrier->lock);
+            free(job);
+            continue;
+        }
+        GW_ERR("db", "stopping: message %s: a state change never committed",
+               job->kind == DB_JOB_RECEIPT ? job->remote_id : job->id);
+        if (job->kind == DB_JOB_RECEIPT && job->rcb != NULL)
+            job->rcb(job->arg, GW_ESTORE, NULL);
+        db_job_free(job);
+    }
+    db_wr_nretry = 0;
 }
 
 static void *db_wr_main(void *arg)
 {
+    int backoff_ms = 0, stop = 0;
+
     (void)arg;
-    for (;;) {
-        db_job_t *first = gw_queue_pop(db_wr_queue, -1);
-        if (first == NULL)
-            continue;
-        db_wr_batch[0] = first;
-        size_t n = 1 + gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + 1,
-                                         (size_t)db_wr_batch_max - 1);
+    while (!stop) {
+        size_t n = 0;
+        if (db_wr_nretry > 0) {
+            /* a failed group: wait, then run its updates first, in order */
+            backoff_ms = backoff_ms ? (backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2) : 100;
+            struct timespec ts = { backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+            memcpy(db_wr_batch, db_wr_retry, db_wr_nretry * sizeof *db_wr_batch);
+            n = db_wr_nretry;
+            db_wr_nretry = 0;
+        } else {
+            backoff_ms = 0;
+            db_job_t *first = gw_queue_pop(db_wr_queue, -1);
+            if (first == NULL)
+                continue;
+            db_wr_batch[n++] = first;
+        }
+        if (n < (size_t)db_wr_batch_max)
+            n += gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + n,
+                                   (size_t)db_wr_batch_max - n);
         gw_stat_set(db_wr_st_batch_last, (int64_t)n);
         gw_stat_set(db_wr_st_queue, (int64_t)gw_queue_len(db_wr_queue));
-        if (db_wr_run_batch(db_wr_batch, n))
-            break;
+        stop = db_wr_run_batch(db_wr_batch, n);
+        if (stop && db_wr_nretry > 0) {
+            /* the stop job came with a failing group: a few last tries */
+            for (int i = 0; i < 3 && db_wr_nretry > 0; i++) {
+                struct timespec ts = { 0, 200 * 1000000L };
+                nanosleep(&ts, NULL);
+                memcpy(db_wr_batch, db_wr_retry, db_wr_nretry * sizeof *db_wr_batch);
+                n = db_wr_nretry;
+                db_wr_run_batch(db_wr_batch, n);
+            }
+            db_wr_give_up();
+        }
     }
     return NULL;
 }
 
 static void db_wr_close_conn(void)
 {
-    sqlite3_finalize(db_wr_st_insert);
-    sqlite3_finalize(db_wr_st_update);
-    sqlite3_finalize(db_wr_st_receipt);
-    db_wr_st_insert = db_wr_st_update = db_wr_st_receipt = NULL;
+    sqlite3_stmt **sts[] = { &db_wr_st_insert, &db_wr_st_update, &db_wr_st_receipt,
+                             &db_wr_st_outbox, &db_wr_st_rcpt_find, &db_wr_st_rcpt_set,
+                             &db_wr_st_purge };
+    for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
+        sqlite3_finalize(*sts[i]);
+        *sts[i] = NULL;
+    }
     sqlite3_close(db_wr_conn);
     db_wr_conn = NULL;
 }
@@ -470,22 +755,33 @@ int db_writer_start(void)
     db_wr_st_errors = gw_stat("db.errors", "groups rolled back");
     db_wr_st_queue = gw_stat("db.queue", "jobs waiting for the writer");
     db_wr_st_batch_last = gw_stat("db.batch_last", "jobs in the last group");
+    db_wr_st_refused = gw_stat("db.refused", "new messages refused: writer queue full or failing");
+    db_wr_st_retried = gw_stat("db.retried", "state changes run again after a failed group");
+    db_wr_st_events = gw_stat("db.events", "events committed to the outbox");
     if (db_conn_open(db_path(), db_writer_sync_level(), &db_wr_conn) < 0)
         return GW_ESTORE;
     db_wr_st_insert = db_prepare(db_wr_conn, db_wr_sql_insert, "insert message");
     db_wr_st_update = db_prepare(db_wr_conn, db_wr_sql_update, "update message");
     db_wr_st_receipt = db_prepare(db_wr_conn, db_wr_sql_receipt, "insert receipt");
-    if (db_wr_st_insert == NULL || db_wr_st_update == NULL || db_wr_st_receipt == NULL)
+    db_wr_st_outbox = db_prepare(db_wr_conn, db_wr_sql_outbox, "insert event");
+    db_wr_st_rcpt_find = db_prepare(db_wr_conn, db_wr_sql_rcpt_find, "find receipt");
+    db_wr_st_rcpt_set = db_prepare(db_wr_conn, db_wr_sql_rcpt_set, "apply receipt");
+    db_wr_st_purge = db_prepare(db_wr_conn, db_wr_sql_purge, "purge outbox");
+    if (db_wr_st_insert == NULL || db_wr_st_update == NULL || db_wr_st_receipt == NULL ||
+        db_wr_st_outbox == NULL || db_wr_st_rcpt_find == NULL || db_wr_st_rcpt_set == NULL ||
+        db_wr_st_purge == NULL)
         goto out_close_conn;
     rc = GW_ENOMEM;
     db_wr_batch_max = db_cfg_batch_max > 0 ? db_cfg_batch_max : 1;
     db_wr_batch = calloc((size_t)db_wr_batch_max, sizeof *db_wr_batch);
-    if (db_wr_batch == NULL)
-        goto out_close_conn;
+    db_wr_retry = calloc((size_t)db_wr_batch_max, sizeof *db_wr_retry);
+    if (db_wr_batch == NULL || db_wr_retry == NULL)
+        goto out_free_batch;
     db_wr_queue = gw_queue_new(0, db_job_drop);
     if (db_wr_queue == NULL)
         goto out_free_batch;
     db_wr_accepting = 1;
+    __atomic_store_n(&db_wr_fail, 0, __ATOMIC_RELAXED);
     if (pthread_create(&db_wr_thread, NULL, db_wr_main, NULL) != 0) {
         rc = GW_ERROR;
         goto out_free_queue;
@@ -501,7 +797,8 @@ out_free_queue:
     db_wr_queue = NULL;
 out_free_batch:
     free(db_wr_batch);
-    db_wr_batch = NULL;
+    free(db_wr_retry);
+    db_wr_batch = db_wr_retry = NULL;
 out_close_conn:
     db_wr_close_conn();
     return rc;
@@ -528,7 +825,8 @@ void db_writer_stop(void)
     gw_queue_free(db_wr_queue);
     db_wr_queue = NULL;
     free(db_wr_batch);
-    db_wr_batch = NULL;
+    free(db_wr_retry);
+    db_wr_batch = db_wr_retry = NULL;
     db_wr_close_conn();
     GW_INFO("db", "writer stopped");
 }

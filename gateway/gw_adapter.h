@@ -15,8 +15,9 @@
  * gw_mi_lock) and hand the work to the adapter's own thread.
  * send() is called from any thread (the store's writer thread after a
  * commit, or the core's retry timer): it must only queue.  On success it
- * takes its own reference to env; on failure ownership stays with the
- * caller ("if a call fails, its callback never runs").
+ * takes over the delivery d until it reports the outcome (gw_core.h); on
+ * failure d stays the caller's ("if a call fails, its callback never
+ * runs").
  *
  * Checklist: a new adapter is added here, in gw_adapters.c and in
  * ARCHITECTURE.md.
@@ -25,7 +26,7 @@
 #define GW_ADAPTER_H
 
 #include <jansson.h>
-#include "gw_envelope.h"
+#include "gw_delivery.h"
 #include "gw_mi.h"
 #include "gw_param.h"
 
@@ -45,7 +46,12 @@ typedef struct gw_adapter {
     int (*conn_check)(const json_t *conf, char *err, size_t errlen); /* validate before storing */
     int (*conn_open)(gw_connector_t *c);
     void (*conn_close)(gw_connector_t *c);
-    int (*send)(gw_connector_t *c, gw_envelope_t *env);
+    int (*send)(gw_connector_t *c, gw_delivery_t *d);
+    /* 1 when send() would take a message now (a bind is up, there is room);
+     * NULL: always.  The core asks before it marks a message "sending", so
+     * a message waiting for a dead link is not mistaken, after a crash, for
+     * one that may have reached the far side.  Any thread; cheap. */
+    int (*conn_ready)(gw_connector_t *c);
     json_t *(*conn_status)(gw_connector_t *c); /* new object: {"state": "...", ...} */
 } gw_adapter_t;
 

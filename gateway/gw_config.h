@@ -25,6 +25,8 @@ typedef struct gw_config {
     int retry_base_ms;
     int retry_max_ms;
     int validity_s;
+    int workers;    /* core.workers: threads of the blocking-work pool */
+    int work_queue; /* core.work_queue: jobs that may wait for them */
     char admin_user[64];
 } gw_config_t;
 

@@ -1,27 +1,40 @@
 /*
- * gw_core.c - the path of a message: route, commit, hand over, account.
+ * gw_core.c - the path of a message: route, commit, deliver, account.
  *
  * gw_core_accept() runs on the receiving adapter's thread: it asks the
- * router (pure, lock-free on a held table) for a target and queues the
- * envelope to the store's writer.  After the group commit the writer thread
- * calls gw_core_on_commit(), which first lets the adapter answer its peer
- * ("accepted" only now) and then hands the envelope to the target
- * connector's send(), which only queues.
+ * router (pure, lock-free on a held table) for a plan, makes the delivery
+ * record (gw_delivery.h) and queues the new row, its delivery state and
+ * its first events to the store's writer in one job.  After the group
+ * commit the writer thread calls gw_core_on_insert(), which first lets the
+ * adapter answer its peer ("accepted" only now) and then starts the
+ * delivery.
  *
- * Outcomes come back from the target adapter's thread through
- * gw_core_submitted / delivered / failed / retry: each updates the store
- * (fire and forget, ordered behind the insert in the writer's queue) and
- * emits an event.  Retries and requeues wait on the core's timer thread (a
- * libevent loop fed by gw_core_timerq), then go through dispatch again, so
- * a connector that was replaced or came back picks them up by name.
+ * Delivering: a delivery goes queued -> sending, and only once that is
+ * committed is it handed to the target connector's send() (which only
+ * queues): so a message that may have reached the far side is always
+ * marked so in the store, and a crash finds it as "sending" and flags it a
+ * possible duplicate when it sends it again.  Outcomes come back from the
+ * target adapter's thread (gw_core_submitted / delivered / failed / retry /
+ * requeue), which hand the delivery back.
  *
- * Threads: accept on adapter threads; on_commit on the writer thread;
+ * gw_core_change() is the only place a status changes: it checks the edge
+ * against gw_dlv_transition_ok(), counts it, builds the event and queues
+ * the update and the event as one writer job; a continuation (what to do
+ * with the delivery next) runs after that job committed.  Updates are
+ * retried by the writer until they commit, so no outcome is lost.
+ *
+ * Retries and requeues wait on the core's timer thread (a libevent loop
+ * fed by gw_core_timerq), then go through dispatch again, so a connector
+ * that was replaced or came back picks them up by name.
+ *
+ * Threads: accept on adapter threads; continuations on the writer thread;
  * outcomes on adapter threads; timers on the core timer thread.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <event2/event.h>
 
 #include "../db/db.h"
@@ -34,17 +47,23 @@
 #include "gw_log.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
-#include "gw_trace.h"
 
 #define GW_CORE_REQUEUE_MS 1000
 
 typedef struct gw_core_accept_ctx {
+    gw_delivery_t *d;
     gw_accept_cb_t cb;
     void *arg;
 } gw_core_accept_ctx_t;
 
+typedef struct gw_core_rcpt_ctx {
+    gw_ack_cb_t cb;
+    void *arg;
+    gw_status_t status;
+} gw_core_rcpt_ctx_t;
+
 typedef struct gw_core_timer {
-    gw_envelope_t *env; /* one reference */
+    gw_delivery_t *d; /* owned */
     int delay_ms;
     struct event *ev;
     struct gw_core_timer *prev, *next; /* armed timers, timer thread only */
@@ -60,12 +79,15 @@ static gw_queue_t *gw_core_timerq;
 static pthread_t gw_core_thread;
 static gw_core_timer_t *gw_core_armed; /* timer thread; main thread after join */
 static int gw_core_running;
-static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_submitted,
-    *gw_core_st_delivered, *gw_core_st_failed, *gw_core_st_retries, *gw_core_st_expired,
-    *gw_core_st_store_err;
 
-static void gw_core_dispatch(gw_envelope_t *env);
-static void gw_core_later(gw_envelope_t *env, int delay_ms);
+/* Counters of every status a delivery enters, and the rest. */
+static gw_stat_t *gw_core_st_status[GW_ST__COUNT];
+static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_overload,
+    *gw_core_st_retries, *gw_core_st_failovers, *gw_core_st_store_err, *gw_core_st_bad_edge,
+    *gw_core_st_dups, *gw_core_st_rcpt_unknown;
+
+static void gw_core_dispatch(gw_delivery_t *d);
+static void gw_core_later(gw_delivery_t *d, int delay_ms);
 
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
 {
@@ -82,26 +104,81 @@ int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
     return rc;
 }
 
-/* Writer thread: env is durable (rc 0) or not. */
-static void gw_core_on_commit(gw_envelope_t *env, int rc, void *arg)
+/* ---- the one transition function ---------------------------------------- */
+
+/* Change d's status to `to` (reason, text), count it, and queue the store
+ * update with its event ("message.<event>", detail) as one writer job.
+ * then(arg = d) runs on the writer thread after the commit and owns d;
+ * without then, d stays the caller's (the job holds a snapshot).
+ * Returns 0, or GW_EINVAL for an edge the table refuses (logged, counted,
+ * nothing changed) or GW_ESTOPPED / GW_ENOMEM (d unchanged in the store,
+ * which recovery will see; then never runs). */
+static int gw_core_change(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
+                          const char *event, const char *detail, int want_receipt,
+                          db_commit_cb_t then)
+{
+    db_events_t ev = { 0 };
+    gw_status_t from = d->status;
+    int rc;
+
+    if (!gw_dlv_transition_ok(from, to)) {
+        gw_stat_add(gw_core_st_bad_edge, 1);
+        GW_ERR("core", "%s: refused transition %s -> %s", d->env->id, gw_status_name(from),
+               gw_status_name(to));
+        return GW_EINVAL;
+    }
+    d->status = to;
+    gw_dlv_set_reason(d, reason, text);
+    gw_event_add(&ev, d, d->env_json, event ? event : gw_status_name(to), detail);
+    rc = db_dlv_update(d, want_receipt, &ev, then, then ? d : NULL);
+    if (rc < 0) {
+        db_events_clear(&ev);
+        d->status = from;
+        GW_ERR("core", "%s: state %s not queued for the store: %s", d->env->id,
+               gw_status_name(to), gw_strerror(rc));
+        return rc;
+    }
+    gw_stat_add(gw_core_st_status[to], 1);
+    GW_DEBUG("core", "%s %s -> %s via %s%s%s", d->env->id, gw_status_name(from),
+             gw_status_name(to), gw_dlv_target(d), text && *text ? ": " : "", text ? text : "");
+    return GW_OK;
+}
+
+/* gw_core_change for a delivery the caller is done with: d is freed once
+ * the change is queued (the job holds what the store needs). */
+static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
+                           const char *detail, int want_receipt)
+{
+    gw_core_change(d, to, reason, text, NULL, detail, want_receipt, NULL);
+    gw_dlv_free(d);
+}
+
+/* ---- accepting ------------------------------------------------------------ */
+
+/* Writer thread: the row is durable (rc 0) or not. */
+static void gw_core_on_insert(void *arg, int rc)
 {
     gw_core_accept_ctx_t *ctx = arg;
+    gw_delivery_t *d = ctx->d;
 
-    ctx->cb(env, rc, ctx->arg);
+    ctx->cb(d->env, rc, ctx->arg);
     free(ctx);
     if (rc != 0) {
         gw_stat_add(gw_core_st_store_err, 1);
-        gw_event_emit(env, "failed", "the store could not commit the message");
+        gw_dlv_free(d); /* nothing stored, nothing to deliver */
         return;
     }
-    gw_event_emit(env, "queued", NULL);
-    gw_core_dispatch(gw_env_ref(env));
+    gw_stat_add(gw_core_st_accepted, 1);
+    gw_core_dispatch(d);
 }
 
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
 static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
 {
-    gw_core_accept_ctx_t *ctx;
+    gw_core_accept_ctx_t *ctx = NULL;
+    db_events_t ev = { 0 };
+    gw_delivery_t *d;
+    json_t *j;
     rt_table_t *t;
     const rt_rule_t *r;
     int rc;
@@ -109,43 +186,57 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     if (env->expires_at == 0)
         env->expires_at = env->created_at +
                           (int64_t)__atomic_load_n(&gw_config.validity_s, __ATOMIC_RELAXED) * 1000;
-    gw_event_emit(env, "received", NULL);
+    d = gw_dlv_new(env);
+    if (d == NULL)
+        return GW_ENOMEM;
     t = rt_current();
     r = rt_match(t, env);
     if (r == NULL) {
         rt_table_unref(t);
         gw_stat_add(gw_core_st_noroute, 1);
-        gw_env_set_status(env, GW_ST_REJECTED, 0, "no route");
-        if (gw_trace_on()) gw_trace_env(env, GW_TRACE_ROUTE, "no route");
-        gw_event_emit(env, "rejected", "no route");
         GW_INFO("core", "%s from %s to %s: no route", env->id,
                 env->from.address ? env->from.address : "-", env->to.address);
+        gw_dlv_free(d);
         return GW_ENOROUTE;
     }
-    rc = gw_env_set_str(&env->target, rt_rule_target(r), (size_t)-1);
-    if (rc == 0)
-        rc = gw_env_set_str(&env->route, rt_rule_name(r), (size_t)-1);
+    rc = gw_dlv_plan_set(d, rt_rule_name(r), rt_rule_target(r));
     rt_table_unref(t);
-    if (rc != 0)
-        return rc;
-    env->status = GW_ST_QUEUED;
-    if (gw_trace_on()) gw_trace_envf(env, GW_TRACE_ROUTE, "rule %s -> %s", env->route, env->target);
-    gw_event_emit(env, "routed", NULL);
+    if (rc != 0) {
+        GW_WARN("core", "%s: route %s has no usable targets", env->id, d->route);
+        gw_dlv_free(d);
+        return GW_ENOROUTE;
+    }
+    rc = GW_ENOMEM;
+    j = gw_env_to_json(env);
+    d->env_json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
     ctx = malloc(sizeof(*ctx));
-    if (ctx == NULL)
-        return GW_ENOMEM;
+    if (d->env_json == NULL || ctx == NULL)
+        goto out_free;
+    d->status = GW_ST_QUEUED; /* received -> queued: the first edge, in the insert */
+    gw_event_add(&ev, d, d->env_json, "received", NULL);
+    gw_event_add(&ev, d, d->env_json, "routed", d->route);
+    gw_event_add(&ev, d, d->env_json, "queued", NULL);
+    ctx->d = d;
     ctx->cb = cb;
     ctx->arg = arg;
-    rc = db_msg_insert(env, gw_core_on_commit, ctx);
+    rc = db_dlv_insert(d, d->env_json, &ev, gw_core_on_insert, ctx);
     if (rc != 0) {
-        free(ctx);
-        return rc;
+        if (rc == GW_EFULL)
+            gw_stat_add(gw_core_st_overload, 1);
+        goto out_free;
     }
-    gw_stat_add(gw_core_st_accepted, 1);
+    gw_stat_add(gw_core_st_status[GW_ST_QUEUED], 1);
     GW_DEBUG("core", "%s from %s to %s routed by %s to %s", env->id,
-             env->from.address ? env->from.address : "-", env->to.address, env->route,
-             env->target);
+             env->from.address ? env->from.address : "-", env->to.address, d->route,
+             gw_dlv_target(d));
     return GW_OK;
+
+out_free:
+    db_events_clear(&ev);
+    free(ctx);
+    gw_dlv_free(d);
+    return rc;
 }
 
 int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
@@ -161,174 +252,204 @@ int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
     return rc;
 }
 
-/* Hand env (one reference, taken over) to its target connector, or park it
- * on the timer when the connector is missing or refuses. */
-static void gw_core_dispatch(gw_envelope_t *env)
-{
-    gw_connector_t *c;
-    int rc = GW_ENOTFOUND;
+/* ---- delivering ----------------------------------------------------------- */
 
-    if (env->expires_at && gw_now_ms() > env->expires_at) {
-        gw_env_set_status(env, GW_ST_EXPIRED, 0, "validity period passed");
-        gw_stat_add(gw_core_st_expired, 1);
-        db_msg_update(env, NULL);
-        gw_event_emit(env, "expired", NULL);
-        gw_env_unref(env);
-        return;
-    }
-    c = gw_connector_get(env->target);
+/* Writer thread: "sending" is durable; hand d to its connector.  When it
+ * cannot take it after all, d goes back to queued and waits. */
+static void gw_core_on_sending(void *arg, int rc)
+{
+    gw_delivery_t *d = arg;
+    gw_connector_t *c = gw_connector_get(gw_dlv_target(d));
+    int src = GW_ENOTFOUND;
+
+    (void)rc; /* updates always commit in the end */
     if (c && c->enabled && c->adapter->send)
-        rc = c->adapter->send(c, env);
-    if (rc != 0) {
-        GW_ENV_DEBUG(env, "core", "%s: connector %s cannot take it now (%s); retrying in %d ms",
-                     env->id, env->target, c ? gw_strerror(rc) : "not configured",
-                     GW_CORE_REQUEUE_MS);
-        gw_core_later(env, GW_CORE_REQUEUE_MS);
-    } else {
-        gw_env_unref(env); /* send() took its own reference */
-    }
+        src = c->adapter->send(c, d);
     if (c)
         gw_connector_put(c);
+    if (src == 0)
+        return; /* the adapter owns d now */
+    GW_DEBUG("core", "%s: connector %s cannot take it now (%s); again in %d ms", d->env->id,
+             gw_dlv_target(d), gw_strerror(src), GW_CORE_REQUEUE_MS);
+    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0, NULL) == 0)
+        gw_core_later(d, GW_CORE_REQUEUE_MS);
+    else
+        gw_dlv_free(d); /* stays sending in the store: recovery resends it */
 }
 
-void gw_core_submitted(gw_envelope_t *env, const char *remote_id)
+/* Writer thread: a change to queued committed; deliver again now. */
+static void gw_core_on_requeued(void *arg, int rc)
 {
-    env->attempts++;
-    gw_env_set_status(env, GW_ST_SUBMITTED, 0, NULL);
-    if (remote_id)
-        gw_env_set_str(&env->corr.smpp_message_id, remote_id, (size_t)-1);
-    gw_stat_add(gw_core_st_submitted, 1);
-    db_msg_update(env, remote_id);
-    gw_event_emit(env, "submitted", remote_id);
+    (void)rc;
+    gw_core_dispatch(arg);
 }
 
-void gw_core_delivered(gw_envelope_t *env)
+/* Start (or restart) the delivery of queued d, which the caller hands
+ * over: expire it, park it while its connector is missing, or mark it
+ * sending and hand it over once that is durable. */
+static void gw_core_dispatch(gw_delivery_t *d)
 {
-    if (env->status != GW_ST_SUBMITTED)
-        env->attempts++;
-    gw_env_set_status(env, GW_ST_DELIVERED, 0, NULL);
-    gw_stat_add(gw_core_st_delivered, 1);
-    db_msg_update(env, NULL);
-    gw_event_emit(env, "delivered", NULL);
-}
+    gw_connector_t *c;
+    int ready;
 
-void gw_core_failed(gw_envelope_t *env, int reason, const char *text)
-{
-    env->attempts++;
-    gw_env_set_status(env, GW_ST_FAILED, reason, text);
-    gw_stat_add(gw_core_st_failed, 1);
-    db_msg_update(env, NULL);
-    gw_event_emit(env, "failed", text);
-    GW_ENV_INFO(env, "core", "%s to %s via %s failed: %d %s", env->id, env->to.address,
-                env->target, reason, text ? text : "");
-}
-
-void gw_core_retry(gw_envelope_t *env, int reason, const char *text)
-{
-    /* runtime parameters: params.set may change them on an MI thread */
-    int max_attempts = __atomic_load_n(&gw_config.max_attempts, __ATOMIC_RELAXED);
-    long long delay = __atomic_load_n(&gw_config.retry_base_ms, __ATOMIC_RELAXED);
-    long long delay_max = __atomic_load_n(&gw_config.retry_max_ms, __ATOMIC_RELAXED);
-    int i;
-
-    env->attempts++;
-    if (env->attempts >= max_attempts) {
-        gw_env_set_status(env, GW_ST_FAILED, reason, text);
-        gw_stat_add(gw_core_st_failed, 1);
-        db_msg_update(env, NULL);
-        gw_event_emit(env, "failed", "too many attempts");
-        GW_INFO("core", "%s failed after %d attempts: %d %s", env->id, env->attempts, reason,
-                text ? text : "");
-        gw_env_unref(env);
+    if (d->env->expires_at && gw_now_ms() > d->env->expires_at) {
+        gw_core_finish(d, GW_ST_EXPIRED, 0, "validity period passed", NULL, 0);
         return;
     }
-    for (i = 1; i < env->attempts && delay < delay_max; i++)
-        delay *= 2;
-    if (delay > delay_max)
-        delay = delay_max;
-    gw_env_set_status(env, GW_ST_QUEUED, reason, text);
-    gw_stat_add(gw_core_st_retries, 1);
-    db_msg_update(env, NULL);
-    gw_event_emit(env, "queued", text);
-    GW_ENV_DEBUG(env, "core", "%s attempt %d failed (%d %s); next in %lld ms", env->id,
-                 env->attempts, reason, text ? text : "", delay);
-    gw_core_later(env, (int)delay);
-}
-
-/* The stored envelope of message id with its delivery state, or NULL. */
-static gw_envelope_t *gw_core_load(const char *id)
-{
-    json_t *row = db_msg_get(id);
-    gw_envelope_t *env;
-    const char *err = NULL, *st;
-
-    if (row == NULL)
-        return NULL;
-    env = gw_env_from_json(json_object_get(row, "envelope"), &err);
-    if (env != NULL) {
-        st = json_string_value(json_object_get(row, "status"));
-        if (st && gw_status_parse(st) >= 0)
-            env->status = (gw_status_t)gw_status_parse(st);
-        env->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
-        gw_env_set_str(&env->target, json_string_value(json_object_get(row, "target")),
-                       (size_t)-1);
-    } else {
-        GW_ERR("core", "%s: the stored envelope is unreadable: %s", id, err);
+    if (d->next_at > gw_now_ms()) {
+        gw_core_later(d, (int)(d->next_at - gw_now_ms()));
+        return;
     }
-    json_decref(row);
-    return env;
+    c = gw_connector_get(gw_dlv_target(d));
+    ready = c && c->enabled && c->adapter->send &&
+            (c->adapter->conn_ready == NULL || c->adapter->conn_ready(c));
+    if (c)
+        gw_connector_put(c);
+    if (!ready) {
+        /* the connector is not there or not up (yet): wait, still queued,
+         * without a store write */
+        gw_core_later(d, GW_CORE_REQUEUE_MS);
+        return;
+    }
+    if (gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, 0, gw_core_on_sending) < 0)
+        gw_dlv_free(d); /* stays queued in the store: recovery resends it */
 }
 
-int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err)
+/* Count one attempt on the current target. */
+static void gw_core_count_attempt(gw_delivery_t *d)
+{
+    d->attempts++;
+    if (d->cur < GW_PLAN_MAX)
+        d->tries[d->cur]++;
+}
+
+void gw_core_submitted(gw_delivery_t *d, const char *remote_id)
+{
+    gw_core_count_attempt(d);
+    snprintf(d->remote_id, sizeof d->remote_id, "%s", remote_id ? remote_id : "");
+    gw_core_finish(d, GW_ST_SUBMITTED, 0, NULL, remote_id, d->remote_id[0] != '\0');
+}
+
+void gw_core_delivered(gw_delivery_t *d)
+{
+    if (d->status != GW_ST_SUBMITTED)
+        gw_core_count_attempt(d);
+    gw_core_finish(d, GW_ST_DELIVERED, 0, NULL, NULL, 0);
+}
+
+/* Move d to its plan's next target and deliver it there, or fail it when
+ * the plan is exhausted.  why: the reason for leaving the current one. */
+static void gw_core_failover(gw_delivery_t *d, int reason, const char *text, const char *why)
+{
+    char detail[200];
+    const char *from = gw_dlv_target(d);
+
+    snprintf(detail, sizeof detail, "%s", from);
+    if (!gw_dlv_next_target(d)) {
+        GW_INFO("core", "%s to %s via %s failed: %d %s (%s)", d->env->id, d->env->to.address,
+                from, reason, text ? text : "", why);
+        gw_core_finish(d, GW_ST_FAILED, reason, text, why, 0);
+        return;
+    }
+    snprintf(detail, sizeof detail, "failover from %.60s to %.60s: %.30s", d->targets[d->cur - 1],
+             gw_dlv_target(d), why);
+    GW_INFO("core", "%s: %s", d->env->id, detail);
+    gw_stat_add(gw_core_st_failovers, 1);
+    d->next_at = 0;
+    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, detail, 0, gw_core_on_requeued) < 0)
+        gw_dlv_free(d);
+}
+
+void gw_core_failed(gw_delivery_t *d, int reason, const char *text)
+{
+    gw_core_count_attempt(d);
+    gw_core_failover(d, reason, text, "refused");
+}
+
+/* The backoff for n failed attempts, from the runtime parameters. */
+static int gw_core_backoff_ms(int n)
+{
+    unsigned r = 0;
+
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+        r = (unsigned)rand();
+    return gw_dlv_backoff_ms(n, __atomic_load_n(&gw_config.retry_base_ms, __ATOMIC_RELAXED),
+                             __atomic_load_n(&gw_config.retry_max_ms, __ATOMIC_RELAXED), r);
+}
+
+void gw_core_retry(gw_delivery_t *d, int reason, const char *text)
+{
+    int max_attempts = __atomic_load_n(&gw_config.max_attempts, __ATOMIC_RELAXED);
+    int n, delay;
+
+    gw_core_count_attempt(d);
+    n = d->tries[d->cur < GW_PLAN_MAX ? d->cur : 0];
+    if (n >= max_attempts) {
+        gw_core_failover(d, reason, text, "too many attempts");
+        return;
+    }
+    delay = gw_core_backoff_ms(n);
+    d->next_at = gw_now_ms() + delay;
+    gw_stat_add(gw_core_st_retries, 1);
+    GW_DEBUG("core", "%s attempt %d failed (%d %s); next in %d ms", d->env->id, n, reason,
+             text ? text : "", delay);
+    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, 0, NULL) < 0) {
+        gw_dlv_free(d);
+        return;
+    }
+    gw_core_later(d, delay);
+}
+
+void gw_core_requeue(gw_delivery_t *d)
+{
+    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector closed", NULL, NULL, 0, NULL) < 0) {
+        gw_dlv_free(d);
+        return;
+    }
+    gw_core_later(d, GW_CORE_REQUEUE_MS);
+}
+
+/* ---- receipts ------------------------------------------------------------- */
+
+static void gw_core_on_receipt(void *arg, int rc, const char *id)
+{
+    gw_core_rcpt_ctx_t *ctx = arg;
+
+    if (rc == GW_ENOTFOUND)
+        gw_stat_add(gw_core_st_rcpt_unknown, 1);
+    else if (rc == 0 && ctx->status < GW_ST__COUNT)
+        gw_stat_add(gw_core_st_status[ctx->status], 1);
+    (void)id;
+    if (ctx->cb)
+        ctx->cb(ctx->arg, rc);
+    free(ctx);
+}
+
+int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err,
+                    gw_ack_cb_t cb, void *arg)
 {
     static const struct {
         const char *stat;
         gw_status_t status;
-        const char *event;
     } finals[] = {
-        { "DELIVRD", GW_ST_DELIVERED, "delivered" }, { "EXPIRED", GW_ST_EXPIRED, "expired" },
-        { "UNDELIV", GW_ST_FAILED, "failed" },       { "REJECTD", GW_ST_FAILED, "failed" },
-        { "DELETED", GW_ST_FAILED, "failed" },       { "UNKNOWN", GW_ST_FAILED, "failed" },
+        { "DELIVRD", GW_ST_DELIVERED }, { "EXPIRED", GW_ST_EXPIRED }, { "UNDELIV", GW_ST_FAILED },
+        { "REJECTD", GW_ST_FAILED },    { "DELETED", GW_ST_FAILED },  { "UNKNOWN", GW_ST_FAILED },
     };
-    gw_envelope_t *env;
-    char *id = db_receipt_lookup(connector, remote_id);
-    size_t i;
+    gw_core_rcpt_ctx_t *ctx = calloc(1, sizeof(*ctx));
+    int rc;
 
-    if (id == NULL) {
-        /* the map row may still wait in the writer's queue behind the
-         * submit_sm_resp that created it: a fast SMSC */
-        db_writer_flush();
-        id = db_receipt_lookup(connector, remote_id);
-    }
-    env = id ? gw_core_load(id) : NULL;
-    free(id);
-    if (env == NULL) {
-        GW_WARN("core", "receipt from %s for unknown message id %s (%s)", connector, remote_id,
-                stat);
-        return GW_ENOTFOUND;
-    }
-    gw_env_set_str(&env->corr.smpp_message_id, remote_id, (size_t)-1);
-    gw_event_emit(env, "receipt", stat);
-    for (i = 0; i < sizeof(finals) / sizeof(finals[0]); i++) {
-        if (strcmp(stat, finals[i].stat) != 0)
-            continue;
-        gw_env_set_status(env, finals[i].status, err, stat);
-        db_msg_update(env, NULL);
-        gw_stat_add(finals[i].status == GW_ST_DELIVERED  ? gw_core_st_delivered
-                    : finals[i].status == GW_ST_EXPIRED ? gw_core_st_expired
-                                                        : gw_core_st_failed,
-                    1);
-        gw_event_emit(env, finals[i].event, stat);
-        GW_INFO("core", "%s: receipt %s from %s: %s", env->id, remote_id, connector, stat);
-        break;
-    }
-    gw_env_unref(env);
-    return GW_OK;
-}
-
-void gw_core_requeue(gw_envelope_t *env)
-{
-    gw_core_later(env, GW_CORE_REQUEUE_MS);
+    if (ctx == NULL)
+        return GW_ENOMEM;
+    ctx->cb = cb;
+    ctx->arg = arg;
+    ctx->status = GW_ST__COUNT; /* not final: the receipt is only an event */
+    for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++)
+        if (strcmp(stat, finals[i].stat) == 0)
+            ctx->status = finals[i].status;
+    rc = db_receipt_apply(connector, remote_id, ctx->status, err, stat, gw_core_on_receipt, ctx);
+    if (rc < 0)
+        free(ctx);
+    return rc;
 }
 
 /* ---- the timer thread --------------------------------------------------- */
@@ -339,7 +460,7 @@ static void gw_core_timer_free(void *item)
 
     if (t->ev)
         event_free(t->ev);
-    gw_env_unref(t->env);
+    gw_dlv_free(t->d);
     free(t);
 }
 
@@ -357,9 +478,9 @@ static void gw_core_on_timer(evutil_socket_t fd, short what, void *arg)
         t->next->prev = t->prev;
     event_free(t->ev);
     if (__atomic_load_n(&gw_core_accepting, __ATOMIC_ACQUIRE))
-        gw_core_dispatch(t->env);
+        gw_core_dispatch(t->d);
     else
-        gw_env_unref(t->env); /* shutting down: queued in the store, recovered at start */
+        gw_dlv_free(t->d); /* shutting down: queued in the store, recovered at start */
     free(t);
 }
 
@@ -373,7 +494,7 @@ static void gw_core_on_timer_item(void *item, void *arg)
     t->ev = evtimer_new(gw_core_base, gw_core_on_timer, t);
     if (t->ev == NULL || evtimer_add(t->ev, &tv) != 0) {
         GW_ERR("core", "%s: cannot arm a retry timer; the message waits for a restart",
-               t->env->id);
+               t->d->env->id);
         gw_core_timer_free(t);
         return;
     }
@@ -383,18 +504,19 @@ static void gw_core_on_timer_item(void *item, void *arg)
     gw_core_armed = t;
 }
 
-static void gw_core_later(gw_envelope_t *env, int delay_ms)
+static void gw_core_later(gw_delivery_t *d, int delay_ms)
 {
     gw_core_timer_t *t = calloc(1, sizeof(*t));
 
     if (t != NULL) {
-        t->env = env;
-        t->delay_ms = delay_ms;
+        t->d = d;
+        t->delay_ms = delay_ms > 0 ? delay_ms : 0;
     }
     if (t == NULL || gw_core_timerq == NULL || gw_queue_push(gw_core_timerq, t) != 0) {
-        GW_ERR("core", "%s: cannot schedule a retry; the message waits for a restart", env->id);
+        GW_ERR("core", "%s: cannot schedule a retry; the message waits for a restart",
+               d->env->id);
         free(t);
-        gw_env_unref(env);
+        gw_dlv_free(d);
     }
 }
 
@@ -405,31 +527,70 @@ static void *gw_core_thread_main(void *arg)
     return NULL;
 }
 
-static void gw_core_recover_one(gw_envelope_t *env, void *arg)
+/* ---- start-up ------------------------------------------------------------- */
+
+static void gw_core_recover_one(gw_delivery_t *d, char *env_json, void *arg)
 {
-    (void)arg;
-    gw_core_dispatch(env);
+    int *dups = arg;
+
+    d->env_json = env_json;
+    if (d->status == GW_ST_RECEIVED) {
+        d->status = GW_ST_QUEUED; /* a v1 row: it was committed, so accepted */
+    } else if (d->status == GW_ST_SENDING) {
+        /* it was with a peer when we stopped: it may have arrived */
+        d->flags |= GW_DLV_DUP;
+        (*dups)++;
+        gw_stat_add(gw_core_st_dups, 1);
+        GW_INFO("core", "%s: was being sent to %s when junction stopped; sending again, "
+                "flagged as a possible duplicate", d->env->id, gw_dlv_target(d));
+        if (gw_core_change(d, GW_ST_QUEUED, 0, "restarted while sending", NULL,
+                           "possible duplicate: restarted while sending", 0,
+                           gw_core_on_requeued) < 0)
+            gw_dlv_free(d);
+        return;
+    }
+    gw_core_dispatch(d);
 }
 
 int gw_core_recover(void)
 {
-    int n = db_msgs_pending(gw_core_recover_one, NULL);
+    int dups = 0;
+    int n = db_msgs_pending(gw_core_recover_one, &dups);
 
     if (n > 0)
-        GW_INFO("core", "recovered %d queued message(s) from the store", n);
+        GW_INFO("core", "recovered %d queued message(s) from the store (%d possible duplicates)",
+                n, dups);
     return n;
 }
 
 int gw_core_start(void)
 {
+    static const char *const help[GW_ST__COUNT] = {
+        "messages received", "deliveries queued (new, retried, failed over)",
+        "deliveries handed to a connector", "messages the far side took (awaiting a receipt)",
+        "messages confirmed delivered", "messages failed for good",
+        "messages expired before delivery", "messages rejected",
+    };
+    char name[32];
+
+    for (int i = 0; i < GW_ST__COUNT; i++) {
+        /* names: static strings, registered once per process */
+        static char names[GW_ST__COUNT][32];
+        snprintf(name, sizeof name, "core.%s", gw_status_name((gw_status_t)i));
+        memcpy(names[i], name, sizeof name);
+        gw_core_st_status[i] = gw_stat(names[i], help[i]);
+    }
     gw_core_st_accepted = gw_stat("core.accepted", "messages accepted (durably stored)");
     gw_core_st_noroute = gw_stat("core.no_route", "messages refused: no route");
-    gw_core_st_submitted = gw_stat("core.submitted", "messages handed to a peer");
-    gw_core_st_delivered = gw_stat("core.delivered", "messages confirmed delivered");
-    gw_core_st_failed = gw_stat("core.failed", "messages failed for good");
+    gw_core_st_overload = gw_stat("core.overload", "messages refused: the store is overloaded");
     gw_core_st_retries = gw_stat("core.retries", "delivery attempts to retry");
-    gw_core_st_expired = gw_stat("core.expired", "messages expired before delivery");
+    gw_core_st_failovers = gw_stat("core.failovers", "deliveries moved to the next target");
     gw_core_st_store_err = gw_stat("core.store_errors", "messages the store could not commit");
+    gw_core_st_bad_edge = gw_stat("core.bad_transitions", "status changes the table refused");
+    gw_core_st_dups = gw_stat("core.possible_duplicates",
+                              "messages sent again after a restart while sending");
+    gw_core_st_rcpt_unknown = gw_stat("core.receipts_unknown", "receipts for no known message");
+    db_writer_set_hooks(gw_events_receipt, gw_events_publish);
     gw_core_base = event_base_new();
     gw_core_timerq = gw_queue_new(0, gw_core_timer_free);
     if (gw_core_base == NULL || gw_core_timerq == NULL ||
@@ -460,8 +621,8 @@ void gw_core_stop(void)
         gw_core_running = 0;
     }
     if (gw_core_base) {
-        /* Armed timers hold envelopes that are safe in the store as queued;
-         * they are dropped here and recovered at the next start. */
+        /* Armed timers hold deliveries that are safe in the store as
+         * queued; they are dropped here and recovered at the next start. */
         while (gw_core_armed) {
             gw_core_timer_t *t = gw_core_armed;
             gw_core_armed = t->next;

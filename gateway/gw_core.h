@@ -1,18 +1,26 @@
 /*
  * gw_core.h - the path of a message through the gateway.
  *
- *   adapter in --gw_core_accept--> router (pure) --> db writer (group commit)
- *        <--accept_cb (202 / submit_sm_resp / ack)--+--> target adapter send()
- *   target adapter --gw_core_delivered / gw_core_failed / gw_core_retry-->
- *        store update + event
+ *   adapter in --gw_core_accept--> router (pure) --> db writer (group commit:
+ *        the row, its delivery record and its events in one transaction)
+ *        <--accept_cb (202 / submit_sm_resp / ack)--+
+ *   core: queued --(commit)--> sending --(commit)--> target adapter send(d)
+ *   target adapter --gw_core_submitted / delivered / failed / retry /
+ *        requeue--> one transition: store update + event, one writer job
+ *   SMSC receipt --gw_core_receipt--> applied and committed, then acked
  *
- * The core owns no thread of its own except a retry timer thread; its
- * functions run on the calling adapter's thread and hand work on through
+ * Every status change goes through one function (gw_core.c) that checks
+ * it against the table in gw_delivery.h, counts it and hands the update
+ * and its event to the writer as one job.
+ *
+ * The core owns a timer thread (retries, connectors not there yet); its
+ * other functions run on the calling thread and hand work on through
  * queues.
  */
 #ifndef GW_CORE_H
 #define GW_CORE_H
 
+#include "gw_delivery.h"
 #include "gw_envelope.h"
 
 /* Runs on the store's writer thread once env is durable (rc == 0) or could
@@ -21,52 +29,63 @@
  * duration of the call). */
 typedef void (*gw_accept_cb_t)(gw_envelope_t *env, int rc, void *arg);
 
-/* Take in a message built by an adapter.  Routes it; when no rule matches
- * returns GW_ENOROUTE at once and cb never runs (the caller answers 404 /
- * an SMPP error).  Otherwise sets env->route / env->target, status queued,
- * emits the "received" and "routed" events, queues env for the store and
- * returns 0: cb runs later, then the core hands env to the target
- * connector's send().  The core takes its own reference; the caller keeps
- * its own.  Returns GW_ESTOPPED while shutting down.  Any thread. */
+/* Take in a message built by an adapter; from here env is read-only.
+ * Routes it; returns at once, and cb never runs, with GW_ENOROUTE (no rule
+ * matched: the caller answers 404 / an SMPP error), GW_EFULL (overload: the
+ * store's queue is past db.queue_max or failing; SIP 503 with Retry-After,
+ * SMPP ESME_RTHROTTLED), GW_ESTOPPED (shutting down) or GW_ENOMEM.
+ * Otherwise queues the message (status queued, events received / routed /
+ * queued in the same transaction) and returns 0: cb runs after the commit,
+ * then the core delivers it.  The caller keeps its reference.  Any
+ * thread. */
 int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg);
 
 /* Route only: what would happen (dry run).  Sets nothing; returns 0 and a
  * malloc'd target name / rule name in *target / *rule, or GW_ENOROUTE. */
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule);
 
-/* Delivery outcomes, called by the target adapter on its own thread while it
- * owns the delivery state.  Each updates the store and emits an event. */
-void gw_core_submitted(gw_envelope_t *env, const char *remote_id);
-void gw_core_delivered(gw_envelope_t *env);
-/* Final failure: status failed with reason. */
-void gw_core_failed(gw_envelope_t *env, int reason, const char *text);
-/* Temporary failure: counts an attempt and schedules a new send() after
- * backoff (core.retry_base_ms * 2^attempts, capped), or fails the message
- * when core.max_attempts is reached or it has expired.  Takes over the
- * caller's reference to env. */
-void gw_core_retry(gw_envelope_t *env, int reason, const char *text);
+/* Delivery outcomes, called by the target adapter on its own thread; each
+ * takes d back (the adapter must not touch it afterwards) and is one
+ * transition.
+ *   submitted: the far side took it (remote_id: its id, for receipts);
+ *   delivered: the far side's final yes (SIP 2xx, a broker confirm);
+ *   failed:    a permanent refusal by this target: the next target of the
+ *              plan is tried, else the message fails;
+ *   retry:     a temporary error: again after an exponential backoff with
+ *              jitter, or the next target after core.max_attempts;
+ *   requeue:   not the message's fault (its connector closed): offered
+ *              again shortly, no attempt counted. */
+void gw_core_submitted(gw_delivery_t *d, const char *remote_id);
+void gw_core_delivered(gw_delivery_t *d);
+void gw_core_failed(gw_delivery_t *d, int reason, const char *text);
+void gw_core_retry(gw_delivery_t *d, int reason, const char *text);
+void gw_core_requeue(gw_delivery_t *d);
 
-/* A delivery receipt: the far side's final word (SMPP "stat:" values
- * DELIVRD, EXPIRED, UNDELIV, REJECTD, DELETED, UNKNOWN; ACCEPTD and ENROUTE
- * are not final) on the message it knows as remote_id through connector.
- * Finds the envelope through the receipt map (waiting once for the store's
- * writer when the map row is still queued), records the final state and
- * emits "receipt" then "delivered" / "expired" / "failed".  Adapter
- * thread; reads the store.  Returns 0, or GW_ENOTFOUND for an unknown id. */
-int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err);
+/* Commit, then acknowledge: cb(arg, rc) runs on the writer thread once
+ * what the inbound item changes is durable; the adapter answers its peer
+ * then (it must only queue). */
+typedef void (*gw_ack_cb_t)(void *arg, int rc);
 
-/* Give back an envelope the adapter can no longer deliver through no fault
- * of the message (its connector was closed or replaced): the core offers it
- * again shortly to whatever connector then carries the target name, without
- * counting an attempt.  Takes over the caller's reference. */
-void gw_core_requeue(gw_envelope_t *env);
+/* A delivery receipt: the far side's word (SMPP "stat:" values DELIVRD,
+ * EXPIRED, UNDELIV, REJECTD, DELETED, UNKNOWN are final; ACCEPTD, ENROUTE
+ * are not) on the message it knows as remote_id through connector.  The
+ * writer finds the message through the receipt map, records the final
+ * state and the "receipt" event (then "delivered" / "expired" / "failed")
+ * in one transaction; cb runs after it with 0, or GW_ENOTFOUND for an
+ * unknown id (nothing changed; the caller still acknowledges: a receipt
+ * nobody can place is not the peer's to resend).  Returns 0, or an error
+ * (cb never runs).  Any thread; never blocks. */
+int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err,
+                    gw_ack_cb_t cb, void *arg);
 
 /* Build a routing table from the routes table and install it; on a bad
  * rule the running table stays and err says why.  Main thread or MI. */
 int gw_routes_reload(char *err, size_t errlen);
 
-/* Start-up: re-offer every message the store holds as queued.  Main
- * thread, after the adapters started.  Returns the count or < 0. */
+/* Start-up: re-offer every message the store holds as received, queued or
+ * sending; those found sending (a crash while they were with a peer) are
+ * flagged as possible duplicates.  Main thread, after the adapters
+ * started.  Returns the count or < 0. */
 int gw_core_recover(void);
 
 int gw_core_start(void);

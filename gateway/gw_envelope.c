@@ -25,7 +25,7 @@ static uint64_t gw_env_last_ms;
 static unsigned char gw_env_last_rand[10];
 
 static const char *const gw_status_names[GW_ST__COUNT] = {
-    "received", "queued", "submitted", "delivered", "failed", "expired", "rejected",
+    "received", "queued", "sending", "submitted", "delivered", "failed", "expired", "rejected",
 };
 static const char *const gw_addr_names[] = { "e164", "alnum", "sip-uri" };
 
@@ -92,7 +92,6 @@ gw_envelope_t *gw_env_new(void)
     env->version = GW_ENV_VERSION;
     env->created_at = gw_now_ms();
     env->data_coding = -1;
-    env->status = GW_ST_RECEIVED;
     env->refs = 1;
     return env;
 }
@@ -119,9 +118,6 @@ void gw_env_unref(gw_envelope_t *env)
     free(env->corr.amqp_message_id);
     free(env->corr.amqp_correlation_id);
     json_decref(env->tags);
-    free(env->route);
-    free(env->target);
-    free(env->reason_text);
     free(env);
 }
 
@@ -146,13 +142,6 @@ int gw_env_set_str(char **field, const char *s, size_t n)
 int gw_env_set_tag(gw_envelope_t *env, const char *key, const char *value)
 {
     return json_object_set_new(env->tags, key, json_string(value)) == 0 ? GW_OK : GW_ENOMEM;
-}
-
-void gw_env_set_status(gw_envelope_t *env, gw_status_t st, int reason, const char *text)
-{
-    env->status = st;
-    env->reason = reason;
-    gw_env_set_str(&env->reason_text, text, (size_t)-1);
 }
 
 const char *gw_status_name(gw_status_t st)
@@ -204,13 +193,12 @@ json_t *gw_env_to_json(const gw_envelope_t *env)
     json_t *o, *src, *corr;
     int rc = 0;
 
-    o = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:s, s:i, s:i, s:i, s:s, s:i}", "id",
-                  env->id, "v", env->version, "created_at", (json_int_t)env->created_at,
-                  "expires_at", (json_int_t)env->expires_at, "from", gw_env_addr_json(&env->from),
-                  "to", gw_env_addr_json(&env->to), "content_type",
+    o = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:s, s:i, s:i}", "id", env->id, "v",
+                  env->version, "created_at", (json_int_t)env->created_at, "expires_at",
+                  (json_int_t)env->expires_at, "from", gw_env_addr_json(&env->from), "to",
+                  gw_env_addr_json(&env->to), "content_type",
                   env->content_type ? env->content_type : "text/plain", "data_coding",
-                  env->data_coding, "registered_delivery", env->registered_delivery, "attempts",
-                  env->attempts, "status", gw_status_name(env->status), "reason", env->reason);
+                  env->data_coding, "registered_delivery", env->registered_delivery);
     if (o == NULL)
         return NULL;
     src = json_object();
@@ -229,9 +217,6 @@ json_t *gw_env_to_json(const gw_envelope_t *env)
     rc |= json_object_set_new(o, "corr", corr);
     corr = NULL;
     rc |= json_object_set(o, "tags", env->tags);
-    rc |= gw_env_put_str(o, "route", env->route);
-    rc |= gw_env_put_str(o, "target", env->target);
-    rc |= gw_env_put_str(o, "reason_text", env->reason_text);
     if (env->body && env->binary) {
         /* binary bodies travel base64-encoded */
         size_t elen = sodium_base64_ENCODED_LEN(env->body_len, sodium_base64_VARIANT_ORIGINAL);
@@ -290,9 +275,9 @@ static int gw_env_get_addr(const json_t *obj, gw_addr_t *a)
 gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
 {
     gw_envelope_t *env;
-    const char *id, *st;
+    const char *id;
     json_t *v, *src, *corr;
-    int rc = 0, status;
+    int rc = 0;
 
     *err = NULL;
     if (!json_is_object(o)) {
@@ -338,10 +323,9 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
         rc |= gw_env_get_str(corr, "amqp_message_id", &env->corr.amqp_message_id);
         rc |= gw_env_get_str(corr, "amqp_correlation_id", &env->corr.amqp_correlation_id);
     }
+    /* version 1 also carried route, target, attempts, status and reason:
+     * delivery state, now the delivery record's; ignored here */
     rc |= gw_env_get_str(o, "content_type", &env->content_type);
-    rc |= gw_env_get_str(o, "route", &env->route);
-    rc |= gw_env_get_str(o, "target", &env->target);
-    rc |= gw_env_get_str(o, "reason_text", &env->reason_text);
     if (rc != 0) {
         *err = "a string member has another type";
         goto out_unref;
@@ -370,15 +354,6 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
     v = json_object_get(o, "data_coding");
     env->data_coding = v ? (int)json_integer_value(v) : -1;
     env->registered_delivery = (int)json_integer_value(json_object_get(o, "registered_delivery"));
-    env->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
-    env->reason = (int)json_integer_value(json_object_get(o, "reason"));
-    st = json_string_value(json_object_get(o, "status"));
-    status = st ? gw_status_parse(st) : GW_ST_RECEIVED;
-    if (status < 0) {
-        *err = "status unknown";
-        goto out_unref;
-    }
-    env->status = (gw_status_t)status;
     if ((v = json_object_get(o, "tags")) != NULL) {
         if (!json_is_object(v) || json_object_update(env->tags, v) != 0) {
             *err = "tags is not an object";

@@ -4,11 +4,10 @@
  * An envelope is built by the adapter that received a message, routed by
  * router/, committed by db/ and sent by the target adapter.  It is
  * reference counted: whoever stores a pointer holds a reference
- * (gw_env_ref / gw_env_unref).  Once routed, the content fields (ids,
- * addresses, body, tags, correlation ids set by the source) are read-only;
- * the delivery fields (status, reason, attempts, corr.smpp_message_id of
- * the target) are written only by the thread that currently delivers the
- * envelope (the target connector's thread), one owner at a time.
+ * (gw_env_ref / gw_env_unref).  It is content only: once handed to
+ * gw_core_accept nothing in it changes, so any thread may read it.  How it
+ * is being delivered (plan, target, attempts, status, the far side's id)
+ * is the delivery record's (gw_delivery.h), which the core owns.
  *
  * The JSON form (gw_env_to_json / gw_env_from_json) is the AMQP and MI form
  * and the form stored in the messages table; its field "v" is the version.
@@ -20,12 +19,13 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define GW_ENV_VERSION 1
+#define GW_ENV_VERSION 2 /* 2: delivery fields left the envelope */
 #define GW_ENV_ID_LEN 26 /* ULID: 48-bit ms time + 80 bits, Crockford base32 */
 
 typedef enum {
     GW_ST_RECEIVED = 0,
     GW_ST_QUEUED,
+    GW_ST_SENDING,
     GW_ST_SUBMITTED,
     GW_ST_DELIVERED,
     GW_ST_FAILED,
@@ -68,25 +68,17 @@ typedef struct gw_envelope {
     int registered_delivery; /* receipt requested: SMPP registered_delivery bits */
     struct {
         char *sip_call_id;
-        char *smpp_message_id; /* id the SMSC gave our submit_sm, or that we gave */
+        char *smpp_message_id; /* the id the source's SMSC gave it (an MO's message_id) */
         char *amqp_message_id;
         char *amqp_correlation_id;
     } corr;
     json_t *tags;        /* object of string -> string, never NULL */
-    char *route;         /* name or id of the rule that matched, set by the core */
-    char *target;        /* connector chosen by the router, set by the core */
-
-    /* delivery state: written by the delivering thread only */
-    int attempts;
-    gw_status_t status;
-    int reason;          /* protocol code: SMPP command_status, SIP status, 0 */
-    char *reason_text;
 
     /* private */
     int refs;            /* atomic */
 } gw_envelope_t;
 
-/* A new envelope with a fresh id, created_at = now, status received, one
+/* A new envelope with a fresh id, created_at = now, one
  * reference held by the caller.  NULL on allocation failure. */
 gw_envelope_t *gw_env_new(void);
 gw_envelope_t *gw_env_ref(gw_envelope_t *env);
@@ -97,9 +89,6 @@ void gw_env_unref(gw_envelope_t *env);
  * strlen when n == (size_t)-1).  Returns 0 or GW_ENOMEM. */
 int gw_env_set_str(char **field, const char *s, size_t n);
 int gw_env_set_tag(gw_envelope_t *env, const char *key, const char *value);
-
-/* Delivery state, by the delivering thread only. */
-void gw_env_set_status(gw_envelope_t *env, gw_status_t st, int reason, const char *text);
 
 /* JSON form.  to_json returns a new object (caller owns it) or NULL.
  * from_json returns a new envelope (one ref) or NULL with *err set to a

@@ -1,15 +1,21 @@
 /*
- * gw_events.c - fan events out to the sinks.
+ * gw_events.c - building events and fanning committed ones out to sinks.
  *
- * An event is encoded once per emit; each sink gets its own copy because
- * sinks run on other threads and free at their own pace.  The sink list is
- * small (one per AMQP connector plus the trace console) and guarded by
- * gw_events_lock; emitting holds the lock while it hands out copies, which
- * is cheap because sinks only queue.
+ * The text of an event is written by hand into one buffer: the envelope
+ * part is the JSON text the store keeps anyway (cached on the delivery), so
+ * an event costs one allocation and no JSON tree.  Strings from peers are
+ * escaped by gw_events_str.
  *
- * Threads: any.
+ * Sinks get their own copy of each committed event (they run on other
+ * threads and free at their own pace).  The sink list is small (one per
+ * AMQP connector) and guarded by gw_events_lock; publishing holds the lock
+ * while it hands out copies, which is cheap because sinks only queue, and
+ * means that once gw_events_remove_sink returns no call to it is in flight.
+ *
+ * Threads: builders on any thread; gw_events_publish on the writer thread.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +24,6 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_stats.h"
-#include "gw_trace.h"
 
 #define GW_EVENTS_SINKS_MAX 32
 
@@ -30,6 +35,82 @@ typedef struct gw_event_sink {
 static gw_event_sink_t gw_events_sinks[GW_EVENTS_SINKS_MAX];
 static int gw_events_nsinks; /* written under gw_events_lock, read atomically */
 static pthread_mutex_t gw_events_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the sink list */
+
+/* A growing text buffer: fixed until it must grow. */
+typedef struct gw_ebuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} gw_ebuf_t;
+
+static void gw_ebuf_need(gw_ebuf_t *b, size_t n)
+{
+    if (b->oom || b->len + n + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+static void gw_ebuf_put(gw_ebuf_t *b, const char *s, size_t n)
+{
+    gw_ebuf_need(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void gw_ebuf_fmt(gw_ebuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gw_ebuf_fmt(gw_ebuf_t *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        gw_ebuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A JSON string (or null), escaped. */
+static void gw_events_str(gw_ebuf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (s == NULL) {
+        gw_ebuf_put(b, "null", 4);
+        return;
+    }
+    gw_ebuf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const char *run = (const char *)p;
+        size_t n = 0;
+        while (p[n] >= 0x20 && p[n] != '"' && p[n] != '\\')
+            n++;
+        if (n > 0) {
+            gw_ebuf_put(b, run, n);
+            p += n - 1;
+            continue;
+        }
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = { '\\', (char)*p };
+            gw_ebuf_put(b, esc, 2);
+        } else {
+            char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+            gw_ebuf_put(b, esc, 6);
+        }
+    }
+    gw_ebuf_put(b, "\"", 1);
+}
 
 int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg)
 {
@@ -62,41 +143,106 @@ void gw_events_remove_sink(gw_event_sink_fn_t fn, void *arg)
     pthread_mutex_unlock(&gw_events_lock);
 }
 
-void gw_event_emit(const gw_envelope_t *env, const char *state, const char *detail)
+int gw_events_active(void)
 {
-    static gw_stat_t *emitted;
-    char key[64], *text, *kcopy, *tcopy;
-    json_t *ev, *envj;
-    int i;
+    return __atomic_load_n(&gw_events_nsinks, __ATOMIC_ACQUIRE) > 0;
+}
 
-    if (emitted == NULL)
-        emitted = gw_stat("events.emitted", "events emitted (all states)");
-    gw_stat_add(emitted, 1);
-    GW_DEBUG("events", "%s %s -> %s%s%s", env->id, state, env->target ? env->target : "-",
-             detail ? ": " : "", detail ? detail : "");
-    if (gw_trace_on()) /* every state change is a trace record of its message */
-        gw_trace_envf(env, GW_TRACE_STATE, "%s%s%s", state, detail ? ": " : "",
-                      detail ? detail : "");
-    if (__atomic_load_n(&gw_events_nsinks, __ATOMIC_ACQUIRE) == 0)
-        return;
-    /* encode outside the lock: every thread of the message path emits */
-    envj = gw_env_to_json(env);
-    ev = envj ? json_pack("{s:s+, s:I, s:s, s:o, s:s?}", "event", "message.", state, "ts",
-                          (json_int_t)gw_now_ms(), "id", env->id, "envelope", envj, "detail",
-                          detail)
-              : NULL;
-    text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    json_decref(ev);
-    if (text == NULL) {
-        GW_ERR("events", "%s: cannot encode the %s event (out of memory)", env->id, state);
-        return;
+/* The type string "message.<state>" for the states we know (static). */
+static const char *gw_events_type(const char *state)
+{
+    static const char *const types[] = {
+        "message.received", "message.routed",    "message.queued",  "message.sending",
+        "message.submitted", "message.delivered", "message.failed", "message.expired",
+        "message.rejected",  "message.receipt",
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(types[i] + 8, state) == 0)
+            return types[i];
+    return NULL;
+}
+
+/* Append one finished text of type to ev, or free it. */
+static int gw_events_push(db_events_t *ev, const char *type, gw_ebuf_t *b)
+{
+    if (b->oom) {
+        free(b->p);
+        return GW_ENOMEM;
     }
-    snprintf(key, sizeof(key), "message.%s", state);
-    /* sinks are called under the lock, so once gw_events_remove_sink
-     * returns no call to that sink is in flight */
+    if (ev->n >= DB_EVENTS_MAX) {
+        free(b->p);
+        return GW_EFULL;
+    }
+    ev->types[ev->n] = type;
+    ev->texts[ev->n] = b->p;
+    ev->n++;
+    return GW_OK;
+}
+
+int gw_event_add(db_events_t *ev, const gw_delivery_t *d, const char *env_json,
+                 const char *state, const char *detail)
+{
+    const char *type = gw_events_type(state);
+    gw_ebuf_t b = { 0 };
+
+    if (!gw_events_active() || type == NULL)
+        return GW_OK;
+    gw_ebuf_need(&b, 256 + (env_json ? strlen(env_json) : 0));
+    gw_ebuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",", type,
+                (long long)gw_now_ms(), d->env->id, gw_status_name(d->status));
+    gw_ebuf_put(&b, "\"route\":", 8);
+    gw_events_str(&b, d->route);
+    gw_ebuf_put(&b, ",\"target\":", 10);
+    gw_events_str(&b, gw_dlv_target(d));
+    gw_ebuf_fmt(&b, ",\"attempts\":%d,\"reason\":%d,\"remote_id\":", d->attempts, d->reason);
+    gw_events_str(&b, d->remote_id[0] ? d->remote_id : NULL);
+    gw_ebuf_put(&b, ",\"detail\":", 10);
+    gw_events_str(&b, detail);
+    gw_ebuf_fmt(&b, ",\"possible_duplicate\":%s,\"envelope\":",
+                (d->flags & GW_DLV_DUP) ? "true" : "false");
+    gw_ebuf_put(&b, env_json ? env_json : "null", env_json ? strlen(env_json) : 4);
+    gw_ebuf_put(&b, "}", 1);
+    return gw_events_push(ev, type, &b);
+}
+
+/* One receipt-path event: the stored row is known by id and envelope. */
+static void gw_events_rcpt_one(db_events_t *ev, const char *type, const char *id,
+                               const char *envelope_json, gw_status_t status, const char *stat)
+{
+    gw_ebuf_t b = { 0 };
+
+    gw_ebuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",\"detail\":",
+                type, (long long)gw_now_ms(), id, gw_status_name(status));
+    gw_events_str(&b, stat);
+    gw_ebuf_put(&b, ",\"envelope\":", 12);
+    gw_ebuf_put(&b, envelope_json ? envelope_json : "null",
+                envelope_json ? strlen(envelope_json) : 4);
+    gw_ebuf_put(&b, "}", 1);
+    gw_events_push(ev, type, &b);
+}
+
+void gw_events_receipt(db_events_t *ev, const char *id, const char *envelope_json,
+                       gw_status_t status, const char *stat)
+{
+    if (!gw_events_active())
+        return;
+    gw_events_rcpt_one(ev, "message.receipt", id, envelope_json, status, stat);
+    if (gw_status_final(status))
+        gw_events_rcpt_one(ev, gw_events_type(gw_status_name(status)), id, envelope_json, status,
+                           stat);
+}
+
+void gw_events_publish(const char *type, const char *text)
+{
+    static gw_stat_t *published;
+    char *kcopy, *tcopy;
+
+    if (published == NULL)
+        published = gw_stat("events.emitted", "events published to sinks after their commit");
+    gw_stat_add(published, 1);
     pthread_mutex_lock(&gw_events_lock);
-    for (i = 0; i < gw_events_nsinks; i++) {
-        kcopy = strdup(key);
+    for (int i = 0; i < gw_events_nsinks; i++) {
+        kcopy = strdup(type);
         tcopy = strdup(text);
         if (kcopy == NULL || tcopy == NULL) {
             free(kcopy);
@@ -106,5 +252,4 @@ void gw_event_emit(const gw_envelope_t *env, const char *state, const char *deta
         gw_events_sinks[i].fn(kcopy, tcopy, gw_events_sinks[i].arg);
     }
     pthread_mutex_unlock(&gw_events_lock);
-    free(text);
 }

@@ -1,29 +1,48 @@
 /*
  * gw_events.h - every state change of a message is an event.
  *
- * gw_event_emit() builds the event once as JSON text
- *   {"event": "message.<state>", "ts": ms, "id": ..., "envelope": {...}, "detail": ...}
- * counts it in the statistics, and offers the text to every sink (AMQP
- * connectors, the trace console).  A sink gets its own copy and must only
- * queue it.
+ * An event is built once, as JSON text, by the core's transition function
+ * and travels with the state change to the store's writer: it is written
+ * to the outbox table in the same transaction as the change, and only
+ * after the COMMIT is it offered to the sinks (AMQP connectors), in commit
+ * order.  So no consumer ever sees an event of a change that did not land.
  *
- * Threads: any thread may emit; sinks are added and removed under
- * gw_events_lock (private).
+ *   {"event": "message.<state>", "ts": ms, "id": ..., "status": ...,
+ *    "route": ..., "target": ..., "attempts": n, "reason": n,
+ *    "remote_id": ..., "detail": ..., "possible_duplicate": bool,
+ *    "envelope": {...the content...}}
+ *
+ * Events are built only while a sink exists (gw_events_active()): with no
+ * consumer there is nothing to publish, and the message path pays nothing.
+ *
+ * Threads: any thread may build; sinks are added and removed under
+ * gw_events_lock (private) and called on the writer thread.
  */
 #ifndef GW_EVENTS_H
 #define GW_EVENTS_H
 
-#include "gw_envelope.h"
+#include "../db/db.h"
+#include "gw_delivery.h"
 
 /* Sink callback: takes ownership of text (malloc'd, NUL-terminated) and of
- * routing_key (malloc'd, "message.<state>"). */
+ * routing_key (malloc'd, "message.<state>").  Must only queue. */
 typedef void (*gw_event_sink_fn_t)(char *routing_key, char *text, void *arg);
 
 int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg);
 void gw_events_remove_sink(gw_event_sink_fn_t fn, void *arg);
+/* 1 while at least one sink listens. */
+int gw_events_active(void);
 
-/* state: "received", "routed", "queued", "submitted", "delivered",
- * "failed", "expired", "rejected", "receipt".  detail may be NULL. */
-void gw_event_emit(const gw_envelope_t *env, const char *state, const char *detail);
+/* Append the event "message.<state>" of d (content env_json, a JSON
+ * object's text) to ev, when a sink listens and ev has room.  state is a
+ * static string; detail may be NULL.  0 or GW_ENOMEM / GW_EFULL. */
+int gw_event_add(db_events_t *ev, const gw_delivery_t *d, const char *env_json,
+                 const char *state, const char *detail);
+
+/* The writer's hooks (db_writer_set_hooks): build the events of a receipt
+ * ("receipt" then the final state), and fan a committed event out. */
+void gw_events_receipt(db_events_t *ev, const char *id, const char *envelope_json,
+                       gw_status_t status, const char *stat);
+void gw_events_publish(const char *type, const char *text);
 
 #endif

@@ -3,13 +3,14 @@
  *
  * Start-up order: parameters (tables, file, stored values, flags) ->
  * logging -> store (migrations) -> first-start admin user -> routing table
- * -> MI commands -> writer and core threads -> adapters -> connectors ->
- * recovery of queued messages -> HTTP and the MI socket.  The main thread
- * then runs a libevent loop for signals and the MI socket.
+ * -> MI commands -> writer, core and worker-pool threads -> adapters ->
+ * connectors -> recovery of queued messages -> HTTP and the MI socket.
+ * The main thread then runs a libevent loop for signals and the MI socket.
  *
  * Shutdown (SIGTERM/SIGINT): stop accepting, let the store commit what it
  * holds (so every accepted message is answered), stop the adapters (they
- * drain and unbind), close connectors, stop the core and the writer.
+ * drain and unbind), stop the worker pool (it runs what it holds), close
+ * connectors, stop the core and the writer.
  * SIGHUP re-reads routes and connectors from the database.
  */
 #include <getopt.h>
@@ -33,6 +34,7 @@
 #include "gw_mi.h"
 #include "gw_trace.h"
 #include "gw_version.h"
+#include "gw_work.h"
 
 static struct event_base *gw_main_base;
 
@@ -293,7 +295,7 @@ int main(int argc, char **argv)
         sigs[i] = evsignal_new(gw_main_base, signums[i], gw_main_on_signal, NULL);
         evsignal_add(sigs[i], NULL);
     }
-    if (db_writer_start() != 0 || gw_core_start() != 0) {
+    if (db_writer_start() != 0 || gw_core_start() != 0 || gw_work_start() != 0) {
         rc = GW_ERROR;
         goto out_core;
     }
@@ -323,9 +325,11 @@ out_web:
 out_adapters:
     gw_core_stop_accepting();
     gw_adapters_foreach(gw_main_stop_adapter, NULL);
+    gw_work_stop(); /* after the adapters: late answers find their queues closed */
     gw_connectors_close_all();
     gw_adapters_foreach(gw_main_destroy_adapter, NULL);
 out_core:
+    gw_work_stop(); /* when start-up failed before the adapters */
     gw_core_stop();
     db_writer_stop();
     for (i = 0; i < 3; i++)

@@ -26,6 +26,7 @@
 #define GW_MI_INTERNAL_ERROR -32603
 #define GW_MI_NOT_FOUND -32004 /* application: object not found */
 #define GW_MI_CONFLICT -32009  /* application: already exists / in use */
+#define GW_MI_BUSY -32010      /* application: overloaded, try again later */
 
 typedef struct gw_mi_reply gw_mi_reply_t;
 typedef void (*gw_mi_handler_t)(const json_t *params, gw_mi_reply_t *reply);

@@ -133,6 +133,7 @@ static void gw_mi_routes_add(const json_t *params, gw_mi_reply_t *r)
 {
     const char *name = gw_mi_str(params, "name", r), *re;
     const char *target = name ? gw_mi_str(params, "target", r) : NULL;
+    gw_delivery_t *plan;
     gw_connector_t *c;
     json_t *row;
     char err[256];
@@ -149,6 +150,24 @@ static void gw_mi_routes_add(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "priority must be an integer");
         return;
     }
+    /* one connector, or a failover list "a,b,c": the plan the core makes */
+    {
+        gw_envelope_t *probe = gw_env_new();
+        plan = probe ? gw_dlv_new(probe) : NULL;
+        gw_env_unref(probe);
+    }
+    if (plan == NULL) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    if (gw_dlv_plan_set(plan, name, target) != 0) {
+        gw_dlv_free(plan);
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "target: one connector name or a comma-separated list of at most %d "
+                    "(failover in that order), each 1-%d characters",
+                    GW_PLAN_MAX, GW_NAME_MAX - 1);
+        return;
+    }
     row = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:b}", "name", name, "priority",
                     (json_int_t)gw_mi_opt_int(params, "priority", 100), "source",
                     gw_mi_opt_str(params, "source", NULL), "src_prefix",
@@ -159,21 +178,26 @@ static void gw_mi_routes_add(const json_t *params, gw_mi_reply_t *r)
     json_decref(row);
     if (id == GW_EEXIST) {
         gw_mi_error(r, GW_MI_CONFLICT, "a route named \"%s\" exists", name);
-        return;
+        goto out_free_plan;
     }
     if (id < 0) {
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route not stored: %s", gw_strerror((int)id));
-        return;
+        goto out_free_plan;
     }
     if (gw_routes_reload(err, sizeof(err)) != 0) {
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route stored but not applied: %s", err);
-        return;
+        goto out_free_plan;
     }
-    c = gw_connector_get(target);
-    if (c == NULL)
-        GW_WARN("core", "route %s targets connector %s, which does not exist (yet)", name, target);
-    gw_connector_put(c);
+    for (int i = 0; i < plan->ntargets; i++) {
+        c = gw_connector_get(plan->targets[i]);
+        if (c == NULL)
+            GW_WARN("core", "route %s targets connector %s, which does not exist (yet)", name,
+                    plan->targets[i]);
+        gw_connector_put(c);
+    }
     gw_mi_result(r, json_pack("{s:I}", "id", (json_int_t)id));
+out_free_plan:
+    gw_dlv_free(plan);
 }
 
 static void gw_mi_routes_delete(const json_t *params, gw_mi_reply_t *r)
@@ -379,6 +403,7 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     const char *to = from ? gw_mi_str(params, "to", r) : NULL;
     const char *body = to ? gw_mi_str(params, "body", r) : NULL;
     gw_mi_wait_t w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    char *target = NULL, *rule = NULL;
     struct timespec ts;
     gw_envelope_t *env;
     int rc;
@@ -397,7 +422,15 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
     gw_env_set_str(&env->source.adapter, "mi", (size_t)-1);
     gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", "mi"), (size_t)-1);
+    /* the names the router gives now, for the answer (the accept routes
+     * the same way unless the table changes in between) */
+    if (gw_core_dry_run(env, &target, &rule) != 0)
+        target = rule = NULL;
     rc = gw_core_accept(env, gw_mi_inject_committed, &w);
+    if (rc == GW_EFULL) {
+        gw_mi_error(r, GW_MI_BUSY, "overloaded: the store's queue is full; try again later");
+        goto out_unref;
+    }
     if (rc == GW_ENOROUTE) {
         gw_mi_error(r, GW_MI_NOT_FOUND, "no route for %s", to);
         goto out_unref;
@@ -416,8 +449,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     if (!w.done || w.rc != 0)
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "the store did not commit the message");
     else
-        gw_mi_result(r, json_pack("{s:s, s:s, s:s}", "id", env->id, "target", env->target,
-                                  "route", env->route));
+        gw_mi_result(r, json_pack("{s:s, s:s?, s:s?}", "id", env->id, "target", target,
+                                  "route", rule));
     if (!w.done) {
         /* the callback may still run and touch w: wait for it without limit */
         pthread_mutex_lock(&w.lock);
@@ -426,6 +459,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
         pthread_mutex_unlock(&w.lock);
     }
 out_unref:
+    free(target);
+    free(rule);
     gw_env_unref(env);
 }
 

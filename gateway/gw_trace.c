@@ -409,20 +409,26 @@ void gw_trace_record(const gw_trace_rec_t *r)
     gw_trace_free_expired(gone);
 }
 
+/* The fields every record about env carries. */
+static void gw_trace_env_rec(gw_trace_rec_t *r, const gw_envelope_t *env, gw_trace_kind_t kind)
+{
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->dir = GW_TRACE_NONE;
+    r->connector = env->source.connector;
+    r->peer = env->source.peer;
+    r->env_id = env->id;
+    r->from = env->from.address;
+    r->to = env->to.address;
+    r->call_id = env->corr.sip_call_id;
+    r->smpp_msgid = env->corr.smpp_message_id;
+}
+
 void gw_trace_env(const gw_envelope_t *env, gw_trace_kind_t kind, const char *summary)
 {
     gw_trace_rec_t r;
 
-    memset(&r, 0, sizeof(r));
-    r.kind = kind;
-    r.dir = GW_TRACE_NONE;
-    r.connector = env->target ? env->target : env->source.connector;
-    r.peer = env->source.peer;
-    r.env_id = env->id;
-    r.from = env->from.address;
-    r.to = env->to.address;
-    r.call_id = env->corr.sip_call_id;
-    r.smpp_msgid = env->corr.smpp_message_id;
+    gw_trace_env_rec(&r, env, kind);
     r.summary = summary;
     gw_trace_record(&r);
 }
@@ -436,6 +442,64 @@ void gw_trace_envf(const gw_envelope_t *env, gw_trace_kind_t kind, const char *f
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     gw_trace_env(env, kind, line);
+}
+
+static void gw_trace_dlv(const gw_delivery_t *d, gw_trace_kind_t kind, const char *summary)
+{
+    gw_trace_rec_t r;
+
+    gw_trace_env_rec(&r, d->env, kind);
+    if (gw_dlv_target(d)[0])
+        r.connector = gw_dlv_target(d);
+    if (d->remote_id[0])
+        r.smpp_msgid = d->remote_id;
+    r.summary = summary;
+    gw_trace_record(&r);
+}
+
+void gw_trace_dlvf(const gw_delivery_t *d, gw_trace_kind_t kind, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    gw_trace_dlv(d, kind, line);
+}
+
+void gw_trace_state(const gw_delivery_t *d, const char *detail)
+{
+    gw_trace_dlvf(d, GW_TRACE_STATE, "%s%s%s", gw_status_name(d->status),
+                  detail && *detail ? ": " : "", detail ? detail : "");
+}
+
+void gw_trace_route(const gw_delivery_t *d)
+{
+    char line[256];
+    size_t n;
+    int i;
+
+    n = (size_t)snprintf(line, sizeof(line), "rule %s ->", d->route);
+    for (i = 0; i < d->ntargets && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s", i ? "," : "", d->targets[i]);
+    if (d->strategy != GW_STRAT_SINGLE && n < sizeof(line))
+        snprintf(line + n, sizeof(line) - n, " (%s)", gw_strategy_name(d->strategy));
+    gw_trace_dlv(d, GW_TRACE_ROUTE, line);
+}
+
+void gw_trace_receipt(const char *connector, const char *remote_id, const char *stat)
+{
+    char line[128];
+    gw_trace_rec_t r;
+
+    snprintf(line, sizeof(line), "receipt %s", stat ? stat : "?");
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_STATE;
+    r.connector = connector;
+    r.smpp_msgid = remote_id;
+    r.summary = line;
+    gw_trace_record(&r);
 }
 
 /* ---- traces ------------------------------------------------------------- */

@@ -2,8 +2,8 @@
  * gw_trace.h - the trace bus: one message's journey, packet by packet.
  *
  * Adapters offer every SIP packet, SMPP PDU and AMQP publish in and out;
- * the core offers its routing decisions, every state change (through
- * gw_event_emit) and message-scoped log lines.  Active traces (started by
+ * the core offers its routing decisions, every state change (from its one
+ * transition function), receipts and message-scoped log lines.  Active traces (started by
  * MI trace.start) keep the records that match their filters in a bounded
  * ring that MI trace.list reads with a cursor; junctionctl trace, and later
  * the web console and HEP export, are readers of that ring.
@@ -18,8 +18,8 @@
  *   gw_trace_record()  match a record against the active traces; copy it
  *                      (raw bytes capped at GW_TRACE_RAW_MAX) into the ring
  *                      of each trace it matches
- *   gw_trace_env() /   a record about an envelope (route, state, log line)
- *   gw_trace_envf()
+ *   gw_trace_env()...  records about an envelope or a delivery (route,
+ *   gw_trace_state()   state, receipt, log line)
  *   GW_ENV_LOG()       a log line that is also a trace record of its envelope
  *   gw_trace_start / stop / list / read   the MI's side (gw_trace_mi.c)
  *
@@ -55,6 +55,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "gw_delivery.h"
 #include "gw_envelope.h"
 #include "gw_log.h"
 #include "gw_param.h"
@@ -113,12 +114,24 @@ static inline int gw_trace_on(void)
  * keeps ownership of everything r points to.  Any thread. */
 void gw_trace_record(const gw_trace_rec_t *r);
 
-/* A record about env (kind ROUTE, STATE or LOG): its id, numbers, Call-ID,
- * SMPP message_id, the connector it is at (target once routed, else its
- * source) and summary.  Any thread; call only when gw_trace_on(). */
+/* A record about env (kind ROUTE, STATE or LOG) before it has a delivery:
+ * its id, numbers, Call-ID, source connector and peer, and summary.  Any
+ * thread; callers test gw_trace_on() first. */
 void gw_trace_env(const gw_envelope_t *env, gw_trace_kind_t kind, const char *summary);
 void gw_trace_envf(const gw_envelope_t *env, gw_trace_kind_t kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a delivery: the connector is its current target and the
+ * SMPP message_id its remote id.  gw_trace_state: kind STATE, summary
+ * "<status>" or "<status>: <detail>".  On the delivery owner's thread. */
+void gw_trace_dlvf(const gw_delivery_t *d, gw_trace_kind_t kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void gw_trace_state(const gw_delivery_t *d, const char *detail);
+/* kind ROUTE: "rule <route> -> <target>", the plan's targets in order. */
+void gw_trace_route(const gw_delivery_t *d);
+/* A delivery receipt as the core takes it: from connector, for the message
+ * the far side knows as remote_id (the message_id a trace learned from the
+ * submit_sm_resp), with its stat ("DELIVRD"). */
+void gw_trace_receipt(const char *connector, const char *remote_id, const char *stat);
 
 /* A log line about one message: written to the log as GW_LOG would, and a
  * LOG record of env whatever the log level, so a trace shows the debug

@@ -165,7 +165,7 @@ void amqp_item_free(void *item)
         return;
     free(it->key);
     free(it->body);
-    gw_env_unref(it->env);
+    gw_dlv_free(it->dlv);
     free(it);
 }
 
@@ -342,10 +342,10 @@ static void amqp_conn_close(gw_connector_t *c)
     amqp_link_free(l);
 }
 
-/* Queue env's JSON for publishing with routing key "envelope".  Any thread.
- * Returns 0 (a reference taken), GW_ESTOPPED, GW_EFULL or GW_ENOMEM (env
+/* Queue d's envelope JSON for publishing with routing key "envelope".  Any
+ * thread.  Returns 0 (d taken over), GW_ESTOPPED, GW_EFULL or GW_ENOMEM (d
  * stays the caller's). */
-static int amqp_send(gw_connector_t *c, gw_envelope_t *env)
+static int amqp_send(gw_connector_t *c, gw_delivery_t *d)
 {
     amqp_item_t *it;
     amqp_link_t *l;
@@ -355,23 +355,29 @@ static int amqp_send(gw_connector_t *c, gw_envelope_t *env)
     it = calloc(1, sizeof(*it));
     if (it == NULL)
         return GW_ENOMEM;
-    j = gw_env_to_json(env);
-    it->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
+    if (d->env_json != NULL) {
+        it->body = strdup(d->env_json);
+    } else {
+        j = gw_env_to_json(d->env);
+        it->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+    }
     it->key = strdup("envelope");
     if (it->body == NULL || it->key == NULL) {
         amqp_item_free(it);
         return GW_ENOMEM;
     }
-    it->env = gw_env_ref(env);
+    it->dlv = d;
     pthread_mutex_lock(&amqp_send_lock);
     l = c->priv;
     rc = l ? gw_queue_push(l->sends, it) : GW_ESTOPPED;
     if (rc == 0)
         gw_queue_wake(l->events);
     pthread_mutex_unlock(&amqp_send_lock);
-    if (rc != 0)
-        amqp_item_free(it); /* drops the reference taken above */
+    if (rc != 0) {
+        it->dlv = NULL; /* stays the caller's */
+        amqp_item_free(it);
+    }
     return rc;
 }
 

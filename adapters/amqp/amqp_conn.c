@@ -220,8 +220,8 @@ static void amqp_item_msgid(const amqp_item_t *it, char *out)
 {
     const char *p;
 
-    if (it->env) {
-        memcpy(out, it->env->id, GW_ENV_ID_LEN + 1);
+    if (it->dlv) {
+        memcpy(out, it->dlv->env->id, GW_ENV_ID_LEN + 1);
         return;
     }
     out[0] = '\0';
@@ -264,16 +264,16 @@ static void amqp_trace_publish(const amqp_link_t *l, const amqp_item_t *it, uint
     amqp_item_msgid(it, msgid);
     snprintf(peer, sizeof(peer), "%s:%d", l->set.host, l->set.port);
     snprintf(line, sizeof(line), "publish %s %s tag %llu%s", l->set.exchange, it->key,
-             (unsigned long long)tag, it->env ? " (envelope)" : "");
+             (unsigned long long)tag, it->dlv ? " (envelope)" : "");
     memset(&r, 0, sizeof(r));
     r.kind = GW_TRACE_PUBLISH;
     r.dir = GW_TRACE_OUT;
     r.connector = l->name;
     r.peer = peer;
     r.env_id = msgid;
-    if (it->env) {
-        r.from = it->env->from.address;
-        r.to = it->env->to.address;
+    if (it->dlv) {
+        r.from = it->dlv->env->from.address;
+        r.to = it->dlv->env->to.address;
     }
     r.amqp_tag = tag;
     r.summary = line;
@@ -312,11 +312,12 @@ static void amqp_item_finish(amqp_link_t *l, amqp_item_t *it, int verdict)
     if (verdict > 0) {
         __atomic_add_fetch(&l->published, 1, __ATOMIC_RELAXED);
         gw_stat_add(amqp_stat_published, 1);
-        if (it->env)
-            gw_core_delivered(it->env);
-    } else if (it->env) {
-        gw_core_retry(it->env, 0, "amqp broker refused the message (nack)");
-        it->env = NULL; /* gw_core_retry took the reference */
+        if (it->dlv)
+            gw_core_delivered(it->dlv);
+        it->dlv = NULL; /* the core took it */
+    } else if (it->dlv) {
+        gw_core_retry(it->dlv, 0, "amqp broker refused the message (nack)");
+        it->dlv = NULL; /* the core took it */
     } else {
         amqp_link_count_dropped(l, 1);
         GW_WARN("amqp", "amqp connector %s: broker refused event %s (nack)", l->name, it->key);
@@ -453,9 +454,9 @@ static size_t amqp_link_buffered(amqp_link_t *l, const amqp_session_t *s)
  * fault), an event is counted as dropped. */
 static void amqp_item_abandon(amqp_link_t *l, amqp_item_t *it)
 {
-    if (it->env) {
-        gw_core_requeue(it->env);
-        it->env = NULL; /* gw_core_requeue took the reference */
+    if (it->dlv) {
+        gw_core_requeue(it->dlv);
+        it->dlv = NULL; /* the core took it */
     } else {
         amqp_link_count_dropped(l, 1);
     }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "gw_envelope.h"
+#include "gw_delivery.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
 
@@ -35,14 +35,14 @@
 #define AMQP_FLUSH_ON_CLOSE_MS 2000
 #define AMQP_RETRY_MIN_MS 1000
 
-/* An item owns key and body.  env is NULL for an event; for send() it holds
- * one reference to the envelope, which the link thread hands back to the
+/* An item owns key and body.  dlv is NULL for an event; for send() it is
+ * the delivery, which the link thread hands back to the
  * core (gw_core_delivered / gw_core_retry) once the broker confirmed or
  * refused it. */
 typedef struct amqp_item {
     char *key;
     char *body;
-    gw_envelope_t *env;
+    gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;
 
 typedef struct amqp_settings {

@@ -33,7 +33,7 @@
 #include <jansson.h>
 #include <osipparser2/osip_parser.h>
 
-#include "gw_envelope.h"
+#include "gw_delivery.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
 
@@ -168,7 +168,7 @@ typedef struct sip_item {
     int rc;
     /* SEND */
     sip_conn_t *conn;
-    gw_envelope_t *env;
+    gw_delivery_t *dlv;  /* owned */
     /* RESPONSE */
     char *branch;
     int status;
@@ -217,7 +217,7 @@ struct sip_conn {
 int sip_conn_check(const json_t *conf, char *err, size_t errlen);
 int sip_conn_open(struct gw_connector *c);
 void sip_conn_close(struct gw_connector *c);
-int sip_conn_send(struct gw_connector *c, gw_envelope_t *env);
+int sip_conn_send(struct gw_connector *c, gw_delivery_t *d);
 json_t *sip_conn_status(struct gw_connector *c);
 sip_conn_t *sip_conn_ref(sip_conn_t *c);
 void sip_conn_unref(sip_conn_t *c);

@@ -167,16 +167,15 @@ static sip_conn_t *sip_conn_get(gw_connector_t *c)
     return sc;
 }
 
-/* Queue env to a worker (round robin).  Any thread.  On success the
- * queued item holds its own references; on failure the caller keeps its
- * own.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND (closed), GW_EFULL (too many
+/* Queue d to a worker (round robin).  Any thread.  On success the
+ * queued item owns d; on failure d stays the caller's.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND (closed), GW_EFULL (too many
  * MESSAGEs in flight on this connector: the core offers it again shortly)
  * or GW_ENOMEM.
  *
  * The push happens under sip_conn_lock: conn_close clears priv under the
  * same lock, and the workers are only destroyed after every connector was
  * closed, so a send racing shutdown never reaches a freed worker. */
-int sip_conn_send(gw_connector_t *c, gw_envelope_t *env)
+int sip_conn_send(gw_connector_t *c, gw_delivery_t *d)
 {
     sip_item_t *it = calloc(1, sizeof(*it));
     sip_conn_t *sc;
@@ -196,13 +195,15 @@ int sip_conn_send(gw_connector_t *c, gw_envelope_t *env)
         rc = GW_EFULL;
     } else if (sc) {
         it->conn = sip_conn_ref(sc); /* sip_item_free / sip_ctxn_free end the count */
-        it->env = gw_env_ref(env);
+        it->dlv = d;
         n = __atomic_fetch_add(&sip_conn_rr, 1, __ATOMIC_RELAXED);
         rc = sip_worker_push(sip_worker_get((int)(n % (unsigned)sip_worker_count())), it);
     }
     pthread_mutex_unlock(&sip_conn_lock);
-    if (rc != 0)
+    if (rc != 0) {
+        it->dlv = NULL; /* stays the caller's */
         sip_item_free(it);
+    }
     return rc;
 }
 

@@ -88,8 +88,7 @@ void sip_item_free(void *item)
     if (it->req)
         osip_message_free(it->req);
     free(it->txn_key);
-    if (it->env)
-        gw_env_unref(it->env);
+    gw_dlv_free(it->dlv);
     if (it->conn) {
         if (it->kind == SIP_ITEM_SEND) /* never became a transaction */
             __atomic_sub_fetch(&it->conn->inflight, 1, __ATOMIC_RELAXED);

@@ -38,7 +38,7 @@ typedef struct sip_ctxn {
     sip_uac_t *u;
     char branch[64];
     sip_conn_t *conn;    /* reference */
-    gw_envelope_t *env;  /* reference */
+    gw_delivery_t *d;    /* owned until handed back to the core */
     char *msg;
     size_t len;
     struct event *timer;
@@ -72,7 +72,7 @@ sip_uac_t *sip_uac_new(sip_worker_t *w)
 }
 
 /* Unlink t from its bucket and free it, dropping its references (a caller
- * that passed env on to gw_core_retry sets t->env to NULL first). */
+ * that passed d back to the core sets t->d to NULL first). */
 static void sip_ctxn_free(sip_ctxn_t *t)
 {
     sip_ctxn_t **pp = &t->u->buckets[sip_uac_hash(t->branch)];
@@ -84,7 +84,7 @@ static void sip_ctxn_free(sip_ctxn_t *t)
     if (t->timer)
         event_free(t->timer);
     free(t->msg);
-    gw_env_unref(t->env);
+    gw_dlv_free(t->d);
     __atomic_sub_fetch(&t->conn->inflight, 1, __ATOMIC_RELAXED);
     sip_conn_unref(t->conn);
     free(t);
@@ -245,12 +245,12 @@ static void sip_ctxn_on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     if (now >= t->deadline_ms) {
-        GW_INFO(SIP_LOG, "MESSAGE %s to %s: no final response (Timer F)", t->env->id,
+        GW_INFO(SIP_LOG, "MESSAGE %s to %s: no final response (Timer F)", t->d->env->id,
                 t->conn->uri_text);
         __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
         gw_stat_add(sip_stats.uac_retry, 1);
-        gw_core_retry(t->env, 408, "Request Timeout");
-        t->env = NULL; /* the core took our reference */
+        gw_core_retry(t->d, 408, "Request Timeout");
+        t->d = NULL; /* the core took our reference */
         sip_ctxn_free(t);
         return;
     }
@@ -272,14 +272,14 @@ void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
     size_t b;
 
     if (!t) {
-        gw_core_retry(it->env, 500, "out of memory");
-        it->env = NULL;
+        gw_core_retry(it->dlv, 500, "out of memory");
+        it->dlv = NULL;
         return;
     }
     t->u = u;
-    t->env = it->env;
+    t->d = it->dlv;
     t->conn = it->conn;
-    it->env = NULL;
+    it->dlv = NULL;
     it->conn = NULL;
     sip_random_hex(rnd, 8);
     sip_random_hex(tag, 8);
@@ -289,20 +289,20 @@ void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
     t->hnext = u->buckets[b];
     u->buckets[b] = t;
     u->count++;
-    t->msg = sip_uac_build(t->conn, t->env, t->branch, tag, cid, &t->len);
+    t->msg = sip_uac_build(t->conn, t->d->env, t->branch, tag, cid, &t->len);
     t->timer = evtimer_new(sip_worker_base(w), sip_ctxn_on_timer, t);
     if (!t->msg || !t->timer) {
-        GW_ERR(SIP_LOG, "MESSAGE %s: cannot build the request", t->env->id);
+        GW_ERR(SIP_LOG, "MESSAGE %s: cannot build the request", t->d->env->id);
         __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
-        gw_core_retry(t->env, 500, "cannot build SIP MESSAGE");
-        t->env = NULL;
+        gw_core_retry(t->d, 500, "cannot build SIP MESSAGE");
+        t->d = NULL;
         sip_ctxn_free(t);
         return;
     }
     t->interval_ms = SIP_T1_MS;
     t->deadline_ms = gw_now_ms() + SIP_TIMER_F_MS;
     gw_stat_add(sip_stats.tx_message, 1);
-    GW_DEBUG(SIP_LOG, "MESSAGE %s -> %s branch %s", t->env->id, t->conn->uri_text, t->branch);
+    GW_DEBUG(SIP_LOG, "MESSAGE %s -> %s branch %s", t->d->env->id, t->conn->uri_text, t->branch);
     sip_ctxn_transmit(t);
     sip_ctxn_arm(t, gw_now_ms());
 }
@@ -322,20 +322,22 @@ void sip_uac_response(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
         t->proceeding = 1;
         return;
     }
-    GW_DEBUG(SIP_LOG, "MESSAGE %s: %d %s", t->env->id, it->status, reason);
+    GW_DEBUG(SIP_LOG, "MESSAGE %s: %d %s", t->d->env->id, it->status, reason);
     if (it->status < 300) {
         __atomic_add_fetch(&t->conn->sent, 1, __ATOMIC_RELAXED);
         gw_stat_add(sip_stats.uac_2xx, 1);
-        gw_core_delivered(t->env);
+        gw_core_delivered(t->d);
+        t->d = NULL;
     } else if (it->status == 408 || (it->status >= 500 && it->status < 600)) {
         __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
         gw_stat_add(sip_stats.uac_retry, 1);
-        gw_core_retry(t->env, it->status, reason);
-        t->env = NULL;
+        gw_core_retry(t->d, it->status, reason);
+        t->d = NULL;
     } else {
         __atomic_add_fetch(&t->conn->failed, 1, __ATOMIC_RELAXED);
         gw_stat_add(sip_stats.uac_failed, 1);
-        gw_core_failed(t->env, it->status, reason);
+        gw_core_failed(t->d, it->status, reason);
+        t->d = NULL;
     }
     sip_ctxn_free(t);
 }

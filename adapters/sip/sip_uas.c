@@ -33,6 +33,9 @@
 #include "gw_log.h"
 #include "sip.h"
 
+/* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
+#define SIP_RETRY_AFTER "Retry-After: 1\r\n"
+
 #define SIP_ALLOW "Allow: MESSAGE, OPTIONS, ACK\r\n"
 #define SIP_ACCEPT "Accept: text/plain\r\n"
 
@@ -116,9 +119,9 @@ void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
 {
     if (it->rc == 0)
         sip_uas_answer(w, it->req, &it->peer, it->txn_key, it->to_tag, 202, "Accepted", NULL);
-    else
-        sip_uas_answer(w, it->req, &it->peer, it->txn_key, it->to_tag, 500,
-                       "Server Internal Error", NULL);
+    else /* the store could not commit it (a full disk, I/O): nothing kept */
+        sip_uas_answer(w, it->req, &it->peer, it->txn_key, it->to_tag, 503,
+                       "Service Unavailable", SIP_RETRY_AFTER);
 }
 
 /* Fill env from a checked MESSAGE.  0 or a negative code. */
@@ -188,8 +191,8 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     it->req = NULL;
     if (rc == GW_ENOROUTE)
         sip_uas_answer(w, req, src, key, to_tag, 404, "Not Found", NULL);
-    else if (rc == GW_ESTOPPED || rc == GW_EFULL)
-        sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
+    else if (rc == GW_ESTOPPED || rc == GW_EFULL) /* stopping, or admission control */
+        sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", SIP_RETRY_AFTER);
     else
         sip_uas_answer(w, req, src, key, to_tag, 500, "Server Internal Error", NULL);
 out_free_item:

@@ -12,7 +12,8 @@
  *
  * Threads: libsmpp34 keeps its error state in globals, so every function
  * here except the codec, smpp_work_push() and the gw_adapter_t entry
- * points runs on the one SMPP thread (smpp_base).
+ * points runs on the one SMPP thread (smpp_base); blocking work (a bind's
+ * password check) goes to the core's worker pool and comes back as work.
  */
 #ifndef SMPP_H
 #define SMPP_H
@@ -21,7 +22,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 
-#include "gw_envelope.h"
+#include "gw_delivery.h"
 
 #define SMPP_MOD "smpp"
 #define SMPP_MAX_PDU 65536 /* largest command_length we accept */
@@ -170,8 +171,10 @@ extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_tim
 typedef enum {
     SMPP_W_OPEN,     /* cl: start a client connector */
     SMPP_W_CLOSE,    /* cl: unbind and free */
-    SMPP_W_SEND,     /* cl, env: queue a submit */
+    SMPP_W_SEND,     /* cl, dlv: queue a submit */
     SMPP_W_ACCEPTED, /* sess_id, seq, resp_cmd, rc, msgid: answer after commit */
+    SMPP_W_BIND,     /* sess_id, seq, resp_cmd, rc: a customer's bind checked
+                      * (smpp_server_bind_answer) */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -180,7 +183,7 @@ struct smpp_client;
 typedef struct smpp_work {
     smpp_work_kind_t kind;
     struct smpp_client *cl; /* a reference */
-    gw_envelope_t *env;     /* a reference */
+    gw_delivery_t *dlv;     /* SEND: owned */
     uint64_t sess_id;
     uint32_t seq;
     uint32_t resp_cmd;
@@ -211,10 +214,13 @@ smpp_client_t *smpp_client_new(gw_connector_t *c);
 smpp_client_t *smpp_client_ref(smpp_client_t *cl);
 void smpp_client_unref(smpp_client_t *cl);
 json_t *smpp_client_status(smpp_client_t *cl); /* any thread */
+/* 1 when bound with fewer than four windows of messages waiting (any
+ * thread: atomics). */
+int smpp_client_ready(smpp_client_t *cl);
 /* SMPP thread */
 void smpp_client_open(smpp_client_t *cl);
 void smpp_client_close(smpp_client_t *cl);
-void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env); /* takes env's ref */
+void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d); /* takes d */
 /* Number of clients still unbinding (stop waits for 0). */
 int smpp_clients_closing(void);
 void smpp_clients_close_all(void);
@@ -227,6 +233,8 @@ int smpp_server_listen(const char *addr, int port);
 /* Shutdown, SMPP thread: stop listening, unbind bound customers and close
  * every customer session once its output (pending answers) is flushed. */
 void smpp_server_quiesce(void);
+/* SMPP thread: the pool's verdict on a bind (SMPP_W_BIND). */
+void smpp_server_bind_answer(const smpp_work_t *w);
 /* 1 while customer sessions are still open. */
 int smpp_server_busy(void);
 /* Free the listener and every customer session at once (destroy). */

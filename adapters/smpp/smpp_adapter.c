@@ -9,6 +9,7 @@
  *   conn_open / conn_close (main thread)  -> SMPP_W_OPEN / SMPP_W_CLOSE
  *   send (db writer, retry timer)          -> SMPP_W_SEND
  *   the commit callback (db writer)        -> SMPP_W_ACCEPTED
+ *   a customer's bind checked (worker pool) -> SMPP_W_BIND
  *   stop (main thread)                     -> SMPP_W_STOP
  * An inbound submit_sm / deliver_sm is answered only in SMPP_W_ACCEPTED,
  * after the store committed it; the answer finds its session again by id,
@@ -32,12 +33,12 @@
 #include <smpp34.h>
 #include <smpp34_structs.h>
 
+#include "gw_accounts.h"
 #include "gw_adapter.h"
 #include "gw_core.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_queue.h"
-#include "db/db.h"
 #include "smpp.h"
 
 #define SMPP_STOP_WAIT_MS 3000 /* longest wait for unbind_resp at shutdown */
@@ -85,7 +86,7 @@ void smpp_work_free(void *item)
 
     if (w == NULL)
         return;
-    gw_env_unref(w->env);
+    gw_dlv_free(w->dlv);
     smpp_client_unref(w->cl);
     free(w);
 }
@@ -141,6 +142,10 @@ void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t r
         smpp_session_respond(s, resp_cmd,
                              resp_cmd == DELIVER_SM_RESP ? ESME_RX_R_APPN : ESME_RINVDSTADR, seq,
                              NULL);
+    else if (rc == GW_EFULL) /* admission control: the peer slows down and resends */
+        smpp_session_respond(s, resp_cmd,
+                             resp_cmd == DELIVER_SM_RESP ? ESME_RX_T_APPN : ESME_RTHROTTLED, seq,
+                             NULL);
     else
         smpp_session_respond(s, resp_cmd, ESME_RSYSERR, seq, NULL);
 }
@@ -188,11 +193,14 @@ static void smpp_work_cb(void *item, void *arg)
         smpp_client_close(w->cl);
         break;
     case SMPP_W_SEND:
-        smpp_client_send(w->cl, w->env);
-        w->env = NULL; /* the client took the reference */
+        smpp_client_send(w->cl, w->dlv);
+        w->dlv = NULL; /* the client took it */
         break;
     case SMPP_W_ACCEPTED:
         smpp_accepted_answer(w);
+        break;
+    case SMPP_W_BIND:
+        smpp_server_bind_answer(w);
         break;
     case SMPP_W_STOP:
         /* answers queued before STOP are in the sessions' output already;
@@ -349,10 +357,10 @@ static void smpp_conn_close(gw_connector_t *c)
         smpp_work_free(w);
 }
 
-/* Queue env for the client of c.  Any thread.  0 with a reference of
- * its own taken, or GW_ENOTFOUND (closed), GW_ESTOPPED, GW_ENOMEM; a failed
- * call leaves the caller's reference alone. */
-static int smpp_send(gw_connector_t *c, gw_envelope_t *env)
+/* Queue d for the client of c.  Any thread.  0 with d taken over, or
+ * GW_ENOTFOUND (closed), GW_ESTOPPED, GW_ENOMEM; a failed call leaves d
+ * the caller's. */
+static int smpp_send(gw_connector_t *c, gw_delivery_t *d)
 {
     smpp_client_t *cl;
     smpp_work_t *w = calloc(1, sizeof(*w));
@@ -361,7 +369,7 @@ static int smpp_send(gw_connector_t *c, gw_envelope_t *env)
     if (w == NULL)
         return GW_ENOMEM;
     w->kind = SMPP_W_SEND;
-    w->env = gw_env_ref(env);
+    w->dlv = d;
     /* load priv and take the reference under the lock: conn_close may hand
      * the last reference to the SMPP thread right after it cleared priv */
     pthread_mutex_lock(&smpp_lock);
@@ -371,9 +379,23 @@ static int smpp_send(gw_connector_t *c, gw_envelope_t *env)
         rc = smpp_work_push_locked(w);
     }
     pthread_mutex_unlock(&smpp_lock);
-    if (rc < 0)
-        smpp_work_free(w); /* drops only the references taken here */
+    if (rc < 0) {
+        w->dlv = NULL; /* stays the caller's */
+        smpp_work_free(w); /* drops only the reference taken here */
+    }
     return rc;
+}
+
+/* See gw_adapter.h: bound, with room for a few windows.  Any thread. */
+static int smpp_conn_ready(gw_connector_t *c)
+{
+    int ready = 0;
+
+    pthread_mutex_lock(&smpp_lock);
+    if (c->priv != NULL)
+        ready = smpp_client_ready(c->priv);
+    pthread_mutex_unlock(&smpp_lock);
+    return ready;
 }
 
 /* Main thread or MI, like conn_close: priv cannot be freed meanwhile. */
@@ -401,7 +423,7 @@ static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
                     "system_id: 1-15 characters, password: at most 8 (SMPP 3.4)");
         return;
     }
-    rc = db_account_add(id, pw, gw_mi_opt_str(params, "allowed_nets", ""),
+    rc = gw_account_add(id, pw, gw_mi_opt_str(params, "allowed_nets", ""),
                         (int)gw_mi_opt_int(params, "throughput", 0));
     if (rc == GW_EEXIST)
         gw_mi_error(r, GW_MI_CONFLICT, "account %s exists", id);
@@ -413,7 +435,7 @@ static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
 
 static void smpp_mi_accounts_list(const json_t *params, gw_mi_reply_t *r)
 {
-    json_t *list = db_accounts_list();
+    json_t *list = gw_accounts_list();
 
     (void)params;
     if (list == NULL)
@@ -429,7 +451,7 @@ static void smpp_mi_accounts_delete(const json_t *params, gw_mi_reply_t *r)
 
     if (id == NULL)
         return;
-    rc = db_account_delete(id);
+    rc = gw_account_delete(id);
     if (rc == GW_ENOTFOUND)
         gw_mi_error(r, GW_MI_NOT_FOUND, "no account %s", id);
     else if (rc < 0)
@@ -460,5 +482,6 @@ const gw_adapter_t smpp_adapter = {
     .conn_open = smpp_conn_open,
     .conn_close = smpp_conn_close,
     .send = smpp_send,
+    .conn_ready = smpp_conn_ready,
     .conn_status = smpp_conn_status,
 };

@@ -38,7 +38,6 @@
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
-#include "db/db.h"
 #include "smpp.h"
 
 typedef enum {
@@ -56,7 +55,7 @@ static const char *const smpp_cl_state_names[] = {
 
 typedef struct smpp_sub {
     struct smpp_sub *prev, *next;
-    gw_envelope_t *env;    /* our reference; NULL once handed to the core */
+    gw_delivery_t *d;      /* ours; NULL once handed back to the core */
     smpp_text_t text;
     size_t offs[SMPP_MAX_PARTS + 1];
     size_t nparts, sent, acked;
@@ -201,6 +200,12 @@ json_t *smpp_client_status(smpp_client_t *cl)
                      __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED));
 }
 
+int smpp_client_ready(smpp_client_t *cl)
+{
+    return smpp_cl_get(cl) == SMPP_CL_BOUND &&
+           __atomic_load_n(&cl->npending, __ATOMIC_RELAXED) < 4 * cl->window;
+}
+
 /* --- the send queue -------------------------------------------------------- */
 
 static void smpp_sub_unlink(smpp_client_t *cl, smpp_sub_t *sub)
@@ -227,7 +232,7 @@ static void smpp_sub_maybe_free(smpp_sub_t *sub)
 {
     if (sub->linked || sub->outstanding > 0)
         return;
-    gw_env_unref(sub->env);
+    gw_dlv_free(sub->d);
     smpp_text_free(&sub->text);
     free(sub);
 }
@@ -235,40 +240,40 @@ static void smpp_sub_maybe_free(smpp_sub_t *sub)
 /* The outcome of sub is known: unlink it and hand the envelope on. */
 static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, const char *text)
 {
-    gw_envelope_t *env = sub->env;
+    gw_delivery_t *d = sub->d;
 
     smpp_sub_unlink(cl, sub);
-    sub->env = NULL;
+    sub->d = NULL; /* each outcome hands d back to the core */
     if (status == ESME_ROK) {
-        gw_core_submitted(env, sub->msgid);
-        gw_env_unref(env);
+        gw_core_submitted(d, sub->msgid);
     } else if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL || status == ESME_RSYSERR) {
-        GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, retry later", cl->name, env->id, status);
-        gw_core_retry(env, (int)status, text);
-    } else {
-        GW_WARN(SMPP_MOD, "connector %s: %s: rejected with status 0x%x", cl->name, env->id,
+        GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, retry later", cl->name, d->env->id,
                 status);
-        gw_core_failed(env, (int)status, text);
-        gw_env_unref(env);
+        gw_core_retry(d, (int)status, text);
+    } else {
+        GW_WARN(SMPP_MOD, "connector %s: %s: rejected with status 0x%x", cl->name, d->env->id,
+                status);
+        gw_core_failed(d, (int)status, text);
     }
     smpp_sub_maybe_free(sub);
 }
 
-void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env)
+void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
 {
     smpp_sub_t *sub = calloc(1, sizeof(*sub));
+    const gw_envelope_t *env = d->env;
 
     if (sub == NULL || cl->closing) {
         free(sub);
         if (sub != NULL && cl->stopping)
-            gw_env_unref(env); /* shutdown: it stays queued in the store */
+            gw_dlv_free(d); /* shutdown: it stays in the store for the next start */
         else if (sub != NULL)
-            gw_core_requeue(env); /* not the message's fault: no attempt counted */
+            gw_core_requeue(d); /* not the message's fault: no attempt counted */
         else
-            gw_core_retry(env, ESME_RSYSERR, "out of memory");
+            gw_core_retry(d, ESME_RSYSERR, "out of memory");
         return;
     }
-    sub->env = env;
+    sub->d = d;
     if (env->binary) {
         sub->text.data_coding = env->data_coding >= 0 ? env->data_coding : SMPP_DC_BINARY;
         sub->text.data = malloc(env->body_len + 1);
@@ -284,7 +289,8 @@ void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env)
     if (sub->text.data == NULL || sub->nparts == 0) {
         GW_WARN(SMPP_MOD, "connector %s: %s: message cannot be encoded in %d parts", cl->name,
                 env->id, SMPP_MAX_PARTS);
-        gw_core_failed(env, ESME_RINVMSGLEN, "message too long");
+        sub->d = NULL;
+        gw_core_failed(d, ESME_RINVMSGLEN, "message too long");
         smpp_sub_maybe_free(sub);
         return;
     }
@@ -307,7 +313,7 @@ void smpp_client_send(smpp_client_t *cl, gw_envelope_t *env)
 static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
 {
     submit_sm_t pdu;
-    const gw_envelope_t *env = sub->env;
+    const gw_envelope_t *env = sub->d->env;
     size_t from = sub->offs[sub->sent], n = sub->offs[sub->sent + 1] - from, udh = 0;
     int rc;
 
@@ -493,10 +499,25 @@ out_pump:
     smpp_client_pump(cl);
 }
 
-/* A delivery receipt: the core finds our envelope through the receipt
- * map and records the SMSC's final word ("stat:" of the SMPP 3.4 appendix B
- * text; err: is kept as the reason). */
-static void smpp_client_receipt(smpp_client_t *cl, const deliver_sm_t *pdu)
+/* Writer thread: the receipt is durable (or placed nowhere); answer the
+ * deliver_sm now.  An unknown id is still ESME_ROK: the SMSC resending a
+ * receipt nobody can place helps no one (counted in core.receipts_unknown). */
+static void smpp_client_receipt_acked(void *arg, int rc)
+{
+    smpp_work_t *w = arg;
+
+    w->rc = rc == GW_ENOTFOUND ? 0 : rc;
+    if (smpp_work_push(w) < 0)
+        smpp_work_free(w); /* stopping: the SMSC resends it to the next start */
+}
+
+/* A delivery receipt: the core finds our message through the receipt map
+ * and records the SMSC's final word ("stat:" of the SMPP 3.4 appendix B
+ * text; err: is kept as the reason); deliver_sm_resp goes out only once
+ * that is committed.  Returns 0 when the answer is on its way, else the
+ * caller answers at once. */
+static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
+                               const deliver_sm_t *pdu)
 {
     char text[256], id[66] = "", stat[16] = "";
     const char *p;
@@ -511,9 +532,20 @@ static void smpp_client_receipt(smpp_client_t *cl, const deliver_sm_t *pdu)
         sscanf(p + 4, "%d", &err);
     if (id[0] == '\0' || stat[0] == '\0') {
         GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %s", cl->name, text);
-        return;
+        return GW_EINVAL;
     }
-    gw_core_receipt(cl->name, id, stat, err);
+    smpp_work_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return GW_ENOMEM;
+    w->kind = SMPP_W_ACCEPTED;
+    w->sess_id = s->id;
+    w->seq = h->seq;
+    w->resp_cmd = DELIVER_SM_RESP;
+    snprintf(w->msgid, sizeof w->msgid, "%.26s", id);
+    int rc = gw_core_receipt(cl->name, id, stat, err, smpp_client_receipt_acked, w);
+    if (rc < 0)
+        free(w);
+    return rc;
 }
 
 static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
@@ -529,8 +561,10 @@ static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp
         goto out_tlv;
     }
     if (pdu.esm_class & SMPP34_DELIVERY_RECEIPT) {
-        smpp_client_receipt(cl, &pdu);
-        smpp_session_respond(s, DELIVER_SM_RESP, ESME_ROK, h->seq, NULL);
+        rc = smpp_client_receipt(cl, s, h, &pdu);
+        if (rc < 0) /* malformed: nothing to store; overload: let it resend */
+            smpp_session_respond(s, DELIVER_SM_RESP,
+                                 rc == GW_EINVAL ? ESME_ROK : ESME_RSYSERR, h->seq, NULL);
         goto out_tlv;
     }
     f = (smpp_sm_fields_t){ pdu.source_addr_ton, pdu.source_addr_npi, pdu.dest_addr_ton,
@@ -629,8 +663,8 @@ static void smpp_client_finalize(smpp_client_t *cl)
          * else they go to whatever connector carries the name next,
          * without counting an attempt (gw_core_requeue) */
         if (!cl->stopping) {
-            gw_core_requeue(sub->env);
-            sub->env = NULL;
+            gw_core_requeue(sub->d);
+            sub->d = NULL;
         }
         smpp_sub_maybe_free(sub);
     }

@@ -2,12 +2,23 @@
  * smpp_server.c - our SMSC port: customers' applications bind here and
  * submit messages.
  *
- * A customer binds as transmitter, receiver or transceiver; the account is
- * checked with db_account_verify (argon2id, so a bind costs a few
- * milliseconds of this thread) and its allowed networks against the peer
- * address.  Answers: bind_*_resp OK, ESME_RINVPASWD for a wrong password,
- * ESME_RBINDFAIL for an unknown system_id or a refused network (then the
- * session is closed), ESME_RALYBND for a second bind.
+ * A customer binds as transmitter, receiver or transceiver.  The bind is
+ * checked off this thread (gw_account_verify_async: allowed networks,
+ * enabled, then the argon2id password, on the core's worker pool) and the
+ * verdict comes back as SMPP_W_BIND through the adapter's work queue
+ * (smpp_server_bind_answer), which finds the session again by id: it may
+ * have closed meanwhile.  Until then the session stays unbound, so a
+ * submit_sm gets ESME_RINVBNDSTS as before any bind, and a second bind
+ * ESME_RALYBND.  Answers: bind_*_resp OK; ESME_RBINDFAIL for every
+ * refusal (unknown system_id, wrong password, disabled account, refused
+ * network), then the session is closed; ESME_RSYSERR when the check could
+ * not be made (store error, pool full) - the customer may retry.
+ *
+ * Choice documented: one refusal code for every reason, so system_ids
+ * cannot be enumerated (ESME_RINVPASWD for a wrong password but something
+ * else for an unknown id would tell which ids exist).  ESME_RBINDFAIL
+ * rather than ESME_RINVPASWD because it is the generic "bind failed" and
+ * true of a refused network or a disabled account too.
  *
  * A submit_sm from a bound transmitter/transceiver becomes an envelope whose
  * source connector is the system_id; its submit_sm_resp (message_id = the
@@ -22,7 +33,8 @@
  * listener closes, bound customers get an unbind behind the answers
  * already written, and every session closes once its output is flushed.
  *
- * Threads: the SMPP thread.
+ * Threads: the SMPP thread, except smpp_server_bind_cb, which runs on a
+ * worker-pool thread and only queues the verdict.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -32,13 +44,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <event2/listener.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <smpp34.h>
 #include <smpp34_structs.h>
 
+#include "gw_accounts.h"
 #include "gw_errors.h"
 #include "gw_log.h"
-#include "db/db.h"
 #include "smpp.h"
 
 #define SMPP_MAX_CUSTOMERS 1024
@@ -47,8 +60,9 @@ typedef struct smpp_customer {
     struct smpp_customer *next;
     smpp_session_t *sess;
     char ip[INET6_ADDRSTRLEN];
-    char system_id[16];
-    uint32_t bound_as; /* 0 or the bind command */
+    char system_id[16];   /* bound as, or asking to bind as (bind_pending) */
+    uint32_t bound_as;     /* 0 or the bind command */
+    int bind_pending;      /* a bind is being checked on the worker pool */
 } smpp_customer_t;
 
 /* A bind body.  Parsed here rather than by libsmpp34, which refuses any
@@ -69,35 +83,6 @@ typedef union {
 static struct evconnlistener *smpp_listener;
 static smpp_customer_t *smpp_customers;
 static int smpp_ncustomers;
-
-/* 1 when ip (IPv4 text) is inside one of the comma-separated CIDR blocks
- * of nets; an empty list allows everyone. */
-static int smpp_net_allowed(const char *nets, const char *ip)
-{
-    char item[64], net[64];
-    const char *p = nets;
-    struct in_addr a, n;
-    int bits, len;
-    uint32_t mask;
-
-    if (nets == NULL || nets[0] == 0)
-        return 1;
-    if (inet_pton(AF_INET, ip, &a) != 1)
-        return 0;
-    while (*p) {
-        len = (int)strcspn(p, ",");
-        snprintf(item, sizeof(item), "%.*s", len, p);
-        p += len + (p[len] == ',');
-        bits = 32;
-        if (sscanf(item, " %63[0-9.]/%d", net, &bits) < 1 || inet_pton(AF_INET, net, &n) != 1 ||
-            bits < 0 || bits > 32)
-            continue;
-        mask = bits == 0 ? 0 : htonl(0xFFFFFFFFu << (32 - bits));
-        if ((a.s_addr & mask) == (n.s_addr & mask))
-            return 1;
-    }
-    return 0;
-}
 
 /* Copy the C-octet string at *at (at most outlen octets with its NUL). */
 static int smpp_cstr(const uint8_t *pdu, size_t len, size_t *at, char *out, size_t outlen)
@@ -126,15 +111,27 @@ static int smpp_bind_parse(const uint8_t *pdu, size_t len, smpp_bind_t *b)
     return 0; /* addr_ton, addr_npi and address_range are not used */
 }
 
+/* Worker pool: the verdict on a bind; only queues it for the SMPP thread. */
+static void smpp_server_bind_cb(int rc, json_t *account, void *arg)
+{
+    smpp_work_t *w = arg;
+
+    json_decref(account); /* the verdict is all the SMPP thread needs yet */
+    w->rc = rc;
+    if (smpp_work_push(w) < 0) {
+        GW_INFO(SMPP_MOD, "bind of session %llu checked while the adapter stops; dropped",
+                (unsigned long long)w->sess_id);
+        smpp_work_free(w);
+    }
+}
+
 static void smpp_server_bind(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
 {
     smpp_bind_t req;
-    smpp_bind_resp_u resp;
-    json_t *acct = NULL;
-    uint32_t status = ESME_ROK;
+    smpp_work_t *w;
     int rc;
 
-    if (cu->bound_as) {
+    if (cu->bound_as || cu->bind_pending) {
         smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RALYBND, h->seq, NULL);
         return;
     }
@@ -143,30 +140,60 @@ static void smpp_server_bind(smpp_customer_t *cu, const smpp_hdr_t *h, const uin
         smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
         return;
     }
-    rc = db_account_verify(req.system_id, req.password, &acct);
-    if (rc == GW_EINVAL)
-        status = ESME_RINVPASWD;
-    else if (rc < 0)
-        status = ESME_RBINDFAIL;
-    else if (!smpp_net_allowed(json_string_value(json_object_get(acct, "allowed_nets")), cu->ip))
-        status = ESME_RBINDFAIL;
-    json_decref(acct);
-    memset(&resp, 0, sizeof(resp));
-    if (status == ESME_ROK)
-        snprintf((char *)resp.tx.system_id, sizeof(resp.tx.system_id), "junction");
-    smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, status, h->seq,
-                         status == ESME_ROK ? &resp : NULL);
-    if (status != ESME_ROK) {
-        GW_WARN(SMPP_MOD, "%s: bind as '%s' refused (status 0x%x)", cu->sess->peer,
-                req.system_id, status);
-        smpp_session_finish(cu->sess, "bind refused");
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RSYSERR, h->seq, NULL);
+        return;
+    }
+    w->kind = SMPP_W_BIND;
+    w->sess_id = cu->sess->id;
+    w->seq = h->seq;
+    w->resp_cmd = h->cmd_id | 0x80000000u;
+    rc = gw_account_verify_async(req.system_id, req.password, cu->ip, smpp_server_bind_cb, w);
+    sodium_memzero(req.password, sizeof(req.password));
+    if (rc < 0) {
+        GW_WARN(SMPP_MOD, "%s: bind as '%s' not checked: %s", cu->sess->peer, req.system_id,
+                gw_strerror(rc));
+        free(w);
+        smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RSYSERR, h->seq, NULL);
         return;
     }
     snprintf(cu->system_id, sizeof(cu->system_id), "%s", req.system_id);
-    cu->bound_as = h->cmd_id;
-    cu->sess->expire_ms = 0;
-    GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x)", cu->sess->peer, cu->system_id,
-            h->cmd_id);
+    cu->bind_pending = 1;
+}
+
+void smpp_server_bind_answer(const smpp_work_t *w)
+{
+    smpp_session_t *s = smpp_session_find(w->sess_id);
+    smpp_customer_t *cu;
+    smpp_bind_resp_u resp;
+    uint32_t status;
+
+    /* session ids are unique across client and customer sessions */
+    if (s == NULL || s->finishing) {
+        GW_DEBUG(SMPP_MOD, "session %llu left before its bind was checked",
+                 (unsigned long long)w->sess_id);
+        return;
+    }
+    cu = s->owner;
+    cu->bind_pending = 0;
+    status = w->rc == 0 ? ESME_ROK : w->rc == GW_EINVAL ? ESME_RBINDFAIL : ESME_RSYSERR;
+    memset(&resp, 0, sizeof(resp));
+    if (status == ESME_ROK)
+        snprintf((char *)resp.tx.system_id, sizeof(resp.tx.system_id), "junction");
+    smpp_session_respond(s, w->resp_cmd, status, w->seq, status == ESME_ROK ? &resp : NULL);
+    if (status != ESME_ROK) {
+        GW_WARN(SMPP_MOD, "%s: bind as '%s' refused (status 0x%x)", s->peer, cu->system_id,
+                status);
+        cu->system_id[0] = 0;
+        if (status == ESME_RBINDFAIL)
+            smpp_session_finish(s, "bind refused");
+        return;
+    }
+    cu->bound_as = w->resp_cmd & ~0x80000000u;
+    s->expire_ms = 0;
+    GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x)", s->peer, cu->system_id,
+            cu->bound_as);
 }
 
 static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)

@@ -4,7 +4,7 @@
 // junction's own SMSC port by a customer bound with the npm smpp client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJunction, waitFor, sleep } from './lib/junction.mjs';
+import { startJunction, waitFor } from './lib/junction.mjs';
 import { startSmsc, bindCustomer, submit, connectorState, waitBound } from './lib/smsc.mjs';
 
 const SMPP_PARAMS = { 'smpp.reconnect_s': 1, 'smpp.enquire_link_s': 2 };
@@ -206,13 +206,14 @@ test('ESME_RTHROTTLED is retried later; a permanent error fails the message', as
   assert.equal(sent.status, 'submitted');
 });
 
-// Replacing a connector is not the message's fault: what its client still
-// held goes back to the core without counting an attempt (gw_core_requeue),
-// so even with core.max_attempts = 1 it reaches the SMSC of the new conf.
+// While the bind is down the message waits in the core, queued (the client
+// is not ready, so it is never marked "sending"); replacing the connector is
+// not the message's fault and spends no attempt, so even with
+// core.max_attempts = 1 it reaches the SMSC of the new conf.
 test('connectors.update hands queued messages on without spending an attempt', async (t) => {
   const smsc = await startSmsc();
   t.after(() => smsc.stop());
-  await smsc.stop(); // down: submits wait in the client
+  await smsc.stop(); // down: submits wait in the core
   const j = await startJunction({ params: { ...SMPP_PARAMS, 'core.max_attempts': 1 } });
   t.after(() => j.cleanup());
   await addConnector(j, 'op1', smsc);
@@ -221,13 +222,19 @@ test('connectors.update hands queued messages on without spending an attempt', a
   t.after(() => cust.close());
   const r = await submit(cust, { source_addr: '1', destination_addr: '447700900500', short_message: 'kept' });
   assert.equal(r.command_status, 0);
-  await waitFor(async () => (await j.mi('connectors.list')).find((c) => c.name === 'op1').status.pending === 1,
-    10000, 'the message waits in the client');
+  await waitFor(async () => (await j.mi('messages.get', { id: r.message_id })).status === 'queued',
+    10000, 'the message waits, queued');
+  assert.equal((await j.mi('connectors.list')).find((c) => c.name === 'op1').status.pending, 0,
+    'nothing handed to a client that is not bound');
 
   await j.mi('connectors.update', { name: 'op1', conf: { host: '127.0.0.1', port: smsc.port,
     system_id: 'jx-op1b', password: 'secret' } });
-  await sleep(1500); // a retry would have failed it by now
-  const m = await j.mi('messages.get', { id: r.message_id });
+  // wait for the state: the message back in a client (the new one) or failed
+  const m = await waitFor(async () => {
+    const msg = await j.mi('messages.get', { id: r.message_id });
+    const op1 = (await j.mi('connectors.list')).find((c) => c.name === 'op1');
+    return (msg.status === 'failed' || (op1.status.system_id === 'jx-op1b' && op1.status.pending === 1)) && msg;
+  }, 10000, 'the message handed to the updated connector');
   assert.notEqual(m.status, 'failed', `closing the connector failed the message: ${JSON.stringify(m)}`);
   assert.equal(m.attempts ?? 0, 0, 'no attempt counted');
   await smsc.start();

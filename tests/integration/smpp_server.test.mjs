@@ -17,7 +17,9 @@ function header(length, commandId, seq) {
   return b;
 }
 
-test('a bind with a wrong password gets ESME_RINVPASWD, the right one binds', async (t) => {
+const ESME_RBINDFAIL = 0x0d;
+
+test('a wrong password and an unknown system_id get the same ESME_RBINDFAIL, the right one binds', async (t) => {
   const j = await startJunction({});
   t.after(() => j.cleanup());
   await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
@@ -25,10 +27,10 @@ test('a bind with a wrong password gets ESME_RINVPASWD, the right one binds', as
   assert.ok(listed.some((a) => a.system_id === 'acme'));
 
   const bad = await bindCustomer(j.ports.smpp, 'acme', 'wrong');
-  assert.equal(bad.resp.command_status, 0x0e);
+  assert.equal(bad.resp.command_status, ESME_RBINDFAIL, 'wrong password');
   bad.session.destroy();
   const unknown = await bindCustomer(j.ports.smpp, 'nobody', 'x');
-  assert.equal(unknown.resp.command_status, 0x0d, 'unknown system_id: ESME_RBINDFAIL');
+  assert.equal(unknown.resp.command_status, ESME_RBINDFAIL, 'unknown system_id: the same answer');
   unknown.session.destroy();
   const good = await bindCustomer(j.ports.smpp, 'acme', 'right');
   assert.equal(good.resp.command_status, 0);
@@ -36,8 +38,69 @@ test('a bind with a wrong password gets ESME_RINVPASWD, the right one binds', as
 
   await j.mi('accounts.delete', { system_id: 'acme' });
   const gone = await bindCustomer(j.ports.smpp, 'acme', 'right');
-  assert.notEqual(gone.resp.command_status, 0, 'a deleted account cannot bind');
+  assert.equal(gone.resp.command_status, ESME_RBINDFAIL, 'a deleted account cannot bind');
   gone.session.destroy();
+});
+
+test('a peer outside allowed_nets and a disabled account are refused like a wrong password', async (t) => {
+  const j = await startJunction({});
+  t.after(() => j.cleanup());
+  await j.mi('accounts.add', { system_id: 'far', password: 'right', allowed_nets: '10.0.0.0/8' });
+  await j.mi('accounts.add', { system_id: 'near', password: 'right', allowed_nets: '10.0.0.0/8,127.0.0.0/8' });
+  await j.mi('accounts.add', { system_id: 'off', password: 'right' });
+  const r = spawnSync('sqlite3', [j.params['db.path'], "UPDATE accounts SET enabled = 0 WHERE system_id = 'off';"],
+    { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((await j.mi('accounts.list')).find((a) => a.system_id === 'off').enabled, false);
+
+  const far = await bindCustomer(j.ports.smpp, 'far', 'right');
+  assert.equal(far.resp.command_status, ESME_RBINDFAIL, 'loopback is outside 10.0.0.0/8');
+  far.session.destroy();
+  const off = await bindCustomer(j.ports.smpp, 'off', 'right');
+  assert.equal(off.resp.command_status, ESME_RBINDFAIL, 'enabled = 0 cannot bind');
+  off.session.destroy();
+  const near = await bindCustomer(j.ports.smpp, 'near', 'right');
+  assert.equal(near.resp.command_status, 0, 'inside one of the allowed networks');
+  near.session.close();
+  assert.match(j.log, /bind as 'far' from 127\.0\.0\.1 refused: peer outside allowed_nets/);
+  assert.match(j.log, /bind as 'off' from 127\.0\.0\.1 refused: account disabled/);
+});
+
+// A bind_transmitter PDU by hand: system_id, password, system_type,
+// interface_version, addr_ton, addr_npi, address_range.
+function bindPdu(seq, systemId, password) {
+  const body = Buffer.concat([Buffer.from(`${systemId}\0${password}\0\0`), Buffer.from([0x34, 0, 0, 0])]);
+  return Buffer.concat([header(16 + body.length, 0x00000002, seq), body]);
+}
+
+test('while a bind is checked the session stays unbound; a customer that leaves meanwhile is no harm', async (t) => {
+  const j = await startJunction({});
+  t.after(() => j.cleanup());
+  await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
+
+  // bind and submit_sm back to back: the submit arrives before the verdict
+  const raw = await rawConnect(j.ports.smpp);
+  raw.sock.write(Buffer.concat([bindPdu(1, 'acme', 'right'), header(17 + 16, 0x00000004, 2), Buffer.alloc(17)]));
+  await waitFor(() => parseHeaders(raw.data).length >= 2, 5000, 'two answers');
+  const answers = parseHeaders(raw.data);
+  const sub = answers.find((a) => a.seq === 2);
+  const bind = answers.find((a) => a.seq === 1);
+  assert.equal(sub.command_id, 0x80000004);
+  assert.equal(sub.status, 0x04, 'ESME_RINVBNDSTS: not bound yet');
+  assert.equal(bind.command_id, 0x80000002);
+  assert.equal(bind.status, 0, 'then the bind succeeds');
+  raw.sock.destroy();
+
+  // a customer that closes right after its bind: the verdict finds no session
+  const gone = await rawConnect(j.ports.smpp);
+  gone.sock.end(bindPdu(1, 'acme', 'right'));
+  await waitFor(() => gone.closed, 5000, 'closed');
+  await waitFor(() => /session \d+ left before its bind was checked/.test(j.log), 5000,
+    'the verdict of the bind of a session that is gone');
+  const good = await bindCustomer(j.ports.smpp, 'acme', 'right');
+  assert.equal(good.resp.command_status, 0, 'junction still serves binds');
+  good.session.close();
+  assert.equal(j.exited, null, 'junction is still running');
 });
 
 test('garbage PDUs get generic_nack; an impossible length closes; others are still served', async (t) => {
@@ -101,7 +164,12 @@ test('a connection that does not bind in time is closed; a bound one stays', asy
   let closed = false;
   session.on('close', () => { closed = true; });
   await waitFor(() => idle.closed, 5000, 'junction closes the idle connection');
-  await sleep(1500);
+  await sleep(1500); // past the bound session's own deadline, had it kept one
+  const alive = await new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), 5000);
+    session.enquire_link({}, (r) => { clearTimeout(t); resolve(r.command_status === 0); });
+  });
+  assert.equal(alive, true, 'the bound customer is still served (enquire_link answered)');
   assert.equal(closed, false, 'the bound customer keeps its session');
   session.close();
 });

@@ -1,5 +1,5 @@
 // "Accepted" means committed: while the store refuses to commit, no surface
-// says accepted (SIP 500 instead of 202, an SMPP error status instead of
+// says accepted (SIP 503 with Retry-After instead of 202, an SMPP error status instead of
 // submit_sm_resp OK, a JSON-RPC error instead of an id), nothing is queued,
 // and once the store works again the same requests are accepted.  The fault
 // is a real SQLite failure: a trigger, added from another connection with
@@ -35,6 +35,7 @@ async function sipClient() {
     const n = c.responses.length;
     sock.send(Buffer.from(req), j.ports.sip, '127.0.0.1');
     await waitFor(() => c.responses.length > n, 10000, 'a SIP final response');
+    c.last = c.responses[n];
     return Number(c.responses[n].split(' ')[1]);
   };
   c.close = () => new Promise((resolve) => sock.close(resolve));
@@ -55,9 +56,10 @@ after(async () => {
   if (j) await j.cleanup();
 });
 
-test('while commits fail, SIP gets 500, SMPP an error status, the MI an error', async () => {
+test('while commits fail, SIP gets 503, SMPP an error status, the MI an error', async () => {
   sql("CREATE TRIGGER no_insert BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
-  assert.equal(await sip.message('fault-1'), 500);
+  assert.equal(await sip.message('fault-1'), 503);
+  assert.match(sip.last, /\r\nRetry-After: \d+\r\n/i, 'the 503 says when to come back');
   const resp = await submit(customer, { destination_addr: '4915100000002', short_message: 'x' });
   assert.equal(resp.command_status, 0x08, 'ESME_RSYSERR, so the customer retries');
   await assert.rejects(j.mi('messages.inject', { from: '1', to: '4915100000003', body: 'x' }),

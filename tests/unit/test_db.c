@@ -80,7 +80,9 @@ static long long test_raw_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-static gw_envelope_t *test_env(const char *to)
+/* A queued delivery to `to` via smsc1 (route "default"), its envelope
+ * JSON cached as the core does. */
+static gw_delivery_t *test_env(const char *to)
 {
     gw_envelope_t *env = gw_env_new();
     assert_non_null(env);
@@ -90,22 +92,39 @@ static gw_envelope_t *test_env(const char *to)
     assert_int_equal(gw_env_set_str(&env->to.address, to, (size_t)-1), 0);
     assert_int_equal(gw_env_set_str(&env->body, "hello from the test", (size_t)-1), 0);
     env->body_len = strlen(env->body);
-    assert_int_equal(gw_env_set_str(&env->target, "smsc1", (size_t)-1), 0);
-    assert_int_equal(gw_env_set_str(&env->route, "default", (size_t)-1), 0);
-    env->status = GW_ST_QUEUED;
-    return env;
+    gw_delivery_t *d = gw_dlv_new(env);
+    gw_env_unref(env);
+    assert_non_null(d);
+    assert_int_equal(gw_dlv_plan_set(d, "default", "smsc1"), 0);
+    d->status = GW_ST_QUEUED;
+    json_t *j = gw_env_to_json(d->env);
+    d->env_json = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    assert_non_null(d->env_json);
+    return d;
+}
+
+static int test_insert(gw_delivery_t *d, db_commit_cb_t cb, void *arg)
+{
+    return db_dlv_insert(d, d->env_json, NULL, cb, arg);
+}
+
+static int test_update(gw_delivery_t *d, gw_status_t st, int want_receipt)
+{
+    d->status = st;
+    return db_dlv_update(d, want_receipt, NULL, NULL, NULL);
 }
 
 static void test_migrations_create_schema_and_user_version(void **state)
 {
     test_db_t *t = *state;
-    assert_int_equal(db_schema_version(), 1);
+    assert_int_equal(db_schema_version(), 2);
     sqlite3 *raw = test_raw_open(t);
-    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 1);
+    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 2);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                        " AND name IN ('connectors', 'routes', 'messages',"
                                        " 'receipts', 'accounts', 'users', 'params', 'location',"
-                                       " 'events')"),
+                                       " 'outbox')"),
                      9);
     sqlite3_close(raw);
 }
@@ -116,7 +135,7 @@ static void test_reopen_is_idempotent_and_keeps_rows(void **state)
     assert_int_equal(db_param_set("sip.port", "5070"), 0);
     db_close();
     assert_int_equal(db_open(t->path), 0);
-    assert_int_equal(db_schema_version(), 1);
+    assert_int_equal(db_schema_version(), 2);
     json_t *params = db_params_list();
     assert_string_equal(json_string_value(json_object_get(params, "sip.port")), "5070");
     json_decref(params);
@@ -188,12 +207,13 @@ static void test_duplicate_connector_rejected_update_and_delete(void **state)
 /* Callback state of the visibility test. */
 typedef struct test_visible {
     const test_db_t *t;
+    const char *id;
     int calls;
     int rc;
     long long rows_seen; /* rows with this id seen by another connection */
 } test_visible_t;
 
-static void test_visible_cb(gw_envelope_t *env, int rc, void *arg)
+static void test_visible_cb(void *arg, int rc)
 {
     test_visible_t *v = arg;
     sqlite3 *raw = NULL;
@@ -204,7 +224,7 @@ static void test_visible_cb(gw_envelope_t *env, int rc, void *arg)
     if (sqlite3_open(v->t->path, &raw) == SQLITE_OK &&
         sqlite3_prepare_v2(raw, "SELECT count(*) FROM messages WHERE id = ?1", -1, &st, NULL) ==
             SQLITE_OK) {
-        sqlite3_bind_text(st, 1, env->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, v->id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             v->rows_seen = sqlite3_column_int64(st, 0);
     }
@@ -217,14 +237,15 @@ static void test_insert_acknowledged_only_once_row_is_visible(void **state)
     test_db_t *t = *state;
     test_visible_t v = {.t = t, .rows_seen = -1};
     assert_int_equal(db_writer_start(), 0);
-    gw_envelope_t *env = test_env("33612345678");
-    assert_int_equal(db_msg_insert(env, test_visible_cb, &v), 0);
+    gw_delivery_t *d = test_env("33612345678");
+    v.id = d->env->id;
+    assert_int_equal(test_insert(d, test_visible_cb, &v), 0);
     db_writer_flush();
     assert_int_equal(v.calls, 1);
     assert_int_equal(v.rc, 0);
     assert_int_equal(v.rows_seen, 1);
 
-    json_t *got = db_msg_get(env->id);
+    json_t *got = db_msg_get(d->env->id);
     assert_non_null(got);
     assert_string_equal(json_string_value(json_object_get(got, "status")), "queued");
     assert_string_equal(json_string_value(json_object_get(got, "to")), "33612345678");
@@ -233,9 +254,9 @@ static void test_insert_acknowledged_only_once_row_is_visible(void **state)
         "hello from the test");
     json_decref(got);
     db_writer_stop();
-    assert_int_equal(db_msg_insert(env, test_visible_cb, &v), GW_ESTOPPED);
+    assert_int_equal(test_insert(d, test_visible_cb, &v), GW_ESTOPPED);
     assert_int_equal(v.calls, 1);
-    gw_env_unref(env);
+    gw_dlv_free(d);
 }
 
 #define TEST_GC_PER_THREAD 500
@@ -254,9 +275,8 @@ typedef struct test_gc_arg {
 
 static test_gc_arg_t test_gc_args[2 * TEST_GC_PER_THREAD];
 
-static void test_gc_cb(gw_envelope_t *env, int rc, void *arg)
+static void test_gc_cb(void *arg, int rc)
 {
-    (void)env;
     test_gc_arg_t *a = arg;
     pthread_mutex_lock(&a->gc->lock);
     a->gc->acks++;
@@ -272,11 +292,17 @@ static void *test_gc_producer(void *arg)
     for (int i = 0; i < TEST_GC_PER_THREAD; i++) {
         gw_envelope_t *env = gw_env_new();
         if (env == NULL || gw_env_set_str(&env->from.address, "100", (size_t)-1) < 0 ||
-            gw_env_set_str(&env->to.address, "200", (size_t)-1) < 0)
+            gw_env_set_str(&env->to.address, "200", (size_t)-1) < 0 ||
+            gw_env_set_str(&env->body, "x", (size_t)-1) < 0)
             return (void *)1;
-        env->status = GW_ST_QUEUED;
-        int rc = db_msg_insert(env, test_gc_cb, &test_gc_args[base + i]);
+        gw_delivery_t *d = gw_dlv_new(env);
         gw_env_unref(env);
+        if (d == NULL || gw_dlv_plan_set(d, "r", "smsc1") < 0)
+            return (void *)1;
+        d->status = GW_ST_QUEUED;
+        /* the JSON is borrowed until the callback: a static text will do */
+        int rc = db_dlv_insert(d, "{}", NULL, test_gc_cb, &test_gc_args[base + i]);
+        gw_dlv_free(d);
         if (rc != 0)
             return (void *)1;
     }
@@ -321,47 +347,53 @@ static void test_group_commit_acknowledges_each_insert_once(void **state)
     db_writer_stop();
 }
 
-static void test_collect_cb(gw_envelope_t *env, void *arg)
+static void test_collect_cb(gw_delivery_t *d, char *env_json, void *arg)
 {
     json_t *ids = arg;
-    json_array_append_new(ids, json_pack("{s:s, s:i, s:s, s:i}", "id", env->id, "status",
-                                         (int)env->status, "target",
-                                         env->target ? env->target : "", "attempts",
-                                         env->attempts));
-    gw_env_unref(env);
+    json_array_append_new(ids, json_pack("{s:s, s:i, s:s, s:i, s:i, s:i}", "id", d->env->id,
+                                         "status", (int)d->status, "target", gw_dlv_target(d),
+                                         "attempts", d->attempts, "cur", d->cur, "flags",
+                                         (int)d->flags));
+    free(env_json);
+    gw_dlv_free(d);
 }
 
 static void test_pending_messages_survive_restart(void **state)
 {
     test_db_t *t = *state;
     assert_int_equal(db_writer_start(), 0);
-    gw_envelope_t *a = test_env("331"), *b = test_env("332"), *done = test_env("333");
-    assert_int_equal(db_msg_insert(a, NULL, NULL), 0);
-    assert_int_equal(db_msg_insert(b, NULL, NULL), 0);
-    assert_int_equal(db_msg_insert(done, NULL, NULL), 0);
+    gw_delivery_t *a = test_env("331"), *b = test_env("332"), *done = test_env("333");
+    /* b fails over from smsc1 to smsc2 */
+    assert_int_equal(gw_dlv_plan_set(b, "default", "smsc1,smsc2"), 0);
+    assert_int_equal(test_insert(a, NULL, NULL), 0);
+    assert_int_equal(test_insert(b, NULL, NULL), 0);
+    assert_int_equal(test_insert(done, NULL, NULL), 0);
     /* b went through one failed attempt and was re-queued toward smsc2 */
     b->attempts = 1;
-    assert_int_equal(gw_env_set_str(&b->target, "smsc2", (size_t)-1), 0);
-    assert_int_equal(db_msg_update(b, NULL), 0);
-    gw_env_set_status(done, GW_ST_SUBMITTED, 0, NULL);
-    assert_int_equal(db_msg_update(done, "smsc-abc-1"), 0);
+    b->tries[0] = 1;
+    assert_int_equal(gw_dlv_next_target(b), 1);
+    assert_int_equal(test_update(b, GW_ST_QUEUED, 0), 0);
+    snprintf(done->remote_id, sizeof done->remote_id, "smsc-abc-1");
+    assert_int_equal(test_update(done, GW_ST_SENDING, 0), 0);
+    assert_int_equal(test_update(done, GW_ST_SUBMITTED, 1), 0);
     db_writer_stop();
     db_close();
 
     assert_int_equal(db_open(t->path), 0);
     json_t *got = json_array();
     assert_int_equal(db_msgs_pending(test_collect_cb, got), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "id")), a->id);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "id")), a->env->id);
     json_t *rb = json_array_get(got, 1);
-    assert_string_equal(json_string_value(json_object_get(rb, "id")), b->id);
+    assert_string_equal(json_string_value(json_object_get(rb, "id")), b->env->id);
     assert_int_equal(json_integer_value(json_object_get(rb, "status")), GW_ST_QUEUED);
     assert_int_equal(json_integer_value(json_object_get(rb, "attempts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(rb, "cur")), 1);
     assert_string_equal(json_string_value(json_object_get(rb, "target")), "smsc2");
     json_decref(got);
 
     char *id = db_receipt_lookup("smsc1", "smsc-abc-1");
     assert_non_null(id);
-    assert_string_equal(id, done->id);
+    assert_string_equal(id, done->env->id);
     free(id);
     assert_null(db_receipt_lookup("smsc1", "unknown"));
     json_t *list = db_msgs_list(10, "submitted");
@@ -370,9 +402,9 @@ static void test_pending_messages_survive_restart(void **state)
     list = db_msgs_list(10, NULL);
     assert_int_equal(json_array_size(list), 3);
     json_decref(list);
-    gw_env_unref(a);
-    gw_env_unref(b);
-    gw_env_unref(done);
+    gw_dlv_free(a);
+    gw_dlv_free(b);
+    gw_dlv_free(done);
 }
 
 static void test_account_password_verify(void **state)
@@ -404,9 +436,8 @@ typedef struct test_fault {
     int failed;
 } test_fault_t;
 
-static void test_fault_cb(gw_envelope_t *env, int rc, void *arg)
+static void test_fault_cb(void *arg, int rc)
 {
-    (void)env;
     test_fault_t *f = arg;
     if (rc == 0)
         f->ok++;
@@ -432,25 +463,36 @@ static void test_commit_failure_answers_estore_and_stores_nothing(void **state)
         SQLITE_OK);
     test_fault_t f = {0, 0};
     assert_int_equal(db_writer_start(), 0);
-    gw_envelope_t *envs[5];
+    gw_delivery_t *envs[5];
     for (int i = 0; i < 5; i++) {
         envs[i] = test_env("33612345678");
-        assert_int_equal(db_msg_insert(envs[i], test_fault_cb, &f), 0);
+        assert_int_equal(test_insert(envs[i], test_fault_cb, &f), 0);
     }
     db_writer_flush();
     assert_int_equal(f.ok, 0);
     assert_int_equal(f.failed, 5);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"), 0);
 
-    /* The fault removed, the same writer stores again. */
+    /* While commits fail, new messages are refused at once (admission)... */
+    assert_true(db_writer_failing());
+    assert_int_equal(test_insert(envs[0], test_fault_cb, &f), GW_EFULL);
+    /* ...and once the fault is gone, the writer stores again (a new insert
+     * is let through to try after at most a second). */
     assert_int_equal(sqlite3_exec(raw, "DROP TRIGGER fault", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(db_msg_insert(envs[0], test_fault_cb, &f), 0);
+    int rc = GW_EFULL;
+    for (int i = 0; i < 40 && rc == GW_EFULL; i++) {
+        rc = test_insert(envs[0], test_fault_cb, &f);
+        if (rc == GW_EFULL)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(rc, 0);
     db_writer_flush();
+    assert_false(db_writer_failing());
     assert_int_equal(f.ok, 1);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"), 1);
     db_writer_stop();
     for (int i = 0; i < 5; i++)
-        gw_env_unref(envs[i]);
+        gw_dlv_free(envs[i]);
     sqlite3_close(raw);
 }
 
@@ -468,17 +510,17 @@ static void test_failed_statement_answers_estore(void **state)
                      SQLITE_OK);
     test_fault_t f = {0, 0};
     assert_int_equal(db_writer_start(), 0);
-    gw_envelope_t *good = test_env("33612345678"), *bad = test_env("refused");
-    assert_int_equal(db_msg_insert(bad, test_fault_cb, &f), 0);
-    assert_int_equal(db_msg_insert(good, test_fault_cb, &f), 0);
+    gw_delivery_t *good = test_env("33612345678"), *bad = test_env("refused");
+    assert_int_equal(test_insert(bad, test_fault_cb, &f), 0);
+    assert_int_equal(test_insert(good, test_fault_cb, &f), 0);
     db_writer_flush();
     assert_int_equal(f.failed, 1);
     assert_int_equal(f.ok, 1);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages WHERE to_addr = 'refused'"),
                      0);
     db_writer_stop();
-    gw_env_unref(good);
-    gw_env_unref(bad);
+    gw_dlv_free(good);
+    gw_dlv_free(bad);
     sqlite3_close(raw);
 }
 
@@ -505,8 +547,8 @@ static void test_failed_group_still_stores_state_updates(void **state)
     char status[32];
 
     assert_int_equal(db_writer_start(), 0);
-    gw_envelope_t *stored = test_env("33612345678"), *doomed = test_env("33612345679");
-    assert_int_equal(db_msg_insert(stored, test_fault_cb, &f), 0);
+    gw_delivery_t *stored = test_env("33612345678"), *doomed = test_env("33612345679");
+    assert_int_equal(test_insert(stored, test_fault_cb, &f), 0);
     db_writer_flush();
     assert_int_equal(f.ok, 1);
     assert_int_equal(
@@ -521,22 +563,20 @@ static void test_failed_group_still_stores_state_updates(void **state)
     /* Hold the write lock so the writer waits in BEGIN while the insert and
      * the update queue up behind: they then form one group. */
     assert_int_equal(sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    gw_env_set_status(stored, GW_ST_SUBMITTED, 0, NULL);
-    assert_int_equal(db_msg_update(stored, NULL), 0);
+    assert_int_equal(test_update(stored, GW_ST_SUBMITTED, 0), 0);
     usleep(50 * 1000);
-    assert_int_equal(db_msg_insert(doomed, test_fault_cb, &f), 0);
-    gw_env_set_status(stored, GW_ST_DELIVERED, 0, NULL);
-    assert_int_equal(db_msg_update(stored, NULL), 0);
+    assert_int_equal(test_insert(doomed, test_fault_cb, &f), 0);
+    assert_int_equal(test_update(stored, GW_ST_DELIVERED, 0), 0);
     assert_int_equal(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     db_writer_flush();
 
     assert_int_equal(f.failed, 1);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM messages"), 1);
-    test_raw_status(raw, stored->id, status, sizeof status);
+    test_raw_status(raw, stored->env->id, status, sizeof status);
     assert_string_equal(status, "delivered");
     db_writer_stop();
-    gw_env_unref(stored);
-    gw_env_unref(doomed);
+    gw_dlv_free(stored);
+    gw_dlv_free(doomed);
     sqlite3_close(raw);
 }
 
@@ -551,16 +591,15 @@ static void test_final_state_is_never_left(void **state)
     int n;
 
     assert_int_equal(db_writer_start(), 0);
-    gw_envelope_t *env = test_env("33612345678");
-    assert_int_equal(db_msg_insert(env, test_fault_cb, &f), 0);
-    gw_env_set_status(env, GW_ST_DELIVERED, 0, NULL);
-    assert_int_equal(db_msg_update(env, NULL), 0);
+    gw_delivery_t *env = test_env("33612345678");
+    assert_int_equal(test_insert(env, test_fault_cb, &f), 0);
+    assert_int_equal(test_update(env, GW_ST_DELIVERED, 0), 0);
     env->attempts = 2;
-    gw_env_set_status(env, GW_ST_QUEUED, 8, "late retry");
-    assert_int_equal(db_msg_update(env, NULL), 0);
+    gw_dlv_set_reason(env, 8, "late retry");
+    assert_int_equal(test_update(env, GW_ST_QUEUED, 0), 0);
     db_writer_flush();
     assert_int_equal(f.ok, 1);
-    test_raw_status(raw, env->id, status, sizeof status);
+    test_raw_status(raw, env->env->id, status, sizeof status);
     assert_string_equal(status, "delivered");
     db_writer_stop();
 
@@ -568,7 +607,7 @@ static void test_final_state_is_never_left(void **state)
     n = db_msgs_pending(test_collect_cb, ids);
     assert_int_equal(n, 0);
     json_decref(ids);
-    gw_env_unref(env);
+    gw_dlv_free(env);
     sqlite3_close(raw);
 }
 
