@@ -110,8 +110,8 @@ test('junctionctl trace shows one message from SIP in to SMPP out and back, and 
       short_message: `id:${remote} sub:001 dlvrd:001 submit date:2611281200 done date:2611281201 stat:DELIVRD err:000 text:Hello`,
     });
     assert.equal(dr.command_status, 0);
-    await waitFor(() => / state .* delivered: DELIVRD$/m.test(c.out), 10000,
-      `the delivered state in the console:\n${c.out}`);
+    await waitFor(() => / state .* receipt DELIVRD$/m.test(c.out), 10000,
+      `the receipt in the console:\n${c.out}`);
     const later = c.out.trim().split('\n').slice(lines.length);
     const dlv = later.findIndex((l) => / pdu +in .* deliver_sm seq \d+ from 4915112345678 to alice$/.test(l));
     const dlvResp = later.findIndex((l) => / pdu +out .* deliver_sm_resp seq \d+ status 0x0$/.test(l));
