@@ -15,6 +15,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "gw_delivery.h"
 #include "gw_errors.h"
 #include "gw_param.h"
 #include "gw_stats.h"
@@ -287,6 +288,47 @@ static void test_smpp_response_and_receipt_follow_the_request(void **state)
     json_decref(a);
 }
 
+/* The core's records of a delivery: the route names the plan, a state
+ * its status and detail, and both name the current target and remote id;
+ * a receipt is tied to them by the remote id alone. */
+static void test_delivery_records_name_plan_target_and_remote_id(void **state)
+{
+    gw_envelope_t *env = gw_env_new();
+    gw_delivery_t *d;
+    size_t n;
+    json_t *a;
+    int id;
+
+    (void)state;
+    assert_non_null(env);
+    gw_env_set_str(&env->to.address, "4915112345678", (size_t)-1);
+    gw_env_set_str(&env->source.connector, "sip", (size_t)-1);
+    d = gw_dlv_new(env);
+    assert_non_null(d);
+    assert_int_equal(gw_dlv_plan_set(d, "mt-de", "smsc1,smsc2"), 0);
+    id = test_start_to("49151");
+    gw_trace_env(env, GW_TRACE_ROUTE, "no route");
+    gw_trace_route(d);
+    d->status = GW_ST_SUBMITTED;
+    snprintf(d->remote_id, sizeof(d->remote_id), "smsc-42");
+    gw_trace_state(d, "smsc-42");
+    gw_trace_receipt("smsc1", "smsc-42", "DELIVRD");
+    gw_trace_receipt("smsc1", "smsc-43", "DELIVRD"); /* another message's */
+
+    a = test_read(id, &n, NULL);
+    assert_int_equal(n, 4);
+    assert_string_equal(test_field(a, 0, "connector"), "sip");
+    assert_string_equal(test_field(a, 1, "summary"), "rule mt-de -> smsc1, smsc2 (failover)");
+    assert_string_equal(test_field(a, 1, "connector"), "smsc1");
+    assert_string_equal(test_field(a, 2, "summary"), "submitted: smsc-42");
+    assert_string_equal(test_field(a, 2, "smpp_msgid"), "smsc-42");
+    assert_string_equal(test_field(a, 3, "summary"), "receipt DELIVRD");
+    assert_null(test_field(a, 3, "env_id"));
+    json_decref(a);
+    gw_dlv_free(d);
+    gw_env_unref(env);
+}
+
 static void test_filters_combine(void **state)
 {
     gw_trace_filter_t f;
@@ -436,6 +478,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_number_then_learned_ids_follow_the_journey,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_smpp_response_and_receipt_follow_the_request,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_records_name_plan_target_and_remote_id,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_filters_combine, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_ring_is_bounded_and_counts_drops, test_setup,
