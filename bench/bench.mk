@@ -8,3 +8,11 @@ BENCH_ARGS ?=
 bench: all $(BUILD)/bench/sqlite_insert
 	JUNCTION_BIN=$(abspath $(BUILD)/junction) SQLITE_INSERT_BIN=$(abspath $(BUILD)/bench/sqlite_insert) \
 	  node bench/run_bench.mjs $(BENCH_ARGS)
+
+# make bench-trace: the trace bus's cost per hook (off) and per packet (on).
+$(BUILD)/bench/trace_cost: $(BUILD)/bench/trace_cost.o $(BUILD)/libjunction.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-trace
+bench-trace: $(BUILD)/bench/trace_cost
+	$(BUILD)/bench/trace_cost

@@ -52,6 +52,7 @@
 #include "gw_log.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
+#include "gw_trace.h"
 
 
 typedef struct gw_core_accept_ctx {
@@ -134,6 +135,8 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
     }
     d->status = to;
     gw_dlv_set_reason(d, reason, text);
+    if (gw_trace_on())
+        gw_trace_state(d, detail ? detail : text);
     gw_event_add(&ev, d, d->env_json, event ? event : gw_status_name(to), detail);
     /* everything that reads d happens before the hand-over: with a
      * continuation, d belongs to the writer's job from then on */
@@ -179,6 +182,8 @@ static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
     gw_core_accept_ctx_t *ctx = arg;
     gw_delivery_t *d = ctx->d;
 
+    if (gw_trace_on())
+        gw_trace_state(d, rc == 0 ? "stored" : "not stored");
     ctx->cb(d->env, rc, ctx->arg);
     free(ctx);
     if (rc != 0) {
@@ -215,6 +220,8 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     if (r == NULL) {
         rt_table_unref(t);
         gw_stat_add(gw_core_st_noroute, 1);
+        if (gw_trace_on())
+            gw_trace_env(env, GW_TRACE_ROUTE, "no route");
         GW_INFO("core", "%s from %s to %s: no route", env->id,
                 env->from.address ? env->from.address : "-", env->to.address);
         gw_dlv_free(d);
@@ -223,10 +230,13 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     rc = gw_dlv_plan_set(d, rt_rule_name(r), rt_rule_target(r));
     rt_table_unref(t);
     if (rc != 0) {
-        GW_WARN("core", "%s: route %s has no usable targets", env->id, d->route);
+        GW_ENV_LOG(env, "core", GW_LOG_WARN, "%s: route %s has no usable targets", env->id,
+                   d->route);
         gw_dlv_free(d);
         return GW_ENOROUTE;
     }
+    if (gw_trace_on())
+        gw_trace_route(d);
     if (gw_cq_backlog(gw_dlv_target(d)) >=
         __atomic_load_n(&gw_config.queue_max, __ATOMIC_RELAXED)) {
         /* admission: this connector's backlog is full */
@@ -324,8 +334,8 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
     if (c)
         gw_connector_put(c);
     if (src != 0) {
-        GW_DEBUG("core", "%s: connector %s cannot take it now (%s)", d->env->id, target,
-                 gw_strerror(src));
+        GW_ENV_DEBUG(d->env, "core", "%s: connector %s cannot take it now (%s)", d->env->id,
+                     target, gw_strerror(src));
         if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0,
                            gw_core_on_requeued) < 0)
             gw_dlv_free(d); /* stays sending in the store: recovery resends it */
@@ -359,7 +369,7 @@ void gw_core_move(gw_delivery_t *d, const char *why)
     }
     snprintf(detail, sizeof detail, "failover from %.60s to %.60s: %.40s", from,
              gw_dlv_target(d), why);
-    GW_INFO("core", "%s: %s", d->env->id, detail);
+    GW_ENV_INFO(d->env, "core", "%s: %s", d->env->id, detail);
     gw_stat_add(gw_core_st_failovers, 1);
     if (gw_core_change_from(d, from, GW_ST_QUEUED, 0, why, NULL, detail, 0,
                             gw_core_on_requeued) < 0)
@@ -397,14 +407,14 @@ static void gw_core_failover(gw_delivery_t *d, int reason, const char *text, con
 
     snprintf(detail, sizeof detail, "%s", from);
     if (!gw_dlv_next_target(d)) {
-        GW_INFO("core", "%s to %s via %s failed: %d %s (%s)", d->env->id, d->env->to.address,
-                from, reason, text ? text : "", why);
+        GW_ENV_INFO(d->env, "core", "%s to %s via %s failed: %d %s (%s)", d->env->id,
+                    d->env->to.address, from, reason, text ? text : "", why);
         gw_core_finish(d, GW_ST_FAILED, reason, text, why, 0);
         return;
     }
     snprintf(detail, sizeof detail, "failover from %.60s to %.60s: %.30s", d->targets[d->cur - 1],
              gw_dlv_target(d), why);
-    GW_INFO("core", "%s: %s", d->env->id, detail);
+    GW_ENV_INFO(d->env, "core", "%s: %s", d->env->id, detail);
     gw_stat_add(gw_core_st_failovers, 1);
     d->next_at = 0;
     /* the row leaves sending, so no queue loses a backlog entry */
@@ -443,8 +453,8 @@ void gw_core_retry(gw_delivery_t *d, int reason, const char *text)
     delay = gw_core_backoff_ms(n);
     d->next_at = gw_now_ms() + delay;
     gw_stat_add(gw_core_st_retries, 1);
-    GW_DEBUG("core", "%s attempt %d failed (%d %s); next in %d ms", d->env->id, n, reason,
-             text ? text : "", delay);
+    GW_ENV_DEBUG(d->env, "core", "%s attempt %d failed (%d %s); next in %d ms", d->env->id, n,
+                 reason, text ? text : "", delay);
     if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, 0, gw_core_on_retry) < 0)
         gw_dlv_free(d); /* stays sending in the store: recovery resends it */
 }
@@ -487,6 +497,8 @@ int gw_core_receipt(const char *connector, const char *remote_id, const char *st
     gw_core_rcpt_ctx_t *ctx = calloc(1, sizeof(*ctx));
     int rc;
 
+    if (gw_trace_on())
+        gw_trace_receipt(connector, remote_id, stat);
     if (ctx == NULL)
         return GW_ENOMEM;
     ctx->cb = cb;

@@ -1,8 +1,9 @@
 /*
  * gw_log.h - levelled logging with per-module switches.
  *
- * Every line goes to stderr as "<time> <LEVEL> [<module>] <text>" and, when
- * a trace session is active, to the trace console.  The global level and a
+ * Every line goes to stderr as "<time> <LEVEL> [<module>] <text>"; lines
+ * about one message use GW_ENV_LOG (gw_trace.h), which also hands them to
+ * the trace bus whatever the level.  The global level and a
  * per-module level can be changed at runtime (MI `log.set`) without locking
  * the hot path: levels are read with relaxed atomics.
  *

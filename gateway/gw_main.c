@@ -32,6 +32,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
+#include "gw_trace.h"
 #include "gw_version.h"
 #include "gw_work.h"
 
@@ -198,7 +199,7 @@ static int gw_main_config(int argc, char **argv)
     int opt, check = 0, list = 0, rc = 0, i;
 
     if (gw_params_register(gw_config_params) != 0 || gw_params_register(db_params) != 0 ||
-        gw_params_register(web_params) != 0)
+        gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0)
         return GW_EINVAL;
     gw_adapters_foreach(gw_main_register_adapter, &rc);
     if (rc != 0)
@@ -285,6 +286,8 @@ int main(int argc, char **argv)
     if (gw_routes_reload(err, sizeof(err)) != 0)
         GW_ERR("main", "routes table not loaded: %s", err);
     rc = gw_mi_cmds_init();
+    if (rc == 0)
+        rc = gw_trace_init();
     gw_adapters_foreach(gw_main_register_mi, &rc);
     gw_main_base = event_base_new();
     if (rc != 0 || gw_main_base == NULL) {
@@ -343,6 +346,7 @@ out_base:
         event_base_free(gw_main_base);
     rt_shutdown();
 out_db:
+    gw_trace_stop_all();
     db_close();
     GW_INFO("main", "stopped");
     return rc == 0 ? 0 : 1;

@@ -9,6 +9,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libjunction.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# test_trace counts the allocations of the code under test.
+$(BUILD)/tests/test_trace: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+
 .PHONY: unit-bins unit integration
 unit-bins: $(UNIT_BINS)
 

@@ -4,7 +4,10 @@
  *   junctionctl.c   arguments -> one JSON-RPC request; the reply -> exit code
  *   ctl_net.c       the two transports: the MI UNIX socket (one JSON line
  *                   each way) and HTTP/1.1 POST to a loopback URL
- *   ctl_print.c     a result as aligned tables / "key: value" lines
+ *   ctl_print.c     a result as aligned tables / "key: value" lines, and
+ *                   trace records as one line each
+ *   ctl_trace.c     `junctionctl trace`: a live console over trace.start /
+ *                   trace.list / trace.stop
  *
  * junctionctl is a separate program linked only with jansson and libc; it
  * shares no code with the daemon but the wire format.  Single-threaded.
@@ -36,5 +39,22 @@ char *web_ctl_call_http(const char *url, const char *req, char *err, size_t errl
  * one column per key, an object as aligned "key: value" lines (nested
  * values indented), a scalar as text. */
 void web_ctl_print(FILE *out, const json_t *result);
+
+/* One trace record (an element of trace.list's "records") as one line. */
+void web_ctl_print_trace(FILE *out, const json_t *rec);
+
+/* Where and how junctionctl talks to the daemon (from its options). */
+typedef struct web_ctl_opts {
+    const char *socket;
+    const char *url;
+    int json;
+} web_ctl_opts_t;
+
+/* The trace console: start a trace with params (the filters, a new
+ * reference taken over), print each record as it comes, until count
+ * records (0: no bound), seconds elapsed (0: no bound), SIGINT or
+ * SIGTERM; then stop the trace.  Returns the exit status (0, 1 for an MI
+ * error, 2 for a connection error). */
+int web_ctl_trace(const web_ctl_opts_t *o, json_t *params, long count, long seconds);
 
 #endif

@@ -7,6 +7,8 @@
  * cells longer than WEB_CTL_CELL_MAX cut with an ellipsis (--json shows
  * everything).  An object becomes aligned "key: value" lines; nested
  * objects and tables are indented under their key.  null prints "ok".
+ * A trace record is one line: time (UTC), kind, direction, connector and
+ * peer, the ids that tie a journey together, the summary.
  *
  * Thread: junctionctl's only thread.
  */
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "webui/ctl.h"
 
@@ -221,4 +224,39 @@ void web_ctl_print(FILE *out, const json_t *result)
         fprintf(out, "%s\n", t ? t : "?");
         free(t);
     }
+}
+
+/* A member of a trace record as text, "" when absent. */
+static const char *web_ctl_rec_str(const json_t *rec, const char *key)
+{
+    const char *s = json_string_value(json_object_get(rec, key));
+
+    return s ? s : "";
+}
+
+void web_ctl_print_trace(FILE *out, const json_t *rec)
+{
+    long long ms = (long long)json_integer_value(json_object_get(rec, "time"));
+    const char *kind = web_ctl_rec_str(rec, "kind"), *conn = web_ctl_rec_str(rec, "connector");
+    const char *peer = web_ctl_rec_str(rec, "peer");
+    char where[160];
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&secs, &tm);
+    snprintf(where, sizeof where, "%s%s%s", conn, *conn && *peer ? " " : "", peer);
+    fprintf(out, "%02d:%02d:%02d.%03lld %-7s %-3s %-26s", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            ms % 1000, kind, web_ctl_rec_str(rec, "dir"), *where ? where : "-");
+    /* the ids that tie the journey together, then what happened */
+    if (*web_ctl_rec_str(rec, "env_id"))
+        fprintf(out, " env=%s", web_ctl_rec_str(rec, "env_id"));
+    if (*web_ctl_rec_str(rec, "call_id") && strcmp(kind, "packet") == 0)
+        fprintf(out, " call-id=%s", web_ctl_rec_str(rec, "call_id"));
+    if (json_object_get(rec, "smpp_seq"))
+        fprintf(out, " seq=%lld", (long long)json_integer_value(json_object_get(rec, "smpp_seq")));
+    if (*web_ctl_rec_str(rec, "smpp_msgid"))
+        fprintf(out, " msgid=%s", web_ctl_rec_str(rec, "smpp_msgid"));
+    if (json_object_get(rec, "amqp_tag"))
+        fprintf(out, " tag=%lld", (long long)json_integer_value(json_object_get(rec, "amqp_tag")));
+    fprintf(out, "  %s\n", web_ctl_rec_str(rec, "summary"));
 }

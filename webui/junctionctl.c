@@ -4,6 +4,7 @@
  *   junctionctl [--socket PATH | --url http://127.0.0.1:8080] [--json]
  *               <area> <verb> [key=value ...]
  *   junctionctl [...] call METHOD ['JSON-PARAMS']
+ *   junctionctl [...] trace key=value ... [--count N] [--seconds S]
  *
  * "<area> <verb>" calls the method "area.verb" (an argument that already
  * holds a dot, "routes.list", is taken as the method).  Each key=value
@@ -17,10 +18,14 @@
  * $JUNCTION_MI_SOCKET, else var/junction.sock.  --url speaks HTTP to
  * POST /mi on a loopback address.
  *
+ * "trace" followed by filters (or nothing but bounds) is the live trace
+ * console of ctl_trace.c; "trace list", "trace stop id=1" stay plain calls.
+ *
  * Exit status: 0 with a result, 1 with a JSON-RPC error (printed to stderr
  * with its code), 2 for usage and connection errors.
  *
- * Thread: one; the program makes one request and exits.
+ * Thread: one; the program makes one request and exits (the trace console
+ * polls until it ends).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -33,17 +38,12 @@
 
 enum { WEB_CTL_OK = 0, WEB_CTL_RPC_ERROR = 1, WEB_CTL_USAGE = 2 };
 
-typedef struct web_ctl_opts {
-    const char *socket;
-    const char *url;
-    int json;
-} web_ctl_opts_t;
-
 static void web_ctl_usage(FILE *out)
 {
     fputs("usage: junctionctl [--socket PATH | --url http://127.0.0.1:8080] [--json]\n"
           "                   <area> <verb> [key=value ...]\n"
           "       junctionctl [options] call METHOD ['JSON-PARAMS']\n"
+          "       junctionctl [options] trace key=value ... [--count N] [--seconds S]\n"
           "\n"
           "Calls the JSON-RPC method area.verb of a running junction.\n"
           "  --socket PATH  MI UNIX socket (default $JUNCTION_MI_SOCKET or " WEB_CTL_DEFAULT_SOCKET ")\n"
@@ -57,6 +57,8 @@ static void web_ctl_usage(FILE *out)
           "  junctionctl routes add name=uk priority=10 dst_prefix='\"44\"' target=smsc1\n"
           "  junctionctl system listMethods\n"
           "  junctionctl call routes.delete '{\"id\": 3}'\n"
+          "  junctionctl trace to=4915112345678   (filters: to, from, env_id, call_id,\n"
+          "                                       connector, peer; Ctrl-C ends it)\n"
           "Exit status: 0 ok, 1 the MI returned an error, 2 usage or connection error.\n",
           out);
 }
@@ -93,6 +95,66 @@ static json_t *web_ctl_params_kv(char **words, int n)
         *eq = '=';
     }
     return params;
+}
+
+/* A bound of the trace console: "--name N" or "--name=N" at words[*i].
+ * Returns 1 when it was one (stored in *out, *i moved on), 0 when the
+ * word is something else, -1 after printing why it is wrong. */
+static int web_ctl_trace_bound(char **words, int n, int *i, const char *name, long *out)
+{
+    size_t len = strlen(name);
+    const char *v = NULL;
+    char *end;
+
+    if (strncmp(words[*i], name, len) != 0)
+        return 0;
+    if (words[*i][len] == '=')
+        v = words[*i] + len + 1;
+    else if (words[*i][len] == '\0' && *i + 1 < n)
+        v = words[++*i];
+    else if (words[*i][len] != '\0')
+        return 0;
+    if (v == NULL || (*out = strtol(v, &end, 10)) < 0 || *end != '\0' || end == v) {
+        fprintf(stderr, "junctionctl: %s takes a number\n", name);
+        return -1;
+    }
+    return 1;
+}
+
+/* `junctionctl trace ...`: words are what follows "trace".  Returns the
+ * exit status. */
+static int web_ctl_trace_main(const web_ctl_opts_t *o, char **words, int n)
+{
+    long count = 0, seconds = 0;
+    char **kv = calloc((size_t)n + 1, sizeof *kv);
+    json_t *params;
+    int i, nkv = 0, b;
+
+    if (kv == NULL)
+        return WEB_CTL_USAGE;
+    for (i = 0; i < n; i++) {
+        b = web_ctl_trace_bound(words, n, &i, "--count", &count);
+        if (b == 0)
+            b = web_ctl_trace_bound(words, n, &i, "--seconds", &seconds);
+        if (b < 0) {
+            free(kv);
+            return WEB_CTL_USAGE;
+        }
+        if (b == 0)
+            kv[nkv++] = words[i];
+    }
+    params = web_ctl_params_kv(kv, nkv);
+    free(kv);
+    if (params == NULL)
+        return WEB_CTL_USAGE;
+    return web_ctl_trace(o, params, count, seconds);
+}
+
+/* 1 when argv (after the options) asks for the trace console. */
+static int web_ctl_is_trace(int argc, char **argv)
+{
+    return strcmp(argv[0], "trace") == 0 &&
+           (argc == 1 || strchr(argv[1], '=') != NULL || strncmp(argv[1], "--", 2) == 0);
 }
 
 /* The request text for argv after the options.  Returns malloc'd compact
@@ -226,6 +288,8 @@ int main(int argc, char **argv)
         if (o.socket == NULL || *o.socket == '\0')
             o.socket = WEB_CTL_DEFAULT_SOCKET;
     }
+    if (web_ctl_is_trace(argc - optind, argv + optind))
+        return web_ctl_trace_main(&o, argv + optind + 1, argc - optind - 1);
     req = web_ctl_request(argc - optind, argv + optind);
     if (req == NULL)
         return WEB_CTL_USAGE;

@@ -24,6 +24,9 @@
  *      envelope it still holds back to the core (gw_core_requeue: another
  *      connector of that name may take it, no attempt is counted).
  *
+ * Tracing: each publish is offered to the trace bus (amqp_trace_publish)
+ * when a trace is active: exchange, key, delivery tag, the envelope id.
+ *
  * Threads: everything here runs on the link thread, except the fields of
  * amqp_link_t it updates under l->lock or atomically.
  */
@@ -37,6 +40,7 @@
 
 #include "gw_core.h"
 #include "gw_log.h"
+#include "gw_trace.h"
 #include "amqp_link.h"
 
 /* The link thread's private connection state. */
@@ -250,6 +254,34 @@ static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it
                               amqp_cstring_bytes(it->key), 0, 0, &p, body);
 }
 
+/* Offer one publish (delivery tag tag) to the trace bus.  Link thread;
+ * callers test gw_trace_on() first. */
+static void amqp_trace_publish(const amqp_link_t *l, const amqp_item_t *it, uint64_t tag)
+{
+    char msgid[GW_ENV_ID_LEN + 1], peer[300], line[300];
+    gw_trace_rec_t r;
+
+    amqp_item_msgid(it, msgid);
+    snprintf(peer, sizeof(peer), "%s:%d", l->set.host, l->set.port);
+    snprintf(line, sizeof(line), "publish %s %s tag %llu%s", l->set.exchange, it->key,
+             (unsigned long long)tag, it->dlv ? " (envelope)" : "");
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_PUBLISH;
+    r.dir = GW_TRACE_OUT;
+    r.connector = l->name;
+    r.peer = peer;
+    r.env_id = msgid;
+    if (it->dlv) {
+        r.from = it->dlv->env->from.address;
+        r.to = it->dlv->env->to.address;
+    }
+    r.amqp_tag = tag;
+    r.summary = line;
+    r.raw = it->body;
+    r.raw_len = strlen(it->body);
+    gw_trace_record(&r);
+}
+
 /* Mark the batch entries a confirm covers (multiple: every tag <= tag). */
 static void amqp_session_mark(amqp_session_t *s, uint64_t tag, int multiple, int verdict)
 {
@@ -394,6 +426,7 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
             snprintf(err, errlen, "publish: %s", amqp_error_string2(rc));
             return -1;
         }
+        if (gw_trace_on()) amqp_trace_publish(l, s->batch[i], s->next_tag);
         s->tags[i] = s->next_tag++;
     }
     deadline = amqp_mono_ms() + AMQP_CONFIRM_TIMEOUT_MS;

@@ -17,6 +17,11 @@
  * that the answers already written reach the peers before the sockets
  * close.
  *
+ * Tracing: every datagram and framed TCP message in, and every packet out,
+ * is offered to the trace bus (sip_trace_packet) when a trace is active:
+ * the first line as summary and the Call-ID found by a scan of the header
+ * bytes, with no parse.
+ *
  * Threads: sip_workers_init / start / stop / destroy run on the main
  * thread; everything else in this file runs on the owning worker's thread,
  * except sip_worker_push (any thread).
@@ -25,6 +30,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +41,7 @@
 
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_trace.h"
 #include "sip.h"
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
@@ -108,6 +115,77 @@ int sip_worker_push(sip_worker_t *w, sip_item_t *item)
 
 static void sip_tcp_linger(sip_worker_t *w);
 
+/* The value of the Call-ID header (or its compact form "i") in the header
+ * bytes of buf, into out (cap bytes, cut when longer); "" when none.  A
+ * scan, not a parse: enough to name a journey. */
+static void sip_trace_call_id(const char *buf, size_t len, char *out, size_t cap)
+{
+    const char *p = buf, *end = buf + len, *eol, *v;
+    size_t n;
+
+    out[0] = '\0';
+    while (p < end) {
+        eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        if (eol - p <= 1)
+            return; /* the empty line: end of the headers */
+        v = NULL;
+        if (eol - p > 8 && strncasecmp(p, "Call-ID", 7) == 0)
+            v = p + 7;
+        else if (eol - p > 2 && (p[0] == 'i' || p[0] == 'I') && (p[1] == ':' || p[1] == ' '))
+            v = p + 1;
+        if (v != NULL) {
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            if (v < eol && *v == ':') {
+                for (v++; v < eol && (*v == ' ' || *v == '\t'); v++)
+                    ;
+                n = (size_t)(eol - v);
+                while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == ' '))
+                    n--;
+                if (n >= cap)
+                    n = cap - 1;
+                memcpy(out, v, n);
+                out[n] = '\0';
+                return;
+            }
+        }
+        p = eol + 1;
+    }
+}
+
+/* Offer one SIP packet to the trace bus.  Worker thread; callers test
+ * gw_trace_on() first, so without a trace none of this runs. */
+static void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const char *buf,
+                             size_t len)
+{
+    char call_id[128], line[256], addr[INET_ADDRSTRLEN], where[INET_ADDRSTRLEN + 16];
+    const char *eol = memchr(buf, '\n', len);
+    size_t n = eol ? (size_t)(eol - buf) : len;
+    gw_trace_rec_t r;
+
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n >= sizeof(line))
+        n = sizeof(line) - 1;
+    memcpy(line, buf, n);
+    line[n] = '\0';
+    sip_trace_call_id(buf, len, call_id, sizeof(call_id));
+    inet_ntop(AF_INET, &peer->addr.sin_addr, addr, sizeof(addr));
+    snprintf(where, sizeof(where), "%s:%d", addr, ntohs(peer->addr.sin_port));
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_PACKET;
+    r.dir = dir;
+    r.connector = SIP_LOG;
+    r.peer = where;
+    r.call_id = call_id;
+    r.summary = line;
+    r.raw = buf;
+    r.raw_len = len;
+    gw_trace_record(&r);
+}
+
 static sip_tcp_t *sip_tcp_find(sip_worker_t *w, uint64_t id)
 {
     sip_tcp_t *c = w->conns;
@@ -119,6 +197,7 @@ static sip_tcp_t *sip_tcp_find(sip_worker_t *w, uint64_t id)
 /* See sip.h.  Worker thread (TCP: worker 0). */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
 {
+    if (gw_trace_on()) sip_trace_packet(GW_TRACE_OUT, peer, buf, len);
     if (peer->conn_id == 0) {
         ssize_t n = sendto(w->udp_fd, buf, len, 0, (const struct sockaddr *)&peer->addr,
                            sizeof(peer->addr));
@@ -174,6 +253,7 @@ static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         w->rxbuf[n] = '\0';
+        if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, &peer, w->rxbuf, (size_t)n);
         sip_uas_input(w, w->rxbuf, (size_t)n, &peer);
     }
 }
@@ -237,6 +317,7 @@ static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
         evbuffer_remove(in, msg, (size_t)len);
         msg[len] = '\0';
         id = c->id; /* c may be gone after the input was handled */
+        if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, &c->peer, msg, (size_t)len);
         sip_uas_input(w, msg, (size_t)len, &c->peer);
         free(msg);
         if (!sip_tcp_find(w, id))

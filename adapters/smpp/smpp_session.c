@@ -19,6 +19,13 @@
  * session then only marks itself dead and the callback that is running
  * frees it on its way out, so no code touches freed memory.
  *
+ * Tracing: every PDU written and every complete PDU read is offered to the
+ * trace bus (smpp_trace_pdu) when a trace is active, with its command
+ * name, sequence, status, the addresses of a submit_sm / deliver_sm /
+ * data_sm and the message_id of their responses, read straight from the
+ * octets.  Bind PDUs are recorded without their bytes: they carry the
+ * password.
+ *
  * Threads: the SMPP thread only (libsmpp34's globals).
  */
 #include <arpa/inet.h>
@@ -35,6 +42,7 @@
 
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_trace.h"
 #include "smpp.h"
 
 #define SMPP_PACK_MAX 4096 /* our largest PDU: submit_sm with 254 octets + TLVs */
@@ -46,6 +54,8 @@ static smpp_session_t *smpp_sessions; /* every live session */
 static uint64_t smpp_next_id = 1;
 
 static void smpp_session_read_cb(struct bufferevent *bev, void *arg);
+static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t *pdu,
+                           size_t len);
 static void smpp_session_write_cb(struct bufferevent *bev, void *arg);
 static void smpp_session_event_cb(struct bufferevent *bev, short what, void *arg);
 static void smpp_session_tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -203,6 +213,7 @@ static int smpp_session_write(smpp_session_t *s, uint32_t cmd_id, uint32_t statu
     }
     if (bufferevent_write(s->bev, buf, (size_t)len) < 0)
         return GW_ERROR;
+    if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_OUT, buf, (size_t)len);
     GW_DEBUG(SMPP_MOD, "%s: sent command 0x%08x status 0x%x seq %u len %d", s->peer, cmd_id,
              status, seq, len);
     return 0;
@@ -259,6 +270,98 @@ static uint32_t smpp_get32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+static const struct {
+    uint32_t id;
+    const char *name;
+} smpp_trace_names[] = {
+    { GENERIC_NACK, "generic_nack" },
+    { BIND_RECEIVER, "bind_receiver" },       { BIND_RECEIVER_RESP, "bind_receiver_resp" },
+    { BIND_TRANSMITTER, "bind_transmitter" }, { BIND_TRANSMITTER_RESP, "bind_transmitter_resp" },
+    { BIND_TRANSCEIVER, "bind_transceiver" }, { BIND_TRANSCEIVER_RESP, "bind_transceiver_resp" },
+    { QUERY_SM, "query_sm" },                 { QUERY_SM_RESP, "query_sm_resp" },
+    { SUBMIT_SM, "submit_sm" },               { SUBMIT_SM_RESP, "submit_sm_resp" },
+    { DELIVER_SM, "deliver_sm" },             { DELIVER_SM_RESP, "deliver_sm_resp" },
+    { DATA_SM, "data_sm" },                   { DATA_SM_RESP, "data_sm_resp" },
+    { UNBIND, "unbind" },                     { UNBIND_RESP, "unbind_resp" },
+    { ENQUIRE_LINK, "enquire_link" },         { ENQUIRE_LINK_RESP, "enquire_link_resp" },
+    { OUTBIND, "outbind" },                   { ALERT_NOTIFICATION, "alert_notification" },
+};
+
+/* A C-Octet String at *p (before end) into out (cap bytes, cut); moves *p
+ * past its NUL.  Returns 0, or -1 when the PDU ends first. */
+static int smpp_trace_cstr(const uint8_t **p, const uint8_t *end, char *out, size_t cap)
+{
+    const uint8_t *nul = memchr(*p, '\0', (size_t)(end - *p));
+    size_t n;
+
+    if (nul == NULL)
+        return -1;
+    n = (size_t)(nul - *p) < cap - 1 ? (size_t)(nul - *p) : cap - 1;
+    memcpy(out, *p, n);
+    out[n] = '\0';
+    *p = nul + 1;
+    return 0;
+}
+
+/* Offer one whole PDU (header included) to the trace bus.  SMPP thread;
+ * callers test gw_trace_on() first. */
+static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t *pdu,
+                           size_t len)
+{
+    const uint8_t *p = pdu + 16, *end = pdu + len;
+    char src[24] = "", dst[24] = "", msgid[72] = "", svc[8], line[160], cmd[16];
+    const char *name = NULL;
+    gw_trace_rec_t r;
+    uint32_t base;
+    size_t i;
+
+    if (len < 16)
+        return;
+    memset(&r, 0, sizeof(r));
+    r.smpp_cmd = smpp_get32(pdu + 4);
+    r.smpp_status = smpp_get32(pdu + 8);
+    r.smpp_seq = smpp_get32(pdu + 12);
+    for (i = 0; i < sizeof(smpp_trace_names) / sizeof(smpp_trace_names[0]); i++)
+        if (smpp_trace_names[i].id == r.smpp_cmd)
+            name = smpp_trace_names[i].name;
+    if (name == NULL) {
+        snprintf(cmd, sizeof(cmd), "0x%08x", r.smpp_cmd);
+        name = cmd;
+    }
+    if (r.smpp_cmd == SUBMIT_SM || r.smpp_cmd == DELIVER_SM || r.smpp_cmd == DATA_SM) {
+        /* service_type, source ton/npi/addr, dest ton/npi/addr (SMPP 3.4, 4.4.1) */
+        if (smpp_trace_cstr(&p, end, svc, sizeof(svc)) == 0 && end - p > 2) {
+            p += 2;
+            if (smpp_trace_cstr(&p, end, src, sizeof(src)) == 0 && end - p > 2) {
+                p += 2;
+                smpp_trace_cstr(&p, end, dst, sizeof(dst));
+            }
+        }
+    } else if ((r.smpp_cmd == SUBMIT_SM_RESP || r.smpp_cmd == DATA_SM_RESP) && len > 16) {
+        smpp_trace_cstr(&p, end, msgid, sizeof(msgid));
+    }
+    if (dst[0])
+        snprintf(line, sizeof(line), "%s seq %u from %s to %s", name, r.smpp_seq, src, dst);
+    else if (msgid[0])
+        snprintf(line, sizeof(line), "%s seq %u status 0x%x message_id %s", name, r.smpp_seq,
+                 r.smpp_status, msgid);
+    else
+        snprintf(line, sizeof(line), "%s seq %u status 0x%x", name, r.smpp_seq, r.smpp_status);
+    r.kind = GW_TRACE_PDU;
+    r.dir = dir;
+    r.peer = s->peer;
+    r.from = src;
+    r.to = dst;
+    r.smpp_msgid = msgid;
+    r.summary = line;
+    base = r.smpp_cmd & 0x7FFFFFFFu; /* a bind or its response */
+    if (base != BIND_RECEIVER && base != BIND_TRANSMITTER && base != BIND_TRANSCEIVER) {
+        r.raw = pdu;
+        r.raw_len = len;
+    }
+    gw_trace_record(&r);
+}
+
 static void smpp_session_dispatch(smpp_session_t *s, const uint8_t *pdu, uint32_t len)
 {
     smpp_hdr_t h;
@@ -268,6 +371,7 @@ static void smpp_session_dispatch(smpp_session_t *s, const uint8_t *pdu, uint32_
     h.cmd_id = smpp_get32(pdu + 4);
     h.status = smpp_get32(pdu + 8);
     h.seq = smpp_get32(pdu + 12);
+    if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_IN, pdu, len);
     GW_DEBUG(SMPP_MOD, "%s: got command 0x%08x status 0x%x seq %u len %u", s->peer, h.cmd_id,
              h.status, h.seq, len);
     if (h.cmd_id == ENQUIRE_LINK) {

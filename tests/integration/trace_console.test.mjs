@@ -1,0 +1,189 @@
+// The trace console end to end: junctionctl trace to=<number> follows one
+// SIP MESSAGE through junction to a real SMSC (npm smpp) and back (the
+// submit_sm_resp, then the delivery receipt and its answer), every
+// line read from junctionctl's own output, while a second MESSAGE to
+// another number, sent through the same path during the trace, stays out.
+// Also: the trace MI commands' bounds and errors, and that junctionctl
+// stops its trace when it ends (by --seconds and by SIGINT).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { startJunction, freePort, waitFor, JUNCTIONCTL_BIN } from './lib/junction.mjs';
+import { runSipp, stopAllSipp } from './lib/sipp.mjs';
+import { startSmsc, waitBound } from './lib/smsc.mjs';
+
+const TRACED = '4915112345678';
+const OTHER = '4930555000111';
+
+let j, smsc;
+const consoles = new Set();
+
+before(async () => {
+  smsc = await startSmsc();
+  j = await startJunction({ params: { 'smpp.reconnect_s': 1, 'log.level': 'info' } });
+  await j.mi('connectors.add', {
+    name: 'smsc1', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'junction', password: 'secret' },
+  });
+  await j.mi('routes.add', { name: 'mt-de', priority: 10, dst_prefix: '49', target: 'smsc1' });
+  await waitBound(j, 'smsc1');
+});
+
+after(async () => {
+  for (const c of consoles) if (c.exited === null) c.proc.kill('SIGKILL');
+  await stopAllSipp();
+  if (j) await j.cleanup();
+  if (smsc) await smsc.stop();
+});
+
+// Start junctionctl in the background; its output accumulates in c.out.
+function startConsole(args) {
+  const proc = spawn(JUNCTIONCTL_BIN, ['--socket', j.params['mi.socket'], ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = { proc, out: '', err: '', exited: null };
+  consoles.add(c);
+  proc.stdout.on('data', (d) => { c.out += d; });
+  proc.stderr.on('data', (d) => { c.err += d; });
+  c.done = new Promise((resolve) => proc.on('exit', (code, sig) => {
+    c.exited = { code, sig };
+    resolve(c.exited);
+  }));
+  return c;
+}
+
+const sendMessage = async (number, name, args = []) => {
+  const h = await runSipp({
+    scenario: 'uac_message_202.xml', dir: j.dir, name, localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, service: `+${number}`, calls: 1, args,
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+};
+
+const activeTraces = async () => (await j.mi('trace.list')).map((t) => t.id);
+
+test('junctionctl trace shows one message from SIP in to SMPP out and back, and nothing else', async () => {
+  const c = startConsole(['trace', `to=${TRACED}`, '--seconds', '30']);
+  try {
+    await waitFor(async () => (await activeTraces()).length === 1, 10000, 'the trace to start');
+
+    // the other number first: its whole journey is over before ours starts
+    await sendMessage(OTHER, 'other');
+    await waitFor(() => smsc.submits.length === 1, 10000, 'the other submit_sm');
+    await waitFor(async () => (await j.mi('messages.list', { limit: 5 }))
+      .some((m) => m.status === 'submitted'), 10000, 'the other message submitted');
+    await sendMessage(TRACED, 'traced');
+    await waitFor(() => smsc.submits.length === 2, 10000, 'the traced submit_sm');
+    await waitFor(() => /submit_sm_resp/.test(c.out) && /state .*submitted/.test(c.out), 10000,
+      `the submit_sm_resp and the submitted state in the console:\n${c.out}\n${c.err}`);
+
+    const lines = c.out.trim().split('\n');
+    const at = (re) => {
+      const i = lines.findIndex((l) => re.test(l));
+      assert.ok(i >= 0, `no line matching ${re} in:\n${c.out}`);
+      return i;
+    };
+    const msgIn = at(new RegExp(`^\\S+ packet +in +sip 127\\.0\\.0\\.1:\\d+ .*MESSAGE sip:\\+${TRACED}@`));
+    const route = at(/^\S+ route .*rule mt-de -> smsc1$/);
+    const accepted = at(/^\S+ packet +out +sip 127\.0\.0\.1:\d+ .*SIP\/2\.0 202 /);
+    const submit = at(new RegExp(`^\\S+ pdu +out .* submit_sm seq \\d+ from alice to ${TRACED}$`));
+    const resp = at(/^\S+ pdu +in .*submit_sm_resp seq \d+ status 0x0 message_id smsc-\d+$/);
+    assert.ok(msgIn < route, 'the MESSAGE comes in before it is routed');
+    assert.ok(route < accepted, 'the 202 goes out after routing (after the commit)');
+    assert.ok(route < submit, 'the submit_sm goes out after routing');
+    assert.ok(submit < resp, 'the submit_sm_resp comes after the submit_sm');
+    // one journey: the ids learned from the MESSAGE name every later line
+    const callId = lines[msgIn].match(/call-id=(\S+)/)[1];
+    assert.match(lines[accepted], new RegExp(`call-id=${callId.replace(/[.]/g, '\\.')}`));
+    const env = lines[route].match(/env=(\S+)/)[1];
+    assert.ok(lines.some((l) => / state .* submitted: smsc-\d+$/.test(l) && l.includes(`env=${env}`)),
+      c.out);
+    // the other message never shows: not its number, not its submit_sm, not its envelope
+    assert.ok(!c.out.includes(OTHER), `the other number leaked into the trace:\n${c.out}`);
+    assert.equal(lines.filter((l) => / submit_sm seq /.test(l)).length, 1, c.out);
+    assert.equal(new Set(lines.map((l) => (l.match(/env=(\S+)/) || [])[1]).filter(Boolean)).size, 1,
+      c.out);
+
+    // and back: the SMSC's delivery receipt quotes the message_id the trace learned
+    const remote = smsc.submits[1].smsc_message_id;
+    const dr = await smsc.deliver({
+      esm_class: 0x04, source_addr: TRACED, destination_addr: 'alice',
+      short_message: `id:${remote} sub:001 dlvrd:001 submit date:2611281200 done date:2611281201 stat:DELIVRD err:000 text:Hello`,
+    });
+    assert.equal(dr.command_status, 0);
+    await waitFor(() => / state .* receipt DELIVRD$/m.test(c.out), 10000,
+      `the receipt in the console:\n${c.out}`);
+    const later = c.out.trim().split('\n').slice(lines.length);
+    const dlv = later.findIndex((l) => / pdu +in .* deliver_sm seq \d+ from 4915112345678 to alice$/.test(l));
+    const dlvResp = later.findIndex((l) => / pdu +out .* deliver_sm_resp seq \d+ status 0x0$/.test(l));
+    assert.ok(dlv >= 0 && dlvResp > dlv, `the receipt and its answer:\n${later.join('\n')}`);
+
+    c.proc.kill('SIGINT');
+    const ex = await c.done;
+    assert.equal(ex.code, 0, c.err);
+    assert.match(c.err, /trace \d+ stopped after \d+ record\(s\)/);
+    assert.deepEqual(await activeTraces(), [], 'junctionctl stopped its trace on SIGINT');
+  } finally {
+    if (c.exited === null) { c.proc.kill('SIGINT'); await c.done; }
+  }
+});
+
+test('--seconds ends the console and stops its trace', async () => {
+  const c = startConsole(['trace', 'to=4477', '--seconds', '1']);
+  const ex = await c.done;
+  assert.equal(ex.code, 0, c.err);
+  assert.equal(c.out, '', 'nothing to 4477 happened');
+  assert.deepEqual(await activeTraces(), []);
+});
+
+test('SIP over TCP is traced both ways, raw bytes on request', async () => {
+  const { id } = await j.mi('trace.start', { to: '4917000000001' });
+  try {
+    await sendMessage('4917000000001', 'tcp', ['-t', 't1']);
+    const got = await waitFor(async () => {
+      const r = await j.mi('trace.list', { id, after: 0, raw: true });
+      return r.records.some((x) => x.kind === 'packet' && x.dir === 'out') && r;
+    }, 10000, 'the 202 over TCP in the trace');
+    const packets = got.records.filter((x) => x.kind === 'packet');
+    assert.deepEqual(packets.map((x) => [x.dir, x.summary.split(' ')[0]]),
+      [['in', 'MESSAGE'], ['out', 'SIP/2.0']]);
+    assert.equal(packets[0].call_id, packets[1].call_id);
+    const raw = Buffer.from(packets[0].raw, 'base64');
+    assert.ok(raw.toString().startsWith('MESSAGE sip:+4917000000001@'), raw.toString());
+    assert.match(raw.toString(), new RegExp(`^Call-ID: ${packets[0].call_id}\\r$`, 'm'));
+    assert.equal(raw.length, Math.min(packets[0].raw_len, 512));
+    assert.equal(got.next, got.records.length);
+  } finally {
+    await j.mi('trace.stop', { id });
+  }
+});
+
+test('trace.start needs a filter; trace.list and trace.stop know only live traces', async () => {
+  await assert.rejects(j.mi('trace.start', {}), (e) => e.rpc.code === -32602);
+  await assert.rejects(j.mi('trace.start', { to: 'abc' }), (e) => e.rpc.code === -32602);
+  const { id } = await j.mi('trace.start', { to: '+4915' });
+  const list = await j.mi('trace.list');
+  assert.deepEqual(list.map((t) => [t.id, t.filter]), [[id, { to: '4915' }]]);
+  const empty = await j.mi('trace.list', { id, after: 0 });
+  assert.deepEqual([empty.records, empty.next, empty.lost], [[], 0, 0]);
+  assert.deepEqual(await j.mi('trace.stop', { id }), { stopped: true });
+  await assert.rejects(j.mi('trace.stop', { id }), (e) => e.rpc.code === -32004);
+  await assert.rejects(j.mi('trace.list', { id }), (e) => e.rpc.code === -32004);
+});
+
+test('trace.max bounds the traces running at once', async () => {
+  await j.mi('params.set', { name: 'trace.max', value: '2' });
+  const a = await j.mi('trace.start', { connector: 'smsc1' });
+  const b = await j.mi('trace.start', { peer: '127.0.0.1' });
+  await assert.rejects(j.mi('trace.start', { to: '1' }), (e) => e.rpc.code === -32009);
+  await j.mi('trace.stop', a);
+  await j.mi('trace.stop', b);
+  await j.mi('params.set', { name: 'trace.max', value: '8' });
+});
+
+test('the trace counters are statistics', async () => {
+  const { counters } = await j.mi('stats.get');
+  assert.ok(counters['trace.offered'] > 0, JSON.stringify(counters));
+  assert.ok(counters['trace.matched'] > 0);
+  assert.equal(counters['trace.active'], 0);
+  assert.equal(typeof counters['trace.dropped'], 'number');
+});
