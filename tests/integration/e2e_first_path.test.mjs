@@ -73,8 +73,10 @@ test('the events of that message reach RabbitMQ in order', async () => {
   assert.equal(sub.json.envelope.target, 'smsc1');
   assert.match(sub.json.envelope.corr.smpp_message_id, /^smsc-/);
   assert.equal(sub.properties.contentType, 'application/json');
-  const stored = await j.mi('messages.get', { id });
-  assert.equal(stored.status, 'submitted');
+  // the event is emitted when the update is queued to the store's writer,
+  // before its commit: wait for the stored state instead of reading it once
+  await waitFor(async () => (await j.mi('messages.get', { id })).status === 'submitted', 10000,
+    'stored status submitted');
 });
 
 test('a delivery receipt marks the message delivered and is an event', async () => {
