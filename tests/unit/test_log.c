@@ -83,7 +83,8 @@ static void a_crlf_from_a_peer_cannot_forge_a_second_line(void **state)
     assert_int_equal(count_char(out, '\n'), 1); /* the line's own end only */
     assert_int_equal(out[n - 1], '\n');
     assert_null(strchr(out, '\r'));
-    assert_non_null(strstr(out, "[sip] From: alice\\r\\n2026-12-01T00:00:00.000Z ERROR [core] forged\n"));
+    assert_non_null(
+        strstr(out, "[sip] From: alice\\r\\n2026-12-01T00:00:00.000Z ERROR [core] forged\n"));
 }
 
 static void control_bytes_and_invalid_utf8_become_hex_escapes(void **state)
