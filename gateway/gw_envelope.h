@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "gw_addr.h" /* gw_addr_t: from and to */
+
 #define GW_ENV_VERSION 2 /* 2: delivery fields left the envelope */
 #define GW_ENV_ID_LEN 26 /* ULID: 48-bit ms time + 80 bits, Crockford base32 */
 
@@ -33,19 +35,6 @@ typedef enum {
     GW_ST_REJECTED,
     GW_ST__COUNT
 } gw_status_t;
-
-typedef enum {
-    GW_ADDR_E164 = 0,
-    GW_ADDR_ALNUM,
-    GW_ADDR_SIP_URI,
-} gw_addr_type_t;
-
-typedef struct gw_addr {
-    char *address;       /* owned; digits for e164 (no '+'), text for alnum, full URI for sip-uri */
-    gw_addr_type_t type;
-    int ton;
-    int npi;
-} gw_addr_t;
 
 typedef struct gw_envelope {
     /* public, read-only once routed */
@@ -98,8 +87,6 @@ gw_envelope_t *gw_env_from_json(const json_t *obj, const char **err);
 
 const char *gw_status_name(gw_status_t st);
 int gw_status_parse(const char *s); /* -1 when unknown */
-const char *gw_addr_type_name(gw_addr_type_t t);
-int gw_addr_type_parse(const char *s);
 
 /* Time-ordered unique id into out (GW_ENV_ID_LEN + 1 bytes). Thread-safe. */
 void gw_env_make_id(char *out);

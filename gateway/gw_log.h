@@ -12,6 +12,8 @@
 #ifndef GW_LOG_H
 #define GW_LOG_H
 
+#include <stddef.h>
+
 enum {
     GW_LOG_ERR = 0,
     GW_LOG_WARN = 1,
@@ -31,8 +33,17 @@ int gw_log_set_module(const char *module, int level);
 int gw_log_apply_spec(const char *spec);
 int gw_log_enabled(const char *module, int level);
 
+/* Format and write one line to stderr with one write(2).  The formatted
+ * text is escaped by gw_log_escape, so a line is always one line. */
 void gw_log_write(const char *module, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Copy n bytes of src into dst (cap bytes, not NUL-terminated) with what
+ * must not reach a log escaped: LF, CR, TAB as \n \r \t, other bytes
+ * below 0x20, 0x7f and bytes that are no well-formed UTF-8 as \xNN;
+ * printable ASCII and valid UTF-8 stay.  Stops before a sequence that does
+ * not fit whole.  Returns the bytes written.  No allocation. */
+size_t gw_log_escape(char *dst, size_t cap, const char *src, size_t n);
 
 #define GW_LOG(mod, lvl, ...)                                              \
     do {                                                                   \

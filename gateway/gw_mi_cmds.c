@@ -374,28 +374,29 @@ static void gw_mi_inject_committed(gw_envelope_t *env, int rc, void *arg)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Classify an address the way adapters do: digits (with an optional '+')
- * are E.164, a URI is a SIP URI, anything else alphanumeric. */
-static void gw_mi_set_addr(gw_addr_t *a, const char *s)
+/* env->from and env->to from MI text by the rules every surface shares
+ * (gw_addr.h), so "4915..." here is what it is from SIP or SMPP.  0, or -1
+ * with the error set in r. */
+static int gw_mi_set_addrs(gw_envelope_t *env, const char *from, const char *to,
+                           gw_mi_reply_t *r)
 {
-    size_t i, n = strlen(s);
-    int digits = n > (s[0] == '+');
+    int rc = gw_addr_normalise(&env->from, from, GW_ADDR_TON_NONE, 0);
 
-    for (i = (s[0] == '+'); i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            digits = 0;
-    if (digits) {
-        gw_env_set_str(&a->address, s + (s[0] == '+'), (size_t)-1);
-        a->type = GW_ADDR_E164;
-        a->ton = 1;
-        a->npi = 1;
-    } else {
-        gw_env_set_str(&a->address, s, (size_t)-1);
-        a->type = strncmp(s, "sip:", 4) == 0 || strncmp(s, "sips:", 5) == 0 ? GW_ADDR_SIP_URI
-                                                                            : GW_ADDR_ALNUM;
-        a->ton = a->type == GW_ADDR_ALNUM ? 5 : 0;
-        a->npi = 0;
+    if (rc == GW_EINVAL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "from: not an address");
+        return -1;
     }
+    if (rc == 0)
+        rc = gw_addr_normalise(&env->to, to, GW_ADDR_TON_NONE, 0);
+    if (rc == GW_EINVAL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "to: not an address");
+        return -1;
+    }
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
@@ -416,8 +417,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
         return;
     }
-    gw_mi_set_addr(&env->from, from);
-    gw_mi_set_addr(&env->to, to);
+    if (gw_mi_set_addrs(env, from, to, r) != 0)
+        goto out_unref;
     gw_env_set_str(&env->body, body, (size_t)-1);
     env->body_len = strlen(body);
     gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
@@ -525,8 +526,10 @@ static void gw_mi_routes_test(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
         return;
     }
-    gw_mi_set_addr(&env->to, to);
-    gw_mi_set_addr(&env->from, gw_mi_opt_str(params, "from", "0"));
+    if (gw_mi_set_addrs(env, gw_mi_opt_str(params, "from", "0"), to, r) != 0) {
+        gw_env_unref(env);
+        return;
+    }
     gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", NULL), (size_t)-1);
     rc = gw_core_dry_run(env, &target, &rule);
     if (rc == GW_ENOROUTE)

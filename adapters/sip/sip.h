@@ -2,9 +2,10 @@
  * sip.h - private header of the SIP adapter (adapters/sip/).
  *
  * Table of contents:
- *   sip_message.c  pure helpers on SIP text and parsed messages: address
- *                  classification, UTF-8 check, request checks, response
- *                  and MESSAGE building, TCP framing.  No I/O, no state.
+ *   sip_message.c  pure helpers on SIP text and parsed messages: URIs as
+ *                  addresses (rules in gw_addr.h), UTF-8 check, request
+ *                  checks, response and MESSAGE building, TCP framing.  No
+ *                  I/O, no state.
  *   sip_txn.c      the per-worker server transaction table (retransmission
  *                  dedupe, RFC 3261 section 17.2.2), bounded in size.
  *   sip_transport.c worker threads: one event_base and one SO_REUSEPORT UDP
@@ -77,10 +78,12 @@ extern sip_stats_t sip_stats;
  * are only read).  0 or GW_ERROR. */
 int sip_osip_init(void);
 
-/* Classify a URI user part into addr (address malloc'd into addr->address).
- * "+digits" -> e164 without '+', ton 1 npi 1; "digits" -> e164, ton 0
- * npi 1; anything else (or no user) -> sip-uri holding uri_text.
- * Returns 0 or GW_ENOMEM. */
+/* A sip:, sips: or tel: URI (libosip2 parses tel: too, keeping the number
+ * in uri->string) as an address by gw_addr_normalise's rules: a number in
+ * the user part (or the tel: number) is that number, else the URI.
+ * addr->address is replaced by a malloc'd copy (freed with the envelope).
+ * Returns 0, GW_EDECLINED (another scheme: 416), GW_EINVAL (no usable
+ * address: 400) or GW_ENOMEM. */
 int sip_addr_from_uri(const osip_uri_t *uri, gw_addr_t *addr);
 /* 1 when s (n bytes) is well-formed UTF-8 (RFC 3629) without NUL. */
 int sip_utf8_valid(const char *s, size_t n);

@@ -47,41 +47,24 @@ int sip_osip_init(void)
     return parser_init() == 0 ? 0 : GW_ERROR;
 }
 
-/* Classify a URI's user part; see sip.h.  Runs on any thread. */
+/* See sip.h: the rules are gateway/gw_addr.h's, applied to the URI's text
+ * so a SIP user part, SMPP text and the MI give the same address.  Runs on
+ * any thread. */
 int sip_addr_from_uri(const osip_uri_t *uri, gw_addr_t *addr)
 {
-    const char *user = uri ? uri->username : NULL;
     char *text = NULL;
     int rc;
 
-    if (user && user[0]) {
-        const char *d = user[0] == '+' ? user + 1 : user;
-        size_t n = strlen(d);
-        size_t i;
-        for (i = 0; i < n && isdigit((unsigned char)d[i]); i++)
-            ;
-        /* E.164 allows 15 digits; short codes and national numbers are
-         * shorter, carrier prefixes sometimes longer: accept 1..20. */
-        if (n > 0 && n <= 20 && i == n) {
-            rc = gw_env_set_str(&addr->address, d, n);
-            if (rc < 0)
-                return rc;
-            addr->type = GW_ADDR_E164;
-            addr->ton = user[0] == '+' ? 1 : 0; /* international : unknown */
-            addr->npi = 1;                       /* ISDN/E.164 */
-            return 0;
-        }
-    }
-    if (!uri || osip_uri_to_str(uri, &text) != 0 || !text)
+    if (!uri || !uri->scheme)
         return GW_EINVAL;
-    rc = gw_env_set_str(&addr->address, text, (size_t)-1);
+    if (strcasecmp(uri->scheme, "sip") != 0 && strcasecmp(uri->scheme, "sips") != 0 &&
+        strcasecmp(uri->scheme, "tel") != 0)
+        return GW_EDECLINED;
+    if (osip_uri_to_str(uri, &text) != 0 || !text)
+        return GW_ENOMEM;
+    rc = gw_addr_normalise(addr, text, GW_ADDR_TON_NONE, 0);
     osip_free(text);
-    if (rc < 0)
-        return rc;
-    addr->type = GW_ADDR_SIP_URI;
-    addr->ton = 0;
-    addr->npi = 0;
-    return 0;
+    return rc;
 }
 
 /* Well-formed UTF-8 per RFC 3629 (no overlongs, no surrogates, nothing

@@ -103,26 +103,16 @@ void sip_uac_free(sip_uac_t *u)
     free(u);
 }
 
-/* The user part for an address: '+' before international e164, the user
- * of a sip-uri address (NULL when it has none).  malloc'd. */
+/* The SIP user part of an address (gw_addr_sip_user: "+digits" for an
+ * international number, the user of a SIP URI, ...), malloc'd; NULL when
+ * it has none. */
 static char *sip_uac_user(const gw_addr_t *a)
 {
-    char *s = NULL;
-    osip_uri_t *uri = NULL;
+    char buf[256];
 
-    if (!a->address || !a->address[0])
+    if (!a->address || !a->address[0] || gw_addr_sip_user(a, buf, sizeof buf) != 0)
         return NULL;
-    if (a->type == GW_ADDR_E164) {
-        if (asprintf(&s, "%s%s", a->ton == 1 ? "+" : "", a->address) < 0)
-            return NULL;
-        return s;
-    }
-    if (a->type != GW_ADDR_SIP_URI)
-        return strdup(a->address);
-    if (osip_uri_init(&uri) == 0 && osip_uri_parse(uri, a->address) == 0 && uri->username)
-        s = strdup(uri->username);
-    osip_uri_free(uri);
-    return s;
+    return strdup(buf);
 }
 
 /* URI text of conn's uri with its user replaced by user when it has none. */

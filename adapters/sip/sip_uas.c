@@ -9,7 +9,9 @@
  *                                  transaction table: a retransmission is
  *                                  answered from the table or absorbed
  * MESSAGE with a text/plain UTF-8 body becomes an envelope handed to
- * gw_core_accept().  The answer waits for the commit: the core calls
+ * gw_core_accept(); its Request-URI and From may be sip:, sips: or tel:
+ * URIs (addresses by gateway/gw_addr.h; another scheme is 416, an address
+ * nothing can carry 400).  The answer waits for the commit: the core calls
  * sip_uas_accepted() on the store's writer thread, which only queues the
  * pending request back to the worker that read it; that worker answers
  * 202 (or 500) and records the answer for retransmissions.  No route is
@@ -173,7 +175,16 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     }
     env = gw_env_new();
     it = calloc(1, sizeof(*it));
-    if (!env || !it || !(it->txn_key = strdup(key)) || sip_env_fill(env, req, src, body, len) < 0) {
+    rc = (env && it && (it->txn_key = strdup(key))) ? sip_env_fill(env, req, src, body, len)
+                                                    : GW_ENOMEM;
+    if (rc == GW_EDECLINED || rc == GW_EINVAL) {
+        /* a scheme other than sip, sips, tel (RFC 3261 8.2.2.1), or a
+         * user part no surface could carry (gw_addr.h) */
+        sip_uas_answer(w, req, src, key, to_tag, rc == GW_EDECLINED ? 416 : 400,
+                       rc == GW_EDECLINED ? "Unsupported URI Scheme" : "Bad Address", NULL);
+        goto out_free_item;
+    }
+    if (rc < 0) {
         sip_uas_answer(w, req, src, key, to_tag, 500, "Server Internal Error", NULL);
         goto out_free_item;
     }

@@ -143,7 +143,8 @@ void smpp_sessions_free_all(void);
 /* --- shared between client and server (smpp_pdu.c) ----------------------- */
 /* Fill env->from / env->to / body / data_coding / registered_delivery from a
  * submit_sm or deliver_sm (pass its fields).  Returns 0, GW_EINVAL (no
- * destination or a bad UDH) or GW_ENOMEM. */
+ * usable destination, a source with control characters, a bad UDH) or
+ * GW_ENOMEM. */
 typedef struct smpp_sm_fields {
     uint8_t src_ton, src_npi, dst_ton, dst_npi;
     const char *src, *dst;
@@ -160,8 +161,14 @@ int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
 int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, const uint8_t *pdu,
                 size_t len);
 void smpp_tlv_free(void *tlv_list); /* NULL is fine */
-/* An envelope address as SMPP ton/npi/text (alnum -> 5/0). */
-int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen);
+/* An envelope address as SMPP ton/npi/text: gateway/gw_addr.h's rules.
+ * Kept under this name for smpp_client.c (being rewritten on another
+ * branch, which can call gw_addr_to_smpp directly). */
+static inline int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out,
+                                size_t outlen)
+{
+    return gw_addr_to_smpp(a, ton, npi, out, outlen);
+}
 
 /* --- the adapter (smpp_adapter.c) ----------------------------------------- */
 extern struct event_base *smpp_base;

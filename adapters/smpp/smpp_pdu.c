@@ -2,10 +2,11 @@
  * smpp_pdu.c - envelope fields <-> submit_sm / deliver_sm fields, shared by
  * the client (deliver_sm in, submit_sm out) and the server (submit_sm in).
  *
- * Addresses: ton 1 (international) is e164 without '+', ton 5 is alnum;
- * other tons are e164 when the text is all digits, else alnum.  Bodies are
- * decoded to UTF-8 by data_coding (0 GSM 03.38, 1 IA5, 3 Latin-1, 8 UCS-2);
- * any other coding is kept as binary octets.  The text comes from
+ * Addresses follow gateway/gw_addr.h both ways (gw_addr_normalise with the
+ * PDU's TON/NPI in, gw_addr_to_smpp out); an empty source_addr stays empty
+ * for the SMSC to fill in, an empty or unusable destination is GW_EINVAL.
+ * Bodies are decoded to UTF-8 by data_coding (0 GSM 03.38, 1 IA5, 3
+ * Latin-1, 8 UCS-2); any other coding is kept as binary octets.  The text comes from
  * short_message, or from the message_payload TLV when short_message is
  * empty.  A user data header (esm_class 0x40) is stripped; a concatenation
  * IE is kept as the tag "concat" = "ref/total/seq" (reassembly is not done
@@ -23,7 +24,6 @@
  *
  * Threads: the SMPP thread (libsmpp34's globals, the tracking below).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,83 +188,6 @@ void smpp_tlv_free(void *tlv_list)
         destroy_tlv(tlv_list);
 }
 
-/* One address from SMPP into a gw_addr_t. */
-static int smpp_addr_in(gw_addr_t *a, uint8_t ton, uint8_t npi, const char *text)
-{
-    const char *p = text;
-    int digits = *p != 0;
-
-    if (ton == TON_International && *p == '+')
-        p++;
-    for (const char *q = p; *q; q++)
-        if (!isdigit((unsigned char)*q))
-            digits = 0;
-    a->ton = ton;
-    a->npi = npi;
-    if (ton == TON_Alphanumeric || !digits)
-        a->type = GW_ADDR_ALNUM;
-    else
-        a->type = GW_ADDR_E164;
-    return gw_env_set_str(&a->address, p, (size_t)-1);
-}
-
-/* The user part of a SIP URI ("sip:+4930123@host;p" -> "+4930123") into
- * buf; the whole text when it is no URI. */
-static const char *smpp_sip_user(const char *uri, char *buf, size_t len)
-{
-    const char *p = uri, *end;
-
-    if (strncmp(p, "sip:", 4) == 0)
-        p += 4;
-    else if (strncmp(p, "sips:", 5) == 0)
-        p += 5;
-    end = strpbrk(p, "@;:>");
-    if (end == NULL || *end != '@')
-        end = p + strcspn(p, ";:>");
-    snprintf(buf, len, "%.*s", (int)(end - p), p);
-    return buf;
-}
-
-/* SMPP carries numbers and short alphanumeric senders only: a SIP URI
- * goes out as its user part, a number when it is one (with '+': ton
- * international), else alphanumeric, as Kamailio's and Jasmin's users
- * expect of a SIP-to-SMS gateway. */
-int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out, size_t outlen)
-{
-    const char *text = a->address ? a->address : "";
-    char user[128];
-    int digits;
-
-    if (a->type == GW_ADDR_SIP_URI) {
-        text = smpp_sip_user(text, user, sizeof(user));
-        digits = text[text[0] == '+'] != '\0';
-        for (const char *q = text + (text[0] == '+'); *q; q++)
-            if (!isdigit((unsigned char)*q))
-                digits = 0;
-        if (digits) {
-            *ton = text[0] == '+' ? TON_International : TON_Unknown;
-            *npi = NPI_ISDN_E163_E164;
-            text += text[0] == '+';
-        } else {
-            *ton = TON_Alphanumeric;
-            *npi = NPI_Unknown;
-            snprintf(out, outlen, "%.11s", text); /* 11 characters: the GSM alphanumeric limit */
-            return GW_OK;
-        }
-        return snprintf(out, outlen, "%s", text) < (int)outlen ? GW_OK : GW_EINVAL;
-    }
-    if (a->type == GW_ADDR_ALNUM) {
-        *ton = TON_Alphanumeric;
-        *npi = NPI_Unknown;
-    } else {
-        *ton = (uint8_t)a->ton;
-        *npi = (uint8_t)a->npi;
-        if (*text == '+')
-            text++;
-    }
-    return snprintf(out, outlen, "%s", text) < (int)outlen ? GW_OK : GW_EINVAL;
-}
-
 /* The octets of the message: short_message, or message_payload. */
 static void smpp_sm_octets(const smpp_sm_fields_t *f, const uint8_t **p, size_t *n)
 {
@@ -311,11 +234,19 @@ int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)
     char *text;
     int rc;
 
-    if (smpp_addr_in(&env->from, f->src_ton, f->src_npi, f->src) < 0 ||
-        smpp_addr_in(&env->to, f->dst_ton, f->dst_npi, f->dst) < 0)
-        return GW_ENOMEM;
-    if (env->to.address[0] == 0)
-        return GW_EINVAL;
+    /* an empty source_addr is legal (the SMSC fills it in): kept empty */
+    if (f->src[0] == '\0') {
+        rc = gw_env_set_str(&env->from.address, "", 0);
+        env->from.type = GW_ADDR_ALNUM;
+        env->from.ton = f->src_ton;
+        env->from.npi = f->src_npi;
+    } else {
+        rc = gw_addr_normalise(&env->from, f->src, f->src_ton, f->src_npi);
+    }
+    if (rc == 0)
+        rc = gw_addr_normalise(&env->to, f->dst, f->dst_ton, f->dst_npi);
+    if (rc < 0)
+        return rc;
     smpp_sm_octets(f, &p, &n);
     if (f->esm_class & SMPP34_UDHI_IND) {
         rc = smpp_udh_strip(env, &p, &n);

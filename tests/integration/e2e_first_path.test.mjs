@@ -79,8 +79,10 @@ test('the events of that message reach RabbitMQ in order', async () => {
   assert.equal(sub.json.possible_duplicate, false);
   assert.match(sub.json.remote_id, /^smsc-/);
   assert.equal(sub.properties.contentType, 'application/json');
-  const stored = await j.mi('messages.get', { id });
-  assert.equal(stored.status, 'submitted');
+  // the event is emitted when the update is queued to the store's writer,
+  // before its commit: wait for the stored state instead of reading it once
+  await waitFor(async () => (await j.mi('messages.get', { id })).status === 'submitted', 10000,
+    'stored status submitted');
 });
 
 test('a delivery receipt marks the message delivered and is an event', async () => {

@@ -11,11 +11,13 @@ import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { startJunction, freePort, waitFor, sleep } from './lib/junction.mjs';
 import { runSipp, startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
+import { startSmsc, waitBound } from './lib/smsc.mjs';
 
 let j;
 let uas;
 let uasPort;
 let busy;
+let smsc;
 
 const counters = async () => (await j.mi('stats.get')).counters;
 const connector = async (name) => (await j.mi('connectors.list')).find((c) => c.name === name);
@@ -31,11 +33,20 @@ before(async () => {
   await j.mi('connectors.add', { name: 'busy', type: 'sip', conf: { uri: `sip:127.0.0.1:${busyPort}` } });
   await j.mi('routes.add', { name: 'to-far', priority: 10, dst_prefix: '49', target: 'far' });
   await j.mi('routes.add', { name: 'to-busy', priority: 20, dst_prefix: '44', target: 'busy' });
+  // 4917... goes to an SMSC: what SMPP sees of SIP and MI addresses
+  smsc = await startSmsc();
+  await j.mi('connectors.add', {
+    name: 'smsc', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'junction', password: 'secret' },
+  });
+  await j.mi('routes.add', { name: 'to-smsc', priority: 1, dst_prefix: '4917', target: 'smsc' });
+  await waitBound(j, 'smsc');
 });
 
 after(async () => {
   await stopAllSipp();
   if (j) await j.cleanup();
+  if (smsc) await smsc.stop();
 });
 
 // A UDP client on 127.0.0.1 that collects every datagram it gets back.
@@ -51,7 +62,8 @@ async function rawClient() {
   return c;
 }
 
-// A request as bytes.  omit: header names to leave out; body may be a Buffer.
+// A request as bytes.  omit: header names to leave out; body may be a Buffer;
+// ruri and to replace the Request-URI and the To header value.
 function request(c, o = {}) {
   const method = o.method || 'MESSAGE';
   const user = o.user || '+4915112345678';
@@ -60,12 +72,13 @@ function request(c, o = {}) {
     ['Via', `SIP/2.0/UDP 127.0.0.1:${c.port};branch=${o.branch || `z9hG4bK-${Math.random().toString(16).slice(2)}`};rport`],
     ['Max-Forwards', o.maxForwards ?? '70'],
     ['From', '<sip:bob@127.0.0.1>;tag=raw1'],
-    ['To', `<sip:${user}@127.0.0.1>`],
+    ['To', o.to || `<sip:${user}@127.0.0.1>`],
     ['Call-ID', o.callId || `raw-${Math.random().toString(16).slice(2)}`],
     ['CSeq', `1 ${method}`],
     ['Content-Type', o.contentType || 'text/plain;charset=UTF-8'],
   ].filter(([name]) => !(o.omit || []).includes(name));
-  const head = `${method} sip:${user}@127.0.0.1:${j.ports.sip} SIP/2.0\r\n` +
+  const ruri = o.ruri || `sip:${user}@127.0.0.1:${j.ports.sip}`;
+  const head = `${method} ${ruri} SIP/2.0\r\n` +
     headers.map(([n, v]) => `${n}: ${v}\r\n`).join('') +
     (o.rawHeaders || '') + `Content-Length: ${body.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'utf8'), body]);
@@ -123,8 +136,8 @@ test('MESSAGE over TCP is answered 202', async () => {
   });
   assert.equal(h.exited.code, 0, h.explain());
   assert.equal((await counters())['sip.tx_202'], before202 + 1);
-  // without '+' the number keeps no '+' on the way out
-  await waitFor(() => uasMessages(uas).find((m) => m.startsWith('MESSAGE sip:4930123456@')), 10000,
+  // all digits and longer than a short code: international, so '+' on the way out
+  await waitFor(() => uasMessages(uas).find((m) => m.startsWith('MESSAGE sip:+4930123456@')), 10000,
     'the TCP MESSAGE at the far UAS');
 });
 
@@ -179,6 +192,50 @@ test('malformed requests get a 4xx, garbage is dropped', async () => {
   }
 });
 
+const smscGot = (text) => waitFor(() => smsc.submits.find((p) => p.short_message.message === text),
+  10000, `submit_sm "${text}" at the SMSC`);
+
+test('MESSAGE tel:+49... is answered 202 and reaches the SMSC as TON 1 with the digits', async () => {
+  const c = await rawClient();
+  try {
+    await c.send(request(c, { ruri: 'tel:+4917012345678', to: '<tel:+4917012345678>', body: 'to a tel URI' }));
+    await c.wait(1);
+    assert.equal(statusOf(c.responses[0]), 202, c.responses[0]);
+    // a scheme that is no phone number nor SIP: 416, nothing stored
+    await c.send(request(c, { ruri: 'mailto:bob@example.com', body: 'not for us' }));
+    await c.wait(2);
+    assert.equal(statusOf(c.responses[1]), 416, c.responses[1]);
+  } finally {
+    await c.close();
+  }
+  const pdu = await smscGot('to a tel URI');
+  assert.equal(pdu.destination_addr, '4917012345678');
+  assert.equal(pdu.dest_addr_ton, 1);
+  assert.equal(pdu.dest_addr_npi, 1);
+  assert.equal(pdu.source_addr, 'bob');
+  assert.equal(pdu.source_addr_ton, 5);
+});
+
+test('4917... without a + is the same number at the SMSC from SIP and from the MI', async () => {
+  const c = await rawClient();
+  try {
+    await c.send(request(c, { user: '4917012340001', body: 'plain digits via SIP' }));
+    await c.wait(1);
+    assert.equal(statusOf(c.responses[0]), 202, c.responses[0]);
+  } finally {
+    await c.close();
+  }
+  await j.mi('messages.inject', { from: 'MyShop', to: '4917012340002', body: 'plain digits via MI' });
+  const sip = await smscGot('plain digits via SIP');
+  const mi = await smscGot('plain digits via MI');
+  assert.deepEqual([sip.destination_addr, sip.dest_addr_ton, sip.dest_addr_npi], ['4917012340001', 1, 1]);
+  assert.deepEqual([mi.destination_addr, mi.dest_addr_ton, mi.dest_addr_npi], ['4917012340002', 1, 1]);
+  assert.deepEqual([mi.source_addr, mi.source_addr_ton, mi.source_addr_npi], ['MyShop', 5, 0]);
+  // and the MI refuses what no surface could carry
+  await assert.rejects(j.mi('messages.inject', { from: 'a\r\nb', to: '4917012340003', body: 'x' }),
+    /from: not an address/);
+});
+
 test('a connector with a bad uri is refused with the reason', async () => {
   await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'sip', conf: { uri: 'http://example.com' } }),
     /not a sip: URI/);
@@ -221,7 +278,7 @@ test('a 503 from the far end is retried and then delivered', async () => {
     await waitFor(async () => (await connector('flaky')).status.sent === 1, 15000, 'flaky.sent == 1');
     assert.equal(far.requests.length, 2);
     assert.notEqual(branchOf(far.requests[0]), branchOf(far.requests[1]), 'a retry is a new transaction');
-    assert.match(far.requests[1], /^MESSAGE sip:4977123@/);
+    assert.match(far.requests[1], /^MESSAGE sip:\+4977123@/);
     assert.equal((await connector('flaky')).status.failed, 1);
   } finally {
     await far.close();

@@ -20,7 +20,7 @@ static gw_envelope_t *make_full(void)
     gw_env_set_str(&e->source.connector, "sip", (size_t)-1);
     gw_env_set_str(&e->source.peer, "127.0.0.1:5062", (size_t)-1);
     gw_env_set_str(&e->from.address, "4915112345678", (size_t)-1);
-    e->from.type = GW_ADDR_E164;
+    e->from.type = GW_ADDR_INTL;
     e->from.ton = 1;
     e->from.npi = 1;
     gw_env_set_str(&e->to.address, "sip:bob@example.org", (size_t)-1);
@@ -52,7 +52,7 @@ static void json_round_trip_keeps_every_field(void **state)
     assert_int_equal(a->expires_at, b->expires_at);
     assert_string_equal(b->source.peer, "127.0.0.1:5062");
     assert_string_equal(b->from.address, "4915112345678");
-    assert_int_equal(b->from.type, GW_ADDR_E164);
+    assert_int_equal(b->from.type, GW_ADDR_INTL);
     assert_int_equal(b->from.ton, 1);
     assert_int_equal(b->to.type, GW_ADDR_SIP_URI);
     assert_string_equal(b->body, a->body);
@@ -131,6 +131,34 @@ static void decoding_refuses_a_newer_version(void **state)
     gw_env_unref(a);
 }
 
+/* Rows and AMQP messages of the previous version name every number
+ * "e164"; they read back by their ton, and are written with the new names. */
+static void old_e164_addresses_are_read_by_their_ton(void **state)
+{
+    const char *err = NULL;
+    json_t *j = json_pack("{s:s, s:{s:s, s:s, s:i, s:i}, s:{s:s, s:s, s:i, s:i}, s:s}", "id",
+                          "01JDQZ5V0000000000000000AB", "from", "address", "03012345", "type",
+                          "e164", "ton", 0, "npi", 1, "to", "address", "4915112345678", "type",
+                          "e164", "ton", 1, "npi", 1, "body", "x");
+    gw_envelope_t *e;
+    json_t *out;
+
+    (void)state;
+    assert_non_null(j);
+    e = gw_env_from_json(j, &err);
+    assert_null(err);
+    assert_non_null(e);
+    assert_int_equal(e->from.type, GW_ADDR_NATIONAL);
+    assert_int_equal(e->from.ton, 2);
+    assert_int_equal(e->to.type, GW_ADDR_INTL);
+    out = gw_env_to_json(e);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "to"), "type")),
+                        "international");
+    json_decref(out);
+    json_decref(j);
+    gw_env_unref(e);
+}
+
 static void ids_are_unique_and_time_ordered(void **state)
 {
     char prev[GW_ENV_ID_LEN + 1], cur[GW_ENV_ID_LEN + 1];
@@ -167,6 +195,7 @@ int main(void)
         cmocka_unit_test(binary_body_round_trips_through_base64),
         cmocka_unit_test(decoding_rejects_missing_to_and_bad_id),
         cmocka_unit_test(decoding_refuses_a_newer_version),
+        cmocka_unit_test(old_e164_addresses_are_read_by_their_ton),
         cmocka_unit_test(ids_are_unique_and_time_ordered),
         cmocka_unit_test(last_unref_frees_and_ref_keeps_alive),
     };

@@ -70,6 +70,36 @@ static void test_prefix_match_picks_rule_by_destination(void **state)
     rt_table_unref(t);
 }
 
+/* The router matches to.address as gw_addr_normalise left it: one
+ * international prefix rule serves every way of writing the number. */
+static void test_prefix_matches_every_written_form_once_normalised(void **state)
+{
+    static const char *const intl[] = { "+4915112345678", "004915112345678", "4915112345678",
+                                        "sip:+4915112345678@gw.example",
+                                        "tel:+49-151-12345678;phone-context=example.com" };
+    (void)state;
+    rt_table_t *t = rt_table_new();
+    test_add(t, test_spec(1, "de", 10, "49", "smsc-de"));
+    test_add(t, test_spec(2, "national", 20, "0151", "smsc-national"));
+    test_add(t, test_spec(3, "short", 30, "2020", "shortcodes"));
+    rt_table_seal(t);
+    for (size_t i = 0; i < sizeof(intl) / sizeof(intl[0]); i++) {
+        gw_envelope_t *env = test_env("sip", "sip0", "100", "-");
+        assert_int_equal(gw_addr_normalise(&env->to, intl[i], GW_ADDR_TON_NONE, 0), 0);
+        assert_string_equal(test_target(t, env), "smsc-de");
+        gw_env_unref(env);
+    }
+    gw_envelope_t *nat = test_env("sip", "sip0", "100", "-");
+    gw_envelope_t *sc = test_env("sip", "sip0", "100", "-");
+    assert_int_equal(gw_addr_normalise(&nat->to, "sip:015112345678@gw", GW_ADDR_TON_NONE, 0), 0);
+    assert_int_equal(gw_addr_normalise(&sc->to, "2020", 0, 1), 0);
+    assert_string_equal(test_target(t, nat), "smsc-national");
+    assert_string_equal(test_target(t, sc), "shortcodes");
+    gw_env_unref(nat);
+    gw_env_unref(sc);
+    rt_table_unref(t);
+}
+
 static void test_first_rule_by_priority_wins_over_more_specific(void **state)
 {
     (void)state;
@@ -254,6 +284,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefix_match_picks_rule_by_destination),
+        cmocka_unit_test(test_prefix_matches_every_written_form_once_normalised),
         cmocka_unit_test(test_first_rule_by_priority_wins_over_more_specific),
         cmocka_unit_test(test_regex_matches_destination),
         cmocka_unit_test(test_invalid_regex_rejected_with_reason_table_unchanged),

@@ -58,16 +58,36 @@ static void classify(const char *text, const char *addr, gw_addr_type_t type, in
     osip_uri_free(u);
 }
 
-static void test_addr_international_number_is_e164_ton1(void **s)
+static void test_addr_international_number_is_international_ton1(void **s)
 {
     (void)s;
-    classify("sip:+4915112345678@gw.example", "4915112345678", GW_ADDR_E164, 1, 1);
+    classify("sip:+4915112345678@gw.example", "4915112345678", GW_ADDR_INTL, 1, 1);
+    classify("sip:4915112345678@gw.example", "4915112345678", GW_ADDR_INTL, 1, 1);
 }
 
-static void test_addr_plain_digits_are_e164_ton0(void **s)
+static void test_addr_national_numbers_and_short_codes_follow_gw_addr(void **s)
 {
     (void)s;
-    classify("sip:03012345@gw.example", "03012345", GW_ADDR_E164, 0, 1);
+    classify("sip:03012345@gw.example", "03012345", GW_ADDR_NATIONAL, 2, 1);
+    classify("sip:2020@gw.example", "2020", GW_ADDR_SHORT, 0, 1);
+}
+
+static void test_addr_tel_uris_are_their_number(void **s)
+{
+    (void)s;
+    classify("tel:+4915112345678;phone-context=example.com", "4915112345678", GW_ADDR_INTL, 1,
+             1);
+    classify("tel:2020;phone-context=example.com", "2020", GW_ADDR_SHORT, 0, 1);
+}
+
+static void test_addr_other_schemes_are_declined(void **s)
+{
+    gw_addr_t a = {0};
+    osip_uri_t *u = uri("mailto:alice@example.com");
+    (void)s;
+    assert_int_equal(sip_addr_from_uri(u, &a), GW_EDECLINED);
+    assert_null(a.address);
+    osip_uri_free(u);
 }
 
 static void test_addr_names_and_mixed_users_are_sip_uris(void **s)
@@ -325,8 +345,10 @@ static int setup(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addr_international_number_is_e164_ton1),
-        cmocka_unit_test(test_addr_plain_digits_are_e164_ton0),
+        cmocka_unit_test(test_addr_international_number_is_international_ton1),
+        cmocka_unit_test(test_addr_national_numbers_and_short_codes_follow_gw_addr),
+        cmocka_unit_test(test_addr_tel_uris_are_their_number),
+        cmocka_unit_test(test_addr_other_schemes_are_declined),
         cmocka_unit_test(test_addr_names_and_mixed_users_are_sip_uris),
         cmocka_unit_test(test_utf8_accepts_well_formed_text),
         cmocka_unit_test(test_utf8_rejects_malformed_sequences),
