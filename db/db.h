@@ -48,9 +48,9 @@ typedef void (*db_receipt_cb_t)(void *arg, int rc, const char *id);
  * into ev; writer thread.  Set by the core. */
 typedef void (*db_row_events_fn_t)(gw_evbatch_t *ev, const char *id, const char *envelope_json,
                                    gw_status_t status, const char *detail, int receipt);
-/* Called on the writer thread for each committed event, in commit order;
- * text is borrowed for the call. */
-typedef void (*db_event_hook_fn_t)(const char *type, const char *text);
+/* Called on the writer thread for each committed event, in commit order,
+ * with its outbox seq; text is borrowed for the call. */
+typedef void (*db_event_hook_fn_t)(int64_t seq, const char *type, const char *text);
 
 int db_writer_start(void);
 /* Commits what is queued, then stops the thread. */
@@ -120,9 +120,12 @@ json_t *db_msg_get(const char *id);
 json_t *db_msgs_list(int limit, const char *status);
 /* Envelope id for an SMSC message id, malloc'd or NULL. */
 char *db_receipt_lookup(const char *connector, const char *remote_id);
-/* Rows of the outbox, oldest first, after seq (tests, MI): JSON array of
- * {seq, ts, message_id, type, payload}. */
-json_t *db_outbox_list(long long after, int limit);
+/* Rows of the outbox with seq > after, oldest first, at most limit: fn for
+ * each (borrowed strings).  Returns the count or < 0.  Any thread but the
+ * writer's. */
+int db_outbox_read(int64_t after, int limit,
+                   void (*fn)(int64_t seq, const char *type, const char *text, void *arg),
+                   void *arg);
 
 /* --- routes ------------------------------------------------------------- */
 /* Rows as a JSON array of objects (id, name, priority, source, src_prefix,

@@ -365,36 +365,37 @@ out_unlock:
     return out;
 }
 
-json_t *db_outbox_list(long long after, int limit)
+int db_outbox_read(int64_t after, int limit,
+                   void (*fn)(int64_t seq, const char *type, const char *text, void *arg),
+                   void *arg)
 {
-    json_t *arr = json_array();
+    int n = 0, step;
 
-    if (arr == NULL)
-        return NULL;
     if (limit <= 0 || limit > 10000)
         limit = 1000;
     pthread_mutex_lock(&db_msgs_lock);
-    if (db_msgs_conn == NULL)
-        goto out_unlock;
-    sqlite3_stmt *st = db_prepare(db_msgs_conn,
-                                  "SELECT seq, ts, message_id, type, payload FROM outbox"
-                                  " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                                  "list outbox");
-    if (st == NULL)
-        goto out_unlock;
+    sqlite3_stmt *st = db_msgs_conn ? db_prepare(db_msgs_conn,
+                                                 "SELECT seq, type, payload FROM outbox"
+                                                 " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                                                 "read outbox")
+                                    : NULL;
+    if (st == NULL) {
+        pthread_mutex_unlock(&db_msgs_lock);
+        return GW_ESTORE;
+    }
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int(st, 2, limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *row = json_pack("{s:I, s:I, s:o, s:o, s:o}", "seq",
-                                (json_int_t)sqlite3_column_int64(st, 0), "ts",
-                                (json_int_t)sqlite3_column_int64(st, 1), "message_id",
-                                db_col_json_str(st, 2), "type", db_col_json_str(st, 3),
-                                "payload", db_col_json_str(st, 4));
-        if (row == NULL || json_array_append_new(arr, row) < 0)
-            break;
+    /* fn only queues (the AMQP link's batch): called under the lock */
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        const char *text = (const char *)sqlite3_column_text(st, 2);
+        if (type != NULL && text != NULL)
+            fn(sqlite3_column_int64(st, 0), type, text, arg);
+        n++;
     }
+    if (step != SQLITE_DONE)
+        n = GW_ESTORE;
     sqlite3_finalize(st);
-out_unlock:
     pthread_mutex_unlock(&db_msgs_lock);
-    return arr;
+    return n;
 }

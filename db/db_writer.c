@@ -466,6 +466,7 @@ static int db_wr_exec_events(db_job_t *job, const char *id)
         sqlite3_bind_text(st, 4, job->ev.texts[i], -1, SQLITE_STATIC);
         if (db_wr_step(st) < 0)
             return GW_ESTORE;
+        job->ev.seqs[i] = sqlite3_last_insert_rowid(db_wr_conn);
     }
     return 0;
 }
@@ -624,6 +625,7 @@ static int db_wr_sweep_rows(db_job_t *job, sqlite3_stmt *st, const char *detail)
         job->ev = job->sweep_ev[i]; /* borrow the batch for the outbox insert */
         if (rc == 0)
             rc = db_wr_exec_events(job, ids[i]);
+        job->sweep_ev[i] = job->ev; /* with its seqs */
         memset(&job->ev, 0, sizeof job->ev);
     }
     free(ids);
@@ -736,7 +738,7 @@ out_fail:
 static void db_wr_publish_batch(const gw_evbatch_t *ev)
 {
     for (int i = 0; i < ev->n; i++)
-        db_wr_on_event(ev->types[i], ev->texts[i]);
+        db_wr_on_event(ev->seqs[i], ev->types[i], ev->texts[i]);
     gw_stat_add(db_wr_st_events, ev->n);
 }
 

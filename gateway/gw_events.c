@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../db/db.h"
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
@@ -245,7 +246,14 @@ void gw_events_rows(gw_evbatch_t *ev, const char *id, const char *envelope_json,
                            detail);
 }
 
-void gw_events_publish(const char *type, const char *text)
+int gw_events_replay(int64_t after, int limit,
+                     void (*fn)(int64_t seq, const char *type, const char *text, void *arg),
+                     void *arg)
+{
+    return db_outbox_read(after, limit, fn, arg);
+}
+
+void gw_events_publish(int64_t seq, const char *type, const char *text)
 {
     static gw_stat_t *published;
     char *kcopy, *tcopy;
@@ -262,7 +270,7 @@ void gw_events_publish(const char *type, const char *text)
             free(tcopy);
             continue;
         }
-        gw_events_sinks[i].fn(kcopy, tcopy, gw_events_sinks[i].arg);
+        gw_events_sinks[i].fn(seq, kcopy, tcopy, gw_events_sinks[i].arg);
     }
     pthread_mutex_unlock(&gw_events_lock);
 }

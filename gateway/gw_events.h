@@ -31,14 +31,18 @@ typedef struct gw_evbatch {
     int n;
     const char *types[GW_EVBATCH_MAX]; /* static strings: "message.queued" */
     char *texts[GW_EVBATCH_MAX];
+    int64_t seqs[GW_EVBATCH_MAX];      /* outbox seq of each, set by the writer */
 } gw_evbatch_t;
 
 /* Free the texts of ev; it is left empty. */
 void gw_evbatch_clear(gw_evbatch_t *ev);
 
-/* Sink callback: takes ownership of text (malloc'd, NUL-terminated) and of
- * routing_key (malloc'd, "message.<state>").  Must only queue. */
-typedef void (*gw_event_sink_fn_t)(char *routing_key, char *text, void *arg);
+/* Sink callback: an event committed as outbox row seq (increasing); takes
+ * ownership of text (malloc'd, NUL-terminated) and of routing_key
+ * (malloc'd, "message.<state>").  Must only queue.  A sink that cannot
+ * keep up drops what it cannot hold and reads it back with
+ * gw_events_replay: the outbox keeps every event for db.outbox_keep_s. */
+typedef void (*gw_event_sink_fn_t)(int64_t seq, char *routing_key, char *text, void *arg);
 
 int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg);
 void gw_events_remove_sink(gw_event_sink_fn_t fn, void *arg);
@@ -56,6 +60,13 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
  * sweep: the state's), and fan a committed event out. */
 void gw_events_rows(gw_evbatch_t *ev, const char *id, const char *envelope_json,
                     gw_status_t status, const char *detail, int receipt);
-void gw_events_publish(const char *type, const char *text);
+void gw_events_publish(int64_t seq, const char *type, const char *text);
+
+/* Read committed events back from the outbox: fn for each row with
+ * seq > after, in order, at most limit.  Returns the count or < 0.  Blocks
+ * on the store: for threads that may block (an AMQP link's). */
+int gw_events_replay(int64_t after, int limit,
+                     void (*fn)(int64_t seq, const char *type, const char *text, void *arg),
+                     void *arg);
 
 #endif

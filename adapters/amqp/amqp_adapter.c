@@ -10,9 +10,10 @@
  * Each open connector is an amqp_link_t with its own thread (amqp_conn.c),
  * because librabbitmq blocks.  The core reaches it two ways, both of which
  * only queue so that a slow or dead broker never holds up message flow:
- *   - the event sink (gw_events_add_sink): every event is pushed on the
- *     link's bounded events queue; when full the oldest is dropped and
- *     counted (amqp.dropped).  Routing key "message.<state>".
+ *   - the event sink (gw_events_add_sink): every committed event is pushed
+ *     on the link's bounded events queue; when full, it and the ones after
+ *     it are left in the store's outbox and read back by the link thread
+ *     in order (amqp.replayed).  Routing key "message.<state>".
  *   - send(): an envelope routed to the connector is published as its JSON
  *     form with routing key "envelope"; the link thread reports it delivered
  *     once the broker confirmed it.
@@ -42,6 +43,7 @@ static int amqp_param_buffer_max;
 
 gw_stat_t *amqp_stat_published;
 gw_stat_t *amqp_stat_dropped;
+gw_stat_t *amqp_stat_replayed;
 
 /* Guards gw_connector_t.priv of amqp connectors against send() racing
  * conn_close (the core may hold a connector reference across a close). */
@@ -50,8 +52,9 @@ static pthread_mutex_t amqp_send_lock = PTHREAD_MUTEX_INITIALIZER;
 static const gw_param_t amqp_params[] = {
     { "amqp.buffer_max", GW_PT_INT, &amqp_param_buffer_max, 0, "10000", 1, 10000000,
       GW_PARAM_RUNTIME,
-      "events kept per amqp connector while its broker is unreachable; beyond it the "
-      "oldest are dropped (applies to connectors opened afterwards)" },
+      "events kept in memory per amqp connector while its broker is slow or away; beyond "
+      "it they are read back from the store's outbox, in order, none lost (applies to "
+      "connectors opened afterwards)" },
     { "amqp.retry_max_ms", GW_PT_INT, &amqp_param_retry_max_ms, 0, "10000", 1000, 600000,
       GW_PARAM_RUNTIME, "longest pause between reconnection attempts (starts at 1 s, doubles)" },
     { "amqp.connect_timeout_ms", GW_PT_INT, &amqp_param_connect_timeout_ms, 0, "3000", 100,
@@ -175,35 +178,41 @@ void amqp_link_count_dropped(amqp_link_t *l, int64_t n)
     gw_stat_add(amqp_stat_dropped, n);
 }
 
-/* Event sink: takes routing_key and text.  Runs on the emitting thread
- * under gw_events_lock, so it only queues (never logs, never blocks). */
-static void amqp_sink(char *routing_key, char *text, void *arg)
+/* Event sink: takes routing_key and text of the committed event seq.
+ * Runs on the writer thread under gw_events_lock, so it only queues (never
+ * logs, never blocks).  A dead broker must not grow memory and must not
+ * lose events: past amqp.buffer_max the event is left to the outbox, from
+ * which the link thread reads it back (the gap), and every later one too
+ * until the link has caught up, so the order holds. */
+static void amqp_sink(int64_t seq, char *routing_key, char *text, void *arg)
 {
     amqp_link_t *l = arg;
-    amqp_item_t *it = calloc(1, sizeof(*it));
-    void *oldest;
+    amqp_item_t *it = NULL;
+    int in_memory = 0;
 
-    if (it == NULL) {
-        free(routing_key);
-        free(text);
-        amqp_link_count_dropped(l, 1);
+    pthread_mutex_lock(&l->lock);
+    if (l->gap_from == 0 && (it = calloc(1, sizeof(*it))) != NULL) {
+        it->key = routing_key;
+        it->body = text;
+        it->seq = seq;
+        in_memory = gw_queue_push(l->events, it) == 0;
+    }
+    if (!in_memory) {
+        if (l->gap_from == 0)
+            l->gap_from = seq;
+        l->gap_last = seq;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (in_memory) {
+        gw_queue_wake(l->events);
         return;
     }
-    it->key = routing_key;
-    it->body = text;
-    if (gw_queue_push(l->events, it) == GW_EFULL) {
-        /* a dead broker must not grow memory: the oldest event goes */
-        if (gw_queue_pop_many(l->events, &oldest, 1) == 1) {
-            amqp_item_free(oldest);
-            amqp_link_count_dropped(l, 1);
-        }
-        if (gw_queue_push(l->events, it) == 0)
-            return;
-    } else {
-        return;
+    if (it != NULL) {
+        it->key = it->body = NULL;
+        free(it);
     }
-    amqp_item_free(it);
-    amqp_link_count_dropped(l, 1);
+    free(routing_key);
+    free(text);
 }
 
 /* ---- connectors ---------------------------------------------------------- */
@@ -388,20 +397,24 @@ static json_t *amqp_conn_status(gw_connector_t *c)
     amqp_link_t *l = c->priv;
     amqp_link_state_t st;
     char last_error[sizeof(l->last_error)];
-    int64_t buffered;
+    int64_t buffered, gap;
 
     if (l == NULL)
         return json_pack("{s:s}", "state", "down");
     pthread_mutex_lock(&l->lock);
     st = l->state;
+    gap = l->gap_from;
     memcpy(last_error, l->last_error, sizeof(last_error));
     pthread_mutex_unlock(&l->lock);
     buffered = (int64_t)(gw_queue_len(l->events) + gw_queue_len(l->sends)) +
                __atomic_load_n(&l->inflight, __ATOMIC_RELAXED);
-    return json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:i, s:s}", "state", amqp_state_name(st),
-                     "published", (json_int_t)__atomic_load_n(&l->published, __ATOMIC_RELAXED),
-                     "buffered", (json_int_t)buffered, "dropped",
-                     (json_int_t)__atomic_load_n(&l->dropped, __ATOMIC_RELAXED), "last_error",
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s, s:i, s:s}", "state",
+                     amqp_state_name(st), "published",
+                     (json_int_t)__atomic_load_n(&l->published, __ATOMIC_RELAXED), "buffered",
+                     (json_int_t)buffered, "dropped",
+                     (json_int_t)__atomic_load_n(&l->dropped, __ATOMIC_RELAXED), "replayed",
+                     (json_int_t)__atomic_load_n(&l->replayed, __ATOMIC_RELAXED), "behind",
+                     gap != 0, "last_error",
                      last_error, "broker", l->set.host, "port", l->set.port, "exchange",
                      l->set.exchange);
 }
@@ -413,7 +426,9 @@ static int amqp_init(struct event_base *main_base)
     (void)main_base;
     amqp_stat_published = gw_stat("amqp.published", "AMQP messages confirmed by a broker");
     amqp_stat_dropped = gw_stat("amqp.dropped",
-                                "events lost: buffer full, refused by a broker, or closed");
+                                "events refused by a broker (nack), or left at a close");
+    amqp_stat_replayed = gw_stat("amqp.replayed",
+                                 "events read back from the outbox after the buffer was full");
     return 0;
 }
 

@@ -18,7 +18,9 @@
  *      heartbeats and a dead broker is noticed even without traffic;
  *   4. on any failure: one WARN per outage, state "down", retry after a
  *      backoff doubling from 1 s up to amqp.retry_max_ms, while the sink
- *      keeps buffering (bounded, oldest dropped);
+ *      keeps buffering (bounded: past amqp.buffer_max it leaves the events
+ *      to the store's outbox, and step 2 reads them back, in order, once
+ *      the memory buffer is empty: amqp_session_replay);
  *   5. on stop: flushes what is buffered for up to AMQP_FLUSH_ON_CLOSE_MS
  *      when connected, closes the channel and connection, and hands every
  *      envelope it still holds back to the core (gw_core_requeue: another
@@ -39,6 +41,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "gw_core.h"
+#include "gw_events.h"
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "amqp_link.h"
@@ -389,8 +392,56 @@ static int amqp_session_read(amqp_session_t *s, int ms, int idle_ok, char *err, 
     return rc;
 }
 
-/* Fill an empty batch from the queues (envelopes first), waiting up to
- * wait_ms for the first event.  Returns how many items it holds. */
+/* One outbox row into the batch being filled (gw_events_replay). */
+static void amqp_replay_row(int64_t seq, const char *type, const char *text, void *arg)
+{
+    amqp_session_t *s = arg;
+    amqp_item_t *it;
+
+    if (s->n >= AMQP_BATCH_MAX || (it = calloc(1, sizeof(*it))) == NULL)
+        return;
+    it->key = strdup(type);
+    it->body = strdup(text);
+    it->seq = seq;
+    if (it->key == NULL || it->body == NULL) {
+        amqp_item_free(it);
+        return;
+    }
+    s->batch[s->n++] = it;
+}
+
+/* The memory buffer is empty and events were left to the outbox: read the
+ * next of them.  The gap closes once a read comes back short and the sink
+ * dropped nothing newer than what was read, so no event is skipped and
+ * their order holds.  Link thread (it may block on the store). */
+static void amqp_session_replay(amqp_link_t *l, amqp_session_t *s)
+{
+    int64_t from, last;
+    size_t n0 = s->n;
+    int rc;
+
+    pthread_mutex_lock(&l->lock);
+    from = l->gap_from;
+    pthread_mutex_unlock(&l->lock);
+    if (from == 0)
+        return;
+    rc = gw_events_replay(from - 1, (int)(AMQP_BATCH_MAX - s->n), amqp_replay_row, s);
+    if (rc < 0)
+        return; /* the store is busy: the next round tries again */
+    last = s->n > n0 ? s->batch[s->n - 1]->seq : from - 1;
+    __atomic_add_fetch(&l->replayed, (int64_t)(s->n - n0), __ATOMIC_RELAXED);
+    gw_stat_add(amqp_stat_replayed, (int64_t)(s->n - n0));
+    pthread_mutex_lock(&l->lock);
+    if (rc < (int)(AMQP_BATCH_MAX - n0) && l->gap_last <= last)
+        l->gap_from = 0; /* caught up: the sink buffers again */
+    else
+        l->gap_from = last + 1;
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Fill an empty batch from the queues (envelopes first), then from the
+ * outbox when events were left there, waiting up to wait_ms for the first
+ * event.  Returns how many items it holds. */
 static size_t amqp_session_fill(amqp_link_t *l, amqp_session_t *s, int wait_ms)
 {
     void *first;
@@ -398,6 +449,8 @@ static size_t amqp_session_fill(amqp_link_t *l, amqp_session_t *s, int wait_ms)
     if (s->n == 0) {
         s->n = gw_queue_pop_many(l->sends, (void **)s->batch, AMQP_BATCH_MAX);
         s->n += gw_queue_pop_many(l->events, (void **)s->batch + s->n, AMQP_BATCH_MAX - s->n);
+        if (s->n < AMQP_BATCH_MAX && gw_queue_len(l->events) == 0)
+            amqp_session_replay(l, s);
         if (s->n == 0 && wait_ms > 0 && (first = gw_queue_pop(l->events, wait_ms)) != NULL) {
             s->batch[s->n++] = first;
             s->n += gw_queue_pop_many(l->events, (void **)s->batch + 1, AMQP_BATCH_MAX - 1);

@@ -42,6 +42,7 @@
 typedef struct amqp_item {
     char *key;
     char *body;
+    int64_t seq;         /* an event's outbox seq, 0 for an envelope */
     gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;
 
@@ -65,7 +66,8 @@ typedef struct amqp_link {
     /* read-only after conn_open */
     char name[64];
     amqp_settings_t set;
-    gw_queue_t *events;   /* amqp_item_t *, bounded: the sink drops the oldest */
+    gw_queue_t *events;   /* amqp_item_t *, bounded; past it events are read back from
+                           * the store's outbox (gap_from) */
     gw_queue_t *sends;    /* amqp_item_t * with env, bounded: send() refuses */
     pthread_t thread;
 
@@ -76,10 +78,15 @@ typedef struct amqp_link {
     amqp_link_state_t state;
     char last_error[256];
     int sockfd;           /* -1 unless connected: lets conn_close unblock I/O */
+    /* The outbox gap: while events is full the sink drops new events and
+     * the link thread reads them back from the outbox, from seq gap_from
+     * on; gap_last is the newest event the sink dropped.  0: no gap. */
+    int64_t gap_from, gap_last;
 
     /* atomics */
     int64_t published;
     int64_t dropped;
+    int64_t replayed;     /* events read back from the outbox */
     int64_t inflight;     /* taken off the queues, not yet confirmed */
 } amqp_link_t;
 
@@ -90,6 +97,7 @@ extern int amqp_param_connect_timeout_ms;
 /* Process-wide counters, registered in the adapter's init(). */
 extern gw_stat_t *amqp_stat_published;
 extern gw_stat_t *amqp_stat_dropped;
+extern gw_stat_t *amqp_stat_replayed;
 
 /* Parse and check a connector's conf into *out, filling the defaults.
  * Returns 0, or GW_EINVAL with a reason in err.  Any thread. */
