@@ -75,6 +75,7 @@ typedef struct ef_state {
     int nerrs;
     double t_first_send, t_last_send, t_last_resp;
     int unbound_by_peer;
+    int unbind_answered;
 } ef_state_t;
 
 static volatile sig_atomic_t ef_stop_req;
@@ -268,6 +269,9 @@ static void ef_on_pdu(ef_state_t *s, const uint8_t *p, uint32_t len, double now)
     case EF_UNBIND:
         ef_send(s, EF_UNBIND | EF_RESP, 0, seq, NULL, 0);
         s->unbound_by_peer = 1;
+        break;
+    case EF_UNBIND | EF_RESP:
+        s->unbind_answered = 1;
         break;
     default:
         break;
@@ -495,7 +499,7 @@ int main(int argc, char **argv)
     ef_send(s, EF_UNBIND, 0, ++s->seq, NULL, 0);
     ef_flush(s);
     double until = ef_now() + 1;
-    while (ef_now() < until) {
+    while (!s->unbind_answered && !s->unbound_by_peer && ef_now() < until) {
         struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
         if (poll(&pfd, 1, 50) > 0 && ef_read(s, ef_now()) < 0)
             break;
