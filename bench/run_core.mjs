@@ -22,8 +22,10 @@
 //  2. The highest FULL SIP -> SMPP rate with < 0.1% failed calls: rising
 //     fixed rates (--steps, --step-seconds each), a step passes when under
 //     0.1% of its calls failed, it accepted >= 90% of the offered rate and
-//     the SMSC got every accepted message; the first step that does not
-//     pass ends the climb.
+//     the SMSC got every accepted message; a step that does not pass is
+//     run once more (the machine is shared), and if it fails again the
+//     climb ends.  Each row shows the CPU other processes on the machine
+//     used meanwhile (/proc/stat minus ours).
 //  3. Memory with --queued messages queued for a dead connector (an smpp
 //     connector to a closed port; route 49170): a fresh junction, esme_fast
 //     injects as fast as it is answered (window 1000), then VmRSS/VmHWM.
@@ -102,6 +104,15 @@ function cpuSeconds(pid) {
   } catch { return NaN; }
 }
 
+// Busy CPU seconds of the whole machine so far (all cores, every process:
+// user, nice, system, irq, softirq, steal), to show what others took.
+function machineBusy() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / CLK_TCK;
+  } catch { return NaN; }
+}
+
 // {VmRSS, VmHWM} of pid in MiB.
 function memory(pid) {
   const out = {};
@@ -176,18 +187,23 @@ function sippStats(file) {
   return Object.fromEntries(head.map((h, i) => [h, last[i]]));
 }
 
-// First request to last 202 (-trace_rtt), in seconds.
-function sippSpan(dir) {
+// From -trace_rtt: the span from the first request to the last 202 in
+// seconds, and the p99 of the 202's response time in ms (SIPp's clock
+// ticks in 4 ms steps here).
+function sippRtt(dir) {
   const f = readdirSync(dir).find((x) => x.endsWith('_rtt.csv'));
-  if (!f) return NaN;
+  if (!f) return { span_s: NaN, p99_ms: NaN };
   let first = Infinity, last = -Infinity;
+  const rts = [];
   for (const l of readFileSync(path.join(dir, f), 'utf8').trim().split('\n').slice(1)) {
     const [at, rt] = l.split(';').map(Number);
     if (!Number.isFinite(rt)) continue;
     first = Math.min(first, at - rt);
     last = Math.max(last, at);
+    rts.push(rt);
   }
-  return (last - first) / 1000;
+  rts.sort((a, b) => a - b);
+  return { span_s: (last - first) / 1000, p99_ms: rts[Math.floor(0.99 * (rts.length - 1))] };
 }
 
 // SIPp MESSAGEs to dst at rate for calls; resolves {ok, failed, span_s, cpu_s}.
@@ -215,7 +231,7 @@ async function runSipp(j, dir, dst, rate, calls) {
   if (exited.code !== 0 && exited.code !== 1) log(`sipp exit ${exited.code}: ${stderr.slice(0, 300)}`);
   const st = sippStats(path.join(dir, 'stat.csv'));
   const ok = Number(st['SuccessfulCall(C)'] ?? 0);
-  return { ok, failed: calls - ok, span_s: sippSpan(dir), cpu_s: cpuS };
+  return { ok, failed: calls - ok, ...sippRtt(dir), cpu_s: cpuS };
 }
 
 // Wait (bounded) until the SMSC has seen `want` more distinct messages than
@@ -237,16 +253,21 @@ async function drain(smsc, before, want) {
 async function measure(j, smsc, label, rate, fn) {
   const before = await smsc.stats();
   const c0 = await j.mi('stats.get');
-  const cpu0 = cpuSeconds(j.proc.pid), t0 = Date.now();
+  const cpu0 = cpuSeconds(j.proc.pid), t0 = Date.now(), m0 = machineBusy();
+  const s0 = cpuSeconds(smsc.proc.pid), me0 = process.cpuUsage();
   const r = await fn();
   const after = await drain(smsc, before, r.ok);
   const cpuS = cpuSeconds(j.proc.pid) - cpu0, wallS = (Date.now() - t0) / 1000;
+  const me = process.cpuUsage(me0);
+  // what other processes on this shared machine used meanwhile
+  const othersS = machineBusy() - m0 - cpuS - (cpuSeconds(smsc.proc.pid) - s0) -
+    (r.load_cpu_s || 0) - (me.user + me.system) / 1e6;
   const c1 = await j.mi('stats.get');
   const d = (k) => (c1.counters[k] ?? 0) - (c0.counters[k] ?? 0);
   const row = {
     label, rate, ...r, wall_s: wallS, cpu_s: cpuS,
     us_per_msg: r.ok > 0 ? (cpuS * 1e6) / r.ok : NaN,
-    cpu_pct: (100 * cpuS) / wallS,
+    cpu_pct: (100 * cpuS) / wallS, others_pct: Math.max(0, (100 * othersS) / wallS),
     accepted_s: r.ok / r.span_s,
     smsc_submits: after.submits - before.submits, smsc_distinct: after.distinct - before.distinct,
     smsc_receipts: after.receipts_sent - before.receipts_sent,
@@ -256,14 +277,15 @@ async function measure(j, smsc, label, rate, fn) {
     rss_mib: memory(j.proc.pid).VmRSS,
   };
   log(`${label} ${rate}/s: ok ${r.ok} failed ${r.failed} accepted/s ${int(row.accepted_s)} ` +
-    `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg, smsc ${row.smsc_distinct}/${r.ok}` +
+    `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg (others ${int(row.others_pct)}%), smsc ${row.smsc_distinct}/${r.ok}` +
     (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : ''));
   return row;
 }
 
 function sipStep(j, smsc, label, rate, seconds, dst) {
   return measure(j, smsc, label, rate, async () => {
-    const s = await runSipp(j, path.join(j.dir, `${label}-${rate}`), dst, rate, rate * seconds);
+    const s = await runSipp(j, path.join(j.dir, `${label.replace(/[^A-Za-z0-9]+/g, '_')}-${rate}`),
+      dst, rate, rate * seconds);
     return { ...s, calls: rate * seconds, load_cpu_s: s.cpu_s };
   });
 }
@@ -276,7 +298,7 @@ function smppStep(j, smsc, label, rate, seconds, dst, extra = {}) {
       dst, tag: `${label} `, ...extra });
     // span: first submit_sm to last submit_sm_resp (not the bind, unbind or receipt wait)
     return { calls: count, ok: e.ok ?? 0, failed: count - (e.ok ?? 0), span_s: (e.ok ?? 0) / e.ack_rate,
-      esme: e, load_cpu_s: e.cpu_s };
+      esme: e, load_cpu_s: e.cpu_s, p99_ms: (e.lat_us?.p99 ?? NaN) / 1000 };
   });
 }
 
@@ -316,12 +338,19 @@ async function mainRun() {
     out.cpu.push(await smppStep(jn, plain, 'SMPP -> SMPP', RATE, SECONDS, '4915100002'));
     out.cpu.push(await smppStep(jn, rcpt, 'SMPP -> SMPP + receipts', RATE, SECONDS, '4916000003',
       { 'registered-delivery': 1, 'receipt-wait': 2 }));
+    // a step that does not pass is run once more (the machine is shared):
+    // both attempts are reported, the second decides
     for (const [i, rate] of STEPS.entries()) {
-      const row = await sipStep(jn, plain, 'SIP -> SMPP FULL', rate, STEP_SECONDS,
-        `+49151002${String(i).padStart(2, '0')}`);
-      row.pass = row.failed < 0.001 * row.calls && row.accepted_s >= 0.9 * rate &&
-        row.smsc_distinct >= row.ok;
-      out.climb.push(row);
+      let row;
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        row = await sipStep(jn, plain, 'SIP -> SMPP FULL', rate, STEP_SECONDS,
+          `+4915100${attempt}${String(i).padStart(2, '0')}`);
+        row.attempt = attempt;
+        row.pass = row.failed < 0.001 * row.calls && row.accepted_s >= 0.9 * rate &&
+          row.smsc_distinct >= row.ok;
+        out.climb.push(row);
+        if (row.pass) break;
+      }
       if (!row.pass) break;
     }
     out.smsc_totals = { plain: await plain.stats(), rcpt: await rcpt.stats() };
@@ -427,13 +456,16 @@ function report(cmd, mach, res, q, startedAt, seconds) {
   L.push(`### CPU per message at a fixed ${RATE}/s for ${SECONDS} s`, '');
   L.push('junction CPU = utime + stime of the whole process (/proc/<pid>/stat) from the first ' +
     'message to the end of the drain (the SMSC holds every accepted message; with receipts, every ' +
-    'receipt is answered), ÷ messages accepted. The load generator\'s own CPU is beside it.', '');
+    'receipt is answered), ÷ messages accepted. The load generator\'s own CPU is beside it; ' +
+    '"others" is what the rest of this shared machine used meanwhile (/proc/stat busy time ' +
+    'minus junction, the SMSC, the load generator and this script), in % of one core. p99: ' +
+    'of the 202 (SIPp, 4 ms ticks) or of the submit_sm_resp (esme_fast).', '');
   L.push('| path | offered/s | sent | accepted | failed | accepted/s | junction CPU % | µs/msg | ' +
-    'load gen CPU s | SMSC distinct | receipts sent / answered | commits | rows/commit | RSS MiB |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+    'load gen CPU s | others CPU % | p99 ms | SMSC distinct | receipts sent / answered | commits | rows/commit | RSS MiB |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
   const rowLine = (r) => `| ${r.label} | ${r.rate} | ${r.calls} | ${r.ok} | ${r.failed} | ` +
     `${int(r.accepted_s)} | ${int(r.cpu_pct)}% | ${f1(r.us_per_msg)} | ${f1(r.load_cpu_s)} | ` +
-    `${r.smsc_distinct} | ${r.smsc_receipts} / ${r.smsc_receipt_resps} | ${r.commits} | ` +
+    `${int(r.others_pct)}% | ${f1(r.p99_ms)} | ${r.smsc_distinct} | ${r.smsc_receipts} / ${r.smsc_receipt_resps} | ${r.commits} | ` +
     `${f1(r.commits ? r.rows / r.commits : NaN)} | ${f1(r.rss_mib)} |`;
   for (const r of res.cpu) L.push(rowLine(r));
   L.push('');
@@ -444,12 +476,12 @@ function report(cmd, mach, res, q, startedAt, seconds) {
   }
   L.push('', `### Highest FULL SIP -> SMPP rate (${STEP_SECONDS} s steps, pass: < 0.1% failed, ` +
     '≥ 90% of the offered rate accepted, every accepted message at the SMSC)', '');
-  L.push('| offered/s | calls | 202 | failed | accepted/s | junction CPU % | µs/msg | SIPp CPU s | ' +
-    'SMSC distinct | rows/commit | pass |');
-  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  L.push('| offered/s | attempt | calls | 202 | failed | accepted/s | junction CPU % | µs/msg | SIPp CPU s | ' +
+    'others CPU % | 202 p99 ms | SMSC distinct | rows/commit | pass |');
+  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of res.climb) {
-    L.push(`| ${r.rate} | ${r.calls} | ${r.ok} | ${r.failed} | ${int(r.accepted_s)} | ` +
-      `${int(r.cpu_pct)}% | ${f1(r.us_per_msg)} | ${f1(r.load_cpu_s)} | ${r.smsc_distinct} | ` +
+    L.push(`| ${r.rate} | ${r.attempt} | ${r.calls} | ${r.ok} | ${r.failed} | ${int(r.accepted_s)} | ` +
+      `${int(r.cpu_pct)}% | ${f1(r.us_per_msg)} | ${f1(r.load_cpu_s)} | ${int(r.others_pct)}% | ${f1(r.p99_ms)} | ${r.smsc_distinct} | ` +
       `${f1(r.commits ? r.rows / r.commits : NaN)} | ${r.pass ? 'yes' : '**no**'} |`);
   }
   L.push('');
