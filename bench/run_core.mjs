@@ -290,10 +290,12 @@ async function measure(j, smsc, label, rate, fn) {
   return row;
 }
 
+let sippRuns = 0;   // each SIPp run gets its own folder (its files are found by suffix)
+
 function sipStep(j, smsc, label, rate, seconds, dst) {
   return measure(j, smsc, label, rate, async () => {
-    const s = await runSipp(j, path.join(j.dir, `${label.replace(/[^A-Za-z0-9]+/g, '_')}-${rate}`),
-      dst, rate, rate * seconds);
+    const dir = path.join(j.dir, `sipp-${++sippRuns}-${label.replace(/[^A-Za-z0-9]+/g, '_')}-${rate}`);
+    const s = await runSipp(j, dir, dst, rate, rate * seconds);
     return { ...s, calls: rate * seconds, load_cpu_s: s.cpu_s };
   });
 }
