@@ -27,7 +27,9 @@
 //     the SMSC got every accepted message; a step that does not pass is
 //     run once more (the machine is shared), and if it fails again the
 //     climb ends.  Each row shows the CPU other processes on the machine
-//     used meanwhile (/proc/stat minus ours).
+//     used meanwhile (/proc/stat minus ours); before each step the script
+//     waits up to --quiet-wait-s=30 for the others to use under
+//     --quiet-pct=40 % of a core.
 //  3. Memory with --queued messages queued for a dead connector (an smpp
 //     connector to a closed port; route 49170): a fresh junction, esme_fast
 //     injects as fast as it is answered (window 1000), then VmRSS/VmHWM.
@@ -66,6 +68,8 @@ const WINDOW = Number(option('window', '100'));
 const QUEUED = process.argv.includes('--no-queued') ? 0 : Number(option('queued', '1000000'));
 const QUEUED_LIMIT_S = Number(option('queued-limit-s', '240'));
 const RSS_CAP_MIB = Number(option('rss-cap-mib', '4096'));
+const QUIET_WAIT_S = Number(option('quiet-wait-s', '30'));
+const QUIET_PCT = Number(option('quiet-pct', '40'));
 const WRITE = !process.argv.includes('--no-write');
 const DRAIN_S = 10;
 const RUN_LIMIT_S = 600;
@@ -290,6 +294,20 @@ async function measure(j, smsc, label, rate, fn) {
   return row;
 }
 
+// Before a rate step: wait (up to QUIET_WAIT_S) until the rest of the
+// machine uses under QUIET_PCT% of a core, measured over 1 s with junction
+// idle; returns the seconds waited.  The machine is shared with other users.
+async function waitQuiet(j) {
+  const t0 = Date.now();
+  for (;;) {
+    const m0 = machineBusy(), c0 = cpuSeconds(j.proc.pid), me0 = process.cpuUsage();
+    await sleep(1000);
+    const me = process.cpuUsage(me0);
+    const others = 100 * (machineBusy() - m0 - (cpuSeconds(j.proc.pid) - c0) - (me.user + me.system) / 1e6);
+    if (others < QUIET_PCT || Date.now() - t0 > QUIET_WAIT_S * 1000) return (Date.now() - t0) / 1000;
+  }
+}
+
 let sippRuns = 0;   // each SIPp run gets its own folder (its files are found by suffix)
 
 function sipStep(j, smsc, label, rate, seconds, dst) {
@@ -344,8 +362,11 @@ async function mainRun() {
     await smppStep(jn, plain, 'warm-up smpp', 1000, 2, '4915100900');
     await sipStep(jn, plain, 'warm-up sip', 1000, 2, '+4915100901');
 
+    await waitQuiet(jn);
     out.cpu.push(await sipStep(jn, plain, 'SIP -> SMPP', RATE, SECONDS, '+4915100001'));
+    await waitQuiet(jn);
     out.cpu.push(await smppStep(jn, plain, 'SMPP -> SMPP', RATE, SECONDS, '4915100002'));
+    await waitQuiet(jn);
     out.cpu.push(await smppStep(jn, rcpt, 'SMPP -> SMPP + receipts', RATE, SECONDS, '4916000003',
       { 'registered-delivery': 1, 'receipt-wait': 2 }));
     // a step that does not pass is run once more (the machine is shared):
@@ -353,8 +374,10 @@ async function mainRun() {
     for (const [i, rate] of STEPS.entries()) {
       let row;
       for (let attempt = 1; attempt <= 2; attempt++) {
+        const waited = await waitQuiet(jn);
         row = await sipStep(jn, plain, 'SIP -> SMPP FULL', rate, STEP_SECONDS,
           `+4915100${attempt}${String(i).padStart(2, '0')}`);
+        row.waited_s = waited;
         row.attempt = attempt;
         row.pass = row.failed < 0.001 * row.calls && row.accepted_s >= 0.9 * rate &&
           row.smsc_distinct >= row.ok;
@@ -490,11 +513,11 @@ function report(cmd, mach, res, q, startedAt, seconds) {
     '99.9th percentile 202 (one datagram lost and recovered by SIPp\'s 0.5-3.5 s retransmission ' +
     'would otherwise decide the rate; "last 202 after" shows that tail).', '');
   L.push('| offered/s | attempt | calls | 202 | failed | accepted/s | junction CPU % | µs/msg | SIPp CPU s | ' +
-    'others CPU % | 202 p99 ms | SIPp retrans | last 202 after s | SMSC distinct | rows/commit | pass |');
-  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    'waited s | others CPU % | 202 p99 ms | SIPp retrans | last 202 after s | SMSC distinct | rows/commit | pass |');
+  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of res.climb) {
     L.push(`| ${r.rate} | ${r.attempt} | ${r.calls} | ${r.ok} | ${r.failed} | ${int(r.accepted_s)} | ` +
-      `${int(r.cpu_pct)}% | ${f1(r.us_per_msg)} | ${f1(r.load_cpu_s)} | ${int(r.others_pct)}% | ${f1(r.p99_ms)} | ${r.retrans} | ${f1(r.span_last_s)} | ${r.smsc_distinct} | ` +
+      `${int(r.cpu_pct)}% | ${f1(r.us_per_msg)} | ${f1(r.load_cpu_s)} | ${int(r.waited_s)} | ${int(r.others_pct)}% | ${f1(r.p99_ms)} | ${r.retrans} | ${f1(r.span_last_s)} | ${r.smsc_distinct} | ` +
       `${f1(r.commits ? r.rows / r.commits : NaN)} | ${r.pass ? 'yes' : '**no**'} |`);
   }
   L.push('');
