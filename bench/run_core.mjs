@@ -322,7 +322,7 @@ function smppStep(j, smsc, label, rate, seconds, dst, extra = {}) {
   return measure(j, smsc, label, rate, async () => {
     const count = rate * seconds;
     const e = await runEsme({ host: '127.0.0.1', port: j.ports.smpp, 'system-id': ACCOUNT.system_id,
-      password: ACCOUNT.password, rate, count, window: WINDOW, 'time-limit': seconds * 3 + 10,
+      password: ACCOUNT.password, rate, count, window: WINDOW, 'time-limit': seconds * 10 + 10,
       dst, tag: `${label} `, ...extra });
     // span: first submit_sm to last submit_sm_resp (not the bind, unbind or receipt wait)
     return { calls: count, ok: e.ok ?? 0, failed: count - (e.ok ?? 0), span_s: (e.ok ?? 0) / e.ack_rate,
