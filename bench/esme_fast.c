@@ -18,7 +18,8 @@
  * answered.  The run ends once N submits were answered (and, with
  * --receipt-wait, once as many receipts arrived or S seconds passed), or at
  * the time limit (default 60 s), whichever is first; then it unbinds and
- * prints one JSON summary line on stdout.  Exit 0 when every submit was
+ * prints one JSON summary line on stdout (after a {"bound":true} line
+ * printed once the bind was answered).  Exit 0 when every submit was
  * answered ESME_ROK, 1 otherwise.
  *
  * Standalone: links nothing but libc.  Threads: one (poll on one socket).
@@ -447,6 +448,10 @@ int main(int argc, char **argv)
 
     double t0 = ef_now();
     ef_bind(s, &o);
+    /* for scripts that measure the peer from the first submit on, not the
+     * bind (junction checks an argon2id hash there) */
+    printf("{\"bound\":true}\n");
+    fflush(stdout);
     double tokens = 0, burst = o.rate > 0 ? (o.rate / 100 > 1 ? o.rate / 100 : 1) : 0;
     double last = ef_now(), done_at = 0;
     int time_limit_hit = 0;
