@@ -1,13 +1,54 @@
-# make bench: build, then the SIP MESSAGE -> SMPP benchmark beside raw SQLite
-# batched inserts (bench/run_bench.mjs); prints a markdown report and records
-# it in bench/RESULTS.md (build/bench/sqlite_insert is built by db/module.mk).
-# BENCH_ARGS passes options, e.g.
-#   make bench BENCH_ARGS="--rates=500,1000 --seconds=4 --no-write"
+# bench/: the benchmarks (bench/README.md).  Nothing here is part of `make
+# test`; every output goes under $(BUILD)/bench/.
+#
+#   make bench        the message-path figures (bench/run_core.mjs): junction CPU
+#                     per message at a fixed rate (SIP -> SMPP, SMPP -> SMPP, and
+#                     with receipts), the highest FULL SIP -> SMPP rate, RSS with
+#                     1,000,000 messages queued for a dead connector
+#   make bench-sweep  the SIP -> SMPP rate sweep beside raw SQLite (run_bench.mjs)
+#   make bench-store  store-only: envelopes committed per second (FULL) beside
+#                     raw batched SQLite inserts (bench_store.c)
+#   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
+#
+# BENCH_ARGS passes options to the script, e.g.
+#   make bench BENCH_ARGS="--seconds=5 --queued=200000 --no-write"
+#   make bench-sweep BENCH_ARGS="--rates=1000,4000 --seconds=3 --no-write"
+#   make bench-store BENCH_ARGS="--count 500000 --inflight 10000"
 BENCH_ARGS ?=
+BENCH_TOOLS := $(BUILD)/bench/smsc_fast $(BUILD)/bench/esme_fast $(BUILD)/bench/bench_store \
+               $(BUILD)/bench/sqlite_insert
 
-bench: all $(BUILD)/bench/sqlite_insert
-	JUNCTION_BIN=$(abspath $(BUILD)/junction) SQLITE_INSERT_BIN=$(abspath $(BUILD)/bench/sqlite_insert) \
-	  node bench/run_bench.mjs $(BENCH_ARGS)
+.PHONY: bench-tools bench-sweep bench-store
+
+# The two SMPP peers link only libc: they must not share junction's costs.
+$(BUILD)/bench/smsc_fast: bench/smsc_fast.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BUILD)/bench/esme_fast: bench/esme_fast.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BUILD)/bench/bench_store: bench/bench_store.c $(BUILD)/libjunction.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libjunction.a $(LDFLAGS) $(LDLIBS)
+
+bench-tools: $(BENCH_TOOLS)
+
+BENCH_ENV = JUNCTION_BIN=$(abspath $(BUILD)/junction) \
+	  JUNCTIONCTL_BIN=$(abspath $(BUILD)/junctionctl) \
+	  SQLITE_INSERT_BIN=$(abspath $(BUILD)/bench/sqlite_insert) \
+	  SMSC_FAST_BIN=$(abspath $(BUILD)/bench/smsc_fast) \
+	  ESME_FAST_BIN=$(abspath $(BUILD)/bench/esme_fast)
+
+bench: all bench-tools
+	$(BENCH_ENV) node bench/run_core.mjs $(BENCH_ARGS)
+
+bench-sweep: all bench-tools
+	$(BENCH_ENV) node bench/run_bench.mjs $(BENCH_ARGS)
+
+bench-store: $(BUILD)/bench/bench_store $(BUILD)/bench/sqlite_insert
+	$(BUILD)/bench/bench_store --raw $(abspath $(BUILD)/bench/sqlite_insert) $(BENCH_ARGS)
 
 # make bench-trace: the trace bus's cost per hook (off) and per packet (on).
 $(BUILD)/bench/trace_cost: $(BUILD)/bench/trace_cost.o $(BUILD)/libjunction.a
