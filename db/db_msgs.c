@@ -65,7 +65,7 @@ static gw_delivery_t *db_msgs_row_dlv(sqlite3_stmt *st)
     json_error_t jerr;
     gw_delivery_t *d = NULL;
 
-    json_t *j = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    json_t *j = text != NULL ? json_loads(text, JSON_ALLOW_NUL, &jerr) : NULL;
     if (j == NULL) {
         GW_ERR("db", "message %s: stored envelope is not JSON", id);
         return NULL;
@@ -245,7 +245,7 @@ static json_t *db_msgs_row_json(sqlite3_stmt *st)
 {
     json_error_t jerr;
     const char *text = (const char *)sqlite3_column_text(st, DB_C_ENVELOPE);
-    json_t *env = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    json_t *env = text != NULL ? json_loads(text, JSON_ALLOW_NUL, &jerr) : NULL;
     json_t *o = json_pack(
         "{s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
         "id", db_col_json_str(st, DB_C_ID),

@@ -204,7 +204,6 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     gw_evbatch_t ev = { 0 };
     char target[GW_NAME_MAX];
     gw_delivery_t *d;
-    json_t *j;
     rt_table_t *t;
     const rt_rule_t *r;
     int rc;
@@ -245,9 +244,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
         return GW_EFULL;
     }
     rc = GW_ENOMEM;
-    j = gw_env_to_json(env);
-    d->env_json = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
+    d->env_json = gw_env_to_text(env);
     ctx = malloc(sizeof(*ctx));
     if (d->env_json == NULL || ctx == NULL)
         goto out_free;

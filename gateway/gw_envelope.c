@@ -19,6 +19,7 @@
 
 #include "gw_envelope.h"
 #include "gw_errors.h"
+#include "gw_jbuf.h"
 
 static pthread_mutex_t gw_env_id_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t gw_env_last_ms;
@@ -160,68 +161,90 @@ int gw_status_parse(const char *s)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static json_t *gw_env_addr_json(const gw_addr_t *a)
+/* "key":{"address":...,"type":...,"ton":n,"npi":n} */
+static void gw_env_text_addr(gw_jbuf_t *b, const char *key, const gw_addr_t *a)
 {
-    return json_pack("{s:s?, s:s, s:i, s:i}", "address", a->address, "type",
-                     gw_addr_type_name(a->type), "ton", a->ton, "npi", a->npi);
+    gw_jbuf_fmt(b, "\"%s\":{\"address\":", key);
+    gw_jbuf_str(b, a->address);
+    gw_jbuf_fmt(b, ",\"type\":\"%s\",\"ton\":%d,\"npi\":%d}", gw_addr_type_name(a->type),
+                a->ton, a->npi);
 }
 
-/* Set obj[key] only when s is not NULL. */
-static int gw_env_put_str(json_t *obj, const char *key, const char *s)
+/* ,"key":"s" when s is set; *first tracks the object's first member. */
+static void gw_env_text_opt(gw_jbuf_t *b, int *first, const char *key, const char *s)
 {
-    return s ? json_object_set_new(obj, key, json_string(s)) : 0;
+    if (s == NULL)
+        return;
+    if (!*first)
+        gw_jbuf_put(b, ",", 1);
+    gw_jbuf_str(b, key); /* tag keys come from peers too */
+    gw_jbuf_put(b, ":", 1);
+    gw_jbuf_str(b, s);
+    *first = 0;
 }
 
-json_t *gw_env_to_json(const gw_envelope_t *env)
+char *gw_env_to_text(const gw_envelope_t *env)
 {
-    json_t *o, *src, *corr;
-    int rc = 0;
+    gw_jbuf_t b = { 0 };
+    const char *key;
+    json_t *v;
+    int first;
 
-    o = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:s, s:i, s:i}", "id", env->id, "v",
-                  env->version, "created_at", (json_int_t)env->created_at, "expires_at",
-                  (json_int_t)env->expires_at, "from", gw_env_addr_json(&env->from), "to",
-                  gw_env_addr_json(&env->to), "content_type",
-                  env->content_type ? env->content_type : "text/plain", "data_coding",
-                  env->data_coding, "registered_delivery", env->registered_delivery);
-    if (o == NULL)
-        return NULL;
-    src = json_object();
-    corr = json_object();
-    if (src == NULL || corr == NULL)
-        goto out_free;
-    rc |= gw_env_put_str(src, "adapter", env->source.adapter);
-    rc |= gw_env_put_str(src, "connector", env->source.connector);
-    rc |= gw_env_put_str(src, "peer", env->source.peer);
-    rc |= gw_env_put_str(corr, "sip_call_id", env->corr.sip_call_id);
-    rc |= gw_env_put_str(corr, "smpp_message_id", env->corr.smpp_message_id);
-    rc |= gw_env_put_str(corr, "amqp_message_id", env->corr.amqp_message_id);
-    rc |= gw_env_put_str(corr, "amqp_correlation_id", env->corr.amqp_correlation_id);
-    rc |= json_object_set_new(o, "source", src);
-    src = NULL;
-    rc |= json_object_set_new(o, "corr", corr);
-    corr = NULL;
-    rc |= json_object_set(o, "tags", env->tags);
+    gw_jbuf_need(&b, 512 + env->body_len * 2);
+    gw_jbuf_fmt(&b, "{\"id\":\"%s\",\"v\":%d,\"created_at\":%lld,\"expires_at\":%lld,", env->id,
+                env->version, (long long)env->created_at, (long long)env->expires_at);
+    gw_env_text_addr(&b, "from", &env->from);
+    gw_jbuf_put(&b, ",", 1);
+    gw_env_text_addr(&b, "to", &env->to);
+    gw_jbuf_puts(&b, ",\"content_type\":");
+    gw_jbuf_str(&b, env->content_type ? env->content_type : "text/plain");
+    gw_jbuf_fmt(&b, ",\"data_coding\":%d,\"registered_delivery\":%d,\"source\":{",
+                env->data_coding, env->registered_delivery);
+    first = 1;
+    gw_env_text_opt(&b, &first, "adapter", env->source.adapter);
+    gw_env_text_opt(&b, &first, "connector", env->source.connector);
+    gw_env_text_opt(&b, &first, "peer", env->source.peer);
+    gw_jbuf_puts(&b, "},\"corr\":{");
+    first = 1;
+    gw_env_text_opt(&b, &first, "sip_call_id", env->corr.sip_call_id);
+    gw_env_text_opt(&b, &first, "smpp_message_id", env->corr.smpp_message_id);
+    gw_env_text_opt(&b, &first, "amqp_message_id", env->corr.amqp_message_id);
+    gw_env_text_opt(&b, &first, "amqp_correlation_id", env->corr.amqp_correlation_id);
+    gw_jbuf_puts(&b, "},\"tags\":{");
+    first = 1;
+    json_object_foreach(env->tags, key, v)
+        gw_env_text_opt(&b, &first, key, json_is_string(v) ? json_string_value(v) : "");
+    gw_jbuf_put(&b, "}", 1);
     if (env->body && env->binary) {
         /* binary bodies travel base64-encoded */
         size_t elen = sodium_base64_ENCODED_LEN(env->body_len, sodium_base64_VARIANT_ORIGINAL);
         char *enc = malloc(elen);
-        if (enc == NULL)
-            goto out_free;
-        sodium_bin2base64(enc, elen, (const unsigned char *)env->body, env->body_len,
-                          sodium_base64_VARIANT_ORIGINAL);
-        rc |= json_object_set_new(o, "body_base64", json_string(enc));
-        free(enc);
+        if (enc == NULL) {
+            b.oom = 1;
+        } else {
+            sodium_bin2base64(enc, elen, (const unsigned char *)env->body, env->body_len,
+                              sodium_base64_VARIANT_ORIGINAL);
+            gw_jbuf_puts(&b, ",\"body_base64\":");
+            gw_jbuf_str(&b, enc);
+            free(enc);
+        }
     } else if (env->body) {
-        rc |= json_object_set_new(o, "body", json_stringn(env->body, env->body_len));
+        gw_jbuf_puts(&b, ",\"body\":");
+        gw_jbuf_strn(&b, env->body, env->body_len);
     }
-    if (rc != 0)
-        goto out_free;
+    gw_jbuf_put(&b, "}", 1);
+    return gw_jbuf_done(&b);
+}
+
+/* The tree form is the text form parsed: one writer for both, so they can
+ * never disagree (the tree is for the MI, off the message path). */
+json_t *gw_env_to_json(const gw_envelope_t *env)
+{
+    char *text = gw_env_to_text(env);
+    json_t *o = text ? json_loads(text, JSON_ALLOW_NUL, NULL) : NULL; /* bodies may hold U+0000 */
+
+    free(text);
     return o;
-out_free:
-    json_decref(src);
-    json_decref(corr);
-    json_decref(o);
-    return NULL;
 }
 
 /* Copy the string member key of obj into *field; absent or null is fine,

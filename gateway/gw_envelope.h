@@ -83,6 +83,9 @@ int gw_env_set_tag(gw_envelope_t *env, const char *key, const char *value);
  * from_json returns a new envelope (one ref) or NULL with *err set to a
  * static message. */
 json_t *gw_env_to_json(const gw_envelope_t *env);
+/* The same JSON form as compact text, written without a tree (the message
+ * path's form): malloc'd (caller frees), or NULL. */
+char *gw_env_to_text(const gw_envelope_t *env);
 gw_envelope_t *gw_env_from_json(const json_t *obj, const char **err);
 
 const char *gw_status_name(gw_status_t st);

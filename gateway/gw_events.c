@@ -1,10 +1,9 @@
 /*
  * gw_events.c - building events and fanning committed ones out to sinks.
  *
- * The text of an event is written by hand into one buffer: the envelope
- * part is the JSON text the store keeps anyway (cached on the delivery), so
- * an event costs one allocation and no JSON tree.  Strings from peers are
- * escaped by gw_events_str.
+ * The text of an event is written by hand into one buffer (gw_jbuf.h): the
+ * envelope part is the JSON text the store keeps anyway (cached on the
+ * delivery), so an event costs one allocation and no JSON tree.
  *
  * Sinks get their own copy of each committed event (they run on other
  * threads and free at their own pace).  The sink list is small (one per
@@ -23,6 +22,7 @@
 #include "../db/db.h"
 #include "gw_errors.h"
 #include "gw_events.h"
+#include "gw_jbuf.h"
 #include "gw_log.h"
 #include "gw_stats.h"
 
@@ -36,82 +36,6 @@ typedef struct gw_event_sink {
 static gw_event_sink_t gw_events_sinks[GW_EVENTS_SINKS_MAX];
 static int gw_events_nsinks; /* written under gw_events_lock, read atomically */
 static pthread_mutex_t gw_events_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the sink list */
-
-/* A growing text buffer: fixed until it must grow. */
-typedef struct gw_ebuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} gw_ebuf_t;
-
-static void gw_ebuf_need(gw_ebuf_t *b, size_t n)
-{
-    if (b->oom || b->len + n + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->oom = 1;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-static void gw_ebuf_put(gw_ebuf_t *b, const char *s, size_t n)
-{
-    gw_ebuf_need(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void gw_ebuf_fmt(gw_ebuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void gw_ebuf_fmt(gw_ebuf_t *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        gw_ebuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A JSON string (or null), escaped. */
-static void gw_events_str(gw_ebuf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    if (s == NULL) {
-        gw_ebuf_put(b, "null", 4);
-        return;
-    }
-    gw_ebuf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        const char *run = (const char *)p;
-        size_t n = 0;
-        while (p[n] >= 0x20 && p[n] != '"' && p[n] != '\\')
-            n++;
-        if (n > 0) {
-            gw_ebuf_put(b, run, n);
-            p += n - 1;
-            continue;
-        }
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = { '\\', (char)*p };
-            gw_ebuf_put(b, esc, 2);
-        } else {
-            char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
-            gw_ebuf_put(b, esc, 6);
-        }
-    }
-    gw_ebuf_put(b, "\"", 1);
-}
 
 void gw_evbatch_clear(gw_evbatch_t *ev)
 {
@@ -175,18 +99,18 @@ static const char *gw_events_type(const char *state)
 }
 
 /* Append one finished text of type to ev, or free it. */
-static int gw_events_push(gw_evbatch_t *ev, const char *type, gw_ebuf_t *b)
+static int gw_events_push(gw_evbatch_t *ev, const char *type, gw_jbuf_t *b)
 {
-    if (b->oom) {
-        free(b->p);
+    char *text = gw_jbuf_done(b);
+
+    if (text == NULL)
         return GW_ENOMEM;
-    }
     if (ev->n >= GW_EVBATCH_MAX) {
-        free(b->p);
+        free(text);
         return GW_EFULL;
     }
     ev->types[ev->n] = type;
-    ev->texts[ev->n] = b->p;
+    ev->texts[ev->n] = text;
     ev->n++;
     return GW_OK;
 }
@@ -195,25 +119,25 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
                  const char *state, const char *detail)
 {
     const char *type = gw_events_type(state);
-    gw_ebuf_t b = { 0 };
+    gw_jbuf_t b = { 0 };
 
     if (!gw_events_active() || type == NULL)
         return GW_OK;
-    gw_ebuf_need(&b, 256 + (env_json ? strlen(env_json) : 0));
-    gw_ebuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",", type,
+    gw_jbuf_need(&b, 256 + (env_json ? strlen(env_json) : 0));
+    gw_jbuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",", type,
                 (long long)gw_now_ms(), d->env->id, gw_status_name(d->status));
-    gw_ebuf_put(&b, "\"route\":", 8);
-    gw_events_str(&b, d->route);
-    gw_ebuf_put(&b, ",\"target\":", 10);
-    gw_events_str(&b, gw_dlv_target(d));
-    gw_ebuf_fmt(&b, ",\"attempts\":%d,\"reason\":%d,\"remote_id\":", d->attempts, d->reason);
-    gw_events_str(&b, d->remote_id[0] ? d->remote_id : NULL);
-    gw_ebuf_put(&b, ",\"detail\":", 10);
-    gw_events_str(&b, detail);
-    gw_ebuf_fmt(&b, ",\"possible_duplicate\":%s,\"envelope\":",
+    gw_jbuf_put(&b, "\"route\":", 8);
+    gw_jbuf_str(&b, d->route);
+    gw_jbuf_put(&b, ",\"target\":", 10);
+    gw_jbuf_str(&b, gw_dlv_target(d));
+    gw_jbuf_fmt(&b, ",\"attempts\":%d,\"reason\":%d,\"remote_id\":", d->attempts, d->reason);
+    gw_jbuf_str(&b, d->remote_id[0] ? d->remote_id : NULL);
+    gw_jbuf_put(&b, ",\"detail\":", 10);
+    gw_jbuf_str(&b, detail);
+    gw_jbuf_fmt(&b, ",\"possible_duplicate\":%s,\"envelope\":",
                 (d->flags & GW_DLV_DUP) ? "true" : "false");
-    gw_ebuf_put(&b, env_json ? env_json : "null", env_json ? strlen(env_json) : 4);
-    gw_ebuf_put(&b, "}", 1);
+    gw_jbuf_put(&b, env_json ? env_json : "null", env_json ? strlen(env_json) : 4);
+    gw_jbuf_put(&b, "}", 1);
     return gw_events_push(ev, type, &b);
 }
 
@@ -222,15 +146,15 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
 static void gw_events_rcpt_one(gw_evbatch_t *ev, const char *type, const char *id,
                                const char *envelope_json, gw_status_t status, const char *stat)
 {
-    gw_ebuf_t b = { 0 };
+    gw_jbuf_t b = { 0 };
 
-    gw_ebuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",\"detail\":",
+    gw_jbuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",\"detail\":",
                 type, (long long)gw_now_ms(), id, gw_status_name(status));
-    gw_events_str(&b, stat);
-    gw_ebuf_put(&b, ",\"envelope\":", 12);
-    gw_ebuf_put(&b, envelope_json ? envelope_json : "null",
+    gw_jbuf_str(&b, stat);
+    gw_jbuf_put(&b, ",\"envelope\":", 12);
+    gw_jbuf_put(&b, envelope_json ? envelope_json : "null",
                 envelope_json ? strlen(envelope_json) : 4);
-    gw_ebuf_put(&b, "}", 1);
+    gw_jbuf_put(&b, "}", 1);
     gw_events_push(ev, type, &b);
 }
 

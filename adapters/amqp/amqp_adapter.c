@@ -358,19 +358,12 @@ static int amqp_send(gw_connector_t *c, gw_delivery_t *d)
 {
     amqp_item_t *it;
     amqp_link_t *l;
-    json_t *j;
     int rc;
 
     it = calloc(1, sizeof(*it));
     if (it == NULL)
         return GW_ENOMEM;
-    if (d->env_json != NULL) {
-        it->body = strdup(d->env_json);
-    } else {
-        j = gw_env_to_json(d->env);
-        it->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-    }
+    it->body = d->env_json != NULL ? strdup(d->env_json) : gw_env_to_text(d->env);
     it->key = strdup("envelope");
     if (it->body == NULL || it->key == NULL) {
         amqp_item_free(it);

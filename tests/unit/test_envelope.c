@@ -69,6 +69,43 @@ static void json_round_trip_keeps_every_field(void **state)
     gw_env_unref(b);
 }
 
+/* The text writer is the message path's form: it must be the JSON a
+ * parser reads back as the same envelope, with peers' bytes escaped. */
+static void text_form_is_valid_json_and_escapes_what_peers_send(void **state)
+{
+    gw_envelope_t *a = make_full(), *b;
+    const char *err = NULL;
+    static const char body[] = "quote \" back\\slash \r\n tab\t nul\0 end \x01 \xc3\xa9";
+    char *text;
+    json_t *j;
+
+    (void)state;
+    gw_env_set_str(&a->body, body, sizeof body - 1); /* the NUL included */
+    a->body_len = sizeof body - 1;
+    gw_env_set_str(&a->corr.amqp_message_id, "m\"1", (size_t)-1);
+    gw_env_set_tag(a, "k\"ey", "v\\al");
+    text = gw_env_to_text(a);
+    assert_non_null(text);
+    /* one line, no raw control byte */
+    for (const char *p = text; *p; p++)
+        assert_true((unsigned char)*p >= 0x20);
+    j = json_loads(text, JSON_ALLOW_NUL, NULL);
+    assert_non_null(j);
+    b = gw_env_from_json(j, &err);
+    assert_null(err);
+    assert_non_null(b);
+    assert_int_equal(b->body_len, a->body_len);
+    assert_memory_equal(b->body, body, sizeof body - 1);
+    assert_string_equal(b->corr.amqp_message_id, "m\"1");
+    assert_string_equal(json_string_value(json_object_get(b->tags, "k\"ey")), "v\\al");
+    assert_string_equal(b->from.address, a->from.address);
+    assert_int_equal(b->to.type, a->to.type);
+    json_decref(j);
+    free(text);
+    gw_env_unref(a);
+    gw_env_unref(b);
+}
+
 static void binary_body_round_trips_through_base64(void **state)
 {
     gw_envelope_t *a = make_full(), *b;
@@ -192,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_round_trip_keeps_every_field),
+        cmocka_unit_test(text_form_is_valid_json_and_escapes_what_peers_send),
         cmocka_unit_test(binary_body_round_trips_through_base64),
         cmocka_unit_test(decoding_rejects_missing_to_and_bad_id),
         cmocka_unit_test(decoding_refuses_a_newer_version),
