@@ -69,6 +69,10 @@ test('the write lock held 10 s by another connection loses no update and duplica
   // flowing before the fault
   for (let i = 0; i < 20; i++) await send();
   await waitFor(() => smsc.submits.length === 20, 10000, '20 submits before the fault');
+  // their submit_sm_resp read by junction before the SMSC goes (else they
+  // are, rightly, sent again after the rebind)
+  for (const id of accepted.values())
+    await waitFor(async () => (await j.mi('messages.get', { id })).status === 'submitted', 10000, `${id} submitted`);
 
   // a backlog while the SMSC is away
   await smsc.stop();
