@@ -138,3 +138,56 @@ test('SIGKILL under SIP and SMPP load: nothing accepted is lost, duplicates are 
   assert.ok(dups.length < WINDOW, `duplicates (${dups.length}) fewer than one window (${WINDOW})`);
   for (const { status } of rowOf.values()) assert.equal(status, 'submitted');
 });
+
+// BUG (found by this test; skipped until fixed, it fails on every run):
+// after an outage, a crash while the backlog drains leaves hundreds of rows
+// "sending", all flagged possible_duplicate at the restart, and can put
+// more than a window of real duplicates at the SMSC.  Seen with window 10
+// and 800 queued: 149-430 rows "sending" at the kill (all flagged), 10-11
+// duplicates at the SMSC, once 113.
+//  1. gw_cq_pump() (gateway/gw_cq.c) begins sends while conn_ready() holds
+//     and fewer than GW_CQ_TRANSIT_MAX (512) are in transit;
+//     smpp_client_ready() (adapters/smpp/smpp_client.c) compares npending
+//     with 4 * window, but npending counts only what the SMPP thread has
+//     taken in (after each "sending" commit and the SMPP work queue), so
+//     one pump passes the gate hundreds of times (seen: connector pending
+//     491 where the limit is 40).
+//  2. A window slot and the connector's credit come back on submit_sm_resp,
+//     before the "submitted" update commits, so the messages that are at
+//     the SMSC while their row still says "sending" are bounded by SMSC
+//     throughput x the writer's commit latency, not by the window.
+// Fix: the core counts a delivery against its connector from begin_send
+// until its outcome's update has committed (decrement in the then-callback
+// of gw_core_submitted / failed / retry / requeue, not in gw_cq_handed),
+// and pumps only while that count is below the connector's credit (an
+// adapter call returning its room, e.g. the window): then at most a window
+// of rows is "sending" at any time, and so flagged after a crash.
+test.skip('a crash while a backlog drains flags fewer than a window as possible duplicates (BUG: rows left "sending" are not bounded by the window, see above)', async (t) => {
+  const smsc = await startSmsc();
+  await smsc.stop(); // away while the backlog builds
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: { 'smpp.reconnect_s': 1, 'log.level': 'info' } });
+  t.after(() => j.cleanup());
+  await j.mi('connectors.add', { name: 'op', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'jop', password: 'pw', window: WINDOW } });
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
+  const N = 800;
+  for (let i = 0; i < N; i++)
+    await j.mi('messages.inject', { from: '4930111', to: `4477009${String(i).padStart(5, '0')}`, body: `backlog ${i}` });
+  await smsc.start();
+  await waitFor(() => smsc.submits.length >= 2 * WINDOW, 15000, 'the backlog draining');
+  j.proc.kill('SIGKILL');
+  await waitFor(() => j.exited, 10000, 'junction killed');
+  const sending = sql(j, "SELECT count(*) AS n FROM messages WHERE status = 'sending';")[0].n;
+  j.start();
+  await j.ready();
+  await waitFor(() => sql(j, "SELECT count(*) AS n FROM messages WHERE status IN ('queued', 'sending');")[0].n === 0,
+    30000, 'the backlog drained');
+  const texts = smsc.submits.map((p) => p.short_message.message);
+  const dups = texts.length - new Set(texts).size;
+  const flagged = (await j.mi('stats.get')).counters['core.possible_duplicates'];
+  console.log(`# backlog ${N}: "sending" at the kill ${sending}; flagged ${flagged}; duplicates at the SMSC ${dups}`);
+  assert.equal(new Set(texts).size, N, 'lost none');
+  assert.ok(dups < WINDOW, `duplicates (${dups}) fewer than one window`);
+  assert.ok(flagged < WINDOW, `possible duplicates (${flagged}) fewer than one window (${WINDOW})`);
+});
