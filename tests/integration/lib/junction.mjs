@@ -46,7 +46,10 @@ export async function waitFor(fn, timeoutMs = 10000, what = 'condition') {
   throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
 }
 
-// opts.params: extra {name: value} passed as -o name=value.
+// opts.params: extra {name: value} passed as -o name=value.  opts.wrap: a
+// command to start junction through (its binary and arguments follow), e.g.
+// ['sh', '-c', 'ulimit -f 500; exec "$0" "$@"']; j.wrap may be changed (or
+// cleared) before a restart with j.start().
 export async function startJunction(opts = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'junction-test-'));
   const ports = {
@@ -70,10 +73,11 @@ export async function startJunction(opts = {}) {
   const args = [];
   if (opts.configFile) args.push('-c', opts.configFile);
   for (const [k, v] of Object.entries(params)) args.push('-o', `${k}=${v}`);
-  const j = { dir, ports, params, log: '', exited: null };
+  const j = { dir, ports, params, log: '', exited: null, wrap: opts.wrap || null };
   j.start = () => {
     j.exited = null;
-    j.proc = spawn(JUNCTION_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = j.wrap ? [...j.wrap.slice(1), JUNCTION_BIN, ...args] : args;
+    j.proc = spawn(j.wrap ? j.wrap[0] : JUNCTION_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     j.proc.stdout.on('data', (d) => { j.log += d; if (process.env.JUNCTION_LOG) process.stderr.write(d); });
     j.proc.stderr.on('data', (d) => { j.log += d; if (process.env.JUNCTION_LOG) process.stderr.write(d); });
     j.proc.on('exit', (code, sig) => { j.exited = { code, sig }; });
