@@ -47,11 +47,14 @@ typedef struct gw_adapter {
     int (*conn_open)(gw_connector_t *c);
     void (*conn_close)(gw_connector_t *c);
     int (*send)(gw_connector_t *c, gw_delivery_t *d);
-    /* 1 when send() would take a message now (a bind is up, there is room);
-     * NULL: always.  The core asks before it marks a message "sending", so
-     * a message waiting for a dead link is not mistaken, after a crash, for
-     * one that may have reached the far side.  Any thread; cheap. */
-    int (*conn_ready)(gw_connector_t *c);
+    /* How many of its messages may be outstanding at once now — marked
+     * "sending" and not yet settled by a committed outcome (for SMPP: its
+     * window while bound); 0 while it can take none (down).  NULL: no
+     * limit.  The core feeds it only within that room, so a message
+     * waiting for a dead link is never marked "sending", and what a crash
+     * can leave "sending" (and send twice) is at most this many.  Any
+     * thread; cheap. */
+    int (*conn_room)(gw_connector_t *c);
     json_t *(*conn_status)(gw_connector_t *c); /* new object: {"state": "...", ...} */
 } gw_adapter_t;
 

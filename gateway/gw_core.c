@@ -107,20 +107,24 @@ int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
  * which recovery will see; then never runs). */
 static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_status_t to,
                                int reason, const char *text, const char *event,
-                               const char *detail, int want_receipt, db_commit_cb_t then);
+                               const char *detail, int want_receipt, db_commit_cb_t then,
+                               void *then_arg);
 
 static int gw_core_change(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
                           const char *event, const char *detail, int want_receipt,
                           db_commit_cb_t then)
 {
-    return gw_core_change_from(d, NULL, to, reason, text, event, detail, want_receipt, then);
+    return gw_core_change_from(d, NULL, to, reason, text, event, detail, want_receipt, then,
+                               then ? d : NULL);
 }
 
 /* gw_core_change for a delivery whose target changed since it became
- * queued (a failover): from_target names the queue it leaves. */
+ * queued (a failover): from_target names the queue it leaves; then runs
+ * with then_arg. */
 static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_status_t to,
                                int reason, const char *text, const char *event,
-                               const char *detail, int want_receipt, db_commit_cb_t then)
+                               const char *detail, int want_receipt, db_commit_cb_t then,
+                               void *then_arg)
 {
     gw_evbatch_t ev = { 0 };
     gw_status_t from = d->status;
@@ -149,7 +153,7 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
         gw_cq_backlog_add(left, -1);
     if (to == GW_ST_QUEUED)
         gw_cq_backlog_add(target, 1);
-    rc = db_dlv_update(d, want_receipt, &ev, then, then ? d : NULL);
+    rc = db_dlv_update(d, want_receipt, &ev, then, then_arg);
     if (rc < 0) {
         gw_evbatch_clear(&ev);
         if (from == GW_ST_QUEUED)
@@ -165,12 +169,27 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
     return GW_OK;
 }
 
+/* Writer thread: the outcome of a delivery that was outstanding against
+ * queue arg committed. */
+static void gw_core_on_settled(void *arg, int rc, int64_t qseq)
+{
+    (void)rc;
+    (void)qseq;
+    gw_cq_settle_queue(arg);
+}
+
 /* gw_core_change for a delivery the caller is done with: d is freed once
- * the change is queued (the job holds what the store needs). */
+ * the change is queued (the job holds what the store needs); the queue it
+ * was outstanding against is settled once the change committed. */
 static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
                            const char *detail, int want_receipt)
 {
-    gw_core_change(d, to, reason, text, NULL, detail, want_receipt, NULL);
+    void *q = d->counted;
+
+    d->counted = NULL;
+    if (gw_core_change_from(d, NULL, to, reason, text, NULL, detail, want_receipt,
+                            q ? gw_core_on_settled : NULL, q) < 0 && q)
+        gw_cq_settle_queue(q); /* stays as it was in the store: nothing to wait for */
     gw_dlv_free(d);
 }
 
@@ -298,6 +317,7 @@ static void gw_core_on_requeued(void *arg, int rc, int64_t qseq)
     gw_delivery_t *d = arg;
 
     (void)rc; /* updates always commit in the end */
+    gw_cq_settle(d); /* when it was outstanding: its outcome is in */
     d->qseq = qseq;
     gw_cq_ready(d);
 }
@@ -309,6 +329,7 @@ static void gw_core_on_retry(void *arg, int rc, int64_t qseq)
     gw_delivery_t *d = arg;
 
     (void)rc;
+    gw_cq_settle(d);
     d->qseq = qseq;
     gw_cq_retry(d);
 }
@@ -334,19 +355,21 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
         GW_ENV_DEBUG(d->env, "core", "%s: connector %s cannot take it now (%s)", d->env->id,
                      target, gw_strerror(src));
         if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0,
-                           gw_core_on_requeued) < 0)
+                           gw_core_on_requeued) < 0) {
+            gw_cq_settle(d);
             gw_dlv_free(d); /* stays sending in the store: recovery resends it */
+        }
     }
-    /* d is the adapter's or back on its way to the queue: not in transit */
-    gw_cq_handed(target);
 }
 
 int gw_core_begin_send(gw_delivery_t *d)
 {
     int rc = gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, 0, gw_core_on_sending);
 
-    if (rc < 0)
+    if (rc < 0) {
+        gw_cq_settle(d);
         gw_dlv_free(d); /* stays queued in the store: recovery resends it */
+    }
     return rc;
 }
 
@@ -369,7 +392,7 @@ void gw_core_move(gw_delivery_t *d, const char *why)
     GW_ENV_INFO(d->env, "core", "%s: %s", d->env->id, detail);
     gw_stat_add(gw_core_st_failovers, 1);
     if (gw_core_change_from(d, from, GW_ST_QUEUED, 0, why, NULL, detail, 0,
-                            gw_core_on_requeued) < 0)
+                            gw_core_on_requeued, d) < 0)
         gw_dlv_free(d); /* the row keeps its old target: recovery resends it there */
 }
 
@@ -597,8 +620,11 @@ void gw_core_stop(void)
 {
     gw_core_stop_accepting();
     if (gw_core_running) {
-        /* what the queues hold is queued in the store: recovered at the
-         * next start */
+        /* feed nothing more, let every continuation queued with the
+         * writer run (they settle queues), then stop; what the queues hold
+         * is queued in the store: recovered at the next start */
+        gw_cq_quiesce();
+        db_writer_flush();
         gw_cq_stop();
         gw_core_running = 0;
     }

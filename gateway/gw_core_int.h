@@ -3,7 +3,8 @@
  * nothing else sees.  Each takes d over and is one transition.
  *
  *   gw_core_begin_send  queued -> sending; once that is committed, d goes
- *                       to its connector's send() (gw_cq_handed follows)
+ *                       to its connector's send(); d->counted is settled
+ *                       (gw_cq_settle) once its outcome has committed
  *   gw_core_expire      queued -> expired (validity passed)
  *   gw_core_move        queued -> queued on the plan's next target (why:
  *                       the reason, for the event); the caller checked
@@ -20,8 +21,10 @@ int gw_core_begin_send(gw_delivery_t *d);
 void gw_core_expire(gw_delivery_t *d);
 void gw_core_move(gw_delivery_t *d, const char *why);
 
-/* From the writer thread: one delivery of queue name went to its
- * adapter (or back to queued): one less in transit. */
-void gw_cq_handed(const char *name);
+/* d's outcome has committed (writer thread): it no longer counts against
+ * the queue it was sent from (d->counted, cleared).  settle_queue is the
+ * same for a delivery already freed (queue: its d->counted). */
+void gw_cq_settle(gw_delivery_t *d);
+void gw_cq_settle_queue(void *queue);
 
 #endif

@@ -9,11 +9,14 @@
  * ready, a retry, a kick) and touch the atomic counters.
  *
  * Feeding: pump() hands the oldest delivery to gw_core_begin_send() while
- * the connector says it has room and fewer than GW_CQ_TRANSIT_MAX are on
- * their way to it (marked sending, not yet handed over); otherwise the
- * queue waits for a kick: the adapter's credit (gw_core_credit), a hand-over
- * done, or the sweep's tick, which pumps every queue once a period so that
- * no lost credit can stall one.
+ * fewer deliveries are outstanding against the queue than the connector's
+ * room (conn_room: its window) and GW_CQ_OUTSTANDING_MAX.  A delivery is
+ * outstanding from begin_send until the outcome the adapter reported has
+ * committed (gw_cq_settle), so at most the room is ever "sending" in the
+ * store: what a crash can send twice.  Otherwise the queue waits for a
+ * kick: a settle, the adapter's credit (gw_core_credit, e.g. a bind that
+ * came up) or the sweep's tick, which pumps every queue once a period so
+ * that no lost kick can stall one.
  *
  * Bounded memory and the store order.  The writer numbers every row that
  * becomes queued (qseq, commit order) and deliveries arrive here in that
@@ -55,14 +58,14 @@
 #include "gw_work.h"
 
 #define GW_CQ_MAX 256          /* target names */
-#define GW_CQ_TRANSIT_MAX 512  /* marked sending, not yet with the adapter */
+#define GW_CQ_OUTSTANDING_MAX 4096 /* for connectors that give no room */
 #define GW_CQ_SWEEP_BATCH 500
 
 typedef struct gw_cq {
     char name[GW_NAME_MAX];
     /* any thread (atomics) */
     int64_t backlog;          /* queued rows of this target */
-    int transit;              /* popped, on their way to the adapter */
+    int outstanding;          /* sending, their outcome not yet committed */
     int kick;                 /* a KICK command is queued */
     int nmem_pub, nretry_pub, spilled_pub;
     int64_t down_since_pub;
@@ -106,6 +109,7 @@ static struct event *gw_cq_sweep_ev;
 static pthread_t gw_cq_thread;
 static int gw_cq_running;
 static int gw_cq_rw_inflight, gw_cq_purge_inflight; /* core thread */
+static int gw_cq_quiet; /* atomic: stopping, feed nothing more */
 static gw_stat_t *gw_cq_st_spills, *gw_cq_st_pages, *gw_cq_st_paged, *gw_cq_st_dropped,
     *gw_cq_st_swept, *gw_cq_st_purged, *gw_cq_st_moved;
 
@@ -226,13 +230,21 @@ void gw_core_credit(const char *name)
         gw_cq_kick(q);
 }
 
-void gw_cq_handed(const char *name)
+void gw_cq_settle(gw_delivery_t *d)
 {
-    gw_cq_t *q = gw_cq_find(name);
-    if (q != NULL) {
-        __atomic_sub_fetch(&q->transit, 1, __ATOMIC_RELAXED);
-        gw_cq_kick(q);
-    }
+    gw_cq_t *q = d->counted;
+
+    d->counted = NULL;
+    if (q != NULL)
+        gw_cq_settle_queue(q);
+}
+
+void gw_cq_settle_queue(void *queue)
+{
+    gw_cq_t *q = queue;
+
+    __atomic_sub_fetch(&q->outstanding, 1, __ATOMIC_RELAXED);
+    gw_cq_kick(q);
 }
 
 /* ---- the FIFO and the retry list (core thread) ------------------------------ */
@@ -414,7 +426,7 @@ static void gw_cq_page_request(gw_cq_t *q)
     int max = __atomic_load_n(&gw_config.queue_memory, __ATOMIC_RELAXED);
     gw_cq_page_job_t *job;
 
-    if (!q->spilled || q->page_inflight || q->sweep_inflight || q->nmem > max / 2)
+    if (__atomic_load_n(&gw_cq_quiet, __ATOMIC_ACQUIRE) || !q->spilled || q->page_inflight || q->sweep_inflight || q->nmem > max / 2)
         return;
     job = calloc(1, sizeof(*job));
     if (job == NULL || (job->cmd = calloc(1, sizeof(*job->cmd))) == NULL) {
@@ -474,34 +486,40 @@ static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
 
 /* ---- pumping (core thread) ------------------------------------------------- */
 
-static int gw_cq_conn_ready(gw_connector_t *c)
+/* How many may be outstanding against c now (0: none, it is not there or
+ * not up). */
+static int gw_cq_conn_room(gw_connector_t *c)
 {
-    return c && c->enabled && c->adapter->send &&
-           (c->adapter->conn_ready == NULL || c->adapter->conn_ready(c));
+    int room;
+
+    if (!(c && c->enabled && c->adapter->send))
+        return 0;
+    room = c->adapter->conn_room ? c->adapter->conn_room(c) : GW_CQ_OUTSTANDING_MAX;
+    return room < GW_CQ_OUTSTANDING_MAX ? room : GW_CQ_OUTSTANDING_MAX;
 }
 
 static void gw_cq_pump(gw_cq_t *q)
 {
     gw_connector_t *c = q->head ? gw_connector_get(q->name) : NULL;
+    int room = q->head ? gw_cq_conn_room(c) : 0;
     int64_t now = gw_now_ms();
-    int ready = 1;
 
     __atomic_store_n(&q->kick, 0, __ATOMIC_RELEASE);
-    while (q->head && __atomic_load_n(&q->transit, __ATOMIC_RELAXED) < GW_CQ_TRANSIT_MAX) {
+    while (q->head && !__atomic_load_n(&gw_cq_quiet, __ATOMIC_ACQUIRE)) {
         gw_delivery_t *d = q->head;
         if (d->env->expires_at && now > d->env->expires_at) {
             gw_cq_pop(q);
             gw_core_expire(d);
             continue;
         }
-        if (!(ready = gw_cq_conn_ready(c)))
+        if (__atomic_load_n(&q->outstanding, __ATOMIC_RELAXED) >= room)
             break;
         gw_cq_pop(q);
-        __atomic_add_fetch(&q->transit, 1, __ATOMIC_RELAXED);
-        if (gw_core_begin_send(d) != 0)
-            __atomic_sub_fetch(&q->transit, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&q->outstanding, 1, __ATOMIC_RELAXED);
+        d->counted = q; /* settled when its outcome has committed */
+        gw_core_begin_send(d);
     }
-    if (q->head && !ready) {
+    if (q->head && room == 0) {
         if (q->down_since == 0)
             q->down_since = now;
     } else {
@@ -605,6 +623,8 @@ static void gw_cq_on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
+    if (__atomic_load_n(&gw_cq_quiet, __ATOMIC_ACQUIRE))
+        return; /* stopping: no new store work whose answer would outlive the queues */
     for (int i = 0; i < n; i++) {
         gw_cq_t *q = gw_cq_all[i];
         if (q->page_inflight && now - q->page_inflight > 60000)
@@ -708,6 +728,8 @@ int gw_cq_start(void)
     if (gw_cq_base == NULL || gw_cq_inq == NULL ||
         gw_queue_attach(gw_cq_inq, gw_cq_base, gw_cq_on_cmd, NULL) != 0)
         return GW_ERROR;
+    __atomic_store_n(&gw_cq_quiet, 0, __ATOMIC_RELEASE);
+    gw_dlv_set_free_hook(gw_cq_settle_queue);
     gw_cq_sweep_ev = event_new(gw_cq_base, -1, EV_PERSIST, gw_cq_on_sweep, NULL);
     if (gw_cq_sweep_ev == NULL || event_add(gw_cq_sweep_ev, &tv) != 0)
         return GW_ERROR;
@@ -754,15 +776,22 @@ json_t *gw_cq_status(void)
                          (json_int_t)__atomic_load_n(&q->backlog, __ATOMIC_RELAXED), "memory",
                          __atomic_load_n(&q->nmem_pub, __ATOMIC_RELAXED), "retrying",
                          __atomic_load_n(&q->nretry_pub, __ATOMIC_RELAXED), "spilled",
-                         __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED), "in_transit",
-                         __atomic_load_n(&q->transit, __ATOMIC_RELAXED), "down_s",
+                         __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED), "outstanding",
+                         __atomic_load_n(&q->outstanding, __ATOMIC_RELAXED), "down_s",
                          (json_int_t)(down ? (now - down) / 1000 : 0)));
     }
     return a;
 }
 
+void gw_cq_quiesce(void)
+{
+    __atomic_store_n(&gw_cq_quiet, 1, __ATOMIC_RELEASE);
+}
+
 void gw_cq_stop(void)
 {
+    gw_cq_quiesce();
+    gw_dlv_set_free_hook(NULL); /* the queues go: what is dropped now is recovered */
     if (gw_cq_running) {
         event_base_loopbreak(gw_cq_base);
         pthread_join(gw_cq_thread, NULL);

@@ -31,6 +31,8 @@
 /* Start / stop the core thread (queues, retries, the sweep).  Main
  * thread. */
 int gw_cq_start(void);
+/* Stopping: feed no connector any more (outcomes still settle). */
+void gw_cq_quiesce(void);
 void gw_cq_stop(void);
 
 /* d is queued in the store (committed, d->qseq set) and ready for its
@@ -50,7 +52,7 @@ void gw_cq_backlog_add(const char *name, int64_t delta);
  * messages found. */
 int64_t gw_cq_recover(void);
 
-/* [{name, backlog, memory, retrying, spilled, in_transit, down_s}]; new
+/* [{name, backlog, memory, retrying, spilled, outstanding, down_s}]; new
  * reference.  Any thread (a snapshot under the registry lock). */
 json_t *gw_cq_status(void);
 

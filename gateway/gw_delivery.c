@@ -29,6 +29,13 @@ static const unsigned gw_dlv_edges[GW_ST__COUNT] = {
 
 static const char *const gw_strategy_names[] = { "single", "failover" };
 
+static void (*gw_dlv_settle_hook)(void *counted); /* set once at start-up */
+
+void gw_dlv_set_free_hook(void (*settle)(void *counted))
+{
+    gw_dlv_settle_hook = settle;
+}
+
 gw_delivery_t *gw_dlv_new(gw_envelope_t *env)
 {
     gw_delivery_t *d = calloc(1, sizeof(*d));
@@ -44,6 +51,8 @@ void gw_dlv_free(gw_delivery_t *d)
 {
     if (d == NULL)
         return;
+    if (d->counted != NULL && gw_dlv_settle_hook != NULL)
+        gw_dlv_settle_hook(d->counted);
     gw_env_unref(d->env);
     free(d->env_json);
     free(d);

@@ -75,14 +75,20 @@ typedef struct gw_delivery {
     char remote_id[GW_REMOTE_ID_MAX];/* the far side's id of the submit */
     unsigned flags;
     int64_t qseq;                    /* its place in its connector's queue (store order) */
+    void *counted;                   /* the core queue it is outstanding against, from
+                                      * "sending" until its outcome committed (gw_cq.c) */
     struct gw_delivery *qnext;       /* the owner's list link (a core queue) */
 } gw_delivery_t;
 
 /* A new delivery of env (takes a reference of its own), status received,
  * empty plan.  NULL on allocation failure. */
 gw_delivery_t *gw_dlv_new(gw_envelope_t *env);
-/* Drop d and its envelope reference.  NULL is accepted. */
+/* Drop d and its envelope reference.  NULL is accepted.  A delivery still
+ * counted against a core queue (d->counted) is settled first, through the
+ * hook the core sets (gw_dlv_set_free_hook), so no path that drops a
+ * delivery can leave its queue waiting for it. */
 void gw_dlv_free(gw_delivery_t *d);
+void gw_dlv_set_free_hook(void (*settle)(void *counted));
 
 /* The plan from a route: targets is one connector name or a
  * comma-separated list (failover in that order).  0, or GW_EINVAL for an

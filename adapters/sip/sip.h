@@ -222,8 +222,8 @@ int sip_conn_check(const json_t *conf, char *err, size_t errlen);
 int sip_conn_open(struct gw_connector *c);
 void sip_conn_close(struct gw_connector *c);
 int sip_conn_send(struct gw_connector *c, gw_delivery_t *d);
-/* 1 while fewer than SIP_CONN_MAX_INFLIGHT MESSAGEs are in flight. */
-int sip_conn_ready(struct gw_connector *c);
+/* SIP_CONN_MAX_INFLIGHT MESSAGEs may be outstanding (gw_adapter.h). */
+int sip_conn_room(struct gw_connector *c);
 json_t *sip_conn_status(struct gw_connector *c);
 sip_conn_t *sip_conn_ref(sip_conn_t *c);
 void sip_conn_unref(sip_conn_t *c);

@@ -125,6 +125,6 @@ const gw_adapter_t sip_adapter = {
     .conn_open = sip_conn_open,
     .conn_close = sip_conn_close,
     .send = sip_conn_send,
-    .conn_ready = sip_conn_ready,
+    .conn_room = sip_conn_room,
     .conn_status = sip_conn_status,
 };

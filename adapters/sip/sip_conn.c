@@ -208,13 +208,13 @@ int sip_conn_send(gw_connector_t *c, gw_delivery_t *d)
     return rc;
 }
 
-int sip_conn_ready(gw_connector_t *c)
+int sip_conn_room(gw_connector_t *c)
 {
     sip_conn_t *sc = sip_conn_get(c);
-    int ready = sc && __atomic_load_n(&sc->inflight, __ATOMIC_RELAXED) < SIP_CONN_MAX_INFLIGHT;
+    int room = sc ? SIP_CONN_MAX_INFLIGHT : 0;
 
     sip_conn_unref(sc);
-    return ready;
+    return room;
 }
 
 /* {"state", "uri", "sent", "failed", "inflight"}: a new object.  Main thread. */

@@ -85,8 +85,7 @@ static void sip_ctxn_free(sip_ctxn_t *t)
         event_free(t->timer);
     free(t->msg);
     gw_dlv_free(t->d);
-    if (__atomic_sub_fetch(&t->conn->inflight, 1, __ATOMIC_RELAXED) == SIP_CONN_MAX_INFLIGHT - 1)
-        gw_core_credit(t->conn->name); /* room again (sip_conn_ready) */
+    __atomic_sub_fetch(&t->conn->inflight, 1, __ATOMIC_RELAXED);
     sip_conn_unref(t->conn);
     free(t);
 }

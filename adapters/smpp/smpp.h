@@ -162,11 +162,17 @@ int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, cons
                 size_t len);
 void smpp_tlv_free(void *tlv_list); /* NULL is fine */
 /* An envelope address as SMPP ton/npi/text: gateway/gw_addr.h's rules.
- * Kept under this name for smpp_client.c (being rewritten on another
- * branch, which can call gw_addr_to_smpp directly). */
+ * An empty address stays empty (TON 0, NPI 0): a source_addr the SMSC
+ * fills in with the account's default, as SMPP 3.4 allows. */
 static inline int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, char *out,
                                 size_t outlen)
 {
+    if ((a->address == NULL || a->address[0] == '\0') && outlen > 0) {
+        *ton = 0;
+        *npi = 0;
+        out[0] = '\0';
+        return 0;
+    }
     return gw_addr_to_smpp(a, ton, npi, out, outlen);
 }
 
@@ -221,9 +227,8 @@ smpp_client_t *smpp_client_new(gw_connector_t *c);
 smpp_client_t *smpp_client_ref(smpp_client_t *cl);
 void smpp_client_unref(smpp_client_t *cl);
 json_t *smpp_client_status(smpp_client_t *cl); /* any thread */
-/* 1 when bound with fewer than four windows of messages waiting (any
- * thread: atomics). */
-int smpp_client_ready(smpp_client_t *cl);
+/* The window while bound, else 0 (any thread: atomics). */
+int smpp_client_room(smpp_client_t *cl);
 /* SMPP thread */
 void smpp_client_open(smpp_client_t *cl);
 void smpp_client_close(smpp_client_t *cl);

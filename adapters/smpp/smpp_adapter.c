@@ -386,16 +386,16 @@ static int smpp_send(gw_connector_t *c, gw_delivery_t *d)
     return rc;
 }
 
-/* See gw_adapter.h: bound, with room for a few windows.  Any thread. */
-static int smpp_conn_ready(gw_connector_t *c)
+/* See gw_adapter.h: the window while bound.  Any thread. */
+static int smpp_conn_room(gw_connector_t *c)
 {
-    int ready = 0;
+    int room = 0;
 
     pthread_mutex_lock(&smpp_lock);
     if (c->priv != NULL)
-        ready = smpp_client_ready(c->priv);
+        room = smpp_client_room(c->priv);
     pthread_mutex_unlock(&smpp_lock);
-    return ready;
+    return room;
 }
 
 /* Main thread or MI, like conn_close: priv cannot be freed meanwhile. */
@@ -482,6 +482,6 @@ const gw_adapter_t smpp_adapter = {
     .conn_open = smpp_conn_open,
     .conn_close = smpp_conn_close,
     .send = smpp_send,
-    .conn_ready = smpp_conn_ready,
+    .conn_room = smpp_conn_room,
     .conn_status = smpp_conn_status,
 };

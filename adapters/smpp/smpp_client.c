@@ -200,10 +200,9 @@ json_t *smpp_client_status(smpp_client_t *cl)
                      __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED));
 }
 
-int smpp_client_ready(smpp_client_t *cl)
+int smpp_client_room(smpp_client_t *cl)
 {
-    return smpp_cl_get(cl) == SMPP_CL_BOUND &&
-           __atomic_load_n(&cl->npending, __ATOMIC_RELAXED) < 4 * cl->window;
+    return smpp_cl_get(cl) == SMPP_CL_BOUND ? cl->window : 0;
 }
 
 /* --- the send queue -------------------------------------------------------- */
@@ -224,9 +223,7 @@ static void smpp_sub_unlink(smpp_client_t *cl, smpp_sub_t *sub)
         cl->tail = sub->prev;
     sub->prev = sub->next = NULL;
     sub->linked = 0;
-    /* room again for the core (smpp_client_ready): say so, once */
-    if (__atomic_sub_fetch(&cl->npending, 1, __ATOMIC_RELAXED) == 4 * cl->window - 1)
-        gw_core_credit(cl->name);
+    __atomic_sub_fetch(&cl->npending, 1, __ATOMIC_RELAXED);
 }
 
 /* Free sub once it is out of the list and nothing of it is in flight. */

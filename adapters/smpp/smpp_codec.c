@@ -13,6 +13,7 @@
  * silently truncated.  Splitting counts octets of the encoded text and
  * never separates an escape pair or a surrogate pair.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,13 +120,32 @@ static size_t smpp_utf8_put(uint8_t *out, uint32_t cp)
     return 4;
 }
 
+/* The basic table inverted for ASCII code points (0xFF: none), built once:
+ * most text is ASCII, and a scan of 128 entries per character was the
+ * encoder's whole cost. */
+static uint8_t smpp_gsm_rev_ascii[128];
+static pthread_once_t smpp_gsm_rev_once = PTHREAD_ONCE_INIT;
+
+static void smpp_gsm_rev_build(void)
+{
+    memset(smpp_gsm_rev_ascii, 0xFF, sizeof smpp_gsm_rev_ascii);
+    for (size_t k = 128; k-- > 0;) /* the lowest septet wins, as in the scan */
+        if (k != SMPP_GSM_ESC && smpp_gsm_basic[k] < 0x80)
+            smpp_gsm_rev_ascii[smpp_gsm_basic[k]] = (uint8_t)k;
+}
+
 /* One code point to GSM septets; returns 1 or 2 octets written into out,
  * or 0 when cp has no GSM 03.38 form. */
 static size_t smpp_gsm_put(uint8_t *out, uint32_t cp)
 {
     size_t k;
 
-    for (k = 0; k < 128; k++) {
+    pthread_once(&smpp_gsm_rev_once, smpp_gsm_rev_build);
+    if (cp < 0x80 && smpp_gsm_rev_ascii[cp] != 0xFF) {
+        out[0] = smpp_gsm_rev_ascii[cp];
+        return 1;
+    }
+    for (k = 0; cp >= 0x80 && k < 128; k++) {
         if (smpp_gsm_basic[k] == cp && k != SMPP_GSM_ESC) {
             out[0] = (uint8_t)k;
             return 1;

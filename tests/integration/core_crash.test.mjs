@@ -139,30 +139,12 @@ test('SIGKILL under SIP and SMPP load: nothing accepted is lost, duplicates are 
   for (const { status } of rowOf.values()) assert.equal(status, 'submitted');
 });
 
-// BUG (found by this test; skipped until fixed, it fails on every run):
-// after an outage, a crash while the backlog drains leaves hundreds of rows
-// "sending", all flagged possible_duplicate at the restart, and can put
-// more than a window of real duplicates at the SMSC.  Seen with window 10
-// and 800 queued: 149-430 rows "sending" at the kill (all flagged), 10-11
-// duplicates at the SMSC, once 113.
-//  1. gw_cq_pump() (gateway/gw_cq.c) begins sends while conn_ready() holds
-//     and fewer than GW_CQ_TRANSIT_MAX (512) are in transit;
-//     smpp_client_ready() (adapters/smpp/smpp_client.c) compares npending
-//     with 4 * window, but npending counts only what the SMPP thread has
-//     taken in (after each "sending" commit and the SMPP work queue), so
-//     one pump passes the gate hundreds of times (seen: connector pending
-//     491 where the limit is 40).
-//  2. A window slot and the connector's credit come back on submit_sm_resp,
-//     before the "submitted" update commits, so the messages that are at
-//     the SMSC while their row still says "sending" are bounded by SMSC
-//     throughput x the writer's commit latency, not by the window.
-// Fix: the core counts a delivery against its connector from begin_send
-// until its outcome's update has committed (decrement in the then-callback
-// of gw_core_submitted / failed / retry / requeue, not in gw_cq_handed),
-// and pumps only while that count is below the connector's credit (an
-// adapter call returning its room, e.g. the window): then at most a window
-// of rows is "sending" at any time, and so flagged after a crash.
-test.skip('a crash while a backlog drains flags fewer than a window as possible duplicates (BUG: rows left "sending" are not bounded by the window, see above)', async (t) => {
+// What a crash can send twice is bounded by the window: the core counts a
+// delivery against its connector from "sending" until its outcome has
+// committed, and feeds the connector only while that count is below its
+// room (the SMPP window), so at most a window of rows is "sending" when
+// junction is killed, however long the backlog (this test found the bug).
+test('a crash while a backlog drains flags at most a window as possible duplicates', async (t) => {
   const smsc = await startSmsc();
   await smsc.stop(); // away while the backlog builds
   t.after(() => smsc.stop());
@@ -188,6 +170,6 @@ test.skip('a crash while a backlog drains flags fewer than a window as possible 
   const flagged = (await j.mi('stats.get')).counters['core.possible_duplicates'];
   console.log(`# backlog ${N}: "sending" at the kill ${sending}; flagged ${flagged}; duplicates at the SMSC ${dups}`);
   assert.equal(new Set(texts).size, N, 'lost none');
-  assert.ok(dups < WINDOW, `duplicates (${dups}) fewer than one window`);
-  assert.ok(flagged < WINDOW, `possible duplicates (${flagged}) fewer than one window (${WINDOW})`);
+  assert.ok(dups <= WINDOW, `duplicates (${dups}) at most one window`);
+  assert.ok(flagged <= WINDOW, `possible duplicates (${flagged}) at most one window (${WINDOW})`);
 });
