@@ -6,7 +6,8 @@
 #                   run every test (unit, integration, a short fuzz run)
 #   make check-layering  adapters/ and webui/ include nothing of db/ (tests/check_layering.sh)
 #   make asan       the same tests on an AddressSanitizer/UBSan build
-#   make bench      the SIP MESSAGE -> SMPP benchmark (bench/RESULTS.md)
+#   make bench      CPU per message, the highest FULL rate, RSS with 1e6 queued
+#   make bench-store  committed envelopes/s beside raw SQLite (bench/README.md)
 #   make deps       install missing Debian packages (idempotent, quiet)
 #   make fuzz       build the libFuzzer targets (clang)
 

@@ -47,6 +47,7 @@
 #include "gw_core.h"
 #include "gw_core_int.h"
 #include "gw_cq.h"
+#include "gw_str.h"
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
@@ -144,8 +145,8 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
     gw_event_add(&ev, d, d->env_json, event ? event : gw_status_name(to), detail);
     /* everything that reads d happens before the hand-over: with a
      * continuation, d belongs to the writer's job from then on */
-    snprintf(target, sizeof target, "%s", gw_dlv_target(d));
-    snprintf(left, sizeof left, "%s", from_target ? from_target : target);
+    gw_strlcpy(target, gw_dlv_target(d), sizeof target);
+    gw_strlcpy(left, from_target ? from_target : target, sizeof left);
     GW_DEBUG("core", "%s %s -> %s via %s%s%s", d->env->id, gw_status_name(from),
              gw_status_name(to), target, text && *text ? ": " : "", text ? text : "");
     /* the queues' backlogs: every edge into or out of queued */
@@ -275,7 +276,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     ctx->cb = cb;
     ctx->arg = arg;
     /* d is the insert's from the hand-over on: read it before */
-    snprintf(target, sizeof target, "%s", gw_dlv_target(d));
+    gw_strlcpy(target, gw_dlv_target(d), sizeof target);
     GW_DEBUG("core", "%s from %s to %s routed by %s to %s", env->id,
              env->from.address ? env->from.address : "-", env->to.address, d->route, target);
     gw_cq_backlog_add(target, 1);
@@ -345,7 +346,7 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
 
     (void)rc;
     (void)qseq;
-    snprintf(target, sizeof target, "%s", gw_dlv_target(d));
+    gw_strlcpy(target, gw_dlv_target(d), sizeof target);
     c = gw_connector_get(target);
     if (c && c->enabled && c->adapter->send)
         src = c->adapter->send(c, d);
@@ -382,7 +383,7 @@ void gw_core_move(gw_delivery_t *d, const char *why)
 {
     char from[GW_NAME_MAX], detail[200];
 
-    snprintf(from, sizeof from, "%s", gw_dlv_target(d));
+    gw_strlcpy(from, gw_dlv_target(d), sizeof from);
     if (!gw_dlv_next_target(d)) {
         gw_cq_ready(d); /* nowhere to go: back where it was */
         return;
@@ -407,7 +408,7 @@ static void gw_core_count_attempt(gw_delivery_t *d)
 void gw_core_submitted(gw_delivery_t *d, const char *remote_id)
 {
     gw_core_count_attempt(d);
-    snprintf(d->remote_id, sizeof d->remote_id, "%s", remote_id ? remote_id : "");
+    gw_strlcpy(d->remote_id, remote_id ? remote_id : "", sizeof d->remote_id);
     gw_core_finish(d, GW_ST_SUBMITTED, 0, NULL, remote_id, d->remote_id[0] != '\0');
 }
 
@@ -425,7 +426,7 @@ static void gw_core_failover(gw_delivery_t *d, int reason, const char *text, con
     char detail[200];
     const char *from = gw_dlv_target(d);
 
-    snprintf(detail, sizeof detail, "%s", from);
+    gw_strlcpy(detail, from, sizeof detail);
     if (!gw_dlv_next_target(d)) {
         GW_ENV_INFO(d->env, "core", "%s to %s via %s failed: %d %s (%s)", d->env->id,
                     d->env->to.address, from, reason, text ? text : "", why);

@@ -51,6 +51,7 @@
 #include "gw_config.h"
 #include "gw_core_int.h"
 #include "gw_cq.h"
+#include "gw_str.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_queue.h"
@@ -138,7 +139,7 @@ static gw_cq_t *gw_cq_get(const char *name)
     pthread_mutex_lock(&gw_cq_lock);
     q = gw_cq_find(name);
     if (q == NULL && gw_cq_n < GW_CQ_MAX && (q = calloc(1, sizeof(*q))) != NULL) {
-        snprintf(q->name, sizeof q->name, "%s", name);
+        gw_strlcpy(q->name, name, sizeof q->name);
         gw_cq_all[gw_cq_n] = q;
         __atomic_store_n(&gw_cq_n, gw_cq_n + 1, __ATOMIC_RELEASE);
     }
@@ -437,7 +438,7 @@ static void gw_cq_page_request(gw_cq_t *q)
     job->cmd->q = q;
     job->cmd->asked = max - q->nmem;
     job->q = q;
-    snprintf(job->name, sizeof job->name, "%s", q->name);
+    gw_strlcpy(job->name, q->name, sizeof job->name);
     job->after = q->cursor;
     job->limit = max - q->nmem;
     q->page_inflight = gw_now_ms();

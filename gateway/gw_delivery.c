@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_delivery.h"
+#include "gw_str.h"
 #include "gw_errors.h"
 
 /* gw_dlv_edges[from] is the set of statuses reachable from it, as bits. */
@@ -101,7 +102,7 @@ int gw_dlv_plan_set(gw_delivery_t *d, const char *route, const char *targets)
 
     if (targets == NULL)
         return GW_EINVAL;
-    snprintf(d->route, sizeof(d->route), "%s", route ? route : "");
+    gw_strlcpy(d->route, route ? route : "", sizeof(d->route));
     rc = gw_dlv_plan_list(d, targets);
     if (rc != GW_OK)
         return rc;
@@ -158,19 +159,36 @@ int gw_dlv_plan_parse(gw_delivery_t *d, const char *text)
     return gw_dlv_plan_list(d, colon + 1);
 }
 
+/* Decimal digits of v (>= 0) at p; returns their count.  The message path
+ * writes these for every state change: no printf. */
+static size_t gw_dlv_put_uint(char *p, unsigned v)
+{
+    char tmp[12];
+    size_t k = 0, i;
+
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && k < sizeof tmp);
+    for (i = 0; i < k; i++)
+        p[i] = tmp[k - 1 - i];
+    return k;
+}
+
 int gw_dlv_tries_text(const gw_delivery_t *d, char *buf, size_t n)
 {
     size_t len = 0;
 
     if (n == 0)
         return GW_EINVAL;
-    buf[0] = '\0';
     for (int i = 0; i < d->ntargets; i++) {
-        int w = snprintf(buf + len, n - len, "%s%d", i ? "," : "", d->tries[i]);
-        if (w < 0 || (size_t)w >= n - len)
+        if (len + 13 > n) /* a comma, ten digits, the NUL */
             return GW_EINVAL;
-        len += (size_t)w;
+        if (i)
+            buf[len++] = ',';
+        len += gw_dlv_put_uint(buf + len, d->tries[i] > 0 ? (unsigned)d->tries[i] : 0);
     }
+    buf[len] = '\0';
     return (int)len;
 }
 
@@ -199,7 +217,7 @@ int gw_dlv_tries_parse(gw_delivery_t *d, const char *text)
 void gw_dlv_set_reason(gw_delivery_t *d, int reason, const char *text)
 {
     d->reason = reason;
-    snprintf(d->reason_text, sizeof(d->reason_text), "%s", text ? text : "");
+    gw_strlcpy(d->reason_text, text ? text : "", sizeof(d->reason_text));
 }
 
 int gw_dlv_backoff_ms(int n, int base_ms, int cap_ms, unsigned rnd)
