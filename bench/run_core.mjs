@@ -453,7 +453,9 @@ async function queuedRun() {
 function machine() {
   const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m);
   const git = (args) => { try { return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { return '?'; } };
-  const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  // RESULTS.md is written by the runs themselves: not a change to what is measured
+  const dirty = git(['status', '--porcelain', '--untracked-files=no', '--', '.',
+    ':!bench/RESULTS.md']) !== '';
   const sippV = (() => { try { return execFileSync('sipp', ['-v'], { encoding: 'utf8' }); } catch (e) { return String(e.stdout || ''); } })()
     .match(/SIPp v[^\s,]+/)?.[0] || 'SIPp ?';
   return {
