@@ -30,7 +30,7 @@
 //     climb ends.  Each row shows the CPU other processes on the machine
 //     used meanwhile (/proc/stat minus ours); before each step the script
 //     waits up to --quiet-wait-s=30 for the others to use under
-//     --quiet-pct=40 % of a core.
+//     --quiet-pct=40 % of a core (120 s for all waits of a run together).
 //  3. Memory with --queued messages queued for a dead connector (an smpp
 //     connector to a closed port; route 49170): a fresh junction, esme_fast
 //     injects as fast as it is answered (window 1000), then VmRSS/VmHWM.
@@ -308,14 +308,20 @@ async function measure(j, smsc, label, rate, fn) {
 // Before a rate step: wait (up to QUIET_WAIT_S) until the rest of the
 // machine uses under QUIET_PCT% of a core, measured over 1 s with junction
 // idle; returns the seconds waited.  The machine is shared with other users.
+// All waits of a run together stop at QUIET_BUDGET_S, so that a busy
+// machine cannot push the run past its watchdog.
+const QUIET_BUDGET_S = 120;
+let quietSpentS = 0;
 async function waitQuiet(j) {
   const t0 = Date.now();
+  const limitS = Math.min(QUIET_WAIT_S, Math.max(0, QUIET_BUDGET_S - quietSpentS));
+  const done = () => { const w = (Date.now() - t0) / 1000; quietSpentS += w; return w; };
   for (;;) {
     const m0 = machineBusy(), c0 = cpuSeconds(j.proc.pid), me0 = process.cpuUsage();
     await sleep(1000);
     const me = process.cpuUsage(me0);
     const others = 100 * (machineBusy() - m0 - (cpuSeconds(j.proc.pid) - c0) - (me.user + me.system) / 1e6);
-    if (others < QUIET_PCT || Date.now() - t0 > QUIET_WAIT_S * 1000) return (Date.now() - t0) / 1000;
+    if (others < QUIET_PCT || Date.now() - t0 >= limitS * 1000) return done();
   }
 }
 
@@ -453,7 +459,9 @@ async function queuedRun() {
 function machine() {
   const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m);
   const git = (args) => { try { return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { return '?'; } };
-  const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  // RESULTS.md is written by the runs themselves: not a change to what is measured
+  const dirty = git(['status', '--porcelain', '--untracked-files=no', '--', '.',
+    ':!bench/RESULTS.md']) !== '';
   const sippV = (() => { try { return execFileSync('sipp', ['-v'], { encoding: 'utf8' }); } catch (e) { return String(e.stdout || ''); } })()
     .match(/SIPp v[^\s,]+/)?.[0] || 'SIPp ?';
   return {
