@@ -83,7 +83,9 @@ typedef struct db_job {
     gw_envelope_t *env;     /* a reference held by the job */
     const char *json;       /* the envelope's JSON text, borrowed until cb */
     char route[GW_NAME_MAX];
-    char plan[GW_PLAN_MAX * GW_NAME_MAX + 16];
+    char *plan;             /* INSERT: "strategy:a,b", malloc'd (most plans are
+                             * short: kept off the job, whose size stays in
+                             * malloc's fast small classes) */
     /* INSERT and UPDATE: a snapshot of the delivery */
     char id[GW_ENV_ID_LEN + 1];
     int status;
@@ -236,6 +238,7 @@ static int64_t db_wr_now_us(void)
 static void db_job_free(db_job_t *job)
 {
     gw_env_unref(job->env);
+    free(job->plan);
     gw_evbatch_clear(&job->ev);
     for (int i = 0; job->sweep_ev != NULL && i < job->limit; i++)
         gw_evbatch_clear(&job->sweep_ev[i]);
@@ -337,8 +340,15 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
     job->kind = DB_JOB_INSERT;
     db_job_snapshot(job, d);
     gw_strlcpy(job->route, d->route, sizeof job->route);
-    if (gw_dlv_plan_text(d, job->plan, sizeof job->plan) < 0)
-        job->plan[0] = '\0';
+    {
+        char plan[GW_PLAN_MAX * GW_NAME_MAX + 16];
+        if (gw_dlv_plan_text(d, plan, sizeof plan) < 0)
+            plan[0] = '\0';
+        if ((job->plan = strdup(plan)) == NULL) {
+            free(job);
+            return GW_ENOMEM;
+        }
+    }
     job->cb = cb;
     job->arg = arg;
     job->env = gw_env_ref(d->env);

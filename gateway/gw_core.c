@@ -196,6 +196,8 @@ static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const c
 
 /* ---- accepting ------------------------------------------------------------ */
 
+static void gw_core_on_sending(void *arg, int rc, int64_t qseq);
+
 /* Writer thread: the row is durable (rc 0) or not. */
 static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
 {
@@ -208,13 +210,17 @@ static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
     free(ctx);
     if (rc != 0) {
         gw_stat_add(gw_core_st_store_err, 1);
-        gw_cq_backlog_add(gw_dlv_target(d), -1);
-        gw_dlv_free(d); /* nothing stored, nothing to deliver */
+        if (d->status == GW_ST_QUEUED)
+            gw_cq_backlog_add(gw_dlv_target(d), -1);
+        gw_dlv_free(d); /* nothing stored, nothing to deliver; a reserved place is settled */
         return;
     }
     gw_stat_add(gw_core_st_accepted, 1);
     d->qseq = qseq;
-    gw_cq_ready(d);
+    if (d->status == GW_ST_SENDING)
+        gw_core_on_sending(d, 0, 0); /* the direct path: straight to the connector */
+    else
+        gw_cq_ready(d);
 }
 
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
@@ -224,6 +230,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     gw_evbatch_t ev = { 0 };
     char target[GW_NAME_MAX];
     gw_delivery_t *d;
+    int direct;
     rt_table_t *t;
     const rt_rule_t *r;
     int rc;
@@ -272,6 +279,14 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     gw_event_add(&ev, d, d->env_json, "received", NULL);
     gw_event_add(&ev, d, d->env_json, "routed", d->route);
     gw_event_add(&ev, d, d->env_json, "queued", NULL);
+    /* The direct path: nothing waits for the target and it has room, so
+     * the insert itself takes queued -> sending (one row write less, no
+     * turn through the queue); the row is "sending" from its commit on,
+     * as the crash accounting wants. */
+    if ((d->counted = gw_cq_reserve(gw_dlv_target(d))) != NULL) {
+        d->status = GW_ST_SENDING;
+        gw_event_add(&ev, d, d->env_json, "sending", NULL);
+    }
     ctx->d = d;
     ctx->cb = cb;
     ctx->arg = arg;
@@ -279,15 +294,20 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     gw_strlcpy(target, gw_dlv_target(d), sizeof target);
     GW_DEBUG("core", "%s from %s to %s routed by %s to %s", env->id,
              env->from.address ? env->from.address : "-", env->to.address, d->route, target);
-    gw_cq_backlog_add(target, 1);
+    direct = d->counted != NULL;
+    if (!direct)
+        gw_cq_backlog_add(target, 1);
     rc = db_dlv_insert(d, d->env_json, &ev, gw_core_on_insert, ctx);
     if (rc != 0) {
-        gw_cq_backlog_add(target, -1);
+        if (!direct)
+            gw_cq_backlog_add(target, -1);
         if (rc == GW_EFULL)
             gw_stat_add(gw_core_st_overload, 1);
-        goto out_free;
+        goto out_free; /* gw_dlv_free settles a reserved place */
     }
     gw_stat_add(gw_core_st_status[GW_ST_QUEUED], 1);
+    if (direct)
+        gw_stat_add(gw_core_st_status[GW_ST_SENDING], 1);
     return GW_OK;
 
 out_free:

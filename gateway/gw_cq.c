@@ -115,6 +115,7 @@ static gw_stat_t *gw_cq_st_spills, *gw_cq_st_pages, *gw_cq_st_paged, *gw_cq_st_d
     *gw_cq_st_swept, *gw_cq_st_purged, *gw_cq_st_moved;
 
 static void gw_cq_pump(gw_cq_t *q);
+static int gw_cq_conn_room(gw_connector_t *c);
 
 /* ---- the registry --------------------------------------------------------- */
 
@@ -147,6 +148,29 @@ static gw_cq_t *gw_cq_get(const char *name)
     if (q == NULL)
         GW_ERR("core", "no queue for target %s (at most %d targets)", name, GW_CQ_MAX);
     return q;
+}
+
+void *gw_cq_reserve(const char *name)
+{
+    gw_cq_t *q = gw_cq_get(name);
+    gw_connector_t *c;
+    int room, cur;
+
+    if (q == NULL || __atomic_load_n(&gw_cq_quiet, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&q->backlog, __ATOMIC_RELAXED) != 0 ||
+        __atomic_load_n(&q->nmem_pub, __ATOMIC_RELAXED) != 0 ||
+        __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED))
+        return NULL;
+    c = gw_connector_get(name);
+    room = gw_cq_conn_room(c);
+    if (c)
+        gw_connector_put(c);
+    cur = __atomic_load_n(&q->outstanding, __ATOMIC_RELAXED);
+    while (cur < room)
+        if (__atomic_compare_exchange_n(&q->outstanding, &cur, cur + 1, 1, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return q;
+    return NULL;
 }
 
 int64_t gw_cq_backlog(const char *name)

@@ -42,6 +42,14 @@ void gw_cq_ready(gw_delivery_t *d);
  * over.  Any thread. */
 void gw_cq_retry(gw_delivery_t *d);
 
+/* The direct path: when nothing waits for target name (no backlog, an
+ * empty queue, not spilled) and its connector has room, reserve one
+ * outstanding place for a new message, which then goes straight to
+ * "sending" in its insert and to the connector after the commit, without
+ * a turn through the queue.  Returns the queue (for d->counted) or NULL
+ * (take the queue).  Any thread. */
+void *gw_cq_reserve(const char *name);
+
 /* The backlog of target name (queued rows), and a change of it.  Any
  * thread. */
 int64_t gw_cq_backlog(const char *name);

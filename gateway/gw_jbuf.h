@@ -6,6 +6,7 @@
  * costs dozens of small allocations that a buffer does not.  A gw_jbuf_t
  * starts empty, grows by doubling and remembers an allocation failure
  * (oom), so a writer can emit a whole object and check once at the end.
+ * put / puts / fmt write any text (the SIP responses use them too).
  * Strings are escaped as RFC 8259 asks: '"', '\' and control characters;
  * everything else (UTF-8) is copied as it is, as jansson's json_dumps does.
  *

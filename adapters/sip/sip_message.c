@@ -24,6 +24,7 @@
 #include <sys/random.h>
 
 #include "gw_errors.h"
+#include "gw_jbuf.h"
 #include "gw_log.h"
 #include "sip.h"
 
@@ -269,14 +270,16 @@ static void sip_via_stamp(osip_via_t *via, const char *src_ip, int src_port)
 
 /* Write "Name: <to_str(hdr)>\r\n" when the request has hdr (a 400 for a
  * missing header still mirrors the others). */
-#define SIP_PUT_HDR(f, name, fn, hdr)                                      \
+#define SIP_PUT_HDR(b, name, fn, hdr)                                      \
     do {                                                                   \
         char *s_ = NULL;                                                   \
         if (!(hdr))                                                        \
             break;                                                         \
         if (fn(hdr, &s_) != 0 || !s_)                                      \
             goto out_fail;                                                 \
-        fprintf(f, "%s: %s\r\n", name, s_);                                \
+        gw_jbuf_puts(b, name ": ");                                        \
+        gw_jbuf_puts(b, s_);                                               \
+        gw_jbuf_put(b, "\r\n", 2);                                         \
         osip_free(s_);                                                     \
     } while (0)
 
@@ -286,42 +289,40 @@ char *sip_build_response(osip_message_t *req, int status, const char *reason,
                          const char *to_tag, const char *src_ip, int src_port,
                          const char *extra, size_t *len)
 {
-    char *out = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&out, &n);
+    /* one growing buffer (gw_jbuf), not a FILE: a response is built for
+     * every request */
+    gw_jbuf_t b = { 0 };
     osip_generic_param_t *tag = NULL;
+    char *out;
 
-    if (!f)
-        return NULL;
-    fprintf(f, "SIP/2.0 %d %s\r\n", status, reason);
+    gw_jbuf_need(&b, 512);
+    gw_jbuf_fmt(&b, "SIP/2.0 %d ", status);
+    gw_jbuf_puts(&b, reason);
+    gw_jbuf_put(&b, "\r\n", 2);
     for (int i = 0; i < osip_list_size(&req->vias); i++) {
         osip_via_t *via = osip_list_get(&req->vias, i);
         if (i == 0 && src_ip)
             sip_via_stamp(via, src_ip, src_port);
-        SIP_PUT_HDR(f, "Via", osip_via_to_str, via);
+        SIP_PUT_HDR(&b, "Via", osip_via_to_str, via);
     }
-    SIP_PUT_HDR(f, "From", osip_from_to_str, req->from);
+    SIP_PUT_HDR(&b, "From", osip_from_to_str, req->from);
     if (req->to)
         osip_to_get_tag(req->to, &tag);
     if (req->to && !tag && to_tag && status > 100)
         osip_to_set_tag(req->to, osip_strdup(to_tag));
-    SIP_PUT_HDR(f, "To", osip_to_to_str, req->to);
-    SIP_PUT_HDR(f, "Call-ID", osip_call_id_to_str, req->call_id);
-    SIP_PUT_HDR(f, "CSeq", osip_cseq_to_str, req->cseq);
-    fputs("Server: junction\r\n", f);
+    SIP_PUT_HDR(&b, "To", osip_to_to_str, req->to);
+    SIP_PUT_HDR(&b, "Call-ID", osip_call_id_to_str, req->call_id);
+    SIP_PUT_HDR(&b, "CSeq", osip_cseq_to_str, req->cseq);
+    gw_jbuf_puts(&b, "Server: junction\r\n");
     if (extra)
-        fputs(extra, f);
-    fputs("Content-Length: 0\r\n\r\n", f);
-    if (fclose(f) != 0) {
-        free(out);
-        return NULL;
-    }
-    *len = n;
+        gw_jbuf_puts(&b, extra);
+    gw_jbuf_puts(&b, "Content-Length: 0\r\n\r\n");
+    *len = b.len;
+    out = gw_jbuf_done(&b);
     return out;
 
 out_fail:
-    fclose(f);
-    free(out);
+    free(b.p);
     return NULL;
 }
 
