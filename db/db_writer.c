@@ -212,9 +212,14 @@ static const char db_wr_sql_sw_purge_msgs[] =
     "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE"
     " (status = 'delivered' OR status = 'failed' OR status = 'expired' OR status = 'rejected')"
     " AND updated_at < ?1 LIMIT ?2)"; /* the term of messages_final (db_schema.c) */
+/* A receipt map goes with its message: only when the message is final or
+ * gone, never while it still waits for its receipt (core.receipt_wait_s
+ * may well be longer than core.retention_s). */
 static const char db_wr_sql_sw_purge_rcpts[] =
-    "DELETE FROM receipts WHERE rowid IN (SELECT rowid FROM receipts WHERE created_at < ?1"
-    " LIMIT ?2)";
+    "DELETE FROM receipts WHERE rowid IN (SELECT r.rowid FROM receipts r"
+    " LEFT JOIN messages m ON m.id = r.message_id WHERE r.created_at < ?1"
+    " AND (m.id IS NULL OR m.status = 'delivered' OR m.status = 'failed'"
+    " OR m.status = 'expired' OR m.status = 'rejected') LIMIT ?2)";
 static const char db_wr_sql_qseq_max[] = "SELECT COALESCE(max(qseq), 0) FROM messages";
 
 const char *db_writer_sync_level(void)
@@ -688,8 +693,9 @@ static int db_wr_exec_sweep(db_job_t *job)
             sqlite3_bind_int64(st, 1, job->older_than);
             sqlite3_bind_int(st, 2, job->limit);
             rc = db_wr_step(st);
-            if (rc == 0 && sqlite3_changes(db_wr_conn) > job->swept)
-                job->swept = sqlite3_changes(db_wr_conn);
+            /* n is both counts: past limit either way, another batch */
+            if (rc == 0)
+                job->swept += sqlite3_changes(db_wr_conn);
         }
         break;
     }

@@ -654,17 +654,19 @@ static void gw_cq_on_sweep(evutil_socket_t fd, short what, void *arg)
         gw_cq_t *q = gw_cq_all[i];
         if (q->page_inflight && now - q->page_inflight > 60000)
             q->page_inflight = 0; /* its answer was lost: ask again */
-        gw_cq_due(q);
-        gw_cq_expire_memory(q, now);
-        gw_cq_pump(q);
-        if (q->down_since && now - q->down_since >= fail_ms)
-            gw_cq_failover(q);
+        /* the store's rows first: expired there in batches, they are never
+         * paged through memory just to be expired (a page waits for it) */
         if (q->spilled && !q->page_inflight && !q->sweep_inflight) {
             q->sweep_inflight = 1;
             if (db_sweep(DB_SWEEP_EXPIRE_QUEUED, q->name, q->cursor, now, 0, GW_CQ_SWEEP_BATCH,
                          gw_cq_on_swept, q) != 0)
                 q->sweep_inflight = 0;
         }
+        gw_cq_due(q);
+        gw_cq_expire_memory(q, now);
+        gw_cq_pump(q);
+        if (q->down_since && now - q->down_since >= fail_ms)
+            gw_cq_failover(q);
         gw_cq_publish(q);
     }
     if (__atomic_load_n(&gw_cq_rw_inflight, __ATOMIC_ACQUIRE) == 0) {

@@ -211,19 +211,9 @@ test('retention purge under load: final messages go in batches of 500 while new 
   assert.equal(receipts.failed, 0, 'every receipt answered OK');
 });
 
-// A submitted message's receipt map goes with the retention although the
-// message is not final: the purge deletes receipts rows by age alone.
-test.skip('the receipt map of a message still waiting for its receipt outlives core.retention_s', async (t) => {
-  // BUG (db/db_writer.c:213, db_wr_sql_sw_purge_rcpts, run by
-  // db_wr_exec_sweep's DB_SWEEP_PURGE case): "DELETE FROM receipts WHERE
-  // created_at < ?1" takes the map of messages that are still 'submitted'.
-  // With core.retention_s below core.receipt_wait_s the receipt that comes
-  // later matches nothing (core.receipts_unknown), the message stays
-  // submitted and then expires "no delivery receipt in time" although it
-  // was delivered.  Fix: purge only the maps of rows no longer waiting, e.g.
-  // "... WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM messages m
-  // WHERE m.id = receipts.message_id AND m.status = 'submitted') LIMIT ?2",
-  // or delete a message's map with the message (same batch, same ids).
+// A submitted message's receipt map outlives the retention: a map goes only
+// with its message (final or gone), so a late receipt still finds it.
+test('the receipt map of a message still waiting for its receipt outlives core.retention_s', async (t) => {
   const smsc = await startSmsc({ submitStatus: (pdu) =>
     (pdu.short_message.message === 'canary' ? ESME_RINVDSTADR : 0) });
   const j = await startJunction({ params: { 'core.sweep_ms': 200, 'core.retention_s': 1 } });
@@ -246,19 +236,8 @@ test.skip('the receipt map of a message still waiting for its receipt outlives c
   await waitFor(async () => (await statusOf(j, waiting.id)) === 'delivered', 5000, 'delivered by its receipt');
 });
 
-// core.purged adds, per purge batch, the larger of the two counts (the
-// messages deleted, the receipt maps deleted) instead of their sum.
-test.skip('core.purged counts the message rows and the receipt map rows purged', async (t) => {
-  // BUG (db/db_writer.c:670-683, db_wr_exec_sweep, DB_SWEEP_PURGE): job->swept
-  // is the messages deleted, replaced by the receipts deleted when those are
-  // more; gateway/gw_cq.c:557 (gw_cq_on_purged) adds that one number to
-  // core.purged, whose help says "final messages and receipt maps purged".
-  // A batch of 10 delivered messages and their 10 maps counts 10, not 20.
-  // The same n also decides whether another batch is due (n >= 500), which
-  // is why it is a max.  Fix: return both counts (e.g. job->swept for
-  // messages, job->swept2 for maps, callback (arg, msgs, maps)): core.purged
-  // (or core.purged and core.purged_receipts) adds the sum, the next batch
-  // is due when either reached the limit.
+// core.purged counts both: the message rows and the receipt map rows.
+test('core.purged counts the message rows and the receipt map rows purged', async (t) => {
   const N = 10;
   const smsc = await startSmsc();
   const j = await startJunction({ params: { 'core.sweep_ms': 200, 'core.retention_s': 3600 } });
