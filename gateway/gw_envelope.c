@@ -260,6 +260,14 @@ static int gw_env_get_str(const json_t *obj, const char *key, char **field)
     return gw_env_set_str(field, json_string_value(v), json_string_length(v));
 }
 
+/* Fold the result r of one member's copy into *rc: the lack of memory
+ * wins over a wrong type, so the caller does not call good input bad. */
+static void gw_env_note(int *rc, int r)
+{
+    if (r < 0 && *rc != GW_ENOMEM)
+        *rc = r;
+}
+
 /* An address member; the type names and the reading of the previous
  * version's "e164" are gw_addr_load's. */
 static int gw_env_get_addr(const json_t *obj, gw_addr_t *a)
@@ -308,28 +316,37 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
     if ((v = json_object_get(o, "created_at")) != NULL)
         env->created_at = json_integer_value(v);
     env->expires_at = json_integer_value(json_object_get(o, "expires_at"));
-    if (gw_env_get_addr(json_object_get(o, "from"), &env->from) != 0) {
+    rc = gw_env_get_addr(json_object_get(o, "from"), &env->from);
+    if (rc == GW_ENOMEM)
+        goto out_nomem;
+    if (rc != 0) {
         *err = "from: address missing or malformed";
         goto out_unref;
     }
-    if (gw_env_get_addr(json_object_get(o, "to"), &env->to) != 0) {
+    rc = gw_env_get_addr(json_object_get(o, "to"), &env->to);
+    if (rc == GW_ENOMEM)
+        goto out_nomem;
+    if (rc != 0) {
         *err = "to: address missing or malformed";
         goto out_unref;
     }
     if ((src = json_object_get(o, "source")) != NULL) {
-        rc |= gw_env_get_str(src, "adapter", &env->source.adapter);
-        rc |= gw_env_get_str(src, "connector", &env->source.connector);
-        rc |= gw_env_get_str(src, "peer", &env->source.peer);
+        gw_env_note(&rc, gw_env_get_str(src, "adapter", &env->source.adapter));
+        gw_env_note(&rc, gw_env_get_str(src, "connector", &env->source.connector));
+        gw_env_note(&rc, gw_env_get_str(src, "peer", &env->source.peer));
     }
     if ((corr = json_object_get(o, "corr")) != NULL) {
-        rc |= gw_env_get_str(corr, "sip_call_id", &env->corr.sip_call_id);
-        rc |= gw_env_get_str(corr, "smpp_message_id", &env->corr.smpp_message_id);
-        rc |= gw_env_get_str(corr, "amqp_message_id", &env->corr.amqp_message_id);
-        rc |= gw_env_get_str(corr, "amqp_correlation_id", &env->corr.amqp_correlation_id);
+        gw_env_note(&rc, gw_env_get_str(corr, "sip_call_id", &env->corr.sip_call_id));
+        gw_env_note(&rc, gw_env_get_str(corr, "smpp_message_id", &env->corr.smpp_message_id));
+        gw_env_note(&rc, gw_env_get_str(corr, "amqp_message_id", &env->corr.amqp_message_id));
+        gw_env_note(&rc,
+                    gw_env_get_str(corr, "amqp_correlation_id", &env->corr.amqp_correlation_id));
     }
     /* version 1 also carried route, target, attempts, status and reason:
      * delivery state, now the delivery record's; ignored here */
-    rc |= gw_env_get_str(o, "content_type", &env->content_type);
+    gw_env_note(&rc, gw_env_get_str(o, "content_type", &env->content_type));
+    if (rc == GW_ENOMEM)
+        goto out_nomem;
     if (rc != 0) {
         *err = "a string member has another type";
         goto out_unref;
@@ -359,10 +376,12 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
     env->data_coding = v ? (int)json_integer_value(v) : -1;
     env->registered_delivery = (int)json_integer_value(json_object_get(o, "registered_delivery"));
     if ((v = json_object_get(o, "tags")) != NULL) {
-        if (!json_is_object(v) || json_object_update(env->tags, v) != 0) {
+        if (!json_is_object(v)) {
             *err = "tags is not an object";
             goto out_unref;
         }
+        if (json_object_update(env->tags, v) != 0)
+            goto out_nomem;
     }
     return env;
 out_nomem:

@@ -11,6 +11,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libjunction.a
 
 # test_trace counts the allocations of the code under test.
 $(BUILD)/tests/test_trace: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+# test_alloc_faults makes the Nth allocation fail and tracks every block
+# until it is freed.
+$(BUILD)/tests/test_alloc_faults: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+  -Wl,--wrap=realloc -Wl,--wrap=strdup -Wl,--wrap=free
 
 .PHONY: unit-bins unit integration
 unit-bins: $(UNIT_BINS)
