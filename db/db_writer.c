@@ -335,10 +335,24 @@ static void db_job_give_events(db_job_t *job, gw_evbatch_t *ev)
     memset(&job->ev, 0, sizeof job->ev);
 }
 
+/* Push job with ev's texts; on failure the texts go back to ev and the job
+ * is freed.  0 or the push's error. */
+static int db_wr_push_with(db_job_t *job, gw_evbatch_t *ev)
+{
+    int rc;
+
+    db_job_take_events(job, ev);
+    rc = db_wr_push(job);
+    if (rc < 0) {
+        db_job_give_events(job, ev);
+        db_job_free(job);
+    }
+    return rc;
+}
+
 int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
                   db_commit_cb_t cb, void *arg)
 {
-    int rc;
     db_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
         return GW_ENOMEM;
@@ -358,19 +372,12 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
     job->arg = arg;
     job->env = gw_env_ref(d->env);
     job->json = env_json;
-    db_job_take_events(job, ev);
-    rc = db_wr_push(job);
-    if (rc < 0) {
-        db_job_give_events(job, ev);
-        db_job_free(job);
-    }
-    return rc;
+    return db_wr_push_with(job, ev);
 }
 
 int db_dlv_update(const gw_delivery_t *d, int want_receipt, gw_evbatch_t *ev, db_commit_cb_t cb,
                   void *arg)
 {
-    int rc;
     db_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
         return GW_ENOMEM;
@@ -379,13 +386,7 @@ int db_dlv_update(const gw_delivery_t *d, int want_receipt, gw_evbatch_t *ev, db
     job->want_receipt = want_receipt && d->remote_id[0] != '\0';
     job->cb = cb;
     job->arg = arg;
-    db_job_take_events(job, ev);
-    rc = db_wr_push(job);
-    if (rc < 0) {
-        db_job_give_events(job, ev);
-        db_job_free(job);
-    }
-    return rc;
+    return db_wr_push_with(job, ev);
 }
 
 int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,

@@ -282,14 +282,20 @@ static void gw_cq_publish(gw_cq_t *q)
     __atomic_store_n(&q->down_since_pub, q->down_since, __ATOMIC_RELAXED);
 }
 
-static void gw_cq_append(gw_cq_t *q, gw_delivery_t *d)
+/* Append d to the singly linked list head..tail. */
+static void gw_cq_link(gw_delivery_t **head, gw_delivery_t **tail, gw_delivery_t *d)
 {
     d->qnext = NULL;
-    if (q->tail)
-        q->tail->qnext = d;
+    if (*tail)
+        (*tail)->qnext = d;
     else
-        q->head = d;
-    q->tail = d;
+        *head = d;
+    *tail = d;
+}
+
+static void gw_cq_append(gw_cq_t *q, gw_delivery_t *d)
+{
+    gw_cq_link(&q->head, &q->tail, d);
     q->nmem++;
     if (d->qseq > q->cursor)
         q->cursor = d->qseq;
@@ -417,12 +423,7 @@ static void gw_cq_page_row(gw_delivery_t *d, char *env_json, void *arg)
     gw_cq_page_job_t *job = arg;
 
     d->env_json = env_json;
-    d->qnext = NULL;
-    if (job->tail)
-        job->tail->qnext = d;
-    else
-        job->head = d;
-    job->tail = d;
+    gw_cq_link(&job->head, &job->tail, d);
     job->n++;
 }
 
@@ -492,13 +493,7 @@ static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
         } else if (d->next_at > now) {
             gw_cq_add_retry(q, d);
         } else {
-            q->nmem++; /* gw_cq_append without moving the cursor back */
-            d->qnext = NULL;
-            if (q->tail)
-                q->tail->qnext = d;
-            else
-                q->head = d;
-            q->tail = d;
+            gw_cq_append(q, d); /* the cursor is past it already */
         }
     }
     if (n >= 0)
