@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "../gateway/gw_delivery.h"
-#include "../gateway/gw_events.h"
+#include "../gateway/gw_evbatch.h"
 #include "../gateway/gw_param.h"
 
 /* Parameters of the store (db.synchronous, db.batch_max), for

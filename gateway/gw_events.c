@@ -37,16 +37,6 @@ static gw_event_sink_t gw_events_sinks[GW_EVENTS_SINKS_MAX];
 static int gw_events_nsinks; /* written under gw_events_lock, read atomically */
 static pthread_mutex_t gw_events_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the sink list */
 
-void gw_evbatch_clear(gw_evbatch_t *ev)
-{
-    if (ev == NULL)
-        return;
-    for (int i = 0; i < ev->n; i++) {
-        free(ev->texts[i]);
-        ev->texts[i] = NULL;
-    }
-    ev->n = 0;
-}
 
 int gw_events_add_sink(gw_event_sink_fn_t fn, void *arg)
 {

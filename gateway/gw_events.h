@@ -22,20 +22,8 @@
 #define GW_EVENTS_H
 
 #include "gw_delivery.h"
+#include "gw_evbatch.h"
 
-/* The events that commit with one change: each text (malloc'd JSON, owned
- * by the batch) becomes a row of the store's outbox table in the change's
- * own transaction, and is published only after the COMMIT. */
-#define GW_EVBATCH_MAX 4
-typedef struct gw_evbatch {
-    int n;
-    const char *types[GW_EVBATCH_MAX]; /* static strings: "message.queued" */
-    char *texts[GW_EVBATCH_MAX];
-    int64_t seqs[GW_EVBATCH_MAX];      /* outbox seq of each, set by the writer */
-} gw_evbatch_t;
-
-/* Free the texts of ev; it is left empty. */
-void gw_evbatch_clear(gw_evbatch_t *ev);
 
 /* Sink callback: an event committed as outbox row seq (increasing); takes
  * ownership of text (malloc'd, NUL-terminated) and of routing_key
