@@ -269,7 +269,11 @@ void gw_cq_settle_queue(void *queue)
     gw_cq_t *q = queue;
 
     __atomic_sub_fetch(&q->outstanding, 1, __ATOMIC_RELAXED);
-    gw_cq_kick(q);
+    /* the place freed matters only to what waits: every waiting delivery
+     * is queued, so counted in the backlog (on the direct path nothing
+     * waits, and the core thread need not wake for every outcome) */
+    if (__atomic_load_n(&q->backlog, __ATOMIC_RELAXED) > 0)
+        gw_cq_kick(q);
 }
 
 /* ---- the FIFO and the retry list (core thread) ------------------------------ */
