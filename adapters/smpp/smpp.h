@@ -161,6 +161,13 @@ int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
 int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, const uint8_t *pdu,
                 size_t len);
 void smpp_tlv_free(void *tlv_list); /* NULL is fine */
+/* The fields of a delivery receipt's text (SMPP 3.4 appendix B: "id:X sub:
+ * ... stat:DELIVRD err:000 text:..."): id and stat copied (at most
+ * idlen - 1 / statlen - 1 octets, up to the next space), err as a number (0
+ * when absent).  0, or GW_EINVAL without an id or a stat.  Pure. */
+int smpp_receipt_parse(const uint8_t *sm, size_t n, char *id, size_t idlen, char *stat,
+                       size_t statlen, int *err);
+
 /* An envelope address as SMPP ton/npi/text: gateway/gw_addr.h's rules.
  * An empty address stays empty (TON 0, NPI 0): a source_addr the SMSC
  * fills in with the account's default, as SMPP 3.4 allows. */

@@ -39,6 +39,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_queue.h"
+#include "gw_str.h"
 #include "smpp.h"
 
 #define SMPP_STOP_WAIT_MS 3000 /* longest wait for unbind_resp at shutdown */
@@ -162,7 +163,7 @@ void smpp_accepted_answer(smpp_work_t *w)
     }
     memset(&resp, 0, sizeof(resp));
     if (w->rc == 0 && w->resp_cmd == SUBMIT_SM_RESP)
-        snprintf((char *)resp.message_id, sizeof(resp.message_id), "%s", w->msgid);
+        gw_strlcpy((char *)resp.message_id, w->msgid, sizeof(resp.message_id));
     /* deliver_sm_resp carries an empty message_id: the same packed form */
     smpp_session_respond(s, w->resp_cmd, w->rc == 0 ? ESME_ROK : ESME_RSYSERR, w->seq, &resp);
 }

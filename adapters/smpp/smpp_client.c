@@ -38,6 +38,7 @@
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
+#include "gw_str.h"
 #include "smpp.h"
 
 typedef enum {
@@ -519,19 +520,13 @@ static void smpp_client_receipt_acked(void *arg, int rc)
 static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
                                const deliver_sm_t *pdu)
 {
-    char text[256], id[66] = "", stat[16] = "";
-    const char *p;
+    char id[66], stat[16];
     int err = 0;
 
-    snprintf(text, sizeof(text), "%.*s", (int)pdu->sm_length, (const char *)pdu->short_message);
-    if ((p = strstr(text, "id:")) != NULL)
-        sscanf(p + 3, "%65[^ ]", id);
-    if ((p = strstr(text, "stat:")) != NULL)
-        sscanf(p + 5, "%15[^ ]", stat);
-    if ((p = strstr(text, "err:")) != NULL)
-        sscanf(p + 4, "%d", &err);
-    if (id[0] == '\0' || stat[0] == '\0') {
-        GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %s", cl->name, text);
+    if (smpp_receipt_parse(pdu->short_message, pdu->sm_length, id, sizeof id, stat, sizeof stat,
+                           &err) < 0) {
+        GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %.*s", cl->name,
+                (int)pdu->sm_length, (const char *)pdu->short_message);
         return GW_EINVAL;
     }
     smpp_work_t *w = calloc(1, sizeof(*w));
@@ -541,7 +536,7 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
     w->sess_id = s->id;
     w->seq = h->seq;
     w->resp_cmd = DELIVER_SM_RESP;
-    snprintf(w->msgid, sizeof w->msgid, "%.26s", id);
+    gw_strlcpy(w->msgid, id, sizeof w->msgid);
     int rc = gw_core_receipt(cl->name, id, stat, err, smpp_client_receipt_acked, w);
     if (rc < 0)
         free(w);

@@ -182,6 +182,41 @@ int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, cons
     return GW_EINVAL;
 }
 
+/* The value after "key" in sm[0..n) up to the next space, into out; 1 when
+ * found with a value. */
+static int smpp_receipt_field(const uint8_t *sm, size_t n, const char *key, char *out,
+                              size_t outlen)
+{
+    size_t k = strlen(key), i, j;
+
+    for (i = 0; i + k <= n; i++) {
+        if (memcmp(sm + i, key, k) != 0 || (i > 0 && sm[i - 1] != ' '))
+            continue;
+        for (j = 0; i + k + j < n && sm[i + k + j] != ' ' && sm[i + k + j] != '\0' &&
+                    j + 1 < outlen;
+             j++)
+            out[j] = (char)sm[i + k + j];
+        out[j] = '\0';
+        return j > 0;
+    }
+    out[0] = '\0';
+    return 0;
+}
+
+int smpp_receipt_parse(const uint8_t *sm, size_t n, char *id, size_t idlen, char *stat,
+                       size_t statlen, int *err)
+{
+    char num[12];
+
+    *err = 0;
+    if (smpp_receipt_field(sm, n, "err:", num, sizeof num))
+        *err = atoi(num);
+    if (!smpp_receipt_field(sm, n, "id:", id, idlen) |
+        !smpp_receipt_field(sm, n, "stat:", stat, statlen))
+        return GW_EINVAL;
+    return GW_OK;
+}
+
 void smpp_tlv_free(void *tlv_list)
 {
     if (tlv_list)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "adapters/smpp/smpp.h"
+#include "gateway/gw_errors.h"
 
 static smpp_text_t enc(const char *s)
 {
@@ -271,6 +272,39 @@ static void test_too_many_parts_is_refused(void **state)
     smpp_text_free(&t);
 }
 
+static void test_receipt_text_fields_are_read_up_to_a_space(void **state)
+{
+    static const char r[] = "id:smsc-77 sub:001 dlvrd:001 submit date:2612011200 "
+                            "done date:2612011201 stat:DELIVRD err:042 text:hi id:fake";
+    char id[66], stat[16];
+    int err = -1;
+
+    (void)state;
+    assert_int_equal(smpp_receipt_parse((const uint8_t *)r, sizeof r - 1, id, sizeof id, stat,
+                                        sizeof stat, &err),
+                     0);
+    assert_string_equal(id, "smsc-77"); /* the first id:, not the one in text: */
+    assert_string_equal(stat, "DELIVRD");
+    assert_int_equal(err, 42);
+    /* short_message is not NUL-terminated: the length bounds the scan */
+    assert_int_equal(smpp_receipt_parse((const uint8_t *)"id:abc stat:UNDELIVxxx", 19, id,
+                                        sizeof id, stat, sizeof stat, &err),
+                     0);
+    assert_string_equal(stat, "UNDELIV");
+    assert_int_equal(err, 0);
+    /* a field glued to another word is no field; the value is bounded */
+    assert_int_equal(smpp_receipt_parse((const uint8_t *)"xid:1 stat:DELIVRD", 18, id, sizeof id,
+                                        stat, sizeof stat, &err),
+                     GW_EINVAL);
+    assert_int_equal(smpp_receipt_parse((const uint8_t *)"id:1 stat: err:0", 16, id, sizeof id,
+                                        stat, sizeof stat, &err),
+                     GW_EINVAL);
+    assert_int_equal(smpp_receipt_parse((const uint8_t *)"id:0123456789 stat:ACCEPTD", 26, id, 5,
+                                        stat, sizeof stat, &err),
+                     0);
+    assert_string_equal(id, "0123");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_split_never_separates_surrogate_pair),
         cmocka_unit_test(test_70_ucs2_chars_fit_71_do_not),
         cmocka_unit_test(test_too_many_parts_is_refused),
+        cmocka_unit_test(test_receipt_text_fields_are_read_up_to_a_space),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
