@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smpp_wire.h"
+
 #define EF_RING (1u << 16)    /* send times by sequence number; > the largest window */
 #define EF_MAX_WINDOW 30000
 #define EF_MAX_STATUS 32
@@ -87,26 +89,6 @@ static void ef_on_signal(int sig)
     ef_stop_req = 1;
 }
 
-static double ef_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void ef_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t ef_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void ef_die(const char *what)
 {
     fprintf(stderr, "esme_fast: %s: %s\n", what, strerror(errno));
@@ -131,10 +113,10 @@ static void ef_send(ef_state_t *s, uint32_t cmd, uint32_t status, uint32_t seq,
         }
     }
     uint8_t *p = s->out + s->outlen;
-    ef_put32(p, (uint32_t)(16 + blen));
-    ef_put32(p + 4, cmd);
-    ef_put32(p + 8, status);
-    ef_put32(p + 12, seq);
+    wire_put32(p, (uint32_t)(16 + blen));
+    wire_put32(p + 4, cmd);
+    wire_put32(p + 8, status);
+    wire_put32(p + 12, seq);
     if (blen > 0)
         memcpy(p + 16, body, blen);
     s->outlen += 16 + blen;
@@ -235,7 +217,7 @@ static void ef_on_submit_resp(ef_state_t *s, uint32_t status, uint32_t seq, doub
 
 static void ef_on_pdu(ef_state_t *s, const uint8_t *p, uint32_t len, double now)
 {
-    uint32_t cmd = ef_get32(p + 4), status = ef_get32(p + 8), seq = ef_get32(p + 12);
+    uint32_t cmd = wire_get32(p + 4), status = wire_get32(p + 8), seq = wire_get32(p + 12);
     static const uint8_t empty_id[1] = {0};
 
     (void)len;
@@ -301,7 +283,7 @@ static int ef_read(ef_state_t *s, double now)
         s->inlen += (size_t)r;
         size_t off = 0;
         while (s->inlen - off >= 16) {
-            uint32_t len = ef_get32(s->in + off);
+            uint32_t len = wire_get32(s->in + off);
             if (len < 16 || len > EF_MAX_PDU) {
                 errno = EPROTO;
                 ef_die("bad PDU length from the peer");
@@ -352,17 +334,17 @@ static void ef_bind(ef_state_t *s, const ef_opts_t *o)
             ef_die("bind: no answer");
         got += (size_t)r;
     }
-    uint32_t len = ef_get32(h), rest = len > 16 ? len - 16 : 0;
+    uint32_t len = wire_get32(h), rest = len > 16 ? len - 16 : 0;
     while (rest > 0) { /* skip the body (system_id, TLVs) */
         ssize_t r = recv(s->fd, b, rest < sizeof b ? rest : sizeof b, 0);
         if (r <= 0)
             ef_die("bind: short answer");
         rest -= (uint32_t)r;
     }
-    if (ef_get32(h + 4) != (EF_BIND_TRX | EF_RESP) || ef_get32(h + 8) != 0) {
+    if (wire_get32(h + 4) != (EF_BIND_TRX | EF_RESP) || wire_get32(h + 8) != 0) {
         fprintf(stderr, "esme_fast: bind refused: command 0x%08x status 0x%08x\n",
-                ef_get32(h + 4), ef_get32(h + 8));
-        printf("{\"error\":\"bind refused\",\"status\":%u}\n", ef_get32(h + 8));
+                wire_get32(h + 4), wire_get32(h + 8));
+        printf("{\"error\":\"bind refused\",\"status\":%u}\n", wire_get32(h + 8));
         exit(1);
     }
     /* from here on: non-blocking, driven by poll */
@@ -378,7 +360,7 @@ static int ef_cmp_u32(const void *a, const void *b)
 
 static void ef_report(ef_state_t *s, const ef_opts_t *o, double t0, int time_limit_hit)
 {
-    double now = ef_now(), span = s->t_last_send - s->t_first_send;
+    double now = wire_now(), span = s->t_last_send - s->t_first_send;
     double ack_span = s->t_last_resp - s->t_first_send;
     uint32_t p50 = 0, p99 = 0, pmax = 0;
 
@@ -446,17 +428,17 @@ int main(int argc, char **argv)
     signal(SIGINT, ef_on_signal);
     s->lat_us = malloc(sizeof *s->lat_us * (size_t)(o.count < 10000000 ? o.count : 10000000));
 
-    double t0 = ef_now();
+    double t0 = wire_now();
     ef_bind(s, &o);
     /* for scripts that measure the peer from the first submit on, not the
      * bind (junction checks an argon2id hash there) */
     printf("{\"bound\":true}\n");
     fflush(stdout);
     double tokens = 0, burst = o.rate > 0 ? (o.rate / 100 > 1 ? o.rate / 100 : 1) : 0;
-    double last = ef_now(), done_at = 0;
+    double last = wire_now(), done_at = 0;
     int time_limit_hit = 0;
     for (;;) {
-        double now = ef_now();
+        double now = wire_now();
         if (now - t0 >= o.time_limit) {
             time_limit_hit = 1;
             break;
@@ -494,7 +476,7 @@ int main(int argc, char **argv)
         if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
             ef_die("poll");
         if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (ef_read(s, ef_now()) < 0) {
+            if (ef_read(s, wire_now()) < 0) {
                 fprintf(stderr, "esme_fast: the peer closed the connection\n");
                 break;
             }
@@ -503,10 +485,10 @@ int main(int argc, char **argv)
     /* unbind, and give the answer up to a second */
     ef_send(s, EF_UNBIND, 0, ++s->seq, NULL, 0);
     ef_flush(s);
-    double until = ef_now() + 1;
-    while (!s->unbind_answered && !s->unbound_by_peer && ef_now() < until) {
+    double until = wire_now() + 1;
+    while (!s->unbind_answered && !s->unbound_by_peer && wire_now() < until) {
         struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-        if (poll(&pfd, 1, 50) > 0 && ef_read(s, ef_now()) < 0)
+        if (poll(&pfd, 1, 50) > 0 && ef_read(s, wire_now()) < 0)
             break;
     }
     close(s->fd);

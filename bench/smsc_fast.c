@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smpp_wire.h"
+
 #define SF_MAX_CONNS 256
 #define SF_MAX_PDU 65536
 #define SF_READ_CHUNK 262144
@@ -96,13 +98,6 @@ static double sf_t0;
 /* The distinct-message set: 64-bit hashes, 0 = empty slot. */
 static uint64_t *sf_set;
 static size_t sf_set_cap, sf_set_len;
-
-static double sf_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sf_on_signal(int sig)
 {
@@ -183,28 +178,15 @@ static uint8_t *sf_buf_room(sf_buf_t *b, size_t n)
     return b->p + b->len;
 }
 
-static void sf_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t sf_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Append one PDU: header plus body (blen bytes). */
 static void sf_send(sf_conn_t *c, uint32_t cmd, uint32_t status, uint32_t seq,
                     const void *body, size_t blen)
 {
     uint8_t *p = sf_buf_room(&c->out, 16 + blen);
-    sf_put32(p, (uint32_t)(16 + blen));
-    sf_put32(p + 4, cmd);
-    sf_put32(p + 8, status);
-    sf_put32(p + 12, seq);
+    wire_put32(p, (uint32_t)(16 + blen));
+    wire_put32(p + 4, cmd);
+    wire_put32(p + 8, status);
+    wire_put32(p + 12, seq);
     if (blen > 0)
         memcpy(p + 16, body, blen);
     c->out.len += 16 + blen;
@@ -301,7 +283,7 @@ static void sf_on_submit(sf_conn_t *c, uint32_t seq, const uint8_t *b, size_t n)
 /* One whole PDU from c. */
 static void sf_on_pdu(sf_conn_t *c, const uint8_t *p, uint32_t len)
 {
-    uint32_t cmd = sf_get32(p + 4), status = sf_get32(p + 8), seq = sf_get32(p + 12);
+    uint32_t cmd = wire_get32(p + 4), status = wire_get32(p + 8), seq = wire_get32(p + 12);
     static const char sysid[] = "smsc_fast";
 
     switch (cmd) {
@@ -352,7 +334,7 @@ static void sf_dump(void)
                      sf_st.connections, sf_st.receipts_sent, sf_st.deliver_sm_resp,
                      sf_st.deliver_sm_resp_err, sf_st.enquire_links, sf_st.unbinds,
                      sf_st.generic_nacks, sf_st.submit_unbound, sf_st.bad_pdus,
-                     sf_now() - sf_t0);
+                     wire_now() - sf_t0);
     if (sf_stats_path == NULL) {
         fputs(line, stdout);
         fflush(stdout);
@@ -417,7 +399,7 @@ static int sf_read(sf_conn_t *c)
         sf_st.bytes_in += (unsigned long long)r;
         while (c->in.len - c->in.off >= 16) {
             const uint8_t *h = c->in.p + c->in.off;
-            uint32_t len = sf_get32(h);
+            uint32_t len = wire_get32(h);
             if (len < 16 || len > SF_MAX_PDU) {
                 sf_st.bad_pdus++;
                 return -1;
@@ -517,7 +499,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    sf_t0 = sf_now();
+    sf_t0 = wire_now();
     if ((lfd = sf_listen(addr, port)) < 0)
         return 1;
     ep = epoll_create1(EPOLL_CLOEXEC);
@@ -525,7 +507,7 @@ int main(int argc, char **argv)
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &le);
 
     struct epoll_event evs[64];
-    while (!sf_stop_req && sf_now() - sf_t0 < limit) {
+    while (!sf_stop_req && wire_now() - sf_t0 < limit) {
         int n = epoll_wait(ep, evs, 64, 200);
         if (sf_dump_req) {
             sf_dump_req = 0;

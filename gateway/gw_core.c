@@ -187,10 +187,11 @@ static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const c
 {
     void *q = d->counted;
 
+    /* the queue place goes with the job when it is queued, else with d */
     d->counted = NULL;
     if (gw_core_change_from(d, NULL, to, reason, text, NULL, detail, want_receipt,
-                            q ? gw_core_on_settled : NULL, q) < 0 && q)
-        gw_cq_settle_queue(q); /* stays as it was in the store: nothing to wait for */
+                            q ? gw_core_on_settled : NULL, q) < 0)
+        d->counted = q;
     gw_dlv_free(d);
 }
 
@@ -376,10 +377,8 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
         GW_ENV_DEBUG(d->env, "core", "%s: connector %s cannot take it now (%s)", d->env->id,
                      target, gw_strerror(src));
         if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0,
-                           gw_core_on_requeued) < 0) {
-            gw_cq_settle(d);
-            gw_dlv_free(d); /* stays sending in the store: recovery resends it */
-        }
+                           gw_core_on_requeued) < 0)
+            gw_dlv_free(d); /* settles it; stays sending in the store: recovery resends it */
     }
 }
 
@@ -387,10 +386,8 @@ int gw_core_begin_send(gw_delivery_t *d)
 {
     int rc = gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, 0, gw_core_on_sending);
 
-    if (rc < 0) {
-        gw_cq_settle(d);
-        gw_dlv_free(d); /* stays queued in the store: recovery resends it */
-    }
+    if (rc < 0)
+        gw_dlv_free(d); /* settles it; stays queued in the store: recovery resends it */
     return rc;
 }
 

@@ -21,10 +21,4 @@ int gw_core_begin_send(gw_delivery_t *d);
 void gw_core_expire(gw_delivery_t *d);
 void gw_core_move(gw_delivery_t *d, const char *why);
 
-/* d's outcome has committed (writer thread): it no longer counts against
- * the queue it was sent from (d->counted, cleared).  settle_queue is the
- * same for a delivery already freed (queue: its d->counted). */
-void gw_cq_settle(gw_delivery_t *d);
-void gw_cq_settle_queue(void *queue);
-
 #endif

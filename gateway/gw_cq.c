@@ -581,31 +581,73 @@ static void gw_cq_on_purged(void *arg, int n)
     __atomic_store_n(&gw_cq_purge_inflight, n >= GW_CQ_SWEEP_BATCH ? 2 : 0, __ATOMIC_RELEASE);
 }
 
-/* Expire what q holds in memory (FIFO and retry list) past its validity. */
-static void gw_cq_expire_memory(gw_cq_t *q, int64_t now)
+/* Unlink from the list at *pp every delivery pick(d, now) holds for and
+ * return them as a list of their own, in order; *n counts them.  Callers
+ * fix q->tail (gw_cq_retail) when they took from the FIFO. */
+static gw_delivery_t *gw_cq_extract(gw_delivery_t **pp, int (*pick)(const gw_delivery_t *, int64_t),
+                                    int64_t now, int *n)
 {
-    gw_delivery_t **lists[2] = { &q->head, &q->retry };
+    gw_delivery_t *out = NULL, *out_tail = NULL;
 
-    for (int l = 0; l < 2; l++) {
-        gw_delivery_t **pp = lists[l];
-        while (*pp) {
-            gw_delivery_t *d = *pp;
-            if (!(d->env->expires_at && now > d->env->expires_at)) {
-                pp = &d->qnext;
-                continue;
-            }
-            *pp = d->qnext;
-            d->qnext = NULL;
-            if (l == 0)
-                q->nmem--;
-            else
-                q->nretry--;
-            gw_core_expire(d);
+    *n = 0;
+    while (*pp) {
+        gw_delivery_t *d = *pp;
+        if (!pick(d, now)) {
+            pp = &d->qnext;
+            continue;
         }
+        *pp = d->qnext;
+        gw_cq_link(&out, &out_tail, d);
+        (*n)++;
     }
+    return out;
+}
+
+static void gw_cq_retail(gw_cq_t *q)
+{
     q->tail = NULL;
     for (gw_delivery_t *d = q->head; d; d = d->qnext)
         q->tail = d;
+}
+
+static int gw_cq_pick_expired(const gw_delivery_t *d, int64_t now)
+{
+    return d->env->expires_at && now > d->env->expires_at;
+}
+
+static int gw_cq_pick_movable(const gw_delivery_t *d, int64_t now)
+{
+    (void)now;
+    return d->cur + 1 < d->ntargets;
+}
+
+/* Hand each delivery of list to fn (which takes it over). */
+static void gw_cq_each(gw_delivery_t *list, void (*fn)(gw_delivery_t *d, const char *why),
+                       const char *why)
+{
+    for (gw_delivery_t *d = list, *next; d; d = next) {
+        next = d->qnext;
+        d->qnext = NULL;
+        fn(d, why);
+    }
+}
+
+static void gw_cq_expire_one(gw_delivery_t *d, const char *why)
+{
+    (void)why;
+    gw_core_expire(d);
+}
+
+/* Expire what q holds in memory (FIFO and retry list) past its validity. */
+static void gw_cq_expire_memory(gw_cq_t *q, int64_t now)
+{
+    int n;
+
+    gw_cq_each(gw_cq_extract(&q->head, gw_cq_pick_expired, now, &n), gw_cq_expire_one, NULL);
+    q->nmem -= n;
+    gw_cq_retail(q);
+    gw_cq_each(gw_cq_extract(&q->retry, gw_cq_pick_expired, now, &n), gw_cq_expire_one, NULL);
+    q->nretry -= n;
     gw_cq_arm_retry(q);
 }
 
@@ -613,24 +655,12 @@ static void gw_cq_expire_memory(gw_cq_t *q, int64_t now)
  * next target there (the pager brings the rest as room frees). */
 static void gw_cq_failover(gw_cq_t *q)
 {
-    gw_delivery_t **pp = &q->head;
-    int moved = 0;
+    int moved;
 
-    while (*pp) {
-        gw_delivery_t *d = *pp;
-        if (d->cur + 1 >= d->ntargets) {
-            pp = &d->qnext;
-            continue;
-        }
-        *pp = d->qnext;
-        d->qnext = NULL;
-        q->nmem--;
-        gw_core_move(d, "target down");
-        moved++;
-    }
-    q->tail = NULL;
-    for (gw_delivery_t *d = q->head; d; d = d->qnext)
-        q->tail = d;
+    gw_cq_each(gw_cq_extract(&q->head, gw_cq_pick_movable, 0, &moved), gw_core_move,
+               "target down");
+    q->nmem -= moved;
+    gw_cq_retail(q);
     if (moved > 0) {
         gw_stat_add(gw_cq_st_moved, moved);
         GW_INFO("core", "queue %s: target down for %lld s; %d message(s) moved to their next "

@@ -42,6 +42,13 @@ void gw_cq_ready(gw_delivery_t *d);
  * over.  Any thread. */
 void gw_cq_retry(gw_delivery_t *d);
 
+/* d's outcome has committed (writer thread): it no longer counts against
+ * the queue it was sent from (d->counted, cleared).  settle_queue is the
+ * same for a delivery already freed (queue: its d->counted); gw_dlv_free
+ * calls it for a delivery still counted.  Any thread. */
+void gw_cq_settle(gw_delivery_t *d);
+void gw_cq_settle_queue(void *queue);
+
 /* The direct path: when nothing waits for target name (no backlog, an
  * empty queue, not spilled) and its connector has room, reserve one
  * outstanding place for a new message, which then goes straight to
