@@ -5,7 +5,7 @@
 //                           [--steps=5000,7500,10000,12500,15000,20000,25000,30000]
 //                           [--step-seconds=5] [--rss-cap-mib=4096]
 //                           [--window=100] [--queued=1000000] [--queued-limit-s=240]
-//                           [--no-queued] [--no-write]
+//                           [--no-queued] [--no-write] [--perf=DIR] [--no-climb]
 //
 // One junction (log.level=warn, db.synchronous=full, sip.workers default,
 // its own temporary database) with two connectors to C SMSC peers
@@ -37,6 +37,10 @@
 //     --no-queued skips it; --queued-limit-s bounds it in time and
 //     --rss-cap-mib (default 4096) in memory: the injection is stopped
 //     there, and what was accepted by then is reported.
+//
+// --perf=DIR records `perf record -g` of junction over each fixed-rate
+// step (load and drain) into DIR/<step>.data, to read with `perf report -i`;
+// --no-climb skips step 2.
 //
 // The report is printed as markdown and recorded, newest first, in
 // bench/RESULTS.md.  Only 127.0.0.1; every process it starts is stopped by
@@ -72,6 +76,8 @@ const RSS_CAP_MIB = Number(option('rss-cap-mib', '4096'));
 const QUIET_WAIT_S = Number(option('quiet-wait-s', '30'));
 const QUIET_PCT = Number(option('quiet-pct', '40'));
 const WRITE = !process.argv.includes('--no-write');
+const PERF_DIR = option('perf', '');
+const CLIMB = !process.argv.includes('--no-climb');
 const DRAIN_S = 10;
 const RUN_LIMIT_S = 600;
 const SCENARIO = path.join(BENCH, 'sipp/uac_message_bench.xml');
@@ -278,8 +284,10 @@ async function measure(j, smsc, label, rate, fn) {
     s0 = cpuSeconds(smsc.proc.pid); me0 = process.cpuUsage();
   };
   mark();
+  const perf = PERF_DIR && !label.startsWith('warm-up') ? startPerf(j.proc.pid, label) : null;
   const r = await fn(mark);
   const after = await drain(smsc, before, r.ok);
+  if (perf) await perf.stop();
   const cpuS = cpuSeconds(j.proc.pid) - cpu0, wallS = (Date.now() - t0) / 1000;
   const me = process.cpuUsage(me0);
   // what other processes on this shared machine used meanwhile
@@ -303,6 +311,22 @@ async function measure(j, smsc, label, rate, fn) {
     `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg (others ${int(row.others_pct)}%), smsc ${row.smsc_distinct}/${r.ok}` +
     (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : ''));
   return row;
+}
+
+// perf record -g of pid into PERF_DIR/<label>.data until stop().
+function startPerf(pid, label) {
+  mkdirSync(PERF_DIR, { recursive: true });
+  const file = path.join(PERF_DIR, `${label.replace(/[^A-Za-z0-9]+/g, '_')}.data`);
+  const proc = track(spawn('perf', ['record', '-q', '-F', process.env.PERF_FREQ || '1999', '--call-graph', process.env.PERF_CG || 'fp', '-p', String(pid), '-o', file],
+    { stdio: 'ignore' }));
+  return {
+    stop: async () => {
+      const done = new Promise((r) => proc.on('exit', r));
+      proc.kill('SIGINT');
+      await Promise.race([done, sleep(5000)]);
+      log(`perf: ${file}`);
+    },
+  };
 }
 
 // Before a rate step: wait (up to QUIET_WAIT_S) until the rest of the
@@ -388,7 +412,7 @@ async function mainRun() {
       { 'registered-delivery': 1, 'receipt-wait': 2 }));
     // a step that does not pass is run once more (the machine is shared):
     // both attempts are reported, the second decides
-    for (const [i, rate] of STEPS.entries()) {
+    for (const [i, rate] of (CLIMB ? STEPS : []).entries()) {
       let row;
       for (let attempt = 1; attempt <= 2; attempt++) {
         const waited = await waitQuiet(jn);
