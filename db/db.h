@@ -64,13 +64,12 @@ void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_ev
  * never runs and ev stays the caller's. */
 int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
                   db_commit_cb_t cb, void *arg);
-/* Queue a state update of d (a snapshot is taken now) with ev; when
- * want_receipt, also the receipt map row (current target, remote_id) ->
- * id.  Never refused for load: a change of a stored message must land.
- * Retried until it commits; idempotent, and never moves a final row.
+/* Queue a state update of d (a snapshot is taken now) with ev.  A
+ * submitted row with a remote id and without GW_DLV_NORCPT is what a
+ * receipt finds (the partial index messages_remote).  Never refused for
+ * load: a change of a stored message must land.  Retried until it commits; idempotent, and never moves a final row.
  * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
-int db_dlv_update(const gw_delivery_t *d, int want_receipt, gw_evbatch_t *ev, db_commit_cb_t cb,
-                  void *arg);
+int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg);
 /* Apply a delivery receipt: find the message that connector knows as
  * remote_id and, unless it is final already, set status (reason err, text
  * stat; GW_ST__COUNT: no change, a receipt that is not final) with the

@@ -17,6 +17,21 @@
 #include <sqlite3.h>
 #include "db/db.h"
 
+/* Row classes as SQL terms, each the WHERE of one partial index
+ * (db_schema.c) and repeated exactly by the statements that walk it
+ * (db_writer.c), so that the planner can use the index.  2 is
+ * GW_DLV_NORCPT: submitted without asking for a receipt. */
+/* final: never left again */
+#define DB_SCHEMA_FINAL                                                                 \
+    "(status = 'delivered' OR status = 'failed' OR status = 'expired' OR status = 'rejected')"
+/* waiting for its receipt (messages_remote, messages_submitted) */
+#define DB_SCHEMA_RCPT_WAIT "(status = 'submitted' AND flags & 2 = 0)"
+/* done: final, or submitted with no receipt to wait for (messages_done,
+ * the retention purge) */
+#define DB_SCHEMA_DONE                                                                  \
+    "(status = 'delivered' OR status = 'failed' OR status = 'expired' OR status = 'rejected'" \
+    " OR (status = 'submitted' AND flags & 2 <> 0))"
+
 /* The database path given to db_open (valid until db_close), or NULL. */
 const char *db_path(void);
 

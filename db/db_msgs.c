@@ -348,8 +348,8 @@ char *db_receipt_lookup(const char *connector, const char *remote_id)
     if (db_msgs_conn == NULL)
         goto out_unlock;
     sqlite3_stmt *st = db_prepare(db_msgs_conn,
-                                  "SELECT message_id FROM receipts"
-                                  " WHERE connector = ?1 AND remote_id = ?2",
+                                  "SELECT id FROM messages WHERE target = ?1 AND remote_id = ?2"
+                                  " AND " DB_SCHEMA_RCPT_WAIT,
                                   "receipt lookup");
     if (st == NULL)
         goto out_unlock;

@@ -30,9 +30,6 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 
-/* The final statuses as one SQL term; db_writer.c's purge uses the same. */
-#define DB_SCHEMA_FINAL                                                                 \
-    "(status = 'delivered' OR status = 'failed' OR status = 'expired' OR status = 'rejected')"
 
 typedef struct db_migration {
     int version;
@@ -120,6 +117,26 @@ static const db_migration_t db_migrations[] = {
      "  type TEXT NOT NULL, payload TEXT NOT NULL);"
      "CREATE INDEX outbox_ts ON outbox(ts);"
      "DROP TABLE events;"},
+    /* 3: the receipt map is the message row itself.  A receipt finds its
+     * message through messages_remote (target, remote_id) over the rows
+     * that wait for one, instead of a receipts table with two indexes of
+     * its own written beside every submitted message; a row leaves the
+     * index when it leaves that class, so there is nothing to purge.  A
+     * message submitted without asking for a receipt (flags bit 2) waits
+     * for none: the receipt-wait sweep skips it and the retention purge
+     * takes it (messages_done replaces messages_final).  Carried over:
+     * every receipt map row's remote id onto its message. */
+    {3,
+     "UPDATE messages SET remote_id = (SELECT r.remote_id FROM receipts r"
+     "  WHERE r.message_id = messages.id), target = (SELECT r.connector FROM receipts r"
+     "  WHERE r.message_id = messages.id)"
+     "  WHERE id IN (SELECT message_id FROM receipts);"
+     "DROP TABLE receipts;"
+     "DROP INDEX messages_submitted;"
+     "CREATE INDEX messages_submitted ON messages(updated_at) WHERE " DB_SCHEMA_RCPT_WAIT ";"
+     "CREATE INDEX messages_remote ON messages(target, remote_id) WHERE " DB_SCHEMA_RCPT_WAIT ";"
+     "DROP INDEX messages_final;"
+     "CREATE INDEX messages_done ON messages(updated_at) WHERE " DB_SCHEMA_DONE ";"},
 };
 
 #define DB_MIGRATIONS_N (sizeof db_migrations / sizeof db_migrations[0])

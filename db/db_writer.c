@@ -98,7 +98,6 @@ typedef struct db_job {
     char remote_id[GW_REMOTE_ID_MAX];
     int64_t next_at;
     unsigned flags;
-    int want_receipt;       /* UPDATE: write the receipt map row */
     int64_t qseq;           /* INSERT, UPDATE: assigned when the row is left queued */
     /* SWEEP */
     db_sweep_kind_t sweep;
@@ -152,9 +151,9 @@ static db_job_t db_wr_stop_job = {.kind = DB_JOB_STOP};
 
 /* Writer-thread state. */
 static sqlite3 *db_wr_conn;
-static sqlite3_stmt *db_wr_st_insert, *db_wr_st_update, *db_wr_st_receipt, *db_wr_st_outbox,
+static sqlite3_stmt *db_wr_st_insert, *db_wr_st_update, *db_wr_st_outbox,
     *db_wr_st_rcpt_find, *db_wr_st_rcpt_set, *db_wr_st_purge, *db_wr_st_sw_queued,
-    *db_wr_st_sw_submitted, *db_wr_st_sw_set, *db_wr_st_sw_purge_msgs, *db_wr_st_sw_purge_rcpts,
+    *db_wr_st_sw_submitted, *db_wr_st_sw_set, *db_wr_st_sw_purge_msgs,
     *db_wr_st_qseq_max;
 static int64_t db_wr_qseq;       /* the last queue number given out */
 static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit;
@@ -187,14 +186,11 @@ static const char db_wr_sql_update[] =
     " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10,"
     " updated_at=?11, qseq=COALESCE(?13, qseq)"
     " WHERE id=?12 AND " DB_WR_NOT_FINAL;
-static const char db_wr_sql_receipt[] =
-    "INSERT OR REPLACE INTO receipts(connector, remote_id, message_id, created_at)"
-    " VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_outbox[] =
     "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_rcpt_find[] =
-    "SELECT m.id, m.status, m.envelope FROM receipts r JOIN messages m ON m.id = r.message_id"
-    " WHERE r.connector = ?1 AND r.remote_id = ?2";
+    "SELECT id, status, envelope FROM messages WHERE target = ?1 AND remote_id = ?2"
+    " AND " DB_SCHEMA_RCPT_WAIT; /* the term of messages_remote (db_schema.c) */
 static const char db_wr_sql_rcpt_set[] =
     "UPDATE messages SET status=?1, reason=?2, reason_text=?3, updated_at=?4"
     " WHERE id=?5 AND " DB_WR_NOT_FINAL;
@@ -205,21 +201,13 @@ static const char db_wr_sql_sw_queued[] =
     "SELECT id, envelope FROM messages WHERE status = 'queued' AND expires_at > 0"
     " AND expires_at < ?1 AND target = ?2 AND qseq > ?3 LIMIT ?4";
 static const char db_wr_sql_sw_submitted[] =
-    "SELECT id, envelope FROM messages WHERE status = 'submitted' AND updated_at < ?1 LIMIT ?2";
+    "SELECT id, envelope FROM messages WHERE " DB_SCHEMA_RCPT_WAIT " AND updated_at < ?1"
+    " LIMIT ?2"; /* the term of messages_submitted */
 static const char db_wr_sql_sw_set[] =
     "UPDATE messages SET status = ?1, reason_text = ?2, updated_at = ?3 WHERE id = ?4";
 static const char db_wr_sql_sw_purge_msgs[] =
     "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE"
-    " (status = 'delivered' OR status = 'failed' OR status = 'expired' OR status = 'rejected')"
-    " AND updated_at < ?1 LIMIT ?2)"; /* the term of messages_final (db_schema.c) */
-/* A receipt map goes with its message: only when the message is final or
- * gone, never while it still waits for its receipt (core.receipt_wait_s
- * may well be longer than core.retention_s). */
-static const char db_wr_sql_sw_purge_rcpts[] =
-    "DELETE FROM receipts WHERE rowid IN (SELECT r.rowid FROM receipts r"
-    " LEFT JOIN messages m ON m.id = r.message_id WHERE r.created_at < ?1"
-    " AND (m.id IS NULL OR m.status = 'delivered' OR m.status = 'failed'"
-    " OR m.status = 'expired' OR m.status = 'rejected') LIMIT ?2)";
+    " " DB_SCHEMA_DONE " AND updated_at < ?1 LIMIT ?2)"; /* the term of messages_done (db_schema.c) */
 static const char db_wr_sql_qseq_max[] = "SELECT COALESCE(max(qseq), 0) FROM messages";
 
 const char *db_writer_sync_level(void)
@@ -375,15 +363,13 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
     return db_wr_push_with(job, ev);
 }
 
-int db_dlv_update(const gw_delivery_t *d, int want_receipt, gw_evbatch_t *ev, db_commit_cb_t cb,
-                  void *arg)
+int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg)
 {
     db_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
         return GW_ENOMEM;
     job->kind = DB_JOB_UPDATE;
     db_job_snapshot(job, d);
-    job->want_receipt = want_receipt && d->remote_id[0] != '\0';
     job->cb = cb;
     job->arg = arg;
     return db_wr_push_with(job, ev);
@@ -561,14 +547,6 @@ static int db_wr_exec_update(db_job_t *job)
     if (job->qseq)
         sqlite3_bind_int64(st, 13, job->qseq);
     rc = db_wr_step(st);
-    if (rc == 0 && job->want_receipt) {
-        st = db_wr_st_receipt;
-        sqlite3_bind_text(st, 1, job->target, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, job->remote_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, job->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, job->ts);
-        rc = db_wr_step(st);
-    }
     if (rc == 0)
         rc = db_wr_exec_events(job, job->id);
     if (rc < 0)
@@ -689,15 +667,6 @@ static int db_wr_exec_sweep(db_job_t *job)
         sqlite3_bind_int(st, 2, job->limit);
         rc = db_wr_step(st);
         job->swept = rc == 0 ? sqlite3_changes(db_wr_conn) : 0;
-        if (rc == 0) {
-            st = db_wr_st_sw_purge_rcpts;
-            sqlite3_bind_int64(st, 1, job->older_than);
-            sqlite3_bind_int(st, 2, job->limit);
-            rc = db_wr_step(st);
-            /* n is both counts: past limit either way, another batch */
-            if (rc == 0)
-                job->swept += sqlite3_changes(db_wr_conn);
-        }
         break;
     }
     if (rc < 0)
@@ -931,11 +900,11 @@ static void *db_wr_main(void *arg)
 
 static void db_wr_close_conn(void)
 {
-    sqlite3_stmt **sts[] = { &db_wr_st_insert,       &db_wr_st_update,        &db_wr_st_receipt,
-                             &db_wr_st_outbox,       &db_wr_st_rcpt_find,     &db_wr_st_rcpt_set,
-                             &db_wr_st_purge,        &db_wr_st_sw_queued,     &db_wr_st_sw_submitted,
-                             &db_wr_st_sw_set,       &db_wr_st_sw_purge_msgs, &db_wr_st_sw_purge_rcpts,
-                             &db_wr_st_qseq_max,     &db_wr_st_begin,         &db_wr_st_commit };
+    sqlite3_stmt **sts[] = { &db_wr_st_insert,       &db_wr_st_update,        &db_wr_st_outbox,
+                             &db_wr_st_rcpt_find,    &db_wr_st_rcpt_set,      &db_wr_st_purge,
+                             &db_wr_st_sw_queued,    &db_wr_st_sw_submitted,  &db_wr_st_sw_set,
+                             &db_wr_st_sw_purge_msgs, &db_wr_st_qseq_max,     &db_wr_st_begin,
+                             &db_wr_st_commit };
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -964,7 +933,6 @@ int db_writer_start(void)
         return GW_ESTORE;
     db_wr_st_insert = db_prepare(db_wr_conn, db_wr_sql_insert, "insert message");
     db_wr_st_update = db_prepare(db_wr_conn, db_wr_sql_update, "update message");
-    db_wr_st_receipt = db_prepare(db_wr_conn, db_wr_sql_receipt, "insert receipt");
     db_wr_st_outbox = db_prepare(db_wr_conn, db_wr_sql_outbox, "insert event");
     db_wr_st_rcpt_find = db_prepare(db_wr_conn, db_wr_sql_rcpt_find, "find receipt");
     db_wr_st_rcpt_set = db_prepare(db_wr_conn, db_wr_sql_rcpt_set, "apply receipt");
@@ -973,15 +941,14 @@ int db_writer_start(void)
     db_wr_st_sw_submitted = db_prepare(db_wr_conn, db_wr_sql_sw_submitted, "sweep submitted");
     db_wr_st_sw_set = db_prepare(db_wr_conn, db_wr_sql_sw_set, "sweep set");
     db_wr_st_sw_purge_msgs = db_prepare(db_wr_conn, db_wr_sql_sw_purge_msgs, "purge messages");
-    db_wr_st_sw_purge_rcpts = db_prepare(db_wr_conn, db_wr_sql_sw_purge_rcpts, "purge receipts");
     db_wr_st_qseq_max = db_prepare(db_wr_conn, db_wr_sql_qseq_max, "max qseq");
     db_wr_st_begin = db_prepare(db_wr_conn, "BEGIN IMMEDIATE", "begin");
     db_wr_st_commit = db_prepare(db_wr_conn, "COMMIT", "commit");
-    if (db_wr_st_insert == NULL || db_wr_st_update == NULL || db_wr_st_receipt == NULL ||
+    if (db_wr_st_insert == NULL || db_wr_st_update == NULL ||
         db_wr_st_outbox == NULL || db_wr_st_rcpt_find == NULL || db_wr_st_rcpt_set == NULL ||
         db_wr_st_purge == NULL || db_wr_st_sw_queued == NULL || db_wr_st_sw_submitted == NULL ||
         db_wr_st_sw_set == NULL || db_wr_st_sw_purge_msgs == NULL ||
-        db_wr_st_sw_purge_rcpts == NULL || db_wr_st_qseq_max == NULL || db_wr_st_begin == NULL ||
+        db_wr_st_qseq_max == NULL || db_wr_st_begin == NULL ||
         db_wr_st_commit == NULL)
         goto out_close_conn;
     if (sqlite3_step(db_wr_st_qseq_max) != SQLITE_ROW)

@@ -108,14 +108,13 @@ int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
  * which recovery will see; then never runs). */
 static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_status_t to,
                                int reason, const char *text, const char *event,
-                               const char *detail, int want_receipt, db_commit_cb_t then,
+                               const char *detail, db_commit_cb_t then,
                                void *then_arg);
 
 static int gw_core_change(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
-                          const char *event, const char *detail, int want_receipt,
-                          db_commit_cb_t then)
+                          const char *event, const char *detail, db_commit_cb_t then)
 {
-    return gw_core_change_from(d, NULL, to, reason, text, event, detail, want_receipt, then,
+    return gw_core_change_from(d, NULL, to, reason, text, event, detail, then,
                                then ? d : NULL);
 }
 
@@ -124,7 +123,7 @@ static int gw_core_change(gw_delivery_t *d, gw_status_t to, int reason, const ch
  * with then_arg. */
 static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_status_t to,
                                int reason, const char *text, const char *event,
-                               const char *detail, int want_receipt, db_commit_cb_t then,
+                               const char *detail, db_commit_cb_t then,
                                void *then_arg)
 {
     gw_evbatch_t ev = { 0 };
@@ -154,7 +153,7 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
         gw_cq_backlog_add(left, -1);
     if (to == GW_ST_QUEUED)
         gw_cq_backlog_add(target, 1);
-    rc = db_dlv_update(d, want_receipt, &ev, then, then_arg);
+    rc = db_dlv_update(d, &ev, then, then_arg);
     if (rc < 0) {
         gw_evbatch_clear(&ev);
         if (from == GW_ST_QUEUED)
@@ -183,13 +182,13 @@ static void gw_core_on_settled(void *arg, int rc, int64_t qseq)
  * the change is queued (the job holds what the store needs); the queue it
  * was outstanding against is settled once the change committed. */
 static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
-                           const char *detail, int want_receipt)
+                           const char *detail)
 {
     void *q = d->counted;
 
     /* the queue place goes with the job when it is queued, else with d */
     d->counted = NULL;
-    if (gw_core_change_from(d, NULL, to, reason, text, NULL, detail, want_receipt,
+    if (gw_core_change_from(d, NULL, to, reason, text, NULL, detail,
                             q ? gw_core_on_settled : NULL, q) < 0)
         d->counted = q;
     gw_dlv_free(d);
@@ -376,7 +375,7 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
     if (src != 0) {
         GW_ENV_DEBUG(d->env, "core", "%s: connector %s cannot take it now (%s)", d->env->id,
                      target, gw_strerror(src));
-        if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL, 0,
+        if (gw_core_change(d, GW_ST_QUEUED, 0, "connector not ready", NULL, NULL,
                            gw_core_on_requeued) < 0)
             gw_dlv_free(d); /* settles it; stays sending in the store: recovery resends it */
     }
@@ -384,7 +383,7 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
 
 int gw_core_begin_send(gw_delivery_t *d)
 {
-    int rc = gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, 0, gw_core_on_sending);
+    int rc = gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, gw_core_on_sending);
 
     if (rc < 0)
         gw_dlv_free(d); /* settles it; stays queued in the store: recovery resends it */
@@ -393,7 +392,7 @@ int gw_core_begin_send(gw_delivery_t *d)
 
 void gw_core_expire(gw_delivery_t *d)
 {
-    gw_core_finish(d, GW_ST_EXPIRED, 0, "validity period passed", NULL, 0);
+    gw_core_finish(d, GW_ST_EXPIRED, 0, "validity period passed", NULL);
 }
 
 void gw_core_move(gw_delivery_t *d, const char *why)
@@ -409,7 +408,7 @@ void gw_core_move(gw_delivery_t *d, const char *why)
              gw_dlv_target(d), why);
     GW_ENV_INFO(d->env, "core", "%s: %s", d->env->id, detail);
     gw_stat_add(gw_core_st_failovers, 1);
-    if (gw_core_change_from(d, from, GW_ST_QUEUED, 0, why, NULL, detail, 0,
+    if (gw_core_change_from(d, from, GW_ST_QUEUED, 0, why, NULL, detail,
                             gw_core_on_requeued, d) < 0)
         gw_dlv_free(d); /* the row keeps its old target: recovery resends it there */
 }
@@ -426,14 +425,18 @@ void gw_core_submitted(gw_delivery_t *d, const char *remote_id)
 {
     gw_core_count_attempt(d);
     gw_strlcpy(d->remote_id, remote_id ? remote_id : "", sizeof d->remote_id);
-    gw_core_finish(d, GW_ST_SUBMITTED, 0, NULL, remote_id, d->remote_id[0] != '\0');
+    /* no SMSC delivery receipt asked for (registered_delivery bits 0-1
+     * clear): none will come, so submitted is where this delivery ends */
+    if ((d->env->registered_delivery & 0x3) == 0)
+        d->flags |= GW_DLV_NORCPT;
+    gw_core_finish(d, GW_ST_SUBMITTED, 0, NULL, remote_id);
 }
 
 void gw_core_delivered(gw_delivery_t *d)
 {
     if (d->status != GW_ST_SUBMITTED)
         gw_core_count_attempt(d);
-    gw_core_finish(d, GW_ST_DELIVERED, 0, NULL, NULL, 0);
+    gw_core_finish(d, GW_ST_DELIVERED, 0, NULL, NULL);
 }
 
 /* Move d to its plan's next target and deliver it there, or fail it when
@@ -447,7 +450,7 @@ static void gw_core_failover(gw_delivery_t *d, int reason, const char *text, con
     if (!gw_dlv_next_target(d)) {
         GW_ENV_INFO(d->env, "core", "%s to %s via %s failed: %d %s (%s)", d->env->id,
                     d->env->to.address, from, reason, text ? text : "", why);
-        gw_core_finish(d, GW_ST_FAILED, reason, text, why, 0);
+        gw_core_finish(d, GW_ST_FAILED, reason, text, why);
         return;
     }
     snprintf(detail, sizeof detail, "failover from %.60s to %.60s: %.30s", d->targets[d->cur - 1],
@@ -456,7 +459,7 @@ static void gw_core_failover(gw_delivery_t *d, int reason, const char *text, con
     gw_stat_add(gw_core_st_failovers, 1);
     d->next_at = 0;
     /* the row leaves sending, so no queue loses a backlog entry */
-    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, detail, 0, gw_core_on_requeued) < 0)
+    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, detail, gw_core_on_requeued) < 0)
         gw_dlv_free(d);
 }
 
@@ -493,7 +496,7 @@ void gw_core_retry(gw_delivery_t *d, int reason, const char *text)
     gw_stat_add(gw_core_st_retries, 1);
     GW_ENV_DEBUG(d->env, "core", "%s attempt %d failed (%d %s); next in %d ms", d->env->id, n,
                  reason, text ? text : "", delay);
-    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, 0, gw_core_on_retry) < 0)
+    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, gw_core_on_retry) < 0)
         gw_dlv_free(d); /* stays sending in the store: recovery resends it */
 }
 
@@ -501,7 +504,7 @@ void gw_core_requeue(gw_delivery_t *d)
 {
     /* not the message's fault: no attempt counted, no backoff; the queue
      * feeds it again when its connector (the new one) has room */
-    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector closed", NULL, NULL, 0,
+    if (gw_core_change(d, GW_ST_QUEUED, 0, "connector closed", NULL, NULL,
                        gw_core_on_requeued) < 0)
         gw_dlv_free(d);
 }
@@ -566,7 +569,7 @@ static void gw_core_recover_one(gw_delivery_t *d, char *env_json, void *arg)
         GW_INFO("core", "%s: was being sent to %s when junction stopped; sending again, "
                 "flagged as a possible duplicate", d->env->id, gw_dlv_target(d));
         if (gw_core_change(d, GW_ST_QUEUED, 0, "restarted while sending", NULL,
-                           "possible duplicate: restarted while sending", 0,
+                           "possible duplicate: restarted while sending",
                            gw_core_on_requeued) < 0)
             gw_dlv_free(d);
         return;

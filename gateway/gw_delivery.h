@@ -50,6 +50,9 @@
 
 /* flags */
 #define GW_DLV_DUP 1u      /* may have reached the far side before (a crash while sending) */
+#define GW_DLV_NORCPT 2u   /* submitted without asking for a receipt: its last state (the
+                            * store's receipt index and receipt-wait sweep skip it, the
+                            * retention purge takes it; db_schema.c repeats the bit) */
 
 typedef enum {
     GW_STRAT_SINGLE = 0,

@@ -404,6 +404,7 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     const char *from = gw_mi_str(params, "from", r);
     const char *to = from ? gw_mi_str(params, "to", r) : NULL;
     const char *body = to ? gw_mi_str(params, "body", r) : NULL;
+    long long rd = gw_mi_opt_int(params, "registered_delivery", 1);
     gw_mi_wait_t w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
     char *target = NULL, *rule = NULL;
     struct timespec ts;
@@ -412,6 +413,10 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
 
     if (body == NULL)
         return;
+    if (rd < 0 || rd > 0x1F) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "registered_delivery must be 0..31");
+        return;
+    }
     env = gw_env_new();
     if (env == NULL) {
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
@@ -419,6 +424,7 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     }
     if (gw_mi_set_addrs(env, from, to, r) != 0)
         goto out_unref;
+    env->registered_delivery = (int)rd;
     gw_env_set_str(&env->body, body, (size_t)-1);
     env->body_len = strlen(body);
     gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
@@ -612,7 +618,7 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "connectors.update", gw_mi_connectors_update, "name, conf?, enabled?",
       "change a connector; it restarts at once" },
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once" },
-    { "messages.inject", gw_mi_messages_inject, "from, to, body, source?",
+    { "messages.inject", gw_mi_messages_inject, "from, to, body, source?, registered_delivery?",
       "accept a message as if received; returns after the store commit" },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state" },
     { "queues.list", gw_mi_queues_list, "",

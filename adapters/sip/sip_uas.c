@@ -150,6 +150,10 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
         return rc;
     env->body_len = len;
     env->binary = 0;
+    /* MESSAGE asks for no receipt of its own: junction asks the SMSC for
+     * one (on success and failure), so that the outcome reaches the
+     * message's state and events */
+    env->registered_delivery = 1;
     return 0;
 }
 

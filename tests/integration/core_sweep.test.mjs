@@ -120,7 +120,7 @@ test('retention purge under load: final messages go in batches of 500 while new 
     const burst = [];
     for (let k = i; k < i + 100; k++)
       burst.push(timedSubmit(session, { destination_addr: `4477008${String(k).padStart(5, '0')}`,
-        short_message: `old ${k}` }));
+        short_message: `old ${k}`, registered_delivery: 1 }));
     for (const r of await Promise.all(burst)) assert.equal(r.status, 0, 'old message accepted');
   }
   await waitFor(() => count(j, "messages WHERE to_addr LIKE '%4477008%' AND status = 'delivered'") === OLD,
@@ -128,7 +128,8 @@ test('retention purge under load: final messages go in batches of 500 while new 
   for (const row of sql(j, "SELECT id FROM messages WHERE to_addr LIKE '%4477008%' ORDER BY random() LIMIT 20;"))
     oldIds.push(row.id);
   assert.equal((await counters(j))['core.purged'] ?? 0, 0, 'nothing purged while retention is long');
-  assert.equal(count(j, "receipts"), OLD + 1, 'a receipt map row per submitted message');
+  assert.equal(count(j, "messages WHERE to_addr LIKE '%4477008%' AND remote_id IS NOT NULL"), OLD,
+    'each old message keeps the id the SMSC gave it');
   const before = count(j, 'messages');
   assert.equal(before, OLD + 2);
   // every old row past the 1 s retention to come, so that only the batch
@@ -198,13 +199,6 @@ test('retention purge under load: final messages go in batches of 500 while new 
   const gone = before + results.length - count(j, 'messages');
   assert.ok(gone >= OLD);
   assert.ok(c['core.purged'] >= gone, `core.purged ${c['core.purged']} counts the ${gone} purged messages`);
-  await waitFor(() => count(j, `receipts WHERE message_id IN (SELECT id FROM messages WHERE to_addr LIKE '%4477008%')
-    OR message_id NOT IN (SELECT id FROM messages)`) === 0, 5000, 'receipt maps of purged messages gone');
-  // maps past the retention go with their messages; a message still
-  // waiting for its receipt keeps its map (the test below)
-  await waitFor(() => count(j, `receipts r WHERE r.created_at < ${Date.now() - 1000 - 2 * SWEEP_MS}
-    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = r.message_id AND m.status IN ('submitted', 'sending'))`) === 0,
-  5000, 'receipt maps past the retention gone, but those of messages waiting for a receipt');
 
   // not final, never purged
   assert.equal(await statusOf(j, queued.id), 'queued');
@@ -214,9 +208,9 @@ test('retention purge under load: final messages go in batches of 500 while new 
   assert.equal(receipts.failed, 0, 'every receipt answered OK');
 });
 
-// A submitted message's receipt map outlives the retention: a map goes only
-// with its message (final or gone), so a late receipt still finds it.
-test('the receipt map of a message still waiting for its receipt outlives core.retention_s', async (t) => {
+// A submitted message waiting for its receipt outlives the retention (it is
+// not done), so a late receipt still finds it.
+test('a message still waiting for its receipt outlives core.retention_s and its late receipt delivers it', async (t) => {
   const smsc = await startSmsc({ submitStatus: (pdu) =>
     (pdu.short_message.message === 'canary' ? ESME_RINVDSTADR : 0) });
   const j = await startJunction({ params: { 'core.sweep_ms': 200, 'core.retention_s': 1 } });
@@ -239,9 +233,11 @@ test('the receipt map of a message still waiting for its receipt outlives core.r
   await waitFor(async () => (await statusOf(j, waiting.id)) === 'delivered', 5000, 'delivered by its receipt');
 });
 
-// core.purged counts both: the message rows and the receipt map rows.
-test('core.purged counts the message rows and the receipt map rows purged', async (t) => {
-  const N = 10;
+// Done is final or submitted without a receipt asked for: both are purged
+// and counted; a message that asked for none waits for none (a receipt the
+// SMSC sends anyway finds nothing).
+test('core.purged counts the done messages purged: delivered ones and those that asked for no receipt', async (t) => {
+  const N = 10, M = 5;
   const smsc = await startSmsc();
   const j = await startJunction({ params: { 'core.sweep_ms': 200, 'core.retention_s': 3600 } });
   t.after(async () => { await j.cleanup(); await smsc.stop(); });
@@ -252,17 +248,24 @@ test('core.purged counts the message rows and the receipt map rows purged', asyn
   t.after(() => receipts.stop());
   for (let i = 0; i < N; i++)
     await j.mi('messages.inject', { from: '4930111', to: `4477007002${i}`, body: `counted ${i}` });
+  for (let i = 0; i < M; i++)
+    await j.mi('messages.inject', { from: '4930111', to: `4477007003${i}`, body: `no receipt ${i}`,
+      registered_delivery: 0 });
   await waitFor(() => count(j, "messages WHERE status = 'delivered'") === N, 10000, `${N} delivered`);
-  assert.equal(count(j, 'receipts'), N);
+  await waitFor(async () => ((await counters(j))['core.receipts_unknown'] ?? 0) === M, 10000,
+    `the ${M} receipts nobody asked for matched nothing`);
+  assert.equal(count(j, "messages WHERE status = 'submitted'"), M, 'submitted is where they end');
+  assert.ok(smsc.submits.filter((p) => p.short_message.message.startsWith('no receipt'))
+    .every((p) => p.registered_delivery === 0), 'the SMSC was asked for no receipt');
   await waitFor(() => Date.now() - sql(j, 'SELECT max(updated_at) AS t FROM messages;')[0].t > 1100,
     5000, 'the rows a second old');
-  await j.mi('params.set', { name: 'core.retention_s', value: '1' }); // one batch takes all 2N rows
-  await waitFor(() => count(j, 'messages') === 0 && count(j, 'receipts') === 0, 5000, 'all purged');
+  await j.mi('params.set', { name: 'core.retention_s', value: '1' }); // one batch takes all
+  await waitFor(() => count(j, 'messages') === 0, 5000, 'all purged');
   const purged = await waitFor(async () => {
     const n = (await counters(j))['core.purged'];
-    return n >= 2 * N ? n : false;
+    return n >= N + M ? n : false;
   }, 2000, 'core.purged').catch(async () => (await counters(j))['core.purged']);
-  assert.equal(purged, 2 * N, `${N} messages and ${N} receipt maps purged`);
+  assert.equal(purged, N + M, `${N} delivered and ${M} submitted messages purged`);
 });
 
 test('a submitted message without a receipt expires after core.receipt_wait_s; one with its receipt is delivered', async (t) => {

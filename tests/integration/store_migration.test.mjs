@@ -5,8 +5,9 @@
 // smpp connector, messages queued (one still "received") with envelopes in
 // the v1 JSON form (delivery fields status / target / attempts / route
 // inside the envelope), and one submitted with its receipt map row.
-// Junction on that file must migrate it to version 2, deliver the queued
-// ones, show their plan, and apply the SMSC's receipt for the submitted one.
+// Junction on that file must migrate it through versions 2 and 3, deliver
+// the queued ones, show their plan, and apply the SMSC's receipt for the
+// submitted one (its map row carried onto the message by version 3).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -84,7 +85,7 @@ function v1Message({ id, now, status, to, body, attempts = 0, remoteId = null })
     ` ${remoteId ? q(remoteId) : 'NULL'}, ${q(JSON.stringify(env))});`;
 }
 
-test('a v1 database file is migrated to v2 with its rows: queued ones delivered, a receipt applied', async (t) => {
+test('a v1 database file is migrated to v3 with its rows: queued ones delivered, a receipt applied', async (t) => {
   let j = null;
   const smsc = await startSmsc();
   const dir = mkdtempSync(path.join(tmpdir(), 'junction-v1-'));
@@ -116,10 +117,12 @@ test('a v1 database file is migrated to v2 with its rows: queued ones delivered,
 
   j = await startJunction({ params: { 'db.path': file, 'smpp.reconnect_s': 1 } });
   assert.match(j.log, /schema migrated to version 2/);
+  assert.match(j.log, /schema migrated to version 3/);
   assert.doesNotMatch(j.log, /schema migrated to version 1/, 'the v1 schema was not created again');
-  assert.equal(sqlite(file, 'PRAGMA user_version;'), '2');
-  assert.equal(sqlite(file, "SELECT count(*) FROM sqlite_master WHERE name IN ('outbox', 'events');"), '1');
-  assert.equal(sqlite(file, "SELECT name FROM sqlite_master WHERE name IN ('outbox', 'events');"), 'outbox');
+  assert.equal(sqlite(file, 'PRAGMA user_version;'), '3');
+  assert.equal(sqlite(file, "SELECT name FROM sqlite_master WHERE name IN ('outbox', 'events', 'receipts');"), 'outbox');
+  assert.equal(sqlite(file, `SELECT remote_id FROM messages WHERE id = ${q(submitted.id)};`), 'smsc-old-77',
+    'the receipt map row carried onto its message');
 
   // the v1 connector and route are the running ones
   assert.deepEqual((await j.mi('routes.list')).map((r) => [r.name, r.target]), [['uk', 'op']]);

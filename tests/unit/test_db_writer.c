@@ -337,10 +337,10 @@ static void test_events_land_in_outbox_with_their_change_in_order_and_reach_hook
     assert_int_equal(ev.n, 0); /* taken over */
     d->status = GW_ST_SENDING;
     tw_event(&ev, "message.sending", d->env->id);
-    assert_int_equal(db_dlv_update(d, 0, &ev, NULL, NULL), 0);
+    assert_int_equal(db_dlv_update(d, &ev, NULL, NULL), 0);
     d->status = GW_ST_SUBMITTED;
     tw_event(&ev, "message.submitted", d->env->id);
-    assert_int_equal(db_dlv_update(d, 0, &ev, NULL, NULL), 0);
+    assert_int_equal(db_dlv_update(d, &ev, NULL, NULL), 0);
     db_writer_flush();
 
     static const char *const want[] = {"message.received", "message.queued", "message.sending",
@@ -427,7 +427,7 @@ static void test_failed_update_group_is_retried_and_writes_change_and_event_once
     tw_fail_commits_on(t->raw, "UPDATE");
     d->status = GW_ST_SENDING;
     tw_event(&ev, "message.sending", d->env->id);
-    assert_int_equal(db_dlv_update(d, 0, &ev, tw_commit_cb, NULL), 0);
+    assert_int_equal(db_dlv_update(d, &ev, tw_commit_cb, NULL), 0);
     assert_true(tw_wait_failing(1));
     usleep(300 * 1000); /* a retry or two fail as well (100 ms, 200 ms backoff) */
     tw_status(t->raw, d->env->id, status, sizeof status);
@@ -557,8 +557,10 @@ static void test_receipt_wait_expires_only_submitted_rows_older_than_bound(void 
     gw_delivery_t *queued = tw_dlv("smsc1", GW_ST_QUEUED, 0);
     gw_delivery_t *sending = tw_dlv("smsc1", GW_ST_SENDING, 0);
     gw_delivery_t *done = tw_dlv("smsc1", GW_ST_DELIVERED, 0);
-    gw_delivery_t *all[] = {old, fresh, queued, sending, done};
-    for (size_t i = 0; i < 5; i++)
+    gw_delivery_t *norcpt = tw_dlv("smsc1", GW_ST_SUBMITTED, 0); /* asked for no receipt */
+    gw_delivery_t *all[] = {old, fresh, queued, sending, done, norcpt};
+    norcpt->flags |= GW_DLV_NORCPT;
+    for (size_t i = 0; i < 6; i++)
         tw_store(all[i], NULL);
     /* everything but fresh last changed an hour ago */
     int64_t now = gw_now_ms();
@@ -569,8 +571,9 @@ static void test_receipt_wait_expires_only_submitted_rows_older_than_bound(void 
     assert_int_equal(tw_sweep(DB_SWEEP_RECEIPT_WAIT, NULL, 0, now, now - 60000, 10), 1);
     tw_status(t->raw, old->env->id, status, sizeof status);
     assert_string_equal(status, "expired");
-    static const char *const stays[] = {NULL, "submitted", "queued", "sending", "delivered"};
-    for (size_t i = 1; i < 5; i++) {
+    static const char *const stays[] = {NULL,      "submitted", "queued",
+                                        "sending", "delivered", "submitted"};
+    for (size_t i = 1; i < 6; i++) {
         tw_status(t->raw, all[i]->env->id, status, sizeof status);
         assert_string_equal(status, stays[i]);
     }
@@ -580,19 +583,19 @@ static void test_receipt_wait_expires_only_submitted_rows_older_than_bound(void 
     assert_non_null(strstr(tw_seen.texts[0], "receipt"));
     assert_int_equal(tw_sweep(DB_SWEEP_RECEIPT_WAIT, NULL, 0, now, now - 60000, 10), 0);
     db_writer_stop();
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 6; i++)
         gw_dlv_free(all[i]);
 }
 
-/* PURGE deletes final rows last changed before the bound and receipt map
- * rows created before it, at most limit of each per batch, with no event;
- * newer final rows and old rows that are not final stay. */
-static void test_purge_removes_only_old_final_rows_and_old_receipt_rows_in_batches(void **state)
+/* PURGE deletes done rows (final, or submitted without a receipt to wait
+ * for) last changed before the bound, at most limit per batch, with no
+ * event; newer done rows and old rows still in flight stay. */
+static void test_purge_removes_only_old_done_rows_in_batches(void **state)
 {
     tw_db_t *t = *state;
     static const gw_status_t finals[] = {GW_ST_DELIVERED, GW_ST_FAILED, GW_ST_EXPIRED,
                                          GW_ST_REJECTED, GW_ST_DELIVERED};
-    gw_delivery_t *old_final[5], *recent, *old_queued, *old_submitted, *old_sending;
+    gw_delivery_t *old_final[5], *recent, *old_queued, *old_waiting, *old_norcpt, *old_sending;
     char status[32];
     db_writer_set_hooks(tw_row_events, tw_on_event);
     assert_int_equal(db_writer_start(), 0);
@@ -602,59 +605,54 @@ static void test_purge_removes_only_old_final_rows_and_old_receipt_rows_in_batch
     }
     recent = tw_dlv("smsc1", GW_ST_DELIVERED, 0);
     old_queued = tw_dlv("smsc1", GW_ST_QUEUED, 0);
-    old_submitted = tw_dlv("smsc1", GW_ST_SUBMITTED, 0);
+    old_waiting = tw_dlv("smsc1", GW_ST_SUBMITTED, 0);
+    old_norcpt = tw_dlv("smsc1", GW_ST_SUBMITTED, 0);
     old_sending = tw_dlv("smsc1", GW_ST_SENDING, 0);
     tw_store(recent, NULL);
     tw_store(old_queued, NULL);
-    tw_store(old_submitted, NULL);
+    tw_store(old_waiting, NULL);
+    tw_store(old_norcpt, NULL);
     tw_store(old_sending, NULL);
-    /* receipt map rows: three of final messages and one of the message
-     * still waiting for its receipt, through updates (aged below), and a
-     * fresh one */
-    for (int i = 0; i < 3; i++) {
-        snprintf(old_final[i]->remote_id, sizeof old_final[i]->remote_id, "old-%d", i);
-        assert_int_equal(db_dlv_update(old_final[i], 1, NULL, NULL, NULL), 0);
-    }
-    snprintf(old_submitted->remote_id, sizeof old_submitted->remote_id, "waiting-1");
-    assert_int_equal(db_dlv_update(old_submitted, 1, NULL, NULL, NULL), 0);
+    /* one submitted message waits for its receipt, the other asked for none */
+    snprintf(old_waiting->remote_id, sizeof old_waiting->remote_id, "waiting-1");
+    assert_int_equal(db_dlv_update(old_waiting, NULL, NULL, NULL), 0);
+    snprintf(old_norcpt->remote_id, sizeof old_norcpt->remote_id, "norcpt-1");
+    old_norcpt->flags |= GW_DLV_NORCPT;
+    assert_int_equal(db_dlv_update(old_norcpt, NULL, NULL, NULL), 0);
     db_writer_flush();
     int64_t now = gw_now_ms();
     tw_exec(t->raw, "UPDATE messages SET updated_at = updated_at - 3600000");
-    tw_exec(t->raw, "UPDATE receipts SET created_at = created_at - 3600000");
     tw_exec_id(t->raw, "UPDATE messages SET updated_at = updated_at + 3600000 WHERE id = ?1",
                recent->env->id);
-    snprintf(recent->remote_id, sizeof recent->remote_id, "fresh-1");
-    assert_int_equal(db_dlv_update(recent, 1, NULL, NULL, NULL), 0); /* final: no row change */
-    db_writer_flush();
-    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts"), 5);
     long long outbox0 = tw_int(t->raw, "SELECT count(*) FROM outbox");
 
-    /* 5 old final rows and the 3 old maps of final messages, at most 2 of
-     * each per batch: n counts both; the waiting message's map stays */
-    assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 4);
-    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM messages"), 7);
-    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts"), 3);
-    assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 3);
-    assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 1);
+    /* 5 old final rows and the old one that waits for nothing, at most 2
+     * per batch; the message waiting for its receipt stays */
+    assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 2);
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM messages"), 8);
+    assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 2);
+    assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 2);
     assert_int_equal(tw_sweep(DB_SWEEP_PURGE, NULL, 0, now, now - 60000, 2), 0);
     assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM messages"), 4);
     for (int i = 0; i < 5; i++) {
         tw_status(t->raw, old_final[i]->env->id, status, sizeof status);
         assert_string_equal(status, "");
     }
+    tw_status(t->raw, old_norcpt->env->id, status, sizeof status);
+    assert_string_equal(status, "");
     tw_status(t->raw, recent->env->id, status, sizeof status);
     assert_string_equal(status, "delivered");
     tw_status(t->raw, old_queued->env->id, status, sizeof status);
     assert_string_equal(status, "queued");
-    tw_status(t->raw, old_submitted->env->id, status, sizeof status);
+    tw_status(t->raw, old_waiting->env->id, status, sizeof status);
     assert_string_equal(status, "submitted");
     tw_status(t->raw, old_sending->env->id, status, sizeof status);
     assert_string_equal(status, "sending");
-    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts"), 2);
-    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts WHERE remote_id = 'fresh-1'"),
-                     1);
-    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts WHERE remote_id = 'waiting-1'"),
-                     1);
+    /* the waiting message is still what its receipt finds */
+    char *id = db_receipt_lookup("smsc1", "waiting-1");
+    assert_non_null(id);
+    assert_string_equal(id, old_waiting->env->id);
+    free(id);
     assert_int_equal(tw_seen.row_events, 0);
     assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM outbox"), outbox0);
     db_writer_stop();
@@ -662,7 +660,8 @@ static void test_purge_removes_only_old_final_rows_and_old_receipt_rows_in_batch
         gw_dlv_free(old_final[i]);
     gw_dlv_free(recent);
     gw_dlv_free(old_queued);
-    gw_dlv_free(old_submitted);
+    gw_dlv_free(old_waiting);
+    gw_dlv_free(old_norcpt);
     gw_dlv_free(old_sending);
 }
 
@@ -706,9 +705,9 @@ static void test_inserts_refused_past_queue_max_updates_still_taken(void **state
     assert_true(accepted >= 5 && accepted < TW_N);
     /* past the limit a change of a stored message is still taken */
     stored->status = GW_ST_SENDING;
-    assert_int_equal(db_dlv_update(stored, 0, NULL, tw_commit_cb, NULL), 0);
+    assert_int_equal(db_dlv_update(stored, NULL, tw_commit_cb, NULL), 0);
     stored->status = GW_ST_SUBMITTED;
-    assert_int_equal(db_dlv_update(stored, 0, NULL, tw_commit_cb, NULL), 0);
+    assert_int_equal(db_dlv_update(stored, NULL, tw_commit_cb, NULL), 0);
     assert_int_equal(db_dlv_insert(d[accepted], d[accepted]->env_json, NULL, tw_commit_cb, NULL),
                      GW_EFULL);
     tw_exec(t->raw, "COMMIT");
@@ -800,7 +799,7 @@ static void test_failing_commits_never_refuse_updates(void **state)
     db_writer_flush();
     assert_true(db_writer_failing());
     stored->status = GW_ST_SENDING;
-    assert_int_equal(db_dlv_update(stored, 0, NULL, tw_commit_cb, NULL), 0);
+    assert_int_equal(db_dlv_update(stored, NULL, tw_commit_cb, NULL), 0);
     db_writer_flush();
     tw_status(t->raw, stored->env->id, status, sizeof status);
     assert_string_equal(status, "sending");
@@ -831,7 +830,7 @@ int main(void)
             test_receipt_wait_expires_only_submitted_rows_older_than_bound, tw_setup,
             tw_teardown),
         cmocka_unit_test_setup_teardown(
-            test_purge_removes_only_old_final_rows_and_old_receipt_rows_in_batches, tw_setup,
+            test_purge_removes_only_old_done_rows_in_batches, tw_setup,
             tw_teardown),
         cmocka_unit_test_setup_teardown(test_inserts_refused_past_queue_max_updates_still_taken,
                                         tw_setup, tw_teardown),
