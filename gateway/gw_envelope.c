@@ -164,10 +164,17 @@ int gw_status_parse(const char *s)
 /* "key":{"address":...,"type":...,"ton":n,"npi":n} */
 static void gw_env_text_addr(gw_jbuf_t *b, const char *key, const gw_addr_t *a)
 {
-    gw_jbuf_fmt(b, "\"%s\":{\"address\":", key);
+    gw_jbuf_put(b, "\"", 1);
+    gw_jbuf_puts(b, key);
+    gw_jbuf_puts(b, "\":{\"address\":");
     gw_jbuf_str(b, a->address);
-    gw_jbuf_fmt(b, ",\"type\":\"%s\",\"ton\":%d,\"npi\":%d}", gw_addr_type_name(a->type),
-                a->ton, a->npi);
+    gw_jbuf_puts(b, ",\"type\":\"");
+    gw_jbuf_puts(b, gw_addr_type_name(a->type));
+    gw_jbuf_puts(b, "\",\"ton\":");
+    gw_jbuf_int(b, a->ton);
+    gw_jbuf_puts(b, ",\"npi\":");
+    gw_jbuf_int(b, a->npi);
+    gw_jbuf_put(b, "}", 1);
 }
 
 /* ,"key":"s" when s is set; *first tracks the object's first member. */
@@ -185,21 +192,31 @@ static void gw_env_text_opt(gw_jbuf_t *b, int *first, const char *key, const cha
 
 char *gw_env_to_text(const gw_envelope_t *env)
 {
-    gw_jbuf_t b = { 0 };
+    char scratch[2048]; /* most envelopes fit: one malloc of the final size */
+    gw_jbuf_t b = GW_JBUF_IN(scratch);
     const char *key;
     json_t *v;
     int first;
 
-    gw_jbuf_need(&b, 512 + env->body_len * 2);
-    gw_jbuf_fmt(&b, "{\"id\":\"%s\",\"v\":%d,\"created_at\":%lld,\"expires_at\":%lld,", env->id,
-                env->version, (long long)env->created_at, (long long)env->expires_at);
+    gw_jbuf_puts(&b, "{\"id\":");
+    gw_jbuf_str(&b, env->id);
+    gw_jbuf_puts(&b, ",\"v\":");
+    gw_jbuf_int(&b, env->version);
+    gw_jbuf_puts(&b, ",\"created_at\":");
+    gw_jbuf_int(&b, (long long)env->created_at);
+    gw_jbuf_puts(&b, ",\"expires_at\":");
+    gw_jbuf_int(&b, (long long)env->expires_at);
+    gw_jbuf_put(&b, ",", 1);
     gw_env_text_addr(&b, "from", &env->from);
     gw_jbuf_put(&b, ",", 1);
     gw_env_text_addr(&b, "to", &env->to);
     gw_jbuf_puts(&b, ",\"content_type\":");
     gw_jbuf_str(&b, env->content_type ? env->content_type : "text/plain");
-    gw_jbuf_fmt(&b, ",\"data_coding\":%d,\"registered_delivery\":%d,\"source\":{",
-                env->data_coding, env->registered_delivery);
+    gw_jbuf_puts(&b, ",\"data_coding\":");
+    gw_jbuf_int(&b, env->data_coding);
+    gw_jbuf_puts(&b, ",\"registered_delivery\":");
+    gw_jbuf_int(&b, env->registered_delivery);
+    gw_jbuf_puts(&b, ",\"source\":{");
     first = 1;
     gw_env_text_opt(&b, &first, "adapter", env->source.adapter);
     gw_env_text_opt(&b, &first, "connector", env->source.connector);

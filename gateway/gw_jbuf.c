@@ -20,13 +20,31 @@ void gw_jbuf_need(gw_jbuf_t *b, size_t n)
     cap = b->cap ? b->cap : 256;
     while (cap < b->len + n + 1)
         cap *= 2;
-    p = realloc(b->p, cap);
+    p = b->fixed ? malloc(cap) : realloc(b->p, cap);
     if (p == NULL) {
         b->oom = 1;
         return;
     }
+    if (b->fixed && b->len > 0)
+        memcpy(p, b->p, b->len + 1);
+    b->fixed = 0;
     b->p = p;
     b->cap = cap;
+}
+
+void gw_jbuf_int(gw_jbuf_t *b, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[--i] = '-';
+    gw_jbuf_put(b, tmp + i, sizeof tmp - i);
 }
 
 void gw_jbuf_put(gw_jbuf_t *b, const char *s, size_t n)
@@ -97,12 +115,29 @@ void gw_jbuf_str(gw_jbuf_t *b, const char *s)
 
 char *gw_jbuf_done(gw_jbuf_t *b)
 {
+    char *out;
+
     if (b->oom) {
-        free(b->p);
-        b->p = NULL;
+        gw_jbuf_free(b);
         return NULL;
     }
     if (b->p == NULL)
         gw_jbuf_put(b, "", 0);
-    return b->oom ? NULL : b->p;
+    if (b->oom || !b->fixed)
+        return b->oom ? NULL : b->p;
+    out = malloc(b->len + 1);
+    if (out != NULL)
+        memcpy(out, b->p, b->len + 1);
+    b->p = NULL;
+    b->fixed = 0;
+    return out;
+}
+
+void gw_jbuf_free(gw_jbuf_t *b)
+{
+    if (!b->fixed)
+        free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->fixed = 0;
 }

@@ -291,12 +291,14 @@ char *sip_build_response(osip_message_t *req, int status, const char *reason,
 {
     /* one growing buffer (gw_jbuf), not a FILE: a response is built for
      * every request */
-    gw_jbuf_t b = { 0 };
+    char scratch[1024];
+    gw_jbuf_t b = GW_JBUF_IN(scratch);
     osip_generic_param_t *tag = NULL;
     char *out;
 
-    gw_jbuf_need(&b, 512);
-    gw_jbuf_fmt(&b, "SIP/2.0 %d ", status);
+    gw_jbuf_puts(&b, "SIP/2.0 ");
+    gw_jbuf_int(&b, status);
+    gw_jbuf_put(&b, " ", 1);
     gw_jbuf_puts(&b, reason);
     gw_jbuf_put(&b, "\r\n", 2);
     for (int i = 0; i < osip_list_size(&req->vias); i++) {
@@ -322,7 +324,7 @@ char *sip_build_response(osip_message_t *req, int status, const char *reason,
     return out;
 
 out_fail:
-    free(b.p);
+    gw_jbuf_free(&b);
     return NULL;
 }
 
