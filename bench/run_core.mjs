@@ -6,6 +6,7 @@
 //                           [--step-seconds=5] [--rss-cap-mib=4096]
 //                           [--window=100] [--queued=1000000] [--queued-limit-s=240]
 //                           [--no-queued] [--no-write] [--perf=DIR] [--no-climb]
+//                           [--param=name=value ...]
 //
 // One junction (log.level=warn, db.synchronous=full, sip.workers default,
 // its own temporary database) with two connectors to C SMSC peers
@@ -78,6 +79,9 @@ const QUIET_PCT = Number(option('quiet-pct', '40'));
 const WRITE = !process.argv.includes('--no-write');
 const PERF_DIR = option('perf', '');
 const CLIMB = !process.argv.includes('--no-climb');
+// --param=name=value (repeatable): a junction parameter for both runs
+const EXTRA_PARAMS = Object.fromEntries(process.argv.filter((x) => x.startsWith('--param='))
+  .map((x) => { const kv = x.slice(8); const i = kv.indexOf('='); return [kv.slice(0, i), kv.slice(i + 1)]; }));
 const DRAIN_S = 10;
 const RUN_LIMIT_S = 600;
 const SCENARIO = path.join(BENCH, 'sipp/uac_message_bench.xml');
@@ -384,7 +388,7 @@ async function waitBound(j, name) {
 async function mainRun() {
   const plain = await startSmscFast(false), rcpt = await startSmscFast(true);
   const jn = await startJunction({ params: { 'log.level': 'warn', 'sip.workers': 0,
-    'db.synchronous': 'full' } });
+    'db.synchronous': 'full', ...EXTRA_PARAMS } });
   track(jn.proc);
   const out = { cpu: [], climb: [] };
   try {
@@ -440,7 +444,7 @@ async function mainRun() {
 async function queuedRun() {
   const deadPort = await freePort();   // nothing listens on it
   const jn = await startJunction({ params: { 'log.level': 'warn', 'sip.workers': 0,
-    'db.synchronous': 'full' } });
+    'db.synchronous': 'full', ...EXTRA_PARAMS } });
   track(jn.proc);
   try {
     await addConnector(jn, 'dead', deadPort);
@@ -507,7 +511,8 @@ function report(cmd, mach, res, q, startedAt, seconds) {
   L.push(`Machine: ${mach.nproc} cores (${mach.cpu}), ${mach.mem_gib} GiB, Linux ${mach.kernel}, ` +
     `${mach.sipp}, Node ${mach.node}; load average before the run ${mach.load}, after it ` +
     `${os.loadavg().map((x) => x.toFixed(2)).join(' ')}. Run time ${Math.round(seconds)} s. ` +
-    `Junction: db.synchronous FULL, sip.workers default, SMPP connector window ${WINDOW}; ` +
+    `Junction: db.synchronous FULL, sip.workers default, SMPP connector window ${WINDOW}` +
+    Object.entries(EXTRA_PARAMS).map(([k, v]) => `, ${k}=${v}`).join('') + '; ' +
     `idle CPU ${f1(res.idle_cpu_pct)}% of a core, RSS at start ${f1(res.rss_start_mib)} MiB.`, '');
   const summary = [];
   const [sip, smpp, rc] = res.cpu;

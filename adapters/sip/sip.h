@@ -35,6 +35,7 @@
 #include <osipparser2/osip_parser.h>
 
 #include "gw_delivery.h"
+#include "gw_jbuf.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
 
@@ -107,6 +108,14 @@ int sip_check_text_body(const osip_message_t *req, const char **body, size_t *le
 char *sip_build_response(osip_message_t *req, int status, const char *reason,
                          const char *to_tag, const char *src_ip, int src_port,
                          const char *extra, size_t *len);
+/* The header block of a response to the request text buf[0..n), appended
+ * to b: every Via, From, To, Call-ID and CSeq line as received, the top
+ * Via stamped as sip_build_response does, the To given ";tag=" to_tag
+ * unless to_tag is NULL (the request's To has a tag).  0, or -1 (b as it
+ * was) when the text has no Via with a sent-by: use sip_build_response.
+ * sip_resp.c. */
+int sip_resp_headers(const char *buf, size_t n, const char *to_tag, const char *src_ip,
+                     int src_port, gw_jbuf_t *b);
 /* The same built from raw text that osip could not parse: copies the Via,
  * From, To, Call-ID and CSeq lines as they are.  NULL when there is no Via
  * (nothing to answer to). */
@@ -164,8 +173,10 @@ typedef struct sip_item {
     sip_item_kind_t kind;
     sip_worker_t *worker;
     /* REPLY */
-    osip_message_t *req;
-    sip_peer_t peer;
+    osip_message_t *req;     /* NULL when resp_hdrs holds what the answer needs */
+    sip_peer_t peer;         /* the request's source; with resp_hdrs, where the answer goes */
+    char *resp_hdrs;         /* the answer's header block (sip_resp_headers), or NULL */
+    size_t resp_hdrs_len;
     char *txn_key;
     char to_tag[17];
     int rc;

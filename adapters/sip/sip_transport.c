@@ -88,6 +88,7 @@ void sip_item_free(void *item)
     if (it->req)
         osip_message_free(it->req);
     free(it->txn_key);
+    free(it->resp_hdrs);
     gw_dlv_free(it->dlv);
     if (it->conn) {
         if (it->kind == SIP_ITEM_SEND) /* never became a transaction */

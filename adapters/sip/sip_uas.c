@@ -116,9 +116,48 @@ static void sip_uas_accepted(gw_envelope_t *env, int rc, void *arg)
     }
 }
 
+/* The answer of a MESSAGE whose header block was copied when it arrived
+ * (it->resp_hdrs): the status line, that block, Server, extra and an empty
+ * body; sent to it->peer and recorded for retransmissions.  Worker thread. */
+static void sip_uas_answer_hdrs(sip_worker_t *w, sip_item_t *it, int status, const char *reason,
+                                const char *extra)
+{
+    char scratch[2048];
+    gw_jbuf_t b = GW_JBUF_IN(scratch);
+
+    gw_jbuf_puts(&b, "SIP/2.0 ");
+    gw_jbuf_int(&b, status);
+    gw_jbuf_put(&b, " ", 1);
+    gw_jbuf_puts(&b, reason);
+    gw_jbuf_put(&b, "\r\n", 2);
+    gw_jbuf_put(&b, it->resp_hdrs, it->resp_hdrs_len);
+    gw_jbuf_puts(&b, "Server: junction\r\n");
+    if (extra)
+        gw_jbuf_puts(&b, extra);
+    gw_jbuf_puts(&b, "Content-Length: 0\r\n\r\n");
+    if (b.oom) {
+        GW_ERR(SIP_LOG, "cannot build %d: out of memory", status);
+        gw_jbuf_free(&b);
+        return;
+    }
+    if (sip_worker_send(w, &it->peer, b.p, b.len) == 0)
+        sip_count_status(status);
+    if (it->txn_key)
+        sip_txn_final(sip_worker_txns(w), it->txn_key, b.p, b.len, gw_now_ms());
+    GW_DEBUG(SIP_LOG, "MESSAGE %s -> %d %s", it->txn_key ? it->txn_key : "-", status, reason);
+    gw_jbuf_free(&b);
+}
+
 /* See sip.h.  Worker thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
 {
+    if (it->resp_hdrs != NULL) {
+        if (it->rc == 0)
+            sip_uas_answer_hdrs(w, it, 202, "Accepted", NULL);
+        else
+            sip_uas_answer_hdrs(w, it, 503, "Service Unavailable", SIP_RETRY_AFTER);
+        return;
+    }
     if (it->rc == 0)
         sip_uas_answer(w, it->req, &it->peer, it->txn_key, it->to_tag, 202, "Accepted", NULL);
     else /* the store could not commit it (a full disk, I/O): nothing kept */
@@ -157,15 +196,38 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
     return 0;
 }
 
-/* MESSAGE: takes ownership of req.  Worker thread. */
+/* Copy the answer's header block from the request text into it, and
+ * where the answer goes; without it (text sip_resp_headers cannot follow)
+ * the answer is built from the parsed request later.  Worker thread. */
+static void sip_uas_keep_headers(sip_item_t *it, const osip_message_t *req, const sip_peer_t *src,
+                                 const char *buf, size_t n, const char *to_tag)
+{
+    char ip[INET_ADDRSTRLEN];
+    osip_generic_param_t *tag = NULL;
+    gw_jbuf_t b = { 0 };
+
+    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof(ip));
+    if (req->to)
+        osip_to_get_tag(req->to, &tag);
+    if (sip_resp_headers(buf, n, tag ? NULL : to_tag, ip, ntohs(src->addr.sin_port), &b) != 0) {
+        gw_jbuf_free(&b);
+        return;
+    }
+    it->resp_hdrs_len = b.len;
+    it->resp_hdrs = gw_jbuf_done(&b);
+    if (it->resp_hdrs != NULL)
+        it->peer = sip_reply_peer(req, src);
+}
+
+/* MESSAGE: takes ownership of req; buf[0..n) is its text.  Worker thread. */
 static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
-                            const char *key, const char *to_tag)
+                            const char *key, const char *to_tag, const char *buf, size_t n)
 {
     const char *reason = NULL, *body = NULL;
     size_t len = 0;
     gw_envelope_t *env = NULL;
     sip_item_t *it = NULL;
-    int st, rc;
+    int st, rc, kept;
 
     gw_stat_add(sip_stats.rx_message, 1);
     if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED)) {
@@ -194,12 +256,18 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     }
     it->kind = SIP_ITEM_REPLY;
     it->worker = w;
-    it->req = req;
     it->peer = *src;
     snprintf(it->to_tag, sizeof(it->to_tag), "%s", to_tag);
+    sip_uas_keep_headers(it, req, src, buf, n, to_tag);
+    /* with its header block kept, the answer needs nothing of req */
+    kept = it->resp_hdrs != NULL;
+    it->req = kept ? NULL : req;
     rc = gw_core_accept(env, sip_uas_accepted, it);
     if (rc == 0) {
-        /* it (and req with it) now belongs to the callback */
+        /* it (and req with it, unless it kept the header block) now
+         * belongs to the callback: it is not read again here */
+        if (kept)
+            osip_message_free(req);
         gw_env_unref(env);
         return;
     }
@@ -217,8 +285,10 @@ out_free_req:
     osip_message_free(req);
 }
 
-/* A parsed request: takes ownership of req.  Worker thread. */
-static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src)
+/* A parsed request: takes ownership of req; buf[0..n) is its text.  Worker
+ * thread. */
+static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                            const char *buf, size_t n)
 {
     const char *reason = NULL, *resp = NULL;
     size_t resp_len = 0;
@@ -260,7 +330,7 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
         break;
     }
     if (strcmp(req->sip_method, "MESSAGE") == 0) {
-        sip_uas_message(w, req, src, key, to_tag);
+        sip_uas_message(w, req, src, key, to_tag, buf, n);
         return;
     }
     if (strcmp(req->sip_method, "OPTIONS") == 0)
@@ -305,5 +375,5 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
         sip_uac_dispatch(w, m);
         return;
     }
-    sip_uas_request(w, m, peer);
+    sip_uas_request(w, m, peer, buf, n);
 }

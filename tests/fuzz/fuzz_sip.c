@@ -55,6 +55,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sip_utf8_valid(buf, size);
     if (sip_looks_like_sip(buf, size) == 1) {
         free(sip_build_raw_response(buf, size, 400, "Bad Request", &len));
+        {
+            /* the 202's header block copied from the text (sip_resp.c) */
+            gw_jbuf_t b = { 0 };
+            sip_resp_headers(buf, size, "fuzztag", "127.0.0.1", 5060, &b);
+            gw_jbuf_free(&b);
+        }
         if (osip_message_init(&m) == 0) {
             if (osip_message_parse(m, buf, size) == 0 && MSG_IS_REQUEST(m))
                 fuzz_sip_one(m);
