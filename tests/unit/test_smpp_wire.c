@@ -21,7 +21,7 @@
 #include <smpp34_structs.h>
 #include <smpp34_params.h>
 
-#include "adapters/smpp/smpp_wire.h"
+#include "adapters/smpp/smpp.h"
 #include "gateway/gw_errors.h"
 
 #define ROUNDS 1500
@@ -767,6 +767,28 @@ static void test_encoder_refuses_what_does_not_fit(void **state)
     assert_int_equal(smpp_wire_encode_header(buf, 15, ENQUIRE_LINK, 0, 1), GW_EINVAL);
 }
 
+/* A deliver_sm whose text is in message_payload becomes the envelope body. */
+static void test_message_payload_fills_the_envelope(void **state)
+{
+    uint8_t buf[512];
+    const uint8_t text[] = "hello from the payload";
+    smpp_sm_fields_t f = { .src = "4915112345", .dst = "4915198765", .src_ton = 1,
+                           .src_npi = 1, .dst_ton = 1, .dst_npi = 1, .payload = text,
+                           .payload_len = sizeof text - 1, .message_state = -1,
+                           .sar_ref = -1, .sar_total = -1, .sar_seq = -1 };
+    smpp_sm_fields_t g;
+    gw_envelope_t *env = gw_env_new();
+    const char *why;
+    int len = smpp_wire_encode_sm(buf, sizeof buf, DELIVER_SM, 5, &f);
+
+    (void)state;
+    assert_non_null(env);
+    assert_int_equal(smpp_wire_decode_sm(buf, (size_t)len, &g, &why), 0);
+    assert_int_equal(smpp_env_fill(env, &g), 0);
+    assert_string_equal(env->body, "hello from the payload");
+    gw_env_unref(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_reserved_ton_npi_and_sequence_zero_are_refused),
         cmocka_unit_test(test_resp_message_id_without_nul_is_refused),
         cmocka_unit_test(test_encoder_refuses_what_does_not_fit),
+        cmocka_unit_test(test_message_payload_fills_the_envelope),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
