@@ -9,9 +9,10 @@
  *   smpp_server.c   our SMSC port for customers
  *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
  *   smpp_pdu.c      envelope <-> PDU fields shared by client and server
+ *   smpp_wire.c     our codec of the per-message PDUs (smpp_wire.h, pure)
  *
  * Threads: libsmpp34 keeps its error state in globals, so every function
- * here except the codec, smpp_work_push() and the gw_adapter_t entry
+ * here except the codecs, smpp_work_push() and the gw_adapter_t entry
  * points runs on the one SMPP thread (smpp_base); blocking work (a bind's
  * password check) goes to the core's worker pool and comes back as work.
  */
@@ -23,6 +24,7 @@
 #include <event2/event.h>
 
 #include "gw_delivery.h"
+#include "smpp_wire.h"
 
 #define SMPP_MOD "smpp"
 #define SMPP_MAX_PDU 65536 /* largest command_length we accept */
@@ -80,10 +82,6 @@ typedef struct smpp_req {
     void *ctx; /* the owner's, never freed by the session */
 } smpp_req_t;
 
-typedef struct smpp_hdr {
-    uint32_t len, cmd_id, status, seq;
-} smpp_hdr_t;
-
 typedef struct smpp_session_ops {
     /* An outgoing connection is up. */
     void (*on_connected)(smpp_session_t *s);
@@ -131,36 +129,36 @@ void smpp_session_free(smpp_session_t *s);
 /* Stop reading, flush what was written, then on_closed(why) and free. */
 void smpp_session_finish(smpp_session_t *s, const char *why);
 smpp_session_t *smpp_session_find(uint64_t id);
-/* Send a request: pdu is a libsmpp34 struct (NULL for header-only
- * commands).  Registers it in flight with ctx.  Returns 0 or GW_ERROR. */
+/* Send a session request: pdu is a libsmpp34 struct (bind_*), NULL for
+ * header-only commands (unbind, enquire_link, built by smpp_wire).
+ * Registers it in flight with ctx.  Returns 0 or GW_ERROR. */
 int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ctx);
-/* Send a response (or generic_nack) for seq; pdu may be NULL. */
+/* Send a submit_sm or deliver_sm of fields f (smpp_wire), in flight with
+ * ctx.  0, GW_EINVAL when f cannot be encoded (nothing sent), GW_ERROR. */
+int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fields_t *f,
+                            void *ctx);
+/* Send a response (or generic_nack) for seq: pdu is a libsmpp34 struct
+ * (bind_*_resp), NULL for header only. */
 int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
                          void *pdu);
+/* Send a submit_sm_resp / deliver_sm_resp for seq (smpp_wire): msgid its
+ * body, or NULL for header only (see smpp_wire_encode_resp). */
+int smpp_session_respond_id(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
+                            const char *msgid);
 /* Close every session (stop). */
 void smpp_sessions_free_all(void);
 
 /* --- shared between client and server (smpp_pdu.c) ----------------------- */
 /* Fill env->from / env->to / body / data_coding / registered_delivery from a
- * submit_sm or deliver_sm (pass its fields).  Returns 0, GW_EINVAL (no
- * usable destination, a source with control characters, a bad UDH) or
- * GW_ENOMEM. */
-typedef struct smpp_sm_fields {
-    uint8_t src_ton, src_npi, dst_ton, dst_npi;
-    const char *src, *dst;
-    uint8_t esm_class, data_coding, registered_delivery;
-    const uint8_t *sm;
-    size_t sm_len;
-    void *tlv; /* tlv_t list, for message_payload */
-} smpp_sm_fields_t;
+ * submit_sm or deliver_sm decoded by smpp_wire_decode_sm.  Returns 0,
+ * GW_EINVAL (no usable destination, a source with control characters, a
+ * bad UDH) or GW_ENOMEM.  Any thread. */
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
-/* Unpack a whole PDU (header included) into the libsmpp34 struct st of
- * stsize octets.  0, or GW_EINVAL on a malformed PDU (logged with peer; st
- * is zeroed and nothing is left allocated).  On success the caller frees
- * st's TLV list with smpp_tlv_free.  SMPP thread. */
-int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, const uint8_t *pdu,
-                size_t len);
-void smpp_tlv_free(void *tlv_list); /* NULL is fine */
+/* Decode the submit_sm / deliver_sm pdu of h->len octets from peer into f
+ * (smpp_wire_decode_sm), logging a malformed one with its reason.  0 or
+ * GW_EINVAL. */
+int smpp_sm_decode(const char *peer, const smpp_hdr_t *h, const uint8_t *pdu,
+                   smpp_sm_fields_t *f);
 /* The fields of a delivery receipt's text (SMPP 3.4 appendix B: "id:X sub:
  * ... stat:DELIVRD err:000 text:..."): id and stat copied (at most
  * idlen - 1 / statlen - 1 octets, up to the next space), err as a number (0

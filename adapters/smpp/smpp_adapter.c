@@ -2,8 +2,10 @@
  * smpp_adapter.c - the SMPP 3.4 adapter: its gw_adapter_t, parameters,
  * management commands, and the one SMPP thread.
  *
- * libsmpp34 keeps its error state in globals, so every PDU is packed and
- * unpacked on one thread with its own event_base (smpp_base).  It runs the
+ * libsmpp34 keeps its error state in globals, so every session runs on
+ * one thread with its own event_base (smpp_base); there libsmpp34 packs
+ * the bind PDUs and smpp_wire (any thread, no state) the PDUs of every
+ * message.  It runs the
  * client connectors (smpp_client.c), the customer listener and its sessions
  * (smpp_server.c).  Other threads reach it only through smpp_queue:
  *   conn_open / conn_close (main thread)  -> SMPP_W_OPEN / SMPP_W_CLOSE
@@ -154,18 +156,20 @@ void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t r
 void smpp_accepted_answer(smpp_work_t *w)
 {
     smpp_session_t *s = smpp_session_find(w->sess_id);
-    submit_sm_resp_t resp;
+    const char *msgid = NULL;
 
     if (s == NULL) {
         GW_INFO(SMPP_MOD, "%s: committed but its session is gone; the peer will resend",
                 w->msgid);
         return;
     }
-    memset(&resp, 0, sizeof(resp));
-    if (w->rc == 0 && w->resp_cmd == SUBMIT_SM_RESP)
-        gw_strlcpy((char *)resp.message_id, w->msgid, sizeof(resp.message_id));
-    /* deliver_sm_resp carries an empty message_id: the same packed form */
-    smpp_session_respond(s, w->resp_cmd, w->rc == 0 ? ESME_ROK : ESME_RSYSERR, w->seq, &resp);
+    /* a submit_sm_resp carries the envelope id, and no body on an error;
+     * a deliver_sm_resp an empty message_id either way */
+    if (w->resp_cmd == DELIVER_SM_RESP)
+        msgid = "";
+    else if (w->rc == 0)
+        msgid = w->msgid;
+    smpp_session_respond_id(s, w->resp_cmd, w->rc == 0 ? ESME_ROK : ESME_RSYSERR, w->seq, msgid);
 }
 
 /* --- the SMPP thread ------------------------------------------------------ */

@@ -17,6 +17,10 @@
  * unanswered sub is reset and the cursor goes back to the head, so they
  * are sent again, in order, after the rebind (at least once).
  *
+ * PDUs: submit_sm out and deliver_sm in go through smpp_wire (the
+ * deliver_sm's fields point into the PDU while it is handled); only
+ * bind_transceiver is packed by libsmpp34.
+ *
  * Inbound deliver_sm: a delivery receipt (esm_class 0x04) is looked up in
  * the receipt map and emitted as a "receipt" event; any other deliver_sm is
  * a mobile-originated message that becomes an envelope and is answered only
@@ -312,38 +316,40 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
  * expressed (then the caller fails it). */
 static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
 {
-    submit_sm_t pdu;
     const gw_envelope_t *env = sub->d->env;
     size_t from = sub->offs[sub->sent], n = sub->offs[sub->sent + 1] - from, udh = 0;
+    char src[SMPP_WIRE_ADDR_MAX], dst[SMPP_WIRE_ADDR_MAX];
+    uint8_t sm[SMPP_WIRE_SM_MAX];
+    smpp_sm_fields_t f = { .src = src, .dst = dst, .sm = sm, .message_state = -1,
+                           .sar_ref = -1, .sar_total = -1, .sar_seq = -1 };
     int rc;
 
-    memset(&pdu, 0, sizeof(pdu));
     if ((env->from.address == NULL || env->from.address[0] == 0) && cl->source[0]) {
-        gw_addr_t src = { cl->source, GW_ADDR_ALNUM, 5, 0 };
-        rc = smpp_addr_out(&src, &pdu.source_addr_ton, &pdu.source_addr_npi,
-                           (char *)pdu.source_addr, sizeof(pdu.source_addr));
+        gw_addr_t a = { cl->source, GW_ADDR_ALNUM, 5, 0 };
+        rc = smpp_addr_out(&a, &f.src_ton, &f.src_npi, src, sizeof(src));
     } else {
-        rc = smpp_addr_out(&env->from, &pdu.source_addr_ton, &pdu.source_addr_npi,
-                           (char *)pdu.source_addr, sizeof(pdu.source_addr));
+        rc = smpp_addr_out(&env->from, &f.src_ton, &f.src_npi, src, sizeof(src));
     }
     if (rc == 0 && env->to.address != NULL)
-        rc = smpp_addr_out(&env->to, &pdu.dest_addr_ton, &pdu.dest_addr_npi,
-                           (char *)pdu.destination_addr, sizeof(pdu.destination_addr));
+        rc = smpp_addr_out(&env->to, &f.dst_ton, &f.dst_npi, dst, sizeof(dst));
     if (rc != 0 || env->to.address == NULL)
         return GW_EINVAL;
     if (sub->nparts > 1) {
         const uint8_t hdr[6] = { 5, 0x00, 3, sub->ref, (uint8_t)sub->nparts,
                                  (uint8_t)(sub->sent + 1) };
-        memcpy(pdu.short_message, hdr, sizeof(hdr));
+        memcpy(sm, hdr, sizeof(hdr));
         udh = sizeof(hdr);
-        pdu.esm_class = SMPP34_UDHI_IND;
+        f.esm_class = SMPP_ESM_UDHI;
     }
-    memcpy(pdu.short_message + udh, sub->text.data + from, n);
-    pdu.sm_length = (uint8_t)(udh + n);
-    pdu.data_coding = (uint8_t)sub->text.data_coding;
-    pdu.registered_delivery = (uint8_t)(env->registered_delivery & 0x1F);
-    if (smpp_session_request(cl->sess, SUBMIT_SM, &pdu, sub) < 0)
-        return GW_ERROR;
+    if (udh + n > sizeof(sm))
+        return GW_EINVAL; /* the splitter keeps parts far below this */
+    memcpy(sm + udh, sub->text.data + from, n);
+    f.sm_len = udh + n;
+    f.data_coding = (uint8_t)sub->text.data_coding;
+    f.registered_delivery = (uint8_t)(env->registered_delivery & 0x1F);
+    rc = smpp_session_request_sm(cl->sess, SUBMIT_SM, &f, sub);
+    if (rc < 0)
+        return rc == GW_EINVAL ? GW_EINVAL : GW_ERROR;
     sub->sent++;
     sub->outstanding++;
     __atomic_add_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
@@ -478,7 +484,7 @@ static void smpp_client_bind_resp(smpp_client_t *cl, const smpp_hdr_t *h)
 static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, const uint8_t *raw,
                                     smpp_sub_t *sub)
 {
-    submit_sm_resp_t resp;
+    const char *msgid, *why;
 
     sub->outstanding--;
     __atomic_sub_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
@@ -490,9 +496,12 @@ static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, cons
         smpp_sub_done(cl, sub, h->status ? h->status : ESME_RSYSERR, "submit_sm refused");
         goto out_pump;
     }
-    if (sub->acked == 0 &&
-        smpp_unpack(cl->sess->peer, SUBMIT_SM_RESP, &resp, sizeof(resp), raw, h->len) == 0)
-        snprintf(sub->msgid, sizeof(sub->msgid), "%s", (const char *)resp.message_id);
+    /* the first part's message_id is the one receipts name; a malformed one
+     * is logged and left empty, the part still acknowledged */
+    if (sub->acked == 0 && smpp_wire_decode_resp(raw, h->len, &msgid, &why) < 0)
+        GW_WARN(SMPP_MOD, "%s: submit_sm_resp seq %u: %s", cl->sess->peer, h->seq, why);
+    else if (sub->acked == 0)
+        gw_strlcpy(sub->msgid, msgid, sizeof(sub->msgid));
     if (++sub->acked == sub->nparts)
         smpp_sub_done(cl, sub, ESME_ROK, NULL);
 out_pump:
@@ -518,15 +527,14 @@ static void smpp_client_receipt_acked(void *arg, int rc)
  * that is committed.  Returns 0 when the answer is on its way, else the
  * caller answers at once. */
 static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                               const deliver_sm_t *pdu)
+                               const smpp_sm_fields_t *f)
 {
     char id[66], stat[16];
     int err = 0;
 
-    if (smpp_receipt_parse(pdu->short_message, pdu->sm_length, id, sizeof id, stat, sizeof stat,
-                           &err) < 0) {
+    if (smpp_receipt_parse(f->sm, f->sm_len, id, sizeof id, stat, sizeof stat, &err) < 0) {
         GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %.*s", cl->name,
-                (int)pdu->sm_length, (const char *)pdu->short_message);
+                (int)f->sm_len, (const char *)f->sm);
         return GW_EINVAL;
     }
     smpp_work_t *w = calloc(1, sizeof(*w));
@@ -546,26 +554,21 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
 static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
                                 const uint8_t *raw)
 {
-    deliver_sm_t pdu;
     gw_envelope_t *env = NULL;
     smpp_sm_fields_t f;
     int rc;
 
-    if (smpp_unpack(s->peer, DELIVER_SM, &pdu, sizeof(pdu), raw, h->len) < 0) {
+    if (smpp_sm_decode(s->peer, h, raw, &f) < 0) {
         smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
-        goto out_tlv;
+        return;
     }
-    if (pdu.esm_class & SMPP34_DELIVERY_RECEIPT) {
-        rc = smpp_client_receipt(cl, s, h, &pdu);
+    if (f.esm_class & SMPP_ESM_RECEIPT) {
+        rc = smpp_client_receipt(cl, s, h, &f);
         if (rc < 0) /* malformed: nothing to store; overload: let it resend */
             smpp_session_respond(s, DELIVER_SM_RESP,
                                  rc == GW_EINVAL ? ESME_ROK : ESME_RSYSERR, h->seq, NULL);
-        goto out_tlv;
+        return;
     }
-    f = (smpp_sm_fields_t){ pdu.source_addr_ton, pdu.source_addr_npi, pdu.dest_addr_ton,
-                            pdu.dest_addr_npi, (const char *)pdu.source_addr,
-                            (const char *)pdu.destination_addr, pdu.esm_class, pdu.data_coding,
-                            pdu.registered_delivery, pdu.short_message, pdu.sm_length, pdu.tlv };
     env = gw_env_new();
     rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
@@ -580,8 +583,6 @@ static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp
     smpp_accept(s, env, h->seq, DELIVER_SM_RESP);
 out_env:
     gw_env_unref(env);
-out_tlv:
-    smpp_tlv_free(pdu.tlv);
 }
 
 static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,

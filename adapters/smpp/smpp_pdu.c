@@ -12,174 +12,32 @@
  * IE is kept as the tag "concat" = "ref/total/seq" (reassembly is not done
  * here).
  *
- * libsmpp34 leaks the TLV node it was filling when a PDU turns out to be
- * malformed (found by tests/fuzz/fuzz_smpp.c), which a peer could repeat
- * until memory runs out.  smpp_unpack therefore gives libsmpp34 an
- * allocator that remembers every block allocated during one unpack and,
- * when the unpack fails, frees them all.  It also writes a log line per
- * field into its 2048-octet smpp34_strerror and overruns it (memory
- * corruption, then a crash) past about 30 TLVs, so smpp_pdu_bounded
- * refuses PDUs with more than SMPP_MAX_TLVS TLVs or oversized bodies before
- * libsmpp34 sees them.
+ * The PDU itself is decoded by smpp_wire (smpp_sm_decode below logs what
+ * it refuses); the fields here point into the PDU and are copied into the
+ * envelope.
  *
- * Threads: the SMPP thread (libsmpp34's globals, the tracking below).
+ * Threads: smpp_sm_decode and smpp_env_fill any thread (the SMPP thread
+ * in practice); the receipt scanner is pure.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
-#include <smpp34.h>
-#include <smpp34_structs.h>
-#include <smpp34_heap.h>
-#include <smpp34_params.h>
 
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "smpp.h"
 
-/* Blocks libsmpp34 allocated during the current unpack (SMPP thread). */
-static void **smpp_track;
-static size_t smpp_ntrack, smpp_track_cap;
-static int smpp_tracking, smpp_mem_set;
-
-static void smpp_track_add(void *p)
+int smpp_sm_decode(const char *peer, const smpp_hdr_t *h, const uint8_t *pdu,
+                   smpp_sm_fields_t *f)
 {
-    void **grown;
+    const char *why = "";
+    int rc = smpp_wire_decode_sm(pdu, h->len, f, &why);
 
-    if (smpp_ntrack == smpp_track_cap) {
-        grown = realloc(smpp_track, (smpp_track_cap ? 2 * smpp_track_cap : 16) * sizeof(*grown));
-        if (grown == NULL)
-            return; /* untracked: at worst the leak this guards against */
-        smpp_track = grown;
-        smpp_track_cap = smpp_track_cap ? 2 * smpp_track_cap : 16;
-    }
-    smpp_track[smpp_ntrack++] = p;
-}
-
-static void smpp_track_del(void *p)
-{
-    size_t k;
-
-    for (k = smpp_ntrack; k > 0; k--) {
-        if (smpp_track[k - 1] == p) {
-            smpp_track[k - 1] = smpp_track[--smpp_ntrack];
-            return;
-        }
-    }
-}
-
-static void *smpp_mem_malloc(size_t n)
-{
-    void *p = malloc(n);
-
-    if (p && smpp_tracking)
-        smpp_track_add(p);
-    return p;
-}
-
-static void *smpp_mem_realloc(void *old, size_t n)
-{
-    void *p;
-
-    if (old && smpp_tracking)
-        smpp_track_del(old);
-    p = realloc(old, n);
-    if (smpp_tracking && (p || old))
-        smpp_track_add(p ? p : old);
-    return p;
-}
-
-static void smpp_mem_free(void *p)
-{
-    if (p && smpp_tracking)
-        smpp_track_del(p);
-    free(p);
-}
-
-#define SMPP_MAX_TLVS 12 /* ~60 log octets each: stays far below 2048 */
-
-/* Skip a C-octet string of at most max octets (NUL included) at *at. */
-static int smpp_skip_cstr(const uint8_t *pdu, size_t len, size_t *at, size_t max)
-{
-    size_t k;
-
-    for (k = 0; k < max && *at + k < len; k++) {
-        if (pdu[*at + k] == 0) {
-            *at += k + 1;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* 0 when a PDU is small enough for libsmpp34's logging: fixed-size bodies
- * no longer than their fields, submit_sm / deliver_sm with at most
- * SMPP_MAX_TLVS well-formed TLVs.  -1 otherwise. */
-static int smpp_pdu_bounded(uint32_t cmd_id, const uint8_t *pdu, size_t len)
-{
-    size_t at = 16, ntlv = 0;
-
-    switch (cmd_id) {
-    case SUBMIT_SM_RESP:
-        return len <= 16 + 65 ? 0 : -1;
-    case SUBMIT_SM:
-    case DELIVER_SM:
-        break;
-    default:
-        return -1;
-    }
-    if (smpp_skip_cstr(pdu, len, &at, 6) < 0)
-        return -1;
-    at += 2;
-    if (smpp_skip_cstr(pdu, len, &at, 21) < 0)
-        return -1;
-    at += 2;
-    if (smpp_skip_cstr(pdu, len, &at, 21) < 0)
-        return -1;
-    at += 3;
-    if (smpp_skip_cstr(pdu, len, &at, 17) < 0 || smpp_skip_cstr(pdu, len, &at, 17) < 0)
-        return -1;
-    at += 5; /* registered_delivery .. sm_length */
-    if (at > len)
-        return -1;
-    at += pdu[at - 1];
-    while (at + 4 <= len) {
-        if (++ntlv > SMPP_MAX_TLVS)
-            return -1;
-        at += 4 + (((size_t)pdu[at + 2] << 8) | pdu[at + 3]);
-    }
-    return at == len ? 0 : -1;
-}
-
-int smpp_unpack(const char *peer, uint32_t cmd_id, void *st, size_t stsize, const uint8_t *pdu,
-                size_t len)
-{
-    static const struct smpp34_memory_functions mf = { smpp_mem_malloc, smpp_mem_realloc,
-                                                       smpp_mem_free };
-    int rc;
-
-    if (!smpp_mem_set) {
-        smpp34_set_memory_functions(&mf);
-        smpp_mem_set = 1;
-    }
-    memset(st, 0, stsize);
-    if (smpp_pdu_bounded(cmd_id, pdu, len) < 0) {
-        GW_WARN(SMPP_MOD, "%s: malformed or oversized PDU 0x%08x (%zu octets)", peer, cmd_id,
-                len);
-        return GW_EINVAL;
-    }
-    smpp_ntrack = 0;
-    smpp_tracking = 1;
-    rc = smpp34_unpack(cmd_id, st, pdu, (int)len);
-    smpp_tracking = 0;
-    if (rc == 0)
-        return 0; /* the TLV list now belongs to st */
-    while (smpp_ntrack > 0)
-        free(smpp_track[--smpp_ntrack]);
-    memset(st, 0, stsize);
-    GW_WARN(SMPP_MOD, "%s: malformed PDU 0x%08x (%zu octets): %s", peer, cmd_id, len,
-            smpp34_strerror);
-    return GW_EINVAL;
+    if (rc < 0)
+        GW_WARN(SMPP_MOD, "%s: malformed PDU 0x%08x seq %u (%u octets): %s", peer, h->cmd_id,
+                h->seq, h->len, why);
+    return rc;
 }
 
 /* The value after "key" in sm[0..n) up to the next space, into out; 1 when
@@ -217,27 +75,14 @@ int smpp_receipt_parse(const uint8_t *sm, size_t n, char *id, size_t idlen, char
     return GW_OK;
 }
 
-void smpp_tlv_free(void *tlv_list)
-{
-    if (tlv_list)
-        destroy_tlv(tlv_list);
-}
-
 /* The octets of the message: short_message, or message_payload. */
 static void smpp_sm_octets(const smpp_sm_fields_t *f, const uint8_t **p, size_t *n)
 {
-    tlv_t *t;
-
     *p = f->sm;
     *n = f->sm_len;
-    if (*n > 0)
-        return;
-    smpp34_tlv_for_each(t, (tlv_t *)f->tlv) {
-        if (t->tag == TLVID_message_payload) {
-            *p = t->value.octet;
-            *n = t->length > sizeof(t->value.octet) ? sizeof(t->value.octet) : t->length;
-            return;
-        }
+    if (*n == 0 && f->payload != NULL) {
+        *p = f->payload;
+        *n = f->payload_len;
     }
 }
 
@@ -283,7 +128,7 @@ int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)
     if (rc < 0)
         return rc;
     smpp_sm_octets(f, &p, &n);
-    if (f->esm_class & SMPP34_UDHI_IND) {
+    if (f->esm_class & SMPP_ESM_UDHI) {
         rc = smpp_udh_strip(env, &p, &n);
         if (rc < 0)
             return rc;

@@ -23,7 +23,9 @@
  * A submit_sm from a bound transmitter/transceiver becomes an envelope whose
  * source connector is the system_id; its submit_sm_resp (message_id = the
  * envelope id) is sent only after the commit (smpp_accept).  No route:
- * ESME_RINVDSTADR.  A malformed body gets generic_nack ESME_RINVCMDLEN, an
+ * ESME_RINVDSTADR.  The submit_sm is decoded by smpp_wire, zero copy (the
+ * bind PDUs by hand below, their responses packed by libsmpp34).  A
+ * malformed body gets generic_nack ESME_RINVCMDLEN, an
  * unknown command generic_nack ESME_RINVCMDID; both keep the session.
  * Messages towards customers (deliver_sm) are not built yet.
  *
@@ -198,7 +200,6 @@ void smpp_server_bind_answer(const smpp_work_t *w)
 
 static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
 {
-    submit_sm_t pdu;
     smpp_sm_fields_t f;
     gw_envelope_t *env;
     int rc;
@@ -207,14 +208,10 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
         smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RINVBNDSTS, h->seq, NULL);
         return;
     }
-    if (smpp_unpack(cu->sess->peer, SUBMIT_SM, &pdu, sizeof(pdu), raw, h->len) < 0) {
+    if (smpp_sm_decode(cu->sess->peer, h, raw, &f) < 0) {
         smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
         return;
     }
-    f = (smpp_sm_fields_t){ pdu.source_addr_ton, pdu.source_addr_npi, pdu.dest_addr_ton,
-                            pdu.dest_addr_npi, (const char *)pdu.source_addr,
-                            (const char *)pdu.destination_addr, pdu.esm_class, pdu.data_coding,
-                            pdu.registered_delivery, pdu.short_message, pdu.sm_length, pdu.tlv };
     env = gw_env_new();
     rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
@@ -227,7 +224,6 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
         smpp_session_respond(cu->sess, SUBMIT_SM_RESP,
                              rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
     gw_env_unref(env);
-    smpp_tlv_free(pdu.tlv);
 }
 
 static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,

@@ -10,6 +10,12 @@
  * is answered here.  Responses are matched with the request list by
  * sequence number.
  *
+ * Encoding: the PDUs of every message (submit_sm / deliver_sm, their
+ * responses) and the header-only ones (enquire_link, generic_nack,
+ * unbind) are built by smpp_wire; only the bind PDUs still go through
+ * libsmpp34's smpp34_pack.  Each is built in a stack buffer and copied
+ * once into the bufferevent's output.
+ *
  * Timers: one tick per second per session checks response deadlines
  * (smpp.response_timeout_s; an overdue response ends the session, which
  * the client treats as a broken link and rebinds) and, on keepalive
@@ -28,7 +34,6 @@
  *
  * Threads: the SMPP thread only (libsmpp34's globals).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -185,60 +190,101 @@ void smpp_session_finish(smpp_session_t *s, const char *why)
         smpp_session_closed(s, "closed");
 }
 
+/* Queue the len octets of one whole PDU for the peer and offer it to the
+ * trace bus.  0 or GW_ERROR. */
+static int smpp_session_send(smpp_session_t *s, const uint8_t *buf, int len)
+{
+    if (len < 16 || bufferevent_write(s->bev, buf, (size_t)len) < 0)
+        return GW_ERROR;
+    if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_OUT, buf, (size_t)len);
+    GW_DEBUG(SMPP_MOD, "%s: sent command 0x%08x status 0x%x seq %u len %d", s->peer,
+             smpp_get32(buf + 4), smpp_get32(buf + 8), smpp_get32(buf + 12), len);
+    return 0;
+}
+
+/* A header-only PDU (pdu NULL: smpp_wire, which unlike libsmpp34 takes the
+ * sequence 0 a generic_nack for an unreadable header must carry) or a
+ * libsmpp34 struct (the binds). */
 static int smpp_session_write(smpp_session_t *s, uint32_t cmd_id, uint32_t status,
                               uint32_t seq, void *pdu)
 {
     uint8_t buf[SMPP_PACK_MAX];
-    uint32_t *hdr = (uint32_t *)(void *)buf;
-    int len = 16;
+    int len;
 
-    if (pdu == NULL) {
-        /* header-only PDUs are built here: libsmpp34 refuses sequence 0,
-         * which a generic_nack for an unreadable header must carry */
-        hdr[0] = htonl(16);
-        hdr[1] = htonl(cmd_id);
-        hdr[2] = htonl(status);
-        hdr[3] = htonl(seq);
-    } else {
-        /* every libsmpp34 struct starts with the header fields */
-        ((generic_nack_t *)pdu)->command_length = 0;
-        ((generic_nack_t *)pdu)->command_id = cmd_id;
-        ((generic_nack_t *)pdu)->command_status = status;
-        ((generic_nack_t *)pdu)->sequence_number = seq;
-        if (smpp34_pack(cmd_id, buf, sizeof(buf), &len, pdu) != 0) {
-            GW_ERR(SMPP_MOD, "%s: cannot pack command 0x%08x: %s", s->peer, cmd_id,
-                   smpp34_strerror);
-            return GW_ERROR;
-        }
-    }
-    if (bufferevent_write(s->bev, buf, (size_t)len) < 0)
+    if (pdu == NULL)
+        return smpp_session_send(s, buf,
+                                 smpp_wire_encode_header(buf, sizeof(buf), cmd_id, status, seq));
+    /* every libsmpp34 struct starts with the header fields */
+    ((generic_nack_t *)pdu)->command_length = 0;
+    ((generic_nack_t *)pdu)->command_id = cmd_id;
+    ((generic_nack_t *)pdu)->command_status = status;
+    ((generic_nack_t *)pdu)->sequence_number = seq;
+    if (smpp34_pack(cmd_id, buf, sizeof(buf), &len, pdu) != 0) {
+        GW_ERR(SMPP_MOD, "%s: cannot pack command 0x%08x: %s", s->peer, cmd_id,
+               smpp34_strerror);
         return GW_ERROR;
-    if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_OUT, buf, (size_t)len);
-    GW_DEBUG(SMPP_MOD, "%s: sent command 0x%08x status 0x%x seq %u len %d", s->peer, cmd_id,
-             status, seq, len);
-    return 0;
+    }
+    return smpp_session_send(s, buf, len);
 }
 
-int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ctx)
+/* A request to be sent with the next sequence number: not in flight until
+ * smpp_session_track.  NULL when out of memory. */
+static smpp_req_t *smpp_session_next(smpp_session_t *s, uint32_t cmd_id, void *ctx)
 {
-    smpp_req_t *r = calloc(1, sizeof(*r)), **pp;
+    smpp_req_t *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
-        return GW_ENOMEM;
+        return NULL;
     /* sequence numbers run 1 .. 0x7FFFFFFF (SMPP 3.4, 5.1.4) */
     s->seq = s->seq >= 0x7FFFFFFF ? 1 : s->seq + 1;
-    if (smpp_session_write(s, cmd_id, 0, s->seq, pdu) < 0) {
-        free(r);
-        return GW_ERROR;
-    }
     r->seq = s->seq;
     r->cmd_id = cmd_id;
     r->ctx = ctx;
+    return r;
+}
+
+/* r was sent: it awaits its response from now on, last in the list. */
+static void smpp_session_track(smpp_session_t *s, smpp_req_t *r)
+{
+    smpp_req_t **pp;
+
     r->deadline_ms = gw_now_ms() + (int64_t)smpp_response_timeout_s * 1000;
     for (pp = &s->reqs; *pp; pp = &(*pp)->next)
         ;
     *pp = r;
     s->nreqs++;
+}
+
+int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ctx)
+{
+    smpp_req_t *r = smpp_session_next(s, cmd_id, ctx);
+
+    if (r == NULL)
+        return GW_ENOMEM;
+    if (smpp_session_write(s, cmd_id, 0, r->seq, pdu) < 0) {
+        free(r);
+        return GW_ERROR;
+    }
+    smpp_session_track(s, r);
+    return 0;
+}
+
+int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fields_t *f,
+                            void *ctx)
+{
+    uint8_t buf[SMPP_PACK_MAX];
+    smpp_req_t *r = smpp_session_next(s, cmd_id, ctx);
+    int len, rc;
+
+    if (r == NULL)
+        return GW_ENOMEM;
+    len = smpp_wire_encode_sm(buf, sizeof(buf), cmd_id, r->seq, f);
+    rc = len < 0 ? GW_EINVAL : smpp_session_send(s, buf, len);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    smpp_session_track(s, r);
     return 0;
 }
 
@@ -246,6 +292,19 @@ int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, ui
                          void *pdu)
 {
     return smpp_session_write(s, cmd_id, status, seq, pdu);
+}
+
+int smpp_session_respond_id(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
+                            const char *msgid)
+{
+    uint8_t buf[16 + SMPP_WIRE_MSGID_MAX];
+    int len = smpp_wire_encode_resp(buf, sizeof(buf), cmd_id, status, seq, msgid);
+
+    if (len < 0) {
+        GW_ERR(SMPP_MOD, "%s: cannot encode command 0x%08x seq %u", s->peer, cmd_id, seq);
+        return GW_ERROR;
+    }
+    return smpp_session_send(s, buf, len);
 }
 
 /* Take the request answered by seq out of the in-flight list. */
@@ -262,12 +321,6 @@ static smpp_req_t *smpp_session_take_req(smpp_session_t *s, uint32_t seq)
         }
     }
     return NULL;
-}
-
-/* A big-endian 32-bit field; p need not be aligned (evbuffer_pullup). */
-static uint32_t smpp_get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 static const struct {
@@ -366,11 +419,10 @@ static void smpp_session_dispatch(smpp_session_t *s, const uint8_t *pdu, uint32_
 {
     smpp_hdr_t h;
     smpp_req_t *r = NULL;
+    const char *why;
 
-    h.len = len;
-    h.cmd_id = smpp_get32(pdu + 4);
-    h.status = smpp_get32(pdu + 8);
-    h.seq = smpp_get32(pdu + 12);
+    if (smpp_wire_header(pdu, len, &h, &why) < 0)
+        return; /* cannot happen: the framer cut the PDU by its command_length */
     if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_IN, pdu, len);
     GW_DEBUG(SMPP_MOD, "%s: got command 0x%08x status 0x%x seq %u len %u", s->peer, h.cmd_id,
              h.status, h.seq, len);

@@ -1,11 +1,16 @@
 /*
  * fuzz_smpp.c - libFuzzer target for what the SMPP adapter does with bytes
- * from the network: unpacking PDU bodies with libsmpp34, turning a
+ * from the network: decoding PDUs with smpp_wire (submit_sm / deliver_sm
+ * bodies and TLVs, submit_sm_resp / deliver_sm_resp), turning a decoded
  * submit_sm / deliver_sm into an envelope (smpp_env_fill: addresses, UDH,
  * message_payload, text decoding), and the text codecs and splitter.
  *
- * Found so far: libsmpp34 leaks a TLV node on a malformed TLV (worked
- * around in smpp_unpack).
+ * What the decoder accepts is encoded again with smpp_wire_encode_sm and
+ * decoded once more: the fields we use must come back equal (a decoder
+ * and an encoder that disagree abort).
+ *
+ * Found so far: libsmpp34 leaks a TLV node on a malformed TLV (the reason,
+ * with its per-field snprintf, it left the message path for smpp_wire).
  *
  * The input is one framed PDU; as the session's framer guarantees, its
  * command_length is made to equal the input size (16 .. SMPP_MAX_PDU).
@@ -15,17 +20,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <smpp34.h>
-#include <smpp34_structs.h>
 
 #include "adapters/smpp/smpp.h"
 #include "gw_log.h"
-
-typedef union {
-    submit_sm_t submit;
-    deliver_sm_t deliver;
-    submit_sm_resp_t submit_resp;
-} fuzz_smpp_pdu_u;
 
 static void fuzz_smpp_text(const uint8_t *data, size_t size)
 {
@@ -44,29 +41,46 @@ static void fuzz_smpp_text(const uint8_t *data, size_t size)
     }
 }
 
-static void fuzz_smpp_env(uint32_t cmd, fuzz_smpp_pdu_u *u)
+static void fuzz_smpp_env(const smpp_sm_fields_t *f)
 {
-    smpp_sm_fields_t f;
     gw_envelope_t *env = gw_env_new();
 
     if (env == NULL)
         return;
-    if (cmd == SUBMIT_SM)
-        f = (smpp_sm_fields_t){ u->submit.source_addr_ton, u->submit.source_addr_npi,
-                                u->submit.dest_addr_ton, u->submit.dest_addr_npi,
-                                (const char *)u->submit.source_addr,
-                                (const char *)u->submit.destination_addr, u->submit.esm_class,
-                                u->submit.data_coding, u->submit.registered_delivery,
-                                u->submit.short_message, u->submit.sm_length, u->submit.tlv };
-    else
-        f = (smpp_sm_fields_t){ u->deliver.source_addr_ton, u->deliver.source_addr_npi,
-                                u->deliver.dest_addr_ton, u->deliver.dest_addr_npi,
-                                (const char *)u->deliver.source_addr,
-                                (const char *)u->deliver.destination_addr, u->deliver.esm_class,
-                                u->deliver.data_coding, u->deliver.registered_delivery,
-                                u->deliver.short_message, u->deliver.sm_length, u->deliver.tlv };
-    smpp_env_fill(env, &f);
+    smpp_env_fill(env, f);
     gw_env_unref(env);
+}
+
+static int fuzz_smpp_streq(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Encode f again, decode that, compare what the adapter uses. */
+static void fuzz_smpp_roundtrip(uint32_t cmd, const smpp_sm_fields_t *f)
+{
+    static uint8_t buf[SMPP_MAX_PDU + 512];
+    smpp_sm_fields_t g;
+    const char *why;
+    int len = smpp_wire_encode_sm(buf, sizeof(buf), cmd, 1, f);
+
+    if (len < 0)
+        return; /* a payload too big for one more PDU */
+    if (smpp_wire_decode_sm(buf, (size_t)len, &g, &why) < 0)
+        abort();
+    if (!fuzz_smpp_streq(f->service_type, g.service_type) || !fuzz_smpp_streq(f->src, g.src) ||
+        !fuzz_smpp_streq(f->dst, g.dst) || f->src_ton != g.src_ton || f->dst_npi != g.dst_npi ||
+        f->esm_class != g.esm_class || f->data_coding != g.data_coding ||
+        f->registered_delivery != g.registered_delivery || f->sm_len != g.sm_len ||
+        memcmp(f->sm, g.sm, f->sm_len) != 0 || (f->payload == NULL) != (g.payload == NULL) ||
+        f->payload_len != g.payload_len ||
+        (f->payload && memcmp(f->payload, g.payload, f->payload_len) != 0) ||
+        !fuzz_smpp_streq(f->receipted_id, g.receipted_id) ||
+        (f->network_error == NULL) != (g.network_error == NULL) ||
+        (f->network_error && memcmp(f->network_error, g.network_error, 3) != 0) ||
+        f->message_state != g.message_state || f->sar_ref != g.sar_ref ||
+        f->sar_total != g.sar_total || f->sar_seq != g.sar_seq)
+        abort();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -83,35 +97,36 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const uint32_t cmds[] = { SUBMIT_SM, DELIVER_SM, SUBMIT_SM_RESP };
-    fuzz_smpp_pdu_u u;
+    static const uint32_t cmds[] = { SMPP_WIRE_SUBMIT_SM, SMPP_WIRE_DELIVER_SM,
+                                     SMPP_WIRE_SUBMIT_SM_RESP, SMPP_WIRE_DELIVER_SM_RESP };
+    smpp_sm_fields_t f;
+    smpp_hdr_t h;
+    const char *why, *msgid;
     uint8_t *pdu;
     uint32_t cmd;
 
     fuzz_smpp_text(data, size);
     if (size < 16 || size > SMPP_MAX_PDU)
         return 0;
+    /* an exact-size copy, so that ASan sees any read past the PDU */
     pdu = malloc(size);
     if (pdu == NULL)
         return 0;
     memcpy(pdu, data, size);
-    pdu[0] = (uint8_t)(size >> 24);
-    pdu[1] = (uint8_t)(size >> 16);
-    pdu[2] = (uint8_t)(size >> 8);
-    pdu[3] = (uint8_t)size;
-    /* the command id picks the body; the adapter unpacks only these */
+    smpp_put32(pdu, (uint32_t)size);
+    /* the command id picks the body; the adapter decodes only these */
     cmd = cmds[data[7] % (sizeof(cmds) / sizeof(cmds[0]))];
-    pdu[4] = (uint8_t)(cmd >> 24);
-    pdu[5] = (uint8_t)(cmd >> 16);
-    pdu[6] = (uint8_t)(cmd >> 8);
-    pdu[7] = (uint8_t)cmd;
-    if (smpp_unpack("fuzz", cmd, &u, sizeof(u), pdu, size) == 0) {
-        if (cmd == SUBMIT_SM || cmd == DELIVER_SM)
-            fuzz_smpp_env(cmd, &u);
-        if (cmd == SUBMIT_SM)
-            smpp_tlv_free(u.submit.tlv);
-        else if (cmd == DELIVER_SM)
-            smpp_tlv_free(u.deliver.tlv);
+    smpp_put32(pdu + 4, cmd);
+    if (smpp_wire_header(pdu, size, &h, &why) < 0)
+        abort(); /* framed by its own length: always a header */
+    if (cmd == SMPP_WIRE_SUBMIT_SM || cmd == SMPP_WIRE_DELIVER_SM) {
+        if (smpp_wire_decode_sm(pdu, size, &f, &why) == 0) {
+            fuzz_smpp_env(&f);
+            fuzz_smpp_roundtrip(cmd, &f);
+        }
+    } else if (smpp_wire_decode_resp(pdu, size, &msgid, &why) == 0 &&
+               strlen(msgid) >= SMPP_WIRE_MSGID_MAX) {
+        abort();
     }
     free(pdu);
     return 0;
