@@ -121,6 +121,23 @@ function cpuSeconds(pid) {
   } catch { return NaN; }
 }
 
+// CPU seconds per thread name (junction names its threads: writer, core,
+// smpp, sip-N, work, amqp-*; sip-N are summed as sip) of pid so far.
+function threadCpu(pid) {
+  const out = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/-\d+$/, '');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out[name] = (out[name] || 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
 // Busy CPU seconds of the whole machine so far (all cores, every process:
 // user, nice, system, irq, softirq, steal), to show what others took.
 function machineBusy() {
@@ -280,11 +297,11 @@ async function drain(smsc, before, want) {
 async function measure(j, smsc, label, rate, fn) {
   const before = await smsc.stats();
   const c0 = await j.mi('stats.get');
-  let cpu0, t0, m0, s0, me0;
+  let cpu0, t0, m0, s0, me0, th0;
   // mark(): the measurement starts now (called again by an SMPP step once
   // its bind is answered, so the bind's argon2id check is not counted)
   const mark = () => {
-    cpu0 = cpuSeconds(j.proc.pid); t0 = Date.now(); m0 = machineBusy();
+    cpu0 = cpuSeconds(j.proc.pid); t0 = Date.now(); m0 = machineBusy(); th0 = threadCpu(j.proc.pid);
     s0 = cpuSeconds(smsc.proc.pid); me0 = process.cpuUsage();
   };
   mark();
@@ -293,6 +310,11 @@ async function measure(j, smsc, label, rate, fn) {
   const after = await drain(smsc, before, r.ok);
   if (perf) await perf.stop();
   const cpuS = cpuSeconds(j.proc.pid) - cpu0, wallS = (Date.now() - t0) / 1000;
+  const th1 = threadCpu(j.proc.pid), threads = {};
+  for (const [k, v] of Object.entries(th1)) {
+    const us = r.ok > 0 ? ((v - (th0[k] || 0)) * 1e6) / r.ok : NaN;
+    if (us >= 0.5) threads[k] = us;
+  }
   const me = process.cpuUsage(me0);
   // what other processes on this shared machine used meanwhile
   const othersS = machineBusy() - m0 - cpuS - (cpuSeconds(smsc.proc.pid) - s0) -
@@ -309,12 +331,18 @@ async function measure(j, smsc, label, rate, fn) {
     smsc_receipt_resps: after.deliver_sm_resp - before.deliver_sm_resp,
     core_submitted: d('core.submitted'), core_delivered: d('core.delivered'),
     commits: d('db.commits'), rows: d('db.rows'), store_errors: d('core.store_errors'),
-    rss_mib: memory(j.proc.pid).VmRSS,
+    rss_mib: memory(j.proc.pid).VmRSS, threads,
   };
   log(`${label} ${rate}/s: ok ${r.ok} failed ${r.failed} accepted/s ${int(row.accepted_s)} ` +
     `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg (others ${int(row.others_pct)}%), smsc ${row.smsc_distinct}/${r.ok}` +
-    (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : ''));
+    (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : '') +
+    `; per thread us/msg ${threadText(threads)}`);
   return row;
+}
+
+// "writer 40.1, smpp 30.2, ..." largest first
+function threadText(threads) {
+  return Object.entries(threads || {}).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${f1(v)}`).join(', ');
 }
 
 // perf record -g of pid into PERF_DIR/<label>.data until stop().
@@ -550,6 +578,7 @@ function report(cmd, mach, res, q, startedAt, seconds) {
     `${f1(r.commits ? r.rows / r.commits : NaN)} | ${f1(r.rss_mib)} |`;
   for (const r of res.cpu) L.push(rowLine(r));
   L.push('');
+  for (const r of res.cpu) L.push(`- ${r.label}: junction CPU µs per message by thread: ${threadText(r.threads)}.`);
   for (const r of res.cpu.filter((x) => x.esme)) {
     L.push(`- ${r.label}: esme_fast submit_sm_resp p50 ${r.esme.lat_us?.p50} µs, p99 ` +
       `${r.esme.lat_us?.p99} µs, max ${r.esme.lat_us?.max} µs; errors ${JSON.stringify(r.esme.errors)}; ` +

@@ -970,6 +970,7 @@ int db_writer_start(void)
         rc = GW_ERROR;
         goto out_free_queue;
     }
+    pthread_setname_np(db_wr_thread, "writer");
     db_wr_running = 1;
     GW_INFO("db", "writer started (synchronous %s, batch up to %d)", db_writer_sync_level(),
             db_wr_batch_max);

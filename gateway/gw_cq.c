@@ -791,6 +791,7 @@ int gw_cq_start(void)
         return GW_ERROR;
     if (pthread_create(&gw_cq_thread, NULL, gw_cq_main, NULL) != 0)
         return GW_ERROR;
+    pthread_setname_np(gw_cq_thread, "core");
     gw_cq_running = 1;
     return GW_OK;
 }

@@ -123,6 +123,7 @@ int gw_work_start(void)
             rc = GW_ERROR;
             break;
         }
+        pthread_setname_np(gw_work_threads[gw_work_nthreads], "work"); /* top -H, perf */
     }
     if (rc < 0) {
         gw_work_stop(); /* nothing was submitted yet: only joins */

@@ -506,6 +506,11 @@ int sip_workers_start(void)
             GW_ERR(SIP_LOG, "cannot start worker %d", i);
             return GW_ERROR;
         }
+        {
+            char name[16];
+            snprintf(name, sizeof name, "sip-%d", i);
+            pthread_setname_np(w->thread, name);
+        }
         w->started = 1;
     }
     return 0;

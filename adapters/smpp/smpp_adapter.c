@@ -267,6 +267,7 @@ static int smpp_start(void)
         GW_ERR(SMPP_MOD, "cannot start the SMPP thread");
         return GW_ERROR;
     }
+    pthread_setname_np(smpp_thread, "smpp");
     smpp_thread_started = 1;
     return 0;
 }
