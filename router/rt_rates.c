@@ -6,11 +6,11 @@
  * prefix packed into one sortable word, strings and validity windows
  * interned), so a million-prefix sheet costs one 32-byte row per line and no
  * allocation per row.  Seal: an in-place sort by (prefix, cost, connector
- * name, valid_from), overlap check, then one pass that squeezes the rows to
- * 16 bytes in the same block and cuts them into groups (one per distinct
- * prefix), and a recursive pass over the sorted groups that lays the trie out
+ * name, valid_from), overlap check, then one pass that copies the rows to
+ * 16 bytes each in a huge-page block, and a recursive pass over the sorted distinct
+ * prefixes that lays the trie out
  * with each node's children next to each other (rt_rates_int.h).  The
- * builder's hashes are freed; what remains is five arrays and the arena.
+ * builder's hashes are freed; what remains is four arrays and the arena.
  *
  * Lookup walks the digits down the trie noting each node that ends a prefix,
  * then goes back from the deepest one to the first that has a row valid at
@@ -23,6 +23,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,20 @@ static int rt_rates_arena_put(rt_rates_t *t, const char *s, size_t len, uint32_t
     *off = (uint32_t)t->arena_len;
     t->arena_len += len + 1;
     return 0;
+}
+
+void *rt_rates_alloc_big(size_t bytes)
+{
+    void *p = NULL;
+
+    if (bytes < (4u << 20))
+        return malloc(bytes ? bytes : 1);
+    if (posix_memalign(&p, 2u << 20, bytes) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 int rt_rates_grow_arena(rt_rates_t *t, size_t need)
@@ -233,7 +248,6 @@ void rt_rates_free(rt_rates_t *t)
     free(t->cur_h.slot);
     free(t->valid_h.slot);
     free(t->ents);
-    free(t->groups);
     free(t->nodes);
     free(t);
 }
@@ -259,7 +273,7 @@ size_t rt_rates_memory(const rt_rates_t *t)
            t->cur_cap * sizeof *t->cur_off + t->valid_cap * sizeof *t->valid +
            t->rows_cap * sizeof *t->rows +
            (t->conn_h.cap + t->cur_h.cap + t->valid_h.cap) * sizeof(uint32_t) +
-           t->nents * sizeof *t->ents + (t->ngroups + 1) * sizeof *t->groups +
+           t->nents * sizeof *t->ents +
            t->nnodes * sizeof *t->nodes;
 }
 
@@ -311,16 +325,18 @@ int rt_rates_add_row(rt_rates_t *t, const char *prefix, const char *connector, d
 {
     rt_rates_brow_t r;
     const char *why;
+    uint64_t kl = 0;
+    uint32_t valid = 0;
+    uint16_t conn = 0, cur = 0;
     int rc = GW_EINVAL;
 
-    memset(&r, 0, sizeof r);
     *field = "table";
     if (t->sealed) {
         snprintf(reason, rlen, "sealed");
         return rc;
     }
     *field = "prefix";
-    if (rt_rates_prefix_kl(prefix, &r.kl, reason, rlen) != 0)
+    if (rt_rates_prefix_kl(prefix, &kl, reason, rlen) != 0)
         return rc;
     *field = "connector";
     if (*(why = rt_rates_name_bad(connector)) != '\0') {
@@ -355,17 +371,22 @@ int rt_rates_add_row(rt_rates_t *t, const char *prefix, const char *connector, d
     *field = "table";
     if ((rc = rt_rates_grow((void **)&t->rows, &t->rows_cap, t->nrows + 1, sizeof *t->rows)) ||
         (rc = rt_rates_intern(t, &t->conn_h, &t->conn_off, &t->nconn, &t->conn_cap,
-                              rt_rates_conn_hash, connector, &r.conn)) ||
+                              rt_rates_conn_hash, connector, &conn)) ||
         (rc = rt_rates_intern(t, &t->cur_h, &t->cur_off, &t->ncur, &t->cur_cap,
-                              rt_rates_cur_hash, currency, &r.cur)) ||
-        (rc = rt_rates_intern_valid(t, valid_from, valid_to, &r.valid))) {
+                              rt_rates_cur_hash, currency, &cur)) ||
+        (rc = rt_rates_intern_valid(t, valid_from, valid_to, &valid))) {
         snprintf(reason, rlen, "%s", rc == GW_EFULL ? "more than 65535 connectors" :
                                                       "out of memory");
         return rc == GW_EFULL ? GW_EINVAL : rc;
     }
+    r.kl = kl;
     r.cost = cost;
+    r.valid = valid;
     r.line = line;
+    r.conn = conn;
+    r.cur = cur;
     t->rows[t->nrows++] = r;
+    t->kl_sorted = 0;
     return 0;
 }
 

@@ -2,17 +2,18 @@
  * rt_rates_int.h - the inside of a rate table, shared by rt_rates.c (builder,
  * seal, lookup) and rt_rates_csv.c (import, export).  Nothing else includes it.
  *
- * Builder: rows in one array of rt_rates_brow_t (32 bytes each); connector
+ * Builder: rows in one array of rt_rates_brow_t (28 bytes each, packed); connector
  * names and currencies interned once each in one string arena and named by a
  * 16-bit index; validity windows interned in valid[] (index 0 = open).
  *
  * Sealed: the same arena plus every distinct prefix as a string; rows sorted
- * by (prefix, cost, connector name) and squeezed in place to 16 bytes each
- * (rt_rates_ent_t); one group per distinct prefix (its first row and its
- * string); a trie of digit nodes whose children are stored side by side, so a
- * node is a 10-bit child mask and the index of its first child (the child for
- * digit d is first + popcount(mask below d)): 12 bytes a node instead of 40
- * for ten int32 links, which keeps 1,000,000 random prefixes near 100 MB.
+ * by (prefix, cost, connector name) and copied to 16 bytes each
+ * (rt_rates_ent_t); a trie of digit nodes whose children are stored side by
+ * side, so a node is a 10-bit child mask and the index of its first child
+ * (the child for digit d is first + popcount(mask below d)) plus the range of
+ * its rows and its prefix string: 16 bytes a node instead of 40 for ten int32
+ * links alone, which keeps 1,000,000 random prefixes near 110 MB, and a
+ * lookup touches the node and then the rows, nothing in between.
  * Threads: the builder's; the sealed arrays are read-only.
  */
 #ifndef RT_RATES_INT_H
@@ -32,7 +33,7 @@
 /* Set in brow.line on the rows of an import while it is being checked. */
 #define RT_RATES_NEW 0x80000000u
 
-typedef struct rt_rates_brow {
+typedef struct __attribute__((packed, aligned(4))) rt_rates_brow {  /* 28 bytes */
     uint64_t kl;
     double cost;
     uint32_t valid;  /* index into valid[]; 0 = open both ends */
@@ -50,14 +51,11 @@ typedef struct rt_rates_ent {
 
 typedef struct rt_rates_node {
     uint16_t mask;   /* bit d: a child for digit d */
+    uint16_t nent;   /* rows of this prefix; 0 = no prefix ends here */
     uint32_t child;  /* index of the first child */
-    uint32_t group;  /* 1 + index into groups[], 0 = no rows end here */
+    uint32_t ent;    /* index of the first row in ents[] */
+    uint32_t str;    /* arena offset of the prefix string */
 } rt_rates_node_t;
-
-typedef struct rt_rates_group {
-    uint32_t first;  /* index into ents[]; the group ends where the next starts */
-    uint32_t str;    /* offset of the prefix string in the arena */
-} rt_rates_group_t;
 
 typedef struct rt_rates_valid {
     int64_t from, to;
@@ -87,13 +85,12 @@ struct rt_rates {
     rt_rates_brow_t *rows;
     size_t nrows, rows_cap;
     size_t checked;      /* rows[0, checked) are known free of overlaps */
+    int kl_sorted;       /* rows are in prefix order (rt_rates_find_dups sorted them) */
     rt_rates_hash_t conn_h, cur_h, valid_h;
 
     /* sealed only */
     rt_rates_ent_t *ents;
     size_t nents;
-    rt_rates_group_t *groups;  /* ngroups + 1: a sentinel closes the last */
-    size_t ngroups;
     rt_rates_node_t *nodes;    /* nodes[0] = root */
     size_t nnodes;
 };
@@ -114,6 +111,14 @@ size_t rt_rates_find_dups(rt_rates_t *t, size_t first_new, rt_rates_dup_fn fn, v
 
 /* Drop the rows marked RT_RATES_NEW (keep == 0) or clear the mark (keep). */
 void rt_rates_settle_new(rt_rates_t *t, int keep);
+
+/* A block for a sealed array (malloc'd; free() frees it).  Past 4 MB it is
+ * 2 MB aligned and marked for transparent huge pages: a lookup in a
+ * million-prefix table touches a few random nodes and rows, and with 4 KB
+ * pages each of those is a TLB miss too.  madvise is a hint, not I/O.  The
+ * builder's growing rows are left alone: huge pages on a block that realloc
+ * moves cost ~35 MB more peak memory on a million-prefix load. */
+void *rt_rates_alloc_big(size_t bytes);
 
 /* Make room for need bytes of strings in the arena.  0 or GW_ENOMEM. */
 int rt_rates_grow_arena(rt_rates_t *t, size_t need);

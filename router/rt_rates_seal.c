@@ -3,7 +3,7 @@
  * overlap check shared with the CSV import, the lookup and iteration.
  * rt_rates_int.h describes the arrays; rt_rates.c the builder.
  *
- * The sort is our own in-place quicksort over the 32-byte rows: qsort in
+ * The sort is our own in-place quicksort over the 28-byte rows: qsort in
  * glibc sorts through a temporary copy of the whole array, which for three
  * million rows would add ~100 MB to the peak of a load.
  *
@@ -81,6 +81,8 @@ static int rt_rates_cmp_dup(const void *ctx, const rt_rates_brow_t *a, const rt_
 
     if (rc == 0)
         rc = RT_RATES_CMP(a->conn, b->conn);
+    if (rc == 0 && a->valid == b->valid)
+        return 0;  /* the common case, open both ends: no look into valid[] */
     if (rc == 0)
         rc = RT_RATES_CMP(t->valid[a->valid].from, t->valid[b->valid].from);
     if (rc == 0)
@@ -96,6 +98,7 @@ size_t rt_rates_find_dups(rt_rates_t *t, size_t first_new, rt_rates_dup_fn fn, v
     for (i = first_new; i < t->nrows; i++)
         t->rows[i].line |= RT_RATES_NEW;
     rt_rates_sort(t->rows, t->nrows, rt_rates_cmp_dup, t);
+    t->kl_sorted = 1;
     for (i = 0; i < t->nrows; i = k) {
         /* sorted by valid_from: a row overlaps an earlier one of its run
          * exactly when it starts before the latest end seen so far */
@@ -193,21 +196,22 @@ static uint16_t *rt_rates_ranks(rt_rates_t *t)
     return rank;
 }
 
-/* Lay out the subtrie of node for groups [lo, hi) which share their first
- * depth digits; children go at *next on.  kls[g] is group g's prefix word. */
-static void rt_rates_build(rt_rates_t *t, const uint64_t *kls, size_t node, size_t lo, size_t hi,
-                           unsigned depth, size_t *next)
+/* Lay out the subtrie of node for the distinct prefixes [lo, hi), which share
+ * their first depth digits; children go at *next on.  kls[g] is prefix g's
+ * word, gfirst[g] its first row (gfirst[g + 1] ends it). */
+static void rt_rates_build(rt_rates_t *t, const uint64_t *kls, const uint32_t *gfirst,
+                           size_t node, size_t lo, size_t hi, unsigned depth, size_t *next)
 {
     size_t run_lo[10], run_hi[10], k = 0, i, base;
     uint16_t mask = 0;
 
     if (lo < hi && RT_RATES_LEN(kls[lo]) == depth) {
-        char p[RT_RATES_DIGITS_MAX + 1];
-        rt_rates_kl_str(kls[lo], p);
-        memcpy(t->arena + t->arena_len, p, depth + 1);  /* pre-grown by rt_rates_seal */
-        t->groups[lo].str = (uint32_t)t->arena_len;
+        rt_rates_node_t *n = &t->nodes[node];
+        rt_rates_kl_str(kls[lo], t->arena + t->arena_len);  /* pre-grown by rt_rates_seal */
+        n->str = (uint32_t)t->arena_len;
         t->arena_len += depth + 1;
-        t->nodes[node].group = (uint32_t)lo + 1;
+        n->ent = gfirst[lo];
+        n->nent = (uint16_t)(gfirst[lo + 1] - gfirst[lo]);
         lo++;
     }
     for (i = lo; i < hi; i++) {
@@ -225,52 +229,67 @@ static void rt_rates_build(rt_rates_t *t, const uint64_t *kls, size_t node, size
     t->nodes[node].mask = mask;
     t->nodes[node].child = (uint32_t)base;
     for (i = 0; i < k; i++)
-        rt_rates_build(t, kls, base + i, run_lo[i], run_hi[i], depth + 1, next);
+        rt_rates_build(t, kls, gfirst, base + i, run_lo[i], run_hi[i], depth + 1, next);
 }
 
-/* Squeeze the sorted rows into ents (in the same block) and cut groups;
- * kls gets each group's prefix word.  0 or GW_ENOMEM. */
-static int rt_rates_squeeze(rt_rates_t *t, uint64_t **kls_out)
+/* Copy the sorted rows into ents (16 bytes a row); *kls_out and
+ * *gfirst_out get each distinct prefix's word and first row (caller frees
+ * both), *ng their number.  0, GW_ENOMEM, or GW_EINVAL when a prefix has more
+ * rows than a node can count (named in err). */
+static int rt_rates_squeeze(rt_rates_t *t, uint64_t **kls_out, uint32_t **gfirst_out,
+                            size_t *ng_out, char *err, size_t errlen)
 {
     size_t n = t->nrows, ng = 0, i, g = 0;
-    rt_rates_ent_t *ents = (rt_rates_ent_t *)(void *)t->rows;
+    rt_rates_ent_t *ents;
     uint64_t *kls;
+    uint32_t *gfirst;
 
     for (i = 0; i < n; i++)
         ng += i == 0 || t->rows[i].kl != t->rows[i - 1].kl;
-    t->groups = malloc((ng + 1) * sizeof *t->groups);
     kls = malloc((ng + 1) * sizeof *kls);
-    if (t->groups == NULL || kls == NULL) {
+    gfirst = malloc((ng + 1) * sizeof *gfirst);
+    if (kls == NULL || gfirst == NULL) {
         free(kls);
-        free(t->groups);
-        t->groups = NULL;
+        free(gfirst);
         return GW_ENOMEM;
     }
     for (i = 0; i < n; i++) {
-        rt_rates_brow_t r = t->rows[i];  /* read whole before ents[i] overwrites it */
-        rt_rates_ent_t e;
-        if (i == 0 || r.kl != kls[g - 1]) {
-            t->groups[g].first = (uint32_t)i;
-            t->groups[g].str = 0;
-            kls[g++] = r.kl;
+        if (i == 0 || t->rows[i].kl != kls[g - 1]) {
+            if (g > 0 && i - gfirst[g - 1] > UINT16_MAX)
+                break;
+            gfirst[g] = (uint32_t)i;
+            kls[g++] = t->rows[i].kl;
         }
-        e.cost = r.cost;
-        e.valid = r.valid;
-        e.conn = r.conn;
-        e.cur = r.cur;
-        /* ents[i] covers bytes [16i, 16i+16) of rows[0..i]: all read already */
-        memcpy(&ents[i], &e, sizeof e);
     }
-    t->groups[ng].first = (uint32_t)n;
-    t->groups[ng].str = 0;
-    t->ngroups = ng;
+    if (i < n || (g > 0 && n - gfirst[g - 1] > UINT16_MAX)) {
+        char p[RT_RATES_DIGITS_MAX + 1];
+        rt_rates_kl_str(kls[g - 1], p);
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "prefix %s: more than %u rows", p, UINT16_MAX);
+        free(kls);
+        free(gfirst);
+        return GW_EINVAL;
+    }
+    gfirst[ng] = (uint32_t)n;
+    if ((ents = rt_rates_alloc_big(n * sizeof *ents)) == NULL) {
+        free(kls);
+        free(gfirst);
+        return GW_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        ents[i].cost = t->rows[i].cost;
+        ents[i].valid = t->rows[i].valid;
+        ents[i].conn = t->rows[i].conn;
+        ents[i].cur = t->rows[i].cur;
+    }
+    free(t->rows);
     t->rows = NULL;
     t->nrows = t->rows_cap = 0;
-    t->ents = n ? realloc(ents, n * sizeof *ents) : (free(ents), NULL);
-    if (n && t->ents == NULL)
-        t->ents = ents;  /* shrinking failed: keep the larger block */
+    t->ents = ents;
     t->nents = n;
     *kls_out = kls;
+    *gfirst_out = gfirst;
+    *ng_out = ng;
     return 0;
 }
 
@@ -278,7 +297,8 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
 {
     rt_rates_seal_ctx_t c = { t, NULL, err, errlen };
     uint64_t *kls = NULL;
-    size_t nodes = 1, strs = 0, g, next = 1;
+    uint32_t *gfirst = NULL;
+    size_t nodes = 1, strs = 0, g, ng = 0, next = 1, i, k;
     int rc = 0;
 
     if (err != NULL && errlen > 0)
@@ -287,7 +307,7 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
         return GW_EINVAL;
     if (t->nrows >= UINT32_MAX)
         return GW_ENOMEM;
-    if (t->checked < t->nrows) {
+    if (t->checked < t->nrows || !t->kl_sorted) {
         size_t dups = rt_rates_find_dups(t, t->checked, rt_rates_seal_dup, &c);
         rt_rates_settle_new(t, 1);
         if (dups > 0)
@@ -296,12 +316,18 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
     }
     if ((c.rank = rt_rates_ranks(t)) == NULL)
         return GW_ENOMEM;
-    rt_rates_sort(t->rows, t->nrows, rt_rates_cmp_seal, &c);
+    /* the overlap check left the rows in prefix order: sort each prefix's few
+     * rows into (cost, connector name, valid_from) */
+    for (i = 0; i < t->nrows; i = k) {
+        for (k = i + 1; k < t->nrows && t->rows[k].kl == t->rows[i].kl; k++)
+            ;
+        rt_rates_sort(t->rows + i, k - i, rt_rates_cmp_seal, &c);
+    }
     free(c.rank);
-    if ((rc = rt_rates_squeeze(t, &kls)) != 0)
-        return rc;
+    if ((rc = rt_rates_squeeze(t, &kls, &gfirst, &ng, err, errlen)) != 0)
+        return rc;  /* GW_EINVAL: the rows are still the builder's, re-ordered */
     /* a sorted list's trie has 1 + sum(len_i - lcp(s_i-1, s_i)) nodes */
-    for (g = 0; g < t->ngroups; g++) {
+    for (g = 0; g < ng; g++) {
         unsigned len = RT_RATES_LEN(kls[g]), lcp = 0;
         if (g > 0)
             while (lcp < len && lcp < RT_RATES_LEN(kls[g - 1]) &&
@@ -310,15 +336,18 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
         nodes += len - lcp;
         strs += len + 1;
     }
-    t->nodes = calloc(nodes, sizeof *t->nodes);
+    if ((t->nodes = rt_rates_alloc_big(nodes * sizeof *t->nodes)) != NULL)
+        memset(t->nodes, 0, nodes * sizeof *t->nodes);
     if (t->nodes == NULL || (t->arena_len + strs > UINT32_MAX) ||
         (rc = rt_rates_grow_arena(t, t->arena_len + strs)) != 0) {
         free(kls);
-        return GW_ENOMEM;  /* the table is half sealed: only rt_rates_free is left */
+        free(gfirst);
+        return GW_ENOMEM;  /* half sealed: only rt_rates_free is left */
     }
-    rt_rates_build(t, kls, 0, 0, t->ngroups, 0, &next);
+    rt_rates_build(t, kls, gfirst, 0, 0, ng, 0, &next);
     t->nnodes = next;
     free(kls);
+    free(gfirst);
     free(t->conn_h.slot);
     free(t->cur_h.slot);
     free(t->valid_h.slot);
@@ -334,11 +363,20 @@ static inline int rt_rates_valid_at(const rt_rates_t *t, uint32_t v, int64_t now
     return v == 0 || (t->valid[v].from <= now && now < rt_rates_to_end(t->valid[v].to));
 }
 
+/* popcount of a 10-bit mask without relying on the POPCNT instruction
+ * (the default x86-64 target has none; __builtin_popcount is a call there). */
+static inline unsigned rt_rates_popcount(unsigned m)
+{
+    m = m - ((m >> 1) & 0x5555u);
+    m = (m & 0x3333u) + ((m >> 2) & 0x3333u);
+    m = (m + (m >> 4)) & 0x0f0fu;
+    return (m + (m >> 8)) & 0x1fu;
+}
+
 size_t rt_rates_lookup(const rt_rates_t *t, const char *digits, int64_t now, rt_rate_hit_t *out,
                        size_t max)
 {
-    uint32_t path[RT_RATES_DIGITS_MAX + 1];
-    const rt_rates_node_t *n;
+    const rt_rates_node_t *path[RT_RATES_DIGITS_MAX + 1], *n;
     const unsigned char *p = (const unsigned char *)digits;
     size_t np = 0, k, w = 0;
 
@@ -348,18 +386,18 @@ size_t rt_rates_lookup(const rt_rates_t *t, const char *digits, int64_t now, rt_
         p++;
     for (n = &t->nodes[0];; p++) {
         unsigned c = (unsigned)*p - '0', bit;
-        if (n->group != 0)
-            path[np++] = n->group - 1;
+        if (n->nent != 0)
+            path[np++] = n;
         if (c > 9)
             break;
         bit = 1u << c;
         if (!(n->mask & bit))
             break;
-        n = &t->nodes[n->child + (unsigned)__builtin_popcount(n->mask & (bit - 1))];
+        n = &t->nodes[n->child + rt_rates_popcount(n->mask & (bit - 1))];
     }
     for (k = np; k-- > 0 && w == 0;) {
-        const rt_rates_group_t *g = &t->groups[path[k]];
-        for (uint32_t e = g->first; e < g[1].first && w < max; e++) {
+        const rt_rates_node_t *g = path[k];
+        for (uint32_t e = g->ent; e < g->ent + g->nent && w < max; e++) {
             const rt_rates_ent_t *en = &t->ents[e];
             if (!rt_rates_valid_at(t, en->valid, now))
                 continue;
@@ -373,26 +411,32 @@ size_t rt_rates_lookup(const rt_rates_t *t, const char *digits, int64_t now, rt_
     return w;
 }
 
-int rt_rates_foreach(const rt_rates_t *t, rt_rates_row_fn fn, void *arg)
+/* The rows of node and its subtrie, depth first in digit order. */
+static int rt_rates_walk(const rt_rates_t *t, const rt_rates_node_t *n, rt_rates_row_fn fn,
+                         void *arg)
 {
-    size_t g;
     int rc = 0;
 
+    for (uint32_t e = n->ent; e < n->ent + n->nent && rc == 0; e++) {
+        const rt_rates_ent_t *en = &t->ents[e];
+        rt_rate_row_t row = {
+            .prefix = t->arena + n->str,
+            .connector = t->arena + t->conn_off[en->conn],
+            .cost = en->cost,
+            .currency = t->arena + t->cur_off[en->cur],
+            .valid_from = t->valid[en->valid].from,
+            .valid_to = t->valid[en->valid].to,
+        };
+        rc = fn(arg, &row);
+    }
+    for (unsigned i = 0, nc = rt_rates_popcount(n->mask); i < nc && rc == 0; i++)
+        rc = rt_rates_walk(t, &t->nodes[n->child + i], fn, arg);
+    return rc;
+}
+
+int rt_rates_foreach(const rt_rates_t *t, rt_rates_row_fn fn, void *arg)
+{
     if (!t->sealed)
         return GW_EINVAL;
-    for (g = 0; g < t->ngroups && rc == 0; g++) {
-        for (uint32_t e = t->groups[g].first; e < t->groups[g + 1].first && rc == 0; e++) {
-            const rt_rates_ent_t *en = &t->ents[e];
-            rt_rate_row_t row = {
-                .prefix = t->arena + t->groups[g].str,
-                .connector = t->arena + t->conn_off[en->conn],
-                .cost = en->cost,
-                .currency = t->arena + t->cur_off[en->cur],
-                .valid_from = t->valid[en->valid].from,
-                .valid_to = t->valid[en->valid].to,
-            };
-            rc = fn(arg, &row);
-        }
-    }
-    return rc;
+    return t->nnodes ? rt_rates_walk(t, &t->nodes[0], fn, arg) : 0;
 }
