@@ -247,8 +247,7 @@ void rt_rates_free(rt_rates_t *t)
     free(t->conn_h.slot);
     free(t->cur_h.slot);
     free(t->valid_h.slot);
-    free(t->ents);
-    free(t->nodes);
+    free(t->cells);
     free(t);
 }
 
@@ -273,8 +272,7 @@ size_t rt_rates_memory(const rt_rates_t *t)
            t->cur_cap * sizeof *t->cur_off + t->valid_cap * sizeof *t->valid +
            t->rows_cap * sizeof *t->rows +
            (t->conn_h.cap + t->cur_h.cap + t->valid_h.cap) * sizeof(uint32_t) +
-           t->nents * sizeof *t->ents +
-           t->nnodes * sizeof *t->nodes;
+           t->ncells * sizeof *t->cells;
 }
 
 /* The prefix word of s (an optional '+', then 1..RT_RATES_DIGITS_MAX digits). */

@@ -52,10 +52,18 @@ typedef struct rt_rates_ent {
 typedef struct rt_rates_node {
     uint16_t mask;   /* bit d: a child for digit d */
     uint16_t nent;   /* rows of this prefix; 0 = no prefix ends here */
-    uint32_t child;  /* index of the first child */
-    uint32_t ent;    /* index of the first row in ents[] */
+    uint32_t child;  /* cell of the first child */
+    uint32_t ent;    /* cell of the first row */
     uint32_t str;    /* arena offset of the prefix string */
 } rt_rates_node_t;
+
+/* Nodes and rows share one array of 16-byte cells: a node's rows are laid
+ * out just before its children, so the rows of a deep prefix sit in the
+ * cache lines (and the huge page) the walk has just read. */
+typedef union rt_rates_cell {
+    rt_rates_node_t node;
+    rt_rates_ent_t ent;
+} rt_rates_cell_t;
 
 typedef struct rt_rates_valid {
     int64_t from, to;
@@ -89,10 +97,9 @@ struct rt_rates {
     rt_rates_hash_t conn_h, cur_h, valid_h;
 
     /* sealed only */
-    rt_rates_ent_t *ents;
-    size_t nents;
-    rt_rates_node_t *nodes;    /* nodes[0] = root */
-    size_t nnodes;
+    rt_rates_cell_t *cells;    /* cells[0] = the root node */
+    size_t ncells;
+    size_t nents;              /* rows among the cells */
 };
 
 /* Validate and add one row with its CSV line.  0; GW_EINVAL with the field's

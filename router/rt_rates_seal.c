@@ -196,22 +196,28 @@ static uint16_t *rt_rates_ranks(rt_rates_t *t)
     return rank;
 }
 
-/* Lay out the subtrie of node for the distinct prefixes [lo, hi), which share
- * their first depth digits; children go at *next on.  kls[g] is prefix g's
- * word, gfirst[g] its first row (gfirst[g + 1] ends it). */
-static void rt_rates_build(rt_rates_t *t, const uint64_t *kls, const uint32_t *gfirst,
-                           size_t node, size_t lo, size_t hi, unsigned depth, size_t *next)
+/* Lay out the subtrie of the node in cell node for the distinct prefixes
+ * [lo, hi), which share their first depth digits: its rows (from ents) and
+ * then its children go at *next on.  kls[g] is prefix g's word, gfirst[g] its
+ * first row (gfirst[g + 1] ends it). */
+static void rt_rates_build(rt_rates_t *t, const rt_rates_ent_t *ents, const uint64_t *kls,
+                           const uint32_t *gfirst, size_t node, size_t lo, size_t hi,
+                           unsigned depth, size_t *next)
 {
     size_t run_lo[10], run_hi[10], k = 0, i, base;
     uint16_t mask = 0;
 
     if (lo < hi && RT_RATES_LEN(kls[lo]) == depth) {
-        rt_rates_node_t *n = &t->nodes[node];
+        rt_rates_node_t *n = &t->cells[node].node;
+        size_t nent = gfirst[lo + 1] - gfirst[lo];
         rt_rates_kl_str(kls[lo], t->arena + t->arena_len);  /* pre-grown by rt_rates_seal */
         n->str = (uint32_t)t->arena_len;
         t->arena_len += depth + 1;
-        n->ent = gfirst[lo];
-        n->nent = (uint16_t)(gfirst[lo + 1] - gfirst[lo]);
+        n->ent = (uint32_t)*next;
+        n->nent = (uint16_t)nent;
+        for (i = 0; i < nent; i++)
+            t->cells[*next + i].ent = ents[gfirst[lo] + i];
+        *next += nent;
         lo++;
     }
     for (i = lo; i < hi; i++) {
@@ -226,18 +232,19 @@ static void rt_rates_build(rt_rates_t *t, const uint64_t *kls, const uint32_t *g
     }
     base = *next;
     *next += k;
-    t->nodes[node].mask = mask;
-    t->nodes[node].child = (uint32_t)base;
+    t->cells[node].node.mask = mask;
+    t->cells[node].node.child = (uint32_t)base;
     for (i = 0; i < k; i++)
-        rt_rates_build(t, kls, gfirst, base + i, run_lo[i], run_hi[i], depth + 1, next);
+        rt_rates_build(t, ents, kls, gfirst, base + i, run_lo[i], run_hi[i], depth + 1, next);
 }
 
-/* Copy the sorted rows into ents (16 bytes a row); *kls_out and
+/* Squeeze the sorted rows to 16 bytes each in their own block, returned in
+ * *ents_out (caller frees; the builder's rows are gone); *kls_out and
  * *gfirst_out get each distinct prefix's word and first row (caller frees
  * both), *ng their number.  0, GW_ENOMEM, or GW_EINVAL when a prefix has more
  * rows than a node can count (named in err). */
-static int rt_rates_squeeze(rt_rates_t *t, uint64_t **kls_out, uint32_t **gfirst_out,
-                            size_t *ng_out, char *err, size_t errlen)
+static int rt_rates_squeeze(rt_rates_t *t, rt_rates_ent_t **ents_out, uint64_t **kls_out,
+                            uint32_t **gfirst_out, size_t *ng_out, char *err, size_t errlen)
 {
     size_t n = t->nrows, ng = 0, i, g = 0;
     rt_rates_ent_t *ents;
@@ -271,21 +278,22 @@ static int rt_rates_squeeze(rt_rates_t *t, uint64_t **kls_out, uint32_t **gfirst
         return GW_EINVAL;
     }
     gfirst[ng] = (uint32_t)n;
-    if ((ents = rt_rates_alloc_big(n * sizeof *ents)) == NULL) {
-        free(kls);
-        free(gfirst);
-        return GW_ENOMEM;
-    }
+    ents = (rt_rates_ent_t *)(void *)t->rows;
     for (i = 0; i < n; i++) {
-        ents[i].cost = t->rows[i].cost;
-        ents[i].valid = t->rows[i].valid;
-        ents[i].conn = t->rows[i].conn;
-        ents[i].cur = t->rows[i].cur;
+        rt_rates_brow_t r = t->rows[i];  /* read whole before ents[i] overwrites it */
+        rt_rates_ent_t e = { r.cost, r.valid, r.conn, r.cur };
+        /* ents[i] covers bytes [16i, 16i+16) of rows[0..i] (28 bytes each):
+         * all read already */
+        memcpy(&ents[i], &e, sizeof e);
     }
-    free(t->rows);
     t->rows = NULL;
     t->nrows = t->rows_cap = 0;
-    t->ents = ents;
+    if (n > 0 && (*ents_out = realloc(ents, n * sizeof *ents)) == NULL)
+        *ents_out = ents;  /* shrinking failed: keep the larger block */
+    if (n == 0) {
+        free(ents);
+        *ents_out = NULL;
+    }
     t->nents = n;
     *kls_out = kls;
     *gfirst_out = gfirst;
@@ -298,6 +306,7 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
     rt_rates_seal_ctx_t c = { t, NULL, err, errlen };
     uint64_t *kls = NULL;
     uint32_t *gfirst = NULL;
+    rt_rates_ent_t *ents = NULL;
     size_t nodes = 1, strs = 0, g, ng = 0, next = 1, i, k;
     int rc = 0;
 
@@ -324,7 +333,7 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
         rt_rates_sort(t->rows + i, k - i, rt_rates_cmp_seal, &c);
     }
     free(c.rank);
-    if ((rc = rt_rates_squeeze(t, &kls, &gfirst, &ng, err, errlen)) != 0)
+    if ((rc = rt_rates_squeeze(t, &ents, &kls, &gfirst, &ng, err, errlen)) != 0)
         return rc;  /* GW_EINVAL: the rows are still the builder's, re-ordered */
     /* a sorted list's trie has 1 + sum(len_i - lcp(s_i-1, s_i)) nodes */
     for (g = 0; g < ng; g++) {
@@ -336,16 +345,19 @@ int rt_rates_seal(rt_rates_t *t, char *err, size_t errlen)
         nodes += len - lcp;
         strs += len + 1;
     }
-    if ((t->nodes = rt_rates_alloc_big(nodes * sizeof *t->nodes)) != NULL)
-        memset(t->nodes, 0, nodes * sizeof *t->nodes);
-    if (t->nodes == NULL || (t->arena_len + strs > UINT32_MAX) ||
+    nodes += t->nents;  /* cells */
+    if ((t->cells = rt_rates_alloc_big(nodes * sizeof *t->cells)) != NULL)
+        memset(t->cells, 0, nodes * sizeof *t->cells);
+    if (t->cells == NULL || (t->arena_len + strs > UINT32_MAX) ||
         (rc = rt_rates_grow_arena(t, t->arena_len + strs)) != 0) {
+        free(ents);
         free(kls);
         free(gfirst);
         return GW_ENOMEM;  /* half sealed: only rt_rates_free is left */
     }
-    rt_rates_build(t, kls, gfirst, 0, 0, ng, 0, &next);
-    t->nnodes = next;
+    rt_rates_build(t, ents, kls, gfirst, 0, 0, ng, 0, &next);
+    t->ncells = next;
+    free(ents);
     free(kls);
     free(gfirst);
     free(t->conn_h.slot);
@@ -380,11 +392,11 @@ size_t rt_rates_lookup(const rt_rates_t *t, const char *digits, int64_t now, rt_
     const unsigned char *p = (const unsigned char *)digits;
     size_t np = 0, k, w = 0;
 
-    if (!t->sealed || max == 0 || t->nnodes == 0)
+    if (!t->sealed || max == 0 || t->ncells == 0)
         return 0;
     if (*p == '+')
         p++;
-    for (n = &t->nodes[0];; p++) {
+    for (n = &t->cells[0].node;; p++) {
         unsigned c = (unsigned)*p - '0', bit;
         if (n->nent != 0)
             path[np++] = n;
@@ -393,12 +405,12 @@ size_t rt_rates_lookup(const rt_rates_t *t, const char *digits, int64_t now, rt_
         bit = 1u << c;
         if (!(n->mask & bit))
             break;
-        n = &t->nodes[n->child + rt_rates_popcount(n->mask & (bit - 1))];
+        n = &t->cells[n->child + rt_rates_popcount(n->mask & (bit - 1))].node;
     }
     for (k = np; k-- > 0 && w == 0;) {
         const rt_rates_node_t *g = path[k];
         for (uint32_t e = g->ent; e < g->ent + g->nent && w < max; e++) {
-            const rt_rates_ent_t *en = &t->ents[e];
+            const rt_rates_ent_t *en = &t->cells[e].ent;
             if (!rt_rates_valid_at(t, en->valid, now))
                 continue;
             out[w].connector = t->arena + t->conn_off[en->conn];
@@ -418,7 +430,7 @@ static int rt_rates_walk(const rt_rates_t *t, const rt_rates_node_t *n, rt_rates
     int rc = 0;
 
     for (uint32_t e = n->ent; e < n->ent + n->nent && rc == 0; e++) {
-        const rt_rates_ent_t *en = &t->ents[e];
+        const rt_rates_ent_t *en = &t->cells[e].ent;
         rt_rate_row_t row = {
             .prefix = t->arena + n->str,
             .connector = t->arena + t->conn_off[en->conn],
@@ -430,7 +442,7 @@ static int rt_rates_walk(const rt_rates_t *t, const rt_rates_node_t *n, rt_rates
         rc = fn(arg, &row);
     }
     for (unsigned i = 0, nc = rt_rates_popcount(n->mask); i < nc && rc == 0; i++)
-        rc = rt_rates_walk(t, &t->nodes[n->child + i], fn, arg);
+        rc = rt_rates_walk(t, &t->cells[n->child + i].node, fn, arg);
     return rc;
 }
 
@@ -438,5 +450,5 @@ int rt_rates_foreach(const rt_rates_t *t, rt_rates_row_fn fn, void *arg)
 {
     if (!t->sealed)
         return GW_EINVAL;
-    return t->nnodes ? rt_rates_walk(t, &t->nodes[0], fn, arg) : 0;
+    return t->ncells ? rt_rates_walk(t, &t->cells[0].node, fn, arg) : 0;
 }
