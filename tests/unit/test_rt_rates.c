@@ -168,6 +168,22 @@ static void test_same_prefix_and_connector_may_not_overlap(void **state)
     assert_false(rt_rates_sealed(t));
     rt_rates_free(t);
 
+    /* the third row overlaps the second, not the first: the check keeps the
+     * latest end seen, not the first row's */
+    t = rt_rates_new("x");
+    test_add(t, "49", "a", 0.01, 1000, 2000);
+    test_add(t, "49", "a", 0.02, 2000, 9000);  /* touches the first: fine */
+    test_add(t, "49", "a", 0.03, 5000, 6000);
+    assert_int_equal(rt_rates_seal(t, err, sizeof err), GW_EINVAL);
+    rt_rates_free(t);
+
+    /* one second of overlap is an overlap */
+    t = rt_rates_new("x");
+    test_add(t, "49", "a", 0.01, T_2026 - 100, T_2026);
+    test_add(t, "49", "a", 0.02, T_2026 - 1, 0);
+    assert_int_equal(rt_rates_seal(t, err, sizeof err), GW_EINVAL);
+    rt_rates_free(t);
+
     t = rt_rates_new("x");
     test_add(t, "49", "a", 0.01, 0, T_2026);
     test_add(t, "49", "a", 0.02, T_2026, 0);
