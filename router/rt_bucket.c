@@ -13,7 +13,7 @@
  *
  * The interval is rounded up to whole nanoseconds, so the limit never lets
  * more through than asked for (at 1,000,000/s exactly; at 3,000,000/s it is
- * 0.1% strict).  now_us * 1000 fits in 63 bits until the year 294,000.
+ * 0.1% strict).  now_us * 1000 fits in 63 bits until the year 2262.
  *
  * Threads: any; the CAS loop retries only when another take succeeded in
  * between.
