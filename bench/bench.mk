@@ -8,6 +8,8 @@
 #   make bench-sweep  the SIP -> SMPP rate sweep beside raw SQLite (run_bench.mjs)
 #   make bench-store  store-only: envelopes committed per second (FULL) beside
 #                     raw batched SQLite inserts (bench_store.c)
+#   make bench-rates  rate tables: 1,000,000-prefix sheet load time, lookups/s on
+#                     one core beside a naive scan, memory (bench_rates.c)
 #   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
 #
 # BENCH_ARGS passes options to the script, e.g.
