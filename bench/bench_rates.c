@@ -9,6 +9,9 @@
  * 3. Times lookups on one core: rt_rates_lookup (up to 4 hits) of 262,144
  *    numbers of 11-13 digits, half starting with a prefix of the sheet,
  *    half random, repeated for --seconds.
+ *    The same over a working set of 65,536 numbers behind 1% of the
+ *    prefixes (traffic with favourite destinations; the walk still goes on
+ *    into the cold subtries below those prefixes).
  * 4. The reference, in the same run: a naive linear scan (longest prefix,
  *    then cheapest) over the first --sample rows of the sheet, and its rate
  *    scaled to the whole table (x sample / rows).
@@ -179,12 +182,12 @@ static int br_naive(const br_row_t *rows, size_t n, const char *num, size_t numl
 
 int main(int argc, char **argv)
 {
-    size_t nprefix = 1000000, nsample = 100000, nnum = 1 << 18, len, rows;
-    double seconds = 2, hwm_parse, huge, w0, w_load, w_lookup, t0, t_parse, t_seal, t_lookup, t_naive, table_mb, hwm, rss;
-    long long lookups = 0, hits = 0, naive_n = 0, naive_hits = 0;
+    size_t nprefix = 1000000, nsample = 100000, nnum = 1 << 18, nhot = 1 << 16, len, rows;
+    double seconds = 2, t_hot, hwm_parse, huge, w0, w_load, w_lookup, t0, t_parse, t_seal, t_lookup, t_naive, table_mb, hwm, rss;
+    long long lookups = 0, hits = 0, hot_n = 0, hot_hits = 0, naive_n = 0, naive_hits = 0;
     rt_csv_errors_t errs;
     char err[256] = "";
-    char *prefixes, *text, *nums;
+    char *prefixes, *text, *nums, *hot;
     br_row_t *sample;
     rt_rates_t *t;
 
@@ -207,7 +210,8 @@ int main(int argc, char **argv)
     prefixes = br_prefixes(nprefix);
     sample = malloc(nsample * sizeof *sample);
     nums = malloc(nnum * 16);
-    if (sample == NULL || nums == NULL)
+    hot = malloc(nhot * 16);
+    if (sample == NULL || nums == NULL || hot == NULL)
         return 1;
     text = br_sheet(prefixes, nprefix, &len, &rows, sample, nsample);
     if (rows < nsample)
@@ -220,6 +224,14 @@ int main(int argc, char **argv)
         } else {
             num[l++] = (char)('1' + br_rand() % 9);
         }
+        while (l < want)
+            num[l++] = (char)('0' + br_rand() % 10);
+        num[l] = '\0';
+    }
+    for (size_t i = 0; i < nhot; i++) {  /* behind one of 1% of the prefixes */
+        char *num = hot + i * 16;
+        size_t want = 11 + br_rand() % 3, l;
+        l = (size_t)snprintf(num, 16, "%s", prefixes + (br_rand() % (nprefix / 100 + 1)) * 16);
         while (l < want)
             num[l++] = (char)('0' + br_rand() % 10);
         num[l] = '\0';
@@ -257,6 +269,14 @@ int main(int argc, char **argv)
 
     t0 = br_cpu();
     do {
+        rt_rate_hit_t h[4];
+        for (size_t i = 0; i < nhot; i++)
+            hot_hits += (long long)rt_rates_lookup(t, hot + i * 16, 1767225600, h, 4);
+        hot_n += (long long)nhot;
+    } while ((t_hot = br_cpu() - t0) < seconds / 2);
+
+    t0 = br_cpu();
+    do {
         for (int k = 0; k < 16; k++, naive_n++) {
             const char *num = nums + ((size_t)naive_n % nnum) * 16;
             naive_hits += br_naive(sample, nsample, num, strlen(num)) >= 0;
@@ -270,17 +290,20 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"rates\",\"prefixes\":%zu,\"rows\":%zu,\"csv_mb\":%.1f,"
            "\"parse_s\":%.3f,\"seal_s\":%.3f,\"load_s\":%.3f,\"load_wall_s\":%.3f,"
            "\"lookups_per_s\":%.0f,\"lookups_per_wall_s\":%.0f,\"ns_per_lookup\":%.1f,\"hits_per_lookup\":%.2f,"
+           "\"hot_lookups_per_s\":%.0f,\"hot_hits_per_lookup\":%.2f,"
            "\"naive_sample_rows\":%zu,\"naive_found\":%.2f,\"naive_sample_lookups_per_s\":%.0f,"
            "\"naive_scaled_lookups_per_s\":%.1f,\"speedup_vs_naive_scaled\":%.0f,"
            "\"table_mb\":%.1f,\"vm_hwm_parse_mb\":%.1f,\"vm_hwm_mb\":%.1f,\"vm_rss_mb\":%.1f,\"huge_pages_mb\":%.1f,"
            "\"targets\":{\"load_s\":3,\"rss_mb\":200,\"decisions_per_s\":2000000}}\n",
            nprefix, rows, (double)len / (1024.0 * 1024.0), t_parse, t_seal, t_parse + t_seal,
-           w_load, lps, (double)lookups / w_lookup, 1e9 / lps, (double)hits / (double)lookups, nsample,
+           w_load, lps, (double)lookups / w_lookup, 1e9 / lps, (double)hits / (double)lookups,
+           (double)hot_n / t_hot, (double)hot_hits / (double)hot_n, nsample,
            (double)naive_hits / (double)naive_n, nps,
            nps * (double)nsample / (double)rows, lps / (nps * (double)nsample / (double)rows),
            table_mb, hwm_parse, hwm, rss, huge);
     rt_rates_free(t);
     free(sample);
     free(nums);
+    free(hot);
     return 0;
 }
