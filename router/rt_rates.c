@@ -1,21 +1,12 @@
 /*
- * rt_rates.c - rate tables: the builder, the seal that compiles a table into
- * flat arrays, the lock-free longest-prefix lookup, and iteration.
+ * rt_rates.c - rate tables: the builder (rt_rates_new, rt_rates_add and the
+ * validation the CSV import shares), interning, memory accounting, freeing.
+ * rt_rates_seal.c compiles a built table and looks up in it.
  *
  * Build: rt_rates_add validates a row and appends it to one array (the
  * prefix packed into one sortable word, strings and validity windows
- * interned), so a million-prefix sheet costs one 32-byte row per line and no
- * allocation per row.  Seal: an in-place sort by (prefix, cost, connector
- * name, valid_from), overlap check, then one pass that copies the rows to
- * 16 bytes each in a huge-page block, and a recursive pass over the sorted distinct
- * prefixes that lays the trie out
- * with each node's children next to each other (rt_rates_int.h).  The
- * builder's hashes are freed; what remains is four arrays and the arena.
- *
- * Lookup walks the digits down the trie noting each node that ends a prefix,
- * then goes back from the deepest one to the first that has a row valid at
- * `now`: an expired or future row at the longest prefix falls back to the
- * next shorter prefix.  No allocation, no lock, no write.
+ * interned), so a million-prefix sheet costs one 28-byte row per line and no
+ * allocation per row.
  *
  * Ownership: the table owns every string it hands out; rt_rates_free frees
  * all.  Threads: building and sealing on the owner's thread; a sealed table

@@ -1,19 +1,21 @@
 /*
- * rt_rates_int.h - the inside of a rate table, shared by rt_rates.c (builder,
- * seal, lookup) and rt_rates_csv.c (import, export).  Nothing else includes it.
+ * rt_rates_int.h - the inside of a rate table, shared by rt_rates.c (builder),
+ * rt_rates_seal.c (seal, lookup) and rt_rates_csv.c (import, export).
+ * Nothing else includes it.
  *
- * Builder: rows in one array of rt_rates_brow_t (28 bytes each, packed); connector
- * names and currencies interned once each in one string arena and named by a
- * 16-bit index; validity windows interned in valid[] (index 0 = open).
+ * Builder: rows in one array of rt_rates_brow_t (28 bytes each, packed);
+ * connector names and currencies interned once each in one string arena and
+ * named by a 16-bit index; validity windows interned in valid[] (index 0 =
+ * open).
  *
- * Sealed: the same arena plus every distinct prefix as a string; rows sorted
- * by (prefix, cost, connector name) and copied to 16 bytes each
- * (rt_rates_ent_t); a trie of digit nodes whose children are stored side by
- * side, so a node is a 10-bit child mask and the index of its first child
- * (the child for digit d is first + popcount(mask below d)) plus the range of
- * its rows and its prefix string: 16 bytes a node instead of 40 for ten int32
- * links alone, which keeps 1,000,000 random prefixes near 110 MB, and a
- * lookup touches the node and then the rows, nothing in between.
+ * Sealed: the same arena plus every distinct prefix as a string, and one
+ * array of 16-byte cells holding the trie's nodes and the rows (sorted by
+ * cost, connector name, valid_from) side by side.  A node is a 10-bit child
+ * mask and the cell of its first child (the child for digit d is first +
+ * popcount(mask below d)) plus the cells of its rows and its prefix string:
+ * 16 bytes instead of 40 for ten int32 links alone, which keeps 1,000,000
+ * random prefixes with ~3 rows each near 115 MB.  A node's rows are placed
+ * just before its children, so a lookup finds them near what it just read.
  * Threads: the builder's; the sealed arrays are read-only.
  */
 #ifndef RT_RATES_INT_H

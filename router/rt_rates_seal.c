@@ -3,9 +3,20 @@
  * overlap check shared with the CSV import, the lookup and iteration.
  * rt_rates_int.h describes the arrays; rt_rates.c the builder.
  *
+ * Seal: the overlap check sorts the rows by (prefix, connector, validity)
+ * (an import has done so already), each prefix's few rows are then sorted
+ * into (cost, connector name, valid_from), squeezed to 16 bytes in place, and
+ * one recursive pass over the distinct prefixes lays out the trie in a
+ * single huge-page block of cells.  The builder's hashes are freed.
+ *
  * The sort is our own in-place quicksort over the 28-byte rows: qsort in
  * glibc sorts through a temporary copy of the whole array, which for three
- * million rows would add ~100 MB to the peak of a load.
+ * million rows would add ~85 MB to the peak of a load.
+ *
+ * Lookup walks the digits down the trie noting each node that ends a prefix,
+ * then goes back from the deepest one to the first that has a row valid at
+ * `now`: an expired or future row at the longest prefix falls back to the
+ * next shorter prefix.  No allocation, no lock, no write.
  *
  * Threads: rt_rates_seal and rt_rates_find_dups on the builder's thread;
  * rt_rates_lookup and rt_rates_foreach on any thread once sealed.
