@@ -8,6 +8,8 @@
 #   make bench-sweep  the SIP -> SMPP rate sweep beside raw SQLite (run_bench.mjs)
 #   make bench-store  store-only: envelopes committed per second (FULL) beside
 #                     raw batched SQLite inserts (bench_store.c)
+#   make bench-rates  rate tables: 1,000,000-prefix sheet load time, lookups/s on
+#                     one core beside a naive scan, memory (bench_rates.c)
 #   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
 #
 # BENCH_ARGS passes options to the script, e.g.
@@ -57,3 +59,13 @@ $(BUILD)/bench/trace_cost: $(BUILD)/bench/trace_cost.o $(BUILD)/libjunction.a
 .PHONY: bench-trace
 bench-trace: $(BUILD)/bench/trace_cost
 	$(BUILD)/bench/trace_cost
+
+# make bench-rates: the rate-table half of the router benchmark (bench_rates.c):
+# load time of a 1,000,000-prefix sheet, lookups/s on one core beside a naive
+# scan, memory.  BENCH_ARGS="--prefixes N --sample N --seconds S".
+$(BUILD)/bench/bench_rates: $(BUILD)/bench/bench_rates.o $(BUILD)/libjunction.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-rates
+bench-rates: $(BUILD)/bench/bench_rates
+	$(BUILD)/bench/bench_rates $(BENCH_ARGS)
