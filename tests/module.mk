@@ -39,3 +39,5 @@ integration: tests/integration/node_modules
 # rates branch of issue 6): then the real ones in libjunction.a serve.
 RT_EXT_STUB := $(if $(wildcard router/rt_rates.c),,$(BUILD)/tests/unit/rt_ext_stub.o)
 $(filter $(BUILD)/tests/test_rt_%,$(UNIT_BINS)): $(RT_EXT_STUB)
+# test_rt_match counts the match path's allocations.
+$(BUILD)/tests/test_rt_match: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
