@@ -453,7 +453,7 @@ static void rt_cc_route(rt_cc_t *cc, rt_crule_t *r, const json_t *v)
     if (t != NULL && (!json_is_array(t) || json_array_size(t) > RT_TARGETS_MAX)) {
         rt_cc_err(cc, "action.route.targets", "must be an array of at most %d targets",
                   RT_TARGETS_MAX);
-        t = NULL;
+        return;
     }
     size_t n = t != NULL ? json_array_size(t) : 0;
     if (n == 0 && r->strategy != RT_PICK_LEAST_COST)
@@ -798,7 +798,8 @@ static void rt_cc_conflicts(rt_cc_t *cc, rt_set_t *s)
             continue;
         int same_prio = 0; /* already reported above */
         for (size_t k = 1; k < s->nrules && !same_prio; k++)
-            same_prio = s->rules[k].id == ids[i] && s->rules[k - 1].id == ids[i];
+            same_prio = s->rules[k].id == ids[i] && s->rules[k - 1].id == ids[i] &&
+                        s->rules[k].priority == s->rules[k - 1].priority;
         if (!same_prio) {
             cc->has_id = 1;
             cc->id = ids[i];
