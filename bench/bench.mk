@@ -57,3 +57,14 @@ $(BUILD)/bench/trace_cost: $(BUILD)/bench/trace_cost.o $(BUILD)/libjunction.a
 .PHONY: bench-trace
 bench-trace: $(BUILD)/bench/trace_cost
 	$(BUILD)/bench/trace_cost
+
+# make bench-router: the compiled rule engine beside a linear scan
+# (bench_router.c; bench/README.md).  Until the rates branch merges it links
+# the test stand-ins of rt_rates/rt_pick/rt_bucket (tests/unit/rt_ext_stub.c).
+BENCH_RT_STUB := $(if $(wildcard router/rt_rates.c),,$(BUILD)/tests/unit/rt_ext_stub.o)
+$(BUILD)/bench/bench_router: $(BUILD)/bench/bench_router.o $(BUILD)/libjunction.a $(BENCH_RT_STUB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-router
+bench-router: $(BUILD)/bench/bench_router
+	$(BUILD)/bench/bench_router $(BENCH_ARGS)
