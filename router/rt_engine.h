@@ -27,11 +27,10 @@
 
 #include "rt_query.h"
 
-#ifdef RT_HAVE_RATES
-#include "rt_rates.h"
-#else
-#include "rt_ext.h" /* until the rates branch merges */
-#endif
+/* rt_rates_t, rt_pick_kind_t, rt_bucket_t.  At the merge with the rates
+ * branch: include rt_rates.h, rt_pick.h and rt_bucket.h here instead and
+ * delete rt_ext.h. */
+#include "rt_ext.h"
 
 typedef struct rt_set rt_set_t;
 

@@ -171,7 +171,9 @@ static rt_set_t *rt_set_cur;
 static unsigned rt_hz_next;                 /* atomic: spreads threads' first slots */
 static __thread unsigned rt_hz_hint;        /* this thread's slot + 1, 0 = none yet */
 
-/* Claim a free slot, starting at this thread's usual one. */
+/* Claim a free slot, starting at this thread's usual one.  With more
+ * threads inside rt_set_current at once than slots, a thread spins until a
+ * slot frees (each is held for a few instructions). */
 static unsigned rt_hz_claim(void)
 {
     if (rt_hz_hint == 0)
