@@ -145,7 +145,8 @@ static int rt_cc_strlist(rt_cc_t *cc, const json_t *v, const char *path, const c
             rt_cc_err(cc, path, "item %zu: must be a non-empty string", i);
             return -1;
         }
-        list[i] = rt_cc_dup(cc, json_string_value(e));
+        if ((list[i] = rt_cc_dup(cc, json_string_value(e))) == NULL)
+            return -1; /* out of memory: callers read the items */
     }
     if (cnt == 0) {
         rt_cc_err(cc, path, "must not be empty");
@@ -312,7 +313,12 @@ static const rt_tz_t *rt_cc_zone(rt_cc_t *cc, const json_t *v)
     for (size_t i = 0; i < s->nzones; i++)
         if (strcmp(rt_tz_name(s->zones[i]), json_string_value(v)) == 0)
             return s->zones[i];
-    rt_tz_t *z = rt_tz_load(cc->opts->zoneinfo, json_string_value(v), err, sizeof err);
+    int rc;
+    rt_tz_t *z = rt_tz_load(cc->opts->zoneinfo, json_string_value(v), &rc, err, sizeof err);
+    if (z == NULL && rc == GW_ENOMEM) {
+        cc->nomem = 1;
+        return NULL;
+    }
     if (z == NULL) {
         rt_cc_err(cc, "filters.time.tz", "%s \"%s\"", err, json_string_value(v));
         return NULL;
@@ -845,9 +851,10 @@ rt_set_t *rt_compile(const json_t *rules, const rt_compile_opts_t *opts, json_t 
         rt_cc_err(&cc, "rules", "must be an array of rule objects");
         goto out_errors;
     }
-    s->nrules = json_array_size(rules);
-    if ((s->rules = calloc(s->nrules ? s->nrules : 1, sizeof *s->rules)) == NULL)
+    size_t n = json_array_size(rules);
+    if ((s->rules = calloc(n ? n : 1, sizeof *s->rules)) == NULL)
         goto out_nomem;
+    s->nrules = n; /* rt_set_free walks them: only once they exist */
     for (size_t i = 0; i < s->nrules; i++) {
         cc.index = i;
         cc.has_id = 0;

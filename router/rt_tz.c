@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "router/rt_tz.h"
+#include "gw_errors.h"
 
 #define RT_TZ_FILE_MAX (1 << 20)
 #define RT_TZ_NAME_MAX 128
@@ -265,7 +266,7 @@ static int rt_tz_name_ok(const char *name)
     return 1;
 }
 
-/* Parse buf (len bytes) into z.  0 or -1 with err set. */
+/* Parse buf (len bytes) into z.  0, or GW_EINVAL / GW_ENOMEM with err set. */
 static int rt_tz_parse_file(rt_tz_t *z, const unsigned char *buf, size_t len, char *err,
                             size_t errlen)
 {
@@ -273,7 +274,7 @@ static int rt_tz_parse_file(rt_tz_t *z, const unsigned char *buf, size_t len, ch
     size_t off;
     if (len < 44 || memcmp(buf, "TZif", 4) != 0 || buf[4] < '2') {
         snprintf(err, errlen, "not a TZif version 2+ file");
-        return -1;
+        return GW_EINVAL;
     }
     for (int i = 0; i < 6; i++)
         c[i] = rt_tz_be32(buf + 20 + 4 * i);
@@ -282,7 +283,7 @@ static int rt_tz_parse_file(rt_tz_t *z, const unsigned char *buf, size_t len, ch
     if (c[3] > 100000 || c[4] > 256 || c[5] > 4096 || c[2] > 1000 || off + 44 > len ||
         memcmp(buf + off, "TZif", 4) != 0) {
         snprintf(err, errlen, "truncated TZif file");
-        return -1;
+        return GW_EINVAL;
     }
     for (int i = 0; i < 6; i++)
         c[i] = rt_tz_be32(buf + off + 20 + 4 * i);
@@ -293,7 +294,7 @@ static int rt_tz_parse_file(rt_tz_t *z, const unsigned char *buf, size_t len, ch
                   isstd + isut;
     if (timecnt > 100000 || typecnt == 0 || typecnt > 256 || off + need > len) {
         snprintf(err, errlen, "truncated TZif file");
-        return -1;
+        return GW_EINVAL;
     }
     const unsigned char *times = buf + off, *idx = times + (size_t)timecnt * 8,
                         *types = idx + timecnt;
@@ -301,12 +302,12 @@ static int rt_tz_parse_file(rt_tz_t *z, const unsigned char *buf, size_t len, ch
     z->off = malloc((timecnt ? timecnt : 1) * sizeof *z->off);
     if (z->when == NULL || z->off == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return GW_ENOMEM;
     }
     for (uint32_t i = 0; i < timecnt; i++) {
         if (idx[i] >= typecnt) {
             snprintf(err, errlen, "bad TZif type index");
-            return -1;
+            return GW_EINVAL;
         }
         z->when[i] = rt_tz_be64(times + 8 * (size_t)i);
         z->off[i] = (int32_t)rt_tz_be32(types + 6 * (size_t)idx[i]);
@@ -327,14 +328,18 @@ static int rt_tz_parse_file(rt_tz_t *z, const unsigned char *buf, size_t len, ch
     return 0;
 }
 
-rt_tz_t *rt_tz_load(const char *dir, const char *name, char *err, size_t errlen)
+rt_tz_t *rt_tz_load(const char *dir, const char *name, int *rcp, char *err, size_t errlen)
 {
     char path[512];
     unsigned char *buf = NULL;
     rt_tz_t *z = NULL;
     FILE *f;
     size_t len;
+    int dummy;
 
+    if (rcp == NULL)
+        rcp = &dummy;
+    *rcp = GW_ENOTFOUND;
     if (name == NULL || !rt_tz_name_ok(name)) {
         snprintf(err, errlen, "unknown time zone");
         return NULL;
@@ -348,6 +353,7 @@ rt_tz_t *rt_tz_load(const char *dir, const char *name, char *err, size_t errlen)
         snprintf(err, errlen, "unknown time zone");
         return NULL;
     }
+    *rcp = GW_ENOMEM;
     buf = malloc(RT_TZ_FILE_MAX);
     z = calloc(1, sizeof *z);
     if (buf == NULL || z == NULL) {
@@ -356,7 +362,7 @@ rt_tz_t *rt_tz_load(const char *dir, const char *name, char *err, size_t errlen)
     }
     len = fread(buf, 1, RT_TZ_FILE_MAX, f);
     snprintf(z->name, sizeof z->name, "%s", name);
-    if (rt_tz_parse_file(z, buf, len, err, errlen) != 0)
+    if ((*rcp = rt_tz_parse_file(z, buf, len, err, errlen)) != 0)
         goto out_free;
     fclose(f);
     free(buf);

@@ -20,8 +20,10 @@ typedef struct rt_tz rt_tz_t;
 
 /* Load zone name ("Europe/Berlin") from dir (NULL: $JUNCTION_ZONEINFO, else
  * /usr/share/zoneinfo).  Returns the zone, or NULL with a reason in err
- * ("unknown time zone", "not a TZif file", ...). */
-rt_tz_t *rt_tz_load(const char *dir, const char *name, char *err, size_t errlen);
+ * ("unknown time zone", "not a TZif file", ...) and, when rcp is not
+ * NULL, *rcp = GW_ENOTFOUND (no such zone), GW_EINVAL (a bad file) or
+ * GW_ENOMEM. */
+rt_tz_t *rt_tz_load(const char *dir, const char *name, int *rcp, char *err, size_t errlen);
 /* A zone of only a POSIX TZ string ("EST5EDT,M3.2.0,M11.1.0"): for tests
  * of the footer rules.  NULL when the string is not understood. */
 rt_tz_t *rt_tz_from_posix(const char *spec);

@@ -38,6 +38,6 @@ integration: tests/integration/node_modules
 # rt_rates/rt_pick/rt_bucket, only until router/rt_rates.c exists (the
 # rates branch of issue 6): then the real ones in libjunction.a serve.
 RT_EXT_STUB := $(if $(wildcard router/rt_rates.c),,$(BUILD)/tests/unit/rt_ext_stub.o)
-$(filter $(BUILD)/tests/test_rt_%,$(UNIT_BINS)): $(RT_EXT_STUB)
+$(filter $(BUILD)/tests/test_rt_%,$(UNIT_BINS)) $(BUILD)/tests/test_alloc_faults: $(RT_EXT_STUB)
 # test_rt_match counts the match path's allocations.
 $(BUILD)/tests/test_rt_match: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc

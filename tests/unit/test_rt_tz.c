@@ -17,11 +17,12 @@
 #include <cmocka.h>
 
 #include "router/rt_tz.h"
+#include "gw_errors.h"
 
 static rt_tz_t *test_zone(const char *name)
 {
     char err[128] = "";
-    rt_tz_t *z = rt_tz_load(NULL, name, err, sizeof err);
+    rt_tz_t *z = rt_tz_load(NULL, name, NULL, err, sizeof err);
     if (z == NULL)
         fail_msg("%s: %s", name, err);
     return z;
@@ -120,12 +121,14 @@ static void test_posix_rule_without_dst_and_quoted_names(void **state)
 static void test_unknown_and_escaping_zone_names_are_refused(void **state)
 {
     char err[128];
+    int rc = 0;
     (void)state;
-    assert_null(rt_tz_load(NULL, "Europe/Atlantis", err, sizeof err));
+    assert_null(rt_tz_load(NULL, "Europe/Atlantis", &rc, err, sizeof err));
     assert_string_equal(err, "unknown time zone");
-    assert_null(rt_tz_load(NULL, "../../etc/passwd", err, sizeof err));
-    assert_null(rt_tz_load(NULL, "/etc/localtime", err, sizeof err));
-    assert_null(rt_tz_load(NULL, "", err, sizeof err));
+    assert_int_equal(rc, GW_ENOTFOUND);
+    assert_null(rt_tz_load(NULL, "../../etc/passwd", NULL, err, sizeof err));
+    assert_null(rt_tz_load(NULL, "/etc/localtime", NULL, err, sizeof err));
+    assert_null(rt_tz_load(NULL, "", NULL, err, sizeof err));
 }
 
 /* JUNCTION_ZONEINFO points the loader at another directory: a copy of
@@ -150,13 +153,15 @@ static void test_zoneinfo_directory_from_environment(void **state)
     fclose(out);
 
     setenv("JUNCTION_ZONEINFO", dir, 1);
-    rt_tz_t *z = rt_tz_load(NULL, "Test_Zone", err, sizeof err);
+    rt_tz_t *z = rt_tz_load(NULL, "Test_Zone", NULL, err, sizeof err);
     assert_non_null(z);
     assert_int_equal(rt_tz_offset(z, 1774746000), 7200);
     rt_tz_free(z);
-    assert_null(rt_tz_load(NULL, "Short", err, sizeof err));
+    int rc = 0;
+    assert_null(rt_tz_load(NULL, "Short", &rc, err, sizeof err));
     assert_string_equal(err, "truncated TZif file");
-    assert_null(rt_tz_load(NULL, "Europe/Berlin", err, sizeof err)); /* not in that dir */
+    assert_int_equal(rc, GW_EINVAL);
+    assert_null(rt_tz_load(NULL, "Europe/Berlin", NULL, err, sizeof err)); /* not in that dir */
     unsetenv("JUNCTION_ZONEINFO");
 
     snprintf(path, sizeof path, "%s/Test_Zone", dir);
