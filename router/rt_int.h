@@ -1,7 +1,8 @@
 /*
  * rt_int.h - private to the engine's files: the compiled set.
  *
- *   rt_compile.c  JSON -> rt_crule_t, errors; rt_trie.c the destination
+ *   rt_compile.c, rt_compile_action.c (rt_cc.h)  JSON -> rt_crule_t, errors;
+ *                 rt_trie.c the destination
  *                 prefix trie; rt_match.c filters, actions, rt_decide;
  *                 rt_explain.c the dry run; rt_set.c lifetime and the
  *                 running set; rt_tz.c zones.
