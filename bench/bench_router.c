@@ -15,7 +15,8 @@
  * agree on the first 20,000 queries, and prints one JSON line:
  *   {"rules", "prefixes_in_rules", "rate_prefixes", "compile_s", "json_build_s",
  *    "engine_decisions_per_s", "linear_decisions_per_s", "speedup",
- *    "matched_share", "agree", "vm_hwm_mb"}
+ *    "matched_share", "agree", "set_rss_mb" (RSS added by rt_compile: the
+ *    set, with the JSON tree still held), "vm_hwm_mb" (peak RSS of it all)}
  *
  * Rate table hook: the 1,000,000-prefix rate table and the least-cost rules
  * using it come with the rates branch (router/rt_rates.h): see
@@ -37,16 +38,18 @@ static double bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long bench_vm_hwm_kb(void)
+/* A "VmHWM:" or "VmRSS:" figure of /proc/self/status in KiB, -1 if none. */
+static long bench_status_kb(const char *key)
 {
     char line[256];
     long kb = -1;
+    size_t n = strlen(key);
     FILE *f = fopen("/proc/self/status", "r");
     if (f == NULL)
         return -1;
     while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
+        if (strncmp(line, key, n) == 0)
+            kb = strtol(line + n, NULL, 10);
     fclose(f);
     return kb;
 }
@@ -234,10 +237,12 @@ int main(int argc, char **argv)
     bench_rates = bench_rates_build(&nrates);
     json_t *rules = bench_rules(nrules, &nprefixes);
     double t1 = bench_now();
+    long rss0 = bench_status_kb("VmRSS:");
     rt_compile_opts_t opts = { bench_find_rates, NULL, NULL };
     json_t *errs = NULL;
     rt_set_t *s = rt_compile(rules, &opts, &errs);
     double t2 = bench_now();
+    long rss1 = bench_status_kb("VmRSS:");
     if (s == NULL) {
         char *dump = json_dumps(json_array_get(errs, 0), 0);
         fprintf(stderr, "compile failed: %s\n", dump);
@@ -259,13 +264,14 @@ int main(int argc, char **argv)
     }
     double engine = bench_run(rt_decide, s, qs, nq, secs, &matched);
     double linear = bench_run(rt_decide_linear, s, qs, nq, secs, NULL);
-    long hwm = bench_vm_hwm_kb();
+    long hwm = bench_status_kb("VmHWM:");
 
     printf("{\"rules\":%d,\"prefixes_in_rules\":%zu,\"rate_prefixes\":%zu,\"json_build_s\":%.3f,"
            "\"compile_s\":%.3f,\"engine_decisions_per_s\":%.0f,\"linear_decisions_per_s\":%.0f,"
-           "\"speedup\":%.1f,\"matched_share\":%.3f,\"agree\":%s,\"vm_hwm_mb\":%.1f}\n",
+           "\"speedup\":%.1f,\"matched_share\":%.3f,\"agree\":%s,\"set_rss_mb\":%.1f,"
+           "\"vm_hwm_mb\":%.1f}\n",
            nrules, nprefixes, nrates, t1 - t0, t2 - t1, engine, linear, engine / linear, matched,
-           agree ? "true" : "false", (double)hwm / 1024.0);
+           agree ? "true" : "false", (double)(rss1 - rss0) / 1024.0, (double)hwm / 1024.0);
     free(qs);
     rt_set_unref(s);
     return agree ? 0 : 1;
