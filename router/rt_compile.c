@@ -218,10 +218,17 @@ static void rt_cc_addr(rt_cc_t *cc, rt_addr_filter_t *f, const json_t *v, const 
     snprintf(p, sizeof p, "%s.prefix", path);
     if ((x = json_object_get(v, "prefix")) != NULL &&
         rt_cc_strlist(cc, x, p, &f->prefix, &f->nprefix) == 0) {
-        for (size_t i = 0; i < f->nprefix; i++)
-            if (strlen(f->prefix[i]) > RT_PREFIX_MAX)
+        if ((f->prefix_len = rt_arena_alloc(cc->set, f->nprefix)) == NULL) {
+            cc->nomem = 1;
+            return;
+        }
+        for (size_t i = 0; i < f->nprefix; i++) {
+            size_t len = strlen(f->prefix[i]);
+            if (len > RT_PREFIX_MAX)
                 rt_cc_err(cc, p, "\"%s\" is longer than %d characters", f->prefix[i],
                           RT_PREFIX_MAX);
+            f->prefix_len[i] = (uint8_t)(len > RT_PREFIX_MAX ? RT_PREFIX_MAX : len);
+        }
     }
     snprintf(p, sizeof p, "%s.exact", path);
     if ((x = json_object_get(v, "exact")) != NULL)

@@ -32,6 +32,7 @@ typedef struct rt_arena_chunk rt_arena_chunk_t;
 
 typedef struct rt_addr_filter {
     const char **prefix;  /* any of them; dst prefixes are in the trie too */
+    uint8_t *prefix_len;  /* their lengths (at most RT_PREFIX_MAX) */
     size_t nprefix;
     const char **exact;   /* any of them */
     size_t nexact;

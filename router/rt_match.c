@@ -51,10 +51,12 @@ static int rt_in_list(const char *const *list, size_t n, const char *v)
     return 0;
 }
 
-static int rt_has_prefix_of(const char *const *list, size_t n, const char *v)
+/* 1 when v (vlen bytes) starts with one of f's prefixes; their lengths
+ * were measured at compile time. */
+static int rt_has_prefix_of(const rt_addr_filter_t *f, const char *v, size_t vlen)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(v, list[i], strlen(list[i])) == 0)
+    for (size_t i = 0; i < f->nprefix; i++)
+        if (f->prefix_len[i] <= vlen && memcmp(v, f->prefix[i], f->prefix_len[i]) == 0)
             return 1;
     return 0;
 }
@@ -85,7 +87,7 @@ static int rt_addr_simple(const rt_addr_filter_t *f, const gw_addr_t *a, int sid
                           rt_fail_t *fail)
 {
     const char *v = a->address != NULL ? a->address : "";
-    if (f->nprefix > 0 && !skip_prefix && !rt_has_prefix_of(f->prefix, f->nprefix, v))
+    if (f->nprefix > 0 && !skip_prefix && !rt_has_prefix_of(f, v, strlen(v)))
         return rt_fail_at(fail, rt_f_prefix[side], v);
     if (f->nexact > 0 && !rt_in_list(f->exact, f->nexact, v))
         return rt_fail_at(fail, rt_f_exact[side], v);

@@ -57,7 +57,7 @@ typedef struct rt_query {
     unsigned parts;            /* length in SMS parts */
     const rt_tag_t *tags;
     size_t ntags;
-    int64_t now;               /* unix seconds: time windows, rate validity */
+    int64_t now;               /* unix seconds, required: time windows, rate validity */
     int64_t now_us;            /* rate limits; 0 = now * 1e6 */
 } rt_query_t;
 
