@@ -108,6 +108,8 @@ static const char *rt_tag_value(const rt_query_t *q, const char *key)
 /* 1 when q->now falls in one of r's windows, in r's zone. */
 static int rt_time_ok(const rt_crule_t *r, int64_t now)
 {
+    if (now > (INT64_C(1) << 44) || now < -(INT64_C(1) << 44))
+        return 0; /* no clock is that wrong: and now + offset must not overflow */
     int64_t local = now + rt_tz_offset(r->tz, now);
     int64_t days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
     unsigned minute = (unsigned)((local - days * 86400) / 60);

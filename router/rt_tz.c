@@ -27,6 +27,7 @@
 
 #define RT_TZ_FILE_MAX (1 << 20)
 #define RT_TZ_NAME_MAX 128
+#define RT_TZ_T_MAX (INT64_C(1) << 44) /* ~557,000 years: years and seconds stay in range */
 
 typedef struct rt_tz_date {
     int kind;   /* 'M': Mm.w.d, 'J': Jn (1..365, no Feb 29), 'N': n (0..365) */
@@ -73,11 +74,13 @@ static int rt_tz_leap(int64_t y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-/* The year of unix time t (UTC). */
+/* The year of unix time t (UTC; |t| <= RT_TZ_T_MAX). */
 static int64_t rt_tz_year(int64_t t)
 {
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t y = 1970 + days / 366 - 1;
+    int64_t y = 1970 + days * 400 / 146097; /* 146097 days per 400 years: off by one at most */
+    while (rt_days_from_civil(y, 1, 1) > days)
+        y--;
     while (rt_days_from_civil(y + 1, 1, 1) <= days)
         y++;
     return y;
@@ -227,6 +230,11 @@ static int32_t rt_tz_rule_offset(const rt_tz_rule_t *r, int64_t t)
 
 int32_t rt_tz_offset(const rt_tz_t *z, int64_t t)
 {
+    /* Far past or future (a broken clock): the offset there, without overflow. */
+    if (t > RT_TZ_T_MAX)
+        t = RT_TZ_T_MAX;
+    if (t < -RT_TZ_T_MAX)
+        t = -RT_TZ_T_MAX;
     if (z->n == 0 || t < z->when[0])
         return z->n == 0 && z->has_rule ? rt_tz_rule_offset(&z->rule, t) : z->off0;
     if (t >= z->when[z->n - 1])
@@ -354,25 +362,36 @@ rt_tz_t *rt_tz_load(const char *dir, const char *name, int *rcp, char *err, size
         return NULL;
     }
     *rcp = GW_ENOMEM;
-    buf = malloc(RT_TZ_FILE_MAX);
-    z = calloc(1, sizeof *z);
-    if (buf == NULL || z == NULL) {
+    if ((buf = malloc(RT_TZ_FILE_MAX)) == NULL) {
         snprintf(err, errlen, "out of memory");
-        goto out_free;
+        fclose(f);
+        return NULL;
     }
     len = fread(buf, 1, RT_TZ_FILE_MAX, f);
-    snprintf(z->name, sizeof z->name, "%s", name);
-    if ((*rcp = rt_tz_parse_file(z, buf, len, err, errlen)) != 0)
-        goto out_free;
     fclose(f);
+    z = rt_tz_parse(name, buf, len, rcp, err, errlen);
     free(buf);
     return z;
+}
 
-out_free:
-    fclose(f);
-    free(buf);
-    rt_tz_free(z);
-    return NULL;
+rt_tz_t *rt_tz_parse(const char *name, const unsigned char *buf, size_t len, int *rcp, char *err,
+                     size_t errlen)
+{
+    int dummy;
+    rt_tz_t *z = calloc(1, sizeof *z);
+    if (rcp == NULL)
+        rcp = &dummy;
+    if (z == NULL) {
+        *rcp = GW_ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(z->name, sizeof z->name, "%s", name);
+    if ((*rcp = rt_tz_parse_file(z, buf, len, err, errlen)) != 0) {
+        rt_tz_free(z);
+        return NULL;
+    }
+    return z;
 }
 
 rt_tz_t *rt_tz_from_posix(const char *spec)

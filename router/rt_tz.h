@@ -24,6 +24,10 @@ typedef struct rt_tz rt_tz_t;
  * NULL, *rcp = GW_ENOTFOUND (no such zone), GW_EINVAL (a bad file) or
  * GW_ENOMEM. */
 rt_tz_t *rt_tz_load(const char *dir, const char *name, int *rcp, char *err, size_t errlen);
+/* The same from the bytes of a TZif file (buf, len) named name: the
+ * parser rt_tz_load uses, for the fuzz target.  Any thread. */
+rt_tz_t *rt_tz_parse(const char *name, const unsigned char *buf, size_t len, int *rcp, char *err,
+                     size_t errlen);
 /* A zone of only a POSIX TZ string ("EST5EDT,M3.2.0,M11.1.0"): for tests
  * of the footer rules.  NULL when the string is not understood. */
 rt_tz_t *rt_tz_from_posix(const char *spec);
