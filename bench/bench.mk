@@ -69,3 +69,12 @@ $(BUILD)/bench/bench_rates: $(BUILD)/bench/bench_rates.o $(BUILD)/libjunction.a
 .PHONY: bench-rates
 bench-rates: $(BUILD)/bench/bench_rates
 	$(BUILD)/bench/bench_rates $(BENCH_ARGS)
+
+# make bench-router: the compiled rule engine beside a linear scan
+# (bench_router.c; bench/README.md).
+$(BUILD)/bench/bench_router: $(BUILD)/bench/bench_router.o $(BUILD)/libjunction.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-router
+bench-router: $(BUILD)/bench/bench_router
+	$(BUILD)/bench/bench_router $(BENCH_ARGS)

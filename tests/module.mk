@@ -33,3 +33,6 @@ integration: tests/integration/node_modules
 	cd tests/integration && JUNCTION_BIN=$(abspath $(BUILD))/junction \
 	  JUNCTIONCTL_BIN=$(abspath $(BUILD))/junctionctl \
 	  node --test --test-concurrency=1 --test-reporter=spec $(if $(TESTS),$(TESTS),*.test.mjs)
+
+# test_rt_match counts the match path's allocations.
+$(BUILD)/tests/test_rt_match: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc

@@ -38,6 +38,7 @@
 #include "gw_envelope.h"
 #include "gw_errors.h"
 #include "router/rt.h"
+#include "router/rt_engine.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -626,6 +627,74 @@ static void test_writer_calls_refused_for_memory_queue_nothing_and_then_commit(v
     gw_dlv_free(d);
 }
 
+/* ---- the compiled rule engine ------------------------------------------ */
+
+/* Every kind of thing rt_compile builds: strings and lists in the arena,
+ * zones, trie nodes, round-robin states, buckets, the error array. */
+static const char tf_rt_rules[] =
+    "[{\"id\":1,\"priority\":1,\"source\":{\"connector\":[\"sip0\",\"smpp0\"],"
+    "\"smpp_account\":\"acme\"},\"action\":{\"drop\":true}},"
+    "{\"id\":2,\"priority\":2,\"filters\":{\"dst\":{\"prefix\":[\"49\",\"4915\"],"
+    "\"regex\":\"^49[0-9]+$\"},\"tags\":{\"tier\":\"gold\",\"x\":true},"
+    "\"time\":{\"tz\":\"Europe/Berlin\",\"windows\":[{\"days\":\"mon-fri\","
+    "\"from\":\"08:00\",\"to\":\"18:00\"}]},\"coding\":[\"gsm\"]},"
+    "\"action\":{\"reject\":{\"reason\":\"no\"}}},"
+    "{\"id\":3,\"priority\":3,\"filters\":{\"dst\":{\"prefix\":\"4915\"}},"
+    "\"action\":{\"route\":{\"strategy\":\"round_robin\",\"targets\":[\"smsc-de\"]},"
+    "\"rewrite\":{\"src\":{\"alnum\":\"ACME\"},\"dst\":{\"strip\":2,\"prefix\":\"0\"}},"
+    "\"set\":{\"tags\":{\"k\":\"v\"}},\"mirror\":{\"exchange\":\"audit\"},"
+    "\"rate_limit\":{\"rate\":100}}}]";
+
+/* Compile tf_rt_rules and decide one query: rt_compile must answer NULL
+ * (with no errors or the one "out of memory") or a set that decides
+ * right. */
+static int tf_op_rt_compile(void *arg)
+{
+    json_t *errs = NULL;
+    rt_set_t *s = rt_compile(arg, NULL, &errs);
+    rt_query_t q;
+    rt_decision_t d;
+    int rc;
+
+    if (s == NULL) {
+        const char *msg = json_string_value(json_object_get(json_array_get(errs, 0), "message"));
+        rc = errs == NULL || (json_array_size(errs) == 1 && msg != NULL &&
+                              strcmp(msg, "out of memory") == 0) ? GW_ENOMEM : TF_WRONG;
+        json_decref(errs);
+        return rc;
+    }
+    memset(&q, 0, sizeof q);
+    q.source.connector = "sip0";
+    q.from.address = "33612345678";
+    q.to.address = "4915112345678";
+    q.now = 1774864800;
+    q.now_us = 1;
+    rc = errs == NULL && rt_decide(s, &q, &d) == RT_ROUTE &&
+                 strcmp(d.targets[0].connector, "smsc-de") == 0 &&
+                 strcmp(d.to.address, "015112345678") == 0 ? 0 : TF_WRONG;
+    rt_set_unref(s);
+    return rc;
+}
+
+static void test_rule_set_compile_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    json_t *rules = json_loads(tf_rt_rules, 0, NULL);
+    assert_non_null(rules);
+    /* this thread's PCRE2 match data, made outside the window: it lives
+     * as long as the thread */
+    rt_set_t *warm = rt_compile(rules, NULL, NULL);
+    rt_query_t q;
+    rt_decision_t d;
+    memset(&q, 0, sizeof q);
+    q.to.address = "49";
+    assert_non_null(warm);
+    rt_decide(warm, &q, &d);
+    rt_set_unref(warm);
+    tf_every_allocation("rule set compile", tf_op_rt_compile, rules);
+    json_decref(rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_delivery_new_and_plan_fail_cleanly_at_every_allocation),
         cmocka_unit_test(test_router_table_build_fails_cleanly_at_every_allocation),
         cmocka_unit_test(test_router_match_makes_no_allocation_of_its_own),
+        cmocka_unit_test(test_rule_set_compile_fails_cleanly_at_every_allocation),
         cmocka_unit_test_setup_teardown(test_db_open_fails_cleanly_at_every_allocation,
                                         tf_db_setup, tf_db_teardown),
         cmocka_unit_test_setup_teardown(test_writer_start_fails_cleanly_at_every_allocation,
