@@ -70,8 +70,10 @@ $(BUILD)/bench/bench_rates: $(BUILD)/bench/bench_rates.o $(BUILD)/libjunction.a
 bench-rates: $(BUILD)/bench/bench_rates
 	$(BUILD)/bench/bench_rates $(BENCH_ARGS)
 
-# make bench-router: the compiled rule engine beside a linear scan
-# (bench_router.c; bench/README.md).
+# make bench-router: the compiled rule engine with a 1,000,000-prefix rate
+# table (CSV load, 15% least-cost routes) beside a linear scan; load times,
+# RSS (bench_router.c; bench/README.md).
+# BENCH_ARGS="--prefixes N --lcr-share PCT --seconds S --seed N".
 $(BUILD)/bench/bench_router: $(BUILD)/bench/bench_router.o $(BUILD)/libjunction.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
