@@ -331,12 +331,15 @@ async function measure(j, smsc, label, rate, fn) {
     smsc_receipt_resps: after.deliver_sm_resp - before.deliver_sm_resp,
     core_submitted: d('core.submitted'), core_delivered: d('core.delivered'),
     commits: d('db.commits'), rows: d('db.rows'), store_errors: d('core.store_errors'),
+    wal_pages: d('db.wal_pages'), spills: d('core.queue_spills'), paged: d('core.queue_paged'),
     rss_mib: memory(j.proc.pid).VmRSS, threads,
   };
   log(`${label} ${rate}/s: ok ${r.ok} failed ${r.failed} accepted/s ${int(row.accepted_s)} ` +
     `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg (others ${int(row.others_pct)}%), smsc ${row.smsc_distinct}/${r.ok}` +
     (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : '') +
-    `; per thread us/msg ${threadText(threads)}`);
+    `; per thread us/msg ${threadText(threads)}; ${row.commits} commits, ` +
+    `${f1(row.rows / row.commits)} rows and ${f1(row.wal_pages / row.commits)} pages each` +
+    (row.spills || row.paged ? `; queue spills ${row.spills}, paged back ${row.paged}` : ''));
   return row;
 }
 

@@ -107,10 +107,11 @@ typedef void (*db_dlv_fn_t)(gw_delivery_t *d, char *env_json, void *arg);
  * (status sending), oldest first.  Main thread at start-up.  Returns the
  * count or < 0. */
 int db_msgs_pending(db_dlv_fn_t fn, void *arg);
-/* One page of target's queue: up to limit queued rows with qseq > after,
- * in qseq order.  Returns the count (fn called for each) or < 0.  Any
- * thread but the writer's (a pool thread). */
-int db_msgs_page(const char *target, int64_t after, int limit, db_dlv_fn_t fn, void *arg);
+/* One page of target's queue: up to limit queued rows with
+ * after < qseq < before, in qseq order.  Returns the count (fn called for
+ * each) or < 0.  Any thread but the writer's (a pool thread). */
+int db_msgs_page(const char *target, int64_t after, int64_t before, int limit, db_dlv_fn_t fn,
+                 void *arg);
 /* For each target with queued rows: fn(target, count, arg).  Start-up. */
 int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg);
 /* One message as JSON (the envelope plus its delivery state), or NULL. */

@@ -188,7 +188,7 @@ int db_msgs_pending(db_dlv_fn_t fn, void *arg)
 
 typedef struct db_page_args {
     const char *target;
-    int64_t after;
+    int64_t after, before;
     int limit;
 } db_page_args_t;
 
@@ -199,15 +199,18 @@ static void db_msgs_page_bind(sqlite3_stmt *st, void *arg)
     sqlite3_bind_text(st, 1, a->target, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, a->after);
     sqlite3_bind_int(st, 3, a->limit);
+    sqlite3_bind_int64(st, 4, a->before);
 }
 
-int db_msgs_page(const char *target, int64_t after, int limit, db_dlv_fn_t fn, void *arg)
+int db_msgs_page(const char *target, int64_t after, int64_t before, int limit, db_dlv_fn_t fn,
+                 void *arg)
 {
-    db_page_args_t a = { target, after, limit };
+    db_page_args_t a = { target, after, before, limit };
 
     /* walks the partial index messages_queue(target, qseq) */
     return db_msgs_each("SELECT " DB_MSGS_COLS " FROM messages WHERE target = ?1"
-                        " AND status = 'queued' AND qseq > ?2 ORDER BY qseq LIMIT ?3",
+                        " AND status = 'queued' AND qseq > ?2 AND qseq < ?4 ORDER BY qseq"
+                        " LIMIT ?3",
                         "queue page", db_msgs_page_bind, &a, fn, arg);
 }
 

@@ -292,6 +292,11 @@ int db_open(const char *path)
 
     if (path == NULL || path[0] == '\0' || db_path_saved != NULL)
         return GW_EINVAL;
+    /* No memory statistics: with them every allocation of SQLite's takes
+     * one process-wide mutex, a few per statement on the writer.  Only
+     * possible before SQLite initialises (the first open); later calls
+     * (a test reopening) are refused harmlessly. */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     rc = db_make_parent(path);
     if (rc < 0)
         return rc;

@@ -163,7 +163,8 @@ static size_t db_wr_nretry;
 static int db_wr_batch_max;
 static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
     *db_wr_st_commit_us_max, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
-    *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events;
+    *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events, *db_wr_st_wal_pages;
+static int db_wr_wal_last; /* the WAL's length in frames after the last commit */
 
 static const char db_wr_sql_insert[] =
     "INSERT INTO messages(id, created_at, updated_at, expires_at, status, source_adapter,"
@@ -209,6 +210,24 @@ static const char db_wr_sql_sw_purge_msgs[] =
     "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE"
     " " DB_SCHEMA_DONE " AND updated_at < ?1 LIMIT ?2)"; /* the term of messages_done (db_schema.c) */
 static const char db_wr_sql_qseq_max[] = "SELECT COALESCE(max(qseq), 0) FROM messages";
+
+/* After each commit (SQLite's WAL hook, writer thread): count the pages
+ * it wrote, and checkpoint as SQLite's own hook would (a hook set here
+ * replaces that one): passively, once the WAL holds DB_WR_CHECKPOINT_PAGES
+ * frames. */
+#define DB_WR_CHECKPOINT_PAGES 1000
+static int db_wr_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)arg;
+    gw_stat_add(db_wr_st_wal_pages, frames >= db_wr_wal_last ? frames - db_wr_wal_last : frames);
+    db_wr_wal_last = frames;
+    if (frames >= DB_WR_CHECKPOINT_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    /* once all of it is checkpointed, the next commit starts the WAL over:
+     * a smaller count than the last is that restart */
+    }
+    return SQLITE_OK;
+}
 
 const char *db_writer_sync_level(void)
 {
@@ -872,10 +891,11 @@ static void *db_wr_main(void *arg)
          * carries more rows.  A message waits at most db.group_wait_us
          * more per commit; under load the groups fill without waiting. */
         int wait_us = __atomic_load_n(&db_cfg_group_wait_us, __ATOMIC_RELAXED);
-        for (int waited = 0; wait_us > 0 && n < DB_WR_GROUP_FULL && n < (size_t)db_wr_batch_max &&
-                             waited < wait_us;
-             waited += 250) {
-            struct timespec gw = { 0, 250 * 1000L };
+        if (wait_us > 0 && n < DB_WR_GROUP_FULL && n < (size_t)db_wr_batch_max) {
+            /* one sleep, not a polling loop: every wake-up is a context
+             * switch, and a commit's worth of them cost more than the
+             * early start a poll could win */
+            struct timespec gw = { wait_us / 1000000, (long)(wait_us % 1000000) * 1000L };
             nanosleep(&gw, NULL);
             n += gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + n,
                                    (size_t)db_wr_batch_max - n);
@@ -929,6 +949,7 @@ int db_writer_start(void)
     db_wr_st_refused = gw_stat("db.refused", "new messages refused: writer queue full or failing");
     db_wr_st_retried = gw_stat("db.retried", "state changes run again after a failed group");
     db_wr_st_events = gw_stat("db.events", "events committed to the outbox");
+    db_wr_st_wal_pages = gw_stat("db.wal_pages", "pages the writer's commits wrote to the WAL");
     if (db_conn_open(db_path(), db_writer_sync_level(), &db_wr_conn) < 0)
         return GW_ESTORE;
     db_wr_st_insert = db_prepare(db_wr_conn, db_wr_sql_insert, "insert message");
@@ -955,6 +976,8 @@ int db_writer_start(void)
         goto out_close_conn;
     db_wr_qseq = sqlite3_column_int64(db_wr_st_qseq_max, 0);
     sqlite3_reset(db_wr_st_qseq_max);
+    db_wr_wal_last = 0;
+    sqlite3_wal_hook(db_wr_conn, db_wr_wal_hook, NULL);
     rc = GW_ENOMEM;
     db_wr_batch_max = db_cfg_batch_max > 0 ? db_cfg_batch_max : 1;
     db_wr_batch = calloc((size_t)db_wr_batch_max, sizeof *db_wr_batch);

@@ -25,8 +25,17 @@
  * spills: an arrival with qseq > cursor is dropped from memory (its row is
  * queued in the store) and the pager reads rows with qseq > cursor back,
  * in order, when the FIFO runs low.  Every dropped row has qseq > cursor,
- * so a page reaches it; a page that comes back short with nothing dropped
- * meanwhile (dirty) ends the spill.  Rows in the retry list may also be
+ * so a page reaches it.  Arrivals while spilled are held aside, in qseq
+ * order (side, at most core.queue_memory of them: a queue holds at most
+ * twice that), and a page reads the store only up to the first held row.
+ * A page that comes back short has brought every row before the held
+ * ones: those follow it into the FIFO and the spill ends, under steady
+ * traffic too.  (A page bounded only below came back full for as long as
+ * traffic flowed, the backlog it read being refilled by the arrivals it
+ * dropped: every message was read back from the store.)  An arrival
+ * dropped because the side was full (dirty) leaves rows after the held
+ * ones only in the store: the held rows still follow the short page, and
+ * the queue stays spilled until a later page catches up.  Rows in the retry list may also be
  * read by a page: those are skipped (the list keeps them), and when they
  * come due they are kept if cursor passed them and dropped (to be paged)
  * if not.  Start-up is a spill from qseq 0.
@@ -77,6 +86,8 @@ typedef struct gw_cq {
     int nretry;
     struct event *retry_ev;
     int spilled, dirty, sweep_inflight;
+    gw_delivery_t *side, *side_tail; /* arrivals held while a page is read */
+    int nside;
     int64_t page_inflight;    /* ms when the page read was asked for; 0: none */
     int64_t cursor;
     int64_t down_since;       /* ms; 0 while it takes what waits */
@@ -280,7 +291,7 @@ void gw_cq_settle_queue(void *queue)
 
 static void gw_cq_publish(gw_cq_t *q)
 {
-    __atomic_store_n(&q->nmem_pub, q->nmem, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->nmem_pub, q->nmem + q->nside, __ATOMIC_RELAXED);
     __atomic_store_n(&q->nretry_pub, q->nretry, __ATOMIC_RELAXED);
     __atomic_store_n(&q->spilled_pub, q->spilled, __ATOMIC_RELAXED);
     __atomic_store_n(&q->down_since_pub, q->down_since, __ATOMIC_RELAXED);
@@ -363,6 +374,22 @@ static void gw_cq_add_retry(gw_cq_t *q, gw_delivery_t *d)
         gw_cq_arm_retry(q);
 }
 
+/* Hold d aside in qseq order (an arrival is nearly always the newest). */
+static void gw_cq_hold(gw_cq_t *q, gw_delivery_t *d)
+{
+    gw_delivery_t **pp = &q->side;
+
+    if (q->side_tail == NULL || d->qseq > q->side_tail->qseq) {
+        gw_cq_link(&q->side, &q->side_tail, d);
+    } else {
+        while (*pp != NULL && (*pp)->qseq < d->qseq)
+            pp = &(*pp)->qnext;
+        d->qnext = *pp;
+        *pp = d;
+    }
+    q->nside++;
+}
+
 /* A delivery ready now arrives in q: keep it, or leave it to the pager. */
 static void gw_cq_take(gw_cq_t *q, gw_delivery_t *d)
 {
@@ -375,9 +402,19 @@ static void gw_cq_take(gw_cq_t *q, gw_delivery_t *d)
                 q->nmem);
     }
     if (q->spilled && d->qseq > q->cursor) {
-        /* its row is queued: a page beyond the cursor will bring it */
-        if (q->page_inflight)
-            q->dirty = 1;
+        if (q->side != NULL && d->qseq < q->side->qseq) {
+            /* before the held rows: the page under way (bounded by them)
+             * or a later one brings it */
+            gw_stat_add(gw_cq_st_dropped, 1);
+            gw_dlv_free(d);
+            return;
+        }
+        if (!q->dirty && q->nside < max) {
+            gw_cq_hold(q, d);
+            return;
+        }
+        /* its row is queued: a page beyond the held rows will bring it */
+        q->dirty = 1;
         gw_stat_add(gw_cq_st_dropped, 1);
         gw_dlv_free(d);
         return;
@@ -416,7 +453,7 @@ typedef struct gw_cq_page_job {
     gw_cq_t *q;
     gw_cq_cmd_t *cmd;         /* the answer, made by the core thread beforehand */
     char name[GW_NAME_MAX];
-    int64_t after;
+    int64_t after, before;    /* the rows after < qseq < before */
     int limit;
     gw_delivery_t *head, *tail;
     int n;
@@ -436,7 +473,7 @@ static void gw_cq_page_run(void *arg)
 {
     gw_cq_page_job_t *job = arg;
     gw_cq_cmd_t *cmd = job->cmd;
-    int rc = db_msgs_page(job->name, job->after, job->limit, gw_cq_page_row, job);
+    int rc = db_msgs_page(job->name, job->after, job->before, job->limit, gw_cq_page_row, job);
 
     if (rc < 0)
         GW_WARN("core", "queue %s: page read failed; trying again", job->name);
@@ -469,9 +506,9 @@ static void gw_cq_page_request(gw_cq_t *q)
     job->q = q;
     gw_strlcpy(job->name, q->name, sizeof job->name);
     job->after = q->cursor;
+    job->before = q->side ? q->side->qseq : INT64_MAX;
     job->limit = max - q->nmem;
     q->page_inflight = gw_now_ms();
-    q->dirty = 0;
     if (gw_work_submit(gw_cq_page_run, job) != 0) {
         q->page_inflight = 0; /* the pool is busy: the next pump asks again */
         free(job->cmd);
@@ -479,6 +516,29 @@ static void gw_cq_page_request(gw_cq_t *q)
         return;
     }
     gw_stat_add(gw_cq_st_pages, 1);
+}
+
+/* A short page brought every row before the held ones: they follow it.
+ * Without a drop meanwhile that is all of the queue and the spill ends. */
+static void gw_cq_take_side(gw_cq_t *q)
+{
+    gw_delivery_t *d, *next;
+
+    for (d = q->side; d; d = next) {
+        next = d->qnext;
+        d->qnext = NULL;
+        if (d->qseq > q->cursor)
+            gw_cq_append(q, d);
+        else
+            gw_dlv_free(d); /* the page brought it too */
+    }
+    q->side = q->side_tail = NULL;
+    q->nside = 0;
+    if (!q->dirty) {
+        q->spilled = 0;
+        GW_DEBUG("core", "queue %s: caught up with the store", q->name);
+    }
+    q->dirty = 0;
 }
 
 static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
@@ -502,10 +562,8 @@ static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
     }
     if (n >= 0)
         gw_stat_add(gw_cq_st_paged, n);
-    if (n >= 0 && n < asked && !q->dirty) {
-        q->spilled = 0; /* everything queued is in memory now */
-        GW_DEBUG("core", "queue %s: caught up with the store", q->name);
-    }
+    if (n >= 0 && n < asked)
+        gw_cq_take_side(q);
 }
 
 /* ---- pumping (core thread) ------------------------------------------------- */
@@ -651,6 +709,20 @@ static void gw_cq_expire_memory(gw_cq_t *q, int64_t now)
     gw_cq_arm_retry(q);
 }
 
+/* Expire what q holds aside; before the store sweep is asked for, so that
+ * its writer job finds these rows expired already (the writer runs jobs in
+ * order) and expires each row once. */
+static void gw_cq_expire_side(gw_cq_t *q, int64_t now)
+{
+    int n;
+
+    gw_cq_each(gw_cq_extract(&q->side, gw_cq_pick_expired, now, &n), gw_cq_expire_one, NULL);
+    q->nside -= n;
+    q->side_tail = NULL;
+    for (gw_delivery_t *d = q->side; d; d = d->qnext)
+        q->side_tail = d;
+}
+
 /* q's target stayed down: move every delivery it holds whose plan has a
  * next target there (the pager brings the rest as room frees). */
 static void gw_cq_failover(gw_cq_t *q)
@@ -683,6 +755,7 @@ static void gw_cq_on_sweep(evutil_socket_t fd, short what, void *arg)
         gw_cq_t *q = gw_cq_all[i];
         if (q->page_inflight && now - q->page_inflight > 60000)
             q->page_inflight = 0; /* its answer was lost: ask again */
+        gw_cq_expire_side(q, now);
         /* the store's rows first: expired there in batches, they are never
          * paged through memory just to be expired (a page waits for it) */
         if (q->spilled && !q->page_inflight && !q->sweep_inflight) {
@@ -863,6 +936,10 @@ void gw_cq_stop(void)
             gw_dlv_free(d);
         }
         for (gw_delivery_t *d = q->retry, *next; d; d = next) {
+            next = d->qnext;
+            gw_dlv_free(d);
+        }
+        for (gw_delivery_t *d = q->side, *next; d; d = next) {
             next = d->qnext;
             gw_dlv_free(d);
         }
