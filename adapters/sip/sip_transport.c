@@ -28,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -386,6 +387,11 @@ static void sip_tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, stru
         gw_stat_add(sip_stats.drops, 1);
         evutil_closesocket(fd);
         return;
+    }
+    {
+        /* responses go out when written, not behind a delayed ACK (Nagle) */
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
