@@ -1,6 +1,6 @@
 /*
- * db_admin.c - configuration rows: connectors, routes, params, accounts,
- * users.
+ * db_admin.c - configuration rows: connectors, v3 routes, params, accounts,
+ * users (routing rules and rate tables: db_rules.c).
  *
  * One admin connection, guarded by db_admin_lock: MI handlers run one at a
  * time anyway, and start-up runs before them.  Every statement is prepared
@@ -44,6 +44,17 @@ sqlite3 *db_admin_detach(void)
     db_admin_conn = NULL;
     pthread_mutex_unlock(&db_admin_lock);
     return c;
+}
+
+sqlite3 *db_admin_lock_conn(void)
+{
+    pthread_mutex_lock(&db_admin_lock);
+    return db_admin_conn;
+}
+
+void db_admin_unlock(void)
+{
+    pthread_mutex_unlock(&db_admin_lock);
 }
 
 /* Lock and prepare sql on the admin connection.  Returns the statement
