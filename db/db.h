@@ -6,7 +6,8 @@
  *   - the writer thread (db_writer.c) takes envelopes and state updates from
  *     a queue and commits them in groups: one transaction for everything
  *     that waited, each insert acknowledged only after its COMMIT returned;
- *   - the admin connection (db_admin.c): connectors, routes, params, users,
+ *   - the admin connection (db_admin.c, db_rules.c): connectors, rules and
+ *     rate tables, params, users,
  *     used by MI handlers and start-up; guarded by db_admin_lock (private);
  *   - recovery at start-up reads the queued messages.
  * Migrations (db_schema.c) are versioned with PRAGMA user_version and run at
@@ -156,14 +157,6 @@ int db_rates_delete(const char *table);
  * lock: it must not call back into db/.  0 or GW_ESTORE. */
 typedef int (*db_rate_fn)(void *arg, const char *table, const db_rate_row_t *row);
 int db_rates_foreach(db_rate_fn fn, void *arg);
-
-/* --- v3 routes (unused since migration 4 carried them over as rules) ---- */
-/* Rows as a JSON array of objects (id, name, priority, source, src_prefix,
- * dst_prefix, dst_regex, target, enabled). */
-json_t *db_routes_list(void);
-/* Insert; returns the new id (> 0) or a negative code. */
-long long db_route_add(const json_t *route);
-int db_route_delete(long long id); /* GW_ENOTFOUND when absent */
 
 /* --- connectors --------------------------------------------------------- */
 /* Array of {name, type, enabled, conf: {...}}. */

@@ -10,9 +10,6 @@
  *   rt_set_current / rt_set_install   the running set, swapped without a
  *                lock on the reading side (rt_set.c)
  *
- * The legacy table API of rt.h (rt_table_*, rt_match, rt_current) is
- * independent of this and still serves gw_core.c until the core moves over.
- *
  * Ownership: a set is reference counted (rt_set_ref / rt_set_unref); the
  * decision's strings point into it.  Rate tables named by rules are looked
  * up at compile time and must outlive every set compiled against them: the

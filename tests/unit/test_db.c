@@ -143,42 +143,6 @@ static void test_reopen_is_idempotent_and_keeps_rows(void **state)
     json_decref(params);
 }
 
-static void test_route_add_list_delete_round_trip(void **state)
-{
-    (void)state;
-    json_t *r = json_pack("{s:s, s:i, s:s, s:s, s:s}", "name", "fr", "priority", 5,
-                          "dst_prefix", "33", "dst_regex", "^33[67]", "target", "smsc1");
-    long long id = db_route_add(r);
-    assert_true(id > 0);
-    assert_int_equal(db_route_add(r), GW_EEXIST); /* same name */
-    json_decref(r);
-
-    json_t *bad = json_pack("{s:s, s:s}", "name", "no-target", "target", "");
-    assert_int_equal(db_route_add(bad), GW_EINVAL);
-    json_decref(bad);
-    bad = json_pack("{s:s, s:s, s:s}", "name", "p", "target", "x", "priority", "high");
-    assert_int_equal(db_route_add(bad), GW_EINVAL);
-    json_decref(bad);
-
-    json_t *list = db_routes_list();
-    assert_int_equal(json_array_size(list), 1);
-    json_t *row = json_array_get(list, 0);
-    assert_int_equal(json_integer_value(json_object_get(row, "id")), id);
-    assert_string_equal(json_string_value(json_object_get(row, "name")), "fr");
-    assert_int_equal(json_integer_value(json_object_get(row, "priority")), 5);
-    assert_string_equal(json_string_value(json_object_get(row, "dst_regex")), "^33[67]");
-    assert_string_equal(json_string_value(json_object_get(row, "target")), "smsc1");
-    assert_true(json_is_null(json_object_get(row, "source")));
-    assert_true(json_is_true(json_object_get(row, "enabled")));
-    json_decref(list);
-
-    assert_int_equal(db_route_delete(id), 0);
-    assert_int_equal(db_route_delete(id), GW_ENOTFOUND);
-    list = db_routes_list();
-    assert_int_equal(json_array_size(list), 0);
-    json_decref(list);
-}
-
 static void test_duplicate_connector_rejected_update_and_delete(void **state)
 {
     (void)state;
@@ -701,8 +665,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrations_create_schema_and_user_version,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent_and_keeps_rows, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_route_add_list_delete_round_trip, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_connector_rejected_update_and_delete,
                                         test_setup, test_teardown),
