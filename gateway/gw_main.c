@@ -352,7 +352,7 @@ out_core:
 out_base:
     if (gw_main_base)
         event_base_free(gw_main_base);
-    rt_set_install(NULL); /* frees the running rules and, with them, their rate tables */
+    gw_rules_shutdown(); /* the running rules and, with them, their rate tables */
 out_db:
     gw_trace_stop_all();
     db_close();

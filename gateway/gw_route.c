@@ -296,6 +296,15 @@ int gw_rules_reload(json_t **errors)
     return rc;
 }
 
+void gw_rules_shutdown(void)
+{
+    rt_set_install(NULL); /* the set's reference to its rate set goes with it */
+    pthread_mutex_lock(&gw_route_lock);
+    gw_rateset_unref(gw_route_rates);
+    gw_route_rates = NULL;
+    pthread_mutex_unlock(&gw_route_lock);
+}
+
 /* ---- the query ---------------------------------------------------------- */
 
 /* Code point at s (len bytes left), its byte length in *n (1 on bad UTF-8). */

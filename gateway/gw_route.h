@@ -61,6 +61,10 @@ int gw_rules_reload(json_t **errors);
  * current one) instead of the store's: used after a change was stored. */
 int gw_rules_install(const json_t *rules, gw_rateset_t *rs, json_t **errors);
 
+/* Uninstall the running rules and drop the current rate set: every table
+ * is freed once the last reader lets go.  Main thread, at shutdown. */
+void gw_rules_shutdown(void);
+
 /* Fill q from env (pointers into env: valid while env is); tags has room
  * for ntags_max of env's tags.  Any thread. */
 void gw_route_query(rt_query_t *q, const gw_envelope_t *env, rt_tag_t *tags, size_t ntags_max);
