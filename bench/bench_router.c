@@ -475,7 +475,7 @@ int main(int argc, char **argv)
     json_t *rules = bench_rules(nrules, lcr_pct, &nprefixes, &nlcr);
     double t1 = bench_now(), c1 = bench_cpu();
     long rss0 = bench_status_kb("VmRSS:");
-    rt_compile_opts_t opts = { bench_find_rates, NULL, NULL };
+    rt_compile_opts_t opts = { .find_rates = bench_find_rates };
     json_t *errs = NULL;
     rt_set_t *s = rt_compile(rules, &opts, &errs);
     double t2 = bench_now(), compile_cpu = bench_cpu() - c1;

@@ -6,7 +6,8 @@
  *   - the writer thread (db_writer.c) takes envelopes and state updates from
  *     a queue and commits them in groups: one transaction for everything
  *     that waited, each insert acknowledged only after its COMMIT returned;
- *   - the admin connection (db_admin.c): connectors, routes, params, users,
+ *   - the admin connection (db_admin.c, db_rules.c): connectors, rules and
+ *     rate tables, params, users,
  *     used by MI handlers and start-up; guarded by db_admin_lock (private);
  *   - recovery at start-up reads the queued messages.
  * Migrations (db_schema.c) are versioned with PRAGMA user_version and run at
@@ -127,13 +128,36 @@ int db_outbox_read(int64_t after, int limit,
                    void (*fn)(int64_t seq, const char *type, const char *text, void *arg),
                    void *arg);
 
-/* --- routes ------------------------------------------------------------- */
-/* Rows as a JSON array of objects (id, name, priority, source, src_prefix,
- * dst_prefix, dst_regex, target, enabled). */
-json_t *db_routes_list(void);
-/* Insert; returns the new id (> 0) or a negative code. */
-long long db_route_add(const json_t *route);
-int db_route_delete(long long id); /* GW_ENOTFOUND when absent */
+/* --- routing rules and rate tables (db_rules.c) ------------------------ */
+/* Every rule's JSON (docs/routing.md) in (priority, id) order: a new array,
+ * or NULL when the store cannot be read. */
+json_t *db_rules_list(void);
+/* One transaction: with replace_all every rule goes first; then each id of
+ * delete_ids (integers; GW_ENOTFOUND when one is absent), then each rule of
+ * put (objects with an integer id, name and priority: updated when the id
+ * exists, else inserted).  Either array may be NULL.  0, GW_EEXIST (a name
+ * taken by another rule), GW_ENOTFOUND, GW_ESTORE; on error nothing
+ * changed.  The rules are stored as given: compiling them is the core's. */
+int db_rules_write(const json_t *put, const json_t *delete_ids, int replace_all);
+
+/* A rate row; strings borrowed for the call. */
+typedef struct db_rate_row {
+    const char *prefix, *connector, *currency;
+    double cost;
+    int64_t valid_from, valid_to; /* unix seconds, 0 = open */
+} db_rate_row_t;
+/* Fills *row with the next row: 1, 0 at the end, < 0 to abort. */
+typedef int (*db_rate_next_fn)(void *arg, db_rate_row_t *row);
+/* Replace every row of table by the rows next gives, in one transaction.
+ * 0 or GW_ESTORE (nothing changed). */
+int db_rates_replace(const char *table, db_rate_next_fn next, void *arg);
+/* Delete table's rows: 0, GW_ENOTFOUND (no row), GW_ESTORE. */
+int db_rates_delete(const char *table);
+/* fn for every row of every table, by table name then in stored order;
+ * stops at fn's first non-zero and returns it.  fn runs under the admin
+ * lock: it must not call back into db/.  0 or GW_ESTORE. */
+typedef int (*db_rate_fn)(void *arg, const char *table, const db_rate_row_t *row);
+int db_rates_foreach(db_rate_fn fn, void *arg);
 
 /* --- connectors --------------------------------------------------------- */
 /* Array of {name, type, enabled, conf: {...}}. */

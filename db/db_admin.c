@@ -1,12 +1,11 @@
 /*
- * db_admin.c - configuration rows: connectors, routes, params, accounts,
- * users.
+ * db_admin.c - configuration rows: connectors, params, accounts,
+ * users (routing rules and rate tables: db_rules.c).
  *
  * One admin connection, guarded by db_admin_lock: MI handlers run one at a
  * time anyway, and start-up runs before them.  Every statement is prepared
- * with bound parameters; no SQL text is ever built from input.  Routes are
- * stored as given: validating a dst_regex is the caller's job
- * (rt_regex_check), because db/ does not depend on router/.
+ * with bound parameters; no SQL text is ever built from input.  (The v3
+ * routes table is read only by migration 4, db_rules.c.)
  *
  * Passwords (SMPP accounts, users) are stored as argon2id hashes from
  * libsodium's crypto_pwhash_str (interactive limits: ~64 MiB, tens of ms).
@@ -46,6 +45,17 @@ sqlite3 *db_admin_detach(void)
     return c;
 }
 
+sqlite3 *db_admin_lock_conn(void)
+{
+    pthread_mutex_lock(&db_admin_lock);
+    return db_admin_conn;
+}
+
+void db_admin_unlock(void)
+{
+    pthread_mutex_unlock(&db_admin_lock);
+}
+
 /* Lock and prepare sql on the admin connection.  Returns the statement
  * with db_admin_lock held, or NULL with the lock released. */
 static sqlite3_stmt *db_admin_begin(const char *sql, const char *what)
@@ -75,118 +85,6 @@ static int db_admin_write(sqlite3_stmt *st, int must_change, const char *what)
         return GW_EEXIST;
     GW_ERR("db", "%s: %s", what, sqlite3_errmsg(db_admin_conn));
     return GW_ESTORE;
-}
-
-/* ---- routes ------------------------------------------------------------ */
-
-json_t *db_routes_list(void)
-{
-    json_t *arr = json_array();
-    sqlite3_stmt *st = db_admin_begin(
-        "SELECT id, name, priority, source, src_prefix, dst_prefix, dst_regex, target, enabled"
-        " FROM routes ORDER BY priority, id",
-        "list routes");
-    if (st == NULL || arr == NULL) {
-        if (st != NULL)
-            db_admin_end(st);
-        json_decref(arr);
-        return NULL;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *row = json_pack("{s:I, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:b}",
-                                "id", (json_int_t)sqlite3_column_int64(st, 0),
-                                "name", db_col_json_str(st, 1),
-                                "priority", sqlite3_column_int(st, 2),
-                                "source", db_col_json_str(st, 3),
-                                "src_prefix", db_col_json_str(st, 4),
-                                "dst_prefix", db_col_json_str(st, 5),
-                                "dst_regex", db_col_json_str(st, 6),
-                                "target", db_col_json_str(st, 7),
-                                "enabled", sqlite3_column_int(st, 8) != 0);
-        if (row == NULL || json_array_append_new(arr, row) < 0)
-            break;
-    }
-    db_admin_end(st);
-    return arr;
-}
-
-/* An optional string member: absent, null or "" give NULL in *out.
- * 0, or GW_EINVAL when it is of another type. */
-static int db_admin_opt_str(const json_t *o, const char *key, const char **out)
-{
-    json_t *v = json_object_get(o, key);
-    *out = NULL;
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return GW_EINVAL;
-    if (json_string_value(v)[0] != '\0')
-        *out = json_string_value(v);
-    return 0;
-}
-
-long long db_route_add(const json_t *route)
-{
-    const char *name, *target, *source, *src_prefix, *dst_prefix, *dst_regex;
-    json_int_t priority = 100;
-    int enabled = 1;
-
-    if (!json_is_object(route))
-        return GW_EINVAL;
-    if (db_admin_opt_str(route, "name", &name) < 0 || name == NULL ||
-        db_admin_opt_str(route, "target", &target) < 0 || target == NULL ||
-        db_admin_opt_str(route, "source", &source) < 0 ||
-        db_admin_opt_str(route, "src_prefix", &src_prefix) < 0 ||
-        db_admin_opt_str(route, "dst_prefix", &dst_prefix) < 0 ||
-        db_admin_opt_str(route, "dst_regex", &dst_regex) < 0)
-        return GW_EINVAL;
-    json_t *p = json_object_get(route, "priority");
-    if (p != NULL) {
-        if (!json_is_integer(p) || json_integer_value(p) < -1000000 ||
-            json_integer_value(p) > 1000000)
-            return GW_EINVAL;
-        priority = json_integer_value(p);
-    }
-    json_t *e = json_object_get(route, "enabled");
-    if (e != NULL) {
-        if (json_is_boolean(e))
-            enabled = json_is_true(e);
-        else if (json_is_integer(e))
-            enabled = json_integer_value(e) != 0;
-        else
-            return GW_EINVAL;
-    }
-    sqlite3_stmt *st = db_admin_begin(
-        "INSERT INTO routes(name, priority, source, src_prefix, dst_prefix, dst_regex, target,"
-        " enabled, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        "add route");
-    if (st == NULL)
-        return GW_ESTORE;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, priority);
-    db_bind_text(st, 3, source);
-    db_bind_text(st, 4, src_prefix);
-    db_bind_text(st, 5, dst_prefix);
-    db_bind_text(st, 6, dst_regex);
-    sqlite3_bind_text(st, 7, target, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 8, enabled);
-    sqlite3_bind_int64(st, 9, gw_now_ms());
-    long long rc = db_admin_write(st, 0, "add route");
-    if (rc == 0)
-        rc = sqlite3_last_insert_rowid(db_admin_conn);
-    db_admin_end(st);
-    return rc;
-}
-
-int db_route_delete(long long id)
-{
-    sqlite3_stmt *st = db_admin_begin("DELETE FROM routes WHERE id = ?1", "delete route");
-    if (st == NULL)
-        return GW_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = db_admin_write(st, 1, "delete route");
-    db_admin_end(st);
-    return rc;
 }
 
 /* ---- connectors -------------------------------------------------------- */

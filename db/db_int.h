@@ -7,6 +7,7 @@
  *   db_msgs.c    the reader connection (message reads, recovery, receipts)
  *                behind db_msgs_lock
  *   db_writer.c  the writer thread and its own connection
+ *   db_rules.c   routing rules and rate tables (admin connection)
  *
  * Each connection is opened with SQLITE_OPEN_NOMUTEX: it is used by one
  * thread at a time, either the writer thread alone or under its file's lock.
@@ -58,6 +59,14 @@ json_t *db_col_json_str(sqlite3_stmt *st, int col);
 void db_admin_attach(sqlite3 *conn);
 sqlite3 *db_admin_detach(void);
 void db_msgs_attach(sqlite3 *conn);
+/* The admin connection with db_admin_lock held (NULL: closed, the lock is
+ * held all the same); db_admin_unlock releases it.  For db_rules.c. */
+sqlite3 *db_admin_lock_conn(void);
+void db_admin_unlock(void);
+
+/* Migration 4: every v3 routes row into rules, as the equivalent rule
+ * (db_rules.c).  0 or a negative code; on the migrating connection. */
+int db_rules_carry(sqlite3 *db);
 sqlite3 *db_msgs_detach(void);
 
 /* Synchronous level for the writer ("FULL" or "NORMAL") and its batch

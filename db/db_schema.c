@@ -36,6 +36,12 @@ typedef struct db_migration {
     const char *sql;
 } db_migration_t;
 
+/* Data a migration moves in C, after its SQL and in its transaction. */
+typedef struct db_carry {
+    int version;
+    int (*fn)(sqlite3 *db);
+} db_carry_t;
+
 /* Times are milliseconds since the epoch; statuses are gw_status_name()
  * strings; conf and envelope hold JSON text. */
 static const db_migration_t db_migrations[] = {
@@ -137,6 +143,26 @@ static const db_migration_t db_migrations[] = {
      "CREATE INDEX messages_remote ON messages(target, remote_id) WHERE " DB_SCHEMA_RCPT_WAIT ";"
      "DROP INDEX messages_final;"
      "CREATE INDEX messages_done ON messages(updated_at) WHERE " DB_SCHEMA_DONE ";"},
+    /* 4: the compiled rule engine routes.  A rule is its JSON
+     * (docs/routing.md) in body, with id, name, priority, enabled and
+     * description repeated as columns; rate tables hold their rows by
+     * name (docs/rates.md).  Every v3 route is carried over as the rule
+     * that routes the same messages (db_rules_carry); the routes table
+     * stays, unused, so a downgrade finds its old rows. */
+    {4,
+     "CREATE TABLE rules("
+     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, priority INTEGER NOT NULL,"
+     "  enabled INTEGER NOT NULL DEFAULT 1, description TEXT, body TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+     "CREATE TABLE rates("
+     "  table_name TEXT NOT NULL, prefix TEXT NOT NULL, connector TEXT NOT NULL,"
+     "  cost REAL NOT NULL, currency TEXT NOT NULL, valid_from INTEGER NOT NULL DEFAULT 0,"
+     "  valid_to INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX rates_table ON rates(table_name);"},
+};
+
+static const db_carry_t db_carries[] = {
+    {4, db_rules_carry},
 };
 
 #define DB_MIGRATIONS_N (sizeof db_migrations / sizeof db_migrations[0])
@@ -227,6 +253,9 @@ static int db_migration_apply(sqlite3 *db, const db_migration_t *m)
         goto out_fail;
     if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK)
         goto out_rollback;
+    for (size_t i = 0; i < sizeof db_carries / sizeof db_carries[0]; i++)
+        if (db_carries[i].version == m->version && db_carries[i].fn(db) != 0)
+            goto out_rollback;
     /* PRAGMA takes no bound parameters; the version is our own constant. */
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", m->version);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)

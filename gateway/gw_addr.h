@@ -4,8 +4,8 @@
  * SIP, SMPP, the MI and AMQP hand us addresses in their own forms; this is
  * the one place that decides what they mean, so "4915112345678" is the
  * same address whether it came as a SIP user part, as SMPP text with TON 0
- * or through messages.inject, and the router's prefixes (router/rt.c, which
- * matches to.address) see one form.
+ * or through messages.inject, and the router's prefixes (router/, which
+ * match the normalised addresses) see one form.
  *
  * The rules of gw_addr_normalise(), in order, as Kannel and Jasmin users
  * expect of a gateway:

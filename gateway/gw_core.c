@@ -41,7 +41,6 @@
 #include <sys/random.h>
 
 #include "../db/db.h"
-#include "../router/rt.h"
 #include "gw_adapter.h"
 #include "gw_config.h"
 #include "gw_core.h"
@@ -52,6 +51,7 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_queue.h"
+#include "gw_route.h"
 #include "gw_stats.h"
 #include "gw_trace.h"
 
@@ -79,21 +79,28 @@ static int gw_core_running;
 static gw_stat_t *gw_core_st_status[GW_ST__COUNT];
 static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_overload,
     *gw_core_st_retries, *gw_core_st_failovers, *gw_core_st_store_err, *gw_core_st_bad_edge,
-    *gw_core_st_dups, *gw_core_st_rcpt_unknown;
+    *gw_core_st_dups, *gw_core_st_rcpt_unknown, *gw_core_st_rejected, *gw_core_st_dropped;
 
 
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
 {
-    rt_table_t *t = rt_current();
-    const rt_rule_t *r = rt_match(t, env);
-    int rc = GW_ENOROUTE;
+    json_t *ex = NULL, *t0;
+    const char *kind, *conn, *name;
+    int rc = gw_route_explain(env, &ex); /* dry: no token taken, no round-robin step */
 
-    if (r) {
-        *target = strdup(rt_rule_target(r));
-        *rule = strdup(rt_rule_name(r));
+    if (rc != 0)
+        return rc;
+    kind = json_string_value(json_object_get(ex, "decision"));
+    t0 = json_array_get(json_object_get(ex, "targets"), 0);
+    conn = json_string_value(json_object_get(t0, "connector"));
+    name = json_string_value(json_object_get(json_object_get(ex, "rule"), "name"));
+    rc = GW_ENOROUTE;
+    if (kind != NULL && strcmp(kind, "route") == 0 && conn != NULL && name != NULL) {
+        *target = strdup(conn);
+        *rule = strdup(name);
         rc = (*target && *rule) ? GW_OK : GW_ENOMEM;
     }
-    rt_table_unref(t);
+    json_decref(ex);
     return rc;
 }
 
@@ -223,16 +230,63 @@ static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
         gw_cq_ready(d);
 }
 
+/* Writer thread: a dropped message's row (final, rejected) is durable, or
+ * not: the sender hears so only now, as for every message. */
+static void gw_core_on_dropped(void *arg, int rc, int64_t qseq)
+{
+    gw_core_accept_ctx_t *ctx = arg;
+
+    (void)qseq;
+    ctx->cb(ctx->d->env, rc, ctx->arg);
+    if (rc == 0)
+        gw_stat_add(gw_core_st_dropped, 1);
+    else
+        gw_stat_add(gw_core_st_store_err, 1);
+    gw_dlv_free(ctx->d);
+    free(ctx);
+}
+
+/* A rule dropped d: stored as rejected with the rule's reason and the
+ * events received / dropped, answered as accepted after the commit, never
+ * delivered (Jasmin's drop).  Returns as gw_core_accept. */
+static int gw_core_accept_drop(gw_delivery_t *d, gw_accept_cb_t cb, void *arg)
+{
+    gw_core_accept_ctx_t *ctx = malloc(sizeof(*ctx));
+    gw_evbatch_t ev = { 0 };
+    int rc = GW_ENOMEM;
+
+    d->env_json = gw_env_to_text(d->env);
+    if (ctx == NULL || d->env_json == NULL)
+        goto out_free;
+    if (gw_trace_on())
+        gw_trace_env(d->env, GW_TRACE_ROUTE, "dropped");
+    gw_event_add(&ev, d, d->env_json, "received", NULL);
+    d->status = GW_ST_REJECTED;
+    gw_event_add(&ev, d, d->env_json, "dropped", d->reason_text);
+    ctx->d = d;
+    ctx->cb = cb;
+    ctx->arg = arg;
+    rc = db_dlv_insert(d, d->env_json, &ev, gw_core_on_dropped, ctx);
+    if (rc == 0)
+        return GW_OK;
+    if (rc == GW_EFULL)
+        gw_stat_add(gw_core_st_overload, 1);
+out_free:
+    gw_evbatch_clear(&ev);
+    free(ctx);
+    gw_dlv_free(d);
+    return rc;
+}
+
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
 static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
 {
     gw_core_accept_ctx_t *ctx = NULL;
     gw_evbatch_t ev = { 0 };
     char target[GW_NAME_MAX];
+    gw_refusal_t refusal;
     gw_delivery_t *d;
     int direct;
-    rt_table_t *t;
-    const rt_rule_t *r;
     int rc;
 
     if (env->expires_at == 0)
@@ -241,25 +295,16 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     d = gw_dlv_new(env);
     if (d == NULL)
         return GW_ENOMEM;
-    t = rt_current();
-    r = rt_match(t, env);
-    if (r == NULL) {
-        rt_table_unref(t);
-        gw_stat_add(gw_core_st_noroute, 1);
-        if (gw_trace_on())
-            gw_trace_env(env, GW_TRACE_ROUTE, "no route");
-        GW_INFO("core", "%s from %s to %s: no route", env->id,
-                env->from.address ? env->from.address : "-", env->to.address);
+    rc = gw_route_decide(env, d, &refusal); /* rewrites env: it is not stored yet */
+    if (rc == GW_EDROPPED)
+        return gw_core_accept_drop(d, cb, arg);
+    if (rc != GW_OK) {
+        if (rc == GW_ENOROUTE)
+            gw_stat_add(gw_core_st_noroute, 1);
+        else if (rc == GW_EREJECTED)
+            gw_stat_add(gw_core_st_rejected, 1);
         gw_dlv_free(d);
-        return GW_ENOROUTE;
-    }
-    rc = gw_dlv_plan_set(d, rt_rule_name(r), rt_rule_target(r));
-    rt_table_unref(t);
-    if (rc != 0) {
-        GW_ENV_LOG(env, "core", GW_LOG_WARN, "%s: route %s has no usable targets", env->id,
-                   d->route);
-        gw_dlv_free(d);
-        return GW_ENOROUTE;
+        return rc;
     }
     if (gw_trace_on())
         gw_trace_route(d);
@@ -612,6 +657,8 @@ int gw_core_start(void)
     }
     gw_core_st_accepted = gw_stat("core.accepted", "messages accepted (durably stored)");
     gw_core_st_noroute = gw_stat("core.no_route", "messages refused: no route");
+    gw_core_st_rejected = gw_stat("core.rejected", "messages refused by a routing rule (reject, rate limit)");
+    gw_core_st_dropped = gw_stat("core.dropped", "messages dropped by a routing rule (answered as accepted)");
     gw_core_st_overload = gw_stat("core.overload", "messages refused: the store is overloaded");
     gw_core_st_retries = gw_stat("core.retries", "delivery attempts to retry");
     gw_core_st_failovers = gw_stat("core.failovers", "deliveries moved to the next target");

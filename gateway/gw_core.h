@@ -30,18 +30,42 @@
 typedef void (*gw_accept_cb_t)(gw_envelope_t *env, int rc, void *arg);
 
 /* Take in a message built by an adapter; from here env is read-only.
- * Routes it; returns at once, and cb never runs, with GW_ENOROUTE (no rule
- * matched: the caller answers 404 / an SMPP error), GW_EFULL (overload: the
+ * Routes it (gw_route.h); returns at once, and cb never runs, with
+ * GW_ENOROUTE (no rule matched: the caller answers 404 / an SMPP error),
+ * GW_EREJECTED (a rule refused it: the caller answers with
+ * gw_core_refusal()'s statuses), GW_EFULL (overload: the
  * store's queue is past db.queue_max or failing; SIP 503 with Retry-After,
  * SMPP ESME_RTHROTTLED), GW_ESTOPPED (shutting down) or GW_ENOMEM.
  * Otherwise queues the message (status queued, events received / routed /
  * queued in the same transaction) and returns 0: cb runs after the commit,
- * then the core delivers it.  The caller keeps its reference.  Any
+ * then the core delivers it.  A message a rule drops is stored as
+ * rejected ("dropped by rule ...", event message.dropped) and also returns
+ * 0: cb runs after that commit, so the sender is answered "accepted" as
+ * Jasmin does, and nothing is delivered.  The caller keeps its reference.  Any
  * thread. */
 int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg);
 
+/* How a routing rule refused a message (GW_EREJECTED): the statuses the
+ * surfaces answer with, the reason and the rule.  A rate limit over its
+ * rate is a refusal too (SIP 503, SMPP ESME_RTHROTTLED unless the rule
+ * says otherwise; throttled = 1). */
+typedef struct gw_refusal {
+    int sip_status;
+    int smpp_status;
+    int throttled;
+    long long rule_id;
+    char rule[64];
+    char reason[128];
+} gw_refusal_t;
+
+/* The refusal of the last gw_core_accept on the calling thread that
+ * returned GW_EREJECTED (thread-local: valid until this thread's next
+ * accept). */
+const gw_refusal_t *gw_core_refusal(void);
+
 /* Route only: what would happen (dry run).  Sets nothing; returns 0 and a
- * malloc'd target name / rule name in *target / *rule, or GW_ENOROUTE. */
+ * malloc'd target name / rule name in *target / *rule, or GW_ENOROUTE
+ * (also for a rule that rejects or drops). */
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule);
 
 /* Delivery outcomes, called by the target adapter on its own thread; each
@@ -82,9 +106,6 @@ typedef void (*gw_ack_cb_t)(void *arg, int rc);
 int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err,
                     gw_ack_cb_t cb, void *arg);
 
-/* Build a routing table from the routes table and install it; on a bad
- * rule the running table stays and err says why.  Main thread or MI. */
-int gw_routes_reload(char *err, size_t errlen);
 
 /* Start-up: re-offer every message the store holds as received, queued or
  * sending; those found sending (a crash while they were with a peer) are

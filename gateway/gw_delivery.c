@@ -112,6 +112,25 @@ int gw_dlv_plan_set(gw_delivery_t *d, const char *route, const char *targets)
     return GW_OK;
 }
 
+int gw_dlv_plan_targets(gw_delivery_t *d, const char *route, const char *const *targets,
+                        size_t n)
+{
+    int rc = n > 0 ? GW_OK : GW_EINVAL;
+
+    gw_strlcpy(d->route, route ? route : "", sizeof(d->route));
+    d->ntargets = 0;
+    for (size_t i = 0; i < n && rc == GW_OK; i++)
+        rc = gw_dlv_plan_add(d, targets[i], strlen(targets[i]));
+    if (rc != GW_OK) {
+        d->ntargets = 0;
+        return rc;
+    }
+    d->strategy = d->ntargets > 1 ? GW_STRAT_FAILOVER : GW_STRAT_SINGLE;
+    d->cur = 0;
+    memset(d->tries, 0, sizeof(d->tries));
+    return GW_OK;
+}
+
 const char *gw_dlv_target(const gw_delivery_t *d)
 {
     return d->ntargets > 0 && d->cur < d->ntargets ? d->targets[d->cur] : "";

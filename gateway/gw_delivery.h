@@ -97,6 +97,12 @@ void gw_dlv_set_free_hook(void (*settle)(void *counted));
  * comma-separated list (failover in that order).  0, or GW_EINVAL for an
  * empty or too long list. */
 int gw_dlv_plan_set(gw_delivery_t *d, const char *route, const char *targets);
+/* The plan from a routing decision: the n targets in the order the
+ * rule's strategy chose them (the first preferred, the rest the failover
+ * order).  0, or GW_EINVAL (none, more than GW_PLAN_MAX, a name empty or
+ * too long: the plan is left empty). */
+int gw_dlv_plan_targets(gw_delivery_t *d, const char *route, const char *const *targets,
+                        size_t n);
 /* The current target's name ("" when the plan is empty). */
 const char *gw_dlv_target(const gw_delivery_t *d);
 /* Move to the next target of the plan: 1 when there is one, 0 when the plan

@@ -18,6 +18,8 @@ const char *gw_strerror(int rc)
     case GW_EDECLINED: return "declined";
     case GW_ESTOPPED: return "shutting down";
     case GW_EFULL: return "queue full";
+    case GW_EREJECTED: return "rejected by a routing rule";
+    case GW_EDROPPED: return "dropped by a routing rule";
     default: return "unknown error";
     }
 }

@@ -21,6 +21,8 @@ enum {
     GW_EDECLINED = -9,
     GW_ESTOPPED = -10, /* shutting down: no new work accepted */
     GW_EFULL = -11,    /* a bounded queue is full */
+    GW_EREJECTED = -12,/* refused by a routing rule (gw_core_refusal says how) */
+    GW_EDROPPED = -13, /* dropped by a routing rule: answered as accepted */
 };
 
 const char *gw_strerror(int rc);

@@ -80,7 +80,7 @@ static const char *gw_events_type(const char *state)
     static const char *const types[] = {
         "message.received", "message.routed",    "message.queued",  "message.sending",
         "message.submitted", "message.delivered", "message.failed", "message.expired",
-        "message.rejected",  "message.receipt",
+        "message.rejected",  "message.receipt",   "message.dropped",
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(types[i] + 8, state) == 0)

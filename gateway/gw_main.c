@@ -24,7 +24,7 @@
 #include <event2/thread.h>
 
 #include "../db/db.h"
-#include "../router/rt.h"
+#include "gw_route.h"
 #include "../webui/web.h"
 #include "gw_adapter.h"
 #include "gw_addr.h"
@@ -284,9 +284,15 @@ int main(int argc, char **argv)
         rc = GW_ERROR;
         goto out_db;
     }
-    rt_init();
-    if (gw_routes_reload(err, sizeof(err)) != 0)
-        GW_ERR("main", "routes table not loaded: %s", err);
+    {
+        json_t *errors = NULL;
+        if (gw_rules_reload(&errors) != 0) {
+            char *text = errors != NULL ? json_dumps(errors, JSON_COMPACT) : NULL;
+            GW_ERR("main", "routing rules not loaded: %s", text != NULL ? text : "out of memory");
+            free(text);
+        }
+        json_decref(errors);
+    }
     rc = gw_mi_cmds_init();
     if (rc == 0)
         rc = gw_trace_init();
@@ -346,7 +352,7 @@ out_core:
 out_base:
     if (gw_main_base)
         event_base_free(gw_main_base);
-    rt_shutdown();
+    gw_rules_shutdown(); /* the running rules and, with them, their rate tables */
 out_db:
     gw_trace_stop_all();
     db_close();

@@ -24,6 +24,7 @@ struct gw_mi_reply {
     json_t *result;  /* owned */
     int code;        /* 0 when result is set */
     char message[512];
+    json_t *data;    /* owned: the error's data member, or NULL */
     int done;
 };
 
@@ -96,6 +97,23 @@ void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
     if (r->done)
         return;
     r->code = code;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+    gw_mi_utf8_trim(r->message);
+    r->done = 1;
+}
+
+void gw_mi_error_data(gw_mi_reply_t *r, int code, json_t *data, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->done) {
+        json_decref(data);
+        return;
+    }
+    r->code = code;
+    r->data = data;
     va_start(ap, fmt);
     vsnprintf(r->message, sizeof(r->message), fmt, ap);
     va_end(ap);
@@ -213,6 +231,9 @@ static json_t *gw_mi_handle_one(json_t *req)
         resp = json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "result", reply.result, "id", id);
     else
         resp = gw_mi_error_obj(id, reply.code, reply.message);
+    if (resp != NULL && reply.data != NULL)
+        json_object_set(json_object_get(resp, "error"), "data", reply.data);
+    json_decref(reply.data);
     if (resp == NULL)
         resp = gw_mi_error_obj(id, GW_MI_INTERNAL_ERROR, "cannot encode the result");
     return resp;

@@ -27,6 +27,7 @@
 #define GW_MI_NOT_FOUND -32004 /* application: object not found */
 #define GW_MI_CONFLICT -32009  /* application: already exists / in use */
 #define GW_MI_BUSY -32010      /* application: overloaded, try again later */
+#define GW_MI_REJECTED -32011  /* application: refused by a routing rule */
 
 typedef struct gw_mi_reply gw_mi_reply_t;
 typedef void (*gw_mi_handler_t)(const json_t *params, gw_mi_reply_t *reply);
@@ -47,6 +48,10 @@ int gw_mi_register(const gw_mi_cmd_t *table);
 void gw_mi_result(gw_mi_reply_t *r, json_t *result); /* steals result */
 void gw_mi_error(gw_mi_reply_t *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* gw_mi_error with the JSON-RPC error's "data" member (stolen; NULL: none):
+ * e.g. every compile error of a rule set. */
+void gw_mi_error_data(gw_mi_reply_t *r, int code, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Parameter helpers: fetch a named member or report -32602 and return NULL
  * / -1.  `opt` variants return the default when absent.  The string

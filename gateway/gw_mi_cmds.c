@@ -1,11 +1,12 @@
 /*
  * gw_mi_cmds.c - the gateway's own management commands.
  *
- * system.*, stats.get, routes.*, connectors.*, messages.*, params.*: each
+ * system.*, stats.get, connectors.*, messages.*, params.* (routes.* and
+ * rates.*: gw_route_mi.c): each
  * handler validates its params, calls db/ or the registries, and writes
- * its reply through gw_mi_reply_t.  A change to routes or connectors is
- * stored first and then applied to the running system at once (routes: a
- * new table is built and swapped; connectors: the registry is reloaded).
+ * its reply through gw_mi_reply_t.  A change to connectors is stored
+ * first and then applied to the running system at once (the registry is
+ * reloaded).
  *
  * Threads: handlers run under gw_mi_lock on an HTTP or the main thread.
  */
@@ -17,7 +18,7 @@
 #include <string.h>
 
 #include "../db/db.h"
-#include "../router/rt.h"
+#include "gw_route.h"
 #include "gw_adapter.h"
 #include "gw_config.h"
 #include "gw_core.h"
@@ -30,48 +31,6 @@
 
 
 static int64_t gw_mi_started_ms;
-
-int gw_routes_reload(char *err, size_t errlen)
-{
-    json_t *rows = db_routes_list(), *row;
-    rt_table_t *t;
-    rt_rule_spec_t spec;
-    size_t i;
-    int rc = GW_OK;
-
-    if (rows == NULL) {
-        snprintf(err, errlen, "cannot read the routes table");
-        return GW_ESTORE;
-    }
-    t = rt_table_new();
-    if (t == NULL) {
-        json_decref(rows);
-        return GW_ENOMEM;
-    }
-    json_array_foreach(rows, i, row) {
-        memset(&spec, 0, sizeof(spec));
-        spec.id = json_integer_value(json_object_get(row, "id"));
-        spec.name = json_string_value(json_object_get(row, "name"));
-        spec.priority = (int)json_integer_value(json_object_get(row, "priority"));
-        spec.source = json_string_value(json_object_get(row, "source"));
-        spec.src_prefix = json_string_value(json_object_get(row, "src_prefix"));
-        spec.dst_prefix = json_string_value(json_object_get(row, "dst_prefix"));
-        spec.dst_regex = json_string_value(json_object_get(row, "dst_regex"));
-        spec.target = json_string_value(json_object_get(row, "target"));
-        spec.enabled = !json_is_false(json_object_get(row, "enabled"));
-        if ((rc = rt_table_add(t, &spec, err, errlen)) != 0)
-            break;
-    }
-    json_decref(rows);
-    if (rc != 0) {
-        rt_table_unref(t); /* the running table stays */
-        return rc;
-    }
-    rt_table_seal(t);
-    GW_INFO("core", "routing table installed: %zu rule(s)", rt_table_count(t));
-    rt_install(t);
-    return GW_OK;
-}
 
 static void gw_mi_system_version(const json_t *params, gw_mi_reply_t *r)
 {
@@ -98,13 +57,15 @@ static void gw_mi_system_methods(const json_t *params, gw_mi_reply_t *r)
 
 static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
 {
-    char err[256] = "";
+    json_t *errors = NULL;
     int rc;
 
     (void)params;
-    rc = gw_routes_reload(err, sizeof(err));
+    rc = gw_rules_reload(&errors);
     if (rc != 0) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "routes not reloaded: %s", err);
+        gw_mi_error_data(r, GW_MI_INTERNAL_ERROR, errors, "routes not reloaded: %s",
+                         json_string_value(json_object_get(json_array_get(errors, 0), "text"))
+                             ?: gw_strerror(rc));
         return;
     }
     rc = gw_connectors_reload();
@@ -115,112 +76,6 @@ static void gw_mi_stats_get(const json_t *params, gw_mi_reply_t *r)
 {
     (void)params;
     gw_mi_result(r, json_pack("{s:o}", "counters", gw_stats_json()));
-}
-
-/* ---- routes ------------------------------------------------------------- */
-
-static void gw_mi_routes_list(const json_t *params, gw_mi_reply_t *r)
-{
-    json_t *rows = db_routes_list();
-
-    (void)params;
-    if (rows == NULL)
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot read the routes table");
-    else
-        gw_mi_result(r, rows);
-}
-
-static void gw_mi_routes_add(const json_t *params, gw_mi_reply_t *r)
-{
-    const char *name = gw_mi_str(params, "name", r), *re;
-    const char *target = name ? gw_mi_str(params, "target", r) : NULL;
-    gw_delivery_t *plan;
-    gw_connector_t *c;
-    json_t *row;
-    char err[256];
-    long long id;
-
-    if (name == NULL || target == NULL)
-        return;
-    re = gw_mi_opt_str(params, "dst_regex", NULL);
-    if (re && *re && rt_regex_check(re, err, sizeof(err)) != 0) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "invalid route: %s", err);
-        return;
-    }
-    if (json_object_get(params, "priority") && !json_is_integer(json_object_get(params, "priority"))) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "priority must be an integer");
-        return;
-    }
-    /* one connector, or a failover list "a,b,c": the plan the core makes */
-    {
-        gw_envelope_t *probe = gw_env_new();
-        plan = probe ? gw_dlv_new(probe) : NULL;
-        gw_env_unref(probe);
-    }
-    if (plan == NULL) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
-        return;
-    }
-    if (gw_dlv_plan_set(plan, name, target) != 0) {
-        gw_dlv_free(plan);
-        gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                    "target: one connector name or a comma-separated list of at most %d "
-                    "(failover in that order), each 1-%d characters",
-                    GW_PLAN_MAX, GW_NAME_MAX - 1);
-        return;
-    }
-    row = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:b}", "name", name, "priority",
-                    (json_int_t)gw_mi_opt_int(params, "priority", 100), "source",
-                    gw_mi_opt_str(params, "source", NULL), "src_prefix",
-                    gw_mi_opt_str(params, "src_prefix", NULL), "dst_prefix",
-                    gw_mi_opt_str(params, "dst_prefix", NULL), "dst_regex", re, "target", target,
-                    "enabled", (int)gw_mi_opt_int(params, "enabled", 1));
-    id = row ? db_route_add(row) : GW_ENOMEM;
-    json_decref(row);
-    if (id == GW_EEXIST) {
-        gw_mi_error(r, GW_MI_CONFLICT, "a route named \"%s\" exists", name);
-        goto out_free_plan;
-    }
-    if (id < 0) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route not stored: %s", gw_strerror((int)id));
-        goto out_free_plan;
-    }
-    if (gw_routes_reload(err, sizeof(err)) != 0) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route stored but not applied: %s", err);
-        goto out_free_plan;
-    }
-    for (int i = 0; i < plan->ntargets; i++) {
-        c = gw_connector_get(plan->targets[i]);
-        if (c == NULL)
-            GW_WARN("core", "route %s targets connector %s, which does not exist (yet)", name,
-                    plan->targets[i]);
-        gw_connector_put(c);
-    }
-    gw_mi_result(r, json_pack("{s:I}", "id", (json_int_t)id));
-out_free_plan:
-    gw_dlv_free(plan);
-}
-
-static void gw_mi_routes_delete(const json_t *params, gw_mi_reply_t *r)
-{
-    json_t *id = json_object_get(params, "id");
-    char err[256];
-    int rc;
-
-    if (!json_is_integer(id)) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"id\" (an integer) is required");
-        return;
-    }
-    rc = db_route_delete(json_integer_value(id));
-    if (rc == GW_ENOTFOUND) {
-        gw_mi_error(r, GW_MI_NOT_FOUND, "no route with id %lld", (long long)json_integer_value(id));
-        return;
-    }
-    if (rc != 0 || gw_routes_reload(err, sizeof(err)) != 0) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "route not deleted: %s", gw_strerror(rc));
-        return;
-    }
-    gw_mi_result(r, json_pack("{s:b}", "deleted", 1));
 }
 
 /* ---- connectors --------------------------------------------------------- */
@@ -443,6 +298,15 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_NOT_FOUND, "no route for %s", to);
         goto out_unref;
     }
+    if (rc == GW_EREJECTED) {
+        const gw_refusal_t *ref = gw_core_refusal();
+        gw_mi_error_data(r, GW_MI_REJECTED,
+                         json_pack("{s:I, s:s, s:i, s:i, s:b}", "rule", (json_int_t)ref->rule_id,
+                                   "name", ref->rule, "sip_status", ref->sip_status,
+                                   "smpp_status", ref->smpp_status, "throttled", ref->throttled),
+                         "rejected by rule %lld (%s): %s", ref->rule_id, ref->rule, ref->reason);
+        goto out_unref;
+    }
     if (rc != 0) {
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "not accepted: %s", gw_strerror(rc));
         goto out_unref;
@@ -518,37 +382,6 @@ static void gw_mi_messages_list(const json_t *params, gw_mi_reply_t *r)
         gw_mi_result(r, a);
 }
 
-static void gw_mi_routes_test(const json_t *params, gw_mi_reply_t *r)
-{
-    const char *to = gw_mi_str(params, "to", r);
-    gw_envelope_t *env;
-    char *target = NULL, *rule = NULL;
-    int rc;
-
-    if (to == NULL)
-        return;
-    env = gw_env_new();
-    if (env == NULL) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
-        return;
-    }
-    if (gw_mi_set_addrs(env, gw_mi_opt_str(params, "from", "0"), to, r) != 0) {
-        gw_env_unref(env);
-        return;
-    }
-    gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", NULL), (size_t)-1);
-    rc = gw_core_dry_run(env, &target, &rule);
-    if (rc == GW_ENOROUTE)
-        gw_mi_result(r, json_pack("{s:b}", "matched", 0));
-    else if (rc == 0)
-        gw_mi_result(r, json_pack("{s:b, s:s, s:s}", "matched", 1, "target", target, "route", rule));
-    else
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "%s", gw_strerror(rc));
-    free(target);
-    free(rule);
-    gw_env_unref(env);
-}
-
 /* ---- params ------------------------------------------------------------- */
 
 static void gw_mi_param_json(const gw_param_t *p, void *arg)
@@ -606,12 +439,6 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "system.listMethods", gw_mi_system_methods, "", "every MI method with its synopsis" },
     { "system.reload", gw_mi_system_reload, "", "re-read routes and connectors (as SIGHUP)" },
     { "stats.get", gw_mi_stats_get, "", "all counters" },
-    { "routes.list", gw_mi_routes_list, "", "routing rules in table order" },
-    { "routes.add", gw_mi_routes_add,
-      "name, target, priority?, source?, src_prefix?, dst_prefix?, dst_regex?, enabled?",
-      "add a rule; applies to the next message" },
-    { "routes.delete", gw_mi_routes_delete, "id", "delete a rule" },
-    { "routes.test", gw_mi_routes_test, "to, from?, source?", "dry run: which rule and target" },
     { "connectors.list", gw_mi_connectors_list, "", "connectors with live status" },
     { "connectors.add", gw_mi_connectors_add, "name, type, conf, enabled?",
       "add a connector; it starts at once" },
@@ -632,5 +459,7 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
 int gw_mi_cmds_init(void)
 {
     gw_mi_started_ms = gw_now_ms();
-    return gw_mi_register(gw_mi_core_cmds);
+    if (gw_mi_register(gw_mi_core_cmds) != 0)
+        return GW_EEXIST;
+    return gw_route_mi_init();
 }

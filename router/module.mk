@@ -1,5 +1,4 @@
 # router/: the rule engine (pure: no I/O, no store).
-JUNCTION_SRCS += router/rt.c
 # Rate tables (rt_rates.h), strategies (rt_pick.h), the token bucket (rt_bucket.h).
 JUNCTION_SRCS += router/rt_rates.c router/rt_rates_seal.c router/rt_rates_csv.c \
                  router/rt_pick.c router/rt_bucket.c

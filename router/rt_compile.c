@@ -574,6 +574,8 @@ rt_set_t *rt_compile(const json_t *rules, const rt_compile_opts_t *opts, json_t 
     if (rt_cc_index(s) != 0)
         goto out_nomem;
     json_decref(cc.errors);
+    s->owner = cc.opts->owner;
+    s->release = cc.opts->release;
     return s;
 
 out_nomem:

@@ -10,12 +10,12 @@
  *   rt_set_current / rt_set_install   the running set, swapped without a
  *                lock on the reading side (rt_set.c)
  *
- * The legacy table API of rt.h (rt_table_*, rt_match, rt_current) is
- * independent of this and still serves gw_core.c until the core moves over.
- *
  * Ownership: a set is reference counted (rt_set_ref / rt_set_unref); the
  * decision's strings point into it.  Rate tables named by rules are looked
- * up at compile time and must outlive every set compiled against them.
+ * up at compile time and must outlive every set compiled against them: the
+ * caller hands the set an owner of its tables (opts.owner with its release
+ * function), which the set keeps until it is freed, so a table lives as
+ * long as the last set that may look up in it.
  *
  * Threads: rt_compile on any one thread (it reads zoneinfo files: the only
  * I/O, done before the set exists); everything else on any thread.
@@ -40,6 +40,12 @@ typedef struct rt_compile_opts {
     rt_rates_find_fn find_rates; /* NULL: no rate tables exist */
     void *rates_ctx;
     const char *zoneinfo;        /* NULL: $JUNCTION_ZONEINFO, else /usr/share/zoneinfo */
+    /* What keeps the rate tables alive (e.g. a reference-counted rate
+     * set): on success the new set takes over one reference of owner and
+     * calls release(owner) when it is freed; on failure it never calls it
+     * (the reference stays the caller's).  NULL: nothing to release. */
+    void *owner;
+    void (*release)(void *owner);
 } rt_compile_opts_t;
 
 /* Compile rules (a JSON array of rule objects) into a new set with one

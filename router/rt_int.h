@@ -128,6 +128,8 @@ struct rt_set {
     size_t nzones;
     pcre2_match_context *mctx; /* match/depth limits for every match */
     rt_arena_chunk_t *arena;
+    void *owner;           /* rt_compile_opts_t.owner: released when the set is freed */
+    void (*release)(void *owner);
 };
 
 /* A filter that failed: for rt_explain. */

@@ -3,7 +3,8 @@
  *
  * A set owns an arena (strings and lists of the rules, freed at once), the
  * PCRE2 codes, pick states and buckets named in its rules, its zones and
- * its prefix trie.  It is reference counted; rt_set_unref frees it on the
+ * its prefix trie, and a reference to the owner of the rate tables its
+ * rules look up in (released last).  It is reference counted; rt_set_unref frees it on the
  * last reference.
  *
  * The running set, without a lock for readers: hazard pointers.  A reader
@@ -131,6 +132,8 @@ static void rt_set_free(rt_set_t *s)
         free(s->arena);
         s->arena = next;
     }
+    if (s->release != NULL)
+        s->release(s->owner); /* last: the rate tables outlive every rule of the set */
     free(s);
     __atomic_sub_fetch(&rt_set_nlive, 1, __ATOMIC_RELAXED);
 }

@@ -6,6 +6,7 @@
  *                   each way) and HTTP/1.1 POST to a loopback URL
  *   ctl_print.c     a result as aligned tables / "key: value" lines, and
  *                   trace records as one line each
+ *   ctl_explain.c   `junctionctl routes test`: a dry run for people
  *   ctl_trace.c     `junctionctl trace`: a live console over trace.start /
  *                   trace.list / trace.stop
  *
@@ -40,6 +41,9 @@ char *web_ctl_call_http(const char *url, const char *req, char *err, size_t errl
  * values indented), a scalar as text. */
 void web_ctl_print(FILE *out, const json_t *result);
 
+/* routes.test's result (the explained decision) as lines for people. */
+void web_ctl_print_explain(FILE *out, const json_t *ex);
+
 /* One trace record (an element of trace.list's "records") as one line. */
 void web_ctl_print_trace(FILE *out, const json_t *rec);
 
@@ -48,6 +52,7 @@ typedef struct web_ctl_opts {
     const char *socket;
     const char *url;
     int json;
+    int explain;  /* the request is routes.test: print the explanation */
 } web_ctl_opts_t;
 
 /* The trace console: start a trace with params (the filters, a new

@@ -246,6 +246,8 @@ static int web_ctl_reply(const web_ctl_opts_t *o, const char *text)
         if (out != NULL)
             printf("%s\n", out);
         free(out);
+    } else if (o->explain && json_is_object(result) && json_object_get(result, "decision")) {
+        web_ctl_print_explain(stdout, result);
     } else {
         web_ctl_print(stdout, result);
     }
@@ -290,6 +292,11 @@ int main(int argc, char **argv)
     }
     if (web_ctl_is_trace(argc - optind, argv + optind))
         return web_ctl_trace_main(&o, argv + optind + 1, argc - optind - 1);
+    /* routes test (or call routes.test) prints the explanation readably */
+    o.explain = (argc - optind >= 2 && strcmp(argv[optind], "routes") == 0 &&
+                 strcmp(argv[optind + 1], "test") == 0) ||
+                strcmp(argv[optind], "routes.test") == 0 ||
+                (argc - optind >= 2 && strcmp(argv[optind + 1], "routes.test") == 0);
     req = web_ctl_request(argc - optind, argv + optind);
     if (req == NULL)
         return WEB_CTL_USAGE;

@@ -272,7 +272,18 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
         return;
     }
     it->req = NULL;
-    if (rc == GW_ENOROUTE)
+    if (rc == GW_EREJECTED) {
+        /* a rule's refusal: its status, its reason as the phrase (one
+         * line of printable text: the rule is admin input) */
+        const gw_refusal_t *ref = gw_core_refusal();
+        char phrase[sizeof ref->reason];
+        size_t i;
+        for (i = 0; ref->reason[i] != '\0' && i + 1 < sizeof phrase; i++)
+            phrase[i] = (unsigned char)ref->reason[i] < 0x20 ? ' ' : ref->reason[i];
+        phrase[i] = '\0';
+        sip_uas_answer(w, req, src, key, to_tag, ref->sip_status, i ? phrase : "Rejected",
+                       ref->throttled ? SIP_RETRY_AFTER : NULL);
+    } else if (rc == GW_ENOROUTE)
         sip_uas_answer(w, req, src, key, to_tag, 404, "Not Found", NULL);
     else if (rc == GW_ESTOPPED || rc == GW_EFULL) /* stopping, or admission control */
         sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", SIP_RETRY_AFTER);

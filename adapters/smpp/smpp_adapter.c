@@ -141,7 +141,9 @@ void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t r
     free(w);
     GW_INFO(SMPP_MOD, "%s: %s from %s to %s not accepted: %s", s->peer, env->id,
             env->from.address, env->to.address, gw_strerror(rc));
-    if (rc == GW_ENOROUTE)
+    if (rc == GW_EREJECTED) /* a rule's refusal, with the rule's status */
+        smpp_session_respond(s, resp_cmd, (uint32_t)gw_core_refusal()->smpp_status, seq, NULL);
+    else if (rc == GW_ENOROUTE)
         smpp_session_respond(s, resp_cmd,
                              resp_cmd == DELIVER_SM_RESP ? ESME_RX_R_APPN : ESME_RINVDSTADR, seq,
                              NULL);

@@ -85,7 +85,7 @@ function v1Message({ id, now, status, to, body, attempts = 0, remoteId = null })
     ` ${remoteId ? q(remoteId) : 'NULL'}, ${q(JSON.stringify(env))});`;
 }
 
-test('a v1 database file is migrated to v3 with its rows: queued ones delivered, a receipt applied', async (t) => {
+test('a v1 database file is migrated to v4 with its rows: queued ones delivered, a receipt applied', async (t) => {
   let j = null;
   const smsc = await startSmsc();
   const dir = mkdtempSync(path.join(tmpdir(), 'junction-v1-'));
@@ -118,8 +118,16 @@ test('a v1 database file is migrated to v3 with its rows: queued ones delivered,
   j = await startJunction({ params: { 'db.path': file, 'smpp.reconnect_s': 1 } });
   assert.match(j.log, /schema migrated to version 2/);
   assert.match(j.log, /schema migrated to version 3/);
+  assert.match(j.log, /schema migrated to version 4/);
   assert.doesNotMatch(j.log, /schema migrated to version 1/, 'the v1 schema was not created again');
-  assert.equal(sqlite(file, 'PRAGMA user_version;'), '3');
+  assert.equal(sqlite(file, 'PRAGMA user_version;'), '4');
+  // migration 4: the route became the equivalent rule of the engine
+  assert.deepEqual(JSON.parse(sqlite(file, "SELECT body FROM rules WHERE name = 'uk';")), {
+    id: 1, name: 'uk', priority: 10, enabled: true,
+    description: 'carried over from the v3 routes table',
+    action: { route: { strategy: 'failover', targets: ['op'] } },
+    filters: { dst: { prefix: ['44'] } },
+  });
   assert.equal(sqlite(file, "SELECT name FROM sqlite_master WHERE name IN ('outbox', 'events', 'receipts');"), 'outbox');
   assert.equal(sqlite(file, `SELECT remote_id FROM messages WHERE id = ${q(submitted.id)};`), 'smsc-old-77',
     'the receipt map row carried onto its message');

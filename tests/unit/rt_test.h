@@ -54,7 +54,7 @@ __attribute__((unused)) static void rt_stub_rates_free(rt_rates_t *t)
     rt_rates_free(t);
 }
 
-static const rt_compile_opts_t rt_test_opts = { rt_test_find_rates, NULL, NULL };
+static const rt_compile_opts_t rt_test_opts = { .find_rates = rt_test_find_rates };
 
 /* JSON text written with ' for " (readable in C strings): a copy with
  * the quotes turned back; caller frees. */

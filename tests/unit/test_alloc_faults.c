@@ -37,7 +37,6 @@
 #include "gw_delivery.h"
 #include "gw_envelope.h"
 #include "gw_errors.h"
-#include "router/rt.h"
 #include "router/rt_engine.h"
 
 void *__real_malloc(size_t n);
@@ -333,82 +332,6 @@ static void test_delivery_new_and_plan_fail_cleanly_at_every_allocation(void **s
     gw_env_unref(env);
 }
 
-/* ---- router -------------------------------------------------------------- */
-
-static const rt_rule_spec_t tf_rules[] = {
-    {.id = 1, .name = "fr", .priority = 10, .dst_prefix = "33", .target = "smsc-fr",
-     .enabled = 1},
-    {.id = 2, .name = "de-mobile", .priority = 5, .dst_regex = "^49(15|16|17)[0-9]+$",
-     .source = "smpp", .target = "smsc-de", .enabled = 1},
-    {.id = 3, .name = "rest", .priority = 100, .src_prefix = "33", .target = "smsc-any",
-     .enabled = 1},
-};
-
-/* Build a table of tf_rules, seal it, match env against it. */
-static int tf_op_router(void *arg)
-{
-    gw_envelope_t *env = arg;
-    char err[128];
-    int rc = 0;
-    rt_table_t *t = rt_table_new();
-
-    if (t == NULL)
-        return GW_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < sizeof tf_rules / sizeof tf_rules[0]; i++) {
-        rc = rt_table_add(t, &tf_rules[i], err, sizeof err);
-        if (rc < 0 && rt_table_count(t) != i)
-            rc = TF_WRONG; /* a failed add must leave the table unchanged */
-    }
-    if (rc == 0) {
-        rt_table_seal(t);
-        const rt_rule_t *r = rt_match(t, env);
-        rc = r != NULL && strcmp(rt_rule_target(r), "smsc-de") == 0 ? 0 : TF_WRONG;
-    }
-    rt_table_unref(t);
-    return rc;
-}
-
-static gw_envelope_t *tf_env_de(void)
-{
-    gw_envelope_t *env = gw_env_new();
-    assert_non_null(env);
-    assert_int_equal(gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1), 0);
-    assert_int_equal(gw_env_set_str(&env->from.address, "33612345678", (size_t)-1), 0);
-    assert_int_equal(gw_env_set_str(&env->to.address, "4915112345678", (size_t)-1), 0);
-    return env;
-}
-
-static void test_router_table_build_fails_cleanly_at_every_allocation(void **state)
-{
-    (void)state;
-    gw_envelope_t *env = tf_env_de();
-    tf_every_allocation("router table", tf_op_router, env);
-    gw_env_unref(env);
-}
-
-/* rt_match runs on every message on adapter threads: it makes no
- * allocation of ours (PCRE2's match data is its own, not wrapped here), so
- * no injected failure can change its answer. */
-static void test_router_match_makes_no_allocation_of_its_own(void **state)
-{
-    (void)state;
-    char err[128];
-    gw_envelope_t *env = tf_env_de();
-    rt_table_t *t = rt_table_new();
-    assert_non_null(t);
-    for (size_t i = 0; i < sizeof tf_rules / sizeof tf_rules[0]; i++)
-        assert_int_equal(rt_table_add(t, &tf_rules[i], err, sizeof err), 0);
-    rt_table_seal(t);
-    tf_begin(1); /* the first allocation, were there one, fails */
-    const rt_rule_t *r = rt_match(t, env);
-    long n = tf_end();
-    assert_int_equal(n, 0);
-    assert_non_null(r);
-    assert_string_equal(rt_rule_target(r), "smsc-de");
-    rt_table_unref(t);
-    gw_env_unref(env);
-}
-
 /* ---- store: db_open, db_writer_start, the writer's calls ----------------- */
 
 typedef struct tf_db {
@@ -701,8 +624,6 @@ int main(void)
         cmocka_unit_test(test_envelope_build_and_json_round_trip_fail_cleanly_at_every_allocation),
         cmocka_unit_test(test_envelope_binary_body_round_trip_fails_cleanly_at_every_allocation),
         cmocka_unit_test(test_delivery_new_and_plan_fail_cleanly_at_every_allocation),
-        cmocka_unit_test(test_router_table_build_fails_cleanly_at_every_allocation),
-        cmocka_unit_test(test_router_match_makes_no_allocation_of_its_own),
         cmocka_unit_test(test_rule_set_compile_fails_cleanly_at_every_allocation),
         cmocka_unit_test_setup_teardown(test_db_open_fails_cleanly_at_every_allocation,
                                         tf_db_setup, tf_db_teardown),

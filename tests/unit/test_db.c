@@ -120,13 +120,14 @@ static int test_update(gw_delivery_t *d, gw_status_t st, int want_receipt)
 static void test_migrations_create_schema_and_user_version(void **state)
 {
     test_db_t *t = *state;
-    assert_int_equal(db_schema_version(), 3);
+    assert_int_equal(db_schema_version(), 4);
     sqlite3 *raw = test_raw_open(t);
-    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 3);
+    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 4);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                        " AND name IN ('connectors', 'routes', 'messages',"
-                                       " 'accounts', 'users', 'params', 'location', 'outbox')"),
-                     8);
+                                       " 'accounts', 'users', 'params', 'location', 'outbox',"
+                                       " 'rules', 'rates')"),
+                     10);
     sqlite3_close(raw);
 }
 
@@ -136,46 +137,10 @@ static void test_reopen_is_idempotent_and_keeps_rows(void **state)
     assert_int_equal(db_param_set("sip.port", "5070"), 0);
     db_close();
     assert_int_equal(db_open(t->path), 0);
-    assert_int_equal(db_schema_version(), 3);
+    assert_int_equal(db_schema_version(), 4);
     json_t *params = db_params_list();
     assert_string_equal(json_string_value(json_object_get(params, "sip.port")), "5070");
     json_decref(params);
-}
-
-static void test_route_add_list_delete_round_trip(void **state)
-{
-    (void)state;
-    json_t *r = json_pack("{s:s, s:i, s:s, s:s, s:s}", "name", "fr", "priority", 5,
-                          "dst_prefix", "33", "dst_regex", "^33[67]", "target", "smsc1");
-    long long id = db_route_add(r);
-    assert_true(id > 0);
-    assert_int_equal(db_route_add(r), GW_EEXIST); /* same name */
-    json_decref(r);
-
-    json_t *bad = json_pack("{s:s, s:s}", "name", "no-target", "target", "");
-    assert_int_equal(db_route_add(bad), GW_EINVAL);
-    json_decref(bad);
-    bad = json_pack("{s:s, s:s, s:s}", "name", "p", "target", "x", "priority", "high");
-    assert_int_equal(db_route_add(bad), GW_EINVAL);
-    json_decref(bad);
-
-    json_t *list = db_routes_list();
-    assert_int_equal(json_array_size(list), 1);
-    json_t *row = json_array_get(list, 0);
-    assert_int_equal(json_integer_value(json_object_get(row, "id")), id);
-    assert_string_equal(json_string_value(json_object_get(row, "name")), "fr");
-    assert_int_equal(json_integer_value(json_object_get(row, "priority")), 5);
-    assert_string_equal(json_string_value(json_object_get(row, "dst_regex")), "^33[67]");
-    assert_string_equal(json_string_value(json_object_get(row, "target")), "smsc1");
-    assert_true(json_is_null(json_object_get(row, "source")));
-    assert_true(json_is_true(json_object_get(row, "enabled")));
-    json_decref(list);
-
-    assert_int_equal(db_route_delete(id), 0);
-    assert_int_equal(db_route_delete(id), GW_ENOTFOUND);
-    list = db_routes_list();
-    assert_int_equal(json_array_size(list), 0);
-    json_decref(list);
 }
 
 static void test_duplicate_connector_rejected_update_and_delete(void **state)
@@ -630,14 +595,78 @@ static void test_final_state_is_never_left(void **state)
     sqlite3_close(raw);
 }
 
+/* Rules are written in one transaction: a name taken by another rule
+ * undoes the whole write. */
+static void test_rules_write_list_and_conflicts(void **state)
+{
+    (void)state;
+    json_t *two = json_loads("[{\"id\":2,\"name\":\"b\",\"priority\":5,\"action\":{\"drop\":true}},"
+                             "{\"id\":1,\"name\":\"a\",\"priority\":9,\"action\":{\"drop\":true}}]",
+                             0, NULL);
+    json_t *clash = json_loads("[{\"id\":3,\"name\":\"c\",\"priority\":1,\"action\":{\"drop\":true}},"
+                               "{\"id\":4,\"name\":\"a\",\"priority\":2,\"action\":{\"drop\":true}}]",
+                               0, NULL);
+    json_t *del = json_loads("[2]", 0, NULL), *missing = json_loads("[77]", 0, NULL);
+    assert_int_equal(db_rules_write(two, NULL, 0), 0);
+    json_t *list = db_rules_list();
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")), "b");
+    json_decref(list);
+    assert_int_equal(db_rules_write(clash, NULL, 0), GW_EEXIST);
+    assert_int_equal(db_rules_write(NULL, missing, 0), GW_ENOTFOUND);
+    list = db_rules_list();
+    assert_int_equal(json_array_size(list), 2); /* "c" was rolled back with the clash */
+    json_decref(list);
+    assert_int_equal(db_rules_write(NULL, del, 0), 0);
+    list = db_rules_list();
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    assert_int_equal(db_rules_write(two, NULL, 1), 0);
+    list = db_rules_list();
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+    json_decref(two);
+    json_decref(clash);
+    json_decref(del);
+    json_decref(missing);
+}
+
+static int test_rate_rows_next(void *arg, db_rate_row_t *row)
+{
+    int *left = arg;
+    if (*left == 0)
+        return 0;
+    (*left)--;
+    *row = (db_rate_row_t){ *left ? "44" : "447", "a", "EUR", 0.01 * *left, 0, 0 };
+    return 1;
+}
+
+static int test_rate_rows_count(void *arg, const char *table, const db_rate_row_t *row)
+{
+    (void)row;
+    if (strcmp(table, "uk") == 0)
+        (*(int *)arg)++;
+    return 0;
+}
+
+static void test_rate_table_replace_and_delete(void **state)
+{
+    (void)state;
+    int three = 3, two = 2, n = 0;
+    assert_int_equal(db_rates_replace("uk", test_rate_rows_next, &three), 0);
+    assert_int_equal(db_rates_replace("uk", test_rate_rows_next, &two), 0);
+    assert_int_equal(db_rates_foreach(test_rate_rows_count, &n), 0);
+    assert_int_equal(n, 2); /* replaced, not added */
+    assert_int_equal(db_rates_delete("uk"), 0);
+    assert_int_equal(db_rates_delete("uk"), GW_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_create_schema_and_user_version,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent_and_keeps_rows, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_route_add_list_delete_round_trip, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_connector_rejected_update_and_delete,
                                         test_setup, test_teardown),
@@ -656,6 +685,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_group_still_stores_state_updates, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_final_state_is_never_left, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_rules_write_list_and_conflicts, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_table_replace_and_delete, test_setup,
                                         test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

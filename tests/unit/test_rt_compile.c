@@ -229,6 +229,40 @@ static void test_failed_compile_leaves_nothing_and_running_set_untouched(void **
     assert_int_equal(rt_set_live(), live - 1);
 }
 
+static int test_owner_released;
+
+static void test_owner_release(void *owner)
+{
+    assert_ptr_equal(owner, &test_owner_released);
+    test_owner_released++;
+}
+
+/* The owner of the rate tables lives as long as the set: released once,
+ * when the last reference goes; a failed compile never takes it. */
+static void test_owner_released_when_the_set_is_freed(void **state)
+{
+    (void)state;
+    rt_compile_opts_t opts = rt_test_opts;
+    opts.owner = &test_owner_released;
+    opts.release = test_owner_release;
+    json_t *good = rt_test_load("[{'id':1,'priority':1," ROUTE "}]");
+    json_t *bad = rt_test_load("[{'id':1}]");
+    json_t *errs = NULL;
+    test_owner_released = 0;
+    assert_null(rt_compile(bad, &opts, &errs));
+    assert_int_equal(test_owner_released, 0);
+    rt_set_t *s = rt_compile(good, &opts, NULL);
+    assert_non_null(s);
+    rt_set_install(rt_set_ref(s));
+    rt_set_unref(s);
+    assert_int_equal(test_owner_released, 0); /* the running set still holds it */
+    rt_set_install(NULL);
+    assert_int_equal(test_owner_released, 1);
+    json_decref(errs);
+    json_decref(bad);
+    json_decref(good);
+}
+
 static void test_empty_rule_list_compiles_and_routes_nothing(void **state)
 {
     (void)state;
@@ -257,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_every_error_is_returned_not_only_the_first),
         cmocka_unit_test(test_failed_compile_leaves_nothing_and_running_set_untouched),
         cmocka_unit_test(test_empty_rule_list_compiles_and_routes_nothing),
+        cmocka_unit_test(test_owner_released_when_the_set_is_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
