@@ -53,6 +53,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include "../db/db.h"
@@ -88,6 +89,10 @@ typedef struct gw_cq {
     int spilled, dirty, sweep_inflight;
     gw_delivery_t *side, *side_tail; /* arrivals held while a page is read */
     int nside;
+    /* the connector's throughput limit ("throughput", msg/s, in its conf) */
+    double tokens;
+    int64_t tokens_us;        /* when tokens was last refilled */
+    struct event *tput_ev;    /* the pump again when the next token is due */
     int64_t page_inflight;    /* ms when the page read was asked for; 0: none */
     int64_t cursor;
     int64_t down_since;       /* ms; 0 while it takes what waits */
@@ -161,6 +166,15 @@ static gw_cq_t *gw_cq_get(const char *name)
     return q;
 }
 
+/* c's throughput limit in messages per second, 0 for none: its conf's
+ * "throughput" (connectors.add checks it).  Any thread. */
+static double gw_cq_throughput(const gw_connector_t *c)
+{
+    const json_t *v = c && c->conf ? json_object_get(c->conf, "throughput") : NULL;
+
+    return json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : 0;
+}
+
 void *gw_cq_reserve(const char *name)
 {
     gw_cq_t *q = gw_cq_get(name);
@@ -173,7 +187,9 @@ void *gw_cq_reserve(const char *name)
         __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED))
         return NULL;
     c = gw_connector_get(name);
-    room = gw_cq_conn_room(c);
+    /* a connector with a throughput limit is fed by the pump only, which
+     * keeps the limit's bucket on the core thread */
+    room = gw_cq_throughput(c) > 0 ? 0 : gw_cq_conn_room(c);
     if (c)
         gw_connector_put(c);
     cur = __atomic_load_n(&q->outstanding, __ATOMIC_RELAXED);
@@ -580,10 +596,52 @@ static int gw_cq_conn_room(gw_connector_t *c)
     return room < GW_CQ_OUTSTANDING_MAX ? room : GW_CQ_OUTSTANDING_MAX;
 }
 
+static void gw_cq_on_tput_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    gw_cq_pump(arg);
+}
+
+/* May q send one more now under its connector's limit tput (msg/s)?  A
+ * token bucket on the core thread holding at most a twentieth of a second
+ * of sends (and at least one); when empty, the pump is called again when
+ * the next token is due. */
+static int gw_cq_take_token(gw_cq_t *q, double tput)
+{
+    struct timespec ts;
+    int64_t now_us;
+    double burst = tput / 20 > 1 ? tput / 20 : 1;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+
+    if (q->tokens_us == 0)
+        q->tokens = burst;
+    else
+        q->tokens += (double)(now_us - q->tokens_us) * tput / 1e6;
+    if (q->tokens > burst)
+        q->tokens = burst;
+    q->tokens_us = now_us;
+    if (q->tokens >= 1) {
+        q->tokens -= 1;
+        return 1;
+    }
+    if (q->tput_ev == NULL && (q->tput_ev = evtimer_new(gw_cq_base, gw_cq_on_tput_timer, q)) == NULL)
+        return 0; /* the next kick or sweep pumps again */
+    if (!evtimer_pending(q->tput_ev, NULL)) {
+        int64_t wait_us = (int64_t)((1 - q->tokens) * 1e6 / tput) + 1;
+        struct timeval tv = { (time_t)(wait_us / 1000000), (suseconds_t)(wait_us % 1000000) };
+        evtimer_add(q->tput_ev, &tv);
+    }
+    return 0;
+}
+
 static void gw_cq_pump(gw_cq_t *q)
 {
     gw_connector_t *c = q->head ? gw_connector_get(q->name) : NULL;
     int room = q->head ? gw_cq_conn_room(c) : 0;
+    double tput = gw_cq_throughput(c);
     int64_t now = gw_now_ms();
 
     __atomic_store_n(&q->kick, 0, __ATOMIC_RELEASE);
@@ -595,6 +653,8 @@ static void gw_cq_pump(gw_cq_t *q)
             continue;
         }
         if (__atomic_load_n(&q->outstanding, __ATOMIC_RELAXED) >= room)
+            break;
+        if (tput > 0 && !gw_cq_take_token(q, tput))
             break;
         gw_cq_pop(q);
         __atomic_add_fetch(&q->outstanding, 1, __ATOMIC_RELAXED);
@@ -945,6 +1005,8 @@ void gw_cq_stop(void)
         }
         if (q->retry_ev)
             event_free(q->retry_ev);
+        if (q->tput_ev)
+            event_free(q->tput_ev);
         free(q);
         gw_cq_all[i] = NULL;
     }

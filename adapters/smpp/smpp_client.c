@@ -129,6 +129,7 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
     char host[256];
     const json_t *port = json_object_get(conf, "port");
     const json_t *win = json_object_get(conf, "window");
+    const json_t *tput = json_object_get(conf, "throughput");
 
     if (!json_is_object(conf)) {
         snprintf(err, errlen, "conf must be an object");
@@ -148,6 +149,12 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
     if (win && (!json_is_integer(win) || json_integer_value(win) < 1 ||
                 json_integer_value(win) > 1000)) {
         snprintf(err, errlen, "window: an integer 1-1000");
+        return GW_EINVAL;
+    }
+    /* messages per second the core feeds it at most (gw_cq.c), 0: no limit */
+    if (tput && (!json_is_number(tput) || json_number_value(tput) < 0 ||
+                 json_number_value(tput) > 100000)) {
+        snprintf(err, errlen, "throughput: a number 0-100000 (messages per second; 0: no limit)");
         return GW_EINVAL;
     }
     return 0;

@@ -223,3 +223,35 @@ test('a spilled queue keeps its order and ends its spill while new traffic arriv
   const c = (await j.mi('stats.get')).counters;
   t.diagnostic(`paged back ${c['core.queue_paged']} of ${OLD + NEW}`);
 });
+
+// An operator's agreed rate: the connector's "throughput" bounds what the
+// core hands it, so a backlog drains at that rate, oldest first, while new
+// traffic is still accepted and queues behind it.
+test('a connector back after an outage drains its backlog at its throughput limit while new traffic is accepted', async (t) => {
+  const times = [];
+  const smsc = await startSmsc({ submitStatus: () => { times.push(Date.now()); return 0; } });
+  await smsc.stop();
+  const j = await startJunction({ params: { 'smpp.reconnect_s': 1 } });
+  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  const RATE = 40, OLD = 80, NEW = 20;
+  await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'smpp',
+    conf: { ...smppConf(smsc, 'jb'), throughput: -1 } }), /throughput/);
+  await j.mi('connectors.add', { name: 'op', type: 'smpp',
+    conf: { ...smppConf(smsc, 'jt'), window: 10, throughput: RATE } });
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
+  for (let i = 0; i < OLD; i++) await inject(j, `44770095${String(i).padStart(4, '0')}`, `old ${i}`);
+  assert.equal((await queue(j, 'op')).backlog, OLD);
+  await smsc.start();
+  await waitBound(j, 'op');
+  for (let i = 0; i < NEW; i++) await inject(j, `44770096${String(i).padStart(4, '0')}`, `new ${i}`);
+  await waitFor(() => smsc.submits.length >= OLD + NEW, 20000, `${OLD + NEW} submits (got ${smsc.submits.length})`);
+  const texts = smsc.submits.map((p) => p.short_message.message);
+  assert.equal(new Set(texts).size, OLD + NEW, 'no message twice');
+  const lastOld = texts.map((s) => s.startsWith('old ')).lastIndexOf(true);
+  assert.ok(lastOld < texts.findIndex((s) => s.startsWith('new ')), 'the backlog first, then the new traffic');
+  // at most a twentieth of a second of sends at once (and one), then RATE/s
+  const spanS = (times[times.length - 1] - times[0]) / 1000;
+  const leastS = (OLD + NEW - Math.max(1, RATE / 20)) / RATE;
+  t.diagnostic(`${OLD + NEW} submits over ${spanS.toFixed(2)} s; the limit allows no less than ${leastS.toFixed(2)} s`);
+  assert.ok(spanS >= 0.9 * leastS, `drained at the limit: ${spanS} s for ${OLD + NEW} at ${RATE}/s`);
+});
