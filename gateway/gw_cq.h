@@ -4,13 +4,15 @@
  * Every target name has one queue, owned by the core thread, whether or
  * not a connector of that name exists right now.  A queued delivery waits
  * in it; the core feeds the connector oldest first (in the store's queue
- * order, qseq) as long as the adapter says it has room (conn_ready), and
- * an adapter that had none says when it has again (gw_core_credit).
+ * order, qseq) within the room the adapter gives (conn_room), at most
+ * its connector's "throughput" per second, and an adapter that had none
+ * says when it has again (gw_core_credit).
  *
- * Memory is bounded: at most core.queue_memory deliveries per queue are
- * held; past that the queue "spills": new arrivals stay in SQLite only, and
- * the core pages them back in, in qseq order, on the worker pool as room
- * frees.  Start-up is the same: every queue starts spilled and pages in.
+ * Memory is bounded: at most core.queue_memory deliveries per queue are in
+ * its FIFO; past that the queue "spills": arrivals are held aside (as many
+ * again) or stay in SQLite only, and the core pages the store back in, in
+ * qseq order, on the worker pool as room frees.  Start-up is the same:
+ * every queue starts spilled and pages in.
  * Deliveries waiting out a retry backoff sit in the queue's retry list.
  *
  * A queue's backlog (every queued row of the target, in memory or only in
