@@ -133,6 +133,7 @@ test('the quick form builds the rule and adds it', async () => {
   assert.deepEqual(stored.filters, { dst: { prefix: ['49', '43'] } });
   assert.deepEqual(stored.action, { route: { strategy: 'failover', targets: ['smsc-a', 'smsc-b'] } });
   assert.equal(await ruleRow('de-failover').locator('td.summary').textContent(), 'dst 49… | 43… → smsc-a, smsc-b');
+  assert.equal(await page.inputValue('#qf-name'), '', 'the quick form is cleared');
 });
 
 test('disable and enable toggles are reflected in routes.list', async () => {
@@ -159,6 +160,9 @@ test('move up and down reorder the rules (routes.reorder)', async () => {
 });
 
 test('delete asks for a second click, then removes the rule', async () => {
+  // the quick form left de-failover in the editor
+  const id = (await rules()).find((r) => r.name === 'de-failover').id;
+  assert.equal(await page.locator('#re-title').textContent(), `Edit rule ${id}`);
   const del = ruleRow('de-failover').locator('button.danger');
   await del.click();
   assert.equal(await del.textContent(), 'Confirm');
@@ -166,6 +170,9 @@ test('delete asks for a second click, then removes the rule', async () => {
   await del.click();
   await waitFor(async () => (await ruleRow('de-failover').count()) === 0, 10000, 'row removed');
   assert.ok(!(await names()).includes('de-failover'));
+  // ids are reused: the editor no longer updates the deleted rule's id
+  assert.equal(await page.locator('#re-title').textContent(), 'New rule');
+  assert.equal(await page.locator('#re-save').textContent(), 'Add rule');
 });
 
 test('the dry run shows the matched rule, an earlier rule\'s failing filter, the targets and the result', async () => {

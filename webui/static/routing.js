@@ -177,6 +177,16 @@ function ruleRow(r, i) {
 
 function renderRules(rules) {
   rulesNow = rules || [];
+  // The rule in the editor is gone (deleted here or elsewhere): its text
+  // stays, but saving it adds a new rule; ids are reused, so an update by
+  // the old id could overwrite another rule.
+  if (editingId !== null && !rulesNow.some((r) => r.id === editingId)) {
+    setStatus('re-status', `Rule ${editingId} no longer exists: saving adds the text as a new rule.`, true);
+    editingId = null;
+    editingRule = null;
+    $('re-title').textContent = 'New rule';
+    $('re-save').textContent = 'Add rule';
+  }
   fillBody($('rules-table'), rulesNow.map(ruleRow), 7, 'no rules yet: write one below');
   $('dash-routes').textContent = String(rulesNow.length);
 }
@@ -249,6 +259,7 @@ function saveCall(rule) {
   return ['routes.update', p];
 }
 
+// Returns true when the rule was stored.
 async function saveRule(ev) {
   if (ev) ev.preventDefault();
   let rule;
@@ -257,17 +268,17 @@ async function saveRule(ev) {
   } catch (e) {
     setStatus('re-status', 'Not saved: the text is not valid JSON.', true);
     showErrors('re-errors', [el('li', { text: `JSON: ${e.message}` })]);
-    return;
+    return false;
   }
   if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
     setStatus('re-status', 'Not saved: a rule is one JSON object.', true);
     showErrors('re-errors', []);
-    return;
+    return false;
   }
   if (editingId !== null && rule.id !== undefined && rule.id !== editingId) {
     setStatus('re-status', `Not saved: this editor holds rule ${editingId}; its id cannot change.`, true);
     showErrors('re-errors', []);
-    return;
+    return false;
   }
   const [method, params] = saveCall(rule);
   $('re-save').disabled = true;
@@ -279,10 +290,11 @@ async function saveRule(ev) {
     if (stored) openEditor(id, ruleJson(stored), ruleJson(stored));
     else showErrors('re-errors', []);
     setStatus('re-status', `Rule ${id} “${rule.name || ''}” ${method === 'routes.add' ? 'added' : 'saved'}.`, false);
-    $('qf-priority').value = String(nextPriority());
+    return true;
   } catch (e) {
     setStatus('re-status', `Not saved: ${e.message}`, true);
     showErrors('re-errors', miErrorItems(e));
+    return false;
   } finally {
     $('re-save').disabled = false;
   }
@@ -304,7 +316,10 @@ async function quickRule(ev) {
   if (route.strategy === 'least_cost' && f.rates.value.trim()) route.rates = f.rates.value.trim();
   rule.action = { route };
   openEditor(null, null, rule);
-  await saveRule();
+  if (await saveRule()) {
+    f.reset();
+    $('qf-priority').value = String(nextPriority());
+  }
 }
 
 // --- the dry run --------------------------------------------------------
