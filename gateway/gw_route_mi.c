@@ -16,7 +16,7 @@
  * the first free one from it (100 when absent), since v3 allowed ties.
  *
  * Each command declares its parameters in a table (name, JSON type,
- * required); an unknown or mistyped parameter is -32602 naming it.
+ * required, nullable); an unknown or mistyped parameter is -32602 naming it.
  *
  * Threads: handlers under gw_mi_lock (HTTP or main thread).
  */
@@ -32,11 +32,13 @@
 #include "gw_route.h"
 
 #define GW_RMI_PARAMS_MAX 12
+#define GW_RMI_REQUIRED 1 /* the param must be present */
+#define GW_RMI_NULLABLE 2 /* null is accepted too (routes.update: null removes the field) */
 
 typedef struct gw_rmi_param {
     const char *name;
     json_type type;   /* JSON_STRING, JSON_INTEGER, JSON_TRUE (a boolean), JSON_OBJECT, JSON_ARRAY */
-    int required;
+    int flags;        /* GW_RMI_REQUIRED, GW_RMI_NULLABLE */
 } gw_rmi_param_t;
 
 typedef struct gw_rmi_cmd {
@@ -44,33 +46,37 @@ typedef struct gw_rmi_cmd {
     gw_rmi_param_t params[GW_RMI_PARAMS_MAX];
 } gw_rmi_cmd_t;
 
-/* A rule's fields as routes.add / routes.update take them. */
-#define GW_RMI_RULE_FIELDS                                                                 \
-    { "name", JSON_STRING, 0 }, { "priority", JSON_INTEGER, 0 }, { "enabled", JSON_TRUE, 0 }, \
-    { "description", JSON_STRING, 0 }, { "source", JSON_OBJECT, 0 },                          \
-    { "filters", JSON_OBJECT, 0 }, { "action", JSON_OBJECT, 0 }
+/* A rule's fields as routes.add (f 0) and routes.update (f GW_RMI_NULLABLE)
+ * take them. */
+#define GW_RMI_RULE_FIELDS(f)                                                              \
+    { "name", JSON_STRING, f }, { "priority", JSON_INTEGER, f }, { "enabled", JSON_TRUE, f }, \
+    { "description", JSON_STRING, f }, { "source", JSON_OBJECT, f },                          \
+    { "filters", JSON_OBJECT, f }, { "action", JSON_OBJECT, f }
 
 static const gw_rmi_cmd_t gw_rmi_params[] = {
-    { "routes.get", { { "id", JSON_INTEGER, 1 } } },
-    { "routes.add", { { "id", JSON_INTEGER, 0 }, GW_RMI_RULE_FIELDS } },
-    { "routes.add.flat", { { "name", JSON_STRING, 1 }, { "target", JSON_STRING, 1 },
+    { "routes.get", { { "id", JSON_INTEGER, GW_RMI_REQUIRED } } },
+    { "routes.add", { { "id", JSON_INTEGER, 0 }, GW_RMI_RULE_FIELDS(0) } },
+    { "routes.add.flat", { { "name", JSON_STRING, GW_RMI_REQUIRED },
+                           { "target", JSON_STRING, GW_RMI_REQUIRED },
                            { "priority", JSON_INTEGER, 0 }, { "enabled", JSON_TRUE, 0 },
                            { "source", JSON_STRING, 0 }, { "src_prefix", JSON_STRING, 0 },
                            { "dst_prefix", JSON_STRING, 0 }, { "dst_regex", JSON_STRING, 0 } } },
-    { "routes.update", { { "id", JSON_INTEGER, 1 }, GW_RMI_RULE_FIELDS } },
-    { "routes.delete", { { "id", JSON_INTEGER, 1 } } },
-    { "routes.enable", { { "id", JSON_INTEGER, 1 } } },
-    { "routes.disable", { { "id", JSON_INTEGER, 1 } } },
-    { "routes.reorder", { { "order", JSON_ARRAY, 1 } } },
-    { "routes.test", { { "to", JSON_STRING, 1 }, { "from", JSON_STRING, 0 },
+    { "routes.update", { { "id", JSON_INTEGER, GW_RMI_REQUIRED },
+                        GW_RMI_RULE_FIELDS(GW_RMI_NULLABLE) } },
+    { "routes.delete", { { "id", JSON_INTEGER, GW_RMI_REQUIRED } } },
+    { "routes.enable", { { "id", JSON_INTEGER, GW_RMI_REQUIRED } } },
+    { "routes.disable", { { "id", JSON_INTEGER, GW_RMI_REQUIRED } } },
+    { "routes.reorder", { { "order", JSON_ARRAY, GW_RMI_REQUIRED } } },
+    { "routes.test", { { "to", JSON_STRING, GW_RMI_REQUIRED }, { "from", JSON_STRING, 0 },
                        { "source", JSON_STRING, 0 }, { "adapter", JSON_STRING, 0 },
                        { "peer", JSON_STRING, 0 }, { "body", JSON_STRING, 0 },
                        { "tags", JSON_OBJECT, 0 }, { "data_coding", JSON_INTEGER, 0 } } },
-    { "routes.import", { { "rules", JSON_ARRAY, 1 } } },
-    { "rates.import", { { "table", JSON_STRING, 1 }, { "csv", JSON_STRING, 1 },
+    { "routes.import", { { "rules", JSON_ARRAY, GW_RMI_REQUIRED } } },
+    { "rates.import", { { "table", JSON_STRING, GW_RMI_REQUIRED },
+                        { "csv", JSON_STRING, GW_RMI_REQUIRED },
                         { "replace", JSON_TRUE, 0 } } },
-    { "rates.export", { { "table", JSON_STRING, 1 } } },
-    { "rates.delete", { { "table", JSON_STRING, 1 } } },
+    { "rates.export", { { "table", JSON_STRING, GW_RMI_REQUIRED } } },
+    { "rates.delete", { { "table", JSON_STRING, GW_RMI_REQUIRED } } },
 };
 
 /* Check params against the declaration of cmd: 0, or -1 with -32602
@@ -98,6 +104,8 @@ static int gw_rmi_check(const char *cmd, const json_t *params, gw_mi_reply_t *r)
             gw_mi_error(r, GW_MI_INVALID_PARAMS, "unknown param \"%s\"", key);
             return -1;
         }
+        if ((p->flags & GW_RMI_NULLABLE) && json_is_null(v))
+            continue;
         if (p->type == JSON_STRING && json_is_integer(v)) {
             gw_mi_opt_str(params, key, NULL); /* becomes its text in place */
             continue;
@@ -111,7 +119,7 @@ static int gw_rmi_check(const char *cmd, const json_t *params, gw_mi_reply_t *r)
         }
     }
     for (size_t i = 0; c != NULL && i < GW_RMI_PARAMS_MAX && c->params[i].name; i++)
-        if (c->params[i].required && json_object_get(params, c->params[i].name) == NULL) {
+        if ((c->params[i].flags & GW_RMI_REQUIRED) && json_object_get(params, c->params[i].name) == NULL) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"%s\" is required", c->params[i].name);
             return -1;
         }

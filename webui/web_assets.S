@@ -22,5 +22,6 @@ sym##_end:                              \
 WEB_ASSET(web_asset_index_html, "webui/static/index.html")
 WEB_ASSET(web_asset_app_js, "webui/static/app.js")
 WEB_ASSET(web_asset_app_css, "webui/static/app.css")
+WEB_ASSET(web_asset_routing_js, "webui/static/routing.js")
 
     .section .note.GNU-stack,"",@progbits

@@ -8,7 +8,7 @@
  *                            (a JSON-RPC error is still HTTP 200), a
  *                            notification gets 204.  Other methods: 405.
  *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4.
- *   GET  / /index.html /app.js /app.css   the embedded web UI.
+ *   GET  / /index.html /app.js /routing.js /app.css   the embedded web UI.
  *   anything else            404; a known path with a wrong method: 405.
  * HEAD works wherever GET does (libmicrohttpd drops the body).
  *
@@ -75,6 +75,7 @@ const gw_param_t web_params[] = {
 extern const char web_asset_index_html[], web_asset_index_html_end[];
 extern const char web_asset_app_js[], web_asset_app_js_end[];
 extern const char web_asset_app_css[], web_asset_app_css_end[];
+extern const char web_asset_routing_js[], web_asset_routing_js_end[];
 
 typedef struct web_asset {
     const char *path;
@@ -88,6 +89,8 @@ static const web_asset_t web_assets[] = {
     { "/index.html", "text/html; charset=utf-8", web_asset_index_html, web_asset_index_html_end },
     { "/app.js", "text/javascript; charset=utf-8", web_asset_app_js, web_asset_app_js_end },
     { "/app.css", "text/css; charset=utf-8", web_asset_app_css, web_asset_app_css_end },
+    { "/routing.js", "text/javascript; charset=utf-8", web_asset_routing_js,
+      web_asset_routing_js_end },
 };
 
 /* One POST /mi in progress: the body read so far.  Owned by the

@@ -1,7 +1,6 @@
 // The web UI in a real Chromium (playwright-core, Debian's /usr/bin/chromium):
-// the live connectors table, the routes table, adding a route through the
-// form (checked through the MI too), an invalid regex showing the MI's
-// reason, deleting a route.  One screenshot goes to a temporary folder that
+// the dashboard, the live connectors table, the pages, and a flat route
+// shown on the rules page (web_rules.test.mjs covers the routing pages).  One screenshot goes to a temporary folder that
 // is kept when JUNCTION_KEEP is set (its path is printed as a diagnostic).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +49,7 @@ after(async () => {
   if (shotDir && !process.env.JUNCTION_KEEP) rmSync(shotDir, { recursive: true, force: true });
 });
 
-const routeRow = (name) => page.locator('#routes-table tbody tr', { has: page.locator(`td:text-is("${name}")`) });
+const ruleRow = (name) => page.locator(`#rules-table tbody tr[data-name="${name}"]`);
 
 test('the dashboard shows the version and counters', async () => {
   const { version } = await j.mi('system.version');
@@ -89,59 +88,24 @@ test('the connectors table refreshes by itself', async () => {
   await waitFor(async () => (await row.count()) === 0, 5000, 'pbx2 row gone');
 });
 
-test('the routes table lists the routes', async () => {
-  const row = routeRow('seeded');
+test('the rules page lists the seeded route as a rule with its summary', async (t) => {
+  await page.click('nav a[data-tab="rules"]');
+  const row = ruleRow('seeded');
   await row.waitFor({ timeout: 10000 });
   const cells = await row.locator('td').allTextContents();
-  assert.equal(cells[2], '50');
-  assert.equal(cells[5], '33');
-  assert.equal(cells[7], 'pbx1');
-});
-
-test('adding a route through the form shows it and stores it', async () => {
-  await page.fill('#rf-name', 'ui-fr');
-  await page.fill('#rf-priority', '20');
-  await page.fill('#rf-dst-prefix', '33');
-  await page.fill('#rf-dst-regex', '^33[67][0-9]{8}$');
-  await page.fill('#rf-target', 'smsc1');
-  await page.click('#rf-submit');
-  await routeRow('ui-fr').waitFor({ timeout: 10000 });
-  assert.match(await page.locator('#rf-status').textContent(), /added/);
-  const stored = (await j.mi('routes.list')).find((r) => r.name === 'ui-fr');
-  assert.ok(stored, 'ui-fr is in routes.list');
-  assert.equal(stored.priority, 20);
-  assert.equal(stored.dst_prefix, '33');
-  assert.equal(stored.dst_regex, '^33[67][0-9]{8}$');
-  assert.equal(stored.target, 'smsc1');
-});
-
-test('an invalid regex shows the reason from the MI and adds nothing', async (t) => {
-  const before = await j.mi('routes.list');
-  await page.fill('#rf-name', 'ui-bad');
-  await page.fill('#rf-dst-regex', '^(33');
-  await page.fill('#rf-target', 'smsc1');
-  await page.click('#rf-submit');
-  const status = page.locator('#rf-status.error');
-  await status.waitFor({ timeout: 10000 });
-  const text = await status.textContent();
-  assert.match(text, /-32602/);
-  assert.match(text, /invalid route: .*(missing|parenthes)/i);
-  assert.deepEqual(await j.mi('routes.list'), before);
-  assert.equal(await routeRow('ui-bad').count(), 0);
+  assert.equal(cells[0], '50');
+  assert.equal(cells[4], 'dst 33… → pbx1');
+  assert.equal(await row.locator('input.rule-enabled').isChecked(), true);
+  assert.equal(await page.locator('#dash-routes').textContent(), '1');
+  // the overview sections are hidden while another page shows
+  assert.equal(await page.locator('#connectors').isVisible(), false);
 
   const shot = path.join(shotDir, 'webui.png');
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 10000);
   t.diagnostic(`screenshot: ${shot}`);
-});
-
-test('delete asks for a second click, then removes the route', async () => {
-  const row = routeRow('ui-fr');
-  await row.locator('button.danger').click();
-  assert.equal(await row.locator('button.danger').textContent(), 'Confirm');
-  await row.locator('button.danger').click();
-  await waitFor(async () => (await routeRow('ui-fr').count()) === 0, 10000, 'row removed');
-  assert.ok(!(await j.mi('routes.list')).some((r) => r.name === 'ui-fr'));
+  await page.click('nav a[data-tab="overview"]');
+  await page.locator('#connectors').waitFor({ state: 'visible', timeout: 5000 });
 });
 
 test('the page logged no script errors', () => {

@@ -1,5 +1,6 @@
-// Junction web UI: dashboard, live connectors, routes.  Talks to the daemon
-// only through the JSON-RPC MI (POST /mi).  Everything is rendered with DOM
+// Junction web UI: the pages, dashboard, live connectors and the MI client
+// that routing.js (rules, dry run, rate tables) uses too.  Talks to the
+// daemon only through the JSON-RPC MI (POST /mi).  Everything is rendered with DOM
 // calls and textContent, never innerHTML, so data cannot inject markup.
 'use strict';
 
@@ -196,82 +197,18 @@ function renderConnectors(list) {
   $('connector-names').replaceChildren(...(list || []).map((c) => el('option', { value: c.name })));
 }
 
-// --- routes -------------------------------------------------------------
+// --- pages --------------------------------------------------------------
 
-function deleteButton(route) {
-  let timer = null;
-  const b = el('button', { type: 'button', class: 'danger', text: 'Delete', 'data-id': route.id });
-  b.addEventListener('click', async () => {
-    if (!b.classList.contains('armed')) {
-      // First click arms the button; a second within 3 s deletes.
-      b.classList.add('armed');
-      b.textContent = 'Confirm';
-      timer = setTimeout(() => { b.classList.remove('armed'); b.textContent = 'Delete'; }, 3000);
-      return;
-    }
-    clearTimeout(timer);
-    b.disabled = true;
-    try {
-      await mi('routes.delete', { id: route.id });
-      formStatus(`Route “${route.name}” deleted.`, false);
-    } catch (e) {
-      formStatus(e.describe ? e.describe() : String(e), true);
-    }
-    await loadRoutes();
-  });
-  return b;
-}
-
-function renderRoutes(list) {
-  const rows = (list || []).map((r) => el('tr', { 'data-id': r.id },
-    el('td', { class: 'num', text: r.id }),
-    el('td', { class: 'mono', text: r.name }),
-    el('td', { class: 'num', text: r.priority }),
-    el('td', { text: showText(r.source) }),
-    el('td', { class: 'mono', text: showText(r.src_prefix) }),
-    el('td', { class: 'mono', text: showText(r.dst_prefix) }),
-    el('td', { class: 'mono', text: showText(r.dst_regex) }),
-    el('td', { class: 'mono', text: r.target }),
-    el('td', { text: r.enabled === false ? 'no' : 'yes' }),
-    el('td', {}, deleteButton(r))));
-  fillBody($('routes-table'), rows, 10, 'no routes yet: add one below');
-  $('dash-routes').textContent = String((list || []).length);
-}
-
-async function loadRoutes() {
-  try {
-    renderRoutes(await mi('routes.list'));
-  } catch (e) {
-    banner(`Routes: ${e.describe ? e.describe() : e}`);
+// The pages are sections tagged data-page; the URL's #hash picks one.
+function showPage() {
+  const want = (location.hash || '#overview').slice(1);
+  const known = [...document.querySelectorAll('[data-tab]')].map((a) => a.dataset.tab);
+  const page = known.includes(want) ? want : 'overview';
+  for (const s of document.querySelectorAll('[data-page]')) s.hidden = s.dataset.page !== page;
+  for (const a of document.querySelectorAll('[data-tab]')) {
+    a.classList.toggle('active', a.dataset.tab === page);
+    if (a.dataset.tab === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-}
-
-function formStatus(text, isError) {
-  const s = $('rf-status');
-  s.className = `form-status ${isError ? 'error' : 'ok'}`;
-  s.textContent = text;
-}
-
-async function addRoute(ev) {
-  ev.preventDefault();
-  const f = ev.target;
-  const params = { name: f.name.value.trim(), target: f.target.value.trim() };
-  const prio = f.priority.value.trim();
-  if (prio !== '') params.priority = Number(prio);
-  for (const k of ['dst_prefix', 'dst_regex']) {
-    if (f[k].value !== '') params[k] = f[k].value;
-  }
-  $('rf-submit').disabled = true;
-  try {
-    const r = await mi('routes.add', params);
-    formStatus(`Route “${params.name}” added (id ${r && r.id !== undefined ? r.id : '?'}).`, false);
-    f.reset();
-  } catch (e) {
-    formStatus(e.describe ? e.describe() : String(e), true);
-  } finally {
-    $('rf-submit').disabled = false;
-  }
-  await loadRoutes();
 }
 
 // --- the refresh loop ---------------------------------------------------
@@ -293,8 +230,8 @@ async function refresh() {
 }
 
 async function start() {
-  $('route-form').addEventListener('submit', addRoute);
-  $('routes-refresh').addEventListener('click', loadRoutes);
+  window.addEventListener('hashchange', showPage);
+  showPage();
   $('counters-more').addEventListener('click', () => {
     showAllCounters = !showAllCounters;
     renderCounters(lastCounters);
@@ -304,7 +241,7 @@ async function start() {
   } catch (e) {
     banner(e.describe ? e.describe() : String(e));
   }
-  await Promise.all([refresh(), loadRoutes()]);
+  await refresh();
   setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
 }
 

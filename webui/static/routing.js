@@ -1,0 +1,529 @@
+// Junction web UI, the routing pages: the rules (table, JSON editor, quick
+// form), the dry run and the rate tables.  Uses app.js's MI client (mi,
+// MiError) and DOM helpers (el, $, fillBody); like app.js it renders with
+// DOM calls and textContent only, never innerHTML.
+//
+// Every change goes through the MI as one call (routes.add / update /
+// enable / disable / reorder / delete, rates.import / delete) and the
+// tables are then read again, so what is shown is what the daemon holds.
+// A refused change shows the MI's errors (every compile error with its rule
+// and path, every bad CSV line with its number) and the daemon stores
+// nothing (docs/mi.md, "how a change applies").
+'use strict';
+
+// The fields of a rule that routes.update takes (docs/mi.md).
+const RULE_FIELDS = ['name', 'priority', 'enabled', 'description', 'source', 'filters', 'action'];
+
+let rulesNow = [];     // routes.list as last read
+let editingId = null;  // the rule in the editor, null for a new one
+let editingRule = null;
+
+const errText = (e) => (e && e.describe ? e.describe() : String(e));
+
+function setStatus(id, text, isError) {
+  const s = $(id);
+  s.className = `form-status ${text ? (isError ? 'error' : 'ok') : ''}`;
+  s.textContent = text || '';
+}
+
+// A list of error lines (compile errors or bad CSV lines); hidden when empty.
+function showErrors(id, items) {
+  const ul = $(id);
+  ul.replaceChildren(...items);
+  ul.hidden = items.length === 0;
+}
+
+// The rule's own JSON, without the flat v3 columns routes.list adds.
+function ruleJson(r) {
+  const o = { id: r.id };
+  for (const k of RULE_FIELDS) if (r[k] !== undefined && r[k] !== null) o[k] = r[k];
+  return o;
+}
+
+// --- the one-line summary ----------------------------------------------
+
+const list = (v) => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
+
+function addrSummary(label, f) {
+  const parts = [];
+  if (!f) return parts;
+  if (f.prefix !== undefined) parts.push(`${label} ${list(f.prefix).map((p) => `${p}…`).join(' | ')}`);
+  if (f.exact !== undefined) parts.push(`${label} = ${list(f.exact).join(' | ')}`);
+  if (f.type !== undefined) parts.push(`${label} type ${list(f.type).join(' | ')}`);
+  if (f.regex !== undefined) parts.push(`${label} ~ /${f.regex}/`);
+  return parts;
+}
+
+function range(label, r) {
+  if (!r) return [];
+  if (r.min !== undefined && r.max !== undefined) return [`${label} ${r.min}–${r.max}`];
+  if (r.max !== undefined) return [`${label} ≤ ${r.max}`];
+  if (r.min !== undefined) return [`${label} ≥ ${r.min}`];
+  return [];
+}
+
+function filtersSummary(r) {
+  const f = r.filters || {};
+  const parts = [];
+  for (const [k, v] of Object.entries(r.source || {})) parts.push(`${k} ${list(v).join(' | ')}`);
+  parts.push(...addrSummary('dst', f.dst), ...addrSummary('src', f.src));
+  if (f.body && f.body.regex !== undefined) parts.push(`body ~ /${f.body.regex}/`);
+  for (const [k, v] of Object.entries(f.tags || {})) parts.push(v === true ? `tag ${k}` : `tag ${k}=${v}`);
+  if (f.time) {
+    const w = list(f.time.windows).map((x) => `${list(x.days).join(',') || 'daily'} ${x.from || ''}–${x.to || ''}`);
+    parts.push(`time ${f.time.tz || ''} ${w.join(', ')}`.trim());
+  }
+  if (f.length) parts.push(...range('chars', f.length.chars), ...range('parts', f.length.parts));
+  if (f.coding !== undefined) parts.push(`coding ${list(f.coding).join(' | ')}`);
+  return parts.length ? parts.join(', ') : 'everything';
+}
+
+const targetName = (t) => (typeof t === 'object' && t !== null ? t.connector : String(t));
+
+function actionSummary(a) {
+  a = a || {};
+  let s;
+  if (a.route) {
+    const ts = list(a.route.targets);
+    const st = a.route.strategy || 'failover';
+    if (st === 'least_cost') {
+      s = `least cost ${a.route.rates || '?'}${ts.length ? ` among ${ts.map(targetName).join(', ')}` : ''}`;
+    } else if (st === 'weighted') {
+      s = `weighted ${ts.map((t) => `${targetName(t)}×${(t && t.weight) || 1}`).join(', ')}`;
+    } else {
+      s = `${st === 'round_robin' ? 'round robin ' : ''}${ts.map(targetName).join(', ')}`;
+    }
+  } else if (a.reject) {
+    const j = a.reject === true ? {} : a.reject;
+    s = `reject SIP ${j.sip_status || 403}${j.reason ? ` (${j.reason})` : ''}`;
+  } else if (a.drop) {
+    s = `drop${a.drop.reason ? ` (${a.drop.reason})` : ''}`;
+  } else {
+    s = '?';
+  }
+  const mods = [];
+  if (a.rewrite) mods.push(`rewrite ${Object.keys(a.rewrite).join(', ')}`);
+  if (a.set) mods.push(`set ${Object.keys(a.set).join(', ')}`);
+  if (a.mirror) mods.push(`mirror ${a.mirror.exchange || ''}`.trim());
+  if (a.rate_limit) mods.push(`limit ${a.rate_limit.rate}/s`);
+  return `${s}${mods.length ? ` · ${mods.join(' · ')}` : ''}`;
+}
+
+const ruleSummary = (r) => `${filtersSummary(r)} → ${actionSummary(r.action)}`;
+
+// --- the rules table ----------------------------------------------------
+
+// Run one change, then read the rules again; errors go to the table's status.
+async function ruleChange(what, method, params) {
+  try {
+    await mi(method, params);
+    setStatus('rules-status', what, false);
+  } catch (e) {
+    setStatus('rules-status', errText(e), true);
+  }
+  await loadRules();
+}
+
+function confirmButton(label, onConfirm) {
+  let timer = null;
+  const b = el('button', { type: 'button', class: 'danger', text: label });
+  b.addEventListener('click', async () => {
+    if (!b.classList.contains('armed')) {
+      // First click arms the button; a second within 3 s goes ahead.
+      b.classList.add('armed');
+      b.textContent = 'Confirm';
+      timer = setTimeout(() => { b.classList.remove('armed'); b.textContent = label; }, 3000);
+      return;
+    }
+    clearTimeout(timer);
+    b.disabled = true;
+    await onConfirm();
+  });
+  return b;
+}
+
+// Swap rule i with its neighbour i+dir: routes.reorder gives the two the
+// priorities they hold between them in the order listed.
+function moveRule(i, dir) {
+  const a = rulesNow[i], b = rulesNow[i + dir];
+  return ruleChange(`Rule “${a.name}” moved ${dir < 0 ? 'up' : 'down'}.`, 'routes.reorder',
+    { order: dir < 0 ? [a.id, b.id] : [b.id, a.id] });
+}
+
+function ruleRow(r, i) {
+  const toggle = el('input', { type: 'checkbox', class: 'rule-enabled', title: 'enabled' });
+  toggle.checked = r.enabled !== false;
+  toggle.addEventListener('change', () => ruleChange(
+    `Rule “${r.name}” ${toggle.checked ? 'enabled' : 'disabled'}.`,
+    toggle.checked ? 'routes.enable' : 'routes.disable', { id: r.id }));
+  const up = el('button', { type: 'button', class: 'ghost mini move-up', text: '↑', title: 'move up' });
+  const down = el('button', { type: 'button', class: 'ghost mini move-down', text: '↓', title: 'move down' });
+  up.disabled = i === 0;
+  down.disabled = i === rulesNow.length - 1;
+  up.addEventListener('click', () => moveRule(i, -1));
+  down.addEventListener('click', () => moveRule(i, 1));
+  const edit = el('button', { type: 'button', class: 'ghost mini edit', text: 'Edit' });
+  edit.addEventListener('click', () => editRule(r));
+  const del = confirmButton('Delete', () => ruleChange(`Rule “${r.name}” deleted.`, 'routes.delete', { id: r.id }));
+  return el('tr', { 'data-id': String(r.id), 'data-name': r.name, class: r.enabled === false ? 'off' : '' },
+    el('td', { class: 'num', text: String(r.priority) }),
+    el('td', { class: 'num', text: String(r.id) }),
+    el('td', { class: 'mono', text: r.name }),
+    el('td', {}, toggle),
+    el('td', { class: 'summary', text: ruleSummary(r), title: r.description || '' }),
+    el('td', { class: 'nowrap' }, up, down),
+    el('td', { class: 'nowrap' }, edit, del));
+}
+
+function renderRules(rules) {
+  rulesNow = rules || [];
+  // The rule in the editor is gone (deleted here or elsewhere): its text
+  // stays, but saving it adds a new rule; ids are reused, so an update by
+  // the old id could overwrite another rule.
+  if (editingId !== null && !rulesNow.some((r) => r.id === editingId)) {
+    setStatus('re-status', `Rule ${editingId} no longer exists: saving adds the text as a new rule.`, true);
+    editingId = null;
+    editingRule = null;
+    $('re-title').textContent = 'New rule';
+    $('re-save').textContent = 'Add rule';
+  }
+  fillBody($('rules-table'), rulesNow.map(ruleRow), 7, 'no rules yet: write one below');
+  $('dash-routes').textContent = String(rulesNow.length);
+}
+
+async function loadRules() {
+  try {
+    renderRules(await mi('routes.list'));
+  } catch (e) {
+    banner(`Rules: ${errText(e)}`);
+  }
+}
+
+// --- the editor ---------------------------------------------------------
+
+function nextPriority() {
+  return rulesNow.reduce((m, r) => Math.max(m, Number(r.priority) || 0), 0) + 10;
+}
+
+function template() {
+  return {
+    name: 'uk-mobile',
+    priority: nextPriority(),
+    enabled: true,
+    description: 'UK mobiles to the first SMSC that is up',
+    filters: { dst: { prefix: ['447'] } },
+    action: { route: { strategy: 'failover', targets: ['smsc-a'] } },
+  };
+}
+
+function openEditor(id, rule, json) {
+  editingId = id;
+  editingRule = rule;
+  $('re-title').textContent = id === null ? 'New rule' : `Edit rule ${id}`;
+  $('re-save').textContent = id === null ? 'Add rule' : 'Save rule';
+  $('re-json').value = JSON.stringify(json, null, 2);
+  setStatus('re-status', '', false);
+  showErrors('re-errors', []);
+}
+
+function newRule() {
+  openEditor(null, null, template());
+}
+
+function editRule(r) {
+  openEditor(r.id, ruleJson(r), ruleJson(r));
+  $('re-json').focus();
+}
+
+// The MI's error: each compile error {rule, path, message} as a line,
+// else the error itself.
+function miErrorItems(e) {
+  if (e instanceof MiError && Array.isArray(e.data) && e.data.length) {
+    return e.data.map((d) => el('li', { class: 'compile-error' },
+      el('span', { class: 'err-rule', text: d.rule !== undefined ? `rule ${d.rule}` : '' }), ' ',
+      el('span', { class: 'err-path mono', text: d.path || '' }), ': ',
+      el('span', { class: 'err-msg', text: d.message || d.text || '' })));
+  }
+  return [el('li', { text: errText(e) })];
+}
+
+// routes.add for a new rule; routes.update for the one being edited, with
+// null for every field the editor dropped (null removes it).
+function saveCall(rule) {
+  if (editingId === null) return ['routes.add', rule];
+  const p = { id: editingId };
+  for (const k of RULE_FIELDS) {
+    if (rule[k] !== undefined) p[k] = rule[k];
+    else if (editingRule && editingRule[k] !== undefined) p[k] = null;
+  }
+  return ['routes.update', p];
+}
+
+// Returns true when the rule was stored.
+async function saveRule(ev) {
+  if (ev) ev.preventDefault();
+  let rule;
+  try {
+    rule = JSON.parse($('re-json').value);
+  } catch (e) {
+    setStatus('re-status', 'Not saved: the text is not valid JSON.', true);
+    showErrors('re-errors', [el('li', { text: `JSON: ${e.message}` })]);
+    return false;
+  }
+  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
+    setStatus('re-status', 'Not saved: a rule is one JSON object.', true);
+    showErrors('re-errors', []);
+    return false;
+  }
+  if (editingId !== null && rule.id !== undefined && rule.id !== editingId) {
+    setStatus('re-status', `Not saved: this editor holds rule ${editingId}; its id cannot change.`, true);
+    showErrors('re-errors', []);
+    return false;
+  }
+  const [method, params] = saveCall(rule);
+  $('re-save').disabled = true;
+  try {
+    const res = await mi(method, params);
+    const id = editingId !== null ? editingId : res && res.id;
+    await loadRules();
+    const stored = rulesNow.find((r) => r.id === id);
+    if (stored) openEditor(id, ruleJson(stored), ruleJson(stored));
+    else showErrors('re-errors', []);
+    setStatus('re-status', `Rule ${id} “${rule.name || ''}” ${method === 'routes.add' ? 'added' : 'saved'}.`, false);
+    return true;
+  } catch (e) {
+    setStatus('re-status', `Not saved: ${e.message}`, true);
+    showErrors('re-errors', miErrorItems(e));
+    return false;
+  } finally {
+    $('re-save').disabled = false;
+  }
+}
+
+const splitList = (s) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+
+// The quick form: the common rule (destination prefixes, targets, a
+// strategy) as JSON in the editor, added like any other.
+async function quickRule(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const rule = { name: f.name.value.trim(), priority: Number(f.priority.value), enabled: true };
+  const prefixes = splitList(f.prefixes.value);
+  if (prefixes.length) rule.filters = { dst: { prefix: prefixes } };
+  const route = { strategy: f.strategy.value };
+  const targets = splitList(f.targets.value);
+  if (targets.length) route.targets = targets;
+  if (route.strategy === 'least_cost' && f.rates.value.trim()) route.rates = f.rates.value.trim();
+  rule.action = { route };
+  openEditor(null, null, rule);
+  if (await saveRule()) {
+    f.reset();
+    $('qf-priority').value = String(nextPriority());
+  }
+}
+
+// --- the dry run --------------------------------------------------------
+
+const ruleLabel = (r) => `${r.id} ${r.name} (priority ${r.priority})`;
+
+function decisionClass(d) {
+  return { route: 'ok', drop: 'warn', reject: 'bad', no_route: 'bad' }[d] || 'idle';
+}
+
+function addrText(a) {
+  if (!a) return '—';
+  const extra = [a.type, a.ton !== undefined ? `TON ${a.ton}` : '', a.npi !== undefined ? `NPI ${a.npi}` : '']
+    .filter(Boolean).join(', ');
+  return `${a.address}${extra ? ` (${extra})` : ''}`;
+}
+
+function failedText(f) {
+  if (!f) return 'failed';
+  const v = f.value === undefined || f.value === null ? '' : ` on ${typeof f.value === 'object' ? JSON.stringify(f.value) : f.value}`;
+  return `${f.field} failed${v}`;
+}
+
+function explainRow(label, ...content) {
+  return el('div', { class: 'ex-row' }, el('div', { class: 'ex-label', text: label }),
+    el('div', { class: 'ex-value' }, ...content));
+}
+
+function renderExplain(ex) {
+  const box = $('dry-result');
+  const rows = [];
+  rows.push(explainRow('Decision',
+    el('span', { class: `badge ${decisionClass(ex.decision)}`, id: 'dry-decision', text: ex.decision }),
+    ' ', el('span', { text: ex.reason || '' })));
+  rows.push(explainRow('Matched rule', ex.rule
+    ? el('span', { id: 'dry-rule', class: 'mono', text: ruleLabel(ex.rule) })
+    : el('span', { id: 'dry-rule', class: 'muted', text: 'none matched' })));
+  const considered = ex.considered || [];
+  if (considered.length) {
+    rows.push(explainRow(ex.rule ? 'Earlier rules' : 'Rules considered',
+      el('ul', { id: 'dry-considered', class: 'plain' }, ...considered.map((c) =>
+        el('li', { 'data-id': String(c.id) }, el('span', { class: 'mono', text: ruleLabel(c) }), ': ',
+          el('span', { class: 'failed', text: failedText(c.failed) }))))));
+  }
+  const targets = ex.targets || [];
+  if (targets.length) {
+    rows.push(explainRow(`Targets (${ex.strategy || ''})`,
+      el('ol', { id: 'dry-targets' }, ...targets.map((t) => el('li', {},
+        el('span', { class: 'mono', text: t.connector }),
+        typeof t.cost === 'number' && t.cost >= 0 ? ` ${t.cost} ${t.currency || ''}` : '')))));
+  }
+  const rewrites = ex.rewrites || [];
+  if (rewrites.length) {
+    rows.push(explainRow('Rewrites', el('ul', { id: 'dry-rewrites', class: 'plain' },
+      ...rewrites.map((w) => el('li', { class: 'mono', text: `${w.field}: ${w.before} → ${w.after}` })))));
+  }
+  if (ex.sip_status !== undefined) {
+    rows.push(explainRow('Answer', el('span', {
+      text: `SIP ${ex.sip_status}, SMPP 0x${Number(ex.smpp_status || 0).toString(16)}` })));
+  }
+  if (ex.result) {
+    rows.push(explainRow('Result', el('span', { id: 'dry-res-from', class: 'mono', text: `from ${addrText(ex.result.from)}` }),
+      el('br', {}), el('span', { id: 'dry-res-to', class: 'mono', text: `to ${addrText(ex.result.to)}` })));
+  }
+  const set = ex.set || {};
+  const setParts = Object.entries(set.tags || {}).map(([k, v]) => `tag ${k}=${v}`);
+  if (set.validity_s !== undefined) setParts.push(`validity ${set.validity_s} s`);
+  if (set.receipt !== undefined) setParts.push(`receipt ${set.receipt ? 'requested' : 'not requested'}`);
+  if (setParts.length) rows.push(explainRow('Sets', el('span', { text: setParts.join(', ') })));
+  if (ex.mirror) rows.push(explainRow('Mirror', el('span', { class: 'mono', text: showText(ex.mirror) })));
+  if (ex.rate_limit && ex.rate_limit !== 'none') rows.push(explainRow('Rate limit', el('span', { text: showText(ex.rate_limit) })));
+  box.replaceChildren(...rows);
+  box.hidden = false;
+}
+
+async function dryRun(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const params = { to: f.to.value.trim() };
+  for (const k of ['from', 'source']) if (f[k].value.trim() !== '') params[k] = f[k].value.trim();
+  if (f.body.value !== '') params.body = f.body.value;
+  $('dry-submit').disabled = true;
+  try {
+    renderExplain(await mi('routes.test', params));
+    setStatus('dry-status', '', false);
+  } catch (e) {
+    $('dry-result').hidden = true;
+    setStatus('dry-status', errText(e), true);
+  } finally {
+    $('dry-submit').disabled = false;
+  }
+}
+
+// --- rate tables --------------------------------------------------------
+
+function fmtBytes(n) {
+  n = Number(n) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+let downloadUrl = null;
+
+async function exportRates(name) {
+  try {
+    const r = await mi('rates.export', { table: name });
+    $('rates-export-title').textContent = `Table ${r.table}: ${r.rows} row(s)`;
+    $('rates-export-text').textContent = r.csv;
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    downloadUrl = URL.createObjectURL(new Blob([r.csv], { type: 'text/csv' }));
+    const a = $('rates-download');
+    a.href = downloadUrl;
+    a.download = `${r.table}.csv`;
+    $('rates-export').hidden = false;
+  } catch (e) {
+    setStatus('rates-status', errText(e), true);
+  }
+}
+
+function rateErrorItems(e) {
+  if (e instanceof MiError && Array.isArray(e.data) && e.data.length) {
+    return e.data.map((d) => (d.line !== undefined
+      ? el('li', { class: 'csv-error' }, el('span', { class: 'err-line', text: `line ${d.line}` }), ' ',
+        el('span', { class: 'err-path mono', text: d.field || '' }), ': ',
+        el('span', { class: 'err-msg', text: d.reason || d.text || '' }))
+      : miErrorItems(new MiError('', undefined, [d]))[0]));
+  }
+  return [];
+}
+
+function rateRow(t) {
+  const exp = el('button', { type: 'button', class: 'ghost mini export', text: 'Export' });
+  exp.addEventListener('click', () => exportRates(t.name));
+  const del = confirmButton('Delete', async () => {
+    try {
+      await mi('rates.delete', { table: t.name });
+      setStatus('rates-status', `Table “${t.name}” deleted.`, false);
+      showErrors('rates-errors', []);
+    } catch (e) {
+      setStatus('rates-status', errText(e), true);
+      showErrors('rates-errors', rateErrorItems(e));
+    }
+    await loadRates();
+  });
+  return el('tr', { 'data-name': t.name },
+    el('td', { class: 'mono', text: t.name }),
+    el('td', { class: 'num rows', text: String(t.rows) }),
+    el('td', { class: 'num', text: fmtBytes(t.memory) }),
+    el('td', { class: 'nowrap' }, exp, del));
+}
+
+async function loadRates() {
+  try {
+    const tables = await mi('rates.list');
+    fillBody($('rates-table'), tables.map(rateRow), 4, 'no rate tables yet: import a sheet below');
+    $('rate-names').replaceChildren(...tables.map((t) => el('option', { value: t.name })));
+  } catch (e) {
+    banner(`Rate tables: ${errText(e)}`);
+  }
+}
+
+async function importRates(ev) {
+  ev.preventDefault();
+  const table = $('ri-table').value.trim();
+  const params = { table, csv: $('ri-csv').value, replace: $('ri-replace').checked };
+  $('ri-submit').disabled = true;
+  try {
+    const r = await mi('rates.import', params);
+    setStatus('rates-status', `Table “${r.table}”: ${r.rows} row(s) imported.`, false);
+    showErrors('rates-errors', []);
+  } catch (e) {
+    setStatus('rates-status', `Nothing imported: ${e.message}`, true);
+    showErrors('rates-errors', rateErrorItems(e));
+  } finally {
+    $('ri-submit').disabled = false;
+  }
+  await loadRates();
+}
+
+async function readRateFile() {
+  const file = $('ri-file').files[0];
+  if (!file) return;
+  $('ri-csv').value = await file.text();
+  if (!$('ri-table').value.trim()) $('ri-table').value = file.name.replace(/\.[^.]*$/, '');
+}
+
+// --- start --------------------------------------------------------------
+
+function startRouting() {
+  $('rules-refresh').addEventListener('click', loadRules);
+  $('rules-new').addEventListener('click', () => { newRule(); $('re-json').focus(); });
+  $('re-reset').addEventListener('click', newRule);
+  $('rule-editor').addEventListener('submit', saveRule);
+  $('quick-form').addEventListener('submit', quickRule);
+  $('dry-form').addEventListener('submit', dryRun);
+  $('rates-refresh').addEventListener('click', loadRates);
+  $('rates-form').addEventListener('submit', importRates);
+  $('ri-file').addEventListener('change', readRateFile);
+  loadRules().then(() => {
+    newRule();
+    $('qf-priority').value = String(nextPriority());
+  });
+  loadRates();
+}
+
+document.addEventListener('DOMContentLoaded', startRouting);
