@@ -253,18 +253,25 @@ static void gw_core_on_dropped(void *arg, int rc, int64_t qseq)
     ctx->cb(ctx->d->env, rc, ctx->arg);
     if (rc == 0)
         gw_stat_add(gw_core_st_dropped, 1);
-    else
+    if (rc == 0 && ctx->mirrored)
+        gw_stat_add(gw_core_st_mirrored, 1);
+    if (rc != 0)
         gw_stat_add(gw_core_st_store_err, 1);
     gw_dlv_free(ctx->d);
     free(ctx);
 }
 
+static int gw_core_mirror_event(gw_evbatch_t *ev, const gw_delivery_t *d,
+                                const gw_route_extra_t *x);
+
 /* A rule dropped d: stored as rejected with the rule's reason and the
- * events received / dropped, answered as accepted after the commit, never
- * delivered (Jasmin's drop).  Returns as gw_core_accept. */
-static int gw_core_accept_drop(gw_delivery_t *d, gw_accept_cb_t cb, void *arg)
+ * events received / dropped (and the rule's mirror copy), answered as
+ * accepted after the commit, never delivered (Jasmin's drop).  Returns as
+ * gw_core_accept. */
+static int gw_core_accept_drop(gw_delivery_t *d, const gw_route_extra_t *extra,
+                               gw_accept_cb_t cb, void *arg)
 {
-    gw_core_accept_ctx_t *ctx = malloc(sizeof(*ctx));
+    gw_core_accept_ctx_t *ctx = calloc(1, sizeof(*ctx));
     gw_evbatch_t ev = { 0 };
     int rc = GW_ENOMEM;
 
@@ -276,6 +283,8 @@ static int gw_core_accept_drop(gw_delivery_t *d, gw_accept_cb_t cb, void *arg)
     gw_event_add(&ev, d, d->env_json, "received", NULL);
     d->status = GW_ST_REJECTED;
     gw_event_add(&ev, d, d->env_json, "dropped", d->reason_text);
+    if (extra->mirror_exchange[0] != '\0')
+        ctx->mirrored = gw_core_mirror_event(&ev, d, extra);
     ctx->d = d;
     ctx->cb = cb;
     ctx->arg = arg;
@@ -337,7 +346,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
         return GW_ENOMEM;
     rc = gw_route_decide(env, d, &refusal, &extra); /* rewrites env: not stored yet */
     if (rc == GW_EDROPPED)
-        return gw_core_accept_drop(d, cb, arg);
+        return gw_core_accept_drop(d, &extra, cb, arg);
     if (rc != GW_OK) {
         if (rc == GW_ENOROUTE)
             gw_stat_add(gw_core_st_noroute, 1);

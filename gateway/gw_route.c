@@ -504,12 +504,12 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,
     rt_set_t *s = rt_set_current();
     int rc;
 
+    memset(extra, 0, sizeof *extra);
     if (s == NULL) {
         if (gw_trace_on())
             gw_trace_env(env, GW_TRACE_ROUTE, "no route: no rules installed");
         return GW_ENOROUTE;
     }
-    memset(extra, 0, sizeof *extra);
     gw_route_query(&q, env, tags, GW_ROUTE_TAGS_MAX);
     rt_decide(s, &q, &dec);
     if (gw_trace_on())
@@ -540,6 +540,8 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,
     case RT_DROP:
         gw_strlcpy(d->route, dec.rule_name != NULL ? dec.rule_name : "", sizeof d->route);
         gw_dlv_set_reason(d, 0, dec.reason);
+        gw_route_extra(env, &dec, extra); /* its mirror (a hold means nothing here) */
+        extra->hold_until_ms = 0;
         rc = GW_EDROPPED;
         break;
     default:

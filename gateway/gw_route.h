@@ -86,7 +86,8 @@ typedef struct gw_route_extra {
  *   GW_ENOROUTE  no rule matched, or the rule could not route (reason
  *                logged and traced)
  *   GW_EREJECTED a reject or a rate limit over: *ref filled
- *   GW_EDROPPED  a drop: d's route and reason_text name the rule
+ *   GW_EDROPPED  a drop: d's route and reason_text name the rule; *extra
+ *                may name a mirror
  *   GW_ENOMEM
  * Every decision is recorded on the trace bus.  Adapter threads. */
 int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,

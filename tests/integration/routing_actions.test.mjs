@@ -134,6 +134,17 @@ test('mirror: the copy reaches a queue bound to the rule\'s exchange; the origin
     assert.equal(copy.properties.messageId, id);
     assert.equal(copy.properties.contentType, 'application/json');
     assert.equal((await counters())['core.mirrored'], m0 + 1);
+
+    // a drop's copy is made too: the record of what was dropped
+    await setRules([{ id: 1, name: 'spam-audit', priority: 1, filters: { body: { regex: '^spam' } },
+      action: { drop: true, mirror: { exchange: 'audit', routing_key: 'uk.dropped' } } },
+    { id: 2, name: 'audited', priority: 2, filters: { dst: { prefix: '44' } },
+      action: { route: { targets: ['a'] }, mirror: { exchange: 'audit', routing_key: 'uk.mobile' } } }]);
+    const dropped = await inject('+447700900303', 'spam spam');
+    await waitFor(() => copies.messages.some((m) => m.json.id === dropped.id), 10000, 'the dropped copy');
+    assert.equal(copies.messages.find((m) => m.json.id === dropped.id).routingKey, 'uk.dropped');
+    assert.equal((await j.mi('messages.get', { id: dropped.id })).status, 'rejected');
+    assert.equal(arrivals('spam').length, 0, 'a dropped message is never delivered');
     await copies.close();
     await conn.close();
     conn = null;
