@@ -60,6 +60,8 @@ typedef struct gw_core_accept_ctx {
     gw_delivery_t *d;
     gw_accept_cb_t cb;
     void *arg;
+    int held;       /* a rate limit holds it until d->next_at */
+    int mirrored;   /* the insert carries a message.mirrored event */
 } gw_core_accept_ctx_t;
 
 typedef struct gw_core_rcpt_ctx {
@@ -79,7 +81,8 @@ static int gw_core_running;
 static gw_stat_t *gw_core_st_status[GW_ST__COUNT];
 static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_overload,
     *gw_core_st_retries, *gw_core_st_failovers, *gw_core_st_store_err, *gw_core_st_bad_edge,
-    *gw_core_st_dups, *gw_core_st_rcpt_unknown, *gw_core_st_rejected, *gw_core_st_dropped;
+    *gw_core_st_dups, *gw_core_st_rcpt_unknown, *gw_core_st_rejected, *gw_core_st_dropped,
+    *gw_core_st_rate_held, *gw_core_st_mirrored, *gw_core_st_mirror_nosink;
 
 
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
@@ -210,6 +213,7 @@ static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
 {
     gw_core_accept_ctx_t *ctx = arg;
     gw_delivery_t *d = ctx->d;
+    int held = ctx->held, mirrored = ctx->mirrored;
 
     if (gw_trace_on())
         gw_trace_state(d, rc == 0 ? "stored" : "not stored");
@@ -223,11 +227,20 @@ static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
         return;
     }
     gw_stat_add(gw_core_st_accepted, 1);
+    if (mirrored)
+        gw_stat_add(gw_core_st_mirrored, 1);
     d->qseq = qseq;
-    if (d->status == GW_ST_SENDING)
+    if (d->status == GW_ST_SENDING) {
         gw_core_on_sending(d, 0, 0); /* the direct path: straight to the connector */
-    else
+    } else if (held) {
+        /* over its rule's rate: it waits in the queue's retry list until
+         * the token booked for it is due (next_at is in its row, so a
+         * restart pages it back with the same time) */
+        gw_stat_add(gw_core_st_rate_held, 1);
+        gw_cq_retry(d);
+    } else {
         gw_cq_ready(d);
+    }
 }
 
 /* Writer thread: a dropped message's row (final, rejected) is durable, or
@@ -240,18 +253,25 @@ static void gw_core_on_dropped(void *arg, int rc, int64_t qseq)
     ctx->cb(ctx->d->env, rc, ctx->arg);
     if (rc == 0)
         gw_stat_add(gw_core_st_dropped, 1);
-    else
+    if (rc == 0 && ctx->mirrored)
+        gw_stat_add(gw_core_st_mirrored, 1);
+    if (rc != 0)
         gw_stat_add(gw_core_st_store_err, 1);
     gw_dlv_free(ctx->d);
     free(ctx);
 }
 
+static int gw_core_mirror_event(gw_evbatch_t *ev, const gw_delivery_t *d,
+                                const gw_route_extra_t *x);
+
 /* A rule dropped d: stored as rejected with the rule's reason and the
- * events received / dropped, answered as accepted after the commit, never
- * delivered (Jasmin's drop).  Returns as gw_core_accept. */
-static int gw_core_accept_drop(gw_delivery_t *d, gw_accept_cb_t cb, void *arg)
+ * events received / dropped (and the rule's mirror copy), answered as
+ * accepted after the commit, never delivered (Jasmin's drop).  Returns as
+ * gw_core_accept. */
+static int gw_core_accept_drop(gw_delivery_t *d, const gw_route_extra_t *extra,
+                               gw_accept_cb_t cb, void *arg)
 {
-    gw_core_accept_ctx_t *ctx = malloc(sizeof(*ctx));
+    gw_core_accept_ctx_t *ctx = calloc(1, sizeof(*ctx));
     gw_evbatch_t ev = { 0 };
     int rc = GW_ENOMEM;
 
@@ -263,6 +283,8 @@ static int gw_core_accept_drop(gw_delivery_t *d, gw_accept_cb_t cb, void *arg)
     gw_event_add(&ev, d, d->env_json, "received", NULL);
     d->status = GW_ST_REJECTED;
     gw_event_add(&ev, d, d->env_json, "dropped", d->reason_text);
+    if (extra->mirror_exchange[0] != '\0')
+        ctx->mirrored = gw_core_mirror_event(&ev, d, extra);
     ctx->d = d;
     ctx->cb = cb;
     ctx->arg = arg;
@@ -278,6 +300,32 @@ out_free:
     return rc;
 }
 
+/* The rule's mirror copy as the event message.mirrored in the insert's
+ * batch: it lands in the outbox in the message's own transaction, and the
+ * AMQP links publish its envelope to the rule's exchange after the commit
+ * (adapters/amqp/amqp_conn.c), with the outbox's guarantee: a broker that
+ * is away gets it later, in order.  1 when added; 0 (counted, traced) when
+ * no AMQP connector listens for events, or the batch is full. */
+static int gw_core_mirror_event(gw_evbatch_t *ev, const gw_delivery_t *d,
+                                const gw_route_extra_t *x)
+{
+    int n = ev->n;
+
+    if (gw_events_active())
+        gw_event_add_mirror(ev, d, d->env_json, x->mirror_exchange, x->mirror_key);
+    if (ev->n > n) {
+        if (gw_trace_on())
+            gw_trace_envf(d->env, GW_TRACE_ROUTE, "mirror to exchange %s key %s",
+                          x->mirror_exchange, x->mirror_key);
+        return 1;
+    }
+    gw_stat_add(gw_core_st_mirror_nosink, 1);
+    if (gw_trace_on())
+        gw_trace_envf(d->env, GW_TRACE_ROUTE, "mirror to exchange %s: no amqp connector to "
+                      "publish it", x->mirror_exchange);
+    return 0;
+}
+
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
 static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
 {
@@ -285,6 +333,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     gw_evbatch_t ev = { 0 };
     char target[GW_NAME_MAX];
     gw_refusal_t refusal;
+    gw_route_extra_t extra;
     gw_delivery_t *d;
     int direct;
     int rc;
@@ -295,9 +344,9 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     d = gw_dlv_new(env);
     if (d == NULL)
         return GW_ENOMEM;
-    rc = gw_route_decide(env, d, &refusal); /* rewrites env: it is not stored yet */
+    rc = gw_route_decide(env, d, &refusal, &extra); /* rewrites env: not stored yet */
     if (rc == GW_EDROPPED)
-        return gw_core_accept_drop(d, cb, arg);
+        return gw_core_accept_drop(d, &extra, cb, arg);
     if (rc != GW_OK) {
         if (rc == GW_ENOROUTE)
             gw_stat_add(gw_core_st_noroute, 1);
@@ -317,18 +366,26 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     }
     rc = GW_ENOMEM;
     d->env_json = gw_env_to_text(env);
-    ctx = malloc(sizeof(*ctx));
+    ctx = calloc(1, sizeof(*ctx));
     if (d->env_json == NULL || ctx == NULL)
         goto out_free;
+    /* a rate limit with "over": "queue" booked a later token: the row is
+     * stored with that next_at and waits for it in the retry list */
+    if (extra.hold_until_ms > gw_now_ms()) {
+        d->next_at = extra.hold_until_ms;
+        ctx->held = 1;
+    }
     d->status = GW_ST_QUEUED; /* received -> queued: the first edge, in the insert */
     gw_event_add(&ev, d, d->env_json, "received", NULL);
     gw_event_add(&ev, d, d->env_json, "routed", d->route);
-    gw_event_add(&ev, d, d->env_json, "queued", NULL);
+    gw_event_add(&ev, d, d->env_json, "queued", ctx->held ? "held by the rule's rate limit" : NULL);
+    if (extra.mirror_exchange[0] != '\0')
+        ctx->mirrored = gw_core_mirror_event(&ev, d, &extra);
     /* The direct path: nothing waits for the target and it has room, so
      * the insert itself takes queued -> sending (one row write less, no
      * turn through the queue); the row is "sending" from its commit on,
-     * as the crash accounting wants. */
-    if ((d->counted = gw_cq_reserve(gw_dlv_target(d))) != NULL) {
+     * as the crash accounting wants.  Not for a held message. */
+    if (!ctx->held && (d->counted = gw_cq_reserve(gw_dlv_target(d))) != NULL) {
         d->status = GW_ST_SENDING;
         gw_event_add(&ev, d, d->env_json, "sending", NULL);
     }
@@ -659,6 +716,12 @@ int gw_core_start(void)
     gw_core_st_noroute = gw_stat("core.no_route", "messages refused: no route");
     gw_core_st_rejected = gw_stat("core.rejected", "messages refused by a routing rule (reject, rate limit)");
     gw_core_st_dropped = gw_stat("core.dropped", "messages dropped by a routing rule (answered as accepted)");
+    gw_core_st_rate_held = gw_stat("core.rate_held", "messages over a rule's rate limit (over: "
+                                   "queue) stored and held back until their token is due");
+    gw_core_st_mirrored = gw_stat("core.mirrored", "mirror copies committed to the outbox for "
+                                  "AMQP (a rule's mirror action)");
+    gw_core_st_mirror_nosink = gw_stat("core.mirror_unpublished", "mirror copies not made: no "
+                                       "amqp connector was open to publish them");
     gw_core_st_overload = gw_stat("core.overload", "messages refused: the store is overloaded");
     gw_core_st_retries = gw_stat("core.retries", "delivery attempts to retry");
     gw_core_st_failovers = gw_stat("core.failovers", "deliveries moved to the next target");

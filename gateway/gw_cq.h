@@ -40,8 +40,9 @@ void gw_cq_stop(void);
 /* d is queued in the store (committed, d->qseq set) and ready for its
  * current target now; the queue takes it over.  Any thread. */
 void gw_cq_ready(gw_delivery_t *d);
-/* d is queued in the store and waits until d->next_at; the queue takes it
- * over.  Any thread. */
+/* d is queued in the store and waits until d->next_at (a retry's backoff,
+ * or the token a rule's rate limit booked for a new message); the queue
+ * takes it over.  Any thread. */
 void gw_cq_retry(gw_delivery_t *d);
 
 /* d's outcome has committed (writer thread): it no longer counts against

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define GW_EVBATCH_MAX 4
+/* the most one change carries: an accept on the direct path with a mirror
+ * (received, routed, queued, sending, mirrored) */
+#define GW_EVBATCH_MAX 5
 typedef struct gw_evbatch {
     int n;
     const char *types[GW_EVBATCH_MAX]; /* static strings: "message.queued" */

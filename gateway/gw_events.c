@@ -131,6 +131,26 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
     return gw_events_push(ev, type, &b);
 }
 
+int gw_event_add_mirror(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
+                        const char *exchange, const char *routing_key)
+{
+    gw_jbuf_t b = { 0 };
+
+    if (!gw_events_active())
+        return GW_OK;
+    gw_jbuf_need(&b, 512 + (env_json ? strlen(env_json) : 0));
+    gw_jbuf_fmt(&b, "{\"event\":\"message.mirrored\",\"ts\":%lld,\"id\":\"%s\",",
+                (long long)gw_now_ms(), d->env->id);
+    gw_jbuf_put(&b, "\"mirror\":{\"exchange\":", 21);
+    gw_jbuf_str(&b, exchange);
+    gw_jbuf_put(&b, ",\"routing_key\":", 15);
+    gw_jbuf_str(&b, routing_key);
+    gw_jbuf_put(&b, "},\"envelope\":", 13);
+    gw_jbuf_put(&b, env_json ? env_json : "null", env_json ? strlen(env_json) : 4);
+    gw_jbuf_put(&b, "}", 1);
+    return gw_events_push(ev, "message.mirrored", &b);
+}
+
 /* One event of a change the writer made itself: the stored row is known
  * by id and envelope only. */
 static void gw_events_rcpt_one(gw_evbatch_t *ev, const char *type, const char *id,

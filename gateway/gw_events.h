@@ -43,6 +43,13 @@ int gw_events_active(void);
 int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
                  const char *state, const char *detail);
 
+/* Append the event "message.mirrored" of d: the rule's mirror copy.  Its
+ * text is {"event", "ts", "id", "mirror": {"exchange", "routing_key"},
+ * "envelope"}; the AMQP links publish its envelope to that exchange with
+ * that routing key instead of the event itself.  As gw_event_add. */
+int gw_event_add_mirror(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
+                        const char *exchange, const char *routing_key);
+
 /* The writer's hooks (db_writer_set_hooks): build the events of a change
  * the writer made itself (a receipt: "receipt" then the final state's; a
  * sweep: the state's), and fan a committed event out. */

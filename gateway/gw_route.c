@@ -24,10 +24,12 @@
  * shared: rewritten addresses, tags, validity and receipt request go onto
  * the envelope; the targets, in the order the rule's strategy chose them,
  * become the delivery plan (failover across them is the core's).  Every
- * decision goes to the trace bus.  The rule's mirror copy and the
- * over-limit "queue" action have no place in the core yet: a mirror is
- * not published and "queue" routes the message without holding it back
- * (docs/routing.md says so).
+ * decision goes to the trace bus.  Two parts of a routed decision are the
+ * core's to carry out, and go back to it in gw_route_extra_t (copied: the
+ * decision's strings live only as long as the set): the time a rate limit
+ * with "over": "queue" booked for the message (the core holds it in its
+ * queue's retry list until then), and the rule's mirror exchange and
+ * routing key (the core adds a message.mirrored event to the insert).
  *
  * Threads: gw_route_decide / explain / query on any thread; reload,
  * install and the current rate set under gw_route_lock.
@@ -475,7 +477,26 @@ static void gw_route_trace(const gw_envelope_t *env, const rt_decision_t *dec)
                       dec->reason);
 }
 
-int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref)
+/* The core's part of a routed decision into *extra. */
+static void gw_route_extra(const gw_envelope_t *env, const rt_decision_t *dec,
+                           gw_route_extra_t *extra)
+{
+    if (dec->rate == RT_RATE_OVER_QUEUE) {
+        extra->hold_until_ms = (dec->rate_due_us + 999) / 1000;
+        if (gw_trace_on())
+            gw_trace_envf(env, GW_TRACE_ROUTE, "rule %lld %s over its rate: held %lld ms",
+                          dec->rule_id, dec->rule_name,
+                          (long long)(extra->hold_until_ms - gw_now_ms()));
+    }
+    if (dec->mirror_exchange != NULL) {
+        gw_strlcpy(extra->mirror_exchange, dec->mirror_exchange, sizeof extra->mirror_exchange);
+        gw_strlcpy(extra->mirror_key, dec->mirror_routing_key ? dec->mirror_routing_key : "",
+                   sizeof extra->mirror_key);
+    }
+}
+
+int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,
+                    gw_route_extra_t *extra)
 {
     rt_tag_t tags[GW_ROUTE_TAGS_MAX];
     rt_decision_t dec;
@@ -483,6 +504,7 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref)
     rt_set_t *s = rt_set_current();
     int rc;
 
+    memset(extra, 0, sizeof *extra);
     if (s == NULL) {
         if (gw_trace_on())
             gw_trace_env(env, GW_TRACE_ROUTE, "no route: no rules installed");
@@ -494,10 +516,9 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref)
         gw_route_trace(env, &dec);
     switch (dec.kind) {
     case RT_ROUTE:
-        if (dec.rate == RT_RATE_OVER_QUEUE)
-            GW_ENV_LOG(env, "core", GW_LOG_INFO, "%s: rule %s over its rate: routed (no hold-back)",
-                       env->id, dec.rule_name);
         rc = gw_route_apply(env, d, &dec);
+        if (rc == GW_OK)
+            gw_route_extra(env, &dec, extra);
         if (rc == GW_ENOROUTE)
             GW_ENV_LOG(env, "core", GW_LOG_WARN, "%s: rule %s has no usable targets", env->id,
                        dec.rule_name);
@@ -519,6 +540,8 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref)
     case RT_DROP:
         gw_strlcpy(d->route, dec.rule_name != NULL ? dec.rule_name : "", sizeof d->route);
         gw_dlv_set_reason(d, 0, dec.reason);
+        gw_route_extra(env, &dec, extra); /* its mirror (a hold means nothing here) */
+        extra->hold_until_ms = 0;
         rc = GW_EDROPPED;
         break;
     default:

@@ -14,7 +14,8 @@
  *   gw_route_query    the rt_query_t of an envelope
  *   gw_route_decide   decide on the running set and apply: rewrites, tags,
  *                     validity, receipt request onto env, targets into the
- *                     plan; or a refusal / drop / no route
+ *                     plan, a rate hold and a mirror for the core; or a
+ *                     refusal / drop / no route
  *   gw_route_explain  the same as a dry run (rt_explain's JSON)
  *
  * Ownership: gw_rateset_ref / unref; sets as in rt_engine.h.
@@ -69,16 +70,28 @@ void gw_rules_shutdown(void);
  * for ntags_max of env's tags.  Any thread. */
 void gw_route_query(rt_query_t *q, const gw_envelope_t *env, rt_tag_t *tags, size_t ntags_max);
 
+/* What a routed decision asks of the core beyond the plan: copied out of
+ * the rule set, so it outlives the decision. */
+typedef struct gw_route_extra {
+    int64_t hold_until_ms;     /* a rate limit with "over": "queue" was over: deliver
+                                * no earlier than this (ms since the epoch); 0: now */
+    char mirror_exchange[128]; /* "": no mirror */
+    char mirror_key[256];
+} gw_route_extra_t;
+
 /* Decide for env on the running set and apply the decision:
  *   GW_OK        routed: d's plan set, env's addresses rewritten, tags,
- *                validity and receipt request set (env not yet shared)
+ *                validity and receipt request set (env not yet shared);
+ *                *extra says whether to hold it back and where to mirror it
  *   GW_ENOROUTE  no rule matched, or the rule could not route (reason
  *                logged and traced)
  *   GW_EREJECTED a reject or a rate limit over: *ref filled
- *   GW_EDROPPED  a drop: d's route and reason_text name the rule
+ *   GW_EDROPPED  a drop: d's route and reason_text name the rule; *extra
+ *                may name a mirror
  *   GW_ENOMEM
  * Every decision is recorded on the trace bus.  Adapter threads. */
-int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref);
+int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,
+                    gw_route_extra_t *extra);
 
 /* The dry run of env on the running set: *out = rt_explain's JSON (a new
  * object).  0, GW_ENOROUTE (no set installed), GW_ENOMEM. */

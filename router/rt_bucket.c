@@ -15,6 +15,11 @@
  * more through than asked for (at 1,000,000/s exactly; at 3,000,000/s it is
  * 0.1% strict).  now_us * 1000 fits in 63 bits until the year 2262.
  *
+ * A reservation (the over-limit action "queue") always moves tat on by one
+ * interval; the token it books is due when the bucket would have let that
+ * take through: at tat' - burst * interval, i.e. the moment
+ * max(tat, now) + interval - t <= limit becomes true.
+ *
  * Threads: any; the CAS loop retries only when another take succeeded in
  * between.
  */
@@ -62,4 +67,19 @@ int rt_bucket_take(rt_bucket_t *b, int64_t now_us)
     } while (!atomic_compare_exchange_weak_explicit(&b->tat, &tat, next, memory_order_relaxed,
                                                     memory_order_relaxed));
     return 1;
+}
+
+int64_t rt_bucket_reserve(rt_bucket_t *b, int64_t now_us)
+{
+    int64_t now = now_us * 1000;
+    int64_t tat = atomic_load_explicit(&b->tat, memory_order_relaxed), next, due;
+
+    do {
+        next = (tat > now ? tat : now) + b->interval;
+    } while (!atomic_compare_exchange_weak_explicit(&b->tat, &tat, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    due = next - b->limit;
+    if (due <= now)
+        return now_us;
+    return (due + 999) / 1000;
 }

@@ -22,4 +22,13 @@ void rt_bucket_free(rt_bucket_t *b);
  * Any thread. */
 int rt_bucket_take(rt_bucket_t *b, int64_t now_us);
 
+/* Reserve the next token whether or not one is there now, and say when it
+ * is due: now_us when a token was there (the same as a successful take),
+ * else the later time (microseconds, rounded up) at which the bucket will
+ * have filled it.  Reservations queue up: each one moves the bucket's
+ * schedule on by one interval, so k reservations made at once fall due one
+ * interval apart after the burst, and a caller that holds each message
+ * until its time sends at the rate.  Any thread. */
+int64_t rt_bucket_reserve(rt_bucket_t *b, int64_t now_us);
+
 #endif

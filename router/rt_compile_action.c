@@ -298,12 +298,13 @@ void rt_cc_action(rt_cc_t *cc, rt_crule_t *r, const json_t *a)
     if ((x = json_object_get(a, "mirror")) != NULL &&
         rt_cc_object(cc, x, "action.mirror", rt_keys_mirror) == 0) {
         const json_t *ex = json_object_get(x, "exchange"), *rk = json_object_get(x, "routing_key");
-        if (!json_is_string(ex) || json_string_length(ex) == 0)
-            rt_cc_err(cc, "action.mirror.exchange", "required: a non-empty string");
+        /* AMQP short strings; the core copies both (gw_route_extra_t) */
+        if (!json_is_string(ex) || json_string_length(ex) == 0 || json_string_length(ex) > 127)
+            rt_cc_err(cc, "action.mirror.exchange", "required: a string of 1 to 127 bytes");
         else
             r->mirror_exchange = rt_cc_dup(cc, json_string_value(ex));
-        if (rk != NULL && !json_is_string(rk))
-            rt_cc_err(cc, "action.mirror.routing_key", "must be a string");
+        if (rk != NULL && (!json_is_string(rk) || json_string_length(rk) > 255))
+            rt_cc_err(cc, "action.mirror.routing_key", "must be a string of at most 255 bytes");
         r->mirror_rk = rt_cc_dup(cc, json_is_string(rk) ? json_string_value(rk) : "");
     }
     if ((x = json_object_get(a, "rate_limit")) != NULL)

@@ -294,6 +294,7 @@ rt_kind_t rt_apply(const rt_set_t *s, const rt_crule_t *r, const rt_query_t *q, 
     out->receipt = -1;
     out->mirror_exchange = out->mirror_routing_key = NULL;
     out->rate = RT_RATE_NONE;
+    out->rate_due_us = 0;
     out->sip_status = out->smpp_status = 0;
     if (r == NULL)
         return rt_noroute(out, "no rule matched");
@@ -317,17 +318,27 @@ rt_kind_t rt_apply(const rt_set_t *s, const rt_crule_t *r, const rt_query_t *q, 
     out->mirror_routing_key = r->mirror_rk;
     if (r->bucket != NULL) {
         int64_t us = q->now_us != 0 ? q->now_us : q->now * 1000000;
-        if (dry || rt_bucket_take(r->bucket, us)) {
+        if (dry) {
             out->rate = RT_RATE_OK;
-        } else if (r->over_reject) {
+        } else if (!r->over_reject) {
+            /* "queue": book the next token; the core holds the message
+             * until it is due, so the rate holds on the way out */
+            int64_t due = rt_bucket_reserve(r->bucket, us);
+            if (due > us) {
+                out->rate = RT_RATE_OVER_QUEUE;
+                out->rate_due_us = due;
+            } else {
+                out->rate = RT_RATE_OK;
+            }
+        } else if (rt_bucket_take(r->bucket, us)) {
+            out->rate = RT_RATE_OK;
+        } else {
             out->rate = RT_RATE_OVER_REJECT;
             out->kind = RT_REJECT;
             out->reason = r->over_reason;
             out->sip_status = r->over_sip;
             out->smpp_status = r->over_smpp;
             return RT_REJECT;
-        } else {
-            out->rate = RT_RATE_OVER_QUEUE;
         }
     }
     switch (r->kind) {

@@ -71,7 +71,8 @@ typedef enum {
 typedef enum {
     RT_RATE_NONE = 0,    /* the rule has no rate limit */
     RT_RATE_OK,          /* a token was taken */
-    RT_RATE_OVER_QUEUE,  /* over the limit, "over": "queue": routed, to be held back */
+    RT_RATE_OVER_QUEUE,  /* over the limit, "over": "queue": routed, to be held back
+                          * until rate_due_us (a token booked for it) */
     RT_RATE_OVER_REJECT  /* over the limit, "over": "reject": kind RT_REJECT */
 } rt_rate_verdict_t;
 
@@ -104,6 +105,8 @@ typedef struct rt_decision {
     const char *mirror_exchange;    /* NULL: no mirror */
     const char *mirror_routing_key;
     rt_rate_verdict_t rate;
+    int64_t rate_due_us;     /* RT_RATE_OVER_QUEUE: when the token booked for this message
+                              * is due (the query's clock); 0 otherwise */
     char from_buf[GW_ADDR_MAX + 1];
     char to_buf[GW_ADDR_MAX + 1];
 } rt_decision_t;

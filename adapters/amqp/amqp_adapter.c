@@ -13,7 +13,10 @@
  *   - the event sink (gw_events_add_sink): every committed event is pushed
  *     on the link's bounded events queue; when full, it and the ones after
  *     it are left in the store's outbox and read back by the link thread
- *     in order (amqp.replayed).  Routing key "message.<state>".
+ *     in order (amqp.replayed).  Routing key "message.<state>".  The event
+ *     message.mirrored (a rule's mirror action) is not published as an
+ *     event: the link thread publishes its envelope to the rule's exchange
+ *     with the rule's routing key (amqp_conn.c, amqp_item_mirror).
  *   - send(): an envelope routed to the connector is published as its JSON
  *     form with routing key "envelope"; the link thread reports it delivered
  *     once the broker confirmed it.
@@ -168,6 +171,7 @@ void amqp_item_free(void *item)
         return;
     free(it->key);
     free(it->body);
+    free(it->exchange);
     gw_dlv_free(it->dlv);
     free(it);
 }

@@ -26,6 +26,17 @@
  *      envelope it still holds back to the core (gw_core_requeue: another
  *      connector of that name may take it, no attempt is counted).
  *
+ * Mirror copies: an event "message.mirrored" (a routing rule's mirror
+ * action, docs/routing.md) is turned, just before it is published, into its
+ * envelope JSON for the exchange and routing key it names
+ * (amqp_item_mirror).  It comes through the same sink, buffer and outbox
+ * as every event, so a broker that is briefly away gets it later, in
+ * order.  Such an exchange is declared (a durable topic exchange, as the
+ * events exchange) once per connection, on channel 2: a broker that
+ * refuses the declaration (an exchange of that name with another type)
+ * closes only that channel, and the copy is counted as dropped with a
+ * warning instead of stalling the link.
+ *
  * Tracing: each publish is offered to the trace bus (amqp_trace_publish)
  * when a trace is active: exchange, key, delivery tag, the envelope id.
  *
@@ -47,8 +58,13 @@
 #include "amqp_link.h"
 
 /* The link thread's private connection state. */
+#define AMQP_MIRROR_EXCHANGES_MAX 16
+
 typedef struct amqp_session {
     amqp_connection_state_t conn; /* NULL when not connected */
+    int ch2_open;                 /* channel 2, for mirror exchange declarations */
+    char declared[AMQP_MIRROR_EXCHANGES_MAX][128]; /* mirror exchanges declared on conn */
+    size_t ndeclared;
     uint64_t next_tag;            /* delivery tag of the next publish */
     amqp_item_t *batch[AMQP_BATCH_MAX]; /* taken, not yet confirmed, in order */
     uint64_t tags[AMQP_BATCH_MAX];      /* delivery tag of each, 0 = not sent */
@@ -142,6 +158,8 @@ static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
     pthread_mutex_unlock(&l->lock);
     amqp_destroy_connection(s->conn);
     s->conn = NULL;
+    s->ch2_open = 0;
+    s->ndeclared = 0;
 }
 
 /* Connect, log in, open channel 1 in confirm mode and declare the exchange.
@@ -253,8 +271,107 @@ static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it
         p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
         p.message_id = amqp_cstring_bytes(msgid);
     }
-    return amqp_basic_publish(s->conn, 1, amqp_cstring_bytes(l->set.exchange),
+    return amqp_basic_publish(s->conn, 1,
+                              amqp_cstring_bytes(it->exchange ? it->exchange : l->set.exchange),
                               amqp_cstring_bytes(it->key), 0, 0, &p, body);
+}
+
+/* A message.mirrored event becomes the copy it carries: body = its
+ * envelope, key = the rule's routing key, exchange = the rule's.  0, or -1
+ * when the text is not such an event (it is then published as it is). */
+static int amqp_item_mirror(amqp_item_t *it)
+{
+    json_t *ev = json_loads(it->body, 0, NULL), *m = json_object_get(ev, "mirror");
+    const char *ex = json_string_value(json_object_get(m, "exchange"));
+    const char *rk = json_string_value(json_object_get(m, "routing_key"));
+    json_t *env = json_object_get(ev, "envelope");
+    char *body = NULL, *key = NULL, *exchange = NULL;
+    int rc = -1;
+
+    if (ex != NULL && ex[0] != '\0' && strlen(ex) < 128 && rk != NULL && json_is_object(env)) {
+        body = json_dumps(env, JSON_COMPACT); /* "id" first, for message_id */
+        key = strdup(rk);
+        exchange = strdup(ex);
+    }
+    if (body != NULL && key != NULL && exchange != NULL) {
+        free(it->body);
+        free(it->key);
+        it->body = body;
+        it->key = key;
+        it->exchange = exchange;
+        body = key = exchange = NULL;
+        rc = 0;
+    }
+    free(body);
+    free(key);
+    free(exchange);
+    json_decref(ev);
+    return rc;
+}
+
+/* Declare the mirror exchange ex on this connection unless it was.  0; -1
+ * when the broker refused it (channel 2 closed, the connection usable);
+ * -2 with a reason in err when the connection failed. */
+static int amqp_session_declare(amqp_link_t *l, amqp_session_t *s, const char *ex, char *err,
+                                size_t errlen)
+{
+    amqp_rpc_reply_t r;
+
+    for (size_t i = 0; i < s->ndeclared; i++)
+        if (strcmp(s->declared[i], ex) == 0)
+            return 0;
+    if (!s->ch2_open) {
+        amqp_channel_open(s->conn, 2);
+        r = amqp_get_rpc_reply(s->conn);
+        if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+            amqp_reply_error(r, "channel.open", err, errlen);
+            return -2;
+        }
+        s->ch2_open = 1;
+    }
+    amqp_exchange_declare(s->conn, 2, amqp_cstring_bytes(ex), amqp_cstring_bytes("topic"), 0, 1,
+                          0, 0, amqp_empty_table);
+    r = amqp_get_rpc_reply(s->conn);
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+        r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        amqp_channel_close_ok_t ok = { 0 };
+        amqp_reply_error(r, "exchange.declare", err, errlen);
+        GW_WARN("amqp", "amqp connector %s: mirror exchange %s: %s; the copy is dropped",
+                l->name, ex, err);
+        s->ch2_open = 0;
+        return amqp_send_method(s->conn, 2, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) == AMQP_STATUS_OK
+                   ? -1 : -2;
+    }
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_reply_error(r, "exchange.declare", err, errlen);
+        return -2;
+    }
+    if (s->ndeclared < AMQP_MIRROR_EXCHANGES_MAX) /* past it: declared again each batch */
+        snprintf(s->declared[s->ndeclared++], sizeof s->declared[0], "%s", ex);
+    return 0;
+}
+
+/* Before a batch goes out (no publish awaits a confirm, so the RPCs below
+ * meet no basic.ack): turn mirror events into their copies and declare
+ * their exchanges; a copy whose exchange the broker refused is marked
+ * refused and not published.  0, or -1 with err (connection unusable). */
+static int amqp_session_prepare(amqp_link_t *l, amqp_session_t *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        amqp_item_t *it = s->batch[i];
+        int rc;
+        if (it->dlv != NULL || s->acked[i] != 0)
+            continue;
+        if (it->exchange == NULL &&
+            (strcmp(it->key, "message.mirrored") != 0 || amqp_item_mirror(it) != 0))
+            continue;
+        rc = amqp_session_declare(l, s, it->exchange, err, errlen);
+        if (rc == -2)
+            return -1;
+        if (rc == -1)
+            s->acked[i] = -1; /* counted as dropped when the batch settles */
+    }
+    return 0;
 }
 
 /* Offer one publish (delivery tag tag) to the trace bus.  Link thread;
@@ -266,8 +383,9 @@ static void amqp_trace_publish(const amqp_link_t *l, const amqp_item_t *it, uint
 
     amqp_item_msgid(it, msgid);
     snprintf(peer, sizeof(peer), "%s:%d", l->set.host, l->set.port);
-    snprintf(line, sizeof(line), "publish %s %s tag %llu%s", l->set.exchange, it->key,
-             (unsigned long long)tag, it->dlv ? " (envelope)" : "");
+    snprintf(line, sizeof(line), "publish %s %s tag %llu%s",
+             it->exchange ? it->exchange : l->set.exchange, it->key, (unsigned long long)tag,
+             it->dlv ? " (envelope)" : it->exchange ? " (mirror)" : "");
     memset(&r, 0, sizeof(r));
     r.kind = GW_TRACE_PUBLISH;
     r.dir = GW_TRACE_OUT;
@@ -473,7 +591,11 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
 
     if (amqp_session_fill(l, s, wait_ms) == 0)
         return amqp_session_read(s, 0, 1, err, errlen);
+    if (amqp_session_prepare(l, s, err, errlen) != 0)
+        return -1;
     for (i = 0; i < s->n; i++) {
+        if (s->acked[i] != 0)
+            continue; /* refused before it went out */
         rc = amqp_publish(l, s, s->batch[i]);
         if (rc != AMQP_STATUS_OK) {
             snprintf(err, errlen, "publish: %s", amqp_error_string2(rc));

@@ -2,8 +2,8 @@
  * amqp_link.h - private to adapters/amqp: one AMQP connector ("link").
  *
  * Table of contents:
- *   amqp_item_t      one message waiting to be published (an event or an
- *                    envelope given to send())
+ *   amqp_item_t      one message waiting to be published (an event, a rule's
+ *                    mirror copy or an envelope given to send())
  *   amqp_settings_t  a connector's conf JSON, parsed and checked
  *   amqp_link_t      a connector's state: two queues, one thread, counters
  *   amqp_link_main   the link thread (amqp_conn.c): connect, declare,
@@ -42,6 +42,8 @@
 typedef struct amqp_item {
     char *key;
     char *body;
+    char *exchange;      /* NULL: the link's exchange; else a mirror copy's (owned), set
+                          * on the link thread from a message.mirrored event */
     int64_t seq;         /* an event's outbox seq, 0 for an envelope */
     gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;

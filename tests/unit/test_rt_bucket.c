@@ -79,6 +79,41 @@ static void test_bad_parameters_are_refused(void **state)
     rt_bucket_free(NULL);
 }
 
+static void test_reserve_with_a_token_is_due_now(void **state)
+{
+    (void)state;
+    rt_bucket_t *b = rt_bucket_new(10, 2);
+    assert_int_equal(rt_bucket_reserve(b, T0), T0);
+    assert_int_equal(rt_bucket_reserve(b, T0), T0);
+    /* the burst is spent: a take is refused, as after two takes */
+    assert_int_equal(rt_bucket_take(b, T0), 0);
+    rt_bucket_free(b);
+}
+
+static void test_reservations_fall_due_one_interval_apart(void **state)
+{
+    (void)state;
+    rt_bucket_t *b = rt_bucket_new(20, 1);  /* one per 50 ms */
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(rt_bucket_reserve(b, T0), T0 + (int64_t)i * 50000);
+    /* the schedule is booked: a take before the last reservation is due
+     * is refused, one interval after it a token is there again */
+    assert_int_equal(rt_bucket_take(b, T0 + 59 * 50000), 0);
+    assert_int_equal(rt_bucket_take(b, T0 + 60 * 50000), 1);
+    rt_bucket_free(b);
+}
+
+static void test_reservation_after_idle_time_is_due_at_once(void **state)
+{
+    (void)state;
+    rt_bucket_t *b = rt_bucket_new(10, 1);
+    assert_int_equal(rt_bucket_reserve(b, T0), T0);
+    assert_int_equal(rt_bucket_reserve(b, T0 + 30000), T0 + 100000);
+    /* long after the booked token: the bucket is full again */
+    assert_int_equal(rt_bucket_reserve(b, T0 + 5000000), T0 + 5000000);
+    rt_bucket_free(b);
+}
+
 typedef struct test_take {
     rt_bucket_t *b;
     atomic_llong *clock;   /* µs since T0, one tick per attempt of any thread */
@@ -147,6 +182,9 @@ int main(void)
         cmocka_unit_test(test_steady_overload_allows_burst_plus_rate_times_elapsed),
         cmocka_unit_test(test_bad_parameters_are_refused),
         cmocka_unit_test(test_concurrent_takers_hold_the_limit),
+        cmocka_unit_test(test_reserve_with_a_token_is_due_now),
+        cmocka_unit_test(test_reservations_fall_due_one_interval_apart),
+        cmocka_unit_test(test_reservation_after_idle_time_is_due_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

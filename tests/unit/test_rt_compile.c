@@ -164,7 +164,13 @@ static void test_actions_exactly_one_kind_and_their_fields(void **state)
     test_one_error(ONE("'action':{'drop':false}"),
                    "rule 1: action.drop: must be true or an object {reason}");
     test_one_error(ONE("'action':{'drop':true,'mirror':{'routing_key':'k'}}"),
-                   "rule 1: action.mirror.exchange: required: a non-empty string");
+                   "rule 1: action.mirror.exchange: required: a string of 1 to 127 bytes");
+    test_one_error(ONE("'action':{'drop':true,'mirror':{'exchange':'"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'}}"),  /* 128 bytes */
+                   "rule 1: action.mirror.exchange: required: a string of 1 to 127 bytes");
+    test_one_error(ONE("'action':{'drop':true,'mirror':{'exchange':'audit','routing_key':1}}"),
+                   "rule 1: action.mirror.routing_key: must be a string of at most 255 bytes");
     test_one_error(ONE("'action':{'drop':true,'rate_limit':{'rate':0}}"),
                    "rule 1: action.rate_limit.rate: must be a number of messages per second > 0");
     test_one_error(ONE("'action':{'drop':true,'rate_limit':{'rate':5,'over':'later'}}"),

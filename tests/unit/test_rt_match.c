@@ -597,7 +597,7 @@ static void test_rate_limit_rejects_over_burst_then_refills(void **state)
     rt_set_unref(s);
 }
 
-static void test_rate_limit_queue_routes_but_flags(void **state)
+static void test_rate_limit_queue_routes_with_the_time_its_token_is_due(void **state)
 {
     (void)state;
     rt_set_t *s = rt_test_compile(
@@ -609,7 +609,14 @@ static void test_rate_limit_queue_routes_but_flags(void **state)
     assert_int_equal(d.rate, RT_RATE_OK);
     assert_int_equal(rt_decide(s, &q, &d), RT_ROUTE);
     assert_int_equal(d.rate, RT_RATE_OVER_QUEUE);
+    assert_int_equal(d.rate_due_us, 5000000 + 200000); /* 5/s: the next token in 200 ms */
     assert_string_equal(d.targets[0].connector, "x");
+    assert_int_equal(rt_decide(s, &q, &d), RT_ROUTE);
+    assert_int_equal(d.rate_due_us, 5000000 + 400000); /* booked behind the one before */
+    q.now_us = 5000000 + 600000; /* the booked tokens are spent: the next is due now */
+    assert_int_equal(rt_decide(s, &q, &d), RT_ROUTE);
+    assert_int_equal(d.rate, RT_RATE_OK);
+    assert_int_equal(d.rate_due_us, 0);
     rt_set_unref(s);
 }
 
@@ -732,7 +739,7 @@ int main(void)
         cmocka_unit_test(test_rewrite_too_long_gives_no_route),
         cmocka_unit_test(test_set_tags_validity_receipt_and_mirror),
         cmocka_unit_test(test_rate_limit_rejects_over_burst_then_refills),
-        cmocka_unit_test(test_rate_limit_queue_routes_but_flags),
+        cmocka_unit_test(test_rate_limit_queue_routes_with_the_time_its_token_is_due),
         cmocka_unit_test(test_trie_agrees_with_linear_scan_on_random_rules),
         cmocka_unit_test(test_match_path_allocates_nothing_after_the_first_decision),
     };
