@@ -314,8 +314,8 @@ json_t *db_msgs_list(int limit, const char *status)
         return NULL;
     if (limit <= 0)
         limit = 100;
-    if (limit > 1000)
-        limit = 1000;
+    if (limit > 10000) /* the MI's declared bound (docs/mi.md) */
+        limit = 10000;
     pthread_mutex_lock(&db_msgs_lock);
     if (db_msgs_conn == NULL)
         goto out_unlock;

@@ -304,7 +304,9 @@ test('rules change under SIPp traffic: every message is routed by one whole set'
   }
   assert.equal(gotAt.size, N);
 
-  // from the store itself: messages.list returns at most 1000 rows
+  // the MI lists up to its declared limit (10,000): all of them
+  assert.ok((await j.mi('messages.list', { limit: 10000 })).length >= N, 'messages.list reaches past 1,000');
+  // the stored route and target of each, from the store itself
   const q = spawnSync('sqlite3', ['-separator', '|', j.params['db.path'],
     "SELECT to_addr, route, target FROM messages WHERE to_addr LIKE '491%';"], { encoding: 'utf8' });
   assert.equal(q.status, 0, q.stderr);
