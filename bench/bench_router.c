@@ -12,7 +12,7 @@
  *    prefix lists of 1-3 prefixes (drawn from 3,000 prefixes of 2-6 digits),
  *    some with a dst regex, some a time window in Europe/Berlin or
  *    America/New_York, some tags, some a src prefix, a few without a dst
- *    prefix (source-connector rules), rejects; of the routes --lcr-share %
+ *    prefix (source rules: connector, or SIP domain / peer), rejects; of the routes --lcr-share %
  *    (15) least cost over "bench", the rest failover or round robin; a
  *    catch-all default last.  Compiled with rt_compile.
  * 3. 200,000 queries (numbers under those prefixes and under none).  The
@@ -237,7 +237,11 @@ static json_t *bench_rules(int n, unsigned lcr_pct, size_t *nprefixes, size_t *n
             json_object_set_new(dst, "prefix", p);
         }
         if (kind < 5) {
-            json_t *src = json_pack("{s:s}", "connector", "smpp-partner");
+            /* half by connector, half by the SIP sender's domain or peer
+             * (which the SIP queries below run through and fail) */
+            json_t *src = i % 2 ? json_pack("{s:s}", "connector", "smpp-partner")
+                                : json_pack("{s:[s,s],s:s}", "sip_domain", "*.partner.example",
+                                            "partner.example", "sip_peer", "198.51.100.1:5060");
             json_object_set_new(f, "src", json_pack("{s:s}", "regex", "^[0-9]{6,}$"));
             json_t *rule = json_pack("{s:i,s:i,s:o}", "id", i, "priority", i, "source", src);
             json_object_set_new(a, "route", json_pack("{s:o}", "targets", bench_targets(1)));
@@ -307,8 +311,14 @@ static void bench_queries(bench_q_t *qs, size_t n)
         b->tag.key = "tier";
         b->tag.value = bench_rand() % 2 ? "gold" : "bronze";
         memset(&b->q, 0, sizeof b->q);
-        b->q.source.kind = RT_SRC_CONNECTOR;
-        b->q.source.connector = bench_rand() % 20 == 0 ? "smpp-partner" : "sip0";
+        if (bench_rand() % 20 == 0) {
+            b->q.source.connector = "smpp-partner";
+            b->q.source.values[RT_SRC_SMPP_ACCOUNT] = "smpp-partner";
+        } else { /* a SIP MESSAGE: peer and From domain */
+            b->q.source.connector = "sip0";
+            b->q.source.values[RT_SRC_SIP_PEER] = "192.0.2.10:5060";
+            b->q.source.values[RT_SRC_SIP_DOMAIN] = "customer.example";
+        }
         b->q.from.address = b->from;
         b->q.from.type = GW_ADDR_INTL;
         b->q.to.address = b->to;

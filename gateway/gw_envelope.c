@@ -109,6 +109,7 @@ void gw_env_unref(gw_envelope_t *env)
     free(env->source.adapter);
     free(env->source.connector);
     free(env->source.peer);
+    free(env->source.domain);
     free(env->from.address);
     free(env->to.address);
     free(env->body);
@@ -221,6 +222,7 @@ char *gw_env_to_text(const gw_envelope_t *env)
     gw_env_text_opt(&b, &first, "adapter", env->source.adapter);
     gw_env_text_opt(&b, &first, "connector", env->source.connector);
     gw_env_text_opt(&b, &first, "peer", env->source.peer);
+    gw_env_text_opt(&b, &first, "domain", env->source.domain);
     gw_jbuf_puts(&b, "},\"corr\":{");
     first = 1;
     gw_env_text_opt(&b, &first, "sip_call_id", env->corr.sip_call_id);
@@ -351,6 +353,7 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
         gw_env_note(&rc, gw_env_get_str(src, "adapter", &env->source.adapter));
         gw_env_note(&rc, gw_env_get_str(src, "connector", &env->source.connector));
         gw_env_note(&rc, gw_env_get_str(src, "peer", &env->source.peer));
+        gw_env_note(&rc, gw_env_get_str(src, "domain", &env->source.domain));
     }
     if ((corr = json_object_get(o, "corr")) != NULL) {
         gw_env_note(&rc, gw_env_get_str(corr, "sip_call_id", &env->corr.sip_call_id));

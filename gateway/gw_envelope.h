@@ -36,6 +36,11 @@ typedef enum {
     GW_ST__COUNT
 } gw_status_t;
 
+/* Checklist for a new field: this struct, gw_env_unref, the JSON text
+ * form (gw_env_to_text; gw_env_to_json parses it) and gw_env_from_json in
+ * gw_envelope.c; a field with its own column also the writer job
+ * (db/db_writer.c) and the schema.  An optional field is absent from the
+ * JSON when NULL, so envelopes from before it still load. */
 typedef struct gw_envelope {
     /* public, read-only once routed */
     char id[GW_ENV_ID_LEN + 1];
@@ -46,6 +51,7 @@ typedef struct gw_envelope {
         char *adapter;   /* "sip", "smpp", "amqp" */
         char *connector; /* connector or listener name */
         char *peer;      /* "ip:port" or system_id */
+        char *domain;    /* SIP: the From URI's host, lower-case; NULL otherwise */
     } source;
     gw_addr_t from;
     gw_addr_t to;

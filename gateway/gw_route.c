@@ -390,17 +390,17 @@ void gw_route_query(rt_query_t *q, const gw_envelope_t *env, rt_tag_t *tags, siz
     json_t *v;
 
     memset(q, 0, sizeof *q);
+    /* Every facet of the sender the surface knows (docs/routing.md,
+     * "Source"); a rule matches on any one of those it lists.  api_key:
+     * no surface has keys yet. */
     q->source.connector = env->source.connector;
-    q->source.kind = RT_SRC_CONNECTOR;
     if (strcmp(adapter, "smpp") == 0) { /* a customer bind's connector is its system_id */
-        q->source.kind = RT_SRC_SMPP_ACCOUNT;
-        q->source.value = env->source.connector;
-    } else if (strcmp(adapter, "sip") == 0 && env->source.peer != NULL) {
-        q->source.kind = RT_SRC_SIP_PEER;
-        q->source.value = env->source.peer;
-    } else if (strcmp(adapter, "amqp") == 0 && env->source.peer != NULL) {
-        q->source.kind = RT_SRC_AMQP_QUEUE;
-        q->source.value = env->source.peer;
+        q->source.values[RT_SRC_SMPP_ACCOUNT] = env->source.connector;
+    } else if (strcmp(adapter, "sip") == 0) {
+        q->source.values[RT_SRC_SIP_PEER] = env->source.peer;
+        q->source.values[RT_SRC_SIP_DOMAIN] = env->source.domain;
+    } else if (strcmp(adapter, "amqp") == 0) {
+        q->source.values[RT_SRC_AMQP_QUEUE] = env->source.peer;
     }
     q->from = env->from;
     q->to = env->to;

@@ -69,7 +69,8 @@ static const gw_rmi_cmd_t gw_rmi_params[] = {
     { "routes.reorder", { { "order", JSON_ARRAY, GW_RMI_REQUIRED } } },
     { "routes.test", { { "to", JSON_STRING, GW_RMI_REQUIRED }, { "from", JSON_STRING, 0 },
                        { "source", JSON_STRING, 0 }, { "adapter", JSON_STRING, 0 },
-                       { "peer", JSON_STRING, 0 }, { "body", JSON_STRING, 0 },
+                       { "peer", JSON_STRING, 0 }, { "domain", JSON_STRING, 0 },
+                       { "body", JSON_STRING, 0 },
                        { "tags", JSON_OBJECT, 0 }, { "data_coding", JSON_INTEGER, 0 } } },
     { "routes.import", { { "rules", JSON_ARRAY, GW_RMI_REQUIRED } } },
     { "rates.import", { { "table", JSON_STRING, GW_RMI_REQUIRED },
@@ -615,6 +616,8 @@ static void gw_rmi_routes_test(const json_t *params, gw_mi_reply_t *r)
     gw_env_set_str(&env->source.adapter, gw_mi_opt_str(params, "adapter", "mi"), (size_t)-1);
     if (gw_mi_opt_str(params, "peer", NULL) != NULL)
         gw_env_set_str(&env->source.peer, gw_mi_opt_str(params, "peer", NULL), (size_t)-1);
+    if (gw_mi_opt_str(params, "domain", NULL) != NULL)
+        gw_env_set_str(&env->source.domain, gw_mi_opt_str(params, "domain", NULL), (size_t)-1);
     gw_env_set_str(&env->body, gw_mi_opt_str(params, "body", ""), (size_t)-1);
     env->body_len = strlen(env->body);
     env->data_coding = (int)gw_mi_opt_int(params, "data_coding", -1);
@@ -855,7 +858,7 @@ static const gw_mi_cmd_t gw_route_mi_cmds[] = {
     { "routes.reorder", gw_rmi_routes_reorder, "order: [id, ...]",
       "the listed rules take their priorities in the order given" },
     { "routes.test", gw_rmi_routes_test,
-      "to, from?, source?, adapter?, peer?, body?, tags?, data_coding?",
+      "to, from?, source?, adapter?, peer?, domain?, body?, tags?, data_coding?",
       "dry run: the decision explained (rule, rules before it, targets, rewrites)" },
     { "routes.import", gw_rmi_routes_import, "rules: [rule, ...]",
       "replace every rule, all or nothing" },

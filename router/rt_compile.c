@@ -190,6 +190,18 @@ int rt_cc_int(rt_cc_t *cc, const json_t *v, const char *path, long long lo, long
     return 0;
 }
 
+/* A sip_domain item is a host name, or "*.name" for the names below it
+ * (rt_match.c): a '*' anywhere else would never match, so it is an error
+ * rather than a rule that silently matches nothing. */
+static void rt_cc_domains(rt_cc_t *cc, const char *const *list, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *d = list[i], *star = strchr(d, '*');
+        if (star != NULL && (star != d || d[1] != '.' || d[2] == '\0' || strchr(d + 1, '*') != NULL))
+            rt_cc_err(cc, path, "item %zu: \"%s\": a wildcard is only a leading \"*.\"", i, d);
+    }
+}
+
 static void rt_cc_source(rt_cc_t *cc, rt_crule_t *r, const json_t *src)
 {
     if (rt_cc_object(cc, src, "source", rt_keys_source) != 0)
@@ -204,6 +216,8 @@ static void rt_cc_source(rt_cc_t *cc, rt_crule_t *r, const json_t *src)
             rt_cc_strlist(cc, v, p, &r->src_conn, &r->nsrc_conn);
         } else if (rt_cc_strlist(cc, v, p, &r->src_vals[k], &r->nsrc_vals[k]) == 0) {
             r->has_src_kind = 1;
+            if (k == RT_SRC_SIP_DOMAIN)
+                rt_cc_domains(cc, r->src_vals[k], r->nsrc_vals[k], p);
         }
     }
 }

@@ -11,7 +11,8 @@
  *
  * rt_rule_check tests a rule's conditions in a fixed order, cheap ones
  * first, and reports the first that failed (for rt_explain):
- *   enabled, source.connector, source, filters.dst.{prefix,exact,type},
+ *   enabled, source.connector, source.<kind> (the kinds the rule lists:
+ *   one must match), filters.dst.{prefix,exact,type},
  *   filters.src.{prefix,exact,type}, filters.coding, filters.length.chars,
  *   filters.length.parts, filters.tags, filters.time, filters.dst.regex,
  *   filters.src.regex, filters.body.regex
@@ -20,6 +21,7 @@
  * Threads: any; several at once on one set.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "router/rt_int.h"
 
@@ -97,6 +99,53 @@ static int rt_addr_simple(const rt_addr_filter_t *f, const gw_addr_t *a, int sid
     return 1;
 }
 
+/* Failure field per source kind (rt_src_kind_names in rt_compile.c). */
+static const char *const rt_f_source[RT_SRC__COUNT] = {
+    "source.connector", "source.smpp_account", "source.sip_domain",
+    "source.sip_peer",  "source.amqp_queue",   "source.api_key"
+};
+
+/* 1 when domain d is one of the list's, case-insensitively; an item
+ * "*.example.com" stands for every name below example.com (a.example.com,
+ * a.b.example.com) but not example.com itself. */
+static int rt_domain_in_list(const char *const *list, size_t n, const char *d)
+{
+    size_t dlen = strlen(d);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = list[i];
+        if (p[0] == '*' && p[1] == '.') {
+            size_t slen = strlen(p + 1); /* ".example.com" */
+            if (dlen > slen && strcasecmp(d + dlen - slen, p + 1) == 0)
+                return 1;
+        } else if (strcasecmp(p, d) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The rule's source kinds: 1 when the query's value of ONE of the kinds
+ * the rule lists is among that kind's values.  Else 0, failing at the
+ * first listed kind the query has a value for (or the first listed at
+ * all, with no value): the explanation names what did not match. */
+static int rt_source_ok(const rt_crule_t *r, const rt_query_t *q, rt_fail_t *fail)
+{
+    int blame = -1;
+    for (int k = RT_SRC_CONNECTOR + 1; k < RT_SRC__COUNT; k++) {
+        const char *v = q->source.values[k];
+        if (r->nsrc_vals[k] == 0)
+            continue;
+        if (v != NULL && (k == RT_SRC_SIP_DOMAIN ? rt_domain_in_list(r->src_vals[k], r->nsrc_vals[k], v)
+                                                 : rt_in_list(r->src_vals[k], r->nsrc_vals[k], v)))
+            return 1;
+        if (blame < 0 || (q->source.values[blame] == NULL && v != NULL))
+            blame = k;
+    }
+    if (blame < 0)
+        return rt_fail_at(fail, "source", NULL);
+    return rt_fail_at(fail, rt_f_source[blame], q->source.values[blame]);
+}
+
 static const char *rt_tag_value(const rt_query_t *q, const char *key)
 {
     for (size_t i = 0; i < q->ntags; i++)
@@ -138,12 +187,8 @@ int rt_rule_check(const rt_set_t *s, const rt_crule_t *r, const rt_query_t *q, i
     if (r->nsrc_conn > 0 &&
         (q->source.connector == NULL || !rt_in_list(r->src_conn, r->nsrc_conn, q->source.connector)))
         return rt_fail_at(fail, "source.connector", q->source.connector);
-    if (r->has_src_kind) {
-        unsigned k = (unsigned)q->source.kind;
-        if (k >= RT_SRC__COUNT || q->source.value == NULL ||
-            !rt_in_list(r->src_vals[k], r->nsrc_vals[k], q->source.value))
-            return rt_fail_at(fail, "source", q->source.value);
-    }
+    if (r->has_src_kind && !rt_source_ok(r, q, fail))
+        return 0;
     if (!rt_addr_simple(&r->f_dst, &q->to, 0, skip_dst_prefix, fail) ||
         !rt_addr_simple(&r->f_src, &q->from, 1, 0, fail))
         return 0;

@@ -23,12 +23,14 @@
 
 #include "../gateway/gw_addr.h"
 
-/* Checklist for a new kind: this enum, rt_src_kind_names in rt_compile.c,
- * docs/routing.md ("source"). */
+/* The kinds of sender a rule's source names, and the index of the query's
+ * source.values.  Checklist for a new kind: this enum, rt_src_kind_names in
+ * rt_compile.c, rt_f_source in rt_match.c, gw_route_query (who supplies
+ * it), docs/routing.md ("source"). */
 typedef enum {
-    RT_SRC_CONNECTOR = 0, /* only the connector name is known */
+    RT_SRC_CONNECTOR = 0, /* source.connector, not source.values (kept: the compiler's key) */
     RT_SRC_SMPP_ACCOUNT,  /* value: the bound system_id */
-    RT_SRC_SIP_DOMAIN,    /* value: the From domain */
+    RT_SRC_SIP_DOMAIN,    /* value: the From URI's host (matched case-insensitively) */
     RT_SRC_SIP_PEER,      /* value: the peer's "ip" or "ip:port" */
     RT_SRC_AMQP_QUEUE,    /* value: the queue the message came from */
     RT_SRC_API_KEY,       /* value: the MI/HTTP API key's name */
@@ -43,10 +45,12 @@ typedef struct rt_tag {
 } rt_tag_t;
 
 typedef struct rt_query {
+    /* Who sent it: every facet the surface knows, one value per kind (a
+     * SIP MESSAGE has both a peer address and a From domain).  NULL: not
+     * known; values[RT_SRC_CONNECTOR] is not read (connector is). */
     struct {
-        rt_src_kind_t kind;
-        const char *value;     /* see rt_src_kind_t; NULL for RT_SRC_CONNECTOR */
         const char *connector; /* the connector or listener it came in on */
+        const char *values[RT_SRC__COUNT];
     } source;
     gw_addr_t from;            /* normalised (gw_addr_normalise); address may be NULL */
     gw_addr_t to;

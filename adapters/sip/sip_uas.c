@@ -26,6 +26,7 @@
  * (the store's writer thread).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,20 @@ void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
                        "Service Unavailable", SIP_RETRY_AFTER);
 }
 
+/* The From URI's host, lower-cased, as env's source domain (a rule's
+ * source.sip_domain); a tel: URI has none.  0 or GW_ENOMEM. */
+static int sip_env_domain(gw_envelope_t *env, const osip_uri_t *from)
+{
+    int rc;
+    if (from == NULL || from->host == NULL || from->host[0] == '\0')
+        return 0;
+    if ((rc = gw_env_set_str(&env->source.domain, from->host, (size_t)-1)) < 0)
+        return rc;
+    for (char *p = env->source.domain; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
 /* Fill env from a checked MESSAGE.  0 or a negative code. */
 static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_t *src,
                         const char *body, size_t len)
@@ -185,7 +200,8 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
         (rc = sip_addr_from_uri(req->from->url, &env->from)) < 0 ||
         (rc = gw_env_set_str(&env->body, body, len)) < 0 ||
         (rc = gw_env_set_str(&env->content_type, "text/plain", (size_t)-1)) < 0 ||
-        (rc = gw_env_set_str(&env->corr.sip_call_id, cid, (size_t)-1)) < 0)
+        (rc = gw_env_set_str(&env->corr.sip_call_id, cid, (size_t)-1)) < 0 ||
+        (rc = sip_env_domain(env, req->from->url)) < 0)
         return rc;
     env->body_len = len;
     env->binary = 0;

@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rt_tag_t tag = { "tier", "gold" };
         json_t *x = NULL;
         memset(&q, 0, sizeof q);
-        q.source.kind = (rt_src_kind_t)(i % RT_SRC__COUNT);
-        q.source.value = "acme";
+        q.source.values[i % RT_SRC__COUNT] = "acme";
+        q.source.values[RT_SRC_SIP_DOMAIN] = i % 2 ? "a.example.com" : NULL;
         q.source.connector = "sip0";
         q.from.address = "4930123";
         q.to.address = (char *)to[i];

@@ -128,7 +128,6 @@ __attribute__((unused)) static rt_query_t rt_test_query(const char *from, const 
 {
     rt_query_t q;
     memset(&q, 0, sizeof q);
-    q.source.kind = RT_SRC_CONNECTOR;
     q.source.connector = "sip0";
     q.from.address = (char *)from;
     q.from.type = GW_ADDR_INTL;

@@ -19,6 +19,7 @@ static gw_envelope_t *make_full(void)
     gw_env_set_str(&e->source.adapter, "sip", (size_t)-1);
     gw_env_set_str(&e->source.connector, "sip", (size_t)-1);
     gw_env_set_str(&e->source.peer, "127.0.0.1:5062", (size_t)-1);
+    gw_env_set_str(&e->source.domain, "example.com", (size_t)-1);
     gw_env_set_str(&e->from.address, "4915112345678", (size_t)-1);
     e->from.type = GW_ADDR_INTL;
     e->from.ton = 1;
@@ -51,6 +52,7 @@ static void json_round_trip_keeps_every_field(void **state)
     assert_int_equal(a->created_at, b->created_at);
     assert_int_equal(a->expires_at, b->expires_at);
     assert_string_equal(b->source.peer, "127.0.0.1:5062");
+    assert_string_equal(b->source.domain, "example.com");
     assert_string_equal(b->from.address, "4915112345678");
     assert_int_equal(b->from.type, GW_ADDR_INTL);
     assert_int_equal(b->from.ton, 1);
@@ -153,6 +155,32 @@ static void decoding_rejects_missing_to_and_bad_id(void **state)
     json_decref(j);
 }
 
+/* Envelopes stored before source.domain existed load without it; one
+ * without a domain (not from SIP) writes none. */
+static void source_domain_is_optional_both_ways(void **state)
+{
+    const char *err = NULL;
+    json_t *j;
+    gw_envelope_t *e;
+    char *text;
+
+    (void)state;
+    j = json_loads("{\"id\":\"01HZZZZZZZZZZZZZZZZZZZZZZZ\",\"v\":2,\"from\":{\"address\":\"1\"},"
+                   "\"to\":{\"address\":\"2\"},\"body\":\"x\","
+                   "\"source\":{\"adapter\":\"sip\",\"connector\":\"sip\",\"peer\":\"192.0.2.1:5060\"}}",
+                   0, NULL);
+    e = gw_env_from_json(j, &err);
+    json_decref(j);
+    assert_non_null(e);
+    assert_string_equal(e->source.peer, "192.0.2.1:5060");
+    assert_null(e->source.domain);
+    text = gw_env_to_text(e);
+    assert_non_null(text);
+    assert_null(strstr(text, "\"domain\""));
+    free(text);
+    gw_env_unref(e);
+}
+
 static void decoding_refuses_a_newer_version(void **state)
 {
     gw_envelope_t *a = make_full(), *b;
@@ -232,6 +260,7 @@ int main(void)
         cmocka_unit_test(text_form_is_valid_json_and_escapes_what_peers_send),
         cmocka_unit_test(binary_body_round_trips_through_base64),
         cmocka_unit_test(decoding_rejects_missing_to_and_bad_id),
+        cmocka_unit_test(source_domain_is_optional_both_ways),
         cmocka_unit_test(decoding_refuses_a_newer_version),
         cmocka_unit_test(old_e164_addresses_are_read_by_their_ton),
         cmocka_unit_test(ids_are_unique_and_time_ordered),

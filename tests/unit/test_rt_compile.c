@@ -99,6 +99,20 @@ static void test_wrong_types(void **state)
     test_one_error("[{'priority':1," ROUTE "}]", "rule #0: id: required: an integer");
 }
 
+static void test_sip_domain_wildcard_only_as_a_leading_star_dot(void **state)
+{
+    (void)state;
+    test_one_error(ONE("'source':{'sip_domain':['a.example','ex*ample.com']}," ROUTE),
+                   "rule 1: source.sip_domain: item 1: \"ex*ample.com\": a wildcard is only a "
+                   "leading \"*.\"");
+    test_one_error(ONE("'source':{'sip_domain':'*.'}," ROUTE),
+                   "rule 1: source.sip_domain: item 0: \"*.\": a wildcard is only a leading \"*.\"");
+    test_one_error(ONE("'source':{'sip_domain':'*example.com'}," ROUTE),
+                   "rule 1: source.sip_domain: item 0: \"*example.com\": a wildcard is only a "
+                   "leading \"*.\"");
+    rt_set_unref(rt_test_compile(ONE("'source':{'sip_domain':'*.example.com'}," ROUTE)));
+}
+
 static void test_priorities_shared_by_enabled_rules_name_both(void **state)
 {
     (void)state;
@@ -288,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_invalid_regexes_in_every_place),
         cmocka_unit_test(test_unknown_fields_at_every_level),
         cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_sip_domain_wildcard_only_as_a_leading_star_dot),
         cmocka_unit_test(test_priorities_shared_by_enabled_rules_name_both),
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_unknown_time_zone_and_bad_windows),

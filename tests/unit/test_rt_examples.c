@@ -97,8 +97,7 @@ static void test_business_hours_route_and_after_hours_reject(void **state)
     rt_set_t *s = rt_test_compile(test_examples);
     rt_query_t q = rt_test_query("4930123", "4915112345678");
     rt_decision_t d;
-    q.source.kind = RT_SRC_SMPP_ACCOUNT;
-    q.source.value = "acme";
+    q.source.values[RT_SRC_SMPP_ACCOUNT] = "acme";
     q.now = RT_TEST_NOW; /* Monday 12:00 in Berlin */
     assert_int_equal(rt_decide(s, &q, &d), RT_ROUTE);
     assert_string_equal(d.targets[0].connector, "smsc-de");
@@ -108,7 +107,7 @@ static void test_business_hours_route_and_after_hours_reject(void **state)
     assert_int_equal(d.sip_status, 480);
     q.now = RT_TEST_NOW + 5 * 86400; /* Saturday 12:00 */
     assert_int_equal(rt_decide(s, &q, &d), RT_ROUTE);
-    q.source.value = "other"; /* not acme: no rule */
+    q.source.values[RT_SRC_SMPP_ACCOUNT] = "other"; /* not acme: no rule */
     assert_int_equal(rt_decide(s, &q, &d), RT_NOROUTE);
     rt_set_unref(s);
 }

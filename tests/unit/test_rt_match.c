@@ -186,6 +186,15 @@ static void test_address_type_filter(void **state)
     rt_set_unref(s);
 }
 
+/* The query as a surface with one facet of the sender fills it. */
+static rt_query_t test_from_source(rt_src_kind_t kind, const char *value, const char *connector)
+{
+    rt_query_t q = rt_test_query("1", "2");
+    q.source.connector = connector;
+    q.source.values[kind] = value;
+    return q;
+}
+
 static void test_source_connector_and_kind_values(void **state)
 {
     (void)state;
@@ -198,28 +207,113 @@ static void test_source_connector_and_kind_values(void **state)
         "'action':{'route':{'targets':['c']}}},"
         "{'id':4,'priority':40,'source':{'amqp_queue':'outbound'},"
         "'action':{'route':{'targets':['d']}}}]");
-    rt_query_t q = rt_test_query("1", "2");
-    q.source.kind = RT_SRC_SMPP_ACCOUNT;
-    q.source.value = "beta";
+    rt_query_t q = test_from_source(RT_SRC_SMPP_ACCOUNT, "beta", "sip0");
     assert_int_equal(test_rule(s, &q), -1); /* wrong connector */
     q.source.connector = "smpp-in";
     assert_int_equal(test_rule(s, &q), 1);
-    q.source.value = "gamma";
+    q.source.values[RT_SRC_SMPP_ACCOUNT] = "gamma";
     assert_int_equal(test_rule(s, &q), -1);
-    q.source.kind = RT_SRC_API_KEY;
-    q.source.value = "crm";
+    q = test_from_source(RT_SRC_API_KEY, "crm", "mi");
     assert_int_equal(test_rule(s, &q), 2);
-    q.source.kind = RT_SRC_SIP_DOMAIN;
-    q.source.value = "example.com";
+    q = test_from_source(RT_SRC_SIP_DOMAIN, "example.com", "sip");
     assert_int_equal(test_rule(s, &q), 2);
-    q.source.kind = RT_SRC_SIP_PEER;
-    q.source.value = "192.0.2.1:5060";
+    q = test_from_source(RT_SRC_SIP_PEER, "192.0.2.1:5060", "sip");
     assert_int_equal(test_rule(s, &q), 3);
-    q.source.kind = RT_SRC_AMQP_QUEUE;
-    q.source.value = "outbound";
+    q = test_from_source(RT_SRC_AMQP_QUEUE, "outbound", "amqp");
     assert_int_equal(test_rule(s, &q), 4);
-    q.source.kind = RT_SRC_CONNECTOR;
-    assert_int_equal(test_rule(s, &q), -1); /* a connector has no kind value */
+    q = test_from_source(RT_SRC_SMPP_ACCOUNT, "outbound", "amqp"); /* right value, other kind */
+    assert_int_equal(test_rule(s, &q), -1);
+    q = rt_test_query("1", "2"); /* only a connector: no kind value */
+    assert_int_equal(test_rule(s, &q), -1);
+    rt_set_unref(s);
+}
+
+static void test_source_sip_domain_matches_that_domain_and_not_another(void **state)
+{
+    (void)state;
+    rt_set_t *s = rt_test_compile(
+        "[{'id':1,'priority':10,'source':{'sip_domain':'customer-a.example'},"
+        "'action':{'route':{'targets':['a']}}}]");
+    rt_query_t q = test_from_source(RT_SRC_SIP_DOMAIN, "customer-a.example", "sip");
+    assert_int_equal(test_rule(s, &q), 1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "Customer-A.EXAMPLE"; /* host names have no case */
+    assert_int_equal(test_rule(s, &q), 1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "customer-b.example";
+    assert_int_equal(test_rule(s, &q), -1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "x.customer-a.example"; /* exact: no subdomains */
+    assert_int_equal(test_rule(s, &q), -1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "customer-a.example.org";
+    assert_int_equal(test_rule(s, &q), -1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = NULL; /* a tel: From has no domain */
+    q.source.values[RT_SRC_SIP_PEER] = "customer-a.example";
+    assert_int_equal(test_rule(s, &q), -1);
+    rt_set_unref(s);
+}
+
+static void test_source_sip_domain_wildcard_matches_subdomains_only(void **state)
+{
+    (void)state;
+    rt_set_t *s = rt_test_compile(
+        "[{'id':1,'priority':10,'source':{'sip_domain':['*.example.com','other.example']},"
+        "'action':{'route':{'targets':['a']}}}]");
+    rt_query_t q = test_from_source(RT_SRC_SIP_DOMAIN, "a.example.com", "sip");
+    assert_int_equal(test_rule(s, &q), 1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "b.A.Example.Com";
+    assert_int_equal(test_rule(s, &q), 1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "example.com";
+    assert_int_equal(test_rule(s, &q), -1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "badexample.com";
+    assert_int_equal(test_rule(s, &q), -1);
+    q.source.values[RT_SRC_SIP_DOMAIN] = "other.example";
+    assert_int_equal(test_rule(s, &q), 1);
+    rt_set_unref(s);
+}
+
+static void test_source_peer_or_domain_either_matches(void **state)
+{
+    (void)state;
+    rt_set_t *s = rt_test_compile(
+        "[{'id':1,'priority':10,'source':{'sip_peer':'192.0.2.1:5060','sip_domain':'a.example'},"
+        "'action':{'route':{'targets':['a']}}}]");
+    rt_query_t q = rt_test_query("1", "2"); /* a SIP MESSAGE carries both facets */
+    q.source.connector = "sip";
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.1:5060";
+    q.source.values[RT_SRC_SIP_DOMAIN] = "b.example";
+    assert_int_equal(test_rule(s, &q), 1); /* the peer */
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.2:5060";
+    q.source.values[RT_SRC_SIP_DOMAIN] = "a.example";
+    assert_int_equal(test_rule(s, &q), 1); /* the domain */
+    q.source.values[RT_SRC_SIP_DOMAIN] = "b.example";
+    assert_int_equal(test_rule(s, &q), -1); /* neither */
+    rt_set_unref(s);
+}
+
+static void test_source_explain_names_the_kind_that_failed(void **state)
+{
+    (void)state;
+    rt_set_t *s = rt_test_compile(
+        "[{'id':1,'priority':10,'source':{'smpp_account':'acme','sip_domain':'customer-a.example'},"
+        "'action':{'route':{'targets':['a']}}},"
+        "{'id':2,'priority':20,'source':{'api_key':'crm'},'action':{'route':{'targets':['b']}}},"
+        "{'id':3,'priority':30,'action':{'route':{'targets':['c']}}}]");
+    rt_query_t q = rt_test_query("1", "2");
+    q.source.connector = "sip";
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.1:5060";
+    q.source.values[RT_SRC_SIP_DOMAIN] = "customer-b.example";
+    json_t *x = NULL;
+    assert_int_equal(rt_explain(s, &q, &x), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(x, "rule"), "id")), 3);
+    json_t *c = json_object_get(x, "considered");
+    assert_int_equal(json_array_size(c), 2);
+    /* rule 1: the query has no SMPP account but a domain, and that failed */
+    json_t *f = json_object_get(json_array_get(c, 0), "failed");
+    assert_string_equal(json_string_value(json_object_get(f, "field")), "source.sip_domain");
+    assert_string_equal(json_string_value(json_object_get(f, "value")), "customer-b.example");
+    /* rule 2: the query has no API key at all */
+    f = json_object_get(json_array_get(c, 1), "failed");
+    assert_string_equal(json_string_value(json_object_get(f, "field")), "source.api_key");
+    assert_true(json_is_null(json_object_get(f, "value")));
+    json_decref(x);
     rt_set_unref(s);
 }
 
@@ -671,6 +765,8 @@ static void *test_alloc_thread(void *arg)
     test_alloc_run_t *run = arg;
     rt_query_t q = rt_test_query("1", "447700900123");
     rt_decision_t d;
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.1:5060";
+    q.source.values[RT_SRC_SIP_DOMAIN] = "a.Customer.example"; /* fails rule 3 */
     q.body = "ababababc";
     q.body_len = 9;
     test_allocs = 0;
@@ -697,7 +793,9 @@ static void test_match_path_allocates_nothing_after_the_first_decision(void **st
     (void)state;
     test_alloc_run_t run = { 0 };
     run.s = rt_test_compile(
-        "[" R(1, 10, "'dst':{'prefix':'44','regex':'^44[0-9]+$'},'body':{'regex':'(a|b)+c'}",
+        "[{'id':3,'priority':5,'source':{'sip_domain':['*.other.example','customer.example'],"
+        "'sip_peer':'192.0.2.9'},'action':{'route':{'targets':['y']}}},"
+        R(1, 10, "'dst':{'prefix':'44','regex':'^44[0-9]+$'},'body':{'regex':'(a|b)+c'}",
               "'rewrite':{'dst':{'regex':'^44([0-9]+)$','replace':'0$1'}},'route':{'targets':['x']}") ","
         R(2, 20, "'time':{'tz':'Europe/Berlin','windows':[{'from':'00:00','to':'24:00'}]}",
           "'route':{'strategy':'round_robin','targets':['a','b']}") "]");
@@ -723,6 +821,10 @@ int main(void)
         cmocka_unit_test(test_src_prefix_exact_and_regex),
         cmocka_unit_test(test_address_type_filter),
         cmocka_unit_test(test_source_connector_and_kind_values),
+        cmocka_unit_test(test_source_sip_domain_matches_that_domain_and_not_another),
+        cmocka_unit_test(test_source_sip_domain_wildcard_matches_subdomains_only),
+        cmocka_unit_test(test_source_peer_or_domain_either_matches),
+        cmocka_unit_test(test_source_explain_names_the_kind_that_failed),
         cmocka_unit_test(test_body_regex_and_binary_bodies),
         cmocka_unit_test(test_tags_value_and_exists),
         cmocka_unit_test(test_time_window_business_hours_across_dst),
