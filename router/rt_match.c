@@ -124,6 +124,20 @@ static int rt_domain_in_list(const char *const *list, size_t n, const char *d)
     return 0;
 }
 
+/* A SIP peer "ip:port" against the rule's peers: "ip:port" exactly, or a
+ * bare "ip" for any port of that address (an IPv4 text has no ':'). */
+static int rt_peer_in_list(const char *const *list, size_t n, const char *peer)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *p = list[i];
+        size_t plen = strlen(p);
+        if (strcmp(p, peer) == 0 ||
+            (strchr(p, ':') == NULL && strncmp(p, peer, plen) == 0 && peer[plen] == ':'))
+            return 1;
+    }
+    return 0;
+}
+
 /* The rule's source kinds: 1 when the query's value of ONE of the kinds
  * the rule lists is among that kind's values.  Else 0, failing at the
  * first listed kind the query has a value for (or the first listed at
@@ -135,8 +149,10 @@ static int rt_source_ok(const rt_crule_t *r, const rt_query_t *q, rt_fail_t *fai
         const char *v = q->source.values[k];
         if (r->nsrc_vals[k] == 0)
             continue;
-        if (v != NULL && (k == RT_SRC_SIP_DOMAIN ? rt_domain_in_list(r->src_vals[k], r->nsrc_vals[k], v)
-                                                 : rt_in_list(r->src_vals[k], r->nsrc_vals[k], v)))
+        if (v != NULL &&
+            (k == RT_SRC_SIP_DOMAIN ? rt_domain_in_list(r->src_vals[k], r->nsrc_vals[k], v)
+             : k == RT_SRC_SIP_PEER ? rt_peer_in_list(r->src_vals[k], r->nsrc_vals[k], v)
+                                    : rt_in_list(r->src_vals[k], r->nsrc_vals[k], v)))
             return 1;
         if (blame < 0 || (q->source.values[blame] == NULL && v != NULL))
             blame = k;

@@ -288,6 +288,27 @@ static void test_source_peer_or_domain_either_matches(void **state)
     rt_set_unref(s);
 }
 
+static void test_source_bare_peer_address_matches_any_port_of_it(void **state)
+{
+    (void)state;
+    rt_set_t *s = rt_test_compile(
+        "[{'id':1,'priority':10,'source':{'sip_peer':['192.0.2.1','198.51.100.7:5070']},"
+        "'action':{'route':{'targets':['a']}}}]");
+    rt_query_t q = rt_test_query("1", "2");
+    q.source.connector = "sip";
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.1:5060";
+    assert_int_equal(test_rule(s, &q), 1);
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.1:40123";
+    assert_int_equal(test_rule(s, &q), 1);           /* any port of a bare address */
+    q.source.values[RT_SRC_SIP_PEER] = "192.0.2.10:5060";
+    assert_int_equal(test_rule(s, &q), -1);          /* not a longer address */
+    q.source.values[RT_SRC_SIP_PEER] = "198.51.100.7:5070";
+    assert_int_equal(test_rule(s, &q), 1);           /* ip:port exactly */
+    q.source.values[RT_SRC_SIP_PEER] = "198.51.100.7:5060";
+    assert_int_equal(test_rule(s, &q), -1);
+    rt_set_unref(s);
+}
+
 static void test_source_explain_names_the_kind_that_failed(void **state)
 {
     (void)state;
@@ -824,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_source_sip_domain_matches_that_domain_and_not_another),
         cmocka_unit_test(test_source_sip_domain_wildcard_matches_subdomains_only),
         cmocka_unit_test(test_source_peer_or_domain_either_matches),
+        cmocka_unit_test(test_source_bare_peer_address_matches_any_port_of_it),
         cmocka_unit_test(test_source_explain_names_the_kind_that_failed),
         cmocka_unit_test(test_body_regex_and_binary_bodies),
         cmocka_unit_test(test_tags_value_and_exists),
