@@ -30,6 +30,7 @@
 #include "gw_log.h"
 #include "gw_mi.h"
 #include "gw_route.h"
+#include "gw_route_csv.h"
 
 #define GW_RMI_PARAMS_MAX 12
 #define GW_RMI_REQUIRED 1 /* the param must be present */
@@ -72,7 +73,9 @@ static const gw_rmi_cmd_t gw_rmi_params[] = {
                        { "peer", JSON_STRING, 0 }, { "domain", JSON_STRING, 0 },
                        { "body", JSON_STRING, 0 },
                        { "tags", JSON_OBJECT, 0 }, { "data_coding", JSON_INTEGER, 0 } } },
-    { "routes.import", { { "rules", JSON_ARRAY, GW_RMI_REQUIRED } } },
+    { "routes.import", { { "rules", JSON_ARRAY, 0 }, { "format", JSON_STRING, 0 },
+                         { "text", JSON_STRING, 0 } } },
+    { "routes.export", { { "format", JSON_STRING, 0 } } },
     { "rates.import", { { "table", JSON_STRING, GW_RMI_REQUIRED },
                         { "csv", JSON_STRING, GW_RMI_REQUIRED },
                         { "replace", JSON_TRUE, 0 } } },
@@ -272,13 +275,43 @@ static void gw_rmi_routes_list(const json_t *params, gw_mi_reply_t *r)
     gw_mi_result(r, out);
 }
 
+/* params' format: 1 for "csv", 0 for "json" or none, -1 (error written). */
+static int gw_rmi_format_csv(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *f = json_string_value(json_object_get(params, "format"));
+
+    if (f == NULL || strcmp(f, "json") == 0)
+        return 0;
+    if (strcmp(f, "csv") == 0)
+        return 1;
+    gw_mi_error(r, GW_MI_INVALID_PARAMS, "format: \"json\" or \"csv\"");
+    return -1;
+}
+
+/* JSON: the rules as stored (lossless).  CSV: {csv, rules, skipped} with
+ * the rules the flat form cannot hold listed in skipped (gw_route_csv.h). */
 static void gw_rmi_routes_export(const json_t *params, gw_mi_reply_t *r)
 {
-    json_t *rules = gw_rmi_rules(r);
+    json_t *rules, *skipped = NULL;
+    char *csv = NULL;
+    size_t len;
+    int csvf;
 
-    (void)params;
-    if (rules != NULL)
+    if (gw_rmi_check("routes.export", params, r) != 0 || (csvf = gw_rmi_format_csv(params, r)) < 0 ||
+        (rules = gw_rmi_rules(r)) == NULL)
+        return;
+    if (!csvf) {
         gw_mi_result(r, rules);
+        return;
+    }
+    if (gw_rcsv_export(rules, &csv, &len, &skipped) != 0)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+    else
+        gw_mi_result(r, json_pack("{s:s%, s:I, s:o}", "csv", csv, len, "rules",
+                                  (json_int_t)(json_array_size(rules) - json_array_size(skipped)),
+                                  "skipped", skipped));
+    free(csv);
+    json_decref(rules);
 }
 
 static void gw_rmi_routes_get(const json_t *params, gw_mi_reply_t *r)
@@ -557,14 +590,74 @@ out:
     json_decref(rules);
 }
 
+/* A sheet refused: -32602 with every line error as data (errors is taken). */
+static void gw_rmi_sheet_refused(gw_mi_reply_t *r, json_t *errors, size_t total)
+{
+    gw_mi_error_data(r, GW_MI_INVALID_PARAMS, errors, "rules not imported: %zu error(s); %s",
+                     total, json_string_value(json_object_get(json_array_get(errors, 0), "text")) ?: "");
+}
+
+/* routes.import format "csv": the sheet in text becomes the rule set, all
+ * or nothing, the same change protocol as JSON (compile, store, reload)
+ * with the compiler's errors given by line. */
+static void gw_rmi_routes_import_csv(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *text = json_string_value(json_object_get(params, "text"));
+    json_t *rules = NULL, *lines = NULL, *errors = NULL, *cerrs = NULL;
+    gw_rateset_t *rs;
+    rt_set_t *s;
+    size_t total = 0;
+    int rc;
+
+    if (text == NULL || json_object_get(params, "rules") != NULL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "format \"csv\" takes the sheet as \"text\" "
+                    "(and no \"rules\")");
+        return;
+    }
+    rc = gw_rcsv_parse(text, strlen(text), &rules, &lines, &errors, &total);
+    if (rc == GW_EINVAL) {
+        gw_rmi_sheet_refused(r, errors, total);
+        return;
+    }
+    if (rc != 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    rs = gw_rates_current();
+    s = gw_rules_compile(rules, rs, &cerrs);
+    gw_rateset_unref(rs);
+    if (s != NULL) {
+        rt_set_unref(s);
+        if (gw_rmi_store(rules, NULL, 1, r) == 0)
+            gw_mi_result(r, json_pack("{s:I}", "imported", (json_int_t)json_array_size(rules)));
+    } else if (cerrs == NULL || (errors = gw_rcsv_compile_errors(cerrs, rules, lines)) == NULL) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+    } else {
+        gw_rmi_sheet_refused(r, errors, json_array_size(cerrs));
+    }
+    json_decref(cerrs);
+    json_decref(lines);
+    json_decref(rules);
+}
+
 static void gw_rmi_routes_import(const json_t *params, gw_mi_reply_t *r)
 {
     const json_t *rules = json_object_get(params, "rules");
     size_t i;
     json_t *v;
+    int csvf;
 
-    if (gw_rmi_check("routes.import", params, r) != 0)
+    if (gw_rmi_check("routes.import", params, r) != 0 || (csvf = gw_rmi_format_csv(params, r)) < 0)
         return;
+    if (csvf) {
+        gw_rmi_routes_import_csv(params, r);
+        return;
+    }
+    if (rules == NULL || json_object_get(params, "text") != NULL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"rules\" is required (or format \"csv\" "
+                    "with \"text\")");
+        return;
+    }
     json_array_foreach(rules, i, v) {
         if (!json_is_integer(json_object_get(v, "id")) ||
             !json_is_string(json_object_get(v, "name"))) {
@@ -860,9 +953,10 @@ static const gw_mi_cmd_t gw_route_mi_cmds[] = {
     { "routes.test", gw_rmi_routes_test,
       "to, from?, source?, adapter?, peer?, domain?, body?, tags?, data_coding?",
       "dry run: the decision explained (rule, rules before it, targets, rewrites)" },
-    { "routes.import", gw_rmi_routes_import, "rules: [rule, ...]",
+    { "routes.import", gw_rmi_routes_import, "rules: [rule, ...], or format: \"csv\" with text",
       "replace every rule, all or nothing" },
-    { "routes.export", gw_rmi_routes_export, "", "every rule as routes.import takes them" },
+    { "routes.export", gw_rmi_routes_export, "format?: \"json\" (default) or \"csv\"",
+      "every rule as routes.import takes them (csv: the flat ones, the rest listed as skipped)" },
     { "routes.reload", gw_rmi_routes_reload, "", "compile rules and rates from the store again" },
     { "rates.list", gw_rmi_rates_list, "", "rate tables: name, rows, memory" },
     { "rates.import", gw_rmi_rates_import, "table, csv, replace?",
