@@ -130,9 +130,10 @@ static int rt_peer_in_list(const char *const *list, size_t n, const char *peer)
 {
     for (size_t i = 0; i < n; i++) {
         const char *p = list[i];
-        size_t plen = strlen(p);
-        if (strcmp(p, peer) == 0 ||
-            (strchr(p, ':') == NULL && strncmp(p, peer, plen) == 0 && peer[plen] == ':'))
+        size_t k = 0;
+        while (p[k] != '\0' && p[k] == peer[k])
+            k++;
+        if (p[k] == '\0' && (peer[k] == '\0' || (peer[k] == ':' && strchr(p, ':') == NULL)))
             return 1;
     }
     return 0;
