@@ -3,16 +3,12 @@
  * docs/routing.md "Rules as a sheet" is the user's description; keep the
  * column table below, the docs and the messages in step.
  *
- * Reading follows router/rt_rates_csv.c, so that a rate sheet and a rule
- * sheet are read alike: RFC 4180 records (quoted fields with "" escapes,
- * CRLF or LF, a quoted field may span lines), the separator taken from the
- * header line (',' or ';', whichever it has more of outside quotes), a
- * UTF-8 byte order mark skipped, blanks around fields trimmed, blank
- * records skipped, columns found by header name case-insensitively in any
- * order.  Unlike a rate sheet an unknown column is an error: a typo must not
- * widen a rule.  The tokenizer is a copy, not a call: rt_rates_csv.c keeps
- * its reader static and typed to rate errors; sharing it means a small
- * router/ CSV header, left for when a third reader appears.
+ * Reading uses router/rt_csv.h, the reader rate sheets use too, so that a
+ * rate sheet and a rule sheet are read alike (RFC 4180 records, the
+ * separator from the header line, a byte order mark skipped, blanks around
+ * fields trimmed); blank records are skipped and columns found by header
+ * name case-insensitively in any order.  Unlike a rate sheet an unknown
+ * column is an error: a typo must not widen a rule.
  *
  * Each data record becomes one rule object (the JSON routes.import takes),
  * every bad field reported with the record's first line; the caller
@@ -32,8 +28,7 @@
 
 #include "gw_errors.h"
 #include "gw_route_csv.h"
-
-#define GW_RCSV_FIELDS_MAX 64
+#include "router/rt_csv.h"
 
 /* Checklist: a new column needs its entry here, in gw_rcsv_row (read),
  * gw_rcsv_cells (write), gw_rcsv_paths (compile errors) and docs/routing.md. */
@@ -66,17 +61,10 @@ static const struct {
 };
 
 typedef struct gw_rcsv {
-    const char *p, *end;
-    char sep;
-    unsigned line;              /* physical line of *p */
+    rt_csvr_t rd;               /* the reader (router/rt_csv.h, shared with rate sheets) */
     json_t *errors;             /* at most GW_RCSV_ERRORS_MAX */
     size_t total;               /* every error */
     int nomem;
-    char *buf;                  /* the record's fields, unescaped, NUL-terminated */
-    size_t buflen, bufcap;
-    size_t off[GW_RCSV_FIELDS_MAX];
-    int quoted[GW_RCSV_FIELDS_MAX]; /* 1 quoted, -1 text after the closing quote */
-    size_t nf;                  /* fields in the record (may exceed GW_RCSV_FIELDS_MAX) */
 } gw_rcsv_t;
 
 /* Append {line, field, reason, text} to errs (kept to GW_RCSV_ERRORS_MAX). */
@@ -106,158 +94,14 @@ static void gw_rcsv_err(gw_rcsv_t *c, unsigned line, const char *field, const ch
     va_end(ap);
 }
 
-/* ---- the tokenizer (as router/rt_rates_csv.c) ---- */
-
-/* Room for n more bytes in the record buffer.  0 or GW_ENOMEM. */
-static int gw_rcsv_reserve(gw_rcsv_t *c, size_t n)
-{
-    size_t cap = c->bufcap ? c->bufcap : 256;
-    char *b;
-
-    if (c->buflen + n < c->bufcap)
-        return 0;
-    while (cap <= c->buflen + n)
-        cap *= 2;
-    if ((b = realloc(c->buf, cap)) == NULL)
-        return GW_ENOMEM;
-    c->buf = b;
-    c->bufcap = cap;
-    return 0;
-}
-
-/* One quoted field from the opening quote at c->p: 0, GW_EINVAL (unterminated,
- * reported), GW_ENOMEM. */
-static int gw_rcsv_quoted(gw_rcsv_t *c, int *quoted)
-{
-    unsigned qline = c->line;
-    int rc = 0;
-
-    *quoted = 1;
-    for (c->p++;; c->p++) {
-        if (c->p >= c->end) {
-            gw_rcsv_err(c, qline, "record", "unterminated quote (field %zu)", c->nf + 1);
-            return GW_EINVAL;
-        }
-        if (*c->p == '"') {
-            if (c->p + 1 < c->end && c->p[1] == '"')
-                c->p++; /* "" is one quote */
-            else
-                break;
-        }
-        if (*c->p == '\n')
-            c->line++;
-        if ((rc = gw_rcsv_reserve(c, 1)) != 0)
-            return rc;
-        c->buf[c->buflen++] = *c->p;
-    }
-    c->p++;
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-        c->p++;
-    if (c->p < c->end && *c->p != c->sep && *c->p != '\r' && *c->p != '\n') {
-        *quoted = -1; /* text after the closing quote: reported with the record */
-        while (c->p < c->end && *c->p != c->sep && *c->p != '\n')
-            c->p++;
-    }
-    return 0;
-}
-
-/* Read one record.  1 = a record, 0 = end of text, GW_EINVAL, GW_ENOMEM.
- * *start gets the record's first line. */
+/* Read one record (rt_csvr_next), reporting an unterminated quote. */
 static int gw_rcsv_record(gw_rcsv_t *c, unsigned *start)
 {
-    int rc = 0;
+    int r = rt_csvr_next(&c->rd, start);
 
-    c->buflen = 0;
-    c->nf = 0;
-    *start = c->line;
-    if (c->p >= c->end)
-        return 0;
-    for (;;) {
-        size_t at = c->buflen;
-        int quoted = 0;
-        while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-            c->p++;
-        if (c->p < c->end && *c->p == '"') {
-            if ((rc = gw_rcsv_quoted(c, &quoted)) != 0)
-                return rc;
-        } else {
-            const char *q = c->p;
-            while (q < c->end && *q != c->sep && *q != '\n')
-                q++;
-            if ((rc = gw_rcsv_reserve(c, (size_t)(q - c->p) + 1)) != 0)
-                return rc;
-            memcpy(c->buf + c->buflen, c->p, (size_t)(q - c->p));
-            c->buflen += (size_t)(q - c->p);
-            c->p = q;
-            while (c->buflen > at && (c->buf[c->buflen - 1] == ' ' ||
-                                      c->buf[c->buflen - 1] == '\t' ||
-                                      c->buf[c->buflen - 1] == '\r'))
-                c->buflen--;
-        }
-        if ((rc = gw_rcsv_reserve(c, 1)) != 0)
-            return rc;
-        c->buf[c->buflen++] = '\0';
-        if (c->nf < GW_RCSV_FIELDS_MAX) {
-            c->off[c->nf] = at;
-            c->quoted[c->nf] = quoted;
-        }
-        c->nf++;
-        if (c->p < c->end && *c->p == c->sep) {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == '\r')
-            c->p++;
-        if (c->p < c->end && *c->p == '\n') {
-            c->p++;
-            c->line++;
-        }
-        return 1;
-    }
-}
-
-static const char *gw_rcsv_field(const gw_rcsv_t *c, size_t i)
-{
-    return i < c->nf && i < GW_RCSV_FIELDS_MAX ? c->buf + c->off[i] : "";
-}
-
-/* A record of empty fields only (a blank line, or ",,," from a spreadsheet). */
-static int gw_rcsv_blank(const gw_rcsv_t *c)
-{
-    for (size_t i = 0; i < c->nf && i < GW_RCSV_FIELDS_MAX; i++)
-        if (c->buf[c->off[i]] != '\0' || c->quoted[i])
-            return 0;
-    return 1;
-}
-
-/* ',' or ';': whichever the first line has more of outside quotes. */
-static char gw_rcsv_sniff(const char *p, const char *end)
-{
-    size_t commas = 0, semis = 0;
-    int inq = 0;
-
-    for (; p < end && (inq || *p != '\n'); p++) {
-        if (*p == '"')
-            inq = !inq;
-        else if (!inq && *p == ',')
-            commas++;
-        else if (!inq && *p == ';')
-            semis++;
-    }
-    return semis > commas ? ';' : ',';
-}
-
-/* Header name s normalised (lower case, ' ' and '-' as '_') equals name. */
-static int gw_rcsv_name_is(const char *s, const char *name)
-{
-    for (; *s && *name; s++, name++) {
-        char ch = (char)tolower((unsigned char)*s);
-        if (ch == ' ' || ch == '-')
-            ch = '_';
-        if (ch != *name)
-            return 0;
-    }
-    return *s == '\0' && *name == '\0';
+    if (r == GW_EINVAL)
+        gw_rcsv_err(c, c->rd.bad_line, "record", "unterminated quote (field %zu)", c->rd.nf + 1);
+    return r;
 }
 
 /* Map the header record to col[]; 0, or GW_EINVAL with the errors reported. */
@@ -268,16 +112,16 @@ static int gw_rcsv_header(gw_rcsv_t *c, unsigned line, size_t col[GW_RCSV_NCOLS]
 
     for (int k = 0; k < GW_RCSV_NCOLS; k++)
         col[k] = SIZE_MAX;
-    if (c->nf > GW_RCSV_FIELDS_MAX) {
-        gw_rcsv_err(c, line, "header", "%zu columns, at most %d", c->nf, GW_RCSV_FIELDS_MAX);
+    if (c->rd.nf > RT_CSV_FIELDS_MAX) {
+        gw_rcsv_err(c, line, "header", "%zu columns, at most %d", c->rd.nf, RT_CSV_FIELDS_MAX);
         return GW_EINVAL;
     }
-    for (size_t i = 0; i < c->nf; i++) {
+    for (size_t i = 0; i < c->rd.nf; i++) {
         int k;
-        for (k = 0; k < GW_RCSV_NCOLS && !gw_rcsv_name_is(gw_rcsv_field(c, i), gw_rcsv_cols[k].name); k++)
+        for (k = 0; k < GW_RCSV_NCOLS && !rt_csvr_name_is(rt_csvr_field(&c->rd, i), gw_rcsv_cols[k].name); k++)
             ;
         if (k == GW_RCSV_NCOLS) {
-            gw_rcsv_err(c, line, "header", "unknown column \"%s\" (column %zu)", gw_rcsv_field(c, i), i + 1);
+            gw_rcsv_err(c, line, "header", "unknown column \"%s\" (column %zu)", rt_csvr_field(&c->rd, i), i + 1);
             rc = GW_EINVAL;
         } else if (col[k] != SIZE_MAX) {
             gw_rcsv_err(c, line, "header", "columns %zu and %zu both give %s", col[k] + 1, i + 1,
@@ -374,7 +218,7 @@ out_fail:
 /* The cell of column k ("" when the header lacks it). */
 static const char *gw_rcsv_cell(const gw_rcsv_t *c, const size_t col[GW_RCSV_NCOLS], int k)
 {
-    return col[k] == SIZE_MAX ? "" : gw_rcsv_field(c, col[k]);
+    return col[k] == SIZE_MAX ? "" : rt_csvr_field(&c->rd, col[k]);
 }
 
 /* Set obj[key] to a list cell's items when it has any. */
@@ -475,12 +319,12 @@ static json_t *gw_rcsv_row(gw_rcsv_t *c, unsigned line, const size_t col[GW_RCSV
         c->nomem = 1;
         goto out_fail;
     }
-    for (size_t i = 0; i < c->nf && i < GW_RCSV_FIELDS_MAX; i++)
-        if (c->quoted[i] < 0)
+    for (size_t i = 0; i < c->rd.nf && i < RT_CSV_FIELDS_MAX; i++)
+        if (c->rd.quoted[i] < 0)
             gw_rcsv_err(c, line, "record", "text after the closing quote of field %zu", i + 1);
-    for (size_t i = ncols; i < c->nf && i < GW_RCSV_FIELDS_MAX; i++) {
-        if (*gw_rcsv_field(c, i) != '\0') {
-            gw_rcsv_err(c, line, "record", "%zu fields, the header has %zu", c->nf, ncols);
+    for (size_t i = ncols; i < c->rd.nf && i < RT_CSV_FIELDS_MAX; i++) {
+        if (*rt_csvr_field(&c->rd, i) != '\0') {
+            gw_rcsv_err(c, line, "record", "%zu fields, the header has %zu", c->rd.nf, ncols);
             break;
         }
     }
@@ -550,26 +394,21 @@ int gw_rcsv_parse(const char *text, size_t len, json_t **rules, json_t **lines,
     *errors = NULL;
     *total = 0;
     c.errors = json_array();
-    c.p = text;
-    c.end = text + len;
-    c.line = 1;
+    rt_csvr_init(&c.rd, text, len);
     if (*rules == NULL || *lines == NULL || c.errors == NULL) {
         rc = GW_ENOMEM;
         goto out;
     }
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        c.p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
-    c.sep = gw_rcsv_sniff(c.p, c.end);
     do
         r = gw_rcsv_record(&c, &line);
-    while (r == 1 && gw_rcsv_blank(&c));
+    while (r == 1 && rt_csvr_blank(&c.rd));
     if (r == 0)
         gw_rcsv_err(&c, 1, "header", "no header row (empty sheet)");
     else if (r == 1 && gw_rcsv_header(&c, line, col) == 0)
-        ncols = c.nf;
+        ncols = c.rd.nf;
     while (ncols > 0 && !c.nomem && (r = gw_rcsv_record(&c, &line)) == 1) {
         json_t *rule;
-        if (gw_rcsv_blank(&c))
+        if (rt_csvr_blank(&c.rd))
             continue;
         if ((rule = gw_rcsv_row(&c, line, col, ncols, ++ordinal)) == NULL)
             continue;
@@ -582,7 +421,7 @@ int gw_rcsv_parse(const char *text, size_t len, json_t **rules, json_t **lines,
     else if (c.total > 0)
         rc = GW_EINVAL;
 out:
-    free(c.buf);
+    rt_csvr_free(&c.rd);
     if (rc == GW_EINVAL) {
         *errors = c.errors;
         *total = c.total;

@@ -3,9 +3,10 @@
  * rt_rates_export_csv.  docs/rates.md is the user's description; keep the two
  * in step (header names, date forms, messages).
  *
- * Reading: RFC 4180 records (quoted fields with "" escapes, CRLF or LF, a
- * quoted field may span lines) with the separator taken from the header
- * line (',' or ';', whichever it has more of outside quotes).  Columns are
+ * Reading: RFC 4180 records through rt_csv.h (quoted fields with ""
+ * escapes, CRLF or LF, a quoted field may span lines) with the separator
+ * taken from the header line (',' or ';', whichever it has more of outside
+ * quotes).  Columns are
  * found by their header names, case-insensitively, in any order; extra
  * columns are ignored.  Each record's fields are unescaped into one scratch
  * buffer and the row goes through rt_rates_add_row, which validates it, so
@@ -22,10 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "router/rt_csv.h"
 #include "router/rt_rates_int.h"
 #include "gw_errors.h"
-
-#define RT_CSV_FIELDS_MAX 64
 
 enum { RT_CSV_PREFIX, RT_CSV_CONNECTOR, RT_CSV_COST, RT_CSV_CURRENCY, RT_CSV_FROM, RT_CSV_TO,
        RT_CSV_NCOLS };
@@ -44,15 +44,8 @@ static const struct {
 };
 
 typedef struct rt_csv {
-    const char *p, *end;
-    char sep;
-    unsigned line;              /* physical line of *p */
+    rt_csvr_t rd;               /* the reader (rt_csv.h) */
     rt_csv_errors_t *errs;
-    char *buf;                  /* the record's fields, unescaped, NUL-terminated */
-    size_t buflen, bufcap;
-    size_t off[RT_CSV_FIELDS_MAX];
-    size_t nf;                  /* fields in the record (may exceed RT_CSV_FIELDS_MAX) */
-    int quoted[RT_CSV_FIELDS_MAX];
 } rt_csv_t;
 
 static void rt_csv_err(rt_csv_t *c, unsigned line, unsigned other, const char *field,
@@ -79,155 +72,14 @@ const char *rt_csv_error_format(const rt_csv_error_t *e, char *buf, size_t bufle
     return buf;
 }
 
-/* Room for n more bytes in the record buffer.  0 or GW_ENOMEM. */
-static int rt_csv_reserve(rt_csv_t *c, size_t n)
-{
-    size_t cap = c->bufcap ? c->bufcap : 256;
-    char *b;
-
-    if (c->buflen + n < c->bufcap)
-        return 0;
-    while (cap <= c->buflen + n)
-        cap *= 2;
-    if ((b = realloc(c->buf, cap)) == NULL)
-        return GW_ENOMEM;
-    c->buf = b;
-    c->bufcap = cap;
-    return 0;
-}
-
-static inline int rt_csv_put(rt_csv_t *c, char ch)
-{
-    int rc = c->buflen + 1 < c->bufcap ? 0 : rt_csv_reserve(c, 1);
-
-    if (rc == 0)
-        c->buf[c->buflen++] = ch;
-    return rc;
-}
-
-/* Read one record's fields.  1 = a record, 0 = end of text, GW_EINVAL = an
- * unterminated quote (reported; nothing after it can be read), GW_ENOMEM.
- * *start gets the record's first line. */
+/* Read one record (rt_csvr_next), reporting an unterminated quote. */
 static int rt_csv_record(rt_csv_t *c, unsigned *start)
 {
-    int rc = 0;
+    int r = rt_csvr_next(&c->rd, start);
 
-    c->buflen = 0;
-    c->nf = 0;
-    *start = c->line;
-    if (c->p >= c->end)
-        return 0;
-    for (;;) {
-        size_t at = c->buflen;
-        int quoted = 0;
-        while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-            c->p++;
-        if (c->p < c->end && *c->p == '"') {
-            unsigned qline = c->line;
-            quoted = 1;
-            for (c->p++;; c->p++) {
-                if (c->p >= c->end) {
-                    rt_csv_err(c, qline, 0, "record", "unterminated quote (field %zu)",
-                               c->nf + 1);
-                    return GW_EINVAL;
-                }
-                if (*c->p == '"') {
-                    if (c->p + 1 < c->end && c->p[1] == '"')
-                        c->p++;  /* "" is one quote */
-                    else
-                        break;
-                }
-                if (*c->p == '\n')
-                    c->line++;
-                if ((rc = rt_csv_put(c, *c->p)) != 0)
-                    return rc;
-            }
-            c->p++;
-            while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-                c->p++;
-            if (c->p < c->end && *c->p != c->sep && *c->p != '\r' && *c->p != '\n') {
-                quoted = -1;  /* text after the closing quote: reported by the caller */
-                while (c->p < c->end && *c->p != c->sep && *c->p != '\n')
-                    c->p++;
-            }
-        } else {
-            /* the fast path: copy up to the separator or the line end at once */
-            const char *q = c->p;
-            while (q < c->end && *q != c->sep && *q != '\n')
-                q++;
-            if ((rc = rt_csv_reserve(c, (size_t)(q - c->p) + 1)) != 0)
-                return rc;
-            memcpy(c->buf + c->buflen, c->p, (size_t)(q - c->p));
-            c->buflen += (size_t)(q - c->p);
-            c->p = q;
-            while (c->buflen > at && (c->buf[c->buflen - 1] == ' ' ||
-                                      c->buf[c->buflen - 1] == '\t' ||
-                                      c->buf[c->buflen - 1] == '\r'))
-                c->buflen--;
-        }
-        if ((rc = rt_csv_put(c, '\0')) != 0)
-            return rc;
-        if (c->nf < RT_CSV_FIELDS_MAX) {
-            c->off[c->nf] = at;
-            c->quoted[c->nf] = quoted;
-        }
-        c->nf++;
-        if (c->p < c->end && *c->p == c->sep) {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == '\r')
-            c->p++;
-        if (c->p < c->end && *c->p == '\n') {
-            c->p++;
-            c->line++;
-        }
-        return 1;
-    }
-}
-
-static const char *rt_csv_field(const rt_csv_t *c, size_t i)
-{
-    return i < c->nf && i < RT_CSV_FIELDS_MAX ? c->buf + c->off[i] : "";
-}
-
-/* A record of empty fields only (a blank line, or ";;;" from a spreadsheet). */
-static int rt_csv_blank(const rt_csv_t *c)
-{
-    for (size_t i = 0; i < c->nf && i < RT_CSV_FIELDS_MAX; i++)
-        if (c->buf[c->off[i]] != '\0' || c->quoted[i])
-            return 0;
-    return 1;
-}
-
-/* ',' or ';': whichever the first line has more of outside quotes. */
-static char rt_csv_sniff(const char *p, const char *end)
-{
-    size_t commas = 0, semis = 0;
-    int inq = 0;
-
-    for (; p < end && (inq || *p != '\n'); p++) {
-        if (*p == '"')
-            inq = !inq;
-        else if (!inq && *p == ',')
-            commas++;
-        else if (!inq && *p == ';')
-            semis++;
-    }
-    return semis > commas ? ';' : ',';
-}
-
-/* Header name s normalised (lower case, ' ' and '-' as '_') equals name. */
-static int rt_csv_name_is(const char *s, const char *name)
-{
-    for (; *s && *name; s++, name++) {
-        char ch = (char)tolower((unsigned char)*s);
-        if (ch == ' ' || ch == '-')
-            ch = '_';
-        if (ch != *name)
-            return 0;
-    }
-    return *s == '\0' && *name == '\0';
+    if (r == GW_EINVAL)
+        rt_csv_err(c, c->rd.bad_line, 0, "record", "unterminated quote (field %zu)", c->rd.nf + 1);
+    return r;
 }
 
 /* Map the header record to col[]; 0, or GW_EINVAL with the errors reported. */
@@ -238,10 +90,10 @@ static int rt_csv_header(rt_csv_t *c, unsigned line, size_t col[RT_CSV_NCOLS])
 
     for (int k = 0; k < RT_CSV_NCOLS; k++)
         col[k] = SIZE_MAX;
-    for (size_t i = 0; i < c->nf && i < RT_CSV_FIELDS_MAX; i++) {
+    for (size_t i = 0; i < c->rd.nf && i < RT_CSV_FIELDS_MAX; i++) {
         for (int k = 0; k < RT_CSV_NCOLS; k++) {
             for (int n = 0; n < 4 && rt_csv_cols[k].names[n]; n++) {
-                if (!rt_csv_name_is(rt_csv_field(c, i), rt_csv_cols[k].names[n]))
+                if (!rt_csvr_name_is(rt_csvr_field(&c->rd, i), rt_csv_cols[k].names[n]))
                     continue;
                 if (col[k] != SIZE_MAX) {
                     rt_csv_err(c, line, 0, "header", "columns %zu and %zu both give %s",
@@ -434,45 +286,45 @@ static int rt_csv_row(rt_csv_t *c, rt_rates_t *t, unsigned line, const size_t co
     int64_t from = 0, to = 0;
     int rc = 0;
 
-    for (size_t i = 0; i < c->nf && i < RT_CSV_FIELDS_MAX; i++) {
-        if (c->quoted[i] < 0) {
+    for (size_t i = 0; i < c->rd.nf && i < RT_CSV_FIELDS_MAX; i++) {
+        if (c->rd.quoted[i] < 0) {
             rt_csv_err(c, line, 0, "record", "text after the closing quote of field %zu", i + 1);
             rc = GW_EINVAL;
         }
     }
-    for (size_t i = ncols; i < c->nf && i < RT_CSV_FIELDS_MAX; i++) {
-        if (*rt_csv_field(c, i) != '\0') {
-            rt_csv_err(c, line, 0, "record", "%zu fields, the header has %zu", c->nf, ncols);
+    for (size_t i = ncols; i < c->rd.nf && i < RT_CSV_FIELDS_MAX; i++) {
+        if (*rt_csvr_field(&c->rd, i) != '\0') {
+            rt_csv_err(c, line, 0, "record", "%zu fields, the header has %zu", c->rd.nf, ncols);
             rc = GW_EINVAL;
             break;
         }
     }
     for (int k = 0; k < RT_CSV_NCOLS; k++) {
-        if (col[k] != SIZE_MAX && col[k] >= c->nf && rt_csv_cols[k].required) {
-            rt_csv_err(c, line, 0, rt_csv_cols[k].names[0], "missing (%zu fields)", c->nf);
+        if (col[k] != SIZE_MAX && col[k] >= c->rd.nf && rt_csv_cols[k].required) {
+            rt_csv_err(c, line, 0, rt_csv_cols[k].names[0], "missing (%zu fields)", c->rd.nf);
             rc = GW_EINVAL;
         }
     }
     if (rc != 0)
         return rc;
-    if (rt_csv_cost(rt_csv_field(c, col[RT_CSV_COST]), c->sep, &cost, &why) != 0) {
+    if (rt_csv_cost(rt_csvr_field(&c->rd, col[RT_CSV_COST]), c->rd.sep, &cost, &why) != 0) {
         rt_csv_err(c, line, 0, "cost", "%s", why);
         rc = GW_EINVAL;
     }
     if (col[RT_CSV_FROM] != SIZE_MAX &&
-        rt_csv_time(rt_csv_field(c, col[RT_CSV_FROM]), &from, &why) != 0) {
+        rt_csv_time(rt_csvr_field(&c->rd, col[RT_CSV_FROM]), &from, &why) != 0) {
         rt_csv_err(c, line, 0, "valid_from", "%s", why);
         rc = GW_EINVAL;
     }
-    if (col[RT_CSV_TO] != SIZE_MAX && rt_csv_time(rt_csv_field(c, col[RT_CSV_TO]), &to, &why) != 0) {
+    if (col[RT_CSV_TO] != SIZE_MAX && rt_csv_time(rt_csvr_field(&c->rd, col[RT_CSV_TO]), &to, &why) != 0) {
         rt_csv_err(c, line, 0, "valid_to", "%s", why);
         rc = GW_EINVAL;
     }
     if (rc != 0)
         return rc;
-    rc = rt_rates_add_row(t, rt_csv_field(c, col[RT_CSV_PREFIX]),
-                          rt_csv_field(c, col[RT_CSV_CONNECTOR]), cost,
-                          rt_csv_field(c, col[RT_CSV_CURRENCY]), from, to, line, &field, reason,
+    rc = rt_rates_add_row(t, rt_csvr_field(&c->rd, col[RT_CSV_PREFIX]),
+                          rt_csvr_field(&c->rd, col[RT_CSV_CONNECTOR]), cost,
+                          rt_csvr_field(&c->rd, col[RT_CSV_CURRENCY]), from, to, line, &field, reason,
                           sizeof reason);
     if (rc == GW_EINVAL)
         rt_csv_err(c, line, 0, field, "%s", reason);
@@ -490,32 +342,27 @@ int rt_rates_parse_csv(const char *text, size_t len, rt_rates_t *into, rt_csv_er
     memset(&c, 0, sizeof c);
     c.errs = errs != NULL ? errs : &local;
     memset(c.errs, 0, sizeof *c.errs);
-    c.p = text;
-    c.end = text + len;
-    c.line = 1;
+    rt_csvr_init(&c.rd, text, len);
     if (into->sealed) {
         rt_csv_err(&c, 0, 0, "table", "sealed");
         return GW_EINVAL;
     }
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        c.p += 3;  /* a UTF-8 byte order mark, as spreadsheets write */
-    c.sep = rt_csv_sniff(c.p, c.end);
     do
         r = rt_csv_record(&c, &line);
-    while (r == 1 && rt_csv_blank(&c));
+    while (r == 1 && rt_csvr_blank(&c.rd));
     if (r == 0)
         rt_csv_err(&c, 1, 0, "header", "no header row (empty sheet)");
     else if (r == 1 && rt_csv_header(&c, line, col) == 0)
-        ncols = c.nf;
+        ncols = c.rd.nf;
     while (ncols > 0 && (r = rt_csv_record(&c, &line)) == 1) {
-        if (rt_csv_blank(&c))
+        if (rt_csvr_blank(&c.rd))
             continue;
         if ((rc = rt_csv_row(&c, into, line, col, ncols)) == GW_ENOMEM)
             break;
     }
     if (rc == GW_ENOMEM || r == GW_ENOMEM) {
         into->nrows = first_new;  /* not yet re-ordered: the new rows are the tail */
-        free(c.buf);
+        rt_csvr_free(&c.rd);
         return GW_ENOMEM;
     }
     if (into->nrows > first_new) {
@@ -524,7 +371,7 @@ int rt_rates_parse_csv(const char *text, size_t len, rt_rates_t *into, rt_csv_er
         /* the check re-ordered the rows: only a wholly checked table stays so */
         into->checked = was_checked == first_new ? into->nrows : 0;
     }
-    free(c.buf);
+    rt_csvr_free(&c.rd);
     return c.errs->total == 0 ? 0 : GW_EINVAL;
 }
 
