@@ -105,6 +105,10 @@ struct smpp_session {
     size_t nreqs;
     int keepalive;        /* send enquire_link when idle (client side) */
     int64_t expire_ms;    /* 0, or when the tick ends the session (no bind yet) */
+    int idle_s;           /* 0, or seconds of silence from the peer after which
+                           * the tick sends unbind and finishes (customers) */
+    int pending_in;       /* requests of the peer handed to the core and not yet
+                           * answered (smpp_accept / smpp_accepted_answer) */
     /* private */
     struct smpp_session *next;
     const smpp_session_ops_t *ops;
@@ -184,6 +188,9 @@ static inline int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, 
 /* --- the adapter (smpp_adapter.c) ----------------------------------------- */
 extern struct event_base *smpp_base;
 extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+/* customer sessions (smpp_server.c): idle timeout, sessions per peer
+ * address, unanswered submit_sm per session */
+extern int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window;
 
 /* Work handed to the SMPP thread. */
 typedef enum {
@@ -206,6 +213,7 @@ typedef struct smpp_work {
     uint32_t seq;
     uint32_t resp_cmd;
     int rc;
+    int throughput;         /* BIND: the account's msg/s (0: unlimited) */
     char msgid[GW_ENV_ID_LEN + 1];
 } smpp_work_t;
 
@@ -215,7 +223,8 @@ int smpp_work_push(smpp_work_t *w);
 void smpp_work_free(void *w);
 /* Offer env (built from a submit_sm / deliver_sm with sequence seq on s)
  * to the core; answers resp_cmd at once on an error, else after the
- * commit.  The caller keeps its reference. */
+ * commit, counting it in s->pending_in until then.  The caller keeps its
+ * reference. */
 void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t resp_cmd);
 /* gw_accept_cb_t for smpp_work_t tickets (kind SMPP_W_ACCEPTED). */
 void smpp_accept_cb(gw_envelope_t *env, int rc, void *arg);

@@ -48,6 +48,7 @@
 
 struct event_base *smpp_base;
 int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window;
 static char smpp_listen_addr[64];
 static int smpp_port;
 
@@ -77,7 +78,17 @@ static const gw_param_t smpp_params[] = {
     { "smpp.window", GW_PT_INT, &smpp_window, 0, "10", 1, 1000, 0,
       "default number of submit_sm in flight per client connector" },
     { "smpp.response_timeout_s", GW_PT_INT, &smpp_response_timeout_s, 0, "10", 1, 600, 0,
-      "seconds to wait for a response before the session is dropped" },
+      "seconds to wait for a response before the session is dropped; also how long a customer "
+      "connection may stay unbound" },
+    { "smpp.server_idle_s", GW_PT_INT, &smpp_server_idle_s, 0, "120", 0, 86400, 0,
+      "seconds without a PDU (enquire_link counts) from a bound customer before junction "
+      "unbinds and closes its session (0: never)" },
+    { "smpp.server_max_per_ip", GW_PT_INT, &smpp_server_max_per_ip, 0, "16", 1, 1024, 0,
+      "customer connections at once from one peer address; a connection past it is closed "
+      "before any PDU (stat smpp.server_refused_per_ip)" },
+    { "smpp.server_window", GW_PT_INT, &smpp_server_window, 0, "100", 1, 10000, 0,
+      "submit_sm of one customer session awaiting their submit_sm_resp; one past it is "
+      "answered ESME_RMSGQFUL (0x14) and not stored (stat smpp.server_window_full)" },
     GW_PARAM_END,
 };
 
@@ -136,8 +147,10 @@ void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t r
     w->seq = seq;
     w->resp_cmd = resp_cmd;
     rc = gw_core_accept(env, smpp_accept_cb, w);
-    if (rc == 0)
-        return; /* answered in smpp_accepted_answer */
+    if (rc == 0) {
+        s->pending_in++; /* answered in smpp_accepted_answer */
+        return;
+    }
     free(w);
     GW_INFO(SMPP_MOD, "%s: %s from %s to %s not accepted: %s", s->peer, env->id,
             env->from.address, env->to.address, gw_strerror(rc));
@@ -165,6 +178,7 @@ void smpp_accepted_answer(smpp_work_t *w)
                 w->msgid);
         return;
     }
+    s->pending_in--;
     /* a submit_sm_resp carries the envelope id, and no body on an error;
      * a deliver_sm_resp an empty message_id either way */
     if (w->resp_cmd == DELIVER_SM_RESP)

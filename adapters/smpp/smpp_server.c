@@ -29,9 +29,31 @@
  * unknown command generic_nack ESME_RINVCMDID; both keep the session.
  * Messages towards customers (deliver_sm) are not built yet.
  *
- * A connection that has not bound within smpp.response_timeout_s is closed
- * (the session's expire_ms), so idle sockets cannot use up the
- * SMPP_MAX_CUSTOMERS slots.  At shutdown (smpp_server_quiesce) the
+ * Limits, so that one customer cannot take the port from the others:
+ *  - a connection that has not bound within smpp.response_timeout_s is
+ *    closed (the session's expire_ms), and a bound one that sends nothing
+ *    for smpp.server_idle_s (an enquire_link of its own counts) is unbound
+ *    and closed (the session's idle_s), so half-open sockets cannot use up
+ *    the SMPP_MAX_CUSTOMERS slots;
+ *  - at most smpp.server_max_per_ip connections at once from one peer
+ *    address: the one past it is closed on accept, before any PDU;
+ *  - at most smpp.server_window submit_sm per session handed to the core
+ *    and not yet answered (s->pending_in); one past it is answered
+ *    ESME_RMSGQFUL (0x14) and not stored.  Choice documented: MSGQFUL, not
+ *    THROTTLED, so the customer can tell "wait for your answers" from
+ *    "slow down" (the account's rate, below);
+ *  - the account's throughput (msg/s, 0 = unlimited) is a token bucket of
+ *    one second's worth (burst = throughput) shared by every bind of the
+ *    account; a submit_sm past it is answered ESME_RTHROTTLED (0x58) and
+ *    not stored.  Buckets are kept by system_id for the process lifetime,
+ *    so a rebind does not refill one.  The rate is the one the account had
+ *    at the latest bind of any of its sessions (the bind check reads the
+ *    row): a change (accounts.delete + accounts.add; there is no
+ *    accounts.update yet) applies to all the account's sessions from its
+ *    next bind, and starts the bucket full.
+ * Each refusal is counted (stats smpp.server_refused_per_ip,
+ * smpp.server_window_full, smpp.server_throttled) and, like every PDU,
+ * the answer is on the trace bus.  At shutdown (smpp_server_quiesce) the
  * listener closes, bound customers get an unbind behind the answers
  * already written, and every session closes once its output is flushed.
  *
@@ -44,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <event2/listener.h>
 #include <sodium.h>
@@ -54,9 +77,21 @@
 #include "gw_accounts.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_stats.h"
 #include "smpp.h"
 
 #define SMPP_MAX_CUSTOMERS 1024
+
+/* The rate of one account, shared by its binds; see the header.  A GCRA
+ * like router/rt_bucket.c ("tat": when the bucket is full again), kept
+ * plain rather than shared because only the SMPP thread touches it and
+ * adapters do not see router/. */
+typedef struct smpp_acct {
+    struct smpp_acct *next;
+    char system_id[16];
+    int rate;       /* msg/s; 0: unlimited */
+    int64_t tat_us; /* CLOCK_MONOTONIC */
+} smpp_acct_t;
 
 typedef struct smpp_customer {
     struct smpp_customer *next;
@@ -65,6 +100,7 @@ typedef struct smpp_customer {
     char system_id[16];   /* bound as, or asking to bind as (bind_pending) */
     uint32_t bound_as;     /* 0 or the bind command */
     int bind_pending;      /* a bind is being checked on the worker pool */
+    smpp_acct_t *acct;     /* once bound; owned by smpp_accts */
 } smpp_customer_t;
 
 /* A bind body.  Parsed here rather than by libsmpp34, which refuses any
@@ -85,6 +121,66 @@ typedef union {
 static struct evconnlistener *smpp_listener;
 static smpp_customer_t *smpp_customers;
 static int smpp_ncustomers;
+static smpp_acct_t *smpp_accts; /* every account bound since start */
+static gw_stat_t *smpp_stat_per_ip, *smpp_stat_window_full, *smpp_stat_throttled;
+
+static int64_t smpp_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The bucket of system_id, created on its first bind; rate is the
+ * account's throughput as this bind read it (a change restarts the bucket
+ * full).  NULL when out of memory. */
+static smpp_acct_t *smpp_acct_get(const char *system_id, int rate)
+{
+    smpp_acct_t *a;
+
+    for (a = smpp_accts; a; a = a->next)
+        if (strcmp(a->system_id, system_id) == 0)
+            break;
+    if (a == NULL) {
+        if ((a = calloc(1, sizeof(*a))) == NULL)
+            return NULL;
+        snprintf(a->system_id, sizeof(a->system_id), "%s", system_id);
+        a->next = smpp_accts;
+        smpp_accts = a;
+    }
+    if (a->rate != rate) {
+        a->rate = rate < 0 ? 0 : rate;
+        a->tat_us = 0;
+    }
+    return a;
+}
+
+/* 1: a submit may pass (a token spent), 0: over the account's rate. */
+static int smpp_acct_take(smpp_acct_t *a, int64_t now_us)
+{
+    int64_t interval, next;
+
+    if (a->rate <= 0)
+        return 1;
+    interval = (1000000 + a->rate - 1) / a->rate; /* rounded up: never above the rate */
+    next = (a->tat_us > now_us ? a->tat_us : now_us) + interval;
+    if (next - now_us > (int64_t)a->rate * interval)
+        return 0;
+    a->tat_us = next;
+    return 1;
+}
+
+/* Customer sessions open now from ip. */
+static int smpp_customers_from(const char *ip)
+{
+    const smpp_customer_t *cu;
+    int n = 0;
+
+    for (cu = smpp_customers; cu; cu = cu->next)
+        n += strcmp(cu->ip, ip) == 0;
+    return n;
+}
 
 /* Copy the C-octet string at *at (at most outlen octets with its NUL). */
 static int smpp_cstr(const uint8_t *pdu, size_t len, size_t *at, char *out, size_t outlen)
@@ -118,7 +214,9 @@ static void smpp_server_bind_cb(int rc, json_t *account, void *arg)
 {
     smpp_work_t *w = arg;
 
-    json_decref(account); /* the verdict is all the SMPP thread needs yet */
+    /* the verdict and the rate are all the SMPP thread needs yet */
+    w->throughput = (int)json_integer_value(json_object_get(account, "throughput"));
+    json_decref(account);
     w->rc = rc;
     if (smpp_work_push(w) < 0) {
         GW_INFO(SMPP_MOD, "bind of session %llu checked while the adapter stops; dropped",
@@ -180,6 +278,8 @@ void smpp_server_bind_answer(const smpp_work_t *w)
     cu = s->owner;
     cu->bind_pending = 0;
     status = w->rc == 0 ? ESME_ROK : w->rc == GW_EINVAL ? ESME_RBINDFAIL : ESME_RSYSERR;
+    if (status == ESME_ROK && (cu->acct = smpp_acct_get(cu->system_id, w->throughput)) == NULL)
+        status = ESME_RSYSERR;
     memset(&resp, 0, sizeof(resp));
     if (status == ESME_ROK)
         snprintf((char *)resp.tx.system_id, sizeof(resp.tx.system_id), "junction");
@@ -194,8 +294,9 @@ void smpp_server_bind_answer(const smpp_work_t *w)
     }
     cu->bound_as = w->resp_cmd & ~0x80000000u;
     s->expire_ms = 0;
-    GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x)", s->peer, cu->system_id,
-            cu->bound_as);
+    s->idle_s = smpp_server_idle_s;
+    GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x, throughput %d/s)", s->peer,
+            cu->system_id, cu->bound_as, cu->acct->rate);
 }
 
 static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
@@ -210,6 +311,20 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
     }
     if (smpp_sm_decode(cu->sess->peer, h, raw, &f) < 0) {
         smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        return;
+    }
+    if (cu->sess->pending_in >= smpp_server_window) {
+        gw_stat_add(smpp_stat_window_full, 1);
+        GW_DEBUG(SMPP_MOD, "%s: %s has %d submit_sm unanswered, seq %u refused", cu->sess->peer,
+                 cu->system_id, cu->sess->pending_in, h->seq);
+        smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RMSGQFUL, h->seq, NULL);
+        return;
+    }
+    if (!smpp_acct_take(cu->acct, smpp_now_us())) {
+        gw_stat_add(smpp_stat_throttled, 1);
+        GW_DEBUG(SMPP_MOD, "%s: %s over %d/s, seq %u throttled", cu->sess->peer, cu->system_id,
+                 cu->acct->rate, h->seq);
+        smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RTHROTTLED, h->seq, NULL);
         return;
     }
     env = gw_env_new();
@@ -307,6 +422,14 @@ static void smpp_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
         port = ntohs(((struct sockaddr_in6 *)(void *)sa)->sin6_port);
     }
     snprintf(peer, sizeof(peer), "%s:%d", cu->ip, port);
+    if (smpp_customers_from(cu->ip) >= smpp_server_max_per_ip) {
+        gw_stat_add(smpp_stat_per_ip, 1);
+        GW_WARN(SMPP_MOD, "%s: already %d customer sessions from %s, refusing one", peer,
+                smpp_server_max_per_ip, cu->ip);
+        free(cu);
+        evutil_closesocket(fd);
+        return;
+    }
     evutil_make_socket_nonblocking(fd);
     cu->sess = smpp_session_new(fd, peer, &smpp_server_ops, cu);
     if (cu->sess == NULL) {
@@ -327,6 +450,14 @@ int smpp_server_listen(const char *addr, int port)
     int sslen = sizeof(ss);
     char spec[128];
 
+    smpp_stat_per_ip = gw_stat("smpp.server_refused_per_ip",
+                               "customer connections closed: smpp.server_max_per_ip reached");
+    smpp_stat_window_full = gw_stat("smpp.server_window_full",
+                                    "customer submit_sm answered ESME_RMSGQFUL: "
+                                    "smpp.server_window unanswered already");
+    smpp_stat_throttled = gw_stat("smpp.server_throttled",
+                                  "customer submit_sm answered ESME_RTHROTTLED: "
+                                  "over the account's throughput");
     snprintf(spec, sizeof(spec), strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
     memset(&ss, 0, sizeof(ss));
     if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
@@ -369,6 +500,7 @@ int smpp_server_busy(void)
 void smpp_server_stop(void)
 {
     smpp_customer_t *cu;
+    smpp_acct_t *a;
 
     if (smpp_listener)
         evconnlistener_free(smpp_listener);
@@ -379,4 +511,8 @@ void smpp_server_stop(void)
         free(cu);
     }
     smpp_ncustomers = 0;
+    while ((a = smpp_accts) != NULL) {
+        smpp_accts = a->next;
+        free(a);
+    }
 }

@@ -19,7 +19,10 @@
  * Timers: one tick per second per session checks response deadlines
  * (smpp.response_timeout_s; an overdue response ends the session, which
  * the client treats as a broken link and rebinds) and, on keepalive
- * sessions, sends enquire_link after smpp.enquire_link_s of silence.
+ * sessions, sends enquire_link after smpp.enquire_link_s of silence; on
+ * sessions with an idle_s (bound customers), idle_s seconds without a
+ * byte from the peer (an enquire_link of theirs counts) send unbind and
+ * finish the session without waiting for unbind_resp.
  *
  * Freeing: an owner may free its session from inside a callback; the
  * session then only marks itself dead and the callback that is running
@@ -550,6 +553,13 @@ static void smpp_session_tick_cb(evutil_socket_t fd, short what, void *arg)
     if (s->expire_ms && now >= s->expire_ms) {
         GW_WARN(SMPP_MOD, "%s: no bind within %d s, closing", s->peer, smpp_response_timeout_s);
         smpp_session_closed(s, "no bind in time");
+        return;
+    }
+    if (s->idle_s && !s->finishing && now - s->last_rx_ms >= s->idle_s * 1000LL) {
+        GW_INFO(SMPP_MOD, "%s: nothing from the peer for %d s, unbinding", s->peer, s->idle_s);
+        s->last_rx_ms = now; /* the flush below gets its own grace period */
+        smpp_session_request(s, UNBIND, NULL, NULL);
+        smpp_session_finish(s, "idle");
         return;
     }
     /* a peer that never reads what we flush before closing */

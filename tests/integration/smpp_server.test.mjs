@@ -178,7 +178,8 @@ test('a connection that does not bind in time is closed; a bound one stays', asy
 // is answered with its message_id before junction goes, every OK answer
 // stands for a committed message, and the customer is unbound, not cut off.
 test('SIGTERM under load: submit_sm_resp for every committed message, then unbind', async () => {
-  const j = await startJunction({ params: { 'log.level': 'info' } });
+  // a window above N: this test is about shutdown, not about smpp.server_window
+  const j = await startJunction({ params: { 'log.level': 'info', 'smpp.server_window': 1000 } });
   try {
     await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
     await j.mi('routes.add', { name: 'de', priority: 10, dst_prefix: '49', target: 'nowhere' });
