@@ -503,50 +503,6 @@ json_t *gw_rcsv_compile_errors(const json_t *cerrs, const json_t *rules, const j
 
 /* ---- export ---- */
 
-typedef struct gw_rcsv_out {
-    char *buf;
-    size_t len, cap;
-    int rc;
-} gw_rcsv_out_t;
-
-static void gw_rcsv_put(gw_rcsv_out_t *o, const char *s, size_t n)
-{
-    if (o->rc != 0)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        char *b;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        if ((b = realloc(o->buf, cap)) == NULL) {
-            o->rc = GW_ENOMEM;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-/* s as a CSV field: quoted when it holds a separator, a quote, a line end or
- * edge blanks (which the reader would trim). */
-static void gw_rcsv_put_field(gw_rcsv_out_t *o, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (strpbrk(s, ",;\"\r\n") == NULL && (n == 0 || (s[0] != ' ' && s[0] != '\t' &&
-                                                    s[n - 1] != ' ' && s[n - 1] != '\t'))) {
-        gw_rcsv_put(o, s, n);
-        return;
-    }
-    gw_rcsv_put(o, "\"", 1);
-    for (; *s; s++)
-        gw_rcsv_put(o, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
-    gw_rcsv_put(o, "\"", 1);
-}
-
 /* Only the keys listed (NULL-terminated) in obj: 0, or -1 with why. */
 static int gw_rcsv_only(const json_t *obj, const char *at, const char *const *keys, char *why,
                         size_t whylen)
@@ -729,7 +685,7 @@ static int gw_rcsv_cells(const json_t *rule, char cells[][GW_RCSV_CELL_MAX], cha
 
 int gw_rcsv_export(const json_t *rules, char **csv, size_t *len, json_t **skipped)
 {
-    gw_rcsv_out_t o = { NULL, 0, 0, 0 };
+    rt_csvw_t o = { NULL, 0, 0, 0 };
     char (*cells)[GW_RCSV_CELL_MAX] = calloc(GW_RCSV_NCOLS, sizeof *cells);
     char why[256];
     size_t i;
@@ -744,10 +700,10 @@ int gw_rcsv_export(const json_t *rules, char **csv, size_t *len, json_t **skippe
         goto out;
     }
     for (int k = 0; k < GW_RCSV_NCOLS; k++) {
-        gw_rcsv_put(&o, k ? "," : "", k ? 1 : 0);
-        gw_rcsv_put(&o, gw_rcsv_cols[k].name, strlen(gw_rcsv_cols[k].name));
+        rt_csvw_put(&o, k ? "," : "", k ? 1 : 0);
+        rt_csvw_put(&o, gw_rcsv_cols[k].name, strlen(gw_rcsv_cols[k].name));
     }
-    gw_rcsv_put(&o, "\n", 1);
+    rt_csvw_put(&o, "\n", 1);
     json_array_foreach(rules, i, rule) {
         if (gw_rcsv_cells(rule, cells, why, sizeof why) != 0) {
             if (json_array_append_new(*skipped, json_pack("{s:O?, s:O?, s:s}", "id",
@@ -758,10 +714,10 @@ int gw_rcsv_export(const json_t *rules, char **csv, size_t *len, json_t **skippe
             continue;
         }
         for (int k = 0; k < GW_RCSV_NCOLS; k++) {
-            gw_rcsv_put(&o, ",", k ? 1 : 0);
-            gw_rcsv_put_field(&o, cells[k]);
+            rt_csvw_put(&o, ",", k ? 1 : 0);
+            rt_csvw_field(&o, cells[k]);
         }
-        gw_rcsv_put(&o, "\n", 1);
+        rt_csvw_put(&o, "\n", 1);
     }
     if (rc == 0)
         rc = o.rc;

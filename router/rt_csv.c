@@ -192,3 +192,41 @@ int rt_csvr_name_is(const char *s, const char *name)
     }
     return *s == '\0' && *name == '\0';
 }
+
+void rt_csvw_put(rt_csvw_t *w, const char *s, size_t n)
+{
+    char *b;
+    size_t cap;
+
+    if (w->rc != 0)
+        return;
+    if (w->len + n + 1 > w->cap) {
+        cap = w->cap ? w->cap : 1024;
+        while (cap < w->len + n + 1)
+            cap *= 2;
+        if ((b = realloc(w->buf, cap)) == NULL) {
+            w->rc = GW_ENOMEM;
+            return;
+        }
+        w->buf = b;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+void rt_csvw_field(rt_csvw_t *w, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (strpbrk(s, ",;\"\r\n") == NULL &&
+        (n == 0 || (s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t'))) {
+        rt_csvw_put(w, s, n);
+        return;
+    }
+    rt_csvw_put(w, "\"", 1);
+    for (; *s; s++)
+        rt_csvw_put(w, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
+    rt_csvw_put(w, "\"", 1);
+}

@@ -1,5 +1,6 @@
 /*
- * rt_csv.h - one reader of RFC 4180 sheets for every CSV junction takes in:
+ * rt_csv.h - one reader and one writer of RFC 4180 sheets for every CSV
+ * junction takes in or gives out:
  * operator rate sheets (rt_rates_csv.c) and rule sheets
  * (gateway/gw_route_csv.c).
  *
@@ -47,5 +48,19 @@ int rt_csvr_blank(const rt_csvr_t *r);
 /* A header name s, normalised (lower case, ' ' and '-' as '_'), equals name. */
 int rt_csvr_name_is(const char *s, const char *name);
 void rt_csvr_free(rt_csvr_t *r);
+
+/* Writing: text appended to a growing buffer (malloc'd, NUL-terminated,
+ * the caller frees buf); rc remembers the first allocation failure, so a
+ * writer checks once at the end. */
+typedef struct rt_csvw {
+    char *buf;
+    size_t len, cap;
+    int rc;                     /* 0, or GW_ENOMEM */
+} rt_csvw_t;
+
+void rt_csvw_put(rt_csvw_t *w, const char *s, size_t n);
+/* s as one field: quoted (with "" escapes) when it holds a separator, a
+ * quote, a line end or edge blanks (which the reader would trim). */
+void rt_csvw_field(rt_csvw_t *w, const char *s);
 
 #endif

@@ -377,56 +377,8 @@ int rt_rates_parse_csv(const char *text, size_t len, rt_rates_t *into, rt_csv_er
 
 /* ---- export ---- */
 
-typedef struct rt_csv_out {
-    char *buf;
-    size_t len, cap;
-    int rc;
-} rt_csv_out_t;
-
-static void rt_csv_out(rt_csv_out_t *o, const char *s, size_t n)
-{
-    if (o->rc != 0)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        char *b;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        if ((b = realloc(o->buf, cap)) == NULL) {
-            o->rc = GW_ENOMEM;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-/* s as a CSV field: quoted when it holds a separator, a quote, a line end or
- * edge blanks (which the reader would trim). */
-static void rt_csv_out_field(rt_csv_out_t *o, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (strpbrk(s, ",;\"\r\n") == NULL && (n == 0 || (s[0] != ' ' && s[0] != '\t' &&
-                                                    s[n - 1] != ' ' && s[n - 1] != '\t'))) {
-        rt_csv_out(o, s, n);
-        return;
-    }
-    rt_csv_out(o, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"')
-            rt_csv_out(o, "\"\"", 2);
-        else
-            rt_csv_out(o, s, 1);
-    }
-    rt_csv_out(o, "\"", 1);
-}
-
 /* t as YYYY-MM-DDTHH:MM:SSZ, or "" for 0 (open). */
-static void rt_csv_out_time(rt_csv_out_t *o, int64_t t)
+static void rt_csv_put_time(rt_csvw_t *o, int64_t t)
 {
     char b[48];
     int64_t z = t / 86400 + 719468, secs = t % 86400;
@@ -441,47 +393,47 @@ static void rt_csv_out_time(rt_csv_out_t *o, int64_t t)
         return;
     snprintf(b, sizeof b, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
              (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
-    rt_csv_out(o, b, strlen(b));
+    rt_csvw_put(o, b, strlen(b));
 }
 
 static int rt_csv_out_row(void *arg, const rt_rate_row_t *r)
 {
-    rt_csv_out_t *o = arg;
+    rt_csvw_t *o = arg;
     char b[40];
     int prec;
 
-    rt_csv_out(o, r->prefix, strlen(r->prefix));
-    rt_csv_out(o, ",", 1);
-    rt_csv_out_field(o, r->connector);
+    rt_csvw_put(o, r->prefix, strlen(r->prefix));
+    rt_csvw_put(o, ",", 1);
+    rt_csvw_field(o, r->connector);
     for (prec = 15; prec < 17; prec++) {  /* the shortest text that reads back the same */
         snprintf(b, sizeof b, "%.*g", prec, r->cost);
         if (strtod(b, NULL) == r->cost)
             break;
     }
     snprintf(b, sizeof b, "%.*g", prec, r->cost);
-    rt_csv_out(o, ",", 1);
-    rt_csv_out(o, b, strlen(b));
-    rt_csv_out(o, ",", 1);
-    rt_csv_out(o, r->currency, strlen(r->currency));
-    rt_csv_out(o, ",", 1);
-    rt_csv_out_time(o, r->valid_from);
-    rt_csv_out(o, ",", 1);
-    rt_csv_out_time(o, r->valid_to);
-    rt_csv_out(o, "\n", 1);
+    rt_csvw_put(o, ",", 1);
+    rt_csvw_put(o, b, strlen(b));
+    rt_csvw_put(o, ",", 1);
+    rt_csvw_put(o, r->currency, strlen(r->currency));
+    rt_csvw_put(o, ",", 1);
+    rt_csv_put_time(o, r->valid_from);
+    rt_csvw_put(o, ",", 1);
+    rt_csv_put_time(o, r->valid_to);
+    rt_csvw_put(o, "\n", 1);
     return o->rc;
 }
 
 int rt_rates_export_csv(const rt_rates_t *t, char **out, size_t *len)
 {
     static const char head[] = "prefix,connector,cost,currency,valid_from,valid_to\n";
-    rt_csv_out_t o = { NULL, 0, 0, 0 };
+    rt_csvw_t o = { NULL, 0, 0, 0 };
     int rc;
 
     *out = NULL;
     *len = 0;
     if (!rt_rates_sealed(t))
         return GW_EINVAL;
-    rt_csv_out(&o, head, sizeof head - 1);
+    rt_csvw_put(&o, head, sizeof head - 1);
     rc = rt_rates_foreach(t, rt_csv_out_row, &o);
     if (rc == 0)
         rc = o.rc;
