@@ -76,7 +76,7 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
  * stat; GW_ST__COUNT: no change, a receipt that is not final) with the
  * events of the receipt hook, in one transaction.  cb after
  * the commit with rc 0 and the message id, or GW_ENOTFOUND (no such
- * receipt map row: nothing changed).  Any thread. */
+ * message waiting for a receipt under that id: nothing changed).  Any thread. */
 int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
                      const char *stat, db_receipt_cb_t cb, void *arg);
 /* Sweeps: bounded batches of changes the writer makes by itself, each row

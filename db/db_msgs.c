@@ -1,5 +1,6 @@
 /*
- * db_msgs.c - reading messages: recovery, the message log, receipt maps.
+ * db_msgs.c - reading messages: recovery, the message log, queue pages,
+ * receipt lookups.
  *
  * One reader connection, guarded by db_msgs_lock; in WAL mode it reads the
  * last committed state while the writer thread keeps committing.  Rows

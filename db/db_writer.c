@@ -14,8 +14,8 @@
  *
  * Jobs: an INSERT (a new message: envelope JSON, delivery columns), an
  * UPDATE (a state change of a delivery: a snapshot taken when queued), a
- * RECEIPT (the far side's final word, matched through the receipt map in
- * the same transaction), each with up to GW_EVBATCH_MAX events written to
+ * RECEIPT (the far side's final word, matched on the message row by
+ * (target, remote_id) in the same transaction), each with up to GW_EVBATCH_MAX events written to
  * the outbox table in that transaction.
  *
  * Nothing is dropped.  When a group cannot commit (the write lock held
@@ -543,7 +543,7 @@ static int db_wr_exec_insert(db_job_t *job)
     return rc;
 }
 
-/* Bind and run an update (and its receipt row and events); 0 or GW_ESTORE
+/* Bind and run an update (and its events); 0 or GW_ESTORE
  * (logged). */
 static int db_wr_exec_update(db_job_t *job)
 {

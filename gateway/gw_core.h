@@ -97,7 +97,8 @@ typedef void (*gw_ack_cb_t)(void *arg, int rc);
 /* A delivery receipt: the far side's word (SMPP "stat:" values DELIVRD,
  * EXPIRED, UNDELIV, REJECTD, DELETED, UNKNOWN are final; ACCEPTD, ENROUTE
  * are not) on the message it knows as remote_id through connector.  The
- * writer finds the message through the receipt map, records the final
+ * writer finds the message by (connector, remote_id) among those waiting
+ * for a receipt (db_schema.c: messages_remote), records the final
  * state and the "receipt" event (then "delivered" / "expired" / "failed")
  * in one transaction; cb runs after it with 0, or GW_ENOTFOUND for an
  * unknown id (nothing changed; the caller still acknowledges: a receipt

@@ -910,7 +910,7 @@ int gw_cq_start(void)
     gw_cq_st_dropped = gw_stat("core.queue_left_in_store",
                                "arrivals left in the store while their queue was spilled");
     gw_cq_st_swept = gw_stat("core.swept", "messages expired by the sweep in the store");
-    gw_cq_st_purged = gw_stat("core.purged", "final messages and receipt maps purged");
+    gw_cq_st_purged = gw_stat("core.purged", "done messages purged (final, or submitted without a receipt to wait for)");
     gw_cq_st_moved = gw_stat("core.moved", "messages moved off a target that stayed down");
     gw_cq_base = event_base_new();
     gw_cq_inq = gw_queue_new(0, gw_cq_cmd_free);

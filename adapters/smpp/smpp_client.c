@@ -21,8 +21,8 @@
  * deliver_sm's fields point into the PDU while it is handled); only
  * bind_transceiver is packed by libsmpp34.
  *
- * Inbound deliver_sm: a delivery receipt (esm_class 0x04) is looked up in
- * the receipt map and emitted as a "receipt" event; any other deliver_sm is
+ * Inbound deliver_sm: a delivery receipt (esm_class 0x04) is matched to
+ * its message by the core (connector, remote id) and emitted as a "receipt" event; any other deliver_sm is
  * a mobile-originated message that becomes an envelope and is answered only
  * after it is committed (smpp_accept in smpp_adapter.c).
  *
@@ -528,9 +528,9 @@ static void smpp_client_receipt_acked(void *arg, int rc)
         smpp_work_free(w); /* stopping: the SMSC resends it to the next start */
 }
 
-/* A delivery receipt: the core finds our message through the receipt map
- * and records the SMSC's final word ("stat:" of the SMPP 3.4 appendix B
- * text; err: is kept as the reason); deliver_sm_resp goes out only once
+/* A delivery receipt: the core finds our message by our connector and its
+ * message_id and records the SMSC's final word ("stat:" of the SMPP 3.4
+ * appendix B text; err: is kept as the reason); deliver_sm_resp goes out only once
  * that is committed.  Returns 0 when the answer is on its way, else the
  * caller answers at once. */
 static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,

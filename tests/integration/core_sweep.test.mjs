@@ -192,7 +192,7 @@ test('retention purge under load: final messages go in batches of 500 while new 
     return results.every((_, i) => texts.has(`new ${i}`));
   }, 20000, 'every new message submitted to the SMSC');
 
-  // purged means gone: the MI, the store, the receipt maps, the counter
+  // purged means gone: the MI, the store, the counter
   for (const id of oldIds) assert.equal(await isGone(j, id), true, `${id} purged`);
   const c = await counters(j);
   t.diagnostic(`core.purged ${c['core.purged']}; messages ${before} before, ${count(j, 'messages')} after`);

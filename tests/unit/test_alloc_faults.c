@@ -500,7 +500,7 @@ static void test_writer_calls_refused_for_memory_queue_nothing_and_then_commit(v
     for (int kind = 0; kind <= 4; kind++) {
         tf_call_t c = {.kind = kind, .d = d};
         char *text = tf_give_event(&c.ev);
-        if (kind == 1) { /* an update that writes the receipt map row */
+        if (kind == 1) { /* an update to submitted with a remote id */
             d->status = GW_ST_SUBMITTED;
             snprintf(d->remote_id, sizeof d->remote_id, "remote-1");
         }
