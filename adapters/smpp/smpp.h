@@ -64,6 +64,12 @@ void smpp_text_free(smpp_text_t *t);
  * SMPP_GSM_PART / SMPP_UCS2_PART octets that never end inside an escape or
  * surrogate pair.  Returns n, or 0 when more than max - 1 parts. */
 size_t smpp_text_split(const smpp_text_t *t, size_t *offs, size_t max);
+/* The alphabet data_coding says the octets are in: SMPP_DC_GSM, _IA5,
+ * _LATIN1, _UCS2 or _BINARY (8-bit data, compressed, codings we do not
+ * decode, reserved values).  SMPP 3.4's own codings 0..14 as they are,
+ * the 3GPP TS 23.038 coding groups 0x10-0x3F and 0xC0-0xFF by their
+ * alphabet bits (message class and indications ignored). */
+int smpp_dcs_alphabet(int data_coding);
 /* 1 when data_coding carries no text we decode (binary, unknown). */
 int smpp_text_is_binary(int data_coding);
 /* short_message octets in data_coding to a new NUL-terminated UTF-8 string

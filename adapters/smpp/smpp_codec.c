@@ -12,6 +12,13 @@
  * is not in GSM 03.38 and therefore forces UCS-2: the text is never
  * silently truncated.  Splitting counts octets of the encoded text and
  * never separates an escape pair or a surrogate pair.
+ *
+ * Decoding reads data_coding as SMPP 3.4 defines 0..14 (0 GSM 03.38, 1
+ * IA5, 3 Latin-1, 8 UCS-2; the others are kept as binary) and, above, as
+ * the coding groups of 3GPP TS 23.038 (smpp_dcs_alphabet): 0x10-0x3F by
+ * their alphabet bits (compressed is binary), 0xC0-0xDF GSM, 0xE0-0xEF
+ * UCS-2, 0xF0-0xFF GSM or 8-bit data by bit 2.  The message class those
+ * values carry is not acted on here; 0x0F, 0x40-0xBF stay binary.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -315,15 +322,45 @@ static char *smpp_latin1_to_utf8(const uint8_t *in, size_t n, size_t *outlen)
     return (char *)out;
 }
 
+/* 3GPP TS 23.038 section 4, alphabet bits 3..2 of the general data coding
+ * group: 00 GSM 7-bit, 01 8-bit data, 10 UCS2, 11 reserved (read as GSM,
+ * the default alphabet). */
+static int smpp_dcs_general(int data_coding)
+{
+    static const int alphabet[4] = { SMPP_DC_GSM, SMPP_DC_BINARY, SMPP_DC_UCS2, SMPP_DC_GSM };
+
+    /* compressed text (bit 5) is kept as binary: we do not decompress */
+    return data_coding & 0x20 ? SMPP_DC_BINARY : alphabet[(data_coding >> 2) & 0x03];
+}
+
+int smpp_dcs_alphabet(int data_coding)
+{
+    int rc;
+
+    if (data_coding == SMPP_DC_GSM || data_coding == SMPP_DC_IA5 ||
+        data_coding == SMPP_DC_LATIN1 || data_coding == SMPP_DC_UCS2)
+        rc = data_coding;
+    else if (data_coding >= 0x10 && data_coding <= 0x3F)
+        rc = smpp_dcs_general(data_coding); /* bit 4: class in bits 1..0 */
+    else if (data_coding >= 0xC0 && data_coding <= 0xDF)
+        rc = SMPP_DC_GSM; /* message waiting, discard or store */
+    else if (data_coding >= 0xE0 && data_coding <= 0xEF)
+        rc = SMPP_DC_UCS2; /* message waiting, store, UCS2 */
+    else if (data_coding >= 0xF0 && data_coding <= 0xFF)
+        rc = data_coding & 0x04 ? SMPP_DC_BINARY : SMPP_DC_GSM; /* class in bits 1..0 */
+    else
+        rc = SMPP_DC_BINARY; /* SMPP 3.4's other codings, 0x0F, 0x40-0xBF, < 0 */
+    return rc;
+}
+
 int smpp_text_is_binary(int data_coding)
 {
-    return !(data_coding == SMPP_DC_GSM || data_coding == SMPP_DC_IA5 ||
-             data_coding == SMPP_DC_LATIN1 || data_coding == SMPP_DC_UCS2);
+    return smpp_dcs_alphabet(data_coding) == SMPP_DC_BINARY;
 }
 
 char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *outlen)
 {
-    switch (data_coding) {
+    switch (smpp_dcs_alphabet(data_coding)) {
     case SMPP_DC_GSM:
         return smpp_gsm_to_utf8(in, n, outlen);
     case SMPP_DC_UCS2:

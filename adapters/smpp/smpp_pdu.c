@@ -5,10 +5,12 @@
  * Addresses follow gateway/gw_addr.h both ways (gw_addr_normalise with the
  * PDU's TON/NPI in, gw_addr_to_smpp out); an empty source_addr stays empty
  * for the SMSC to fill in, an empty or unusable destination is GW_EINVAL.
- * Bodies are decoded to UTF-8 by data_coding (0 GSM 03.38, 1 IA5, 3
- * Latin-1, 8 UCS-2); any other coding is kept as binary octets.  The text comes from
- * short_message, or from the message_payload TLV when short_message is
- * empty.  A user data header (esm_class 0x40) is stripped; a concatenation
+ * Bodies are decoded to UTF-8 by the alphabet of data_coding
+ * (smpp_dcs_alphabet: 0 GSM 03.38, 1 IA5, 3 Latin-1, 8 UCS-2, and the
+ * 3GPP TS 23.038 coding groups by their alphabet bits); any other coding
+ * is kept as binary octets, and env->data_coding keeps the value as sent.
+ * The text comes from short_message, or from the message_payload TLV when
+ * short_message is empty.  A user data header (esm_class 0x40) is stripped; a concatenation
  * IE is kept as the tag "concat" = "ref/total/seq" (reassembly is not done
  * here).
  *

@@ -163,6 +163,83 @@ static void test_binary_coding_is_not_decoded(void **state)
     assert_null(smpp_text_decode(SMPP_DC_BINARY, (const uint8_t *)"x", 1, &n));
 }
 
+/* 3GPP TS 23.038 coding groups whose alphabet bits say GSM 7-bit: the
+ * general group with a message class (0x10-0x13), the reserved alphabet
+ * (0x1C, read as GSM), message waiting (0xC0-0xDF), data coding /
+ * message class with bit 2 clear (0xF0-0xF3). */
+static void test_dcs_class_bits_decode_as_gsm(void **state)
+{
+    static const int dcs[] = { 0x10, 0x11, 0x12, 0x13, 0x1C, 0x1F, 0xC0, 0xCF, 0xD0, 0xDF,
+                               0xF0, 0xF1, 0xF2, 0xF3, 0xF8, 0xFB };
+    const uint8_t in[] = { 0x48, 0x69, 0x00, 0x1B, 0x65 };
+    size_t k, n;
+    char *s;
+
+    (void)state;
+    for (k = 0; k < sizeof dcs / sizeof dcs[0]; k++) {
+        assert_int_equal(smpp_dcs_alphabet(dcs[k]), SMPP_DC_GSM);
+        assert_false(smpp_text_is_binary(dcs[k]));
+        s = smpp_text_decode(dcs[k], in, sizeof in, &n);
+        assert_non_null(s);
+        assert_string_equal(s, "Hi@\xE2\x82\xAC");
+        free(s);
+    }
+}
+
+/* Alphabet bits 10 of the general group (0x18-0x1B) and the UCS2 message
+ * waiting group (0xE0-0xEF) are UTF-16BE. */
+static void test_dcs_group_ucs2_decodes_as_ucs2(void **state)
+{
+    static const int dcs[] = { 0x18, 0x19, 0x1A, 0x1B, 0xE0, 0xE8, 0xEF };
+    const uint8_t in[] = { 0x04, 0x1F, 0xD8, 0x3D, 0xDE, 0x00 };
+    size_t k, n;
+    char *s;
+
+    (void)state;
+    for (k = 0; k < sizeof dcs / sizeof dcs[0]; k++) {
+        assert_int_equal(smpp_dcs_alphabet(dcs[k]), SMPP_DC_UCS2);
+        s = smpp_text_decode(dcs[k], in, sizeof in, &n);
+        assert_non_null(s);
+        assert_string_equal(s, "\xD0\x9F\xF0\x9F\x98\x80");
+        free(s);
+    }
+}
+
+/* 8-bit data (0x14-0x17, 0xF4-0xF7, 0xFC-0xFF) and compressed text
+ * (bit 5 of 0x20-0x3F) are not decoded. */
+static void test_dcs_8bit_and_compressed_stay_binary(void **state)
+{
+    static const int dcs[] = { 0x14, 0x15, 0x16, 0x17, 0xF4, 0xF5, 0xF6, 0xF7, 0xFC, 0xFF,
+                               0x20, 0x21, 0x30, 0x38, 0x3F };
+    size_t k, n;
+
+    (void)state;
+    for (k = 0; k < sizeof dcs / sizeof dcs[0]; k++) {
+        assert_int_equal(smpp_dcs_alphabet(dcs[k]), SMPP_DC_BINARY);
+        assert_true(smpp_text_is_binary(dcs[k]));
+        assert_null(smpp_text_decode(dcs[k], (const uint8_t *)"x", 1, &n));
+    }
+}
+
+/* SMPP 3.4's own codings 0..14 keep their meaning (only 0, 1, 3 and 8 are
+ * text we decode); 0x0F and 0x40-0xBF stay binary as before. */
+static void test_dcs_smpp34_codings_keep_their_meaning(void **state)
+{
+    int dc;
+
+    (void)state;
+    assert_int_equal(smpp_dcs_alphabet(0), SMPP_DC_GSM);
+    assert_int_equal(smpp_dcs_alphabet(1), SMPP_DC_IA5);
+    assert_int_equal(smpp_dcs_alphabet(3), SMPP_DC_LATIN1);
+    assert_int_equal(smpp_dcs_alphabet(8), SMPP_DC_UCS2);
+    for (dc = 0; dc <= 0x0F; dc++)
+        if (dc != 0 && dc != 1 && dc != 3 && dc != 8)
+            assert_int_equal(smpp_dcs_alphabet(dc), SMPP_DC_BINARY);
+    for (dc = 0x40; dc <= 0xBF; dc++)
+        assert_int_equal(smpp_dcs_alphabet(dc), SMPP_DC_BINARY);
+    assert_int_equal(smpp_dcs_alphabet(-1), SMPP_DC_BINARY);
+}
+
 static void test_160_gsm_chars_fit_one_part(void **state)
 {
     char buf[161];
@@ -320,6 +397,10 @@ int main(void)
         cmocka_unit_test(test_ucs2_decodes_surrogates_and_lone_ones),
         cmocka_unit_test(test_latin1_decodes_high_octets),
         cmocka_unit_test(test_binary_coding_is_not_decoded),
+        cmocka_unit_test(test_dcs_class_bits_decode_as_gsm),
+        cmocka_unit_test(test_dcs_group_ucs2_decodes_as_ucs2),
+        cmocka_unit_test(test_dcs_8bit_and_compressed_stay_binary),
+        cmocka_unit_test(test_dcs_smpp34_codings_keep_their_meaning),
         cmocka_unit_test(test_160_gsm_chars_fit_one_part),
         cmocka_unit_test(test_161_gsm_chars_split_153_and_8),
         cmocka_unit_test(test_split_never_separates_escape_pair),
