@@ -10,9 +10,10 @@
  * 3GPP TS 23.038 coding groups by their alphabet bits); any other coding
  * is kept as binary octets, and env->data_coding keeps the value as sent.
  * The text comes from short_message, or from the message_payload TLV when
- * short_message is empty.  A user data header (esm_class 0x40) is stripped; a concatenation
- * IE is kept as the tag "concat" = "ref/total/seq" (reassembly is not done
- * here).
+ * short_message is empty.  A user data header (esm_class 0x40) is
+ * stripped; a concatenation IE, 8-bit or 16-bit reference, is kept as the
+ * tag "concat" = "ref/total/seq" (reassembly is not done here).  A UDH
+ * whose length runs past the message, or an IE past the UDH, is GW_EINVAL.
  *
  * The PDU itself is decoded by smpp_wire (smpp_sm_decode below logs what
  * it refuses); the fields here point into the PDU and are copied into the
@@ -88,25 +89,42 @@ static void smpp_sm_octets(const smpp_sm_fields_t *f, const uint8_t **p, size_t 
     }
 }
 
-/* Strip a UDH in front of p/n; records a concatenation IE as a tag. */
+/* Strip a UDH in front of p/n (3GPP TS 23.040 9.2.3.24: UDHL, then IEs of
+ * IEI, length, data); records a concatenation IE, 8-bit reference (IEI
+ * 0x00, length 3) or 16-bit (IEI 0x08, length 4), as the tag "concat" =
+ * "ref/total/seq".  GW_EINVAL when the UDHL runs past the message or an IE
+ * past the UDHL (p/n untouched then), GW_ENOMEM. */
 static int smpp_udh_strip(gw_envelope_t *env, const uint8_t **p, size_t *n)
 {
-    size_t udhl, i;
+    const uint8_t *u = *p;
+    size_t end, i, ielen;
     char tag[32];
+    int rc = 0;
 
-    if (*n < 1 || (size_t)(*p)[0] + 1 > *n)
+    if (*n < 1 || (size_t)u[0] + 1 > *n)
         return GW_EINVAL;
-    udhl = (*p)[0];
-    for (i = 1; i + 1 < udhl + 1; i += 2 + (*p)[i + 1]) {
-        if ((*p)[i] == 0x00 && (*p)[i + 1] == 3 && i + 4 < udhl + 1) {
-            snprintf(tag, sizeof(tag), "%u/%u/%u", (*p)[i + 2], (*p)[i + 3], (*p)[i + 4]);
-            if (gw_env_set_tag(env, "concat", tag) < 0)
-                return GW_ENOMEM;
+    end = (size_t)u[0] + 1; /* the first octet after the UDH */
+    for (i = 1; rc == 0 && i < end; i += 2 + ielen) {
+        /* the IEI, its length octet and its data all within the UDH */
+        if (i + 2 > end || i + 2 + u[i + 1] > end) {
+            rc = GW_EINVAL;
+            break;
         }
+        ielen = u[i + 1];
+        tag[0] = '\0';
+        if (u[i] == 0x00 && ielen == 3)
+            snprintf(tag, sizeof(tag), "%u/%u/%u", u[i + 2], u[i + 3], u[i + 4]);
+        else if (u[i] == 0x08 && ielen == 4)
+            snprintf(tag, sizeof(tag), "%u/%u/%u", ((unsigned)u[i + 2] << 8) | u[i + 3],
+                     u[i + 4], u[i + 5]);
+        if (tag[0] != '\0' && gw_env_set_tag(env, "concat", tag) < 0)
+            rc = GW_ENOMEM;
     }
-    *p += udhl + 1;
-    *n -= udhl + 1;
-    return 0;
+    if (rc == 0) {
+        *p += end;
+        *n -= end;
+    }
+    return rc;
 }
 
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)

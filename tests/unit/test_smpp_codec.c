@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "adapters/smpp/smpp.h"
 #include "gateway/gw_errors.h"
@@ -382,6 +383,121 @@ static void test_receipt_text_fields_are_read_up_to_a_space(void **state)
     assert_string_equal(id, "0123");
 }
 
+/* smpp_env_fill on a short_message of len octets with esm_class and
+ * data_coding; env is new, the caller unrefs it. */
+static int fill(const uint8_t *sm, size_t len, uint8_t esm_class, uint8_t dc,
+                gw_envelope_t **env)
+{
+    smpp_sm_fields_t f = { .src = "4915112345", .dst = "4915198765", .src_ton = 1,
+                           .src_npi = 1, .dst_ton = 1, .dst_npi = 1, .esm_class = esm_class,
+                           .data_coding = dc, .sm = sm, .sm_len = len, .message_state = -1,
+                           .sar_ref = -1, .sar_total = -1, .sar_seq = -1 };
+
+    *env = gw_env_new();
+    assert_non_null(*env);
+    return smpp_env_fill(*env, &f);
+}
+
+static const char *concat_tag(const gw_envelope_t *env)
+{
+    return json_string_value(json_object_get(env->tags, "concat"));
+}
+
+/* A deliver_sm of data_coding 0x11 (class 1, GSM) becomes GSM text; the
+ * envelope keeps the value as sent. */
+static void test_dcs_class_gsm_fills_text_and_keeps_data_coding(void **state)
+{
+    const uint8_t sm[] = { 0x48, 0x69, 0x00 };
+    gw_envelope_t *env;
+
+    (void)state;
+    assert_int_equal(fill(sm, sizeof sm, 0, 0x11, &env), 0);
+    assert_false(env->binary);
+    assert_string_equal(env->content_type, "text/plain");
+    assert_string_equal(env->body, "Hi@");
+    assert_int_equal(env->data_coding, 0x11);
+    gw_env_unref(env);
+    assert_int_equal(fill(sm, sizeof sm, 0, 0xF5, &env), 0);
+    assert_true(env->binary);
+    assert_int_equal(env->body_len, 3);
+    assert_int_equal(env->data_coding, 0xF5);
+    gw_env_unref(env);
+}
+
+static void test_udh_8bit_reference_recorded(void **state)
+{
+    const uint8_t sm[] = { 0x05, 0x00, 0x03, 0xA7, 0x03, 0x02, 'h', 'i' };
+    gw_envelope_t *env;
+
+    (void)state;
+    assert_int_equal(fill(sm, sizeof sm, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), 0);
+    assert_string_equal(concat_tag(env), "167/3/2");
+    assert_string_equal(env->body, "hi");
+    gw_env_unref(env);
+}
+
+/* IEI 0x08: a 16-bit reference (hi, lo), total, seq; found after another
+ * IE, and recorded like the 8-bit one. */
+static void test_udh_16bit_reference_recorded(void **state)
+{
+    const uint8_t sm[] = { 0x09, 0x24, 0x01, 0x01,                 /* national language */
+                           0x08, 0x04, 0xBE, 0xEF, 0x04, 0x01,     /* concat, ref 0xBEEF */
+                           0x04, 0x1F };                           /* UCS-2 "П" */
+    const uint8_t top[] = { 0x06, 0x08, 0x04, 0xFF, 0xFF, 0x02, 0x02, 'x' };
+    gw_envelope_t *env;
+
+    (void)state;
+    assert_int_equal(fill(sm, sizeof sm, SMPP_ESM_UDHI, 0x18, &env), 0);
+    assert_string_equal(concat_tag(env), "48879/4/1");
+    assert_string_equal(env->body, "\xD0\x9F");
+    gw_env_unref(env);
+    assert_int_equal(fill(top, sizeof top, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), 0);
+    assert_string_equal(concat_tag(env), "65535/2/2");
+    assert_string_equal(env->body, "x");
+    gw_env_unref(env);
+}
+
+/* An IE whose length runs past the UDHL, or an IEI without its length
+ * octet, is refused; nothing past the UDH is read as IE data. */
+static void test_udh_ie_past_header_refused(void **state)
+{
+    /* UDHL 5 but the 16-bit concat IE needs 6 octets */
+    const uint8_t longer[] = { 0x05, 0x08, 0x04, 0x12, 0x34, 0x02, 0x01, 'a', 'b' };
+    /* UDHL 3: one whole IE, then a lone IEI */
+    const uint8_t lone[] = { 0x03, 0x24, 0x00, 0x00, 'a' };
+    /* an 8-bit concat IE one octet short of its UDHL */
+    const uint8_t short8[] = { 0x04, 0x00, 0x03, 0x01, 0x02, 0x01 };
+    gw_envelope_t *env;
+
+    (void)state;
+    assert_int_equal(fill(longer, sizeof longer, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), GW_EINVAL);
+    assert_null(concat_tag(env));
+    gw_env_unref(env);
+    assert_int_equal(fill(lone, sizeof lone, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), GW_EINVAL);
+    gw_env_unref(env);
+    assert_int_equal(fill(short8, sizeof short8, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), GW_EINVAL);
+    assert_null(concat_tag(env));
+    gw_env_unref(env);
+}
+
+static void test_udh_longer_than_message_refused(void **state)
+{
+    const uint8_t sm[] = { 0x06, 0x00, 0x03, 0x01, 0x02, 0x01 };
+    const uint8_t empty_text[] = { 0x05, 0x00, 0x03, 0x01, 0x02, 0x01 };
+    gw_envelope_t *env;
+
+    (void)state;
+    assert_int_equal(fill(sm, sizeof sm, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), GW_EINVAL);
+    gw_env_unref(env);
+    assert_int_equal(fill(sm, 0, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), GW_EINVAL);
+    gw_env_unref(env);
+    /* a UDH that fills the whole message leaves an empty text */
+    assert_int_equal(fill(empty_text, sizeof empty_text, SMPP_ESM_UDHI, SMPP_DC_GSM, &env), 0);
+    assert_string_equal(concat_tag(env), "1/2/1");
+    assert_int_equal(env->body_len, 0);
+    gw_env_unref(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +524,11 @@ int main(void)
         cmocka_unit_test(test_70_ucs2_chars_fit_71_do_not),
         cmocka_unit_test(test_too_many_parts_is_refused),
         cmocka_unit_test(test_receipt_text_fields_are_read_up_to_a_space),
+        cmocka_unit_test(test_dcs_class_gsm_fills_text_and_keeps_data_coding),
+        cmocka_unit_test(test_udh_8bit_reference_recorded),
+        cmocka_unit_test(test_udh_16bit_reference_recorded),
+        cmocka_unit_test(test_udh_ie_past_header_refused),
+        cmocka_unit_test(test_udh_longer_than_message_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
