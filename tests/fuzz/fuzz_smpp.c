@@ -35,6 +35,14 @@ static void fuzz_smpp_text(const uint8_t *data, size_t size)
         s = smpp_text_decode(codings[k], data, size, &n);
         free(s);
     }
+    /* the first octet as a data_coding (the 3GPP TS 23.038 groups): text
+     * exactly when smpp_text_is_binary says so */
+    if (size > 0) {
+        s = smpp_text_decode(data[0], data + 1, size - 1, &n);
+        if ((s == NULL) != smpp_text_is_binary(data[0]))
+            abort();
+        free(s);
+    }
     if (smpp_text_encode((const char *)data, size, &t) == 0) {
         smpp_text_split(&t, offs, SMPP_MAX_PARTS + 1);
         smpp_text_free(&t);
