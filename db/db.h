@@ -57,6 +57,26 @@ int db_writer_start(void);
 /* Commits what is queued, then stops the thread. */
 void db_writer_stop(void);
 void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_event);
+/* Delivery reports (gateway/gw_report.c).  A row that reaches a final
+ * state in a writer job (an update to delivered / failed / expired, a
+ * receipt, a sweep) may owe its sender a report: a new message, stored in
+ * the same transaction, so a crash can never keep the outcome and lose
+ * its report.  make() runs on the writer thread with the row's envelope
+ * (env; or, when env is NULL, its JSON text env_json and its
+ * source_connector column, so rows of other senders cost no parse), the
+ * final status, the far side's word (stat, NULL when none) and code
+ * (err), and wait = 1 when the receipt-wait sweep expires it; it returns
+ * a new delivery (queued, plan and env_json set; its own events in *ev)
+ * or NULL.  The writer inserts it after the change; done(d, rc, qseq)
+ * runs after the group, on the writer thread, and owns d: rc 0 committed
+ * (qseq its queue place), GW_ESTORE never stored (a failed group makes
+ * its reports again when it runs again).  Set before the writer starts. */
+typedef gw_delivery_t *(*db_report_make_fn_t)(const gw_envelope_t *env,
+                                              const char *source_connector,
+                                              const char *env_json, gw_status_t st,
+                                              const char *stat, int err, int wait,
+                                              gw_evbatch_t *ev);
+void db_writer_set_report_hook(db_report_make_fn_t make, db_commit_cb_t done);
 /* Queue a new message: d's envelope (its content as env_json, borrowed:
  * it must stay valid until cb has run) with d's delivery state, and ev
  * (taken over on success).  cb after the commit.  Any thread.  Returns 0,

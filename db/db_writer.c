@@ -109,6 +109,9 @@ typedef struct db_job {
     char stat[16];
     char found_id[GW_ENV_ID_LEN + 1];
     int64_t ts;
+    /* the delivery reports this job's change made (db_writer_set_report_hook):
+     * inserts run after it in its transaction; made again when it runs again */
+    struct db_job *kids, *knext;
 } db_job_t;
 
 /* Configuration (db_params); read when the writer starts. */
@@ -146,6 +149,8 @@ static pthread_t db_wr_thread;
 static gw_queue_t *db_wr_queue;
 static db_row_events_fn_t db_wr_row_events; /* set before start */
 static db_event_hook_fn_t db_wr_on_event;
+static db_report_make_fn_t db_wr_report_make; /* set before start */
+static db_commit_cb_t db_wr_report_done;
 /* Static so that stopping cannot fail for want of memory. */
 static db_job_t db_wr_stop_job = {.kind = DB_JOB_STOP};
 
@@ -190,7 +195,8 @@ static const char db_wr_sql_update[] =
 static const char db_wr_sql_outbox[] =
     "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_rcpt_find[] =
-    "SELECT id, status, envelope FROM messages WHERE target = ?1 AND remote_id = ?2"
+    "SELECT id, status, envelope, source_connector FROM messages WHERE target = ?1"
+    " AND remote_id = ?2"
     " AND " DB_SCHEMA_RCPT_WAIT; /* the term of messages_remote (db_schema.c) */
 static const char db_wr_sql_rcpt_set[] =
     "UPDATE messages SET status=?1, reason=?2, reason_text=?3, updated_at=?4"
@@ -199,10 +205,12 @@ static const char db_wr_sql_purge[] =
     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY seq LIMIT 500)";
 /* The sweeps' row pickers each walk one partial index (db_schema.c). */
 static const char db_wr_sql_sw_queued[] =
-    "SELECT id, envelope FROM messages WHERE status = 'queued' AND expires_at > 0"
+    "SELECT id, envelope, source_connector FROM messages WHERE status = 'queued'"
+    " AND expires_at > 0"
     " AND expires_at < ?1 AND target = ?2 AND qseq > ?3 LIMIT ?4";
 static const char db_wr_sql_sw_submitted[] =
-    "SELECT id, envelope FROM messages WHERE " DB_SCHEMA_RCPT_WAIT " AND updated_at < ?1"
+    "SELECT id, envelope, source_connector FROM messages WHERE " DB_SCHEMA_RCPT_WAIT
+    " AND updated_at < ?1"
     " LIMIT ?2"; /* the term of messages_submitted */
 static const char db_wr_sql_sw_set[] =
     "UPDATE messages SET status = ?1, reason_text = ?2, updated_at = ?3 WHERE id = ?4";
@@ -240,6 +248,12 @@ void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_ev
     db_wr_on_event = on_event;
 }
 
+void db_writer_set_report_hook(db_report_make_fn_t make, db_commit_cb_t done)
+{
+    db_wr_report_make = make;
+    db_wr_report_done = done;
+}
+
 static int64_t db_wr_now_us(void)
 {
     struct timespec ts;
@@ -247,8 +261,25 @@ static int64_t db_wr_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void db_job_free(db_job_t *job);
+
+/* Drop the reports job made, unstored: each is answered GW_ESTORE (its
+ * maker frees it). */
+static void db_job_kids_drop(db_job_t *job)
+{
+    db_job_t *k;
+
+    while ((k = job->kids) != NULL) {
+        job->kids = k->knext;
+        if (k->cb != NULL)
+            k->cb(k->arg, GW_ESTORE, 0);
+        db_job_free(k);
+    }
+}
+
 static void db_job_free(db_job_t *job)
 {
+    db_job_kids_drop(job);
     gw_env_unref(job->env);
     free(job->plan);
     gw_evbatch_clear(&job->ev);
@@ -357,12 +388,13 @@ static int db_wr_push_with(db_job_t *job, gw_evbatch_t *ev)
     return rc;
 }
 
-int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
-                  db_commit_cb_t cb, void *arg)
+/* A new insert job for d (its events taken from ev), or NULL. */
+static db_job_t *db_job_insert_new(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
+                                   db_commit_cb_t cb, void *arg)
 {
     db_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
-        return GW_ENOMEM;
+        return NULL;
     job->kind = DB_JOB_INSERT;
     db_job_snapshot(job, d);
     gw_strlcpy(job->route, d->route, sizeof job->route);
@@ -372,13 +404,25 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
             plan[0] = '\0';
         if ((job->plan = strdup(plan)) == NULL) {
             free(job);
-            return GW_ENOMEM;
+            return NULL;
         }
     }
     job->cb = cb;
     job->arg = arg;
     job->env = gw_env_ref(d->env);
     job->json = env_json;
+    db_job_take_events(job, ev);
+    return job;
+}
+
+int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
+                  db_commit_cb_t cb, void *arg)
+{
+    gw_evbatch_t mine = { 0 };
+    db_job_t *job = db_job_insert_new(d, env_json, &mine, cb, arg);
+
+    if (job == NULL)
+        return GW_ENOMEM;
     return db_wr_push_with(job, ev);
 }
 
@@ -389,6 +433,9 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
         return GW_ENOMEM;
     job->kind = DB_JOB_UPDATE;
     db_job_snapshot(job, d);
+    /* a final state may owe the sender a report, made from the envelope */
+    if (db_wr_report_make != NULL && gw_status_final(d->status))
+        job->env = gw_env_ref(d->env);
     job->cb = cb;
     job->arg = arg;
     return db_wr_push_with(job, ev);
@@ -506,6 +553,59 @@ static int db_wr_exec_events(db_job_t *job, const char *id)
     return 0;
 }
 
+/* Ask the gateway for the report the final change of a row owes its
+ * sender (see db_writer_set_report_hook) and keep it as a kid of job, to
+ * run after the change (db_wr_exec_kids). */
+static void db_wr_make_kid(db_job_t *job, const gw_envelope_t *env, const char *source_connector,
+                           const char *env_json, gw_status_t st, const char *stat, int err,
+                           int wait)
+{
+    gw_evbatch_t ev = { 0 };
+    gw_delivery_t *d;
+    db_job_t *k;
+
+    if (db_wr_report_make == NULL)
+        return;
+    d = db_wr_report_make(env, source_connector, env_json, st, stat, err, wait, &ev);
+    if (d == NULL)
+        return;
+    k = db_job_insert_new(d, d->env_json, &ev, db_wr_report_done, d);
+    if (k == NULL) {
+        GW_ERR("db", "out of memory: a delivery report is not stored");
+        gw_evbatch_clear(&ev);
+        db_wr_report_done(d, GW_ESTORE, 0);
+        return;
+    }
+    k->knext = job->kids;
+    job->kids = k;
+}
+
+static int db_wr_exec_insert(db_job_t *job);
+static void db_wr_publish_batch(const gw_evbatch_t *ev);
+
+/* Run the inserts of job's reports; 0 or GW_ESTORE. */
+static int db_wr_exec_kids(db_job_t *job)
+{
+    for (db_job_t *k = job->kids; k != NULL; k = k->knext)
+        if (db_wr_exec_insert(k) < 0)
+            return GW_ESTORE;
+    return 0;
+}
+
+/* The group committed: the reports of job are stored; hand them on. */
+static void db_wr_kids_committed(db_job_t *job)
+{
+    db_job_t *k;
+
+    while ((k = job->kids) != NULL) {
+        job->kids = k->knext;
+        if (db_wr_on_event != NULL)
+            db_wr_publish_batch(&k->ev);
+        k->cb(k->arg, 0, k->qseq);
+        db_job_free(k);
+    }
+}
+
 /* Bind and run the insert of job; 0 or GW_ESTORE (logged). Writer thread. */
 static int db_wr_exec_insert(db_job_t *job)
 {
@@ -550,6 +650,7 @@ static int db_wr_exec_update(db_job_t *job)
     sqlite3_stmt *st = db_wr_st_update;
     int rc;
 
+    db_job_kids_drop(job); /* a retried group makes them again */
     sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, job->attempts);
     sqlite3_bind_int(st, 3, job->reason);
@@ -566,6 +667,12 @@ static int db_wr_exec_update(db_job_t *job)
     if (job->qseq)
         sqlite3_bind_int64(st, 13, job->qseq);
     rc = db_wr_step(st);
+    /* the row became final now (not a stale repeat): its sender's report */
+    if (rc == 0 && job->env != NULL && sqlite3_changes(db_wr_conn) > 0) {
+        db_wr_make_kid(job, job->env, NULL, NULL, (gw_status_t)job->status, NULL, job->reason,
+                       0);
+        rc = db_wr_exec_kids(job);
+    }
     if (rc == 0)
         rc = db_wr_exec_events(job, job->id);
     if (rc < 0)
@@ -583,6 +690,7 @@ static int db_wr_exec_receipt(db_job_t *job)
 
     job->found_id[0] = '\0';
     gw_evbatch_clear(&job->ev); /* a retried group builds them again */
+    db_job_kids_drop(job);
     sqlite3_bind_text(st, 1, job->connector, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, job->remote_id, -1, SQLITE_STATIC);
     step = sqlite3_step(st);
@@ -597,6 +705,10 @@ static int db_wr_exec_receipt(db_job_t *job)
                              final || job->status >= GW_ST__COUNT ? (gw_status_t)cst
                                                                   : (gw_status_t)job->status,
                              job->stat, 1);
+        if (!final && job->status < GW_ST__COUNT)
+            db_wr_make_kid(job, NULL, (const char *)sqlite3_column_text(st, 3),
+                           (const char *)sqlite3_column_text(st, 2), (gw_status_t)job->status,
+                           job->stat, job->reason, 0);
     } else if (step != SQLITE_DONE) {
         rc = GW_ESTORE;
     }
@@ -610,6 +722,10 @@ static int db_wr_exec_receipt(db_job_t *job)
         sqlite3_bind_int64(st, 4, job->ts);
         sqlite3_bind_text(st, 5, job->found_id, -1, SQLITE_STATIC);
         rc = db_wr_step(st);
+        if (rc == 0 && sqlite3_changes(db_wr_conn) == 0)
+            db_job_kids_drop(job); /* not changed: owes no report */
+        else if (rc == 0)
+            rc = db_wr_exec_kids(job);
     }
     if (rc == 0 && job->found_id[0])
         rc = db_wr_exec_events(job, job->found_id);
@@ -638,6 +754,9 @@ static int db_wr_sweep_rows(db_job_t *job, sqlite3_stmt *st, const char *detail)
         if (db_wr_row_events != NULL)
             db_wr_row_events(&job->sweep_ev[job->swept], id,
                              (const char *)sqlite3_column_text(st, 1), GW_ST_EXPIRED, detail, 0);
+        db_wr_make_kid(job, NULL, (const char *)sqlite3_column_text(st, 2),
+                       (const char *)sqlite3_column_text(st, 1), GW_ST_EXPIRED, NULL, 0,
+                       job->sweep == DB_SWEEP_RECEIPT_WAIT);
         job->swept++;
     }
     sqlite3_reset(st);
@@ -655,6 +774,8 @@ static int db_wr_sweep_rows(db_job_t *job, sqlite3_stmt *st, const char *detail)
         job->sweep_ev[i] = job->ev; /* with its seqs */
         memset(&job->ev, 0, sizeof job->ev);
     }
+    if (rc == 0)
+        rc = db_wr_exec_kids(job);
     free(ids);
     return rc;
 }
@@ -665,6 +786,7 @@ static int db_wr_exec_sweep(db_job_t *job)
     sqlite3_stmt *st;
     int rc = 0;
 
+    db_job_kids_drop(job); /* a retried group makes them again */
     switch (job->sweep) {
     case DB_SWEEP_EXPIRE_QUEUED:
         st = db_wr_st_sw_queued;
@@ -805,6 +927,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
                 break;
             }
             db_wr_publish(job);
+            db_wr_kids_committed(job);
             if (job->kind == DB_JOB_UPDATE && job->cb != NULL)
                 job->cb(job->arg, 0, job->qseq);
             else if (job->kind == DB_JOB_SWEEP && job->scb != NULL)

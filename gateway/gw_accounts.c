@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../db/db.h"
+#include "gw_adapter.h"
 #include "gw_accounts.h"
 #include "gw_errors.h"
 #include "gw_log.h"
@@ -142,7 +143,12 @@ int gw_account_verify_async(const char *system_id, const char *password, const c
 int gw_account_add(const char *system_id, const char *password, const char *allowed_nets,
                    int throughput)
 {
-    return db_account_add(system_id, password, allowed_nets, throughput);
+    int rc = db_account_add(system_id, password, allowed_nets, throughput);
+
+    /* its connector, account:<system_id>, opens with it */
+    if (rc == 0 && gw_connectors_reload() != 0)
+        GW_WARN("core", "account %s stored; its connector did not open (see the log)", system_id);
+    return rc;
 }
 
 json_t *gw_accounts_list(void)
@@ -152,5 +158,9 @@ json_t *gw_accounts_list(void)
 
 int gw_account_delete(const char *system_id)
 {
-    return db_account_delete(system_id);
+    int rc = db_account_delete(system_id);
+
+    if (rc == 0)
+        gw_connectors_reload(); /* closes account:<system_id> */
+    return rc;
 }

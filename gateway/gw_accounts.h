@@ -36,7 +36,9 @@ typedef void (*gw_account_cb_t)(int rc, json_t *account, void *arg);
 int gw_account_verify_async(const char *system_id, const char *password, const char *peer_ip,
                             gw_account_cb_t cb, void *arg);
 
-/* Synchronous, for MI handlers (they run off the adapter threads).  Hashes
+/* Synchronous, for MI handlers (they run off the adapter threads, under
+ * gw_mi_lock): add and delete also open / close the account's connector
+ * account:<system_id> (gw_connectors_reload).  Hashes
  * the password (argon2id, tens of ms).  0, GW_EEXIST, GW_EINVAL, GW_ESTORE. */
 int gw_account_add(const char *system_id, const char *password, const char *allowed_nets,
                    int throughput);

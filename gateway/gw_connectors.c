@@ -3,7 +3,9 @@
  *
  * gw_connectors_reload() reads the connectors table and compares it with
  * what runs: a new row is opened, a removed or disabled one closed, a
- * changed one (type, conf or enabled) closed and opened anew.  Lookups by
+ * changed one (type, conf or enabled) closed and opened anew.  Beside the
+ * table's rows, every SMPP account has its own connector, "account:<id>"
+ * (gw_connectors_accounts), so routes and reports can target a customer.  Lookups by
  * name (gw_connector_get, on any thread, e.g. the writer after a commit)
  * take a reference under gw_conn_lock, so a connector closed meanwhile stays
  * valid memory until its last holder puts it.
@@ -20,6 +22,7 @@
 #include "gw_adapter.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_report.h"
 
 #define GW_CONN_MAX 256
 
@@ -120,6 +123,31 @@ static int gw_connector_same(const gw_connector_t *c, const json_t *row)
            json_equal(c->conf, json_object_get(row, "conf"));
 }
 
+/* The implicit connectors: one "account:<system_id>" per SMPP account,
+ * type smpp, conf {"account": system_id}, enabled as the account is: the
+ * target of the messages (MO, delivery reports) that go to that
+ * customer's binds.  Appended to rows; 0 or GW_ESTORE. */
+static int gw_connectors_accounts(json_t *rows)
+{
+    json_t *accts = db_accounts_list(), *a;
+    char name[GW_NAME_MAX];
+    size_t i;
+
+    if (accts == NULL)
+        return GW_ESTORE;
+    json_array_foreach(accts, i, a) {
+        const char *id = json_string_value(json_object_get(a, "system_id"));
+        if (id == NULL)
+            continue;
+        snprintf(name, sizeof name, "%s%s", GW_REPORT_CONN_PREFIX, id);
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:{s:s}, s:b}", "name", name, "type",
+                                              "smpp", "conf", "account", id, "enabled",
+                                              json_is_true(json_object_get(a, "enabled"))));
+    }
+    json_decref(accts);
+    return 0;
+}
+
 int gw_connectors_reload(void)
 {
     json_t *rows = db_connectors_list(), *row;
@@ -129,6 +157,10 @@ int gw_connectors_reload(void)
 
     if (rows == NULL)
         return GW_ESTORE;
+    if (gw_connectors_accounts(rows) != 0) {
+        json_decref(rows);
+        return GW_ESTORE;
+    }
     /* connectors that vanished or changed are closed */
     for (i = 0; i < gw_nconns; i++) {
         c = gw_conns[i];

@@ -46,6 +46,7 @@
 #include "gw_core.h"
 #include "gw_core_int.h"
 #include "gw_cq.h"
+#include "gw_report.h"
 #include "gw_str.h"
 #include "gw_errors.h"
 #include "gw_events.h"
@@ -731,6 +732,7 @@ int gw_core_start(void)
                               "messages sent again after a restart while sending");
     gw_core_st_rcpt_unknown = gw_stat("core.receipts_unknown", "receipts for no known message");
     db_writer_set_hooks(gw_events_rows, gw_events_publish);
+    gw_report_install();
     if (gw_cq_start() != 0)
         return GW_ERROR;
     gw_core_running = 1;

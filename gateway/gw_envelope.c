@@ -118,6 +118,8 @@ void gw_env_unref(gw_envelope_t *env)
     free(env->corr.smpp_message_id);
     free(env->corr.amqp_message_id);
     free(env->corr.amqp_correlation_id);
+    free(env->report.of);
+    free(env->report.stat);
     json_decref(env->tags);
     free(env);
 }
@@ -229,7 +231,17 @@ char *gw_env_to_text(const gw_envelope_t *env)
     gw_env_text_opt(&b, &first, "smpp_message_id", env->corr.smpp_message_id);
     gw_env_text_opt(&b, &first, "amqp_message_id", env->corr.amqp_message_id);
     gw_env_text_opt(&b, &first, "amqp_correlation_id", env->corr.amqp_correlation_id);
-    gw_jbuf_puts(&b, "},\"tags\":{");
+    gw_jbuf_put(&b, "}", 1);
+    if (env->report.of != NULL) {
+        gw_jbuf_puts(&b, ",\"report\":{");
+        first = 1;
+        gw_env_text_opt(&b, &first, "of", env->report.of);
+        gw_env_text_opt(&b, &first, "stat", env->report.stat);
+        gw_jbuf_puts(&b, ",\"err\":");
+        gw_jbuf_int(&b, env->report.err);
+        gw_jbuf_put(&b, "}", 1);
+    }
+    gw_jbuf_puts(&b, ",\"tags\":{");
     first = 1;
     json_object_foreach(env->tags, key, v)
         gw_env_text_opt(&b, &first, key, json_is_string(v) ? json_string_value(v) : "");
@@ -307,7 +319,7 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
 {
     gw_envelope_t *env;
     const char *id;
-    json_t *v, *src, *corr;
+    json_t *v, *src, *corr, *rep;
     int rc = 0;
 
     *err = NULL;
@@ -361,6 +373,11 @@ gw_envelope_t *gw_env_from_json(const json_t *o, const char **err)
         gw_env_note(&rc, gw_env_get_str(corr, "amqp_message_id", &env->corr.amqp_message_id));
         gw_env_note(&rc,
                     gw_env_get_str(corr, "amqp_correlation_id", &env->corr.amqp_correlation_id));
+    }
+    if ((rep = json_object_get(o, "report")) != NULL) {
+        gw_env_note(&rc, gw_env_get_str(rep, "of", &env->report.of));
+        gw_env_note(&rc, gw_env_get_str(rep, "stat", &env->report.stat));
+        env->report.err = (int)json_integer_value(json_object_get(rep, "err"));
     }
     /* version 1 also carried route, target, attempts, status and reason:
      * delivery state, now the delivery record's; ignored here */

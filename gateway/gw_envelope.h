@@ -67,6 +67,13 @@ typedef struct gw_envelope {
         char *amqp_message_id;
         char *amqp_correlation_id;
     } corr;
+    struct {             /* a delivery report junction made for the sender of
+                          * another message (gateway/gw_report.c); all NULL / 0
+                          * on any other message */
+        char *of;        /* the id of the message it reports on */
+        char *stat;      /* SMPP 3.4 appendix B state: DELIVRD, UNDELIV, ... */
+        int err;         /* the error code of that outcome (0: none) */
+    } report;
     json_t *tags;        /* object of string -> string, never NULL */
 
     /* private */

@@ -26,6 +26,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
+#include "gw_report.h"
 #include "gw_stats.h"
 #include "gw_version.h"
 
@@ -137,6 +138,12 @@ static void gw_mi_connectors_add(const json_t *params, gw_mi_reply_t *r)
     }
     if (strlen(name) >= sizeof(((gw_connector_t *)0)->name)) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "name is too long");
+        return;
+    }
+    if (strncmp(name, GW_REPORT_CONN_PREFIX, sizeof GW_REPORT_CONN_PREFIX - 1) == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "names beginning with \"%s\" are the SMPP accounts' own connectors "
+                    "(accounts.add makes them)", GW_REPORT_CONN_PREFIX);
         return;
     }
     if (gw_mi_check_conf(a, conf, r) != 0)

@@ -43,6 +43,7 @@
 #include "../db/db.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_report.h"
 #include "gw_route.h"
 #include "gw_str.h"
 #include "gw_trace.h"
@@ -394,8 +395,11 @@ void gw_route_query(rt_query_t *q, const gw_envelope_t *env, rt_tag_t *tags, siz
      * "Source"); a rule matches on any one of those it lists.  api_key:
      * no surface has keys yet. */
     q->source.connector = env->source.connector;
-    if (strcmp(adapter, "smpp") == 0) { /* a customer bind's connector is its system_id */
-        q->source.values[RT_SRC_SMPP_ACCOUNT] = env->source.connector;
+    if (strcmp(adapter, "smpp") == 0) {
+        /* a customer bind's connector is "account:<system_id>" */
+        const char *c = env->source.connector;
+        if (c != NULL && strncmp(c, GW_REPORT_CONN_PREFIX, sizeof GW_REPORT_CONN_PREFIX - 1) == 0)
+            q->source.values[RT_SRC_SMPP_ACCOUNT] = c + sizeof GW_REPORT_CONN_PREFIX - 1;
     } else if (strcmp(adapter, "sip") == 0) {
         q->source.values[RT_SRC_SIP_PEER] = env->source.peer;
         q->source.values[RT_SRC_SIP_DOMAIN] = env->source.domain;

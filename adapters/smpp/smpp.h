@@ -76,6 +76,34 @@ int smpp_text_is_binary(int data_coding);
  * (caller frees); NULL when binary or out of memory. */
 char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *outlen);
 
+/* --- an envelope as outgoing parts (smpp_out.c, pure) --------------------- */
+typedef struct smpp_out {
+    smpp_text_t text;                 /* owned */
+    size_t offs[SMPP_MAX_PARTS + 1];  /* part boundaries in text */
+    size_t nparts;
+    uint8_t ref;                      /* concatenation reference: a hash of the id */
+} smpp_out_t;
+
+/* The buffers one part's fields point into. */
+typedef struct smpp_out_bufs {
+    char src[SMPP_WIRE_ADDR_MAX], dst[SMPP_WIRE_ADDR_MAX];
+    uint8_t sm[SMPP_WIRE_SM_MAX];
+} smpp_out_bufs_t;
+
+/* Encode env's body and split it.  0, GW_EINVAL (more than SMPP_MAX_PARTS
+ * parts, or binary past one part) or GW_ENOMEM; smpp_out_free either way. */
+int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env);
+void smpp_out_free(smpp_out_t *o);
+/* The fields of part i (0-based) into f, pointing into b: addresses
+ * (default_src when env has no source), UDH, coding, registered_delivery;
+ * a delivery report as a receipt (esm_class 0x04, receipted_message_id,
+ * message_state).  0, or GW_EINVAL when an address cannot be expressed. */
+int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
+                  const char *default_src, smpp_out_bufs_t *b, smpp_sm_fields_t *f);
+/* SMPP 3.4 5.2.28 message_state of a receipt's "stat:" word (7, UNKNOWN,
+ * for any other). */
+int smpp_message_state(const char *stat);
+
 /* --- sessions (SMPP thread) ---------------------------------------------- */
 typedef struct smpp_session smpp_session_t;
 
@@ -210,10 +238,12 @@ typedef enum {
 } smpp_work_kind_t;
 
 struct smpp_client;
+struct smpp_dest;
 
 typedef struct smpp_work {
     smpp_work_kind_t kind;
-    struct smpp_client *cl; /* a reference */
+    struct smpp_client *cl; /* a reference (OPEN, CLOSE, SEND of a client) */
+    struct smpp_dest *dest; /* a reference (OPEN, CLOSE, SEND of an account's connector) */
     gw_delivery_t *dlv;     /* SEND: owned */
     uint64_t sess_id;
     uint32_t seq;
@@ -236,6 +266,15 @@ void smpp_accept(smpp_session_t *s, gw_envelope_t *env, uint32_t seq, uint32_t r
 void smpp_accept_cb(gw_envelope_t *env, int rc, void *arg);
 /* SMPP thread: a client session or a customer session answered. */
 void smpp_accepted_answer(smpp_work_t *w);
+
+/* c->priv of an smpp connector is an smpp_client_t (an operator's SMSC)
+ * or an smpp_dest_t (an account's binds); each begins with its role. */
+#define SMPP_ROLE_CLIENT 1
+#define SMPP_ROLE_DEST 2
+static inline int smpp_priv_role(const void *priv)
+{
+    return *(const int *)priv;
+}
 
 /* --- client connectors (smpp_client.c) ------------------------------------ */
 typedef struct smpp_client smpp_client_t;
@@ -260,6 +299,30 @@ void smpp_clients_close_all(void);
  * unbind was never answered (their envelopes stay queued in the store). */
 void smpp_clients_free_all(void);
 
+/* --- delivery to customers (smpp_dest.c) ---------------------------------- */
+typedef struct smpp_dest smpp_dest_t;
+
+/* conn_check of a conf with "account": refused (junction makes those). */
+int smpp_dest_check(const json_t *conf, char *err, size_t errlen);
+/* Main thread: the target of c (conf {"account": id}); one reference. */
+smpp_dest_t *smpp_dest_new(gw_connector_t *c);
+smpp_dest_t *smpp_dest_ref(smpp_dest_t *t);
+void smpp_dest_unref(smpp_dest_t *t);
+int smpp_dest_room(smpp_dest_t *t);        /* any thread */
+json_t *smpp_dest_status(smpp_dest_t *t);  /* any thread */
+/* SMPP thread */
+void smpp_dest_open(smpp_dest_t *t);        /* takes the caller's reference */
+void smpp_dest_close(smpp_dest_t *t);       /* drops it */
+void smpp_dests_close_all(void);
+void smpp_dest_send(smpp_dest_t *t, gw_delivery_t *d); /* takes d */
+/* The server's word: system_id's receiving binds changed (bound, closed). */
+void smpp_dest_binds_changed(const char *system_id);
+/* A deliver_sm (ctx) was answered (h) / its session ended unanswered. */
+void smpp_dest_resp(const smpp_hdr_t *h, void *ctx);
+void smpp_dest_lost(void *ctx);
+/* Set at shutdown: lost messages stay "sending" for the next start. */
+extern int smpp_dest_stopping;
+
 /* --- server (smpp_server.c) ----------------------------------------------- */
 int smpp_server_listen(const char *addr, int port);
 /* Shutdown, SMPP thread: stop listening, unbind bound customers and close
@@ -267,6 +330,11 @@ int smpp_server_listen(const char *addr, int port);
 void smpp_server_quiesce(void);
 /* SMPP thread: the pool's verdict on a bind (SMPP_W_BIND). */
 void smpp_server_bind_answer(const smpp_work_t *w);
+/* The bound receiver / transceiver session of system_id with the fewest
+ * requests in flight, under smpp.window; NULL when none. */
+smpp_session_t *smpp_server_pick(const char *system_id);
+/* How many receiver / transceiver sessions system_id has bound. */
+int smpp_server_receivers(const char *system_id);
 /* 1 while customer sessions are still open. */
 int smpp_server_busy(void);
 /* Free the listener and every customer session at once (destroy). */

@@ -102,6 +102,7 @@ void smpp_work_free(void *item)
         return;
     gw_dlv_free(w->dlv);
     smpp_client_unref(w->cl);
+    smpp_dest_unref(w->dest);
     free(w);
 }
 
@@ -208,14 +209,23 @@ static void smpp_work_cb(void *item, void *arg)
     (void)arg;
     switch (w->kind) {
     case SMPP_W_OPEN:
-        smpp_client_open(smpp_client_ref(w->cl));
+        if (w->dest != NULL)
+            smpp_dest_open(smpp_dest_ref(w->dest));
+        else
+            smpp_client_open(smpp_client_ref(w->cl));
         break;
     case SMPP_W_CLOSE:
-        smpp_client_close(w->cl);
+        if (w->dest != NULL)
+            smpp_dest_close(w->dest);
+        else
+            smpp_client_close(w->cl);
         break;
     case SMPP_W_SEND:
-        smpp_client_send(w->cl, w->dlv);
-        w->dlv = NULL; /* the client took it */
+        if (w->dest != NULL)
+            smpp_dest_send(w->dest, w->dlv);
+        else
+            smpp_client_send(w->cl, w->dlv);
+        w->dlv = NULL; /* the connector took it */
         break;
     case SMPP_W_ACCEPTED:
         smpp_accepted_answer(w);
@@ -227,6 +237,7 @@ static void smpp_work_cb(void *item, void *arg)
         /* answers queued before STOP are in the sessions' output already;
          * the sessions flush them, unbind, then close */
         smpp_server_quiesce();
+        smpp_dests_close_all();
         smpp_clients_close_all();
         smpp_stop_deadline = gw_now_ms() + SMPP_STOP_WAIT_MS;
         smpp_stop_ev = event_new(smpp_base, -1, EV_PERSIST, smpp_stop_check_cb, NULL);
@@ -330,92 +341,117 @@ static void smpp_destroy(void)
 
 static int smpp_conn_check(const json_t *conf, char *err, size_t errlen)
 {
+    if (json_object_get(conf, "account") != NULL)
+        return smpp_dest_check(conf, err, errlen);
     return smpp_client_check(conf, err, errlen);
 }
 
-static int smpp_conn_open(gw_connector_t *c)
+/* A work item of kind for c's state p (a client or an account's target),
+ * holding a reference of its own; NULL when out of memory. */
+static smpp_work_t *smpp_conn_work(smpp_work_kind_t kind, void *p)
 {
-    smpp_client_t *cl = smpp_client_new(c);
     smpp_work_t *w = calloc(1, sizeof(*w));
 
-    if (cl == NULL || w == NULL) {
-        smpp_client_unref(cl);
-        free(w);
+    if (w == NULL)
+        return NULL;
+    w->kind = kind;
+    if (smpp_priv_role(p) == SMPP_ROLE_DEST)
+        w->dest = smpp_dest_ref(p);
+    else
+        w->cl = smpp_client_ref(p);
+    return w;
+}
+
+static void smpp_priv_unref(void *p)
+{
+    if (p != NULL && smpp_priv_role(p) == SMPP_ROLE_DEST)
+        smpp_dest_unref(p);
+    else
+        smpp_client_unref(p);
+}
+
+/* An account's connector (conf {"account": id}: gw_connectors.c makes
+ * them) delivers to its binds; any other is a client of an SMSC. */
+static int smpp_conn_open(gw_connector_t *c)
+{
+    void *p = json_object_get(c->conf, "account") != NULL ? (void *)smpp_dest_new(c)
+                                                          : (void *)smpp_client_new(c);
+    smpp_work_t *w = p ? smpp_conn_work(SMPP_W_OPEN, p) : NULL;
+
+    if (w == NULL) {
+        smpp_priv_unref(p);
         return GW_ENOMEM;
     }
-    w->kind = SMPP_W_OPEN;
-    w->cl = smpp_client_ref(cl);
     if (smpp_work_push(w) < 0) {
         smpp_work_free(w);
-        smpp_client_unref(cl);
+        smpp_priv_unref(p);
         return GW_ERROR;
     }
     /* the reference new() gave; conn_close hands it to SMPP_W_CLOSE */
     pthread_mutex_lock(&smpp_lock);
-    c->priv = cl;
+    c->priv = p;
     pthread_mutex_unlock(&smpp_lock);
     return 0;
 }
 
 static void smpp_conn_close(gw_connector_t *c)
 {
-    smpp_client_t *cl;
+    void *p;
     smpp_work_t *w;
 
     pthread_mutex_lock(&smpp_lock);
-    cl = c->priv;
+    p = c->priv;
     c->priv = NULL;
     pthread_mutex_unlock(&smpp_lock);
-    if (cl == NULL)
+    if (p == NULL)
         return;
-    w = calloc(1, sizeof(*w));
+    w = smpp_conn_work(SMPP_W_CLOSE, p);
+    smpp_priv_unref(p); /* the work item holds one now: the reference c->priv held goes */
     if (w == NULL) {
         GW_ERR(SMPP_MOD, "connector %s: out of memory closing it", c->name);
         return;
     }
-    w->kind = SMPP_W_CLOSE;
-    w->cl = cl; /* hands over the reference c->priv held */
     if (smpp_work_push(w) < 0)
         smpp_work_free(w);
 }
 
-/* Queue d for the client of c.  Any thread.  0 with d taken over, or
- * GW_ENOTFOUND (closed), GW_ESTOPPED, GW_ENOMEM; a failed call leaves d
- * the caller's. */
+/* Queue d for the client or account of c.  Any thread.  0 with d taken
+ * over, or GW_ENOTFOUND (closed), GW_ESTOPPED, GW_ENOMEM; a failed call
+ * leaves d the caller's. */
 static int smpp_send(gw_connector_t *c, gw_delivery_t *d)
 {
-    smpp_client_t *cl;
-    smpp_work_t *w = calloc(1, sizeof(*w));
+    smpp_work_t *w = NULL;
     int rc = GW_ENOTFOUND;
 
-    if (w == NULL)
-        return GW_ENOMEM;
-    w->kind = SMPP_W_SEND;
-    w->dlv = d;
     /* load priv and take the reference under the lock: conn_close may hand
      * the last reference to the SMPP thread right after it cleared priv */
     pthread_mutex_lock(&smpp_lock);
-    cl = c->priv;
-    if (cl != NULL) {
-        w->cl = smpp_client_ref(cl);
-        rc = smpp_work_push_locked(w);
+    if (c->priv != NULL) {
+        w = smpp_conn_work(SMPP_W_SEND, c->priv);
+        rc = GW_ENOMEM;
+        if (w != NULL) {
+            w->dlv = d;
+            rc = smpp_work_push_locked(w);
+        }
     }
     pthread_mutex_unlock(&smpp_lock);
-    if (rc < 0) {
-        w->dlv = NULL; /* stays the caller's */
+    if (rc < 0 && w != NULL) {
+        w->dlv = NULL;     /* stays the caller's */
         smpp_work_free(w); /* drops only the reference taken here */
     }
     return rc;
 }
 
-/* See gw_adapter.h: the window while bound.  Any thread. */
+/* See gw_adapter.h: a client's window while bound, an account's windows
+ * of its bound receiving sessions.  Any thread. */
 static int smpp_conn_room(gw_connector_t *c)
 {
     int room = 0;
 
     pthread_mutex_lock(&smpp_lock);
     if (c->priv != NULL)
-        room = smpp_client_room(c->priv);
+        room = smpp_priv_role(c->priv) == SMPP_ROLE_DEST ? smpp_dest_room(c->priv)
+                                                         : smpp_client_room(c->priv);
     pthread_mutex_unlock(&smpp_lock);
     return room;
 }
@@ -423,12 +459,14 @@ static int smpp_conn_room(gw_connector_t *c)
 /* Main thread or MI, like conn_close: priv cannot be freed meanwhile. */
 static json_t *smpp_conn_status(gw_connector_t *c)
 {
-    smpp_client_t *cl;
+    void *p;
 
     pthread_mutex_lock(&smpp_lock);
-    cl = c->priv;
+    p = c->priv;
     pthread_mutex_unlock(&smpp_lock);
-    return cl ? smpp_client_status(cl) : json_pack("{s:s}", "state", "closed");
+    if (p == NULL)
+        return json_pack("{s:s}", "state", "closed");
+    return smpp_priv_role(p) == SMPP_ROLE_DEST ? smpp_dest_status(p) : smpp_client_status(p);
 }
 
 /* --- management commands -------------------------------------------------- */

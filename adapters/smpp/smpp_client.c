@@ -61,16 +61,15 @@ static const char *const smpp_cl_state_names[] = {
 typedef struct smpp_sub {
     struct smpp_sub *prev, *next;
     gw_delivery_t *d;      /* ours; NULL once handed back to the core */
-    smpp_text_t text;
-    size_t offs[SMPP_MAX_PARTS + 1];
-    size_t nparts, sent, acked;
+    smpp_out_t out;        /* the parts (smpp_out.c) */
+    size_t sent, acked;
     int outstanding;       /* parts in flight */
     int linked;            /* still in the client's list */
-    uint8_t ref;           /* concatenation reference */
     char msgid[66];        /* the SMSC's id for the first part */
 } smpp_sub_t;
 
 struct smpp_client {
+    int role;              /* SMPP_ROLE_CLIENT: first, like smpp_dest's */
     smpp_client_t *next;   /* smpp_clients list, SMPP thread */
     int refs;              /* atomic */
     /* immutable after new() */
@@ -83,7 +82,6 @@ struct smpp_client {
     smpp_sub_t *head, *tail, *cursor;
     struct event *retry_ev;
     int closing, stopping, down_logged;
-    uint8_t next_ref;
 };
 
 static smpp_client_t *smpp_clients;
@@ -185,6 +183,7 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
     cl->port = (int)json_integer_value(json_object_get(c->conf, "port"));
     cl->window = win ? (int)json_integer_value(win) : smpp_window;
     cl->refs = 1;
+    cl->role = SMPP_ROLE_CLIENT;
     return cl;
 }
 
@@ -244,7 +243,7 @@ static void smpp_sub_maybe_free(smpp_sub_t *sub)
     if (sub->linked || sub->outstanding > 0)
         return;
     gw_dlv_free(sub->d);
-    smpp_text_free(&sub->text);
+    smpp_out_free(&sub->out);
     free(sub);
 }
 
@@ -273,6 +272,7 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
 {
     smpp_sub_t *sub = calloc(1, sizeof(*sub));
     const gw_envelope_t *env = d->env;
+    int rc;
 
     if (sub == NULL || cl->closing) {
         free(sub);
@@ -285,27 +285,18 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
         return;
     }
     sub->d = d;
-    if (env->binary) {
-        sub->text.data_coding = env->data_coding >= 0 ? env->data_coding : SMPP_DC_BINARY;
-        sub->text.data = malloc(env->body_len + 1);
-        if (sub->text.data)
-            memcpy(sub->text.data, env->body, env->body_len);
-        sub->text.len = env->body_len;
-        sub->nparts = env->body_len <= 140 ? 1 : 0; /* binary is never split */
-        sub->offs[1] = env->body_len;
-    } else if (smpp_text_encode(env->body ? env->body : "", env->body ? strlen(env->body) : 0,
-                                &sub->text) == 0) {
-        sub->nparts = smpp_text_split(&sub->text, sub->offs, SMPP_MAX_PARTS + 1);
-    }
-    if (sub->text.data == NULL || sub->nparts == 0) {
+    rc = smpp_out_prepare(&sub->out, env);
+    if (rc != 0) {
         GW_WARN(SMPP_MOD, "connector %s: %s: message cannot be encoded in %d parts", cl->name,
                 env->id, SMPP_MAX_PARTS);
         sub->d = NULL;
-        gw_core_failed(d, ESME_RINVMSGLEN, "message too long");
+        if (rc == GW_ENOMEM)
+            gw_core_retry(d, ESME_RSYSERR, "out of memory");
+        else
+            gw_core_failed(d, ESME_RINVMSGLEN, "message too long");
         smpp_sub_maybe_free(sub);
         return;
     }
-    sub->ref = cl->next_ref++;
     sub->linked = 1;
     sub->prev = cl->tail;
     if (cl->tail)
@@ -323,37 +314,12 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
  * expressed (then the caller fails it). */
 static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
 {
-    const gw_envelope_t *env = sub->d->env;
-    size_t from = sub->offs[sub->sent], n = sub->offs[sub->sent + 1] - from, udh = 0;
-    char src[SMPP_WIRE_ADDR_MAX], dst[SMPP_WIRE_ADDR_MAX];
-    uint8_t sm[SMPP_WIRE_SM_MAX];
-    smpp_sm_fields_t f = { .src = src, .dst = dst, .sm = sm, .message_state = -1,
-                           .sar_ref = -1, .sar_total = -1, .sar_seq = -1 };
-    int rc;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+    int rc = smpp_out_part(&sub->out, sub->sent, sub->d->env, cl->source, &b, &f);
 
-    if ((env->from.address == NULL || env->from.address[0] == 0) && cl->source[0]) {
-        gw_addr_t a = { cl->source, GW_ADDR_ALNUM, 5, 0 };
-        rc = smpp_addr_out(&a, &f.src_ton, &f.src_npi, src, sizeof(src));
-    } else {
-        rc = smpp_addr_out(&env->from, &f.src_ton, &f.src_npi, src, sizeof(src));
-    }
-    if (rc == 0 && env->to.address != NULL)
-        rc = smpp_addr_out(&env->to, &f.dst_ton, &f.dst_npi, dst, sizeof(dst));
-    if (rc != 0 || env->to.address == NULL)
+    if (rc != 0)
         return GW_EINVAL;
-    if (sub->nparts > 1) {
-        const uint8_t hdr[6] = { 5, 0x00, 3, sub->ref, (uint8_t)sub->nparts,
-                                 (uint8_t)(sub->sent + 1) };
-        memcpy(sm, hdr, sizeof(hdr));
-        udh = sizeof(hdr);
-        f.esm_class = SMPP_ESM_UDHI;
-    }
-    if (udh + n > sizeof(sm))
-        return GW_EINVAL; /* the splitter keeps parts far below this */
-    memcpy(sm + udh, sub->text.data + from, n);
-    f.sm_len = udh + n;
-    f.data_coding = (uint8_t)sub->text.data_coding;
-    f.registered_delivery = (uint8_t)(env->registered_delivery & 0x1F);
     rc = smpp_session_request_sm(cl->sess, SUBMIT_SM, &f, sub);
     if (rc < 0)
         return rc == GW_EINVAL ? GW_EINVAL : GW_ERROR;
@@ -378,7 +344,7 @@ static void smpp_client_pump(smpp_client_t *cl)
         }
         if (rc < 0)
             return; /* the socket is failing; the session will end */
-        if (sub->sent == sub->nparts)
+        if (sub->sent == sub->out.nparts)
             cl->cursor = sub->next;
     }
 }
@@ -509,7 +475,7 @@ static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, cons
         GW_WARN(SMPP_MOD, "%s: submit_sm_resp seq %u: %s", cl->sess->peer, h->seq, why);
     else if (sub->acked == 0)
         gw_strlcpy(sub->msgid, msgid, sizeof(sub->msgid));
-    if (++sub->acked == sub->nparts)
+    if (++sub->acked == sub->out.nparts)
         smpp_sub_done(cl, sub, ESME_ROK, NULL);
 out_pump:
     /* a window slot came free: send what waits for one */

@@ -21,13 +21,16 @@
  * true of a refused network or a disabled account too.
  *
  * A submit_sm from a bound transmitter/transceiver becomes an envelope whose
- * source connector is the system_id; its submit_sm_resp (message_id = the
+ * source connector is "account:<system_id>"; its submit_sm_resp (message_id = the
  * envelope id) is sent only after the commit (smpp_accept).  No route:
  * ESME_RINVDSTADR.  The submit_sm is decoded by smpp_wire, zero copy (the
  * bind PDUs by hand below, their responses packed by libsmpp34).  A
  * malformed body gets generic_nack ESME_RINVCMDLEN, an
  * unknown command generic_nack ESME_RINVCMDID; both keep the session.
- * Messages towards customers (deliver_sm) are not built yet.
+ * Messages towards customers - MO routed to an account, delivery reports
+ * on its submits - go out as deliver_sm on its receiver / transceiver
+ * sessions (smpp_dest.c; this file picks the session and reports binds
+ * coming and going).
  *
  * Limits, so that one customer cannot take the port from the others:
  *  - a connection that has not bound within smpp.response_timeout_s is
@@ -77,6 +80,7 @@
 #include "gw_accounts.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_report.h"
 #include "gw_stats.h"
 #include "smpp.h"
 
@@ -98,6 +102,8 @@ typedef struct smpp_customer {
     smpp_session_t *sess;
     char ip[INET6_ADDRSTRLEN];
     char system_id[16];   /* bound as, or asking to bind as (bind_pending) */
+    char conn_name[64];   /* once bound: "account:<system_id>", its messages' source
+                           * connector and the connector of its deliveries */
     uint32_t bound_as;     /* 0 or the bind command */
     int bind_pending;      /* a bind is being checked on the worker pool */
     smpp_acct_t *acct;     /* once bound; owned by smpp_accts */
@@ -293,8 +299,11 @@ void smpp_server_bind_answer(const smpp_work_t *w)
         return;
     }
     cu->bound_as = w->resp_cmd & ~0x80000000u;
+    snprintf(cu->conn_name, sizeof(cu->conn_name), "%s%s", GW_REPORT_CONN_PREFIX, cu->system_id);
     s->expire_ms = 0;
     s->idle_s = smpp_server_idle_s;
+    if (cu->bound_as != BIND_TRANSMITTER)
+        smpp_dest_binds_changed(cu->system_id); /* its deliveries can flow */
     GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x, throughput %d/s)", s->peer,
             cu->system_id, cu->bound_as, cu->acct->rate);
 }
@@ -330,7 +339,7 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
     env = gw_env_new();
     rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
-                    gw_env_set_str(&env->source.connector, cu->system_id, (size_t)-1) < 0 ||
+                    gw_env_set_str(&env->source.connector, cu->conn_name, (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0))
         rc = GW_ENOMEM;
     if (rc == 0)
@@ -348,6 +357,10 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
 
     if (req != NULL && req->cmd_id == UNBIND) { /* our unbind at shutdown */
         smpp_session_finish(s, "unbound");
+        return;
+    }
+    if (req != NULL && req->cmd_id == DELIVER_SM && req->ctx != NULL) {
+        smpp_dest_resp(h, req->ctx); /* a message to the customer answered */
         return;
     }
     switch (h->cmd_id) {
@@ -371,6 +384,39 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
     }
 }
 
+/* The session ends: its deliver_sm still unanswered go back (smpp_dest.c). */
+static void smpp_server_drop_reqs(smpp_session_t *s)
+{
+    for (smpp_req_t *r = s->reqs; r != NULL; r = r->next)
+        if (r->cmd_id == DELIVER_SM && r->ctx != NULL) {
+            void *ctx = r->ctx;
+            r->ctx = NULL;
+            smpp_dest_lost(ctx);
+        }
+}
+
+smpp_session_t *smpp_server_pick(const char *system_id)
+{
+    smpp_session_t *best = NULL;
+
+    for (smpp_customer_t *cu = smpp_customers; cu != NULL; cu = cu->next)
+        if ((cu->bound_as == BIND_RECEIVER || cu->bound_as == BIND_TRANSCEIVER) &&
+            !cu->sess->finishing && strcmp(cu->system_id, system_id) == 0 &&
+            cu->sess->nreqs < (size_t)smpp_window && (best == NULL || cu->sess->nreqs < best->nreqs))
+            best = cu->sess;
+    return best;
+}
+
+int smpp_server_receivers(const char *system_id)
+{
+    int n = 0;
+
+    for (const smpp_customer_t *cu = smpp_customers; cu != NULL; cu = cu->next)
+        n += (cu->bound_as == BIND_RECEIVER || cu->bound_as == BIND_TRANSCEIVER) &&
+             !cu->sess->finishing && strcmp(cu->system_id, system_id) == 0;
+    return n;
+}
+
 static void smpp_server_on_connected(smpp_session_t *s)
 {
     (void)s; /* accepted sessions are connected from the start */
@@ -382,6 +428,7 @@ static void smpp_server_on_closed(smpp_session_t *s, const char *why)
 
     GW_INFO(SMPP_MOD, "%s: customer session %s ended: %s", s->peer,
             cu->system_id[0] ? cu->system_id : "(unbound)", why);
+    smpp_server_drop_reqs(s);
     for (pp = &smpp_customers; *pp; pp = &(*pp)->next) {
         if (*pp == cu) {
             *pp = cu->next;
@@ -389,6 +436,8 @@ static void smpp_server_on_closed(smpp_session_t *s, const char *why)
         }
     }
     smpp_ncustomers--;
+    if (cu->bound_as != 0 && cu->bound_as != BIND_TRANSMITTER)
+        smpp_dest_binds_changed(cu->system_id); /* one receiving bind fewer */
     free(cu);
 }
 
@@ -480,6 +529,7 @@ void smpp_server_quiesce(void)
 {
     smpp_customer_t *cu, *next;
 
+    smpp_dest_stopping = 1;
     if (smpp_listener)
         evconnlistener_free(smpp_listener);
     smpp_listener = NULL;
@@ -505,8 +555,10 @@ void smpp_server_stop(void)
     if (smpp_listener)
         evconnlistener_free(smpp_listener);
     smpp_listener = NULL;
+    smpp_dest_stopping = 1;
     while ((cu = smpp_customers) != NULL) {
         smpp_customers = cu->next;
+        smpp_server_drop_reqs(cu->sess);
         smpp_session_free(cu->sess);
         free(cu);
     }

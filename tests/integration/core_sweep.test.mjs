@@ -103,7 +103,9 @@ test('retention purge under load: final messages go in batches of 500 while new 
   await j.mi('routes.add', { name: 'de', priority: 20, dst_prefix: '49', target: 'down' });
   await j.mi('accounts.add', { system_id: 'cust', password: 'pw' });
   await waitBound(j, 'op');
-  const { session } = await bindCustomer(j.ports.smpp, 'cust', 'pw');
+  // a transmitter: the delivery report each old message owes it waits
+  // queued (not final, never purged) for a receiver that never binds
+  const { session } = await bindCustomer(j.ports.smpp, 'cust', 'pw', 10000, 'transmitter');
   t.after(() => session.close());
   const receipts = autoReceipts(smsc, (text) => text === 'no receipt for me');
   t.after(() => receipts.stop());
@@ -131,7 +133,9 @@ test('retention purge under load: final messages go in batches of 500 while new 
   assert.equal(count(j, "messages WHERE to_addr LIKE '%4477008%' AND remote_id IS NOT NULL"), OLD,
     'each old message keeps the id the SMSC gave it');
   const before = count(j, 'messages');
-  assert.equal(before, OLD + 2);
+  assert.equal(count(j, "messages WHERE source_connector = 'report' AND status = 'queued'"), OLD,
+    'one report per old message, made with its final state, queued for the customer');
+  assert.equal(before, OLD + 2 + OLD);
   // every old row past the 1 s retention to come, so that only the batch
   // bounds the purge
   await waitFor(() => Date.now() - sql(j, "SELECT max(updated_at) AS t FROM messages WHERE to_addr LIKE '%4477008%';")[0].t > 1100,

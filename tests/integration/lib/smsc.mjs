@@ -74,20 +74,27 @@ export async function startSmsc(opts = {}) {
 // A customer of junction's SMSC port: connect and bind_transceiver.
 // Resolves { session, resp }; resp.command_status tells the outcome.  Like
 // a real ESME it answers an unbind from junction (shutdown) and closes;
-// session.unbound tells whether one came.
-export function bindCustomer(port, system_id, password, timeoutMs = 10000) {
+// session.unbound tells whether one came; and it answers every deliver_sm
+// (MO, delivery reports) ESME_ROK, keeping them in session.delivered.
+// as: 'transceiver' (default), 'transmitter' or 'receiver'.
+export function bindCustomer(port, system_id, password, timeoutMs = 10000, as = 'transceiver') {
   return new Promise((resolve, reject) => {
     const session = smpp.connect({ url: `smpp://127.0.0.1:${port}` });
     const t = setTimeout(() => reject(new Error('no bind response')), timeoutMs);
     session.unbound = false;
+    session.delivered = [];
     session.on('unbind', (pdu) => {
       session.unbound = true;
       session.send(pdu.response());
       session.close();
     });
+    session.on('deliver_sm', (pdu) => {
+      session.delivered.push(pdu);
+      session.send(pdu.response());
+    });
     session.on('error', (e) => { clearTimeout(t); reject(e); });
     session.on('connect', () => {
-      session.bind_transceiver({ system_id, password }, (resp) => {
+      session[`bind_${as}`]({ system_id, password }, (resp) => {
         clearTimeout(t);
         resolve({ session, resp });
       });
