@@ -64,6 +64,9 @@ void smpp_text_free(smpp_text_t *t);
  * SMPP_GSM_PART / SMPP_UCS2_PART octets that never end inside an escape or
  * surrogate pair.  Returns n, or 0 when more than max - 1 parts. */
 size_t smpp_text_split(const smpp_text_t *t, size_t *offs, size_t max);
+/* The same for parts that each carry hdr octets of header (6: an 8-bit
+ * concatenation UDH, 7: a 16-bit one, 0: SAR TLVs). */
+size_t smpp_text_split_hdr(const smpp_text_t *t, size_t *offs, size_t max, size_t hdr);
 /* The alphabet data_coding says the octets are in: SMPP_DC_GSM, _IA5,
  * _LATIN1, _UCS2 or _BINARY (8-bit data, compressed, codings we do not
  * decode, reserved values).  SMPP 3.4's own codings 0..14 as they are,
@@ -77,11 +80,27 @@ int smpp_text_is_binary(int data_coding);
 char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *outlen);
 
 /* --- an envelope as outgoing parts (smpp_out.c, pure) --------------------- */
+/* How a connector sends a text longer than one message (conf "long"). */
+typedef enum {
+    SMPP_LONG_UDH = 0, /* UDH, 8-bit reference (IEI 0x00): the default */
+    SMPP_LONG_UDH16,   /* UDH, 16-bit reference (IEI 0x08) */
+    SMPP_LONG_SAR,     /* sar_msg_ref_num / sar_total_segments / sar_segment_seqnum */
+    SMPP_LONG_PAYLOAD, /* one PDU, the whole text in message_payload */
+} smpp_long_t;
+
+/* "udh", "udh16", "sar", "payload" -> the mode; -1 for anything else. */
+int smpp_long_parse(const char *s);
+
 typedef struct smpp_out {
     smpp_text_t text;                 /* owned */
     size_t offs[SMPP_MAX_PARTS + 1];  /* part boundaries in text */
     size_t nparts;
-    uint8_t ref;                      /* concatenation reference: a hash of the id */
+    smpp_long_t mode;
+    int payload;                      /* 1: one PDU, text in message_payload */
+    unsigned ref;                     /* concatenation reference: a hash of the id
+                                       * (8 or 16 bits by mode), or the sender's */
+    unsigned total, seq;              /* 0, or the sender's own part: its total and
+                                       * number (env tag "concat"), kept */
 } smpp_out_t;
 
 /* The buffers one part's fields point into. */
@@ -90,9 +109,14 @@ typedef struct smpp_out_bufs {
     uint8_t sm[SMPP_WIRE_SM_MAX];
 } smpp_out_bufs_t;
 
-/* Encode env's body and split it.  0, GW_EINVAL (more than SMPP_MAX_PARTS
- * parts, or binary past one part) or GW_ENOMEM; smpp_out_free either way. */
-int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env);
+/* Encode env's body and split it the connector's way (mode).  A message
+ * that is one part of its sender's own long message (tag "concat" =
+ * "ref/total/seq") and fits one PDU keeps that segmentation: the same
+ * reference, total and number, as a UDH (8-bit, or 16-bit for a reference
+ * past 255 or mode udh16) or as SAR TLVs (mode sar).  0, GW_EINVAL (more
+ * than SMPP_MAX_PARTS parts, or binary past one part) or GW_ENOMEM;
+ * smpp_out_free either way. */
+int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode);
 void smpp_out_free(smpp_out_t *o);
 /* The fields of part i (0-based) into f, pointing into b: addresses
  * (default_src when env has no source), UDH, coding, registered_delivery;
@@ -103,6 +127,12 @@ int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
 /* SMPP 3.4 5.2.28 message_state of a receipt's "stat:" word (7, UNKNOWN,
  * for any other). */
 int smpp_message_state(const char *stat);
+/* Its "stat:" word, NULL outside 1..8. */
+const char *smpp_message_state_name(int state);
+/* A far side's message id as receipts are matched: leading zeros dropped
+ * (one kept for an all-zero id), letters lower case - SMSCs that answer
+ * "00AB12" and receipt "ab12" name one message.  out holds n octets. */
+void smpp_id_norm(const char *in, char *out, size_t n);
 
 /* --- sessions (SMPP thread) ---------------------------------------------- */
 typedef struct smpp_session smpp_session_t;

@@ -75,6 +75,7 @@ struct smpp_client {
     /* immutable after new() */
     char name[64], host[256], system_id[16], password[9], system_type[13], source[21];
     int port, window;
+    int long_mode;         /* smpp_long_t: conf "long" */
     /* atomics, read by conn_status on other threads */
     int state, npending, ninflight;
     /* SMPP thread */
@@ -149,6 +150,12 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "window: an integer 1-1000");
         return GW_EINVAL;
     }
+    if (json_object_get(conf, "long") != NULL &&
+        smpp_long_parse(json_string_value(json_object_get(conf, "long"))) < 0) {
+        snprintf(err, errlen, "long: one of \"udh\" (8-bit reference, the default), \"udh16\", "
+                              "\"sar\", \"payload\"");
+        return GW_EINVAL;
+    }
     /* messages per second the core feeds it at most (gw_cq.c), 0: no limit */
     if (tput && (!json_is_number(tput) || json_number_value(tput) < 0 ||
                  json_number_value(tput) > 100000)) {
@@ -182,6 +189,11 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
     snprintf(cl->name, sizeof(cl->name), "%s", c->name);
     cl->port = (int)json_integer_value(json_object_get(c->conf, "port"));
     cl->window = win ? (int)json_integer_value(win) : smpp_window;
+    cl->long_mode = json_object_get(c->conf, "long") != NULL
+                        ? smpp_long_parse(json_string_value(json_object_get(c->conf, "long")))
+                        : SMPP_LONG_UDH;
+    if (cl->long_mode < 0)
+        cl->long_mode = SMPP_LONG_UDH;
     cl->refs = 1;
     cl->role = SMPP_ROLE_CLIENT;
     return cl;
@@ -285,7 +297,7 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
         return;
     }
     sub->d = d;
-    rc = smpp_out_prepare(&sub->out, env);
+    rc = smpp_out_prepare(&sub->out, env, (smpp_long_t)cl->long_mode);
     if (rc != 0) {
         GW_WARN(SMPP_MOD, "connector %s: %s: message cannot be encoded in %d parts", cl->name,
                 env->id, SMPP_MAX_PARTS);
@@ -474,7 +486,7 @@ static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, cons
     if (sub->acked == 0 && smpp_wire_decode_resp(raw, h->len, &msgid, &why) < 0)
         GW_WARN(SMPP_MOD, "%s: submit_sm_resp seq %u: %s", cl->sess->peer, h->seq, why);
     else if (sub->acked == 0)
-        gw_strlcpy(sub->msgid, msgid, sizeof(sub->msgid));
+        smpp_id_norm(msgid, sub->msgid, sizeof(sub->msgid)); /* as receipts match it */
     if (++sub->acked == sub->out.nparts)
         smpp_sub_done(cl, sub, ESME_ROK, NULL);
 out_pump:
@@ -502,14 +514,25 @@ static void smpp_client_receipt_acked(void *arg, int rc)
 static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
                                const smpp_sm_fields_t *f)
 {
-    char id[66], stat[16];
+    char id[66] = "", stat[16] = "", norm[66];
+    const char *state;
     int err = 0;
 
-    if (smpp_receipt_parse(f->sm, f->sm_len, id, sizeof id, stat, sizeof stat, &err) < 0) {
+    /* the text (SMPP 3.4 appendix B), and the TLVs receipted_message_id
+     * and message_state, which win where present: some SMSCs send only
+     * them, or a text whose id is formatted otherwise */
+    if (smpp_receipt_parse(f->sm, f->sm_len, id, sizeof id, stat, sizeof stat, &err) < 0)
+        id[0] = stat[0] = '\0';
+    if (f->receipted_id != NULL && f->receipted_id[0] != '\0')
+        gw_strlcpy(id, f->receipted_id, sizeof id);
+    if ((state = smpp_message_state_name(f->message_state)) != NULL)
+        gw_strlcpy(stat, state, sizeof stat);
+    if (id[0] == '\0' || stat[0] == '\0') {
         GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %.*s", cl->name,
                 (int)f->sm_len, (const char *)f->sm);
         return GW_EINVAL;
     }
+    smpp_id_norm(id, norm, sizeof norm);
     smpp_work_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return GW_ENOMEM;
@@ -517,8 +540,8 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
     w->sess_id = s->id;
     w->seq = h->seq;
     w->resp_cmd = DELIVER_SM_RESP;
-    gw_strlcpy(w->msgid, id, sizeof w->msgid);
-    int rc = gw_core_receipt(cl->name, id, stat, err, smpp_client_receipt_acked, w);
+    gw_strlcpy(w->msgid, norm, sizeof w->msgid);
+    int rc = gw_core_receipt(cl->name, norm, stat, err, smpp_client_receipt_acked, w);
     if (rc < 0)
         free(w);
     return rc;

@@ -392,8 +392,16 @@ static int smpp_split_ok(const smpp_text_t *t, size_t at)
 
 size_t smpp_text_split(const smpp_text_t *t, size_t *offs, size_t max)
 {
+    return smpp_text_split_hdr(t, offs, max, 6);
+}
+
+size_t smpp_text_split_hdr(const smpp_text_t *t, size_t *offs, size_t max, size_t hdr)
+{
     size_t single = t->data_coding == SMPP_DC_UCS2 ? SMPP_UCS2_SINGLE : SMPP_GSM_SINGLE;
-    size_t part = t->data_coding == SMPP_DC_UCS2 ? SMPP_UCS2_PART : SMPP_GSM_PART;
+    /* 140 octets per part on the air: the header's octets come off it (a
+     * GSM septet per octet, rounded so the packed header fits) */
+    size_t part = t->data_coding == SMPP_DC_UCS2 ? 140 - hdr - (140 - hdr) % 2
+                                                 : ((140 - hdr) * 8) / 7;
     size_t n = 0, at = 0, end;
 
     if (max < 2)

@@ -220,7 +220,7 @@ void smpp_dest_send(smpp_dest_t *t, gw_delivery_t *d)
     dl->d = d;
     dl->dest = smpp_dest_ref(t);
     __atomic_add_fetch(&t->inflight, 1, __ATOMIC_RELAXED);
-    rc = smpp_out_prepare(&dl->out, d->env);
+    rc = smpp_out_prepare(&dl->out, d->env, SMPP_LONG_UDH);
     if (rc != 0) {
         GW_WARN(SMPP_MOD, "connector %s: %s: message cannot be encoded in %d parts", t->name,
                 d->env->id, SMPP_MAX_PARTS);

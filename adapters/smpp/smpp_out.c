@@ -1,8 +1,10 @@
 /*
  * smpp_out.c - an envelope as the short_message parts of submit_sm (client
  * connectors) or deliver_sm (customers): text encoded once, split into
- * parts that each carry a UDH with an 8-bit concatenation reference, and
- * each part's fields for smpp_wire.
+ * parts the connector's way (conf "long": UDH with an 8- or 16-bit
+ * reference, SAR TLVs, or one PDU with message_payload), and each part's
+ * fields for smpp_wire.  A part of the sender's own long message keeps its
+ * reference, total and number (tag "concat").
  *
  * The reference is a hash of the envelope id, not a counter: a message
  * sent again (a retry, a rebind, a restart) carries the same reference,
@@ -15,37 +17,84 @@
  *
  * Threads: pure, any thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_errors.h"
 #include "smpp.h"
 
+static const char *const smpp_state_names[] = { NULL,      "ENROUTE", "DELIVRD",
+                                                "EXPIRED", "DELETED", "UNDELIV",
+                                                "ACCEPTD", "UNKNOWN", "REJECTD" };
+
 /* SMPP 3.4 5.2.28 message_state of an appendix B "stat:" word. */
 int smpp_message_state(const char *stat)
 {
-    static const char *const names[] = { NULL,      "ENROUTE", "DELIVRD", "EXPIRED", "DELETED",
-                                          "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD" };
-
-    for (int i = 1; stat != NULL && i < (int)(sizeof names / sizeof names[0]); i++)
-        if (strcmp(stat, names[i]) == 0)
+    for (int i = 1; stat != NULL && i < (int)(sizeof smpp_state_names / sizeof *smpp_state_names); i++)
+        if (strcmp(stat, smpp_state_names[i]) == 0)
             return i;
     return 7; /* UNKNOWN */
 }
 
-static uint8_t smpp_out_ref(const char *id)
+const char *smpp_message_state_name(int state)
+{
+    if (state < 1 || state >= (int)(sizeof smpp_state_names / sizeof *smpp_state_names))
+        return NULL;
+    return smpp_state_names[state];
+}
+
+void smpp_id_norm(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+
+    while (in[0] == '0' && in[1] != '\0')
+        in++; /* "000" is "0" */
+    for (; *in != '\0' && k + 1 < n; in++)
+        out[k++] = (char)(*in >= 'A' && *in <= 'Z' ? *in - 'A' + 'a' : *in);
+    if (n > 0)
+        out[k] = '\0';
+}
+
+int smpp_long_parse(const char *s)
+{
+    static const char *const names[] = { "udh", "udh16", "sar", "payload" };
+
+    for (int i = 0; s != NULL && i < (int)(sizeof names / sizeof names[0]); i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static unsigned smpp_out_hash(const char *id)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
 
     for (; *id; id++)
         h = (h ^ (uint8_t)*id) * 16777619u;
-    return (uint8_t)(h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24));
+    return (unsigned)(h ^ (h >> 16));
 }
 
-int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env)
+/* The sender's own segmentation from the tag "concat" ("ref/total/seq"):
+ * 1 when valid (1 <= seq <= total, 2 <= total <= 255, ref <= 65535). */
+static int smpp_out_kept(const gw_envelope_t *env, unsigned *ref, unsigned *total, unsigned *seq)
 {
+    const char *tag = json_string_value(json_object_get(env->tags, "concat"));
+    char end;
+
+    if (tag == NULL || sscanf(tag, "%u/%u/%u%c", ref, total, seq, &end) != 3)
+        return 0;
+    return *ref <= 0xFFFF && *total >= 2 && *total <= 255 && *seq >= 1 && *seq <= *total;
+}
+
+int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode)
+{
+    static const size_t hdr[] = { 6, 7, 0, 0 }; /* octets a part's header takes */
+    unsigned kref, ktotal, kseq;
+
     memset(o, 0, sizeof *o);
-    o->ref = smpp_out_ref(env->id);
+    o->mode = mode;
+    o->ref = smpp_out_hash(env->id) & (mode == SMPP_LONG_UDH ? 0xFFu : 0xFFFFu);
     if (env->binary) {
         o->text.data_coding = env->data_coding >= 0 ? env->data_coding : SMPP_DC_BINARY;
         o->text.data = malloc(env->body_len + 1);
@@ -59,7 +108,17 @@ int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env)
         if (smpp_text_encode(env->body ? env->body : "", env->body ? strlen(env->body) : 0,
                              &o->text) != 0)
             return GW_ENOMEM;
-        o->nparts = smpp_text_split(&o->text, o->offs, SMPP_MAX_PARTS + 1);
+        o->nparts = smpp_text_split_hdr(&o->text, o->offs, SMPP_MAX_PARTS + 1, hdr[mode]);
+    }
+    if (mode == SMPP_LONG_PAYLOAD && !env->binary && o->nparts > 1) {
+        o->payload = 1; /* one PDU: the whole text in message_payload */
+        o->nparts = 1;
+        o->offs[1] = o->text.len;
+    }
+    if (o->nparts == 1 && smpp_out_kept(env, &kref, &ktotal, &kseq)) {
+        o->ref = kref;
+        o->total = ktotal;
+        o->seq = kseq;
     }
     return o->nparts > 0 ? 0 : GW_EINVAL;
 }
@@ -67,6 +126,29 @@ int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env)
 void smpp_out_free(smpp_out_t *o)
 {
     smpp_text_free(&o->text);
+}
+
+/* The concatenation header of part seq of total into f (and b->sm, whose
+ * first *udh octets it takes). */
+static void smpp_out_concat(const smpp_out_t *o, unsigned total, unsigned seq,
+                            smpp_out_bufs_t *b, smpp_sm_fields_t *f, size_t *udh)
+{
+    if (o->mode == SMPP_LONG_SAR) {
+        f->sar_ref = (int)o->ref;
+        f->sar_total = (int)total;
+        f->sar_seq = (int)seq;
+    } else if (o->mode == SMPP_LONG_UDH16 || o->ref > 0xFF) {
+        const uint8_t h[7] = { 6, 0x08, 4, (uint8_t)(o->ref >> 8), (uint8_t)o->ref,
+                               (uint8_t)total, (uint8_t)seq };
+        memcpy(b->sm, h, sizeof h);
+        *udh = sizeof h;
+        f->esm_class = SMPP_ESM_UDHI;
+    } else {
+        const uint8_t h[6] = { 5, 0x00, 3, (uint8_t)o->ref, (uint8_t)total, (uint8_t)seq };
+        memcpy(b->sm, h, sizeof h);
+        *udh = sizeof h;
+        f->esm_class = SMPP_ESM_UDHI;
+    }
 }
 
 int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
@@ -91,16 +173,20 @@ int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
         rc = smpp_addr_out(&env->to, &f->dst_ton, &f->dst_npi, b->dst, sizeof b->dst);
     if (rc != 0 || env->to.address == NULL || i >= o->nparts)
         return GW_EINVAL;
-    if (o->nparts > 1) {
-        const uint8_t hdr[6] = { 5, 0x00, 3, o->ref, (uint8_t)o->nparts, (uint8_t)(i + 1) };
-        memcpy(b->sm, hdr, sizeof hdr);
-        udh = sizeof hdr;
-        f->esm_class = SMPP_ESM_UDHI;
+    if (o->total > 0)
+        smpp_out_concat(o, o->total, o->seq, b, f, &udh); /* the sender's own part */
+    else if (o->nparts > 1)
+        smpp_out_concat(o, (unsigned)o->nparts, (unsigned)i + 1, b, f, &udh);
+    if (o->payload) {
+        f->payload = o->text.data;
+        f->payload_len = o->text.len;
+        f->sm_len = 0;
+    } else {
+        if (udh + n > sizeof b->sm)
+            return GW_EINVAL; /* the splitter keeps parts far below this */
+        memcpy(b->sm + udh, o->text.data + from, n);
+        f->sm_len = udh + n;
     }
-    if (udh + n > sizeof b->sm)
-        return GW_EINVAL; /* the splitter keeps parts far below this */
-    memcpy(b->sm + udh, o->text.data + from, n);
-    f->sm_len = udh + n;
     f->data_coding = (uint8_t)o->text.data_coding;
     f->registered_delivery = (uint8_t)(env->registered_delivery & 0x1F);
     if (env->report.of != NULL) {

@@ -153,6 +153,13 @@ int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)
         if (rc < 0)
             return rc;
     }
+    if (f->sar_ref >= 0 && f->sar_total >= 1 && f->sar_seq >= 1) {
+        /* SAR TLVs: the same "concat" tag as a UDH's (ref/total/seq) */
+        char tag[40];
+        snprintf(tag, sizeof(tag), "%d/%d/%d", f->sar_ref, f->sar_total, f->sar_seq);
+        if (gw_env_set_tag(env, "concat", tag) < 0)
+            return GW_ENOMEM;
+    }
     env->data_coding = f->data_coding;
     env->registered_delivery = f->registered_delivery;
     if (smpp_text_is_binary(f->data_coding)) {

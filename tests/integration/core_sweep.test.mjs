@@ -274,8 +274,9 @@ test('core.purged counts the done messages purged: delivered ones and those that
 
 test('a submitted message without a receipt expires after core.receipt_wait_s; one with its receipt is delivered', async (t) => {
   const smsc = await startSmsc();
+  t.after(() => smsc.stop()); // also when junction fails to start
   const j = await startJunction({ params: { 'core.sweep_ms': 200, 'core.receipt_wait_s': 1 } });
-  t.after(async () => { await j.cleanup(); await smsc.stop(); });
+  t.after(() => j.cleanup());
   await j.mi('connectors.add', { name: 'op', type: 'smpp', conf: smppConf(smsc, 'jop') });
   await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
   await waitBound(j, 'op');

@@ -1,0 +1,255 @@
+/*
+ * test_smpp_out.c - an envelope as outgoing SMPP parts
+ * (adapters/smpp/smpp_out.c): long-message modes, the sender's own
+ * segmentation kept, a stable reference, reports as receipts, and the id
+ * form receipts match on.  Pure functions; one behaviour per test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "adapters/smpp/smpp.h"
+#include "gateway/gw_errors.h"
+
+/* An envelope from 4930111 to 447700900001 with body text. */
+static gw_envelope_t *env_with(const char *text)
+{
+    gw_envelope_t *e = gw_env_new();
+
+    assert_non_null(e);
+    assert_int_equal(gw_addr_normalise(&e->from, "4930111", 1, 1), 0);
+    assert_int_equal(gw_addr_normalise(&e->to, "447700900001", 1, 1), 0);
+    assert_int_equal(gw_env_set_str(&e->body, text, (size_t)-1), 0);
+    e->body_len = strlen(text);
+    return e;
+}
+
+static char *text_of(size_t n)
+{
+    char *s = malloc(n + 1);
+
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)('a' + i % 26);
+    s[n] = '\0';
+    return s;
+}
+
+static void test_long_names_parse_and_unknown_is_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(smpp_long_parse("udh"), SMPP_LONG_UDH);
+    assert_int_equal(smpp_long_parse("udh16"), SMPP_LONG_UDH16);
+    assert_int_equal(smpp_long_parse("sar"), SMPP_LONG_SAR);
+    assert_int_equal(smpp_long_parse("payload"), SMPP_LONG_PAYLOAD);
+    assert_int_equal(smpp_long_parse("UDH"), -1);
+    assert_int_equal(smpp_long_parse(NULL), -1);
+}
+
+static void test_udh8_parts_share_one_reference_numbered_from_one(void **state)
+{
+    char *body = text_of(400);
+    gw_envelope_t *e = env_with(body);
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(o.nparts, 3); /* 153 GSM characters a part */
+    for (size_t i = 0; i < o.nparts; i++) {
+        assert_int_equal(smpp_out_part(&o, i, e, NULL, &b, &f), 0);
+        assert_int_equal(f.esm_class & SMPP_ESM_UDHI, SMPP_ESM_UDHI);
+        assert_int_equal(b.sm[0], 5);
+        assert_int_equal(b.sm[1], 0x00);
+        assert_int_equal(b.sm[3], o.ref);
+        assert_int_equal(b.sm[4], 3);
+        assert_int_equal(b.sm[5], i + 1);
+        assert_true(f.sm_len - 6 <= 153);
+    }
+    smpp_out_free(&o);
+    gw_env_unref(e);
+    free(body);
+}
+
+static void test_udh16_parts_take_152_characters_and_a_16_bit_reference(void **state)
+{
+    char *body = text_of(400);
+    gw_envelope_t *e = env_with(body);
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH16), 0);
+    assert_int_equal(o.nparts, 3);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(b.sm[0], 6);
+    assert_int_equal(b.sm[1], 0x08);
+    assert_int_equal(((unsigned)b.sm[3] << 8) | b.sm[4], o.ref);
+    assert_int_equal(f.sm_len, 7 + 152);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+    free(body);
+}
+
+static void test_sar_parts_carry_tlvs_and_no_udh(void **state)
+{
+    char *body = text_of(400);
+    gw_envelope_t *e = env_with(body);
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_SAR), 0);
+    assert_int_equal(o.nparts, 3); /* 160 a part: no header in the text */
+    assert_int_equal(smpp_out_part(&o, 2, e, NULL, &b, &f), 0);
+    assert_int_equal(f.esm_class & SMPP_ESM_UDHI, 0);
+    assert_int_equal(f.sar_ref, (int)o.ref);
+    assert_int_equal(f.sar_total, 3);
+    assert_int_equal(f.sar_seq, 3);
+    assert_int_equal(f.sm_len, 400 - 320);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+    free(body);
+}
+
+static void test_payload_mode_sends_one_pdu_with_the_whole_text(void **state)
+{
+    char *body = text_of(400);
+    gw_envelope_t *e = env_with(body);
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_PAYLOAD), 0);
+    assert_int_equal(o.nparts, 1);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(f.sm_len, 0);
+    assert_int_equal(f.payload_len, 400);
+    assert_memory_equal(f.payload, body, 400);
+    assert_int_equal(f.esm_class & SMPP_ESM_UDHI, 0);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+    free(body);
+}
+
+static void test_the_reference_is_the_same_for_the_same_message(void **state)
+{
+    char *body = text_of(300);
+    gw_envelope_t *e = env_with(body);
+    smpp_out_t a, c;
+
+    (void)state;
+    assert_int_equal(smpp_out_prepare(&a, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(smpp_out_prepare(&c, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(a.ref, c.ref); /* a retry sends what the first attempt did */
+    smpp_out_free(&a);
+    smpp_out_free(&c);
+    gw_env_unref(e);
+    free(body);
+}
+
+static void test_a_senders_own_part_keeps_its_reference_total_and_number(void **state)
+{
+    gw_envelope_t *e = env_with("part two of a long one");
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    assert_int_equal(gw_env_set_tag(e, "concat", "90/3/2"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(b.sm[1], 0x00);
+    assert_int_equal(b.sm[3], 90);
+    assert_int_equal(b.sm[4], 3);
+    assert_int_equal(b.sm[5], 2);
+    assert_memory_equal(b.sm + 6, "part two", 8);
+    smpp_out_free(&o);
+    /* a reference past 255 needs the 16-bit element */
+    assert_int_equal(gw_env_set_tag(e, "concat", "4660/2/1"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(b.sm[1], 0x08);
+    assert_int_equal(((unsigned)b.sm[3] << 8) | b.sm[4], 4660);
+    smpp_out_free(&o);
+    /* nonsense is not kept: one plain part */
+    assert_int_equal(gw_env_set_tag(e, "concat", "1/2/3"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(f.esm_class & SMPP_ESM_UDHI, 0);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+}
+
+static void test_a_report_goes_out_as_a_receipt_with_its_tlvs(void **state)
+{
+    gw_envelope_t *e = env_with("id:01ABC sub:001 dlvrd:000 stat:UNDELIV err:011 text:x");
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    e->registered_delivery = 1;
+    assert_int_equal(gw_env_set_str(&e->report.of, "01ABC", (size_t)-1), 0);
+    assert_int_equal(gw_env_set_str(&e->report.stat, "UNDELIV", (size_t)-1), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(f.esm_class & SMPP_ESM_RECEIPT, SMPP_ESM_RECEIPT);
+    assert_int_equal(f.registered_delivery, 0);
+    assert_string_equal(f.receipted_id, "01ABC");
+    assert_int_equal(f.message_state, 5);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+}
+
+static void test_message_states_and_their_words_map_both_ways(void **state)
+{
+    (void)state;
+    assert_int_equal(smpp_message_state("DELIVRD"), 2);
+    assert_int_equal(smpp_message_state("REJECTD"), 8);
+    assert_int_equal(smpp_message_state("nonsense"), 7);
+    assert_string_equal(smpp_message_state_name(2), "DELIVRD");
+    assert_string_equal(smpp_message_state_name(5), "UNDELIV");
+    assert_null(smpp_message_state_name(0));
+    assert_null(smpp_message_state_name(9));
+}
+
+static void test_ids_match_without_case_or_leading_zeros(void **state)
+{
+    char out[16];
+
+    (void)state;
+    smpp_id_norm("00AB12", out, sizeof out);
+    assert_string_equal(out, "ab12");
+    smpp_id_norm("000", out, sizeof out);
+    assert_string_equal(out, "0");
+    smpp_id_norm("smsc-7", out, sizeof out);
+    assert_string_equal(out, "smsc-7");
+    smpp_id_norm("", out, sizeof out);
+    assert_string_equal(out, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_long_names_parse_and_unknown_is_refused),
+        cmocka_unit_test(test_udh8_parts_share_one_reference_numbered_from_one),
+        cmocka_unit_test(test_udh16_parts_take_152_characters_and_a_16_bit_reference),
+        cmocka_unit_test(test_sar_parts_carry_tlvs_and_no_udh),
+        cmocka_unit_test(test_payload_mode_sends_one_pdu_with_the_whole_text),
+        cmocka_unit_test(test_the_reference_is_the_same_for_the_same_message),
+        cmocka_unit_test(test_a_senders_own_part_keeps_its_reference_total_and_number),
+        cmocka_unit_test(test_a_report_goes_out_as_a_receipt_with_its_tlvs),
+        cmocka_unit_test(test_message_states_and_their_words_map_both_ways),
+        cmocka_unit_test(test_ids_match_without_case_or_leading_zeros),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
