@@ -197,6 +197,12 @@ int db_param_set(const char *name, const char *value);
 int db_account_add(const char *system_id, const char *password, const char *allowed_nets,
                    int throughput);
 int db_account_delete(const char *system_id);
+/* Change only the given fields of system_id's row: password (hashed
+ * argon2id like add) and allowed_nets when not NULL, throughput and
+ * enabled (0 / 1) when >= 0.  0, GW_ENOTFOUND, GW_EINVAL (empty
+ * system_id or password), GW_ENOMEM, GW_ESTORE.  Any thread. */
+int db_account_update(const char *system_id, const char *password, const char *allowed_nets,
+                      int throughput, int enabled);
 json_t *db_accounts_list(void); /* no password hashes */
 /* 0 when system_id exists and password matches; copies the account row
  * (without hash) into *out when out != NULL (caller json_decref).  GW_ENOTFOUND

@@ -326,6 +326,40 @@ int db_account_delete(const char *system_id)
     return rc;
 }
 
+/* One statement, so a partial update is never visible: each column is
+ * kept when its bound value is NULL (COALESCE). */
+int db_account_update(const char *system_id, const char *password, const char *allowed_nets,
+                      int throughput, int enabled)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    int rc = 0;
+
+    if (system_id == NULL || system_id[0] == '\0')
+        return GW_EINVAL;
+    if (password != NULL && (rc = db_admin_hash(password, hash)) < 0)
+        return rc; /* hashed before the lock: tens of ms */
+    sqlite3_stmt *st = db_admin_begin(
+        "UPDATE accounts SET password_hash = COALESCE(?2, password_hash),"
+        " allowed_nets = COALESCE(?3, allowed_nets), throughput = COALESCE(?4, throughput),"
+        " enabled = COALESCE(?5, enabled) WHERE system_id = ?1",
+        "update account");
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, system_id, -1, SQLITE_STATIC);
+    if (password != NULL)
+        sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    if (allowed_nets != NULL)
+        sqlite3_bind_text(st, 3, allowed_nets, -1, SQLITE_STATIC);
+    if (throughput >= 0)
+        sqlite3_bind_int(st, 4, throughput);
+    if (enabled >= 0)
+        sqlite3_bind_int(st, 5, enabled != 0);
+    rc = db_admin_write(st, 1, "update account");
+    db_admin_end(st);
+    sodium_memzero(hash, sizeof(hash));
+    return rc;
+}
+
 /* The columns db_admin_account_row reads, in its order. */
 #define DB_ADMIN_ACCOUNT_SELECT \
     "SELECT system_id, allowed_nets, throughput, enabled, created_at FROM accounts"

@@ -151,6 +151,24 @@ int gw_account_add(const char *system_id, const char *password, const char *allo
     return rc;
 }
 
+int gw_account_update(const char *system_id, const char *password, const char *allowed_nets,
+                      int throughput, int enabled)
+{
+    int rc = db_account_update(system_id, password, allowed_nets, throughput, enabled);
+
+    /* account:<system_id> follows enabled: reload closes it and registers
+     * it again as disabled (or opens it); other fields leave it alone */
+    if (rc == 0 && gw_connectors_reload() != 0)
+        GW_WARN("core", "account %s updated; its connector did not follow (see the log)",
+                system_id);
+    return rc;
+}
+
+int gw_account_get(const char *system_id, json_t **out)
+{
+    return db_account_get(system_id, out);
+}
+
 json_t *gw_accounts_list(void)
 {
     return db_accounts_list();

@@ -3,7 +3,8 @@
  * adapters (which never include db/).
  *
  *   gw_account_verify_async  a bind's check, on the worker pool (gw_work.h)
- *   gw_account_add / gw_accounts_list / gw_account_delete
+ *   gw_account_add / gw_account_update / gw_account_get /
+ *   gw_accounts_list / gw_account_delete
  *                            synchronous, for MI handlers (they may block)
  *
  * A bind is refused with one answer whatever the reason (unknown
@@ -42,6 +43,16 @@ int gw_account_verify_async(const char *system_id, const char *password, const c
  * the password (argon2id, tens of ms).  0, GW_EEXIST, GW_EINVAL, GW_ESTORE. */
 int gw_account_add(const char *system_id, const char *password, const char *allowed_nets,
                    int throughput);
+/* Change only the given fields (password, allowed_nets: NULL keeps;
+ * throughput, enabled: < 0 keeps); a new password is hashed (argon2id).
+ * Then gw_connectors_reload: account:<system_id> follows enabled.  What
+ * bound sessions see is the adapter's (the SMPP server reads the row at
+ * each bind).  0, GW_ENOTFOUND, GW_EINVAL, GW_ENOMEM, GW_ESTORE. */
+int gw_account_update(const char *system_id, const char *password, const char *allowed_nets,
+                      int throughput, int enabled);
+/* The row of system_id, as in gw_accounts_list, into *out (caller
+ * json_decref).  0, GW_ENOTFOUND or GW_ESTORE. */
+int gw_account_get(const char *system_id, json_t **out);
 /* Array of account rows without hashes (caller json_decref), NULL on error. */
 json_t *gw_accounts_list(void);
 /* 0, GW_ENOTFOUND or GW_ESTORE. */

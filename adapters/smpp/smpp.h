@@ -173,6 +173,8 @@ struct smpp_session {
                            * the tick sends unbind and finishes (customers) */
     int pending_in;       /* requests of the peer handed to the core and not yet
                            * answered (smpp_accept / smpp_accepted_answer) */
+    int64_t created_ms;   /* wall clock (ms epoch) when the session was made */
+    uint64_t rx_pdus, tx_pdus; /* PDUs read / written (smpp.sessions) */
     /* private */
     struct smpp_session *next;
     const smpp_session_ops_t *ops;
@@ -264,11 +266,14 @@ typedef enum {
     SMPP_W_ACCEPTED, /* sess_id, seq, resp_cmd, rc, msgid: answer after commit */
     SMPP_W_BIND,     /* sess_id, seq, resp_cmd, rc: a customer's bind checked
                       * (smpp_server_bind_answer) */
+    SMPP_W_SESSIONS, /* query: fill it with the customer sessions (smpp.sessions) */
+    SMPP_W_UNBIND,   /* system_id: unbind its sessions (the account was disabled) */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
 struct smpp_client;
 struct smpp_dest;
+struct smpp_query;
 
 typedef struct smpp_work {
     smpp_work_kind_t kind;
@@ -281,6 +286,8 @@ typedef struct smpp_work {
     int rc;
     int throughput;         /* BIND: the account's msg/s (0: unlimited) */
     char msgid[GW_ENV_ID_LEN + 1];
+    char system_id[16];     /* UNBIND */
+    struct smpp_query *query; /* SESSIONS: a reference (smpp_adapter.c) */
 } smpp_work_t;
 
 /* Any thread: hand w to the SMPP thread.  0 or a negative code (w stays
@@ -365,6 +372,12 @@ void smpp_server_bind_answer(const smpp_work_t *w);
 smpp_session_t *smpp_server_pick(const char *system_id);
 /* How many receiver / transceiver sessions system_id has bound. */
 int smpp_server_receivers(const char *system_id);
+/* SMPP thread: the customer sessions open now, as smpp.sessions lists
+ * them (docs/mi.md); a new array, NULL when out of memory. */
+json_t *smpp_server_sessions(void);
+/* SMPP thread: unbind every session bound as system_id (its account was
+ * disabled); each closes on unbind_resp or its response timer. */
+void smpp_server_unbind_account(const char *system_id);
 /* 1 while customer sessions are still open. */
 int smpp_server_busy(void);
 /* Free the listener and every customer session at once (destroy). */

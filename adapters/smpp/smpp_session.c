@@ -104,6 +104,7 @@ smpp_session_t *smpp_session_new(evutil_socket_t fd, const char *peer,
     s->ops = ops;
     s->owner = owner;
     s->last_rx_ms = gw_now_ms();
+    s->created_ms = s->last_rx_ms;
     /* never buffer more than a few PDUs of unread input */
     bufferevent_setwatermark(s->bev, EV_READ, 0, 4 * SMPP_MAX_PDU);
     bufferevent_setcb(s->bev, smpp_session_read_cb, smpp_session_write_cb,
@@ -216,6 +217,7 @@ static int smpp_session_send(smpp_session_t *s, const uint8_t *buf, int len)
 {
     if (len < 16 || bufferevent_write(s->bev, buf, (size_t)len) < 0)
         return GW_ERROR;
+    s->tx_pdus++;
     if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_OUT, buf, (size_t)len);
     GW_DEBUG(SMPP_MOD, "%s: sent command 0x%08x status 0x%x seq %u len %d", s->peer,
              smpp_get32(buf + 4), smpp_get32(buf + 8), smpp_get32(buf + 12), len);
@@ -443,6 +445,7 @@ static void smpp_session_dispatch(smpp_session_t *s, const uint8_t *pdu, uint32_
 
     if (smpp_wire_header(pdu, len, &h, &why) < 0)
         return; /* cannot happen: the framer cut the PDU by its command_length */
+    s->rx_pdus++;
     if (gw_trace_on()) smpp_trace_pdu(s, GW_TRACE_IN, pdu, len);
     GW_DEBUG(SMPP_MOD, "%s: got command 0x%08x status 0x%x seq %u len %u", s->peer, h.cmd_id,
              h.status, h.seq, len);

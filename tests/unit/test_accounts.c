@@ -121,6 +121,56 @@ static void every_refusal_has_one_code(void **state)
     assert_int_equal(test_verify("acme", "right", "127.0.0.1", NULL), GW_EINVAL);
 }
 
+static void an_update_changes_only_the_given_fields(void **state)
+{
+    json_t *row = NULL;
+
+    (void)state;
+    assert_int_equal(gw_account_update("far", NULL, NULL, 7, -1), 0);
+    assert_int_equal(gw_account_get("far", &row), 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "throughput")), 7);
+    assert_string_equal(json_string_value(json_object_get(row, "allowed_nets")), "10.0.0.0/8");
+    assert_true(json_is_true(json_object_get(row, "enabled")));
+    json_decref(row);
+    assert_int_equal(test_verify("far", "right", "10.1.2.3", NULL), 0); /* password kept */
+    assert_int_equal(gw_account_update("far", NULL, "", -1, -1), 0);
+    assert_int_equal(test_verify("far", "right", "127.0.0.1", NULL), 0);
+}
+
+static void an_updated_password_replaces_the_old_one(void **state)
+{
+    (void)state;
+    assert_int_equal(gw_account_update("acme", "new", NULL, -1, -1), 0);
+    assert_int_equal(test_verify("acme", "new", "127.0.0.1", NULL), 0);
+    assert_int_equal(test_verify("acme", "right", "127.0.0.1", NULL), GW_EINVAL);
+    assert_int_equal(gw_account_update("acme", "", NULL, -1, -1), GW_EINVAL);
+    assert_int_equal(test_verify("acme", "new", "127.0.0.1", NULL), 0);
+}
+
+static void a_disabled_account_is_refused_until_enabled(void **state)
+{
+    json_t *row = NULL;
+
+    (void)state;
+    assert_int_equal(gw_account_update("acme", NULL, NULL, -1, 0), 0);
+    assert_int_equal(gw_account_get("acme", &row), 0);
+    assert_false(json_is_true(json_object_get(row, "enabled")));
+    json_decref(row);
+    assert_int_equal(test_verify("acme", "right", "127.0.0.1", NULL), GW_EINVAL);
+    assert_int_equal(gw_account_update("acme", NULL, NULL, -1, 1), 0);
+    assert_int_equal(test_verify("acme", "right", "127.0.0.1", NULL), 0);
+}
+
+static void an_unknown_account_is_not_found(void **state)
+{
+    json_t *row = NULL;
+
+    (void)state;
+    assert_int_equal(gw_account_update("nobody", "x", NULL, 1, 1), GW_ENOTFOUND);
+    assert_int_equal(gw_account_get("nobody", &row), GW_ENOTFOUND);
+    assert_null(row);
+}
+
 /* An unknown system_id costs one argon2id verification like a wrong
  * password, so the time does not tell which ids exist.  The bound is
  * loose (a fraction) to stay true on a loaded machine; without the decoy
@@ -175,6 +225,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_right_password_binds_with_the_account_row, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(every_refusal_has_one_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_update_changes_only_the_given_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_updated_password_replaces_the_old_one, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_disabled_account_is_refused_until_enabled, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_unknown_account_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(an_unknown_system_id_costs_as_long_as_a_wrong_password,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_check_the_pool_refuses_never_calls_back, setup,
