@@ -159,6 +159,25 @@ static const db_migration_t db_migrations[] = {
      "  cost REAL NOT NULL, currency TEXT NOT NULL, valid_from INTEGER NOT NULL DEFAULT 0,"
      "  valid_to INTEGER NOT NULL DEFAULT 0);"
      "CREATE INDEX rates_table ON rates(table_name);"},
+    /* 5: receipts for every part and receipts ahead of their
+     * submit_sm_resp.  parts: the far side's id of each part of a message
+     * submitted as several (flags & 4, GW_DLV_PARTS; the first part's id
+     * is also the message's remote_id) and the final word each part's
+     * receipt gave; the rows go with their message (parts_gone).
+     * receipts_early: a final receipt that matched no waiting message,
+     * kept (an hour at most) for the submit it may have overtaken. */
+    {5,
+     "CREATE TABLE parts("
+     "  target TEXT NOT NULL, remote_id TEXT NOT NULL, message_id TEXT NOT NULL,"
+     "  part INTEGER NOT NULL, stat TEXT, err INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY(target, remote_id)) WITHOUT ROWID;"
+     "CREATE INDEX parts_message ON parts(message_id);"
+     "CREATE TRIGGER parts_gone AFTER DELETE ON messages WHEN OLD.flags & 4 <> 0"
+     " BEGIN DELETE FROM parts WHERE message_id = OLD.id; END;"
+     "CREATE TABLE receipts_early("
+     "  target TEXT NOT NULL, remote_id TEXT NOT NULL, stat TEXT NOT NULL,"
+     "  err INTEGER NOT NULL, status INTEGER NOT NULL, ts INTEGER NOT NULL,"
+     "  PRIMARY KEY(target, remote_id)) WITHOUT ROWID;"},
 };
 
 static const db_carry_t db_carries[] = {

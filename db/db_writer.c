@@ -96,6 +96,8 @@ typedef struct db_job {
     char target[GW_NAME_MAX];
     char tries[GW_PLAN_MAX * 8];
     char remote_id[GW_REMOTE_ID_MAX];
+    char *part_ids;         /* UPDATE to submitted of a message sent in parts: every
+                             * part's id, '\n' after each; malloc'd */
     int64_t next_at;
     unsigned flags;
     int64_t qseq;           /* INSERT, UPDATE: assigned when the row is left queued */
@@ -108,6 +110,7 @@ typedef struct db_job {
     char connector[GW_NAME_MAX];
     char stat[16];
     char found_id[GW_ENV_ID_LEN + 1];
+    int parked;             /* RECEIPT: no message waits for it yet; kept in receipts_early */
     int64_t ts;
     /* the delivery reports this job's change made (db_writer_set_report_hook):
      * inserts run after it in its transaction; made again when it runs again */
@@ -161,6 +164,12 @@ static sqlite3_stmt *db_wr_st_insert, *db_wr_st_update, *db_wr_st_outbox,
     *db_wr_st_sw_submitted, *db_wr_st_sw_set, *db_wr_st_sw_purge_msgs,
     *db_wr_st_qseq_max;
 static int64_t db_wr_qseq;       /* the last queue number given out */
+static sqlite3_stmt *db_wr_st_part_add, *db_wr_st_part_find, *db_wr_st_part_msg,
+    *db_wr_st_part_set, *db_wr_st_part_fold, *db_wr_st_early_add, *db_wr_st_early_take,
+    *db_wr_st_early_purge, *db_wr_st_early_count;
+static int64_t db_wr_early;      /* receipts_early rows, at least as many as there are: none
+                                  * means no submit looks for one */
+static gw_stat_t *db_wr_st_unparked, *db_wr_st_parts;
 static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit;
 static db_job_t **db_wr_batch;   /* the group being run */
 static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
@@ -195,12 +204,32 @@ static const char db_wr_sql_update[] =
 static const char db_wr_sql_outbox[] =
     "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_rcpt_find[] =
-    "SELECT id, status, envelope, source_connector FROM messages WHERE target = ?1"
+    "SELECT id, status, envelope, source_connector, flags FROM messages WHERE target = ?1"
     " AND remote_id = ?2"
     " AND " DB_SCHEMA_RCPT_WAIT; /* the term of messages_remote (db_schema.c) */
 static const char db_wr_sql_rcpt_set[] =
     "UPDATE messages SET status=?1, reason=?2, reason_text=?3, updated_at=?4"
     " WHERE id=?5 AND " DB_WR_NOT_FINAL;
+/* Receipts of parts and receipts ahead of their submit (schema 5). */
+static const char db_wr_sql_part_add[] =
+    "INSERT OR IGNORE INTO parts(target, remote_id, message_id, part) VALUES(?1, ?2, ?3, ?4)";
+static const char db_wr_sql_part_find[] =
+    "SELECT message_id FROM parts WHERE target = ?1 AND remote_id = ?2";
+static const char db_wr_sql_part_msg[] =
+    "SELECT id, status, envelope, source_connector, flags FROM messages WHERE id = ?1"
+    " AND " DB_SCHEMA_RCPT_WAIT;
+static const char db_wr_sql_part_set[] =
+    "UPDATE parts SET stat = ?3, err = ?4 WHERE target = ?1 AND remote_id = ?2";
+static const char db_wr_sql_part_fold[] =
+    "SELECT stat, err FROM parts WHERE message_id = ?1 ORDER BY part";
+static const char db_wr_sql_early_add[] =
+    "INSERT OR REPLACE INTO receipts_early(target, remote_id, stat, err, status, ts)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+static const char db_wr_sql_early_take[] =
+    "DELETE FROM receipts_early WHERE target = ?1 AND remote_id = ?2 RETURNING stat, err, status";
+static const char db_wr_sql_early_purge[] = "DELETE FROM receipts_early WHERE ts < ?1";
+static const char db_wr_sql_early_count[] = "SELECT count(*) FROM receipts_early";
+#define DB_WR_EARLY_KEEP_MS 3600000 /* an hour: a submit_sm_resp takes seconds */
 static const char db_wr_sql_purge[] =
     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY seq LIMIT 500)";
 /* The sweeps' row pickers each walk one partial index (db_schema.c). */
@@ -282,6 +311,7 @@ static void db_job_free(db_job_t *job)
     db_job_kids_drop(job);
     gw_env_unref(job->env);
     free(job->plan);
+    free(job->part_ids);
     gw_evbatch_clear(&job->ev);
     for (int i = 0; job->sweep_ev != NULL && i < job->limit; i++)
         gw_evbatch_clear(&job->sweep_ev[i]);
@@ -433,6 +463,10 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
         return GW_ENOMEM;
     job->kind = DB_JOB_UPDATE;
     db_job_snapshot(job, d);
+    if (d->part_ids != NULL && (job->part_ids = strdup(d->part_ids)) == NULL) {
+        free(job);
+        return GW_ENOMEM;
+    }
     /* a final state may owe the sender a report, made from the envelope */
     if (db_wr_report_make != NULL && gw_status_final(d->status))
         job->env = gw_env_ref(d->env);
@@ -556,28 +590,29 @@ static int db_wr_exec_events(db_job_t *job, const char *id)
 /* Ask the gateway for the report the final change of a row owes its
  * sender (see db_writer_set_report_hook) and keep it as a kid of job, to
  * run after the change (db_wr_exec_kids). */
-static void db_wr_make_kid(db_job_t *job, const gw_envelope_t *env, const char *source_connector,
-                           const char *env_json, gw_status_t st, const char *stat, int err,
-                           int wait)
+static db_job_t *db_wr_make_kid(db_job_t *job, const gw_envelope_t *env,
+                                const char *source_connector, const char *env_json,
+                                gw_status_t st, const char *stat, int err, int wait)
 {
     gw_evbatch_t ev = { 0 };
     gw_delivery_t *d;
     db_job_t *k;
 
     if (db_wr_report_make == NULL)
-        return;
+        return NULL;
     d = db_wr_report_make(env, source_connector, env_json, st, stat, err, wait, &ev);
     if (d == NULL)
-        return;
+        return NULL;
     k = db_job_insert_new(d, d->env_json, &ev, db_wr_report_done, d);
     if (k == NULL) {
         GW_ERR("db", "out of memory: a delivery report is not stored");
         gw_evbatch_clear(&ev);
         db_wr_report_done(d, GW_ESTORE, 0);
-        return;
+        return NULL;
     }
     k->knext = job->kids;
     job->kids = k;
+    return k;
 }
 
 static int db_wr_exec_insert(db_job_t *job);
@@ -643,6 +678,8 @@ static int db_wr_exec_insert(db_job_t *job)
     return rc;
 }
 
+static int db_wr_submitted(db_job_t *job);
+
 /* Bind and run an update (and its events); 0 or GW_ESTORE
  * (logged). */
 static int db_wr_exec_update(db_job_t *job)
@@ -672,6 +709,8 @@ static int db_wr_exec_update(db_job_t *job)
         db_wr_make_kid(job, job->env, NULL, NULL, (gw_status_t)job->status, NULL, job->reason,
                        0);
         rc = db_wr_exec_kids(job);
+    } else if (rc == 0 && job->status == GW_ST_SUBMITTED && sqlite3_changes(db_wr_conn) > 0) {
+        rc = db_wr_submitted(job);
     }
     if (rc == 0)
         rc = db_wr_exec_events(job, job->id);
@@ -680,58 +719,227 @@ static int db_wr_exec_update(db_job_t *job)
     return rc;
 }
 
-/* Find the receipt's message and apply it.  An unknown id is no error of
- * the store: rc 0, found_id empty.  A message already final keeps its
- * state; the receipt is still an event. */
-static int db_wr_exec_receipt(db_job_t *job)
+/* Bind (target, remote_id) to st's first two parameters. */
+static void db_wr_bind_key(sqlite3_stmt *st, const char *target, const char *remote_id)
 {
-    sqlite3_stmt *st = db_wr_st_rcpt_find;
-    int rc = 0, step, final = 0;
+    sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, remote_id, -1, SQLITE_STATIC);
+}
 
-    job->found_id[0] = '\0';
-    gw_evbatch_clear(&job->ev); /* a retried group builds them again */
-    db_job_kids_drop(job);
-    sqlite3_bind_text(st, 1, job->connector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, job->remote_id, -1, SQLITE_STATIC);
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *cur = (const char *)sqlite3_column_text(st, 1);
-        int cst = gw_status_parse(cur);
-        gw_strlcpy(job->found_id, id ? id : "", sizeof job->found_id);
-        final = cst >= 0 && gw_status_final((gw_status_t)cst);
-        if (db_wr_row_events != NULL)
-            db_wr_row_events(&job->ev, job->found_id, (const char *)sqlite3_column_text(st, 2),
-                             final || job->status >= GW_ST__COUNT ? (gw_status_t)cst
-                                                                  : (gw_status_t)job->status,
-                             job->stat, 1);
-        if (!final && job->status < GW_ST__COUNT)
-            db_wr_make_kid(job, NULL, (const char *)sqlite3_column_text(st, 3),
-                           (const char *)sqlite3_column_text(st, 2), (gw_status_t)job->status,
-                           job->stat, job->reason, 0);
-    } else if (step != SQLITE_DONE) {
-        rc = GW_ESTORE;
-    }
+static void db_wr_done(sqlite3_stmt *st)
+{
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc == 0 && job->found_id[0] && !final && job->status < GW_ST__COUNT) {
-        st = db_wr_st_rcpt_set;
-        sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, job->reason);
-        sqlite3_bind_text(st, 3, job->stat, -1, SQLITE_STATIC);
+}
+
+/* The outcome of a message sent in parts, once each part's receipt gave
+ * its final word: 1 with *status / stat / *err (delivered when every part
+ * was DELIVRD, else the first other part's word: EXPIRED expired, any
+ * other failed), 0 while a part waits, GW_ESTORE. */
+static int db_wr_fold(const char *id, int *status, char *stat, size_t statlen, int *err)
+{
+    sqlite3_stmt *st = db_wr_st_part_fold;
+    int step, all = 1, bad = 0;
+
+    *status = GW_ST_DELIVERED;
+    gw_strlcpy(stat, "DELIVRD", statlen);
+    *err = 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *w = (const char *)sqlite3_column_text(st, 0);
+        if (w == NULL) {
+            all = 0;
+        } else if (strcmp(w, "DELIVRD") != 0 && !bad) {
+            bad = 1;
+            gw_strlcpy(stat, w, statlen);
+            *err = sqlite3_column_int(st, 1);
+            *status = strcmp(w, "EXPIRED") == 0 ? GW_ST_EXPIRED : GW_ST_FAILED;
+        }
+    }
+    db_wr_done(st);
+    return step != SQLITE_DONE ? GW_ESTORE : all;
+}
+
+/* Drop kid, the report job made last (at the head of its kids), unstored. */
+static void db_wr_kid_unmake(db_job_t *job, db_job_t *kid)
+{
+    if (kid == NULL || job->kids != kid)
+        return;
+    job->kids = kid->knext;
+    kid->cb(kid->arg, GW_ESTORE, 0);
+    db_job_free(kid);
+}
+
+/* Place a receipt (stat, err; status: its final status, or GW_ST__COUNT
+ * for a word that is not final) for the submit the far side knows as
+ * remote_id through target, in job's transaction: the message waiting for
+ * it is found by its remote_id (messages_remote) or, for a later part of
+ * a message sent in parts, through parts.  A part's final word is kept;
+ * the message gets its outcome when every part has one.  Its events go
+ * into job->ev, its sender's report (if owed) is stored.  found gets the
+ * message id ("" when none waits).  0 or GW_ESTORE. */
+static int db_wr_receipt_place(db_job_t *job, const char *target, const char *remote_id,
+                               const char *stat, int err, int status, char *found)
+{
+    sqlite3_stmt *row = db_wr_st_rcpt_find, *pf = db_wr_st_part_find;
+    char mid[GW_ENV_ID_LEN + 1] = "", fstat[16];
+    int rc = 0, step, fstatus = status, ferr = err;
+    db_job_t *kid = NULL;
+
+    found[0] = '\0';
+    gw_strlcpy(fstat, stat, sizeof fstat);
+    db_wr_bind_key(row, target, remote_id);
+    step = sqlite3_step(row);
+    if (step == SQLITE_DONE) { /* not a first part: perhaps a later one */
+        db_wr_done(row);
+        row = NULL;
+        db_wr_bind_key(pf, target, remote_id);
+        if ((step = sqlite3_step(pf)) == SQLITE_ROW)
+            gw_strlcpy(mid, (const char *)sqlite3_column_text(pf, 0), sizeof mid);
+        db_wr_done(pf);
+        if (step == SQLITE_ROW && mid[0]) {
+            row = db_wr_st_part_msg;
+            sqlite3_bind_text(row, 1, mid, -1, SQLITE_STATIC);
+            step = sqlite3_step(row);
+        }
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = GW_ESTORE;
+    if (rc == 0 && step == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(row, 2);
+        int cst = gw_status_parse((const char *)sqlite3_column_text(row, 1));
+        gw_strlcpy(found, (const char *)sqlite3_column_text(row, 0), GW_ENV_ID_LEN + 1);
+        if ((sqlite3_column_int(row, 4) & GW_DLV_PARTS) && status < GW_ST__COUNT) {
+            sqlite3_stmt *ps = db_wr_st_part_set;
+            db_wr_bind_key(ps, target, remote_id);
+            sqlite3_bind_text(ps, 3, stat, -1, SQLITE_STATIC);
+            sqlite3_bind_int(ps, 4, err);
+            rc = db_wr_step(ps);
+            gw_stat_add(db_wr_st_parts, 1);
+            int r = rc == 0 ? db_wr_fold(found, &fstatus, fstat, sizeof fstat, &ferr) : rc;
+            if (r < 0)
+                rc = r;
+            else if (r == 0)
+                fstatus = GW_ST__COUNT; /* another part has not said yet */
+        }
+        if (rc == 0 && db_wr_row_events != NULL)
+            db_wr_row_events(&job->ev, found, json,
+                             fstatus < GW_ST__COUNT ? (gw_status_t)fstatus : (gw_status_t)cst,
+                             fstatus < GW_ST__COUNT ? fstat : stat, 1);
+        if (rc == 0 && fstatus < GW_ST__COUNT)
+            kid = db_wr_make_kid(job, NULL, (const char *)sqlite3_column_text(row, 3), json,
+                                 (gw_status_t)fstatus, fstat, ferr, 0);
+    }
+    if (row != NULL)
+        db_wr_done(row);
+    if (rc == 0 && found[0] && fstatus < GW_ST__COUNT) {
+        sqlite3_stmt *st = db_wr_st_rcpt_set;
+        sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)fstatus), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, ferr);
+        sqlite3_bind_text(st, 3, fstat, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, job->ts);
-        sqlite3_bind_text(st, 5, job->found_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, found, -1, SQLITE_STATIC);
         rc = db_wr_step(st);
         if (rc == 0 && sqlite3_changes(db_wr_conn) == 0)
-            db_job_kids_drop(job); /* not changed: owes no report */
-        else if (rc == 0)
-            rc = db_wr_exec_kids(job);
+            db_wr_kid_unmake(job, kid); /* not changed: owes no report */
+        else if (rc == 0 && kid != NULL)
+            rc = db_wr_exec_insert(kid);
+    }
+    return rc;
+}
+
+/* Find the receipt's message and apply it.  An unknown id is no error of
+ * the store: rc 0, found_id empty; a final word for no waiting message is
+ * parked in receipts_early (job->parked), for a submit_sm_resp it may
+ * have overtaken.  A message already final keeps its state. */
+static int db_wr_exec_receipt(db_job_t *job)
+{
+    int rc;
+
+    job->found_id[0] = '\0';
+    job->parked = 0;
+    gw_evbatch_clear(&job->ev); /* a retried group builds them again */
+    db_job_kids_drop(job);
+    rc = db_wr_receipt_place(job, job->connector, job->remote_id, job->stat, job->reason,
+                             job->status, job->found_id);
+    if (rc == 0 && !job->found_id[0] && job->status < GW_ST__COUNT) {
+        sqlite3_stmt *st = db_wr_st_early_add;
+        db_wr_bind_key(st, job->connector, job->remote_id);
+        sqlite3_bind_text(st, 3, job->stat, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, job->reason);
+        sqlite3_bind_int(st, 5, job->status);
+        sqlite3_bind_int64(st, 6, job->ts);
+        rc = db_wr_step(st);
+        if (rc == 0) {
+            job->parked = 1;
+            db_wr_early++;
+        }
     }
     if (rc == 0 && job->found_id[0])
         rc = db_wr_exec_events(job, job->found_id);
     if (rc < 0)
         GW_ERR("db", "receipt %s from %s: %s", job->remote_id, job->connector,
                sqlite3_errmsg(db_wr_conn));
+    return rc;
+}
+
+/* A parked receipt for remote_id, now that its submit is in: taken out of
+ * receipts_early and placed.  0 or GW_ESTORE. */
+static int db_wr_take_early(db_job_t *job, const char *remote_id)
+{
+    sqlite3_stmt *st = db_wr_st_early_take;
+    char stat[16] = "", found[GW_ENV_ID_LEN + 1];
+    int err = 0, status = GW_ST__COUNT, step;
+
+    db_wr_bind_key(st, job->target, remote_id);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        gw_strlcpy(stat, (const char *)sqlite3_column_text(st, 0), sizeof stat);
+        err = sqlite3_column_int(st, 1);
+        status = sqlite3_column_int(st, 2);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) /* RETURNING: run it to the end */
+            ;
+    }
+    db_wr_done(st);
+    if (step != SQLITE_DONE)
+        return GW_ESTORE;
+    if (stat[0] == '\0')
+        return 0;
+    db_wr_early--;
+    gw_stat_add(db_wr_st_unparked, 1);
+    return db_wr_receipt_place(job, job->target, remote_id, stat, err, status, found);
+}
+
+/* A message became submitted: record the ids of its parts, and place the
+ * receipts that came ahead of it.  0 or GW_ESTORE. */
+static int db_wr_submitted(db_job_t *job)
+{
+    char id[GW_REMOTE_ID_MAX];
+    const char *p;
+    int rc = 0, part = 0;
+
+    for (p = job->part_ids; rc == 0 && p != NULL && *p != '\0'; part++) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        sqlite3_stmt *st = db_wr_st_part_add;
+        snprintf(id, sizeof id, "%.*s", (int)n, p);
+        db_wr_bind_key(st, job->target, id);
+        sqlite3_bind_text(st, 3, job->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, part);
+        rc = db_wr_step(st);
+        p += n + (nl != NULL);
+    }
+    if (rc != 0 || db_wr_early <= 0 || (job->flags & GW_DLV_NORCPT))
+        return rc;
+    if (job->part_ids == NULL)
+        return job->remote_id[0] ? db_wr_take_early(job, job->remote_id) : 0;
+    for (p = job->part_ids; rc == 0 && *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        snprintf(id, sizeof id, "%.*s", (int)n, p);
+        rc = db_wr_take_early(job, id);
+        p += n + (nl != NULL);
+    }
     return rc;
 }
 
@@ -824,6 +1032,14 @@ static void db_wr_purge_outbox(void)
     sqlite3_bind_int64(db_wr_st_purge, 1, gw_now_ms() - keep);
     if (db_wr_step(db_wr_st_purge) < 0)
         GW_WARN("db", "outbox purge: %s", sqlite3_errmsg(db_wr_conn));
+    if (db_wr_early <= 0)
+        return;
+    /* early receipts nothing claimed within the hour go too */
+    sqlite3_bind_int64(db_wr_st_early_purge, 1, gw_now_ms() - DB_WR_EARLY_KEEP_MS);
+    if (db_wr_step(db_wr_st_early_purge) < 0)
+        GW_WARN("db", "early receipts purge: %s", sqlite3_errmsg(db_wr_conn));
+    else if (sqlite3_changes(db_wr_conn) > 0)
+        db_wr_early -= sqlite3_changes(db_wr_conn);
 }
 
 /* Run the data jobs of jobs[0..n) in one transaction.  Returns 0 when
@@ -933,7 +1149,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             else if (job->kind == DB_JOB_SWEEP && job->scb != NULL)
                 job->scb(job->arg, job->swept);
             else if (job->kind == DB_JOB_RECEIPT && job->rcb != NULL)
-                job->rcb(job->arg, job->found_id[0] ? 0 : GW_ENOTFOUND,
+                job->rcb(job->arg, job->found_id[0] ? 0 : job->parked ? GW_EAGAIN : GW_ENOTFOUND,
                          job->found_id[0] ? job->found_id : NULL);
             db_job_free(job);
             break;
@@ -1047,7 +1263,10 @@ static void db_wr_close_conn(void)
                              &db_wr_st_rcpt_find,    &db_wr_st_rcpt_set,      &db_wr_st_purge,
                              &db_wr_st_sw_queued,    &db_wr_st_sw_submitted,  &db_wr_st_sw_set,
                              &db_wr_st_sw_purge_msgs, &db_wr_st_qseq_max,     &db_wr_st_begin,
-                             &db_wr_st_commit };
+                             &db_wr_st_commit,       &db_wr_st_part_add,      &db_wr_st_part_find,
+                             &db_wr_st_part_msg,     &db_wr_st_part_set,      &db_wr_st_part_fold,
+                             &db_wr_st_early_add,    &db_wr_st_early_take,    &db_wr_st_early_purge,
+                             &db_wr_st_early_count };
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -1073,6 +1292,9 @@ int db_writer_start(void)
     db_wr_st_retried = gw_stat("db.retried", "state changes run again after a failed group");
     db_wr_st_events = gw_stat("db.events", "events committed to the outbox");
     db_wr_st_wal_pages = gw_stat("db.wal_pages", "pages the writer's commits wrote to the WAL");
+    db_wr_st_unparked = gw_stat("db.receipts_unparked",
+                                "receipts that came ahead of their submit_sm_resp, placed when it came");
+    db_wr_st_parts = gw_stat("db.part_receipts", "receipts of parts of messages sent in parts");
     if (db_conn_open(db_path(), db_writer_sync_level(), &db_wr_conn) < 0)
         return GW_ESTORE;
     db_wr_st_insert = db_prepare(db_wr_conn, db_wr_sql_insert, "insert message");
@@ -1095,6 +1317,29 @@ int db_writer_start(void)
         db_wr_st_qseq_max == NULL || db_wr_st_begin == NULL ||
         db_wr_st_commit == NULL)
         goto out_close_conn;
+    {
+        static const struct {
+            sqlite3_stmt **st;
+            const char *sql, *what;
+        } more[] = {
+            { &db_wr_st_part_add, db_wr_sql_part_add, "add part" },
+            { &db_wr_st_part_find, db_wr_sql_part_find, "find part" },
+            { &db_wr_st_part_msg, db_wr_sql_part_msg, "message of a part" },
+            { &db_wr_st_part_set, db_wr_sql_part_set, "part receipt" },
+            { &db_wr_st_part_fold, db_wr_sql_part_fold, "fold parts" },
+            { &db_wr_st_early_add, db_wr_sql_early_add, "park receipt" },
+            { &db_wr_st_early_take, db_wr_sql_early_take, "take parked receipt" },
+            { &db_wr_st_early_purge, db_wr_sql_early_purge, "purge parked receipts" },
+            { &db_wr_st_early_count, db_wr_sql_early_count, "count parked receipts" },
+        };
+        for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+            if ((*more[i].st = db_prepare(db_wr_conn, more[i].sql, more[i].what)) == NULL)
+                goto out_close_conn;
+    }
+    if (sqlite3_step(db_wr_st_early_count) != SQLITE_ROW)
+        goto out_close_conn;
+    db_wr_early = sqlite3_column_int64(db_wr_st_early_count, 0);
+    sqlite3_reset(db_wr_st_early_count);
     if (sqlite3_step(db_wr_st_qseq_max) != SQLITE_ROW)
         goto out_close_conn;
     db_wr_qseq = sqlite3_column_int64(db_wr_st_qseq_max, 0);

@@ -82,7 +82,7 @@ static int gw_core_running;
 static gw_stat_t *gw_core_st_status[GW_ST__COUNT];
 static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_overload,
     *gw_core_st_retries, *gw_core_st_failovers, *gw_core_st_store_err, *gw_core_st_bad_edge,
-    *gw_core_st_dups, *gw_core_st_rcpt_unknown, *gw_core_st_rejected, *gw_core_st_dropped,
+    *gw_core_st_dups, *gw_core_st_rcpt_unknown, *gw_core_st_rcpt_parked, *gw_core_st_rejected, *gw_core_st_dropped,
     *gw_core_st_rate_held, *gw_core_st_mirrored, *gw_core_st_mirror_nosink;
 
 
@@ -535,6 +535,31 @@ void gw_core_submitted(gw_delivery_t *d, const char *remote_id)
     gw_core_finish(d, GW_ST_SUBMITTED, 0, NULL, remote_id);
 }
 
+void gw_core_submitted_parts(gw_delivery_t *d, const char *const *ids, size_t n)
+{
+    size_t len = 0, i;
+
+    for (i = 0; n > 1 && i < n; i++)
+        len += strlen(ids[i]) + 1;
+    free(d->part_ids);
+    d->part_ids = n > 1 ? malloc(len + 1) : NULL;
+    if (d->part_ids != NULL) {
+        char *p = d->part_ids;
+        for (i = 0; i < n; i++) {
+            size_t k = strlen(ids[i]);
+            memcpy(p, ids[i], k);
+            p[k] = '\n';
+            p += k + 1;
+        }
+        *p = '\0';
+        d->flags |= GW_DLV_PARTS;
+    } else if (n > 1) {
+        GW_ERR("core", "%s: out of memory: only its first part's receipt can be placed",
+               d->env->id);
+    }
+    gw_core_submitted(d, n > 0 ? ids[0] : NULL);
+}
+
 void gw_core_delivered(gw_delivery_t *d)
 {
     if (d->status != GW_ST_SUBMITTED)
@@ -618,8 +643,12 @@ static void gw_core_on_receipt(void *arg, int rc, const char *id)
 {
     gw_core_rcpt_ctx_t *ctx = arg;
 
-    if (rc == GW_ENOTFOUND)
+    /* unknown when it came; a final one is also parked, in case it came
+     * ahead of its submit_sm_resp (db.receipts_unparked: placed later) */
+    if (rc == GW_ENOTFOUND || rc == GW_EAGAIN)
         gw_stat_add(gw_core_st_rcpt_unknown, 1);
+    if (rc == GW_EAGAIN)
+        gw_stat_add(gw_core_st_rcpt_parked, 1);
     else if (rc == 0 && ctx->status < GW_ST__COUNT)
         gw_stat_add(gw_core_st_status[ctx->status], 1);
     (void)id;
@@ -730,7 +759,12 @@ int gw_core_start(void)
     gw_core_st_bad_edge = gw_stat("core.bad_transitions", "status changes the table refused");
     gw_core_st_dups = gw_stat("core.possible_duplicates",
                               "messages sent again after a restart while sending");
-    gw_core_st_rcpt_unknown = gw_stat("core.receipts_unknown", "receipts for no known message");
+    gw_core_st_rcpt_unknown = gw_stat("core.receipts_unknown",
+                                      "receipts that matched no message waiting for one when "
+                                      "they came");
+    gw_core_st_rcpt_parked = gw_stat("core.receipts_early",
+                                     "final receipts for no message waiting yet, parked in the "
+                                     "store until its submit_sm_resp is in (an hour at most)");
     db_writer_set_hooks(gw_events_rows, gw_events_publish);
     gw_report_install();
     if (gw_cq_start() != 0)

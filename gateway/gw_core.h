@@ -80,6 +80,10 @@ int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule);
  *   requeue:   not the message's fault (its connector closed): offered
  *              again shortly, no attempt counted. */
 void gw_core_submitted(gw_delivery_t *d, const char *remote_id);
+/* submitted as n parts, ids[i] the far side's id of part i: a receipt for
+ * any of them is placed, and the message's outcome is every part's
+ * (delivered when all are; else the first other part's word). */
+void gw_core_submitted_parts(gw_delivery_t *d, const char *const *ids, size_t n);
 void gw_core_delivered(gw_delivery_t *d);
 void gw_core_failed(gw_delivery_t *d, int reason, const char *text);
 void gw_core_retry(gw_delivery_t *d, int reason, const char *text);

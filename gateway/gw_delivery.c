@@ -56,6 +56,7 @@ void gw_dlv_free(gw_delivery_t *d)
         gw_dlv_settle_hook(d->counted);
     gw_env_unref(d->env);
     free(d->env_json);
+    free(d->part_ids);
     free(d);
 }
 

@@ -53,6 +53,9 @@
 #define GW_DLV_NORCPT 2u   /* submitted without asking for a receipt: its last state (the
                             * store's receipt index and receipt-wait sweep skip it, the
                             * retention purge takes it; db_schema.c repeats the bit) */
+#define GW_DLV_PARTS 4u    /* submitted as several parts, each with its own remote id (the
+                            * store's parts table): its outcome is the fold of every
+                            * part's receipt (db_schema.c repeats the bit) */
 
 typedef enum {
     GW_STRAT_SINGLE = 0,
@@ -75,7 +78,9 @@ typedef struct gw_delivery {
     int reason;                      /* protocol code: SMPP command_status, SIP status, 0 */
     char reason_text[96];
     int64_t next_at;                 /* ms since the epoch; 0 = now */
-    char remote_id[GW_REMOTE_ID_MAX];/* the far side's id of the submit */
+    char remote_id[GW_REMOTE_ID_MAX];/* the far side's id of the submit (its first part's) */
+    char *part_ids;                  /* GW_DLV_PARTS: every part's id in order, each
+                                      * followed by '\n'; owned, NULL otherwise */
     unsigned flags;
     int64_t qseq;                    /* its place in its connector's queue (store order) */
     void *counted;                   /* the core queue it is outstanding against, from

@@ -144,6 +144,7 @@ typedef struct smpp_req {
     uint32_t cmd_id;
     int64_t deadline_ms;
     void *ctx; /* the owner's, never freed by the session */
+    int part;  /* the owner's: which part of a long message (0-based) */
 } smpp_req_t;
 
 typedef struct smpp_session_ops {
@@ -206,7 +207,7 @@ int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ct
 /* Send a submit_sm or deliver_sm of fields f (smpp_wire), in flight with
  * ctx.  0, GW_EINVAL when f cannot be encoded (nothing sent), GW_ERROR. */
 int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fields_t *f,
-                            void *ctx);
+                            void *ctx, int part);
 /* Send a response (or generic_nack) for seq: pdu is a libsmpp34 struct
  * (bind_*_resp), NULL for header only. */
 int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,

@@ -65,7 +65,7 @@ typedef struct smpp_sub {
     size_t sent, acked;
     int outstanding;       /* parts in flight */
     int linked;            /* still in the client's list */
-    char msgid[66];        /* the SMSC's id for the first part */
+    char ids[SMPP_MAX_PARTS][66]; /* the SMSC's id of each part, as receipts match it */
 } smpp_sub_t;
 
 struct smpp_client {
@@ -267,7 +267,10 @@ static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, c
     smpp_sub_unlink(cl, sub);
     sub->d = NULL; /* each outcome hands d back to the core */
     if (status == ESME_ROK) {
-        gw_core_submitted(d, sub->msgid);
+        const char *ids[SMPP_MAX_PARTS];
+        for (size_t i = 0; i < sub->out.nparts; i++)
+            ids[i] = sub->ids[i];
+        gw_core_submitted_parts(d, ids, sub->out.nparts);
     } else if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL || status == ESME_RSYSERR) {
         GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, retry later", cl->name, d->env->id,
                 status);
@@ -332,7 +335,7 @@ static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
 
     if (rc != 0)
         return GW_EINVAL;
-    rc = smpp_session_request_sm(cl->sess, SUBMIT_SM, &f, sub);
+    rc = smpp_session_request_sm(cl->sess, SUBMIT_SM, &f, sub, (int)sub->sent);
     if (rc < 0)
         return rc == GW_EINVAL ? GW_EINVAL : GW_ERROR;
     sub->sent++;
@@ -378,7 +381,7 @@ static void smpp_client_requeue(smpp_client_t *cl, smpp_session_t *s)
     for (sub = cl->head; sub; sub = sub->next) {
         sub->sent = sub->acked = 0;
         sub->outstanding = 0;
-        sub->msgid[0] = 0;
+        memset(sub->ids, 0, sizeof(sub->ids));
     }
     cl->cursor = cl->head;
     __atomic_store_n(&cl->ninflight, 0, __ATOMIC_RELAXED);
@@ -467,8 +470,9 @@ static void smpp_client_bind_resp(smpp_client_t *cl, const smpp_hdr_t *h)
 }
 
 static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, const uint8_t *raw,
-                                    smpp_sub_t *sub)
+                                    const smpp_req_t *req)
 {
+    smpp_sub_t *sub = req->ctx;
     const char *msgid, *why;
 
     sub->outstanding--;
@@ -481,12 +485,13 @@ static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, cons
         smpp_sub_done(cl, sub, h->status ? h->status : ESME_RSYSERR, "submit_sm refused");
         goto out_pump;
     }
-    /* the first part's message_id is the one receipts name; a malformed one
-     * is logged and left empty, the part still acknowledged */
-    if (sub->acked == 0 && smpp_wire_decode_resp(raw, h->len, &msgid, &why) < 0)
+    /* every part's message_id: each part gets its own receipt (the core
+     * folds them into one outcome); a malformed one is logged and left
+     * empty, the part still acknowledged */
+    if (smpp_wire_decode_resp(raw, h->len, &msgid, &why) < 0)
         GW_WARN(SMPP_MOD, "%s: submit_sm_resp seq %u: %s", cl->sess->peer, h->seq, why);
-    else if (sub->acked == 0)
-        smpp_id_norm(msgid, sub->msgid, sizeof(sub->msgid)); /* as receipts match it */
+    else if (req->part >= 0 && req->part < SMPP_MAX_PARTS)
+        smpp_id_norm(msgid, sub->ids[req->part], sizeof(sub->ids[0])); /* as receipts match it */
     if (++sub->acked == sub->out.nparts)
         smpp_sub_done(cl, sub, ESME_ROK, NULL);
 out_pump:
@@ -501,7 +506,7 @@ static void smpp_client_receipt_acked(void *arg, int rc)
 {
     smpp_work_t *w = arg;
 
-    w->rc = rc == GW_ENOTFOUND ? 0 : rc;
+    w->rc = rc == GW_ENOTFOUND || rc == GW_EAGAIN ? 0 : rc; /* unknown, or parked */
     if (smpp_work_push(w) < 0)
         smpp_work_free(w); /* stopping: the SMSC resends it to the next start */
 }
@@ -589,7 +594,7 @@ static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
     if (req && req->cmd_id == BIND_TRANSCEIVER) {
         smpp_client_bind_resp(cl, h);
     } else if (req && req->cmd_id == SUBMIT_SM && req->ctx) {
-        smpp_client_submit_resp(cl, h, pdu, req->ctx);
+        smpp_client_submit_resp(cl, h, pdu, req);
     } else if (req && req->cmd_id == UNBIND) {
         smpp_client_requeue(cl, s);
         smpp_session_free(s);

@@ -191,7 +191,7 @@ static int smpp_dl_send(smpp_dest_t *t, smpp_dl_t *dl)
     for (i = 0; i < dl->out.nparts; i++) {
         int rc = smpp_out_part(&dl->out, i, dl->d->env, NULL, &b, &f);
         if (rc == 0)
-            rc = smpp_session_request_sm(s, DELIVER_SM, &f, dl);
+            rc = smpp_session_request_sm(s, DELIVER_SM, &f, dl, (int)i);
         if (rc != 0) {
             /* an address that cannot be expressed fails for good (when
              * nothing went out); a failing socket ends the session */

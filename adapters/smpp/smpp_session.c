@@ -292,7 +292,7 @@ int smpp_session_request(smpp_session_t *s, uint32_t cmd_id, void *pdu, void *ct
 }
 
 int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fields_t *f,
-                            void *ctx)
+                            void *ctx, int part)
 {
     uint8_t buf[SMPP_PACK_MAX];
     smpp_req_t *r = smpp_session_next(s, cmd_id, ctx);
@@ -300,6 +300,7 @@ int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fi
 
     if (r == NULL)
         return GW_ENOMEM;
+    r->part = part;
     len = smpp_wire_encode_sm(buf, sizeof(buf), cmd_id, r->seq, f);
     rc = len < 0 ? GW_EINVAL : smpp_session_send(s, buf, len);
     if (rc < 0) {
