@@ -77,6 +77,50 @@ typedef gw_delivery_t *(*db_report_make_fn_t)(const gw_envelope_t *env,
                                               const char *stat, int err, int wait,
                                               gw_evbatch_t *ev);
 void db_writer_set_report_hook(db_report_make_fn_t make, db_commit_cb_t done);
+
+/* --- the parts of long messages (db_frag.c, gateway/gw_frag.c) ----------
+ * Each part of a message that comes in pieces is stored (its envelope
+ * JSON) under the key of its set before the peer hears "accepted"; the
+ * part that completes the set, or the sweep when a set waited too long,
+ * hands the parts over for assembly, and the insert of the assembled
+ * message (db_dlv_insert_frag) marks the set done in its transaction. */
+#define DB_FRAG_MAX 255     /* parts in one set */
+#define DB_FRAG_KEY_MAX 160
+#define DB_FRAG_WAITING 0
+#define DB_FRAG_DONE 1      /* assembled: kept a while so a resent part is a duplicate */
+#define DB_FRAG_CLAIMED 2   /* handed over for assembly */
+typedef struct db_frag_set {
+    char key[DB_FRAG_KEY_MAX];
+    int total;              /* parts the sender announced */
+    int n;                  /* parts stored */
+    int seq[DB_FRAG_MAX];   /* their numbers (from 1), ascending */
+    char *json[DB_FRAG_MAX];/* their envelopes' JSON, malloc'd */
+} db_frag_set_t;
+void db_frag_set_free(db_frag_set_t *set);
+/* After the commit, on the writer thread: rc 0 stored (dup 1: that part
+ * was stored already, nothing written), or GW_ESTORE; set: when this part
+ * completed its set, the parts (claimed; the callee frees it), else NULL. */
+typedef void (*db_frag_cb_t)(void *arg, int rc, int dup, db_frag_set_t *set);
+/* Store part seq (1..total) of the set key; digest tells its content
+ * (the same part sent again has the same digest: a duplicate; another
+ * digest for a part of a set already joined starts a new set - the sender
+ * reused the reference).  0 or GW_EFULL / GW_ESTOPPED / GW_ENOMEM /
+ * GW_EINVAL (cb never runs then).  Any thread. */
+int db_frag_add(const char *key, int seq, int total, const char *digest, const char *json,
+                db_frag_cb_t cb, void *arg);
+/* Sets whose first part is older than older_than (at most limit): each
+ * waiting one is claimed and handed to each(arg, set) (the callee frees
+ * it), done ones purged; then done(arg, nsets).  Writer thread callbacks.
+ * 0 or a push error. */
+int db_frag_sweep(int64_t older_than, int limit, void (*each)(void *arg, db_frag_set_t *set),
+                  void (*done)(void *arg, int n), void *arg);
+/* A claimed set goes back to waiting (its assembled message could not be
+ * stored: the sweep offers it again) or is dropped (drop = 1). */
+int db_frag_release(const char *key, int drop);
+/* db_dlv_insert of a message assembled from the set frag_key: the insert
+ * marks the set done in its transaction. */
+int db_dlv_insert_frag(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
+                       const char *frag_key, db_commit_cb_t cb, void *arg);
 /* Queue a new message: d's envelope (its content as env_json, borrowed:
  * it must stay valid until cb has run) with d's delivery state, and ev
  * (taken over on success).  cb after the commit.  Any thread.  Returns 0,

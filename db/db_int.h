@@ -73,4 +73,18 @@ sqlite3 *db_msgs_detach(void);
  * limit, from db_params (db_writer.c). */
 const char *db_writer_sync_level(void);
 
+/* The fragments table on the writer's connection (db_frag.c), inside its
+ * transaction.  prepare also puts sets left claimed by a stop back to
+ * waiting.  Each returns 0 or GW_ESTORE / GW_ENOMEM. */
+int db_frag_prepare(sqlite3 *conn);
+void db_frag_finalize(void);
+int db_frag_exec_add(const char *key, int seq, int total, const char *digest, const char *json,
+                     int64_t ts, int *dup, db_frag_set_t **complete);
+int db_frag_exec_state(const char *key, int state);
+int db_frag_exec_drop(const char *key);
+/* At most limit stale sets: waiting ones claimed into sets[*nsets], done
+ * ones purged (*purged). */
+int db_frag_exec_stale(int64_t older_than, int limit, db_frag_set_t **sets, int *nsets,
+                       int *purged);
+
 #endif

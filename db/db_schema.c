@@ -178,6 +178,15 @@ static const db_migration_t db_migrations[] = {
      "  target TEXT NOT NULL, remote_id TEXT NOT NULL, stat TEXT NOT NULL,"
      "  err INTEGER NOT NULL, status INTEGER NOT NULL, ts INTEGER NOT NULL,"
      "  PRIMARY KEY(target, remote_id)) WITHOUT ROWID;"},
+    /* 6: the parts of long messages that come in pieces, until assembled
+     * (db_frag.c: state 0 waiting, 2 claimed, 1 done). */
+    {6,
+     "CREATE TABLE fragments("
+     "  key TEXT NOT NULL, seq INTEGER NOT NULL, total INTEGER NOT NULL, envelope TEXT NOT NULL,"
+     "  state INTEGER NOT NULL DEFAULT 0, digest TEXT NOT NULL DEFAULT '',"
+     "  created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY(key, seq)) WITHOUT ROWID;"
+     "CREATE INDEX fragments_created ON fragments(created_at);"},
 };
 
 static const db_carry_t db_carries[] = {

@@ -59,6 +59,9 @@ typedef enum {
     DB_JOB_UPDATE,
     DB_JOB_RECEIPT,
     DB_JOB_SWEEP,
+    DB_JOB_FRAG,        /* a part of a long message (db_frag.c): answered like an insert */
+    DB_JOB_FRAG_SWEEP,  /* stale sets claimed and handed over; not retried */
+    DB_JOB_FRAG_STATE,  /* a claimed set released or dropped: retried like an update */
     DB_JOB_BARRIER,
     DB_JOB_STOP,
 } db_job_kind_t;
@@ -112,6 +115,14 @@ typedef struct db_job {
     char found_id[GW_ENV_ID_LEN + 1];
     int parked;             /* RECEIPT: no message waits for it yet; kept in receipts_early */
     int64_t ts;
+    /* FRAG, FRAG_SWEEP, FRAG_STATE; INSERT of an assembled message: frag_key */
+    char *frag_key;         /* malloc'd */
+    int frag_seq, frag_total, frag_dup, frag_state, frag_n;
+    db_frag_set_t *frag_set;  /* FRAG: the set this part completed, for the callback */
+    db_frag_set_t **frag_sets; /* FRAG_SWEEP: up to limit */
+    db_frag_cb_t fcb;
+    void (*feach)(void *arg, db_frag_set_t *set);
+    void (*fdone)(void *arg, int n);
     /* the delivery reports this job's change made (db_writer_set_report_hook):
      * inserts run after it in its transaction; made again when it runs again */
     struct db_job *kids, *knext;
@@ -312,6 +323,13 @@ static void db_job_free(db_job_t *job)
     gw_env_unref(job->env);
     free(job->plan);
     free(job->part_ids);
+    free(job->frag_key);
+    if (job->json != NULL && (job->kind == DB_JOB_FRAG))
+        free((char *)job->json);
+    db_frag_set_free(job->frag_set);
+    for (int i = 0; job->frag_sets != NULL && i < job->frag_n; i++)
+        db_frag_set_free(job->frag_sets[i]);
+    free(job->frag_sets);
     gw_evbatch_clear(&job->ev);
     for (int i = 0; job->sweep_ev != NULL && i < job->limit; i++)
         gw_evbatch_clear(&job->sweep_ev[i]);
@@ -328,6 +346,10 @@ static void db_job_drop(void *item)
         return;
     if (job->kind == DB_JOB_INSERT && job->cb != NULL)
         job->cb(job->arg, GW_ESTORE, 0);
+    else if (job->kind == DB_JOB_FRAG && job->fcb != NULL)
+        job->fcb(job->arg, GW_ESTORE, 0, NULL);
+    else if (job->kind == DB_JOB_FRAG_SWEEP && job->fdone != NULL)
+        job->fdone(job->arg, 0);
     db_job_free(job);
 }
 
@@ -341,7 +363,7 @@ static int db_wr_push(db_job_t *job)
     pthread_mutex_lock(&db_wr_lock);
     if (!db_wr_accepting)
         rc = GW_ESTOPPED;
-    else if (job->kind == DB_JOB_INSERT &&
+    else if ((job->kind == DB_JOB_INSERT || job->kind == DB_JOB_FRAG) &&
              /* failing: refuse for a second after each failure, then let
               * one through to find out whether the store is back */
              ((__atomic_load_n(&db_wr_fail, __ATOMIC_RELAXED) &&
@@ -454,6 +476,95 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
     if (job == NULL)
         return GW_ENOMEM;
     return db_wr_push_with(job, ev);
+}
+
+int db_dlv_insert_frag(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev,
+                       const char *frag_key, db_commit_cb_t cb, void *arg)
+{
+    gw_evbatch_t mine = { 0 };
+    db_job_t *job = db_job_insert_new(d, env_json, &mine, cb, arg);
+
+    if (job == NULL)
+        return GW_ENOMEM;
+    if (frag_key != NULL && (job->frag_key = strdup(frag_key)) == NULL) {
+        db_job_free(job);
+        return GW_ENOMEM;
+    }
+    return db_wr_push_with(job, ev);
+}
+
+int db_frag_add(const char *key, int seq, int total, const char *digest, const char *json,
+                db_frag_cb_t cb, void *arg)
+{
+    db_job_t *job;
+    int rc;
+
+    if (key == NULL || json == NULL || strlen(key) >= DB_FRAG_KEY_MAX || seq < 1 ||
+        seq > total || total > DB_FRAG_MAX)
+        return GW_EINVAL;
+    if ((job = calloc(1, sizeof *job)) == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_FRAG;
+    job->frag_key = strdup(key);
+    job->json = strdup(json);
+    gw_strlcpy(job->stat, digest ? digest : "", sizeof job->stat); /* the part's digest */
+    job->frag_seq = seq;
+    job->frag_total = total;
+    job->fcb = cb;
+    job->arg = arg;
+    job->ts = gw_now_ms();
+    if (job->frag_key == NULL || job->json == NULL) {
+        db_job_free(job);
+        return GW_ENOMEM;
+    }
+    rc = db_wr_push(job);
+    if (rc < 0)
+        db_job_free(job);
+    return rc;
+}
+
+int db_frag_sweep(int64_t older_than, int limit, void (*each)(void *arg, db_frag_set_t *set),
+                  void (*done)(void *arg, int n), void *arg)
+{
+    db_job_t *job;
+    int rc;
+
+    if (limit < 1 || limit > 100 || (job = calloc(1, sizeof *job)) == NULL)
+        return limit < 1 || limit > 100 ? GW_EINVAL : GW_ENOMEM;
+    job->kind = DB_JOB_FRAG_SWEEP;
+    job->older_than = older_than;
+    job->limit = limit;
+    job->feach = each;
+    job->fdone = done;
+    job->arg = arg;
+    job->frag_sets = calloc((size_t)limit, sizeof *job->frag_sets);
+    if (job->frag_sets == NULL) {
+        free(job);
+        return GW_ENOMEM;
+    }
+    rc = db_wr_push(job);
+    if (rc < 0)
+        db_job_free(job);
+    return rc;
+}
+
+int db_frag_release(const char *key, int drop)
+{
+    db_job_t *job;
+    int rc;
+
+    if (key == NULL || (job = calloc(1, sizeof *job)) == NULL)
+        return key == NULL ? GW_EINVAL : GW_ENOMEM;
+    job->kind = DB_JOB_FRAG_STATE;
+    job->frag_state = drop ? -1 : DB_FRAG_WAITING;
+    if ((job->frag_key = strdup(key)) == NULL) {
+        free(job);
+        return GW_ENOMEM;
+    }
+    rc = db_wr_push(job);
+    if (rc < 0)
+        db_job_free(job);
+    return rc;
 }
 
 int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg)
@@ -671,6 +782,8 @@ static int db_wr_exec_insert(db_job_t *job)
     job->qseq = job->status == GW_ST_QUEUED ? ++db_wr_qseq : 0;
     sqlite3_bind_int64(st, 22, job->qseq);
     int rc = db_wr_step(st);
+    if (rc == 0 && job->frag_key != NULL) /* assembled: its parts are done */
+        rc = db_frag_exec_state(job->frag_key, DB_FRAG_DONE);
     if (rc == 0)
         rc = db_wr_exec_events(job, e->id);
     if (rc < 0)
@@ -1023,6 +1136,35 @@ static int db_wr_exec_sweep(db_job_t *job)
     return rc;
 }
 
+/* The fragment jobs (db_frag.c); 0 or GW_ESTORE / GW_ENOMEM. */
+static int db_wr_exec_frag(db_job_t *job)
+{
+    int rc, purged = 0;
+
+    switch (job->kind) {
+    case DB_JOB_FRAG:
+        db_frag_set_free(job->frag_set); /* a retried group finds it again */
+        job->frag_set = NULL;
+        rc = db_frag_exec_add(job->frag_key, job->frag_seq, job->frag_total, job->stat, job->json,
+                              job->ts, &job->frag_dup, &job->frag_set);
+        break;
+    case DB_JOB_FRAG_SWEEP:
+        for (int i = 0; i < job->frag_n; i++)
+            db_frag_set_free(job->frag_sets[i]);
+        job->frag_n = 0;
+        rc = db_frag_exec_stale(job->older_than, job->limit, job->frag_sets, &job->frag_n,
+                                &purged);
+        break;
+    default: /* DB_JOB_FRAG_STATE */
+        rc = job->frag_state < 0 ? db_frag_exec_drop(job->frag_key)
+                                 : db_frag_exec_state(job->frag_key, job->frag_state);
+        break;
+    }
+    if (rc < 0)
+        GW_ERR("db", "fragments: %s", sqlite3_errmsg(db_wr_conn));
+    return rc;
+}
+
 /* Outbox rows past db.outbox_keep_s go, a few hundred per group, so the
  * purge never makes one commit long. */
 static void db_wr_purge_outbox(void)
@@ -1062,13 +1204,16 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
             jobs[i]->rc = db_wr_exec_receipt(jobs[i]);
         else if (jobs[i]->kind == DB_JOB_SWEEP)
             jobs[i]->rc = db_wr_exec_sweep(jobs[i]);
+        else if (jobs[i]->kind < DB_JOB_BARRIER)
+            jobs[i]->rc = db_wr_exec_frag(jobs[i]);
         else
             continue;
         rows += jobs[i]->rc == 0;
         /* Some errors (I/O, full disk) roll the whole transaction back;
          * a failing update must not commit without its later ones. */
         if (sqlite3_get_autocommit(db_wr_conn) ||
-            (jobs[i]->rc < 0 && jobs[i]->kind != DB_JOB_INSERT))
+            (jobs[i]->rc < 0 && jobs[i]->kind != DB_JOB_INSERT && jobs[i]->kind != DB_JOB_FRAG &&
+             jobs[i]->kind != DB_JOB_FRAG_SWEEP))
             goto out_fail;
     }
     if (++groups % 64 == 0)
@@ -1117,7 +1262,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
     int group_rc = db_wr_commit_group(jobs, n);
 
     for (size_t i = 0; i < n; i++)
-        data += jobs[i]->kind <= DB_JOB_SWEEP;
+        data += jobs[i]->kind < DB_JOB_BARRIER;
     if (group_rc < 0)
         __atomic_store_n(&db_wr_fail_ms, gw_now_ms(), __ATOMIC_RELAXED);
     /* only a group that wrote something tells whether the store works */
@@ -1135,6 +1280,25 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
                         group_rc < 0 ? 0 : job->qseq);
             db_job_free(job);
             break;
+        case DB_JOB_FRAG:
+            if (job->fcb != NULL) {
+                db_frag_set_t *set = group_rc == 0 && job->rc == 0 ? job->frag_set : NULL;
+                job->frag_set = NULL; /* the callee's */
+                job->fcb(job->arg, group_rc < 0 ? GW_ESTORE : job->rc, job->frag_dup, set);
+            }
+            db_job_free(job);
+            break;
+        case DB_JOB_FRAG_SWEEP:
+            for (int k = 0; group_rc == 0 && job->rc == 0 && k < job->frag_n; k++) {
+                db_frag_set_t *set = job->frag_sets[k];
+                job->frag_sets[k] = NULL;
+                job->feach(job->arg, set);
+            }
+            if (job->fdone != NULL)
+                job->fdone(job->arg, group_rc == 0 && job->rc == 0 ? job->frag_n : 0);
+            db_job_free(job);
+            break;
+        case DB_JOB_FRAG_STATE:
         case DB_JOB_UPDATE:
         case DB_JOB_RECEIPT:
         case DB_JOB_SWEEP:
@@ -1271,6 +1435,7 @@ static void db_wr_close_conn(void)
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
     }
+    db_frag_finalize();
     sqlite3_close(db_wr_conn);
     db_wr_conn = NULL;
 }
@@ -1336,6 +1501,8 @@ int db_writer_start(void)
             if ((*more[i].st = db_prepare(db_wr_conn, more[i].sql, more[i].what)) == NULL)
                 goto out_close_conn;
     }
+    if (db_frag_prepare(db_wr_conn) != 0)
+        goto out_close_conn;
     if (sqlite3_step(db_wr_st_early_count) != SQLITE_ROW)
         goto out_close_conn;
     db_wr_early = sqlite3_column_int64(db_wr_st_early_count, 0);

@@ -53,6 +53,13 @@ const gw_param_t gw_config_params[] = {
       GW_PARAM_RUNTIME, "seconds a message in a final state is kept before it is purged" },
     { "core.sweep_ms", GW_PT_INT, &gw_config.sweep_ms, 0, "1000", 50, 60000, 0,
       "period of the sweep: expiry, receipt waits, retention, failover of dead targets" },
+    { "core.reassembly_timeout_s", GW_PT_INT, &gw_config.reassembly_timeout_s, 0, "60", 1,
+      86400, GW_PARAM_RUNTIME, "seconds the parts of a long message wait for the rest (and how "
+      "long a part sent again is known as a duplicate after its message is whole)" },
+    { "core.reassembly_incomplete", GW_PT_STR, gw_config.reassembly_incomplete,
+      sizeof(gw_config.reassembly_incomplete), "deliver", 1, 0, GW_PARAM_RUNTIME,
+      "a long message still missing parts after core.reassembly_timeout_s: deliver (what "
+      "arrived, \"[...]\" for each missing part) or fail (dropped, logged, counted)" },
     { "core.admin_user", GW_PT_STR, gw_config.admin_user, sizeof(gw_config.admin_user), "admin",
       1, 0, 0, "web UI / MI user created on first start" },
     GW_PARAM_END,

@@ -33,6 +33,8 @@ typedef struct gw_config {
     int receipt_wait_s; /* core.receipt_wait_s: a submitted message expires without receipt */
     int retention_s;    /* core.retention_s: final messages are purged after it */
     int sweep_ms;       /* core.sweep_ms: period of the sweep */
+    int reassembly_timeout_s;     /* core.reassembly_timeout_s: a long message's parts wait */
+    char reassembly_incomplete[16]; /* core.reassembly_incomplete: "deliver" or "fail" */
     char admin_user[64];
 } gw_config_t;
 

@@ -46,6 +46,7 @@
 #include "gw_core.h"
 #include "gw_core_int.h"
 #include "gw_cq.h"
+#include "gw_frag.h"
 #include "gw_report.h"
 #include "gw_str.h"
 #include "gw_errors.h"
@@ -270,7 +271,7 @@ static int gw_core_mirror_event(gw_evbatch_t *ev, const gw_delivery_t *d,
  * accepted after the commit, never delivered (Jasmin's drop).  Returns as
  * gw_core_accept. */
 static int gw_core_accept_drop(gw_delivery_t *d, const gw_route_extra_t *extra,
-                               gw_accept_cb_t cb, void *arg)
+                               const char *frag_key, gw_accept_cb_t cb, void *arg)
 {
     gw_core_accept_ctx_t *ctx = calloc(1, sizeof(*ctx));
     gw_evbatch_t ev = { 0 };
@@ -289,7 +290,7 @@ static int gw_core_accept_drop(gw_delivery_t *d, const gw_route_extra_t *extra,
     ctx->d = d;
     ctx->cb = cb;
     ctx->arg = arg;
-    rc = db_dlv_insert(d, d->env_json, &ev, gw_core_on_dropped, ctx);
+    rc = db_dlv_insert_frag(d, d->env_json, &ev, frag_key, gw_core_on_dropped, ctx);
     if (rc == 0)
         return GW_OK;
     if (rc == GW_EFULL)
@@ -328,7 +329,8 @@ static int gw_core_mirror_event(gw_evbatch_t *ev, const gw_delivery_t *d,
 }
 
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
-static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
+static int gw_core_accept_counted(gw_envelope_t *env, const char *frag_key, gw_accept_cb_t cb,
+                                  void *arg)
 {
     gw_core_accept_ctx_t *ctx = NULL;
     gw_evbatch_t ev = { 0 };
@@ -347,7 +349,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
         return GW_ENOMEM;
     rc = gw_route_decide(env, d, &refusal, &extra); /* rewrites env: not stored yet */
     if (rc == GW_EDROPPED)
-        return gw_core_accept_drop(d, &extra, cb, arg);
+        return gw_core_accept_drop(d, &extra, frag_key, cb, arg);
     if (rc != GW_OK) {
         if (rc == GW_ENOROUTE)
             gw_stat_add(gw_core_st_noroute, 1);
@@ -400,7 +402,7 @@ static int gw_core_accept_counted(gw_envelope_t *env, gw_accept_cb_t cb, void *a
     direct = d->counted != NULL;
     if (!direct)
         gw_cq_backlog_add(target, 1);
-    rc = db_dlv_insert(d, d->env_json, &ev, gw_core_on_insert, ctx);
+    rc = db_dlv_insert_frag(d, d->env_json, &ev, frag_key, gw_core_on_insert, ctx);
     if (rc != 0) {
         if (!direct)
             gw_cq_backlog_add(target, -1);
@@ -420,7 +422,7 @@ out_free:
     return rc;
 }
 
-int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
+int gw_core_accept_parts(gw_envelope_t *env, const char *frag_key, gw_accept_cb_t cb, void *arg)
 {
     int rc = GW_ESTOPPED;
 
@@ -428,9 +430,14 @@ int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
      * us counted, or we see the flag down */
     __atomic_add_fetch(&gw_core_inflight, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&gw_core_accepting, __ATOMIC_SEQ_CST))
-        rc = gw_core_accept_counted(env, cb, arg);
+        rc = gw_core_accept_counted(env, frag_key, cb, arg);
     __atomic_sub_fetch(&gw_core_inflight, 1, __ATOMIC_SEQ_CST);
     return rc;
+}
+
+int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg)
+{
+    return gw_core_accept_parts(env, NULL, cb, arg);
 }
 
 /* ---- delivering ----------------------------------------------------------- */
@@ -610,7 +617,21 @@ static int gw_core_backoff_ms(int n)
 
 void gw_core_retry(gw_delivery_t *d, int reason, const char *text)
 {
-    int max_attempts = __atomic_load_n(&gw_config.max_attempts, __ATOMIC_RELAXED);
+    gw_core_retry_in(d, reason, text, 0, 0);
+}
+
+void gw_core_defer(gw_delivery_t *d, int reason, const char *text, int delay_ms)
+{
+    d->next_at = gw_now_ms() + (delay_ms > 0 ? delay_ms : 1000);
+    GW_ENV_DEBUG(d->env, "core", "%s deferred %d ms (%d %s)", d->env->id, delay_ms, reason,
+                 text ? text : "");
+    if (gw_core_change(d, GW_ST_QUEUED, reason, text, NULL, text, gw_core_on_retry) < 0)
+        gw_dlv_free(d); /* stays sending in the store: recovery resends it */
+}
+
+void gw_core_retry_in(gw_delivery_t *d, int reason, const char *text, int delay_ms, int tries)
+{
+    int max_attempts = tries > 0 ? tries : __atomic_load_n(&gw_config.max_attempts, __ATOMIC_RELAXED);
     int n, delay;
 
     gw_core_count_attempt(d);
@@ -619,7 +640,7 @@ void gw_core_retry(gw_delivery_t *d, int reason, const char *text)
         gw_core_failover(d, reason, text, "too many attempts");
         return;
     }
-    delay = gw_core_backoff_ms(n);
+    delay = delay_ms > 0 ? delay_ms : gw_core_backoff_ms(n);
     d->next_at = gw_now_ms() + delay;
     gw_stat_add(gw_core_st_retries, 1);
     GW_ENV_DEBUG(d->env, "core", "%s attempt %d failed (%d %s); next in %d ms", d->env->id, n,
@@ -767,6 +788,7 @@ int gw_core_start(void)
                                      "store until its submit_sm_resp is in (an hour at most)");
     db_writer_set_hooks(gw_events_rows, gw_events_publish);
     gw_report_install();
+    gw_frag_init();
     if (gw_cq_start() != 0)
         return GW_ERROR;
     gw_core_running = 1;

@@ -44,6 +44,9 @@ typedef void (*gw_accept_cb_t)(gw_envelope_t *env, int rc, void *arg);
  * Jasmin does, and nothing is delivered.  The caller keeps its reference.  Any
  * thread. */
 int gw_core_accept(gw_envelope_t *env, gw_accept_cb_t cb, void *arg);
+/* gw_core_accept of a message assembled from the stored parts of set
+ * frag_key (gw_frag.h): its insert marks the set done in its transaction. */
+int gw_core_accept_parts(gw_envelope_t *env, const char *frag_key, gw_accept_cb_t cb, void *arg);
 
 /* How a routing rule refused a message (GW_EREJECTED): the statuses the
  * surfaces answer with, the reason and the rule.  A rate limit over its
@@ -88,6 +91,12 @@ void gw_core_delivered(gw_delivery_t *d);
 void gw_core_failed(gw_delivery_t *d, int reason, const char *text);
 void gw_core_retry(gw_delivery_t *d, int reason, const char *text);
 void gw_core_requeue(gw_delivery_t *d);
+/* retry after delay_ms exactly (0: the backoff), or failed once the
+ * current target had tries attempts (0: core.max_attempts). */
+void gw_core_retry_in(gw_delivery_t *d, int reason, const char *text, int delay_ms, int tries);
+/* defer: the far side asked us to slow down (SMPP ESME_RTHROTTLED): back
+ * to the queue for delay_ms, no attempt counted. */
+void gw_core_defer(gw_delivery_t *d, int reason, const char *text, int delay_ms);
 
 /* The connector name has room again (a window slot freed, a bind came
  * up): its queue feeds it.  Cheap and coalesced; any thread. */

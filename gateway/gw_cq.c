@@ -61,6 +61,7 @@
 #include "gw_config.h"
 #include "gw_core_int.h"
 #include "gw_cq.h"
+#include "gw_frag.h"
 #include "gw_str.h"
 #include "gw_errors.h"
 #include "gw_log.h"
@@ -811,6 +812,7 @@ static void gw_cq_on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)arg;
     if (__atomic_load_n(&gw_cq_quiet, __ATOMIC_ACQUIRE))
         return; /* stopping: no new store work whose answer would outlive the queues */
+    gw_frag_tick(now); /* long messages whose parts waited too long */
     for (int i = 0; i < n; i++) {
         gw_cq_t *q = gw_cq_all[i];
         if (q->page_inflight && now - q->page_inflight > 60000)

@@ -134,6 +134,24 @@ const char *smpp_message_state_name(int state);
  * "00AB12" and receipt "ab12" name one message.  out holds n octets. */
 void smpp_id_norm(const char *in, char *out, size_t n);
 
+/* --- what to do with an SMSC's command_status (smpp_status.c, pure) ------- */
+typedef enum { SMPP_ST_FAIL = 0, SMPP_ST_RETRY, SMPP_ST_PAUSE } smpp_st_action_t;
+typedef struct smpp_status_rule {
+    uint32_t status;
+    int action;   /* smpp_st_action_t */
+    int delay_ms; /* retry: fixed delay (0: the core's backoff); pause: how long */
+    int tries;    /* retry: attempts before it fails (0: core.max_attempts) */
+} smpp_status_rule_t;
+#define SMPP_STATUS_RULES 32
+typedef struct smpp_status_table {
+    smpp_status_rule_t r[SMPP_STATUS_RULES];
+    int n;
+} smpp_status_table_t;
+/* conf "status" (NULL: none) into t.  0 or GW_EINVAL with err. */
+int smpp_status_parse(const json_t *conf, smpp_status_table_t *t, char *err, size_t errlen);
+/* The rule for status: t's, else the defaults, else fail. */
+smpp_status_rule_t smpp_status_classify(const smpp_status_table_t *t, uint32_t status);
+
 /* --- sessions (SMPP thread) ---------------------------------------------- */
 typedef struct smpp_session smpp_session_t;
 

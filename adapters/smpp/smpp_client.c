@@ -41,6 +41,7 @@
 #include "gw_core.h"
 #include "gw_errors.h"
 #include "gw_events.h"
+#include "gw_frag.h"
 #include "gw_log.h"
 #include "gw_str.h"
 #include "smpp.h"
@@ -76,6 +77,9 @@ struct smpp_client {
     char name[64], host[256], system_id[16], password[9], system_type[13], source[21];
     int port, window;
     int long_mode;         /* smpp_long_t: conf "long" */
+    smpp_status_table_t status; /* conf "status" */
+    int64_t pause_until;   /* SMPP thread: a pause status holds the bind until then */
+    struct event *pause_ev;
     /* atomics, read by conn_status on other threads */
     int state, npending, ninflight;
     /* SMPP thread */
@@ -150,6 +154,11 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "window: an integer 1-1000");
         return GW_EINVAL;
     }
+    {
+        smpp_status_table_t t;
+        if (smpp_status_parse(json_object_get(conf, "status"), &t, err, errlen) < 0)
+            return GW_EINVAL;
+    }
     if (json_object_get(conf, "long") != NULL &&
         smpp_long_parse(json_string_value(json_object_get(conf, "long"))) < 0) {
         snprintf(err, errlen, "long: one of \"udh\" (8-bit reference, the default), \"udh16\", "
@@ -194,6 +203,8 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
                         : SMPP_LONG_UDH;
     if (cl->long_mode < 0)
         cl->long_mode = SMPP_LONG_UDH;
+    if (smpp_status_parse(json_object_get(c->conf, "status"), &cl->status, err, sizeof(err)) < 0)
+        memset(&cl->status, 0, sizeof(cl->status)); /* checked before it was stored */
     cl->refs = 1;
     cl->role = SMPP_ROLE_CLIENT;
     return cl;
@@ -259,6 +270,26 @@ static void smpp_sub_maybe_free(smpp_sub_t *sub)
     free(sub);
 }
 
+static void smpp_client_pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smpp_client_pump(arg);
+}
+
+/* Send nothing on cl's bind for ms (a pause status); what waits is sent
+ * when it ends. */
+static void smpp_client_pause(smpp_client_t *cl, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    cl->pause_until = gw_now_ms() + ms;
+    if (cl->pause_ev == NULL)
+        cl->pause_ev = evtimer_new(smpp_base, smpp_client_pause_cb, cl);
+    if (cl->pause_ev != NULL)
+        evtimer_add(cl->pause_ev, &tv);
+}
+
 /* The outcome of sub is known: unlink it and hand the envelope on. */
 static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, const char *text)
 {
@@ -266,15 +297,23 @@ static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, c
 
     smpp_sub_unlink(cl, sub);
     sub->d = NULL; /* each outcome hands d back to the core */
+    smpp_status_rule_t rule = smpp_status_classify(&cl->status, status);
+
     if (status == ESME_ROK) {
         const char *ids[SMPP_MAX_PARTS];
         for (size_t i = 0; i < sub->out.nparts; i++)
             ids[i] = sub->ids[i];
         gw_core_submitted_parts(d, ids, sub->out.nparts);
-    } else if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL || status == ESME_RSYSERR) {
+    } else if (rule.action == SMPP_ST_PAUSE) {
+        /* the SMSC asks us to slow down: hold the bind, resend it whole later */
+        GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, pausing %d ms", cl->name, d->env->id,
+                status, rule.delay_ms);
+        smpp_client_pause(cl, rule.delay_ms);
+        gw_core_defer(d, (int)status, text, rule.delay_ms);
+    } else if (rule.action == SMPP_ST_RETRY) {
         GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, retry later", cl->name, d->env->id,
                 status);
-        gw_core_retry(d, (int)status, text);
+        gw_core_retry_in(d, (int)status, text, rule.delay_ms, rule.tries);
     } else {
         GW_WARN(SMPP_MOD, "connector %s: %s: rejected with status 0x%x", cl->name, d->env->id,
                 status);
@@ -349,6 +388,9 @@ static void smpp_client_pump(smpp_client_t *cl)
     smpp_sub_t *sub;
     int rc;
 
+    if (cl->pause_until > 0 && gw_now_ms() < cl->pause_until)
+        return; /* paused: the timer pumps again */
+    cl->pause_until = 0;
     while (smpp_cl_get(cl) == SMPP_CL_BOUND && cl->sess && cl->cursor &&
            __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED) < cl->window) {
         sub = cl->cursor;
@@ -552,6 +594,48 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
     return rc;
 }
 
+/* One part of a long MO (UDH or SAR): stored under its set's key and
+ * answered after that commit; the core joins the parts into one message
+ * when all are in (gateway/gw_frag.h), so SIP and AMQP targets get the
+ * whole text.  A part without a route is refused as a whole message
+ * would be.  0 when handled (answered or to be), GW_EDECLINED when env is
+ * no part. */
+static int smpp_client_part(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
+                            gw_envelope_t *env)
+{
+    char key[GW_FRAG_KEY_MAX], *target = NULL, *rule = NULL;
+    int seq, total, rc;
+    smpp_work_t *w;
+
+    if (!gw_frag_part_of(env, key, sizeof key, &seq, &total))
+        return GW_EDECLINED;
+    if (gw_core_dry_run(env, &target, &rule) == GW_ENOROUTE) {
+        smpp_session_respond(s, DELIVER_SM_RESP, ESME_RX_R_APPN, h->seq, NULL); /* as a whole MO */
+        return 0;
+    }
+    free(target);
+    free(rule);
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        smpp_session_respond(s, DELIVER_SM_RESP, ESME_RSYSERR, h->seq, NULL);
+        return 0;
+    }
+    w->kind = SMPP_W_ACCEPTED;
+    w->sess_id = s->id;
+    w->seq = h->seq;
+    w->resp_cmd = DELIVER_SM_RESP;
+    gw_strlcpy(w->msgid, env->id, sizeof w->msgid);
+    rc = gw_frag_add(env, key, seq, total, smpp_client_receipt_acked, w);
+    if (rc < 0) {
+        free(w);
+        GW_WARN(SMPP_MOD, "connector %s: part %d/%d not stored: %s", cl->name, seq, total,
+                gw_strerror(rc));
+        smpp_session_respond(s, DELIVER_SM_RESP, rc == GW_EFULL ? ESME_RX_T_APPN : ESME_RSYSERR,
+                             h->seq, NULL);
+    }
+    return 0;
+}
+
 static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
                                 const uint8_t *raw)
 {
@@ -581,6 +665,8 @@ static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp
                              rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
         goto out_env;
     }
+    if (smpp_client_part(cl, s, h, env) == 0)
+        goto out_env; /* one part of a long message: stored, joined when all are in */
     smpp_accept(s, env, h->seq, DELIVER_SM_RESP);
 out_env:
     gw_env_unref(env);
@@ -674,6 +760,9 @@ static void smpp_client_finalize(smpp_client_t *cl)
     if (cl->retry_ev)
         event_free(cl->retry_ev);
     cl->retry_ev = NULL;
+    if (cl->pause_ev)
+        event_free(cl->pause_ev);
+    cl->pause_ev = NULL;
     GW_INFO(SMPP_MOD, "connector %s: closed", cl->name);
     smpp_client_unref(cl);
 }

@@ -12,7 +12,7 @@
  * session with the fewest requests in flight, all its parts on that one
  * session.  Its outcome, once every part is answered:
  *   - every part ESME_ROK: delivered (the customer's application has it);
- *   - ESME_RX_R_APPN (0x65, "reject permanently"): failed;
+ *   - ESME_RX_P_APPN (0x65) or ESME_RX_R_APPN (0x66): failed, for good;
  *   - any other status (ESME_RTHROTTLED, ESME_RX_T_APPN, ...): retried
  *     with the core's backoff;
  *   - the session closed first (unbind, link lost, response timeout):
@@ -169,7 +169,8 @@ static void smpp_dl_finish(smpp_dl_t *dl)
     } else {
         snprintf(text, sizeof text, "customer answered deliver_sm with 0x%x", dl->status);
         GW_INFO(SMPP_MOD, "connector %s: %s: %s", dl->dest->name, d->env->id, text);
-        if (dl->status == 0x65) /* ESME_RX_R_APPN: the customer refuses it for good */
+        /* ESME_RX_P_APPN / ESME_RX_R_APPN: the customer refuses it for good */
+        if (dl->status == 0x65 || dl->status == 0x66)
             gw_core_failed(d, (int)dl->status, text);
         else
             gw_core_retry(d, (int)dl->status, text);
