@@ -152,6 +152,17 @@ int smpp_status_parse(const json_t *conf, smpp_status_table_t *t, char *err, siz
 /* The rule for status: t's, else the defaults, else fail. */
 smpp_status_rule_t smpp_status_classify(const smpp_status_table_t *t, uint32_t status);
 
+/* --- TLS (smpp_tls.c, OpenSSL; the contexts are SSL_CTX, the objects SSL) - */
+/* A server context from PEM files, or NULL with err. */
+void *smpp_tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
+/* A client context: verify the peer (against ca, or the system's CAs), or
+ * not; NULL with err. */
+void *smpp_tls_client_ctx(int verify, const char *ca, char *err, size_t errlen);
+void smpp_tls_ctx_free(void *ctx);
+/* A connection's SSL of ctx, with SNI server_name, whose certificate must
+ * name it when verify; NULL on failure. */
+void *smpp_tls_ssl(void *ctx, const char *server_name, int verify);
+
 /* --- sessions (SMPP thread) ---------------------------------------------- */
 typedef struct smpp_session smpp_session_t;
 
@@ -211,6 +222,10 @@ struct smpp_session {
  * connects to host:port.  NULL on failure (fd is closed either way). */
 smpp_session_t *smpp_session_new(evutil_socket_t fd, const char *peer,
                                  const smpp_session_ops_t *ops, void *owner);
+/* The same over TLS: ssl (smpp_tls_ssl, taken over even on failure)
+ * accepts on fd >= 0, connects with fd < 0. */
+smpp_session_t *smpp_session_new_tls(evutil_socket_t fd, const char *peer,
+                                     const smpp_session_ops_t *ops, void *owner, void *ssl);
 int smpp_session_connect(smpp_session_t *s, const char *host, int port);
 /* Free without calling on_closed (the owner's own close); requests still
  * in flight are dropped, their ctx untouched. */
@@ -379,8 +394,19 @@ void smpp_dest_lost(void *ctx);
 /* Set at shutdown: lost messages stay "sending" for the next start. */
 extern int smpp_dest_stopping;
 
+/* --- bind failures back off (smpp_guard.c, SMPP thread) ------------------- */
+extern int smpp_bind_backoff_max_s;
+/* ms until a bind of system_id from ip may be checked again (0: now). */
+int64_t smpp_guard_closed(const char *ip, const char *system_id, int64_t now_ms);
+void smpp_guard_failed(const char *ip, const char *system_id, int64_t now_ms);
+void smpp_guard_passed(const char *ip, const char *system_id, int64_t now_ms);
+void smpp_guard_reset(void);
+
 /* --- server (smpp_server.c) ----------------------------------------------- */
 int smpp_server_listen(const char *addr, int port);
+/* The TLS twin of the port, with the certificate chain and key (PEM).
+ * 0, or an error (logged with the file and OpenSSL's reason). */
+int smpp_server_listen_tls(const char *addr, int port, const char *cert, const char *key);
 /* Shutdown, SMPP thread: stop listening, unbind bound customers and close
  * every customer session once its output (pending answers) is flushed. */
 void smpp_server_quiesce(void);

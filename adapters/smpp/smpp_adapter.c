@@ -54,7 +54,8 @@ struct event_base *smpp_base;
 int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
 int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window;
 static char smpp_listen_addr[64];
-static int smpp_port;
+static int smpp_port, smpp_tls_port;
+static char smpp_tls_cert[256], smpp_tls_key[256];
 
 /* smpp_lock guards smpp_queue (NULL before init and after destroy) and
  * gw_connector.priv of every smpp connector: send() runs on the store's
@@ -75,6 +76,15 @@ static const gw_param_t smpp_params[] = {
       "address of our SMSC port for customers" },
     { "smpp.port", GW_PT_INT, &smpp_port, 0, "2775", 0, 65535, 0,
       "TCP port of our SMSC port (0: no listener)" },
+    { "smpp.bind_backoff_max_s", GW_PT_INT, &smpp_bind_backoff_max_s, 0, "300", 1, 86400,
+      GW_PARAM_RUNTIME, "longest wait imposed on a peer address or system_id after repeated "
+      "failed binds (the first 3 are free, then 1 s doubling per failure)" },
+    { "smpp.tls_port", GW_PT_INT, &smpp_tls_port, 0, "0", 0, 65535, 0,
+      "TCP port of the TLS twin of our SMSC port on smpp.listen (0: none)" },
+    { "smpp.tls_cert", GW_PT_STR, smpp_tls_cert, sizeof(smpp_tls_cert), "", 0, 0, 0,
+      "certificate chain (PEM) of the TLS port" },
+    { "smpp.tls_key", GW_PT_STR, smpp_tls_key, sizeof(smpp_tls_key), "", 0, 0, 0,
+      "private key (PEM) of the TLS port" },
     { "smpp.enquire_link_s", GW_PT_INT, &smpp_enquire_link_s, 0, "30", 1, 3600, 0,
       "seconds of silence before a client connector sends enquire_link" },
     { "smpp.reconnect_s", GW_PT_INT, &smpp_reconnect_s, 0, "5", 0, 3600, 0,
@@ -324,6 +334,14 @@ static int smpp_init(struct event_base *main_base)
     if (rc < 0)
         goto out_free_queue;
     if (smpp_port > 0 && (rc = smpp_server_listen(smpp_listen_addr, smpp_port)) < 0)
+        goto out_free_queue;
+    if (smpp_tls_port > 0 && (smpp_tls_cert[0] == '\0' || smpp_tls_key[0] == '\0')) {
+        GW_ERR(SMPP_MOD, "smpp.tls_port %d needs smpp.tls_cert and smpp.tls_key", smpp_tls_port);
+        rc = GW_EINVAL;
+        goto out_free_queue;
+    }
+    if (smpp_tls_port > 0 && (rc = smpp_server_listen_tls(smpp_listen_addr, smpp_tls_port,
+                                                          smpp_tls_cert, smpp_tls_key)) < 0)
         goto out_free_queue;
     return 0;
 

@@ -1,6 +1,8 @@
 /*
  * smpp_client.c - client connectors: Junction as the ESME of an operator
- * SMSC (one bind_transceiver per connector of type "smpp").
+ * SMSC (one bind per connector of type "smpp": transceiver by default,
+ * transmitter or receiver by conf "bind"; a receiver is fed nothing and
+ * takes MO and receipts only).
  *
  * States: down -> connecting -> binding -> bound, back to down on any error
  * (logged once per outage, with the peer) and a new attempt after
@@ -19,7 +21,7 @@
  *
  * PDUs: submit_sm out and deliver_sm in go through smpp_wire (the
  * deliver_sm's fields point into the PDU while it is handled); only
- * bind_transceiver is packed by libsmpp34.
+ * the bind is packed by libsmpp34.
  *
  * Inbound deliver_sm: a delivery receipt (esm_class 0x04) is matched to
  * its message by the core (connector, remote id) and emitted as a "receipt" event; any other deliver_sm is
@@ -77,6 +79,11 @@ struct smpp_client {
     char name[64], host[256], system_id[16], password[9], system_type[13], source[21];
     int port, window;
     int long_mode;         /* smpp_long_t: conf "long" */
+    uint32_t bind_cmd;     /* conf "bind": BIND_TRANSCEIVER (default), _TRANSMITTER, _RECEIVER */
+    char address_range[41];/* conf "address_range" */
+    int tls, tls_verify;   /* conf "tls", "tls_verify" (default true) */
+    char tls_ca[256], tls_name[256]; /* conf "tls_ca", "tls_server_name" (default: host) */
+    void *tls_ctx;         /* SMPP thread: SSL_CTX, made at the first connect */
     smpp_status_table_t status; /* conf "status" */
     int64_t pause_until;   /* SMPP thread: a pause status holds the bind until then */
     struct event *pause_ev;
@@ -127,6 +134,18 @@ static int smpp_conf_str(const json_t *conf, const char *key, int required, char
     return 0;
 }
 
+/* The bind command of conf "bind" (NULL: transceiver), 0 when unknown. */
+static uint32_t smpp_bind_cmd(const char *s)
+{
+    if (s == NULL || strcmp(s, "transceiver") == 0)
+        return BIND_TRANSCEIVER;
+    if (strcmp(s, "transmitter") == 0)
+        return BIND_TRANSMITTER;
+    if (strcmp(s, "receiver") == 0)
+        return BIND_RECEIVER;
+    return 0;
+}
+
 int smpp_client_check(const json_t *conf, char *err, size_t errlen)
 {
     char host[256];
@@ -159,6 +178,25 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
         if (smpp_status_parse(json_object_get(conf, "status"), &t, err, errlen) < 0)
             return GW_EINVAL;
     }
+    for (size_t i = 0; i < 2; i++) {
+        const char *k = i == 0 ? "tls" : "tls_verify";
+        const json_t *b = json_object_get(conf, k);
+        if (b != NULL && !json_is_boolean(b)) {
+            snprintf(err, errlen, "%s: true or false", k);
+            return GW_EINVAL;
+        }
+    }
+    if (smpp_conf_str(conf, "tls_ca", 0, NULL, 256, err, errlen) < 0 ||
+        smpp_conf_str(conf, "tls_server_name", 0, NULL, 256, err, errlen) < 0)
+        return GW_EINVAL;
+    if (json_object_get(conf, "bind") != NULL &&
+        smpp_bind_cmd(json_string_value(json_object_get(conf, "bind"))) == 0) {
+        snprintf(err, errlen, "bind: \"transceiver\" (the default), \"transmitter\" or "
+                              "\"receiver\"");
+        return GW_EINVAL;
+    }
+    if (smpp_conf_str(conf, "address_range", 0, NULL, 41, err, errlen) < 0)
+        return GW_EINVAL;
     if (json_object_get(conf, "long") != NULL &&
         smpp_long_parse(json_string_value(json_object_get(conf, "long"))) < 0) {
         snprintf(err, errlen, "long: one of \"udh\" (8-bit reference, the default), \"udh16\", "
@@ -205,6 +243,19 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
         cl->long_mode = SMPP_LONG_UDH;
     if (smpp_status_parse(json_object_get(c->conf, "status"), &cl->status, err, sizeof(err)) < 0)
         memset(&cl->status, 0, sizeof(cl->status)); /* checked before it was stored */
+    cl->bind_cmd = smpp_bind_cmd(json_string_value(json_object_get(c->conf, "bind")));
+    if (cl->bind_cmd == 0)
+        cl->bind_cmd = BIND_TRANSCEIVER;
+    if (smpp_conf_str(c->conf, "address_range", 0, cl->address_range, sizeof(cl->address_range),
+                      err, sizeof(err)) < 0)
+        cl->address_range[0] = '\0';
+    cl->tls = json_is_true(json_object_get(c->conf, "tls"));
+    cl->tls_verify = !json_is_false(json_object_get(c->conf, "tls_verify"));
+    if (smpp_conf_str(c->conf, "tls_ca", 0, cl->tls_ca, sizeof(cl->tls_ca), err, sizeof(err)) < 0)
+        cl->tls_ca[0] = '\0';
+    if (smpp_conf_str(c->conf, "tls_server_name", 0, cl->tls_name, sizeof(cl->tls_name), err,
+                      sizeof(err)) < 0 || cl->tls_name[0] == '\0')
+        snprintf(cl->tls_name, sizeof(cl->tls_name), "%s", cl->host);
     cl->refs = 1;
     cl->role = SMPP_ROLE_CLIENT;
     return cl;
@@ -227,16 +278,20 @@ json_t *smpp_client_status(smpp_client_t *cl)
     char peer[300];
 
     snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "state",
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s}", "state",
                      smpp_cl_state_names[smpp_cl_get(cl)], "peer", peer, "system_id",
                      cl->system_id, "window", cl->window, "pending",
                      __atomic_load_n(&cl->npending, __ATOMIC_RELAXED), "inflight",
-                     __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED));
+                     __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED), "tls", cl->tls, "bind",
+                     cl->bind_cmd == BIND_TRANSMITTER ? "transmitter"
+                     : cl->bind_cmd == BIND_RECEIVER  ? "receiver"
+                                                      : "transceiver");
 }
 
 int smpp_client_room(smpp_client_t *cl)
 {
-    return smpp_cl_get(cl) == SMPP_CL_BOUND ? cl->window : 0;
+    /* a receiver bind takes MO and receipts only: nothing is fed to it */
+    return smpp_cl_get(cl) == SMPP_CL_BOUND && cl->bind_cmd != BIND_RECEIVER ? cl->window : 0;
 }
 
 /* --- the send queue -------------------------------------------------------- */
@@ -472,16 +527,22 @@ static void smpp_client_drop(smpp_client_t *cl, const char *why)
 static void smpp_client_on_connected(smpp_session_t *s)
 {
     smpp_client_t *cl = s->owner;
-    bind_transceiver_t pdu;
+    union { /* the three binds share one layout */
+        bind_transceiver_t trx;
+        bind_transmitter_t tx;
+        bind_receiver_t rx;
+    } pdu;
 
     memset(&pdu, 0, sizeof(pdu));
-    snprintf((char *)pdu.system_id, sizeof(pdu.system_id), "%s", cl->system_id);
-    snprintf((char *)pdu.password, sizeof(pdu.password), "%s", cl->password);
-    snprintf((char *)pdu.system_type, sizeof(pdu.system_type), "%s", cl->system_type);
-    pdu.interface_version = SMPP_VERSION;
+    snprintf((char *)pdu.trx.system_id, sizeof(pdu.trx.system_id), "%s", cl->system_id);
+    snprintf((char *)pdu.trx.password, sizeof(pdu.trx.password), "%s", cl->password);
+    snprintf((char *)pdu.trx.system_type, sizeof(pdu.trx.system_type), "%s", cl->system_type);
+    snprintf((char *)pdu.trx.address_range, sizeof(pdu.trx.address_range), "%s",
+             cl->address_range);
+    pdu.trx.interface_version = SMPP_VERSION;
     smpp_cl_set(cl, SMPP_CL_BINDING);
-    if (smpp_session_request(s, BIND_TRANSCEIVER, &pdu, NULL) < 0)
-        smpp_client_drop(cl, "cannot send bind_transceiver");
+    if (smpp_session_request(s, cl->bind_cmd, &pdu, NULL) < 0)
+        smpp_client_drop(cl, "cannot send its bind");
 }
 
 static void smpp_client_on_closed(smpp_session_t *s, const char *why)
@@ -677,7 +738,7 @@ static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
 {
     smpp_client_t *cl = s->owner;
 
-    if (req && req->cmd_id == BIND_TRANSCEIVER) {
+    if (req && req->cmd_id == cl->bind_cmd) {
         smpp_client_bind_resp(cl, h);
     } else if (req && req->cmd_id == SUBMIT_SM && req->ctx) {
         smpp_client_submit_resp(cl, h, pdu, req);
@@ -709,7 +770,20 @@ static void smpp_client_connect(smpp_client_t *cl)
     char peer[300];
 
     snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
-    cl->sess = smpp_session_new(-1, peer, &smpp_client_ops, cl);
+    if (cl->tls) {
+        char err[256];
+        void *ssl;
+        if (cl->tls_ctx == NULL &&
+            (cl->tls_ctx = smpp_tls_client_ctx(cl->tls_verify, cl->tls_ca, err, sizeof err)) ==
+                NULL) {
+            smpp_client_down(cl, err);
+            return;
+        }
+        ssl = smpp_tls_ssl(cl->tls_ctx, cl->tls_name, cl->tls_verify);
+        cl->sess = ssl ? smpp_session_new_tls(-1, peer, &smpp_client_ops, cl, ssl) : NULL;
+    } else {
+        cl->sess = smpp_session_new(-1, peer, &smpp_client_ops, cl);
+    }
     if (cl->sess == NULL) {
         smpp_client_down(cl, "out of memory");
         return;
@@ -763,6 +837,8 @@ static void smpp_client_finalize(smpp_client_t *cl)
     if (cl->pause_ev)
         event_free(cl->pause_ev);
     cl->pause_ev = NULL;
+    smpp_tls_ctx_free(cl->tls_ctx);
+    cl->tls_ctx = NULL;
     GW_INFO(SMPP_MOD, "connector %s: closed", cl->name);
     smpp_client_unref(cl);
 }

@@ -130,11 +130,13 @@ typedef union {
     bind_transceiver_resp_t trx;
 } smpp_bind_resp_u;
 
-static struct evconnlistener *smpp_listener;
+static struct evconnlistener *smpp_listener, *smpp_tls_listener;
+static void *smpp_tls_ctx; /* SSL_CTX of smpp_tls_listener's sessions */
 static smpp_customer_t *smpp_customers;
 static int smpp_ncustomers;
 static smpp_acct_t *smpp_accts; /* every account bound since start */
-static gw_stat_t *smpp_stat_per_ip, *smpp_stat_window_full, *smpp_stat_throttled;
+static gw_stat_t *smpp_stat_per_ip, *smpp_stat_window_full, *smpp_stat_throttled,
+    *smpp_stat_backoff;
 
 static int64_t smpp_now_us(void)
 {
@@ -252,6 +254,18 @@ static void smpp_server_bind(smpp_customer_t *cu, const smpp_hdr_t *h, const uin
         smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
         return;
     }
+    {
+        int64_t wait = smpp_guard_closed(cu->ip, req.system_id, gw_now_ms());
+        if (wait > 0) { /* too many failures: refused unchecked, like any refusal */
+            sodium_memzero(req.password, sizeof(req.password));
+            gw_stat_add(smpp_stat_backoff, 1);
+            GW_WARN(SMPP_MOD, "%s: bind as '%s' refused unchecked: repeated failures, %lld ms "
+                    "to wait", cu->sess->peer, req.system_id, (long long)wait);
+            smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RBINDFAIL, h->seq, NULL);
+            smpp_session_finish(cu->sess, "bind refused");
+            return;
+        }
+    }
     w = calloc(1, sizeof(*w));
     if (w == NULL) {
         smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RSYSERR, h->seq, NULL);
@@ -296,6 +310,10 @@ void smpp_server_bind_answer(const smpp_work_t *w)
     if (status == ESME_ROK)
         snprintf((char *)resp.tx.system_id, sizeof(resp.tx.system_id), "junction");
     smpp_session_respond(s, w->resp_cmd, status, w->seq, status == ESME_ROK ? &resp : NULL);
+    if (status == ESME_RBINDFAIL)
+        smpp_guard_failed(cu->ip, cu->system_id, gw_now_ms());
+    else if (status == ESME_ROK)
+        smpp_guard_passed(cu->ip, cu->system_id, gw_now_ms());
     if (status != ESME_ROK) {
         GW_WARN(SMPP_MOD, "%s: bind as '%s' refused (status 0x%x)", s->peer, cu->system_id,
                 status);
@@ -309,6 +327,9 @@ void smpp_server_bind_answer(const smpp_work_t *w)
     snprintf(cu->conn_name, sizeof(cu->conn_name), "%s%s", GW_REPORT_CONN_PREFIX, cu->system_id);
     s->expire_ms = 0;
     s->idle_s = smpp_server_idle_s;
+    /* link-dead detection: an enquire_link after smpp.enquire_link_s of
+     * silence, and a session whose peer does not answer it ends */
+    s->keepalive = 1;
     if (cu->bound_as != BIND_TRANSMITTER)
         smpp_dest_binds_changed(cu->system_id); /* its deliveries can flow */
     GW_INFO(SMPP_MOD, "%s: customer %s bound (command 0x%x, throughput %d/s)", s->peer,
@@ -463,7 +484,6 @@ static void smpp_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
     (void)l;
     (void)salen;
-    (void)arg;
     if (smpp_ncustomers >= SMPP_MAX_CUSTOMERS || (cu = calloc(1, sizeof(*cu))) == NULL) {
         GW_WARN(SMPP_MOD, "too many customer sessions, refusing one");
         evutil_closesocket(fd);
@@ -487,7 +507,10 @@ static void smpp_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
         return;
     }
     evutil_make_socket_nonblocking(fd);
-    cu->sess = smpp_session_new(fd, peer, &smpp_server_ops, cu);
+    /* arg: the TLS context of the listener it came through, or NULL */
+    cu->sess = arg != NULL ? smpp_session_new_tls(fd, peer, &smpp_server_ops, cu,
+                                                  smpp_tls_ssl(arg, NULL, 0))
+                           : smpp_session_new(fd, peer, &smpp_server_ops, cu);
     if (cu->sess == NULL) {
         free(cu);
         return;
@@ -500,12 +523,10 @@ static void smpp_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     GW_DEBUG(SMPP_MOD, "%s: customer connected", peer);
 }
 
-int smpp_server_listen(const char *addr, int port)
+static void smpp_server_stats(void)
 {
-    struct sockaddr_storage ss;
-    int sslen = sizeof(ss);
-    char spec[128];
-
+    if (smpp_stat_per_ip != NULL)
+        return;
     smpp_stat_per_ip = gw_stat("smpp.server_refused_per_ip",
                                "customer connections closed: smpp.server_max_per_ip reached");
     smpp_stat_window_full = gw_stat("smpp.server_window_full",
@@ -514,22 +535,52 @@ int smpp_server_listen(const char *addr, int port)
     smpp_stat_throttled = gw_stat("smpp.server_throttled",
                                   "customer submit_sm answered ESME_RTHROTTLED: "
                                   "over the account's throughput");
+    smpp_stat_backoff = gw_stat("smpp.server_bind_backoff",
+                                "customer binds refused unchecked after repeated failures "
+                                "from the same address or for the same system_id");
+}
+
+/* A listener on addr:port whose sessions speak TLS of ctx (NULL: plain). */
+static int smpp_server_bind_port(const char *addr, int port, void *ctx, struct evconnlistener **out)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    char spec[128];
+
+    smpp_server_stats();
     snprintf(spec, sizeof(spec), strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
     memset(&ss, 0, sizeof(ss));
     if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
         GW_ERR(SMPP_MOD, "smpp.listen: bad address %s", spec);
         return GW_EINVAL;
     }
-    smpp_listener = evconnlistener_new_bind(smpp_base, smpp_server_accept_cb, NULL,
-                                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE, 128,
-                                            (struct sockaddr *)&ss, sslen);
-    if (smpp_listener == NULL) {
+    *out = evconnlistener_new_bind(smpp_base, smpp_server_accept_cb, ctx,
+                                   LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE, 128,
+                                   (struct sockaddr *)&ss, sslen);
+    if (*out == NULL) {
         GW_ERR(SMPP_MOD, "cannot listen on %s: %s", spec,
                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return GW_ERROR;
     }
-    GW_INFO(SMPP_MOD, "SMSC port listening on %s", spec);
+    GW_INFO(SMPP_MOD, "SMSC port listening on %s%s", spec, ctx ? " (TLS)" : "");
     return 0;
+}
+
+int smpp_server_listen(const char *addr, int port)
+{
+    return smpp_server_bind_port(addr, port, NULL, &smpp_listener);
+}
+
+int smpp_server_listen_tls(const char *addr, int port, const char *cert, const char *key)
+{
+    char err[256];
+
+    smpp_tls_ctx = smpp_tls_server_ctx(cert, key, err, sizeof err);
+    if (smpp_tls_ctx == NULL) {
+        GW_ERR(SMPP_MOD, "smpp.tls_port %d: %s", port, err);
+        return GW_EINVAL;
+    }
+    return smpp_server_bind_port(addr, port, smpp_tls_ctx, &smpp_tls_listener);
 }
 
 void smpp_server_quiesce(void)
@@ -540,6 +591,9 @@ void smpp_server_quiesce(void)
     if (smpp_listener)
         evconnlistener_free(smpp_listener);
     smpp_listener = NULL;
+    if (smpp_tls_listener)
+        evconnlistener_free(smpp_tls_listener);
+    smpp_tls_listener = NULL;
     for (cu = smpp_customers; cu; cu = next) {
         next = cu->next; /* finish may free cu right away */
         if (cu->bound_as && !cu->sess->finishing &&
@@ -615,6 +669,9 @@ void smpp_server_stop(void)
     if (smpp_listener)
         evconnlistener_free(smpp_listener);
     smpp_listener = NULL;
+    if (smpp_tls_listener)
+        evconnlistener_free(smpp_tls_listener);
+    smpp_tls_listener = NULL;
     smpp_dest_stopping = 1;
     while ((cu = smpp_customers) != NULL) {
         smpp_customers = cu->next;
@@ -627,4 +684,6 @@ void smpp_server_stop(void)
         smpp_accts = a->next;
         free(a);
     }
+    smpp_tls_ctx_free(smpp_tls_ctx); /* its sessions are gone */
+    smpp_tls_ctx = NULL;
 }

@@ -47,6 +47,9 @@
 #include <string.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <smpp34.h>
 #include <smpp34_structs.h>
@@ -86,13 +89,31 @@ static void smpp_session_nodelay(evutil_socket_t fd)
 smpp_session_t *smpp_session_new(evutil_socket_t fd, const char *peer,
                                  const smpp_session_ops_t *ops, void *owner)
 {
+    return smpp_session_new_tls(fd, peer, ops, owner, NULL);
+}
+
+smpp_session_t *smpp_session_new_tls(evutil_socket_t fd, const char *peer,
+                                     const smpp_session_ops_t *ops, void *owner, void *ssl)
+{
     smpp_session_t *s = calloc(1, sizeof(*s));
     struct timeval one = { 1, 0 };
 
     if (s == NULL)
         goto out_close_fd;
     smpp_session_nodelay(fd);
-    s->bev = bufferevent_socket_new(smpp_base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (ssl != NULL) {
+        /* the bufferevent owns ssl from here, and frees it with itself */
+        s->bev = bufferevent_openssl_socket_new(
+            smpp_base, fd, ssl, fd >= 0 ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
+            BEV_OPT_CLOSE_ON_FREE);
+        if (s->bev != NULL)
+            bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+        else
+            SSL_free(ssl);
+        ssl = NULL;
+    } else {
+        s->bev = bufferevent_socket_new(smpp_base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (s->bev == NULL)
         goto out_free;
     s->tick = event_new(smpp_base, -1, EV_PERSIST, smpp_session_tick_cb, s);
@@ -540,10 +561,18 @@ static void smpp_session_event_cb(struct bufferevent *bev, short what, void *arg
             smpp_session_destroy(s);
         return;
     }
-    if (what & BEV_EVENT_EOF)
+    unsigned long tls = bufferevent_get_openssl_error(bev);
+    if (tls != 0) {
+        char e[120];
+        ERR_error_string_n(tls, e, sizeof e);
+        snprintf(why, sizeof(why), "TLS: %s", e);
+        while (bufferevent_get_openssl_error(bev) != 0)
+            ; /* the rest of its queue */
+    } else if (what & BEV_EVENT_EOF) {
         snprintf(why, sizeof(why), "connection closed by peer");
-    else
+    } else {
         snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    }
     smpp_session_closed(s, why);
 }
 

@@ -211,3 +211,28 @@ test('SIGTERM under load: submit_sm_resp for every committed message, then unbin
     await j.cleanup();
   }
 });
+
+test('repeated wrong passwords close the address for a while: even the right one is refused unchecked, then binds', async (t) => {
+  const j = await startJunction({});
+  t.after(() => j.cleanup());
+  await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
+  for (let i = 0; i < 4; i++) {
+    const bad = await bindCustomer(j.ports.smpp, 'acme', `wrong${i}`);
+    assert.equal(bad.resp.command_status, ESME_RBINDFAIL);
+    bad.session.destroy();
+  }
+  const early = await bindCustomer(j.ports.smpp, 'acme', 'right');
+  assert.equal(early.resp.command_status, ESME_RBINDFAIL, 'closed: the right password too');
+  early.session.destroy();
+  await waitFor(() => /bind as 'acme' refused unchecked: repeated failures/.test(j.log), 5000,
+    'the refusal logged with its reason');
+  assert.equal((await j.mi('stats.get')).counters['smpp.server_bind_backoff'], 1);
+  // the first wait is a second; then the right password binds again
+  const good = await waitFor(async () => {
+    const b = await bindCustomer(j.ports.smpp, 'acme', 'right');
+    if (b.resp.command_status === 0) return b;
+    b.session.destroy();
+    return false;
+  }, 10000, 'bound once the wait is over');
+  good.session.close();
+});
