@@ -3,7 +3,8 @@
 //
 //   node bench/run_smpp.mjs [--count=200000] [--window=100] [--limit-s=45]
 //                           [--kannel-count=40000] [--kannel-concurrency=100]
-//                           [--tests-wait-s=300] [--no-kannel] [--no-write]
+//                           [--tests-wait-s=300] [--no-kannel] [--no-junction] [--no-write]
+//                           [--kannel-dlr=1] [--kannel-store=file] [--param=name=value ...]
 //
 //  A. junction (log.level=warn, db.synchronous=full, a temporary database):
 //     a customer ESME (esme_fast, transceiver, window --window,
@@ -61,6 +62,7 @@ const K_COUNT = Math.min(500000, Number(option('kannel-count', '40000')));
 const K_CONC = Number(option('kannel-concurrency', '100'));
 const TESTS_WAIT_S = Number(option('tests-wait-s', '300'));
 const KANNEL = !process.argv.includes('--no-kannel');
+const JUNCTION = !process.argv.includes('--no-junction');
 const K_DLR = option('kannel-dlr', '1') !== '0';          // dlr-mask 1 and a dlr-url per message
 const K_STORE = option('kannel-store', 'file');            // Kannel's store-type: file, spool or none
 // junction parameters (--param=name=value, repeatable).  smpp.window (the
@@ -548,7 +550,7 @@ async function main() {
   const args = process.argv.slice(2).join(' ');
   const cmd = process.env.MAKELEVEL ? `make bench-smpp${args ? ` BENCH_ARGS="${args}"` : ''}` : `node bench/run_smpp.mjs ${args}`.trim();
   const mach = machine();
-  const J = await junctionRun();
+  const J = JUNCTION ? await junctionRun() : null;
   const K = KANNEL ? await kannelRun() : null;
   const section = report(cmd, mach, J, K, startedAt, (Date.now() - t0) / 1000);
   console.log(section);
