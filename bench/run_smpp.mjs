@@ -474,7 +474,8 @@ function machine() {
     nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
     cpu: cpu ? cpu[1] : '?', mem_gib: (os.totalmem() / 2 ** 30).toFixed(0),
     // junction's code: the last commit that changed anything outside bench/
-    commit: process.env.BENCH_COMMIT || git(['log', '-1', '--format=%h', '--', '.', ':!bench']) +
+    // (and the top Makefile, whose bench-smpp help line is the bench's)
+    commit: process.env.BENCH_COMMIT || git(['log', '-1', '--format=%h', '--', '.', ':!bench', ':!Makefile']) +
       (dirty ? ' (with uncommitted changes)' : ''),
     head: git(['rev-parse', '--short', 'HEAD']),
     kernel: os.release(), node: process.version, kannel: kv,
@@ -498,6 +499,7 @@ function report(cmd, mach, J, K, startedAt, seconds) {
   L.push(`| messages/s end to end, report back at the customer (count ÷ first submit to last report) | ${int(J?.e2e_s)} | ${int(K?.e2e_s)} | ${f2(e2eRatio)} | ≥ ${TARGET.rate} and ≥ ${TARGET.ratio}× ${J && K ? (J.e2e_s >= TARGET.rate && e2eRatio >= TARGET.ratio ? '✓' : '✗') : ''} |`);
   L.push(`| messages/s submitted (junction: submit_sm_resp to the customer; Kannel: submit_sm at smsc_fast) | ${int(J?.accepted_s)} | ${int(K?.submit_rate)} | ${f2(subRatio)} | |`);
   L.push(`| CPU µs per message (junction; bearerbox + smsbox) | ${f1(J?.us_per_msg)} | ${f1(K?.us_per_msg)} | ${f2(ratio(K?.us_per_msg, J?.us_per_msg))}× less | |`);
+  L.push(`| the rest of the machine meanwhile, % of a core | ${int(J?.others_pct)} | ${int(K?.others_pct)} | | quiet |`);
   L.push(`| messages, reports back | ${J?.ok ?? '-'} / ${J?.receipts ?? '-'} | ${K?.submits ?? '-'} / ${K?.reports ?? '-'} | | every one |`);
   L.push('');
   if (J) {
