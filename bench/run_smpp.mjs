@@ -496,7 +496,7 @@ function report(cmd, mach, J, K, startedAt, seconds) {
   const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN);
   const e2eRatio = ratio(J?.e2e_s, K?.e2e_s), subRatio = ratio(J?.accepted_s, K?.submit_rate);
   L.push('### Summary', '', '| figure | junction | Kannel | junction / Kannel | target |', '|---|---:|---:|---:|---:|');
-  L.push(`| messages/s end to end, report back at the customer (count ÷ first submit to last report) | ${int(J?.e2e_s)} | ${int(K?.e2e_s)} | ${f2(e2eRatio)} | ≥ ${TARGET.rate} and ≥ ${TARGET.ratio}× ${J && K ? (J.e2e_s >= TARGET.rate && e2eRatio >= TARGET.ratio ? '✓' : '✗') : ''} |`);
+  L.push(`| messages/s end to end, report back at the customer (count ÷ first submit to last report) | ${int(J?.e2e_s)} | ${int(K?.e2e_s)} | ${f2(e2eRatio)} | ≥ ${TARGET.rate} ${J ? (J.e2e_s >= TARGET.rate ? '✓' : '✗') : ''}; ratio ≥ ${TARGET.ratio} ${J && K ? (e2eRatio >= TARGET.ratio ? '✓' : '✗') : ''} |`);
   L.push(`| messages/s submitted (junction: submit_sm_resp to the customer; Kannel: submit_sm at smsc_fast) | ${int(J?.accepted_s)} | ${int(K?.submit_rate)} | ${f2(subRatio)} | |`);
   L.push(`| CPU µs per message (junction; bearerbox + smsbox) | ${f1(J?.us_per_msg)} | ${f1(K?.us_per_msg)} | ${f2(ratio(K?.us_per_msg, J?.us_per_msg))}× less | |`);
   L.push(`| the rest of the machine meanwhile, % of a core | ${int(J?.others_pct)} | ${int(K?.others_pct)} | | quiet |`);
