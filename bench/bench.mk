@@ -10,6 +10,10 @@
 #                     raw batched SQLite inserts (bench_store.c)
 #   make bench-rates  rate tables: 1,000,000-prefix sheet load time, lookups/s on
 #                     one core beside a naive scan, memory (bench_rates.c)
+#   make bench-smpp   SMPP customer -> junction -> SMSC with a delivery report
+#                     back per message, beside Kannel (Debian's kannel: bearerbox
+#                     + smsbox, installed here when missing) on the same kind of
+#                     SMSC peer (bench/run_smpp.mjs)
 #   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
 #
 # BENCH_ARGS passes options to the script, e.g.
@@ -45,6 +49,24 @@ BENCH_ENV = JUNCTION_BIN=$(abspath $(BUILD)/junction) \
 
 bench: all bench-tools
 	$(BENCH_ENV) node bench/run_core.mjs $(BENCH_ARGS)
+
+# Kannel (bearerbox, smsbox) and ab (apache2-utils) for bench-smpp, from
+# Debian, when missing; nothing else is downloaded.  The Debian kannel
+# service is never started: run_smpp.mjs runs its own boxes.
+BENCH_SMPP_PKGS := kannel apache2-utils
+.PHONY: bench-smpp bench-smpp-deps
+bench-smpp-deps:
+	@missing=""; for p in $(BENCH_SMPP_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+bench-smpp: all bench-tools bench-smpp-deps
+	$(BENCH_ENV) node bench/run_smpp.mjs $(BENCH_ARGS)
 
 bench-sweep: all bench-tools
 	$(BENCH_ENV) node bench/run_bench.mjs $(BENCH_ARGS)

@@ -76,7 +76,7 @@ typedef struct ef_state {
     long nlat;
     struct { uint32_t status; long n; } errs[EF_MAX_STATUS];
     int nerrs;
-    double t_first_send, t_last_send, t_last_resp;
+    double t_first_send, t_last_send, t_last_resp, t_last_receipt;
     int unbound_by_peer;
     int unbind_answered;
 } ef_state_t;
@@ -240,8 +240,10 @@ static void ef_on_pdu(ef_state_t *s, const uint8_t *p, uint32_t len, double now)
             fields++;
         }
         s->delivers++;
-        if (fields == 3 && at < len && (p[at] & 0x3C) == 0x04)
+        if (fields == 3 && at < len && (p[at] & 0x3C) == 0x04) {
             s->receipts++;
+            s->t_last_receipt = wire_now();
+        }
         ef_send(s, EF_DELIVER_SM | EF_RESP, 0, seq, empty_id, 1);
         break;
     }
@@ -362,6 +364,7 @@ static void ef_report(ef_state_t *s, const ef_opts_t *o, double t0, int time_lim
 {
     double now = wire_now(), span = s->t_last_send - s->t_first_send;
     double ack_span = s->t_last_resp - s->t_first_send;
+    double rcpt_span = s->receipts > 0 ? s->t_last_receipt - s->t_first_send : 0.0;
     uint32_t p50 = 0, p99 = 0, pmax = 0;
 
     if (s->nlat > 0) {
@@ -375,11 +378,12 @@ static void ef_report(ef_state_t *s, const ef_opts_t *o, double t0, int time_lim
         printf("%s\"0x%08x\":%ld", i ? "," : "", s->errs[i].status, s->errs[i].n);
     printf("},\"unanswered\":%ld,\"late\":%ld,\"receipts\":%ld,\"deliver_sm\":%ld,"
            "\"enquire_links\":%ld,\"rate_target\":%.0f,\"window\":%d,"
-           "\"send_rate\":%.1f,\"ack_rate\":%.1f,\"lat_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u},"
+           "\"send_rate\":%.1f,\"ack_rate\":%.1f,\"receipt_span_s\":%.3f,\"receipt_rate\":%.1f,\"lat_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u},"
            "\"elapsed_s\":%.3f,\"time_limit_hit\":%s,\"unbound_by_peer\":%s}\n",
            s->inflight, s->late, s->receipts, s->delivers, s->enquires, o->rate, o->window,
            span > 0 ? (double)(s->sent - 1) / span : 0.0,
-           ack_span > 0 ? (double)s->ok / ack_span : 0.0, p50, p99, pmax, now - t0,
+           ack_span > 0 ? (double)s->ok / ack_span : 0.0, rcpt_span,
+           rcpt_span > 0 ? (double)s->receipts / rcpt_span : 0.0, p50, p99, pmax, now - t0,
            time_limit_hit ? "true" : "false", s->unbound_by_peer ? "true" : "false");
     fflush(stdout);
 }
