@@ -121,6 +121,19 @@ int gw_core_receipt(const char *connector, const char *remote_id, const char *st
                     gw_ack_cb_t cb, void *arg);
 
 
+/* A stored message's state, for a peer that asks (SMPP query_sm). */
+typedef struct gw_query {
+    char status[16];           /* gw_status_name() */
+    char source_connector[64]; /* who sent it ("account:<id>" for a customer) */
+    int64_t updated_at;        /* ms since the epoch */
+    int reason;                /* its protocol code (SMPP command_status, SIP status) */
+} gw_query_t;
+/* On a pool thread: rc 0 and q, or GW_ENOTFOUND (q NULL).  Only queue. */
+typedef void (*gw_query_cb_t)(void *arg, int rc, const gw_query_t *q);
+/* Read message id's state off the caller's thread (gateway/gw_query.c).
+ * 0, or an error (cb never runs).  Any thread. */
+int gw_core_query(const char *id, gw_query_cb_t cb, void *arg);
+
 /* Start-up: re-offer every message the store holds as received, queued or
  * sending; those found sending (a crash while they were with a peer) are
  * flagged as possible duplicates.  Main thread, after the adapters

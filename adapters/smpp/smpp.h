@@ -1,8 +1,14 @@
 /*
  * smpp.h - private to adapters/smpp: the pieces of the SMPP 3.4 adapter.
  *
- *   smpp_adapter.c  the gw_adapter_t, parameters, MI commands, the SMPP
- *                   thread and its work queue
+ *   smpp_adapter.c  the gw_adapter_t, parameters, the SMPP thread and its
+ *                   work queue
+ *   smpp_mi.c       MI commands (accounts.*, smpp.sessions, smpp.binds)
+ *   smpp_dest.c     deliveries to customers (the account:<id> connectors)
+ *   smpp_out.c      an envelope as outgoing parts (both roles)
+ *   smpp_status.c   what each SMSC command_status means (per connector)
+ *   smpp_tls.c      TLS (OpenSSL) for sessions of both roles
+ *   smpp_guard.c    bind failures back off
  *   smpp_session.c  one TCP session: framing, sequence numbers, the
  *                   in-flight request list, response timers, enquire_link
  *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
@@ -23,6 +29,8 @@
 #include <stdint.h>
 #include <event2/event.h>
 
+#include "gw_core.h"
+#include "gw_mi.h"
 #include "gw_delivery.h"
 #include "smpp_wire.h"
 
@@ -249,6 +257,8 @@ int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, ui
  * body, or NULL for header only (see smpp_wire_encode_resp). */
 int smpp_session_respond_id(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
                             const char *msgid);
+/* Send a whole PDU encoded by the caller (smpp_wire).  0 or GW_ERROR. */
+int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len);
 /* Close every session (stop). */
 void smpp_sessions_free_all(void);
 
@@ -291,6 +301,8 @@ extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_tim
 /* customer sessions (smpp_server.c): idle timeout, sessions per peer
  * address, unanswered submit_sm per session */
 extern int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window;
+/* deliver_sm in flight per receiving customer session (smpp_dest.c) */
+extern int smpp_deliver_window;
 
 /* Work handed to the SMPP thread. */
 typedef enum {
@@ -302,6 +314,9 @@ typedef enum {
                       * (smpp_server_bind_answer) */
     SMPP_W_SESSIONS, /* query: fill it with the customer sessions (smpp.sessions) */
     SMPP_W_UNBIND,   /* system_id: unbind its sessions (the account was disabled) */
+    SMPP_W_QUERY,    /* sess_id, seq, msgid, rc, state: a query_sm read from the store
+                      * (smpp_server_query_answer) */
+    SMPP_W_MULTI,    /* multi: every destination of a submit_multi settled */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -322,7 +337,17 @@ typedef struct smpp_work {
     char msgid[GW_ENV_ID_LEN + 1];
     char system_id[16];     /* UNBIND */
     struct smpp_query *query; /* SESSIONS: a reference (smpp_adapter.c) */
+    gw_query_t state;       /* QUERY: the message's state */
+    struct smpp_multi *multi; /* MULTI: owned */
 } smpp_work_t;
+
+/* smpp.sessions' question to the SMPP thread (smpp_mi.c). */
+typedef struct smpp_query smpp_query_t;
+void smpp_query_unref(smpp_query_t *q);
+/* SMPP thread: answer q with result (taken over). */
+void smpp_query_answer(smpp_query_t *q, json_t *result);
+/* The adapter's MI commands (smpp_mi.c). */
+extern const gw_mi_cmd_t smpp_mi_cmds[];
 
 /* Any thread: hand w to the SMPP thread.  0 or a negative code (w stays
  * the caller's). */
@@ -402,6 +427,36 @@ void smpp_guard_failed(const char *ip, const char *system_id, int64_t now_ms);
 void smpp_guard_passed(const char *ip, const char *system_id, int64_t now_ms);
 void smpp_guard_reset(void);
 
+/* --- submit_multi (smpp_multi.c, SMPP thread) ---------------------------- */
+typedef struct smpp_multi smpp_multi_t;
+#define SMPP_MULTI_MAX 255
+typedef struct smpp_multi_dest {
+    uint8_t ton, npi;
+    char addr[SMPP_WIRE_ADDR_MAX]; /* an SME address, or a distribution list's name */
+    uint32_t status;               /* ESME_ROK once stored; else why not */
+    char id[GW_ENV_ID_LEN + 1];
+} smpp_multi_dest_t;
+/* Pure: the destinations of a submit_multi pdu (len octets) into d[0..*n)
+ * (a distribution list with status ESME_RINVDLNAME), where the source
+ * ends (*head_end) and the message fields begin (*tail_at).  0,
+ * ESME_RINVNUMDESTS or GW_EINVAL. */
+int smpp_multi_parse(const uint8_t *raw, size_t len, smpp_multi_dest_t *d, int *n,
+                     size_t *head_end, size_t *tail_at);
+/* Pure: the submit_sm destination d stands for, into out (cap octets);
+ * its length or GW_EINVAL. */
+int smpp_multi_build(const uint8_t *raw, size_t len, size_t head_end, size_t tail_at,
+                     const smpp_multi_dest_t *d, uint8_t *out, size_t cap);
+/* A customer's submit_multi on s (raw: h->len octets), its messages from
+ * conn_name ("account:<id>"): each SME destination offered to the core as
+ * a submit_sm; one submit_multi_resp once all are settled
+ * (smpp_multi_answer).  0 (answered later), a command_status to answer
+ * now (ESME_RINVNUMDESTS), or GW_EINVAL (malformed: generic_nack) /
+ * GW_ENOMEM. */
+int smpp_multi_submit(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *raw,
+                      const char *conn_name);
+/* SMPP_W_MULTI: answer it and free m. */
+void smpp_multi_answer(smpp_multi_t *m);
+
 /* --- server (smpp_server.c) ----------------------------------------------- */
 int smpp_server_listen(const char *addr, int port);
 /* The TLS twin of the port, with the certificate chain and key (PEM).
@@ -410,6 +465,8 @@ int smpp_server_listen_tls(const char *addr, int port, const char *cert, const c
 /* Shutdown, SMPP thread: stop listening, unbind bound customers and close
  * every customer session once its output (pending answers) is flushed. */
 void smpp_server_quiesce(void);
+/* SMPP thread: a query_sm's message read (SMPP_W_QUERY): answer it. */
+void smpp_server_query_answer(const smpp_work_t *w);
 /* SMPP thread: the pool's verdict on a bind (SMPP_W_BIND). */
 void smpp_server_bind_answer(const smpp_work_t *w);
 /* The bound receiver / transceiver session of system_id with the fewest

@@ -5,7 +5,7 @@
  * reports on the account's own submits - as deliver_sm on the account's
  * bound receiver and transceiver sessions.
  *
- * Room: smpp.window deliver_sm in flight per bound receiving session, so
+ * Room: smpp.deliver_window deliver_sm in flight per bound receiving session, so
  * the core keeps everything else queued while the customer is away (with
  * its validity) and feeds the queue again when a session binds
  * (smpp_dest_binds_changed -> gw_core_credit).  A message goes to the
@@ -94,7 +94,7 @@ void smpp_dest_unref(smpp_dest_t *t)
 
 int smpp_dest_room(smpp_dest_t *t)
 {
-    return __atomic_load_n(&t->nrx, __ATOMIC_RELAXED) * smpp_window;
+    return __atomic_load_n(&t->nrx, __ATOMIC_RELAXED) * smpp_deliver_window;
 }
 
 json_t *smpp_dest_status(smpp_dest_t *t)
@@ -102,7 +102,8 @@ json_t *smpp_dest_status(smpp_dest_t *t)
     int nrx = __atomic_load_n(&t->nrx, __ATOMIC_RELAXED);
 
     return json_pack("{s:s, s:s, s:i, s:i, s:i}", "state", nrx > 0 ? "bound" : "unbound",
-                     "system_id", t->system_id, "binds", nrx, "window", smpp_window, "inflight",
+                     "system_id", t->system_id, "binds", nrx, "window", smpp_deliver_window,
+                     "inflight",
                      __atomic_load_n(&t->inflight, __ATOMIC_RELAXED));
 }
 

@@ -110,15 +110,18 @@ int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode)
             return GW_ENOMEM;
         o->nparts = smpp_text_split_hdr(&o->text, o->offs, SMPP_MAX_PARTS + 1, hdr[mode]);
     }
-    if (mode == SMPP_LONG_PAYLOAD && !env->binary && o->nparts > 1) {
-        o->payload = 1; /* one PDU: the whole text in message_payload */
-        o->nparts = 1;
-        o->offs[1] = o->text.len;
-    }
     if (o->nparts == 1 && smpp_out_kept(env, &kref, &ktotal, &kseq)) {
+        /* one part of its sender's own long message: sent as that part,
+         * in short_message with its UDH or SAR TLVs, whatever the mode */
         o->ref = kref;
         o->total = ktotal;
         o->seq = kseq;
+        if (o->mode == SMPP_LONG_PAYLOAD)
+            o->mode = SMPP_LONG_UDH;
+    } else if (mode == SMPP_LONG_PAYLOAD && !env->binary && o->nparts > 1) {
+        o->payload = 1; /* one PDU: the whole text in message_payload */
+        o->nparts = 1;
+        o->offs[1] = o->text.len;
     }
     return o->nparts > 0 ? 0 : GW_EINVAL;
 }

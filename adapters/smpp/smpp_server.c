@@ -32,6 +32,14 @@
  * sessions (smpp_dest.c; this file picks the session and reports binds
  * coming and going).
  *
+ * query_sm: the state of a message the account submitted, read from the
+ * store on the worker pool (gw_core_query) and answered as SMPP 3.4 4.8.2
+ * (ENROUTE until final; DELIVERED, EXPIRED, UNDELIVERABLE, REJECTED with
+ * its final_date); any other account's id, or an unknown one, gets
+ * ESME_RQUERYFAIL.  Repeated bind failures back off per peer address and
+ * per system_id (smpp_guard.c).  Bound customers get enquire_link after
+ * smpp.enquire_link_s of silence (link-dead detection).
+ *
  * Limits, so that one customer cannot take the port from the others:
  *  - a connection that has not bound within smpp.response_timeout_s is
  *    closed (the session's expire_ms), and a bound one that sends nothing
@@ -336,6 +344,27 @@ void smpp_server_bind_answer(const smpp_work_t *w)
             cu->system_id, cu->bound_as, cu->acct->rate);
 }
 
+/* The session's window, then the account's rate: 0 when the request
+ * (answered with resp_cmd) may go on, else -1 and it is answered. */
+static int smpp_server_admit(smpp_customer_t *cu, const smpp_hdr_t *h, uint32_t resp_cmd)
+{
+    if (cu->sess->pending_in >= smpp_server_window) {
+        gw_stat_add(smpp_stat_window_full, 1);
+        GW_DEBUG(SMPP_MOD, "%s: %s has %d submits unanswered, seq %u refused", cu->sess->peer,
+                 cu->system_id, cu->sess->pending_in, h->seq);
+        smpp_session_respond(cu->sess, resp_cmd, ESME_RMSGQFUL, h->seq, NULL);
+        return -1;
+    }
+    if (!smpp_acct_take(cu->acct, smpp_now_us())) {
+        gw_stat_add(smpp_stat_throttled, 1);
+        GW_DEBUG(SMPP_MOD, "%s: %s over %d/s, seq %u throttled", cu->sess->peer, cu->system_id,
+                 cu->acct->rate, h->seq);
+        smpp_session_respond(cu->sess, resp_cmd, ESME_RTHROTTLED, h->seq, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
 {
     smpp_sm_fields_t f;
@@ -350,20 +379,8 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
         smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
         return;
     }
-    if (cu->sess->pending_in >= smpp_server_window) {
-        gw_stat_add(smpp_stat_window_full, 1);
-        GW_DEBUG(SMPP_MOD, "%s: %s has %d submit_sm unanswered, seq %u refused", cu->sess->peer,
-                 cu->system_id, cu->sess->pending_in, h->seq);
-        smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RMSGQFUL, h->seq, NULL);
+    if (smpp_server_admit(cu, h, SUBMIT_SM_RESP) < 0)
         return;
-    }
-    if (!smpp_acct_take(cu->acct, smpp_now_us())) {
-        gw_stat_add(smpp_stat_throttled, 1);
-        GW_DEBUG(SMPP_MOD, "%s: %s over %d/s, seq %u throttled", cu->sess->peer, cu->system_id,
-                 cu->acct->rate, h->seq);
-        smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RTHROTTLED, h->seq, NULL);
-        return;
-    }
     env = gw_env_new();
     rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
@@ -376,6 +393,102 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
         smpp_session_respond(cu->sess, SUBMIT_SM_RESP,
                              rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
     gw_env_unref(env);
+}
+
+/* submit_multi: the checks of submit_sm (bound to send, the session's
+ * window, one of the account's tokens), then smpp_multi.c. */
+static void smpp_server_multi(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    int rc;
+
+    if (cu->bound_as != BIND_TRANSMITTER && cu->bound_as != BIND_TRANSCEIVER) {
+        smpp_session_respond(cu->sess, SUBMIT_MULTI_RESP, ESME_RINVBNDSTS, h->seq, NULL);
+        return;
+    }
+    if (smpp_server_admit(cu, h, SUBMIT_MULTI_RESP) < 0)
+        return;
+    rc = smpp_multi_submit(cu->sess, h, raw, cu->conn_name);
+    if (rc == GW_EINVAL)
+        smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+    else if (rc != 0)
+        smpp_session_respond(cu->sess, SUBMIT_MULTI_RESP, rc > 0 ? (uint32_t)rc : ESME_RSYSERR,
+                             h->seq, NULL);
+}
+
+/* Pool thread: the message a query_sm names was read; only queues. */
+static void smpp_server_query_cb(void *arg, int rc, const gw_query_t *q)
+{
+    smpp_work_t *w = arg;
+
+    w->rc = rc;
+    if (q != NULL)
+        w->state = *q;
+    if (smpp_work_push(w) < 0)
+        smpp_work_free(w);
+}
+
+/* query_sm (SMPP 3.4 4.8.1): the state of a message this account
+ * submitted, read from the store on the worker pool. */
+static void smpp_server_query(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    char id[66];
+    size_t at = 16;
+    smpp_work_t *w;
+
+    if (cu->bound_as != BIND_TRANSMITTER && cu->bound_as != BIND_TRANSCEIVER) {
+        smpp_session_respond(cu->sess, QUERY_SM_RESP, ESME_RINVBNDSTS, h->seq, NULL);
+        return;
+    }
+    if (smpp_cstr(raw, h->len, &at, id, sizeof(id)) < 0) {
+        smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        return;
+    }
+    if (strlen(id) != GW_ENV_ID_LEN || (w = calloc(1, sizeof(*w))) == NULL) {
+        smpp_session_respond(cu->sess, QUERY_SM_RESP, ESME_RQUERYFAIL, h->seq, NULL);
+        return;
+    }
+    w->kind = SMPP_W_QUERY;
+    w->sess_id = cu->sess->id;
+    w->seq = h->seq;
+    memcpy(w->msgid, id, GW_ENV_ID_LEN + 1);
+    if (gw_core_query(id, smpp_server_query_cb, w) < 0) {
+        free(w);
+        smpp_session_respond(cu->sess, QUERY_SM_RESP, ESME_RSYSERR, h->seq, NULL);
+    }
+}
+
+void smpp_server_query_answer(const smpp_work_t *w)
+{
+    static const struct {
+        const char *status;
+        uint8_t state;
+    } states[] = { { "delivered", 2 }, { "expired", 3 }, { "failed", 5 }, { "rejected", 8 } };
+    smpp_session_t *s = smpp_session_find(w->sess_id);
+    smpp_customer_t *cu;
+    uint8_t buf[128], state = 1; /* ENROUTE: received .. submitted */
+    char final_date[17] = "";
+    int len;
+
+    if (s == NULL || s->finishing)
+        return;
+    cu = s->owner;
+    /* only the account's own messages: any other id is as unknown */
+    if (w->rc != 0 || strcmp(w->state.source_connector, cu->conn_name) != 0) {
+        smpp_session_respond(s, QUERY_SM_RESP, ESME_RQUERYFAIL, w->seq, NULL);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        if (strcmp(w->state.status, states[i].status) == 0) {
+            time_t t = (time_t)(w->state.updated_at / 1000);
+            struct tm tm;
+            state = states[i].state;
+            gmtime_r(&t, &tm);
+            strftime(final_date, sizeof(final_date), "%y%m%d%H%M%S000+", &tm);
+        }
+    len = smpp_wire_encode_query_resp(buf, sizeof(buf), ESME_ROK, w->seq, w->msgid, final_date,
+                                      state, (uint8_t)(w->state.reason & 0xFF));
+    if (len > 0)
+        smpp_session_send_pdu(s, buf, len);
 }
 
 static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
@@ -399,6 +512,12 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
         break;
     case SUBMIT_SM:
         smpp_server_submit(cu, h, pdu);
+        break;
+    case QUERY_SM:
+        smpp_server_query(cu, h, pdu);
+        break;
+    case SUBMIT_MULTI:
+        smpp_server_multi(cu, h, pdu);
         break;
     case UNBIND:
         smpp_session_respond(s, UNBIND_RESP, ESME_ROK, h->seq, NULL);
@@ -430,7 +549,8 @@ smpp_session_t *smpp_server_pick(const char *system_id)
     for (smpp_customer_t *cu = smpp_customers; cu != NULL; cu = cu->next)
         if ((cu->bound_as == BIND_RECEIVER || cu->bound_as == BIND_TRANSCEIVER) &&
             !cu->sess->finishing && strcmp(cu->system_id, system_id) == 0 &&
-            cu->sess->nreqs < (size_t)smpp_window && (best == NULL || cu->sess->nreqs < best->nreqs))
+            cu->sess->nreqs < (size_t)smpp_deliver_window &&
+            (best == NULL || cu->sess->nreqs < best->nreqs))
             best = cu->sess;
     return best;
 }

@@ -332,6 +332,11 @@ int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fi
     return 0;
 }
 
+int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len)
+{
+    return smpp_session_send(s, pdu, len);
+}
+
 int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
                          void *pdu)
 {

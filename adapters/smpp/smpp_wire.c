@@ -403,6 +403,22 @@ int smpp_wire_encode_sm(uint8_t *buf, size_t cap, uint32_t cmd_id, uint32_t seq,
     return smpp_wr_end(&w, buf);
 }
 
+int smpp_wire_encode_query_resp(uint8_t *buf, size_t cap, uint32_t status, uint32_t seq,
+                                const char *msgid, const char *final_date, uint8_t state,
+                                uint8_t error)
+{
+    smpp_wr_t w = { buf, buf + cap, 0 };
+
+    smpp_wr_header(&w, 0x80000003u, status, seq);
+    if (status == 0) {
+        smpp_wr_cstr(&w, msgid, SMPP_WIRE_MSGID_MAX);
+        smpp_wr_cstr(&w, final_date, SMPP_WIRE_TIME_MAX);
+        smpp_wr_u8(&w, state);
+        smpp_wr_u8(&w, error);
+    }
+    return smpp_wr_end(&w, buf);
+}
+
 int smpp_wire_encode_resp(uint8_t *buf, size_t cap, uint32_t cmd_id, uint32_t status,
                           uint32_t seq, const char *msgid)
 {

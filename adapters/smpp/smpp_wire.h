@@ -143,5 +143,11 @@ int smpp_wire_encode_sm(uint8_t *buf, size_t cap, uint32_t cmd_id, uint32_t seq,
  * deliver_sm_resp carries an empty message_id, "", either way). */
 int smpp_wire_encode_resp(uint8_t *buf, size_t cap, uint32_t cmd_id, uint32_t status,
                           uint32_t seq, const char *msgid);
+/* A query_sm_resp (SMPP 3.4 4.8.2): message_id, final_date ("" while not
+ * final, else YYMMDDhhmmss000+), message_state, error_code; header only
+ * when status is not 0. */
+int smpp_wire_encode_query_resp(uint8_t *buf, size_t cap, uint32_t status, uint32_t seq,
+                                const char *msgid, const char *final_date, uint8_t state,
+                                uint8_t error);
 
 #endif

@@ -3,7 +3,9 @@
  * from the network: decoding PDUs with smpp_wire (submit_sm / deliver_sm
  * bodies and TLVs, submit_sm_resp / deliver_sm_resp), turning a decoded
  * submit_sm / deliver_sm into an envelope (smpp_env_fill: addresses, UDH,
- * message_payload, text decoding), and the text codecs and splitter.
+ * message_payload, text decoding), a submit_multi's destinations and the
+ * submit_sm each stands for (smpp_multi_parse / smpp_multi_build), and
+ * the text codecs and splitter.
  *
  * What the decoder accepts is encoded again with smpp_wire_encode_sm and
  * decoded once more: the fields we use must come back equal (a decoder
@@ -92,6 +94,30 @@ static void fuzz_smpp_roundtrip(uint32_t cmd, const smpp_sm_fields_t *f)
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* The same bytes as a submit_multi body: its destinations parsed, and the
+ * submit_sm each stands for built and decoded (what smpp_multi.c does). */
+static void fuzz_smpp_multi(const uint8_t *pdu, size_t size)
+{
+    static smpp_multi_dest_t d[SMPP_MULTI_MAX];
+    static uint8_t one[SMPP_MAX_PDU];
+    size_t head_end, tail_at;
+    smpp_sm_fields_t f;
+    const char *why;
+    int n, len;
+
+    if (smpp_multi_parse(pdu, size, d, &n, &head_end, &tail_at) != 0)
+        return;
+    if (n < 1 || n > SMPP_MULTI_MAX || head_end < 16 || tail_at > size || tail_at < head_end)
+        abort();
+    for (int i = 0; i < n; i++) {
+        if (strlen(d[i].addr) >= sizeof d[i].addr)
+            abort();
+        len = smpp_multi_build(pdu, size, head_end, tail_at, &d[i], one, sizeof one);
+        if (len > 0 && smpp_wire_decode_sm(one, (size_t)len, &f, &why) == 0)
+            fuzz_smpp_env(&f);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Malformed input is the norm here: keep the warnings off stderr. */
@@ -136,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                strlen(msgid) >= SMPP_WIRE_MSGID_MAX) {
         abort();
     }
+    fuzz_smpp_multi(pdu, size);
     free(pdu);
     return 0;
 }

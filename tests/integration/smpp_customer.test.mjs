@@ -413,3 +413,76 @@ test('an MO for a customer that is not bound stays queued and is delivered when 
   await waitStatus(j, mo.id, 'delivered');
   assert.equal(trx.got.length, 1);
 });
+
+// A junction with the fake SMSC as connector op1 (routes 44... there) and
+// the account acme / pw.
+async function upstreamAndAcme(t) {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: SMPP_PARAMS });
+  t.after(() => j.cleanup());
+  await addUpstream(j, 'op1', smsc);
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op1' });
+  await j.mi('accounts.add', { system_id: 'acme', password: 'pw' });
+  return { smsc, j };
+}
+
+test('query_sm tells a customer the state of its own message, ENROUTE then DELIVERED; others\' ids and unknown ones fail', async (t) => {
+  const { smsc, j } = await upstreamAndAcme(t);
+  await j.mi('accounts.add', { system_id: 'other', password: 'pw' });
+  const c = await customer(j, 'acme', 'pw');
+  t.after(() => c.close());
+  const o = await customer(j, 'other', 'pw');
+  t.after(() => o.close());
+  const query = (cust, id) => new Promise((resolve) =>
+    cust.session.query_sm({ message_id: id, source_addr: '' }, resolve));
+
+  const r = await submit(c.session, { destination_addr: '447700900901', short_message: 'ask me', registered_delivery: 1 });
+  assert.equal(r.command_status, 0);
+  const up = await upstreamSubmit(smsc, '447700900901');
+  await waitStatus(j, r.message_id, 'submitted');
+  let q = await query(c, r.message_id);
+  assert.equal(q.command_status, 0);
+  assert.equal(q.message_id, r.message_id);
+  assert.equal(q.message_state, 1, 'ENROUTE while the receipt has not come');
+  assert.equal(q.final_date, '', 'no final date yet');
+
+  await upstreamReceipt(smsc, up);
+  await waitStatus(j, r.message_id, 'delivered');
+  q = await query(c, r.message_id);
+  assert.equal(q.message_state, 2, 'DELIVERED');
+  // npm smpp decodes the absolute time (YYMMDDhhmmss000+) into a Date
+  assert.ok(q.final_date instanceof Date && Math.abs(q.final_date - Date.now()) < 120000,
+    `final_date now: ${q.final_date}`);
+
+  assert.equal((await query(o, r.message_id)).command_status, 0x67, 'another account\'s message: ESME_RQUERYFAIL');
+  assert.equal((await query(c, '01ZZZZZZZZZZZZZZZZZZZZZZZZ')).command_status, 0x67, 'an unknown id');
+});
+
+test('submit_multi fans out one message per destination and answers once, listing those not taken', async (t) => {
+  const { smsc, j } = await upstreamAndAcme(t);
+  const c = await customer(j, 'acme', 'pw');
+  t.after(() => c.close());
+
+  const resp = await new Promise((resolve) => c.session.submit_multi({
+    source_addr: '4930111',
+    dest_address: [
+      { dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '447700900951' },
+      { dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '999' },
+      { dl_name: 'friends' },
+      { dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '447700900952' },
+    ],
+    short_message: 'to many', registered_delivery: 1,
+  }, resolve));
+  assert.equal(resp.command_status, 0);
+  assert.match(resp.message_id, /^[0-9A-Z]{26}$/, 'the first stored destination\'s id');
+  const bad = Object.fromEntries(resp.unsuccess_sme.map((u) => [u.destination_addr, u.error_status_code]));
+  assert.deepEqual(bad, { 999: 0x0b, friends: 0x34 }, 'no route, and the distribution list junction has none of');
+  for (const dst of ['447700900951', '447700900952'])
+    assert.equal((await upstreamSubmit(smsc, dst)).short_message.message, 'to many');
+  const first = await j.mi('messages.get', { id: resp.message_id });
+  assert.equal(first.source_connector, 'account:acme');
+  // each destination is a message of its own, with its own receipt
+  const stored = (await j.mi('messages.list', { limit: 100 })).filter((m) => m.source_connector === 'account:acme');
+  assert.equal(stored.length, 2);
+});

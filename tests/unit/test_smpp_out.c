@@ -189,6 +189,27 @@ static void test_a_senders_own_part_keeps_its_reference_total_and_number(void **
     gw_env_unref(e);
 }
 
+static void test_a_kept_part_on_a_payload_connector_goes_as_that_part_with_its_udh(void **state)
+{
+    gw_envelope_t *e = env_with("one part of three");
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    /* found by fuzz_smpp_parts: the UDH went into short_message while the
+     * text went into message_payload, so the far side cut the text */
+    assert_int_equal(gw_env_set_tag(e, "concat", "7/3/1"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_PAYLOAD), 0);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_null(f.payload);
+    assert_int_equal(f.esm_class & SMPP_ESM_UDHI, SMPP_ESM_UDHI);
+    assert_int_equal(b.sm[3], 7);
+    assert_memory_equal(b.sm + 6, "one part of three", 17);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+}
+
 static void test_a_report_goes_out_as_a_receipt_with_its_tlvs(void **state)
 {
     gw_envelope_t *e = env_with("id:01ABC sub:001 dlvrd:000 stat:UNDELIV err:011 text:x");
@@ -247,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_payload_mode_sends_one_pdu_with_the_whole_text),
         cmocka_unit_test(test_the_reference_is_the_same_for_the_same_message),
         cmocka_unit_test(test_a_senders_own_part_keeps_its_reference_total_and_number),
+        cmocka_unit_test(test_a_kept_part_on_a_payload_connector_goes_as_that_part_with_its_udh),
         cmocka_unit_test(test_a_report_goes_out_as_a_receipt_with_its_tlvs),
         cmocka_unit_test(test_message_states_and_their_words_map_both_ways),
         cmocka_unit_test(test_ids_match_without_case_or_leading_zeros),
