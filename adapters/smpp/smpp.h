@@ -268,6 +268,12 @@ void smpp_sessions_free_all(void);
  * GW_EINVAL (no usable destination, a source with control characters, a
  * bad UDH) or GW_ENOMEM.  Any thread. */
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
+/* A data_sm (raw: len octets) as the submit_sm or deliver_sm (as_cmd) it
+ * carries: the same header and addresses, its esm_class,
+ * registered_delivery, data_coding and TLVs (the text in message_payload),
+ * sm_length 0, into out (cap >= len + 64).  Its length, or GW_EINVAL.
+ * Pure. */
+int smpp_data_sm_as(const uint8_t *raw, size_t len, uint32_t as_cmd, uint8_t *out, size_t cap);
 /* Decode the submit_sm / deliver_sm pdu of h->len octets from peer into f
  * (smpp_wire_decode_sm), logging a malformed one with its reason.  0 or
  * GW_EINVAL. */

@@ -620,7 +620,7 @@ static void smpp_client_receipt_acked(void *arg, int rc)
  * that is committed.  Returns 0 when the answer is on its way, else the
  * caller answers at once. */
 static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                               const smpp_sm_fields_t *f)
+                               const smpp_sm_fields_t *f, uint32_t resp)
 {
     char id[66] = "", stat[16] = "", norm[66];
     const char *state;
@@ -647,7 +647,7 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
     w->kind = SMPP_W_ACCEPTED;
     w->sess_id = s->id;
     w->seq = h->seq;
-    w->resp_cmd = DELIVER_SM_RESP;
+    w->resp_cmd = resp;
     gw_strlcpy(w->msgid, norm, sizeof w->msgid);
     int rc = gw_core_receipt(cl->name, norm, stat, err, smpp_client_receipt_acked, w);
     if (rc < 0)
@@ -662,7 +662,7 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
  * would be.  0 when handled (answered or to be), GW_EDECLINED when env is
  * no part. */
 static int smpp_client_part(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                            gw_envelope_t *env)
+                            gw_envelope_t *env, uint32_t resp)
 {
     char key[GW_FRAG_KEY_MAX], *target = NULL, *rule = NULL;
     int seq, total, rc;
@@ -671,34 +671,36 @@ static int smpp_client_part(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr
     if (!gw_frag_part_of(env, key, sizeof key, &seq, &total))
         return GW_EDECLINED;
     if (gw_core_dry_run(env, &target, &rule) == GW_ENOROUTE) {
-        smpp_session_respond(s, DELIVER_SM_RESP, ESME_RX_R_APPN, h->seq, NULL); /* as a whole MO */
+        smpp_session_respond(s, resp, ESME_RX_R_APPN, h->seq, NULL); /* as a whole MO */
         return 0;
     }
     free(target);
     free(rule);
     w = calloc(1, sizeof(*w));
     if (w == NULL) {
-        smpp_session_respond(s, DELIVER_SM_RESP, ESME_RSYSERR, h->seq, NULL);
+        smpp_session_respond(s, resp, ESME_RSYSERR, h->seq, NULL);
         return 0;
     }
     w->kind = SMPP_W_ACCEPTED;
     w->sess_id = s->id;
     w->seq = h->seq;
-    w->resp_cmd = DELIVER_SM_RESP;
+    w->resp_cmd = resp;
     gw_strlcpy(w->msgid, env->id, sizeof w->msgid);
     rc = gw_frag_add(env, key, seq, total, smpp_client_receipt_acked, w);
     if (rc < 0) {
         free(w);
         GW_WARN(SMPP_MOD, "connector %s: part %d/%d not stored: %s", cl->name, seq, total,
                 gw_strerror(rc));
-        smpp_session_respond(s, DELIVER_SM_RESP, rc == GW_EFULL ? ESME_RX_T_APPN : ESME_RSYSERR,
+        smpp_session_respond(s, resp, rc == GW_EFULL ? ESME_RX_T_APPN : ESME_RSYSERR,
                              h->seq, NULL);
     }
     return 0;
 }
 
+/* deliver_sm, or a data_sm made one (resp DATA_SM_RESP): a receipt, a
+ * part of a long MO, or an MO. */
 static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                                const uint8_t *raw)
+                                const uint8_t *raw, uint32_t resp)
 {
     gw_envelope_t *env = NULL;
     smpp_sm_fields_t f;
@@ -709,9 +711,9 @@ static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp
         return;
     }
     if (f.esm_class & SMPP_ESM_RECEIPT) {
-        rc = smpp_client_receipt(cl, s, h, &f);
+        rc = smpp_client_receipt(cl, s, h, &f, resp);
         if (rc < 0) /* malformed: nothing to store; overload: let it resend */
-            smpp_session_respond(s, DELIVER_SM_RESP,
+            smpp_session_respond(s, resp,
                                  rc == GW_EINVAL ? ESME_ROK : ESME_RSYSERR, h->seq, NULL);
         return;
     }
@@ -722,13 +724,13 @@ static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp
                     gw_env_set_str(&env->source.peer, s->peer, (size_t)-1) < 0))
         rc = GW_ENOMEM;
     if (rc < 0) {
-        smpp_session_respond(s, DELIVER_SM_RESP,
+        smpp_session_respond(s, resp,
                              rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
         goto out_env;
     }
-    if (smpp_client_part(cl, s, h, env) == 0)
+    if (smpp_client_part(cl, s, h, env, resp) == 0)
         goto out_env; /* one part of a long message: stored, joined when all are in */
-    smpp_accept(s, env, h->seq, DELIVER_SM_RESP);
+    smpp_accept(s, env, h->seq, resp);
 out_env:
     gw_env_unref(env);
 }
@@ -748,7 +750,17 @@ static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
         cl->sess = NULL;
         smpp_client_finalize(cl);
     } else if (h->cmd_id == DELIVER_SM) {
-        smpp_client_deliver(cl, s, h, pdu);
+        smpp_client_deliver(cl, s, h, pdu, DELIVER_SM_RESP);
+    } else if (h->cmd_id == DATA_SM) {
+        /* SMPP 3.4 4.7: as the deliver_sm it carries, answered data_sm_resp */
+        static uint8_t sm[SMPP_MAX_PDU + 256];
+        smpp_hdr_t sh;
+        const char *why;
+        int len = smpp_data_sm_as(pdu, h->len, DELIVER_SM, sm, sizeof sm);
+        if (len < 0 || smpp_wire_header(sm, (size_t)len, &sh, &why) < 0)
+            smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        else
+            smpp_client_deliver(cl, s, &sh, sm, DATA_SM_RESP);
     } else if (h->cmd_id == UNBIND) {
         /* the SMSC leaves: answer, then behave as for any lost link */
         smpp_session_respond(s, UNBIND_RESP, ESME_ROK, h->seq, NULL);

@@ -127,6 +127,66 @@ static int smpp_udh_strip(gw_envelope_t *env, const uint8_t **p, size_t *n)
     return rc;
 }
 
+/* Copy the C-octet string at *at (at most max octets with its NUL) to
+ * out; 0 or GW_EINVAL. */
+static int smpp_pdu_cstr(const uint8_t *p, size_t len, size_t *at, size_t max, uint8_t *out,
+                         size_t *outlen)
+{
+    for (size_t k = 0; k < max && *at + k < len; k++) {
+        out[*outlen + k] = p[*at + k];
+        if (p[*at + k] == 0) {
+            *at += k + 1;
+            *outlen += k + 1;
+            return 0;
+        }
+    }
+    return GW_EINVAL;
+}
+
+int smpp_data_sm_as(const uint8_t *raw, size_t len, uint32_t as_cmd, uint8_t *out, size_t cap)
+{
+    size_t at = 16, k = 16;
+    int i;
+
+    /* the largest data_sm field set must fit before the TLVs are copied */
+    if (len < 16 || cap < 16 + 6 + 2 * (2 + 65) + 12 + (len > 16 ? len - 16 : 0))
+        return GW_EINVAL;
+    memcpy(out, raw, 16);
+    if (smpp_pdu_cstr(raw, len, &at, 6, out, &k) < 0) /* service_type */
+        return GW_EINVAL;
+    for (i = 0; i < 2; i++) { /* source, then destination: ton, npi, address (65) */
+        if (at + 2 > len)
+            return GW_EINVAL;
+        out[k++] = raw[at++];
+        out[k++] = raw[at++];
+        if (smpp_pdu_cstr(raw, len, &at, 65, out, &k) < 0)
+            return GW_EINVAL;
+    }
+    if (at + 3 > len)
+        return GW_EINVAL;
+    out[k++] = raw[at++];  /* esm_class */
+    out[k++] = 0;          /* protocol_id */
+    out[k++] = 0;          /* priority_flag */
+    out[k++] = 0;          /* schedule_delivery_time "" */
+    out[k++] = 0;          /* validity_period "" */
+    out[k++] = raw[at++];  /* registered_delivery */
+    out[k++] = 0;          /* replace_if_present_flag */
+    out[k++] = raw[at++];  /* data_coding */
+    out[k++] = 0;          /* sm_default_msg_id */
+    out[k++] = 0;          /* sm_length: the text is in message_payload */
+    memcpy(out + k, raw + at, len - at); /* the TLVs */
+    k += len - at;
+    out[0] = (uint8_t)(k >> 24);
+    out[1] = (uint8_t)(k >> 16);
+    out[2] = (uint8_t)(k >> 8);
+    out[3] = (uint8_t)k;
+    out[4] = (uint8_t)(as_cmd >> 24);
+    out[5] = (uint8_t)(as_cmd >> 16);
+    out[6] = (uint8_t)(as_cmd >> 8);
+    out[7] = (uint8_t)as_cmd;
+    return (int)k;
+}
+
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)
 {
     const uint8_t *p;

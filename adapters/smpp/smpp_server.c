@@ -365,21 +365,23 @@ static int smpp_server_admit(smpp_customer_t *cu, const smpp_hdr_t *h, uint32_t 
     return 0;
 }
 
-static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+/* submit_sm, or a data_sm made one (resp DATA_SM_RESP): one message. */
+static void smpp_server_submit_as(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw,
+                                  uint32_t resp)
 {
     smpp_sm_fields_t f;
     gw_envelope_t *env;
     int rc;
 
     if (cu->bound_as != BIND_TRANSMITTER && cu->bound_as != BIND_TRANSCEIVER) {
-        smpp_session_respond(cu->sess, SUBMIT_SM_RESP, ESME_RINVBNDSTS, h->seq, NULL);
+        smpp_session_respond(cu->sess, resp, ESME_RINVBNDSTS, h->seq, NULL);
         return;
     }
     if (smpp_sm_decode(cu->sess->peer, h, raw, &f) < 0) {
         smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
         return;
     }
-    if (smpp_server_admit(cu, h, SUBMIT_SM_RESP) < 0)
+    if (smpp_server_admit(cu, h, resp) < 0)
         return;
     env = gw_env_new();
     rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
@@ -388,11 +390,31 @@ static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const u
                     gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0))
         rc = GW_ENOMEM;
     if (rc == 0)
-        smpp_accept(cu->sess, env, h->seq, SUBMIT_SM_RESP);
+        smpp_accept(cu->sess, env, h->seq, resp);
     else
-        smpp_session_respond(cu->sess, SUBMIT_SM_RESP,
+        smpp_session_respond(cu->sess, resp,
                              rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
     gw_env_unref(env);
+}
+
+static void smpp_server_submit(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    smpp_server_submit_as(cu, h, raw, SUBMIT_SM_RESP);
+}
+
+/* data_sm from a customer (SMPP 3.4 4.7): the submit_sm it carries. */
+static void smpp_server_data(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    static uint8_t sm[SMPP_MAX_PDU + 256];
+    smpp_hdr_t sh;
+    const char *why;
+    int len = smpp_data_sm_as(raw, h->len, SUBMIT_SM, sm, sizeof sm);
+
+    if (len < 0 || smpp_wire_header(sm, (size_t)len, &sh, &why) < 0) {
+        smpp_session_respond(cu->sess, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
+        return;
+    }
+    smpp_server_submit_as(cu, &sh, sm, DATA_SM_RESP);
 }
 
 /* submit_multi: the checks of submit_sm (bound to send, the session's
@@ -518,6 +540,9 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
         break;
     case SUBMIT_MULTI:
         smpp_server_multi(cu, h, pdu);
+        break;
+    case DATA_SM:
+        smpp_server_data(cu, h, pdu);
         break;
     case UNBIND:
         smpp_session_respond(s, UNBIND_RESP, ESME_ROK, h->seq, NULL);

@@ -4,8 +4,9 @@
  * bodies and TLVs, submit_sm_resp / deliver_sm_resp), turning a decoded
  * submit_sm / deliver_sm into an envelope (smpp_env_fill: addresses, UDH,
  * message_payload, text decoding), a submit_multi's destinations and the
- * submit_sm each stands for (smpp_multi_parse / smpp_multi_build), and
- * the text codecs and splitter.
+ * submit_sm each stands for (smpp_multi_parse / smpp_multi_build), a
+ * data_sm as the submit_sm it carries (smpp_data_sm_as), and the text
+ * codecs and splitter.
  *
  * What the decoder accepts is encoded again with smpp_wire_encode_sm and
  * decoded once more: the fields we use must come back equal (a decoder
@@ -94,6 +95,22 @@ static void fuzz_smpp_roundtrip(uint32_t cmd, const smpp_sm_fields_t *f)
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* The same bytes as a data_sm: the submit_sm it carries, decoded. */
+static void fuzz_smpp_data(const uint8_t *pdu, size_t size)
+{
+    static uint8_t sm[SMPP_MAX_PDU + 256];
+    smpp_sm_fields_t f;
+    const char *why;
+    int len = smpp_data_sm_as(pdu, size, SMPP_WIRE_SUBMIT_SM, sm, sizeof sm);
+
+    if (len < 0)
+        return;
+    if ((size_t)len > size + 64)
+        abort(); /* it adds the fixed fields of submit_sm, nothing else */
+    if (smpp_wire_decode_sm(sm, (size_t)len, &f, &why) == 0)
+        fuzz_smpp_env(&f);
+}
+
 /* The same bytes as a submit_multi body: its destinations parsed, and the
  * submit_sm each stands for built and decoded (what smpp_multi.c does). */
 static void fuzz_smpp_multi(const uint8_t *pdu, size_t size)
@@ -163,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     fuzz_smpp_multi(pdu, size);
+    fuzz_smpp_data(pdu, size);
     free(pdu);
     return 0;
 }

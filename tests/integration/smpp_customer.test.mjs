@@ -486,3 +486,16 @@ test('submit_multi fans out one message per destination and answers once, listin
   const stored = (await j.mi('messages.list', { limit: 100 })).filter((m) => m.source_connector === 'account:acme');
   assert.equal(stored.length, 2);
 });
+
+test('data_sm from a customer is stored and delivered like a submit_sm, answered data_sm_resp with its id', async (t) => {
+  const { smsc, j } = await upstreamAndAcme(t);
+  const c = await customer(j, 'acme', 'pw');
+  t.after(() => c.close());
+  const resp = await new Promise((resolve) => c.session.data_sm({ source_addr: '4930111',
+    destination_addr: '447700900961', message_payload: 'carried in a data sm', registered_delivery: 1 }, resolve));
+  assert.equal(resp.command_status, 0);
+  assert.match(resp.message_id, /^[0-9A-Z]{26}$/);
+  const up = await upstreamSubmit(smsc, '447700900961');
+  assert.equal(up.short_message.message, 'carried in a data sm');
+  assert.equal((await j.mi('messages.get', { id: resp.message_id })).source_connector, 'account:acme');
+});

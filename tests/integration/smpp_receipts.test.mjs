@@ -134,3 +134,22 @@ test('early receipts for every part of a long message fold into its outcome', as
   assert.equal(smsc.submits.length, 3);
   assert.equal((await counters(j))['db.receipts_unparked'], 3);
 });
+
+test('an SMSC\'s data_sm receipt and data_sm MO are taken like deliver_sm, answered data_sm_resp', async (t) => {
+  const { smsc, j } = await setup(t, { prefix: 'E' });
+  const { id } = await j.mi('messages.inject', { from: '4930111', to: '447700900005', body: 'receipt by data_sm' });
+  await waitFor(async () => (await statusOf(j, id)) === 'submitted', 10000, 'submitted');
+  const session = [...smsc.sessions].find((x) => x.bound);
+  const dataSm = (fields) => new Promise((resolve) => session.data_sm(fields, resolve));
+  const r = await dataSm({ esm_class: 0x04, source_addr: '447700900005', destination_addr: '4930111',
+    receipted_message_id: smsc.submits[0].smsc_message_id, message_state: 2 });
+  assert.equal(r.command_status, 0);
+  await waitFor(async () => (await statusOf(j, id)) === 'delivered', 5000, 'delivered by the data_sm receipt');
+
+  await j.mi('routes.add', { name: 'mo', priority: 5, dst_prefix: '4479', target: 'op' });
+  const mo = await dataSm({ source_addr: '447700900001', destination_addr: '447912345678',
+    message_payload: 'an MO in a data sm' });
+  assert.equal(mo.command_status, 0, 'data_sm_resp after the commit');
+  await waitFor(() => smsc.submits.some((p) => p.short_message.message === 'an MO in a data sm'), 10000,
+    'the MO routed on');
+});
