@@ -52,6 +52,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CLK_TCK, cpuSeconds, threadCpu } from './lib/proc.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -107,36 +108,6 @@ const log = (...a) => console.error('bench:', ...a);
 const f1 = (x) => Number.isFinite(x) ? x.toFixed(1) : '-';
 const int = (x) => Number.isFinite(x) ? String(Math.round(x)) : '-';
 
-const CLK_TCK = (() => {
-  try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100; }
-  catch { return 100; }
-})();
-
-// CPU seconds (utime + stime, every thread) of pid so far; NaN once gone.
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch { return NaN; }
-}
-
-// CPU seconds per thread name (junction names its threads: writer, core,
-// smpp, sip-N, work, amqp-*; sip-N are summed as sip) of pid so far.
-function threadCpu(pid) {
-  const out = {};
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/-\d+$/, '');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out[name] = (out[name] || 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
-      } catch { /* the thread ended */ }
-    }
-  } catch { /* gone */ }
-  return out;
-}
 
 // Busy CPU seconds of the whole machine so far (all cores, every process:
 // user, nice, system, irq, softirq, steal), to show what others took.
