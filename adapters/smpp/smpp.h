@@ -323,6 +323,7 @@ typedef enum {
     SMPP_W_QUERY,    /* sess_id, seq, msgid, rc, state: a query_sm read from the store
                       * (smpp_server_query_answer) */
     SMPP_W_MULTI,    /* multi: every destination of a submit_multi settled */
+    SMPP_W_HOLD,     /* cl, rc: smpp.unbind (rc 1) / smpp.bind (rc 0) of a client */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -352,6 +353,10 @@ typedef struct smpp_query smpp_query_t;
 void smpp_query_unref(smpp_query_t *q);
 /* SMPP thread: answer q with result (taken over). */
 void smpp_query_answer(smpp_query_t *q, json_t *result);
+/* MI thread: hold (smpp.unbind) or release (smpp.bind) the client
+ * connector name.  0, GW_ENOTFOUND (no such connector), GW_EINVAL (not a
+ * client of an SMSC), or a push error. */
+int smpp_conn_hold(const char *name, int hold);
 /* The adapter's MI commands (smpp_mi.c). */
 extern const gw_mi_cmd_t smpp_mi_cmds[];
 
@@ -394,6 +399,8 @@ int smpp_client_room(smpp_client_t *cl);
 void smpp_client_open(smpp_client_t *cl);
 void smpp_client_close(smpp_client_t *cl);
 void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d); /* takes d */
+/* smpp.unbind (hold 1): unbind and stay down; smpp.bind (0): bind again. */
+void smpp_client_hold(smpp_client_t *cl, int hold);
 /* Number of clients still unbinding (stop waits for 0). */
 int smpp_clients_closing(void);
 void smpp_clients_close_all(void);

@@ -263,6 +263,9 @@ static void smpp_work_cb(void *item, void *arg)
     case SMPP_W_UNBIND:
         smpp_server_unbind_account(w->system_id);
         break;
+    case SMPP_W_HOLD:
+        smpp_client_hold(w->cl, w->rc);
+        break;
     case SMPP_W_STOP:
         /* answers queued before STOP are in the sessions' output already;
          * the sessions flush them, unbind, then close */
@@ -477,6 +480,31 @@ static int smpp_send(gw_connector_t *c, gw_delivery_t *d)
         w->dlv = NULL;     /* stays the caller's */
         smpp_work_free(w); /* drops only the reference taken here */
     }
+    return rc;
+}
+
+int smpp_conn_hold(const char *name, int hold)
+{
+    gw_connector_t *c = gw_connector_get(name);
+    smpp_work_t *w = NULL;
+    int rc = GW_ENOTFOUND;
+
+    if (c != NULL && strcmp(c->adapter->name, "smpp") == 0) {
+        pthread_mutex_lock(&smpp_lock);
+        rc = GW_EINVAL;
+        if (c->priv != NULL && smpp_priv_role(c->priv) == SMPP_ROLE_CLIENT) {
+            w = smpp_conn_work(SMPP_W_HOLD, c->priv);
+            rc = GW_ENOMEM;
+            if (w != NULL) {
+                w->rc = hold;
+                rc = smpp_work_push_locked(w);
+            }
+        }
+        pthread_mutex_unlock(&smpp_lock);
+        if (rc < 0 && w != NULL)
+            smpp_work_free(w);
+    }
+    gw_connector_put(c);
     return rc;
 }
 

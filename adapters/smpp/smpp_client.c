@@ -55,10 +55,11 @@ typedef enum {
     SMPP_CL_BOUND,
     SMPP_CL_UNBINDING,
     SMPP_CL_CLOSED,
+    SMPP_CL_HELD,    /* unbound by smpp.unbind: stays down until smpp.bind */
 } smpp_cl_state_t;
 
 static const char *const smpp_cl_state_names[] = {
-    "down", "connecting", "binding", "bound", "unbinding", "closed",
+    "down", "connecting", "binding", "bound", "unbinding", "closed", "held",
 };
 
 typedef struct smpp_sub {
@@ -94,6 +95,7 @@ struct smpp_client {
     smpp_sub_t *head, *tail, *cursor;
     struct event *retry_ev;
     int closing, stopping, down_logged;
+    int held;              /* SMPP thread: smpp.unbind holds it down until smpp.bind */
 };
 
 static smpp_client_t *smpp_clients;
@@ -101,6 +103,7 @@ static smpp_client_t *smpp_clients;
 static void smpp_client_connect(smpp_client_t *cl);
 static void smpp_client_pump(smpp_client_t *cl);
 static void smpp_client_finalize(smpp_client_t *cl);
+static void smpp_client_drop(smpp_client_t *cl, const char *why);
 
 static void smpp_cl_set(smpp_client_t *cl, smpp_cl_state_t st)
 {
@@ -492,8 +495,28 @@ static void smpp_client_retry_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (!cl->closing)
+    if (!cl->closing && !cl->held)
         smpp_client_connect(cl);
+}
+
+void smpp_client_hold(smpp_client_t *cl, int hold)
+{
+    if (cl->closing || cl->held == hold)
+        return;
+    cl->held = hold;
+    if (!hold) { /* smpp.bind: now */
+        evtimer_del(cl->retry_ev);
+        if (cl->sess == NULL)
+            smpp_client_connect(cl);
+        return;
+    }
+    evtimer_del(cl->retry_ev);
+    if (cl->sess && smpp_cl_get(cl) == SMPP_CL_BOUND &&
+        smpp_session_request(cl->sess, UNBIND, NULL, NULL) == 0) {
+        smpp_cl_set(cl, SMPP_CL_UNBINDING); /* unbind_resp, a close or the timer ends it */
+        return;
+    }
+    smpp_client_drop(cl, "held by smpp.unbind"); /* not bound yet: just stop */
 }
 
 /* The link is down (why): log once per outage, try again later. */
@@ -504,6 +527,11 @@ static void smpp_client_down(smpp_client_t *cl, const char *why)
     smpp_cl_set(cl, SMPP_CL_DOWN);
     if (cl->closing) {
         smpp_client_finalize(cl);
+        return;
+    }
+    if (cl->held) { /* smpp.unbind: no reconnect until smpp.bind */
+        smpp_cl_set(cl, SMPP_CL_HELD);
+        GW_INFO(SMPP_MOD, "connector %s: unbound and held (smpp.bind binds it again)", cl->name);
         return;
     }
     if (!cl->down_logged)
@@ -748,7 +776,10 @@ static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
         smpp_client_requeue(cl, s);
         smpp_session_free(s);
         cl->sess = NULL;
-        smpp_client_finalize(cl);
+        if (cl->closing)
+            smpp_client_finalize(cl);
+        else
+            smpp_client_down(cl, "unbound by smpp.unbind"); /* held */
     } else if (h->cmd_id == DELIVER_SM) {
         smpp_client_deliver(cl, s, h, pdu, DELIVER_SM_RESP);
     } else if (h->cmd_id == DATA_SM) {

@@ -313,6 +313,38 @@ static void smpp_mi_binds(const json_t *params, gw_mi_reply_t *r)
     gw_mi_result(r, out);
 }
 
+/* smpp.unbind / smpp.bind {connector}: hold a client connector down, or
+ * let it bind again.  Its messages wait queued meanwhile. */
+static void smpp_mi_hold(const json_t *params, gw_mi_reply_t *r, int hold)
+{
+    const char *name = gw_mi_str(params, "connector", r);
+    int rc;
+
+    if (name == NULL)
+        return;
+    rc = smpp_conn_hold(name, hold);
+    if (rc == GW_ENOTFOUND)
+        gw_mi_error(r, GW_MI_NOT_FOUND, "no smpp connector %s", name);
+    else if (rc == GW_EINVAL)
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s is not a client of an SMSC (an account's "
+                    "connector follows its customer's binds)", name);
+    else if (rc < 0)
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot reach the SMPP thread: %s", gw_strerror(rc));
+    else
+        gw_mi_result(r, json_pack("{s:s, s:s}", "connector", name, "requested",
+                                  hold ? "unbind and hold" : "bind"));
+}
+
+static void smpp_mi_unbind(const json_t *params, gw_mi_reply_t *r)
+{
+    smpp_mi_hold(params, r, 1);
+}
+
+static void smpp_mi_bind(const json_t *params, gw_mi_reply_t *r)
+{
+    smpp_mi_hold(params, r, 0);
+}
+
 const gw_mi_cmd_t smpp_mi_cmds[] = {
     { "accounts.add", smpp_mi_accounts_add,
       "{system_id, password, allowed_nets?, throughput?}",
@@ -327,6 +359,9 @@ const gw_mi_cmd_t smpp_mi_cmds[] = {
       "delete an SMPP customer account" },
     { "smpp.sessions", smpp_mi_sessions, "{}",
       "the customer sessions open on our SMSC port now" },
+    { "smpp.unbind", smpp_mi_unbind, "{connector}",
+      "unbind a client connector and hold it down (its messages wait queued) until smpp.bind" },
+    { "smpp.bind", smpp_mi_bind, "{connector}", "let a held client connector bind again" },
     { "smpp.binds", smpp_mi_binds, "{}",
       "every SMPP connector: clients of SMSCs and account:<system_id> connectors" },
     GW_MI_END,

@@ -58,3 +58,24 @@ test('an unknown bind type is refused with the reason', async (t) => {
   await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'smpp', conf: conf(smsc, { bind: 'both' }) }),
     /bind/);
 });
+
+test('smpp.unbind holds a client connector down with its messages queued; smpp.bind binds it again', async (t) => {
+  const { smsc, j } = await setup(t);
+  await j.mi('connectors.add', { name: 'op', type: 'smpp', conf: conf(smsc, {}) });
+  await waitBound(j, 'op');
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
+  await j.mi('smpp.unbind', { connector: 'op' });
+  await waitFor(async () => (await connectorState(j, 'op')) === 'held', 10000, 'held');
+  assert.equal(smsc.unbinds.length, 1, 'an unbind, not a dropped socket');
+  const { id } = await j.mi('messages.inject', { from: '4930111', to: '447700900003', body: 'after the hold' });
+  assert.equal((await j.mi('messages.get', { id })).status, 'queued', 'waits while held');
+
+  await j.mi('smpp.bind', { connector: 'op' });
+  await waitBound(j, 'op');
+  await waitFor(() => smsc.submits.some((p) => p.short_message.message === 'after the hold'), 10000, 'sent once bound');
+  assert.equal(smsc.binds.length, 2, 'no reconnect while it was held, one bind after');
+
+  await j.mi('accounts.add', { system_id: 'acme', password: 'pw' });
+  await assert.rejects(j.mi('smpp.unbind', { connector: 'account:acme' }), /not a client/);
+  await assert.rejects(j.mi('smpp.unbind', { connector: 'nope' }), /no smpp connector/);
+});
