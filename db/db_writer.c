@@ -118,6 +118,7 @@ typedef struct db_job {
     /* FRAG, FRAG_SWEEP, FRAG_STATE; INSERT of an assembled message: frag_key */
     char *frag_key;         /* malloc'd */
     int frag_seq, frag_total, frag_dup, frag_state, frag_n;
+    char frag_digest[16];     /* FRAG: what the part holds (a resend has the same) */
     db_frag_set_t *frag_set;  /* FRAG: the set this part completed, for the callback */
     db_frag_set_t **frag_sets; /* FRAG_SWEEP: up to limit */
     db_frag_cb_t fcb;
@@ -425,6 +426,16 @@ static void db_job_give_events(db_job_t *job, gw_evbatch_t *ev)
     memset(&job->ev, 0, sizeof job->ev);
 }
 
+/* Push job; on failure it is freed.  0 or the push's error. */
+static int db_wr_push_or_free(db_job_t *job)
+{
+    int rc = db_wr_push(job);
+
+    if (rc < 0)
+        db_job_free(job);
+    return rc;
+}
+
 /* Push job with ev's texts; on failure the texts go back to ev and the job
  * is freed.  0 or the push's error. */
 static int db_wr_push_with(db_job_t *job, gw_evbatch_t *ev)
@@ -497,7 +508,6 @@ int db_frag_add(const char *key, int seq, int total, const char *digest, const c
                 db_frag_cb_t cb, void *arg)
 {
     db_job_t *job;
-    int rc;
 
     if (key == NULL || json == NULL || strlen(key) >= DB_FRAG_KEY_MAX || seq < 1 ||
         seq > total || total > DB_FRAG_MAX)
@@ -507,7 +517,7 @@ int db_frag_add(const char *key, int seq, int total, const char *digest, const c
     job->kind = DB_JOB_FRAG;
     job->frag_key = strdup(key);
     job->json = strdup(json);
-    gw_strlcpy(job->stat, digest ? digest : "", sizeof job->stat); /* the part's digest */
+    gw_strlcpy(job->frag_digest, digest ? digest : "", sizeof job->frag_digest);
     job->frag_seq = seq;
     job->frag_total = total;
     job->fcb = cb;
@@ -517,17 +527,13 @@ int db_frag_add(const char *key, int seq, int total, const char *digest, const c
         db_job_free(job);
         return GW_ENOMEM;
     }
-    rc = db_wr_push(job);
-    if (rc < 0)
-        db_job_free(job);
-    return rc;
+    return db_wr_push_or_free(job);
 }
 
 int db_frag_sweep(int64_t older_than, int limit, void (*each)(void *arg, db_frag_set_t *set),
                   void (*done)(void *arg, int n), void *arg)
 {
     db_job_t *job;
-    int rc;
 
     if (limit < 1 || limit > 100 || (job = calloc(1, sizeof *job)) == NULL)
         return limit < 1 || limit > 100 ? GW_EINVAL : GW_ENOMEM;
@@ -542,16 +548,12 @@ int db_frag_sweep(int64_t older_than, int limit, void (*each)(void *arg, db_frag
         free(job);
         return GW_ENOMEM;
     }
-    rc = db_wr_push(job);
-    if (rc < 0)
-        db_job_free(job);
-    return rc;
+    return db_wr_push_or_free(job);
 }
 
 int db_frag_release(const char *key, int drop)
 {
     db_job_t *job;
-    int rc;
 
     if (key == NULL || (job = calloc(1, sizeof *job)) == NULL)
         return key == NULL ? GW_EINVAL : GW_ENOMEM;
@@ -561,10 +563,7 @@ int db_frag_release(const char *key, int drop)
         free(job);
         return GW_ENOMEM;
     }
-    rc = db_wr_push(job);
-    if (rc < 0)
-        db_job_free(job);
-    return rc;
+    return db_wr_push_or_free(job);
 }
 
 int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg)
@@ -589,7 +588,6 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
 int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
                      const char *stat, db_receipt_cb_t cb, void *arg)
 {
-    int rc;
     db_job_t *job;
 
     if (connector == NULL || remote_id == NULL || strlen(connector) >= GW_NAME_MAX ||
@@ -607,16 +605,12 @@ int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t s
     job->rcb = cb;
     job->arg = arg;
     job->ts = gw_now_ms();
-    rc = db_wr_push(job);
-    if (rc < 0)
-        db_job_free(job);
-    return rc;
+    return db_wr_push_or_free(job);
 }
 
 int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t now,
              int64_t older_than, int limit, db_sweep_cb_t cb, void *arg)
 {
-    int rc;
     db_job_t *job;
 
     if (limit <= 0 || limit > 5000 || (kind == DB_SWEEP_EXPIRE_QUEUED && target == NULL) ||
@@ -642,10 +636,7 @@ int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t no
             return GW_ENOMEM;
         }
     }
-    rc = db_wr_push(job);
-    if (rc < 0)
-        db_job_free(job);
-    return rc;
+    return db_wr_push_or_free(job);
 }
 
 void db_writer_flush(void)
@@ -1145,7 +1136,7 @@ static int db_wr_exec_frag(db_job_t *job)
     case DB_JOB_FRAG:
         db_frag_set_free(job->frag_set); /* a retried group finds it again */
         job->frag_set = NULL;
-        rc = db_frag_exec_add(job->frag_key, job->frag_seq, job->frag_total, job->stat, job->json,
+        rc = db_frag_exec_add(job->frag_key, job->frag_seq, job->frag_total, job->frag_digest, job->json,
                               job->ts, &job->frag_dup, &job->frag_set);
         break;
     case DB_JOB_FRAG_SWEEP:

@@ -287,6 +287,15 @@ int gw_addr_normalise(gw_addr_t *a, const char *text, int ton, int npi)
     return GW_OK;
 }
 
+int gw_addr_copy(gw_addr_t *dst, const gw_addr_t *src)
+{
+    dst->type = src->type;
+    dst->ton = src->ton;
+    dst->npi = src->npi;
+    dst->address = strdup(src->address ? src->address : "");
+    return dst->address ? GW_OK : GW_ENOMEM;
+}
+
 /* See gw_addr.h.  Any thread. */
 int gw_addr_load(gw_addr_t *a, const char *address, const char *type, int ton, int npi)
 {

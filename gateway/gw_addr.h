@@ -125,6 +125,9 @@ int gw_addr_normalise(gw_addr_t *a, const char *text, int ton, int npi);
  * version, or no name, is normalised again by its ton (as SMPP text).
  * Returns 0, GW_EINVAL (unknown name or bad text) or GW_ENOMEM. */
 int gw_addr_load(gw_addr_t *a, const char *address, const char *type, int ton, int npi);
+/* dst becomes a copy of src (its text owned by dst; dst->address must not
+ * hold text yet).  0 or GW_ENOMEM. */
+int gw_addr_copy(gw_addr_t *dst, const gw_addr_t *src);
 
 /* The SMPP form of a (see above) into ton, npi and out (outlen octets,
  * NUL included).  Returns 0 or GW_EINVAL when a has no text or the text

@@ -54,14 +54,6 @@ int gw_frag_part_of(const gw_envelope_t *env, char *key, size_t n, int *seq, int
     return 1;
 }
 
-static int gw_frag_copy_addr(gw_addr_t *dst, const gw_addr_t *src)
-{
-    dst->type = src->type;
-    dst->ton = src->ton;
-    dst->npi = src->npi;
-    return gw_env_set_str(&dst->address, src->address ? src->address : "", (size_t)-1);
-}
-
 /* The envelope of set's parts (parsed: parts[i] of set->seq[i]) as one. */
 static gw_envelope_t *gw_frag_join(const db_frag_set_t *set, gw_envelope_t *const *parts)
 {
@@ -103,9 +95,9 @@ static gw_envelope_t *gw_frag_join(const db_frag_set_t *set, gw_envelope_t *cons
     if (rc == 0)
         rc = gw_env_set_str(&w->corr.smpp_message_id, b->corr.smpp_message_id, (size_t)-1);
     if (rc == 0)
-        rc = gw_frag_copy_addr(&w->from, &b->from);
+        rc = gw_addr_copy(&w->from, &b->from);
     if (rc == 0)
-        rc = gw_frag_copy_addr(&w->to, &b->to);
+        rc = gw_addr_copy(&w->to, &b->to);
     json_object_foreach(b->tags, k, v)
         if (rc == 0 && strcmp(k, "concat") != 0 && json_is_string(v))
             rc = gw_env_set_tag(w, k, json_string_value(v));

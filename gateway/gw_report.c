@@ -65,14 +65,6 @@ static const char *gw_report_stat(gw_status_t st, const char *stat)
     return st == GW_ST_DELIVERED ? "DELIVRD" : st == GW_ST_EXPIRED ? "EXPIRED" : "UNDELIV";
 }
 
-static int gw_report_addr(gw_addr_t *dst, const gw_addr_t *src)
-{
-    dst->type = src->type;
-    dst->ton = src->ton;
-    dst->npi = src->npi;
-    return gw_env_set_str(&dst->address, src->address ? src->address : "", (size_t)-1);
-}
-
 /* Does env's sender want a report of st?  1 or 0. */
 static int gw_report_wanted(const gw_envelope_t *env, gw_status_t st, int wait)
 {
@@ -116,10 +108,10 @@ static gw_delivery_t *gw_report_build(const gw_envelope_t *env, gw_status_t st, 
         rc = gw_env_set_str(&r->body, text, (size_t)-1);
     if (rc == 0) {
         r->body_len = strlen(text);
-        rc = gw_report_addr(&r->from, &env->to);
+        rc = gw_addr_copy(&r->from, &env->to);
     }
     if (rc == 0)
-        rc = gw_report_addr(&r->to, &env->from);
+        rc = gw_addr_copy(&r->to, &env->from);
     if (rc == 0 && (d = gw_dlv_new(r)) != NULL &&
         (gw_dlv_plan_set(d, "report", env->source.connector) != 0 ||
          (d->env_json = gw_env_to_text(r)) == NULL)) {

@@ -268,6 +268,11 @@ void smpp_sessions_free_all(void);
  * GW_EINVAL (no usable destination, a source with control characters, a
  * bad UDH) or GW_ENOMEM.  Any thread. */
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
+/* The C-octet string at pdu[*at] (len octets in all) into out, at most
+ * outlen octets with its NUL; *at moves past it.  0, or GW_EINVAL without
+ * a NUL in time.  Pure: the hand-read bodies (bind, query_sm,
+ * submit_multi, data_sm) all use it. */
+int smpp_cstr(const uint8_t *pdu, size_t len, size_t *at, char *out, size_t outlen);
 /* A data_sm (raw: len octets) as the submit_sm or deliver_sm (as_cmd) it
  * carries: the same header and addresses, its esm_class,
  * registered_delivery, data_coding and TLVs (the text in message_payload),

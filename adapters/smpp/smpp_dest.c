@@ -195,14 +195,13 @@ static int smpp_dl_send(smpp_dest_t *t, smpp_dl_t *dl)
         if (rc == 0)
             rc = smpp_session_request_sm(s, DELIVER_SM, &f, dl, (int)i);
         if (rc != 0) {
-            /* an address that cannot be expressed fails for good (when
-             * nothing went out); a failing socket ends the session */
-            dl->status = rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR;
-            if (rc == GW_EINVAL && i == 0) {
-                dl->status = 0x65;
-                return 0;
-            }
-            dl->lost = 1;
+            /* an address that cannot be expressed, before anything went
+             * out, fails for good; anything else ends like a lost session
+             * (requeued once its parts in flight are answered) */
+            if (rc == GW_EINVAL && i == 0)
+                dl->status = 0x65; /* ESME_RX_P_APPN */
+            else
+                dl->lost = 1;
             return 0;
         }
         dl->outstanding++;

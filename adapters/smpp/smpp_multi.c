@@ -42,19 +42,6 @@ typedef struct smpp_multi_ticket {
     int i;
 } smpp_multi_ticket_t;
 
-/* Copy the C-octet string at *at of at most max octets (NUL included). */
-static int smpp_multi_cstr(const uint8_t *p, size_t len, size_t *at, size_t max, char *out)
-{
-    for (size_t k = 0; k < max && *at + k < len; k++) {
-        out[k] = (char)p[*at + k];
-        if (out[k] == '\0') {
-            *at += k + 1;
-            return 0;
-        }
-    }
-    return GW_EINVAL;
-}
-
 /* A settled destination; the last one queues the answer. */
 static void smpp_multi_settle(smpp_multi_t *m)
 {
@@ -129,10 +116,10 @@ int smpp_multi_parse(const uint8_t *raw, size_t len, smpp_multi_dest_t *d, int *
 
     *n = 0;
     /* service_type, source, number_of_dests, then the destinations */
-    if (len < 16 || smpp_multi_cstr(raw, len, &at, sizeof service, service) < 0 || at + 2 > len)
+    if (len < 16 || smpp_cstr(raw, len, &at, service, sizeof service) < 0 || at + 2 > len)
         return GW_EINVAL;
     at += 2;
-    if (smpp_multi_cstr(raw, len, &at, sizeof src, src) < 0 || at + 1 > len)
+    if (smpp_cstr(raw, len, &at, src, sizeof src) < 0 || at + 1 > len)
         return GW_EINVAL;
     *head_end = at;
     *n = raw[at++];
@@ -145,10 +132,10 @@ int smpp_multi_parse(const uint8_t *raw, size_t len, smpp_multi_dest_t *d, int *
             d[i].ton = raw[at];
             d[i].npi = raw[at + 1];
             at += 2;
-            if (smpp_multi_cstr(raw, len, &at, sizeof d[i].addr, d[i].addr) < 0)
+            if (smpp_cstr(raw, len, &at, d[i].addr, sizeof d[i].addr) < 0)
                 return GW_EINVAL;
         } else if (flag == 2) {
-            if (smpp_multi_cstr(raw, len, &at, sizeof d[i].addr, d[i].addr) < 0)
+            if (smpp_cstr(raw, len, &at, d[i].addr, sizeof d[i].addr) < 0)
                 return GW_EINVAL;
             d[i].status = ESME_RINVDLNAME; /* no distribution lists here */
         } else {

@@ -127,20 +127,27 @@ static int smpp_udh_strip(gw_envelope_t *env, const uint8_t **p, size_t *n)
     return rc;
 }
 
-/* Copy the C-octet string at *at (at most max octets with its NUL) to
- * out; 0 or GW_EINVAL. */
-static int smpp_pdu_cstr(const uint8_t *p, size_t len, size_t *at, size_t max, uint8_t *out,
-                         size_t *outlen)
+int smpp_cstr(const uint8_t *pdu, size_t len, size_t *at, char *out, size_t outlen)
 {
-    for (size_t k = 0; k < max && *at + k < len; k++) {
-        out[*outlen + k] = p[*at + k];
-        if (p[*at + k] == 0) {
+    for (size_t k = 0; k < outlen && *at + k < len; k++) {
+        out[k] = (char)pdu[*at + k];
+        if (out[k] == '\0') {
             *at += k + 1;
-            *outlen += k + 1;
             return 0;
         }
     }
     return GW_EINVAL;
+}
+
+/* smpp_cstr into out + *k, moving *k past its NUL. */
+static int smpp_cstr_append(const uint8_t *p, size_t len, size_t *at, size_t max, uint8_t *out,
+                            size_t *k)
+{
+    int rc = smpp_cstr(p, len, at, (char *)out + *k, max);
+
+    if (rc == 0)
+        *k += strlen((char *)out + *k) + 1;
+    return rc;
 }
 
 int smpp_data_sm_as(const uint8_t *raw, size_t len, uint32_t as_cmd, uint8_t *out, size_t cap)
@@ -152,14 +159,14 @@ int smpp_data_sm_as(const uint8_t *raw, size_t len, uint32_t as_cmd, uint8_t *ou
     if (len < 16 || cap < 16 + 6 + 2 * (2 + 65) + 12 + (len > 16 ? len - 16 : 0))
         return GW_EINVAL;
     memcpy(out, raw, 16);
-    if (smpp_pdu_cstr(raw, len, &at, 6, out, &k) < 0) /* service_type */
+    if (smpp_cstr_append(raw, len, &at, 6, out, &k) < 0) /* service_type */
         return GW_EINVAL;
     for (i = 0; i < 2; i++) { /* source, then destination: ton, npi, address (65) */
         if (at + 2 > len)
             return GW_EINVAL;
         out[k++] = raw[at++];
         out[k++] = raw[at++];
-        if (smpp_pdu_cstr(raw, len, &at, 65, out, &k) < 0)
+        if (smpp_cstr_append(raw, len, &at, 65, out, &k) < 0)
             return GW_EINVAL;
     }
     if (at + 3 > len)

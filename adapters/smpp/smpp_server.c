@@ -204,21 +204,6 @@ static int smpp_customers_from(const char *ip)
     return n;
 }
 
-/* Copy the C-octet string at *at (at most outlen octets with its NUL). */
-static int smpp_cstr(const uint8_t *pdu, size_t len, size_t *at, char *out, size_t outlen)
-{
-    size_t k;
-
-    for (k = 0; k < outlen && *at + k < len; k++) {
-        out[k] = (char)pdu[*at + k];
-        if (out[k] == 0) {
-            *at += k + 1;
-            return 0;
-        }
-    }
-    return GW_EINVAL;
-}
-
 static int smpp_bind_parse(const uint8_t *pdu, size_t len, smpp_bind_t *b)
 {
     size_t at = 16;
