@@ -61,22 +61,37 @@ void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_ev
  * state in a writer job (an update to delivered / failed / expired, a
  * receipt, a sweep) may owe its sender a report: a new message, stored in
  * the same transaction, so a crash can never keep the outcome and lose
- * its report.  make() runs on the writer thread with the row's envelope
- * (env; or, when env is NULL, its JSON text env_json and its
- * source_connector column, so rows of other senders cost no parse), the
- * final status, the far side's word (stat, NULL when none) and code
- * (err), and wait = 1 when the receipt-wait sweep expires it; it returns
- * a new delivery (queued, plan and env_json set; its own events in *ev)
- * or NULL.  The writer inserts it after the change; done(d, rc, qseq)
- * runs after the group, on the writer thread, and owns d: rc 0 committed
- * (qseq its queue place), GW_ESTORE never stored (a failed group makes
- * its reports again when it runs again).  Set before the writer starts. */
+ * its report.
+ *
+ * stub(env) runs on the thread that inserts a message (any thread) and
+ * returns, malloc'd, what a report to env's sender will need (its
+ * "sender" column), or NULL when env's sender wants none; the writer
+ * stores "" then, so that NULL marks a row older than the column.
+ *
+ * make() runs on the writer thread with the row's envelope (env) or, when
+ * env is NULL, the row's columns (row: id, source_connector, sender and
+ * the envelope JSON, read only when sender is NULL), the final status,
+ * the far side's word (stat, NULL when none) and code (err), and wait = 1
+ * when the receipt-wait sweep expires it; it returns a new delivery
+ * (queued or, when its target had room, sending; plan and env_json set;
+ * its own events in *ev) or NULL.  The writer inserts it after the
+ * change; done(d, rc, qseq) runs after the group, on the writer thread,
+ * and owns d: rc 0 committed (qseq its queue place), GW_ESTORE never
+ * stored (a failed group makes its reports again when it runs again).
+ * Set before the writer starts. */
+typedef struct db_report_row {
+    const char *id;
+    const char *source_connector;
+    const char *sender;   /* the stub; NULL for a row older than the column */
+    const char *env_json;
+} db_report_row_t;
+typedef char *(*db_report_stub_fn_t)(const gw_envelope_t *env);
 typedef gw_delivery_t *(*db_report_make_fn_t)(const gw_envelope_t *env,
-                                              const char *source_connector,
-                                              const char *env_json, gw_status_t st,
+                                              const db_report_row_t *row, gw_status_t st,
                                               const char *stat, int err, int wait,
                                               gw_evbatch_t *ev);
-void db_writer_set_report_hook(db_report_make_fn_t make, db_commit_cb_t done);
+void db_writer_set_report_hook(db_report_stub_fn_t stub, db_report_make_fn_t make,
+                               db_commit_cb_t done);
 
 /* --- the parts of long messages (db_frag.c, gateway/gw_frag.c) ----------
  * Each part of a message that comes in pieces is stored (its envelope

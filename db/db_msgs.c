@@ -322,9 +322,10 @@ json_t *db_msgs_list(int limit, const char *status)
         goto out_unlock;
     sqlite3_stmt *st = db_prepare(
         db_msgs_conn,
+        /* newest first: the rowid is the order of insertion (schema 7) */
         filter ? "SELECT " DB_MSGS_COLS " FROM messages WHERE status = ?2"
-                 " ORDER BY created_at DESC, id DESC LIMIT ?1"
-               : "SELECT " DB_MSGS_COLS " FROM messages ORDER BY created_at DESC, id DESC LIMIT ?1",
+                 " ORDER BY rowid DESC LIMIT ?1"
+               : "SELECT " DB_MSGS_COLS " FROM messages ORDER BY rowid DESC LIMIT ?1",
         "list messages");
     if (st == NULL)
         goto out_unlock;

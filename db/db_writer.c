@@ -86,6 +86,8 @@ typedef struct db_job {
     gw_envelope_t *env;     /* a reference held by the job */
     const char *json;       /* the envelope's JSON text, borrowed until cb */
     char route[GW_NAME_MAX];
+    char *sender;           /* INSERT: the report stub (db_report_stub_fn_t), malloc'd;
+                             * NULL: the sender wants no report */
     char *plan;             /* INSERT: "strategy:a,b", malloc'd (most plans are
                              * short: kept off the job, whose size stays in
                              * malloc's fast small classes) */
@@ -164,7 +166,8 @@ static pthread_t db_wr_thread;
 static gw_queue_t *db_wr_queue;
 static db_row_events_fn_t db_wr_row_events; /* set before start */
 static db_event_hook_fn_t db_wr_on_event;
-static db_report_make_fn_t db_wr_report_make; /* set before start */
+static db_report_stub_fn_t db_wr_report_stub; /* set before start */
+static db_report_make_fn_t db_wr_report_make;
 static db_commit_cb_t db_wr_report_done;
 /* Static so that stopping cannot fail for want of memory. */
 static db_job_t db_wr_stop_job = {.kind = DB_JOB_STOP};
@@ -195,8 +198,8 @@ static int db_wr_wal_last; /* the WAL's length in frames after the last commit *
 static const char db_wr_sql_insert[] =
     "INSERT INTO messages(id, created_at, updated_at, expires_at, status, source_adapter,"
     " source_connector, from_addr, to_addr, target, route, attempts, reason, reason_text,"
-    " remote_id, envelope, plan, cur, tries, next_at, flags, qseq)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"
+    " remote_id, envelope, plan, cur, tries, next_at, flags, qseq, sender)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"
     " ON CONFLICT(id) DO NOTHING";
 /* "Not final" spelled out: NOT IN (...) would build an ephemeral table on
  * every execution, which was a third of the writer's time. */
@@ -216,7 +219,7 @@ static const char db_wr_sql_update[] =
 static const char db_wr_sql_outbox[] =
     "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_rcpt_find[] =
-    "SELECT id, status, envelope, source_connector, flags FROM messages WHERE target = ?1"
+    "SELECT id, status, envelope, source_connector, flags, sender FROM messages WHERE target = ?1"
     " AND remote_id = ?2"
     " AND " DB_SCHEMA_RCPT_WAIT; /* the term of messages_remote (db_schema.c) */
 static const char db_wr_sql_rcpt_set[] =
@@ -228,7 +231,7 @@ static const char db_wr_sql_part_add[] =
 static const char db_wr_sql_part_find[] =
     "SELECT message_id FROM parts WHERE target = ?1 AND remote_id = ?2";
 static const char db_wr_sql_part_msg[] =
-    "SELECT id, status, envelope, source_connector, flags FROM messages WHERE id = ?1"
+    "SELECT id, status, envelope, source_connector, flags, sender FROM messages WHERE id = ?1"
     " AND " DB_SCHEMA_RCPT_WAIT;
 static const char db_wr_sql_part_set[] =
     "UPDATE parts SET stat = ?3, err = ?4 WHERE target = ?1 AND remote_id = ?2";
@@ -246,11 +249,11 @@ static const char db_wr_sql_purge[] =
     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY seq LIMIT 500)";
 /* The sweeps' row pickers each walk one partial index (db_schema.c). */
 static const char db_wr_sql_sw_queued[] =
-    "SELECT id, envelope, source_connector FROM messages WHERE status = 'queued'"
+    "SELECT id, envelope, source_connector, sender FROM messages WHERE status = 'queued'"
     " AND expires_at > 0"
     " AND expires_at < ?1 AND target = ?2 AND qseq > ?3 LIMIT ?4";
 static const char db_wr_sql_sw_submitted[] =
-    "SELECT id, envelope, source_connector FROM messages WHERE " DB_SCHEMA_RCPT_WAIT
+    "SELECT id, envelope, source_connector, sender FROM messages WHERE " DB_SCHEMA_RCPT_WAIT
     " AND updated_at < ?1"
     " LIMIT ?2"; /* the term of messages_submitted */
 static const char db_wr_sql_sw_set[] =
@@ -289,8 +292,10 @@ void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_ev
     db_wr_on_event = on_event;
 }
 
-void db_writer_set_report_hook(db_report_make_fn_t make, db_commit_cb_t done)
+void db_writer_set_report_hook(db_report_stub_fn_t stub, db_report_make_fn_t make,
+                               db_commit_cb_t done)
 {
+    db_wr_report_stub = stub;
     db_wr_report_make = make;
     db_wr_report_done = done;
 }
@@ -323,6 +328,7 @@ static void db_job_free(db_job_t *job)
     db_job_kids_drop(job);
     gw_env_unref(job->env);
     free(job->plan);
+    free(job->sender);
     free(job->part_ids);
     free(job->frag_key);
     if (job->json != NULL && (job->kind == DB_JOB_FRAG))
@@ -470,6 +476,10 @@ static db_job_t *db_job_insert_new(const gw_delivery_t *d, const char *env_json,
             return NULL;
         }
     }
+    /* what a report to the sender needs, made here on the caller's thread
+     * so that the writer never parses an envelope to report on it */
+    if (db_wr_report_stub != NULL && d->env->report.of == NULL)
+        job->sender = db_wr_report_stub(d->env);
     job->cb = cb;
     job->arg = arg;
     job->env = gw_env_ref(d->env);
@@ -693,8 +703,8 @@ static int db_wr_exec_events(db_job_t *job, const char *id)
  * sender (see db_writer_set_report_hook) and keep it as a kid of job, to
  * run after the change (db_wr_exec_kids). */
 static db_job_t *db_wr_make_kid(db_job_t *job, const gw_envelope_t *env,
-                                const char *source_connector, const char *env_json,
-                                gw_status_t st, const char *stat, int err, int wait)
+                                const db_report_row_t *row, gw_status_t st, const char *stat,
+                                int err, int wait)
 {
     gw_evbatch_t ev = { 0 };
     gw_delivery_t *d;
@@ -702,7 +712,7 @@ static db_job_t *db_wr_make_kid(db_job_t *job, const gw_envelope_t *env,
 
     if (db_wr_report_make == NULL)
         return NULL;
-    d = db_wr_report_make(env, source_connector, env_json, st, stat, err, wait, &ev);
+    d = db_wr_report_make(env, row, st, stat, err, wait, &ev);
     if (d == NULL)
         return NULL;
     k = db_job_insert_new(d, d->env_json, &ev, db_wr_report_done, d);
@@ -772,6 +782,7 @@ static int db_wr_exec_insert(db_job_t *job)
     sqlite3_bind_int(st, 21, (int)job->flags);
     job->qseq = job->status == GW_ST_QUEUED ? ++db_wr_qseq : 0;
     sqlite3_bind_int64(st, 22, job->qseq);
+    sqlite3_bind_text(st, 23, job->sender ? job->sender : "", -1, SQLITE_STATIC);
     int rc = db_wr_step(st);
     if (rc == 0 && job->frag_key != NULL) /* assembled: its parts are done */
         rc = db_frag_exec_state(job->frag_key, DB_FRAG_DONE);
@@ -810,8 +821,7 @@ static int db_wr_exec_update(db_job_t *job)
     rc = db_wr_step(st);
     /* the row became final now (not a stale repeat): its sender's report */
     if (rc == 0 && job->env != NULL && sqlite3_changes(db_wr_conn) > 0) {
-        db_wr_make_kid(job, job->env, NULL, NULL, (gw_status_t)job->status, NULL, job->reason,
-                       0);
+        db_wr_make_kid(job, job->env, NULL, (gw_status_t)job->status, NULL, job->reason, 0);
         rc = db_wr_exec_kids(job);
     } else if (rc == 0 && job->status == GW_ST_SUBMITTED && sqlite3_changes(db_wr_conn) > 0) {
         rc = db_wr_submitted(job);
@@ -930,9 +940,11 @@ static int db_wr_receipt_place(db_job_t *job, const char *target, const char *re
             db_wr_row_events(&job->ev, found, json,
                              fstatus < GW_ST__COUNT ? (gw_status_t)fstatus : (gw_status_t)cst,
                              fstatus < GW_ST__COUNT ? fstat : stat, 1);
-        if (rc == 0 && fstatus < GW_ST__COUNT)
-            kid = db_wr_make_kid(job, NULL, (const char *)sqlite3_column_text(row, 3), json,
-                                 (gw_status_t)fstatus, fstat, ferr, 0);
+        if (rc == 0 && fstatus < GW_ST__COUNT) {
+            db_report_row_t rr = { found, (const char *)sqlite3_column_text(row, 3),
+                                   (const char *)sqlite3_column_text(row, 5), json };
+            kid = db_wr_make_kid(job, NULL, &rr, (gw_status_t)fstatus, fstat, ferr, 0);
+        }
     }
     if (row != NULL)
         db_wr_done(row);
@@ -1066,9 +1078,13 @@ static int db_wr_sweep_rows(db_job_t *job, sqlite3_stmt *st, const char *detail)
         if (db_wr_row_events != NULL)
             db_wr_row_events(&job->sweep_ev[job->swept], id,
                              (const char *)sqlite3_column_text(st, 1), GW_ST_EXPIRED, detail, 0);
-        db_wr_make_kid(job, NULL, (const char *)sqlite3_column_text(st, 2),
-                       (const char *)sqlite3_column_text(st, 1), GW_ST_EXPIRED, NULL, 0,
-                       job->sweep == DB_SWEEP_RECEIPT_WAIT);
+        {
+            db_report_row_t rr = { id, (const char *)sqlite3_column_text(st, 2),
+                                   (const char *)sqlite3_column_text(st, 3),
+                                   (const char *)sqlite3_column_text(st, 1) };
+            db_wr_make_kid(job, NULL, &rr, GW_ST_EXPIRED, NULL, 0,
+                           job->sweep == DB_SWEEP_RECEIPT_WAIT);
+        }
         job->swept++;
     }
     sqlite3_reset(st);
@@ -1358,6 +1374,7 @@ static void db_wr_give_up(void)
 static void *db_wr_main(void *arg)
 {
     int backoff_ms = 0, stop = 0;
+    size_t last_n = 0; /* jobs in the last group */
 
     (void)arg;
     while (!stop) {
@@ -1383,9 +1400,12 @@ static void *db_wr_main(void *arg)
         /* A short queue: wait a bounded moment for more, so one commit
          * (its WAL page writes and its fsync, most of the writer's cost)
          * carries more rows.  A message waits at most db.group_wait_us
-         * more per commit; under load the groups fill without waiting. */
+         * more per commit.  Not right after a full group: under load the
+         * commit itself gathers the next group, and peers that wait for
+         * their answers (a window of submits) only lose by the sleep. */
         int wait_us = __atomic_load_n(&db_cfg_group_wait_us, __ATOMIC_RELAXED);
-        if (wait_us > 0 && n < DB_WR_GROUP_FULL && n < (size_t)db_wr_batch_max) {
+        if (wait_us > 0 && n < DB_WR_GROUP_FULL && n < (size_t)db_wr_batch_max &&
+            last_n < DB_WR_GROUP_FULL) {
             /* one sleep, not a polling loop: every wake-up is a context
              * switch, and a commit's worth of them cost more than the
              * early start a poll could win */
@@ -1394,6 +1414,7 @@ static void *db_wr_main(void *arg)
             n += gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + n,
                                    (size_t)db_wr_batch_max - n);
         }
+        last_n = n;
         gw_stat_set(db_wr_st_batch_last, (int64_t)n);
         gw_stat_set(db_wr_st_queue, (int64_t)gw_queue_len(db_wr_queue));
         stop = db_wr_run_batch(db_wr_batch, n);

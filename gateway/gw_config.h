@@ -28,6 +28,7 @@ typedef struct gw_config {
     int workers;    /* core.workers: threads of the blocking-work pool */
     int work_queue; /* core.work_queue: jobs that may wait for them */
     int queue_memory;   /* core.queue_memory: deliveries held in memory per connector */
+    int room_windows;   /* core.room_windows: a connector's room, in windows */
     int queue_max;      /* core.queue_max: queued messages per connector before refusing */
     int failover_after_s; /* core.failover_after_s: a target down this long is left */
     int receipt_wait_s; /* core.receipt_wait_s: a submitted message expires without receipt */

@@ -491,6 +491,12 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
     }
 }
 
+void gw_core_send_direct(gw_delivery_t *d)
+{
+    gw_stat_add(gw_core_st_status[GW_ST_SENDING], 1);
+    gw_core_on_sending(d, 0, 0);
+}
+
 int gw_core_begin_send(gw_delivery_t *d)
 {
     int rc = gw_core_change(d, GW_ST_SENDING, 0, NULL, NULL, NULL, gw_core_on_sending);

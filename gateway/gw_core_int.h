@@ -9,8 +9,9 @@
  *   gw_core_move        queued -> queued on the plan's next target (why:
  *                       the reason, for the event); the caller checked
  *                       that there is one
+ *   gw_core_send_direct sending (stored so) -> the connector's send()
  *
- * Threads: the core thread.
+ * Threads: the core thread; gw_core_send_direct any thread.
  */
 #ifndef GW_CORE_INT_H
 #define GW_CORE_INT_H
@@ -18,6 +19,10 @@
 #include "gw_delivery.h"
 
 int gw_core_begin_send(gw_delivery_t *d);
+/* A delivery stored as sending with a place reserved in its queue
+ * (d->counted, gw_cq_reserve) is handed to its connector now: the direct
+ * path of a new message or a delivery report.  Any thread. */
+void gw_core_send_direct(gw_delivery_t *d);
 void gw_core_expire(gw_delivery_t *d);
 void gw_core_move(gw_delivery_t *d, const char *why);
 

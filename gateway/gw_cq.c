@@ -10,7 +10,7 @@
  *
  * Feeding: pump() hands the oldest delivery to gw_core_begin_send() while
  * fewer deliveries are outstanding against the queue than the connector's
- * room (conn_room: its window) and GW_CQ_OUTSTANDING_MAX.  A delivery is
+ * room (conn_room: its window, times core.room_windows) and GW_CQ_OUTSTANDING_MAX.  A delivery is
  * outstanding from begin_send until the outcome the adapter reported has
  * committed (gw_cq_settle), so at most the room is ever "sending" in the
  * store: what a crash can send twice.  Otherwise the queue waits for a
@@ -593,7 +593,9 @@ static int gw_cq_conn_room(gw_connector_t *c)
 
     if (!(c && c->enabled && c->adapter->send))
         return 0;
-    room = c->adapter->conn_room ? c->adapter->conn_room(c) : GW_CQ_OUTSTANDING_MAX;
+    room = c->adapter->conn_room ? c->adapter->conn_room(c) *
+                                       __atomic_load_n(&gw_config.room_windows, __ATOMIC_RELAXED)
+                                 : GW_CQ_OUTSTANDING_MAX;
     return room < GW_CQ_OUTSTANDING_MAX ? room : GW_CQ_OUTSTANDING_MAX;
 }
 

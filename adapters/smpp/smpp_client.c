@@ -293,7 +293,9 @@ json_t *smpp_client_status(smpp_client_t *cl)
 
 int smpp_client_room(smpp_client_t *cl)
 {
-    /* a receiver bind takes MO and receipts only: nothing is fed to it */
+    /* a receiver bind takes MO and receipts only: nothing is fed to it.
+     * With core.room_windows 2 the core gives more than the window: the
+     * pending list keeps the wire at the window */
     return smpp_cl_get(cl) == SMPP_CL_BOUND && cl->bind_cmd != BIND_RECEIVER ? cl->window : 0;
 }
 

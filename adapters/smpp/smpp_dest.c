@@ -5,10 +5,17 @@
  * reports on the account's own submits - as deliver_sm on the account's
  * bound receiver and transceiver sessions.
  *
- * Room: smpp.deliver_window deliver_sm in flight per bound receiving session, so
- * the core keeps everything else queued while the customer is away (with
- * its validity) and feeds the queue again when a session binds
- * (smpp_dest_binds_changed -> gw_core_credit).  A message goes to the
+ * Windows: smpp.deliver_window messages on the wire (deliver_sm sent, not
+ * yet answered) per bound receiving session, which is also the room this
+ * connector gives the core.  A message stays outstanding against its
+ * queue until its outcome has committed, a commit or two after the
+ * customer answered; with core.room_windows 2 the core gives twice the
+ * window so that the wire does not idle while those commits run, and what
+ * the wire window has no place for waits here, in order (wait), and goes
+ * out as answers free places.  So the core keeps everything else queued
+ * while the customer is away (with its validity) and feeds the queue
+ * again when a session binds (smpp_dest_binds_changed -> gw_core_credit);
+ * when the last session goes, what waits here goes back to the core.  A message goes to the
  * session with the fewest requests in flight, all its parts on that one
  * session.  Its outcome, once every part is answered:
  *   - every part ESME_ROK: delivered (the customer's application has it);
@@ -41,7 +48,10 @@ struct smpp_dest {
     int refs;              /* atomic */
     char name[64], system_id[16]; /* immutable */
     int nrx;               /* atomic: bound receiving sessions */
-    int inflight;          /* atomic: messages with parts in flight */
+    int inflight;          /* atomic: messages taken from the core, not yet settled */
+    int onwire;            /* SMPP thread: messages with parts sent, unanswered */
+    struct smpp_dl *wait_head, *wait_tail; /* SMPP thread: for a place on the wire */
+    int pumping;           /* SMPP thread: smpp_dest_pump runs */
 };
 
 /* One message on its way to a customer session. */
@@ -53,6 +63,8 @@ typedef struct smpp_dl {
     int outstanding;       /* parts in flight */
     uint32_t status;       /* the first error answered, 0 */
     int lost;              /* the session ended with parts unanswered */
+    int onwire;            /* counted in dest->onwire */
+    struct smpp_dl *next;  /* in dest's wait list */
 } smpp_dl_t;
 
 static smpp_dest_t *smpp_dests;
@@ -92,10 +104,19 @@ void smpp_dest_unref(smpp_dest_t *t)
         free(t);
 }
 
-int smpp_dest_room(smpp_dest_t *t)
+/* Messages the wire takes now: a window per bound receiving session. */
+static int smpp_dest_wire_max(smpp_dest_t *t)
 {
     return __atomic_load_n(&t->nrx, __ATOMIC_RELAXED) * smpp_deliver_window;
 }
+
+int smpp_dest_room(smpp_dest_t *t)
+{
+    return smpp_dest_wire_max(t);
+}
+
+static void smpp_dest_pump(smpp_dest_t *t);
+static void smpp_dl_go(smpp_dest_t *t, smpp_dl_t *dl);
 
 json_t *smpp_dest_status(smpp_dest_t *t)
 {
@@ -114,6 +135,7 @@ void smpp_dest_binds_changed(const char *system_id)
             continue;
         int n = smpp_server_receivers(system_id);
         int was = __atomic_exchange_n(&t->nrx, n, __ATOMIC_RELAXED);
+        smpp_dest_pump(t); /* more places, or none left: what waits moves */
         if (n > was)
             gw_core_credit(t->name); /* room again: the queue feeds it */
     }
@@ -136,6 +158,7 @@ void smpp_dest_close(smpp_dest_t *t)
             break;
         }
     __atomic_store_n(&t->nrx, 0, __ATOMIC_RELAXED);
+    smpp_dest_pump(t); /* what waits goes back to the core */
     smpp_dest_unref(t); /* the reference the open list held; messages in flight keep theirs */
 }
 
@@ -161,6 +184,10 @@ static void smpp_dl_finish(smpp_dl_t *dl)
 
     dl->d = NULL; /* each outcome hands d back */
     __atomic_sub_fetch(&dl->dest->inflight, 1, __ATOMIC_RELAXED);
+    if (dl->onwire) {
+        dl->onwire = 0;
+        dl->dest->onwire--;
+    }
     if (dl->lost && smpp_dest_stopping) {
         gw_dlv_free(d); /* stays "sending" in the store: the next start resends it */
     } else if (dl->lost) {
@@ -176,7 +203,10 @@ static void smpp_dl_finish(smpp_dl_t *dl)
         else
             gw_core_retry(d, (int)dl->status, text);
     }
+    smpp_dest_t *t = smpp_dest_ref(dl->dest);
     smpp_dl_free(dl);
+    smpp_dest_pump(t); /* a place on the wire may be free */
+    smpp_dest_unref(t);
 }
 
 /* Pick a session and send every part of dl there.  0, or GW_EAGAIN when
@@ -229,10 +259,55 @@ void smpp_dest_send(smpp_dest_t *t, gw_delivery_t *d)
         smpp_dl_finish(dl);
         return;
     }
+    if (t->wait_head != NULL || t->onwire >= smpp_dest_wire_max(t)) {
+        if (t->wait_tail != NULL) /* behind the others, in order */
+            t->wait_tail->next = dl;
+        else
+            t->wait_head = dl;
+        t->wait_tail = dl;
+        smpp_dest_pump(t); /* the last session may be gone: then it goes back */
+        return;
+    }
+    smpp_dl_go(t, dl);
+}
+
+/* Put dl on the wire; its outcome now when nothing of it went out. */
+static void smpp_dl_go(smpp_dest_t *t, smpp_dl_t *dl)
+{
     if (smpp_dl_send(t, dl) == GW_EAGAIN)
         dl->lost = 1; /* unbound since the core looked: back to the queue */
-    if (dl->outstanding == 0)
+    if (dl->outstanding == 0) {
         smpp_dl_finish(dl);
+        return;
+    }
+    dl->onwire = 1;
+    t->onwire++;
+}
+
+/* The waiting messages onto the wire while it has places; with no
+ * session bound, every one back to the core (requeued).  SMPP thread. */
+static void smpp_dest_pump(smpp_dest_t *t)
+{
+    int none = __atomic_load_n(&t->nrx, __ATOMIC_RELAXED) == 0;
+
+    if (t->pumping)
+        return; /* a finish inside the loop below: the loop goes on */
+    t->pumping = 1;
+    while (t->wait_head != NULL && (none || t->onwire < smpp_dest_wire_max(t))) {
+        smpp_dl_t *dl = t->wait_head;
+        t->wait_head = dl->next;
+        if (t->wait_head == NULL)
+            t->wait_tail = NULL;
+        dl->next = NULL;
+        if (none) {
+            dl->lost = 1;
+            smpp_dl_finish(dl);
+        } else {
+            smpp_dl_go(t, dl);
+        }
+        none = __atomic_load_n(&t->nrx, __ATOMIC_RELAXED) == 0;
+    }
+    t->pumping = 0;
 }
 
 void smpp_dest_resp(const smpp_hdr_t *h, void *ctx)

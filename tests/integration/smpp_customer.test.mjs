@@ -499,3 +499,48 @@ test('data_sm from a customer is stored and delivered like a submit_sm, answered
   assert.equal(up.short_message.message, 'carried in a data sm');
   assert.equal((await j.mi('messages.get', { id: resp.message_id })).source_connector, 'account:acme');
 });
+
+// core.room_windows 2: the core gives an account's connector two windows of
+// deliveries; the wire still carries at most smpp.deliver_window unanswered
+// deliver_sm per bind, the rest wait in the adapter, in order, for a place.
+test('with core.room_windows 2 a slow customer has at most smpp.deliver_window unanswered deliver_sm while twice that is outstanding, and gets every MO in order', async (t) => {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: { ...SMPP_PARAMS, 'core.room_windows': 2, 'smpp.deliver_window': 3 } });
+  t.after(() => j.cleanup());
+  await addUpstream(j, 'op1', smsc);
+  await j.mi('accounts.add', { system_id: 'slow', password: 'right' });
+  await j.mi('routes.add', { name: 'mo-slow', priority: 10, dst_prefix: '4915', target: 'account:slow' });
+  // a receiver that holds its answers until released
+  const held = [], got = [];
+  let release = false, maxHeld = 0;
+  const session = smpp.connect({ url: `smpp://127.0.0.1:${j.ports.smpp}` });
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  session.on('enquire_link', (pdu) => session.send(pdu.response()));
+  session.on('deliver_sm', (pdu) => {
+    got.push(smText(pdu));
+    if (release) return session.send(pdu.response());
+    held.push(pdu);
+    maxHeld = Math.max(maxHeld, held.length);
+  });
+  await new Promise((resolve, reject) => session.on('connect', () => session.bind_receiver(
+    { system_id: 'slow', password: 'right' }, (r) => (r.command_status === 0 ? resolve() : reject(new Error('bind'))))));
+  await waitBound(j, 'account:slow');
+
+  const N = 10;
+  for (let i = 0; i < N; i++) {
+    const resp = await smsc.deliver({ source_addr: '447700900001', destination_addr: '491510000001',
+      short_message: `mo ${i}` });
+    assert.equal(resp.command_status, 0);
+  }
+  const queue = async () => (await j.mi('queues.list')).find((q) => q.name === 'account:slow');
+  await waitFor(async () => (await queue())?.outstanding === 6, 10000, 'two windows outstanding');
+  await waitFor(() => held.length === 3, 5000, 'a window on the wire');
+  assert.equal(maxHeld, 3, 'never more than smpp.deliver_window unanswered');
+  release = true;
+  for (const pdu of held.splice(0)) session.send(pdu.response());
+  await waitFor(() => got.length === N, 10000, 'every MO at the customer');
+  assert.deepEqual(got, Array.from({ length: N }, (_, i) => `mo ${i}`), 'in order');
+  await waitFor(async () => (await toAccount(j, 'slow')).every((m) => m.status === 'delivered'), 10000, 'all delivered');
+});
