@@ -135,6 +135,15 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
  * load: a change of a stored message must land.  Retried until it commits; idempotent, and never moves a final row.
  * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
 int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg);
+/* Replace the content of queued message id (an SMPP replace_sm): its
+ * envelope JSON (copied) and expires_at (ms, 0 = never), with ev, in one
+ * writer job retried like an update; its status, plan and queue place
+ * stay.  cb after the commit (qseq 0).  A row no longer queued is left
+ * as it is (the core withdrew the delivery first, so that cannot
+ * happen).  0, GW_EINVAL, GW_ESTOPPED or GW_ENOMEM (cb never runs, ev
+ * stays the caller's).  Any thread. */
+int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
+                   db_commit_cb_t cb, void *arg);
 /* Apply a delivery receipt: find the message that connector knows as
  * remote_id and, unless it is final already, set status (reason err, text
  * stat; GW_ST__COUNT: no change, a receipt that is not final) with the

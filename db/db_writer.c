@@ -101,6 +101,8 @@ typedef struct db_job {
     char remote_id[GW_REMOTE_ID_MAX];
     char *part_ids;         /* UPDATE to submitted of a message sent in parts: every
                              * part's id, '\n' after each; malloc'd */
+    char *new_env;          /* UPDATE of a replaced message (db_dlv_replace): its new
+                             * envelope JSON, malloc'd; only the envelope changes */
     int64_t next_at;
     unsigned flags;
     int64_t qseq;           /* INSERT, UPDATE: assigned when the row is left queued */
@@ -182,7 +184,7 @@ static sqlite3_stmt *db_wr_st_part_add, *db_wr_st_part_find, *db_wr_st_part_msg,
 static int64_t db_wr_early;      /* receipts_early rows, at least as many as there are: none
                                   * means no submit looks for one */
 static gw_stat_t *db_wr_st_unparked, *db_wr_st_parts;
-static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit;
+static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit, *db_wr_st_replace;
 static db_job_t **db_wr_batch;   /* the group being run */
 static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
 static size_t db_wr_nretry;
@@ -213,6 +215,10 @@ static const char db_wr_sql_update[] =
     " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10,"
     " updated_at=?11, qseq=COALESCE(?13, qseq)"
     " WHERE id=?12 AND " DB_WR_NOT_FINAL;
+/* A replace_sm: a queued row's content only (it keeps its place). */
+static const char db_wr_sql_replace[] =
+    "UPDATE messages SET envelope=?1, expires_at=?2, updated_at=?3"
+    " WHERE id=?4 AND status='queued'";
 static const char db_wr_sql_outbox[] =
     "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_rcpt_find[] =
@@ -324,6 +330,7 @@ static void db_job_free(db_job_t *job)
     gw_env_unref(job->env);
     free(job->plan);
     free(job->part_ids);
+    free(job->new_env);
     free(job->frag_key);
     if (job->json != NULL && (job->kind == DB_JOB_FRAG))
         free((char *)job->json);
@@ -585,6 +592,29 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
     return db_wr_push_with(job, ev);
 }
 
+int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
+                   db_commit_cb_t cb, void *arg)
+{
+    db_job_t *job;
+
+    if (id == NULL || strlen(id) != GW_ENV_ID_LEN || env_json == NULL)
+        return GW_EINVAL;
+    if ((job = calloc(1, sizeof *job)) == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_UPDATE;
+    memcpy(job->id, id, sizeof job->id);
+    job->status = GW_ST_QUEUED;
+    job->next_at = expires_at;
+    job->ts = gw_now_ms();
+    if ((job->new_env = strdup(env_json)) == NULL) {
+        free(job);
+        return GW_ENOMEM;
+    }
+    job->cb = cb;
+    job->arg = arg;
+    return db_wr_push_with(job, ev);
+}
+
 int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
                      const char *stat, db_receipt_cb_t cb, void *arg)
 {
@@ -792,6 +822,19 @@ static int db_wr_exec_update(db_job_t *job)
     int rc;
 
     db_job_kids_drop(job); /* a retried group makes them again */
+    if (job->new_env != NULL) {
+        st = db_wr_st_replace;
+        sqlite3_bind_text(st, 1, job->new_env, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, job->next_at); /* here: the new expires_at */
+        sqlite3_bind_int64(st, 3, job->ts);
+        sqlite3_bind_text(st, 4, job->id, -1, SQLITE_STATIC);
+        rc = db_wr_step(st);
+        if (rc == 0)
+            rc = db_wr_exec_events(job, job->id);
+        if (rc < 0)
+            GW_ERR("db", "replace %s: %s", job->id, sqlite3_errmsg(db_wr_conn));
+        return rc;
+    }
     sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, job->attempts);
     sqlite3_bind_int(st, 3, job->reason);
@@ -1421,7 +1464,7 @@ static void db_wr_close_conn(void)
                              &db_wr_st_commit,       &db_wr_st_part_add,      &db_wr_st_part_find,
                              &db_wr_st_part_msg,     &db_wr_st_part_set,      &db_wr_st_part_fold,
                              &db_wr_st_early_add,    &db_wr_st_early_take,    &db_wr_st_early_purge,
-                             &db_wr_st_early_count };
+                             &db_wr_st_early_count,  &db_wr_st_replace };
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -1487,6 +1530,7 @@ int db_writer_start(void)
             { &db_wr_st_early_take, db_wr_sql_early_take, "take parked receipt" },
             { &db_wr_st_early_purge, db_wr_sql_early_purge, "purge parked receipts" },
             { &db_wr_st_early_count, db_wr_sql_early_count, "count parked receipts" },
+            { &db_wr_st_replace, db_wr_sql_replace, "replace message" },
         };
         for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
             if ((*more[i].st = db_prepare(db_wr_conn, more[i].sql, more[i].what)) == NULL)

@@ -13,6 +13,7 @@
  *                   in-flight request list, response timers, enquire_link
  *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
  *   smpp_server.c   our SMSC port for customers
+ *   smpp_cancel.c   cancel_sm / replace_sm from customers (gw_core_cancel)
  *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
  *   smpp_pdu.c      envelope <-> PDU fields shared by client and server
  *   smpp_wire.c     our codec of the per-message PDUs (smpp_wire.h, pure)
@@ -329,6 +330,8 @@ typedef enum {
                       * (smpp_server_query_answer) */
     SMPP_W_MULTI,    /* multi: every destination of a submit_multi settled */
     SMPP_W_HOLD,     /* cl, rc: smpp.unbind (rc 1) / smpp.bind (rc 0) of a client */
+    SMPP_W_CANCEL,   /* sess_id, seq, resp_cmd, rc: a cancel_sm / replace_sm settled
+                      * by the core (smpp_cancel_answer) */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -474,6 +477,38 @@ int smpp_multi_submit(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *raw
                       const char *conn_name);
 /* SMPP_W_MULTI: answer it and free m. */
 void smpp_multi_answer(smpp_multi_t *m);
+
+/* --- cancel_sm / replace_sm (smpp_cancel.c) ------------------------------ */
+typedef struct smpp_cancel_req {
+    char service_type[SMPP_WIRE_SERVICE_TYPE_MAX];
+    char message_id[SMPP_WIRE_MSGID_MAX];
+    uint8_t src_ton, src_npi, dst_ton, dst_npi;
+    char src[SMPP_WIRE_ADDR_MAX], dst[SMPP_WIRE_ADDR_MAX];
+} smpp_cancel_req_t;
+typedef struct smpp_replace_req {
+    char message_id[SMPP_WIRE_MSGID_MAX];
+    uint8_t src_ton, src_npi;
+    char src[SMPP_WIRE_ADDR_MAX];
+    char schedule[SMPP_WIRE_TIME_MAX], validity[SMPP_WIRE_TIME_MAX];
+    uint8_t registered_delivery, sm_default_msg_id, sm_length;
+    uint8_t sm[SMPP_WIRE_SM_MAX];
+} smpp_replace_req_t;
+/* Pure: a cancel_sm / replace_sm pdu of len octets (header included)
+ * into c / r.  0, or GW_EINVAL for a body that is too short, has a field
+ * past its SMPP 3.4 maximum, or goes on past its last field. */
+int smpp_cancel_parse(const uint8_t *raw, size_t len, smpp_cancel_req_t *c);
+int smpp_replace_parse(const uint8_t *raw, size_t len, smpp_replace_req_t *r);
+/* A customer's cancel_sm / replace_sm (raw: h->len octets) for its
+ * messages (owner "account:<system_id>"): answered now when malformed or
+ * refused, else once the core settled it (smpp_cancel_answer). */
+void smpp_cancel_sm(smpp_session_t *s, const char *owner, const smpp_hdr_t *h,
+                    const uint8_t *raw);
+void smpp_replace_sm(smpp_session_t *s, const char *owner, const smpp_hdr_t *h,
+                     const uint8_t *raw);
+/* SMPP_W_CANCEL: answer it. */
+void smpp_cancel_answer(const smpp_work_t *w);
+/* Register the stats (with the server's). */
+void smpp_cancel_stats(void);
 
 /* --- server (smpp_server.c) ----------------------------------------------- */
 int smpp_server_listen(const char *addr, int port);

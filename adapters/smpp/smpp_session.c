@@ -381,6 +381,8 @@ static const struct {
     { BIND_TRANSMITTER, "bind_transmitter" }, { BIND_TRANSMITTER_RESP, "bind_transmitter_resp" },
     { BIND_TRANSCEIVER, "bind_transceiver" }, { BIND_TRANSCEIVER_RESP, "bind_transceiver_resp" },
     { QUERY_SM, "query_sm" },                 { QUERY_SM_RESP, "query_sm_resp" },
+    { CANCEL_SM, "cancel_sm" },               { CANCEL_SM_RESP, "cancel_sm_resp" },
+    { REPLACE_SM, "replace_sm" },             { REPLACE_SM_RESP, "replace_sm_resp" },
     { SUBMIT_SM, "submit_sm" },               { SUBMIT_SM_RESP, "submit_sm_resp" },
     { DELIVER_SM, "deliver_sm" },             { DELIVER_SM_RESP, "deliver_sm_resp" },
     { DATA_SM, "data_sm" },                   { DATA_SM_RESP, "data_sm_resp" },
