@@ -88,6 +88,20 @@ int smpp_text_is_binary(int data_coding);
  * (caller frees); NULL when binary or out of memory. */
 char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *outlen);
 
+/* What data_coding 0 means to an SMSC (client conf "dc0"): its default
+ * alphabet, GSM 03.38 unless it says otherwise. */
+typedef enum { SMPP_DC0_GSM = 0, SMPP_DC0_LATIN1, SMPP_DC0_ASCII } smpp_dc0_t;
+/* "gsm" (and NULL: the default), "latin1", "ascii" or "ia5" -> the
+ * meaning; -1 for anything else. */
+int smpp_dc0_parse(const char *s);
+/* smpp_text_decode, data_coding 0 read as dc0 says. */
+char *smpp_text_decode_dc0(int data_coding, int dc0, const uint8_t *in, size_t n,
+                           size_t *outlen);
+/* smpp_text_encode for an SMSC whose data_coding 0 is dc0: a text all in
+ * that alphabet as its octets with data_coding 0 (GSM: septets), else
+ * UTF-16BE (data_coding 8).  0 or GW_ENOMEM. */
+int smpp_text_encode_dc0(const char *utf8, size_t n, int dc0, smpp_text_t *out);
+
 /* --- an envelope as outgoing parts (smpp_out.c, pure) --------------------- */
 /* How a connector sends a text longer than one message (conf "long"). */
 typedef enum {
@@ -126,6 +140,8 @@ typedef struct smpp_out_bufs {
  * than SMPP_MAX_PARTS parts, or binary past one part) or GW_ENOMEM;
  * smpp_out_free either way. */
 int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode);
+/* The same toward an SMSC whose data_coding 0 means dc0 (smpp_dc0_t). */
+int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode, int dc0);
 void smpp_out_free(smpp_out_t *o);
 /* The fields of part i (0-based) into f, pointing into b: addresses
  * (default_src when env has no source), UDH, coding, registered_delivery;
@@ -269,6 +285,12 @@ void smpp_sessions_free_all(void);
  * GW_EINVAL (no usable destination, a source with control characters, a
  * bad UDH) or GW_ENOMEM.  Any thread. */
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
+/* The same from an SMSC whose data_coding 0 means dc0 (smpp_dc0_t). */
+int smpp_env_fill_dc0(gw_envelope_t *env, const smpp_sm_fields_t *f, int dc0);
+/* conf "dc0" of a client connector: 0, or GW_EINVAL with err. */
+int smpp_dc0_check(const json_t *conf, char *err, size_t errlen);
+/* Its meaning (smpp_dc0_t) in a checked conf. */
+int smpp_dc0_conf(const json_t *conf);
 /* The C-octet string at pdu[*at] (len octets in all) into out, at most
  * outlen octets with its NUL; *at moves past it.  0, or GW_EINVAL without
  * a NUL in time.  Pure: the hand-read bodies (bind, query_sm,
