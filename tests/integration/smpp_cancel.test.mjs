@@ -4,7 +4,9 @@
 // its text replaced, by the account that submitted it only; the change is
 // committed before the answer, survives a restart, and a cancelled message
 // never reaches the SMSC.  A message already sent cannot be cancelled
-// (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL).  The SMSC is the fake
+// (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL), and cancels racing a
+// queue that drains (a throughput limit) leave each message cancelled or
+// sent, never both.  The SMSC is the fake
 // of lib/smsc.mjs, customers are npm smpp sessions.  Loopback only; every
 // wait is for a state, bounded.
 import { test } from 'node:test';
@@ -171,4 +173,49 @@ test('a cancel is durable: after a restart the message stays cancelled and is ne
   assert.equal(m.status, 'failed');
   assert.equal(m.reason_text, 'cancelled');
   assert.ok(!sentTexts(smsc).includes('cancelled before the restart'));
+});
+
+test('cancel_sm racing the queue as it feeds the connector: each message is cancelled or sent, never both', async (t) => {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: { 'smpp.reconnect_s': 1 } });
+  t.after(() => j.cleanup());
+  // 25 msg/s: the queue drains while the cancels arrive
+  await j.mi('connectors.add', {
+    name: 'op', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'jx', password: 'pw', throughput: 25 },
+  });
+  await waitBound(j, 'op');
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
+  await j.mi('accounts.add', { system_id: 'acme', password: 'pw' });
+  const acme = await customer(t, j, 'acme');
+
+  const n = 30;
+  const runs = await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const body = `race ${i}`;
+    const resp = await submit(acme, { source_addr: '447700100009', destination_addr: '447700900009', short_message: body });
+    assert.equal(resp.command_status, 0);
+    // staggered, so that cancels meet the queue at every point of its draining
+    await new Promise((r) => setTimeout(r, i * 25));
+    const c = await call(acme, 'cancel_sm', { message_id: resp.message_id });
+    return { body, id: resp.message_id, status: c.command_status };
+  }));
+  const cancelled = runs.filter((r) => r.status === 0), refused = runs.filter((r) => r.status === ESME_RCANCELFAIL);
+  assert.equal(cancelled.length + refused.length, n, 'every cancel answered ROK or RCANCELFAIL');
+  assert.ok(cancelled.length > 0, 'some were still queued');
+  assert.ok(refused.length > 0, 'some were on their way already');
+  t.diagnostic(`${cancelled.length} cancelled, ${refused.length} sent first`);
+  for (const r of refused) await sent(smsc, r.body);
+  for (const r of cancelled) {
+    const m = await j.mi('messages.get', { id: r.id });
+    assert.equal(m.status, 'failed');
+    assert.equal(m.reason_text, 'cancelled');
+  }
+  // nothing of them waits any more (each submitted or failed), and no cancelled one was sent
+  await waitFor(async () => {
+    for (const r of runs) if (!['submitted', 'failed'].includes((await j.mi('messages.get', { id: r.id })).status)) return false;
+    return true;
+  }, 10000, 'every message submitted or cancelled');
+  for (const r of cancelled) assert.ok(!sentTexts(smsc).includes(r.body), `${r.body} cancelled and sent`);
+  assert.equal(smsc.submits.length, refused.length);
 });
