@@ -169,6 +169,11 @@ int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t no
              int64_t older_than, int limit, db_sweep_cb_t cb, void *arg);
 /* Wait until everything queued so far is committed (tests, shutdown). */
 void db_writer_flush(void);
+/* cb(arg, 0, 0) on the writer thread once everything queued before it has
+ * committed and run its callbacks (GW_ESTOPPED when the writer stopped
+ * first).  Never blocks; 0, GW_ESTOPPED or GW_ENOMEM (cb never runs).
+ * Any thread. */
+int db_writer_after(db_commit_cb_t cb, void *arg);
 /* Jobs waiting for the writer, and 1 while its last commit failed. */
 size_t db_writer_backlog(void);
 int db_writer_failing(void);

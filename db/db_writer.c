@@ -80,7 +80,7 @@ typedef struct db_job {
     db_receipt_cb_t rcb;    /* RECEIPT */
     db_sweep_cb_t scb;      /* SWEEP */
     void *arg;
-    db_barrier_t *barrier;  /* BARRIER */
+    db_barrier_t *barrier;  /* BARRIER of a flush; NULL: of db_writer_after (cb) */
     gw_evbatch_t ev;         /* owned texts */
     /* INSERT */
     gw_envelope_t *env;     /* a reference held by the job */
@@ -667,6 +667,22 @@ int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t no
         }
     }
     return db_wr_push_or_free(job);
+}
+
+int db_writer_after(db_commit_cb_t cb, void *arg)
+{
+    db_job_t *job = calloc(1, sizeof *job);
+    int rc;
+
+    if (job == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_BARRIER;
+    job->cb = cb;
+    job->arg = arg;
+    rc = db_wr_push(job);
+    if (rc < 0)
+        free(job);
+    return rc;
 }
 
 void db_writer_flush(void)
@@ -1357,6 +1373,11 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
                 db_wr_retry[db_wr_nretry++] = job;
                 break;
             }
+            if (job->barrier == NULL) {
+                job->cb(job->arg, 0, 0); /* db_writer_after */
+                free(job);
+                break;
+            }
             pthread_mutex_lock(&job->barrier->lock);
             job->barrier->done = 1;
             pthread_cond_signal(&job->barrier->cond);
@@ -1379,6 +1400,11 @@ static void db_wr_give_up(void)
 {
     for (size_t i = 0; i < db_wr_nretry; i++) {
         db_job_t *job = db_wr_retry[i];
+        if (job->kind == DB_JOB_BARRIER && job->barrier == NULL) {
+            job->cb(job->arg, GW_ESTOPPED, 0);
+            free(job);
+            continue;
+        }
         if (job->kind == DB_JOB_BARRIER) {
             pthread_mutex_lock(&job->barrier->lock);
             job->barrier->done = 1;

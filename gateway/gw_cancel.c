@@ -7,12 +7,20 @@
  * to that thread (gw_cq_withdraw): what it still finds in a queue's
  * memory, and whose owner is the asking account, it unlinks there, in the
  * same thread that would have sent it, so a message is either withdrawn
- * or on its way to the connector, never both.  What it does not find is
- * not withdrawable: sending or later (in flight, submitted, final), held
- * aside or only in the store while its queue is spilled past
- * core.queue_memory, on its way between the writer and the queue, someone
- * else's, or unknown - GW_ENOTFOUND either way, which keeps other
- * accounts' ids from being probed.
+ * or on its way to the connector, never both.
+ *
+ * A message can be between the writer and its queue: its insert (or a
+ * retry's change back to queued) committed, its sender answered, but the
+ * writer's hand-over to the core thread not yet arrived - a customer that
+ * cancels right after its submit_sm_resp can overtake it.  So when the
+ * first look finds nothing, the core looks once more after the writer has
+ * run every callback queued so far (db_writer_after), by which time every
+ * such hand-over is in the core's queue ahead of the second look.  What
+ * that one does not find either is not withdrawable: sending or later (in
+ * flight, submitted, final), held aside or only in the store while its
+ * queue is spilled past core.queue_memory, someone else's, or unknown -
+ * GW_ENOTFOUND either way, which keeps other accounts' ids from being
+ * probed.
  *
  * Commit, then acknowledge.  A cancel is the transition queued -> failed
  * (reason_text "cancelled", event message.cancelled: docs/delivery.md)
@@ -36,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../db/db.h"
 #include "gw_core.h"
 #include "gw_core_int.h"
 #include "gw_cq.h"
@@ -52,6 +61,8 @@ typedef struct gw_cancel_ctx {
     int pending;                 /* atomic: cancels queued and not yet committed, + 1
                                   * while the core thread still hands them over */
     int done;                    /* atomic: committed */
+    int again;                   /* the second look is asked for */
+    void (*look)(void *arg, int n); /* the core thread's continuation of a look */
     gw_edit_fn_t edit;           /* replace */
     void *edit_arg;
     gw_envelope_t *new_env;      /* replace: the edited copy, while its write runs */
@@ -92,6 +103,28 @@ static void gw_cancel_each(gw_delivery_t *d, void *arg)
     ctx->list = d;
 }
 
+/* Writer thread: everything before has been handed on; look again. */
+static void gw_cancel_again(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    (void)qseq;
+    if (rc < 0 || gw_cq_withdraw(gw_cancel_pick, gw_cancel_each, ctx->look, ctx) < 0)
+        ctx->look(ctx, rc < 0 ? rc : GW_ENOMEM);
+}
+
+/* Core thread: a first look that found nothing asks for the second; 1 when
+ * it is under way (the continuation runs again then). */
+static int gw_cancel_look_again(gw_cancel_ctx_t *ctx, int n)
+{
+    if (n != 0 || ctx->again)
+        return 0;
+    ctx->again = 1; /* before the push: the callback may run at once */
+    if (db_writer_after(gw_cancel_again, ctx) == 0)
+        return 1;
+    return 0;
+}
+
 /* One reference of ctx->pending dropped; the last answers. */
 static void gw_cancel_unpend(gw_cancel_ctx_t *ctx)
 {
@@ -119,7 +152,8 @@ static void gw_cancel_on_withdrawn(void *arg, int n)
     char detail[96];
     gw_delivery_t *d, *next;
 
-    (void)n;
+    if (gw_cancel_look_again(ctx, n))
+        return;
     snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
     __atomic_store_n(&ctx->pending, 1, __ATOMIC_RELEASE); /* this hand-over's own */
     for (d = ctx->list; d != NULL; d = next) {
@@ -163,6 +197,7 @@ int gw_core_cancel(const char *owner, const char *id, const gw_addr_t *from, con
         goto out_nomem;
     ctx->cb = cb;
     ctx->arg = arg;
+    ctx->look = gw_cancel_on_withdrawn;
     rc = gw_cq_withdraw(gw_cancel_pick, gw_cancel_each, gw_cancel_on_withdrawn, ctx);
     if (rc < 0)
         gw_cancel_ctx_free(ctx);
@@ -210,6 +245,8 @@ static void gw_replace_on_withdrawn(void *arg, int n)
     const char *why = NULL;
     int rc = GW_ENOTFOUND;
 
+    if (gw_cancel_look_again(ctx, n))
+        return;
     if (n <= 0 || d == NULL)
         goto out_answer;
     rc = GW_ENOMEM;
@@ -259,6 +296,7 @@ int gw_core_replace(const char *owner, const char *id, gw_edit_fn_t edit, void *
     ctx->edit_arg = edit_arg;
     ctx->cb = cb;
     ctx->arg = arg;
+    ctx->look = gw_replace_on_withdrawn;
     rc = gw_cq_withdraw(gw_cancel_pick, gw_cancel_each, gw_replace_on_withdrawn, ctx);
     if (rc < 0)
         gw_cancel_ctx_free(ctx);
