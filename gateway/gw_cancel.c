@@ -157,22 +157,24 @@ static void gw_cancel_on_withdrawn(void *arg, int n)
     snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
     __atomic_store_n(&ctx->pending, 1, __ATOMIC_RELEASE); /* this hand-over's own */
     for (d = ctx->list; d != NULL; d = next) {
+        char id[GW_ENV_ID_LEN + 1];
         next = d->qnext;
         d->qnext = NULL;
+        memcpy(id, d->env->id, sizeof id); /* d is freed once its change is queued */
         __atomic_add_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
         if (gw_core_cancel_one(d, detail, gw_cancel_on_commit, ctx) < 0) {
             /* not queued for the store: it stays queued, back to its queue */
             __atomic_sub_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
             gw_cq_ready(d);
         } else {
-            GW_INFO("core", "%s: cancelled by %s", ctx->id[0] ? ctx->id : "message", ctx->owner);
+            GW_INFO("core", "%s: cancelled by %s", id, ctx->owner);
         }
     }
     ctx->list = NULL;
     gw_cancel_unpend(ctx);
 }
 
-/* A copy of an address text normalised as an inbound one is. */
+/* A copy of a (normalised) address's text, or NULL. */
 static char *gw_cancel_addr(const gw_addr_t *a)
 {
     return a && a->address ? strdup(a->address) : NULL;
