@@ -78,6 +78,7 @@ const sent = (smsc, s) => waitFor(() => sentTexts(smsc).includes(s), 10000, `${s
 test('cancel_sm of a queued message: ROK, failed "cancelled", never sent; another account, a sent one, an unknown id fail', async (t) => {
   const { smsc, j, acme } = await setup(t);
   const other = await customer(t, j, 'other');
+  const trace = await j.mi('trace.start', { peer: '127.0.0.1' });
   const gone = await queued(j, acme, 'cancel me');
   const kept = await queued(j, acme, 'keep me');
 
@@ -101,6 +102,11 @@ test('cancel_sm of a queued message: ROK, failed "cancelled", never sent; anothe
   assert.ok(!sentTexts(smsc).includes('cancel me'), 'the cancelled message never reached the SMSC');
   assert.equal((await call(acme, 'cancel_sm', { message_id: kept })).command_status, ESME_RCANCELFAIL,
     'a submitted message cannot be cancelled');
+  // on the trace bus like every PDU, with the message id
+  const pdus = (await j.mi('trace.list', { id: trace.id, after: 0 })).records.filter((x) => x.kind === 'pdu');
+  assert.ok(pdus.some((x) => x.dir === 'in' && x.summary.startsWith('cancel_sm ') && x.smpp_msgid === gone),
+    JSON.stringify(pdus.map((x) => x.summary)));
+  assert.ok(pdus.some((x) => x.dir === 'out' && x.summary.startsWith('cancel_sm_resp ') && /status 0x11/.test(x.summary)));
   const { counters } = await j.mi('stats.get');
   assert.equal(counters['smpp.server_cancel_sm'], 5);
   assert.equal(counters['smpp.server_cancel_ok'], 1);
