@@ -225,3 +225,28 @@ test('cancel_sm racing the queue as it feeds the connector: each message is canc
   for (const r of cancelled) assert.ok(!sentTexts(smsc).includes(r.body), `${r.body} cancelled and sent`);
   assert.equal(smsc.submits.length, refused.length);
 });
+
+test('a cut cancel_sm or replace_sm gets generic_nack ESME_RINVCMDLEN and the session goes on; a receiver may not cancel', async (t) => {
+  const { j, acme } = await setup(t);
+  const id = await queued(j, acme, 'still here');
+  const nacks = [];
+  acme.on('generic_nack', (pdu) => nacks.push(pdu));
+  // cancel_sm (8) with a body of one octet; replace_sm (7) whose sm_length runs past the body
+  const cut = Buffer.from([0, 0, 0, 17, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x7f, 0x01, 0x41]);
+  const body = Buffer.concat([Buffer.from(`${id}\0`), Buffer.from([1, 1]), Buffer.from('447700100001\0\0\0'),
+    Buffer.from([0, 0, 200]), Buffer.from('short')]);
+  const head = Buffer.alloc(16);
+  head.writeUInt32BE(16 + body.length, 0);
+  head.writeUInt32BE(7, 4);
+  head.writeUInt32BE(0x7f02, 12);
+  acme.socket.write(Buffer.concat([cut, head, body]));
+  await waitFor(() => nacks.length >= 2, 5000, 'two generic_nack');
+  assert.deepEqual(nacks.map((p) => [p.sequence_number, p.command_status]), [[0x7f01, 0x02], [0x7f02, 0x02]]);
+  assert.equal((await j.mi('messages.get', { id })).envelope.body, 'still here');
+
+  const { session: rx, resp } = await bindCustomer(j.ports.smpp, 'acme', 'pw', 10000, 'receiver');
+  assert.equal(resp.command_status, 0);
+  t.after(() => rx.destroy());
+  assert.equal((await call(rx, 'cancel_sm', { message_id: id })).command_status, 0x04, 'ESME_RINVBNDSTS');
+  assert.equal((await call(acme, 'cancel_sm', { message_id: id })).command_status, 0, 'the session still works');
+});
