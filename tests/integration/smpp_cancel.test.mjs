@@ -4,11 +4,12 @@
 // its text replaced, by the account that submitted it only; the change is
 // committed before the answer, survives a restart, and a cancelled message
 // never reaches the SMSC.  A message already sent cannot be cancelled
-// (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL), and cancels racing a
-// queue that drains (a throughput limit) leave each message cancelled or
-// sent, never both.  The SMSC is the fake
-// of lib/smsc.mjs, customers are npm smpp sessions.  Loopback only; every
-// wait is for a state, bounded.
+// (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL), nor can one that
+// waits only in the store of a spilled queue (it is still delivered), and
+// cancels racing a queue that drains (a throughput limit) leave each
+// message cancelled or sent, never both.  Cut bodies get generic_nack.  The
+// SMSC is the fake of lib/smsc.mjs, customers are npm smpp sessions.
+// Loopback only; every wait is for a state, bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startJunction, waitFor } from './lib/junction.mjs';
@@ -249,4 +250,35 @@ test('a cut cancel_sm or replace_sm gets generic_nack ESME_RINVCMDLEN and the se
   t.after(() => rx.destroy());
   assert.equal((await call(rx, 'cancel_sm', { message_id: id })).command_status, 0x04, 'ESME_RINVBNDSTS');
   assert.equal((await call(acme, 'cancel_sm', { message_id: id })).command_status, 0, 'the session still works');
+});
+
+test('a spilled queue: its messages in memory can be cancelled; one only in the store answers RCANCELFAIL and is still delivered', async (t) => {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: { 'smpp.reconnect_s': 1, 'core.queue_memory': 10 } });
+  t.after(() => j.cleanup());
+  await j.mi('connectors.add', {
+    name: 'op', type: 'smpp', conf: { host: '127.0.0.1', port: smsc.port, system_id: 'jx', password: 'pw' },
+  });
+  await waitBound(j, 'op');
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
+  await j.mi('accounts.add', { system_id: 'acme', password: 'pw' });
+  await hold(j);
+  const acme = await customer(t, j, 'acme');
+  const ids = [];
+  for (let i = 0; i < 25; i++) ids.push(await queued(j, acme, `spill ${i}`));
+  const q = (await j.mi('queues.list')).find((x) => x.name === 'op');
+  assert.equal(q.spilled, true, 'past core.queue_memory: spilled');
+  assert.equal(q.backlog, 25);
+
+  assert.equal((await call(acme, 'cancel_sm', { message_id: ids[0] })).command_status, 0, 'the oldest is in memory');
+  assert.equal((await call(acme, 'cancel_sm', { message_id: ids[24] })).command_status, ESME_RCANCELFAIL,
+    'the newest waits in the store only');
+  assert.equal((await j.mi('messages.get', { id: ids[24] })).status, 'queued');
+
+  await release(j);
+  await sent(smsc, 'spill 24');
+  await waitFor(() => smsc.submits.length >= 24, 15000, 'the other 24 sent');
+  assert.ok(!sentTexts(smsc).includes('spill 0'), 'the cancelled one was not sent');
+  assert.equal(new Set(sentTexts(smsc)).size, smsc.submits.length, 'none twice');
 });
