@@ -150,6 +150,15 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
  * load: a change of a stored message must land.  Retried until it commits; idempotent, and never moves a final row.
  * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
 int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg);
+/* Replace the content of queued message id (an SMPP replace_sm): its
+ * envelope JSON (copied) and expires_at (ms, 0 = never), with ev, in one
+ * writer job retried like an update; its status, plan and queue place
+ * stay.  cb after the commit (qseq 0).  A row no longer queued is left
+ * as it is (the core withdrew the delivery first, so that cannot
+ * happen).  0, GW_EINVAL, GW_ESTOPPED or GW_ENOMEM (cb never runs, ev
+ * stays the caller's).  Any thread. */
+int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
+                   db_commit_cb_t cb, void *arg);
 /* Apply a delivery receipt: find the message that connector knows as
  * remote_id and, unless it is final already, set status (reason err, text
  * stat; GW_ST__COUNT: no change, a receipt that is not final) with the
@@ -175,6 +184,11 @@ int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t no
              int64_t older_than, int limit, db_sweep_cb_t cb, void *arg);
 /* Wait until everything queued so far is committed (tests, shutdown). */
 void db_writer_flush(void);
+/* cb(arg, 0, 0) on the writer thread once everything queued before it has
+ * committed and run its callbacks (GW_ESTOPPED when the writer stopped
+ * first).  Never blocks; 0, GW_ESTOPPED or GW_ENOMEM (cb never runs).
+ * Any thread. */
+int db_writer_after(db_commit_cb_t cb, void *arg);
 /* Jobs waiting for the writer, and 1 while its last commit failed. */
 size_t db_writer_backlog(void);
 int db_writer_failing(void);

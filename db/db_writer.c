@@ -80,7 +80,7 @@ typedef struct db_job {
     db_receipt_cb_t rcb;    /* RECEIPT */
     db_sweep_cb_t scb;      /* SWEEP */
     void *arg;
-    db_barrier_t *barrier;  /* BARRIER */
+    db_barrier_t *barrier;  /* BARRIER of a flush; NULL: of db_writer_after (cb) */
     gw_evbatch_t ev;         /* owned texts */
     /* INSERT */
     gw_envelope_t *env;     /* a reference held by the job */
@@ -103,6 +103,8 @@ typedef struct db_job {
     char remote_id[GW_REMOTE_ID_MAX];
     char *part_ids;         /* UPDATE to submitted of a message sent in parts: every
                              * part's id, '\n' after each; malloc'd */
+    char *new_env;          /* UPDATE of a replaced message (db_dlv_replace): its new
+                             * envelope JSON, malloc'd; only the envelope changes */
     int64_t next_at;
     unsigned flags;
     int64_t qseq;           /* INSERT, UPDATE: assigned when the row is left queued */
@@ -185,7 +187,7 @@ static sqlite3_stmt *db_wr_st_part_add, *db_wr_st_part_find, *db_wr_st_part_msg,
 static int64_t db_wr_early;      /* receipts_early rows, at least as many as there are: none
                                   * means no submit looks for one */
 static gw_stat_t *db_wr_st_unparked, *db_wr_st_parts;
-static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit;
+static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit, *db_wr_st_replace;
 static db_job_t **db_wr_batch;   /* the group being run */
 static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
 static size_t db_wr_nretry;
@@ -216,6 +218,10 @@ static const char db_wr_sql_update[] =
     " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10,"
     " updated_at=?11, qseq=COALESCE(?13, qseq)"
     " WHERE id=?12 AND " DB_WR_NOT_FINAL;
+/* A replace_sm: a queued row's content only (it keeps its place). */
+static const char db_wr_sql_replace[] =
+    "UPDATE messages SET envelope=?1, expires_at=?2, updated_at=?3"
+    " WHERE id=?4 AND status='queued'";
 static const char db_wr_sql_outbox[] =
     "INSERT INTO outbox(ts, message_id, type, payload) VALUES(?1, ?2, ?3, ?4)";
 static const char db_wr_sql_rcpt_find[] =
@@ -330,6 +336,7 @@ static void db_job_free(db_job_t *job)
     free(job->plan);
     free(job->sender);
     free(job->part_ids);
+    free(job->new_env);
     free(job->frag_key);
     if (job->json != NULL && (job->kind == DB_JOB_FRAG))
         free((char *)job->json);
@@ -595,6 +602,29 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
     return db_wr_push_with(job, ev);
 }
 
+int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
+                   db_commit_cb_t cb, void *arg)
+{
+    db_job_t *job;
+
+    if (id == NULL || strlen(id) != GW_ENV_ID_LEN || env_json == NULL)
+        return GW_EINVAL;
+    if ((job = calloc(1, sizeof *job)) == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_UPDATE;
+    memcpy(job->id, id, sizeof job->id);
+    job->status = GW_ST_QUEUED;
+    job->next_at = expires_at;
+    job->ts = gw_now_ms();
+    if ((job->new_env = strdup(env_json)) == NULL) {
+        free(job);
+        return GW_ENOMEM;
+    }
+    job->cb = cb;
+    job->arg = arg;
+    return db_wr_push_with(job, ev);
+}
+
 int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
                      const char *stat, db_receipt_cb_t cb, void *arg)
 {
@@ -647,6 +677,22 @@ int db_sweep(db_sweep_kind_t kind, const char *target, int64_t after, int64_t no
         }
     }
     return db_wr_push_or_free(job);
+}
+
+int db_writer_after(db_commit_cb_t cb, void *arg)
+{
+    db_job_t *job = calloc(1, sizeof *job);
+    int rc;
+
+    if (job == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_BARRIER;
+    job->cb = cb;
+    job->arg = arg;
+    rc = db_wr_push(job);
+    if (rc < 0)
+        free(job);
+    return rc;
 }
 
 void db_writer_flush(void)
@@ -803,6 +849,19 @@ static int db_wr_exec_update(db_job_t *job)
     int rc;
 
     db_job_kids_drop(job); /* a retried group makes them again */
+    if (job->new_env != NULL) {
+        st = db_wr_st_replace;
+        sqlite3_bind_text(st, 1, job->new_env, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, job->next_at); /* here: the new expires_at */
+        sqlite3_bind_int64(st, 3, job->ts);
+        sqlite3_bind_text(st, 4, job->id, -1, SQLITE_STATIC);
+        rc = db_wr_step(st);
+        if (rc == 0)
+            rc = db_wr_exec_events(job, job->id);
+        if (rc < 0)
+            GW_ERR("db", "replace %s: %s", job->id, sqlite3_errmsg(db_wr_conn));
+        return rc;
+    }
     sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, job->attempts);
     sqlite3_bind_int(st, 3, job->reason);
@@ -1330,6 +1389,11 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
                 db_wr_retry[db_wr_nretry++] = job;
                 break;
             }
+            if (job->barrier == NULL) {
+                job->cb(job->arg, 0, 0); /* db_writer_after */
+                free(job);
+                break;
+            }
             pthread_mutex_lock(&job->barrier->lock);
             job->barrier->done = 1;
             pthread_cond_signal(&job->barrier->cond);
@@ -1352,6 +1416,11 @@ static void db_wr_give_up(void)
 {
     for (size_t i = 0; i < db_wr_nretry; i++) {
         db_job_t *job = db_wr_retry[i];
+        if (job->kind == DB_JOB_BARRIER && job->barrier == NULL) {
+            job->cb(job->arg, GW_ESTOPPED, 0);
+            free(job);
+            continue;
+        }
         if (job->kind == DB_JOB_BARRIER) {
             pthread_mutex_lock(&job->barrier->lock);
             job->barrier->done = 1;
@@ -1442,7 +1511,7 @@ static void db_wr_close_conn(void)
                              &db_wr_st_commit,       &db_wr_st_part_add,      &db_wr_st_part_find,
                              &db_wr_st_part_msg,     &db_wr_st_part_set,      &db_wr_st_part_fold,
                              &db_wr_st_early_add,    &db_wr_st_early_take,    &db_wr_st_early_purge,
-                             &db_wr_st_early_count };
+                             &db_wr_st_early_count,  &db_wr_st_replace };
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -1508,6 +1577,7 @@ int db_writer_start(void)
             { &db_wr_st_early_take, db_wr_sql_early_take, "take parked receipt" },
             { &db_wr_st_early_purge, db_wr_sql_early_purge, "purge parked receipts" },
             { &db_wr_st_early_count, db_wr_sql_early_count, "count parked receipts" },
+            { &db_wr_st_replace, db_wr_sql_replace, "replace message" },
         };
         for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
             if ((*more[i].st = db_prepare(db_wr_conn, more[i].sql, more[i].what)) == NULL)

@@ -31,8 +31,8 @@
  * out of queued, and bound admission.
  *
  * Threads: accept on adapter threads; continuations on the writer thread;
- * outcomes on adapter threads; begin_send / expire / move on the core
- * thread.
+ * outcomes on adapter threads; begin_send / expire / move / cancel_one
+ * on the core thread.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -527,6 +527,16 @@ void gw_core_move(gw_delivery_t *d, const char *why)
     if (gw_core_change_from(d, from, GW_ST_QUEUED, 0, why, NULL, detail,
                             gw_core_on_requeued, d) < 0)
         gw_dlv_free(d); /* the row keeps its old target: recovery resends it there */
+}
+
+int gw_core_cancel_one(gw_delivery_t *d, const char *detail, db_commit_cb_t then, void *arg)
+{
+    int rc = gw_core_change_from(d, NULL, GW_ST_FAILED, 0, "cancelled", "cancelled", detail,
+                                 then, arg);
+
+    if (rc == 0)
+        gw_dlv_free(d); /* the job holds its snapshot and, for a report, the envelope */
+    return rc;
 }
 
 /* Count one attempt on the current target. */

@@ -10,12 +10,18 @@
  *                       the reason, for the event); the caller checked
  *                       that there is one
  *   gw_core_send_direct sending (stored so) -> the connector's send()
+ *   gw_core_cancel_one  queued -> failed, reason "cancelled", event
+ *                       message.cancelled (detail); then(arg) runs on the
+ *                       writer thread after the commit.  0: d is freed;
+ *                       an error: nothing changed, d stays the caller's
+ *                       (gw_cancel.c, for a delivery gw_cq_withdraw took)
  *
  * Threads: the core thread; gw_core_send_direct any thread.
  */
 #ifndef GW_CORE_INT_H
 #define GW_CORE_INT_H
 
+#include "../db/db.h"
 #include "gw_delivery.h"
 
 int gw_core_begin_send(gw_delivery_t *d);
@@ -25,5 +31,6 @@ int gw_core_begin_send(gw_delivery_t *d);
 void gw_core_send_direct(gw_delivery_t *d);
 void gw_core_expire(gw_delivery_t *d);
 void gw_core_move(gw_delivery_t *d, const char *why);
+int gw_core_cancel_one(gw_delivery_t *d, const char *detail, db_commit_cb_t then, void *arg);
 
 #endif

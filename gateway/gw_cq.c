@@ -106,6 +106,7 @@ typedef enum {
     GW_CQ_PAGE,
     GW_CQ_SWEPT,
     GW_CQ_SEED,
+    GW_CQ_WITHDRAW,
 } gw_cq_cmd_kind_t;
 
 typedef struct gw_cq_cmd {
@@ -113,6 +114,10 @@ typedef struct gw_cq_cmd {
     gw_delivery_t *d;         /* READY, RETRY: owned; PAGE: a list (qnext) */
     gw_cq_t *q;               /* KICK, PAGE, SWEPT */
     int n, asked;             /* PAGE */
+    gw_cq_pick_fn_t pick;     /* WITHDRAW */
+    void (*each)(gw_delivery_t *d, void *arg);
+    void (*done)(void *arg, int n);
+    void *arg;
 } gw_cq_cmd_t;
 
 /* The registry: entries are appended under gw_cq_lock and never removed
@@ -221,6 +226,8 @@ static void gw_cq_cmd_free(void *item)
     gw_cq_cmd_t *cmd = item;
     gw_delivery_t *d, *next;
 
+    if (cmd->kind == GW_CQ_WITHDRAW)
+        cmd->done(cmd->arg, GW_ESTOPPED); /* the core stopped before it ran */
     for (d = cmd->d; d != NULL; d = next) {
         next = cmd->kind == GW_CQ_PAGE ? d->qnext : NULL;
         gw_dlv_free(d);
@@ -851,6 +858,79 @@ static void gw_cq_on_sweep(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- withdrawal (core thread) ---------------------------------------------- */
+
+/* Unlink from the list at *pp each delivery cmd picks that no page can
+ * bring again and hand it to cmd->each; the count.  A page reads rows with
+ * qseq > cursor: a delivery at or below the cursor is never read again.
+ * One above it (a retry renumbered by the writer) is safe while the queue
+ * is not spilled: then every queued row of it is in memory or on its way
+ * here, and raising the cursor past the withdrawn one keeps a later page
+ * from reading it before its change commits (a row on its way here with
+ * a lower qseq is appended on arrival, cursor or not). */
+static int gw_cq_withdraw_list(gw_cq_t *q, gw_delivery_t **pp, const gw_cq_cmd_t *cmd)
+{
+    int n = 0;
+
+    while (*pp) {
+        gw_delivery_t *d = *pp;
+        if ((d->qseq > q->cursor && (q->spilled || q->page_inflight)) ||
+            !cmd->pick(d, cmd->arg)) {
+            pp = &d->qnext;
+            continue;
+        }
+        if (d->qseq > q->cursor)
+            q->cursor = d->qseq;
+        *pp = d->qnext;
+        d->qnext = NULL;
+        cmd->each(d, cmd->arg);
+        n++;
+    }
+    return n;
+}
+
+static void gw_cq_on_withdraw(const gw_cq_cmd_t *cmd)
+{
+    int nq = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE), total = 0;
+
+    for (int i = 0; i < nq; i++) {
+        gw_cq_t *q = gw_cq_all[i];
+        int n = gw_cq_withdraw_list(q, &q->head, cmd);
+        q->nmem -= n;
+        gw_cq_retail(q);
+        total += n;
+        n = gw_cq_withdraw_list(q, &q->retry, cmd);
+        if (n > 0) {
+            q->nretry -= n;
+            gw_cq_arm_retry(q);
+        }
+        total += n;
+        gw_cq_publish(q);
+    }
+    cmd->done(cmd->arg, total);
+}
+
+int gw_cq_withdraw(gw_cq_pick_fn_t pick, void (*each)(gw_delivery_t *d, void *arg),
+                   void (*done)(void *arg, int n), void *arg)
+{
+    gw_cq_cmd_t *cmd = calloc(1, sizeof(*cmd));
+
+    if (cmd == NULL || gw_cq_inq == NULL) {
+        free(cmd);
+        return GW_ENOMEM;
+    }
+    cmd->kind = GW_CQ_WITHDRAW;
+    cmd->pick = pick;
+    cmd->each = each;
+    cmd->done = done;
+    cmd->arg = arg;
+    if (gw_queue_push(gw_cq_inq, cmd) != 0) {
+        free(cmd);
+        return GW_ENOMEM;
+    }
+    return GW_OK;
+}
+
 /* ---- the core thread -------------------------------------------------------- */
 
 static void gw_cq_on_cmd(void *item, void *arg)
@@ -891,6 +971,9 @@ static void gw_cq_on_cmd(void *item, void *arg)
         q->spilled = 1;
         q->cursor = 0;
         gw_cq_pump(q);
+        break;
+    case GW_CQ_WITHDRAW:
+        gw_cq_on_withdraw(cmd);
         break;
     }
     free(cmd);

@@ -65,6 +65,24 @@ void *gw_cq_reserve(const char *name);
 int64_t gw_cq_backlog(const char *name);
 void gw_cq_backlog_add(const char *name, int64_t delta);
 
+/* Withdrawal (gw_cancel.c: an SMPP customer's cancel_sm / replace_sm).
+ * On the core thread, which alone feeds connectors: every delivery that
+ * waits in memory (a FIFO or a retry list) with pick(d, arg) true is
+ * unlinked and handed to each(d, arg), which takes it over (status still
+ * queued, no longer counted in memory); then done(arg, n) with their
+ * number.  A delivery that is sending (popped by the pump) is in no list,
+ * so it cannot be withdrawn: the pump and the withdrawal are one thread,
+ * and whichever runs first has it.  Only deliveries no page can read
+ * again are taken (qseq <= the queue's cursor, or any while the queue is
+ * not spilled), so a withdrawn row never comes back through the pager
+ * while its change is being committed; arrivals held aside while a queue
+ * is spilled, and rows only in the store, are not withdrawn.  done gets
+ * GW_ESTOPPED when the core stopped first.  Any thread; 0 or GW_ENOMEM
+ * (nothing runs). */
+typedef int (*gw_cq_pick_fn_t)(const gw_delivery_t *d, void *arg);
+int gw_cq_withdraw(gw_cq_pick_fn_t pick, void (*each)(gw_delivery_t *d, void *arg),
+                   void (*done)(void *arg, int n), void *arg);
+
 /* Start-up: seed the queues from the store (counts; every queue pages
  * in).  Main thread, after gw_cq_start.  Returns the number of queued
  * messages found. */

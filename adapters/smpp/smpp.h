@@ -13,6 +13,7 @@
  *                   in-flight request list, response timers, enquire_link
  *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
  *   smpp_server.c   our SMSC port for customers
+ *   smpp_cancel.c   cancel_sm / replace_sm from customers (gw_core_cancel)
  *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
  *   smpp_pdu.c      envelope <-> PDU fields shared by client and server
  *   smpp_wire.c     our codec of the per-message PDUs (smpp_wire.h, pure)
@@ -87,6 +88,20 @@ int smpp_text_is_binary(int data_coding);
  * (caller frees); NULL when binary or out of memory. */
 char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *outlen);
 
+/* What data_coding 0 means to an SMSC (client conf "dc0"): its default
+ * alphabet, GSM 03.38 unless it says otherwise. */
+typedef enum { SMPP_DC0_GSM = 0, SMPP_DC0_LATIN1, SMPP_DC0_ASCII } smpp_dc0_t;
+/* "gsm" (and NULL: the default), "latin1", "ascii" or "ia5" -> the
+ * meaning; -1 for anything else. */
+int smpp_dc0_parse(const char *s);
+/* smpp_text_decode, data_coding 0 read as dc0 says. */
+char *smpp_text_decode_dc0(int data_coding, int dc0, const uint8_t *in, size_t n,
+                           size_t *outlen);
+/* smpp_text_encode for an SMSC whose data_coding 0 is dc0: a text all in
+ * that alphabet as its octets with data_coding 0 (GSM: septets), else
+ * UTF-16BE (data_coding 8).  0 or GW_ENOMEM. */
+int smpp_text_encode_dc0(const char *utf8, size_t n, int dc0, smpp_text_t *out);
+
 /* --- an envelope as outgoing parts (smpp_out.c, pure) --------------------- */
 /* How a connector sends a text longer than one message (conf "long"). */
 typedef enum {
@@ -125,6 +140,8 @@ typedef struct smpp_out_bufs {
  * than SMPP_MAX_PARTS parts, or binary past one part) or GW_ENOMEM;
  * smpp_out_free either way. */
 int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode);
+/* The same toward an SMSC whose data_coding 0 means dc0 (smpp_dc0_t). */
+int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode, int dc0);
 void smpp_out_free(smpp_out_t *o);
 /* The fields of part i (0-based) into f, pointing into b: addresses
  * (default_src when env has no source), UDH, coding, registered_delivery;
@@ -268,6 +285,12 @@ void smpp_sessions_free_all(void);
  * GW_EINVAL (no usable destination, a source with control characters, a
  * bad UDH) or GW_ENOMEM.  Any thread. */
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f);
+/* The same from an SMSC whose data_coding 0 means dc0 (smpp_dc0_t). */
+int smpp_env_fill_dc0(gw_envelope_t *env, const smpp_sm_fields_t *f, int dc0);
+/* conf "dc0" of a client connector: 0, or GW_EINVAL with err. */
+int smpp_dc0_check(const json_t *conf, char *err, size_t errlen);
+/* Its meaning (smpp_dc0_t) in a checked conf. */
+int smpp_dc0_conf(const json_t *conf);
 /* The C-octet string at pdu[*at] (len octets in all) into out, at most
  * outlen octets with its NUL; *at moves past it.  0, or GW_EINVAL without
  * a NUL in time.  Pure: the hand-read bodies (bind, query_sm,
@@ -329,6 +352,8 @@ typedef enum {
                       * (smpp_server_query_answer) */
     SMPP_W_MULTI,    /* multi: every destination of a submit_multi settled */
     SMPP_W_HOLD,     /* cl, rc: smpp.unbind (rc 1) / smpp.bind (rc 0) of a client */
+    SMPP_W_CANCEL,   /* sess_id, seq, resp_cmd, rc: a cancel_sm / replace_sm settled
+                      * by the core (smpp_cancel_answer) */
     SMPP_W_STOP,     /* shut down the thread */
 } smpp_work_kind_t;
 
@@ -474,6 +499,38 @@ int smpp_multi_submit(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *raw
                       const char *conn_name);
 /* SMPP_W_MULTI: answer it and free m. */
 void smpp_multi_answer(smpp_multi_t *m);
+
+/* --- cancel_sm / replace_sm (smpp_cancel.c) ------------------------------ */
+typedef struct smpp_cancel_req {
+    char service_type[SMPP_WIRE_SERVICE_TYPE_MAX];
+    char message_id[SMPP_WIRE_MSGID_MAX];
+    uint8_t src_ton, src_npi, dst_ton, dst_npi;
+    char src[SMPP_WIRE_ADDR_MAX], dst[SMPP_WIRE_ADDR_MAX];
+} smpp_cancel_req_t;
+typedef struct smpp_replace_req {
+    char message_id[SMPP_WIRE_MSGID_MAX];
+    uint8_t src_ton, src_npi;
+    char src[SMPP_WIRE_ADDR_MAX];
+    char schedule[SMPP_WIRE_TIME_MAX], validity[SMPP_WIRE_TIME_MAX];
+    uint8_t registered_delivery, sm_default_msg_id, sm_length;
+    uint8_t sm[SMPP_WIRE_SM_MAX];
+} smpp_replace_req_t;
+/* Pure: a cancel_sm / replace_sm pdu of len octets (header included)
+ * into c / r.  0, or GW_EINVAL for a body that is too short, has a field
+ * past its SMPP 3.4 maximum, or goes on past its last field. */
+int smpp_cancel_parse(const uint8_t *raw, size_t len, smpp_cancel_req_t *c);
+int smpp_replace_parse(const uint8_t *raw, size_t len, smpp_replace_req_t *r);
+/* A customer's cancel_sm / replace_sm (raw: h->len octets) for its
+ * messages (owner "account:<system_id>"): answered now when malformed or
+ * refused, else once the core settled it (smpp_cancel_answer). */
+void smpp_cancel_sm(smpp_session_t *s, const char *owner, const smpp_hdr_t *h,
+                    const uint8_t *raw);
+void smpp_replace_sm(smpp_session_t *s, const char *owner, const smpp_hdr_t *h,
+                     const uint8_t *raw);
+/* SMPP_W_CANCEL: answer it. */
+void smpp_cancel_answer(const smpp_work_t *w);
+/* Register the stats (with the server's). */
+void smpp_cancel_stats(void);
 
 /* --- server (smpp_server.c) ----------------------------------------------- */
 int smpp_server_listen(const char *addr, int port);

@@ -253,6 +253,9 @@ static void smpp_work_cb(void *item, void *arg)
     case SMPP_W_QUERY:
         smpp_server_query_answer(w);
         break;
+    case SMPP_W_CANCEL:
+        smpp_cancel_answer(w);
+        break;
     case SMPP_W_MULTI:
         smpp_multi_answer(w->multi);
         w->multi = NULL;

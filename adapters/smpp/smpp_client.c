@@ -80,6 +80,7 @@ struct smpp_client {
     char name[64], host[256], system_id[16], password[9], system_type[13], source[21];
     int port, window;
     int long_mode;         /* smpp_long_t: conf "long" */
+    int dc0;               /* smpp_dc0_t: conf "dc0" */
     uint32_t bind_cmd;     /* conf "bind": BIND_TRANSCEIVER (default), _TRANSMITTER, _RECEIVER */
     char address_range[41];/* conf "address_range" */
     int tls, tls_verify;   /* conf "tls", "tls_verify" (default true) */
@@ -198,7 +199,8 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
                               "\"receiver\"");
         return GW_EINVAL;
     }
-    if (smpp_conf_str(conf, "address_range", 0, NULL, 41, err, errlen) < 0)
+    if (smpp_conf_str(conf, "address_range", 0, NULL, 41, err, errlen) < 0 ||
+        smpp_dc0_check(conf, err, errlen) < 0)
         return GW_EINVAL;
     if (json_object_get(conf, "long") != NULL &&
         smpp_long_parse(json_string_value(json_object_get(conf, "long"))) < 0) {
@@ -244,6 +246,7 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
                         : SMPP_LONG_UDH;
     if (cl->long_mode < 0)
         cl->long_mode = SMPP_LONG_UDH;
+    cl->dc0 = smpp_dc0_conf(c->conf);
     if (smpp_status_parse(json_object_get(c->conf, "status"), &cl->status, err, sizeof(err)) < 0)
         memset(&cl->status, 0, sizeof(cl->status)); /* checked before it was stored */
     cl->bind_cmd = smpp_bind_cmd(json_string_value(json_object_get(c->conf, "bind")));
@@ -399,7 +402,7 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
         return;
     }
     sub->d = d;
-    rc = smpp_out_prepare(&sub->out, env, (smpp_long_t)cl->long_mode);
+    rc = smpp_out_prepare_dc0(&sub->out, env, (smpp_long_t)cl->long_mode, cl->dc0);
     if (rc != 0) {
         GW_WARN(SMPP_MOD, "connector %s: %s: message cannot be encoded in %d parts", cl->name,
                 env->id, SMPP_MAX_PARTS);
@@ -748,7 +751,7 @@ static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp
         return;
     }
     env = gw_env_new();
-    rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
+    rc = env ? smpp_env_fill_dc0(env, &f, cl->dc0) : GW_ENOMEM;
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.connector, cl->name, (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.peer, s->peer, (size_t)-1) < 0))

@@ -19,6 +19,15 @@
  * their alphabet bits (compressed is binary), 0xC0-0xDF GSM, 0xE0-0xEF
  * UCS-2, 0xF0-0xFF GSM or 8-bit data by bit 2.  The message class those
  * values carry is not acted on here; 0x0F, 0x40-0xBF stay binary.
+ *
+ * data_coding 0 is "the SMSC's default alphabet": GSM 03.38 for most, but
+ * some SMSCs mean Latin-1 or plain ASCII by it.  A client connector says
+ * which (conf "dc0", smpp_dc0_parse); the *_dc0 functions read and write
+ * data_coding 0 that way, both directions (only the value 0: the 3GPP
+ * groups that name GSM explicitly stay GSM).  Encoding for a Latin-1 or
+ * ASCII default keeps one octet per character with the GSM part sizes
+ * (160 / 153: the SMSC converts to the air interface's 7-bit alphabet),
+ * and a text with a character outside that set goes as UCS-2.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -371,6 +380,50 @@ char *smpp_text_decode(int data_coding, const uint8_t *in, size_t n, size_t *out
     default:
         return NULL;
     }
+}
+
+int smpp_dc0_parse(const char *s)
+{
+    if (s == NULL || strcmp(s, "gsm") == 0)
+        return SMPP_DC0_GSM;
+    if (strcmp(s, "latin1") == 0)
+        return SMPP_DC0_LATIN1;
+    if (strcmp(s, "ascii") == 0 || strcmp(s, "ia5") == 0)
+        return SMPP_DC0_ASCII;
+    return -1;
+}
+
+char *smpp_text_decode_dc0(int data_coding, int dc0, const uint8_t *in, size_t n,
+                           size_t *outlen)
+{
+    /* IA5 octets read as Latin-1, as for data_coding 1: ASCII is its lower
+     * half, and a stray high octet still shows as a character */
+    if (data_coding == SMPP_DC_GSM && dc0 != SMPP_DC0_GSM)
+        return smpp_latin1_to_utf8(in, n, outlen);
+    return smpp_text_decode(data_coding, in, n, outlen);
+}
+
+int smpp_text_encode_dc0(const char *utf8, size_t n, int dc0, smpp_text_t *out)
+{
+    uint32_t max = dc0 == SMPP_DC0_LATIN1 ? 0xFF : 0x7F, cp;
+    uint8_t *buf;
+    size_t i = 0, len = 0;
+
+    if (dc0 != SMPP_DC0_LATIN1 && dc0 != SMPP_DC0_ASCII)
+        return smpp_text_encode(utf8, n, out);
+    if ((buf = malloc(n + 1)) == NULL)
+        return GW_ENOMEM;
+    while (i < n) {
+        if (smpp_utf8_next(utf8, n, &i, &cp) < 0 || cp > max) {
+            free(buf);
+            return smpp_ucs2_encode(utf8, n, out); /* not all in the default alphabet */
+        }
+        buf[len++] = (uint8_t)cp;
+    }
+    out->data_coding = SMPP_DC_GSM; /* the value 0, which this SMSC reads so */
+    out->data = buf;
+    out->len = len;
+    return 0;
 }
 
 /* Is offset `at` of t a place where a part may end?  Not inside an escape

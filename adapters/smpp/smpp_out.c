@@ -15,6 +15,10 @@
  * esm_class 0x04, the receipt text as short_message, the TLVs
  * receipted_message_id and message_state.
  *
+ * Text goes as data_coding 0 when it fits the far side's default alphabet
+ * (a client connector's conf "dc0": GSM 03.38 unless it says Latin-1 or
+ * ASCII; customers' is GSM), else as UCS-2.
+ *
  * Threads: pure, any thread.
  */
 #include <stdio.h>
@@ -89,6 +93,11 @@ static int smpp_out_kept(const gw_envelope_t *env, unsigned *ref, unsigned *tota
 
 int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode)
 {
+    return smpp_out_prepare_dc0(o, env, mode, SMPP_DC0_GSM);
+}
+
+int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode, int dc0)
+{
     static const size_t hdr[] = { 6, 7, 0, 0 }; /* octets a part's header takes */
     unsigned kref, ktotal, kseq;
 
@@ -105,8 +114,8 @@ int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode)
         o->nparts = env->body_len <= 140 ? 1 : 0; /* binary is never split */
         o->offs[1] = env->body_len;
     } else {
-        if (smpp_text_encode(env->body ? env->body : "", env->body ? strlen(env->body) : 0,
-                             &o->text) != 0)
+        if (smpp_text_encode_dc0(env->body ? env->body : "", env->body ? strlen(env->body) : 0,
+                                 dc0, &o->text) != 0)
             return GW_ENOMEM;
         o->nparts = smpp_text_split_hdr(&o->text, o->offs, SMPP_MAX_PARTS + 1, hdr[mode]);
     }

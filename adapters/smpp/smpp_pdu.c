@@ -9,6 +9,9 @@
  * (smpp_dcs_alphabet: 0 GSM 03.38, 1 IA5, 3 Latin-1, 8 UCS-2, and the
  * 3GPP TS 23.038 coding groups by their alphabet bits); any other coding
  * is kept as binary octets, and env->data_coding keeps the value as sent.
+ * data_coding 0 from an SMSC whose client connector says "dc0": "latin1"
+ * or "ascii" is read so (smpp_env_fill_dc0; smpp_dc0_check checks the
+ * key).
  * The text comes from short_message, or from the message_payload TLV when
  * short_message is empty.  A user data header (esm_class 0x40) is
  * stripped; a concatenation IE, 8-bit or 16-bit reference, is kept as the
@@ -194,7 +197,31 @@ int smpp_data_sm_as(const uint8_t *raw, size_t len, uint32_t as_cmd, uint8_t *ou
     return (int)k;
 }
 
+int smpp_dc0_check(const json_t *conf, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(conf, "dc0");
+
+    if (v != NULL && smpp_dc0_parse(json_string_value(v)) < 0) {
+        snprintf(err, errlen, "dc0: what data_coding 0 means to this SMSC, \"gsm\" (the default), "
+                              "\"latin1\" or \"ascii\" (also \"ia5\")");
+        return GW_EINVAL;
+    }
+    return 0;
+}
+
+int smpp_dc0_conf(const json_t *conf)
+{
+    int dc0 = smpp_dc0_parse(json_string_value(json_object_get(conf, "dc0")));
+
+    return dc0 < 0 ? SMPP_DC0_GSM : dc0;
+}
+
 int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)
+{
+    return smpp_env_fill_dc0(env, f, SMPP_DC0_GSM);
+}
+
+int smpp_env_fill_dc0(gw_envelope_t *env, const smpp_sm_fields_t *f, int dc0)
 {
     const uint8_t *p;
     size_t n, outlen;
@@ -237,7 +264,7 @@ int smpp_env_fill(gw_envelope_t *env, const smpp_sm_fields_t *f)
         env->body_len = n;
         return 0;
     }
-    text = smpp_text_decode(f->data_coding, p, n, &outlen);
+    text = smpp_text_decode_dc0(f->data_coding, dc0, p, n, &outlen);
     if (text == NULL || gw_env_set_str(&env->content_type, "text/plain", (size_t)-1) < 0) {
         free(text);
         return GW_ENOMEM;

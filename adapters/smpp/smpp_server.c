@@ -36,7 +36,8 @@
  * store on the worker pool (gw_core_query) and answered as SMPP 3.4 4.8.2
  * (ENROUTE until final; DELIVERED, EXPIRED, UNDELIVERABLE, REJECTED with
  * its final_date); any other account's id, or an unknown one, gets
- * ESME_RQUERYFAIL.  Repeated bind failures back off per peer address and
+ * ESME_RQUERYFAIL.  cancel_sm and replace_sm of messages still queued:
+ * smpp_cancel.c.  Repeated bind failures back off per peer address and
  * per system_id (smpp_guard.c).  Bound customers get enquire_link after
  * smpp.enquire_link_s of silence (link-dead detection).
  *
@@ -498,6 +499,18 @@ void smpp_server_query_answer(const smpp_work_t *w)
         smpp_session_send_pdu(s, buf, len);
 }
 
+/* cancel_sm / replace_sm (smpp_cancel.c): from a session bound to send,
+ * for the account's own messages. */
+static void smpp_server_cancel(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw)
+{
+    if (cu->bound_as != BIND_TRANSMITTER && cu->bound_as != BIND_TRANSCEIVER)
+        smpp_session_respond(cu->sess, h->cmd_id | 0x80000000u, ESME_RINVBNDSTS, h->seq, NULL);
+    else if (h->cmd_id == CANCEL_SM)
+        smpp_cancel_sm(cu->sess, cu->conn_name, h, raw);
+    else
+        smpp_replace_sm(cu->sess, cu->conn_name, h, raw);
+}
+
 static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
                                smpp_req_t *req)
 {
@@ -525,6 +538,10 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
         break;
     case SUBMIT_MULTI:
         smpp_server_multi(cu, h, pdu);
+        break;
+    case CANCEL_SM:
+    case REPLACE_SM:
+        smpp_server_cancel(cu, h, pdu);
         break;
     case DATA_SM:
         smpp_server_data(cu, h, pdu);
@@ -668,6 +685,7 @@ static void smpp_server_stats(void)
     smpp_stat_backoff = gw_stat("smpp.server_bind_backoff",
                                 "customer binds refused unchecked after repeated failures "
                                 "from the same address or for the same system_id");
+    smpp_cancel_stats();
 }
 
 /* A listener on addr:port whose sessions speak TLS of ctx (NULL: plain). */

@@ -31,8 +31,9 @@
  * Tracing: every PDU written and every complete PDU read is offered to the
  * trace bus (smpp_trace_pdu) when a trace is active, with its command
  * name, sequence, status, the addresses of a submit_sm / deliver_sm /
- * data_sm and the message_id of their responses, read straight from the
- * octets.  Bind PDUs are recorded without their bytes: they carry the
+ * data_sm, the message_id of their responses and of query_sm / cancel_sm /
+ * replace_sm (junction's id: a trace of a message shows them), read
+ * straight from the octets.  Bind PDUs are recorded without their bytes: they carry the
  * password.
  *
  * Threads: the SMPP thread only (libsmpp34's globals).
@@ -381,6 +382,8 @@ static const struct {
     { BIND_TRANSMITTER, "bind_transmitter" }, { BIND_TRANSMITTER_RESP, "bind_transmitter_resp" },
     { BIND_TRANSCEIVER, "bind_transceiver" }, { BIND_TRANSCEIVER_RESP, "bind_transceiver_resp" },
     { QUERY_SM, "query_sm" },                 { QUERY_SM_RESP, "query_sm_resp" },
+    { CANCEL_SM, "cancel_sm" },               { CANCEL_SM_RESP, "cancel_sm_resp" },
+    { REPLACE_SM, "replace_sm" },             { REPLACE_SM_RESP, "replace_sm_resp" },
     { SUBMIT_SM, "submit_sm" },               { SUBMIT_SM_RESP, "submit_sm_resp" },
     { DELIVER_SM, "deliver_sm" },             { DELIVER_SM_RESP, "deliver_sm_resp" },
     { DATA_SM, "data_sm" },                   { DATA_SM_RESP, "data_sm_resp" },
@@ -439,8 +442,11 @@ static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t 
                 smpp_trace_cstr(&p, end, dst, sizeof(dst));
             }
         }
-    } else if ((r.smpp_cmd == SUBMIT_SM_RESP || r.smpp_cmd == DATA_SM_RESP) && len > 16) {
+    } else if ((r.smpp_cmd == SUBMIT_SM_RESP || r.smpp_cmd == DATA_SM_RESP ||
+                r.smpp_cmd == QUERY_SM || r.smpp_cmd == REPLACE_SM) && len > 16) {
         smpp_trace_cstr(&p, end, msgid, sizeof(msgid));
+    } else if (r.smpp_cmd == CANCEL_SM && smpp_trace_cstr(&p, end, svc, sizeof(svc)) == 0) {
+        smpp_trace_cstr(&p, end, msgid, sizeof(msgid)); /* after service_type */
     }
     if (dst[0])
         snprintf(line, sizeof(line), "%s seq %u from %s to %s", name, r.smpp_seq, src, dst);

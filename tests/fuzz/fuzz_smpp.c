@@ -5,7 +5,8 @@
  * submit_sm / deliver_sm into an envelope (smpp_env_fill: addresses, UDH,
  * message_payload, text decoding), a submit_multi's destinations and the
  * submit_sm each stands for (smpp_multi_parse / smpp_multi_build), a
- * data_sm as the submit_sm it carries (smpp_data_sm_as), and the text
+ * data_sm as the submit_sm it carries (smpp_data_sm_as), cancel_sm and
+ * replace_sm bodies (smpp_cancel_parse / smpp_replace_parse), and the text
  * codecs and splitter.
  *
  * What the decoder accepts is encoded again with smpp_wire_encode_sm and
@@ -135,6 +136,24 @@ static void fuzz_smpp_multi(const uint8_t *pdu, size_t size)
     }
 }
 
+/* The same bytes as a cancel_sm and a replace_sm body (smpp_cancel.c):
+ * every string NUL-terminated within its field, a short_message no longer
+ * than its maximum. */
+static void fuzz_smpp_cancel(const uint8_t *pdu, size_t size)
+{
+    smpp_cancel_req_t c;
+    smpp_replace_req_t r;
+
+    if (smpp_cancel_parse(pdu, size, &c) == 0 &&
+        (strlen(c.message_id) >= sizeof c.message_id || strlen(c.src) >= sizeof c.src ||
+         strlen(c.dst) >= sizeof c.dst || strlen(c.service_type) >= sizeof c.service_type))
+        abort();
+    if (smpp_replace_parse(pdu, size, &r) == 0 &&
+        (strlen(r.message_id) >= sizeof r.message_id || r.sm_length > SMPP_WIRE_SM_MAX ||
+         strlen(r.schedule) >= sizeof r.schedule || strlen(r.validity) >= sizeof r.validity))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Malformed input is the norm here: keep the warnings off stderr. */
@@ -181,6 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_smpp_multi(pdu, size);
     fuzz_smpp_data(pdu, size);
+    fuzz_smpp_cancel(pdu, size);
     free(pdu);
     return 0;
 }

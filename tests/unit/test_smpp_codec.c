@@ -498,9 +498,84 @@ static void test_udh_longer_than_message_refused(void **state)
     gw_env_unref(env);
 }
 
+/* data_coding 0 per connector (conf "dc0"): Latin-1 and ASCII defaults. */
+static void test_dc0_names_parse_and_others_are_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(smpp_dc0_parse(NULL), SMPP_DC0_GSM);
+    assert_int_equal(smpp_dc0_parse("gsm"), SMPP_DC0_GSM);
+    assert_int_equal(smpp_dc0_parse("latin1"), SMPP_DC0_LATIN1);
+    assert_int_equal(smpp_dc0_parse("ascii"), SMPP_DC0_ASCII);
+    assert_int_equal(smpp_dc0_parse("ia5"), SMPP_DC0_ASCII);
+    assert_int_equal(smpp_dc0_parse("utf8"), -1);
+    assert_int_equal(smpp_dc0_parse(""), -1);
+}
+
+static void test_dc0_latin1_decodes_data_coding_0_as_latin1(void **state)
+{
+    static const uint8_t in[] = { 'c', 'a', 'f', 0xE9, ' ', 0xA3, '5', '@' };
+    size_t n;
+    char *s;
+
+    (void)state;
+    s = smpp_text_decode_dc0(0, SMPP_DC0_LATIN1, in, sizeof in, &n);
+    assert_non_null(s);
+    assert_string_equal(s, "caf\u00e9 \u00a35@");
+    free(s);
+    /* the same octets as GSM septets (the default) mean something else */
+    s = smpp_text_decode_dc0(0, SMPP_DC0_GSM, in, sizeof in, &n);
+    assert_non_null(s);
+    assert_string_not_equal(s, "caf\u00e9 \u00a35@");
+    free(s);
+    /* only the value 0: an explicit GSM coding group stays GSM */
+    s = smpp_text_decode_dc0(0xF0, SMPP_DC0_LATIN1, (const uint8_t *)"\x00", 1, &n);
+    assert_string_equal(s, "@");
+    free(s);
+}
+
+static void test_dc0_latin1_encodes_latin1_text_as_data_coding_0(void **state)
+{
+    smpp_text_t t;
+
+    (void)state;
+    assert_int_equal(smpp_text_encode_dc0("caf\u00e9", strlen("caf\u00e9"), SMPP_DC0_LATIN1, &t), 0);
+    assert_int_equal(t.data_coding, 0);
+    assert_int_equal(t.len, 4);
+    assert_memory_equal(t.data, "caf\xe9", 4);
+    smpp_text_free(&t);
+    /* the euro sign is not Latin-1: UCS-2 */
+    assert_int_equal(smpp_text_encode_dc0("5 \u20ac", strlen("5 \u20ac"), SMPP_DC0_LATIN1, &t), 0);
+    assert_int_equal(t.data_coding, SMPP_DC_UCS2);
+    smpp_text_free(&t);
+    /* GSM (the default): e acute is septet 0x05 */
+    assert_int_equal(smpp_text_encode_dc0("\u00e9", strlen("\u00e9"), SMPP_DC0_GSM, &t), 0);
+    assert_int_equal(t.data_coding, 0);
+    assert_int_equal(t.len, 1);
+    assert_int_equal(t.data[0], 0x05);
+    smpp_text_free(&t);
+}
+
+static void test_dc0_ascii_keeps_ascii_and_sends_the_rest_as_ucs2(void **state)
+{
+    smpp_text_t t;
+
+    (void)state;
+    assert_int_equal(smpp_text_encode_dc0("a@b", 3, SMPP_DC0_ASCII, &t), 0);
+    assert_int_equal(t.data_coding, 0);
+    assert_memory_equal(t.data, "a@b", 3); /* '@' stays 0x40, not GSM's 0x00 */
+    smpp_text_free(&t);
+    assert_int_equal(smpp_text_encode_dc0("\u00e9", strlen("\u00e9"), SMPP_DC0_ASCII, &t), 0);
+    assert_int_equal(t.data_coding, SMPP_DC_UCS2);
+    smpp_text_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dc0_names_parse_and_others_are_refused),
+        cmocka_unit_test(test_dc0_latin1_decodes_data_coding_0_as_latin1),
+        cmocka_unit_test(test_dc0_latin1_encodes_latin1_text_as_data_coding_0),
+        cmocka_unit_test(test_dc0_ascii_keeps_ascii_and_sends_the_rest_as_ucs2),
         cmocka_unit_test(test_ascii_encodes_as_gsm_one_octet_per_char),
         cmocka_unit_test(test_extension_chars_use_escape_pairs),
         cmocka_unit_test(test_gsm_accented_letters_map_to_table),

@@ -1,0 +1,306 @@
+/*
+ * gw_cancel.c - a sender takes back or changes a message that still waits
+ * in its queue (an SMPP customer's cancel_sm and replace_sm).
+ *
+ * Who decides.  A queued delivery belongs to the core thread, whose pump
+ * hands it to its connector (queued -> sending).  Both calls therefore go
+ * to that thread (gw_cq_withdraw): what it still finds in a queue's
+ * memory, and whose owner is the asking account, it unlinks there, in the
+ * same thread that would have sent it, so a message is either withdrawn
+ * or on its way to the connector, never both.
+ *
+ * A message can be between the writer and its queue: its insert (or a
+ * retry's change back to queued) committed, its sender answered, but the
+ * writer's hand-over to the core thread not yet arrived - a customer that
+ * cancels right after its submit_sm_resp can overtake it.  So when the
+ * first look finds nothing, the core looks once more after the writer has
+ * run every callback queued so far (db_writer_after), by which time every
+ * such hand-over is in the core's queue ahead of the second look.  What
+ * that one does not find either is not withdrawable: sending or later (in
+ * flight, submitted, final), held aside or only in the store while its
+ * queue is spilled past core.queue_memory, someone else's, or unknown -
+ * GW_ENOTFOUND either way, which keeps other accounts' ids from being
+ * probed.
+ *
+ * Commit, then acknowledge.  A cancel is the transition queued -> failed
+ * (reason_text "cancelled", event message.cancelled: docs/delivery.md)
+ * through gw_core_cancel_one; the caller's cb runs on the writer thread
+ * once every withdrawn message's change has committed.  A replace writes
+ * the new envelope (db_dlv_replace: content and expires_at; status, plan
+ * and queue place unchanged, event message.replaced); after its commit
+ * the delivery, with the new envelope, goes back to its queue (the back of
+ * it: the FIFO is in memory only, its qseq keeps its store order) and cb
+ * runs.  A replace that cannot be queued for the store puts the delivery
+ * back unchanged.
+ *
+ * The core owns no SMPP: the new text is made by the caller's edit
+ * function, run on the core thread on a copy of the envelope (so an SMPP
+ * short_message is decoded with the data_coding the message came with).
+ *
+ * Threads: gw_core_cancel / gw_core_replace on any thread; the matching,
+ * the edit and the store hand-over on the core thread; cb on the writer
+ * thread (or the core thread when nothing was withdrawn).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../db/db.h"
+#include "gw_core.h"
+#include "gw_core_int.h"
+#include "gw_cq.h"
+#include "gw_errors.h"
+#include "gw_events.h"
+#include "gw_log.h"
+#include "gw_str.h"
+
+typedef struct gw_cancel_ctx {
+    char owner[GW_NAME_MAX];
+    char id[GW_ENV_ID_LEN + 1];  /* "" when by addresses */
+    char *from, *to;             /* normalised texts; malloc'd */
+    gw_delivery_t *list;         /* withdrawn, not yet handed to the writer */
+    int pending;                 /* atomic: cancels queued and not yet committed, + 1
+                                  * while the core thread still hands them over */
+    int done;                    /* atomic: committed */
+    int again;                   /* the second look is asked for */
+    void (*look)(void *arg, int n); /* the core thread's continuation of a look */
+    gw_edit_fn_t edit;           /* replace */
+    void *edit_arg;
+    gw_envelope_t *new_env;      /* replace: the edited copy, while its write runs */
+    char *new_json;
+    gw_ack_cb_t cb;
+    void *arg;
+} gw_cancel_ctx_t;
+
+static void gw_cancel_ctx_free(gw_cancel_ctx_t *ctx)
+{
+    free(ctx->from);
+    free(ctx->to);
+    gw_env_unref(ctx->new_env);
+    free(ctx->new_json);
+    free(ctx);
+}
+
+/* Core thread: is d one the request names? */
+static int gw_cancel_pick(const gw_delivery_t *d, void *arg)
+{
+    const gw_cancel_ctx_t *ctx = arg;
+    const gw_envelope_t *e = d->env;
+
+    if (d->status != GW_ST_QUEUED || e->source.connector == NULL ||
+        strcmp(e->source.connector, ctx->owner) != 0)
+        return 0;
+    if (ctx->id[0])
+        return strcmp(e->id, ctx->id) == 0;
+    return e->from.address && e->to.address && strcmp(e->from.address, ctx->from) == 0 &&
+           strcmp(e->to.address, ctx->to) == 0;
+}
+
+static void gw_cancel_each(gw_delivery_t *d, void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    d->qnext = ctx->list;
+    ctx->list = d;
+}
+
+/* Writer thread: everything before has been handed on; look again. */
+static void gw_cancel_again(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    (void)qseq;
+    if (rc < 0 || gw_cq_withdraw(gw_cancel_pick, gw_cancel_each, ctx->look, ctx) < 0)
+        ctx->look(ctx, rc < 0 ? rc : GW_ENOMEM);
+}
+
+/* Core thread: a first look that found nothing asks for the second; 1 when
+ * it is under way (the continuation runs again then). */
+static int gw_cancel_look_again(gw_cancel_ctx_t *ctx, int n)
+{
+    if (n != 0 || ctx->again)
+        return 0;
+    ctx->again = 1; /* before the push: the callback may run at once */
+    if (db_writer_after(gw_cancel_again, ctx) == 0)
+        return 1;
+    return 0;
+}
+
+/* One reference of ctx->pending dropped; the last answers. */
+static void gw_cancel_unpend(gw_cancel_ctx_t *ctx)
+{
+    if (__atomic_sub_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    ctx->cb(ctx->arg, __atomic_load_n(&ctx->done, __ATOMIC_ACQUIRE) > 0 ? GW_OK : GW_ENOTFOUND);
+    gw_cancel_ctx_free(ctx);
+}
+
+/* Writer thread: one cancel committed. */
+static void gw_cancel_on_commit(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    (void)rc; /* updates always commit in the end */
+    (void)qseq;
+    __atomic_add_fetch(&ctx->done, 1, __ATOMIC_ACQ_REL);
+    gw_cancel_unpend(ctx);
+}
+
+/* Core thread: hand every withdrawn delivery to the writer as failed. */
+static void gw_cancel_on_withdrawn(void *arg, int n)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    char detail[96];
+    gw_delivery_t *d, *next;
+
+    if (gw_cancel_look_again(ctx, n))
+        return;
+    snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
+    __atomic_store_n(&ctx->pending, 1, __ATOMIC_RELEASE); /* this hand-over's own */
+    for (d = ctx->list; d != NULL; d = next) {
+        char id[GW_ENV_ID_LEN + 1];
+        next = d->qnext;
+        d->qnext = NULL;
+        memcpy(id, d->env->id, sizeof id); /* d is freed once its change is queued */
+        __atomic_add_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
+        if (gw_core_cancel_one(d, detail, gw_cancel_on_commit, ctx) < 0) {
+            /* not queued for the store: it stays queued, back to its queue */
+            __atomic_sub_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
+            gw_cq_ready(d);
+        } else {
+            GW_INFO("core", "%s: cancelled by %s", id, ctx->owner);
+        }
+    }
+    ctx->list = NULL;
+    gw_cancel_unpend(ctx);
+}
+
+/* A copy of a (normalised) address's text, or NULL. */
+static char *gw_cancel_addr(const gw_addr_t *a)
+{
+    return a && a->address ? strdup(a->address) : NULL;
+}
+
+int gw_core_cancel(const char *owner, const char *id, const gw_addr_t *from, const gw_addr_t *to,
+                   gw_ack_cb_t cb, void *arg)
+{
+    gw_cancel_ctx_t *ctx;
+    int rc;
+
+    if (owner == NULL || cb == NULL || strlen(owner) >= GW_NAME_MAX ||
+        (id != NULL && strlen(id) != GW_ENV_ID_LEN) ||
+        (id == NULL && (from == NULL || to == NULL || !from->address || !to->address)))
+        return GW_EINVAL;
+    if ((ctx = calloc(1, sizeof *ctx)) == NULL)
+        return GW_ENOMEM;
+    gw_strlcpy(ctx->owner, owner, sizeof ctx->owner);
+    if (id != NULL)
+        memcpy(ctx->id, id, GW_ENV_ID_LEN + 1);
+    else if ((ctx->from = gw_cancel_addr(from)) == NULL || (ctx->to = gw_cancel_addr(to)) == NULL)
+        goto out_nomem;
+    ctx->cb = cb;
+    ctx->arg = arg;
+    ctx->look = gw_cancel_on_withdrawn;
+    rc = gw_cq_withdraw(gw_cancel_pick, gw_cancel_each, gw_cancel_on_withdrawn, ctx);
+    if (rc < 0)
+        gw_cancel_ctx_free(ctx);
+    return rc;
+
+out_nomem:
+    gw_cancel_ctx_free(ctx);
+    return GW_ENOMEM;
+}
+
+/* ---- replace ----------------------------------------------------------------- */
+
+/* Writer thread: the new content is durable; the delivery takes it and
+ * goes back to its queue. */
+static void gw_replace_on_commit(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    gw_delivery_t *d = ctx->list;
+
+    (void)rc;
+    (void)qseq;
+    gw_env_unref(d->env);
+    d->env = ctx->new_env;
+    ctx->new_env = NULL;
+    free(d->env_json);
+    d->env_json = ctx->new_json;
+    ctx->new_json = NULL;
+    ctx->list = NULL;
+    if (d->next_at > gw_now_ms())
+        gw_cq_retry(d);
+    else
+        gw_cq_ready(d);
+    ctx->cb(ctx->arg, GW_OK);
+    gw_cancel_ctx_free(ctx);
+}
+
+/* Core thread: edit a copy of the withdrawn delivery's envelope and write
+ * it.  On any failure the delivery goes back unchanged. */
+static void gw_replace_on_withdrawn(void *arg, int n)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    gw_delivery_t *d = ctx->list;
+    gw_evbatch_t ev = { 0 };
+    json_t *j = NULL;
+    const char *why = NULL;
+    int rc = GW_ENOTFOUND;
+
+    if (gw_cancel_look_again(ctx, n))
+        return;
+    if (n <= 0 || d == NULL)
+        goto out_answer;
+    rc = GW_ENOMEM;
+    if ((j = gw_env_to_json(d->env)) == NULL || (ctx->new_env = gw_env_from_json(j, &why)) == NULL)
+        goto out_back;
+    if ((rc = ctx->edit(ctx->new_env, ctx->edit_arg)) < 0)
+        goto out_back;
+    rc = GW_ENOMEM;
+    if ((ctx->new_json = gw_env_to_text(ctx->new_env)) == NULL)
+        goto out_back;
+    gw_event_add(&ev, d, ctx->new_json, "replaced", ctx->owner);
+    rc = db_dlv_replace(d->env->id, ctx->new_json, ctx->new_env->expires_at, &ev,
+                        gw_replace_on_commit, ctx);
+    if (rc < 0) {
+        gw_evbatch_clear(&ev);
+        goto out_back;
+    }
+    json_decref(j);
+    GW_INFO("core", "%s: replaced by %s", d->env->id, ctx->owner);
+    return;
+
+out_back:
+    GW_WARN("core", "%s: not replaced: %s%s%s", d->env->id, gw_strerror(rc), why ? ": " : "",
+            why ? why : "");
+    json_decref(j);
+    ctx->list = NULL;
+    gw_cq_ready(d); /* still queued, as it was */
+out_answer:
+    ctx->cb(ctx->arg, rc < 0 ? rc : GW_ENOTFOUND);
+    gw_cancel_ctx_free(ctx);
+}
+
+int gw_core_replace(const char *owner, const char *id, gw_edit_fn_t edit, void *edit_arg,
+                    gw_ack_cb_t cb, void *arg)
+{
+    gw_cancel_ctx_t *ctx;
+    int rc;
+
+    if (owner == NULL || id == NULL || edit == NULL || cb == NULL ||
+        strlen(owner) >= GW_NAME_MAX || strlen(id) != GW_ENV_ID_LEN)
+        return GW_EINVAL;
+    if ((ctx = calloc(1, sizeof *ctx)) == NULL)
+        return GW_ENOMEM;
+    gw_strlcpy(ctx->owner, owner, sizeof ctx->owner);
+    memcpy(ctx->id, id, GW_ENV_ID_LEN + 1);
+    ctx->edit = edit;
+    ctx->edit_arg = edit_arg;
+    ctx->cb = cb;
+    ctx->arg = arg;
+    ctx->look = gw_replace_on_withdrawn;
+    rc = gw_cq_withdraw(gw_cancel_pick, gw_cancel_each, gw_replace_on_withdrawn, ctx);
+    if (rc < 0)
+        gw_cancel_ctx_free(ctx);
+    return rc;
+}
