@@ -1,6 +1,7 @@
 /*
- * gw_core_int.h - what gw_core.c offers the connector queues (gw_cq.c) and
- * nothing else sees.  Each takes d over and is one transition.
+ * gw_core_int.h - what gw_core.c offers the connector queues (gw_cq.c), the
+ * delivery reports (gw_report.c) and cancels (gw_cancel.c), and nothing
+ * else sees.  Each takes d over and is one transition.
  *
  *   gw_core_begin_send  queued -> sending; once that is committed, d goes
  *                       to its connector's send(); d->counted is settled
