@@ -1,7 +1,10 @@
 /*
  * gw_report.c - delivery reports for senders who asked for them
  * (gw_report.h): made by the store's writer in the transaction of the
- * final change, queued after its commit.
+ * final change, queued after its commit.  SMPP customers get the receipt
+ * text on their account:<id> connector; SIP senders who asked (IMDN or an
+ * X-SMS-* header) get theirs through the reply connector, chosen and
+ * filled by gw_report_sip.c.
  *
  * Threads: the writer thread (the two hooks); gw_report_text is pure.
  */
@@ -17,6 +20,7 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_report.h"
+#include "gw_report_sip.h"
 #include "gw_stats.h"
 #include "gw_str.h"
 #include "gw_trace.h"
@@ -70,6 +74,8 @@ static int gw_report_wanted(const gw_envelope_t *env, gw_status_t st, int wait)
 {
     int rd = env->registered_delivery & 0x3;
 
+    if (gw_report_sip_asked(env))
+        return gw_report_sip_wanted(env, st, wait);
     if (env->report.of != NULL || env->source.connector == NULL ||
         strncmp(env->source.connector, GW_REPORT_CONN_PREFIX,
                 sizeof GW_REPORT_CONN_PREFIX - 1) != 0)
@@ -89,6 +95,7 @@ static gw_delivery_t *gw_report_build(const gw_envelope_t *env, gw_status_t st, 
     gw_delivery_t *d = NULL;
     char text[256];
     const char *state = gw_report_stat(st, stat);
+    const char *target = env->source.connector;
     int rc;
 
     if (r == NULL)
@@ -112,8 +119,12 @@ static gw_delivery_t *gw_report_build(const gw_envelope_t *env, gw_status_t st, 
     }
     if (rc == 0)
         rc = gw_addr_copy(&r->to, &env->from);
+    if (rc == 0 && gw_report_sip_asked(env)) { /* a SIP sender's: through the reply connector */
+        rc = gw_report_sip_fill(r, env);
+        target = GW_REPORT_SIP_CONN;
+    }
     if (rc == 0 && (d = gw_dlv_new(r)) != NULL &&
-        (gw_dlv_plan_set(d, "report", env->source.connector) != 0 ||
+        (gw_dlv_plan_set(d, "report", target) != 0 ||
          (d->env_json = gw_env_to_text(r)) == NULL)) {
         gw_dlv_free(d);
         d = NULL;
@@ -139,9 +150,10 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const char *sourc
 
     if (env == NULL) {
         /* a row of the store: parse only what may be a customer's */
-        if (source_connector == NULL || env_json == NULL ||
-            strncmp(source_connector, GW_REPORT_CONN_PREFIX,
-                    sizeof GW_REPORT_CONN_PREFIX - 1) != 0)
+        if ((source_connector == NULL || env_json == NULL ||
+             strncmp(source_connector, GW_REPORT_CONN_PREFIX,
+                     sizeof GW_REPORT_CONN_PREFIX - 1) != 0) &&
+            !gw_report_sip_maybe(source_connector, env_json))
             return NULL;
         o = json_loads(env_json, JSON_ALLOW_NUL, NULL);
         parsed = o ? gw_env_from_json(o, &why) : NULL;

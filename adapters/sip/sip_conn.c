@@ -8,6 +8,11 @@
  *   transport    "udp" (the only one for now; optional)
  *   from_domain  host part of our From URI (optional; default: our own
  *                address towards the target, with sip.port)
+ *   reply        true instead of uri: the reply connector, which sends each
+ *                delivery report to the SIP sender it answers (the address
+ *                and From URI the original left in its tags).  One exists
+ *                always, "sip:reply" (gateway/gw_connectors.c makes it);
+ *                gateway/gw_report_sip.c plans the reports to it.
  *
  * The connector's state (sip_conn_t) is reference counted: conn_close drops
  * the adapter's reference while client transactions may still hold theirs.
@@ -41,8 +46,17 @@ static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_
     const char *text = json_string_value(json_object_get(conf, "uri"));
     const json_t *tr = json_object_get(conf, "transport");
     const json_t *fd = json_object_get(conf, "from_domain");
+    const json_t *reply = json_object_get(conf, "reply");
     osip_uri_t *uri = NULL;
 
+    if (json_is_object(conf) && reply != NULL) {
+        if (!json_is_true(reply) || text != NULL) {
+            snprintf(err, errlen, "conf.reply: true, and no uri (a report names its own)");
+            return GW_EINVAL;
+        }
+        *out = NULL;
+        return 0;
+    }
     if (!json_is_object(conf) || !text) {
         snprintf(err, errlen, "conf.uri (a sip: URI string) is required");
         return GW_EINVAL;
@@ -124,13 +138,17 @@ int sip_conn_open(gw_connector_t *c)
         goto out_free;
     }
     snprintf(sc->name, sizeof sc->name, "%s", c->name);
-    sc->uri_text = strdup(json_string_value(json_object_get(c->conf, "uri")));
+    sc->reply = sc->uri == NULL;
+    sc->uri_text = strdup(sc->reply ? "(reply to sender)"
+                                    : json_string_value(json_object_get(c->conf, "uri")));
     sc->from_domain = fdom ? strdup(fdom) : NULL;
     if (!sc->uri_text || (fdom && !sc->from_domain)) {
         rc = GW_ENOMEM;
         goto out_free;
     }
-    rc = sip_conn_resolve(sc);
+    if (sc->reply)
+        snprintf(sc->local_ip, sizeof sc->local_ip, "%s", sip_conf.listen);
+    rc = sc->reply ? 0 : sip_conn_resolve(sc);
     if (rc < 0) {
         GW_ERR(SIP_LOG, "connector %s: cannot resolve %s", c->name, sc->uri->host);
         goto out_free;

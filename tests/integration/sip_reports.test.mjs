@@ -1,0 +1,197 @@
+// Delivery reports to SIP senders and SMS details in X-SMS-* headers
+// (issue 7, "Receipts"; docs/sip-sms-headers.md).  Real peers: SIPp sends
+// the MESSAGE (IMDN in CPIM, or X-SMS-* headers), an npm smpp SMSC gets
+// the submit_sm and sends the delivery receipt, and a SIPp UAS on its own
+// port stands for the sender's user agent and receives the report MESSAGE
+// (sip.reports_to "from": the From URI's host and port).  Every wait is
+// for a state, bounded; "nothing sent" is checked once the message's final
+// state (and so the report that would share its transaction) committed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { startJunction, freePort, waitFor } from './lib/junction.mjs';
+import { runSipp, startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
+import { startSmsc, waitBound } from './lib/smsc.mjs';
+
+let j;
+let smsc;
+let reportUa; // the SIP sender's UA, receiving reports
+let reportPort;
+let far; // a SIP target for MO from the SMSC
+let farPort;
+
+const counters = async () => (await j.mi('stats.get')).counters;
+const messagesAt = (h) => loggedMessages(h.messageFile, 'received').filter((m) => m.startsWith('MESSAGE '));
+
+before(async () => {
+  j = await startJunction({ params: { 'core.retry_base_ms': 200, 'sip.reports_to': 'from' } });
+  reportPort = await freePort();
+  reportUa = startSipp({ scenario: 'uas_report.xml', dir: j.dir, name: 'reports', localPort: reportPort });
+  farPort = await freePort();
+  far = startSipp({ scenario: 'uas_report.xml', dir: j.dir, name: 'far', localPort: farPort });
+  smsc = await startSmsc();
+  await j.mi('connectors.add', {
+    name: 'smsc', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'junction', password: 'secret' },
+  });
+  await j.mi('connectors.add', { name: 'far', type: 'sip', conf: { uri: `sip:127.0.0.1:${farPort}` } });
+  await j.mi('routes.add', { name: 'to-smsc', priority: 1, dst_prefix: '4917', target: 'smsc' });
+  await j.mi('routes.add', { name: 'to-far', priority: 2, dst_prefix: '4930', target: 'far' });
+  await waitBound(j, 'smsc');
+});
+
+after(async () => {
+  await stopAllSipp();
+  if (j) await j.cleanup();
+  if (smsc) await smsc.stop();
+});
+
+// Run one SIPp UAC scenario to its 202; keys: -key name value pairs.
+async function send(scenario, name, service, keys = {}) {
+  const args = [];
+  for (const [k, v] of Object.entries({ report_port: reportPort, ...keys })) args.push('-key', k, String(v));
+  const h = await runSipp({
+    scenario, dir: j.dir, name, localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, calls: 1, service, args,
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+}
+
+// The submit_sm to dst (each test its own number), once the SMSC has it.
+const submitted = (dst) => waitFor(() => smsc.submits.find((p) => p.destination_addr === dst),
+  10000, `submit_sm to ${dst} at the SMSC`);
+
+// Junction's row of the message the SMSC knows as remoteId.
+const rowOf = async (remoteId) => (await j.mi('messages.list', { limit: 200 })).find((m) => m.remote_id === remoteId);
+
+async function receipt(pdu, stat) {
+  const resp = await smsc.deliver({
+    esm_class: 0x04, source_addr: pdu.destination_addr, destination_addr: pdu.source_addr,
+    short_message: `id:${pdu.smsc_message_id} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} ` +
+      `submit date:2612011200 done date:2612011201 stat:${stat} err:000 text:x`,
+  });
+  assert.equal(resp.command_status, 0, 'receipt acknowledged');
+}
+
+const finalOf = (pdu, status) => waitFor(async () => (await rowOf(pdu.smsc_message_id))?.status === status,
+  10000, `message ${pdu.smsc_message_id} ${status}`);
+
+test('IMDN requested in CPIM: registered_delivery 1, DELIVRD receipt -> IMDN <delivered/> with the sender\'s Message-ID', async () => {
+  const before = (await counters())['sip.tx_report'] ?? 0;
+  await send('uac_message_imdn.xml', 'imdn1', '+4917011111111', { imdn_id: 'imdn-abc-001' });
+  const pdu = await submitted('4917011111111');
+  assert.equal(pdu.short_message.message.trim(), 'Hello IMDN 1', 'the CPIM wrapper was taken off');
+  assert.equal(pdu.registered_delivery, 1);
+  await receipt(pdu, 'DELIVRD');
+  const got = await waitFor(() => messagesAt(reportUa).find((m) => m.includes('imdn-abc-001')), 15000,
+    'the IMDN at the sender\'s UA');
+  assert.match(got, new RegExp(`^MESSAGE sip:alice@127\\.0\\.0\\.1:${reportPort} SIP/2\\.0\r?\n`));
+  assert.match(got, /\r?\nContent-Type: message\/cpim\r?\n/);
+  assert.match(got, /\r?\nNS: imdn <urn:ietf:params:imdn>\r?\n/);
+  assert.match(got, /\r?\nContent-Type: message\/imdn\+xml\r?\n/);
+  assert.match(got, /\r?\nContent-Disposition: notification\r?\n/);
+  assert.match(got, /<message-id>imdn-abc-001<\/message-id>/);
+  assert.match(got, /<datetime>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ<\/datetime>/);
+  assert.match(got, /<delivery-notification><status><delivered\/><\/status><\/delivery-notification>/);
+  assert.match(got, /\r?\nX-SMS-Status: DELIVRD\r?\n/);
+  await waitFor(async () => ((await counters())['sip.tx_report'] ?? 0) === before + 1, 10000, 'sip.tx_report counted');
+});
+
+test('IMDN requested, UNDELIV receipt -> IMDN <failed/>', async () => {
+  await send('uac_message_imdn.xml', 'imdn2', '+4917022222222', { imdn_id: 'imdn-fail-002' });
+  const pdu = await submitted('4917022222222');
+  await receipt(pdu, 'UNDELIV');
+  await finalOf(pdu, 'failed');
+  const got = await waitFor(() => messagesAt(reportUa).find((m) => m.includes('imdn-fail-002')), 15000,
+    'the failure IMDN');
+  assert.match(got, /<status><failed\/><\/status>/);
+  assert.doesNotMatch(got, /<delivered\/>/);
+  assert.match(got, /\r?\nX-SMS-Status: UNDELIV\r?\n/);
+});
+
+test('X-SMS-Receipt: yes -> a plain-text report with the outcome', async () => {
+  await send('uac_message_receipt.xml', 'rcpt1', '+4917033333333');
+  const pdu = await submitted('4917033333333');
+  assert.equal(pdu.registered_delivery, 1);
+  await receipt(pdu, 'DELIVRD');
+  const got = await waitFor(() => messagesAt(reportUa).find((m) => m.includes('+4917033333333 was delivered')),
+    15000, 'the text report');
+  assert.match(got, /\r?\nContent-Type: text\/plain;charset=UTF-8\r?\n/);
+  assert.match(got, /Your message to \+4917033333333 was delivered at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\./);
+  assert.match(got, /\r?\nX-SMS-Status: DELIVRD\r?\n/);
+  const row = await rowOf(pdu.smsc_message_id);
+  assert.match(got, new RegExp(`\r?\nX-SMS-Message-Id: ${row.id}\r?\n`), 'the report names the message');
+});
+
+test('no report asked for: the message is delivered and nothing is sent to the sender', async () => {
+  const reportsBefore = (await counters())['core.reports'] ?? 0;
+  const atUaBefore = messagesAt(reportUa).length;
+  await send('uac_message_sms.xml', 'plain1', '+4917044444444', { validity: 600 });
+  const pdu = await submitted('4917044444444');
+  await receipt(pdu, 'DELIVRD');
+  await finalOf(pdu, 'delivered'); // its report would have committed with this
+  assert.equal((await counters())['core.reports'] ?? 0, reportsBefore, 'no report made');
+  assert.equal(messagesAt(reportUa).length, atUaBefore, 'nothing at the sender\'s UA');
+});
+
+test('X-SMS-Coding ucs2 and X-SMS-Validity reach the SMSC as data_coding 8 and validity_period', async () => {
+  const t0 = Date.now();
+  await send('uac_message_sms.xml', 'sms2', '+4917055555555', { validity: 600 });
+  const pdu = await submitted('4917055555555');
+  assert.equal(pdu.data_coding, 8, 'UCS-2 although GSM 03.38 would carry the text');
+  assert.equal(pdu.short_message.message.trim(), 'Hello coding 1');
+  assert.ok(pdu.validity_period instanceof Date, `validity_period ${pdu.validity_period}`);
+  const left = (pdu.validity_period.getTime() - t0) / 1000;
+  assert.ok(left > 540 && left <= 660, `validity about 600 s, got ${left}`);
+  const row = await rowOf(pdu.smsc_message_id);
+  assert.ok(Math.abs(row.expires_at - row.created_at - 600000) < 2000, 'the message expires with it');
+});
+
+// A raw MESSAGE over UDP; resolves with the response's first line.
+async function rawMessage(extra, body = 'hello', contentType = 'text/plain;charset=UTF-8') {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  const port = sock.address().port;
+  const b = Buffer.from(body, 'utf8');
+  const req = `MESSAGE sip:+4917066666666@127.0.0.1:${j.ports.sip} SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${Math.random().toString(16).slice(2)};rport\r\n` +
+    'Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=r1\r\nTo: <sip:+4917066666666@127.0.0.1>\r\n' +
+    `Call-ID: raw-${Math.random().toString(16).slice(2)}\r\nCSeq: 1 MESSAGE\r\n` +
+    `Content-Type: ${contentType}\r\n${extra}Content-Length: ${b.length}\r\n\r\n`;
+  const got = new Promise((resolve) => sock.once('message', (m) => resolve(m.toString('utf8'))));
+  sock.send(Buffer.concat([Buffer.from(req), b]), j.ports.sip, '127.0.0.1');
+  const resp = await Promise.race([got, new Promise((_, rej) => setTimeout(() => rej(new Error('no response')), 5000))]);
+  sock.close();
+  return resp.split('\r\n')[0];
+}
+
+test('bad X-SMS-* values and a bad CPIM body are refused 400 with a reason naming them', async () => {
+  const before = (await counters())['sip.rx_refused_sms'] ?? 0;
+  assert.match(await rawMessage('X-SMS-Validity: soon\r\n'), /^SIP\/2\.0 400 Bad X-SMS-Validity/);
+  assert.match(await rawMessage('X-SMS-Validity: 0\r\n'), /^SIP\/2\.0 400 Bad X-SMS-Validity/);
+  assert.match(await rawMessage('X-SMS-Validity: 99999999999\r\n'), /^SIP\/2\.0 400 Bad X-SMS-Validity/);
+  assert.match(await rawMessage('X-SMS-Coding: klingon\r\n'), /^SIP\/2\.0 400 Bad X-SMS-Coding/);
+  assert.match(await rawMessage('X-SMS-Registered-Delivery: 7\r\n'), /^SIP\/2\.0 400 Bad X-SMS-Registered-Delivery/);
+  assert.match(await rawMessage('X-SMS-Receipt: perhaps\r\n'), /^SIP\/2\.0 400 Bad X-SMS-Receipt/);
+  assert.match(await rawMessage('', 'no blank line at all', 'message/cpim'), /^SIP\/2\.0 400 Bad CPIM Body/);
+  assert.match(await rawMessage('', 'From: <sip:a@b>\r\n\r\nContent-Type: image/png\r\n\r\nxx', 'message/cpim'),
+    /^SIP\/2\.0 415 Unsupported CPIM Content/);
+  assert.equal((await counters())['sip.rx_refused_sms'] ?? 0, before + 8);
+  // and a good one still goes through
+  assert.match(await rawMessage('X-SMS-Validity: 60\r\nX-SMS-Coding: gsm\r\n'), /^SIP\/2\.0 202/);
+});
+
+test('an MO from the SMSC reaches a SIP target with X-SMS-Coding, X-SMS-Source-TON/-NPI', async () => {
+  const resp = await smsc.deliver({
+    source_addr_ton: 1, source_addr_npi: 1, source_addr: '4915112345678',
+    destination_addr: '4930123456', data_coding: 8,
+    short_message: Buffer.from('MO grüße Привет', 'utf16le').swap16(),
+  });
+  assert.equal(resp.command_status, 0);
+  const got = await waitFor(() => messagesAt(far).find((m) => m.includes('MO grüße Привет')), 10000,
+    'the MO at the SIP target');
+  assert.match(got, /\r?\nX-SMS-Coding: ucs2\r?\n/);
+  assert.match(got, /\r?\nX-SMS-Source-TON: 1\r?\n/);
+  assert.match(got, /\r?\nX-SMS-Source-NPI: 1\r?\n/);
+  assert.doesNotMatch(got, /X-SMS-Status/, 'not a report');
+});
