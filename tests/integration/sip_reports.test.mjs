@@ -3,7 +3,10 @@
 // the MESSAGE (IMDN in CPIM, or X-SMS-* headers), an npm smpp SMSC gets
 // the submit_sm and sends the delivery receipt, and a SIPp UAS on its own
 // port stands for the sender's user agent and receives the report MESSAGE
-// (sip.reports_to "from": the From URI's host and port).  Every wait is
+// (sip.reports_to "from": the From URI's host and port).  A scripted UA on
+// a node socket refuses a report once (it is sent again), and a node
+// sender checks the default sip.reports_to "source" (the report comes
+// back to the socket the MESSAGE came from).  Every wait is
 // for a state, bounded; "nothing sent" is checked once the message's final
 // state (and so the report that would share its transaction) committed.
 import { test, before, after } from 'node:test';
@@ -194,4 +197,90 @@ test('an MO from the SMSC reaches a SIP target with X-SMS-Coding, X-SMS-Source-T
   assert.match(got, /\r?\nX-SMS-Source-TON: 1\r?\n/);
   assert.match(got, /\r?\nX-SMS-Source-NPI: 1\r?\n/);
   assert.doesNotMatch(got, /X-SMS-Status/, 'not a report');
+});
+
+// A UA on a node UDP socket: answer(n) gives the status line for the n-th
+// MESSAGE it gets (0-based).  u.requests keeps them all.
+async function scriptedUa(answer) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  const u = { port: sock.address().port, requests: [] };
+  sock.on('message', (m, rinfo) => {
+    const req = m.toString('utf8');
+    const status = answer(u.requests.length);
+    u.requests.push(req);
+    // the header block only: a CPIM body has From and To lines of its own
+    const keep = req.split('\r\n\r\n')[0].split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+      .map((l) => (/^To:/i.test(l) ? `${l};tag=ua1` : l));
+    sock.send(Buffer.from(`SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`),
+      rinfo.port, rinfo.address);
+  });
+  u.close = () => new Promise((resolve) => sock.close(resolve));
+  return u;
+}
+
+test('a report the sender\'s UA refuses with 503 is kept and sent again until it answers 200', async () => {
+  const ua = await scriptedUa((n) => (n === 0 ? '503 Service Unavailable' : '200 OK'));
+  try {
+    await send('uac_message_imdn.xml', 'retry1', '+4917077777777', { imdn_id: 'imdn-retry-007', report_port: ua.port });
+    const pdu = await submitted('4917077777777');
+    await receipt(pdu, 'DELIVRD');
+    await waitFor(() => ua.requests.length >= 2, 15000, 'the report sent a second time');
+    for (const r of ua.requests.slice(0, 2)) assert.match(r, /<message-id>imdn-retry-007<\/message-id>/);
+    const orig = await rowOf(pdu.smsc_message_id);
+    const rep = await waitFor(async () => (await j.mi('messages.list', { limit: 200 }))
+      .find((m) => m.envelope?.report?.of === orig.id && m.status === 'delivered'), 10000, 'the report delivered');
+    assert.equal(rep.target, 'sip:reply');
+    assert.equal(rep.attempts, 2, 'one refused attempt, one answered');
+  } finally {
+    await ua.close();
+  }
+});
+
+test('sip.reports_to source: the report goes back to where the MESSAGE came from', async (t) => {
+  const j2 = await startJunction({ params: { 'core.retry_base_ms': 200 } });
+  t.after(() => j2.cleanup());
+  const smsc2 = await startSmsc();
+  t.after(() => smsc2.stop());
+  await j2.mi('connectors.add', {
+    name: 'smsc', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc2.port, system_id: 'junction', password: 'secret' },
+  });
+  await j2.mi('routes.add', { name: 'to-smsc', priority: 1, dst_prefix: '4917', target: 'smsc' });
+  await waitBound(j2, 'smsc');
+  // the sender: one UDP socket that sends the MESSAGE and then gets the
+  // report on it (a From URI with no address junction could use)
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => sock.close(resolve)));
+  const got = [];
+  sock.on('message', (m, rinfo) => {
+    const text = m.toString('utf8');
+    got.push(text);
+    if (!text.startsWith('MESSAGE ')) return;
+    const keep = text.split('\r\n\r\n')[0].split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+      .map((l) => (/^To:/i.test(l) ? `${l};tag=ua2` : l));
+    sock.send(Buffer.from(`SIP/2.0 200 OK\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`), rinfo.port, rinfo.address);
+  });
+  const port = sock.address().port;
+  const body = 'Hello source';
+  sock.send(Buffer.from(`MESSAGE sip:+4917088888888@127.0.0.1:${j2.ports.sip} SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-src1;rport\r\nMax-Forwards: 70\r\n` +
+    'From: <sip:alice@example.invalid>;tag=s1\r\nTo: <sip:+4917088888888@127.0.0.1>\r\n' +
+    'Call-ID: src-1\r\nCSeq: 1 MESSAGE\r\nX-SMS-Receipt: yes\r\n' +
+    `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`), j2.ports.sip, '127.0.0.1');
+  await waitFor(() => got.some((m) => m.startsWith('SIP/2.0 202')), 5000, '202 to the sender');
+  const pdu = await waitFor(() => smsc2.submits.find((p) => p.destination_addr === '4917088888888'), 10000,
+    'the submit_sm');
+  const resp = await smsc2.deliver({
+    esm_class: 0x04, source_addr: pdu.destination_addr, destination_addr: pdu.source_addr,
+    short_message: `id:${pdu.smsc_message_id} sub:001 dlvrd:001 submit date:2612011200 ` +
+      'done date:2612011201 stat:DELIVRD err:000 text:x',
+  });
+  assert.equal(resp.command_status, 0);
+  const rep = await waitFor(() => got.find((m) => m.startsWith('MESSAGE ')), 10000, 'the report at the source');
+  assert.match(rep, /^MESSAGE sip:alice@example\.invalid SIP\/2\.0\r\n/);
+  assert.match(rep, /Your message to \+4917088888888 was delivered at /);
+  await waitFor(async () => ((await j2.mi('stats.get')).counters['sip.tx_report'] ?? 0) === 1, 10000,
+    'the report answered 200');
 });
