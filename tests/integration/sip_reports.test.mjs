@@ -79,6 +79,16 @@ async function receipt(pdu, stat) {
 const finalOf = (pdu, status) => waitFor(async () => (await rowOf(pdu.smsc_message_id))?.status === status,
   10000, `message ${pdu.smsc_message_id} ${status}`);
 
+test('the reply connector sip:reply is listed, ready, and cannot be added by hand', async () => {
+  const c = (await j.mi('connectors.list')).find((x) => x.name === 'sip:reply');
+  assert.ok(c, 'sip:reply listed');
+  assert.equal(c.type, 'sip');
+  assert.deepEqual(c.conf, { reply: true });
+  assert.equal(c.status.state, 'ready');
+  await assert.rejects(j.mi('connectors.add', { name: 'sip:reply', type: 'sip', conf: { reply: true } }),
+    (e) => e.rpc?.code === -32602 && /SIP adapter's own connector/.test(e.rpc.message));
+});
+
 test('IMDN requested in CPIM: registered_delivery 1, DELIVRD receipt -> IMDN <delivered/> with the sender\'s Message-ID', async () => {
   const before = (await counters())['sip.tx_report'] ?? 0;
   await send('uac_message_imdn.xml', 'imdn1', '+4917011111111', { imdn_id: 'imdn-abc-001' });
