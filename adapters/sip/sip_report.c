@@ -106,9 +106,10 @@ static void sip_report_time(int64_t ms, char out[21])
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The message/imdn+xml document of r. */
-static void sip_report_imdn_xml(const gw_envelope_t *r, const char *id, const char *when,
-                                const char *recipient, int delivered, gw_jbuf_t *x)
+/* The message/imdn+xml document of a report on the message id (the
+ * sender's imdn.Message-ID) to recipient, final at when. */
+static void sip_report_imdn_xml(const char *id, const char *when, const char *recipient,
+                                int delivered, gw_jbuf_t *x)
 {
     gw_jbuf_puts(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
                     "<imdn xmlns=\"urn:ietf:params:xml:ns:imdn\">\r\n<message-id>");
@@ -122,7 +123,6 @@ static void sip_report_imdn_xml(const gw_envelope_t *r, const char *id, const ch
     gw_jbuf_puts(x, "</original-recipient-uri>\r\n<delivery-notification><status>");
     gw_jbuf_puts(x, delivered ? "<delivered/>" : "<failed/>");
     gw_jbuf_puts(x, "</status></delivery-notification>\r\n</imdn>\r\n");
-    (void)r;
 }
 
 /* See sip.h. */
@@ -139,7 +139,7 @@ int sip_report_body(const gw_envelope_t *r, const char *from_uri, const char *to
 
     sip_report_time(r->created_at, when);
     if (form != NULL && strcmp(form, "imdn") == 0 && id != NULL) {
-        sip_report_imdn_xml(r, id, when, from_uri, delivered, &x);
+        sip_report_imdn_xml(id, when, from_uri, delivered, &x);
         gw_jbuf_puts(b, "From: <");
         sip_report_xml(b, from_uri);
         gw_jbuf_puts(b, ">\r\nTo: <");
