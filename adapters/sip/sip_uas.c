@@ -266,10 +266,19 @@ static int sip_sms_apply(gw_envelope_t *env, const osip_message_t *req, const si
                           sms->imdn ? "IMDN" : "header", sip_conf.reports);
         return rc;
     }
-    gw_stat_add(sip_stats.rx_report_req, 1);
-    sip_uas_reply_to(req, src, reply_to, sizeof reply_to);
     if (osip_uri_to_str(req->from->url, &uri) != 0 || uri == NULL)
         return GW_ENOMEM;
+    for (const char *p = uri; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F || strchr("<>\"", *p)) {
+            /* it becomes a Request-URI and a To header: nothing that
+             * could end them */
+            if (gw_trace_on())
+                gw_trace_envf(env, GW_TRACE_LOG, "report asked for, none sent: From URI unusable");
+            osip_free(uri);
+            return 0;
+        }
+    gw_stat_add(sip_stats.rx_report_req, 1);
+    sip_uas_reply_to(req, src, reply_to, sizeof reply_to);
     rc = gw_env_set_tag(env, SIP_TAG_REPORT, form);
     if (rc == 0)
         rc = gw_env_set_tag(env, SIP_TAG_REPORT_ON,
