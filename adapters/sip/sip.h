@@ -169,6 +169,9 @@ typedef struct sip_sms {
  * and its X-SMS-* headers into s.  0, or the status to answer (400, 415)
  * with *reason a static phrase naming what is wrong. */
 int sip_sms_read(const osip_message_t *req, sip_sms_t *s, const char **reason);
+/* SIP_REPORTS_* of a setting's text ("none", "auto", "imdn", "text"), or
+ * -1 (also for NULL). */
+int sip_reports_form(const char *s);
 /* The two halves, for tests and the fuzz target: a CPIM body buf[0..n)
  * and the headers (s set up by the caller: coding/validity_s/rd -1). */
 int sip_cpim_parse(const char *buf, size_t n, sip_sms_t *s, const char **reason);
@@ -287,6 +290,8 @@ struct sip_conn {
     char *uri_text;           /* conf "uri" */
     osip_uri_t *uri;          /* parsed conf uri; NULL on the reply connector */
     char *from_domain;        /* conf "from_domain" or NULL */
+    int report_form;          /* conf "reports": SIP_REPORTS_*, -1: not set */
+    struct sip_conn *next_reporting; /* sip_conn.c's list, under its lock */
     int reply;                /* conf "reply": true: the reply connector (no uri; each
                                * report names its destination, SIP_TAG_REPLY_*) */
     char local_ip[64];        /* our address towards dest (or sip.listen) */
@@ -301,6 +306,9 @@ int sip_conn_send(struct gw_connector *c, gw_delivery_t *d);
 /* SIP_CONN_MAX_INFLIGHT MESSAGEs may be outstanding (gw_adapter.h). */
 int sip_conn_room(struct gw_connector *c);
 json_t *sip_conn_status(struct gw_connector *c);
+/* The conf "reports" (SIP_REPORTS_*) of the open connector whose target
+ * is src (address and port), with its name into name; -1 when none is. */
+int sip_conn_report_form(const struct sockaddr_in *src, char *name, size_t n);
 sip_conn_t *sip_conn_ref(sip_conn_t *c);
 void sip_conn_unref(sip_conn_t *c);
 

@@ -72,23 +72,17 @@ static void sip_stats_init(void)
 /* The report settings as numbers, checked once: 0 or GW_EINVAL. */
 static int sip_reports_conf(void)
 {
-    static const char *const forms[] = {"none", "auto", "imdn", "text"};
-    int rc = GW_EINVAL;
-
-    for (int i = 0; i < (int)(sizeof forms / sizeof forms[0]); i++)
-        if (strcmp(sip_conf.reports, forms[i]) == 0) {
-            sip_conf.report_form = i;
-            rc = 0;
-        }
-    if (rc != 0)
+    sip_conf.report_form = sip_reports_form(sip_conf.reports);
+    if (sip_conf.report_form < 0) {
         GW_ERR(SIP_LOG, "sip.reports '%s': one of none, auto, imdn, text", sip_conf.reports);
-    else if (strcmp(sip_conf.reports_to, "source") == 0 || strcmp(sip_conf.reports_to, "from") == 0)
-        sip_conf.report_to_from = strcmp(sip_conf.reports_to, "from") == 0;
-    else {
-        GW_ERR(SIP_LOG, "sip.reports_to '%s': source or from", sip_conf.reports_to);
-        rc = GW_EINVAL;
+        return GW_EINVAL;
     }
-    return rc;
+    if (strcmp(sip_conf.reports_to, "source") != 0 && strcmp(sip_conf.reports_to, "from") != 0) {
+        GW_ERR(SIP_LOG, "sip.reports_to '%s': source or from", sip_conf.reports_to);
+        return GW_EINVAL;
+    }
+    sip_conf.report_to_from = strcmp(sip_conf.reports_to, "from") == 0;
+    return 0;
 }
 
 /* MI sip.stats: the adapter's counters and settings.  MI thread. */

@@ -8,6 +8,10 @@
  *   transport    "udp" (the only one for now; optional)
  *   from_domain  host part of our From URI (optional; default: our own
  *                address towards the target, with sip.port)
+ *   reports      "auto", "imdn", "text" or "none" (optional): the form of the
+ *                delivery reports to MESSAGEs that come from this connector's
+ *                target address and port, instead of sip.reports
+ *                (docs/sip-sms-headers.md)
  *   reply        true instead of uri: the reply connector, which sends each
  *                delivery report to the SIP sender it answers (the address
  *                and From URI the original left in its tags).  One exists
@@ -39,6 +43,9 @@
  * before conn_close (see sip_conn_send) */
 static pthread_mutex_t sip_conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned sip_conn_rr; /* atomic: round robin over workers */
+/* the open connectors with a conf "reports", for sip_conn_report_form;
+ * guarded by sip_conn_lock, each entry's reference is its gw_connector's */
+static sip_conn_t *sip_conn_reporting;
 
 /* Parse conf into a new uri; 0 or GW_EINVAL with a reason in err. */
 static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_t errlen)
@@ -67,6 +74,11 @@ static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_
     }
     if (fd && (!json_is_string(fd) || !json_string_value(fd)[0])) {
         snprintf(err, errlen, "conf.from_domain must be a non-empty string");
+        return GW_EINVAL;
+    }
+    if (json_object_get(conf, "reports") != NULL &&
+        sip_reports_form(json_string_value(json_object_get(conf, "reports"))) < 0) {
+        snprintf(err, errlen, "conf.reports: one of \"auto\", \"imdn\", \"text\", \"none\"");
         return GW_EINVAL;
     }
     if (osip_uri_init(&uri) != 0)
@@ -153,8 +165,15 @@ int sip_conn_open(gw_connector_t *c)
         GW_ERR(SIP_LOG, "connector %s: cannot resolve %s", c->name, sc->uri->host);
         goto out_free;
     }
+    sc->report_form = json_object_get(c->conf, "reports") != NULL
+                          ? sip_reports_form(json_string_value(json_object_get(c->conf, "reports")))
+                          : -1;
     pthread_mutex_lock(&sip_conn_lock);
     c->priv = sc;
+    if (sc->report_form >= 0 && !sc->reply) {
+        sc->next_reporting = sip_conn_reporting;
+        sip_conn_reporting = sc;
+    }
     pthread_mutex_unlock(&sip_conn_lock);
     GW_INFO(SIP_LOG, "connector %s ready: %s", c->name, sc->uri_text);
     return 0;
@@ -169,11 +188,35 @@ out_free:
 void sip_conn_close(gw_connector_t *c)
 {
     sip_conn_t *sc;
+    sip_conn_t **pp;
+
     pthread_mutex_lock(&sip_conn_lock);
     sc = c->priv;
     c->priv = NULL;
+    for (pp = &sip_conn_reporting; *pp != NULL; pp = &(*pp)->next_reporting)
+        if (*pp == sc) {
+            *pp = sc->next_reporting;
+            break;
+        }
     pthread_mutex_unlock(&sip_conn_lock);
     sip_conn_unref(sc);
+}
+
+/* See sip.h.  Any thread (a worker reading a MESSAGE). */
+int sip_conn_report_form(const struct sockaddr_in *src, char *name, size_t n)
+{
+    int form = -1;
+
+    pthread_mutex_lock(&sip_conn_lock);
+    for (const sip_conn_t *sc = sip_conn_reporting; sc != NULL; sc = sc->next_reporting)
+        if (sc->dest.sin_addr.s_addr == src->sin_addr.s_addr &&
+            sc->dest.sin_port == src->sin_port) {
+            form = sc->report_form;
+            snprintf(name, n, "%s", sc->name);
+            break;
+        }
+    pthread_mutex_unlock(&sip_conn_lock);
+    return form;
 }
 
 /* The connector's state with a new reference, or NULL when closed. */

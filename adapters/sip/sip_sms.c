@@ -365,3 +365,14 @@ int sip_sms_read(const osip_message_t *req, sip_sms_t *s, const char **reason)
         return st;
     return sip_sms_headers(req, s, reason);
 }
+
+/* See sip.h. */
+int sip_reports_form(const char *s)
+{
+    static const char *const forms[] = {"none", "auto", "imdn", "text"}; /* SIP_REPORTS_* */
+
+    for (int i = 0; s != NULL && i < (int)(sizeof forms / sizeof forms[0]); i++)
+        if (strcmp(s, forms[i]) == 0)
+            return i;
+    return -1;
+}

@@ -225,13 +225,22 @@ static void sip_uas_reply_to(const osip_message_t *req, const sip_peer_t *src, c
     snprintf(out, n, "%s:%d", ip, ntohs(p.addr.sin_port));
 }
 
-/* The form of the report sms asks for under sip.reports: "imdn", "text"
- * or NULL (none). */
-static const char *sip_uas_report_form(const sip_sms_t *sms)
+/* The form of the report sms asks for: "imdn", "text" or NULL (none), by
+ * the conf "reports" of the connector whose target sent it, else by
+ * sip.reports; which one decided into by. */
+static const char *sip_uas_report_form(const sip_sms_t *sms, const sip_peer_t *src, char *by,
+                                       size_t n)
 {
+    int form;
+
     if (sms->dn == 0)
         return NULL;
-    switch (sip_conf.report_form) {
+    form = sip_conn_report_form(&src->addr, by, n);
+    if (form < 0) {
+        form = sip_conf.report_form;
+        snprintf(by, n, "sip.reports");
+    }
+    switch (form) {
     case SIP_REPORTS_AUTO: return sms->imdn ? "imdn" : "text";
     case SIP_REPORTS_IMDN: return sms->imdn ? "imdn" : NULL;
     case SIP_REPORTS_TEXT: return "text";
@@ -245,8 +254,8 @@ static const char *sip_uas_report_form(const sip_sms_t *sms)
 static int sip_sms_apply(gw_envelope_t *env, const osip_message_t *req, const sip_peer_t *src,
                          const sip_sms_t *sms)
 {
-    const char *form = sip_uas_report_form(sms);
-    char num[16], reply_to[INET_ADDRSTRLEN + 8], *uri = NULL;
+    char num[16], reply_to[INET_ADDRSTRLEN + 8], by[64] = "", *uri = NULL;
+    const char *form = sip_uas_report_form(sms, src, by, sizeof by);
     int rc = 0;
 
     if (sms->coding >= 0) {
@@ -262,8 +271,8 @@ static int sip_sms_apply(gw_envelope_t *env, const osip_message_t *req, const si
         gw_stat_add(sip_stats.rx_cpim, 1);
     if (rc != 0 || form == NULL) {
         if (rc == 0 && sms->dn != 0 && gw_trace_on())
-            gw_trace_envf(env, GW_TRACE_LOG, "report asked for (%s), none sent: sip.reports %s",
-                          sms->imdn ? "IMDN" : "header", sip_conf.reports);
+            gw_trace_envf(env, GW_TRACE_LOG, "report asked for (%s), none sent: by %s",
+                          sms->imdn ? "IMDN" : "header", by);
         return rc;
     }
     if (osip_uri_to_str(req->from->url, &uri) != 0 || uri == NULL)
@@ -292,9 +301,9 @@ static int sip_sms_apply(gw_envelope_t *env, const osip_message_t *req, const si
     if (rc == 0 && strcmp(form, "imdn") == 0)
         rc = gw_env_set_tag(env, SIP_TAG_IMDN_ID, sms->imdn_id);
     if (rc == 0 && gw_trace_on())
-        gw_trace_envf(env, GW_TRACE_LOG, "report asked for (%s%s%s): %s report to %s %s",
+        gw_trace_envf(env, GW_TRACE_LOG, "report asked for (%s%s%s): %s report (by %s) to %s %s",
                       sms->imdn ? "IMDN " : "header", sms->imdn ? "id " : "",
-                      sms->imdn ? sms->imdn_id : "", form, uri, reply_to);
+                      sms->imdn ? sms->imdn_id : "", form, by, uri, reply_to);
     osip_free(uri);
     return rc;
 }

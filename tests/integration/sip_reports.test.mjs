@@ -50,11 +50,11 @@ after(async () => {
 });
 
 // Run one SIPp UAC scenario to its 202; keys: -key name value pairs.
-async function send(scenario, name, service, keys = {}) {
+async function send(scenario, name, service, keys = {}, localPort = undefined) {
   const args = [];
   for (const [k, v] of Object.entries({ report_port: reportPort, ...keys })) args.push('-key', k, String(v));
   const h = await runSipp({
-    scenario, dir: j.dir, name, localPort: await freePort(),
+    scenario, dir: j.dir, name, localPort: localPort ?? await freePort(),
     target: `127.0.0.1:${j.ports.sip}`, calls: 1, service, args,
   });
   assert.equal(h.exited.code, 0, h.explain());
@@ -207,6 +207,32 @@ test('an MO from the SMSC reaches a SIP target with X-SMS-Coding, X-SMS-Source-T
   assert.match(got, /\r?\nX-SMS-Source-TON: 1\r?\n/);
   assert.match(got, /\r?\nX-SMS-Source-NPI: 1\r?\n/);
   assert.doesNotMatch(got, /X-SMS-Status/, 'not a report');
+});
+
+test('a sip connector\'s conf reports decides for MESSAGEs from its target: none sends nothing, text answers IMDN with text', async () => {
+  await assert.rejects(j.mi('connectors.add', { name: 'pbx0', type: 'sip', conf: { uri: 'sip:127.0.0.1:5999', reports: 'bogus' } }),
+    (e) => /conf\.reports/.test(e.rpc?.message ?? ''));
+  const quietPort = await freePort();
+  const textPort = await freePort();
+  await j.mi('connectors.add', { name: 'pbx-quiet', type: 'sip', conf: { uri: `sip:127.0.0.1:${quietPort}`, reports: 'none' } });
+  await j.mi('connectors.add', { name: 'pbx-text', type: 'sip', conf: { uri: `sip:127.0.0.1:${textPort}`, reports: 'text' } });
+
+  const reportsBefore = (await counters())['core.reports'] ?? 0;
+  await send('uac_message_receipt.xml', 'quiet1', '+4917091111111', {}, quietPort);
+  const quiet = await submitted('4917091111111');
+  await receipt(quiet, 'DELIVRD');
+  await finalOf(quiet, 'delivered');
+  assert.equal((await counters())['core.reports'] ?? 0, reportsBefore, 'no report for pbx-quiet\'s sender');
+
+  await send('uac_message_imdn.xml', 'text1', '+4917092222222', { imdn_id: 'imdn-as-text-9' }, textPort);
+  const loud = await submitted('4917092222222');
+  await receipt(loud, 'DELIVRD');
+  const got = await waitFor(() => messagesAt(reportUa).find((m) => m.includes('+4917092222222 was delivered')), 15000,
+    'a text report to an IMDN request');
+  assert.match(got, /\r?\nContent-Type: text\/plain;charset=UTF-8\r?\n/);
+  assert.doesNotMatch(got, /imdn\+xml/);
+  await j.mi('connectors.delete', { name: 'pbx-quiet' });
+  await j.mi('connectors.delete', { name: 'pbx-text' });
 });
 
 // A UA on a node UDP socket: answer(n) gives the status line for the n-th
