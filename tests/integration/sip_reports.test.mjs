@@ -91,7 +91,15 @@ test('the reply connector sip:reply is listed, ready, and cannot be added by han
 
 test('IMDN requested in CPIM: registered_delivery 1, DELIVRD receipt -> IMDN <delivered/> with the sender\'s Message-ID', async () => {
   const before = (await counters())['sip.tx_report'] ?? 0;
+  const { id: traceId } = await j.mi('trace.start', { to: '4917011111111' });
   await send('uac_message_imdn.xml', 'imdn1', '+4917011111111', { imdn_id: 'imdn-abc-001' });
+  try {
+    const tr = await waitFor(async () => (await j.mi('trace.list', { id: traceId, after: 0 })).records
+      .find((x) => /report asked for/.test(x.summary ?? '')), 10000, 'the decision on the trace bus');
+    assert.match(tr.summary, /IMDN id imdn-abc-001\): imdn report \(by sip\.reports\) to sip:alice@127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+/);
+  } finally {
+    await j.mi('trace.stop', { id: traceId });
+  }
   const pdu = await submitted('4917011111111');
   assert.equal(pdu.short_message.message.trim(), 'Hello IMDN 1', 'the CPIM wrapper was taken off');
   assert.equal(pdu.registered_delivery, 1);
