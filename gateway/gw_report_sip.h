@@ -26,7 +26,8 @@
 #define GW_REPORT_SIP_CONN "sip:reply" /* the implicit reply connector */
 
 /* Tags on a SIP sender's message that asked for a report (and copied onto
- * the report). */
+ * the report).  Checklist for a new one: here, gw_report_sip_fill's list,
+ * adapters/sip/sip.h's SIP_TAG_* alias and docs/sip-sms-headers.md. */
 #define GW_RPT_TAG_FORM "sip.report"       /* "imdn" or "text" */
 #define GW_RPT_TAG_ON "sip.report_on"      /* "all", "failure", "success" */
 #define GW_RPT_TAG_REPLY_TO "sip.reply_to" /* "ip:port" of the sender */
