@@ -24,7 +24,8 @@
  * any thread while conn_close runs on the main thread.
  *
  * Threads: conn_check / open / close / status on the main thread (MI under
- * gw_mi_lock); send on any thread.
+ * gw_mi_lock); send on any thread; sip_conn_report_form on the SIP workers
+ * (under sip_conn_lock, like send).
  */
 #include <netdb.h>
 #include <stdio.h>
