@@ -5,7 +5,8 @@
  * what runs: a new row is opened, a removed or disabled one closed, a
  * changed one (type, conf or enabled) closed and opened anew.  Beside the
  * table's rows, every SMPP account has its own connector, "account:<id>"
- * (gw_connectors_accounts), so routes and reports can target a customer.  Lookups by
+ * (gw_connectors_accounts), so routes and reports can target a customer,
+ * and the SIP adapter has "sip:reply" for reports to SIP senders.  Lookups by
  * name (gw_connector_get, on any thread, e.g. the writer after a commit)
  * take a reference under gw_conn_lock, so a connector closed meanwhile stays
  * valid memory until its last holder puts it.
@@ -23,6 +24,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_report.h"
+#include "gw_report_sip.h"
 
 #define GW_CONN_MAX 256
 
@@ -148,6 +150,17 @@ static int gw_connectors_accounts(json_t *rows)
     return 0;
 }
 
+/* The implicit reply connector of the SIP adapter, "sip:reply" (conf
+ * {"reply": true}): the target of delivery reports to SIP senders
+ * (gw_report_sip.h).  Appended to rows when the adapter is built in. */
+static void gw_connectors_sip_reply(json_t *rows)
+{
+    if (gw_adapter_find("sip") == NULL)
+        return;
+    json_array_append_new(rows, json_pack("{s:s, s:s, s:{s:b}, s:b}", "name", GW_REPORT_SIP_CONN,
+                                          "type", "sip", "conf", "reply", 1, "enabled", 1));
+}
+
 int gw_connectors_reload(void)
 {
     json_t *rows = db_connectors_list(), *row;
@@ -161,6 +174,7 @@ int gw_connectors_reload(void)
         json_decref(rows);
         return GW_ESTORE;
     }
+    gw_connectors_sip_reply(rows);
     /* connectors that vanished or changed are closed */
     for (i = 0; i < gw_nconns; i++) {
         c = gw_conns[i];

@@ -27,6 +27,7 @@
 #include "gw_log.h"
 #include "gw_mi.h"
 #include "gw_report.h"
+#include "gw_report_sip.h"
 #include "gw_stats.h"
 #include "gw_version.h"
 
@@ -144,6 +145,12 @@ static void gw_mi_connectors_add(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INVALID_PARAMS,
                     "names beginning with \"%s\" are the SMPP accounts' own connectors "
                     "(accounts.add makes them)", GW_REPORT_CONN_PREFIX);
+        return;
+    }
+    if (strcmp(name, GW_REPORT_SIP_CONN) == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "\"%s\" is the SIP adapter's own connector (reports to SIP senders)",
+                    GW_REPORT_SIP_CONN);
         return;
     }
     if (gw_mi_check_conf(a, conf, r) != 0)

@@ -1,7 +1,10 @@
 /*
  * gw_report.c - delivery reports for senders who asked for them
  * (gw_report.h): made by the store's writer in the transaction of the
- * final change, queued after its commit.
+ * final change, queued after its commit.  SMPP customers get the receipt
+ * text on their account:<id> connector; SIP senders who asked (IMDN or an
+ * X-SMS-* header) get theirs through the reply connector, chosen and
+ * filled by gw_report_sip.c.
  *
  * Threads: the writer thread (the two hooks); gw_report_text is pure.
  */
@@ -18,6 +21,7 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_report.h"
+#include "gw_report_sip.h"
 #include "gw_stats.h"
 #include "gw_str.h"
 #include "gw_trace.h"
@@ -41,10 +45,11 @@ static void gw_report_date(int64_t ms, char out[11])
 /* What a report on a message needs of it: from its envelope, or from the
  * stub stored beside it (gw_report_stub).  Strings borrowed. */
 typedef struct gw_report_src {
+    const gw_envelope_t *env; /* the envelope it came from; NULL from a stub */
     const char *id;
     int64_t created_at;
     int rd;               /* registered_delivery & 3 */
-    const char *source;   /* its source connector, "account:<id>" */
+    const char *source;   /* its source connector ("account:<id>" for a customer's) */
     gw_addr_t from, to;   /* address borrowed */
     char text[21];        /* the first 20 characters, printable ASCII */
 } gw_report_src_t;
@@ -66,6 +71,7 @@ static void gw_report_text20(const gw_envelope_t *env, char text[21])
 
 static void gw_report_src_env(const gw_envelope_t *env, gw_report_src_t *s)
 {
+    s->env = env;
     s->id = env->id;
     s->created_at = env->created_at;
     s->rd = env->registered_delivery & 0x3;
@@ -167,6 +173,8 @@ static const char *gw_report_stat(gw_status_t st, const char *stat)
 /* Does s's sender want a report of st?  1 or 0. */
 static int gw_report_wanted(const gw_report_src_t *s, gw_status_t st, int wait)
 {
+    if (s->env != NULL && gw_report_sip_asked(s->env))
+        return gw_report_sip_wanted(s->env, st, wait);
     if (s->source == NULL ||
         strncmp(s->source, GW_REPORT_CONN_PREFIX, sizeof GW_REPORT_CONN_PREFIX - 1) != 0)
         return 0;
@@ -187,6 +195,7 @@ static gw_delivery_t *gw_report_build(const gw_report_src_t *s, gw_status_t st,
     gw_delivery_t *d = NULL;
     char text[256];
     const char *state = gw_report_stat(st, stat);
+    const char *target = s->source;
     int rc;
 
     if (r == NULL)
@@ -210,8 +219,13 @@ static gw_delivery_t *gw_report_build(const gw_report_src_t *s, gw_status_t st,
     }
     if (rc == 0)
         rc = gw_addr_copy(&r->to, &s->from);
+    if (rc == 0 && s->env != NULL && gw_report_sip_asked(s->env)) {
+        /* a SIP sender's: through the reply connector */
+        rc = gw_report_sip_fill(r, s->env);
+        target = GW_REPORT_SIP_CONN;
+    }
     if (rc == 0 && (d = gw_dlv_new(r)) != NULL &&
-        (gw_dlv_plan_set(d, "report", s->source) != 0 ||
+        (gw_dlv_plan_set(d, "report", target) != 0 ||
          (d->env_json = gw_env_to_text(r)) == NULL)) {
         gw_dlv_free(d);
         d = NULL;
@@ -222,7 +236,7 @@ static gw_delivery_t *gw_report_build(const gw_report_src_t *s, gw_status_t st,
     d->status = GW_ST_QUEUED;
     gw_event_add(ev, d, d->env_json, "received", s->id);
     gw_event_add(ev, d, d->env_json, "queued", "delivery report");
-    if ((d->counted = gw_cq_reserve(s->source)) != NULL) {
+    if ((d->counted = gw_cq_reserve(target)) != NULL) {
         d->status = GW_ST_SENDING;
         gw_event_add(ev, d, d->env_json, "sending", NULL);
     }
@@ -243,17 +257,26 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const db_report_r
 
     if (env != NULL) {
         gw_report_src_env(env, &s);
-    } else if (row->source_connector == NULL ||
+    } else if (row->source_connector != NULL &&
                strncmp(row->source_connector, GW_REPORT_CONN_PREFIX,
-                       sizeof GW_REPORT_CONN_PREFIX - 1) != 0 ||
-               (row->sender != NULL && row->sender[0] == '\0')) {
-        return NULL; /* another sender's row, or one that wants no report */
-    } else if (row->sender != NULL &&
+                       sizeof GW_REPORT_CONN_PREFIX - 1) == 0 &&
+               row->sender != NULL && row->sender[0] == '\0') {
+        return NULL; /* a customer's message that wants no report */
+    } else if (row->source_connector != NULL &&
+               strncmp(row->source_connector, GW_REPORT_CONN_PREFIX,
+                       sizeof GW_REPORT_CONN_PREFIX - 1) == 0 &&
+               row->sender != NULL &&
                gw_report_src_stub(row->sender, &s, fbuf, tbuf, sizeof fbuf) == 0) {
         s.id = row->id;
         s.source = row->source_connector;
+    } else if (!((row->source_connector != NULL &&
+                  strncmp(row->source_connector, GW_REPORT_CONN_PREFIX,
+                          sizeof GW_REPORT_CONN_PREFIX - 1) == 0) ||
+                 gw_report_sip_maybe(row->source_connector, row->env_json))) {
+        return NULL; /* another sender's row: no parse */
     } else {
-        /* a row from before the stub (or one it cannot read): its envelope */
+        /* a customer's row from before the stub (or one it cannot read), or
+         * a SIP sender's, whose request is in its envelope's tags */
         o = row->env_json ? json_loads(row->env_json, JSON_ALLOW_NUL, NULL) : NULL;
         parsed = o ? gw_env_from_json(o, &why) : NULL;
         json_decref(o);
@@ -264,7 +287,7 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const db_report_r
         }
         gw_report_src_env(parsed, &s);
     }
-    if (env != NULL && !gw_report_may(env))
+    if (env != NULL && !gw_report_may(env) && !gw_report_sip_asked(env))
         s.source = NULL; /* a report, or no request: nothing owed */
     if (gw_report_wanted(&s, st, wait)) {
         d = gw_report_build(&s, st, stat, err, ev);

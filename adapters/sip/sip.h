@@ -2,6 +2,10 @@
  * sip.h - private header of the SIP adapter (adapters/sip/).
  *
  * Table of contents:
+ *   sip_sms.c      pure: the SMS details a MESSAGE carries in (a CPIM body
+ *                  with an IMDN request, the X-SMS-* headers).
+ *   sip_report.c   pure: what a MESSAGE carries out (X-SMS-* headers, a
+ *                  delivery report as IMDN in CPIM or as text).
  *   sip_message.c  pure helpers on SIP text and parsed messages: URIs as
  *                  addresses (rules in gw_addr.h), UTF-8 check, request
  *                  checks, response and MESSAGE building, TCP framing.  No
@@ -37,6 +41,7 @@
 #include "gw_delivery.h"
 #include "gw_jbuf.h"
 #include "gw_queue.h"
+#include "gw_report_sip.h"
 #include "gw_stats.h"
 
 #define SIP_LOG "sip"
@@ -60,7 +65,15 @@ typedef struct sip_conf {
     int workers;
     int tcp;
     int max_message;
+    char reports[8];      /* sip.reports: none, auto, imdn, text */
+    char reports_to[8];   /* sip.reports_to: source, from */
+    int report_form;      /* SIP_REPORTS_*, from reports (init) */
+    int report_to_from;   /* 1: reports_to is "from" (init) */
 } sip_conf_t;
+#define SIP_REPORTS_NONE 0
+#define SIP_REPORTS_AUTO 1
+#define SIP_REPORTS_IMDN 2
+#define SIP_REPORTS_TEXT 3
 extern sip_conf_t sip_conf;
 
 /* ---- statistics (sip_adapter.c), resolved once in init ---- */
@@ -69,6 +82,7 @@ typedef struct sip_stats {
     gw_stat_t *tx_202, *tx_2xx, *tx_4xx, *tx_5xx, *drops;
     gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
     gw_stat_t *tcp_conns;
+    gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
 } sip_stats_t;
 extern sip_stats_t sip_stats;
 
@@ -129,8 +143,60 @@ int sip_txn_key(const osip_message_t *req, char *key, size_t keylen);
  * bytes are needed, GW_EINVAL when the header is bad or the message would
  * exceed max. */
 long sip_frame_length(const char *buf, size_t n, size_t max);
+/* printf into b at any length (b->oom set when it cannot grow). */
+void sip_jbuf_printf(gw_jbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Random lower-case hex into out (2 * nbytes + 1 bytes). */
 void sip_random_hex(char *out, size_t nbytes);
+
+/* ---- sip_sms.c: SMS details of an incoming MESSAGE ---- */
+#define SIP_DN_POSITIVE 1u /* the sender wants to hear of a delivery */
+#define SIP_DN_NEGATIVE 2u /* ... of a failure (undelivered, expired) */
+#define SIP_IMDN_ID_MAX 128
+
+typedef struct sip_sms {
+    int coding;       /* -1: not given; 0 (gsm: GSM 03.38 when it fits), 8 (ucs2) */
+    int validity_s;   /* -1: not given; 1 .. 30 days */
+    int rd;           /* -1: not given; X-SMS-Registered-Delivery 0..2 (X-SMS-Receipt: 1 / 0) */
+    int cpim;         /* 1: the body was CPIM, unwrapped to its text */
+    int imdn;         /* 1: a CPIM body with an imdn.Message-ID */
+    unsigned dn;      /* SIP_DN_* the sender asked for (IMDN dispositions or a header) */
+    char imdn_id[SIP_IMDN_ID_MAX]; /* printable ASCII */
+    const char *text; /* the text (points into the request's body) */
+    size_t text_len;
+} sip_sms_t;
+
+/* Read a MESSAGE's body (text/plain, or message/cpim wrapping text/plain)
+ * and its X-SMS-* headers into s.  0, or the status to answer (400, 415)
+ * with *reason a static phrase naming what is wrong. */
+int sip_sms_read(const osip_message_t *req, sip_sms_t *s, const char **reason);
+/* SIP_REPORTS_* of a setting's text ("none", "auto", "imdn", "text"), or
+ * -1 (also for NULL). */
+int sip_reports_form(const char *s);
+/* The two halves, for tests and the fuzz target: a CPIM body buf[0..n)
+ * and the headers (s set up by the caller: coding/validity_s/rd -1). */
+int sip_cpim_parse(const char *buf, size_t n, sip_sms_t *s, const char **reason);
+int sip_sms_headers(const osip_message_t *req, sip_sms_t *s, const char **reason);
+
+/* ---- sip_report.c: SMS details and reports going out ---- */
+/* Envelope tags the SIP adapter writes on a message whose sender asked
+ * for a report, read by gateway/gw_report_sip.c (which copies them onto
+ * the report) and by the reply connector. */
+#define SIP_TAG_REPORT GW_RPT_TAG_FORM
+#define SIP_TAG_REPORT_ON GW_RPT_TAG_ON
+#define SIP_TAG_REPLY_TO GW_RPT_TAG_REPLY_TO
+#define SIP_TAG_REPLY_URI GW_RPT_TAG_REPLY_URI
+#define SIP_TAG_IMDN_ID GW_RPT_TAG_IMDN_ID
+
+/* The X-SMS-* header lines of env as a MESSAGE (CRLF each) appended to b:
+ * an MO's X-SMS-Coding, X-SMS-Message-Id, X-SMS-Source-TON/-NPI; a
+ * report's X-SMS-Status and X-SMS-Message-Id (the id it reports on). */
+void sip_report_headers(const gw_envelope_t *env, gw_jbuf_t *b);
+/* The body of report r as a MESSAGE: IMDN (tag sip.report "imdn": a
+ * message/cpim wrapping message/imdn+xml, RFC 5438 7.2) or text/plain.
+ * from_uri / to_uri are the MESSAGE's From and To.  Appends to b and
+ * sets *ctype (static).  0 or GW_ENOMEM. */
+int sip_report_body(const gw_envelope_t *r, const char *from_uri, const char *to_uri,
+                    gw_jbuf_t *b, const char **ctype);
 
 /* ---- sip_txn.c: server transaction table ---- */
 typedef struct sip_txn_table sip_txn_table_t;
@@ -222,8 +288,12 @@ struct sip_conn {
     int refs;                 /* atomic */
     char name[64];            /* the connector's, for gw_core_credit */
     char *uri_text;           /* conf "uri" */
-    osip_uri_t *uri;          /* parsed conf uri */
+    osip_uri_t *uri;          /* parsed conf uri; NULL on the reply connector */
     char *from_domain;        /* conf "from_domain" or NULL */
+    int report_form;          /* conf "reports": SIP_REPORTS_*, -1: not set */
+    struct sip_conn *next_reporting; /* sip_conn.c's list, under its lock */
+    int reply;                /* conf "reply": true: the reply connector (no uri; each
+                               * report names its destination, SIP_TAG_REPLY_*) */
     char local_ip[64];        /* our address towards dest (or sip.listen) */
     struct sockaddr_in dest;
     int64_t sent, failed;     /* atomic: 2xx received / final or temporary failures */
@@ -236,15 +306,20 @@ int sip_conn_send(struct gw_connector *c, gw_delivery_t *d);
 /* SIP_CONN_MAX_INFLIGHT MESSAGEs may be outstanding (gw_adapter.h). */
 int sip_conn_room(struct gw_connector *c);
 json_t *sip_conn_status(struct gw_connector *c);
+/* The conf "reports" (SIP_REPORTS_*) of the open connector whose target
+ * is src (address and port), with its name into name; -1 when none is. */
+int sip_conn_report_form(const struct sockaddr_in *src, char *name, size_t n);
 sip_conn_t *sip_conn_ref(sip_conn_t *c);
 void sip_conn_unref(sip_conn_t *c);
 
 /* ---- sip_uac.c ---- */
 typedef struct sip_uac sip_uac_t; /* a worker's client transactions */
-/* The MESSAGE text for env on conn (branch and tags given).  Pure; a
+/* The MESSAGE text for env on conn (our address local_ip, branch and
+ * tags given): a report on the reply connector in its SIP form
+ * (sip_report_body), X-SMS-* headers on every one.  Pure; a
  * malloc'd text with its length in *len, or NULL.  Any thread. */
-char *sip_uac_build(const sip_conn_t *conn, const gw_envelope_t *env, const char *branch,
-                    const char *from_tag, const char *call_id, size_t *len);
+char *sip_uac_build(const sip_conn_t *conn, const gw_envelope_t *env, const char *local_ip,
+                    const char *branch, const char *from_tag, const char *call_id, size_t *len);
 sip_uac_t *sip_uac_new(sip_worker_t *w);
 /* Drop every in-flight transaction without an outcome (stop): the
  * envelopes stay queued in the store and are recovered on restart. */

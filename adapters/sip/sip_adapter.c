@@ -13,6 +13,8 @@
  * at stop are dropped without an outcome: their envelopes stay queued in
  * the store and gw_core_recover() offers them again at the next start.
  */
+#include <string.h>
+
 #include "gw_adapter.h"
 #include "gw_errors.h"
 #include "gw_log.h"
@@ -30,6 +32,14 @@ static const gw_param_t sip_params[] = {
     {"sip.tcp", GW_PT_BOOL, &sip_conf.tcp, 0, "yes", 0, 1, 0, "accept SIP over TCP"},
     {"sip.max_message", GW_PT_INT, &sip_conf.max_message, 0, "65535", 512, 1048576, 0,
      "largest SIP message accepted, in bytes; larger datagrams are dropped"},
+    {"sip.reports", GW_PT_STR, sip_conf.reports, sizeof(sip_conf.reports), "auto", 0, 0, 0,
+     "delivery reports to SIP senders who asked: auto (IMDN to IMDN requests, text to "
+     "X-SMS-Receipt / X-SMS-Registered-Delivery), imdn (IMDN requests only), text (every "
+     "request, as text), none"},
+    {"sip.reports_to", GW_PT_STR, sip_conf.reports_to, sizeof(sip_conf.reports_to), "source",
+     0, 0, 0,
+     "where a report goes: source (the address the MESSAGE came from, as its response), "
+     "from (the From URI's host and port when it is an IPv4 address, else the source)"},
     GW_PARAM_END,
 };
 
@@ -51,6 +61,28 @@ static void sip_stats_init(void)
     sip_stats.uac_failed = gw_stat("sip.uac_failed", "outbound MESSAGE failed for good");
     sip_stats.uac_retry = gw_stat("sip.uac_retry", "outbound MESSAGE to retry (5xx, timeout)");
     sip_stats.tcp_conns = gw_stat("sip.tcp_conns", "open SIP TCP connections");
+    sip_stats.rx_cpim = gw_stat("sip.rx_cpim", "MESSAGE bodies in CPIM unwrapped to their text");
+    sip_stats.rx_report_req = gw_stat("sip.rx_report_req",
+                                      "MESSAGEs whose sender asked for a delivery report");
+    sip_stats.rx_refused_sms = gw_stat("sip.rx_refused_sms",
+                                       "MESSAGEs refused for a bad body or X-SMS-* header");
+    sip_stats.tx_report = gw_stat("sip.tx_report", "delivery reports sent as MESSAGE");
+}
+
+/* The report settings as numbers, checked once: 0 or GW_EINVAL. */
+static int sip_reports_conf(void)
+{
+    sip_conf.report_form = sip_reports_form(sip_conf.reports);
+    if (sip_conf.report_form < 0) {
+        GW_ERR(SIP_LOG, "sip.reports '%s': one of none, auto, imdn, text", sip_conf.reports);
+        return GW_EINVAL;
+    }
+    if (strcmp(sip_conf.reports_to, "source") != 0 && strcmp(sip_conf.reports_to, "from") != 0) {
+        GW_ERR(SIP_LOG, "sip.reports_to '%s': source or from", sip_conf.reports_to);
+        return GW_EINVAL;
+    }
+    sip_conf.report_to_from = strcmp(sip_conf.reports_to, "from") == 0;
+    return 0;
 }
 
 /* MI sip.stats: the adapter's counters and settings.  MI thread. */
@@ -85,6 +117,8 @@ static int sip_init(struct event_base *main_base)
     (void)main_base;
 
     sip_stats_init();
+    if (sip_reports_conf() != 0)
+        return GW_EINVAL;
     if (sip_osip_init() != 0) {
         GW_ERR(SIP_LOG, "libosip2 parser_init failed");
         return GW_ERROR;

@@ -8,6 +8,15 @@
  *   transport    "udp" (the only one for now; optional)
  *   from_domain  host part of our From URI (optional; default: our own
  *                address towards the target, with sip.port)
+ *   reports      "auto", "imdn", "text" or "none" (optional): the form of the
+ *                delivery reports to MESSAGEs that come from this connector's
+ *                target address and port, instead of sip.reports
+ *                (docs/sip-sms-headers.md)
+ *   reply        true instead of uri: the reply connector, which sends each
+ *                delivery report to the SIP sender it answers (the address
+ *                and From URI the original left in its tags).  One exists
+ *                always, "sip:reply" (gateway/gw_connectors.c makes it);
+ *                gateway/gw_report_sip.c plans the reports to it.
  *
  * The connector's state (sip_conn_t) is reference counted: conn_close drops
  * the adapter's reference while client transactions may still hold theirs.
@@ -15,7 +24,8 @@
  * any thread while conn_close runs on the main thread.
  *
  * Threads: conn_check / open / close / status on the main thread (MI under
- * gw_mi_lock); send on any thread.
+ * gw_mi_lock); send on any thread; sip_conn_report_form on the SIP workers
+ * (under sip_conn_lock, like send).
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -34,6 +44,9 @@
  * before conn_close (see sip_conn_send) */
 static pthread_mutex_t sip_conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned sip_conn_rr; /* atomic: round robin over workers */
+/* the open connectors with a conf "reports", for sip_conn_report_form;
+ * guarded by sip_conn_lock, each entry's reference is its gw_connector's */
+static sip_conn_t *sip_conn_reporting;
 
 /* Parse conf into a new uri; 0 or GW_EINVAL with a reason in err. */
 static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_t errlen)
@@ -41,8 +54,17 @@ static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_
     const char *text = json_string_value(json_object_get(conf, "uri"));
     const json_t *tr = json_object_get(conf, "transport");
     const json_t *fd = json_object_get(conf, "from_domain");
+    const json_t *reply = json_object_get(conf, "reply");
     osip_uri_t *uri = NULL;
 
+    if (json_is_object(conf) && reply != NULL) {
+        if (!json_is_true(reply) || text != NULL) {
+            snprintf(err, errlen, "conf.reply: true, and no uri (a report names its own)");
+            return GW_EINVAL;
+        }
+        *out = NULL;
+        return 0;
+    }
     if (!json_is_object(conf) || !text) {
         snprintf(err, errlen, "conf.uri (a sip: URI string) is required");
         return GW_EINVAL;
@@ -53,6 +75,11 @@ static int sip_conn_parse(const json_t *conf, osip_uri_t **out, char *err, size_
     }
     if (fd && (!json_is_string(fd) || !json_string_value(fd)[0])) {
         snprintf(err, errlen, "conf.from_domain must be a non-empty string");
+        return GW_EINVAL;
+    }
+    if (json_object_get(conf, "reports") != NULL &&
+        sip_reports_form(json_string_value(json_object_get(conf, "reports"))) < 0) {
+        snprintf(err, errlen, "conf.reports: one of \"auto\", \"imdn\", \"text\", \"none\"");
         return GW_EINVAL;
     }
     if (osip_uri_init(&uri) != 0)
@@ -124,19 +151,30 @@ int sip_conn_open(gw_connector_t *c)
         goto out_free;
     }
     snprintf(sc->name, sizeof sc->name, "%s", c->name);
-    sc->uri_text = strdup(json_string_value(json_object_get(c->conf, "uri")));
+    sc->reply = sc->uri == NULL;
+    sc->uri_text = strdup(sc->reply ? "(reply to sender)"
+                                    : json_string_value(json_object_get(c->conf, "uri")));
     sc->from_domain = fdom ? strdup(fdom) : NULL;
     if (!sc->uri_text || (fdom && !sc->from_domain)) {
         rc = GW_ENOMEM;
         goto out_free;
     }
-    rc = sip_conn_resolve(sc);
+    if (sc->reply)
+        snprintf(sc->local_ip, sizeof sc->local_ip, "%s", sip_conf.listen);
+    rc = sc->reply ? 0 : sip_conn_resolve(sc);
     if (rc < 0) {
         GW_ERR(SIP_LOG, "connector %s: cannot resolve %s", c->name, sc->uri->host);
         goto out_free;
     }
+    sc->report_form = json_object_get(c->conf, "reports") != NULL
+                          ? sip_reports_form(json_string_value(json_object_get(c->conf, "reports")))
+                          : -1;
     pthread_mutex_lock(&sip_conn_lock);
     c->priv = sc;
+    if (sc->report_form >= 0 && !sc->reply) {
+        sc->next_reporting = sip_conn_reporting;
+        sip_conn_reporting = sc;
+    }
     pthread_mutex_unlock(&sip_conn_lock);
     GW_INFO(SIP_LOG, "connector %s ready: %s", c->name, sc->uri_text);
     return 0;
@@ -151,11 +189,35 @@ out_free:
 void sip_conn_close(gw_connector_t *c)
 {
     sip_conn_t *sc;
+    sip_conn_t **pp;
+
     pthread_mutex_lock(&sip_conn_lock);
     sc = c->priv;
     c->priv = NULL;
+    for (pp = &sip_conn_reporting; *pp != NULL; pp = &(*pp)->next_reporting)
+        if (*pp == sc) {
+            *pp = sc->next_reporting;
+            break;
+        }
     pthread_mutex_unlock(&sip_conn_lock);
     sip_conn_unref(sc);
+}
+
+/* See sip.h.  Any thread (a worker reading a MESSAGE). */
+int sip_conn_report_form(const struct sockaddr_in *src, char *name, size_t n)
+{
+    int form = -1;
+
+    pthread_mutex_lock(&sip_conn_lock);
+    for (const sip_conn_t *sc = sip_conn_reporting; sc != NULL; sc = sc->next_reporting)
+        if (sc->dest.sin_addr.s_addr == src->sin_addr.s_addr &&
+            sc->dest.sin_port == src->sin_port) {
+            form = sc->report_form;
+            snprintf(name, n, "%s", sc->name);
+            break;
+        }
+    pthread_mutex_unlock(&sip_conn_lock);
+    return form;
 }
 
 /* The connector's state with a new reference, or NULL when closed. */

@@ -452,6 +452,29 @@ long sip_frame_length(const char *buf, size_t n, size_t max)
     return n >= hdr + (size_t)cl ? (long)(hdr + (size_t)cl) : 0;
 }
 
+/* See sip.h: formatted straight into b, however long (gw_jbuf_fmt cuts
+ * at 128 bytes). */
+void sip_jbuf_printf(gw_jbuf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    gw_jbuf_need(b, (size_t)n);
+    if (b->oom)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
 /* Random hex for tags, branches and Call-IDs.  Any thread. */
 void sip_random_hex(char *out, size_t nbytes)
 {

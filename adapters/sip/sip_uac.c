@@ -13,6 +13,12 @@
  * so the branch names its owner: "z9hG4bK-jn<worker>-<random>".  The worker
  * that read a response hands it to the owner through its queue.
  *
+ * The reply connector (SIP_REPLY_CONN, conf {"reply": true}) sends the
+ * delivery reports gateway/gw_report_sip.c makes for SIP senders who
+ * asked: to the address and URI the original left in its tags, with the
+ * body sip_report.c writes (IMDN in CPIM, or text).  Every MESSAGE out
+ * carries the X-SMS-* headers of its envelope (sip_report_headers).
+ *
  * Outcomes (SIP has no receipts: a 2xx from the far UAS is delivery):
  *   2xx                    gw_core_delivered
  *   408, 5xx, Timer F      gw_core_retry (the core backs off and re-sends)
@@ -20,10 +26,13 @@
  *
  * Threads: the owning worker's thread.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -39,6 +48,7 @@ typedef struct sip_ctxn {
     char branch[64];
     sip_conn_t *conn;    /* reference */
     gw_delivery_t *d;    /* owned until handed back to the core */
+    struct sockaddr_in dest; /* conn's target, or a report's sip.reply_to */
     char *msg;
     size_t len;
     struct event *timer;
@@ -132,7 +142,8 @@ static char *sip_uac_ruri(const sip_conn_t *conn, const char *user)
 }
 
 /* From URI: a sip-uri source address as it is, else user@domain. */
-static char *sip_uac_from_uri(const sip_conn_t *conn, const gw_envelope_t *env)
+static char *sip_uac_from_uri(const sip_conn_t *conn, const gw_envelope_t *env,
+                              const char *local_ip)
 {
     osip_uri_t *uri = NULL;
     char *user, *text = NULL, *out = NULL, port[8];
@@ -150,7 +161,7 @@ static char *sip_uac_from_uri(const sip_conn_t *conn, const gw_envelope_t *env)
     if (conn->from_domain) {
         uri->host = osip_strdup(conn->from_domain);
     } else {
-        uri->host = osip_strdup(conn->local_ip);
+        uri->host = osip_strdup(local_ip);
         if (sip_conf.port != 5060) {
             snprintf(port, sizeof(port), "%d", sip_conf.port);
             uri->port = osip_strdup(port);
@@ -164,44 +175,63 @@ static char *sip_uac_from_uri(const sip_conn_t *conn, const gw_envelope_t *env)
     return out;
 }
 
-/* See sip.h. */
-char *sip_uac_build(const sip_conn_t *conn, const gw_envelope_t *env, const char *branch,
-                    const char *from_tag, const char *call_id, size_t *len)
+/* The Request-URI of env on conn: the reply connector's is the sender's
+ * From URI (tag sip.reply_uri), a target's its uri with the destination
+ * as user.  malloc'd, or NULL. */
+static char *sip_uac_target(const sip_conn_t *conn, const gw_envelope_t *env)
 {
-    char *user = sip_uac_user(&env->to);
-    char *ruri = sip_uac_ruri(conn, user);
-    char *from = sip_uac_from_uri(conn, env);
-    char *out = NULL;
-    size_t n = 0;
-    FILE *f = NULL;
+    const char *reply = json_string_value(json_object_get(env->tags, SIP_TAG_REPLY_URI));
+    char *user, *ruri;
 
-    if (!ruri || !from || !(f = open_memstream(&out, &n)))
+    if (conn->reply)
+        return reply ? strdup(reply) : NULL;
+    user = sip_uac_user(&env->to);
+    ruri = sip_uac_ruri(conn, user);
+    free(user);
+    return ruri;
+}
+
+/* See sip.h. */
+char *sip_uac_build(const sip_conn_t *conn, const gw_envelope_t *env, const char *local_ip,
+                    const char *branch, const char *from_tag, const char *call_id, size_t *len)
+{
+    char *ruri = sip_uac_target(conn, env);
+    char *from = sip_uac_from_uri(conn, env, local_ip);
+    char bodybuf[2048];
+    gw_jbuf_t b = {0}, body = GW_JBUF_IN(bodybuf);
+    const char *ctype =
+        env->binary && env->content_type ? env->content_type : "text/plain;charset=UTF-8";
+    char *out = NULL;
+
+    if (!ruri || !from)
         goto out_free;
-    fprintf(f,
-            "MESSAGE %s SIP/2.0\r\n"
-            "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
-            "Max-Forwards: 70\r\n"
-            "From: <%s>;tag=%s\r\n"
-            "To: <%s>\r\n"
-            "Call-ID: %s@%s\r\n"
-            "CSeq: 1 MESSAGE\r\n"
-            "User-Agent: junction\r\n"
-            "Content-Type: %s\r\n"
-            "Content-Length: %zu\r\n\r\n",
-            ruri, conn->local_ip, sip_conf.port, branch, from, from_tag, ruri, call_id,
-            conn->local_ip,
-            env->binary && env->content_type ? env->content_type : "text/plain;charset=UTF-8",
-            env->body ? env->body_len : 0);
-    if (env->body && env->body_len)
-        fwrite(env->body, 1, env->body_len, f);
-    if (fclose(f) != 0) {
-        free(out);
-        out = NULL;
-    } else {
-        *len = n;
+    if (env->report.of != NULL && conn->reply) {
+        if (sip_report_body(env, from, ruri, &body, &ctype) != 0)
+            goto out_free;
+    } else if (env->body && env->body_len) {
+        gw_jbuf_put(&body, env->body, env->body_len);
+    }
+    sip_jbuf_printf(&b,
+                "MESSAGE %s SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <%s>;tag=%s\r\n"
+                "To: <%s>\r\n"
+                "Call-ID: %s@%s\r\n"
+                "CSeq: 1 MESSAGE\r\n"
+                "User-Agent: junction\r\n",
+                ruri, local_ip, sip_conf.port, branch, from, from_tag, ruri, call_id, local_ip);
+    sip_report_headers(env, &b);
+    sip_jbuf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, body.len);
+    gw_jbuf_put(&b, body.p, body.len);
+    if (!b.oom && !body.oom) {
+        *len = b.len;
+        out = gw_jbuf_done(&b);
+        b = (gw_jbuf_t){0}; /* out owns the text now */
     }
 out_free:
-    free(user);
+    gw_jbuf_free(&b);
+    gw_jbuf_free(&body);
     free(ruri);
     free(from);
     return out;
@@ -209,7 +239,7 @@ out_free:
 
 static void sip_ctxn_transmit(sip_ctxn_t *t)
 {
-    sip_peer_t p = {.addr = t->conn->dest, .conn_id = 0};
+    sip_peer_t p = {.addr = t->dest, .conn_id = 0};
     sip_worker_send(t->u->w, &p, t->msg, t->len);
 }
 
@@ -253,12 +283,60 @@ static void sip_ctxn_on_timer(evutil_socket_t fd, short what, void *arg)
     sip_ctxn_arm(t, now);
 }
 
+/* Where t's MESSAGE goes: the connector's target, or for the reply
+ * connector the report's sip.reply_to ("ip:port").  0 or GW_EINVAL. */
+static int sip_uac_dest(sip_ctxn_t *t)
+{
+    const char *to = json_string_value(json_object_get(t->d->env->tags, SIP_TAG_REPLY_TO));
+    char ip[INET_ADDRSTRLEN];
+    const char *colon;
+    long port;
+    char *end;
+
+    if (!t->conn->reply) {
+        t->dest = t->conn->dest;
+        return 0;
+    }
+    if (to == NULL || (colon = strrchr(to, ':')) == NULL || (size_t)(colon - to) >= sizeof ip)
+        return GW_EINVAL;
+    memcpy(ip, to, (size_t)(colon - to));
+    ip[colon - to] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535 ||
+        inet_pton(AF_INET, ip, &t->dest.sin_addr) != 1)
+        return GW_EINVAL;
+    t->dest.sin_family = AF_INET;
+    t->dest.sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+/* Our address towards t->dest for Via and From: the connector's (found
+ * when it opened), or for the reply connector sip.listen, asking the
+ * routing table when that is the wildcard (a connect() on a UDP socket
+ * sends nothing). */
+static void sip_uac_local_ip(const sip_ctxn_t *t, char *out, size_t n)
+{
+    struct sockaddr_in local;
+    socklen_t llen = sizeof local;
+    int fd;
+
+    snprintf(out, n, "%s", t->conn->local_ip);
+    if (!t->conn->reply || strcmp(sip_conf.listen, "0.0.0.0") != 0)
+        return;
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (const struct sockaddr *)&t->dest, sizeof t->dest) == 0 &&
+        getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+        inet_ntop(AF_INET, &local.sin_addr, out, (socklen_t)n);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* A SEND item: start a client transaction.  Takes the item's env and conn
  * references.  Worker thread. */
 void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
 {
     sip_ctxn_t *t = calloc(1, sizeof(*t));
-    char tag[17], cid[33], rnd[17];
+    char tag[17], cid[33], rnd[17], local_ip[64];
     size_t b;
 
     if (!t) {
@@ -279,7 +357,18 @@ void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
     t->hnext = u->buckets[b];
     u->buckets[b] = t;
     u->count++;
-    t->msg = sip_uac_build(t->conn, t->d->env, t->branch, tag, cid, &t->len);
+    if (sip_uac_dest(t) != 0) {
+        /* a report whose sender left no address to answer to: nothing
+         * will change that, so it fails for good */
+        GW_ERR(SIP_LOG, "MESSAGE %s: no usable %s", t->d->env->id, SIP_TAG_REPLY_TO);
+        gw_stat_add(sip_stats.uac_failed, 1);
+        gw_core_failed(t->d, 400, "no address to send the report to");
+        t->d = NULL;
+        sip_ctxn_free(t);
+        return;
+    }
+    sip_uac_local_ip(t, local_ip, sizeof local_ip);
+    t->msg = sip_uac_build(t->conn, t->d->env, local_ip, t->branch, tag, cid, &t->len);
     t->timer = evtimer_new(sip_worker_base(w), sip_ctxn_on_timer, t);
     if (!t->msg || !t->timer) {
         GW_ERR(SIP_LOG, "MESSAGE %s: cannot build the request", t->d->env->id);
@@ -316,6 +405,8 @@ void sip_uac_response(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
     if (it->status < 300) {
         __atomic_add_fetch(&t->conn->sent, 1, __ATOMIC_RELAXED);
         gw_stat_add(sip_stats.uac_2xx, 1);
+        if (t->d->env->report.of != NULL)
+            gw_stat_add(sip_stats.tx_report, 1);
         gw_core_delivered(t->d);
         t->d = NULL;
     } else if (it->status == 408 || (it->status >= 500 && it->status < 600)) {

@@ -8,7 +8,9 @@
  *   request                     -> checks (400 / 483), then the server
  *                                  transaction table: a retransmission is
  *                                  answered from the table or absorbed
- * MESSAGE with a text/plain UTF-8 body becomes an envelope handed to
+ * MESSAGE with a text/plain UTF-8 body (or one wrapped in CPIM, with its
+ * IMDN request and X-SMS-* headers read by sip_sms.c; bad ones are a 400
+ * naming the header) becomes an envelope handed to
  * gw_core_accept(); its Request-URI and From may be sip:, sips: or tel:
  * URIs (addresses by gateway/gw_addr.h; another scheme is 416, an address
  * nothing can carry 400).  The answer waits for the commit: the core calls
@@ -34,6 +36,7 @@
 #include "gw_core.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_trace.h"
 #include "sip.h"
 
 /* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
@@ -180,10 +183,137 @@ static int sip_env_domain(gw_envelope_t *env, const osip_uri_t *from)
     return 0;
 }
 
+/* A MESSAGE refused for its body or X-SMS-* headers, on the trace bus. */
+static void sip_uas_trace_refusal(const osip_message_t *req, const sip_peer_t *src, int st,
+                                  const char *reason)
+{
+    gw_trace_rec_t r = {0};
+    char peer[INET_ADDRSTRLEN + 8], summary[160];
+
+    inet_ntop(AF_INET, &src->addr.sin_addr, peer, INET_ADDRSTRLEN);
+    snprintf(peer + strlen(peer), 8, ":%d", ntohs(src->addr.sin_port));
+    snprintf(summary, sizeof summary, "MESSAGE refused %d %s", st, reason);
+    r.kind = GW_TRACE_LOG;
+    r.connector = "sip";
+    r.peer = peer;
+    r.call_id = req->call_id ? req->call_id->number : NULL;
+    r.summary = summary;
+    gw_trace_record(&r);
+}
+
+/* Where a report to the sender of req goes, as "ip:port" into out: the
+ * From URI's IPv4 host and port (sip.reports_to "from"), else where the
+ * MESSAGE's response went (the source, or its Via port without rport). */
+static void sip_uas_reply_to(const osip_message_t *req, const sip_peer_t *src, char *out,
+                             size_t n)
+{
+    const osip_uri_t *u = req->from->url;
+    struct in_addr a;
+    sip_peer_t p;
+    char ip[INET_ADDRSTRLEN];
+    int port;
+
+    if (sip_conf.report_to_from && u->host != NULL && inet_pton(AF_INET, u->host, &a) == 1) {
+        port = u->port ? atoi(u->port) : 5060;
+        if (port > 0 && port < 65536) {
+            snprintf(out, n, "%s:%d", u->host, port);
+            return;
+        }
+    }
+    p = sip_reply_peer(req, src);
+    inet_ntop(AF_INET, &p.addr.sin_addr, ip, sizeof ip);
+    snprintf(out, n, "%s:%d", ip, ntohs(p.addr.sin_port));
+}
+
+/* The form of the report sms asks for: "imdn", "text" or NULL (none), by
+ * the conf "reports" of the connector whose target sent it, else by
+ * sip.reports; which one decided into by. */
+static const char *sip_uas_report_form(const sip_sms_t *sms, const sip_peer_t *src, char *by,
+                                       size_t n)
+{
+    int form;
+
+    if (sms->dn == 0)
+        return NULL;
+    form = sip_conn_report_form(&src->addr, by, n);
+    if (form < 0) {
+        form = sip_conf.report_form;
+        snprintf(by, n, "sip.reports");
+    }
+    switch (form) {
+    case SIP_REPORTS_AUTO: return sms->imdn ? "imdn" : "text";
+    case SIP_REPORTS_IMDN: return sms->imdn ? "imdn" : NULL;
+    case SIP_REPORTS_TEXT: return "text";
+    default: return NULL;
+    }
+}
+
+/* The SMS settings of sms onto env: coding and validity (tags the SMPP
+ * side reads, docs/sip-sms-headers.md), and the report request (tags
+ * gateway/gw_report_sip.c reads).  0 or GW_ENOMEM. */
+static int sip_sms_apply(gw_envelope_t *env, const osip_message_t *req, const sip_peer_t *src,
+                         const sip_sms_t *sms)
+{
+    char num[16], reply_to[INET_ADDRSTRLEN + 8], by[64] = "", *uri = NULL;
+    const char *form = sip_uas_report_form(sms, src, by, sizeof by);
+    int rc = 0;
+
+    if (sms->coding >= 0) {
+        env->data_coding = sms->coding;
+        rc = gw_env_set_tag(env, "coding", sms->coding == 8 ? "ucs2" : "gsm");
+    }
+    if (rc == 0 && sms->validity_s > 0) {
+        env->expires_at = env->created_at + (int64_t)sms->validity_s * 1000;
+        snprintf(num, sizeof num, "%d", sms->validity_s);
+        rc = gw_env_set_tag(env, "validity_s", num);
+    }
+    if (sms->cpim)
+        gw_stat_add(sip_stats.rx_cpim, 1);
+    if (rc != 0 || form == NULL) {
+        if (rc == 0 && sms->dn != 0 && gw_trace_on())
+            gw_trace_envf(env, GW_TRACE_LOG, "report asked for (%s), none sent: by %s",
+                          sms->imdn ? "IMDN" : "header", by);
+        return rc;
+    }
+    if (osip_uri_to_str(req->from->url, &uri) != 0 || uri == NULL)
+        return GW_ENOMEM;
+    for (const char *p = uri; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F || strchr("<>\"", *p)) {
+            /* it becomes a Request-URI and a To header: nothing that
+             * could end them */
+            if (gw_trace_on())
+                gw_trace_envf(env, GW_TRACE_LOG, "report asked for, none sent: From URI unusable");
+            osip_free(uri);
+            return 0;
+        }
+    gw_stat_add(sip_stats.rx_report_req, 1);
+    sip_uas_reply_to(req, src, reply_to, sizeof reply_to);
+    rc = gw_env_set_tag(env, SIP_TAG_REPORT, form);
+    if (rc == 0)
+        rc = gw_env_set_tag(env, SIP_TAG_REPORT_ON,
+                            (sms->dn & SIP_DN_POSITIVE) == 0   ? "failure"
+                            : (sms->dn & SIP_DN_NEGATIVE) == 0 ? "success"
+                                                               : "all");
+    if (rc == 0)
+        rc = gw_env_set_tag(env, SIP_TAG_REPLY_TO, reply_to);
+    if (rc == 0)
+        rc = gw_env_set_tag(env, SIP_TAG_REPLY_URI, uri);
+    if (rc == 0 && strcmp(form, "imdn") == 0)
+        rc = gw_env_set_tag(env, SIP_TAG_IMDN_ID, sms->imdn_id);
+    if (rc == 0 && gw_trace_on())
+        gw_trace_envf(env, GW_TRACE_LOG, "report asked for (%s%s%s): %s report (by %s) to %s %s",
+                      sms->imdn ? "IMDN " : "header", sms->imdn ? "id " : "",
+                      sms->imdn ? sms->imdn_id : "", form, by, uri, reply_to);
+    osip_free(uri);
+    return rc;
+}
+
 /* Fill env from a checked MESSAGE.  0 or a negative code. */
 static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_t *src,
-                        const char *body, size_t len)
+                        const sip_sms_t *sms)
 {
+    const char *body = sms->text;
+    size_t len = sms->text_len;
     char peer[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN], cid[512];
     int rc;
 
@@ -205,11 +335,11 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
         return rc;
     env->body_len = len;
     env->binary = 0;
-    /* MESSAGE asks for no receipt of its own: junction asks the SMSC for
-     * one (on success and failure), so that the outcome reaches the
-     * message's state and events */
-    env->registered_delivery = 1;
-    return 0;
+    /* junction asks the SMSC for a receipt (on success and failure) so
+     * that the outcome reaches the message's state and events, unless the
+     * sender said X-SMS-Registered-Delivery: 0 and wants no report */
+    env->registered_delivery = (sms->rd == 0 && sms->dn == 0) ? 0 : 1;
+    return sip_sms_apply(env, req, src, sms);
 }
 
 /* Copy the answer's header block from the request text into it, and
@@ -239,8 +369,8 @@ static void sip_uas_keep_headers(sip_item_t *it, const osip_message_t *req, cons
 static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
                             const char *key, const char *to_tag, const char *buf, size_t n)
 {
-    const char *reason = NULL, *body = NULL;
-    size_t len = 0;
+    const char *reason = NULL;
+    sip_sms_t sms;
     gw_envelope_t *env = NULL;
     sip_item_t *it = NULL;
     int st, rc, kept;
@@ -250,14 +380,17 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
         sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
         goto out_free_req;
     }
-    st = sip_check_text_body(req, &body, &len, &reason);
+    st = sip_sms_read(req, &sms, &reason);
     if (st) {
+        if (gw_trace_on())
+            sip_uas_trace_refusal(req, src, st, reason);
+        gw_stat_add(sip_stats.rx_refused_sms, 1);
         sip_uas_answer(w, req, src, key, to_tag, st, reason, st == 415 ? SIP_ACCEPT : NULL);
         goto out_free_req;
     }
     env = gw_env_new();
     it = calloc(1, sizeof(*it));
-    rc = (env && it && (it->txn_key = strdup(key))) ? sip_env_fill(env, req, src, body, len)
+    rc = (env && it && (it->txn_key = strdup(key))) ? sip_env_fill(env, req, src, &sms)
                                                     : GW_ENOMEM;
     if (rc == GW_EDECLINED || rc == GW_EINVAL) {
         /* a scheme other than sip, sips, tel (RFC 3261 8.2.2.1), or a

@@ -67,6 +67,9 @@ int smpp_gsm_fits(const char *utf8, size_t n);
 /* Encode utf8 as unpacked GSM septets when it fits, else UTF-16BE.
  * out->data is malloc'd (smpp_text_free).  0 or GW_ENOMEM. */
 int smpp_text_encode(const char *utf8, size_t n, smpp_text_t *out);
+/* Encode utf8 as UTF-16BE whatever it holds (the sender asked for UCS-2:
+ * tag "coding" = "ucs2").  0 or GW_ENOMEM. */
+int smpp_text_encode_ucs2(const char *utf8, size_t n, smpp_text_t *out);
 void smpp_text_free(smpp_text_t *t);
 /* Split t into parts: offs[0..n] are the part boundaries (n + 1 entries,
  * max >= n + 1).  One part when it fits one short_message, else parts of
@@ -130,6 +133,7 @@ typedef struct smpp_out {
 typedef struct smpp_out_bufs {
     char src[SMPP_WIRE_ADDR_MAX], dst[SMPP_WIRE_ADDR_MAX];
     uint8_t sm[SMPP_WIRE_SM_MAX];
+    char validity[17]; /* smpp_out_validity */
 } smpp_out_bufs_t;
 
 /* Encode env's body and split it the connector's way (mode).  A message
@@ -149,6 +153,11 @@ void smpp_out_free(smpp_out_t *o);
  * message_state).  0, or GW_EINVAL when an address cannot be expressed. */
 int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
                   const char *default_src, smpp_out_bufs_t *b, smpp_sm_fields_t *f);
+/* The validity_period of a submit_sm for env sent at now_ms: when its
+ * sender set one (tag "validity_s", e.g. SIP X-SMS-Validity), the time
+ * left to its expiry in SMPP 3.4 relative form "YYMMDDhhmmss000R" written
+ * into b->validity; else NULL (the SMSC's default). */
+const char *smpp_out_validity(const gw_envelope_t *env, int64_t now_ms, smpp_out_bufs_t *b);
 /* SMPP 3.4 5.2.28 message_state of a receipt's "stat:" word (7, UNKNOWN,
  * for any other). */
 int smpp_message_state(const char *stat);

@@ -437,6 +437,7 @@ static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
 
     if (rc != 0)
         return GW_EINVAL;
+    f.validity_period = smpp_out_validity(sub->d->env, gw_now_ms(), &b);
     rc = smpp_session_request_sm(cl->sess, SUBMIT_SM, &f, sub, (int)sub->sent);
     if (rc < 0)
         return rc == GW_EINVAL ? GW_EINVAL : GW_ERROR;

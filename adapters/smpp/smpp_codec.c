@@ -242,6 +242,11 @@ static int smpp_ucs2_encode(const char *utf8, size_t n, smpp_text_t *out)
     return 0;
 }
 
+int smpp_text_encode_ucs2(const char *utf8, size_t n, smpp_text_t *out)
+{
+    return smpp_ucs2_encode(utf8, n, out);
+}
+
 int smpp_text_encode(const char *utf8, size_t n, smpp_text_t *out)
 {
     int rc = smpp_gsm_encode(utf8, n, out);

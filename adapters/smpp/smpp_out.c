@@ -11,6 +11,11 @@
  * so a handset that got some parts the first time joins the rest instead
  * of showing a second, broken copy.
  *
+ * The sender's wishes kept as tags: "coding" = "ucs2" encodes the text as
+ * UCS-2 even when GSM 03.38 would carry it; "validity_s" sends the time
+ * left to the envelope's expiry as the submit_sm's validity_period (SIP
+ * X-SMS-Coding / X-SMS-Validity, docs/sip-sms-headers.md).
+ *
  * A delivery report (env->report.of set) becomes the SMPP 3.4 receipt:
  * esm_class 0x04, the receipt text as short_message, the TLVs
  * receipted_message_id and message_state.
@@ -114,8 +119,13 @@ int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mo
         o->nparts = env->body_len <= 140 ? 1 : 0; /* binary is never split */
         o->offs[1] = env->body_len;
     } else {
-        if (smpp_text_encode_dc0(env->body ? env->body : "", env->body ? strlen(env->body) : 0,
-                                 dc0, &o->text) != 0)
+        const char *coding = json_string_value(json_object_get(env->tags, "coding"));
+        const char *body = env->body ? env->body : "";
+        size_t blen = env->body ? strlen(env->body) : 0;
+        int rc = coding != NULL && strcmp(coding, "ucs2") == 0
+                     ? smpp_text_encode_ucs2(body, blen, &o->text)
+                     : smpp_text_encode_dc0(body, blen, dc0, &o->text);
+        if (rc != 0)
             return GW_ENOMEM;
         o->nparts = smpp_text_split_hdr(&o->text, o->offs, SMPP_MAX_PARTS + 1, hdr[mode]);
     }
@@ -208,4 +218,26 @@ int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
         f->message_state = smpp_message_state(env->report.stat);
     }
     return 0;
+}
+
+const char *smpp_out_validity(const gw_envelope_t *env, int64_t now_ms, smpp_out_bufs_t *b)
+{
+    int64_t left;
+    unsigned d, h, m, sec;
+
+    if (json_object_get(env->tags, "validity_s") == NULL || env->expires_at <= 0)
+        return NULL;
+    left = (env->expires_at - now_ms) / 1000;
+    if (left < 1)
+        left = 1; /* the sweep expires it; the SMSC should not hold it */
+    if (left > 99LL * 86400)
+        left = 99LL * 86400;
+    d = (unsigned)(left / 86400);
+    h = (unsigned)(left % 86400 / 3600);
+    m = (unsigned)(left % 3600 / 60);
+    sec = (unsigned)(left % 60);
+    /* relative: years and months 0, days up to 99 (SMPP 3.4 7.1.1.2) */
+    snprintf(b->validity, sizeof b->validity, "0000%02u%02u%02u%02u000R", d % 100, h % 100,
+             m % 100, sec % 100);
+    return b->validity;
 }

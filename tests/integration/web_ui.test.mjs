@@ -61,7 +61,7 @@ test('the dashboard shows the version and counters', async () => {
 
 test('the connectors table shows each connector with its live state', async () => {
   const list = await j.mi('connectors.list');
-  assert.equal(list.length, 2);
+  assert.equal(list.filter((c) => c.name !== 'sip:reply').length, 2, 'the two added, beside sip:reply');
   for (const c of list) {
     const row = page.locator(`#conn-table tbody tr[data-name="${c.name}"]`);
     await row.waitFor({ timeout: 10000 });

@@ -1,7 +1,8 @@
 /*
  * test_smpp_out.c - an envelope as outgoing SMPP parts
  * (adapters/smpp/smpp_out.c): long-message modes, the sender's own
- * segmentation kept, a stable reference, reports as receipts, and the id
+ * segmentation kept, a stable reference, reports as receipts, the
+ * sender's coding and validity (tags "coding", "validity_s"), and the id
  * form receipts match on.  Pure functions; one behaviour per test.
  */
 #include <setjmp.h>
@@ -231,6 +232,39 @@ static void test_a_report_goes_out_as_a_receipt_with_its_tlvs(void **state)
     gw_env_unref(e);
 }
 
+static void test_the_tag_coding_ucs2_sends_ucs2_text_gsm_could_carry(void **state)
+{
+    gw_envelope_t *e = env_with("Hi");
+    smpp_out_t o;
+
+    (void)state;
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(o.text.data_coding, 0);
+    smpp_out_free(&o);
+    assert_int_equal(gw_env_set_tag(e, "coding", "ucs2"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), 0);
+    assert_int_equal(o.text.data_coding, 8);
+    assert_int_equal(o.text.len, 4);
+    assert_memory_equal(o.text.data, "\0H\0i", 4);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+}
+
+static void test_validity_is_sent_relative_only_when_the_sender_set_one(void **state)
+{
+    gw_envelope_t *e = env_with("Hi");
+    smpp_out_bufs_t b;
+
+    (void)state;
+    e->expires_at = 1000000;
+    assert_null(smpp_out_validity(e, 0, &b)); /* the default validity is the SMSC's */
+    assert_int_equal(gw_env_set_tag(e, "validity_s", "90061"), 0);
+    e->expires_at = 90061 * 1000LL; /* 1 day, 1 h, 1 min, 1 s from 0 */
+    assert_string_equal(smpp_out_validity(e, 0, &b), "000001010101000R");
+    assert_string_equal(smpp_out_validity(e, 90061 * 1000LL + 5, &b), "000000000001000R");
+    gw_env_unref(e);
+}
+
 static void test_message_states_and_their_words_map_both_ways(void **state)
 {
     (void)state;
@@ -270,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_a_senders_own_part_keeps_its_reference_total_and_number),
         cmocka_unit_test(test_a_kept_part_on_a_payload_connector_goes_as_that_part_with_its_udh),
         cmocka_unit_test(test_a_report_goes_out_as_a_receipt_with_its_tlvs),
+        cmocka_unit_test(test_the_tag_coding_ucs2_sends_ucs2_text_gsm_could_carry),
+        cmocka_unit_test(test_validity_is_sent_relative_only_when_the_sender_set_one),
         cmocka_unit_test(test_message_states_and_their_words_map_both_ways),
         cmocka_unit_test(test_ids_match_without_case_or_leading_zeros),
     };
