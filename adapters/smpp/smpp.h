@@ -9,6 +9,7 @@
  *   smpp_status.c   what each SMSC command_status means (per connector)
  *   smpp_tls.c      TLS (OpenSSL) for sessions of both roles
  *   smpp_guard.c    bind failures back off
+ *   smpp_rate.c     reconnect backoff and the token bucket of a bind (pure)
  *   smpp_session.c  one TCP session: framing, sequence numbers, the
  *                   in-flight request list, response timers, enquire_link
  *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
@@ -444,6 +445,26 @@ int64_t smpp_guard_closed(const char *ip, const char *system_id, int64_t now_ms)
 void smpp_guard_failed(const char *ip, const char *system_id, int64_t now_ms);
 void smpp_guard_passed(const char *ip, const char *system_id, int64_t now_ms);
 void smpp_guard_reset(void);
+
+/* --- pacing of client binds (smpp_rate.c, pure) -------------------------- */
+#define SMPP_RATE_JITTER_PCT 20
+/* The wait before reconnection attempt number attempt (0: the first after
+ * a loss or refusal): base_ms doubled per attempt up to max_ms (at least
+ * base_ms), then moved by up to +-20% by rnd (any 32 random bits).  0
+ * when base_ms is 0. */
+int64_t smpp_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt, uint32_t rnd);
+
+/* A token bucket: rate tokens a second (0: no limit), at most burst
+ * (rate / 20, at least 1) held; full at start. */
+typedef struct smpp_tb {
+    double rate, burst, tokens;
+    int64_t at_us; /* last refill, -1 before the first */
+} smpp_tb_t;
+void smpp_tb_init(smpp_tb_t *tb, double rate);
+/* 1 and one token spent when one is there at now_us, else 0. */
+int smpp_tb_take(smpp_tb_t *tb, int64_t now_us);
+/* Microseconds from now_us until a token is there (0: now). */
+int64_t smpp_tb_wait_us(smpp_tb_t *tb, int64_t now_us);
 
 /* --- submit_multi (smpp_multi.c, SMPP thread) ---------------------------- */
 typedef struct smpp_multi smpp_multi_t;
