@@ -12,7 +12,10 @@
  *   smpp_rate.c     reconnect backoff and the token bucket of a bind (pure)
  *   smpp_session.c  one TCP session: framing, sequence numbers, the
  *                   in-flight request list, response timers, enquire_link
- *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
+ *   smpp_client.c   client connectors (we are the ESME of an operator SMSC):
+ *                   conf, status, the send queue over the binds, bound PDUs
+ *   smpp_client_bind.c  each bind's state machine, backoff, hold, close
+ *                   (the two share smpp_client_int.h)
  *   smpp_server.c   our SMSC port for customers
  *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
  *   smpp_pdu.c      envelope <-> PDU fields shared by client and server
@@ -258,6 +261,12 @@ int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, ui
  * body, or NULL for header only (see smpp_wire_encode_resp). */
 int smpp_session_respond_id(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
                             const char *msgid);
+/* Send a request of the body the caller encoded (len octets after the
+ * header; the client's binds, whose interface_version libsmpp34 limits to
+ * 3.4), in flight with ctx.  0, GW_EINVAL (too long), GW_ENOMEM or
+ * GW_ERROR. */
+int smpp_session_request_body(smpp_session_t *s, uint32_t cmd_id, const uint8_t *body,
+                              size_t len, void *ctx);
 /* Send a whole PDU encoded by the caller (smpp_wire).  0 or GW_ERROR. */
 int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len);
 /* Close every session (stop). */
@@ -310,6 +319,8 @@ static inline int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, 
 /* --- the adapter (smpp_adapter.c) ----------------------------------------- */
 extern struct event_base *smpp_base;
 extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+/* the longest wait between attempts of a client bind (smpp_client_bind.c) */
+extern int smpp_reconnect_max_s;
 /* customer sessions (smpp_server.c): idle timeout, sessions per peer
  * address, unanswered submit_sm per session */
 extern int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window;
