@@ -80,6 +80,44 @@ test('pair: a transmitter carries the submits, a receipt on the receiver is matc
   await waitBound(j, 'pr');
 });
 
+test('a long message over 3 binds: every part on one bind, in order', async (t) => {
+  const { smsc, j } = await setup(t);
+  await j.mi('connectors.add', { name: 'op', type: 'smpp', conf: conf(smsc, { binds: 3 }) });
+  await waitFor(async () => (await bindsOf(j, 'op')).every((b) => b.state === 'bound'), 10000, 'three bound');
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
+  const long = (k) => Array.from({ length: 40 }, (_, i) => `m${k}w${String(i).padStart(2, '0')}`).join(' ');
+  for (let k = 0; k < 4; k++)
+    await j.mi('messages.inject', { from: '4930111', to: `44770090000${k}`, body: long(k) });
+  await waitFor(() => smsc.submits.length >= 8, 10000, 'the parts submitted');
+  const byMsg = new Map();
+  for (const p of smsc.submits) {
+    const udh = p.short_message.udh[0]; // [0x00, 3, ref, total, seq]
+    const key = p.destination_addr;
+    if (!byMsg.has(key)) byMsg.set(key, []);
+    byMsg.get(key).push({ session: p.session, seq: udh[4], total: udh[3] });
+  }
+  assert.equal(byMsg.size, 4);
+  for (const [dst, parts] of byMsg) {
+    assert.equal(new Set(parts.map((x) => x.session)).size, 1, `${dst}: one bind`);
+    assert.deepEqual(parts.map((x) => x.seq), parts.map((_, i) => i + 1), `${dst}: in order`);
+    assert.equal(parts.length, parts[0].total);
+  }
+  assert.ok(new Set([...byMsg.values()].map((p) => p[0].session)).size >= 2, 'the messages spread');
+});
+
+test('smpp.unbind holds every bind of the connector, smpp.bind binds them all again', async (t) => {
+  const { smsc, j } = await setup(t);
+  await j.mi('connectors.add', { name: 'op', type: 'smpp', conf: conf(smsc, { binds: 2 }) });
+  await waitFor(async () => (await bindsOf(j, 'op')).every((b) => b.state === 'bound'), 10000, 'two bound');
+  await j.mi('smpp.unbind', { connector: 'op' });
+  await waitFor(async () => (await bindsOf(j, 'op')).every((b) => b.state === 'held'), 10000, 'both held');
+  assert.equal(await connectorState(j, 'op'), 'held');
+  assert.equal(smsc.unbinds.length, 2, 'an unbind on each');
+  await j.mi('smpp.bind', { connector: 'op' });
+  await waitFor(async () => (await bindsOf(j, 'op')).every((b) => b.state === 'bound'), 10000, 'both bound again');
+  assert.equal(smsc.binds.length, 4);
+});
+
 test('one of three binds killed: its messages in flight go out again, none lost or duplicated', async (t) => {
   let victim = 0;
   const { smsc, j } = await setup(t, { answer: (session) => session.n !== victim });
