@@ -56,9 +56,12 @@
 #include "gw_events.h"
 #include "gw_frag.h"
 #include "gw_log.h"
+#include "gw_stats.h"
 #include "gw_str.h"
 #include "smpp.h"
 #include "smpp_client_int.h"
+
+static gw_stat_t *smpp_stat_alerts; /* SMPP thread */
 
 const char *const smpp_cl_state_names[] = {
     "down", "connecting", "binding", "bound", "unbinding", "closed", "held",
@@ -325,7 +328,7 @@ static json_t *smpp_bind_status(const smpp_bind_t *b)
 {
     int64_t next = __atomic_load_n(&b->next_ms, __ATOMIC_RELAXED);
 
-    return json_pack("{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o}", "bind", b->idx,
+    return json_pack("{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "bind", b->idx,
                      "type", smpp_bind_type_name(b->cmd), "state",
                      smpp_cl_state_names[smpp_bind_get(b)], "inflight",
                      __atomic_load_n(&b->ninflight, __ATOMIC_RELAXED), "submitted",
@@ -333,7 +336,8 @@ static json_t *smpp_bind_status(const smpp_bind_t *b)
                      (json_int_t)__atomic_load_n(&b->delivers, __ATOMIC_RELAXED), "binds",
                      (json_int_t)__atomic_load_n(&b->bound_n, __ATOMIC_RELAXED), "refused",
                      (json_int_t)__atomic_load_n(&b->refused, __ATOMIC_RELAXED), "lost",
-                     (json_int_t)__atomic_load_n(&b->lost, __ATOMIC_RELAXED), "next_attempt_ms",
+                     (json_int_t)__atomic_load_n(&b->lost, __ATOMIC_RELAXED), "alerts",
+                     (json_int_t)__atomic_load_n(&b->alerts, __ATOMIC_RELAXED), "next_attempt_ms",
                      next > 0 ? json_integer(next) : json_null());
 }
 
@@ -838,6 +842,29 @@ out_env:
 }
 
 
+/* alert_notification (SMPP 3.4 4.12): the SMSC says a mobile is
+ * reachable again.  Logged and counted (the session traced the PDU); it
+ * has no response. */
+static void smpp_client_alert(smpp_bind_t *b, const smpp_hdr_t *h, const uint8_t *pdu)
+{
+    char src[SMPP_WIRE_ADDR_MAX] = "", esme[SMPP_WIRE_ADDR_MAX] = "";
+    size_t at = 16 + 2; /* source_addr_ton, source_addr_npi */
+
+    __atomic_add_fetch(&b->alerts, 1, __ATOMIC_RELAXED);
+    if (smpp_stat_alerts == NULL)
+        smpp_stat_alerts = gw_stat(SMPP_STAT_ALERTS, SMPP_STAT_ALERTS_HELP);
+    gw_stat_add(smpp_stat_alerts, 1);
+    if (smpp_cstr(pdu, h->len, &at, src, sizeof src) < 0 ||
+        (at += 2) > h->len || /* esme_addr_ton, esme_addr_npi */
+        smpp_cstr(pdu, h->len, &at, esme, sizeof esme) < 0) {
+        GW_WARN(SMPP_MOD, "connector %s: bind %d: a malformed alert_notification (%u octets)",
+                b->cl->name, b->idx, h->len);
+        return;
+    }
+    GW_INFO(SMPP_MOD, "connector %s: bind %d: alert_notification: %s is available (for %s)",
+            b->cl->name, b->idx, src, esme[0] ? esme : "-");
+}
+
 void smpp_client_pdu(smpp_bind_t *b, smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
                      smpp_req_t *req)
 {
@@ -859,6 +886,8 @@ void smpp_client_pdu(smpp_bind_t *b, smpp_session_t *s, const smpp_hdr_t *h, con
             smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
         else
             smpp_client_deliver(cl, s, &sh, sm, DATA_SM_RESP);
+    } else if (h->cmd_id == ALERT_NOTIFICATION) {
+        smpp_client_alert(b, h, pdu);
     } else if (!(h->cmd_id & 0x80000000u)) {
         smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDID, h->seq, NULL);
     }

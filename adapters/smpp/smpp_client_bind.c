@@ -19,7 +19,8 @@
  *
  * Each state change of a bind is a trace record (kind state, the
  * connector's name and peer) and is counted: smpp.client_bound,
- * smpp.client_bind_refused, smpp.client_bind_lost.
+ * smpp.client_bind_refused, smpp.client_bind_lost (and smpp.client_alerts,
+ * counted by smpp_client.c, is registered here).
  *
  * Threads: the SMPP thread.
  */
@@ -59,6 +60,7 @@ static void smpp_client_stats(void)
                                 "client binds answered with an error status by their SMSC");
     smpp_stat_lost = gw_stat("smpp.client_bind_lost",
                              "client binds whose session ended while bound (not by us)");
+    gw_stat(SMPP_STAT_ALERTS, SMPP_STAT_ALERTS_HELP);
 }
 
 /* b's state is st: published, and offered to the trace bus. */

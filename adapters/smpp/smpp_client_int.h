@@ -70,6 +70,7 @@ struct smpp_bind {
     uint64_t bound_n;      /* good bind_resp */
     uint64_t refused;      /* bind_resp with an error */
     uint64_t lost;         /* sessions ended while bound */
+    uint64_t alerts;       /* alert_notification received */
 };
 
 struct smpp_client {
@@ -102,6 +103,11 @@ struct smpp_client {
     int closing, stopping, finalized;
     int held;              /* smpp.unbind holds it down until smpp.bind */
 };
+
+/* the counter of alert_notification PDUs (registered when the first
+ * client opens, counted by smpp_client.c) */
+#define SMPP_STAT_ALERTS "smpp.client_alerts"
+#define SMPP_STAT_ALERTS_HELP "alert_notification PDUs received from SMSCs on client binds"
 
 /* 1 when b may carry submit_sm (transmitter or transceiver). */
 static inline int smpp_bind_tx(const smpp_bind_t *b)

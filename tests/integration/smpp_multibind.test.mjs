@@ -7,6 +7,7 @@
 // bind_throughput; interface_version in the bind.  The SMSC is the fake of
 // lib/smsc.mjs.  Loopback only; every wait is for a state, bounded.
 import { test } from 'node:test';
+import smpp from 'smpp';
 import assert from 'node:assert/strict';
 import { startJunction, waitFor } from './lib/junction.mjs';
 import { startSmsc, waitBound, connectorState } from './lib/smsc.mjs';
@@ -196,4 +197,21 @@ test('interface_version 5.0 is sent in the bind; 3.4 by default; bad values are 
     [{ binds: 17 }, /binds/], [{ bind: 'pair', binds: 9 }, /binds/], [{ bind_throughput: -1 }, /bind_throughput/],
     [{ bind: 'duo' }, /bind/]])
     await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'smpp', conf: conf(smsc, extra) }), key);
+});
+
+test('alert_notification from the SMSC is logged and counted, and not answered', async (t) => {
+  const { smsc, j } = await setup(t);
+  await j.mi('connectors.add', { name: 'al', type: 'smpp', conf: conf(smsc, {}) });
+  await waitBound(j, 'al');
+  const session = smsc.boundSession();
+  let nacks = 0;
+  session.on('generic_nack', () => { nacks++; });
+  session.send(new smpp.PDU('alert_notification', { source_addr_ton: 1, source_addr_npi: 1,
+    source_addr: '447700900123', esme_addr_ton: 0, esme_addr_npi: 0, esme_addr: 'jx' }));
+  await waitFor(async () => (await j.mi('stats.get')).counters['smpp.client_alerts'] === 1, 5000, 'counted');
+  assert.equal((await bindsOf(j, 'al'))[0].alerts, 1);
+  assert.match(j.log, /bind 0: alert_notification: 447700900123 is available \(for jx\)/);
+  // an enquire_link round trip after it: had junction answered, the answer came first
+  await new Promise((resolve) => session.enquire_link({}, resolve));
+  assert.equal(nacks, 0, 'no response to an alert_notification');
 });
