@@ -1,6 +1,6 @@
 # adapters/smpp: the SMPP 3.4 adapter (client connectors, our SMSC port).
 JUNCTION_SRCS += adapters/smpp/smpp_adapter.c adapters/smpp/smpp_session.c \
-                 adapters/smpp/smpp_client.c adapters/smpp/smpp_client_bind.c \
+                 adapters/smpp/smpp_client.c adapters/smpp/smpp_client_bind.c adapters/smpp/smpp_client_rx.c \
                  adapters/smpp/smpp_server.c \
                  adapters/smpp/smpp_pdu.c adapters/smpp/smpp_codec.c \
                  adapters/smpp/smpp_wire.c \

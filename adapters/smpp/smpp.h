@@ -14,8 +14,10 @@
  *                   in-flight request list, response timers, enquire_link
  *   smpp_client.c   client connectors (we are the ESME of an operator SMSC):
  *                   conf, status, the send queue over the binds, bound PDUs
- *   smpp_client_bind.c  each bind's state machine, backoff, hold, close
- *                   (the two share smpp_client_int.h)
+ *   smpp_client_bind.c  each bind's state machine, backoff, hold, close,
+ *                   outbind
+ *   smpp_client_rx.c  what an SMSC sends a client: receipts, MO, alerts
+ *                   (the three share smpp_client_int.h)
  *   smpp_server.c   our SMSC port for customers
  *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
  *   smpp_pdu.c      envelope <-> PDU fields shared by client and server
@@ -267,6 +269,11 @@ int smpp_session_respond_id(smpp_session_t *s, uint32_t cmd_id, uint32_t status,
  * GW_ERROR. */
 int smpp_session_request_body(smpp_session_t *s, uint32_t cmd_id, const uint8_t *body,
                               size_t len, void *ctx);
+/* Hand s to another owner: its callbacks are ops from now on (also
+ * inside one of the old owner's callbacks, which must not touch s after
+ * it), with no bind deadline or idle limit (outbind: a customer session
+ * of our port becomes a client bind). */
+void smpp_session_adopt(smpp_session_t *s, const smpp_session_ops_t *ops, void *owner);
 /* Send a whole PDU encoded by the caller (smpp_wire).  0 or GW_ERROR. */
 int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len);
 /* Close every session (stop). */
@@ -416,6 +423,14 @@ int smpp_client_room(smpp_client_t *cl);
 void smpp_client_open(smpp_client_t *cl);
 void smpp_client_close(smpp_client_t *cl);
 void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d); /* takes d */
+/* outbind (SMPP 3.4 4.1.7) on s, a session accepted on our port from ip
+ * (pdu: len octets): when its system_id and password are those of a
+ * client connector with conf "outbind" whose outbind bind is free, that
+ * bind takes s over (smpp_session_adopt) and sends bind_receiver on it:
+ * 0.  Else GW_ENOTFOUND (no such connector, a wrong password: logged,
+ * counted by smpp_guard), GW_EEXIST (its outbind bind is in use) or
+ * GW_EINVAL (malformed); the caller closes s. */
+int smpp_client_outbind(smpp_session_t *s, const char *ip, const uint8_t *pdu, size_t len);
 /* smpp.unbind (hold 1): unbind and stay down; smpp.bind (0): bind again. */
 void smpp_client_hold(smpp_client_t *cl, int hold);
 /* Number of clients still unbinding (stop waits for 0). */

@@ -12,6 +12,14 @@
  * delay.  A lost bind gives back only the messages placed on it
  * (smpp_client_requeue); the others keep sending.
  *
+ * Outbind (SMPP 3.4 4.1.7): a connector with conf "outbind" has one
+ * receiver more that never connects: an SMSC that connects to our SMSC
+ * port and sends outbind with the connector's system_id and password
+ * (smpp_server.c hands it here) gets bind_receiver on that connection,
+ * which is this bind from then on; when it ends the bind waits for the
+ * next outbind.  Wrong credentials count in smpp_guard like a customer's
+ * failed bind.
+ *
  * smpp.unbind holds every bind of the connector (unbind, then state held,
  * no reconnect) until smpp.bind; conn_close unbinds every bound bind
  * (bounded by the response timer) and frees the connector once none has a
@@ -113,6 +121,11 @@ static void smpp_bind_down(smpp_bind_t *b, const char *why)
         smpp_bind_set(b, SMPP_CL_HELD, NULL);
         GW_INFO(SMPP_MOD, "connector %s: bind %d unbound and held (smpp.bind binds it again)",
                 cl->name, b->idx);
+        return;
+    }
+    if (b->outbind) { /* the SMSC opens it again with its next outbind */
+        GW_INFO(SMPP_MOD, "connector %s: outbind bind %d down: %s; waiting for the SMSC's next "
+                "outbind", cl->name, b->idx, why);
         return;
     }
     ms = smpp_backoff_ms((int64_t)smpp_reconnect_s * 1000, (int64_t)smpp_reconnect_max_s * 1000,
@@ -308,6 +321,8 @@ void smpp_client_open(smpp_client_t *cl)
     smpp_clients = cl;
     for (int i = 0; i < cl->nbinds; i++) {
         smpp_bind_t *b = &cl->binds[i];
+        if (b->outbind)
+            continue; /* opened by the SMSC's outbind on our port */
         b->retry_ev = evtimer_new(smpp_base, smpp_bind_retry_cb, b);
         if (b->retry_ev == NULL) {
             GW_ERR(SMPP_MOD, "connector %s: out of memory", cl->name);
@@ -341,12 +356,60 @@ void smpp_client_hold(smpp_client_t *cl, int hold)
         __atomic_store_n(&b->next_ms, 0, __ATOMIC_RELAXED);
         if (!hold) { /* smpp.bind: now */
             b->attempt = 0;
-            if (b->sess == NULL)
+            if (b->outbind)
+                smpp_bind_set(b, SMPP_CL_DOWN, "waiting for an outbind");
+            else if (b->sess == NULL)
                 smpp_bind_connect(b);
         } else if (!smpp_bind_unbind(b)) {
             smpp_bind_drop(b, "held by smpp.unbind"); /* not bound yet: just stop */
         }
     }
+}
+
+int smpp_client_outbind(smpp_session_t *s, const char *ip, const uint8_t *pdu, size_t len)
+{
+    char system_id[16], password[9];
+    size_t at = 16;
+    smpp_client_t *cl;
+    smpp_bind_t *b = NULL;
+    int64_t now = gw_now_ms();
+
+    if (smpp_cstr(pdu, len, &at, system_id, sizeof system_id) < 0 ||
+        smpp_cstr(pdu, len, &at, password, sizeof password) < 0) {
+        GW_WARN(SMPP_MOD, "%s: a malformed outbind", s->peer);
+        return GW_EINVAL;
+    }
+    if (smpp_guard_closed(ip, system_id, now) > 0) {
+        GW_WARN(SMPP_MOD, "%s: outbind as '%s' refused: too many failures", s->peer, system_id);
+        return GW_ENOTFOUND;
+    }
+    for (cl = smpp_clients; cl != NULL && b == NULL; cl = cl->next) {
+        char pw[sizeof cl->password] = "";
+        if (cl->closing || strcmp(cl->system_id, system_id) != 0)
+            continue;
+        snprintf(pw, sizeof pw, "%s", password); /* the same size, for a constant-time compare */
+        for (int i = 0; i < cl->nbinds && b == NULL; i++)
+            if (cl->binds[i].outbind && sodium_memcmp(pw, cl->password, sizeof pw) == 0)
+                b = &cl->binds[i];
+    }
+    if (b == NULL) {
+        smpp_guard_failed(ip, system_id, now);
+        GW_WARN(SMPP_MOD, "%s: outbind as '%s' refused: no client connector with outbind "
+                "binds as it with that password", s->peer, system_id);
+        return GW_ENOTFOUND;
+    }
+    if (b->sess != NULL || b->cl->held) {
+        GW_WARN(SMPP_MOD, "connector %s: outbind from %s refused: its outbind bind is %s",
+                b->cl->name, s->peer, b->sess ? "in use" : "held");
+        return GW_EEXIST;
+    }
+    smpp_guard_passed(ip, system_id, now);
+    GW_INFO(SMPP_MOD, "connector %s: outbind from %s: binding as receiver on it", b->cl->name,
+            s->peer);
+    smpp_session_adopt(s, &smpp_bind_ops, b);
+    b->sess = s;
+    smpp_bind_on_connected(s); /* bind_receiver on the SMSC's connection */
+    return 0;
 }
 
 /* Unbound and closing: give the queued envelopes back, leave the list of

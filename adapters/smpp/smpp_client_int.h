@@ -3,9 +3,10 @@
  * are the ESME of an operator's SMSC) and its binds.
  *
  *   smpp_client.c       conf, status, the connector's one ordered send
- *                       queue, its pump over the bound binds, the PDUs of
- *                       a bound session (submit_sm_resp, deliver_sm,
- *                       data_sm)
+ *                       queue, its pump over the bound binds,
+ *                       submit_sm_resp
+ *   smpp_client_rx.c    what the SMSC sends: receipts, MO (deliver_sm,
+ *                       data_sm), alert_notification
  *   smpp_client_bind.c  each bind's state machine: connect, bind, lost or
  *                       refused -> backoff, smpp.unbind / smpp.bind,
  *                       close and finalize
@@ -56,6 +57,8 @@ struct smpp_bind {
     smpp_client_t *cl;
     int idx;               /* 0-based, as smpp.binds lists it */
     uint32_t cmd;          /* BIND_TRANSCEIVER, _TRANSMITTER or _RECEIVER */
+    int outbind;           /* 1: the receiver an SMSC's outbind opens (conf "outbind"):
+                            * it never connects by itself */
     /* SMPP thread */
     smpp_session_t *sess;
     struct event *retry_ev;
@@ -89,8 +92,8 @@ struct smpp_client {
     int tls, tls_verify;   /* conf "tls", "tls_verify" (default true) */
     char tls_ca[256], tls_name[256]; /* conf "tls_ca", "tls_server_name" (default: host) */
     smpp_status_table_t status; /* conf "status" */
-    int nbinds;            /* conf "binds" (twice that for "pair") */
-    smpp_bind_t binds[SMPP_CL_MAX_BINDS];
+    int nbinds;            /* conf "binds" (twice that for "pair"), + 1 for "outbind" */
+    smpp_bind_t binds[SMPP_CL_MAX_BINDS + 1];
     /* atomics, read by conn_status on other threads */
     int closed, npending, ninflight;
     /* SMPP thread */
@@ -127,9 +130,13 @@ void smpp_client_pump(smpp_client_t *cl);
  * in flight and send each message that was on b again, whole, on any
  * bind. */
 void smpp_client_requeue(smpp_bind_t *b);
+/* A response to one of b's submit_sm (req: the request it answers). */
+void smpp_client_submit_resp(smpp_bind_t *b, const smpp_hdr_t *h, const uint8_t *raw,
+                             const smpp_req_t *req);
 /* Closing: hand every queued message back (or keep it in the store on
  * shutdown) and free the connector's timers. */
 void smpp_client_release(smpp_client_t *cl);
+/* smpp_client_rx.c (SMPP thread) */
 /* A PDU on b's bound session that is no bind / unbind matter. */
 void smpp_client_pdu(smpp_bind_t *b, smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
                      smpp_req_t *req);

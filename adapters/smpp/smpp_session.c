@@ -354,6 +354,14 @@ int smpp_session_request_body(smpp_session_t *s, uint32_t cmd_id, const uint8_t 
     return 0;
 }
 
+void smpp_session_adopt(smpp_session_t *s, const smpp_session_ops_t *ops, void *owner)
+{
+    s->ops = ops;
+    s->owner = owner;
+    s->expire_ms = 0;
+    s->idle_s = 0;
+}
+
 int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len)
 {
     return smpp_session_send(s, pdu, len);

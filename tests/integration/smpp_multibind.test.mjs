@@ -215,3 +215,62 @@ test('alert_notification from the SMSC is logged and counted, and not answered',
   await new Promise((resolve) => session.enquire_link({}, resolve));
   assert.equal(nacks, 0, 'no response to an alert_notification');
 });
+
+// An operator's SMSC dialling in to junction's SMSC port with outbind.
+function dialIn(j) {
+  return new Promise((resolve, reject) => {
+    const sess = smpp.connect({ url: `smpp://127.0.0.1:${j.ports.smpp}` });
+    sess.closed = false;
+    sess.on('error', () => {});
+    sess.on('close', () => { sess.closed = true; });
+    sess.on('enquire_link', (pdu) => sess.send(pdu.response()));
+    sess.binds = [];
+    sess.on('bind_receiver', (pdu) => { sess.binds.push(pdu); sess.send(pdu.response({ system_id: 'op' })); });
+    sess.once('connect', () => resolve(sess));
+    setTimeout(() => reject(new Error('no connect')), 5000);
+  });
+}
+
+test('outbind: an SMSC that outbinds to our port gets bind_receiver there, and a receipt on it is matched', async (t) => {
+  const { smsc, j } = await setup(t);
+  await j.mi('connectors.add', { name: 'ob', type: 'smpp', conf: conf(smsc, { bind: 'transmitter', outbind: true }) });
+  await waitBound(j, 'ob');
+  let binds = await bindsOf(j, 'ob');
+  assert.deepEqual(binds.map((b) => [b.type, b.outbind, b.state]),
+    [['transmitter', false, 'bound'], ['receiver', true, 'down']]);
+  assert.equal(smsc.binds.length, 1, 'the outbind receiver does not connect by itself');
+
+  // a wrong password: the connection is closed, no bind_receiver
+  const bad = await dialIn(j);
+  bad.outbind({ system_id: 'jx', password: 'nope' });
+  await waitFor(() => bad.closed, 5000, 'a wrong outbind closed');
+  assert.equal(bad.binds.length, 0);
+
+  const op = await dialIn(j);
+  t.after(() => op.destroy());
+  op.outbind({ system_id: 'jx', password: 'pw' });
+  await waitFor(() => op.binds.length === 1, 5000, 'bind_receiver on the outbind connection');
+  assert.equal(op.binds[0].system_id, 'jx');
+  assert.equal(op.binds[0].password, 'pw');
+  await waitFor(async () => (await bindsOf(j, 'ob'))[1].state === 'bound', 5000, 'the outbind bind bound');
+  assert.equal((await j.mi('smpp.sessions')).length, 0, 'no longer a customer session');
+
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'ob' });
+  const [id] = await inject(j, 1, 'outbound');
+  await waitFor(async () => (await statusOf(j, id)) === 'submitted', 10000, 'submitted on the transmitter');
+  const r = await new Promise((resolve) => op.deliver_sm({ esm_class: 0x04, source_addr: '447700900000',
+    destination_addr: '4930111', short_message: `id:${smsc.submits[0].smsc_message_id} sub:001 dlvrd:001 ` +
+      'submit date:2612011200 done date:2612011201 stat:DELIVRD err:000 text:x' }, resolve));
+  assert.equal(r.command_status, 0);
+  await waitFor(async () => (await statusOf(j, id)) === 'delivered', 10000, 'delivered by the receipt on the outbind');
+
+  // a second outbind while it is in use is refused; when it ends the bind waits for the next
+  const again = await dialIn(j);
+  again.outbind({ system_id: 'jx', password: 'pw' });
+  await waitFor(() => again.closed, 5000, 'a second outbind closed');
+  op.destroy();
+  await waitFor(async () => (await bindsOf(j, 'ob'))[1].state === 'down', 5000, 'down, waiting');
+  binds = await bindsOf(j, 'ob');
+  assert.equal(binds[1].next_attempt_ms, null, 'no reconnect of its own');
+  assert.equal(await connectorState(j, 'ob'), 'bound', 'the transmitter is still up');
+});
