@@ -143,7 +143,8 @@ static void smpp_bind_down(smpp_bind_t *b, const char *why)
     __atomic_store_n(&b->next_ms, gw_now_ms() + ms, __ATOMIC_RELAXED);
     tv.tv_sec = (time_t)(ms / 1000);
     tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    evtimer_add(b->retry_ev, &tv);
+    if (b->retry_ev != NULL) /* NULL: out of memory at open, logged there */
+        evtimer_add(b->retry_ev, &tv);
 }
 
 /* Our own close of b's session: requeue what was in flight on it, free it. */

@@ -274,3 +274,21 @@ test('outbind: an SMSC that outbinds to our port gets bind_receiver there, and a
   assert.equal(binds[1].next_attempt_ms, null, 'no reconnect of its own');
   assert.equal(await connectorState(j, 'ob'), 'bound', 'the transmitter is still up');
 });
+
+test('each bind\'s state changes are on the trace bus', async (t) => {
+  const { smsc, j } = await setup(t);
+  const { id } = await j.mi('trace.start', { connector: 'tr' });
+  t.after(() => j.mi('trace.stop', { id }).catch(() => {}));
+  await j.mi('connectors.add', { name: 'tr', type: 'smpp', conf: conf(smsc, { binds: 2 }) });
+  await waitFor(async () => (await bindsOf(j, 'tr')).every((b) => b.state === 'bound'), 10000, 'two bound');
+  const victim = smsc.binds[0].session;
+  for (const s of smsc.sessions) if (s.n === victim) s.socket.destroy();
+  const got = await waitFor(async () => {
+    const r = await j.mi('trace.list', { id, after: 0 });
+    const states = r.records.filter((x) => x.kind === 'state').map((x) => x.summary);
+    return states.some((x) => /^bind \d \(transceiver\): down: /.test(x)) && states;
+  }, 10000, 'a down in the trace');
+  for (const n of [0, 1])
+    for (const st of ['connecting', 'binding', 'bound'])
+      assert.ok(got.includes(`bind ${n} (transceiver): ${st}`), `bind ${n} ${st}: ${got}`);
+});
