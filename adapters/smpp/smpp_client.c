@@ -2,11 +2,13 @@
  * smpp_client.c - client connectors: Junction as the ESME of an operator
  * SMSC.  A connector is 1-16 binds (conf "binds", default 1) of the type
  * conf "bind" names: transceiver by default, transmitter, receiver (fed
- * nothing: MO and receipts only), or "pair" (each a bind_transmitter that
- * carries the submits and a bind_receiver that takes deliver_sm).  This
- * file is the connector's conf, status, send queue and the PDUs of bound
- * sessions; smpp_client_bind.c runs each bind's state machine
- * (smpp_client_int.h is the struct both share).
+ * nothing: MO and receipts only), or "pair" (N bind_transmitter that
+ * carry the submits and N bind_receiver that take deliver_sm); conf
+ * "outbind" adds one receiver that an SMSC's outbind opens.  This file is
+ * the connector's conf, status, send queue and submit_sm_resp;
+ * smpp_client_bind.c runs each bind's state machine, smpp_client_rx.c
+ * takes what the SMSC sends (smpp_client_int.h is the struct they
+ * share).
  *
  * Sending: send() queues an smpp_sub_t per envelope in one ordered list.
  * The cursor points at the first one with parts still to send; pump()
@@ -27,12 +29,8 @@
  * subs placed on it are reset and sent again, whole, on any bind (at
  * least once); the other binds carry on.
  *
- * PDUs: submit_sm out and deliver_sm in go through smpp_wire (the
- * deliver_sm's fields point into the PDU while it is handled); only
- * the bind is packed by libsmpp34.
- *
- * What the SMSC sends on a bound session (deliver_sm, data_sm,
- * alert_notification) is smpp_client_rx.c's.
+ * PDUs: submit_sm out goes through smpp_wire; the bind body is written
+ * by hand (smpp_client_bind.c).
  *
  * Threads: the SMPP thread, except smpp_client_new / ref / unref / status /
  * room / check, which any thread may call (they touch atomics and
