@@ -9,9 +9,15 @@
  *   smpp_status.c   what each SMSC command_status means (per connector)
  *   smpp_tls.c      TLS (OpenSSL) for sessions of both roles
  *   smpp_guard.c    bind failures back off
+ *   smpp_rate.c     reconnect backoff and the token bucket of a bind (pure)
  *   smpp_session.c  one TCP session: framing, sequence numbers, the
  *                   in-flight request list, response timers, enquire_link
- *   smpp_client.c   client connectors (we are the ESME of an operator SMSC)
+ *   smpp_client.c   client connectors (we are the ESME of an operator SMSC):
+ *                   conf, status, the send queue over the binds, bound PDUs
+ *   smpp_client_bind.c  each bind's state machine, backoff, hold, close,
+ *                   outbind
+ *   smpp_client_rx.c  what an SMSC sends a client: receipts, MO, alerts
+ *                   (the three share smpp_client_int.h)
  *   smpp_server.c   our SMSC port for customers
  *   smpp_cancel.c   cancel_sm / replace_sm from customers (gw_core_cancel)
  *   smpp_codec.c    GSM 03.38 / UCS-2 / Latin-1 and splitting (pure)
@@ -283,6 +289,17 @@ int smpp_session_respond(smpp_session_t *s, uint32_t cmd_id, uint32_t status, ui
  * body, or NULL for header only (see smpp_wire_encode_resp). */
 int smpp_session_respond_id(smpp_session_t *s, uint32_t cmd_id, uint32_t status, uint32_t seq,
                             const char *msgid);
+/* Send a request of the body the caller encoded (len octets after the
+ * header; the client's binds, whose interface_version libsmpp34 limits to
+ * 3.4), in flight with ctx.  0, GW_EINVAL (too long), GW_ENOMEM or
+ * GW_ERROR. */
+int smpp_session_request_body(smpp_session_t *s, uint32_t cmd_id, const uint8_t *body,
+                              size_t len, void *ctx);
+/* Hand s to another owner: its callbacks are ops from now on (also
+ * inside one of the old owner's callbacks, which must not touch s after
+ * it), with no bind deadline or idle limit (outbind: a customer session
+ * of our port becomes a client bind). */
+void smpp_session_adopt(smpp_session_t *s, const smpp_session_ops_t *ops, void *owner);
 /* Send a whole PDU encoded by the caller (smpp_wire).  0 or GW_ERROR. */
 int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len);
 /* Close every session (stop). */
@@ -341,6 +358,8 @@ static inline int smpp_addr_out(const gw_addr_t *a, uint8_t *ton, uint8_t *npi, 
 /* --- the adapter (smpp_adapter.c) ----------------------------------------- */
 extern struct event_base *smpp_base;
 extern int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+/* the longest wait between attempts of a client bind (smpp_client_bind.c) */
+extern int smpp_reconnect_max_s;
 /* customer sessions (smpp_server.c): idle timeout, sessions per peer
  * address, unanswered submit_sm per session */
 extern int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window;
@@ -438,6 +457,14 @@ int smpp_client_room(smpp_client_t *cl);
 void smpp_client_open(smpp_client_t *cl);
 void smpp_client_close(smpp_client_t *cl);
 void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d); /* takes d */
+/* outbind (SMPP 3.4 4.1.7) on s, a session accepted on our port from ip
+ * (pdu: len octets): when its system_id and password are those of a
+ * client connector with conf "outbind" whose outbind bind is free, that
+ * bind takes s over (smpp_session_adopt) and sends bind_receiver on it:
+ * 0.  Else GW_ENOTFOUND (no such connector, a wrong password: logged,
+ * counted by smpp_guard), GW_EEXIST (its outbind bind is in use) or
+ * GW_EINVAL (malformed); the caller closes s. */
+int smpp_client_outbind(smpp_session_t *s, const char *ip, const uint8_t *pdu, size_t len);
 /* smpp.unbind (hold 1): unbind and stay down; smpp.bind (0): bind again. */
 void smpp_client_hold(smpp_client_t *cl, int hold);
 /* Number of clients still unbinding (stop waits for 0). */
@@ -478,6 +505,26 @@ int64_t smpp_guard_closed(const char *ip, const char *system_id, int64_t now_ms)
 void smpp_guard_failed(const char *ip, const char *system_id, int64_t now_ms);
 void smpp_guard_passed(const char *ip, const char *system_id, int64_t now_ms);
 void smpp_guard_reset(void);
+
+/* --- pacing of client binds (smpp_rate.c, pure) -------------------------- */
+#define SMPP_RATE_JITTER_PCT 20
+/* The wait before reconnection attempt number attempt (0: the first after
+ * a loss or refusal): base_ms doubled per attempt up to max_ms (at least
+ * base_ms), then moved by up to +-20% by rnd (any 32 random bits).  0
+ * when base_ms is 0. */
+int64_t smpp_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt, uint32_t rnd);
+
+/* A token bucket: rate tokens a second (0: no limit), at most burst
+ * (rate / 20, at least 1) held; full at start. */
+typedef struct smpp_tb {
+    double rate, burst, tokens;
+    int64_t at_us; /* last refill, -1 before the first */
+} smpp_tb_t;
+void smpp_tb_init(smpp_tb_t *tb, double rate);
+/* 1 and one token spent when one is there at now_us, else 0. */
+int smpp_tb_take(smpp_tb_t *tb, int64_t now_us);
+/* Microseconds from now_us until a token is there (0: now). */
+int64_t smpp_tb_wait_us(smpp_tb_t *tb, int64_t now_us);
 
 /* --- submit_multi (smpp_multi.c, SMPP thread) ---------------------------- */
 typedef struct smpp_multi smpp_multi_t;

@@ -51,6 +51,7 @@
 
 struct event_base *smpp_base;
 int smpp_enquire_link_s, smpp_reconnect_s, smpp_window, smpp_response_timeout_s;
+int smpp_reconnect_max_s;
 int smpp_server_idle_s, smpp_server_max_per_ip, smpp_server_window, smpp_deliver_window;
 static char smpp_listen_addr[64];
 static int smpp_port, smpp_tls_port;
@@ -89,9 +90,12 @@ static const gw_param_t smpp_params[] = {
     { "smpp.enquire_link_s", GW_PT_INT, &smpp_enquire_link_s, 0, "30", 1, 3600, 0,
       "seconds of silence before a client connector sends enquire_link" },
     { "smpp.reconnect_s", GW_PT_INT, &smpp_reconnect_s, 0, "5", 0, 3600, 0,
-      "seconds between reconnection attempts of a client connector" },
+      "seconds before a client bind that was lost or refused tries again; it doubles per "
+      "further failure up to smpp.reconnect_max_s (+-20% jitter) and starts over once bound" },
+    { "smpp.reconnect_max_s", GW_PT_INT, &smpp_reconnect_max_s, 0, "60", 0, 86400, 0,
+      "longest wait between attempts of a client bind (smpp.reconnect_s doubled)" },
     { "smpp.window", GW_PT_INT, &smpp_window, 0, "10", 1, 1000, 0,
-      "default number of submit_sm in flight per client connector" },
+      "default number of submit_sm in flight per bind of a client connector" },
     { "smpp.response_timeout_s", GW_PT_INT, &smpp_response_timeout_s, 0, "10", 1, 600, 0,
       "seconds to wait for a response before the session is dropped; also how long a customer "
       "connection may stay unbound" },

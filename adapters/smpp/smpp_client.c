@@ -1,39 +1,45 @@
 /*
  * smpp_client.c - client connectors: Junction as the ESME of an operator
- * SMSC (one bind per connector of type "smpp": transceiver by default,
- * transmitter or receiver by conf "bind"; a receiver is fed nothing and
- * takes MO and receipts only).
- *
- * States: down -> connecting -> binding -> bound, back to down on any error
- * (logged once per outage, with the peer) and a new attempt after
- * smpp.reconnect_s.  conn_close unbinds (bounded by the response timer)
- * and frees.
+ * SMSC.  A connector is 1-16 binds (conf "binds", default 1) of the type
+ * conf "bind" names: transceiver by default, transmitter, receiver (fed
+ * nothing: MO and receipts only), or "pair" (N bind_transmitter that
+ * carry the submits and N bind_receiver that take deliver_sm); conf
+ * "outbind" adds one receiver that an SMSC's outbind opens.  This file is
+ * the connector's conf, status, send queue and submit_sm_resp;
+ * smpp_client_bind.c runs each bind's state machine, smpp_client_rx.c
+ * takes what the SMSC sends (smpp_client_int.h is the struct they
+ * share).
  *
  * Sending: send() queues an smpp_sub_t per envelope in one ordered list.
  * The cursor points at the first one with parts still to send; pump()
- * sends parts while the bind is up and fewer than `window` submit_sm are
- * in flight.  A sub leaves the list when its outcome is known (all parts
- * acknowledged -> gw_core_submitted; a throttling, queue-full or system
- * error -> gw_core_retry; another error -> gw_core_failed) and is freed
- * when no part is in flight any more.  When the session drops, every
- * unanswered sub is reset and the cursor goes back to the head, so they
- * are sent again, in order, after the rebind (at least once).
+ * places each message that has none out yet on the bound TX-capable bind
+ * with the fewest submit_sm in flight that is under its `window` and has
+ * a token of its `bind_throughput` bucket; every further part of that
+ * message goes on the same bind, in order (an SMSC joins the parts of one
+ * long message per bind).  While no bind can take a new message the
+ * messages after it wait, in order; when a token is what is missing a
+ * timer pumps again when it is due.  The connector's own `throughput` is
+ * the core's token bucket (gateway/gw_cq.c), which feeds it no faster; the
+ * connector's room is the window of each bound TX-capable bind.
  *
- * PDUs: submit_sm out and deliver_sm in go through smpp_wire (the
- * deliver_sm's fields point into the PDU while it is handled); only
- * the bind is packed by libsmpp34.
+ * A sub leaves the list when its outcome is known (all parts acknowledged
+ * -> gw_core_submitted; a throttling, queue-full or system error ->
+ * gw_core_retry; another error -> gw_core_failed) and is freed when no
+ * part is in flight any more.  When one bind's session drops, only the
+ * subs placed on it are reset and sent again, whole, on any bind (at
+ * least once); the other binds carry on.
  *
- * Inbound deliver_sm: a delivery receipt (esm_class 0x04) is matched to
- * its message by the core (connector, remote id) and emitted as a "receipt" event; any other deliver_sm is
- * a mobile-originated message that becomes an envelope and is answered only
- * after it is committed (smpp_accept in smpp_adapter.c).
+ * PDUs: submit_sm out goes through smpp_wire; the bind body is written
+ * by hand (smpp_client_bind.c).
  *
  * Threads: the SMPP thread, except smpp_client_new / ref / unref / status /
- * check, which any thread may call (they touch atomics and immutable conf).
+ * room / check, which any thread may call (they touch atomics and
+ * immutable conf).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <smpp34.h>
@@ -43,78 +49,14 @@
 #include "gw_core.h"
 #include "gw_errors.h"
 #include "gw_events.h"
-#include "gw_frag.h"
 #include "gw_log.h"
 #include "gw_str.h"
 #include "smpp.h"
+#include "smpp_client_int.h"
 
-typedef enum {
-    SMPP_CL_DOWN = 0,
-    SMPP_CL_CONNECTING,
-    SMPP_CL_BINDING,
-    SMPP_CL_BOUND,
-    SMPP_CL_UNBINDING,
-    SMPP_CL_CLOSED,
-    SMPP_CL_HELD,    /* unbound by smpp.unbind: stays down until smpp.bind */
-} smpp_cl_state_t;
-
-static const char *const smpp_cl_state_names[] = {
+const char *const smpp_cl_state_names[] = {
     "down", "connecting", "binding", "bound", "unbinding", "closed", "held",
 };
-
-typedef struct smpp_sub {
-    struct smpp_sub *prev, *next;
-    gw_delivery_t *d;      /* ours; NULL once handed back to the core */
-    smpp_out_t out;        /* the parts (smpp_out.c) */
-    size_t sent, acked;
-    int outstanding;       /* parts in flight */
-    int linked;            /* still in the client's list */
-    char ids[SMPP_MAX_PARTS][66]; /* the SMSC's id of each part, as receipts match it */
-} smpp_sub_t;
-
-struct smpp_client {
-    int role;              /* SMPP_ROLE_CLIENT: first, like smpp_dest's */
-    smpp_client_t *next;   /* smpp_clients list, SMPP thread */
-    int refs;              /* atomic */
-    /* immutable after new() */
-    char name[64], host[256], system_id[16], password[9], system_type[13], source[21];
-    int port, window;
-    int long_mode;         /* smpp_long_t: conf "long" */
-    int dc0;               /* smpp_dc0_t: conf "dc0" */
-    uint32_t bind_cmd;     /* conf "bind": BIND_TRANSCEIVER (default), _TRANSMITTER, _RECEIVER */
-    char address_range[41];/* conf "address_range" */
-    int tls, tls_verify;   /* conf "tls", "tls_verify" (default true) */
-    char tls_ca[256], tls_name[256]; /* conf "tls_ca", "tls_server_name" (default: host) */
-    void *tls_ctx;         /* SMPP thread: SSL_CTX, made at the first connect */
-    smpp_status_table_t status; /* conf "status" */
-    int64_t pause_until;   /* SMPP thread: a pause status holds the bind until then */
-    struct event *pause_ev;
-    /* atomics, read by conn_status on other threads */
-    int state, npending, ninflight;
-    /* SMPP thread */
-    smpp_session_t *sess;
-    smpp_sub_t *head, *tail, *cursor;
-    struct event *retry_ev;
-    int closing, stopping, down_logged;
-    int held;              /* SMPP thread: smpp.unbind holds it down until smpp.bind */
-};
-
-static smpp_client_t *smpp_clients;
-
-static void smpp_client_connect(smpp_client_t *cl);
-static void smpp_client_pump(smpp_client_t *cl);
-static void smpp_client_finalize(smpp_client_t *cl);
-static void smpp_client_drop(smpp_client_t *cl, const char *why);
-
-static void smpp_cl_set(smpp_client_t *cl, smpp_cl_state_t st)
-{
-    __atomic_store_n(&cl->state, (int)st, __ATOMIC_RELAXED);
-}
-
-static int smpp_cl_get(smpp_client_t *cl)
-{
-    return __atomic_load_n(&cl->state, __ATOMIC_RELAXED);
-}
 
 /* Copy a string member of conf into out; GW_EINVAL when absent (and
  * required) or too long. */
@@ -138,15 +80,70 @@ static int smpp_conf_str(const json_t *conf, const char *key, int required, char
     return 0;
 }
 
-/* The bind command of conf "bind" (NULL: transceiver), 0 when unknown. */
-static uint32_t smpp_bind_cmd(const char *s)
+/* The bind command of conf "bind" (NULL: transceiver; "pair": 0 with
+ * *pair set), 0 when unknown. */
+static uint32_t smpp_bind_cmd(const char *s, int *pair)
 {
+    *pair = 0;
     if (s == NULL || strcmp(s, "transceiver") == 0)
         return BIND_TRANSCEIVER;
     if (strcmp(s, "transmitter") == 0)
         return BIND_TRANSMITTER;
     if (strcmp(s, "receiver") == 0)
         return BIND_RECEIVER;
+    if (strcmp(s, "pair") == 0)
+        *pair = 1;
+    return 0;
+}
+
+/* conf "interface_version": 0x34 (absent or "3.4"), 0x50 ("5.0"), 0 else. */
+static int smpp_iface(const json_t *v)
+{
+    if (v == NULL)
+        return 0x34;
+    if (!json_is_string(v))
+        return 0;
+    if (strcmp(json_string_value(v), "3.4") == 0)
+        return 0x34;
+    if (strcmp(json_string_value(v), "5.0") == 0)
+        return 0x50;
+    return 0;
+}
+
+/* The binds checks of conf: "bind", "binds", "interface_version",
+ * "bind_throughput".  0 or GW_EINVAL with err. */
+static int smpp_client_check_binds(const json_t *conf, char *err, size_t errlen)
+{
+    const json_t *bind = json_object_get(conf, "bind");
+    const json_t *n = json_object_get(conf, "binds");
+    const json_t *btput = json_object_get(conf, "bind_throughput");
+    int pair = 0;
+
+    if (bind != NULL && smpp_bind_cmd(json_string_value(bind), &pair) == 0 && !pair) {
+        snprintf(err, errlen, "bind: \"transceiver\" (the default), \"transmitter\", "
+                              "\"receiver\" or \"pair\"");
+        return GW_EINVAL;
+    }
+    if (n != NULL && (!json_is_integer(n) || json_integer_value(n) < 1 ||
+                      json_integer_value(n) > SMPP_CL_MAX_BINDS / (pair ? 2 : 1))) {
+        snprintf(err, errlen, "binds: an integer 1-%d (sessions of the bind type%s)",
+                 SMPP_CL_MAX_BINDS / (pair ? 2 : 1), pair ? "; pairs with bind \"pair\"" : "");
+        return GW_EINVAL;
+    }
+    if (smpp_iface(json_object_get(conf, "interface_version")) == 0) {
+        snprintf(err, errlen, "interface_version: \"3.4\" (the default) or \"5.0\"");
+        return GW_EINVAL;
+    }
+    if (json_object_get(conf, "outbind") != NULL && !json_is_boolean(json_object_get(conf, "outbind"))) {
+        snprintf(err, errlen, "outbind: true or false");
+        return GW_EINVAL;
+    }
+    if (btput && (!json_is_number(btput) || json_number_value(btput) < 0 ||
+                  json_number_value(btput) > 100000)) {
+        snprintf(err, errlen, "bind_throughput: a number 0-100000 (submit_sm per second per "
+                              "bind; 0: no limit)");
+        return GW_EINVAL;
+    }
     return 0;
 }
 
@@ -193,12 +190,8 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
     if (smpp_conf_str(conf, "tls_ca", 0, NULL, 256, err, errlen) < 0 ||
         smpp_conf_str(conf, "tls_server_name", 0, NULL, 256, err, errlen) < 0)
         return GW_EINVAL;
-    if (json_object_get(conf, "bind") != NULL &&
-        smpp_bind_cmd(json_string_value(json_object_get(conf, "bind"))) == 0) {
-        snprintf(err, errlen, "bind: \"transceiver\" (the default), \"transmitter\" or "
-                              "\"receiver\"");
+    if (smpp_client_check_binds(conf, err, errlen) < 0)
         return GW_EINVAL;
-    }
     if (smpp_conf_str(conf, "address_range", 0, NULL, 41, err, errlen) < 0 ||
         smpp_dc0_check(conf, err, errlen) < 0)
         return GW_EINVAL;
@@ -217,11 +210,42 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
     return 0;
 }
 
+/* The binds of cl from its conf (checked): n of the bind type, or for a
+ * pair n transmitters then n receivers. */
+static void smpp_client_new_binds(smpp_client_t *cl, const json_t *conf)
+{
+    const json_t *n = json_object_get(conf, "binds");
+    int pair, per = n ? (int)json_integer_value(n) : 1;
+    uint32_t cmd = smpp_bind_cmd(json_string_value(json_object_get(conf, "bind")), &pair);
+
+    if (per < 1 || per > SMPP_CL_MAX_BINDS / (pair ? 2 : 1))
+        per = 1;
+    if (cmd == 0 && !pair)
+        cmd = BIND_TRANSCEIVER;
+    cl->bind_cmd = cmd;
+    cl->nbinds = pair ? 2 * per : per;
+    for (int i = 0; i < cl->nbinds; i++) {
+        smpp_bind_t *b = &cl->binds[i];
+        b->cl = cl;
+        b->idx = i;
+        b->cmd = !pair ? cmd : i < per ? BIND_TRANSMITTER : BIND_RECEIVER;
+        smpp_tb_init(&b->tb, cl->bind_tput);
+    }
+    if (json_is_true(json_object_get(conf, "outbind"))) { /* one receiver more, opened by the SMSC */
+        smpp_bind_t *b = &cl->binds[cl->nbinds];
+        b->cl = cl;
+        b->idx = cl->nbinds++;
+        b->cmd = BIND_RECEIVER;
+        b->outbind = 1;
+    }
+}
+
 smpp_client_t *smpp_client_new(gw_connector_t *c)
 {
     smpp_client_t *cl = calloc(1, sizeof(*cl));
     char err[128];
     const json_t *win = json_object_get(c->conf, "window");
+    const json_t *btput = json_object_get(c->conf, "bind_throughput");
 
     if (cl == NULL)
         return NULL;
@@ -249,9 +273,12 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
     cl->dc0 = smpp_dc0_conf(c->conf);
     if (smpp_status_parse(json_object_get(c->conf, "status"), &cl->status, err, sizeof(err)) < 0)
         memset(&cl->status, 0, sizeof(cl->status)); /* checked before it was stored */
-    cl->bind_cmd = smpp_bind_cmd(json_string_value(json_object_get(c->conf, "bind")));
-    if (cl->bind_cmd == 0)
-        cl->bind_cmd = BIND_TRANSCEIVER;
+    cl->iface = smpp_iface(json_object_get(c->conf, "interface_version"));
+    if (cl->iface == 0)
+        cl->iface = 0x34;
+    cl->bind_tput = json_is_number(btput) && json_number_value(btput) > 0
+                        ? json_number_value(btput) : 0;
+    smpp_client_new_binds(cl, c->conf);
     if (smpp_conf_str(c->conf, "address_range", 0, cl->address_range, sizeof(cl->address_range),
                       err, sizeof(err)) < 0)
         cl->address_range[0] = '\0';
@@ -279,29 +306,74 @@ void smpp_client_unref(smpp_client_t *cl)
         free(cl);
 }
 
+/* The connector's state from its binds' (any thread): bound while a
+ * TX-capable bind is (any bind, for receivers only); else the most
+ * advanced of those binds: unbinding, binding, connecting, held, down. */
+static int smpp_client_state(smpp_client_t *cl)
+{
+    static const int rank[] = { [SMPP_CL_DOWN] = 0,      [SMPP_CL_HELD] = 1,
+                                [SMPP_CL_CONNECTING] = 2, [SMPP_CL_BINDING] = 3,
+                                [SMPP_CL_UNBINDING] = 4, [SMPP_CL_BOUND] = 5,
+                                [SMPP_CL_CLOSED] = -1 };
+    int best = SMPP_CL_DOWN, rx_only = cl->bind_cmd == BIND_RECEIVER;
+
+    if (__atomic_load_n(&cl->closed, __ATOMIC_RELAXED))
+        return SMPP_CL_CLOSED;
+    for (int i = 0; i < cl->nbinds; i++) {
+        int st = smpp_bind_get(&cl->binds[i]);
+        if ((rx_only || smpp_bind_tx(&cl->binds[i])) && rank[st] > rank[best])
+            best = st;
+    }
+    return best;
+}
+
+/* One bind as smpp.binds lists it (docs/mi.md). */
+static json_t *smpp_bind_status(const smpp_bind_t *b)
+{
+    int64_t next = __atomic_load_n(&b->next_ms, __ATOMIC_RELAXED);
+
+    return json_pack("{s:i, s:s, s:b, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "bind",
+                     b->idx, "type", smpp_bind_type_name(b->cmd), "outbind", b->outbind, "state",
+                     smpp_cl_state_names[smpp_bind_get(b)], "inflight",
+                     __atomic_load_n(&b->ninflight, __ATOMIC_RELAXED), "submitted",
+                     (json_int_t)__atomic_load_n(&b->submits, __ATOMIC_RELAXED), "received",
+                     (json_int_t)__atomic_load_n(&b->delivers, __ATOMIC_RELAXED), "binds",
+                     (json_int_t)__atomic_load_n(&b->bound_n, __ATOMIC_RELAXED), "refused",
+                     (json_int_t)__atomic_load_n(&b->refused, __ATOMIC_RELAXED), "lost",
+                     (json_int_t)__atomic_load_n(&b->lost, __ATOMIC_RELAXED), "alerts",
+                     (json_int_t)__atomic_load_n(&b->alerts, __ATOMIC_RELAXED), "next_attempt_ms",
+                     next > 0 ? json_integer(next) : json_null());
+}
+
 json_t *smpp_client_status(smpp_client_t *cl)
 {
     char peer[300];
+    json_t *binds = json_array(), *st;
 
     snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s}", "state",
-                     smpp_cl_state_names[smpp_cl_get(cl)], "peer", peer, "system_id",
-                     cl->system_id, "window", cl->window, "pending",
-                     __atomic_load_n(&cl->npending, __ATOMIC_RELAXED), "inflight",
-                     __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED), "tls", cl->tls, "bind",
-                     cl->bind_cmd == BIND_TRANSMITTER ? "transmitter"
-                     : cl->bind_cmd == BIND_RECEIVER  ? "receiver"
-                                                      : "transceiver");
+    for (int i = 0; binds && i < cl->nbinds; i++)
+        json_array_append_new(binds, smpp_bind_status(&cl->binds[i]));
+    st = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s, s:s, s:o*}", "state",
+                   smpp_cl_state_names[smpp_client_state(cl)], "peer", peer, "system_id",
+                   cl->system_id, "window", cl->window, "pending",
+                   __atomic_load_n(&cl->npending, __ATOMIC_RELAXED), "inflight",
+                   __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED), "tls", cl->tls, "bind",
+                   cl->bind_cmd == 0 ? "pair" : smpp_bind_type_name(cl->bind_cmd),
+                   "interface_version", cl->iface == 0x50 ? "5.0" : "3.4", "binds", binds);
+    return st;
 }
 
 int smpp_client_room(smpp_client_t *cl)
 {
-    /* a receiver bind takes MO and receipts only: nothing is fed to it.
-     * With core.room_windows 2 the core gives more than the window: the
-     * pending list keeps the wire at the window */
-    return smpp_cl_get(cl) == SMPP_CL_BOUND && cl->bind_cmd != BIND_RECEIVER ? cl->window : 0;
-}
+    int room = 0;
 
+    /* each bound bind that may carry submit_sm adds its window; a
+     * receiver takes MO and receipts only: nothing is fed to it */
+    for (int i = 0; i < cl->nbinds; i++)
+        if (smpp_bind_tx(&cl->binds[i]) && smpp_bind_get(&cl->binds[i]) == SMPP_CL_BOUND)
+            room += cl->window;
+    return room;
+}
 /* --- the send queue -------------------------------------------------------- */
 
 static void smpp_sub_unlink(smpp_client_t *cl, smpp_sub_t *sub)
@@ -385,6 +457,7 @@ static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, c
     smpp_sub_maybe_free(sub);
 }
 
+
 void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
 {
     smpp_sub_t *sub = calloc(1, sizeof(*sub));
@@ -427,57 +500,141 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
     smpp_client_pump(cl);
 }
 
-/* Send part sub->sent of sub.  0, or GW_EINVAL when the message cannot be
- * expressed (then the caller fails it). */
-static int smpp_client_send_part(smpp_client_t *cl, smpp_sub_t *sub)
+/* Send part sub->sent of sub on b (one token of b's bucket spent).  0, or
+ * GW_EINVAL when the message cannot be expressed (then the caller fails
+ * it), GW_ERROR when b's socket fails. */
+static int smpp_client_send_part(smpp_client_t *cl, smpp_bind_t *b, smpp_sub_t *sub,
+                                 int64_t now_us)
 {
-    smpp_out_bufs_t b;
+    smpp_out_bufs_t bufs;
     smpp_sm_fields_t f;
-    int rc = smpp_out_part(&sub->out, sub->sent, sub->d->env, cl->source, &b, &f);
+    int rc = smpp_out_part(&sub->out, sub->sent, sub->d->env, cl->source, &bufs, &f);
 
     if (rc != 0)
         return GW_EINVAL;
-    f.validity_period = smpp_out_validity(sub->d->env, gw_now_ms(), &b);
-    rc = smpp_session_request_sm(cl->sess, SUBMIT_SM, &f, sub, (int)sub->sent);
+    f.validity_period = smpp_out_validity(sub->d->env, gw_now_ms(), &bufs);
+    rc = smpp_session_request_sm(b->sess, SUBMIT_SM, &f, sub, (int)sub->sent);
     if (rc < 0)
         return rc == GW_EINVAL ? GW_EINVAL : GW_ERROR;
+    smpp_tb_take(&b->tb, now_us);
+    sub->bind = b;
     sub->sent++;
     sub->outstanding++;
+    __atomic_add_fetch(&b->ninflight, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
-static void smpp_client_pump(smpp_client_t *cl)
+static int64_t smpp_mono_us(void)
 {
-    smpp_sub_t *sub;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* 1 when b may send one submit_sm now: a bound TX-capable session under
+ * its window with a token.  A missing token lowers *wait_us to when it
+ * is due. */
+static int smpp_bind_ready(const smpp_client_t *cl, smpp_bind_t *b, int64_t now_us,
+                           int64_t *wait_us)
+{
+    int64_t w;
+
+    if (!smpp_bind_tx(b) || smpp_bind_get(b) != SMPP_CL_BOUND || b->sess == NULL ||
+        __atomic_load_n(&b->ninflight, __ATOMIC_RELAXED) >= cl->window)
+        return 0;
+    if ((w = smpp_tb_wait_us(&b->tb, now_us)) > 0) {
+        if (*wait_us == 0 || w < *wait_us)
+            *wait_us = w;
+        return 0;
+    }
+    return 1;
+}
+
+/* The ready bind with the fewest submit_sm in flight, NULL when none.
+ * Ties go round: the search starts after the bind picked last (an SMSC
+ * that answers at once leaves every bind at 0 in flight). */
+static smpp_bind_t *smpp_client_pick(smpp_client_t *cl, int64_t now_us, int64_t *wait_us)
+{
+    smpp_bind_t *best = NULL;
+
+    for (int k = 0; k < cl->nbinds; k++) {
+        smpp_bind_t *b = &cl->binds[(cl->rr + k) % cl->nbinds];
+        if (smpp_bind_ready(cl, b, now_us, wait_us) &&
+            (best == NULL || __atomic_load_n(&b->ninflight, __ATOMIC_RELAXED) <
+                                 __atomic_load_n(&best->ninflight, __ATOMIC_RELAXED)))
+            best = b;
+    }
+    if (best != NULL)
+        cl->rr = (best->idx + 1) % cl->nbinds;
+    return best;
+}
+
+static void smpp_client_tb_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smpp_client_pump(arg);
+}
+
+/* Pump again in wait_us (a bind's next token). */
+static void smpp_client_tb_arm(smpp_client_t *cl, int64_t wait_us)
+{
+    struct timeval tv = { (time_t)(wait_us / 1000000), (suseconds_t)(wait_us % 1000000) };
+
+    if (cl->tb_ev == NULL && (cl->tb_ev = evtimer_new(smpp_base, smpp_client_tb_cb, cl)) == NULL)
+        return; /* the next response pumps again */
+    if (!evtimer_pending(cl->tb_ev, NULL))
+        evtimer_add(cl->tb_ev, &tv);
+}
+
+void smpp_client_pump(smpp_client_t *cl)
+{
+    smpp_sub_t *sub, *next;
+    int64_t now_us, wait_us = 0;
     int rc;
 
     if (cl->pause_until > 0 && gw_now_ms() < cl->pause_until)
         return; /* paused: the timer pumps again */
     cl->pause_until = 0;
-    while (smpp_cl_get(cl) == SMPP_CL_BOUND && cl->sess && cl->cursor &&
-           __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED) < cl->window) {
-        sub = cl->cursor;
-        rc = smpp_client_send_part(cl, sub);
-        if (rc == GW_EINVAL) {
-            smpp_sub_done(cl, sub, ESME_RINVDSTADR, "address too long");
-            continue;
+    now_us = smpp_mono_us();
+    for (sub = cl->cursor; sub != NULL; sub = next) {
+        int gone = 0;
+        next = sub->next;
+        while (sub->sent < sub->out.nparts) {
+            /* a message's parts all go on the bind of its first */
+            smpp_bind_t *b = sub->bind ? (smpp_bind_ready(cl, sub->bind, now_us, &wait_us)
+                                              ? sub->bind : NULL)
+                                       : smpp_client_pick(cl, now_us, &wait_us);
+            if (b == NULL)
+                break;
+            rc = smpp_client_send_part(cl, b, sub, now_us);
+            if (rc == GW_EINVAL) {
+                smpp_sub_done(cl, sub, ESME_RINVDSTADR, "address too long");
+                gone = 1; /* sub may be freed */
+                break;
+            }
+            if (rc < 0)
+                goto out_cursor; /* the socket is failing; the session will end */
         }
-        if (rc < 0)
-            return; /* the socket is failing; the session will end */
-        if (sub->sent == sub->out.nparts)
-            cl->cursor = sub->next;
+        if (!gone && sub->bind == NULL)
+            break; /* no bind takes a new message now: the rest waits, in order */
     }
+out_cursor:
+    while (cl->cursor && cl->cursor->sent == cl->cursor->out.nparts)
+        cl->cursor = cl->cursor->next;
+    if (wait_us > 0 && cl->cursor)
+        smpp_client_tb_arm(cl, wait_us);
 }
 
-/* The session is gone with requests unanswered: forget their parts and
- * send every sub still in the list again from its first part. */
-static void smpp_client_requeue(smpp_client_t *cl, smpp_session_t *s)
+void smpp_client_requeue(smpp_bind_t *b)
 {
+    smpp_client_t *cl = b->cl;
     smpp_req_t *r;
     smpp_sub_t *sub;
 
-    for (r = s->reqs; r; r = r->next) {
+    for (r = b->sess ? b->sess->reqs : NULL; r; r = r->next) {
         if (r->cmd_id != SUBMIT_SM || r->ctx == NULL)
             continue;
         sub = r->ctx;
@@ -485,384 +642,24 @@ static void smpp_client_requeue(smpp_client_t *cl, smpp_session_t *s)
         smpp_sub_maybe_free(sub);
     }
     for (sub = cl->head; sub; sub = sub->next) {
+        if (sub->bind != b)
+            continue;
+        sub->bind = NULL;
         sub->sent = sub->acked = 0;
         sub->outstanding = 0;
         memset(sub->ids, 0, sizeof(sub->ids));
     }
+    __atomic_sub_fetch(&cl->ninflight, __atomic_exchange_n(&b->ninflight, 0, __ATOMIC_RELAXED),
+                       __ATOMIC_RELAXED);
     cl->cursor = cl->head;
-    __atomic_store_n(&cl->ninflight, 0, __ATOMIC_RELAXED);
+    while (cl->cursor && cl->cursor->sent == cl->cursor->out.nparts)
+        cl->cursor = cl->cursor->next;
 }
 
-/* --- the session ----------------------------------------------------------- */
-
-static void smpp_client_retry_cb(evutil_socket_t fd, short what, void *arg)
+void smpp_client_release(smpp_client_t *cl)
 {
-    smpp_client_t *cl = arg;
-
-    (void)fd;
-    (void)what;
-    if (!cl->closing && !cl->held)
-        smpp_client_connect(cl);
-}
-
-void smpp_client_hold(smpp_client_t *cl, int hold)
-{
-    if (cl->closing || cl->held == hold)
-        return;
-    cl->held = hold;
-    if (!hold) { /* smpp.bind: now */
-        evtimer_del(cl->retry_ev);
-        if (cl->sess == NULL)
-            smpp_client_connect(cl);
-        return;
-    }
-    evtimer_del(cl->retry_ev);
-    if (cl->sess && smpp_cl_get(cl) == SMPP_CL_BOUND &&
-        smpp_session_request(cl->sess, UNBIND, NULL, NULL) == 0) {
-        smpp_cl_set(cl, SMPP_CL_UNBINDING); /* unbind_resp, a close or the timer ends it */
-        return;
-    }
-    smpp_client_drop(cl, "held by smpp.unbind"); /* not bound yet: just stop */
-}
-
-/* The link is down (why): log once per outage, try again later. */
-static void smpp_client_down(smpp_client_t *cl, const char *why)
-{
-    struct timeval tv = { smpp_reconnect_s, 0 };
-
-    smpp_cl_set(cl, SMPP_CL_DOWN);
-    if (cl->closing) {
-        smpp_client_finalize(cl);
-        return;
-    }
-    if (cl->held) { /* smpp.unbind: no reconnect until smpp.bind */
-        smpp_cl_set(cl, SMPP_CL_HELD);
-        GW_INFO(SMPP_MOD, "connector %s: unbound and held (smpp.bind binds it again)", cl->name);
-        return;
-    }
-    if (!cl->down_logged)
-        GW_WARN(SMPP_MOD, "connector %s: down (%s:%d): %s; reconnecting every %d s", cl->name,
-                cl->host, cl->port, why, smpp_reconnect_s);
-    cl->down_logged = 1;
-    evtimer_add(cl->retry_ev, &tv);
-}
-
-/* Our own close of the session: requeue what was in flight, free it. */
-static void smpp_client_drop(smpp_client_t *cl, const char *why)
-{
-    if (cl->sess) {
-        smpp_client_requeue(cl, cl->sess);
-        smpp_session_free(cl->sess);
-        cl->sess = NULL;
-    }
-    smpp_client_down(cl, why);
-}
-
-static void smpp_client_on_connected(smpp_session_t *s)
-{
-    smpp_client_t *cl = s->owner;
-    union { /* the three binds share one layout */
-        bind_transceiver_t trx;
-        bind_transmitter_t tx;
-        bind_receiver_t rx;
-    } pdu;
-
-    memset(&pdu, 0, sizeof(pdu));
-    snprintf((char *)pdu.trx.system_id, sizeof(pdu.trx.system_id), "%s", cl->system_id);
-    snprintf((char *)pdu.trx.password, sizeof(pdu.trx.password), "%s", cl->password);
-    snprintf((char *)pdu.trx.system_type, sizeof(pdu.trx.system_type), "%s", cl->system_type);
-    snprintf((char *)pdu.trx.address_range, sizeof(pdu.trx.address_range), "%s",
-             cl->address_range);
-    pdu.trx.interface_version = SMPP_VERSION;
-    smpp_cl_set(cl, SMPP_CL_BINDING);
-    if (smpp_session_request(s, cl->bind_cmd, &pdu, NULL) < 0)
-        smpp_client_drop(cl, "cannot send its bind");
-}
-
-static void smpp_client_on_closed(smpp_session_t *s, const char *why)
-{
-    smpp_client_t *cl = s->owner;
-
-    smpp_client_requeue(cl, s);
-    cl->sess = NULL;
-    smpp_client_down(cl, why);
-}
-
-static void smpp_client_bind_resp(smpp_client_t *cl, const smpp_hdr_t *h)
-{
-    char why[64];
-
-    if (h->status != ESME_ROK) {
-        snprintf(why, sizeof(why), "bind refused with status 0x%x", h->status);
-        smpp_client_drop(cl, why);
-        return;
-    }
-    GW_INFO(SMPP_MOD, "connector %s: bound to %s:%d as %s", cl->name, cl->host, cl->port,
-            cl->system_id);
-    cl->down_logged = 0;
-    cl->sess->keepalive = 1;
-    smpp_cl_set(cl, SMPP_CL_BOUND);
-    smpp_client_pump(cl);
-    gw_core_credit(cl->name); /* the core feeds a bound client */
-}
-
-static void smpp_client_submit_resp(smpp_client_t *cl, const smpp_hdr_t *h, const uint8_t *raw,
-                                    const smpp_req_t *req)
-{
-    smpp_sub_t *sub = req->ctx;
-    const char *msgid, *why;
-
-    sub->outstanding--;
-    __atomic_sub_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
-    if (!sub->linked) { /* its outcome is known already */
-        smpp_sub_maybe_free(sub);
-        goto out_pump;
-    }
-    if (h->status != ESME_ROK || h->cmd_id != SUBMIT_SM_RESP) {
-        smpp_sub_done(cl, sub, h->status ? h->status : ESME_RSYSERR, "submit_sm refused");
-        goto out_pump;
-    }
-    /* every part's message_id: each part gets its own receipt (the core
-     * folds them into one outcome); a malformed one is logged and left
-     * empty, the part still acknowledged */
-    if (smpp_wire_decode_resp(raw, h->len, &msgid, &why) < 0)
-        GW_WARN(SMPP_MOD, "%s: submit_sm_resp seq %u: %s", cl->sess->peer, h->seq, why);
-    else if (req->part >= 0 && req->part < SMPP_MAX_PARTS)
-        smpp_id_norm(msgid, sub->ids[req->part], sizeof(sub->ids[0])); /* as receipts match it */
-    if (++sub->acked == sub->out.nparts)
-        smpp_sub_done(cl, sub, ESME_ROK, NULL);
-out_pump:
-    /* a window slot came free: send what waits for one */
-    smpp_client_pump(cl);
-}
-
-/* Writer thread: the receipt is durable (or placed nowhere); answer the
- * deliver_sm now.  An unknown id is still ESME_ROK: the SMSC resending a
- * receipt nobody can place helps no one (counted in core.receipts_unknown). */
-static void smpp_client_receipt_acked(void *arg, int rc)
-{
-    smpp_work_t *w = arg;
-
-    w->rc = rc == GW_ENOTFOUND || rc == GW_EAGAIN ? 0 : rc; /* unknown, or parked */
-    if (smpp_work_push(w) < 0)
-        smpp_work_free(w); /* stopping: the SMSC resends it to the next start */
-}
-
-/* A delivery receipt: the core finds our message by our connector and its
- * message_id and records the SMSC's final word ("stat:" of the SMPP 3.4
- * appendix B text; err: is kept as the reason); deliver_sm_resp goes out only once
- * that is committed.  Returns 0 when the answer is on its way, else the
- * caller answers at once. */
-static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                               const smpp_sm_fields_t *f, uint32_t resp)
-{
-    char id[66] = "", stat[16] = "", norm[66];
-    const char *state;
-    int err = 0;
-
-    /* the text (SMPP 3.4 appendix B), and the TLVs receipted_message_id
-     * and message_state, which win where present: some SMSCs send only
-     * them, or a text whose id is formatted otherwise */
-    if (smpp_receipt_parse(f->sm, f->sm_len, id, sizeof id, stat, sizeof stat, &err) < 0)
-        id[0] = stat[0] = '\0';
-    if (f->receipted_id != NULL && f->receipted_id[0] != '\0')
-        gw_strlcpy(id, f->receipted_id, sizeof id);
-    if ((state = smpp_message_state_name(f->message_state)) != NULL)
-        gw_strlcpy(stat, state, sizeof stat);
-    if (id[0] == '\0' || stat[0] == '\0') {
-        GW_WARN(SMPP_MOD, "connector %s: a receipt without id or stat: %.*s", cl->name,
-                (int)f->sm_len, (const char *)f->sm);
-        return GW_EINVAL;
-    }
-    smpp_id_norm(id, norm, sizeof norm);
-    smpp_work_t *w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        return GW_ENOMEM;
-    w->kind = SMPP_W_ACCEPTED;
-    w->sess_id = s->id;
-    w->seq = h->seq;
-    w->resp_cmd = resp;
-    gw_strlcpy(w->msgid, norm, sizeof w->msgid);
-    int rc = gw_core_receipt(cl->name, norm, stat, err, smpp_client_receipt_acked, w);
-    if (rc < 0)
-        free(w);
-    return rc;
-}
-
-/* One part of a long MO (UDH or SAR): stored under its set's key and
- * answered after that commit; the core joins the parts into one message
- * when all are in (gateway/gw_frag.h), so SIP and AMQP targets get the
- * whole text.  A part without a route is refused as a whole message
- * would be.  0 when handled (answered or to be), GW_EDECLINED when env is
- * no part. */
-static int smpp_client_part(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                            gw_envelope_t *env, uint32_t resp)
-{
-    char key[GW_FRAG_KEY_MAX], *target = NULL, *rule = NULL;
-    int seq, total, rc;
-    smpp_work_t *w;
-
-    if (!gw_frag_part_of(env, key, sizeof key, &seq, &total))
-        return GW_EDECLINED;
-    if (gw_core_dry_run(env, &target, &rule) == GW_ENOROUTE) {
-        smpp_session_respond(s, resp, ESME_RX_R_APPN, h->seq, NULL); /* as a whole MO */
-        return 0;
-    }
-    free(target);
-    free(rule);
-    w = calloc(1, sizeof(*w));
-    if (w == NULL) {
-        smpp_session_respond(s, resp, ESME_RSYSERR, h->seq, NULL);
-        return 0;
-    }
-    w->kind = SMPP_W_ACCEPTED;
-    w->sess_id = s->id;
-    w->seq = h->seq;
-    w->resp_cmd = resp;
-    gw_strlcpy(w->msgid, env->id, sizeof w->msgid);
-    rc = gw_frag_add(env, key, seq, total, smpp_client_receipt_acked, w);
-    if (rc < 0) {
-        free(w);
-        GW_WARN(SMPP_MOD, "connector %s: part %d/%d not stored: %s", cl->name, seq, total,
-                gw_strerror(rc));
-        smpp_session_respond(s, resp, rc == GW_EFULL ? ESME_RX_T_APPN : ESME_RSYSERR,
-                             h->seq, NULL);
-    }
-    return 0;
-}
-
-/* deliver_sm, or a data_sm made one (resp DATA_SM_RESP): a receipt, a
- * part of a long MO, or an MO. */
-static void smpp_client_deliver(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
-                                const uint8_t *raw, uint32_t resp)
-{
-    gw_envelope_t *env = NULL;
-    smpp_sm_fields_t f;
-    int rc;
-
-    if (smpp_sm_decode(s->peer, h, raw, &f) < 0) {
-        smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
-        return;
-    }
-    if (f.esm_class & SMPP_ESM_RECEIPT) {
-        rc = smpp_client_receipt(cl, s, h, &f, resp);
-        if (rc < 0) /* malformed: nothing to store; overload: let it resend */
-            smpp_session_respond(s, resp,
-                                 rc == GW_EINVAL ? ESME_ROK : ESME_RSYSERR, h->seq, NULL);
-        return;
-    }
-    env = gw_env_new();
-    rc = env ? smpp_env_fill_dc0(env, &f, cl->dc0) : GW_ENOMEM;
-    if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
-                    gw_env_set_str(&env->source.connector, cl->name, (size_t)-1) < 0 ||
-                    gw_env_set_str(&env->source.peer, s->peer, (size_t)-1) < 0))
-        rc = GW_ENOMEM;
-    if (rc < 0) {
-        smpp_session_respond(s, resp,
-                             rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
-        goto out_env;
-    }
-    if (smpp_client_part(cl, s, h, env, resp) == 0)
-        goto out_env; /* one part of a long message: stored, joined when all are in */
-    smpp_accept(s, env, h->seq, resp);
-out_env:
-    gw_env_unref(env);
-}
-
-static void smpp_client_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
-                               smpp_req_t *req)
-{
-    smpp_client_t *cl = s->owner;
-
-    if (req && req->cmd_id == cl->bind_cmd) {
-        smpp_client_bind_resp(cl, h);
-    } else if (req && req->cmd_id == SUBMIT_SM && req->ctx) {
-        smpp_client_submit_resp(cl, h, pdu, req);
-    } else if (req && req->cmd_id == UNBIND) {
-        smpp_client_requeue(cl, s);
-        smpp_session_free(s);
-        cl->sess = NULL;
-        if (cl->closing)
-            smpp_client_finalize(cl);
-        else
-            smpp_client_down(cl, "unbound by smpp.unbind"); /* held */
-    } else if (h->cmd_id == DELIVER_SM) {
-        smpp_client_deliver(cl, s, h, pdu, DELIVER_SM_RESP);
-    } else if (h->cmd_id == DATA_SM) {
-        /* SMPP 3.4 4.7: as the deliver_sm it carries, answered data_sm_resp */
-        static uint8_t sm[SMPP_MAX_PDU + 256];
-        smpp_hdr_t sh;
-        const char *why;
-        int len = smpp_data_sm_as(pdu, h->len, DELIVER_SM, sm, sizeof sm);
-        if (len < 0 || smpp_wire_header(sm, (size_t)len, &sh, &why) < 0)
-            smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, NULL);
-        else
-            smpp_client_deliver(cl, s, &sh, sm, DATA_SM_RESP);
-    } else if (h->cmd_id == UNBIND) {
-        /* the SMSC leaves: answer, then behave as for any lost link */
-        smpp_session_respond(s, UNBIND_RESP, ESME_ROK, h->seq, NULL);
-        smpp_cl_set(cl, SMPP_CL_DOWN);
-        smpp_session_finish(s, "unbound by the SMSC");
-    } else if (!(h->cmd_id & 0x80000000u)) {
-        smpp_session_respond(s, GENERIC_NACK, ESME_RINVCMDID, h->seq, NULL);
-    }
-}
-
-static const smpp_session_ops_t smpp_client_ops = {
-    smpp_client_on_connected,
-    smpp_client_on_pdu,
-    smpp_client_on_closed,
-};
-
-static void smpp_client_connect(smpp_client_t *cl)
-{
-    char peer[300];
-
-    snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
-    if (cl->tls) {
-        char err[256];
-        void *ssl;
-        if (cl->tls_ctx == NULL &&
-            (cl->tls_ctx = smpp_tls_client_ctx(cl->tls_verify, cl->tls_ca, err, sizeof err)) ==
-                NULL) {
-            smpp_client_down(cl, err);
-            return;
-        }
-        ssl = smpp_tls_ssl(cl->tls_ctx, cl->tls_name, cl->tls_verify);
-        cl->sess = ssl ? smpp_session_new_tls(-1, peer, &smpp_client_ops, cl, ssl) : NULL;
-    } else {
-        cl->sess = smpp_session_new(-1, peer, &smpp_client_ops, cl);
-    }
-    if (cl->sess == NULL) {
-        smpp_client_down(cl, "out of memory");
-        return;
-    }
-    smpp_cl_set(cl, SMPP_CL_CONNECTING);
-    if (smpp_session_connect(cl->sess, cl->host, cl->port) < 0)
-        smpp_client_drop(cl, "cannot connect");
-}
-
-void smpp_client_open(smpp_client_t *cl)
-{
-    cl->retry_ev = evtimer_new(smpp_base, smpp_client_retry_cb, cl);
-    cl->next = smpp_clients;
-    smpp_clients = cl;
-    if (cl->retry_ev == NULL) {
-        GW_ERR(SMPP_MOD, "connector %s: out of memory", cl->name);
-        return;
-    }
-    smpp_client_connect(cl);
-}
-
-/* Unbound and closing: give the queued envelopes back, leave the list of
- * clients and drop the list's reference (taken by smpp_client_open's
- * caller). */
-static void smpp_client_finalize(smpp_client_t *cl)
-{
-    smpp_client_t **pp;
     smpp_sub_t *sub;
 
-    smpp_cl_set(cl, SMPP_CL_CLOSED);
     while ((sub = cl->head) != NULL) {
         smpp_sub_unlink(cl, sub);
         /* on shutdown they stay queued in the store for the next start;
@@ -874,74 +671,45 @@ static void smpp_client_finalize(smpp_client_t *cl)
         }
         smpp_sub_maybe_free(sub);
     }
-    for (pp = &smpp_clients; *pp; pp = &(*pp)->next) {
-        if (*pp == cl) {
-            *pp = cl->next;
-            break;
-        }
-    }
-    if (cl->retry_ev)
-        event_free(cl->retry_ev);
-    cl->retry_ev = NULL;
     if (cl->pause_ev)
         event_free(cl->pause_ev);
     cl->pause_ev = NULL;
-    smpp_tls_ctx_free(cl->tls_ctx);
-    cl->tls_ctx = NULL;
-    GW_INFO(SMPP_MOD, "connector %s: closed", cl->name);
-    smpp_client_unref(cl);
+    if (cl->tb_ev)
+        event_free(cl->tb_ev);
+    cl->tb_ev = NULL;
 }
 
-void smpp_client_close(smpp_client_t *cl)
+/* --- submit_sm_resp ---------------------------------------------------------- */
+
+void smpp_client_submit_resp(smpp_bind_t *b, const smpp_hdr_t *h, const uint8_t *raw,
+                             const smpp_req_t *req)
 {
-    if (cl->closing)
-        return;
-    cl->closing = 1;
-    if (cl->retry_ev)
-        evtimer_del(cl->retry_ev);
-    if (cl->sess && smpp_cl_get(cl) == SMPP_CL_BOUND &&
-        smpp_session_request(cl->sess, UNBIND, NULL, NULL) == 0) {
-        /* unbind_resp, a close or the response timer ends it */
-        smpp_cl_set(cl, SMPP_CL_UNBINDING);
-        return;
+    smpp_client_t *cl = b->cl;
+    smpp_sub_t *sub = req->ctx;
+    const char *msgid, *why;
+
+    sub->outstanding--;
+    __atomic_sub_fetch(&b->ninflight, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);
+    if (!sub->linked) { /* its outcome is known already */
+        smpp_sub_maybe_free(sub);
+        goto out_pump;
     }
-    if (cl->sess) {
-        smpp_client_requeue(cl, cl->sess);
-        smpp_session_free(cl->sess);
-        cl->sess = NULL;
+    if (h->status != ESME_ROK || h->cmd_id != SUBMIT_SM_RESP) {
+        smpp_sub_done(cl, sub, h->status ? h->status : ESME_RSYSERR, "submit_sm refused");
+        goto out_pump;
     }
-    smpp_client_finalize(cl);
-}
-
-int smpp_clients_closing(void)
-{
-    return smpp_clients != NULL;
-}
-
-void smpp_clients_close_all(void)
-{
-    smpp_client_t *cl, *next;
-
-    for (cl = smpp_clients; cl; cl = next) {
-        next = cl->next;
-        cl->stopping = 1;
-        smpp_client_close(cl);
-    }
-}
-
-/* See smpp.h.  Main thread; the SMPP thread has ended, so nothing else
- * touches the clients or their sessions. */
-void smpp_clients_free_all(void)
-{
-    smpp_client_t *cl;
-
-    while ((cl = smpp_clients) != NULL) {
-        cl->closing = cl->stopping = 1;
-        if (cl->sess) {
-            smpp_client_requeue(cl, cl->sess);
-            smpp_session_free(cl->sess);
-            cl->sess = NULL;
-        }
-        smpp_client_finalize(cl); /* unlinks cl and drops the list's reference */
-    }
+    __atomic_add_fetch(&b->submits, 1, __ATOMIC_RELAXED);
+    /* every part's message_id: each part gets its own receipt (the core
+     * folds them into one outcome); a malformed one is logged and left
+     * empty, the part still acknowledged */
+    if (smpp_wire_decode_resp(raw, h->len, &msgid, &why) < 0)
+        GW_WARN(SMPP_MOD, "%s: submit_sm_resp seq %u: %s", b->sess->peer, h->seq, why);
+    else if (req->part >= 0 && req->part < SMPP_MAX_PARTS)
+        smpp_id_norm(msgid, sub->ids[req->part], sizeof(sub->ids[0])); /* as receipts match it */
+    if (++sub->acked == sub->out.nparts)
+        smpp_sub_done(cl, sub, ESME_ROK, NULL);
+out_pump:
+    /* a window slot came free: send what waits for one */
+    smpp_client_pump(cl);
 }

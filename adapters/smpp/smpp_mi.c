@@ -300,7 +300,8 @@ static void smpp_mi_binds(const json_t *params, gw_mi_reply_t *r)
                       smpp_or_null(json_object_get(st, "window")), "inflight",
                       smpp_or_null(json_object_get(st, "inflight")), "pending",
                       smpp_or_null(json_object_get(st, "pending")));
-        if (e != NULL && acct != NULL)
+        /* an account's: how many receiving binds; a client's: each bind */
+        if (e != NULL)
             json_object_set(e, "binds", smpp_or_null(json_object_get(st, "binds")));
         if (e == NULL || json_array_append_new(out, e) < 0) {
             json_decref(all);

@@ -32,6 +32,10 @@
  * sessions (smpp_dest.c; this file picks the session and reports binds
  * coming and going).
  *
+ * outbind (SMPP 3.4 4.1.7) before any bind is an operator's SMSC, not a
+ * customer: smpp_client_outbind hands the session to the client connector
+ * it names (it sends bind_receiver) or the session is closed.
+ *
  * query_sm: the state of a message the account submitted, read from the
  * store on the worker pool (gw_core_query) and answered as SMPP 3.4 4.8.2
  * (ENROUTE until final; DELIVERED, EXPIRED, UNDELIVERABLE, REJECTED with
@@ -511,6 +515,43 @@ static void smpp_server_cancel(smpp_customer_t *cu, const smpp_hdr_t *h, const u
         smpp_replace_sm(cu->sess, cu->conn_name, h, raw);
 }
 
+/* cu's session leaves the list of customers (it closed, or a client
+ * connector took it over); cu is freed. */
+static void smpp_customer_forget(smpp_customer_t *cu)
+{
+    smpp_customer_t **pp;
+
+    for (pp = &smpp_customers; *pp; pp = &(*pp)->next) {
+        if (*pp == cu) {
+            *pp = cu->next;
+            break;
+        }
+    }
+    smpp_ncustomers--;
+    if (cu->bound_as != 0 && cu->bound_as != BIND_TRANSMITTER)
+        smpp_dest_binds_changed(cu->system_id); /* one receiving bind fewer */
+    free(cu);
+}
+
+/* outbind (SMPP 3.4 4.1.7) before any bind: an operator's SMSC asks the
+ * client connector it names to bind_receiver on this connection
+ * (smpp_client_outbind), which then owns the session; else it is closed
+ * (outbind has no response). */
+static void smpp_server_outbind(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *pdu)
+{
+    smpp_session_t *s = cu->sess;
+
+    if (cu->bound_as != 0 || cu->bind_pending) {
+        smpp_session_respond(s, GENERIC_NACK, ESME_RALYBND, h->seq, NULL);
+        return;
+    }
+    if (smpp_client_outbind(s, cu->ip, pdu, h->len) < 0) {
+        smpp_session_finish(s, "outbind refused");
+        return;
+    }
+    smpp_customer_forget(cu); /* a client bind now, not a customer */
+}
+
 static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uint8_t *pdu,
                                smpp_req_t *req)
 {
@@ -529,6 +570,9 @@ static void smpp_server_on_pdu(smpp_session_t *s, const smpp_hdr_t *h, const uin
     case BIND_RECEIVER:
     case BIND_TRANSCEIVER:
         smpp_server_bind(cu, h, pdu);
+        break;
+    case OUTBIND:
+        smpp_server_outbind(cu, h, pdu);
         break;
     case SUBMIT_SM:
         smpp_server_submit(cu, h, pdu);
@@ -599,21 +643,12 @@ static void smpp_server_on_connected(smpp_session_t *s)
 
 static void smpp_server_on_closed(smpp_session_t *s, const char *why)
 {
-    smpp_customer_t *cu = s->owner, **pp;
+    smpp_customer_t *cu = s->owner;
 
     GW_INFO(SMPP_MOD, "%s: customer session %s ended: %s", s->peer,
             cu->system_id[0] ? cu->system_id : "(unbound)", why);
     smpp_server_drop_reqs(s);
-    for (pp = &smpp_customers; *pp; pp = &(*pp)->next) {
-        if (*pp == cu) {
-            *pp = cu->next;
-            break;
-        }
-    }
-    smpp_ncustomers--;
-    if (cu->bound_as != 0 && cu->bound_as != BIND_TRANSMITTER)
-        smpp_dest_binds_changed(cu->system_id); /* one receiving bind fewer */
-    free(cu);
+    smpp_customer_forget(cu);
 }
 
 static const smpp_session_ops_t smpp_server_ops = {

@@ -333,6 +333,36 @@ int smpp_session_request_sm(smpp_session_t *s, uint32_t cmd_id, const smpp_sm_fi
     return 0;
 }
 
+int smpp_session_request_body(smpp_session_t *s, uint32_t cmd_id, const uint8_t *body,
+                              size_t len, void *ctx)
+{
+    uint8_t buf[SMPP_PACK_MAX];
+    smpp_req_t *r;
+
+    if (len > sizeof(buf) - 16 ||
+        smpp_wire_encode_header(buf, sizeof(buf), cmd_id, 0, 0) != 16)
+        return GW_EINVAL;
+    if ((r = smpp_session_next(s, cmd_id, ctx)) == NULL)
+        return GW_ENOMEM;
+    smpp_put32(buf, (uint32_t)(16 + len));
+    smpp_put32(buf + 12, r->seq);
+    memcpy(buf + 16, body, len);
+    if (smpp_session_send(s, buf, (int)(16 + len)) < 0) {
+        free(r);
+        return GW_ERROR;
+    }
+    smpp_session_track(s, r);
+    return 0;
+}
+
+void smpp_session_adopt(smpp_session_t *s, const smpp_session_ops_t *ops, void *owner)
+{
+    s->ops = ops;
+    s->owner = owner;
+    s->expire_ms = 0;
+    s->idle_s = 0;
+}
+
 int smpp_session_send_pdu(smpp_session_t *s, const uint8_t *pdu, int len)
 {
     return smpp_session_send(s, pdu, len);

@@ -172,6 +172,8 @@ test('smpp.binds lists a client connector bound to an SMSC and the account conne
   assert.deepEqual(op, {
     connector: 'op1', role: 'client', state: 'bound', peer: `127.0.0.1:${smsc.port}`,
     system_id: 'jx-op1', window: 10, inflight: 0, pending: 0,
+    binds: [{ bind: 0, type: 'transceiver', outbind: false, state: 'bound', inflight: 0, submitted: 0,
+      received: 0, binds: 1, refused: 0, lost: 0, alerts: 0, next_attempt_ms: null }],
   });
   const acct = binds.find((b) => b.connector === 'account:acme');
   assert.equal(acct.role, 'account');

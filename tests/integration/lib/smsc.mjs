@@ -12,26 +12,41 @@ import { freePort, waitFor } from './junction.mjs';
 
 // opts.port: fixed port (default: a free one).  opts.submitStatus(pdu):
 // the command_status to answer a submit_sm with (default 0).
+// opts.bindStatus(pdu): the command_status of each bind's response (default
+// 0; another status leaves the session unbound).  opts.answer(session, pdu):
+// false to leave a submit_sm unanswered (a session that hangs; kept in
+// s.hung, not s.submits).  Each
+// session gets a number (session.n); binds and submits record theirs
+// (.session) and when they came (.at, ms).
 export async function startSmsc(opts = {}) {
   const s = {
     port: opts.port || await freePort(),
-    binds: [], submits: [], unbinds: [], enquires: 0, closes: 0,
-    sessions: new Set(), server: null, nextId: 1,
+    binds: [], submits: [], hung: [], unbinds: [], enquires: 0, closes: 0,
+    sessions: new Set(), server: null, nextId: 1, nsessions: 0,
     submitStatus: opts.submitStatus || (() => 0),
+    bindStatus: opts.bindStatus || (() => 0),
+    answer: opts.answer || (() => true),
   };
   s.start = () => new Promise((resolve, reject) => {
     const server = smpp.createServer((session) => {
       s.sessions.add(session);
+      session.n = ++s.nsessions;
       session.on('error', () => {});
       session.on('close', () => { s.sessions.delete(session); s.closes++; });
       for (const cmd of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
         session.on(cmd, (pdu) => {
-          s.binds.push({ command: cmd, system_id: pdu.system_id, password: pdu.password });
-          session.bound = true;
+          const status = s.bindStatus(pdu);
+          s.binds.push({ command: cmd, system_id: pdu.system_id, password: pdu.password,
+            interface_version: pdu.interface_version, at: Date.now(), session: session.n, status });
+          if (status !== 0) return session.send(pdu.response({ command_status: status }));
+          session.bound = cmd;
           session.send(pdu.response({ system_id: 'fake-smsc' }));
         });
       }
       session.on('submit_sm', (pdu) => {
+        pdu.session = session.n;
+        pdu.at = Date.now();
+        if (!s.answer(session, pdu)) return s.hung.push(pdu);
         const status = s.submitStatus(pdu);
         if (status === 0) {
           pdu.smsc_message_id = `smsc-${s.nextId++}`;
@@ -60,9 +75,9 @@ export async function startSmsc(opts = {}) {
     s.server = null;
   });
   s.boundSession = () => [...s.sessions].find((x) => x.bound);
-  // Send deliver_sm on the bound session; resolves with the response PDU.
-  s.deliver = (fields, timeoutMs = 10000) => new Promise((resolve, reject) => {
-    const session = s.boundSession();
+  // Send deliver_sm on the bound session (or on session, one of s.sessions);
+  // resolves with the response PDU.
+  s.deliver = (fields, timeoutMs = 10000, session = s.boundSession()) => new Promise((resolve, reject) => {
     if (!session) return reject(new Error('no bound session'));
     const t = setTimeout(() => reject(new Error('no deliver_sm_resp')), timeoutMs);
     session.deliver_sm(fields, (resp) => { clearTimeout(t); resolve(resp); });
