@@ -259,6 +259,14 @@ int db_connector_add(const char *name, const char *type, const json_t *conf, int
 int db_connector_update(const char *name, const json_t *conf, int enabled); /* enabled < 0: keep */
 int db_connector_delete(const char *name);
 
+/* --- trusted networks (gateway/gw_trusted.c) ---------------------------- */
+/* Rows {net, name, created_at} ordered by net (caller json_decref), NULL
+ * on error.  add: 0, GW_EEXIST, GW_ESTORE; delete: 0, GW_ENOTFOUND,
+ * GW_ESTORE.  The caller checked net (gw_net_parse).  Any thread. */
+json_t *db_trusted_list(void);
+int db_trusted_add(const char *net, const char *name);
+int db_trusted_delete(const char *net);
+
 /* --- params ------------------------------------------------------------- */
 json_t *db_params_list(void); /* {name: value} */
 int db_param_set(const char *name, const char *value);

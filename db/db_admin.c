@@ -192,6 +192,63 @@ int db_connector_delete(const char *name)
     return rc;
 }
 
+/* ---- trusted networks (gateway/gw_trusted.c) ------------------------------ */
+
+json_t *db_trusted_list(void)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = db_admin_begin("SELECT net, name, created_at FROM trusted ORDER BY net",
+                                      "list trusted networks");
+    int step;
+
+    if (st == NULL || arr == NULL) {
+        if (st != NULL)
+            db_admin_end(st);
+        json_decref(arr);
+        return NULL;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:o, s:o, s:I}", "net", db_col_json_str(st, 0),
+                                             "name", db_col_json_str(st, 1), "created_at",
+                                             (json_int_t)sqlite3_column_int64(st, 2)));
+    db_admin_end(st);
+    if (step != SQLITE_DONE) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+int db_trusted_add(const char *net, const char *name)
+{
+    sqlite3_stmt *st = db_admin_begin(
+        "INSERT INTO trusted(net, name, created_at) VALUES(?1, ?2, ?3)", "add trusted network");
+    int rc;
+
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, net, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, gw_now_ms());
+    rc = db_admin_write(st, 0, "add trusted network");
+    db_admin_end(st);
+    return rc;
+}
+
+int db_trusted_delete(const char *net)
+{
+    sqlite3_stmt *st = db_admin_begin("DELETE FROM trusted WHERE net = ?1",
+                                      "delete trusted network");
+    int rc;
+
+    if (st == NULL)
+        return GW_ESTORE;
+    sqlite3_bind_text(st, 1, net, -1, SQLITE_STATIC);
+    rc = db_admin_write(st, 1, "delete trusted network");
+    db_admin_end(st);
+    return rc;
+}
+
 /* ---- params ------------------------------------------------------------ */
 
 json_t *db_params_list(void)

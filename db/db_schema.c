@@ -196,6 +196,12 @@ static const db_migration_t db_migrations[] = {
      * the order of insertion, instead. */
     {7, "ALTER TABLE messages ADD COLUMN sender TEXT;"
         "DROP INDEX messages_created;"},
+    /* 8: the networks a SIP MESSAGE is taken from (gateway/gw_trusted.c);
+     * loopback to begin with, as before. */
+    {8, "CREATE TABLE trusted("
+        "  net TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
+        "INSERT INTO trusted(net, name, created_at) VALUES('127.0.0.0/8', 'loopback', 0),"
+        "  ('::1/128', 'loopback', 0);"},
 };
 
 static const db_carry_t db_carries[] = {

@@ -27,6 +27,7 @@
 #include "gw_accounts.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_net.h"
 #include "gw_work.h"
 
 typedef struct gw_account_job {
@@ -39,29 +40,30 @@ typedef struct gw_account_job {
 
 int gw_net_allowed(const char *nets, const char *ip)
 {
-    char item[64], net[64];
-    const char *p = nets;
-    struct in_addr a, n;
-    int bits, len;
-    uint32_t mask;
+    gw_net_t *list;
+    size_t n;
+    char err[128];
+    int found;
 
     if (nets == NULL || nets[0] == 0)
         return 1;
-    if (inet_pton(AF_INET, ip, &a) != 1)
+    /* checked when stored (accounts.add / update); a list that no longer
+     * parses, or memory that is short, lets nobody in */
+    if (gw_net_list_parse(nets, &list, &n, err, sizeof err) != 0)
         return 0;
-    while (*p) {
-        len = (int)strcspn(p, ",");
-        snprintf(item, sizeof(item), "%.*s", len, p);
-        p += len + (p[len] == ',');
-        bits = 32;
-        if (sscanf(item, " %63[0-9.]/%d", net, &bits) < 1 || inet_pton(AF_INET, net, &n) != 1 ||
-            bits < 0 || bits > 32)
-            continue;
-        mask = bits == 0 ? 0 : htonl(0xFFFFFFFFu << (32 - bits));
-        if ((a.s_addr & mask) == (n.s_addr & mask))
-            return 1;
-    }
-    return 0;
+    found = n == 0 || gw_net_find(list, n, ip) >= 0;
+    free(list);
+    return found;
+}
+
+int gw_nets_check(const char *nets, char *err, size_t errlen)
+{
+    gw_net_t *list;
+    size_t n;
+    int rc = gw_net_list_parse(nets, &list, &n, err, errlen);
+
+    free(list);
+    return rc;
 }
 
 /* Pool thread: the whole check.  Returns 0 with *out set (caller owns),

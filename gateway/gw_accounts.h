@@ -58,8 +58,12 @@ json_t *gw_accounts_list(void);
 /* 0, GW_ENOTFOUND or GW_ESTORE. */
 int gw_account_delete(const char *system_id);
 
-/* 1 when ip (IPv4 text) is inside one of the comma-separated IPv4 CIDR
- * blocks of nets; an empty or NULL list allows every peer.  Pure. */
+/* 1 when ip (IPv4 or IPv6 text) is inside one of the comma-separated
+ * networks of nets (gw_net.h: IPv4 and IPv6 CIDR blocks or hosts); an
+ * empty or NULL list allows every peer.  Pure. */
 int gw_net_allowed(const char *nets, const char *ip);
+/* 0 when nets is a list gw_net_allowed can read, else GW_EINVAL with the
+ * bad item named in err.  Pure. */
+int gw_nets_check(const char *nets, char *err, size_t errlen);
 
 #endif

@@ -29,6 +29,7 @@
 #include "gw_report.h"
 #include "gw_report_sip.h"
 #include "gw_stats.h"
+#include "gw_trusted.h"
 #include "gw_version.h"
 
 
@@ -71,7 +72,8 @@ static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
         return;
     }
     rc = gw_connectors_reload();
-    gw_mi_result(r, json_pack("{s:b}", "connectors_ok", rc == 0));
+    gw_mi_result(r, json_pack("{s:b, s:b}", "connectors_ok", rc == 0, "trusted_ok",
+                              gw_trusted_load() == 0));
 }
 
 static void gw_mi_stats_get(const json_t *params, gw_mi_reply_t *r)
@@ -451,7 +453,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "system.version", gw_mi_system_version, "", "version and library versions" },
     { "system.uptime", gw_mi_system_uptime, "", "seconds since start" },
     { "system.listMethods", gw_mi_system_methods, "", "every MI method with its synopsis" },
-    { "system.reload", gw_mi_system_reload, "", "re-read routes and connectors (as SIGHUP)" },
+    { "system.reload", gw_mi_system_reload, "",
+      "re-read routes, connectors and trusted networks (as SIGHUP)" },
     { "stats.get", gw_mi_stats_get, "", "all counters" },
     { "connectors.list", gw_mi_connectors_list, "", "connectors with live status" },
     { "connectors.add", gw_mi_connectors_add, "name, type, conf, enabled?",
@@ -474,6 +477,8 @@ int gw_mi_cmds_init(void)
 {
     gw_mi_started_ms = gw_now_ms();
     if (gw_mi_register(gw_mi_core_cmds) != 0)
+        return GW_EEXIST;
+    if (gw_trusted_init() != 0)
         return GW_EEXIST;
     return gw_route_mi_init();
 }

@@ -83,6 +83,7 @@ typedef struct sip_stats {
     gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
     gw_stat_t *tcp_conns;
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
+    gw_stat_t *rx_untrusted;
 } sip_stats_t;
 extern sip_stats_t sip_stats;
 

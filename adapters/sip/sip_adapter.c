@@ -64,6 +64,8 @@ static void sip_stats_init(void)
     sip_stats.rx_cpim = gw_stat("sip.rx_cpim", "MESSAGE bodies in CPIM unwrapped to their text");
     sip_stats.rx_report_req = gw_stat("sip.rx_report_req",
                                       "MESSAGEs whose sender asked for a delivery report");
+    sip_stats.rx_untrusted = gw_stat("sip.rx_untrusted",
+                                     "SIP MESSAGE refused 403: the peer is in no trusted network");
     sip_stats.rx_refused_sms = gw_stat("sip.rx_refused_sms",
                                        "MESSAGEs refused for a bad body or X-SMS-* header");
     sip_stats.tx_report = gw_stat("sip.tx_report", "delivery reports sent as MESSAGE");

@@ -37,6 +37,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_trace.h"
+#include "gw_trusted.h"
 #include "sip.h"
 
 /* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
@@ -370,6 +371,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
                             const char *key, const char *to_tag, const char *buf, size_t n)
 {
     const char *reason = NULL;
+    char ip[INET_ADDRSTRLEN], trusted[80], sender[96];
     sip_sms_t sms;
     gw_envelope_t *env = NULL;
     sip_item_t *it = NULL;
@@ -378,6 +380,15 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     gw_stat_add(sip_stats.rx_message, 1);
     if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED)) {
         sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
+        goto out_free_req;
+    }
+    /* no open relay: only peers of a trusted network (gw_trusted.h) */
+    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof ip);
+    if (!gw_trusted_find(ip, trusted, sizeof trusted)) {
+        if (gw_trace_on())
+            sip_uas_trace_refusal(req, src, 403, "the peer is in no trusted network");
+        gw_stat_add(sip_stats.rx_untrusted, 1);
+        sip_uas_answer(w, req, src, key, to_tag, 403, "Forbidden (untrusted source)", NULL);
         goto out_free_req;
     }
     st = sip_sms_read(req, &sms, &reason);
@@ -392,6 +403,10 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     it = calloc(1, sizeof(*it));
     rc = (env && it && (it->txn_key = strdup(key))) ? sip_env_fill(env, req, src, &sms)
                                                     : GW_ENOMEM;
+    if (rc == 0) { /* who let it in, for rules and the record */
+        snprintf(sender, sizeof sender, "trusted:%s", trusted[0] ? trusted : ip);
+        rc = gw_env_set_tag(env, "sender", sender);
+    }
     if (rc == GW_EDECLINED || rc == GW_EINVAL) {
         /* a scheme other than sip, sips, tel (RFC 3261 8.2.2.1), or a
          * user part no surface could carry (gw_addr.h) */

@@ -66,6 +66,7 @@ void smpp_query_answer(smpp_query_t *q, json_t *result)
 static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
 {
     const char *id = gw_mi_str(params, "system_id", r), *pw;
+    char err[128];
     int rc;
 
     if (id == NULL || (pw = gw_mi_str(params, "password", r)) == NULL)
@@ -73,6 +74,10 @@ static void smpp_mi_accounts_add(const json_t *params, gw_mi_reply_t *r)
     if (strlen(id) > 15 || strlen(pw) > 8 || id[0] == 0) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS,
                     "system_id: 1-15 characters, password: at most 8 (SMPP 3.4)");
+        return;
+    }
+    if (gw_nets_check(gw_mi_opt_str(params, "allowed_nets", ""), err, sizeof err) != 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "allowed_nets: %s", err);
         return;
     }
     rc = gw_account_add(id, pw, gw_mi_opt_str(params, "allowed_nets", ""),
@@ -100,9 +105,14 @@ static int smpp_mi_update_args(const json_t *params, const char **pw, const char
         *pw = json_string_value(v);
     }
     if ((v = json_object_get(params, "allowed_nets")) != NULL) {
+        char err[128];
         if (!json_is_string(v))
             goto out_invalid;
         *nets = json_string_value(v);
+        if (gw_nets_check(*nets, err, sizeof err) != 0) {
+            gw_mi_error(r, GW_MI_INVALID_PARAMS, "allowed_nets: %s", err);
+            return GW_EINVAL;
+        }
     }
     if ((v = json_object_get(params, "throughput")) != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||

@@ -48,7 +48,15 @@ test('accounts.get shows the row; accounts.update changes only the given fields 
   assert.equal(await miError(j, 'accounts.update', { system_id: 'acme', password: '123456789' }), MI_INVALID_PARAMS);
   assert.equal(await miError(j, 'accounts.update', { system_id: 'acme', password: '' }), MI_INVALID_PARAMS);
   assert.equal(await miError(j, 'accounts.update', { system_id: 'acme', enabled: 'no' }), MI_INVALID_PARAMS);
+  assert.equal(await miError(j, 'accounts.update', { system_id: 'acme', allowed_nets: '10.0.0.0/33' }), MI_INVALID_PARAMS);
+  assert.equal(await miError(j, 'accounts.add', { system_id: 'bad', password: 'pw', allowed_nets: '127.0.0.1, nonsense' }),
+    MI_INVALID_PARAMS, 'a bad network is refused, naming it');
+  assert.equal(await miError(j, 'accounts.get', { system_id: 'bad' }), MI_NOT_FOUND, 'nothing stored');
   assert.deepEqual(await j.mi('accounts.get', { system_id: 'acme' }), after, 'refused updates changed nothing');
+  await j.mi('accounts.add', { system_id: 'six', password: 'pw', allowed_nets: '::1, 127.0.0.0/8' });
+  const six = await bindCustomer(j.ports.smpp, 'six', 'pw');
+  assert.equal(six.resp.command_status, 0, 'an IPv4 peer inside a mixed IPv4 / IPv6 list binds');
+  six.session.destroy();
   const methods = JSON.stringify(await j.mi('system.listMethods'));
   assert.match(methods, /accounts\.update/);
   assert.match(methods, /system_id, password\?, allowed_nets\?, throughput\?, enabled\?/);

@@ -205,7 +205,7 @@ static void a_check_the_pool_refuses_never_calls_back(void **state)
     assert_int_equal(a.done, 0);
 }
 
-static void allowed_nets_match_ipv4_cidr_blocks(void **state)
+static void allowed_nets_match_cidr_blocks(void **state)
 {
     (void)state;
     assert_true(gw_net_allowed("", "192.0.2.1"));
@@ -217,6 +217,7 @@ static void allowed_nets_match_ipv4_cidr_blocks(void **state)
     assert_false(gw_net_allowed("192.0.2.7", "192.0.2.8"));
     assert_false(gw_net_allowed("garbage,10.0.0.0/33", "10.0.0.1"));
     assert_false(gw_net_allowed("10.0.0.0/8", "::1")); /* IPv6 peers match no IPv4 block */
+    assert_true(gw_net_allowed("::1/128", "::1"));
 }
 
 int main(void)
@@ -235,7 +236,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_check_the_pool_refuses_never_calls_back, setup,
                                         teardown),
-        cmocka_unit_test(allowed_nets_match_ipv4_cidr_blocks),
+        cmocka_unit_test(allowed_nets_match_cidr_blocks),
     };
     return cmocka_run_group_tests_name("accounts", tests, NULL, NULL);
 }
