@@ -162,3 +162,20 @@ test('kill -9 after part 2\'s answer: after the restart part 3 completes the mes
   assert.equal(body, WHOLE, 'parts 1 and 2 survived the crash');
   assert.equal((await j.mi('messages.get', { id: first })).envelope.tags.parts, '3/3');
 });
+
+// --- the message class and the coding class -------------------------------
+
+test('a rule on coding class ucs2 matches data_coding 0x18 and 0xE0 (UCS-2 by the 3GPP groups)', async (t) => {
+  const { j, smsc, cust } = await setup(t);
+  await j.mi('routes.import', { rules: [
+    { id: 1, name: 'ucs2-only', priority: 1, filters: { dst: { prefix: ['4478'] }, coding: ['ucs2'] },
+      action: { route: { targets: ['op1'] } } },
+  ] });
+  const hi = Buffer.from([0x00, 0x48, 0x00, 0x69]); // "Hi" in UTF-16BE: GSM could carry it
+  for (const [dst, dc] of [['447800900501', 0x18], ['447800900502', 0xE0], ['447800900503', 0x08]])
+    await send(cust, { ...addr(dst), data_coding: dc, short_message: hi }, `dc 0x${dc.toString(16)}`);
+  const r = await submit(cust, { ...addr('447800900504'), data_coding: 0x10, short_message: Buffer.from('Hi') });
+  assert.equal(r.command_status, 0x0B, 'a GSM class-0 text matches no ucs2 rule: ESME_RINVDSTADR');
+  for (const dst of ['447800900501', '447800900502', '447800900503'])
+    await waitFor(() => smsc.submits.find((x) => x.destination_addr === dst), 10000, `submit_sm to ${dst}`);
+});
