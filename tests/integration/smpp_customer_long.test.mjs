@@ -165,6 +165,20 @@ test('kill -9 after part 2\'s answer: after the restart part 3 completes the mes
 
 // --- the message class and the coding class -------------------------------
 
+test('a flash SMS (data_coding 0xF0 or 0x10: class 0) forwarded to an SMPP connector keeps its class', async (t) => {
+  const { j, smsc, cust } = await setup(t);
+  const cases = [{ dst: '447700900401', dc: 0xF0, want: 0xF0 }, { dst: '447700900402', dc: 0x10, want: 0xF0 },
+    { dst: '447700900403', dc: 0xF3, want: 0xF3 }, { dst: '447700900404', dc: 0x00, want: 0x00 }];
+  for (const c of cases)
+    await send(cust, { ...addr(c.dst), data_coding: c.dc, short_message: Buffer.from(`Flash ${c.dc}`) }, `dc ${c.dc}`);
+  for (const c of cases) {
+    const p = await waitFor(() => smsc.submits.find((x) => x.destination_addr === c.dst), 10000, `submit_sm to ${c.dst}`);
+    assert.equal(p.data_coding, c.want, `data_coding 0x${c.dc.toString(16)} goes out as 0x${c.want.toString(16)}`);
+  }
+  const m = (await j.mi('messages.list', { limit: 10 })).find((x) => x.envelope?.to?.address === '447700900401');
+  assert.equal(m.envelope.tags.sms_class, '0', 'the class on the envelope');
+});
+
 test('a rule on coding class ucs2 matches data_coding 0x18 and 0xE0 (UCS-2 by the 3GPP groups)', async (t) => {
   const { j, smsc, cust } = await setup(t);
   await j.mi('routes.import', { rules: [
