@@ -2,8 +2,11 @@
 // junction's SMSC port (8-bit UDH, SAR TLVs) are kept as parts when the
 // route's target is an SMPP connector, and joined into one message when it
 // is not (a SIP target here): each part stored before its submit_sm_resp,
-// out of order, a duplicate, a SIGKILL between parts; the one delivery
-// report speaks of the first part's message_id.  Real peers: npm smpp
+// out of order, a duplicate, a SIGKILL between parts, data_sm; the one
+// delivery report (and query_sm) speaks of the first part's message_id;
+// failover plans decide on their first target.  Then the message class a
+// data_coding carries (flash SMS) kept SMPP -> SMPP, and the router's
+// coding class ucs2 for the 3GPP UCS-2 groups.  Real peers: npm smpp
 // customers and SMSC (lib/smsc.mjs), a SIP UA on a node UDP socket that
 // answers every MESSAGE 200.  Loopback only; every wait is for a state.
 import { test } from 'node:test';
@@ -17,9 +20,9 @@ const udh8 = (ref, total, seq) => Buffer.from([0x05, 0x00, 0x03, ref, total, seq
 const TEXTS = ['The first part of a long text, ', 'then the second part of it, ', 'and the third and last.'];
 const WHOLE = TEXTS.join('');
 
-// A SIP UA on a node UDP socket: answers every MESSAGE 200 and keeps the
-// requests' bodies.
-async function sipUa() {
+// A SIP UA on a node UDP socket: answers every MESSAGE with status (200
+// unless told) and keeps the requests' bodies.
+async function sipUa(status = '200 OK') {
   const sock = dgram.createSocket('udp4');
   await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
   const u = { port: sock.address().port, bodies: [] };
@@ -30,7 +33,7 @@ async function sipUa() {
     u.bodies.push(rest.join('\r\n\r\n'));
     const keep = head.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
       .map((l) => (/^To:/i.test(l) ? `${l};tag=ua1` : l));
-    sock.send(Buffer.from(`SIP/2.0 200 OK\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`),
+    sock.send(Buffer.from(`SIP/2.0 ${status}\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`),
       rinfo.port, rinfo.address);
   });
   u.close = () => new Promise((resolve) => sock.close(resolve));
@@ -39,8 +42,8 @@ async function sipUa() {
 
 // junction with a SIP target "far" for 4930..., an SMPP connector "op1"
 // for 44..., and a bound customer.
-async function setup(t, params = {}) {
-  const ua = await sipUa();
+async function setup(t, params = {}, uaStatus = undefined) {
+  const ua = await sipUa(uaStatus);
   t.after(() => ua.close());
   const smsc = await startSmsc();
   t.after(() => smsc.stop());
@@ -85,8 +88,17 @@ const counters = async (j) => (await j.mi('stats.get')).counters;
 test('a 3-part UDH message to a SIP target arrives as one MESSAGE; one report under part 1\'s id', async (t) => {
   const { j, ua, cust } = await setup(t);
   const ids = [];
-  for (let seq = 1; seq <= 3; seq++)
-    ids.push(await send(cust, udhPart('4930100001', 0x41, seq, { registered_delivery: 1 }), `part ${seq}`));
+  const { id: traceId } = await j.mi('trace.start', { to: '4930100001' });
+  try {
+    for (let seq = 1; seq <= 3; seq++)
+      ids.push(await send(cust, udhPart('4930100001', 0x41, seq, { registered_delivery: 1 }), `part ${seq}`));
+    const rec = await waitFor(async () => (await j.mi('trace.list', { id: traceId, after: 0 })).records
+      .find((x) => /part 1\/3: target far \(sip\) cannot carry parts: joined first/.test(x.summary ?? '')),
+    10000, 'the keep-or-join decision on the trace bus');
+    assert.ok(rec);
+  } finally {
+    await j.mi('trace.stop', { id: traceId });
+  }
   assert.equal(new Set(ids).size, 3, 'every part its own message_id');
   const body = await waitFor(() => ua.bodies.find((b) => b.includes('third')), 10000, 'the MESSAGE');
   assert.equal(body, WHOLE, 'the whole text, in order, once');
@@ -102,6 +114,11 @@ test('a 3-part UDH message to a SIP target arrives as one MESSAGE; one report un
   await waitFor(async () => (await j.mi('messages.get', { id: ids[0] })).status === 'delivered', 10000, 'delivered');
   assert.equal(ua.bodies.length, 1, 'one MESSAGE only');
   assert.equal(cust.delivered.filter((p) => p.esm_class & 0x04).length, 1, 'one report for the message');
+  const query = (id) => new Promise((resolve) => cust.query_sm({ message_id: id, source_addr: '' }, resolve));
+  const q = await query(ids[0]);
+  assert.equal(q.command_status, 0, 'query_sm knows part 1\'s id');
+  assert.equal(q.message_state, 2, 'DELIVERED');
+  assert.equal((await query(ids[1])).command_status, 0x67, 'a later part\'s id names no message: ESME_RQUERYFAIL');
   const c = await counters(j);
   assert.equal(c['core.parts_joined_for_target'], 3);
   assert.equal(c['core.reassembled'], 1);
@@ -125,6 +142,24 @@ test('SAR parts out of order with a duplicate to a SIP target: one MESSAGE with 
   // then count MESSAGEs
   await waitFor(async () => (await j.mi('messages.get', { id: first })).status === 'delivered', 10000, 'delivered');
   assert.equal(ua.bodies.length, 1, 'one MESSAGE only');
+});
+
+test('data_sm parts with SAR TLVs to a SIP target are joined too', async (t) => {
+  const { j, ua, cust } = await setup(t);
+  const dataSm = (seq) => new Promise((resolve) => cust.data_sm({
+    source_addr_ton: 1, source_addr_npi: 1, source_addr: '4917011112222',
+    dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '4930100004', data_coding: 0,
+    message_payload: TEXTS[seq - 1], sar_msg_ref_num: 7, sar_total_segments: 3, sar_segment_seqnum: seq,
+  }, resolve));
+  const ids = [];
+  for (const seq of [2, 3, 1]) {
+    const r = await dataSm(seq);
+    assert.equal(r.command_status, 0, `data_sm part ${seq} accepted`);
+    ids.push(r.message_id);
+  }
+  const body = await waitFor(() => ua.bodies.find((b) => b.includes('third')), 10000, 'the MESSAGE');
+  assert.equal(body, WHOLE);
+  assert.equal((await j.mi('messages.get', { id: ids[2] })).envelope.tags.parts, '3/3', 'under part 1\'s id');
 });
 
 test('the same parts routed to an SMPP connector stay 3 parts with the customer\'s reference', async (t) => {
@@ -161,6 +196,29 @@ test('kill -9 after part 2\'s answer: after the restart part 3 completes the mes
   const body = await waitFor(() => ua.bodies.find((b) => b.includes('third')), 15000, 'the MESSAGE');
   assert.equal(body, WHOLE, 'parts 1 and 2 survived the crash');
   assert.equal((await j.mi('messages.get', { id: first })).envelope.tags.parts, '3/3');
+});
+
+test('failover plans decide on their first target: SMPP -> SIP keeps the parts, SIP -> SMPP joins them', async (t) => {
+  const { j, ua, smsc, cust } = await setup(t, {}, '403 Forbidden');
+  await j.mi('routes.import', { rules: [
+    { id: 1, name: 'smpp-first', priority: 1, filters: { dst: { prefix: ['4478'] } },
+      action: { route: { strategy: 'failover', targets: ['op1', 'far'] } } },
+    { id: 2, name: 'sip-first', priority: 2, filters: { dst: { prefix: ['4479'] } },
+      action: { route: { strategy: 'failover', targets: ['far', 'op1'] } } },
+  ] });
+  for (let seq = 1; seq <= 3; seq++) await send(cust, udhPart('447800900601', 0x51, seq), `kept part ${seq}`);
+  for (let seq = 1; seq <= 3; seq++) await send(cust, udhPart('447900900602', 0x52, seq), `joined part ${seq}`);
+  const kept = await waitFor(() => {
+    const got = smsc.submits.filter((p) => p.destination_addr === '447800900601');
+    return got.length >= 3 && got;
+  }, 10000, 'the 3 kept parts at the SMSC');
+  for (const p of kept) assert.equal(p.short_message.udh.find((x) => x[0] === 0x00)[2], 0x51, 'the customer\'s reference');
+  // the SIP target refuses the whole (403): the SMPP target gets it, as junction splits it
+  const whole = await waitFor(() => smsc.submits.find((p) => p.destination_addr === '447900900602'), 10000,
+    'the joined message at the SMSC after the SIP refusal');
+  assert.equal(whole.short_message.message ?? whole.short_message, WHOLE, 'one text, short enough for one submit_sm');
+  assert.equal(ua.bodies.filter((b) => b === WHOLE).length, 1, 'the SIP target was offered the whole text once');
+  assert.equal((await counters(j))['core.parts_joined_for_target'], 3, 'only the SIP-first parts joined');
 });
 
 // --- the message class and the coding class -------------------------------
