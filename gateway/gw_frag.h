@@ -45,8 +45,9 @@ int gw_frag_part_of(const gw_envelope_t *env, char *key, size_t n, int *seq, int
  * travel as a message of its own?  1 when the first target its route
  * picks now is an SMPP connector (parts carried as they came), and when
  * the router refuses, drops or finds no route (the part is answered as a
- * whole message would be); 0 when that target cannot carry parts (SIP,
- * AMQP, ...): join it through gw_frag_add.  The decision is traced and
+ * whole message would be), or names no connector configured now (the
+ * parts wait as they came, as before); 0 when that target cannot carry
+ * parts (SIP, AMQP, ...): join it through gw_frag_add.  The decision is traced and
  * a join counted (core.parts_joined_for_target).  Any thread; a dry run
  * of the router (no token taken, no round-robin step). */
 int gw_frag_keep(const gw_envelope_t *env, int seq, int total);
