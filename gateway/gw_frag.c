@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "../db/db.h"
+#include "gw_adapter.h"
 #include "gw_config.h"
 #include "gw_errors.h"
 #include "gw_frag.h"
@@ -34,7 +35,7 @@ typedef struct gw_frag_ctx {
 static int gw_frag_sweeping; /* atomic: a sweep job is out */
 static int64_t gw_frag_last_ms; /* core thread */
 static gw_stat_t *gw_frag_st_parts, *gw_frag_st_dups, *gw_frag_st_whole, *gw_frag_st_late,
-    *gw_frag_st_dropped;
+    *gw_frag_st_dropped, *gw_frag_st_for_target;
 
 int gw_frag_part_of(const gw_envelope_t *env, char *key, size_t n, int *seq, int *total)
 {
@@ -54,6 +55,27 @@ int gw_frag_part_of(const gw_envelope_t *env, char *key, size_t n, int *seq, int
     return 1;
 }
 
+int gw_frag_keep(const gw_envelope_t *env, int seq, int total)
+{
+    char *target = NULL, *rule = NULL;
+    gw_connector_t *c = NULL;
+    int keep = 1;
+
+    if (gw_core_dry_run(env, &target, &rule) == GW_OK && (c = gw_connector_get(target)) != NULL)
+        keep = strcmp(c->adapter->name, "smpp") == 0;
+    if (!keep)
+        gw_stat_add(gw_frag_st_for_target, 1);
+    if (gw_trace_on() && target != NULL)
+        gw_trace_envf(env, GW_TRACE_ROUTE, "part %d/%d: target %s (%s) %s", seq, total, target,
+                      c != NULL ? c->adapter->name : "unknown",
+                      keep ? "carries parts: kept" : "cannot carry parts: joined first");
+    if (c != NULL)
+        gw_connector_put(c);
+    free(target);
+    free(rule);
+    return keep;
+}
+
 /* The envelope of set's parts (parsed: parts[i] of set->seq[i]) as one. */
 static gw_envelope_t *gw_frag_join(const db_frag_set_t *set, gw_envelope_t *const *parts)
 {
@@ -67,6 +89,10 @@ static gw_envelope_t *gw_frag_join(const db_frag_set_t *set, gw_envelope_t *cons
 
     if (w == NULL)
         return NULL;
+    /* the lowest-numbered part's id: the message_id its sender was given
+     * (one id per set, so an insert offered again after a failed commit
+     * is the same message) */
+    memcpy(w->id, b->id, sizeof w->id);
     w->expires_at = b->expires_at;
     w->binary = b->binary;
     w->data_coding = b->data_coding;
@@ -258,4 +284,7 @@ void gw_frag_init(void)
     gw_frag_st_dropped = gw_stat("core.reassembly_dropped",
                                  "long messages given up: no route, unreadable, or incomplete "
                                  "with core.reassembly_incomplete = fail");
+    gw_frag_st_for_target = gw_stat("core.parts_joined_for_target",
+                                    "parts of customers' long messages joined because the "
+                                    "route's first target cannot carry parts");
 }

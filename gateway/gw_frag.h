@@ -14,6 +14,14 @@
  * (core.reassembly_incomplete = "deliver", the default) or dropped,
  * logged and counted ("fail").
  *
+ * The same path serves an SMPP customer's own long message when its route
+ * cannot carry parts (gw_frag_keep): an SMPP target keeps the customer's
+ * reference, total and number (smpp_out.c), any other (SIP, AMQP) gets
+ * the whole text once.  The whole message takes the id of its
+ * lowest-numbered part received - the message_id that part's
+ * submit_sm_resp gave the customer -, so its one delivery report, and a
+ * query_sm, speak of an id the customer knows (docs/delivery.md).
+ *
  * Threads: gw_frag_add from any thread; gw_frag_tick on the core thread;
  * the rest runs on the store's writer thread after commits.
  */
@@ -32,6 +40,17 @@
  * total >= 2): 1, its set's key (from source connector, addresses,
  * reference and total) into key (n bytes), and its seq / total.  Else 0. */
 int gw_frag_part_of(const gw_envelope_t *env, char *key, size_t n, int *seq, int *total);
+
+/* Should env, one part of a customer's long message (gw_frag_part_of),
+ * travel as a message of its own?  1 when the first target its route
+ * picks now is an SMPP connector (parts carried as they came), and when
+ * the router refuses, drops or finds no route (the part is answered as a
+ * whole message would be), or names no connector configured now (the
+ * parts wait as they came, as before); 0 when that target cannot carry
+ * parts (SIP, AMQP, ...): join it through gw_frag_add.  The decision is traced and
+ * a join counted (core.parts_joined_for_target).  Any thread; a dry run
+ * of the router (no token taken, no round-robin step). */
+int gw_frag_keep(const gw_envelope_t *env, int seq, int total);
 
 /* Store part seq of total of set key (env's content); cb(arg, rc) runs on
  * the writer thread after the commit: 0 stored (or a duplicate), or < 0

@@ -350,13 +350,24 @@ static int gw_route_gsm_septets(unsigned c)
     return 0;
 }
 
+/* 1 when data_coding says its sender sent UCS-2: SMPP 3.4's 8, and the
+ * 3GPP TS 23.038 groups whose alphabet bits say UCS-2 (general data
+ * coding 0x18-0x1B, message waiting 0xE0-0xEF).  Checklist: the adapters'
+ * reading of the same values is smpp_dcs_alphabet (adapters/smpp/
+ * smpp_codec.c); binary codings reach here as env->binary already. */
+static int gw_route_dcs_ucs2(int dc)
+{
+    return dc == 8 || (dc >= 0x10 && dc <= 0x1F && ((dc >> 2) & 0x3) == 2) ||
+           (dc >= 0xE0 && dc <= 0xEF);
+}
+
 /* Coding class, characters and SMS parts of env's body. */
 static void gw_route_length(rt_query_t *q, const gw_envelope_t *env)
 {
     const unsigned char *s = (const unsigned char *)env->body;
     size_t len = env->body != NULL ? env->body_len : 0, n;
     unsigned chars = 0, septets = 0, units = 0;
-    int gsm = env->data_coding != 8; /* 8: the peer sent UCS-2 */
+    int gsm = !gw_route_dcs_ucs2(env->data_coding); /* the peer sent UCS-2 */
 
     if (env->binary) {
         q->coding = RT_CODING_BINARY;

@@ -91,6 +91,14 @@ size_t smpp_text_split_hdr(const smpp_text_t *t, size_t *offs, size_t max, size_
  * the 3GPP TS 23.038 coding groups 0x10-0x3F and 0xC0-0xFF by their
  * alphabet bits (message class and indications ignored). */
 int smpp_dcs_alphabet(int data_coding);
+/* The SMS message class (0 flash .. 3) a 3GPP TS 23.038 data_coding
+ * carries - general data coding with bit 4 (0x10-0x1F, 0x30-0x3F), data
+ * coding / message class (0xF0-0xFF) - or -1 when it names none. */
+int smpp_dcs_class(int data_coding);
+/* data_coding of text encoded as enc (SMPP_DC_GSM or SMPP_DC_UCS2) with
+ * message class cls (0..3): 0xF0 | cls, 0x18 | cls; enc unchanged for
+ * any other alphabet (none of Latin-1 or IA5 carries a class) or cls < 0. */
+int smpp_dcs_with_class(int enc, int cls);
 /* 1 when data_coding carries no text we decode (binary, unknown). */
 int smpp_text_is_binary(int data_coding);
 /* short_message octets in data_coding to a new NUL-terminated UTF-8 string
@@ -133,6 +141,8 @@ typedef struct smpp_out {
                                        * (8 or 16 bits by mode), or the sender's */
     unsigned total, seq;              /* 0, or the sender's own part: its total and
                                        * number (env tag "concat"), kept */
+    int data_coding;                  /* of every part: text.data_coding with the
+                                       * sender's message class (tag "sms_class") */
 } smpp_out_t;
 
 /* The buffers one part's fields point into. */

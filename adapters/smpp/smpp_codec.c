@@ -18,7 +18,8 @@
  * the coding groups of 3GPP TS 23.038 (smpp_dcs_alphabet): 0x10-0x3F by
  * their alphabet bits (compressed is binary), 0xC0-0xDF GSM, 0xE0-0xEF
  * UCS-2, 0xF0-0xFF GSM or 8-bit data by bit 2.  The message class those
- * values carry is not acted on here; 0x0F, 0x40-0xBF stay binary.
+ * values carry (smpp_dcs_class) travels as the envelope's tag "sms_class"
+ * and is put back by smpp_dcs_with_class; 0x0F, 0x40-0xBF stay binary.
  *
  * data_coding 0 is "the SMSC's default alphabet": GSM 03.38 for most, but
  * some SMSCs mean Latin-1 or plain ASCII by it.  A client connector says
@@ -364,6 +365,27 @@ int smpp_dcs_alphabet(int data_coding)
         rc = data_coding & 0x04 ? SMPP_DC_BINARY : SMPP_DC_GSM; /* class in bits 1..0 */
     else
         rc = SMPP_DC_BINARY; /* SMPP 3.4's other codings, 0x0F, 0x40-0xBF, < 0 */
+    return rc;
+}
+
+int smpp_dcs_class(int data_coding)
+{
+    int rc = -1;
+
+    if ((data_coding >= 0x10 && data_coding <= 0x1F) || (data_coding >= 0x30 && data_coding <= 0x3F) ||
+        (data_coding >= 0xF0 && data_coding <= 0xFF))
+        rc = data_coding & 0x03;
+    return rc;
+}
+
+int smpp_dcs_with_class(int enc, int cls)
+{
+    int rc = enc;
+
+    if (cls >= 0 && cls <= 3 && enc == SMPP_DC_GSM)
+        rc = 0xF0 | cls; /* data coding / message class, GSM 7-bit */
+    else if (cls >= 0 && cls <= 3 && enc == SMPP_DC_UCS2)
+        rc = 0x18 | cls; /* general data coding, uncompressed, class meaningful, UCS-2 */
     return rc;
 }
 

@@ -22,7 +22,11 @@
  *
  * Text goes as data_coding 0 when it fits the far side's default alphabet
  * (a client connector's conf "dc0": GSM 03.38 unless it says Latin-1 or
- * ASCII; customers' is GSM), else as UCS-2.
+ * ASCII; customers' is GSM), else as UCS-2.  A sender's message class (tag
+ * "sms_class", e.g. 0 for a flash SMS) goes back into data_coding: 0xF0 |
+ * class for GSM, 0x18 | class for UCS-2; toward a Latin-1 or ASCII
+ * default it cannot be said and is left out.  Binary keeps the
+ * data_coding it came with, class and all.
  *
  * Threads: pure, any thread.
  */
@@ -96,6 +100,14 @@ static int smpp_out_kept(const gw_envelope_t *env, unsigned *ref, unsigned *tota
     return *ref <= 0xFFFF && *total >= 2 && *total <= 255 && *seq >= 1 && *seq <= *total;
 }
 
+/* The sender's message class from the tag "sms_class" ("0".."3"), or -1. */
+static int smpp_out_class(const gw_envelope_t *env)
+{
+    const char *tag = json_string_value(json_object_get(env->tags, "sms_class"));
+
+    return tag != NULL && tag[0] >= '0' && tag[0] <= '3' && tag[1] == '\0' ? tag[0] - '0' : -1;
+}
+
 int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode)
 {
     return smpp_out_prepare_dc0(o, env, mode, SMPP_DC0_GSM);
@@ -129,6 +141,9 @@ int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mo
             return GW_ENOMEM;
         o->nparts = smpp_text_split_hdr(&o->text, o->offs, SMPP_MAX_PARTS + 1, hdr[mode]);
     }
+    o->data_coding = o->text.data_coding;
+    if (!env->binary && (dc0 == SMPP_DC0_GSM || o->text.data_coding != SMPP_DC_GSM))
+        o->data_coding = smpp_dcs_with_class(o->text.data_coding, smpp_out_class(env));
     if (o->nparts == 1 && smpp_out_kept(env, &kref, &ktotal, &kseq)) {
         /* one part of its sender's own long message: sent as that part,
          * in short_message with its UDH or SAR TLVs, whatever the mode */
@@ -209,7 +224,7 @@ int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
         memcpy(b->sm + udh, o->text.data + from, n);
         f->sm_len = udh + n;
     }
-    f->data_coding = (uint8_t)o->text.data_coding;
+    f->data_coding = (uint8_t)o->data_coding;
     f->registered_delivery = (uint8_t)(env->registered_delivery & 0x1F);
     if (env->report.of != NULL) {
         f->esm_class |= SMPP_ESM_RECEIPT;

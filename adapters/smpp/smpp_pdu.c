@@ -15,7 +15,8 @@
  * The text comes from short_message, or from the message_payload TLV when
  * short_message is empty.  A user data header (esm_class 0x40) is
  * stripped; a concatenation IE, 8-bit or 16-bit reference, is kept as the
- * tag "concat" = "ref/total/seq" (reassembly is not done here).  A UDH
+ * tag "concat" = "ref/total/seq" (reassembly is not done here), a message
+ * class of data_coding (smpp_dcs_class) as the tag "sms_class".  A UDH
  * whose length runs past the message, or an IE past the UDH, is GW_EINVAL.
  *
  * The PDU itself is decoded by smpp_wire (smpp_sm_decode below logs what
@@ -256,6 +257,12 @@ int smpp_env_fill_dc0(gw_envelope_t *env, const smpp_sm_fields_t *f, int dc0)
     }
     env->data_coding = f->data_coding;
     env->registered_delivery = f->registered_delivery;
+    if (smpp_dcs_class(f->data_coding) >= 0) {
+        /* the message class (0: flash), put back on the way out (smpp_out.c) */
+        char cls[2] = { (char)('0' + smpp_dcs_class(f->data_coding)), '\0' };
+        if (gw_env_set_tag(env, "sms_class", cls) < 0)
+            return GW_ENOMEM;
+    }
     if (smpp_text_is_binary(f->data_coding)) {
         env->binary = 1;
         if (gw_env_set_str(&env->content_type, "application/octet-stream", (size_t)-1) < 0 ||

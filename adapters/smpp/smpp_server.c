@@ -23,7 +23,10 @@
  * A submit_sm from a bound transmitter/transceiver becomes an envelope whose
  * source connector is "account:<system_id>"; its submit_sm_resp (message_id = the
  * envelope id) is sent only after the commit (smpp_accept).  No route:
- * ESME_RINVDSTADR.  The submit_sm is decoded by smpp_wire, zero copy (the
+ * ESME_RINVDSTADR.  One part of the customer's own long message (UDH or
+ * SAR) whose route's first target cannot carry parts (gw_frag_keep: not
+ * SMPP) is stored to be joined instead (smpp_server_part; message_id = the
+ * part's id, the whole takes its first part's).  The submit_sm is decoded by smpp_wire, zero copy (the
  * bind PDUs by hand below, their responses packed by libsmpp34).  A
  * malformed body gets generic_nack ESME_RINVCMDLEN, an
  * unknown command generic_nack ESME_RINVCMDID; both keep the session.
@@ -97,9 +100,11 @@
 
 #include "gw_accounts.h"
 #include "gw_errors.h"
+#include "gw_frag.h"
 #include "gw_log.h"
 #include "gw_report.h"
 #include "gw_stats.h"
+#include "gw_str.h"
 #include "smpp.h"
 
 #define SMPP_MAX_CUSTOMERS 1024
@@ -355,7 +360,56 @@ static int smpp_server_admit(smpp_customer_t *cu, const smpp_hdr_t *h, uint32_t 
     return 0;
 }
 
-/* submit_sm, or a data_sm made one (resp DATA_SM_RESP): one message. */
+/* Writer thread: a part stored to be joined (rc 0), or not; the answer
+ * goes out on the SMPP thread (smpp_accepted_answer). */
+static void smpp_server_part_stored(void *arg, int rc)
+{
+    smpp_work_t *w = arg;
+
+    w->rc = rc;
+    if (smpp_work_push(w) < 0)
+        smpp_work_free(w); /* stopping: the customer sends it again */
+}
+
+/* One part of the customer's own long message whose route cannot carry
+ * parts (gw_frag_keep: not an SMPP target): stored to be joined, and its
+ * submit_sm_resp - message_id = the part's id - sent after that commit.
+ * 0 when handled (answered or to be), GW_EDECLINED when env is no part or
+ * travels as it came. */
+static int smpp_server_part(smpp_customer_t *cu, const smpp_hdr_t *h, gw_envelope_t *env,
+                            uint32_t resp)
+{
+    char key[GW_FRAG_KEY_MAX];
+    int seq, total, rc;
+    smpp_work_t *w;
+
+    if (!gw_frag_part_of(env, key, sizeof key, &seq, &total) || gw_frag_keep(env, seq, total))
+        return GW_EDECLINED;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        smpp_session_respond(cu->sess, resp, ESME_RSYSERR, h->seq, NULL);
+        return 0;
+    }
+    w->kind = SMPP_W_ACCEPTED;
+    w->sess_id = cu->sess->id;
+    w->seq = h->seq;
+    w->resp_cmd = resp;
+    gw_strlcpy(w->msgid, env->id, sizeof w->msgid);
+    rc = gw_frag_add(env, key, seq, total, smpp_server_part_stored, w);
+    if (rc == 0) {
+        cu->sess->pending_in++; /* answered in smpp_accepted_answer */
+        return 0;
+    }
+    free(w);
+    GW_WARN(SMPP_MOD, "%s: %s part %d/%d not stored: %s", cu->sess->peer, cu->system_id, seq,
+            total, gw_strerror(rc));
+    smpp_session_respond(cu->sess, resp, rc == GW_EFULL ? ESME_RTHROTTLED : ESME_RSYSERR, h->seq,
+                         NULL);
+    return 0;
+}
+
+/* submit_sm, or a data_sm made one (resp DATA_SM_RESP): one message, or
+ * one part of a long one to be joined (smpp_server_part). */
 static void smpp_server_submit_as(smpp_customer_t *cu, const smpp_hdr_t *h, const uint8_t *raw,
                                   uint32_t resp)
 {
@@ -379,9 +433,9 @@ static void smpp_server_submit_as(smpp_customer_t *cu, const smpp_hdr_t *h, cons
                     gw_env_set_str(&env->source.connector, cu->conn_name, (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0))
         rc = GW_ENOMEM;
-    if (rc == 0)
+    if (rc == 0 && smpp_server_part(cu, h, env, resp) == GW_EDECLINED)
         smpp_accept(cu->sess, env, h->seq, resp);
-    else
+    else if (rc != 0)
         smpp_session_respond(cu->sess, resp,
                              rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
     gw_env_unref(env);

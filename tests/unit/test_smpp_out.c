@@ -2,7 +2,8 @@
  * test_smpp_out.c - an envelope as outgoing SMPP parts
  * (adapters/smpp/smpp_out.c): long-message modes, the sender's own
  * segmentation kept, a stable reference, reports as receipts, the
- * sender's coding and validity (tags "coding", "validity_s"), and the id
+ * sender's coding, message class and validity (tags "coding",
+ * "sms_class", "validity_s"), and the id
  * form receipts match on.  Pure functions; one behaviour per test.
  */
 #include <setjmp.h>
@@ -250,6 +251,52 @@ static void test_the_tag_coding_ucs2_sends_ucs2_text_gsm_could_carry(void **stat
     gw_env_unref(e);
 }
 
+/* Part 0's data_coding for e prepared toward dc0. */
+static int dc_out(const gw_envelope_t *e, int dc0)
+{
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    assert_int_equal(smpp_out_prepare_dc0(&o, e, SMPP_LONG_UDH, dc0), 0);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    smpp_out_free(&o);
+    return f.data_coding;
+}
+
+static void test_the_message_class_goes_back_into_data_coding(void **state)
+{
+    gw_envelope_t *e = env_with("Flash");
+
+    (void)state;
+    assert_int_equal(dc_out(e, SMPP_DC0_GSM), 0x00); /* no class: as before */
+    assert_int_equal(gw_env_set_tag(e, "sms_class", "0"), 0);
+    assert_int_equal(dc_out(e, SMPP_DC0_GSM), 0xF0);
+    assert_int_equal(dc_out(e, SMPP_DC0_LATIN1), 0x00); /* Latin-1 octets: no class to say */
+    assert_int_equal(gw_env_set_tag(e, "coding", "ucs2"), 0);
+    assert_int_equal(dc_out(e, SMPP_DC0_GSM), 0x18);
+    assert_int_equal(dc_out(e, SMPP_DC0_LATIN1), 0x18);
+    assert_int_equal(gw_env_set_tag(e, "sms_class", "2"), 0);
+    assert_int_equal(dc_out(e, SMPP_DC0_GSM), 0x1A);
+    assert_int_equal(gw_env_set_tag(e, "sms_class", "7"), 0); /* not a class */
+    assert_int_equal(dc_out(e, SMPP_DC0_GSM), 0x08);
+    gw_env_unref(e);
+}
+
+static void test_data_coding_classes_are_read_from_the_3gpp_groups_only(void **state)
+{
+    (void)state;
+    assert_int_equal(smpp_dcs_class(0x00), -1);
+    assert_int_equal(smpp_dcs_class(0x08), -1);
+    assert_int_equal(smpp_dcs_class(0x10), 0);
+    assert_int_equal(smpp_dcs_class(0x19), 1);
+    assert_int_equal(smpp_dcs_class(0xF0), 0);
+    assert_int_equal(smpp_dcs_class(0xF7), 3);
+    assert_int_equal(smpp_dcs_class(0xE0), -1);
+    assert_int_equal(smpp_dcs_with_class(SMPP_DC_LATIN1, 0), SMPP_DC_LATIN1);
+    assert_int_equal(smpp_dcs_with_class(SMPP_DC_GSM, -1), SMPP_DC_GSM);
+}
+
 static void test_validity_is_sent_relative_only_when_the_sender_set_one(void **state)
 {
     gw_envelope_t *e = env_with("Hi");
@@ -305,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_a_kept_part_on_a_payload_connector_goes_as_that_part_with_its_udh),
         cmocka_unit_test(test_a_report_goes_out_as_a_receipt_with_its_tlvs),
         cmocka_unit_test(test_the_tag_coding_ucs2_sends_ucs2_text_gsm_could_carry),
+        cmocka_unit_test(test_the_message_class_goes_back_into_data_coding),
+        cmocka_unit_test(test_data_coding_classes_are_read_from_the_3gpp_groups_only),
         cmocka_unit_test(test_validity_is_sent_relative_only_when_the_sender_set_one),
         cmocka_unit_test(test_message_states_and_their_words_map_both_ways),
         cmocka_unit_test(test_ids_match_without_case_or_leading_zeros),
