@@ -147,6 +147,20 @@ static int smpp_client_check_binds(const json_t *conf, char *err, size_t errlen)
     return 0;
 }
 
+/* conf "receipt_ids" (absent: "same").  0 or GW_EINVAL with err naming
+ * the key. */
+static int smpp_client_check_receipts(const json_t *conf, char *err, size_t errlen)
+{
+    const json_t *ids = json_object_get(conf, "receipt_ids");
+
+    if (ids != NULL && smpp_receipt_ids_parse(json_string_value(ids)) < 0) {
+        snprintf(err, errlen, "receipt_ids: one of \"same\" (the default), \"auto\", "
+                              "\"submit_hex_receipt_dec\", \"submit_dec_receipt_hex\"");
+        return GW_EINVAL;
+    }
+    return 0;
+}
+
 int smpp_client_check(const json_t *conf, char *err, size_t errlen)
 {
     char host[256];
@@ -190,7 +204,8 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
     if (smpp_conf_str(conf, "tls_ca", 0, NULL, 256, err, errlen) < 0 ||
         smpp_conf_str(conf, "tls_server_name", 0, NULL, 256, err, errlen) < 0)
         return GW_EINVAL;
-    if (smpp_client_check_binds(conf, err, errlen) < 0)
+    if (smpp_client_check_binds(conf, err, errlen) < 0 ||
+        smpp_client_check_receipts(conf, err, errlen) < 0)
         return GW_EINVAL;
     if (smpp_conf_str(conf, "address_range", 0, NULL, 41, err, errlen) < 0 ||
         smpp_dc0_check(conf, err, errlen) < 0)
@@ -282,6 +297,10 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
     if (smpp_conf_str(c->conf, "address_range", 0, cl->address_range, sizeof(cl->address_range),
                       err, sizeof(err)) < 0)
         cl->address_range[0] = '\0';
+    cl->receipt_ids = smpp_receipt_ids_parse(json_string_value(json_object_get(c->conf,
+                                                                               "receipt_ids")));
+    if (cl->receipt_ids < 0)
+        cl->receipt_ids = SMPP_RIDS_SAME; /* absent (checked before it was stored) */
     cl->tls = json_is_true(json_object_get(c->conf, "tls"));
     cl->tls_verify = !json_is_false(json_object_get(c->conf, "tls_verify"));
     if (smpp_conf_str(c->conf, "tls_ca", 0, cl->tls_ca, sizeof(cl->tls_ca), err, sizeof(err)) < 0)
@@ -436,9 +455,15 @@ static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, c
 
     if (status == ESME_ROK) {
         const char *ids[SMPP_MAX_PARTS];
+        /* each id's other forms, for a receipt that came first in the
+         * other base and was parked as written (smpp_id.c) */
+        char aliases[SMPP_MAX_PARTS * 2 * (2 * SMPP_ID_MAX + 2)];
         for (size_t i = 0; i < sub->out.nparts; i++)
             ids[i] = sub->ids[i];
-        gw_core_submitted_parts(d, ids, sub->out.nparts);
+        if (cl->receipt_ids != SMPP_RIDS_AUTO ||
+            smpp_id_aliases(ids, sub->out.nparts, aliases, sizeof aliases) <= 0)
+            aliases[0] = '\0';
+        gw_core_submitted_as(d, ids, sub->out.nparts, -1, aliases);
     } else if (rule.action == SMPP_ST_PAUSE) {
         /* the SMSC asks us to slow down: hold the bind, resend it whole later */
         GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, pausing %d ms", cl->name, d->env->id,
