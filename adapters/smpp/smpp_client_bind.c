@@ -70,6 +70,7 @@ static void smpp_client_stats(void)
                              "client binds whose session ended while bound (not by us)");
     gw_stat(SMPP_STAT_ALERTS, SMPP_STAT_ALERTS_HELP);
     gw_stat(SMPP_STAT_RIDS, SMPP_STAT_RIDS_HELP);
+    gw_stat(SMPP_STAT_RD, SMPP_STAT_RD_HELP);
 }
 
 /* b's state is st: published, and offered to the trace bus. */

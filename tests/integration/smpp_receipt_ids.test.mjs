@@ -1,13 +1,17 @@
-// Receipt ids in another base than the submit_sm_resp (issue 7).  Many SMSCs answer
+// Receipt ids in another base than the submit_sm_resp, and the
+// registered_delivery of a client connector (issue 7).  Many SMSCs answer
 // submit_sm with a hex id and quote it in decimal in the receipt's "id:"
 // (or the reverse); conf "receipt_ids" says so ("submit_hex_receipt_dec",
 // "submit_dec_receipt_hex"), or "auto" tries the other forms on a miss —
 // also for a receipt that overtakes its submit_sm_resp.  The default
-// ("same") matches as written only.  The operator is a small npm smpp SMSC whose ids
+// ("same") matches as written only.  Conf "registered_delivery" is what
+// every submit_sm to that SMSC asks, and decides whether the message then
+// waits for a receipt.  The operator is a small npm smpp SMSC whose ids
 // are 64-bit numbers written in the base each test picks.  Loopback only;
 // every wait is for a state, bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import smpp from 'smpp';
 import { startJunction, waitFor, freePort } from './lib/junction.mjs';
 import { waitBound } from './lib/smsc.mjs';
@@ -90,6 +94,12 @@ async function setup(t, conf = {}, smscOpts = {}, params = {}) {
 
 const statusOf = async (j, id) => (await j.mi('messages.get', { id })).status;
 const counters = async (j) => (await j.mi('stats.get')).counters;
+function sql(j, text) {
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', '-json', j.params['db.path'], text],
+    { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim() ? JSON.parse(r.stdout) : [];
+}
 
 // Inject one message per entry of bodies, wait until all are submitted.
 async function injectSubmitted(j, bodies, extra = {}) {
@@ -163,13 +173,43 @@ test('receipt_ids same (the default): a receipt in the other base matches nothin
   assert.equal(c['db.receipts_alt'] ?? 0, 0);
 });
 
-test('connectors.add refuses a bad receipt_ids, naming the key', async (t) => {
+test('registered_delivery 1 on the connector: asked in every submit_sm, its receipt matched', async (t) => {
+  const { smsc, j } = await setup(t, { registered_delivery: 1 }, { bases: () => ['dec', 'dec'] });
+  const [id] = await injectSubmitted(j, ['asked by the connector'], { registered_delivery: 0 });
+  assert.equal(smsc.submits[0].registered_delivery, 1, 'the SMSC was asked for a receipt');
+  assert.equal((await counters(j))['smpp.registered_delivery_set'], 1, 'counted');
+  assert.equal(sql(j, `SELECT flags & 2 AS n FROM messages WHERE id = '${id}';`)[0].n, 0, 'waits for one');
+  const r = await smsc.receipt(0);
+  assert.equal(r.command_status, 0);
+  await waitFor(async () => (await statusOf(j, id)) === 'delivered', 5000, 'delivered by its receipt');
+});
+
+test('registered_delivery 0 on the connector: none asked, the message is done at submit', async (t) => {
+  const { smsc, j } = await setup(t, { registered_delivery: 0 }, { bases: () => ['dec', 'dec'] },
+    { 'core.sweep_ms': 200, 'core.receipt_wait_s': 1 });
+  // a control through a connector without the setting, to the same SMSC: it waits, then expires
+  await j.mi('connectors.add', { name: 'plain', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'jy', password: 'secret' } });
+  await waitBound(j, 'plain');
+  await j.mi('routes.add', { name: 'de', priority: 10, dst_prefix: '49', target: 'plain' });
+  const [id] = await injectSubmitted(j, ['no receipt asked']); // registered_delivery 1 by default
+  assert.equal(smsc.submits[0].registered_delivery, 0, 'the SMSC was asked for none');
+  assert.equal(sql(j, `SELECT flags & 2 AS n FROM messages WHERE id = '${id}';`)[0].n, 2, 'waits for none');
+  const ctl = (await j.mi('messages.inject', { from: '4930111', to: '4917000000', body: 'control' })).id;
+  await waitFor(async () => (await statusOf(j, ctl)) === 'expired', 10000, 'the control expired waiting');
+  assert.equal(await statusOf(j, id), 'submitted', 'not expired: it waited for nothing');
+  assert.equal(smsc.submits[1].registered_delivery, 1, 'the control asked for its receipt');
+  assert.equal((await counters(j))['smpp.registered_delivery_set'], 1, 'only the one it changed counted');
+});
+
+test('connectors.add refuses bad receipt_ids and registered_delivery, naming the key', async (t) => {
   const j = await startJunction({ params: SMPP_PARAMS });
   t.after(() => j.cleanup());
   const base = { host: '127.0.0.1', port: 9, system_id: 'jx', password: 'pw' };
-  for (const [k, v] of [['receipt_ids', 'hex'], ['receipt_ids', 1]])
+  for (const [k, v] of [['receipt_ids', 'hex'], ['receipt_ids', 1], ['registered_delivery', 3],
+    ['registered_delivery', '1'], ['registered_delivery', -1]])
     await assert.rejects(j.mi('connectors.add', { name: 'bad', type: 'smpp', conf: { ...base, [k]: v } }),
       new RegExp(k), `${k} ${JSON.stringify(v)}`);
   await j.mi('connectors.add', { name: 'ok', type: 'smpp',
-    conf: { ...base, receipt_ids: 'auto' } });
+    conf: { ...base, receipt_ids: 'auto', registered_delivery: 2 } });
 });
