@@ -160,6 +160,17 @@ test('receipt_ids auto: a receipt in the other base that overtakes its submit_sm
   assert.equal(c['db.receipts_alt'], 2, 'under the other form of the submit id');
 });
 
+test('receipt_ids auto: early receipts in the other base for every part of a long message fold into its outcome', async (t) => {
+  const LONG = Array.from({ length: 80 }, (_, i) => `w${String(i + 1).padStart(3, '0')} `).join('').slice(0, 400);
+  const { smsc, j } = await setup(t, { receipt_ids: 'auto' }, { ahead: true, bases: () => ['hex', 'dec'] });
+  const { id } = await j.mi('messages.inject', { from: '4930111', to: '447700900300', body: LONG });
+  await waitFor(async () => (await statusOf(j, id)) === 'delivered', 10000, 'delivered: every part\'s receipt came first');
+  assert.equal(smsc.submits.length, 3, 'three parts');
+  const c = await counters(j);
+  assert.equal(c['db.receipts_unparked'], 3, 'each part\'s receipt placed when its answer came');
+  assert.equal(c['db.receipts_alt'], 3, 'each under the other form of its part\'s id');
+});
+
 test('receipt_ids same (the default): a receipt in the other base matches nothing', async (t) => {
   const { smsc, j } = await setup(t, {}, { bases: () => ['hex', 'dec'] });
   const [id] = await injectSubmitted(j, ['one base only']);
