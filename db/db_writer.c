@@ -1055,8 +1055,9 @@ static int db_wr_exec_receipt(db_job_t *job)
         char id[GW_REMOTE_ID_MAX];
         size_t n = strcspn(p, "\n");
         snprintf(id, sizeof id, "%.*s", (int)n, p);
-        rc = db_wr_receipt_place(job, job->connector, id, job->stat, job->reason, job->status,
-                                 job->found_id);
+        if (n > 0)
+            rc = db_wr_receipt_place(job, job->connector, id, job->stat, job->reason,
+                                     job->status, job->found_id);
         if (rc == 0 && job->found_id[0])
             gw_stat_add(db_wr_st_alt, 1);
         p += n + (p[n] == '\n');
@@ -1145,13 +1146,13 @@ static int db_wr_submitted(db_job_t *job)
     /* lines "form\tid": a receipt in another base, parked as it was written */
     for (p = job->alt; rc == 0 && p != NULL && *p != '\0';) {
         char form[GW_REMOTE_ID_MAX];
-        size_t n = strcspn(p, "\t\n"), m = p[n] == '\t' ? strcspn(p + n + 1, "\n") : 0;
-        snprintf(form, sizeof form, "%.*s", (int)n, p);
-        snprintf(id, sizeof id, "%.*s", (int)m, p + n + 1);
-        if (m > 0)
+        size_t len = strcspn(p, "\n"), n = strcspn(p, "\t");
+        if (n > 0 && n + 1 < len) { /* a form, a tab, an id */
+            snprintf(form, sizeof form, "%.*s", (int)n, p);
+            snprintf(id, sizeof id, "%.*s", (int)(len - n - 1), p + n + 1);
             rc = db_wr_take_early(job, form, id, 1);
-        p += n + (m > 0 ? m + 1 : 0);
-        p += *p == '\n';
+        }
+        p += len + (p[len] == '\n');
     }
     return rc;
 }

@@ -735,7 +735,8 @@ static void test_a_receipt_tries_the_forms_it_is_given_and_a_parked_one_meets_an
     gw_delivery_t *plain = tw_submitted("22b", NULL); /* names no alias: not taken */
     tw_status(t->raw, plain->env->id, status, sizeof status);
     assert_string_equal(status, "submitted");
-    gw_delivery_t *named = tw_submitted("22c", "x\t22c\n555\t22c\n");
+    /* malformed lines are skipped */
+    gw_delivery_t *named = tw_submitted("22c", "\t\nbad\t\nnotab\n\nx\t22c\n555\t22c\n");
     tw_status(t->raw, named->env->id, status, sizeof status);
     assert_string_equal(status, "failed");
     assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts_early"), 0);
