@@ -54,7 +54,7 @@ static void smpp_client_receipt_acked(void *arg, int rc)
 static void smpp_client_receipt_trace(const smpp_client_t *cl, const char *id, const char *match,
                                       const char *alt)
 {
-    char line[200], forms[2 * SMPP_ID_MAX + 2];
+    char line[3 * SMPP_ID_MAX + 64], forms[2 * SMPP_ID_MAX + 2];
     gw_trace_rec_t r;
     size_t i;
 

@@ -116,6 +116,7 @@ async function injectSubmitted(j, bodies, extra = {}) {
 for (const [mode, sb, rb] of [['submit_hex_receipt_dec', 'hex', 'dec'], ['submit_dec_receipt_hex', 'dec', 'hex']]) {
   test(`receipt_ids ${mode}: a ${sb} submit id is matched by its ${rb} receipt, exactly at 64 bits`, async (t) => {
     const { smsc, j } = await setup(t, { receipt_ids: mode }, { bases: () => [sb, rb] });
+    const trace = (await j.mi('trace.start', { connector: 'op' })).id;
     const [id] = await injectSubmitted(j, ['one base each way']);
     assert.notEqual(smsc.submits[0].submitId.replace(/^0+/, '').toLowerCase(), smsc.submits[0].receiptId.toLowerCase());
     const r = await smsc.receipt(0);
@@ -123,6 +124,10 @@ for (const [mode, sb, rb] of [['submit_hex_receipt_dec', 'hex', 'dec'], ['submit
     await waitFor(async () => (await statusOf(j, id)) === 'delivered', 5000, 'delivered by its receipt');
     const c = await counters(j);
     assert.equal(c['smpp.receipt_ids_converted'], 1, 'one id read in the other base');
+    const want = `receipt id ${smsc.submits[0].receiptId.replace(/^0+/, '').toLowerCase()} read as ${smsc.submits[0].submitId.replace(/^0+/, '').toLowerCase()}`;
+    const recs = (await j.mi('trace.list', { id: trace, after: 0 })).records;
+    assert.ok(recs.some((x) => x.kind === 'log' && x.summary.startsWith(want)),
+      `the trace tells "${want}": ${JSON.stringify(recs.map((x) => x.summary))}`);
     assert.equal(c['core.receipts_unknown'] ?? 0, 0);
   });
 }
@@ -186,7 +191,11 @@ test('receipt_ids same (the default): a receipt in the other base matches nothin
 
 test('registered_delivery 1 on the connector: asked in every submit_sm, its receipt matched', async (t) => {
   const { smsc, j } = await setup(t, { registered_delivery: 1 }, { bases: () => ['dec', 'dec'] });
+  const trace = (await j.mi('trace.start', { connector: 'op' })).id;
   const [id] = await injectSubmitted(j, ['asked by the connector'], { registered_delivery: 0 });
+  const recs = (await j.mi('trace.list', { id: trace, after: 0 })).records;
+  assert.ok(recs.some((x) => x.kind === 'log' && /^registered_delivery 1 \(connector op\), the message asked 0/.test(x.summary)),
+    JSON.stringify(recs.map((x) => x.summary)));
   assert.equal(smsc.submits[0].registered_delivery, 1, 'the SMSC was asked for a receipt');
   assert.equal((await counters(j))['smpp.registered_delivery_set'], 1, 'counted');
   assert.equal(sql(j, `SELECT flags & 2 AS n FROM messages WHERE id = '${id}';`)[0].n, 0, 'waits for one');
