@@ -160,13 +160,19 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
 int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
                    db_commit_cb_t cb, void *arg);
 /* Apply a delivery receipt: find the message that connector knows as
- * remote_id and, unless it is final already, set status (reason err, text
- * stat; GW_ST__COUNT: no change, a receipt that is not final) with the
- * events of the receipt hook, in one transaction.  cb after
- * the commit with rc 0 and the message id, or GW_ENOTFOUND (no such
- * message waiting for a receipt under that id: nothing changed).  Any thread. */
-int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
-                     const char *stat, db_receipt_cb_t cb, void *arg);
+ * remote_id (or, when none waits under it, as one of the forms in alt:
+ * NULL or ids each followed by '\n', tried in order) and, unless it is
+ * final already, set status (reason err, text stat; GW_ST__COUNT: no
+ * change, a receipt that is not final) with the events of the receipt
+ * hook, in one transaction.  A final receipt that finds nothing is parked
+ * under remote_id (receipts_early) for a submit still to come, which
+ * takes it by its own ids and by the forms its update names
+ * (gw_delivery_t.rcpt_aliases).  cb after the commit with rc 0 and the
+ * message id, or GW_ENOTFOUND (no such message waiting for a receipt
+ * under that id: nothing changed).  Any thread. */
+int db_receipt_apply(const char *connector, const char *remote_id, const char *alt,
+                     gw_status_t status, int err, const char *stat, db_receipt_cb_t cb,
+                     void *arg);
 /* Sweeps: bounded batches of changes the writer makes by itself, each row
  * with its event, in one transaction.
  *   EXPIRE_QUEUED  queued rows of target with qseq > after whose validity

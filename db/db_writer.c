@@ -103,6 +103,10 @@ typedef struct db_job {
     char remote_id[GW_REMOTE_ID_MAX];
     char *part_ids;         /* UPDATE to submitted of a message sent in parts: every
                              * part's id, '\n' after each; malloc'd */
+    char *alt;              /* RECEIPT: other forms of remote_id, each followed by
+                             * '\n', tried on a miss; UPDATE to submitted: lines
+                             * "form\tid\n", forms its ids' early receipts may be
+                             * parked under (gw_delivery_t.rcpt_aliases); malloc'd */
     char *new_env;          /* UPDATE of a replaced message (db_dlv_replace): its new
                              * envelope JSON, malloc'd; only the envelope changes */
     int64_t next_at;
@@ -186,7 +190,7 @@ static sqlite3_stmt *db_wr_st_part_add, *db_wr_st_part_find, *db_wr_st_part_msg,
     *db_wr_st_early_purge, *db_wr_st_early_count;
 static int64_t db_wr_early;      /* receipts_early rows, at least as many as there are: none
                                   * means no submit looks for one */
-static gw_stat_t *db_wr_st_unparked, *db_wr_st_parts;
+static gw_stat_t *db_wr_st_unparked, *db_wr_st_parts, *db_wr_st_alt;
 static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit, *db_wr_st_replace;
 static db_job_t **db_wr_batch;   /* the group being run */
 static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
@@ -336,6 +340,7 @@ static void db_job_free(db_job_t *job)
     free(job->plan);
     free(job->sender);
     free(job->part_ids);
+    free(job->alt);
     free(job->new_env);
     free(job->frag_key);
     if (job->json != NULL && (job->kind == DB_JOB_FRAG))
@@ -590,7 +595,10 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
         return GW_ENOMEM;
     job->kind = DB_JOB_UPDATE;
     db_job_snapshot(job, d);
-    if (d->part_ids != NULL && (job->part_ids = strdup(d->part_ids)) == NULL) {
+    if ((d->part_ids != NULL && (job->part_ids = strdup(d->part_ids)) == NULL) ||
+        (d->rcpt_aliases != NULL && d->status == GW_ST_SUBMITTED &&
+         (job->alt = strdup(d->rcpt_aliases)) == NULL)) {
+        free(job->part_ids);
         free(job);
         return GW_ENOMEM;
     }
@@ -625,8 +633,9 @@ int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_
     return db_wr_push_with(job, ev);
 }
 
-int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t status, int err,
-                     const char *stat, db_receipt_cb_t cb, void *arg)
+int db_receipt_apply(const char *connector, const char *remote_id, const char *alt,
+                     gw_status_t status, int err, const char *stat, db_receipt_cb_t cb,
+                     void *arg)
 {
     db_job_t *job;
 
@@ -636,6 +645,10 @@ int db_receipt_apply(const char *connector, const char *remote_id, gw_status_t s
     job = calloc(1, sizeof *job);
     if (job == NULL)
         return GW_ENOMEM;
+    if (alt != NULL && alt[0] != '\0' && (job->alt = strdup(alt)) == NULL) {
+        free(job);
+        return GW_ENOMEM;
+    }
     job->kind = DB_JOB_RECEIPT;
     gw_strlcpy(job->connector, connector, sizeof job->connector);
     gw_strlcpy(job->remote_id, remote_id, sizeof job->remote_id);
@@ -1037,6 +1050,18 @@ static int db_wr_exec_receipt(db_job_t *job)
     db_job_kids_drop(job);
     rc = db_wr_receipt_place(job, job->connector, job->remote_id, job->stat, job->reason,
                              job->status, job->found_id);
+    /* its id's other forms (a connector's receipt_ids "auto"), only on a miss */
+    for (const char *p = job->alt; rc == 0 && !job->found_id[0] && p && *p != '\0';) {
+        char id[GW_REMOTE_ID_MAX];
+        size_t n = strcspn(p, "\n");
+        snprintf(id, sizeof id, "%.*s", (int)n, p);
+        if (n > 0)
+            rc = db_wr_receipt_place(job, job->connector, id, job->stat, job->reason,
+                                     job->status, job->found_id);
+        if (rc == 0 && job->found_id[0])
+            gw_stat_add(db_wr_st_alt, 1);
+        p += n + (p[n] == '\n');
+    }
     if (rc == 0 && !job->found_id[0] && job->status < GW_ST__COUNT) {
         sqlite3_stmt *st = db_wr_st_early_add;
         db_wr_bind_key(st, job->connector, job->remote_id);
@@ -1058,15 +1083,16 @@ static int db_wr_exec_receipt(db_job_t *job)
     return rc;
 }
 
-/* A parked receipt for remote_id, now that its submit is in: taken out of
- * receipts_early and placed.  0 or GW_ESTORE. */
-static int db_wr_take_early(db_job_t *job, const char *remote_id)
+/* A receipt parked under form, now that the submit the far side knows as
+ * remote_id is in: taken out of receipts_early and placed.  alias: form
+ * is another form of remote_id (counted).  0 or GW_ESTORE. */
+static int db_wr_take_early(db_job_t *job, const char *form, const char *remote_id, int alias)
 {
     sqlite3_stmt *st = db_wr_st_early_take;
     char stat[16] = "", found[GW_ENV_ID_LEN + 1];
     int err = 0, status = GW_ST__COUNT, step;
 
-    db_wr_bind_key(st, job->target, remote_id);
+    db_wr_bind_key(st, job->target, form);
     step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         gw_strlcpy(stat, (const char *)sqlite3_column_text(st, 0), sizeof stat);
@@ -1082,6 +1108,8 @@ static int db_wr_take_early(db_job_t *job, const char *remote_id)
         return 0;
     db_wr_early--;
     gw_stat_add(db_wr_st_unparked, 1);
+    if (alias)
+        gw_stat_add(db_wr_st_alt, 1);
     return db_wr_receipt_place(job, job->target, remote_id, stat, err, status, found);
 }
 
@@ -1106,14 +1134,25 @@ static int db_wr_submitted(db_job_t *job)
     }
     if (rc != 0 || db_wr_early <= 0 || (job->flags & GW_DLV_NORCPT))
         return rc;
-    if (job->part_ids == NULL)
-        return job->remote_id[0] ? db_wr_take_early(job, job->remote_id) : 0;
-    for (p = job->part_ids; rc == 0 && *p != '\0';) {
+    if (job->part_ids == NULL && job->remote_id[0])
+        rc = db_wr_take_early(job, job->remote_id, job->remote_id, 0);
+    for (p = job->part_ids; rc == 0 && p != NULL && *p != '\0';) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         snprintf(id, sizeof id, "%.*s", (int)n, p);
-        rc = db_wr_take_early(job, id);
+        rc = db_wr_take_early(job, id, id, 0);
         p += n + (nl != NULL);
+    }
+    /* lines "form\tid": a receipt in another base, parked as it was written */
+    for (p = job->alt; rc == 0 && p != NULL && *p != '\0';) {
+        char form[GW_REMOTE_ID_MAX];
+        size_t len = strcspn(p, "\n"), n = strcspn(p, "\t");
+        if (n > 0 && n + 1 < len) { /* a form, a tab, an id */
+            snprintf(form, sizeof form, "%.*s", (int)n, p);
+            snprintf(id, sizeof id, "%.*s", (int)(len - n - 1), p + n + 1);
+            rc = db_wr_take_early(job, form, id, 1);
+        }
+        p += len + (p[len] == '\n');
     }
     return rc;
 }
@@ -1541,6 +1580,8 @@ int db_writer_start(void)
     db_wr_st_unparked = gw_stat("db.receipts_unparked",
                                 "receipts that came ahead of their submit_sm_resp, placed when it came");
     db_wr_st_parts = gw_stat("db.part_receipts", "receipts of parts of messages sent in parts");
+    db_wr_st_alt = gw_stat("db.receipts_alt",
+                           "receipts placed under another form of their id (receipt_ids auto)");
     if (db_conn_open(db_path(), db_writer_sync_level(), &db_wr_conn) < 0)
         return GW_ESTORE;
     db_wr_st_insert = db_prepare(db_wr_conn, db_wr_sql_insert, "insert message");

@@ -547,18 +547,33 @@ static void gw_core_count_attempt(gw_delivery_t *d)
         d->tries[d->cur]++;
 }
 
-void gw_core_submitted(gw_delivery_t *d, const char *remote_id)
+/* submitted with registered_delivery rd as sent (-1: the envelope's). */
+static void gw_core_submitted_rd(gw_delivery_t *d, const char *remote_id, int rd)
 {
     gw_core_count_attempt(d);
     gw_strlcpy(d->remote_id, remote_id ? remote_id : "", sizeof d->remote_id);
     /* no SMSC delivery receipt asked for (registered_delivery bits 0-1
-     * clear): none will come, so submitted is where this delivery ends */
-    if ((d->env->registered_delivery & 0x3) == 0)
+     * clear, as the message or its connector said): none will come, so
+     * submitted is where this delivery ends */
+    if (((rd >= 0 ? rd : d->env->registered_delivery) & 0x3) == 0)
         d->flags |= GW_DLV_NORCPT;
+    else
+        d->flags &= ~GW_DLV_NORCPT;
     gw_core_finish(d, GW_ST_SUBMITTED, 0, NULL, remote_id);
 }
 
+void gw_core_submitted(gw_delivery_t *d, const char *remote_id)
+{
+    gw_core_submitted_rd(d, remote_id, -1);
+}
+
 void gw_core_submitted_parts(gw_delivery_t *d, const char *const *ids, size_t n)
+{
+    gw_core_submitted_as(d, ids, n, -1, NULL);
+}
+
+void gw_core_submitted_as(gw_delivery_t *d, const char *const *ids, size_t n, int rd,
+                          const char *aliases)
 {
     size_t len = 0, i;
 
@@ -580,7 +595,12 @@ void gw_core_submitted_parts(gw_delivery_t *d, const char *const *ids, size_t n)
         GW_ERR("core", "%s: out of memory: only its first part's receipt can be placed",
                d->env->id);
     }
-    gw_core_submitted(d, n > 0 ? ids[0] : NULL);
+    free(d->rcpt_aliases);
+    d->rcpt_aliases = aliases != NULL && aliases[0] != '\0' ? strdup(aliases) : NULL;
+    if (aliases != NULL && aliases[0] != '\0' && d->rcpt_aliases == NULL)
+        GW_ERR("core", "%s: out of memory: a receipt ahead of its submit in another base "
+               "stays parked", d->env->id);
+    gw_core_submitted_rd(d, n > 0 ? ids[0] : NULL, rd);
 }
 
 void gw_core_delivered(gw_delivery_t *d)
@@ -697,6 +717,12 @@ static void gw_core_on_receipt(void *arg, int rc, const char *id)
 int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err,
                     gw_ack_cb_t cb, void *arg)
 {
+    return gw_core_receipt_alt(connector, remote_id, NULL, stat, err, cb, arg);
+}
+
+int gw_core_receipt_alt(const char *connector, const char *remote_id, const char *alt,
+                        const char *stat, int err, gw_ack_cb_t cb, void *arg)
+{
     static const struct {
         const char *stat;
         gw_status_t status;
@@ -717,7 +743,8 @@ int gw_core_receipt(const char *connector, const char *remote_id, const char *st
     for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++)
         if (strcmp(stat, finals[i].stat) == 0)
             ctx->status = finals[i].status;
-    rc = db_receipt_apply(connector, remote_id, ctx->status, err, stat, gw_core_on_receipt, ctx);
+    rc = db_receipt_apply(connector, remote_id, alt, ctx->status, err, stat, gw_core_on_receipt,
+                          ctx);
     if (rc < 0)
         free(ctx);
     return rc;

@@ -87,6 +87,14 @@ void gw_core_submitted(gw_delivery_t *d, const char *remote_id);
  * any of them is placed, and the message's outcome is every part's
  * (delivered when all are; else the first other part's word). */
 void gw_core_submitted_parts(gw_delivery_t *d, const char *const *ids, size_t n);
+/* The same, with what the adapter knows better than the envelope: rd, the
+ * registered_delivery it sent (-1: the envelope's; bits 0-1 clear: no
+ * receipt will come, the delivery ends at submitted), and aliases (NULL,
+ * or lines "form\tid\n": other forms of ids[] that a receipt ahead of
+ * this submit may have been parked under, as gw_core_receipt_alt parks
+ * one; copied). */
+void gw_core_submitted_as(gw_delivery_t *d, const char *const *ids, size_t n, int rd,
+                          const char *aliases);
 void gw_core_delivered(gw_delivery_t *d);
 void gw_core_failed(gw_delivery_t *d, int reason, const char *text);
 void gw_core_retry(gw_delivery_t *d, int reason, const char *text);
@@ -119,6 +127,13 @@ typedef void (*gw_ack_cb_t)(void *arg, int rc);
  * (cb never runs).  Any thread; never blocks. */
 int gw_core_receipt(const char *connector, const char *remote_id, const char *stat, int err,
                     gw_ack_cb_t cb, void *arg);
+/* The same for a far side that may write an id in another form than its
+ * submit answer did (hex, decimal): alt is NULL or other forms of
+ * remote_id, each followed by '\n', tried in order only when remote_id
+ * finds nothing; a final receipt that finds nothing is parked under
+ * remote_id (its submit names the forms: gw_core_submitted_as). */
+int gw_core_receipt_alt(const char *connector, const char *remote_id, const char *alt,
+                        const char *stat, int err, gw_ack_cb_t cb, void *arg);
 
 
 /* A stored message's state, for a peer that asks (SMPP query_sm). */

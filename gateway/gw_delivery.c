@@ -57,6 +57,7 @@ void gw_dlv_free(gw_delivery_t *d)
     gw_env_unref(d->env);
     free(d->env_json);
     free(d->part_ids);
+    free(d->rcpt_aliases);
     free(d);
 }
 

@@ -81,6 +81,9 @@ typedef struct gw_delivery {
     char remote_id[GW_REMOTE_ID_MAX];/* the far side's id of the submit (its first part's) */
     char *part_ids;                  /* GW_DLV_PARTS: every part's id in order, each
                                       * followed by '\n'; owned, NULL otherwise */
+    char *rcpt_aliases;              /* submitted: other forms of its ids that a receipt
+                                      * ahead of the submit may be parked under, lines
+                                      * "form\tid\n" (gw_core_submitted_as); owned or NULL */
     unsigned flags;
     int64_t qseq;                    /* its place in its connector's queue (store order) */
     void *counted;                   /* the core queue it is outstanding against, from

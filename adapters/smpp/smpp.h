@@ -10,6 +10,7 @@
  *   smpp_tls.c      TLS (OpenSSL) for sessions of both roles
  *   smpp_guard.c    bind failures back off
  *   smpp_rate.c     reconnect backoff and the token bucket of a bind (pure)
+ *   smpp_id.c       the base (hex, decimal) of an SMSC's ids in receipts (pure)
  *   smpp_session.c  one TCP session: framing, sequence numbers, the
  *                   in-flight request list, response timers, enquire_link
  *   smpp_client.c   client connectors (we are the ESME of an operator SMSC):
@@ -183,6 +184,36 @@ const char *smpp_message_state_name(int state);
  * (one kept for an all-zero id), letters lower case - SMSCs that answer
  * "00AB12" and receipt "ab12" name one message.  out holds n octets. */
 void smpp_id_norm(const char *in, char *out, size_t n);
+
+/* --- the base of the far side's ids (smpp_id.c, pure) ------------------- */
+#define SMPP_ID_MAX 66 /* an id as receipts match it, with its NUL */
+/* conf "receipt_ids" of a client connector (smpp_id.c explains them) */
+typedef enum {
+    SMPP_RIDS_SAME = 0,  /* "same" (the default): as written */
+    SMPP_RIDS_AUTO,      /* "auto": as written, then its other forms */
+    SMPP_RIDS_HEX_DEC,   /* "submit_hex_receipt_dec" */
+    SMPP_RIDS_DEC_HEX,   /* "submit_dec_receipt_hex" */
+} smpp_rids_t;
+/* The mode a conf string names, -1 for none. */
+int smpp_receipt_ids_parse(const char *s);
+/* A decimal id (1-20 digits, at most 2^64-1) as lower-case hex, or a hex
+ * id (at most 16 significant digits) as decimal, exactly, into out (n
+ * octets).  0, or GW_EINVAL when in is no such number or out too small. */
+int smpp_id_dec_to_hex(const char *in, char *out, size_t n);
+int smpp_id_hex_to_dec(const char *in, char *out, size_t n);
+/* The other forms of normalised id (hex of it read as decimal, decimal of
+ * it read as hex; none equal to id), each followed by '\n', into out (n
+ * octets).  1 when there is any, else 0 (out ""). */
+int smpp_id_forms(const char *id, char *out, size_t n);
+/* A receipt's normalised id under mode (smpp_rids_t): the form to match
+ * first into match (n octets) and, for auto, the other forms into alt
+ * (lines, "" for none).  0: as written, 1: converted, 2: as written with
+ * other forms. */
+int smpp_id_receipt(int mode, const char *id, char *match, size_t n, char *alt, size_t altlen);
+/* For auto: the forms a receipt ahead of a submit with ids[0..nids) may
+ * have been parked under, lines "form\tid\n" into out (n octets).  The
+ * length written (0: none), or GW_EINVAL when out is too small. */
+int smpp_id_aliases(const char *const *ids, size_t nids, char *out, size_t n);
 
 /* --- what to do with an SMSC's command_status (smpp_status.c, pure) ------- */
 typedef enum { SMPP_ST_FAIL = 0, SMPP_ST_RETRY, SMPP_ST_PAUSE } smpp_st_action_t;

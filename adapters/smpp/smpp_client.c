@@ -50,7 +50,9 @@
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
+#include "gw_stats.h"
 #include "gw_str.h"
+#include "gw_trace.h"
 #include "smpp.h"
 #include "smpp_client_int.h"
 
@@ -147,6 +149,27 @@ static int smpp_client_check_binds(const json_t *conf, char *err, size_t errlen)
     return 0;
 }
 
+/* conf "receipt_ids" and "registered_delivery" (absent: "same", the
+ * message's).  0 or GW_EINVAL with err naming the key. */
+static int smpp_client_check_receipts(const json_t *conf, char *err, size_t errlen)
+{
+    const json_t *ids = json_object_get(conf, "receipt_ids");
+    const json_t *rd = json_object_get(conf, "registered_delivery");
+
+    if (ids != NULL && smpp_receipt_ids_parse(json_string_value(ids)) < 0) {
+        snprintf(err, errlen, "receipt_ids: one of \"same\" (the default), \"auto\", "
+                              "\"submit_hex_receipt_dec\", \"submit_dec_receipt_hex\"");
+        return GW_EINVAL;
+    }
+    if (rd != NULL && (!json_is_integer(rd) || json_integer_value(rd) < 0 ||
+                       json_integer_value(rd) > 2)) {
+        snprintf(err, errlen, "registered_delivery: 0 (no receipts), 1 (every outcome) or "
+                              "2 (failures only); absent: as each message asks");
+        return GW_EINVAL;
+    }
+    return 0;
+}
+
 int smpp_client_check(const json_t *conf, char *err, size_t errlen)
 {
     char host[256];
@@ -190,7 +213,8 @@ int smpp_client_check(const json_t *conf, char *err, size_t errlen)
     if (smpp_conf_str(conf, "tls_ca", 0, NULL, 256, err, errlen) < 0 ||
         smpp_conf_str(conf, "tls_server_name", 0, NULL, 256, err, errlen) < 0)
         return GW_EINVAL;
-    if (smpp_client_check_binds(conf, err, errlen) < 0)
+    if (smpp_client_check_binds(conf, err, errlen) < 0 ||
+        smpp_client_check_receipts(conf, err, errlen) < 0)
         return GW_EINVAL;
     if (smpp_conf_str(conf, "address_range", 0, NULL, 41, err, errlen) < 0 ||
         smpp_dc0_check(conf, err, errlen) < 0)
@@ -282,6 +306,13 @@ smpp_client_t *smpp_client_new(gw_connector_t *c)
     if (smpp_conf_str(c->conf, "address_range", 0, cl->address_range, sizeof(cl->address_range),
                       err, sizeof(err)) < 0)
         cl->address_range[0] = '\0';
+    cl->receipt_ids = smpp_receipt_ids_parse(json_string_value(json_object_get(c->conf,
+                                                                               "receipt_ids")));
+    if (cl->receipt_ids < 0)
+        cl->receipt_ids = SMPP_RIDS_SAME; /* absent (checked before it was stored) */
+    cl->rd = json_is_integer(json_object_get(c->conf, "registered_delivery"))
+                 ? (int)json_integer_value(json_object_get(c->conf, "registered_delivery"))
+                 : -1;
     cl->tls = json_is_true(json_object_get(c->conf, "tls"));
     cl->tls_verify = !json_is_false(json_object_get(c->conf, "tls_verify"));
     if (smpp_conf_str(c->conf, "tls_ca", 0, cl->tls_ca, sizeof(cl->tls_ca), err, sizeof(err)) < 0)
@@ -436,9 +467,15 @@ static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, c
 
     if (status == ESME_ROK) {
         const char *ids[SMPP_MAX_PARTS];
+        /* each id's other forms, for a receipt that came first in the
+         * other base and was parked as written (smpp_id.c) */
+        char aliases[SMPP_MAX_PARTS * 2 * (2 * SMPP_ID_MAX + 2)];
         for (size_t i = 0; i < sub->out.nparts; i++)
             ids[i] = sub->ids[i];
-        gw_core_submitted_parts(d, ids, sub->out.nparts);
+        if (cl->receipt_ids != SMPP_RIDS_AUTO ||
+            smpp_id_aliases(ids, sub->out.nparts, aliases, sizeof aliases) <= 0)
+            aliases[0] = '\0';
+        gw_core_submitted_as(d, ids, sub->out.nparts, cl->rd, aliases);
     } else if (rule.action == SMPP_ST_PAUSE) {
         /* the SMSC asks us to slow down: hold the bind, resend it whole later */
         GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, pausing %d ms", cl->name, d->env->id,
@@ -500,6 +537,20 @@ void smpp_client_send(smpp_client_t *cl, gw_delivery_t *d)
     smpp_client_pump(cl);
 }
 
+/* The first part of d goes with cl's registered_delivery, not the asked
+ * one: counted, and told to its trace. */
+static void smpp_client_rd_set(const smpp_client_t *cl, const gw_delivery_t *d, int asked)
+{
+    static gw_stat_t *st; /* SMPP thread */
+
+    if (st == NULL)
+        st = gw_stat(SMPP_STAT_RD, SMPP_STAT_RD_HELP);
+    gw_stat_add(st, 1);
+    if (gw_trace_on())
+        gw_trace_dlvf(d, GW_TRACE_LOG, "registered_delivery %d (connector %s), the message "
+                      "asked %d", cl->rd, cl->name, asked);
+}
+
 /* Send part sub->sent of sub on b (one token of b's bucket spent).  0, or
  * GW_EINVAL when the message cannot be expressed (then the caller fails
  * it), GW_ERROR when b's socket fails. */
@@ -512,6 +563,14 @@ static int smpp_client_send_part(smpp_client_t *cl, smpp_bind_t *b, smpp_sub_t *
 
     if (rc != 0)
         return GW_EINVAL;
+    /* conf registered_delivery: what this SMSC is asked, whatever the
+     * message said (bits 0-1; a report carries none) */
+    if (cl->rd >= 0 && !(f.esm_class & SMPP_ESM_RECEIPT) &&
+        (f.registered_delivery & 0x3) != cl->rd) {
+        if (sub->sent == 0)
+            smpp_client_rd_set(cl, sub->d, f.registered_delivery & 0x3);
+        f.registered_delivery = (uint8_t)((f.registered_delivery & ~0x3u) | (unsigned)cl->rd);
+    }
     f.validity_period = smpp_out_validity(sub->d->env, gw_now_ms(), &bufs);
     rc = smpp_session_request_sm(b->sess, SUBMIT_SM, &f, sub, (int)sub->sent);
     if (rc < 0)

@@ -69,6 +69,8 @@ static void smpp_client_stats(void)
     smpp_stat_lost = gw_stat("smpp.client_bind_lost",
                              "client binds whose session ended while bound (not by us)");
     gw_stat(SMPP_STAT_ALERTS, SMPP_STAT_ALERTS_HELP);
+    gw_stat(SMPP_STAT_RIDS, SMPP_STAT_RIDS_HELP);
+    gw_stat(SMPP_STAT_RD, SMPP_STAT_RD_HELP);
 }
 
 /* b's state is st: published, and offered to the trace bus. */

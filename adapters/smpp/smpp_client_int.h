@@ -90,6 +90,9 @@ struct smpp_client {
     int iface;             /* conf "interface_version": 0x34 (default) or 0x50 */
     double bind_tput;      /* conf "bind_throughput": submit_sm/s per bind, 0: none */
     char address_range[41];/* conf "address_range" */
+    int receipt_ids;       /* smpp_rids_t: conf "receipt_ids" (smpp_id.c) */
+    int rd;                /* conf "registered_delivery" 0-2 sent in every submit_sm
+                            * (bits 0-1; -1, absent: the message's) */
     int tls, tls_verify;   /* conf "tls", "tls_verify" (default true) */
     char tls_ca[256], tls_name[256]; /* conf "tls_ca", "tls_server_name" (default: host) */
     smpp_status_table_t status; /* conf "status" */
@@ -112,6 +115,16 @@ struct smpp_client {
  * client opens, counted by smpp_client.c) */
 #define SMPP_STAT_ALERTS "smpp.client_alerts"
 #define SMPP_STAT_ALERTS_HELP "alert_notification PDUs received from SMSCs on client binds"
+
+/* the counter of receipt ids read in another base (conf receipt_ids,
+ * smpp_client_rx.c) */
+#define SMPP_STAT_RIDS "smpp.receipt_ids_converted"
+#define SMPP_STAT_RIDS_HELP "receipt ids read in the other base before matching (receipt_ids)"
+
+/* the counter of messages sent with the connector's registered_delivery
+ * instead of their own (smpp_client.c) */
+#define SMPP_STAT_RD "smpp.registered_delivery_set"
+#define SMPP_STAT_RD_HELP "messages sent asking the connector's registered_delivery, not their own"
 
 /* 1 when b may carry submit_sm (transmitter or transceiver). */
 static inline int smpp_bind_tx(const smpp_bind_t *b)

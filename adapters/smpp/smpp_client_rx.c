@@ -4,7 +4,9 @@
  *
  * A delivery receipt (deliver_sm with esm_class 0x04) is matched to its
  * message by the core (connector, remote id) and emitted as a "receipt"
- * event; deliver_sm_resp goes out once that is committed.  A part of a
+ * event; deliver_sm_resp goes out once that is committed.  Its id is
+ * first read as conf "receipt_ids" says (smpp_id.c: the other base, or
+ * for "auto" its other forms, tried by the store on a miss).  A part of a
  * long MO is stored under its set's key (gateway/gw_frag.h) and joined
  * when all are in; any other deliver_sm is a mobile-originated message
  * that becomes an envelope and is answered only after it is committed
@@ -28,11 +30,12 @@
 #include "gw_frag.h"
 #include "gw_log.h"
 #include "gw_stats.h"
+#include "gw_trace.h"
 #include "gw_str.h"
 #include "smpp.h"
 #include "smpp_client_int.h"
 
-static gw_stat_t *smpp_stat_alerts; /* SMPP thread */
+static gw_stat_t *smpp_stat_alerts, *smpp_stat_rids; /* SMPP thread */
 
 /* Writer thread: the receipt is durable (or placed nowhere); answer the
  * deliver_sm now.  An unknown id is still ESME_ROK: the SMSC resending a
@@ -46,6 +49,31 @@ static void smpp_client_receipt_acked(void *arg, int rc)
         smpp_work_free(w); /* stopping: the SMSC resends it to the next start */
 }
 
+/* The trace's record of how conf receipt_ids reads a receipt's id: id as
+ * match, or (auto) as written and then alt's forms. */
+static void smpp_client_receipt_trace(const smpp_client_t *cl, const char *id, const char *match,
+                                      const char *alt)
+{
+    char line[3 * SMPP_ID_MAX + 64], forms[2 * SMPP_ID_MAX + 2];
+    gw_trace_rec_t r;
+    size_t i;
+
+    for (i = 0; alt[i] != '\0' && i + 1 < sizeof forms; i++)
+        forms[i] = alt[i] == '\n' ? (alt[i + 1] ? ',' : '\0') : alt[i];
+    forms[i] = '\0';
+    if (alt[0])
+        snprintf(line, sizeof line, "receipt id %s: as written, else as %s (receipt_ids auto)",
+                 id, forms);
+    else
+        snprintf(line, sizeof line, "receipt id %s read as %s (receipt_ids)", id, match);
+    memset(&r, 0, sizeof r);
+    r.kind = GW_TRACE_LOG;
+    r.connector = cl->name;
+    r.smpp_msgid = match;
+    r.summary = line;
+    gw_trace_record(&r);
+}
+
 /* A delivery receipt: the core finds our message by our connector and its
  * message_id and records the SMSC's final word ("stat:" of the SMPP 3.4
  * appendix B text; err: is kept as the reason); deliver_sm_resp goes out only once
@@ -54,7 +82,8 @@ static void smpp_client_receipt_acked(void *arg, int rc)
 static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_hdr_t *h,
                                const smpp_sm_fields_t *f, uint32_t resp)
 {
-    char id[66] = "", stat[16] = "", norm[66];
+    char id[SMPP_ID_MAX] = "", stat[16] = "", norm[SMPP_ID_MAX], match[SMPP_ID_MAX];
+    char alt[2 * SMPP_ID_MAX + 2];
     const char *state;
     int err = 0;
 
@@ -73,6 +102,14 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
         return GW_EINVAL;
     }
     smpp_id_norm(id, norm, sizeof norm);
+    int how = smpp_id_receipt(cl->receipt_ids, norm, match, sizeof match, alt, sizeof alt);
+    if (how == 1) {
+        if (smpp_stat_rids == NULL)
+            smpp_stat_rids = gw_stat(SMPP_STAT_RIDS, SMPP_STAT_RIDS_HELP);
+        gw_stat_add(smpp_stat_rids, 1);
+    }
+    if (how != 0 && gw_trace_on())
+        smpp_client_receipt_trace(cl, norm, match, alt);
     smpp_work_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return GW_ENOMEM;
@@ -81,7 +118,8 @@ static int smpp_client_receipt(smpp_client_t *cl, smpp_session_t *s, const smpp_
     w->seq = h->seq;
     w->resp_cmd = resp;
     gw_strlcpy(w->msgid, norm, sizeof w->msgid);
-    int rc = gw_core_receipt(cl->name, norm, stat, err, smpp_client_receipt_acked, w);
+    int rc = gw_core_receipt_alt(cl->name, match, alt[0] ? alt : NULL, stat, err,
+                                 smpp_client_receipt_acked, w);
     if (rc < 0)
         free(w);
     return rc;

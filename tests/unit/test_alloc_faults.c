@@ -442,7 +442,7 @@ static long tf_writer_call(tf_call_t *c, long fail_at, int *rc)
         *rc = db_dlv_update(c->d, &c->ev, tf_commit_cb, NULL);
         break;
     case 2:
-        *rc = db_receipt_apply("smsc1", "remote-1", GW_ST_DELIVERED, 0, "DELIVRD", tf_receipt_cb,
+        *rc = db_receipt_apply("smsc1", "remote-1", NULL, GW_ST_DELIVERED, 0, "DELIVRD", tf_receipt_cb,
                                NULL);
         break;
     case 3:

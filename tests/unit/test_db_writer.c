@@ -9,6 +9,9 @@
  *   sweeps     EXPIRE_QUEUED, RECEIPT_WAIT and PURGE touch exactly the
  *              rows they name, in batches of at most limit, with an event
  *              per expired row through the row-events hook;
+ *   receipts   a receipt tries the other forms of its id it is given
+ *              only on a miss; one parked ahead of its submit is taken
+ *              by a submit naming its form among its aliases;
  *   admission  db.queue_max and the "commits failing" refusal, with its
  *              one-second window.
  *
@@ -665,6 +668,85 @@ static void test_purge_removes_only_old_done_rows_in_batches(void **state)
     gw_dlv_free(old_sending);
 }
 
+/* ---- receipts under other forms of their id -------------------------------- */
+
+typedef struct tw_rcpt {
+    int rc;
+    char id[GW_ENV_ID_LEN + 1];
+} tw_rcpt_t;
+
+static void tw_rcpt_cb(void *arg, int rc, const char *id)
+{
+    tw_rcpt_t *r = arg;
+    r->rc = rc;
+    snprintf(r->id, sizeof r->id, "%s", id ? id : "");
+}
+
+/* d, stored queued, becomes submitted under remote (aliases: its
+ * rcpt_aliases, or NULL). */
+static gw_delivery_t *tw_submitted(const char *remote, const char *aliases)
+{
+    gw_delivery_t *d = tw_dlv("smsc1", GW_ST_QUEUED, 0);
+    tw_store(d, NULL);
+    d->status = GW_ST_SUBMITTED;
+    snprintf(d->remote_id, sizeof d->remote_id, "%s", remote);
+    d->rcpt_aliases = aliases ? strdup(aliases) : NULL;
+    assert_int_equal(db_dlv_update(d, NULL, NULL, NULL), 0);
+    db_writer_flush();
+    return d;
+}
+
+/* The store knows no bases: it tries the forms it is given, in order,
+ * only when the id as written finds nothing; a receipt that finds nothing
+ * is parked as written and taken by a later submit that names that form
+ * among its aliases ("form\tid"), and by no other. */
+static void test_a_receipt_tries_the_forms_it_is_given_and_a_parked_one_meets_an_alias(
+    void **state)
+{
+    tw_db_t *t = *state;
+    tw_rcpt_t r = {0};
+    char status[32];
+    assert_int_equal(db_writer_start(), 0);
+    gw_delivery_t *hex = tw_submitted("7b", NULL), *asis = tw_submitted("123", NULL);
+
+    /* "123" as written finds asis first: its forms are not tried */
+    assert_int_equal(db_receipt_apply("smsc1", "123", "7b\n", GW_ST_DELIVERED, 0, "DELIVRD",
+                                      tw_rcpt_cb, &r), 0);
+    db_writer_flush();
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.id, asis->env->id);
+    tw_status(t->raw, hex->env->id, status, sizeof status);
+    assert_string_equal(status, "submitted");
+    /* "291" finds nothing as written, then "7b" among its forms */
+    assert_int_equal(db_receipt_apply("smsc1", "291", "nothing\n7b\n", GW_ST_DELIVERED, 0,
+                                      "DELIVRD", tw_rcpt_cb, &r), 0);
+    db_writer_flush();
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.id, hex->env->id);
+    tw_status(t->raw, hex->env->id, status, sizeof status);
+    assert_string_equal(status, "delivered");
+
+    /* ahead of its submit: parked as written, under no other form */
+    assert_int_equal(db_receipt_apply("smsc1", "555", "22b\n", GW_ST_FAILED, 0, "UNDELIV",
+                                      tw_rcpt_cb, &r), 0);
+    db_writer_flush();
+    assert_int_equal(r.rc, GW_EAGAIN);
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts_early"), 1);
+    gw_delivery_t *plain = tw_submitted("22b", NULL); /* names no alias: not taken */
+    tw_status(t->raw, plain->env->id, status, sizeof status);
+    assert_string_equal(status, "submitted");
+    /* malformed lines are skipped */
+    gw_delivery_t *named = tw_submitted("22c", "\t\nbad\t\nnotab\n\nx\t22c\n555\t22c\n");
+    tw_status(t->raw, named->env->id, status, sizeof status);
+    assert_string_equal(status, "failed");
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM receipts_early"), 0);
+    db_writer_stop();
+    gw_dlv_free(hex);
+    gw_dlv_free(asis);
+    gw_dlv_free(plain);
+    gw_dlv_free(named);
+}
+
 /* ---- admission ----------------------------------------------------------- */
 
 static void tw_param(const char *name, const char *value)
@@ -832,6 +914,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_purge_removes_only_old_done_rows_in_batches, tw_setup,
             tw_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_receipt_tries_the_forms_it_is_given_and_a_parked_one_meets_an_alias,
+            tw_setup, tw_teardown),
         cmocka_unit_test_setup_teardown(test_inserts_refused_past_queue_max_updates_still_taken,
                                         tw_setup, tw_teardown),
         cmocka_unit_test_setup_teardown(
