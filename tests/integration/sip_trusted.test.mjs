@@ -9,21 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { startJunction, waitFor } from './lib/junction.mjs';
+import { startJunction, waitFor, miError } from './lib/junction.mjs';
 import { startSmsc, waitBound } from './lib/smsc.mjs';
 
 const MI_INVALID_PARAMS = -32602;
 const MI_NOT_FOUND = -32004;
 const MI_CONFLICT = -32009;
-
-const miError = async (j, method, params) => {
-  try {
-    await j.mi(method, params);
-  } catch (e) {
-    return e.rpc.code;
-  }
-  return null;
-};
 
 // A MESSAGE from a socket bound to `from`; resolves with the response's
 // status line.

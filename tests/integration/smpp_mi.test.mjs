@@ -3,22 +3,13 @@
 // junction's SMSC port and junction binds to a fake operator SMSC.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJunction, waitFor } from './lib/junction.mjs';
+import { startJunction, waitFor, miError } from './lib/junction.mjs';
 import { startSmsc, bindCustomer, submit, rawConnect, connectorState, waitBound } from './lib/smsc.mjs';
 
 const ESME_RBINDFAIL = 0x0d;
 const ESME_RTHROTTLED = 0x58;
 const MI_NOT_FOUND = -32004;
 const MI_INVALID_PARAMS = -32602;
-
-const miError = async (j, method, params) => {
-  try {
-    await j.mi(method, params);
-  } catch (e) {
-    return e.rpc.code;
-  }
-  return null;
-};
 
 // Two submit_sm at once: their statuses.  With no route the one that
 // passes the rate gets ESME_RINVDSTADR; one over it ESME_RTHROTTLED.

@@ -46,6 +46,18 @@ export async function waitFor(fn, timeoutMs = 10000, what = 'condition') {
   throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
 }
 
+// The JSON-RPC error code j.mi(method, params) is answered with, or null
+// when it succeeds.
+export async function miError(j, method, params) {
+  try {
+    await j.mi(method, params);
+  } catch (e) {
+    if (!e.rpc) throw e;
+    return e.rpc.code;
+  }
+  return null;
+}
+
 // opts.params: extra {name: value} passed as -o name=value.  opts.wrap: a
 // command to start junction through (its binary and arguments follow), e.g.
 // ['sh', '-c', 'ulimit -f 500; exec "$0" "$@"']; j.wrap may be changed (or
