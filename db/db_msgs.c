@@ -215,6 +215,18 @@ int db_msgs_page(const char *target, int64_t after, int64_t before, int limit, d
                         "queue page", db_msgs_page_bind, &a, fn, arg);
 }
 
+static void db_msgs_id_bind(sqlite3_stmt *st, void *arg)
+{
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+}
+
+int db_msgs_queued_one(const char *id, db_dlv_fn_t fn, void *arg)
+{
+    return db_msgs_each("SELECT " DB_MSGS_COLS " FROM messages WHERE id = ?1"
+                        " AND status = 'queued'",
+                        "queued message", db_msgs_id_bind, (void *)id, fn, arg);
+}
+
 int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg)
 {
     int rc = 0, step;
