@@ -8,9 +8,10 @@
  * does gets generic_nack ESME_RINVCMDLEN, and the session stays.
  *
  * The core decides (gateway/gw_cancel.c): the queue's own thread withdraws
- * the message if it still waits there, so a message is cancelled or sent,
- * never both, and the change is committed before we answer.  Neither call
- * reads the store, so nothing here blocks; the answer comes back from the
+ * the message if it still waits there, in memory or only in the store of
+ * a spilled queue, so a message is cancelled or sent, never both, and the
+ * change is committed before we answer.  Nothing here blocks (a row the
+ * core reads is read on the worker pool); the answer comes back from the
  * writer (or core) thread as SMPP_W_CANCEL work.
  *
  *   cancel_sm   message_id: that message; message_id "": every queued
