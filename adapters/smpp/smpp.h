@@ -160,7 +160,8 @@ void smpp_out_free(smpp_out_t *o);
 int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
                   const char *default_src, smpp_out_bufs_t *b, smpp_sm_fields_t *f);
 /* The validity_period of a submit_sm for env sent at now_ms: when its
- * sender set one (tag "validity_s", e.g. SIP X-SMS-Validity), the time
+ * sender set one (tag "validity_s": SIP X-SMS-Validity, an SMPP
+ * customer's validity_period), the time
  * left to its expiry in SMPP 3.4 relative form "YYMMDDhhmmss000R" written
  * into b->validity; else NULL (the SMSC's default). */
 const char *smpp_out_validity(const gw_envelope_t *env, int64_t now_ms, smpp_out_bufs_t *b);

@@ -8,7 +8,8 @@
 // past core.queue_memory: a message held aside or waiting only in the
 // store is cancelled or replaced too, and cancels racing a queue that
 // drains (a throughput limit; spilled or not) leave each message
-// cancelled or sent, never both, none lost.  Cut bodies get generic_nack.  The
+// cancelled or sent, never both, none lost; replaces racing one leave each
+// sent once, with the new text if its replace succeeded.  Cut bodies get generic_nack.  The
 // SMSC is the fake of lib/smsc.mjs, customers are npm smpp sessions.
 // Loopback only; every wait is for a state, bounded.
 import { test } from 'node:test';
@@ -370,6 +371,39 @@ test('cancel_sm racing a spilled queue as it drains: each message is cancelled (
   assert.equal(smsc.submits.length, refused.length, 'exactly the refused ones at the SMSC');
   assert.equal(new Set(sentTexts(smsc)).size, smsc.submits.length, 'none twice');
   assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').backlog, 0);
+});
+
+test('replace_sm racing a spilled queue as it drains: the SMSC gets each message once, the new text if replaced, the old one if its replace failed', async (t) => {
+  const { smsc, j, acme } = await spillSetup(t, { throughput: 40 });
+  const n = 60;
+  const subs = [];
+  for (let i = 0; i < n; i++) {
+    const resp = await submit(acme, { source_addr: '447700100009', destination_addr: '447700900009', short_message: `old ${i}` });
+    assert.equal(resp.command_status, 0);
+    subs.push({ i, id: resp.message_id });
+  }
+  const before = await counters(j);
+  await release(j);
+  const runs = await Promise.all(subs.map(async (s) => {
+    await new Promise((r) => setTimeout(r, (n - 1 - s.i) * 25));
+    const c = await call(acme, 'replace_sm', { message_id: s.id, short_message: Buffer.from(`new ${s.i}`) });
+    return { ...s, status: c.command_status };
+  }));
+  const replaced = runs.filter((r) => r.status === 0), refused = runs.filter((r) => r.status === ESME_RREPLACEFAIL);
+  assert.equal(replaced.length + refused.length, n, 'every replace answered ROK or RREPLACEFAIL');
+  assert.ok(replaced.length > 0 && refused.length > 0, `${replaced.length} replaced, ${refused.length} sent first`);
+  const after = await counters(j);
+  t.diagnostic(`${replaced.length} replaced (${after['core.replace_in_store'] - before['core.replace_in_store']} in the store), ${refused.length} sent first`);
+  assert.ok(after['core.replace_in_store'] > before['core.replace_in_store'], 'some only in the store');
+  await waitFor(() => smsc.submits.length >= n, 15000, 'every message at the SMSC');
+  await waitFor(async () => (await j.mi('queues.list')).find((x) => x.name === 'op').backlog === 0, 10000, 'drained');
+  const texts = sentTexts(smsc);
+  assert.equal(texts.length, n, 'each once');
+  for (const r of replaced) {
+    assert.ok(texts.includes(`new ${r.i}`), `new ${r.i} at the SMSC`);
+    assert.ok(!texts.includes(`old ${r.i}`), `old ${r.i} replaced and sent`);
+  }
+  for (const r of refused) assert.ok(texts.includes(`old ${r.i}`) && !texts.includes(`new ${r.i}`), `old ${r.i}`);
 });
 
 test('a cancel in the store whose commit is held up: a page that reads the row meanwhile is caught, the message never sent', async (t) => {
