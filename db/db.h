@@ -215,6 +215,11 @@ int db_msgs_page(const char *target, int64_t after, int64_t before, int limit, d
 /* Message id's row if it is queued: fn once (the count, 0 or 1, or < 0).
  * As db_msgs_page: a pool thread. */
 int db_msgs_queued_one(const char *id, db_dlv_fn_t fn, void *arg);
+/* Up to limit queued rows of source connector owner from address from to
+ * address to (a cancel_sm by addresses): fn for each; the count or < 0.
+ * As db_msgs_page: a pool thread. */
+int db_msgs_queued_from(const char *owner, const char *from, const char *to, int limit,
+                        db_dlv_fn_t fn, void *arg);
 /* For each target with queued rows: fn(target, count, arg).  Start-up. */
 int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg);
 /* One message as JSON (the envelope plus its delivery state), or NULL. */

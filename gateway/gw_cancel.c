@@ -35,7 +35,11 @@
  * answer is GW_ENOTFOUND.  So a message is cancelled or sent, never both.
  * What is not found at all - sending or later, someone else's, unknown -
  * is GW_ENOTFOUND either way, which keeps other accounts' ids from being
- * probed.  A cancel by addresses looks in memory only.
+ * probed.  A cancel by addresses, once what it withdrew from memory has
+ * committed (db_writer_after), reads the account's queued rows between the
+ * two addresses on the pool (db_msgs_queued_from, at most
+ * GW_CANCEL_STORE_MAX) and cancels each the same way; it answers when the
+ * last change is known, GW_OK when any landed.
  *
  * Commit, then acknowledge.  A cancel is the transition queued -> failed
  * (reason_text "cancelled", event message.cancelled: docs/delivery.md)
@@ -86,7 +90,8 @@ typedef struct gw_cancel_ctx {
     void *edit_arg;
     gw_envelope_t *new_env;      /* replace: the edited copy, while its write runs */
     char *new_json;
-    gw_delivery_t *row;          /* only in the store: its row, read on the pool */
+    gw_delivery_t *row;          /* only in the store: its row (by addresses: the
+                                  * rows, qnext), read on the pool */
     int row_rc;                  /* that read's count, or < 0; then the change's rc */
     gw_ack_cb_t cb;
     void *arg;
@@ -108,8 +113,10 @@ void gw_cancel_stats(void)
 
 static void gw_cancel_ctx_free(gw_cancel_ctx_t *ctx)
 {
-    if (ctx->row != NULL)
-        gw_dlv_free(ctx->row);
+    for (gw_delivery_t *d = ctx->row, *next; d != NULL; d = next) {
+        next = d->qnext;
+        gw_dlv_free(d);
+    }
     free(ctx->from);
     free(ctx->to);
     gw_env_unref(ctx->new_env);
@@ -324,6 +331,115 @@ static void gw_cancel_on_commit(void *arg, int rc, int64_t qseq)
     gw_cancel_unpend(ctx);
 }
 
+/* ---- by addresses, in the store ------------------------------------------------ */
+
+#define GW_CANCEL_STORE_MAX 1000 /* rows of one cancel by addresses read from the store */
+
+/* One row of a cancel by addresses whose change runs in the store. */
+typedef struct gw_cancel_row_ticket {
+    gw_cancel_ctx_t *ctx;
+    char id[GW_ENV_ID_LEN + 1];
+    int rc;
+} gw_cancel_row_ticket_t;
+
+static void gw_cancel_on_matched(void *arg, int rc);
+
+static void gw_cancel_row_add(gw_delivery_t *d, char *env_json, void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    d->env_json = env_json;
+    d->qnext = ctx->row;
+    ctx->row = d;
+}
+
+/* Pool thread: the account's queued rows between the two addresses. */
+static void gw_cancel_match(void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    ctx->row_rc = db_msgs_queued_from(ctx->owner, ctx->from, ctx->to, GW_CANCEL_STORE_MAX,
+                                      gw_cancel_row_add, ctx);
+    if (gw_cq_call(gw_cancel_on_matched, ctx) != 0) {
+        GW_ERR("core", "cancel by %s: its look in the store lost its way back", ctx->owner);
+        gw_cancel_unpend(ctx);
+    }
+}
+
+/* Writer thread: the cancels withdrawn from memory have committed (their
+ * rows are failed, so the store's look does not find them again). */
+static void gw_cancel_match_after(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    (void)qseq;
+    if (rc < 0 || gw_work_submit(gw_cancel_match, ctx) != 0)
+        gw_cancel_unpend(ctx);
+}
+
+/* Core thread: one row's conditional change is known. */
+static void gw_cancel_on_row_stored(void *arg, int rc)
+{
+    gw_cancel_row_ticket_t *t = arg;
+
+    if (rc == 0)
+        gw_cq_unhold_id(t->id, t->rc == 0, NULL, NULL);
+    gw_stat_add(t->rc == 0 ? gw_cancel_st_stored : gw_cancel_st_late, 1);
+    if (t->rc == 0) {
+        GW_INFO("core", "%s: cancelled in the store by %s", t->id, t->ctx->owner);
+        __atomic_add_fetch(&t->ctx->done, 1, __ATOMIC_ACQ_REL);
+    }
+    gw_cancel_unpend(t->ctx);
+    free(t);
+}
+
+/* Writer thread: a row's conditional change committed or found it gone. */
+static void gw_cancel_on_row_change(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_row_ticket_t *t = arg;
+
+    (void)qseq;
+    t->rc = rc;
+    if (gw_cq_call(gw_cancel_on_row_stored, t) != 0) {
+        if (rc == 0)
+            __atomic_add_fetch(&t->ctx->done, 1, __ATOMIC_ACQ_REL);
+        gw_cancel_unpend(t->ctx);
+        free(t);
+    }
+}
+
+/* Core thread: cancel each matched row in the store (one a change of
+ * which runs already, as one withdrawn from memory, is left to it). */
+static void gw_cancel_on_matched(void *arg, int rc)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    char detail[96];
+    gw_delivery_t *d, *next;
+
+    snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
+    for (d = ctx->row, ctx->row = NULL; d != NULL; d = next) {
+        gw_cancel_row_ticket_t *t = NULL;
+        next = d->qnext;
+        d->qnext = NULL;
+        if (rc < 0 || !gw_cancel_pick(d, ctx) || (t = calloc(1, sizeof *t)) == NULL ||
+            gw_cq_hold_id(d->env->id) < 0) {
+            free(t);
+            gw_dlv_free(d);
+            continue;
+        }
+        t->ctx = ctx;
+        memcpy(t->id, d->env->id, sizeof t->id);
+        __atomic_add_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
+        if (gw_core_cancel_stored(d, detail, gw_cancel_on_row_change, t) < 0) {
+            __atomic_sub_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
+            gw_cq_unhold_id(t->id, 0, NULL, NULL);
+            gw_dlv_free(d);
+            free(t);
+        }
+    }
+    gw_cancel_unpend(ctx); /* the hand-over's own */
+}
+
 /* Core thread: hand every withdrawn delivery to the writer as failed. */
 static void gw_cancel_on_withdrawn(void *arg, int n)
 {
@@ -350,6 +466,11 @@ static void gw_cancel_on_withdrawn(void *arg, int n)
         }
     }
     ctx->list = NULL;
+    /* by addresses, the store may hold more of them (a spilled queue):
+     * looked for there once the withdrawn ones committed, the hand-over's
+     * own reference kept until then */
+    if (!ctx->id[0] && n >= 0 && db_writer_after(gw_cancel_match_after, ctx) == 0)
+        return;
     gw_cancel_unpend(ctx);
 }
 

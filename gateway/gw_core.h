@@ -140,12 +140,12 @@ int gw_core_query(const char *id, gw_query_cb_t cb, void *arg);
  * message id, or (id NULL) every message from address from to address to
  * (both normalised as gw_addr_normalise does for inbound ones).  Each
  * message the core thread still holds queued goes queued -> failed
- * (reason "cancelled", event message.cancelled); by id, so does one that
+ * (reason "cancelled", event message.cancelled), and so does one that
  * waits only in the store of a spilled queue, while its row is still
- * queued.  cb(arg, 0) runs on the writer thread (the core thread for one
- * in the store) once all of them committed, or cb(arg, GW_ENOTFOUND)
+ * queued.  cb(arg, 0) runs on the writer thread (the core thread when one
+ * was in the store) once all of them committed, or cb(arg, GW_ENOTFOUND)
  * when none was withdrawable (sending or later, final, someone else's,
- * unknown; by addresses, a row only in the store).  Returns 0, or
+ * unknown).  Returns 0, or
  * GW_EINVAL / GW_ENOMEM (cb never runs).  Any thread; never blocks. */
 int gw_core_cancel(const char *owner, const char *id, const gw_addr_t *from, const gw_addr_t *to,
                    gw_ack_cb_t cb, void *arg);

@@ -6,7 +6,8 @@
 // never reaches the SMSC.  A message already sent cannot be cancelled
 // (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL).  A queue spilled
 // past core.queue_memory: a message held aside or waiting only in the
-// store is cancelled or replaced too, and cancels racing a queue that
+// store is cancelled (by id or by addresses) or replaced too, even when a
+// page reads it while its cancel commits; cancels racing a queue that
 // drains (a throughput limit; spilled or not) leave each message
 // cancelled or sent, never both, none lost; replaces racing one leave each
 // sent once, with the new text if its replace succeeded.  Cut bodies get generic_nack.  The
@@ -327,6 +328,43 @@ test('a spilled queue: a message in memory, held aside or only in the store is c
   assert.ok(!texts.includes('hijack'));
   assert.equal(new Set(texts).size, texts.length, 'none twice');
   assert.equal(texts.length, 22);
+});
+
+test('cancel_sm without an id on a spilled queue cancels the pair\'s messages in memory, held aside and only in the store', async (t) => {
+  const { smsc, j, acme } = await spillSetup(t);
+  const other = await customer(t, j, 'other');
+  const from = '447700100002', to = '447700900002';
+  const pair = [], rest = [];
+  // 30 in turn: memory, held aside and the store each hold some of the pair
+  for (let i = 0; i < 30; i++) {
+    if (i % 2 === 0) pair.push(await queued(j, acme, `pair ${i}`, { from, to }));
+    else if (i % 6 === 1) rest.push(await queued(j, other, `theirs ${i}`, { from, to }));
+    else rest.push(await queued(j, acme, `kept ${i}`, { from, to: '447700900099' }));
+  }
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').spilled, true);
+  const c0 = await counters(j);
+  const resp = await call(acme, 'cancel_sm', {
+    message_id: '', source_addr_ton: 1, source_addr_npi: 1, source_addr: from,
+    dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: to,
+  });
+  assert.equal(resp.command_status, 0);
+  for (const id of pair) {
+    const m = await j.mi('messages.get', { id });
+    assert.equal(m.status, 'failed', `${m.envelope.body} cancelled`);
+    assert.equal(m.reason_text, 'cancelled');
+  }
+  for (const id of rest) assert.equal((await j.mi('messages.get', { id })).status, 'queued');
+  const c1 = await counters(j);
+  assert.ok(c1['core.cancel_in_store'] - c0['core.cancel_in_store'] >= 5, 'those beyond memory cancelled in the store');
+  assert.equal(c1['core.change_in_store_late'], c0['core.change_in_store_late'], 'none cancelled twice');
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').backlog, rest.length);
+
+  await release(j);
+  await waitFor(() => smsc.submits.length >= rest.length, 15000, 'the rest sent');
+  await waitFor(async () => (await j.mi('queues.list')).find((x) => x.name === 'op').backlog === 0, 10000, 'drained');
+  const texts = sentTexts(smsc);
+  assert.equal(texts.length, rest.length, 'only the rest, each once');
+  assert.ok(!texts.some((x) => x.startsWith('pair')), 'no cancelled message was sent');
 });
 
 test('cancel_sm racing a spilled queue as it drains: each message is cancelled (never at the SMSC) or sent (its cancel failed), none lost', async (t) => {
