@@ -150,12 +150,18 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
  * load: a change of a stored message must land.  Retried until it commits; idempotent, and never moves a final row.
  * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
 int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg);
+/* db_dlv_update for a message the core does not hold (a cancel of one
+ * that waits only in the store): the row changes only while it is still
+ * queued.  cb gets rc 0 when it changed, GW_ENOTFOUND when it was no
+ * longer queued (nothing written: neither the change nor ev nor a
+ * report).  Returns as db_dlv_update.  Any thread. */
+int db_dlv_update_if_queued(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb,
+                            void *arg);
 /* Replace the content of queued message id (an SMPP replace_sm): its
  * envelope JSON (copied) and expires_at (ms, 0 = never), with ev, in one
  * writer job retried like an update; its status, plan and queue place
- * stay.  cb after the commit (qseq 0).  A row no longer queued is left
- * as it is (the core withdrew the delivery first, so that cannot
- * happen).  0, GW_EINVAL, GW_ESTOPPED or GW_ENOMEM (cb never runs, ev
+ * stay.  cb after the commit (qseq 0): rc 0, or GW_ENOTFOUND when the
+ * row was no longer queued (left as it is, ev not written).  0, GW_EINVAL, GW_ESTOPPED or GW_ENOMEM (cb never runs, ev
  * stays the caller's).  Any thread. */
 int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
                    db_commit_cb_t cb, void *arg);
@@ -212,6 +218,14 @@ int db_msgs_pending(db_dlv_fn_t fn, void *arg);
  * each) or < 0.  Any thread but the writer's (a pool thread). */
 int db_msgs_page(const char *target, int64_t after, int64_t before, int limit, db_dlv_fn_t fn,
                  void *arg);
+/* Message id's row if it is queued: fn once (the count, 0 or 1, or < 0).
+ * As db_msgs_page: a pool thread. */
+int db_msgs_queued_one(const char *id, db_dlv_fn_t fn, void *arg);
+/* Up to limit queued rows of source connector owner from address from to
+ * address to (a cancel_sm by addresses): fn for each; the count or < 0.
+ * As db_msgs_page: a pool thread. */
+int db_msgs_queued_from(const char *owner, const char *from, const char *to, int limit,
+                        db_dlv_fn_t fn, void *arg);
 /* For each target with queued rows: fn(target, count, arg).  Start-up. */
 int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg);
 /* One message as JSON (the envelope plus its delivery state), or NULL. */

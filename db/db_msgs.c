@@ -215,6 +215,45 @@ int db_msgs_page(const char *target, int64_t after, int64_t before, int limit, d
                         "queue page", db_msgs_page_bind, &a, fn, arg);
 }
 
+static void db_msgs_id_bind(sqlite3_stmt *st, void *arg)
+{
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+}
+
+int db_msgs_queued_one(const char *id, db_dlv_fn_t fn, void *arg)
+{
+    return db_msgs_each("SELECT " DB_MSGS_COLS " FROM messages WHERE id = ?1"
+                        " AND status = 'queued'",
+                        "queued message", db_msgs_id_bind, (void *)id, fn, arg);
+}
+
+typedef struct db_from_args {
+    const char *owner, *from, *to;
+    int limit;
+} db_from_args_t;
+
+static void db_msgs_from_bind(sqlite3_stmt *st, void *arg)
+{
+    const db_from_args_t *a = arg;
+
+    sqlite3_bind_text(st, 1, a->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->to, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, a->limit);
+}
+
+int db_msgs_queued_from(const char *owner, const char *from, const char *to, int limit,
+                        db_dlv_fn_t fn, void *arg)
+{
+    db_from_args_t a = { owner, from, to, limit };
+
+    /* walks the queued rows only (the partial index messages_expiry) */
+    return db_msgs_each("SELECT " DB_MSGS_COLS " FROM messages INDEXED BY messages_expiry"
+                        " WHERE status = 'queued' AND source_connector = ?1 AND from_addr = ?2"
+                        " AND to_addr = ?3 LIMIT ?4",
+                        "queued messages of a sender", db_msgs_from_bind, &a, fn, arg);
+}
+
 int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), void *arg)
 {
     int rc = 0, step;

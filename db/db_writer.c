@@ -109,6 +109,9 @@ typedef struct db_job {
                              * parked under (gw_delivery_t.rcpt_aliases); malloc'd */
     char *new_env;          /* UPDATE of a replaced message (db_dlv_replace): its new
                              * envelope JSON, malloc'd; only the envelope changes */
+    int if_queued;          /* UPDATE (db_dlv_update_if_queued): only a row still queued */
+    int unchanged;          /* UPDATE: a conditional one found no row to change; its
+                             * events and report dropped, cb gets GW_ENOTFOUND */
     int64_t next_at;
     unsigned flags;
     int64_t qseq;           /* INSERT, UPDATE: assigned when the row is left queued */
@@ -191,7 +194,7 @@ static sqlite3_stmt *db_wr_st_part_add, *db_wr_st_part_find, *db_wr_st_part_msg,
 static int64_t db_wr_early;      /* receipts_early rows, at least as many as there are: none
                                   * means no submit looks for one */
 static gw_stat_t *db_wr_st_unparked, *db_wr_st_parts, *db_wr_st_alt;
-static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit, *db_wr_st_replace;
+static sqlite3_stmt *db_wr_st_begin, *db_wr_st_commit, *db_wr_st_replace, *db_wr_st_if_queued;
 static db_job_t **db_wr_batch;   /* the group being run */
 static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in order */
 static size_t db_wr_nretry;
@@ -217,11 +220,14 @@ static const char db_wr_sql_insert[] =
  * racing a receipt, a duplicate outcome) must not turn a delivered message
  * back into one that recovery would send again.  Checklist: the final
  * states here are gw_status_final()'s. */
-static const char db_wr_sql_update[] =
-    "UPDATE messages SET status=?1, attempts=?2, reason=?3, reason_text=?4,"
-    " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10,"
+#define DB_WR_SET_STATE                                                                   \
+    "UPDATE messages SET status=?1, attempts=?2, reason=?3, reason_text=?4,"              \
+    " remote_id=COALESCE(?5, remote_id), target=?6, cur=?7, tries=?8, next_at=?9, flags=?10," \
     " updated_at=?11, qseq=COALESCE(?13, qseq)"
-    " WHERE id=?12 AND " DB_WR_NOT_FINAL;
+static const char db_wr_sql_update[] = DB_WR_SET_STATE " WHERE id=?12 AND " DB_WR_NOT_FINAL;
+/* A cancel of a message the core does not hold (db_dlv_update_if_queued):
+ * only while the row is still queued, which sqlite3_changes() tells. */
+static const char db_wr_sql_if_queued[] = DB_WR_SET_STATE " WHERE id=?12 AND status='queued'";
 /* A replace_sm: a queued row's content only (it keeps its place). */
 static const char db_wr_sql_replace[] =
     "UPDATE messages SET envelope=?1, expires_at=?2, updated_at=?3"
@@ -610,6 +616,23 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
     return db_wr_push_with(job, ev);
 }
 
+int db_dlv_update_if_queued(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb,
+                            void *arg)
+{
+    db_job_t *job = calloc(1, sizeof *job);
+
+    if (job == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_UPDATE;
+    job->if_queued = 1;
+    db_job_snapshot(job, d);
+    if (db_wr_report_make != NULL && gw_status_final(d->status))
+        job->env = gw_env_ref(d->env);
+    job->cb = cb;
+    job->arg = arg;
+    return db_wr_push_with(job, ev);
+}
+
 int db_dlv_replace(const char *id, const char *env_json, int64_t expires_at, gw_evbatch_t *ev,
                    db_commit_cb_t cb, void *arg)
 {
@@ -869,12 +892,15 @@ static int db_wr_exec_update(db_job_t *job)
         sqlite3_bind_int64(st, 3, job->ts);
         sqlite3_bind_text(st, 4, job->id, -1, SQLITE_STATIC);
         rc = db_wr_step(st);
-        if (rc == 0)
+        job->unchanged = rc == 0 && sqlite3_changes(db_wr_conn) == 0;
+        if (rc == 0 && !job->unchanged)
             rc = db_wr_exec_events(job, job->id);
         if (rc < 0)
             GW_ERR("db", "replace %s: %s", job->id, sqlite3_errmsg(db_wr_conn));
         return rc;
     }
+    if (job->if_queued)
+        st = db_wr_st_if_queued;
     sqlite3_bind_text(st, 1, gw_status_name((gw_status_t)job->status), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, job->attempts);
     sqlite3_bind_int(st, 3, job->reason);
@@ -891,6 +917,9 @@ static int db_wr_exec_update(db_job_t *job)
     if (job->qseq)
         sqlite3_bind_int64(st, 13, job->qseq);
     rc = db_wr_step(st);
+    job->unchanged = rc == 0 && job->if_queued && sqlite3_changes(db_wr_conn) == 0;
+    if (job->unchanged)
+        return 0; /* no longer queued: nothing of it written */
     /* the row became final now (not a stale repeat): its sender's report */
     if (rc == 0 && job->env != NULL && sqlite3_changes(db_wr_conn) > 0) {
         db_wr_make_kid(job, job->env, NULL, (gw_status_t)job->status, NULL, job->reason, 0);
@@ -1351,8 +1380,8 @@ static void db_wr_publish_batch(const gw_evbatch_t *ev)
 
 static void db_wr_publish(db_job_t *job)
 {
-    if (db_wr_on_event == NULL)
-        return;
+    if (db_wr_on_event == NULL || job->unchanged)
+        return; /* a conditional change that found nothing wrote no events */
     db_wr_publish_batch(&job->ev);
     for (int i = 0; job->sweep_ev != NULL && i < job->swept; i++)
         db_wr_publish_batch(&job->sweep_ev[i]);
@@ -1414,7 +1443,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             db_wr_publish(job);
             db_wr_kids_committed(job);
             if (job->kind == DB_JOB_UPDATE && job->cb != NULL)
-                job->cb(job->arg, 0, job->qseq);
+                job->cb(job->arg, job->unchanged ? GW_ENOTFOUND : 0, job->qseq);
             else if (job->kind == DB_JOB_SWEEP && job->scb != NULL)
                 job->scb(job->arg, job->swept);
             else if (job->kind == DB_JOB_RECEIPT && job->rcb != NULL)
@@ -1550,7 +1579,7 @@ static void db_wr_close_conn(void)
                              &db_wr_st_commit,       &db_wr_st_part_add,      &db_wr_st_part_find,
                              &db_wr_st_part_msg,     &db_wr_st_part_set,      &db_wr_st_part_fold,
                              &db_wr_st_early_add,    &db_wr_st_early_take,    &db_wr_st_early_purge,
-                             &db_wr_st_early_count,  &db_wr_st_replace };
+                             &db_wr_st_early_count,  &db_wr_st_replace,      &db_wr_st_if_queued };
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -1619,6 +1648,7 @@ int db_writer_start(void)
             { &db_wr_st_early_purge, db_wr_sql_early_purge, "purge parked receipts" },
             { &db_wr_st_early_count, db_wr_sql_early_count, "count parked receipts" },
             { &db_wr_st_replace, db_wr_sql_replace, "replace message" },
+            { &db_wr_st_if_queued, db_wr_sql_if_queued, "update a queued message" },
         };
         for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
             if ((*more[i].st = db_prepare(db_wr_conn, more[i].sql, more[i].what)) == NULL)

@@ -15,12 +15,31 @@
  * cancels right after its submit_sm_resp can overtake it.  So when the
  * first look finds nothing, the core looks once more after the writer has
  * run every callback queued so far (db_writer_after), by which time every
- * such hand-over is in the core's queue ahead of the second look.  What
- * that one does not find either is not withdrawable: sending or later (in
- * flight, submitted, final), held aside or only in the store while its
- * queue is spilled past core.queue_memory, someone else's, or unknown -
- * GW_ENOTFOUND either way, which keeps other accounts' ids from being
- * probed.
+ * such hand-over is in the core's queue ahead of the second look.
+ *
+ * Only in the store.  What the second look does not find either may wait
+ * only in the store (its queue spilled past core.queue_memory), or held
+ * aside, or above a spilled queue's cursor where a page could bring it
+ * again.  For a request by id the core then holds the id (gw_cq_hold_id:
+ * every copy memory has of it, and every one a page or a hand-over brings
+ * meanwhile, is caught and neither sent nor queued), reads the row on the
+ * worker pool (db_msgs_queued_one), checks its owner on the core thread
+ * and asks the writer for a change that lands only while the row is still
+ * queued (db_dlv_update_if_queued for a cancel, db_dlv_replace for a
+ * replace: the new envelope only, its queue place kept - the plain update
+ * would renumber qseq).  The writer's outcome goes back to the core thread
+ * (gw_cq_unhold_id): cancelled, the caught copies are freed; replaced, they
+ * take the new envelope and go back to their queues (none in memory: the
+ * pager brings the row, new content and all); unchanged (the row was no
+ * longer queued: sending, final), they go back as they were and the
+ * answer is GW_ENOTFOUND.  So a message is cancelled or sent, never both.
+ * What is not found at all - sending or later, someone else's, unknown -
+ * is GW_ENOTFOUND either way, which keeps other accounts' ids from being
+ * probed.  A cancel by addresses, once what it withdrew from memory has
+ * committed (db_writer_after), reads the account's queued rows between the
+ * two addresses on the pool (db_msgs_queued_from, at most
+ * GW_CANCEL_STORE_MAX) and cancels each the same way; it answers when the
+ * last change is known, GW_OK when any landed.
  *
  * Commit, then acknowledge.  A cancel is the transition queued -> failed
  * (reason_text "cancelled", event message.cancelled: docs/delivery.md)
@@ -38,8 +57,9 @@
  * short_message is decoded with the data_coding the message came with).
  *
  * Threads: gw_core_cancel / gw_core_replace on any thread; the matching,
- * the edit and the store hand-over on the core thread; cb on the writer
- * thread (or the core thread when nothing was withdrawn).
+ * the edit and the store hand-over on the core thread; the row's read on
+ * the worker pool; cb on the writer thread (or the core thread when
+ * nothing was withdrawn, or after a change in the store).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +71,10 @@
 #include "gw_errors.h"
 #include "gw_events.h"
 #include "gw_log.h"
+#include "gw_stats.h"
 #include "gw_str.h"
+#include "gw_trace.h"
+#include "gw_work.h"
 
 typedef struct gw_cancel_ctx {
     char owner[GW_NAME_MAX];
@@ -67,12 +90,33 @@ typedef struct gw_cancel_ctx {
     void *edit_arg;
     gw_envelope_t *new_env;      /* replace: the edited copy, while its write runs */
     char *new_json;
+    gw_delivery_t *row;          /* only in the store: its row (by addresses: the
+                                  * rows, qnext), read on the pool */
+    int row_rc;                  /* that read's count, or < 0; then the change's rc */
     gw_ack_cb_t cb;
     void *arg;
 } gw_cancel_ctx_t;
 
+static gw_stat_t *gw_cancel_st_stored, *gw_cancel_st_replaced, *gw_cancel_st_late;
+
+void gw_cancel_stats(void)
+{
+    gw_cancel_st_stored = gw_stat("core.cancel_in_store",
+                                  "cancels of messages that waited only in the store, committed");
+    gw_cancel_st_replaced = gw_stat("core.replace_in_store",
+                                    "replaces of messages that waited only in the store, "
+                                    "committed");
+    gw_cancel_st_late = gw_stat("core.change_in_store_late",
+                                "cancels and replaces in the store that found the row no "
+                                "longer queued");
+}
+
 static void gw_cancel_ctx_free(gw_cancel_ctx_t *ctx)
 {
+    for (gw_delivery_t *d = ctx->row, *next; d != NULL; d = next) {
+        next = d->qnext;
+        gw_dlv_free(d);
+    }
     free(ctx->from);
     free(ctx->to);
     gw_env_unref(ctx->new_env);
@@ -125,6 +169,148 @@ static int gw_cancel_look_again(gw_cancel_ctx_t *ctx, int n)
     return 0;
 }
 
+/* ---- only in the store (core thread, the read on the pool) --------------------- */
+
+static void gw_cancel_on_read(void *arg, int rc);
+
+static void gw_cancel_row(gw_delivery_t *d, char *env_json, void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    d->env_json = env_json;
+    if (ctx->row != NULL)
+        gw_dlv_free(ctx->row);
+    ctx->row = d;
+}
+
+/* Pool thread: read the row, back to the core thread. */
+static void gw_cancel_read(void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    ctx->row_rc = db_msgs_queued_one(ctx->id, gw_cancel_row, ctx);
+    if (gw_cq_call(gw_cancel_on_read, ctx) != 0) {
+        /* the core is stopping: what it caught is queued in the store */
+        GW_ERR("core", "%s: cancel or replace in the store lost its way back", ctx->id);
+        ctx->cb(ctx->arg, GW_ENOMEM);
+        gw_cancel_ctx_free(ctx);
+    }
+}
+
+/* Core thread: the second look found nothing; for a request by id the
+ * store's row is asked.  1 when that is under way. */
+static int gw_cancel_store(gw_cancel_ctx_t *ctx, int n)
+{
+    if (n != 0 || !ctx->id[0] || gw_cq_hold_id(ctx->id) < 0)
+        return 0;
+    if (gw_work_submit(gw_cancel_read, ctx) != 0) {
+        gw_cq_unhold_id(ctx->id, 0, NULL, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+/* Core thread: the writer's outcome (ctx->row_rc) is known; answer. */
+static void gw_cancel_on_stored(void *arg, int rc)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    int changed = ctx->row_rc == 0;
+
+    if (rc == 0 && ctx->edit == NULL) /* else the core stopped: its queues are gone */
+        gw_cq_unhold_id(ctx->id, changed, NULL, NULL);
+    else if (rc == 0)
+        gw_cq_unhold_id(ctx->id, 0, changed ? ctx->new_env : NULL, ctx->new_json);
+    gw_stat_add(changed ? (ctx->edit ? gw_cancel_st_replaced : gw_cancel_st_stored)
+                        : gw_cancel_st_late, 1);
+    if (changed)
+        GW_INFO("core", "%s: %s in the store by %s", ctx->id,
+                ctx->edit ? "replaced" : "cancelled", ctx->owner);
+    else
+        GW_DEBUG("core", "%s: not %s: no longer queued", ctx->id,
+                 ctx->edit ? "replaced" : "cancelled");
+    ctx->cb(ctx->arg, changed ? GW_OK : ctx->row_rc == 0 ? GW_ENOTFOUND : ctx->row_rc);
+    gw_cancel_ctx_free(ctx);
+}
+
+/* Writer thread: the conditional change committed (rc 0) or found the
+ * row no longer queued (GW_ENOTFOUND). */
+static void gw_cancel_on_change(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    (void)qseq;
+    ctx->row_rc = rc;
+    if (gw_cq_call(gw_cancel_on_stored, ctx) != 0) {
+        GW_ERR("core", "%s: the outcome of its change in the store lost its way back", ctx->id);
+        ctx->cb(ctx->arg, rc);
+        gw_cancel_ctx_free(ctx);
+    }
+}
+
+/* Core thread: the replace of the row ctx->row; 0 or an error. */
+static int gw_cancel_replace_row(gw_cancel_ctx_t *ctx)
+{
+    gw_delivery_t *d = ctx->row;
+    gw_evbatch_t ev = { 0 };
+    const char *why = NULL;
+    json_t *j = gw_env_to_json(d->env);
+    int rc = GW_ENOMEM;
+
+    if (j == NULL || (ctx->new_env = gw_env_from_json(j, &why)) == NULL)
+        goto out;
+    if ((rc = ctx->edit(ctx->new_env, ctx->edit_arg)) < 0)
+        goto out;
+    rc = GW_ENOMEM;
+    if ((ctx->new_json = gw_env_to_text(ctx->new_env)) == NULL)
+        goto out;
+    if (gw_trace_on())
+        gw_trace_envf(d->env, GW_TRACE_STATE, "replace by %s: only in the store, changed there "
+                      "while still queued", ctx->owner);
+    gw_event_add(&ev, d, ctx->new_json, "replaced", ctx->owner);
+    rc = db_dlv_replace(ctx->id, ctx->new_json, ctx->new_env->expires_at, &ev,
+                        gw_cancel_on_change, ctx);
+    if (rc < 0)
+        gw_evbatch_clear(&ev);
+out:
+    if (rc < 0)
+        GW_WARN("core", "%s: not replaced: %s%s%s", ctx->id, gw_strerror(rc), why ? ": " : "",
+                why ? why : "");
+    json_decref(j);
+    return rc;
+}
+
+/* Core thread: the row is read (or was not queued); check its owner and
+ * ask for the change. */
+static void gw_cancel_on_read(void *arg, int rc)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    gw_delivery_t *d = ctx->row;
+    char detail[96];
+
+    if (rc < 0)
+        goto out_stopped; /* the core stopped: its queues are gone */
+    rc = ctx->row_rc < 0 ? ctx->row_rc : GW_ENOTFOUND;
+    if (d == NULL || !gw_cancel_pick(d, ctx))
+        goto out_answer; /* not queued, or another account's: as unknown */
+    ctx->row_rc = 0;
+    if (ctx->edit != NULL) {
+        rc = gw_cancel_replace_row(ctx);
+    } else {
+        snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
+        ctx->row = NULL; /* gw_core_cancel_stored takes it over on success */
+        rc = gw_core_cancel_stored(d, detail, gw_cancel_on_change, ctx);
+        if (rc < 0)
+            ctx->row = d;
+    }
+    if (rc == 0)
+        return;
+out_answer:
+    gw_cq_unhold_id(ctx->id, 0, NULL, NULL);
+out_stopped:
+    ctx->cb(ctx->arg, rc);
+    gw_cancel_ctx_free(ctx);
+}
+
 /* One reference of ctx->pending dropped; the last answers. */
 static void gw_cancel_unpend(gw_cancel_ctx_t *ctx)
 {
@@ -145,6 +331,115 @@ static void gw_cancel_on_commit(void *arg, int rc, int64_t qseq)
     gw_cancel_unpend(ctx);
 }
 
+/* ---- by addresses, in the store ------------------------------------------------ */
+
+#define GW_CANCEL_STORE_MAX 1000 /* rows of one cancel by addresses read from the store */
+
+/* One row of a cancel by addresses whose change runs in the store. */
+typedef struct gw_cancel_row_ticket {
+    gw_cancel_ctx_t *ctx;
+    char id[GW_ENV_ID_LEN + 1];
+    int rc;
+} gw_cancel_row_ticket_t;
+
+static void gw_cancel_on_matched(void *arg, int rc);
+
+static void gw_cancel_row_add(gw_delivery_t *d, char *env_json, void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    d->env_json = env_json;
+    d->qnext = ctx->row;
+    ctx->row = d;
+}
+
+/* Pool thread: the account's queued rows between the two addresses. */
+static void gw_cancel_match(void *arg)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    ctx->row_rc = db_msgs_queued_from(ctx->owner, ctx->from, ctx->to, GW_CANCEL_STORE_MAX,
+                                      gw_cancel_row_add, ctx);
+    if (gw_cq_call(gw_cancel_on_matched, ctx) != 0) {
+        GW_ERR("core", "cancel by %s: its look in the store lost its way back", ctx->owner);
+        gw_cancel_unpend(ctx);
+    }
+}
+
+/* Writer thread: the cancels withdrawn from memory have committed (their
+ * rows are failed, so the store's look does not find them again). */
+static void gw_cancel_match_after(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_ctx_t *ctx = arg;
+
+    (void)qseq;
+    if (rc < 0 || gw_work_submit(gw_cancel_match, ctx) != 0)
+        gw_cancel_unpend(ctx);
+}
+
+/* Core thread: one row's conditional change is known. */
+static void gw_cancel_on_row_stored(void *arg, int rc)
+{
+    gw_cancel_row_ticket_t *t = arg;
+
+    if (rc == 0)
+        gw_cq_unhold_id(t->id, t->rc == 0, NULL, NULL);
+    gw_stat_add(t->rc == 0 ? gw_cancel_st_stored : gw_cancel_st_late, 1);
+    if (t->rc == 0) {
+        GW_INFO("core", "%s: cancelled in the store by %s", t->id, t->ctx->owner);
+        __atomic_add_fetch(&t->ctx->done, 1, __ATOMIC_ACQ_REL);
+    }
+    gw_cancel_unpend(t->ctx);
+    free(t);
+}
+
+/* Writer thread: a row's conditional change committed or found it gone. */
+static void gw_cancel_on_row_change(void *arg, int rc, int64_t qseq)
+{
+    gw_cancel_row_ticket_t *t = arg;
+
+    (void)qseq;
+    t->rc = rc;
+    if (gw_cq_call(gw_cancel_on_row_stored, t) != 0) {
+        if (rc == 0)
+            __atomic_add_fetch(&t->ctx->done, 1, __ATOMIC_ACQ_REL);
+        gw_cancel_unpend(t->ctx);
+        free(t);
+    }
+}
+
+/* Core thread: cancel each matched row in the store (one a change of
+ * which runs already, as one withdrawn from memory, is left to it). */
+static void gw_cancel_on_matched(void *arg, int rc)
+{
+    gw_cancel_ctx_t *ctx = arg;
+    char detail[96];
+    gw_delivery_t *d, *next;
+
+    snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
+    for (d = ctx->row, ctx->row = NULL; d != NULL; d = next) {
+        gw_cancel_row_ticket_t *t = NULL;
+        next = d->qnext;
+        d->qnext = NULL;
+        if (rc < 0 || !gw_cancel_pick(d, ctx) || (t = calloc(1, sizeof *t)) == NULL ||
+            gw_cq_hold_id(d->env->id) < 0) {
+            free(t);
+            gw_dlv_free(d);
+            continue;
+        }
+        t->ctx = ctx;
+        memcpy(t->id, d->env->id, sizeof t->id);
+        __atomic_add_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
+        if (gw_core_cancel_stored(d, detail, gw_cancel_on_row_change, t) < 0) {
+            __atomic_sub_fetch(&ctx->pending, 1, __ATOMIC_ACQ_REL);
+            gw_cq_unhold_id(t->id, 0, NULL, NULL);
+            gw_dlv_free(d);
+            free(t);
+        }
+    }
+    gw_cancel_unpend(ctx); /* the hand-over's own */
+}
+
 /* Core thread: hand every withdrawn delivery to the writer as failed. */
 static void gw_cancel_on_withdrawn(void *arg, int n)
 {
@@ -152,7 +447,7 @@ static void gw_cancel_on_withdrawn(void *arg, int n)
     char detail[96];
     gw_delivery_t *d, *next;
 
-    if (gw_cancel_look_again(ctx, n))
+    if (gw_cancel_look_again(ctx, n) || gw_cancel_store(ctx, n))
         return;
     snprintf(detail, sizeof detail, "cancelled by %.80s", ctx->owner);
     __atomic_store_n(&ctx->pending, 1, __ATOMIC_RELEASE); /* this hand-over's own */
@@ -171,6 +466,11 @@ static void gw_cancel_on_withdrawn(void *arg, int n)
         }
     }
     ctx->list = NULL;
+    /* by addresses, the store may hold more of them (a spilled queue):
+     * looked for there once the withdrawn ones committed, the hand-over's
+     * own reference kept until then */
+    if (!ctx->id[0] && n >= 0 && db_writer_after(gw_cancel_match_after, ctx) == 0)
+        return;
     gw_cancel_unpend(ctx);
 }
 
@@ -247,7 +547,7 @@ static void gw_replace_on_withdrawn(void *arg, int n)
     const char *why = NULL;
     int rc = GW_ENOTFOUND;
 
-    if (gw_cancel_look_again(ctx, n))
+    if (gw_cancel_look_again(ctx, n) || gw_cancel_store(ctx, n))
         return;
     if (n <= 0 || d == NULL)
         goto out_answer;

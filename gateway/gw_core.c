@@ -31,8 +31,8 @@
  * out of queued, and bound admission.
  *
  * Threads: accept on adapter threads; continuations on the writer thread;
- * outcomes on adapter threads; begin_send / expire / move / cancel_one
- * on the core thread.
+ * outcomes on adapter threads; begin_send / expire / move / cancel_one /
+ * cancel_stored on the core thread.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -539,6 +539,57 @@ int gw_core_cancel_one(gw_delivery_t *d, const char *detail, db_commit_cb_t then
     return rc;
 }
 
+typedef struct gw_core_stored_ctx {
+    char target[GW_NAME_MAX];
+    db_commit_cb_t then;
+    void *arg;
+} gw_core_stored_ctx_t;
+
+/* Writer thread: a conditional cancel committed; counted only when it
+ * changed the row. */
+static void gw_core_on_cancel_stored(void *arg, int rc, int64_t qseq)
+{
+    gw_core_stored_ctx_t *ctx = arg;
+
+    if (rc == 0) {
+        gw_cq_backlog_add(ctx->target, -1);
+        gw_stat_add(gw_core_st_status[GW_ST_FAILED], 1);
+    }
+    ctx->then(ctx->arg, rc, qseq);
+    free(ctx);
+}
+
+int gw_core_cancel_stored(gw_delivery_t *d, const char *detail, db_commit_cb_t then, void *arg)
+{
+    gw_core_stored_ctx_t *ctx = calloc(1, sizeof *ctx);
+    gw_evbatch_t ev = { 0 };
+    int rc = GW_ENOMEM;
+
+    if (ctx == NULL)
+        goto out_free;
+    gw_strlcpy(ctx->target, gw_dlv_target(d), sizeof ctx->target);
+    ctx->then = then;
+    ctx->arg = arg;
+    d->status = GW_ST_FAILED;
+    gw_dlv_set_reason(d, 0, "cancelled");
+    if (gw_trace_on())
+        gw_trace_state(d, detail);
+    gw_event_add(&ev, d, d->env_json, "cancelled", detail);
+    rc = db_dlv_update_if_queued(d, &ev, gw_core_on_cancel_stored, ctx);
+    if (rc < 0) {
+        gw_evbatch_clear(&ev);
+        GW_ERR("core", "%s: cancel not queued for the store: %s", d->env->id, gw_strerror(rc));
+        goto out_free;
+    }
+    gw_dlv_free(d);
+    return GW_OK;
+
+out_free:
+    free(ctx);
+    d->status = GW_ST_QUEUED;
+    return rc;
+}
+
 /* Count one attempt on the current target. */
 static void gw_core_count_attempt(gw_delivery_t *d)
 {
@@ -806,6 +857,7 @@ int gw_core_start(void)
         memcpy(names[i], name, sizeof name);
         gw_core_st_status[i] = gw_stat(names[i], help[i]);
     }
+    gw_cancel_stats();
     gw_core_st_accepted = gw_stat("core.accepted", "messages accepted (durably stored)");
     gw_core_st_noroute = gw_stat("core.no_route", "messages refused: no route");
     gw_core_st_rejected = gw_stat("core.rejected", "messages refused by a routing rule (reject, rate limit)");

@@ -155,12 +155,13 @@ int gw_core_query(const char *id, gw_query_cb_t cb, void *arg);
  * message id, or (id NULL) every message from address from to address to
  * (both normalised as gw_addr_normalise does for inbound ones).  Each
  * message the core thread still holds queued goes queued -> failed
- * (reason "cancelled", event message.cancelled); cb(arg, 0) runs on the
- * writer thread once all of them committed, or cb(arg, GW_ENOTFOUND)
+ * (reason "cancelled", event message.cancelled), and so does one that
+ * waits only in the store of a spilled queue, while its row is still
+ * queued.  cb(arg, 0) runs on the writer thread (the core thread when one
+ * was in the store) once all of them committed, or cb(arg, GW_ENOTFOUND)
  * when none was withdrawable (sending or later, final, someone else's,
- * unknown, or a spilled queue's row that is only in the store).  Returns
- * 0, or GW_EINVAL / GW_ENOMEM (cb never runs).  Any thread; never
- * blocks. */
+ * unknown).  Returns 0, or
+ * GW_EINVAL / GW_ENOMEM (cb never runs).  Any thread; never blocks. */
 int gw_core_cancel(const char *owner, const char *id, const gw_addr_t *from, const gw_addr_t *to,
                    gw_ack_cb_t cb, void *arg);
 /* Change a copy of a queued message's envelope (SMPP replace_sm): runs on
@@ -169,11 +170,14 @@ typedef int (*gw_edit_fn_t)(gw_envelope_t *env, void *arg);
 /* Replace the content of owner's queued message id by edit's copy: the
  * new envelope is committed (event message.replaced), then the message
  * goes on waiting in its queue with it and cb(arg, 0) runs on the writer
- * thread.  cb(arg, GW_ENOTFOUND) when it is not withdrawable (as
- * gw_core_cancel), or edit's error.  edit_arg must stay valid until cb.
- * Returns 0, or GW_EINVAL / GW_ENOMEM (cb never runs).  Any thread. */
+ * thread (the core thread for one only in the store).  cb(arg,
+ * GW_ENOTFOUND) when it is not withdrawable (as gw_core_cancel), or
+ * edit's error.  edit_arg must stay valid until cb.  Returns 0, or
+ * GW_EINVAL / GW_ENOMEM (cb never runs).  Any thread. */
 int gw_core_replace(const char *owner, const char *id, gw_edit_fn_t edit, void *edit_arg,
                     gw_ack_cb_t cb, void *arg);
+/* The counters of cancels and replaces in the store; gw_core_start. */
+void gw_cancel_stats(void);
 
 /* Start-up: re-offer every message the store holds as received, queued or
  * sending; those found sending (a crash while they were with a peer) are

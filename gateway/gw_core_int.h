@@ -16,6 +16,12 @@
  *                       writer thread after the commit.  0: d is freed;
  *                       an error: nothing changed, d stays the caller's
  *                       (gw_cancel.c, for a delivery gw_cq_withdraw took)
+ *   gw_core_cancel_stored  the same for a delivery read from the store (a
+ *                       message no queue holds): the row changes only if
+ *                       it is still queued; then(arg, rc) with rc 0, or
+ *                       GW_ENOTFOUND when it was not (nothing written,
+ *                       nothing counted).  0: d is freed; an error: d
+ *                       stays the caller's
  *
  * Threads: the core thread; gw_core_send_direct any thread.
  */
@@ -33,5 +39,6 @@ void gw_core_send_direct(gw_delivery_t *d);
 void gw_core_expire(gw_delivery_t *d);
 void gw_core_move(gw_delivery_t *d, const char *why);
 int gw_core_cancel_one(gw_delivery_t *d, const char *detail, db_commit_cb_t then, void *arg);
+int gw_core_cancel_stored(gw_delivery_t *d, const char *detail, db_commit_cb_t then, void *arg);
 
 #endif

@@ -40,6 +40,20 @@
  * come due they are kept if cursor passed them and dropped (to be paged)
  * if not.  Start-up is a spill from qseq 0.
  *
+ * Rows changed behind the pager.  A cancel or replace of a message no
+ * list may safely give up (gw_cancel.c: only in the store, held aside, or
+ * above a spilled cursor) holds its id (gw_cq_hold_id) while the writer
+ * changes the row only if it is still queued.  Every copy memory has is
+ * taken then, and every copy that arrives - a page read before the
+ * commit, a hand-over - is caught, so none is sent before the outcome is
+ * known; then the copies are freed (cancelled), renewed (replaced) or
+ * put back (nothing changed: the row had left its queue).  Pages are read
+ * on the pool and merged here, so one read before the commit can be
+ * merged after it: an entry lives until every page asked for before its
+ * outcome came back (page_no), and in that time a cancelled id's copies
+ * are freed and a replaced one's renewed.  Put back, a copy above the
+ * first held row returns among the held rows, where no page reads.
+ *
  * The sweep, every core.sweep_ms: expires what the queues hold and, for a
  * spilled queue, the store's rows beyond its cursor; expires submitted
  * messages whose receipt did not come in core.receipt_wait_s; purges final
@@ -47,8 +61,9 @@
  * the deliveries of a target that stayed down core.failover_after_s to the
  * next target of their plan.
  *
- * Threads: the entry points of gw_cq.h from any thread; the rest on the
- * core thread; page reads on the worker pool.
+ * Threads: the entry points of gw_cq.h from any thread (but
+ * gw_cq_hold_id / gw_cq_unhold_id: the core thread); the rest on the core
+ * thread; page reads on the worker pool.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -95,6 +110,7 @@ typedef struct gw_cq {
     int64_t tokens_us;        /* when tokens was last refilled */
     struct event *tput_ev;    /* the pump again when the next token is due */
     int64_t page_inflight;    /* ms when the page read was asked for; 0: none */
+    int64_t page_no;          /* its number (gw_cq_page_no) while it is read */
     int64_t cursor;
     int64_t down_since;       /* ms; 0 while it takes what waits */
 } gw_cq_t;
@@ -107,6 +123,7 @@ typedef enum {
     GW_CQ_SWEPT,
     GW_CQ_SEED,
     GW_CQ_WITHDRAW,
+    GW_CQ_CALL,
 } gw_cq_cmd_kind_t;
 
 typedef struct gw_cq_cmd {
@@ -114,7 +131,7 @@ typedef struct gw_cq_cmd {
     gw_delivery_t *d;         /* READY, RETRY: owned; PAGE: a list (qnext) */
     gw_cq_t *q;               /* KICK, PAGE, SWEPT */
     int n, asked;             /* PAGE */
-    gw_cq_pick_fn_t pick;     /* WITHDRAW */
+    gw_cq_pick_fn_t pick;     /* WITHDRAW; done also CALL's */
     void (*each)(gw_delivery_t *d, void *arg);
     void (*done)(void *arg, int n);
     void *arg;
@@ -134,7 +151,24 @@ static int gw_cq_running;
 static int gw_cq_rw_inflight, gw_cq_purge_inflight; /* core thread */
 static int gw_cq_quiet; /* atomic: stopping, feed nothing more */
 static gw_stat_t *gw_cq_st_spills, *gw_cq_st_pages, *gw_cq_st_paged, *gw_cq_st_dropped,
-    *gw_cq_st_swept, *gw_cq_st_purged, *gw_cq_st_moved;
+    *gw_cq_st_swept, *gw_cq_st_purged, *gw_cq_st_moved, *gw_cq_st_caught;
+
+/* A message whose row the core changes in the store without holding it
+ * (gw_cq_hold): what arrives of it meanwhile is caught here. */
+typedef struct gw_cq_held {
+    struct gw_cq_held *next;
+    char id[GW_ENV_ID_LEN + 1];
+    gw_delivery_t *copies;    /* caught while the change runs (qnext) */
+    int open;                 /* the change's outcome is not known yet */
+    int gone;                 /* it committed and the row is final */
+    gw_envelope_t *env;       /* it committed a new envelope (a reference) */
+    char *env_json;
+    int64_t page_no;          /* the pages asked for when the outcome was known */
+} gw_cq_held_t;
+static gw_cq_held_t *gw_cq_held;  /* core thread */
+static int64_t gw_cq_page_no;     /* core thread: pages asked for so far */
+static int gw_cq_held_catch(gw_delivery_t *d);
+static void gw_cq_held_gc(void);
 
 static void gw_cq_pump(gw_cq_t *q);
 static int gw_cq_conn_room(gw_connector_t *c);
@@ -226,7 +260,7 @@ static void gw_cq_cmd_free(void *item)
     gw_cq_cmd_t *cmd = item;
     gw_delivery_t *d, *next;
 
-    if (cmd->kind == GW_CQ_WITHDRAW)
+    if (cmd->kind == GW_CQ_WITHDRAW || cmd->kind == GW_CQ_CALL)
         cmd->done(cmd->arg, GW_ESTOPPED); /* the core stopped before it ran */
     for (d = cmd->d; d != NULL; d = next) {
         next = cmd->kind == GW_CQ_PAGE ? d->qnext : NULL;
@@ -533,6 +567,7 @@ static void gw_cq_page_request(gw_cq_t *q)
     job->before = q->side ? q->side->qseq : INT64_MAX;
     job->limit = max - q->nmem;
     q->page_inflight = gw_now_ms();
+    q->page_no = ++gw_cq_page_no;
     if (gw_work_submit(gw_cq_page_run, job) != 0) {
         q->page_inflight = 0; /* the pool is busy: the next pump asks again */
         free(job->cmd);
@@ -576,7 +611,9 @@ static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
         d->qnext = NULL;
         if (d->qseq > q->cursor)
             q->cursor = d->qseq;
-        if (gw_cq_in_retry(q, d->env->id)) {
+        if (gw_cq_held != NULL && gw_cq_held_catch(d)) {
+            continue; /* being changed in the store: read before that committed */
+        } else if (gw_cq_in_retry(q, d->env->id)) {
             gw_dlv_free(d); /* the retry list has it */
         } else if (d->next_at > now) {
             gw_cq_add_retry(q, d);
@@ -588,6 +625,7 @@ static void gw_cq_on_page(gw_cq_t *q, gw_delivery_t *list, int n, int asked)
         gw_stat_add(gw_cq_st_paged, n);
     if (n >= 0 && n < asked)
         gw_cq_take_side(q);
+    gw_cq_held_gc();
 }
 
 /* ---- pumping (core thread) ------------------------------------------------- */
@@ -931,6 +969,187 @@ int gw_cq_withdraw(gw_cq_pick_fn_t pick, void (*each)(gw_delivery_t *d, void *ar
     return GW_OK;
 }
 
+/* ---- rows changed in the store (core thread) --------------------------------- */
+
+static gw_cq_held_t *gw_cq_held_find(const char *id)
+{
+    for (gw_cq_held_t *h = gw_cq_held; h; h = h->next)
+        if (strcmp(h->id, id) == 0)
+            return h;
+    return NULL;
+}
+
+/* Give d the new content of h; 0, or GW_ENOMEM (d unchanged). */
+static int gw_cq_held_renew(const gw_cq_held_t *h, gw_delivery_t *d)
+{
+    char *json = strdup(h->env_json);
+
+    if (json == NULL)
+        return GW_ENOMEM;
+    gw_env_unref(d->env);
+    d->env = gw_env_ref(h->env);
+    free(d->env_json);
+    d->env_json = json;
+    return GW_OK;
+}
+
+/* d arrives (a page, a hand-over): 1 when it was caught (kept in its
+ * entry while the change runs, or freed: the row is final), 0 when the
+ * caller goes on with it (given the new content of a replace). */
+static int gw_cq_held_catch(gw_delivery_t *d)
+{
+    gw_cq_held_t *h = gw_cq_held_find(d->env->id);
+
+    if (h == NULL)
+        return 0;
+    gw_stat_add(gw_cq_st_caught, 1);
+    if (h->open) {
+        d->qnext = h->copies;
+        h->copies = d;
+        return 1;
+    }
+    if (h->gone || gw_cq_held_renew(h, d) < 0) {
+        if (!h->gone)
+            GW_ERR("core", "%s: out of memory: it waits in the store for a restart", h->id);
+        gw_dlv_free(d); /* read before its cancel committed: the row is final */
+        return 1;
+    }
+    return 0;
+}
+
+/* An entry whose outcome is known goes once no page asked for before it
+ * can still bring an old copy. */
+static void gw_cq_held_gc(void)
+{
+    int n = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE);
+    gw_cq_held_t **pp = &gw_cq_held;
+
+    while (*pp) {
+        gw_cq_held_t *h = *pp;
+        int old = h->open;
+        for (int i = 0; !old && i < n; i++)
+            old = gw_cq_all[i]->page_inflight && gw_cq_all[i]->page_no <= h->page_no;
+        if (old) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        gw_env_unref(h->env);
+        free(h->env_json);
+        free(h);
+    }
+}
+
+/* Move every delivery of id from the list at *pp onto *out; the count. */
+static int gw_cq_held_take(gw_delivery_t **pp, const char *id, gw_delivery_t **out)
+{
+    int n = 0;
+
+    while (*pp) {
+        gw_delivery_t *d = *pp;
+        if (strcmp(d->env->id, id) != 0) {
+            pp = &d->qnext;
+            continue;
+        }
+        *pp = d->qnext;
+        d->qnext = *out;
+        *out = d;
+        n++;
+    }
+    return n;
+}
+
+int gw_cq_hold_id(const char *id)
+{
+    int nq = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE);
+    gw_cq_held_t *h;
+
+    if (gw_cq_held_find(id) != NULL)
+        return GW_EEXIST;
+    if ((h = calloc(1, sizeof *h)) == NULL)
+        return GW_ENOMEM;
+    gw_strlcpy(h->id, id, sizeof h->id);
+    h->open = 1;
+    h->next = gw_cq_held;
+    gw_cq_held = h;
+    /* what memory holds of it but the withdrawal would not take (above a
+     * spilled queue's cursor, or held aside) is caught too */
+    for (int i = 0; i < nq; i++) {
+        gw_cq_t *q = gw_cq_all[i];
+        int n = gw_cq_held_take(&q->head, id, &h->copies);
+        q->nmem -= n;
+        gw_cq_retail(q);
+        if ((n = gw_cq_held_take(&q->retry, id, &h->copies)) > 0) {
+            q->nretry -= n;
+            gw_cq_arm_retry(q);
+        }
+        q->nside -= gw_cq_held_take(&q->side, id, &h->copies);
+        q->side_tail = NULL;
+        for (gw_delivery_t *d = q->side; d; d = d->qnext)
+            q->side_tail = d;
+        gw_cq_publish(q);
+    }
+    return GW_OK;
+}
+
+void gw_cq_unhold_id(const char *id, int gone, gw_envelope_t *env, const char *env_json)
+{
+    gw_cq_held_t *h = gw_cq_held_find(id);
+    gw_delivery_t *d, *next;
+
+    if (h == NULL || !h->open)
+        return;
+    h->open = 0;
+    h->gone = gone;
+    if (env != NULL && (h->env_json = strdup(env_json)) != NULL)
+        h->env = gw_env_ref(env);
+    if (env != NULL && h->env == NULL) {
+        GW_ERR("core", "%s: out of memory: its new content waits in the store for a restart", id);
+        h->gone = gone = 1; /* no copy with the old content may be sent */
+    }
+    h->page_no = gw_cq_page_no;
+    if (h->env == NULL && !gone)
+        h->page_no = 0; /* nothing changed: no copy is old */
+    for (d = h->copies; d; d = next) {
+        gw_cq_t *q;
+        next = d->qnext;
+        d->qnext = NULL;
+        if (gone || (h->env != NULL && gw_cq_held_renew(h, d) < 0) ||
+            (q = gw_cq_get(gw_dlv_target(d))) == NULL) {
+            gw_dlv_free(d); /* cancelled; else its row waits in the store for a restart */
+            continue;
+        }
+        if (d->next_at > gw_now_ms())
+            gw_cq_add_retry(q, d);
+        else if (q->spilled && d->qseq > q->cursor && q->side != NULL &&
+                 d->qseq > q->side->qseq)
+            gw_cq_hold(q, d); /* back among the held rows: no page reads past the first */
+        else
+            gw_cq_take(q, d);
+        gw_cq_pump(q);
+    }
+    h->copies = NULL;
+    gw_cq_held_gc();
+}
+
+int gw_cq_call(void (*fn)(void *arg, int rc), void *arg)
+{
+    gw_cq_cmd_t *cmd = calloc(1, sizeof(*cmd));
+
+    if (cmd == NULL || gw_cq_inq == NULL) {
+        free(cmd);
+        return GW_ENOMEM;
+    }
+    cmd->kind = GW_CQ_CALL;
+    cmd->done = fn;
+    cmd->arg = arg;
+    if (gw_queue_push(gw_cq_inq, cmd) != 0) {
+        free(cmd);
+        return GW_ENOMEM;
+    }
+    return GW_OK;
+}
+
 /* ---- the core thread -------------------------------------------------------- */
 
 static void gw_cq_on_cmd(void *item, void *arg)
@@ -945,6 +1164,10 @@ static void gw_cq_on_cmd(void *item, void *arg)
         q = gw_cq_get(gw_dlv_target(cmd->d));
         if (q == NULL) {
             gw_dlv_free(cmd->d); /* logged; its row waits in the store */
+            break;
+        }
+        if (gw_cq_held != NULL && gw_cq_held_catch(cmd->d)) {
+            cmd->d = NULL;
             break;
         }
         if (cmd->kind == GW_CQ_RETRY && cmd->d->next_at > gw_now_ms())
@@ -975,6 +1198,9 @@ static void gw_cq_on_cmd(void *item, void *arg)
     case GW_CQ_WITHDRAW:
         gw_cq_on_withdraw(cmd);
         break;
+    case GW_CQ_CALL:
+        cmd->done(cmd->arg, 0);
+        break;
     }
     free(cmd);
 }
@@ -999,6 +1225,9 @@ int gw_cq_start(void)
     gw_cq_st_swept = gw_stat("core.swept", "messages expired by the sweep in the store");
     gw_cq_st_purged = gw_stat("core.purged", "done messages purged (final, or submitted without a receipt to wait for)");
     gw_cq_st_moved = gw_stat("core.moved", "messages moved off a target that stayed down");
+    gw_cq_st_caught = gw_stat("core.queue_held_copies",
+                              "copies of a message being cancelled or replaced in the store "
+                              "that a page or a hand-over brought meanwhile");
     gw_cq_base = event_base_new();
     gw_cq_inq = gw_queue_new(0, gw_cq_cmd_free);
     if (gw_cq_base == NULL || gw_cq_inq == NULL ||
@@ -1098,6 +1327,17 @@ void gw_cq_stop(void)
         gw_cq_all[i] = NULL;
     }
     __atomic_store_n(&gw_cq_n, 0, __ATOMIC_RELEASE);
+    while (gw_cq_held != NULL) {
+        gw_cq_held_t *h = gw_cq_held;
+        gw_cq_held = h->next;
+        for (gw_delivery_t *d = h->copies, *next; d; d = next) {
+            next = d->qnext;
+            gw_dlv_free(d);
+        }
+        gw_env_unref(h->env);
+        free(h->env_json);
+        free(h);
+    }
     if (gw_cq_sweep_ev)
         event_free(gw_cq_sweep_ev);
     gw_cq_sweep_ev = NULL;

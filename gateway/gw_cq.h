@@ -76,12 +76,33 @@ void gw_cq_backlog_add(const char *name, int64_t delta);
  * again are taken (qseq <= the queue's cursor, or any while the queue is
  * not spilled), so a withdrawn row never comes back through the pager
  * while its change is being committed; arrivals held aside while a queue
- * is spilled, and rows only in the store, are not withdrawn.  done gets
+ * is spilled, and rows only in the store, are not withdrawn (gw_cq_hold_id
+ * is their way).  done gets
  * GW_ESTOPPED when the core stopped first.  Any thread; 0 or GW_ENOMEM
  * (nothing runs). */
 typedef int (*gw_cq_pick_fn_t)(const gw_delivery_t *d, void *arg);
 int gw_cq_withdraw(gw_cq_pick_fn_t pick, void (*each)(gw_delivery_t *d, void *arg),
                    void (*done)(void *arg, int n), void *arg);
+
+/* A message that waits only in the store (gw_cancel.c): its row is
+ * changed by a conditional writer job, and until that outcome is known
+ * the core must not send, nor keep, any copy of it.  gw_cq_hold_id(id)
+ * takes every copy memory holds (held aside, or above a spilled queue's
+ * cursor) and catches every one that arrives (a page, a hand-over) while
+ * the change runs; 0, GW_EEXIST (another change of id runs) or
+ * GW_ENOMEM.  gw_cq_unhold_id(id, gone, env, env_json) with the outcome:
+ * gone, the row is final (its copies freed); env (borrowed, with its
+ * text), the row committed a new envelope (its copies take it and go back
+ * to their queues); neither, nothing changed (its copies go back as they
+ * were).  After a change the entry lives until every page asked for
+ * before its outcome was known has come back, so a page read before the
+ * commit and merged after it cannot bring the old row back.  Both on the
+ * core thread. */
+int gw_cq_hold_id(const char *id);
+void gw_cq_unhold_id(const char *id, int gone, gw_envelope_t *env, const char *env_json);
+/* fn(arg, 0) on the core thread, or fn(arg, GW_ESTOPPED) when it stopped
+ * first.  Any thread; 0 or GW_ENOMEM (fn never runs). */
+int gw_cq_call(void (*fn)(void *arg, int rc), void *arg);
 
 /* Start-up: seed the queues from the store (counts; every queue pages
  * in).  Main thread, after gw_cq_start.  Returns the number of queued

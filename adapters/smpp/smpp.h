@@ -171,7 +171,8 @@ void smpp_out_free(smpp_out_t *o);
 int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
                   const char *default_src, smpp_out_bufs_t *b, smpp_sm_fields_t *f);
 /* The validity_period of a submit_sm for env sent at now_ms: when its
- * sender set one (tag "validity_s", e.g. SIP X-SMS-Validity), the time
+ * sender set one (tag "validity_s": SIP X-SMS-Validity, an SMPP
+ * customer's validity_period), the time
  * left to its expiry in SMPP 3.4 relative form "YYMMDDhhmmss000R" written
  * into b->validity; else NULL (the SMSC's default). */
 const char *smpp_out_validity(const gw_envelope_t *env, int64_t now_ms, smpp_out_bufs_t *b);
@@ -612,6 +613,16 @@ typedef struct smpp_replace_req {
     uint8_t registered_delivery, sm_default_msg_id, sm_length;
     uint8_t sm[SMPP_WIRE_SM_MAX];
 } smpp_replace_req_t;
+/* Pure (smpp_time.c): an SMPP time (SMPP 3.4 7.1.1: "" or 16 characters,
+ * absolute with its UTC offset or 'R' relative to now_ms) into *out_ms,
+ * ms since the epoch (0 for "").  0, or GW_EINVAL (the caller answers
+ * ESME_RINVEXPIRY / ESME_RINVSCHED). */
+int smpp_time_parse(const char *s, int64_t now_ms, int64_t *out_ms);
+/* A customer's validity_period onto env: its expires_at and the tag
+ * validity_s (the seconds left at now_ms); "" leaves env as it is.  0,
+ * GW_ENOMEM, or ESME_RINVEXPIRY (positive: the status to answer) for a
+ * time smpp_time_parse refuses. */
+int smpp_env_validity(gw_envelope_t *env, const char *validity, int64_t now_ms);
 /* Pure: a cancel_sm / replace_sm pdu of len octets (header included)
  * into c / r.  0, or GW_EINVAL for a body that is too short, has a field
  * past its SMPP 3.4 maximum, or goes on past its last field. */

@@ -8,9 +8,10 @@
  * does gets generic_nack ESME_RINVCMDLEN, and the session stays.
  *
  * The core decides (gateway/gw_cancel.c): the queue's own thread withdraws
- * the message if it still waits there, so a message is cancelled or sent,
- * never both, and the change is committed before we answer.  Neither call
- * reads the store, so nothing here blocks; the answer comes back from the
+ * the message if it still waits there, in memory or only in the store of
+ * a spilled queue, so a message is cancelled or sent, never both, and the
+ * change is committed before we answer.  Nothing here blocks (a row the
+ * core reads is read on the worker pool); the answer comes back from the
  * writer (or core) thread as SMPP_W_CANCEL work.
  *
  *   cancel_sm   message_id: that message; message_id "": every queued
@@ -24,11 +25,13 @@
  *               ESME_RINVMSGID for an id that cannot be one of ours (not
  *               26 characters).
  *   replace_sm  message_id's short_message (decoded with the data_coding
- *               the message was submitted with) and registered_delivery
- *               replaced; schedule_delivery_time and validity_period are
- *               read and, as in submit_sm, not applied.  ESME_ROK once
- *               committed, else ESME_RREPLACEFAIL (ESME_RINVMSGID as
- *               above).
+ *               the message was submitted with), registered_delivery and,
+ *               when given, validity_period (absolute or relative to the
+ *               replace: smpp_env_validity, as for submit_sm) replaced;
+ *               schedule_delivery_time is read and, as in submit_sm, not
+ *               applied.  ESME_ROK once committed, else ESME_RREPLACEFAIL
+ *               (ESME_RINVMSGID as above; ESME_RINVEXPIRY for a
+ *               validity_period that is no SMPP time).
  *
  * Threads: the SMPP thread, but smpp_cancel_cb (writer or core thread,
  * only queues) and smpp_replace_edit (core thread, pure codec).
@@ -146,6 +149,8 @@ static int smpp_replace_edit(gw_envelope_t *env, void *arg)
     if (rc == 0) {
         env->body_len = env->binary || smpp_text_is_binary(dc) ? r->sm_length : strlen(env->body);
         env->registered_delivery = r->registered_delivery;
+        /* checked on the SMPP thread; relative to the replace */
+        rc = smpp_env_validity(env, r->validity, gw_now_ms()) == 0 ? GW_OK : GW_ENOMEM;
     }
     return rc;
 }
@@ -219,6 +224,7 @@ void smpp_replace_sm(smpp_session_t *s, const char *owner, const smpp_hdr_t *h,
 {
     smpp_cancel_ticket_t *t;
     uint32_t status = ESME_RSYSERR;
+    int64_t expires;
 
     gw_stat_add(smpp_cancel_st_replace, 1);
     if ((t = smpp_cancel_ticket(s, h, REPLACE_SM_RESP)) == NULL)
@@ -230,6 +236,10 @@ void smpp_replace_sm(smpp_session_t *s, const char *owner, const smpp_hdr_t *h,
     }
     if (strlen(t->rep.message_id) != GW_ENV_ID_LEN) {
         status = ESME_RINVMSGID;
+        goto out_free;
+    }
+    if (smpp_time_parse(t->rep.validity, gw_now_ms(), &expires) < 0) {
+        status = ESME_RINVEXPIRY;
         goto out_free;
     }
     /* t (with the new content) stays valid until smpp_cancel_cb frees it */

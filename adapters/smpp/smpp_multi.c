@@ -85,6 +85,7 @@ static void smpp_multi_offer(smpp_multi_t *m, int i, const uint8_t *pdu, size_t 
 
     if (smpp_wire_header(pdu, len, &h, &why) == 0 && smpp_wire_decode_sm(pdu, len, &f, &why) == 0 &&
         (env = gw_env_new()) != NULL && (rc = smpp_env_fill(env, &f)) == 0 &&
+        (rc = smpp_env_validity(env, f.validity_period, gw_now_ms())) == 0 &&
         (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
          gw_env_set_str(&env->source.connector, conn_name, (size_t)-1) < 0 ||
          gw_env_set_str(&env->source.peer, peer, (size_t)-1) < 0))
@@ -98,7 +99,8 @@ static void smpp_multi_offer(smpp_multi_t *m, int i, const uint8_t *pdu, size_t 
     }
     if (rc != 0) {
         free(t);
-        d->status = rc == GW_EREJECTED ? (uint32_t)gw_core_refusal()->smpp_status
+        d->status = rc > 0               ? (uint32_t)rc /* ESME_RINVEXPIRY */
+                    : rc == GW_EREJECTED ? (uint32_t)gw_core_refusal()->smpp_status
                     : rc == GW_EFULL   ? ESME_RTHROTTLED
                     : rc == GW_ENOMEM  ? ESME_RSYSERR
                                        : ESME_RINVDSTADR; /* no route, a bad address */

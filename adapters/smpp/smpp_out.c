@@ -14,7 +14,8 @@
  * The sender's wishes kept as tags: "coding" = "ucs2" encodes the text as
  * UCS-2 even when GSM 03.38 would carry it; "validity_s" sends the time
  * left to the envelope's expiry as the submit_sm's validity_period (SIP
- * X-SMS-Coding / X-SMS-Validity, docs/sip-sms-headers.md).
+ * X-SMS-Coding / X-SMS-Validity, docs/sip-sms-headers.md; an SMPP
+ * customer's validity_period, smpp_env_validity).
  *
  * A delivery report (env->report.of set) becomes the SMPP 3.4 receipt:
  * esm_class 0x04, the receipt text as short_message, the TLVs

@@ -429,6 +429,8 @@ static void smpp_server_submit_as(smpp_customer_t *cu, const smpp_hdr_t *h, cons
         return;
     env = gw_env_new();
     rc = env ? smpp_env_fill(env, &f) : GW_ENOMEM;
+    if (rc == 0)
+        rc = smpp_env_validity(env, f.validity_period, gw_now_ms());
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.connector, cu->conn_name, (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0))
@@ -437,7 +439,10 @@ static void smpp_server_submit_as(smpp_customer_t *cu, const smpp_hdr_t *h, cons
         smpp_accept(cu->sess, env, h->seq, resp);
     else if (rc != 0)
         smpp_session_respond(cu->sess, resp,
-                             rc == GW_EINVAL ? ESME_RINVDSTADR : ESME_RSYSERR, h->seq, NULL);
+                             rc > 0             ? (uint32_t)rc /* ESME_RINVEXPIRY */
+                             : rc == GW_EINVAL ? ESME_RINVDSTADR
+                                               : ESME_RSYSERR,
+                             h->seq, NULL);
     gw_env_unref(env);
 }
 

@@ -4,14 +4,18 @@
 // its text replaced, by the account that submitted it only; the change is
 // committed before the answer, survives a restart, and a cancelled message
 // never reaches the SMSC.  A message already sent cannot be cancelled
-// (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL), nor can one that
-// waits only in the store of a spilled queue (it is still delivered), and
-// cancels racing a queue that drains (a throughput limit) leave each
-// message cancelled or sent, never both.  Cut bodies get generic_nack.  The
+// (ESME_RCANCELFAIL) or replaced (ESME_RREPLACEFAIL).  A queue spilled
+// past core.queue_memory: a message held aside or waiting only in the
+// store is cancelled (by id or by addresses) or replaced too, even when a
+// page reads it while its cancel commits; cancels racing a queue that
+// drains (a throughput limit; spilled or not) leave each message
+// cancelled or sent, never both, none lost; replaces racing one leave each
+// sent once, with the new text if its replace succeeded.  Cut bodies get generic_nack.  The
 // SMSC is the fake of lib/smsc.mjs, customers are npm smpp sessions.
 // Loopback only; every wait is for a state, bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { startJunction, waitFor } from './lib/junction.mjs';
 import { startSmsc, bindCustomer, submit, waitBound, connectorState } from './lib/smsc.mjs';
 
@@ -57,8 +61,8 @@ async function customer(t, j, systemId) {
 }
 
 // A request PDU on a customer session; resolves with its response.
-const call = (session, cmd, fields) => new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error(`no ${cmd}_resp`)), 10000);
+const call = (session, cmd, fields, ms = 10000) => new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`no ${cmd}_resp`)), ms);
   session[cmd](fields, (resp) => { clearTimeout(timer); resolve(resp); });
 });
 
@@ -252,33 +256,212 @@ test('a cut cancel_sm or replace_sm gets generic_nack ESME_RINVCMDLEN and the se
   assert.equal((await call(acme, 'cancel_sm', { message_id: id })).command_status, 0, 'the session still works');
 });
 
-test('a spilled queue: its messages in memory can be cancelled; one only in the store answers RCANCELFAIL and is still delivered', async (t) => {
+// A junction whose queue spills past 10 messages, its connector held down.
+async function spillSetup(t, conf = {}) {
   const smsc = await startSmsc();
   t.after(() => smsc.stop());
   const j = await startJunction({ params: { 'smpp.reconnect_s': 1, 'core.queue_memory': 10 } });
   t.after(() => j.cleanup());
   await j.mi('connectors.add', {
-    name: 'op', type: 'smpp', conf: { host: '127.0.0.1', port: smsc.port, system_id: 'jx', password: 'pw' },
+    name: 'op', type: 'smpp', conf: { host: '127.0.0.1', port: smsc.port, system_id: 'jx', password: 'pw', ...conf },
   });
   await waitBound(j, 'op');
   await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'op' });
   await j.mi('accounts.add', { system_id: 'acme', password: 'pw' });
+  await j.mi('accounts.add', { system_id: 'other', password: 'pw' });
   await hold(j);
   const acme = await customer(t, j, 'acme');
+  return { smsc, j, acme };
+}
+
+const counters = async (j) => (await j.mi('stats.get')).counters;
+
+// SQL on junction's store through the sqlite3 CLI (fault injection).
+function sql(j, text) {
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', j.params['db.path'], text], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+test('a spilled queue: a message in memory, held aside or only in the store is cancelled (never sent) or replaced (the SMSC gets the new text)', async (t) => {
+  const { smsc, j, acme } = await spillSetup(t);
+  const other = await customer(t, j, 'other');
   const ids = [];
+  // 10 in memory, 10 held aside while spilled, the last 5 only in the store
   for (let i = 0; i < 25; i++) ids.push(await queued(j, acme, `spill ${i}`));
   const q = (await j.mi('queues.list')).find((x) => x.name === 'op');
   assert.equal(q.spilled, true, 'past core.queue_memory: spilled');
   assert.equal(q.backlog, 25);
+  assert.ok((await counters(j))['core.queue_left_in_store'] >= 5, 'some wait only in the store');
 
-  assert.equal((await call(acme, 'cancel_sm', { message_id: ids[0] })).command_status, 0, 'the oldest is in memory');
+  assert.equal((await call(other, 'cancel_sm', { message_id: ids[24] })).command_status, ESME_RCANCELFAIL,
+    'another account cannot cancel one in the store');
+  assert.equal((await call(other, 'replace_sm', { message_id: ids[23], short_message: Buffer.from('hijack') }))
+    .command_status, ESME_RREPLACEFAIL, 'nor replace it');
+  for (const i of [0, 15, 24]) {
+    assert.equal((await call(acme, 'cancel_sm', { message_id: ids[i] })).command_status, 0, `spill ${i} cancelled`);
+    const m = await j.mi('messages.get', { id: ids[i] });
+    assert.equal(m.status, 'failed');
+    assert.equal(m.reason_text, 'cancelled');
+  }
+  for (const i of [14, 23]) {
+    const resp = await call(acme, 'replace_sm', { message_id: ids[i], short_message: Buffer.from(`new ${i}`) });
+    assert.equal(resp.command_status, 0, `spill ${i} replaced`);
+    const m = await j.mi('messages.get', { id: ids[i] });
+    assert.equal(m.status, 'queued');
+    assert.equal(m.envelope.body, `new ${i}`);
+  }
   assert.equal((await call(acme, 'cancel_sm', { message_id: ids[24] })).command_status, ESME_RCANCELFAIL,
-    'the newest waits in the store only');
-  assert.equal((await j.mi('messages.get', { id: ids[24] })).status, 'queued');
+    'a cancelled one cannot be cancelled again');
+  const c = await counters(j);
+  assert.ok(c['core.cancel_in_store'] >= 2, 'the held-aside and the store-only cancels went through the store');
+  assert.ok(c['core.replace_in_store'] >= 2);
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').backlog, 22, 'three left the queue');
 
   await release(j);
-  await sent(smsc, 'spill 24');
-  await waitFor(() => smsc.submits.length >= 24, 15000, 'the other 24 sent');
-  assert.ok(!sentTexts(smsc).includes('spill 0'), 'the cancelled one was not sent');
+  await sent(smsc, 'new 23');
+  await sent(smsc, 'new 14');
+  await waitFor(() => smsc.submits.length >= 22, 15000, 'the other 22 sent');
+  await waitFor(async () => (await j.mi('queues.list')).find((x) => x.name === 'op').backlog === 0, 10000, 'drained');
+  const texts = sentTexts(smsc);
+  for (const i of [0, 15, 24]) assert.ok(!texts.includes(`spill ${i}`), `cancelled spill ${i} was not sent`);
+  for (const i of [14, 23]) assert.ok(!texts.includes(`spill ${i}`), `the old text of spill ${i} was not sent`);
+  assert.ok(!texts.includes('hijack'));
+  assert.equal(new Set(texts).size, texts.length, 'none twice');
+  assert.equal(texts.length, 22);
+});
+
+test('cancel_sm without an id on a spilled queue cancels the pair\'s messages in memory, held aside and only in the store', async (t) => {
+  const { smsc, j, acme } = await spillSetup(t);
+  const other = await customer(t, j, 'other');
+  const from = '447700100002', to = '447700900002';
+  const pair = [], rest = [];
+  // 30 in turn: memory, held aside and the store each hold some of the pair
+  for (let i = 0; i < 30; i++) {
+    if (i % 2 === 0) pair.push(await queued(j, acme, `pair ${i}`, { from, to }));
+    else if (i % 6 === 1) rest.push(await queued(j, other, `theirs ${i}`, { from, to }));
+    else rest.push(await queued(j, acme, `kept ${i}`, { from, to: '447700900099' }));
+  }
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').spilled, true);
+  const c0 = await counters(j);
+  const resp = await call(acme, 'cancel_sm', {
+    message_id: '', source_addr_ton: 1, source_addr_npi: 1, source_addr: from,
+    dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: to,
+  });
+  assert.equal(resp.command_status, 0);
+  for (const id of pair) {
+    const m = await j.mi('messages.get', { id });
+    assert.equal(m.status, 'failed', `${m.envelope.body} cancelled`);
+    assert.equal(m.reason_text, 'cancelled');
+  }
+  for (const id of rest) assert.equal((await j.mi('messages.get', { id })).status, 'queued');
+  const c1 = await counters(j);
+  assert.ok(c1['core.cancel_in_store'] - c0['core.cancel_in_store'] >= 5, 'those beyond memory cancelled in the store');
+  assert.equal(c1['core.change_in_store_late'], c0['core.change_in_store_late'], 'none cancelled twice');
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').backlog, rest.length);
+
+  await release(j);
+  await waitFor(() => smsc.submits.length >= rest.length, 15000, 'the rest sent');
+  await waitFor(async () => (await j.mi('queues.list')).find((x) => x.name === 'op').backlog === 0, 10000, 'drained');
+  const texts = sentTexts(smsc);
+  assert.equal(texts.length, rest.length, 'only the rest, each once');
+  assert.ok(!texts.some((x) => x.startsWith('pair')), 'no cancelled message was sent');
+});
+
+test('cancel_sm racing a spilled queue as it drains: each message is cancelled (never at the SMSC) or sent (its cancel failed), none lost', async (t) => {
+  // 40 msg/s: the spilled queue pages and drains while the cancels arrive
+  const { smsc, j, acme } = await spillSetup(t, { throughput: 40 });
+  const n = 60;
+  const subs = [];
+  for (let i = 0; i < n; i++) {
+    const body = `drain ${i}`;
+    const resp = await submit(acme, { source_addr: '447700100009', destination_addr: '447700900009', short_message: body });
+    assert.equal(resp.command_status, 0);
+    subs.push({ body, id: resp.message_id });
+  }
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').spilled, true);
+  const before = await counters(j);
+  await release(j);
+  // the newest first, staggered, so that cancels meet memory, pages and the store
+  const runs = await Promise.all(subs.map(async (s, i) => {
+    await new Promise((r) => setTimeout(r, (n - 1 - i) * 25));
+    const c = await call(acme, 'cancel_sm', { message_id: s.id });
+    return { ...s, status: c.command_status };
+  }));
+  const cancelled = runs.filter((r) => r.status === 0), refused = runs.filter((r) => r.status === ESME_RCANCELFAIL);
+  assert.equal(cancelled.length + refused.length, n, 'every cancel answered ROK or RCANCELFAIL');
+  assert.ok(cancelled.length > 0, 'some were still queued');
+  assert.ok(refused.length > 0, 'some were on their way already');
+  const after = await counters(j);
+  t.diagnostic(`${cancelled.length} cancelled (${after['core.cancel_in_store'] - before['core.cancel_in_store']} in the store), ${refused.length} sent first`);
+  assert.ok(after['core.cancel_in_store'] > before['core.cancel_in_store'], 'some cancels found their message only in the store');
+  await waitFor(async () => {
+    for (const r of runs) if (!['submitted', 'failed'].includes((await j.mi('messages.get', { id: r.id })).status)) return false;
+    return true;
+  }, 15000, 'every message submitted or cancelled');
+  for (const r of refused) await sent(smsc, r.body);
+  for (const r of cancelled) {
+    const m = await j.mi('messages.get', { id: r.id });
+    assert.equal(m.status, 'failed');
+    assert.equal(m.reason_text, 'cancelled');
+    assert.ok(!sentTexts(smsc).includes(r.body), `${r.body} cancelled and sent`);
+  }
+  for (const r of refused) assert.equal((await j.mi('messages.get', { id: r.id })).status, 'submitted');
+  assert.equal(smsc.submits.length, refused.length, 'exactly the refused ones at the SMSC');
   assert.equal(new Set(sentTexts(smsc)).size, smsc.submits.length, 'none twice');
+  assert.equal((await j.mi('queues.list')).find((x) => x.name === 'op').backlog, 0);
+});
+
+test('replace_sm racing a spilled queue as it drains: the SMSC gets each message once, the new text if replaced, the old one if its replace failed', async (t) => {
+  const { smsc, j, acme } = await spillSetup(t, { throughput: 40 });
+  const n = 60;
+  const subs = [];
+  for (let i = 0; i < n; i++) {
+    const resp = await submit(acme, { source_addr: '447700100009', destination_addr: '447700900009', short_message: `old ${i}` });
+    assert.equal(resp.command_status, 0);
+    subs.push({ i, id: resp.message_id });
+  }
+  const before = await counters(j);
+  await release(j);
+  const runs = await Promise.all(subs.map(async (s) => {
+    await new Promise((r) => setTimeout(r, (n - 1 - s.i) * 25));
+    const c = await call(acme, 'replace_sm', { message_id: s.id, short_message: Buffer.from(`new ${s.i}`) });
+    return { ...s, status: c.command_status };
+  }));
+  const replaced = runs.filter((r) => r.status === 0), refused = runs.filter((r) => r.status === ESME_RREPLACEFAIL);
+  assert.equal(replaced.length + refused.length, n, 'every replace answered ROK or RREPLACEFAIL');
+  assert.ok(replaced.length > 0 && refused.length > 0, `${replaced.length} replaced, ${refused.length} sent first`);
+  const after = await counters(j);
+  t.diagnostic(`${replaced.length} replaced (${after['core.replace_in_store'] - before['core.replace_in_store']} in the store), ${refused.length} sent first`);
+  assert.ok(after['core.replace_in_store'] > before['core.replace_in_store'], 'some only in the store');
+  await waitFor(() => smsc.submits.length >= n, 15000, 'every message at the SMSC');
+  await waitFor(async () => (await j.mi('queues.list')).find((x) => x.name === 'op').backlog === 0, 10000, 'drained');
+  const texts = sentTexts(smsc);
+  assert.equal(texts.length, n, 'each once');
+  for (const r of replaced) {
+    assert.ok(texts.includes(`new ${r.i}`), `new ${r.i} at the SMSC`);
+    assert.ok(!texts.includes(`old ${r.i}`), `old ${r.i} replaced and sent`);
+  }
+  for (const r of refused) assert.ok(texts.includes(`old ${r.i}`) && !texts.includes(`new ${r.i}`), `old ${r.i}`);
+});
+
+test('a cancel in the store whose commit is held up: a page that reads the row meanwhile is caught, the message never sent', async (t) => {
+  const { smsc, j, acme } = await spillSetup(t, { window: 40 });
+  const ids = [];
+  for (let i = 0; i < 25; i++) ids.push(await queued(j, acme, `slow ${i}`));
+  // every group holding the cancel rolls back (and is retried) until the trigger goes
+  sql(j, "CREATE TRIGGER slow_cancel BEFORE UPDATE ON messages WHEN NEW.reason_text = 'cancelled'" +
+    " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
+  const errors = (await counters(j))['db.errors'];
+  const answer = call(acme, 'cancel_sm', { message_id: ids[24] }, 60000);
+  await waitFor(async () => (await counters(j))['db.errors'] > errors, 10000, 'the cancel held up');
+  await release(j);
+  // the queue drains into memory and pages the store's rows, the cancelled one too
+  await waitFor(async () => (await counters(j))['core.queue_held_copies'] >= 1, 15000, 'a page brought the row');
+  sql(j, 'DROP TRIGGER slow_cancel;');
+  assert.equal((await answer).command_status, 0, 'cancelled once its change committed');
+  await waitFor(() => smsc.submits.length >= 24, 15000, 'the other 24 sent');
+  await waitFor(async () => (await j.mi('queues.list')).find((x) => x.name === 'op').backlog === 0, 10000, 'drained');
+  assert.ok(!sentTexts(smsc).includes('slow 24'), 'the cancelled one was not sent');
+  assert.equal((await j.mi('messages.get', { id: ids[24] })).status, 'failed');
+  assert.equal(new Set(sentTexts(smsc)).size, 24, 'none twice');
 });

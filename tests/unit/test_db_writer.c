@@ -6,6 +6,8 @@
  *              in the change's transaction, numbered in order, reach the
  *              event hook only after the COMMIT and read back in order;
  *              a failed group writes neither the change nor its events;
+ *              a conditional change (a cancel or replace of a message
+ *              not held in memory) lands only on a queued row;
  *   sweeps     EXPIRE_QUEUED, RECEIPT_WAIT and PURGE touch exactly the
  *              rows they name, in batches of at most limit, with an event
  *              per expired row through the row-events hook;
@@ -458,6 +460,54 @@ static void test_failed_update_group_is_retried_and_writes_change_and_event_once
     gw_dlv_free(d);
 }
 
+/* db_dlv_update_if_queued and db_dlv_replace change a row only while it
+ * is queued; otherwise cb gets GW_ENOTFOUND and neither the change nor its
+ * events are written (a cancel of a message that left its queue). */
+static void test_conditional_change_lands_only_on_a_queued_row(void **state)
+{
+    tw_db_t *t = *state;
+    gw_evbatch_t ev = {0};
+    char status[32];
+    int64_t res = 0;
+
+    db_writer_set_hooks(tw_row_events, tw_on_event);
+    assert_int_equal(db_writer_start(), 0);
+    gw_delivery_t *q = tw_dlv("smsc1", GW_ST_QUEUED, 0);
+    gw_delivery_t *s = tw_dlv("smsc1", GW_ST_QUEUED, 0);
+    tw_store(q, NULL);
+    tw_store(s, NULL);
+    tw_exec_id(t->raw, "UPDATE messages SET status = 'sending' WHERE id = ?1", s->env->id);
+
+    s->status = GW_ST_FAILED;
+    tw_event(&ev, "message.cancelled", s->env->id);
+    assert_int_equal(db_dlv_update_if_queued(s, &ev, tw_commit_cb, &res), 0);
+    db_writer_flush();
+    assert_int_equal(res, -1);
+    assert_int_equal(tw_seen.commit_fail, 1);
+    tw_status(t->raw, s->env->id, status, sizeof status);
+    assert_string_equal(status, "sending");
+    assert_int_equal(db_dlv_replace(s->env->id, "{}", 0, NULL, tw_commit_cb, &res), 0);
+    db_writer_flush();
+    assert_int_equal(tw_seen.commit_fail, 2);
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM outbox"), 0);
+    assert_int_equal(tw_events_seen(), 0);
+
+    q->status = GW_ST_FAILED;
+    tw_event(&ev, "message.cancelled", q->env->id);
+    assert_int_equal(db_dlv_update_if_queued(q, &ev, tw_commit_cb, &res), 0);
+    db_writer_flush();
+    assert_int_equal(res, 0);
+    assert_int_equal(tw_seen.commit_fail, 2);
+    tw_status(t->raw, q->env->id, status, sizeof status);
+    assert_string_equal(status, "failed");
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM outbox WHERE type = 'message.cancelled'"),
+                     1);
+    assert_int_equal(tw_events_seen(), 1);
+    db_writer_stop();
+    gw_dlv_free(q);
+    gw_dlv_free(s);
+}
+
 /* ---- sweeps -------------------------------------------------------------- */
 
 /* Queued rows of the target whose validity passed before now, and with
@@ -906,6 +956,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_expire_queued_takes_only_queued_rows_past_validity_beyond_after, tw_setup,
             tw_teardown),
+        cmocka_unit_test_setup_teardown(test_conditional_change_lands_only_on_a_queued_row,
+                                        tw_setup, tw_teardown),
         cmocka_unit_test_setup_teardown(test_expire_queued_works_in_batches_of_at_most_limit,
                                         tw_setup, tw_teardown),
         cmocka_unit_test_setup_teardown(
