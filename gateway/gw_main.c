@@ -13,12 +13,15 @@
  * connectors, stop the core and the writer.
  * SIGHUP re-reads routes and connectors from the database.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -127,22 +130,52 @@ static void gw_main_apply_stored_params(void)
     json_decref(stored);
 }
 
+/* Write pass into path, readable by its owner only (0600, replaced if it
+ * is there).  0 or GW_ERROR (logged). */
+static int gw_main_write_secret(const char *path, const char *pass)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    size_t len = strlen(pass);
+    int rc = GW_OK;
+
+    if (fd < 0) {
+        GW_ERR("main", "%s: %s", path, strerror(errno));
+        return GW_ERROR;
+    }
+    if (fchmod(fd, 0600) != 0 || write(fd, pass, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+        fsync(fd) != 0) {
+        GW_ERR("main", "%s: %s", path, strerror(errno));
+        rc = GW_ERROR;
+    }
+    close(fd);
+    return rc;
+}
+
+/* The first start makes the admin user with a random password, which goes
+ * to a file beside the database (mode 0600), named on stdout: never
+ * printed, so it stays out of terminals, logs and CI output. */
 static int gw_main_first_start(void)
 {
     unsigned char raw[12];
-    char pass[2 * sizeof(raw) + 1];
+    char pass[2 * sizeof(raw) + 1], path[sizeof gw_config.db_path + 32], *slash;
     int rc;
 
     if (db_users_count() != 0)
         return GW_OK;
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2hex(pass, sizeof(pass), raw, sizeof(raw));
-    rc = db_user_add(gw_config.admin_user, pass, "admin");
+    snprintf(path, sizeof path, "%s", gw_config.db_path);
+    slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
+             "admin-password");
+    rc = gw_main_write_secret(path, pass);
+    if (rc == 0)
+        rc = db_user_add(gw_config.admin_user, pass, "admin");
+    sodium_memzero(pass, sizeof pass);
     if (rc != 0)
         return rc;
-    printf("first start: created web UI / MI user \"%s\" with password %s "
-           "(shown once; change it in the web UI)\n",
-           gw_config.admin_user, pass);
+    printf("first start: created web UI / MI user \"%s\"; its password is in %s (mode 0600)\n",
+           gw_config.admin_user, path);
     return GW_OK;
 }
 

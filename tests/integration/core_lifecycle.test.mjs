@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startJunction, waitFor, JUNCTION_BIN, JUNCTIONCTL_BIN } from './lib/junction.mjs';
@@ -43,7 +43,12 @@ test('on the embedded defaults it serves the page and answers junctionctl', asyn
   try {
     // the summary's last line; log lines on stderr also say "listening on"
     await waitFor(() => /^\s+database\s+\S+/m.test(out), 15000, 'the startup summary');
-    assert.match(out, /first start: created web UI \/ MI user "admin" with password [0-9a-f]{24}/);
+    assert.match(out, /first start: created web UI \/ MI user "admin"; its password is in var\/admin-password \(mode 0600\)/);
+    const secret = path.join(dir, 'var', 'admin-password');
+    assert.equal(statSync(secret).mode & 0o777, 0o600, 'readable by its owner only');
+    const pass = readFileSync(secret, 'utf8');
+    assert.match(pass, /^[0-9a-f]{24}\n$/);
+    assert.ok(!out.includes(pass.trim()), 'the password itself is not printed');
     assert.match(out, /SIP \(UDP and TCP\)\s+127\.0\.0\.1:5060/);
     assert.match(out, /SMPP server\s+127\.0\.0\.1:2775/);
     assert.match(out, /http:\/\/127\.0\.0\.1:8080/);
