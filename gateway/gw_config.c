@@ -14,8 +14,21 @@
 
 #include "gw_config.h"
 #include "gw_errors.h"
+#include "gw_log.h"
 
 gw_config_t gw_config;
+
+/* on_change of log.level and log.modules: the logger takes them at once. */
+static void gw_config_on_log_level(const gw_param_t *p)
+{
+    int level = gw_log_level_parse((const char *)p->var);
+    gw_log_set_level(level < 0 ? GW_LOG_INFO : level);
+}
+
+static void gw_config_on_log_modules(const gw_param_t *p)
+{
+    gw_log_apply_spec((const char *)p->var);
+}
 
 const gw_param_t gw_config_params[] = {
     { "db.path", GW_PT_STR, gw_config.db_path, sizeof(gw_config.db_path), "var/junction.db",
@@ -67,6 +80,12 @@ const gw_param_t gw_config_params[] = {
     { "core.admin_user", GW_PT_STR, gw_config.admin_user, sizeof(gw_config.admin_user), "admin",
       1, 0, 0, "web UI / MI user created on first start" },
     GW_PARAM_END,
+};
+
+const gw_param_hook_t gw_config_hooks[] = {
+    { "log.level", gw_config_on_log_level },
+    { "log.modules", gw_config_on_log_modules },
+    { NULL, NULL },
 };
 
 /* Walk one setting; name holds the dotted prefix (modified in place). */

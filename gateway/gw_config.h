@@ -41,6 +41,7 @@ typedef struct gw_config {
 
 extern gw_config_t gw_config;
 extern const gw_param_t gw_config_params[];
+extern const gw_param_hook_t gw_config_hooks[]; /* how log.level / log.modules apply */
 
 /* Load file (NULL: none) over the registered defaults.  On error writes
  * "file:line: reason" into err and returns GW_EINVAL. */

@@ -232,9 +232,9 @@ static int gw_main_config(int argc, char **argv)
     char err[512];
     int opt, check = 0, list = 0, rc = 0, i;
 
-    if (gw_params_register(gw_config_params) != 0 || gw_params_register(gw_addr_params) != 0 ||
-        gw_params_register(db_params) != 0 || gw_params_register(web_params) != 0 ||
-        gw_params_register(gw_trace_params) != 0)
+    if (gw_params_register(gw_config_params) != 0 || gw_params_register_hooks(gw_config_hooks) != 0 ||
+        gw_params_register(gw_addr_params) != 0 || gw_params_register(db_params) != 0 ||
+        gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0)
         return GW_EINVAL;
     gw_adapters_foreach(gw_main_register_adapter, &rc);
     if (rc != 0)

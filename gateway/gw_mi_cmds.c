@@ -419,6 +419,27 @@ static void gw_mi_params_list(const json_t *params, gw_mi_reply_t *r)
     gw_mi_result(r, a);
 }
 
+static void gw_mi_param_diff(const gw_param_t *p, void *arg)
+{
+    char value[512];
+
+    if (gw_param_is_default(p))
+        return;
+    gw_param_get(p, value, sizeof(value));
+    json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:b}", "name", p->name, "value", value,
+                                         "default", p->def ? p->def : "", "runtime",
+                                         (p->flags & GW_PARAM_RUNTIME) != 0));
+}
+
+static void gw_mi_params_diff(const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *a = json_array();
+
+    (void)params;
+    gw_params_foreach(gw_mi_param_diff, a);
+    gw_mi_result(r, a);
+}
+
 static void gw_mi_params_set(const json_t *params, gw_mi_reply_t *r)
 {
     const char *name = gw_mi_str(params, "name", r);
@@ -441,10 +462,7 @@ static void gw_mi_params_set(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", err);
         return;
     }
-    if (strcmp(name, "log.level") == 0)
-        gw_log_set_level(gw_log_level_parse(value) < 0 ? GW_LOG_INFO : gw_log_level_parse(value));
-    else if (strcmp(name, "log.modules") == 0)
-        gw_log_apply_spec(value);
+    gw_param_changed(p); /* the hook tables say how it applies: no list of names here */
     db_param_set(name, value); /* kept across restarts */
     gw_mi_result(r, json_pack("{s:s, s:s}", "name", name, "value", value));
 }
@@ -470,6 +488,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "messages.list", gw_mi_messages_list, "limit?, status?", "recent messages, newest first" },
     { "params.list", gw_mi_params_list, "", "every parameter with its value" },
     { "params.set", gw_mi_params_set, "name, value", "change a runtime parameter" },
+    { "params.diff", gw_mi_params_diff, "",
+      "the parameters whose value is not their default: [{name, value, default, runtime}]" },
     GW_MI_END,
 };
 

@@ -20,6 +20,9 @@
 
 #define GW_PARAM_TABLES_MAX 32
 
+static const gw_param_hook_t *gw_param_hooks[GW_PARAM_TABLES_MAX]; /* main thread, then read-only */
+static int gw_param_nhooks;
+
 static const gw_param_t *gw_param_tables[GW_PARAM_TABLES_MAX];
 static int gw_param_ntables;
 static pthread_mutex_t gw_params_lock = PTHREAD_MUTEX_INITIALIZER; /* guards values on set/get */
@@ -121,6 +124,45 @@ void gw_param_get(const gw_param_t *p, char *buf, size_t len)
         break;
     }
     pthread_mutex_unlock(&gw_params_lock);
+}
+
+int gw_params_register_hooks(const gw_param_hook_t *hooks)
+{
+    for (int i = 0; i < gw_param_nhooks; i++)
+        if (gw_param_hooks[i] == hooks)
+            return GW_OK;
+    if (gw_param_nhooks == GW_PARAM_TABLES_MAX)
+        return GW_EFULL;
+    gw_param_hooks[gw_param_nhooks++] = hooks;
+    return GW_OK;
+}
+
+void gw_param_changed(const gw_param_t *p)
+{
+    for (int i = 0; i < gw_param_nhooks; i++)
+        for (const gw_param_hook_t *h = gw_param_hooks[i]; h->name != NULL; h++)
+            if (strcmp(h->name, p->name) == 0 && h->on_change != NULL)
+                h->on_change(p);
+}
+
+int gw_param_is_default(const gw_param_t *p)
+{
+    int same;
+
+    pthread_mutex_lock(&gw_params_lock);
+    switch (p->type) {
+    case GW_PT_INT:
+        same = *(int *)p->var == (int)strtol(p->def ? p->def : "0", NULL, 10);
+        break;
+    case GW_PT_BOOL:
+        same = *(int *)p->var == (gw_param_parse_bool(p->def ? p->def : "no") == 1);
+        break;
+    default:
+        same = strcmp((const char *)p->var, p->def ? p->def : "") == 0;
+        break;
+    }
+    pthread_mutex_unlock(&gw_params_lock);
+    return same;
 }
 
 void gw_params_foreach(void (*fn)(const gw_param_t *p, void *arg), void *arg)

@@ -34,6 +34,14 @@ typedef struct gw_param {
     const char *help;
 } gw_param_t;
 
+/* How a runtime parameter whose users do not read its variable each time
+ * takes a new value: a table beside the parameter table, {name, fn},
+ * ended by { NULL, NULL }.  params.set runs fn after storing the value. */
+typedef struct gw_param_hook {
+    const char *name;
+    void (*on_change)(const gw_param_t *p);
+} gw_param_hook_t;
+
 #define GW_PARAM_END { NULL, 0, NULL, 0, NULL, 0, 0, 0, NULL }
 
 /* Register a table (static storage, NULL-terminated) and apply its
@@ -44,6 +52,12 @@ const gw_param_t *gw_param_find(const char *name);
 int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errlen);
 /* Current value as text into buf. */
 void gw_param_get(const gw_param_t *p, char *buf, size_t len);
+/* Register a hook table (static storage).  0 or GW_EFULL. */
+int gw_params_register_hooks(const gw_param_hook_t *hooks);
+/* Run p's hook, if it has one (the MI's thread, after gw_param_set). */
+void gw_param_changed(const gw_param_t *p);
+/* 1 when p holds its default value (compared as values: "yes" = "1"). */
+int gw_param_is_default(const gw_param_t *p);
 /* Visit every registered parameter in registration order. */
 void gw_params_foreach(void (*fn)(const gw_param_t *p, void *arg), void *arg);
 

@@ -120,6 +120,38 @@ static void override_flag_sets_and_validates(void **state)
     assert_int_equal(gw_config_apply_override("t.tcp=maybe", err, sizeof(err)), GW_EINVAL);
 }
 
+static int t_hook_calls;
+static void t_on_port(const gw_param_t *p)
+{
+    assert_string_equal(p->name, "t.port");
+    t_hook_calls++;
+}
+static const gw_param_hook_t t_hooks[] = {
+    { "t.port", t_on_port },
+    { NULL, NULL },
+};
+
+static void a_value_is_default_by_its_value_and_hooks_run_by_name(void **state)
+{
+    char err[256] = "";
+    const gw_param_t *port = gw_param_find("t.port"), *tcp = gw_param_find("t.tcp");
+
+    (void)state;
+    assert_int_equal(gw_params_register_hooks(t_hooks), 0);
+    assert_int_equal(gw_param_set(port, "5060", err, sizeof err), 0);
+    assert_true(gw_param_is_default(port));
+    assert_int_equal(gw_param_set(port, "5061", err, sizeof err), 0);
+    assert_false(gw_param_is_default(port));
+    assert_int_equal(gw_param_set(tcp, "1", err, sizeof err), 0);
+    assert_true(gw_param_is_default(tcp)); /* "1" is the default "yes" */
+    assert_int_equal(gw_param_set(tcp, "no", err, sizeof err), 0);
+    assert_false(gw_param_is_default(tcp));
+    t_hook_calls = 0;
+    gw_param_changed(port);
+    gw_param_changed(tcp); /* no hook: nothing runs */
+    assert_int_equal(t_hook_calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +161,7 @@ int main(void)
         cmocka_unit_test(unknown_parameter_is_an_error),
         cmocka_unit_test(syntax_error_reports_line),
         cmocka_unit_test(override_flag_sets_and_validates),
+        cmocka_unit_test(a_value_is_default_by_its_value_and_hooks_run_by_name),
     };
     return cmocka_run_group_tests_name("config", tests, setup, NULL);
 }
