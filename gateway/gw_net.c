@@ -118,35 +118,51 @@ int gw_net_list_parse(const char *list, gw_net_t **out, size_t *n, char *err, si
     return GW_OK;
 }
 
-int gw_net_match(const gw_net_t *net, const char *ip)
+int gw_net_addr_parse(const char *ip, gw_net_addr_t *a)
 {
-    uint8_t a[16];
-    int family;
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF };
 
-    if (ip == NULL)
-        return 0;
-    if (inet_pton(AF_INET, ip, a) == 1) {
-        family = AF_INET;
-    } else if (inet_pton(AF_INET6, ip, a) == 1) {
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF };
-        family = AF_INET6;
-        if (net->family == AF_INET && memcmp(a, mapped, sizeof mapped) == 0) {
-            memmove(a, a + 12, 4); /* ::ffff:a.b.c.d is the IPv4 peer a.b.c.d */
-            family = AF_INET;
+    if (ip != NULL && inet_pton(AF_INET, ip, a->addr) == 1) {
+        a->family = AF_INET;
+    } else if (ip != NULL && inet_pton(AF_INET6, ip, a->addr) == 1) {
+        a->family = AF_INET6;
+        if (memcmp(a->addr, mapped, sizeof mapped) == 0) {
+            memmove(a->addr, a->addr + 12, 4); /* ::ffff:a.b.c.d is the IPv4 peer a.b.c.d */
+            a->family = AF_INET;
         }
     } else {
-        return 0;
+        return GW_EINVAL;
     }
-    if (family != net->family)
+    return GW_OK;
+}
+
+int gw_net_holds(const gw_net_t *net, const gw_net_addr_t *a)
+{
+    uint8_t m[16];
+    size_t len = a->family == AF_INET ? 4 : 16;
+
+    if (a->family != net->family)
         return 0;
-    gw_net_mask(a, family == AF_INET ? 4 : 16, net->bits);
-    return memcmp(a, net->addr, family == AF_INET ? 4 : 16) == 0;
+    memcpy(m, a->addr, len);
+    gw_net_mask(m, len, net->bits);
+    return memcmp(m, net->addr, len) == 0;
+}
+
+int gw_net_match(const gw_net_t *net, const char *ip)
+{
+    gw_net_addr_t a;
+
+    return gw_net_addr_parse(ip, &a) == GW_OK && gw_net_holds(net, &a);
 }
 
 int gw_net_find(const gw_net_t *nets, size_t n, const char *ip)
 {
+    gw_net_addr_t a;
+
+    if (gw_net_addr_parse(ip, &a) != GW_OK)
+        return -1;
     for (size_t i = 0; i < n; i++)
-        if (gw_net_match(&nets[i], ip))
+        if (gw_net_holds(&nets[i], &a))
             return (int)i;
     return -1;
 }

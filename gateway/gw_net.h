@@ -32,6 +32,17 @@ int gw_net_parse(const char *text, gw_net_t *net, char *err, size_t errlen);
  * GW_EINVAL (err names the bad item) or GW_ENOMEM. */
 int gw_net_list_parse(const char *list, gw_net_t **out, size_t *n, char *err, size_t errlen);
 
+/* A peer's address, parsed once to be held against several networks. */
+typedef struct gw_net_addr {
+    int family;          /* AF_INET (also for ::ffff:a.b.c.d) or AF_INET6 */
+    uint8_t addr[16];
+} gw_net_addr_t;
+
+/* ip (IPv4 or IPv6 text) into *a.  0, or GW_EINVAL when it is no address. */
+int gw_net_addr_parse(const char *ip, gw_net_addr_t *a);
+/* 1 when net holds a, else 0. */
+int gw_net_holds(const gw_net_t *net, const gw_net_addr_t *a);
+
 /* 1 when the address ip (IPv4 or IPv6 text) is inside net, else 0. */
 int gw_net_match(const gw_net_t *net, const char *ip);
 

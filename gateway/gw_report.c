@@ -102,14 +102,19 @@ void gw_report_text(const gw_envelope_t *env, const char *stat, int err, int64_t
     gw_report_format(&s, stat, err, done_ms, buf, n);
 }
 
+/* 1 when source (a source connector) is an SMPP customer's account. */
+static int gw_report_is_customer(const char *source)
+{
+    return source != NULL &&
+           strncmp(source, GW_REPORT_CONN_PREFIX, sizeof GW_REPORT_CONN_PREFIX - 1) == 0;
+}
+
 /* Could env's sender want a report at all?  An SMPP customer's message
  * (not itself a report) with a receipt request. */
 static int gw_report_may(const gw_envelope_t *env)
 {
     return env->report.of == NULL && (env->registered_delivery & 0x3) != 0 &&
-           env->source.connector != NULL &&
-           strncmp(env->source.connector, GW_REPORT_CONN_PREFIX,
-                   sizeof GW_REPORT_CONN_PREFIX - 1) == 0;
+           gw_report_is_customer(env->source.connector);
 }
 
 /* The stub: "1 rd created ftype fton fnpi flen ttype tton tnpi tlen|" then
@@ -175,8 +180,7 @@ static int gw_report_wanted(const gw_report_src_t *s, gw_status_t st, int wait)
 {
     if (s->env != NULL && gw_report_sip_asked(s->env))
         return gw_report_sip_wanted(s->env, st, wait);
-    if (s->source == NULL ||
-        strncmp(s->source, GW_REPORT_CONN_PREFIX, sizeof GW_REPORT_CONN_PREFIX - 1) != 0)
+    if (!gw_report_is_customer(s->source))
         return 0;
     if (st != GW_ST_DELIVERED && st != GW_ST_FAILED && st != GW_ST_EXPIRED)
         return 0;
@@ -254,25 +258,17 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const db_report_r
     char fbuf[GW_REPORT_ADDR_MAX], tbuf[GW_REPORT_ADDR_MAX];
     const char *why;
     json_t *o;
+    int customer = env == NULL && gw_report_is_customer(row->source_connector);
 
     if (env != NULL) {
         gw_report_src_env(env, &s);
-    } else if (row->source_connector != NULL &&
-               strncmp(row->source_connector, GW_REPORT_CONN_PREFIX,
-                       sizeof GW_REPORT_CONN_PREFIX - 1) == 0 &&
-               row->sender != NULL && row->sender[0] == '\0') {
+    } else if (customer && row->sender != NULL && row->sender[0] == '\0') {
         return NULL; /* a customer's message that wants no report */
-    } else if (row->source_connector != NULL &&
-               strncmp(row->source_connector, GW_REPORT_CONN_PREFIX,
-                       sizeof GW_REPORT_CONN_PREFIX - 1) == 0 &&
-               row->sender != NULL &&
+    } else if (customer && row->sender != NULL &&
                gw_report_src_stub(row->sender, &s, fbuf, tbuf, sizeof fbuf) == 0) {
         s.id = row->id;
         s.source = row->source_connector;
-    } else if (!((row->source_connector != NULL &&
-                  strncmp(row->source_connector, GW_REPORT_CONN_PREFIX,
-                          sizeof GW_REPORT_CONN_PREFIX - 1) == 0) ||
-                 gw_report_sip_maybe(row->source_connector, row->env_json))) {
+    } else if (!customer && !gw_report_sip_maybe(row->source_connector, row->env_json)) {
         return NULL; /* another sender's row: no parse */
     } else {
         /* a customer's row from before the stub (or one it cannot read), or

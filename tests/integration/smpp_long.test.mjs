@@ -11,9 +11,8 @@
 // message: text}.  Loopback only; every wait is for a state, bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import smpp from 'smpp';
-import { startJunction, waitFor, freePort } from './lib/junction.mjs';
-import { startSmsc, bindCustomer, submit, waitBound } from './lib/smsc.mjs';
+import { startJunction, waitFor } from './lib/junction.mjs';
+import { startSmsc, bindCustomer, submit, waitBound, startScriptedSmsc } from './lib/smsc.mjs';
 
 const SMPP_PARAMS = { 'smpp.reconnect_s': 1, 'smpp.enquire_link_s': 2 };
 const ESME_RTHROTTLED = 0x58;
@@ -322,40 +321,11 @@ test('a long message retried after a throttled part resends its parts with the s
 // numbers them smsc-N).  Records accepted submits in `submits`; deliver()
 // sends a deliver_sm on the bound session and resolves with its response.
 async function startIdSmsc(messageId) {
-  const s = { port: await freePort(), submits: [], sessions: new Set(), server: null };
-  await new Promise((resolve, reject) => {
-    const server = smpp.createServer((session) => {
-      s.sessions.add(session);
-      session.on('error', () => {});
-      session.on('close', () => s.sessions.delete(session));
-      for (const cmd of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
-        session.on(cmd, (pdu) => { session.bound = true; session.send(pdu.response({ system_id: 'id-smsc' })); });
-      }
-      session.on('submit_sm', (pdu) => {
-        pdu.smsc_message_id = messageId(pdu);
-        s.submits.push(pdu);
-        session.send(pdu.response({ message_id: pdu.smsc_message_id }));
-      });
-      session.on('enquire_link', (pdu) => session.send(pdu.response()));
-      session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
-    });
-    server.once('error', reject);
-    server.listen(s.port, '127.0.0.1', () => { s.server = server; resolve(); });
+  return startScriptedSmsc('id-smsc', (session, pdu, s) => {
+    pdu.smsc_message_id = messageId(pdu);
+    s.submits.push(pdu);
+    session.send(pdu.response({ message_id: pdu.smsc_message_id }));
   });
-  s.deliver = (fields, timeoutMs = 10000) => new Promise((resolve, reject) => {
-    const session = [...s.sessions].find((x) => x.bound);
-    if (!session) return reject(new Error('no bound session'));
-    const t = setTimeout(() => reject(new Error('no deliver_sm_resp')), timeoutMs);
-    session.deliver_sm(fields, (resp) => { clearTimeout(t); resolve(resp); });
-  });
-  s.stop = () => new Promise((resolve) => {
-    for (const session of s.sessions) session.socket.destroy();
-    s.sessions.clear();
-    if (!s.server) return resolve();
-    s.server.close(() => resolve());
-    s.server = null;
-  });
-  return s;
 }
 
 async function receiptSetup(t, ids) {

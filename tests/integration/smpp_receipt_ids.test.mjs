@@ -12,9 +12,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import smpp from 'smpp';
-import { startJunction, waitFor, freePort } from './lib/junction.mjs';
-import { waitBound } from './lib/smsc.mjs';
+import { startJunction, waitFor } from './lib/junction.mjs';
+import { waitBound, startScriptedSmsc } from './lib/smsc.mjs';
 
 const SMPP_PARAMS = { 'smpp.reconnect_s': 1, 'smpp.enquire_link_s': 2 };
 const BIG = 18446744073709551000n; // near 2^64: 20 decimal digits, past a double's 2^53
@@ -30,52 +29,26 @@ const write = (v, base) => (base === 'hex' ? v.toString(16).toUpperCase().padSta
 // bases(n)[1].  opts.ahead: the DELIVRD receipt goes out before the
 // submit_sm_resp, which follows once junction acknowledged it.
 async function startIdSmsc(opts = {}) {
-  const s = { port: await freePort(), submits: [], sessions: new Set(), server: null, n: 0 };
   const bases = opts.bases || (() => ['hex', 'dec']);
   const value = opts.value || ((n) => BIG + BigInt(n));
-  await new Promise((resolve, reject) => {
-    const server = smpp.createServer((session) => {
-      s.sessions.add(session);
-      session.on('error', () => {});
-      session.on('close', () => s.sessions.delete(session));
-      for (const cmd of ['bind_transceiver', 'bind_transmitter', 'bind_receiver'])
-        session.on(cmd, (pdu) => { session.bound = true; session.send(pdu.response({ system_id: 'ids' })); });
-      session.on('submit_sm', (pdu) => {
-        const n = ++s.n, [sb, rb] = bases(n), v = value(n);
-        pdu.submitId = write(v, sb);
-        pdu.receiptId = write(v, rb);
-        s.submits.push(pdu);
-        if (opts.ahead) {
-          session.deliver_sm({ esm_class: 0x04, source_addr: pdu.destination_addr,
-            destination_addr: pdu.source_addr, short_message: receiptText(pdu.receiptId, 'DELIVRD') }, (r) => {
-            s.earlyAcked = (s.earlyAcked || 0) + (r.command_status === 0 ? 1 : 0);
-            session.send(pdu.response({ message_id: pdu.submitId }));
-          });
-          return;
-        }
+  const s = await startScriptedSmsc('ids', (session, pdu) => {
+    const n = ++s.n, [sb, rb] = bases(n), v = value(n);
+    pdu.submitId = write(v, sb);
+    pdu.receiptId = write(v, rb);
+    s.submits.push(pdu);
+    if (opts.ahead) {
+      session.deliver_sm({ esm_class: 0x04, source_addr: pdu.destination_addr,
+        destination_addr: pdu.source_addr, short_message: receiptText(pdu.receiptId, 'DELIVRD') }, (r) => {
+        s.earlyAcked = (s.earlyAcked || 0) + (r.command_status === 0 ? 1 : 0);
         session.send(pdu.response({ message_id: pdu.submitId }));
       });
-      session.on('enquire_link', (pdu) => session.send(pdu.response()));
-      session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
-    });
-    server.once('error', reject);
-    server.listen(s.port, '127.0.0.1', () => { s.server = server; resolve(); });
+      return;
+    }
+    session.send(pdu.response({ message_id: pdu.submitId }));
   });
   // the receipt of submit k (0-based), as the SMSC writes it
-  s.receipt = (k, stat = 'DELIVRD') => new Promise((resolve, reject) => {
-    const session = [...s.sessions].find((x) => x.bound);
-    if (!session) return reject(new Error('no bound session'));
-    const t = setTimeout(() => reject(new Error('no deliver_sm_resp')), 10000);
-    session.deliver_sm({ esm_class: 0x04, source_addr: '447700900001', destination_addr: '4930111',
-      short_message: receiptText(s.submits[k].receiptId, stat) }, (r) => { clearTimeout(t); resolve(r); });
-  });
-  s.stop = () => new Promise((resolve) => {
-    for (const session of s.sessions) session.socket.destroy();
-    s.sessions.clear();
-    if (!s.server) return resolve();
-    s.server.close(() => resolve());
-    s.server = null;
-  });
+  s.receipt = (k, stat = 'DELIVRD') => s.deliver({ esm_class: 0x04, source_addr: '447700900001',
+    destination_addr: '4930111', short_message: receiptText(s.submits[k].receiptId, stat) });
   return s;
 }
 

@@ -9,9 +9,8 @@
 // state, bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import smpp from 'smpp';
-import { startJunction, waitFor, freePort } from './lib/junction.mjs';
-import { waitBound } from './lib/smsc.mjs';
+import { startJunction, waitFor } from './lib/junction.mjs';
+import { waitBound, startScriptedSmsc } from './lib/smsc.mjs';
 
 const SMPP_PARAMS = { 'smpp.reconnect_s': 1, 'smpp.enquire_link_s': 2 };
 const LONG_TEXT = Array.from({ length: 80 }, (_, i) => `w${String(i + 1).padStart(3, '0')} `).join('').slice(0, 400);
@@ -25,48 +24,22 @@ const receiptText = (id, stat) =>
 // (opts.ahead's stat, "DELIVRD") goes out before the submit_sm_resp, and
 // the answer only after junction acknowledged the receipt.
 async function startPartSmsc(opts = {}) {
-  const s = { port: await freePort(), submits: [], sessions: new Set(), server: null, n: 0 };
-  await new Promise((resolve, reject) => {
-    const server = smpp.createServer((session) => {
-      s.sessions.add(session);
-      session.on('error', () => {});
-      session.on('close', () => s.sessions.delete(session));
-      for (const cmd of ['bind_transceiver', 'bind_transmitter', 'bind_receiver'])
-        session.on(cmd, (pdu) => { session.bound = true; session.send(pdu.response({ system_id: 'parts' })); });
-      session.on('submit_sm', (pdu) => {
-        const id = `${opts.prefix || 'P'}-${++s.n}`;
-        pdu.smsc_message_id = id;
-        s.submits.push(pdu);
-        if (opts.ahead && opts.ahead(pdu, id)) {
-          session.deliver_sm({ esm_class: 0x04, source_addr: pdu.destination_addr,
-            destination_addr: pdu.source_addr, short_message: receiptText(id, 'DELIVRD') }, (r) => {
-            s.earlyAcked = (s.earlyAcked || 0) + (r.command_status === 0 ? 1 : 0);
-            session.send(pdu.response({ message_id: id }));
-          });
-          return;
-        }
+  const s = await startScriptedSmsc('parts', (session, pdu) => {
+    const id = `${opts.prefix || 'P'}-${++s.n}`;
+    pdu.smsc_message_id = id;
+    s.submits.push(pdu);
+    if (opts.ahead && opts.ahead(pdu, id)) {
+      session.deliver_sm({ esm_class: 0x04, source_addr: pdu.destination_addr,
+        destination_addr: pdu.source_addr, short_message: receiptText(id, 'DELIVRD') }, (r) => {
+        s.earlyAcked = (s.earlyAcked || 0) + (r.command_status === 0 ? 1 : 0);
         session.send(pdu.response({ message_id: id }));
       });
-      session.on('enquire_link', (pdu) => session.send(pdu.response()));
-      session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
-    });
-    server.once('error', reject);
-    server.listen(s.port, '127.0.0.1', () => { s.server = server; resolve(); });
+      return;
+    }
+    session.send(pdu.response({ message_id: id }));
   });
-  s.receipt = (id, stat) => new Promise((resolve, reject) => {
-    const session = [...s.sessions].find((x) => x.bound);
-    if (!session) return reject(new Error('no bound session'));
-    const t = setTimeout(() => reject(new Error('no deliver_sm_resp')), 10000);
-    session.deliver_sm({ esm_class: 0x04, source_addr: '447700900001', destination_addr: '4930111',
-      short_message: receiptText(id, stat) }, (r) => { clearTimeout(t); resolve(r); });
-  });
-  s.stop = () => new Promise((resolve) => {
-    for (const session of s.sessions) session.socket.destroy();
-    s.sessions.clear();
-    if (!s.server) return resolve();
-    s.server.close(() => resolve());
-    s.server = null;
-  });
+  s.receipt = (id, stat) => s.deliver({ esm_class: 0x04, source_addr: '447700900001',
+    destination_addr: '4930111', short_message: receiptText(id, stat) });
   return s;
 }
 

@@ -159,3 +159,42 @@ export const connectorState = async (j, name) => {
 
 export const waitBound = (j, name, timeoutMs = 10000) =>
   waitFor(async () => (await connectorState(j, name)) === 'bound', timeoutMs, `${name} bound`);
+
+// An SMSC whose submit_sm answers the test writes itself: onSubmit(session,
+// pdu, s) answers (or holds) each one.  Binds of every kind are answered
+// OK as systemId, enquire_link and unbind as a real SMSC does; s.sessions
+// holds the open sessions (session.bound once bound), s.submits is the
+// test's to fill, s.n its counter.  s.deliver(fields) sends a deliver_sm on
+// the bound session and resolves with its response; s.stop drops every
+// session without unbinding.
+export async function startScriptedSmsc(systemId, onSubmit) {
+  const s = { port: await freePort(), submits: [], sessions: new Set(), server: null, n: 0 };
+  await new Promise((resolve, reject) => {
+    const server = smpp.createServer((session) => {
+      s.sessions.add(session);
+      session.on('error', () => {});
+      session.on('close', () => s.sessions.delete(session));
+      for (const cmd of ['bind_transceiver', 'bind_transmitter', 'bind_receiver'])
+        session.on(cmd, (pdu) => { session.bound = true; session.send(pdu.response({ system_id: systemId })); });
+      session.on('submit_sm', (pdu) => onSubmit(session, pdu, s));
+      session.on('enquire_link', (pdu) => session.send(pdu.response()));
+      session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
+    });
+    server.once('error', reject);
+    server.listen(s.port, '127.0.0.1', () => { s.server = server; resolve(); });
+  });
+  s.deliver = (fields, timeoutMs = 10000) => new Promise((resolve, reject) => {
+    const session = [...s.sessions].find((x) => x.bound);
+    if (!session) return reject(new Error('no bound session'));
+    const t = setTimeout(() => reject(new Error('no deliver_sm_resp')), timeoutMs);
+    session.deliver_sm(fields, (resp) => { clearTimeout(t); resolve(resp); });
+  });
+  s.stop = () => new Promise((resolve) => {
+    for (const session of s.sessions) session.socket.destroy();
+    s.sessions.clear();
+    if (!s.server) return resolve();
+    s.server.close(() => resolve());
+    s.server = null;
+  });
+  return s;
+}
