@@ -217,9 +217,13 @@ static json_t *gw_mi_handle_one(json_t *req)
     }
     if (params == NULL)
         params = empty = json_object();
-    pthread_mutex_lock(&gw_mi_lock);
-    cmd->fn(params, &reply);
-    pthread_mutex_unlock(&gw_mi_lock);
+    if (cmd->flags & GW_MI_F_UNLOCKED) {
+        cmd->fn(params, &reply);
+    } else {
+        pthread_mutex_lock(&gw_mi_lock);
+        cmd->fn(params, &reply);
+        pthread_mutex_unlock(&gw_mi_lock);
+    }
     json_decref(empty);
     if (!reply.done)
         gw_mi_error(&reply, GW_MI_INTERNAL_ERROR, "%s gave no reply", cmd->name);
@@ -288,6 +292,18 @@ char *gw_mi_handle_text(const char *text, size_t len)
     return out;
 }
 
+const char *gw_role_name(int role)
+{
+    switch (role) {
+    case GW_ROLE_VIEWER:
+        return "viewer";
+    case GW_ROLE_OPERATOR:
+        return "operator";
+    default:
+        return "admin"; /* 0, undeclared, is closed */
+    }
+}
+
 /* system.listMethods: the registry describes itself. */
 json_t *gw_mi_methods_json(void)
 {
@@ -297,8 +313,9 @@ json_t *gw_mi_methods_json(void)
 
     for (i = 0; a && i < gw_mi_ntables; i++)
         for (c = gw_mi_tables[i]; c->name; c++)
-            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", c->name, "params",
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "name", c->name, "params",
                                                c->params ? c->params : "", "help",
-                                               c->help ? c->help : ""));
+                                               c->help ? c->help : "", "role",
+                                               gw_role_name(c->role)));
     return a;
 }

@@ -32,14 +32,32 @@
 typedef struct gw_mi_reply gw_mi_reply_t;
 typedef void (*gw_mi_handler_t)(const json_t *params, gw_mi_reply_t *reply);
 
+/* The least role a caller needs for a method (issue 8's access control).
+ * 0 in a table means "not declared" and is treated as GW_ROLE_ADMIN, so a
+ * method nobody thought about is closed, not open. */
+typedef enum gw_role {
+    GW_ROLE_NONE = 0,
+    GW_ROLE_VIEWER = 1,   /* reads only */
+    GW_ROLE_OPERATOR = 2, /* routes, connectors, accounts, messages, trace */
+    GW_ROLE_ADMIN = 3,    /* everything: users, tokens, parameters, system */
+} gw_role_t;
+
+/* gw_mi_cmd_t.flags */
+#define GW_MI_F_UNLOCKED 0x1 /* runs without gw_mi_lock: it locks what it touches
+                                (long polls that wait must not hold the lock) */
+#define GW_MI_F_NOAUDIT 0x2  /* changes no configuration: not written to the
+                                audit log even when its role is above viewer */
+
 typedef struct gw_mi_cmd {
     const char *name;    /* "routes.add" */
     gw_mi_handler_t fn;
     const char *params;  /* one-line synopsis of the params, for help and docs */
     const char *help;
+    int role;            /* gw_role_t; 0: admin */
+    unsigned flags;      /* GW_MI_F_* */
 } gw_mi_cmd_t;
 
-#define GW_MI_END { NULL, NULL, NULL, NULL }
+#define GW_MI_END { NULL, NULL, NULL, NULL, 0, 0 }
 
 /* Register a NULL-terminated static table.  Returns 0 or GW_EEXIST. */
 int gw_mi_register(const gw_mi_cmd_t *table);
@@ -77,7 +95,10 @@ struct event_base;
 int gw_mi_sock_start(struct event_base *base, const char *path);
 void gw_mi_sock_stop(void);
 
-/* Every registered command as [{name, params, help}]; new reference. */
+/* "viewer", "operator" or "admin" (also for 0, undeclared). */
+const char *gw_role_name(int role);
+
+/* Every registered command as [{name, params, help, role}]; new reference. */
 json_t *gw_mi_methods_json(void);
 
 #endif

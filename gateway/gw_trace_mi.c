@@ -126,10 +126,10 @@ static void gw_trace_mi_stop(const json_t *params, gw_mi_reply_t *r)
 
 static const gw_mi_cmd_t gw_trace_mi_cmds[] = {
     { "trace.start", gw_trace_mi_start, "to?, from?, env_id?, call_id?, connector?, peer?",
-      "start a trace (at least one filter); returns its id" },
+      "start a trace (at least one filter); returns its id", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "trace.list", gw_trace_mi_list, "id?, after?, limit?, raw?",
-      "with id: records since the cursor after, and the next cursor; else the traces" },
-    { "trace.stop", gw_trace_mi_stop, "id", "end a trace" },
+      "with id: records since the cursor after, and the next cursor; else the traces", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
+    { "trace.stop", gw_trace_mi_stop, "id", "end a trace", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     GW_MI_END,
 };
 

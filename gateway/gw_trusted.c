@@ -172,10 +172,10 @@ static void gw_trusted_mi_delete(const json_t *params, gw_mi_reply_t *r)
 
 static const gw_mi_cmd_t gw_trusted_mi_cmds[] = {
     { "trusted.list", gw_trusted_mi_list, "",
-      "the networks a SIP MESSAGE is taken from: [{net, name, created_at}]" },
+      "the networks a SIP MESSAGE is taken from: [{net, name, created_at}]", GW_ROLE_VIEWER, 0 },
     { "trusted.add", gw_trusted_mi_add, "net, name?",
-      "trust an IPv4 or IPv6 network (CIDR or host); applies at once" },
-    { "trusted.delete", gw_trusted_mi_delete, "net", "stop trusting a network; applies at once" },
+      "trust an IPv4 or IPv6 network (CIDR or host); applies at once", GW_ROLE_ADMIN, 0 },
+    { "trusted.delete", gw_trusted_mi_delete, "net", "stop trusting a network; applies at once", GW_ROLE_ADMIN, 0 },
     GW_MI_END,
 };
 

@@ -108,7 +108,7 @@ static void sip_mi_stats(const json_t *params, gw_mi_reply_t *r)
 }
 
 static const gw_mi_cmd_t sip_mi_cmds[] = {
-    {"sip.stats", sip_mi_stats, "{}", "SIP adapter counters and listener settings"},
+    {"sip.stats", sip_mi_stats, "{}", "SIP adapter counters and listener settings", GW_ROLE_VIEWER, 0},
     GW_MI_END,
 };
 

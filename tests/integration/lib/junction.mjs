@@ -94,6 +94,10 @@ export async function startJunction(opts = {}) {
     j.proc.stderr.on('data', (d) => { j.log += d; if (process.env.JUNCTION_LOG) process.stderr.write(d); });
     j.proc.on('exit', (code, sig) => { j.exited = { code, sig }; });
   };
+  // Any HTTP request to junction's HTTP port: path like '/metrics', init as
+  // for fetch().  Every test that speaks HTTP to junction goes through this
+  // (or j.mi), so credentials are added in one place.
+  j.http = (p, init = {}) => fetch(`http://127.0.0.1:${ports.http}${p}`, init);
   j.mi = async (method, params = {}) => {
     const res = await fetch(`http://127.0.0.1:${ports.http}/mi`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
