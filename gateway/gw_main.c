@@ -367,6 +367,7 @@ int main(int argc, char **argv)
     rc = 0;
 out_web:
     gw_core_stop_accepting();
+    gw_trace_stop_all(); /* long polls of trace.list end now, not after their wait */
     gw_mi_sock_stop();
     web_stop();
     db_writer_flush(); /* every accepted message gets its answer */

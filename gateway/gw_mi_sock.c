@@ -6,31 +6,155 @@
  * created with mode 0600: whoever can open it is an administrator, as with
  * Kamailio's control socket.  Lines are bounded (GW_MI_SOCK_LINE_MAX).
  *
- * Threads: the main loop (base given to gw_mi_sock_start).
+ * Long polls.  A request that may wait (params.wait_ms > 0: trace.list)
+ * must not hold the main loop, which also runs the signals: it runs on a
+ * thread of its own (at most GW_MI_SOCK_WAITS at once; past that it is
+ * answered -32010), its connection reads nothing more meanwhile (its
+ * replies stay in order) and the reply comes back to the main loop
+ * through gw_mi_sock_q.  A client that hangs up meanwhile leaves its
+ * gw_mi_sock_conn_t marked closed until the reply arrives and frees it.
+ * Shutdown: gw_main stops the traces first (their waits end at once),
+ * then gw_mi_sock_stop waits for the threads.
+ *
+ * Threads: the main loop (base given to gw_mi_sock_start); the long poll
+ * threads run only gw_mi_sock_wait_run.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <jansson.h>
 
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
+#include "gw_queue.h"
 
 #define GW_MI_SOCK_LINE_MAX (16 * 1024 * 1024)
+#define GW_MI_SOCK_WAITS 8          /* long polls running at once */
+#define GW_MI_SOCK_STOP_WAIT_S 35   /* > the longest wait_ms (30 s) */
+
+/* One client connection (main loop). */
+typedef struct gw_mi_sock_conn {
+    struct bufferevent *bev; /* NULL once closed */
+    int busy;                /* a long poll of it runs on a thread */
+} gw_mi_sock_conn_t;
+
+/* A long poll: the request going out, the reply coming back. */
+typedef struct gw_mi_sock_wait {
+    gw_mi_sock_conn_t *conn;
+    char *line;  /* owned */
+    char *reply; /* owned; NULL: a notification */
+} gw_mi_sock_wait_t;
 
 static struct evconnlistener *gw_mi_sock_listener;
 static char gw_mi_sock_path[108];
+static gw_queue_t *gw_mi_sock_q;   /* finished long polls, to the main loop */
+static pthread_mutex_t gw_mi_sock_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the count */
+static pthread_cond_t gw_mi_sock_cond = PTHREAD_COND_INITIALIZER;
+static int gw_mi_sock_waits;       /* long poll threads running */
 
 static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg);
+static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg);
+
+static void gw_mi_sock_wait_free(void *item)
+{
+    gw_mi_sock_wait_t *w = item;
+
+    if (w->conn->bev == NULL)
+        free(w->conn); /* its client left while it waited */
+    free(w->line);
+    free(w->reply);
+    free(w);
+}
+
+/* 1 when the request text asks to wait (params.wait_ms > 0). */
+static int gw_mi_sock_may_wait(const char *line, size_t len)
+{
+    json_t *req, *w;
+    int waits;
+
+    if (memmem(line, len, "\"wait_ms\"", 9) == NULL)
+        return 0; /* the common case, without parsing */
+    req = json_loadb(line, len, 0, NULL);
+    w = json_object_get(json_object_get(req, "params"), "wait_ms");
+    waits = json_is_integer(w) && json_integer_value(w) > 0;
+    json_decref(req);
+    return waits;
+}
+
+static void *gw_mi_sock_wait_run(void *arg)
+{
+    gw_mi_sock_wait_t *w = arg;
+
+    w->reply = gw_mi_handle_text(w->line, strlen(w->line));
+    if (gw_queue_push(gw_mi_sock_q, w) != 0)
+        gw_mi_sock_wait_free(w); /* unbounded queue: only out of memory */
+    pthread_mutex_lock(&gw_mi_sock_lock);
+    gw_mi_sock_waits--;
+    pthread_cond_broadcast(&gw_mi_sock_cond);
+    pthread_mutex_unlock(&gw_mi_sock_lock);
+    return NULL;
+}
+
+/* Run line (taken over) on a thread for conn.  0, or -1 when it cannot
+ * (too many, no thread): line is still the caller's. */
+static int gw_mi_sock_wait_start(gw_mi_sock_conn_t *conn, char *line)
+{
+    gw_mi_sock_wait_t *w = calloc(1, sizeof(*w));
+    pthread_attr_t attr;
+    pthread_t th;
+    int rc = -1;
+
+    if (w == NULL)
+        return -1;
+    w->conn = conn;
+    w->line = line;
+    pthread_mutex_lock(&gw_mi_sock_lock);
+    if (gw_mi_sock_waits < GW_MI_SOCK_WAITS) {
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &attr, gw_mi_sock_wait_run, w) == 0) {
+            gw_mi_sock_waits++;
+            rc = 0;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_unlock(&gw_mi_sock_lock);
+    if (rc != 0)
+        free(w);
+    return rc;
+}
+
+/* A long poll ended (main loop): its reply to its client, whose reading
+ * starts again. */
+static void gw_mi_sock_on_waited(void *item, void *arg)
+{
+    gw_mi_sock_wait_t *w = item;
+    gw_mi_sock_conn_t *conn = w->conn;
+
+    (void)arg;
+    if (conn->bev != NULL) {
+        conn->busy = 0;
+        if (w->reply) {
+            bufferevent_write(conn->bev, w->reply, strlen(w->reply));
+            bufferevent_write(conn->bev, "\n", 1);
+        }
+        bufferevent_enable(conn->bev, EV_READ);
+        gw_mi_sock_on_read(conn->bev, conn); /* lines that came meanwhile */
+    }
+    gw_mi_sock_wait_free(w);
+}
 
 /* The answer to a refused client went out: close it. */
 static void gw_mi_sock_on_flushed(struct bufferevent *bev, void *arg)
@@ -41,12 +165,24 @@ static void gw_mi_sock_on_flushed(struct bufferevent *bev, void *arg)
 
 static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
 {
+    static const char busy[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32010,"
+                               "\"message\":\"too many long polls on the socket\"},\"id\":null}\n";
     struct evbuffer *in = bufferevent_get_input(bev);
+    gw_mi_sock_conn_t *conn = arg;
     char *line, *reply;
     size_t len;
 
-    (void)arg;
-    while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+    while (!conn->busy && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+        if (len && gw_mi_sock_q != NULL && gw_mi_sock_may_wait(line, len)) {
+            if (gw_mi_sock_wait_start(conn, line) == 0) {
+                conn->busy = 1; /* the rest waits for its reply */
+                bufferevent_disable(bev, EV_READ);
+                return;
+            }
+            free(line);
+            bufferevent_write(bev, busy, sizeof(busy) - 1);
+            continue;
+        }
         reply = len ? gw_mi_handle_text(line, len) : NULL;
         free(line);
         if (reply) {
@@ -62,31 +198,44 @@ static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
         bufferevent_disable(bev, EV_READ);
         evbuffer_drain(in, evbuffer_get_length(in));
         bufferevent_setcb(bev, NULL, gw_mi_sock_on_flushed, gw_mi_sock_on_event, NULL);
+        free(conn);
         bufferevent_write(bev, err, sizeof(err) - 1);
     }
 }
 
 static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)arg;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        bufferevent_free(bev);
+    gw_mi_sock_conn_t *conn = arg;
+
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    bufferevent_free(bev);
+    if (conn == NULL)
+        return; /* refused: no connection state left */
+    conn->bev = NULL;
+    if (!conn->busy)
+        free(conn); /* else the long poll's reply frees it */
 }
 
 static void gw_mi_sock_on_accept(struct evconnlistener *l, evutil_socket_t fd,
                                  struct sockaddr *sa, int salen, void *arg)
 {
+    gw_mi_sock_conn_t *conn;
     struct bufferevent *bev;
 
     (void)sa;
     (void)salen;
     (void)arg;
-    bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+    conn = calloc(1, sizeof(*conn));
+    bev = conn ? bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE)
+               : NULL;
     if (bev == NULL) {
+        free(conn);
         close(fd);
         return;
     }
-    bufferevent_setcb(bev, gw_mi_sock_on_read, NULL, gw_mi_sock_on_event, NULL);
+    conn->bev = bev;
+    bufferevent_setcb(bev, gw_mi_sock_on_read, NULL, gw_mi_sock_on_event, conn);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -113,14 +262,36 @@ int gw_mi_sock_start(struct event_base *base, const char *path)
         return GW_ERROR;
     }
     snprintf(gw_mi_sock_path, sizeof(gw_mi_sock_path), "%s", path);
+    /* without it long polls run inline (they still work, holding the loop) */
+    gw_mi_sock_q = gw_queue_new(0, gw_mi_sock_wait_free);
+    if (gw_mi_sock_q != NULL && gw_queue_attach(gw_mi_sock_q, base, gw_mi_sock_on_waited, NULL) != 0) {
+        gw_queue_free(gw_mi_sock_q);
+        gw_mi_sock_q = NULL;
+    }
     return GW_OK;
 }
 
 void gw_mi_sock_stop(void)
 {
+    struct timespec until;
+
     if (gw_mi_sock_listener) {
         evconnlistener_free(gw_mi_sock_listener);
         gw_mi_sock_listener = NULL;
         unlink(gw_mi_sock_path);
+    }
+    if (gw_mi_sock_q == NULL)
+        return;
+    /* the long polls end soon: their traces were stopped */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GW_MI_SOCK_STOP_WAIT_S;
+    pthread_mutex_lock(&gw_mi_sock_lock);
+    while (gw_mi_sock_waits > 0 &&
+           pthread_cond_timedwait(&gw_mi_sock_cond, &gw_mi_sock_lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&gw_mi_sock_lock);
+    if (gw_mi_sock_waits == 0) {
+        gw_queue_free(gw_mi_sock_q); /* the replies nobody reads now */
+        gw_mi_sock_q = NULL;
     }
 }

@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "gw_errors.h"
+#include "gw_hep.h"
 #include "gw_log.h"
 #include "gw_stats.h"
 #include "gw_trace.h"
@@ -42,7 +43,7 @@
 /* A copy of a record.  Fixed size so that a ring is allocated once. */
 typedef struct gw_trace_entry {
     uint64_t seq;
-    int64_t time_ms;
+    int64_t time_us;           /* wall clock, microseconds since the epoch */
     gw_trace_kind_t kind;
     gw_trace_dir_t dir;
     uint32_t smpp_cmd, smpp_seq, smpp_status;
@@ -54,6 +55,7 @@ typedef struct gw_trace_entry {
     char env_id[GW_ENV_ID_LEN + 1];
     char from[48], to[48];
     char call_id[128];
+    char system_id[16];
     char smpp_msgid[72];
     char summary[256];
     unsigned char raw[GW_TRACE_RAW_MAX];
@@ -84,6 +86,9 @@ typedef struct gw_trace {
     uint64_t read_seq;      /* entries below it were read */
     uint64_t dropped;
     int64_t created_ms, polled_ms, idle_ms; /* monotonic */
+    int waiters;            /* readers waiting in gw_trace_read */
+    int has_hep;
+    gw_hep_dest_t hep;      /* when has_hep: the collector */
     struct gw_trace *next;
 } gw_trace_t;
 
@@ -91,6 +96,10 @@ int gw_trace_nactive;
 static gw_trace_t *gw_traces;    /* guarded by gw_trace_lock */
 static int gw_trace_next_id;     /* guarded by gw_trace_lock */
 static pthread_mutex_t gw_trace_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Signalled (under gw_trace_lock) when a trace with a waiting reader keeps
+ * a record, or traces stop.  CLOCK_MONOTONIC, set up by gw_trace_cond_init. */
+static pthread_cond_t gw_trace_cond;
+static pthread_once_t gw_trace_cond_once = PTHREAD_ONCE_INIT;
 static gw_stat_t *gw_trace_st_offered, *gw_trace_st_matched, *gw_trace_st_dropped,
     *gw_trace_st_active;
 
@@ -138,8 +147,19 @@ static void gw_trace_stats_init(void)
     gw_trace_st_active = gw_stat("trace.active", "traces running");
 }
 
+static void gw_trace_cond_init(void)
+{
+    pthread_condattr_t a;
+
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&gw_trace_cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
 int gw_trace_init(void)
 {
+    pthread_once(&gw_trace_cond_once, gw_trace_cond_init);
     gw_trace_stats_init();
     return gw_trace_mi_init();
 }
@@ -259,6 +279,14 @@ static int gw_trace_knows(const gw_trace_t *t, const gw_trace_rec_t *r)
     return 0;
 }
 
+/* Is connector the one of the SMPP account f->system_id names (the
+ * source of its messages, the destination of its reports)? */
+static int gw_trace_is_account(const char *connector, const gw_trace_filter_t *f)
+{
+    return gw_trace_set(connector) && strncmp(connector, "account:", 8) == 0 &&
+           strcmp(connector + 8, f->system_id) == 0;
+}
+
 /* Does r pass every filter of t? */
 static int gw_trace_passes(const gw_trace_t *t, const gw_trace_rec_t *r)
 {
@@ -279,6 +307,9 @@ static int gw_trace_passes(const gw_trace_t *t, const gw_trace_rec_t *r)
         !(gw_trace_set(r->connector) && strcmp(r->connector, f->connector) == 0))
         return 0;
     if (f->peer[0] && !gw_trace_peer_match(r->peer, f->peer))
+        return 0;
+    if (f->system_id[0] && !(gw_trace_set(r->system_id) ? strcmp(r->system_id, f->system_id) == 0
+                                                        : gw_trace_is_account(r->connector, f)))
         return 0;
     return 1;
 }
@@ -306,7 +337,7 @@ static void gw_trace_learn(gw_trace_t *t, const gw_trace_rec_t *r)
 }
 
 /* Copy r into t's next ring slot. */
-static void gw_trace_keep(gw_trace_t *t, const gw_trace_rec_t *r, int64_t now_ms)
+static void gw_trace_keep(gw_trace_t *t, const gw_trace_rec_t *r, int64_t now_us)
 {
     gw_trace_entry_t *e = &t->ring[t->next_seq % t->cap];
 
@@ -315,7 +346,7 @@ static void gw_trace_keep(gw_trace_t *t, const gw_trace_rec_t *r, int64_t now_ms
         gw_stat_add(gw_trace_st_dropped, 1);
     }
     e->seq = t->next_seq++;
-    e->time_ms = now_ms;
+    e->time_us = now_us;
     e->kind = r->kind;
     e->dir = r->dir;
     e->smpp_cmd = r->smpp_cmd;
@@ -328,6 +359,7 @@ static void gw_trace_keep(gw_trace_t *t, const gw_trace_rec_t *r, int64_t now_ms
     gw_trace_copy(e->from, sizeof(e->from), r->from);
     gw_trace_copy(e->to, sizeof(e->to), r->to);
     gw_trace_copy(e->call_id, sizeof(e->call_id), r->call_id);
+    gw_trace_copy(e->system_id, sizeof(e->system_id), r->system_id);
     gw_trace_copy(e->smpp_msgid, sizeof(e->smpp_msgid), r->smpp_msgid);
     gw_trace_copy(e->summary, sizeof(e->summary), r->summary);
     e->raw_total = r->raw ? r->raw_len : 0;
@@ -335,6 +367,8 @@ static void gw_trace_keep(gw_trace_t *t, const gw_trace_rec_t *r, int64_t now_ms
     if (e->raw_len)
         memcpy(e->raw, r->raw, e->raw_len);
     gw_stat_add(gw_trace_st_matched, 1);
+    if (t->has_hep)
+        gw_hep_offer(&t->hep, r, now_us); /* the whole record, not the ring's cut copy */
 }
 
 static void gw_trace_free(gw_trace_t *t)
@@ -363,7 +397,7 @@ static gw_trace_t *gw_trace_expire(int64_t now)
     gw_trace_t **pp = &gw_traces, *t, *gone = NULL;
 
     while ((t = *pp) != NULL) {
-        if (now - t->polled_ms <= t->idle_ms) {
+        if (t->waiters > 0 || now - t->polled_ms <= t->idle_ms) {
             pp = &t->next;
             continue;
         }
@@ -386,10 +420,21 @@ static void gw_trace_free_expired(gw_trace_t *gone)
     }
 }
 
+/* Wall clock in microseconds: relative times of a journey need more than
+ * milliseconds. */
+static int64_t gw_trace_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void gw_trace_record(const gw_trace_rec_t *r)
 {
-    int64_t now = r->time_ms, mono;
+    int64_t now = r->time_ms * 1000, mono;
     gw_trace_t *t, *gone;
+    int wake = 0;
 
     if (!gw_trace_on())
         return;
@@ -401,10 +446,13 @@ void gw_trace_record(const gw_trace_rec_t *r)
         if (!gw_trace_knows(t, r) && !gw_trace_passes(t, r))
             continue;
         if (now == 0)
-            now = gw_now_ms(); /* only for records that are kept */
+            now = gw_trace_now_us(); /* only for records that are kept */
         gw_trace_learn(t, r);
         gw_trace_keep(t, r, now);
+        wake |= t->waiters > 0;
     }
+    if (wake)
+        pthread_cond_broadcast(&gw_trace_cond);
     pthread_mutex_unlock(&gw_trace_lock);
     gw_trace_free_expired(gone);
 }
@@ -511,14 +559,19 @@ int gw_trace_start(const gw_trace_filter_t *f)
     size_t cap = (size_t)__atomic_load_n(&gw_trace_param_ring, __ATOMIC_RELAXED);
     int max = __atomic_load_n(&gw_trace_param_max, __ATOMIC_RELAXED);
 
+    gw_hep_dest_t hep;
+
     if (!f->to[0] && !f->from[0] && !f->env_id[0] && !f->call_id[0] && !f->connector[0] &&
-        !f->peer[0])
+        !f->peer[0] && !f->system_id[0])
+        return GW_EINVAL;
+    if (f->hep[0] && gw_hep_parse(f->hep, &hep) != 0)
         return GW_EINVAL;
     if (cap < 16)
         cap = 16; /* parameters not registered: unit tests */
     if (max < 1)
         max = 8;
     gw_trace_stats_init();
+    pthread_once(&gw_trace_cond_once, gw_trace_cond_init);
     /* allocate before locking: recorders wait on the lock */
     t = calloc(1, sizeof(*t));
     if (t == NULL)
@@ -530,6 +583,9 @@ int gw_trace_start(const gw_trace_filter_t *f)
     }
     t->cap = cap;
     t->f = *f;
+    t->has_hep = f->hep[0] != '\0';
+    if (t->has_hep)
+        t->hep = hep;
     t->to_len = strlen(f->to);
     t->from_len = strlen(f->from);
     t->created_ms = t->polled_ms = gw_trace_mono_ms();
@@ -566,6 +622,7 @@ int gw_trace_stop(int id)
             t = gw_trace_unlink(pp);
             break;
         }
+    pthread_cond_broadcast(&gw_trace_cond); /* its readers: it is gone */
     pthread_mutex_unlock(&gw_trace_lock);
     if (t == NULL)
         return GW_ENOTFOUND;
@@ -585,6 +642,9 @@ void gw_trace_stop_all(void)
         t->next = gone;
         gone = t;
     }
+    pthread_cond_broadcast(&gw_trace_cond);
+    /* under the lock: no record is being offered to the collectors now */
+    gw_hep_stop();
     pthread_mutex_unlock(&gw_trace_lock);
     while ((t = gone) != NULL) {
         gone = t->next;
@@ -634,7 +694,8 @@ static json_t *gw_trace_entry_json(const gw_trace_entry_t *e, int with_raw)
     if (o == NULL)
         return NULL;
     json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
-    json_object_set_new(o, "time", json_integer(e->time_ms));
+    json_object_set_new(o, "time", json_integer(e->time_us / 1000));
+    json_object_set_new(o, "time_us", json_integer(e->time_us));
     json_object_set_new(o, "kind", json_string(gw_trace_kind_name(e->kind)));
     json_object_set_new(o, "dir", json_string(gw_trace_dir_name(e->dir)));
     gw_trace_json_set(o, "connector", e->connector);
@@ -643,6 +704,7 @@ static json_t *gw_trace_entry_json(const gw_trace_entry_t *e, int with_raw)
     gw_trace_json_set(o, "from", e->from);
     gw_trace_json_set(o, "to", e->to);
     gw_trace_json_set(o, "call_id", e->call_id);
+    gw_trace_json_set(o, "system_id", e->system_id);
     if (e->kind == GW_TRACE_PDU) {
         json_object_set_new(o, "smpp_cmd", json_integer(e->smpp_cmd));
         json_object_set_new(o, "smpp_seq", json_integer(e->smpp_seq));
@@ -666,8 +728,50 @@ static json_t *gw_trace_entry_json(const gw_trace_entry_t *e, int with_raw)
     return o;
 }
 
-json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, uint64_t *lost,
-                      int *rc)
+/* Trace id in the list, or NULL (under the lock). */
+static gw_trace_t *gw_trace_find(int id)
+{
+    gw_trace_t *t;
+
+    for (t = gw_traces; t && t->id != id; t = t->next)
+        ;
+    return t;
+}
+
+/* Wait (under the lock, which the wait releases) until trace id has an
+ * entry at or past cursor, is gone, or wait_ms passed.  Returns the trace
+ * or NULL when it is gone. */
+static gw_trace_t *gw_trace_wait(int id, uint64_t cursor, int wait_ms)
+{
+    gw_trace_t *t = gw_trace_find(id);
+    struct timespec until;
+
+    if (t == NULL || t->next_seq > cursor || wait_ms <= 0)
+        return t;
+    if (wait_ms > GW_TRACE_WAIT_MAX_MS)
+        wait_ms = GW_TRACE_WAIT_MAX_MS;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    t->waiters++;
+    for (;;) {
+        int w = pthread_cond_timedwait(&gw_trace_cond, &gw_trace_lock, &until);
+        /* t may have been stopped and freed meanwhile: look it up again */
+        if ((t = gw_trace_find(id)) == NULL)
+            return NULL;
+        if (t->next_seq > cursor || w != 0)
+            break;
+    }
+    t->waiters--;
+    return t;
+}
+
+json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, int wait_ms,
+                      uint64_t *lost, int *rc)
 {
     gw_trace_entry_t *copy;
     gw_trace_t *t, *gone;
@@ -684,10 +788,10 @@ json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, uint
         *rc = GW_ENOMEM;
         return NULL;
     }
+    pthread_once(&gw_trace_cond_once, gw_trace_cond_init);
     pthread_mutex_lock(&gw_trace_lock);
     gone = gw_trace_expire(gw_trace_mono_ms());
-    for (t = gw_traces; t && t->id != id; t = t->next)
-        ;
+    t = gw_trace_wait(id, *cursor, wait_ms);
     if (t != NULL) {
         t->polled_ms = gw_trace_mono_ms();
         first = t->next_seq > t->cap ? t->next_seq - t->cap : 0;
@@ -732,6 +836,8 @@ static json_t *gw_trace_filter_json(const gw_trace_filter_t *f)
     gw_trace_json_set(o, "call_id", f->call_id);
     gw_trace_json_set(o, "connector", f->connector);
     gw_trace_json_set(o, "peer", f->peer);
+    gw_trace_json_set(o, "system_id", f->system_id);
+    gw_trace_json_set(o, "hep", f->hep);
     return o;
 }
 

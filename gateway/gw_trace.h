@@ -29,7 +29,9 @@
  * it passes every filter the trace has: number to/from (a prefix of the
  * record's number field, '+' ignored; a record without number fields is
  * searched for the digits in its raw bytes), envelope id, Call-ID,
- * connector, peer ("ip" or "ip:port").  A matching record teaches the trace
+ * connector, peer ("ip" or "ip:port"), SMPP system_id (the PDUs of a
+ * session bound as it, and the records of envelopes from its connector
+ * "account:<system_id>").  A matching record teaches the trace
  * its envelope id, Call-ID, SMPP message_id and request sequence number
  * (small bounded sets, the oldest replaced), so the core's state changes,
  * the outgoing submit_sm, its submit_sm_resp and a delivery receipt that
@@ -91,6 +93,7 @@ typedef struct gw_trace_rec {
     const char *env_id;
     const char *from, *to;   /* addresses as the envelope or PDU holds them */
     const char *call_id;     /* SIP Call-ID */
+    const char *system_id;   /* SMPP: the system_id the session is bound as */
     uint32_t smpp_cmd;       /* SMPP command_id (0: not a PDU) */
     uint32_t smpp_seq;
     uint32_t smpp_status;
@@ -158,6 +161,9 @@ typedef struct gw_trace_filter {
     char call_id[128];
     char connector[64];
     char peer[64];
+    char system_id[16];     /* SMPP system_id (at most 15 characters) */
+    char hep[64];           /* not a filter: "udp:ip:port" of a HEPv3
+                               collector each kept record is also sent to */
 } gw_trace_filter_t;
 
 /* Parameters (registered by gw_main with the others; runtime changes apply
@@ -169,22 +175,30 @@ extern const gw_param_t gw_trace_params[];
 int gw_trace_init(void);
 int gw_trace_mi_init(void);
 
-/* Start a trace; returns its id (> 0), GW_EINVAL (no filter), GW_EFULL
- * (trace.max traces run) or GW_ENOMEM.  Any thread. */
+/* Start a trace; returns its id (> 0), GW_EINVAL (no filter, or a hep
+ * destination that is not "udp:<ip>:<port>"), GW_EFULL (trace.max traces
+ * run) or GW_ENOMEM.  Any thread. */
 int gw_trace_start(const gw_trace_filter_t *f);
 /* Stop trace id: 0 or GW_ENOTFOUND. */
 int gw_trace_stop(int id);
 /* Records of trace id with seq >= *cursor, at most limit, as a JSON array
- * (new reference; raw bytes base64 in "raw" when with_raw).  Advances
- * *cursor past the last one returned, sets *lost to the records the
- * cursor missed (overwritten) and counts as a poll.  NULL with *rc =
- * GW_ENOTFOUND or GW_ENOMEM.  Any thread. */
-json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, uint64_t *lost,
-                      int *rc);
+ * (new reference; raw bytes base64 in "raw" when with_raw).  When there is
+ * none yet and wait_ms > 0, waits up to wait_ms (capped at
+ * GW_TRACE_WAIT_MAX_MS) for the first one, on gw_trace_cond, holding no
+ * lock while it waits (a long poll).  Advances *cursor past the last one
+ * returned, sets *lost to the records the cursor missed (overwritten) and
+ * counts as a poll; a trace with a reader waiting does not idle out.  NULL
+ * with *rc = GW_ENOTFOUND (also when the trace is stopped during the wait)
+ * or GW_ENOMEM.  Any thread. */
+#define GW_TRACE_WAIT_MAX_MS 30000
+json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, int wait_ms,
+                      uint64_t *lost, int *rc);
 /* The active traces: [{id, filter, records, dropped, idle_ms}].  New
  * reference or NULL. */
 json_t *gw_trace_list(void);
-/* End every trace (shutdown, tests).  Any thread. */
+/* End every trace (shutdown, tests) and wake the readers waiting in
+ * gw_trace_read, so a shutdown does not wait for their long polls.  Any
+ * thread. */
 void gw_trace_stop_all(void);
 
 #endif

@@ -2,13 +2,19 @@
  * gw_trace_mi.c - the MI commands of the trace bus: trace.start,
  * trace.list, trace.stop.
  *
- * A reader (junctionctl trace, later the web console) starts a trace with
- * its filters, polls trace.list with the cursor each reply hands back and
+ * A reader (junctionctl trace, the web console) starts a trace with its
+ * filters, polls trace.list with the cursor each reply hands back and
  * stops the trace when it leaves; a reader that vanishes without stopping
- * is covered by trace.idle_s.  The handlers only translate params and
- * results; the bus itself is gw_trace.c.
+ * is covered by trace.idle_s.  trace.list with wait_ms is a long poll: it
+ * answers as soon as a record is there, or empty after wait_ms (at most
+ * GW_TRACE_WAIT_MAX_MS), so a console needs no sleep between polls.  The
+ * handlers only translate params and results; the bus itself is
+ * gw_trace.c, and trace.start with hep also feeds gw_hep.c.
  *
- * Threads: handlers run under gw_mi_lock on an HTTP or the main thread.
+ * Threads: trace.start and trace.stop run under gw_mi_lock on an HTTP or
+ * the main thread; trace.list is GW_MI_F_UNLOCKED (it may wait, and takes
+ * only gw_trace_lock, inside gw_trace.c), on an HTTP thread or, when it
+ * waits, a thread of gw_mi_sock.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,12 +66,18 @@ static void gw_trace_mi_start(const json_t *params, gw_mi_reply_t *r)
         gw_trace_mi_param(params, "env_id", f.env_id, sizeof(f.env_id), 0, r) != 0 ||
         gw_trace_mi_param(params, "call_id", f.call_id, sizeof(f.call_id), 0, r) != 0 ||
         gw_trace_mi_param(params, "connector", f.connector, sizeof(f.connector), 0, r) != 0 ||
-        gw_trace_mi_param(params, "peer", f.peer, sizeof(f.peer), 0, r) != 0)
+        gw_trace_mi_param(params, "peer", f.peer, sizeof(f.peer), 0, r) != 0 ||
+        gw_trace_mi_param(params, "system_id", f.system_id, sizeof(f.system_id), 0, r) != 0 ||
+        gw_trace_mi_param(params, "hep", f.hep, sizeof(f.hep), 0, r) != 0)
         return;
     id = gw_trace_start(&f);
-    if (id == GW_EINVAL)
+    if (id == GW_EINVAL && f.hep[0])
         gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                    "give at least one filter: to, from, env_id, call_id, connector, peer");
+                    "param \"hep\" must be udp:<ip>:<port> (udp:[<ipv6>]:<port>), and a filter "
+                    "is needed");
+    else if (id == GW_EINVAL)
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "give at least one filter: to, from, env_id, "
+                                             "call_id, connector, peer, system_id");
     else if (id == GW_EFULL)
         gw_mi_error(r, GW_MI_CONFLICT, "trace.max traces are running already");
     else if (id < 0)
@@ -79,6 +91,7 @@ static void gw_trace_mi_list(const json_t *params, gw_mi_reply_t *r)
     const json_t *idv = json_object_get(params, "id");
     long long after = gw_mi_opt_int(params, "after", 0);
     long long limit = gw_mi_opt_int(params, "limit", 256);
+    long long wait_ms = gw_mi_opt_int(params, "wait_ms", 0);
     uint64_t cursor, lost;
     json_t *recs;
     int rc;
@@ -91,14 +104,16 @@ static void gw_trace_mi_list(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "param \"id\" must be an integer");
         return;
     }
-    if (after < 0 || limit < 1 || limit > GW_TRACE_MI_LIMIT_MAX) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "after must be >= 0 and limit within 1..%d",
-                    GW_TRACE_MI_LIMIT_MAX);
+    if (after < 0 || limit < 1 || limit > GW_TRACE_MI_LIMIT_MAX || wait_ms < 0 ||
+        wait_ms > GW_TRACE_WAIT_MAX_MS) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "after must be >= 0, limit within 1..%d and wait_ms within 0..%d",
+                    GW_TRACE_MI_LIMIT_MAX, GW_TRACE_WAIT_MAX_MS);
         return;
     }
     cursor = (uint64_t)after;
     recs = gw_trace_read((int)json_integer_value(idv), &cursor, (size_t)limit,
-                         (int)gw_mi_opt_int(params, "raw", 0), &lost, &rc);
+                         (int)gw_mi_opt_int(params, "raw", 0), (int)wait_ms, &lost, &rc);
     if (rc == GW_ENOTFOUND)
         gw_mi_error(r, GW_MI_NOT_FOUND, "no trace %lld (stopped or expired)",
                     (long long)json_integer_value(idv));
@@ -125,10 +140,14 @@ static void gw_trace_mi_stop(const json_t *params, gw_mi_reply_t *r)
 }
 
 static const gw_mi_cmd_t gw_trace_mi_cmds[] = {
-    { "trace.start", gw_trace_mi_start, "to?, from?, env_id?, call_id?, connector?, peer?",
-      "start a trace (at least one filter); returns its id", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
-    { "trace.list", gw_trace_mi_list, "id?, after?, limit?, raw?",
-      "with id: records since the cursor after, and the next cursor; else the traces", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
+    { "trace.start", gw_trace_mi_start,
+      "to?, from?, env_id?, call_id?, connector?, peer?, system_id?, hep?",
+      "start a trace (at least one filter; hep: udp:<ip>:<port> of a HEPv3 collector that "
+      "gets every record too); returns its id", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
+    { "trace.list", gw_trace_mi_list, "id?, after?, limit?, raw?, wait_ms?",
+      "with id: records since the cursor after (waiting up to wait_ms <= 30000 for the "
+      "first), and the next cursor; else the traces", GW_ROLE_OPERATOR,
+      GW_MI_F_NOAUDIT | GW_MI_F_UNLOCKED },
     { "trace.stop", gw_trace_mi_stop, "id", "end a trace", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     GW_MI_END,
 };

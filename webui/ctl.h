@@ -44,8 +44,10 @@ void web_ctl_print(FILE *out, const json_t *result);
 /* routes.test's result (the explained decision) as lines for people. */
 void web_ctl_print_explain(FILE *out, const json_t *ex);
 
-/* One trace record (an element of trace.list's "records") as one line. */
-void web_ctl_print_trace(FILE *out, const json_t *rec);
+/* One trace record (an element of trace.list's "records") as one line of
+ * a timeline, its time relative to *t0_us (0 before the first record: set
+ * to that record's time, after a line with its wall clock). */
+void web_ctl_print_trace(FILE *out, const json_t *rec, long long *t0_us);
 
 /* Where and how junctionctl talks to the daemon (from its options). */
 typedef struct web_ctl_opts {

@@ -7,8 +7,11 @@
  * cells longer than WEB_CTL_CELL_MAX cut with an ellipsis (--json shows
  * everything).  An object becomes aligned "key: value" lines; nested
  * objects and tables are indented under their key.  null prints "ok".
- * A trace record is one line: time (UTC), kind, direction, connector and
- * peer, the ids that tie a journey together, the summary.
+ * A trace record is one line of a timeline: the time since the first
+ * record (whose wall clock a "#" line shows once), the protocol (SIP,
+ * SMPP, AMQP, or ROUTE / STATE / LOG inside junction), the direction as an
+ * arrow ("<- in" from the far side, "-> out" to it), connector and peer,
+ * the summary, then the ids that tie the journey together.
  *
  * Thread: junctionctl's only thread.
  */
@@ -234,29 +237,56 @@ static const char *web_ctl_rec_str(const json_t *rec, const char *key)
     return s ? s : "";
 }
 
-void web_ctl_print_trace(FILE *out, const json_t *rec)
+/* The protocol column of a record kind. */
+static const char *web_ctl_trace_proto(const char *kind)
 {
-    long long ms = (long long)json_integer_value(json_object_get(rec, "time"));
+    static const struct { const char *kind, *proto; } map[] = {
+        { "packet", "SIP" }, { "pdu", "SMPP" },  { "publish", "AMQP" },
+        { "route", "ROUTE" }, { "state", "STATE" }, { "log", "LOG" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].kind, kind) == 0)
+            return map[i].proto;
+    return kind;
+}
+
+void web_ctl_print_trace(FILE *out, const json_t *rec, long long *t0_us)
+{
+    const json_t *us = json_object_get(rec, "time_us");
+    long long t = us ? (long long)json_integer_value(us)
+                     : 1000LL * (long long)json_integer_value(json_object_get(rec, "time"));
     const char *kind = web_ctl_rec_str(rec, "kind"), *conn = web_ctl_rec_str(rec, "connector");
-    const char *peer = web_ctl_rec_str(rec, "peer");
+    const char *peer = web_ctl_rec_str(rec, "peer"), *dir = web_ctl_rec_str(rec, "dir");
+    const char *arrow = strcmp(dir, "in") == 0 ? "<- in " : strcmp(dir, "out") == 0 ? "-> out" : "  .   ";
     char where[160];
-    time_t secs = (time_t)(ms / 1000);
+    time_t secs;
     struct tm tm;
 
-    gmtime_r(&secs, &tm);
+    if (*t0_us == 0) {
+        /* the first record: the wall clock once, then times relative to it */
+        *t0_us = t;
+        secs = (time_t)(t / 1000000);
+        gmtime_r(&secs, &tm);
+        fprintf(out, "# %04d-%02d-%02d %02d:%02d:%02d.%03lld UTC = +0.0 ms\n", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                (t / 1000) % 1000);
+    }
     snprintf(where, sizeof where, "%s%s%s", conn, *conn && *peer ? " " : "", peer);
-    fprintf(out, "%02d:%02d:%02d.%03lld %-7s %-3s %-26s", tm.tm_hour, tm.tm_min, tm.tm_sec,
-            ms % 1000, kind, web_ctl_rec_str(rec, "dir"), *where ? where : "-");
-    /* the ids that tie the journey together, then what happened */
+    fprintf(out, "%+10.1f ms  %-5s %s  %-28s %s", (double)(t - *t0_us) / 1000.0,
+            web_ctl_trace_proto(kind), arrow, *where ? where : "-",
+            web_ctl_rec_str(rec, "summary"));
+    /* the ids that tie the journey together, after what happened */
     if (*web_ctl_rec_str(rec, "env_id"))
-        fprintf(out, " env=%s", web_ctl_rec_str(rec, "env_id"));
+        fprintf(out, "  env=%s", web_ctl_rec_str(rec, "env_id"));
     if (*web_ctl_rec_str(rec, "call_id") && strcmp(kind, "packet") == 0)
-        fprintf(out, " call-id=%s", web_ctl_rec_str(rec, "call_id"));
-    if (json_object_get(rec, "smpp_seq"))
-        fprintf(out, " seq=%lld", (long long)json_integer_value(json_object_get(rec, "smpp_seq")));
+        fprintf(out, "  call-id=%s", web_ctl_rec_str(rec, "call_id"));
+    if (*web_ctl_rec_str(rec, "system_id") && strcmp(kind, "pdu") == 0)
+        fprintf(out, "  system_id=%s", web_ctl_rec_str(rec, "system_id"));
     if (*web_ctl_rec_str(rec, "smpp_msgid"))
-        fprintf(out, " msgid=%s", web_ctl_rec_str(rec, "smpp_msgid"));
+        fprintf(out, "  msgid=%s", web_ctl_rec_str(rec, "smpp_msgid"));
     if (json_object_get(rec, "amqp_tag"))
-        fprintf(out, " tag=%lld", (long long)json_integer_value(json_object_get(rec, "amqp_tag")));
-    fprintf(out, "  %s\n", web_ctl_rec_str(rec, "summary"));
+        fprintf(out, "  tag=%lld", (long long)json_integer_value(json_object_get(rec, "amqp_tag")));
+    fputc('\n', out);
 }

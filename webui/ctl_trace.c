@@ -3,14 +3,17 @@
  *
  *   junctionctl trace to=4915112345678 [--count N] [--seconds S]
  *
- * Starts a trace with the key=value filters (trace.start), polls
- * trace.list every WEB_CTL_TRACE_POLL_MS with the cursor each reply hands
- * back, prints one line per record (ctl_print.c; --json: the record as one
+ * Starts a trace with the key=value filters (trace.start: to, from,
+ * env_id, call_id, connector, peer, system_id, in any combination; hep=
+ * also sends the records to a HEPv3 collector), long-polls trace.list
+ * (wait_ms: the daemon answers as soon as a record is there, or after
+ * WEB_CTL_TRACE_WAIT_MS) with the cursor each reply hands back, prints one
+ * line per record as a timeline (ctl_print.c; --json: the record as one
  * JSON line) and flushes after every poll so a pipe sees the lines at
- * once.  It ends after N records, after S seconds, or on SIGINT / SIGTERM;
- * then it polls once more (what already happened is shown) and stops the
- * trace.  A trace the daemon ended (trace.idle_s, a restart) ends the
- * console with status 1.
+ * once.  It ends after N records, after S seconds, or on SIGINT / SIGTERM
+ * (within one wait); then it polls once more without waiting (what
+ * already happened is shown) and stops the trace.  A trace the daemon
+ * ended (trace.idle_s, a restart) ends the console with status 1.
  *
  * Thread: junctionctl's only thread; the signal handler only sets a flag.
  */
@@ -23,7 +26,9 @@
 
 #include "webui/ctl.h"
 
-#define WEB_CTL_TRACE_POLL_MS 200
+/* How long one poll may wait: also how late a Ctrl-C or --seconds ends
+ * the console at worst, and far below trace.idle_s. */
+#define WEB_CTL_TRACE_WAIT_MS 1000
 
 enum { WEB_CTL_TRACE_OK = 0, WEB_CTL_TRACE_RPC = 1, WEB_CTL_TRACE_NET = 2 };
 
@@ -91,14 +96,16 @@ static int web_ctl_trace_rpc(const web_ctl_opts_t *o, const char *method, json_t
 /* One poll: print the records after *cursor, move it on, count them.
  * Returns 0, or the exit status to end with. */
 static int web_ctl_trace_poll(const web_ctl_opts_t *o, json_int_t id, json_int_t *cursor,
-                              long *printed, long count)
+                              long *printed, long count, int wait_ms, long long *t0_us)
 {
     json_t *res, *rec;
     long long code;
     size_t i;
     int rc;
 
-    rc = web_ctl_trace_rpc(o, "trace.list", json_pack("{s:I, s:I}", "id", id, "after", *cursor),
+    rc = web_ctl_trace_rpc(o, "trace.list",
+                           json_pack("{s:I, s:I, s:i}", "id", id, "after", *cursor, "wait_ms",
+                                     wait_ms),
                            &res, &code, 0);
     if (rc != 0)
         return rc;
@@ -111,7 +118,7 @@ static int web_ctl_trace_poll(const web_ctl_opts_t *o, json_int_t id, json_int_t
                 printf("%s\n", line);
             free(line);
         } else {
-            web_ctl_print_trace(stdout, rec);
+            web_ctl_print_trace(stdout, rec, t0_us);
         }
         (*printed)++;
     }
@@ -127,13 +134,12 @@ static int web_ctl_trace_poll(const web_ctl_opts_t *o, json_int_t id, json_int_t
 int web_ctl_trace(const web_ctl_opts_t *o, json_t *params, long count, long seconds)
 {
     struct sigaction sa;
-    struct timespec pause = { 0, WEB_CTL_TRACE_POLL_MS * 1000000L };
     double deadline = seconds > 0 ? web_ctl_trace_now() + (double)seconds : 0;
     json_t *res, *stopped;
     json_int_t id, cursor = 0;
     long printed = 0;
-    long long code;
-    int rc;
+    long long code, t0_us = 0;
+    int rc, wait_ms;
 
     rc = web_ctl_trace_rpc(o, "trace.start", params, &res, &code, 0);
     if (rc != 0)
@@ -149,13 +155,14 @@ int web_ctl_trace(const web_ctl_opts_t *o, json_t *params, long count, long seco
     fprintf(stderr, "junctionctl: trace %lld running; Ctrl-C ends it\n", (long long)id);
     while (rc == 0 && !web_ctl_trace_quit && (count <= 0 || printed < count) &&
            (deadline == 0 || web_ctl_trace_now() < deadline)) {
-        rc = web_ctl_trace_poll(o, id, &cursor, &printed, count);
-        if (rc == 0 && !web_ctl_trace_quit)
-            nanosleep(&pause, NULL);
+        wait_ms = WEB_CTL_TRACE_WAIT_MS;
+        if (deadline != 0 && (deadline - web_ctl_trace_now()) * 1000 < wait_ms)
+            wait_ms = (int)((deadline - web_ctl_trace_now()) * 1000) + 1;
+        rc = web_ctl_trace_poll(o, id, &cursor, &printed, count, wait_ms, &t0_us);
     }
     /* what happened up to now is shown before the trace ends */
     if (rc == 0 && (count <= 0 || printed < count))
-        rc = web_ctl_trace_poll(o, id, &cursor, &printed, count);
+        rc = web_ctl_trace_poll(o, id, &cursor, &printed, count, 0, &t0_us);
     if (web_ctl_trace_rpc(o, "trace.stop", json_pack("{s:I}", "id", id), &stopped, &code, 1) ==
         0)
         fprintf(stderr, "junctionctl: trace %lld stopped after %ld record(s)\n", (long long)id,

@@ -286,6 +286,10 @@ struct smpp_session {
     int pending_in;       /* requests of the peer handed to the core and not yet
                            * answered (smpp_accept / smpp_accepted_answer) */
     int64_t created_ms;   /* wall clock (ms epoch) when the session was made */
+    /* set by the owner, for the trace bus: the connector its PDUs belong
+     * to and the system_id it is bound as ("" until known) */
+    char trace_conn[64];
+    char system_id[16];
     uint64_t rx_pdus, tx_pdus; /* PDUs read / written (smpp.sessions) */
     /* private */
     struct smpp_session *next;

@@ -302,6 +302,8 @@ static void smpp_bind_connect(smpp_bind_t *b)
         smpp_bind_down(b, "out of memory");
         return;
     }
+    snprintf(b->sess->trace_conn, sizeof(b->sess->trace_conn), "%s", cl->name);
+    snprintf(b->sess->system_id, sizeof(b->sess->system_id), "%s", cl->system_id);
     smpp_bind_set(b, SMPP_CL_CONNECTING, NULL);
     if (smpp_session_connect(b->sess, cl->host, cl->port) < 0)
         smpp_bind_drop(b, "cannot connect");

@@ -288,6 +288,7 @@ static void smpp_server_bind(smpp_customer_t *cu, const smpp_hdr_t *h, const uin
         return;
     }
     snprintf(cu->system_id, sizeof(cu->system_id), "%s", req.system_id);
+    snprintf(cu->sess->system_id, sizeof(cu->sess->system_id), "%s", req.system_id);
     cu->bind_pending = 1;
 }
 
@@ -328,6 +329,7 @@ void smpp_server_bind_answer(const smpp_work_t *w)
     cu->bound_as = w->resp_cmd & ~0x80000000u;
     cu->bound_ms = gw_now_ms();
     snprintf(cu->conn_name, sizeof(cu->conn_name), "%s%s", GW_REPORT_CONN_PREFIX, cu->system_id);
+    snprintf(s->trace_conn, sizeof(s->trace_conn), "%s", cu->conn_name);
     s->expire_ms = 0;
     s->idle_s = smpp_server_idle_s;
     /* link-dead detection: an enquire_link after smpp.enquire_link_s of

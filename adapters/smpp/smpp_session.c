@@ -444,7 +444,7 @@ static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t 
                            size_t len)
 {
     const uint8_t *p = pdu + 16, *end = pdu + len;
-    char src[24] = "", dst[24] = "", msgid[72] = "", svc[8], line[160], cmd[16];
+    char src[24] = "", dst[24] = "", msgid[72] = "", svc[8], line[160], cmd[16], sysid[16];
     const char *name = NULL;
     gw_trace_rec_t r;
     uint32_t base;
@@ -477,6 +477,10 @@ static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t 
         smpp_trace_cstr(&p, end, msgid, sizeof(msgid));
     } else if (r.smpp_cmd == CANCEL_SM && smpp_trace_cstr(&p, end, svc, sizeof(svc)) == 0) {
         smpp_trace_cstr(&p, end, msgid, sizeof(msgid)); /* after service_type */
+    } else if ((r.smpp_cmd == BIND_RECEIVER || r.smpp_cmd == BIND_TRANSMITTER ||
+                r.smpp_cmd == BIND_TRANSCEIVER) &&
+               smpp_trace_cstr(&p, end, sysid, sizeof(sysid)) == 0) {
+        r.system_id = sysid; /* the first field; the password is not recorded */
     }
     if (dst[0])
         snprintf(line, sizeof(line), "%s seq %u from %s to %s", name, r.smpp_seq, src, dst);
@@ -488,6 +492,9 @@ static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t 
     r.kind = GW_TRACE_PDU;
     r.dir = dir;
     r.peer = s->peer;
+    r.connector = s->trace_conn;
+    if (r.system_id == NULL)
+        r.system_id = s->system_id;
     r.from = src;
     r.to = dst;
     r.smpp_msgid = msgid;

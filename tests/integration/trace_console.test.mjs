@@ -73,7 +73,7 @@ test('junctionctl trace shows one message from SIP in to SMPP out and back, and 
       .some((m) => m.status === 'submitted'), 10000, 'the other message submitted');
     await sendMessage(TRACED, 'traced');
     await waitFor(() => smsc.submits.length === 2, 10000, 'the traced submit_sm');
-    await waitFor(() => /submit_sm_resp/.test(c.out) && /state .*submitted/.test(c.out), 10000,
+    await waitFor(() => /submit_sm_resp/.test(c.out) && /STATE .*submitted/.test(c.out), 10000,
       `the submit_sm_resp and the submitted state in the console:\n${c.out}\n${c.err}`);
 
     const lines = c.out.trim().split('\n');
@@ -82,11 +82,16 @@ test('junctionctl trace shows one message from SIP in to SMPP out and back, and 
       assert.ok(i >= 0, `no line matching ${re} in:\n${c.out}`);
       return i;
     };
-    const msgIn = at(new RegExp(`^\\S+ packet +in +sip 127\\.0\\.0\\.1:\\d+ .*MESSAGE sip:\\+${TRACED}@`));
-    const route = at(/^\S+ route .*rule mt-de -> smsc1$/);
-    const accepted = at(/^\S+ packet +out +sip 127\.0\.0\.1:\d+ .*SIP\/2\.0 202 /);
-    const submit = at(new RegExp(`^\\S+ pdu +out .* submit_sm seq \\d+ from alice to ${TRACED}$`));
-    const resp = at(/^\S+ pdu +in .*submit_sm_resp seq \d+ status 0x0 message_id smsc-\d+$/);
+    // the timeline: time since the first record, protocol, arrow, where, what, ids
+    assert.match(lines[0], /^# \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC = \+0\.0 ms$/, c.out);
+    assert.match(lines[1], /^ +\+0\.0 ms  SIP +<- in /, c.out);
+    const times = lines.slice(1).map((l) => Number(l.match(/^ *\+(\d+\.\d) ms  /)[1]));
+    assert.deepEqual(times, [...times].sort((a, b) => a - b), `times grow:\n${c.out}`);
+    const msgIn = at(new RegExp(`^ +\\+[\\d.]+ ms  SIP +<- in  +sip 127\\.0\\.0\\.1:\\d+ +MESSAGE sip:\\+${TRACED}@`));
+    const route = at(/^ +\+[\d.]+ ms  ROUTE +\. +smsc1 \S+ +rule mt-de -> smsc1  env=\S+$/);
+    const accepted = at(/^ +\+[\d.]+ ms  SIP +-> out +sip 127\.0\.0\.1:\d+ +SIP\/2\.0 202 /);
+    const submit = at(new RegExp(`^ +\\+[\\d.]+ ms  SMPP +-> out +smsc1 127\\.0\\.0\\.1:\\d+ +submit_sm seq \\d+ from alice to ${TRACED}  system_id=junction$`));
+    const resp = at(/^ +\+[\d.]+ ms  SMPP +<- in  +smsc1 .*submit_sm_resp seq \d+ status 0x0 message_id smsc-\d+  system_id=junction  msgid=smsc-\d+$/);
     assert.ok(msgIn < route, 'the MESSAGE comes in before it is routed');
     assert.ok(route < accepted, 'the 202 goes out after routing (after the commit)');
     assert.ok(route < submit, 'the submit_sm goes out after routing');
@@ -95,7 +100,7 @@ test('junctionctl trace shows one message from SIP in to SMPP out and back, and 
     const callId = lines[msgIn].match(/call-id=(\S+)/)[1];
     assert.match(lines[accepted], new RegExp(`call-id=${callId.replace(/[.]/g, '\\.')}`));
     const env = lines[route].match(/env=(\S+)/)[1];
-    assert.ok(lines.some((l) => / state .* submitted: smsc-\d+$/.test(l) && l.includes(`env=${env}`)),
+    assert.ok(lines.some((l) => / STATE .* submitted: smsc-\d+  env=/.test(l) && l.includes(`env=${env}`)),
       c.out);
     // the other message never shows: not its number, not its submit_sm, not its envelope
     assert.ok(!c.out.includes(OTHER), `the other number leaked into the trace:\n${c.out}`);
@@ -110,11 +115,11 @@ test('junctionctl trace shows one message from SIP in to SMPP out and back, and 
       short_message: `id:${remote} sub:001 dlvrd:001 submit date:2611281200 done date:2611281201 stat:DELIVRD err:000 text:Hello`,
     });
     assert.equal(dr.command_status, 0);
-    await waitFor(() => / state .* receipt DELIVRD$/m.test(c.out), 10000,
+    await waitFor(() => / STATE .* receipt DELIVRD( |$)/m.test(c.out) && /deliver_sm_resp/.test(c.out), 10000,
       `the receipt in the console:\n${c.out}`);
     const later = c.out.trim().split('\n').slice(lines.length);
-    const dlv = later.findIndex((l) => / pdu +in .* deliver_sm seq \d+ from 4915112345678 to alice$/.test(l));
-    const dlvResp = later.findIndex((l) => / pdu +out .* deliver_sm_resp seq \d+ status 0x0$/.test(l));
+    const dlv = later.findIndex((l) => / SMPP +<- in .* deliver_sm seq \d+ from 4915112345678 to alice  system_id=junction$/.test(l));
+    const dlvResp = later.findIndex((l) => / SMPP +-> out .* deliver_sm_resp seq \d+ status 0x0  system_id=junction$/.test(l));
     assert.ok(dlv >= 0 && dlvResp > dlv, `the receipt and its answer:\n${later.join('\n')}`);
 
     c.proc.kill('SIGINT');

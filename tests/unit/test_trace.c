@@ -100,7 +100,7 @@ static json_t *test_read(int id, size_t *n, uint64_t *lost)
 {
     uint64_t cursor = 0, l = 0;
     int rc;
-    json_t *a = gw_trace_read(id, &cursor, 4096, 0, &l, &rc);
+    json_t *a = gw_trace_read(id, &cursor, 4096, 0, 0, &l, &rc);
 
     assert_int_equal(rc, 0);
     assert_non_null(a);
@@ -401,7 +401,7 @@ static void test_ring_is_bounded_and_counts_drops(void **state)
     gw_trace_record(&r);
     assert_int_equal(test_stat("trace.dropped"), dropped + 4);
     cursor = 20;
-    a = gw_trace_read(id, &cursor, 10, 1, &lost, &rc);
+    a = gw_trace_read(id, &cursor, 10, 1, 0, &lost, &rc);
     assert_int_equal(rc, 0);
     assert_int_equal(json_array_size(a), 1);
     assert_int_equal(cursor, 21);
@@ -454,14 +454,14 @@ static void test_unpolled_trace_expires(void **state)
     r.kind = GW_TRACE_STATE;
     r.to = "4917";
     test_sleep_ms(600);
-    json_decref(gw_trace_read(kept, &cursor, 1, 0, &lost, &rc));
+    json_decref(gw_trace_read(kept, &cursor, 1, 0, 0, &lost, &rc));
     assert_int_equal(rc, 0);
     test_sleep_ms(600);
     gw_trace_record(&r); /* any record (or MI call) ends the idle trace */
-    a = gw_trace_read(idle, &cursor, 1, 0, &lost, &rc);
+    a = gw_trace_read(idle, &cursor, 1, 0, 0, &lost, &rc);
     assert_null(a);
     assert_int_equal(rc, GW_ENOTFOUND);
-    json_decref(gw_trace_read(kept, &cursor, 1, 0, &lost, &rc));
+    json_decref(gw_trace_read(kept, &cursor, 1, 0, 0, &lost, &rc));
     assert_int_equal(rc, 0);
     assert_int_equal(gw_trace_stop(kept), 0);
     assert_false(gw_trace_on());
