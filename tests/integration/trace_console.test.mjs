@@ -4,13 +4,18 @@
 // line read from junctionctl's own output, while a second MESSAGE to
 // another number, sent through the same path during the trace, stays out.
 // Also: the trace MI commands' bounds and errors, and that junctionctl
-// stops its trace when it ends (by --seconds and by SIGINT).
+// stops its trace when it ends (by --seconds and by SIGINT); the long poll
+// (trace.list wait_ms: answered at the first record, holding neither the
+// MI nor the socket's loop, ended by trace.stop); a trace whose client
+// vanished ends after trace.idle_s; the filters in combination from
+// junctionctl's key=value words, SMPP system_id among them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startJunction, freePort, waitFor, JUNCTIONCTL_BIN } from './lib/junction.mjs';
 import { runSipp, stopAllSipp } from './lib/sipp.mjs';
-import { startSmsc, waitBound } from './lib/smsc.mjs';
+import { startSmsc, startScriptedSmsc, waitBound, bindCustomer, submit } from './lib/smsc.mjs';
 
 const TRACED = '4915112345678';
 const OTHER = '4930555000111';
@@ -191,4 +196,148 @@ test('the trace counters are statistics', async () => {
   assert.ok(counters['trace.matched'] > 0);
   assert.equal(counters['trace.active'], 0);
   assert.equal(typeof counters['trace.dropped'], 'number');
+});
+
+// One junctionctl call over the socket; resolves {code, stdout, stderr, ms}.
+async function ctl(args) {
+  const t0 = Date.now();
+  try {
+    const { stdout, stderr } = await promisify(execFile)(JUNCTIONCTL_BIN,
+      ['--socket', j.params['mi.socket'], ...args]);
+    return { code: 0, stdout, stderr, ms: Date.now() - t0 };
+  } catch (e) {
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr, ms: Date.now() - t0 };
+  }
+}
+
+test('trace.list with wait_ms answers at the first record, and empty when the wait ends', async () => {
+  const { id } = await j.mi('trace.start', { to: '4917000000002' });
+  try {
+    let t0 = Date.now();
+    const empty = await j.mi('trace.list', { id, after: 0, wait_ms: 400 });
+    const waited = Date.now() - t0;
+    assert.deepEqual([empty.records, empty.next], [[], 0]);
+    assert.ok(waited >= 380 && waited < 3000, `an empty long poll lasts its wait: ${waited} ms`);
+
+    t0 = Date.now();
+    const poll = j.mi('trace.list', { id, after: 0, wait_ms: 20000 });
+    await sendMessage('4917000000002', 'longpoll');
+    const got = await poll;
+    assert.ok(got.records.length >= 1 && got.records[0].kind === 'packet', JSON.stringify(got));
+    assert.ok(Date.now() - t0 < 10000, 'answered when the MESSAGE came, not after 20 s');
+    assert.ok(Number.isInteger(got.records[0].time_us) &&
+      Math.floor(got.records[0].time_us / 1000) === got.records[0].time, 'time_us and time agree');
+
+    await assert.rejects(j.mi('trace.list', { id, wait_ms: 30001 }), (e) => e.rpc.code === -32602);
+    await assert.rejects(j.mi('trace.list', { id, wait_ms: -1 }), (e) => e.rpc.code === -32602);
+  } finally {
+    await j.mi('trace.stop', { id });
+  }
+});
+
+test('a long poll holds neither the MI lock nor the socket\'s loop, and trace.stop ends it', async () => {
+  const { id } = await j.mi('trace.start', { to: '4917000000003' });
+  let stopped = false;
+  try {
+    const params = JSON.stringify({ id, after: 0, wait_ms: 15000 });
+    // one long poll over the UNIX socket (junctionctl call), one over HTTP
+    const sockPoll = ctl(['call', 'trace.list', params]);
+    const httpPoll = j.mi('trace.list', { id, after: 0, wait_ms: 15000 }).then(() => null, (e) => e);
+    // both are waiting once the trace counts as polled just now, twice over
+    await new Promise((r) => setTimeout(r, 500));
+    // another socket client, and a method that runs under the MI lock
+    const v = await ctl(['system', 'version']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.ok(v.ms < 2000, `the socket answered another client in ${v.ms} ms`);
+    const l = await ctl(['--json', 'trace', 'list']);
+    assert.equal(JSON.parse(l.stdout)[0].id, id, 'trace.list without id meanwhile');
+
+    const stopAt = Date.now();
+    await ctl(['trace', 'stop', `id=${id}`]);
+    stopped = true;
+    const [s, h] = await Promise.all([sockPoll, httpPoll]);
+    assert.ok(Date.now() - stopAt < 3000, 'both waits ended with the trace');
+    assert.equal(s.code, 1, `the socket poll ends with an MI error: ${s.stdout} ${s.stderr}`);
+    assert.match(s.stderr, /32004/);
+    assert.equal(h && h.rpc && h.rpc.code, -32004);
+  } finally {
+    if (!stopped) await j.mi('trace.stop', { id }).catch(() => {});
+  }
+});
+
+test('a trace whose client vanished ends after trace.idle_s', async () => {
+  await j.mi('params.set', { name: 'trace.idle_s', value: '1' });
+  try {
+    const c = startConsole(['trace', 'to=4917000000004']);
+    await waitFor(async () => (await activeTraces()).length === 1, 10000, 'the console\'s trace');
+    c.proc.kill('SIGKILL'); // no trace.stop
+    await c.done;
+    await waitFor(async () => (await activeTraces()).length === 0, 10000,
+      'the trace ended by itself');
+  } finally {
+    await j.mi('params.set', { name: 'trace.idle_s', value: '30' });
+  }
+});
+
+test('junctionctl trace combines filters: system_id, to, connector, peer, env_id', async () => {
+  // an SMSC that holds its submit_sm_resp until the test lets it go: the
+  // message is still on its way when a trace by its envelope id starts
+  const held = await startScriptedSmsc('held', (session, pdu, h) => h.submits.push({ session, pdu }));
+  await j.mi('connectors.add', {
+    name: 'held', type: 'smpp',
+    conf: { host: '127.0.0.1', port: held.port, system_id: 'junction', password: 'secret' },
+  });
+  const route = await j.mi('routes.add', { name: 'mt-held', priority: 5, dst_prefix: '4918', target: 'held' });
+  await waitBound(j, 'held');
+  await j.mi('accounts.add', { system_id: 'acme', password: 'right' });
+  const { session } = await bindCustomer(j.ports.smpp, 'acme', 'right');
+  const DEST = '4918000000005';
+  const bySystem = startConsole(['trace', 'system_id=acme', '--seconds', '20']);
+  const sysOther = startConsole(['trace', 'system_id=acme', 'to=4930000000000', '--seconds', '20']);
+  const heldSide = startConsole(['trace', `to=${DEST}`, 'connector=held',
+    `peer=127.0.0.1:${held.port}`, '--seconds', '20']);
+  try {
+    await waitFor(async () => (await activeTraces()).length === 3, 10000, 'three traces');
+    const resp = await submit(session, { source_addr: 'acme1', destination_addr: DEST,
+      short_message: 'combined filters' });
+    assert.equal(resp.command_status, 0);
+    await waitFor(() => held.submits.length === 1 && /submit_sm seq/.test(heldSide.out) &&
+      /STATE .* sending/.test(bySystem.out), 10000,
+      `the submit_sm held at the SMSC:\n${bySystem.out}\n--\n${heldSide.out}`);
+
+    // system_id=acme: the customer's submit_sm and its answer, then the message inside
+    assert.match(bySystem.out, new RegExp(`SMPP +<- in  +account:acme 127\\.0\\.0\\.1:\\d+ +submit_sm seq \\d+ from acme1 to ${DEST}  system_id=acme`));
+    assert.match(bySystem.out, /SMPP +-> out +account:acme .*submit_sm_resp seq \d+ status 0x0 message_id \S+  system_id=acme/);
+    assert.match(bySystem.out, /ROUTE .* rule mt-held -> held/);
+    // to= and another number: nothing of acme's message
+    assert.equal(sysOther.out, '', `system_id with another number kept nothing:\n${sysOther.out}`);
+    // connector + peer + to: only the SMSC side, none of the customer's PDUs
+    assert.match(heldSide.out, new RegExp(`SMPP +-> out +held 127\\.0\\.0\\.1:${held.port} +submit_sm seq \\d+ from acme1 to ${DEST}  system_id=junction`));
+    assert.ok(!/account:acme/.test(heldSide.out), `nothing of the customer side:\n${heldSide.out}`);
+
+    // env_id + connector: traces started now follow the rest of that one message
+    const env = bySystem.out.match(/ROUTE .*env=(\S+)/)[1];
+    const byEnv = startConsole(['trace', `env_id=${env}`, 'connector=held', '--seconds', '20']);
+    const wrongConn = startConsole(['trace', `env_id=${env}`, 'connector=smsc1', '--seconds', '20']);
+    const wrongTo = startConsole(['trace', `env_id=${env}`, 'to=4930000000000', '--seconds', '20']);
+    await waitFor(async () => (await activeTraces()).length === 6, 10000, 'six traces');
+    const { session: hs, pdu } = held.submits[0];
+    hs.send(pdu.response({ message_id: 'held-1' }));
+    await waitFor(() => / STATE .* submitted: held-1  env=/.test(byEnv.out) &&
+      /submit_sm_resp .* message_id held-1/.test(heldSide.out), 10000,
+      `submitted, by env and on the SMSC side:\n${byEnv.out}\n--\n${heldSide.out}`);
+    assert.ok(byEnv.out.trim().split('\n').slice(1).every((l) => l.includes(`env=${env}`)), byEnv.out);
+    for (const c of [bySystem, sysOther, heldSide, byEnv, wrongConn, wrongTo]) c.proc.kill('SIGINT');
+    for (const c of [bySystem, sysOther, heldSide, byEnv, wrongConn, wrongTo])
+      assert.equal((await c.done).code, 0, c.err);
+    assert.equal(wrongConn.out, '', `env_id with another connector kept nothing:\n${wrongConn.out}`);
+    assert.equal(wrongTo.out, '', `env_id with another number kept nothing:\n${wrongTo.out}`);
+    assert.equal(sysOther.out, '');
+    assert.deepEqual(await activeTraces(), []);
+  } finally {
+    for (const c of consoles) if (c.exited === null) { c.proc.kill('SIGINT'); await c.done; }
+    session.close();
+    await j.mi('routes.delete', { id: route.id });
+    await held.stop();
+  }
 });
