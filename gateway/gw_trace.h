@@ -5,8 +5,10 @@
  * the core offers its routing decisions, every state change (from its one
  * transition function), receipts and message-scoped log lines.  Active traces (started by
  * MI trace.start) keep the records that match their filters in a bounded
- * ring that MI trace.list reads with a cursor; junctionctl trace, and later
- * the web console and HEP export, are readers of that ring.
+ * ring that MI trace.list reads with a cursor (waiting for the next record
+ * when asked: a long poll); junctionctl trace and the web console are
+ * readers of that ring, and a trace started with a HEP destination also
+ * hands each record it keeps to gw_hep.c for a Homer collector.
  *
  * Contents:
  *   gw_trace_rec_t     a record, filled on the caller's stack; every pointer
@@ -46,7 +48,9 @@
  *
  * Threads: any.  One mutex (gw_trace_lock, in gw_trace.c) guards the list
  * of traces and everything in them; gw_trace_record holds it while it
- * matches and copies, and never allocates.  The count of active traces is
+ * matches and copies, and never allocates (but for a HEP trace's datagram,
+ * gw_hep_offer); it signals gw_trace_cond only when a trace it kept a
+ * record for has a reader waiting.  The count of active traces is
  * written under the lock and read by gw_trace_on() without it: a record
  * offered just as a trace starts may be missed, which a trace accepts.
  */

@@ -58,7 +58,8 @@ static void web_ctl_usage(FILE *out)
           "  junctionctl system listMethods\n"
           "  junctionctl call routes.delete '{\"id\": 3}'\n"
           "  junctionctl trace to=4915112345678   (filters: to, from, env_id, call_id,\n"
-          "                                       connector, peer; Ctrl-C ends it)\n"
+          "                                       connector, peer, system_id; hep=udp:IP:PORT;\n"
+          "                                       Ctrl-C ends it)\n"
           "Exit status: 0 ok, 1 the MI returned an error, 2 usage or connection error.\n",
           out);
 }
