@@ -14,6 +14,8 @@
 #                     back per message, beside Kannel (Debian's kannel: bearerbox
 #                     + smsbox, installed here when missing) on the same kind of
 #                     SMSC peer (bench/run_smpp.mjs)
+#   make bench-trace  the trace bus per call, then SMPP -> SMPP with and without
+#                     one active trace in one run, and the ratio (run_trace.mjs)
 #   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
 #
 # BENCH_ARGS passes options to the script, e.g.
@@ -74,13 +76,17 @@ bench-sweep: all bench-tools
 bench-store: $(BUILD)/bench/bench_store $(BUILD)/bench/sqlite_insert
 	$(BUILD)/bench/bench_store --raw $(abspath $(BUILD)/bench/sqlite_insert) $(BENCH_ARGS)
 
-# make bench-trace: the trace bus's cost per hook (off) and per packet (on).
+# make bench-trace: the trace bus's cost per hook (off) and per packet (on)
+# (trace_cost.c), then the message path with and without one active trace in
+# one run, the ratio recorded in bench/RESULTS.md (run_trace.mjs, ~1 min).
+# BENCH_ARGS="--count=N --rounds=N --no-write".
 $(BUILD)/bench/trace_cost: $(BUILD)/bench/trace_cost.o $(BUILD)/libjunction.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 .PHONY: bench-trace
-bench-trace: $(BUILD)/bench/trace_cost
-	$(BUILD)/bench/trace_cost
+bench-trace: all bench-tools $(BUILD)/bench/trace_cost
+	$(BUILD)/bench/trace_cost | tee $(BUILD)/bench/trace_cost.txt
+	$(BENCH_ENV) node bench/run_trace.mjs --micro=$(abspath $(BUILD)/bench/trace_cost.txt) $(BENCH_ARGS)
 
 # make bench-rates: the rate-table half of the router benchmark (bench_rates.c):
 # load time of a 1,000,000-prefix sheet, lookups/s on one core beside a naive
