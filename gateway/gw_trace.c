@@ -457,6 +457,22 @@ void gw_trace_record(const gw_trace_rec_t *r)
     gw_trace_free_expired(gone);
 }
 
+int gw_trace_wants(const gw_trace_rec_t *r)
+{
+    gw_trace_t *t;
+    int want = 0;
+
+    if (!gw_trace_on())
+        return 0;
+    pthread_mutex_lock(&gw_trace_lock);
+    for (t = gw_traces; t && !want; t = t->next)
+        want = gw_trace_knows(t, r) || gw_trace_passes(t, r);
+    pthread_mutex_unlock(&gw_trace_lock);
+    if (!want)
+        gw_stat_add(gw_trace_st_offered, 1); /* gw_trace_record counts the others */
+    return want;
+}
+
 /* The fields every record about env carries. */
 static void gw_trace_env_rec(gw_trace_rec_t *r, const gw_envelope_t *env, gw_trace_kind_t kind)
 {
@@ -483,37 +499,45 @@ void gw_trace_env(const gw_envelope_t *env, gw_trace_kind_t kind, const char *su
 
 void gw_trace_envf(const gw_envelope_t *env, gw_trace_kind_t kind, const char *fmt, ...)
 {
+    gw_trace_rec_t r;
     char line[256];
     va_list ap;
 
+    gw_trace_env_rec(&r, env, kind);
+    if (!gw_trace_wants(&r))
+        return; /* not formatted for nobody */
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    gw_trace_env(env, kind, line);
+    r.summary = line;
+    gw_trace_record(&r);
 }
 
-static void gw_trace_dlv(const gw_delivery_t *d, gw_trace_kind_t kind, const char *summary)
+/* The fields of a record about delivery d: its envelope's, with the
+ * current target as connector and the remote id as SMPP message_id. */
+static void gw_trace_dlv_rec(gw_trace_rec_t *r, const gw_delivery_t *d, gw_trace_kind_t kind)
 {
-    gw_trace_rec_t r;
-
-    gw_trace_env_rec(&r, d->env, kind);
+    gw_trace_env_rec(r, d->env, kind);
     if (gw_dlv_target(d)[0])
-        r.connector = gw_dlv_target(d);
+        r->connector = gw_dlv_target(d);
     if (d->remote_id[0])
-        r.smpp_msgid = d->remote_id;
-    r.summary = summary;
-    gw_trace_record(&r);
+        r->smpp_msgid = d->remote_id;
 }
 
 void gw_trace_dlvf(const gw_delivery_t *d, gw_trace_kind_t kind, const char *fmt, ...)
 {
+    gw_trace_rec_t r;
     char line[256];
     va_list ap;
 
+    gw_trace_dlv_rec(&r, d, kind);
+    if (!gw_trace_wants(&r))
+        return;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    gw_trace_dlv(d, kind, line);
+    r.summary = line;
+    gw_trace_record(&r);
 }
 
 void gw_trace_state(const gw_delivery_t *d, const char *detail)
@@ -524,16 +548,21 @@ void gw_trace_state(const gw_delivery_t *d, const char *detail)
 
 void gw_trace_route(const gw_delivery_t *d)
 {
+    gw_trace_rec_t r;
     char line[256];
     size_t n;
     int i;
 
+    gw_trace_dlv_rec(&r, d, GW_TRACE_ROUTE);
+    if (!gw_trace_wants(&r))
+        return;
     n = (size_t)snprintf(line, sizeof(line), "rule %s ->", d->route);
     for (i = 0; i < d->ntargets && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s", i ? "," : "", d->targets[i]);
     if (d->strategy != GW_STRAT_SINGLE && n < sizeof(line))
         snprintf(line + n, sizeof(line) - n, " (%s)", gw_strategy_name(d->strategy));
-    gw_trace_dlv(d, GW_TRACE_ROUTE, line);
+    r.summary = line;
+    gw_trace_record(&r);
 }
 
 void gw_trace_receipt(const char *connector, const char *remote_id, const char *stat)

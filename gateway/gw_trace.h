@@ -121,6 +121,12 @@ static inline int gw_trace_on(void)
  * keeps ownership of everything r points to.  Any thread. */
 void gw_trace_record(const gw_trace_rec_t *r);
 
+/* 1 when an active trace would keep r as it is (its summary aside, which
+ * matching never reads): callers whose summary costs a format test it
+ * first and build the summary only then.  The answer may be stale by the
+ * time gw_trace_record runs, which matches again.  Any thread. */
+int gw_trace_wants(const gw_trace_rec_t *r);
+
 /* A record about env (kind ROUTE, STATE or LOG) before it has a delivery:
  * its id, numbers, Call-ID, source connector and peer, and summary.  Any
  * thread; callers test gw_trace_on() first. */

@@ -482,13 +482,6 @@ static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t 
                smpp_trace_cstr(&p, end, sysid, sizeof(sysid)) == 0) {
         r.system_id = sysid; /* the first field; the password is not recorded */
     }
-    if (dst[0])
-        snprintf(line, sizeof(line), "%s seq %u from %s to %s", name, r.smpp_seq, src, dst);
-    else if (msgid[0])
-        snprintf(line, sizeof(line), "%s seq %u status 0x%x message_id %s", name, r.smpp_seq,
-                 r.smpp_status, msgid);
-    else
-        snprintf(line, sizeof(line), "%s seq %u status 0x%x", name, r.smpp_seq, r.smpp_status);
     r.kind = GW_TRACE_PDU;
     r.dir = dir;
     r.peer = s->peer;
@@ -498,12 +491,21 @@ static void smpp_trace_pdu(smpp_session_t *s, gw_trace_dir_t dir, const uint8_t 
     r.from = src;
     r.to = dst;
     r.smpp_msgid = msgid;
-    r.summary = line;
     base = r.smpp_cmd & 0x7FFFFFFFu; /* a bind or its response */
     if (base != BIND_RECEIVER && base != BIND_TRANSMITTER && base != BIND_TRANSCEIVER) {
         r.raw = pdu;
         r.raw_len = len;
     }
+    if (!gw_trace_wants(&r))
+        return; /* the summary is formatted only for a trace that keeps it */
+    if (dst[0])
+        snprintf(line, sizeof(line), "%s seq %u from %s to %s", name, r.smpp_seq, src, dst);
+    else if (msgid[0])
+        snprintf(line, sizeof(line), "%s seq %u status 0x%x message_id %s", name, r.smpp_seq,
+                 r.smpp_status, msgid);
+    else
+        snprintf(line, sizeof(line), "%s seq %u status 0x%x", name, r.smpp_seq, r.smpp_status);
+    r.summary = line;
     gw_trace_record(&r);
 }
 

@@ -1,6 +1,8 @@
 /*
  * test_trace.c - the trace bus: the no-trace path, filters, learned ids,
- * SMPP request/response pairing, ring bounds, expiry and limits.
+ * SMPP request/response pairing, ring bounds, expiry and limits, the
+ * system_id filter, gw_trace_wants, and the long poll (gw_trace_read
+ * waiting for a record, its wait ending, trace stop waking it).
  *
  * Allocations are counted through the linker (--wrap=malloc,calloc,realloc
  * for this binary only, tests/module.mk): "no allocation" is measured, not
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "gw_delivery.h"
 #include "gw_errors.h"
@@ -467,6 +470,135 @@ static void test_unpolled_trace_expires(void **state)
     assert_false(gw_trace_on());
 }
 
+/* system_id: a PDU of a session bound as it, a record of its account's
+ * connector; not another system_id, not a record with neither. */
+static void test_system_id_matches_session_and_account_connector(void **state)
+{
+    gw_trace_filter_t f;
+    gw_trace_rec_t r;
+    size_t n;
+    json_t *a;
+    int id;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    strcpy(f.system_id, "acme");
+    id = gw_trace_start(&f);
+    assert_true(id > 0);
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_PDU;
+    r.dir = GW_TRACE_IN;
+    r.smpp_cmd = 0x00000004;
+    r.smpp_seq = 7;
+    r.peer = "127.0.0.1:4000";
+    r.system_id = "other";
+    r.summary = "other's submit_sm";
+    assert_false(gw_trace_wants(&r));
+    gw_trace_record(&r);
+    r.system_id = "acme";
+    r.summary = "acme's submit_sm";
+    assert_true(gw_trace_wants(&r));
+    gw_trace_record(&r);
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_ROUTE;
+    r.connector = "account:acme";
+    r.summary = "acme's message routed";
+    gw_trace_record(&r);
+    r.connector = "account:acme2";
+    r.summary = "acme2's message";
+    assert_false(gw_trace_wants(&r));
+    gw_trace_record(&r);
+    a = test_read(id, &n, NULL);
+    assert_int_equal(n, 2);
+    assert_string_equal(test_field(a, 0, "summary"), "acme's submit_sm");
+    assert_string_equal(test_field(a, 0, "system_id"), "acme");
+    assert_string_equal(test_field(a, 1, "summary"), "acme's message routed");
+    json_decref(a);
+}
+
+static int64_t test_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int test_waiter_id;
+
+/* After 150 ms: one record for trace test_waiter_id (to 4915). */
+static void *test_record_later(void *arg)
+{
+    gw_trace_rec_t r;
+
+    (void)arg;
+    test_sleep_ms(150);
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_STATE;
+    r.to = "4915000";
+    r.summary = "late";
+    gw_trace_record(&r);
+    return NULL;
+}
+
+static void *test_stop_later(void *arg)
+{
+    (void)arg;
+    test_sleep_ms(150);
+    gw_trace_stop(test_waiter_id);
+    return NULL;
+}
+
+static void test_read_waits_for_the_first_record(void **state)
+{
+    uint64_t cursor = 0, lost;
+    pthread_t th;
+    int64_t t0;
+    json_t *a;
+    int rc;
+
+    (void)state;
+    test_waiter_id = test_start_to("4915");
+    /* nothing comes: empty after the wait */
+    t0 = test_mono_ms();
+    a = gw_trace_read(test_waiter_id, &cursor, 10, 0, 120, &lost, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(json_array_size(a), 0);
+    assert_true(test_mono_ms() - t0 >= 110);
+    json_decref(a);
+    /* a record comes after 150 ms: answered then, not after 5 s */
+    assert_int_equal(pthread_create(&th, NULL, test_record_later, NULL), 0);
+    t0 = test_mono_ms();
+    a = gw_trace_read(test_waiter_id, &cursor, 10, 0, 5000, &lost, &rc);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(test_field(a, 0, "summary"), "late");
+    assert_true(test_mono_ms() - t0 >= 140 && test_mono_ms() - t0 < 2500);
+    assert_int_equal(cursor, 1);
+    json_decref(a);
+}
+
+static void test_stop_wakes_a_waiting_reader(void **state)
+{
+    uint64_t cursor = 0, lost;
+    pthread_t th;
+    int64_t t0;
+    json_t *a;
+    int rc;
+
+    (void)state;
+    test_waiter_id = test_start_to("4915");
+    assert_int_equal(pthread_create(&th, NULL, test_stop_later, NULL), 0);
+    t0 = test_mono_ms();
+    a = gw_trace_read(test_waiter_id, &cursor, 10, 0, 5000, &lost, &rc);
+    pthread_join(th, NULL);
+    assert_null(a);
+    assert_int_equal(rc, GW_ENOTFOUND);
+    assert_true(test_mono_ms() - t0 < 2500);
+    assert_false(gw_trace_on());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +619,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_traces_are_bounded_in_number, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_unpolled_trace_expires, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_system_id_matches_session_and_account_connector,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_read_waits_for_the_first_record, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_wakes_a_waiting_reader, test_setup,
+                                        test_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
