@@ -1,7 +1,7 @@
 // make bench-trace (second half): what one active trace costs the message
 // path, end to end, in one run.
 //
-//   node bench/run_trace.mjs [--count=60000] [--rounds=5] [--window=100] [--no-write]
+//   node bench/run_trace.mjs [--count=30000] [--rounds=9] [--window=100] [--no-write]
 //
 // One junction (log.level=warn, db.synchronous=full), an SMPP customer
 // (esme_fast, as fast as its window allows) sending --count submit_sm per
@@ -41,8 +41,8 @@ function option(name, def) {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
   return a ? a.slice(name.length + 3) : def;
 }
-const COUNT = Math.min(500000, Math.max(1000, Number(option('count', '60000'))));
-const ROUNDS = Math.min(9, Math.max(1, Number(option('rounds', '5'))));
+const COUNT = Math.min(500000, Math.max(1000, Number(option('count', '30000'))));
+const ROUNDS = Math.min(9, Math.max(1, Number(option('rounds', '9'))));
 const WINDOW = Number(option('window', '100'));
 const WRITE = !process.argv.includes('--no-write');
 const RUN_LIMIT_S = 300;
