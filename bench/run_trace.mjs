@@ -216,7 +216,7 @@ function report(cmd, mach, rows, micro, startedAt, seconds) {
     `between the three modes in windows of ${WINDOW_S} s, ${CYCLES} cycles in rotated order; a reader ` +
     'long-polls each trace.');
   L.push('');
-  L.push('| mode | rates per cycle, msg/s | median msg/s | X | median CPU µs/msg | its ratio to off | records offered / kept per window (median) |');
+  L.push('| mode | rates per cycle, msg/s | median msg/s | median of the cycles\' ratios to off | median CPU µs/msg | its ratio to off | records offered / kept per window (median) |');
   L.push('|---|---|---:|---:|---:|---:|---|');
   // paired: each cycle's window against that cycle's "off" (drift cancels)
   const pair = (mode, key) => median(rows.filter((r) => r.mode === mode).map((r) =>
@@ -240,6 +240,17 @@ function report(cmd, mach, rows, micro, startedAt, seconds) {
     `${f1(drop('one'))} % (one number) — target < 5 %: ${worst < 5 ? '✓' : '✗'}. ` +
     'A negative drop is the noise of the shared machine (its busy % per window: ' +
     `${rows.map((r) => int(r.machine_pct)).join(', ')} of 200); compare CPU per message too.`);
+  const contended = /^pdu\s+(\d+) ns per record not kept \(two threads/m.exec(micro || '');
+  if (contended) {
+    const none = rows.filter((r) => r.mode === 'none');
+    const perMsg = median(none.map((r) => r.offered / r.n));
+    const est = (perMsg * Number(contended[1])) / 1000;
+    L.push('');
+    L.push(`The bus's own share, from trace_cost below: ${f1(perMsg)} records offered per message × ` +
+      `${contended[1]} ns per record not kept (two threads sharing the lock) = ${f1(est)} µs per ` +
+      `message, ${f1((100 * est) / med.off.us)} % of junction's ${f1(med.off.us)} µs per message ` +
+      'with no trace (the formatting of summaries nobody keeps is skipped: gw_trace_wants).');
+  }
   if (micro) {
     L.push('');
     L.push('trace_cost (the bus alone, one thread, ns per call):');
