@@ -341,3 +341,22 @@ test('junctionctl trace combines filters: system_id, to, connector, peer, env_id
     await held.stop();
   }
 });
+
+test('a shutdown ends the long polls at once instead of waiting for them', async () => {
+  const k = await startJunction();
+  try {
+    const { id } = await k.mi('trace.start', { to: '4917000000009' });
+    const t0 = Date.now();
+    const sockPoll = promisify(execFile)(JUNCTIONCTL_BIN, ['--socket', k.params['mi.socket'], 'call',
+      'trace.list', JSON.stringify({ id, after: 0, wait_ms: 30000 })]).then(() => 'answered', (e) => e.code);
+    const httpPoll = k.mi('trace.list', { id, after: 0, wait_ms: 30000 }).then(() => 'answered', (e) => e.rpc?.code ?? 'closed');
+    await new Promise((r) => setTimeout(r, 500)); // both are waiting
+    const ex = await k.stop();
+    assert.equal(ex.code, 0, k.log);
+    assert.ok(Date.now() - t0 < 8000, `junction stopped in ${Date.now() - t0} ms, not after the 30 s waits`);
+    assert.notEqual(await sockPoll, 'answered');
+    assert.notEqual(await httpPoll, 'answered');
+  } finally {
+    await k.cleanup();
+  }
+});
