@@ -279,6 +279,14 @@ static void *gw_hep_run(void *arg)
     return NULL;
 }
 
+void gw_hep_stats_init(void)
+{
+    gw_hep_st_sent = gw_stat("trace.hep_sent", "HEPv3 datagrams sent to collectors");
+    gw_hep_st_dropped =
+        gw_stat("trace.hep_dropped", "HEPv3 datagrams dropped: the send queue was full");
+    gw_hep_st_errors = gw_stat("trace.hep_errors", "HEPv3 datagrams sendto() refused");
+}
+
 /* The running queue, the thread started on first use.  NULL when it cannot
  * be started. */
 static gw_queue_t *gw_hep_queue(void)
@@ -289,10 +297,7 @@ static gw_queue_t *gw_hep_queue(void)
         return q;
     pthread_mutex_lock(&gw_hep_once_lock);
     if (gw_hep_q == NULL) {
-        gw_hep_st_sent = gw_stat("trace.hep_sent", "HEPv3 datagrams sent to collectors");
-        gw_hep_st_dropped =
-            gw_stat("trace.hep_dropped", "HEPv3 datagrams dropped: the send queue was full");
-        gw_hep_st_errors = gw_stat("trace.hep_errors", "HEPv3 datagrams sendto() refused");
+        gw_hep_stats_init();
         q = gw_queue_new(GW_HEP_QUEUE_MAX, free);
         __atomic_store_n(&gw_hep_quit, 0, __ATOMIC_RELAXED);
         if (q != NULL && pthread_create(&gw_hep_thread, NULL, gw_hep_run, q) != 0) {

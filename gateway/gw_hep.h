@@ -66,6 +66,10 @@ size_t gw_hep_build(const gw_trace_rec_t *r, int64_t time_us, uint8_t *buf, size
  * counts) when the queue is full or memory is short.  Any thread. */
 void gw_hep_offer(const gw_hep_dest_t *d, const gw_trace_rec_t *r, int64_t time_us);
 
+/* Register the statistics (gw_trace_init, at start-up; again is harmless).
+ * Main thread. */
+void gw_hep_stats_init(void);
+
 /* Stop the sender thread after it sent what is queued (shutdown, tests);
  * the next gw_hep_offer starts it again.  Any thread but the sender. */
 void gw_hep_stop(void);

@@ -160,6 +160,7 @@ static void gw_trace_cond_init(void)
 int gw_trace_init(void)
 {
     pthread_once(&gw_trace_cond_once, gw_trace_cond_init);
+    gw_hep_stats_init();
     gw_trace_stats_init();
     return gw_trace_mi_init();
 }
@@ -879,11 +880,12 @@ json_t *gw_trace_list(void)
     pthread_mutex_lock(&gw_trace_lock);
     gone = gw_trace_expire(now);
     for (t = gw_traces; a && t; t = t->next)
-        json_array_append_new(a, json_pack("{s:i, s:o, s:I, s:I, s:I}", "id", t->id, "filter",
-                                           gw_trace_filter_json(&t->f), "records",
+        json_array_append_new(a, json_pack("{s:i, s:o, s:I, s:I, s:I, s:i}", "id", t->id,
+                                           "filter", gw_trace_filter_json(&t->f), "records",
                                            (json_int_t)t->next_seq, "dropped",
                                            (json_int_t)t->dropped, "idle_ms",
-                                           (json_int_t)(now - t->polled_ms)));
+                                           (json_int_t)(now - t->polled_ms), "waiting",
+                                           t->waiters));
     pthread_mutex_unlock(&gw_trace_lock);
     gw_trace_free_expired(gone);
     return a;

@@ -203,8 +203,8 @@ int gw_trace_stop(int id);
 #define GW_TRACE_WAIT_MAX_MS 30000
 json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, int wait_ms,
                       uint64_t *lost, int *rc);
-/* The active traces: [{id, filter, records, dropped, idle_ms}].  New
- * reference or NULL. */
+/* The active traces: [{id, filter, records, dropped, idle_ms, waiting}]
+ * (waiting: readers in a long poll now).  New reference or NULL. */
 json_t *gw_trace_list(void);
 /* End every trace (shutdown, tests) and wake the readers waiting in
  * gw_trace_read, so a shutdown does not wait for their long polls.  Any

@@ -243,8 +243,10 @@ test('a long poll holds neither the MI lock nor the socket\'s loop, and trace.st
     // one long poll over the UNIX socket (junctionctl call), one over HTTP
     const sockPoll = ctl(['call', 'trace.list', params]);
     const httpPoll = j.mi('trace.list', { id, after: 0, wait_ms: 15000 }).then(() => null, (e) => e);
-    // both are waiting once the trace counts as polled just now, twice over
-    await new Promise((r) => setTimeout(r, 500));
+    // asked over the socket: an HTTP call could queue behind the HTTP poll's
+    // pool thread (libmicrohttpd pins a connection to one of its two threads)
+    await waitFor(async () => JSON.parse((await ctl(['--json', 'trace', 'list'])).stdout)
+      .find((t) => t.id === id)?.waiting === 2, 5000, 'both polls waiting');
     // another socket client, and a method that runs under the MI lock
     const v = await ctl(['system', 'version']);
     assert.equal(v.code, 0, v.stderr);
@@ -350,7 +352,11 @@ test('a shutdown ends the long polls at once instead of waiting for them', async
     const sockPoll = promisify(execFile)(JUNCTIONCTL_BIN, ['--socket', k.params['mi.socket'], 'call',
       'trace.list', JSON.stringify({ id, after: 0, wait_ms: 30000 })]).then(() => 'answered', (e) => e.code);
     const httpPoll = k.mi('trace.list', { id, after: 0, wait_ms: 30000 }).then(() => 'answered', (e) => e.rpc?.code ?? 'closed');
-    await new Promise((r) => setTimeout(r, 500)); // both are waiting
+    await waitFor(async () => {
+      const { stdout } = await promisify(execFile)(JUNCTIONCTL_BIN, ['--socket', k.params['mi.socket'],
+        '--json', 'trace', 'list']);
+      return JSON.parse(stdout)[0]?.waiting === 2;
+    }, 5000, 'both polls waiting');
     const ex = await k.stop();
     assert.equal(ex.code, 0, k.log);
     assert.ok(Date.now() - t0 < 8000, `junction stopped in ${Date.now() - t0} ms, not after the 30 s waits`);
