@@ -31,6 +31,7 @@
 #include "../webui/web.h"
 #include "gw_adapter.h"
 #include "gw_addr.h"
+#include "gw_auth.h"
 #include "gw_config.h"
 #include "gw_core.h"
 #include "gw_errors.h"
@@ -170,7 +171,7 @@ static int gw_main_first_start(void)
              "admin-password");
     rc = gw_main_write_secret(path, pass);
     if (rc == 0)
-        rc = db_user_add(gw_config.admin_user, pass, "admin");
+        rc = db_user_add(gw_config.admin_user, pass, "admin", 1); /* the first login changes it */
     sodium_memzero(pass, sizeof pass);
     if (rc != 0)
         return rc;
@@ -234,7 +235,8 @@ static int gw_main_config(int argc, char **argv)
 
     if (gw_params_register(gw_config_params) != 0 || gw_params_register_hooks(gw_config_hooks) != 0 ||
         gw_params_register(gw_addr_params) != 0 || gw_params_register(db_params) != 0 ||
-        gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0)
+        gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0 ||
+        gw_params_register(gw_auth_params) != 0)
         return GW_EINVAL;
     gw_adapters_foreach(gw_main_register_adapter, &rc);
     if (rc != 0)
@@ -329,6 +331,8 @@ int main(int argc, char **argv)
     rc = gw_mi_cmds_init();
     if (rc == 0)
         rc = gw_trace_init();
+    if (rc == 0)
+        rc = gw_auth_mi_init();
     gw_adapters_foreach(gw_main_register_mi, &rc);
     gw_main_base = event_base_new();
     if (rc != 0 || gw_main_base == NULL) {

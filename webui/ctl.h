@@ -47,6 +47,12 @@ void web_ctl_print_explain(FILE *out, const json_t *ex);
 /* One trace record (an element of trace.list's "records") as one line. */
 void web_ctl_print_trace(FILE *out, const json_t *rec);
 
+/* `users add NAME ROLE` / `users passwd NAME` (ctl_users.c): the words
+ * with the password read from the terminal or stdin.  1 with *out_argc /
+ * *out_argv (malloc'd; the process exits soon after), 0 when argv is not
+ * such a command (or already has password=), -1 after printing why. */
+int web_ctl_users_words(int argc, char **argv, int *out_argc, char ***out_argv);
+
 /* Where and how junctionctl talks to the daemon (from its options). */
 typedef struct web_ctl_opts {
     const char *socket;

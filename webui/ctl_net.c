@@ -7,7 +7,8 @@
  * request.  We send one request, read up to the first newline and close.
  *
  * HTTP (--url): a minimal HTTP/1.1 client for POST /mi on a loopback
- * address only (the MI has no TLS on this path and carries passwords).  The
+ * address only, with the API token of $JUNCTION_TOKEN as Authorization:
+ * Bearer (never an argument: ps would show it) (the MI has no TLS on this path and carries passwords).  The
  * request says "Connection: close" and the reply is read until the server
  * closes; the body is framed by Content-Length, or chunked, or the close.
  *
@@ -342,8 +343,11 @@ char *web_ctl_call_http(const char *url, const char *req, char *err, size_t errl
     const char *path;
     web_ctl_buf_t b = { 0 };
     size_t reqlen = strlen(req);
+    const char *token = getenv("JUNCTION_TOKEN");
     int fd, n;
 
+    if (token != NULL && (*token == '\0' || strpbrk(token, "\r\n") != NULL))
+        token = NULL;
     if (web_ctl_parse_url(url, host, sizeof host, port, sizeof port, &path, err, errlen) < 0)
         return NULL;
     fd = web_ctl_connect_tcp(host, port, err, errlen);
@@ -351,9 +355,11 @@ char *web_ctl_call_http(const char *url, const char *req, char *err, size_t errl
         return NULL;
     n = asprintf(&head,
                  "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nContent-Type: application/json\r\n"
-                 "Accept: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                 "Accept: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                 "%s%s%s\r\n",
                  path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port,
-                 reqlen);
+                 reqlen, token ? "Authorization: Bearer " : "", token ? token : "",
+                 token ? "\r\n" : "");
     if (n < 0) {
         web_ctl_errf(err, errlen, "out of memory");
         goto out_close;

@@ -5,6 +5,7 @@
  *               <area> <verb> [key=value ...]
  *   junctionctl [...] call METHOD ['JSON-PARAMS']
  *   junctionctl [...] trace key=value ... [--count N] [--seconds S]
+ *   junctionctl [...] users add NAME ROLE | users passwd NAME
  *
  * "<area> <verb>" calls the method "area.verb" (an argument that already
  * holds a dot, "routes.list", is taken as the method).  Each key=value
@@ -44,10 +45,13 @@ static void web_ctl_usage(FILE *out)
           "                   <area> <verb> [key=value ...]\n"
           "       junctionctl [options] call METHOD ['JSON-PARAMS']\n"
           "       junctionctl [options] trace key=value ... [--count N] [--seconds S]\n"
+          "       junctionctl [options] users add NAME ROLE | users passwd NAME\n"
+          "                 (the password from the terminal, or the first line of stdin)\n"
           "\n"
           "Calls the JSON-RPC method area.verb of a running junction.\n"
           "  --socket PATH  MI UNIX socket (default $JUNCTION_MI_SOCKET or " WEB_CTL_DEFAULT_SOCKET ")\n"
-          "  --url URL      use HTTP POST /mi instead (loopback addresses only)\n"
+          "  --url URL      use HTTP POST /mi instead (loopback addresses only), with\n"
+          "                 the API token in $JUNCTION_TOKEN (tokens create name=x role=admin)\n"
           "  --json         print the raw JSON result\n"
           "  -h, --help     this text\n"
           "Values that parse as JSON keep their type (priority=10, enabled=false,\n"
@@ -297,7 +301,14 @@ int main(int argc, char **argv)
                  strcmp(argv[optind + 1], "test") == 0) ||
                 strcmp(argv[optind], "routes.test") == 0 ||
                 (argc - optind >= 2 && strcmp(argv[optind + 1], "routes.test") == 0);
-    req = web_ctl_request(argc - optind, argv + optind);
+    {
+        int uargc;
+        char **uargv;
+        int u = web_ctl_users_words(argc - optind, argv + optind, &uargc, &uargv);
+        if (u < 0)
+            return WEB_CTL_USAGE;
+        req = u > 0 ? web_ctl_request(uargc, uargv) : web_ctl_request(argc - optind, argv + optind);
+    }
     if (req == NULL)
         return WEB_CTL_USAGE;
     reply = o.url ? web_ctl_call_http(o.url, req, err, sizeof err)

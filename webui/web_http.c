@@ -1,13 +1,17 @@
 /*
  * web_http.c - the HTTP server: routes, the /mi body, /metrics, assets.
  *
- * Routes (the URL path, the query string is ignored):
- *   POST /mi                 JSON-RPC 2.0 over HTTP: the body (at most
+ * Routes (the URL path, the query string is ignored; credentials: web_auth.c):
+ *   POST /mi                 JSON-RPC 2.0 over HTTP for a caller with
+ *                            credentials (else 401 / 403 with a JSON-RPC
+ *                            error body): the body (at most
  *                            http.max_body bytes, else 413) goes to
  *                            gw_mi_handle_text(); its reply is the 200 body
  *                            (a JSON-RPC error is still HTTP 200), a
  *                            notification gets 204.  Other methods: 405.
- *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4.
+ *   POST /login, /logout, GET /session   web_auth.c (no credentials needed).
+ *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4,
+ *                            for a Bearer token or a session (viewer).
  *   GET  / /index.html /app.js /routing.js /app.css   the embedded web UI.
  *   anything else            404; a known path with a wrong method: 405.
  * HEAD works wherever GET does (libmicrohttpd drops the body).
@@ -43,11 +47,13 @@
 #include "gw_mi.h"
 #include "gw_stats.h"
 #include "webui/web.h"
+#include "webui/web_int.h"
 
 #define WEB_POOL_THREADS 2
 #define WEB_CONN_LIMIT 128
 #define WEB_CONN_TIMEOUT_S 30
 #define WEB_DISCARD_FACTOR 16
+#define WEB_LOGIN_BODY_MAX 4096 /* a /login or /logout body */
 
 #define WEB_CSP                                                              \
     "default-src 'self'; script-src 'self'; style-src 'self'; "              \
@@ -95,7 +101,11 @@ static const web_asset_t web_assets[] = {
 
 /* One POST /mi in progress: the body read so far.  Owned by the
  * connection (*con_cls), freed by web_on_completed. */
+/* The POST routes that read a body. */
+enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT };
+
 typedef struct web_req {
+    int route;        /* WEB_ROUTE_* */
     char *body;
     size_t len, cap;
     size_t limit;     /* http.max_body when the request started */
@@ -111,7 +121,7 @@ static struct MHD_Daemon *web_daemon;
 static enum MHD_Result web_reply(struct MHD_Connection *conn, unsigned status,
                                  const char *ctype, void *buf, size_t len,
                                  enum MHD_ResponseMemoryMode mode, const char *allow,
-                                 const char *cache)
+                                 const char *cache, const char *const *hdrs)
 {
     struct MHD_Response *resp;
     enum MHD_Result rc;
@@ -130,6 +140,8 @@ static enum MHD_Result web_reply(struct MHD_Connection *conn, unsigned status,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     if (allow != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    for (; hdrs != NULL && hdrs[0] != NULL; hdrs += 2)
+        MHD_add_response_header(resp, hdrs[0], hdrs[1]);
     rc = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -140,7 +152,42 @@ static enum MHD_Result web_status(struct MHD_Connection *conn, unsigned status,
                                   const char *text, const char *allow)
 {
     return web_reply(conn, status, "text/plain; charset=utf-8", (void *)text,
-                     strlen(text), MHD_RESPMEM_PERSISTENT, allow, "no-store");
+                     strlen(text), MHD_RESPMEM_PERSISTENT, allow, "no-store", NULL);
+}
+
+enum MHD_Result web_reply_hdrs(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                               void *buf, size_t len, enum MHD_ResponseMemoryMode mode,
+                               const char *const *hdrs)
+{
+    return web_reply(conn, status, ctype, buf, len, mode, NULL, "no-store", hdrs);
+}
+
+enum MHD_Result web_json(struct MHD_Connection *conn, unsigned status, const char *text,
+                         const char *const *hdrs)
+{
+    return web_reply(conn, status, "application/json", (void *)text, strlen(text),
+                     MHD_RESPMEM_MUST_COPY, NULL, "no-store", hdrs);
+}
+
+enum MHD_Result web_rpc_error(struct MHD_Connection *conn, unsigned status, int code,
+                              const char *message)
+{
+    json_t *o = json_pack("{s:s, s:{s:i, s:s}, s:n}", "jsonrpc", "2.0", "error", "code", code,
+                          "message", message, "id");
+    char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    if (t == NULL)
+        return MHD_NO;
+    return web_reply(conn, status, "application/json", t, strlen(t), MHD_RESPMEM_MUST_FREE, NULL,
+                     "no-store", NULL);
+}
+
+/* Until HTTPS (web_tls.c) arrives every connection is plain. */
+int web_conn_is_tls(struct MHD_Connection *conn)
+{
+    (void)conn;
+    return 0;
 }
 
 /* Append a chunk of the /mi body, or count it while discarding.  Returns
@@ -181,6 +228,9 @@ static int web_req_append(web_req_t *req, const char *data, size_t n)
 /* The last call of a POST /mi: hand the whole body to the MI. */
 static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req)
 {
+    gw_mi_caller_t caller;
+    const char *why = NULL;
+    unsigned refused, status = MHD_HTTP_OK;
     char *reply;
 
     if (req->too_large) {
@@ -189,16 +239,28 @@ static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req
         return web_status(conn, MHD_HTTP_CONTENT_TOO_LARGE,
                           "413 request body exceeds http.max_body\n", NULL);
     }
-    reply = gw_mi_handle_text(req->body != NULL ? req->body : "", req->len);
+    if (req->route == WEB_ROUTE_LOGIN)
+        return web_auth_login(conn, req->body, req->len);
+    if (req->route == WEB_ROUTE_LOGOUT)
+        return web_auth_logout(conn);
+    refused = web_auth_caller(conn, &caller, &why);
+    if (refused != 0) {
+        GW_INFO("web", "POST /mi refused (%u): %s", refused, why);
+        return web_rpc_error(conn, refused,
+                             refused == MHD_HTTP_UNAUTHORIZED ? GW_MI_UNAUTHORIZED
+                                                              : GW_MI_FORBIDDEN,
+                             why);
+    }
+    reply = gw_mi_handle_text_as(req->body != NULL ? req->body : "", req->len, &caller, &status);
     if (reply == NULL)
         return web_reply(conn, MHD_HTTP_NO_CONTENT, "application/json", (void *)"", 0,
-                         MHD_RESPMEM_PERSISTENT, NULL, "no-store");
-    return web_reply(conn, MHD_HTTP_OK, "application/json", reply, strlen(reply),
-                     MHD_RESPMEM_MUST_FREE, NULL, "no-store");
+                         MHD_RESPMEM_PERSISTENT, NULL, "no-store", NULL);
+    return web_reply(conn, status, "application/json", reply, strlen(reply),
+                     MHD_RESPMEM_MUST_FREE, NULL, "no-store", NULL);
 }
 
-/* Until logins arrive (a later issue) the MI trusts whoever reaches it, so
- * it must not be reachable from a web page in an admin's browser:
+/* Beside the credentials (web_auth.c), the MI, /login and /logout must
+ * not be reachable from a web page of another site in an admin's browser:
  *   - the body must be declared application/json, which a cross-site page
  *     can only send after a CORS preflight we never grant (form posts and
  *     text/plain are refused with 415);
@@ -224,7 +286,8 @@ static unsigned web_mi_guard(struct MHD_Connection *conn)
     if (!host_ok)
         return MHD_HTTP_FORBIDDEN;
     origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-    if (origin && (strncmp(origin, "http://", 7) != 0 || strcasecmp(origin + 7, host) != 0))
+    if (origin && !((strncmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0) ||
+                    (strncmp(origin, "https://", 8) == 0 && strcasecmp(origin + 8, host) == 0)))
         return MHD_HTTP_FORBIDDEN;
     return 0;
 }
@@ -232,7 +295,7 @@ static unsigned web_mi_guard(struct MHD_Connection *conn)
 /* POST /mi, called once per request phase by libmicrohttpd: first with
  * *con_cls NULL (headers only), then once per body chunk, then with
  * *upload_data_size 0 to answer. */
-static enum MHD_Result web_mi(struct MHD_Connection *conn, const char *method,
+static enum MHD_Result web_mi(struct MHD_Connection *conn, int route, const char *method,
                               const char *upload_data, size_t *upload_data_size,
                               void **con_cls)
 {
@@ -243,18 +306,22 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, const char *method,
         unsigned refused;
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                              "405 use POST for /mi\n", "POST");
+                              "405 use POST for /mi, /login and /logout\n", "POST");
         refused = web_mi_guard(conn);
         if (refused == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
-            return web_status(conn, refused, "415 POST /mi takes Content-Type: application/json\n",
-                              NULL);
+            return web_rpc_error(conn, refused, GW_MI_INVALID_REQUEST,
+                                 "POST takes Content-Type: application/json");
         if (refused)
-            return web_status(conn, refused,
-                              "403 the MI answers only its own address (Host and Origin)\n", NULL);
+            return web_rpc_error(conn, refused, GW_MI_FORBIDDEN,
+                                 "forbidden: the MI answers only its own address (Host and "
+                                 "Origin)");
         req = calloc(1, sizeof *req);
         if (req == NULL)
             return MHD_NO;
-        req->limit = (size_t)__atomic_load_n(&web_max_body, __ATOMIC_RELAXED);
+        req->route = route;
+        req->limit = route == WEB_ROUTE_MI
+                         ? (size_t)__atomic_load_n(&web_max_body, __ATOMIC_RELAXED)
+                         : WEB_LOGIN_BODY_MAX;
         clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                            MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (clen != NULL && strtoull(clen, NULL, 10) > req->limit) {
@@ -289,7 +356,7 @@ static enum MHD_Result web_metrics(struct MHD_Connection *conn)
         return web_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "500 out of memory\n", NULL);
     return web_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                     text, strlen(text), MHD_RESPMEM_MUST_FREE, NULL, "no-store");
+                     text, strlen(text), MHD_RESPMEM_MUST_FREE, NULL, "no-store", NULL);
 }
 
 static const web_asset_t *web_asset_find(const char *url)
@@ -313,11 +380,31 @@ static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
     (void)cls;
     (void)version;
     if (strcmp(url, "/mi") == 0)
-        return web_mi(conn, method, upload_data, upload_data_size, con_cls);
-    if (strcmp(url, "/metrics") == 0) {
+        return web_mi(conn, WEB_ROUTE_MI, method, upload_data, upload_data_size, con_cls);
+    if (strcmp(url, "/login") == 0)
+        return web_mi(conn, WEB_ROUTE_LOGIN, method, upload_data, upload_data_size, con_cls);
+    if (strcmp(url, "/logout") == 0)
+        return web_mi(conn, WEB_ROUTE_LOGOUT, method, upload_data, upload_data_size, con_cls);
+    if (strcmp(url, "/session") == 0) {
         if (!is_get)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                               "405 method not allowed\n", "GET, HEAD");
+        return web_auth_session(conn);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        gw_mi_caller_t caller;
+        const char *why = NULL;
+        unsigned refused;
+        if (!is_get)
+            return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                              "405 method not allowed\n", "GET, HEAD");
+        refused = web_auth_caller(conn, &caller, &why);
+        if (refused != 0) {
+            const char *hdrs[] = { MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"junction\"",
+                                   NULL };
+            return web_reply(conn, refused, "text/plain; charset=utf-8", (void *)why,
+                             strlen(why), MHD_RESPMEM_PERSISTENT, NULL, "no-store", hdrs);
+        }
         return web_metrics(conn);
     }
     asset = web_asset_find(url);
@@ -328,7 +415,7 @@ static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
                           "405 method not allowed\n", "GET, HEAD");
     return web_reply(conn, MHD_HTTP_OK, asset->ctype, (void *)asset->data,
                      (size_t)(asset->end - asset->data), MHD_RESPMEM_PERSISTENT, NULL,
-                     "no-cache");
+                     "no-cache", NULL);
 }
 
 /* Frees a POST /mi body however the request ended. */
