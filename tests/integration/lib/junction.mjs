@@ -2,7 +2,8 @@
 // MI socket and free loopback ports.  Every test file uses this; each peer
 // helper (sipp.mjs, smsc.mjs, rabbitmq.mjs) lives beside it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -58,6 +59,27 @@ export async function miError(j, method, params) {
   return null;
 }
 
+// fetch() over HTTPS trusting init.ca (PEM) only: Node's fetch takes no CA
+// without undici, so this is node:https answering a fetch Response.
+export function httpsFetch(url, init = {}) {
+  const { ca, body, method = 'GET', headers = {} } = init;
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const x of [v].flat()) h.append(k, x);
+        const empty = method === 'HEAD' || [204, 205, 304].includes(res.statusCode);
+        resolve(new Response(empty ? null : Buffer.concat(chunks), { status: res.statusCode, headers: h }));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // opts.params: extra {name: value} passed as -o name=value.  opts.wrap: a
 // command to start junction through (its binary and arguments follow), e.g.
 // ['sh', '-c', 'ulimit -f 500; exec "$0" "$@"']; j.wrap may be changed (or
@@ -98,6 +120,10 @@ export async function startJunction(opts = {}) {
   // for fetch().  Every test that speaks HTTP to junction goes through this
   // (or j.mi), so credentials are added in one place.
   j.http = (p, init = {}) => fetch(`http://127.0.0.1:${ports.http}${p}`, init);
+  // The same over HTTPS, to http.tls_port with http.tls_cert as the only CA
+  // (for tests that set them).
+  j.https = (p, init = {}) => httpsFetch(`https://127.0.0.1:${params['http.tls_port']}${p}`,
+    { ca: readFileSync(params['http.tls_cert']), ...init });
   j.mi = async (method, params = {}) => {
     const res = await fetch(`http://127.0.0.1:${ports.http}/mi`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -113,8 +139,11 @@ export async function startJunction(opts = {}) {
     });
     return { status: res.status, body: await res.text() };
   };
+  // With plain HTTP off, ready is when HTTPS serves.
+  const plainOff = ['no', 'false', '0'].includes(String(params['http.enabled']));
   j.ready = () => waitFor(async () => {
     if (j.exited) throw new Error(`junction exited ${JSON.stringify(j.exited)}:\n${j.log}`);
+    if (plainOff) return (await j.https('/', { method: 'HEAD' })).ok;
     return (await j.mi('system.version')).version;
   }, 15000, 'junction MI');
   // SIGTERM and wait; returns the exit code.  SIGKILL after 10 s.
