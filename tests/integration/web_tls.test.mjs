@@ -2,17 +2,19 @@
 // http.tls_key): the same handler as plain HTTP over libmicrohttpd's TLS,
 // plain HTTP switched off with http.enabled, and clear start-up errors for
 // a pair that cannot be used.  Every certificate here is made by openssl
-// into this file's temporary folder.
+// into this file's temporary folder; the one the daemon serves by the
+// script `make run` uses (webui/tls_selfsigned.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { startJunction, freePort, JUNCTION_BIN } from './lib/junction.mjs';
 
-let dir, cert, key, otherKey, j;
+const SELFSIGNED = path.resolve('../../webui/tls_selfsigned.sh');
+let dir, cert, key, otherKey, j, made;
 
 // A self-signed pair for 127.0.0.1 and localhost, as `make run` makes one.
 function makePair(name) {
@@ -33,7 +35,9 @@ const miPost = (origin) => ({
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'junction-tls-'));
-  [cert, key] = makePair('a');
+  made = spawnSync('sh', [SELFSIGNED, path.join(dir, 'tls')], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  [cert, key] = [path.join(dir, 'tls', 'cert.pem'), path.join(dir, 'tls', 'key.pem')];
   [, otherKey] = makePair('b');
   j = await startJunction({ params: { 'http.tls_port': await freePort(), 'http.tls_cert': cert,
     'http.tls_key': key } });
@@ -54,6 +58,17 @@ test('POST /mi over HTTPS answers a client that trusts only the configured certi
 
   // the system's CAs do not know the test's certificate: the handshake fails
   await assert.rejects(j.https('/mi', { ...miPost(), ca: undefined }), /self[- ]signed|certificate/i);
+});
+
+test('make run\'s self-signed pair is made once, its key 0600, and reused after', () => {
+  assert.match(made.stdout, /made a self-signed HTTPS certificate .*cert\.pem/);
+  assert.match(made.stdout, /sha256 Fingerprint=/i);
+  assert.equal(statSync(key).mode & 0o777, 0o600);
+  const before = readFileSync(cert, 'utf8');
+  const again = spawnSync('sh', [SELFSIGNED, path.join(dir, 'tls')], { encoding: 'utf8' });
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, '', 'quiet when the pair is there');
+  assert.equal(readFileSync(cert, 'utf8'), before, 'the same certificate');
 });
 
 test('GET / over HTTPS serves the web UI with the same headers as plain HTTP', async () => {
@@ -119,7 +134,7 @@ test('a key that is not the certificate\'s stops the start naming both files and
   const r = await startFails(cert, otherKey);
   assert.notEqual(r.status, 0);
   assert.equal(typeof r.status, 'number');
-  assert.match(r.out, /http\.tls_cert '[^']*a-cert\.pem' and http\.tls_key '[^']*b-key\.pem': .*do not match/);
+  assert.match(r.out, /http\.tls_cert '[^']*tls\/cert\.pem' and http\.tls_key '[^']*b-key\.pem': .*do not match/);
   assert.doesNotMatch(r.out, /is running/);
 });
 
@@ -129,4 +144,14 @@ test('a certificate file that is not PEM stops the start naming the file', async
   const r = await startFails(junk, key);
   assert.notEqual(r.status, 0);
   assert.match(r.out, /http\.tls_cert '[^']*junk\.pem' is not a PEM certificate/);
+});
+
+test('a key with a passphrase stops the start saying it is encrypted', async () => {
+  const locked = path.join(dir, 'locked-key.pem');
+  const r0 = spawnSync('openssl', ['pkey', '-in', key, '-aes256', '-passout', 'pass:secret', '-out', locked],
+    { encoding: 'utf8' });
+  assert.equal(r0.status, 0, r0.stderr);
+  const r = await startFails(cert, locked);
+  assert.notEqual(r.status, 0);
+  assert.match(r.out, /http\.tls_key '[^']*locked-key\.pem' is encrypted/);
 });
