@@ -61,9 +61,9 @@ const struct MHD_OptionItem *web_tls_options(void);
 /* libmicrohttpd's logger for the TLS daemon (MHD_OPTION_EXTERNAL_LOGGER):
  * the web debug log, and the first message since web_tls_load kept. */
 void web_tls_on_mhd_log(void *cls, const char *fmt, va_list ap);
-/* Why the TLS daemon did not start: that first message (GnuTLS's word on
- * a key that is not the certificate's), into buf. */
-void web_tls_start_reason(char *buf, size_t len);
+/* Why the TLS daemon did not start, into buf: that first message (GnuTLS's
+ * word on a key that is not the certificate's), else fallback. */
+void web_tls_start_reason(char *buf, size_t len, const char *fallback);
 /* Wipe and free the pair.  Safe when nothing is loaded.  Main thread,
  * after the TLS daemon has stopped. */
 void web_tls_unload(void);

@@ -426,8 +426,9 @@ static int web_daemon_start(struct MHD_Daemon **out, const char *listen, int por
         MHD_OPTION_NOTIFY_COMPLETED, web_on_completed, NULL,
         MHD_OPTION_ARRAY, tls ? web_tls_options() : plain,
         MHD_OPTION_END);
-    if (*out == NULL && errno == 0 && tls) {
-        web_tls_start_reason(reason, sizeof reason);
+    if (*out == NULL && tls && errno == 0) {
+        /* not the socket: GnuTLS's word on the pair, only through the logger */
+        web_tls_start_reason(reason, sizeof reason, "libmicrohttpd refused to start");
         GW_ERR("web", "cannot serve HTTPS on %s port %d with http.tls_cert '%s' and "
                "http.tls_key '%s': %s", listen, port, web_tls_cert, web_tls_key, reason);
         return GW_ERROR;

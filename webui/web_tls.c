@@ -199,11 +199,10 @@ void web_tls_on_mhd_log(void *cls, const char *fmt, va_list ap)
         gw_log_write("web", GW_LOG_DEBUG, "libmicrohttpd (HTTPS): %s", line);
 }
 
-void web_tls_start_reason(char *buf, size_t len)
+void web_tls_start_reason(char *buf, size_t len, const char *fallback)
 {
     pthread_mutex_lock(&web_tls_log_lock);
-    snprintf(buf, len, "%s",
-             web_tls_first_msg[0] ? web_tls_first_msg : "libmicrohttpd refused to start");
+    snprintf(buf, len, "%s", web_tls_first_msg[0] ? web_tls_first_msg : fallback);
     pthread_mutex_unlock(&web_tls_log_lock);
 }
 
