@@ -200,25 +200,39 @@ static void gw_main_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(gw_main_base);
 }
 
+/* The text of parameter name into buf ("" when there is none). */
+static const char *gw_main_param_text(const char *name, char *buf, size_t len)
+{
+    const gw_param_t *p = gw_param_find(name);
+
+    buf[0] = '\0';
+    if (p != NULL)
+        gw_param_get(p, buf, len);
+    return buf;
+}
+
 static void gw_main_print_listeners(void)
 {
-    const char *names[][2] = {
-        { "sip.listen", "sip.port" }, { "smpp.listen", "smpp.port" },
-        { "http.listen", "http.port" },
+    /* host, port, what, scheme; a row whose port is 0 or whose switch
+     * (the fifth) is off is not listening; an empty host is http.listen's */
+    const char *rows[][5] = {
+        { "sip.listen", "sip.port", "SIP (UDP and TCP)", "", NULL },
+        { "smpp.listen", "smpp.port", "SMPP server", "", NULL },
+        { "http.listen", "http.port", "web UI and MI (POST /mi)", "http://", "http.enabled" },
+        { "http.tls_listen", "http.tls_port", "web UI and MI over HTTPS", "https://", NULL },
     };
-    const char *what[] = { "SIP (UDP and TCP)", "SMPP server", "web UI and MI (POST /mi)" };
-    const gw_param_t *h, *p;
-    char host[128], port[16];
+    char host[128], port[16], on[16];
     size_t i;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        h = gw_param_find(names[i][0]);
-        p = gw_param_find(names[i][1]);
-        if (h == NULL || p == NULL)
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        gw_main_param_text(rows[i][1], port, sizeof(port));
+        if (port[0] == '\0' || strcmp(port, "0") == 0)
             continue;
-        gw_param_get(h, host, sizeof(host));
-        gw_param_get(p, port, sizeof(port));
-        printf("  %-26s %s%s:%s\n", what[i], i == 2 ? "http://" : "", host, port);
+        if (rows[i][4] && strcmp(gw_main_param_text(rows[i][4], on, sizeof(on)), "yes") != 0)
+            continue;
+        if (gw_main_param_text(rows[i][0], host, sizeof(host))[0] == '\0')
+            gw_main_param_text("http.listen", host, sizeof(host));
+        printf("  %-26s %s%s:%s\n", rows[i][2], rows[i][3], host, port);
     }
     printf("  %-26s %s\n  %-26s %s\n", "MI socket (junctionctl)", gw_config.mi_socket, "database",
            gw_config.db_path);

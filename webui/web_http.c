@@ -28,6 +28,10 @@
  * it is still sending; a declared Content-Length beyond that gets the 413
  * at once, and a chunked body beyond it has its connection dropped.
  *
+ * HTTPS (http.tls_port) is a second daemon of the same design and the same
+ * handler, over libmicrohttpd's TLS (web_tls.c reads the PEM pair); a
+ * request can tell which it came to with web_conn_is_tls.
+ *
  * Threads: web_start / web_stop on the main thread; every other function
  * on a libmicrohttpd pool thread.
  */
@@ -64,6 +68,9 @@ static char web_listen[64];
 static int web_port;
 static int web_enabled;
 static int web_max_body; /* runtime: read with __atomic_load_n */
+static char web_tls_listen[64];
+static int web_tls_port;
+static char web_tls_cert[256], web_tls_key[256];
 
 const gw_param_t web_params[] = {
     { "http.listen", GW_PT_STR, web_listen, sizeof web_listen, "127.0.0.1", 1, 0, 0,
@@ -71,9 +78,18 @@ const gw_param_t web_params[] = {
     { "http.port", GW_PT_INT, &web_port, 0, "8080", 1, 65535, 0,
       "TCP port of the HTTP server" },
     { "http.enabled", GW_PT_BOOL, &web_enabled, 0, "yes", 0, 0, 0,
-      "serve HTTP at all (POST /mi, GET /metrics, the web UI)" },
+      "serve plain HTTP on http.port (POST /mi, GET /metrics, the web UI); HTTPS is "
+      "http.tls_port's" },
     { "http.max_body", GW_PT_INT, &web_max_body, 0, "1048576", 1024, 64 * 1024 * 1024,
       GW_PARAM_RUNTIME, "largest POST /mi body in bytes; larger gets 413" },
+    { "http.tls_port", GW_PT_INT, &web_tls_port, 0, "0", 0, 65535, 0,
+      "TCP port of HTTPS (the same MI, metrics and web UI; libmicrohttpd's TLS); 0: none" },
+    { "http.tls_listen", GW_PT_STR, web_tls_listen, sizeof web_tls_listen, "", 0, 0, 0,
+      "numeric IPv4 or IPv6 address HTTPS binds; empty: http.listen" },
+    { "http.tls_cert", GW_PT_STR, web_tls_cert, sizeof web_tls_cert, "", 0, 0, 0,
+      "certificate (chain) of HTTPS, a PEM file read at start" },
+    { "http.tls_key", GW_PT_STR, web_tls_key, sizeof web_tls_key, "", 0, 0, 0,
+      "private key of http.tls_cert, an unencrypted PEM file (mode 0600) read at start" },
     GW_PARAM_END
 };
 
@@ -113,7 +129,7 @@ typedef struct web_req {
     size_t discarded;
 } web_req_t;
 
-static struct MHD_Daemon *web_daemon;
+static struct MHD_Daemon *web_daemon, *web_tls_daemon;
 
 /* Queue a response with the headers every reply carries.  mode tells who
  * owns buf (MHD_RESPMEM_MUST_FREE: libmicrohttpd frees it, also on
@@ -181,13 +197,6 @@ enum MHD_Result web_rpc_error(struct MHD_Connection *conn, unsigned status, int 
         return MHD_NO;
     return web_reply(conn, status, "application/json", t, strlen(t), MHD_RESPMEM_MUST_FREE, NULL,
                      "no-store", NULL);
-}
-
-/* Until HTTPS (web_tls.c) arrives every connection is plain. */
-int web_conn_is_tls(struct MHD_Connection *conn)
-{
-    (void)conn;
-    return 0;
 }
 
 /* Append a chunk of the /mi body, or count it while discarding.  Returns
@@ -266,28 +275,34 @@ static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req
  *     text/plain are refused with 415);
  *   - the Host must name the address we listen on or a loopback name, so a
  *     DNS-rebound hostname gets 403;
- *   - an Origin, when a browser sends one, must name that same host.
+ *   - an Origin, when a browser sends one, must name that same host, and
+ *     the scheme of the daemon it came to (http:// or https://).
  * Returns 0 when the request may proceed, else the HTTP status. */
 static unsigned web_mi_guard(struct MHD_Connection *conn)
 {
-    const char *ct, *host, *origin;
+    const char *ct, *host, *origin, *listen = web_listen, *scheme = "http://";
     char ok[3][96];
-    int i, host_ok = 0;
+    int i, host_ok = 0, port = web_port;
 
+    if (web_conn_is_tls(conn)) { /* the HTTPS daemon's own address */
+        listen = web_tls_listen[0] ? web_tls_listen : web_listen;
+        port = web_tls_port;
+        scheme = "https://";
+    }
     ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
         return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
-    snprintf(ok[0], sizeof ok[0], "%s:%d", web_listen, web_port);
-    snprintf(ok[1], sizeof ok[1], "localhost:%d", web_port);
-    snprintf(ok[2], sizeof ok[2], "[%s]:%d", web_listen, web_port);
+    snprintf(ok[0], sizeof ok[0], "%s:%d", listen, port);
+    snprintf(ok[1], sizeof ok[1], "localhost:%d", port);
+    snprintf(ok[2], sizeof ok[2], "[%s]:%d", listen, port);
     host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     for (i = 0; host && i < 3; i++)
         host_ok |= strcasecmp(host, ok[i]) == 0;
     if (!host_ok)
         return MHD_HTTP_FORBIDDEN;
     origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-    if (origin && !((strncmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0) ||
-                    (strncmp(origin, "https://", 8) == 0 && strcasecmp(origin + 8, host) == 0)))
+    if (origin && (strncmp(origin, scheme, strlen(scheme)) != 0 ||
+                   strcasecmp(origin + strlen(scheme), host) != 0))
         return MHD_HTTP_FORBIDDEN;
     return 0;
 }
@@ -451,54 +466,91 @@ static void web_on_mhd_log(void *cls, const char *fmt, va_list ap)
     gw_log_write("web", GW_LOG_DEBUG, "libmicrohttpd: %s", line);
 }
 
-int web_start(void)
+/* Start one daemon of the pool design above on listen:port, over TLS with
+ * the pair web_tls_load read when tls.  Returns 0 with *out set,
+ * GW_EINVAL for a bad address, GW_ERROR when it did not start (logged). */
+static int web_daemon_start(struct MHD_Daemon **out, const char *listen, int port, int tls)
 {
+    static const struct MHD_OptionItem plain[] = { { MHD_OPTION_END, 0, NULL } };
     struct sockaddr_storage ss;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    const char *what = tls ? "HTTPS" : "HTTP", *param = tls ? "http.tls_listen" : "http.listen";
+    char reason[256];
 
-    if (!web_enabled) {
-        GW_INFO("web", "http.enabled is off: no HTTP server");
-        return GW_OK;
-    }
     memset(&ss, 0, sizeof ss);
-    if (inet_pton(AF_INET, web_listen, &sin->sin_addr) == 1) {
+    if (inet_pton(AF_INET, listen, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
-        sin->sin_port = htons((unsigned short)web_port);
-    } else if (inet_pton(AF_INET6, web_listen, &sin6->sin6_addr) == 1) {
+        sin->sin_port = htons((unsigned short)port);
+    } else if (inet_pton(AF_INET6, listen, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((unsigned short)web_port);
+        sin6->sin6_port = htons((unsigned short)port);
         flags |= MHD_USE_IPv6;
     } else {
-        GW_ERR("web", "http.listen '%s' is not a numeric IPv4 or IPv6 address", web_listen);
+        GW_ERR("web", "%s '%s' is not a numeric IPv4 or IPv6 address", param, listen);
         return GW_EINVAL;
     }
+    if (tls)
+        flags |= MHD_USE_TLS;
     errno = 0;
-    web_daemon = MHD_start_daemon(
+    *out = MHD_start_daemon(
         flags, 0, NULL, NULL, web_on_request, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, web_on_mhd_log, NULL, /* first, or MHD warns */
+        /* first, or MHD warns */
+        MHD_OPTION_EXTERNAL_LOGGER, tls ? web_tls_on_mhd_log : web_on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_POOL_THREADS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
         MHD_OPTION_NOTIFY_COMPLETED, web_on_completed, NULL,
+        MHD_OPTION_ARRAY, tls ? web_tls_options() : plain,
         MHD_OPTION_END);
-    if (web_daemon == NULL) {
-        GW_ERR("web", "cannot serve HTTP on %s port %d: %s", web_listen, web_port,
+    if (*out == NULL && tls && errno == 0) {
+        /* not the socket: GnuTLS's word on the pair, only through the logger */
+        web_tls_start_reason(reason, sizeof reason, "libmicrohttpd refused to start");
+        GW_ERR("web", "cannot serve HTTPS on %s port %d with http.tls_cert '%s' and "
+               "http.tls_key '%s': %s", listen, port, web_tls_cert, web_tls_key, reason);
+        return GW_ERROR;
+    }
+    if (*out == NULL) {
+        GW_ERR("web", "cannot serve %s on %s port %d: %s", what, listen, port,
                errno ? strerror(errno) : "libmicrohttpd refused to start");
         return GW_ERROR;
     }
-    GW_INFO("web", "HTTP on %s port %d (POST /mi, GET /metrics, web UI)", web_listen,
-            web_port);
+    GW_INFO("web", "%s on %s port %d (POST /mi, GET /metrics, web UI)", what, listen, port);
     return GW_OK;
+}
+
+int web_start(void)
+{
+    int rc;
+
+    if (!web_enabled)
+        GW_INFO("web", "http.enabled is off: no plain HTTP");
+    else if ((rc = web_daemon_start(&web_daemon, web_listen, web_port, 0)) != 0)
+        return rc;
+    if (web_tls_port == 0)
+        return GW_OK;
+    rc = web_tls_load(web_tls_cert, web_tls_key, web_tls_port);
+    if (rc == 0)
+        rc = web_daemon_start(&web_tls_daemon, web_tls_listen[0] ? web_tls_listen : web_listen,
+                              web_tls_port, 1);
+    if (rc != 0)
+        web_stop();
+    return rc;
 }
 
 void web_stop(void)
 {
-    if (web_daemon == NULL)
-        return;
-    MHD_stop_daemon(web_daemon);
-    web_daemon = NULL;
-    GW_INFO("web", "HTTP stopped");
+    if (web_daemon != NULL) {
+        MHD_stop_daemon(web_daemon);
+        web_daemon = NULL;
+        GW_INFO("web", "HTTP stopped");
+    }
+    if (web_tls_daemon != NULL) {
+        MHD_stop_daemon(web_tls_daemon);
+        web_tls_daemon = NULL;
+        GW_INFO("web", "HTTPS stopped");
+    }
+    web_tls_unload(); /* after its daemon: libmicrohttpd points at the pair */
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "gw_mi.h"
+#include "webui/web.h"
 
 /* Queue a response with the headers every reply carries, plus hdrs (NULL
  * or name, value, ..., NULL).  mode tells who owns buf
@@ -41,7 +42,6 @@ enum MHD_Result web_auth_login(struct MHD_Connection *conn, const char *body, si
 enum MHD_Result web_auth_logout(struct MHD_Connection *conn);
 enum MHD_Result web_auth_session(struct MHD_Connection *conn);
 
-/* Whether conn came in on the HTTPS daemon (the cookie's Secure flag). */
-int web_conn_is_tls(struct MHD_Connection *conn);
+/* web_conn_is_tls (web.h, web_tls.c): the cookie's Secure flag. */
 
 #endif

@@ -2,7 +2,8 @@
 // MI socket and free loopback ports.  Every test file uses this; each peer
 // helper (sipp.mjs, smsc.mjs, rabbitmq.mjs) lives beside it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -80,6 +81,27 @@ export function miSocket(sockPath, method, params = {}) {
 
 let tokenSeq = 0;
 
+// fetch() over HTTPS trusting init.ca (PEM) only: Node's fetch takes no CA
+// without undici, so this is node:https answering a fetch Response.
+export function httpsFetch(url, init = {}) {
+  const { ca, body, method = 'GET', headers = {} } = init;
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const x of [v].flat()) h.append(k, x);
+        const empty = method === 'HEAD' || [204, 205, 304].includes(res.statusCode);
+        resolve(new Response(empty ? null : Buffer.concat(chunks), { status: res.statusCode, headers: h }));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // opts.params: extra {name: value} passed as -o name=value.  opts.wrap: a
 // command to start junction through (its binary and arguments follow), e.g.
 // ['sh', '-c', 'ulimit -f 500; exec "$0" "$@"']; j.wrap may be changed (or
@@ -139,6 +161,13 @@ export async function startJunction(opts = {}) {
     if (res.status === 401) { await j.newToken(); res = await send(); }
     return res;
   };
+  // The same over HTTPS, to http.tls_port with http.tls_cert as the only CA
+  // (for tests that set them), with the admin token.
+  j.https = async (p, init = {}) => {
+    if (!j.token) await j.newToken();
+    return httpsFetch(`https://127.0.0.1:${params['http.tls_port']}${p}`,
+      { ca: readFileSync(params['http.tls_cert']), ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${j.token}` } });
+  };
   j.mi = async (method, params = {}) => {
     const res = await j.http('/mi', {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -154,8 +183,11 @@ export async function startJunction(opts = {}) {
     });
     return { status: res.status, body: await res.text() };
   };
+  // With plain HTTP off, ready is when HTTPS serves.
+  const plainOff = ['no', 'false', '0'].includes(String(params['http.enabled']));
   j.ready = () => waitFor(async () => {
     if (j.exited) throw new Error(`junction exited ${JSON.stringify(j.exited)}:\n${j.log}`);
+    if (plainOff) return (await j.https('/', { method: 'HEAD' })).ok;
     return (await j.mi('system.version')).version;
   }, 15000, 'junction MI');
   // SIGTERM and wait; returns the exit code.  SIGKILL after 10 s.
