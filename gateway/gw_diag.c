@@ -87,6 +87,7 @@ static gw_diag_sample_t gw_diag_ring[GW_DIAG_RING];
 static int gw_diag_head, gw_diag_count; /* next slot; samples held */
 static gw_diag_sample_t gw_diag_scratch; /* main thread: the sample being made */
 static struct event *gw_diag_timer;
+static int gw_diag_running; /* atomic: sampling sources are set up */
 /* statistics read by name; sip.* may never exist (gw_stat_find: NULL) */
 static gw_stat_t *gw_diag_st_commits, *gw_diag_st_commit_us, *gw_diag_st_db_errors,
     *gw_diag_st_db_queue, *gw_diag_st_accepted, *gw_diag_st_no_route, *gw_diag_st_rejected;
@@ -226,7 +227,8 @@ static void gw_diag_sample_process(gw_diag_sample_t *s)
     }
 }
 
-/* Take one sample into s.  Any thread (reads only thread-safe sources). */
+/* Take one sample into s.  The main loop, or the MI's thread for the
+ * sample of now (every source is safe to read from any thread). */
 static void gw_diag_sample(gw_diag_sample_t *s)
 {
     s->at_ms = gw_now_ms();
@@ -259,13 +261,20 @@ static void gw_diag_on_timer(evutil_socket_t fd, short what, void *arg)
 
 json_t *gw_diag_run(void)
 {
-    static gw_diag_view_t v; /* under gw_diag_lock */
+    /* under gw_diag_lock: the view, and a sample of now as its newest, so
+     * what the answer says of the present is not up to a second old */
+    static gw_diag_view_t v;
+    static gw_diag_sample_t now;
     json_t *result;
 
     pthread_mutex_lock(&gw_diag_lock);
-    v.n = gw_diag_count;
+    v.n = gw_diag_count < GW_DIAG_RING ? gw_diag_count : GW_DIAG_RING - 1;
     for (int i = 0; i < v.n; i++)
         v.s[i] = &gw_diag_ring[(gw_diag_head - v.n + i + GW_DIAG_RING) % GW_DIAG_RING];
+    if (__atomic_load_n(&gw_diag_running, __ATOMIC_ACQUIRE)) {
+        gw_diag_sample(&now);
+        v.s[v.n++] = &now;
+    }
     if (v.n == 0) { /* not started: judged on an empty sample */
         static const gw_diag_sample_t none = { .sip_busy = -1, .sip_workers = -1, .disk_pct = -1 };
         v.s[0] = &none;
@@ -308,12 +317,14 @@ int gw_diag_start(struct event_base *base)
     gw_diag_timer = event_new(base, -1, EV_PERSIST, gw_diag_on_timer, NULL);
     if (gw_diag_timer == NULL || event_add(gw_diag_timer, &one_s) != 0)
         return GW_ENOMEM;
+    __atomic_store_n(&gw_diag_running, 1, __ATOMIC_RELEASE);
     gw_diag_on_timer(-1, 0, NULL);
     return GW_OK;
 }
 
 void gw_diag_stop(void)
 {
+    __atomic_store_n(&gw_diag_running, 0, __ATOMIC_RELEASE);
     if (gw_diag_timer != NULL)
         event_free(gw_diag_timer);
     gw_diag_timer = NULL;

@@ -209,7 +209,8 @@ static void gw_diag_check_throttle(const gw_diag_view_t *v, const gw_diag_rule_t
     }
 }
 
-/* A backlog up by queue_growth over window_s and not shrinking. */
+/* A backlog up by queue_growth over window_s and not shrinking (no lower
+ * than sustain_s ago). */
 static void gw_diag_check_queue(const gw_diag_view_t *v, const gw_diag_rule_t *r, gw_diag_out_t *o)
 {
     const gw_diag_sample_t *now = gw_diag_newest(v);
@@ -220,6 +221,9 @@ static void gw_diag_check_queue(const gw_diag_view_t *v, const gw_diag_rule_t *r
         const gw_diag_conn_t *c = &now->conns[k], *p;
         int64_t low = c->backlog, then = c->backlog;
 
+        /* a connector added within the window started with an empty queue */
+        if (gw_diag_conn_in(v->s[first], c->name) == NULL)
+            low = 0;
         for (int i = first; i < v->n; i++)
             if ((p = gw_diag_conn_in(v->s[i], c->name)) != NULL) {
                 if (p->backlog < low)
