@@ -38,6 +38,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
+#include "gw_route.h"
 #include "gw_stats.h"
 
 gw_diag_cfg_t gw_diag_cfg;
@@ -79,6 +80,9 @@ const gw_param_t gw_diag_params[] = {
       GW_PARAM_RUNTIME, "share of messages in diagnose.window_s that found no route: WARNING" },
     { "diagnose.route_min", GW_PT_INT, &gw_diag_cfg.route_min, 0, "20", 1, 100000000,
       GW_PARAM_RUNTIME, "messages in diagnose.window_s before the router's shares are judged" },
+    { "diagnose.rule_min", GW_PT_INT, &gw_diag_cfg.rule_min, 0, "1000", 1, 2000000000,
+      GW_PARAM_RUNTIME, "decisions of the running rules before a rule that matches nothing or "
+      "everything is named" },
     GW_PARAM_END,
 };
 
@@ -227,6 +231,40 @@ static void gw_diag_sample_process(gw_diag_sample_t *s)
     }
 }
 
+/* rt_set_hits' visitor: keep the rules that matched nothing (enabled) or
+ * everything (with enabled rules after them). */
+static void gw_diag_rule_visit(void *arg, const rt_rule_hits_t *r)
+{
+    gw_diag_sample_t *s = arg;
+    gw_diag_rule_seen_t *seen = &s->suspects[s->nsuspect];
+    int all = r->hits > 0 && (int64_t)r->hits == s->decisions && r->later > 0;
+
+    if (!r->enabled || (r->hits != 0 && !all))
+        return;
+    s->suspects_total++;
+    if (s->nsuspect == GW_DIAG_RULES)
+        return;
+    if (r->name != NULL)
+        snprintf(seen->name, sizeof seen->name, "%s", r->name);
+    else
+        snprintf(seen->name, sizeof seen->name, "rule %lld", r->id);
+    seen->all = all;
+    seen->later = (int)r->later;
+    s->nsuspect++;
+}
+
+/* The running rules' counts. */
+static void gw_diag_sample_rules(gw_diag_sample_t *s)
+{
+    rt_set_t *set = rt_set_current();
+
+    s->nsuspect = s->suspects_total = 0;
+    /* the total first: the visitor compares each rule with it */
+    s->decisions = (int64_t)rt_set_hits(set, NULL, NULL);
+    rt_set_hits(set, gw_diag_rule_visit, s);
+    rt_set_unref(set);
+}
+
 /* Take one sample into s.  The main loop, or the MI's thread for the
  * sample of now (every source is safe to read from any thread). */
 static void gw_diag_sample(gw_diag_sample_t *s)
@@ -243,6 +281,7 @@ static void gw_diag_sample(gw_diag_sample_t *s)
     s->sip_workers = gw_diag_stat("sip.workers_active");
     gw_diag_sample_process(s);
     gw_diag_sample_conns(s);
+    gw_diag_sample_rules(s);
 }
 
 static void gw_diag_on_timer(evutil_socket_t fd, short what, void *arg)

@@ -330,6 +330,38 @@ static void gw_diag_check_noroute(const gw_diag_view_t *v, const gw_diag_rule_t 
                     (long long)none, (long long)all, gw_diag_cfg.window_s);
 }
 
+/* Rules of the running set that matched nothing, or every message while
+ * rules follow them, once the set made rule_min decisions. */
+static void gw_diag_check_rules(const gw_diag_view_t *v, const gw_diag_rule_t *r,
+                                gw_diag_out_t *o)
+{
+    const gw_diag_sample_t *now = gw_diag_newest(v);
+
+    if (now->decisions < *r->warn)
+        return;
+    for (int i = 0; i < now->nsuspect; i++) {
+        const gw_diag_rule_seen_t *u = &now->suspects[i];
+
+        if (u->all)
+            gw_diag_problem(o, r->area, GW_DIAG_WARNING, u->name,
+                            "narrow its filters, or give it a priority after the rules it hides "
+                            "(routes.reorder)",
+                            "route matches everything: it took all %lld messages routed since "
+                            "the rules were loaded; the %d enabled rules after it never match",
+                            (long long)now->decisions, u->later);
+        else
+            gw_diag_problem(o, r->area, GW_DIAG_WARNING, u->name,
+                            "check its filters with routes.test and a message it should take, "
+                            "and whether an earlier rule takes them first; disable it if unused",
+                            "route matches nothing: none of the %lld messages routed since the "
+                            "rules were loaded", (long long)now->decisions);
+    }
+    if (now->suspects_total > now->nsuspect)
+        gw_diag_problem(o, r->area, GW_DIAG_WARNING, "routes", "routes.list shows them all",
+                        "%d more rules match nothing or everything",
+                        now->suspects_total - now->nsuspect);
+}
+
 /* ---- the process ------------------------------------------------------------- */
 
 static void gw_diag_check_rss(const gw_diag_view_t *v, const gw_diag_rule_t *r, gw_diag_out_t *o)
@@ -386,6 +418,7 @@ static const gw_diag_rule_t gw_diag_rules[] = {
       &gw_diag_cfg.commit_crit_ms },
     { GW_DIAG_A_SIP, gw_diag_check_sip, &gw_diag_cfg.sip_busy_warn, &gw_diag_cfg.sip_busy_crit },
     { GW_DIAG_A_ROUTER, gw_diag_check_noroute, &gw_diag_cfg.noroute_pct, NULL },
+    { GW_DIAG_A_ROUTER, gw_diag_check_rules, &gw_diag_cfg.rule_min, NULL },
     { GW_DIAG_A_MEMORY, gw_diag_check_rss, &gw_diag_cfg.rss_warn_mb, &gw_diag_cfg.rss_crit_mb },
     { GW_DIAG_A_FDS, gw_diag_check_fds, &gw_diag_cfg.fd_warn_pct, &gw_diag_cfg.fd_crit_pct },
     { GW_DIAG_A_DISK, gw_diag_check_disk, &gw_diag_cfg.disk_warn_pct, &gw_diag_cfg.disk_crit_pct },
@@ -462,10 +495,12 @@ static void gw_diag_detail_router(const gw_diag_view_t *v, char *buf, size_t len
     const gw_diag_sample_t *now = gw_diag_newest(v);
     const gw_diag_sample_t *then = v->s[gw_diag_since(v, gw_diag_cfg.window_s)];
 
-    snprintf(buf, len, "%lld accepted, %lld with no route, %lld refused by a rule in the last %ds",
+    snprintf(buf, len, "%lld accepted, %lld with no route, %lld refused by a rule in the last %ds; "
+             "%lld decisions since the rules were loaded",
              (long long)(now->accepted - then->accepted),
              (long long)(now->no_route - then->no_route),
-             (long long)(now->rejected - then->rejected), gw_diag_cfg.window_s);
+             (long long)(now->rejected - then->rejected), gw_diag_cfg.window_s,
+             (long long)now->decisions);
 }
 
 static void gw_diag_detail_memory(const gw_diag_view_t *v, char *buf, size_t len)
@@ -505,7 +540,7 @@ json_t *gw_diag_evaluate(const gw_diag_view_t *v)
 {
     gw_diag_out_t o = { .problems = json_array() };
     json_t *areas = json_array();
-    char detail[256];
+    char detail[320];
     int worst = GW_DIAG_OK;
 
     if (o.problems == NULL || areas == NULL) {

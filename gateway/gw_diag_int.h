@@ -19,6 +19,7 @@
 
 #define GW_DIAG_RING 180 /* samples kept: 3 minutes at one a second */
 #define GW_DIAG_CONNS 32 /* connectors followed per sample (the first ones listed) */
+#define GW_DIAG_RULES 8  /* suspect rules kept per sample (the first in rule order) */
 
 typedef enum { GW_DIAG_OK = 0, GW_DIAG_WARNING, GW_DIAG_CRITICAL } gw_diag_status_t;
 
@@ -49,6 +50,14 @@ typedef struct gw_diag_conn {
     char error[80];     /* AMQP: its last error */
 } gw_diag_conn_t;
 
+/* A rule of the running set that matched nothing, or everything while
+ * enabled rules follow it (rt_set_hits, since the set was loaded). */
+typedef struct gw_diag_rule_seen {
+    char name[64];      /* its name, else "rule <id>" */
+    int all;            /* 1: matched every decision; 0: matched none */
+    int later;          /* enabled rules after it */
+} gw_diag_rule_seen_t;
+
 typedef struct gw_diag_sample {
     int64_t at_ms;
     int64_t commits, commit_us, db_errors, db_queue; /* db.* */
@@ -59,6 +68,9 @@ typedef struct gw_diag_sample {
     int nfds, fd_limit;    /* fd_limit 0: unknown */
     int disk_pct;          /* used, of the database's file system; -1: unknown */
     int64_t disk_free_mb;
+    int64_t decisions;     /* the running rule set's, since it was loaded */
+    int nsuspect, suspects_total; /* kept, and found */
+    gw_diag_rule_seen_t suspects[GW_DIAG_RULES];
     int nconns, conns_total; /* followed, and listed (more than GW_DIAG_CONNS: cut) */
     gw_diag_conn_t conns[GW_DIAG_CONNS];
 } gw_diag_sample_t;
@@ -68,7 +80,7 @@ typedef struct gw_diag_cfg {
     int window_s, sustain_s, down_s, flaps, throttled, queue_growth;
     int commit_warn_ms, commit_crit_ms, sip_busy_warn, sip_busy_crit;
     int rss_warn_mb, rss_crit_mb, fd_warn_pct, fd_crit_pct, disk_warn_pct, disk_crit_pct;
-    int noroute_pct, route_min;
+    int noroute_pct, route_min, rule_min;
 } gw_diag_cfg_t;
 extern gw_diag_cfg_t gw_diag_cfg;
 

@@ -3,7 +3,8 @@
 // and cause: an SMSC that is down, one that throttles, slow commits (an
 // LD_PRELOAD shim delaying fsync), a backlog growing behind an SMSC that
 // never answers, a broker that is down, and a saturated SIP worker (from
-// sip.worker_busy_pct; skipped while that statistic does not exist).
+// sip.worker_busy_pct; skipped while that statistic does not exist); and
+// routes that match everything or nothing.
 // Thresholds are lowered through diagnose.* parameters so each test takes
 // seconds, not the defaults' minutes.
 import { test } from 'node:test';
@@ -183,6 +184,29 @@ test('a broker that is down: amqp_links CRITICAL, broker unreachable', async (t)
   assert.match(p.advice, /broker/);
   assert.equal(d.areas.find((a) => a.area === 'amqp_links').status, 'CRITICAL');
   assert.match(d.areas.find((a) => a.area === 'amqp_links').detail, /1 link, 0 connected/);
+});
+
+test('a route that matches everything hides the rules after it; one that matches nothing is named', async (t) => {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: { ...FAST, 'diagnose.rule_min': 5 } });
+  t.after(() => j.cleanup());
+  await smppConnector(j, 'op1', smsc.port);
+  await waitBound(j, 'op1');
+  await j.mi('routes.add', { name: 'catch-all', priority: 10, target: 'op1' });
+  await j.mi('routes.add', { name: 'to-de', priority: 20, dst_prefix: '49', target: 'op1' });
+  for (let i = 0; i < 4; i++) await injectTo(j, i);
+  let d = await j.mi('diagnose');
+  assert.deepEqual(d.problems.filter((x) => x.area === 'router'), [], 'not judged before diagnose.rule_min decisions');
+  await injectTo(j, 4);
+
+  const all = await waitProblem(j, 'router', 'catch-all', /^route matches everything: it took all 5 messages/);
+  assert.match(all.p.cause, /the 1 enabled rules after it never match/);
+  assert.equal(all.p.status, 'WARNING');
+  const none = all.d.problems.find((x) => x.area === 'router' && x.subject === 'to-de');
+  assert.ok(none, JSON.stringify(all.d.problems));
+  assert.match(none.cause, /^route matches nothing: none of the 5 messages/);
+  assert.equal(all.d.areas.find((a) => a.area === 'router').status, 'WARNING');
 });
 
 test('a SIP worker saturated by load: sip_workers, SIP worker saturated', async (t) => {
