@@ -88,6 +88,18 @@ static const gw_diag_conn_t *gw_diag_conn_in(const gw_diag_sample_t *s, const ch
     return NULL;
 }
 
+/* What c's cumulative counters were at the start of the history from
+ * first: its entry there, or zeros when it was opened since (a new
+ * connector counts from 0, and may have counted before its first sample). */
+static const gw_diag_conn_t *gw_diag_conn_base(const gw_diag_view_t *v, int first,
+                                               const char *name)
+{
+    static const gw_diag_conn_t zero;
+    const gw_diag_conn_t *p = gw_diag_conn_in(v->s[first], name);
+
+    return p ? p : &zero;
+}
+
 /* The worst status value reaches: CRITICAL past crit, WARNING past warn. */
 static int gw_diag_level(int64_t value, const gw_diag_rule_t *r)
 {
@@ -144,11 +156,9 @@ static void gw_diag_check_flaps(const gw_diag_view_t *v, const gw_diag_rule_t *r
     int first = gw_diag_since(v, gw_diag_cfg.window_s);
 
     for (int k = 0; k < now->nconns; k++) {
-        const gw_diag_conn_t *c = &now->conns[k], *p = NULL;
+        const gw_diag_conn_t *c = &now->conns[k], *p = gw_diag_conn_base(v, first, c->name);
 
-        for (int i = first; c->kind == GW_DIAG_K_SMPP && p == NULL && i < v->n; i++)
-            p = gw_diag_conn_in(v->s[i], c->name);
-        if (p == NULL || c->lost - p->lost < *r->warn)
+        if (c->kind != GW_DIAG_K_SMPP || c->lost - p->lost < *r->warn)
             continue;
         gw_diag_problem(o, c->area, GW_DIAG_WARNING, c->name,
                         "the SMSC or the network ends the session: compare enquire_link "
@@ -194,11 +204,9 @@ static void gw_diag_check_throttle(const gw_diag_view_t *v, const gw_diag_rule_t
     int first = gw_diag_since(v, gw_diag_cfg.window_s);
 
     for (int k = 0; k < now->nconns; k++) {
-        const gw_diag_conn_t *c = &now->conns[k], *p = NULL;
+        const gw_diag_conn_t *c = &now->conns[k], *p = gw_diag_conn_base(v, first, c->name);
 
-        for (int i = first; c->kind == GW_DIAG_K_SMPP && p == NULL && i < v->n; i++)
-            p = gw_diag_conn_in(v->s[i], c->name);
-        if (p == NULL || c->throttled - p->throttled < *r->warn)
+        if (c->kind != GW_DIAG_K_SMPP || c->throttled - p->throttled < *r->warn)
             continue;
         gw_diag_problem(o, c->area, GW_DIAG_WARNING, c->name,
                         "the SMSC limits our rate: set the connector's throughput (msg/s) or "

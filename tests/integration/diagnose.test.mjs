@@ -209,6 +209,57 @@ test('a route that matches everything hides the rules after it; one that matches
   assert.equal(all.d.areas.find((a) => a.area === 'router').status, 'WARNING');
 });
 
+test('a bind the SMSC keeps dropping: smpp_binds, bind flapping', async (t) => {
+  const smsc = await startSmsc();
+  t.after(() => smsc.stop());
+  const j = await startJunction({ params: { ...FAST, 'diagnose.flaps': 3 } });
+  t.after(() => j.cleanup());
+  await smppConnector(j, 'op1', smsc.port);
+  for (let i = 0; i < 3; i++) { // drop each session once it is bound (bounded: three times)
+    await waitBound(j, 'op1');
+    await waitFor(() => smsc.boundSession(), 5000, 'a bound session at the SMSC');
+    smsc.boundSession().socket.destroy();
+    await waitFor(() => smsc.binds.length > i + 1, 10000, 'junction binds again');
+  }
+  const { p } = await waitProblem(j, 'smpp_binds', 'op1', /^bind flapping: lost 3 times in the last 60s/);
+  assert.equal(p.status, 'WARNING');
+  assert.match(p.advice, /enquire_link/);
+});
+
+test('thresholds are runtime parameters: memory, descriptors and disk past them are named', async (t) => {
+  // a descriptor limit of 100: junction's few dozen open ones are a share worth judging
+  const j = await startJunction({ params: FAST, wrap: ['sh', '-c', 'ulimit -n 100; exec "$0" "$@"'] });
+  t.after(() => j.cleanup());
+  assert.equal((await j.mi('diagnose')).status, 'OK');
+  for (const [name, value] of [['diagnose.rss_warn_mb', '1'], ['diagnose.fd_warn_pct', '20'],
+    ['diagnose.disk_warn_pct', '1']]) await j.mi('params.set', { name, value });
+
+  const d = await j.mi('diagnose');
+  const by = (area) => d.problems.find((x) => x.area === area);
+  assert.match(by('memory').cause, /^memory: \d+ MB resident \(thresholds 1 \/ 4096 MB\)/);
+  assert.equal(by('memory').subject, 'junction');
+  assert.match(by('fds').cause, /^file descriptors near the limit: \d+ of 100 open/);
+  assert.match(by('disk').cause, /^disk nearly full: \d+% used, \d+ MB free/);
+  assert.equal(by('disk').subject, 'database');
+  for (const a of ['memory', 'fds', 'disk']) assert.equal(by(a).status, 'WARNING');
+  assert.equal(d.status, 'WARNING');
+
+  await j.mi('params.set', { name: 'diagnose.rss_warn_mb', value: '1024' });
+  assert.equal((await j.mi('diagnose')).problems.find((x) => x.area === 'memory'), undefined,
+    'back under the threshold, the problem is gone');
+});
+
+test('messages that find no route: router, no route', async (t) => {
+  const j = await startJunction({ params: { ...FAST, 'diagnose.route_min': 4 } });
+  t.after(() => j.cleanup());
+  for (let i = 0; i < 4; i++) {
+    await assert.rejects(injectTo(j, i, '3312'), (e) => e.rpc && e.rpc.code === -32004);
+  }
+  const { p } = await waitProblem(j, 'router', 'routes', /^no route: 4 of 4 messages in the last 60s/);
+  assert.equal(p.status, 'WARNING');
+  assert.match(p.advice, /routes\.test/);
+});
+
 test('a SIP worker saturated by load: sip_workers, SIP worker saturated', async (t) => {
   const j = await startJunction({
     params: { ...FAST, 'sip.workers': 1, 'diagnose.sip_busy_warn_pct': 30, 'diagnose.sip_busy_crit_pct': 100 },
