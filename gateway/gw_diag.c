@@ -5,16 +5,20 @@
  * Once a second a timer on the main loop copies what the checks need
  * into one gw_diag_sample_t: statistics (db.*, core.*, sip.*), every
  * connector's status (the same one connectors.list shows) and queue
- * (queues.list), and the process itself (RSS from /proc/self/statm, open
+ * (queues.list), the running rules' counts (rt_set_hits), and the
+ * process itself (RSS from /proc/self/statm, open
  * descriptors from /proc/self/fd against RLIMIT_NOFILE, statvfs of the
  * database's folder).  The ring keeps the last GW_DIAG_RING samples, so a
  * check can say "lost its bind 4 times in 60 s" or "the backlog grew by
  * 300", which one look at the counters cannot.  `diagnose` runs the
- * table of checks (gw_diag_checks.c) over the ring; it never blocks on
- * another subsystem, since everything it reads was sampled already.
+ * table of checks (gw_diag_checks.c) over the ring; it never waits on
+ * another thread: every source it reads is a counter or a status
+ * snapshot safe to read anywhere.
  *
- * The ring costs about 1.2 MB (static); a sample about 50 us of the main
- * loop.
+ * The ring costs about 1.3 MB (static).  A sample reads two /proc
+ * entries, one statvfs and the connectors' status JSON: a small price
+ * once a second.  `diagnose` itself takes one more sample, of now, so
+ * what it says of the present is not up to a second old.
  *
  * Threads: gw_diag_start/stop and the sampler on the main thread; the MI
  * handler on the MI's thread.  gw_diag_lock guards the ring.

@@ -261,9 +261,7 @@ test('messages that find no route: router, no route', async (t) => {
 });
 
 test('a SIP worker saturated by load: sip_workers, SIP worker saturated', async (t) => {
-  const j = await startJunction({
-    params: { ...FAST, 'sip.workers': 1, 'diagnose.sip_busy_warn_pct': 30, 'diagnose.sip_busy_crit_pct': 100 },
-  });
+  const j = await startJunction({ params: { ...FAST, 'sip.workers': 1 } });
   t.after(() => j.cleanup());
   const { counters } = await j.mi('stats.get');
   if (!('sip.worker_busy_pct' in counters)) {
@@ -271,14 +269,27 @@ test('a SIP worker saturated by load: sip_workers, SIP worker saturated', async 
     return;
   }
   t.after(() => stopAllSipp());
-  // MESSAGEs that find no route (404) still cost the worker their parse
+  const before = await j.mi('diagnose');
+  assert.equal(before.areas.find((a) => a.area === 'sip_workers').status, 'OK');
+  assert.match(before.areas.find((a) => a.area === 'sip_workers').detail, /^busiest worker \d+% busy/);
+  // MESSAGEs that find no route (404) still cost the worker their parse;
+  // the load is bounded in calls (60,000) and time (SIPp's -timeout)
   const load = runSipp({
     scenario: 'uac_message_404.xml', dir: j.dir, name: 'load', localPort: await freePort(),
     target: `127.0.0.1:${j.ports.sip}`, calls: 60000, service: '4930123456', timeoutS: 40,
     args: ['-r', '3000', '-rp', '1000', '-l', '2000'],
   });
-  const { p } = await waitProblem(j, 'sip_workers', 'sip workers', /^SIP worker saturated: the busiest worker \d+% busy/, 40000);
+  // How busy one worker gets at this rate depends on the machine: the
+  // threshold is set at half what the load is seen to cause, so the test
+  // checks that diagnose names the busy worker once it is past it.
+  const busy = await waitFor(async () => {
+    const c = (await j.mi('stats.get')).counters['sip.worker_busy_pct'];
+    return c >= 2 ? c : 0;
+  }, 20000, 'the SIP worker busy under load');
+  await j.mi('params.set', { name: 'diagnose.sip_busy_warn_pct', value: String(Math.max(1, Math.floor(busy / 2))) });
+  const { p } = await waitProblem(j, 'sip_workers', 'sip workers', /^SIP worker saturated: the busiest worker \d+% busy/, 30000);
   assert.ok(['WARNING', 'CRITICAL'].includes(p.status));
+  assert.match(p.advice, /sip\.workers/);
   await stopAllSipp();
   await load;
 });
