@@ -30,6 +30,12 @@ static const char *const gw_diag_area_names[GW_DIAG__AREAS] = {
     "sip_workers", "smpp_binds", "amqp_links", "store", "router", "memory", "fds", "disk",
 };
 
+/* What checks write: problems, and each area's worst status. */
+typedef struct gw_diag_out {
+    json_t *problems;
+    int status[GW_DIAG__AREAS];
+} gw_diag_out_t;
+
 typedef struct gw_diag_rule gw_diag_rule_t;
 struct gw_diag_rule {
     int area;                  /* gw_diag_area_t: where its problems are listed */
@@ -37,8 +43,13 @@ struct gw_diag_rule {
     const int *warn, *crit;    /* thresholds (diagnose.* parameters); NULL: none */
 };
 
-void gw_diag_problem(gw_diag_out_t *o, int area, int status, const char *subject,
-                     const char *advice, const char *cause_fmt, ...)
+/* Add a problem (cause printf-style) and raise its area's status. */
+static void gw_diag_problem(gw_diag_out_t *o, int area, int status, const char *subject,
+                            const char *advice, const char *cause_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void gw_diag_problem(gw_diag_out_t *o, int area, int status, const char *subject,
+                            const char *advice, const char *cause_fmt, ...)
 {
     char cause[512];
     va_list ap;

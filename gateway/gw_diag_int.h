@@ -1,7 +1,7 @@
 /*
  * gw_diag_int.h - what the sampler (gw_diag.c) and the checks
- * (gw_diag_checks.c) share: one sample of the system, the ring of them,
- * the thresholds and the output a check writes into.
+ * (gw_diag_checks.c) share: one sample of the system, a view of the
+ * ring of them, and the thresholds.
  *
  * A sample holds plain numbers copied from statistics, connector status
  * and the process (/proc, statvfs), so a check never calls into another
@@ -89,17 +89,6 @@ typedef struct gw_diag_view {
     const gw_diag_sample_t *s[GW_DIAG_RING];
     int n;
 } gw_diag_view_t;
-
-/* What checks write: problems, and each area's worst status. */
-typedef struct gw_diag_out {
-    json_t *problems;
-    int status[GW_DIAG__AREAS];
-} gw_diag_out_t;
-
-/* Add a problem (cause printf-style) and raise its area's status. */
-void gw_diag_problem(gw_diag_out_t *o, int area, int status, const char *subject,
-                     const char *advice, const char *cause_fmt, ...)
-    __attribute__((format(printf, 6, 7)));
 
 /* Run every check and describe every area over v into a new result
  * object (the MI's "diagnose" shape); NULL: no memory.  Caller holds
