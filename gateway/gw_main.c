@@ -34,6 +34,7 @@
 #include "gw_auth.h"
 #include "gw_config.h"
 #include "gw_core.h"
+#include "gw_diag.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
@@ -250,7 +251,7 @@ static int gw_main_config(int argc, char **argv)
     if (gw_params_register(gw_config_params) != 0 || gw_params_register_hooks(gw_config_hooks) != 0 ||
         gw_params_register(gw_addr_params) != 0 || gw_params_register(db_params) != 0 ||
         gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0 ||
-        gw_params_register(gw_auth_params) != 0)
+        gw_params_register(gw_auth_params) != 0 || gw_params_register(gw_diag_params) != 0)
         return GW_EINVAL;
     gw_adapters_foreach(gw_main_register_adapter, &rc);
     if (rc != 0)
@@ -374,7 +375,8 @@ int main(int argc, char **argv)
         goto out_adapters;
     }
     gw_connectors_reload();
-    if (web_start() != 0 || gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0) {
+    if (gw_diag_start(gw_main_base) != 0 || web_start() != 0 ||
+        gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0) {
         rc = GW_ERROR;
         goto out_web;
     }
@@ -387,6 +389,7 @@ out_web:
     gw_core_stop_accepting();
     gw_mi_sock_stop();
     web_stop();
+    gw_diag_stop();
     db_writer_flush(); /* every accepted message gets its answer */
 out_adapters:
     gw_core_stop_accepting();

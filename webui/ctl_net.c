@@ -383,3 +383,46 @@ out_close:
     close(fd);
     return NULL;
 }
+
+/* One call (ctl.h): the request built here, the reply's framing checked. */
+int web_ctl_rpc(const web_ctl_opts_t *o, const char *method, json_t *params, json_t **result,
+                long long *code, int quiet)
+{
+    json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", 1, "method", method,
+                            "params", params ? params : json_object());
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL, *reply, err[512];
+    json_t *r, *e;
+    int rc = 2;
+
+    *result = NULL;
+    *code = 0;
+    json_decref(req);
+    if (text == NULL) {
+        fprintf(stderr, "junctionctl: out of memory\n");
+        return 2;
+    }
+    reply = o->url ? web_ctl_call_http(o->url, text, err, sizeof err)
+                   : web_ctl_call_socket(o->socket, text, err, sizeof err);
+    free(text);
+    if (reply == NULL) {
+        fprintf(stderr, "junctionctl: %s\n", err);
+        return 2;
+    }
+    r = json_loads(reply, 0, NULL);
+    free(reply);
+    if (!json_is_object(r)) {
+        fprintf(stderr, "junctionctl: the reply is not a JSON-RPC object\n");
+    } else if ((e = json_object_get(r, "error")) != NULL) {
+        *code = (long long)json_integer_value(json_object_get(e, "code"));
+        if (!quiet)
+            fprintf(stderr, "junctionctl: error %lld: %s\n", *code,
+                    json_string_value(json_object_get(e, "message")) ?
+                        json_string_value(json_object_get(e, "message")) : "(no message)");
+        rc = 1;
+    } else {
+        *result = json_incref(json_object_get(r, "result"));
+        rc = 0;
+    }
+    json_decref(r);
+    return rc;
+}

@@ -3,7 +3,8 @@
 
 JUNCTION_SRCS += webui/web_http.c webui/web_auth.c webui/web_tls.c webui/web_assets.S
 
-CTL_SRCS += webui/junctionctl.c webui/ctl_net.c webui/ctl_print.c webui/ctl_trace.c webui/ctl_explain.c webui/ctl_users.c
+CTL_SRCS += webui/junctionctl.c webui/ctl_net.c webui/ctl_print.c webui/ctl_trace.c webui/ctl_explain.c webui/ctl_users.c \
+            webui/ctl_diagnose.c
 
 # The embedded files: editing one rebuilds the object that .incbin's it.
 # Checklist: a new asset goes here, in web_assets.S and in web_http.c.
