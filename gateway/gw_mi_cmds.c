@@ -316,6 +316,18 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
     gw_env_set_str(&env->source.adapter, "mi", (size_t)-1);
     gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", "mi"), (size_t)-1);
+    {
+        /* who sent it: the caller ("token:ci", "alice", "local:uid=0") is
+         * the envelope's peer, the router's api_key for a token, and the
+         * tag sender = "mi:<who>" (docs/routing.md, "Source") */
+        char sender[sizeof gw_mi_caller(r)->who + 4];
+        snprintf(sender, sizeof sender, "mi:%s", gw_mi_caller(r)->who);
+        gw_env_set_str(&env->source.peer, gw_mi_caller(r)->who, (size_t)-1);
+        if (gw_env_set_tag(env, "sender", sender) < 0) {
+            gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+            goto out_unref;
+        }
+    }
     /* the names the router gives now, for the answer (the accept routes
      * the same way unless the table changes in between) */
     if (gw_core_dry_run(env, &target, &rule) != 0)

@@ -101,3 +101,17 @@ test('the audit log names who changed what, before and after, without secrets', 
   assert.equal(refused.status, 403);
   assert.ok(!(await j.mi('audit.list', { method: 'routes.delete' })).length, 'a refused call changes nothing and is not a change');
 });
+
+test('a message sent with a token names it: rules match its api_key, the envelope its sender', async () => {
+  await j.mi('connectors.add', { name: 'keyed', type: 'sip', conf: { uri: 'sip:127.0.0.1:9' } });
+  await j.mi('connectors.add', { name: 'other', type: 'sip', conf: { uri: 'sip:127.0.0.1:9' } });
+  await j.mi('routes.add', { name: 'by-key', priority: 1, source: { api_key: ['roles-operator'] },
+    filters: { dst: { prefix: ['4477'] } }, action: { route: { targets: ['keyed'] } } });
+  await j.mi('routes.add', { name: 'rest', priority: 2, dst_prefix: '4477', target: 'other' });
+  const viaOperator = (await call('operator', 'messages.inject', { from: '4915100000001', to: '447700900001', body: 'k' })).body.result;
+  assert.equal(viaOperator.target, 'keyed');
+  const viaAdmin = (await call('admin', 'messages.inject', { from: '4915100000001', to: '447700900002', body: 'k' })).body.result;
+  assert.equal(viaAdmin.target, 'other');
+  const m = await j.mi('messages.get', { id: viaOperator.id });
+  assert.equal(JSON.stringify(m).includes('mi:token:roles-operator'), true, JSON.stringify(m));
+});
