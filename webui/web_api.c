@@ -288,19 +288,6 @@ static enum MHD_Result web_api_kannel(struct MHD_Connection *conn, unsigned stat
                           MHD_RESPMEM_PERSISTENT, NULL);
 }
 
-static void web_api_addr(struct MHD_Connection *conn, char *out, size_t len)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-    snprintf(out, len, "?");
-    if (sa != NULL && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa != NULL && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
-}
-
 enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
 {
 #define WEB_API_ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
@@ -314,7 +301,7 @@ enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
     int retry = 0, rc, code;
     unsigned st;
 
-    web_api_addr(conn, addr, sizeof addr);
+    web_auth_addr(conn, addr, sizeof addr);
     if (user == NULL || pw == NULL)
         return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
     rc = gw_auth_password(user, pw, addr, &caller, &retry);
