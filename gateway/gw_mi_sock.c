@@ -3,18 +3,22 @@
  *
  * Framing: one JSON-RPC request per line (compact JSON has no newline), one
  * reply line per request; a notification gets no line.  The socket file is
- * created with mode 0600: whoever can open it is an administrator, as with
- * Kamailio's control socket.  Lines are bounded (GW_MI_SOCK_LINE_MAX).
+ * created with mode 0600, and each client's peer credentials
+ * (SO_PEERCRED) are checked at accept: root or the daemon's own user is an
+ * administrator ("local:uid=N" in the audit log), anyone else is refused
+ * with one error line, as with Kamailio's control socket.  Lines are
+ * bounded (GW_MI_SOCK_LINE_MAX).
  *
- * Long polls.  A request that may wait (params.wait_ms > 0: trace.list)
- * must not hold the main loop, which also runs the signals: it runs on a
- * thread of its own (at most GW_MI_SOCK_WAITS at once; past that it is
- * answered -32010), its connection reads nothing more meanwhile (its
- * replies stay in order) and the reply comes back to the main loop
- * through gw_mi_sock_q.  A client that hangs up meanwhile leaves its
- * gw_mi_sock_conn_t marked closed until the reply arrives and frees it.
- * Shutdown: gw_main stops the traces first (their waits end at once),
- * then gw_mi_sock_stop waits for the threads.
+ * Long polls.  A request that may wait (a GW_MI_F_UNLOCKED method with
+ * params.wait_ms > 0: trace.list) must not hold the main loop, which also
+ * runs the signals: it runs on a thread of its own (at most
+ * GW_MI_SOCK_WAITS at once; past that it is answered -32010), its
+ * connection reads nothing more meanwhile (its replies stay in order) and
+ * the reply comes back to the main loop through gw_mi_sock_q.  A client
+ * that hangs up meanwhile leaves its gw_mi_sock_conn_t (with the caller
+ * the thread reads) until the reply arrives and frees it.  Shutdown:
+ * gw_main stops the traces first (their waits end at once), then
+ * gw_mi_sock_stop waits for the threads.
  *
  * Threads: the main loop (base given to gw_mi_sock_start); the long poll
  * threads run only gw_mi_sock_wait_run.
@@ -46,6 +50,7 @@
 
 /* One client connection (main loop). */
 typedef struct gw_mi_sock_conn {
+    gw_mi_caller_t caller;   /* from its peer credentials */
     struct bufferevent *bev; /* NULL once closed */
     int busy;                /* a long poll of it runs on a thread */
 } gw_mi_sock_conn_t;
@@ -67,6 +72,13 @@ static int gw_mi_sock_waits;       /* long poll threads running */
 static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg);
 static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg);
 
+/* The answer to a refused client went out: close it. */
+static void gw_mi_sock_on_flushed(struct bufferevent *bev, void *arg)
+{
+    bufferevent_free(bev);
+    free(arg); /* the client's gw_mi_sock_conn_t */
+}
+
 static void gw_mi_sock_wait_free(void *item)
 {
     gw_mi_sock_wait_t *w = item;
@@ -78,9 +90,11 @@ static void gw_mi_sock_wait_free(void *item)
     free(w);
 }
 
-/* 1 when the request text asks to wait (params.wait_ms > 0). */
+/* 1 when the request text asks to wait: a method that runs unlocked (it
+ * may wait, gw_mi.h) with params.wait_ms > 0. */
 static int gw_mi_sock_may_wait(const char *line, size_t len)
 {
+    const gw_mi_cmd_t *cmd;
     json_t *req, *w;
     int waits;
 
@@ -88,7 +102,9 @@ static int gw_mi_sock_may_wait(const char *line, size_t len)
         return 0; /* the common case, without parsing */
     req = json_loadb(line, len, 0, NULL);
     w = json_object_get(json_object_get(req, "params"), "wait_ms");
-    waits = json_is_integer(w) && json_integer_value(w) > 0;
+    cmd = gw_mi_find(json_string_value(json_object_get(req, "method")));
+    waits = cmd != NULL && (cmd->flags & GW_MI_F_UNLOCKED) && json_is_integer(w) &&
+            json_integer_value(w) > 0;
     json_decref(req);
     return waits;
 }
@@ -97,7 +113,7 @@ static void *gw_mi_sock_wait_run(void *arg)
 {
     gw_mi_sock_wait_t *w = arg;
 
-    w->reply = gw_mi_handle_text(w->line, strlen(w->line));
+    w->reply = gw_mi_handle_text_as(w->line, strlen(w->line), &w->conn->caller, NULL);
     if (gw_queue_push(gw_mi_sock_q, w) != 0)
         gw_mi_sock_wait_free(w); /* unbounded queue: only out of memory */
     pthread_mutex_lock(&gw_mi_sock_lock);
@@ -156,13 +172,6 @@ static void gw_mi_sock_on_waited(void *item, void *arg)
     gw_mi_sock_wait_free(w);
 }
 
-/* The answer to a refused client went out: close it. */
-static void gw_mi_sock_on_flushed(struct bufferevent *bev, void *arg)
-{
-    (void)arg;
-    bufferevent_free(bev);
-}
-
 static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
 {
     static const char busy[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32010,"
@@ -183,7 +192,7 @@ static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
             bufferevent_write(bev, busy, sizeof(busy) - 1);
             continue;
         }
-        reply = len ? gw_mi_handle_text(line, len) : NULL;
+        reply = len ? gw_mi_handle_text_as(line, len, &conn->caller, NULL) : NULL;
         free(line);
         if (reply) {
             bufferevent_write(bev, reply, strlen(reply));
@@ -197,8 +206,7 @@ static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
         GW_WARN("mi", "socket client sent a line over %d bytes; closing", GW_MI_SOCK_LINE_MAX);
         bufferevent_disable(bev, EV_READ);
         evbuffer_drain(in, evbuffer_get_length(in));
-        bufferevent_setcb(bev, NULL, gw_mi_sock_on_flushed, gw_mi_sock_on_event, NULL);
-        free(conn);
+        bufferevent_setcb(bev, NULL, gw_mi_sock_on_flushed, gw_mi_sock_on_event, arg);
         bufferevent_write(bev, err, sizeof(err) - 1);
     }
 }
@@ -210,32 +218,67 @@ static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg)
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
     bufferevent_free(bev);
-    if (conn == NULL)
-        return; /* refused: no connection state left */
     conn->bev = NULL;
     if (!conn->busy)
         free(conn); /* else the long poll's reply frees it */
 }
 
+/* A client's connection with the caller it is, from its peer
+ * credentials; NULL when it may not use the socket (malloc'd: the
+ * connection owns it). */
+static gw_mi_sock_conn_t *gw_mi_sock_caller(evutil_socket_t fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    gw_mi_sock_conn_t *conn;
+    gw_mi_caller_t *c;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        GW_WARN("mi", "socket client: no peer credentials (%s); refused", strerror(errno));
+        return NULL;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid()) {
+        GW_WARN("mi", "socket client uid %u pid %d refused: only root and uid %u may use it",
+                (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid());
+        return NULL;
+    }
+    conn = calloc(1, sizeof *conn);
+    if (conn == NULL)
+        return NULL;
+    c = &conn->caller;
+    snprintf(c->who, sizeof c->who, "local:uid=%u", (unsigned)cred.uid);
+    c->via = "socket";
+    c->role = GW_ROLE_ADMIN;
+    return conn;
+}
+
 static void gw_mi_sock_on_accept(struct evconnlistener *l, evutil_socket_t fd,
                                  struct sockaddr *sa, int salen, void *arg)
 {
-    gw_mi_sock_conn_t *conn;
+    static const char refused[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32003,"
+                                  "\"message\":\"forbidden: the MI socket is for root and the "
+                                  "daemon's user\"},\"id\":null}\n";
     struct bufferevent *bev;
+    gw_mi_sock_conn_t *caller;
 
     (void)sa;
     (void)salen;
     (void)arg;
-    conn = calloc(1, sizeof(*conn));
-    bev = conn ? bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE)
-               : NULL;
-    if (bev == NULL) {
-        free(conn);
+    caller = gw_mi_sock_caller(fd);
+    if (caller == NULL) {
+        ssize_t n = write(fd, refused, sizeof refused - 1);
+        (void)n;
         close(fd);
         return;
     }
-    conn->bev = bev;
-    bufferevent_setcb(bev, gw_mi_sock_on_read, NULL, gw_mi_sock_on_event, conn);
+    bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        free(caller);
+        close(fd);
+        return;
+    }
+    caller->bev = bev;
+    bufferevent_setcb(bev, gw_mi_sock_on_read, NULL, gw_mi_sock_on_event, caller);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 

@@ -26,19 +26,101 @@ class MiError extends Error {
   }
 }
 
+// The session: its CSRF token goes with every MI call (GET /session or
+// POST /login gave it); a 401 means the session ended: log in again.
+let csrf = '';
+// Resolved once logged in: the other scripts (routing.js) start after it.
+let sessionResolve;
+const sessionReady = new Promise((r) => { sessionResolve = r; });
+
 async function post(payload) {
   let res;
   try {
     res = await fetch('/mi', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
       body: JSON.stringify(payload),
     });
   } catch (e) {
     throw new MiError(`cannot reach junction (${e.message})`);
   }
-  if (!res.ok) throw new MiError(`HTTP ${res.status} from /mi`);
+  if (res.status === 401) { showLogin(); throw new MiError('logged out: log in again'); }
+  if (!res.ok && res.status !== 403) throw new MiError(`HTTP ${res.status} from /mi`);
   return res.json();
+}
+
+// --- login ----------------------------------------------------------------
+
+function showLogin() {
+  document.getElementById('app-main').hidden = true;
+  document.getElementById('login').hidden = false;
+  document.getElementById('login-form').hidden = false;
+  document.getElementById('passwd-form').hidden = true;
+  document.getElementById('logout').hidden = true;
+  document.getElementById('login-user').focus();
+}
+
+function showApp(info) {
+  csrf = info.csrf;
+  document.getElementById('whoami').textContent = `${info.user} (${info.role})`;
+  document.getElementById('logout').hidden = false;
+  if (info.must_change) {
+    document.getElementById('login').hidden = false;
+    document.getElementById('login-form').hidden = true;
+    document.getElementById('passwd-form').hidden = false;
+    document.getElementById('passwd-new').focus();
+    return false;
+  }
+  document.getElementById('login').hidden = true;
+  document.getElementById('app-main').hidden = false;
+  return true;
+}
+
+function formError(id, text) {
+  const el = document.getElementById(id);
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+// Resolves once a session that may work exists.
+function waitLogin() {
+  return new Promise((resolve) => {
+    let oldPassword = '';
+    let info = null;
+    document.getElementById('login-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      oldPassword = document.getElementById('login-password').value;
+      const res = await fetch('/login', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user: document.getElementById('login-user').value, password: oldPassword }),
+      });
+      const body = await res.json().catch(() => ({}));
+      if (res.status === 429) { formError('login-error', `${body.error} (${res.headers.get('Retry-After')} s)`); return; }
+      if (!res.ok) { formError('login-error', body.error || `HTTP ${res.status}`); return; }
+      formError('login-error', '');
+      info = body;
+      if (showApp(info)) resolve(info);
+    });
+    document.getElementById('passwd-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        await mi('users.passwd', { old_password: oldPassword, password: document.getElementById('passwd-new').value });
+      } catch (e) { formError('passwd-error', e.describe()); return; }
+      info.must_change = false;
+      if (showApp(info)) resolve(info);
+    });
+  });
+}
+
+async function ensureSession() {
+  const res = await fetch('/session');
+  if (res.ok) {
+    const info = await res.json();
+    if (showApp(info)) return info;
+  } else {
+    showLogin();
+  }
+  return waitLogin();
 }
 
 function request(method, params) {
@@ -230,6 +312,12 @@ async function refresh() {
 }
 
 async function start() {
+  document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    location.reload();
+  });
+  await ensureSession();
+  sessionResolve();
   window.addEventListener('hashchange', showPage);
   showPage();
   $('counters-more').addEventListener('click', () => {

@@ -519,11 +519,11 @@ function startRouting() {
   $('rates-refresh').addEventListener('click', loadRates);
   $('rates-form').addEventListener('submit', importRates);
   $('ri-file').addEventListener('change', readRateFile);
-  loadRules().then(() => {
+  sessionReady.then(() => loadRules()).then(() => {
     newRule();
     $('qf-priority').value = String(nextPriority());
   });
-  loadRates();
+  sessionReady.then(loadRates);
 }
 
 document.addEventListener('DOMContentLoaded', startRouting);
