@@ -267,6 +267,27 @@ test('a long poll holds neither the MI lock nor the socket\'s loop, and trace.st
   }
 });
 
+test('the socket runs at most 8 long polls at once; the 9th is answered -32010 at once', async () => {
+  const { id } = await j.mi('trace.start', { to: '4917000000008' });
+  let stopped = false;
+  try {
+    const params = JSON.stringify({ id, after: 0, wait_ms: 20000 });
+    const polls = [];
+    for (let i = 0; i < 8; i++) polls.push(ctl(['call', 'trace.list', params]));
+    await waitFor(async () => JSON.parse((await ctl(['--json', 'trace', 'list'])).stdout)
+      .find((t) => t.id === id)?.waiting === 8, 10000, 'eight polls waiting');
+    const ninth = await ctl(['call', 'trace.list', params]);
+    assert.equal(ninth.code, 1, ninth.stdout);
+    assert.match(ninth.stderr, /32010/);
+    assert.ok(ninth.ms < 5000, `refused at once (${ninth.ms} ms)`);
+    await ctl(['trace', 'stop', `id=${id}`]);
+    stopped = true;
+    for (const p of await Promise.all(polls)) assert.match(p.stderr, /32004/);
+  } finally {
+    if (!stopped) await j.mi('trace.stop', { id }).catch(() => {});
+  }
+});
+
 test('a trace whose client vanished ends after trace.idle_s', async () => {
   await j.mi('params.set', { name: 'trace.idle_s', value: '1' });
   try {
