@@ -80,6 +80,7 @@ extern sip_conf_t sip_conf;
 typedef struct sip_stats {
     gw_stat_t *rx_requests, *rx_responses, *rx_message, *rx_retrans;
     gw_stat_t *tx_202, *tx_2xx, *tx_4xx, *tx_5xx, *drops;
+    gw_hist_t *msg_answer; /* MESSAGE in -> its answer after the commit (sip_uas.c) */
     gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
     gw_stat_t *tcp_conns;
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
@@ -247,6 +248,7 @@ typedef struct sip_item {
     char *txn_key;
     char to_tag[17];
     int rc;
+    int64_t rx_us;           /* when the MESSAGE came (gw_stats_now_us) */
     /* SEND */
     sip_conn_t *conn;
     gw_delivery_t *dlv;  /* owned */

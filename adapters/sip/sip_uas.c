@@ -156,6 +156,7 @@ static void sip_uas_answer_hdrs(sip_worker_t *w, sip_item_t *it, int status, con
 /* See sip.h.  Worker thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
 {
+    gw_hist_observe_us(sip_stats.msg_answer, gw_stats_now_us() - it->rx_us);
     if (it->resp_hdrs != NULL) {
         if (it->rc == 0)
             sip_uas_answer_hdrs(w, it, 202, "Accepted", NULL);
@@ -377,6 +378,8 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     sip_item_t *it = NULL;
     int st, rc, kept;
 
+    int64_t rx_us = gw_stats_now_us();
+
     gw_stat_add(sip_stats.rx_message, 1);
     if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED)) {
         sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
@@ -419,6 +422,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
         goto out_free_item;
     }
     it->kind = SIP_ITEM_REPLY;
+    it->rx_us = rx_us;
     it->worker = w;
     it->peer = *src;
     snprintf(it->to_tag, sizeof(it->to_tag), "%s", to_tag);
