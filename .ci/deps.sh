@@ -9,9 +9,9 @@ libsodium-dev libpcre2-dev libconfig-dev libcmocka-dev tzdata openssl"
 # tests' certificates.
 # Test peers: SIPp, RabbitMQ, Node.js for the SMPP/AMQP peers and Playwright;
 # prometheus for promtool (tests/integration/metrics.test.mjs checks /metrics);
-# groff-base and man-db to check the man pages (make check-install).
+# groff-base to check the man pages (make check-install).
 [ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang
-prometheus groff-base man-db"
+prometheus groff-base"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
