@@ -12,8 +12,8 @@
  *   - "junction_" + the name with every character outside [a-zA-Z0-9_]
  *     made '_' ("sip.rx_message" -> junction_sip_rx_message);
  *   - a counter ends in _total (added unless it is already there);
- *   - a name part "us" or "ms" is a duration in micro- or milliseconds:
- *     shown as "seconds" and the value scaled (db.commit_us_last ->
+ *   - a name part "s", "sec", "ms", "us" or "ns" is a duration in that
+ *     unit: shown as "seconds" and the value scaled (db.commit_us_last ->
  *     junction_db_commit_seconds_last), base units as Prometheus wants;
  *   - a histogram writes _bucket{le="<seconds>"} (cumulative, the last
  *     le="+Inf"), _sum (seconds) and _count (the +Inf bucket, so they
@@ -78,8 +78,17 @@ int gw_metrics_collector(gw_metrics_fn_t fn, void *arg)
 
 /* ---- names and values ------------------------------------------------------ */
 
+/* Abbreviated time units a name part may be (promtool refuses them): the
+ * part is exposed as "seconds" and the value scaled. */
+static const struct {
+    const char *abbr;
+    double scale;
+} gw_metrics_units[] = {
+    { "s", 1 }, { "sec", 1 }, { "ms", 1e-3 }, { "us", 1e-6 }, { "ns", 1e-9 },
+};
+
 /* The exposed name of name (kind), into out; returns the factor its values
- * are multiplied by (1, or 1e-6 / 1e-3 for a part "us" / "ms"). */
+ * are multiplied by (1, or the scale of a part in gw_metrics_units). */
 static double gw_metrics_name(const char *name, int kind, char *out, size_t size)
 {
     double scale = 1;
@@ -96,12 +105,14 @@ static double gw_metrics_name(const char *name, int kind, char *out, size_t size
         /* the part name[start, i) */
         const char *part = name + start;
         size_t plen = i - start;
-        if ((plen == 2 && strncmp(part, "us", 2) == 0) ||
-            (plen == 2 && strncmp(part, "ms", 2) == 0)) {
-            scale = part[0] == 'u' ? 1e-6 : 1e-3;
-            part = "seconds";
-            plen = 7;
-        }
+        for (size_t k = 0; k < sizeof gw_metrics_units / sizeof gw_metrics_units[0]; k++)
+            if (plen == strlen(gw_metrics_units[k].abbr) &&
+                strncmp(part, gw_metrics_units[k].abbr, plen) == 0) {
+                scale = gw_metrics_units[k].scale;
+                part = "seconds";
+                plen = 7;
+                break;
+            }
         if (o + plen + 2 < size) {
             memcpy(out + o, part, plen);
             o += plen;

@@ -64,16 +64,25 @@ static void a_gauge_declared_after_a_counter_of_its_name_is_a_gauge(void **state
     free(t);
 }
 
-static void a_duration_in_microseconds_is_shown_in_seconds(void **state)
+static void a_duration_in_an_abbreviated_unit_is_shown_in_seconds(void **state)
 {
     gw_stat_t *s = gw_stat_gauge("ut.wait_us_last", "last wait");
     char *t;
 
     (void)state;
     gw_stat_set(s, 1500);
+    gw_stat_set(gw_stat_gauge("ut.down_s", "down for"), 42);
+    gw_stat_add(gw_stat("ut.busy_ms", "busy for"), 250);
     t = scrape();
     assert_non_null(strstr(t, "# TYPE junction_ut_wait_seconds_last gauge\n"
                               "junction_ut_wait_seconds_last 0.0015\n"));
+    assert_non_null(strstr(t, "# TYPE junction_ut_down_seconds gauge\njunction_ut_down_seconds 42\n"));
+    assert_non_null(strstr(t, "junction_ut_busy_seconds_total 0.25\n"));
+    /* "us" only as a whole part: "users" stays */
+    gw_stat("ut.users", "users");
+    free(t);
+    t = scrape();
+    assert_non_null(strstr(t, "junction_ut_users_total 0\n"));
     free(t);
 }
 
@@ -221,7 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_counter_is_typed_counter_and_ends_in_total),
         cmocka_unit_test(a_gauge_declared_after_a_counter_of_its_name_is_a_gauge),
-        cmocka_unit_test(a_duration_in_microseconds_is_shown_in_seconds),
+        cmocka_unit_test(a_duration_in_an_abbreviated_unit_is_shown_in_seconds),
         cmocka_unit_test(histogram_buckets_are_inclusive_cumulative_and_agree_with_count),
         cmocka_unit_test(collector_samples_are_labelled_escaped_and_grouped_per_family),
         cmocka_unit_test(help_text_is_escaped),
