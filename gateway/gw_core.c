@@ -799,7 +799,7 @@ int gw_core_receipt_alt(const char *connector, const char *remote_id, const char
         return GW_ENOMEM;
     ctx->cb = cb;
     ctx->arg = arg;
-    gw_strlcpy(ctx->target, connector, sizeof ctx->target);
+    gw_strlcpy(ctx->target, connector ? connector : "", sizeof ctx->target);
     ctx->status = GW_ST__COUNT; /* not final: the receipt is only an event */
     for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++)
         if (strcmp(stat, finals[i].stat) == 0)
