@@ -21,6 +21,7 @@
 
 #include "../db/db.h"
 #include "gw_adapter.h"
+#include "gw_cq.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_report.h"
@@ -235,6 +236,7 @@ int gw_connectors_reload(void)
         c = gw_connector_new(row);
         if (c == NULL)
             continue;
+        gw_cq_declare(c->name);
         if (gw_connector_open(c) != 0) {
             c->enabled = 0; /* registered, shown as failed, nothing to close */
             rc = GW_ERROR;

@@ -255,6 +255,11 @@ void gw_cq_backlog_add(const char *name, int64_t delta)
         __atomic_add_fetch(&q->backlog, delta, __ATOMIC_RELAXED);
 }
 
+void gw_cq_declare(const char *name)
+{
+    (void)gw_cq_get(name); /* a full registry is logged there */
+}
+
 void gw_cq_count(const char *name, gw_status_t st)
 {
     gw_cq_t *q = st < GW_ST__COUNT ? gw_cq_get(name) : NULL;

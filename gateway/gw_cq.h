@@ -65,6 +65,11 @@ void *gw_cq_reserve(const char *name);
 int64_t gw_cq_backlog(const char *name);
 void gw_cq_backlog_add(const char *name, int64_t delta);
 
+/* The queue of target name exists from now on, empty unless messages
+ * wait: a connector's queue and counters show (at 0) on queues.list and
+ * /metrics from its opening, not from its first message.  Any thread. */
+void gw_cq_declare(const char *name);
+
 /* A delivery for target name entered status st (gw_core.c counts every
  * status here): its connector's counters, exposed per connector on
  * /metrics.  Any thread. */

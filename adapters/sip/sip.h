@@ -80,7 +80,6 @@ extern sip_conf_t sip_conf;
 typedef struct sip_stats {
     gw_stat_t *rx_requests, *rx_responses, *rx_message, *rx_retrans;
     gw_stat_t *tx_202, *tx_2xx, *tx_4xx, *tx_5xx, *drops;
-    gw_hist_t *msg_answer; /* MESSAGE in -> its answer after the commit (sip_uas.c) */
     gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
     gw_stat_t *tcp_conns;
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
@@ -282,6 +281,9 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
 /* A REPLY item popped on w's thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it);
 extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
+/* MESSAGE in -> its answer after the commit (sip_stats_init registers it;
+ * not in sip_stats, whose members sip.stats reads as counters) */
+extern gw_hist_t *sip_uas_answer_hist;
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 struct gw_connector;

@@ -14,7 +14,7 @@ import { startSmsc, waitBound } from './lib/smsc.mjs';
 
 const PROMTOOL = process.env.PROMTOOL || 'promtool';
 const N = 3;
-let j, smsc;
+let j, smsc, opened; // opened: a scrape once the connector is bound, before any message
 let hold = false; // while true the SMSC leaves submit_sm unanswered
 
 // The text of one scrape.
@@ -71,6 +71,7 @@ before(async () => {
   });
   await j.mi('routes.add', { name: 'mt', priority: 10, dst_prefix: '49', target: 'smsc1' });
   await waitBound(j, 'smsc1');
+  opened = parse(await scrape());
   const uac = await runSipp({
     scenario: 'uac_message_202.xml', dir: j.dir, name: 'uac', localPort: await freePort(),
     target: `127.0.0.1:${j.ports.sip}`, service: '+4915112345678', calls: N,
@@ -110,6 +111,14 @@ test('every family is typed, counters end in _total and nothing is untyped', asy
   assert.equal(types.junction_core_accepted_total, 'counter');
   assert.equal(types.junction_db_queue, 'gauge');
   assert.equal(types.junction_work_busy, 'gauge');
+});
+
+test('a connector has its series at 0 from its opening, before its first message', () => {
+  const c = { connector: 'smsc1' };
+  assert.equal(value(opened, 'junction_connector_queue_depth', c), 0);
+  assert.equal(value(opened, 'junction_connector_messages_sent_total', c), 0);
+  assert.equal(value(opened, 'junction_smpp_submit_seconds_count', c), 0);
+  assert.equal(value(opened, 'junction_smpp_bind_up', { ...c, bind: '0' }), 1);
 });
 
 test('per-connector series count the messages sent to the SMSC connector', async () => {
