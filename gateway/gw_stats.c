@@ -98,6 +98,9 @@ void gw_stat_add(gw_stat_t *s, int64_t n)
 void gw_stat_set(gw_stat_t *s, int64_t v)
 {
     __atomic_store_n(&s->value, v, __ATOMIC_RELAXED);
+    /* a value that is set is no counter, whatever it was registered as */
+    if (__atomic_load_n(&s->kind, __ATOMIC_RELAXED) == GW_STAT_COUNTER)
+        __atomic_store_n(&s->kind, GW_STAT_GAUGE, __ATOMIC_RELAXED);
 }
 
 int64_t gw_stat_get(const gw_stat_t *s)

@@ -43,7 +43,8 @@ typedef struct gw_stat {
 } gw_stat_t;
 
 /* Find or create the counter named name (the strings must be static).
- * Never fails after gw_stats_init; returns a pointer valid for the life of
+ * Never fails (past the table size every caller shares one overflow
+ * counter that is not exposed); returns a pointer valid for the life of
  * the process. */
 gw_stat_t *gw_stat(const char *name, const char *help);
 /* The same for a gauge.  A name first registered by gw_stat() becomes a
@@ -53,6 +54,9 @@ gw_stat_t *gw_stat_gauge(const char *name, const char *help);
  * that must tell "absent" from "zero", e.g. the self-diagnosis). */
 gw_stat_t *gw_stat_find(const char *name);
 void gw_stat_add(gw_stat_t *s, int64_t n);
+/* Set a gauge.  A value that is set is a gauge even when it was
+ * registered with gw_stat() (from that set on; declare it with
+ * gw_stat_gauge so it is one from the first scrape). */
 void gw_stat_set(gw_stat_t *s, int64_t v);
 int64_t gw_stat_get(const gw_stat_t *s);
 

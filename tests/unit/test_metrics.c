@@ -64,6 +64,19 @@ static void a_gauge_declared_after_a_counter_of_its_name_is_a_gauge(void **state
     free(t);
 }
 
+static void a_value_that_is_set_is_a_gauge_even_if_registered_as_a_counter(void **state)
+{
+    gw_stat_t *s = gw_stat("ut.workers_active", "workers running");
+    char *t;
+
+    (void)state;
+    gw_stat_set(s, 3);
+    t = scrape();
+    assert_non_null(strstr(t, "# TYPE junction_ut_workers_active gauge\njunction_ut_workers_active 3\n"));
+    assert_null(strstr(t, "junction_ut_workers_active_total"));
+    free(t);
+}
+
 static void a_duration_in_an_abbreviated_unit_is_shown_in_seconds(void **state)
 {
     gw_stat_t *s = gw_stat_gauge("ut.wait_us_last", "last wait");
@@ -230,6 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_counter_is_typed_counter_and_ends_in_total),
         cmocka_unit_test(a_gauge_declared_after_a_counter_of_its_name_is_a_gauge),
+        cmocka_unit_test(a_value_that_is_set_is_a_gauge_even_if_registered_as_a_counter),
         cmocka_unit_test(a_duration_in_an_abbreviated_unit_is_shown_in_seconds),
         cmocka_unit_test(histogram_buckets_are_inclusive_cumulative_and_agree_with_count),
         cmocka_unit_test(collector_samples_are_labelled_escaped_and_grouped_per_family),
