@@ -144,7 +144,7 @@ static void gw_trace_stats_init(void)
     gw_trace_st_offered = gw_stat("trace.offered", "records offered while a trace was active");
     gw_trace_st_matched = gw_stat("trace.matched", "records kept by a trace");
     gw_trace_st_dropped = gw_stat("trace.dropped", "trace records overwritten before read");
-    gw_trace_st_active = gw_stat("trace.active", "traces running");
+    gw_trace_st_active = gw_stat_gauge("trace.active", "traces running");
 }
 
 static void gw_trace_cond_init(void)
