@@ -506,7 +506,7 @@ void gw_trace_envf(const gw_envelope_t *env, gw_trace_kind_t kind, const char *f
 
     gw_trace_env_rec(&r, env, kind);
     if (!gw_trace_wants(&r))
-        return; /* not formatted for nobody */
+        return; /* no trace keeps it: not formatted */
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
