@@ -146,17 +146,21 @@ function machineBusy() {
 
 // A reader of trace id as junctionctl trace is: long polls until stop().
 function startReader(j, id) {
-  let run = true, cursor = 0, records = 0;
+  let run = true, cursor = 0, records = 0, calls = 0;
   const done = (async () => {
     while (run) {
       try {
         const r = await j.mi('trace.list', { id, after: cursor, wait_ms: 1000 });
         cursor = r.next;
         records += r.records.length;
+        calls++;
       } catch { return; }
     }
   })();
-  return { stop: async () => { run = false; await done; return records; } };
+  return {
+    stats: () => ({ records, calls }),
+    stop: async () => { run = false; await done; return { records, calls }; },
+  };
 }
 
 // Switch the trace to mode: the previous trace and its reader stopped, the
@@ -175,7 +179,9 @@ async function measureWindow(j, smsc, cur, mode) {
   const c0 = (await j.mi('stats.get')).counters;
   const s0 = await smsc.stats();
   const t0 = Date.now(), cpu0 = cpuSeconds(j.proc.pid), m0 = machineBusy();
+  const rd0 = cur.reader ? cur.reader.stats() : { records: 0, calls: 0 };
   await sleep(WINDOW_S * 1000);
+  const rd1 = cur.reader ? cur.reader.stats() : { records: 0, calls: 0 };
   const s1 = await smsc.stats();
   const wall = (Date.now() - t0) / 1000, cpu = cpuSeconds(j.proc.pid) - cpu0;
   const machinePct = (100 * (machineBusy() - m0)) / wall;
@@ -185,10 +191,11 @@ async function measureWindow(j, smsc, cur, mode) {
   const row = {
     mode, n, wall_s: wall, rate: n / wall, us_per_msg: (cpu * 1e6) / n,
     cpu_pct: (100 * cpu) / wall, machine_pct: machinePct,
-    offered: d('trace.offered'), matched: d('trace.matched'),
+    offered: d('trace.offered'), matched: d('trace.matched'), polls: rd1.calls - rd0.calls,
   };
   log(`${mode}: ${n} at the SMSC in ${f1(wall)} s = ${int(row.rate)}/s, junction ${int(row.cpu_pct)}% = ` +
-    `${f1(row.us_per_msg)} us/msg, machine ${int(machinePct)}%; trace offered ${row.offered}, kept ${row.matched}`);
+    `${f1(row.us_per_msg)} us/msg, machine ${int(machinePct)}%; trace offered ${row.offered}, kept ${row.matched}, ` +
+    `${row.polls} polls`);
   return row;
 }
 

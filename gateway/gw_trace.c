@@ -768,36 +768,59 @@ static gw_trace_t *gw_trace_find(int id)
     return t;
 }
 
+/* *ts = now (CLOCK_MONOTONIC) + ms. */
+static void gw_trace_deadline(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int gw_trace_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* Wait (under the lock, which the wait releases) until trace id has an
- * entry at or past cursor, is gone, or wait_ms passed.  Returns the trace
- * or NULL when it is gone. */
+ * entry at or past cursor, is gone, or wait_ms passed.  A reader woken by
+ * a first record waits GW_TRACE_WAIT_BATCH_MS more for the rest of its
+ * burst (one message's records come within a few ms), so a console
+ * following a stream of messages polls about once per message, not once
+ * per record.  Returns the trace or NULL when it is gone. */
 static gw_trace_t *gw_trace_wait(int id, uint64_t cursor, int wait_ms)
 {
     gw_trace_t *t = gw_trace_find(id);
-    struct timespec until;
+    struct timespec until, batch;
+    int w = 0;
 
     if (t == NULL || t->next_seq > cursor || wait_ms <= 0)
         return t;
     if (wait_ms > GW_TRACE_WAIT_MAX_MS)
         wait_ms = GW_TRACE_WAIT_MAX_MS;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    gw_trace_deadline(&until, wait_ms);
     t->waiters++;
-    for (;;) {
-        int w = pthread_cond_timedwait(&gw_trace_cond, &gw_trace_lock, &until);
+    while (w == 0 && t->next_seq <= cursor) {
+        w = pthread_cond_timedwait(&gw_trace_cond, &gw_trace_lock, &until);
         /* t may have been stopped and freed meanwhile: look it up again */
         if ((t = gw_trace_find(id)) == NULL)
             return NULL;
-        if (t->next_seq > cursor || w != 0)
-            break;
     }
     t->waiters--;
-    return t;
+    if (w != 0)
+        return t; /* the wait ended (perhaps with a record just in) */
+    t->polled_ms = gw_trace_mono_ms(); /* not idle during the batch wait */
+    gw_trace_deadline(&batch, GW_TRACE_WAIT_BATCH_MS);
+    if (gw_trace_before(&until, &batch))
+        batch = until;
+    /* no longer a waiter: records kept now do not signal for it */
+    while (pthread_cond_timedwait(&gw_trace_cond, &gw_trace_lock, &batch) == 0)
+        if ((t = gw_trace_find(id)) == NULL)
+            return NULL;
+    return gw_trace_find(id);
 }
 
 json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, int wait_ms,

@@ -194,13 +194,15 @@ int gw_trace_stop(int id);
 /* Records of trace id with seq >= *cursor, at most limit, as a JSON array
  * (new reference; raw bytes base64 in "raw" when with_raw).  When there is
  * none yet and wait_ms > 0, waits up to wait_ms (capped at
- * GW_TRACE_WAIT_MAX_MS) for the first one, on gw_trace_cond, holding no
- * lock while it waits (a long poll).  Advances *cursor past the last one
+ * GW_TRACE_WAIT_MAX_MS) for the first one, and GW_TRACE_WAIT_BATCH_MS more
+ * for the records right behind it, on gw_trace_cond, holding no lock
+ * while it waits (a long poll).  Advances *cursor past the last one
  * returned, sets *lost to the records the cursor missed (overwritten) and
  * counts as a poll; a trace with a reader waiting does not idle out.  NULL
  * with *rc = GW_ENOTFOUND (also when the trace is stopped during the wait)
  * or GW_ENOMEM.  Any thread. */
 #define GW_TRACE_WAIT_MAX_MS 30000
+#define GW_TRACE_WAIT_BATCH_MS 5 /* after the first record, for the rest of its burst */
 json_t *gw_trace_read(int id, uint64_t *cursor, size_t limit, int with_raw, int wait_ms,
                       uint64_t *lost, int *rc);
 /* The active traces: [{id, filter, records, dropped, idle_ms, waiting}]
