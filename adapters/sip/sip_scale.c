@@ -146,6 +146,7 @@ static void sip_scale_record(int from, int to, const char *reason)
     c->to = to;
     snprintf(c->reason, sizeof c->reason, "%s", reason);
     pthread_mutex_unlock(&sip_scale_lock);
+    gw_stat_set(sip_scale.active_gauge, to);
     GW_INFO(SIP_LOG, "workers %d -> %d: %s", from, to, reason);
     gw_stat_add(to > from ? sip_stats.scale_ups : sip_stats.scale_downs, 1);
     if (gw_trace_on()) {
