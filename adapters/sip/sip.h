@@ -345,6 +345,9 @@ int sip_pool_snapshot(sip_wsnap_t *out, int max);
 /* 1 when the sockets are steered by our BPF program (else the kernel's
  * hash spreads them and the pool stays fixed). */
 int sip_pool_steered(void);
+/* The size sip.workers asks for (one per core for 0): the pool's bounds
+ * while sip.workers_max is 0. */
+int sip_pool_fixed(void);
 /* Send text to peer from w's thread: sendto on w's UDP socket, or write on
  * the TCP connection (worker 0 only).  Returns 0 or GW_ERROR. */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);

@@ -11,9 +11,10 @@
  * Both runs start again after a change, so the next decision sees the
  * pool at its new size.  A pool outside its bounds (the bounds were
  * changed with params.set) is brought back one worker per cycle.  With
- * sip.workers_max 0 the bounds are the size sip.workers gave at start:
- * a fixed pool, as before scaling existed.  The mechanics of a change
- * (the BPF program, a retiring worker's drain) are sip_transport.c's.
+ * sip.workers_max 0 the bounds are the size sip.workers asks for (one
+ * per core for 0): a fixed pool, as before scaling existed.  The
+ * mechanics of a change (the BPF program, a retiring worker's drain) are
+ * sip_transport.c's.
  *
  * Busy % is the worker thread's CPU time over the cycle's wall time
  * (its CLOCK_THREAD_CPUTIME_ID, read from here).  A worker's only wait
@@ -244,7 +245,7 @@ int sip_scale_init(struct event_base *main_base)
 {
     memset(&sip_scale, 0, sizeof sip_scale);
     sip_scale.base = main_base;
-    sip_scale.fixed = sip_worker_count();
+    sip_scale.fixed = sip_pool_fixed();
     for (int i = 0; i < SIP_MAX_WORKERS; i++)
         sip_scale.s[i].cpu_ns = -1;
     sip_scale.busy_gauge = gw_stat("sip.worker_busy_pct",

@@ -136,6 +136,7 @@ static int sip_steered;     /* our BPF program is attached (main thread) */
 static unsigned sip_rr;     /* under sip_pool_lock: round robin of SENDs */
 static pthread_mutex_t sip_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sockaddr_in sip_listen_sa;
+static int sip_fixed;       /* the pool sip.workers asks for (0: one per core) */
 
 /* Free a queue item and whatever it still holds.  Any thread. */
 void sip_item_free(void *item)
@@ -163,6 +164,7 @@ int sip_worker_index(const sip_worker_t *w) { return w->idx; }
 struct event_base *sip_worker_base(sip_worker_t *w) { return w->base; }
 sip_uac_t *sip_worker_uac(sip_worker_t *w) { return w->uac; }
 int sip_pool_steered(void) { return sip_steered; }
+int sip_pool_fixed(void) { return sip_fixed; }
 
 sip_worker_t *sip_worker_get(int idx)
 {
@@ -610,9 +612,11 @@ static int sip_bpf_steer(int n)
     return 0;
 }
 
+static void sip_worker_free(sip_worker_t *w);
+
 /* The lasting parts of slot idx: event base, queue, client transactions,
- * receive buffer, tick timer (no socket, no thread).  Main thread.  NULL
- * when out of memory (what was made is in the slot: destroy frees it). */
+ * receive buffer, tick timer (no socket, no thread), published in the
+ * slot.  Main thread.  NULL when out of memory (nothing is left). */
 static sip_worker_t *sip_worker_alloc(int idx)
 {
     struct timeval tick = {0, SIP_TICK_MS * 1000};
@@ -622,19 +626,22 @@ static sip_worker_t *sip_worker_alloc(int idx)
         return NULL;
     w->idx = idx;
     w->udp_fd = -1;
-    __atomic_store_n(&sip_workers[idx], w, __ATOMIC_RELEASE); /* destroy frees it */
     w->base = event_base_new();
     w->rxbuf = malloc((size_t)sip_conf.max_message + 1);
     w->queue = gw_queue_new(0, sip_item_free);
-    if (!w->base || !w->rxbuf || !w->queue)
-        return NULL;
-    if (gw_queue_attach(w->queue, w->base, sip_worker_on_item, w) != 0)
-        return NULL;
+    if (!w->base || !w->rxbuf || !w->queue ||
+        gw_queue_attach(w->queue, w->base, sip_worker_on_item, w) != 0)
+        goto out_free;
     w->uac = sip_uac_new(w);
     w->tick_ev = event_new(w->base, -1, EV_PERSIST, sip_worker_on_tick, w);
     if (!w->uac || !w->tick_ev || event_add(w->tick_ev, &tick) != 0)
-        return NULL;
+        goto out_free;
+    __atomic_store_n(&sip_workers[idx], w, __ATOMIC_RELEASE); /* destroy frees it */
     return w;
+
+out_free:
+    sip_worker_free(w);
+    return NULL;
 }
 
 /* Bind w's socket into the group (at the next index) and watch it.
@@ -697,6 +704,7 @@ int sip_workers_init(void)
         n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n <= 0)
         n = 1;
+    sip_fixed = n > SIP_MAX_WORKERS ? SIP_MAX_WORKERS : (int)n;
     if (sip_conf.workers_max > 0) { /* a scaling pool starts inside its bounds */
         int lo = sip_conf.workers_min > 0 ? sip_conf.workers_min : 1;
         if (n > sip_conf.workers_max)
@@ -719,7 +727,11 @@ int sip_workers_init(void)
     }
     for (int i = 0; i < n; i++) {
         sip_worker_t *w = sip_worker_alloc(i);
-        if (!w || sip_worker_open(w) != 0)
+        if (!w) {
+            GW_ERR(SIP_LOG, "worker %d: out of memory", i);
+            return GW_ERROR;
+        }
+        if (sip_worker_open(w) != 0)
             return GW_ERROR;
         w->state = SIP_W_ACTIVE;
         sip_nslots = i + 1;
@@ -780,35 +792,39 @@ void sip_workers_stop(void)
     }
 }
 
+/* Free w and everything it holds, and empty its slot (its thread joined,
+ * or never started).  Main thread. */
+static void sip_worker_free(sip_worker_t *w)
+{
+    w->lingering = 0;
+    while (w->conns)
+        sip_tcp_close(w, w->conns);
+    if (w->linger_ev)
+        event_free(w->linger_ev);
+    if (w->listener)
+        evconnlistener_free(w->listener);
+    sip_uac_free(w->uac);
+    if (w->queue)
+        gw_queue_free(w->queue);
+    if (w->udp_ev)
+        event_free(w->udp_ev);
+    if (w->tick_ev)
+        event_free(w->tick_ev);
+    if (w->udp_fd >= 0)
+        close(w->udp_fd);
+    if (w->base)
+        event_base_free(w->base);
+    __atomic_store_n(&sip_workers[w->idx], NULL, __ATOMIC_RELEASE);
+    free(w->rxbuf);
+    free(w);
+}
+
 /* Free every worker (threads must be joined).  Main thread. */
 void sip_workers_destroy(void)
 {
-    for (int i = 0; i < SIP_MAX_WORKERS; i++) {
-        sip_worker_t *w = sip_workers[i];
-        if (!w)
-            continue;
-        w->lingering = 0;
-        while (w->conns)
-            sip_tcp_close(w, w->conns);
-        if (w->linger_ev)
-            event_free(w->linger_ev);
-        if (w->listener)
-            evconnlistener_free(w->listener);
-        sip_uac_free(w->uac);
-        if (w->queue)
-            gw_queue_free(w->queue);
-        if (w->udp_ev)
-            event_free(w->udp_ev);
-        if (w->tick_ev)
-            event_free(w->tick_ev);
-        if (w->udp_fd >= 0)
-            close(w->udp_fd);
-        if (w->base)
-            event_base_free(w->base);
-        free(w->rxbuf);
-        free(w);
-        sip_workers[i] = NULL;
-    }
+    for (int i = 0; i < SIP_MAX_WORKERS; i++)
+        if (sip_workers[i])
+            sip_worker_free(sip_workers[i]);
     sip_nslots = sip_nactive = 0;
     sip_steered = 0;
     sip_txns_free();
