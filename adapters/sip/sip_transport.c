@@ -760,10 +760,13 @@ int sip_workers_init(void)
 /* Start one thread per worker.  Main thread.  0 or GW_ERROR. */
 int sip_workers_start(void)
 {
-    for (int i = 0; i < sip_nslots; i++)
-        if (sip_worker_launch(sip_workers[i]) != 0)
-            return GW_ERROR;
-    return 0;
+    int rc = 0;
+
+    pthread_mutex_lock(&sip_pool_lock); /* the MI's snapshot reads started, gen */
+    for (int i = 0; rc == 0 && i < sip_nslots; i++)
+        rc = sip_worker_launch(sip_workers[i]);
+    pthread_mutex_unlock(&sip_pool_lock);
+    return rc;
 }
 
 /* Stop: a STOP item queued behind everything already queued (so replies
@@ -785,10 +788,12 @@ void sip_workers_stop(void)
     }
     for (int i = 0; i < SIP_MAX_WORKERS; i++) {
         sip_worker_t *w = sip_workers[i];
-        if (w && w->started)
-            pthread_join(w->thread, NULL);
-        if (w)
-            w->started = 0;
+        if (!w || !w->started)
+            continue;
+        pthread_join(w->thread, NULL);
+        pthread_mutex_lock(&sip_pool_lock);
+        w->started = 0;
+        pthread_mutex_unlock(&sip_pool_lock);
     }
 }
 
@@ -935,8 +940,8 @@ void sip_pool_reap(void)
         }
     } else if (state == SIP_W_STOPPING && __atomic_load_n(&w->exited, __ATOMIC_ACQUIRE)) {
         pthread_join(w->thread, NULL);
-        w->started = 0;
         pthread_mutex_lock(&sip_pool_lock);
+        w->started = 0;
         __atomic_store_n(&w->state, SIP_W_OFF, __ATOMIC_RELEASE);
         sip_nslots--;
         pthread_mutex_unlock(&sip_pool_lock);
