@@ -312,9 +312,16 @@ void sip_scale_mi_workers(const json_t *params, gw_mi_reply_t *r)
     for (k = 0; cs && k < sip_scale.nchanges && k < SIP_SCALE_CHANGES; k++) {
         const sip_scale_change_t *c =
             &sip_scale.ring[(sip_scale.nchanges - 1 - k) % SIP_SCALE_CHANGES];
-        json_array_append_new(cs, json_pack("{s:I, s:i, s:i, s:s}", "ts", (json_int_t)c->ts_ms,
-                                            "from", c->from, "to", c->to, "reason",
-                                            c->reason));
+        char iso[64];
+        time_t secs = (time_t)(c->ts_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(c->ts_ms % 1000));
+        json_array_append_new(cs, json_pack("{s:s, s:I, s:i, s:i, s:s}", "time", iso, "ts",
+                                            (json_int_t)c->ts_ms, "from", c->from, "to", c->to,
+                                            "reason", c->reason));
     }
     o = json_pack("{s:i, s:i, s:i, s:b, s:b, s:f, s:i, s:{s:i, s:i, s:i, s:i}, s:I, s:o, s:o}",
                   "min", lo, "max", hi, "active", sip_worker_count(), "scaling",

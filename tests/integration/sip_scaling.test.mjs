@@ -234,6 +234,7 @@ test('params.set of sip.workers_min and sip.workers_max resizes the pool under l
   let w = await workers(j);
   assert.deepEqual([w.min, w.max, w.scaling], [1, 1, false]);
   assert.equal(w.changes[0].reason, 'above the maximum of 1');
+  assert.ok(Math.abs(Date.parse(w.changes[0].time) - w.changes[0].ts) < 1, JSON.stringify(w.changes[0]));
   const atShrink = delivered();
 
   // the retired worker's MESSAGEs were answered and its client
@@ -244,11 +245,17 @@ test('params.set of sip.workers_min and sip.workers_max resizes the pool under l
     `${calls} ${calls}`);
   await waitFor(() => delivered() === calls, 20000, `${calls} messages delivered`);
 
+  // grown while idle, each change on the trace bus too
+  const trace = (await j.mi('trace.start', { connector: 'sip' })).id;
   await j.mi('params.set', { name: 'sip.workers_max', value: '3' });
   await j.mi('params.set', { name: 'sip.workers_min', value: '3' });
   await waitFor(async () => (await workers(j)).active === 3, 10000, 'the pool grown to its new minimum of 3');
   w = await workers(j);
   assert.equal(w.changes[0].reason, 'below the minimum of 3');
+  const logged = (await j.mi('trace.list', { id: trace })).records
+    .filter((r) => r.kind === 'log').map((r) => r.summary);
+  assert.deepEqual(logged, ['SIP workers 1 -> 2: below the minimum of 3', 'SIP workers 2 -> 3: below the minimum of 3']);
+  await j.mi('trace.stop', { id: trace });
   assert.deepEqual([w.min, w.max, w.scaling], [3, 3, false]);
   const h2 = await runSipp({
     scenario: 'uac_message_202.xml', dir: j.dir, name: 'load2', localPort: await freePort(),
