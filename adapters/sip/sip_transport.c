@@ -29,8 +29,10 @@
  *           it is sent RETIRE: it reads its socket dry, closes it (from
  *           here its answers leave through worker 0's socket: the same
  *           address and port), finishes what that last read brought, and
- *           its thread ends.  Nothing queued in a socket is dropped, and
- *           nothing a worker holds is lost.
+ *           its thread ends.  Nothing a worker holds is lost, and no
+ *           datagram queued in its socket is dropped: RETIRE comes at
+ *           least SIP_RETIRE_QUIET_MS after the program left it out, by
+ *           when any datagram steered by the old program has arrived.
  * A peer's retransmissions may reach another worker after a change; the
  * shared transaction table answers them as the original would.  SENDs go
  * round robin over the active workers (sip_worker_push_any), under
@@ -53,9 +55,9 @@
  * bytes, with no parse.
  *
  * Threads: sip_workers_init / start / stop / destroy and sip_pool_* run on
- * the main thread; everything else in this file runs on the owning
- * worker's thread, except sip_worker_push / push_any / pending (any
- * thread).  sip_pool_lock guards the slots' states and sip_nactive
+ * the main thread (sip_pool_snapshot on any); everything else in this
+ * file runs on the owning worker's thread, except sip_worker_push /
+ * push_any / pending (any thread).  sip_pool_lock guards the slots' states and sip_nactive
  * against the pickers of SENDs and the MI's snapshot.
  */
 #include <arpa/inet.h>
