@@ -324,6 +324,7 @@ typedef struct sip_wsnap {
     int64_t cpu_ns;     /* the thread's CPU time; -1 when unknown */
     unsigned gen;       /* counts the starts of this slot's thread */
     int pending;        /* MESSAGEs waiting for the store's answer */
+    int64_t rx;         /* datagrams its socket gave it, since the slot was made */
     int uac;            /* client transactions in flight */
     size_t queued;      /* items in its queue */
 } sip_wsnap_t;

@@ -304,10 +304,11 @@ void sip_scale_mi_workers(const json_t *params, gw_mi_reply_t *r)
     for (int i = 0; ws && i < n; i++) {
         const sip_scale_sample_t *s = &sip_scale.s[snap[i].idx];
         json_array_append_new(
-            ws, json_pack("{s:i, s:s, s:f, s:i, s:i, s:I}", "id", snap[i].idx, "state",
+            ws, json_pack("{s:i, s:s, s:f, s:I, s:i, s:i, s:I}", "id", snap[i].idx, "state",
                           sip_scale_state_name(snap[i].state), "busy_pct",
-                          round(s->busy_pct * 10) / 10, "pending", snap[i].pending,
-                          "client_txns", snap[i].uac, "queued", (json_int_t)snap[i].queued));
+                          round(s->busy_pct * 10) / 10, "rx", (json_int_t)snap[i].rx,
+                          "pending", snap[i].pending, "client_txns", snap[i].uac, "queued",
+                          (json_int_t)snap[i].queued));
     }
     for (k = 0; cs && k < sip_scale.nchanges && k < SIP_SCALE_CHANGES; k++) {
         const sip_scale_change_t *c =

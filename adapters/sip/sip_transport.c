@@ -111,6 +111,7 @@ struct sip_worker {
     int exited;                /* atomic: the thread left its loop */
     int drained;               /* atomic: retiring and nothing left (the worker says) */
     int pending;               /* atomic: MESSAGEs handed to the core, REPLY not yet run */
+    int64_t rx;                /* atomic: datagrams read from its socket */
     int64_t retired_ms;        /* monotonic time the BPF program left it out */
     struct event_base *base;
     int udp_fd;                /* -1 once closed (retired): sends go through worker 0's */
@@ -360,6 +361,8 @@ static int sip_udp_read(sip_worker_t *w, int max)
         if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, &peer, w->rxbuf, (size_t)n);
         sip_uas_input(w, w->rxbuf, (size_t)n, &peer);
     }
+    if (i > 0)
+        __atomic_add_fetch(&w->rx, i, __ATOMIC_RELAXED);
     return i;
 }
 
@@ -969,6 +972,7 @@ int sip_pool_snapshot(sip_wsnap_t *out, int max)
             w->cpu_clock != (clockid_t)-1 && clock_gettime(w->cpu_clock, &ts) == 0)
             o->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
         o->pending = __atomic_load_n(&w->pending, __ATOMIC_RELAXED);
+        o->rx = __atomic_load_n(&w->rx, __ATOMIC_RELAXED);
         o->uac = (int)sip_uac_count(w->uac);
         o->queued = gw_queue_len(w->queue);
     }

@@ -137,6 +137,10 @@ test('the pool grows to sip.workers_max under load and shrinks to sip.workers_mi
   assert.ok(c['sip.worker_busy_pct'] >= 1, `busiest worker at ${c['sip.worker_busy_pct']}%`);
   w = await workers(j);
   assert.deepEqual(w.workers.map((x) => [x.id, x.state]), [[0, 'active'], [1, 'active'], [2, 'active']]);
+  // the BPF program spreads the peers (one source port per call) over all three
+  const rx0 = w.workers.map((x) => x.rx);
+  await waitFor(async () => (await workers(j)).workers.every((x, i) => x.rx >= rx0[i] + 100), 5000,
+    'datagrams read by every worker');
 
   await before.sendAll(); // retransmissions, steered over three workers now
   await before.waitAnswers(2);
