@@ -9,7 +9,8 @@
  *   shrinks by one when it stayed below sip.scale_down_pct for
  *   sip.scale_down_cycles cycles (down to sip.workers_min, at least 1).
  * Both runs start again after a change, so the next decision sees the
- * pool at its new size.  A pool outside its bounds (the bounds were
+ * pool at its new size.  A shrink threshold above the grow one would make
+ * the pool flap, so it does not count then.  A pool outside its bounds (the bounds were
  * changed with params.set) is brought back one worker per cycle.  With
  * sip.workers_max 0 the bounds are the size sip.workers asks for (one
  * per core for 0): a fixed pool, as before scaling existed.  The
@@ -205,7 +206,8 @@ static void sip_scale_decide(void)
     if (lo == hi)
         return; /* a fixed pool */
     sip_scale.up_run = load > up_pct ? sip_scale.up_run + 1 : 0;
-    sip_scale.down_run = load < down_pct ? sip_scale.down_run + 1 : 0;
+    /* a shrink threshold above the grow one would flap: it is off */
+    sip_scale.down_run = load < down_pct && down_pct <= up_pct ? sip_scale.down_run + 1 : 0;
     if (sip_scale.up_run >= up_cycles && active < hi) {
         snprintf(why, sizeof why, "load %.1f%% above %d%% for %d cycles", load, up_pct,
                  sip_scale.up_run);
