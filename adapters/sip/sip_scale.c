@@ -63,8 +63,7 @@ typedef struct sip_scale_sample {
 } sip_scale_sample_t;
 
 static struct {
-    struct event_base *base;
-    struct event *timer;
+    struct event *timer;  /* the cycle, on the main thread's event base */
     int fixed;            /* the pool's size when sip.workers_max is 0 */
     int up_run, down_run; /* cycles in a row above / below the thresholds */
     int64_t last_ms;      /* monotonic time of the last sample; 0: none yet */
@@ -246,7 +245,6 @@ static void sip_scale_on_cycle(evutil_socket_t fd, short what, void *arg)
 int sip_scale_init(struct event_base *main_base)
 {
     memset(&sip_scale, 0, sizeof sip_scale);
-    sip_scale.base = main_base;
     sip_scale.fixed = sip_pool_fixed();
     for (int i = 0; i < SIP_MAX_WORKERS; i++)
         sip_scale.s[i].cpu_ns = -1;
