@@ -23,5 +23,13 @@ WEB_ASSET(web_asset_index_html, "webui/static/index.html")
 WEB_ASSET(web_asset_app_js, "webui/static/app.js")
 WEB_ASSET(web_asset_app_css, "webui/static/app.css")
 WEB_ASSET(web_asset_routing_js, "webui/static/routing.js")
+WEB_ASSET(web_asset_page_dashboard_js, "webui/static/page_dashboard.js")
+WEB_ASSET(web_asset_page_connectors_js, "webui/static/page_connectors.js")
+WEB_ASSET(web_asset_page_messages_js, "webui/static/page_messages.js")
+WEB_ASSET(web_asset_page_trace_js, "webui/static/page_trace.js")
+WEB_ASSET(web_asset_page_params_js, "webui/static/page_params.js")
+WEB_ASSET(web_asset_page_accounts_js, "webui/static/page_accounts.js")
+WEB_ASSET(web_asset_page_users_js, "webui/static/page_users.js")
+WEB_ASSET(web_asset_page_system_js, "webui/static/page_system.js")
 
     .section .note.GNU-stack,"",@progbits

@@ -10,45 +10,26 @@
 // exported.  Every wait is for a state (a selector or an MI answer).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { startJunction, waitFor } from './lib/junction.mjs';
-
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { openConsole } from './lib/webui.mjs';
 
 let j;
-let ctx;
+let c;
 let page;
-let shotDir;
-const pageErrors = [];
-const offSite = [];
 
 before(async () => {
   j = await startJunction();
   await j.mi('rates.import', { table: 'uk', csv: 'prefix;connector;rate;currency\n447;smsc-b;0,03;EUR\n447;smsc-a;0,02;EUR\n' });
   await j.mi('routes.add', { name: 'no-premium', priority: 10, filters: { dst: { prefix: ['449'] } },
     action: { reject: { sip_status: 403, reason: 'premium-rate destination' } } });
-  shotDir = mkdtempSync(path.join(tmpdir(), 'junction-webrules-'));
-  ctx = await chromium.launchPersistentContext(path.join(shotDir, 'profile'), {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
-  });
-  page = ctx.pages()[0] || await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-  // Everything the page loads comes from junction itself (loopback).
-  const base = `http://127.0.0.1:${j.ports.http}/`;
-  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) offSite.push(r.url()); });
-  await page.goto(`${base}#rules`);
+  // Everything the page loads comes from junction itself (c.offSite).
+  c = await openConsole(j, '#rules', 'webrules');
+  page = c.page;
 });
 
 after(async () => {
-  if (ctx) await ctx.close();
+  if (c) await c.close();
   if (j) await j.cleanup();
-  if (shotDir && !process.env.JUNCTION_KEEP) rmSync(shotDir, { recursive: true, force: true });
 });
 
 const ruleRow = (name) => page.locator(`#rules-table tbody tr[data-name="${name}"]`);
@@ -257,13 +238,10 @@ test('peer and admin text is shown as text, never as markup', async (t) => {
   assert.equal(await page.locator('#rules-table img, #rules-table b').count(), 0);
   assert.equal(await row.locator('td.summary').textContent(), 'dst 1… → <b>x</b>');
 
-  const shot = path.join(shotDir, 'webrules.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 10000);
-  t.diagnostic(`screenshot: ${shot}`);
+  t.diagnostic(`screenshot: ${await c.shot('webrules')}`);
 });
 
 test('the page logged no script errors and loaded nothing from elsewhere', () => {
-  assert.deepEqual(pageErrors, []);
-  assert.deepEqual(offSite, []);
+  assert.deepEqual(c.errors, []);
+  assert.deepEqual(c.offSite, []);
 });

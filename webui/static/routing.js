@@ -18,21 +18,6 @@ let rulesNow = [];     // routes.list as last read
 let editingId = null;  // the rule in the editor, null for a new one
 let editingRule = null;
 
-const errText = (e) => (e && e.describe ? e.describe() : String(e));
-
-function setStatus(id, text, isError) {
-  const s = $(id);
-  s.className = `form-status ${text ? (isError ? 'error' : 'ok') : ''}`;
-  s.textContent = text || '';
-}
-
-// A list of error lines (compile errors or bad CSV lines); hidden when empty.
-function showErrors(id, items) {
-  const ul = $(id);
-  ul.replaceChildren(...items);
-  ul.hidden = items.length === 0;
-}
-
 // The rule's own JSON, without the flat v3 columns routes.list adds.
 function ruleJson(r) {
   const o = { id: r.id };
@@ -124,24 +109,6 @@ async function ruleChange(what, method, params) {
   await loadRules();
 }
 
-function confirmButton(label, onConfirm) {
-  let timer = null;
-  const b = el('button', { type: 'button', class: 'danger', text: label });
-  b.addEventListener('click', async () => {
-    if (!b.classList.contains('armed')) {
-      // First click arms the button; a second within 3 s goes ahead.
-      b.classList.add('armed');
-      b.textContent = 'Confirm';
-      timer = setTimeout(() => { b.classList.remove('armed'); b.textContent = label; }, 3000);
-      return;
-    }
-    clearTimeout(timer);
-    b.disabled = true;
-    await onConfirm();
-  });
-  return b;
-}
-
 // Swap rule i with its neighbour i+dir: routes.reorder gives the two the
 // priorities they hold between them in the order listed.
 function moveRule(i, dir) {
@@ -150,29 +117,65 @@ function moveRule(i, dir) {
     { order: dir < 0 ? [a.id, b.id] : [b.id, a.id] });
 }
 
+// Drag a row by its handle onto another: the dragged rule takes the
+// dropped-on rule's place and routes.reorder gives the whole list the
+// priorities it holds between them in the new order.  The up/down buttons
+// do the same from the keyboard.
+let dragFrom = null;
+
+function dropRule(to) {
+  const from = dragFrom;
+  dragFrom = null;
+  if (from === null || from === to) return undefined;
+  const ids = rulesNow.map((r) => r.id);
+  const [moved] = ids.splice(from, 1);
+  ids.splice(to, 0, moved);
+  return ruleChange(`Rule “${rulesNow[from].name}” moved to place ${to + 1}.`, 'routes.reorder', { order: ids });
+}
+
+function dragHandlers(row, i) {
+  row.addEventListener('dragstart', (ev) => {
+    dragFrom = i;
+    ev.dataTransfer.effectAllowed = 'move';
+    ev.dataTransfer.setData('text/plain', String(rulesNow[i].id));
+    row.classList.add('dragging');
+  });
+  row.addEventListener('dragend', () => row.classList.remove('dragging'));
+  row.addEventListener('dragover', (ev) => { if (dragFrom !== null) { ev.preventDefault(); row.classList.add('drop-here'); } });
+  row.addEventListener('dragleave', () => row.classList.remove('drop-here'));
+  row.addEventListener('drop', (ev) => { ev.preventDefault(); row.classList.remove('drop-here'); dropRule(i); });
+}
+
 function ruleRow(r, i) {
   const toggle = el('input', { type: 'checkbox', class: 'rule-enabled', title: 'enabled' });
   toggle.checked = r.enabled !== false;
   toggle.addEventListener('change', () => ruleChange(
     `Rule “${r.name}” ${toggle.checked ? 'enabled' : 'disabled'}.`,
     toggle.checked ? 'routes.enable' : 'routes.disable', { id: r.id }));
-  const up = el('button', { type: 'button', class: 'ghost mini move-up', text: '↑', title: 'move up' });
-  const down = el('button', { type: 'button', class: 'ghost mini move-down', text: '↓', title: 'move down' });
-  up.disabled = i === 0;
-  down.disabled = i === rulesNow.length - 1;
+  guard(toggle, 'routes.enable');
+  const up = el('button', { type: 'button', class: 'ghost mini move-up', text: '↑', title: 'move up', 'aria-label': `move ${r.name} up` });
+  const down = el('button', { type: 'button', class: 'ghost mini move-down', text: '↓', title: 'move down', 'aria-label': `move ${r.name} down` });
+  guard(up, 'routes.reorder');
+  guard(down, 'routes.reorder');
+  if (i === 0) up.disabled = true;
+  if (i === rulesNow.length - 1) down.disabled = true;
   up.addEventListener('click', () => moveRule(i, -1));
   down.addEventListener('click', () => moveRule(i, 1));
   const edit = el('button', { type: 'button', class: 'ghost mini edit', text: 'Edit' });
   edit.addEventListener('click', () => editRule(r));
-  const del = confirmButton('Delete', () => ruleChange(`Rule “${r.name}” deleted.`, 'routes.delete', { id: r.id }));
-  return el('tr', { 'data-id': String(r.id), 'data-name': r.name, class: r.enabled === false ? 'off' : '' },
+  const del = confirmButton('Delete', () => ruleChange(`Rule “${r.name}” deleted.`, 'routes.delete', { id: r.id }), 'routes.delete');
+  const handle = el('span', { class: 'handle', text: '⠿', title: 'drag to reorder', 'aria-hidden': 'true' });
+  const row = el('tr', { 'data-id': String(r.id), 'data-name': r.name, class: r.enabled === false ? 'off' : '',
+    draggable: can('routes.reorder') ? 'true' : 'false' },
     el('td', { class: 'num', text: String(r.priority) }),
     el('td', { class: 'num', text: String(r.id) }),
     el('td', { class: 'mono', text: r.name }),
     el('td', {}, toggle),
     el('td', { class: 'summary', text: ruleSummary(r), title: r.description || '' }),
-    el('td', { class: 'nowrap' }, up, down),
+    el('td', { class: 'nowrap' }, handle, up, down),
     el('td', { class: 'nowrap' }, edit, del));
+  dragHandlers(row, i);
+  return row;
 }
 
 function renderRules(rules) {
@@ -510,6 +513,8 @@ async function readRateFile() {
 // --- start --------------------------------------------------------------
 
 function startRouting() {
+  for (const [id, m] of [['rule-editor', 'routes.add'], ['quick-form', 'routes.add'],
+    ['dry-form', 'routes.test'], ['rates-form', 'rates.import'], ['rules-new', 'routes.add']]) $(id).dataset.method = m;
   $('rules-refresh').addEventListener('click', loadRules);
   $('rules-new').addEventListener('click', () => { newRule(); $('re-json').focus(); });
   $('re-reset').addEventListener('click', newRule);
@@ -519,11 +524,21 @@ function startRouting() {
   $('rates-refresh').addEventListener('click', loadRates);
   $('rates-form').addEventListener('submit', importRates);
   $('ri-file').addEventListener('change', readRateFile);
-  loadRules().then(() => {
-    newRule();
-    $('qf-priority').value = String(nextPriority());
+  const connectorNames = () => mi('connectors.list').then((l) => $('connector-names')
+    .replaceChildren(...l.map((c) => el('option', { value: c.name })))).catch(() => {});
+  let editorStarted = false;
+  consolePage('rules', {
+    enter: async () => {
+      await Promise.all([loadRules(), connectorNames()]);
+      if (!editorStarted) {
+        editorStarted = true;
+        newRule();
+        $('qf-priority').value = String(nextPriority());
+      }
+    },
   });
-  loadRates();
+  consolePage('dryrun', { enter: () => Promise.all([loadRules(), connectorNames()]) });
+  consolePage('rates', { enter: loadRates });
 }
 
 document.addEventListener('DOMContentLoaded', startRouting);
