@@ -330,6 +330,9 @@ async function enterSession(s) {
   $('hdr-user').dataset.role = s.role;
   $('logout').hidden = !s.auth;
   if (s.must_change) {
+    $('pw-title').textContent = 'Choose a new password';
+    $('pw-note').hidden = false;
+    $('pw-cancel').textContent = 'Log out';
     showView('passwd');
     $('pw-old').focus();
     return;
@@ -395,6 +398,20 @@ async function changePassword(ev) {
   }
 }
 
+// One's own password, from the users page: the same form as the forced
+// change, with a way back to the console.
+function changeOwnPassword() {
+  $('pw-title').textContent = 'Change your password';
+  $('pw-note').hidden = true;
+  $('pw-cancel').textContent = 'Back';
+  showView('passwd');
+  $('pw-old').focus();
+}
+
+function passwdCancel() {
+  if (session && !session.must_change) { showView('console'); showPage(); } else logout();
+}
+
 async function logout() {
   try { await fetch('/logout', { method: 'POST', headers: session && session.csrf ? { 'X-CSRF-Token': session.csrf } : {} }); } catch (e) { /* gone anyway */ }
   showLogin('');
@@ -405,7 +422,7 @@ async function start() {
   $('login-form').addEventListener('submit', login);
   $('passwd-form').addEventListener('submit', changePassword);
   $('logout').addEventListener('click', logout);
-  $('pw-cancel').addEventListener('click', logout);
+  $('pw-cancel').addEventListener('click', passwdCancel);
   const s = await getSession();
   if (s === null) showLogin('');
   else if (s.error) { showView('console'); setLink(false, 'disconnected'); banner(s.error); }

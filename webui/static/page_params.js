@@ -50,7 +50,7 @@
       guard(input, 'params.set');
       btn.addEventListener('click', () => save(p, input, status, btn));
       input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') save(p, input, status, btn); });
-      value = el('td', { class: 'pm-edit' }, input, btn, status);
+      value = el('td', {}, el('span', { class: 'pm-edit' }, input, btn), status);
     } else {
       value = el('td', { class: 'mono', text: p.value });
     }

@@ -13,9 +13,10 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-// Open the console of junction j at hash (e.g. '#/rules').  Returns
-// {ctx, page, errors, offSite, dir, base, shot(name), close()}.
-export async function openConsole(j, hash = '', name = 'webui') {
+// Open the console of junction j at hash (e.g. '#/rules'), logged in as an
+// admin made for the test when the daemon has logins (j.addUser).  Returns
+// {ctx, page, errors, offSite, dir, base, shot(name), login(u, p), close()}.
+export async function openConsole(j, hash = '', name = 'webui', opts = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), `junction-${name}-`));
   const ctx = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
@@ -25,7 +26,16 @@ export async function openConsole(j, hash = '', name = 'webui') {
   const offSite = [];
   const base = `http://127.0.0.1:${j.ports.http}/`;
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} ${JSON.stringify(m.location())}`); });
+  // Chromium logs every HTTP error status as a console error; the ones the
+  // session contract answers by design (no session yet: 401 from /session;
+  // a refused login: 401 or 429 from /login) are no fault of the page.
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const url = (m.location() || {}).url || '';
+    if (/status of 401/.test(m.text()) && /\/session$/.test(url)) return;
+    if (/status of (401|429)/.test(m.text()) && /\/login$/.test(url)) return;
+    errors.push(`${m.text()} ${url}`);
+  });
   page.on('request', (r) => {
     const u = r.url();
     if (!u.startsWith(base) && !u.startsWith('blob:') && !u.startsWith('data:')) offSite.push(u);
@@ -42,11 +52,30 @@ export async function openConsole(j, hash = '', name = 'webui') {
       assert.ok(statSync(p).size > 10000, `${file}.png is more than a blank page`);
       return p;
     },
+    // Log in through the page's form (a daemon without logins shows the
+    // console at once: nothing to do).  Waits for the console.
+    async login(user, password) {
+      const form = page.locator('#login-form');
+      await page.locator('#login-view:not([hidden]), #console:not([hidden])').first().waitFor({ timeout: 10000 });
+      if (!(await form.isVisible())) return;
+      await page.fill('#login-user', user);
+      await page.fill('#login-password', password);
+      await page.click('#login-submit');
+      await page.locator('#console').waitFor({ state: 'visible', timeout: 10000 });
+    },
     async close() {
       await ctx.close();
       if (!process.env.JUNCTION_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
+  if (opts.login !== false && j.addUser) {
+    const user = `web-${name}`;
+    const password = `pw-${name}-${process.pid}`;
+    await j.addUser(user, 'admin', password);
+    c.user = user;
+    c.password = password;
+    await c.login(user, password);
+  }
   return c;
 }
 
