@@ -13,10 +13,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startJunction, freePort, waitFor } from './lib/junction.mjs';
 import { openConsole, gotoTab } from './lib/webui.mjs';
+import { runSipp, stopAllSipp } from './lib/sipp.mjs';
+import { startSmsc, waitBound } from './lib/smsc.mjs';
+
+const TRACED = '4915112345678';
 
 let j;
 let c;
 let page;
+let smsc;
 const shots = [];
 
 before(async () => {
@@ -29,13 +34,21 @@ before(async () => {
   await j.mi('routes.add', { name: 'first', priority: 10, dst_prefix: '33', target: 'pbx1' });
   await j.mi('routes.add', { name: 'second', priority: 20, dst_prefix: '34', target: 'pbx1' });
   await j.mi('routes.add', { name: 'uk', priority: 30, dst_prefix: '44', target: 'smsc1' });
+  // A real SMSC for the live trace's SIP MESSAGE -> submit_sm journey.
+  smsc = await startSmsc();
+  await j.mi('connectors.add', { name: 'smsc-de', type: 'smpp',
+    conf: { host: '127.0.0.1', port: smsc.port, system_id: 'junction', password: 'secret' } });
+  await j.mi('routes.add', { name: 'mt-de', priority: 40, dst_prefix: '49', target: 'smsc-de' });
+  await waitBound(j, 'smsc-de');
   c = await openConsole(j, '#/dashboard', 'webconsole');
   page = c.page;
 });
 
 after(async () => {
   if (c) await c.close();
+  await stopAllSipp();
   if (j) await j.cleanup();
+  if (smsc) await smsc.stop();
 });
 
 async function shot(name, t) {
@@ -102,7 +115,7 @@ test('a rule dragged onto another takes its place (routes.reorder)', async (t) =
   const row = (n) => page.locator(`#rules-table tbody tr[data-name="${n}"]`);
   await row('uk').waitFor({ timeout: 5000 });
   await row('uk').dragTo(row('first'));
-  await waitFor(async () => (await j.mi('routes.list')).map((r) => r.name).join() === 'uk,first,second', 5000, 'uk first');
+  await waitFor(async () => (await j.mi('routes.list')).map((r) => r.name).join() === 'uk,first,second,mt-de', 5000, 'uk first');
   await waitFor(async () => (await page.locator('#rules-table tbody tr').first().getAttribute('data-name')) === 'uk', 5000, 'uk row first');
   await shot('routes', t);
 });
@@ -125,17 +138,25 @@ test('a message injected through the MI is found by its number and shows its his
   await shot('messages', t);
 });
 
-test('the live trace shows a message journey and stops when the page is left', async (t) => {
+test('the live trace shows a SIP MESSAGE -> submit_sm journey and stops when the page is left', async (t) => {
   await gotoTab(page, 'trace');
-  await page.fill('#tr-to', '447700900777');
+  await page.fill('#tr-to', TRACED);
   await page.click('#tr-start');
   await page.locator('#tr-state', { hasText: 'running' }).waitFor({ timeout: 5000 });
-  const running = await j.mi('trace.list');
-  assert.equal(running.length, 1);
-  await j.mi('messages.inject', { from: '4930555', to: '447700900777', body: 'trace me' });
-  await page.locator('#trace-timeline li[data-kind="route"]', { hasText: 'rule uk' }).waitFor({ timeout: 10000 });
-  await page.locator('#trace-timeline li[data-kind="state"]').first().waitFor({ timeout: 10000 });
-  assert.match(await page.locator('#trace-timeline li').first().locator('.tl-time').textContent(), /^\+0\.000 s$/);
+  assert.equal((await j.mi('trace.list')).length, 1);
+  const h = await runSipp({
+    scenario: 'uac_message_202.xml', dir: j.dir, name: 'web-trace', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, service: `+${TRACED}`, calls: 1,
+  });
+  assert.equal(h.exited.code, 0, h.explain());
+  const item = (kind, text) => page.locator(`#trace-timeline li[data-kind="${kind}"]`, { hasText: text }).first();
+  await item('packet', /MESSAGE sip:/).waitFor({ timeout: 10000 });
+  await item('route', 'rule mt-de').waitFor({ timeout: 10000 });
+  await item('pdu', 'submit_sm').waitFor({ timeout: 10000 });
+  await item('pdu', 'submit_sm_resp').waitFor({ timeout: 10000 });
+  const kinds = await page.locator('#trace-timeline li[data-kind]').evaluateAll((ls) => ls.map((l) => l.dataset.kind));
+  assert.ok(kinds.indexOf('packet') < kinds.indexOf('pdu'), `MESSAGE before submit_sm: ${kinds}`);
+  assert.equal(await page.locator('#trace-timeline li .tl-time').first().textContent(), '+0.000 s');
   await shot('trace', t);
   await gotoTab(page, 'params');
   await waitFor(async () => (await j.mi('trace.list')).length === 0, 5000, 'trace stopped on leaving');
