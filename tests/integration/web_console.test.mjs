@@ -199,6 +199,23 @@ test('users and tokens, rate tables, diagnose and audit pages show the MI or say
   if (methods.has('users.list')) {
     const users = await j.mi('users.list');
     await waitFor(async () => (await page.locator('#users-table tbody tr[data-name]').count()) === users.length, 5000, 'users rows');
+    await page.fill('#uf-name', 'ops1');
+    await page.selectOption('#uf-role', 'operator');
+    await page.fill('#uf-password', 'pw-ops1-00001');
+    await page.click('#uf-add');
+    await page.locator('#users-table tr[data-name="ops1"]').waitFor({ timeout: 5000 });
+    assert.equal((await j.mi('users.list')).find((u) => u.name === 'ops1').role, 'operator');
+    // A token is shown once, and it works as a Bearer token.
+    await page.fill('#tf-name', 'ci-bot');
+    await page.selectOption('#tf-role', 'viewer');
+    await page.click('#tf-create');
+    const secret = await page.locator('#token-secret').textContent({ timeout: 5000 });
+    await page.locator('#tokens-table tr[data-name="ci-bot"]').waitFor({ timeout: 5000 });
+    const res = await j.httpAnon('/mi', { method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'system.version' }) });
+    assert.ok((await res.json()).result.version, 'the token shown opens the MI');
+    assert.doesNotMatch(await page.locator('#tokens-table').textContent(), new RegExp(secret));
   } else {
     await page.locator('#users-table', { hasText: 'not available' }).waitFor({ timeout: 5000 });
   }
@@ -215,7 +232,12 @@ test('users and tokens, rate tables, diagnose and audit pages show the MI or say
   await shot('diagnose', t);
   await gotoTab(page, 'audit');
   if (methods.has('audit.list')) {
-    await page.locator('#audit-table').waitFor({ timeout: 5000 });
+    await page.locator('#audit-table tbody tr[data-id]').first().waitFor({ timeout: 5000 });
+    const shown = await page.locator('#audit-table tbody tr[data-id]').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+    const ids = new Set((await j.mi('audit.list', { limit: 1000 })).map((a) => String(a.id)));
+    assert.ok(shown.every((id) => ids.has(id)), 'every row is an audit.list entry');
+    const added = page.locator('#audit-table tbody tr', { hasText: 'users.add' }).first();
+    await added.waitFor({ timeout: 5000 });
   } else {
     await page.locator('#audit .not-available').waitFor({ timeout: 5000 });
   }

@@ -96,9 +96,9 @@
 
   async function load() {
     try {
-      fillBody($('acc-table'), (await mi('accounts.list')).map(row), 6, 'no accounts yet');
+      fillBody($('acc-table'), (await miIf('accounts.list')).map(row), 6, 'no accounts yet');
     } catch (e) {
-      fillBody($('acc-table'), [], 6, notAvailable(e) ? 'not available on this server' : errText(e));
+      fillBody($('acc-table'), [], 6, notAvailable(e) ? 'not available on this server' : e.message);
     }
   }
 

@@ -11,14 +11,14 @@
   function unavailable(sec, title, e) {
     sec.replaceChildren(el('h2', { id: `${sec.id === 'diagnose' ? 'diag' : 'audit'}-title`, text: title }),
       el('p', { class: notAvailable(e) ? 'muted not-available' : 'form-status error',
-        text: notAvailable(e) ? 'not available on this server' : errText(e) }));
+        text: notAvailable(e) ? 'not available on this server' : e.message }));
   }
 
   async function diagnose() {
     const sec = $('diagnose');
     let d;
     try {
-      d = await mi('diagnose');
+      d = await miIf('diagnose');
     } catch (e) {
       unavailable(sec, 'Diagnose', e);
       return;
@@ -57,7 +57,7 @@
     const sec = $('audit');
     let list;
     try {
-      list = await mi('audit.list', { limit: 200 });
+      list = await miIf('audit.list', { limit: 200 });
     } catch (e) {
       unavailable(sec, 'Audit log', e);
       return;

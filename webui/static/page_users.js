@@ -125,8 +125,9 @@
   }
 
   async function load() {
-    const [users, tokens] = await miBatch([['users.list'], ['tokens.list']]);
-    const none = (r) => (notAvailable(r.error) ? 'not available on this server' : r.error.describe());
+    const settle = (p) => p.then((result) => ({ result }), (error) => ({ error }));
+    const [users, tokens] = await Promise.all([settle(miIf('users.list')), settle(miIf('tokens.list'))]);
+    const none = (r) => (notAvailable(r.error) ? 'not available on this server' : r.error.message);
     if (users.error) fillBody($('users-table'), [], 4, none(users));
     else fillBody($('users-table'), users.result.map(userRow), 4, 'no users');
     if (tokens.error) fillBody($('tokens-table'), [], 5, none(tokens));
