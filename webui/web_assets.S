@@ -31,5 +31,6 @@ WEB_ASSET(web_asset_page_params_js, "webui/static/page_params.js")
 WEB_ASSET(web_asset_page_accounts_js, "webui/static/page_accounts.js")
 WEB_ASSET(web_asset_page_users_js, "webui/static/page_users.js")
 WEB_ASSET(web_asset_page_system_js, "webui/static/page_system.js")
+WEB_ASSET(web_asset_page_rule_form_js, "webui/static/page_rule_form.js")
 
     .section .note.GNU-stack,"",@progbits

@@ -85,6 +85,7 @@ extern const char web_asset_page_params_js[], web_asset_page_params_js_end[];
 extern const char web_asset_page_accounts_js[], web_asset_page_accounts_js_end[];
 extern const char web_asset_page_users_js[], web_asset_page_users_js_end[];
 extern const char web_asset_page_system_js[], web_asset_page_system_js_end[];
+extern const char web_asset_page_rule_form_js[], web_asset_page_rule_form_js_end[];
 
 typedef struct web_asset {
     const char *path;
@@ -110,6 +111,7 @@ static const web_asset_t web_assets[] = {
     WEB_PAGE_JS(page_accounts),
     WEB_PAGE_JS(page_users),
     WEB_PAGE_JS(page_system),
+    WEB_PAGE_JS(page_rule_form),
 #undef WEB_PAGE_JS
 };
 

@@ -241,6 +241,64 @@ test('peer and admin text is shown as text, never as markup', async (t) => {
   t.diagnostic(`screenshot: ${await c.shot('webrules')}`);
 });
 
+// A rule that uses every source kind, filter, action field and modifier.
+const EVERYTHING = {
+  name: 'all-fields', priority: 500, enabled: false, description: 'every field',
+  source: { connector: ['smpp-in'], smpp_account: ['acme'], sip_domain: ['*.example.com'], sip_peer: ['192.0.2.1:5060'],
+    amqp_queue: ['q1'], api_key: ['k1'] },
+  filters: {
+    dst: { prefix: ['447', '4478'], exact: ['447700900123'], regex: '^44[0-9]{10}$', type: ['international'] },
+    src: { prefix: ['49'], exact: ['4930123'], regex: '^49', type: ['international', 'national'] },
+    body: { regex: '(?i)^stop' }, tags: { tier: 'gold', campaign: true },
+    time: { tz: 'Europe/Berlin', windows: [{ days: 'mon-fri', from: '09:00', to: '17:30' }, { days: ['sat', 'sun'], from: '10:00', to: '12:00' }] },
+    length: { chars: { min: 1, max: 160 }, parts: { min: 1, max: 3 } }, coding: ['gsm', 'ucs2'],
+  },
+  action: {
+    route: { strategy: 'weighted', targets: ['smsc-a', { connector: 'smsc-b', weight: 3 }], rates: 'uk' },
+    rewrite: { dst: { strip: 2, prefix: '44', regex: '^0(.*)', replace: '$1', type: 'international', ton: 1, npi: 1 },
+      src: { alnum: 'Junction' } },
+    set: { tags: { route: 'uk' }, validity_s: 3600, receipt: true },
+    mirror: { exchange: 'audit', routing_key: 'uk.mobile' },
+    rate_limit: { rate: 50, burst: 100, over: 'queue', sip_status: 503, smpp_status: 88 },
+  },
+};
+
+test('the rule form expresses every filter and action: editor -> form -> editor is the same rule', async () => {
+  await page.click('nav a[data-tab="rules"]');
+  await page.click('#re-reset');
+  for (const rule of [EVERYTHING,
+    { name: 'rej', priority: 501, enabled: true, action: { reject: { sip_status: 488, smpp_status: 69, reason: 'no' } } },
+    { name: 'drp', priority: 502, enabled: true, filters: { dst: { prefix: ['1'] } }, action: { drop: { reason: 'spam' } } },
+    { name: 'drp2', priority: 503, enabled: true, action: { drop: true } }]) {
+    await writeJson(rule);
+    await page.click('#rf-from-json');
+    await writeJson('{}');
+    await page.click('#rf-to-json');
+    assert.deepEqual(JSON.parse(await page.inputValue('#re-json')), rule, rule.name);
+  }
+});
+
+test('a rule saved from the form is in routes.list with its filters and action', async () => {
+  await page.click('#re-reset');
+  await writeJson({});
+  await page.click('#rf-from-json');
+  await page.fill('#rf-name', 'form-made');
+  await page.fill('#rf-priority', '600');
+  await page.check('#rf-enabled');
+  await page.fill('#rf-filters-dst-prefix', '3312, 3313');
+  await page.fill('#rf-filters-body-regex', '^promo');
+  await page.selectOption('#rf-action-kind', 'reject');
+  await page.fill('#rf-action-reject-sip_status', '488');
+  await page.fill('#rf-action-reject-reason', 'no promos');
+  assert.equal(await page.locator('#rf-action-route-targets').isVisible(), false, 'route fields hidden for a reject');
+  await page.click('#rf-save');
+  await ruleRow('form-made').waitFor({ timeout: 10000 });
+  const r = (await rules()).find((x) => x.name === 'form-made');
+  assert.deepEqual(r.filters, { dst: { prefix: ['3312', '3313'] }, body: { regex: '^promo' } });
+  assert.deepEqual(r.action, { reject: { sip_status: 488, reason: 'no promos' } });
+  await j.mi('routes.delete', { id: r.id });
+});
+
 test('the page logged no script errors and loaded nothing from elsewhere', () => {
   assert.deepEqual(c.errors, []);
   assert.deepEqual(c.offSite, []);
