@@ -2,10 +2,13 @@
 // matches a prefix of the source or the destination, "+" and "00" dropped;
 // a connector matches the source connector or the target; an id prefix;
 // a created_at window; all given filters at once; bad values refused.
-// messages.get carries an "events" array (empty here: no event sink).
+// messages.get carries the message's own events from the outbox (an AMQP
+// connector is the event sink that makes them; no broker is needed for
+// them to be stored), none without a sink.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startJunction, freePort, waitFor, miError } from './lib/junction.mjs';
+import { startSmsc, waitBound } from './lib/smsc.mjs';
 
 let j;
 const ids = {};
@@ -63,8 +66,36 @@ test('bad filters are refused', async () => {
   assert.equal(await miError(j, 'messages.list', { limit: 0 }), -32602);
 });
 
-test('messages.get has an events array beside the state', async () => {
+test('messages.get lists the events of that message only, none before a sink listened', async () => {
   const m = await j.mi('messages.get', { id: ids.uk });
   assert.equal(m.status, 'queued');
-  assert.deepEqual(m.events, []);
+  assert.deepEqual(m.events, [], 'no AMQP connector yet: no events made');
+  await j.mi('connectors.add', { name: 'events', type: 'amqp',
+    conf: { host: '127.0.0.1', port: await freePort(), vhost: '/', user: 'guest', password: 'guest', exchange: 'x' } });
+  // a waits while b comes in, then both go to the SMSC: b's events fall
+  // inside a's lifetime and must still not be listed as a's.
+  const smsc = await startSmsc();
+  try {
+    await j.mi('connectors.add', { name: 'smsc-live', type: 'smpp',
+      conf: { host: '127.0.0.1', port: smsc.port, system_id: 'junction', password: 'secret' } });
+    await j.mi('routes.add', { name: 'fr', priority: 30, dst_prefix: '33', target: 'smsc-live' });
+    await waitBound(j, 'smsc-live');
+    await j.mi('smpp.unbind', { connector: 'smsc-live' });
+    const a = (await j.mi('messages.inject', { from: '4930333', to: '33612345678', body: 'd' })).id;
+    const b = (await j.mi('messages.inject', { from: '4930444', to: '33612345679', body: 'e' })).id;
+    await j.mi('smpp.bind', { connector: 'smsc-live' });
+    const done = (id) => waitFor(async () => {
+      const x = await j.mi('messages.get', { id });
+      return x.status === 'submitted' && x.events.some((e) => e.type === 'message.submitted') && x;
+    }, 10000, `${id} submitted`);
+    const ma = await done(a);
+    const mb = await done(b);
+    assert.ok(mb.created_at <= ma.updated_at, 'b arrived within a\'s lifetime');
+    assert.deepEqual(ma.events.map((e) => e.type).slice(0, 1), ['message.received']);
+    assert.ok(ma.events.every((e) => e.event.id === a), `only a's own: ${ma.events.map((e) => e.event.id)}`);
+    assert.ok(mb.events.every((e) => e.event.id === b));
+    assert.ok(ma.events.every((e, i) => i === 0 || e.seq > ma.events[i - 1].seq), 'oldest first');
+  } finally {
+    await smsc.stop();
+  }
 });

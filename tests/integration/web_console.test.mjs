@@ -34,6 +34,9 @@ before(async () => {
   await j.mi('routes.add', { name: 'first', priority: 10, dst_prefix: '33', target: 'pbx1' });
   await j.mi('routes.add', { name: 'second', priority: 20, dst_prefix: '34', target: 'pbx1' });
   await j.mi('routes.add', { name: 'uk', priority: 30, dst_prefix: '44', target: 'smsc1' });
+  // An event sink (AMQP, no broker needed): messages then have events.
+  await j.mi('connectors.add', { name: 'events', type: 'amqp',
+    conf: { host: '127.0.0.1', port: await freePort(), vhost: '/', user: 'guest', password: 'guest', exchange: 'x' } });
   // A real SMSC for the live trace's SIP MESSAGE -> submit_sm journey.
   smsc = await startSmsc();
   await j.mi('connectors.add', { name: 'smsc-de', type: 'smpp',
@@ -133,7 +136,10 @@ test('a message injected through the MI is found by its number and shows its his
   const m = await j.mi('messages.get', { id });
   const steps = await page.locator('#md-history li').evaluateAll((ls) => ls.map((l) => l.dataset.what));
   assert.deepEqual(steps.slice(0, 2), ['received', 'routed']);
-  assert.ok(steps.includes(m.status), `history ends in ${m.status}: ${steps}`);
+  assert.ok(m.events.length > 0, 'the message has events');
+  const shown = await page.locator('#md-history li.event').evaluateAll((ls) => ls.map((l) => l.dataset.what));
+  assert.deepEqual(shown, m.events.map((e) => e.type), 'each of its events, in order');
+  assert.match(await page.locator('#md-history li.event').first().textContent(), /queued/);
   assert.match(await page.locator('#md-history li[data-what="routed"]').textContent(), /rule uk → smsc1/);
   await shot('messages', t);
 });
