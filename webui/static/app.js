@@ -260,13 +260,17 @@ function consolePage(name, hooks) {
 // Run fn now and every ms while the page that asked is shown (and the tab
 // visible); one call at a time, a slow MI skips a beat instead of piling up.
 function every(ms, fn) {
+  const owner = current; // a quick second navigation may land before this runs
   let busy = false;
+  let timer = null;
   const tick = async () => {
+    if (current !== owner) { clearInterval(timer); return; }
     if (busy || document.hidden) return;
     busy = true;
     try { await fn(); } finally { busy = false; }
   };
-  pageTimers.push(setInterval(tick, ms));
+  timer = setInterval(tick, ms);
+  pageTimers.push(timer);
   return tick();
 }
 
