@@ -2,6 +2,8 @@
 #
 #   make            build build/junction and build/junctionctl
 #   make run        install the build packages if missing, build, start on the defaults
+#                   with HTTPS on HTTPS_PORT (8443): TLS_CERT / TLS_KEY, or a self-signed
+#                   pair made once into var/tls/ (webui/tls_selfsigned.sh)
 #   make test       install the test peers if missing, check the layering, build and
 #                   run every test (unit, integration, a short fuzz run)
 #   make check-layering  adapters/ and webui/ include nothing of db/ (tests/check_layering.sh)
@@ -81,11 +83,18 @@ $(BUILD)/%.o: %.S
 deps:
 	@sh .ci/deps.sh
 
+# HTTPS of `make run`: the pair given, or var/tls/ (made on the first run).
+HTTPS_PORT ?= 8443
+TLS_CERT   ?=
+TLS_KEY    ?=
 run:
+	$(if $(TLS_CERT)$(TLS_KEY),$(if $(and $(TLS_CERT),$(TLS_KEY)),,$(error give both TLS_CERT and TLS_KEY, or neither)))
 	@JUNCTION_DEPS=build sh .ci/deps.sh
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
-	./$(BUILD)/junction
+	@$(if $(TLS_CERT),:,sh webui/tls_selfsigned.sh var/tls)
+	./$(BUILD)/junction -o http.tls_port=$(HTTPS_PORT) \
+	  -o http.tls_cert=$(or $(TLS_CERT),var/tls/cert.pem) -o http.tls_key=$(or $(TLS_KEY),var/tls/key.pem)
 
 check-layering:
 	@sh tests/check_layering.sh

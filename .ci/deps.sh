@@ -4,9 +4,11 @@
 set -e
 PKGS="build-essential pkg-config libosip2-dev libsmpp34-dev librabbitmq-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev libevent-dev libjansson-dev libssl-dev
-libsodium-dev libpcre2-dev libconfig-dev libcmocka-dev tzdata"
+libsodium-dev libpcre2-dev libconfig-dev libcmocka-dev tzdata openssl"
+# openssl (the command) makes `make run`'s self-signed HTTPS pair and the
+# tests' certificates.
 # Test peers: SIPp, RabbitMQ, Node.js for the SMPP/AMQP peers and Playwright.
-[ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang openssl"
+[ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -335,9 +335,40 @@ int db_account_get(const char *system_id, json_t **out);
  * system_id, disabled, network) then costs as long as a wrong password. */
 int db_hash_decoy(const char *password);
 
-/* --- users (web UI and MI logins) --------------------------------------- */
+/* --- users (web UI and MI logins; db_access.c) --------------------------- */
+/* A user row as JSON: {name, role, must_change, created_at, updated_at,
+ * last_login} (times in unix ms or null); never the hash.  Each returns 0
+ * or GW_EINVAL / GW_EEXIST / GW_ENOTFOUND / GW_ESTORE / GW_ENOMEM. */
 int db_users_count(void);
-int db_user_add(const char *name, const char *password, const char *role);
-int db_user_verify(const char *name, const char *password); /* 0, GW_ENOTFOUND, GW_EINVAL */
+int db_users_admins(void); /* how many have the role admin */
+int db_user_add(const char *name, const char *password, const char *role, int must_change);
+/* 0 with *out (when out is not NULL) the user row, GW_ENOTFOUND, or
+ * GW_EINVAL for a wrong password.  Slow (argon2id): not on an event loop. */
+int db_user_verify(const char *name, const char *password, json_t **out);
+int db_user_get(const char *name, json_t **out);
+json_t *db_users_list(void);
+int db_user_passwd(const char *name, const char *password, int must_change);
+int db_user_set_role(const char *name, const char *role);
+int db_user_delete(const char *name);
+int db_user_touch_login(const char *name);
+
+/* --- API tokens (db_access.c): stored as the hex SHA-256 of the token ---- */
+/* A token row: {name, role, expires_at (unix ms or null), created_at,
+ * created_by, last_used}. */
+int db_token_add(const char *name, const char *hash_hex, const char *role, int64_t expires_at,
+                 const char *created_by);
+int db_token_find(const char *hash_hex, json_t **out); /* 0 or GW_ENOTFOUND */
+int db_token_touch(const char *name, int64_t now_ms);
+int db_token_delete(const char *name);
+json_t *db_tokens_list(void);
+
+/* --- audit log (db_access.c) -------------------------------------------- */
+/* params, before and after are JSON texts (NULL: none), secrets already
+ * taken out by the caller. */
+int db_audit_add(const char *who, const char *via, const char *method, const char *params,
+                 const char *before, const char *after);
+/* Newest first: at most limit entries with id < before_id (0: from the
+ * newest), of who and of method (a method name or an area) when given. */
+json_t *db_audit_list(int limit, int64_t before_id, const char *who, const char *method);
 
 #endif

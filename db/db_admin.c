@@ -1,6 +1,6 @@
 /*
- * db_admin.c - configuration rows: connectors, params, accounts,
- * users (routing rules and rate tables: db_rules.c).
+ * db_admin.c - configuration rows: connectors, params, accounts (routing
+ * rules and rate tables: db_rules.c; users, tokens, audit: db_access.c).
  *
  * One admin connection, guarded by db_admin_lock: MI handlers run one at a
  * time anyway, and start-up runs before them.  Every statement is prepared
@@ -58,7 +58,7 @@ void db_admin_unlock(void)
 
 /* Lock and prepare sql on the admin connection.  Returns the statement
  * with db_admin_lock held, or NULL with the lock released. */
-static sqlite3_stmt *db_admin_begin(const char *sql, const char *what)
+sqlite3_stmt *db_admin_begin(const char *sql, const char *what)
 {
     pthread_mutex_lock(&db_admin_lock);
     sqlite3_stmt *st = db_admin_conn != NULL ? db_prepare(db_admin_conn, sql, what) : NULL;
@@ -67,7 +67,7 @@ static sqlite3_stmt *db_admin_begin(const char *sql, const char *what)
     return st;
 }
 
-static void db_admin_end(sqlite3_stmt *st)
+void db_admin_end(sqlite3_stmt *st)
 {
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db_admin_lock);
@@ -75,7 +75,7 @@ static void db_admin_end(sqlite3_stmt *st)
 
 /* Step a write statement: 0, GW_EEXIST on a uniqueness conflict,
  * GW_ENOTFOUND when it changed no row and must_change, GW_ESTORE (logged). */
-static int db_admin_write(sqlite3_stmt *st, int must_change, const char *what)
+int db_admin_write(sqlite3_stmt *st, int must_change, const char *what)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
@@ -296,7 +296,7 @@ static void db_admin_sodium_init(void)
 }
 
 /* argon2id hash of password into out.  0, GW_EINVAL or GW_ENOMEM. */
-static int db_admin_hash(const char *password, char out[crypto_pwhash_STRBYTES])
+int db_admin_hash(const char *password, char *out)
 {
     pthread_once(&db_admin_sodium_once, db_admin_sodium_init);
     if (db_admin_sodium_rc < 0)
@@ -311,7 +311,7 @@ static int db_admin_hash(const char *password, char out[crypto_pwhash_STRBYTES])
 }
 
 /* 0 when password matches hash, else GW_EINVAL. */
-static int db_admin_hash_verify(const char *hash, const char *password)
+int db_admin_hash_verify(const char *hash, const char *password)
 {
     pthread_once(&db_admin_sodium_once, db_admin_sodium_init);
     if (db_admin_sodium_rc < 0 || password == NULL)
@@ -321,7 +321,7 @@ static int db_admin_hash_verify(const char *hash, const char *password)
 
 /* Fetch the hash of one row by key with sql (one text column).  0 with the
  * hash copied into out, GW_ENOTFOUND or GW_ESTORE. */
-static int db_admin_fetch_hash(const char *sql, const char *key, char out[crypto_pwhash_STRBYTES])
+int db_admin_fetch_hash(const char *sql, const char *key, char *out)
 {
     sqlite3_stmt *st = db_admin_begin(sql, "fetch hash");
     if (st == NULL)
@@ -522,51 +522,4 @@ int db_hash_decoy(const char *password)
     if (db_admin_decoy_rc == 0)
         (void)db_admin_hash_verify(db_admin_decoy, password != NULL ? password : "");
     return GW_EINVAL;
-}
-
-/* ---- users ------------------------------------------------------------- */
-
-int db_users_count(void)
-{
-    sqlite3_stmt *st = db_admin_begin("SELECT count(*) FROM users", "count users");
-    if (st == NULL)
-        return GW_ESTORE;
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : GW_ESTORE;
-    db_admin_end(st);
-    return n;
-}
-
-int db_user_add(const char *name, const char *password, const char *role)
-{
-    char hash[crypto_pwhash_STRBYTES];
-
-    if (name == NULL || name[0] == '\0')
-        return GW_EINVAL;
-    int rc = db_admin_hash(password, hash);
-    if (rc < 0)
-        return rc;
-    sqlite3_stmt *st = db_admin_begin(
-        "INSERT INTO users(name, password_hash, role, created_at) VALUES(?1, ?2, ?3, ?4)",
-        "add user");
-    if (st == NULL)
-        return GW_ESTORE;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, role != NULL && role[0] != '\0' ? role : "admin", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, gw_now_ms());
-    rc = db_admin_write(st, 0, "add user");
-    db_admin_end(st);
-    return rc;
-}
-
-int db_user_verify(const char *name, const char *password)
-{
-    char hash[crypto_pwhash_STRBYTES];
-
-    if (name == NULL)
-        return GW_ENOTFOUND;
-    int rc = db_admin_fetch_hash("SELECT password_hash FROM users WHERE name = ?1", name, hash);
-    if (rc < 0)
-        return rc;
-    return db_admin_hash_verify(hash, password);
 }

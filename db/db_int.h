@@ -8,6 +8,7 @@
  *                behind db_msgs_lock
  *   db_writer.c  the writer thread and its own connection
  *   db_rules.c   routing rules and rate tables (admin connection)
+ *   db_access.c  users, API tokens and the audit log (admin connection)
  *
  * Each connection is opened with SQLITE_OPEN_NOMUTEX: it is used by one
  * thread at a time, either the writer thread alone or under its file's lock.
@@ -63,6 +64,20 @@ void db_msgs_attach(sqlite3 *conn);
  * held all the same); db_admin_unlock releases it.  For db_rules.c. */
 sqlite3 *db_admin_lock_conn(void);
 void db_admin_unlock(void);
+
+/* The admin connection's statement helpers (db_admin.c), shared with
+ * db_access.c.  db_admin_begin locks and prepares (NULL: not prepared,
+ * the lock released); db_admin_end finalizes and unlocks; db_admin_write
+ * steps a write: 0, GW_EEXIST (uniqueness), GW_ENOTFOUND (no row changed
+ * and must_change), GW_ESTORE.  db_admin_hash / _verify: argon2id of a
+ * password (slow: call without the lock); db_admin_fetch_hash: one text
+ * column of one row by key. */
+sqlite3_stmt *db_admin_begin(const char *sql, const char *what);
+void db_admin_end(sqlite3_stmt *st);
+int db_admin_write(sqlite3_stmt *st, int must_change, const char *what);
+int db_admin_hash(const char *password, char *out); /* out: crypto_pwhash_STRBYTES */
+int db_admin_hash_verify(const char *hash, const char *password);
+int db_admin_fetch_hash(const char *sql, const char *key, char *out);
 
 /* Migration 4: every v3 routes row into rules, as the equivalent rule
  * (db_rules.c).  0 or a negative code; on the migrating connection. */

@@ -202,6 +202,23 @@ static const db_migration_t db_migrations[] = {
         "  net TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
         "INSERT INTO trusted(net, name, created_at) VALUES('127.0.0.0/8', 'loopback', 0),"
         "  ('::1/128', 'loopback', 0);"},
+    /* 9: access control (db/db_access.c).  Users get must_change (every
+     * user made before has a first-start password nobody chose, so it is
+     * set for them), their last login and change times; API tokens are
+     * kept as SHA-256 of the token (256 random bits: a slow hash would add
+     * nothing); the audit log holds every configuration change with who
+     * made it and the object before and after. */
+    {9, "ALTER TABLE users ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE users ADD COLUMN updated_at INTEGER;"
+        "ALTER TABLE users ADD COLUMN last_login INTEGER;"
+        "UPDATE users SET must_change = 1;"
+        "CREATE TABLE tokens("
+        "  name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"
+        "  expires_at INTEGER, created_at INTEGER NOT NULL, created_by TEXT NOT NULL DEFAULT '',"
+        "  last_used INTEGER);"
+        "CREATE TABLE audit("
+        "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, who TEXT NOT NULL, via TEXT NOT NULL,"
+        "  method TEXT NOT NULL, params TEXT, before TEXT, after TEXT);"},
 };
 
 static const db_carry_t db_carries[] = {

@@ -200,7 +200,7 @@ static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in o
 static size_t db_wr_nretry;
 static int db_wr_batch_max;
 static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
-    *db_wr_st_commit_us_max, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
+    *db_wr_st_commit_us_max, *db_wr_st_commit_us_1s, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
     *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events, *db_wr_st_wal_pages;
 static int db_wr_wal_last; /* the WAL's length in frames after the last commit */
 
@@ -1318,6 +1318,23 @@ static void db_wr_purge_outbox(void)
         db_wr_early -= sqlite3_changes(db_wr_conn);
 }
 
+/* db.commit_us_1s: the slowest commit of the second (of the writer's
+ * clock) in which the last commit started, for the self-diagnosis; it
+ * keeps its value while no commit runs (readers pair it with db.commits).
+ * Writer thread. */
+static void db_wr_note_slowest(int64_t t0_us, int64_t us)
+{
+    static int64_t second = -1, slowest;
+
+    if (t0_us / 1000000 != second) {
+        second = t0_us / 1000000;
+        slowest = 0;
+    }
+    if (us > slowest)
+        slowest = us;
+    gw_stat_set(db_wr_st_commit_us_1s, slowest);
+}
+
 /* Run the data jobs of jobs[0..n) in one transaction.  Returns 0 when
  * committed, or GW_ESTORE when the group was rolled back (logged once).
  * Sets each run job's rc.  Writer thread. */
@@ -1360,6 +1377,7 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
     gw_stat_set(db_wr_st_commit_us_last, us);
     if (us > gw_stat_get(db_wr_st_commit_us_max))
         gw_stat_set(db_wr_st_commit_us_max, us);
+    db_wr_note_slowest(t0, us);
     return 0;
 
 out_fail:
@@ -1599,6 +1617,8 @@ int db_writer_start(void)
     db_wr_st_rows = gw_stat("db.rows", "rows written by the writer");
     db_wr_st_commit_us_last = gw_stat("db.commit_us_last", "duration of the last group commit");
     db_wr_st_commit_us_max = gw_stat("db.commit_us_max", "longest group commit");
+    db_wr_st_commit_us_1s = gw_stat("db.commit_us_1s",
+                                    "slowest group commit of the second of the last one");
     db_wr_st_errors = gw_stat("db.errors", "groups rolled back");
     db_wr_st_queue = gw_stat("db.queue", "jobs waiting for the writer");
     db_wr_st_batch_last = gw_stat("db.batch_last", "jobs in the last group");

@@ -31,8 +31,10 @@
 #include "../webui/web.h"
 #include "gw_adapter.h"
 #include "gw_addr.h"
+#include "gw_auth.h"
 #include "gw_config.h"
 #include "gw_core.h"
+#include "gw_diag.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
@@ -170,7 +172,7 @@ static int gw_main_first_start(void)
              "admin-password");
     rc = gw_main_write_secret(path, pass);
     if (rc == 0)
-        rc = db_user_add(gw_config.admin_user, pass, "admin");
+        rc = db_user_add(gw_config.admin_user, pass, "admin", 1); /* the first login changes it */
     sodium_memzero(pass, sizeof pass);
     if (rc != 0)
         return rc;
@@ -199,25 +201,39 @@ static void gw_main_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(gw_main_base);
 }
 
+/* The text of parameter name into buf ("" when there is none). */
+static const char *gw_main_param_text(const char *name, char *buf, size_t len)
+{
+    const gw_param_t *p = gw_param_find(name);
+
+    buf[0] = '\0';
+    if (p != NULL)
+        gw_param_get(p, buf, len);
+    return buf;
+}
+
 static void gw_main_print_listeners(void)
 {
-    const char *names[][2] = {
-        { "sip.listen", "sip.port" }, { "smpp.listen", "smpp.port" },
-        { "http.listen", "http.port" },
+    /* host, port, what, scheme; a row whose port is 0 or whose switch
+     * (the fifth) is off is not listening; an empty host is http.listen's */
+    const char *rows[][5] = {
+        { "sip.listen", "sip.port", "SIP (UDP and TCP)", "", NULL },
+        { "smpp.listen", "smpp.port", "SMPP server", "", NULL },
+        { "http.listen", "http.port", "web UI and MI (POST /mi)", "http://", "http.enabled" },
+        { "http.tls_listen", "http.tls_port", "web UI and MI over HTTPS", "https://", NULL },
     };
-    const char *what[] = { "SIP (UDP and TCP)", "SMPP server", "web UI and MI (POST /mi)" };
-    const gw_param_t *h, *p;
-    char host[128], port[16];
+    char host[128], port[16], on[16];
     size_t i;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        h = gw_param_find(names[i][0]);
-        p = gw_param_find(names[i][1]);
-        if (h == NULL || p == NULL)
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        gw_main_param_text(rows[i][1], port, sizeof(port));
+        if (port[0] == '\0' || strcmp(port, "0") == 0)
             continue;
-        gw_param_get(h, host, sizeof(host));
-        gw_param_get(p, port, sizeof(port));
-        printf("  %-26s %s%s:%s\n", what[i], i == 2 ? "http://" : "", host, port);
+        if (rows[i][4] && strcmp(gw_main_param_text(rows[i][4], on, sizeof(on)), "yes") != 0)
+            continue;
+        if (gw_main_param_text(rows[i][0], host, sizeof(host))[0] == '\0')
+            gw_main_param_text("http.listen", host, sizeof(host));
+        printf("  %-26s %s%s:%s\n", rows[i][2], rows[i][3], host, port);
     }
     printf("  %-26s %s\n  %-26s %s\n", "MI socket (junctionctl)", gw_config.mi_socket, "database",
            gw_config.db_path);
@@ -234,7 +250,8 @@ static int gw_main_config(int argc, char **argv)
 
     if (gw_params_register(gw_config_params) != 0 || gw_params_register_hooks(gw_config_hooks) != 0 ||
         gw_params_register(gw_addr_params) != 0 || gw_params_register(db_params) != 0 ||
-        gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0)
+        gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0 ||
+        gw_params_register(gw_auth_params) != 0 || gw_params_register(gw_diag_params) != 0)
         return GW_EINVAL;
     gw_adapters_foreach(gw_main_register_adapter, &rc);
     if (rc != 0)
@@ -329,6 +346,8 @@ int main(int argc, char **argv)
     rc = gw_mi_cmds_init();
     if (rc == 0)
         rc = gw_trace_init();
+    if (rc == 0)
+        rc = gw_auth_mi_init();
     gw_adapters_foreach(gw_main_register_mi, &rc);
     gw_main_base = event_base_new();
     if (rc != 0 || gw_main_base == NULL) {
@@ -356,7 +375,8 @@ int main(int argc, char **argv)
         goto out_adapters;
     }
     gw_connectors_reload();
-    if (web_start() != 0 || gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0) {
+    if (gw_diag_start(gw_main_base) != 0 || web_start() != 0 ||
+        gw_mi_sock_start(gw_main_base, gw_config.mi_socket) != 0) {
         rc = GW_ERROR;
         goto out_web;
     }
@@ -369,6 +389,7 @@ out_web:
     gw_core_stop_accepting();
     gw_mi_sock_stop();
     web_stop();
+    gw_diag_stop();
     db_writer_flush(); /* every accepted message gets its answer */
 out_adapters:
     gw_core_stop_accepting();

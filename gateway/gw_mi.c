@@ -6,7 +6,16 @@
  * collects exactly one result or error; the reply object is then encoded.
  * Handlers never see JSON-RPC framing and never print JSON themselves.
  *
- * Threads: any caller; handlers run one at a time under gw_mi_lock.
+ * Access: every call carries a gw_mi_caller_t (the system itself for
+ * gw_mi_handle_text and gw_mi_call).  Before a handler runs, its role is
+ * checked against the method's (an undeclared role is admin), and a
+ * session that must change its password may call users.passwd only.  A
+ * method above viewer that is not GW_MI_F_NOAUDIT is audited: its object
+ * is snapshotted before and after the handler, under the same lock, and
+ * written to the audit log with the caller (gw_audit.c) when it succeeded.
+ *
+ * Threads: any caller; handlers run one at a time under gw_mi_lock, except
+ * GW_MI_F_UNLOCKED ones.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,11 +25,13 @@
 
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_audit.h"
 #include "gw_mi.h"
 
 #define GW_MI_TABLES_MAX 32
 
 struct gw_mi_reply {
+    const gw_mi_caller_t *caller;
     json_t *result;  /* owned */
     int code;        /* 0 when result is set */
     char message[512];
@@ -49,7 +60,17 @@ static void gw_mi_utf8_trim(char *s)
         s[start - 1] = '\0';
 }
 
-static const gw_mi_cmd_t *gw_mi_find(const char *name)
+/* The process itself: SIGHUP, start-up, tests. */
+static const gw_mi_caller_t gw_mi_system_caller = {
+    .who = "system", .user = "", .via = "internal", .role = GW_ROLE_ADMIN, .must_change = 0,
+};
+
+const gw_mi_caller_t *gw_mi_caller(const gw_mi_reply_t *r)
+{
+    return r->caller;
+}
+
+const gw_mi_cmd_t *gw_mi_find(const char *name)
 {
     const gw_mi_cmd_t *c;
     int i;
@@ -185,9 +206,38 @@ static json_t *gw_mi_error_obj(json_t *id, int code, const char *message)
 
 /* One request object -> one response object (new reference), or NULL for a
  * notification. */
-static json_t *gw_mi_handle_one(json_t *req)
+json_t *gw_mi_run_locked(const gw_mi_cmd_t *cmd, const json_t *params)
 {
-    gw_mi_reply_t reply = { 0 };
+    gw_mi_reply_t reply = { .caller = &gw_mi_system_caller };
+
+    cmd->fn(params, &reply);
+    json_decref(reply.data);
+    return reply.result;
+}
+
+/* May caller call cmd?  0, or the JSON-RPC error written into reply. */
+static int gw_mi_allowed(const gw_mi_cmd_t *cmd, const gw_mi_caller_t *caller,
+                         gw_mi_reply_t *reply)
+{
+    int need = cmd->role ? cmd->role : GW_ROLE_ADMIN;
+
+    if (caller->must_change && strcmp(cmd->name, "users.passwd") != 0) {
+        gw_mi_error(reply, GW_MI_FORBIDDEN,
+                    "password change required: call users.passwd with old_password and "
+                    "password before anything else");
+        return -1;
+    }
+    if (caller->role < need) {
+        gw_mi_error(reply, GW_MI_FORBIDDEN, "forbidden: %s needs the %s role; %s has %s",
+                    cmd->name, gw_role_name(need), caller->who, gw_role_name(caller->role));
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *gw_mi_handle_one(json_t *req, const gw_mi_caller_t *caller, unsigned *status)
+{
+    gw_mi_reply_t reply = { .caller = caller };
     const gw_mi_cmd_t *cmd;
     json_t *id, *params, *method, *resp, *empty = NULL;
     const char *version;
@@ -217,11 +267,26 @@ static json_t *gw_mi_handle_one(json_t *req)
     }
     if (params == NULL)
         params = empty = json_object();
-    if (cmd->flags & GW_MI_F_UNLOCKED) {
+    if (gw_mi_allowed(cmd, caller, &reply) != 0) {
+        if (status != NULL)
+            *status = 403;
+        GW_INFO("mi", "%s refused for %s (%s): %s", cmd->name, caller->who, caller->via,
+                reply.message);
+    } else if (cmd->flags & GW_MI_F_UNLOCKED) {
         cmd->fn(params, &reply);
     } else {
+        int audit = ((cmd->role ? cmd->role : GW_ROLE_ADMIN) > GW_ROLE_VIEWER &&
+                     !(cmd->flags & GW_MI_F_NOAUDIT)) ||
+                    (cmd->flags & GW_MI_F_AUDIT);
+        json_t *before = NULL;
         pthread_mutex_lock(&gw_mi_lock);
+        if (audit)
+            before = gw_audit_snapshot(cmd, params);
         cmd->fn(params, &reply);
+        if (audit && reply.result != NULL)
+            gw_audit_record(cmd, caller, params, before, reply.result); /* steals before */
+        else
+            json_decref(before);
         pthread_mutex_unlock(&gw_mi_lock);
     }
     json_decref(empty);
@@ -251,18 +316,26 @@ json_t *gw_mi_call(const char *method, json_t *params)
 
     if (params == NULL)
         json_object_del(req, "params");
-    resp = gw_mi_handle_one(req);
+    resp = gw_mi_handle_one(req, &gw_mi_system_caller, NULL);
     json_decref(req);
     return resp;
 }
 
 char *gw_mi_handle_text(const char *text, size_t len)
 {
+    return gw_mi_handle_text_as(text, len, &gw_mi_system_caller, NULL);
+}
+
+char *gw_mi_handle_text_as(const char *text, size_t len, const gw_mi_caller_t *caller,
+                           unsigned *status)
+{
     json_error_t jerr;
     json_t *req, *resp = NULL, *one;
     char *out = NULL, msg[300];
     size_t i;
 
+    if (status != NULL)
+        *status = 200;
     req = json_loadb(text, len, 0, &jerr);
     if (req == NULL) {
         snprintf(msg, sizeof(msg), "parse error: %s at line %d column %d", jerr.text, jerr.line,
@@ -274,7 +347,7 @@ char *gw_mi_handle_text(const char *text, size_t len)
         } else {
             resp = json_array();
             for (i = 0; i < json_array_size(req); i++)
-                if ((one = gw_mi_handle_one(json_array_get(req, i))) != NULL)
+                if ((one = gw_mi_handle_one(json_array_get(req, i), caller, NULL)) != NULL)
                     json_array_append_new(resp, one);
             if (json_array_size(resp) == 0) {
                 json_decref(resp);
@@ -282,7 +355,7 @@ char *gw_mi_handle_text(const char *text, size_t len)
             }
         }
     } else {
-        resp = gw_mi_handle_one(req);
+        resp = gw_mi_handle_one(req, caller, status);
     }
     json_decref(req);
     if (resp) {

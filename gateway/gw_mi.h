@@ -29,6 +29,9 @@
 #define GW_MI_BUSY -32010      /* application: overloaded, try again later */
 #define GW_MI_REJECTED -32011  /* application: refused by a routing rule */
 
+#define GW_MI_UNAUTHORIZED -32001 /* application: no valid credentials (HTTP 401) */
+#define GW_MI_FORBIDDEN -32003    /* application: the caller's role may not (HTTP 403) */
+
 typedef struct gw_mi_reply gw_mi_reply_t;
 typedef void (*gw_mi_handler_t)(const json_t *params, gw_mi_reply_t *reply);
 
@@ -47,6 +50,7 @@ typedef enum gw_role {
                                 (long polls that wait must not hold the lock) */
 #define GW_MI_F_NOAUDIT 0x2  /* changes no configuration: not written to the
                                 audit log even when its role is above viewer */
+#define GW_MI_F_AUDIT 0x4    /* audited although a viewer may call it (users.passwd) */
 
 typedef struct gw_mi_cmd {
     const char *name;    /* "routes.add" */
@@ -58,6 +62,27 @@ typedef struct gw_mi_cmd {
 } gw_mi_cmd_t;
 
 #define GW_MI_END { NULL, NULL, NULL, NULL, 0, 0 }
+
+/* Who makes a call: checked against each method's role, named in the audit
+ * log.  Filled by the transport (web_http.c from a session or a token,
+ * gw_mi_sock.c from the peer's credentials). */
+typedef struct gw_mi_caller {
+    char who[96];     /* "alice", "token:ci", "local:uid=0", "system" */
+    char user[64];    /* the user of a session, "" for tokens and the socket */
+    const char *via;  /* "http", "socket", "internal" (static strings) */
+    int role;         /* gw_role_t */
+    int must_change;  /* a session that must choose a password first */
+} gw_mi_caller_t;
+
+/* The caller of the call being handled (never NULL inside a handler). */
+const gw_mi_caller_t *gw_mi_caller(const gw_mi_reply_t *r);
+
+/* The registered command called name, or NULL.  For gw_audit.c, which
+ * reads an area's list through it (under gw_mi_lock). */
+const gw_mi_cmd_t *gw_mi_find(const char *name);
+/* Run cmd's handler as the system with gw_mi_lock already held (audit
+ * snapshots): its result (new reference) or NULL when it failed. */
+json_t *gw_mi_run_locked(const gw_mi_cmd_t *cmd, const json_t *params);
 
 /* Register a NULL-terminated static table.  Returns 0 or GW_EEXIST. */
 int gw_mi_register(const gw_mi_cmd_t *table);
@@ -78,8 +103,14 @@ const char *gw_mi_str(const json_t *params, const char *key, gw_mi_reply_t *r);
 const char *gw_mi_opt_str(const json_t *params, const char *key, const char *def);
 long long gw_mi_opt_int(const json_t *params, const char *key, long long def);
 
-/* Handle one JSON-RPC request text (single or batch).  Returns a malloc'd
- * reply text the caller frees, or NULL for a notification (no id). */
+/* Handle one JSON-RPC request text (single or batch) for caller.  Returns
+ * a malloc'd reply text the caller frees, or NULL for a notification (no
+ * id).  *status (when not NULL) gets the HTTP status the reply deserves:
+ * 200, or 401 / 403 when a single request was refused for its
+ * credentials or role. */
+char *gw_mi_handle_text_as(const char *text, size_t len, const gw_mi_caller_t *caller,
+                           unsigned *status);
+/* The same for the process itself (SIGHUP, tests): role admin. */
 char *gw_mi_handle_text(const char *text, size_t len);
 
 /* Call one method directly (tests, internal use).  Returns a new reference

@@ -20,6 +20,7 @@
 #include "../db/db.h"
 #include "gw_route.h"
 #include "gw_adapter.h"
+#include "gw_auth.h"
 #include "gw_config.h"
 #include "gw_core.h"
 #include "gw_cq.h"
@@ -62,8 +63,8 @@ static void gw_mi_system_methods(const json_t *params, gw_mi_reply_t *r)
 
 static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
 {
-    json_t *errors = NULL;
-    int rc;
+    json_t *errors = NULL, *stored, *preport = NULL;
+    int rc, prc;
 
     (void)params;
     rc = gw_rules_reload(&errors);
@@ -73,9 +74,23 @@ static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
                              ?: gw_strerror(rc));
         return;
     }
+    stored = db_params_list();
+    if (stored == NULL) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "parameters could not be read: nothing reloaded");
+        return;
+    }
+    prc = gw_params_reload(stored, &preport);
+    json_decref(stored);
+    if (prc != 0) {
+        gw_mi_error_data(r, GW_MI_INVALID_PARAMS, json_incref(json_object_get(preport, "errors")),
+                         "stored parameters are invalid: none applied, routes reloaded");
+        json_decref(preport);
+        return;
+    }
     rc = gw_connectors_reload();
-    gw_mi_result(r, json_pack("{s:b, s:b}", "connectors_ok", rc == 0, "trusted_ok",
-                              gw_trusted_load() == 0));
+    gw_mi_result(r, json_pack("{s:b, s:b, s:o, s:i}", "connectors_ok", rc == 0, "trusted_ok",
+                              gw_trusted_load() == 0, "params", preport, "sessions_ended",
+                              gw_auth_reload()));
 }
 
 static void gw_mi_stats_get(const json_t *params, gw_mi_reply_t *r)
@@ -303,6 +318,18 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
     gw_env_set_str(&env->source.adapter, "mi", (size_t)-1);
     gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", "mi"), (size_t)-1);
+    {
+        /* who sent it: the caller ("token:ci", "alice", "local:uid=0") is
+         * the envelope's peer, the router's api_key for a token, and the
+         * tag sender = "mi:<who>" (docs/routing.md, "Source") */
+        char sender[sizeof gw_mi_caller(r)->who + 4];
+        snprintf(sender, sizeof sender, "mi:%s", gw_mi_caller(r)->who);
+        gw_env_set_str(&env->source.peer, gw_mi_caller(r)->who, (size_t)-1);
+        if (gw_env_set_tag(env, "sender", sender) < 0) {
+            gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+            goto out_unref;
+        }
+    }
     /* the names the router gives now, for the answer (the accept routes
      * the same way unless the table changes in between) */
     if (gw_core_dry_run(env, &target, &rule) != 0)
@@ -498,7 +525,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "system.uptime", gw_mi_system_uptime, "", "seconds since start", GW_ROLE_VIEWER, 0 },
     { "system.listMethods", gw_mi_system_methods, "", "every MI method with its synopsis", GW_ROLE_VIEWER, 0 },
     { "system.reload", gw_mi_system_reload, "",
-      "re-read routes, connectors and trusted networks (as SIGHUP)", GW_ROLE_ADMIN, 0 },
+      "re-read routes, connectors, trusted networks, parameters and users' roles (as SIGHUP); "
+      "each validated before it replaces the running one", GW_ROLE_ADMIN, 0 },
     { "stats.get", gw_mi_stats_get, "", "all counters", GW_ROLE_VIEWER, 0 },
     { "connectors.list", gw_mi_connectors_list, "", "connectors with live status", GW_ROLE_VIEWER, 0 },
     { "connectors.add", gw_mi_connectors_add, "name, type, conf, enabled?",

@@ -3,8 +3,11 @@
  *
  * Framing: one JSON-RPC request per line (compact JSON has no newline), one
  * reply line per request; a notification gets no line.  The socket file is
- * created with mode 0600: whoever can open it is an administrator, as with
- * Kamailio's control socket.  Lines are bounded (GW_MI_SOCK_LINE_MAX).
+ * created with mode 0600, and each client's peer credentials
+ * (SO_PEERCRED) are checked at accept: root or the daemon's own user is an
+ * administrator ("local:uid=N" in the audit log), anyone else is refused
+ * with one error line, as with Kamailio's control socket.  Lines are
+ * bounded (GW_MI_SOCK_LINE_MAX).
  *
  * Threads: the main loop (base given to gw_mi_sock_start).
  */
@@ -35,8 +38,8 @@ static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg);
 /* The answer to a refused client went out: close it. */
 static void gw_mi_sock_on_flushed(struct bufferevent *bev, void *arg)
 {
-    (void)arg;
     bufferevent_free(bev);
+    free(arg); /* the client's gw_mi_caller_t */
 }
 
 static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
@@ -45,9 +48,8 @@ static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
     char *line, *reply;
     size_t len;
 
-    (void)arg;
     while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
-        reply = len ? gw_mi_handle_text(line, len) : NULL;
+        reply = len ? gw_mi_handle_text_as(line, len, arg, NULL) : NULL;
         free(line);
         if (reply) {
             bufferevent_write(bev, reply, strlen(reply));
@@ -61,32 +63,71 @@ static void gw_mi_sock_on_read(struct bufferevent *bev, void *arg)
         GW_WARN("mi", "socket client sent a line over %d bytes; closing", GW_MI_SOCK_LINE_MAX);
         bufferevent_disable(bev, EV_READ);
         evbuffer_drain(in, evbuffer_get_length(in));
-        bufferevent_setcb(bev, NULL, gw_mi_sock_on_flushed, gw_mi_sock_on_event, NULL);
+        bufferevent_setcb(bev, NULL, gw_mi_sock_on_flushed, gw_mi_sock_on_event, arg);
         bufferevent_write(bev, err, sizeof(err) - 1);
     }
 }
 
 static void gw_mi_sock_on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)arg;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         bufferevent_free(bev);
+        free(arg); /* the client's gw_mi_caller_t */
+    }
+}
+
+/* The caller a client is, from its peer credentials; NULL when it may not
+ * use the socket (malloc'd: the connection owns it). */
+static gw_mi_caller_t *gw_mi_sock_caller(evutil_socket_t fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    gw_mi_caller_t *c;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        GW_WARN("mi", "socket client: no peer credentials (%s); refused", strerror(errno));
+        return NULL;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid()) {
+        GW_WARN("mi", "socket client uid %u pid %d refused: only root and uid %u may use it",
+                (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid());
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    snprintf(c->who, sizeof c->who, "local:uid=%u", (unsigned)cred.uid);
+    c->via = "socket";
+    c->role = GW_ROLE_ADMIN;
+    return c;
 }
 
 static void gw_mi_sock_on_accept(struct evconnlistener *l, evutil_socket_t fd,
                                  struct sockaddr *sa, int salen, void *arg)
 {
+    static const char refused[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32003,"
+                                  "\"message\":\"forbidden: the MI socket is for root and the "
+                                  "daemon's user\"},\"id\":null}\n";
     struct bufferevent *bev;
+    gw_mi_caller_t *caller;
 
     (void)sa;
     (void)salen;
     (void)arg;
-    bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
+    caller = gw_mi_sock_caller(fd);
+    if (caller == NULL) {
+        ssize_t n = write(fd, refused, sizeof refused - 1);
+        (void)n;
         close(fd);
         return;
     }
-    bufferevent_setcb(bev, gw_mi_sock_on_read, NULL, gw_mi_sock_on_event, NULL);
+    bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        free(caller);
+        close(fd);
+        return;
+    }
+    bufferevent_setcb(bev, gw_mi_sock_on_read, NULL, gw_mi_sock_on_event, caller);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 

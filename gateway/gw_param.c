@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,9 @@ static int gw_param_parse_bool(const char *v)
     return -1;
 }
 
-int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errlen)
+/* Parse value for p; store it only when write.  0 or GW_EINVAL (err). */
+static int gw_param_parse(const gw_param_t *p, const char *value, char *err, size_t errlen,
+                          int write)
 {
     char *end;
     long v;
@@ -83,7 +86,7 @@ int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errle
         } else if (p->min <= p->max && (v < p->min || v > p->max)) {
             snprintf(err, errlen, "%s: %ld is out of range [%d, %d]", p->name, v, p->min, p->max);
             rc = GW_EINVAL;
-        } else {
+        } else if (write) {
             __atomic_store_n((int *)p->var, (int)v, __ATOMIC_RELAXED); /* read lock-free */
         }
         break;
@@ -92,7 +95,7 @@ int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errle
         if (b < 0) {
             snprintf(err, errlen, "%s: expected yes or no, got \"%s\"", p->name, value);
             rc = GW_EINVAL;
-        } else {
+        } else if (write) {
             __atomic_store_n((int *)p->var, b, __ATOMIC_RELAXED);
         }
         break;
@@ -100,13 +103,23 @@ int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errle
         if (strlen(value) >= p->size) {
             snprintf(err, errlen, "%s: longer than %zu characters", p->name, p->size - 1);
             rc = GW_EINVAL;
-        } else {
+        } else if (write) {
             strcpy(p->var, value);
         }
         break;
     }
     pthread_mutex_unlock(&gw_params_lock);
     return rc;
+}
+
+int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errlen)
+{
+    return gw_param_parse(p, value, err, errlen, 1);
+}
+
+int gw_param_check(const gw_param_t *p, const char *value, char *err, size_t errlen)
+{
+    return gw_param_parse(p, value, err, errlen, 0);
 }
 
 void gw_param_get(const gw_param_t *p, char *buf, size_t len)
@@ -173,4 +186,46 @@ void gw_params_foreach(void (*fn)(const gw_param_t *p, void *arg), void *arg)
     for (i = 0; i < gw_param_ntables; i++)
         for (p = gw_param_tables[i]; p->name; p++)
             fn(p, arg);
+}
+
+int gw_params_reload(const json_t *stored, json_t **report)
+{
+    json_t *applied = json_array(), *restart = json_array(), *unknown = json_array();
+    json_t *errors = json_array(), *v;
+    const char *name;
+    char err[256], cur[512];
+    const gw_param_t *p;
+
+    /* 1: every stored value is checked; one bad value changes nothing */
+    json_object_foreach((json_t *)stored, name, v) {
+        p = gw_param_find(name);
+        if (p == NULL || !json_is_string(v)) {
+            json_array_append_new(unknown, json_string(name));
+            continue;
+        }
+        if (gw_param_check(p, json_string_value(v), err, sizeof err) != 0)
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "name", name, "text", err));
+    }
+    /* 2: the runtime ones that differ take their stored value and hook */
+    if (json_array_size(errors) == 0) {
+        json_object_foreach((json_t *)stored, name, v) {
+            p = gw_param_find(name);
+            if (p == NULL || !json_is_string(v))
+                continue;
+            gw_param_get(p, cur, sizeof cur);
+            if (strcmp(cur, json_string_value(v)) == 0)
+                continue;
+            if (!(p->flags & GW_PARAM_RUNTIME)) {
+                json_array_append_new(restart, json_string(name));
+                continue;
+            }
+            gw_param_set(p, json_string_value(v), err, sizeof err);
+            gw_param_changed(p);
+            json_array_append_new(applied, json_string(name));
+        }
+    }
+    *report = json_pack("{s:o, s:o, s:o, s:o}", "applied", applied, "restart_needed", restart,
+                        "unknown", unknown, "errors", errors);
+    return *report != NULL && json_array_size(json_object_get(*report, "errors")) == 0 ? 0
+                                                                                    : GW_EINVAL;
 }

@@ -50,6 +50,15 @@ int gw_params_register(const gw_param_t *table);
 const gw_param_t *gw_param_find(const char *name);
 /* Set from text; on error writes a reason into err and returns GW_EINVAL. */
 int gw_param_set(const gw_param_t *p, const char *value, char *err, size_t errlen);
+/* Whether gw_param_set would take value, without setting it. */
+int gw_param_check(const gw_param_t *p, const char *value, char *err, size_t errlen);
+/* system.reload: the stored values ({name: text}, from the database)
+ * are all checked first; only when every one is valid do the runtime
+ * ones that differ take theirs (with their hooks).  *report (new
+ * reference): {applied, restart_needed, unknown, errors: [{name, text}]}.
+ * 0, or GW_EINVAL when something was invalid (then nothing changed). */
+struct json_t;
+int gw_params_reload(const struct json_t *stored, struct json_t **report);
 /* Current value as text into buf. */
 void gw_param_get(const gw_param_t *p, char *buf, size_t len);
 /* Register a hook table (static storage).  0 or GW_EFULL. */

@@ -404,7 +404,8 @@ void gw_route_query(rt_query_t *q, const gw_envelope_t *env, rt_tag_t *tags, siz
     memset(q, 0, sizeof *q);
     /* Every facet of the sender the surface knows (docs/routing.md,
      * "Source"); a rule matches on any one of those it lists.  api_key:
-     * no surface has keys yet. */
+     * the API token's name of a message the MI took from a token (its
+     * peer is the caller, "token:<name>"). */
     q->source.connector = env->source.connector;
     if (strcmp(adapter, "smpp") == 0) {
         /* a customer bind's connector is "account:<system_id>" */
@@ -416,6 +417,9 @@ void gw_route_query(rt_query_t *q, const gw_envelope_t *env, rt_tag_t *tags, siz
         q->source.values[RT_SRC_SIP_DOMAIN] = env->source.domain;
     } else if (strcmp(adapter, "amqp") == 0) {
         q->source.values[RT_SRC_AMQP_QUEUE] = env->source.peer;
+    } else if (strcmp(adapter, "mi") == 0 && env->source.peer != NULL &&
+               strncmp(env->source.peer, "token:", 6) == 0) {
+        q->source.values[RT_SRC_API_KEY] = env->source.peer + 6;
     }
     q->from = env->from;
     q->to = env->to;

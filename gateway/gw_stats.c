@@ -47,6 +47,17 @@ out_unlock:
     return s;
 }
 
+gw_stat_t *gw_stat_find(const char *name)
+{
+    int i, n = __atomic_load_n(&gw_stats_n, __ATOMIC_ACQUIRE);
+
+    /* entries below gw_stats_n are never changed once published */
+    for (i = 0; i < n; i++)
+        if (strcmp(gw_stats[i].name, name) == 0)
+            return &gw_stats[i];
+    return NULL;
+}
+
 void gw_stat_add(gw_stat_t *s, int64_t n)
 {
     __atomic_add_fetch(&s->value, n, __ATOMIC_RELAXED);

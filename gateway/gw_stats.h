@@ -23,6 +23,9 @@ typedef struct gw_stat {
  * Never fails after gw_stats_init; returns a pointer valid for the life of
  * the process. */
 gw_stat_t *gw_stat(const char *name, const char *help);
+/* The counter named name, or NULL when nobody registered it (a reader
+ * that must tell "absent" from "zero", e.g. the self-diagnosis). */
+gw_stat_t *gw_stat_find(const char *name);
 void gw_stat_add(gw_stat_t *s, int64_t n);
 void gw_stat_set(gw_stat_t *s, int64_t v);
 int64_t gw_stat_get(const gw_stat_t *s);

@@ -1,5 +1,5 @@
 # gateway/: the daemon's core (see ARCHITECTURE.md).
-JUNCTION_SRCS += gateway/gw_main.c gateway/gw_log.c gateway/gw_errors.c gateway/gw_queue.c \
+JUNCTION_SRCS += gateway/gw_main.c gateway/gw_auth.c gateway/gw_auth_mi.c gateway/gw_audit.c gateway/gw_log.c gateway/gw_errors.c gateway/gw_queue.c \
                  gateway/gw_envelope.c gateway/gw_jbuf.c gateway/gw_addr.c gateway/gw_delivery.c gateway/gw_param.c \
                  gateway/gw_config.c gateway/gw_stats.c gateway/gw_events.c gateway/gw_mi.c \
                  gateway/gw_mi_cmds.c gateway/gw_mi_sock.c gateway/gw_connectors.c gateway/gw_core.c \
@@ -7,4 +7,4 @@ JUNCTION_SRCS += gateway/gw_main.c gateway/gw_log.c gateway/gw_errors.c gateway/
                  gateway/gw_trace.c gateway/gw_trace_mi.c gateway/gw_route.c gateway/gw_route_mi.c \
                  gateway/gw_route_csv.c gateway/gw_report.c gateway/gw_report_sip.c gateway/gw_frag.c \
                  gateway/gw_query.c gateway/gw_cancel.c \
-                 gateway/gw_net.c gateway/gw_trusted.c
+                 gateway/gw_net.c gateway/gw_trusted.c gateway/gw_diag.c gateway/gw_diag_checks.c

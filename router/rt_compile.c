@@ -587,6 +587,8 @@ rt_set_t *rt_compile(const json_t *rules, const rt_compile_opts_t *opts, json_t 
         goto out_errors;
     if (rt_cc_index(s) != 0)
         goto out_nomem;
+    if ((s->hits = rt_arena_alloc(s, (s->nrules + 1) * sizeof *s->hits)) == NULL)
+        goto out_nomem;
     json_decref(cc.errors);
     s->owner = cc.opts->owner;
     s->release = cc.opts->release;

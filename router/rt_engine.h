@@ -9,6 +9,7 @@
  *                with the filter that failed (rt_explain.c)
  *   rt_set_current / rt_set_install   the running set, swapped without a
  *                lock on the reading side (rt_set.c)
+ *   rt_set_hits  how often each rule decided (the self-diagnosis)
  *
  * Ownership: a set is reference counted (rt_set_ref / rt_set_unref); the
  * decision's strings point into it.  Rate tables named by rules are looked
@@ -61,6 +62,21 @@ rt_set_t *rt_set_ref(rt_set_t *s);
 void rt_set_unref(rt_set_t *s); /* NULL is accepted */
 size_t rt_set_count(const rt_set_t *s); /* rules, enabled or not */
 size_t rt_set_live(void);               /* sets not yet freed (tests, diagnostics) */
+
+/* How often each rule of s decided since s was compiled (rt_decide only:
+ * dry runs do not count): fn(arg, r) for every rule in order, with the
+ * number of enabled rules after it.  Returns s's decisions (matched or
+ * not).  Any thread; the counts are relaxed atomics, so a count read
+ * while messages are routed may lag by a few. */
+typedef struct rt_rule_hits {
+    long long id;
+    const char *name;   /* NULL when the rule has none; points into s */
+    int enabled;
+    uint64_t hits;
+    size_t later;       /* enabled rules after this one */
+} rt_rule_hits_t;
+uint64_t rt_set_hits(const rt_set_t *s, void (*fn)(void *arg, const rt_rule_hits_t *r),
+                     void *arg);
 
 /* Decide q into *out (fully overwritten).  Returns out->kind.  Takes no
  * lock and allocates nothing (but the calling thread's PCRE2 match data,

@@ -128,6 +128,9 @@ struct rt_set {
     size_t nzones;
     pcre2_match_context *mctx; /* match/depth limits for every match */
     rt_arena_chunk_t *arena;
+    /* atomics, the only counters of a set: rt_decide's decisions per rule
+     * (rules' order) and, at [nrules], all of its decisions (rt_set_hits) */
+    uint64_t *hits;
     void *owner;           /* rt_compile_opts_t.owner: released when the set is freed */
     void (*release)(void *owner);
 };

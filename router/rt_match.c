@@ -464,6 +464,10 @@ rt_kind_t rt_decide(const rt_set_t *s, const rt_query_t *q, rt_decision_t *out)
             break;
         }
     }
+    /* what the self-diagnosis reads (rt_set_hits): one relaxed add each */
+    __atomic_add_fetch(&s->hits[s->nrules], 1, __ATOMIC_RELAXED);
+    if (hit != NULL)
+        __atomic_add_fetch(&s->hits[hit->order], 1, __ATOMIC_RELAXED);
     return rt_apply(s, hit, q, 0, out);
 }
 

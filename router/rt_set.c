@@ -156,6 +156,27 @@ size_t rt_set_count(const rt_set_t *s)
     return s != NULL ? s->nrules : 0;
 }
 
+uint64_t rt_set_hits(const rt_set_t *s, void (*fn)(void *arg, const rt_rule_hits_t *r),
+                     void *arg)
+{
+    size_t later = 0;
+
+    if (s == NULL)
+        return 0;
+    for (size_t i = 0; i < s->nrules; i++)
+        later += s->rules[i].enabled != 0;
+    for (size_t i = 0; fn != NULL && i < s->nrules; i++) {
+        const rt_crule_t *c = &s->rules[i];
+        rt_rule_hits_t r = { c->id, c->name, c->enabled,
+                             __atomic_load_n(&s->hits[i], __ATOMIC_RELAXED), 0 };
+
+        later -= c->enabled != 0;
+        r.later = later;
+        fn(arg, &r);
+    }
+    return __atomic_load_n(&s->hits[s->nrules], __ATOMIC_RELAXED);
+}
+
 size_t rt_set_live(void)
 {
     return __atomic_load_n(&rt_set_nlive, __ATOMIC_RELAXED);

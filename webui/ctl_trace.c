@@ -43,51 +43,6 @@ static double web_ctl_trace_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Call method with params (a new reference, taken over).  Returns 0 with
- * *result (a new reference), 1 with *code set for a JSON-RPC error (its
- * message printed unless quiet), 2 for a transport error (printed). */
-static int web_ctl_trace_rpc(const web_ctl_opts_t *o, const char *method, json_t *params,
-                             json_t **result, long long *code, int quiet)
-{
-    json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", 1, "method", method,
-                            "params", params ? params : json_object());
-    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL, *reply, err[512];
-    json_t *r, *e;
-    int rc = WEB_CTL_TRACE_NET;
-
-    *result = NULL;
-    *code = 0;
-    json_decref(req);
-    if (text == NULL) {
-        fprintf(stderr, "junctionctl: out of memory\n");
-        return WEB_CTL_TRACE_NET;
-    }
-    reply = o->url ? web_ctl_call_http(o->url, text, err, sizeof err)
-                   : web_ctl_call_socket(o->socket, text, err, sizeof err);
-    free(text);
-    if (reply == NULL) {
-        fprintf(stderr, "junctionctl: %s\n", err);
-        return WEB_CTL_TRACE_NET;
-    }
-    r = json_loads(reply, 0, NULL);
-    free(reply);
-    if (!json_is_object(r)) {
-        fprintf(stderr, "junctionctl: the reply is not a JSON-RPC object\n");
-    } else if ((e = json_object_get(r, "error")) != NULL) {
-        *code = (long long)json_integer_value(json_object_get(e, "code"));
-        if (!quiet)
-            fprintf(stderr, "junctionctl: error %lld: %s\n", *code,
-                    json_string_value(json_object_get(e, "message")) ?
-                        json_string_value(json_object_get(e, "message")) : "(no message)");
-        rc = WEB_CTL_TRACE_RPC;
-    } else {
-        *result = json_incref(json_object_get(r, "result"));
-        rc = WEB_CTL_TRACE_OK;
-    }
-    json_decref(r);
-    return rc;
-}
-
 /* One poll: print the records after *cursor, move it on, count them.
  * Returns 0, or the exit status to end with. */
 static int web_ctl_trace_poll(const web_ctl_opts_t *o, json_int_t id, json_int_t *cursor,
@@ -98,7 +53,7 @@ static int web_ctl_trace_poll(const web_ctl_opts_t *o, json_int_t id, json_int_t
     size_t i;
     int rc;
 
-    rc = web_ctl_trace_rpc(o, "trace.list", json_pack("{s:I, s:I}", "id", id, "after", *cursor),
+    rc = web_ctl_rpc(o, "trace.list", json_pack("{s:I, s:I}", "id", id, "after", *cursor),
                            &res, &code, 0);
     if (rc != 0)
         return rc;
@@ -135,7 +90,7 @@ int web_ctl_trace(const web_ctl_opts_t *o, json_t *params, long count, long seco
     long long code;
     int rc;
 
-    rc = web_ctl_trace_rpc(o, "trace.start", params, &res, &code, 0);
+    rc = web_ctl_rpc(o, "trace.start", params, &res, &code, 0);
     if (rc != 0)
         return rc;
     id = json_integer_value(json_object_get(res, "id"));
@@ -156,7 +111,7 @@ int web_ctl_trace(const web_ctl_opts_t *o, json_t *params, long count, long seco
     /* what happened up to now is shown before the trace ends */
     if (rc == 0 && (count <= 0 || printed < count))
         rc = web_ctl_trace_poll(o, id, &cursor, &printed, count);
-    if (web_ctl_trace_rpc(o, "trace.stop", json_pack("{s:I}", "id", id), &stopped, &code, 1) ==
+    if (web_ctl_rpc(o, "trace.stop", json_pack("{s:I}", "id", id), &stopped, &code, 1) ==
         0)
         fprintf(stderr, "junctionctl: trace %lld stopped after %ld record(s)\n", (long long)id,
                 printed);

@@ -5,6 +5,8 @@
  *               <area> <verb> [key=value ...]
  *   junctionctl [...] call METHOD ['JSON-PARAMS']
  *   junctionctl [...] trace key=value ... [--count N] [--seconds S]
+ *   junctionctl [...] users add NAME ROLE | users passwd NAME
+ *   junctionctl [...] diagnose
  *
  * "<area> <verb>" calls the method "area.verb" (an argument that already
  * holds a dot, "routes.list", is taken as the method).  Each key=value
@@ -21,8 +23,13 @@
  * "trace" followed by filters (or nothing but bounds) is the live trace
  * console of ctl_trace.c; "trace list", "trace stop id=1" stay plain calls.
  *
+ * "diagnose" is the self-diagnosis of ctl_diagnose.c.  Such commands, which
+ * junctionctl runs itself instead of as one plain call, are rows of
+ * web_ctl_cmds[].
+ *
  * Exit status: 0 with a result, 1 with a JSON-RPC error (printed to stderr
- * with its code), 2 for usage and connection errors.
+ * with its code), 2 for usage and connection errors; diagnose exits with
+ * its status instead (0 OK, 1 WARNING, 2 CRITICAL, 3 no answer).
  *
  * Thread: one; the program makes one request and exits (the trace console
  * polls until it ends).
@@ -44,10 +51,14 @@ static void web_ctl_usage(FILE *out)
           "                   <area> <verb> [key=value ...]\n"
           "       junctionctl [options] call METHOD ['JSON-PARAMS']\n"
           "       junctionctl [options] trace key=value ... [--count N] [--seconds S]\n"
+          "       junctionctl [options] users add NAME ROLE | users passwd NAME\n"
+          "                 (the password from the terminal, or the first line of stdin)\n"
+          "       junctionctl [options] diagnose\n"
           "\n"
           "Calls the JSON-RPC method area.verb of a running junction.\n"
           "  --socket PATH  MI UNIX socket (default $JUNCTION_MI_SOCKET or " WEB_CTL_DEFAULT_SOCKET ")\n"
-          "  --url URL      use HTTP POST /mi instead (loopback addresses only)\n"
+          "  --url URL      use HTTP POST /mi instead (loopback addresses only), with\n"
+          "                 the API token in $JUNCTION_TOKEN (tokens create name=x role=admin)\n"
           "  --json         print the raw JSON result\n"
           "  -h, --help     this text\n"
           "Values that parse as JSON keep their type (priority=10, enabled=false,\n"
@@ -59,7 +70,9 @@ static void web_ctl_usage(FILE *out)
           "  junctionctl call routes.delete '{\"id\": 3}'\n"
           "  junctionctl trace to=4915112345678   (filters: to, from, env_id, call_id,\n"
           "                                       connector, peer; Ctrl-C ends it)\n"
-          "Exit status: 0 ok, 1 the MI returned an error, 2 usage or connection error.\n",
+          "  junctionctl diagnose                 (per area and problem: cause and advice)\n"
+          "Exit status: 0 ok, 1 the MI returned an error, 2 usage or connection error;\n"
+          "diagnose: 0 OK, 1 WARNING, 2 CRITICAL, 3 no answer.\n",
           out);
 }
 
@@ -156,6 +169,32 @@ static int web_ctl_is_trace(int argc, char **argv)
     return strcmp(argv[0], "trace") == 0 &&
            (argc == 1 || strchr(argv[1], '=') != NULL || strncmp(argv[1], "--", 2) == 0);
 }
+
+/* `junctionctl diagnose`: words are what follows it (nothing). */
+static int web_ctl_diagnose_main(const web_ctl_opts_t *o, char **words, int n)
+{
+    (void)words;
+    if (n > 0) {
+        fprintf(stderr, "junctionctl: diagnose takes no arguments\n");
+        return 3; /* unknown: 2 would read as CRITICAL */
+    }
+    return web_ctl_diagnose(o);
+}
+
+/* Commands junctionctl runs itself instead of as one plain call. */
+typedef struct web_ctl_cmd {
+    const char *name;
+    /* 1 when argv (after the options) is this command; NULL: the first
+     * word is name */
+    int (*match)(int argc, char **argv);
+    /* words: what follows the name; returns the exit status */
+    int (*run)(const web_ctl_opts_t *o, char **words, int n);
+} web_ctl_cmd_t;
+
+static const web_ctl_cmd_t web_ctl_cmds[] = {
+    { "trace", web_ctl_is_trace, web_ctl_trace_main },
+    { "diagnose", NULL, web_ctl_diagnose_main },
+};
 
 /* The request text for argv after the options.  Returns malloc'd compact
  * JSON or NULL after printing why. */
@@ -290,14 +329,26 @@ int main(int argc, char **argv)
         if (o.socket == NULL || *o.socket == '\0')
             o.socket = WEB_CTL_DEFAULT_SOCKET;
     }
-    if (web_ctl_is_trace(argc - optind, argv + optind))
-        return web_ctl_trace_main(&o, argv + optind + 1, argc - optind - 1);
+    for (size_t i = 0; i < sizeof web_ctl_cmds / sizeof web_ctl_cmds[0]; i++) {
+        const web_ctl_cmd_t *cmd = &web_ctl_cmds[i];
+
+        if (cmd->match ? cmd->match(argc - optind, argv + optind)
+                       : strcmp(argv[optind], cmd->name) == 0)
+            return cmd->run(&o, argv + optind + 1, argc - optind - 1);
+    }
     /* routes test (or call routes.test) prints the explanation readably */
     o.explain = (argc - optind >= 2 && strcmp(argv[optind], "routes") == 0 &&
                  strcmp(argv[optind + 1], "test") == 0) ||
                 strcmp(argv[optind], "routes.test") == 0 ||
                 (argc - optind >= 2 && strcmp(argv[optind + 1], "routes.test") == 0);
-    req = web_ctl_request(argc - optind, argv + optind);
+    {
+        int uargc;
+        char **uargv;
+        int u = web_ctl_users_words(argc - optind, argv + optind, &uargc, &uargv);
+        if (u < 0)
+            return WEB_CTL_USAGE;
+        req = u > 0 ? web_ctl_request(uargc, uargv) : web_ctl_request(argc - optind, argv + optind);
+    }
     if (req == NULL)
         return WEB_CTL_USAGE;
     reply = o.url ? web_ctl_call_http(o.url, req, err, sizeof err)

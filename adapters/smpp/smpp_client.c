@@ -384,11 +384,12 @@ json_t *smpp_client_status(smpp_client_t *cl)
     snprintf(peer, sizeof(peer), "%s:%d", cl->host, cl->port);
     for (int i = 0; binds && i < cl->nbinds; i++)
         json_array_append_new(binds, smpp_bind_status(&cl->binds[i]));
-    st = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s, s:s, s:o*}", "state",
+    st = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:b, s:s, s:s, s:o*}", "state",
                    smpp_cl_state_names[smpp_client_state(cl)], "peer", peer, "system_id",
                    cl->system_id, "window", cl->window, "pending",
                    __atomic_load_n(&cl->npending, __ATOMIC_RELAXED), "inflight",
-                   __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED), "tls", cl->tls, "bind",
+                   __atomic_load_n(&cl->ninflight, __ATOMIC_RELAXED), "throttled",
+                   (json_int_t)__atomic_load_n(&cl->throttled, __ATOMIC_RELAXED), "tls", cl->tls, "bind",
                    cl->bind_cmd == 0 ? "pair" : smpp_bind_type_name(cl->bind_cmd),
                    "interface_version", cl->iface == 0x50 ? "5.0" : "3.4", "binds", binds);
     return st;
@@ -480,6 +481,7 @@ static void smpp_sub_done(smpp_client_t *cl, smpp_sub_t *sub, uint32_t status, c
         /* the SMSC asks us to slow down: hold the bind, resend it whole later */
         GW_INFO(SMPP_MOD, "connector %s: %s: status 0x%x, pausing %d ms", cl->name, d->env->id,
                 status, rule.delay_ms);
+        __atomic_add_fetch(&cl->throttled, 1, __ATOMIC_RELAXED);
         smpp_client_pause(cl, rule.delay_ms);
         gw_core_defer(d, (int)status, text, rule.delay_ms);
     } else if (rule.action == SMPP_ST_RETRY) {

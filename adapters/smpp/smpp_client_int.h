@@ -100,6 +100,7 @@ struct smpp_client {
     smpp_bind_t binds[SMPP_CL_MAX_BINDS + 1];
     /* atomics, read by conn_status on other threads */
     int closed, npending, ninflight;
+    uint64_t throttled;    /* submit_sm answers that asked us to slow down (pause) */
     /* SMPP thread */
     void *tls_ctx;         /* SSL_CTX, made at the first connect */
     int64_t pause_until;   /* a pause status holds every bind until then */

@@ -88,7 +88,8 @@ static void smpp_multi_offer(smpp_multi_t *m, int i, const uint8_t *pdu, size_t 
         (rc = smpp_env_validity(env, f.validity_period, gw_now_ms())) == 0 &&
         (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
          gw_env_set_str(&env->source.connector, conn_name, (size_t)-1) < 0 ||
-         gw_env_set_str(&env->source.peer, peer, (size_t)-1) < 0))
+         gw_env_set_str(&env->source.peer, peer, (size_t)-1) < 0 ||
+         gw_env_set_tag(env, "sender", conn_name) < 0)) /* who sent it */
         rc = GW_ENOMEM;
     if (rc == 0 && (t = calloc(1, sizeof(*t))) == NULL)
         rc = GW_ENOMEM;

@@ -433,7 +433,8 @@ static void smpp_server_submit_as(smpp_customer_t *cu, const smpp_hdr_t *h, cons
         rc = smpp_env_validity(env, f.validity_period, gw_now_ms());
     if (rc == 0 && (gw_env_set_str(&env->source.adapter, "smpp", (size_t)-1) < 0 ||
                     gw_env_set_str(&env->source.connector, cu->conn_name, (size_t)-1) < 0 ||
-                    gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0))
+                    gw_env_set_str(&env->source.peer, cu->sess->peer, (size_t)-1) < 0 ||
+                    gw_env_set_tag(env, "sender", cu->conn_name) < 0)) /* who sent it */
         rc = GW_ENOMEM;
     if (rc == 0 && smpp_server_part(cu, h, env, resp) == GW_EDECLINED)
         smpp_accept(cu->sess, env, h->seq, resp);

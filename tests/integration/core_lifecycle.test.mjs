@@ -34,7 +34,7 @@ test('an included file is read relative to the including one', () => {
 });
 
 test('on the embedded defaults it serves the page and answers junctionctl', async () => {
-  // `make run` starts exactly this: no file, no flags, state under ./var.
+  // `make run` starts this (and its HTTPS flags): no file, state under ./var.
   const dir = mkdtempSync(path.join(tmpdir(), 'junction-defaults-'));
   const proc = spawn(JUNCTION_BIN, [], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

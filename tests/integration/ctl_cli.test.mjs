@@ -21,7 +21,7 @@ after(async () => { if (j) await j.cleanup(); });
 // Run junctionctl; resolves to {code, stdout, stderr}.  Killed after 15 s.
 function ctl(args, env = {}) {
   return new Promise((resolve) => {
-    const e = { ...process.env, ...env };
+    const e = { ...process.env, JUNCTION_TOKEN: j.token, ...env };
     if (!('JUNCTION_MI_SOCKET' in env)) delete e.JUNCTION_MI_SOCKET;
     execFile(JUNCTIONCTL_BIN, args, { env: e, timeout: 15000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });

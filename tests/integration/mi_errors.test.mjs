@@ -89,7 +89,7 @@ test('notifications alone get 204 and an empty batch -32600', async () => {
 function post(headers, body = rpc('system.version', {})) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: j.ports.http, path: '/mi', method: 'POST',
-      headers: { 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      headers: { 'content-length': Buffer.byteLength(body), authorization: `Bearer ${j.token}`, ...headers } }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => resolve({ status: res.statusCode, text }));
@@ -172,13 +172,13 @@ test('a body over http.max_body gets 413; one under it is served', async () => {
 
 test('GET /metrics is Prometheus text', async () => {
   await j.mi('system.version');
-  const r = await fetch(`${base}/metrics`);
+  const r = await j.http('/metrics');
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
   const text = await r.text();
   assert.match(text, /^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|untyped)$/m);
   assert.match(text, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+-]+$/m);
-  const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+  const head = await j.http('/metrics', { method: 'HEAD' });
   assert.equal(head.status, 200);
 });
 
@@ -197,7 +197,7 @@ test('the UI assets are served with security headers; HEAD has no body', async (
   r = await fetch(`${base}/index.html`, { method: 'HEAD' });
   assert.equal(r.status, 200);
   assert.equal(await r.text(), '');
-  r = await fetch(`${base}/mi`, {
+  r = await j.http('/mi', {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: rpc('system.version', {}),
   });
   assert.equal(r.headers.get('content-type'), 'application/json');

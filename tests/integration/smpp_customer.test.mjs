@@ -181,6 +181,7 @@ test('a delivered submit_sm with registered_delivery=1 comes back as an appendix
   assert.equal(r.command_status, 0);
   const stored = await j.mi('messages.get', { id: r.message_id });
   assert.equal(stored.source_connector, 'account:acme', 'a customer submit comes from its account connector');
+  assert.match(JSON.stringify(stored), /"sender":"account:acme"/, 'the envelope names who sent it');
 
   const up = await upstreamSubmit(smsc, '447700900123');
   await waitStatus(j, r.message_id, 'submitted');

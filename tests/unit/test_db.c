@@ -120,14 +120,15 @@ static int test_update(gw_delivery_t *d, gw_status_t st, int want_receipt)
 static void test_migrations_create_schema_and_user_version(void **state)
 {
     test_db_t *t = *state;
-    assert_int_equal(db_schema_version(), 8);
+    assert_int_equal(db_schema_version(), 9);
     sqlite3 *raw = test_raw_open(t);
-    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 8);
+    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 9);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                        " AND name IN ('connectors', 'routes', 'messages',"
                                        " 'accounts', 'users', 'params', 'location', 'outbox',"
-                                       " 'rules', 'rates', 'parts', 'receipts_early', 'fragments')"),
-                     13);
+                                       " 'rules', 'rates', 'parts', 'receipts_early', 'fragments',"
+                                       " 'tokens', 'audit')"),
+                     15);
     sqlite3_close(raw);
 }
 
@@ -137,7 +138,7 @@ static void test_reopen_is_idempotent_and_keeps_rows(void **state)
     assert_int_equal(db_param_set("sip.port", "5070"), 0);
     db_close();
     assert_int_equal(db_open(t->path), 0);
-    assert_int_equal(db_schema_version(), 8);
+    assert_int_equal(db_schema_version(), 9);
     json_t *params = db_params_list();
     assert_string_equal(json_string_value(json_object_get(params, "sip.port")), "5070");
     json_decref(params);
@@ -405,11 +406,49 @@ static void test_account_password_verify(void **state)
     assert_int_equal(db_account_verify("nobody", "s3cret", NULL), GW_ENOTFOUND);
 
     assert_int_equal(db_users_count(), 0);
-    assert_int_equal(db_user_add("admin", "pw-admin", NULL), 0);
+    assert_int_equal(db_user_add("admin", "pw-admin", "admin", 1), 0);
+    assert_int_equal(db_user_add("admin", "pw-other", "viewer", 0), GW_EEXIST);
     assert_int_equal(db_users_count(), 1);
-    assert_int_equal(db_user_verify("admin", "pw-admin"), 0);
-    assert_int_equal(db_user_verify("admin", "pw-wrong"), GW_EINVAL);
-    assert_int_equal(db_user_verify("ghost", "pw-admin"), GW_ENOTFOUND);
+    json_t *u = NULL;
+    assert_int_equal(db_user_verify("admin", "pw-admin", &u), 0);
+    assert_string_equal(json_string_value(json_object_get(u, "role")), "admin");
+    assert_true(json_is_true(json_object_get(u, "must_change")));
+    assert_null(json_object_get(u, "password_hash"));
+    json_decref(u);
+    assert_int_equal(db_user_verify("admin", "pw-wrong", NULL), GW_EINVAL);
+    assert_int_equal(db_user_verify("ghost", "pw-admin", NULL), GW_ENOTFOUND);
+    assert_int_equal(db_user_passwd("admin", "pw-new", 0), 0);
+    assert_int_equal(db_user_verify("admin", "pw-admin", NULL), GW_EINVAL);
+    assert_int_equal(db_user_verify("admin", "pw-new", &u), 0);
+    assert_true(json_is_false(json_object_get(u, "must_change")));
+    json_decref(u);
+    assert_int_equal(db_user_passwd("ghost", "pw-new", 0), GW_ENOTFOUND);
+    assert_int_equal(db_users_admins(), 1);
+
+    /* tokens: found by their hash, listed without it */
+    assert_int_equal(db_token_add("ci", "ab12", "operator", 0, "admin"), 0);
+    assert_int_equal(db_token_add("ci", "cd34", "operator", 0, "admin"), GW_EEXIST);
+    assert_int_equal(db_token_find("ab12", &u), 0);
+    assert_string_equal(json_string_value(json_object_get(u, "name")), "ci");
+    assert_true(json_is_null(json_object_get(u, "expires_at")));
+    json_decref(u);
+    assert_int_equal(db_token_find("ffff", &u), GW_ENOTFOUND);
+    assert_int_equal(db_token_delete("ci"), 0);
+    assert_int_equal(db_token_find("ab12", &u), GW_ENOTFOUND);
+
+    /* audit: newest first, filtered by area */
+    assert_int_equal(db_audit_add("admin", "http", "routes.add", "{\"name\":\"a\"}", NULL,
+                                  "{\"id\":1}"), 0);
+    assert_int_equal(db_audit_add("ops", "socket", "params.set", NULL, "1", "2"), 0);
+    json_t *a = db_audit_list(10, 0, NULL, "routes");
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "who")), "admin");
+    json_decref(a);
+    a = db_audit_list(10, 0, NULL, NULL);
+    assert_int_equal(json_array_size(a), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "method")),
+                        "params.set");
+    json_decref(a);
     assert_int_equal(db_account_delete("cust1"), 0);
     assert_int_equal(db_account_delete("cust1"), GW_ENOTFOUND);
 }

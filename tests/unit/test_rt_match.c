@@ -830,6 +830,41 @@ static void test_match_path_allocates_nothing_after_the_first_decision(void **st
     rt_set_unref(run.s);
 }
 
+/* rt_set_hits: one count per decision and one per rule that decided;
+ * rt_decide_linear (the reference) and dry runs count nothing. */
+static uint64_t test_hits[3];
+static size_t test_later[3];
+static void test_collect_hits(void *arg, const rt_rule_hits_t *r)
+{
+    size_t *i = arg;
+    test_hits[*i] = r->hits;
+    test_later[(*i)++] = r->later;
+}
+
+static void test_hits_count_each_rule_and_every_decision(void **state)
+{
+    (void)state;
+    rt_set_t *s = rt_test_compile("[" R(1, 10, "'dst':{'prefix':'44'}", TO("uk")) ","
+                                  R(2, 20, "'dst':{'prefix':'49'}", TO("de")) ","
+                                  R(3, 30, "'dst':{'prefix':'33'}", TO("fr")) "]");
+    rt_query_t uk = rt_test_query("1", "447700900123"), none = rt_test_query("1", "1234");
+    rt_decision_t d;
+    size_t i = 0;
+
+    rt_decide(s, &uk, &d);
+    rt_decide(s, &uk, &d);
+    rt_decide(s, &none, &d);
+    rt_decide_linear(s, &uk, &d);
+    assert_int_equal(rt_set_hits(s, test_collect_hits, &i), 3);
+    assert_int_equal(i, 3);
+    assert_int_equal(test_hits[0], 2);
+    assert_int_equal(test_hits[1], 0);
+    assert_int_equal(test_hits[2], 0);
+    assert_int_equal(test_later[0], 2);
+    assert_int_equal(test_later[2], 0);
+    rt_set_unref(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -866,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_queue_routes_with_the_time_its_token_is_due),
         cmocka_unit_test(test_trie_agrees_with_linear_scan_on_random_rules),
         cmocka_unit_test(test_match_path_allocates_nothing_after_the_first_decision),
+        cmocka_unit_test(test_hits_count_each_rule_and_every_decision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
