@@ -13,8 +13,9 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-// Open the console of junction j at hash (e.g. '#/rules'), logged in as an
-// admin made for the test when the daemon has logins (j.addUser).  Returns
+// Open the console of junction j at hash (e.g. '#/rules'), logged in
+// through the form as an admin made for the test (opts.login false: not
+// logged in).  Returns
 // {ctx, page, errors, offSite, dir, base, shot(name), login(u, p), close()}.
 export async function openConsole(j, hash = '', name = 'webui', opts = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), `junction-${name}-`));
@@ -52,12 +53,9 @@ export async function openConsole(j, hash = '', name = 'webui', opts = {}) {
       assert.ok(statSync(p).size > 10000, `${file}.png is more than a blank page`);
       return p;
     },
-    // Log in through the page's form (a daemon without logins shows the
-    // console at once: nothing to do).  Waits for the console.
+    // Log in through the page's form; waits for the console.
     async login(user, password) {
-      const form = page.locator('#login-form');
-      await page.locator('#login-view:not([hidden]), #console:not([hidden])').first().waitFor({ timeout: 10000 });
-      if (!(await form.isVisible())) return;
+      await page.locator('#login-view').waitFor({ state: 'visible', timeout: 10000 });
       await page.fill('#login-user', user);
       await page.fill('#login-password', password);
       await page.click('#login-submit');
@@ -68,7 +66,7 @@ export async function openConsole(j, hash = '', name = 'webui', opts = {}) {
       if (!process.env.JUNCTION_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
-  if (opts.login !== false && j.addUser) {
+  if (opts.login !== false) {
     const user = `web-${name}`;
     const password = `pw-${name}-${process.pid}`;
     await j.addUser(user, 'admin', password);
