@@ -17,9 +17,10 @@
 // Roles: system.listMethods gives each method's least role (viewer <
 // operator < admin).  An element with data-method="routes.add" is disabled
 // (and titled with the reason) when the session's role is below it; pages
-// building rows call guard(el, method) for the same.  The server checks
-// every call anyway: this only spares the user buttons that would be
-// refused.
+// building rows call guard(el, method) for the same, and pages read with
+// miIf(), which does not ask for a method above the role.  The server
+// checks every call anyway: this only spares the user buttons that would
+// be refused (and the browser a logged 403).
 'use strict';
 
 let rpcSeq = 0;

@@ -10,7 +10,7 @@
 
   function unavailable(sec, title, e) {
     sec.replaceChildren(el('h2', { id: `${sec.id === 'diagnose' ? 'diag' : 'audit'}-title`, text: title }),
-      el('p', { class: notAvailable(e) ? 'muted not-available' : 'form-status error',
+      el('p', { class: notAvailable(e) ? 'muted not-available' : e.code === -32003 ? 'muted' : 'form-status error',
         text: notAvailable(e) ? 'not available on this server' : e.message }));
   }
 
