@@ -123,6 +123,21 @@ test('a rule dragged onto another takes its place (routes.reorder)', async (t) =
   await shot('routes', t);
 });
 
+test('the dry run shows the explanation routes.test gives', async (t) => {
+  await gotoTab(page, 'dryrun');
+  await page.fill('#dry-to', '34600000001');
+  await page.click('#dry-submit');
+  await page.locator('#dry-result:not([hidden])').waitFor({ timeout: 5000 });
+  const ex = await j.mi('routes.test', { to: '34600000001' });
+  assert.equal(ex.rule.name, 'second');
+  assert.ok(ex.considered.length >= 2, 'rules before it were considered');
+  assert.equal(await page.locator('#dry-decision').textContent(), ex.decision);
+  assert.match(await page.locator('#dry-rule').textContent(), new RegExp(`${ex.rule.id} ${ex.rule.name}`));
+  const earlier = await page.locator('#dry-considered li').evaluateAll((ls) => ls.map((l) => l.dataset.id));
+  assert.deepEqual(earlier, ex.considered.map((x) => String(x.id)), 'each earlier rule with its failing filter');
+  await shot('dryrun', t);
+});
+
 test('a message injected through the MI is found by its number and shows its history', async (t) => {
   const { id } = await j.mi('messages.inject', { from: '4930555', to: '447700900123', body: 'find me' });
   await gotoTab(page, 'messages');
@@ -265,7 +280,7 @@ test('every page is reached from the keyboard with a visible focus', async () =>
 });
 
 test('the console logged no script errors and loaded nothing from elsewhere', () => {
-  assert.ok(shots.length >= 10, `a screenshot of each page (${shots.length})`);
+  assert.ok(shots.length >= 12, `a screenshot of each page (${shots.length})`);
   assert.deepEqual(c.errors, []);
   assert.deepEqual(c.offSite, []);
 });
