@@ -130,7 +130,7 @@ test('the dry run shows the explanation routes.test gives', async (t) => {
   await page.locator('#dry-result:not([hidden])').waitFor({ timeout: 5000 });
   const ex = await j.mi('routes.test', { to: '34600000001' });
   assert.equal(ex.rule.name, 'second');
-  assert.ok(ex.considered.length >= 2, 'rules before it were considered');
+  assert.ok(ex.considered.length >= 1, 'a rule before it was considered');
   assert.equal(await page.locator('#dry-decision').textContent(), ex.decision);
   assert.match(await page.locator('#dry-rule').textContent(), new RegExp(`${ex.rule.id} ${ex.rule.name}`));
   const earlier = await page.locator('#dry-considered li').evaluateAll((ls) => ls.map((l) => l.dataset.id));
