@@ -180,10 +180,17 @@
 
   const upState = (s) => ['up', 'bound', 'connected', 'open', 'ready', 'running', 'listening'].includes(String(s || '').toLowerCase());
 
+  // routes.list can be large (thousands of rules): read for its count only
+  // every RULES_EVERY polls.
+  const RULES_EVERY = 20;
+  let polls = 0;
+
   async function refresh() {
     let replies;
+    const calls = [['stats.get'], ['queues.list'], ['connectors.list'], ['system.uptime']];
+    if (polls++ % RULES_EVERY === 0) calls.push(['routes.list']);
     try {
-      replies = await miBatch([['stats.get'], ['queues.list'], ['connectors.list'], ['system.uptime'], ['routes.list']]);
+      replies = await miBatch(calls);
     } catch (e) {
       setLink(false, 'disconnected');
       banner(errText(e));
@@ -202,7 +209,7 @@
       $('dash-conn-up').textContent = String(conns.result.filter((c) => c.status && upState(c.status.state)).length);
       $('dash-conn-total').textContent = `of ${conns.result.length} configured`;
     }
-    if (routes.result) $('dash-routes').textContent = String(routes.result.length);
+    if (routes && routes.result) $('dash-routes').textContent = String(routes.result.length);
     if (stats.result && conns.result) sample(stats.result.counters || {}, conns.result, queues.result || []);
   }
 
@@ -218,6 +225,7 @@
       banner(errText(e));
     }
     prev = null; // a gap while the page was away is no rate
+    polls = 0;
     await every(POLL_MS, refresh);
   }
 
