@@ -259,6 +259,13 @@ test('users and tokens, rate tables, diagnose and audit pages show what the MI h
     assert.ok(shown.every((id) => ids.has(id)), 'every row is an audit.list entry');
     const added = page.locator('#audit-table tbody tr', { hasText: 'users.add' }).first();
     await added.waitFor({ timeout: 5000 });
+    // Filtered by area: only the routes.* changes, as audit.list gives them.
+    await page.fill('#au-method', 'routes');
+    await page.click('#au-search');
+    const want = (await j.mi('audit.list', { method: 'routes', limit: 100 })).map((a) => String(a.id));
+    await waitFor(async () => JSON.stringify(await page.locator('#audit-table tbody tr[data-id]')
+      .evaluateAll((rs) => rs.map((r) => r.dataset.id))) === JSON.stringify(want), 5000, 'the routes changes');
+    assert.ok(want.length >= 4, 'the routes added and reordered');
   }
   await shot('audit', t);
 });

@@ -53,25 +53,46 @@
       el('td', { text: a.via || '' }), el('td', { class: 'mono', text: a.method || '' }), el('td', {}, change));
   }
 
-  async function audit() {
+  const AUDIT_PAGE = 100;
+  let auditRows = [];
+
+  // The audit log with its filters (who, method or area); "Older" pages
+  // back from the last id shown (audit.list's before).
+  async function audit(more) {
     const sec = $('audit');
+    const params = { limit: AUDIT_PAGE };
+    if (!more) auditRows = [];
+    else if (auditRows.length) params.before = auditRows[auditRows.length - 1].id;
+    if ($('au-who') && $('au-who').value.trim()) params.who = $('au-who').value.trim();
+    if ($('au-method') && $('au-method').value.trim()) params.method = $('au-method').value.trim();
     let list;
     try {
-      list = await miIf('audit.list', { limit: 200 });
+      list = await miIf('audit.list', params);
     } catch (e) {
       unavailable(sec, 'Audit log', e);
       return;
     }
-    const table = el('table', { class: 'grid', id: 'audit-table' },
-      el('thead', {}, el('tr', {}, ...['Time', 'Who', 'Via', 'Method', 'Change'].map((h) => el('th', { text: h })))),
-      el('tbody', {}));
-    fillBody(table, list.map(auditRow), 5, 'no changes recorded');
-    sec.replaceChildren(
-      el('div', { class: 'section-head' }, el('h2', { id: 'audit-title', text: 'Audit log' }),
-        el('button', { type: 'button', id: 'audit-refresh', class: 'ghost', text: 'Refresh', onclick: audit })),
-      el('p', { class: 'muted small', text: 'The latest 200 changes, newest first.' }), table);
+    auditRows = auditRows.concat(list);
+    if (!$('audit-table')) {
+      sec.replaceChildren(
+        el('div', { class: 'section-head' }, el('h2', { id: 'audit-title', text: 'Audit log' }),
+          el('button', { type: 'button', id: 'audit-refresh', class: 'ghost', text: 'Refresh', onclick: () => audit(false) })),
+        el('form', { id: 'audit-form', class: 'search', autocomplete: 'off' },
+          el('div', { class: 'fields' },
+            el('label', {}, 'Who', el('input', { id: 'au-who', placeholder: 'olga, token:ci' })),
+            el('label', {}, 'Method or area', el('input', { id: 'au-method', placeholder: 'routes, params.set' }))),
+          el('div', { class: 'form-actions' }, el('button', { type: 'submit', id: 'au-search', text: 'Filter' }))),
+        el('p', { class: 'muted small', text: 'Every change, newest first, with the configuration before and after.' }),
+        el('table', { class: 'grid', id: 'audit-table' },
+          el('thead', {}, el('tr', {}, ...['Time', 'Who', 'Via', 'Method', 'Change'].map((h) => el('th', { text: h })))),
+          el('tbody', {})),
+        el('div', { class: 'form-actions' }, el('button', { type: 'button', id: 'audit-older', class: 'ghost', text: 'Older', onclick: () => audit(true) })));
+      $('audit-form').addEventListener('submit', (ev) => { ev.preventDefault(); audit(false); });
+    }
+    fillBody($('audit-table'), auditRows.map(auditRow), 5, 'no changes recorded');
+    $('audit-older').hidden = list.length < AUDIT_PAGE;
   }
 
   consolePage('diagnose', { enter: diagnose });
-  consolePage('audit', { enter: audit });
+  consolePage('audit', { enter: () => audit(false) });
 })();
