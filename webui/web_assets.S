@@ -32,5 +32,7 @@ WEB_ASSET(web_asset_page_accounts_js, "webui/static/page_accounts.js")
 WEB_ASSET(web_asset_page_users_js, "webui/static/page_users.js")
 WEB_ASSET(web_asset_page_system_js, "webui/static/page_system.js")
 WEB_ASSET(web_asset_page_rule_form_js, "webui/static/page_rule_form.js")
+WEB_ASSET(web_asset_page_dryrun_js, "webui/static/page_dryrun.js")
+WEB_ASSET(web_asset_page_rates_js, "webui/static/page_rates.js")
 
     .section .note.GNU-stack,"",@progbits

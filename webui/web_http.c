@@ -108,6 +108,8 @@ extern const char web_asset_page_accounts_js[], web_asset_page_accounts_js_end[]
 extern const char web_asset_page_users_js[], web_asset_page_users_js_end[];
 extern const char web_asset_page_system_js[], web_asset_page_system_js_end[];
 extern const char web_asset_page_rule_form_js[], web_asset_page_rule_form_js_end[];
+extern const char web_asset_page_dryrun_js[], web_asset_page_dryrun_js_end[];
+extern const char web_asset_page_rates_js[], web_asset_page_rates_js_end[];
 
 typedef struct web_asset {
     const char *path;
@@ -134,6 +136,8 @@ static const web_asset_t web_assets[] = {
     WEB_PAGE_JS(page_users),
     WEB_PAGE_JS(page_system),
     WEB_PAGE_JS(page_rule_form),
+    WEB_PAGE_JS(page_dryrun),
+    WEB_PAGE_JS(page_rates),
 #undef WEB_PAGE_JS
 };
 
