@@ -101,6 +101,17 @@ test('the connectors page lists exactly connectors.list and adds, disables and u
   const added = (await j.mi('connectors.list')).find((x) => x.name === 'pbx9');
   assert.equal(added.conf.uri, `sip:127.0.0.1:${port}`);
 
+  // Edit: the form takes the connector's conf; saving restarts it with the new one.
+  const port2 = await freePort();
+  await page.click('#conn-table tr[data-name="pbx9"] button.edit');
+  assert.equal(JSON.parse(await page.inputValue('#cf-conf')).uri, `sip:127.0.0.1:${port}`);
+  assert.equal(await page.locator('#cf-name').getAttribute('readonly'), '');
+  await page.fill('#cf-conf', JSON.stringify({ uri: `sip:127.0.0.1:${port2}` }));
+  await page.click('#cf-save');
+  await waitFor(async () => (await j.mi('connectors.list')).find((x) => x.name === 'pbx9').conf.uri === `sip:127.0.0.1:${port2}`,
+    5000, 'pbx9 edited');
+  await page.click('#cf-new');
+
   await page.click('#conn-table tr[data-name="pbx9"] button.toggle');
   await waitFor(async () => (await j.mi('connectors.list')).find((x) => x.name === 'pbx9').enabled === false, 5000, 'pbx9 disabled');
   await page.locator('#conn-table tr[data-name="pbx9"] td.enabled', { hasText: 'no' }).waitFor({ timeout: 5000 });
@@ -120,6 +131,10 @@ test('a rule dragged onto another takes its place (routes.reorder)', async (t) =
   await row('uk').dragTo(row('first'));
   await waitFor(async () => (await j.mi('routes.list')).map((r) => r.name).join() === 'uk,first,second,mt-de', 5000, 'uk first');
   await waitFor(async () => (await page.locator('#rules-table tbody tr').first().getAttribute('data-name')) === 'uk', 5000, 'uk row first');
+  // The same from the keyboard: focus "move down" on uk and press Enter.
+  await row('uk').locator('button.move-down').focus();
+  await page.keyboard.press('Enter');
+  await waitFor(async () => (await j.mi('routes.list')).map((r) => r.name).join() === 'first,uk,second,mt-de', 5000, 'uk second');
   await shot('routes', t);
 });
 
