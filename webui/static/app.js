@@ -40,8 +40,8 @@ class MiError extends Error {
   }
 }
 
-// The session: null until /session answered; {user, role, must_change,
-// csrf, auth} after (auth false when the daemon has no login at all).
+// The session: null until /session or /login answered; {user, role,
+// must_change, csrf} after.
 let session = null;
 let methodRoles = new Map();
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
@@ -55,7 +55,7 @@ async function post(payload) {
   } catch (e) {
     throw new MiError(`cannot reach junction (${e.message})`);
   }
-  if (res.status === 401 && session && session.auth) {
+  if (res.status === 401 && session) {
     // The session ended (expired, or logged out elsewhere): back to the login.
     showLogin('Your session ended: log in again.');
     throw new MiError('not logged in', -32001);
@@ -314,11 +314,12 @@ function showView(which) {
 }
 
 function showLogin(message) {
-  if (current && pages.get(current).leave) pages.get(current).leave();
+  const was = current;
+  session = null; // first: a call the page's leave() makes cannot come back here
+  current = null;
   for (const t of pageTimers) clearInterval(t);
   pageTimers = [];
-  current = null;
-  session = null;
+  if (was && pages.get(was).leave) pages.get(was).leave();
   showView('login');
   setStatus('login-status', message || '', !!message);
   $('login-user').focus();
@@ -332,17 +333,15 @@ async function getSession() {
     return { error: `cannot reach junction (${e.message})` };
   }
   if (res.status === 401) return null;
-  // A daemon without logins (no /session route) trusts whoever reaches it.
-  if (res.status === 404) return { user: null, role: 'admin', must_change: false, csrf: null, auth: false };
   if (!res.ok) return { error: `HTTP ${res.status} from /session` };
-  return { ...(await res.json()), auth: true };
+  return res.json();
 }
 
 async function enterSession(s) {
   session = s;
-  $('hdr-user').textContent = s.auth ? `${s.user} (${s.role})` : 'no login required';
+  $('hdr-user').textContent = `${s.user} (${s.role})`;
   $('hdr-user').dataset.role = s.role;
-  $('logout').hidden = !s.auth;
+  $('logout').hidden = false;
   if (s.must_change) {
     $('pw-title').textContent = 'Choose a new password';
     $('pw-note').hidden = false;
@@ -377,7 +376,7 @@ async function login(ev) {
     const body = await res.json().catch(() => ({}));
     if (res.ok) {
       $('login-password').value = '';
-      await enterSession({ ...body, auth: true });
+      await enterSession(body);
       return;
     }
     if (res.status === 429) {
