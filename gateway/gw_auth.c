@@ -209,13 +209,15 @@ static void gw_auth_fill_caller(gw_mi_caller_t *c, const gw_auth_info_t *info)
     c->must_change = info->must_change;
 }
 
-int gw_auth_login(const char *user, const char *password, const char *addr, char *sid,
-                  gw_auth_info_t *info, int *retry_after_s)
+/* The backoff, the password check and its bookkeeping: 0 with *info
+ * (csrf empty), GW_EINVAL, GW_EAGAIN with *retry_after_s, GW_ESTORE. */
+static int gw_auth_verify(const char *user, const char *password, const char *addr,
+                          gw_auth_info_t *info, int *retry_after_s)
 {
     char ukey[96], akey[96];
     json_t *row = NULL;
     int64_t now = gw_now_ms();
-    int wait, rc, role;
+    int wait, rc, role = -1;
 
     *retry_after_s = 0;
     snprintf(ukey, sizeof ukey, "u:%s", user != NULL ? user : "");
@@ -244,24 +246,48 @@ int gw_auth_login(const char *user, const char *password, const char *addr, char
     } else if (rc == 0) {
         gw_auth_backoff_clear(ukey);
         gw_auth_backoff_clear(akey);
+    }
+    pthread_mutex_unlock(&gw_auth_lock);
+    if (rc == 0) {
         memset(info, 0, sizeof *info);
         snprintf(info->user, sizeof info->user, "%s", user);
         info->role = role;
         info->must_change = json_is_true(json_object_get(row, "must_change"));
-        gw_auth_random_hex(info->csrf, GW_AUTH_CSRF_LEN / 2);
-        gw_auth_session_open(info, sid, now);
-    }
-    pthread_mutex_unlock(&gw_auth_lock);
-    json_decref(row);
-    if (rc == 0) {
-        db_user_touch_login(user);
-        GW_INFO("auth", "login of '%s' (%s) from %s", user, gw_role_name(info->role),
-                addr != NULL ? addr : "?");
     } else if (rc == GW_EINVAL) {
         GW_INFO("auth", "login of '%s' from %s refused: wrong name or password",
                 user != NULL ? user : "", addr != NULL ? addr : "?");
     }
+    json_decref(row);
     return rc;
+}
+
+int gw_auth_login(const char *user, const char *password, const char *addr, char *sid,
+                  gw_auth_info_t *info, int *retry_after_s)
+{
+    int rc = gw_auth_verify(user, password, addr, info, retry_after_s);
+
+    if (rc != 0)
+        return rc;
+    gw_auth_random_hex(info->csrf, GW_AUTH_CSRF_LEN / 2);
+    pthread_mutex_lock(&gw_auth_lock);
+    gw_auth_session_open(info, sid, gw_now_ms());
+    pthread_mutex_unlock(&gw_auth_lock);
+    db_user_touch_login(user);
+    GW_INFO("auth", "login of '%s' (%s) from %s", user, gw_role_name(info->role),
+            addr != NULL ? addr : "?");
+    return 0;
+}
+
+int gw_auth_password(const char *user, const char *password, const char *addr,
+                     gw_mi_caller_t *caller, int *retry_after_s)
+{
+    gw_auth_info_t info;
+    int rc = gw_auth_verify(user, password, addr, &info, retry_after_s);
+
+    if (rc != 0)
+        return rc;
+    gw_auth_fill_caller(caller, &info);
+    return 0;
 }
 
 int gw_auth_session(const char *sid, int touch, gw_mi_caller_t *caller, gw_auth_info_t *info)

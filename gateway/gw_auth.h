@@ -50,6 +50,12 @@ int gw_auth_role_parse(const char *s);
 int gw_auth_login(const char *user, const char *password, const char *addr, char *sid,
                   gw_auth_info_t *info, int *retry_after_s);
 
+/* A user name and password without a session (Kannel's sendsms): the
+ * same backoff and check as gw_auth_login, the user into *caller.  0,
+ * GW_EINVAL, GW_EAGAIN with *retry_after_s, GW_ESTORE.  Slow: a worker. */
+int gw_auth_password(const char *user, const char *password, const char *addr,
+                     gw_mi_caller_t *caller, int *retry_after_s);
+
 /* The live session sid into *caller and *info (each when not NULL),
  * extending its idle time when touch (a call, not a look: GET /session
  * does not keep a session alive).  0 or GW_ENOTFOUND (unknown, expired). */

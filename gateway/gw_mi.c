@@ -308,6 +308,24 @@ static json_t *gw_mi_handle_one(json_t *req, const gw_mi_caller_t *caller, unsig
     return resp;
 }
 
+json_t *gw_mi_call_as(const char *method, json_t *params, const gw_mi_caller_t *caller,
+                      unsigned *status)
+{
+    json_t *req = json_pack("{s:s, s:s, s:O, s:i}", "jsonrpc", "2.0", "method", method, "params",
+                            params ? params : json_null(), "id", 1);
+    json_t *resp;
+
+    if (req == NULL)
+        return NULL;
+    if (params == NULL)
+        json_object_del(req, "params");
+    if (status != NULL)
+        *status = 200;
+    resp = gw_mi_handle_one(req, caller, status);
+    json_decref(req);
+    return resp;
+}
+
 json_t *gw_mi_call(const char *method, json_t *params)
 {
     json_t *req = json_pack("{s:s, s:s, s:O, s:i}", "jsonrpc", "2.0", "method", method, "params",

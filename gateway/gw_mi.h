@@ -117,6 +117,12 @@ char *gw_mi_handle_text(const char *text, size_t len);
  * to the full JSON-RPC response object. */
 json_t *gw_mi_call(const char *method, json_t *params);
 
+/* Call one method for caller (the HTTP send API): the full JSON-RPC
+ * response object (new reference; NULL when out of memory), *status as
+ * for gw_mi_handle_text_as. */
+json_t *gw_mi_call_as(const char *method, json_t *params, const gw_mi_caller_t *caller,
+                      unsigned *status);
+
 /* Register the gateway's own commands (gw_mi_cmds.c). Main thread. */
 int gw_mi_cmds_init(void);
 

@@ -287,6 +287,60 @@ static int gw_mi_set_addrs(gw_envelope_t *env, const char *from, const char *to,
     return 0;
 }
 
+/* The optional members of messages.inject as the envelope's tags:
+ * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2").
+ * 0, or -1 with the error written. */
+static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *tags = json_object_get(params, "tags"), *v;
+    const char *key, *ref = gw_mi_opt_str(params, "client_ref", NULL);
+    const char *coding = gw_mi_opt_str(params, "coding", NULL);
+    long long validity = gw_mi_opt_int(params, "validity_s", 0);
+    char num[24];
+
+    if (tags != NULL && !json_is_object(tags)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "tags must be an object of strings");
+        return -1;
+    }
+    json_object_foreach(tags, key, v) {
+        if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
+            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0) {
+            gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                        "tag '%s': keys of 1-64 characters (not sender) with string values of "
+                        "at most 256", key);
+            return -1;
+        }
+        if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
+            goto nomem;
+    }
+    if (validity < 0 || validity > 30 * 86400) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "validity_s must be 1..2592000 (30 days)");
+        return -1;
+    }
+    if (validity > 0) {
+        env->expires_at = gw_now_ms() + validity * 1000; /* as an SMPP validity_period */
+        snprintf(num, sizeof num, "%lld", validity);
+        if (gw_env_set_tag(env, "validity_s", num) < 0)
+            goto nomem;
+    }
+    if (ref != NULL && (strlen(ref) == 0 || strlen(ref) > 64)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "client_ref must have 1-64 characters");
+        return -1;
+    }
+    if (ref != NULL && gw_env_set_tag(env, "client_ref", ref) < 0)
+        goto nomem;
+    if (coding != NULL && strcmp(coding, "gsm") != 0 && strcmp(coding, "ucs2") != 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "coding must be gsm or ucs2");
+        return -1;
+    }
+    if (coding != NULL && strcmp(coding, "ucs2") == 0 && gw_env_set_tag(env, "coding", "ucs2") < 0)
+        goto nomem;
+    return 0;
+nomem:
+    gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+    return -1;
+}
+
 static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
 {
     const char *from = gw_mi_str(params, "from", r);
@@ -330,6 +384,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
             goto out_unref;
         }
     }
+    if (gw_mi_inject_options(env, params, r) != 0)
+        goto out_unref;
     /* the names the router gives now, for the answer (the accept routes
      * the same way unless the table changes in between) */
     if (gw_core_dry_run(env, &target, &rule) != 0)
@@ -534,7 +590,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "connectors.update", gw_mi_connectors_update, "name, conf?, enabled?",
       "change a connector; it restarts at once", GW_ROLE_OPERATOR, 0 },
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once", GW_ROLE_OPERATOR, 0 },
-    { "messages.inject", gw_mi_messages_inject, "from, to, body, source?, registered_delivery?",
+    { "messages.inject", gw_mi_messages_inject,
+      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",

@@ -10,6 +10,8 @@
  *                            (a JSON-RPC error is still HTTP 200), a
  *                            notification gets 204.  Other methods: 405.
  *   POST /login, /logout, GET /session   web_auth.c (no credentials needed).
+ *   POST /api/v1/messages, GET /api/v1/messages/{id}, GET /cgi-bin/sendsms
+ *                            the send API, web_api.c.
  *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4,
  *                            for a Bearer token or a session (viewer).
  *   GET  / /index.html /app.js /routing.js /page_*.js /app.css   the embedded
@@ -144,7 +146,7 @@ static const web_asset_t web_assets[] = {
 /* One POST /mi in progress: the body read so far.  Owned by the
  * connection (*con_cls), freed by web_on_completed. */
 /* The POST routes that read a body. */
-enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT };
+enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT, WEB_ROUTE_API_SEND };
 
 typedef struct web_req {
     int route;        /* WEB_ROUTE_* */
@@ -278,6 +280,8 @@ static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req
         return web_auth_login(conn, req->body, req->len);
     if (req->route == WEB_ROUTE_LOGOUT)
         return web_auth_logout(conn);
+    if (req->route == WEB_ROUTE_API_SEND)
+        return web_api_send(conn, req->body, req->len);
     refused = web_auth_caller(conn, &caller, &why);
     if (refused != 0) {
         GW_INFO("web", "POST /mi refused (%u): %s", refused, why);
@@ -333,6 +337,17 @@ static unsigned web_mi_guard(struct MHD_Connection *conn)
     return 0;
 }
 
+/* Content-Type: application/json, or 415. */
+static unsigned web_json_guard(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+
+    return ct == NULL || strncasecmp(ct, "application/json", 16) != 0
+               ? MHD_HTTP_UNSUPPORTED_MEDIA_TYPE
+               : 0;
+}
+
 /* POST /mi, called once per request phase by libmicrohttpd: first with
  * *con_cls NULL (headers only), then once per body chunk, then with
  * *upload_data_size 0 to answer. */
@@ -348,7 +363,9 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, int route, const char
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                               "405 use POST for /mi, /login and /logout\n", "POST");
-        refused = web_mi_guard(conn);
+        /* the send API takes Bearer tokens only (web_api.c): a browser
+         * cannot attach one, so only the content type is checked */
+        refused = route == WEB_ROUTE_API_SEND ? web_json_guard(conn) : web_mi_guard(conn);
         if (refused == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
             return web_rpc_error(conn, refused, GW_MI_INVALID_REQUEST,
                                  "POST takes Content-Type: application/json");
@@ -426,6 +443,21 @@ static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
         return web_mi(conn, WEB_ROUTE_LOGIN, method, upload_data, upload_data_size, con_cls);
     if (strcmp(url, "/logout") == 0)
         return web_mi(conn, WEB_ROUTE_LOGOUT, method, upload_data, upload_data_size, con_cls);
+    if (strcmp(url, "/api/v1/messages") == 0)
+        return web_mi(conn, WEB_ROUTE_API_SEND, method, upload_data, upload_data_size, con_cls);
+    if (strncmp(url, "/api/v1/messages/", 17) == 0 && url[17] != '\0' &&
+        strchr(url + 17, '/') == NULL) {
+        if (!is_get)
+            return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
+                              "GET, HEAD");
+        return web_api_get(conn, url + 17);
+    }
+    if (strcmp(url, "/cgi-bin/sendsms") == 0) {
+        if (!is_get)
+            return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
+                              "GET, HEAD");
+        return web_api_sendsms(conn);
+    }
     if (strcmp(url, "/session") == 0) {
         if (!is_get)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,

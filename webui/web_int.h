@@ -5,6 +5,7 @@
  *               /metrics, the embedded assets
  *   web_auth.c  /login, /logout, /session and who a request comes from
  *               (a session cookie with its CSRF token, or a Bearer token)
+ *   web_api.c   the HTTP send API and Kannel's sendsms
  *
  * Threads: libmicrohttpd's pool threads.
  */
@@ -37,10 +38,19 @@ enum MHD_Result web_rpc_error(struct MHD_Connection *conn, unsigned status, int 
  * CSRF token) and *why set to a static text. */
 unsigned web_auth_caller(struct MHD_Connection *conn, gw_mi_caller_t *caller, const char **why);
 
+/* The client's address as text (the login backoff's key). */
+void web_auth_addr(struct MHD_Connection *conn, char *out, size_t len);
+
 /* POST /login with its whole body; POST /logout; GET /session. */
 enum MHD_Result web_auth_login(struct MHD_Connection *conn, const char *body, size_t len);
 enum MHD_Result web_auth_logout(struct MHD_Connection *conn);
 enum MHD_Result web_auth_session(struct MHD_Connection *conn);
+
+/* The send API (web_api.c): POST /api/v1/messages with its whole body,
+ * GET /api/v1/messages/{id}, Kannel's GET /cgi-bin/sendsms. */
+enum MHD_Result web_api_send(struct MHD_Connection *conn, const char *body, size_t len);
+enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id);
+enum MHD_Result web_api_sendsms(struct MHD_Connection *conn);
 
 /* web_conn_is_tls (web.h, web_tls.c): the cookie's Secure flag. */
 

@@ -247,6 +247,7 @@ typedef struct sip_item {
     char *txn_key;
     char to_tag[17];
     int rc;
+    int64_t rx_us;           /* when the MESSAGE came (gw_stats_now_us) */
     /* SEND */
     sip_conn_t *conn;
     gw_delivery_t *dlv;  /* owned */
@@ -280,6 +281,9 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
 /* A REPLY item popped on w's thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it);
 extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
+/* MESSAGE in -> its answer after the commit (sip_stats_init registers it;
+ * not in sip_stats, whose members sip.stats reads as counters) */
+extern gw_hist_t *sip_uas_answer_hist;
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 struct gw_connector;

@@ -51,6 +51,7 @@ static void sip_stats_init(void)
     sip_stats.rx_message = gw_stat("sip.rx_message", "SIP MESSAGE requests received (new)");
     sip_stats.rx_retrans = gw_stat("sip.rx_retrans", "retransmitted requests absorbed");
     sip_stats.tx_202 = gw_stat("sip.tx_202", "202 Accepted sent");
+    sip_uas_answer_hist = gw_hist("sip.message_answer_seconds", "time from a SIP MESSAGE received to its 202 or 503 sent after the store's commit");
     sip_stats.tx_2xx = gw_stat("sip.tx_2xx", "2xx responses sent");
     sip_stats.tx_4xx = gw_stat("sip.tx_4xx", "4xx responses sent");
     sip_stats.tx_5xx = gw_stat("sip.tx_5xx", "5xx responses sent");
@@ -60,7 +61,7 @@ static void sip_stats_init(void)
     sip_stats.uac_2xx = gw_stat("sip.uac_2xx", "outbound MESSAGE answered 2xx");
     sip_stats.uac_failed = gw_stat("sip.uac_failed", "outbound MESSAGE failed for good");
     sip_stats.uac_retry = gw_stat("sip.uac_retry", "outbound MESSAGE to retry (5xx, timeout)");
-    sip_stats.tcp_conns = gw_stat("sip.tcp_conns", "open SIP TCP connections");
+    sip_stats.tcp_conns = gw_stat_gauge("sip.tcp_conns", "open SIP TCP connections");
     sip_stats.rx_cpim = gw_stat("sip.rx_cpim", "MESSAGE bodies in CPIM unwrapped to their text");
     sip_stats.rx_report_req = gw_stat("sip.rx_report_req",
                                       "MESSAGEs whose sender asked for a delivery report");

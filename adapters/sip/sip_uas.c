@@ -47,6 +47,7 @@
 #define SIP_ACCEPT "Accept: text/plain\r\n"
 
 int sip_stopping;
+gw_hist_t *sip_uas_answer_hist;
 
 static void sip_count_status(int status)
 {
@@ -156,6 +157,7 @@ static void sip_uas_answer_hdrs(sip_worker_t *w, sip_item_t *it, int status, con
 /* See sip.h.  Worker thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
 {
+    gw_hist_observe_us(sip_uas_answer_hist, gw_stats_now_us() - it->rx_us);
     if (it->resp_hdrs != NULL) {
         if (it->rc == 0)
             sip_uas_answer_hdrs(w, it, 202, "Accepted", NULL);
@@ -376,6 +378,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     gw_envelope_t *env = NULL;
     sip_item_t *it = NULL;
     int st, rc, kept;
+    int64_t rx_us = gw_stats_now_us(); /* sip.message_answer_seconds counts from here */
 
     gw_stat_add(sip_stats.rx_message, 1);
     if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED)) {
@@ -419,6 +422,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
         goto out_free_item;
     }
     it->kind = SIP_ITEM_REPLY;
+    it->rx_us = rx_us;
     it->worker = w;
     it->peer = *src;
     snprintf(it->to_tag, sizeof(it->to_tag), "%s", to_tag);
