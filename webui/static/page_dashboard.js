@@ -140,9 +140,9 @@
     const q = {};
     for (const x of queues) q[x.name] = Number(x.backlog) || 0;
     push('queues', q);
-    push('latency', {
-      'commit (last)': (Number(counters['db.commit_us_last']) || 0) / 1000,
-    });
+    const lat = { 'commit (last)': (Number(counters['db.commit_us_last']) || 0) / 1000 };
+    if (counters['db.commit_us_1s'] !== undefined) lat['slowest in its second'] = Number(counters['db.commit_us_1s']) / 1000;
+    push('latency', lat);
     if (prev) {
       const dt = (t - prev.t) / 1000;
       const tin = {}, tout = {};
