@@ -288,6 +288,14 @@ test('users and tokens, rate tables, diagnose and audit pages show what the MI h
 test('every page is reached from the keyboard with a visible focus', async () => {
   await page.goto(`${c.base}#/dashboard`);
   await page.locator('#dashboard').waitFor({ state: 'visible', timeout: 5000 });
+  // The first Tab reaches the skip link, which moves the focus to the page.
+  await page.reload();
+  await page.locator('#dashboard').waitFor({ state: 'visible', timeout: 5000 });
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'skip');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  assert.equal(new URL(page.url()).hash, '#/dashboard', 'no route change');
   const tabs = await page.locator('nav a[data-tab]').evaluateAll((as) => as.map((a) => a.dataset.tab));
   await page.focus('nav a[data-tab="dashboard"]');
   for (const tab of tabs.slice(1)) {

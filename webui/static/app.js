@@ -438,6 +438,8 @@ async function start() {
   $('passwd-form').addEventListener('submit', changePassword);
   $('logout').addEventListener('click', logout);
   $('pw-cancel').addEventListener('click', passwdCancel);
+  // The skip link moves the focus; following its #main would be a route.
+  $('skip').addEventListener('click', (ev) => { ev.preventDefault(); $('main').focus(); });
   const s = await getSession();
   if (s === null) showLogin('');
   else if (s.error) { showView('console'); setLink(false, 'disconnected'); banner(s.error); }
