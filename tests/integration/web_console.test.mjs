@@ -198,6 +198,21 @@ test('the live trace shows a SIP MESSAGE -> submit_sm journey and stops when the
   await waitFor(async () => (await j.mi('trace.list')).length === 0, 5000, 'trace stopped on leaving');
 });
 
+test('a trace started from a message link ends when its tab is closed', async () => {
+  const { id } = await j.mi('messages.inject', { from: '4930555', to: '447700900456', body: 'link' });
+  const tab = await c.ctx.newPage();
+  try {
+    await tab.goto(`${c.base}#/trace?env_id=${id}`);
+    await tab.locator('#tr-state', { hasText: 'running' }).waitFor({ timeout: 10000 });
+    const traces = await j.mi('trace.list');
+    assert.equal(traces.length, 1);
+    assert.match(JSON.stringify(traces[0].filter), new RegExp(id));
+  } finally {
+    await tab.close({ runBeforeUnload: true });
+  }
+  await waitFor(async () => (await j.mi('trace.list')).length === 0, 5000, 'the closed tab\'s trace stopped');
+});
+
 test('parameters: a bad value shows the validation error, a good one is set', async (t) => {
   await gotoTab(page, 'params');
   const names = (await j.mi('params.list')).map((p) => p.name);
