@@ -356,7 +356,7 @@ json_t *db_msgs_list(int limit, const char *status)
 json_t *db_msgs_search(int limit, const db_msg_filter_t *f)
 {
     json_t *arr = json_array();
-    int step = SQLITE_DONE;
+    int step = SQLITE_ERROR; /* until the statement has run to its end */
 
     if (arr == NULL)
         return NULL;
