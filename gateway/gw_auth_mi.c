@@ -265,7 +265,8 @@ static void gw_auth_mi_whoami(const json_t *params, gw_mi_reply_t *r)
 
 static const gw_mi_cmd_t gw_auth_mi_cmds[] = {
     { "users.list", gw_auth_mi_users_list, "",
-      "users: [{name, role, must_change, created_at, updated_at, last_login}]", GW_ROLE_ADMIN, 0 },
+      "users: [{name, role, must_change, created_at, updated_at, last_login}]", GW_ROLE_ADMIN,
+      GW_MI_F_NOAUDIT },
     { "users.add", gw_auth_mi_users_add, "name, role, password, must_change?",
       "add a user (role viewer, operator or admin)", GW_ROLE_ADMIN, 0 },
     { "users.passwd", gw_auth_mi_users_passwd, "name?, password, old_password?, must_change?",
@@ -279,7 +280,7 @@ static const gw_mi_cmd_t gw_auth_mi_cmds[] = {
       GW_ROLE_VIEWER, 0 },
     { "tokens.list", gw_auth_mi_tokens_list, "",
       "API tokens (never their text): [{name, role, expires_at, created_at, created_by, "
-      "last_used}]", GW_ROLE_ADMIN, 0 },
+      "last_used}]", GW_ROLE_ADMIN, GW_MI_F_NOAUDIT },
     { "tokens.create", gw_auth_mi_tokens_create, "name, role, expires_s?",
       "a new API token for Authorization: Bearer; its text is shown only in this answer",
       GW_ROLE_ADMIN, 0 },

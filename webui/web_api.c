@@ -229,6 +229,20 @@ static int web_api_owns(const json_t *m, const gw_mi_caller_t *caller)
     return sender != NULL && strcmp(sender, want) == 0;
 }
 
+/* The message's events as [{ts, type}] (new reference): what its state
+ * changes published (messages.get "events"; none while no event sink
+ * listens, docs/http-api.md). */
+static json_t *web_api_history(const json_t *events)
+{
+    json_t *h = json_array(), *e;
+    size_t i;
+
+    json_array_foreach(events, i, e)
+        json_array_append_new(h, json_pack("{s:O, s:O}", "ts", json_object_get(e, "ts"), "type",
+                                           json_object_get(e, "type")));
+    return h;
+}
+
 enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
 {
     gw_mi_caller_t caller;
@@ -269,6 +283,7 @@ enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
         json_object_set(out, "client_ref",
                         json_object_get(tags, "client_ref") ? json_object_get(tags, "client_ref")
                                                             : json_null());
+        json_object_set_new(out, "history", web_api_history(json_object_get(m, "events")));
     }
     json_decref(resp);
     text = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
