@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define GW_TRACE_HTTP_WAIT_MAX_MS 250 /* the longest wait_ms an HTTP caller gets */
+
 #include "gw_errors.h"
 #include "gw_mi.h"
 #include "gw_trace.h"
@@ -111,6 +113,11 @@ static void gw_trace_mi_list(const json_t *params, gw_mi_reply_t *r)
                     GW_TRACE_MI_LIMIT_MAX, GW_TRACE_WAIT_MAX_MS);
         return;
     }
+    /* Over HTTP a wait would hold one of libmicrohttpd's two pool threads
+     * and every connection on it (web_http.c), so there it is capped: a
+     * browser polls instead (the web console does, once a second). */
+    if (strcmp(gw_mi_caller(r)->via, "http") == 0 && wait_ms > GW_TRACE_HTTP_WAIT_MAX_MS)
+        wait_ms = GW_TRACE_HTTP_WAIT_MAX_MS;
     cursor = (uint64_t)after;
     recs = gw_trace_read((int)json_integer_value(idv), &cursor, (size_t)limit,
                          (int)gw_mi_opt_int(params, "raw", 0), (int)wait_ms, &lost, &rc);

@@ -214,13 +214,13 @@ test('trace.list with wait_ms answers at the first record, and empty when the wa
   const { id } = await j.mi('trace.start', { to: '4917000000002' });
   try {
     let t0 = Date.now();
-    const empty = await j.mi('trace.list', { id, after: 0, wait_ms: 400 });
+    const empty = await j.sock('trace.list', { id, after: 0, wait_ms: 400 });
     const waited = Date.now() - t0;
     assert.deepEqual([empty.records, empty.next], [[], 0]);
     assert.ok(waited >= 380 && waited < 3000, `an empty long poll lasts its wait: ${waited} ms`);
 
     t0 = Date.now();
-    const poll = j.mi('trace.list', { id, after: 0, wait_ms: 20000 });
+    const poll = j.sock('trace.list', { id, after: 0, wait_ms: 20000 });
     await sendMessage('4917000000002', 'longpoll');
     const got = await poll;
     assert.ok(got.records.length >= 1 && got.records[0].kind === 'packet', JSON.stringify(got));
@@ -228,6 +228,13 @@ test('trace.list with wait_ms answers at the first record, and empty when the wa
     assert.ok(Number.isInteger(got.records[0].time_us) &&
       Math.floor(got.records[0].time_us / 1000) === got.records[0].time, 'time_us and time agree');
 
+    // over HTTP a wait is capped (it would hold one of the two pool threads)
+    const quiet = await j.mi('trace.start', { to: '4917000000099' });
+    t0 = Date.now();
+    const capped = await j.mi('trace.list', { id: quiet.id, after: 0, wait_ms: 20000 });
+    await j.mi('trace.stop', { id: quiet.id });
+    assert.deepEqual(capped.records, []);
+    assert.ok(Date.now() - t0 < 2000, `an HTTP long poll is capped: ${Date.now() - t0} ms`);
     await assert.rejects(j.mi('trace.list', { id, wait_ms: 30001 }), (e) => e.rpc.code === -32602);
     await assert.rejects(j.mi('trace.list', { id, wait_ms: -1 }), (e) => e.rpc.code === -32602);
   } finally {
@@ -240,9 +247,9 @@ test('a long poll holds neither the MI lock nor the socket\'s loop, and trace.st
   let stopped = false;
   try {
     const params = JSON.stringify({ id, after: 0, wait_ms: 15000 });
-    // one long poll over the UNIX socket (junctionctl call), one over HTTP
+    // two long polls over the UNIX socket (junctionctl call, and a direct client)
     const sockPoll = ctl(['call', 'trace.list', params]);
-    const httpPoll = j.mi('trace.list', { id, after: 0, wait_ms: 15000 }).then(() => null, (e) => e);
+    const httpPoll = j.sock('trace.list', { id, after: 0, wait_ms: 15000 }).then(() => null, (e) => e);
     // asked over the socket: an HTTP call could queue behind the HTTP poll's
     // pool thread (libmicrohttpd pins a connection to one of its two threads)
     await waitFor(async () => JSON.parse((await ctl(['--json', 'trace', 'list'])).stdout)
