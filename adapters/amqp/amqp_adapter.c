@@ -47,6 +47,7 @@ static int amqp_param_buffer_max;
 gw_stat_t *amqp_stat_published;
 gw_stat_t *amqp_stat_dropped;
 gw_stat_t *amqp_stat_replayed;
+gw_stat_t *amqp_stat_returned;
 
 /* Guards gw_connector_t.priv of amqp connectors against send() racing
  * conn_close (the core may hold a connector reference across a close). */
@@ -426,6 +427,9 @@ static int amqp_init(struct event_base *main_base)
                                 "events refused by a broker (nack), or left at a close");
     amqp_stat_replayed = gw_stat("amqp.replayed",
                                  "events read back from the outbox after the buffer was full");
+    amqp_stat_returned = gw_stat("amqp.returned",
+                                 "envelopes the broker returned as unroutable (basic.return): "
+                                 "retried, not delivered");
     return 0;
 }
 

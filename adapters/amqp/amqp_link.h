@@ -100,6 +100,7 @@ extern int amqp_param_connect_timeout_ms;
 extern gw_stat_t *amqp_stat_published;
 extern gw_stat_t *amqp_stat_dropped;
 extern gw_stat_t *amqp_stat_replayed;
+extern gw_stat_t *amqp_stat_returned;
 
 /* Parse and check a connector's conf into *out, filling the defaults.
  * Returns 0, or GW_EINVAL with a reason in err.  Any thread. */
@@ -112,6 +113,14 @@ void amqp_item_free(void *item);
 
 /* Count one lost event (full buffer, nack, out of memory).  Any thread. */
 void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
+
+/* One AMQP record on the trace bus (kind GW_TRACE_PUBLISH; dir
+ * GW_TRACE_OUT for a publish, GW_TRACE_IN for what the broker sent: a
+ * return, a delivery).  Callers test gw_trace_on() first.  Any AMQP
+ * thread; every pointer may be NULL but l and summary. */
+void amqp_trace(const amqp_link_t *l, int dir, const char *env_id, uint64_t tag,
+                const char *from, const char *to, const char *summary, const char *raw,
+                size_t raw_len);
 
 /* The link thread's body; arg is the amqp_link_t.  Returns when
  * l->stopping is set, after a bounded flush and a clean close. */
