@@ -125,8 +125,7 @@ static void amqp_link_sleep(amqp_link_t *l, int ms)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Describe a failed RPC reply into err. */
-static void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
+void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
 {
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
         snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
@@ -163,28 +162,28 @@ static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
     s->ndeclared = 0;
 }
 
-/* Connect, log in, open channel 1 in confirm mode and declare the exchange.
- * Returns 0 with s->conn set, or -1 with a reason in err. */
-static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_t errlen)
+int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
+                      amqp_connection_state_t *out, char *err, size_t errlen)
 {
     int tmo = __atomic_load_n(&amqp_param_connect_timeout_ms, __ATOMIC_RELAXED);
     struct timeval tv = amqp_tv(tmo);
+    amqp_connection_state_t conn;
     amqp_socket_t *sock;
     amqp_rpc_reply_t r;
     int rc;
 
-    s->conn = amqp_new_connection();
-    if (s->conn == NULL) {
+    *out = conn = amqp_new_connection();
+    if (conn == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    sock = amqp_tcp_socket_new(s->conn);
+    sock = amqp_tcp_socket_new(conn);
     if (sock == NULL) {
         snprintf(err, errlen, "cannot create a socket");
         goto out_close;
     }
     errno = 0;
-    rc = amqp_socket_open_noblock(sock, l->set.host, l->set.port, &tv);
+    rc = amqp_socket_open_noblock(sock, set->host, set->port, &tv);
     if (rc != AMQP_STATUS_OK) {
         /* librabbitmq folds a failed non-blocking connect into one status
          * and leaves errno at EINPROGRESS; say what it usually means */
@@ -196,43 +195,60 @@ static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_
             snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
         goto out_close;
     }
-    pthread_mutex_lock(&l->lock);
-    l->sockfd = amqp_get_sockfd(s->conn);
-    pthread_mutex_unlock(&l->lock);
-    amqp_set_handshake_timeout(s->conn, &tv);
-    amqp_set_rpc_timeout(s->conn, &tv);
-    r = amqp_login(s->conn, l->set.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, l->set.heartbeat,
-                   AMQP_SASL_METHOD_PLAIN, l->set.user, l->set.password);
+    pthread_mutex_lock(lock);
+    *sockfd = amqp_get_sockfd(conn);
+    pthread_mutex_unlock(lock);
+    amqp_set_handshake_timeout(conn, &tv);
+    amqp_set_rpc_timeout(conn, &tv);
+    r = amqp_login(conn, set->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, set->heartbeat,
+                   AMQP_SASL_METHOD_PLAIN, set->user, set->password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "login", err, errlen);
         goto out_close;
     }
-    amqp_channel_open(s->conn, 1);
-    r = amqp_get_rpc_reply(s->conn);
+    amqp_channel_open(conn, 1);
+    r = amqp_get_rpc_reply(conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "channel.open", err, errlen);
         goto out_close;
     }
-    amqp_confirm_select(s->conn, 1);
-    r = amqp_get_rpc_reply(s->conn);
+    amqp_confirm_select(conn, 1);
+    r = amqp_get_rpc_reply(conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "confirm.select", err, errlen);
         goto out_close;
     }
+    return 0;
+
+out_close:
+    /* conn_close may shutdown() this fd while we block: forget it first */
+    pthread_mutex_lock(lock);
+    *sockfd = -1;
+    pthread_mutex_unlock(lock);
+    amqp_destroy_connection(conn);
+    *out = NULL;
+    return -1;
+}
+
+/* Connect (amqp_link_connect) and declare the exchange.  Returns 0 with
+ * s->conn set, or -1 with a reason in err. */
+static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_t errlen)
+{
+    amqp_rpc_reply_t r;
+
+    if (amqp_link_connect(&l->set, &l->sockfd, &l->lock, &s->conn, err, errlen) != 0)
+        return -1;
     amqp_exchange_declare(s->conn, 1, amqp_cstring_bytes(l->set.exchange),
                           amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
     r = amqp_get_rpc_reply(s->conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "exchange.declare", err, errlen);
-        goto out_close;
+        amqp_session_close(l, s, 0);
+        return -1;
     }
     amqp_maybe_release_buffers(s->conn);
     s->next_tag = 1;
     return 0;
-
-out_close:
-    amqp_session_close(l, s, 0);
-    return -1;
 }
 
 /* The envelope id for message_id: the event text starts with

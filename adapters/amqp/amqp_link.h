@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <amqp.h>
 #include <jansson.h>
 
 #include "gw_delivery.h"
@@ -48,15 +49,47 @@ typedef struct amqp_item {
     gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;
 
+#define AMQP_CONSUME_MAX 8   /* queues one connector consumes */
+#define AMQP_BINDINGS_MAX 8  /* bindings declared per consumed queue */
+#define AMQP_NAME_MAX 128    /* exchange, queue and routing key names, NUL included */
+
+typedef struct amqp_binding {
+    char exchange[AMQP_NAME_MAX];
+    char key[AMQP_NAME_MAX];
+} amqp_binding_t;
+
+/* One consumed queue: a member of the conf's "consume". */
+typedef struct amqp_queue_conf {
+    char queue[AMQP_NAME_MAX];
+    amqp_binding_t bindings[AMQP_BINDINGS_MAX];
+    size_t nbindings;
+} amqp_queue_conf_t;
+
+/* A connector's conf, parsed by the table amqp_settings_table
+ * (amqp_adapter.c), which also holds each member's default, limits and
+ * help; docs/amqp.md shows the same table.  Checklist for a new member:
+ * this struct, the table, docs/amqp.md. */
 typedef struct amqp_settings {
     char host[256];
     int port;
     char vhost[128];
     char user[128];
     char password[128];
-    char exchange[128];
+    char exchange[AMQP_NAME_MAX];
     int heartbeat; /* seconds, 0 = off */
+    /* messages in (amqp_in.c); nconsume 0: no consumer */
+    amqp_queue_conf_t consume[AMQP_CONSUME_MAX];
+    size_t nconsume;
+    int passive;        /* 1: the admin owns the topology, only check it exists */
+    int prefetch;       /* basic.qos prefetch_count */
+    char dead_letter_exchange[AMQP_NAME_MAX];
+    char dead_letter_queue[AMQP_NAME_MAX]; /* "" : none declared */
+    int dedup_window_s;
+    int dedup_max;
+    int requeue_delay_ms;
 } amqp_settings_t;
+
+typedef struct amqp_in amqp_in_t; /* the consumer of a link (amqp_in.c) */
 
 typedef enum {
     AMQP_LINK_CONNECTING = 0,
@@ -72,6 +105,7 @@ typedef struct amqp_link {
                            * the store's outbox (gap_from) */
     gw_queue_t *sends;    /* amqp_item_t * with env, bounded: send() refuses */
     pthread_t thread;
+    amqp_in_t *in;        /* the consumer, NULL when the conf consumes nothing */
 
     /* guarded by lock */
     pthread_mutex_t lock;
@@ -114,6 +148,16 @@ void amqp_item_free(void *item);
 /* Count one lost event (full buffer, nack, out of memory).  Any thread. */
 void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
 
+/* Open a connection to set's broker: TCP with amqp.connect_timeout_ms,
+ * login, channel 1 in confirm mode.  *sockfd (under lock) holds its socket
+ * while it lives, so a closing thread can shutdown() a blocked call.  0
+ * with *out set, or -1 with a reason in err (*out NULL, *sockfd -1).  The
+ * calling AMQP thread owns the connection. */
+int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
+                      amqp_connection_state_t *out, char *err, size_t errlen);
+/* Words for a failed RPC reply into err. */
+void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
+
 /* One AMQP record on the trace bus (kind GW_TRACE_PUBLISH; dir
  * GW_TRACE_OUT for a publish, GW_TRACE_IN for what the broker sent: a
  * return, a delivery).  Callers test gw_trace_on() first.  Any AMQP
@@ -121,6 +165,18 @@ void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
 void amqp_trace(const amqp_link_t *l, int dir, const char *env_id, uint64_t tag,
                 const char *from, const char *to, const char *summary, const char *raw,
                 size_t raw_len);
+
+/* Messages in (amqp_in.c).  amqp_in_open starts the consumer thread of l
+ * (its own connection: a blocked publisher never holds up acks, nor a
+ * slow consumer confirms); 0 with l->in set, or a negative code.
+ * amqp_in_close stops it (bounded), waits for the accepts still being
+ * committed and frees it.  amqp_in_status adds its counters to st.  Main
+ * thread. */
+int amqp_in_open(amqp_link_t *l);
+void amqp_in_close(amqp_link_t *l);
+void amqp_in_status(amqp_link_t *l, json_t *st);
+/* Register the consumer's counters (the adapter's init). */
+void amqp_in_stats(void);
 
 /* The link thread's body; arg is the amqp_link_t.  Returns when
  * l->stopping is set, after a bounded flush and a clean close. */

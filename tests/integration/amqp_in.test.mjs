@@ -1,0 +1,229 @@
+// AMQP in: an amqp connector that consumes queues (conf "consume") turns
+// each delivery into a message, acknowledged only after it committed;
+// duplicates by message_id are taken once; malformed or unroutable input is
+// dead-lettered with its reason in headers, never dropped; a refusal for
+// load is a nack with requeue; reply_to gets the outcome with the same
+// correlation_id.  Real peers: a private RabbitMQ node (amqplib publishes
+// and inspects queues) and an npm smpp SMSC the messages go to.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import amqplib from 'amqplib';
+import { startJunction, waitFor } from './lib/junction.mjs';
+import { startRabbit } from './lib/rabbitmq.mjs';
+import { startSmsc, waitBound } from './lib/smsc.mjs';
+import { validate } from './lib/jsonschema.mjs';
+
+const INPUT_SCHEMA = JSON.parse(readFileSync(new URL('../../docs/amqp-in.schema.json', import.meta.url), 'utf8'));
+
+async function inStatus(j, name) {
+  const c = (await j.mi('connectors.list')).find((x) => x.name === name);
+  return c && c.status && c.status.in;
+}
+
+describe('amqp messages in', () => {
+  let mq, j, smsc, conn, ch;
+  let n = 0;
+  const text = (what) => `${what} ${++n}`;
+  const submitted = (t) => smsc.submits.filter((p) => p.short_message.message === t);
+
+  // Publish one message to the consumed queue's exchange.
+  const publish = (body, props = {}) => ch.publish('jt.in', 'sms.out',
+    Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    { contentType: 'application/json', persistent: true, ...props });
+
+  // The next dead-lettered message (the queue junction declared for them).
+  async function nextDead(timeoutMs = 10000) {
+    return waitFor(async () => ch.get('junction.dead', { noAck: true }), timeoutMs, 'a dead-lettered message');
+  }
+  async function queueDepth(q) { return (await ch.checkQueue(q)).messageCount; }
+
+  before(async () => {
+    mq = await startRabbit();
+    smsc = await startSmsc();
+    j = await startJunction({ params: { 'smpp.reconnect_s': 1 } });
+    await j.mi('connectors.add', { name: 'smsc1', type: 'smpp',
+      conf: { host: '127.0.0.1', port: smsc.port, system_id: 'junction', password: 'secret' } });
+    await waitBound(j, 'smsc1');
+    // only messages from the consumed queue match: the router sees amqp_queue
+    await j.mi('routes.add', { name: 'from-queue', priority: 10, source: { amqp_queue: ['sms.in'] },
+      filters: { dst: { prefix: ['49'] } }, action: { route: { targets: ['smsc1'] } } });
+    await j.mi('routes.add', { name: 'premium', priority: 5, filters: { dst: { prefix: ['4990'] } },
+      action: { reject: { reason: 'premium-rate destination' } } });
+    await j.mi('routes.add', { name: 'slow', priority: 6, filters: { dst: { prefix: ['4980'] } },
+      action: { route: { targets: ['smsc1'] }, rate_limit: { rate: 1, burst: 1, over: 'reject' } } });
+    await j.mi('connectors.add', { name: 'in', type: 'amqp', conf: {
+      port: mq.port, exchange: 'junction.events', prefetch: 8, requeue_delay_ms: 300, dedup_window_s: 60,
+      consume: [{ queue: 'sms.in', bindings: [{ exchange: 'jt.in', key: 'sms.#' }] }] } });
+    await waitFor(async () => (await inStatus(j, 'in'))?.state === 'consuming', 15000, 'consumer up');
+    conn = await amqplib.connect(mq.url);
+    ch = await conn.createChannel();
+  });
+  after(async () => {
+    if (conn) await conn.close().catch(() => {});
+    if (j) await j.cleanup();
+    if (smsc) await smsc.stop();
+    if (mq) await mq.stop();
+  });
+
+  test('the consumer declares its queue durable, bound, and the dead-letter queue', async () => {
+    const c = await amqplib.connect(mq.url);
+    try {
+      const c1 = await c.createChannel();
+      // same arguments: accepted; another durability: 406
+      await c1.assertQueue('sms.in', { durable: true });
+      await c1.assertQueue('junction.dead', { durable: true });
+      const c2 = await c.createChannel();
+      c2.on('error', () => {});
+      await assert.rejects(c2.assertQueue('sms.in', { durable: false }), /406|PRECONDITION/);
+    } finally {
+      await c.close().catch(() => {});
+    }
+    const st = await inStatus(j, 'in');
+    assert.deepEqual(st.queues, ['sms.in']);
+  });
+
+  test('a delivery becomes a message to the SMSC, named after its queue, acked after commit', async () => {
+    const t = text('hello from AMQP');
+    publish({ to: '4915112345678', from: 'Acme', text: t, client_ref: 'c-1', tags: { campaign: 'x' } },
+      { messageId: 'in-1' });
+    await waitFor(() => submitted(t).length === 1, 10000, 'submit_sm at the SMSC');
+    assert.equal(submitted(t)[0].destination_addr, '4915112345678');
+    assert.equal(submitted(t)[0].source_addr, 'Acme');
+    const m = (await j.mi('messages.list', { limit: 20 })).find((x) => x.envelope.body === t);
+    assert.equal(m.envelope.tags.sender, 'amqp:in/sms.in');
+    assert.equal(m.envelope.tags.client_ref, 'c-1');
+    assert.equal(m.envelope.tags.campaign, 'x');
+    assert.equal(m.envelope.tags.amqp_routing_key, 'sms.out');
+    assert.equal(m.envelope.source.adapter, 'amqp');
+    assert.equal(m.envelope.source.peer, 'sms.in');
+    assert.equal(m.envelope.corr.amqp_message_id, 'in-1');
+    assert.equal(m.route, 'from-queue');
+    await waitFor(async () => (await inStatus(j, 'in')).accepted >= 1, 5000, 'accepted counted');
+    await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'the delivery acked');
+  });
+
+  test('a message_id seen again within the window is sent once', async () => {
+    const t = text('only once');
+    const before = (await inStatus(j, 'in')).duplicates;
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { messageId: 'dup-1' });
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { messageId: 'dup-1' });
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { messageId: 'dup-2' });
+    await waitFor(async () => (await inStatus(j, 'in')).duplicates === before + 1, 10000, 'one duplicate');
+    await waitFor(() => submitted(t).length === 2, 10000, 'dup-1 once and dup-2');
+    await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'the duplicate acked too');
+    assert.equal(submitted(t).length, 2);
+  });
+
+  test('malformed input is dead-lettered with its reason, never dropped', async () => {
+    const cases = [
+      ['this is not json', /not JSON/],
+      [{ to: '4915112345678', from: 'Acme' }, /text: missing/],
+      [{ to: '4915112345678', from: 'Acme', text: 'x', colour: 'red' }, /unknown member "colour"/],
+      [{ to: '4915112345678', from: 'Acme', text: 'x', validity_s: -5 }, /validity_s/],
+    ];
+    for (const [body, reason] of cases) {
+      publish(body, { messageId: `bad-${++n}`, headers: { 'x-app': 'crm' } });
+      const d = await nextDead();
+      assert.equal(d.properties.headers['x-junction-error'], 'invalid');
+      assert.match(d.properties.headers['x-junction-reason'], reason);
+      assert.equal(d.properties.headers['x-junction-queue'], 'sms.in');
+      assert.equal(d.properties.headers['x-app'], 'crm', 'the original headers stay');
+      assert.equal(d.properties.messageId, `bad-${n}`);
+      assert.equal(d.content.toString(), typeof body === 'string' ? body : JSON.stringify(body));
+    }
+    await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'rejected from sms.in');
+    assert.ok((await inStatus(j, 'in')).dead_lettered >= cases.length);
+  });
+
+  test('no route and a rule refusal are dead-lettered with their reason', async () => {
+    publish({ to: '3312345678', from: 'Acme', text: text('nowhere') });
+    let d = await nextDead();
+    assert.equal(d.properties.headers['x-junction-error'], 'no_route');
+    assert.match(d.properties.headers['x-junction-reason'], /no route for 3312345678/);
+    publish({ to: '49901234567', from: 'Acme', text: text('premium') });
+    d = await nextDead();
+    assert.equal(d.properties.headers['x-junction-error'], 'rejected');
+    assert.match(d.properties.headers['x-junction-reason'], /premium \(|premium-rate destination/);
+  });
+
+  test('a refusal for load is a nack with requeue: the message comes back and is sent', async () => {
+    // rate 1/s: of three at once two are refused for load, requeued after
+    // 300 ms and taken when the bucket has a token again
+    const before = (await inStatus(j, 'in')).requeued;
+    const ts = [text('slow'), text('slow'), text('slow')];
+    for (const t of ts) publish({ to: '4980123456', from: 'Acme', text: t });
+    await waitFor(() => ts.every((t) => submitted(t).length === 1), 15000, 'all three sent');
+    assert.ok((await inStatus(j, 'in')).requeued > before, 'some were requeued');
+    assert.equal(await queueDepth('junction.dead'), 0, 'none dead-lettered');
+  });
+
+  test('reply_to gets the outcome with the same correlation_id', async () => {
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    const replies = [];
+    await ch.consume(queue, (m) => replies.push(m), { noAck: true });
+    const t = text('with reply');
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { replyTo: queue, correlationId: 'corr-1', messageId: 'rr-1' });
+    publish({ to: '4915112345678', from: 'Acme' }, { replyTo: queue, correlationId: 'corr-2' });
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { replyTo: queue, correlationId: 'corr-3', messageId: 'rr-1' });
+    await waitFor(() => replies.length === 3, 10000, 'three replies');
+    const by = Object.fromEntries(replies.map((m) => [m.properties.correlationId, JSON.parse(m.content.toString())]));
+    assert.equal(by['corr-1'].status, 'accepted');
+    assert.match(by['corr-1'].id, /^[0-9A-Z]{26}$/);
+    const stored = await j.mi('messages.get', { id: by['corr-1'].id });
+    assert.equal(stored.envelope.body, t);
+    assert.equal(stored.envelope.corr.amqp_correlation_id, 'corr-1');
+    assert.equal(by['corr-2'].status, 'rejected');
+    assert.equal(by['corr-2'].error, 'invalid');
+    assert.match(by['corr-2'].reason, /text/);
+    assert.deepEqual(by['corr-3'], { status: 'accepted', id: by['corr-1'].id, message_id: 'rr-1', duplicate: true });
+    assert.ok(replies.every((m) => m.properties.appId === 'junction' && m.properties.type === 'outcome'));
+    await nextDead(); // corr-2's copy
+  });
+
+  test('docs/amqp-in.schema.json takes what junction takes and refuses what it refuses', () => {
+    const good = { to: '4915112345678', from: 'Acme', text: 'x', receipt: true, validity_s: 60,
+      tags: { a: 'b' }, client_ref: 'c', coding: 'ucs2', connector: 'smsc1', route_hint: 'bulk' };
+    assert.deepEqual(validate(INPUT_SCHEMA, good), []);
+    for (const bad of [{ to: '49', from: 'A' }, { ...good, colour: 1 }, { ...good, validity_s: 0 },
+      { ...good, coding: 'latin1' }, { ...good, tags: { sender: 'me' } }, { ...good, receipt: 'yes' }]) {
+      assert.notDeepEqual(validate(INPUT_SCHEMA, bad), [], JSON.stringify(bad));
+    }
+  });
+});
+
+describe('amqp messages in, passive topology', () => {
+  let mq, j;
+  before(async () => {
+    mq = await startRabbit();
+    j = await startJunction();
+  });
+  after(async () => {
+    if (j) await j.cleanup();
+    if (mq) await mq.stop();
+  });
+
+  test('passive: a queue the admin has not made is a clear error, then consumed once it exists', async () => {
+    await j.mi('connectors.add', { name: 'adm', type: 'amqp', conf: { port: mq.port, passive: true,
+      dead_letter_exchange: 'adm.dlx', dead_letter_queue: '', consume: ['adm.in'] } });
+    const down = await waitFor(async () => {
+      const s = await inStatus(j, 'adm');
+      return s && /404|NOT_FOUND/.test(s.last_error) && s;
+    }, 15000, 'the missing exchange named');
+    assert.equal(down.state, 'down');
+    assert.match(j.log, /consumer cannot start on broker/);
+    const c = await amqplib.connect(mq.url);
+    try {
+      const ch = await c.createChannel();
+      await ch.assertExchange('adm.dlx', 'topic', { durable: true });
+      await ch.assertQueue('adm.in', { durable: true });
+      await waitFor(async () => (await inStatus(j, 'adm'))?.state === 'consuming', 20000, 'consuming');
+      // passive declares nothing: no binding or dead-letter queue was made
+      const ch2 = await c.createChannel();
+      ch2.on('error', () => {});
+      await assert.rejects(ch2.checkQueue('junction.dead'), /404|NOT_FOUND/);
+    } finally {
+      await c.close().catch(() => {});
+    }
+  });
+});
