@@ -8,6 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import amqplib from 'amqplib';
 import { startJunction, waitFor } from './lib/junction.mjs';
 import { startRabbit } from './lib/rabbitmq.mjs';
@@ -101,6 +102,29 @@ describe('amqp messages in', () => {
     assert.equal(m.route, 'from-queue');
     await waitFor(async () => (await inStatus(j, 'in')).accepted >= 1, 5000, 'accepted counted');
     await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'the delivery acked');
+  });
+
+  test('while the store cannot commit, the delivery is not acked: requeued, then sent once', async () => {
+    // a real SQLite failure: a trigger that aborts every insert into messages
+    const sql = (q) => {
+      const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', j.params['db.path'], q], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    const t = text('after the fault');
+    const before = (await inStatus(j, 'in')).requeued;
+    sql("CREATE TRIGGER no_insert BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
+    try {
+      publish({ to: '4915112345678', from: 'Acme', text: t }, { messageId: 'fault-1' });
+      await waitFor(async () => (await inStatus(j, 'in')).requeued >= before + 2, 15000,
+        'refused and requeued twice');
+      assert.equal(submitted(t).length, 0);
+      assert.equal((await inStatus(j, 'in')).duplicates, 0, 'a failed commit is no duplicate later');
+    } finally {
+      sql('DROP TRIGGER no_insert;');
+    }
+    await waitFor(() => submitted(t).length === 1, 15000, 'sent once the store commits');
+    await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'acked after that commit');
+    assert.equal(submitted(t).length, 1);
   });
 
   test('a message_id seen again within the window is sent once', async () => {
