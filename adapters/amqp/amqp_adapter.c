@@ -1,11 +1,10 @@
 /*
  * amqp_adapter.c - the AMQP 0-9-1 adapter: publishes junction's events (and
- * envelopes routed to an amqp connector) to a RabbitMQ exchange.
+ * envelopes routed to an amqp connector) to a RabbitMQ exchange, and takes
+ * messages in from its queues.
  *
- * An "amqp" connector's conf:
- *   {"host": "127.0.0.1", "port": 5672, "vhost": "/", "user": "guest",
- *    "password": "guest", "exchange": "junction.events", "heartbeat": 30}
- * (every member optional; these are the defaults).
+ * An "amqp" connector's conf is parsed by amqp_settings_table below (every
+ * member, its default, limits and help; docs/amqp.md shows the same).
  *
  * Each open connector is an amqp_link_t with its own thread (amqp_conn.c),
  * because librabbitmq blocks.  The core reaches it two ways, both of which
@@ -18,9 +17,11 @@
  *     event: the link thread publishes its envelope to the rule's exchange
  *     with the rule's routing key (amqp_conn.c, amqp_item_mirror).
  *   - send(): an envelope routed to the connector is published as its JSON
- *     form with routing key "envelope"; the link thread reports it delivered
- *     once the broker confirmed it.
- * Consuming messages from AMQP is not done here yet.
+ *     form with routing key "envelope", mandatory; the link thread reports
+ *     it delivered once the broker confirmed it without returning it (a
+ *     basic.return, no queue bound, is a retry: amqp_conn.c).
+ *   - with "consume" in its conf, a consumer thread of its own takes
+ *     messages in from those queues (amqp_in.c).
  *
  * Threads: init/start/stop/destroy, conn_check/open/close/status on the
  * main thread (or an MI handler under gw_mi_lock); the sink on any thread

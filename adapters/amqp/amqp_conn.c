@@ -10,7 +10,9 @@
  *   1. connects (TCP with a timeout, login, channel 1, confirm.select) and
  *      declares the exchange as a durable topic exchange;
  *   2. takes up to AMQP_BATCH_MAX items (envelopes first), publishes them
- *      persistent with content_type application/json, then waits for the
+ *      persistent with content_type application/json (and the other
+ *      properties of docs/events.md; envelopes mandatory, so a broker with
+ *      no queue for them returns them: amqp_session_returned), then waits for the
  *      publisher confirms of the whole batch; an item is finished only when
  *      confirmed, so a broker that drops mid-batch gets the unconfirmed
  *      items again, in order, after the reconnection (at-least-once);

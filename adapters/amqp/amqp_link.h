@@ -8,10 +8,13 @@
  *   amqp_link_t      a connector's state: two queues, one thread, counters
  *   amqp_link_main   the link thread (amqp_conn.c): connect, declare,
  *                    publish with publisher confirms, reconnect with backoff
+ *   amqp_in_*        the consumer of a link whose conf has "consume"
+ *                    (amqp_in.c, its own thread and connection)
  *
  * Threads: amqp_adapter.c runs on the main thread (conn_open/close/status),
  * on any emitting thread (the event sink) and on the store's writer thread
- * (send); amqp_conn.c runs on the link's own thread only.  They share only
+ * (send); amqp_conn.c runs on the link's own thread only; amqp_in.c on
+ * the consumer's thread (amqp_link_connect and amqp_trace on both).  They share only
  * the two gw_queue_t, the fields under amqp_link_t.lock and the atomic
  * counters.
  */
