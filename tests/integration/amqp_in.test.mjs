@@ -205,6 +205,27 @@ describe('amqp messages in', () => {
     await nextDead(); // corr-2's copy
   });
 
+  test('prefetch bounds the deliveries held unacked; closing hands them back to the queue', async () => {
+    // rate 1/s with a 5 s requeue delay: the first is taken, the next two are
+    // refused for load and held unacked; prefetch 2 leaves the rest ready
+    await j.mi('routes.add', { name: 'slower', priority: 7, filters: { dst: { prefix: ['4981'] } },
+      action: { route: { targets: ['smsc1'] }, rate_limit: { rate: 1, burst: 1, over: 'reject' } } });
+    await ch.assertQueue('sms.slow', { durable: true });
+    await j.mi('connectors.add', { name: 'q2', type: 'amqp', conf: { port: mq.port, prefetch: 2,
+      requeue_delay_ms: 5000, consume: ['sms.slow'] } });
+    await waitFor(async () => (await inStatus(j, 'q2'))?.state === 'consuming', 15000, 'q2 consuming');
+    const ts = [1, 2, 3, 4, 5].map(() => text('held'));
+    for (const t of ts) ch.sendToQueue('sms.slow', Buffer.from(JSON.stringify({ to: '4981123456', from: 'Acme', text: t })));
+    await waitFor(async () => {
+      const st = await inStatus(j, 'q2');
+      return st.accepted === 1 && st.requeued >= 2 && (await queueDepth('sms.slow')) === 2;
+    }, 10000, 'one taken, two held, two ready');
+    assert.equal((await inStatus(j, 'q2')).received, 3, 'no more than prefetch delivered');
+    await j.mi('connectors.delete', { name: 'q2' });
+    await waitFor(async () => (await queueDepth('sms.slow')) === 4, 10000, 'the held two back in the queue');
+    assert.equal(ts.filter((t) => submitted(t).length > 0).length, 1);
+  });
+
   test('docs/amqp-in.schema.json takes what junction takes and refuses what it refuses', () => {
     const good = { to: '4915112345678', from: 'Acme', text: 'x', receipt: true, validity_s: 60,
       tags: { a: 'b' }, client_ref: 'c', coding: 'ucs2', connector: 'smsc1', route_hint: 'bulk' };
