@@ -21,7 +21,11 @@ typedef struct amqp_in_meta {
     const char *routing_key;
     const char *message_id;
     const char *correlation_id;
+    const amqp_basic_properties_t *props; /* for the tags of its headers, type, app_id,
+                                           * user_id; may be NULL */
 } amqp_in_meta_t;
+
+#define AMQP_HEADER_TAGS_MAX 16 /* headers kept as tags per message */
 
 /* Validate body (len bytes) against docs/amqp-in.schema.json and build
  * its envelope: 0 with *out (one reference, the caller's), GW_EINVAL with

@@ -16,8 +16,10 @@
  * gw_addr.h, source adapter "amqp", connector the link's name, peer the
  * queue (the router's amqp_queue), the tag sender "amqp:<connector>/<queue>",
  * the options as the tags messages.inject sets (validity_s, client_ref,
- * coding), the hints as tags rules match (connector, route_hint) and the
- * routing key as the tag amqp_routing_key.
+ * coding), the hints as tags rules match (connector, route_hint), the
+ * routing key as the tag amqp_routing_key, and the delivery's string
+ * headers and its type, app_id and user_id as tags too
+ * (amqp_input_amqp_tags).
  *
  * The dedup table remembers the message_ids of deliveries taken (each
  * with junction's id) for dedup_window_s, at most dedup_max of them, the
@@ -99,6 +101,48 @@ static int amqp_input_tags(gw_envelope_t *env, const json_t *tags, char *err, si
             return GW_ENOMEM;
     }
     return 0;
+}
+
+static int amqp_input_prop_tag(gw_envelope_t *env, const char *key, amqp_bytes_t v)
+{
+    char val[257];
+
+    if (v.len == 0 || v.len >= sizeof val || memchr(v.bytes, '\0', v.len) != NULL)
+        return 0;
+    memcpy(val, v.bytes, v.len);
+    val[v.len] = '\0';
+    return gw_env_set_tag(env, key, val) < 0 ? GW_ENOMEM : 0;
+}
+
+/* The delivery's string headers as tags "amqp_header.<name>" (at most
+ * AMQP_HEADER_TAGS_MAX; names past 50 bytes, values past 256 bytes and
+ * other kinds are left out) and its type, app_id and user_id properties
+ * as amqp_type, amqp_app_id, amqp_user_id: rules match them like any
+ * tag.  0 or GW_ENOMEM. */
+static int amqp_input_amqp_tags(gw_envelope_t *env, const amqp_basic_properties_t *p)
+{
+    char key[64];
+    int rc = 0, kept = 0;
+
+    if (p == NULL)
+        return 0;
+    if (p->_flags & AMQP_BASIC_TYPE_FLAG)
+        rc = amqp_input_prop_tag(env, "amqp_type", p->type);
+    if (rc == 0 && (p->_flags & AMQP_BASIC_APP_ID_FLAG))
+        rc = amqp_input_prop_tag(env, "amqp_app_id", p->app_id);
+    if (rc == 0 && (p->_flags & AMQP_BASIC_USER_ID_FLAG))
+        rc = amqp_input_prop_tag(env, "amqp_user_id", p->user_id);
+    for (int i = 0; rc == 0 && (p->_flags & AMQP_BASIC_HEADERS_FLAG) &&
+                    i < p->headers.num_entries && kept < AMQP_HEADER_TAGS_MAX; i++) {
+        const amqp_table_entry_t *e = &p->headers.entries[i];
+        if ((e->value.kind != AMQP_FIELD_KIND_UTF8 && e->value.kind != AMQP_FIELD_KIND_BYTES) ||
+            e->key.len == 0 || e->key.len > 50 || memchr(e->key.bytes, '\0', e->key.len))
+            continue;
+        snprintf(key, sizeof key, "amqp_header.%.*s", (int)e->key.len, (const char *)e->key.bytes);
+        rc = amqp_input_prop_tag(env, key, e->value.value.bytes);
+        kept++;
+    }
+    return rc;
 }
 
 /* The options and hints onto env.  0, GW_EINVAL with err, or GW_ENOMEM. */
@@ -211,7 +255,8 @@ int amqp_input_envelope(const char *body, size_t len, const amqp_in_meta_t *m,
         (m->message_id && gw_env_set_str(&env->corr.amqp_message_id, m->message_id,
                                          (size_t)-1) < 0) ||
         (m->correlation_id && gw_env_set_str(&env->corr.amqp_correlation_id, m->correlation_id,
-                                             (size_t)-1) < 0)) {
+                                             (size_t)-1) < 0) ||
+        amqp_input_amqp_tags(env, m->props) != 0) {
         rc = GW_ENOMEM;
         goto out;
     }

@@ -127,6 +127,18 @@ describe('amqp messages in', () => {
     assert.equal(submitted(t).length, 1);
   });
 
+  test('headers and properties are tags rules match', async () => {
+    await j.mi('routes.add', { name: 'tenant-b', priority: 8,
+      filters: { dst: { prefix: ['49'] }, tags: { 'amqp_header.tenant': 'b', amqp_app_id: 'crm' } },
+      action: { route: { targets: ['smsc1'] } } });
+    const t = text('tenant b');
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { headers: { tenant: 'b' }, appId: 'crm', type: 'sms' });
+    await waitFor(() => submitted(t).length === 1, 10000, 'sent');
+    const m = (await j.mi('messages.list', { limit: 20 })).find((x) => x.envelope.body === t);
+    assert.equal(m.route, 'tenant-b');
+    assert.equal(m.envelope.tags.amqp_type, 'sms');
+  });
+
   test('a message_id seen again within the window is sent once', async () => {
     const t = text('only once');
     const before = (await inStatus(j, 'in')).duplicates;

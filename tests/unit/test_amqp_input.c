@@ -13,7 +13,7 @@
 #include "adapters/amqp/amqp_in_int.h"
 #include "gateway/gw_errors.h"
 
-static const amqp_in_meta_t meta = { "in", "sms.in", "sms.out", "m-1", "c-1" };
+static const amqp_in_meta_t meta = { "in", "sms.in", "sms.out", "m-1", "c-1", NULL };
 
 static int build(const char *text, gw_envelope_t **env, char *err, size_t errlen)
 {
@@ -49,6 +49,42 @@ static void test_a_full_message_becomes_an_envelope(void **state)
     assert_string_equal(json_string_value(json_object_get(env->tags, "route_hint")), "bulk");
     assert_string_equal(json_string_value(json_object_get(env->tags, "amqp_routing_key")),
                         "sms.out");
+    gw_env_unref(env);
+}
+
+static void test_headers_and_properties_become_tags(void **state)
+{
+    amqp_table_entry_t h[3];
+    amqp_basic_properties_t p;
+    amqp_in_meta_t m = meta;
+    gw_envelope_t *env;
+    char err[256];
+    const char *body = "{\"to\":\"49\",\"from\":\"A\",\"text\":\"x\"}";
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(h, 0, sizeof h);
+    h[0].key = amqp_cstring_bytes("tenant");
+    h[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    h[0].value.value.bytes = amqp_cstring_bytes("acme");
+    h[1].key = amqp_cstring_bytes("count");
+    h[1].value.kind = AMQP_FIELD_KIND_I32; /* not a string: left out */
+    h[1].value.value.i32 = 3;
+    h[2].key = amqp_cstring_bytes("x-app");
+    h[2].value.kind = AMQP_FIELD_KIND_BYTES;
+    h[2].value.value.bytes = amqp_cstring_bytes("crm");
+    p._flags = AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG;
+    p.headers.num_entries = 3;
+    p.headers.entries = h;
+    p.type = amqp_cstring_bytes("sms");
+    p.app_id = amqp_cstring_bytes("crm-7");
+    m.props = &p;
+    assert_int_equal(amqp_input_envelope(body, strlen(body), &m, &env, err, sizeof err), 0);
+    assert_string_equal(json_string_value(json_object_get(env->tags, "amqp_header.tenant")), "acme");
+    assert_string_equal(json_string_value(json_object_get(env->tags, "amqp_header.x-app")), "crm");
+    assert_null(json_object_get(env->tags, "amqp_header.count"));
+    assert_string_equal(json_string_value(json_object_get(env->tags, "amqp_type")), "sms");
+    assert_string_equal(json_string_value(json_object_get(env->tags, "amqp_app_id")), "crm-7");
     gw_env_unref(env);
 }
 
@@ -126,6 +162,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_full_message_becomes_an_envelope),
+        cmocka_unit_test(test_headers_and_properties_become_tags),
         cmocka_unit_test(test_bad_input_is_refused_with_a_reason),
         cmocka_unit_test(test_dedup_finds_within_the_window_only),
         cmocka_unit_test(test_dedup_forgets_the_oldest_past_its_bound),
