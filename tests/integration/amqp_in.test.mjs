@@ -283,4 +283,23 @@ describe('amqp messages in, passive topology', () => {
       await c.close().catch(() => {});
     }
   });
+
+  test('a dead-letter copy nobody can take leaves the delivery in its queue, with a warning', async () => {
+    // adm.dlx has no queue bound: the broker returns the copy, so the
+    // invalid delivery must not be rejected (that would lose it)
+    const c = await amqplib.connect(mq.url);
+    try {
+      const ch = await c.createChannel();
+      ch.sendToQueue('adm.in', Buffer.from('not json'), { messageId: 'lost?' });
+      await waitFor(() => /returned \(nothing bound to it\) the dead-letter copy/.test(j.log), 10000,
+        'the WARN about the returned copy');
+      await waitFor(async () => (await inStatus(j, 'adm')).requeued >= 2, 10000, 'requeued again');
+      assert.equal((await inStatus(j, 'adm')).dead_lettered, 0);
+      await j.mi('connectors.delete', { name: 'adm' });
+      await waitFor(async () => (await ch.checkQueue('adm.in')).messageCount === 1, 10000,
+        'the delivery is still in its queue');
+    } finally {
+      await c.close().catch(() => {});
+    }
+  });
 });
