@@ -261,6 +261,8 @@ void amqp_item_free(void *item)
     free(it->key);
     free(it->body);
     free(it->exchange);
+    free(it->reply_to);
+    free(it->reply_corr);
     gw_dlv_free(it->dlv);
     free(it);
 }

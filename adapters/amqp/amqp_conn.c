@@ -383,6 +383,75 @@ static int amqp_session_declare(amqp_link_t *l, amqp_session_t *s, const char *e
     return 0;
 }
 
+/* An event of a message this link took in that asked for its receipts at
+ * its reply_to (the tag amqp_reply_to, docs/amqp.md "Request / reply"):
+ * the receipt and final-state events are published there too.  Sets
+ * it->reply_to (and reply_corr); cheap for every other event (one
+ * strstr). */
+static void amqp_item_follow(const amqp_link_t *l, amqp_item_t *it)
+{
+    static const char *const follow[] = { "message.receipt", "message.delivered",
+                                          "message.failed", "message.expired",
+                                          "message.rejected", NULL };
+    json_t *ev, *env;
+    const char *conn, *to, *corr;
+    int i;
+
+    if (it->reply_to != NULL || strstr(it->body, "\"amqp_reply_to\":") == NULL)
+        return;
+    for (i = 0; follow[i] && strcmp(follow[i], it->key) != 0; i++)
+        ;
+    if (follow[i] == NULL)
+        return;
+    ev = json_loads(it->body, 0, NULL);
+    env = json_object_get(ev, "envelope");
+    conn = json_string_value(json_object_get(json_object_get(env, "source"), "connector"));
+    to = json_string_value(json_object_get(json_object_get(env, "tags"), "amqp_reply_to"));
+    corr = json_string_value(json_object_get(json_object_get(env, "corr"),
+                                             "amqp_correlation_id"));
+    if (conn != NULL && strcmp(conn, l->name) == 0 && to != NULL && to[0] != '\0') {
+        it->reply_to = strdup(to);
+        it->reply_corr = corr ? strdup(corr) : NULL;
+    }
+    json_decref(ev);
+}
+
+/* Publish the copy of event it to its reply_to (default exchange) with the
+ * message's correlation_id; it takes a delivery tag that no batch entry
+ * waits for.  AMQP_STATUS_OK or librabbitmq's error. */
+static int amqp_publish_follow(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it)
+{
+    amqp_basic_properties_t p;
+    amqp_bytes_t body = { strlen(it->body), it->body };
+    char line[400];
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
+    p.content_type = amqp_cstring_bytes("application/json");
+    p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    p.timestamp = (uint64_t)(gw_now_ms() / 1000);
+    p.app_id = amqp_cstring_bytes("junction");
+    p.type = amqp_cstring_bytes(it->key);
+    if (it->reply_corr != NULL) {
+        p._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+        p.correlation_id = amqp_cstring_bytes(it->reply_corr);
+    }
+    rc = amqp_basic_publish(s->conn, 1, amqp_cstring_bytes(""), amqp_cstring_bytes(it->reply_to),
+                            0, 0, &p, body);
+    if (rc == AMQP_STATUS_OK && gw_trace_on()) {
+        char msgid[GW_ENV_ID_LEN + 1];
+        amqp_item_msgid(it, msgid);
+        snprintf(line, sizeof line, "publish (default) %.200s tag %llu (%s to reply_to)",
+                 it->reply_to, (unsigned long long)s->next_tag, it->key);
+        amqp_trace(l, GW_TRACE_OUT, msgid, s->next_tag, NULL, NULL, line, it->body,
+                   strlen(it->body));
+    }
+    s->next_tag++;
+    return rc;
+}
+
 /* Before a batch goes out (no publish awaits a confirm, so the RPCs below
  * meet no basic.ack): turn mirror events into their copies and declare
  * their exchanges; a copy whose exchange the broker refused is marked
@@ -394,6 +463,8 @@ static int amqp_session_prepare(amqp_link_t *l, amqp_session_t *s, char *err, si
         int rc;
         if (it->dlv != NULL || s->acked[i] != 0)
             continue;
+        if (it->exchange == NULL)
+            amqp_item_follow(l, it);
         if (it->exchange == NULL &&
             (strcmp(it->key, "message.mirrored") != 0 || amqp_item_mirror(it) != 0))
             continue;
@@ -699,6 +770,11 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
         }
         if (gw_trace_on()) amqp_trace_publish(l, s->batch[i], s->next_tag);
         s->tags[i] = s->next_tag++;
+        if (s->batch[i]->reply_to != NULL &&
+            (rc = amqp_publish_follow(l, s, s->batch[i])) != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publish: %s", amqp_error_string2(rc));
+            return -1;
+        }
     }
     deadline = amqp_mono_ms() + AMQP_CONFIRM_TIMEOUT_MS;
     rc = 0;

@@ -464,7 +464,7 @@ static void amqp_in_delivery(amqp_in_t *in, amqp_envelope_t *d)
     char *corr = (p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) ? amqp_in_dup(p->correlation_id)
                                                                : NULL;
     char *reply = (p->_flags & AMQP_BASIC_REPLY_TO_FLAG) ? amqp_in_dup(p->reply_to) : NULL;
-    amqp_in_meta_t m = { in->l->name, queue ? queue : "", rkey, msgid, corr, p };
+    amqp_in_meta_t m = { in->l->name, queue ? queue : "", rkey, msgid, corr, reply, p };
     char err[256], code[16];
     amqp_dedup_ent_t *seen;
     amqp_in_job_t *job = NULL;

@@ -21,6 +21,7 @@ typedef struct amqp_in_meta {
     const char *routing_key;
     const char *message_id;
     const char *correlation_id;
+    const char *reply_to;
     const amqp_basic_properties_t *props; /* for the tags of its headers, type, app_id,
                                            * user_id; may be NULL */
 } amqp_in_meta_t;

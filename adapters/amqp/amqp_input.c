@@ -63,7 +63,7 @@ static int amqp_input_known(const json_t *o, char *err, size_t errlen)
 {
     static const char *const known[] = { "to", "from", "text", "receipt", "validity_s", "tags",
                                          "client_ref", "coding", "connector", "route_hint",
-                                         NULL };
+                                         "receipts_to_reply", NULL };
     const char *key;
     json_t *v;
     int i, ok;
@@ -92,9 +92,10 @@ static int amqp_input_tags(gw_envelope_t *env, const json_t *tags, char *err, si
     }
     json_object_foreach((json_t *)tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
-            json_string_length(v) > 256 || strcmp(key, "sender") == 0) {
-            snprintf(err, errlen, "tags: \"%.64s\": keys of 1-64 characters (not sender) with "
-                     "string values of at most 256", key);
+            json_string_length(v) > 256 || strcmp(key, "sender") == 0 ||
+            strncmp(key, "amqp_", 5) == 0) {
+            snprintf(err, errlen, "tags: \"%.64s\": keys of 1-64 characters (not sender, none "
+                     "starting amqp_) with string values of at most 256", key);
             return GW_EINVAL;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -143,6 +144,28 @@ static int amqp_input_amqp_tags(gw_envelope_t *env, const amqp_basic_properties_
         kept++;
     }
     return rc;
+}
+
+/* receipts_to_reply: the receipt and final state of the message follow
+ * its outcome to the delivery's reply_to (the tag amqp_reply_to, read by
+ * the link thread: amqp_conn.c amqp_item_follow); it asks for a receipt. */
+static int amqp_input_follow(gw_envelope_t *env, const json_t *o, const char *reply_to,
+                             char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, "receipts_to_reply");
+
+    if (v == NULL || json_is_false(v))
+        return 0;
+    if (!json_is_true(v)) {
+        snprintf(err, errlen, "receipts_to_reply: not true or false");
+        return GW_EINVAL;
+    }
+    if (reply_to == NULL || reply_to[0] == '\0' || strlen(reply_to) > 256) {
+        snprintf(err, errlen, "receipts_to_reply: the delivery has no reply_to");
+        return GW_EINVAL;
+    }
+    env->registered_delivery = 1;
+    return gw_env_set_tag(env, "amqp_reply_to", reply_to) < 0 ? GW_ENOMEM : 0;
 }
 
 /* The options and hints onto env.  0, GW_EINVAL with err, or GW_ENOMEM. */
@@ -241,6 +264,8 @@ int amqp_input_envelope(const char *body, size_t len, const amqp_in_meta_t *m,
     rc = amqp_input_addrs(env, from, to, err, errlen);
     if (rc == 0)
         rc = amqp_input_options(env, o, err, errlen);
+    if (rc == 0)
+        rc = amqp_input_follow(env, o, m->reply_to, err, errlen);
     if (rc != 0)
         goto out;
     snprintf(sender, sizeof sender, "amqp:%s/%s", m->connector, m->queue);

@@ -49,6 +49,9 @@ typedef struct amqp_item {
     char *exchange;      /* NULL: the link's exchange; else a mirror copy's (owned), set
                           * on the link thread from a message.mirrored event */
     int64_t seq;         /* an event's outbox seq, 0 for an envelope */
+    char *reply_to;      /* an event that follows a message to the reply_to it came with
+                          * (owned; amqp_item_follow), or NULL */
+    char *reply_corr;    /* that message's correlation_id (owned), or NULL */
     gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;
 

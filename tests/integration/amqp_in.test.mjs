@@ -217,6 +217,30 @@ describe('amqp messages in', () => {
     await nextDead(); // corr-2's copy
   });
 
+  test('receipts_to_reply: the receipt and final state follow the outcome to reply_to', async () => {
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    const replies = [];
+    await ch.consume(queue, (m) => replies.push(m), { noAck: true });
+    const t = text('follow me');
+    publish({ to: '4915112345678', from: 'Acme', text: t, receipts_to_reply: true },
+      { replyTo: queue, correlationId: 'corr-f' });
+    await waitFor(() => submitted(t).length === 1 && replies.length === 1, 10000, 'sent and accepted');
+    const { id } = JSON.parse(replies[0].content.toString());
+    assert.equal(submitted(t)[0].registered_delivery & 1, 1, 'a receipt was asked for');
+    await smsc.deliver({ esm_class: 0x04, source_addr: '4915112345678', destination_addr: 'Acme',
+      short_message: `id:${submitted(t)[0].smsc_message_id} sub:001 dlvrd:001 submit date:2611281200 done date:2611281201 stat:DELIVRD err:000 text:x` });
+    await waitFor(() => replies.length === 3, 10000, 'the receipt and delivered events follow');
+    assert.deepEqual(replies.map((m) => m.properties.type), ['outcome', 'message.receipt', 'message.delivered']);
+    assert.ok(replies.every((m) => m.properties.correlationId === 'corr-f'));
+    const delivered = JSON.parse(replies[2].content.toString());
+    assert.equal(delivered.id, id);
+    assert.equal(delivered.status, 'delivered');
+    // without reply_to the option is invalid input
+    publish({ to: '4915112345678', from: 'Acme', text: 'x', receipts_to_reply: true });
+    const d = await nextDead();
+    assert.match(d.properties.headers['x-junction-reason'], /receipts_to_reply: the delivery has no reply_to/);
+  });
+
   test('prefetch bounds the deliveries held unacked; closing hands them back to the queue', async () => {
     // rate 1/s with a 5 s requeue delay: the first is taken, the next two are
     // refused for load and held unacked; prefetch 2 leaves the rest ready
@@ -243,7 +267,8 @@ describe('amqp messages in', () => {
       tags: { a: 'b' }, client_ref: 'c', coding: 'ucs2', connector: 'smsc1', route_hint: 'bulk' };
     assert.deepEqual(validate(INPUT_SCHEMA, good), []);
     for (const bad of [{ to: '49', from: 'A' }, { ...good, colour: 1 }, { ...good, validity_s: 0 },
-      { ...good, coding: 'latin1' }, { ...good, tags: { sender: 'me' } }, { ...good, receipt: 'yes' }]) {
+      { ...good, coding: 'latin1' }, { ...good, tags: { sender: 'me' } }, { ...good, receipt: 'yes' },
+      { ...good, tags: { amqp_reply_to: 'q' } }]) {
       assert.notDeepEqual(validate(INPUT_SCHEMA, bad), [], JSON.stringify(bad));
     }
   });

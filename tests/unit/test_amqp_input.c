@@ -13,7 +13,7 @@
 #include "adapters/amqp/amqp_in_int.h"
 #include "gateway/gw_errors.h"
 
-static const amqp_in_meta_t meta = { "in", "sms.in", "sms.out", "m-1", "c-1", NULL };
+static const amqp_in_meta_t meta = { "in", "sms.in", "sms.out", "m-1", "c-1", NULL, NULL };
 
 static int build(const char *text, gw_envelope_t **env, char *err, size_t errlen)
 {

@@ -8,7 +8,7 @@
 // Keywords: $schema, $id, $defs, $ref ("#/$defs/<name>"), title,
 // description, $comment, type, enum, const, properties, required,
 // additionalProperties, items, minItems, maxItems, minLength, maxLength,
-// pattern, minimum, maximum, oneOf, anyOf, allOf.
+// pattern, minimum, maximum, propertyNames, oneOf, anyOf, allOf.
 
 const ANNOTATIONS = new Set(['$schema', '$id', '$defs', 'title', 'description', '$comment', 'examples']);
 
@@ -57,6 +57,9 @@ function check(root, s, v, at, errs) {
           const known = new Set(Object.keys(s.properties || {}));
           for (const p of Object.keys(v)) if (!known.has(p)) check(root, arg, v[p], `${at}.${p}`, errs);
         }
+        break;
+      case 'propertyNames':
+        if (typeOf(v) === 'object') for (const p of Object.keys(v)) check(root, arg, p, `${at}{${p}}`, errs);
         break;
       case 'items': if (Array.isArray(v)) v.forEach((x, i) => check(root, arg, x, `${at}[${i}]`, errs)); break;
       case 'minItems': if (Array.isArray(v) && v.length < arg) errs.push(`${at}: fewer than ${arg} items`); break;
