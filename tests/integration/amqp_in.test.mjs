@@ -262,6 +262,28 @@ describe('amqp messages in', () => {
     assert.equal(ts.filter((t) => submitted(t).length > 0).length, 1);
   });
 
+  test('a frozen broker holds up neither accepting nor SMPP; the consumer goes on after it', async () => {
+    await j.mi('routes.add', { name: 'mi-out', priority: 50, dst_prefix: '4917', target: 'smsc1' });
+    const ts = Array.from({ length: 20 }, () => text('while frozen'));
+    process.kill(mq.proc.pid, 'SIGSTOP'); // the broker we started: its I/O stops, its sockets stay open
+    let slowest = 0;
+    try {
+      for (const t of ts) {
+        const t0 = Date.now();
+        await j.mi('messages.inject', { from: 'Acme', to: '4917012345678', body: t });
+        slowest = Math.max(slowest, Date.now() - t0);
+      }
+      await waitFor(() => ts.every((t) => submitted(t).length === 1), 10000, 'every one at the SMSC');
+    } finally {
+      process.kill(mq.proc.pid, 'SIGCONT');
+    }
+    console.log(`# slowest messages.inject while the broker was frozen: ${slowest} ms`);
+    assert.ok(slowest < 1000, `messages.inject took ${slowest} ms`);
+    const t = text('after the thaw');
+    publish({ to: '4915112345678', from: 'Acme', text: t });
+    await waitFor(() => submitted(t).length === 1, 20000, 'the consumer takes messages again');
+  });
+
   test('docs/amqp-in.schema.json takes what junction takes and refuses what it refuses', () => {
     const good = { to: '4915112345678', from: 'Acme', text: 'x', receipt: true, validity_s: 60,
       tags: { a: 'b' }, client_ref: 'c', coding: 'ucs2', connector: 'smsc1', route_hint: 'bulk' };
