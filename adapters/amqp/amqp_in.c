@@ -424,10 +424,20 @@ static void amqp_in_committed(gw_envelope_t *env, int rc, void *arg)
 static void amqp_in_settle(amqp_in_t *in, amqp_in_job_t *job)
 {
     if (job->gen != in->gen || in->conn == NULL) {
-        amqp_in_job_free(job); /* its connection is gone: redelivered, then a duplicate */
+        /* its connection is gone: the broker delivers it again, and that
+         * copy is a duplicate once this commit is known good */
+        amqp_dedup_ent_t *e = amqp_dedup_find(&in->dedup, job->msgid, gw_now_ms());
+        if (e != NULL && strcmp(e->jid, job->jid) == 0 && job->rc == 0)
+            e->pending = 0;
+        else if (e != NULL && strcmp(e->jid, job->jid) == 0)
+            amqp_dedup_forget(&in->dedup, job->msgid, job->jid);
+        amqp_in_job_free(job);
         return;
     }
     if (job->rc == 0) {
+        amqp_dedup_ent_t *e = amqp_dedup_find(&in->dedup, job->msgid, gw_now_ms());
+        if (e != NULL && strcmp(e->jid, job->jid) == 0)
+            e->pending = 0;
         __atomic_add_fetch(&in->accepted, 1, __ATOMIC_RELAXED);
         gw_stat_add(amqp_stat_in_accepted, 1);
         amqp_in_reply(in, job->reply_to, job->corr_id, job->msgid, job->jid, 0, NULL, NULL);
@@ -477,6 +487,12 @@ static void amqp_in_delivery(amqp_in_t *in, amqp_envelope_t *d)
         amqp_in_trace(in, GW_TRACE_IN, NULL, d->delivery_tag, "deliver %s %s tag %llu", m.queue,
                       rkey, d->message.body.bytes, d->message.body.len);
     seen = amqp_dedup_find(&in->dedup, msgid, gw_now_ms());
+    if (seen != NULL && seen->pending) {
+        /* the first copy's commit is not known yet (a redelivery after a
+         * lost connection): acking this one could lose both */
+        amqp_in_requeue_later(in, d->delivery_tag);
+        goto out;
+    }
     if (seen != NULL) {
         __atomic_add_fetch(&in->duplicates, 1, __ATOMIC_RELAXED);
         gw_stat_add(amqp_stat_in_duplicates, 1);

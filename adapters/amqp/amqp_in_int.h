@@ -39,6 +39,7 @@ typedef struct amqp_dedup_ent {
     uint64_t h;                   /* FNV-1a of the message_id; 0 = free */
     int64_t at;                   /* ms when it was taken */
     int32_t next;                 /* chain in its bucket, -1 = end */
+    int pending;                  /* its commit is not known yet */
     char jid[GW_ENV_ID_LEN + 1];  /* junction's id of the message */
 } amqp_dedup_ent_t;
 
@@ -54,8 +55,9 @@ int amqp_dedup_init(amqp_dedup_t *t, size_t cap, int64_t window_ms);
 void amqp_dedup_free(amqp_dedup_t *t);
 /* The entry of msgid taken within the window, or NULL. */
 amqp_dedup_ent_t *amqp_dedup_find(amqp_dedup_t *t, const char *msgid, int64_t now_ms);
-/* Remember msgid as junction's message jid (the oldest entry goes when
- * the ring is full); NULL when msgid is empty or t has no memory. */
+/* Remember msgid as junction's message jid, pending until its commit is
+ * known (the oldest entry goes when the ring is full); NULL when msgid is
+ * empty or t has no memory. */
 amqp_dedup_ent_t *amqp_dedup_add(amqp_dedup_t *t, const char *msgid, const char *jid,
                                  int64_t now_ms);
 /* Forget msgid's entry for jid (its accept failed: a redelivery is new). */

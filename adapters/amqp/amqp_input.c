@@ -373,6 +373,7 @@ amqp_dedup_ent_t *amqp_dedup_add(amqp_dedup_t *t, const char *msgid, const char 
         amqp_dedup_unlink(t, i); /* the oldest is forgotten */
     e->h = amqp_dedup_hash(msgid);
     e->at = now_ms;
+    e->pending = 1;
     snprintf(e->jid, sizeof e->jid, "%s", jid);
     e->next = t->buckets[e->h & (t->nbuckets - 1)];
     t->buckets[e->h & (t->nbuckets - 1)] = i;
