@@ -539,7 +539,7 @@ static int amqp_init(struct event_base *main_base)
 const gw_adapter_t amqp_adapter = {
     .name = "amqp",
     .params = amqp_params,
-    .mi_cmds = NULL,
+    .mi_cmds = amqp_mi_cmds,
     .init = amqp_init,
     .start = NULL,
     .stop = NULL,

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "gw_delivery.h"
+#include "gw_mi.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
 
@@ -141,6 +142,9 @@ extern gw_stat_t *amqp_stat_published;
 extern gw_stat_t *amqp_stat_dropped;
 extern gw_stat_t *amqp_stat_replayed;
 extern gw_stat_t *amqp_stat_returned;
+
+/* The adapter's MI methods (amqp_mi.c). */
+extern const gw_mi_cmd_t amqp_mi_cmds[];
 
 /* Parse and check a connector's conf into *out, filling the defaults.
  * Returns 0, or GW_EINVAL with a reason in err.  Any thread. */

@@ -82,6 +82,11 @@ describe('amqp messages in', () => {
     }
     const st = await inStatus(j, 'in');
     assert.deepEqual(st.queues, ['sms.in']);
+    const [conn1] = (await j.mi('amqp.connections')).filter((x) => x.connector === 'in');
+    assert.equal(conn1.state, 'connected');
+    assert.equal(conn1.in.state, 'consuming');
+    assert.equal(conn1.in.last_error, '');
+    assert.ok(!(await j.mi('amqp.connections')).some((x) => x.connector === 'smsc1'), 'amqp connectors only');
   });
 
   test('a delivery becomes a message to the SMSC, named after its queue, acked after commit', async () => {
