@@ -132,6 +132,28 @@ describe('amqp messages in', () => {
     assert.equal(submitted(t).length, 1);
   });
 
+  test('deliveries, acks and dead-letter publishes are on the trace bus', async () => {
+    const { id } = await j.mi('trace.start', { connector: 'in' });
+    try {
+      const t = text('traced');
+      publish({ to: '4915112345678', from: 'Acme', text: t });
+      publish('traced but not json');
+      await nextDead();
+      const recs = await waitFor(async () => {
+        const r = (await j.mi('trace.list', { id })).records.filter((x) => x.kind === 'publish');
+        return r.some((x) => /^reject /.test(x.summary)) && r.some((x) => /^ack /.test(x.summary)) && r;
+      }, 10000, 'deliver, ack, publish and reject records');
+      const sums = recs.map((x) => `${x.dir} ${x.summary}`);
+      assert.ok(sums.filter((s) => /^in deliver sms\.in sms\.out tag \d+$/.test(s)).length >= 2, sums.join('\n'));
+      assert.ok(sums.some((s) => /^out publish junction\.dlx sms\.in tag \d+$/.test(s)), sums.join('\n'));
+      const ack = recs.find((x) => /^ack /.test(x.summary));
+      assert.match(ack.env_id, /^[0-9A-Z]{26}$/);
+      assert.equal((await j.mi('messages.get', { id: ack.env_id })).envelope.body, t);
+    } finally {
+      await j.mi('trace.stop', { id });
+    }
+  });
+
   test('headers and properties are tags rules match', async () => {
     await j.mi('routes.add', { name: 'tenant-b', priority: 8,
       filters: { dst: { prefix: ['49'] }, tags: { 'amqp_header.tenant': 'b', amqp_app_id: 'crm' } },
