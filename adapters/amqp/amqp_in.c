@@ -49,6 +49,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,13 +175,20 @@ static char *amqp_in_dup(amqp_bytes_t b)
     return s;
 }
 
+/* One trace record of this consumer: summary from fmt.  Callers test
+ * gw_trace_on() first. */
 static void amqp_in_trace(amqp_in_t *in, int dir, const char *id, uint64_t tag,
-                          const char *fmt, const char *a, const char *b, const char *raw,
-                          size_t raw_len)
+                          const char *raw, size_t raw_len, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void amqp_in_trace(amqp_in_t *in, int dir, const char *id, uint64_t tag,
+                          const char *raw, size_t raw_len, const char *fmt, ...)
 {
     char line[400];
+    va_list ap;
 
-    snprintf(line, sizeof line, fmt, a ? a : "", b ? b : "", (unsigned long long)tag);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
     amqp_trace(in->l, dir, id, tag, NULL, NULL, line, raw, raw_len);
 }
 
@@ -190,15 +198,16 @@ static void amqp_in_ack(amqp_in_t *in, uint64_t dtag, const char *id)
 {
     amqp_basic_ack(in->conn, 1, dtag, 0);
     if (gw_trace_on())
-        amqp_in_trace(in, GW_TRACE_OUT, id, dtag, "ack%s%s tag %llu", NULL, NULL, NULL, 0);
+        amqp_in_trace(in, GW_TRACE_OUT, id, dtag, NULL, 0, "ack tag %llu",
+                      (unsigned long long)dtag);
 }
 
 static void amqp_in_reject(amqp_in_t *in, uint64_t dtag)
 {
     amqp_basic_reject(in->conn, 1, dtag, 0);
     if (gw_trace_on())
-        amqp_in_trace(in, GW_TRACE_OUT, NULL, dtag, "reject%s%s tag %llu (requeue=false)", NULL,
-                      NULL, NULL, 0);
+        amqp_in_trace(in, GW_TRACE_OUT, NULL, dtag, NULL, 0, "reject tag %llu (requeue=false)",
+                      (unsigned long long)dtag);
 }
 
 /* Nack dtag with requeue after requeue_delay_ms (at once when 0). */
@@ -215,6 +224,9 @@ static void amqp_in_requeue_later(amqp_in_t *in, uint64_t dtag)
         return;
     }
     amqp_basic_nack(in->conn, 1, dtag, 0, 1);
+    if (gw_trace_on())
+        amqp_in_trace(in, GW_TRACE_OUT, NULL, dtag, NULL, 0, "nack tag %llu (requeue)",
+                      (unsigned long long)dtag);
 }
 
 /* Nack the deliveries whose delay is over; the ms until the next one is
@@ -228,8 +240,9 @@ static int amqp_in_run_delays(amqp_in_t *in)
         if (in->delays[i].due_ms <= now) {
             amqp_basic_nack(in->conn, 1, in->delays[i].dtag, 0, 1);
             if (gw_trace_on())
-                amqp_in_trace(in, GW_TRACE_OUT, NULL, in->delays[i].dtag,
-                              "nack%s%s tag %llu (requeue)", NULL, NULL, NULL, 0);
+                amqp_in_trace(in, GW_TRACE_OUT, NULL, in->delays[i].dtag, NULL, 0,
+                              "nack tag %llu (requeue)",
+                              (unsigned long long)in->delays[i].dtag);
             continue;
         }
         if (in->delays[i].due_ms - now < next)
@@ -260,8 +273,9 @@ static int amqp_in_publish(amqp_in_t *in, const char *exchange, const char *key,
     e->after = after;
     e->returned = 0;
     if (gw_trace_on())
-        amqp_in_trace(in, GW_TRACE_OUT, NULL, e->pub_tag, "publish %s %s tag %llu", exchange[0] ? exchange : "(default)", key,
-                      body.bytes, body.len);
+        amqp_in_trace(in, GW_TRACE_OUT, NULL, e->pub_tag, body.bytes, body.len,
+                      "publish %s %s tag %llu", exchange[0] ? exchange : "(default)", key,
+                      (unsigned long long)e->pub_tag);
     return 0;
 }
 
@@ -484,8 +498,9 @@ static void amqp_in_delivery(amqp_in_t *in, amqp_envelope_t *d)
     __atomic_add_fetch(&in->received, 1, __ATOMIC_RELAXED);
     gw_stat_add(amqp_stat_in_received, 1);
     if (gw_trace_on())
-        amqp_in_trace(in, GW_TRACE_IN, NULL, d->delivery_tag, "deliver %s %s tag %llu", m.queue,
-                      rkey, d->message.body.bytes, d->message.body.len);
+        amqp_in_trace(in, GW_TRACE_IN, NULL, d->delivery_tag, d->message.body.bytes,
+                      d->message.body.len, "deliver %s %s tag %llu", m.queue, rkey ? rkey : "",
+                      (unsigned long long)d->delivery_tag);
     seen = amqp_dedup_find(&in->dedup, msgid, gw_now_ms());
     if (seen != NULL && seen->pending) {
         /* the first copy's commit is not known yet (a redelivery after a
