@@ -13,6 +13,11 @@
 #   make bench-smpp  SMPP end to end with reports back, junction beside Kannel (bench/README.md)
 #   make deps       install missing Debian packages (idempotent, quiet)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make install    the binaries, man pages, systemd unit, sysusers entry and (when
+#                   there is none) the configuration file; PREFIX (/usr/local),
+#                   SYSCONFDIR (/etc), DESTDIR for staging
+#   make check-install  `make install` into a temporary DESTDIR and check what it put
+#                   there (tests/check_install.sh; also a step of make test)
 
 .DEFAULT_GOAL := all
 BUILD   ?= build
@@ -58,7 +63,7 @@ MAIN_OBJ  := $(BUILD)/gateway/gw_main.o
 CTL_OBJS  := $(patsubst %,$(BUILD)/%.o,$(basename $(CTL_SRCS)))
 
 .PHONY: all run test unit integration asan bench deps fuzz fuzz-bins fuzz-run clean \
-        check-layering
+        check-layering install check-install
 all: $(BUILD)/junction $(BUILD)/junctionctl
 
 $(BUILD)/libjunction.a: $(LIB_OBJS)
@@ -99,6 +104,36 @@ run:
 check-layering:
 	@sh tests/check_layering.sh
 
+# Installation.  The unit (docs/junction.service) names /usr/local/sbin and
+# /etc/junction: it is installed with the paths of PREFIX and SYSCONFDIR.
+# Creating the user junction is systemd-sysusers' (the sysusers.d entry),
+# not make's: DESTDIR stages files only.
+PREFIX      ?= /usr/local
+SYSCONFDIR  ?= /etc
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL     ?= install
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/junction
+	$(INSTALL) -m 0755 $(BUILD)/junction $(DESTDIR)$(SBINDIR)/junction
+	$(INSTALL) -m 0755 $(BUILD)/junctionctl $(DESTDIR)$(BINDIR)/junctionctl
+	$(INSTALL) -m 0644 docs/junction.8 docs/junctionctl.8 $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/junction/|$(SYSCONFDIR)/junction/|g' \
+	  docs/junction.service > $(DESTDIR)$(UNITDIR)/junction.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/junction.service
+	$(INSTALL) -m 0644 docs/junction.sysusers $(DESTDIR)$(SYSUSERSDIR)/junction.conf
+	@# an operator's configuration is never overwritten
+	[ -e $(DESTDIR)$(SYSCONFDIR)/junction/junction.cfg ] || \
+	  $(INSTALL) -m 0644 docs/junction.cfg $(DESTDIR)$(SYSCONFDIR)/junction/junction.cfg
+
+check-install: all
+	@MAKE="$(MAKE)" BUILD=$(BUILD) sh tests/check_install.sh
+
 # Install what is missing (as .ci/run does: SIPp, RabbitMQ, Node.js,
 # Chromium, clang; quiet when all is there), check the layering, then unit
 # tests, integration tests and a short bounded fuzz run of every
@@ -107,6 +142,7 @@ test:
 	@sh .ci/deps.sh
 	@sh tests/check_layering.sh
 	@$(MAKE) --no-print-directory all unit-bins
+	@MAKE="$(MAKE)" BUILD=$(BUILD) sh tests/check_install.sh
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)

@@ -7,8 +7,11 @@ libsqlite3-dev sqlite3 libmicrohttpd-dev libevent-dev libjansson-dev libssl-dev
 libsodium-dev libpcre2-dev libconfig-dev libcmocka-dev tzdata openssl"
 # openssl (the command) makes `make run`'s self-signed HTTPS pair and the
 # tests' certificates.
-# Test peers: SIPp, RabbitMQ, Node.js for the SMPP/AMQP peers and Playwright.
-[ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang"
+# Test peers: SIPp, RabbitMQ, Node.js for the SMPP/AMQP peers and Playwright;
+# prometheus for promtool (tests/integration/metrics.test.mjs checks /metrics);
+# groff-base to check the man pages (make check-install).
+[ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang
+prometheus groff-base"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -23,4 +26,24 @@ echo "installing:$missing"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The tests need only promtool of the prometheus package, not its server:
+# while installing, a policy-rc.d (when there is none) stops its maintainer
+# scripts from starting the service, and it is not enabled at boot either.
+guard=""
+case "$missing" in *prometheus*)
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod 755 /usr/sbin/policy-rc.d
+        guard=/usr/sbin/policy-rc.d
+    fi ;;
+esac
+rc=0
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
+[ -z "$guard" ] || $SUDO rm -f "$guard"
+case "$missing" in *prometheus*)
+    if command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+    $SUDO update-rc.d prometheus disable >/dev/null 2>&1 || true ;;
+esac
+exit $rc

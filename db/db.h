@@ -232,6 +232,24 @@ int db_msgs_queued_counts(void (*fn)(const char *target, int64_t n, void *arg), 
 json_t *db_msg_get(const char *id);
 /* Recent messages, newest first, optional status filter; JSON array. */
 json_t *db_msgs_list(int limit, const char *status);
+/* What db_msgs_search matches; every member optional (NULL or 0: any),
+ * all that are given must hold. */
+typedef struct db_msg_filter {
+    const char *status;
+    const char *id_prefix;  /* a prefix of the envelope id */
+    const char *number;     /* a prefix of the normalised from or to address */
+    const char *connector;  /* the source connector or the target */
+    int64_t since, until;   /* created_at within [since, until] (ms) */
+} db_msg_filter_t;
+/* Recent messages matching f, newest first, at most limit; JSON array, or
+ * NULL when the store cannot be read.  Any thread. */
+json_t *db_msgs_search(int limit, const db_msg_filter_t *f);
+/* The outbox events of message id between its from and to times (ms; the
+ * events of a change are stamped with its commit), oldest first, at most
+ * limit: [{seq, ts, type, event}] with event the parsed payload.  Bounded
+ * by the outbox's ts index.  Empty when no event sink was listening.
+ * Any thread. */
+json_t *db_msg_events(const char *id, int64_t from, int64_t to, int limit);
 /* Envelope id for an SMSC message id, malloc'd or NULL. */
 char *db_receipt_lookup(const char *connector, const char *remote_id);
 /* Rows of the outbox with seq > after, oldest first, at most limit: fn for

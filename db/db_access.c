@@ -44,9 +44,10 @@ static json_t *db_access_user_row(sqlite3_stmt *st)
                      db_access_col_int_or_null(st, 5));
 }
 
-int db_users_count(void)
+/* The one integer sql answers, or GW_ESTORE. */
+static int db_access_count(const char *sql, const char *what)
 {
-    sqlite3_stmt *st = db_admin_begin("SELECT count(*) FROM users", "count users");
+    sqlite3_stmt *st = db_admin_begin(sql, what);
     if (st == NULL)
         return GW_ESTORE;
     int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : GW_ESTORE;
@@ -54,15 +55,14 @@ int db_users_count(void)
     return n;
 }
 
+int db_users_count(void)
+{
+    return db_access_count("SELECT count(*) FROM users", "count users");
+}
+
 int db_users_admins(void)
 {
-    sqlite3_stmt *st =
-        db_admin_begin("SELECT count(*) FROM users WHERE role = 'admin'", "count admins");
-    if (st == NULL)
-        return GW_ESTORE;
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : GW_ESTORE;
-    db_admin_end(st);
-    return n;
+    return db_access_count("SELECT count(*) FROM users WHERE role = 'admin'", "count admins");
 }
 
 int db_user_add(const char *name, const char *password, const char *role, int must_change)
@@ -128,21 +128,7 @@ int db_user_verify(const char *name, const char *password, json_t **out)
 
 json_t *db_users_list(void)
 {
-    json_t *arr = json_array();
-    sqlite3_stmt *st = db_admin_begin(DB_ACCESS_USER_SELECT " ORDER BY name", "list users");
-    if (st == NULL || arr == NULL) {
-        if (st != NULL)
-            db_admin_end(st);
-        json_decref(arr);
-        return NULL;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *row = db_access_user_row(st);
-        if (row == NULL || json_array_append_new(arr, row) < 0)
-            break;
-    }
-    db_admin_end(st);
-    return arr;
+    return db_admin_rows(DB_ACCESS_USER_SELECT " ORDER BY name", "list users", db_access_user_row);
 }
 
 int db_user_passwd(const char *name, const char *password, int must_change)
@@ -291,21 +277,8 @@ int db_token_delete(const char *name)
 
 json_t *db_tokens_list(void)
 {
-    json_t *arr = json_array();
-    sqlite3_stmt *st = db_admin_begin(DB_ACCESS_TOKEN_SELECT " ORDER BY name", "list tokens");
-    if (st == NULL || arr == NULL) {
-        if (st != NULL)
-            db_admin_end(st);
-        json_decref(arr);
-        return NULL;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *row = db_access_token_row(st);
-        if (row == NULL || json_array_append_new(arr, row) < 0)
-            break;
-    }
-    db_admin_end(st);
-    return arr;
+    return db_admin_rows(DB_ACCESS_TOKEN_SELECT " ORDER BY name", "list tokens",
+                         db_access_token_row);
 }
 
 /* ---- audit ------------------------------------------------------------- */

@@ -429,11 +429,11 @@ static json_t *db_admin_account_row(sqlite3_stmt *st)
                      "created_at", (json_int_t)sqlite3_column_int64(st, 4));
 }
 
-json_t *db_accounts_list(void)
+json_t *db_admin_rows(const char *sql, const char *what, json_t *(*row)(sqlite3_stmt *st))
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st = db_admin_begin(DB_ADMIN_ACCOUNT_SELECT " ORDER BY system_id",
-        "list accounts");
+    sqlite3_stmt *st = db_admin_begin(sql, what);
+
     if (st == NULL || arr == NULL) {
         if (st != NULL)
             db_admin_end(st);
@@ -441,12 +441,18 @@ json_t *db_accounts_list(void)
         return NULL;
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *row = db_admin_account_row(st);
-        if (row == NULL || json_array_append_new(arr, row) < 0)
+        json_t *r = row(st);
+        if (r == NULL || json_array_append_new(arr, r) < 0)
             break;
     }
     db_admin_end(st);
     return arr;
+}
+
+json_t *db_accounts_list(void)
+{
+    return db_admin_rows(DB_ADMIN_ACCOUNT_SELECT " ORDER BY system_id", "list accounts",
+                         db_admin_account_row);
 }
 
 int db_account_verify(const char *system_id, const char *password, json_t **out)

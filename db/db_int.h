@@ -78,6 +78,9 @@ int db_admin_write(sqlite3_stmt *st, int must_change, const char *what);
 int db_admin_hash(const char *password, char *out); /* out: crypto_pwhash_STRBYTES */
 int db_admin_hash_verify(const char *hash, const char *password);
 int db_admin_fetch_hash(const char *sql, const char *key, char *out);
+/* Every row of sql (no parameters) through row as a JSON array (new
+ * reference), or NULL when the statement failed. */
+json_t *db_admin_rows(const char *sql, const char *what, json_t *(*row)(sqlite3_stmt *st));
 
 /* Migration 4: every v3 routes row into rules, as the equivalent rule
  * (db_rules.c).  0 or a negative code; on the migrating connection. */

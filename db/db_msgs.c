@@ -347,33 +347,95 @@ out_unlock:
 
 json_t *db_msgs_list(int limit, const char *status)
 {
+    db_msg_filter_t f = { .status = status };
+    json_t *a = db_msgs_search(limit, &f);
+
+    return a != NULL ? a : json_array();
+}
+
+json_t *db_msgs_search(int limit, const db_msg_filter_t *f)
+{
     json_t *arr = json_array();
-    int filter = status != NULL && status[0] != '\0';
+    int step = SQLITE_ERROR; /* until the statement has run to its end */
 
     if (arr == NULL)
         return NULL;
-    if (limit <= 0)
+    if (limit <= 0 || limit > 10000) /* the MI's declared bound (docs/mi.md) */
         limit = 100;
-    if (limit > 10000) /* the MI's declared bound (docs/mi.md) */
-        limit = 10000;
     pthread_mutex_lock(&db_msgs_lock);
     if (db_msgs_conn == NULL)
         goto out_unlock;
+    /* One statement for every combination: an absent filter binds NULL and
+     * its clause is true.  Prefixes compare with substr, not LIKE, so a
+     * '%' or '_' typed by the user is no wildcard. */
     sqlite3_stmt *st = db_prepare(
         db_msgs_conn,
-        /* newest first: the rowid is the order of insertion (schema 7) */
-        filter ? "SELECT " DB_MSGS_COLS " FROM messages WHERE status = ?2"
-                 " ORDER BY rowid DESC LIMIT ?1"
-               : "SELECT " DB_MSGS_COLS " FROM messages ORDER BY rowid DESC LIMIT ?1",
-        "list messages");
+        "SELECT " DB_MSGS_COLS " FROM messages WHERE"
+        " (?2 IS NULL OR status = ?2)"
+        " AND (?3 IS NULL OR substr(id, 1, length(?3)) = ?3)"
+        " AND (?4 IS NULL OR substr(from_addr, 1, length(?4)) = ?4"
+        "      OR substr(to_addr, 1, length(?4)) = ?4)"
+        " AND (?5 IS NULL OR source_connector = ?5 OR target = ?5)"
+        " AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at <= ?7)"
+        " ORDER BY rowid DESC LIMIT ?1",
+        "search messages");
     if (st == NULL)
         goto out_unlock;
     sqlite3_bind_int(st, 1, limit);
-    if (filter)
-        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *texts[] = { f->status, f->id_prefix, f->number, f->connector };
+    for (int k = 0; k < 4; k++)
+        if (texts[k] != NULL && texts[k][0] != '\0')
+            sqlite3_bind_text(st, 2 + k, texts[k], -1, SQLITE_STATIC);
+    if (f->since > 0)
+        sqlite3_bind_int64(st, 6, f->since);
+    if (f->until > 0)
+        sqlite3_bind_int64(st, 7, f->until);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row = db_msgs_row_json(st);
         if (row == NULL || json_array_append_new(arr, row) < 0)
+            break;
+    }
+    sqlite3_finalize(st);
+out_unlock:
+    pthread_mutex_unlock(&db_msgs_lock);
+    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+json_t *db_msg_events(const char *id, int64_t from, int64_t to, int limit)
+{
+    json_t *arr = json_array();
+    json_error_t jerr;
+
+    if (arr == NULL || id == NULL)
+        return arr;
+    pthread_mutex_lock(&db_msgs_lock);
+    if (db_msgs_conn == NULL)
+        goto out_unlock;
+    /* ts first, so SQLite walks outbox_ts over the message's lifetime
+     * instead of scanning the whole outbox for message_id. */
+    sqlite3_stmt *st = db_prepare(db_msgs_conn,
+                                  "SELECT seq, ts, type, payload FROM outbox"
+                                  " WHERE ts >= ?2 AND ts <= ?3 AND message_id = ?1"
+                                  " ORDER BY seq LIMIT ?4",
+                                  "message events");
+    if (st == NULL)
+        goto out_unlock;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    sqlite3_bind_int(st, 4, limit > 0 ? limit : 100);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 3);
+        json_t *ev = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+        json_t *o = json_pack("{s:I, s:I, s:s, s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
+                              "ts", (json_int_t)sqlite3_column_int64(st, 1), "type",
+                              (const char *)sqlite3_column_text(st, 2) ?: "",
+                              "event", ev != NULL ? ev : json_null());
+        if (o == NULL || json_array_append_new(arr, o) < 0)
             break;
     }
     sqlite3_finalize(st);

@@ -202,6 +202,7 @@ static int db_wr_batch_max;
 static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
     *db_wr_st_commit_us_max, *db_wr_st_commit_us_1s, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
     *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events, *db_wr_st_wal_pages;
+static gw_hist_t *db_wr_hist_commit; /* each group's BEGIN .. COMMIT */
 static int db_wr_wal_last; /* the WAL's length in frames after the last commit */
 
 static const char db_wr_sql_insert[] =
@@ -1375,6 +1376,7 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
     gw_stat_add(db_wr_st_commits, 1);
     gw_stat_add(db_wr_st_rows, (int64_t)rows);
     gw_stat_set(db_wr_st_commit_us_last, us);
+    gw_hist_observe_us(db_wr_hist_commit, us);
     if (us > gw_stat_get(db_wr_st_commit_us_max))
         gw_stat_set(db_wr_st_commit_us_max, us);
     db_wr_note_slowest(t0, us);
@@ -1615,13 +1617,15 @@ int db_writer_start(void)
         return GW_EINVAL;
     db_wr_st_commits = gw_stat("db.commits", "group commits of the writer");
     db_wr_st_rows = gw_stat("db.rows", "rows written by the writer");
-    db_wr_st_commit_us_last = gw_stat("db.commit_us_last", "duration of the last group commit");
-    db_wr_st_commit_us_max = gw_stat("db.commit_us_max", "longest group commit");
-    db_wr_st_commit_us_1s = gw_stat("db.commit_us_1s",
-                                    "slowest group commit of the second of the last one");
+    db_wr_st_commit_us_last = gw_stat_gauge("db.commit_us_last", "duration of the last group commit");
+    db_wr_st_commit_us_max = gw_stat_gauge("db.commit_us_max", "longest group commit");
+    db_wr_hist_commit = gw_hist("db.commit_seconds",
+                                "duration of each group commit of the writer, BEGIN to COMMIT");
+    db_wr_st_commit_us_1s = gw_stat_gauge("db.commit_us_1s",
+                                          "slowest group commit of the second of the last one");
     db_wr_st_errors = gw_stat("db.errors", "groups rolled back");
-    db_wr_st_queue = gw_stat("db.queue", "jobs waiting for the writer");
-    db_wr_st_batch_last = gw_stat("db.batch_last", "jobs in the last group");
+    db_wr_st_queue = gw_stat_gauge("db.queue", "jobs waiting for the writer");
+    db_wr_st_batch_last = gw_stat_gauge("db.batch_last", "jobs in the last group");
     db_wr_st_refused = gw_stat("db.refused", "new messages refused: writer queue full or failing");
     db_wr_st_retried = gw_stat("db.retried", "state changes run again after a failed group");
     db_wr_st_events = gw_stat("db.events", "events committed to the outbox");

@@ -31,6 +31,7 @@
 #include "gw_param.h"
 
 struct event_base;
+struct gw_metrics;
 typedef struct gw_connector gw_connector_t;
 
 typedef struct gw_adapter {
@@ -56,6 +57,12 @@ typedef struct gw_adapter {
      * thread; cheap. */
     int (*conn_room)(gw_connector_t *c);
     json_t *(*conn_status)(gw_connector_t *c); /* new object: {"state": "...", ...} */
+    /* The connector's own samples on /metrics (gw_metrics_value /
+     * gw_metrics_hist, each labelled connector="<name>"): bind states,
+     * windows, latencies.  The HTTP thread, at scrape time, under the
+     * registry's read lock: atomics and the adapter's own lock only.
+     * NULL: none. */
+    void (*conn_metrics)(gw_connector_t *c, struct gw_metrics *m);
 } gw_adapter_t;
 
 /* A configured connector.  Reference counted; conf is read-only. */

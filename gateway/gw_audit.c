@@ -207,7 +207,7 @@ static const gw_mi_cmd_t gw_audit_mi_cmds[] = {
     { "audit.list", gw_audit_mi_list, "limit?, before?, who?, method?",
       "configuration changes, newest first: [{id, ts, who, via, method, params, before, after}]"
       "; before: an id to page back from; method: a method or an area",
-      GW_ROLE_ADMIN, 0 },
+      GW_ROLE_ADMIN, GW_MI_F_NOAUDIT },
     GW_MI_END,
 };
 

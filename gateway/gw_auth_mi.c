@@ -73,15 +73,19 @@ static int gw_auth_mi_db_error(int rc, const char *what, const char *name, gw_mi
     return rc;
 }
 
-static void gw_auth_mi_users_list(const json_t *params, gw_mi_reply_t *r)
+/* A list from the store as the result, or the error that it failed. */
+static void gw_auth_mi_list(gw_mi_reply_t *r, json_t *a, const char *what)
 {
-    json_t *a = db_users_list();
-
-    (void)params;
     if (a == NULL)
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "users could not be read");
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "%s could not be read", what);
     else
         gw_mi_result(r, a);
+}
+
+static void gw_auth_mi_users_list(const json_t *params, gw_mi_reply_t *r)
+{
+    (void)params;
+    gw_auth_mi_list(r, db_users_list(), "users");
 }
 
 static void gw_auth_mi_users_add(const json_t *params, gw_mi_reply_t *r)
@@ -201,13 +205,8 @@ static void gw_auth_mi_users_delete(const json_t *params, gw_mi_reply_t *r)
 
 static void gw_auth_mi_tokens_list(const json_t *params, gw_mi_reply_t *r)
 {
-    json_t *a = db_tokens_list();
-
     (void)params;
-    if (a == NULL)
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "tokens could not be read");
-    else
-        gw_mi_result(r, a);
+    gw_auth_mi_list(r, db_tokens_list(), "tokens");
 }
 
 static void gw_auth_mi_tokens_create(const json_t *params, gw_mi_reply_t *r)
@@ -266,7 +265,8 @@ static void gw_auth_mi_whoami(const json_t *params, gw_mi_reply_t *r)
 
 static const gw_mi_cmd_t gw_auth_mi_cmds[] = {
     { "users.list", gw_auth_mi_users_list, "",
-      "users: [{name, role, must_change, created_at, updated_at, last_login}]", GW_ROLE_ADMIN, 0 },
+      "users: [{name, role, must_change, created_at, updated_at, last_login}]", GW_ROLE_ADMIN,
+      GW_MI_F_NOAUDIT },
     { "users.add", gw_auth_mi_users_add, "name, role, password, must_change?",
       "add a user (role viewer, operator or admin)", GW_ROLE_ADMIN, 0 },
     { "users.passwd", gw_auth_mi_users_passwd, "name?, password, old_password?, must_change?",
@@ -280,7 +280,7 @@ static const gw_mi_cmd_t gw_auth_mi_cmds[] = {
       GW_ROLE_VIEWER, 0 },
     { "tokens.list", gw_auth_mi_tokens_list, "",
       "API tokens (never their text): [{name, role, expires_at, created_at, created_by, "
-      "last_used}]", GW_ROLE_ADMIN, 0 },
+      "last_used}]", GW_ROLE_ADMIN, GW_MI_F_NOAUDIT },
     { "tokens.create", gw_auth_mi_tokens_create, "name, role, expires_s?",
       "a new API token for Authorization: Bearer; its text is shown only in this answer",
       GW_ROLE_ADMIN, 0 },

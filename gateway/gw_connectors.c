@@ -21,10 +21,12 @@
 
 #include "../db/db.h"
 #include "gw_adapter.h"
+#include "gw_cq.h"
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_report.h"
 #include "gw_report_sip.h"
+#include "gw_stats.h"
 
 #define GW_CONN_MAX 256
 
@@ -161,6 +163,25 @@ static void gw_connectors_sip_reply(json_t *rows)
                                           "type", "sip", "conf", "reply", 1, "enabled", 1));
 }
 
+/* The connectors on /metrics (a collector, gw_stats.h): each one's
+ * enabled state, then its adapter's own samples (conn_metrics).  The HTTP
+ * thread, at scrape time. */
+static void gw_connectors_metrics(gw_metrics_t *m, void *arg)
+{
+    (void)arg;
+    pthread_rwlock_rdlock(&gw_conn_lock);
+    for (int i = 0; i < gw_nconns; i++) {
+        gw_connector_t *c = gw_conns[i];
+        gw_metrics_value(m, "connector.enabled", GW_STAT_GAUGE,
+                         "1 when the connector is enabled (opened), 0 when disabled",
+                         (const char *[]){ "connector", c->name, "type", c->adapter->name, NULL },
+                         c->enabled);
+        if (c->enabled && c->adapter->conn_metrics)
+            c->adapter->conn_metrics(c, m);
+    }
+    pthread_rwlock_unlock(&gw_conn_lock);
+}
+
 int gw_connectors_reload(void)
 {
     json_t *rows = db_connectors_list(), *row;
@@ -168,6 +189,10 @@ int gw_connectors_reload(void)
     int nkeep = 0, ndrop = 0, i, found, rc = GW_OK;
     size_t r;
 
+    static int registered; /* main thread; the collector lives as long as the process */
+
+    if (!registered++)
+        gw_metrics_collector(gw_connectors_metrics, NULL);
     if (rows == NULL)
         return GW_ESTORE;
     if (gw_connectors_accounts(rows) != 0) {
@@ -211,6 +236,7 @@ int gw_connectors_reload(void)
         c = gw_connector_new(row);
         if (c == NULL)
             continue;
+        gw_cq_declare(c->name);
         if (gw_connector_open(c) != 0) {
             c->enabled = 0; /* registered, shown as failed, nothing to close */
             rc = GW_ERROR;

@@ -70,6 +70,7 @@ typedef struct gw_core_rcpt_ctx {
     gw_ack_cb_t cb;
     void *arg;
     gw_status_t status;
+    char target[GW_NAME_MAX]; /* the connector the receipt came on */
 } gw_core_rcpt_ctx_t;
 
 static int gw_core_accepting; /* atomic */
@@ -86,6 +87,14 @@ static gw_stat_t *gw_core_st_accepted, *gw_core_st_noroute, *gw_core_st_overload
     *gw_core_st_dups, *gw_core_st_rcpt_unknown, *gw_core_st_rcpt_parked, *gw_core_st_rejected, *gw_core_st_dropped,
     *gw_core_st_rate_held, *gw_core_st_mirrored, *gw_core_st_mirror_nosink;
 
+/* A delivery for target entered status st: the process-wide counter and
+ * its connector's (gw_cq_count, /metrics).  Every count of a status goes
+ * through here.  Any thread. */
+static void gw_core_count(const char *target, gw_status_t st)
+{
+    gw_stat_add(gw_core_st_status[st], 1);
+    gw_cq_count(target, st);
+}
 
 int gw_core_dry_run(const gw_envelope_t *env, char **target, char **rule)
 {
@@ -177,7 +186,7 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
                gw_status_name(to), gw_strerror(rc));
         return rc;
     }
-    gw_stat_add(gw_core_st_status[to], 1);
+    gw_core_count(target, to);
     return GW_OK;
 }
 
@@ -410,9 +419,9 @@ static int gw_core_accept_counted(gw_envelope_t *env, const char *frag_key, gw_a
             gw_stat_add(gw_core_st_overload, 1);
         goto out_free; /* gw_dlv_free settles a reserved place */
     }
-    gw_stat_add(gw_core_st_status[GW_ST_QUEUED], 1);
+    gw_core_count(target, GW_ST_QUEUED);
     if (direct)
-        gw_stat_add(gw_core_st_status[GW_ST_SENDING], 1);
+        gw_core_count(target, GW_ST_SENDING);
     return GW_OK;
 
 out_free:
@@ -493,7 +502,7 @@ static void gw_core_on_sending(void *arg, int rc, int64_t qseq)
 
 void gw_core_send_direct(gw_delivery_t *d)
 {
-    gw_stat_add(gw_core_st_status[GW_ST_SENDING], 1);
+    gw_core_count(gw_dlv_target(d), GW_ST_SENDING);
     gw_core_on_sending(d, 0, 0);
 }
 
@@ -553,7 +562,7 @@ static void gw_core_on_cancel_stored(void *arg, int rc, int64_t qseq)
 
     if (rc == 0) {
         gw_cq_backlog_add(ctx->target, -1);
-        gw_stat_add(gw_core_st_status[GW_ST_FAILED], 1);
+        gw_core_count(ctx->target, GW_ST_FAILED);
     }
     ctx->then(ctx->arg, rc, qseq);
     free(ctx);
@@ -758,7 +767,7 @@ static void gw_core_on_receipt(void *arg, int rc, const char *id)
     if (rc == GW_EAGAIN)
         gw_stat_add(gw_core_st_rcpt_parked, 1);
     else if (rc == 0 && ctx->status < GW_ST__COUNT)
-        gw_stat_add(gw_core_st_status[ctx->status], 1);
+        gw_core_count(ctx->target, ctx->status);
     (void)id;
     if (ctx->cb)
         ctx->cb(ctx->arg, rc);
@@ -790,6 +799,7 @@ int gw_core_receipt_alt(const char *connector, const char *remote_id, const char
         return GW_ENOMEM;
     ctx->cb = cb;
     ctx->arg = arg;
+    gw_strlcpy(ctx->target, connector ? connector : "", sizeof ctx->target);
     ctx->status = GW_ST__COUNT; /* not final: the receipt is only an event */
     for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++)
         if (strcmp(stat, finals[i].stat) == 0)

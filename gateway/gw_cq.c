@@ -96,6 +96,7 @@ typedef struct gw_cq {
     int kick;                 /* a KICK command is queued */
     int nmem_pub, nretry_pub, spilled_pub;
     int64_t down_since_pub;
+    int64_t entered[GW_ST__COUNT]; /* deliveries of this target that entered each status */
     /* core thread */
     gw_delivery_t *head, *tail;
     int nmem;
@@ -171,6 +172,7 @@ static int gw_cq_held_catch(gw_delivery_t *d);
 static void gw_cq_held_gc(void);
 
 static void gw_cq_pump(gw_cq_t *q);
+static void gw_cq_metrics(gw_metrics_t *m, void *arg);
 static int gw_cq_conn_room(gw_connector_t *c);
 
 /* ---- the registry --------------------------------------------------------- */
@@ -251,6 +253,18 @@ void gw_cq_backlog_add(const char *name, int64_t delta)
     gw_cq_t *q = gw_cq_get(name);
     if (q != NULL)
         __atomic_add_fetch(&q->backlog, delta, __ATOMIC_RELAXED);
+}
+
+void gw_cq_declare(const char *name)
+{
+    (void)gw_cq_get(name); /* a full registry is logged there */
+}
+
+void gw_cq_count(const char *name, gw_status_t st)
+{
+    gw_cq_t *q = st < GW_ST__COUNT ? gw_cq_get(name) : NULL;
+    if (q != NULL)
+        __atomic_add_fetch(&q->entered[st], 1, __ATOMIC_RELAXED);
 }
 
 /* ---- commands ------------------------------------------------------------- */
@@ -1228,6 +1242,9 @@ int gw_cq_start(void)
     gw_cq_st_caught = gw_stat("core.queue_held_copies",
                               "copies of a message being cancelled or replaced in the store "
                               "that a page or a hand-over brought meanwhile");
+    static int registered; /* the collector lives as long as the process */
+    if (!registered++)
+        gw_metrics_collector(gw_cq_metrics, NULL);
     gw_cq_base = event_base_new();
     gw_cq_inq = gw_queue_new(0, gw_cq_cmd_free);
     if (gw_cq_base == NULL || gw_cq_inq == NULL ||
@@ -1287,6 +1304,60 @@ json_t *gw_cq_status(void)
                          (json_int_t)(down ? (now - down) / 1000 : 0)));
     }
     return a;
+}
+
+/* The queues on /metrics (a collector, gw_stats.h): per target name, its
+ * depth and what it holds now, and how many of its deliveries entered each
+ * status.  The HTTP thread; reads only the atomics, like gw_cq_status. */
+static void gw_cq_metrics(gw_metrics_t *m, void *arg)
+{
+    /* the status counters exposed, by the name of their family */
+    static const struct {
+        gw_status_t st;
+        const char *name, *help;
+    } entered[] = {
+        { GW_ST_QUEUED, "connector.messages_queued",
+          "deliveries queued for the connector (new, retried, requeued, failed over to it)" },
+        { GW_ST_SENDING, "connector.messages_sent", "deliveries handed to the connector" },
+        { GW_ST_SUBMITTED, "connector.messages_submitted",
+          "messages the connector's far side took (awaiting a receipt)" },
+        { GW_ST_DELIVERED, "connector.messages_delivered", "messages confirmed delivered" },
+        { GW_ST_FAILED, "connector.messages_failed", "messages failed for good at the connector" },
+        { GW_ST_EXPIRED, "connector.messages_expired", "messages expired before delivery" },
+        { GW_ST_REJECTED, "connector.messages_rejected", "messages rejected" },
+    };
+    int n = __atomic_load_n(&gw_cq_n, __ATOMIC_ACQUIRE);
+    int64_t now = gw_now_ms();
+
+    (void)arg;
+    for (int i = 0; i < n; i++) {
+        gw_cq_t *q = gw_cq_all[i];
+        const char *lab[] = { "connector", q->name, NULL };
+        int64_t down = __atomic_load_n(&q->down_since_pub, __ATOMIC_RELAXED);
+
+        gw_metrics_value(m, "connector.queue_depth", GW_STAT_GAUGE,
+                         "messages queued for the connector, in memory or only in the store",
+                         lab, (double)__atomic_load_n(&q->backlog, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "connector.queue_memory", GW_STAT_GAUGE,
+                         "queued deliveries of the connector held in memory", lab,
+                         __atomic_load_n(&q->nmem_pub, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "connector.retrying", GW_STAT_GAUGE,
+                         "deliveries of the connector waiting out a retry backoff", lab,
+                         __atomic_load_n(&q->nretry_pub, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "connector.queue_spilled", GW_STAT_GAUGE,
+                         "1 while the connector's queue is spilled to the store", lab,
+                         __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED) != 0);
+        gw_metrics_value(m, "connector.in_flight", GW_STAT_GAUGE,
+                         "deliveries handed to the connector whose outcome has not committed",
+                         lab, __atomic_load_n(&q->outstanding, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "connector.down_seconds", GW_STAT_GAUGE,
+                         "how long the connector has taken nothing while messages wait (0: "
+                         "it takes them)", lab, down ? (double)(now - down) / 1000 : 0);
+        for (size_t k = 0; k < sizeof entered / sizeof entered[0]; k++)
+            gw_metrics_value(m, entered[k].name, GW_STAT_COUNTER, entered[k].help, lab,
+                             (double)__atomic_load_n(&q->entered[entered[k].st],
+                                                     __ATOMIC_RELAXED));
+    }
 }
 
 void gw_cq_quiesce(void)

@@ -65,6 +65,16 @@ void *gw_cq_reserve(const char *name);
 int64_t gw_cq_backlog(const char *name);
 void gw_cq_backlog_add(const char *name, int64_t delta);
 
+/* The queue of target name exists from now on, empty unless messages
+ * wait: a connector's queue and counters show (at 0) on queues.list and
+ * /metrics from its opening, not from its first message.  Any thread. */
+void gw_cq_declare(const char *name);
+
+/* A delivery for target name entered status st (gw_core.c counts every
+ * status here): its connector's counters, exposed per connector on
+ * /metrics.  Any thread. */
+void gw_cq_count(const char *name, gw_status_t st);
+
 /* Withdrawal (gw_cancel.c: an SMPP customer's cancel_sm / replace_sm).
  * On the core thread, which alone feeds connectors: every delivery that
  * waits in memory (a FIFO or a retry list) with pick(d, arg) true is

@@ -12,6 +12,9 @@
  * drain and unbind), stop the worker pool (it runs what it holds), close
  * connectors, stop the core and the writer.
  * SIGHUP re-reads routes and connectors from the database.
+ * Under systemd (Type=notify, docs/junction.service) the manager hears
+ * READY=1 once everything listens, RELOADING=1 / READY=1 around a SIGHUP
+ * reload and STOPPING=1 at shutdown (gw_notify.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_mi.h"
+#include "gw_notify.h"
 #include "gw_trace.h"
 #include "gw_version.h"
 #include "gw_work.h"
@@ -190,7 +194,9 @@ static void gw_main_on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         /* through the MI, so gw_mi_lock serialises it with MI reloads */
         GW_INFO("main", "SIGHUP: reloading routes and connectors from the database");
+        gw_notify_reloading();
         resp = gw_mi_call("system.reload", NULL);
+        gw_notify("READY=1");
         e = json_object_get(resp, "error");
         if (e)
             GW_ERR("main", "%s", json_string_value(json_object_get(e, "message")));
@@ -198,6 +204,7 @@ static void gw_main_on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     GW_INFO("main", "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    gw_notify("STOPPING=1");
     event_base_loopbreak(gw_main_base);
 }
 
@@ -383,6 +390,8 @@ int main(int argc, char **argv)
     printf("junction %s is running (pid %d); listening on:\n", JUNCTION_VERSION, (int)getpid());
     gw_main_print_listeners();
     GW_INFO("main", "ready");
+    if (gw_notify("READY=1") != 0) /* a Type=notify unit would time the start out */
+        GW_WARN("main", "cannot tell the service manager at $NOTIFY_SOCKET that junction is ready");
     event_base_dispatch(gw_main_base);
     rc = 0;
 out_web:

@@ -33,6 +33,8 @@
 #include "gw_trusted.h"
 #include "gw_version.h"
 
+/* The most events messages.get returns for one message. */
+#define GW_MI_MSG_EVENTS_MAX 200
 
 static int64_t gw_mi_started_ms;
 
@@ -435,6 +437,9 @@ out_unref:
     gw_env_unref(env);
 }
 
+/* The message with its state and, under "events", what its changes
+ * published (the outbox, kept db.outbox_keep_s; empty when no AMQP sink
+ * listened). */
 static void gw_mi_messages_get(const json_t *params, gw_mi_reply_t *r)
 {
     const char *id = gw_mi_str(params, "id", r);
@@ -443,10 +448,15 @@ static void gw_mi_messages_get(const json_t *params, gw_mi_reply_t *r)
     if (id == NULL)
         return;
     m = db_msg_get(id);
-    if (m == NULL)
+    if (m == NULL) {
         gw_mi_error(r, GW_MI_NOT_FOUND, "no message with id %s", id);
-    else
-        gw_mi_result(r, m);
+        return;
+    }
+    json_object_set_new(m, "events",
+                        db_msg_events(id, json_integer_value(json_object_get(m, "created_at")),
+                                      json_integer_value(json_object_get(m, "updated_at")),
+                                      GW_MI_MSG_EVENTS_MAX));
+    gw_mi_result(r, m);
 }
 
 static void gw_mi_queues_list(const json_t *params, gw_mi_reply_t *r)
@@ -460,21 +470,37 @@ static void gw_mi_queues_list(const json_t *params, gw_mi_reply_t *r)
         gw_mi_result(r, a);
 }
 
+/* messages.list: the filters of db_msg_filter_t.  A number is matched
+ * as stored, normalised (gw_addr.h): a leading "+" or "00" is dropped so
+ * "+4477" finds 447700900123. */
 static void gw_mi_messages_list(const json_t *params, gw_mi_reply_t *r)
 {
     long long limit = gw_mi_opt_int(params, "limit", 50);
-    const char *status = gw_mi_opt_str(params, "status", NULL);
+    db_msg_filter_t f = {
+        .status = gw_mi_opt_str(params, "status", NULL),
+        .id_prefix = gw_mi_opt_str(params, "id", NULL),
+        .number = gw_mi_opt_str(params, "number", NULL),
+        .connector = gw_mi_opt_str(params, "connector", NULL),
+        .since = gw_mi_opt_int(params, "since", 0),
+        .until = gw_mi_opt_int(params, "until", 0),
+    };
     json_t *a;
 
     if (limit < 1 || limit > 10000) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "limit must be within 1..10000");
         return;
     }
-    if (status && gw_status_parse(status) < 0) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "unknown status \"%s\"", status);
+    if (f.status && f.status[0] && gw_status_parse(f.status) < 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "unknown status \"%s\"", f.status);
         return;
     }
-    a = db_msgs_list((int)limit, status);
+    if (f.since < 0 || f.until < 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "since and until are ms since the epoch");
+        return;
+    }
+    if (f.number != NULL)
+        f.number += f.number[0] == '+' ? 1 : strncmp(f.number, "00", 2) == 0 ? 2 : 0;
+    a = db_msgs_search((int)limit, &f);
     if (a == NULL)
         gw_mi_error(r, GW_MI_INTERNAL_ERROR, "cannot read the messages table");
     else
@@ -567,10 +593,11 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "messages.inject", gw_mi_messages_inject,
       "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
-    { "messages.get", gw_mi_messages_get, "id", "one message with its state", GW_ROLE_VIEWER, 0 },
+    { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",
       "connector queues: backlog, in memory, retrying, spilled to the store, in transit, down_s", GW_ROLE_VIEWER, 0 },
-    { "messages.list", gw_mi_messages_list, "limit?, status?", "recent messages, newest first", GW_ROLE_VIEWER, 0 },
+    { "messages.list", gw_mi_messages_list, "limit?, status?, id?, number?, connector?, since?, until?",
+      "recent messages matching every filter given, newest first", GW_ROLE_VIEWER, 0 },
     { "params.list", gw_mi_params_list, "", "every parameter with its value", GW_ROLE_VIEWER, 0 },
     { "params.set", gw_mi_params_set, "name, value", "change a runtime parameter", GW_ROLE_ADMIN, 0 },
     { "params.diff", gw_mi_params_diff, "",

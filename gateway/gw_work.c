@@ -102,8 +102,8 @@ int gw_work_start(void)
     int n = gw_config.workers, rc = 0;
     gw_queue_t *q;
 
-    gw_work_st_queued = gw_stat("work.queued", "jobs waiting for a worker thread");
-    gw_work_st_busy = gw_stat("work.busy", "worker threads running a job");
+    gw_work_st_queued = gw_stat_gauge("work.queued", "jobs waiting for a worker thread");
+    gw_work_st_busy = gw_stat_gauge("work.busy", "worker threads running a job");
     gw_work_st_done = gw_stat("work.done", "jobs the worker pool ran");
     gw_work_st_refused = gw_stat("work.refused", "jobs refused because the pool queue was full");
     if (n < 1)

@@ -9,5 +9,6 @@ CTL_SRCS += webui/junctionctl.c webui/ctl_net.c webui/ctl_print.c webui/ctl_trac
 # The embedded files: editing one rebuilds the object that .incbin's it.
 # Checklist: a new asset goes here, in web_assets.S and in web_http.c.
 WEB_ASSETS := webui/static/index.html webui/static/app.js webui/static/app.css \
-              webui/static/routing.js
+              webui/static/routing.js \
+              $(patsubst %,webui/static/page_%.js,dashboard connectors rule_form dryrun rates messages trace params accounts users system)
 $(BUILD)/webui/web_assets.o: $(WEB_ASSETS)

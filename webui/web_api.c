@@ -229,6 +229,20 @@ static int web_api_owns(const json_t *m, const gw_mi_caller_t *caller)
     return sender != NULL && strcmp(sender, want) == 0;
 }
 
+/* The message's events as [{ts, type}] (new reference): what its state
+ * changes published (messages.get "events"; none while no event sink
+ * listens, docs/http-api.md). */
+static json_t *web_api_history(const json_t *events)
+{
+    json_t *h = json_array(), *e;
+    size_t i;
+
+    json_array_foreach(events, i, e)
+        json_array_append_new(h, json_pack("{s:O, s:O}", "ts", json_object_get(e, "ts"), "type",
+                                           json_object_get(e, "type")));
+    return h;
+}
+
 enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
 {
     gw_mi_caller_t caller;
@@ -269,6 +283,7 @@ enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
         json_object_set(out, "client_ref",
                         json_object_get(tags, "client_ref") ? json_object_get(tags, "client_ref")
                                                             : json_null());
+        json_object_set_new(out, "history", web_api_history(json_object_get(m, "events")));
     }
     json_decref(resp);
     text = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
@@ -288,19 +303,6 @@ static enum MHD_Result web_api_kannel(struct MHD_Connection *conn, unsigned stat
                           MHD_RESPMEM_PERSISTENT, NULL);
 }
 
-static void web_api_addr(struct MHD_Connection *conn, char *out, size_t len)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-    snprintf(out, len, "?");
-    if (sa != NULL && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa != NULL && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
-}
-
 enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
 {
 #define WEB_API_ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
@@ -314,7 +316,7 @@ enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
     int retry = 0, rc, code;
     unsigned st;
 
-    web_api_addr(conn, addr, sizeof addr);
+    web_auth_addr(conn, addr, sizeof addr);
     if (user == NULL || pw == NULL)
         return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
     rc = gw_auth_password(user, pw, addr, &caller, &retry);

@@ -38,8 +38,7 @@
 
 #define WEB_AUTH_COOKIE "junction_session"
 
-/* The client's address as text, for the login backoff. */
-static void web_auth_addr(struct MHD_Connection *conn, char *out, size_t len)
+void web_auth_addr(struct MHD_Connection *conn, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

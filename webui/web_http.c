@@ -14,7 +14,8 @@
  *                            the send API, web_api.c.
  *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4,
  *                            for a Bearer token or a session (viewer).
- *   GET  / /index.html /app.js /routing.js /app.css   the embedded web UI.
+ *   GET  / /index.html /app.js /routing.js /page_*.js /app.css   the embedded
+ *                            web console (web_assets[] below).
  *   anything else            404; a known path with a wrong method: 405.
  * HEAD works wherever GET does (libmicrohttpd drops the body).
  *
@@ -100,6 +101,17 @@ extern const char web_asset_index_html[], web_asset_index_html_end[];
 extern const char web_asset_app_js[], web_asset_app_js_end[];
 extern const char web_asset_app_css[], web_asset_app_css_end[];
 extern const char web_asset_routing_js[], web_asset_routing_js_end[];
+extern const char web_asset_page_dashboard_js[], web_asset_page_dashboard_js_end[];
+extern const char web_asset_page_connectors_js[], web_asset_page_connectors_js_end[];
+extern const char web_asset_page_messages_js[], web_asset_page_messages_js_end[];
+extern const char web_asset_page_trace_js[], web_asset_page_trace_js_end[];
+extern const char web_asset_page_params_js[], web_asset_page_params_js_end[];
+extern const char web_asset_page_accounts_js[], web_asset_page_accounts_js_end[];
+extern const char web_asset_page_users_js[], web_asset_page_users_js_end[];
+extern const char web_asset_page_system_js[], web_asset_page_system_js_end[];
+extern const char web_asset_page_rule_form_js[], web_asset_page_rule_form_js_end[];
+extern const char web_asset_page_dryrun_js[], web_asset_page_dryrun_js_end[];
+extern const char web_asset_page_rates_js[], web_asset_page_rates_js_end[];
 
 typedef struct web_asset {
     const char *path;
@@ -115,6 +127,20 @@ static const web_asset_t web_assets[] = {
     { "/app.css", "text/css; charset=utf-8", web_asset_app_css, web_asset_app_css_end },
     { "/routing.js", "text/javascript; charset=utf-8", web_asset_routing_js,
       web_asset_routing_js_end },
+#define WEB_PAGE_JS(n) { "/" #n ".js", "text/javascript; charset=utf-8", web_asset_##n##_js, \
+                         web_asset_##n##_js_end }
+    WEB_PAGE_JS(page_dashboard),
+    WEB_PAGE_JS(page_connectors),
+    WEB_PAGE_JS(page_messages),
+    WEB_PAGE_JS(page_trace),
+    WEB_PAGE_JS(page_params),
+    WEB_PAGE_JS(page_accounts),
+    WEB_PAGE_JS(page_users),
+    WEB_PAGE_JS(page_system),
+    WEB_PAGE_JS(page_rule_form),
+    WEB_PAGE_JS(page_dryrun),
+    WEB_PAGE_JS(page_rates),
+#undef WEB_PAGE_JS
 };
 
 /* One POST /mi in progress: the body read so far.  Owned by the

@@ -38,6 +38,9 @@ enum MHD_Result web_rpc_error(struct MHD_Connection *conn, unsigned status, int 
  * CSRF token) and *why set to a static text. */
 unsigned web_auth_caller(struct MHD_Connection *conn, gw_mi_caller_t *caller, const char **why);
 
+/* The client's address as text (the login backoff's key). */
+void web_auth_addr(struct MHD_Connection *conn, char *out, size_t len);
+
 /* POST /login with its whole body; POST /logout; GET /session. */
 enum MHD_Result web_auth_login(struct MHD_Connection *conn, const char *body, size_t len);
 enum MHD_Result web_auth_logout(struct MHD_Connection *conn);

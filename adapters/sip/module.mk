@@ -2,6 +2,6 @@
 # worker 0, MESSAGE in and out).  Exports one symbol: sip_adapter.
 JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
                  adapters/sip/sip_message.c adapters/sip/sip_resp.c adapters/sip/sip_transport.c \
-                 adapters/sip/sip_txn.c adapters/sip/sip_uac.c adapters/sip/sip_uas.c \
+                 adapters/sip/sip_txn.c adapters/sip/sip_scale.c adapters/sip/sip_uac.c adapters/sip/sip_uas.c \
                  adapters/sip/sip_sms.c adapters/sip/sip_report.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c

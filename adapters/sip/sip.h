@@ -10,11 +10,15 @@
  *                  addresses (rules in gw_addr.h), UTF-8 check, request
  *                  checks, response and MESSAGE building, TCP framing.  No
  *                  I/O, no state.
- *   sip_txn.c      the per-worker server transaction table (retransmission
- *                  dedupe, RFC 3261 section 17.2.2), bounded in size.
+ *   sip_txn.c      the server transaction table (retransmission dedupe,
+ *                  RFC 3261 section 17.2.2), bounded in size; one for the
+ *                  pool, in shards behind a lock each.
  *   sip_transport.c worker threads: one event_base and one SO_REUSEPORT UDP
- *                  socket each; the TCP listener and connection table on
- *                  worker 0; the cross-thread work queues.
+ *                  socket each, steered by a classic BPF program; the TCP
+ *                  listener and connection table on worker 0; the
+ *                  cross-thread work queues; growing and retiring workers.
+ *   sip_scale.c    the load profile: each worker's busy % per cycle, the
+ *                  decisions to grow or shrink the pool, MI sip.workers.
  *   sip_uas.c      inbound requests: MESSAGE -> envelope -> gw_core_accept,
  *                  OPTIONS, 4xx/5xx answers, the 202 after the commit.
  *   sip_uac.c      outbound MESSAGE for "sip" connectors: non-INVITE client
@@ -40,13 +44,15 @@
 
 #include "gw_delivery.h"
 #include "gw_jbuf.h"
+#include "gw_mi.h"
 #include "gw_queue.h"
 #include "gw_report_sip.h"
 #include "gw_stats.h"
 
 #define SIP_LOG "sip"
 #define SIP_MAX_WORKERS 64
-#define SIP_TXN_CAP 4096         /* server transactions kept per worker */
+#define SIP_TXN_SHARDS 32        /* the pool's server transaction table (sip_txns_*) */
+#define SIP_TXN_SHARD_CAP 512    /* entries per shard: 16384 for the pool */
 #define SIP_TXN_LINGER_MS 32000  /* Timer J: 64 * T1 */
 #define SIP_T1_MS 500
 #define SIP_T2_MS 4000
@@ -63,6 +69,13 @@ typedef struct sip_conf {
     char listen[64];
     int port;
     int workers;
+    int workers_min;      /* sip.workers_min / _max: 0 and 0: a fixed pool */
+    int workers_max;
+    int scale_up_pct;     /* runtime: read atomically by the scaler */
+    int scale_up_cycles;
+    int scale_down_pct;
+    int scale_down_cycles;
+    int scale_cycle_ms;
     int tcp;
     int max_message;
     char reports[8];      /* sip.reports: none, auto, imdn, text */
@@ -84,6 +97,7 @@ typedef struct sip_stats {
     gw_stat_t *tcp_conns;
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
     gw_stat_t *rx_untrusted;
+    gw_stat_t *scale_ups, *scale_downs;
 } sip_stats_t;
 extern sip_stats_t sip_stats;
 
@@ -216,6 +230,16 @@ sip_txn_state_t sip_txn_lookup(sip_txn_table_t *t, const char *key, int64_t now_
 void sip_txn_final(sip_txn_table_t *t, const char *key, const char *resp, size_t len,
                    int64_t now_ms);
 size_t sip_txn_count(const sip_txn_table_t *t);
+/* The pool's table (SIP_TXN_SHARDS tables behind a mutex each; any
+ * worker).  sip_txns_init: 0 or GW_ENOMEM (main thread, before the
+ * workers run); sip_txns_free after they were joined.  sip_txns_lookup is
+ * sip_txn_lookup with the stored response copied: *resp is malloc'd (the
+ * caller frees) when it returns SIP_TXN_FINAL, else NULL. */
+int sip_txns_init(void);
+void sip_txns_free(void);
+sip_txn_state_t sip_txns_lookup(const char *key, int64_t now_ms, char **resp, size_t *resp_len);
+void sip_txns_final(const char *key, const char *resp, size_t len, int64_t now_ms);
+size_t sip_txns_count(void);
 
 /* ---- sip_transport.c: workers ---- */
 typedef struct sip_worker sip_worker_t;
@@ -230,7 +254,8 @@ typedef enum {
     SIP_ITEM_REPLY = 1, /* a pending MESSAGE got its store outcome */
     SIP_ITEM_SEND,      /* an envelope to send on a connector */
     SIP_ITEM_RESPONSE,  /* a response for one of this worker's client txns */
-    SIP_ITEM_STOP,
+    SIP_ITEM_STOP,      /* shutdown: linger for TCP, leave the loop */
+    SIP_ITEM_RETIRE,    /* the scaler's last word to a drained retiring worker */
 } sip_item_kind_t;
 
 typedef struct sip_conn sip_conn_t; /* connector state, sip_uac.c */
@@ -247,6 +272,7 @@ typedef struct sip_item {
     char *txn_key;
     char to_tag[17];
     int rc;
+    int64_t rx_us;           /* when the MESSAGE came (gw_stats_now_us) */
     /* SEND */
     sip_conn_t *conn;
     gw_delivery_t *dlv;  /* owned */
@@ -262,17 +288,81 @@ int sip_workers_init(void);       /* main thread, in adapter init */
 int sip_workers_start(void);
 void sip_workers_stop(void);      /* drains queues, joins */
 void sip_workers_destroy(void);
+/* Active workers: those that take new datagrams and new SENDs.  Any
+ * thread. */
 int sip_worker_count(void);
+/* The worker of slot idx (active, retiring or stopped: a slot lives until
+ * destroy), or NULL when the slot was never used.  Any thread. */
 sip_worker_t *sip_worker_get(int idx);
 int sip_worker_index(const sip_worker_t *w);
 struct event_base *sip_worker_base(sip_worker_t *w);
-sip_txn_table_t *sip_worker_txns(sip_worker_t *w);
 /* Queue an item to w (any thread).  0 or a negative code (item stays the
  * caller's). */
 int sip_worker_push(sip_worker_t *w, sip_item_t *item);
+/* Queue a SEND to the next active worker (round robin), under the pool's
+ * lock so that no worker retiring meanwhile gets it.  As sip_worker_push;
+ * GW_ESTOPPED when no worker is active.  Any thread. */
+int sip_worker_push_any(sip_item_t *item);
+/* A MESSAGE of w's was handed to the core (+1) / its REPLY has run (-1):
+ * a retiring worker stops only when none is left.  Any thread. */
+void sip_worker_pending(sip_worker_t *w, int delta);
+
+/* ---- the pool (sip_transport.c), for the scaler (main thread) ----
+ * Slots 0..n-1 have an open socket, in the kernel's SO_REUSEPORT group at
+ * the index of their slot; the BPF program sends datagrams to the active
+ * ones, 0..active-1, and the rest are retiring.  Only the top slot is
+ * ever opened or closed, so no index moves. */
+typedef enum {
+    SIP_W_OFF = 0,   /* slot unused, or its worker stopped and was joined */
+    SIP_W_ACTIVE,    /* takes new datagrams and SENDs */
+    SIP_W_RETIRING,  /* steered around; finishing what it holds */
+    SIP_W_STOPPING,  /* drained: RETIRE sent, socket closing, thread ending */
+} sip_wstate_t;
+
+typedef struct sip_wsnap {
+    int idx;
+    sip_wstate_t state;
+    int64_t cpu_ns;     /* the thread's CPU time; -1 when unknown */
+    unsigned gen;       /* counts the starts of this slot's thread */
+    int pending;        /* MESSAGEs waiting for the store's answer */
+    int64_t rx;         /* datagrams its socket gave it, since the slot was made */
+    int uac;            /* client transactions in flight */
+    size_t queued;      /* items in its queue */
+} sip_wsnap_t;
+
+/* Grow by one: the top retiring worker becomes active again, or a new
+ * slot opens its socket and starts its thread; then the BPF program
+ * takes it in.  Returns the new active count, or GW_EFULL (at
+ * SIP_MAX_WORKERS), GW_EAGAIN (a worker is stopping: try next cycle) or
+ * GW_ERROR (logged). */
+int sip_pool_grow(void);
+/* Shrink by one: the BPF program stops sending to the top active worker,
+ * which retires (worker 0 never does).  New active count or GW_EINVAL. */
+int sip_pool_shrink(void);
+/* Reap: the top retiring worker, once drained, is told to stop; a stopped
+ * one is joined and its slot closed.  Every cycle. */
+void sip_pool_reap(void);
+/* The slots in use into out (at most max); returns how many. */
+int sip_pool_snapshot(sip_wsnap_t *out, int max);
+/* 1 when the sockets are steered by our BPF program (else the kernel's
+ * hash spreads them and the pool stays fixed). */
+int sip_pool_steered(void);
+/* The size sip.workers asks for (one per core for 0): the pool's bounds
+ * while sip.workers_max is 0. */
+int sip_pool_fixed(void);
 /* Send text to peer from w's thread: sendto on w's UDP socket, or write on
  * the TCP connection (worker 0 only).  Returns 0 or GW_ERROR. */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
+
+/* ---- sip_scale.c: the load profile (main thread) ---- */
+struct event_base;
+/* Gauges, the cycle's timer on main_base.  After sip_workers_init.
+ * 0 or GW_ENOMEM. */
+int sip_scale_init(struct event_base *main_base);
+void sip_scale_start(void);  /* after sip_workers_start */
+void sip_scale_stop(void);   /* before sip_workers_stop */
+/* MI sip.workers (viewer). */
+void sip_scale_mi_workers(const json_t *params, gw_mi_reply_t *r);
 
 /* ---- sip_uas.c ---- */
 /* Handle one received message (request or response) on w's thread. */
@@ -280,6 +370,9 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
 /* A REPLY item popped on w's thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it);
 extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
+/* MESSAGE in -> its answer after the commit (sip_stats_init registers it;
+ * not in sip_stats, whose members sip.stats reads as counters) */
+extern gw_hist_t *sip_uas_answer_hist;
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 struct gw_connector;
@@ -325,6 +418,8 @@ sip_uac_t *sip_uac_new(sip_worker_t *w);
 /* Drop every in-flight transaction without an outcome (stop): the
  * envelopes stay queued in the store and are recovered on restart. */
 void sip_uac_free(sip_uac_t *u);
+/* Client transactions in flight (any thread: the scaler reads it). */
+size_t sip_uac_count(const sip_uac_t *u);
 void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it);
 void sip_uac_response(sip_worker_t *w, sip_uac_t *u, sip_item_t *it);
 /* Route a received response to the worker that owns its branch. */

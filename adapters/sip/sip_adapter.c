@@ -28,7 +28,24 @@ static const gw_param_t sip_params[] = {
      "IPv4 address the SIP UDP sockets and TCP listener bind to"},
     {"sip.port", GW_PT_INT, &sip_conf.port, 0, "5060", 1, 65535, 0, "SIP port (UDP and TCP)"},
     {"sip.workers", GW_PT_INT, &sip_conf.workers, 0, "0", 0, SIP_MAX_WORKERS, 0,
-     "SIP worker threads, each with its own SO_REUSEPORT UDP socket; 0 = one per core"},
+     "SIP worker threads at start, each with its own SO_REUSEPORT UDP socket; 0 = one per "
+     "core; the pool's fixed size unless sip.workers_max is set"},
+    {"sip.workers_min", GW_PT_INT, &sip_conf.workers_min, 0, "0", 0, SIP_MAX_WORKERS,
+     GW_PARAM_RUNTIME, "with sip.workers_max: the fewest SIP workers the pool shrinks to "
+     "(0: 1)"},
+    {"sip.workers_max", GW_PT_INT, &sip_conf.workers_max, 0, "0", 0, SIP_MAX_WORKERS,
+     GW_PARAM_RUNTIME, "the most SIP workers the pool grows to with load; 0: no scaling, "
+     "the pool keeps the size sip.workers gave it"},
+    {"sip.scale_up_pct", GW_PT_INT, &sip_conf.scale_up_pct, 0, "70", 1, 100, GW_PARAM_RUNTIME,
+     "grow the SIP pool when its load (mean busy % of the active workers) stays above this"},
+    {"sip.scale_up_cycles", GW_PT_INT, &sip_conf.scale_up_cycles, 0, "4", 1, 3600,
+     GW_PARAM_RUNTIME, "... for this many cycles in a row"},
+    {"sip.scale_down_pct", GW_PT_INT, &sip_conf.scale_down_pct, 0, "20", 0, 100,
+     GW_PARAM_RUNTIME, "shrink the SIP pool when its load stays below this"},
+    {"sip.scale_down_cycles", GW_PT_INT, &sip_conf.scale_down_cycles, 0, "10", 1, 3600,
+     GW_PARAM_RUNTIME, "... for this many cycles in a row"},
+    {"sip.scale_cycle_ms", GW_PT_INT, &sip_conf.scale_cycle_ms, 0, "1000", 100, 60000,
+     GW_PARAM_RUNTIME, "length of a load cycle: each SIP worker's busy % is measured over it"},
     {"sip.tcp", GW_PT_BOOL, &sip_conf.tcp, 0, "yes", 0, 1, 0, "accept SIP over TCP"},
     {"sip.max_message", GW_PT_INT, &sip_conf.max_message, 0, "65535", 512, 1048576, 0,
      "largest SIP message accepted, in bytes; larger datagrams are dropped"},
@@ -51,6 +68,7 @@ static void sip_stats_init(void)
     sip_stats.rx_message = gw_stat("sip.rx_message", "SIP MESSAGE requests received (new)");
     sip_stats.rx_retrans = gw_stat("sip.rx_retrans", "retransmitted requests absorbed");
     sip_stats.tx_202 = gw_stat("sip.tx_202", "202 Accepted sent");
+    sip_uas_answer_hist = gw_hist("sip.message_answer_seconds", "time from a SIP MESSAGE received to its 202 or 503 sent after the store's commit");
     sip_stats.tx_2xx = gw_stat("sip.tx_2xx", "2xx responses sent");
     sip_stats.tx_4xx = gw_stat("sip.tx_4xx", "4xx responses sent");
     sip_stats.tx_5xx = gw_stat("sip.tx_5xx", "5xx responses sent");
@@ -60,7 +78,7 @@ static void sip_stats_init(void)
     sip_stats.uac_2xx = gw_stat("sip.uac_2xx", "outbound MESSAGE answered 2xx");
     sip_stats.uac_failed = gw_stat("sip.uac_failed", "outbound MESSAGE failed for good");
     sip_stats.uac_retry = gw_stat("sip.uac_retry", "outbound MESSAGE to retry (5xx, timeout)");
-    sip_stats.tcp_conns = gw_stat("sip.tcp_conns", "open SIP TCP connections");
+    sip_stats.tcp_conns = gw_stat_gauge("sip.tcp_conns", "open SIP TCP connections");
     sip_stats.rx_cpim = gw_stat("sip.rx_cpim", "MESSAGE bodies in CPIM unwrapped to their text");
     sip_stats.rx_report_req = gw_stat("sip.rx_report_req",
                                       "MESSAGEs whose sender asked for a delivery report");
@@ -69,6 +87,8 @@ static void sip_stats_init(void)
     sip_stats.rx_refused_sms = gw_stat("sip.rx_refused_sms",
                                        "MESSAGEs refused for a bad body or X-SMS-* header");
     sip_stats.tx_report = gw_stat("sip.tx_report", "delivery reports sent as MESSAGE");
+    sip_stats.scale_ups = gw_stat("sip.scale_ups", "SIP worker pool grown by one (load, bounds)");
+    sip_stats.scale_downs = gw_stat("sip.scale_downs", "SIP worker pool shrunk by one");
 }
 
 /* The report settings as numbers, checked once: 0 or GW_EINVAL. */
@@ -109,6 +129,9 @@ static void sip_mi_stats(const json_t *params, gw_mi_reply_t *r)
 
 static const gw_mi_cmd_t sip_mi_cmds[] = {
     {"sip.stats", sip_mi_stats, "{}", "SIP adapter counters and listener settings", GW_ROLE_VIEWER, 0},
+    {"sip.workers", sip_scale_mi_workers, "{}",
+     "SIP worker pool: bounds, load profile, each worker's state and busy %, recent changes",
+     GW_ROLE_VIEWER, 0},
     GW_MI_END,
 };
 
@@ -116,7 +139,6 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
 static int sip_init(struct event_base *main_base)
 {
     int rc;
-    (void)main_base;
 
     sip_stats_init();
     if (sip_reports_conf() != 0)
@@ -127,6 +149,8 @@ static int sip_init(struct event_base *main_base)
     }
     __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
     rc = sip_workers_init();
+    if (rc == 0)
+        rc = sip_scale_init(main_base);
     if (rc < 0)
         sip_workers_destroy();
     return rc;
@@ -134,13 +158,17 @@ static int sip_init(struct event_base *main_base)
 
 static int sip_start(void)
 {
-    return sip_workers_start();
+    int rc = sip_workers_start();
+    if (rc == 0)
+        sip_scale_start();
+    return rc;
 }
 
 /* Stop accepting (503), let queued replies go out, join.  Main thread. */
 static void sip_stop(void)
 {
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
+    sip_scale_stop(); /* the pool changes no more */
     sip_workers_stop();
 }
 

@@ -43,7 +43,6 @@
 /* guards gw_connector.priv of sip connectors, and orders send()'s push
  * before conn_close (see sip_conn_send) */
 static pthread_mutex_t sip_conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned sip_conn_rr; /* atomic: round robin over workers */
 /* the open connectors with a conf "reports", for sip_conn_report_form;
  * guarded by sip_conn_lock, each entry's reference is its gw_connector's */
 static sip_conn_t *sip_conn_reporting;
@@ -230,8 +229,10 @@ static sip_conn_t *sip_conn_get(gw_connector_t *c)
     return sc;
 }
 
-/* Queue d to a worker (round robin).  Any thread.  On success the
- * queued item owns d; on failure d stays the caller's.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND (closed), GW_EFULL (too many
+/* Queue d to an active worker (round robin, sip_worker_push_any: never
+ * one that is retiring).  Any thread.  On success the queued item owns d;
+ * on failure d stays the caller's.  Returns 0, GW_ESTOPPED, GW_ENOTFOUND
+ * (closed), GW_EFULL (too many
  * MESSAGEs in flight on this connector: the core offers it again shortly)
  * or GW_ENOMEM.
  *
@@ -242,7 +243,6 @@ int sip_conn_send(gw_connector_t *c, gw_delivery_t *d)
 {
     sip_item_t *it = calloc(1, sizeof(*it));
     sip_conn_t *sc;
-    unsigned n;
     int rc = GW_ENOTFOUND;
 
     if (!it)
@@ -259,8 +259,7 @@ int sip_conn_send(gw_connector_t *c, gw_delivery_t *d)
     } else if (sc) {
         it->conn = sip_conn_ref(sc); /* sip_item_free / sip_ctxn_free end the count */
         it->dlv = d;
-        n = __atomic_fetch_add(&sip_conn_rr, 1, __ATOMIC_RELAXED);
-        rc = sip_worker_push(sip_worker_get((int)(n % (unsigned)sip_worker_count())), it);
+        rc = sip_worker_push_any(it); /* an active worker, round robin */
     }
     pthread_mutex_unlock(&sip_conn_lock);
     if (rc != 0) {

@@ -1,30 +1,64 @@
 /*
  * sip_transport.c - SIP worker threads, sockets and the TCP connection table.
  *
- * N workers (sip.workers, 0 = one per core).  Each owns a libevent
- * event_base, a UDP socket bound with SO_REUSEPORT to sip.listen:sip.port
- * (the kernel spreads datagrams across the sockets by their 4-tuple, so a
- * peer sticks to one worker), a server transaction table, the client
- * transactions it started, and a gw_queue_t through which other threads
- * hand it work (store outcomes for its pending MESSAGEs, envelopes to
- * send, responses to its client transactions that another worker read).
+ * A pool of workers (sip.workers at start, 0 = one per core; between
+ * sip.workers_min and sip.workers_max when those are set, sip_scale.c
+ * decides).  Each owns a libevent event_base, a UDP socket bound with
+ * SO_REUSEPORT to sip.listen:sip.port, the client transactions it started,
+ * and a gw_queue_t through which other threads hand it work (store
+ * outcomes for its pending MESSAGEs, envelopes to send, responses to its
+ * client transactions that another worker read).  Server transactions are
+ * in the pool's one table (sip_txn.c), so any worker recognises a
+ * retransmission whoever read the original.
+ *
+ * Steering.  The sockets form one SO_REUSEPORT group; the kernel keeps
+ * them in an array in bind order, appends on bind and, when one closes,
+ * moves the last into its place.  A classic BPF program attached to the
+ * group (SO_ATTACH_REUSEPORT_CBPF, sip_bpf_steer) picks the index:
+ * a hash of the source address and port, modulo the number of active
+ * workers.  Slot i's socket sits at index i because only the top slot is
+ * ever opened or closed, and the active workers are the lowest slots
+ * 0..active-1.  So a peer sticks to one worker while the pool holds, and:
+ *   grow    a retiring top worker becomes active again, or slot n binds a
+ *           new socket (index n, which the program does not yet pick) and
+ *           starts its thread; then the modulus becomes active + 1;
+ *   shrink  the modulus becomes active - 1 first, so the retiring worker
+ *           gets no new datagram; it keeps reading what was queued in its
+ *           socket, answers its pending MESSAGEs, ends its client
+ *           transactions; once drained (sip_worker_on_tick) and on top,
+ *           it is sent RETIRE: it reads its socket dry, closes it (from
+ *           here its answers leave through worker 0's socket: the same
+ *           address and port), finishes what that last read brought, and
+ *           its thread ends.  Nothing a worker holds is lost, and no
+ *           datagram queued in its socket is dropped: RETIRE comes at
+ *           least SIP_RETIRE_QUIET_MS after the program left it out, by
+ *           when any datagram steered by the old program has arrived.
+ * A peer's retransmissions may reach another worker after a change; the
+ * shared transaction table answers them as the original would.  SENDs go
+ * round robin over the active workers (sip_worker_push_any), under
+ * sip_pool_lock so that no new one reaches a worker once it retires.
+ * Responses to a client transaction name their worker in the branch; a
+ * worker's slot (queue, event base) lives until destroy, so a late one
+ * finds a queue even if that worker has stopped.
  *
  * TCP: worker 0 also runs the listener (when sip.tcp) and every TCP
- * connection.  Streams are framed by Content-Length; a connection is
- * known by a 64-bit id that never repeats, so a late reply for a closed
- * connection finds nothing and is dropped instead of reaching a newcomer.
- * At stop, worker 0 lingers (sip_tcp_linger, at most SIP_TCP_LINGER_MS) so
- * that the answers already written reach the peers before the sockets
- * close.
+ * connection; worker 0 never retires.  Streams are framed by
+ * Content-Length; a connection is known by a 64-bit id that never repeats,
+ * so a late reply for a closed connection finds nothing and is dropped
+ * instead of reaching a newcomer.  At stop, worker 0 lingers
+ * (sip_tcp_linger, at most SIP_TCP_LINGER_MS) so that the answers already
+ * written reach the peers before the sockets close.
  *
  * Tracing: every datagram and framed TCP message in, and every packet out,
  * is offered to the trace bus (sip_trace_packet) when a trace is active:
  * the first line as summary and the Call-ID found by a scan of the header
  * bytes, with no parse.
  *
- * Threads: sip_workers_init / start / stop / destroy run on the main
- * thread; everything else in this file runs on the owning worker's thread,
- * except sip_worker_push (any thread).
+ * Threads: sip_workers_init / start / stop / destroy and sip_pool_* run on
+ * the main thread (sip_pool_snapshot on any); everything else in this
+ * file runs on the owning worker's thread, except sip_worker_push /
+ * push_any / pending (any thread).  sip_pool_lock guards the slots' states and sip_nactive
+ * against the pickers of SENDs and the MI's snapshot.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +66,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -49,6 +85,14 @@
 #define SIP_TCP_MAX_CONNS 1024
 #define SIP_TCP_IDLE_S 600
 #define SIP_TCP_LINGER_MS 1000   /* longest wait at stop for TCP answers to drain */
+#define SIP_TICK_MS 100          /* a retiring worker checks whether it is drained */
+/* A retiring worker reads its socket at least this long after the BPF
+ * program stopped sending to it: a datagram the kernel steered with the
+ * old program just before the swap is in its queue by then. */
+#define SIP_RETIRE_QUIET_MS 500
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
 
 typedef struct sip_tcp {
     uint64_t id;
@@ -60,12 +104,20 @@ typedef struct sip_tcp {
 struct sip_worker {
     int idx;
     pthread_t thread;
-    int started;
+    int started;               /* main thread: a thread runs or awaits its join */
+    unsigned gen;              /* main thread: starts of this slot's thread */
+    clockid_t cpu_clock;       /* the thread's CPU clock (the scaler's busy %) */
+    int state;                 /* sip_wstate_t; written under sip_pool_lock, read atomically */
+    int exited;                /* atomic: the thread left its loop */
+    int drained;               /* atomic: retiring and nothing left (the worker says) */
+    int pending;               /* atomic: MESSAGEs handed to the core, REPLY not yet run */
+    int64_t rx;                /* atomic: datagrams read from its socket */
+    int64_t retired_ms;        /* monotonic time the BPF program left it out */
     struct event_base *base;
-    int udp_fd;
+    int udp_fd;                /* -1 once closed (retired): sends go through worker 0's */
     struct event *udp_ev;
+    struct event *tick_ev;     /* SIP_TICK_MS while retiring or stopping */
     gw_queue_t *queue;
-    sip_txn_table_t *txns;
     sip_uac_t *uac;
     char *rxbuf; /* sip.max_message + 1 bytes */
     /* worker 0 only */
@@ -77,8 +129,17 @@ struct sip_worker {
     struct event *linger_ev;   /* the SIP_TCP_LINGER_MS deadline */
 };
 
+/* Slots: written by the main thread (release), read by any (acquire).
+ * sip_nslots: slots with an open socket, main thread only.  sip_nactive:
+ * written under sip_pool_lock, read atomically. */
 static sip_worker_t *sip_workers[SIP_MAX_WORKERS];
-static int sip_nworkers;
+static int sip_nslots;
+static int sip_nactive;
+static int sip_steered;     /* our BPF program is attached (main thread) */
+static unsigned sip_rr;     /* under sip_pool_lock: round robin of SENDs */
+static pthread_mutex_t sip_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sockaddr_in sip_listen_sa;
+static int sip_fixed;       /* the pool sip.workers asks for (0: one per core) */
 
 /* Free a queue item and whatever it still holds.  Any thread. */
 void sip_item_free(void *item)
@@ -101,18 +162,50 @@ void sip_item_free(void *item)
     free(it);
 }
 
-int sip_worker_count(void) { return sip_nworkers; }
-sip_worker_t *sip_worker_get(int idx) { return idx >= 0 && idx < sip_nworkers ? sip_workers[idx] : NULL; }
+int sip_worker_count(void) { return __atomic_load_n(&sip_nactive, __ATOMIC_ACQUIRE); }
 int sip_worker_index(const sip_worker_t *w) { return w->idx; }
 struct event_base *sip_worker_base(sip_worker_t *w) { return w->base; }
-sip_txn_table_t *sip_worker_txns(sip_worker_t *w) { return w->txns; }
 sip_uac_t *sip_worker_uac(sip_worker_t *w) { return w->uac; }
+int sip_pool_steered(void) { return sip_steered; }
+int sip_pool_fixed(void) { return sip_fixed; }
+
+sip_worker_t *sip_worker_get(int idx)
+{
+    if (idx < 0 || idx >= SIP_MAX_WORKERS)
+        return NULL;
+    return __atomic_load_n(&sip_workers[idx], __ATOMIC_ACQUIRE);
+}
 
 /* See sip.h.  Any thread. */
 int sip_worker_push(sip_worker_t *w, sip_item_t *item)
 {
     item->worker = w;
     return gw_queue_push(w->queue, item);
+}
+
+/* See sip.h.  Any thread. */
+int sip_worker_push_any(sip_item_t *item)
+{
+    int rc = GW_ESTOPPED;
+
+    pthread_mutex_lock(&sip_pool_lock);
+    if (sip_nactive > 0)
+        rc = sip_worker_push(sip_workers[sip_rr++ % (unsigned)sip_nactive], item);
+    pthread_mutex_unlock(&sip_pool_lock);
+    return rc;
+}
+
+/* See sip.h.  Any thread. */
+void sip_worker_pending(sip_worker_t *w, int delta)
+{
+    __atomic_add_fetch(&w->pending, delta, __ATOMIC_RELAXED);
+}
+
+static int64_t sip_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sip_tcp_linger(sip_worker_t *w);
@@ -201,7 +294,10 @@ int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, si
 {
     if (gw_trace_on()) sip_trace_packet(GW_TRACE_OUT, peer, buf, len);
     if (peer->conn_id == 0) {
-        ssize_t n = sendto(w->udp_fd, buf, len, 0, (const struct sockaddr *)&peer->addr,
+        /* a retired worker's socket is closed: every socket of the group
+         * has the same address, so worker 0's sends the same packet */
+        int fd = w->udp_fd >= 0 ? w->udp_fd : sip_workers[0]->udp_fd;
+        ssize_t n = sendto(fd, buf, len, 0, (const struct sockaddr *)&peer->addr,
                            sizeof(peer->addr));
         if (n < 0) {
             GW_WARN(SIP_LOG, "sendto %s:%d: %s", inet_ntoa(peer->addr.sin_addr),
@@ -216,6 +312,8 @@ int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, si
     return 0;
 }
 
+static void sip_worker_retire(sip_worker_t *w);
+
 static void sip_worker_on_item(void *item, void *arg)
 {
     sip_worker_t *w = arg;
@@ -224,6 +322,7 @@ static void sip_worker_on_item(void *item, void *arg)
     switch (it->kind) {
     case SIP_ITEM_REPLY:
         sip_uas_reply(w, it);
+        sip_worker_pending(w, -1);
         break;
     case SIP_ITEM_SEND:
         sip_uac_send(w, w->uac, it);
@@ -234,20 +333,24 @@ static void sip_worker_on_item(void *item, void *arg)
     case SIP_ITEM_STOP:
         sip_tcp_linger(w); /* leaves the loop once the answers are out */
         break;
+    case SIP_ITEM_RETIRE:
+        sip_worker_retire(w);
+        break;
     }
     sip_item_free(it);
 }
 
-static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
+/* Read up to max datagrams from w's socket and handle each; returns how
+ * many were read (fewer: the socket is empty). */
+static int sip_udp_read(sip_worker_t *w, int max)
 {
-    sip_worker_t *w = arg;
-    (void)what;
+    int i;
 
-    for (int i = 0; i < SIP_UDP_BATCH; i++) {
+    for (i = 0; i < max; i++) {
         sip_peer_t peer = {.conn_id = 0};
         socklen_t alen = sizeof(peer.addr);
-        ssize_t n = recvfrom(fd, w->rxbuf, (size_t)sip_conf.max_message + 1, MSG_DONTWAIT,
-                             (struct sockaddr *)&peer.addr, &alen);
+        ssize_t n = recvfrom(w->udp_fd, w->rxbuf, (size_t)sip_conf.max_message + 1,
+                             MSG_DONTWAIT, (struct sockaddr *)&peer.addr, &alen);
         if (n < 0)
             break;
         if (n == 0 || n > sip_conf.max_message) {
@@ -258,6 +361,60 @@ static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
         if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, &peer, w->rxbuf, (size_t)n);
         sip_uas_input(w, w->rxbuf, (size_t)n, &peer);
     }
+    if (i > 0)
+        __atomic_add_fetch(&w->rx, i, __ATOMIC_RELAXED);
+    return i;
+}
+
+static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sip_udp_read(arg, SIP_UDP_BATCH);
+}
+
+/* Nothing of w's is left in flight: no MESSAGE waits for the store, no
+ * client transaction runs, nothing waits in its queue. */
+static int sip_worker_idle(sip_worker_t *w)
+{
+    return __atomic_load_n(&w->pending, __ATOMIC_RELAXED) == 0 && sip_uac_count(w->uac) == 0 &&
+           gw_queue_len(w->queue) == 0;
+}
+
+/* Every SIP_TICK_MS (a persistent timer: the state is the main thread's
+ * to change, the timer the worker's).  Retiring: say when drained (the
+ * scaler then sends RETIRE); stopping (its socket closed): leave the loop
+ * once what the last read brought is done.  Worker thread. */
+static void sip_worker_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    sip_worker_t *w = arg;
+    int state = __atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
+    (void)fd;
+    (void)what;
+
+    if (state == SIP_W_ACTIVE)
+        __atomic_store_n(&w->drained, 0, __ATOMIC_RELAXED);
+    else if (state == SIP_W_RETIRING)
+        __atomic_store_n(&w->drained,
+                         sip_mono_ms() - w->retired_ms >= SIP_RETIRE_QUIET_MS && sip_worker_idle(w),
+                         __ATOMIC_RELEASE);
+    else if (state == SIP_W_STOPPING && w->udp_fd < 0 && sip_worker_idle(w))
+        event_base_loopbreak(w->base);
+}
+
+/* RETIRE: the scaler found w drained and on top.  Read the socket dry,
+ * close it (the kernel group loses its last index: nothing moves), then
+ * end once what that read brought is done.  Worker thread. */
+static void sip_worker_retire(sip_worker_t *w)
+{
+    int n = 0;
+
+    event_del(w->udp_ev);
+    while (sip_udp_read(w, SIP_UDP_BATCH) == SIP_UDP_BATCH && ++n < 1000)
+        ;
+    close(w->udp_fd);
+    w->udp_fd = -1;
+    sip_worker_on_tick(-1, 0, w); /* ends now when nothing is left */
 }
 
 static void sip_tcp_close(sip_worker_t *w, sip_tcp_t *c)
@@ -426,73 +583,90 @@ static int sip_udp_open(const struct sockaddr_in *sa)
     return fd;
 }
 
-static sip_worker_t *sip_worker_new(int idx, const struct sockaddr_in *sa)
+/* Steer the group's datagrams to slots 0..n-1: a classic BPF program
+ * (SO_ATTACH_REUSEPORT_CBPF) that returns the index of the socket in the
+ * group: a hash of the source address and port (read through SKF_NET_OFF:
+ * for UDP the program sees the datagram from its payload on), mixed by a
+ * multiply and taken modulo n.  Replacing the program is atomic for the
+ * kernel: a datagram is steered by the old or by the new one.  Main
+ * thread.  0 or GW_ERROR (errno set). */
+static int sip_bpf_steer(int n)
 {
+    struct sock_filter code[] = {
+        /* X = length of the IP header */
+        BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)SKF_NET_OFF),
+        /* A = UDP source port */
+        BPF_STMT(BPF_LD | BPF_H | BPF_IND, (uint32_t)SKF_NET_OFF),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        /* A = IPv4 source address ^ port */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
+        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        /* Fibonacci hashing: the high bits of A * 2^32/phi */
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9E3779B1u),
+        BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)n),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+    };
+    struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+
+    if (n < 1 || !sip_workers[0] || sip_workers[0]->udp_fd < 0)
+        return GW_ERROR;
+    if (setsockopt(sip_workers[0]->udp_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+                   sizeof(prog)) != 0)
+        return GW_ERROR;
+    return 0;
+}
+
+static void sip_worker_free(sip_worker_t *w);
+
+/* The lasting parts of slot idx: event base, queue, client transactions,
+ * receive buffer, tick timer (no socket, no thread), published in the
+ * slot.  Main thread.  NULL when out of memory (nothing is left). */
+static sip_worker_t *sip_worker_alloc(int idx)
+{
+    struct timeval tick = {0, SIP_TICK_MS * 1000};
     sip_worker_t *w = calloc(1, sizeof(*w));
+
     if (!w)
         return NULL;
     w->idx = idx;
     w->udp_fd = -1;
-    sip_workers[idx] = w; /* from here sip_workers_destroy frees it */
     w->base = event_base_new();
     w->rxbuf = malloc((size_t)sip_conf.max_message + 1);
-    w->txns = sip_txn_table_new(SIP_TXN_CAP);
     w->queue = gw_queue_new(0, sip_item_free);
-    if (!w->base || !w->rxbuf || !w->txns || !w->queue)
-        return NULL;
-    if (gw_queue_attach(w->queue, w->base, sip_worker_on_item, w) != 0)
-        return NULL;
+    if (!w->base || !w->rxbuf || !w->queue ||
+        gw_queue_attach(w->queue, w->base, sip_worker_on_item, w) != 0)
+        goto out_free;
     w->uac = sip_uac_new(w);
-    if (!w->uac)
-        return NULL;
-    w->udp_fd = sip_udp_open(sa);
-    if (w->udp_fd < 0) {
-        GW_ERR(SIP_LOG, "udp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
-        return NULL;
-    }
-    w->udp_ev = event_new(w->base, w->udp_fd, EV_READ | EV_PERSIST, sip_udp_on_read, w);
-    if (!w->udp_ev || event_add(w->udp_ev, NULL) != 0)
-        return NULL;
+    w->tick_ev = event_new(w->base, -1, EV_PERSIST, sip_worker_on_tick, w);
+    if (!w->uac || !w->tick_ev || event_add(w->tick_ev, &tick) != 0)
+        goto out_free;
+    __atomic_store_n(&sip_workers[idx], w, __ATOMIC_RELEASE); /* destroy frees it */
     return w;
+
+out_free:
+    sip_worker_free(w);
+    return NULL;
 }
 
-/* Create the workers and bind their sockets.  Main thread, adapter init.
- * Returns 0 or GW_ERROR (logged); sip_workers_destroy frees a partial
- * set. */
-int sip_workers_init(void)
+/* Bind w's socket into the group (at the next index) and watch it.
+ * Main thread, w's thread not running.  0 or GW_ERROR (logged). */
+static int sip_worker_open(sip_worker_t *w)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    long n = sip_conf.workers;
-
-    if (n <= 0)
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n <= 0)
-        n = 1;
-    if (n > SIP_MAX_WORKERS)
-        n = SIP_MAX_WORKERS;
-    sa.sin_port = htons((uint16_t)sip_conf.port);
-    if (inet_pton(AF_INET, sip_conf.listen, &sa.sin_addr) != 1) {
-        GW_ERR(SIP_LOG, "sip.listen '%s' is not an IPv4 address", sip_conf.listen);
+    if (w->udp_ev) {
+        event_free(w->udp_ev);
+        w->udp_ev = NULL;
+    }
+    w->udp_fd = sip_udp_open(&sip_listen_sa);
+    if (w->udp_fd < 0) {
+        GW_ERR(SIP_LOG, "udp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
         return GW_ERROR;
     }
-    for (int i = 0; i < n; i++) {
-        sip_nworkers = i + 1;
-        if (!sip_worker_new(i, &sa))
-            return GW_ERROR;
+    w->udp_ev = event_new(w->base, w->udp_fd, EV_READ | EV_PERSIST, sip_udp_on_read, w);
+    if (!w->udp_ev || event_add(w->udp_ev, NULL) != 0) {
+        GW_ERR(SIP_LOG, "worker %d: cannot watch its socket", w->idx);
+        return GW_ERROR;
     }
-    if (sip_conf.tcp) {
-        sip_worker_t *w = sip_workers[0];
-        w->listener = evconnlistener_new_bind(
-            w->base, sip_tcp_on_accept, w,
-            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
-            (struct sockaddr *)&sa, sizeof(sa));
-        if (!w->listener) {
-            GW_ERR(SIP_LOG, "tcp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
-            return GW_ERROR;
-        }
-    }
-    GW_INFO(SIP_LOG, "listening on %s:%d (udp x%d%s)", sip_conf.listen, sip_conf.port,
-            sip_nworkers, sip_conf.tcp ? ", tcp" : "");
     return 0;
 }
 
@@ -500,36 +674,114 @@ static void *sip_worker_main(void *arg)
 {
     sip_worker_t *w = arg;
     event_base_dispatch(w->base);
+    __atomic_store_n(&w->exited, 1, __ATOMIC_RELEASE);
     return NULL;
+}
+
+/* Start w's thread.  Main thread.  0 or GW_ERROR (logged). */
+static int sip_worker_launch(sip_worker_t *w)
+{
+    char name[16];
+
+    __atomic_store_n(&w->exited, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->drained, 0, __ATOMIC_RELAXED);
+    if (pthread_create(&w->thread, NULL, sip_worker_main, w) != 0) {
+        GW_ERR(SIP_LOG, "cannot start worker %d", w->idx);
+        return GW_ERROR;
+    }
+    snprintf(name, sizeof name, "sip-%d", w->idx);
+    pthread_setname_np(w->thread, name);
+    if (pthread_getcpuclockid(w->thread, &w->cpu_clock) != 0)
+        w->cpu_clock = (clockid_t)-1;
+    w->started = 1;
+    w->gen++;
+    return 0;
+}
+
+/* Create the workers and bind their sockets.  Main thread, adapter init.
+ * Returns 0 or GW_ERROR (logged); sip_workers_destroy frees a partial
+ * set. */
+int sip_workers_init(void)
+{
+    long n = sip_conf.workers;
+
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0)
+        n = 1;
+    sip_fixed = n > SIP_MAX_WORKERS ? SIP_MAX_WORKERS : (int)n;
+    if (sip_conf.workers_max > 0) { /* a scaling pool starts inside its bounds */
+        int lo = sip_conf.workers_min > 0 ? sip_conf.workers_min : 1;
+        if (n > sip_conf.workers_max)
+            n = sip_conf.workers_max;
+        if (n < lo && lo <= sip_conf.workers_max)
+            n = lo;
+    }
+    if (n > SIP_MAX_WORKERS)
+        n = SIP_MAX_WORKERS;
+    memset(&sip_listen_sa, 0, sizeof sip_listen_sa);
+    sip_listen_sa.sin_family = AF_INET;
+    sip_listen_sa.sin_port = htons((uint16_t)sip_conf.port);
+    if (inet_pton(AF_INET, sip_conf.listen, &sip_listen_sa.sin_addr) != 1) {
+        GW_ERR(SIP_LOG, "sip.listen '%s' is not an IPv4 address", sip_conf.listen);
+        return GW_ERROR;
+    }
+    if (sip_txns_init() != 0) {
+        GW_ERR(SIP_LOG, "no memory for the transaction table");
+        return GW_ERROR;
+    }
+    for (int i = 0; i < n; i++) {
+        sip_worker_t *w = sip_worker_alloc(i);
+        if (!w) {
+            GW_ERR(SIP_LOG, "worker %d: out of memory", i);
+            return GW_ERROR;
+        }
+        if (sip_worker_open(w) != 0)
+            return GW_ERROR;
+        w->state = SIP_W_ACTIVE;
+        sip_nslots = i + 1;
+    }
+    sip_nactive = sip_nslots;
+    sip_steered = sip_bpf_steer(sip_nslots) == 0;
+    if (!sip_steered)
+        GW_WARN(SIP_LOG, "SO_ATTACH_REUSEPORT_CBPF: %s; the kernel spreads datagrams and "
+                "the pool keeps its %d workers", strerror(errno), sip_nslots);
+    if (sip_conf.tcp) {
+        sip_worker_t *w = sip_workers[0];
+        w->listener = evconnlistener_new_bind(
+            w->base, sip_tcp_on_accept, w,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+            (struct sockaddr *)&sip_listen_sa, sizeof(sip_listen_sa));
+        if (!w->listener) {
+            GW_ERR(SIP_LOG, "tcp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
+            return GW_ERROR;
+        }
+    }
+    GW_INFO(SIP_LOG, "listening on %s:%d (udp x%d%s)", sip_conf.listen, sip_conf.port,
+            sip_nslots, sip_conf.tcp ? ", tcp" : "");
+    return 0;
 }
 
 /* Start one thread per worker.  Main thread.  0 or GW_ERROR. */
 int sip_workers_start(void)
 {
-    for (int i = 0; i < sip_nworkers; i++) {
-        sip_worker_t *w = sip_workers[i];
-        if (pthread_create(&w->thread, NULL, sip_worker_main, w) != 0) {
-            GW_ERR(SIP_LOG, "cannot start worker %d", i);
-            return GW_ERROR;
-        }
-        {
-            char name[16];
-            snprintf(name, sizeof name, "sip-%d", i);
-            pthread_setname_np(w->thread, name);
-        }
-        w->started = 1;
-    }
-    return 0;
+    int rc = 0;
+
+    pthread_mutex_lock(&sip_pool_lock); /* the MI's snapshot reads started, gen */
+    for (int i = 0; rc == 0 && i < sip_nslots; i++)
+        rc = sip_worker_launch(sip_workers[i]);
+    pthread_mutex_unlock(&sip_pool_lock);
+    return rc;
 }
 
 /* Stop: a STOP item queued behind everything already queued (so replies
  * queued before it still go out), then join.  Main thread. */
 void sip_workers_stop(void)
 {
-    for (int i = 0; i < sip_nworkers; i++) {
+    for (int i = 0; i < SIP_MAX_WORKERS; i++) {
         sip_worker_t *w = sip_workers[i];
         sip_item_t *it;
-        if (!w->started)
+        if (!w || !w->started || __atomic_load_n(&w->exited, __ATOMIC_ACQUIRE))
             continue;
         it = calloc(1, sizeof(*it));
         if (it)
@@ -539,41 +791,191 @@ void sip_workers_stop(void)
             event_base_loopbreak(w->base); /* best effort without memory */
         }
     }
-    for (int i = 0; i < sip_nworkers; i++) {
+    for (int i = 0; i < SIP_MAX_WORKERS; i++) {
         sip_worker_t *w = sip_workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
+        if (!w || !w->started)
+            continue;
+        pthread_join(w->thread, NULL);
+        pthread_mutex_lock(&sip_pool_lock);
         w->started = 0;
+        pthread_mutex_unlock(&sip_pool_lock);
     }
+}
+
+/* Free w and everything it holds, and empty its slot (its thread joined,
+ * or never started).  Main thread. */
+static void sip_worker_free(sip_worker_t *w)
+{
+    w->lingering = 0;
+    while (w->conns)
+        sip_tcp_close(w, w->conns);
+    if (w->linger_ev)
+        event_free(w->linger_ev);
+    if (w->listener)
+        evconnlistener_free(w->listener);
+    sip_uac_free(w->uac);
+    if (w->queue)
+        gw_queue_free(w->queue);
+    if (w->udp_ev)
+        event_free(w->udp_ev);
+    if (w->tick_ev)
+        event_free(w->tick_ev);
+    if (w->udp_fd >= 0)
+        close(w->udp_fd);
+    if (w->base)
+        event_base_free(w->base);
+    __atomic_store_n(&sip_workers[w->idx], NULL, __ATOMIC_RELEASE);
+    free(w->rxbuf);
+    free(w);
 }
 
 /* Free every worker (threads must be joined).  Main thread. */
 void sip_workers_destroy(void)
 {
-    for (int i = 0; i < sip_nworkers; i++) {
-        sip_worker_t *w = sip_workers[i];
-        if (!w)
-            continue;
-        w->lingering = 0;
-        while (w->conns)
-            sip_tcp_close(w, w->conns);
-        if (w->linger_ev)
-            event_free(w->linger_ev);
-        if (w->listener)
-            evconnlistener_free(w->listener);
-        sip_uac_free(w->uac);
-        if (w->queue)
-            gw_queue_free(w->queue);
-        if (w->udp_ev)
-            event_free(w->udp_ev);
-        if (w->udp_fd >= 0)
-            close(w->udp_fd);
-        sip_txn_table_free(w->txns);
-        if (w->base)
-            event_base_free(w->base);
-        free(w->rxbuf);
-        free(w);
-        sip_workers[i] = NULL;
+    for (int i = 0; i < SIP_MAX_WORKERS; i++)
+        if (sip_workers[i])
+            sip_worker_free(sip_workers[i]);
+    sip_nslots = sip_nactive = 0;
+    sip_steered = 0;
+    sip_txns_free();
+}
+
+/* ---- growing and retiring (the scaler, main thread) ---- */
+
+/* See sip.h.  Main thread. */
+int sip_pool_grow(void)
+{
+    sip_worker_t *w;
+    int a, rc;
+
+    if (!sip_steered)
+        return GW_EDECLINED;
+    pthread_mutex_lock(&sip_pool_lock);
+    a = sip_nactive;
+    if (a >= SIP_MAX_WORKERS) {
+        rc = GW_EFULL;
+        goto out_unlock;
     }
-    sip_nworkers = 0;
+    w = sip_workers[a];
+    if (a < sip_nslots && w->state == SIP_W_STOPPING) {
+        rc = GW_EAGAIN; /* its socket is on its way out of the group */
+        goto out_unlock;
+    }
+    if (a == sip_nslots) { /* a new socket at the group's next index */
+        if (!w && !(w = sip_worker_alloc(a))) {
+            GW_ERR(SIP_LOG, "worker %d: out of memory", a);
+            rc = GW_ERROR;
+            goto out_unlock;
+        }
+        if (sip_worker_open(w) != 0) {
+            rc = GW_ERROR;
+            goto out_unlock;
+        }
+        if (sip_worker_launch(w) != 0) {
+            event_del(w->udp_ev);
+            close(w->udp_fd); /* the top index: nothing moves */
+            w->udp_fd = -1;
+            rc = GW_ERROR;
+            goto out_unlock;
+        }
+        sip_nslots = a + 1;
+    }
+    /* a new worker, or the top retiring one taken back */
+    __atomic_store_n(&w->state, SIP_W_ACTIVE, __ATOMIC_RELEASE);
+    if (sip_bpf_steer(a + 1) != 0) {
+        GW_ERR(SIP_LOG, "worker %d: cannot steer to it: %s; it retires", a, strerror(errno));
+        w->retired_ms = sip_mono_ms();
+        __atomic_store_n(&w->drained, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->state, SIP_W_RETIRING, __ATOMIC_RELEASE);
+        rc = GW_ERROR;
+        goto out_unlock;
+    }
+    __atomic_store_n(&sip_nactive, a + 1, __ATOMIC_RELEASE);
+    rc = a + 1;
+out_unlock:
+    pthread_mutex_unlock(&sip_pool_lock);
+    return rc;
+}
+
+/* See sip.h.  Main thread. */
+int sip_pool_shrink(void)
+{
+    sip_worker_t *w;
+    int a, rc;
+
+    pthread_mutex_lock(&sip_pool_lock);
+    a = sip_nactive;
+    if (!sip_steered || a <= 1) {
+        rc = GW_EINVAL;
+        goto out_unlock;
+    }
+    if (sip_bpf_steer(a - 1) != 0) { /* first: it gets no new datagram */
+        GW_ERR(SIP_LOG, "cannot steer around worker %d: %s", a - 1, strerror(errno));
+        rc = GW_ERROR;
+        goto out_unlock;
+    }
+    w = sip_workers[a - 1];
+    w->retired_ms = sip_mono_ms();
+    __atomic_store_n(&w->drained, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->state, SIP_W_RETIRING, __ATOMIC_RELEASE);
+    __atomic_store_n(&sip_nactive, a - 1, __ATOMIC_RELEASE);
+    rc = a - 1;
+out_unlock:
+    pthread_mutex_unlock(&sip_pool_lock);
+    return rc;
+}
+
+/* See sip.h.  Main thread. */
+void sip_pool_reap(void)
+{
+    sip_worker_t *w = sip_nslots > 1 ? sip_workers[sip_nslots - 1] : NULL;
+    int state = w ? __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) : SIP_W_OFF;
+
+    if (state == SIP_W_RETIRING && __atomic_load_n(&w->drained, __ATOMIC_ACQUIRE)) {
+        sip_item_t *it = calloc(1, sizeof(*it));
+        if (!it)
+            return; /* next cycle */
+        it->kind = SIP_ITEM_RETIRE;
+        pthread_mutex_lock(&sip_pool_lock);
+        __atomic_store_n(&w->state, SIP_W_STOPPING, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&sip_pool_lock);
+        if (sip_worker_push(w, it) != 0) {
+            sip_item_free(it);
+            __atomic_store_n(&w->state, SIP_W_RETIRING, __ATOMIC_RELEASE);
+        }
+    } else if (state == SIP_W_STOPPING && __atomic_load_n(&w->exited, __ATOMIC_ACQUIRE)) {
+        pthread_join(w->thread, NULL);
+        pthread_mutex_lock(&sip_pool_lock);
+        w->started = 0;
+        __atomic_store_n(&w->state, SIP_W_OFF, __ATOMIC_RELEASE);
+        sip_nslots--;
+        pthread_mutex_unlock(&sip_pool_lock);
+        GW_DEBUG(SIP_LOG, "worker %d stopped", w->idx);
+    }
+}
+
+/* See sip.h.  Any thread (the MI, the scaler). */
+int sip_pool_snapshot(sip_wsnap_t *out, int max)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&sip_pool_lock);
+    for (int i = 0; i < sip_nslots && n < max; i++) {
+        sip_worker_t *w = sip_workers[i];
+        struct timespec ts;
+        sip_wsnap_t *o = &out[n++];
+        o->idx = i;
+        o->state = (sip_wstate_t)__atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
+        o->gen = w->gen;
+        o->cpu_ns = -1;
+        if (w->started && !__atomic_load_n(&w->exited, __ATOMIC_ACQUIRE) &&
+            w->cpu_clock != (clockid_t)-1 && clock_gettime(w->cpu_clock, &ts) == 0)
+            o->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        o->pending = __atomic_load_n(&w->pending, __ATOMIC_RELAXED);
+        o->rx = __atomic_load_n(&w->rx, __ATOMIC_RELAXED);
+        o->uac = (int)sip_uac_count(w->uac);
+        o->queued = gw_queue_len(w->queue);
+    }
+    pthread_mutex_unlock(&sip_pool_lock);
+    return n;
 }

@@ -13,11 +13,25 @@
  * inserting into a full table evicts the oldest one, and expired final
  * entries at the head are swept on every insert.  Lookup is a chained hash.
  *
- * Threads: one table per worker, used only by that worker's thread.
+ * Shared by the pool (sip_txns_*): the workers' tables are one table in
+ * SIP_TXN_SHARDS shards, each a table as above behind its own mutex,
+ * picked by the key's hash.  The kernel spreads datagrams over the
+ * workers' SO_REUSEPORT sockets by a hash of the source; when the pool
+ * grows or shrinks the spread changes and a retransmission may reach
+ * another worker than its original did.  With one table that worker finds
+ * the transaction (pending: absorbed; final: the same answer), so no
+ * request is accepted twice whatever the pool does.  A shard's lock is
+ * held for one lookup or one store, never across a call out; with 32
+ * shards and at most SIP_MAX_WORKERS workers it is seldom contended.
+ *
+ * Threads: a sip_txn_table_t is used by one thread at a time (its
+ * caller's, or under its shard's lock); sip_txns_* by any worker.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_errors.h"
 #include "sip.h"
 
 typedef struct sip_txn {
@@ -195,4 +209,90 @@ void sip_txn_final(sip_txn_table_t *t, const char *key, const char *resp, size_t
 size_t sip_txn_count(const sip_txn_table_t *t)
 {
     return t->count;
+}
+
+/* ---- the pool's table: shards behind a lock each ---- */
+
+typedef struct sip_txn_shard {
+    pthread_mutex_t lock; /* guards t */
+    sip_txn_table_t *t;
+} sip_txn_shard_t;
+
+static sip_txn_shard_t sip_txn_shards[SIP_TXN_SHARDS];
+static int sip_txn_nshards; /* shards set up; 0 before sip_txns_init */
+
+/* See sip.h.  Main thread, adapter init, before any worker runs. */
+int sip_txns_init(void)
+{
+    for (int i = 0; i < SIP_TXN_SHARDS; i++) {
+        sip_txn_shards[i].t = sip_txn_table_new(SIP_TXN_SHARD_CAP);
+        if (!sip_txn_shards[i].t) {
+            sip_txns_free();
+            return GW_ENOMEM;
+        }
+        pthread_mutex_init(&sip_txn_shards[i].lock, NULL);
+        sip_txn_nshards = i + 1;
+    }
+    return 0;
+}
+
+/* See sip.h.  Main thread, after every worker was joined. */
+void sip_txns_free(void)
+{
+    for (int i = 0; i < sip_txn_nshards; i++) {
+        sip_txn_table_free(sip_txn_shards[i].t);
+        sip_txn_shards[i].t = NULL;
+        pthread_mutex_destroy(&sip_txn_shards[i].lock);
+    }
+    sip_txn_nshards = 0;
+}
+
+static sip_txn_shard_t *sip_txn_shard(const char *key)
+{
+    /* the high bits: the low ones pick the bucket inside the shard */
+    return &sip_txn_shards[(sip_txn_hash(key) >> 24) % SIP_TXN_SHARDS];
+}
+
+/* See sip.h.  Any worker. */
+sip_txn_state_t sip_txns_lookup(const char *key, int64_t now_ms, char **resp, size_t *resp_len)
+{
+    sip_txn_shard_t *sh = sip_txn_shard(key);
+    const char *r = NULL;
+    size_t n = 0;
+    sip_txn_state_t st;
+
+    *resp = NULL;
+    pthread_mutex_lock(&sh->lock);
+    st = sip_txn_lookup(sh->t, key, now_ms, &r, &n);
+    if (st == SIP_TXN_FINAL && (*resp = malloc(n + 1)) != NULL) {
+        memcpy(*resp, r, n);
+        (*resp)[n] = '\0';
+        *resp_len = n;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (st == SIP_TXN_FINAL && *resp == NULL)
+        st = SIP_TXN_PENDING; /* no memory for the copy: absorb, the UAC sends again */
+    return st;
+}
+
+/* See sip.h.  Any worker. */
+void sip_txns_final(const char *key, const char *resp, size_t len, int64_t now_ms)
+{
+    sip_txn_shard_t *sh = sip_txn_shard(key);
+
+    pthread_mutex_lock(&sh->lock);
+    sip_txn_final(sh->t, key, resp, len, now_ms);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* See sip.h.  Any thread (the MI). */
+size_t sip_txns_count(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < sip_txn_nshards; i++) {
+        pthread_mutex_lock(&sip_txn_shards[i].lock);
+        n += sip_txn_count(sip_txn_shards[i].t);
+        pthread_mutex_unlock(&sip_txn_shards[i].lock);
+    }
+    return n;
 }

@@ -61,7 +61,7 @@ typedef struct sip_ctxn {
 struct sip_uac {
     sip_worker_t *w;
     sip_ctxn_t *buckets[SIP_UAC_BUCKETS];
-    size_t count;
+    size_t count; /* atomic: written by the owner, read by the scaler */
 };
 
 static size_t sip_uac_hash(const char *s)
@@ -90,7 +90,7 @@ static void sip_ctxn_free(sip_ctxn_t *t)
         pp = &(*pp)->hnext;
     if (*pp)
         *pp = t->hnext;
-    t->u->count--;
+    __atomic_sub_fetch(&t->u->count, 1, __ATOMIC_RELAXED);
     if (t->timer)
         event_free(t->timer);
     free(t->msg);
@@ -98,6 +98,12 @@ static void sip_ctxn_free(sip_ctxn_t *t)
     __atomic_sub_fetch(&t->conn->inflight, 1, __ATOMIC_RELAXED);
     sip_conn_unref(t->conn);
     free(t);
+}
+
+/* See sip.h.  Any thread. */
+size_t sip_uac_count(const sip_uac_t *u)
+{
+    return __atomic_load_n(&u->count, __ATOMIC_RELAXED);
 }
 
 /* See sip.h.  Main thread after the worker stopped. */
@@ -356,7 +362,7 @@ void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
     b = sip_uac_hash(t->branch);
     t->hnext = u->buckets[b];
     u->buckets[b] = t;
-    u->count++;
+    __atomic_add_fetch(&u->count, 1, __ATOMIC_RELAXED);
     if (sip_uac_dest(t) != 0) {
         /* a report whose sender left no address to answer to: nothing
          * will change that, so it fails for good */

@@ -47,6 +47,7 @@
 #define SIP_ACCEPT "Accept: text/plain\r\n"
 
 int sip_stopping;
+gw_hist_t *sip_uas_answer_hist;
 
 static void sip_count_status(int status)
 {
@@ -100,7 +101,7 @@ static void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_
     if (sip_worker_send(w, &dst, resp, len) == 0)
         sip_count_status(status);
     if (txn_key)
-        sip_txn_final(sip_worker_txns(w), txn_key, resp, len, gw_now_ms());
+        sip_txns_final(txn_key, resp, len, gw_now_ms());
     GW_DEBUG(SIP_LOG, "%s %s from %s:%d -> %d %s", req->sip_method,
              req->call_id && req->call_id->number ? req->call_id->number : "-", ip,
              ntohs(src->addr.sin_port), status, reason);
@@ -117,6 +118,7 @@ static void sip_uas_accepted(gw_envelope_t *env, int rc, void *arg)
     it->rc = rc;
     if (sip_worker_push(it->worker, it) != 0) {
         GW_ERR(SIP_LOG, "worker queue refused a reply; the client will retransmit");
+        sip_worker_pending(it->worker, -1);
         sip_item_free(it);
     }
 }
@@ -148,7 +150,7 @@ static void sip_uas_answer_hdrs(sip_worker_t *w, sip_item_t *it, int status, con
     if (sip_worker_send(w, &it->peer, b.p, b.len) == 0)
         sip_count_status(status);
     if (it->txn_key)
-        sip_txn_final(sip_worker_txns(w), it->txn_key, b.p, b.len, gw_now_ms());
+        sip_txns_final(it->txn_key, b.p, b.len, gw_now_ms());
     GW_DEBUG(SIP_LOG, "MESSAGE %s -> %d %s", it->txn_key ? it->txn_key : "-", status, reason);
     gw_jbuf_free(&b);
 }
@@ -156,6 +158,7 @@ static void sip_uas_answer_hdrs(sip_worker_t *w, sip_item_t *it, int status, con
 /* See sip.h.  Worker thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it)
 {
+    gw_hist_observe_us(sip_uas_answer_hist, gw_stats_now_us() - it->rx_us);
     if (it->resp_hdrs != NULL) {
         if (it->rc == 0)
             sip_uas_answer_hdrs(w, it, 202, "Accepted", NULL);
@@ -376,6 +379,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     gw_envelope_t *env = NULL;
     sip_item_t *it = NULL;
     int st, rc, kept;
+    int64_t rx_us = gw_stats_now_us(); /* sip.message_answer_seconds counts from here */
 
     gw_stat_add(sip_stats.rx_message, 1);
     if (__atomic_load_n(&sip_stopping, __ATOMIC_RELAXED)) {
@@ -419,6 +423,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
         goto out_free_item;
     }
     it->kind = SIP_ITEM_REPLY;
+    it->rx_us = rx_us;
     it->worker = w;
     it->peer = *src;
     snprintf(it->to_tag, sizeof(it->to_tag), "%s", to_tag);
@@ -426,7 +431,12 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     /* with its header block kept, the answer needs nothing of req */
     kept = it->resp_hdrs != NULL;
     it->req = kept ? NULL : req;
+    /* counted before the hand-over: the answer may run before
+     * gw_core_accept returns, and w must not retire while it is owed */
+    sip_worker_pending(w, 1);
     rc = gw_core_accept(env, sip_uas_accepted, it);
+    if (rc != 0)
+        sip_worker_pending(w, -1); /* the callback never runs */
     if (rc == 0) {
         /* it (and req with it, unless it kept the header block) now
          * belongs to the callback: it is not read again here */
@@ -465,7 +475,8 @@ out_free_req:
 static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
                             const char *buf, size_t n)
 {
-    const char *reason = NULL, *resp = NULL;
+    const char *reason = NULL;
+    char *resp = NULL;
     size_t resp_len = 0;
     char key[1024], to_tag[17];
     int st;
@@ -489,11 +500,13 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
         osip_message_free(req);
         return;
     }
-    switch (sip_txn_lookup(sip_worker_txns(w), key, gw_now_ms(), &resp, &resp_len)) {
+    /* the pool's table: the original may have reached another worker */
+    switch (sip_txns_lookup(key, gw_now_ms(), &resp, &resp_len)) {
     case SIP_TXN_FINAL: {
         sip_peer_t dst = sip_reply_peer(req, src);
         gw_stat_add(sip_stats.rx_retrans, 1);
         sip_worker_send(w, &dst, resp, resp_len);
+        free(resp);
         osip_message_free(req);
         return;
     }

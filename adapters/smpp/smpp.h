@@ -40,6 +40,7 @@
 #include "gw_core.h"
 #include "gw_mi.h"
 #include "gw_delivery.h"
+#include "gw_stats.h"
 #include "smpp_wire.h"
 
 #define SMPP_MOD "smpp"
@@ -254,6 +255,7 @@ typedef struct smpp_req {
     uint32_t seq;
     uint32_t cmd_id;
     int64_t deadline_ms;
+    int64_t sent_us;  /* when it was sent (gw_stats_now_us): its response's latency */
     void *ctx; /* the owner's, never freed by the session */
     int part;  /* the owner's: which part of a long message (0-based) */
 } smpp_req_t;
@@ -493,6 +495,9 @@ smpp_client_t *smpp_client_new(gw_connector_t *c);
 smpp_client_t *smpp_client_ref(smpp_client_t *cl);
 void smpp_client_unref(smpp_client_t *cl);
 json_t *smpp_client_status(smpp_client_t *cl); /* any thread */
+/* cl's binds and latencies on /metrics (gw_adapter_t conn_metrics); any
+ * thread: atomics. */
+void smpp_client_metrics(smpp_client_t *cl, struct gw_metrics *m);
 /* The window while bound, else 0 (any thread: atomics). */
 int smpp_client_room(smpp_client_t *cl);
 /* SMPP thread */
@@ -527,6 +532,7 @@ smpp_dest_t *smpp_dest_ref(smpp_dest_t *t);
 void smpp_dest_unref(smpp_dest_t *t);
 int smpp_dest_room(smpp_dest_t *t);        /* any thread */
 json_t *smpp_dest_status(smpp_dest_t *t);  /* any thread */
+void smpp_dest_metrics(smpp_dest_t *t, struct gw_metrics *m); /* any thread */
 /* SMPP thread */
 void smpp_dest_open(smpp_dest_t *t);        /* takes the caller's reference */
 void smpp_dest_close(smpp_dest_t *t);       /* drops it */

@@ -542,6 +542,19 @@ static json_t *smpp_conn_status(gw_connector_t *c)
     return smpp_priv_role(p) == SMPP_ROLE_DEST ? smpp_dest_status(p) : smpp_client_status(p);
 }
 
+/* See gw_adapter.h: under smpp_lock, like conn_room, so priv stays. */
+static void smpp_conn_metrics(gw_connector_t *c, gw_metrics_t *m)
+{
+    pthread_mutex_lock(&smpp_lock);
+    if (c->priv != NULL) {
+        if (smpp_priv_role(c->priv) == SMPP_ROLE_DEST)
+            smpp_dest_metrics(c->priv, m);
+        else
+            smpp_client_metrics(c->priv, m);
+    }
+    pthread_mutex_unlock(&smpp_lock);
+}
+
 const gw_adapter_t smpp_adapter = {
     .name = "smpp",
     .params = smpp_params,
@@ -556,4 +569,5 @@ const gw_adapter_t smpp_adapter = {
     .send = smpp_send,
     .conn_room = smpp_conn_room,
     .conn_status = smpp_conn_status,
+    .conn_metrics = smpp_conn_metrics,
 };

@@ -395,6 +395,55 @@ json_t *smpp_client_status(smpp_client_t *cl)
     return st;
 }
 
+void smpp_client_metrics(smpp_client_t *cl, gw_metrics_t *m)
+{
+    const char *lab[] = { "connector", cl->name, NULL };
+    char idx[12];
+
+    for (int i = 0; i < cl->nbinds; i++) {
+        const smpp_bind_t *b = &cl->binds[i];
+        const char *bl[] = { "connector", cl->name, "bind", idx, NULL };
+        int st = smpp_bind_get(b);
+
+        snprintf(idx, sizeof idx, "%d", b->idx);
+        gw_metrics_value(m, "smpp.bind_up", GW_STAT_GAUGE, "1 while the SMPP client bind is bound",
+                         bl, st == SMPP_CL_BOUND);
+        for (int k = SMPP_CL_DOWN; k <= SMPP_CL_HELD; k++)
+            gw_metrics_value(m, "smpp.bind_state", GW_STAT_GAUGE,
+                             "1 for the state the SMPP client bind is in (smpp.binds)",
+                             (const char *[]){ "connector", cl->name, "bind", idx, "state",
+                                               smpp_cl_state_names[k], NULL },
+                             st == k);
+        gw_metrics_value(m, "smpp.bind_window_in_use", GW_STAT_GAUGE,
+                         "submit_sm of the bind awaiting their submit_sm_resp", bl,
+                         __atomic_load_n(&b->ninflight, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "smpp.bind_window", GW_STAT_GAUGE,
+                         "the window of the bind: submit_sm it may have unanswered", bl,
+                         smpp_bind_tx(b) ? cl->window : 0);
+        gw_metrics_value(m, "smpp.bind_submitted", GW_STAT_COUNTER,
+                         "submit_sm the SMSC answered ESME_ROK on the bind", bl,
+                         (double)__atomic_load_n(&b->submits, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "smpp.bind_received", GW_STAT_COUNTER,
+                         "deliver_sm and data_sm the SMSC sent on the bind", bl,
+                         (double)__atomic_load_n(&b->delivers, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "smpp.bind_binds", GW_STAT_COUNTER,
+                         "binds the SMSC accepted on the bind", bl,
+                         (double)__atomic_load_n(&b->bound_n, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "smpp.bind_refused", GW_STAT_COUNTER,
+                         "binds the SMSC refused on the bind", bl,
+                         (double)__atomic_load_n(&b->refused, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "smpp.bind_lost", GW_STAT_COUNTER,
+                         "sessions of the bind that ended while bound", bl,
+                         (double)__atomic_load_n(&b->lost, __ATOMIC_RELAXED));
+    }
+    gw_metrics_value(m, "smpp.client_pending", GW_STAT_GAUGE,
+                     "messages waiting in the SMPP client for a window place", lab,
+                     __atomic_load_n(&cl->npending, __ATOMIC_RELAXED));
+    gw_metrics_hist(m, "smpp.submit_seconds",
+                    "time from a submit_sm sent to its submit_sm_resp, per client connector", lab,
+                    &cl->submit_lat);
+}
+
 int smpp_client_room(smpp_client_t *cl)
 {
     int room = 0;
@@ -749,6 +798,7 @@ void smpp_client_submit_resp(smpp_bind_t *b, const smpp_hdr_t *h, const uint8_t 
     smpp_sub_t *sub = req->ctx;
     const char *msgid, *why;
 
+    gw_hist_observe_us(&cl->submit_lat, gw_stats_now_us() - req->sent_us);
     sub->outstanding--;
     __atomic_sub_fetch(&b->ninflight, 1, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&cl->ninflight, 1, __ATOMIC_RELAXED);

@@ -101,6 +101,7 @@ struct smpp_client {
     /* atomics, read by conn_status on other threads */
     int closed, npending, ninflight;
     uint64_t throttled;    /* submit_sm answers that asked us to slow down (pause) */
+    gw_hist_t submit_lat;  /* submit_sm -> submit_sm_resp, every bind's (gw_stats.h) */
     /* SMPP thread */
     void *tls_ctx;         /* SSL_CTX, made at the first connect */
     int64_t pause_until;   /* a pause status holds every bind until then */

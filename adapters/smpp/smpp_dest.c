@@ -128,6 +128,18 @@ json_t *smpp_dest_status(smpp_dest_t *t)
                      __atomic_load_n(&t->inflight, __ATOMIC_RELAXED));
 }
 
+void smpp_dest_metrics(smpp_dest_t *t, gw_metrics_t *m)
+{
+    const char *lab[] = { "connector", t->name, NULL };
+
+    gw_metrics_value(m, "smpp.account_binds", GW_STAT_GAUGE,
+                     "receiving binds of the SMPP customer (account) now", lab,
+                     __atomic_load_n(&t->nrx, __ATOMIC_RELAXED));
+    gw_metrics_value(m, "smpp.account_in_flight", GW_STAT_GAUGE,
+                     "deliver_sm to the customer awaiting their deliver_sm_resp", lab,
+                     __atomic_load_n(&t->inflight, __ATOMIC_RELAXED));
+}
+
 void smpp_dest_binds_changed(const char *system_id)
 {
     for (smpp_dest_t *t = smpp_dests; t != NULL; t = t->next) {

@@ -293,6 +293,7 @@ static void smpp_session_track(smpp_session_t *s, smpp_req_t *r)
     smpp_req_t **pp;
 
     r->deadline_ms = gw_now_ms() + (int64_t)smpp_response_timeout_s * 1000;
+    r->sent_us = gw_stats_now_us();
     for (pp = &s->reqs; *pp; pp = &(*pp)->next)
         ;
     *pp = r;

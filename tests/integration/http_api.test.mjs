@@ -82,13 +82,17 @@ test('POST /api/v1/messages answers 202 with committed ids and the SMSC gets eac
   assert.equal(sub.registered_delivery & 1, 1, 'receipt: true asks the SMSC for one');
 });
 
-test('GET /api/v1/messages/{id} shows the state to its sender only; an admin sees all', async () => {
+test('GET /api/v1/messages/{id} shows the state and history to its sender only; an admin sees all', async () => {
+  // an event sink (an AMQP connector, its broker not needed) keeps the events: the history
+  await j.mi('connectors.add', { name: 'events', type: 'amqp', conf: { host: '127.0.0.1', port: await freePort(), vhost: '/', user: 'guest', password: 'guest', exchange: 'x' } });
   const { body } = await api('POST', '/api/v1/messages', { token: tok.shop, body: { to: '447700900003', from: '4930123', text: 'mine', client_ref: 'r3' } });
   const id = body.accepted[0].id;
   const own = await waitFor(async () => { const r = await api('GET', `/api/v1/messages/${id}`, { token: tok.shop, specPath: '/api/v1/messages/{id}' }); return r.body.status === 'submitted' && r; }, 10000, 'submitted');
   assert.equal(own.body.to, '447700900003');
   assert.equal(own.body.client_ref, 'r3');
   assert.equal(own.body.target, 'smsc1');
+  const types = own.body.history.map((h) => h.type);
+  assert.ok(types.includes('message.queued') && types.includes('message.submitted'), JSON.stringify(types));
   const other = await api('GET', `/api/v1/messages/${id}`, { token: tok.crm, specPath: '/api/v1/messages/{id}' });
   assert.equal(other.status, 404, 'another token does not see it');
   const boss = await api('GET', `/api/v1/messages/${id}`, { token: tok.boss, specPath: '/api/v1/messages/{id}' });

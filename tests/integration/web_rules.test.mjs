@@ -10,49 +10,26 @@
 // exported.  Every wait is for a state (a selector or an MI answer).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { webLogin } from './lib/weblogin.mjs';
 import { startJunction, waitFor } from './lib/junction.mjs';
-
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { openConsole } from './lib/webui.mjs';
 
 let j;
-let ctx;
+let c;
 let page;
-let shotDir;
-const pageErrors = [];
-const offSite = [];
 
 before(async () => {
   j = await startJunction();
   await j.mi('rates.import', { table: 'uk', csv: 'prefix;connector;rate;currency\n447;smsc-b;0,03;EUR\n447;smsc-a;0,02;EUR\n' });
   await j.mi('routes.add', { name: 'no-premium', priority: 10, filters: { dst: { prefix: ['449'] } },
     action: { reject: { sip_status: 403, reason: 'premium-rate destination' } } });
-  shotDir = mkdtempSync(path.join(tmpdir(), 'junction-webrules-'));
-  ctx = await chromium.launchPersistentContext(path.join(shotDir, 'profile'), {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
-  });
-  page = ctx.pages()[0] || await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  // The one expected failure: GET /session answers 401 before the login.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !(/status of 401/.test(m.text()) && /\/session$/.test(m.location().url))) pageErrors.push(m.text());
-  });
-  // Everything the page loads comes from junction itself (loopback).
-  const base = `http://127.0.0.1:${j.ports.http}/`;
-  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) offSite.push(r.url()); });
-  await webLogin(page, j, `${base}#rules`);
+  // Everything the page loads comes from junction itself (c.offSite).
+  c = await openConsole(j, '#rules', 'webrules');
+  page = c.page;
 });
 
 after(async () => {
-  if (ctx) await ctx.close();
+  if (c) await c.close();
   if (j) await j.cleanup();
-  if (shotDir && !process.env.JUNCTION_KEEP) rmSync(shotDir, { recursive: true, force: true });
 });
 
 const ruleRow = (name) => page.locator(`#rules-table tbody tr[data-name="${name}"]`);
@@ -261,13 +238,68 @@ test('peer and admin text is shown as text, never as markup', async (t) => {
   assert.equal(await page.locator('#rules-table img, #rules-table b').count(), 0);
   assert.equal(await row.locator('td.summary').textContent(), 'dst 1… → <b>x</b>');
 
-  const shot = path.join(shotDir, 'webrules.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 10000);
-  t.diagnostic(`screenshot: ${shot}`);
+  t.diagnostic(`screenshot: ${await c.shot('webrules')}`);
+});
+
+// A rule that uses every source kind, filter, action field and modifier.
+const EVERYTHING = {
+  name: 'all-fields', priority: 500, enabled: false, description: 'every field',
+  source: { connector: ['smpp-in'], smpp_account: ['acme'], sip_domain: ['*.example.com'], sip_peer: ['192.0.2.1:5060'],
+    amqp_queue: ['q1'], api_key: ['k1'] },
+  filters: {
+    dst: { prefix: ['447', '4478'], exact: ['447700900123'], regex: '^44[0-9]{10}$', type: ['international'] },
+    src: { prefix: ['49'], exact: ['4930123'], regex: '^49', type: ['international', 'national'] },
+    body: { regex: '(?i)^stop' }, tags: { tier: 'gold', campaign: true },
+    time: { tz: 'Europe/Berlin', windows: [{ days: 'mon-fri', from: '09:00', to: '17:30' }, { days: ['sat', 'sun'], from: '10:00', to: '12:00' }] },
+    length: { chars: { min: 1, max: 160 }, parts: { min: 1, max: 3 } }, coding: ['gsm', 'ucs2'],
+  },
+  action: {
+    route: { strategy: 'weighted', targets: ['smsc-a', { connector: 'smsc-b', weight: 3 }], rates: 'uk' },
+    rewrite: { dst: { strip: 2, prefix: '44', regex: '^0(.*)', replace: '$1', type: 'international', ton: 1, npi: 1 },
+      src: { alnum: 'Junction' } },
+    set: { tags: { route: 'uk' }, validity_s: 3600, receipt: true },
+    mirror: { exchange: 'audit', routing_key: 'uk.mobile' },
+    rate_limit: { rate: 50, burst: 100, over: 'queue', sip_status: 503, smpp_status: 88 },
+  },
+};
+
+test('the rule form expresses every filter and action: editor -> form -> editor is the same rule', async () => {
+  await page.click('nav a[data-tab="rules"]');
+  await page.click('#re-reset');
+  for (const rule of [EVERYTHING,
+    { name: 'rej', priority: 501, enabled: true, action: { reject: { sip_status: 488, smpp_status: 69, reason: 'no' } } },
+    { name: 'drp', priority: 502, enabled: true, filters: { dst: { prefix: ['1'] } }, action: { drop: { reason: 'spam' } } },
+    { name: 'drp2', priority: 503, enabled: true, action: { drop: true } }]) {
+    await writeJson(rule);
+    await page.click('#rf-from-json');
+    await writeJson('{}');
+    await page.click('#rf-to-json');
+    assert.deepEqual(JSON.parse(await page.inputValue('#re-json')), rule, rule.name);
+  }
+});
+
+test('a rule saved from the form is in routes.list with its filters and action', async () => {
+  await page.click('#re-reset');
+  await writeJson({});
+  await page.click('#rf-from-json');
+  await page.fill('#rf-name', 'form-made');
+  await page.fill('#rf-priority', '600');
+  await page.check('#rf-enabled');
+  await page.fill('#rf-filters-dst-prefix', '3312, 3313');
+  await page.fill('#rf-filters-body-regex', '^promo');
+  await page.selectOption('#rf-action-kind', 'reject');
+  await page.fill('#rf-action-reject-sip_status', '488');
+  await page.fill('#rf-action-reject-reason', 'no promos');
+  assert.equal(await page.locator('#rf-action-route-targets').isVisible(), false, 'route fields hidden for a reject');
+  await page.click('#rf-save');
+  await ruleRow('form-made').waitFor({ timeout: 10000 });
+  const r = (await rules()).find((x) => x.name === 'form-made');
+  assert.deepEqual(r.filters, { dst: { prefix: ['3312', '3313'] }, body: { regex: '^promo' } });
+  assert.deepEqual(r.action, { reject: { sip_status: 488, reason: 'no promos' } });
+  await j.mi('routes.delete', { id: r.id });
 });
 
 test('the page logged no script errors and loaded nothing from elsewhere', () => {
-  assert.deepEqual(pageErrors, []);
-  assert.deepEqual(offSite, []);
+  assert.deepEqual(c.errors, []);
+  assert.deepEqual(c.offSite, []);
 });

@@ -1,25 +1,17 @@
-// The web UI in a real Chromium (playwright-core, Debian's /usr/bin/chromium):
-// the dashboard, the live connectors table, the pages, and a flat route
-// shown on the rules page (web_rules.test.mjs covers the routing pages).  One screenshot goes to a temporary folder that
-// is kept when JUNCTION_KEEP is set (its path is printed as a diagnostic).
+// The web UI in a real Chromium (lib/webui.mjs): the dashboard, the live
+// connectors table, the hash navigation, and a flat route shown on the
+// rules page (web_rules.test.mjs covers the routing pages,
+// web_console.test.mjs the other pages).  One screenshot goes to a
+// temporary folder that is kept when JUNCTION_KEEP is set (its path is
+// printed as a diagnostic).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { webLogin } from './lib/weblogin.mjs';
 import { startJunction, freePort, waitFor } from './lib/junction.mjs';
-
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { openConsole, gotoTab } from './lib/webui.mjs';
 
 let j;
-let ctx;
+let c;
 let page;
-let shotDir;
-const pageErrors = [];
 
 before(async () => {
   j = await startJunction();
@@ -34,23 +26,13 @@ before(async () => {
     conf: { host: '127.0.0.1', port: smppPort, system_id: 'test', password: 'secret' },
   });
   await j.mi('routes.add', { name: 'seeded', priority: 50, dst_prefix: '33', target: 'pbx1' });
-  shotDir = mkdtempSync(path.join(tmpdir(), 'junction-webui-'));
-  ctx = await chromium.launchPersistentContext(path.join(shotDir, 'profile'), {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
-  });
-  page = ctx.pages()[0] || await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  // The one expected failure: GET /session answers 401 before the login.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !(/status of 401/.test(m.text()) && /\/session$/.test(m.location().url))) pageErrors.push(m.text());
-  });
-  await webLogin(page, j, `http://127.0.0.1:${j.ports.http}/`);
+  c = await openConsole(j, '', 'webui');
+  page = c.page;
 });
 
 after(async () => {
-  if (ctx) await ctx.close();
+  if (c) await c.close();
   if (j) await j.cleanup();
-  if (shotDir && !process.env.JUNCTION_KEEP) rmSync(shotDir, { recursive: true, force: true });
 });
 
 const ruleRow = (name) => page.locator(`#rules-table tbody tr[data-name="${name}"]`);
@@ -64,6 +46,7 @@ test('the dashboard shows the version and counters', async () => {
 });
 
 test('the connectors table shows each connector with its live state', async () => {
+  await gotoTab(page, 'connectors');
   const list = await j.mi('connectors.list');
   assert.equal(list.filter((c) => c.name !== 'sip:reply').length, 2, 'the two added, beside sip:reply');
   for (const c of list) {
@@ -93,7 +76,7 @@ test('the connectors table refreshes by itself', async () => {
 });
 
 test('the rules page lists the seeded route as a rule with its summary', async (t) => {
-  await page.click('nav a[data-tab="rules"]');
+  await gotoTab(page, 'rules');
   const row = ruleRow('seeded');
   await row.waitFor({ timeout: 10000 });
   const cells = await row.locator('td').allTextContents();
@@ -101,17 +84,20 @@ test('the rules page lists the seeded route as a rule with its summary', async (
   assert.equal(cells[4], 'dst 33… → pbx1');
   assert.equal(await row.locator('input.rule-enabled').isChecked(), true);
   assert.equal(await page.locator('#dash-routes').textContent(), '1');
-  // the overview sections are hidden while another page shows
+  // the other pages are hidden while this one shows, and the hash names it
   assert.equal(await page.locator('#connectors').isVisible(), false);
+  assert.equal(new URL(page.url()).hash, '#/rules');
 
-  const shot = path.join(shotDir, 'webui.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 10000);
-  t.diagnostic(`screenshot: ${shot}`);
-  await page.click('nav a[data-tab="overview"]');
+  t.diagnostic(`screenshot: ${await c.shot('webui')}`);
+  await page.goBack();
   await page.locator('#connectors').waitFor({ state: 'visible', timeout: 5000 });
 });
 
+test('an old-style hash (#overview) opens the dashboard', async () => {
+  await page.goto(`${c.base}#overview`);
+  await page.locator('#dashboard').waitFor({ state: 'visible', timeout: 5000 });
+});
+
 test('the page logged no script errors', () => {
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(c.errors, []);
 });

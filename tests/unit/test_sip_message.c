@@ -4,7 +4,9 @@
  * checks, response building, transaction keys and dedupe, stream framing.
  * No network.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -321,6 +323,66 @@ static void test_txn_table_is_bounded(void **s)
     sip_txn_table_free(t);
 }
 
+/* Workers racing for the same requests (a retransmission that the
+ * steering sent to another worker than its original): the pool's table
+ * lets exactly one of them take each as new. */
+#define TXN_RACERS 4
+#define TXN_KEYS 500
+static int txn_new_count[TXN_KEYS]; /* atomic */
+
+static void *txn_racer(void *arg)
+{
+    char key[32], *resp;
+    size_t len;
+    (void)arg;
+    for (int i = 0; i < TXN_KEYS; i++) {
+        snprintf(key, sizeof key, "race-%d", i);
+        if (sip_txns_lookup(key, 1000, &resp, &len) == SIP_TXN_NEW)
+            __atomic_add_fetch(&txn_new_count[i], 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_txns_take_each_request_as_new_once_among_workers(void **s)
+{
+    pthread_t t[TXN_RACERS];
+    (void)s;
+    assert_int_equal(sip_txns_init(), 0);
+    for (int i = 0; i < TXN_RACERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, txn_racer, NULL), 0);
+    for (int i = 0; i < TXN_RACERS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < TXN_KEYS; i++)
+        assert_int_equal(txn_new_count[i], 1);
+    assert_int_equal(sip_txns_count(), TXN_KEYS);
+    sip_txns_free();
+}
+
+static void *txn_answerer(void *arg)
+{
+    sip_txns_final(arg, "SIP/2.0 202 Accepted\r\n", 22, 2000);
+    return NULL;
+}
+
+static void test_txns_answer_a_retransmission_with_another_workers_response(void **s)
+{
+    pthread_t t;
+    char *resp = NULL;
+    size_t len = 0;
+    (void)s;
+    assert_int_equal(sip_txns_init(), 0);
+    assert_int_equal(sip_txns_lookup("k", 1000, &resp, &len), SIP_TXN_NEW);
+    assert_int_equal(sip_txns_lookup("k", 1100, &resp, &len), SIP_TXN_PENDING);
+    assert_null(resp);
+    assert_int_equal(pthread_create(&t, NULL, txn_answerer, "k"), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(sip_txns_lookup("k", 2100, &resp, &len), SIP_TXN_FINAL);
+    assert_int_equal(len, 22);
+    assert_memory_equal(resp, "SIP/2.0 202 Accepted\r\n", 22);
+    free(resp); /* a copy: the caller's */
+    sip_txns_free();
+}
+
 static void test_frame_length_follows_content_length(void **s)
 {
     const char *m = "MESSAGE sip:1@h SIP/2.0\r\nContent-Length: 5\r\n\r\nhelloMESSAGE";
@@ -363,6 +425,8 @@ int main(void)
         cmocka_unit_test(test_txn_key_uses_branch_or_call_id),
         cmocka_unit_test(test_txn_table_dedupes_until_expiry),
         cmocka_unit_test(test_txn_table_is_bounded),
+        cmocka_unit_test(test_txns_take_each_request_as_new_once_among_workers),
+        cmocka_unit_test(test_txns_answer_a_retransmission_with_another_workers_response),
         cmocka_unit_test(test_frame_length_follows_content_length),
     };
     return cmocka_run_group_tests_name("sip_message", tests, setup, NULL);

@@ -1,15 +1,29 @@
-// Junction web UI: the pages, dashboard, live connectors and the MI client
-// that routing.js (rules, dry run, rate tables) uses too.  Talks to the
-// daemon only through the JSON-RPC MI (POST /mi).  Everything is rendered with DOM
-// calls and textContent, never innerHTML, so data cannot inject markup.
+// Junction web console, the frame every page plugs into: the MI client,
+// the DOM helpers, the session (login, the forced password change, logout),
+// the role of each MI method and the hash router.
+//
+// The console talks to the daemon only through POST /mi (JSON-RPC) and the
+// three session routes (/session, /login, /logout).  Everything is
+// rendered with DOM calls and textContent, never innerHTML, so data cannot
+// inject markup.
+//
+// A page is a <section data-page="NAME"> in index.html plus one
+// page_NAME.js that calls consolePage(NAME, {enter, leave}).  The router
+// shows one section for the URL's hash (#/connectors; #connectors works
+// too), calls the old page's leave() and the new one's enter(); polls a
+// page starts with every() stop by themselves when the page is left, so a
+// hidden page makes no MI calls.
+//
+// Roles: system.listMethods gives each method's least role (viewer <
+// operator < admin).  An element with data-method="routes.add" is disabled
+// (and titled with the reason) when the session's role is below it; pages
+// building rows call guard(el, method) for the same, and pages read with
+// miIf(), which does not ask for a method above the role.  The server
+// checks every call anyway: this only spares the user buttons that would
+// be refused (and the browser a logged 403).
 'use strict';
 
-const REFRESH_MS = 2000;
-const COUNTERS_SHOWN = 12;
-
 let rpcSeq = 0;
-let showAllCounters = false;
-let lastCounters = {};
 
 class MiError extends Error {
   constructor(message, code, data) {
@@ -26,101 +40,33 @@ class MiError extends Error {
   }
 }
 
-// The session: its CSRF token goes with every MI call (GET /session or
-// POST /login gave it); a 401 means the session ended: log in again.
-let csrf = '';
-// Resolved once logged in: the other scripts (routing.js) start after it.
-let sessionResolve;
-const sessionReady = new Promise((r) => { sessionResolve = r; });
+// The session: null until /session or /login answered; {user, role,
+// must_change, csrf} after.
+let session = null;
+let methodRoles = new Map();
+const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
 
 async function post(payload) {
   let res;
+  const headers = { 'Content-Type': 'application/json' };
+  if (session && session.csrf) headers['X-CSRF-Token'] = session.csrf;
   try {
-    res = await fetch('/mi', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
-      body: JSON.stringify(payload),
-    });
+    res = await fetch('/mi', { method: 'POST', headers, body: JSON.stringify(payload) });
   } catch (e) {
     throw new MiError(`cannot reach junction (${e.message})`);
   }
-  if (res.status === 401) { showLogin(); throw new MiError('logged out: log in again'); }
-  if (!res.ok && res.status !== 403) throw new MiError(`HTTP ${res.status} from /mi`);
-  return res.json();
-}
-
-// --- login ----------------------------------------------------------------
-
-function showLogin() {
-  document.getElementById('app-main').hidden = true;
-  document.getElementById('login').hidden = false;
-  document.getElementById('login-form').hidden = false;
-  document.getElementById('passwd-form').hidden = true;
-  document.getElementById('logout').hidden = true;
-  document.getElementById('login-user').focus();
-}
-
-function showApp(info) {
-  csrf = info.csrf;
-  document.getElementById('whoami').textContent = `${info.user} (${info.role})`;
-  document.getElementById('logout').hidden = false;
-  if (info.must_change) {
-    document.getElementById('login').hidden = false;
-    document.getElementById('login-form').hidden = true;
-    document.getElementById('passwd-form').hidden = false;
-    document.getElementById('passwd-new').focus();
-    return false;
+  if (res.status === 401 && session) {
+    // The session ended (expired, or logged out elsewhere): back to the login.
+    showLogin('Your session ended: log in again.');
+    throw new MiError('not logged in', -32001);
   }
-  document.getElementById('login').hidden = true;
-  document.getElementById('app-main').hidden = false;
-  return true;
-}
-
-function formError(id, text) {
-  const el = document.getElementById(id);
-  el.textContent = text;
-  el.hidden = !text;
-}
-
-// Resolves once a session that may work exists.
-function waitLogin() {
-  return new Promise((resolve) => {
-    let oldPassword = '';
-    let info = null;
-    document.getElementById('login-form').addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      oldPassword = document.getElementById('login-password').value;
-      const res = await fetch('/login', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ user: document.getElementById('login-user').value, password: oldPassword }),
-      });
-      const body = await res.json().catch(() => ({}));
-      if (res.status === 429) { formError('login-error', `${body.error} (${res.headers.get('Retry-After')} s)`); return; }
-      if (!res.ok) { formError('login-error', body.error || `HTTP ${res.status}`); return; }
-      formError('login-error', '');
-      info = body;
-      if (showApp(info)) resolve(info);
-    });
-    document.getElementById('passwd-form').addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      try {
-        await mi('users.passwd', { old_password: oldPassword, password: document.getElementById('passwd-new').value });
-      } catch (e) { formError('passwd-error', e.describe()); return; }
-      info.must_change = false;
-      if (showApp(info)) resolve(info);
-    });
-  });
-}
-
-async function ensureSession() {
-  const res = await fetch('/session');
-  if (res.ok) {
-    const info = await res.json();
-    if (showApp(info)) return info;
-  } else {
-    showLogin();
+  const text = await res.text();
+  let body;
+  try { body = JSON.parse(text); } catch (e) { body = null; }
+  if (!res.ok && !(body && (body.error || Array.isArray(body)))) {
+    throw new MiError(`HTTP ${res.status} from /mi${text ? `: ${text.trim().slice(0, 120)}` : ''}`);
   }
-  return waitLogin();
+  return body;
 }
 
 function request(method, params) {
@@ -130,8 +76,8 @@ function request(method, params) {
 // One MI call: resolves to the result, rejects with a MiError.
 async function mi(method, params) {
   const body = await post(request(method, params));
-  if (body.error) throw new MiError(body.error.message, body.error.code, body.error.data);
-  return body.result;
+  if (body && body.error) throw new MiError(body.error.message, body.error.code, body.error.data);
+  return body ? body.result : undefined;
 }
 
 // Several calls in one JSON-RPC batch: an array of {result} or {error} in
@@ -139,7 +85,11 @@ async function mi(method, params) {
 async function miBatch(calls) {
   const reqs = calls.map(([m, p]) => request(m, p));
   const replies = await post(reqs);
-  const byId = new Map((Array.isArray(replies) ? replies : [replies]).map((r) => [r.id, r]));
+  if (replies && !Array.isArray(replies) && replies.error) {
+    const e = new MiError(replies.error.message, replies.error.code, replies.error.data);
+    return reqs.map(() => ({ error: e }));
+  }
+  const byId = new Map((Array.isArray(replies) ? replies : [replies]).map((r) => [r && r.id, r]));
   return reqs.map((q) => {
     const r = byId.get(q.id);
     if (!r) return { error: new MiError('no reply in batch') };
@@ -148,6 +98,18 @@ async function miBatch(calls) {
   });
 }
 
+// mi() for a page that may not be allowed the method: a method the server
+// lacks is -32601 and one above the session's role -32003 without asking
+// the server (which would answer 403, logged by the browser as an error).
+function miIf(method, params) {
+  if (!hasMethod(method)) return Promise.reject(new MiError(`${method}: not available on this server`, -32601));
+  if (!can(method)) return Promise.reject(new MiError(`needs the ${methodRoles.get(method)} role`, -32003));
+  return mi(method, params);
+}
+
+const errText = (e) => (e && e.describe ? e.describe() : String(e));
+const notAvailable = (e) => e instanceof MiError && e.code === -32601;
+
 // --- small DOM helpers --------------------------------------------------
 
 const $ = (id) => document.getElementById(id);
@@ -155,13 +117,14 @@ const $ = (id) => document.getElementById(id);
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
     if (k === 'class') e.className = v;
     else if (k === 'text') e.textContent = v;
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
+    else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children) {
-    if (c === null || c === undefined) continue;
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return e;
@@ -188,10 +151,24 @@ function fmtDuration(s) {
   return `${sec}s`;
 }
 
-function fmtTime(v) {
-  if (v === undefined || v === null) return '';
-  const d = typeof v === 'number' ? new Date(v > 1e12 ? v : v * 1000) : new Date(v);
-  return isNaN(d) ? String(v) : `since ${d.toLocaleString()}`;
+// A time in ms (or s) since the epoch as local date and time.
+function fmtStamp(v) {
+  if (v === undefined || v === null || v === 0) return '—';
+  const d = new Date(v > 1e12 ? v : v * 1000);
+  return isNaN(d) ? String(v) : d.toLocaleString();
+}
+
+function setStatus(id, text, isError) {
+  const s = typeof id === 'string' ? $(id) : id;
+  s.className = `form-status ${text ? (isError ? 'error' : 'ok') : ''}`;
+  s.textContent = text || '';
+}
+
+// A list of error lines (compile errors or bad CSV lines); hidden when empty.
+function showErrors(id, items) {
+  const ul = $(id);
+  ul.replaceChildren(...items);
+  ul.hidden = items.length === 0;
 }
 
 function setLink(ok, text) {
@@ -206,131 +183,267 @@ function banner(text) {
   b.textContent = text || '';
 }
 
-// --- dashboard ----------------------------------------------------------
-
-function renderVersion(v) {
-  $('hdr-version').textContent = `v${v.version}`;
-  $('dash-version').textContent = v.version;
-  const libs = v.libraries ? Object.entries(v.libraries).map(([k, x]) => `${k} ${x}`).join(', ') : '';
-  $('dash-build').textContent = [v.build, libs].filter(Boolean).join(' · ');
-  $('dash-build').title = libs;
+// A button that needs a second click within 3 s (destructive actions).
+function confirmButton(label, onConfirm, method) {
+  let timer = null;
+  const b = el('button', { type: 'button', class: 'danger', text: label });
+  b.addEventListener('click', async () => {
+    if (!b.classList.contains('armed')) {
+      b.classList.add('armed');
+      b.textContent = 'Confirm';
+      timer = setTimeout(() => { b.classList.remove('armed'); b.textContent = label; }, 3000);
+      return;
+    }
+    clearTimeout(timer);
+    b.disabled = true;
+    await onConfirm();
+  });
+  if (method) guard(b, method);
+  return b;
 }
 
-function renderUptime(u) {
-  $('dash-uptime').textContent = fmtDuration(u.uptime_s);
-  $('dash-started').textContent = fmtTime(u.started_at);
+// --- roles ----------------------------------------------------------------
+
+// May this session call method?  Unknown methods (not in listMethods):
+// no, except while the list is not read yet.
+function can(method) {
+  if (!methodRoles.size) return true;
+  const need = methodRoles.get(method);
+  if (!need) return false;
+  return (ROLE_RANK[session && session.role] || 0) >= (ROLE_RANK[need] || 3);
 }
 
-function renderCounters(counters) {
-  lastCounters = counters || {};
-  const names = Object.keys(lastCounters).sort();
-  const shown = showAllCounters ? names : names.slice(0, COUNTERS_SHOWN);
-  const box = $('counters');
-  box.replaceChildren(...(shown.length ? shown.map((n) => el('div', { class: 'counter' },
-    el('span', { class: 'counter-name', text: n }),
-    el('span', { class: 'counter-value', text: Number(lastCounters[n]).toLocaleString() })))
-    : [el('span', { class: 'muted', text: 'no counters yet' })]));
-  const more = $('counters-more');
-  more.hidden = names.length <= COUNTERS_SHOWN;
-  more.textContent = showAllCounters ? 'show fewer' : `show all ${names.length}`;
+const hasMethod = (method) => !methodRoles.size || methodRoles.has(method);
+
+// Disable an element whose action calls method when the role may not.
+function guard(e, method) {
+  e.dataset.method = method;
+  applyGuard(e);
+  return e;
 }
 
-// --- connectors ---------------------------------------------------------
-
-function stateClass(state) {
-  const s = String(state || '').toLowerCase();
-  if (['up', 'bound', 'connected', 'open', 'ready', 'running', 'listening'].includes(s)) return 'ok';
-  if (['connecting', 'binding', 'starting', 'reconnecting', 'throttled'].includes(s)) return 'warn';
-  if (['disabled', 'stopped', 'closed', 'idle'].includes(s)) return 'idle';
-  return 'bad';
-}
-
-function connectorDetails(c) {
-  const parts = [];
-  const st = c.status || {};
-  for (const [k, v] of Object.entries(st)) {
-    if (k !== 'state') parts.push([k, v]);
+function applyGuard(e) {
+  const ok = can(e.dataset.method);
+  if (e.tagName === 'FORM') {
+    for (const c of e.elements) c.disabled = !ok;
+  } else {
+    e.disabled = !ok;
   }
-  const conf = c.conf || {};
-  if (conf.host !== undefined && st.peer === undefined) parts.push(['peer', `${conf.host}${conf.port !== undefined ? ':' + conf.port : ''}`]);
-  const span = el('span', { class: 'details' });
-  parts.forEach(([k, v], i) => {
-    if (i) span.append(' · ');
-    span.append(`${k} `, el('b', { text: showText(v) }));
-  });
-  if (!parts.length) span.textContent = '—';
-  return span;
+  e.classList.toggle('forbidden', !ok);
+  if (!ok) e.title = methodRoles.has(e.dataset.method)
+    ? `needs the ${methodRoles.get(e.dataset.method)} role` : 'not available on this server';
 }
 
-function renderConnectors(list) {
-  const rows = (list || []).map((c) => {
-    const state = c.status && c.status.state !== undefined ? c.status.state : 'unknown';
-    return el('tr', { 'data-name': c.name },
-      el('td', { class: 'mono', text: c.name }),
-      el('td', { text: c.type }),
-      el('td', {}, el('span', { class: `badge ${stateClass(state)}`, text: state })),
-      el('td', { text: c.enabled === false ? 'no' : 'yes' }),
-      el('td', {}, connectorDetails(c)));
-  });
-  fillBody($('conn-table'), rows, 5, 'no connectors configured');
-  const up = (list || []).filter((c) => c.status && stateClass(c.status.state) === 'ok').length;
-  $('dash-conn-up').textContent = String(up);
-  $('dash-conn-total').textContent = `of ${(list || []).length} configured`;
-  $('connector-names').replaceChildren(...(list || []).map((c) => el('option', { value: c.name })));
+function applyRoles() {
+  for (const e of document.querySelectorAll('[data-method]')) applyGuard(e);
 }
 
-// --- pages --------------------------------------------------------------
+async function loadRoles() {
+  try {
+    const list = await mi('system.listMethods');
+    methodRoles = new Map(list.map((m) => [m.name, m.role || 'admin']));
+  } catch (e) {
+    methodRoles = new Map();
+  }
+  applyRoles();
+}
 
-// The pages are sections tagged data-page; the URL's #hash picks one.
-function showPage() {
-  const want = (location.hash || '#overview').slice(1);
-  const known = [...document.querySelectorAll('[data-tab]')].map((a) => a.dataset.tab);
-  const page = known.includes(want) ? want : 'overview';
-  for (const s of document.querySelectorAll('[data-page]')) s.hidden = s.dataset.page !== page;
+// --- pages and the router -------------------------------------------------
+
+const pages = new Map();
+let current = null;       // the page shown
+let pageTimers = [];      // every() timers of the page shown
+
+function consolePage(name, hooks) {
+  pages.set(name, hooks || {});
+}
+
+// Run fn now and every ms while the page that asked is shown (and the tab
+// visible); one call at a time, a slow MI skips a beat instead of piling up.
+function every(ms, fn) {
+  const owner = current; // a quick second navigation may land before this runs
+  let busy = false;
+  let timer = null;
+  const tick = async () => {
+    if (current !== owner) { clearInterval(timer); return; }
+    if (busy || document.hidden) return;
+    busy = true;
+    try { await fn(); } finally { busy = false; }
+  };
+  timer = setInterval(tick, ms);
+  pageTimers.push(timer);
+  return tick();
+}
+
+// '#/messages?id=X' -> {page: 'messages', args: URLSearchParams}
+function route() {
+  const h = location.hash.replace(/^#\/?/, '');
+  const [name, query] = h.split('?');
+  const alias = { '': 'dashboard', overview: 'dashboard' };
+  return { page: alias[name] !== undefined ? alias[name] : name, args: new URLSearchParams(query || '') };
+}
+
+async function showPage() {
+  if (!session || session.must_change) return;
+  let { page, args } = route();
+  if (!pages.has(page)) page = 'dashboard';
+  if (current && pages.get(current).leave) {
+    try { await pages.get(current).leave(); } catch (e) { /* the page is gone anyway */ }
+  }
+  for (const t of pageTimers) clearInterval(t);
+  pageTimers = [];
+  current = page;
+  for (const s of document.querySelectorAll('main [data-page]')) s.hidden = s.dataset.page !== page;
   for (const a of document.querySelectorAll('[data-tab]')) {
     a.classList.toggle('active', a.dataset.tab === page);
     if (a.dataset.tab === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
+  const hooks = pages.get(page);
+  document.title = `Junction — ${(document.querySelector(`[data-tab="${page}"]`) || {}).textContent || page}`;
+  if (hooks.enter) {
+    try { await hooks.enter(args); } catch (e) { banner(`${page}: ${errText(e)}`); }
+  }
 }
 
-// --- the refresh loop ---------------------------------------------------
+// --- session ----------------------------------------------------------------
 
-async function refresh() {
+function showView(which) {
+  $('login-view').hidden = which !== 'login';
+  $('passwd-view').hidden = which !== 'passwd';
+  $('console').hidden = which !== 'console';
+}
+
+function showLogin(message) {
+  const was = current;
+  session = null; // first: a call the page's leave() makes cannot come back here
+  current = null;
+  for (const t of pageTimers) clearInterval(t);
+  pageTimers = [];
+  if (was && pages.get(was).leave) pages.get(was).leave();
+  showView('login');
+  setStatus('login-status', message || '', !!message);
+  $('login-user').focus();
+}
+
+async function getSession() {
+  let res;
   try {
-    const [stats, up, conns] = await miBatch([
-      ['stats.get'], ['system.uptime'], ['connectors.list']]);
-    const errors = [];
-    if (stats.result) renderCounters(stats.result.counters); else errors.push(`stats.get: ${stats.error.describe()}`);
-    if (up.result) renderUptime(up.result); else errors.push(`system.uptime: ${up.error.describe()}`);
-    if (conns.result) renderConnectors(conns.result); else errors.push(`connectors.list: ${conns.error.describe()}`);
+    res = await fetch('/session', { headers: { Accept: 'application/json' } });
+  } catch (e) {
+    return { error: `cannot reach junction (${e.message})` };
+  }
+  if (res.status === 401) return null;
+  if (!res.ok) return { error: `HTTP ${res.status} from /session` };
+  return res.json();
+}
+
+async function enterSession(s) {
+  session = s;
+  $('hdr-user').textContent = `${s.user} (${s.role})`;
+  $('hdr-user').dataset.role = s.role;
+  $('logout').hidden = false;
+  if (s.must_change) {
+    $('pw-title').textContent = 'Choose a new password';
+    $('pw-note').hidden = false;
+    $('pw-cancel').textContent = 'Log out';
+    showView('passwd');
+    $('pw-old').focus();
+    return;
+  }
+  showView('console');
+  await loadRoles();
+  try {
+    const v = await mi('system.version');
+    $('hdr-version').textContent = `v${v.version}`;
     setLink(true, 'connected');
-    banner(errors.join(' — '));
   } catch (e) {
     setLink(false, 'disconnected');
-    banner(e.describe ? e.describe() : String(e));
   }
+  await showPage();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const btn = $('login-submit');
+  btn.disabled = true;
+  setStatus('login-status', '', false);
+  let retry = 0;
+  try {
+    const res = await fetch('/login', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: $('login-user').value.trim(), password: $('login-password').value }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) {
+      $('login-password').value = '';
+      await enterSession(body);
+      return;
+    }
+    if (res.status === 429) {
+      retry = Number(res.headers.get('Retry-After')) || 1;
+      setStatus('login-status', `${body.error || 'Too many failed logins'}: try again in ${retry} s.`, true);
+    } else {
+      setStatus('login-status', body.error || `Login refused (HTTP ${res.status}).`, true);
+    }
+  } catch (e) {
+    setStatus('login-status', `Cannot reach junction (${e.message}).`, true);
+  } finally {
+    if (retry) setTimeout(() => { btn.disabled = false; }, retry * 1000);
+    else btn.disabled = false;
+  }
+}
+
+async function changePassword(ev) {
+  ev.preventDefault();
+  const pw = $('pw-new').value;
+  if (pw !== $('pw-again').value) {
+    setStatus('pw-status', 'The two new passwords differ.', true);
+    return;
+  }
+  try {
+    await mi('users.passwd', { name: session.user, old_password: $('pw-old').value, password: pw });
+    for (const id of ['pw-old', 'pw-new', 'pw-again']) $(id).value = '';
+    setStatus('pw-status', '', false);
+    const s = await getSession();
+    if (s && !s.error) await enterSession(s); else showLogin('Password changed: log in with the new one.');
+  } catch (e) {
+    setStatus('pw-status', `Not changed: ${errText(e)}`, true);
+  }
+}
+
+// One's own password, from the users page: the same form as the forced
+// change, with a way back to the console.
+function changeOwnPassword() {
+  $('pw-title').textContent = 'Change your password';
+  $('pw-note').hidden = true;
+  $('pw-cancel').textContent = 'Back';
+  showView('passwd');
+  $('pw-old').focus();
+}
+
+function passwdCancel() {
+  if (session && !session.must_change) { showView('console'); showPage(); } else logout();
+}
+
+async function logout() {
+  const headers = { 'Content-Type': 'application/json' };
+  if (session && session.csrf) headers['X-CSRF-Token'] = session.csrf;
+  try { await fetch('/logout', { method: 'POST', headers, body: '{}' }); } catch (e) { /* gone anyway */ }
+  showLogin('');
 }
 
 async function start() {
-  document.getElementById('logout').addEventListener('click', async () => {
-    await fetch('/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-    location.reload();
-  });
-  await ensureSession();
-  sessionResolve();
   window.addEventListener('hashchange', showPage);
-  showPage();
-  $('counters-more').addEventListener('click', () => {
-    showAllCounters = !showAllCounters;
-    renderCounters(lastCounters);
-  });
-  try {
-    renderVersion(await mi('system.version'));
-  } catch (e) {
-    banner(e.describe ? e.describe() : String(e));
-  }
-  await refresh();
-  setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  $('login-form').addEventListener('submit', login);
+  $('passwd-form').addEventListener('submit', changePassword);
+  $('logout').addEventListener('click', logout);
+  $('pw-cancel').addEventListener('click', passwdCancel);
+  // The skip link moves the focus; following its #main would be a route.
+  $('skip').addEventListener('click', (ev) => { ev.preventDefault(); $('main').focus(); });
+  const s = await getSession();
+  if (s === null) showLogin('');
+  else if (s.error) { showView('console'); setLink(false, 'disconnected'); banner(s.error); }
+  else await enterSession(s);
 }
 
 document.addEventListener('DOMContentLoaded', start);

@@ -1,7 +1,9 @@
-// Junction web UI, the routing pages: the rules (table, JSON editor, quick
-// form), the dry run and the rate tables.  Uses app.js's MI client (mi,
-// MiError) and DOM helpers (el, $, fillBody); like app.js it renders with
-// DOM calls and textContent only, never innerHTML.
+// Junction web console, the routes page: the rules (table with drag to
+// reorder, JSON editor, quick form; page_rule_form.js adds the full form).
+// page_dryrun.js and page_rates.js are the dry run and the rate tables.
+// Uses app.js's MI client (mi, MiError) and DOM helpers (el, $, fillBody);
+// like app.js it renders with DOM calls and textContent only, never
+// innerHTML.
 //
 // Every change goes through the MI as one call (routes.add / update /
 // enable / disable / reorder / delete, rates.import / delete) and the
@@ -15,23 +17,10 @@
 const RULE_FIELDS = ['name', 'priority', 'enabled', 'description', 'source', 'filters', 'action'];
 
 let rulesNow = [];     // routes.list as last read
+// Fill the connector-names datalist (targets, sources) from connectors.list.
+let connectorNames = () => Promise.resolve();
 let editingId = null;  // the rule in the editor, null for a new one
 let editingRule = null;
-
-const errText = (e) => (e && e.describe ? e.describe() : String(e));
-
-function setStatus(id, text, isError) {
-  const s = $(id);
-  s.className = `form-status ${text ? (isError ? 'error' : 'ok') : ''}`;
-  s.textContent = text || '';
-}
-
-// A list of error lines (compile errors or bad CSV lines); hidden when empty.
-function showErrors(id, items) {
-  const ul = $(id);
-  ul.replaceChildren(...items);
-  ul.hidden = items.length === 0;
-}
 
 // The rule's own JSON, without the flat v3 columns routes.list adds.
 function ruleJson(r) {
@@ -124,24 +113,6 @@ async function ruleChange(what, method, params) {
   await loadRules();
 }
 
-function confirmButton(label, onConfirm) {
-  let timer = null;
-  const b = el('button', { type: 'button', class: 'danger', text: label });
-  b.addEventListener('click', async () => {
-    if (!b.classList.contains('armed')) {
-      // First click arms the button; a second within 3 s goes ahead.
-      b.classList.add('armed');
-      b.textContent = 'Confirm';
-      timer = setTimeout(() => { b.classList.remove('armed'); b.textContent = label; }, 3000);
-      return;
-    }
-    clearTimeout(timer);
-    b.disabled = true;
-    await onConfirm();
-  });
-  return b;
-}
-
 // Swap rule i with its neighbour i+dir: routes.reorder gives the two the
 // priorities they hold between them in the order listed.
 function moveRule(i, dir) {
@@ -150,29 +121,65 @@ function moveRule(i, dir) {
     { order: dir < 0 ? [a.id, b.id] : [b.id, a.id] });
 }
 
+// Drag a row by its handle onto another: the dragged rule takes the
+// dropped-on rule's place and routes.reorder gives the whole list the
+// priorities it holds between them in the new order.  The up/down buttons
+// do the same from the keyboard.
+let dragFrom = null;
+
+function dropRule(to) {
+  const from = dragFrom;
+  dragFrom = null;
+  if (from === null || from === to) return undefined;
+  const ids = rulesNow.map((r) => r.id);
+  const [moved] = ids.splice(from, 1);
+  ids.splice(to, 0, moved);
+  return ruleChange(`Rule “${rulesNow[from].name}” moved to place ${to + 1}.`, 'routes.reorder', { order: ids });
+}
+
+function dragHandlers(row, i) {
+  row.addEventListener('dragstart', (ev) => {
+    dragFrom = i;
+    ev.dataTransfer.effectAllowed = 'move';
+    ev.dataTransfer.setData('text/plain', String(rulesNow[i].id));
+    row.classList.add('dragging');
+  });
+  row.addEventListener('dragend', () => row.classList.remove('dragging'));
+  row.addEventListener('dragover', (ev) => { if (dragFrom !== null) { ev.preventDefault(); row.classList.add('drop-here'); } });
+  row.addEventListener('dragleave', () => row.classList.remove('drop-here'));
+  row.addEventListener('drop', (ev) => { ev.preventDefault(); row.classList.remove('drop-here'); dropRule(i); });
+}
+
 function ruleRow(r, i) {
   const toggle = el('input', { type: 'checkbox', class: 'rule-enabled', title: 'enabled' });
   toggle.checked = r.enabled !== false;
   toggle.addEventListener('change', () => ruleChange(
     `Rule “${r.name}” ${toggle.checked ? 'enabled' : 'disabled'}.`,
     toggle.checked ? 'routes.enable' : 'routes.disable', { id: r.id }));
-  const up = el('button', { type: 'button', class: 'ghost mini move-up', text: '↑', title: 'move up' });
-  const down = el('button', { type: 'button', class: 'ghost mini move-down', text: '↓', title: 'move down' });
-  up.disabled = i === 0;
-  down.disabled = i === rulesNow.length - 1;
+  guard(toggle, 'routes.enable');
+  const up = el('button', { type: 'button', class: 'ghost mini move-up', text: '↑', title: 'move up', 'aria-label': `move ${r.name} up` });
+  const down = el('button', { type: 'button', class: 'ghost mini move-down', text: '↓', title: 'move down', 'aria-label': `move ${r.name} down` });
+  guard(up, 'routes.reorder');
+  guard(down, 'routes.reorder');
+  if (i === 0) up.disabled = true;
+  if (i === rulesNow.length - 1) down.disabled = true;
   up.addEventListener('click', () => moveRule(i, -1));
   down.addEventListener('click', () => moveRule(i, 1));
   const edit = el('button', { type: 'button', class: 'ghost mini edit', text: 'Edit' });
   edit.addEventListener('click', () => editRule(r));
-  const del = confirmButton('Delete', () => ruleChange(`Rule “${r.name}” deleted.`, 'routes.delete', { id: r.id }));
-  return el('tr', { 'data-id': String(r.id), 'data-name': r.name, class: r.enabled === false ? 'off' : '' },
+  const del = confirmButton('Delete', () => ruleChange(`Rule “${r.name}” deleted.`, 'routes.delete', { id: r.id }), 'routes.delete');
+  const handle = el('span', { class: 'handle', text: '⠿', title: 'drag to reorder', 'aria-hidden': 'true' });
+  const row = el('tr', { 'data-id': String(r.id), 'data-name': r.name, class: r.enabled === false ? 'off' : '',
+    draggable: can('routes.reorder') ? 'true' : 'false' },
     el('td', { class: 'num', text: String(r.priority) }),
     el('td', { class: 'num', text: String(r.id) }),
     el('td', { class: 'mono', text: r.name }),
     el('td', {}, toggle),
     el('td', { class: 'summary', text: ruleSummary(r), title: r.description || '' }),
-    el('td', { class: 'nowrap' }, up, down),
+    el('td', { class: 'nowrap' }, handle, up, down),
     el('td', { class: 'nowrap' }, edit, del));
+  dragHandlers(row, i);
+  return row;
 }
 
 function renderRules(rules) {
@@ -322,208 +329,30 @@ async function quickRule(ev) {
   }
 }
 
-// --- the dry run --------------------------------------------------------
-
-const ruleLabel = (r) => `${r.id} ${r.name} (priority ${r.priority})`;
-
-function decisionClass(d) {
-  return { route: 'ok', drop: 'warn', reject: 'bad', no_route: 'bad' }[d] || 'idle';
-}
-
-function addrText(a) {
-  if (!a) return '—';
-  const extra = [a.type, a.ton !== undefined ? `TON ${a.ton}` : '', a.npi !== undefined ? `NPI ${a.npi}` : '']
-    .filter(Boolean).join(', ');
-  return `${a.address}${extra ? ` (${extra})` : ''}`;
-}
-
-function failedText(f) {
-  if (!f) return 'failed';
-  const v = f.value === undefined || f.value === null ? '' : ` on ${typeof f.value === 'object' ? JSON.stringify(f.value) : f.value}`;
-  return `${f.field} failed${v}`;
-}
-
-function explainRow(label, ...content) {
-  return el('div', { class: 'ex-row' }, el('div', { class: 'ex-label', text: label }),
-    el('div', { class: 'ex-value' }, ...content));
-}
-
-function renderExplain(ex) {
-  const box = $('dry-result');
-  const rows = [];
-  rows.push(explainRow('Decision',
-    el('span', { class: `badge ${decisionClass(ex.decision)}`, id: 'dry-decision', text: ex.decision }),
-    ' ', el('span', { text: ex.reason || '' })));
-  rows.push(explainRow('Matched rule', ex.rule
-    ? el('span', { id: 'dry-rule', class: 'mono', text: ruleLabel(ex.rule) })
-    : el('span', { id: 'dry-rule', class: 'muted', text: 'none matched' })));
-  const considered = ex.considered || [];
-  if (considered.length) {
-    rows.push(explainRow(ex.rule ? 'Earlier rules' : 'Rules considered',
-      el('ul', { id: 'dry-considered', class: 'plain' }, ...considered.map((c) =>
-        el('li', { 'data-id': String(c.id) }, el('span', { class: 'mono', text: ruleLabel(c) }), ': ',
-          el('span', { class: 'failed', text: failedText(c.failed) }))))));
-  }
-  const targets = ex.targets || [];
-  if (targets.length) {
-    rows.push(explainRow(`Targets (${ex.strategy || ''})`,
-      el('ol', { id: 'dry-targets' }, ...targets.map((t) => el('li', {},
-        el('span', { class: 'mono', text: t.connector }),
-        typeof t.cost === 'number' && t.cost >= 0 ? ` ${t.cost} ${t.currency || ''}` : '')))));
-  }
-  const rewrites = ex.rewrites || [];
-  if (rewrites.length) {
-    rows.push(explainRow('Rewrites', el('ul', { id: 'dry-rewrites', class: 'plain' },
-      ...rewrites.map((w) => el('li', { class: 'mono', text: `${w.field}: ${w.before} → ${w.after}` })))));
-  }
-  if (ex.sip_status !== undefined) {
-    rows.push(explainRow('Answer', el('span', {
-      text: `SIP ${ex.sip_status}, SMPP 0x${Number(ex.smpp_status || 0).toString(16)}` })));
-  }
-  if (ex.result) {
-    rows.push(explainRow('Result', el('span', { id: 'dry-res-from', class: 'mono', text: `from ${addrText(ex.result.from)}` }),
-      el('br', {}), el('span', { id: 'dry-res-to', class: 'mono', text: `to ${addrText(ex.result.to)}` })));
-  }
-  const set = ex.set || {};
-  const setParts = Object.entries(set.tags || {}).map(([k, v]) => `tag ${k}=${v}`);
-  if (set.validity_s !== undefined) setParts.push(`validity ${set.validity_s} s`);
-  if (set.receipt !== undefined) setParts.push(`receipt ${set.receipt ? 'requested' : 'not requested'}`);
-  if (setParts.length) rows.push(explainRow('Sets', el('span', { text: setParts.join(', ') })));
-  if (ex.mirror) rows.push(explainRow('Mirror', el('span', { class: 'mono', text: showText(ex.mirror) })));
-  if (ex.rate_limit && ex.rate_limit !== 'none') rows.push(explainRow('Rate limit', el('span', { text: showText(ex.rate_limit) })));
-  box.replaceChildren(...rows);
-  box.hidden = false;
-}
-
-async function dryRun(ev) {
-  ev.preventDefault();
-  const f = ev.target;
-  const params = { to: f.to.value.trim() };
-  for (const k of ['from', 'source']) if (f[k].value.trim() !== '') params[k] = f[k].value.trim();
-  if (f.body.value !== '') params.body = f.body.value;
-  $('dry-submit').disabled = true;
-  try {
-    renderExplain(await mi('routes.test', params));
-    setStatus('dry-status', '', false);
-  } catch (e) {
-    $('dry-result').hidden = true;
-    setStatus('dry-status', errText(e), true);
-  } finally {
-    $('dry-submit').disabled = false;
-  }
-}
-
-// --- rate tables --------------------------------------------------------
-
-function fmtBytes(n) {
-  n = Number(n) || 0;
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-let downloadUrl = null;
-
-async function exportRates(name) {
-  try {
-    const r = await mi('rates.export', { table: name });
-    $('rates-export-title').textContent = `Table ${r.table}: ${r.rows} row(s)`;
-    $('rates-export-text').textContent = r.csv;
-    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-    downloadUrl = URL.createObjectURL(new Blob([r.csv], { type: 'text/csv' }));
-    const a = $('rates-download');
-    a.href = downloadUrl;
-    a.download = `${r.table}.csv`;
-    $('rates-export').hidden = false;
-  } catch (e) {
-    setStatus('rates-status', errText(e), true);
-  }
-}
-
-function rateErrorItems(e) {
-  if (e instanceof MiError && Array.isArray(e.data) && e.data.length) {
-    return e.data.map((d) => (d.line !== undefined
-      ? el('li', { class: 'csv-error' }, el('span', { class: 'err-line', text: `line ${d.line}` }), ' ',
-        el('span', { class: 'err-path mono', text: d.field || '' }), ': ',
-        el('span', { class: 'err-msg', text: d.reason || d.text || '' }))
-      : miErrorItems(new MiError('', undefined, [d]))[0]));
-  }
-  return [];
-}
-
-function rateRow(t) {
-  const exp = el('button', { type: 'button', class: 'ghost mini export', text: 'Export' });
-  exp.addEventListener('click', () => exportRates(t.name));
-  const del = confirmButton('Delete', async () => {
-    try {
-      await mi('rates.delete', { table: t.name });
-      setStatus('rates-status', `Table “${t.name}” deleted.`, false);
-      showErrors('rates-errors', []);
-    } catch (e) {
-      setStatus('rates-status', errText(e), true);
-      showErrors('rates-errors', rateErrorItems(e));
-    }
-    await loadRates();
-  });
-  return el('tr', { 'data-name': t.name },
-    el('td', { class: 'mono', text: t.name }),
-    el('td', { class: 'num rows', text: String(t.rows) }),
-    el('td', { class: 'num', text: fmtBytes(t.memory) }),
-    el('td', { class: 'nowrap' }, exp, del));
-}
-
-async function loadRates() {
-  try {
-    const tables = await mi('rates.list');
-    fillBody($('rates-table'), tables.map(rateRow), 4, 'no rate tables yet: import a sheet below');
-    $('rate-names').replaceChildren(...tables.map((t) => el('option', { value: t.name })));
-  } catch (e) {
-    banner(`Rate tables: ${errText(e)}`);
-  }
-}
-
-async function importRates(ev) {
-  ev.preventDefault();
-  const table = $('ri-table').value.trim();
-  const params = { table, csv: $('ri-csv').value, replace: $('ri-replace').checked };
-  $('ri-submit').disabled = true;
-  try {
-    const r = await mi('rates.import', params);
-    setStatus('rates-status', `Table “${r.table}”: ${r.rows} row(s) imported.`, false);
-    showErrors('rates-errors', []);
-  } catch (e) {
-    setStatus('rates-status', `Nothing imported: ${e.message}`, true);
-    showErrors('rates-errors', rateErrorItems(e));
-  } finally {
-    $('ri-submit').disabled = false;
-  }
-  await loadRates();
-}
-
-async function readRateFile() {
-  const file = $('ri-file').files[0];
-  if (!file) return;
-  $('ri-csv').value = await file.text();
-  if (!$('ri-table').value.trim()) $('ri-table').value = file.name.replace(/\.[^.]*$/, '');
-}
-
 // --- start --------------------------------------------------------------
 
 function startRouting() {
+  for (const [id, m] of [['rule-editor', 'routes.add'], ['quick-form', 'routes.add'], ['rules-new', 'routes.add']]) {
+    $(id).dataset.method = m;
+  }
   $('rules-refresh').addEventListener('click', loadRules);
   $('rules-new').addEventListener('click', () => { newRule(); $('re-json').focus(); });
   $('re-reset').addEventListener('click', newRule);
   $('rule-editor').addEventListener('submit', saveRule);
   $('quick-form').addEventListener('submit', quickRule);
-  $('dry-form').addEventListener('submit', dryRun);
-  $('rates-refresh').addEventListener('click', loadRates);
-  $('rates-form').addEventListener('submit', importRates);
-  $('ri-file').addEventListener('change', readRateFile);
-  sessionReady.then(() => loadRules()).then(() => {
-    newRule();
-    $('qf-priority').value = String(nextPriority());
+  connectorNames = () => mi('connectors.list').then((l) => $('connector-names')
+    .replaceChildren(...l.map((c) => el('option', { value: c.name })))).catch(() => {});
+  let editorStarted = false;
+  consolePage('rules', {
+    enter: async () => {
+      await Promise.all([loadRules(), connectorNames()]);
+      if (!editorStarted) {
+        editorStarted = true;
+        newRule();
+        $('qf-priority').value = String(nextPriority());
+      }
+    },
   });
-  sessionReady.then(loadRates);
 }
 
 document.addEventListener('DOMContentLoaded', startRouting);
