@@ -519,6 +519,38 @@ static json_t *amqp_conn_status(gw_connector_t *c)
     return st_json;
 }
 
+/* The connector's series on /metrics (docs/amqp.md, "Connections").  The
+ * HTTP thread at scrape time: under amqp_send_lock, which keeps priv (and
+ * its consumer) alive, then atomics and the link's lock only. */
+static void amqp_conn_metrics(gw_connector_t *c, gw_metrics_t *m)
+{
+    const char *lab[] = { "connector", c->name, NULL };
+    amqp_link_t *l;
+    int up;
+
+    pthread_mutex_lock(&amqp_send_lock);
+    l = c->priv;
+    if (l != NULL) {
+        pthread_mutex_lock(&l->lock);
+        up = l->state == AMQP_LINK_CONNECTED;
+        pthread_mutex_unlock(&l->lock);
+        gw_metrics_value(m, "amqp.link_up", GW_STAT_GAUGE,
+                         "1 while the amqp connector's publishing connection is up", lab, up);
+        gw_metrics_value(m, "amqp.link_buffered", GW_STAT_GAUGE,
+                         "events and envelopes waiting for the broker's confirm", lab,
+                         (double)(gw_queue_len(l->events) + gw_queue_len(l->sends)) +
+                             (double)__atomic_load_n(&l->inflight, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "amqp.link_published", GW_STAT_COUNTER,
+                         "messages the broker confirmed to the amqp connector", lab,
+                         (double)__atomic_load_n(&l->published, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "amqp.link_dropped", GW_STAT_COUNTER,
+                         "events the broker refused, or left at a close", lab,
+                         (double)__atomic_load_n(&l->dropped, __ATOMIC_RELAXED));
+        amqp_in_metrics(l, m);
+    }
+    pthread_mutex_unlock(&amqp_send_lock);
+}
+
 /* ---- the adapter ---------------------------------------------------------- */
 
 static int amqp_init(struct event_base *main_base)
@@ -549,4 +581,5 @@ const gw_adapter_t amqp_adapter = {
     .conn_close = amqp_conn_close,
     .send = amqp_send,
     .conn_status = amqp_conn_status,
+    .conn_metrics = amqp_conn_metrics,
 };

@@ -954,6 +954,36 @@ void amqp_in_status(amqp_link_t *l, json_t *st)
         "last_error", last_error));
 }
 
+void amqp_in_metrics(amqp_link_t *l, gw_metrics_t *m)
+{
+    const char *lab[] = { "connector", l->name, NULL };
+    amqp_in_t *in = l->in;
+    int up;
+
+    if (in == NULL)
+        return;
+    pthread_mutex_lock(&in->lock);
+    up = in->connected;
+    pthread_mutex_unlock(&in->lock);
+    gw_metrics_value(m, "amqp.consumer_up", GW_STAT_GAUGE,
+                     "1 while the amqp connector consumes its queues", lab, up);
+    gw_metrics_value(m, "amqp.consumer_received", GW_STAT_COUNTER,
+                     "deliveries the amqp connector took from its queues", lab,
+                     (double)__atomic_load_n(&in->received, __ATOMIC_RELAXED));
+    gw_metrics_value(m, "amqp.consumer_accepted", GW_STAT_COUNTER,
+                     "deliveries committed as messages, then acked", lab,
+                     (double)__atomic_load_n(&in->accepted, __ATOMIC_RELAXED));
+    gw_metrics_value(m, "amqp.consumer_duplicates", GW_STAT_COUNTER,
+                     "deliveries acked as duplicates of a message_id taken", lab,
+                     (double)__atomic_load_n(&in->duplicates, __ATOMIC_RELAXED));
+    gw_metrics_value(m, "amqp.consumer_dead_lettered", GW_STAT_COUNTER,
+                     "deliveries dead-lettered with their reason", lab,
+                     (double)__atomic_load_n(&in->dead, __ATOMIC_RELAXED));
+    gw_metrics_value(m, "amqp.consumer_requeued", GW_STAT_COUNTER,
+                     "deliveries nacked with requeue", lab,
+                     (double)__atomic_load_n(&in->requeued, __ATOMIC_RELAXED));
+}
+
 void amqp_in_stats(void)
 {
     amqp_stat_in_received = gw_stat("amqp.in_received", "deliveries taken from consumed queues");

@@ -185,6 +185,9 @@ void amqp_trace(const amqp_link_t *l, int dir, const char *env_id, uint64_t tag,
 int amqp_in_open(amqp_link_t *l);
 void amqp_in_close(amqp_link_t *l);
 void amqp_in_status(amqp_link_t *l, json_t *st);
+/* The consumer's series on /metrics, labelled connector (nothing when l
+ * consumes nothing).  The HTTP thread, with l kept alive by the caller. */
+void amqp_in_metrics(amqp_link_t *l, gw_metrics_t *m);
 /* Register the consumer's counters (the adapter's init). */
 void amqp_in_stats(void);
 

@@ -87,6 +87,12 @@ describe('amqp messages in', () => {
     assert.equal(conn1.in.state, 'consuming');
     assert.equal(conn1.in.last_error, '');
     assert.ok(!(await j.mi('amqp.connections')).some((x) => x.connector === 'smsc1'), 'amqp connectors only');
+    const r = await j.http('/metrics');
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    assert.match(text, /^junction_amqp_link_up\{connector="in"\} 1$/m);
+    assert.match(text, /^junction_amqp_consumer_up\{connector="in"\} 1$/m);
+    assert.match(text, /^# TYPE junction_amqp_consumer_received_total counter$/m);
   });
 
   test('a delivery becomes a message to the SMSC, named after its queue, acked after commit', async () => {
