@@ -80,7 +80,8 @@ static const char *gw_events_type(const char *state)
     static const char *const types[] = {
         "message.received", "message.routed",    "message.queued",  "message.sending",
         "message.submitted", "message.delivered", "message.failed", "message.expired",
-        "message.rejected",  "message.receipt",   "message.dropped",
+        "message.rejected",  "message.receipt",   "message.dropped", "message.cancelled",
+        "message.replaced",
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(types[i] + 8, state) == 0)
@@ -114,8 +115,9 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
     if (!gw_events_active() || type == NULL)
         return GW_OK;
     gw_jbuf_need(&b, 256 + (env_json ? strlen(env_json) : 0));
-    gw_jbuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",", type,
-                (long long)gw_now_ms(), d->env->id, gw_status_name(d->status));
+    gw_jbuf_fmt(&b, "{\"event\":\"%s\",\"v\":%d,\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",",
+                type, GW_EVENTS_SCHEMA_VERSION, (long long)gw_now_ms(), d->env->id,
+                gw_status_name(d->status));
     gw_jbuf_put(&b, "\"route\":", 8);
     gw_jbuf_str(&b, d->route);
     gw_jbuf_put(&b, ",\"target\":", 10);
@@ -158,8 +160,9 @@ static void gw_events_rcpt_one(gw_evbatch_t *ev, const char *type, const char *i
 {
     gw_jbuf_t b = { 0 };
 
-    gw_jbuf_fmt(&b, "{\"event\":\"%s\",\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\",\"detail\":",
-                type, (long long)gw_now_ms(), id, gw_status_name(status));
+    gw_jbuf_fmt(&b, "{\"event\":\"%s\",\"v\":%d,\"ts\":%lld,\"id\":\"%s\",\"status\":\"%s\","
+                "\"detail\":", type, GW_EVENTS_SCHEMA_VERSION, (long long)gw_now_ms(), id,
+                gw_status_name(status));
     gw_jbuf_str(&b, stat);
     gw_jbuf_put(&b, ",\"envelope\":", 12);
     gw_jbuf_put(&b, envelope_json ? envelope_json : "null",

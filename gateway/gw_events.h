@@ -7,7 +7,7 @@
  * after the COMMIT is it offered to the sinks (AMQP connectors), in commit
  * order.  So no consumer ever sees an event of a change that did not land.
  *
- *   {"event": "message.<state>", "ts": ms, "id": ..., "status": ...,
+ *   {"event": "message.<state>", "v": 1, "ts": ms, "id": ..., "status": ...,
  *    "route": ..., "target": ..., "attempts": n, "reason": n,
  *    "remote_id": ..., "detail": ..., "possible_duplicate": bool,
  *    "envelope": {...the content...}}
@@ -23,6 +23,12 @@
 
 #include "gw_delivery.h"
 #include "gw_evbatch.h"
+
+/* The "v" of every published event: docs/events.md and
+ * docs/events.schema.json describe this version.  Checklist for a change
+ * of an event's members: gw_events.c, both documents, and this number
+ * when a member changes meaning or goes away (adding one does not). */
+#define GW_EVENTS_SCHEMA_VERSION 1
 
 
 /* Sink callback: an event committed as outbox row seq (increasing); takes

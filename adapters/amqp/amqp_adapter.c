@@ -1,11 +1,10 @@
 /*
  * amqp_adapter.c - the AMQP 0-9-1 adapter: publishes junction's events (and
- * envelopes routed to an amqp connector) to a RabbitMQ exchange.
+ * envelopes routed to an amqp connector) to a RabbitMQ exchange, and takes
+ * messages in from its queues.
  *
- * An "amqp" connector's conf:
- *   {"host": "127.0.0.1", "port": 5672, "vhost": "/", "user": "guest",
- *    "password": "guest", "exchange": "junction.events", "heartbeat": 30}
- * (every member optional; these are the defaults).
+ * An "amqp" connector's conf is parsed by amqp_settings_table below (every
+ * member, its default, limits and help; docs/amqp.md shows the same).
  *
  * Each open connector is an amqp_link_t with its own thread (amqp_conn.c),
  * because librabbitmq blocks.  The core reaches it two ways, both of which
@@ -18,9 +17,11 @@
  *     event: the link thread publishes its envelope to the rule's exchange
  *     with the rule's routing key (amqp_conn.c, amqp_item_mirror).
  *   - send(): an envelope routed to the connector is published as its JSON
- *     form with routing key "envelope"; the link thread reports it delivered
- *     once the broker confirmed it.
- * Consuming messages from AMQP is not done here yet.
+ *     form with routing key "envelope", mandatory; the link thread reports
+ *     it delivered once the broker confirmed it without returning it (a
+ *     basic.return, no queue bound, is a retry: amqp_conn.c).
+ *   - with "consume" in its conf, a consumer thread of its own takes
+ *     messages in from those queues (amqp_in.c).
  *
  * Threads: init/start/stop/destroy, conn_check/open/close/status on the
  * main thread (or an MI handler under gw_mi_lock); the sink on any thread
@@ -28,6 +29,7 @@
  * thread or the core's timer thread.  send() and conn_close meet on
  * amqp_send_lock, which guards the priv pointer of every amqp connector.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,7 @@ static int amqp_param_buffer_max;
 gw_stat_t *amqp_stat_published;
 gw_stat_t *amqp_stat_dropped;
 gw_stat_t *amqp_stat_replayed;
+gw_stat_t *amqp_stat_returned;
 
 /* Guards gw_connector_t.priv of amqp connectors against send() racing
  * conn_close (the core may hold a connector reference across a close). */
@@ -79,55 +82,151 @@ static const char *amqp_state_name(amqp_link_state_t st)
 
 /* ---- settings ------------------------------------------------------------ */
 
-static int amqp_conf_str(const json_t *conf, const char *key, char *out, size_t size,
-                         int nonempty, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(conf, key);
+/* A connector's conf, one row per member (the nginx way: name, type,
+ * offset, default, limits, help).  The same table is docs/amqp.md's
+ * "Connector settings"; a member not in it is refused. */
+typedef enum { AMQP_ST_STR, AMQP_ST_INT, AMQP_ST_BOOL, AMQP_ST_QUEUES } amqp_st_type_t;
 
-    if (v == NULL)
-        return 0;
-    if (!json_is_string(v) || json_string_length(v) >= size ||
-        (nonempty && json_string_length(v) == 0) || strlen(json_string_value(v)) !=
-        json_string_length(v)) {
-        snprintf(err, errlen, "%s must be a%s string shorter than %zu bytes", key,
-                 nonempty ? " non-empty" : "", size);
-        return GW_EINVAL;
+typedef struct amqp_setting {
+    const char *name;
+    amqp_st_type_t type;
+    size_t off, size;   /* into amqp_settings_t; size: a string's array */
+    const char *def;    /* default as text (strings, ints, "0"/"1") */
+    int min, max;       /* ints: inclusive; strings: min 1 = non-empty */
+    const char *help;
+} amqp_setting_t;
+
+#define AMQP_S(f) offsetof(amqp_settings_t, f), sizeof(((amqp_settings_t *)0)->f)
+
+static const amqp_setting_t amqp_settings_table[] = {
+    { "host", AMQP_ST_STR, AMQP_S(host), "127.0.0.1", 1, 0, "broker host name or address" },
+    { "port", AMQP_ST_INT, AMQP_S(port), "5672", 1, 65535, "broker AMQP port" },
+    { "vhost", AMQP_ST_STR, AMQP_S(vhost), "/", 1, 0, "virtual host" },
+    { "user", AMQP_ST_STR, AMQP_S(user), "guest", 1, 0, "login (SASL PLAIN)" },
+    { "password", AMQP_ST_STR, AMQP_S(password), "guest", 0, 0, "password" },
+    { "exchange", AMQP_ST_STR, AMQP_S(exchange), "junction.events", 1, 0,
+      "durable topic exchange events and envelopes are published to" },
+    { "heartbeat", AMQP_ST_INT, AMQP_S(heartbeat), "30", 0, 3600,
+      "AMQP heartbeat in seconds, 0 = off" },
+    { "consume", AMQP_ST_QUEUES, AMQP_S(consume), "", 0, AMQP_CONSUME_MAX,
+      "queues to take messages in from: names, or {queue, bindings: [{exchange, key}]}" },
+    { "passive", AMQP_ST_BOOL, AMQP_S(passive), "0", 0, 1,
+      "the admin owns the topology: queues and exchanges are only checked (passive "
+      "declare), never declared or bound" },
+    { "prefetch", AMQP_ST_INT, AMQP_S(prefetch), "100", 1, 65535,
+      "deliveries unacknowledged at once (basic.qos)" },
+    { "dead_letter_exchange", AMQP_ST_STR, AMQP_S(dead_letter_exchange), "junction.dlx", 1, 0,
+      "where a refused delivery goes, with its reason in headers (a durable topic exchange)" },
+    { "dead_letter_queue", AMQP_ST_STR, AMQP_S(dead_letter_queue), "junction.dead", 0, 0,
+      "durable queue bound to the dead-letter exchange with key #, declared unless passive; "
+      "\"\" = none" },
+    { "dedup_window_s", AMQP_ST_INT, AMQP_S(dedup_window_s), "600", 0, 86400,
+      "a message_id seen within this many seconds is a duplicate (acked, not taken); 0 = off" },
+    { "dedup_max", AMQP_ST_INT, AMQP_S(dedup_max), "100000", 16, 10000000,
+      "message_ids remembered at most (the oldest are forgotten first)" },
+    { "requeue_delay_ms", AMQP_ST_INT, AMQP_S(requeue_delay_ms), "1000", 0, 600000,
+      "a delivery refused for load is nacked with requeue after this delay" },
+    { NULL, 0, 0, 0, NULL, 0, 0, NULL },
+};
+
+/* "consume": an array of queue names or {queue, bindings}.  0 or
+ * GW_EINVAL with err. */
+static int amqp_conf_queues(const json_t *v, amqp_settings_t *out, char *err, size_t errlen)
+{
+    size_t i, k;
+    json_t *q, *b;
+
+    if (!json_is_array(v) || json_array_size(v) > AMQP_CONSUME_MAX)
+        goto bad;
+    json_array_foreach(v, i, q) {
+        amqp_queue_conf_t *qc = &out->consume[i];
+        json_t *name = json_is_string(q) ? q : json_object_get(q, "queue");
+        json_t *binds = json_is_object(q) ? json_object_get(q, "bindings") : NULL;
+        const char *key;
+        json_t *m;
+        if (json_is_object(q))
+            json_object_foreach(q, key, m)
+                if (strcmp(key, "queue") != 0 && strcmp(key, "bindings") != 0)
+                    goto bad;
+        if (!json_is_string(name) || json_string_length(name) == 0 ||
+            json_string_length(name) >= AMQP_NAME_MAX)
+            goto bad;
+        snprintf(qc->queue, sizeof qc->queue, "%s", json_string_value(name));
+        if (binds != NULL && (!json_is_array(binds) || json_array_size(binds) > AMQP_BINDINGS_MAX))
+            goto bad;
+        json_array_foreach(binds, k, b) {
+            const char *ex = json_string_value(json_object_get(b, "exchange"));
+            const char *rk = json_string_value(json_object_get(b, "key"));
+            if (ex == NULL || ex[0] == '\0' || strlen(ex) >= AMQP_NAME_MAX ||
+                (rk != NULL && strlen(rk) >= AMQP_NAME_MAX) || json_object_size(b) > 2)
+                goto bad;
+            snprintf(qc->bindings[k].exchange, AMQP_NAME_MAX, "%s", ex);
+            snprintf(qc->bindings[k].key, AMQP_NAME_MAX, "%s", rk ? rk : "#");
+        }
+        qc->nbindings = json_array_size(binds);
     }
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    out->nconsume = json_array_size(v);
     return 0;
+bad:
+    snprintf(err, errlen, "consume must be an array of at most %d queue names or {queue, "
+             "bindings: [{exchange, key}]} (at most %d bindings, names shorter than %d bytes)",
+             AMQP_CONSUME_MAX, AMQP_BINDINGS_MAX, AMQP_NAME_MAX);
+    return GW_EINVAL;
 }
 
-static int amqp_conf_int(const json_t *conf, const char *key, int *out, int min, int max,
+/* One member v by its row into out.  0 or GW_EINVAL with err. */
+static int amqp_conf_one(const amqp_setting_t *st, const json_t *v, amqp_settings_t *out,
                          char *err, size_t errlen)
 {
-    json_t *v = json_object_get(conf, key);
+    char *field = (char *)out + st->off;
 
-    if (v == NULL)
+    switch (st->type) {
+    case AMQP_ST_STR:
+        if (!json_is_string(v) || json_string_length(v) >= st->size ||
+            (st->min && json_string_length(v) == 0) ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            snprintf(err, errlen, "%s must be a%s string shorter than %zu bytes", st->name,
+                     st->min ? " non-empty" : "", st->size);
+            return GW_EINVAL;
+        }
+        memcpy(field, json_string_value(v), json_string_length(v) + 1);
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        snprintf(err, errlen, "%s must be an integer from %d to %d", key, min, max);
-        return GW_EINVAL;
+    case AMQP_ST_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < st->min ||
+            json_integer_value(v) > st->max) {
+            snprintf(err, errlen, "%s must be an integer from %d to %d", st->name, st->min,
+                     st->max);
+            return GW_EINVAL;
+        }
+        *(int *)field = (int)json_integer_value(v);
+        return 0;
+    case AMQP_ST_BOOL:
+        if (!json_is_boolean(v)) {
+            snprintf(err, errlen, "%s must be true or false", st->name);
+            return GW_EINVAL;
+        }
+        *(int *)field = json_is_true(v);
+        return 0;
+    default:
+        return amqp_conf_queues(v, out, err, errlen);
     }
-    *out = (int)json_integer_value(v);
-    return 0;
 }
 
 int amqp_settings_parse(const json_t *conf, amqp_settings_t *out, char *err, size_t errlen)
 {
-    static const char *const known[] = { "host", "port", "vhost", "user", "password",
-                                         "exchange", "heartbeat", NULL };
+    const amqp_setting_t *st;
     const char *key;
     json_t *v;
-    int rc = 0, i, ok;
+    int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    strcpy(out->host, "127.0.0.1");
-    out->port = 5672;
-    strcpy(out->vhost, "/");
-    strcpy(out->user, "guest");
-    strcpy(out->password, "guest");
-    strcpy(out->exchange, "junction.events");
-    out->heartbeat = 30;
+    for (st = amqp_settings_table; st->name; st++) {
+        char *field = (char *)out + st->off;
+        if (st->type == AMQP_ST_STR)
+            snprintf(field, st->size, "%s", st->def);
+        else if (st->type != AMQP_ST_QUEUES)
+            *(int *)field = atoi(st->def);
+    }
     if (conf == NULL)
         return 0;
     if (!json_is_object(conf)) {
@@ -135,30 +234,20 @@ int amqp_settings_parse(const json_t *conf, amqp_settings_t *out, char *err, siz
         return GW_EINVAL;
     }
     json_object_foreach((json_t *)conf, key, v) {
-        for (ok = 0, i = 0; known[i]; i++)
-            ok |= strcmp(known[i], key) == 0;
-        if (!ok) {
+        for (st = amqp_settings_table; st->name && strcmp(st->name, key) != 0; st++)
+            ;
+        if (st->name == NULL) {
             snprintf(err, errlen, "unknown member \"%s\" (known: host, port, vhost, user, "
-                     "password, exchange, heartbeat)", key);
+                     "password, exchange, heartbeat, consume, passive, prefetch, "
+                     "dead_letter_exchange, dead_letter_queue, dedup_window_s, dedup_max, "
+                     "requeue_delay_ms)", key);
             return GW_EINVAL;
         }
+        rc = amqp_conf_one(st, v, out, err, errlen);
+        if (rc != 0)
+            return rc;
     }
-    rc = amqp_conf_str(conf, "host", out->host, sizeof(out->host), 1, err, errlen);
-    if (rc == 0)
-        rc = amqp_conf_int(conf, "port", &out->port, 1, 65535, err, errlen);
-    if (rc == 0)
-        rc = amqp_conf_str(conf, "vhost", out->vhost, sizeof(out->vhost), 1, err, errlen);
-    if (rc == 0)
-        rc = amqp_conf_str(conf, "user", out->user, sizeof(out->user), 1, err, errlen);
-    if (rc == 0)
-        rc = amqp_conf_str(conf, "password", out->password, sizeof(out->password), 0, err,
-                           errlen);
-    if (rc == 0)
-        rc = amqp_conf_str(conf, "exchange", out->exchange, sizeof(out->exchange), 1, err,
-                           errlen);
-    if (rc == 0)
-        rc = amqp_conf_int(conf, "heartbeat", &out->heartbeat, 0, 3600, err, errlen);
-    return rc;
+    return 0;
 }
 
 /* ---- items and the event sink -------------------------------------------- */
@@ -172,6 +261,8 @@ void amqp_item_free(void *item)
     free(it->key);
     free(it->body);
     free(it->exchange);
+    free(it->reply_to);
+    free(it->reply_corr);
     gw_dlv_free(it->dlv);
     free(it);
 }
@@ -278,6 +369,12 @@ static int amqp_conn_open(gw_connector_t *c)
     }
     snprintf(tname, sizeof(tname), "amqp-%.10s", c->name); /* 15 chars max */
     pthread_setname_np(l->thread, tname);
+    rc = amqp_in_open(l);
+    if (rc != 0) {
+        GW_ERR("amqp", "amqp connector %s: cannot start its consumer: %s", c->name,
+               gw_strerror(rc));
+        goto out_stop;
+    }
     rc = gw_events_add_sink(amqp_sink, l);
     if (rc != 0) {
         GW_ERR("amqp", "amqp connector %s: cannot subscribe to events: %s", c->name,
@@ -292,6 +389,7 @@ static int amqp_conn_open(gw_connector_t *c)
     return 0;
 
 out_stop:
+    amqp_in_close(l);
     pthread_mutex_lock(&l->lock);
     l->stopping = 1;
     pthread_cond_broadcast(&l->cond);
@@ -342,6 +440,7 @@ static void amqp_conn_close(gw_connector_t *c)
         return;
     /* after this returns no sink call is running: emit holds the same lock */
     gw_events_remove_sink(amqp_sink, l);
+    amqp_in_close(l); /* first: its replies and dead-letter copies need no link thread */
     pthread_mutex_lock(&l->lock);
     l->stopping = 1;
     pthread_cond_broadcast(&l->cond);
@@ -395,6 +494,7 @@ static json_t *amqp_conn_status(gw_connector_t *c)
     amqp_link_state_t st;
     char last_error[sizeof(l->last_error)];
     int64_t buffered, gap;
+    json_t *st_json;
 
     if (l == NULL)
         return json_pack("{s:s}", "state", "down");
@@ -405,7 +505,7 @@ static json_t *amqp_conn_status(gw_connector_t *c)
     pthread_mutex_unlock(&l->lock);
     buffered = (int64_t)(gw_queue_len(l->events) + gw_queue_len(l->sends)) +
                __atomic_load_n(&l->inflight, __ATOMIC_RELAXED);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s, s:i, s:s}", "state",
+    st_json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s, s:i, s:s}", "state",
                      amqp_state_name(st), "published",
                      (json_int_t)__atomic_load_n(&l->published, __ATOMIC_RELAXED), "buffered",
                      (json_int_t)buffered, "dropped",
@@ -414,6 +514,41 @@ static json_t *amqp_conn_status(gw_connector_t *c)
                      gap != 0, "last_error",
                      last_error, "broker", l->set.host, "port", l->set.port, "exchange",
                      l->set.exchange);
+    if (st_json != NULL)
+        amqp_in_status(l, st_json);
+    return st_json;
+}
+
+/* The connector's series on /metrics (docs/amqp.md, "Connections").  The
+ * HTTP thread at scrape time: under amqp_send_lock, which keeps priv (and
+ * its consumer) alive, then atomics and the link's lock only. */
+static void amqp_conn_metrics(gw_connector_t *c, gw_metrics_t *m)
+{
+    const char *lab[] = { "connector", c->name, NULL };
+    amqp_link_t *l;
+    int up;
+
+    pthread_mutex_lock(&amqp_send_lock);
+    l = c->priv;
+    if (l != NULL) {
+        pthread_mutex_lock(&l->lock);
+        up = l->state == AMQP_LINK_CONNECTED;
+        pthread_mutex_unlock(&l->lock);
+        gw_metrics_value(m, "amqp.link_up", GW_STAT_GAUGE,
+                         "1 while the amqp connector's publishing connection is up", lab, up);
+        gw_metrics_value(m, "amqp.link_buffered", GW_STAT_GAUGE,
+                         "events and envelopes waiting for the broker's confirm", lab,
+                         (double)(gw_queue_len(l->events) + gw_queue_len(l->sends)) +
+                             (double)__atomic_load_n(&l->inflight, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "amqp.link_published", GW_STAT_COUNTER,
+                         "messages the broker confirmed to the amqp connector", lab,
+                         (double)__atomic_load_n(&l->published, __ATOMIC_RELAXED));
+        gw_metrics_value(m, "amqp.link_dropped", GW_STAT_COUNTER,
+                         "events the broker refused, or left at a close", lab,
+                         (double)__atomic_load_n(&l->dropped, __ATOMIC_RELAXED));
+        amqp_in_metrics(l, m);
+    }
+    pthread_mutex_unlock(&amqp_send_lock);
 }
 
 /* ---- the adapter ---------------------------------------------------------- */
@@ -426,13 +561,17 @@ static int amqp_init(struct event_base *main_base)
                                 "events refused by a broker (nack), or left at a close");
     amqp_stat_replayed = gw_stat("amqp.replayed",
                                  "events read back from the outbox after the buffer was full");
+    amqp_in_stats();
+    amqp_stat_returned = gw_stat("amqp.returned",
+                                 "envelopes the broker returned as unroutable (basic.return): "
+                                 "retried, not delivered");
     return 0;
 }
 
 const gw_adapter_t amqp_adapter = {
     .name = "amqp",
     .params = amqp_params,
-    .mi_cmds = NULL,
+    .mi_cmds = amqp_mi_cmds,
     .init = amqp_init,
     .start = NULL,
     .stop = NULL,
@@ -442,4 +581,5 @@ const gw_adapter_t amqp_adapter = {
     .conn_close = amqp_conn_close,
     .send = amqp_send,
     .conn_status = amqp_conn_status,
+    .conn_metrics = amqp_conn_metrics,
 };

@@ -10,7 +10,9 @@
  *   1. connects (TCP with a timeout, login, channel 1, confirm.select) and
  *      declares the exchange as a durable topic exchange;
  *   2. takes up to AMQP_BATCH_MAX items (envelopes first), publishes them
- *      persistent with content_type application/json, then waits for the
+ *      persistent with content_type application/json (and the other
+ *      properties of docs/events.md; envelopes mandatory, so a broker with
+ *      no queue for them returns them: amqp_session_returned), then waits for the
  *      publisher confirms of the whole batch; an item is finished only when
  *      confirmed, so a broker that drops mid-batch gets the unconfirmed
  *      items again, in order, after the reconnection (at-least-once);
@@ -69,6 +71,7 @@ typedef struct amqp_session {
     amqp_item_t *batch[AMQP_BATCH_MAX]; /* taken, not yet confirmed, in order */
     uint64_t tags[AMQP_BATCH_MAX];      /* delivery tag of each, 0 = not sent */
     int acked[AMQP_BATCH_MAX];          /* 1 confirmed, -1 refused, 0 open */
+    int returned[AMQP_BATCH_MAX];       /* basic.return's reply code (312 NO_ROUTE), 0 none */
     size_t n;
 } amqp_session_t;
 
@@ -124,8 +127,7 @@ static void amqp_link_sleep(amqp_link_t *l, int ms)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Describe a failed RPC reply into err. */
-static void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
+void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
 {
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
         snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
@@ -162,28 +164,28 @@ static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
     s->ndeclared = 0;
 }
 
-/* Connect, log in, open channel 1 in confirm mode and declare the exchange.
- * Returns 0 with s->conn set, or -1 with a reason in err. */
-static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_t errlen)
+int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
+                      amqp_connection_state_t *out, char *err, size_t errlen)
 {
     int tmo = __atomic_load_n(&amqp_param_connect_timeout_ms, __ATOMIC_RELAXED);
     struct timeval tv = amqp_tv(tmo);
+    amqp_connection_state_t conn;
     amqp_socket_t *sock;
     amqp_rpc_reply_t r;
     int rc;
 
-    s->conn = amqp_new_connection();
-    if (s->conn == NULL) {
+    *out = conn = amqp_new_connection();
+    if (conn == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    sock = amqp_tcp_socket_new(s->conn);
+    sock = amqp_tcp_socket_new(conn);
     if (sock == NULL) {
         snprintf(err, errlen, "cannot create a socket");
         goto out_close;
     }
     errno = 0;
-    rc = amqp_socket_open_noblock(sock, l->set.host, l->set.port, &tv);
+    rc = amqp_socket_open_noblock(sock, set->host, set->port, &tv);
     if (rc != AMQP_STATUS_OK) {
         /* librabbitmq folds a failed non-blocking connect into one status
          * and leaves errno at EINPROGRESS; say what it usually means */
@@ -195,43 +197,60 @@ static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_
             snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
         goto out_close;
     }
-    pthread_mutex_lock(&l->lock);
-    l->sockfd = amqp_get_sockfd(s->conn);
-    pthread_mutex_unlock(&l->lock);
-    amqp_set_handshake_timeout(s->conn, &tv);
-    amqp_set_rpc_timeout(s->conn, &tv);
-    r = amqp_login(s->conn, l->set.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, l->set.heartbeat,
-                   AMQP_SASL_METHOD_PLAIN, l->set.user, l->set.password);
+    pthread_mutex_lock(lock);
+    *sockfd = amqp_get_sockfd(conn);
+    pthread_mutex_unlock(lock);
+    amqp_set_handshake_timeout(conn, &tv);
+    amqp_set_rpc_timeout(conn, &tv);
+    r = amqp_login(conn, set->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, set->heartbeat,
+                   AMQP_SASL_METHOD_PLAIN, set->user, set->password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "login", err, errlen);
         goto out_close;
     }
-    amqp_channel_open(s->conn, 1);
-    r = amqp_get_rpc_reply(s->conn);
+    amqp_channel_open(conn, 1);
+    r = amqp_get_rpc_reply(conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "channel.open", err, errlen);
         goto out_close;
     }
-    amqp_confirm_select(s->conn, 1);
-    r = amqp_get_rpc_reply(s->conn);
+    amqp_confirm_select(conn, 1);
+    r = amqp_get_rpc_reply(conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "confirm.select", err, errlen);
         goto out_close;
     }
+    return 0;
+
+out_close:
+    /* conn_close may shutdown() this fd while we block: forget it first */
+    pthread_mutex_lock(lock);
+    *sockfd = -1;
+    pthread_mutex_unlock(lock);
+    amqp_destroy_connection(conn);
+    *out = NULL;
+    return -1;
+}
+
+/* Connect (amqp_link_connect) and declare the exchange.  Returns 0 with
+ * s->conn set, or -1 with a reason in err. */
+static int amqp_session_open(amqp_link_t *l, amqp_session_t *s, char *err, size_t errlen)
+{
+    amqp_rpc_reply_t r;
+
+    if (amqp_link_connect(&l->set, &l->sockfd, &l->lock, &s->conn, err, errlen) != 0)
+        return -1;
     amqp_exchange_declare(s->conn, 1, amqp_cstring_bytes(l->set.exchange),
                           amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
     r = amqp_get_rpc_reply(s->conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "exchange.declare", err, errlen);
-        goto out_close;
+        amqp_session_close(l, s, 0);
+        return -1;
     }
     amqp_maybe_release_buffers(s->conn);
     s->next_tag = 1;
     return 0;
-
-out_close:
-    amqp_session_close(l, s, 0);
-    return -1;
 }
 
 /* The envelope id for message_id: the event text starts with
@@ -253,27 +272,40 @@ static void amqp_item_msgid(const amqp_item_t *it, char *out)
     }
 }
 
+/* The AMQP properties of every publish (docs/events.md, "AMQP
+ * properties"): persistent JSON, app_id "junction", timestamp, type (the
+ * event type, or "envelope" for an envelope and a mirror copy) and
+ * message_id: an event's is "<envelope id>.<outbox seq>", the same when
+ * it is published again after an outage or a restart (consumers
+ * deduplicate on it) and different for each event of one message; an
+ * envelope's is its id. */
 static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it)
 {
-    char msgid[GW_ENV_ID_LEN + 1];
+    char msgid[GW_ENV_ID_LEN + 24];
     amqp_basic_properties_t p;
     amqp_bytes_t body = { strlen(it->body), it->body };
+    int envelope = it->dlv != NULL || it->exchange != NULL;
 
     amqp_item_msgid(it, msgid);
+    if (!envelope && msgid[0] && it->seq > 0)
+        snprintf(msgid + GW_ENV_ID_LEN, sizeof msgid - GW_ENV_ID_LEN, ".%lld", (long long)it->seq);
     memset(&p, 0, sizeof(p));
     p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG;
+               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
     p.content_type = amqp_cstring_bytes("application/json");
     p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
     p.timestamp = (uint64_t)(gw_now_ms() / 1000);
     p.app_id = amqp_cstring_bytes("junction");
+    p.type = amqp_cstring_bytes(envelope ? "envelope" : it->key);
     if (msgid[0]) {
         p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
         p.message_id = amqp_cstring_bytes(msgid);
     }
+    /* an envelope must reach a queue: mandatory, so the broker returns it
+     * (basic.return before its ack) when nothing is bound to its key */
     return amqp_basic_publish(s->conn, 1,
                               amqp_cstring_bytes(it->exchange ? it->exchange : l->set.exchange),
-                              amqp_cstring_bytes(it->key), 0, 0, &p, body);
+                              amqp_cstring_bytes(it->key), it->dlv != NULL, 0, &p, body);
 }
 
 /* A message.mirrored event becomes the copy it carries: body = its
@@ -351,6 +383,75 @@ static int amqp_session_declare(amqp_link_t *l, amqp_session_t *s, const char *e
     return 0;
 }
 
+/* An event of a message this link took in that asked for its receipts at
+ * its reply_to (the tag amqp_reply_to, docs/amqp.md "Request / reply"):
+ * the receipt and final-state events are published there too.  Sets
+ * it->reply_to (and reply_corr); cheap for every other event (one
+ * strstr). */
+static void amqp_item_follow(const amqp_link_t *l, amqp_item_t *it)
+{
+    static const char *const follow[] = { "message.receipt", "message.delivered",
+                                          "message.failed", "message.expired",
+                                          "message.rejected", NULL };
+    json_t *ev, *env;
+    const char *conn, *to, *corr;
+    int i;
+
+    if (it->reply_to != NULL || strstr(it->body, "\"amqp_reply_to\":") == NULL)
+        return;
+    for (i = 0; follow[i] && strcmp(follow[i], it->key) != 0; i++)
+        ;
+    if (follow[i] == NULL)
+        return;
+    ev = json_loads(it->body, 0, NULL);
+    env = json_object_get(ev, "envelope");
+    conn = json_string_value(json_object_get(json_object_get(env, "source"), "connector"));
+    to = json_string_value(json_object_get(json_object_get(env, "tags"), "amqp_reply_to"));
+    corr = json_string_value(json_object_get(json_object_get(env, "corr"),
+                                             "amqp_correlation_id"));
+    if (conn != NULL && strcmp(conn, l->name) == 0 && to != NULL && to[0] != '\0') {
+        it->reply_to = strdup(to);
+        it->reply_corr = corr ? strdup(corr) : NULL;
+    }
+    json_decref(ev);
+}
+
+/* Publish the copy of event it to its reply_to (default exchange) with the
+ * message's correlation_id; it takes a delivery tag that no batch entry
+ * waits for.  AMQP_STATUS_OK or librabbitmq's error. */
+static int amqp_publish_follow(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it)
+{
+    amqp_basic_properties_t p;
+    amqp_bytes_t body = { strlen(it->body), it->body };
+    char line[400];
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
+    p.content_type = amqp_cstring_bytes("application/json");
+    p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    p.timestamp = (uint64_t)(gw_now_ms() / 1000);
+    p.app_id = amqp_cstring_bytes("junction");
+    p.type = amqp_cstring_bytes(it->key);
+    if (it->reply_corr != NULL) {
+        p._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+        p.correlation_id = amqp_cstring_bytes(it->reply_corr);
+    }
+    rc = amqp_basic_publish(s->conn, 1, amqp_cstring_bytes(""), amqp_cstring_bytes(it->reply_to),
+                            0, 0, &p, body);
+    if (rc == AMQP_STATUS_OK && gw_trace_on()) {
+        char msgid[GW_ENV_ID_LEN + 1];
+        amqp_item_msgid(it, msgid);
+        snprintf(line, sizeof line, "publish (default) %.200s tag %llu (%s to reply_to)",
+                 it->reply_to, (unsigned long long)s->next_tag, it->key);
+        amqp_trace(l, GW_TRACE_OUT, msgid, s->next_tag, NULL, NULL, line, it->body,
+                   strlen(it->body));
+    }
+    s->next_tag++;
+    return rc;
+}
+
 /* Before a batch goes out (no publish awaits a confirm, so the RPCs below
  * meet no basic.ack): turn mirror events into their copies and declare
  * their exchanges; a copy whose exchange the broker refused is marked
@@ -362,6 +463,8 @@ static int amqp_session_prepare(amqp_link_t *l, amqp_session_t *s, char *err, si
         int rc;
         if (it->dlv != NULL || s->acked[i] != 0)
             continue;
+        if (it->exchange == NULL)
+            amqp_item_follow(l, it);
         if (it->exchange == NULL &&
             (strcmp(it->key, "message.mirrored") != 0 || amqp_item_mirror(it) != 0))
             continue;
@@ -374,33 +477,41 @@ static int amqp_session_prepare(amqp_link_t *l, amqp_session_t *s, char *err, si
     return 0;
 }
 
+void amqp_trace(const amqp_link_t *l, int dir, const char *env_id, uint64_t tag,
+                const char *from, const char *to, const char *summary, const char *raw,
+                size_t raw_len)
+{
+    char peer[300];
+    gw_trace_rec_t r;
+
+    snprintf(peer, sizeof(peer), "%s:%d", l->set.host, l->set.port);
+    memset(&r, 0, sizeof(r));
+    r.kind = GW_TRACE_PUBLISH;
+    r.dir = dir;
+    r.connector = l->name;
+    r.peer = peer;
+    r.env_id = env_id;
+    r.from = from;
+    r.to = to;
+    r.amqp_tag = tag;
+    r.summary = summary;
+    r.raw = raw;
+    r.raw_len = raw_len;
+    gw_trace_record(&r);
+}
+
 /* Offer one publish (delivery tag tag) to the trace bus.  Link thread;
  * callers test gw_trace_on() first. */
 static void amqp_trace_publish(const amqp_link_t *l, const amqp_item_t *it, uint64_t tag)
 {
-    char msgid[GW_ENV_ID_LEN + 1], peer[300], line[300];
-    gw_trace_rec_t r;
+    char msgid[GW_ENV_ID_LEN + 1], line[300];
 
     amqp_item_msgid(it, msgid);
-    snprintf(peer, sizeof(peer), "%s:%d", l->set.host, l->set.port);
     snprintf(line, sizeof(line), "publish %s %s tag %llu%s",
              it->exchange ? it->exchange : l->set.exchange, it->key, (unsigned long long)tag,
-             it->dlv ? " (envelope)" : it->exchange ? " (mirror)" : "");
-    memset(&r, 0, sizeof(r));
-    r.kind = GW_TRACE_PUBLISH;
-    r.dir = GW_TRACE_OUT;
-    r.connector = l->name;
-    r.peer = peer;
-    r.env_id = msgid;
-    if (it->dlv) {
-        r.from = it->dlv->env->from.address;
-        r.to = it->dlv->env->to.address;
-    }
-    r.amqp_tag = tag;
-    r.summary = line;
-    r.raw = it->body;
-    r.raw_len = strlen(it->body);
-    gw_trace_record(&r);
+             it->dlv ? " (envelope, mandatory)" : it->exchange ? " (mirror)" : "");
+    amqp_trace(l, GW_TRACE_OUT, msgid, tag, it->dlv ? it->dlv->env->from.address : NULL,
+               it->dlv ? it->dlv->env->to.address : NULL, line, it->body, strlen(it->body));
 }
 
 /* Mark the batch entries a confirm covers (multiple: every tag <= tag). */
@@ -428,9 +539,21 @@ static size_t amqp_session_open_count(const amqp_session_t *s)
 /* Hand one finished item back: confirmed items count as published and
  * their envelopes as delivered; refused events are dropped and refused
  * envelopes retried. */
-static void amqp_item_finish(amqp_link_t *l, amqp_item_t *it, int verdict)
+static void amqp_item_finish(amqp_link_t *l, amqp_item_t *it, int verdict, int returned)
 {
-    if (verdict > 0) {
+    char why[320];
+
+    if (verdict > 0 && returned != 0 && it->dlv) {
+        /* confirmed, but only as unroutable: not delivered.  Temporary,
+         * since a binding may come; after core.max_attempts the plan's
+         * next target is tried */
+        snprintf(why, sizeof why, "amqp broker returned the message: %d %s (exchange %s, key %s)",
+                 returned, returned == 312 ? "NO_ROUTE" : "unroutable",
+                 it->exchange ? it->exchange : l->set.exchange, it->key);
+        gw_stat_add(amqp_stat_returned, 1);
+        gw_core_retry(it->dlv, returned, why);
+        it->dlv = NULL; /* the core took it */
+    } else if (verdict > 0) {
         __atomic_add_fetch(&l->published, 1, __ATOMIC_RELAXED);
         gw_stat_add(amqp_stat_published, 1);
         if (it->dlv)
@@ -454,21 +577,61 @@ static void amqp_session_settle(amqp_link_t *l, amqp_session_t *s)
 
     for (i = 0; i < s->n; i++) {
         if (s->acked[i] != 0) {
-            amqp_item_finish(l, s->batch[i], s->acked[i]);
+            amqp_item_finish(l, s->batch[i], s->acked[i], s->returned[i]);
             continue;
         }
         s->batch[keep] = s->batch[i];
         s->tags[keep] = 0;
         s->acked[keep] = 0;
+        s->returned[keep] = 0;
         keep++;
     }
     s->n = keep;
     __atomic_store_n(&l->inflight, (int64_t)keep, __ATOMIC_RELAXED);
 }
 
+/* A basic.return on channel: read the returned message (its header and
+ * body follow at once) and mark the open envelope whose message_id it
+ * carries; its ack comes after and settles it as returned.  0, or -1 with
+ * err (connection unusable). */
+static int amqp_session_returned(const amqp_link_t *l, amqp_session_t *s,
+                                 const amqp_frame_t *f, char *err, size_t errlen)
+{
+    amqp_basic_return_t *ret = f->payload.method.decoded;
+    int code = ret->reply_code;
+    amqp_message_t msg;
+    amqp_rpc_reply_t r;
+    size_t i;
+
+    r = amqp_read_message(s->conn, f->channel, &msg, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_reply_error(r, "basic.return", err, errlen);
+        return -1;
+    }
+    for (i = 0; (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) && i < s->n; i++) {
+        const amqp_item_t *it = s->batch[i];
+        if (it->dlv != NULL && s->tags[i] != 0 && s->acked[i] == 0 && s->returned[i] == 0 &&
+            msg.properties.message_id.len == GW_ENV_ID_LEN &&
+            memcmp(msg.properties.message_id.bytes, it->dlv->env->id, GW_ENV_ID_LEN) == 0) {
+            s->returned[i] = code > 0 ? code : 312;
+            if (gw_trace_on()) {
+                char line[300];
+                snprintf(line, sizeof line, "return %d %.*s tag %llu (envelope not routed to any "
+                         "queue)", code, (int)ret->reply_text.len,
+                         (const char *)ret->reply_text.bytes, (unsigned long long)s->tags[i]);
+                amqp_trace(l, GW_TRACE_IN, it->dlv->env->id, s->tags[i], NULL, NULL, line,
+                           NULL, 0);
+            }
+            break;
+        }
+    }
+    amqp_destroy_message(&msg);
+    return 0;
+}
+
 /* Read one frame within ms and apply it.  Returns 0 (frame handled or
  * timeout when idle_ok), or -1 with a reason in err. */
-static int amqp_session_read(amqp_session_t *s, int ms, int idle_ok, char *err, size_t errlen)
+static int amqp_session_read(const amqp_link_t *l, amqp_session_t *s, int ms, int idle_ok, char *err, size_t errlen)
 {
     struct timeval tv = amqp_tv(ms);
     amqp_frame_t f;
@@ -495,6 +658,9 @@ static int amqp_session_read(amqp_session_t *s, int ms, int idle_ok, char *err, 
             amqp_session_mark(s, a->delivery_tag, a->multiple, -1);
             break;
         }
+        case AMQP_BASIC_RETURN_METHOD:
+            rc = amqp_session_returned(l, s, &f, err, errlen);
+            break;
         case AMQP_CONNECTION_CLOSE_METHOD:
         case AMQP_CHANNEL_CLOSE_METHOD: {
             amqp_rpc_reply_t r = { AMQP_RESPONSE_SERVER_EXCEPTION, f.payload.method, 0 };
@@ -575,6 +741,7 @@ static size_t amqp_session_fill(amqp_link_t *l, amqp_session_t *s, int wait_ms)
         }
         memset(s->tags, 0, sizeof(s->tags));
         memset(s->acked, 0, sizeof(s->acked));
+        memset(s->returned, 0, sizeof(s->returned));
         __atomic_store_n(&l->inflight, (int64_t)s->n, __ATOMIC_RELAXED);
     }
     return s->n;
@@ -590,7 +757,7 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
     int rc;
 
     if (amqp_session_fill(l, s, wait_ms) == 0)
-        return amqp_session_read(s, 0, 1, err, errlen);
+        return amqp_session_read(l, s, 0, 1, err, errlen);
     if (amqp_session_prepare(l, s, err, errlen) != 0)
         return -1;
     for (i = 0; i < s->n; i++) {
@@ -603,6 +770,11 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
         }
         if (gw_trace_on()) amqp_trace_publish(l, s->batch[i], s->next_tag);
         s->tags[i] = s->next_tag++;
+        if (s->batch[i]->reply_to != NULL &&
+            (rc = amqp_publish_follow(l, s, s->batch[i])) != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publish: %s", amqp_error_string2(rc));
+            return -1;
+        }
     }
     deadline = amqp_mono_ms() + AMQP_CONFIRM_TIMEOUT_MS;
     rc = 0;
@@ -613,7 +785,7 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
             rc = -1;
             break;
         }
-        rc = amqp_session_read(s, left, 0, err, errlen);
+        rc = amqp_session_read(l, s, left, 0, err, errlen);
     }
     amqp_session_settle(l, s);
     return rc;

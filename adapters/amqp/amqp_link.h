@@ -8,10 +8,13 @@
  *   amqp_link_t      a connector's state: two queues, one thread, counters
  *   amqp_link_main   the link thread (amqp_conn.c): connect, declare,
  *                    publish with publisher confirms, reconnect with backoff
+ *   amqp_in_*        the consumer of a link whose conf has "consume"
+ *                    (amqp_in.c, its own thread and connection)
  *
  * Threads: amqp_adapter.c runs on the main thread (conn_open/close/status),
  * on any emitting thread (the event sink) and on the store's writer thread
- * (send); amqp_conn.c runs on the link's own thread only.  They share only
+ * (send); amqp_conn.c runs on the link's own thread only; amqp_in.c on
+ * the consumer's thread (amqp_link_connect and amqp_trace on both).  They share only
  * the two gw_queue_t, the fields under amqp_link_t.lock and the atomic
  * counters.
  */
@@ -21,9 +24,11 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <amqp.h>
 #include <jansson.h>
 
 #include "gw_delivery.h"
+#include "gw_mi.h"
 #include "gw_queue.h"
 #include "gw_stats.h"
 
@@ -45,18 +50,53 @@ typedef struct amqp_item {
     char *exchange;      /* NULL: the link's exchange; else a mirror copy's (owned), set
                           * on the link thread from a message.mirrored event */
     int64_t seq;         /* an event's outbox seq, 0 for an envelope */
+    char *reply_to;      /* an event that follows a message to the reply_to it came with
+                          * (owned; amqp_item_follow), or NULL */
+    char *reply_corr;    /* that message's correlation_id (owned), or NULL */
     gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;
 
+#define AMQP_CONSUME_MAX 8   /* queues one connector consumes */
+#define AMQP_BINDINGS_MAX 8  /* bindings declared per consumed queue */
+#define AMQP_NAME_MAX 128    /* exchange, queue and routing key names, NUL included */
+
+typedef struct amqp_binding {
+    char exchange[AMQP_NAME_MAX];
+    char key[AMQP_NAME_MAX];
+} amqp_binding_t;
+
+/* One consumed queue: a member of the conf's "consume". */
+typedef struct amqp_queue_conf {
+    char queue[AMQP_NAME_MAX];
+    amqp_binding_t bindings[AMQP_BINDINGS_MAX];
+    size_t nbindings;
+} amqp_queue_conf_t;
+
+/* A connector's conf, parsed by the table amqp_settings_table
+ * (amqp_adapter.c), which also holds each member's default, limits and
+ * help; docs/amqp.md shows the same table.  Checklist for a new member:
+ * this struct, the table, docs/amqp.md. */
 typedef struct amqp_settings {
     char host[256];
     int port;
     char vhost[128];
     char user[128];
     char password[128];
-    char exchange[128];
+    char exchange[AMQP_NAME_MAX];
     int heartbeat; /* seconds, 0 = off */
+    /* messages in (amqp_in.c); nconsume 0: no consumer */
+    amqp_queue_conf_t consume[AMQP_CONSUME_MAX];
+    size_t nconsume;
+    int passive;        /* 1: the admin owns the topology, only check it exists */
+    int prefetch;       /* basic.qos prefetch_count */
+    char dead_letter_exchange[AMQP_NAME_MAX];
+    char dead_letter_queue[AMQP_NAME_MAX]; /* "" : none declared */
+    int dedup_window_s;
+    int dedup_max;
+    int requeue_delay_ms;
 } amqp_settings_t;
+
+typedef struct amqp_in amqp_in_t; /* the consumer of a link (amqp_in.c) */
 
 typedef enum {
     AMQP_LINK_CONNECTING = 0,
@@ -72,6 +112,7 @@ typedef struct amqp_link {
                            * the store's outbox (gap_from) */
     gw_queue_t *sends;    /* amqp_item_t * with env, bounded: send() refuses */
     pthread_t thread;
+    amqp_in_t *in;        /* the consumer, NULL when the conf consumes nothing */
 
     /* guarded by lock */
     pthread_mutex_t lock;
@@ -100,6 +141,10 @@ extern int amqp_param_connect_timeout_ms;
 extern gw_stat_t *amqp_stat_published;
 extern gw_stat_t *amqp_stat_dropped;
 extern gw_stat_t *amqp_stat_replayed;
+extern gw_stat_t *amqp_stat_returned;
+
+/* The adapter's MI methods (amqp_mi.c). */
+extern const gw_mi_cmd_t amqp_mi_cmds[];
 
 /* Parse and check a connector's conf into *out, filling the defaults.
  * Returns 0, or GW_EINVAL with a reason in err.  Any thread. */
@@ -112,6 +157,39 @@ void amqp_item_free(void *item);
 
 /* Count one lost event (full buffer, nack, out of memory).  Any thread. */
 void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
+
+/* Open a connection to set's broker: TCP with amqp.connect_timeout_ms,
+ * login, channel 1 in confirm mode.  *sockfd (under lock) holds its socket
+ * while it lives, so a closing thread can shutdown() a blocked call.  0
+ * with *out set, or -1 with a reason in err (*out NULL, *sockfd -1).  The
+ * calling AMQP thread owns the connection. */
+int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
+                      amqp_connection_state_t *out, char *err, size_t errlen);
+/* Words for a failed RPC reply into err. */
+void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
+
+/* One AMQP record on the trace bus (kind GW_TRACE_PUBLISH; dir
+ * GW_TRACE_OUT for a publish, GW_TRACE_IN for what the broker sent: a
+ * return, a delivery).  Callers test gw_trace_on() first.  Any AMQP
+ * thread; every pointer may be NULL but l and summary. */
+void amqp_trace(const amqp_link_t *l, int dir, const char *env_id, uint64_t tag,
+                const char *from, const char *to, const char *summary, const char *raw,
+                size_t raw_len);
+
+/* Messages in (amqp_in.c).  amqp_in_open starts the consumer thread of l
+ * (its own connection: a blocked publisher never holds up acks, nor a
+ * slow consumer confirms); 0 with l->in set, or a negative code.
+ * amqp_in_close stops it (bounded), waits for the accepts still being
+ * committed and frees it.  amqp_in_status adds its counters to st.  Main
+ * thread. */
+int amqp_in_open(amqp_link_t *l);
+void amqp_in_close(amqp_link_t *l);
+void amqp_in_status(amqp_link_t *l, json_t *st);
+/* The consumer's series on /metrics, labelled connector (nothing when l
+ * consumes nothing).  The HTTP thread, with l kept alive by the caller. */
+void amqp_in_metrics(amqp_link_t *l, gw_metrics_t *m);
+/* Register the consumer's counters (the adapter's init). */
+void amqp_in_stats(void);
 
 /* The link thread's body; arg is the amqp_link_t.  Returns when
  * l->stopping is set, after a bounded flush and a clean close. */

@@ -102,6 +102,49 @@ static void test_overlong_host_is_refused(void **state)
     assert_int_equal(parse(text, &set, err, sizeof(err)), GW_EINVAL);
 }
 
+static void test_consume_takes_names_and_bindings(void **state)
+{
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse("{}", &set, err, sizeof(err)), 0);
+    assert_int_equal(set.nconsume, 0);
+    assert_int_equal(set.prefetch, 100);
+    assert_string_equal(set.dead_letter_exchange, "junction.dlx");
+    assert_string_equal(set.dead_letter_queue, "junction.dead");
+    assert_int_equal(set.dedup_window_s, 600);
+    assert_int_equal(set.passive, 0);
+    assert_int_equal(parse("{\"consume\":[\"a\",{\"queue\":\"b\",\"bindings\":[{\"exchange\":"
+                           "\"x\",\"key\":\"k.#\"},{\"exchange\":\"y\"}]}],\"passive\":true,"
+                           "\"prefetch\":5}", &set, err, sizeof(err)), 0);
+    assert_int_equal(set.nconsume, 2);
+    assert_string_equal(set.consume[0].queue, "a");
+    assert_int_equal(set.consume[0].nbindings, 0);
+    assert_string_equal(set.consume[1].queue, "b");
+    assert_int_equal(set.consume[1].nbindings, 2);
+    assert_string_equal(set.consume[1].bindings[0].key, "k.#");
+    assert_string_equal(set.consume[1].bindings[1].key, "#");
+    assert_int_equal(set.passive, 1);
+    assert_int_equal(set.prefetch, 5);
+}
+
+static void test_bad_consume_is_refused(void **state)
+{
+    static const char *const bad[] = {
+        "{\"consume\":\"a\"}", "{\"consume\":[\"\"]}", "{\"consume\":[{\"q\":\"a\"}]}",
+        "{\"consume\":[{\"queue\":\"a\",\"bindings\":[{\"key\":\"k\"}]}]}",
+        "{\"consume\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}",
+        "{\"passive\":1}", "{\"prefetch\":0}", "{\"dedup_max\":1}",
+    };
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(parse(bad[i], &set, err, sizeof(err)), GW_EINVAL);
+}
+
 static void test_adapter_declares_its_contract(void **state)
 {
     char err[256];
@@ -129,6 +172,8 @@ int main(void)
         cmocka_unit_test(test_unknown_member_is_refused),
         cmocka_unit_test(test_bad_values_are_refused),
         cmocka_unit_test(test_overlong_host_is_refused),
+        cmocka_unit_test(test_consume_takes_names_and_bindings),
+        cmocka_unit_test(test_bad_consume_is_refused),
         cmocka_unit_test(test_adapter_declares_its_contract),
     };
 
