@@ -150,6 +150,11 @@ int db_dlv_insert(const gw_delivery_t *d, const char *env_json, gw_evbatch_t *ev
  * load: a change of a stored message must land.  Retried until it commits; idempotent, and never moves a final row.
  * cb may be NULL.  0, GW_ESTOPPED or GW_ENOMEM. */
 int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, void *arg);
+/* Events about no message (operations: workers scaled, configuration
+ * changed) into the outbox, published after their commit like any other;
+ * ev's texts are taken (given back on failure).  Retried until they
+ * commit.  Any thread.  0, GW_ESTOPPED or GW_ENOMEM. */
+int db_event_insert(gw_evbatch_t *ev);
 /* db_dlv_update for a message the core does not hold (a cancel of one
  * that waits only in the store): the row changes only while it is still
  * queued.  cb gets rc 0 when it changed, GW_ENOTFOUND when it was no

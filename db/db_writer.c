@@ -62,6 +62,7 @@ typedef enum {
     DB_JOB_FRAG,        /* a part of a long message (db_frag.c): answered like an insert */
     DB_JOB_FRAG_SWEEP,  /* stale sets claimed and handed over; not retried */
     DB_JOB_FRAG_STATE,  /* a claimed set released or dropped: retried like an update */
+    DB_JOB_EVENT,       /* events of no message (operations): retried like an update */
     DB_JOB_BARRIER,
     DB_JOB_STOP,
 } db_job_kind_t;
@@ -614,6 +615,17 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
         job->env = gw_env_ref(d->env);
     job->cb = cb;
     job->arg = arg;
+    return db_wr_push_with(job, ev);
+}
+
+int db_event_insert(gw_evbatch_t *ev)
+{
+    db_job_t *job = calloc(1, sizeof *job);
+
+    if (job == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_EVENT;
+    job->ts = gw_now_ms();
     return db_wr_push_with(job, ev);
 }
 
@@ -1356,6 +1368,8 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
             jobs[i]->rc = db_wr_exec_receipt(jobs[i]);
         else if (jobs[i]->kind == DB_JOB_SWEEP)
             jobs[i]->rc = db_wr_exec_sweep(jobs[i]);
+        else if (jobs[i]->kind == DB_JOB_EVENT)
+            jobs[i]->rc = db_wr_exec_events(jobs[i], NULL);
         else if (jobs[i]->kind < DB_JOB_BARRIER)
             jobs[i]->rc = db_wr_exec_frag(jobs[i]);
         else
@@ -1453,6 +1467,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             db_job_free(job);
             break;
         case DB_JOB_FRAG_STATE:
+        case DB_JOB_EVENT:
         case DB_JOB_UPDATE:
         case DB_JOB_RECEIPT:
         case DB_JOB_SWEEP:

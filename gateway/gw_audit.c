@@ -9,6 +9,7 @@
 
 #include "db/db.h"
 #include "gw_audit.h"
+#include "gw_events.h"
 #include "gw_log.h"
 
 /* The members that name an object, in the order they are tried. */
@@ -177,6 +178,8 @@ void gw_audit_record(const gw_mi_cmd_t *cmd, const gw_mi_caller_t *caller,
     if (db_audit_add(caller->who, caller->via, cmd->name, tp, tb, ta) != 0)
         GW_ERR("audit", "%s by %s: the audit entry could not be written", cmd->name,
                caller->who);
+    gw_event_op("ops.config_changed", json_pack("{s:s, s:s, s:s}", "who", caller->who, "via",
+                                                caller->via, "method", cmd->name));
     free(tp);
     free(tb);
     free(ta);

@@ -13,6 +13,7 @@
  *
  * Threads: builders on any thread; gw_events_publish on the writer thread.
  */
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -131,6 +132,31 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
     gw_jbuf_put(&b, env_json ? env_json : "null", env_json ? strlen(env_json) : 4);
     gw_jbuf_put(&b, "}", 1);
     return gw_events_push(ev, type, &b);
+}
+
+int gw_event_op(const char *type, json_t *data)
+{
+    gw_evbatch_t ev = { 0 };
+    json_t *o;
+    char *text;
+    int rc;
+
+    if (!gw_events_active()) {
+        json_decref(data);
+        return GW_OK;
+    }
+    o = json_pack("{s:s, s:i, s:I, s:o}", "event", type, "v", GW_EVENTS_SCHEMA_VERSION, "ts",
+                  (json_int_t)gw_now_ms(), "data", data != NULL ? data : json_object());
+    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return GW_ENOMEM;
+    ev.types[0] = type;
+    ev.texts[0] = text;
+    ev.n = 1;
+    rc = db_event_insert(&ev);
+    gw_evbatch_clear(&ev); /* given back on failure */
+    return rc;
 }
 
 int gw_event_add_mirror(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,

@@ -49,6 +49,15 @@ int gw_events_active(void);
 int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
                  const char *state, const char *detail);
 
+/* An operational event, about no message: type a static string
+ * ("ops.workers_scaled", "ops.config_changed"), data (stolen; NULL: {})
+ * its details.  Text {"event", "v", "ts", "data"}; written to the outbox
+ * and published after its commit like the message events, when a sink
+ * listens (else nothing is built).  Any thread.  0 or GW_ENOMEM /
+ * GW_ESTOPPED. */
+struct json_t;
+int gw_event_op(const char *type, struct json_t *data);
+
 /* Append the event "message.mirrored" of d: the rule's mirror copy.  Its
  * text is {"event", "ts", "id", "mirror": {"exchange", "routing_key"},
  * "envelope"}; the AMQP links publish its envelope to that exchange with

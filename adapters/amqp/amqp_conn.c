@@ -278,7 +278,8 @@ static void amqp_item_msgid(const amqp_item_t *it, char *out)
  * message_id: an event's is "<envelope id>.<outbox seq>", the same when
  * it is published again after an outage or a restart (consumers
  * deduplicate on it) and different for each event of one message; an
- * envelope's is its id. */
+ * operational event's (no message) "ops.<outbox seq>"; an envelope's is
+ * its id. */
 static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it)
 {
     char msgid[GW_ENV_ID_LEN + 24];
@@ -289,6 +290,8 @@ static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it
     amqp_item_msgid(it, msgid);
     if (!envelope && msgid[0] && it->seq > 0)
         snprintf(msgid + GW_ENV_ID_LEN, sizeof msgid - GW_ENV_ID_LEN, ".%lld", (long long)it->seq);
+    else if (!envelope && it->seq > 0) /* an operational event: no message */
+        snprintf(msgid, sizeof msgid, "ops.%lld", (long long)it->seq);
     memset(&p, 0, sizeof(p));
     p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
                AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;

@@ -44,6 +44,7 @@
 #include <event2/event.h>
 
 #include "gw_errors.h"
+#include "gw_events.h"
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "sip.h"
@@ -134,8 +135,8 @@ static void sip_scale_sample(void)
     gw_stat_set(sip_scale.active_gauge, sip_worker_count());
 }
 
-/* Record a change from -> to: the ring, the log, the counters, the trace
- * bus.  Main thread. */
+/* Record a change from -> to: the ring, the log, the counters, the event
+ * ops.workers_scaled, the trace bus.  Main thread. */
 static void sip_scale_record(int from, int to, const char *reason)
 {
     sip_scale_change_t *c;
@@ -150,6 +151,8 @@ static void sip_scale_record(int from, int to, const char *reason)
     gw_stat_set(sip_scale.active_gauge, to);
     GW_INFO(SIP_LOG, "workers %d -> %d: %s", from, to, reason);
     gw_stat_add(to > from ? sip_stats.scale_ups : sip_stats.scale_downs, 1);
+    gw_event_op("ops.workers_scaled", json_pack("{s:s, s:i, s:i, s:s}", "pool", "sip", "from",
+                                                from, "to", to, "reason", reason));
     if (gw_trace_on()) {
         char line[160];
         gw_trace_rec_t r = {0};

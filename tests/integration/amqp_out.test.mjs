@@ -88,7 +88,8 @@ function checkEvent(m) {
   if (p.deliveryMode !== 2) errs.push(`${m.routingKey}: not persistent`);
   if (p.appId !== 'junction') errs.push(`${m.routingKey}: app_id ${p.appId}`);
   if (p.type !== m.json.event || m.routingKey !== m.json.event) errs.push(`${m.routingKey}: type ${p.type}`);
-  if (!(p.messageId || '').startsWith(`${m.json.id}.`)) errs.push(`${m.routingKey}: message_id ${p.messageId}`);
+  const idPrefix = m.json.event.startsWith('ops.') ? 'ops.' : `${m.json.id}.`;
+  if (!(p.messageId || '').startsWith(idPrefix)) errs.push(`${m.routingKey}: message_id ${p.messageId}`);
   if (!(Math.abs(p.timestamp - Date.now() / 1000) < 120)) errs.push(`${m.routingKey}: timestamp ${p.timestamp}`);
   return errs;
 }
@@ -142,6 +143,23 @@ describe('the events of a message life match the schema', () => {
     const failed = mine.find((m) => m.routingKey === 'message.failed');
     assert.equal(failed.json.status, 'failed');
     assert.equal(failed.json.reason, 312, 'the broker\'s NO_ROUTE');
+  });
+
+  test('a configuration change is published as ops.config_changed, and validates', async () => {
+    const ops = await consume(mq.url, EVENTS, 'ops.#');
+    try {
+      await j.mi('routes.add', { name: 'ops-check', dst_prefix: '4699', target: 'smsc1' });
+      await ops.waitCount(1, 10000);
+      const m = ops.messages.find((x) => x.json.data.method === 'routes.add');
+      assert.ok(m, JSON.stringify(ops.messages.map((x) => x.json)));
+      assert.equal(m.routingKey, 'ops.config_changed');
+      assert.match(m.json.data.who, /^token:/);
+      assert.equal(m.json.data.via, 'http');
+      assert.deepEqual(checkEvent(m), []);
+      assert.deepEqual(validate(SCHEMA, { ...m.json, data: { who: 'x' } }).length > 0, true, 'data is checked');
+    } finally {
+      await ops.close();
+    }
   });
 
   test('the schema is not a pass-all: a changed event fails it', () => {

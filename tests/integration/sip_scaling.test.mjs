@@ -38,6 +38,13 @@ async function junction(params) {
 }
 
 const workers = (j) => j.mi('sip.workers');
+// The ops.workers_scaled events in j's outbox, oldest first.
+function outboxOps(j) {
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', j.params['db.path'],
+    "SELECT payload FROM outbox WHERE type = 'ops.workers_scaled' ORDER BY seq"], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
 // SIGTERM: a pool that changed still stops cleanly (under ASan: no leak)
 async function stopsCleanly(j) {
   assert.deepEqual(await j.stop(), { code: 0, sig: null }, j.log.slice(-4000));
@@ -122,6 +129,9 @@ function assertAnsweredOnce(list) {
 test('the pool grows to sip.workers_max under load and shrinks to sip.workers_min when idle, every MESSAGE answered and stored once', async () => {
   const j = await junction({ 'sip.workers': 1, 'sip.workers_min': 1, 'sip.workers_max': 3, ...PROFILE });
   await farUas(j);
+  // an event sink (an amqp connector; its broker is not needed): each change
+  // is an event in the outbox, published like the message events
+  await j.mi('connectors.add', { name: 'events', type: 'amqp', conf: { port: await freePort(), exchange: 'x' } });
   let w = await workers(j);
   assert.deepEqual([w.min, w.max, w.active, w.scaling, w.steered], [1, 3, 1, true, true]);
 
@@ -175,6 +185,8 @@ test('the pool grows to sip.workers_max under load and shrinks to sip.workers_mi
     assert.ok(x.ts > 0 && /^load \d+(\.\d)?% (above|below) 1% for \d+ cycles$/.test(x.reason), JSON.stringify(x));
     assert.ok(j.log.includes(`workers ${x.from} -> ${x.to}: ${x.reason}`), `log line of ${x.from} -> ${x.to}`);
   }
+  const scaled = outboxOps(j).map((e) => `${e.data.from}->${e.data.to}`);
+  assert.deepEqual(scaled, [...steps], 'one ops.workers_scaled event per change, in order');
   const after1 = await counters(j);
   assert.equal(after1['sip.scale_ups'], steps.filter((s) => s === '1->2' || s === '2->3').length);
   assert.equal(after1['sip.scale_downs'], steps.filter((s) => s === '3->2' || s === '2->1').length);
