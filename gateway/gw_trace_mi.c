@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GW_TRACE_HTTP_WAIT_MAX_MS 250 /* the longest wait_ms an HTTP caller gets */
+#define GW_TRACE_HTTP_WAIT_MAX_MS 1000 /* the longest wait_ms an HTTP caller gets */
 
 #include "gw_errors.h"
 #include "gw_mi.h"
@@ -113,9 +113,10 @@ static void gw_trace_mi_list(const json_t *params, gw_mi_reply_t *r)
                     GW_TRACE_MI_LIMIT_MAX, GW_TRACE_WAIT_MAX_MS);
         return;
     }
-    /* Over HTTP a wait would hold one of libmicrohttpd's two pool threads
-     * and every connection on it (web_http.c), so there it is capped: a
-     * browser polls instead (the web console does, once a second). */
+    /* Over HTTP a wait holds one of libmicrohttpd's pool threads and every
+     * connection on it (web_http.c), so there it is capped at a second:
+     * the web console's live trace long-polls that long, asking again at
+     * once; junctionctl waits longer on the socket. */
     if (strcmp(gw_mi_caller(r)->via, "http") == 0 && wait_ms > GW_TRACE_HTTP_WAIT_MAX_MS)
         wait_ms = GW_TRACE_HTTP_WAIT_MAX_MS;
     cursor = (uint64_t)after;

@@ -19,12 +19,14 @@
  *   anything else            404; a known path with a wrong method: 405.
  * HEAD works wherever GET does (libmicrohttpd drops the body).
  *
- * Why a pool of 2 threads and not a thread per connection: every MI call
- * runs under gw_mi_lock, so more threads would only queue on that lock;
- * a fixed pool bounds the threads a client can make us create, fits the
- * 2-core target, and with two a slow client on one thread does not stall
- * the other.  Requests are short (no long polling yet); when the live
- * trace arrives it will need its own streaming design anyway.
+ * Why a pool of 4 threads and not a thread per connection: most MI calls
+ * run under gw_mi_lock, so more threads would only queue on that lock; a
+ * fixed pool bounds the threads a client can make us create.  Four and not
+ * two because some calls wait without that lock: a login hashes its
+ * password (argon2id, tens of ms) and the live trace's trace.list long
+ * polls (capped at 1 s over HTTP, gw_trace_mi.c); libmicrohttpd pins a
+ * connection to one thread, so a waiting call delays the others of its
+ * thread by at most that long, and three threads still serve the rest.
  *
  * A too-large body is read and thrown away (up to WEB_DISCARD_FACTOR times
  * the limit) so the client reliably sees the 413 instead of a reset while
@@ -56,7 +58,7 @@
 #include "webui/web.h"
 #include "webui/web_int.h"
 
-#define WEB_POOL_THREADS 2
+#define WEB_POOL_THREADS 4
 #define WEB_CONN_LIMIT 128
 #define WEB_CONN_TIMEOUT_S 30
 #define WEB_DISCARD_FACTOR 16

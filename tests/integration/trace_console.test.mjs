@@ -234,7 +234,8 @@ test('trace.list with wait_ms answers at the first record, and empty when the wa
     const capped = await j.mi('trace.list', { id: quiet.id, after: 0, wait_ms: 20000 });
     await j.mi('trace.stop', { id: quiet.id });
     assert.deepEqual(capped.records, []);
-    assert.ok(Date.now() - t0 < 2000, `an HTTP long poll is capped: ${Date.now() - t0} ms`);
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 4000, `an HTTP long poll waits, capped at 1 s: ${took} ms`);
     await assert.rejects(j.mi('trace.list', { id, wait_ms: 30001 }), (e) => e.rpc.code === -32602);
     await assert.rejects(j.mi('trace.list', { id, wait_ms: -1 }), (e) => e.rpc.code === -32602);
   } finally {

@@ -1,5 +1,6 @@
 // The live trace page: trace.start with the filters of the form, then
-// trace.list every second from its cursor ("next"), each record appended
+// trace.list as a long poll from its cursor ("next": wait_ms 1000, asked
+// again as soon as it answers, so a record shows as it is kept), each record appended
 // to a timeline with its time relative to the first one, its kind, its
 // direction and its summary.  Leaving the page (or Stop) calls trace.stop,
 // so no trace outlives the page; one the server ended (trace.idle_s, a
@@ -9,10 +10,12 @@
 'use strict';
 
 (() => {
-  const POLL_MS = 1000;
+  const WAIT_MS = 1000;   // the long poll's wait (the server's cap for HTTP)
+  const RETRY_MS = 1000;  // after an error, before asking again
   const MAX_ROWS = 2000;
   const FILTERS = [['to', 'To number'], ['from', 'From number'], ['env_id', 'Envelope id'],
-    ['call_id', 'SIP Call-ID'], ['connector', 'Connector'], ['peer', 'Peer ip[:port]']];
+    ['call_id', 'SIP Call-ID'], ['connector', 'Connector'], ['peer', 'Peer ip[:port]'],
+    ['system_id', 'SMPP system_id']];
   let built = false;
   let traceId = null;
   let cursor = 0;
@@ -65,17 +68,18 @@
         ids ? el('span', { class: 'muted small', text: ` ${ids}` }) : null));
   }
 
+  // One long poll; resolves true when the loop should ask again at once.
   async function poll() {
-    if (traceId === null) return;
+    if (traceId === null) return false;
     const id = traceId;
     let res;
     try {
-      res = await mi('trace.list', { id, after: cursor, limit: 512 });
+      res = await mi('trace.list', { id, after: cursor, limit: 512, wait_ms: WAIT_MS });
     } catch (e) {
-      if (id !== traceId) return;
+      if (id !== traceId) return false;
       if (e instanceof MiError && e.code === -32004) { traceId = null; stopTimer(); setRunning(false, 'ended by the server'); }
       setStatus('tr-status', errText(e), true);
-      return;
+      return false;
     }
     if (id !== traceId) return;
     cursor = res.next;
@@ -84,10 +88,18 @@
     for (const r of res.records || []) { ol.append(recordItem(r)); shown++; }
     while (ol.childElementCount > MAX_ROWS) ol.firstElementChild.remove();
     $('tr-state').textContent = `trace ${id} running · ${shown} record(s)`;
+    return true;
+  }
+
+  // Long-poll while trace id runs; an error waits RETRY_MS before the next ask.
+  async function pollLoop(id) {
+    while (traceId === id) {
+      if (!(await poll()) && traceId === id) await new Promise((r) => { timer = setTimeout(r, RETRY_MS); });
+    }
   }
 
   function stopTimer() {
-    if (timer) clearInterval(timer);
+    if (timer) clearTimeout(timer);
     timer = null;
   }
 
@@ -105,8 +117,7 @@
       $('trace-timeline').replaceChildren();
       setRunning(true, `trace ${traceId} running`);
       setStatus('tr-status', `Tracing ${Object.entries(params).map(([k, v]) => `${k} ${v}`).join(', ')}.`, false);
-      timer = setInterval(poll, POLL_MS);
-      await poll();
+      pollLoop(traceId);
     } catch (e) {
       setStatus('tr-status', `Not started: ${errText(e)}`, true);
     }
