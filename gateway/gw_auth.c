@@ -44,7 +44,7 @@ static int gw_auth_pw_min;
 const gw_param_t gw_auth_params[] = {
     { "auth.session_idle_s", GW_PT_INT, &gw_auth_idle_s, 0, "1800", 5, 7 * 86400,
       GW_PARAM_RUNTIME, "a web session unused this long ends" },
-    { "auth.session_max_s", GW_PT_INT, &gw_auth_max_s, 0, "43200", 300, 30 * 86400,
+    { "auth.session_max_s", GW_PT_INT, &gw_auth_max_s, 0, "43200", 5, 30 * 86400,
       GW_PARAM_RUNTIME, "a web session ends this long after its login, used or not" },
     { "auth.login_free_failures", GW_PT_INT, &gw_auth_free_failures, 0, "3", 1, 100,
       GW_PARAM_RUNTIME, "failed logins per user or address before the backoff starts" },

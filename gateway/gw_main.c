@@ -258,7 +258,8 @@ static int gw_main_config(int argc, char **argv)
     if (gw_params_register(gw_config_params) != 0 || gw_params_register_hooks(gw_config_hooks) != 0 ||
         gw_params_register(gw_addr_params) != 0 || gw_params_register(db_params) != 0 ||
         gw_params_register(web_params) != 0 || gw_params_register(gw_trace_params) != 0 ||
-        gw_params_register(gw_auth_params) != 0 || gw_params_register(gw_diag_params) != 0)
+        gw_params_register(gw_auth_params) != 0 || gw_params_register(gw_diag_params) != 0 ||
+        gw_params_register(gw_work_params) != 0)
         return GW_EINVAL;
     gw_adapters_foreach(gw_main_register_adapter, &rc);
     if (rc != 0)
@@ -355,6 +356,8 @@ int main(int argc, char **argv)
         rc = gw_trace_init();
     if (rc == 0)
         rc = gw_auth_mi_init();
+    if (rc == 0)
+        rc = gw_work_mi_init();
     gw_adapters_foreach(gw_main_register_mi, &rc);
     gw_main_base = event_base_new();
     if (rc != 0 || gw_main_base == NULL) {

@@ -6,9 +6,11 @@
  * function runs on a pool thread and answers by pushing its result into
  * the caller's own queue; how it answers is the caller's business.
  *
- * The pool has core.workers threads (default 2) fed by one bounded
+ * The pool has core.workers threads (default 2), growing under load up to
+ * core.workers_max and back after core.workers_idle_s, fed by one bounded
  * gw_queue_t of core.work_queue jobs.  Statistics: work.queued (jobs
- * waiting), work.busy (threads running a job), work.done, work.refused.
+ * waiting), work.busy (threads running a job), work.threads, work.done,
+ * work.refused; MI work.pool.
  *
  * Threads: gw_work_submit from any thread; start and stop on the main
  * thread (start before the adapters start, stop after they stopped).
@@ -33,5 +35,12 @@ int gw_work_start(void);
  * dropped), then join the threads.  Safe when never started.  Main
  * thread. */
 void gw_work_stop(void);
+
+/* core.workers_max, core.workers_idle_s; GW_PARAM_END-terminated. */
+#include "gw_param.h"
+extern const gw_param_t gw_work_params[];
+
+/* Register work.pool.  Main thread, at start. */
+int gw_work_mi_init(void);
 
 #endif

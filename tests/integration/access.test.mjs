@@ -152,6 +152,18 @@ test('an idle session expires', async () => {
   await j.mi('params.set', { name: 'auth.session_idle_s', value: '1800' });
 });
 
+test('a session in use still ends auth.session_max_s after its login', async () => {
+  await j.mi('params.set', { name: 'auth.session_max_s', value: '5' });
+  const s = await login('olga', 'olga-password-1');
+  assert.equal(s.status, 200);
+  assert.match(s.setCookie, /Max-Age=5/);
+  const t0 = Date.now();
+  // used all the time (waitFor asks every 50 ms): only the absolute expiry can end it
+  await waitFor(async () => (await miAs(session(s), 'system.version')).status === 401, 15000, 'the absolute expiry');
+  assert.ok(Date.now() - t0 >= 4000, `it lived its 5 s: ${Date.now() - t0} ms`);
+  await j.mi('params.set', { name: 'auth.session_max_s', value: '43200' });
+});
+
 test('tokens carry a role: a viewer reads, an operator changes routes, neither manages users', async () => {
   const viewer = await tokenFor('viewer');
   const operator = await tokenFor('operator');

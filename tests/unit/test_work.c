@@ -2,7 +2,8 @@
  * test_work.c - the worker pool (gateway/gw_work.c): every job runs once
  * (in no particular order), jobs queued before a stop still run, a submit
  * after the stop is refused and its job never runs, and the bound on
- * queued jobs answers GW_EFULL.
+ * queued jobs answers GW_EFULL; with core.workers_max the pool grows while
+ * jobs wait and shrinks back after core.workers_idle_s.
  *
  * Threads: cmocka's, the pool's, and one helper thread in the stop test.
  */
@@ -17,6 +18,8 @@
 
 #include "gateway/gw_config.h"
 #include "gateway/gw_errors.h"
+#include "gateway/gw_param.h"
+#include "gateway/gw_stats.h"
 #include "gateway/gw_work.h"
 
 #define TEST_JOBS 200
@@ -159,13 +162,72 @@ static void a_full_queue_answers_efull_and_keeps_the_job_out(void **state)
     assert_int_equal(refused, 0);
 }
 
+/* A job that counts itself in, then holds its thread until the gate opens. */
+static int held; /* atomic */
+static void hold_job(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&held, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    __atomic_add_fetch(&nran, 1, __ATOMIC_SEQ_CST);
+}
+
+static void set_param(const char *name, const char *value)
+{
+    char err[128];
+    assert_int_equal(gw_param_set(gw_param_find(name), value, err, sizeof err), 0);
+}
+
+/* Wait up to ms for the gauge work.threads to read want. */
+static int threads_become(int64_t want, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (gw_stat_get(gw_stat_find("work.threads")) == want)
+            return 1;
+        usleep(10 * 1000);
+    }
+    return 0;
+}
+
+static void the_pool_grows_while_jobs_wait_and_shrinks_when_idle(void **state)
+{
+    (void)state;
+    gw_config.workers = 1;
+    held = 0;
+    set_param("core.workers_max", "3");
+    set_param("core.workers_idle_s", "1");
+    assert_int_equal(gw_work_start(), 0);
+    assert_true(threads_become(1, 1000));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gw_work_submit(hold_job, NULL), 0);
+    /* three jobs held at once: three threads, one grown per waiting job */
+    for (int i = 0; i < 300 && __atomic_load_n(&held, __ATOMIC_SEQ_CST) < 3; i++)
+        usleep(10 * 1000);
+    assert_int_equal(__atomic_load_n(&held, __ATOMIC_SEQ_CST), 3);
+    assert_true(threads_become(3, 1000));
+    assert_int_equal(gw_work_submit(hold_job, NULL), 0); /* a fourth waits: max is 3 */
+    usleep(100 * 1000);
+    assert_int_equal(gw_stat_get(gw_stat_find("work.threads")), 3);
+    gate_release();
+    /* idle for core.workers_idle_s: back to core.workers */
+    assert_true(threads_become(1, 5000));
+    gw_work_stop();
+    assert_int_equal(nran, 4);
+    set_param("core.workers_max", "0");
+}
+
 int main(void)
 {
+    gw_params_register(gw_work_params);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(every_job_runs_exactly_once_in_any_order, setup),
         cmocka_unit_test_setup(a_submit_after_stop_fails_and_its_job_never_runs, setup),
         cmocka_unit_test_setup(jobs_queued_before_stop_still_run, setup),
         cmocka_unit_test_setup(a_full_queue_answers_efull_and_keeps_the_job_out, setup),
+        cmocka_unit_test_setup(the_pool_grows_while_jobs_wait_and_shrinks_when_idle, setup),
     };
     return cmocka_run_group_tests_name("work", tests, NULL, NULL);
 }
