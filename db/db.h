@@ -255,6 +255,13 @@ json_t *db_msgs_search(int limit, const db_msg_filter_t *f);
  * by the outbox's ts index.  Empty when no event sink was listening.
  * Any thread. */
 json_t *db_msg_events(const char *id, int64_t from, int64_t to, int limit);
+/* The AMQP message_ids (envelope corr.amqp_message_id) of the messages
+ * connector took since `since` (ms), newest first, at most limit: fn for
+ * each.  Returns how many, or GW_ESTORE.  Blocks on the store: for a
+ * thread that may (an AMQP consumer seeding its dedup table at start). */
+int db_msgs_recent_corr(const char *connector, int64_t since, int limit,
+                        void (*fn)(const char *id, const char *amqp_msgid, int64_t at, void *arg),
+                        void *arg);
 /* Envelope id for an SMSC message id, malloc'd or NULL. */
 char *db_receipt_lookup(const char *connector, const char *remote_id);
 /* Rows of the outbox with seq > after, oldest first, at most limit: fn for

@@ -505,3 +505,42 @@ int db_outbox_read(int64_t after, int limit,
     pthread_mutex_unlock(&db_msgs_lock);
     return n;
 }
+
+int db_msgs_recent_corr(const char *connector, int64_t since, int limit,
+                        void (*fn)(const char *id, const char *amqp_msgid, int64_t at, void *arg),
+                        void *arg)
+{
+    int n = 0, step;
+
+    if (connector == NULL || limit <= 0)
+        return 0;
+    pthread_mutex_lock(&db_msgs_lock);
+    sqlite3_stmt *st = db_msgs_conn != NULL
+                           ? db_prepare(db_msgs_conn,
+                                        /* newest first by rowid (the order of insertion):
+                                         * the walk stops at the window's start */
+                                        "SELECT id, created_at,"
+                                        " json_extract(envelope, '$.corr.amqp_message_id')"
+                                        " FROM messages WHERE source_connector = ?1"
+                                        " AND source_adapter = 'amqp' ORDER BY rowid DESC",
+                                        "recent amqp message ids")
+                           : NULL;
+    if (st == NULL) {
+        pthread_mutex_unlock(&db_msgs_lock);
+        return GW_ESTORE;
+    }
+    sqlite3_bind_text(st, 1, connector, -1, SQLITE_STATIC);
+    while (n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t at = sqlite3_column_int64(st, 1);
+        const char *mid = (const char *)sqlite3_column_text(st, 2);
+        if (at < since)
+            break;
+        if (mid != NULL && mid[0] != '\0') {
+            fn((const char *)sqlite3_column_text(st, 0), mid, at, arg);
+            n++;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&db_msgs_lock);
+    return n;
+}

@@ -149,6 +149,17 @@ typedef void (*gw_query_cb_t)(void *arg, int rc, const gw_query_t *q);
  * 0, or an error (cb never runs).  Any thread. */
 int gw_core_query(const char *id, gw_query_cb_t cb, void *arg);
 
+/* The AMQP message_ids of the messages connector took in the last
+ * window_ms, newest first, at most limit: fn(junction's id, message_id,
+ * when taken) for each (gw_query.c).  Returns how many, or GW_ESTORE.
+ * Blocks on the store: only for a thread that may, an AMQP consumer
+ * seeding its deduplication at start, so a delivery taken before a crash
+ * is still known as a duplicate after it. */
+int gw_core_recent_amqp_ids(const char *connector, int64_t window_ms, int limit,
+                            void (*fn)(const char *id, const char *amqp_msgid, int64_t at,
+                                       void *arg),
+                            void *arg);
+
 /* A sender takes back messages that still wait in their queue (SMPP
  * cancel_sm; gateway/gw_cancel.c).  owner is their source connector
  * ("account:<system_id>"): only its own messages are touched.  Either the

@@ -3,6 +3,9 @@
  * SMPP customer's query_sm), read from the store on the worker pool so no
  * adapter thread waits for SQLite.
  *
+ * gw_core_recent_amqp_ids reads the message_ids an AMQP consumer took
+ * lately, on the consumer's own thread (which may block), at its start.
+ *
  * Threads: gw_core_query on any thread; the read and the callback on a
  * pool thread.
  */
@@ -59,4 +62,12 @@ int gw_core_query(const char *id, gw_query_cb_t cb, void *arg)
     if (rc < 0)
         free(job);
     return rc;
+}
+
+int gw_core_recent_amqp_ids(const char *connector, int64_t window_ms, int limit,
+                            void (*fn)(const char *id, const char *amqp_msgid, int64_t at,
+                                       void *arg),
+                            void *arg)
+{
+    return db_msgs_recent_corr(connector, gw_now_ms() - window_ms, limit, fn, arg);
 }

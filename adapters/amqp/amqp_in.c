@@ -795,12 +795,76 @@ static void amqp_in_sleep(amqp_in_t *in, int ms)
     pthread_mutex_unlock(&in->lock);
 }
 
+/* What the store remembers of the messages this connector took within
+ * the dedup window: read newest first, seeded oldest first.  Grows with
+ * what is found, at most the table's capacity. */
+typedef struct amqp_in_seed_ent {
+    char *msgid;
+    char jid[GW_ENV_ID_LEN + 1];
+    int64_t at;
+} amqp_in_seed_ent_t;
+
+typedef struct amqp_in_seed {
+    amqp_in_seed_ent_t *e;
+    int n, size, cap;
+} amqp_in_seed_t;
+
+static void amqp_in_seed_one(const char *id, const char *msgid, int64_t at, void *arg)
+{
+    amqp_in_seed_t *sd = arg;
+
+    if (sd->n >= sd->cap)
+        return;
+    if (sd->n == sd->size) {
+        int size = sd->size ? sd->size * 2 : 256;
+        amqp_in_seed_ent_t *e = realloc(sd->e, (size_t)size * sizeof *e);
+        if (e == NULL)
+            return;
+        sd->e = e;
+        sd->size = size;
+    }
+    if ((sd->e[sd->n].msgid = strdup(msgid)) == NULL)
+        return;
+    snprintf(sd->e[sd->n].jid, sizeof sd->e[sd->n].jid, "%s", id);
+    sd->e[sd->n++].at = at;
+}
+
+/* Before the first delivery: the message_ids taken within dedup_window_s
+ * are read back from the store, so a delivery committed before a crash
+ * (or a restart) but not acked is known as a duplicate when the broker
+ * delivers it again.  Consumer thread (it may block on the store). */
+static void amqp_in_seed_dedup(amqp_in_t *in)
+{
+    const amqp_settings_t *set = &in->l->set;
+    amqp_in_seed_t sd = { .cap = (int)in->dedup.cap };
+    int n, i;
+
+    if (set->dedup_window_s <= 0 || in->dedup.ent == NULL)
+        return;
+    n = gw_core_recent_amqp_ids(in->l->name, (int64_t)set->dedup_window_s * 1000, sd.cap,
+                                amqp_in_seed_one, &sd);
+    if (n < 0)
+        GW_WARN("amqp", "amqp connector %s: the store could not say which message_ids it "
+                "took lately; deduplication starts empty", in->l->name);
+    for (i = sd.n - 1; i >= 0; i--) { /* oldest first: the ring keeps the newest */
+        amqp_dedup_ent_t *e = amqp_dedup_add(&in->dedup, sd.e[i].msgid, sd.e[i].jid, sd.e[i].at);
+        if (e != NULL)
+            e->pending = 0; /* committed: it is in the store */
+        free(sd.e[i].msgid);
+    }
+    if (sd.n > 0)
+        GW_INFO("amqp", "amqp connector %s: %d message_id(s) of the last %d s known again from "
+                "the store", in->l->name, sd.n, set->dedup_window_s);
+    free(sd.e);
+}
+
 static void *amqp_in_main(void *arg)
 {
     amqp_in_t *in = arg;
     int backoff = AMQP_RETRY_MIN_MS, outage = 0, max;
     char err[256];
 
+    amqp_in_seed_dedup(in);
     while (!amqp_in_stopping(in)) {
         if (in->conn == NULL) {
             if (amqp_in_connect(in, err, sizeof err) != 0) {

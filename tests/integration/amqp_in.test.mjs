@@ -327,6 +327,27 @@ describe('amqp messages in', () => {
       assert.notDeepEqual(validate(INPUT_SCHEMA, bad), [], JSON.stringify(bad));
     }
   });
+
+  // last in this block: it restarts junction
+  test('a message_id taken before a restart is still a duplicate after it (the store seeds the window)', async () => {
+    const t = text('across a restart');
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { messageId: 'restart-1' });
+    await waitFor(() => submitted(t).length === 1, 10000, 'the first copy at the SMSC');
+    await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'the first copy acked');
+    assert.deepEqual(await j.stop(), { code: 0, sig: null }, 'a clean stop');
+    j.start();
+    await j.ready();
+    await waitFor(async () => (await inStatus(j, 'in'))?.state === 'consuming', 15000, 'consumer up again');
+    assert.match(j.log, /message_id\(s\) of the last 60 s known again from the store/);
+    // the broker delivers it again, as after a crash between commit and ack
+    publish({ to: '4915112345678', from: 'Acme', text: t }, { messageId: 'restart-1' });
+    await waitFor(async () => (await inStatus(j, 'in')).duplicates === 1, 10000, 'known as a duplicate');
+    await waitFor(async () => (await queueDepth('sms.in')) === 0, 5000, 'the duplicate acked');
+    await waitBound(j, 'smsc1');
+    const stored = (await j.mi('messages.list', { limit: 1000 })).filter((m) => m.envelope?.corr?.amqp_message_id === 'restart-1');
+    assert.equal(stored.length, 1, 'stored once');
+    assert.equal(submitted(t).length, 1, 'sent once');
+  });
 });
 
 describe('amqp messages in, passive topology', () => {
