@@ -159,6 +159,18 @@ int gw_event_op(const char *type, json_t *data)
     return rc;
 }
 
+int gw_event_connector(const char *connector, const char *state, int bind, const char *detail)
+{
+    json_t *d;
+
+    if (!gw_events_active())
+        return GW_OK;
+    d = json_pack("{s:s, s:s, s:s*}", "connector", connector, "state", state, "detail", detail);
+    if (d != NULL && bind >= 0)
+        json_object_set_new(d, "bind", json_integer(bind));
+    return gw_event_op("ops.connector_state", d);
+}
+
 int gw_event_add_mirror(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
                         const char *exchange, const char *routing_key)
 {

@@ -58,6 +58,11 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
 struct json_t;
 int gw_event_op(const char *type, struct json_t *data);
 
+/* ops.connector_state: connector (its bind, or -1 for the connector as a
+ * whole) went "up", "down" or "held"; detail (may be NULL) says why.  As
+ * gw_event_op; adapters call it where their state changes. */
+int gw_event_connector(const char *connector, const char *state, int bind, const char *detail);
+
 /* Append the event "message.mirrored" of d: the rule's mirror copy.  Its
  * text is {"event", "ts", "id", "mirror": {"exchange", "routing_key"},
  * "envelope"}; the AMQP links publish its envelope to that exchange with

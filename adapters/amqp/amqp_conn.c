@@ -851,12 +851,13 @@ void *amqp_link_main(void *arg)
             amqp_link_set_state(l, outage ? AMQP_LINK_DOWN : AMQP_LINK_CONNECTING, NULL);
             if (amqp_session_open(l, &s, err, sizeof(err)) != 0) {
                 amqp_link_set_state(l, AMQP_LINK_DOWN, err);
-                if (!outage)
+                if (!outage) {
                     GW_WARN("amqp",
                             "amqp connector %s: broker %s:%d unreachable: %s; events are "
                             "buffered (%zu) and junction keeps running",
                             l->name, l->set.host, l->set.port, err, amqp_link_buffered(l, &s));
-                else
+                    gw_event_connector(l->name, "down", -1, err);
+                } else
                     GW_DEBUG("amqp", "amqp connector %s: retry failed: %s", l->name, err);
                 outage = 1;
                 amqp_link_sleep(l, backoff);
@@ -868,6 +869,7 @@ void *amqp_link_main(void *arg)
                     l->name, outage ? "reconnected to" : "connected to", l->set.host,
                     l->set.port, l->set.exchange, amqp_link_buffered(l, &s));
             amqp_link_set_state(l, AMQP_LINK_CONNECTED, NULL);
+            gw_event_connector(l->name, "up", -1, NULL);
             backoff = AMQP_RETRY_MIN_MS;
             outage = 0;
         }
@@ -878,6 +880,7 @@ void *amqp_link_main(void *arg)
                     "amqp connector %s: broker %s:%d unreachable: %s; events are buffered "
                     "(%zu) and junction keeps running",
                     l->name, l->set.host, l->set.port, err, amqp_link_buffered(l, &s));
+            gw_event_connector(l->name, "down", -1, err);
             outage = 1;
         }
     }

@@ -41,6 +41,7 @@
 #include "gw_adapter.h"
 #include "gw_core.h"
 #include "gw_errors.h"
+#include "gw_events.h"
 #include "gw_log.h"
 #include "gw_stats.h"
 #include "gw_trace.h"
@@ -123,6 +124,7 @@ static void smpp_bind_down(smpp_bind_t *b, const char *why)
         smpp_bind_set(b, SMPP_CL_HELD, NULL);
         GW_INFO(SMPP_MOD, "connector %s: bind %d unbound and held (smpp.bind binds it again)",
                 cl->name, b->idx);
+        gw_event_connector(cl->name, "held", b->idx, "smpp.unbind");
         return;
     }
     if (b->outbind) { /* the SMSC opens it again with its next outbind */
@@ -134,11 +136,12 @@ static void smpp_bind_down(smpp_bind_t *b, const char *why)
                          b->attempt, randombytes_random());
     if (b->attempt < 30)
         b->attempt++;
-    if (!b->down_logged)
+    if (!b->down_logged) {
         GW_WARN(SMPP_MOD, "connector %s: down (%s:%d) bind %d (%s): %s; next attempt in %lld ms",
                 cl->name, cl->host, cl->port, b->idx, smpp_bind_type_name(b->cmd), why,
                 (long long)ms);
-    else
+        gw_event_connector(cl->name, "down", b->idx, why); /* once per outage */
+    } else
         GW_INFO(SMPP_MOD, "connector %s: bind %d: %s; next attempt in %lld ms", cl->name, b->idx,
                 why, (long long)ms);
     b->down_logged = 1;
@@ -229,6 +232,7 @@ static void smpp_bind_resp(smpp_bind_t *b, const smpp_hdr_t *h)
     }
     GW_INFO(SMPP_MOD, "connector %s: bind %d bound to %s:%d as %s (%s)", cl->name, b->idx,
             cl->host, cl->port, cl->system_id, smpp_bind_type_name(b->cmd));
+    gw_event_connector(cl->name, "up", b->idx, NULL);
     b->down_logged = 0;
     b->attempt = 0; /* it stayed up: the next loss starts from smpp.reconnect_s */
     __atomic_store_n(&b->next_ms, 0, __ATOMIC_RELAXED);

@@ -162,6 +162,24 @@ describe('the events of a message life match the schema', () => {
     }
   });
 
+  test('an SMSC lost and back is published as ops.connector_state down, then up, and validates', async () => {
+    const ops = await consume(mq.url, EVENTS, 'ops.connector_state');
+    try {
+      await smsc.stop();
+      await waitFor(() => ops.messages.some((m) => m.json.data.connector === 'smsc1' && m.json.data.state === 'down'), 15000, 'smsc1 down');
+      await smsc.start();
+      await waitFor(() => ops.messages.some((m) => m.json.data.connector === 'smsc1' && m.json.data.state === 'up'), 15000, 'smsc1 up');
+      const mine = ops.messages.filter((m) => m.json.data.connector === 'smsc1');
+      assert.deepEqual(mine.map((m) => m.json.data.state).slice(0, 2), ['down', 'up']);
+      assert.equal(mine[0].json.data.bind, 0);
+      assert.equal(typeof mine[0].json.data.detail, 'string');
+      assert.deepEqual(mine.flatMap(checkEvent), []);
+      await waitBound(j, 'smsc1');
+    } finally {
+      await ops.close();
+    }
+  });
+
   test('the schema is not a pass-all: a changed event fails it', () => {
     const m = events.messages[0];
     assert.deepEqual(checkEvent(m), []);
