@@ -34,6 +34,19 @@ static int gw_auth_mi_name_ok(const char *s)
     return 1;
 }
 
+/* The name member of params when it is a valid name, else NULL with the
+ * error set. */
+static const char *gw_auth_mi_name(const json_t *params, gw_mi_reply_t *r)
+{
+    const char *name = gw_mi_str(params, "name", r);
+
+    if (name != NULL && !gw_auth_mi_name_ok(name)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "name must be 1-63 of A-Z a-z 0-9 . _ @ -");
+        return NULL;
+    }
+    return name;
+}
+
 /* The role member of params as gw_role_t, or -1 with the error set. */
 static int gw_auth_mi_role(const json_t *params, gw_mi_reply_t *r)
 {
@@ -90,15 +103,11 @@ static void gw_auth_mi_users_list(const json_t *params, gw_mi_reply_t *r)
 
 static void gw_auth_mi_users_add(const json_t *params, gw_mi_reply_t *r)
 {
-    const char *name = gw_mi_str(params, "name", r), *pw;
+    const char *name = gw_auth_mi_name(params, r), *pw;
     int role, must;
 
     if (name == NULL)
         return;
-    if (!gw_auth_mi_name_ok(name)) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "name must be 1-63 of A-Z a-z 0-9 . _ @ -");
-        return;
-    }
     if ((role = gw_auth_mi_role(params, r)) < 0)
         return;
     pw = gw_mi_str(params, "password", r);
@@ -211,7 +220,7 @@ static void gw_auth_mi_tokens_list(const json_t *params, gw_mi_reply_t *r)
 
 static void gw_auth_mi_tokens_create(const json_t *params, gw_mi_reply_t *r)
 {
-    const char *name = gw_mi_str(params, "name", r);
+    const char *name = gw_auth_mi_name(params, r);
     long long ttl = gw_mi_opt_int(params, "expires_s", 0);
     char token[64], hash[65];
     int64_t expires = 0;
@@ -219,10 +228,6 @@ static void gw_auth_mi_tokens_create(const json_t *params, gw_mi_reply_t *r)
 
     if (name == NULL)
         return;
-    if (!gw_auth_mi_name_ok(name)) {
-        gw_mi_error(r, GW_MI_INVALID_PARAMS, "name must be 1-63 of A-Z a-z 0-9 . _ @ -");
-        return;
-    }
     if ((role = gw_auth_mi_role(params, r)) < 0)
         return;
     if (role > gw_mi_caller(r)->role) {

@@ -65,23 +65,30 @@ static unsigned web_api_status(int code)
     }
 }
 
+/* o as the JSON body with status (o stolen; hdrs as web_reply_hdrs). */
+static enum MHD_Result web_api_json(struct MHD_Connection *conn, unsigned status, json_t *o,
+                                    const char *const *hdrs)
+{
+    char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    if (t == NULL)
+        return MHD_NO;
+    return web_reply_hdrs(conn, status, "application/json", t, strlen(t), MHD_RESPMEM_MUST_FREE,
+                          hdrs);
+}
+
 /* {"error": text} with status; 429 carries Retry-After. */
 static enum MHD_Result web_api_error(struct MHD_Connection *conn, unsigned status,
                                      const char *text, json_t *extra)
 {
     json_t *o = json_pack("{s:s}", "error", text);
     const char *hdrs[] = { MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL };
-    char *t;
 
     if (o != NULL && extra != NULL)
         json_object_update(o, extra);
     json_decref(extra);
-    t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (t == NULL)
-        return MHD_NO;
-    return web_reply_hdrs(conn, status, "application/json", t, strlen(t), MHD_RESPMEM_MUST_FREE,
-                          status == MHD_HTTP_TOO_MANY_REQUESTS ? hdrs : NULL);
+    return web_api_json(conn, status, o, status == MHD_HTTP_TOO_MANY_REQUESTS ? hdrs : NULL);
 }
 
 /* The caller of an API request: a Bearer token only.  0 or the status. */
@@ -152,7 +159,7 @@ enum MHD_Result web_api_send(struct MHD_Connection *conn, const char *body, size
     const char *why = NULL, *bad;
     json_t *req, *to, *accepted, *refused, *first_err = NULL, *one;
     unsigned refused_status, first_status = 0, st;
-    char buf[160], *text;
+    char buf[160];
     size_t i, n;
 
     refused_status = web_api_caller(conn, &caller, &why);
@@ -207,13 +214,8 @@ enum MHD_Result web_api_send(struct MHD_Connection *conn, const char *body, size
         return r;
     }
     json_decref(first_err);
-    one = json_pack("{s:o, s:o}", "accepted", accepted, "refused", refused);
-    text = one != NULL ? json_dumps(one, JSON_COMPACT) : NULL;
-    json_decref(one);
-    if (text == NULL)
-        return MHD_NO;
-    return web_reply_hdrs(conn, MHD_HTTP_ACCEPTED, "application/json", text, strlen(text),
-                          MHD_RESPMEM_MUST_FREE, NULL);
+    return web_api_json(conn, MHD_HTTP_ACCEPTED,
+                        json_pack("{s:o, s:o}", "accepted", accepted, "refused", refused), NULL);
 }
 
 /* Whether the message m was sent by caller (admins see every message). */
@@ -249,7 +251,6 @@ enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
     const char *why = NULL;
     json_t *params, *resp, *m, *env, *out;
     unsigned st;
-    char *text;
 
     st = web_api_caller(conn, &caller, &why);
     if (st != 0)
@@ -286,12 +287,7 @@ enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
         json_object_set_new(out, "history", web_api_history(json_object_get(m, "events")));
     }
     json_decref(resp);
-    text = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
-    json_decref(out);
-    if (text == NULL)
-        return MHD_NO;
-    return web_reply_hdrs(conn, MHD_HTTP_OK, "application/json", text, strlen(text),
-                          MHD_RESPMEM_MUST_FREE, NULL);
+    return web_api_json(conn, MHD_HTTP_OK, out, NULL);
 }
 
 /* ---- Kannel's sendsms -------------------------------------------------- */

@@ -109,8 +109,7 @@ static int amqp_link_stopping(amqp_link_t *l)
     return s;
 }
 
-/* Sleep up to ms, returning early when the link is being stopped. */
-static void amqp_link_sleep(amqp_link_t *l, int ms)
+void amqp_sleep_unless(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stopping, int ms)
 {
     struct timespec ts;
 
@@ -121,10 +120,30 @@ static void amqp_link_sleep(amqp_link_t *l, int ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&l->lock);
-    while (!l->stopping && pthread_cond_timedwait(&l->cond, &l->lock, &ts) == 0)
+    pthread_mutex_lock(lock);
+    while (!*stopping && pthread_cond_timedwait(cond, lock, &ts) == 0)
         ;
-    pthread_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(lock);
+}
+
+/* Sleep up to ms, returning early when the link is being stopped. */
+static void amqp_link_sleep(amqp_link_t *l, int ms)
+{
+    amqp_sleep_unless(&l->lock, &l->cond, &l->stopping, ms);
+}
+
+/* The properties every publish carries (docs/events.md): persistent JSON,
+ * app_id "junction", the timestamp and type; the caller adds the rest. */
+static void amqp_props_json(amqp_basic_properties_t *p, const char *type)
+{
+    memset(p, 0, sizeof(*p));
+    p->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
+    p->content_type = amqp_cstring_bytes("application/json");
+    p->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    p->timestamp = (uint64_t)(gw_now_ms() / 1000);
+    p->app_id = amqp_cstring_bytes("junction");
+    p->type = amqp_cstring_bytes(type);
 }
 
 void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
@@ -292,14 +311,7 @@ static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it
         snprintf(msgid + GW_ENV_ID_LEN, sizeof msgid - GW_ENV_ID_LEN, ".%lld", (long long)it->seq);
     else if (!envelope && it->seq > 0) /* an operational event: no message */
         snprintf(msgid, sizeof msgid, "ops.%lld", (long long)it->seq);
-    memset(&p, 0, sizeof(p));
-    p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
-    p.content_type = amqp_cstring_bytes("application/json");
-    p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    p.timestamp = (uint64_t)(gw_now_ms() / 1000);
-    p.app_id = amqp_cstring_bytes("junction");
-    p.type = amqp_cstring_bytes(envelope ? "envelope" : it->key);
+    amqp_props_json(&p, envelope ? "envelope" : it->key);
     if (msgid[0]) {
         p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
         p.message_id = amqp_cstring_bytes(msgid);
@@ -429,14 +441,7 @@ static int amqp_publish_follow(amqp_link_t *l, amqp_session_t *s, const amqp_ite
     char line[400];
     int rc;
 
-    memset(&p, 0, sizeof(p));
-    p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-               AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
-    p.content_type = amqp_cstring_bytes("application/json");
-    p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    p.timestamp = (uint64_t)(gw_now_ms() / 1000);
-    p.app_id = amqp_cstring_bytes("junction");
-    p.type = amqp_cstring_bytes(it->key);
+    amqp_props_json(&p, it->key);
     if (it->reply_corr != NULL) {
         p._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
         p.correlation_id = amqp_cstring_bytes(it->reply_corr);

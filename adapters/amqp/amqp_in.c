@@ -780,19 +780,7 @@ static int amqp_in_turn(amqp_in_t *in, char *err, size_t errlen)
 
 static void amqp_in_sleep(amqp_in_t *in, int ms)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&in->lock);
-    while (!in->stopping && pthread_cond_timedwait(&in->cond, &in->lock, &ts) == 0)
-        ;
-    pthread_mutex_unlock(&in->lock);
+    amqp_sleep_unless(&in->lock, &in->cond, &in->stopping, ms);
 }
 
 /* What the store remembers of the messages this connector took within

@@ -195,4 +195,9 @@ void amqp_in_stats(void);
  * l->stopping is set, after a bounded flush and a clean close. */
 void *amqp_link_main(void *arg);
 
+/* Wait up to ms on cond (made with CLOCK_MONOTONIC) under lock, returning
+ * early once *stopping (guarded by lock) is set: the link's and the
+ * consumer's backoff sleeps (amqp_conn.c). */
+void amqp_sleep_unless(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stopping, int ms);
+
 #endif
