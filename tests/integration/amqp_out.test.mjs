@@ -77,6 +77,29 @@ describe('envelopes to an amqp target are published mandatory', () => {
       await c.close();
     }
   });
+
+  test('the headers a rule sets ride on the published envelope, and a bad header name is refused with its path', async () => {
+    const bad = await j.mi('routes.import', { rules: [{ id: 9, name: 'bad', priority: 1,
+      filters: { dst: { prefix: '4673' } }, action: { route: { targets: ['bound'] },
+        set: { headers: { 'x-junction-error': 'mine' } } } }] }).catch((e) => e);
+    assert.ok(bad instanceof Error && bad.rpc, 'refused');
+    assert.match(JSON.stringify(bad.rpc), /action\.set\.headers/);
+    const c = await consume(mq.url, 'jt.envelopes');
+    try {
+      await j.mi('routes.import', { rules: [{ id: 9, name: 'tenant', priority: 1,
+        filters: { dst: { prefix: '4673' } }, action: { route: { targets: ['bound'] },
+          set: { headers: { 'x-tenant': 'acme', priority_class: 'gold' }, tags: { plain: 'tag' } } } }] });
+      const { id } = await j.mi('messages.inject', { from: '46700000009', to: '46730000001', body: 'with headers' });
+      await c.waitCount(1, 10000);
+      const m = c.messages[0];
+      assert.equal(m.json.id, id);
+      assert.deepEqual(m.properties.headers, { 'x-tenant': 'acme', priority_class: 'gold' },
+        'only the rule\'s headers, not its other tags');
+      assert.equal(m.json.tags['amqp_out.x-tenant'], 'acme', 'the envelope keeps them as tags');
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 // Every published event against docs/events.schema.json, and the AMQP
