@@ -5,6 +5,7 @@
 // matches docs/events.schema.json and carries the AMQP properties
 // docs/events.md promises.  Real peers: a private RabbitMQ node and amqplib.
 import { test, describe, before, after } from 'node:test';
+import smpp from 'smpp';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startJunction, waitFor } from './lib/junction.mjs';
@@ -198,6 +199,27 @@ describe('the events of a message life match the schema', () => {
       assert.equal(typeof mine[0].json.data.detail, 'string');
       assert.deepEqual(mine.flatMap(checkEvent), []);
       await waitBound(j, 'smsc1');
+    } finally {
+      await ops.close();
+    }
+  });
+
+  test('an SMPP customer\'s first receiving bind and its last unbind are ops.connector_state up and down of account:<system_id>', async () => {
+    const ops = await consume(mq.url, EVENTS, 'ops.connector_state');
+    try {
+      await j.mi('accounts.add', { system_id: 'opsacct', password: 'pw' });
+      const session = smpp.connect({ url: `smpp://127.0.0.1:${j.ports.smpp}` });
+      session.on('error', () => {});
+      const resp = await new Promise((resolve) => session.on('connect', () =>
+        session.bind_transceiver({ system_id: 'opsacct', password: 'pw' }, resolve)));
+      assert.equal(resp.command_status, 0);
+      const mine = () => ops.messages.filter((m) => m.json.data.connector === 'account:opsacct');
+      await waitFor(() => mine().some((m) => m.json.data.state === 'up'), 10000, 'account up');
+      await new Promise((resolve) => session.unbind(() => { session.close(); resolve(); }));
+      await waitFor(() => mine().some((m) => m.json.data.state === 'down'), 10000, 'account down');
+      assert.deepEqual(mine().map((m) => m.json.data.state), ['up', 'down']);
+      assert.equal(mine()[1].json.data.detail, 'no receiving bind');
+      assert.deepEqual(mine().flatMap(checkEvent), []);
     } finally {
       await ops.close();
     }
