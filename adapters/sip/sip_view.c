@@ -169,7 +169,8 @@ sip_hdr_id_t sip_view_hdr_id(const char *name, size_t len)
     sip_hdr_id_t rc = SIP_H_OTHER;
 
     for (i = 0; i < sizeof(sip_view_names) / sizeof(sip_view_names[0]); i++) {
-        if (len == 1 ? sv_lower((unsigned char)name[0]) == sip_view_names[i].compact
+        if (len == 1 ? sip_view_names[i].compact &&
+                           sv_lower((unsigned char)name[0]) == sip_view_names[i].compact
                      : sv_ieq(name, len, sip_view_names[i].name)) {
             rc = sip_view_names[i].id;
             break;
