@@ -1083,6 +1083,98 @@ static void test_rfc4475_unkscm(void **s)
     range_is(&view, view.ruri, "nobodyKnowsThisScheme:totallyopaquecontent");
 }
 
+/* 3.3.3 Request-URI with a known but atypical scheme: valid; a proxy
+ * may answer 416 if it cannot route soap.beep. */
+static void test_rfc4475_novelsc(void **s)
+{
+    static const char m[] =
+        "OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n"
+        "To: sip:user@example.com\r\n"
+        "From: sip:caller@example.net;tag=384\r\n"
+        "Max-Forwards: 3\r\n"
+        "Call-ID: novelsc.asdfasser0q239nwsdfasdkl34\r\n"
+        "CSeq: 3923423 OPTIONS\r\n"
+        "Via: SIP/2.0/TCP host9.example.com;branch=z9hG4bKkdjuw39234\r\n"
+        "Content-Length: 0\r\n"
+        "\r\n";
+    (void)s;
+    assert_int_equal(parse(MSG(m)), 0);
+    range_is(&view, view.ruri, "soap.beep://192.0.2.103:3002");
+}
+
+/* 3.3.4 Unknown URI schemes in header fields (To isbn:, From http:,
+ * Contact name:): valid; the registrar decides about the Contact. */
+static void test_rfc4475_unksm2(void **s)
+{
+    static const char m[] =
+        "REGISTER sip:example.com SIP/2.0\r\n"
+        "To: isbn:2983792873\r\n"
+        "From: <http://www.example.com>;tag=3234233\r\n"
+        "Call-ID: unksm2.daksdj@hyphenated-host.example.com\r\n"
+        "CSeq: 234902 REGISTER\r\n"
+        "Max-Forwards: 70\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.21:5060;branch=z9hG4bKkdjuw\r\n"
+        "Contact: <name:John_Smith>\r\n"
+        "l: 0\r\n"
+        "\r\n";
+    sip_view_addr_t a;
+    (void)s;
+    assert_int_equal(parse(MSG(m)), 0);
+    range_is(&view, view.from_tag, "3234233");
+    assert_int_equal(sip_view_contact(&view, 0, &a), 0);
+    range_is(&view, a.uri, "name:John_Smith");
+}
+
+/* 3.3.6 Unknown Content-Type: the UAS answers 415; a proxy forwards the
+ * body untouched (40 octets by Content-Length). */
+static void test_rfc4475_invut(void **s)
+{
+    static const char m[] =
+        "INVITE sip:user@example.com SIP/2.0\r\n"
+        "Contact: <sip:caller@host5.example.net>\r\n"
+        "To: sip:j.user@example.com\r\n"
+        "From: sip:caller@example.net;tag=8392034\r\n"
+        "Max-Forwards: 70\r\n"
+        "Call-ID: invut.0ha0isndaksdjadsfij34n23d\r\n"
+        "CSeq: 235448 INVITE\r\n"
+        "Via: SIP/2.0/UDP somehost.example.com;branch=z9hG4bKkdjuw\r\n"
+        "Content-Type: application/unknownformat\r\n"
+        "Content-Length: 40\r\n"
+        "\r\n"
+        "<audio>\r\n"
+        " <pcmu port=\"443\"/>\r\n"
+        "</audio>\r\n";
+    sip_range_t r;
+    (void)s;
+    assert_int_equal(parse(MSG(m)), 0);
+    assert_int_equal(view.body_len, 40);
+    assert_true(sip_view_nth(&view, SIP_H_CONTENT_TYPE, 0, &r) >= 0);
+    range_is(&view, r, "application/unknownformat");
+}
+
+/* 3.3.7 REGISTER with an unknown authorization scheme: the registrar
+ * answers 401 or 403; the view exposes Authorization as received. */
+static void test_rfc4475_regaut01(void **s)
+{
+    static const char m[] =
+        "REGISTER sip:example.com SIP/2.0\r\n"
+        "To: sip:j.user@example.com\r\n"
+        "From: sip:j.user@example.com;tag=87321hj23128\r\n"
+        "Max-Forwards: 8\r\n"
+        "Call-ID: regaut01.0ha0isndaksdj\r\n"
+        "CSeq: 9338 REGISTER\r\n"
+        "Via: SIP/2.0/TCP 192.0.2.253;branch=z9hG4bKkdjuw\r\n"
+        "Authorization: NoOneKnowsThisScheme opaque-data=here\r\n"
+        "Content-Length:0\r\n"
+        "\r\n";
+    sip_range_t r;
+    (void)s;
+    assert_int_equal(parse(MSG(m)), 0);
+    assert_true(sip_view_nth(&view, SIP_H_AUTHORIZATION, 0, &r) >= 0);
+    range_is(&view, r, "NoOneKnowsThisScheme opaque-data=here");
+    assert_int_equal(view.clen, 0);
+}
+
 /* 3.3.5 Proxy-Require and Require with unsupported extensions: a proxy
  * answers 420 listing Proxy-Require; the view exposes it. */
 static void test_rfc4475_bext01(void **s)
@@ -1649,7 +1741,11 @@ int main(void)
         cmocka_unit_test(test_rfc4475_badbranch),
         cmocka_unit_test(test_rfc4475_insuf),
         cmocka_unit_test(test_rfc4475_unkscm),
+        cmocka_unit_test(test_rfc4475_novelsc),
+        cmocka_unit_test(test_rfc4475_unksm2),
         cmocka_unit_test(test_rfc4475_bext01),
+        cmocka_unit_test(test_rfc4475_invut),
+        cmocka_unit_test(test_rfc4475_regaut01),
         cmocka_unit_test(test_rfc4475_multi01),
         cmocka_unit_test(test_rfc4475_mcl01),
         cmocka_unit_test(test_rfc4475_bcast),
