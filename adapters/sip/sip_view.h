@@ -15,7 +15,9 @@
  *   sip_view.c       sip_view_frame (one message out of a TCP stream),
  *                    sip_view_parse (start line, headers with RFC 3261
  *                    section 7.3.1 folding, list values, body against
- *                    Content-Length, the mandatory headers), the accessors.
+ *                    Content-Length, the mandatory headers).
+ *   sip_view_get.c   the accessors (Via, name-addr, parameters, Expires).
+ *   sip_view_int.h   what those two share.
  *   sip_view_edit.c  sip_view_apply: a short list of edits turned into
  *                    splices, sorted by offset, applied in one copy into the
  *                    caller's output buffer.
@@ -196,6 +198,8 @@ sip_hdr_id_t sip_view_hdr_id(const char *name, size_t len);
 /* The method of a token (case-sensitive, RFC 3261 7.1), SIP_M_OTHER. */
 sip_method_t sip_view_method(const char *tok, size_t len);
 
+/* ---- accessors (sip_view_get.c): parsed on demand from the ranges ---- */
+
 /* The n-th value (0 = top) of a list header id across all its lines, or
  * for another id the value of its n-th line.  Index into v->vals or, for
  * other ids, v->hdrs; -1 when there is none. */
@@ -203,7 +207,6 @@ int sip_view_nth(const sip_view_t *v, sip_hdr_id_t id, unsigned n, sip_range_t *
 /* Number of values (list headers) or lines (others) with that id. */
 unsigned sip_view_num(const sip_view_t *v, sip_hdr_id_t id);
 
-/* ---- accessors: parsed on demand from the view's ranges ---- */
 typedef struct sip_view_via {
     sip_range_t transport;  /* "UDP", "TCP", "TLS", "SCTP", ... */
     sip_range_t host;       /* sent-by host (an IPv6 reference with its []) */

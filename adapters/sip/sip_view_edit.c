@@ -23,40 +23,40 @@
 
 #include "sip_view.h"
 
-#define SV_PIECES 4
+#define SIP_VW_PIECES 4
 
-typedef struct sv_splice {
+typedef struct sip_vw_splice {
     uint32_t off, cut;
     unsigned seq;             /* the order of the edits, for ties */
-    const char *p[SV_PIECES];
-    size_t n[SV_PIECES];
+    const char *p[SIP_VW_PIECES];
+    size_t n[SIP_VW_PIECES];
     char num[24];             /* a formatted number one piece points to (so
                                * splices are sorted by index, never copied) */
-} sv_splice_t;
+} sip_vw_splice_t;
 
 /* Set the next free piece of s. */
-static void sv_put(sv_splice_t *s, const char *p, size_t n)
+static void sip_vw_put(sip_vw_splice_t *s, const char *p, size_t n)
 {
     int i;
 
-    for (i = 0; i < SV_PIECES && s->p[i]; i++)
+    for (i = 0; i < SIP_VW_PIECES && s->p[i]; i++)
         ;
-    if (i < SV_PIECES) {
+    if (i < SIP_VW_PIECES) {
         s->p[i] = p;
         s->n[i] = n;
     }
 }
 
 /* The number x as a piece of s. */
-static void sv_put_num(sv_splice_t *s, long x)
+static void sip_vw_put_num(sip_vw_splice_t *s, long x)
 {
     int n = snprintf(s->num, sizeof(s->num), "%ld", x);
-    sv_put(s, s->num, (size_t)n);
+    sip_vw_put(s, s->num, (size_t)n);
 }
 
 /* Where a new header line of kind id goes: before its first line, else
  * before the first header (a Via) or the empty line (a Record-Route). */
-static uint32_t sv_top_of(const sip_view_t *v, int id)
+static uint32_t sip_vw_top_of(const sip_view_t *v, int id)
 {
     if (v->first[id] >= 0)
         return v->hdrs[v->first[id]].line_off;
@@ -65,7 +65,7 @@ static uint32_t sv_top_of(const sip_view_t *v, int id)
 
 /* Remove the top value of list header id: the whole line when it has
  * one value, else the value up to the next one. */
-static int sv_del_top(const sip_view_t *v, int id, sv_splice_t *s)
+static int sip_vw_del_top(const sip_view_t *v, int id, sip_vw_splice_t *s)
 {
     const sip_view_hdr_t *h;
 
@@ -84,7 +84,7 @@ static int sv_del_top(const sip_view_t *v, int id, sv_splice_t *s)
 
 /* received= and rport= on the top Via (RFC 3581 4): each replaced when
  * present, else appended after its last parameter.  Two splices. */
-static int sv_received(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_t *s,
+static int sip_vw_received(const sip_view_t *v, const sip_view_edit_t *e, sip_vw_splice_t *s,
                        size_t *ns)
 {
     sip_view_via_t via;
@@ -93,101 +93,101 @@ static int sv_received(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_
     if (rc != 0)
         return rc;
     if (e->num >= 0) {
-        sv_splice_t *a = &s[(*ns)++];
+        sip_vw_splice_t *a = &s[(*ns)++];
         if (via.rport >= 0) {
             a->off = via.rport_at.off + via.rport_at.len;
             /* "rport" then [LWS "=" LWS value]: all of it replaced */
             a->cut = via.rport_val.len ? via.rport_val.off + via.rport_val.len - a->off : 0;
-            sv_put(a, "=", 1);
+            sip_vw_put(a, "=", 1);
         } else {
             a->off = via.params_end;
-            sv_put(a, ";rport=", 7);
+            sip_vw_put(a, ";rport=", 7);
         }
-        sv_put_num(a, e->num);
+        sip_vw_put_num(a, e->num);
     }
     /* After rport: when rport is the last parameter both land at its end,
      * and "=port" must stay next to "rport". */
     if (e->text) {
-        sv_splice_t *a = &s[(*ns)++];
+        sip_vw_splice_t *a = &s[(*ns)++];
         if (via.received.len) {
             a->off = via.received.off;
             a->cut = via.received.len;
         } else {
             a->off = via.params_end;
-            sv_put(a, ";received=", 10);
+            sip_vw_put(a, ";received=", 10);
         }
-        sv_put(a, e->text, e->len);
+        sip_vw_put(a, e->text, e->len);
     }
     return 0;
 }
 
 /* Max-Forwards: decrement (num < 0) or set; added when missing. */
-static int sv_max_fwd(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_t *s)
+static int sip_vw_max_fwd(const sip_view_t *v, const sip_view_edit_t *e, sip_vw_splice_t *s)
 {
     long x = e->num;
 
     if (v->first[SIP_H_MAX_FORWARDS] < 0) {
         s->off = v->hdr_end;
-        sv_put(s, "Max-Forwards: ", 14);
-        sv_put_num(s, x < 0 ? SIP_VIEW_MAX_FWD_DEFAULT : x);
-        sv_put(s, "\r\n", 2);
+        sip_vw_put(s, "Max-Forwards: ", 14);
+        sip_vw_put_num(s, x < 0 ? SIP_VIEW_MAX_FWD_DEFAULT : x);
+        sip_vw_put(s, "\r\n", 2);
         return 0;
     }
     if (x < 0 && v->max_forwards <= 0)
         return SIP_VE_BAD_EDIT;
     s->off = v->hdrs[v->first[SIP_H_MAX_FORWARDS]].value.off;
     s->cut = v->hdrs[v->first[SIP_H_MAX_FORWARDS]].value.len;
-    sv_put_num(s, x < 0 ? v->max_forwards - 1 : x);
+    sip_vw_put_num(s, x < 0 ? v->max_forwards - 1 : x);
     return 0;
 }
 
 /* The new body, and Content-Length to match: two splices. */
-static void sv_body(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_t *s, size_t *ns)
+static void sip_vw_body(const sip_view_t *v, const sip_view_edit_t *e, sip_vw_splice_t *s, size_t *ns)
 {
-    sv_splice_t *cl = &s[(*ns)++], *b = &s[(*ns)++];
+    sip_vw_splice_t *cl = &s[(*ns)++], *b = &s[(*ns)++];
 
     if (v->first[SIP_H_CONTENT_LENGTH] >= 0) {
         cl->off = v->hdrs[v->first[SIP_H_CONTENT_LENGTH]].value.off;
         cl->cut = v->hdrs[v->first[SIP_H_CONTENT_LENGTH]].value.len;
-        sv_put_num(cl, (long)e->len);
+        sip_vw_put_num(cl, (long)e->len);
     } else {
         cl->off = v->hdr_end;
-        sv_put(cl, "Content-Length: ", 16);
-        sv_put_num(cl, (long)e->len);
-        sv_put(cl, "\r\n", 2);
+        sip_vw_put(cl, "Content-Length: ", 16);
+        sip_vw_put_num(cl, (long)e->len);
+        sip_vw_put(cl, "\r\n", 2);
     }
     b->off = v->body_off;
     b->cut = v->body_len;
-    sv_put(b, e->text, e->len);
+    sip_vw_put(b, e->text, e->len);
 }
 
 /* One edit into its splices (one or two) at s[*ns..]. */
-static int sv_splices(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_t *s, size_t *ns)
+static int sip_vw_splices(const sip_view_t *v, const sip_view_edit_t *e, sip_vw_splice_t *s, size_t *ns)
 {
-    sv_splice_t *a = &s[*ns];
+    sip_vw_splice_t *a = &s[*ns];
     int rc = 0;
 
     switch (e->kind) {
     case SIP_EDIT_VIA_ADD:
     case SIP_EDIT_RR_ADD:
-        a->off = sv_top_of(v, e->kind == SIP_EDIT_VIA_ADD ? SIP_H_VIA : SIP_H_RECORD_ROUTE);
-        sv_put(a, e->kind == SIP_EDIT_VIA_ADD ? "Via: " : "Record-Route: ",
+        a->off = sip_vw_top_of(v, e->kind == SIP_EDIT_VIA_ADD ? SIP_H_VIA : SIP_H_RECORD_ROUTE);
+        sip_vw_put(a, e->kind == SIP_EDIT_VIA_ADD ? "Via: " : "Record-Route: ",
                e->kind == SIP_EDIT_VIA_ADD ? 5 : 14);
-        sv_put(a, e->text, e->len);
-        sv_put(a, "\r\n", 2);
+        sip_vw_put(a, e->text, e->len);
+        sip_vw_put(a, "\r\n", 2);
         (*ns)++;
         break;
     case SIP_EDIT_VIA_RECEIVED:
-        rc = sv_received(v, e, s, ns);
+        rc = sip_vw_received(v, e, s, ns);
         break;
     case SIP_EDIT_VIA_DEL_TOP:
     case SIP_EDIT_ROUTE_DEL_TOP:
-        rc = sv_del_top(v, e->kind == SIP_EDIT_VIA_DEL_TOP ? SIP_H_VIA : SIP_H_ROUTE, a);
+        rc = sip_vw_del_top(v, e->kind == SIP_EDIT_VIA_DEL_TOP ? SIP_H_VIA : SIP_H_ROUTE, a);
         if (rc == 0)
             (*ns)++;
         break;
     case SIP_EDIT_MAX_FWD:
-        rc = sv_max_fwd(v, e, a);
+        rc = sip_vw_max_fwd(v, e, a);
         if (rc == 0)
             (*ns)++;
         break;
@@ -197,12 +197,12 @@ static int sv_splices(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_t
         if (rc == 0) {
             a->off = v->ruri.off;
             a->cut = v->ruri.len;
-            sv_put(a, e->text, e->len);
+            sip_vw_put(a, e->text, e->len);
             (*ns)++;
         }
         break;
     case SIP_EDIT_BODY:
-        sv_body(v, e, s, ns);
+        sip_vw_body(v, e, s, ns);
         break;
     default:
         rc = SIP_VE_BAD_EDIT;
@@ -213,7 +213,7 @@ static int sv_splices(const sip_view_t *v, const sip_view_edit_t *e, sv_splice_t
 /* 1 when a goes before b: by offset; at one offset insertions before a
  * cut (so "add a Via" and "remove the top Via" both land), then by edit
  * order.  Insertion sort: there are a few. */
-static int sv_before(const sv_splice_t *a, const sv_splice_t *b)
+static int sip_vw_before(const sip_vw_splice_t *a, const sip_vw_splice_t *b)
 {
     if (a->off != b->off)
         return a->off < b->off;
@@ -222,7 +222,7 @@ static int sv_before(const sv_splice_t *a, const sv_splice_t *b)
     return a->seq < b->seq;
 }
 
-static void sv_sort(const sv_splice_t *s, uint8_t *ord, size_t n)
+static void sip_vw_sort(const sip_vw_splice_t *s, uint8_t *ord, size_t n)
 {
     size_t i, j;
 
@@ -230,14 +230,14 @@ static void sv_sort(const sv_splice_t *s, uint8_t *ord, size_t n)
         ord[i] = (uint8_t)i;
     for (i = 1; i < n; i++) {
         uint8_t t = ord[i];
-        for (j = i; j > 0 && sv_before(&s[t], &s[ord[j - 1]]); j--)
+        for (j = i; j > 0 && sip_vw_before(&s[t], &s[ord[j - 1]]); j--)
             ord[j] = ord[j - 1];
         ord[j] = t;
     }
 }
 
 /* Append src[0..n) at out + *len within cap. */
-static int sv_copy(char *out, size_t cap, size_t *len, const char *src, size_t n)
+static int sip_vw_copy(char *out, size_t cap, size_t *len, const char *src, size_t n)
 {
     if (n > cap - *len)
         return SIP_VE_NOSPACE;
@@ -250,7 +250,7 @@ static int sv_copy(char *out, size_t cap, size_t *len, const char *src, size_t n
 long sip_view_apply(const sip_view_t *v, const sip_view_edit_t *edits, size_t n, char *out,
                     size_t cap)
 {
-    sv_splice_t s[2 * SIP_VIEW_MAX_EDITS];
+    sip_vw_splice_t s[2 * SIP_VIEW_MAX_EDITS];
     uint8_t ord[2 * SIP_VIEW_MAX_EDITS];
     size_t ns = 0, i, len = 0;
     uint32_t at = v->start;
@@ -261,25 +261,25 @@ long sip_view_apply(const sip_view_t *v, const sip_view_edit_t *edits, size_t n,
     memset(s, 0, sizeof(s));
     for (i = 0; i < n && rc == 0; i++) {
         size_t from = ns, k;
-        rc = sv_splices(v, &edits[i], s, &ns);
+        rc = sip_vw_splices(v, &edits[i], s, &ns);
         for (k = from; k < ns; k++)
             s[k].seq = (unsigned)k;
     }
     if (rc == 0)
-        sv_sort(s, ord, ns);
+        sip_vw_sort(s, ord, ns);
     /* A splice may not begin inside what an earlier one cuts, nor cut
      * across a later one's offset. */
     for (i = 0; rc == 0 && i < ns; i++) {
-        const sv_splice_t *sp = &s[ord[i]];
+        const sip_vw_splice_t *sp = &s[ord[i]];
         if (sp->off < at || sp->off + sp->cut > v->len)
             rc = SIP_VE_BAD_EDIT;
         else
-            rc = sv_copy(out, cap, &len, v->buf + at, sp->off - at);
-        for (int p = 0; rc == 0 && p < SV_PIECES && sp->p[p]; p++)
-            rc = sv_copy(out, cap, &len, sp->p[p], sp->n[p]);
+            rc = sip_vw_copy(out, cap, &len, v->buf + at, sp->off - at);
+        for (int p = 0; rc == 0 && p < SIP_VW_PIECES && sp->p[p]; p++)
+            rc = sip_vw_copy(out, cap, &len, sp->p[p], sp->n[p]);
         at = sp->off + sp->cut;
     }
     if (rc == 0)
-        rc = sv_copy(out, cap, &len, v->buf + at, v->len - at);
+        rc = sip_vw_copy(out, cap, &len, v->buf + at, v->len - at);
     return rc != 0 ? rc : (long)len;
 }

@@ -20,22 +20,22 @@
 
 #include "adapters/sip/sip_view.h"
 
-static sip_view_t fz_v, fz_v2;
-static char fz_out[SIP_VIEW_MAX_MSG + 4096];
+static sip_view_t fuzz_view_v, fuzz_view_v2;
+static char fuzz_view_out[SIP_VIEW_MAX_MSG + 4096];
 
-#define FZ_CHECK(c)                                                                \
+#define FUZZ_VIEW_CHECK(c)                                                                \
     do {                                                                           \
         if (!(c))                                                                  \
             abort();                                                               \
     } while (0)
 
-static void fz_in(const sip_view_t *v, sip_range_t r)
+static void fuzz_view_in(const sip_view_t *v, sip_range_t r)
 {
-    FZ_CHECK(r.off <= v->len && r.len <= v->len - r.off);
+    FUZZ_VIEW_CHECK(r.off <= v->len && r.len <= v->len - r.off);
 }
 
 /* Every range of v inside [start, len); every accessor run. */
-static void fz_ranges(const sip_view_t *v, size_t n)
+static void fuzz_view_ranges(const sip_view_t *v, size_t n)
 {
     unsigned i, k;
     sip_view_via_t via;
@@ -43,45 +43,45 @@ static void fz_ranges(const sip_view_t *v, size_t n)
     sip_range_t r;
     long x;
 
-    FZ_CHECK(v->len <= n && v->body_off + v->body_len == v->len);
-    FZ_CHECK(v->start < v->hdr_off && v->hdr_off <= v->hdr_end + 2 && v->hdr_end + 2 == v->body_off);
-    fz_in(v, v->ruri);
-    fz_in(v, v->method_tok);
-    fz_in(v, v->reason);
-    fz_in(v, v->call_id);
-    fz_in(v, v->from_tag);
-    fz_in(v, v->to_tag);
-    fz_in(v, v->cseq_method_tok);
+    FUZZ_VIEW_CHECK(v->len <= n && v->body_off + v->body_len == v->len);
+    FUZZ_VIEW_CHECK(v->start < v->hdr_off && v->hdr_off <= v->hdr_end + 2 && v->hdr_end + 2 == v->body_off);
+    fuzz_view_in(v, v->ruri);
+    fuzz_view_in(v, v->method_tok);
+    fuzz_view_in(v, v->reason);
+    fuzz_view_in(v, v->call_id);
+    fuzz_view_in(v, v->from_tag);
+    fuzz_view_in(v, v->to_tag);
+    fuzz_view_in(v, v->cseq_method_tok);
     for (i = 0; i < v->nhdrs; i++) {
-        fz_in(v, v->hdrs[i].name);
-        fz_in(v, v->hdrs[i].value);
-        FZ_CHECK(v->hdrs[i].line_off < v->hdrs[i].line_end && v->hdrs[i].line_end <= v->hdr_end);
+        fuzz_view_in(v, v->hdrs[i].name);
+        fuzz_view_in(v, v->hdrs[i].value);
+        FUZZ_VIEW_CHECK(v->hdrs[i].line_off < v->hdrs[i].line_end && v->hdrs[i].line_end <= v->hdr_end);
     }
     for (i = 0; i < v->nvals; i++)
-        fz_in(v, v->vals[i].r);
+        fuzz_view_in(v, v->vals[i].r);
     for (i = 0; i < sip_view_num(v, SIP_H_VIA); i++) {
-        FZ_CHECK(sip_view_via(v, i, &via) == 0); /* all checked by the parse */
-        fz_in(v, via.transport);
-        fz_in(v, via.host);
-        fz_in(v, via.branch);
-        fz_in(v, via.received);
-        fz_in(v, via.maddr);
-        FZ_CHECK(via.params_end <= via.value.off + via.value.len);
+        FUZZ_VIEW_CHECK(sip_view_via(v, i, &via) == 0); /* all checked by the parse */
+        fuzz_view_in(v, via.transport);
+        fuzz_view_in(v, via.host);
+        fuzz_view_in(v, via.branch);
+        fuzz_view_in(v, via.received);
+        fuzz_view_in(v, via.maddr);
+        FUZZ_VIEW_CHECK(via.params_end <= via.value.off + via.value.len);
     }
     for (k = SIP_H_OTHER; k < SIP_H__COUNT; k++)
         for (i = 0; sip_view_nth(v, (sip_hdr_id_t)k, i, &r) >= 0; i++) {
-            fz_in(v, r);
+            fuzz_view_in(v, r);
             if (sip_view_addr(v, r, &a) == 0) {
-                fz_in(v, a.uri);
-                fz_in(v, a.display);
-                fz_in(v, a.params);
+                fuzz_view_in(v, a.uri);
+                fuzz_view_in(v, a.display);
+                fuzz_view_in(v, a.params);
             }
         }
     sip_view_expires(v, &x);
 }
 
 /* The proxy's edits; the result must parse again. */
-static void fz_edits(const sip_view_t *v)
+static void fuzz_view_edits(const sip_view_t *v)
 {
     static const char via[] = "SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bK-fz";
     static const char rr[] = "<sip:192.0.2.9;lr>";
@@ -102,28 +102,28 @@ static void fz_edits(const sip_view_t *v)
     } else if (nvia > 1) {
         e[n++] = (sip_view_edit_t){ SIP_EDIT_VIA_DEL_TOP, NULL, 0, 0 };
     }
-    len = sip_view_apply(v, e, n, fz_out, sizeof(fz_out));
-    FZ_CHECK(len > 0 && (size_t)len <= sizeof(fz_out));
+    len = sip_view_apply(v, e, n, fuzz_view_out, sizeof(fuzz_view_out));
+    FUZZ_VIEW_CHECK(len > 0 && (size_t)len <= sizeof(fuzz_view_out));
     if ((size_t)len > SIP_VIEW_MAX_MSG)
         return; /* grown past the limit: refused, correctly */
-    FZ_CHECK(sip_view_parse(&fz_v2, fz_out, (size_t)len, 0) == 0);
-    FZ_CHECK(fz_v2.body_len == v->body_len);
-    FZ_CHECK(memcmp(fz_v2.buf + fz_v2.body_off, v->buf + v->body_off, v->body_len) == 0);
+    FUZZ_VIEW_CHECK(sip_view_parse(&fuzz_view_v2, fuzz_view_out, (size_t)len, 0) == 0);
+    FUZZ_VIEW_CHECK(fuzz_view_v2.body_len == v->body_len);
+    FUZZ_VIEW_CHECK(memcmp(fuzz_view_v2.buf + fuzz_view_v2.body_off, v->buf + v->body_off, v->body_len) == 0);
     if (v->is_request) {
-        FZ_CHECK(sip_view_num(&fz_v2, SIP_H_VIA) == nvia + 1);
-        FZ_CHECK(sip_view_num(&fz_v2, SIP_H_ROUTE) == (nroute ? nroute - 1 : 0));
-        FZ_CHECK(fz_v2.max_forwards == (v->max_forwards > 0 ? v->max_forwards - 1 : 70));
-        FZ_CHECK(sip_view_eq(&fz_v2, fz_v2.ruri, uri));
+        FUZZ_VIEW_CHECK(sip_view_num(&fuzz_view_v2, SIP_H_VIA) == nvia + 1);
+        FUZZ_VIEW_CHECK(sip_view_num(&fuzz_view_v2, SIP_H_ROUTE) == (nroute ? nroute - 1 : 0));
+        FUZZ_VIEW_CHECK(fuzz_view_v2.max_forwards == (v->max_forwards > 0 ? v->max_forwards - 1 : 70));
+        FUZZ_VIEW_CHECK(sip_view_eq(&fuzz_view_v2, fuzz_view_v2.ruri, uri));
     } else if (nvia > 1) {
-        FZ_CHECK(sip_view_num(&fz_v2, SIP_H_VIA) == nvia - 1);
+        FUZZ_VIEW_CHECK(sip_view_num(&fuzz_view_v2, SIP_H_VIA) == nvia - 1);
     }
     /* a new body, Content-Length to match */
     e[0] = (sip_view_edit_t){ SIP_EDIT_BODY, "new body", 8, 0 };
-    len = sip_view_apply(v, e, 1, fz_out, sizeof(fz_out));
-    FZ_CHECK(len > 0);
+    len = sip_view_apply(v, e, 1, fuzz_view_out, sizeof(fuzz_view_out));
+    FUZZ_VIEW_CHECK(len > 0);
     if ((size_t)len <= SIP_VIEW_MAX_MSG) {
-        FZ_CHECK(sip_view_parse(&fz_v2, fz_out, (size_t)len, SIP_VIEW_STREAM) == 0);
-        FZ_CHECK(fz_v2.clen == 8);
+        FUZZ_VIEW_CHECK(sip_view_parse(&fuzz_view_v2, fuzz_view_out, (size_t)len, SIP_VIEW_STREAM) == 0);
+        FUZZ_VIEW_CHECK(fuzz_view_v2.clen == 8);
     }
 }
 
@@ -137,17 +137,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     rc = sip_view_frame(buf, size, &m);
     if (rc == 0) {
-        FZ_CHECK(m <= size);
-        rc = sip_view_parse(&fz_v, buf, m, SIP_VIEW_STREAM);
-        FZ_CHECK(rc != SIP_VE_NEED_MORE && rc != SIP_VE_NO_CLEN && rc != SIP_VE_CLEN_MISMATCH);
+        FUZZ_VIEW_CHECK(m <= size);
+        rc = sip_view_parse(&fuzz_view_v, buf, m, SIP_VIEW_STREAM);
+        FUZZ_VIEW_CHECK(rc != SIP_VE_NEED_MORE && rc != SIP_VE_NO_CLEN && rc != SIP_VE_CLEN_MISMATCH);
         if (rc == 0)
-            FZ_CHECK(fz_v.len == m);
+            FUZZ_VIEW_CHECK(fuzz_view_v.len == m);
     }
-    rc = sip_view_parse(&fz_v, buf, size, 0);
-    FZ_CHECK(rc <= 0 && sip_view_strerror(rc) != NULL);
+    rc = sip_view_parse(&fuzz_view_v, buf, size, 0);
+    FUZZ_VIEW_CHECK(rc <= 0 && sip_view_strerror(rc) != NULL);
     if (rc == 0) {
-        fz_ranges(&fz_v, size);
-        fz_edits(&fz_v);
+        fuzz_view_ranges(&fuzz_view_v, size);
+        fuzz_view_edits(&fuzz_view_v);
     }
     return 0;
 }
