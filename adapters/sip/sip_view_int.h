@@ -20,8 +20,15 @@ static inline int sip_vw_ws(unsigned char c)
 /* RFC 3261 25.1 token. */
 static inline int sip_vw_tokc(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("-.!%*_+`'~", c) != NULL);
+    if (((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9'))
+        return 1;
+    switch (c) {
+    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`':
+    case '\'': case '~':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static inline int sip_vw_lower(int c)
