@@ -242,10 +242,11 @@ static int sip_vw_start_line(sip_view_t *v, uint32_t s, uint32_t e)
         return SIP_VE_START_LINE;
     sp1 = (uint32_t)(p - b);
     if (sp1 - s >= 4 && sip_vw_ieq(b + s, 4, "sip/")) {
-        int rc = sip_vw_version(b, s, sp1);
+        int rc;
+        v->is_request = 0;
+        rc = sip_vw_version(b, s, sp1);
         if (rc)
             return rc;
-        v->is_request = 0;
         sp2 = sp1 + 1;
         while (sp2 < e && b[sp2] != ' ')
             sp2++;
@@ -258,12 +259,13 @@ static int sip_vw_start_line(sip_view_t *v, uint32_t s, uint32_t e)
                 return SIP_VE_START_LINE;
         return 0;
     }
-    v->is_request = 1;
     for (uint32_t k = s; k < sp1; k++)
         if (!sip_vw_tokc((unsigned char)b[k]))
             return SIP_VE_METHOD;
     if (sp1 == s)
         return SIP_VE_METHOD;
+    /* From here on a refusal is answered (400, 505), not dropped. */
+    v->is_request = 1;
     v->method_tok = sip_vw_range(s, sp1);
     v->method = sip_view_method(b + s, sp1 - s);
     p = memchr(b + sp1 + 1, ' ', e - sp1 - 1);
@@ -494,6 +496,7 @@ int sip_view_parse(sip_view_t *v, const char *buf, size_t n, unsigned flags)
     memset(v, 0, offsetof(sip_view_t, hdrs));
     memset(v->first, 0xff, sizeof(v->first));
     v->buf = buf;
+    v->is_request = -1;
     v->max_forwards = -1;
     v->clen = -1;
     if (n > SIP_VIEW_MAX_MSG)

@@ -154,7 +154,9 @@ typedef struct sip_view {
     const char *buf;
     uint32_t start;       /* first byte of the start line (leading CRLFs skipped) */
     uint32_t len;         /* end of this message: body_off + body_len */
-    int is_request;
+    int is_request;       /* 1 request, 0 response; -1 when even the start line
+                           * was unreadable (kept when parsing fails: 1 means
+                           * answer the refusal, 0 or -1 drop it) */
     sip_method_t method;
     sip_range_t method_tok, ruri, reason;
     int status;
@@ -189,7 +191,9 @@ int sip_view_frame(const char *buf, size_t n, size_t *msg_len);
  * Checks the start line, every header line, every Via, CSeq (and its
  * method against the request's), Call-ID, From, To (quotes balanced, one
  * each), Max-Forwards (0..255), Content-Length.  0 or a sip_view_err_t;
- * on error v is partly filled and only fit for sip_view_strerror. */
+ * on error v is partly filled: v->is_request says whether to answer
+ * (400 with sip_view_strerror(rc) as the reason, 505 for SIP_VE_VERSION,
+ * 513 for SIP_VE_TOO_LARGE) or drop, nothing else in v is to be used. */
 int sip_view_parse(sip_view_t *v, const char *buf, size_t n, unsigned flags);
 
 /* The id of a header name (case-insensitive, compact forms), SIP_H_OTHER

@@ -145,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     rc = sip_view_parse(&fuzz_view_v, buf, size, 0);
     FUZZ_VIEW_CHECK(rc <= 0 && sip_view_strerror(rc) != NULL);
+    FUZZ_VIEW_CHECK(fuzz_view_v.is_request >= -1 && fuzz_view_v.is_request <= 1);
     if (rc == 0) {
         fuzz_view_ranges(&fuzz_view_v, size);
         fuzz_view_edits(&fuzz_view_v);

@@ -603,6 +603,7 @@ static void test_rfc4475_badinv01(void **s)
         "a=rtpmap:31 LPC\r\n";
     (void)s;
     refused(MSG(m), SIP_VE_BAD_VIA);
+    assert_int_equal(view.is_request, 1); /* answered: 400 Bad Via */
 }
 
 static const char clerr[] =
@@ -957,6 +958,7 @@ static void test_rfc4475_badvers(void **s)
         "\r\n";
     (void)s;
     refused(MSG(m), SIP_VE_VERSION);
+    assert_int_equal(view.is_request, 1); /* answered: 505 */
     assert_string_equal(sip_view_strerror(SIP_VE_VERSION), "SIP Version not supported");
 }
 
@@ -1017,6 +1019,7 @@ static void test_rfc4475_bigcode(void **s)
         "\r\n";
     (void)s;
     refused(MSG(m), SIP_VE_STATUS);
+    assert_int_equal(view.is_request, 0); /* a response: dropped */
 }
 
 /* ======= RFC 4475 3.2 / 3.3: transaction and application layer ======= */
@@ -1478,6 +1481,9 @@ static void test_parse_refuses_bad_lines_and_limits(void **s)
     refused(MSG("SIP/2.0 20 OK\r\n\r\n"), SIP_VE_STATUS);
     refused(MSG("SIP/2.0 099 OK\r\n\r\n"), SIP_VE_STATUS);
     refused(MSG("OPT(ONS sip:a@b SIP/2.0\r\n\r\n"), SIP_VE_METHOD);
+    assert_int_equal(view.is_request, -1); /* not even a request line: dropped */
+    refused(MSG("\x16\x03\x01\x02\x00\x01\r\n\r\n"), SIP_VE_START_LINE);
+    assert_int_equal(view.is_request, -1);
     refused(MSG("OPTIONS sip:a@b SIP/2.0\r\n\r\n"), SIP_VE_NO_VIA);
     n = (size_t)snprintf(many, sizeof(many), "OPTIONS sip:a@b SIP/2.0\r\n");
     for (i = 0; i <= SIP_VIEW_MAX_HDRS; i++)
