@@ -276,7 +276,10 @@ typedef struct sip_view_edit {
     long num;
 } sip_view_edit_t;
 
-/* Apply edits[0..n) (n <= SIP_VIEW_MAX_EDITS, in any order; edits at one
+/* Every edit names a place in the received message: "the top Via" of
+ * SIP_EDIT_VIA_RECEIVED is the one the request came with, below the Via a
+ * SIP_EDIT_VIA_ADD of the same call puts on top.
+ * Apply edits[0..n) (n <= SIP_VIEW_MAX_EDITS, in any order; edits at one
  * offset keep their order) to the message of v in one pass into
  * out[0..cap).  Bytes before v->start and after v->len are not copied.
  * Returns the output length, or SIP_VE_NOSPACE, SIP_VE_NOT_FOUND (an edit

@@ -3,6 +3,7 @@
  * accessors) share: character classes, ranges, bounded number parsing.
  * Private to those two files; callers include sip_view.h.
  *
+ * Ownership: nothing kept; ranges point into the caller's buffer.
  * Threads: pure; any thread.
  */
 #ifndef SIP_VIEW_INT_H

@@ -11,6 +11,8 @@
  *     either: body replaced), with one Via more (or less) and the values
  *     the edits set.
  * A broken invariant aborts, which libFuzzer reports as a crash.
+ * Threads: libFuzzer's one.  Ownership: the views and the output buffer
+ * are static; the view points into libFuzzer's input.
  *
  *   make fuzz && build-fuzz/fuzz/fuzz_sip_view tests/fuzz/corpus/fuzz_sip_view
  */

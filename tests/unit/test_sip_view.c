@@ -13,7 +13,8 @@
  * Each test states what the RFC says an element must do and checks the
  * view does that, or, where the decision belongs to a higher layer (a
  * registrar, a UAS, the transport), that the view exposes what that layer
- * needs.  No network, no files.
+ * needs.  No network, no files; one thread, the views and the output
+ * buffer static.
  */
 #include <setjmp.h>
 #include <stdarg.h>
