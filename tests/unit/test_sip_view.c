@@ -666,10 +666,13 @@ static const char scalar02[] =
     "Content-Length: 0\r\n"
     "\r\n";
 
-/* 3.1.2.4 Request scalar fields with overlarge values: 400 (CSeq beyond
- * 2^31 is found first; Max-Forwards 300 is refused as well, checked on a
- * copy with the CSeq mended).  Expires values are clamped, not refused
- * (RFC 3261 20.19): the registrar sees 2^32-1. */
+/* 3.1.2.4 Request scalar fields with overlarge values: 400 for the CSeq
+ * beyond 2^31.  Max-Forwards 300 alone the RFC lets an element take as
+ * absent; the view refuses it too (checked on a copy with the CSeq
+ * mended).  Overlarge expiries the RFC lets an element take as the
+ * default (3600): the view does not choose, it reports them clamped to
+ * 2^32-1 (RFC 3261 20.19's range) and the registrar caps them at its own
+ * maximum. */
 static void test_rfc4475_scalar02(void **s)
 {
     char m[sizeof(scalar02)];
@@ -1228,7 +1231,9 @@ static void test_rfc4475_multi01(void **s)
     refused(MSG(m), SIP_VE_DUP_HEADER);
 }
 
-/* 3.3.9 Multiple Content-Length values: 400. */
+/* 3.3.9 Multiple Content-Length values: an error response over UDP; on
+ * a stream the framing cannot recover and the transport closes the
+ * connection (sip_view_frame says so with the same error). */
 static void test_rfc4475_mcl01(void **s)
 {
     static const char m[] =
