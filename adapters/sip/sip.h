@@ -10,6 +10,11 @@
  *                  addresses (rules in gw_addr.h), UTF-8 check, request
  *                  checks, response and MESSAGE building, TCP framing.  No
  *                  I/O, no state.
+ *   sip_view.c     pure: the byte-offset view of one received message
+ *   sip_view_get.c (parse, accessors) and its forwarding edits
+ *   sip_view_edit.c (sip_view_edit.c), with their own header sip_view.h
+ *                  (no libosip2, no allocation); not used by the live path
+ *                  yet, the proxy core's message layer.
  *   sip_txn.c      the server transaction table (retransmission dedupe,
  *                  RFC 3261 section 17.2.2), bounded in size; one for the
  *                  pool, in shards behind a lock each.
