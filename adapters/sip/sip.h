@@ -13,8 +13,8 @@
  *   sip_view.c     pure: the byte-offset view of one received message
  *   sip_view_get.c (parse, accessors) and its forwarding edits
  *   sip_view_edit.c (sip_view_edit.c), with their own header sip_view.h
- *                  (no libosip2, no allocation); not used by the live path
- *                  yet, the proxy core's message layer.
+ *                  (no libosip2, no allocation): the proxy's message
+ *                  layer (sip_proxy*.c forward with its edits).
  *   sip_txn.c      the server transaction table (retransmission dedupe,
  *                  RFC 3261 section 17.2.2), bounded in size; one for the
  *                  pool, in shards behind a lock each.
