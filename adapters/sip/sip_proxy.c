@@ -69,6 +69,14 @@ typedef struct sip_px_table {
 static sip_px_table_t *sip_px_tables[SIP_MAX_WORKERS];
 /* Transactions by kind and state (atomic): MI sip.transactions.stats. */
 static int64_t sip_px_counts[4][SIP_TSX_TERMINATED + 1];
+/* Live transactions per worker (atomic): a retiring worker waits for 0. */
+static int sip_px_live[SIP_MAX_WORKERS];
+
+int sip_proxy_count(int idx)
+{
+    return idx >= 0 && idx < SIP_MAX_WORKERS ? __atomic_load_n(&sip_px_live[idx], __ATOMIC_RELAXED)
+                                             : 0;
+}
 
 int64_t sip_px_now(void)
 {
@@ -158,6 +166,7 @@ static void sip_px_txn_free(sip_px_txn_t *tx)
     if (pp && *pp)
         *pp = tx->hnext;
     sip_px_count(tx->tsx.kind, (int)tx->tsx.state, -1);
+    __atomic_sub_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
     sip_px_free_branches(tx);
     if (tx->timer)
         event_free(tx->timer);
@@ -553,6 +562,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     h = sip_px_hash(tx->key, strlen(tx->key));
     tx->hnext = t->tx[h];
     t->tx[h] = tx;
+    __atomic_add_fetch(&sip_px_live[sip_worker_index(w)], 1, __ATOMIC_RELAXED);
     gw_stat_add(sip_proxy_stats.requests, 1);
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);

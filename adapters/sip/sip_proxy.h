@@ -224,6 +224,9 @@ void sip_proxy_init(void);
 /* Free every worker's transactions (their timers): main thread, after the
  * workers were joined, before their event bases go. */
 void sip_proxy_free_all(void);
+/* Proxied requests worker idx still holds (a retiring worker waits
+ * for 0).  Any thread. */
+int sip_proxy_count(int idx);
 /* MI sip.transactions.stats (viewer). */
 void sip_proxy_mi_stats(const json_t *params, gw_mi_reply_t *r);
 

@@ -157,9 +157,9 @@ static void sip_px_cancel_others(sip_px_txn_t *tx, const sip_px_branch_t *keep)
 /* See sip_proxy.h. */
 void sip_px_cancel(sip_px_txn_t *tx)
 {
-    gw_stat_add(sip_proxy_stats.cancels, 1);
     if (tx->final_sent || tx->cancelled)
-        return;
+        return; /* too late, or a retransmitted CANCEL (answered 200 again) */
+    gw_stat_add(sip_proxy_stats.cancels, 1);
     tx->cancelled = 1;
     sip_px_trace(tx, "proxy: CANCEL from the caller");
     sip_px_cancel_others(tx, NULL);

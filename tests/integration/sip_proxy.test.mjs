@@ -178,6 +178,42 @@ test('serial forking: 486 on the q=1.0 contact fails over to the q=0.5 one', asy
   assert.equal(responses(uac, 486).length, 0, 'the caller never sees the 486');
 });
 
+test('a busy callee: A gets B\'s 486 with our Via removed; the proxy ACKed it to B itself (one Via)', async () => {
+  const port = await freePort();
+  await registerAt(port, 'hank');
+  const uas = startSipp({ scenario: 'uas_busy.xml', dir: j.dir, name: 'hank', localPort: port, calls: 1 });
+  const uac = await runSipp({ scenario: 'uac_call_busy.xml', dir: j.dir, name: 'alice-busy', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, service: 'hank', calls: 1 });
+  assert.equal(uac.exited.code, 0, uac.explain());
+  await uas.done;
+  assert.equal(uas.exited.code, 0, uas.explain());
+  const [busy] = responses(uac, 486);
+  assert.equal(headers(busy, 'Via').length, 1, busy);
+  const acks = received(uas, 'ACK');
+  assert.equal(acks.length, 1);
+  assert.equal(headers(acks[0], 'Via').length, 1, `the proxy's own ACK: ${acks[0]}`);
+});
+
+test('Proxy-Require is 420 with Unsupported; a request that comes back to the proxy is 482', async () => {
+  const a = await udp();
+  try {
+    await a.send(request(a, { method: 'INFO', ruri: 'sip:x@10.255.255.1', callId: 'px-420', extra: ['Proxy-Require: foo'] }));
+    const r = await a.waitFor((m) => m.includes('px-420'), '420');
+    assert.equal(statusOf(r), 420, r);
+    assert.match(r, /\r\nUnsupported: foo\r\n/);
+    const before = await counters();
+    // two Routes naming us: the first is removed, the second sends it back to us unchanged
+    const self = `<sip:127.0.0.1:${j.ports.sip};lr>`;
+    await a.send(request(a, { method: 'INFO', ruri: 'sip:x@10.255.255.1', callId: 'px-482', extra: [`Route: ${self}, ${self}`] }));
+    const l = await a.waitFor((m) => m.includes('px-482') && statusOf(m) >= 200, '482');
+    assert.equal(statusOf(l), 482, l);
+    assert.equal(headers(l, 'Via').length, 1, l);
+    assert.equal((await counters())['sip.proxy_loops'] - (before['sip.proxy_loops'] || 0), 1);
+  } finally {
+    await a.close();
+  }
+});
+
 test('a retransmitted INVITE is absorbed: B gets it once, A gets 100 Trying again; the 486 is ACKed hop by hop and A\'s ACK absorbed', async () => {
   const bport = await freePort();
   const b = await registerAt(bport, 'fred', { keep: true });
@@ -231,6 +267,7 @@ test('a MESSAGE between two registered users is proxied: B receives it, A gets B
   const a = await udp();
   try {
     const before = await counters();
+    const { id } = await j.mi('trace.start', { call_id: 'px-msg' });
     await a.send(request(a, { method: 'MESSAGE', ruri: `sip:gina@127.0.0.1:${j.ports.sip}`, callId: 'px-msg', body: 'hello gina' }));
     const m = await b.waitFor((x) => x.startsWith('MESSAGE '), 'MESSAGE at B');
     assert.match(m, /^MESSAGE sip:gina@127\.0\.0\.1:\d+ SIP\/2\.0/);
@@ -242,6 +279,12 @@ test('a MESSAGE between two registered users is proxied: B receives it, A gets B
     const after = await counters();
     assert.equal(after['sip.rx_message'] || 0, before['sip.rx_message'] || 0, 'not a gateway MESSAGE');
     assert.equal(after['sip.tx_202'] || 0, before['sip.tx_202'] || 0);
+    // the proxy's decisions are on the trace bus beside the packets
+    const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((r) => r.summary);
+    await j.mi('trace.stop', { id });
+    assert.ok(recs.some((r) => /^proxy: MESSAGE sip:gina@.* 1 target\(s\) in 1 step\(s\)$/.test(r)), JSON.stringify(recs));
+    assert.ok(recs.some((r) => /^proxy: branch z9hG4bK-jp\d+-\w+-\w+ to 127\.0\.0\.1:\d+ \(sip:gina@/.test(r)), JSON.stringify(recs));
+    assert.ok(recs.some((r) => /^proxy: 200 on branch .* forwarded$/.test(r)), JSON.stringify(recs));
   } finally {
     await a.close();
     await b.close();
