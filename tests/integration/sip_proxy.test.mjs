@@ -236,8 +236,10 @@ test('a retransmitted INVITE is absorbed: B gets it once, A gets 100 Trying agai
     // A's ACK (the INVITE's branch) stays with the proxy; an OPTIONS after it is the marker
     await a.send(request(a, { method: 'ACK', ruri: `sip:fred@127.0.0.1:${j.ports.sip}`, branch: 'z9hG4bK-retx1', callId: 'px-retx' }));
     await a.send(request(a, { method: 'OPTIONS', ruri: `sip:fred@127.0.0.1:${j.ports.sip}`, callId: 'px-retx-opt' }));
-    await b.waitFor((m) => m.startsWith('OPTIONS '), 'the OPTIONS at B');
+    const opt = await b.waitFor((m) => m.startsWith('OPTIONS '), 'the OPTIONS at B');
     assert.equal(b.msgs.filter((m) => m.startsWith('ACK ')).length, 1, 'A\'s ACK was absorbed');
+    await b.send(answer(opt, 200, 'OK')); // no branch left to time out
+    await a.waitFor((m) => m.includes('px-retx-opt') && statusOf(m) === 200, 'the OPTIONS answered');
   } finally {
     await a.close();
     await b.close();
@@ -285,6 +287,44 @@ test('a MESSAGE between two registered users is proxied: B receives it, A gets B
     assert.ok(recs.some((r) => /^proxy: MESSAGE sip:gina@.* 1 target\(s\) in 1 step\(s\)$/.test(r)), JSON.stringify(recs));
     assert.ok(recs.some((r) => /^proxy: branch z9hG4bK-jp\d+-\w+-\w+ to 127\.0\.0\.1:\d+ \(sip:gina@/.test(r)), JSON.stringify(recs));
     assert.ok(recs.some((r) => /^proxy: 200 on branch .* forwarded$/.test(r)), JSON.stringify(recs));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a response on a proxy branch that no transaction knows is forwarded statelessly to the next Via', async () => {
+  const a = await udp();
+  const far = await udp();
+  try {
+    const before = await counters();
+    await far.send([
+      'SIP/2.0 200 OK',
+      `Via: SIP/2.0/UDP 127.0.0.1:${j.ports.sip};branch=z9hG4bK-jp0-00000000-gone`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-caller;rport=${a.port}`,
+      'From: <sip:alice@127.0.0.1>;tag=a1', 'To: <sip:bob@127.0.0.1>;tag=b1',
+      'Call-ID: px-stateless', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''].join('\r\n'));
+    const r = await a.waitFor((m) => m.includes('px-stateless'), 'the 200 at A');
+    assert.deepEqual(headers(r, 'Via'), [`Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-caller;rport=${a.port}`]);
+    assert.equal((await counters())['sip.proxy_stateless'] - (before['sip.proxy_stateless'] || 0), 1);
+  } finally {
+    await a.close();
+    await far.close();
+  }
+});
+
+test('a callee that never answers: Timer E retransmits the MESSAGE, Timer F ends the branch, A gets 408', { timeout: 60000 }, async () => {
+  const b = await registerAt(await freePort(), 'ivan', { keep: true });
+  const a = await udp();
+  try {
+    const before = await counters();
+    await a.send(request(a, { method: 'MESSAGE', ruri: `sip:ivan@127.0.0.1:${j.ports.sip}`, callId: 'px-silent', body: 'anyone?' }));
+    const r = await waitFor(() => a.msgs.find((m) => m.includes('px-silent') && statusOf(m) >= 200), 45000, '408 at A');
+    assert.equal(statusOf(r), 408, r);
+    const got = b.msgs.filter((m) => m.startsWith('MESSAGE '));
+    assert.ok(got.length >= 5, `Timer E retransmissions: ${got.length}`);
+    assert.equal(new Set(got.map((m) => headers(m, 'Via')[0])).size, 1, 'every retransmission is the same branch');
+    assert.equal((await counters())['sip.proxy_timeouts'] - (before['sip.proxy_timeouts'] || 0), 1);
   } finally {
     await a.close();
     await b.close();
