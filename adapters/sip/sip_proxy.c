@@ -20,7 +20,8 @@
  *             serial step of branches (sip_proxy_branch.c).
  *
  * Each worker has its own table of transactions (by server key) and of
- * branches (by our Via branch), reached only from its thread, so no lock:
+ * branches (by our Via branch; sip_proxy_table.c), reached only from its
+ * thread, so no lock:
  * the branch names the worker ("z9hG4bK-jp<worker>-..."), and a response
  * another worker reads is queued to the owner (sip_proxy_response).  One
  * libevent timer per transaction fires at the earliest of its machines'
@@ -31,8 +32,7 @@
  * branches' requests and responses and its timer; freed once its server
  * transaction and every branch are terminated (sip_px_settle), or at
  * sip_proxy_free_all.
- * Threads: the owning worker; sip_proxy_init / free_all on the main
- * thread; sip_proxy_mi_stats on the MI thread.
+ * Threads: the owning worker; sip_proxy_init on the main thread.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -53,127 +53,9 @@
 #include "gw_trace.h"
 #include "sip_proxy.h"
 
-#define SIP_PX_BUCKETS 1024
-
 sip_proxy_conf_t sip_proxy_conf;
 sip_proxy_stats_t sip_proxy_stats;
 sip_px_self_t sip_px_self;
-
-typedef struct sip_px_table {
-    sip_px_txn_t *tx[SIP_PX_BUCKETS];
-    sip_px_branch_t *br[SIP_PX_BUCKETS];
-} sip_px_table_t;
-
-/* Each worker's, made on its thread at its first proxied request; freed
- * by sip_proxy_free_all. */
-static sip_px_table_t *sip_px_tables[SIP_MAX_WORKERS];
-/* Transactions by kind and state (atomic): MI sip.transactions.stats. */
-static int64_t sip_px_counts[4][SIP_TSX_TERMINATED + 1];
-/* Live transactions per worker (atomic): a retiring worker waits for 0. */
-static int sip_px_live[SIP_MAX_WORKERS];
-
-int sip_proxy_count(int idx)
-{
-    return idx >= 0 && idx < SIP_MAX_WORKERS ? __atomic_load_n(&sip_px_live[idx], __ATOMIC_RELAXED)
-                                             : 0;
-}
-
-int64_t sip_px_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sip_px_count(sip_tsx_kind_t kind, int from_state, int to_state)
-{
-    if (from_state == to_state)
-        return;
-    if (from_state >= 0)
-        __atomic_sub_fetch(&sip_px_counts[kind][from_state], 1, __ATOMIC_RELAXED);
-    if (to_state >= 0)
-        __atomic_add_fetch(&sip_px_counts[kind][to_state], 1, __ATOMIC_RELAXED);
-}
-
-static size_t sip_px_hash(const char *s, size_t n)
-{
-    size_t h = 5381;
-    for (size_t i = 0; i < n; i++)
-        h = h * 33 + (unsigned char)s[i];
-    return h % SIP_PX_BUCKETS;
-}
-
-static sip_px_table_t *sip_px_table(sip_worker_t *w)
-{
-    int i = sip_worker_index(w);
-    if (!sip_px_tables[i])
-        sip_px_tables[i] = calloc(1, sizeof(sip_px_table_t));
-    return sip_px_tables[i];
-}
-
-void sip_px_branch_link(sip_px_branch_t *b)
-{
-    sip_px_table_t *t = sip_px_table(b->tx->w);
-    size_t h = sip_px_hash(b->id, strlen(b->id));
-    b->hnext = t->br[h];
-    t->br[h] = b;
-    b->linked = 1;
-}
-
-void sip_px_branch_unlink(sip_px_branch_t *b)
-{
-    sip_px_table_t *t = sip_px_table(b->tx->w);
-    sip_px_branch_t **pp = &t->br[sip_px_hash(b->id, strlen(b->id))];
-
-    while (b->linked && *pp) {
-        if (*pp == b) {
-            *pp = b->hnext;
-            b->linked = 0;
-        } else {
-            pp = &(*pp)->hnext;
-        }
-    }
-}
-
-sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n)
-{
-    sip_px_table_t *t = sip_px_table(w);
-    sip_px_branch_t *b = t ? t->br[sip_px_hash(id, n)] : NULL;
-
-    while (b && !(strlen(b->id) == n && memcmp(b->id, id, n) == 0))
-        b = b->hnext;
-    return b;
-}
-
-static sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key)
-{
-    sip_px_table_t *t = sip_px_table(w);
-    sip_px_txn_t *tx = t ? t->tx[sip_px_hash(key, strlen(key))] : NULL;
-
-    while (tx && strcmp(tx->key, key) != 0)
-        tx = tx->hnext;
-    return tx;
-}
-
-/* Free tx: unlinked, its timer, its branches, its copies. */
-static void sip_px_txn_free(sip_px_txn_t *tx)
-{
-    sip_px_table_t *t = sip_px_table(tx->w);
-    sip_px_txn_t **pp = t ? &t->tx[sip_px_hash(tx->key, strlen(tx->key))] : NULL;
-
-    while (pp && *pp && *pp != tx)
-        pp = &(*pp)->hnext;
-    if (pp && *pp)
-        *pp = tx->hnext;
-    sip_px_count(tx->tsx.kind, (int)tx->tsx.state, -1);
-    __atomic_sub_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
-    sip_px_free_branches(tx);
-    if (tx->timer)
-        event_free(tx->timer);
-    free(tx->req);
-    free(tx->last);
-    free(tx);
-}
 
 void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...)
 {
@@ -530,13 +412,11 @@ out_free:
 static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src, const char *key,
                        int del_top_route)
 {
-    sip_px_table_t *t = sip_px_table(w);
     sip_px_txn_t *tx = calloc(1, sizeof *tx);
     const char *reason = NULL;
-    size_t h;
     int st;
 
-    if (!t || !tx || !(tx->req = malloc(v->len - v->start + 1))) {
+    if (!sip_px_table_ready(w) || !tx || !(tx->req = malloc(v->len - v->start + 1))) {
         free(tx);
         sip_px_reply_bare(w, v, src, 500, "Server Internal Error", NULL);
         return;
@@ -559,10 +439,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
                  sip_px_now());
     sip_px_count(tx->tsx.kind, -1, (int)tx->tsx.state);
     tx->timer = event_new(sip_worker_base(w), -1, 0, sip_px_on_timer, tx);
-    h = sip_px_hash(tx->key, strlen(tx->key));
-    tx->hnext = t->tx[h];
-    t->tx[h] = tx;
-    __atomic_add_fetch(&sip_px_live[sip_worker_index(w)], 1, __ATOMIC_RELAXED);
+    sip_px_txn_insert(tx);
     gw_stat_add(sip_proxy_stats.requests, 1);
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);
@@ -809,42 +686,4 @@ void sip_proxy_init(void)
     sip_proxy_stats.loops = gw_stat("sip.proxy_loops", "requests refused 482: they looped");
     sip_proxy_stats.no_target = gw_stat("sip.proxy_no_target", "requests answered 404/480/503: no target");
     sip_proxy_stats.branches = gw_stat("sip.proxy_branches", "proxy client branches started");
-}
-
-/* See sip_proxy.h. */
-void sip_proxy_free_all(void)
-{
-    for (int i = 0; i < SIP_MAX_WORKERS; i++) {
-        sip_px_table_t *t = sip_px_tables[i];
-        for (int k = 0; t && k < SIP_PX_BUCKETS; k++)
-            while (t->tx[k])
-                sip_px_txn_free(t->tx[k]);
-        free(t);
-        sip_px_tables[i] = NULL;
-    }
-}
-
-/* See sip_proxy.h.  MI thread: the counts only. */
-void sip_proxy_mi_stats(const json_t *params, gw_mi_reply_t *r)
-{
-    static const char *const kinds[] = {"ict", "nict", "ist", "nist"};
-    json_t *o = json_object();
-    (void)params;
-
-    for (int k = 0; o && k < 4; k++) {
-        json_t *s = json_object();
-        int64_t total = 0;
-        for (int st = 0; s && st <= SIP_TSX_TERMINATED; st++) {
-            int64_t c = __atomic_load_n(&sip_px_counts[k][st], __ATOMIC_RELAXED);
-            total += c;
-            json_object_set_new(s, sip_tsx_state_name((sip_tsx_state_t)st), json_integer(c));
-        }
-        json_object_set_new(s, "total", json_integer(total));
-        json_object_set_new(o, kinds[k], s);
-    }
-    if (!o) {
-        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
-        return;
-    }
-    gw_mi_result(r, o);
 }

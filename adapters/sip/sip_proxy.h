@@ -13,8 +13,10 @@
  *                      strict-router rewrite (16.4), a response with our
  *                      Via removed, the ACK / CANCEL of a client branch.
  *   sip_proxy.c        the worker side: a request in (validation, Route
- *                      preprocessing, target, server transaction), its
- *                      per-worker table, MI sip.transactions.stats.
+ *                      preprocessing, target, server transaction), our
+ *                      own responses, responses routed to their owner.
+ *   sip_proxy_table.c  each worker's tables of transactions and branches,
+ *                      the counts, MI sip.transactions.stats.
  *   sip_proxy_branch.c client branches: sending, Timer A/E/B/F/C, the
  *                      response context, CANCEL, responses routed to the
  *                      owner worker, stateless forwarding of the rest.
@@ -177,9 +179,16 @@ struct sip_px_txn {
     struct sip_px_txn *hnext;
 };
 
-/* Per worker (sip_proxy.c). */
-int64_t sip_px_now(void);
+/* sip_proxy_table.c: the worker's tables and the counts. */
+int sip_px_table_ready(sip_worker_t *w); /* 0: no memory for it */
+void sip_px_txn_insert(sip_px_txn_t *tx);
+sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key);
+/* Free tx: unlinked, its timer, its branches, its copies. */
+void sip_px_txn_free(sip_px_txn_t *tx);
+int64_t sip_px_now(void); /* monotonic ms, the machines' clock */
+/* A machine of kind went from_state -> to_state (-1: created / freed). */
 void sip_px_count(sip_tsx_kind_t kind, int from_state, int to_state);
+/* sip_proxy.c */
 void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sip_px_branch_link(sip_px_branch_t *b);
 void sip_px_branch_unlink(sip_px_branch_t *b);
