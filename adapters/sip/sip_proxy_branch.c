@@ -130,9 +130,9 @@ static void sip_px_send_cancel(sip_px_branch_t *b)
         sip_px_trace(b->tx, "proxy: CANCEL on branch %s", b->id);
     }
     b->cancel_sent = 1;
-    /* no final within 64*T1 of the CANCEL: the branch is given up */
-    if (b->timer_c_at == 0 || b->timer_c_at > sip_px_now() + SIP_PX_CANCEL_WAIT_MS)
-        b->timer_c_at = sip_px_now() + SIP_PX_CANCEL_WAIT_MS;
+    /* no final within 64*T1 of the CANCEL: the branch is given up (this
+     * deadline replaces Timer C, which may be what sent the CANCEL) */
+    b->timer_c_at = sip_px_now() + SIP_PX_CANCEL_WAIT_MS;
     free(v);
 }
 

@@ -331,6 +331,29 @@ test('a callee that never answers: Timer E retransmits the MESSAGE, Timer F ends
   }
 });
 
+test('Timer C (sip.timer_c_s): a callee that rings and never answers gets a CANCEL, A gets 408', async () => {
+  const b = await registerAt(await freePort(), 'judy', { keep: true });
+  const a = await udp();
+  await j.mi('params.set', { name: 'sip.timer_c_s', value: '2' });
+  try {
+    await a.send(request(a, { method: 'INVITE', ruri: `sip:judy@127.0.0.1:${j.ports.sip}`, branch: 'z9hG4bK-tc1', callId: 'px-timerc' }));
+    const inv = await b.waitFor((m) => m.startsWith('INVITE '), 'INVITE at B');
+    await b.send(answer(inv, 180, 'Ringing'));
+    await a.waitFor((m) => statusOf(m) === 180, '180 at A');
+    const cancel = await b.waitFor((m) => m.startsWith('CANCEL '), 'Timer C\'s CANCEL at B');
+    assert.equal(headers(cancel, 'Via')[0], headers(inv, 'Via')[0], 'the CANCEL has the INVITE\'s branch');
+    await b.send(answer(cancel, 200, 'OK'));
+    await b.send(answer(inv, 487, 'Request Terminated'));
+    const r = await a.waitFor((m) => m.includes('px-timerc') && statusOf(m) >= 200, 'final at A');
+    assert.equal(statusOf(r), 408, r);
+    await b.waitFor((m) => m.startsWith('ACK '), `the 487 ACKed: ${b.msgs.map((m) => m.split('\r\n')[0]).join(' | ')}`);
+  } finally {
+    await j.mi('params.set', { name: 'sip.timer_c_s', value: '180' });
+    await a.close();
+    await b.close();
+  }
+});
+
 test('sip.transactions.stats counts the proxy\'s transactions by kind and state', async () => {
   const s = await j.mi('sip.transactions.stats');
   for (const k of ['ict', 'nict', 'ist', 'nist']) assert.equal(typeof s[k].total, 'number', JSON.stringify(s));
