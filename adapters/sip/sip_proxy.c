@@ -15,7 +15,9 @@
  *             (16.4: strict-router rewrite, our own top Route removed),
  *             targets (16.5: the top Route; else a local address of
  *             record's bindings, 480 / 404 without; else an IPv4 literal
- *             host; a host name is 503: no DNS yet), a server transaction
+ *             host; a host name is 503: no DNS yet; relaying anywhere but
+ *             to a local user is 403 from an untrusted source outside a
+ *             dialog we record-routed), a server transaction
  *             (IST with 100 Trying at once, or NIST), then the first
  *             serial step of branches (sip_proxy_branch.c).
  *
@@ -51,6 +53,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_trace.h"
+#include "gw_trusted.h"
 #include "sip_proxy.h"
 
 sip_proxy_conf_t sip_proxy_conf;
@@ -308,6 +311,7 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         }
         tx->nb = 1;
         tx->ngroups = 1;
+        tx->relay = 1;
         return 0;
     }
     if (sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) != 0) {
@@ -348,6 +352,7 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         sip_px_uri_dest(&u, &tx->b[0].dst);
         tx->nb = 1;
         tx->ngroups = 1;
+        tx->relay = 1;
         return 0;
     }
     if (u.ipv4) {
@@ -356,6 +361,19 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
     }
     *reason = "Host needs DNS (RFC 3263, not supported yet)";
     return 503;
+}
+
+/* 1 when tx may go where its targets are: to a local user always; else
+ * (relaying) only from a trusted network (gw_trusted.h) or inside a
+ * dialog we record-routed (our own Route came first). */
+static int sip_px_relay_ok(const sip_px_txn_t *tx)
+{
+    char ip[INET_ADDRSTRLEN], name[64];
+
+    if (!tx->relay || tx->del_top_route)
+        return 1;
+    inet_ntop(AF_INET, &tx->src.addr.sin_addr, ip, sizeof ip);
+    return gw_trusted_find(ip, name, sizeof name);
 }
 
 /* 420 for a Proxy-Require: none is supported.  1 when answered. */
@@ -388,7 +406,7 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;
-    if (sip_px_targets(v, tx, &reason) != 0)
+    if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_relay_ok(tx))
         goto out_free; /* an ACK is never answered */
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
     snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
@@ -444,6 +462,10 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);
     st = sip_px_targets(v, tx, &reason);
+    if (st == 0 && !sip_px_relay_ok(tx)) {
+        st = 403;
+        reason = "Relaying Denied (untrusted source)";
+    }
     if (st != 0) {
         gw_stat_add(sip_proxy_stats.no_target, 1);
         sip_px_trace(tx, "proxy: %.*s %.*s: no target, %d %s", (int)v->method_tok.len,

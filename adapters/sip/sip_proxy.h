@@ -172,6 +172,7 @@ struct sip_px_txn {
     char to_tag[17];
     char call_id[128];
     int del_top_route;
+    int relay;                 /* the target is not a local user (a Route, an IP host) */
     int nb, ngroups, group;    /* branches; serial steps; the step running */
     int final_sent, cancelled;
     sip_px_branch_t b[SIP_PROXY_MAX_BRANCHES];

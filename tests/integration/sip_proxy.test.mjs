@@ -354,6 +354,29 @@ test('Timer C (sip.timer_c_s): a callee that rings and never answers gets a CANC
   }
 });
 
+test('no open relay: from an untrusted source a request for another host is 403, one for a registered user is proxied', async () => {
+  const b = await registerAt(await freePort(), 'kate', { keep: true });
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.2', resolve));
+  const a = { port: sock.address().port, msgs: [] };
+  sock.on('message', (m) => a.msgs.push(m.toString('utf8')));
+  const send = (text) => new Promise((resolve) => sock.send(text, j.ports.sip, '127.0.0.1', resolve));
+  await j.mi('trusted.delete', { net: '127.0.0.0/8' });
+  try {
+    await send(request(a, { method: 'INFO', ruri: 'sip:x@10.255.255.1', callId: 'px-relay' }).replace(/127\.0\.0\.1:(\d+);branch/, '127.0.0.2:$1;branch'));
+    const r = await waitFor(() => a.msgs.find((m) => m.includes('px-relay')), 5000, '403');
+    assert.equal(statusOf(r), 403, r);
+    await send(request(a, { method: 'INFO', ruri: `sip:kate@127.0.0.1:${j.ports.sip}`, callId: 'px-local' }).replace(/127\.0\.0\.1:(\d+);branch/, '127.0.0.2:$1;branch'));
+    const info = await b.waitFor((m) => m.startsWith('INFO '), 'INFO at the registered user');
+    await b.send(answer(info, 200, 'OK'));
+    await waitFor(() => a.msgs.find((m) => m.includes('px-local') && statusOf(m) === 200), 5000, '200 from kate');
+  } finally {
+    await j.mi('trusted.add', { net: '127.0.0.0/8', name: 'loopback' });
+    sock.close();
+    await b.close();
+  }
+});
+
 test('sip.transactions.stats counts the proxy\'s transactions by kind and state', async () => {
   const s = await j.mi('sip.transactions.stats');
   for (const k of ['ict', 'nict', 'ist', 'nist']) assert.equal(typeof s[k].total, 'number', JSON.stringify(s));
