@@ -1,7 +1,8 @@
 /*
  * web_api.c - the HTTP send API (docs/http-api.md, docs/openapi.json).
  *
- *   POST /api/v1/messages       {to: "…" | ["…", …], from, text, receipt?,
+ *   POST /api/v1/messages       {to: "…" | ["…", …], from, text | binary
+ *                               (+ encoding?, udh?, data_coding?), receipt?,
  *                               validity_s?, coding?, tags?, client_ref?}
  *                               -> 202 {accepted: [{to, id}], refused:
  *                               [{to, status, error}]} once every accepted
@@ -42,7 +43,29 @@
 
 /* The members POST /api/v1/messages knows (anything else is a 400). */
 static const char *const web_api_members[] = {
-    "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref", NULL,
+    "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref",
+    "binary", "encoding", "udh", "data_coding", /* a binary body instead of text */
+    NULL,
+};
+
+/* The JSON kind of the optional members whose kind messages.inject would
+ * not check itself (it reads a string or number it does not find as
+ * absent); JSON_TRUE stands for a boolean. */
+static const struct {
+    const char *name;
+    json_type type;
+    const char *what;
+} web_api_kinds[] = {
+    { "receipt", JSON_TRUE, "true or false" },
+    { "validity_s", JSON_INTEGER, "an integer" },
+    { "coding", JSON_STRING, "a string" },
+    { "tags", JSON_OBJECT, "an object of strings" },
+    { "client_ref", JSON_STRING, "a string" },
+    { "binary", JSON_STRING, "a string" },
+    { "encoding", JSON_STRING, "a string" },
+    { "udh", JSON_STRING, "a string" },
+    { "data_coding", JSON_INTEGER, "an integer" },
+    { NULL, JSON_NULL, NULL },
 };
 
 /* An HTTP status for a JSON-RPC error code of messages.inject. */
@@ -108,10 +131,14 @@ static unsigned web_api_caller(struct MHD_Connection *conn, gw_mi_caller_t *call
 /* messages.inject params for one recipient of req (new reference). */
 static json_t *web_api_inject_params(const json_t *req, const char *to)
 {
-    json_t *p = json_pack("{s:O, s:s, s:O, s:i}", "from", json_object_get(req, "from"), "to", to,
-                          "body", json_object_get(req, "text"), "registered_delivery",
+    json_t *p = json_pack("{s:O, s:s, s:i}", "from", json_object_get(req, "from"), "to", to,
+                          "registered_delivery",
                           json_is_true(json_object_get(req, "receipt")) ? 1 : 0);
-    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref", NULL };
+    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref",
+                                        "binary", "encoding", "udh", "data_coding", NULL };
+
+    if (p != NULL && json_object_get(req, "text") != NULL)
+        json_object_set(p, "body", json_object_get(req, "text"));
 
     for (int i = 0; p != NULL && pass[i] != NULL; i++)
         if (json_object_get(req, pass[i]) != NULL)
@@ -137,9 +164,19 @@ static const char *web_api_check(const json_t *req, char *buf, size_t len)
             return buf;
         }
     }
+    for (i = 0; web_api_kinds[i].name != NULL; i++) {
+        v = json_object_get(req, web_api_kinds[i].name);
+        if (v != NULL && json_typeof(v) != web_api_kinds[i].type &&
+            !(web_api_kinds[i].type == JSON_TRUE && json_is_boolean(v))) {
+            snprintf(buf, len, "%s must be %s", web_api_kinds[i].name, web_api_kinds[i].what);
+            return buf;
+        }
+    }
     if (!json_is_string(json_object_get(req, "from")))
         return "from must be a string";
-    if (!json_is_string(json_object_get(req, "text")))
+    if ((json_object_get(req, "text") == NULL) == (json_object_get(req, "binary") == NULL))
+        return "give exactly one of text and binary";
+    if (json_object_get(req, "text") != NULL && !json_is_string(json_object_get(req, "text")))
         return "text must be a string";
     if (json_is_string(to))
         return NULL;
@@ -148,8 +185,6 @@ static const char *web_api_check(const json_t *req, char *buf, size_t len)
     json_array_foreach(to, i, v)
         if (!json_is_string(v))
             return "to must be a string or an array of 1 to 100 strings";
-    if ((v = json_object_get(req, "receipt")) != NULL && !json_is_boolean(v))
-        return "receipt must be true or false";
     return NULL;
 }
 

