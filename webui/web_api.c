@@ -9,26 +9,20 @@
  *                               one is committed; 4xx {error} when none is
  *   GET  /api/v1/messages/{id}  -> 200 the message's state, 404 when it is
  *                               not the caller's (or does not exist)
- *   GET  /cgi-bin/sendsms       Kannel's sendsms: username, password, to,
- *                               text, from, dlr-mask -> 202 "0: Accepted
- *                               for delivery", 403 "Authorization failed
- *                               for sendsms", 400 with Kannel's words
+ * (Kannel's /cgi-bin/sendsms is web_kannel.c's.)
  *
  * Every message goes through the MI method messages.inject as the caller
  * (gw_mi_call_as): the same validation, routing, role check (operator)
  * and commit-before-answer as every other surface, and the envelope's
- * sender is "mi:token:<name>" (or the user of Kannel's username), which is
+ * sender is "mi:token:<name>", which is
  * how each token sees only its own messages.  The API takes Bearer
  * tokens only, never the web UI's cookie, so no page of another site can
  * send with an admin's session (and the MI's Host check, which is about
  * browsers, does not apply).
  *
- * Threads: libmicrohttpd's pool threads (a sendsms password check hashes
- * there, as /login does).
+ * Threads: libmicrohttpd's pool threads.
  */
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,62 +317,4 @@ enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
     }
     json_decref(resp);
     return web_api_json(conn, MHD_HTTP_OK, out, NULL);
-}
-
-/* ---- Kannel's sendsms -------------------------------------------------- */
-
-static enum MHD_Result web_api_kannel(struct MHD_Connection *conn, unsigned status,
-                                      const char *text)
-{
-    return web_reply_hdrs(conn, status, "text/plain; charset=utf-8", (void *)text, strlen(text),
-                          MHD_RESPMEM_PERSISTENT, NULL);
-}
-
-enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
-{
-#define WEB_API_ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
-    const char *user = WEB_API_ARG("username"), *pw = WEB_API_ARG("password");
-    const char *to = WEB_API_ARG("to"), *text = WEB_API_ARG("text");
-    const char *from = WEB_API_ARG("from"), *dlr = WEB_API_ARG("dlr-mask");
-#undef WEB_API_ARG
-    gw_mi_caller_t caller;
-    char addr[INET6_ADDRSTRLEN + 1];
-    json_t *params, *resp, *err;
-    int retry = 0, rc, code;
-    unsigned st;
-
-    web_auth_addr(conn, addr, sizeof addr);
-    if (user == NULL || pw == NULL)
-        return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
-    rc = gw_auth_password(user, pw, addr, &caller, &retry);
-    if (rc == GW_EAGAIN)
-        return web_api_kannel(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-                              "Too many failed logins: try again later");
-    if (rc != 0 || caller.must_change)
-        return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
-    if (to == NULL || to[0] == '\0')
-        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Missing receiver number");
-    if (text == NULL)
-        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Missing text");
-    /* Kannel's dlr-mask asks for a receipt with any of its final bits (1, 2) */
-    params = json_pack("{s:s, s:s, s:s, s:i}", "from", from != NULL ? from : "", "to", to, "body",
-                       text, "registered_delivery",
-                       dlr != NULL && (atoi(dlr) & 3) != 0 ? 1 : 0);
-    resp = params != NULL ? gw_mi_call_as("messages.inject", params, &caller, &st) : NULL;
-    json_decref(params);
-    if (resp != NULL && json_object_get(resp, "result") != NULL) {
-        json_decref(resp);
-        return web_api_kannel(conn, MHD_HTTP_ACCEPTED, "0: Accepted for delivery");
-    }
-    err = json_object_get(resp, "error");
-    code = err ? (int)json_integer_value(json_object_get(err, "code")) : GW_MI_INTERNAL_ERROR;
-    json_decref(resp);
-    if (code == GW_MI_FORBIDDEN)
-        return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
-    if (code == GW_MI_BUSY)
-        return web_api_kannel(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                              "Sending failed: try again later");
-    if (code == GW_MI_INVALID_PARAMS)
-        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Invalid receiver or sender number");
-    return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Sending failed: no route or refused");
 }

@@ -174,7 +174,7 @@ test('Kannel\'s /cgi-bin/sendsms: a Kannel client sends unchanged; bad credentia
   assert.equal(r.body, 'Authorization failed for sendsms');
   r = await api('GET', q({ username: 'kannel', password: 'kannel-password-1', text: 'x' }), { specPath: '/cgi-bin/sendsms' });
   assert.equal(r.status, 400);
-  assert.equal(r.body, 'Missing receiver number');
+  assert.equal(r.body, 'Missing receiver number, rejected');
   await j.addUser('peeker', 'viewer', 'peeker-password-1');
   r = await api('GET', q({ username: 'peeker', password: 'peeker-password-1', to: '447700900079', text: 'x' }), { specPath: '/cgi-bin/sendsms' });
   assert.equal(r.status, 403, 'a viewer may not send');

@@ -10,9 +10,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { startJunction, waitFor, freePort } from './lib/junction.mjs';
 import { startSmsc, waitBound, connectorState } from './lib/smsc.mjs';
 
+const spec = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8'));
 let j;
 let smsc;
 let tok;
@@ -154,5 +156,153 @@ test('to SIP: a binary body goes as its octets with its content type; with a udh
     assert.equal(m.attempts, 1, 'not retried');
   } finally {
     uas.close();
+  }
+});
+
+// ---- Kannel's /cgi-bin/sendsms -----------------------------------------
+
+const KANNEL = { username: 'kannel', password: 'kannel-password-1', from: '4930999' };
+// A GET with a raw query (so '+' and %2B are as the test writes them).
+// Every answer's status is one docs/openapi.json lists, as text/plain.
+const documented = (method, r) => {
+  assert.ok(spec.paths['/cgi-bin/sendsms'][method].responses[String(r.status)], `${method} ${r.status} in openapi.json`);
+  assert.match(r.headers.get('content-type'), /^text\/plain/);
+};
+const sendsmsGet = async (query) => {
+  const r = await j.httpAnon(`/cgi-bin/sendsms?username=kannel&password=kannel-password-1&from=4930999&${query}`);
+  documented('get', r);
+  return { status: r.status, text: await r.text() };
+};
+const sendsmsPost = async (body, headers) => {
+  const r = await j.httpAnon('/cgi-bin/sendsms', { method: 'POST', headers, body });
+  documented('post', r);
+  return { status: r.status, text: await r.text() };
+};
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+test('sendsms GET: "+" separates recipients, %2B keeps an international +, one answer', async () => {
+  const r = await sendsmsGet('to=447700900201+447700900202+%2B447700900203&text=to+three');
+  assert.equal(r.status, 202);
+  assert.equal(r.text, '0: Accepted for delivery');
+  for (const d of ['447700900201', '447700900202', '447700900203']) {
+    const p = await submitTo(d);
+    assert.equal(p.short_message.message, 'to three');
+  }
+  assert.equal(smsc.submits.find((p) => p.destination_addr === '447700900203').dest_addr_ton, 1, '+44... is international');
+});
+
+test('sendsms POST form: one message per recipient, Kannel\'s answer', async () => {
+  const body = new URLSearchParams({ ...KANNEL, to: '447700900211 447700900212', text: 'hello form', 'dlr-mask': '1' }).toString();
+  const r = await sendsmsPost(body, form);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.text, '0: Accepted for delivery');
+  for (const d of ['447700900211', '447700900212']) {
+    const p = await submitTo(d);
+    assert.equal(p.short_message.message, 'hello form');
+    assert.equal(p.registered_delivery & 1, 1);
+  }
+  assert.equal(smsc.submits.filter((p) => ['447700900211', '447700900212'].includes(p.destination_addr)).length, 2, 'one each');
+});
+
+test('sendsms coding=2 with charset=UTF-8 arrives as UCS-2; without charset the text is UTF-16BE', async () => {
+  let r = await sendsmsGet(`to=447700900221&coding=2&charset=UTF-8&text=${encodeURIComponent('Grüße €')}`);
+  assert.equal(r.status, 202, r.text);
+  let p = await submitTo('447700900221');
+  assert.equal(p.data_coding, 8);
+  assert.equal(p.short_message.message, 'Grüße €');
+  const utf16 = [...Buffer.from('\u00fcber 16', 'utf16le').swap16()].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  r = await sendsmsGet(`to=447700900222&coding=2&text=${utf16}`);
+  assert.equal(r.status, 202, r.text);
+  p = await submitTo('447700900222');
+  assert.equal(p.data_coding, 8);
+  assert.equal(p.short_message.message, '\u00fcber 16');
+});
+
+test('sendsms charset=ISO-8859-1 text is converted; mclass is the message class', async () => {
+  const r = await sendsmsGet('to=447700900231&charset=ISO-8859-1&text=%E9t%E9&mclass=1&validity=10');
+  assert.equal(r.status, 202, r.text);
+  const p = await submitTo('447700900231');
+  assert.equal(p.short_message.message, 'été');
+  assert.equal(p.data_coding, 0xf1, 'GSM, class 1');
+  assert.ok(p.validity_period, 'validity sent on');
+  const m = (await j.mi('messages.list', { number: '447700900231' }))[0];
+  assert.equal(m.envelope.tags.validity_s, '600', '10 minutes');
+});
+
+test('sendsms coding=1 with a udh: the octets byte-exact, data_coding 4 (0xF4|mclass), UDHI', async () => {
+  let r = await sendsmsGet('to=447700900241&udh=%06%05%04%15%81%00%00&text=%00%01%FF%2B');
+  assert.equal(r.status, 202, r.text);
+  let p = await submitTo('447700900241');
+  assert.equal(p.data_coding, 4);
+  assert.equal(p.esm_class & 0x40, 0x40);
+  assert.deepEqual(octets(p), Buffer.from('0605041581000000' + '01ff2b', 'hex'));
+  r = await sendsmsGet('to=447700900242&coding=1&mclass=2&text=%C0%C1');
+  assert.equal(r.status, 202, r.text);
+  p = await submitTo('447700900242');
+  assert.equal(p.data_coding, 0xf6);
+  assert.deepEqual(octets(p), Buffer.from('c0c1', 'hex'));
+});
+
+test('sendsms POST with the text as the body and X-Kannel-* headers', async () => {
+  let r = await sendsmsPost(Buffer.from('caf\u00e9 post', 'latin1'), {
+    'content-type': 'text/plain; charset=ISO-8859-1', 'x-kannel-username': 'kannel',
+    'x-kannel-password': 'kannel-password-1', 'x-kannel-from': '4930999', 'x-kannel-to': '447700900251 447700900252',
+  });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.text, '0: Accepted for delivery');
+  for (const d of ['447700900251', '447700900252']) assert.equal((await submitTo(d)).short_message.message, 'café post');
+  r = await sendsmsPost(Buffer.from('0102', 'hex'), {
+    'content-type': 'application/octet-stream', 'x-kannel-username': 'kannel', 'x-kannel-password': 'kannel-password-1',
+    'x-kannel-from': '4930999', 'x-kannel-to': '447700900253', 'x-kannel-udh': '050003070201',
+  });
+  assert.equal(r.status, 202, r.text);
+  const p = await submitTo('447700900253');
+  assert.equal(p.data_coding, 4);
+  assert.deepEqual(octets(p), Buffer.from('0500030702010102', 'hex'));
+});
+
+test('sendsms refusals are Kannel\'s texts and statuses; nothing is stored', async () => {
+  const before = (await j.mi('messages.list', { limit: 1000 })).length;
+  const cases = [
+    ['to=447700900261&text=x&coding=5', 400, 'Coding field misformed, rejected'],
+    ['to=447700900261&text=x&mclass=7', 400, 'MClass field misformed, rejected'],
+    ['to=447700900261&text=x&udh=%05%00', 400, 'UDH field misformed, rejected'],
+    ['to=447700900261&text=x&validity=-1', 400, 'Validity field misformed, rejected'],
+    ['to=447700900261&text=x&deferred=5', 400, 'Deferred field misformed, rejected'],
+    ['to=447700900261&text=%FF%FE&charset=UTF-8', 400, 'Charset or body misformed, rejected'],
+    ['to=447700900261&text=x&charset=NO-SUCH-CHARSET', 400, 'Charset or body misformed, rejected'],
+    ['text=x', 400, 'Missing receiver number, rejected'],
+    ['to=+&text=x', 400, 'Empty receiver number not allowed, rejected'],
+    [`to=447700900261&coding=1&text=${'%AA'.repeat(141)}`, 400, 'Message too long for one SMS (binary is not split), rejected'],
+    ['to=33123456789&text=x', 403, 'Not routable. Do not try again.'],
+  ];
+  for (const [q, status, text] of cases) {
+    const r = await sendsmsGet(q);
+    assert.equal(r.status, status, `${q}: ${r.text}`);
+    assert.equal(r.text, text, q);
+  }
+  let r = await sendsmsPost('x', { 'content-type': 'application/json' });
+  assert.equal(r.status, 400);
+  assert.equal(r.text, 'Invalid content-type');
+  r = await sendsmsPost(new URLSearchParams({ ...KANNEL, password: 'wrong', to: '447700900262', text: 'x' }).toString(), form);
+  assert.equal(r.status, 403);
+  assert.equal(r.text, 'Authorization failed for sendsms');
+  assert.equal((await j.mi('messages.list', { limit: 1000 })).length, before);
+  r = await sendsmsGet('to=447700900263+33123456789&text=half');
+  assert.equal(r.status, 202);
+  assert.equal(r.text, '0: Accepted for delivery Denied receivers are: 33123456789');
+});
+
+test('sendsms to a connector that is down: "3: Queued for later delivery"', async () => {
+  await j.mi('connectors.add', { name: 'down', type: 'smpp', conf: { host: '127.0.0.1', port: await freePort(), system_id: 'x', password: 'y' } });
+  await j.mi('routes.add', { name: 'fr', priority: 5, dst_prefix: '33', target: 'down' });
+  try {
+    const r = await sendsmsGet('to=33600000001&text=later');
+    assert.equal(r.status, 202);
+    assert.equal(r.text, '3: Queued for later delivery');
+    const m = (await j.mi('messages.list', { number: '33600000001' }))[0];
+    assert.equal(m.status, 'queued');
+  } finally {
+    await j.mi('routes.delete', { name: 'fr' }).catch(() => {});
   }
 });
