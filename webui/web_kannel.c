@@ -392,6 +392,16 @@ static int web_kannel_queued(const gw_mi_caller_t *caller, const char *id)
     return queued;
 }
 
+/* The recipients in to: words between spaces or tabs. */
+static size_t web_kannel_count(const char *to)
+{
+    size_t n = 0;
+
+    for (; *to != '\0'; to++)
+        n += (*to != ' ' && *to != '\t') && (to[1] == ' ' || to[1] == '\t' || to[1] == '\0');
+    return n;
+}
+
 /* Kannel's text and status for the JSON-RPC error code of a refusal. */
 static const char *web_kannel_refusal(int code, unsigned *status)
 {
@@ -425,7 +435,6 @@ static enum MHD_Result web_kannel_send(struct MHD_Connection *conn, web_kannel_r
     unsigned st, first_status = 0;
     int retry = 0, rc, accepted = 0, queued = 0, refused = 0;
     json_t *params;
-    size_t k;
 
     web_auth_addr(conn, addr, sizeof addr);
     if (q->p[WK_USER] == NULL || q->p[WK_PASS] == NULL)
@@ -441,12 +450,16 @@ static enum MHD_Result web_kannel_send(struct MHD_Connection *conn, web_kannel_r
     if (q->n[WK_TO] == 0 || strspn(q->p[WK_TO], " \t") == q->n[WK_TO])
         return web_kannel_reply(conn, MHD_HTTP_BAD_REQUEST,
                                 "Empty receiver number not allowed, rejected");
+    if (web_kannel_count(q->p[WK_TO]) > WEB_KANNEL_TO_MAX)
+        return web_kannel_reply(conn, MHD_HTTP_BAD_REQUEST, "Too many receivers, rejected");
+    if (q->p[WK_TEXT] != NULL && q->n[WK_TEXT] > WEB_KANNEL_TEXT_MAX)
+        return web_kannel_reply(conn, MHD_HTTP_BAD_REQUEST, "Message too long, rejected");
     params = web_kannel_params(q, &err);
     if (params == NULL)
         return web_kannel_reply(conn, MHD_HTTP_BAD_REQUEST, err);
     snprintf(answer, sizeof answer, " Denied receivers are:");
-    for (k = 0, dst = strtok_r(q->p[WK_TO], " \t", &save); dst != NULL && k < WEB_KANNEL_TO_MAX;
-         k++, dst = strtok_r(NULL, " \t", &save)) {
+    for (dst = strtok_r(q->p[WK_TO], " \t", &save); dst != NULL;
+         dst = strtok_r(NULL, " \t", &save)) {
         json_t *resp, *res, *e;
         json_object_set_new(params, "to", json_string(dst));
         resp = gw_mi_call_as("messages.inject", params, &caller, &st);
@@ -470,8 +483,6 @@ static enum MHD_Result web_kannel_send(struct MHD_Connection *conn, web_kannel_r
         json_decref(resp);
     }
     json_decref(params);
-    if (dst != NULL)
-        return web_kannel_reply(conn, MHD_HTTP_BAD_REQUEST, "Too many receivers, rejected");
     if (accepted == 0)
         return web_kannel_reply(conn, first_status, first_err ? first_err : "Sending failed.");
     {

@@ -275,6 +275,8 @@ test('sendsms refusals are Kannel\'s texts and statuses; nothing is stored', asy
     ['to=+&text=x', 400, 'Empty receiver number not allowed, rejected'],
     [`to=447700900261&coding=1&text=${'%AA'.repeat(141)}`, 400, 'Message too long for one SMS (binary is not split), rejected'],
     ['to=33123456789&text=x', 403, 'Not routable. Do not try again.'],
+    [`to=${Array.from({ length: 101 }, (_, i) => `447700909${String(i).padStart(3, '0')}`).join('+')}&text=x`, 400, 'Too many receivers, rejected'],
+    ['to=447700900261&text=%C3%A9&udh=%05%00%03%01%02%01&coding=0', 400, 'UDH with coding 0 (7 bits) is not supported, rejected'],
   ];
   for (const [q, status, text] of cases) {
     const r = await sendsmsGet(q);
