@@ -128,15 +128,18 @@ static json_t *web_api_inject_params(const json_t *req, const char *to)
     json_t *p = json_pack("{s:O, s:s, s:i}", "from", json_object_get(req, "from"), "to", to,
                           "registered_delivery",
                           json_is_true(json_object_get(req, "receipt")) ? 1 : 0);
-    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref",
-                                        "binary", "encoding", "udh", "data_coding", NULL };
-
-    if (p != NULL && json_object_get(req, "text") != NULL)
-        json_object_set(p, "body", json_object_get(req, "text"));
+    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref", NULL };
+    static const char *const pass_binary[] = { "binary", "encoding", "udh", "data_coding", NULL };
 
     for (int i = 0; p != NULL && pass[i] != NULL; i++)
         if (json_object_get(req, pass[i]) != NULL)
             json_object_set(p, pass[i], json_object_get(req, pass[i]));
+    /* the content: text as messages.inject's body, or a binary body */
+    if (p != NULL && json_object_get(req, "text") != NULL)
+        json_object_set(p, "body", json_object_get(req, "text"));
+    for (int i = 0; p != NULL && pass_binary[i] != NULL; i++)
+        if (json_object_get(req, pass_binary[i]) != NULL)
+            json_object_set(p, pass_binary[i], json_object_get(req, pass_binary[i]));
     return p;
 }
 
