@@ -459,9 +459,10 @@ static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
         return web_api_get(conn, url + 17);
     }
     if (strcmp(url, "/cgi-bin/sendsms") == 0) {
-        if (!is_get && strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        /* a GET sends (Kannel's design); a HEAD must not */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
-                              "GET, HEAD, POST");
+                              "GET, POST");
         if (is_get)
             return web_kannel_sendsms(conn);
         return web_mi(conn, WEB_ROUTE_SENDSMS, method, upload_data, upload_data_size, con_cls);

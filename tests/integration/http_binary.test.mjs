@@ -290,6 +290,9 @@ test('sendsms refusals are Kannel\'s texts and statuses; nothing is stored', asy
   assert.equal(r.status, 403);
   assert.equal(r.text, 'Authorization failed for sendsms');
   assert.equal((await j.mi('messages.list', { limit: 1000 })).length, before);
+  const head = await j.httpAnon('/cgi-bin/sendsms?username=kannel&password=kannel-password-1&from=1&to=447700900264&text=x', { method: 'HEAD' });
+  assert.equal(head.status, 405, 'a HEAD sends nothing');
+  assert.equal((await j.mi('messages.list', { limit: 1000 })).length, before);
   r = await sendsmsGet('to=447700900263+33123456789&text=half');
   assert.equal(r.status, 202);
   assert.equal(r.text, '0: Accepted for delivery Denied receivers are: 33123456789');
