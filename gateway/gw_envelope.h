@@ -75,9 +75,11 @@ typedef struct gw_envelope {
         int err;         /* the error code of that outcome (0: none) */
     } report;
     json_t *tags;        /* object of string -> string, never NULL; junction's
-                          * own include sender, concat, sms_class, coding and
+                          * own include sender, concat, sms_class, coding,
                           * udh (a binary body's user data header in hex:
-                          * gw_binary.h), each stored with the envelope */
+                          * gw_binary.h) and deferred_until (ms since the
+                          * epoch: the core holds the first attempt till
+                          * then), each stored with the envelope */
 
     /* private */
     int refs;            /* atomic */

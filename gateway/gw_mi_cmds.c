@@ -306,10 +306,10 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     json_object_foreach(tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
             strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0 ||
-            strcmp(key, GW_BIN_TAG_UDH) == 0) {
+            strcmp(key, GW_BIN_TAG_UDH) == 0 || strcmp(key, "deferred_until") == 0) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                        "tag '%s': keys of 1-64 characters (not sender or udh) with string "
-                        "values of at most 256", key);
+                        "tag '%s': keys of 1-64 characters (not sender, udh or deferred_until) "
+                        "with string values of at most 256", key);
             return -1;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -398,6 +398,28 @@ nomem:
     return -1;
 }
 
+/* deferred_s of messages.inject: the message waits that long before its
+ * first attempt (the tag deferred_until, ms since the epoch, which the
+ * core holds it by).  0, or -1 with the error written. */
+static int gw_mi_inject_deferred(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *v = json_object_get(params, "deferred_s");
+    char num[24];
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 30 * 86400) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "deferred_s must be 1..2592000 (30 days)");
+        return -1;
+    }
+    snprintf(num, sizeof num, "%lld", (long long)(gw_now_ms() + json_integer_value(v) * 1000));
+    if (gw_env_set_tag(env, "deferred_until", num) < 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
 {
     const char *from = gw_mi_str(params, "from", r);
@@ -440,6 +462,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
         }
     }
     if (gw_mi_inject_options(env, params, r) != 0)
+        goto out_unref;
+    if (gw_mi_inject_deferred(env, params, r) != 0)
         goto out_unref;
     /* the names the router gives now, for the answer (the accept routes
      * the same way unless the table changes in between) */
@@ -647,7 +671,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once", GW_ROLE_OPERATOR, 0 },
     { "messages.inject", gw_mi_messages_inject,
       "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?"
-      ", binary? (instead of body), encoding?, udh?, data_coding?",
+      ", binary? (instead of body), encoding?, udh?, data_coding?"
+      ", deferred_s?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",

@@ -25,7 +25,8 @@
  *            as a binary message of data_coding 8 (or 0x18 | mclass)
  * udh without coding means coding 1 (Kannel's compatibility rule); mclass
  * 0-3 the message class (tag sms_class for text); validity minutes as
- * validity_s; dlr-mask with bit 1 or 2 asks for a receipt.  The answer is
+ * validity_s, deferred minutes as deferred_s; dlr-mask with bit 1 or 2
+ * asks for a receipt.  The answer is
  * one for the request, in Kannel's words: "0: Accepted for delivery" (202),
  * "3: Queued for later delivery" (202) when a message waits in its queue
  * rather than being sent at once, and Kannel's error texts with its HTTP
@@ -357,8 +358,8 @@ static json_t *web_kannel_params(const web_kannel_req_t *q, const char **err)
         *err = "DLR-Mask field misformed, rejected";
     else if (web_kannel_int(q, WK_VALIDITY, 0, 43200, 0, &validity) != 0)
         *err = "Validity field misformed, rejected";
-    else if (web_kannel_int(q, WK_DEFERRED, 0, 0, 0, &deferred) != 0)
-        *err = "Deferred field misformed, rejected"; /* not supported: docs/http-api.md */
+    else if (web_kannel_int(q, WK_DEFERRED, 0, 43200, 0, &deferred) != 0)
+        *err = "Deferred field misformed, rejected";
     if (*err != NULL)
         return NULL;
     /* Kannel's dlr-mask asks for a receipt with any of its final bits (1, 2) */
@@ -366,6 +367,8 @@ static json_t *web_kannel_params(const web_kannel_req_t *q, const char **err)
                   (dlr & 3) != 0 ? 1 : 0);
     if (p != NULL && validity > 0)
         json_object_set_new(p, "validity_s", json_integer(validity * 60));
+    if (p != NULL && deferred > 0)
+        json_object_set_new(p, "deferred_s", json_integer(deferred * 60));
     if (p != NULL && (*err = web_kannel_content(q, p)) != NULL) {
         json_decref(p);
         return NULL;

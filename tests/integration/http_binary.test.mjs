@@ -268,7 +268,8 @@ test('sendsms refusals are Kannel\'s texts and statuses; nothing is stored', asy
     ['to=447700900261&text=x&mclass=7', 400, 'MClass field misformed, rejected'],
     ['to=447700900261&text=x&udh=%05%00', 400, 'UDH field misformed, rejected'],
     ['to=447700900261&text=x&validity=-1', 400, 'Validity field misformed, rejected'],
-    ['to=447700900261&text=x&deferred=5', 400, 'Deferred field misformed, rejected'],
+    ['to=447700900261&text=x&deferred=-1', 400, 'Deferred field misformed, rejected'],
+    ['to=447700900261&text=x&deferred=43201', 400, 'Deferred field misformed, rejected'],
     ['to=447700900261&text=%FF%FE&charset=UTF-8', 400, 'Charset or body misformed, rejected'],
     ['to=447700900261&text=x&charset=NO-SUCH-CHARSET', 400, 'Charset or body misformed, rejected'],
     ['text=x', 400, 'Missing receiver number, rejected'],
@@ -310,4 +311,25 @@ test('sendsms to a connector that is down: "3: Queued for later delivery"', asyn
   } finally {
     await j.mi('routes.delete', { name: 'fr' }).catch(() => {});
   }
+});
+
+test('deferred: messages.inject deferred_s holds the first attempt; sendsms deferred answers 3', async () => {
+  const t0 = Date.now();
+  const r = await j.mi('messages.inject', { from: '4930123', to: '447700900271', body: 'later, please', deferred_s: 2 });
+  const m = await j.mi('messages.get', { id: r.id });
+  assert.equal(m.status, 'queued');
+  assert.ok(m.next_at >= t0 + 2000, `next_at ${m.next_at - t0} ms after the inject`);
+  const p = await submitTo('447700900271');
+  assert.ok(p.at >= t0 + 2000, `sent ${p.at - t0} ms after the inject, not before 2 s`);
+  const s = await sendsmsGet('to=447700900272&text=in+a+minute&deferred=1');
+  assert.equal(s.status, 202);
+  assert.equal(s.text, '3: Queued for later delivery');
+  const k = (await j.mi('messages.list', { number: '447700900272' }))[0];
+  assert.equal(k.status, 'queued');
+  assert.ok(k.next_at >= Date.now() + 50000, 'held for about a minute');
+  assert.equal(k.envelope.tags.deferred_until, String(k.next_at));
+  let err;
+  try { await j.mi('messages.inject', { from: '1', to: '447700900273', body: 'x', deferred_s: 0 }); } catch (e) { err = e.rpc; }
+  assert.equal(err.code, -32602);
+  assert.match(err.message, /deferred_s/);
 });
