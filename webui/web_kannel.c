@@ -28,9 +28,9 @@
  * validity_s, deferred minutes as deferred_s; dlr-mask with bit 1 or 2
  * asks for a receipt.  The answer is
  * one for the request, in Kannel's words: "0: Accepted for delivery" (202),
- * "3: Queued for later delivery" (202) when a message waits in its queue
- * rather than being sent at once, and Kannel's error texts with its HTTP
- * statuses.
+ * "3: Queued for later delivery" (202) when a message must wait (deferred,
+ * or its connector can take nothing now: gw_cq_can_send), and Kannel's
+ * error texts with its HTTP statuses.
  *
  * Threads: libmicrohttpd's pool threads (the password check hashes there,
  * as /login does).  The request table is the calling thread's own.
@@ -47,6 +47,7 @@
 
 #include "gw_auth.h"
 #include "gw_binary.h"
+#include "gw_cq.h"
 #include "gw_errors.h"
 #include "webui/web_int.h"
 
@@ -378,21 +379,13 @@ static json_t *web_kannel_params(const web_kannel_req_t *q, const char **err)
     return p;
 }
 
-/* Whether the message id waits in its queue (status queued) rather than
- * being on its way: Kannel's "3: Queued for later delivery". */
-static int web_kannel_queued(const gw_mi_caller_t *caller, const char *id)
+/* Whether a message accepted to target waits rather than goes now (its
+ * sender deferred it, or its connector can take nothing: down, unbound):
+ * Kannel's "3: Queued for later delivery". */
+static int web_kannel_waits(const json_t *params, const char *target)
 {
-    json_t *params = json_pack("{s:s}", "id", id), *resp;
-    unsigned st;
-    int queued;
-
-    resp = params != NULL ? gw_mi_call_as("messages.get", params, caller, &st) : NULL;
-    queued = json_is_string(json_object_get(json_object_get(resp, "result"), "status")) &&
-             strcmp(json_string_value(json_object_get(json_object_get(resp, "result"), "status")),
-                    "queued") == 0;
-    json_decref(params);
-    json_decref(resp);
-    return queued;
+    return json_object_get(params, "deferred_s") != NULL ||
+           (target != NULL && !gw_cq_can_send(target));
 }
 
 /* The recipients in to: words between spaces or tabs. */
@@ -470,8 +463,7 @@ static enum MHD_Result web_kannel_send(struct MHD_Connection *conn, web_kannel_r
         e = json_object_get(resp, "error");
         if (res != NULL) {
             accepted++;
-            if (!queued && json_is_string(json_object_get(res, "id")))
-                queued = web_kannel_queued(&caller, json_string_value(json_object_get(res, "id")));
+            queued |= web_kannel_waits(params, json_string_value(json_object_get(res, "target")));
         } else {
             const char *t = web_kannel_refusal(
                 e ? (int)json_integer_value(json_object_get(e, "code")) : GW_MI_INTERNAL_ERROR, &st);

@@ -115,6 +115,8 @@ test('a binary message survives a restart while its SMSC is down, and goes out b
   await waitFor(async () => (await connectorState(j, 'smsc1')) !== 'bound', 10000, 'smsc1 down');
   const r = await j.mi('messages.inject', { from: '4930123', to: '447700900121', binary: 'deadbeef0102', udh: '0605040b8423f0', data_coding: 4 });
   assert.equal((await j.mi('messages.get', { id: r.id })).status, 'queued');
+  const later = await j.mi('messages.inject', { from: '4930123', to: '447700900122', binary: '0102', deferred_s: 3600 });
+  const laterAt = (await j.mi('messages.get', { id: later.id })).next_at;
   await j.stop();
   j.start();
   await j.ready();
@@ -127,6 +129,10 @@ test('a binary message survives a restart while its SMSC is down, and goes out b
   assert.equal(p.esm_class & 0x40, 0x40);
   assert.deepEqual(octets(p), Buffer.from('0605040b8423f0deadbeef0102', 'hex'));
   await waitFor(async () => (await j.mi('messages.get', { id: r.id })).status === 'submitted', 10000, 'submitted');
+  const l = await j.mi('messages.get', { id: later.id });
+  assert.equal(l.status, 'queued', 'a deferred one still waits after the restart');
+  assert.equal(l.next_at, laterAt);
+  assert.ok(!smsc.submits.some((p) => p.destination_addr === '447700900122'));
 });
 
 test('to SIP: a binary body goes as its octets with its content type; with a udh it fails for good', async () => {
