@@ -74,13 +74,6 @@ out_free_ctx:
     return rc;
 }
 
-int sip_digest_ha1(int alg, const char *user, const char *realm, const char *password,
-                   char *out)
-{
-    const char *parts[] = { user, realm, password };
-    return sip_digest_hash(alg, parts, 3, out);
-}
-
 int sip_digest_response(const sip_digest_cred_t *c, const char *ha1, const char *method,
                         char *out)
 {

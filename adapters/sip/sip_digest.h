@@ -3,7 +3,6 @@
  * RFC 3261 section 22 and RFC 8760 use it): MD5 and SHA-256, qop=auth.
  *
  *   sip_digest_parse      an Authorization / Proxy-Authorization value
- *   sip_digest_ha1        H(username ":" realm ":" password), lower-case hex
  *   sip_digest_response   the expected response of a request from an HA1
  *   sip_digest_verify     a received response against a stored HA1, in
  *                         constant time
@@ -25,7 +24,9 @@
  * its replay record without being refused.  The ring is guarded by one
  * mutex (the table's lock), held for a few loads and stores.
  *
- * MD5 and SHA-256 come from OpenSSL's EVP, the HMAC and random bytes from
+ * The HA1s themselves, H(username ":" realm ":" password), are made where
+ * passwords are set: gw_sip_users_ha1 (gateway/gw_sip_users.h).  MD5 and
+ * SHA-256 come from OpenSSL's EVP, the HMAC and random bytes from
  * libsodium.  No I/O; the nonce table is the only state.
  *
  * Threads: every function on any thread; sip_nonces_new / _free on one
@@ -76,11 +77,6 @@ int sip_digest_parse(const char *value, sip_digest_cred_t *c, const char **why);
 
 /* "MD5" / "SHA-256". */
 const char *sip_digest_alg_name(int alg);
-
-/* H(user ":" realm ":" password) in lower-case hex into out
- * (SIP_DIGEST_HEX_MAX).  0 or GW_ERROR (the hash failed). */
-int sip_digest_ha1(int alg, const char *user, const char *realm, const char *password,
-                   char *out);
 
 /* The response c deserves for method from ha1 (RFC 7616 3.4.1, qop=auth:
  * H(ha1 ":" nonce ":" nc ":" cnonce ":" "auth" ":" H(method ":" uri))) in
