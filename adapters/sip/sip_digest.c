@@ -264,11 +264,19 @@ void sip_digest_challenge(gw_jbuf_t *b, const char *header, const char *realm,
 {
     static const char *const algs[] = { "SHA-256", "MD5" };
 
-    for (int i = 0; i < 2; i++)
-        gw_jbuf_fmt(b,
-                    "%s: Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", algorithm=%s, "
-                    "qop=\"auth\"%s\r\n",
-                    header, realm, nonce, opaque, algs[i], stale ? ", stale=true" : "");
+    /* in pieces: gw_jbuf_fmt is for short texts, a realm may be long */
+    for (int i = 0; i < 2; i++) {
+        gw_jbuf_puts(b, header);
+        gw_jbuf_puts(b, ": Digest realm=\"");
+        gw_jbuf_puts(b, realm);
+        gw_jbuf_puts(b, "\", nonce=\"");
+        gw_jbuf_puts(b, nonce);
+        gw_jbuf_puts(b, "\", opaque=\"");
+        gw_jbuf_puts(b, opaque);
+        gw_jbuf_puts(b, "\", algorithm=");
+        gw_jbuf_puts(b, algs[i]);
+        gw_jbuf_puts(b, stale ? ", qop=\"auth\", stale=true\r\n" : ", qop=\"auth\"\r\n");
+    }
 }
 
 /* ---- nonces ---- */
