@@ -93,6 +93,7 @@ typedef struct sip_conf {
     char realm[128];      /* sip.realm: "" for the host's name (sip_auth_realm_name) */
     int nonce_ttl_s;      /* runtime: read atomically */
     int auth;             /* sip.auth, runtime: read atomically; 0: untrusted is 403 */
+    char auth_algorithms[24]; /* sip.auth_algorithms: offered in this order (init) */
 } sip_conf_t;
 #define SIP_REPORTS_NONE 0
 #define SIP_REPORTS_AUTO 1

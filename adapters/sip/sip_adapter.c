@@ -74,6 +74,11 @@ static const gw_param_t sip_params[] = {
     {"sip.realm", GW_PT_STR, sip_conf.realm, sizeof(sip_conf.realm), "", 0, 0, 0,
      "the digest realm of challenges and of sip.users.add; empty: the host's name "
      "(\"junction\" when it has none)"},
+    {"sip.auth_algorithms", GW_PT_STR, sip_conf.auth_algorithms, sizeof(sip_conf.auth_algorithms),
+     "SHA-256,MD5", 0, 0, 0,
+     "the digest algorithms challenges offer, in this order (a client takes the first it "
+     "knows; some take the first): SHA-256 and / or MD5; credentials of another are "
+     "challenged again"},
     {"sip.nonce_ttl_s", GW_PT_INT, &sip_conf.nonce_ttl_s, 0, "300", 1, 86400, GW_PARAM_RUNTIME,
      "seconds a digest nonce is good for; later answers with it get 407 stale=true"},
     GW_PARAM_END,

@@ -11,8 +11,8 @@
  * The decisions, in the order they are taken:
  *   no credentials for our realm             -> 407, a fresh nonce
  *   credentials that do not parse            -> 400
- *   an algorithm / qop we do not take        -> 407, a fresh nonce
- *   uri not the Request-URI                  -> 400 (RFC 7616 3.4.6)
+ *   an algorithm / qop we do not take (or
+ *   one sip.auth_algorithms does not offer)  -> 407, a fresh nonce
  *   a nonce or opaque not ours               -> 407, a fresh nonce
  *   unknown or disabled user, wrong response -> 403 (one phrase for all:
  *                                               no user enumeration)
@@ -21,6 +21,10 @@
  *   right response, nc not above the last    -> 407, a fresh nonce (a
  *                                               replay: counted)
  *   right response, fresh nonce and nc       -> accepted as sip:user@realm
+ * The digest uri need not be the Request-URI: RFC 3261 22.4 lets them
+ * differ (a proxy on the way may have changed the Request-URI; SIPp names
+ * its peer's address), against RFC 7616 3.4.6's SHOULD.  The response
+ * binds the uri and the nc it names, and the nc is taken once.
  * The response is checked before the nonce's age and nc so that a stale
  * answer says stale=true only to one who knows the password (RFC 7616
  * 3.3), and a forged request cannot use up an nc.
@@ -46,6 +50,8 @@
 static sip_nonces_t *sip_auth_nonces;
 static char sip_auth_realm[GW_SIP_REALM_MAX];
 static char sip_auth_opaque[33];
+static int sip_auth_algs[2]; /* sip.auth_algorithms, in the order offered */
+static int sip_auth_nalgs;
 
 int sip_auth_init(void)
 {
@@ -55,6 +61,12 @@ int sip_auth_init(void)
             GW_ERR(SIP_LOG, "sip.realm '%s': printable ASCII without \" or \\", sip_auth_realm);
             return GW_EINVAL;
         }
+    sip_auth_nalgs = sip_digest_algs_parse(sip_conf.auth_algorithms, sip_auth_algs);
+    if (sip_auth_nalgs < 0) {
+        GW_ERR(SIP_LOG, "sip.auth_algorithms '%s': SHA-256 and / or MD5, comma-separated",
+               sip_conf.auth_algorithms);
+        return GW_EINVAL;
+    }
     sip_random_hex(sip_auth_opaque, 16);
     sip_auth_nonces = sip_nonces_new(NULL);
     return sip_auth_nonces != NULL ? 0 : GW_ENOMEM;
@@ -114,22 +126,6 @@ static int sip_auth_header(const char *buf, size_t n, const char *name, size_t *
     return 0;
 }
 
-/* The Request-URI as it is written on the request line of buf. */
-static int sip_auth_req_uri(const char *buf, size_t n, const char **uri, size_t *len)
-{
-    const char *sp = memchr(buf, ' ', n), *eol = memchr(buf, '\r', n), *last;
-
-    if (sp == NULL || eol == NULL || eol < sp)
-        return GW_EINVAL;
-    for (last = eol; last > sp && *last != ' '; last--)
-        ;
-    if (last <= sp + 1)
-        return GW_EINVAL;
-    *uri = sp + 1;
-    *len = (size_t)(last - sp - 1);
-    return 0;
-}
-
 /* A refusal into res, with a fresh challenge when challenge is set. */
 static void sip_auth_refuse(sip_auth_result_t *res, int status, const char *why, int challenge,
                             int stale, int64_t now_s)
@@ -150,7 +146,8 @@ static void sip_auth_refuse(sip_auth_result_t *res, int status, const char *why,
         return;
     sip_nonce_make(sip_auth_nonces, sip_auth_realm, now_s,
                    __atomic_load_n(&sip_conf.nonce_ttl_s, __ATOMIC_RELAXED), nonce);
-    sip_digest_challenge(&b, "Proxy-Authenticate", sip_auth_realm, nonce, sip_auth_opaque, stale);
+    sip_digest_challenge(&b, "Proxy-Authenticate", sip_auth_realm, nonce, sip_auth_opaque, stale,
+                         sip_auth_algs, sip_auth_nalgs);
     res->extra = b.oom ? NULL : gw_jbuf_done(&b);
     if (res->extra == NULL) {
         gw_jbuf_free(&b);
@@ -159,21 +156,19 @@ static void sip_auth_refuse(sip_auth_result_t *res, int status, const char *why,
     }
 }
 
-/* Credentials c (parsed, for our realm) of the request in buf: the rest
- * of the decisions (the file's header), into res. */
-static void sip_auth_decide(const sip_digest_cred_t *c, const char *buf, size_t n,
-                            const char *method, sip_auth_result_t *res, int64_t now_s)
+/* Credentials c (parsed, for our realm) of a method request: the rest of
+ * the decisions (the file's header), into res. */
+static void sip_auth_decide(const sip_digest_cred_t *c, const char *method,
+                            sip_auth_result_t *res, int64_t now_s)
 {
     static const char decoy[] =
         "0000000000000000000000000000000000000000000000000000000000000000";
     gw_sip_user_t u;
-    const char *uri, *ha1;
-    size_t len;
+    const char *ha1;
     int known, right;
 
-    if (sip_auth_req_uri(buf, n, &uri, &len) != 0 || strlen(c->uri) != len ||
-        memcmp(c->uri, uri, len) != 0) {
-        sip_auth_refuse(res, 400, "the digest uri is not the Request-URI", 0, 0, now_s);
+    if (c->alg != sip_auth_algs[0] && (sip_auth_nalgs < 2 || c->alg != sip_auth_algs[1])) {
+        sip_auth_refuse(res, 407, "an algorithm not offered (sip.auth_algorithms)", 1, 0, now_s);
         return;
     }
     if ((c->opaque[0] != '\0' && strcmp(c->opaque, sip_auth_opaque) != 0) ||
@@ -239,7 +234,7 @@ void sip_auth_check(const char *buf, size_t n, const char *method, sip_auth_resu
     } else {
         res->alg = sip_digest_alg_name(c.alg);
         gw_strlcpy(res->user, c.username, sizeof res->user);
-        sip_auth_decide(&c, buf, n, method, res, now_s);
+        sip_auth_decide(&c, method, res, now_s);
     }
     if (res->status == 407)
         gw_stat_add(sip_stats.auth_challenges, 1);

@@ -260,12 +260,11 @@ int sip_digest_parse(const char *value, sip_digest_cred_t *c, const char **why)
 /* ---- challenges ---- */
 
 void sip_digest_challenge(gw_jbuf_t *b, const char *header, const char *realm,
-                          const char *nonce, const char *opaque, int stale)
+                          const char *nonce, const char *opaque, int stale, const int *algs,
+                          int nalgs)
 {
-    static const char *const algs[] = { "SHA-256", "MD5" };
-
     /* in pieces: gw_jbuf_fmt is for short texts, a realm may be long */
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < nalgs; i++) {
         gw_jbuf_puts(b, header);
         gw_jbuf_puts(b, ": Digest realm=\"");
         gw_jbuf_puts(b, realm);
@@ -274,8 +273,40 @@ void sip_digest_challenge(gw_jbuf_t *b, const char *header, const char *realm,
         gw_jbuf_puts(b, "\", opaque=\"");
         gw_jbuf_puts(b, opaque);
         gw_jbuf_puts(b, "\", algorithm=");
-        gw_jbuf_puts(b, algs[i]);
+        gw_jbuf_puts(b, sip_digest_alg_name(algs[i]));
         gw_jbuf_puts(b, stale ? ", qop=\"auth\", stale=true\r\n" : ", qop=\"auth\"\r\n");
+    }
+}
+
+int sip_digest_algs_parse(const char *text, int *algs)
+{
+    char item[16];
+    const char *p = text;
+    int n = 0;
+
+    for (;;) {
+        size_t len = strcspn(p, ","), a = 0, z = len;
+
+        while (a < z && p[a] == ' ')
+            a++;
+        while (z > a && p[z - 1] == ' ')
+            z--;
+        if (z == a || z - a >= sizeof item || n == 2)
+            return GW_EINVAL;
+        memcpy(item, p + a, z - a);
+        item[z - a] = '\0';
+        if (strcasecmp(item, "SHA-256") == 0)
+            algs[n] = SIP_DIGEST_SHA256;
+        else if (strcasecmp(item, "MD5") == 0)
+            algs[n] = SIP_DIGEST_MD5;
+        else
+            return GW_EINVAL;
+        if (n == 1 && algs[0] == algs[1])
+            return GW_EINVAL;
+        n++;
+        if (p[len] == '\0')
+            return n;
+        p += len + 1;
     }
 }
 

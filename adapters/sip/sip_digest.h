@@ -6,9 +6,10 @@
  *   sip_digest_response   the expected response of a request from an HA1
  *   sip_digest_verify     a received response against a stored HA1, in
  *                         constant time
- *   sip_digest_challenge  the WWW-Authenticate / Proxy-Authenticate lines:
- *                         SHA-256 first, then MD5 (RFC 8760 section 2.4:
- *                         the preferred algorithm first)
+ *   sip_digest_challenge  the WWW-Authenticate / Proxy-Authenticate lines,
+ *                         one per algorithm in the order given (SHA-256
+ *                         first by default: RFC 8760 section 2.4 puts the
+ *                         preferred one first)
  *   sip_nonces_*          self-validating nonces and the nc replay table
  *
  * A nonce is base64url (no padding) of 56 bytes:
@@ -88,11 +89,17 @@ int sip_digest_response(const sip_digest_cred_t *c, const char *ha1, const char 
  * time), else 0. */
 int sip_digest_verify(const sip_digest_cred_t *c, const char *ha1, const char *method);
 
-/* Append the two challenge header lines (header is "WWW-Authenticate" or
- * "Proxy-Authenticate"), each ending CRLF: SHA-256 then MD5, both with
- * realm, nonce, opaque, qop="auth", and stale=true when stale. */
+/* Append one challenge header line per algorithm of algs[0..nalgs), in
+ * that order (header is "WWW-Authenticate" or "Proxy-Authenticate"), each
+ * ending CRLF, with realm, nonce, opaque, qop="auth", and stale=true when
+ * stale. */
 void sip_digest_challenge(gw_jbuf_t *b, const char *header, const char *realm,
-                          const char *nonce, const char *opaque, int stale);
+                          const char *nonce, const char *opaque, int stale, const int *algs,
+                          int nalgs);
+
+/* A list of algorithms as text ("SHA-256,MD5", case-insensitive, each
+ * once) into algs (2 entries): how many (1 or 2), or GW_EINVAL. */
+int sip_digest_algs_parse(const char *text, int *algs);
 
 /* ---- nonces ---- */
 typedef struct sip_nonces sip_nonces_t;

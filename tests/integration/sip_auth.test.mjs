@@ -10,9 +10,9 @@
 // The MESSAGEs come from a node UDP socket bound to 127.0.0.2 once
 // 127.0.0.0/8 is no longer trusted; the digest responses are computed
 // here (RFC 7616) for both algorithms.  SIPp 3.6.1 (the Debian
-// sip-tester) knows MD5 only and reads the first challenge, SHA-256,
-// so it is driven with an MD5-only challenge... which junction never
-// sends: the SIPp case is left out (docs/sip-auth.md, "Limits").  Every
+// sip-tester) computes MD5 only and answers the first challenge, which is
+// SHA-256 by default ("createAuthHeader: authentication must use MD5 or
+// AKAv1-MD5"), so its case runs with sip.auth_algorithms = MD5.  Every
 // wait is for a state, bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +20,8 @@ import dgram from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { startJunction, waitFor, miError } from './lib/junction.mjs';
 import { startSmsc, waitBound } from './lib/smsc.mjs';
+import { runSipp, loggedMessages } from './lib/sipp.mjs';
+import { freePort } from './lib/junction.mjs';
 
 const H = (alg, s) => createHash(alg === 'SHA-256' ? 'sha256' : 'md5').update(s).digest('hex');
 const rnd = () => Math.random().toString(16).slice(2);
@@ -195,11 +197,16 @@ test('a replayed nc is refused with a fresh challenge; a higher nc on the same n
   r = await p.send(j, messageText(j, p, '+4917012340023', 'tampered', credentials(bad, 'alice', 'wonderland-1', 3)));
   assert.match(r, /^SIP\/2.0 407/);
   assert.equal(challenges(r)[0].stale, undefined);
-  // credentials for another Request-URI than the one they sign
+  // a digest uri other than the Request-URI is taken (RFC 3261 22.4; SIPp
+  // names its peer's address), but it is signed: changed, it fails
   r = await p.send(j, messageText(j, p, '+4917012340024', 'other uri',
-    credentials(ch, 'alice', 'wonderland-1', 4, { uri: 'sip:+4917012340099@127.0.0.1' })));
-  assert.match(r, /^SIP\/2.0 400/);
-  assert.equal(await stored(j, 'other uri'), undefined);
+    credentials(ch, 'alice', 'wonderland-1', 4, { uri: `sip:127.0.0.1:${j.ports.sip}` })));
+  assert.match(r, /^SIP\/2.0 202/);
+  const signed = credentials(ch, 'alice', 'wonderland-1', 5, { uri: 'sip:a@127.0.0.1' });
+  r = await p.send(j, messageText(j, p, '+4917012340025', 'uri changed',
+    (u) => signed(u).replace('uri="sip:a@127.0.0.1"', 'uri="sip:b@127.0.0.1"')));
+  assert.match(r, /^SIP\/2.0 403/);
+  assert.equal(await stored(j, 'uri changed'), undefined);
 });
 
 test('an expired nonce with the right password gets 407 stale=true, and its fresh nonce is taken', async (t) => {
@@ -270,4 +277,36 @@ test('sip.users.* check their params, audit the change without the password', as
   j.start();
   await j.ready();
   assert.deepEqual((await j.mi('sip.users.list')).map((u) => u.username), ['alice']);
+});
+
+test('SIPp answers the challenge with its own MD5 digest (-au / -ap, [authentication]) when MD5 is offered first', async (t) => {
+  const { smsc, j } = await setup(t, { 'sip.realm': 'junction.test', 'sip.auth_algorithms': 'MD5' });
+  await j.mi('sip.users.add', { username: 'alice', password: 'wonderland-1' });
+  const h = await runSipp({ scenario: 'uac_message_auth.xml', dir: j.dir, name: 'auth', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, calls: 1, service: '+4917012340050', timeoutS: 10,
+    args: ['-i', '127.0.0.2', '-au', 'alice', '-ap', 'wonderland-1'] });
+  assert.equal(h.exited.code, 0, h.explain());
+  const got = loggedMessages(h.messageFile, 'received');
+  assert.match(got[0], /^SIP\/2.0 407/);
+  assert.deepEqual(challenges(got[0]).map((c) => c.algorithm), ['MD5'], 'only what sip.auth_algorithms offers');
+  const sent = loggedMessages(h.messageFile, 'sent');
+  assert.match(sent[1], /Proxy-Authorization: Digest username="alice"/);
+  const s = await waitFor(() => smsc.submits.find((x) => x.destination_addr === '4917012340050'), 10000, 'the SIPp message at the SMSC');
+  assert.match(String(s.short_message?.message ?? s.short_message), /SIPp authenticated 1/);
+  const m = await waitFor(async () => (await j.mi('messages.list', { limit: 100 }))
+    .find((x) => x.envelope?.body?.includes('SIPp authenticated 1')), 5000, 'stored');
+  assert.equal(m.envelope.tags.sender, 'sip:alice@junction.test');
+  assert.ok(!smsc.submits.some((x) => String(x.short_message?.message ?? x.short_message).includes('unauthenticated')), 'the first never went');
+});
+
+test('credentials of an algorithm sip.auth_algorithms does not offer are challenged again', async (t) => {
+  const { j, p } = await setup(t, { 'sip.realm': 'junction.test', 'sip.auth_algorithms': 'SHA-256' });
+  await j.mi('sip.users.add', { username: 'alice', password: 'wonderland-1' });
+  const resp = await p.send(j, messageText(j, p, '+4917012340060', 'no credentials'));
+  const chs = challenges(resp);
+  assert.deepEqual(chs.map((c) => c.algorithm), ['SHA-256']);
+  const md5 = { ...chs[0], algorithm: 'MD5' };
+  const r = await p.send(j, messageText(j, p, '+4917012340060', 'md5 refused', credentials(md5, 'alice', 'wonderland-1')));
+  assert.match(r, /^SIP\/2.0 407/);
+  assert.equal(await stored(j, 'md5 refused'), undefined);
 });

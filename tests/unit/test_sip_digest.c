@@ -153,7 +153,8 @@ static void test_challenge_offers_sha256_first_then_md5(void **state)
     char *text, *sha, *md5;
     (void)state;
 
-    sip_digest_challenge(&b, "Proxy-Authenticate", "example.org", "N", "O", 0);
+    static const int both[] = { SIP_DIGEST_SHA256, SIP_DIGEST_MD5 };
+    sip_digest_challenge(&b, "Proxy-Authenticate", "example.org", "N", "O", 0, both, 2);
     text = gw_jbuf_done(&b);
     sha = strstr(text, "algorithm=SHA-256");
     md5 = strstr(text, "algorithm=MD5");
@@ -165,10 +166,29 @@ static void test_challenge_offers_sha256_first_then_md5(void **state)
     assert_null(strstr(text, "stale"));
     free(text);
     b = (gw_jbuf_t){ 0 };
-    sip_digest_challenge(&b, "WWW-Authenticate", "r", "N", "O", 1);
+    sip_digest_challenge(&b, "WWW-Authenticate", "r", "N", "O", 1, both, 2);
     text = gw_jbuf_done(&b);
     assert_non_null(strstr(text, "qop=\"auth\", stale=true\r\nWWW-Authenticate:"));
     free(text);
+}
+
+static void test_algorithm_lists_parse_in_order_and_refuse_the_rest(void **state)
+{
+    int a[2] = { -1, -1 };
+    (void)state;
+
+    assert_int_equal(sip_digest_algs_parse("SHA-256,MD5", a), 2);
+    assert_int_equal(a[0], SIP_DIGEST_SHA256);
+    assert_int_equal(a[1], SIP_DIGEST_MD5);
+    assert_int_equal(sip_digest_algs_parse(" md5 , sha-256 ", a), 2);
+    assert_int_equal(a[0], SIP_DIGEST_MD5);
+    assert_int_equal(sip_digest_algs_parse("MD5", a), 1);
+    assert_int_equal(a[0], SIP_DIGEST_MD5);
+    assert_int_equal(sip_digest_algs_parse("", a), GW_EINVAL);
+    assert_int_equal(sip_digest_algs_parse("MD5,", a), GW_EINVAL);
+    assert_int_equal(sip_digest_algs_parse("MD5,MD5", a), GW_EINVAL);
+    assert_int_equal(sip_digest_algs_parse("SHA-512-256", a), GW_EINVAL);
+    assert_int_equal(sip_digest_algs_parse("MD5,SHA-256,MD5", a), GW_EINVAL);
 }
 
 static const uint8_t key[32] = { 1, 2, 3 };
@@ -261,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_missing_fields_are_refused),
         cmocka_unit_test(test_unsupported_algorithm_qop_and_userhash_are_declined),
         cmocka_unit_test(test_challenge_offers_sha256_first_then_md5),
+        cmocka_unit_test(test_algorithm_lists_parse_in_order_and_refuse_the_rest),
         cmocka_unit_test(test_nonce_is_valid_until_it_expires),
         cmocka_unit_test(test_tampered_foreign_or_other_realm_nonce_is_bad),
         cmocka_unit_test(test_nc_must_grow_for_each_nonce),
