@@ -207,6 +207,12 @@ test('a replayed nc is refused with a fresh challenge; a higher nc on the same n
     (u) => signed(u).replace('uri="sip:a@127.0.0.1"', 'uri="sip:b@127.0.0.1"')));
   assert.match(r, /^SIP\/2.0 403/);
   assert.equal(await stored(j, 'uri changed'), undefined);
+  // a header folded over lines (RFC 3261 7.3.1), after another realm's
+  const folded = credentials(ch, 'alice', 'wonderland-1', 6);
+  r = await p.send(j, messageText(j, p, '+4917012340026', 'folded',
+    (u) => 'Digest username="x", realm="elsewhere", nonce="n", uri="u", response="r"\r\n' +
+      `Proxy-Authorization: ${folded(u).replace(', nonce=', ',\r\n  nonce=')}`));
+  assert.match(r, /^SIP\/2.0 202/);
 });
 
 test('an expired nonce with the right password gets 407 stale=true, and its fresh nonce is taken', async (t) => {
