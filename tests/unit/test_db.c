@@ -127,9 +127,39 @@ static void test_migrations_create_schema_and_user_version(void **state)
                                        " AND name IN ('connectors', 'routes', 'messages',"
                                        " 'accounts', 'users', 'params', 'sip_locations', 'outbox',"
                                        " 'rules', 'rates', 'parts', 'receipts_early', 'fragments',"
-                                       " 'tokens', 'audit')"),
-                     15);
+                                       " 'tokens', 'audit', 'sip_users')"),
+                     16);
     sqlite3_close(raw);
+}
+
+static void test_sip_users_keep_ha1s_out_of_lists_and_change_in_place(void **state)
+{
+    json_t *rows, *u;
+    (void)state;
+
+    assert_int_equal(db_sip_user_add("alice", "r", "m1", "s1"), 0);
+    assert_int_equal(db_sip_user_add("alice", "r", "m2", "s2"), GW_EEXIST);
+    assert_int_equal(db_sip_user_add("alice", "other", "m3", "s3"), 0);
+    assert_int_equal(db_sip_user_update("alice", "r", "m4", NULL, 0), 0);
+    assert_int_equal(db_sip_user_update("bob", "r", "m4", "s4", -1), GW_ENOTFOUND);
+    rows = db_sip_users_list(0);
+    assert_int_equal(json_array_size(rows), 2);
+    u = json_array_get(rows, 1); /* ordered by realm: other, r */
+    assert_string_equal(json_string_value(json_object_get(u, "realm")), "r");
+    assert_true(json_is_false(json_object_get(u, "enabled")));
+    assert_null(json_object_get(u, "ha1_md5"));
+    assert_null(json_object_get(u, "ha1_sha256"));
+    json_decref(rows);
+    rows = db_sip_users_list(1);
+    u = json_array_get(rows, 1);
+    assert_string_equal(json_string_value(json_object_get(u, "ha1_md5")), "m4");
+    assert_string_equal(json_string_value(json_object_get(u, "ha1_sha256")), "s1");
+    json_decref(rows);
+    assert_int_equal(db_sip_user_delete("alice", "r"), 0);
+    assert_int_equal(db_sip_user_delete("alice", "r"), GW_ENOTFOUND);
+    rows = db_sip_users_list(0);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
 }
 
 static void test_reopen_is_idempotent_and_keeps_rows(void **state)
@@ -704,6 +734,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_create_schema_and_user_version,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_sip_users_keep_ha1s_out_of_lists_and_change_in_place,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent_and_keeps_rows, test_setup,
                                         test_teardown),
