@@ -26,7 +26,8 @@
  *   sip_conn.c     connectors of type "sip": conf check, open/close, send()
  *                  (queues to a worker), status.
  *   sip_auth.c     digest authentication of MESSAGEs from untrusted peers
- *                  (407 challenges, checks against gw_sip_users.h) over the
+ *                  (407 challenges, or 401 for a UAS; checks against
+ *                  gw_sip_users.h) over the
  *                  pure RFC 7616 code of sip_digest.c (sip_digest.h).
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
@@ -396,15 +397,19 @@ extern gw_hist_t *sip_uas_answer_hist;
 /* ---- sip_auth.c: digest authentication of untrusted requests ---- */
 /* What sip_auth_check decided. */
 typedef struct sip_auth_result {
-    int status;          /* 0: authenticated; else the status to answer (400, 403, 407, 500) */
+    int status;          /* 0: authenticated; else the status to answer (400, 401, 403, 407, 500) */
     const char *reason;  /* that answer's phrase (static) */
     const char *why;     /* what decided, for the trace (static) */
     int stale;           /* a 407 with stale=true */
     const char *alg;     /* the credentials' algorithm, "" without */
     char user[64];       /* the username given, "" without */
     char sender[200];    /* status 0: "sip:<username>@<realm>", the envelope's tag sender */
-    char *extra;         /* a 407's Proxy-Authenticate lines (malloc'd: the caller frees) */
+    char *extra;         /* a challenge's Proxy- / WWW-Authenticate lines (malloc'd: the
+                          * caller frees) */
+    int uas;             /* checked as SIP_AUTH_UAS */
 } sip_auth_result_t;
+#define SIP_AUTH_PROXY 0 /* 407, Proxy-Authenticate / Proxy-Authorization (MESSAGE) */
+#define SIP_AUTH_UAS 1   /* 401, WWW-Authenticate / Authorization (a registrar, a UAS) */
 
 /* The realm (sip.realm, else the host's name, else "junction"), the
  * opaque and the nonce table with its new secret.  Main thread, adapter
@@ -413,9 +418,12 @@ int sip_auth_init(void);
 void sip_auth_free(void);
 /* The realm challenges name (valid after sip_auth_init). */
 const char *sip_auth_realm_name(void);
-/* Check the Proxy-Authorization of the request text buf[0..n) (method
- * is its method) against the SIP users; counts sip.auth_*.  Any worker. */
-void sip_auth_check(const char *buf, size_t n, const char *method, sip_auth_result_t *res);
+/* Check the credentials of the request text buf[0..n) (method is its
+ * method) against the SIP users, as a proxy (SIP_AUTH_PROXY: its
+ * Proxy-Authorization, 407) or a UAS (SIP_AUTH_UAS: its Authorization,
+ * 401); counts sip.auth_*.  Any worker. */
+void sip_auth_check(const char *buf, size_t n, const char *method, int role,
+                    sip_auth_result_t *res);
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 /* The registrar's location service (sip_location.c): the bindings of

@@ -6,9 +6,10 @@
  * sip_auth_check decides; the caller (sip_uas.c) answers and traces.  For
  * a MESSAGE junction acts as a proxy between the sender and the SMS
  * network, so it challenges with 407 and Proxy-Authenticate and reads
- * Proxy-Authorization (RFC 3261 22.3); a registrar or a UAS answering for
- * itself uses 401 / WWW-Authenticate, which REGISTER will (SIP_AUTH_UAS).
- * The decisions, in the order they are taken:
+ * Proxy-Authorization (RFC 3261 22.3: SIP_AUTH_PROXY); a registrar or a
+ * UAS answering for itself uses 401, WWW-Authenticate and Authorization
+ * (SIP_AUTH_UAS, for REGISTER once the registrar asks for credentials).
+ * The decisions, in the order they are taken (407 is 401 for a UAS):
  *   no credentials for our realm             -> 407, a fresh nonce
  *   credentials that do not parse            -> 400
  *   an algorithm / qop we do not take (or
@@ -126,7 +127,8 @@ static int sip_auth_header(const char *buf, size_t n, const char *name, size_t *
     return 0;
 }
 
-/* A refusal into res, with a fresh challenge when challenge is set. */
+/* A refusal into res, with a fresh challenge when challenge is set
+ * (status 407: the proxy's word, made 401 for a UAS by sip_auth_check). */
 static void sip_auth_refuse(sip_auth_result_t *res, int status, const char *why, int challenge,
                             int stale, int64_t now_s)
 {
@@ -146,8 +148,9 @@ static void sip_auth_refuse(sip_auth_result_t *res, int status, const char *why,
         return;
     sip_nonce_make(sip_auth_nonces, sip_auth_realm, now_s,
                    __atomic_load_n(&sip_conf.nonce_ttl_s, __ATOMIC_RELAXED), nonce);
-    sip_digest_challenge(&b, "Proxy-Authenticate", sip_auth_realm, nonce, sip_auth_opaque, stale,
-                         sip_auth_algs, sip_auth_nalgs);
+    sip_digest_challenge(&b, res->uas ? "WWW-Authenticate" : "Proxy-Authenticate",
+                         sip_auth_realm, nonce, sip_auth_opaque, stale, sip_auth_algs,
+                         sip_auth_nalgs);
     res->extra = b.oom ? NULL : gw_jbuf_done(&b);
     if (res->extra == NULL) {
         gw_jbuf_free(&b);
@@ -205,7 +208,8 @@ static void sip_auth_decide(const sip_digest_cred_t *c, const char *method,
     }
 }
 
-void sip_auth_check(const char *buf, size_t n, const char *method, sip_auth_result_t *res)
+void sip_auth_check(const char *buf, size_t n, const char *method, int role,
+                    sip_auth_result_t *res)
 {
     static __thread sip_digest_cred_t c; /* 2 kB: off the worker's stack */
     char value[2048];
@@ -216,9 +220,11 @@ void sip_auth_check(const char *buf, size_t n, const char *method, sip_auth_resu
 
     memset(res, 0, sizeof *res);
     res->alg = "";
+    res->uas = role == SIP_AUTH_UAS;
     /* the first credentials for our realm; others may be for proxies
      * further on (RFC 3261 22.3) */
-    while (sip_auth_header(buf, n, "Proxy-Authorization", &pos, value, sizeof value)) {
+    while (sip_auth_header(buf, n, res->uas ? "Authorization" : "Proxy-Authorization", &pos,
+                           value, sizeof value)) {
         rc = sip_digest_parse(value, &c, &why);
         if (c.realm[0] == '\0' || strcmp(c.realm, sip_auth_realm) == 0)
             break;
@@ -238,4 +244,8 @@ void sip_auth_check(const char *buf, size_t n, const char *method, sip_auth_resu
     }
     if (res->status == 407)
         gw_stat_add(sip_stats.auth_challenges, 1);
+    if (res->status == 407 && res->uas) {
+        res->status = 401;
+        res->reason = "Unauthorized";
+    }
 }

@@ -362,7 +362,8 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
  * 407, not 401: for a MESSAGE junction is a proxy on the way to the SMS
  * network (a next hop decides delivery), and RFC 3261 22.3 has a proxy
  * challenge with 407 / Proxy-Authenticate; 401 / WWW-Authenticate is the
- * registrar's or the destination UAS's word, which REGISTER will use.
+ * registrar's or the destination UAS's word (SIP_AUTH_UAS), which
+ * REGISTER will use.
  * Worker thread. */
 static int sip_uas_authenticate(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
                                 const char *key, const char *to_tag, const char *buf, size_t n,
@@ -370,7 +371,7 @@ static int sip_uas_authenticate(sip_worker_t *w, osip_message_t *req, const sip_
 {
     char why[160];
 
-    sip_auth_check(buf, n, req->sip_method, res);
+    sip_auth_check(buf, n, req->sip_method, SIP_AUTH_PROXY, res);
     if (gw_trace_on()) {
         if (res->status == 0)
             snprintf(why, sizeof why, "digest %s: %s", res->alg, res->why);
