@@ -486,7 +486,7 @@ void sip_loc_free(void);
 /* The registrar (sip_registrar.c): a REGISTER the transaction table let
  * through; takes req.  Worker thread. */
 void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
-                     const char *txn_key, const char *to_tag);
+                     const char *txn_key, const char *to_tag, const char *buf, size_t n);
 int sip_reg_init(struct event_base *main_base);
 void sip_reg_stop(void);
 void sip_reg_mi_list(const json_t *params, gw_mi_reply_t *r);

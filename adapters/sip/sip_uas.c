@@ -576,7 +576,7 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
         return;
     }
     if (strcmp(req->sip_method, "REGISTER") == 0) {
-        sip_reg_request(w, req, src, key, to_tag);
+        sip_reg_request(w, req, src, key, to_tag, buf, n);
         return;
     }
     if (strcmp(req->sip_method, "OPTIONS") == 0)

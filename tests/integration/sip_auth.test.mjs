@@ -316,3 +316,57 @@ test('credentials of an algorithm sip.auth_algorithms does not offer are challen
   assert.match(r, /^SIP\/2.0 407/);
   assert.equal(await stored(j, 'md5 refused'), undefined);
 });
+
+// REGISTER is the registrar's (a UAS): 401 with WWW-Authenticate, the
+// Authorization header, and only the digest user's own address of record.
+function registerText(j, p, user, { auth, expires = 300, callId, cseq = 1 } = {}) {
+  const uri = `sip:127.0.0.1:${j.ports.sip}`;
+  return `REGISTER ${uri} SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.2:${p.port};branch=z9hG4bK-${rnd()};rport\r\n` +
+    `Max-Forwards: 70\r\nFrom: <sip:${user}@127.0.0.1>;tag=${rnd()}\r\nTo: <sip:${user}@127.0.0.1>\r\n` +
+    `Call-ID: ${callId || `reg-${rnd()}`}\r\nCSeq: ${cseq} REGISTER\r\n` +
+    `Contact: <sip:${user}@127.0.0.2:${p.port}>\r\nExpires: ${expires}\r\n` +
+    (auth ? `Authorization: ${auth(uri)}\r\n` : '') + 'Content-Length: 0\r\n\r\n';
+}
+function wwwChallenges(resp) {
+  return resp.split('\r\n').filter((l) => /^WWW-Authenticate:/i.test(l)).map((l) => {
+    const o = {};
+    for (const m of l.replace(/^WWW-Authenticate:\s*Digest\s+/i, '').matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g))
+      o[m[1]] = m[3] ?? m[2];
+    return o;
+  });
+}
+function regCredentials(ch, user, password) {
+  const alg = ch.algorithm;
+  const cnonce = rnd();
+  return (uri) => {
+    const ha1 = H(alg, `${user}:${ch.realm}:${password}`);
+    const resp = H(alg, `${ha1}:${ch.nonce}:00000001:${cnonce}:auth:${H(alg, `REGISTER:${uri}`)}`);
+    return `Digest username="${user}", realm="${ch.realm}", nonce="${ch.nonce}", uri="${uri}", ` +
+      `response="${resp}", algorithm=${alg}, qop=auth, nc=00000001, cnonce="${cnonce}", opaque="${ch.opaque}"`;
+  };
+}
+
+test('an untrusted REGISTER is challenged 401; the right credentials register the user\'s own address of record only; a wrong password is 403', async (t) => {
+  const { j, p } = await setup(t);
+  await j.mi('sip.users.add', { username: 'bob', password: 'builder-1' });
+  await j.mi('sip.users.add', { username: 'eve', password: 'eve-pass-1' });
+  const first = await p.send(j, registerText(j, p, 'bob'));
+  assert.equal(status(first), 401, first);
+  const ch = wwwChallenges(first).find((c) => c.algorithm === 'SHA-256');
+  assert.ok(ch && ch.qop === 'auth', first);
+  assert.doesNotMatch(first, /Proxy-Authenticate/);
+  const ok = await p.send(j, registerText(j, p, 'bob', { auth: regCredentials(ch, 'bob', 'builder-1'), cseq: 2 }));
+  assert.equal(status(ok), 200, ok);
+  const b = (await j.mi('sip.registrations.list', { aor: 'sip:bob@127.0.0.1' }))[0];
+  assert.equal(b.bindings[0].contact, `sip:bob@127.0.0.2:${p.port}`);
+
+  const ch2 = wwwChallenges(await p.send(j, registerText(j, p, 'bob'))).find((c) => c.algorithm === 'MD5');
+  const wrong = await p.send(j, registerText(j, p, 'bob', { auth: regCredentials(ch2, 'bob', 'not-it'), cseq: 3 }));
+  assert.equal(status(wrong), 403, wrong);
+  // eve's good credentials do not register bob
+  const ch3 = wwwChallenges(await p.send(j, registerText(j, p, 'bob'))).find((c) => c.algorithm === 'MD5');
+  const other = await p.send(j, registerText(j, p, 'bob', { auth: regCredentials(ch3, 'eve', 'eve-pass-1'), cseq: 4 }));
+  assert.equal(status(other), 403, other);
+  assert.equal((await j.mi('sip.registrations.list', { aor: 'sip:bob@127.0.0.1' }))[0].bindings.length, 1);
+});
