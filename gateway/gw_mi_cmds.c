@@ -21,6 +21,7 @@
 #include "gw_route.h"
 #include "gw_adapter.h"
 #include "gw_auth.h"
+#include "gw_binary.h"
 #include "gw_config.h"
 #include "gw_core.h"
 #include "gw_cq.h"
@@ -306,10 +307,11 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     }
     json_object_foreach(tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
-            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0) {
+            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0 ||
+            strcmp(key, GW_BIN_TAG_UDH) == 0 || strcmp(key, "deferred_until") == 0) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                        "tag '%s': keys of 1-64 characters (not sender) with string values of "
-                        "at most 256", key);
+                        "tag '%s': keys of 1-64 characters (not sender, udh or deferred_until) "
+                        "with string values of at most 256", key);
             return -1;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -343,11 +345,87 @@ nomem:
     return -1;
 }
 
+/* The content of messages.inject: exactly one of body (text) and binary
+ * (with encoding?, udh?, data_coding?: gw_binary.h).  0, or -1 with the
+ * error written. */
+static int gw_mi_inject_content(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *body = json_object_get(params, "body"), *bin = json_object_get(params, "binary");
+    json_t *dc = json_object_get(params, "data_coding");
+    gw_bin_spec_t s = { NULL, 0, gw_mi_opt_str(params, "encoding", NULL),
+                        gw_mi_opt_str(params, "udh", NULL), -1 };
+    char err[160];
+    int rc;
+
+    if ((body == NULL) == (bin == NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "give exactly one of body (text) and binary");
+        return -1;
+    }
+    if (body != NULL) {
+        const char *text = gw_mi_opt_str(params, "body", NULL);
+        if (text == NULL || text[0] == '\0' ||
+            json_object_get(params, "encoding") || json_object_get(params, "udh") || dc) {
+            gw_mi_error(r, GW_MI_INVALID_PARAMS, text != NULL && text[0] != '\0'
+                            ? "encoding, udh and data_coding go with binary, not body"
+                            : "param \"body\" (a non-empty string) is required");
+            return -1;
+        }
+        if (gw_env_set_str(&env->body, text, (size_t)-1) != 0 ||
+            gw_env_set_str(&env->content_type, "text/plain", (size_t)-1) != 0)
+            goto nomem;
+        env->body_len = strlen(env->body);
+        return 0;
+    }
+    if (!json_is_string(bin) || (dc != NULL && !json_is_integer(dc)) ||
+        (json_object_get(params, "encoding") && s.encoding == NULL) ||
+        (json_object_get(params, "udh") && s.udh == NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "binary, encoding and udh must be strings, data_coding an integer");
+        return -1;
+    }
+    s.data = json_string_value(bin);
+    s.data_len = json_string_length(bin);
+    s.data_coding = dc != NULL ? json_integer_value(dc) : -1;
+    if (s.data_coding == -1 && dc != NULL)
+        s.data_coding = -2; /* -1 given is out of range, not the default */
+    rc = gw_bin_apply(env, &s, err, sizeof err);
+    if (rc == GW_EINVAL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", err);
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+nomem:
+    gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+    return -1;
+}
+
+/* deferred_s of messages.inject: the message waits that long before its
+ * first attempt (the tag deferred_until, ms since the epoch, which the
+ * core holds it by).  0, or -1 with the error written. */
+static int gw_mi_inject_deferred(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *v = json_object_get(params, "deferred_s");
+    char num[24];
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 30 * 86400) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "deferred_s must be 1..2592000 (30 days)");
+        return -1;
+    }
+    snprintf(num, sizeof num, "%lld", (long long)(gw_now_ms() + json_integer_value(v) * 1000));
+    if (gw_env_set_tag(env, "deferred_until", num) < 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
 {
     const char *from = gw_mi_str(params, "from", r);
     const char *to = from ? gw_mi_str(params, "to", r) : NULL;
-    const char *body = to ? gw_mi_str(params, "body", r) : NULL;
     long long rd = gw_mi_opt_int(params, "registered_delivery", 1);
     gw_mi_wait_t w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
     char *target = NULL, *rule = NULL;
@@ -355,7 +433,7 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     gw_envelope_t *env;
     int rc;
 
-    if (body == NULL)
+    if (to == NULL)
         return;
     if (rd < 0 || rd > 0x1F) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "registered_delivery must be 0..31");
@@ -369,9 +447,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     if (gw_mi_set_addrs(env, from, to, r) != 0)
         goto out_unref;
     env->registered_delivery = (int)rd;
-    gw_env_set_str(&env->body, body, (size_t)-1);
-    env->body_len = strlen(body);
-    gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
+    if (gw_mi_inject_content(env, params, r) != 0)
+        goto out_unref;
     gw_env_set_str(&env->source.adapter, "mi", (size_t)-1);
     gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", "mi"), (size_t)-1);
     {
@@ -387,6 +464,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
         }
     }
     if (gw_mi_inject_options(env, params, r) != 0)
+        goto out_unref;
+    if (gw_mi_inject_deferred(env, params, r) != 0)
         goto out_unref;
     /* the names the router gives now, for the answer (the accept routes
      * the same way unless the table changes in between) */
@@ -593,7 +672,9 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
       "change a connector; it restarts at once", GW_ROLE_OPERATOR, 0 },
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once", GW_ROLE_OPERATOR, 0 },
     { "messages.inject", gw_mi_messages_inject,
-      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?",
+      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?"
+      ", binary? (instead of body), encoding?, udh?, data_coding?"
+      ", deferred_s?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",

@@ -10,7 +10,7 @@
  *                            (a JSON-RPC error is still HTTP 200), a
  *                            notification gets 204.  Other methods: 405.
  *   POST /login, /logout, GET /session   web_auth.c (no credentials needed).
- *   POST /api/v1/messages, GET /api/v1/messages/{id}, GET /cgi-bin/sendsms
+ *   POST /api/v1/messages, GET /api/v1/messages/{id}, GET and POST /cgi-bin/sendsms
  *                            the send API, web_api.c.
  *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4,
  *                            for a Bearer token or a session (viewer).
@@ -148,7 +148,7 @@ static const web_asset_t web_assets[] = {
 /* One POST /mi in progress: the body read so far.  Owned by the
  * connection (*con_cls), freed by web_on_completed. */
 /* The POST routes that read a body. */
-enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT, WEB_ROUTE_API_SEND };
+enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT, WEB_ROUTE_API_SEND, WEB_ROUTE_SENDSMS };
 
 typedef struct web_req {
     int route;        /* WEB_ROUTE_* */
@@ -284,6 +284,8 @@ static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req
         return web_auth_logout(conn);
     if (req->route == WEB_ROUTE_API_SEND)
         return web_api_send(conn, req->body, req->len);
+    if (req->route == WEB_ROUTE_SENDSMS)
+        return web_kannel_sendsms_post(conn, req->body, req->len);
     refused = web_auth_caller(conn, &caller, &why);
     if (refused != 0) {
         GW_INFO("web", "POST /mi refused (%u): %s", refused, why);
@@ -367,7 +369,9 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, int route, const char
                               "405 use POST for /mi, /login and /logout\n", "POST");
         /* the send API takes Bearer tokens only (web_api.c): a browser
          * cannot attach one, so only the content type is checked */
-        refused = route == WEB_ROUTE_API_SEND ? web_json_guard(conn) : web_mi_guard(conn);
+        refused = route == WEB_ROUTE_API_SEND ? web_json_guard(conn)
+                  : route == WEB_ROUTE_SENDSMS  ? 0 /* a password in the request, any type */
+                                                : web_mi_guard(conn);
         if (refused == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
             return web_rpc_error(conn, refused, GW_MI_INVALID_REQUEST,
                                  "POST takes Content-Type: application/json");
@@ -379,7 +383,7 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, int route, const char
         if (req == NULL)
             return MHD_NO;
         req->route = route;
-        req->limit = route == WEB_ROUTE_MI
+        req->limit = route == WEB_ROUTE_MI || route == WEB_ROUTE_SENDSMS
                          ? (size_t)__atomic_load_n(&web_max_body, __ATOMIC_RELAXED)
                          : WEB_LOGIN_BODY_MAX;
         clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -455,10 +459,13 @@ static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
         return web_api_get(conn, url + 17);
     }
     if (strcmp(url, "/cgi-bin/sendsms") == 0) {
-        if (!is_get)
+        /* a GET sends (Kannel's design); a HEAD must not */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
-                              "GET, HEAD");
-        return web_api_sendsms(conn);
+                              "GET, POST");
+        if (is_get)
+            return web_kannel_sendsms(conn);
+        return web_mi(conn, WEB_ROUTE_SENDSMS, method, upload_data, upload_data_size, con_cls);
     }
     if (strcmp(url, "/session") == 0) {
         if (!is_get)
