@@ -183,6 +183,55 @@ static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
     s->ndeclared = 0;
 }
 
+/* Login with client properties that advertise the capability
+ * connection.blocked: librabbitmq 0.11 advertises only
+ * authentication_failure_close and exchange_exchange_bindings (it merges
+ * ours into those), and a broker sends connection.blocked / unblocked
+ * only to clients that ask for them. */
+static amqp_rpc_reply_t amqp_link_login(amqp_connection_state_t conn, const amqp_settings_t *set)
+{
+    amqp_table_entry_t caps[1], props[2];
+    amqp_table_t caps_t, props_t;
+
+    caps[0].key = amqp_cstring_bytes("connection.blocked");
+    caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    caps[0].value.value.boolean = 1;
+    caps_t.num_entries = 1;
+    caps_t.entries = caps;
+    props[0].key = amqp_cstring_bytes("product");
+    props[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    props[0].value.value.bytes = amqp_cstring_bytes("junction");
+    props[1].key = amqp_cstring_bytes("capabilities");
+    props[1].value.kind = AMQP_FIELD_KIND_TABLE;
+    props[1].value.value.table = caps_t;
+    props_t.num_entries = 2;
+    props_t.entries = props;
+    return amqp_login_with_properties(conn, set->vhost, set->channel_max,
+                                      AMQP_DEFAULT_FRAME_SIZE, set->heartbeat, &props_t,
+                                      AMQP_SASL_METHOD_PLAIN, set->user, set->password);
+}
+
+/* Words for a failed socket open into err. */
+static void amqp_link_open_error(const amqp_settings_t *set, int rc, char *err, size_t errlen)
+{
+    /* librabbitmq folds a failed non-blocking connect into one status
+     * and leaves errno at EINPROGRESS; say what it usually means */
+    if (rc == AMQP_STATUS_SOCKET_ERROR && errno != 0 && errno != EINPROGRESS)
+        snprintf(err, errlen, "connect: %s", strerror(errno));
+    else if (rc == AMQP_STATUS_SOCKET_ERROR)
+        snprintf(err, errlen, "connect: connection refused or host unreachable");
+    else if (rc == AMQP_STATUS_TIMEOUT)
+        snprintf(err, errlen, "connect: no answer within amqp.connect_timeout_ms (%d ms)%s",
+                 __atomic_load_n(&amqp_param_connect_timeout_ms, __ATOMIC_RELAXED),
+                 set->tls ? " (TCP or the TLS handshake)" : "");
+    else if (set->tls)
+        snprintf(err, errlen, "TLS handshake: %s", amqp_error_string2(rc));
+    else
+        snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
+    if (set->tls)
+        amqp_tls_reason(err, errlen);
+}
+
 int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
                       amqp_connection_state_t *out, char *err, size_t errlen)
 {
@@ -198,22 +247,16 @@ int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    sock = amqp_tcp_socket_new(conn);
+    sock = set->tls ? amqp_tls_socket(conn, set, err, errlen) : amqp_tcp_socket_new(conn);
     if (sock == NULL) {
-        snprintf(err, errlen, "cannot create a socket");
+        if (!set->tls)
+            snprintf(err, errlen, "cannot create a socket");
         goto out_close;
     }
     errno = 0;
     rc = amqp_socket_open_noblock(sock, set->host, set->port, &tv);
     if (rc != AMQP_STATUS_OK) {
-        /* librabbitmq folds a failed non-blocking connect into one status
-         * and leaves errno at EINPROGRESS; say what it usually means */
-        if (rc == AMQP_STATUS_SOCKET_ERROR && errno != 0 && errno != EINPROGRESS)
-            snprintf(err, errlen, "connect: %s", strerror(errno));
-        else if (rc == AMQP_STATUS_SOCKET_ERROR)
-            snprintf(err, errlen, "connect: connection refused or host unreachable");
-        else
-            snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
+        amqp_link_open_error(set, rc, err, errlen);
         goto out_close;
     }
     pthread_mutex_lock(lock);
@@ -221,10 +264,21 @@ int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *
     pthread_mutex_unlock(lock);
     amqp_set_handshake_timeout(conn, &tv);
     amqp_set_rpc_timeout(conn, &tv);
-    r = amqp_login(conn, set->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, set->heartbeat,
-                   AMQP_SASL_METHOD_PLAIN, set->user, set->password);
+    r = amqp_link_login(conn, set);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_reply_error(r, "login", err, errlen);
+        if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+            r.reply.id == AMQP_CONNECTION_CLOSE_METHOD &&
+            ((amqp_connection_close_t *)r.reply.decoded)->reply_code == AMQP_ACCESS_REFUSED) {
+            size_t len = strlen(err);
+            snprintf(err + len, errlen - len, " (user %s: check user and password)", set->user);
+        } else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+                   r.library_error == AMQP_STATUS_TIMEOUT) {
+            size_t len = strlen(err);
+            snprintf(err + len, errlen - len, " (no AMQP answer within %d ms)", tmo);
+        }
+        if (set->tls)
+            amqp_tls_reason(err, errlen);
         goto out_close;
     }
     amqp_channel_open(conn, 1);

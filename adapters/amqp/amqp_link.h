@@ -84,6 +84,13 @@ typedef struct amqp_settings {
     char password[128];
     char exchange[AMQP_NAME_MAX];
     int heartbeat; /* seconds, 0 = off */
+    int channel_max; /* channels asked for at login, 0 = the broker's limit */
+    /* TLS (amqp_tls.c): on with "tls" or an amqps:// url */
+    int tls;
+    char tls_ca[512];   /* "" : the system's CAs */
+    char tls_cert[512]; /* client certificate and its key, "" : none */
+    char tls_key[512];
+    int tls_verify;     /* the broker's certificate and name */
     /* messages in (amqp_in.c); nconsume 0: no consumer */
     amqp_queue_conf_t consume[AMQP_CONSUME_MAX];
     size_t nconsume;
@@ -98,10 +105,12 @@ typedef struct amqp_settings {
 
 typedef struct amqp_in amqp_in_t; /* the consumer of a link (amqp_in.c) */
 
+/* Checklist for a new state: amqp_state_name (amqp_adapter.c), docs/amqp.md. */
 typedef enum {
     AMQP_LINK_CONNECTING = 0,
     AMQP_LINK_CONNECTED,
     AMQP_LINK_DOWN,
+    AMQP_LINK_BLOCKED,    /* connected, the broker sent connection.blocked */
 } amqp_link_state_t;
 
 typedef struct amqp_link {
@@ -165,6 +174,18 @@ void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
  * calling AMQP thread owns the connection. */
 int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
                       amqp_connection_state_t *out, char *err, size_t errlen);
+/* TLS (amqp_tls.c).  amqp_tls_init: once, from the adapter's init.
+ * amqp_tls_check: set's TLS members hang together and name readable PEM
+ * files of their kind; 0 or GW_EINVAL with err naming the file (any
+ * thread).  amqp_tls_socket: a TLS socket owned by conn, with set's CA,
+ * client certificate and verification; NULL with err.  amqp_tls_reason:
+ * appends this thread's OpenSSL error, if any, to err. */
+void amqp_tls_init(void);
+int amqp_tls_check(const amqp_settings_t *set, char *err, size_t errlen);
+amqp_socket_t *amqp_tls_socket(amqp_connection_state_t conn, const amqp_settings_t *set,
+                               char *err, size_t errlen);
+void amqp_tls_reason(char *err, size_t errlen);
+
 /* Words for a failed RPC reply into err. */
 void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
 
