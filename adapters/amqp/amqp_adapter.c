@@ -601,16 +601,20 @@ static void amqp_conn_metrics(gw_connector_t *c, gw_metrics_t *m)
 {
     const char *lab[] = { "connector", c->name, NULL };
     amqp_link_t *l;
-    int up;
+    int up, blocked;
 
     pthread_mutex_lock(&amqp_send_lock);
     l = c->priv;
     if (l != NULL) {
         pthread_mutex_lock(&l->lock);
-        up = l->state == AMQP_LINK_CONNECTED;
+        up = l->state == AMQP_LINK_CONNECTED || l->state == AMQP_LINK_BLOCKED;
+        blocked = l->state == AMQP_LINK_BLOCKED;
         pthread_mutex_unlock(&l->lock);
         gw_metrics_value(m, "amqp.link_up", GW_STAT_GAUGE,
                          "1 while the amqp connector's publishing connection is up", lab, up);
+        gw_metrics_value(m, "amqp.link_blocked", GW_STAT_GAUGE,
+                         "1 while the broker blocks the amqp connector's publishing connection "
+                         "(connection.blocked: a resource alarm)", lab, blocked);
         gw_metrics_value(m, "amqp.link_buffered", GW_STAT_GAUGE,
                          "events and envelopes waiting for the broker's confirm", lab,
                          (double)(gw_queue_len(l->events) + gw_queue_len(l->sends)) +

@@ -7,7 +7,8 @@
  * thread touches.  Work arrives through two gw_queue_t (events from the
  * sink, envelopes from send()); the thread:
  *
- *   1. connects (TCP with a timeout, login, channel 1, confirm.select) and
+ *   1. connects (TCP, or TLS through amqp_tls.c, with a timeout; login
+ *      advertising connection.blocked; channel 1, confirm.select) and
  *      declares the exchange as a durable topic exchange;
  *   2. takes up to AMQP_BATCH_MAX items (envelopes first), publishes them
  *      persistent with content_type application/json (and the other
@@ -18,6 +19,10 @@
  *      items again, in order, after the reconnection (at-least-once);
  *   3. when idle, polls the socket with a zero timeout so librabbitmq sends
  *      heartbeats and a dead broker is noticed even without traffic;
+ *   3b. on connection.blocked (a resource alarm on the broker) publishes
+ *      nothing new and waits for the confirms of what it sent without
+ *      the confirm timeout until connection.unblocked (state "blocked",
+ *      one WARN, ops.connector_state blocked / up), still stoppable;
  *   4. on any failure: one WARN per outage, state "down", retry after a
  *      backoff doubling from 1 s up to amqp.retry_max_ms, while the sink
  *      keeps buffering (bounded: past amqp.buffer_max it leaves the events
@@ -73,6 +78,8 @@ typedef struct amqp_session {
     int acked[AMQP_BATCH_MAX];          /* 1 confirmed, -1 refused, 0 open */
     int returned[AMQP_BATCH_MAX];       /* basic.return's reply code (312 NO_ROUTE), 0 none */
     size_t n;
+    int blocked;                  /* between connection.blocked and .unblocked */
+    int64_t blocked_at;           /* when it was blocked (monotonic ms) */
 } amqp_session_t;
 
 static int64_t amqp_mono_ms(void)
@@ -181,6 +188,7 @@ static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
     s->conn = NULL;
     s->ch2_open = 0;
     s->ndeclared = 0;
+    s->blocked = 0;
 }
 
 /* Login with client properties that advertise the capability
@@ -691,9 +699,47 @@ static int amqp_session_returned(const amqp_link_t *l, amqp_session_t *s,
     return 0;
 }
 
+/* connection.blocked: a resource alarm on the broker (memory, disk).  It
+ * stops reading from every publishing connection, so the link stops
+ * publishing: what is in flight waits for its confirms without the
+ * confirm timeout (a blocked broker is not a dead one), new items stay
+ * buffered (then in the outbox), and the rest of junction never notices.
+ * One WARN and an ops.connector_state "blocked" per episode. */
+static void amqp_session_blocked(amqp_link_t *l, amqp_session_t *s,
+                                 const amqp_connection_blocked_t *m)
+{
+    char why[200];
+
+    if (s->blocked)
+        return;
+    s->blocked = 1;
+    s->blocked_at = amqp_mono_ms();
+    snprintf(why, sizeof why, "blocked by the broker: %.*s", (int)m->reason.len,
+             (const char *)m->reason.bytes);
+    amqp_link_set_state(l, AMQP_LINK_BLOCKED, why);
+    GW_WARN("amqp", "amqp connector %s: broker %s:%d %s; publishing paused, %zu waiting for "
+            "confirms, events are buffered and junction keeps running", l->name, l->set.host,
+            l->set.port, why, s->n);
+    gw_event_connector(l->name, "blocked", -1, why);
+}
+
+/* connection.unblocked: the alarm cleared; publishing resumes. */
+static void amqp_session_unblocked(amqp_link_t *l, amqp_session_t *s)
+{
+    if (!s->blocked)
+        return;
+    s->blocked = 0;
+    amqp_link_set_state(l, AMQP_LINK_CONNECTED, "");
+    GW_INFO("amqp", "amqp connector %s: broker %s:%d unblocked after %lld ms; publishing "
+            "resumes", l->name, l->set.host, l->set.port,
+            (long long)(amqp_mono_ms() - s->blocked_at));
+    gw_event_connector(l->name, "up", -1, "unblocked");
+}
+
 /* Read one frame within ms and apply it.  Returns 0 (frame handled or
  * timeout when idle_ok), or -1 with a reason in err. */
-static int amqp_session_read(const amqp_link_t *l, amqp_session_t *s, int ms, int idle_ok, char *err, size_t errlen)
+static int amqp_session_read(amqp_link_t *l, amqp_session_t *s, int ms, int idle_ok, char *err,
+                             size_t errlen)
 {
     struct timeval tv = amqp_tv(ms);
     amqp_frame_t f;
@@ -730,8 +776,14 @@ static int amqp_session_read(const amqp_link_t *l, amqp_session_t *s, int ms, in
             rc = -1;
             break;
         }
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            amqp_session_blocked(l, s, f.payload.method.decoded);
+            break;
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+            amqp_session_unblocked(l, s);
+            break;
         default:
-            break; /* connection.blocked and the like: nothing to do */
+            break;
         }
     }
     amqp_maybe_release_buffers(s->conn);
@@ -818,6 +870,8 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
     size_t i;
     int rc;
 
+    if (s->blocked) /* publish nothing new: the broker does not read it */
+        return amqp_session_read(l, s, wait_ms > 0 ? wait_ms : 100, 1, err, errlen);
     if (amqp_session_fill(l, s, wait_ms) == 0)
         return amqp_session_read(l, s, 0, 1, err, errlen);
     if (amqp_session_prepare(l, s, err, errlen) != 0)
@@ -842,6 +896,19 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
     rc = 0;
     while (rc == 0 && amqp_session_open_count(s) > 0) {
         int left = (int)(deadline - amqp_mono_ms());
+        if (s->blocked) {
+            /* the confirms come after the unblock: wait for it in short
+             * reads (heartbeats keep flowing), stoppable, the timeout
+             * counted again from the unblock */
+            if (amqp_link_stopping(l)) {
+                snprintf(err, errlen, "closed while blocked by the broker");
+                rc = -1;
+                break;
+            }
+            rc = amqp_session_read(l, s, 200, 1, err, errlen);
+            deadline = amqp_mono_ms() + AMQP_CONFIRM_TIMEOUT_MS;
+            continue;
+        }
         if (left <= 0) {
             snprintf(err, errlen, "publisher confirm timeout");
             rc = -1;
@@ -882,13 +949,15 @@ static void amqp_link_finish(amqp_link_t *l, amqp_session_t *s)
     void *it;
     size_t i;
 
-    while (s->conn && amqp_link_buffered(l, s) > 0 && amqp_mono_ms() < deadline) {
+    while (s->conn && !s->blocked && amqp_link_buffered(l, s) > 0 &&
+           amqp_mono_ms() < deadline) {
         if (amqp_session_pump(l, s, 0, err, sizeof(err)) != 0) {
             amqp_session_close(l, s, 0);
             break;
         }
     }
-    amqp_session_close(l, s, 1);
+    /* a blocked broker reads nothing: closing politely would only wait */
+    amqp_session_close(l, s, !s->blocked);
     for (i = 0; i < s->n; i++)
         amqp_item_abandon(l, s->batch[i]);
     s->n = 0;
