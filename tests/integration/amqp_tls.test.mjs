@@ -8,6 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import amqplib from 'amqplib';
 import path from 'node:path';
 import { startJunction, waitFor } from './lib/junction.mjs';
 import { startRabbit, consume } from './lib/rabbitmq.mjs';
@@ -102,6 +103,31 @@ describe('amqp over TLS', () => {
     }
   });
 
+  test('the consumer connection speaks TLS too: a delivery over amqps:// is taken in and acked', async () => {
+    await j.mi('connectors.add', { name: 'securein', type: 'amqp',
+      conf: { url: `amqps://guest:guest@localhost:${mq.tlsPort}`, tls_ca: mq.tls.ca, exchange: EXCHANGE,
+        consume: ['tls.in'] } });
+    await waitFor(async () => (await amqpConn(j, 'securein'))?.in?.state === 'consuming', 15000,
+      'TLS consumer consuming');
+    // both connections of the connector are TLS: the events one and the consumer
+    const out = mq.ctl('list_connections', 'ssl', 'client_properties');
+    assert.ok((out.match(/\btrue\b.*junction/g) || []).length >= 3, out);
+    const conn = await amqplib.connect(mq.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      ch.sendToQueue('tls.in', Buffer.from(JSON.stringify({ to: '46700000003', from: 'Acme', text: 'in over TLS' })),
+        { messageId: 'tls-in-1', contentType: 'application/json' });
+      await ch.waitForConfirms();
+      await waitFor(async () => (await amqpConn(j, 'securein')).in.accepted === 1, 15000, 'accepted');
+      await waitFor(async () => (await ch.checkQueue('tls.in')).messageCount === 0, 10000, 'acked');
+      const m = (await j.mi('messages.list', { limit: 20 })).find((x) => x.envelope.body === 'in over TLS');
+      assert.equal(m.envelope.tags.sender, 'amqp:securein/tls.in');
+    } finally {
+      await conn.close().catch(() => {});
+    }
+    await j.mi('connectors.delete', { name: 'securein' });
+  });
+
   test('a wrong CA: no connection, one clear line, last_error says why, junction keeps working', async () => {
     await j.mi('connectors.add', { name: 'wrongca', type: 'amqp',
       conf: { url: `amqps://guest:guest@localhost:${mq.tlsPort}`, tls_ca: mq.tls.otherCa,
@@ -156,6 +182,31 @@ describe('amqp over TLS', () => {
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(lines[0], /ACCESS_REFUSED/);
     await j.mi('connectors.delete', { name: 'badpass' });
+  });
+
+  test('a broker that requires a client certificate: refused without one, connected with tls_cert and tls_key', async () => {
+    const mq2 = await startRabbit({ tls: { verifyPeer: true } });
+    try {
+      await j.mi('connectors.add', { name: 'nocert', type: 'amqp',
+        conf: { url: `amqps://guest:guest@localhost:${mq2.tlsPort}`, tls_ca: mq2.tls.ca, exchange: EXCHANGE } });
+      await j.mi('connectors.add', { name: 'withcert', type: 'amqp',
+        conf: { url: `amqps://guest:guest@localhost:${mq2.tlsPort}`, tls_ca: mq2.tls.ca,
+          tls_cert: mq2.tls.clientCert, tls_key: mq2.tls.clientKey, exchange: EXCHANGE } });
+      await waitFor(async () => (await amqpConn(j, 'withcert'))?.state === 'connected', 15000,
+        'client-certificate connector connected');
+      const st = await waitFor(async () => {
+        const s = await amqpConn(j, 'nocert');
+        return s && s.state === 'down' && s.last_error && s;
+      }, 15000, 'no-certificate connector down');
+      assert.match(st.last_error, /certificate required/, st.last_error);
+      const lines = warnLines(j, 'amqp connector nocert: broker localhost');
+      assert.equal(lines.length, 1, lines.join('\n'));
+      console.log(`# refused without a client certificate: ${st.last_error}`);
+      await j.mi('connectors.delete', { name: 'nocert' });
+      await j.mi('connectors.delete', { name: 'withcert' });
+    } finally {
+      await mq2.stop();
+    }
   });
 
   test('a vhost the broker does not have is named in last_error', async () => {
