@@ -50,6 +50,7 @@ gw_stat_t *amqp_stat_published;
 gw_stat_t *amqp_stat_dropped;
 gw_stat_t *amqp_stat_replayed;
 gw_stat_t *amqp_stat_returned;
+gw_stat_t *amqp_stat_blocked;
 
 /* Guards gw_connector_t.priv of amqp connectors against send() racing
  * conn_close (the core may hold a connector reference across a close). */
@@ -645,6 +646,9 @@ static int amqp_init(struct event_base *main_base)
     amqp_stat_returned = gw_stat("amqp.returned",
                                  "envelopes the broker returned as unroutable (basic.return): "
                                  "retried, not delivered");
+    amqp_stat_blocked = gw_stat("amqp.blocked",
+                                "times a broker blocked a connection, publishing or consuming "
+                                "(connection.blocked: a resource alarm)");
     return 0;
 }
 

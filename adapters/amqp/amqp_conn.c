@@ -714,6 +714,7 @@ static void amqp_session_blocked(amqp_link_t *l, amqp_session_t *s,
         return;
     s->blocked = 1;
     s->blocked_at = amqp_mono_ms();
+    gw_stat_add(amqp_stat_blocked, 1);
     snprintf(why, sizeof why, "blocked by the broker: %.*s", (int)m->reason.len,
              (const char *)m->reason.bytes);
     amqp_link_set_state(l, AMQP_LINK_BLOCKED, why);
@@ -1004,6 +1005,8 @@ void *amqp_link_main(void *arg)
         if (amqp_session_pump(l, &s, 500, err, sizeof(err)) != 0) {
             amqp_session_close(l, &s, 0);
             amqp_link_set_state(l, AMQP_LINK_DOWN, err);
+            if (amqp_link_stopping(l))
+                break; /* closed while blocked: no outage to report */
             GW_WARN("amqp",
                     "amqp connector %s: broker %s:%d unreachable: %s; events are buffered "
                     "(%zu) and junction keeps running",

@@ -702,6 +702,8 @@ static void amqp_in_blocked(amqp_in_t *in, const amqp_connection_blocked_t *m)
                  (int)m->reason.len, (const char *)m->reason.bytes);
     pthread_mutex_unlock(&in->lock);
     if (m != NULL && !was)
+        gw_stat_add(amqp_stat_blocked, 1);
+    if (m != NULL && !was)
         GW_WARN("amqp", "amqp connector %s: consumer blocked by broker %s:%d: %.*s; its acks, "
                 "replies and dead-letter copies wait for the unblock", in->l->name,
                 in->l->set.host, in->l->set.port, (int)m->reason.len,

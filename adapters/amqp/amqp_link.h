@@ -151,6 +151,7 @@ extern gw_stat_t *amqp_stat_published;
 extern gw_stat_t *amqp_stat_dropped;
 extern gw_stat_t *amqp_stat_replayed;
 extern gw_stat_t *amqp_stat_returned;
+extern gw_stat_t *amqp_stat_blocked;
 
 /* The adapter's MI methods (amqp_mi.c). */
 extern const gw_mi_cmd_t amqp_mi_cmds[];
