@@ -286,8 +286,18 @@ int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *
             size_t len = strlen(err);
             snprintf(err + len, errlen - len, " (no AMQP answer within %d ms)", tmo);
         }
-        if (set->tls)
-            amqp_tls_reason(err, errlen);
+        if (set->tls && !amqp_tls_reason(err, errlen) &&
+            r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            (r.library_error == AMQP_STATUS_SSL_ERROR ||
+             r.library_error == AMQP_STATUS_CONNECTION_CLOSED ||
+             r.library_error == AMQP_STATUS_SOCKET_ERROR)) {
+            /* the broker ended the session after the handshake, its alert
+             * lost to our write: with TLS 1.3 that is how a refused (or a
+             * missing) client certificate looks */
+            size_t len = strlen(err);
+            snprintf(err + len, errlen - len, " (the broker closed the TLS session: does it want a "
+                     "client certificate, tls_cert and tls_key, or refuse this one?)");
+        }
         goto out_close;
     }
     amqp_channel_open(conn, 1);

@@ -181,12 +181,12 @@ int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *
  * files of their kind; 0 or GW_EINVAL with err naming the file (any
  * thread).  amqp_tls_socket: a TLS socket owned by conn, with set's CA,
  * client certificate and verification; NULL with err.  amqp_tls_reason:
- * appends this thread's OpenSSL error, if any, to err. */
+ * appends this thread's OpenSSL error, if any, to err; 1 if there was one. */
 void amqp_tls_init(void);
 int amqp_tls_check(const amqp_settings_t *set, char *err, size_t errlen);
 amqp_socket_t *amqp_tls_socket(amqp_connection_state_t conn, const amqp_settings_t *set,
                                char *err, size_t errlen);
-void amqp_tls_reason(char *err, size_t errlen);
+int amqp_tls_reason(char *err, size_t errlen);
 
 /* Words for a failed RPC reply into err. */
 void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);

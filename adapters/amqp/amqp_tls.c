@@ -187,12 +187,14 @@ amqp_socket_t *amqp_tls_socket(amqp_connection_state_t conn, const amqp_settings
     return sock;
 }
 
-void amqp_tls_reason(char *err, size_t errlen)
+int amqp_tls_reason(char *err, size_t errlen)
 {
     size_t len = strlen(err);
     char why[200];
 
     amqp_tls_ossl(why, sizeof why);
-    if (why[0] != '\0' && len + 3 < errlen)
-        snprintf(err + len, errlen - len, " (%s)", why);
+    if (why[0] == '\0' || len + 3 >= errlen)
+        return 0;
+    snprintf(err + len, errlen - len, " (%s)", why);
+    return 1;
 }

@@ -198,7 +198,9 @@ describe('amqp over TLS', () => {
         const s = await amqpConn(j, 'nocert');
         return s && s.state === 'down' && s.last_error && s;
       }, 15000, 'no-certificate connector down');
-      assert.match(st.last_error, /certificate required/, st.last_error);
+      // OpenSSL's alert when we read it first, else our own words (the
+      // alert lost to a write that met the closed session)
+      assert.match(st.last_error, /certificate required|does it want a client certificate/, st.last_error);
       const lines = warnLines(j, 'amqp connector nocert: broker localhost');
       assert.equal(lines.length, 1, lines.join('\n'));
       console.log(`# refused without a client certificate: ${st.last_error}`);
