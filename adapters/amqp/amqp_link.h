@@ -14,7 +14,7 @@
  * Threads: amqp_adapter.c runs on the main thread (conn_open/close/status),
  * on any emitting thread (the event sink) and on the store's writer thread
  * (send); amqp_conn.c runs on the link's own thread only; amqp_in.c on
- * the consumer's thread (amqp_link_connect and amqp_trace on both).  They share only
+ * the consumer's thread (amqp_connect.c, amqp_tls.c and amqp_trace on both).  They share only
  * the two gw_queue_t, the fields under amqp_link_t.lock and the atomic
  * counters.
  */
@@ -169,9 +169,10 @@ void amqp_item_free(void *item);
 /* Count one lost event (full buffer, nack, out of memory).  Any thread. */
 void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
 
-/* Open a connection to set's broker: TCP with amqp.connect_timeout_ms,
- * login, channel 1 in confirm mode.  *sockfd (under lock) holds its socket
- * while it lives, so a closing thread can shutdown() a blocked call.  0
+/* Open a connection to set's broker (amqp_connect.c): TCP or TLS with
+ * amqp.connect_timeout_ms, login, channel 1 in confirm mode.  *sockfd
+ * (under lock) holds its socket while it lives, so a closing thread can
+ * shutdown() a blocked call.  0
  * with *out set, or -1 with a reason in err (*out NULL, *sockfd -1).  The
  * calling AMQP thread owns the connection. */
 int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
