@@ -72,13 +72,16 @@ describe('amqp over TLS', () => {
 
     // the broker says the connection is TLS, and that junction asked for
     // connection.blocked
+    // connection.blocked, with the heartbeat (timeout) and channel_max asked
     const conns = await waitFor(() => {
-      const out = mq.ctl('list_connections', 'ssl', 'ssl_protocol', 'client_properties', 'channel_max');
+      const out = mq.ctl('list_connections', 'ssl', 'timeout', 'channel_max', 'vhost', 'user',
+        'ssl_protocol', 'client_properties');
       return /\btrue\b/.test(out) && out;
     }, 10000, 'a TLS connection in list_connections');
-    assert.match(conns, /tlsv1\.[23]/);
-    assert.match(conns, /connection\.blocked/);
-    assert.match(conns, /\b16\b/, `channel_max 16 honoured: ${conns}`);
+    const line = conns.split('\n').find((l) => l.startsWith('true') && l.includes('junction'));
+    assert.ok(line, conns);
+    assert.match(line, /^true\t10\t16\t\/\tguest\ttlsv1\.[23]\t/, `heartbeat 10, channel_max 16, vhost /: ${line}`);
+    assert.match(line, /connection\.blocked/);
 
     // the exchange is declared by the connector: consume once it connected;
     // '#' takes the envelopes too (published mandatory: with no queue for
@@ -208,6 +211,28 @@ describe('amqp over TLS', () => {
       await j.mi('connectors.delete', { name: 'withcert' });
     } finally {
       await mq2.stop();
+    }
+  });
+
+  test('a consumed queue the broker has with other arguments: 406 PRECONDITION_FAILED named', async () => {
+    const conn = await amqplib.connect(mq.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue('pre.q', { durable: false });
+      await j.mi('connectors.add', { name: 'preq', type: 'amqp',
+        conf: { url: `amqps://guest:guest@localhost:${mq.tlsPort}`, tls_ca: mq.tls.ca, exchange: EXCHANGE,
+          consume: ['pre.q'] } });
+      const st = await waitFor(async () => {
+        const s = await amqpConn(j, 'preq');
+        return s && s.in && s.in.state === 'down' && s.in.last_error && s;
+      }, 15000, 'consumer down with a reason');
+      assert.match(st.in.last_error, /pre\.q.*406 PRECONDITION_FAILED/, st.in.last_error);
+      assert.equal(st.state, 'connected', 'the publishing side is unaffected');
+      await waitFor(() => warnLines(j, 'amqp connector preq: consumer cannot start').length === 1, 5000, 'one WARN');
+      assert.match(warnLines(j, 'amqp connector preq: consumer cannot start')[0], /406 PRECONDITION_FAILED/);
+      await j.mi('connectors.delete', { name: 'preq' });
+    } finally {
+      await conn.close().catch(() => {});
     }
   });
 
