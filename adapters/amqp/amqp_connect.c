@@ -10,7 +10,9 @@
  * failure comes back as words for the WARN and last_error: the broker's
  * reply code and text (403 ACCESS_REFUSED with the user named, 530
  * NOT_ALLOWED for a vhost it lacks), a timeout with its length,
- * OpenSSL's reason for a failed handshake.  amqp_reply_error words any
+ * OpenSSL's reason for a failed handshake.  Data the broker's host does
+ * not acknowledge for AMQP_TCP_USER_TIMEOUT_MS ends the connection
+ * (TCP_USER_TIMEOUT), so no write waits forever.  amqp_reply_error words any
  * failed RPC reply the same way.
  *
  * Threads: the AMQP thread (link or consumer) that will own the
@@ -20,7 +22,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
@@ -124,6 +129,14 @@ int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *
     pthread_mutex_lock(lock);
     *sockfd = amqp_get_sockfd(conn);
     pthread_mutex_unlock(lock);
+    /* librabbitmq waits without end for room to write a publish: a broker
+     * whose host stops acknowledging (a partition, a host gone without a
+     * reset) would hold the thread until TCP gives up after many minutes.
+     * Past AMQP_TCP_USER_TIMEOUT_MS of unacknowledged data the kernel
+     * drops the connection and the write fails (best effort: no error if
+     * the kernel lacks it) */
+    (void)setsockopt(amqp_get_sockfd(conn), IPPROTO_TCP, TCP_USER_TIMEOUT,
+                     &(unsigned int){ AMQP_TCP_USER_TIMEOUT_MS }, sizeof(unsigned int));
     amqp_set_handshake_timeout(conn, &tv);
     amqp_set_rpc_timeout(conn, &tv);
     r = amqp_link_login(conn, set);

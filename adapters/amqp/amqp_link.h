@@ -36,6 +36,9 @@
 #define AMQP_BATCH_MAX 64
 /* A broker that neither confirms nor closes within this is treated as gone. */
 #define AMQP_CONFIRM_TIMEOUT_MS 10000
+/* Data the broker's host leaves unacknowledged this long ends the
+ * connection (TCP_USER_TIMEOUT), so a publish never waits forever. */
+#define AMQP_TCP_USER_TIMEOUT_MS 20000
 /* On conn_close, buffered items get this long to reach a live broker. */
 #define AMQP_FLUSH_ON_CLOSE_MS 2000
 #define AMQP_RETRY_MIN_MS 1000
