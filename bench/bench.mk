@@ -16,6 +16,8 @@
 #                     SMSC peer (bench/run_smpp.mjs)
 #   make bench-trace  the trace bus per call, then SMPP -> SMPP with and without
 #                     one active trace in one run, and the ratio (run_trace.mjs)
+#   make bench-sip-view  the SIP message view's parse + forwarding edits beside
+#                     libosip2's parse + to_str, ns per message and the ratio
 #   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
 #
 # BENCH_ARGS passes options to the script, e.g.
@@ -108,3 +110,14 @@ $(BUILD)/bench/bench_router: $(BUILD)/bench/bench_router.o $(BUILD)/libjunction.
 .PHONY: bench-router
 bench-router: $(BUILD)/bench/bench_router
 	$(BUILD)/bench/bench_router $(BENCH_ARGS)
+
+# make bench-sip-view: the SIP message view's parse + forwarding edits
+# beside libosip2's parse + to_str of the same MESSAGE, ns per message and
+# the ratio, on one thread (sip_view_bench.c, ~5 s).
+# BENCH_ARGS="--count N --rounds R".
+$(BUILD)/bench/sip_view_bench: $(BUILD)/bench/sip_view_bench.o $(BUILD)/libjunction.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-sip-view
+bench-sip-view: $(BUILD)/bench/sip_view_bench
+	$(BUILD)/bench/sip_view_bench $(BENCH_ARGS)

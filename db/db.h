@@ -331,6 +331,21 @@ json_t *db_trusted_list(void);
 int db_trusted_add(const char *net, const char *name);
 int db_trusted_delete(const char *net);
 
+/* --- SIP digest users (gateway/gw_sip_users.c; db_sip_users.c) ---------- */
+/* Rows {username, realm, enabled, created_at, updated_at} ordered by realm
+ * and username, with ha1_md5 and ha1_sha256 only when with_ha1 (the
+ * loader of the SIP workers' table; never an MI answer).  Caller
+ * json_decref; NULL on error.  add: 0, GW_EEXIST, GW_ESTORE.  update:
+ * the HA1s when not NULL, enabled when >= 0; 0, GW_ENOTFOUND, GW_ESTORE.
+ * delete: 0, GW_ENOTFOUND, GW_ESTORE.  The HA1s are lower-case hex made
+ * by the caller: no password comes here.  Any thread. */
+json_t *db_sip_users_list(int with_ha1);
+int db_sip_user_add(const char *username, const char *realm, const char *ha1_md5,
+                    const char *ha1_sha256);
+int db_sip_user_update(const char *username, const char *realm, const char *ha1_md5,
+                       const char *ha1_sha256, int enabled);
+int db_sip_user_delete(const char *username, const char *realm);
+
 /* --- params ------------------------------------------------------------- */
 json_t *db_params_list(void); /* {name: value} */
 int db_param_set(const char *name, const char *value);

@@ -30,6 +30,7 @@
 #include "gw_report.h"
 #include "gw_report_sip.h"
 #include "gw_stats.h"
+#include "gw_sip_users.h"
 #include "gw_trusted.h"
 #include "gw_version.h"
 
@@ -88,8 +89,9 @@ static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
         return;
     }
     rc = gw_connectors_reload();
-    gw_mi_result(r, json_pack("{s:b, s:b, s:o, s:i}", "connectors_ok", rc == 0, "trusted_ok",
-                              gw_trusted_load() == 0, "params", preport, "sessions_ended",
+    gw_mi_result(r, json_pack("{s:b, s:b, s:b, s:o, s:i}", "connectors_ok", rc == 0,
+                              "trusted_ok", gw_trusted_load() == 0, "sip_users_ok",
+                              gw_sip_users_load() == 0, "params", preport, "sessions_ended",
                               gw_auth_reload()));
 }
 
@@ -611,6 +613,8 @@ int gw_mi_cmds_init(void)
     if (gw_mi_register(gw_mi_core_cmds) != 0)
         return GW_EEXIST;
     if (gw_trusted_init() != 0)
+        return GW_EEXIST;
+    if (gw_sip_users_init() != 0)
         return GW_EEXIST;
     return gw_route_mi_init();
 }

@@ -10,6 +10,11 @@
  *                  addresses (rules in gw_addr.h), UTF-8 check, request
  *                  checks, response and MESSAGE building, TCP framing.  No
  *                  I/O, no state.
+ *   sip_view.c     pure: the byte-offset view of one received message
+ *   sip_view_get.c (parse, accessors) and its forwarding edits
+ *   sip_view_edit.c (sip_view_edit.c), with their own header sip_view.h
+ *                  (no libosip2, no allocation); not used by the live path
+ *                  yet, the proxy core's message layer.
  *   sip_txn.c      the server transaction table (retransmission dedupe,
  *                  RFC 3261 section 17.2.2), bounded in size; one for the
  *                  pool, in shards behind a lock each.
@@ -25,6 +30,10 @@
  *                  transactions with Timer E / Timer F, outcomes to the core.
  *   sip_conn.c     connectors of type "sip": conf check, open/close, send()
  *                  (queues to a worker), status.
+ *   sip_auth.c     digest authentication of MESSAGEs from untrusted peers
+ *                  (407 challenges, or 401 for a UAS; checks against
+ *                  gw_sip_users.h) over the
+ *                  pure RFC 7616 code of sip_digest.c (sip_digest.h).
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except
@@ -87,6 +96,10 @@ typedef struct sip_conf {
     int min_expires;
     int max_expires;
     int max_contacts;
+    char realm[128];      /* sip.realm: "" for the host's name (sip_auth_realm_name) */
+    int nonce_ttl_s;      /* runtime: read atomically */
+    int auth;             /* sip.auth, runtime: read atomically; 0: untrusted is 403 */
+    char auth_algorithms[24]; /* sip.auth_algorithms: offered in this order (init) */
 } sip_conf_t;
 #define SIP_REPORTS_NONE 0
 #define SIP_REPORTS_AUTO 1
@@ -103,6 +116,7 @@ typedef struct sip_stats {
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
     gw_stat_t *rx_untrusted;
     gw_stat_t *scale_ups, *scale_downs;
+    gw_stat_t *auth_challenges, *auth_ok, *auth_failed, *auth_stale, *auth_replays;
 } sip_stats_t;
 extern sip_stats_t sip_stats;
 
@@ -384,6 +398,37 @@ extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
 /* MESSAGE in -> its answer after the commit (sip_stats_init registers it;
  * not in sip_stats, whose members sip.stats reads as counters) */
 extern gw_hist_t *sip_uas_answer_hist;
+
+/* ---- sip_auth.c: digest authentication of untrusted requests ---- */
+/* What sip_auth_check decided. */
+typedef struct sip_auth_result {
+    int status;          /* 0: authenticated; else the status to answer (400, 401, 403, 407, 500) */
+    const char *reason;  /* that answer's phrase (static) */
+    const char *why;     /* what decided, for the trace (static) */
+    int stale;           /* a 407 with stale=true */
+    const char *alg;     /* the credentials' algorithm, "" without */
+    char user[64];       /* the username given, "" without */
+    char sender[200];    /* status 0: "sip:<username>@<realm>", the envelope's tag sender */
+    char *extra;         /* a challenge's Proxy- / WWW-Authenticate lines (malloc'd: the
+                          * caller frees) */
+    int uas;             /* checked as SIP_AUTH_UAS */
+} sip_auth_result_t;
+#define SIP_AUTH_PROXY 0 /* 407, Proxy-Authenticate / Proxy-Authorization (MESSAGE) */
+#define SIP_AUTH_UAS 1   /* 401, WWW-Authenticate / Authorization (a registrar, a UAS) */
+
+/* The realm (sip.realm, else the host's name, else "junction"), the
+ * opaque and the nonce table with its new secret.  Main thread, adapter
+ * init: 0, GW_EINVAL (a realm that cannot be quoted) or GW_ENOMEM. */
+int sip_auth_init(void);
+void sip_auth_free(void);
+/* The realm challenges name (valid after sip_auth_init). */
+const char *sip_auth_realm_name(void);
+/* Check the credentials of the request text buf[0..n) (method is its
+ * method) against the SIP users, as a proxy (SIP_AUTH_PROXY: its
+ * Proxy-Authorization, 407) or a UAS (SIP_AUTH_UAS: its Authorization,
+ * 401); counts sip.auth_*.  Any worker. */
+void sip_auth_check(const char *buf, size_t n, const char *method, int role,
+                    sip_auth_result_t *res);
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 /* The registrar's location service (sip_location.c): the bindings of
