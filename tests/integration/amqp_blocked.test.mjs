@@ -22,6 +22,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import amqplib from 'amqplib';
 import { readFileSync } from 'node:fs';
 import { startJunction, freePort, waitFor } from './lib/junction.mjs';
 import { startRabbit, consume } from './lib/rabbitmq.mjs';
@@ -36,6 +37,8 @@ const CALLS = 1000;
 const RATE = 200; // MESSAGE/s
 const ORDER = ['message.received', 'message.routed', 'message.queued', 'message.sending',
   'message.submitted'];
+
+const warnLines = (j, what) => j.log.split('\n').filter((l) => l.includes(what));
 
 async function amqpConn(j, name) {
   return (await j.mi('amqp.connections')).find((c) => c.connector === name);
@@ -244,6 +247,42 @@ describe('amqp: a blocked broker stalls only the AMQP thread', () => {
     } finally {
       for (const s of held) s.destroy();
       await new Promise((r) => hole.close(r));
+    }
+  });
+  test('a consumer the broker blocks shows blocked, its message still reaches the SMSC, and it catches up', async () => {
+    const conn = await amqplib.connect(mq.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue('blk.in', { durable: true });
+      await ch.assertQueue('blk.reply', { durable: true });
+      // queued before the alarm (the alarm blocks this publisher too)
+      ch.sendToQueue('blk.in', Buffer.from(JSON.stringify({ to: '4915112345678', from: 'Acme',
+        text: 'taken while blocked' })), { messageId: 'blk-1', replyTo: 'blk.reply', correlationId: 'c-blk' });
+      await waitFor(async () => (await ch.checkQueue('blk.in')).messageCount === 1, 10000, 'queued');
+      mq.ctl('set_vm_memory_high_watermark', '0.000001');
+      await j.mi('connectors.add', { name: 'blkin', type: 'amqp',
+        conf: { port: mq.port, exchange: EXCHANGE, heartbeat: 2, consume: ['blk.in'] } });
+      // its reply to reply_to is a publish: the broker blocks the consumer's connection
+      const st = await waitFor(async () => {
+        const c = await amqpConn(j, 'blkin');
+        return c && c.in && c.in.state === 'blocked' && c;
+      }, 20000, 'the consumer blocked');
+      assert.match(st.in.last_error, /blocked by the broker: low on memory/);
+      await waitFor(() => smsc.submits.some((p) => p.short_message.message === 'taken while blocked'), 15000,
+        'at the SMSC while the broker is blocked');
+      assert.equal((await amqpConn(j, 'blkin')).in.accepted, 1);
+      assert.equal(warnLines(j, 'amqp connector blkin: consumer blocked by broker').length, 1);
+      mq.ctl('set_vm_memory_high_watermark', '0.4');
+      await waitFor(async () => (await amqpConn(j, 'blkin')).in.state === 'consuming', 30000, 'consuming again');
+      const reply = await waitFor(async () => ch.get('blk.reply', { noAck: true }), 15000, 'the reply');
+      assert.equal(reply.properties.correlationId, 'c-blk');
+      assert.equal(JSON.parse(reply.content.toString()).status, 'accepted');
+      // acked once the broker reads again: nothing ready or unacked is left
+      await j.mi('connectors.delete', { name: 'blkin' });
+      assert.equal((await ch.checkQueue('blk.in')).messageCount, 0, 'acked, not redelivered');
+    } finally {
+      mq.ctl('set_vm_memory_high_watermark', '0.4');
+      await conn.close().catch(() => {});
     }
   });
 });
