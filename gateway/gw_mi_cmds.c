@@ -29,6 +29,7 @@
 #include "gw_mi.h"
 #include "gw_report.h"
 #include "gw_report_sip.h"
+#include "gw_report_http.h"
 #include "gw_stats.h"
 #include "gw_trusted.h"
 #include "gw_version.h"
@@ -172,6 +173,12 @@ static void gw_mi_connectors_add(const json_t *params, gw_mi_reply_t *r)
                     GW_REPORT_SIP_CONN);
         return;
     }
+    if (strcmp(name, GW_REPORT_HTTP_CONN) == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "\"%s\" is the HTTP adapter's own connector (receipt callbacks)",
+                    GW_REPORT_HTTP_CONN);
+        return;
+    }
     if (gw_mi_check_conf(a, conf, r) != 0)
         return;
     rc = db_connector_add(name, type, conf, (int)gw_mi_opt_int(params, "enabled", 1));
@@ -288,15 +295,17 @@ static int gw_mi_set_addrs(gw_envelope_t *env, const char *from, const char *to,
 }
 
 /* The optional members of messages.inject as the envelope's tags:
- * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2").
+ * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2"),
+ * callback_url (checked here: gw_report_http.h).
  * 0, or -1 with the error written. */
 static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
 {
     json_t *tags = json_object_get(params, "tags"), *v;
     const char *key, *ref = gw_mi_opt_str(params, "client_ref", NULL);
     const char *coding = gw_mi_opt_str(params, "coding", NULL);
+    const char *cb = gw_mi_opt_str(params, GW_REPORT_HTTP_TAG, NULL);
     long long validity = gw_mi_opt_int(params, "validity_s", 0);
-    char num[24];
+    char num[24], why[128];
 
     if (tags != NULL && !json_is_object(tags)) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "tags must be an object of strings");
@@ -304,10 +313,11 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     }
     json_object_foreach(tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
-            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0) {
+            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0 ||
+            strcmp(key, GW_REPORT_HTTP_TAG) == 0) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                        "tag '%s': keys of 1-64 characters (not sender) with string values of "
-                        "at most 256", key);
+                        "tag '%s': keys of 1-64 characters (not sender or callback_url) with "
+                        "string values of at most 256", key);
             return -1;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -334,6 +344,14 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
         return -1;
     }
     if (coding != NULL && strcmp(coding, "ucs2") == 0 && gw_env_set_tag(env, "coding", "ucs2") < 0)
+        goto nomem;
+    if (json_object_get(params, GW_REPORT_HTTP_TAG) != NULL &&
+        (cb == NULL || gw_report_http_url_check(cb, why, sizeof why) != 0)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", cb == NULL ? "callback_url must be a string"
+                                                               : why);
+        return -1;
+    }
+    if (cb != NULL && gw_env_set_tag(env, GW_REPORT_HTTP_TAG, cb) < 0)
         goto nomem;
     return 0;
 nomem:
@@ -591,7 +609,8 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
       "change a connector; it restarts at once", GW_ROLE_OPERATOR, 0 },
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once", GW_ROLE_OPERATOR, 0 },
     { "messages.inject", gw_mi_messages_inject,
-      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?",
+      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?, "
+      "callback_url?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",
