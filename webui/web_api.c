@@ -2,7 +2,8 @@
  * web_api.c - the HTTP send API (docs/http-api.md, docs/openapi.json).
  *
  *   POST /api/v1/messages       {to: "…" | ["…", …], from, text, receipt?,
- *                               validity_s?, coding?, tags?, client_ref?}
+ *                               validity_s?, coding?, tags?, client_ref?,
+ *                               callback_url?: the outcome POSTed there}
  *                               -> 202 {accepted: [{to, id}], refused:
  *                               [{to, status, error}]} once every accepted
  *                               one is committed; 4xx {error} when none is
@@ -36,13 +37,15 @@
 #include "gw_auth.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_report_http.h"
 #include "webui/web_int.h"
 
 #define WEB_API_TO_MAX 100 /* recipients in one POST */
 
 /* The members POST /api/v1/messages knows (anything else is a 400). */
 static const char *const web_api_members[] = {
-    "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref", NULL,
+    "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref",
+    "callback_url", NULL,
 };
 
 /* An HTTP status for a JSON-RPC error code of messages.inject. */
@@ -105,13 +108,16 @@ static unsigned web_api_caller(struct MHD_Connection *conn, gw_mi_caller_t *call
     return web_auth_caller(conn, caller, why);
 }
 
-/* messages.inject params for one recipient of req (new reference). */
+/* messages.inject params for one recipient of req (new reference).  A
+ * callback_url asks for a receipt unless receipt is false. */
 static json_t *web_api_inject_params(const json_t *req, const char *to)
 {
+    const json_t *rcpt = json_object_get(req, "receipt");
+    int rd = json_is_true(rcpt) || (rcpt == NULL && json_object_get(req, "callback_url"));
     json_t *p = json_pack("{s:O, s:s, s:O, s:i}", "from", json_object_get(req, "from"), "to", to,
-                          "body", json_object_get(req, "text"), "registered_delivery",
-                          json_is_true(json_object_get(req, "receipt")) ? 1 : 0);
-    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref", NULL };
+                          "body", json_object_get(req, "text"), "registered_delivery", rd);
+    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref",
+                                        "callback_url", NULL };
 
     for (int i = 0; p != NULL && pass[i] != NULL; i++)
         if (json_object_get(req, pass[i]) != NULL)
@@ -150,6 +156,9 @@ static const char *web_api_check(const json_t *req, char *buf, size_t len)
             return "to must be a string or an array of 1 to 100 strings";
     if ((v = json_object_get(req, "receipt")) != NULL && !json_is_boolean(v))
         return "receipt must be true or false";
+    if ((v = json_object_get(req, "callback_url")) != NULL &&
+        (!json_is_string(v) || gw_report_http_url_check(json_string_value(v), buf, len) != 0))
+        return json_is_string(v) ? buf : "callback_url must be a string";
     return NULL;
 }
 
