@@ -77,6 +77,37 @@ async function receipt(dst, stat) {
 
 const counters = async () => (await j.mi('stats.get')).counters;
 
+// The callback as docs/openapi.json describes it (the POST operation's
+// callbacks): its header parameters, and its body against the schema
+// (type, required, properties, additionalProperties, enum, nullable, $ref).
+const spec = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8'));
+const resolve = (s) => (s && s.$ref ? resolve(s.$ref.split('/').slice(1).reduce((o, k) => o[k], spec)) : s);
+function check(schema, v, where = '$') {
+  const s = resolve(schema);
+  if (v === null) return assert.ok(s.nullable, `${where} may not be null`);
+  const t = Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v;
+  assert.ok(t === s.type || (s.type === 'number' && t === 'integer'), `${where}: ${t} is not ${s.type}`);
+  if (s.enum) assert.ok(s.enum.includes(v), `${where}: ${v} not in ${s.enum}`);
+  if (s.type !== 'object') return;
+  for (const r of s.required || []) assert.ok(r in v, `${where}.${r} is required`);
+  for (const [k, x] of Object.entries(v)) {
+    if (s.properties && k in s.properties) check(s.properties[k], x, `${where}.${k}`);
+    else assert.ok(s.additionalProperties !== false, `${where}.${k} is not in the schema`);
+  }
+}
+function checkCallback(req) {
+  const op = spec.paths['/api/v1/messages'].post.callbacks.outcome['{$request.body#/callback_url}'].post;
+  for (const p of op.parameters) {
+    const v = req.headers[p.name.toLowerCase()];
+    assert.ok(!p.required || v, `header ${p.name}`);
+    if (v !== undefined) check(p.schema, v, p.name);
+  }
+  assert.equal(req.headers['content-type'], Object.keys(op.requestBody.content)[0]);
+  const doc = JSON.parse(req.body);
+  check(op.requestBody.content['application/json'].schema, doc);
+  return doc;
+}
+
 test('a message with callback_url gets one callback with its outcome after the receipt', async () => {
   const rx = await startReceiver(await freePort());
   try {
@@ -93,7 +124,7 @@ test('a message with callback_url gets one callback with its outcome after the r
     assert.equal(got.headers['content-type'], 'application/json');
     assert.equal(got.headers['x-junction-event'], 'message.delivered');
     assert.equal(got.headers['x-junction-message-id'], id);
-    const doc = JSON.parse(got.body);
+    const doc = checkCallback(got);
     assert.equal(doc.event, 'message.delivered');
     assert.equal(doc.id, id);
     assert.equal(doc.client_ref, 'order-1');
@@ -128,7 +159,7 @@ test('a receiver that is down, then answers 503, gets the callback exactly once 
     assert.deepEqual(rx.requests.map((q) => q.status), [503, 503, 200], 'nothing after the 2xx');
     const bodies = new Set(rx.requests.map((q) => q.body));
     assert.equal(bodies.size, 1, 'every attempt carries the same document');
-    const doc = JSON.parse(rx.requests[2].body);
+    const doc = checkCallback(rx.requests[2]);
     assert.equal(doc.id, id);
     assert.equal(doc.state, 'failed');
     assert.equal(doc.event, 'message.failed');
