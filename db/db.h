@@ -87,6 +87,7 @@ typedef struct db_report_row {
     const char *env_json;
     const char *remote_id; /* the far side's id of it, NULL when not known */
     const char *reason;    /* the reason text of its final change, NULL when none */
+    const char *target;    /* the connector it went to, NULL when not known */
 } db_report_row_t;
 typedef char *(*db_report_stub_fn_t)(const gw_envelope_t *env);
 typedef gw_delivery_t *(*db_report_make_fn_t)(const gw_envelope_t *env,

@@ -294,9 +294,45 @@ static int gw_mi_set_addrs(gw_envelope_t *env, const char *from, const char *to,
     return 0;
 }
 
+/* callback_form ("json", the default, or "kannel": Kannel's dlr-url
+ * escapes, GET) and callback_mask (1..31, Kannel's dlr-mask: which
+ * outcomes) as tags, only beside a callback_url (has_url).  0, or -1 with
+ * the error written. */
+static int gw_mi_inject_callback_form(gw_envelope_t *env, const json_t *params, int has_url,
+                                      gw_mi_reply_t *r)
+{
+    const char *form = gw_mi_opt_str(params, "callback_form", NULL);
+    long long mask = gw_mi_opt_int(params, "callback_mask", 0);
+    char num[8];
+
+    if (!has_url && (json_object_get(params, "callback_form") != NULL ||
+                     json_object_get(params, "callback_mask") != NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_form and callback_mask need a callback_url");
+        return -1;
+    }
+    if (json_object_get(params, "callback_form") != NULL &&
+        (form == NULL || (strcmp(form, "json") != 0 && strcmp(form, "kannel") != 0))) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_form must be json or kannel");
+        return -1;
+    }
+    if (json_object_get(params, "callback_mask") != NULL && (mask < 1 || mask > 31)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_mask must be 1..31 (Kannel's dlr-mask)");
+        return -1;
+    }
+    snprintf(num, sizeof num, "%lld", mask);
+    if ((form != NULL && strcmp(form, "kannel") == 0 &&
+         gw_env_set_tag(env, GW_REPORT_HTTP_TAG_FORM, "kannel") < 0) ||
+        (mask > 0 && gw_env_set_tag(env, GW_REPORT_HTTP_TAG_MASK, num) < 0)) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The optional members of messages.inject as the envelope's tags:
  * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2"),
- * callback_url (checked here: gw_report_http.h).
+ * callback_url (checked here: gw_report_http.h) with callback_form ("json"
+ * | "kannel") and callback_mask (Kannel's dlr-mask bits 1, 2, 16).
  * 0, or -1 with the error written. */
 static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
 {
@@ -314,9 +350,9 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     json_object_foreach(tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
             strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0 ||
-            strcmp(key, GW_REPORT_HTTP_TAG) == 0) {
+            strncmp(key, "callback_", 9) == 0) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                        "tag '%s': keys of 1-64 characters (not sender or callback_url) with "
+                        "tag '%s': keys of 1-64 characters (not sender or callback_*) with "
                         "string values of at most 256", key);
             return -1;
         }
@@ -353,7 +389,7 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     }
     if (cb != NULL && gw_env_set_tag(env, GW_REPORT_HTTP_TAG, cb) < 0)
         goto nomem;
-    return 0;
+    return gw_mi_inject_callback_form(env, params, cb != NULL, r);
 nomem:
     gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
     return -1;
@@ -610,7 +646,7 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once", GW_ROLE_OPERATOR, 0 },
     { "messages.inject", gw_mi_messages_inject,
       "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?, "
-      "callback_url?",
+      "callback_url?, callback_form?, callback_mask?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",

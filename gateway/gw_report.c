@@ -57,6 +57,7 @@ typedef struct gw_report_src {
     char text[21];        /* the first 20 characters, printable ASCII */
     const char *remote_id; /* the far side's id of it, when the writer knows it */
     const char *reason;    /* the store's reason text of its final change */
+    const char *target;    /* the connector it went to, when the writer knows it */
 } gw_report_src_t;
 
 /* The receipt text's 20 characters of env's body (printable ASCII only:
@@ -182,13 +183,15 @@ static const char *gw_report_stat(gw_status_t st, const char *stat)
     return st == GW_ST_DELIVERED ? "DELIVRD" : st == GW_ST_EXPIRED ? "EXPIRED" : "UNDELIV";
 }
 
-/* Does s's sender want a report of st?  1 or 0. */
-static int gw_report_wanted(const gw_report_src_t *s, gw_status_t st, int wait)
+/* Does s's sender want a report of st (stat: the far side's word, NULL
+ * when none)?  1 or 0. */
+static int gw_report_wanted(const gw_report_src_t *s, gw_status_t st, const char *stat,
+                            int wait)
 {
     if (s->env != NULL && gw_report_sip_asked(s->env))
         return gw_report_sip_wanted(s->env, st, wait);
     if (s->env != NULL && gw_report_http_asked(s->env))
-        return gw_report_http_wanted(s->env, st); /* every final outcome, silence too */
+        return gw_report_http_wanted(s->env, st, stat); /* silence too, by its mask */
     if (!gw_report_is_customer(s->source))
         return 0;
     if (st != GW_ST_DELIVERED && st != GW_ST_FAILED && st != GW_ST_EXPIRED)
@@ -241,7 +244,7 @@ static gw_delivery_t *gw_report_build(const gw_report_src_t *s, gw_status_t st,
         gw_report_http_info_t in = {
             s->id, json_string_value(json_object_get(s->env->tags, "client_ref")),
             s->from.address, s->to.address, st, s->reason, err,
-            stat, s->remote_id, r->created_at,
+            stat, s->remote_id, r->created_at, s->target, text,
         };
         rc = gw_report_http_fill(r, s->env, &in);
         target = GW_REPORT_HTTP_CONN;
@@ -308,8 +311,9 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const db_report_r
     if (row != NULL) {
         s.remote_id = row->remote_id;
         s.reason = row->reason;
+        s.target = row->target;
     }
-    if (gw_report_wanted(&s, st, wait)) {
+    if (gw_report_wanted(&s, st, stat, wait)) {
         d = gw_report_build(&s, st, stat, err, ev);
         if (d == NULL) {
             GW_ERR("core", "%s: out of memory: its delivery report is not made", s.id);

@@ -87,10 +87,21 @@ int gw_report_http_asked(const gw_envelope_t *env)
            gw_report_http_tag(env, GW_REPORT_HTTP_TAG) != NULL;
 }
 
-int gw_report_http_wanted(const gw_envelope_t *env, gw_status_t st)
+int gw_report_http_kannel_type(gw_status_t st, const char *stat)
 {
-    return gw_report_http_asked(env) &&
-           (st == GW_ST_DELIVERED || st == GW_ST_FAILED || st == GW_ST_EXPIRED);
+    if (st == GW_ST_DELIVERED)
+        return 1;
+    return st == GW_ST_FAILED && (stat == NULL || stat[0] == '\0') ? 16 : 2;
+}
+
+int gw_report_http_wanted(const gw_envelope_t *env, gw_status_t st, const char *stat)
+{
+    const char *mask = gw_report_http_tag(env, GW_REPORT_HTTP_TAG_MASK);
+
+    if (!gw_report_http_asked(env) ||
+        (st != GW_ST_DELIVERED && st != GW_ST_FAILED && st != GW_ST_EXPIRED))
+        return 0;
+    return mask == NULL || (atoi(mask) & gw_report_http_kannel_type(st, stat)) != 0;
 }
 
 int gw_report_http_maybe(const char *sender)
@@ -122,6 +133,90 @@ static void gw_report_http_time(int64_t ms, char out[32])
     gmtime_r(&t, &tm);
     k = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + k, 32 - k, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Append v %-encoded (all but RFC 3986's unreserved characters) to out
+ * at *k of n bytes; 0, or -1 when it does not fit. */
+static int gw_report_http_esc(char *out, size_t n, size_t *k, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; v != NULL && *v != '\0'; v++) {
+        unsigned char c = (unsigned char)*v;
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~';
+        if (*k + 4 > n)
+            return -1;
+        if (plain) {
+            out[(*k)++] = (char)c;
+        } else {
+            out[(*k)++] = '%';
+            out[(*k)++] = hex[c >> 4];
+            out[(*k)++] = hex[c & 15];
+        }
+    }
+    return 0;
+}
+
+char *gw_report_http_kannel_url(const char *tmpl, const gw_report_http_info_t *in)
+{
+    size_t n = GW_REPORT_HTTP_URL_MAX * 2 + 1, k = 0;
+    char *out = malloc(n), num[32], when[32];
+    time_t t = (time_t)(in->at_ms / 1000);
+    struct tm tm;
+    int rc = 0;
+
+    if (out == NULL)
+        return NULL;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    for (const char *p = tmpl; rc == 0 && *p != '\0'; p++) {
+        const char *v = NULL;
+        if (*p != '%' || p[1] == '\0') {
+            if (k + 2 > n)
+                rc = -1;
+            else
+                out[k++] = *p;
+            continue;
+        }
+        switch (*++p) {
+        case 'd':
+            snprintf(num, sizeof num, "%d", gw_report_http_kannel_type(in->status, in->stat));
+            v = num;
+            break;
+        case 'T':
+            snprintf(num, sizeof num, "%lld", (long long)(in->at_ms / 1000));
+            v = num;
+            break;
+        case 'A': v = in->text; break;
+        case 'I': v = in->id; break;
+        case 'F': v = in->remote_id; break;
+        case 'i': v = in->smsc; break;
+        case 'p': v = in->to; break;
+        case 'P': v = in->from; break;
+        case 't': v = when; break;
+        case '%': v = "%"; break;
+        default:
+            if (*p >= '0' && *p <= '9') { /* a percent-encoding of the URL's own: kept */
+                if (k + 3 > n)
+                    rc = -1;
+                else {
+                    out[k++] = '%';
+                    out[k++] = *p;
+                }
+                continue;
+            }
+            v = ""; /* an escape junction has no value for (%b, %n, ...) */
+            break;
+        }
+        rc = gw_report_http_esc(out, n, &k, v);
+    }
+    if (rc != 0) {
+        free(out);
+        return NULL;
+    }
+    out[k] = '\0';
+    return out;
 }
 
 /* v as a JSON string, or null when NULL (a new reference). */
@@ -165,11 +260,35 @@ char *gw_report_http_body(const gw_report_http_info_t *in)
     return text;
 }
 
+/* Kannel's form of the report r: the expanded URL, method GET, no body.
+ * 0 or GW_ENOMEM. */
+static int gw_report_http_fill_kannel(gw_envelope_t *r, const gw_envelope_t *env,
+                                      const gw_report_http_info_t *in)
+{
+    char *url = gw_report_http_kannel_url(gw_report_http_tag(env, GW_REPORT_HTTP_TAG), in);
+    int rc = url != NULL ? 0 : GW_ENOMEM;
+
+    if (rc == 0)
+        rc = gw_env_set_tag(r, GW_REPORT_HTTP_TAG, url);
+    if (rc == 0)
+        rc = gw_env_set_tag(r, GW_REPORT_HTTP_TAG_METHOD, "GET");
+    if (rc == 0)
+        rc = gw_env_set_tag(r, "callback_event", gw_report_http_event(in->status));
+    free(url);
+    return rc < 0 ? GW_ENOMEM : 0;
+}
+
 int gw_report_http_fill(gw_envelope_t *r, const gw_envelope_t *env,
                         const gw_report_http_info_t *in)
 {
-    char *body = gw_report_http_body(in);
-    int rc = body != NULL ? 0 : GW_ENOMEM;
+    const char *form = gw_report_http_tag(env, GW_REPORT_HTTP_TAG_FORM);
+    char *body;
+    int rc;
+
+    if (form != NULL && strcmp(form, "kannel") == 0)
+        return gw_report_http_fill_kannel(r, env, in);
+    body = gw_report_http_body(in);
+    rc = body != NULL ? 0 : GW_ENOMEM;
 
     if (rc == 0)
         rc = gw_env_set_tag(r, GW_REPORT_HTTP_TAG, gw_report_http_tag(env, GW_REPORT_HTTP_TAG));

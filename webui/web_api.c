@@ -10,7 +10,7 @@
  *   GET  /api/v1/messages/{id}  -> 200 the message's state, 404 when it is
  *                               not the caller's (or does not exist)
  *   GET  /cgi-bin/sendsms       Kannel's sendsms: username, password, to,
- *                               text, from, dlr-mask -> 202 "0: Accepted
+ *                               text, from, dlr-mask, dlr-url -> 202 "0: Accepted
  *                               for delivery", 403 "Authorization failed
  *                               for sendsms", 400 with Kannel's words
  *
@@ -314,7 +314,10 @@ enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
     const char *user = WEB_API_ARG("username"), *pw = WEB_API_ARG("password");
     const char *to = WEB_API_ARG("to"), *text = WEB_API_ARG("text");
     const char *from = WEB_API_ARG("from"), *dlr = WEB_API_ARG("dlr-mask");
+    const char *dlr_url = WEB_API_ARG("dlr-url");
 #undef WEB_API_ARG
+    int mask = dlr != NULL ? atoi(dlr) & 0x1F : 0;
+    char why[128];
     gw_mi_caller_t caller;
     char addr[INET6_ADDRSTRLEN + 1];
     json_t *params, *resp, *err;
@@ -334,10 +337,16 @@ enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
         return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Missing receiver number");
     if (text == NULL)
         return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Missing text");
+    if (dlr_url != NULL && mask != 0 && gw_report_http_url_check(dlr_url, why, sizeof why) != 0)
+        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Invalid dlr-url");
     /* Kannel's dlr-mask asks for a receipt with any of its final bits (1, 2) */
     params = json_pack("{s:s, s:s, s:s, s:i}", "from", from != NULL ? from : "", "to", to, "body",
-                       text, "registered_delivery",
-                       dlr != NULL && (atoi(dlr) & 3) != 0 ? 1 : 0);
+                       text, "registered_delivery", (mask & 3) != 0 ? 1 : 0);
+    /* dlr-url: Kannel's escapes, GET, for the outcomes of dlr-mask (gw_report_http.h) */
+    if (params != NULL && dlr_url != NULL && mask != 0)
+        json_object_update_new(params, json_pack("{s:s, s:s, s:i}", "callback_url", dlr_url,
+                                                 "callback_form", "kannel", "callback_mask",
+                                                 mask));
     resp = params != NULL ? gw_mi_call_as("messages.inject", params, &caller, &st) : NULL;
     json_decref(params);
     if (resp != NULL && json_object_get(resp, "result") != NULL) {

@@ -11,7 +11,9 @@
  * is a POST of the report's body (the JSON document of
  * gateway/gw_report_http.c) with Content-Type application/json,
  * X-Junction-Event (message.delivered, ...) and X-Junction-Message-Id
- * (the message it reports on); its answer decides the outcome (http.h).
+ * (the message it reports on), or, in Kannel's form (the report's tag
+ * callback_method GET), a GET of the URL its escapes were expanded into;
+ * its answer decides the outcome (http.h).
  * Each request and each answer (or failure) is offered to the trace bus
  * as a record of kind http.
  *
@@ -226,9 +228,10 @@ static struct evhttp_connection *http_cl_connect(const char *scheme, const char 
                                                   (unsigned short)port);
 }
 
-/* The request's headers and body.  0 or -1. */
+/* The request's headers and body (none for a GET: Kannel's form).  0 or
+ * -1. */
 static int http_cl_fill(struct evhttp_request *req, const gw_envelope_t *env, const char *host,
-                        int port, int dflt_port)
+                        int port, int dflt_port, int get)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     const char *ev = json_string_value(json_object_get(env->tags, "callback_event"));
@@ -240,13 +243,14 @@ static int http_cl_fill(struct evhttp_request *req, const gw_envelope_t *env, co
     else
         snprintf(hostport, sizeof hostport, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     rc |= evhttp_add_header(h, "Host", hostport);
-    rc |= evhttp_add_header(h, "Content-Type", "application/json");
+    if (!get)
+        rc |= evhttp_add_header(h, "Content-Type", "application/json");
     rc |= evhttp_add_header(h, "User-Agent", "junction/" JUNCTION_VERSION);
     rc |= evhttp_add_header(h, "Connection", "close");
     rc |= evhttp_add_header(h, "X-Junction-Event", ev != NULL ? ev : "message.final");
     if (env->report.of != NULL)
         rc |= evhttp_add_header(h, "X-Junction-Message-Id", env->report.of);
-    if (env->body != NULL)
+    if (!get && env->body != NULL)
         rc |= evbuffer_add(evhttp_request_get_output_buffer(req), env->body, env->body_len);
     return rc != 0 ? -1 : 0;
 }
@@ -257,7 +261,8 @@ static void http_cl_start(http_item_t *it)
 {
     const gw_envelope_t *env = it->d->env;
     const char *url = json_string_value(json_object_get(env->tags, GW_REPORT_HTTP_TAG));
-    struct evhttp_uri *uri = url != NULL ? evhttp_uri_parse(url) : NULL;
+    struct evhttp_uri *uri =
+        url != NULL ? evhttp_uri_parse_with_flags(url, EVHTTP_URI_NONCONFORMANT) : NULL;
     const char *scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
     const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL, *query;
@@ -265,7 +270,9 @@ static void http_cl_start(http_item_t *it)
     struct timeval tv = { tmo / 1000, (tmo % 1000) * 1000 };
     struct evhttp_request *req = NULL;
     http_req_t *rq = NULL;
-    char target[GW_REPORT_HTTP_URL_MAX + 2], hbuf[GW_REPORT_HTTP_URL_MAX];
+    const char *method = json_string_value(json_object_get(env->tags, GW_REPORT_HTTP_TAG_METHOD));
+    int get = method != NULL && strcmp(method, "GET") == 0;
+    char target[GW_REPORT_HTTP_URL_MAX * 2 + 2], hbuf[GW_REPORT_HTTP_URL_MAX];
     int port, dflt, tls;
 
     if (scheme == NULL || host == NULL || host[0] == '\0' ||
@@ -299,7 +306,7 @@ static void http_cl_start(http_item_t *it)
     if ((req = evhttp_request_new(http_cl_done, rq)) == NULL)
         goto out_conn;
     evhttp_request_set_error_cb(req, http_cl_error);
-    if (http_cl_fill(req, env, host, port, dflt) != 0) {
+    if (http_cl_fill(req, env, host, port, dflt, get) != 0) {
         evhttp_request_free(req);
         goto out_conn;
     }
@@ -310,11 +317,13 @@ static void http_cl_start(http_item_t *it)
     gw_stat_add(http_st_sent, 1);
     __atomic_add_fetch(&it->hc->sent, 1, __ATOMIC_RELAXED);
     if (gw_trace_on()) {
-        char line[GW_REPORT_HTTP_URL_MAX + 16];
-        snprintf(line, sizeof line, "POST %s", url);
-        http_cl_trace(it, GW_TRACE_OUT, rq->peer, line, env->body, env->body_len);
+        char line[GW_REPORT_HTTP_URL_MAX * 2 + 16];
+        snprintf(line, sizeof line, "%s %s", get ? "GET" : "POST", url);
+        http_cl_trace(it, GW_TRACE_OUT, rq->peer, line, get ? NULL : env->body,
+                      get ? 0 : env->body_len);
     }
-    if (evhttp_make_request(rq->evcon, req, EVHTTP_REQ_POST, target) != 0) {
+    if (evhttp_make_request(rq->evcon, req, get ? EVHTTP_REQ_GET : EVHTTP_REQ_POST, target) !=
+        0) {
         /* libevent freed req; the connection is ours */
         http_cl_unlink(rq);
         goto out_conn;
@@ -332,7 +341,8 @@ out_nomem:
         http_cl_outcome(&bad, 0, "cannot start the request");
     }
 out_uri:
-    evhttp_uri_free(uri);
+    if (uri != NULL) /* evhttp_uri_free takes no NULL */
+        evhttp_uri_free(uri);
 }
 
 /* gw_queue_t free function: an item never started goes back to the core. */

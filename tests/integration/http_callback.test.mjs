@@ -69,9 +69,10 @@ async function send(body) {
 async function receipt(dst, stat) {
   const pdu = await waitFor(() => smsc.submits.find((p) => p.destination_addr === dst), 10000, `submit_sm to ${dst}`);
   assert.equal(pdu.registered_delivery & 1, 1, 'a callback_url asks for a receipt');
+  const session = [...smsc.sessions].find((x) => x.n === pdu.session); // the one it came on
   await smsc.deliver({ esm_class: 0x04, source_addr: dst, destination_addr: pdu.source_addr,
     short_message: `id:${pdu.smsc_message_id} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} ` +
-      `submit date:2612011200 done date:2612011201 stat:${stat} err:000 text:x` });
+      `submit date:2612011200 done date:2612011201 stat:${stat} err:000 text:x` }, 10000, session);
   return pdu;
 }
 
@@ -254,6 +255,7 @@ test('a callback owed when junction restarts is sent after the restart', async (
   assert.equal(j.exited.code, 0, 'a clean shutdown');
   j.start();
   await j.ready();
+  await waitBound(j, 'smsc1');
   const rx = await startReceiver(port);
   try {
     const got = await waitFor(() => rx.requests[0], 15000, 'the callback after the restart');
@@ -262,4 +264,71 @@ test('a callback owed when junction restarts is sent after the restart', async (
       .some((x) => x.envelope?.report?.of === id), 10000, 'the callback delivered in the store');
     assert.equal(rx.requests.length, 1);
   } finally { await stopReceiver(rx); }
+});
+
+test("Kannel's sendsms dlr-url: a GET with the escapes expanded, for the outcomes of dlr-mask", async () => {
+  await j.addUser('kannel', 'operator', 'kannel-pw-1');
+  const rx = await startReceiver(await freePort());
+  const sendsms = async (to, mask, dlrUrl) => {
+    const q = new URLSearchParams({ username: 'kannel', password: 'kannel-pw-1', to, from: '4930123', text: 'kannel dlr', 'dlr-mask': String(mask), 'dlr-url': dlrUrl });
+    const res = await j.httpAnon(`/cgi-bin/sendsms?${q}`);
+    return { status: res.status, text: await res.text() };
+  };
+  const idOf = async (to) => (await waitFor(async () => (await j.mi('messages.list', { number: to, limit: 5 }))
+    .find((x) => x.to === to && !x.envelope?.report), 5000, `the message to ${to}`)).id;
+  try {
+    const tmpl = `http://127.0.0.1:${rx.port}/kdlr?type=%d&id=%I&to=%p&from=%P&smsc=%i&fid=%F&T=%T&a=%A&b=%b`;
+    const r = await sendsms('447700900108', 3, tmpl);
+    assert.equal(r.status, 202, r.text);
+    const id = await idOf('447700900108');
+    const pdu = await receipt('447700900108', 'DELIVRD');
+    const got = await waitFor(() => rx.requests[0], 10000, 'the Kannel DLR');
+    assert.equal(got.method, 'GET');
+    assert.equal(got.body, '');
+    const u = new URL(got.url, 'http://x');
+    assert.equal(u.pathname, '/kdlr');
+    assert.equal(u.searchParams.get('type'), '1');
+    assert.equal(u.searchParams.get('id'), id);
+    assert.equal(u.searchParams.get('to'), '447700900108');
+    assert.equal(u.searchParams.get('from'), '4930123');
+    assert.equal(u.searchParams.get('smsc'), 'smsc1');
+    assert.equal(u.searchParams.get('fid'), pdu.smsc_message_id);
+    assert.ok(Math.abs(Number(u.searchParams.get('T')) * 1000 - Date.now()) < 60000);
+    assert.match(u.searchParams.get('a'), new RegExp(`^id:${id} sub:001 dlvrd:001 .* stat:DELIVRD err:000 text:kannel dlr$`));
+    assert.equal(u.searchParams.get('b'), '', 'an escape junction has no value for is empty');
+
+    // dlr-mask 2 (failures only): a delivered message owes no callback
+    const r2 = await sendsms('447700900109', 2, tmpl);
+    assert.equal(r2.status, 202, r2.text);
+    const id2 = await idOf('447700900109');
+    await receipt('447700900109', 'DELIVRD');
+    await waitFor(async () => (await j.mi('messages.get', { id: id2 })).status === 'delivered', 10000, 'delivered');
+    // the report would have been inserted in the same transaction as the change
+    assert.equal((await j.mi('messages.list', { connector: 'http:callback', limit: 100 }))
+      .filter((x) => x.envelope?.report?.of === id2).length, 0, 'no callback made');
+
+    const bad = await sendsms('447700900110', 3, 'ftp://127.0.0.1/x');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.text, 'Invalid dlr-url');
+  } finally { await stopReceiver(rx); }
+});
+
+test('a callback_url no client can give (set by a rule) fails its report, and junction goes on', async () => {
+  await j.mi('routes.add', { name: 'cb-rule', priority: 5, filters: { dst: { exact: ['447700900111'] } },
+    action: { route: { targets: ['smsc1'] }, set: { tags: { callback_url: 'http://[zz]/' } } } });
+  try {
+    const r = await send({ to: '447700900111', from: '4930123', text: 'rule cb', receipt: true });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = r.body.accepted[0].id;
+    assert.equal((await j.mi('messages.get', { id })).envelope.tags.callback_url, 'http://[zz]/');
+    await receipt('447700900111', 'DELIVRD');
+    const rep = await waitFor(async () => (await j.mi('messages.list', { connector: 'http:callback', status: 'failed', limit: 50 }))
+      .find((x) => x.envelope?.report?.of === id), 10000, 'the callback failed');
+    assert.match(rep.reason_text ?? rep.reason ?? '', /not an http/);
+    assert.ok((await j.mi('system.version')).version, 'junction is alive');
+  } finally {
+    const rules = await j.mi('routes.list');
+    const mine = (rules.rules ?? rules).find((x) => x.name === 'cb-rule');
+    if (mine) await j.mi('routes.delete', { id: mine.id });
+  }
 });

@@ -1,7 +1,7 @@
 /*
  * test_report_http.c - receipt callbacks (gateway/gw_report_http.c): the
- * callback URL check with its reasons, which outcomes owe a callback, and
- * the JSON document a callback carries.
+ * callback URL check with its reasons, which outcomes owe a callback, the
+ * JSON document a callback carries, and Kannel's dlr-url escapes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,10 +74,10 @@ static void only_an_mi_message_with_the_tag_owes_a_callback_of_a_final_outcome(v
     assert_false(gw_report_http_asked(env));
     assert_int_equal(gw_env_set_tag(env, GW_REPORT_HTTP_TAG, "http://h/"), 0);
     assert_true(gw_report_http_asked(env));
-    assert_true(gw_report_http_wanted(env, GW_ST_DELIVERED));
-    assert_true(gw_report_http_wanted(env, GW_ST_FAILED));
-    assert_true(gw_report_http_wanted(env, GW_ST_EXPIRED));
-    assert_false(gw_report_http_wanted(env, GW_ST_SUBMITTED));
+    assert_true(gw_report_http_wanted(env, GW_ST_DELIVERED, "DELIVRD"));
+    assert_true(gw_report_http_wanted(env, GW_ST_FAILED, NULL));
+    assert_true(gw_report_http_wanted(env, GW_ST_EXPIRED, NULL));
+    assert_false(gw_report_http_wanted(env, GW_ST_SUBMITTED, NULL));
     assert_int_equal(gw_env_set_str(&env->source.adapter, "amqp", (size_t)-1), 0);
     assert_false(gw_report_http_asked(env)); /* a tag from elsewhere aims nothing */
     assert_int_equal(gw_env_set_str(&env->source.adapter, "mi", (size_t)-1), 0);
@@ -139,6 +139,48 @@ static void a_failure_without_receipt_has_its_reason_and_no_receipt_or_client_re
     free(text);
 }
 
+static void kannel_escapes_are_expanded_and_encoded(void **state)
+{
+    gw_report_http_info_t in = {
+        .id = "01JABCDEFGHJKMNPQRSTVWXYZ2", .from = "4930123", .to = "+447700900003",
+        .status = GW_ST_DELIVERED, .stat = "DELIVRD", .remote_id = "smsc 7",
+        .at_ms = 1796169599123LL, .smsc = "smsc1", .text = "id:x stat:DELIVRD",
+    };
+    char *url = gw_report_http_kannel_url(
+        "http://h/dlr?t=%d&id=%I&f=%F&s=%i&p=%p&P=%P&A=%A&T=%T&w=%t&b=%b&pc=100%%&sp=a%20b&end=%",
+        &in);
+
+    (void)state;
+    assert_non_null(url);
+    assert_string_equal(url, "http://h/dlr?t=1&id=01JABCDEFGHJKMNPQRSTVWXYZ2&f=smsc%207&s=smsc1"
+                             "&p=%2B447700900003&P=4930123&A=id%3Ax%20stat%3ADELIVRD"
+                             "&T=1796169599&w=2026-12-01%2023%3A59%3A59&b=&pc=100%25&sp=a%20b&end=%");
+    free(url);
+}
+
+static void kannel_types_and_the_mask_choose_the_outcomes(void **state)
+{
+    gw_envelope_t *env = gw_env_new();
+
+    (void)state;
+    assert_int_equal(gw_report_http_kannel_type(GW_ST_DELIVERED, "DELIVRD"), 1);
+    assert_int_equal(gw_report_http_kannel_type(GW_ST_FAILED, "UNDELIV"), 2);
+    assert_int_equal(gw_report_http_kannel_type(GW_ST_EXPIRED, NULL), 2);
+    assert_int_equal(gw_report_http_kannel_type(GW_ST_FAILED, NULL), 16); /* the SMSC refused */
+    assert_non_null(env);
+    assert_int_equal(gw_env_set_str(&env->source.adapter, "mi", (size_t)-1), 0);
+    assert_int_equal(gw_env_set_tag(env, GW_REPORT_HTTP_TAG, "http://h/%d"), 0);
+    assert_int_equal(gw_env_set_tag(env, GW_REPORT_HTTP_TAG_MASK, "2"), 0);
+    assert_false(gw_report_http_wanted(env, GW_ST_DELIVERED, "DELIVRD"));
+    assert_true(gw_report_http_wanted(env, GW_ST_FAILED, "UNDELIV"));
+    assert_false(gw_report_http_wanted(env, GW_ST_FAILED, NULL));
+    assert_int_equal(gw_env_set_tag(env, GW_REPORT_HTTP_TAG_MASK, "17"), 0);
+    assert_true(gw_report_http_wanted(env, GW_ST_DELIVERED, "DELIVRD"));
+    assert_true(gw_report_http_wanted(env, GW_ST_FAILED, NULL));
+    assert_false(gw_report_http_wanted(env, GW_ST_EXPIRED, NULL));
+    gw_env_unref(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +189,8 @@ int main(void)
         cmocka_unit_test(only_an_mi_message_with_the_tag_owes_a_callback_of_a_final_outcome),
         cmocka_unit_test(the_document_names_the_message_its_outcome_and_its_receipt),
         cmocka_unit_test(a_failure_without_receipt_has_its_reason_and_no_receipt_or_client_ref),
+        cmocka_unit_test(kannel_escapes_are_expanded_and_encoded),
+        cmocka_unit_test(kannel_types_and_the_mask_choose_the_outcomes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
