@@ -2,8 +2,11 @@
 // gets its outcome POSTed there as JSON once it is final (here: after the
 // SMSC's delivery receipt), through the implicit connector http:callback,
 // retried by the core with backoff while the receiver is away or answers
-// 503, and delivered exactly once after its first 2xx.  A bad callback_url
-// is a 400.  Each request and answer is on the trace bus and counted.
+// 503, and delivered exactly once after its first 2xx, across a restart
+// too; a 404 is final.  A bad callback_url is a 400.  Each request and
+// answer is on the trace bus and counted; https is verified against
+// http.ca_file.  Kannel's sendsms dlr-url is a GET with its escapes
+// expanded, for the outcomes of dlr-mask.
 // Receivers are node:http servers on 127.0.0.1; every wait is for a state.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
