@@ -62,6 +62,10 @@ void http_conn_unref(http_conn_t *hc);
  * (gw_core_requeue) and the thread ends.  Main thread but push. */
 int http_client_start(void);
 int http_client_push(http_item_t *it);
+/* From now on push refuses (GW_ESTOPPED).  Called under the adapter's
+ * http_conn_lock, which every push holds, so no push is under way when
+ * http_client_stop frees the queue. */
+void http_client_refuse(void);
 void http_client_stop(void);
 
 #endif

@@ -173,6 +173,17 @@ static json_t *http_conn_status(gw_connector_t *c)
     return o;
 }
 
+/* Stop: no send() may push any more (decided under the lock every push
+ * holds), then the client thread hands back what it holds and ends.
+ * Main thread. */
+static void http_stop(void)
+{
+    pthread_mutex_lock(&http_conn_lock);
+    http_client_refuse();
+    pthread_mutex_unlock(&http_conn_lock);
+    http_client_stop();
+}
+
 static int http_init(struct event_base *main_base)
 {
     (void)main_base;
@@ -193,7 +204,7 @@ const gw_adapter_t http_adapter = {
     .mi_cmds = NULL,
     .init = http_init,
     .start = http_client_start,
-    .stop = http_client_stop,
+    .stop = http_stop,
     .destroy = NULL,
     .conn_check = http_conn_check,
     .conn_open = http_conn_open,

@@ -442,9 +442,14 @@ int http_client_push(http_item_t *it)
     return gw_queue_push(http_cl_q, it);
 }
 
-void http_client_stop(void)
+void http_client_refuse(void)
 {
     __atomic_store_n(&http_cl_stopping, 1, __ATOMIC_RELEASE);
+}
+
+void http_client_stop(void)
+{
+    http_client_refuse(); /* already, from the adapter's stop; again for a failed start */
     if (http_cl_running) {
         /* NULL asks the loop to hand back what it holds and end; should
          * the push fail, a loopbreak leaves the busy list to us */
