@@ -159,6 +159,20 @@ int db_dlv_update(const gw_delivery_t *d, gw_evbatch_t *ev, db_commit_cb_t cb, v
  * ev's texts are taken (given back on failure).  Retried until they
  * commit.  Any thread.  0, GW_ESTOPPED or GW_ENOMEM. */
 int db_event_insert(gw_evbatch_t *ev);
+/* The SIP registrar's bindings of one address of record (db_loc.c):
+ * bindings is their JSON array, NULL to delete the row (none left).  The
+ * row and ev's events commit in one transaction; cb then runs on the
+ * writer thread with 0, or GW_ESTORE when the group could not commit
+ * (nothing of it stored; not retried: the REGISTER is answered 500 and
+ * the phone tries again).  Any thread.  0 or GW_EFULL / GW_ESTOPPED /
+ * GW_ENOMEM / GW_EINVAL (cb never runs then; ev stays the caller's). */
+typedef void (*db_loc_cb_t)(void *arg, int rc);
+int db_loc_save(const char *aor, const char *bindings, gw_evbatch_t *ev, db_loc_cb_t cb,
+                void *arg);
+/* Every stored address of record with its bindings' JSON, to fn (a
+ * non-zero return stops and is returned).  Main thread, at start. */
+typedef int (*db_loc_row_fn)(void *arg, const char *aor, const char *bindings);
+int db_loc_load(db_loc_row_fn fn, void *arg);
 /* db_dlv_update for a message the core does not hold (a cancel of one
  * that waits only in the store): the row changes only while it is still
  * queued.  cb gets rc 0 when it changed, GW_ENOTFOUND when it was no

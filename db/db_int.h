@@ -94,6 +94,12 @@ const char *db_writer_sync_level(void);
 /* The fragments table on the writer's connection (db_frag.c), inside its
  * transaction.  prepare also puts sets left claimed by a stop back to
  * waiting.  Each returns 0 or GW_ESTORE / GW_ENOMEM. */
+/* sip_locations on the writer's connection (db_loc.c), inside its group
+ * transaction: the bindings of aor written whole, or the row deleted
+ * (bindings NULL).  0 or GW_ESTORE. */
+int db_loc_prepare(sqlite3 *conn);
+void db_loc_finalize(void);
+int db_loc_exec_put(const char *aor, const char *bindings, int64_t now_ms);
 int db_frag_prepare(sqlite3 *conn);
 void db_frag_finalize(void);
 int db_frag_exec_add(const char *key, int seq, int total, const char *digest, const char *json,

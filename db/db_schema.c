@@ -219,6 +219,12 @@ static const db_migration_t db_migrations[] = {
         "CREATE TABLE audit("
         "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, who TEXT NOT NULL, via TEXT NOT NULL,"
         "  method TEXT NOT NULL, params TEXT, before TEXT, after TEXT);"},
+    /* 10: the SIP registrar's bindings (db/db_loc.c): one row per address
+     * of record, its bindings as one JSON array written whole.  The table
+     * `location` of schema 1 was a placeholder nothing ever wrote. */
+    {10, "CREATE TABLE sip_locations("
+         "  aor TEXT PRIMARY KEY, bindings TEXT NOT NULL, updated_at INTEGER NOT NULL);"
+         "DROP TABLE location;"},
 };
 
 static const db_carry_t db_carries[] = {

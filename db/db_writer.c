@@ -63,6 +63,8 @@ typedef enum {
     DB_JOB_FRAG_SWEEP,  /* stale sets claimed and handed over; not retried */
     DB_JOB_FRAG_STATE,  /* a claimed set released or dropped: retried like an update */
     DB_JOB_EVENT,       /* events of no message (operations): retried like an update */
+    DB_JOB_LOC,         /* a SIP address of record's bindings (db_loc.c): answered like
+                         * an insert, not retried */
     DB_JOB_BARRIER,
     DB_JOB_STOP,
 } db_job_kind_t;
@@ -136,6 +138,10 @@ typedef struct db_job {
     db_frag_cb_t fcb;
     void (*feach)(void *arg, db_frag_set_t *set);
     void (*fdone)(void *arg, int n);
+    /* LOC: the address of record (frag_key holds it), its bindings' JSON
+     * (NULL: delete) */
+    char *loc_json;
+    db_loc_cb_t lcb;
     /* the delivery reports this job's change made (db_writer_set_report_hook):
      * inserts run after it in its transaction; made again when it runs again */
     struct db_job *kids, *knext;
@@ -351,6 +357,7 @@ static void db_job_free(db_job_t *job)
     free(job->alt);
     free(job->new_env);
     free(job->frag_key);
+    free(job->loc_json);
     if (job->json != NULL && (job->kind == DB_JOB_FRAG))
         free((char *)job->json);
     db_frag_set_free(job->frag_set);
@@ -377,6 +384,8 @@ static void db_job_drop(void *item)
         job->fcb(job->arg, GW_ESTORE, 0, NULL);
     else if (job->kind == DB_JOB_FRAG_SWEEP && job->fdone != NULL)
         job->fdone(job->arg, 0);
+    else if (job->kind == DB_JOB_LOC && job->lcb != NULL)
+        job->lcb(job->arg, GW_ESTORE);
     db_job_free(job);
 }
 
@@ -390,7 +399,7 @@ static int db_wr_push(db_job_t *job)
     pthread_mutex_lock(&db_wr_lock);
     if (!db_wr_accepting)
         rc = GW_ESTOPPED;
-    else if ((job->kind == DB_JOB_INSERT || job->kind == DB_JOB_FRAG) &&
+    else if ((job->kind == DB_JOB_INSERT || job->kind == DB_JOB_FRAG || job->kind == DB_JOB_LOC) &&
              /* failing: refuse for a second after each failure, then let
               * one through to find out whether the store is back */
              ((__atomic_load_n(&db_wr_fail, __ATOMIC_RELAXED) &&
@@ -558,6 +567,41 @@ int db_frag_add(const char *key, int seq, int total, const char *digest, const c
         return GW_ENOMEM;
     }
     return db_wr_push_or_free(job);
+}
+
+int db_loc_save(const char *aor, const char *bindings, gw_evbatch_t *ev, db_loc_cb_t cb,
+                void *arg)
+{
+    db_job_t *job;
+    int rc;
+
+    if (aor == NULL || aor[0] == '\0')
+        return GW_EINVAL;
+    if ((job = calloc(1, sizeof *job)) == NULL)
+        return GW_ENOMEM;
+    job->kind = DB_JOB_LOC;
+    job->frag_key = strdup(aor);
+    job->loc_json = bindings != NULL ? strdup(bindings) : NULL;
+    job->lcb = cb;
+    job->arg = arg;
+    job->ts = gw_now_ms();
+    if (job->frag_key == NULL || (bindings != NULL && job->loc_json == NULL)) {
+        db_job_free(job);
+        return GW_ENOMEM;
+    }
+    if (ev != NULL) {
+        job->ev = *ev; /* taken; given back below on failure */
+        ev->n = 0;
+    }
+    rc = db_wr_push(job);
+    if (rc != 0) {
+        if (ev != NULL) {
+            *ev = job->ev;
+            job->ev.n = 0;
+        }
+        db_job_free(job);
+    }
+    return rc;
 }
 
 int db_frag_sweep(int64_t older_than, int limit, void (*each)(void *arg, db_frag_set_t *set),
@@ -1318,6 +1362,19 @@ static int db_wr_exec_frag(db_job_t *job)
     return rc;
 }
 
+/* A SIP address of record's bindings and the event of their change
+ * (db_loc.c); 0 or GW_ESTORE. */
+static int db_wr_exec_loc(db_job_t *job)
+{
+    int rc = db_loc_exec_put(job->frag_key, job->loc_json, job->ts);
+
+    if (rc == 0)
+        rc = db_wr_exec_events(job, NULL);
+    if (rc < 0)
+        GW_ERR("db", "sip location %s: %s", job->frag_key, sqlite3_errmsg(db_wr_conn));
+    return rc;
+}
+
 /* Outbox rows past db.outbox_keep_s go, a few hundred per group, so the
  * purge never makes one commit long. */
 static void db_wr_purge_outbox(void)
@@ -1376,6 +1433,8 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
             jobs[i]->rc = db_wr_exec_sweep(jobs[i]);
         else if (jobs[i]->kind == DB_JOB_EVENT)
             jobs[i]->rc = db_wr_exec_events(jobs[i], NULL);
+        else if (jobs[i]->kind == DB_JOB_LOC)
+            jobs[i]->rc = db_wr_exec_loc(jobs[i]);
         else if (jobs[i]->kind < DB_JOB_BARRIER)
             jobs[i]->rc = db_wr_exec_frag(jobs[i]);
         else
@@ -1385,7 +1444,7 @@ static int db_wr_commit_group(db_job_t **jobs, size_t n)
          * a failing update must not commit without its later ones. */
         if (sqlite3_get_autocommit(db_wr_conn) ||
             (jobs[i]->rc < 0 && jobs[i]->kind != DB_JOB_INSERT && jobs[i]->kind != DB_JOB_FRAG &&
-             jobs[i]->kind != DB_JOB_FRAG_SWEEP))
+             jobs[i]->kind != DB_JOB_FRAG_SWEEP && jobs[i]->kind != DB_JOB_LOC))
             goto out_fail;
     }
     if (++groups % 64 == 0)
@@ -1460,6 +1519,13 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
                 job->frag_set = NULL; /* the callee's */
                 job->fcb(job->arg, group_rc < 0 ? GW_ESTORE : job->rc, job->frag_dup, set);
             }
+            db_job_free(job);
+            break;
+        case DB_JOB_LOC:
+            if (group_rc == 0 && job->rc == 0)
+                db_wr_publish(job);
+            if (job->lcb != NULL)
+                job->lcb(job->arg, group_rc < 0 ? GW_ESTORE : job->rc);
             db_job_free(job);
             break;
         case DB_JOB_FRAG_SWEEP:
@@ -1626,6 +1692,7 @@ static void db_wr_close_conn(void)
         *sts[i] = NULL;
     }
     db_frag_finalize();
+    db_loc_finalize();
     sqlite3_close(db_wr_conn);
     db_wr_conn = NULL;
 }
@@ -1699,7 +1766,7 @@ int db_writer_start(void)
             if ((*more[i].st = db_prepare(db_wr_conn, more[i].sql, more[i].what)) == NULL)
                 goto out_close_conn;
     }
-    if (db_frag_prepare(db_wr_conn) != 0)
+    if (db_frag_prepare(db_wr_conn) != 0 || db_loc_prepare(db_wr_conn) != 0)
         goto out_close_conn;
     if (sqlite3_step(db_wr_st_early_count) != SQLITE_ROW)
         goto out_close_conn;

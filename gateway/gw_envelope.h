@@ -80,6 +80,11 @@ typedef struct gw_envelope {
     int refs;            /* atomic */
 } gw_envelope_t;
 
+/* A rule's action.set.headers travel as tags of this prefix and the header
+ * name (e.g. "amqp_out.x-tenant"); the AMQP adapter publishes each as a
+ * header of the message's envelope and of its mirror copy. */
+#define GW_TAG_AMQP_OUT "amqp_out."
+
 /* A new envelope with a fresh id, created_at = now, one
  * reference held by the caller.  NULL on allocation failure. */
 gw_envelope_t *gw_env_new(void);

@@ -134,16 +134,14 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
     return gw_events_push(ev, type, &b);
 }
 
-int gw_event_op(const char *type, json_t *data)
+int gw_event_data(gw_evbatch_t *ev, const char *type, json_t *data)
 {
-    gw_evbatch_t ev = { 0 };
     json_t *o;
     char *text;
-    int rc;
 
-    if (!gw_events_active()) {
+    if (ev->n >= GW_EVBATCH_MAX) {
         json_decref(data);
-        return GW_OK;
+        return GW_EFULL;
     }
     o = json_pack("{s:s, s:i, s:I, s:o}", "event", type, "v", GW_EVENTS_SCHEMA_VERSION, "ts",
                   (json_int_t)gw_now_ms(), "data", data != NULL ? data : json_object());
@@ -151,10 +149,24 @@ int gw_event_op(const char *type, json_t *data)
     json_decref(o);
     if (text == NULL)
         return GW_ENOMEM;
-    ev.types[0] = type;
-    ev.texts[0] = text;
-    ev.n = 1;
-    rc = db_event_insert(&ev);
+    ev->types[ev->n] = type;
+    ev->texts[ev->n] = text;
+    ev->n++;
+    return GW_OK;
+}
+
+int gw_event_op(const char *type, json_t *data)
+{
+    gw_evbatch_t ev = { 0 };
+    int rc;
+
+    if (!gw_events_active()) {
+        json_decref(data);
+        return GW_OK;
+    }
+    rc = gw_event_data(&ev, type, data);
+    if (rc == GW_OK)
+        rc = db_event_insert(&ev);
     gw_evbatch_clear(&ev); /* given back on failure */
     return rc;
 }

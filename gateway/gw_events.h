@@ -57,6 +57,10 @@ int gw_event_add(gw_evbatch_t *ev, const gw_delivery_t *d, const char *env_json,
  * GW_ESTOPPED. */
 struct json_t;
 int gw_event_op(const char *type, struct json_t *data);
+/* The same event form ({event, v, ts, data}) appended to ev, to commit
+ * with another change (a SIP registration's row); type a static string,
+ * data stolen.  0, GW_EFULL (ev has no room) or GW_ENOMEM. */
+int gw_event_data(gw_evbatch_t *ev, const char *type, struct json_t *data);
 
 /* ops.connector_state: connector (its bind, or -1 for the connector as a
  * whole) went "up", "down" or "held"; detail (may be NULL) says why.  As

@@ -559,6 +559,8 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,
     case RT_DROP:
         gw_strlcpy(d->route, dec.rule_name != NULL ? dec.rule_name : "", sizeof d->route);
         gw_dlv_set_reason(d, 0, dec.reason);
+        for (size_t i = 0; i < dec.ntags; i++) /* the record keeps the rule's tags */
+            (void)gw_env_set_tag(env, dec.tags[i].key, dec.tags[i].value);
         gw_route_extra(env, &dec, extra); /* its mirror (a hold means nothing here) */
         extra->hold_until_ms = 0;
         rc = GW_EDROPPED;

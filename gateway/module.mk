@@ -7,4 +7,5 @@ JUNCTION_SRCS += gateway/gw_main.c gateway/gw_auth.c gateway/gw_auth_mi.c gatewa
                  gateway/gw_trace.c gateway/gw_trace_mi.c gateway/gw_hep.c gateway/gw_route.c gateway/gw_route_mi.c \
                  gateway/gw_route_csv.c gateway/gw_report.c gateway/gw_report_sip.c gateway/gw_report_http.c gateway/gw_frag.c \
                  gateway/gw_query.c gateway/gw_cancel.c \
-                 gateway/gw_net.c gateway/gw_trusted.c gateway/gw_diag.c gateway/gw_diag_checks.c
+                 gateway/gw_net.c gateway/gw_trusted.c gateway/gw_diag.c gateway/gw_diag_checks.c \
+                 gateway/gw_location.c

@@ -9,7 +9,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "gateway/gw_envelope.h"
 #include "router/rt_cc.h"
 
 /* Checklist: a new field is named in its table here, parsed below and
@@ -23,7 +25,7 @@ static const char *const rt_keys_drop[] = { "reason", NULL };
 static const char *const rt_keys_rewrite[] = { "src", "dst", NULL };
 static const char *const rt_keys_rwside[] = { "strip", "prefix", "regex", "replace", "ton",
                                               "npi", "type", "alnum", NULL };
-static const char *const rt_keys_set[] = { "tags", "validity_s", "receipt", NULL };
+static const char *const rt_keys_set[] = { "tags", "validity_s", "receipt", "headers", NULL };
 static const char *const rt_keys_mirror[] = { "exchange", "routing_key", NULL };
 static const char *const rt_keys_rate[] = { "rate", "burst", "over", "sip_status", "smpp_status",
                                             NULL };
@@ -184,6 +186,53 @@ static void rt_cc_rwside(rt_cc_t *cc, rt_rewrite_t *rw, const json_t *v, const c
     }
 }
 
+/* action.set.tags: each a string, appended to r->set_tags (sized by the
+ * caller). */
+static void rt_cc_set_tags(rt_cc_t *cc, rt_crule_t *r, const json_t *x)
+{
+    const char *key;
+    json_t *val;
+
+    json_object_foreach((json_t *)x, key, val) {
+        if (!json_is_string(val)) {
+            rt_cc_err(cc, "action.set.tags", "%s: must be a string", key);
+            continue;
+        }
+        r->set_tags[r->nset_tags].key = rt_cc_dup(cc, key);
+        r->set_tags[r->nset_tags++].value = rt_cc_dup(cc, json_string_value(val));
+    }
+}
+
+/* action.set.headers: AMQP headers for what junction publishes of the
+ * message (its envelope to an amqp target, a mirror copy), carried as the
+ * tags GW_TAG_AMQP_OUT "<name>" (docs/routing.md).  A name is 1-64
+ * characters of letters, digits and "-_.", not starting "x-junction-"
+ * (junction's own); a value a string of at most 256 bytes. */
+static void rt_cc_set_headers(rt_cc_t *cc, rt_crule_t *r, const json_t *x)
+{
+    const char *key;
+    json_t *val;
+    char tag[96];
+
+    json_object_foreach((json_t *)x, key, val) {
+        size_t n = strlen(key);
+        if (n == 0 || n > 64 || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789-_.") != n ||
+            strncasecmp(key, "x-junction-", 11) == 0) {
+            rt_cc_err(cc, "action.set.headers", "%s: a header name is 1-64 letters, digits or "
+                      "-_. and not x-junction-*", key);
+            continue;
+        }
+        if (!json_is_string(val) || json_string_length(val) > 256) {
+            rt_cc_err(cc, "action.set.headers", "%s: must be a string of at most 256 bytes", key);
+            continue;
+        }
+        snprintf(tag, sizeof tag, "%s%s", GW_TAG_AMQP_OUT, key);
+        r->set_tags[r->nset_tags].key = rt_cc_dup(cc, tag);
+        r->set_tags[r->nset_tags++].value = rt_cc_dup(cc, json_string_value(val));
+    }
+}
+
 static void rt_cc_set(rt_cc_t *cc, rt_crule_t *r, const json_t *v)
 {
     const json_t *x;
@@ -199,27 +248,31 @@ static void rt_cc_set(rt_cc_t *cc, rt_crule_t *r, const json_t *v)
         else
             rt_cc_err(cc, "action.set.receipt", "must be true or false");
     }
-    if ((x = json_object_get(v, "tags")) != NULL) {
-        const char *key;
-        json_t *val;
-        if (!json_is_object(x)) {
-            rt_cc_err(cc, "action.set.tags", "must be an object of key: value");
-            return;
-        }
-        r->set_tags = rt_arena_alloc(cc->set, (json_object_size(x) + 1) * sizeof *r->set_tags);
-        if (r->set_tags == NULL) {
-            cc->nomem = 1;
-            return;
-        }
-        json_object_foreach((json_t *)x, key, val) {
-            if (!json_is_string(val)) {
-                rt_cc_err(cc, "action.set.tags", "%s: must be a string", key);
-                continue;
-            }
-            r->set_tags[r->nset_tags].key = rt_cc_dup(cc, key);
-            r->set_tags[r->nset_tags++].value = rt_cc_dup(cc, json_string_value(val));
-        }
+    size_t n_all = 0;
+    const json_t *tags = json_object_get(v, "tags"), *hdrs = json_object_get(v, "headers");
+    if (tags != NULL && !json_is_object(tags)) {
+        rt_cc_err(cc, "action.set.tags", "must be an object of key: value");
+        tags = NULL;
     }
+    if (hdrs != NULL && !json_is_object(hdrs)) {
+        rt_cc_err(cc, "action.set.headers", "must be an object of name: value");
+        hdrs = NULL;
+    } else if (hdrs != NULL && json_object_size(hdrs) > RT_SET_HEADERS_MAX) {
+        rt_cc_err(cc, "action.set.headers", "at most %d headers", RT_SET_HEADERS_MAX);
+        hdrs = NULL;
+    }
+    n_all = (tags ? json_object_size(tags) : 0) + (hdrs ? json_object_size(hdrs) : 0);
+    if (n_all == 0)
+        return;
+    r->set_tags = rt_arena_alloc(cc->set, (n_all + 1) * sizeof *r->set_tags);
+    if (r->set_tags == NULL) {
+        cc->nomem = 1;
+        return;
+    }
+    if (tags != NULL)
+        rt_cc_set_tags(cc, r, tags);
+    if (hdrs != NULL)
+        rt_cc_set_headers(cc, r, hdrs);
 }
 
 static void rt_cc_rate(rt_cc_t *cc, rt_crule_t *r, const json_t *v)

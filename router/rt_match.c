@@ -413,6 +413,8 @@ rt_kind_t rt_apply(const rt_set_t *s, const rt_crule_t *r, const rt_query_t *q, 
     case RT_DROP:
         out->kind = RT_DROP;
         out->reason = r->reason;
+        out->tags = r->set_tags; /* the stored record and its mirror copy carry them */
+        out->ntags = r->nset_tags;
         return RT_DROP;
     default:
         return rt_route(r, q, dry, out);

@@ -82,6 +82,8 @@ typedef enum {
 
 #define RT_TARGETS_MAX 8
 
+#define RT_SET_HEADERS_MAX 16 /* action.set.headers (tags GW_TAG_AMQP_OUT) */
+
 typedef struct rt_target {
     const char *connector;
     double cost;          /* least cost only; -1 otherwise */

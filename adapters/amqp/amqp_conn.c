@@ -54,6 +54,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "gw_core.h"
+#include "gw_envelope.h"
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_trace.h"
@@ -299,12 +300,39 @@ static void amqp_item_msgid(const amqp_item_t *it, char *out)
  * deduplicate on it) and different for each event of one message; an
  * operational event's (no message) "ops.<outbox seq>"; an envelope's is
  * its id. */
+/* The headers a rule set on the message (action.set.headers: its tags
+ * GW_TAG_AMQP_OUT "<name>") into e (room for max); their count.  The
+ * entries point into tags, which must outlive the publish. */
+static int amqp_rule_headers(const json_t *tags, amqp_table_entry_t *e, int max)
+{
+    const size_t plen = strlen(GW_TAG_AMQP_OUT);
+    const char *key;
+    json_t *v;
+    int n = 0;
+
+    json_object_foreach((json_t *)tags, key, v) {
+        if (n == max)
+            break;
+        if (strncmp(key, GW_TAG_AMQP_OUT, plen) != 0 || key[plen] == '\0' || !json_is_string(v))
+            continue;
+        e[n].key = amqp_cstring_bytes(key + plen);
+        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        e[n].value.value.bytes = amqp_cstring_bytes(json_string_value(v));
+        n++;
+    }
+    return n;
+}
+
 static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it)
 {
     char msgid[GW_ENV_ID_LEN + 24];
     amqp_basic_properties_t p;
     amqp_bytes_t body = { strlen(it->body), it->body };
     int envelope = it->dlv != NULL || it->exchange != NULL;
+    amqp_table_entry_t hdr[AMQP_RULE_HEADERS_MAX];
+    json_t *copy = NULL; /* a mirror copy's envelope, for its tags */
+    const json_t *tags = NULL;
+    int nhdr = 0, rc;
 
     amqp_item_msgid(it, msgid);
     if (!envelope && msgid[0] && it->seq > 0)
@@ -316,11 +344,24 @@ static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it
         p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
         p.message_id = amqp_cstring_bytes(msgid);
     }
+    if (it->dlv != NULL)
+        tags = it->dlv->env->tags;
+    else if (it->exchange != NULL && (copy = json_loads(it->body, 0, NULL)) != NULL)
+        tags = json_object_get(copy, "tags");
+    if (tags != NULL && json_is_object(tags))
+        nhdr = amqp_rule_headers(tags, hdr, AMQP_RULE_HEADERS_MAX);
+    if (nhdr > 0) {
+        p._flags |= AMQP_BASIC_HEADERS_FLAG;
+        p.headers.num_entries = nhdr;
+        p.headers.entries = hdr;
+    }
     /* an envelope must reach a queue: mandatory, so the broker returns it
      * (basic.return before its ack) when nothing is bound to its key */
-    return amqp_basic_publish(s->conn, 1,
-                              amqp_cstring_bytes(it->exchange ? it->exchange : l->set.exchange),
-                              amqp_cstring_bytes(it->key), it->dlv != NULL, 0, &p, body);
+    rc = amqp_basic_publish(s->conn, 1,
+                            amqp_cstring_bytes(it->exchange ? it->exchange : l->set.exchange),
+                            amqp_cstring_bytes(it->key), it->dlv != NULL, 0, &p, body);
+    json_decref(copy);
+    return rc;
 }
 
 /* A message.mirrored event becomes the copy it carries: body = its

@@ -56,6 +56,7 @@ typedef struct amqp_item {
     gw_delivery_t *dlv;  /* an envelope to publish (owned), or NULL for an event */
 } amqp_item_t;
 
+#define AMQP_RULE_HEADERS_MAX 16 /* headers a rule sets on a publish (RT_SET_HEADERS_MAX) */
 #define AMQP_CONSUME_MAX 8   /* queues one connector consumes */
 #define AMQP_BINDINGS_MAX 8  /* bindings declared per consumed queue */
 #define AMQP_NAME_MAX 128    /* exchange, queue and routing key names, NUL included */

@@ -3,5 +3,6 @@
 JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
                  adapters/sip/sip_message.c adapters/sip/sip_resp.c adapters/sip/sip_transport.c \
                  adapters/sip/sip_txn.c adapters/sip/sip_scale.c adapters/sip/sip_uac.c adapters/sip/sip_uas.c \
-                 adapters/sip/sip_sms.c adapters/sip/sip_report.c
+                 adapters/sip/sip_sms.c adapters/sip/sip_report.c adapters/sip/sip_location.c \
+                 adapters/sip/sip_registrar.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c

@@ -82,6 +82,11 @@ typedef struct sip_conf {
     char reports_to[8];   /* sip.reports_to: source, from */
     int report_form;      /* SIP_REPORTS_*, from reports (init) */
     int report_to_from;   /* 1: reports_to is "from" (init) */
+    char domains[512];    /* sip.domains: the registrar's local domains, "" = any */
+    int default_expires;  /* the registrar's bounds (sip_registrar.c); runtime */
+    int min_expires;
+    int max_expires;
+    int max_contacts;
 } sip_conf_t;
 #define SIP_REPORTS_NONE 0
 #define SIP_REPORTS_AUTO 1
@@ -256,6 +261,7 @@ typedef enum {
     SIP_ITEM_RESPONSE,  /* a response for one of this worker's client txns */
     SIP_ITEM_STOP,      /* shutdown: linger for TCP, leave the loop */
     SIP_ITEM_RETIRE,    /* the scaler's last word to a drained retiring worker */
+    SIP_ITEM_CALL,      /* run fn(worker, item) on the worker (a registrar's answer) */
 } sip_item_kind_t;
 
 typedef struct sip_conn sip_conn_t; /* connector state, sip_uac.c */
@@ -280,6 +286,11 @@ typedef struct sip_item {
     char *branch;
     int status;
     char *reason;
+    /* CALL: fn runs on the worker; arg is freed by arg_free unless fn
+     * took it (set it to NULL) */
+    void (*fn)(sip_worker_t *w, struct sip_item *it);
+    void *arg;
+    void (*arg_free)(void *arg);
 } sip_item_t;
 
 void sip_item_free(void *item);
@@ -375,6 +386,73 @@ extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
 extern gw_hist_t *sip_uas_answer_hist;
 
 /* ---- sip_conn.c: "sip" connectors ---- */
+/* The registrar's location service (sip_location.c): the bindings of
+ * each address of record, in memory and in the store. */
+#define SIP_AOR_MAX 256
+#define SIP_LOC_CONTACTS_MAX 16  /* the most sip.max_contacts may be */
+typedef struct sip_binding {
+    char contact[256];     /* the Contact URI, as the UA wrote it (no header params) */
+    int64_t expires_ms;    /* when it expires, ms since the epoch */
+    int q;                 /* 0..1000 (q=0.5 is 500); -1: none given */
+    char call_id[128];     /* of the REGISTER that made or refreshed it */
+    uint32_t cseq;
+    char source[96];       /* where that REGISTER came from: "udp:1.2.3.4:5060" */
+    char path[512];        /* its Path header values (RFC 3327), "" when none */
+    char user_agent[128];
+    char instance[128];    /* +sip.instance (RFC 5626), "" when none */
+    int reg_id;            /* reg-id (RFC 5626), 0 when none */
+    int64_t updated_ms;
+} sip_binding_t;
+
+/* A change of one address of record: gets its current bindings (cur,
+ * ncur, expired ones too, as stored) and writes the new set into out (at
+ * most max) with *nout.  Returns 0 to apply it, or a SIP status to answer
+ * at once with nothing changed (a refusal, or 200 for a query: out then
+ * holds what to list).  Runs under the address of record's lock: it must
+ * not block. */
+typedef int (*sip_loc_fn)(void *arg, const sip_binding_t *cur, int ncur, sip_binding_t *out,
+                          int *nout, int max);
+/* rc: 0 when the change committed, else GW_ESTORE (undone in memory). */
+typedef void (*sip_loc_done_fn)(void *arg, int rc);
+/* Run fn on aor's bindings; out (SIP_LOC_CONTACTS_MAX) gets the set fn
+ * made.  0: applied, done runs after its commit (on the store's writer
+ * thread); > 0: a status to answer now (done never runs); < 0: -GW_E*
+ * (GW_EFULL: the store is overloaded).  Any thread. */
+int sip_loc_update(const char *aor, sip_loc_fn fn, void *arg, sip_binding_t *out, int *nout,
+                   sip_loc_done_fn done, void *done_arg);
+/* aor's live bindings into out (at most max), highest q first; their
+ * count.  Any thread. */
+int sip_loc_lookup(const char *aor, sip_binding_t *out, int max);
+/* Expired bindings out (stored, published).  Main thread, once a second. */
+void sip_loc_sweep(void);
+/* Remove contact (NULL: every binding) of aor: 1 when one went, 0 when
+ * none was there.  Main thread (MI). */
+int sip_loc_delete(const char *aor, const char *contact);
+/* [{aor, bindings: [{contact, expires (s left), q, call_id, cseq, source,
+ * path?, user_agent?, instance?, reg_id?}]}] of every address of record
+ * (or only aor_filter), at most limit; new reference.  Main thread (MI). */
+json_t *sip_loc_list(const char *aor_filter, int limit);
+/* A binding as JSON: stored (expires_at, q per mille, updated_at) or as
+ * the MI shows it (expires in seconds from now_ms, q as 0..1). */
+json_t *sip_binding_json(const sip_binding_t *b, int64_t now_ms, int stored);
+int sip_loc_init(void);  /* main thread, at adapter init: reads the store */
+void sip_loc_free(void);
+
+/* The registrar (sip_registrar.c): a REGISTER the transaction table let
+ * through; takes req.  Worker thread. */
+void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                     const char *txn_key, const char *to_tag);
+int sip_reg_init(struct event_base *main_base);
+void sip_reg_stop(void);
+void sip_reg_mi_list(const json_t *params, gw_mi_reply_t *r);
+void sip_reg_mi_delete(const json_t *params, gw_mi_reply_t *r);
+/* Final response to req (sip_uas.c): built, sent where the request came
+ * from, recorded for retransmissions under txn_key (may be NULL); extra
+ * are header lines ("Name: value\r\n"), or NULL.  Worker thread. */
+void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                    const char *txn_key, const char *to_tag, int status, const char *reason,
+                    const char *extra);
+
 struct gw_connector;
 /* State of one connector; reference counted because client transactions
  * outlive a conn_close.  Read-only after sip_conn_open but the counters. */

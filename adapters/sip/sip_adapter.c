@@ -57,6 +57,17 @@ static const gw_param_t sip_params[] = {
      0, 0, 0,
      "where a report goes: source (the address the MESSAGE came from, as its response), "
      "from (the From URI's host and port when it is an IPv4 address, else the source)"},
+    {"sip.domains", GW_PT_STR, sip_conf.domains, sizeof(sip_conf.domains), "", 0, 0,
+     GW_PARAM_RUNTIME, "the registrar's local domains, comma-separated: a REGISTER for "
+     "another is 403 (Request-URI) or 404 (To); empty: every domain is local"},
+    {"sip.default_expires", GW_PT_INT, &sip_conf.default_expires, 0, "3600", 1, 604800,
+     GW_PARAM_RUNTIME, "seconds a binding lasts when the REGISTER names no expiry"},
+    {"sip.min_expires", GW_PT_INT, &sip_conf.min_expires, 0, "60", 1, 86400, GW_PARAM_RUNTIME,
+     "a binding asked for less (but not 0) is refused 423 with this Min-Expires"},
+    {"sip.max_expires", GW_PT_INT, &sip_conf.max_expires, 0, "86400", 1, 604800,
+     GW_PARAM_RUNTIME, "a longer expiry asked for is lowered to this"},
+    {"sip.max_contacts", GW_PT_INT, &sip_conf.max_contacts, 0, "10", 1, SIP_LOC_CONTACTS_MAX,
+     GW_PARAM_RUNTIME, "live bindings one address of record may have; one more is 403"},
     GW_PARAM_END,
 };
 
@@ -132,6 +143,12 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
     {"sip.workers", sip_scale_mi_workers, "{}",
      "SIP worker pool: bounds, load profile, each worker's state and busy %, recent changes",
      GW_ROLE_VIEWER, 0},
+    {"sip.registrations.list", sip_reg_mi_list, "aor?, limit?",
+     "registered bindings: [{aor, bindings: [{contact, expires, q, call_id, cseq, source, "
+     "path, user_agent, instance, reg_id}]}]", GW_ROLE_VIEWER, 0},
+    {"sip.registrations.delete", sip_reg_mi_delete, "aor, contact?",
+     "remove one binding of an address of record, or all of them (stored, published)",
+     GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
     GW_MI_END,
 };
 
@@ -148,7 +165,9 @@ static int sip_init(struct event_base *main_base)
         return GW_ERROR;
     }
     __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
-    rc = sip_workers_init();
+    rc = sip_reg_init(main_base);
+    if (rc == 0)
+        rc = sip_workers_init();
     if (rc == 0)
         rc = sip_scale_init(main_base);
     if (rc < 0)
@@ -168,6 +187,7 @@ static int sip_start(void)
 static void sip_stop(void)
 {
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
+    sip_reg_stop();   /* no more sweeps: the store is stopping too */
     sip_scale_stop(); /* the pool changes no more */
     sip_workers_stop();
 }
@@ -175,6 +195,7 @@ static void sip_stop(void)
 static void sip_destroy(void)
 {
     sip_workers_destroy();
+    sip_loc_free();
 }
 
 const gw_adapter_t sip_adapter = {

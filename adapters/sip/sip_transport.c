@@ -159,6 +159,8 @@ void sip_item_free(void *item)
     }
     free(it->branch);
     free(it->reason);
+    if (it->arg != NULL && it->arg_free != NULL)
+        it->arg_free(it->arg);
     free(it);
 }
 
@@ -335,6 +337,9 @@ static void sip_worker_on_item(void *item, void *arg)
         break;
     case SIP_ITEM_RETIRE:
         sip_worker_retire(w);
+        break;
+    case SIP_ITEM_CALL:
+        it->fn(w, it);
         break;
     }
     sip_item_free(it);

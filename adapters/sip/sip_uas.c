@@ -18,6 +18,7 @@
  * pending request back to the worker that read it; that worker answers
  * 202 (or 500) and records the answer for retransmissions.  No route is
  * 404, shutting down or a full queue 503.
+ * REGISTER -> the registrar (sip_registrar.c).
  * OPTIONS -> 200 (keep-alive pings), ACK is absorbed, others -> 501.
  *
  * Responses go back where the request came from: over UDP to the source
@@ -43,7 +44,7 @@
 /* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
 #define SIP_RETRY_AFTER "Retry-After: 1\r\n"
 
-#define SIP_ALLOW "Allow: MESSAGE, OPTIONS, ACK\r\n"
+#define SIP_ALLOW "Allow: MESSAGE, OPTIONS, ACK, REGISTER\r\n"
 #define SIP_ACCEPT "Accept: text/plain\r\n"
 
 int sip_stopping;
@@ -82,9 +83,9 @@ static sip_peer_t sip_reply_peer(const osip_message_t *req, const sip_peer_t *sr
 
 /* Build, send and record one final response.  txn_key may be NULL (no
  * transaction to record).  Worker thread. */
-static void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
-                           const char *txn_key, const char *to_tag, int status,
-                           const char *reason, const char *extra)
+void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                    const char *txn_key, const char *to_tag, int status, const char *reason,
+                    const char *extra)
 {
     char ip[INET_ADDRSTRLEN];
     sip_peer_t dst = sip_reply_peer(req, src);
@@ -519,6 +520,10 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
     }
     if (strcmp(req->sip_method, "MESSAGE") == 0) {
         sip_uas_message(w, req, src, key, to_tag, buf, n);
+        return;
+    }
+    if (strcmp(req->sip_method, "REGISTER") == 0) {
+        sip_reg_request(w, req, src, key, to_tag);
         return;
     }
     if (strcmp(req->sip_method, "OPTIONS") == 0)

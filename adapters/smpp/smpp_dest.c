@@ -38,6 +38,7 @@
 #include "gw_adapter.h"
 #include "gw_core.h"
 #include "gw_errors.h"
+#include "gw_events.h"
 #include "gw_log.h"
 #include "gw_str.h"
 #include "smpp.h"
@@ -147,6 +148,12 @@ void smpp_dest_binds_changed(const char *system_id)
             continue;
         int n = smpp_server_receivers(system_id);
         int was = __atomic_exchange_n(&t->nrx, n, __ATOMIC_RELAXED);
+        /* the customer's connector is up while one receiving bind is:
+         * ops.connector_state on each crossing (docs/events.md) */
+        if (was == 0 && n > 0)
+            gw_event_connector(t->name, "up", -1, NULL);
+        else if (was > 0 && n == 0)
+            gw_event_connector(t->name, "down", -1, "no receiving bind");
         smpp_dest_pump(t); /* more places, or none left: what waits moves */
         if (n > was)
             gw_core_credit(t->name); /* room again: the queue feeds it */

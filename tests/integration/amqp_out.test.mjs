@@ -5,6 +5,7 @@
 // matches docs/events.schema.json and carries the AMQP properties
 // docs/events.md promises.  Real peers: a private RabbitMQ node and amqplib.
 import { test, describe, before, after } from 'node:test';
+import smpp from 'smpp';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startJunction, waitFor } from './lib/junction.mjs';
@@ -73,6 +74,29 @@ describe('envelopes to an amqp target are published mandatory', () => {
       await c.waitCount(1, 5000);
       assert.equal(c.messages[0].json.id, id);
       assert.equal(c.messages.length, 1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('the headers a rule sets ride on the published envelope, and a bad header name is refused with its path', async () => {
+    const bad = await j.mi('routes.import', { rules: [{ id: 9, name: 'bad', priority: 1,
+      filters: { dst: { prefix: '4673' } }, action: { route: { targets: ['bound'] },
+        set: { headers: { 'x-junction-error': 'mine' } } } }] }).catch((e) => e);
+    assert.ok(bad instanceof Error && bad.rpc, 'refused');
+    assert.match(JSON.stringify(bad.rpc), /action\.set\.headers/);
+    const c = await consume(mq.url, 'jt.envelopes');
+    try {
+      await j.mi('routes.import', { rules: [{ id: 9, name: 'tenant', priority: 1,
+        filters: { dst: { prefix: '4673' } }, action: { route: { targets: ['bound'] },
+          set: { headers: { 'x-tenant': 'acme', priority_class: 'gold' }, tags: { plain: 'tag' } } } }] });
+      const { id } = await j.mi('messages.inject', { from: '46700000009', to: '46730000001', body: 'with headers' });
+      await c.waitCount(1, 10000);
+      const m = c.messages[0];
+      assert.equal(m.json.id, id);
+      assert.deepEqual(m.properties.headers, { 'x-tenant': 'acme', priority_class: 'gold' },
+        'only the rule\'s headers, not its other tags');
+      assert.equal(m.json.tags['amqp_out.x-tenant'], 'acme', 'the envelope keeps them as tags');
     } finally {
       await c.close();
     }
@@ -175,6 +199,27 @@ describe('the events of a message life match the schema', () => {
       assert.equal(typeof mine[0].json.data.detail, 'string');
       assert.deepEqual(mine.flatMap(checkEvent), []);
       await waitBound(j, 'smsc1');
+    } finally {
+      await ops.close();
+    }
+  });
+
+  test('an SMPP customer\'s first receiving bind and its last unbind are ops.connector_state up and down of account:<system_id>', async () => {
+    const ops = await consume(mq.url, EVENTS, 'ops.connector_state');
+    try {
+      await j.mi('accounts.add', { system_id: 'opsacct', password: 'pw' });
+      const session = smpp.connect({ url: `smpp://127.0.0.1:${j.ports.smpp}` });
+      session.on('error', () => {});
+      const resp = await new Promise((resolve) => session.on('connect', () =>
+        session.bind_transceiver({ system_id: 'opsacct', password: 'pw' }, resolve)));
+      assert.equal(resp.command_status, 0);
+      const mine = () => ops.messages.filter((m) => m.json.data.connector === 'account:opsacct');
+      await waitFor(() => mine().some((m) => m.json.data.state === 'up'), 10000, 'account up');
+      await new Promise((resolve) => session.unbind(() => { session.close(); resolve(); }));
+      await waitFor(() => mine().some((m) => m.json.data.state === 'down'), 10000, 'account down');
+      assert.deepEqual(mine().map((m) => m.json.data.state), ['up', 'down']);
+      assert.equal(mine()[1].json.data.detail, 'no receiving bind');
+      assert.deepEqual(mine().flatMap(checkEvent), []);
     } finally {
       await ops.close();
     }

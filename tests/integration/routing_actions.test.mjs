@@ -137,12 +137,15 @@ test('mirror: the copy reaches a queue bound to the rule\'s exchange; the origin
 
     // a drop's copy is made too: the record of what was dropped
     await setRules([{ id: 1, name: 'spam-audit', priority: 1, filters: { body: { regex: '^spam' } },
-      action: { drop: true, mirror: { exchange: 'audit', routing_key: 'uk.dropped' } } },
+      action: { drop: true, set: { headers: { 'x-audit': 'spam' } }, mirror: { exchange: 'audit', routing_key: 'uk.dropped' } } },
     { id: 2, name: 'audited', priority: 2, filters: { dst: { prefix: '44' } },
       action: { route: { targets: ['a'] }, mirror: { exchange: 'audit', routing_key: 'uk.mobile' } } }]);
     const dropped = await inject('+447700900303', 'spam spam');
     await waitFor(() => copies.messages.some((m) => m.json.id === dropped.id), 10000, 'the dropped copy');
     assert.equal(copies.messages.find((m) => m.json.id === dropped.id).routingKey, 'uk.dropped');
+    assert.deepEqual(copies.messages.find((m) => m.json.id === dropped.id).properties.headers,
+      { 'x-audit': 'spam' }, 'the rule\'s headers are on its mirror copy');
+    assert.equal(copy.properties.headers, undefined, 'a rule without headers sets none');
     assert.equal((await j.mi('messages.get', { id: dropped.id })).status, 'rejected');
     assert.equal(arrivals('spam').length, 0, 'a dropped message is never delivered');
     await copies.close();

@@ -291,7 +291,7 @@ test('OPTIONS is answered 200 and INVITE 501', async () => {
     await c.send(request(c, { method: 'OPTIONS', omit: ['Content-Type'], body: '' }));
     await c.wait(1);
     assert.equal(statusOf(c.responses[0]), 200, c.responses[0]);
-    assert.match(c.responses[0], /\r\nAllow: MESSAGE, OPTIONS, ACK\r\n/);
+    assert.match(c.responses[0], /\r\nAllow: MESSAGE, OPTIONS, ACK, REGISTER\r\n/);
     assert.match(c.responses[0], /\r\nTo: <sip:\+4915112345678@127\.0\.0\.1>;tag=\w+\r\n/);
     assert.match(c.responses[0], new RegExp(`;rport=${c.port}`));
     await c.send(request(c, { method: 'INVITE', contentType: 'application/sdp', body: 'v=0\r\n' }));

@@ -120,12 +120,12 @@ static int test_update(gw_delivery_t *d, gw_status_t st, int want_receipt)
 static void test_migrations_create_schema_and_user_version(void **state)
 {
     test_db_t *t = *state;
-    assert_int_equal(db_schema_version(), 9);
+    assert_int_equal(db_schema_version(), 10);
     sqlite3 *raw = test_raw_open(t);
-    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 9);
+    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 10);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                        " AND name IN ('connectors', 'routes', 'messages',"
-                                       " 'accounts', 'users', 'params', 'location', 'outbox',"
+                                       " 'accounts', 'users', 'params', 'sip_locations', 'outbox',"
                                        " 'rules', 'rates', 'parts', 'receipts_early', 'fragments',"
                                        " 'tokens', 'audit')"),
                      15);
@@ -138,7 +138,7 @@ static void test_reopen_is_idempotent_and_keeps_rows(void **state)
     assert_int_equal(db_param_set("sip.port", "5070"), 0);
     db_close();
     assert_int_equal(db_open(t->path), 0);
-    assert_int_equal(db_schema_version(), 9);
+    assert_int_equal(db_schema_version(), 10);
     json_t *params = db_params_list();
     assert_string_equal(json_string_value(json_object_get(params, "sip.port")), "5070");
     json_decref(params);

@@ -206,6 +206,38 @@ static void test_rewrite_errors(void **state)
                    "rule 1: action.rewrite.dst.strip: must be an integer from 0 to 255");
 }
 
+/* action.set.headers: names a publish may carry, string values, at most
+ * 16; a good one becomes the tag "amqp_out.<name>" (compiled, no error). */
+static void test_set_headers_names_values_and_count(void **state)
+{
+    (void)state;
+    test_one_error(ONE("'action':{'route':{'targets':['x']},'set':{'headers':{'x-junction-error':'a'}}}"),
+                   "rule 1: action.set.headers: x-junction-error: a header name is 1-64 letters, "
+                   "digits or -_. and not x-junction-*");
+    test_one_error(ONE("'action':{'route':{'targets':['x']},'set':{'headers':{'bad name':'a'}}}"),
+                   "rule 1: action.set.headers: bad name: a header name is 1-64 letters, digits "
+                   "or -_. and not x-junction-*");
+    test_one_error(ONE("'action':{'route':{'targets':['x']},'set':{'headers':{'x-n':5}}}"),
+                   "rule 1: action.set.headers: x-n: must be a string of at most 256 bytes");
+    test_one_error(ONE("'action':{'route':{'targets':['x']},'set':{'headers':['x']}}"),
+                   "rule 1: action.set.headers: must be an object of name: value");
+    test_one_error(ONE("'action':{'route':{'targets':['x']},'set':{'headers':{'a':'1','b':'1','c':'1',"
+                       "'d':'1','e':'1','f':'1','g':'1','h':'1','i':'1','j':'1','k':'1','l':'1',"
+                       "'m':'1','n':'1','o':'1','p':'1','q':'1'}}}"),
+                   "rule 1: action.set.headers: at most 16 headers");
+    rt_set_t *s = rt_test_compile(ONE("'action':{'route':{'targets':['x']},'set':{'headers':"
+                                      "{'x-tenant':'acme'},'tags':{'t':'v'}}}"));
+    rt_query_t q = rt_test_query("441234", "447700900123");
+    rt_decision_t d;
+    rt_decide(s, &q, &d);
+    assert_int_equal(d.kind, RT_ROUTE);
+    assert_int_equal(d.ntags, 2);
+    assert_string_equal(d.tags[0].key, "t");
+    assert_string_equal(d.tags[1].key, "amqp_out.x-tenant");
+    assert_string_equal(d.tags[1].value, "acme");
+    rt_set_unref(s);
+}
+
 /* Three broken rules (and one good one) give every error, each with its
  * own rule id. */
 static void test_every_error_is_returned_not_only_the_first(void **state)
@@ -309,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_rate_tables_and_strategies),
         cmocka_unit_test(test_actions_exactly_one_kind_and_their_fields),
         cmocka_unit_test(test_rewrite_errors),
+        cmocka_unit_test(test_set_headers_names_values_and_count),
         cmocka_unit_test(test_every_error_is_returned_not_only_the_first),
         cmocka_unit_test(test_failed_compile_leaves_nothing_and_running_set_untouched),
         cmocka_unit_test(test_empty_rule_list_compiles_and_routes_nothing),

@@ -47,7 +47,7 @@
       ['action.reject.sip_status', 'Reject SIP status', 'int'], ['action.reject.smpp_status', 'Reject SMPP status', 'int'],
       ['action.reject.reason', 'Reject reason', 'text'], ['action.drop.reason', 'Drop reason', 'text']]],
     ['Rewrite', [...rewrite('dst'), ...rewrite('src')]],
-    ['Set, mirror, rate limit', [['action.set.tags', 'Set tags (k=v)', 'tags'], ['action.set.validity_s', 'Validity (s)', 'int'],
+    ['Set, mirror, rate limit', [['action.set.tags', 'Set tags (k=v)', 'tags'], ['action.set.headers', 'Publish headers (name=value)', 'tags'], ['action.set.validity_s', 'Validity (s)', 'int'],
       ['action.set.receipt', 'Receipt', 'tri'], ['action.mirror.exchange', 'Mirror exchange', 'text'],
       ['action.mirror.routing_key', 'Mirror routing key', 'text'], ['action.rate_limit.rate', 'Rate (msg/s)', 'int'],
       ['action.rate_limit.burst', 'Burst', 'int'], ['action.rate_limit.over', 'Over the limit', 'select', ['', 'reject', 'queue']],
