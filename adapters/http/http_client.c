@@ -61,6 +61,8 @@ typedef struct http_req {
     struct evhttp_connection *evcon;
     char peer[300];               /* host:port, for the trace and the log */
     enum evhttp_request_error err; /* set by the error callback; -1: none */
+    int in_make;                  /* inside evhttp_make_request: done must not free rq */
+    int settled;                  /* done ran (inside evhttp_make_request) */
     struct http_req *prev, *next; /* http_cl_busy */
 } http_req_t;
 
@@ -193,7 +195,10 @@ static void http_cl_done(struct evhttp_request *req, void *arg)
                       n < HTTP_CL_TRACE_BODY ? n : HTTP_CL_TRACE_BODY);
     }
     http_cl_outcome(rq, code, why);
-    free(rq);
+    if (rq->in_make)
+        rq->settled = 1; /* a connect that failed at once: http_cl_start frees rq */
+    else
+        free(rq);
 }
 
 /* A connection to host:port for uri's scheme (TLS for https).  NULL on
@@ -322,12 +327,17 @@ static void http_cl_start(http_item_t *it)
         http_cl_trace(it, GW_TRACE_OUT, rq->peer, line, get ? NULL : env->body,
                       get ? 0 : env->body_len);
     }
+    rq->in_make = 1;
     if (evhttp_make_request(rq->evcon, req, get ? EVHTTP_REQ_GET : EVHTTP_REQ_POST, target) !=
-        0) {
-        /* libevent freed req; the connection is ours */
+            0 &&
+        !rq->settled) {
+        /* refused before any callback: libevent freed req; the connection is ours */
         http_cl_unlink(rq);
         goto out_conn;
     }
+    rq->in_make = 0;
+    if (rq->settled) /* done ran already (the connect failed at once) and owns the rest */
+        free(rq);
     evhttp_uri_free(uri);
     return;
 
