@@ -168,17 +168,35 @@ static void http_cl_error(enum evhttp_request_error err, void *arg)
     rq->err = err;
 }
 
+/* event_base_once callback: free a connection libevent left to us. */
+static void http_cl_free_conn(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evhttp_connection_free(arg);
+}
+
 /* evhttp's done callback: req NULL (or code 0) when no answer came.
- * libevent frees req and, after it, the connection.  Client thread. */
+ * libevent frees req and, mostly, the connection (free_on_completion);
+ * but a connect that failed (refused, unreachable) calls back with a
+ * request of no answer (code 0) and does not free its connection: that
+ * connection is freed here, on the next turn of the loop, once libevent
+ * is out of its callbacks.  Client thread. */
 static void http_cl_done(struct evhttp_request *req, void *arg)
 {
     http_req_t *rq = arg;
+    static const struct timeval now = { 0, 0 };
     int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
     const char *why = code != 0 ? evhttp_request_get_response_code_line(req)
                                 : http_cl_errname(rq->err);
     char line[160];
 
     http_cl_unlink(rq);
+    /* an answer always has a code (libevent takes 100-999 only); a request
+     * with none is the connect's failure (evhttp_connection_cb_cleanup_) */
+    if (req != NULL && code == 0 &&
+        event_base_once(http_cl_base, -1, EV_TIMEOUT, http_cl_free_conn, rq->evcon, &now) != 0)
+        GW_ERR(HTTP_LOG, "a failed connection to %s cannot be freed", rq->peer);
     if (why == NULL || why[0] == '\0')
         why = code != 0 ? "(no reason phrase)" : "no answer";
     if (gw_trace_on()) {
