@@ -335,3 +335,34 @@ test('a callback_url no client can give (set by a rule) fails its report, and ju
     if (mine) await j.mi('routes.delete', { id: mine.id });
   }
 });
+
+test('a receiver that does not answer within http.timeout_ms is retried, then gets it once', async () => {
+  const port = await freePort();
+  const held = [];
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      requests.push(body);
+      if (requests.length === 1) return held.push(res); // no answer: junction's timeout ends it
+      res.writeHead(200);
+      res.end('ok');
+    });
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  try {
+    const r = await send({ to: '447700900112', from: '4930123', text: 'cb slow', callback_url: `http://127.0.0.1:${port}/slow` });
+    const id = r.body.accepted[0].id;
+    await receipt('447700900112', 'DELIVRD');
+    await waitFor(async () => (await j.mi('messages.list', { connector: 'http:callback', status: 'delivered', limit: 50 }))
+      .some((x) => x.envelope?.report?.of === id), 15000, 'delivered after the timeout');
+    assert.equal(requests.length, 2, 'the held one, then the answered one');
+    assert.equal(requests[0], requests[1]);
+    const log = j.log.split('\n').filter((l) => l.includes(id) || l.includes('timeout'));
+    assert.ok(j.log.includes(': 0 timeout; retried later'), `the timeout is the retry's reason: ${log.slice(-5).join('\n')}`);
+  } finally {
+    for (const res of held) res.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
