@@ -14,6 +14,7 @@
  *   408, 429, 5xx, no connection, a timeout  retry (core.retry_*, then
  *                                            core.max_attempts, validity)
  *   any other status (3xx, 4xx)              failed
+ * A message that is no report (a rule routed it here) fails at once.
  *
  * The connector's state (http_conn_t) is reference counted: conn_close
  * drops the connector's reference while items on the client thread hold

@@ -298,11 +298,13 @@ static void http_cl_start(http_item_t *it)
     char target[GW_REPORT_HTTP_URL_MAX * 2 + 2], hbuf[GW_REPORT_HTTP_URL_MAX];
     int port, dflt, tls;
 
-    if (scheme == NULL || host == NULL || host[0] == '\0' ||
+    if (env->report.of == NULL || scheme == NULL || host == NULL || host[0] == '\0' ||
         (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+        /* a message a rule routed here is no callback: refused like a bad URL */
         http_req_t bad = { .it = it };
         snprintf(bad.peer, sizeof bad.peer, "%.250s", url != NULL ? url : "(no callback_url)");
-        http_cl_outcome(&bad, 400, "not an http:// or https:// URL");
+        http_cl_outcome(&bad, 400, env->report.of == NULL ? "not a callback (a report)"
+                                                           : "not an http:// or https:// URL");
         goto out_uri;
     }
     if (host[0] == '[') { /* evhttp keeps an IPv6 literal's brackets; getaddrinfo takes none */

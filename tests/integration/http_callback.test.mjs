@@ -366,3 +366,25 @@ test('a receiver that does not answer within http.timeout_ms is retried, then ge
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('a message a rule routes to http:callback is no callback: it fails, nothing is sent', async () => {
+  const rx = await startReceiver(await freePort());
+  await j.mi('routes.add', { name: 'to-http', priority: 4, dst_prefix: '447700900113', target: 'http:callback' });
+  try {
+    const r = await send({ to: '447700900113', from: '4930123', text: 'not a report', callback_url: `http://127.0.0.1:${rx.port}/x` });
+    const id = r.body.accepted[0].id;
+    const m = await waitFor(async () => { const x = await j.mi('messages.get', { id }); return x.status === 'failed' && x; }, 10000, 'failed');
+    assert.match(m.reason_text ?? '', /not a callback/);
+    // its own failure is final: its callback (a report) is what reaches the receiver
+    const got = await waitFor(() => rx.requests[0], 10000, 'the callback of its failure');
+    assert.equal(JSON.parse(got.body).state, 'failed');
+    await waitFor(async () => (await j.mi('messages.list', { connector: 'http:callback', status: 'delivered', limit: 50 }))
+      .some((x) => x.envelope?.report?.of === id), 10000, 'the callback delivered in the store');
+    assert.equal(rx.requests.length, 1, 'the message itself was never sent');
+  } finally {
+    const rules = await j.mi('routes.list');
+    const mine = (rules.rules ?? rules).find((x) => x.name === 'to-http');
+    if (mine) await j.mi('routes.delete', { id: mine.id });
+    await stopReceiver(rx);
+  }
+});
