@@ -937,6 +937,11 @@ void gw_core_stop(void)
          * is queued in the store: recovered at the next start */
         gw_cq_quiesce();
         db_writer_flush();
+        /* a continuation the flush ran may have queued one more change (a
+         * send refused at shutdown goes back to queued: gw_core_on_sending
+         * -> requeue), whose own continuation settles its queue: commit
+         * that too, before gw_cq_stop frees the queues */
+        db_writer_flush();
         gw_cq_stop();
         gw_core_running = 0;
     }

@@ -30,6 +30,7 @@
 #include "gw_mi.h"
 #include "gw_report.h"
 #include "gw_report_sip.h"
+#include "gw_report_http.h"
 #include "gw_stats.h"
 #include "gw_sip_users.h"
 #include "gw_trusted.h"
@@ -175,6 +176,12 @@ static void gw_mi_connectors_add(const json_t *params, gw_mi_reply_t *r)
                     GW_REPORT_SIP_CONN);
         return;
     }
+    if (strcmp(name, GW_REPORT_HTTP_CONN) == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "\"%s\" is the HTTP adapter's own connector (receipt callbacks)",
+                    GW_REPORT_HTTP_CONN);
+        return;
+    }
     if (gw_mi_check_conf(a, conf, r) != 0)
         return;
     rc = db_connector_add(name, type, conf, (int)gw_mi_opt_int(params, "enabled", 1));
@@ -290,16 +297,54 @@ static int gw_mi_set_addrs(gw_envelope_t *env, const char *from, const char *to,
     return 0;
 }
 
+/* callback_form ("json", the default, or "kannel": Kannel's dlr-url
+ * escapes, GET) and callback_mask (1..31, Kannel's dlr-mask: which
+ * outcomes) as tags, only beside a callback_url (has_url).  0, or -1 with
+ * the error written. */
+static int gw_mi_inject_callback_form(gw_envelope_t *env, const json_t *params, int has_url,
+                                      gw_mi_reply_t *r)
+{
+    const char *form = gw_mi_opt_str(params, "callback_form", NULL);
+    long long mask = gw_mi_opt_int(params, "callback_mask", 0);
+    char num[8];
+
+    if (!has_url && (json_object_get(params, "callback_form") != NULL ||
+                     json_object_get(params, "callback_mask") != NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_form and callback_mask need a callback_url");
+        return -1;
+    }
+    if (json_object_get(params, "callback_form") != NULL &&
+        (form == NULL || (strcmp(form, "json") != 0 && strcmp(form, "kannel") != 0))) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_form must be json or kannel");
+        return -1;
+    }
+    if (json_object_get(params, "callback_mask") != NULL && (mask < 1 || mask > 31)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_mask must be 1..31 (Kannel's dlr-mask)");
+        return -1;
+    }
+    snprintf(num, sizeof num, "%lld", mask);
+    if ((form != NULL && strcmp(form, "kannel") == 0 &&
+         gw_env_set_tag(env, GW_REPORT_HTTP_TAG_FORM, "kannel") < 0) ||
+        (mask > 0 && gw_env_set_tag(env, GW_REPORT_HTTP_TAG_MASK, num) < 0)) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The optional members of messages.inject as the envelope's tags:
- * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2").
+ * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2"),
+ * callback_url (checked here: gw_report_http.h) with callback_form ("json"
+ * | "kannel") and callback_mask (Kannel's dlr-mask bits 1, 2, 16).
  * 0, or -1 with the error written. */
 static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
 {
     json_t *tags = json_object_get(params, "tags"), *v;
     const char *key, *ref = gw_mi_opt_str(params, "client_ref", NULL);
     const char *coding = gw_mi_opt_str(params, "coding", NULL);
+    const char *cb = gw_mi_opt_str(params, GW_REPORT_HTTP_TAG, NULL);
     long long validity = gw_mi_opt_int(params, "validity_s", 0);
-    char num[24];
+    char num[24], why[128];
 
     if (tags != NULL && !json_is_object(tags)) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "tags must be an object of strings");
@@ -308,10 +353,11 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     json_object_foreach(tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
             strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0 ||
-            strcmp(key, GW_BIN_TAG_UDH) == 0 || strcmp(key, "deferred_until") == 0) {
+            strcmp(key, GW_BIN_TAG_UDH) == 0 || strcmp(key, "deferred_until") == 0 ||
+            strncmp(key, "callback_", 9) == 0) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                        "tag '%s': keys of 1-64 characters (not sender, udh or deferred_until) "
-                        "with string values of at most 256", key);
+                        "tag '%s': keys of 1-64 characters (not sender, udh, deferred_until or "
+                        "callback_*) with string values of at most 256", key);
             return -1;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -339,7 +385,15 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     }
     if (coding != NULL && strcmp(coding, "ucs2") == 0 && gw_env_set_tag(env, "coding", "ucs2") < 0)
         goto nomem;
-    return 0;
+    if (json_object_get(params, GW_REPORT_HTTP_TAG) != NULL &&
+        (cb == NULL || gw_report_http_url_check(cb, why, sizeof why) != 0)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", cb == NULL ? "callback_url must be a string"
+                                                               : why);
+        return -1;
+    }
+    if (cb != NULL && gw_env_set_tag(env, GW_REPORT_HTTP_TAG, cb) < 0)
+        goto nomem;
+    return gw_mi_inject_callback_form(env, params, cb != NULL, r);
 nomem:
     gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
     return -1;
@@ -674,7 +728,7 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
     { "messages.inject", gw_mi_messages_inject,
       "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?"
       ", binary? (instead of body), encoding?, udh?, data_coding?"
-      ", deferred_s?",
+      ", deferred_s?, callback_url?, callback_form?, callback_mask?",
       "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",

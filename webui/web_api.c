@@ -3,7 +3,8 @@
  *
  *   POST /api/v1/messages       {to: "…" | ["…", …], from, text | binary
  *                               (+ encoding?, udh?, data_coding?), receipt?,
- *                               validity_s?, coding?, tags?, client_ref?}
+ *                               validity_s?, coding?, tags?, client_ref?,
+ *                               callback_url?: the outcome POSTed there}
  *                               -> 202 {accepted: [{to, id}], refused:
  *                               [{to, status, error}]} once every accepted
  *                               one is committed; 4xx {error} when none is
@@ -31,6 +32,7 @@
 #include "gw_auth.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_report_http.h"
 #include "webui/web_int.h"
 
 #define WEB_API_TO_MAX 100 /* recipients in one POST */
@@ -39,6 +41,7 @@
 static const char *const web_api_members[] = {
     "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref",
     "binary", "encoding", "udh", "data_coding", /* a binary body instead of text */
+    "callback_url",
     NULL,
 };
 
@@ -125,10 +128,13 @@ static unsigned web_api_caller(struct MHD_Connection *conn, gw_mi_caller_t *call
 /* messages.inject params for one recipient of req (new reference). */
 static json_t *web_api_inject_params(const json_t *req, const char *to)
 {
+    /* a callback_url asks for a receipt unless receipt is false */
+    const json_t *rcpt = json_object_get(req, "receipt");
+    int rd = json_is_true(rcpt) || (rcpt == NULL && json_object_get(req, "callback_url"));
     json_t *p = json_pack("{s:O, s:s, s:i}", "from", json_object_get(req, "from"), "to", to,
-                          "registered_delivery",
-                          json_is_true(json_object_get(req, "receipt")) ? 1 : 0);
-    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref", NULL };
+                          "registered_delivery", rd);
+    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref",
+                                        "callback_url", NULL };
     static const char *const pass_binary[] = { "binary", "encoding", "udh", "data_coding", NULL };
 
     for (int i = 0; p != NULL && pass[i] != NULL; i++)
@@ -175,6 +181,9 @@ static const char *web_api_check(const json_t *req, char *buf, size_t len)
         return "give exactly one of text and binary";
     if (json_object_get(req, "text") != NULL && !json_is_string(json_object_get(req, "text")))
         return "text must be a string";
+    if ((v = json_object_get(req, "callback_url")) != NULL &&
+        (!json_is_string(v) || gw_report_http_url_check(json_string_value(v), buf, len) != 0))
+        return json_is_string(v) ? buf : "callback_url must be a string";
     if (json_is_string(to))
         return NULL;
     if (!json_is_array(to) || json_array_size(to) == 0 || json_array_size(to) > WEB_API_TO_MAX)

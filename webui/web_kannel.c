@@ -26,7 +26,8 @@
  * udh without coding means coding 1 (Kannel's compatibility rule); mclass
  * 0-3 the message class (tag sms_class for text); validity minutes as
  * validity_s, deferred minutes as deferred_s; dlr-mask with bit 1 or 2
- * asks for a receipt.  The answer is
+ * asks for a receipt, and with dlr-url its outcome is a GET of that URL
+ * with Kannel's escapes (gw_report_http.h).  The answer is
  * one for the request, in Kannel's words: "0: Accepted for delivery" (202),
  * "3: Queued for later delivery" (202) when a message must wait (deferred,
  * or its connector can take nothing now: gw_cq_can_send), and Kannel's
@@ -49,6 +50,7 @@
 #include "gw_binary.h"
 #include "gw_cq.h"
 #include "gw_errors.h"
+#include "gw_report_http.h"
 #include "webui/web_int.h"
 
 #define WEB_KANNEL_TO_MAX 100     /* recipients in one request */
@@ -57,7 +59,7 @@
 /* The arguments taken: CGI name, Kannel's alias, X-Kannel header. */
 enum {
     WK_USER = 0, WK_PASS, WK_TO, WK_TEXT, WK_FROM, WK_DLR, WK_CODING, WK_CHARSET, WK_UDH,
-    WK_MCLASS, WK_VALIDITY, WK_DEFERRED, WK__N
+    WK_MCLASS, WK_VALIDITY, WK_DEFERRED, WK_DLR_URL, WK__N
 };
 static const struct {
     const char *name, *alias, *header;
@@ -74,6 +76,7 @@ static const struct {
     [WK_MCLASS] = { "mclass", NULL, "X-Kannel-MClass" },
     [WK_VALIDITY] = { "validity", NULL, "X-Kannel-Validity" },
     [WK_DEFERRED] = { "deferred", NULL, "X-Kannel-Deferred" },
+    [WK_DLR_URL] = { "dlr-url", "dlrurl", "X-Kannel-DLR-Url" },
 };
 
 /* One request's arguments: malloc'd copies (NUL terminated, n octets,
@@ -350,6 +353,7 @@ static const char *web_kannel_content(const web_kannel_req_t *q, json_t *p)
 static json_t *web_kannel_params(const web_kannel_req_t *q, const char **err)
 {
     long dlr, validity, deferred;
+    char why[128];
     json_t *p;
 
     *err = NULL;
@@ -361,11 +365,19 @@ static json_t *web_kannel_params(const web_kannel_req_t *q, const char **err)
         *err = "Validity field misformed, rejected";
     else if (web_kannel_int(q, WK_DEFERRED, 0, 43200, 0, &deferred) != 0)
         *err = "Deferred field misformed, rejected";
+    else if (q->p[WK_DLR_URL] != NULL && dlr != 0 &&
+             gw_report_http_url_check(q->p[WK_DLR_URL], why, sizeof why) != 0)
+        *err = "Invalid dlr-url";
     if (*err != NULL)
         return NULL;
     /* Kannel's dlr-mask asks for a receipt with any of its final bits (1, 2) */
     p = json_pack("{s:s, s:i}", "from", q->p[WK_FROM], "registered_delivery",
                   (dlr & 3) != 0 ? 1 : 0);
+    /* dlr-url: Kannel's escapes, GET, for the outcomes of dlr-mask (gw_report_http.h) */
+    if (p != NULL && q->p[WK_DLR_URL] != NULL && dlr != 0)
+        json_object_update_new(p, json_pack("{s:s, s:s, s:i}", "callback_url", q->p[WK_DLR_URL],
+                                            "callback_form", "kannel", "callback_mask",
+                                            (int)dlr));
     if (p != NULL && validity > 0)
         json_object_set_new(p, "validity_s", json_integer(validity * 60));
     if (p != NULL && deferred > 0)
