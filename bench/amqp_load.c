@@ -6,7 +6,7 @@
  *             [--count N] [--rate R] [--window W] [--stop-and-wait]
  *             [--time-limit S] [--to NUMBER] [--size BYTES] [--msgid PREFIX]
  *   amqp_load consume --port N [--host 127.0.0.1] --queue Q [--bind X:KEY ...]
- *             [--prefetch P] [--count N] [--time-limit S] [--idle-s S]
+ *             [--prefetch P] [--ack-every N] [--count N] [--time-limit S] [--idle-s S]
  *
  * publish: N messages (default 100000) to exchange X (default "", the
  * default exchange) with routing key K (default sms.in), persistent,
@@ -23,8 +23,9 @@
  *
  * consume: declares Q durable (with --bind, each X a durable topic
  * exchange bound with KEY), sets basic.qos P (default 2000) and consumes
- * with manual acks, acknowledging with multiple=1 every 100 deliveries and
- * whenever the socket has nothing more to read.  Prints {"ready":true}
+ * with manual acks, acknowledging with multiple=1 every N (--ack-every,
+ * default 100; 1: each delivery alone, multiple=0) deliveries and whenever
+ * the socket has nothing more to read.  Prints {"ready":true}
  * once consuming.  For every delivery whose body holds
  * "client_ref":"t<us>" it takes the latency from that time to its arrival
  * (and to the event's own "ts", milliseconds, when the body has one), per
@@ -54,7 +55,7 @@
 typedef struct al_opts {
     const char *host, *exchange, *key, *queue, *to, *msgid;
     const char *binds[AL_BINDS_MAX];
-    int nbinds, port, rate, window, stop_and_wait, prefetch, size;
+    int nbinds, port, rate, window, stop_and_wait, prefetch, size, ack_every;
     long count;
     double time_limit, idle_s;
 } al_opts_t;
@@ -537,8 +538,10 @@ static int al_consume(const al_opts_t *o)
         last_mono = al_mono_us();
         al_con_take(&c, &d);
         last_tag = d.delivery_tag;
-        if (last_tag - acked_tag >= 100) {
-            amqp_basic_ack(conn, 1, last_tag, 1);
+        if (last_tag - acked_tag >= (uint64_t)o->ack_every) {
+            /* one at a time when asked (--ack-every 1), as a consumer
+             * that settles each delivery on its own does */
+            amqp_basic_ack(conn, 1, last_tag, o->ack_every > 1);
             acked_tag = last_tag;
         }
         amqp_destroy_envelope(&d);
@@ -566,11 +569,11 @@ int main(int argc, char **argv)
         { "count", 1, 0, 'n' },      { "rate", 1, 0, 'r' },      { "window", 1, 0, 'w' },
         { "stop-and-wait", 0, 0, 'S' }, { "time-limit", 1, 0, 't' }, { "idle-s", 1, 0, 'i' },
         { "prefetch", 1, 0, 'P' },   { "to", 1, 0, 'T' },        { "size", 1, 0, 's' },
-        { "msgid", 1, 0, 'm' },      { 0, 0, 0, 0 },
+        { "msgid", 1, 0, 'm' },      { "ack-every", 1, 0, 'A' },  { 0, 0, 0, 0 },
     };
     al_opts_t o = { .host = "127.0.0.1", .exchange = "", .key = "sms.in", .to = "4916000003",
                     .rate = 0, .window = 1000, .prefetch = 2000, .count = 100000,
-                    .time_limit = 60, .idle_s = 5 };
+                    .time_limit = 60, .idle_s = 5, .ack_every = 100 };
     const char *mode;
     int c, rc;
 
@@ -601,10 +604,12 @@ int main(int argc, char **argv)
         case 'T': o.to = optarg; break;
         case 's': o.size = atoi(optarg); break;
         case 'm': o.msgid = optarg; break;
+        case 'A': o.ack_every = atoi(optarg); break;
         default: al_usage(); return 2;
         }
     }
-    if (o.port <= 0 || o.count < 1 || o.time_limit <= 0 || o.prefetch < 1 || o.prefetch > 65535) {
+    if (o.port <= 0 || o.count < 1 || o.time_limit <= 0 || o.prefetch < 1 || o.prefetch > 65535 ||
+        o.ack_every < 1) {
         al_usage();
         return 2;
     }

@@ -1,8 +1,8 @@
 // make bench-amqp: the AMQP path and the HTTP send API, each figure beside
 // the raw limit of what it runs on, measured in the same run.
 //
-//   node bench/run_amqp.mjs [--count=100000] [--lat-rate=2000] [--lat-seconds=10]
-//        [--fill=30000] [--raw-count=100000] [--http-seconds=10] [--http-conns=100]
+//   node bench/run_amqp.mjs [--count=50000] [--lat-rate=250,1000] [--lat-seconds=8]
+//        [--fill=10000] [--raw-count=100000] [--http-seconds=10] [--http-conns=100]
 //        [--parts=a,b,c] [--store] [--no-write] [--param=name=value ...]
 //
 //  A. AMQP in -> junction -> smsc_fast --receipts, the receipts back out
@@ -60,10 +60,12 @@ function option(name, def) {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
   return a ? a.slice(name.length + 3) : def;
 }
-const COUNT = Math.min(1000000, Number(option('count', '100000')));
-const LAT_RATE = Number(option('lat-rate', '2000'));
-const LAT_S = Math.min(60, Number(option('lat-seconds', '10')));
-const FILL = Math.min(500000, Number(option('fill', '30000')));
+const COUNT = Math.min(1000000, Number(option('count', '50000')));
+// fixed rates for the latency, each for --lat-seconds; the last is the raw one's
+const LAT_RATES = option('lat-rate', '250,1000').split(',').map(Number).filter((x) => x > 0);
+const LAT_RATE = LAT_RATES[LAT_RATES.length - 1];
+const LAT_S = Math.min(60, Number(option('lat-seconds', '8')));
+const FILL = Math.min(500000, Number(option('fill', '10000')));
 const RAW_COUNT = Math.min(1000000, Number(option('raw-count', '100000')));
 const HTTP_S = Math.min(60, Number(option('http-seconds', '10')));
 const HTTP_CONNS = Number(option('http-conns', '100'));
@@ -313,6 +315,18 @@ async function smppJunction(smsc, extra = {}) {
   return j;
 }
 const amqpConn = async (j, name) => (await j.mi('amqp.connections')).find((c) => c.connector === name);
+// Until connector name has published every event it had (bounded): the
+// next step must not start behind the last one's events.  Seconds waited.
+async function publisherIdle(j, name, limitS = 60) {
+  const t0 = Date.now();
+  let idle = 0;
+  while (Date.now() - t0 < limitS * 1000 && idle < 3) {
+    const c = await amqpConn(j, name);
+    idle = c && c.buffered === 0 && !c.behind ? idle + 1 : 0;
+    await sleep(200);
+  }
+  return (Date.now() - t0) / 1000;
+}
 
 // ---- A. AMQP in -> SMPP, receipts out as events ----------------------------
 
@@ -346,7 +360,7 @@ async function partA(mq) {
     // throughput: COUNT at full speed; the consumer now takes only LAT_KEYS
     await quiet('A run');
     const evq = 'bench.lat';
-    ev = await consumer(mq.port, evq, COUNT * LAT_KEYS.length, LAT_KEYS, 8);
+    ev = await consumer(mq.port, evq, COUNT * LAT_KEYS.length, LAT_KEYS, 15, 300);
     base = await smsc.stats();
     const c0 = (await j.mi('stats.get')).counters;
     const m = meter(j.proc.pid), b0 = brokerCpu(mq);
@@ -394,24 +408,34 @@ async function partA(mq) {
       const q1 = (await j.mi('stats.get')).counters;
       R.free = { pub: p1, subs: n1, in_s: n1 / ((s1.last - t1) / 1000), M: M1, broker_us: (bS * 1e6) / n1,
         requeued: (q1['amqp.in_requeued'] ?? 0) - (q0['amqp.in_requeued'] ?? 0) };
+      // its events are still being published: the latency step waits for them
+      const e0 = (await j.mi('stats.get')).counters['amqp.published'] ?? 0;
+      const idleS = await publisherIdle(j, 'mq');
+      R.free.tail = { s: idleS, events: ((await j.mi('stats.get')).counters['amqp.published'] ?? 0) - e0 };
       log(`A, no events bound: ${n1}/${COUNT} at the SMSC at ${int(R.free.in_s)}/s in; junction ${f1(M1.us_per)} us/msg ` +
-        `(${M1.threads}), ${int(M1.cpu_pct)}% of a core; broker ${f1(R.free.broker_us)} us/msg; others ${int(M1.others_pct)}%`);
+        `(${M1.threads}), ${int(M1.cpu_pct)}% of a core; broker ${f1(R.free.broker_us)} us/msg; others ${int(M1.others_pct)}%; ` +
+        `then ${R.free.tail.events} events still to publish, ${f1(R.free.tail.s)} s`);
       await sleep(2000);
     }
 
-    // latency at a fixed rate
-    await quiet('A latency');
-    const n = LAT_RATE * LAT_S;
-    ev = await consumer(mq.port, evq, n * LAT_KEYS.length, LAT_KEYS, 8);
-    base = await smsc.stats();
-    const ml = meter(j.proc.pid);
-    const lp = await publish(mq.port, { key: 'sms.in', count: n, rate: LAT_RATE, window: 1000, msgid: 'lat' });
-    const ls = await watchSmsc(smsc, base, n, 30, true);
-    const le = await ev.done;
-    R.lat = { pub: lp, ev: le, subs: ls.st.submits - base.submits, M: ml.stop(n, lp.cpu_s + le.cpu_s),
-      sub: le.keys?.['message.submitted'] || {}, dlv: le.keys?.['message.delivered'] || {} };
-    log(`A latency at ${LAT_RATE}/s: submitted p50/p99 ${ms(R.lat.sub.lat_us_p50)}/${ms(R.lat.sub.lat_us_p99)} ms, ` +
-      `delivered ${ms(R.lat.dlv.lat_us_p50)}/${ms(R.lat.dlv.lat_us_p99)} ms; ${f1(R.lat.M.us_per)} us/msg`);
+    // latency at fixed rates, each starting with the link idle
+    R.lats = [];
+    for (const rate of LAT_RATES) {
+      await publisherIdle(j, 'mq');
+      await quiet(`A latency at ${rate}/s`);
+      const n = rate * LAT_S;
+      ev = await consumer(mq.port, evq, n * LAT_KEYS.length, LAT_KEYS, 8);
+      base = await smsc.stats();
+      const ml = meter(j.proc.pid);
+      const lp = await publish(mq.port, { key: 'sms.in', count: n, rate, window: 1000, msgid: `lat${rate}` });
+      const ls = await watchSmsc(smsc, base, n, 30, true);
+      const le = await ev.done;
+      const L1 = { rate, pub: lp, ev: le, subs: ls.st.submits - base.submits, M: ml.stop(n, lp.cpu_s + le.cpu_s),
+        sub: le.keys?.['message.submitted'] || {}, dlv: le.keys?.['message.delivered'] || {} };
+      R.lats.push(L1);
+      log(`A latency at ${rate}/s: submitted p50/p99 ${ms(L1.sub.lat_us_p50)}/${ms(L1.sub.lat_us_p99)} ms, ` +
+        `delivered ${ms(L1.dlv.lat_us_p50)}/${ms(L1.dlv.lat_us_p99)} ms; ${f1(L1.M.us_per)} us/msg`);
+    }
     R.mem = memOf(j.proc.pid);
     R.threads_run = M.threads;
   } finally {
@@ -648,8 +672,11 @@ function report(cmd, mach, A, B, C, startedAt, seconds) {
   if (A) {
     L.push(`| (a) AMQP in → SMSC, messages/s (${int(A.run.subs)} of ${int(COUNT)} at smsc_fast, receipts out as events) | ${int(A.run.in_s)} | ${int(A.raw.rate)} (publish + consume + ack, no junction) | ${f2(ratio(A.run.in_s, A.raw.rate))} | ≥ ${int(TARGET.in)} ${ok(A.run.in_s, TARGET.in)} |`);
     L.push(`| (a) the same with no queue bound for any event (the input path alone), messages/s | ${int(A.free.in_s)} | ${int(A.raw.rate)} | ${f2(ratio(A.free.in_s, A.raw.rate))} | ≥ ${int(TARGET.in)} ${ok(A.free.in_s, TARGET.in)} |`);
-    L.push(`| (a) p50 / p99 publish → \`message.submitted\` event at ${int(LAT_RATE)}/s, ms | ${ms(A.lat.sub.lat_us_p50)} / ${ms(A.lat.sub.lat_us_p99)} | ${ms(A.raw.lat.lat_us_p50)} / ${ms(A.raw.lat.lat_us_p99)} (publish → consumer) | | |`);
-    L.push(`| (a) p50 / p99 publish → \`message.delivered\` event at ${int(LAT_RATE)}/s, ms | ${ms(A.lat.dlv.lat_us_p50)} / ${ms(A.lat.dlv.lat_us_p99)} | | | |`);
+    for (const x of A.lats) {
+      const raw = x.rate === LAT_RATE ? `${ms(A.raw.lat.lat_us_p50)} / ${ms(A.raw.lat.lat_us_p99)} (publish → consumer, no junction)` : '';
+      L.push(`| (a) p50 / p99 publish → \`message.submitted\` event at ${int(x.rate)}/s, ms | ${ms(x.sub.lat_us_p50)} / ${ms(x.sub.lat_us_p99)} | ${raw} | | |`);
+      L.push(`| (a) p50 / p99 publish → \`message.delivered\` event at ${int(x.rate)}/s, ms | ${ms(x.dlv.lat_us_p50)} / ${ms(x.dlv.lat_us_p99)} | | | |`);
+    }
     L.push(`| (a) events/s out during the full-speed run (${f2(A.events_per_msg)} per message) | ${int(A.run.events_s)} | | | |`);
   }
   if (B) {
@@ -683,9 +710,13 @@ function report(cmd, mach, A, B, C, startedAt, seconds) {
     L.push(`- where junction's threads waited during the full-speed run (state and kernel wait channel, sampled every 50 ms): ${waitText(r.waits)}.`);
     L.push(`- the input path alone (no queue bound for any event): ${int(A.free.subs)} at the SMSC at ${int(A.free.in_s)}/s, junction ` +
       `${f1(A.free.M.us_per)} µs per message (${A.free.M.threads}), ${int(A.free.M.cpu_pct)}% of a core; RabbitMQ ${f1(A.free.broker_us)} µs per message; ` +
-      `others ${int(A.free.M.others_pct)}% of a core; requeued for load ${A.free.requeued}.`);
-    L.push(`- at ${int(LAT_RATE)}/s for ${LAT_S} s: ${int(A.lat.subs)} at the SMSC, junction ${f1(A.lat.M.us_per)} µs per message; ` +
-      `event ts − publish (the event's own ms clock) submitted p99 ${ms(A.lat.sub.ts_lat_us_p99)} ms.`);
+      `others ${int(A.free.M.others_pct)}% of a core; requeued for load ${A.free.requeued}; after the last submit the link still had ` +
+      `${int(A.free.tail.events)} of its events to publish (${f1(A.free.tail.s)} s, waited for before the latency step).`);
+    for (const x of A.lats) {
+      L.push(`- at ${int(x.rate)}/s for ${LAT_S} s: ${int(x.subs)} at the SMSC, junction ${f1(x.M.us_per)} µs per message ` +
+        `(${int(x.M.cpu_pct)}% of a core); event ts − publish (the event's own ms clock) submitted p50/p99 ` +
+        `${ms(x.sub.ts_lat_us_p50)}/${ms(x.sub.ts_lat_us_p99)} ms.`);
+    }
     L.push(`- raw broker: ${int(A.raw.pub.confirmed)} published at ${int(A.raw.pub.confirmed_per_s)}/s (confirm p99 ${ms(A.raw.pub.confirm_us_p99)} ms), ` +
       `consumed and acked at ${int(A.raw.con.per_s)}/s.`, '');
   }
