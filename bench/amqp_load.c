@@ -7,6 +7,7 @@
  *             [--time-limit S] [--to NUMBER] [--size BYTES] [--msgid PREFIX]
  *   amqp_load consume --port N [--host 127.0.0.1] --queue Q [--bind X:KEY ...]
  *             [--prefetch P] [--ack-every N] [--count N] [--time-limit S] [--idle-s S]
+ *             [--delete]
  *
  * publish: N messages (default 100000) to exchange X (default "", the
  * default exchange) with routing key K (default sms.in), persistent,
@@ -31,7 +32,8 @@
  * (and to the event's own "ts", milliseconds, when the body has one), per
  * routing key (at most 16 keys).  Stops at --count deliveries, --time-limit
  * (default 60 s), or --idle-s (default 5) without a delivery after the
- * first; then one JSON line: received, bytes, first/last arrival, the
+ * first; with --delete it then deletes Q (and so its bindings); then one
+ * JSON line: received, bytes, first/last arrival, the
  * rate between them, and per key n, p50/p99/max.
  *
  * Links librabbitmq and libc only.  Threads: one; blocking librabbitmq
@@ -55,7 +57,7 @@
 typedef struct al_opts {
     const char *host, *exchange, *key, *queue, *to, *msgid;
     const char *binds[AL_BINDS_MAX];
-    int nbinds, port, rate, window, stop_and_wait, prefetch, size, ack_every;
+    int nbinds, port, rate, window, stop_and_wait, prefetch, size, ack_every, delete_after;
     long count;
     double time_limit, idle_s;
 } al_opts_t;
@@ -548,6 +550,12 @@ static int al_consume(const al_opts_t *o)
     }
     if (last_tag > acked_tag)
         amqp_basic_ack(conn, 1, last_tag, 1);
+    if (o->delete_after) {
+        /* its bindings go with it: the next step starts with nothing bound */
+        amqp_queue_delete(conn, 1, amqp_cstring_bytes(o->queue), 0, 0);
+        if (al_check(amqp_get_rpc_reply(conn), "queue.delete") != 0)
+            rc = 1;
+    }
     al_con_report(&c);
 out_close:
     al_close(conn);
@@ -569,7 +577,8 @@ int main(int argc, char **argv)
         { "count", 1, 0, 'n' },      { "rate", 1, 0, 'r' },      { "window", 1, 0, 'w' },
         { "stop-and-wait", 0, 0, 'S' }, { "time-limit", 1, 0, 't' }, { "idle-s", 1, 0, 'i' },
         { "prefetch", 1, 0, 'P' },   { "to", 1, 0, 'T' },        { "size", 1, 0, 's' },
-        { "msgid", 1, 0, 'm' },      { "ack-every", 1, 0, 'A' },  { 0, 0, 0, 0 },
+        { "msgid", 1, 0, 'm' },      { "ack-every", 1, 0, 'A' },  { "delete", 0, 0, 'D' },
+        { 0, 0, 0, 0 },
     };
     al_opts_t o = { .host = "127.0.0.1", .exchange = "", .key = "sms.in", .to = "4916000003",
                     .rate = 0, .window = 1000, .prefetch = 2000, .count = 100000,
@@ -605,6 +614,7 @@ int main(int argc, char **argv)
         case 's': o.size = atoi(optarg); break;
         case 'm': o.msgid = optarg; break;
         case 'A': o.ack_every = atoi(optarg); break;
+        case 'D': o.delete_after = 1; break;
         default: al_usage(); return 2;
         }
     }

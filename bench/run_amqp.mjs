@@ -234,12 +234,13 @@ function runJson(bin, args, limitS, onLine) {
 // amqp_load consume on queue (bound to EXCHANGE with '#' when bind):
 // resolves once it is consuming; .done gives its summary.
 // bind: true for '#', or a list of routing keys.
-async function consumer(port, queue, count, bind, idleS = 8, limitS = LIMIT_S + 30) {
+async function consumer(port, queue, count, bind, idleS = 8, limitS = LIMIT_S + 30, del = false) {
   let ready;
   const isReady = new Promise((r) => { ready = r; });
   const args = ['consume', '--port', String(port), '--queue', queue, '--count', String(count),
     '--time-limit', String(limitS), '--idle-s', String(idleS), '--prefetch', '2000'];
   for (const k of bind === true ? ['#'] : bind || []) args.push('--bind', `${EXCHANGE}:${k}`);
+  if (del) args.push('--delete');
   const c = await runJson(AMQP_LOAD, args, limitS + 5, (v) => { if (v.ready) ready(); });
   await Promise.race([isReady, c.done, sleep(10000)]);
   return c;
@@ -340,7 +341,7 @@ async function partA(mq) {
   const R = {};
   try {
     // the events' queue exists before junction publishes the first one
-    let ev = await consumer(mq.port, 'bench.events', 1e9, true, 3, 20);
+    let ev = await consumer(mq.port, 'bench.events', 1e9, true, 3, 20, true);
     await j.mi('connectors.add', { name: 'mq', type: 'amqp',
       conf: { host: '127.0.0.1', port: mq.port, exchange: EXCHANGE, consume: [{ queue: 'sms.in' }],
         ...(PREFETCH ? { prefetch: Number(PREFETCH) } : {}) } });
@@ -360,7 +361,7 @@ async function partA(mq) {
     // throughput: COUNT at full speed; the consumer now takes only LAT_KEYS
     await quiet('A run');
     const evq = 'bench.lat';
-    ev = await consumer(mq.port, evq, COUNT * LAT_KEYS.length, LAT_KEYS, 15, 300);
+    ev = await consumer(mq.port, evq, COUNT * LAT_KEYS.length, LAT_KEYS, 15, 300, true);
     base = await smsc.stats();
     const c0 = (await j.mi('stats.get')).counters;
     const m = meter(j.proc.pid), b0 = brokerCpu(mq);
@@ -410,7 +411,7 @@ async function partA(mq) {
         requeued: (q1['amqp.in_requeued'] ?? 0) - (q0['amqp.in_requeued'] ?? 0) };
       // its events are still being published: the latency step waits for them
       const e0 = (await j.mi('stats.get')).counters['amqp.published'] ?? 0;
-      const idleS = await publisherIdle(j, 'mq');
+      const idleS = await publisherIdle(j, 'mq', 150);
       R.free.tail = { s: idleS, events: ((await j.mi('stats.get')).counters['amqp.published'] ?? 0) - e0 };
       log(`A, no events bound: ${n1}/${COUNT} at the SMSC at ${int(R.free.in_s)}/s in; junction ${f1(M1.us_per)} us/msg ` +
         `(${M1.threads}), ${int(M1.cpu_pct)}% of a core; broker ${f1(R.free.broker_us)} us/msg; others ${int(M1.others_pct)}%; ` +
@@ -421,16 +422,17 @@ async function partA(mq) {
     // latency at fixed rates, each starting with the link idle
     R.lats = [];
     for (const rate of LAT_RATES) {
-      await publisherIdle(j, 'mq');
+      await publisherIdle(j, 'mq', 150);
+      const behind = await amqpConn(j, 'mq');
       await quiet(`A latency at ${rate}/s`);
       const n = rate * LAT_S;
-      ev = await consumer(mq.port, evq, n * LAT_KEYS.length, LAT_KEYS, 8);
+      ev = await consumer(mq.port, evq, n * LAT_KEYS.length, LAT_KEYS, 8, LIMIT_S + 30, true);
       base = await smsc.stats();
       const ml = meter(j.proc.pid);
       const lp = await publish(mq.port, { key: 'sms.in', count: n, rate, window: 1000, msgid: `lat${rate}` });
       const ls = await watchSmsc(smsc, base, n, 30, true);
       const le = await ev.done;
-      const L1 = { rate, pub: lp, ev: le, subs: ls.st.submits - base.submits, M: ml.stop(n, lp.cpu_s + le.cpu_s),
+      const L1 = { rate, behind: { buffered: behind.buffered, behind: behind.behind }, pub: lp, ev: le, subs: ls.st.submits - base.submits, M: ml.stop(n, lp.cpu_s + le.cpu_s),
         sub: le.keys?.['message.submitted'] || {}, dlv: le.keys?.['message.delivered'] || {} };
       R.lats.push(L1);
       log(`A latency at ${rate}/s: submitted p50/p99 ${ms(L1.sub.lat_us_p50)}/${ms(L1.sub.lat_us_p99)} ms, ` +
@@ -687,7 +689,9 @@ function report(cmd, mach, A, B, C, startedAt, seconds) {
   }
   if (C) {
     L.push(`| (c) HTTP API messages/s accepted (202 after the commit), ${HTTP_CONNS} connections keep-alive | ${int(C.api.rate)} | ${int(C.raw.rate)} (POST /session, 405) | ${f2(ratio(C.api.rate, C.raw.rate))} | ≥ ${int(TARGET.http)} ${ok(C.api.rate, TARGET.http)} |`);
-    if (C.store?.rate || C.store?.store_per_s) L.push(`| (c) the store alone (bench_store) | | ${JSON.stringify(C.store).slice(0, 120)} | | |`);
+    if (C.store?.committed_per_s) {
+      L.push(`| (c) … beside the store alone (bench_store: \`db_msg_insert\`, FULL, 10,000 in flight), envelopes committed/s | | ${int(C.store.committed_per_s)} | ${f2(ratio(C.api.rate, C.store.committed_per_s))} | |`);
+    }
   }
   L.push('');
   if (A) {
@@ -714,7 +718,7 @@ function report(cmd, mach, A, B, C, startedAt, seconds) {
       `${int(A.free.tail.events)} of its events to publish (${f1(A.free.tail.s)} s, waited for before the latency step).`);
     for (const x of A.lats) {
       L.push(`- at ${int(x.rate)}/s for ${LAT_S} s: ${int(x.subs)} at the SMSC, junction ${f1(x.M.us_per)} µs per message ` +
-        `(${int(x.M.cpu_pct)}% of a core); event ts − publish (the event's own ms clock) submitted p50/p99 ` +
+        `(${int(x.M.cpu_pct)}% of a core)${x.behind.buffered || x.behind.behind ? ` (**started with the link ${x.behind.buffered} buffered, behind ${x.behind.behind}**)` : ', the link idle at the start'}; event ts − publish (the event's own ms clock) submitted p50/p99 ` +
         `${ms(x.sub.ts_lat_us_p50)}/${ms(x.sub.ts_lat_us_p99)} ms.`);
     }
     L.push(`- raw broker: ${int(A.raw.pub.confirmed)} published at ${int(A.raw.pub.confirmed_per_s)}/s (confirm p99 ${ms(A.raw.pub.confirm_us_p99)} ms), ` +
