@@ -729,7 +729,11 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
       "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?"
       ", binary? (instead of body), encoding?, udh?, data_coding?"
       ", deferred_s?, callback_url?, callback_form?, callback_mask?",
-      "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
+      "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR,
+      /* unlocked: it touches only the core's thread-safe accept (as every
+       * adapter does), so callers waiting for their commits share groups
+       * instead of queueing one commit at a time behind gw_mi_lock */
+      GW_MI_F_NOAUDIT | GW_MI_F_UNLOCKED },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",
       "connector queues: backlog, in memory, retrying, spilled to the store, in transit, down_s", GW_ROLE_VIEWER, 0 },

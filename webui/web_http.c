@@ -19,14 +19,15 @@
  *   anything else            404; a known path with a wrong method: 405.
  * HEAD works wherever GET does (libmicrohttpd drops the body).
  *
- * Why a pool of 4 threads and not a thread per connection: most MI calls
- * run under gw_mi_lock, so more threads would only queue on that lock; a
- * fixed pool bounds the threads a client can make us create.  Four and not
- * two because some calls wait without that lock: a login hashes its
- * password (argon2id, tens of ms) and the live trace's trace.list long
- * polls (capped at 1 s over HTTP, gw_trace_mi.c); libmicrohttpd pins a
- * connection to one thread, so a waiting call delays the others of its
- * thread by at most that long, and three threads still serve the rest.
+ * Why a fixed pool (http.threads, 32 by default) and not a thread per
+ * connection: it bounds the threads a client can make us create.  More
+ * than a few because several calls wait without gw_mi_lock: a login hashes
+ * its password (argon2id, tens of ms), the live trace's trace.list long
+ * polls (capped at 1 s over HTTP, gw_trace_mi.c), and every send of the
+ * HTTP API waits for its commit (messages.inject is unlocked): the store
+ * commits in groups, so the sends in flight at once, one per thread, are
+ * what one commit can carry.  libmicrohttpd pins a connection to one
+ * thread, so a waiting call delays only the others of its thread.
  *
  * A too-large body is read and thrown away (up to WEB_DISCARD_FACTOR times
  * the limit) so the client reliably sees the 413 instead of a reset while
@@ -58,7 +59,6 @@
 #include "webui/web.h"
 #include "webui/web_int.h"
 
-#define WEB_POOL_THREADS 4
 #define WEB_CONN_LIMIT 128
 #define WEB_CONN_TIMEOUT_S 30
 #define WEB_DISCARD_FACTOR 16
@@ -73,6 +73,7 @@ static char web_listen[64];
 static int web_port;
 static int web_enabled;
 static int web_max_body; /* runtime: read with __atomic_load_n */
+static int web_threads;
 static char web_tls_listen[64];
 static int web_tls_port;
 static char web_tls_cert[256], web_tls_key[256];
@@ -85,6 +86,9 @@ const gw_param_t web_params[] = {
     { "http.enabled", GW_PT_BOOL, &web_enabled, 0, "yes", 0, 0, 0,
       "serve plain HTTP on http.port (POST /mi, GET /metrics, the web UI); HTTPS is "
       "http.tls_port's" },
+    { "http.threads", GW_PT_INT, &web_threads, 0, "32", 1, 256, 0,
+      "threads of each HTTP daemon's pool: requests served at once (an API send waits for its "
+      "commit on one)" },
     { "http.max_body", GW_PT_INT, &web_max_body, 0, "1048576", 1024, 64 * 1024 * 1024,
       GW_PARAM_RUNTIME, "largest POST /mi body in bytes; larger gets 413" },
     { "http.tls_port", GW_PT_INT, &web_tls_port, 0, "0", 0, 65535, 0,
@@ -566,7 +570,7 @@ static int web_daemon_start(struct MHD_Daemon **out, const char *listen, int por
         /* first, or MHD warns */
         MHD_OPTION_EXTERNAL_LOGGER, tls ? web_tls_on_mhd_log : web_on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_POOL_THREADS,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)web_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
         MHD_OPTION_NOTIFY_COMPLETED, web_on_completed, NULL,
