@@ -47,22 +47,21 @@ typedef struct gw_sip_table {
 static pthread_rwlock_t gw_sip_users_lock = PTHREAD_RWLOCK_INITIALIZER;
 static gw_sip_table_t *gw_sip_users_cur; /* guarded by gw_sip_users_lock */
 
-int gw_sip_users_ha1(int sha256, const char *user, const char *realm, const char *password,
-                     char *out)
+int gw_sip_digest_hex(int sha256, const char *const *parts, int n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = GW_ERROR;
+    int rc = GW_ERROR, ok;
 
     if (ctx == NULL)
         return GW_ERROR;
-    if (EVP_DigestInit_ex(ctx, sha256 ? EVP_sha256() : EVP_md5(), NULL) == 1 &&
-        EVP_DigestUpdate(ctx, user, strlen(user)) == 1 && EVP_DigestUpdate(ctx, ":", 1) == 1 &&
-        EVP_DigestUpdate(ctx, realm, strlen(realm)) == 1 && EVP_DigestUpdate(ctx, ":", 1) == 1 &&
-        EVP_DigestUpdate(ctx, password, strlen(password)) == 1 &&
-        EVP_DigestFinal_ex(ctx, md, &len) == 1) {
+    ok = EVP_DigestInit_ex(ctx, sha256 ? EVP_sha256() : EVP_md5(), NULL) == 1;
+    for (int i = 0; ok && i < n; i++)
+        ok = (i == 0 || EVP_DigestUpdate(ctx, ":", 1) == 1) &&
+             EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) == 1;
+    if (ok && EVP_DigestFinal_ex(ctx, md, &len) == 1) {
         for (unsigned int i = 0; i < len; i++) {
             out[2 * i] = hex[md[i] >> 4];
             out[2 * i + 1] = hex[md[i] & 15];
@@ -72,6 +71,13 @@ int gw_sip_users_ha1(int sha256, const char *user, const char *realm, const char
     }
     EVP_MD_CTX_free(ctx);
     return rc;
+}
+
+int gw_sip_users_ha1(int sha256, const char *user, const char *realm, const char *password,
+                     char *out)
+{
+    const char *const parts[] = { user, realm, password };
+    return gw_sip_digest_hex(sha256, parts, 3, out);
 }
 
 /* FNV-1a of username "\0" realm. */

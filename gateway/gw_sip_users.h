@@ -31,6 +31,9 @@ typedef struct gw_sip_user {
     int enabled;
 } gw_sip_user_t;
 
+/* H (MD5, or SHA-256 when sha256) of the n parts joined by ':', as
+ * lower-case hex into out (65 bytes).  0 or GW_ERROR.  Any thread. */
+int gw_sip_digest_hex(int sha256, const char *const *parts, int n, char *out);
 /* The HA1 of user in realm for password: H(user ":" realm ":" password)
  * in lower-case hex (sha256: SHA-256, else MD5) into out (65 bytes).  The
  * one place the HA1 rule is written.  0 or GW_ERROR.  Any thread. */

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "gw_errors.h"
+#include "gw_sip_users.h"
 #include "sip_digest.h"
 
 #define SIP_NONCE_SIGNED 24 /* expiry 8 | slot 4 | gen 4 | random 8 */
@@ -43,35 +44,11 @@ const char *sip_digest_alg_name(int alg)
     return alg == SIP_DIGEST_SHA256 ? "SHA-256" : "MD5";
 }
 
-/* H of the n parts joined by ':' as lower-case hex into out.  0 or
- * GW_ERROR. */
+/* H of the n parts joined by ':' as lower-case hex into out (the
+ * gateway's, which also makes the stored HA1s).  0 or GW_ERROR. */
 static int sip_digest_hash(int alg, const char *const *parts, int n, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = GW_ERROR;
-
-    if (ctx == NULL)
-        return GW_ERROR;
-    if (EVP_DigestInit_ex(ctx, alg == SIP_DIGEST_SHA256 ? EVP_sha256() : EVP_md5(), NULL) != 1)
-        goto out_free_ctx;
-    for (int i = 0; i < n; i++)
-        if ((i > 0 && EVP_DigestUpdate(ctx, ":", 1) != 1) ||
-            EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) != 1)
-            goto out_free_ctx;
-    if (EVP_DigestFinal_ex(ctx, md, &len) != 1)
-        goto out_free_ctx;
-    for (unsigned int i = 0; i < len; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * len] = '\0';
-    rc = 0;
-out_free_ctx:
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    return gw_sip_digest_hex(alg == SIP_DIGEST_SHA256, parts, n, out);
 }
 
 int sip_digest_response(const sip_digest_cred_t *c, const char *ha1, const char *method,
