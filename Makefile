@@ -44,7 +44,7 @@ UNIT_TESTS    :=
 FUZZ_TARGETS  :=
 
 include gateway/module.mk router/module.mk db/module.mk adapters/sip/module.mk \
-        adapters/smpp/module.mk adapters/amqp/module.mk webui/module.mk tests/module.mk \
+        adapters/smpp/module.mk adapters/amqp/module.mk adapters/http/module.mk webui/module.mk tests/module.mk \
         $(wildcard bench/bench.mk)
 
 # Layering at compile time: adapters/ see gateway/ ("gw_*.h") and their

@@ -18,7 +18,11 @@
 #                     one active trace in one run, and the ratio (run_trace.mjs)
 #   make bench-sip-view  the SIP message view's parse + forwarding edits beside
 #                     libosip2's parse + to_str, ns per message and the ratio
-#   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store
+#   make bench-amqp   AMQP in -> SMPP with receipts out as AMQP events, the event
+#                     publisher with confirms, the HTTP send API; each beside
+#                     its raw limit in the same run (run_amqp.mjs)
+#   make bench-tools  only build the peers: smsc_fast, esme_fast, bench_store,
+#                     amqp_load
 #
 # BENCH_ARGS passes options to the script, e.g.
 #   make bench BENCH_ARGS="--seconds=5 --queued=200000 --no-write"
@@ -26,7 +30,7 @@
 #   make bench-store BENCH_ARGS="--count 500000 --inflight 10000"
 BENCH_ARGS ?=
 BENCH_TOOLS := $(BUILD)/bench/smsc_fast $(BUILD)/bench/esme_fast $(BUILD)/bench/bench_store \
-               $(BUILD)/bench/sqlite_insert
+               $(BUILD)/bench/sqlite_insert $(BUILD)/bench/amqp_load
 
 .PHONY: bench-tools bench-sweep bench-store
 
@@ -39,6 +43,11 @@ $(BUILD)/bench/esme_fast: bench/esme_fast.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
+# The AMQP load tool links librabbitmq and libc only.
+$(BUILD)/bench/amqp_load: bench/amqp_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lrabbitmq
+
 $(BUILD)/bench/bench_store: bench/bench_store.c $(BUILD)/libjunction.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libjunction.a $(LDFLAGS) $(LDLIBS)
@@ -49,7 +58,9 @@ BENCH_ENV = JUNCTION_BIN=$(abspath $(BUILD)/junction) \
 	  JUNCTIONCTL_BIN=$(abspath $(BUILD)/junctionctl) \
 	  SQLITE_INSERT_BIN=$(abspath $(BUILD)/bench/sqlite_insert) \
 	  SMSC_FAST_BIN=$(abspath $(BUILD)/bench/smsc_fast) \
-	  ESME_FAST_BIN=$(abspath $(BUILD)/bench/esme_fast)
+	  ESME_FAST_BIN=$(abspath $(BUILD)/bench/esme_fast) \
+	  AMQP_LOAD_BIN=$(abspath $(BUILD)/bench/amqp_load) \
+	  BENCH_STORE_BIN=$(abspath $(BUILD)/bench/bench_store)
 
 bench: all bench-tools
 	$(BENCH_ENV) node bench/run_core.mjs $(BENCH_ARGS)
@@ -71,6 +82,26 @@ bench-smpp-deps:
 
 bench-smpp: all bench-tools bench-smpp-deps
 	$(BENCH_ENV) node bench/run_smpp.mjs $(BENCH_ARGS)
+
+# make bench-amqp: AMQP in -> SMPP with receipts out as events, the event
+# publisher's drain, the HTTP send API, each beside its raw limit in the same
+# run (run_amqp.mjs, a private RabbitMQ node).  wrk from Debian when missing.
+# BENCH_ARGS="--count=N --lat-rate=R --lat-seconds=S --fill=N --raw-count=N
+#             --http-seconds=S --http-conns=N --parts=a,b,c --store --no-write".
+BENCH_AMQP_PKGS := wrk
+.PHONY: bench-amqp bench-amqp-deps
+bench-amqp-deps:
+	@missing=""; for p in $(BENCH_AMQP_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+bench-amqp: all bench-tools bench-amqp-deps
+	$(BENCH_ENV) node bench/run_amqp.mjs $(BENCH_ARGS)
 
 bench-sweep: all bench-tools
 	$(BENCH_ENV) node bench/run_bench.mjs $(BENCH_ARGS)

@@ -70,7 +70,8 @@ void db_writer_set_hooks(db_row_events_fn_t row_events, db_event_hook_fn_t on_ev
  *
  * make() runs on the writer thread with the row's envelope (env) or, when
  * env is NULL, the row's columns (row: id, source_connector, sender and
- * the envelope JSON, read only when sender is NULL), the final status,
+ * the envelope JSON, read only when sender is NULL; with env too, the
+ * remote id and reason text the change knows), the final status,
  * the far side's word (stat, NULL when none) and code (err), and wait = 1
  * when the receipt-wait sweep expires it; it returns a new delivery
  * (queued or, when its target had room, sending; plan and env_json set;
@@ -84,6 +85,9 @@ typedef struct db_report_row {
     const char *source_connector;
     const char *sender;   /* the stub; NULL for a row older than the column */
     const char *env_json;
+    const char *remote_id; /* the far side's id of it, NULL when not known */
+    const char *reason;    /* the reason text of its final change, NULL when none */
+    const char *target;    /* the connector it went to, NULL when not known */
 } db_report_row_t;
 typedef char *(*db_report_stub_fn_t)(const gw_envelope_t *env);
 typedef gw_delivery_t *(*db_report_make_fn_t)(const gw_envelope_t *env,
@@ -330,6 +334,21 @@ int db_connector_delete(const char *name);
 json_t *db_trusted_list(void);
 int db_trusted_add(const char *net, const char *name);
 int db_trusted_delete(const char *net);
+
+/* --- SIP digest users (gateway/gw_sip_users.c; db_sip_users.c) ---------- */
+/* Rows {username, realm, enabled, created_at, updated_at} ordered by realm
+ * and username, with ha1_md5 and ha1_sha256 only when with_ha1 (the
+ * loader of the SIP workers' table; never an MI answer).  Caller
+ * json_decref; NULL on error.  add: 0, GW_EEXIST, GW_ESTORE.  update:
+ * the HA1s when not NULL, enabled when >= 0; 0, GW_ENOTFOUND, GW_ESTORE.
+ * delete: 0, GW_ENOTFOUND, GW_ESTORE.  The HA1s are lower-case hex made
+ * by the caller: no password comes here.  Any thread. */
+json_t *db_sip_users_list(int with_ha1);
+int db_sip_user_add(const char *username, const char *realm, const char *ha1_md5,
+                    const char *ha1_sha256);
+int db_sip_user_update(const char *username, const char *realm, const char *ha1_md5,
+                       const char *ha1_sha256, int enabled);
+int db_sip_user_delete(const char *username, const char *realm);
 
 /* --- params ------------------------------------------------------------- */
 json_t *db_params_list(void); /* {name: value} */

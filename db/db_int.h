@@ -9,6 +9,7 @@
  *   db_writer.c  the writer thread and its own connection
  *   db_rules.c   routing rules and rate tables (admin connection)
  *   db_access.c  users, API tokens and the audit log (admin connection)
+ *   db_sip_users.c SIP digest users and their HA1s (admin connection)
  *
  * Each connection is opened with SQLITE_OPEN_NOMUTEX: it is used by one
  * thread at a time, either the writer thread alone or under its file's lock.

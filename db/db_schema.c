@@ -225,6 +225,15 @@ static const db_migration_t db_migrations[] = {
     {10, "CREATE TABLE sip_locations("
          "  aor TEXT PRIMARY KEY, bindings TEXT NOT NULL, updated_at INTEGER NOT NULL);"
          "DROP TABLE location;"},
+    /* 11: SIP digest credentials (db/db_sip_users.c, gateway/gw_sip_users.c):
+     * one row per username and realm with H(username:realm:password) for
+     * MD5 and for SHA-256 (RFC 7616), lower-case hex; the password itself
+     * is never stored. */
+    {11, "CREATE TABLE sip_users("
+         "  username TEXT NOT NULL, realm TEXT NOT NULL, ha1_md5 TEXT NOT NULL,"
+         "  ha1_sha256 TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
+         "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+         "  PRIMARY KEY(username, realm)) WITHOUT ROWID;"},
 };
 
 static const db_carry_t db_carries[] = {

@@ -979,7 +979,11 @@ static int db_wr_exec_update(db_job_t *job)
         return 0; /* no longer queued: nothing of it written */
     /* the row became final now (not a stale repeat): its sender's report */
     if (rc == 0 && job->env != NULL && sqlite3_changes(db_wr_conn) > 0) {
-        db_wr_make_kid(job, job->env, NULL, (gw_status_t)job->status, NULL, job->reason, 0);
+        db_report_row_t rr = { job->id, NULL, NULL, NULL,
+                               job->remote_id[0] ? job->remote_id : NULL,
+                               job->reason_text[0] ? job->reason_text : NULL,
+                               job->target[0] ? job->target : NULL };
+        db_wr_make_kid(job, job->env, &rr, (gw_status_t)job->status, NULL, job->reason, 0);
         rc = db_wr_exec_kids(job);
     } else if (rc == 0 && job->status == GW_ST_SUBMITTED && sqlite3_changes(db_wr_conn) > 0) {
         rc = db_wr_submitted(job);
@@ -1100,7 +1104,8 @@ static int db_wr_receipt_place(db_job_t *job, const char *target, const char *re
                              fstatus < GW_ST__COUNT ? fstat : stat, 1);
         if (rc == 0 && fstatus < GW_ST__COUNT) {
             db_report_row_t rr = { found, (const char *)sqlite3_column_text(row, 3),
-                                   (const char *)sqlite3_column_text(row, 5), json };
+                                   (const char *)sqlite3_column_text(row, 5), json,
+                                   remote_id, NULL, target };
             kid = db_wr_make_kid(job, NULL, &rr, (gw_status_t)fstatus, fstat, ferr, 0);
         }
     }
@@ -1265,7 +1270,8 @@ static int db_wr_sweep_rows(db_job_t *job, sqlite3_stmt *st, const char *detail)
         {
             db_report_row_t rr = { id, (const char *)sqlite3_column_text(st, 2),
                                    (const char *)sqlite3_column_text(st, 3),
-                                   (const char *)sqlite3_column_text(st, 1) };
+                                   (const char *)sqlite3_column_text(st, 1), NULL,
+                                   detail, NULL };
             db_wr_make_kid(job, NULL, &rr, GW_ST_EXPIRED, NULL, 0,
                            job->sweep == DB_SWEEP_RECEIPT_WAIT);
         }

@@ -12,11 +12,13 @@
 extern const gw_adapter_t sip_adapter;
 extern const gw_adapter_t smpp_adapter;
 extern const gw_adapter_t amqp_adapter;
+extern const gw_adapter_t http_adapter;
 
 static const gw_adapter_t *const gw_adapters[] = {
     &sip_adapter,
     &smpp_adapter,
     &amqp_adapter,
+    &http_adapter,
 };
 
 #define GW_NADAPTERS (sizeof(gw_adapters) / sizeof(gw_adapters[0]))

@@ -13,7 +13,8 @@
 #include "gw_log.h"
 
 /* The members that name an object, in the order they are tried. */
-static const char *const gw_audit_keys[] = { "name", "id", "system_id", "net", "table", NULL };
+static const char *const gw_audit_keys[] = { "name", "id", "system_id", "net", "table", "username",
+                                              NULL };
 
 /* The first key member of o, or NULL (*key set to its name). */
 static json_t *gw_audit_key(const json_t *o, const char **key)
@@ -50,7 +51,8 @@ static json_t *gw_audit_array(json_t *list)
 static json_t *gw_audit_list(const gw_mi_cmd_t *cmd)
 {
     char name[64];
-    const char *dot = strchr(cmd->name, '.');
+    /* the area is all but the verb: sip.users.add's list is sip.users.list */
+    const char *dot = strrchr(cmd->name, '.');
     const gw_mi_cmd_t *list;
 
     if (dot == NULL || (size_t)(dot - cmd->name) > sizeof name - 6)
@@ -87,7 +89,7 @@ static json_t *gw_audit_pick(json_t *list, const char *key, const json_t *want)
 
 static int gw_audit_creates(const gw_mi_cmd_t *cmd)
 {
-    const char *verb = strchr(cmd->name, '.');
+    const char *verb = strrchr(cmd->name, '.');
 
     return verb != NULL && (strcmp(verb, ".add") == 0 || strcmp(verb, ".create") == 0);
 }

@@ -6,8 +6,9 @@
  * gw_mi.c calls gw_audit_snapshot before and gw_audit_record after each
  * audited method (gw_mi_cmd_t: role above viewer, not GW_MI_F_NOAUDIT),
  * with gw_mi_lock held.  The object is found generically: the method
- * "area.verb" is looked up in the list "area.list" by the first key of
- * its params among name, id, system_id, net, table; with no key (reorder,
+ * "area.verb" (the area may hold dots: sip.users) is looked up in the
+ * list "area.list" by the first key of its params among name, id,
+ * system_id, net, table, username; with no key (reorder,
  * import, reload) the whole list is the object.  Secrets (any member whose
  * name holds "password", "secret" or is "token") are replaced by "***" in
  * params, before and after; a text over GW_AUDIT_TEXT_MAX is stored as

@@ -6,7 +6,8 @@
  * changed one (type, conf or enabled) closed and opened anew.  Beside the
  * table's rows, every SMPP account has its own connector, "account:<id>"
  * (gw_connectors_accounts), so routes and reports can target a customer,
- * and the SIP adapter has "sip:reply" for reports to SIP senders.  Lookups by
+ * the SIP adapter has "sip:reply" for reports to SIP senders and the HTTP
+ * adapter "http:callback" for receipt callbacks.  Lookups by
  * name (gw_connector_get, on any thread, e.g. the writer after a commit)
  * take a reference under gw_conn_lock, so a connector closed meanwhile stays
  * valid memory until its last holder puts it.
@@ -25,6 +26,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "gw_report.h"
+#include "gw_report_http.h"
 #include "gw_report_sip.h"
 #include "gw_stats.h"
 
@@ -163,6 +165,17 @@ static void gw_connectors_sip_reply(json_t *rows)
                                           "type", "sip", "conf", "reply", 1, "enabled", 1));
 }
 
+/* The implicit callback connector of the HTTP adapter, "http:callback"
+ * (conf {"callback": true}): the target of receipt callbacks
+ * (gw_report_http.h).  Appended to rows when the adapter is built in. */
+static void gw_connectors_http_callback(json_t *rows)
+{
+    if (gw_adapter_find("http") == NULL)
+        return;
+    json_array_append_new(rows, json_pack("{s:s, s:s, s:{s:b}, s:b}", "name", GW_REPORT_HTTP_CONN,
+                                          "type", "http", "conf", "callback", 1, "enabled", 1));
+}
+
 /* The connectors on /metrics (a collector, gw_stats.h): each one's
  * enabled state, then its adapter's own samples (conn_metrics).  The HTTP
  * thread, at scrape time. */
@@ -200,6 +213,7 @@ int gw_connectors_reload(void)
         return GW_ESTORE;
     }
     gw_connectors_sip_reply(rows);
+    gw_connectors_http_callback(rows);
     /* connectors that vanished or changed are closed */
     for (i = 0; i < gw_nconns; i++) {
         c = gw_conns[i];

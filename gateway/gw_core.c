@@ -62,7 +62,8 @@ typedef struct gw_core_accept_ctx {
     gw_delivery_t *d;
     gw_accept_cb_t cb;
     void *arg;
-    int held;       /* a rate limit holds it until d->next_at */
+    int held;       /* a rate limit (1) or its sender's deferral (2) holds
+                     * it until d->next_at */
     int mirrored;   /* the insert carries a message.mirrored event */
 } gw_core_accept_ctx_t;
 
@@ -247,7 +248,8 @@ static void gw_core_on_insert(void *arg, int rc, int64_t qseq)
         /* over its rule's rate: it waits in the queue's retry list until
          * the token booked for it is due (next_at is in its row, so a
          * restart pages it back with the same time) */
-        gw_stat_add(gw_core_st_rate_held, 1);
+        if (held == 1)
+            gw_stat_add(gw_core_st_rate_held, 1);
         gw_cq_retry(d);
     } else {
         gw_cq_ready(d);
@@ -337,6 +339,14 @@ static int gw_core_mirror_event(gw_evbatch_t *ev, const gw_delivery_t *d,
     return 0;
 }
 
+/* The time env's sender deferred it to (tag "deferred_until"), 0 when none. */
+static int64_t gw_core_deferred_until(const gw_envelope_t *env)
+{
+    const char *t = json_string_value(json_object_get(env->tags, "deferred_until"));
+
+    return t != NULL ? strtoll(t, NULL, 10) : 0;
+}
+
 /* The body of gw_core_accept, run while counted in gw_core_inflight. */
 static int gw_core_accept_counted(gw_envelope_t *env, const char *frag_key, gw_accept_cb_t cb,
                                   void *arg)
@@ -387,10 +397,18 @@ static int gw_core_accept_counted(gw_envelope_t *env, const char *frag_key, gw_a
         d->next_at = extra.hold_until_ms;
         ctx->held = 1;
     }
+    /* its sender deferred it (tag "deferred_until", ms since the epoch:
+     * messages.inject deferred_s, Kannel's deferred): it waits the same way */
+    if (gw_core_deferred_until(env) > gw_now_ms() && gw_core_deferred_until(env) > d->next_at) {
+        d->next_at = gw_core_deferred_until(env);
+        ctx->held = 2;
+    }
     d->status = GW_ST_QUEUED; /* received -> queued: the first edge, in the insert */
     gw_event_add(&ev, d, d->env_json, "received", NULL);
     gw_event_add(&ev, d, d->env_json, "routed", d->route);
-    gw_event_add(&ev, d, d->env_json, "queued", ctx->held ? "held by the rule's rate limit" : NULL);
+    gw_event_add(&ev, d, d->env_json, "queued",
+                 ctx->held == 1 ? "held by the rule's rate limit"
+                 : ctx->held == 2 ? "deferred by its sender" : NULL);
     if (extra.mirror_exchange[0] != '\0')
         ctx->mirrored = gw_core_mirror_event(&ev, d, &extra);
     /* The direct path: nothing waits for the target and it has room, so
@@ -918,6 +936,11 @@ void gw_core_stop(void)
          * writer run (they settle queues), then stop; what the queues hold
          * is queued in the store: recovered at the next start */
         gw_cq_quiesce();
+        db_writer_flush();
+        /* a continuation the flush ran may have queued one more change (a
+         * send refused at shutdown goes back to queued: gw_core_on_sending
+         * -> requeue), whose own continuation settles its queue: commit
+         * that too, before gw_cq_stop frees the queues */
         db_writer_flush();
         gw_cq_stop();
         gw_core_running = 0;

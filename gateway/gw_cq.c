@@ -242,6 +242,16 @@ void *gw_cq_reserve(const char *name)
     return NULL;
 }
 
+int gw_cq_can_send(const char *name)
+{
+    gw_connector_t *c = gw_connector_get(name);
+    int room = gw_cq_conn_room(c);
+
+    if (c)
+        gw_connector_put(c);
+    return room > 0;
+}
+
 int64_t gw_cq_backlog(const char *name)
 {
     gw_cq_t *q = gw_cq_find(name);

@@ -63,6 +63,10 @@ void *gw_cq_reserve(const char *name);
 /* The backlog of target name (queued rows), and a change of it.  Any
  * thread. */
 int64_t gw_cq_backlog(const char *name);
+/* Whether the connector name can take a message now (enabled, its room
+ * above 0: an SMPP client bound, ...); 0 when its messages can only wait.
+ * Any thread; cheap. */
+int gw_cq_can_send(const char *name);
 void gw_cq_backlog_add(const char *name, int64_t delta);
 
 /* The queue of target name exists from now on, empty unless messages

@@ -74,7 +74,12 @@ typedef struct gw_envelope {
         char *stat;      /* SMPP 3.4 appendix B state: DELIVRD, UNDELIV, ... */
         int err;         /* the error code of that outcome (0: none) */
     } report;
-    json_t *tags;        /* object of string -> string, never NULL */
+    json_t *tags;        /* object of string -> string, never NULL; junction's
+                          * own include sender, concat, sms_class, coding,
+                          * udh (a binary body's user data header in hex:
+                          * gw_binary.h) and deferred_until (ms since the
+                          * epoch: the core holds the first attempt till
+                          * then), each stored with the envelope */
 
     /* private */
     int refs;            /* atomic */

@@ -21,6 +21,7 @@
 #include "gw_route.h"
 #include "gw_adapter.h"
 #include "gw_auth.h"
+#include "gw_binary.h"
 #include "gw_config.h"
 #include "gw_core.h"
 #include "gw_cq.h"
@@ -29,7 +30,9 @@
 #include "gw_mi.h"
 #include "gw_report.h"
 #include "gw_report_sip.h"
+#include "gw_report_http.h"
 #include "gw_stats.h"
+#include "gw_sip_users.h"
 #include "gw_trusted.h"
 #include "gw_version.h"
 
@@ -88,8 +91,9 @@ static void gw_mi_system_reload(const json_t *params, gw_mi_reply_t *r)
         return;
     }
     rc = gw_connectors_reload();
-    gw_mi_result(r, json_pack("{s:b, s:b, s:o, s:i}", "connectors_ok", rc == 0, "trusted_ok",
-                              gw_trusted_load() == 0, "params", preport, "sessions_ended",
+    gw_mi_result(r, json_pack("{s:b, s:b, s:b, s:o, s:i}", "connectors_ok", rc == 0,
+                              "trusted_ok", gw_trusted_load() == 0, "sip_users_ok",
+                              gw_sip_users_load() == 0, "params", preport, "sessions_ended",
                               gw_auth_reload()));
 }
 
@@ -170,6 +174,12 @@ static void gw_mi_connectors_add(const json_t *params, gw_mi_reply_t *r)
         gw_mi_error(r, GW_MI_INVALID_PARAMS,
                     "\"%s\" is the SIP adapter's own connector (reports to SIP senders)",
                     GW_REPORT_SIP_CONN);
+        return;
+    }
+    if (strcmp(name, GW_REPORT_HTTP_CONN) == 0) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "\"%s\" is the HTTP adapter's own connector (receipt callbacks)",
+                    GW_REPORT_HTTP_CONN);
         return;
     }
     if (gw_mi_check_conf(a, conf, r) != 0)
@@ -287,16 +297,54 @@ static int gw_mi_set_addrs(gw_envelope_t *env, const char *from, const char *to,
     return 0;
 }
 
+/* callback_form ("json", the default, or "kannel": Kannel's dlr-url
+ * escapes, GET) and callback_mask (1..31, Kannel's dlr-mask: which
+ * outcomes) as tags, only beside a callback_url (has_url).  0, or -1 with
+ * the error written. */
+static int gw_mi_inject_callback_form(gw_envelope_t *env, const json_t *params, int has_url,
+                                      gw_mi_reply_t *r)
+{
+    const char *form = gw_mi_opt_str(params, "callback_form", NULL);
+    long long mask = gw_mi_opt_int(params, "callback_mask", 0);
+    char num[8];
+
+    if (!has_url && (json_object_get(params, "callback_form") != NULL ||
+                     json_object_get(params, "callback_mask") != NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_form and callback_mask need a callback_url");
+        return -1;
+    }
+    if (json_object_get(params, "callback_form") != NULL &&
+        (form == NULL || (strcmp(form, "json") != 0 && strcmp(form, "kannel") != 0))) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_form must be json or kannel");
+        return -1;
+    }
+    if (json_object_get(params, "callback_mask") != NULL && (mask < 1 || mask > 31)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "callback_mask must be 1..31 (Kannel's dlr-mask)");
+        return -1;
+    }
+    snprintf(num, sizeof num, "%lld", mask);
+    if ((form != NULL && strcmp(form, "kannel") == 0 &&
+         gw_env_set_tag(env, GW_REPORT_HTTP_TAG_FORM, "kannel") < 0) ||
+        (mask > 0 && gw_env_set_tag(env, GW_REPORT_HTTP_TAG_MASK, num) < 0)) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The optional members of messages.inject as the envelope's tags:
- * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2").
+ * tags {key: "value"}, validity_s, client_ref, coding ("gsm" | "ucs2"),
+ * callback_url (checked here: gw_report_http.h) with callback_form ("json"
+ * | "kannel") and callback_mask (Kannel's dlr-mask bits 1, 2, 16).
  * 0, or -1 with the error written. */
 static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
 {
     json_t *tags = json_object_get(params, "tags"), *v;
     const char *key, *ref = gw_mi_opt_str(params, "client_ref", NULL);
     const char *coding = gw_mi_opt_str(params, "coding", NULL);
+    const char *cb = gw_mi_opt_str(params, GW_REPORT_HTTP_TAG, NULL);
     long long validity = gw_mi_opt_int(params, "validity_s", 0);
-    char num[24];
+    char num[24], why[128];
 
     if (tags != NULL && !json_is_object(tags)) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "tags must be an object of strings");
@@ -304,10 +352,12 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     }
     json_object_foreach(tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
-            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0) {
+            strlen(json_string_value(v)) > 256 || strcmp(key, "sender") == 0 ||
+            strcmp(key, GW_BIN_TAG_UDH) == 0 || strcmp(key, "deferred_until") == 0 ||
+            strncmp(key, "callback_", 9) == 0) {
             gw_mi_error(r, GW_MI_INVALID_PARAMS,
-                        "tag '%s': keys of 1-64 characters (not sender) with string values of "
-                        "at most 256", key);
+                        "tag '%s': keys of 1-64 characters (not sender, udh, deferred_until or "
+                        "callback_*) with string values of at most 256", key);
             return -1;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -335,17 +385,101 @@ static int gw_mi_inject_options(gw_envelope_t *env, const json_t *params, gw_mi_
     }
     if (coding != NULL && strcmp(coding, "ucs2") == 0 && gw_env_set_tag(env, "coding", "ucs2") < 0)
         goto nomem;
-    return 0;
+    if (json_object_get(params, GW_REPORT_HTTP_TAG) != NULL &&
+        (cb == NULL || gw_report_http_url_check(cb, why, sizeof why) != 0)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", cb == NULL ? "callback_url must be a string"
+                                                               : why);
+        return -1;
+    }
+    if (cb != NULL && gw_env_set_tag(env, GW_REPORT_HTTP_TAG, cb) < 0)
+        goto nomem;
+    return gw_mi_inject_callback_form(env, params, cb != NULL, r);
 nomem:
     gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
     return -1;
+}
+
+/* The content of messages.inject: exactly one of body (text) and binary
+ * (with encoding?, udh?, data_coding?: gw_binary.h).  0, or -1 with the
+ * error written. */
+static int gw_mi_inject_content(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *body = json_object_get(params, "body"), *bin = json_object_get(params, "binary");
+    json_t *dc = json_object_get(params, "data_coding");
+    gw_bin_spec_t s = { NULL, 0, gw_mi_opt_str(params, "encoding", NULL),
+                        gw_mi_opt_str(params, "udh", NULL), -1 };
+    char err[160];
+    int rc;
+
+    if ((body == NULL) == (bin == NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "give exactly one of body (text) and binary");
+        return -1;
+    }
+    if (body != NULL) {
+        const char *text = gw_mi_opt_str(params, "body", NULL);
+        if (text == NULL || text[0] == '\0' ||
+            json_object_get(params, "encoding") || json_object_get(params, "udh") || dc) {
+            gw_mi_error(r, GW_MI_INVALID_PARAMS, text != NULL && text[0] != '\0'
+                            ? "encoding, udh and data_coding go with binary, not body"
+                            : "param \"body\" (a non-empty string) is required");
+            return -1;
+        }
+        if (gw_env_set_str(&env->body, text, (size_t)-1) != 0 ||
+            gw_env_set_str(&env->content_type, "text/plain", (size_t)-1) != 0)
+            goto nomem;
+        env->body_len = strlen(env->body);
+        return 0;
+    }
+    if (!json_is_string(bin) || (dc != NULL && !json_is_integer(dc)) ||
+        (json_object_get(params, "encoding") && s.encoding == NULL) ||
+        (json_object_get(params, "udh") && s.udh == NULL)) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS,
+                    "binary, encoding and udh must be strings, data_coding an integer");
+        return -1;
+    }
+    s.data = json_string_value(bin);
+    s.data_len = json_string_length(bin);
+    s.data_coding = dc != NULL ? json_integer_value(dc) : -1;
+    if (s.data_coding == -1 && dc != NULL)
+        s.data_coding = -2; /* -1 given is out of range, not the default */
+    rc = gw_bin_apply(env, &s, err, sizeof err);
+    if (rc == GW_EINVAL) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "%s", err);
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+nomem:
+    gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+    return -1;
+}
+
+/* deferred_s of messages.inject: the message waits that long before its
+ * first attempt (the tag deferred_until, ms since the epoch, which the
+ * core holds it by).  0, or -1 with the error written. */
+static int gw_mi_inject_deferred(gw_envelope_t *env, const json_t *params, gw_mi_reply_t *r)
+{
+    json_t *v = json_object_get(params, "deferred_s");
+    char num[24];
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 30 * 86400) {
+        gw_mi_error(r, GW_MI_INVALID_PARAMS, "deferred_s must be 1..2592000 (30 days)");
+        return -1;
+    }
+    snprintf(num, sizeof num, "%lld", (long long)(gw_now_ms() + json_integer_value(v) * 1000));
+    if (gw_env_set_tag(env, "deferred_until", num) < 0) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
 {
     const char *from = gw_mi_str(params, "from", r);
     const char *to = from ? gw_mi_str(params, "to", r) : NULL;
-    const char *body = to ? gw_mi_str(params, "body", r) : NULL;
     long long rd = gw_mi_opt_int(params, "registered_delivery", 1);
     gw_mi_wait_t w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
     char *target = NULL, *rule = NULL;
@@ -353,7 +487,7 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     gw_envelope_t *env;
     int rc;
 
-    if (body == NULL)
+    if (to == NULL)
         return;
     if (rd < 0 || rd > 0x1F) {
         gw_mi_error(r, GW_MI_INVALID_PARAMS, "registered_delivery must be 0..31");
@@ -367,9 +501,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
     if (gw_mi_set_addrs(env, from, to, r) != 0)
         goto out_unref;
     env->registered_delivery = (int)rd;
-    gw_env_set_str(&env->body, body, (size_t)-1);
-    env->body_len = strlen(body);
-    gw_env_set_str(&env->content_type, "text/plain", (size_t)-1);
+    if (gw_mi_inject_content(env, params, r) != 0)
+        goto out_unref;
     gw_env_set_str(&env->source.adapter, "mi", (size_t)-1);
     gw_env_set_str(&env->source.connector, gw_mi_opt_str(params, "source", "mi"), (size_t)-1);
     {
@@ -385,6 +518,8 @@ static void gw_mi_messages_inject(const json_t *params, gw_mi_reply_t *r)
         }
     }
     if (gw_mi_inject_options(env, params, r) != 0)
+        goto out_unref;
+    if (gw_mi_inject_deferred(env, params, r) != 0)
         goto out_unref;
     /* the names the router gives now, for the answer (the accept routes
      * the same way unless the table changes in between) */
@@ -591,8 +726,14 @@ static const gw_mi_cmd_t gw_mi_core_cmds[] = {
       "change a connector; it restarts at once", GW_ROLE_OPERATOR, 0 },
     { "connectors.delete", gw_mi_connectors_delete, "name", "delete a connector; it stops at once", GW_ROLE_OPERATOR, 0 },
     { "messages.inject", gw_mi_messages_inject,
-      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?",
-      "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT },
+      "from, to, body, source?, registered_delivery?, tags?, validity_s?, client_ref?, coding?"
+      ", binary? (instead of body), encoding?, udh?, data_coding?"
+      ", deferred_s?, callback_url?, callback_form?, callback_mask?",
+      "accept a message as if received; returns after the store commit", GW_ROLE_OPERATOR,
+      /* unlocked: it touches only the core's thread-safe accept (as every
+       * adapter does), so callers waiting for their commits share groups
+       * instead of queueing one commit at a time behind gw_mi_lock */
+      GW_MI_F_NOAUDIT | GW_MI_F_UNLOCKED },
     { "messages.get", gw_mi_messages_get, "id", "one message with its state and its events", GW_ROLE_VIEWER, 0 },
     { "queues.list", gw_mi_queues_list, "",
       "connector queues: backlog, in memory, retrying, spilled to the store, in transit, down_s", GW_ROLE_VIEWER, 0 },
@@ -611,6 +752,8 @@ int gw_mi_cmds_init(void)
     if (gw_mi_register(gw_mi_core_cmds) != 0)
         return GW_EEXIST;
     if (gw_trusted_init() != 0)
+        return GW_EEXIST;
+    if (gw_sip_users_init() != 0)
         return GW_EEXIST;
     return gw_route_mi_init();
 }

@@ -4,7 +4,9 @@
  * final change, queued after its commit.  SMPP customers get the receipt
  * text on their account:<id> connector; SIP senders who asked (IMDN or an
  * X-SMS-* header) get theirs through the reply connector, chosen and
- * filled by gw_report_sip.c.
+ * filled by gw_report_sip.c; senders who gave a callback URL (MI, HTTP
+ * API) get a JSON document POSTed by the callback connector
+ * (gw_report_http.c).
  *
  * Threads: the writer thread (the two hooks); gw_report_text is pure.
  */
@@ -21,6 +23,7 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_report.h"
+#include "gw_report_http.h"
 #include "gw_report_sip.h"
 #include "gw_stats.h"
 #include "gw_str.h"
@@ -52,6 +55,9 @@ typedef struct gw_report_src {
     const char *source;   /* its source connector ("account:<id>" for a customer's) */
     gw_addr_t from, to;   /* address borrowed */
     char text[21];        /* the first 20 characters, printable ASCII */
+    const char *remote_id; /* the far side's id of it, when the writer knows it */
+    const char *reason;    /* the store's reason text of its final change */
+    const char *target;    /* the connector it went to, when the writer knows it */
 } gw_report_src_t;
 
 /* The receipt text's 20 characters of env's body (printable ASCII only:
@@ -128,6 +134,8 @@ static char *gw_report_stub(const gw_envelope_t *env)
     char text[21], *out;
     size_t fl = strlen(f), tl = strlen(t), n = 96 + fl + tl + sizeof text;
 
+    if (gw_report_http_asked(env))
+        return strdup(GW_REPORT_HTTP_STUB); /* the row owes a callback: parsed when final */
     if (!gw_report_may(env) || (out = malloc(n)) == NULL)
         return NULL; /* NULL for out of memory too: the writer's fallback is the envelope */
     gw_report_text20(env, text);
@@ -175,11 +183,15 @@ static const char *gw_report_stat(gw_status_t st, const char *stat)
     return st == GW_ST_DELIVERED ? "DELIVRD" : st == GW_ST_EXPIRED ? "EXPIRED" : "UNDELIV";
 }
 
-/* Does s's sender want a report of st?  1 or 0. */
-static int gw_report_wanted(const gw_report_src_t *s, gw_status_t st, int wait)
+/* Does s's sender want a report of st (stat: the far side's word, NULL
+ * when none)?  1 or 0. */
+static int gw_report_wanted(const gw_report_src_t *s, gw_status_t st, const char *stat,
+                            int wait)
 {
     if (s->env != NULL && gw_report_sip_asked(s->env))
         return gw_report_sip_wanted(s->env, st, wait);
+    if (s->env != NULL && gw_report_http_asked(s->env))
+        return gw_report_http_wanted(s->env, st, stat); /* silence too, by its mask */
     if (!gw_report_is_customer(s->source))
         return 0;
     if (st != GW_ST_DELIVERED && st != GW_ST_FAILED && st != GW_ST_EXPIRED)
@@ -227,6 +239,15 @@ static gw_delivery_t *gw_report_build(const gw_report_src_t *s, gw_status_t st,
         /* a SIP sender's: through the reply connector */
         rc = gw_report_sip_fill(r, s->env);
         target = GW_REPORT_SIP_CONN;
+    } else if (rc == 0 && s->env != NULL && gw_report_http_asked(s->env)) {
+        /* a callback: the JSON document to the sender's URL */
+        gw_report_http_info_t in = {
+            s->id, json_string_value(json_object_get(s->env->tags, "client_ref")),
+            s->from.address, s->to.address, st, s->reason, err,
+            stat, s->remote_id, r->created_at, s->target, text,
+        };
+        rc = gw_report_http_fill(r, s->env, &in);
+        target = GW_REPORT_HTTP_CONN;
     }
     if (rc == 0 && (d = gw_dlv_new(r)) != NULL &&
         (gw_dlv_plan_set(d, "report", target) != 0 ||
@@ -268,7 +289,8 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const db_report_r
                gw_report_src_stub(row->sender, &s, fbuf, tbuf, sizeof fbuf) == 0) {
         s.id = row->id;
         s.source = row->source_connector;
-    } else if (!customer && !gw_report_sip_maybe(row->source_connector, row->env_json)) {
+    } else if (!customer && !gw_report_sip_maybe(row->source_connector, row->env_json) &&
+               !gw_report_http_maybe(row->sender)) {
         return NULL; /* another sender's row: no parse */
     } else {
         /* a customer's row from before the stub (or one it cannot read), or
@@ -283,9 +305,15 @@ static gw_delivery_t *gw_report_make(const gw_envelope_t *env, const db_report_r
         }
         gw_report_src_env(parsed, &s);
     }
-    if (env != NULL && !gw_report_may(env) && !gw_report_sip_asked(env))
+    if (env != NULL && !gw_report_may(env) && !gw_report_sip_asked(env) &&
+        !gw_report_http_asked(env))
         s.source = NULL; /* a report, or no request: nothing owed */
-    if (gw_report_wanted(&s, st, wait)) {
+    if (row != NULL) {
+        s.remote_id = row->remote_id;
+        s.reason = row->reason;
+        s.target = row->target;
+    }
+    if (gw_report_wanted(&s, st, stat, wait)) {
         d = gw_report_build(&s, st, stat, err, ev);
         if (d == NULL) {
             GW_ERR("core", "%s: out of memory: its delivery report is not made", s.id);

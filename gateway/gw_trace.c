@@ -116,7 +116,7 @@ const gw_param_t gw_trace_params[] = {
 };
 
 static const char *const gw_trace_kind_names[GW_TRACE__KINDS] = {
-    "packet", "pdu", "publish", "route", "state", "log",
+    "packet", "pdu", "publish", "route", "state", "log", "http",
 };
 
 const char *gw_trace_kind_name(gw_trace_kind_t k)

@@ -1,7 +1,8 @@
 /*
  * gw_trace.h - the trace bus: one message's journey, packet by packet.
  *
- * Adapters offer every SIP packet, SMPP PDU and AMQP publish in and out;
+ * Adapters offer every SIP packet, SMPP PDU, AMQP publish and HTTP
+ * callback request and response in and out;
  * the core offers its routing decisions, every state change (from its one
  * transition function), receipts and message-scoped log lines.  Active traces (started by
  * MI trace.start) keep the records that match their filters in a bounded
@@ -76,6 +77,7 @@ typedef enum {
     GW_TRACE_ROUTE,      /* the router's decision */
     GW_TRACE_STATE,      /* a state change (an event) */
     GW_TRACE_LOG,        /* a message-scoped log line */
+    GW_TRACE_HTTP,       /* an HTTP request or response (receipt callbacks) */
     GW_TRACE__KINDS
 } gw_trace_kind_t;
 

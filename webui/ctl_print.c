@@ -242,7 +242,7 @@ static const char *web_ctl_trace_proto(const char *kind)
 {
     static const struct { const char *kind, *proto; } map[] = {
         { "packet", "SIP" }, { "pdu", "SMPP" },  { "publish", "AMQP" },
-        { "route", "ROUTE" }, { "state", "STATE" }, { "log", "LOG" },
+        { "route", "ROUTE" }, { "state", "STATE" }, { "log", "LOG" }, { "http", "HTTP" },
     };
     size_t i;
 

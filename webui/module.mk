@@ -1,7 +1,7 @@
 # webui/: the HTTP server (POST /mi, GET /metrics, the embedded web UI) and
 # junctionctl, the command-line client of the MI.
 
-JUNCTION_SRCS += webui/web_http.c webui/web_auth.c webui/web_api.c webui/web_tls.c webui/web_assets.S
+JUNCTION_SRCS += webui/web_http.c webui/web_auth.c webui/web_api.c webui/web_kannel.c webui/web_tls.c webui/web_assets.S
 
 CTL_SRCS += webui/junctionctl.c webui/ctl_net.c webui/ctl_print.c webui/ctl_trace.c webui/ctl_explain.c webui/ctl_users.c \
             webui/ctl_diagnose.c

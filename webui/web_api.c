@@ -1,33 +1,29 @@
 /*
  * web_api.c - the HTTP send API (docs/http-api.md, docs/openapi.json).
  *
- *   POST /api/v1/messages       {to: "…" | ["…", …], from, text, receipt?,
- *                               validity_s?, coding?, tags?, client_ref?}
+ *   POST /api/v1/messages       {to: "…" | ["…", …], from, text | binary
+ *                               (+ encoding?, udh?, data_coding?), receipt?,
+ *                               validity_s?, coding?, tags?, client_ref?,
+ *                               callback_url?: the outcome POSTed there}
  *                               -> 202 {accepted: [{to, id}], refused:
  *                               [{to, status, error}]} once every accepted
  *                               one is committed; 4xx {error} when none is
  *   GET  /api/v1/messages/{id}  -> 200 the message's state, 404 when it is
  *                               not the caller's (or does not exist)
- *   GET  /cgi-bin/sendsms       Kannel's sendsms: username, password, to,
- *                               text, from, dlr-mask -> 202 "0: Accepted
- *                               for delivery", 403 "Authorization failed
- *                               for sendsms", 400 with Kannel's words
+ * (Kannel's /cgi-bin/sendsms is web_kannel.c's.)
  *
  * Every message goes through the MI method messages.inject as the caller
  * (gw_mi_call_as): the same validation, routing, role check (operator)
  * and commit-before-answer as every other surface, and the envelope's
- * sender is "mi:token:<name>" (or the user of Kannel's username), which is
+ * sender is "mi:token:<name>", which is
  * how each token sees only its own messages.  The API takes Bearer
  * tokens only, never the web UI's cookie, so no page of another site can
  * send with an admin's session (and the MI's Host check, which is about
  * browsers, does not apply).
  *
- * Threads: libmicrohttpd's pool threads (a sendsms password check hashes
- * there, as /login does).
+ * Threads: libmicrohttpd's pool threads.
  */
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +32,37 @@
 #include "gw_auth.h"
 #include "gw_errors.h"
 #include "gw_log.h"
+#include "gw_report_http.h"
 #include "webui/web_int.h"
 
 #define WEB_API_TO_MAX 100 /* recipients in one POST */
 
 /* The members POST /api/v1/messages knows (anything else is a 400). */
 static const char *const web_api_members[] = {
-    "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref", NULL,
+    "to", "from", "text", "receipt", "validity_s", "coding", "tags", "client_ref",
+    "binary", "encoding", "udh", "data_coding", /* a binary body instead of text */
+    "callback_url",
+    NULL,
+};
+
+/* The JSON kind of the optional members whose kind messages.inject would
+ * not check itself (it reads a string or number it does not find as
+ * absent); JSON_TRUE stands for a boolean. */
+static const struct {
+    const char *name;
+    json_type type;
+    const char *what;
+} web_api_kinds[] = {
+    { "receipt", JSON_TRUE, "true or false" },
+    { "validity_s", JSON_INTEGER, "an integer" },
+    { "coding", JSON_STRING, "a string" },
+    { "tags", JSON_OBJECT, "an object of strings" },
+    { "client_ref", JSON_STRING, "a string" },
+    { "binary", JSON_STRING, "a string" },
+    { "encoding", JSON_STRING, "a string" },
+    { "udh", JSON_STRING, "a string" },
+    { "data_coding", JSON_INTEGER, "an integer" },
+    { NULL, JSON_NULL, NULL },
 };
 
 /* An HTTP status for a JSON-RPC error code of messages.inject. */
@@ -108,14 +128,24 @@ static unsigned web_api_caller(struct MHD_Connection *conn, gw_mi_caller_t *call
 /* messages.inject params for one recipient of req (new reference). */
 static json_t *web_api_inject_params(const json_t *req, const char *to)
 {
-    json_t *p = json_pack("{s:O, s:s, s:O, s:i}", "from", json_object_get(req, "from"), "to", to,
-                          "body", json_object_get(req, "text"), "registered_delivery",
-                          json_is_true(json_object_get(req, "receipt")) ? 1 : 0);
-    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref", NULL };
+    /* a callback_url asks for a receipt unless receipt is false */
+    const json_t *rcpt = json_object_get(req, "receipt");
+    int rd = json_is_true(rcpt) || (rcpt == NULL && json_object_get(req, "callback_url"));
+    json_t *p = json_pack("{s:O, s:s, s:i}", "from", json_object_get(req, "from"), "to", to,
+                          "registered_delivery", rd);
+    static const char *const pass[] = { "validity_s", "coding", "tags", "client_ref",
+                                        "callback_url", NULL };
+    static const char *const pass_binary[] = { "binary", "encoding", "udh", "data_coding", NULL };
 
     for (int i = 0; p != NULL && pass[i] != NULL; i++)
         if (json_object_get(req, pass[i]) != NULL)
             json_object_set(p, pass[i], json_object_get(req, pass[i]));
+    /* the content: text as messages.inject's body, or a binary body */
+    if (p != NULL && json_object_get(req, "text") != NULL)
+        json_object_set(p, "body", json_object_get(req, "text"));
+    for (int i = 0; p != NULL && pass_binary[i] != NULL; i++)
+        if (json_object_get(req, pass_binary[i]) != NULL)
+            json_object_set(p, pass_binary[i], json_object_get(req, pass_binary[i]));
     return p;
 }
 
@@ -137,10 +167,23 @@ static const char *web_api_check(const json_t *req, char *buf, size_t len)
             return buf;
         }
     }
+    for (i = 0; web_api_kinds[i].name != NULL; i++) {
+        v = json_object_get(req, web_api_kinds[i].name);
+        if (v != NULL && json_typeof(v) != web_api_kinds[i].type &&
+            !(web_api_kinds[i].type == JSON_TRUE && json_is_boolean(v))) {
+            snprintf(buf, len, "%s must be %s", web_api_kinds[i].name, web_api_kinds[i].what);
+            return buf;
+        }
+    }
     if (!json_is_string(json_object_get(req, "from")))
         return "from must be a string";
-    if (!json_is_string(json_object_get(req, "text")))
+    if ((json_object_get(req, "text") == NULL) == (json_object_get(req, "binary") == NULL))
+        return "give exactly one of text and binary";
+    if (json_object_get(req, "text") != NULL && !json_is_string(json_object_get(req, "text")))
         return "text must be a string";
+    if ((v = json_object_get(req, "callback_url")) != NULL &&
+        (!json_is_string(v) || gw_report_http_url_check(json_string_value(v), buf, len) != 0))
+        return json_is_string(v) ? buf : "callback_url must be a string";
     if (json_is_string(to))
         return NULL;
     if (!json_is_array(to) || json_array_size(to) == 0 || json_array_size(to) > WEB_API_TO_MAX)
@@ -148,8 +191,6 @@ static const char *web_api_check(const json_t *req, char *buf, size_t len)
     json_array_foreach(to, i, v)
         if (!json_is_string(v))
             return "to must be a string or an array of 1 to 100 strings";
-    if ((v = json_object_get(req, "receipt")) != NULL && !json_is_boolean(v))
-        return "receipt must be true or false";
     return NULL;
 }
 
@@ -288,62 +329,4 @@ enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id)
     }
     json_decref(resp);
     return web_api_json(conn, MHD_HTTP_OK, out, NULL);
-}
-
-/* ---- Kannel's sendsms -------------------------------------------------- */
-
-static enum MHD_Result web_api_kannel(struct MHD_Connection *conn, unsigned status,
-                                      const char *text)
-{
-    return web_reply_hdrs(conn, status, "text/plain; charset=utf-8", (void *)text, strlen(text),
-                          MHD_RESPMEM_PERSISTENT, NULL);
-}
-
-enum MHD_Result web_api_sendsms(struct MHD_Connection *conn)
-{
-#define WEB_API_ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
-    const char *user = WEB_API_ARG("username"), *pw = WEB_API_ARG("password");
-    const char *to = WEB_API_ARG("to"), *text = WEB_API_ARG("text");
-    const char *from = WEB_API_ARG("from"), *dlr = WEB_API_ARG("dlr-mask");
-#undef WEB_API_ARG
-    gw_mi_caller_t caller;
-    char addr[INET6_ADDRSTRLEN + 1];
-    json_t *params, *resp, *err;
-    int retry = 0, rc, code;
-    unsigned st;
-
-    web_auth_addr(conn, addr, sizeof addr);
-    if (user == NULL || pw == NULL)
-        return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
-    rc = gw_auth_password(user, pw, addr, &caller, &retry);
-    if (rc == GW_EAGAIN)
-        return web_api_kannel(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-                              "Too many failed logins: try again later");
-    if (rc != 0 || caller.must_change)
-        return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
-    if (to == NULL || to[0] == '\0')
-        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Missing receiver number");
-    if (text == NULL)
-        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Missing text");
-    /* Kannel's dlr-mask asks for a receipt with any of its final bits (1, 2) */
-    params = json_pack("{s:s, s:s, s:s, s:i}", "from", from != NULL ? from : "", "to", to, "body",
-                       text, "registered_delivery",
-                       dlr != NULL && (atoi(dlr) & 3) != 0 ? 1 : 0);
-    resp = params != NULL ? gw_mi_call_as("messages.inject", params, &caller, &st) : NULL;
-    json_decref(params);
-    if (resp != NULL && json_object_get(resp, "result") != NULL) {
-        json_decref(resp);
-        return web_api_kannel(conn, MHD_HTTP_ACCEPTED, "0: Accepted for delivery");
-    }
-    err = json_object_get(resp, "error");
-    code = err ? (int)json_integer_value(json_object_get(err, "code")) : GW_MI_INTERNAL_ERROR;
-    json_decref(resp);
-    if (code == GW_MI_FORBIDDEN)
-        return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Authorization failed for sendsms");
-    if (code == GW_MI_BUSY)
-        return web_api_kannel(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                              "Sending failed: try again later");
-    if (code == GW_MI_INVALID_PARAMS)
-        return web_api_kannel(conn, MHD_HTTP_BAD_REQUEST, "Invalid receiver or sender number");
-    return web_api_kannel(conn, MHD_HTTP_FORBIDDEN, "Sending failed: no route or refused");
 }

@@ -10,7 +10,7 @@
  *                            (a JSON-RPC error is still HTTP 200), a
  *                            notification gets 204.  Other methods: 405.
  *   POST /login, /logout, GET /session   web_auth.c (no credentials needed).
- *   POST /api/v1/messages, GET /api/v1/messages/{id}, GET /cgi-bin/sendsms
+ *   POST /api/v1/messages, GET /api/v1/messages/{id}, GET and POST /cgi-bin/sendsms
  *                            the send API, web_api.c.
  *   GET  /metrics            gw_stats_prometheus(), Prometheus text 0.0.4,
  *                            for a Bearer token or a session (viewer).
@@ -19,14 +19,15 @@
  *   anything else            404; a known path with a wrong method: 405.
  * HEAD works wherever GET does (libmicrohttpd drops the body).
  *
- * Why a pool of 4 threads and not a thread per connection: most MI calls
- * run under gw_mi_lock, so more threads would only queue on that lock; a
- * fixed pool bounds the threads a client can make us create.  Four and not
- * two because some calls wait without that lock: a login hashes its
- * password (argon2id, tens of ms) and the live trace's trace.list long
- * polls (capped at 1 s over HTTP, gw_trace_mi.c); libmicrohttpd pins a
- * connection to one thread, so a waiting call delays the others of its
- * thread by at most that long, and three threads still serve the rest.
+ * Why a fixed pool (http.threads, 32 by default) and not a thread per
+ * connection: it bounds the threads a client can make us create.  More
+ * than a few because several calls wait without gw_mi_lock: a login hashes
+ * its password (argon2id, tens of ms), the live trace's trace.list long
+ * polls (capped at 1 s over HTTP, gw_trace_mi.c), and every send of the
+ * HTTP API waits for its commit (messages.inject is unlocked): the store
+ * commits in groups, so the sends in flight at once, one per thread, are
+ * what one commit can carry.  libmicrohttpd pins a connection to one
+ * thread, so a waiting call delays only the others of its thread.
  *
  * A too-large body is read and thrown away (up to WEB_DISCARD_FACTOR times
  * the limit) so the client reliably sees the 413 instead of a reset while
@@ -58,7 +59,6 @@
 #include "webui/web.h"
 #include "webui/web_int.h"
 
-#define WEB_POOL_THREADS 4
 #define WEB_CONN_LIMIT 128
 #define WEB_CONN_TIMEOUT_S 30
 #define WEB_DISCARD_FACTOR 16
@@ -73,6 +73,7 @@ static char web_listen[64];
 static int web_port;
 static int web_enabled;
 static int web_max_body; /* runtime: read with __atomic_load_n */
+static int web_threads;
 static char web_tls_listen[64];
 static int web_tls_port;
 static char web_tls_cert[256], web_tls_key[256];
@@ -85,6 +86,9 @@ const gw_param_t web_params[] = {
     { "http.enabled", GW_PT_BOOL, &web_enabled, 0, "yes", 0, 0, 0,
       "serve plain HTTP on http.port (POST /mi, GET /metrics, the web UI); HTTPS is "
       "http.tls_port's" },
+    { "http.threads", GW_PT_INT, &web_threads, 0, "32", 1, 256, 0,
+      "threads of each HTTP daemon's pool: requests served at once (an API send waits for its "
+      "commit on one)" },
     { "http.max_body", GW_PT_INT, &web_max_body, 0, "1048576", 1024, 64 * 1024 * 1024,
       GW_PARAM_RUNTIME, "largest POST /mi body in bytes; larger gets 413" },
     { "http.tls_port", GW_PT_INT, &web_tls_port, 0, "0", 0, 65535, 0,
@@ -148,7 +152,7 @@ static const web_asset_t web_assets[] = {
 /* One POST /mi in progress: the body read so far.  Owned by the
  * connection (*con_cls), freed by web_on_completed. */
 /* The POST routes that read a body. */
-enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT, WEB_ROUTE_API_SEND };
+enum { WEB_ROUTE_MI = 0, WEB_ROUTE_LOGIN, WEB_ROUTE_LOGOUT, WEB_ROUTE_API_SEND, WEB_ROUTE_SENDSMS };
 
 typedef struct web_req {
     int route;        /* WEB_ROUTE_* */
@@ -284,6 +288,8 @@ static enum MHD_Result web_mi_finish(struct MHD_Connection *conn, web_req_t *req
         return web_auth_logout(conn);
     if (req->route == WEB_ROUTE_API_SEND)
         return web_api_send(conn, req->body, req->len);
+    if (req->route == WEB_ROUTE_SENDSMS)
+        return web_kannel_sendsms_post(conn, req->body, req->len);
     refused = web_auth_caller(conn, &caller, &why);
     if (refused != 0) {
         GW_INFO("web", "POST /mi refused (%u): %s", refused, why);
@@ -367,7 +373,9 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, int route, const char
                               "405 use POST for /mi, /login and /logout\n", "POST");
         /* the send API takes Bearer tokens only (web_api.c): a browser
          * cannot attach one, so only the content type is checked */
-        refused = route == WEB_ROUTE_API_SEND ? web_json_guard(conn) : web_mi_guard(conn);
+        refused = route == WEB_ROUTE_API_SEND ? web_json_guard(conn)
+                  : route == WEB_ROUTE_SENDSMS  ? 0 /* a password in the request, any type */
+                                                : web_mi_guard(conn);
         if (refused == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
             return web_rpc_error(conn, refused, GW_MI_INVALID_REQUEST,
                                  "POST takes Content-Type: application/json");
@@ -379,7 +387,7 @@ static enum MHD_Result web_mi(struct MHD_Connection *conn, int route, const char
         if (req == NULL)
             return MHD_NO;
         req->route = route;
-        req->limit = route == WEB_ROUTE_MI
+        req->limit = route == WEB_ROUTE_MI || route == WEB_ROUTE_SENDSMS
                          ? (size_t)__atomic_load_n(&web_max_body, __ATOMIC_RELAXED)
                          : WEB_LOGIN_BODY_MAX;
         clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -455,10 +463,13 @@ static enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn,
         return web_api_get(conn, url + 17);
     }
     if (strcmp(url, "/cgi-bin/sendsms") == 0) {
-        if (!is_get)
+        /* a GET sends (Kannel's design); a HEAD must not */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return web_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
-                              "GET, HEAD");
-        return web_api_sendsms(conn);
+                              "GET, POST");
+        if (is_get)
+            return web_kannel_sendsms(conn);
+        return web_mi(conn, WEB_ROUTE_SENDSMS, method, upload_data, upload_data_size, con_cls);
     }
     if (strcmp(url, "/session") == 0) {
         if (!is_get)
@@ -559,7 +570,7 @@ static int web_daemon_start(struct MHD_Daemon **out, const char *listen, int por
         /* first, or MHD warns */
         MHD_OPTION_EXTERNAL_LOGGER, tls ? web_tls_on_mhd_log : web_on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_POOL_THREADS,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)web_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
         MHD_OPTION_NOTIFY_COMPLETED, web_on_completed, NULL,

@@ -5,7 +5,8 @@
  *               /metrics, the embedded assets
  *   web_auth.c  /login, /logout, /session and who a request comes from
  *               (a session cookie with its CSRF token, or a Bearer token)
- *   web_api.c   the HTTP send API and Kannel's sendsms
+ *   web_api.c   the HTTP send API
+ *   web_kannel.c  Kannel's sendsms
  *
  * Threads: libmicrohttpd's pool threads.
  */
@@ -47,10 +48,14 @@ enum MHD_Result web_auth_logout(struct MHD_Connection *conn);
 enum MHD_Result web_auth_session(struct MHD_Connection *conn);
 
 /* The send API (web_api.c): POST /api/v1/messages with its whole body,
- * GET /api/v1/messages/{id}, Kannel's GET /cgi-bin/sendsms. */
+ * GET /api/v1/messages/{id}. */
 enum MHD_Result web_api_send(struct MHD_Connection *conn, const char *body, size_t len);
 enum MHD_Result web_api_get(struct MHD_Connection *conn, const char *id);
-enum MHD_Result web_api_sendsms(struct MHD_Connection *conn);
+
+/* Kannel's sendsms (web_kannel.c): GET /cgi-bin/sendsms, and POST with its
+ * whole body (a form, or the text with X-Kannel-* headers). */
+enum MHD_Result web_kannel_sendsms(struct MHD_Connection *conn);
+enum MHD_Result web_kannel_sendsms_post(struct MHD_Connection *conn, const char *body, size_t len);
 
 /* web_conn_is_tls (web.h, web_tls.c): the cookie's Secure flag. */
 

@@ -50,6 +50,7 @@ gw_stat_t *amqp_stat_published;
 gw_stat_t *amqp_stat_dropped;
 gw_stat_t *amqp_stat_replayed;
 gw_stat_t *amqp_stat_returned;
+gw_stat_t *amqp_stat_blocked;
 
 /* Guards gw_connector_t.priv of amqp connectors against send() racing
  * conn_close (the core may hold a connector reference across a close). */
@@ -75,6 +76,8 @@ static const char *amqp_state_name(amqp_link_state_t st)
         return "connected";
     case AMQP_LINK_DOWN:
         return "down";
+    case AMQP_LINK_BLOCKED:
+        return "blocked";
     default:
         return "connecting";
     }
@@ -85,7 +88,7 @@ static const char *amqp_state_name(amqp_link_state_t st)
 /* A connector's conf, one row per member (the nginx way: name, type,
  * offset, default, limits, help).  The same table is docs/amqp.md's
  * "Connector settings"; a member not in it is refused. */
-typedef enum { AMQP_ST_STR, AMQP_ST_INT, AMQP_ST_BOOL, AMQP_ST_QUEUES } amqp_st_type_t;
+typedef enum { AMQP_ST_STR, AMQP_ST_INT, AMQP_ST_BOOL, AMQP_ST_QUEUES, AMQP_ST_URL } amqp_st_type_t;
 
 typedef struct amqp_setting {
     const char *name;
@@ -99,6 +102,9 @@ typedef struct amqp_setting {
 #define AMQP_S(f) offsetof(amqp_settings_t, f), sizeof(((amqp_settings_t *)0)->f)
 
 static const amqp_setting_t amqp_settings_table[] = {
+    { "url", AMQP_ST_URL, 0, 0, "", 0, 0,
+      "amqp://user:password@host:port/vhost, or amqps:// for TLS; members given beside it "
+      "override its parts" },
     { "host", AMQP_ST_STR, AMQP_S(host), "127.0.0.1", 1, 0, "broker host name or address" },
     { "port", AMQP_ST_INT, AMQP_S(port), "5672", 1, 65535, "broker AMQP port" },
     { "vhost", AMQP_ST_STR, AMQP_S(vhost), "/", 1, 0, "virtual host" },
@@ -108,6 +114,18 @@ static const amqp_setting_t amqp_settings_table[] = {
       "durable topic exchange events and envelopes are published to" },
     { "heartbeat", AMQP_ST_INT, AMQP_S(heartbeat), "30", 0, 3600,
       "AMQP heartbeat in seconds, 0 = off" },
+    { "channel_max", AMQP_ST_INT, AMQP_S(channel_max), "0", 0, 65535,
+      "channels asked for at login (each connection uses 1 or 2), 0 = the broker's limit" },
+    { "tls", AMQP_ST_BOOL, AMQP_S(tls), "0", 0, 1,
+      "TLS towards the broker (port 5671 unless port is given); an amqps:// url sets it" },
+    { "tls_ca", AMQP_ST_STR, AMQP_S(tls_ca), "", 0, 0,
+      "PEM file of the CAs the broker's certificate is verified against; \"\" = the system's" },
+    { "tls_cert", AMQP_ST_STR, AMQP_S(tls_cert), "", 0, 0,
+      "PEM client certificate (chain) for a broker that asks for one, with tls_key" },
+    { "tls_key", AMQP_ST_STR, AMQP_S(tls_key), "", 0, 0,
+      "PEM private key of tls_cert (not encrypted)" },
+    { "tls_verify", AMQP_ST_BOOL, AMQP_S(tls_verify), "1", 0, 1,
+      "verify the broker's certificate and that it names host" },
     { "consume", AMQP_ST_QUEUES, AMQP_S(consume), "", 0, AMQP_CONSUME_MAX,
       "queues to take messages in from: names, or {queue, bindings: [{exchange, key}]}" },
     { "passive", AMQP_ST_BOOL, AMQP_S(passive), "0", 0, 1,
@@ -212,6 +230,59 @@ static int amqp_conf_one(const amqp_setting_t *st, const json_t *v, amqp_setting
     }
 }
 
+/* "url": amqp[s]://[user[:password]@]host[:port][/vhost] (librabbitmq's
+ * amqp_parse_url, percent-decoded) into host, port, vhost, user,
+ * password and tls.  0 or GW_EINVAL with err. */
+static int amqp_conf_url(const json_t *v, amqp_settings_t *out, char *err, size_t errlen)
+{
+    struct amqp_connection_info ci;
+    char buf[1024];
+    int rc = GW_EINVAL;
+
+    if (!json_is_string(v) || json_string_length(v) >= sizeof buf) {
+        snprintf(err, errlen, "url must be a string shorter than %zu bytes", sizeof buf);
+        return rc;
+    }
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    /* the url may hold a password: err never repeats it */
+    if (amqp_parse_url(buf, &ci) != AMQP_STATUS_OK || ci.host[0] == '\0')
+        snprintf(err, errlen, "url must be amqp://[user[:password]@]host[:port][/vhost] or "
+                 "amqps://...");
+    else if (strlen(ci.host) >= sizeof out->host || strlen(ci.vhost) >= sizeof out->vhost ||
+             strlen(ci.user) >= sizeof out->user || strlen(ci.password) >= sizeof out->password)
+        snprintf(err, errlen, "url: a part is too long (host < %zu bytes, vhost, user and "
+                 "password < %zu)", sizeof out->host, sizeof out->vhost);
+    else if (ci.port < 1 || ci.port > 65535)
+        snprintf(err, errlen, "url: port must be from 1 to 65535");
+    else {
+        snprintf(out->host, sizeof out->host, "%s", ci.host);
+        /* "amqp://h/" names the vhost "" by the URI spec; nobody means that */
+        snprintf(out->vhost, sizeof out->vhost, "%s", ci.vhost[0] ? ci.vhost : "/");
+        snprintf(out->user, sizeof out->user, "%s", ci.user);
+        snprintf(out->password, sizeof out->password, "%s", ci.password);
+        out->port = ci.port;
+        out->tls = ci.ssl != 0;
+        rc = 0;
+    }
+    return rc;
+}
+
+/* "unknown member" words: every name in the table. */
+static void amqp_conf_unknown(const char *key, char *err, size_t errlen)
+{
+    const amqp_setting_t *st;
+    size_t len;
+
+    snprintf(err, errlen, "unknown member \"%s\" (known:", key);
+    for (st = amqp_settings_table; st->name; st++) {
+        len = strlen(err);
+        snprintf(err + len, errlen - len, "%s %s", st == amqp_settings_table ? "" : ",",
+                 st->name);
+    }
+    len = strlen(err);
+    snprintf(err + len, errlen - len, ")");
+}
+
 int amqp_settings_parse(const json_t *conf, amqp_settings_t *out, char *err, size_t errlen)
 {
     const amqp_setting_t *st;
@@ -224,7 +295,7 @@ int amqp_settings_parse(const json_t *conf, amqp_settings_t *out, char *err, siz
         char *field = (char *)out + st->off;
         if (st->type == AMQP_ST_STR)
             snprintf(field, st->size, "%s", st->def);
-        else if (st->type != AMQP_ST_QUEUES)
+        else if (st->type == AMQP_ST_INT || st->type == AMQP_ST_BOOL)
             *(int *)field = atoi(st->def);
     }
     if (conf == NULL)
@@ -233,21 +304,26 @@ int amqp_settings_parse(const json_t *conf, amqp_settings_t *out, char *err, siz
         snprintf(err, errlen, "conf must be an object");
         return GW_EINVAL;
     }
+    /* the url first, so that members beside it override its parts */
+    if ((v = json_object_get(conf, "url")) != NULL &&
+        (rc = amqp_conf_url(v, out, err, errlen)) != 0)
+        return rc;
     json_object_foreach((json_t *)conf, key, v) {
         for (st = amqp_settings_table; st->name && strcmp(st->name, key) != 0; st++)
             ;
         if (st->name == NULL) {
-            snprintf(err, errlen, "unknown member \"%s\" (known: host, port, vhost, user, "
-                     "password, exchange, heartbeat, consume, passive, prefetch, "
-                     "dead_letter_exchange, dead_letter_queue, dedup_window_s, dedup_max, "
-                     "requeue_delay_ms)", key);
+            amqp_conf_unknown(key, err, errlen);
             return GW_EINVAL;
         }
+        if (st->type == AMQP_ST_URL)
+            continue;
         rc = amqp_conf_one(st, v, out, err, errlen);
         if (rc != 0)
             return rc;
     }
-    return 0;
+    if (out->tls && json_object_get(conf, "port") == NULL && json_object_get(conf, "url") == NULL)
+        out->port = 5671; /* amqps' port, as an amqps:// url without one gets */
+    return amqp_tls_check(out, err, errlen);
 }
 
 /* ---- items and the event sink -------------------------------------------- */
@@ -526,16 +602,20 @@ static void amqp_conn_metrics(gw_connector_t *c, gw_metrics_t *m)
 {
     const char *lab[] = { "connector", c->name, NULL };
     amqp_link_t *l;
-    int up;
+    int up, blocked;
 
     pthread_mutex_lock(&amqp_send_lock);
     l = c->priv;
     if (l != NULL) {
         pthread_mutex_lock(&l->lock);
-        up = l->state == AMQP_LINK_CONNECTED;
+        up = l->state == AMQP_LINK_CONNECTED || l->state == AMQP_LINK_BLOCKED;
+        blocked = l->state == AMQP_LINK_BLOCKED;
         pthread_mutex_unlock(&l->lock);
         gw_metrics_value(m, "amqp.link_up", GW_STAT_GAUGE,
                          "1 while the amqp connector's publishing connection is up", lab, up);
+        gw_metrics_value(m, "amqp.link_blocked", GW_STAT_GAUGE,
+                         "1 while the broker blocks the amqp connector's publishing connection "
+                         "(connection.blocked: a resource alarm)", lab, blocked);
         gw_metrics_value(m, "amqp.link_buffered", GW_STAT_GAUGE,
                          "events and envelopes waiting for the broker's confirm", lab,
                          (double)(gw_queue_len(l->events) + gw_queue_len(l->sends)) +
@@ -556,6 +636,7 @@ static void amqp_conn_metrics(gw_connector_t *c, gw_metrics_t *m)
 static int amqp_init(struct event_base *main_base)
 {
     (void)main_base;
+    amqp_tls_init();
     amqp_stat_published = gw_stat("amqp.published", "AMQP messages confirmed by a broker");
     amqp_stat_dropped = gw_stat("amqp.dropped",
                                 "events refused by a broker (nack), or left at a close");
@@ -565,6 +646,9 @@ static int amqp_init(struct event_base *main_base)
     amqp_stat_returned = gw_stat("amqp.returned",
                                  "envelopes the broker returned as unroutable (basic.return): "
                                  "retried, not delivered");
+    amqp_stat_blocked = gw_stat("amqp.blocked",
+                                "times a broker blocked a connection, publishing or consuming "
+                                "(connection.blocked: a resource alarm)");
     return 0;
 }
 

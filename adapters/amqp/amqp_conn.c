@@ -7,7 +7,8 @@
  * thread touches.  Work arrives through two gw_queue_t (events from the
  * sink, envelopes from send()); the thread:
  *
- *   1. connects (TCP with a timeout, login, channel 1, confirm.select) and
+ *   1. connects (TCP, or TLS through amqp_tls.c, with a timeout; login
+ *      advertising connection.blocked; channel 1, confirm.select) and
  *      declares the exchange as a durable topic exchange;
  *   2. takes up to AMQP_BATCH_MAX items (envelopes first), publishes them
  *      persistent with content_type application/json (and the other
@@ -18,6 +19,10 @@
  *      items again, in order, after the reconnection (at-least-once);
  *   3. when idle, polls the socket with a zero timeout so librabbitmq sends
  *      heartbeats and a dead broker is noticed even without traffic;
+ *   3b. on connection.blocked (a resource alarm on the broker) publishes
+ *      nothing new and waits for the confirms of what it sent without
+ *      the confirm timeout until connection.unblocked (state "blocked",
+ *      one WARN, ops.connector_state blocked / up), still stoppable;
  *   4. on any failure: one WARN per outage, state "down", retry after a
  *      backoff doubling from 1 s up to amqp.retry_max_ms, while the sink
  *      keeps buffering (bounded: past amqp.buffer_max it leaves the events
@@ -45,13 +50,11 @@
  * Threads: everything here runs on the link thread, except the fields of
  * amqp_link_t it updates under l->lock or atomically.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <amqp.h>
-#include <amqp_tcp_socket.h>
 
 #include "gw_core.h"
 #include "gw_envelope.h"
@@ -74,6 +77,8 @@ typedef struct amqp_session {
     int acked[AMQP_BATCH_MAX];          /* 1 confirmed, -1 refused, 0 open */
     int returned[AMQP_BATCH_MAX];       /* basic.return's reply code (312 NO_ROUTE), 0 none */
     size_t n;
+    int blocked;                  /* between connection.blocked and .unblocked */
+    int64_t blocked_at;           /* when it was blocked (monotonic ms) */
 } amqp_session_t;
 
 static int64_t amqp_mono_ms(void)
@@ -147,25 +152,6 @@ static void amqp_props_json(amqp_basic_properties_t *p, const char *type)
     p->type = amqp_cstring_bytes(type);
 }
 
-void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
-{
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
-        snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
-    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-               r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-        amqp_connection_close_t *m = r.reply.decoded;
-        snprintf(err, errlen, "%s: connection closed by broker: %u %.*s", what, m->reply_code,
-                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-               r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        amqp_channel_close_t *m = r.reply.decoded;
-        snprintf(err, errlen, "%s: channel closed by broker: %u %.*s", what, m->reply_code,
-                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-    } else {
-        snprintf(err, errlen, "%s: unexpected reply", what);
-    }
-}
-
 static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
 {
     if (s->conn == NULL)
@@ -182,74 +168,7 @@ static void amqp_session_close(amqp_link_t *l, amqp_session_t *s, int graceful)
     s->conn = NULL;
     s->ch2_open = 0;
     s->ndeclared = 0;
-}
-
-int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
-                      amqp_connection_state_t *out, char *err, size_t errlen)
-{
-    int tmo = __atomic_load_n(&amqp_param_connect_timeout_ms, __ATOMIC_RELAXED);
-    struct timeval tv = amqp_tv(tmo);
-    amqp_connection_state_t conn;
-    amqp_socket_t *sock;
-    amqp_rpc_reply_t r;
-    int rc;
-
-    *out = conn = amqp_new_connection();
-    if (conn == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    sock = amqp_tcp_socket_new(conn);
-    if (sock == NULL) {
-        snprintf(err, errlen, "cannot create a socket");
-        goto out_close;
-    }
-    errno = 0;
-    rc = amqp_socket_open_noblock(sock, set->host, set->port, &tv);
-    if (rc != AMQP_STATUS_OK) {
-        /* librabbitmq folds a failed non-blocking connect into one status
-         * and leaves errno at EINPROGRESS; say what it usually means */
-        if (rc == AMQP_STATUS_SOCKET_ERROR && errno != 0 && errno != EINPROGRESS)
-            snprintf(err, errlen, "connect: %s", strerror(errno));
-        else if (rc == AMQP_STATUS_SOCKET_ERROR)
-            snprintf(err, errlen, "connect: connection refused or host unreachable");
-        else
-            snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
-        goto out_close;
-    }
-    pthread_mutex_lock(lock);
-    *sockfd = amqp_get_sockfd(conn);
-    pthread_mutex_unlock(lock);
-    amqp_set_handshake_timeout(conn, &tv);
-    amqp_set_rpc_timeout(conn, &tv);
-    r = amqp_login(conn, set->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, set->heartbeat,
-                   AMQP_SASL_METHOD_PLAIN, set->user, set->password);
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        amqp_reply_error(r, "login", err, errlen);
-        goto out_close;
-    }
-    amqp_channel_open(conn, 1);
-    r = amqp_get_rpc_reply(conn);
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        amqp_reply_error(r, "channel.open", err, errlen);
-        goto out_close;
-    }
-    amqp_confirm_select(conn, 1);
-    r = amqp_get_rpc_reply(conn);
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        amqp_reply_error(r, "confirm.select", err, errlen);
-        goto out_close;
-    }
-    return 0;
-
-out_close:
-    /* conn_close may shutdown() this fd while we block: forget it first */
-    pthread_mutex_lock(lock);
-    *sockfd = -1;
-    pthread_mutex_unlock(lock);
-    amqp_destroy_connection(conn);
-    *out = NULL;
-    return -1;
+    s->blocked = 0;
 }
 
 /* Connect (amqp_link_connect) and declare the exchange.  Returns 0 with
@@ -678,9 +597,48 @@ static int amqp_session_returned(const amqp_link_t *l, amqp_session_t *s,
     return 0;
 }
 
+/* connection.blocked: a resource alarm on the broker (memory, disk).  It
+ * stops reading from every publishing connection, so the link stops
+ * publishing: what is in flight waits for its confirms without the
+ * confirm timeout (a blocked broker is not a dead one), new items stay
+ * buffered (then in the outbox), and the rest of junction never notices.
+ * One WARN and an ops.connector_state "blocked" per episode. */
+static void amqp_session_blocked(amqp_link_t *l, amqp_session_t *s,
+                                 const amqp_connection_blocked_t *m)
+{
+    char why[200];
+
+    if (s->blocked)
+        return;
+    s->blocked = 1;
+    s->blocked_at = amqp_mono_ms();
+    gw_stat_add(amqp_stat_blocked, 1);
+    snprintf(why, sizeof why, "blocked by the broker: %.*s", (int)m->reason.len,
+             (const char *)m->reason.bytes);
+    amqp_link_set_state(l, AMQP_LINK_BLOCKED, why);
+    GW_WARN("amqp", "amqp connector %s: broker %s:%d %s; publishing paused, %zu waiting for "
+            "confirms, events are buffered and junction keeps running", l->name, l->set.host,
+            l->set.port, why, s->n);
+    gw_event_connector(l->name, "blocked", -1, why);
+}
+
+/* connection.unblocked: the alarm cleared; publishing resumes. */
+static void amqp_session_unblocked(amqp_link_t *l, amqp_session_t *s)
+{
+    if (!s->blocked)
+        return;
+    s->blocked = 0;
+    amqp_link_set_state(l, AMQP_LINK_CONNECTED, "");
+    GW_INFO("amqp", "amqp connector %s: broker %s:%d unblocked after %lld ms; publishing "
+            "resumes", l->name, l->set.host, l->set.port,
+            (long long)(amqp_mono_ms() - s->blocked_at));
+    gw_event_connector(l->name, "up", -1, "unblocked");
+}
+
 /* Read one frame within ms and apply it.  Returns 0 (frame handled or
  * timeout when idle_ok), or -1 with a reason in err. */
-static int amqp_session_read(const amqp_link_t *l, amqp_session_t *s, int ms, int idle_ok, char *err, size_t errlen)
+static int amqp_session_read(amqp_link_t *l, amqp_session_t *s, int ms, int idle_ok, char *err,
+                             size_t errlen)
 {
     struct timeval tv = amqp_tv(ms);
     amqp_frame_t f;
@@ -717,8 +675,14 @@ static int amqp_session_read(const amqp_link_t *l, amqp_session_t *s, int ms, in
             rc = -1;
             break;
         }
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            amqp_session_blocked(l, s, f.payload.method.decoded);
+            break;
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+            amqp_session_unblocked(l, s);
+            break;
         default:
-            break; /* connection.blocked and the like: nothing to do */
+            break;
         }
     }
     amqp_maybe_release_buffers(s->conn);
@@ -805,6 +769,8 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
     size_t i;
     int rc;
 
+    if (s->blocked) /* publish nothing new: the broker does not read it */
+        return amqp_session_read(l, s, wait_ms > 0 ? wait_ms : 100, 1, err, errlen);
     if (amqp_session_fill(l, s, wait_ms) == 0)
         return amqp_session_read(l, s, 0, 1, err, errlen);
     if (amqp_session_prepare(l, s, err, errlen) != 0)
@@ -829,6 +795,19 @@ static int amqp_session_pump(amqp_link_t *l, amqp_session_t *s, int wait_ms, cha
     rc = 0;
     while (rc == 0 && amqp_session_open_count(s) > 0) {
         int left = (int)(deadline - amqp_mono_ms());
+        if (s->blocked) {
+            /* the confirms come after the unblock: wait for it in short
+             * reads (heartbeats keep flowing), stoppable, the timeout
+             * counted again from the unblock */
+            if (amqp_link_stopping(l)) {
+                snprintf(err, errlen, "closed while blocked by the broker");
+                rc = -1;
+                break;
+            }
+            rc = amqp_session_read(l, s, 200, 1, err, errlen);
+            deadline = amqp_mono_ms() + AMQP_CONFIRM_TIMEOUT_MS;
+            continue;
+        }
         if (left <= 0) {
             snprintf(err, errlen, "publisher confirm timeout");
             rc = -1;
@@ -869,13 +848,15 @@ static void amqp_link_finish(amqp_link_t *l, amqp_session_t *s)
     void *it;
     size_t i;
 
-    while (s->conn && amqp_link_buffered(l, s) > 0 && amqp_mono_ms() < deadline) {
+    while (s->conn && !s->blocked && amqp_link_buffered(l, s) > 0 &&
+           amqp_mono_ms() < deadline) {
         if (amqp_session_pump(l, s, 0, err, sizeof(err)) != 0) {
             amqp_session_close(l, s, 0);
             break;
         }
     }
-    amqp_session_close(l, s, 1);
+    /* a blocked broker reads nothing: closing politely would only wait */
+    amqp_session_close(l, s, !s->blocked);
     for (i = 0; i < s->n; i++)
         amqp_item_abandon(l, s->batch[i]);
     s->n = 0;
@@ -922,6 +903,8 @@ void *amqp_link_main(void *arg)
         if (amqp_session_pump(l, &s, 500, err, sizeof(err)) != 0) {
             amqp_session_close(l, &s, 0);
             amqp_link_set_state(l, AMQP_LINK_DOWN, err);
+            if (amqp_link_stopping(l))
+                break; /* closed while blocked: no outage to report */
             GW_WARN("amqp",
                     "amqp connector %s: broker %s:%d unreachable: %s; events are buffered "
                     "(%zu) and junction keeps running",

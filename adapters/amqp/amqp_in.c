@@ -108,6 +108,7 @@ struct amqp_in {
     int stopping;
     int pending;             /* accepts whose callback has not run */
     int connected;
+    int blocked;             /* connected, and the broker sent connection.blocked */
     int sockfd;
     char last_error[256];
 
@@ -577,15 +578,21 @@ out:
 
 static void amqp_in_disconnect(amqp_in_t *in, int graceful)
 {
+    int blocked;
+
     if (in->conn == NULL)
         return;
-    if (graceful) {
+    pthread_mutex_lock(&in->lock);
+    blocked = in->blocked;
+    pthread_mutex_unlock(&in->lock);
+    if (graceful && !blocked) { /* a blocked broker reads nothing: a polite close only waits */
         amqp_channel_close(in->conn, 1, AMQP_REPLY_SUCCESS);
         amqp_connection_close(in->conn, AMQP_REPLY_SUCCESS);
     }
     pthread_mutex_lock(&in->lock);
     in->sockfd = -1;
     in->connected = 0;
+    in->blocked = 0;
     pthread_mutex_unlock(&in->lock);
     amqp_destroy_connection(in->conn);
     in->conn = NULL;
@@ -678,6 +685,34 @@ static int amqp_in_connect(amqp_in_t *in, char *err, size_t errlen)
     return 0;
 }
 
+/* connection.blocked (m != NULL) or .unblocked: a resource alarm on the
+ * broker, which stops reading from this connection once it publishes (a
+ * reply, a dead-letter copy), acks included.  Deliveries already taken go
+ * on to the core; state "blocked" in amqp.connections, one WARN per
+ * episode. */
+static void amqp_in_blocked(amqp_in_t *in, const amqp_connection_blocked_t *m)
+{
+    int was;
+
+    pthread_mutex_lock(&in->lock);
+    was = in->blocked;
+    in->blocked = m != NULL;
+    if (m != NULL)
+        snprintf(in->last_error, sizeof in->last_error, "blocked by the broker: %.*s",
+                 (int)m->reason.len, (const char *)m->reason.bytes);
+    pthread_mutex_unlock(&in->lock);
+    if (m != NULL && !was)
+        gw_stat_add(amqp_stat_blocked, 1);
+    if (m != NULL && !was)
+        GW_WARN("amqp", "amqp connector %s: consumer blocked by broker %s:%d: %.*s; its acks, "
+                "replies and dead-letter copies wait for the unblock", in->l->name,
+                in->l->set.host, in->l->set.port, (int)m->reason.len,
+                (const char *)m->reason.bytes);
+    else if (m == NULL && was)
+        GW_INFO("amqp", "amqp connector %s: consumer unblocked by broker %s:%d", in->l->name,
+                in->l->set.host, in->l->set.port);
+}
+
 /* Read and apply every frame that is there (wait_ms for the first).  0,
  * or -1 with err (the connection is unusable). */
 static int amqp_in_read(amqp_in_t *in, int wait_ms, char *err, size_t errlen)
@@ -742,8 +777,14 @@ static int amqp_in_read(amqp_in_t *in, int wait_ms, char *err, size_t errlen)
         case AMQP_BASIC_CANCEL_METHOD:
             snprintf(err, errlen, "the broker cancelled a consumer (queue deleted?)");
             return -1;
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            amqp_in_blocked(in, f.payload.method.decoded);
+            break;
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+            amqp_in_blocked(in, NULL);
+            break;
         default:
-            break; /* connection.blocked and the like */
+            break;
         }
         amqp_maybe_release_buffers(in->conn);
     }
@@ -984,19 +1025,20 @@ void amqp_in_status(amqp_link_t *l, json_t *st)
     amqp_in_t *in = l->in;
     char last_error[sizeof in->last_error];
     json_t *queues;
-    int connected;
+    int connected, blocked;
 
     if (in == NULL)
         return;
     pthread_mutex_lock(&in->lock);
     connected = in->connected;
+    blocked = in->blocked;
     memcpy(last_error, in->last_error, sizeof last_error);
     pthread_mutex_unlock(&in->lock);
     queues = json_array();
     for (size_t i = 0; i < l->set.nconsume; i++)
         json_array_append_new(queues, json_string(l->set.consume[i].queue));
     json_object_set_new(st, "in", json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-        "state", connected ? "consuming" : "down", "queues", queues,
+        "state", !connected ? "down" : blocked ? "blocked" : "consuming", "queues", queues,
         "received", (json_int_t)__atomic_load_n(&in->received, __ATOMIC_RELAXED),
         "accepted", (json_int_t)__atomic_load_n(&in->accepted, __ATOMIC_RELAXED),
         "duplicates", (json_int_t)__atomic_load_n(&in->duplicates, __ATOMIC_RELAXED),

@@ -10,7 +10,11 @@
  *    "validity_s": 3600, "tags": {"campaign": "x"}, "client_ref": "c-1",
  *    "coding": "ucs2", "connector": "smsc-a", "route_hint": "bulk"}
  *
- * to, from and text are required; any other member is an error (a typo
+ * or, instead of text, a binary body: {"binary": "0605...", "encoding":
+ * "hex" | "base64", "udh": "050003...", "data_coding": 4}, checked by
+ * gateway/gw_binary.c as on every surface (one SMS, never split).
+ *
+ * to, from and text (or binary) are required; any other member is an error (a typo
  * must not be taken as a message without its option).  The result is an
  * envelope as every surface builds one: addresses normalised by
  * gw_addr.h, source adapter "amqp", connector the link's name, peer the
@@ -34,6 +38,7 @@
 #include <string.h>
 
 #include "gw_addr.h"
+#include "gw_binary.h"
 #include "gw_envelope.h"
 #include "gw_errors.h"
 #include "amqp_in_int.h"
@@ -63,7 +68,8 @@ static int amqp_input_known(const json_t *o, char *err, size_t errlen)
 {
     static const char *const known[] = { "to", "from", "text", "receipt", "validity_s", "tags",
                                          "client_ref", "coding", "connector", "route_hint",
-                                         "receipts_to_reply", NULL };
+                                         "receipts_to_reply",
+                                         "binary", "encoding", "udh", "data_coding", NULL };
     const char *key;
     json_t *v;
     int i, ok;
@@ -93,9 +99,9 @@ static int amqp_input_tags(gw_envelope_t *env, const json_t *tags, char *err, si
     json_object_foreach((json_t *)tags, key, v) {
         if (!json_is_string(v) || strlen(key) == 0 || strlen(key) > 64 ||
             json_string_length(v) > 256 || strcmp(key, "sender") == 0 ||
-            strncmp(key, "amqp_", 5) == 0) {
-            snprintf(err, errlen, "tags: \"%.64s\": keys of 1-64 characters (not sender, none "
-                     "starting amqp_) with string values of at most 256", key);
+            strcmp(key, GW_BIN_TAG_UDH) == 0 || strncmp(key, "amqp_", 5) == 0) {
+            snprintf(err, errlen, "tags: \"%.64s\": keys of 1-64 characters (not sender or udh, "
+                     "none starting amqp_) with string values of at most 256", key);
             return GW_EINVAL;
         }
         if (gw_env_set_tag(env, key, json_string_value(v)) < 0)
@@ -231,10 +237,57 @@ static int amqp_input_addrs(gw_envelope_t *env, const char *from, const char *to
     return rc;
 }
 
+/* The content: text, or binary with encoding?, udh?, data_coding?
+ * (gw_binary.h), exactly one of text and binary.  0, GW_EINVAL with err,
+ * or GW_ENOMEM. */
+static int amqp_input_content(gw_envelope_t *env, const json_t *o, char *err, size_t errlen)
+{
+    json_t *bin = json_object_get(o, "binary"), *dc = json_object_get(o, "data_coding");
+    gw_bin_spec_t s = { NULL, 0, NULL, NULL, -1 };
+    const char *text;
+    int rc;
+
+    if ((json_object_get(o, "text") == NULL) == (bin == NULL)) {
+        snprintf(err, errlen, "give exactly one of text and binary");
+        return GW_EINVAL;
+    }
+    if (bin == NULL) {
+        rc = amqp_input_str(o, "text", 1, 0, AMQP_TEXT_MAX, &text, err, errlen);
+        if (rc == 0 && (json_object_get(o, "encoding") || json_object_get(o, "udh") || dc)) {
+            snprintf(err, errlen, "encoding, udh and data_coding go with binary, not text");
+            rc = GW_EINVAL;
+        }
+        if (rc != 0)
+            return rc;
+        env->body_len = strlen(text);
+        if (gw_env_set_str(&env->body, text, env->body_len) < 0 ||
+            gw_env_set_str(&env->content_type, "text/plain", (size_t)-1) < 0)
+            return GW_ENOMEM;
+        return 0;
+    }
+    if (!json_is_string(bin)) {
+        snprintf(err, errlen, "binary: not a string");
+        return GW_EINVAL;
+    }
+    if (dc != NULL && !json_is_integer(dc)) {
+        snprintf(err, errlen, "data_coding: not an integer from 0 to 255");
+        return GW_EINVAL;
+    }
+    rc = amqp_input_str(o, "encoding", 0, 1, 16, &s.encoding, err, errlen);
+    if (rc == 0)
+        rc = amqp_input_str(o, "udh", 0, 1, 2 * GW_BIN_SMS_MAX, &s.udh, err, errlen);
+    if (rc != 0)
+        return rc;
+    s.data = json_string_value(bin);
+    s.data_len = json_string_length(bin);
+    s.data_coding = dc == NULL ? -1 : json_integer_value(dc) < 0 ? -2 : json_integer_value(dc);
+    return gw_bin_apply(env, &s, err, errlen);
+}
+
 int amqp_input_envelope(const char *body, size_t len, const amqp_in_meta_t *m,
                         gw_envelope_t **out, char *err, size_t errlen)
 {
-    const char *to, *from, *text;
+    const char *to, *from;
     json_error_t jerr;
     gw_envelope_t *env = NULL;
     char sender[2 * AMQP_NAME_MAX + 8];
@@ -253,8 +306,6 @@ int amqp_input_envelope(const char *body, size_t len, const amqp_in_meta_t *m,
         rc = amqp_input_str(o, "to", 1, 1, 64, &to, err, errlen);
     if (rc == 0)
         rc = amqp_input_str(o, "from", 1, 1, 64, &from, err, errlen);
-    if (rc == 0)
-        rc = amqp_input_str(o, "text", 1, 0, AMQP_TEXT_MAX, &text, err, errlen);
     if (rc != 0)
         goto out;
     rc = GW_ENOMEM;
@@ -263,16 +314,15 @@ int amqp_input_envelope(const char *body, size_t len, const amqp_in_meta_t *m,
         goto out;
     rc = amqp_input_addrs(env, from, to, err, errlen);
     if (rc == 0)
+        rc = amqp_input_content(env, o, err, errlen);
+    if (rc == 0)
         rc = amqp_input_options(env, o, err, errlen);
     if (rc == 0)
         rc = amqp_input_follow(env, o, m->reply_to, err, errlen);
     if (rc != 0)
         goto out;
     snprintf(sender, sizeof sender, "amqp:%s/%s", m->connector, m->queue);
-    env->body_len = strlen(text);
-    if (gw_env_set_str(&env->body, text, env->body_len) < 0 ||
-        gw_env_set_str(&env->content_type, "text/plain", (size_t)-1) < 0 ||
-        gw_env_set_str(&env->source.adapter, "amqp", (size_t)-1) < 0 ||
+    if (gw_env_set_str(&env->source.adapter, "amqp", (size_t)-1) < 0 ||
         gw_env_set_str(&env->source.connector, m->connector, (size_t)-1) < 0 ||
         gw_env_set_str(&env->source.peer, m->queue, (size_t)-1) < 0 ||
         gw_env_set_tag(env, "sender", sender) < 0 ||

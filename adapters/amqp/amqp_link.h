@@ -14,7 +14,7 @@
  * Threads: amqp_adapter.c runs on the main thread (conn_open/close/status),
  * on any emitting thread (the event sink) and on the store's writer thread
  * (send); amqp_conn.c runs on the link's own thread only; amqp_in.c on
- * the consumer's thread (amqp_link_connect and amqp_trace on both).  They share only
+ * the consumer's thread (amqp_connect.c, amqp_tls.c and amqp_trace on both).  They share only
  * the two gw_queue_t, the fields under amqp_link_t.lock and the atomic
  * counters.
  */
@@ -36,6 +36,9 @@
 #define AMQP_BATCH_MAX 64
 /* A broker that neither confirms nor closes within this is treated as gone. */
 #define AMQP_CONFIRM_TIMEOUT_MS 10000
+/* Data the broker's host leaves unacknowledged this long ends the
+ * connection (TCP_USER_TIMEOUT), so a publish never waits forever. */
+#define AMQP_TCP_USER_TIMEOUT_MS 20000
 /* On conn_close, buffered items get this long to reach a live broker. */
 #define AMQP_FLUSH_ON_CLOSE_MS 2000
 #define AMQP_RETRY_MIN_MS 1000
@@ -85,6 +88,13 @@ typedef struct amqp_settings {
     char password[128];
     char exchange[AMQP_NAME_MAX];
     int heartbeat; /* seconds, 0 = off */
+    int channel_max; /* channels asked for at login, 0 = the broker's limit */
+    /* TLS (amqp_tls.c): on with "tls" or an amqps:// url */
+    int tls;
+    char tls_ca[512];   /* "" : the system's CAs */
+    char tls_cert[512]; /* client certificate and its key, "" : none */
+    char tls_key[512];
+    int tls_verify;     /* the broker's certificate and name */
     /* messages in (amqp_in.c); nconsume 0: no consumer */
     amqp_queue_conf_t consume[AMQP_CONSUME_MAX];
     size_t nconsume;
@@ -99,10 +109,12 @@ typedef struct amqp_settings {
 
 typedef struct amqp_in amqp_in_t; /* the consumer of a link (amqp_in.c) */
 
+/* Checklist for a new state: amqp_state_name (amqp_adapter.c), docs/amqp.md. */
 typedef enum {
     AMQP_LINK_CONNECTING = 0,
     AMQP_LINK_CONNECTED,
     AMQP_LINK_DOWN,
+    AMQP_LINK_BLOCKED,    /* connected, the broker sent connection.blocked */
 } amqp_link_state_t;
 
 typedef struct amqp_link {
@@ -143,6 +155,7 @@ extern gw_stat_t *amqp_stat_published;
 extern gw_stat_t *amqp_stat_dropped;
 extern gw_stat_t *amqp_stat_replayed;
 extern gw_stat_t *amqp_stat_returned;
+extern gw_stat_t *amqp_stat_blocked;
 
 /* The adapter's MI methods (amqp_mi.c). */
 extern const gw_mi_cmd_t amqp_mi_cmds[];
@@ -159,13 +172,26 @@ void amqp_item_free(void *item);
 /* Count one lost event (full buffer, nack, out of memory).  Any thread. */
 void amqp_link_count_dropped(amqp_link_t *l, int64_t n);
 
-/* Open a connection to set's broker: TCP with amqp.connect_timeout_ms,
- * login, channel 1 in confirm mode.  *sockfd (under lock) holds its socket
- * while it lives, so a closing thread can shutdown() a blocked call.  0
+/* Open a connection to set's broker (amqp_connect.c): TCP or TLS with
+ * amqp.connect_timeout_ms, login, channel 1 in confirm mode.  *sockfd
+ * (under lock) holds its socket while it lives, so a closing thread can
+ * shutdown() a blocked call.  0
  * with *out set, or -1 with a reason in err (*out NULL, *sockfd -1).  The
  * calling AMQP thread owns the connection. */
 int amqp_link_connect(const amqp_settings_t *set, int *sockfd, pthread_mutex_t *lock,
                       amqp_connection_state_t *out, char *err, size_t errlen);
+/* TLS (amqp_tls.c).  amqp_tls_init: once, from the adapter's init.
+ * amqp_tls_check: set's TLS members hang together and name readable PEM
+ * files of their kind; 0 or GW_EINVAL with err naming the file (any
+ * thread).  amqp_tls_socket: a TLS socket owned by conn, with set's CA,
+ * client certificate and verification; NULL with err.  amqp_tls_reason:
+ * appends this thread's OpenSSL error, if any, to err; 1 if there was one. */
+void amqp_tls_init(void);
+int amqp_tls_check(const amqp_settings_t *set, char *err, size_t errlen);
+amqp_socket_t *amqp_tls_socket(amqp_connection_state_t conn, const amqp_settings_t *set,
+                               char *err, size_t errlen);
+int amqp_tls_reason(char *err, size_t errlen);
+
 /* Words for a failed RPC reply into err. */
 void amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
 

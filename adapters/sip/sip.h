@@ -30,6 +30,10 @@
  *                  transactions with Timer E / Timer F, outcomes to the core.
  *   sip_conn.c     connectors of type "sip": conf check, open/close, send()
  *                  (queues to a worker), status.
+ *   sip_auth.c     digest authentication of MESSAGEs from untrusted peers
+ *                  (407 challenges, or 401 for a UAS; checks against
+ *                  gw_sip_users.h) over the
+ *                  pure RFC 7616 code of sip_digest.c (sip_digest.h).
  *   sip_proxy*.c   the stateful proxy (RFC 3261 section 16), own header
  *                  sip_proxy.h: requests sip_uas.c does not answer itself.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
@@ -94,6 +98,10 @@ typedef struct sip_conf {
     int min_expires;
     int max_expires;
     int max_contacts;
+    char realm[128];      /* sip.realm: "" for the host's name (sip_auth_realm_name) */
+    int nonce_ttl_s;      /* runtime: read atomically */
+    int auth;             /* sip.auth, runtime: read atomically; 0: untrusted is 403 */
+    char auth_algorithms[24]; /* sip.auth_algorithms: offered in this order (init) */
 } sip_conf_t;
 #define SIP_REPORTS_NONE 0
 #define SIP_REPORTS_AUTO 1
@@ -110,6 +118,7 @@ typedef struct sip_stats {
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
     gw_stat_t *rx_untrusted;
     gw_stat_t *scale_ups, *scale_downs;
+    gw_stat_t *auth_challenges, *auth_ok, *auth_failed, *auth_stale, *auth_replays;
 } sip_stats_t;
 extern sip_stats_t sip_stats;
 
@@ -392,6 +401,37 @@ extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
  * not in sip_stats, whose members sip.stats reads as counters) */
 extern gw_hist_t *sip_uas_answer_hist;
 
+/* ---- sip_auth.c: digest authentication of untrusted requests ---- */
+/* What sip_auth_check decided. */
+typedef struct sip_auth_result {
+    int status;          /* 0: authenticated; else the status to answer (400, 401, 403, 407, 500) */
+    const char *reason;  /* that answer's phrase (static) */
+    const char *why;     /* what decided, for the trace (static) */
+    int stale;           /* a 407 with stale=true */
+    const char *alg;     /* the credentials' algorithm, "" without */
+    char user[64];       /* the username given, "" without */
+    char sender[200];    /* status 0: "sip:<username>@<realm>", the envelope's tag sender */
+    char *extra;         /* a challenge's Proxy- / WWW-Authenticate lines (malloc'd: the
+                          * caller frees) */
+    int uas;             /* checked as SIP_AUTH_UAS */
+} sip_auth_result_t;
+#define SIP_AUTH_PROXY 0 /* 407, Proxy-Authenticate / Proxy-Authorization (MESSAGE) */
+#define SIP_AUTH_UAS 1   /* 401, WWW-Authenticate / Authorization (a registrar, a UAS) */
+
+/* The realm (sip.realm, else the host's name, else "junction"), the
+ * opaque and the nonce table with its new secret.  Main thread, adapter
+ * init: 0, GW_EINVAL (a realm that cannot be quoted) or GW_ENOMEM. */
+int sip_auth_init(void);
+void sip_auth_free(void);
+/* The realm challenges name (valid after sip_auth_init). */
+const char *sip_auth_realm_name(void);
+/* Check the credentials of the request text buf[0..n) (method is its
+ * method) against the SIP users, as a proxy (SIP_AUTH_PROXY: its
+ * Proxy-Authorization, 407) or a UAS (SIP_AUTH_UAS: its Authorization,
+ * 401); counts sip.auth_*.  Any worker. */
+void sip_auth_check(const char *buf, size_t n, const char *method, int role,
+                    sip_auth_result_t *res);
+
 /* ---- sip_conn.c: "sip" connectors ---- */
 /* The registrar's location service (sip_location.c): the bindings of
  * each address of record, in memory and in the store. */
@@ -451,7 +491,7 @@ void sip_loc_free(void);
 /* The registrar (sip_registrar.c): a REGISTER the transaction table let
  * through; takes req.  Worker thread. */
 void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
-                     const char *txn_key, const char *to_tag);
+                     const char *txn_key, const char *to_tag, const char *buf, size_t n);
 int sip_reg_init(struct event_base *main_base);
 /* 1 when host is one of sip.domains (or the list is empty: any is).
  * Any thread (reads sip.domains). */

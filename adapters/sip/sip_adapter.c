@@ -69,6 +69,19 @@ static const gw_param_t sip_params[] = {
      GW_PARAM_RUNTIME, "a longer expiry asked for is lowered to this"},
     {"sip.max_contacts", GW_PT_INT, &sip_conf.max_contacts, 0, "10", 1, SIP_LOC_CONTACTS_MAX,
      GW_PARAM_RUNTIME, "live bindings one address of record may have; one more is 403"},
+    {"sip.auth", GW_PT_BOOL, &sip_conf.auth, 0, "no", 0, 1, GW_PARAM_RUNTIME,
+     "digest authentication (docs/sip-auth.md) of MESSAGEs from peers in no trusted network: "
+     "yes: challenged 407 and taken with a SIP user's credentials; no: refused 403"},
+    {"sip.realm", GW_PT_STR, sip_conf.realm, sizeof(sip_conf.realm), "", 0, 0, 0,
+     "the digest realm of challenges and of sip.users.add; empty: the host's name "
+     "(\"junction\" when it has none)"},
+    {"sip.auth_algorithms", GW_PT_STR, sip_conf.auth_algorithms, sizeof(sip_conf.auth_algorithms),
+     "SHA-256,MD5", 0, 0, 0,
+     "the digest algorithms challenges offer, in this order (a client takes the first it "
+     "knows; some take the first): SHA-256 and / or MD5; credentials of another are "
+     "challenged again"},
+    {"sip.nonce_ttl_s", GW_PT_INT, &sip_conf.nonce_ttl_s, 0, "300", 1, 86400, GW_PARAM_RUNTIME,
+     "seconds a digest nonce is good for; later answers with it get 407 stale=true"},
     {"sip.proxy", GW_PT_BOOL, &sip_proxy_conf.on, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
      "proxy the requests junction does not answer itself (RFC 3261 section 16, docs/sip-proxy.md); "
      "no: they are 501 as before"},
@@ -110,6 +123,15 @@ static void sip_stats_init(void)
     sip_stats.tx_report = gw_stat("sip.tx_report", "delivery reports sent as MESSAGE");
     sip_stats.scale_ups = gw_stat("sip.scale_ups", "SIP worker pool grown by one (load, bounds)");
     sip_stats.scale_downs = gw_stat("sip.scale_downs", "SIP worker pool shrunk by one");
+    sip_stats.auth_challenges = gw_stat("sip.auth_challenges",
+                                        "407 digest challenges sent (stale ones too)");
+    sip_stats.auth_ok = gw_stat("sip.auth_ok", "requests taken with a SIP user's credentials");
+    sip_stats.auth_failed = gw_stat("sip.auth_failed",
+                                    "credentials refused: unknown user, wrong password, malformed");
+    sip_stats.auth_stale = gw_stat("sip.auth_stale",
+                                   "right credentials with a stale nonce (407 stale=true)");
+    sip_stats.auth_replays = gw_stat("sip.auth_replays",
+                                     "right credentials with an nc not above the nonce's last");
 }
 
 /* The report settings as numbers, checked once: 0 or GW_EINVAL. */
@@ -133,8 +155,10 @@ static void sip_mi_stats(const json_t *params, gw_mi_reply_t *r)
 {
     gw_stat_t *const *s = &sip_stats.rx_requests;
     const size_t n = sizeof(sip_stats) / sizeof(gw_stat_t *);
-    json_t *o = json_pack("{s:s, s:i, s:i, s:b}", "listen", sip_conf.listen, "port",
-                          sip_conf.port, "workers", sip_worker_count(), "tcp", sip_conf.tcp);
+    json_t *o = json_pack("{s:s, s:i, s:i, s:b, s:b, s:s}", "listen", sip_conf.listen, "port",
+                          sip_conf.port, "workers", sip_worker_count(), "tcp", sip_conf.tcp,
+                          "auth", __atomic_load_n(&sip_conf.auth, __ATOMIC_RELAXED),
+                          "realm", sip_auth_realm_name());
     (void)params;
 
     if (!o) {
@@ -177,14 +201,18 @@ static int sip_init(struct event_base *main_base)
         GW_ERR(SIP_LOG, "libosip2 parser_init failed");
         return GW_ERROR;
     }
+    if ((rc = sip_auth_init()) != 0)
+        return rc;
     __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
     rc = sip_reg_init(main_base);
     if (rc == 0)
         rc = sip_workers_init();
     if (rc == 0)
         rc = sip_scale_init(main_base);
-    if (rc < 0)
+    if (rc < 0) {
         sip_workers_destroy();
+        sip_auth_free();
+    }
     return rc;
 }
 
@@ -210,6 +238,7 @@ static void sip_destroy(void)
     sip_proxy_free_all(); /* their timers are on the workers' bases */
     sip_workers_destroy();
     sip_loc_free();
+    sip_auth_free();
 }
 
 const gw_adapter_t sip_adapter = {

@@ -7,8 +7,10 @@
  *      403;
  *   2. Require names nothing but "path", else 420 with Unsupported;
  *   3. the sender may register: a source in a trusted network
- *      (gateway/gw_trusted.h), else 403 (digest authentication, 401, comes
- *      with the auth layer);
+ *      (gateway/gw_trusted.h); another one, with sip.auth on, with its
+ *      digest credentials for its own address of record (401 with
+ *      WWW-Authenticate, sip_auth.c; 403 when its digest user is not the
+ *      To user), else 403;
  *   4. the To URI is the address of record ("sip:user@host", the host in
  *      lower case, no port or parameters), with a user and, when
  *      sip.domains is set, a local host, else 404;
@@ -438,14 +440,48 @@ static void sip_reg_committed(void *arg, int rc)
     }
 }
 
-void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
-                     const char *txn_key, const char *to_tag)
+/* An untrusted source's REGISTER with sip.auth on: its digest
+ * credentials (401 / WWW-Authenticate: a registrar is a UAS, RFC 3261
+ * 22.2), and the user may register only its own address of record (its
+ * digest username is the To user).  0, or the status to answer with
+ * *reason and the challenge lines in *extra (malloc'd). */
+static int sip_reg_authenticate(sip_reg_t *g, const char *buf, size_t n, const char **reason,
+                                char **extra)
 {
+    sip_auth_result_t res;
+    const osip_uri_t *to = g->req->to ? g->req->to->url : NULL;
+
+    memset(&res, 0, sizeof res);
+    sip_auth_check(buf, n, "REGISTER", SIP_AUTH_UAS, &res);
+    if (gw_trace_on() && res.status != 0) {
+        char why[200];
+        snprintf(why, sizeof why, "%s%s (%s)", res.reason, res.stale ? " stale=true" : "", res.why);
+        sip_reg_trace(g, res.status, why);
+    }
+    if (res.status != 0) {
+        *reason = res.reason;
+        *extra = res.extra;
+        return res.status;
+    }
+    free(res.extra);
+    if (to == NULL || to->username == NULL || strcmp(to->username, res.user) != 0) {
+        *reason = "Forbidden";
+        if (gw_trace_on())
+            sip_reg_trace(g, 403, "digest user is not the To user");
+        return 403;
+    }
+    return 0;
+}
+
+void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                     const char *txn_key, const char *to_tag, const char *buf, size_t n)
+{
+    char *challenge = NULL;
     sip_reg_t *g = calloc(1, sizeof *g);
     const char *reason = NULL;
     char ip[INET_ADDRSTRLEN], bad[64], extra[160], tname[64];
     osip_uri_t *ruri = req->req_uri;
-    int st = 0;
+    int st = 0, trusted;
 
     if (g == NULL) {
         sip_uas_answer(w, req, src, txn_key, to_tag, 500, "Server Internal Error", NULL);
@@ -462,6 +498,7 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
     snprintf(g->source, sizeof g->source, "%s:%s:%d", src->conn_id ? "tcp" : "udp", ip,
              ntohs(src->addr.sin_port));
     extra[0] = '\0';
+    trusted = gw_trusted_find(ip, tname, sizeof tname);
     if (ruri == NULL || ruri->host == NULL || !sip_reg_is_local(ruri->host)) {
         st = 403;
         reason = "Not A Local Domain";
@@ -469,9 +506,11 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
         st = 420;
         reason = "Bad Extension";
         snprintf(extra, sizeof extra, "Unsupported: %s\r\n", bad);
-    } else if (!gw_trusted_find(ip, tname, sizeof tname)) {
+    } else if (!trusted && !__atomic_load_n(&sip_conf.auth, __ATOMIC_RELAXED)) {
         st = 403;
         reason = "Forbidden";
+    } else if (!trusted && (st = sip_reg_authenticate(g, buf, n, &reason, &challenge)) != 0) {
+        ; /* 401 with its challenge, 403, 400 */
     } else if ((st = sip_reg_read(g, &reason)) == 423) {
         snprintf(extra, sizeof extra, "Min-Expires: %d\r\n", sip_conf.min_expires);
     }
@@ -500,7 +539,8 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
     if (gw_trace_on())
         sip_reg_trace(g, st, reason ? reason : "");
     sip_uas_answer(w, req, src, txn_key, to_tag, st, reason ? reason : "Bad Request",
-                   extra[0] ? extra : NULL);
+                   challenge != NULL ? challenge : extra[0] ? extra : NULL);
+    free(challenge);
     sip_reg_free(g);
 }
 

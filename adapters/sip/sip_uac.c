@@ -24,6 +24,11 @@
  *   408, 5xx, Timer F      gw_core_retry (the core backs off and re-sends)
  *   3xx, other 4xx, 6xx    gw_core_failed
  *
+ * A binary envelope goes out as its octets with its content_type
+ * (application/octet-stream from the back-office surfaces); one with a
+ * user data header (tag "udh", gw_binary.h) fails for good with 488: a
+ * MESSAGE body has no place for it.
+ *
  * Threads: the owning worker's thread.
  */
 #include <arpa/inet.h>
@@ -36,6 +41,7 @@
 
 #include <event2/event.h>
 
+#include "gw_binary.h"
 #include "gw_core.h"
 #include "gw_errors.h"
 #include "gw_log.h"
@@ -369,6 +375,18 @@ void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
         GW_ERR(SIP_LOG, "MESSAGE %s: no usable %s", t->d->env->id, SIP_TAG_REPLY_TO);
         gw_stat_add(sip_stats.uac_failed, 1);
         gw_core_failed(t->d, 400, "no address to send the report to");
+        t->d = NULL;
+        sip_ctxn_free(t);
+        return;
+    }
+    if (t->d->env->binary && json_object_get(t->d->env->tags, GW_BIN_TAG_UDH) != NULL) {
+        /* a MESSAGE body has no place for a user data header: sending
+         * the octets without it would hand the far side something else */
+        GW_WARN(SIP_LOG, "MESSAGE %s: binary with a user data header, not sent over SIP",
+                t->d->env->id);
+        gw_stat_add(sip_stats.uac_failed, 1);
+        gw_core_failed(t->d, 488, "a binary message with a user data header (udh) cannot be "
+                                  "carried by SIP MESSAGE");
         t->d = NULL;
         sip_ctxn_free(t);
         return;

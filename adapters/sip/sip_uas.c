@@ -8,6 +8,9 @@
  *   request                     -> checks (400 / 483), then the server
  *                                  transaction table: a retransmission is
  *                                  answered from the table or absorbed
+ * A MESSAGE from a peer in no trusted network is 403, or with sip.auth
+ * on is challenged and checked by sip_auth.c (sip_uas_authenticate: 407,
+ * 403, 400, or taken with the tag sender "sip:<user>@<realm>").
  * MESSAGE with a text/plain UTF-8 body (or one wrapped in CPIM, with its
  * IMDN request and X-SMS-* headers read by sip_sms.c; bad ones are a 400
  * naming the header) becomes an envelope handed to
@@ -192,16 +195,21 @@ static int sip_env_domain(gw_envelope_t *env, const osip_uri_t *from)
     return 0;
 }
 
-/* A MESSAGE refused for its body or X-SMS-* headers, on the trace bus. */
+/* A MESSAGE refused (st: the status; its trust, credentials, body or
+ * X-SMS-* headers), or with st 0 let in by its credentials, on the trace
+ * bus. */
 static void sip_uas_trace_refusal(const osip_message_t *req, const sip_peer_t *src, int st,
                                   const char *reason)
 {
     gw_trace_rec_t r = {0};
-    char peer[INET_ADDRSTRLEN + 8], summary[160];
+    char peer[INET_ADDRSTRLEN + 8], summary[256];
 
     inet_ntop(AF_INET, &src->addr.sin_addr, peer, INET_ADDRSTRLEN);
     snprintf(peer + strlen(peer), 8, ":%d", ntohs(src->addr.sin_port));
-    snprintf(summary, sizeof summary, "MESSAGE refused %d %s", st, reason);
+    if (st == 0)
+        snprintf(summary, sizeof summary, "MESSAGE credentials taken: %s", reason);
+    else
+        snprintf(summary, sizeof summary, "MESSAGE refused %d %s", st, reason);
     r.kind = GW_TRACE_LOG;
     r.connector = "sip";
     r.peer = peer;
@@ -351,6 +359,40 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
     return sip_sms_apply(env, req, src, sms);
 }
 
+/* A MESSAGE from an untrusted peer with sip.auth on: its credentials
+ * checked (sip_auth.c).  0 with res->sender set when they are a SIP
+ * user's; else the answer (407 with a challenge, 403, 400) is sent and
+ * traced here and the result is GW_EDECLINED.
+ * 407, not 401: for a MESSAGE junction is a proxy on the way to the SMS
+ * network (a next hop decides delivery), and RFC 3261 22.3 has a proxy
+ * challenge with 407 / Proxy-Authenticate; 401 / WWW-Authenticate is the
+ * registrar's or the destination UAS's word (SIP_AUTH_UAS), which
+ * REGISTER will use.
+ * Worker thread. */
+static int sip_uas_authenticate(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
+                                const char *key, const char *to_tag, const char *buf, size_t n,
+                                sip_auth_result_t *res)
+{
+    char why[160];
+
+    sip_auth_check(buf, n, req->sip_method, SIP_AUTH_PROXY, res);
+    if (gw_trace_on()) {
+        if (res->status == 0)
+            snprintf(why, sizeof why, "digest %s: %s", res->alg, res->why);
+        else
+            snprintf(why, sizeof why, "%s%s%s (%s%s%s)", res->reason,
+                     res->stale ? " stale=true" : "", res->user[0] ? " user " : "", res->user,
+                     res->user[0] ? ": " : "", res->why);
+        sip_uas_trace_refusal(req, src, res->status, why);
+    }
+    if (res->status == 0)
+        return 0;
+    sip_uas_answer(w, req, src, key, to_tag, res->status, res->reason, res->extra);
+    free(res->extra);
+    res->extra = NULL;
+    return GW_EDECLINED;
+}
+
 /* Copy the answer's header block from the request text into it, and
  * where the answer goes; without it (text sip_resp_headers cannot follow)
  * the answer is built from the parsed request later.  Worker thread. */
@@ -381,6 +423,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     const char *reason = NULL;
     char ip[INET_ADDRSTRLEN], trusted[80], sender[96];
     sip_sms_t sms;
+    sip_auth_result_t auth = { .status = 0 };
     gw_envelope_t *env = NULL;
     sip_item_t *it = NULL;
     int st, rc, kept;
@@ -391,14 +434,19 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
         sip_uas_answer(w, req, src, key, to_tag, 503, "Service Unavailable", NULL);
         goto out_free_req;
     }
-    /* no open relay: only peers of a trusted network (gw_trusted.h) */
+    /* no open relay: only peers of a trusted network (gw_trusted.h), or
+     * with sip.auth a SIP user's credentials (sip_auth.c) */
     inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof ip);
     if (!gw_trusted_find(ip, trusted, sizeof trusted)) {
-        if (gw_trace_on())
-            sip_uas_trace_refusal(req, src, 403, "the peer is in no trusted network");
-        gw_stat_add(sip_stats.rx_untrusted, 1);
-        sip_uas_answer(w, req, src, key, to_tag, 403, "Forbidden (untrusted source)", NULL);
-        goto out_free_req;
+        if (!__atomic_load_n(&sip_conf.auth, __ATOMIC_RELAXED)) {
+            if (gw_trace_on())
+                sip_uas_trace_refusal(req, src, 403, "the peer is in no trusted network");
+            gw_stat_add(sip_stats.rx_untrusted, 1);
+            sip_uas_answer(w, req, src, key, to_tag, 403, "Forbidden (untrusted source)", NULL);
+            goto out_free_req;
+        }
+        if (sip_uas_authenticate(w, req, src, key, to_tag, buf, n, &auth) != 0)
+            goto out_free_req;
     }
     st = sip_sms_read(req, &sms, &reason);
     if (st) {
@@ -412,7 +460,12 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     it = calloc(1, sizeof(*it));
     rc = (env && it && (it->txn_key = strdup(key))) ? sip_env_fill(env, req, src, &sms)
                                                     : GW_ENOMEM;
-    if (rc == 0) { /* who let it in, for rules and the record */
+    if (rc == 0 && auth.sender[0] != '\0') { /* who let it in, for rules and the record */
+        rc = gw_env_set_tag(env, "sender", auth.sender);
+        if (rc == 0 && gw_trace_on())
+            gw_trace_envf(env, GW_TRACE_LOG, "MESSAGE authenticated as %s (digest %s)",
+                          auth.sender, auth.alg);
+    } else if (rc == 0) {
         snprintf(sender, sizeof sender, "trusted:%s", trusted[0] ? trusted : ip);
         rc = gw_env_set_tag(env, "sender", sender);
     }
@@ -532,7 +585,7 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
         return;
     }
     if (strcmp(req->sip_method, "REGISTER") == 0) {
-        sip_reg_request(w, req, src, key, to_tag);
+        sip_reg_request(w, req, src, key, to_tag, buf, n);
         return;
     }
     if (strcmp(req->sip_method, "OPTIONS") == 0)

@@ -145,6 +145,8 @@ typedef struct smpp_out {
                                        * number (env tag "concat"), kept */
     int data_coding;                  /* of every part: text.data_coding with the
                                        * sender's message class (tag "sms_class") */
+    uint8_t udh[140];                 /* a binary message's UDH (tag "udh"), sent */
+    size_t udh_len;                   /* in front of its octets with UDHI; 0: none */
 } smpp_out_t;
 
 /* The buffers one part's fields point into. */
@@ -158,8 +160,10 @@ typedef struct smpp_out_bufs {
  * that is one part of its sender's own long message (tag "concat" =
  * "ref/total/seq") and fits one PDU keeps that segmentation: the same
  * reference, total and number, as a UDH (8-bit, or 16-bit for a reference
- * past 255 or mode udh16) or as SAR TLVs (mode sar).  0, GW_EINVAL (more
- * than SMPP_MAX_PARTS parts, or binary past one part) or GW_ENOMEM;
+ * past 255 or mode udh16) or as SAR TLVs (mode sar).  A binary message's
+ * UDH (tag "udh", gw_binary.h) goes in front of its octets.  0, GW_EINVAL
+ * (more than SMPP_MAX_PARTS parts, binary and its UDH past one part, a
+ * bad "udh" tag) or GW_ENOMEM;
  * smpp_out_free either way. */
 int smpp_out_prepare(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mode);
 /* The same toward an SMSC whose data_coding 0 means dc0 (smpp_dc0_t). */

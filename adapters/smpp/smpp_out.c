@@ -29,12 +29,18 @@
  * default it cannot be said and is left out.  Binary keeps the
  * data_coding it came with, class and all.
  *
+ * A binary message's user data header (tag "udh", gw_binary.h: from
+ * messages.inject, the HTTP API, sendsms or AMQP) goes in front of its
+ * octets with esm_class UDHI; UDH and octets fit one short_message, or
+ * the message is refused (binary is never split).
+ *
  * Threads: pure, any thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_binary.h"
 #include "gw_errors.h"
 #include "smpp.h"
 
@@ -129,7 +135,10 @@ int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mo
             return GW_ENOMEM;
         memcpy(o->text.data, env->body, env->body_len);
         o->text.len = env->body_len;
-        o->nparts = env->body_len <= 140 ? 1 : 0; /* binary is never split */
+        long nudh = gw_bin_udh(env, o->udh, sizeof o->udh);
+        o->udh_len = nudh > 0 ? (size_t)nudh : 0;
+        /* binary is never split; a bad "udh" tag refuses it */
+        o->nparts = nudh >= 0 && o->udh_len + env->body_len <= GW_BIN_SMS_MAX ? 1 : 0;
         o->offs[1] = env->body_len;
     } else {
         const char *coding = json_string_value(json_object_get(env->tags, "coding"));
@@ -145,7 +154,7 @@ int smpp_out_prepare_dc0(smpp_out_t *o, const gw_envelope_t *env, smpp_long_t mo
     o->data_coding = o->text.data_coding;
     if (!env->binary && (dc0 == SMPP_DC0_GSM || o->text.data_coding != SMPP_DC_GSM))
         o->data_coding = smpp_dcs_with_class(o->text.data_coding, smpp_out_class(env));
-    if (o->nparts == 1 && smpp_out_kept(env, &kref, &ktotal, &kseq)) {
+    if (o->nparts == 1 && o->udh_len == 0 && smpp_out_kept(env, &kref, &ktotal, &kseq)) {
         /* one part of its sender's own long message: sent as that part,
          * in short_message with its UDH or SAR TLVs, whatever the mode */
         o->ref = kref;
@@ -211,7 +220,11 @@ int smpp_out_part(const smpp_out_t *o, size_t i, const gw_envelope_t *env,
         rc = smpp_addr_out(&env->to, &f->dst_ton, &f->dst_npi, b->dst, sizeof b->dst);
     if (rc != 0 || env->to.address == NULL || i >= o->nparts)
         return GW_EINVAL;
-    if (o->total > 0)
+    if (o->udh_len > 0) { /* a binary message's own UDH, as given */
+        memcpy(b->sm, o->udh, o->udh_len);
+        udh = o->udh_len;
+        f->esm_class = SMPP_ESM_UDHI;
+    } else if (o->total > 0)
         smpp_out_concat(o, o->total, o->seq, b, f, &udh); /* the sender's own part */
     else if (o->nparts > 1)
         smpp_out_concat(o, (unsigned)o->nparts, (unsigned)i + 1, b, f, &udh);

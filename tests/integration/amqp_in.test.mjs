@@ -187,7 +187,12 @@ describe('amqp messages in', () => {
   test('malformed input is dead-lettered with its reason, never dropped', async () => {
     const cases = [
       ['this is not json', /not JSON/],
-      [{ to: '4915112345678', from: 'Acme' }, /text: missing/],
+      [{ to: '4915112345678', from: 'Acme' }, /exactly one of text and binary/],
+      [{ to: '4915112345678', from: 'Acme', text: 'x', binary: '00' }, /exactly one of text and binary/],
+      [{ to: '4915112345678', from: 'Acme', binary: '0x00' }, /binary: not valid hex/],
+      [{ to: '4915112345678', from: 'Acme', binary: 'a-b=', encoding: 'base64' }, /binary: not valid base64/],
+      [{ to: '4915112345678', from: 'Acme', binary: 'ab'.repeat(141) }, /more than 140 octets/],
+      [{ to: '4915112345678', from: 'Acme', binary: '00', udh: '0701' }, /udh: not a user data header/],
       [{ to: '4915112345678', from: 'Acme', text: 'x', colour: 'red' }, /unknown member "colour"/],
       [{ to: '4915112345678', from: 'Acme', text: 'x', validity_s: -5 }, /validity_s/],
     ];
@@ -317,13 +322,36 @@ describe('amqp messages in', () => {
     await waitFor(() => submitted(t).length === 1, 20000, 'the consumer takes messages again');
   });
 
+  test('a binary body (hex with a udh, base64) reaches the SMSC byte-exact with its data_coding', async () => {
+    const octets = (pdu) => {
+      const sm = pdu.short_message;
+      const msg = Buffer.isBuffer(sm) ? sm : Buffer.isBuffer(sm.message) ? sm.message : Buffer.from(sm.message || '', 'latin1');
+      if (!sm.udh) return msg;
+      const ies = Buffer.concat(sm.udh);
+      return Buffer.concat([Buffer.from([ies.length]), ies, msg]);
+    };
+    publish({ to: '4915112340001', from: 'Acme', binary: '0001fffe', udh: '06050415810000' }, { messageId: 'bin-1' });
+    publish({ to: '4915112340002', from: 'Acme', binary: Buffer.from([9, 8, 0, 255]).toString('base64'), encoding: 'base64', data_coding: 0xf6 }, { messageId: 'bin-2' });
+    const a = await waitFor(() => smsc.submits.find((p) => p.destination_addr === '4915112340001'), 10000, 'hex at the SMSC');
+    assert.equal(a.data_coding, 4);
+    assert.equal(a.esm_class & 0x40, 0x40, 'UDHI');
+    assert.deepEqual(octets(a), Buffer.from('060504158100000001fffe', 'hex'));
+    const b = await waitFor(() => smsc.submits.find((p) => p.destination_addr === '4915112340002'), 10000, 'base64 at the SMSC');
+    assert.equal(b.data_coding, 0xf6);
+    assert.equal(b.esm_class & 0x40, 0);
+    assert.deepEqual(octets(b), Buffer.from([9, 8, 0, 255]));
+  });
+
   test('docs/amqp-in.schema.json takes what junction takes and refuses what it refuses', () => {
     const good = { to: '4915112345678', from: 'Acme', text: 'x', receipt: true, validity_s: 60,
       tags: { a: 'b' }, client_ref: 'c', coding: 'ucs2', connector: 'smsc1', route_hint: 'bulk' };
     assert.deepEqual(validate(INPUT_SCHEMA, good), []);
+    assert.deepEqual(validate(INPUT_SCHEMA, { to: '49', from: 'A', binary: 'AAE=', encoding: 'base64', udh: '06050415810000', data_coding: 4 }), []);
     for (const bad of [{ to: '49', from: 'A' }, { ...good, colour: 1 }, { ...good, validity_s: 0 },
       { ...good, coding: 'latin1' }, { ...good, tags: { sender: 'me' } }, { ...good, receipt: 'yes' },
-      { ...good, tags: { amqp_reply_to: 'q' } }]) {
+      { ...good, tags: { amqp_reply_to: 'q' } }, { ...good, binary: '00' }, { ...good, udh: '0500' },
+      { to: '49', from: 'A', binary: '00', encoding: 'b32' }, { to: '49', from: 'A', binary: '00', data_coding: 256 },
+      { to: '49', from: 'A', binary: '00', tags: { udh: '00' } }]) {
       assert.notDeepEqual(validate(INPUT_SCHEMA, bad), [], JSON.stringify(bad));
     }
   });

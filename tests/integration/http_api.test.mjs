@@ -125,6 +125,28 @@ test('bad input and missing rights get the documented 4xx, and nothing is stored
   assert.equal((await j.mi('messages.list', { limit: 1000 })).length, before);
 });
 
+test('the members POST /api/v1/messages knows are those of SendRequest in docs/openapi.json', async () => {
+  const req = spec.components.schemas.SendRequest;
+  const before = (await j.mi('messages.list', { limit: 1000 })).length;
+  for (const name of Object.keys(req.properties)) {
+    // a value of the wrong kind: refused for what it is, never as unknown
+    const body = { to: '447700900009', from: '1', text: 'x', [name]: { wrong: 1 } };
+    const r = await api('POST', '/api/v1/messages', { token: tok.shop, body });
+    assert.ok(r.status === 400 || r.status === 202, `${name}: ${r.status}`);
+    if (r.status === 400) assert.doesNotMatch(r.body.error, /unknown member/, `${name} is implemented`);
+  }
+  const r = await api('POST', '/api/v1/messages', { token: tok.shop, body: { to: '447700900009', from: '1', text: 'x', colour: 'red' } });
+  assert.match(r.body.error, /unknown member "colour"/);
+  assert.equal((await j.mi('messages.list', { limit: 1000 })).length, before);
+  // text or binary, exactly one: as the schema's oneOf says
+  assert.deepEqual(req.oneOf.map((o) => o.required[0]).sort(), ['binary', 'text']);
+  for (const body of [{ to: '447700900009', from: '1' }, { to: '447700900009', from: '1', text: 'x', binary: '00' }]) {
+    const x = await api('POST', '/api/v1/messages', { token: tok.shop, body });
+    assert.equal(x.status, 400);
+    assert.match(x.body.error, /exactly one of text and binary/);
+  }
+});
+
 test('a refusal for load is 429 with Retry-After; nothing accepted is lost', async () => {
   const dead = await freePort();
   await j.mi('connectors.add', { name: 'down', type: 'smpp', conf: { host: '127.0.0.1', port: dead, system_id: 'x', password: 'y' } });
@@ -152,7 +174,7 @@ test('Kannel\'s /cgi-bin/sendsms: a Kannel client sends unchanged; bad credentia
   assert.equal(r.body, 'Authorization failed for sendsms');
   r = await api('GET', q({ username: 'kannel', password: 'kannel-password-1', text: 'x' }), { specPath: '/cgi-bin/sendsms' });
   assert.equal(r.status, 400);
-  assert.equal(r.body, 'Missing receiver number');
+  assert.equal(r.body, 'Missing receiver number, rejected');
   await j.addUser('peeker', 'viewer', 'peeker-password-1');
   r = await api('GET', q({ username: 'peeker', password: 'peeker-password-1', to: '447700900079', text: 'x' }), { specPath: '/cgi-bin/sendsms' });
   assert.equal(r.status, 403, 'a viewer may not send');

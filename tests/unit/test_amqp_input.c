@@ -95,7 +95,23 @@ static void test_bad_input_is_refused_with_a_reason(void **state)
         { "[1]", "not a JSON object" },
         { "{\"from\":\"A\",\"text\":\"x\"}", "to: missing" },
         { "{\"to\":\"49\",\"text\":\"x\"}", "from: missing" },
-        { "{\"to\":\"49\",\"from\":\"A\"}", "text: missing" },
+        { "{\"to\":\"49\",\"from\":\"A\"}", "exactly one of text and binary" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"text\":\"x\",\"binary\":\"00\"}",
+          "exactly one of text and binary" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"0g\"}", "binary: not valid hex" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"abc\"}", "binary: not valid hex" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"@@@@\",\"encoding\":\"base64\"}",
+          "binary: not valid base64" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"00\",\"encoding\":\"b32\"}",
+          "encoding must be hex or base64" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"00\",\"udh\":\"0500\"}", "udh: " },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"00\",\"data_coding\":256}",
+          "data_coding" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"\"}", "binary: empty" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"text\":\"x\",\"udh\":\"00\"}",
+          "go with binary" },
+        { "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"00\",\"tags\":{\"udh\":\"0500\"}}",
+          "tags" },
         { "{\"to\":\"49\",\"from\":\"A\",\"text\":\"x\",\"x\":1}", "unknown member \"x\"" },
         { "{\"to\":\"49\",\"from\":\"A\",\"text\":\"x\",\"validity_s\":0}", "validity_s" },
         { "{\"to\":\"49\",\"from\":\"A\",\"text\":\"x\",\"receipt\":1}", "receipt" },
@@ -116,6 +132,58 @@ static void test_bad_input_is_refused_with_a_reason(void **state)
         if (strstr(err, bad[i][1]) == NULL)
             fail_msg("%s: \"%s\" does not say \"%s\"", bad[i][0], err, bad[i][1]);
     }
+}
+
+/* 141 octets as hex: one past one SMS. */
+static void test_binary_past_one_sms_is_refused(void **state)
+{
+    char body[512], hex[2 * 141 + 1];
+    gw_envelope_t *env;
+    char err[256];
+
+    (void)state;
+    memset(hex, 'a', sizeof hex - 1);
+    hex[sizeof hex - 1] = '\0';
+    snprintf(body, sizeof body, "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"%s\"}", hex);
+    assert_int_equal(build(body, &env, err, sizeof err), GW_EINVAL);
+    assert_non_null(strstr(err, "more than 140 octets"));
+    /* 134 octets and a 7-octet UDH: 141 as well */
+    hex[2 * 134] = '\0';
+    snprintf(body, sizeof body,
+             "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"%s\",\"udh\":\"06050415810000\"}",
+             hex);
+    assert_int_equal(build(body, &env, err, sizeof err), GW_EINVAL);
+    hex[2 * 133] = '\0';
+    snprintf(body, sizeof body,
+             "{\"to\":\"49\",\"from\":\"A\",\"binary\":\"%s\",\"udh\":\"06050415810000\"}",
+             hex);
+    assert_int_equal(build(body, &env, err, sizeof err), 0);
+    assert_int_equal(env->body_len, 133);
+    gw_env_unref(env);
+}
+
+static void test_binary_hex_and_base64_become_the_octets(void **state)
+{
+    gw_envelope_t *env;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(build("{\"to\":\"49\",\"from\":\"A\",\"binary\":\"00FF10\","
+                           "\"udh\":\"06050415810000\"}", &env, err, sizeof err), 0);
+    assert_true(env->binary);
+    assert_int_equal(env->body_len, 3);
+    assert_memory_equal(env->body, "\x00\xff\x10", 3);
+    assert_int_equal(env->data_coding, 4);
+    assert_string_equal(env->content_type, "application/octet-stream");
+    assert_string_equal(json_string_value(json_object_get(env->tags, "udh")), "06050415810000");
+    gw_env_unref(env);
+    assert_int_equal(build("{\"to\":\"49\",\"from\":\"A\",\"binary\":\"AP8Q\","
+                           "\"encoding\":\"base64\",\"data_coding\":245}", &env, err, sizeof err), 0);
+    assert_int_equal(env->body_len, 3);
+    assert_memory_equal(env->body, "\x00\xff\x10", 3);
+    assert_int_equal(env->data_coding, 245);
+    assert_null(json_object_get(env->tags, "udh"));
+    gw_env_unref(env);
 }
 
 static void test_dedup_finds_within_the_window_only(void **state)
@@ -164,6 +232,8 @@ int main(void)
         cmocka_unit_test(test_a_full_message_becomes_an_envelope),
         cmocka_unit_test(test_headers_and_properties_become_tags),
         cmocka_unit_test(test_bad_input_is_refused_with_a_reason),
+        cmocka_unit_test(test_binary_hex_and_base64_become_the_octets),
+        cmocka_unit_test(test_binary_past_one_sms_is_refused),
         cmocka_unit_test(test_dedup_finds_within_the_window_only),
         cmocka_unit_test(test_dedup_forgets_the_oldest_past_its_bound),
     };

@@ -145,6 +145,94 @@ static void test_bad_consume_is_refused(void **state)
         assert_int_equal(parse(bad[i], &set, err, sizeof(err)), GW_EINVAL);
 }
 
+static void test_url_gives_host_port_vhost_credentials_and_tls(void **state)
+{
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse("{\"url\":\"amqp://u:p%40ss@mq.local:5673/prod\"}", &set, err,
+                           sizeof(err)), 0);
+    assert_string_equal(set.host, "mq.local");
+    assert_int_equal(set.port, 5673);
+    assert_string_equal(set.vhost, "prod");
+    assert_string_equal(set.user, "u");
+    assert_string_equal(set.password, "p@ss");
+    assert_int_equal(set.tls, 0);
+    /* amqps: TLS on port 5671, verified; "/" and %2f are the default vhost */
+    assert_int_equal(parse("{\"url\":\"amqps://mq.local/%2f\"}", &set, err, sizeof(err)), 0);
+    assert_int_equal(set.tls, 1);
+    assert_int_equal(set.port, 5671);
+    assert_string_equal(set.vhost, "/");
+    assert_int_equal(set.tls_verify, 1);
+    assert_int_equal(parse("{\"url\":\"amqp://mq.local/\"}", &set, err, sizeof(err)), 0);
+    assert_string_equal(set.vhost, "/");
+    /* members beside the url win, whatever their order */
+    assert_int_equal(parse("{\"port\":1234,\"url\":\"amqp://a:b@h:99/v\",\"user\":\"c\","
+                           "\"heartbeat\":5,\"channel_max\":8}", &set, err, sizeof(err)), 0);
+    assert_int_equal(set.port, 1234);
+    assert_string_equal(set.user, "c");
+    assert_string_equal(set.password, "b");
+    assert_int_equal(set.heartbeat, 5);
+    assert_int_equal(set.channel_max, 8);
+    /* "tls": true without a port takes amqps' */
+    assert_int_equal(parse("{\"tls\":true,\"tls_verify\":false}", &set, err, sizeof(err)), 0);
+    assert_int_equal(set.port, 5671);
+    assert_int_equal(set.tls_verify, 0);
+}
+
+static void test_bad_url_is_refused_without_its_password(void **state)
+{
+    static const char *const bad[] = {
+        "{\"url\":\"http://u:secret@h\"}", "{\"url\":\"amqp://u:secret@h:0\"}",
+        "{\"url\":\"amqp://u:secret@h:99999\"}", "{\"url\":5}", "{\"url\":\"amqp://h:\"}",
+    };
+    amqp_settings_t set;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse(bad[i], &set, err, sizeof(err)), GW_EINVAL);
+        assert_true(strncmp(err, "url", 3) == 0);
+        assert_null(strstr(err, "secret"));
+    }
+}
+
+static void test_tls_files_are_checked_and_named(void **state)
+{
+    amqp_settings_t set;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse("{\"tls\":true,\"tls_ca\":\"/nonexistent/ca.pem\"}", &set, err,
+                           sizeof(err)), GW_EINVAL);
+    assert_non_null(strstr(err, "tls_ca /nonexistent/ca.pem"));
+    /* not a PEM file */
+    assert_int_equal(parse("{\"tls\":true,\"tls_ca\":\"/etc/hostname\"}", &set, err,
+                           sizeof(err)), GW_EINVAL);
+    assert_non_null(strstr(err, "tls_ca /etc/hostname"));
+    assert_int_equal(parse("{\"tls\":true,\"tls_cert\":\"/etc/hostname\"}", &set, err,
+                           sizeof(err)), GW_EINVAL);
+    assert_non_null(strstr(err, "go together"));
+    assert_int_equal(parse("{\"tls_ca\":\"/etc/hostname\"}", &set, err, sizeof(err)),
+                     GW_EINVAL);
+    assert_non_null(strstr(err, "need TLS"));
+}
+
+static void test_unknown_member_lists_the_table(void **state)
+{
+    amqp_settings_t set;
+    char err[512];
+
+    (void)state;
+    assert_int_equal(parse("{\"tls_ca_file\":\"x\"}", &set, err, sizeof(err)), GW_EINVAL);
+    assert_non_null(strstr(err, "\"tls_ca_file\""));
+    assert_non_null(strstr(err, "url, host"));
+    assert_non_null(strstr(err, "tls_verify"));
+    assert_non_null(strstr(err, "requeue_delay_ms)"));
+}
+
 static void test_adapter_declares_its_contract(void **state)
 {
     char err[256];
@@ -174,6 +262,10 @@ int main(void)
         cmocka_unit_test(test_overlong_host_is_refused),
         cmocka_unit_test(test_consume_takes_names_and_bindings),
         cmocka_unit_test(test_bad_consume_is_refused),
+        cmocka_unit_test(test_url_gives_host_port_vhost_credentials_and_tls),
+        cmocka_unit_test(test_bad_url_is_refused_without_its_password),
+        cmocka_unit_test(test_tls_files_are_checked_and_named),
+        cmocka_unit_test(test_unknown_member_lists_the_table),
         cmocka_unit_test(test_adapter_declares_its_contract),
     };
 

@@ -120,16 +120,46 @@ static int test_update(gw_delivery_t *d, gw_status_t st, int want_receipt)
 static void test_migrations_create_schema_and_user_version(void **state)
 {
     test_db_t *t = *state;
-    assert_int_equal(db_schema_version(), 10);
+    assert_int_equal(db_schema_version(), 11);
     sqlite3 *raw = test_raw_open(t);
-    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 10);
+    assert_int_equal(test_raw_int(raw, "PRAGMA user_version"), 11);
     assert_int_equal(test_raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                        " AND name IN ('connectors', 'routes', 'messages',"
                                        " 'accounts', 'users', 'params', 'sip_locations', 'outbox',"
                                        " 'rules', 'rates', 'parts', 'receipts_early', 'fragments',"
-                                       " 'tokens', 'audit')"),
-                     15);
+                                       " 'tokens', 'audit', 'sip_users')"),
+                     16);
     sqlite3_close(raw);
+}
+
+static void test_sip_users_keep_ha1s_out_of_lists_and_change_in_place(void **state)
+{
+    json_t *rows, *u;
+    (void)state;
+
+    assert_int_equal(db_sip_user_add("alice", "r", "m1", "s1"), 0);
+    assert_int_equal(db_sip_user_add("alice", "r", "m2", "s2"), GW_EEXIST);
+    assert_int_equal(db_sip_user_add("alice", "other", "m3", "s3"), 0);
+    assert_int_equal(db_sip_user_update("alice", "r", "m4", NULL, 0), 0);
+    assert_int_equal(db_sip_user_update("bob", "r", "m4", "s4", -1), GW_ENOTFOUND);
+    rows = db_sip_users_list(0);
+    assert_int_equal(json_array_size(rows), 2);
+    u = json_array_get(rows, 1); /* ordered by realm: other, r */
+    assert_string_equal(json_string_value(json_object_get(u, "realm")), "r");
+    assert_true(json_is_false(json_object_get(u, "enabled")));
+    assert_null(json_object_get(u, "ha1_md5"));
+    assert_null(json_object_get(u, "ha1_sha256"));
+    json_decref(rows);
+    rows = db_sip_users_list(1);
+    u = json_array_get(rows, 1);
+    assert_string_equal(json_string_value(json_object_get(u, "ha1_md5")), "m4");
+    assert_string_equal(json_string_value(json_object_get(u, "ha1_sha256")), "s1");
+    json_decref(rows);
+    assert_int_equal(db_sip_user_delete("alice", "r"), 0);
+    assert_int_equal(db_sip_user_delete("alice", "r"), GW_ENOTFOUND);
+    rows = db_sip_users_list(0);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
 }
 
 static void test_reopen_is_idempotent_and_keeps_rows(void **state)
@@ -138,7 +168,7 @@ static void test_reopen_is_idempotent_and_keeps_rows(void **state)
     assert_int_equal(db_param_set("sip.port", "5070"), 0);
     db_close();
     assert_int_equal(db_open(t->path), 0);
-    assert_int_equal(db_schema_version(), 10);
+    assert_int_equal(db_schema_version(), 11);
     json_t *params = db_params_list();
     assert_string_equal(json_string_value(json_object_get(params, "sip.port")), "5070");
     json_decref(params);
@@ -704,6 +734,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_create_schema_and_user_version,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_sip_users_keep_ha1s_out_of_lists_and_change_in_place,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent_and_keeps_rows, test_setup,
                                         test_teardown),

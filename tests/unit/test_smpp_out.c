@@ -212,6 +212,60 @@ static void test_a_kept_part_on_a_payload_connector_goes_as_that_part_with_its_u
     gw_env_unref(e);
 }
 
+/* A binary envelope of n octets 0, 1, 2, ... with data_coding 4. */
+static gw_envelope_t *env_binary(size_t n)
+{
+    gw_envelope_t *e = env_with("");
+    char bytes[200];
+
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = (char)i;
+    assert_int_equal(gw_env_set_str(&e->body, bytes, n), 0);
+    e->body_len = n;
+    e->binary = 1;
+    e->data_coding = 4;
+    return e;
+}
+
+static void test_a_binary_messages_udh_goes_in_front_with_udhi(void **state)
+{
+    static const uint8_t udh[] = { 6, 5, 4, 0x15, 0x81, 0, 0 };
+    gw_envelope_t *e = env_binary(133);
+    smpp_out_t o;
+    smpp_out_bufs_t b;
+    smpp_sm_fields_t f;
+
+    (void)state;
+    assert_int_equal(gw_env_set_tag(e, "udh", "06050415810000"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_SAR), 0);
+    assert_int_equal(o.nparts, 1);
+    assert_int_equal(smpp_out_part(&o, 0, e, NULL, &b, &f), 0);
+    assert_int_equal(f.esm_class, SMPP_ESM_UDHI);
+    assert_int_equal(f.data_coding, 4);
+    assert_int_equal(f.sar_ref, -1);
+    assert_int_equal(f.sm_len, 140);
+    assert_memory_equal(b.sm, udh, sizeof udh);
+    assert_int_equal(b.sm[7], 0);
+    assert_int_equal(b.sm[139], 132);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+}
+
+static void test_a_binary_message_past_one_sms_or_with_a_bad_udh_is_refused(void **state)
+{
+    gw_envelope_t *e = env_binary(134);
+    smpp_out_t o;
+
+    (void)state;
+    assert_int_equal(gw_env_set_tag(e, "udh", "06050415810000"), 0);
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), GW_EINVAL); /* 7 + 134 */
+    smpp_out_free(&o);
+    assert_int_equal(gw_env_set_tag(e, "udh", "0705041581"), 0); /* UDHL past its end */
+    assert_int_equal(smpp_out_prepare(&o, e, SMPP_LONG_UDH), GW_EINVAL);
+    smpp_out_free(&o);
+    gw_env_unref(e);
+}
+
 static void test_a_report_goes_out_as_a_receipt_with_its_tlvs(void **state)
 {
     gw_envelope_t *e = env_with("id:01ABC sub:001 dlvrd:000 stat:UNDELIV err:011 text:x");
@@ -350,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_the_reference_is_the_same_for_the_same_message),
         cmocka_unit_test(test_a_senders_own_part_keeps_its_reference_total_and_number),
         cmocka_unit_test(test_a_kept_part_on_a_payload_connector_goes_as_that_part_with_its_udh),
+        cmocka_unit_test(test_a_binary_messages_udh_goes_in_front_with_udhi),
+        cmocka_unit_test(test_a_binary_message_past_one_sms_or_with_a_bad_udh_is_refused),
         cmocka_unit_test(test_a_report_goes_out_as_a_receipt_with_its_tlvs),
         cmocka_unit_test(test_the_tag_coding_ucs2_sends_ucs2_text_gsm_could_carry),
         cmocka_unit_test(test_the_message_class_goes_back_into_data_coding),

@@ -20,7 +20,15 @@
 //      log file, so the test fails rather than skips.
 // stop() sends SIGTERM to the broker's group (SIGKILL after 10 s), then kills
 // the epmd child, then removes the folder (kept when RABBITMQ_KEEP is set).
-import { spawn } from 'node:child_process';
+//
+// startRabbit({ tls: true }) adds a TLS listener (mq.tlsPort, mq.amqpsUrl)
+// with a CA and a server certificate for 127.0.0.1 / localhost made by the
+// openssl command in the node's folder (mq.tls: {ca, cert, key, otherCa,
+// clientCert, clientKey}: otherCa is a CA that signed nothing here, the
+// client pair is signed by ca); { tls: { verifyPeer: true } } makes the
+// broker ask for and require a client certificate.  mq.ctl(...args) runs
+// rabbitmqctl against the node (e.g. set_vm_memory_high_watermark).
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,7 +107,31 @@ function definitions(queues) {
   };
 }
 
+// Make a CA, a server certificate for 127.0.0.1 and localhost, a client
+// certificate, and a second CA that signed nothing, as PEM files in dir.
+function makeCerts(dir) {
+  const f = (n) => path.join(dir, n);
+  const ossl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ca = (name) => ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+    '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`));
+  const leaf = (name, cn, ext) => {
+    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`,
+      '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    writeFileSync(f(`${name}.ext`), ext);
+    ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('test-ca.pem'), '-CAkey', f('test-ca.key'),
+      '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`));
+  };
+  ca('test-ca');
+  ca('other-ca');
+  leaf('server', 'localhost', 'subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1\n' +
+    'extendedKeyUsage=serverAuth\n');
+  leaf('client', 'junction', 'extendedKeyUsage=clientAuth\n');
+  return { ca: f('test-ca.pem'), cert: f('server.pem'), key: f('server.key'), otherCa: f('other-ca.pem'),
+    clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
 // opts.port: AMQP port (default: a free one); opts.timeoutMs: start budget;
+// opts.tls: true or {verifyPeer} for a TLS listener too (above);
 // opts.queues: [{name, exchange, key}] durable queues present at boot.
 export async function startRabbit(opts = {}) {
   const bin = serverBinary();
@@ -110,6 +142,19 @@ export async function startRabbit(opts = {}) {
   const node = `junctiontest-${process.pid}-${port}@localhost`;
   const logDir = path.join(dir, 'log');
   const mq = { dir, port, node, url: `amqp://guest:guest@127.0.0.1:${port}`, out: '' };
+  const tlsConf = [];
+  if (opts.tls) {
+    mq.tls = makeCerts(dir);
+    mq.tlsPort = await freePort();
+    mq.amqpsUrl = `amqps://guest:guest@127.0.0.1:${mq.tlsPort}`;
+    const verifyPeer = typeof opts.tls === 'object' && opts.tls.verifyPeer;
+    tlsConf.push(`listeners.ssl.default = 127.0.0.1:${mq.tlsPort}`,
+      `ssl_options.cacertfile = ${mq.tls.ca}`,
+      `ssl_options.certfile = ${mq.tls.cert}`,
+      `ssl_options.keyfile = ${mq.tls.key}`,
+      `ssl_options.verify = ${verifyPeer ? 'verify_peer' : 'verify_none'}`,
+      `ssl_options.fail_if_no_peer_cert = ${verifyPeer ? 'true' : 'false'}`);
+  }
 
   writeFileSync(path.join(dir, 'rabbitmq.conf'), [
     `listeners.tcp.default = 127.0.0.1:${port}`,
@@ -117,6 +162,7 @@ export async function startRabbit(opts = {}) {
     // A nearly full test disk must not block publishers.
     'disk_free_limit.absolute = 1MB',
     'log.file.level = info',
+    ...tlsConf,
     ...(opts.queues ? [`load_definitions = ${path.join(dir, 'definitions.json')}`] : []),
     '',
   ].join('\n'));
@@ -169,6 +215,11 @@ export async function startRabbit(opts = {}) {
     }
     return text;
   };
+
+  // rabbitmqctl against this node (its cookie is under HOME = dir); the
+  // output, or a thrown error with it.
+  mq.ctl = (...args) => execFileSync(path.join(path.dirname(bin), 'rabbitmqctl'),
+    ['-n', node, ...args], { env, cwd: dir, stdio: 'pipe', timeout: 30000 }).toString();
 
   mq.stop = async () => {
     if (mq.stopped) return;
