@@ -627,6 +627,8 @@ int sip_proxy_response(sip_worker_t *w, const char *buf, size_t n, const sip_pee
     it->arg_free = free;
     if (sip_worker_push(owner, it) != 0)
         sip_item_free(it);
+    else
+        gw_stat_add(sip_proxy_stats.handoffs, 1);
     return 1;
 }
 
@@ -708,4 +710,6 @@ void sip_proxy_init(void)
     sip_proxy_stats.loops = gw_stat("sip.proxy_loops", "requests refused 482: they looped");
     sip_proxy_stats.no_target = gw_stat("sip.proxy_no_target", "requests answered 404/480/503: no target");
     sip_proxy_stats.branches = gw_stat("sip.proxy_branches", "proxy client branches started");
+    sip_proxy_stats.handoffs = gw_stat("sip.proxy_handoffs",
+                                       "responses another worker read, queued to the branch's owner");
 }
