@@ -214,7 +214,7 @@ void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n);
 void sip_px_timers(sip_px_txn_t *tx, int64_t now);
 /* The earliest deadline of tx's transactions and Timer C, 0: none. */
 int64_t sip_px_deadline(const sip_px_txn_t *tx);
-/* Send stateless (no transaction): an ACK of a 2xx, routed. */
+/* Unlink tx's branches and free their copies (tx is being freed). */
 void sip_px_free_branches(sip_px_txn_t *tx);
 
 /* ---- the worker side: what sip_uas.c and sip_adapter.c call ---- */
