@@ -13,8 +13,8 @@
  *   sip_view.c     pure: the byte-offset view of one received message
  *   sip_view_get.c (parse, accessors) and its forwarding edits
  *   sip_view_edit.c (sip_view_edit.c), with their own header sip_view.h
- *                  (no libosip2, no allocation); not used by the live path
- *                  yet, the proxy core's message layer.
+ *                  (no libosip2, no allocation): the proxy's message
+ *                  layer (sip_proxy*.c forward with its edits).
  *   sip_txn.c      the server transaction table (retransmission dedupe,
  *                  RFC 3261 section 17.2.2), bounded in size; one for the
  *                  pool, in shards behind a lock each.
@@ -34,6 +34,8 @@
  *                  (407 challenges, or 401 for a UAS; checks against
  *                  gw_sip_users.h) over the
  *                  pure RFC 7616 code of sip_digest.c (sip_digest.h).
+ *   sip_proxy*.c   the stateful proxy (RFC 3261 section 16), own header
+ *                  sip_proxy.h: requests sip_uas.c does not answer itself.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except
@@ -468,6 +470,9 @@ int sip_loc_update(const char *aor, sip_loc_fn fn, void *arg, sip_binding_t *out
 /* aor's live bindings into out (at most max), highest q first; their
  * count.  Any thread. */
 int sip_loc_lookup(const char *aor, sip_binding_t *out, int max);
+/* 1 when aor is in the location service, live bindings or not (the
+ * proxy's 480 rather than 404).  Any thread. */
+int sip_loc_exists(const char *aor);
 /* Expired bindings out (stored, published).  Main thread, once a second. */
 void sip_loc_sweep(void);
 /* Remove contact (NULL: every binding) of aor: 1 when one went, 0 when
@@ -488,6 +493,9 @@ void sip_loc_free(void);
 void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
                      const char *txn_key, const char *to_tag, const char *buf, size_t n);
 int sip_reg_init(struct event_base *main_base);
+/* 1 when host is one of sip.domains (or the list is empty: any is).
+ * Any thread (reads sip.domains). */
+int sip_reg_is_local(const char *host);
 void sip_reg_stop(void);
 void sip_reg_mi_list(const json_t *params, gw_mi_reply_t *r);
 void sip_reg_mi_delete(const json_t *params, gw_mi_reply_t *r);

@@ -19,6 +19,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_proxy.h"
 
 sip_conf_t sip_conf;
 sip_stats_t sip_stats;
@@ -81,6 +82,15 @@ static const gw_param_t sip_params[] = {
      "challenged again"},
     {"sip.nonce_ttl_s", GW_PT_INT, &sip_conf.nonce_ttl_s, 0, "300", 1, 86400, GW_PARAM_RUNTIME,
      "seconds a digest nonce is good for; later answers with it get 407 stale=true"},
+    {"sip.proxy", GW_PT_BOOL, &sip_proxy_conf.on, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
+     "proxy the requests junction does not answer itself (RFC 3261 section 16, docs/sip-proxy.md); "
+     "no: they are 501 as before"},
+    {"sip.record_route", GW_PT_BOOL, &sip_proxy_conf.record_route, 0, "yes", 0, 1,
+     GW_PARAM_RUNTIME, "the proxy puts <sip:ip:port;lr> in a Record-Route of what it forwards, "
+     "so in-dialog requests come through it"},
+    {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
+     "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
+     "each provisional) before it is cancelled"},
     GW_PARAM_END,
 };
 
@@ -173,6 +183,8 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
     {"sip.registrations.delete", sip_reg_mi_delete, "aor, contact?",
      "remove one binding of an address of record, or all of them (stored, published)",
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
+    {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
+     "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
     GW_MI_END,
 };
 
@@ -182,6 +194,7 @@ static int sip_init(struct event_base *main_base)
     int rc;
 
     sip_stats_init();
+    sip_proxy_init();
     if (sip_reports_conf() != 0)
         return GW_EINVAL;
     if (sip_osip_init() != 0) {
@@ -222,6 +235,7 @@ static void sip_stop(void)
 
 static void sip_destroy(void)
 {
+    sip_proxy_free_all(); /* their timers are on the workers' bases */
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();

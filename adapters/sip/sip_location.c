@@ -365,6 +365,19 @@ int sip_loc_lookup(const char *aor, sip_binding_t *out, int max)
     return n;
 }
 
+/* See sip.h.  Any thread. */
+int sip_loc_exists(const char *aor)
+{
+    uint32_t bucket;
+    sip_loc_shard_t *sh = sip_loc_shard(aor, &bucket);
+    int found;
+
+    pthread_mutex_lock(&sh->lock);
+    found = sip_loc_find(sh, bucket, aor) != NULL;
+    pthread_mutex_unlock(&sh->lock);
+    return found;
+}
+
 /* Remove from a the bindings keep() refuses, stored with the event why.
  * Shard lock held; a may be freed.  1 when something was removed. */
 static int sip_loc_prune(sip_loc_shard_t *sh, uint32_t bucket, sip_aor_t *a,

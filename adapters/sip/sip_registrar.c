@@ -108,7 +108,7 @@ static void sip_reg_trace(const sip_reg_t *g, int status, const char *what)
 
 /* 1 when host (its length n) is one of sip.domains, or that list is
  * empty. */
-static int sip_reg_local(const char *host)
+int sip_reg_is_local(const char *host)
 {
     char list[sizeof sip_conf.domains], *save = NULL, *d;
     int any = 1, hit = 0;
@@ -211,7 +211,7 @@ static int sip_reg_read(sip_reg_t *g, const char **reason)
         *reason = "Not Found"; /* no address of record in To */
         return 404;
     }
-    if (!sip_reg_local(to->host)) {
+    if (!sip_reg_is_local(to->host)) {
         *reason = "Not Found";
         return 404;
     }
@@ -499,7 +499,7 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
              ntohs(src->addr.sin_port));
     extra[0] = '\0';
     trusted = gw_trusted_find(ip, tname, sizeof tname);
-    if (ruri == NULL || ruri->host == NULL || !sip_reg_local(ruri->host)) {
+    if (ruri == NULL || ruri->host == NULL || !sip_reg_is_local(ruri->host)) {
         st = 403;
         reason = "Not A Local Domain";
     } else if (sip_reg_require(req, bad, sizeof bad)) {

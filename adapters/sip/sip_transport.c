@@ -80,6 +80,7 @@
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "sip.h"
+#include "sip_proxy.h"
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
 #define SIP_TCP_MAX_CONNS 1024
@@ -383,7 +384,7 @@ static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
 static int sip_worker_idle(sip_worker_t *w)
 {
     return __atomic_load_n(&w->pending, __ATOMIC_RELAXED) == 0 && sip_uac_count(w->uac) == 0 &&
-           gw_queue_len(w->queue) == 0;
+           sip_proxy_count(w->idx) == 0 && gw_queue_len(w->queue) == 0;
 }
 
 /* Every SIP_TICK_MS (a persistent timer: the state is the main thread's

@@ -22,7 +22,10 @@
  * 202 (or 500) and records the answer for retransmissions.  No route is
  * 404, shutting down or a full queue 503.
  * REGISTER -> the registrar (sip_registrar.c).
- * OPTIONS -> 200 (keep-alive pings), ACK is absorbed, others -> 501.
+ * Every other request, and a MESSAGE or OPTIONS for a registered user,
+ * goes to the proxy (sip_proxy.c, sip_proxy_takes) when sip.proxy is on,
+ * and so do the responses on its branches; else OPTIONS -> 200
+ * (keep-alive pings), ACK is absorbed, others -> 501.
  *
  * Responses go back where the request came from: over UDP to the source
  * address, with the Via port when the client did not ask for rport
@@ -43,6 +46,7 @@
 #include "gw_trace.h"
 #include "gw_trusted.h"
 #include "sip.h"
+#include "sip_proxy.h"
 
 /* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
 #define SIP_RETRY_AFTER "Retry-After: 1\r\n"
@@ -550,6 +554,11 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
         osip_message_free(req);
         return;
     }
+    if (sip_proxy_takes(req)) { /* the proxy's, with its own transactions */
+        sip_proxy_request(w, buf, n, src);
+        osip_message_free(req);
+        return;
+    }
     if (strcmp(req->sip_method, "ACK") == 0) {
         osip_message_free(req);
         return;
@@ -598,6 +607,8 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
                  inet_ntoa(peer->addr.sin_addr), ntohs(peer->addr.sin_port));
         return;
     }
+    if (kind == 2 && sip_proxy_response(w, buf, n, peer))
+        return; /* a response on one of the proxy's branches */
     if (osip_message_init(&m) != 0)
         return;
     if (osip_message_parse(m, buf, n) != 0 || (kind == 1) != (MSG_IS_REQUEST(m) != 0)) {

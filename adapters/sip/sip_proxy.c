@@ -1,0 +1,715 @@
+/*
+ * sip_proxy.c - the stateful proxy (RFC 3261 section 16): a request in.
+ *
+ * sip_uas.c hands over every request that is neither a MESSAGE for the
+ * gateway nor a REGISTER nor an OPTIONS for us (sip_proxy_takes).  Here:
+ *   ACK       matching an INVITE server transaction: absorbed (the ACK of
+ *             a non-2xx final, hop by hop); else forwarded statelessly by
+ *             its Route / Request-URI (the end-to-end ACK of a 2xx);
+ *   CANCEL    matching one: 200 at once, a CANCEL on every live branch
+ *             (sip_px_cancel); else 481;
+ *   a retransmission of a request that has a server transaction: the
+ *             last response again (the machine of sip_tsx.c says when);
+ *   new       validation (16.3: Proxy-Require 420, a loop 482; 483 for
+ *             Max-Forwards 0 is sip_check_request's), Route preprocessing
+ *             (16.4: strict-router rewrite, our own top Route removed),
+ *             targets (16.5: the top Route; else a local address of
+ *             record's bindings, 480 / 404 without; else an IPv4 literal
+ *             host; a host name is 503: no DNS yet; relaying anywhere but
+ *             to a local user is 403 from an untrusted source outside a
+ *             dialog we record-routed), a server transaction
+ *             (IST with 100 Trying at once, or NIST), then the first
+ *             serial step of branches (sip_proxy_branch.c).
+ *
+ * Each worker has its own table of transactions (by server key) and of
+ * branches (by our Via branch; sip_proxy_table.c), reached only from its
+ * thread, so no lock:
+ * the branch names the worker ("z9hG4bK-jp<worker>-..."), and a response
+ * another worker reads is queued to the owner (sip_proxy_response).  One
+ * libevent timer per transaction fires at the earliest of its machines'
+ * deadlines.  Counts of transactions by kind and state are atomics, read
+ * by MI sip.transactions.stats.
+ *
+ * Ownership: a transaction owns its request copy, its last response, its
+ * branches' requests and responses and its timer; freed once its server
+ * transaction and every branch are terminated (sip_px_settle), or at
+ * sip_proxy_free_all.
+ * Threads: the owning worker; sip_proxy_init on the main thread.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <ifaddrs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "gw_errors.h"
+#include "gw_log.h"
+#include "gw_trace.h"
+#include "gw_trusted.h"
+#include "sip_proxy.h"
+
+sip_proxy_conf_t sip_proxy_conf;
+sip_proxy_stats_t sip_proxy_stats;
+sip_px_self_t sip_px_self;
+
+void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...)
+{
+    gw_trace_rec_t r = {0};
+    char summary[256], peer[INET_ADDRSTRLEN + 8];
+    va_list ap;
+
+    if (!gw_trace_on())
+        return;
+    va_start(ap, fmt);
+    vsnprintf(summary, sizeof summary, fmt, ap);
+    va_end(ap);
+    inet_ntop(AF_INET, &tx->src.addr.sin_addr, peer, INET_ADDRSTRLEN);
+    snprintf(peer + strlen(peer), 8, ":%d", ntohs(tx->src.addr.sin_port));
+    r.kind = GW_TRACE_LOG;
+    r.connector = "sip";
+    r.peer = peer;
+    r.call_id = tx->call_id;
+    r.summary = summary;
+    gw_trace_record(&r);
+}
+
+/* Our address towards dst (sip.listen, or the route's source address
+ * when we listen on every address). */
+void sip_px_local_ip(const struct sockaddr_in *dst, char *out, size_t n)
+{
+    struct sockaddr_in local;
+    socklen_t llen = sizeof local;
+    int fd;
+
+    if (strcmp(sip_conf.listen, "0.0.0.0") != 0 || dst == NULL) {
+        snprintf(out, n, "%s", sip_px_self.naddr ? sip_px_self.addr[0] : sip_conf.listen);
+        return;
+    }
+    snprintf(out, n, "%s", sip_px_self.naddr ? sip_px_self.addr[0] : "127.0.0.1");
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd >= 0 && connect(fd, (const struct sockaddr *)dst, sizeof *dst) == 0 &&
+        getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+        inet_ntop(AF_INET, &local.sin_addr, out, (socklen_t)n);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Where responses to the request of v from src go: the source address,
+ * with the Via's port unless rport was asked for (18.2.2, RFC 3581). */
+static sip_peer_t sip_px_reply_peer(const sip_view_t *v, const sip_peer_t *src)
+{
+    sip_peer_t p = *src;
+    sip_view_via_t via;
+
+    if (p.conn_id == 0 && sip_view_via(v, 0, &via) == 0 && via.rport < 0)
+        p.addr.sin_port = htons((uint16_t)(via.port > 0 ? via.port : 5060));
+    return p;
+}
+
+/* A response of ours to the request text req[0..n) from src, into b. */
+static int sip_px_build_reply(const char *req, size_t n, const sip_peer_t *src, int status,
+                              const char *reason, const char *to_tag, const char *extra,
+                              gw_jbuf_t *b)
+{
+    char ip[INET_ADDRSTRLEN];
+    int rc;
+
+    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof ip);
+    sip_jbuf_printf(b, "SIP/2.0 %d %s\r\n", status, reason);
+    rc = sip_resp_headers(req, n, to_tag, ip, ntohs(src->addr.sin_port), b);
+    if (rc == 0) {
+        gw_jbuf_puts(b, "Server: junction\r\n");
+        if (extra)
+            gw_jbuf_puts(b, extra);
+        gw_jbuf_puts(b, "Content-Length: 0\r\n\r\n");
+        rc = b->oom ? GW_ENOMEM : 0;
+    }
+    return rc;
+}
+
+/* A response to a request that has no transaction (a stray CANCEL, a
+ * refusal before one is made). */
+static void sip_px_reply_bare(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
+                              int status, const char *reason, const char *extra)
+{
+    char tag[17];
+    gw_jbuf_t b = {0};
+    sip_peer_t dst = sip_px_reply_peer(v, src);
+
+    sip_random_hex(tag, 8);
+    if (sip_px_build_reply(v->buf + v->start, v->len - v->start, src, status, reason,
+                           v->to_tag.len ? NULL : tag, extra, &b) == 0)
+        sip_worker_send(w, &dst, b.p, b.len);
+    gw_jbuf_free(&b);
+}
+
+int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status)
+{
+    int old = (int)tx->tsx.state, rc = 0;
+    unsigned act;
+    char *copy;
+
+    if (tx->invite && status >= 200 && status < 300 && tx->tsx.state == SIP_TSX_ACCEPTED) {
+        /* another 2xx of the INVITE (a fork, a retransmission): forwarded */
+        sip_worker_send(tx->w, &tx->reply_to, resp, len);
+        gw_stat_add(sip_proxy_stats.responses, 1);
+        return 0;
+    }
+    act = sip_tsx_response_out(&tx->tsx, status, sip_px_now());
+    sip_px_count(tx->tsx.kind, old, (int)tx->tsx.state);
+    if (act & SIP_TSX_REFUSED)
+        return GW_EINVAL;
+    sip_worker_send(tx->w, &tx->reply_to, resp, len);
+    gw_stat_add(sip_proxy_stats.responses, 1);
+    copy = malloc(len);
+    if (copy) {
+        memcpy(copy, resp, len);
+        free(tx->last);
+        tx->last = copy;
+        tx->last_len = len;
+    }
+    if (status >= 200)
+        tx->final_sent = 1;
+    return rc;
+}
+
+void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *extra)
+{
+    gw_jbuf_t b = {0};
+
+    /* only an answer to a request outside a dialog gets our To tag */
+    if (sip_px_build_reply(tx->req, tx->len, &tx->src, status, reason,
+                           tx->has_to_tag || status == 100 ? NULL : tx->to_tag, extra, &b) == 0)
+        sip_px_send_up(tx, b.p, b.len, status);
+    gw_jbuf_free(&b);
+}
+
+static void sip_px_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    sip_px_txn_t *tx = arg;
+    (void)fd;
+    (void)what;
+    sip_px_timers(tx, sip_px_now());
+    sip_px_settle(tx);
+}
+
+int sip_px_settle(sip_px_txn_t *tx)
+{
+    int live = tx->tsx.state != SIP_TSX_TERMINATED;
+    int64_t at, now;
+
+    for (int i = 0; i < tx->nb && !live; i++)
+        live = tx->b[i].started && tx->b[i].tsx.state != SIP_TSX_TERMINATED;
+    if (!live) {
+        sip_px_txn_free(tx);
+        return 1;
+    }
+    at = sip_px_deadline(tx);
+    now = sip_px_now();
+    if (at != 0 && tx->timer) {
+        struct timeval tv;
+        int64_t d = at > now ? at - now : 0;
+        tv.tv_sec = d / 1000;
+        tv.tv_usec = (d % 1000) * 1000;
+        event_add(tx->timer, &tv);
+    }
+    return 0;
+}
+
+/* The server transaction key of v: the top Via's branch, sent-by and the
+ * method (an ACK or CANCEL names its INVITE's, method given); RFC 2543
+ * clients: Call-ID, CSeq number, From tag. */
+static int sip_px_key(const sip_view_t *v, const char *method, char *key, size_t n)
+{
+    sip_view_via_t via;
+    int len;
+
+    if (sip_view_via(v, 0, &via) != 0)
+        return GW_EINVAL;
+    if (via.rfc3261)
+        len = snprintf(key, n, "%.*s|%.*s:%d|%s", (int)via.branch.len, v->buf + via.branch.off,
+                       (int)via.host.len, v->buf + via.host.off, via.port, method);
+    else
+        len = snprintf(key, n, "%.*s|%u|%.*s|%s", (int)v->call_id.len, v->buf + v->call_id.off,
+                       v->cseq, (int)v->from_tag.len, v->buf + v->from_tag.off, method);
+    return len > 0 && (size_t)len < n ? 0 : GW_EINVAL;
+}
+
+/* "udp:1.2.3.4:5060" into sa: 0 or -1. */
+static int sip_px_source(const char *s, struct sockaddr_in *sa)
+{
+    char ip[64];
+    const char *colon;
+    int port;
+
+    if (strncmp(s, "udp:", 4) != 0 || !(colon = strrchr(s + 4, ':')) ||
+        (size_t)(colon - (s + 4)) >= sizeof ip)
+        return -1;
+    memcpy(ip, s + 4, (size_t)(colon - (s + 4)));
+    ip[colon - (s + 4)] = '\0';
+    port = atoi(colon + 1);
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return port > 0 && port < 65536 && inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static int sip_px_uri_dest(const sip_px_uri_t *u, struct sockaddr_in *sa)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)(u->port ? u->port : 5060));
+    return u->ipv4 && inet_pton(AF_INET, u->host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/* 1 when u is a local address of record: our own address, or a host
+ * name that is one of sip.domains (sip_reg_is_local). */
+static int sip_px_local_aor(const sip_px_uri_t *u)
+{
+    if (u->user[0] == '\0')
+        return 0;
+    if (u->ipv4)
+        return sip_px_is_self(&sip_px_self, u, 1);
+    return sip_reg_is_local(u->host);
+}
+
+/* The address of record of u as the registrar keys it; -1 when too long. */
+static int sip_px_aor(const sip_px_uri_t *u, char *aor, size_t n)
+{
+    int len = snprintf(aor, n, "%s:%s@%s", u->scheme, u->user, u->host);
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+/* The targets of v (16.5) into tx's branches, or the status to answer
+ * with *reason.  stateless: an ACK without transaction (one target). */
+static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason)
+{
+    sip_view_addr_t a;
+    sip_px_uri_t u;
+    sip_binding_t bs[SIP_LOC_CONTACTS_MAX];
+    int q[SIP_LOC_CONTACTS_MAX], order[SIP_LOC_CONTACTS_MAX], group[SIP_LOC_CONTACTS_MAX];
+    unsigned ri = tx->del_top_route ? 1 : 0;
+    char aor[SIP_AOR_MAX];
+    int n;
+
+    if (sip_view_route(v, ri, &a) == 0) { /* loose routing: the top Route */
+        if (sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) != 0) {
+            *reason = "Bad Route";
+            return 400;
+        }
+        if (sip_px_uri_dest(&u, &tx->b[0].dst) != 0) {
+            *reason = "Route host needs DNS (not supported yet)";
+            return 503;
+        }
+        tx->nb = 1;
+        tx->ngroups = 1;
+        tx->relay = 1;
+        return 0;
+    }
+    if (sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) != 0) {
+        *reason = "Unsupported URI Scheme";
+        return 416;
+    }
+    if (sip_px_local_aor(&u)) {
+        n = sip_px_aor(&u, aor, sizeof aor) == 0 ? sip_loc_lookup(aor, bs, SIP_LOC_CONTACTS_MAX)
+                                                 : 0;
+        if (n == 0) {
+            *reason = sip_loc_exists(aor) ? "Temporarily Unavailable" : "Not Found";
+            return sip_loc_exists(aor) ? 480 : 404;
+        }
+        for (int i = 0; i < n; i++)
+            q[i] = bs[i].q;
+        tx->ngroups = sip_px_order(q, n, order, group);
+        tx->nb = 0;
+        for (int i = 0; i < n; i++) {
+            sip_px_branch_t *b = &tx->b[tx->nb];
+            const sip_binding_t *x = &bs[order[i]];
+            sip_px_uri_t cu;
+            snprintf(b->ruri, sizeof b->ruri, "%s", x->contact);
+            snprintf(b->path, sizeof b->path, "%s", x->path);
+            b->group = group[i];
+            if (sip_px_source(x->source, &b->dst) != 0 &&
+                (sip_px_uri_parse(x->contact, strlen(x->contact), &cu) != 0 ||
+                 sip_px_uri_dest(&cu, &b->dst) != 0))
+                continue; /* a contact we cannot reach without DNS */
+            tx->nb++;
+        }
+        if (tx->nb == 0) {
+            *reason = "Contacts need DNS (not supported yet)";
+            return 503;
+        }
+        return 0;
+    }
+    if (u.ipv4 && !sip_px_is_self(&sip_px_self, &u, 0)) {
+        sip_px_uri_dest(&u, &tx->b[0].dst);
+        tx->nb = 1;
+        tx->ngroups = 1;
+        tx->relay = 1;
+        return 0;
+    }
+    if (u.ipv4) {
+        *reason = "Not Found";
+        return 404;
+    }
+    *reason = "Host needs DNS (RFC 3263, not supported yet)";
+    return 503;
+}
+
+/* 1 when tx may go where its targets are: to a local user always; else
+ * (relaying) only from a trusted network (gw_trusted.h) or inside a
+ * dialog we record-routed (our own Route came first). */
+static int sip_px_relay_ok(const sip_px_txn_t *tx)
+{
+    char ip[INET_ADDRSTRLEN], name[64];
+
+    if (!tx->relay || tx->del_top_route)
+        return 1;
+    inet_ntop(AF_INET, &tx->src.addr.sin_addr, ip, sizeof ip);
+    return gw_trusted_find(ip, name, sizeof name);
+}
+
+/* 420 for a Proxy-Require: none is supported.  1 when answered. */
+static int sip_px_proxy_require(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src)
+{
+    sip_range_t r;
+    char extra[300];
+
+    if (sip_view_nth(v, SIP_H_PROXY_REQUIRE, 0, &r) < 0)
+        return 0;
+    snprintf(extra, sizeof extra, "Unsupported: %.*s\r\n",
+             (int)(r.len > 200 ? 200 : r.len), v->buf + r.off);
+    sip_px_reply_bare(w, v, src, 420, "Bad Extension", extra);
+    return 1;
+}
+
+/* A stateless forward of an ACK without transaction (the ACK of a 2xx):
+ * routed as any request, our Via with a branch of its loop hash. */
+static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
+                                 int del_top_route)
+{
+    sip_px_txn_t *tx = calloc(1, sizeof *tx);
+    const char *reason = NULL;
+    char via[160], ip[48], *out = malloc(SIP_PROXY_MSG_MAX);
+    sip_px_fwd_t f = {0};
+    long len;
+
+    if (!tx || !out)
+        goto out_free;
+    tx->w = w;
+    tx->src = *src;
+    tx->del_top_route = del_top_route;
+    if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_relay_ok(tx))
+        goto out_free; /* an ACK is never answered */
+    sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
+    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
+             ip, sip_conf.port, sip_worker_index(w), sip_px_loop_hash(v));
+    f.via = via;
+    f.ruri = tx->b[0].ruri[0] ? tx->b[0].ruri : NULL;
+    f.del_top_route = del_top_route;
+    f.path = tx->b[0].path;
+    len = sip_px_build(v, &f, out, SIP_PROXY_MSG_MAX);
+    if (len > 0) {
+        sip_peer_t dst = {.addr = tx->b[0].dst, .conn_id = 0};
+        sip_worker_send(w, &dst, out, (size_t)len);
+        gw_stat_add(sip_proxy_stats.stateless, 1);
+    }
+out_free:
+    free(out);
+    free(tx);
+}
+
+/* A new request: the server transaction and its first branches. */
+static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src, const char *key,
+                       int del_top_route)
+{
+    sip_px_txn_t *tx = calloc(1, sizeof *tx);
+    const char *reason = NULL;
+    int st;
+
+    if (!sip_px_table_ready(w) || !tx || !(tx->req = malloc(v->len - v->start + 1))) {
+        free(tx);
+        sip_px_reply_bare(w, v, src, 500, "Server Internal Error", NULL);
+        return;
+    }
+    tx->w = w;
+    for (int i = 0; i < SIP_PROXY_MAX_BRANCHES; i++)
+        tx->b[i].tx = tx;
+    snprintf(tx->key, sizeof tx->key, "%s", key);
+    memcpy(tx->req, v->buf + v->start, v->len - v->start);
+    tx->len = v->len - v->start;
+    tx->req[tx->len] = '\0';
+    tx->src = *src;
+    tx->reply_to = sip_px_reply_peer(v, src);
+    tx->invite = v->method == SIP_M_INVITE;
+    tx->has_to_tag = v->to_tag.len > 0;
+    tx->del_top_route = del_top_route;
+    snprintf(tx->call_id, sizeof tx->call_id, "%.*s", (int)v->call_id.len, v->buf + v->call_id.off);
+    sip_random_hex(tx->to_tag, 8);
+    sip_tsx_init(&tx->tsx, tx->invite ? SIP_TSX_IST : SIP_TSX_NIST, src->conn_id != 0,
+                 sip_px_now());
+    sip_px_count(tx->tsx.kind, -1, (int)tx->tsx.state);
+    tx->timer = event_new(sip_worker_base(w), -1, 0, sip_px_on_timer, tx);
+    sip_px_txn_insert(tx);
+    gw_stat_add(sip_proxy_stats.requests, 1);
+    if (tx->invite)
+        sip_px_reply(tx, 100, "Trying", NULL);
+    st = sip_px_targets(v, tx, &reason);
+    if (st == 0 && !sip_px_relay_ok(tx)) {
+        st = 403;
+        reason = "Relaying Denied (untrusted source)";
+    }
+    if (st != 0) {
+        gw_stat_add(sip_proxy_stats.no_target, 1);
+        sip_px_trace(tx, "proxy: %.*s %.*s: no target, %d %s", (int)v->method_tok.len,
+                     v->buf + v->method_tok.off, (int)v->ruri.len, v->buf + v->ruri.off, st,
+                     reason);
+        sip_px_reply(tx, st, reason, NULL);
+    } else {
+        sip_px_trace(tx, "proxy: %.*s %.*s: %d target(s) in %d step(s)", (int)v->method_tok.len,
+                     v->buf + v->method_tok.off, (int)v->ruri.len, v->buf + v->ruri.off, tx->nb,
+                     tx->ngroups);
+        sip_px_start_group(tx, 0);
+    }
+    sip_px_settle(tx);
+}
+
+/* See sip_proxy.h. */
+void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+{
+    sip_view_t *v = malloc(sizeof *v), *v2 = NULL;
+    char key[320], *rew = NULL;
+    sip_view_addr_t a;
+    sip_px_uri_t u;
+    sip_px_txn_t *tx;
+    int del_top_route = 0, rc;
+
+    if (!v)
+        return;
+    rc = sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0);
+    if (rc != 0 || sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE"
+                                  : "", key, sizeof key) != 0) {
+        if (rc == 0 || v->is_request == 1)
+            sip_px_reply_bare(w, v, src, 400, rc ? sip_view_strerror(rc) : "Bad Via", NULL);
+        goto out_free;
+    }
+    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
+        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
+                 v->buf + v->method_tok.off);
+    tx = sip_px_txn_find(w, key);
+    if (v->method == SIP_M_CANCEL) {
+        if (!tx) {
+            sip_px_reply_bare(w, v, src, 481, "Call/Transaction Does Not Exist", NULL);
+            goto out_free;
+        }
+        sip_px_reply_bare(w, v, src, 200, "OK", NULL);
+        sip_px_cancel(tx);
+        sip_px_settle(tx);
+        goto out_free;
+    }
+    if (tx) { /* a retransmission, or the ACK of our non-2xx */
+        int old = (int)tx->tsx.state;
+        unsigned act = sip_tsx_request_in(&tx->tsx, v->method == SIP_M_ACK, sip_px_now());
+        sip_px_count(tx->tsx.kind, old, (int)tx->tsx.state);
+        gw_stat_add(sip_stats.rx_retrans, v->method == SIP_M_ACK ? 0 : 1);
+        if ((act & SIP_TSX_RETRANSMIT) && tx->last)
+            sip_worker_send(w, &tx->reply_to, tx->last, tx->last_len);
+        if (!(act & SIP_TSX_PASS_UP)) { /* else an ACK of a 2xx with the INVITE's branch */
+            sip_px_settle(tx);
+            goto out_free;
+        }
+    }
+    /* validation (16.3) */
+    if (v->method != SIP_M_ACK && sip_px_proxy_require(w, v, src))
+        goto out_free;
+    if (sip_px_looped(v, &sip_px_self)) {
+        gw_stat_add(sip_proxy_stats.loops, 1);
+        if (v->method != SIP_M_ACK)
+            sip_px_reply_bare(w, v, src, 482, "Loop Detected", NULL);
+        goto out_free;
+    }
+    /* Route preprocessing (16.4): a strict router put our Record-Route
+     * value in the Request-URI */
+    if (sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) == 0 && u.user[0] == '\0' &&
+        sip_px_is_self(&sip_px_self, &u, 0) && sip_view_num(v, SIP_H_ROUTE) > 0) {
+        long len;
+        rew = malloc(SIP_PROXY_MSG_MAX);
+        v2 = malloc(sizeof *v2);
+        len = rew && v2 ? sip_px_strict_rewrite(v, rew, SIP_PROXY_MSG_MAX) : SIP_VE_NOSPACE;
+        if (len < 0 || sip_view_parse(v2, rew, (size_t)len, 0) != 0) {
+            sip_px_reply_bare(w, v, src, 400, "Bad Route", NULL);
+            goto out_free;
+        }
+        free(v);
+        v = v2;
+        v2 = NULL;
+    }
+    if (sip_view_route(v, 0, &a) == 0 &&
+        sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) == 0 &&
+        sip_px_is_self(&sip_px_self, &u, 0))
+        del_top_route = 1;
+    if (v->method == SIP_M_ACK)
+        sip_px_stateless_ack(w, v, src, del_top_route);
+    else
+        sip_px_new(w, v, src, key, del_top_route);
+out_free:
+    free(v2);
+    free(rew);
+    free(v);
+}
+
+/* A RESPONSE queued to its owner worker: the bytes in it->arg. */
+typedef struct sip_px_bytes {
+    size_t n;
+    char buf[];
+} sip_px_bytes_t;
+
+static void sip_px_on_resp_item(sip_worker_t *w, sip_item_t *it)
+{
+    sip_px_bytes_t *b = it->arg;
+    sip_px_response_local(w, b->buf, b->n);
+}
+
+/* See sip_proxy.h. */
+int sip_proxy_response(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+{
+    const size_t plen = strlen(SIP_PROXY_BRANCH_PREFIX);
+    const char *p;
+    sip_worker_t *owner;
+    sip_item_t *it;
+    sip_px_bytes_t *b;
+    char *end;
+    long idx;
+    (void)src;
+
+    /* the top Via's branch, found by a scan: the first "branch=" of the
+     * first Via line is where the owner is named */
+    p = memmem(buf, n, ";branch=" SIP_PROXY_BRANCH_PREFIX, 8 + plen);
+    if (!p)
+        return 0;
+    {
+        const char *via = memmem(buf, n, "\nVia:", 5), *via2 = memmem(buf, n, "\nv:", 3);
+        const char *first = !via ? via2 : !via2 ? via : via < via2 ? via : via2;
+        const char *eol = first ? memchr(first + 1, '\n', (size_t)(buf + n - first - 1)) : NULL;
+        if (!first || !eol || p > eol)
+            return 0; /* our branch is not in the top Via */
+    }
+    idx = strtol(p + 8 + plen, &end, 10);
+    owner = sip_worker_get((int)idx);
+    if (end == p + 8 + plen || *end != '-' || !owner) {
+        gw_stat_add(sip_stats.drops, 1);
+        return 1;
+    }
+    if (owner == w) {
+        sip_px_response_local(w, buf, n);
+        return 1;
+    }
+    it = calloc(1, sizeof *it);
+    b = malloc(sizeof *b + n + 1);
+    if (!it || !b) {
+        free(it);
+        free(b);
+        return 1;
+    }
+    b->n = n;
+    memcpy(b->buf, buf, n);
+    b->buf[n] = '\0';
+    it->kind = SIP_ITEM_CALL;
+    it->fn = sip_px_on_resp_item;
+    it->arg = b;
+    it->arg_free = free;
+    if (sip_worker_push(owner, it) != 0)
+        sip_item_free(it);
+    else
+        gw_stat_add(sip_proxy_stats.handoffs, 1);
+    return 1;
+}
+
+/* See sip_proxy.h. */
+int sip_proxy_takes(const osip_message_t *req)
+{
+    const char *m = req->sip_method;
+    const osip_uri_t *ru = req->req_uri;
+    sip_px_uri_t u = {0};
+    sip_binding_t b[1];
+    char aor[SIP_AOR_MAX];
+    int takes = 1;
+
+    if (!__atomic_load_n(&sip_proxy_conf.on, __ATOMIC_RELAXED) || strcmp(m, "REGISTER") == 0)
+        return 0;
+    if (strcmp(m, "MESSAGE") != 0 && strcmp(m, "OPTIONS") != 0)
+        return 1;
+    /* MESSAGE and OPTIONS: proxied when they name a registered user or
+     * go elsewhere; else the gateway's (MESSAGE) or ours (OPTIONS) */
+    if (!ru || !ru->host || !ru->scheme)
+        return 0;
+    snprintf(u.scheme, sizeof u.scheme, "%s", ru->scheme);
+    snprintf(u.user, sizeof u.user, "%s", ru->username ? ru->username : "");
+    snprintf(u.host, sizeof u.host, "%s", ru->host);
+    for (char *p = u.host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (char *p = u.scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    u.port = ru->port ? atoi(ru->port) : 0;
+    {
+        struct in_addr ia;
+        u.ipv4 = inet_pton(AF_INET, u.host, &ia) == 1;
+    }
+    if (strcmp(u.scheme, "sip") != 0 && strcmp(u.scheme, "sips") != 0)
+        takes = 0;
+    else if (sip_px_local_aor(&u)) {
+        takes = sip_px_aor(&u, aor, sizeof aor) == 0 && sip_loc_lookup(aor, b, 1) > 0;
+    } else if (strcmp(m, "OPTIONS") == 0) {
+        takes = u.ipv4 && !sip_px_is_self(&sip_px_self, &u, 1);
+    } else {
+        takes = 0; /* a MESSAGE for the gateway */
+    }
+    return takes;
+}
+
+/* Our addresses: sip.listen, or every IPv4 address of ours when it is
+ * 0.0.0.0. */
+static void sip_px_self_init(void)
+{
+    struct ifaddrs *ifs = NULL;
+
+    memset(&sip_px_self, 0, sizeof sip_px_self);
+    sip_px_self.port = sip_conf.port;
+    if (strcmp(sip_conf.listen, "0.0.0.0") != 0) {
+        snprintf(sip_px_self.addr[0], sizeof sip_px_self.addr[0], "%s", sip_conf.listen);
+        sip_px_self.naddr = 1;
+        return;
+    }
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i && sip_px_self.naddr < SIP_PROXY_MAX_SELF; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+                      sip_px_self.addr[sip_px_self.naddr++], sizeof sip_px_self.addr[0]);
+    freeifaddrs(ifs);
+}
+
+/* See sip_proxy.h. */
+void sip_proxy_init(void)
+{
+    sip_px_self_init();
+    sip_proxy_stats.requests = gw_stat("sip.proxy_requests", "requests the SIP proxy took (new transactions)");
+    sip_proxy_stats.forwarded = gw_stat("sip.proxy_forwarded", "requests forwarded on a proxy branch");
+    sip_proxy_stats.responses = gw_stat("sip.proxy_responses", "responses the proxy sent upstream (forwarded or its own)");
+    sip_proxy_stats.timeouts = gw_stat("sip.proxy_timeouts", "proxy branches that timed out (Timer B, F, C)");
+    sip_proxy_stats.cancels = gw_stat("sip.proxy_cancels", "CANCELs the proxy took from callers");
+    sip_proxy_stats.c487 = gw_stat("sip.proxy_487", "INVITEs the proxy answered 487 after a CANCEL");
+    sip_proxy_stats.stateless = gw_stat("sip.proxy_stateless", "ACKs and responses forwarded statelessly");
+    sip_proxy_stats.loops = gw_stat("sip.proxy_loops", "requests refused 482: they looped");
+    sip_proxy_stats.no_target = gw_stat("sip.proxy_no_target", "requests answered 404/480/503: no target");
+    sip_proxy_stats.branches = gw_stat("sip.proxy_branches", "proxy client branches started");
+    sip_proxy_stats.handoffs = gw_stat("sip.proxy_handoffs",
+                                       "responses another worker read, queued to the branch's owner");
+}

@@ -1,0 +1,243 @@
+/*
+ * sip_proxy.h - the stateful proxy core (RFC 3261 section 16), private to
+ * adapters/sip/.
+ *
+ * Table of contents:
+ *   sip_proxy_route.c  pure: URIs as the proxy reads them, "is this us",
+ *                      the fork order of bindings by q, the best final
+ *                      response of a response context (16.7), the loop
+ *                      hash of a request (16.3 step 4, 16.6 step 8).
+ *   sip_proxy_fwd.c    pure: bytes of forwarded messages built from a
+ *                      sip_view_t with its edits (our Via, Max-Forwards,
+ *                      Record-Route, Request-URI, a Path as Route), the
+ *                      strict-router rewrite (16.4), a response with our
+ *                      Via removed, the ACK / CANCEL of a client branch.
+ *   sip_proxy.c        the worker side: a request in (validation, Route
+ *                      preprocessing, target, server transaction), our
+ *                      own responses, responses routed to their owner.
+ *   sip_proxy_table.c  each worker's tables of transactions and branches,
+ *                      the counts, MI sip.transactions.stats.
+ *   sip_proxy_branch.c client branches: sending, Timer A/E/B/F/C, the
+ *                      response context, CANCEL, responses routed to the
+ *                      owner worker, stateless forwarding of the rest.
+ *
+ * Threads: the pure files any thread; the rest on the worker that
+ * received the request (it owns the transaction and its branches), and
+ * sip_proxy_mi_stats on the MI thread (atomic counters only).
+ */
+#ifndef SIP_PROXY_H
+#define SIP_PROXY_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip.h"
+#include "sip_tsx.h"
+#include "sip_view.h"
+
+/* A proxy client branch: "z9hG4bK-jp<worker>-<loop hash>-<random>"; the
+ * UAC's MESSAGEs keep SIP_BRANCH_PREFIX ("-jn"). */
+#define SIP_PROXY_BRANCH_PREFIX "z9hG4bK-jp"
+#define SIP_PROXY_MAX_BRANCHES SIP_LOC_CONTACTS_MAX
+#define SIP_PROXY_MAX_SELF 8
+#define SIP_PROXY_MSG_MAX 65535
+
+/* ---- parameters and statistics (registered by sip_proxy_init) ---- */
+typedef struct sip_proxy_conf {
+    int on;           /* sip.proxy: 0: other requests are 501 as before */
+    int record_route; /* sip.record_route */
+    int timer_c_s;    /* sip.timer_c_s */
+} sip_proxy_conf_t;
+extern sip_proxy_conf_t sip_proxy_conf;
+
+typedef struct sip_proxy_stats {
+    gw_stat_t *requests, *forwarded, *responses, *timeouts, *cancels, *c487;
+    gw_stat_t *stateless, *loops, *no_target, *branches, *handoffs;
+} sip_proxy_stats_t;
+extern sip_proxy_stats_t sip_proxy_stats;
+
+/* ---- sip_proxy_route.c: pure ---- */
+typedef struct sip_px_uri {
+    char scheme[8];    /* lower case */
+    char user[128];
+    char host[128];    /* lower case */
+    int port;          /* 0: absent */
+    int ipv4;          /* host is an IPv4 literal */
+    int lr;            /* ;lr among the URI parameters */
+} sip_px_uri_t;
+
+/* Parse the URI s[0..n) (sip: or sips:; no <>).  0 or -1. */
+int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u);
+
+/* Our addresses and port: what "this proxy" is in a Route, a Request-URI
+ * or a Via. */
+typedef struct sip_px_self {
+    char addr[SIP_PROXY_MAX_SELF][64];
+    int naddr;
+    int port;
+} sip_px_self_t;
+
+/* 1 when u names us: one of our addresses, and our port (absent = 5060;
+ * any_port: an absent port matches too, as in a Request-URI
+ * sip:alice@ourip). */
+int sip_px_is_self(const sip_px_self_t *s, const sip_px_uri_t *u, int any_port);
+
+/* The fork order of n bindings' q values (-1: none given, taken as 1.0,
+ * RFC 3261 16.6): order[] gets their indices by decreasing q (stable),
+ * group[] (per position) the serial step each belongs to: equal q in
+ * one step, forked in parallel.  Returns the number of steps. */
+int sip_px_order(const int *q, int n, int *order, int *group);
+
+/* The best of n final statuses of a response context (16.7 step 6): a
+ * 6xx; else a 2xx; else the lowest class, preferring 401, 407, 415, 420,
+ * 484 in 4xx; ties to the first.  Its index, -1 when n is 0. */
+int sip_px_best(const int *status, int n);
+
+/* The loop hash of request v (16.6 step 8, without the top Via so a
+ * request that comes back is recognised): Request-URI, From and To tags,
+ * Call-ID, CSeq number, Proxy-Require, Proxy-Authorization. */
+uint32_t sip_px_loop_hash(const sip_view_t *v);
+/* 1 when a Via of v is ours (sent-by self, our branch prefix) with the
+ * loop hash v has now: the request looped (482). */
+int sip_px_looped(const sip_view_t *v, const sip_px_self_t *self);
+
+/* ---- sip_proxy_fwd.c: pure ---- */
+typedef struct sip_px_fwd {
+    const char *ruri;   /* the new Request-URI, NULL: unchanged */
+    const char *via;    /* our Via value (required) */
+    const char *rr;     /* a Record-Route value, NULL: none */
+    int del_top_route;  /* our own top Route is removed */
+    const char *path;   /* Route values put on top (a binding's Path), NULL or "" */
+} sip_px_fwd_t;
+
+/* The forwarded request: v with f's edits and Max-Forwards decremented
+ * (70 when absent), into out[0..cap).  Length or a sip_view_err_t. */
+long sip_px_build(const sip_view_t *v, const sip_px_fwd_t *f, char *out, size_t cap);
+/* Strict routing (16.4): v's Request-URI is our Record-Route value: the
+ * new Request-URI is the last Route's URI and that Route is removed.
+ * Length into out, or SIP_VE_NOT_FOUND (no Route) / SIP_VE_NOSPACE. */
+long sip_px_strict_rewrite(const sip_view_t *v, char *out, size_t cap);
+/* Response v with its top Via removed.  Length or a sip_view_err_t. */
+long sip_px_resp_strip(const sip_view_t *v, char *out, size_t cap);
+/* Where Via n of v says a response goes (18.2.2, RFC 3581): received or
+ * the sent-by host, rport's value or the sent-by port or 5060.  0, or -1
+ * (no such Via, or a host that is no IPv4 literal). */
+int sip_px_via_dest(const sip_view_t *v, unsigned n, struct sockaddr_in *out);
+/* The CANCEL (resp NULL) or the ACK of non-2xx resp for the forwarded
+ * request fwd (RFC 3261 9.1, 17.1.1.3): its Request-URI, top Via, From,
+ * Call-ID, CSeq number and Route; To from resp for an ACK.  Length or a
+ * sip_view_err_t. */
+long sip_px_build_cancel_ack(const sip_view_t *fwd, const sip_view_t *resp, char *out,
+                             size_t cap);
+
+/* ---- the worker side: internal to sip_proxy.c and sip_proxy_branch.c ---- */
+struct event;
+typedef struct sip_px_txn sip_px_txn_t;
+
+/* One client branch (16.6): a client transaction of its own.  Lives in
+ * its txn's array; in the worker's branch table while started. */
+typedef struct sip_px_branch {
+    sip_px_txn_t *tx;
+    char id[64];               /* our Via branch */
+    sip_tsx_t tsx;             /* ICT or NICT */
+    int started, ended;        /* sent; a final came (or a timeout) */
+    int linked;                /* in the worker's branch table */
+    int cancel_wanted, cancel_sent;
+    int group;                 /* the serial step (sip_px_order) */
+    int status;                /* its final status, 0: none yet */
+    char *req;                 /* the forwarded request (owned) */
+    size_t len;
+    char *resp;                /* its final response as received (owned), or NULL */
+    size_t resp_len;
+    struct sockaddr_in dst;
+    int64_t timer_c_at;        /* INVITE: Timer C, 0: not running */
+    char ruri[256];            /* the new Request-URI, "" for the received one */
+    char path[512];            /* Route values from the binding's Path */
+    struct sip_px_branch *hnext;
+} sip_px_branch_t;
+
+/* One proxied request: its server transaction and its response context. */
+struct sip_px_txn {
+    sip_worker_t *w;
+    char key[320];             /* server transaction key (sip_px_key) */
+    sip_tsx_t tsx;             /* IST or NIST */
+    int invite;
+    int has_to_tag;            /* the request's To has a tag (in a dialog) */
+    char *req;                 /* the request as received (owned) */
+    size_t len;
+    sip_peer_t src, reply_to;  /* where it came from; where responses go */
+    char *last;                /* the last response sent up (owned) */
+    size_t last_len;
+    char to_tag[17];
+    char call_id[128];
+    int del_top_route;
+    int relay;                 /* the target is not a local user (a Route, an IP host) */
+    int nb, ngroups, group;    /* branches; serial steps; the step running */
+    int final_sent, cancelled;
+    sip_px_branch_t b[SIP_PROXY_MAX_BRANCHES];
+    struct event *timer;
+    struct sip_px_txn *hnext;
+};
+
+/* sip_proxy_table.c: the worker's tables and the counts. */
+int sip_px_table_ready(sip_worker_t *w); /* 0: no memory for it */
+void sip_px_txn_insert(sip_px_txn_t *tx);
+sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key);
+/* Free tx: unlinked, its timer, its branches, its copies. */
+void sip_px_txn_free(sip_px_txn_t *tx);
+int64_t sip_px_now(void); /* monotonic ms, the machines' clock */
+/* A machine of kind went from_state -> to_state (-1: created / freed). */
+void sip_px_count(sip_tsx_kind_t kind, int from_state, int to_state);
+/* sip_proxy.c */
+void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sip_px_branch_link(sip_px_branch_t *b);
+void sip_px_branch_unlink(sip_px_branch_t *b);
+sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n);
+/* Send a response up (through the server transaction): 0 sent. */
+int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status);
+/* Our own response to tx's request. */
+void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *extra);
+/* Done with tx when every transaction of it ended: freed (1) or timer armed (0). */
+int sip_px_settle(sip_px_txn_t *tx);
+void sip_px_local_ip(const struct sockaddr_in *dst, char *out, size_t n);
+extern sip_px_self_t sip_px_self;
+
+/* sip_proxy_branch.c */
+/* Start the branches of serial step g of tx. */
+void sip_px_start_group(sip_px_txn_t *tx, int g);
+/* The CANCEL of the caller: every live branch gets one. */
+void sip_px_cancel(sip_px_txn_t *tx);
+/* A response for one of w's branches (raw bytes). */
+void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n);
+/* tx's timers that are due. */
+void sip_px_timers(sip_px_txn_t *tx, int64_t now);
+/* The earliest deadline of tx's transactions and Timer C, 0: none. */
+int64_t sip_px_deadline(const sip_px_txn_t *tx);
+/* Unlink tx's branches and free their copies (tx is being freed). */
+void sip_px_free_branches(sip_px_txn_t *tx);
+
+/* ---- the worker side: what sip_uas.c and sip_adapter.c call ---- */
+/* 1 when the proxy takes req (parsed by sip_uas.c): sip.proxy on and not
+ * REGISTER, not a MESSAGE for the gateway (one is proxied when its
+ * Request-URI is an address of record with live bindings), not an
+ * OPTIONS for us.  Worker thread. */
+int sip_proxy_takes(const osip_message_t *req);
+/* A request the proxy takes, buf[0..n) its text (copied if kept).
+ * Worker thread. */
+void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
+/* A response: 1 when it carries a proxy branch (taken: handled here or
+ * queued to its owner worker), 0 when it is not the proxy's. */
+int sip_proxy_response(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
+/* Stats and parameters; main thread, adapter init. */
+void sip_proxy_init(void);
+/* Free every worker's transactions (their timers): main thread, after the
+ * workers were joined, before their event bases go. */
+void sip_proxy_free_all(void);
+/* Proxied requests worker idx still holds (a retiring worker waits
+ * for 0).  Any thread. */
+int sip_proxy_count(int idx);
+/* MI sip.transactions.stats (viewer). */
+void sip_proxy_mi_stats(const json_t *params, gw_mi_reply_t *r);
+
+#endif

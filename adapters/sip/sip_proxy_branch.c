@@ -1,0 +1,431 @@
+/*
+ * sip_proxy_branch.c - the client side of a proxied request: branches,
+ * their client transactions, the response context (RFC 3261 16.6-16.10).
+ *
+ * A branch is a client transaction of its own (ICT or NICT of sip_tsx.c)
+ * with our Via on top, its branch naming this worker.  Its timers (A/E
+ * retransmit what it sent, B/F end it as a 408, and for an INVITE the
+ * proxy's Timer C, sip.timer_c_s, reset by each provisional) run from its
+ * transaction's one libevent timer (sip_px_timers).
+ *
+ * The response context (16.7): a provisional other than 100 goes up at
+ * once; every 2xx goes up at once (an INVITE's other branches are then
+ * cancelled); a 6xx cancels the rest; other finals are kept.  When every
+ * branch of the running serial step has ended, the next step starts
+ * (failover), unless a 6xx came, the caller cancelled or no step is left:
+ * then the best response goes up (sip_px_best; 503 becomes 500, 16.7
+ * step 6; a caller's CANCEL makes it our 487).  A non-2xx final is ACKed
+ * by the ICT hop by hop; the caller's ACK of ours is absorbed by the IST.
+ * A CANCEL (16.10) goes on each branch that has had a provisional
+ * response; one still Calling gets it when its first provisional comes
+ * (9.1).  A cancelled branch that sends no final within 64*T1 is ended.
+ *
+ * A response whose branch is not (any more) in the table is forwarded
+ * statelessly (16.11): top Via removed, to the next Via's address.
+ *
+ * Ownership: a branch lives in its transaction's array; its request and
+ * response copies are freed with the transaction.
+ * Threads: the worker that owns the transaction.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_log.h"
+#include "sip_proxy.h"
+
+#define SIP_PX_CANCEL_WAIT_MS (64 * SIP_TSX_T1_MS)
+
+static void sip_px_check_done(sip_px_txn_t *tx);
+
+static sip_peer_t sip_px_peer(const struct sockaddr_in *sa)
+{
+    sip_peer_t p = {.addr = *sa, .conn_id = 0};
+    return p;
+}
+
+static void sip_px_branch_send_again(sip_px_branch_t *b)
+{
+    sip_peer_t dst = sip_px_peer(&b->dst);
+    sip_worker_send(b->tx->w, &dst, b->req, b->len);
+}
+
+/* Build and send branch b of tx: 0, or -1 (the branch ends as a 500). */
+static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
+{
+    sip_view_t *v = malloc(sizeof *v);
+    char *out = malloc(SIP_PROXY_MSG_MAX), ip[48], via[200], rr[120], rnd[9];
+    sip_px_fwd_t f = {0};
+    long len = -1;
+    int64_t now = sip_px_now();
+    int rc = -1;
+
+    if (!v || !out || sip_view_parse(v, tx->req, tx->len, 0) != 0)
+        goto out_free;
+    sip_px_local_ip(&b->dst, ip, sizeof ip);
+    sip_random_hex(rnd, 4);
+    snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-%08x-%s", sip_worker_index(tx->w),
+             sip_px_loop_hash(v), rnd);
+    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=%s;rport", ip, sip_conf.port, b->id);
+    snprintf(rr, sizeof rr, "<sip:%s:%d;lr>", ip, sip_conf.port);
+    f.via = via;
+    f.ruri = b->ruri[0] ? b->ruri : NULL;
+    /* a request in a dialog has its route set already */
+    f.rr = __atomic_load_n(&sip_proxy_conf.record_route, __ATOMIC_RELAXED) && !tx->has_to_tag
+               ? rr : NULL;
+    f.del_top_route = tx->del_top_route;
+    f.path = b->path;
+    len = sip_px_build(v, &f, out, SIP_PROXY_MSG_MAX);
+    if (len <= 0 || !(b->req = malloc((size_t)len)))
+        goto out_free;
+    memcpy(b->req, out, (size_t)len);
+    b->len = (size_t)len;
+    sip_tsx_init(&b->tsx, tx->invite ? SIP_TSX_ICT : SIP_TSX_NICT, 0, now);
+    sip_px_count(b->tsx.kind, -1, (int)b->tsx.state);
+    b->started = 1;
+    if (tx->invite)
+        b->timer_c_at = now + (int64_t)__atomic_load_n(&sip_proxy_conf.timer_c_s,
+                                                       __ATOMIC_RELAXED) * 1000;
+    sip_px_branch_link(b);
+    sip_px_branch_send_again(b);
+    gw_stat_add(sip_proxy_stats.forwarded, 1);
+    gw_stat_add(sip_proxy_stats.branches, 1);
+    sip_px_trace(tx, "proxy: branch %s to %s:%d (%s) step %d", b->id, inet_ntoa(b->dst.sin_addr),
+                 ntohs(b->dst.sin_port), b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
+    rc = 0;
+out_free:
+    if (rc != 0)
+        GW_WARN(SIP_LOG, "proxy %s: cannot build the forwarded request (%ld)", tx->call_id, len);
+    free(out);
+    free(v);
+    return rc;
+}
+
+/* See sip_proxy.h. */
+void sip_px_start_group(sip_px_txn_t *tx, int g)
+{
+    tx->group = g;
+    for (int i = 0; i < tx->nb; i++) {
+        sip_px_branch_t *b = &tx->b[i];
+        if (b->group == g && !b->started && !b->ended && sip_px_branch_start(tx, b) != 0) {
+            b->ended = 1;
+            b->status = 500;
+        }
+    }
+    sip_px_check_done(tx);
+}
+
+static void sip_px_send_cancel(sip_px_branch_t *b)
+{
+    sip_view_t *v = malloc(sizeof *v);
+    char out[4096];
+    long len = -1;
+
+    if (v && sip_view_parse(v, b->req, b->len, 0) == 0)
+        len = sip_px_build_cancel_ack(v, NULL, out, sizeof out);
+    if (len > 0) {
+        sip_peer_t dst = sip_px_peer(&b->dst);
+        sip_worker_send(b->tx->w, &dst, out, (size_t)len);
+        sip_px_trace(b->tx, "proxy: CANCEL on branch %s", b->id);
+    }
+    b->cancel_sent = 1;
+    /* no final within 64*T1 of the CANCEL: the branch is given up (this
+     * deadline replaces Timer C, which may be what sent the CANCEL) */
+    b->timer_c_at = sip_px_now() + SIP_PX_CANCEL_WAIT_MS;
+    free(v);
+}
+
+/* Cancel branch b: now when it had a provisional response, else once it has. */
+static void sip_px_cancel_branch(sip_px_branch_t *b)
+{
+    if (!b->started || b->ended || b->cancel_sent || !b->tx->invite)
+        return;
+    if (b->tsx.state == SIP_TSX_PROCEEDING)
+        sip_px_send_cancel(b);
+    else
+        b->cancel_wanted = 1;
+}
+
+static void sip_px_cancel_others(sip_px_txn_t *tx, const sip_px_branch_t *keep)
+{
+    for (int i = 0; i < tx->nb; i++)
+        if (&tx->b[i] != keep)
+            sip_px_cancel_branch(&tx->b[i]);
+}
+
+/* See sip_proxy.h. */
+void sip_px_cancel(sip_px_txn_t *tx)
+{
+    if (tx->final_sent || tx->cancelled)
+        return; /* too late, or a retransmitted CANCEL (answered 200 again) */
+    gw_stat_add(sip_proxy_stats.cancels, 1);
+    tx->cancelled = 1;
+    sip_px_trace(tx, "proxy: CANCEL from the caller");
+    sip_px_cancel_others(tx, NULL);
+    sip_px_check_done(tx);
+}
+
+/* The best final response up: every branch ended. */
+static void sip_px_send_best(sip_px_txn_t *tx)
+{
+    int st[SIP_PROXY_MAX_BRANCHES], idx[SIP_PROXY_MAX_BRANCHES], n = 0, best;
+    char *out;
+    sip_view_t *v;
+
+    if (tx->cancelled) {
+        gw_stat_add(sip_proxy_stats.c487, 1);
+        sip_px_trace(tx, "proxy: best response 487 (cancelled)");
+        sip_px_reply(tx, 487, "Request Terminated", NULL);
+        return;
+    }
+    for (int i = 0; i < tx->nb; i++)
+        if (tx->b[i].ended && tx->b[i].status >= 200) {
+            st[n] = tx->b[i].status;
+            idx[n++] = i;
+        }
+    best = sip_px_best(st, n);
+    if (best < 0) {
+        sip_px_reply(tx, 500, "Server Internal Error", NULL);
+        return;
+    }
+    sip_px_trace(tx, "proxy: best response %d of %d branch(es)", st[best], n);
+    if (st[best] == 503 || !tx->b[idx[best]].resp) {
+        if (st[best] == 503)
+            sip_px_reply(tx, 500, "Server Internal Error", NULL);
+        else
+            sip_px_reply(tx, st[best], st[best] == 408 ? "Request Timeout" : "Server Internal Error",
+                         NULL);
+        return;
+    }
+    out = malloc(SIP_PROXY_MSG_MAX);
+    v = malloc(sizeof *v);
+    if (out && v && sip_view_parse(v, tx->b[idx[best]].resp, tx->b[idx[best]].resp_len, 0) == 0) {
+        long len = sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX);
+        if (len > 0)
+            sip_px_send_up(tx, out, (size_t)len, st[best]);
+    }
+    free(out);
+    free(v);
+}
+
+/* Every branch of the running step ended: the next step, or the best. */
+static void sip_px_check_done(sip_px_txn_t *tx)
+{
+    int best_6xx = 0;
+
+    if (tx->final_sent)
+        return;
+    for (int i = 0; i < tx->nb; i++) {
+        const sip_px_branch_t *b = &tx->b[i];
+        if (b->group <= tx->group && b->started && !b->ended)
+            return;
+        best_6xx |= b->ended && b->status >= 600;
+    }
+    if (!tx->cancelled && !best_6xx && tx->group + 1 < tx->ngroups) {
+        sip_px_trace(tx, "proxy: failover to step %d", tx->group + 1);
+        sip_px_start_group(tx, tx->group + 1); /* calls back here */
+        return;
+    }
+    sip_px_send_best(tx);
+}
+
+/* Forward response v statelessly (16.11): no branch of ours knows it. */
+static void sip_px_stateless_response(sip_worker_t *w, const sip_view_t *v)
+{
+    struct sockaddr_in sa;
+    char *out = malloc(SIP_PROXY_MSG_MAX);
+    long len = out ? sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX) : -1;
+
+    if (len > 0 && sip_px_via_dest(v, 1, &sa) == 0) {
+        sip_peer_t dst = sip_px_peer(&sa);
+        sip_worker_send(w, &dst, out, (size_t)len);
+        gw_stat_add(sip_proxy_stats.stateless, 1);
+    } else {
+        gw_stat_add(sip_stats.drops, 1);
+    }
+    free(out);
+}
+
+/* A response for branch b (view v). */
+static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
+{
+    sip_px_txn_t *tx = b->tx;
+    int old = (int)b->tsx.state, st = v->status;
+    int64_t now = sip_px_now();
+    unsigned act = sip_tsx_response_in(&b->tsx, st, now);
+    char *out = NULL;
+    long len = -1;
+
+    sip_px_count(b->tsx.kind, old, (int)b->tsx.state);
+    if (act & SIP_TSX_SEND_ACK) {
+        sip_view_t *fv = malloc(sizeof *fv);
+        char ack[4096];
+        if (fv && sip_view_parse(fv, b->req, b->len, 0) == 0 &&
+            (len = sip_px_build_cancel_ack(fv, v, ack, sizeof ack)) > 0) {
+            sip_peer_t dst = sip_px_peer(&b->dst);
+            sip_worker_send(tx->w, &dst, ack, (size_t)len);
+        }
+        free(fv);
+    }
+    if (act & SIP_TSX_PASS_UP) {
+        out = malloc(SIP_PROXY_MSG_MAX);
+        len = out ? sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX) : -1;
+    }
+    if ((act & SIP_TSX_PASS_UP) && st < 200) {
+        if (tx->invite && !b->cancel_sent)
+            b->timer_c_at = now + (int64_t)sip_proxy_conf.timer_c_s * 1000;
+        if (b->cancel_wanted && !b->cancel_sent)
+            sip_px_send_cancel(b);
+        if (st > 100 && len > 0 && !tx->final_sent)
+            sip_px_send_up(tx, out, (size_t)len, st);
+    } else if ((act & SIP_TSX_PASS_UP) && st < 300) {
+        if (len > 0)
+            sip_px_send_up(tx, out, (size_t)len, st);
+        if (!b->ended) {
+            b->ended = 1;
+            b->status = st;
+            sip_px_trace(tx, "proxy: %d on branch %s forwarded", st, b->id);
+        }
+        if (tx->invite)
+            sip_px_cancel_others(tx, b);
+    } else if ((act & SIP_TSX_PASS_UP) && !b->ended) {
+        b->ended = 1;
+        b->status = st;
+        free(b->resp);
+        b->resp = malloc(v->len - v->start);
+        if (b->resp) {
+            memcpy(b->resp, v->buf + v->start, v->len - v->start);
+            b->resp_len = v->len - v->start;
+        }
+        sip_px_trace(tx, "proxy: %d on branch %s", st, b->id);
+        if (st >= 600 && tx->invite)
+            sip_px_cancel_others(tx, b);
+        sip_px_check_done(tx);
+    }
+    if (act & SIP_TSX_FREE)
+        sip_px_branch_unlink(b);
+    free(out);
+}
+
+/* See sip_proxy.h. */
+void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n)
+{
+    sip_view_t *v = malloc(sizeof *v);
+    sip_view_via_t via;
+    sip_px_branch_t *b;
+
+    if (!v || sip_view_parse(v, buf, n, 0) != 0 || v->is_request || sip_view_via(v, 0, &via) != 0) {
+        gw_stat_add(sip_stats.drops, 1);
+        free(v);
+        return;
+    }
+    b = sip_px_branch_find(w, v->buf + via.branch.off, via.branch.len);
+    if (!b)
+        sip_px_stateless_response(w, v);
+    else if (v->cseq_method != SIP_M_CANCEL) /* the 200 of our CANCEL: nothing to do */
+        sip_px_branch_response(b, v);
+    if (b)
+        sip_px_settle(b->tx);
+    free(v);
+}
+
+/* Branch b's timers due at now; 1 when the response context changed. */
+static int sip_px_branch_timers(sip_px_branch_t *b, int64_t now)
+{
+    int64_t d = sip_tsx_deadline(&b->tsx);
+    int changed = 0;
+
+    if (b->tsx.state == SIP_TSX_TERMINATED)
+        return 0;
+    if (d != 0 && now >= d) {
+        int old = (int)b->tsx.state;
+        unsigned act = sip_tsx_timer(&b->tsx, now);
+        sip_px_count(b->tsx.kind, old, (int)b->tsx.state);
+        if (act & SIP_TSX_RETRANSMIT)
+            sip_px_branch_send_again(b);
+        if ((act & SIP_TSX_TIMEOUT) && !b->ended) {
+            b->ended = 1;
+            b->status = 408;
+            changed = 1;
+            gw_stat_add(sip_proxy_stats.timeouts, 1);
+            sip_px_trace(b->tx, "proxy: branch %s timed out", b->id);
+        }
+        if (act & SIP_TSX_FREE)
+            sip_px_branch_unlink(b);
+    }
+    if (b->tx->invite && b->timer_c_at != 0 && now >= b->timer_c_at &&
+        b->tsx.state != SIP_TSX_TERMINATED) {
+        if (!b->cancel_sent && b->tsx.state == SIP_TSX_PROCEEDING) { /* Timer C */
+            sip_px_send_cancel(b);
+            gw_stat_add(sip_proxy_stats.timeouts, 1);
+            sip_px_trace(b->tx, "proxy: Timer C on branch %s", b->id);
+        } else if (b->cancel_sent) { /* no final after our CANCEL: given up */
+            sip_px_count(b->tsx.kind, (int)b->tsx.state, SIP_TSX_TERMINATED);
+            b->tsx.state = SIP_TSX_TERMINATED;
+            sip_px_branch_unlink(b);
+        } else {
+            b->timer_c_at = 0;
+        }
+        if (!b->ended && b->tsx.state != SIP_TSX_CALLING) {
+            b->ended = 1;
+            b->status = 408;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* See sip_proxy.h. */
+void sip_px_timers(sip_px_txn_t *tx, int64_t now)
+{
+    int64_t d = sip_tsx_deadline(&tx->tsx);
+    int changed = 0;
+
+    if (tx->tsx.state != SIP_TSX_TERMINATED && d != 0 && now >= d) {
+        int old = (int)tx->tsx.state;
+        unsigned act = sip_tsx_timer(&tx->tsx, now);
+        sip_px_count(tx->tsx.kind, old, (int)tx->tsx.state);
+        if ((act & SIP_TSX_RETRANSMIT) && tx->last) /* Timer G */
+            sip_worker_send(tx->w, &tx->reply_to, tx->last, tx->last_len);
+    }
+    for (int i = 0; i < tx->nb; i++)
+        if (tx->b[i].started)
+            changed |= sip_px_branch_timers(&tx->b[i], now);
+    if (changed)
+        sip_px_check_done(tx);
+}
+
+/* See sip_proxy.h. */
+int64_t sip_px_deadline(const sip_px_txn_t *tx)
+{
+    int64_t at = tx->tsx.state != SIP_TSX_TERMINATED ? sip_tsx_deadline(&tx->tsx) : 0;
+
+    for (int i = 0; i < tx->nb; i++) {
+        const sip_px_branch_t *b = &tx->b[i];
+        int64_t d;
+        if (!b->started || b->tsx.state == SIP_TSX_TERMINATED)
+            continue;
+        d = sip_tsx_deadline(&b->tsx);
+        if (d != 0 && (at == 0 || d < at))
+            at = d;
+        if (tx->invite && b->timer_c_at != 0 && (at == 0 || b->timer_c_at < at))
+            at = b->timer_c_at;
+    }
+    return at;
+}
+
+/* See sip_proxy.h. */
+void sip_px_free_branches(sip_px_txn_t *tx)
+{
+    for (int i = 0; i < tx->nb; i++) {
+        sip_px_branch_t *b = &tx->b[i];
+        if (b->linked)
+            sip_px_branch_unlink(b);
+        if (b->started)
+            sip_px_count(b->tsx.kind, (int)b->tsx.state, -1);
+        free(b->req);
+        free(b->resp);
+        b->req = b->resp = NULL;
+    }
+}

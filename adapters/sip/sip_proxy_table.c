@@ -1,0 +1,196 @@
+/*
+ * sip_proxy_table.c - where the proxy keeps its transactions: each
+ * worker's own table of proxied requests (by server transaction key) and
+ * of their branches (by our Via branch), made on the worker's thread at
+ * its first proxied request, read and written only there, so no lock; and
+ * the atomic counts read from other threads: transactions by kind and
+ * state (MI sip.transactions.stats) and live ones per worker (a retiring
+ * worker waits for 0).
+ *
+ * Ownership: a table owns nothing but its chains; a transaction is freed
+ * by sip_px_txn_free (its branches, copies and timer with it), and every
+ * one left at shutdown by sip_proxy_free_all.
+ * Threads: the owning worker; sip_proxy_free_all on the main thread after
+ * the workers were joined; sip_proxy_count and sip_proxy_mi_stats any
+ * thread (atomics only).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "sip_proxy.h"
+
+#define SIP_PX_BUCKETS 1024
+
+
+typedef struct sip_px_table {
+    sip_px_txn_t *tx[SIP_PX_BUCKETS];
+    sip_px_branch_t *br[SIP_PX_BUCKETS];
+} sip_px_table_t;
+
+/* Each worker's, made on its thread at its first proxied request; freed
+ * by sip_proxy_free_all. */
+static sip_px_table_t *sip_px_tables[SIP_MAX_WORKERS];
+/* Transactions by kind and state (atomic): MI sip.transactions.stats. */
+static int64_t sip_px_counts[4][SIP_TSX_TERMINATED + 1];
+/* Live transactions per worker (atomic): a retiring worker waits for 0. */
+static int sip_px_live[SIP_MAX_WORKERS];
+
+int sip_proxy_count(int idx)
+{
+    return idx >= 0 && idx < SIP_MAX_WORKERS ? __atomic_load_n(&sip_px_live[idx], __ATOMIC_RELAXED)
+                                             : 0;
+}
+
+int64_t sip_px_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sip_px_count(sip_tsx_kind_t kind, int from_state, int to_state)
+{
+    if (from_state == to_state)
+        return;
+    if (from_state >= 0)
+        __atomic_sub_fetch(&sip_px_counts[kind][from_state], 1, __ATOMIC_RELAXED);
+    if (to_state >= 0)
+        __atomic_add_fetch(&sip_px_counts[kind][to_state], 1, __ATOMIC_RELAXED);
+}
+
+static size_t sip_px_hash(const char *s, size_t n)
+{
+    size_t h = 5381;
+    for (size_t i = 0; i < n; i++)
+        h = h * 33 + (unsigned char)s[i];
+    return h % SIP_PX_BUCKETS;
+}
+
+static sip_px_table_t *sip_px_table(sip_worker_t *w)
+{
+    int i = sip_worker_index(w);
+    if (!sip_px_tables[i])
+        sip_px_tables[i] = calloc(1, sizeof(sip_px_table_t));
+    return sip_px_tables[i];
+}
+
+void sip_px_branch_link(sip_px_branch_t *b)
+{
+    sip_px_table_t *t = sip_px_table(b->tx->w);
+    size_t h = sip_px_hash(b->id, strlen(b->id));
+    b->hnext = t->br[h];
+    t->br[h] = b;
+    b->linked = 1;
+}
+
+void sip_px_branch_unlink(sip_px_branch_t *b)
+{
+    sip_px_table_t *t = sip_px_table(b->tx->w);
+    sip_px_branch_t **pp = &t->br[sip_px_hash(b->id, strlen(b->id))];
+
+    while (b->linked && *pp) {
+        if (*pp == b) {
+            *pp = b->hnext;
+            b->linked = 0;
+        } else {
+            pp = &(*pp)->hnext;
+        }
+    }
+}
+
+sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n)
+{
+    sip_px_table_t *t = sip_px_table(w);
+    sip_px_branch_t *b = t ? t->br[sip_px_hash(id, n)] : NULL;
+
+    while (b && !(strlen(b->id) == n && memcmp(b->id, id, n) == 0))
+        b = b->hnext;
+    return b;
+}
+
+sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key)
+{
+    sip_px_table_t *t = sip_px_table(w);
+    sip_px_txn_t *tx = t ? t->tx[sip_px_hash(key, strlen(key))] : NULL;
+
+    while (tx && strcmp(tx->key, key) != 0)
+        tx = tx->hnext;
+    return tx;
+}
+
+/* See sip_proxy.h. */
+void sip_px_txn_free(sip_px_txn_t *tx)
+{
+    sip_px_table_t *t = sip_px_table(tx->w);
+    sip_px_txn_t **pp = t ? &t->tx[sip_px_hash(tx->key, strlen(tx->key))] : NULL;
+
+    while (pp && *pp && *pp != tx)
+        pp = &(*pp)->hnext;
+    if (pp && *pp)
+        *pp = tx->hnext;
+    sip_px_count(tx->tsx.kind, (int)tx->tsx.state, -1);
+    __atomic_sub_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
+    sip_px_free_branches(tx);
+    if (tx->timer)
+        event_free(tx->timer);
+    free(tx->req);
+    free(tx->last);
+    free(tx);
+}
+
+/* See sip_proxy.h. */
+void sip_px_txn_insert(sip_px_txn_t *tx)
+{
+    sip_px_table_t *t = sip_px_table(tx->w);
+    size_t h = sip_px_hash(tx->key, strlen(tx->key));
+
+    tx->hnext = t->tx[h];
+    t->tx[h] = tx;
+    __atomic_add_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
+}
+
+int sip_px_table_ready(sip_worker_t *w)
+{
+    return sip_px_table(w) != NULL;
+}
+
+/* See sip_proxy.h. */
+void sip_proxy_free_all(void)
+{
+    for (int i = 0; i < SIP_MAX_WORKERS; i++) {
+        sip_px_table_t *t = sip_px_tables[i];
+        for (int k = 0; t && k < SIP_PX_BUCKETS; k++)
+            while (t->tx[k])
+                sip_px_txn_free(t->tx[k]);
+        free(t);
+        sip_px_tables[i] = NULL;
+    }
+}
+
+/* See sip_proxy.h.  MI thread: the counts only. */
+void sip_proxy_mi_stats(const json_t *params, gw_mi_reply_t *r)
+{
+    static const char *const kinds[] = {"ict", "nict", "ist", "nist"};
+    json_t *o = json_object();
+    (void)params;
+
+    for (int k = 0; o && k < 4; k++) {
+        json_t *s = json_object();
+        int64_t total = 0;
+        for (int st = 0; s && st <= SIP_TSX_TERMINATED; st++) {
+            int64_t c = __atomic_load_n(&sip_px_counts[k][st], __ATOMIC_RELAXED);
+            total += c;
+            json_object_set_new(s, sip_tsx_state_name((sip_tsx_state_t)st), json_integer(c));
+        }
+        json_object_set_new(s, "total", json_integer(total));
+        json_object_set_new(o, kinds[k], s);
+    }
+    if (!o) {
+        gw_mi_error(r, GW_MI_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    gw_mi_result(r, o);
+}
