@@ -228,7 +228,9 @@ test('a bind the SMSC keeps dropping: smpp_binds, bind flapping', async (t) => {
 
 test('thresholds are runtime parameters: memory, descriptors and disk past them are named', async (t) => {
   // a descriptor limit of 100: junction's few dozen open ones are a share worth judging
-  const j = await startJunction({ params: FAST, wrap: ['sh', '-c', 'ulimit -n 100; exec "$0" "$@"'] });
+  // (with 4 HTTP threads: each of the default 32 holds its own epoll and wake-up descriptors)
+  const j = await startJunction({ params: { ...FAST, 'http.threads': 4 },
+    wrap: ['sh', '-c', 'ulimit -n 100; exec "$0" "$@"'] });
   t.after(() => j.cleanup());
   assert.equal((await j.mi('diagnose')).status, 'OK');
   for (const [name, value] of [['diagnose.rss_warn_mb', '1'], ['diagnose.fd_warn_pct', '20'],
