@@ -16,8 +16,9 @@ int gw_loc_save(const char *aor, const char *bindings, json_t *data, gw_loc_cb_t
     int rc = GW_OK;
 
     if (data != NULL && gw_events_active())
-        rc = gw_event_data(&ev, "sip.registration", json_incref(data));
-    json_decref(data);
+        rc = gw_event_data(&ev, "sip.registration", data); /* takes data */
+    else
+        json_decref(data);
     if (rc == GW_OK)
         rc = db_loc_save(aor, bindings, &ev, cb, arg);
     gw_evbatch_clear(&ev); /* given back when not taken */

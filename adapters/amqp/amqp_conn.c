@@ -265,7 +265,8 @@ static int amqp_publish(amqp_link_t *l, amqp_session_t *s, const amqp_item_t *it
     }
     if (it->dlv != NULL)
         tags = it->dlv->env->tags;
-    else if (it->exchange != NULL && (copy = json_loads(it->body, 0, NULL)) != NULL)
+    else if (it->exchange != NULL && strstr(it->body, GW_TAG_AMQP_OUT) != NULL && /* a header set */
+             (copy = json_loads(it->body, 0, NULL)) != NULL)
         tags = json_object_get(copy, "tags");
     if (tags != NULL && json_is_object(tags))
         nhdr = amqp_rule_headers(tags, hdr, AMQP_RULE_HEADERS_MAX);

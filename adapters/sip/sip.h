@@ -485,6 +485,11 @@ json_t *sip_loc_list(const char *aor_filter, int limit);
 /* A binding as JSON: stored (expires_at, q per mille, updated_at) or as
  * the MI shows it (expires in seconds from now_ms, q as 0..1). */
 json_t *sip_binding_json(const sip_binding_t *b, int64_t now_ms, int stored);
+/* The address of record of a URI's parts, the location service's key:
+ * "scheme:user@host" (no port or parameters), the scheme (default sip)
+ * and host in lower case, the user as it came.  0, or -1 when it does
+ * not fit n.  Any thread. */
+int sip_aor_make(const char *scheme, const char *user, const char *host, char *out, size_t n);
 int sip_loc_init(void);  /* main thread, at adapter init: reads the store */
 void sip_loc_free(void);
 

@@ -25,12 +25,14 @@
  * the store's writer thread.  Each shard's lock guards its chains and
  * every address of record in them.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_errors.h"
+#include "gw_events.h"
 #include "gw_location.h"
 #include "gw_log.h"
 #include "gw_str.h"
@@ -123,6 +125,21 @@ static void sip_loc_unlink(sip_loc_shard_t *sh, uint32_t bucket, sip_aor_t *a)
     sh->naors--;
     free(a->b);
     free(a);
+}
+
+int sip_aor_make(const char *scheme, const char *user, const char *host, char *out, size_t n)
+{
+    int len = snprintf(out, n, "%s:%s@%s", scheme != NULL && scheme[0] ? scheme : "sip", user,
+                       host);
+    char *at;
+
+    if (len <= 0 || (size_t)len >= n)
+        return -1;
+    at = strrchr(out, '@');
+    for (char *p = out; *p; p++) /* scheme and host in lower case, the user as it came */
+        if (p < strchr(out, ':') || p > at)
+            *p = (char)tolower((unsigned char)*p);
+    return 0;
 }
 
 json_t *sip_binding_json(const sip_binding_t *b, int64_t now_ms, int stored)
@@ -286,7 +303,8 @@ static int sip_loc_commit(sip_loc_shard_t *sh, uint32_t bucket, sip_aor_t *a,
     p->nold = a->n;
     p->done = done;
     p->done_arg = done_arg;
-    ev = sip_loc_event(a->aor, why, a->b, a->n, nb, nn, now);
+    if (gw_events_active()) /* built only while a sink listens */
+        ev = sip_loc_event(a->aor, why, a->b, a->n, nb, nn, now);
     rc = sip_loc_set(a, nb, nn);
     if (rc == 0) {
         p->gen = a->gen;

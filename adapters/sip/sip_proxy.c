@@ -284,8 +284,7 @@ static int sip_px_local_aor(const sip_px_uri_t *u)
 /* The address of record of u as the registrar keys it; -1 when too long. */
 static int sip_px_aor(const sip_px_uri_t *u, char *aor, size_t n)
 {
-    int len = snprintf(aor, n, "%s:%s@%s", u->scheme, u->user, u->host);
-    return len > 0 && (size_t)len < n ? 0 : -1;
+    return sip_aor_make(u->scheme, u->user, u->host, aor, n); /* the registrar's key */
 }
 
 /* The targets of v (16.5) into tx's branches, or the status to answer
@@ -322,8 +321,9 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         n = sip_px_aor(&u, aor, sizeof aor) == 0 ? sip_loc_lookup(aor, bs, SIP_LOC_CONTACTS_MAX)
                                                  : 0;
         if (n == 0) {
-            *reason = sip_loc_exists(aor) ? "Temporarily Unavailable" : "Not Found";
-            return sip_loc_exists(aor) ? 480 : 404;
+            int known = sip_loc_exists(aor);
+            *reason = known ? "Temporarily Unavailable" : "Not Found";
+            return known ? 480 : 404;
         }
         for (int i = 0; i < n; i++)
             q[i] = bs[i].q;

@@ -121,27 +121,11 @@ int sip_reg_is_local(const char *host)
     return any || hit;
 }
 
-/* The first option tag of Require that is not "path", into bad; 0 when
- * every tag is known. */
-static int sip_reg_require(const osip_message_t *req, char *bad, size_t n)
-{
-    osip_header_t *h = NULL;
-
-    for (int pos = 0; (pos = osip_message_header_get_byname(req, "require", pos, &h)) >= 0;
-         pos++) {
-        char v[256], *save = NULL, *t;
-        gw_strlcpy(v, h->hvalue ? h->hvalue : "", sizeof v);
-        for (t = strtok_r(v, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save))
-            if (strcasecmp(t, "path") != 0) {
-                gw_strlcpy(bad, t, n);
-                return 1;
-            }
-    }
-    return 0;
-}
-
-/* 1 when a header named name (any of them) lists option tag tag. */
-static int sip_reg_has_tag(const osip_message_t *req, const char *name, const char *tag)
+/* The option tags of every header named name: 1 at the first one that is
+ * tag (other = 0) or that is not (other = 1), copied into found (n bytes,
+ * may be NULL); 0 when there is none. */
+static int sip_reg_tag(const osip_message_t *req, const char *name, const char *tag, int other,
+                       char *found, size_t n)
 {
     osip_header_t *h = NULL;
 
@@ -149,8 +133,11 @@ static int sip_reg_has_tag(const osip_message_t *req, const char *name, const ch
         char v[256], *save = NULL, *t;
         gw_strlcpy(v, h->hvalue ? h->hvalue : "", sizeof v);
         for (t = strtok_r(v, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save))
-            if (strcasecmp(t, tag) == 0)
+            if ((strcasecmp(t, tag) != 0) == other) {
+                if (found != NULL)
+                    gw_strlcpy(found, t, n);
                 return 1;
+            }
     }
     return 0;
 }
@@ -215,11 +202,10 @@ static int sip_reg_read(sip_reg_t *g, const char **reason)
         *reason = "Not Found";
         return 404;
     }
-    snprintf(g->aor, sizeof g->aor, "%s:%s@%s", to->scheme ? to->scheme : "sip", to->username,
-             to->host);
-    for (char *p = g->aor; *p; p++)
-        if (p > strchr(g->aor, '@') || p < strchr(g->aor, ':'))
-            *p = (char)tolower((unsigned char)*p);
+    if (sip_aor_make(to->scheme, to->username, to->host, g->aor, sizeof g->aor) != 0) {
+        *reason = "Not Found"; /* too long to be one we keep */
+        return 404;
+    }
     if (osip_message_get_expires(req, 0, &eh) >= 0 && eh != NULL && eh->hvalue != NULL) {
         char *end;
         long v = strtol(eh->hvalue, &end, 10);
@@ -286,8 +272,8 @@ static int sip_reg_read(sip_reg_t *g, const char **reason)
     g->cseq = req->cseq && req->cseq->number ? (uint32_t)strtoul(req->cseq->number, NULL, 10) : 0;
     sip_reg_join(req, "path", g->path, sizeof g->path);
     sip_reg_join(req, "user-agent", g->ua, sizeof g->ua);
-    g->supported_path = sip_reg_has_tag(req, "supported", "path") ||
-                        sip_reg_has_tag(req, "k", "path");
+    g->supported_path = sip_reg_tag(req, "supported", "path", 0, NULL, 0) ||
+                        sip_reg_tag(req, "k", "path", 0, NULL, 0);
     return 0;
 }
 
@@ -502,7 +488,7 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
     if (ruri == NULL || ruri->host == NULL || !sip_reg_is_local(ruri->host)) {
         st = 403;
         reason = "Not A Local Domain";
-    } else if (sip_reg_require(req, bad, sizeof bad)) {
+    } else if (sip_reg_tag(req, "require", "path", 1, bad, sizeof bad)) { /* only path known */
         st = 420;
         reason = "Bad Extension";
         snprintf(extra, sizeof extra, "Unsupported: %s\r\n", bad);
