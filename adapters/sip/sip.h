@@ -431,6 +431,11 @@ const char *sip_auth_realm_name(void);
  * 401); counts sip.auth_*.  Any worker. */
 void sip_auth_check(const char *buf, size_t n, const char *method, int role,
                     sip_auth_result_t *res);
+/* Remove from the request text buf[0..n) (NUL-terminated, edited in
+ * place) every Proxy-Authorization line for our realm (or naming none):
+ * a proxy consumes its own credentials (RFC 3261 22.3).  The new length.
+ * Any worker. */
+size_t sip_auth_strip(char *buf, size_t n);
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 /* The registrar's location service (sip_location.c): the bindings of

@@ -432,7 +432,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
 {
     sip_px_txn_t *tx = calloc(1, sizeof *tx);
     const char *reason = NULL;
-    int st;
+    int st, auth;
 
     if (!sip_px_table_ready(w) || !tx || !(tx->req = malloc(v->len - v->start + 1))) {
         free(tx);
@@ -462,7 +462,12 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);
     st = sip_px_targets(v, tx, &reason);
-    if (st == 0 && !sip_px_relay_ok(tx)) {
+    auth = st == 0 ? sip_px_authorize(tx, v) : SIP_PX_AUTH_NONE;
+    if (auth == SIP_PX_AUTH_ANSWERED) {
+        sip_px_settle(tx);
+        return;
+    }
+    if (st == 0 && auth != SIP_PX_AUTH_OK && !sip_px_relay_ok(tx)) {
         st = 403;
         reason = "Relaying Denied (untrusted source)";
     }
@@ -700,6 +705,7 @@ static void sip_px_self_init(void)
 void sip_proxy_init(void)
 {
     sip_px_self_init();
+    sip_px_auth_init();
     sip_proxy_stats.requests = gw_stat("sip.proxy_requests", "requests the SIP proxy took (new transactions)");
     sip_proxy_stats.forwarded = gw_stat("sip.proxy_forwarded", "requests forwarded on a proxy branch");
     sip_proxy_stats.responses = gw_stat("sip.proxy_responses", "responses the proxy sent upstream (forwarded or its own)");
