@@ -67,7 +67,7 @@ typedef struct sip_flood_ent {
 typedef struct sip_flood_shard {
     pthread_mutex_t lock; /* guards slots */
     sip_flood_ent_t *slots;
-} sip_flood_shard_t;
+} __attribute__((aligned(64))) sip_flood_shard_t; /* a cache line each: no false sharing */
 
 struct sip_flood {
     unsigned per_shard;   /* a power of two */
@@ -80,11 +80,12 @@ struct sip_flood {
 
 sip_flood_t *sip_flood_new(unsigned slots)
 {
-    sip_flood_t *t = calloc(1, sizeof *t);
+    sip_flood_t *t = aligned_alloc(64, (sizeof(sip_flood_t) + 63) / 64 * 64);
     unsigned per = 64;
 
     if (!t)
         return NULL;
+    memset(t, 0, sizeof *t);
     while (per * SIP_FLOOD_SHARDS < slots && per < (1u << 20))
         per <<= 1;
     t->per_shard = per;
