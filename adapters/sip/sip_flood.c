@@ -237,6 +237,7 @@ int sip_flood_bans(sip_flood_t *t, int64_t now_ms,
                 continue;
             if (now_ms >= e->until_ms) {
                 sip_flood_unban_ent(t, e, now_ms, 0);
+                e->last_ms = 0; /* its next request finds a full bucket, as a new one */
                 continue;
             }
             n++;
@@ -302,13 +303,24 @@ static sip_flood_t *sip_flood_table;
 static struct event *sip_flood_sweep_ev;
 static gw_stat_t *sip_flood_limited, *sip_flood_dropped, *sip_bans_active, *sip_bans_total;
 
-/* The key of a peer: the one place that reads sip_peer_t's address (IPv4
- * today, mapped). */
+/* The key of a peer, and its "ip:port" text: the two places that read
+ * sip_peer_t's address (IPv4 today, mapped). */
 static void sip_flood_key_of(const sip_peer_t *p, sip_flood_key_t *k)
 {
     memset(k, 0, sizeof *k);
     k->a[10] = k->a[11] = 0xff;
     memcpy(k->a + 12, &p->addr.sin_addr, 4);
+}
+
+static void sip_flood_peer_text(const sip_peer_t *p, char *out, size_t n)
+{
+    sip_flood_key_t k;
+    size_t len;
+
+    sip_flood_key_of(p, &k);
+    sip_flood_key_text(&k, out, n);
+    len = strlen(out);
+    snprintf(out + len, n - len, ":%d", ntohs(p->addr.sin_port));
 }
 
 static int sip_flood_trusted(const sip_flood_key_t *k, void *arg)
@@ -341,14 +353,13 @@ static void sip_flood_trace(const sip_peer_t *p, const char *fmt, ...)
 static void sip_flood_trace(const sip_peer_t *p, const char *fmt, ...)
 {
     gw_trace_rec_t r = {0};
-    char summary[200], peer[INET_ADDRSTRLEN + 8];
+    char summary[200], peer[64];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(summary, sizeof summary, fmt, ap);
     va_end(ap);
-    inet_ntop(AF_INET, &p->addr.sin_addr, peer, INET_ADDRSTRLEN);
-    snprintf(peer + strlen(peer), 8, ":%d", ntohs(p->addr.sin_port));
+    sip_flood_peer_text(p, peer, sizeof peer);
     r.kind = GW_TRACE_LOG;
     r.connector = "sip";
     r.peer = peer;
@@ -426,9 +437,12 @@ int sip_flood_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t
             sip_flood_trace(peer, "flood: source banned for %d s after %d refusals "
                             "(sip.ban_after)", lim.ban_s, lim.ban_after);
     }
-    if (v == SIP_FLOOD_BAN)
-        GW_INFO(SIP_LOG, "banned %s for %d s: %d requests over sip.flood_rate",
-                inet_ntoa(peer->addr.sin_addr), lim.ban_s, lim.ban_after);
+    if (v == SIP_FLOOD_BAN) {
+        char who[64];
+        sip_flood_peer_text(peer, who, sizeof who);
+        GW_INFO(SIP_LOG, "banned %s for %d s: %d requests over sip.flood_rate", who, lim.ban_s,
+                lim.ban_after);
+    }
     if (!drop)
         sip_flood_answer(w, buf, n, peer);
     return 1;
