@@ -10,13 +10,15 @@
 // Callers are node UDP sockets on 127.0.0.2 (untrusted once 127.0.0.0/8 is
 // deleted from trusted.*), callees node sockets on 127.0.0.3 / .4 that
 // read every request and answer it; the digest responses are computed
-// here (RFC 7616, both algorithms).  Every wait is for a packet or a
-// state, bounded.
+// here (RFC 7616, both algorithms).  One call is SIPp's (MD5 only, it
+// answers the first challenge: a junction with sip.auth_algorithms MD5).
+// Every wait is for a packet or a state, bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { createHash } from 'node:crypto';
-import { startJunction, waitFor } from './lib/junction.mjs';
+import { startJunction, waitFor, freePort } from './lib/junction.mjs';
+import { runSipp, startSipp, loggedMessages } from './lib/sipp.mjs';
 
 const H = (alg, s) => createHash(alg === 'SHA-256' ? 'sha256' : 'md5').update(s).digest('hex');
 const rnd = () => Math.random().toString(16).slice(2);
@@ -280,4 +282,49 @@ test('credentials of alice on a request From bob are refused 403 (sip.auth_match
   } finally {
     await a.close();
   }
+});
+
+test('a SIPp caller with digest credentials completes a call through the proxy: 407, ACK, INVITE with credentials, 200, ACK, BYE; B got one INVITE without our Proxy-Authorization', async (t) => {
+  const k = await startJunction({ params: { 'sip.auth': 'yes', 'sip.auth_algorithms': 'MD5' } });
+  t.after(() => k.cleanup());
+  await k.mi('sip.users.add', { username: 'alice', password: 'alice-pw-1' });
+  // B registers from the port its SIPp then listens on, while loopback is trusted
+  const port = await freePort();
+  const reg = dgram.createSocket('udp4');
+  await new Promise((resolve) => reg.bind(port, '127.0.0.1', resolve));
+  const regOk = new Promise((resolve) => reg.once('message', (m) => resolve(m.toString('utf8'))));
+  reg.send(['REGISTER sip:127.0.0.1 SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-sreg${rnd()};rport`, 'Max-Forwards: 70',
+    'From: <sip:bob@127.0.0.1>;tag=r2', 'To: <sip:bob@127.0.0.1>', `Call-ID: sreg-${rnd()}`,
+    'CSeq: 1 REGISTER', `Contact: <sip:bob@127.0.0.1:${port}>`, 'Expires: 600',
+    'Content-Length: 0', '', ''].join('\r\n'), k.ports.sip, '127.0.0.1');
+  const r = await Promise.race([regOk, new Promise((_, rej) => setTimeout(() => rej(new Error('no REGISTER answer')), 8000))]);
+  await new Promise((resolve) => reg.close(resolve));
+  assert.equal(statusOf(r), 200, r);
+  await k.mi('trusted.delete', { net: '127.0.0.0/8' });
+  const uas = startSipp({ scenario: 'uas_answer.xml', dir: k.dir, name: 'bob-auth', localPort: port, calls: 1 });
+  t.after(() => uas.stop());
+  const uac = await runSipp({ scenario: 'uac_call_auth.xml', dir: k.dir, name: 'alice-auth', localPort: await freePort(),
+    target: `127.0.0.1:${k.ports.sip}`, service: 'bob', calls: 1,
+    args: ['-i', '127.0.0.2', '-au', 'alice', '-ap', 'alice-pw-1'] });
+  assert.equal(uac.exited.code, 0, uac.explain());
+  await uas.done;
+  assert.equal(uas.exited.code, 0, uas.explain());
+  const got = loggedMessages(uac.messageFile, 'received').filter((m) => !m.startsWith('SIP/2.0 100'));
+  assert.match(got[0], /^SIP\/2.0 407 /);
+  assert.deepEqual(challenges(got[0]).map((c) => c.algorithm), ['MD5']);
+  const sent = loggedMessages(uac.messageFile, 'sent');
+  assert.match(sent.find((m) => m.startsWith('INVITE ') && /CSeq: 2 INVITE/.test(m)), /Proxy-Authorization: Digest username="alice"/);
+  const invites = loggedMessages(uas.messageFile, 'received').filter((m) => m.startsWith('INVITE '));
+  assert.equal(invites.length, 1, 'B got only the authenticated INVITE');
+  assert.match(invites[0], /CSeq: 2 INVITE/);
+  assert.deepEqual(headers(invites[0], 'Proxy-Authorization'), [], invites[0]);
+  const bye = loggedMessages(uas.messageFile, 'received').find((m) => m.startsWith('BYE '));
+  assert.ok(bye, 'B got the BYE');
+  assert.equal(headers(bye, 'Via').length, 2, `the BYE came through the proxy: ${bye}`);
+  const c = (await k.mi('stats.get')).counters;
+  assert.equal(c['sip.proxy_auth_ok'], 1);
+  assert.equal(c['sip.proxy_auth_challenges'], 1);
+  // the ACK of the 407 stayed with the INVITE's transaction: only the ACK of the 200 went on
+  assert.equal(c['sip.proxy_stateless'], 1, JSON.stringify(c));
 });
