@@ -116,6 +116,7 @@ test('refusals past sip.ban_after ban the source: sip.bans.list shows it, its pa
   await j.mi('params.set', { name: 'sip.ban_s', value: '600' });
   try {
     const c0 = await counters();
+    const { id } = await j.mi('trace.start', { peer: '127.0.0.5' });
     await a.burst(30);
     const ban = await waitFor(async () => (await j.mi('sip.bans.list')).find((x) => x.ip === '127.0.0.5'), 8000, 'the ban');
     assert.match(ban.since, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -137,6 +138,11 @@ test('refusals past sip.ban_after ban the source: sip.bans.list shows it, its pa
     const n = a.got.length;
     await a.send(`SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:${j.ports.sip};branch=z9hG4bK-x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`);
     await waitFor(async () => (await counter('sip.flood_dropped')) === c1['sip.flood_dropped'] + 1, 8000, 'the response dropped');
+    // the refusals and the ban are trace records of the source
+    const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((x) => x.summary);
+    await j.mi('trace.stop', { id });
+    assert.equal(recs.filter((x) => x === 'flood: request over sip.flood_rate 2/s (burst 4): 503').length, 5, JSON.stringify(recs));
+    assert.ok(recs.includes('flood: source banned for 600 s after 5 refusals (sip.ban_after)'), JSON.stringify(recs));
     // the metrics show the same
     const metrics = await (await j.http('/metrics')).text();
     assert.match(metrics, /\njunction_sip_bans_active 1\n/);

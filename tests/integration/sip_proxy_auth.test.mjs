@@ -141,6 +141,7 @@ test('an untrusted local caller\'s INVITE is challenged 407 (SHA-256 and MD5) th
   try {
     const before = await counters();
     const callId = `call-${rnd()}`;
+    const { id } = await j.mi('trace.start', { call_id: callId });
     const inv = { method: 'INVITE', ruri: 'sip:bob@example.com', from: 'alice@example.com', callId, branch: `z9hG4bK-${rnd()}` };
     const r407 = await transact(a, inv);
     assert.equal(statusOf(r407), 407, r407);
@@ -179,6 +180,11 @@ test('an untrusted local caller\'s INVITE is challenged 407 (SHA-256 and MD5) th
     assert.equal(statusOf(bye), 200, `the BYE is not challenged: ${bye}`);
     const [bbye] = bob.msgs.filter((m) => m.startsWith('BYE ') && m.includes(callId));
     assert.ok(bbye, 'B got the BYE');
+    // each decision is a trace record with the Call-ID
+    const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((x) => x.summary);
+    await j.mi('trace.stop', { id });
+    assert.ok(recs.some((x) => /^proxy auth: INVITE \(a local caller\): 407 Proxy Authentication Required \(no credentials\)$/.test(x)), JSON.stringify(recs));
+    assert.ok(recs.some((x) => x === `proxy auth: INVITE (a local caller) taken as sip:alice@${REALM} (digest SHA-256); our Proxy-Authorization removed`), JSON.stringify(recs));
     const c = await counters();
     assert.equal(c['sip.proxy_auth_challenges'], (before['sip.proxy_auth_challenges'] ?? 0) + 1);
     assert.equal(c['sip.proxy_auth_ok'], (before['sip.proxy_auth_ok'] ?? 0) + 1);
