@@ -3,7 +3,9 @@
  * trusted networks (docs/sip-auth.md), on top of the pure RFC 7616 code
  * of sip_digest.c and the users of gateway/gw_sip_users.h.
  *
- * sip_auth_check decides; the caller (sip_uas.c) answers and traces.  For
+ * sip_auth_check decides; the caller (sip_uas.c for MESSAGE,
+ * sip_proxy_auth.c for proxied requests) answers and traces;
+ * sip_auth_strip removes our realm's credentials before forwarding.  For
  * a MESSAGE junction acts as a proxy between the sender and the SMS
  * network, so it challenges with 407 and Proxy-Authenticate and reads
  * Proxy-Authorization (RFC 3261 22.3: SIP_AUTH_PROXY); a registrar or a

@@ -15,9 +15,11 @@
  *             (16.4: strict-router rewrite, our own top Route removed),
  *             targets (16.5: the top Route; else a local address of
  *             record's bindings, 480 / 404 without; else an IPv4 literal
- *             host; a host name is 503: no DNS yet; relaying anywhere but
- *             to a local user is 403 from an untrusted source outside a
- *             dialog we record-routed), a server transaction
+ *             host; a host name is 503: no DNS yet; with sip.auth an
+ *             untrusted local caller or relay is challenged 407
+ *             (sip_proxy_auth.c); else relaying anywhere but to a local
+ *             user is 403 from an untrusted source outside a dialog we
+ *             record-routed), a server transaction
  *             (IST with 100 Trying at once, or NIST), then the first
  *             serial step of branches (sip_proxy_branch.c).
  *

@@ -20,6 +20,8 @@
  *   sip_proxy_branch.c client branches: sending, Timer A/E/B/F/C, the
  *                      response context, CANCEL, responses routed to the
  *                      owner worker, stateless forwarding of the rest.
+ *   sip_proxy_auth.c   digest authentication of untrusted local callers
+ *                      and relays (407 through the server transaction).
  *
  * Threads: the pure files any thread; the rest on the worker that
  * received the request (it owns the transaction and its branches), and

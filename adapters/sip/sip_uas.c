@@ -2,6 +2,8 @@
  * sip_uas.c - inbound SIP requests (the UAS side of RFC 3261 / RFC 3428).
  *
  * A datagram or a framed TCP message arrives on a worker:
+ *   from a banned source, or a
+ *   request over sip.flood_rate -> dropped, or 503 (sip_flood.c)
  *   not SIP at all              -> dropped and counted (sip.drops)
  *   request line but unparsable -> 400 built from the raw header lines
  *   response                    -> the client transaction (sip_uac.c)
