@@ -83,6 +83,7 @@ typedef struct sip_dns_host {
     int transport;
     uint16_t port, prio, weight;
     int n4, n6;
+    int same; /* the index of an earlier host of this name (asked once), -1: none */
     struct sockaddr_storage a4[SIP_DNS_MAX_ADDR], a6[SIP_DNS_MAX_ADDR];
 } sip_dns_host_t;
 
@@ -451,6 +452,7 @@ static void sip_dns_add_host(sip_dns_q_t *q, const char *name, int port, int tra
         return;
     h = &q->hosts[q->nhosts++];
     memset(h, 0, sizeof *h);
+    h->same = -1;
     gw_strlcpy(h->name, name, sizeof h->name); /* name may be q->host */
     h->port = (uint16_t)port;
     h->transport = transport;
@@ -543,6 +545,12 @@ static void sip_dns_addr_start(sip_dns_q_t *q)
         sip_dns_host_t *h = &q->hosts[i];
         struct sockaddr_storage sa;
         socklen_t len;
+        h->same = -1;
+        for (int k = 0; k < i && h->same < 0; k++)
+            if (strcasecmp(q->hosts[k].name, h->name) == 0)
+                h->same = k;
+        if (h->same >= 0)
+            continue; /* one lookup per name: the addresses are copied at the end */
         if (sip_dns_numeric(h->name, &sa, &len)) {
             if (sa.ss_family == AF_INET)
                 h->a4[h->n4++] = sa;
@@ -568,8 +576,14 @@ static void sip_dns_finish(sip_dns_q_t *q)
     size_t off = 0;
     int n = 0, rc;
 
-    for (int i = 0; i < q->nhosts && !q->stopped; i++) {
+    for (int i = 0; i < q->nhosts && !q->stopped; i++) { /* earlier hosts first: copies */
         sip_dns_host_t *h = &q->hosts[i];
+        if (h->same >= 0) {
+            h->n4 = q->hosts[h->same].n4;
+            h->n6 = q->hosts[h->same].n6;
+            memcpy(h->a4, q->hosts[h->same].a4, sizeof h->a4);
+            memcpy(h->a6, q->hosts[h->same].a6, sizeof h->a6);
+        }
         for (int k = 0; k < h->n4 + h->n6 && n < SIP_DNS_MAX_TARGETS; k++) {
             sip_dns_target_t *x = &t[n++];
             char ip[INET6_ADDRSTRLEN];
