@@ -14,7 +14,8 @@
  *
  * The targets become serial branches, one per address in the resolver's
  * order, each its own step (sip_px_order's groups), with the Request-URI
- * kept: a 503, a timeout (Timer B/F) or a build failure ends a branch
+ * kept: a 503, a timeout (Timer B/F), a send the socket refuses or a
+ * build failure ends a branch
  * and sip_proxy_branch.c's failover starts the next (RFC 3263 4.3).  The
  * proxy sends over UDP today: TCP and TLS targets and IPv6 addresses
  * (until sip_peer_t carries them) are left out of the branches.  No

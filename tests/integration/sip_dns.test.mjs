@@ -16,7 +16,7 @@ let dns;
 const port = {};
 
 before(async () => {
-  for (const k of ['bob', 'fail1', 'fail2', 'mute1', 'mute2', 'cache']) port[k] = await freePort();
+  for (const k of ['bob', 'fail1', 'fail2', 'mute1', 'mute2', 'cache', 'bcast']) port[k] = await freePort();
   dns = await startDns({
     // NAPTR: SIPS+D2T (no TLS here) comes first by order and is skipped;
     // then SIP+D2U before SIP+D2T by preference
@@ -39,6 +39,13 @@ before(async () => {
       { prio: 10, weight: 1, port: port.mute1, target: 'h.mute.test' },
       { prio: 20, weight: 1, port: port.mute2, target: 'h.mute.test' }] },
     'h.mute.test': { A: ['127.0.0.1'] },
+    // the first target is the broadcast address: sendto refuses it (EACCES)
+    'bcast.test': {},
+    '_sip._udp.bcast.test': { SRV: [
+      { prio: 10, weight: 1, port: 5060, target: 'b.bcast.test' },
+      { prio: 20, weight: 1, port: port.bcast, target: 'h.bcast.test' }] },
+    'b.bcast.test': { A: ['255.255.255.255'] },
+    'h.bcast.test': { A: ['127.0.0.1'] },
     // a short TTL (sip.dns_ttl_min_s is 1 here)
     'cache.test': { ttl: 2 },
     '_sip._udp.cache.test': { ttl: 2, SRV: [{ prio: 1, weight: 1, port: port.cache, target: 'h.cache.test' }] },
@@ -185,6 +192,26 @@ test('failover: the first SRV target never answers (Timer B), the next one gets 
     await a.close();
     await b1.close();
     await b2.close();
+  }
+});
+
+test('failover: a target the socket refuses to send to (broadcast address) is left at once for the next', async () => {
+  const { id } = await j.mi('trace.start', { call_id: 'dns-bcast' });
+  const a = await udp();
+  const b = await udp(port.bcast);
+  try {
+    const t0 = Date.now();
+    const fin = await call(a, 'sip:fay@bcast.test', 'dns-bcast', b);
+    assert.equal(statusOf(fin), 200, fin);
+    assert.ok(Date.now() - t0 < 20000, 'well before Timer B');
+    const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((r) => r.summary);
+    assert.ok(recs.some((r) => /^proxy: branch .* to 255\.255\.255\.255:5060 /.test(r)), JSON.stringify(recs));
+    assert.ok(recs.some((r) => /^proxy: branch .*: send failed, ended as 503$/.test(r)), JSON.stringify(recs));
+    assert.ok(recs.some((r) => /^proxy: failover to step 1$/.test(r)), JSON.stringify(recs));
+  } finally {
+    await j.mi('trace.stop', { id });
+    await a.close();
+    await b.close();
   }
 });
 
