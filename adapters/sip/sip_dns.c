@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <sodium.h>
 
 #include "gw_errors.h"
 #include "gw_log.h"
@@ -512,13 +513,20 @@ static void sip_dns_srv_start(sip_dns_q_t *q)
         sip_dns_ask(q, q->srv[i].name, SIP_DNS_T_SRV, i);
 }
 
+/* Uniform in [0, 2^31) for the weighted SRV draw (libsodium's
+ * randombytes_random: every process draws differently, no seed to set). */
+static long sip_dns_rand(void)
+{
+    return (long)(randombytes_random() & 0x7fffffffu);
+}
+
 /* SRV answered: the hosts in RFC 2782 order, or the host itself. */
 static void sip_dns_after_srv(sip_dns_q_t *q)
 {
     int order[SIP_DNS_MAX_RR];
 
     for (int i = 0; i < q->nsrv; i++) {
-        int k = sip_dns_srv_order(q->srv[i].rr, q->srv[i].n, random, order);
+        int k = sip_dns_srv_order(q->srv[i].rr, q->srv[i].n, sip_dns_rand, order);
         for (int j = 0; j < k; j++) {
             const sip_dns_rr_t *r = &q->srv[i].rr[order[j]];
             sip_dns_add_host(q, r->name, r->port, q->srv[i].transport, r->prio, r->weight);

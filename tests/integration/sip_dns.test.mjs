@@ -126,6 +126,9 @@ test('an INVITE for sip:bob@example.test goes NAPTR -> SRV -> A and reaches the 
     assert.equal(dns.asked('A bob-host.example.test'), 1);
     const after = await counters();
     assert.ok(after['sip.dns_queries'] - (before['sip.dns_queries'] || 0) >= 4, JSON.stringify(after));
+    const metrics = await (await j.http('/metrics')).text();
+    for (const m of ['sip_dns_queries', 'sip_dns_cache_hits', 'sip_dns_failures'])
+      assert.match(metrics, new RegExp(`^\\w*${m}\\w* \\d+`, 'm'), `${m} in /metrics`);
     const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((r) => r.summary);
     assert.ok(recs.some((r) => /^proxy: INVITE sip:bob@example\.test: resolving example\.test$/.test(r)), JSON.stringify(recs));
     assert.ok(recs.some((r) => /^proxy: example\.test resolved: \d+ target\(s\)/.test(r)), JSON.stringify(recs));
