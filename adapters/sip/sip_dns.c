@@ -355,8 +355,9 @@ static void sip_dns_on_answer(void *arg, int status, int timeouts, unsigned char
     int n = -1;
     (void)timeouts;
 
-    if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || !rr) {
-        q->stopped = q->stopped || status != ARES_ENOMEM;
+    if (status == ARES_EDESTRUCTION) { /* the channel is going: no callback but ESTOPPED */
+        q->stopped = 1;
+    } else if (!rr) {
         q->failed = 1;
     } else if (status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA) {
         long ttl = sip_dns_min_ttl(abuf, alen);
@@ -371,7 +372,7 @@ static void sip_dns_on_answer(void *arg, int status, int timeouts, unsigned char
         sip_dns_trace("dns: %s %s: %d record(s), ttl %ld", sip_dns_type_name(a->type), a->name,
                       n, ttl);
     }
-    if (n < 0 && !q->stopped) {
+    if (n < 0 && rr && !q->stopped) {
         gw_stat_add(sip_dns_st_failures, 1);
         q->failed = 1;
         sip_dns_trace("dns: %s %s failed: %s", sip_dns_type_name(a->type), a->name,
