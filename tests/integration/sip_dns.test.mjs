@@ -16,7 +16,7 @@ let dns;
 const port = {};
 
 before(async () => {
-  for (const k of ['bob', 'fail1', 'fail2', 'mute1', 'mute2', 'cache', 'bcast']) port[k] = await freePort();
+  for (const k of ['bob', 'fail1', 'fail2', 'mute1', 'mute2', 'cache', 'bcast', 'edge']) port[k] = await freePort();
   dns = await startDns({
     // NAPTR: SIPS+D2T (no TLS here) comes first by order and is skipped;
     // then SIP+D2U before SIP+D2T by preference
@@ -46,6 +46,7 @@ before(async () => {
       { prio: 20, weight: 1, port: port.bcast, target: 'h.bcast.test' }] },
     'b.bcast.test': { A: ['255.255.255.255'] },
     'h.bcast.test': { A: ['127.0.0.1'] },
+    'edge.test': { A: ['127.0.0.1'] },
     // a short TTL (sip.dns_ttl_min_s is 1 here)
     'cache.test': { ttl: 2 },
     '_sip._udp.cache.test': { ttl: 2, SRV: [{ prio: 1, weight: 1, port: port.cache, target: 'h.cache.test' }] },
@@ -79,9 +80,10 @@ async function udp(p = 0) {
 }
 
 let seq = 0;
-function invite(c, ruri, callId) {
+function invite(c, ruri, callId, extra = []) {
   return [
     `INVITE ${ruri} SIP/2.0`,
+    ...extra,
     `Via: SIP/2.0/UDP 127.0.0.1:${c.port};branch=z9hG4bK-dns${++seq}-${Math.random().toString(16).slice(2)};rport`,
     'Max-Forwards: 70',
     'From: <sip:alice@local.test>;tag=a1',
@@ -134,6 +136,27 @@ test('an INVITE for sip:bob@example.test goes NAPTR -> SRV -> A and reaches the 
     assert.ok(recs.some((r) => /^proxy: example\.test resolved: \d+ target\(s\)/.test(r)), JSON.stringify(recs));
   } finally {
     await j.mi('trace.stop', { id });
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a Route with a host name and a port: A/AAAA only, the request goes there with the Route and Request-URI kept', async () => {
+  const a = await udp();
+  const b = await udp(port.edge);
+  try {
+    const route = `Route: <sip:edge.test:${port.edge};lr>`;
+    await a.send(invite(a, 'sip:gus@elsewhere.invalid', 'dns-route', [route]));
+    const inv = await b.waitFor((m) => m.startsWith('INVITE ') && m.includes('dns-route'), 'INVITE at the Route host');
+    assert.match(inv, /^INVITE sip:gus@elsewhere\.invalid SIP\/2\.0\r\n/);
+    assert.deepEqual(headers(inv, 'Route'), [route], 'a Route not ours stays');
+    assert.equal(dns.asked('A edge.test'), 1);
+    assert.equal(dns.asked('NAPTR edge.test'), 0, 'a port given: no NAPTR');
+    assert.equal(dns.asked('NAPTR elsewhere.invalid') + dns.asked('A elsewhere.invalid'), 0, 'the Request-URI is not resolved');
+    await b.send(answer(inv, 200, 'OK'));
+    const fin = await a.waitFor((m) => m.includes('dns-route') && statusOf(m) >= 200, 'final');
+    assert.equal(statusOf(fin), 200, fin);
+  } finally {
     await a.close();
     await b.close();
   }
