@@ -20,6 +20,7 @@
 #include "gw_log.h"
 #include "sip.h"
 #include "sip_flood.h"
+#include "sip_dns.h"
 #include "sip_proxy.h"
 
 sip_conf_t sip_conf;
@@ -112,6 +113,21 @@ static const gw_param_t sip_params[] = {
      "it (sip.bans.list); 0: never banned"},
     {"sip.ban_s", GW_PT_INT, &sip_flood_conf.ban_s, 0, "300", 1, 604800, GW_PARAM_RUNTIME,
      "seconds a ban lasts; every packet of a banned source is dropped unread"},
+    {"sip.dns_servers", GW_PT_STR, sip_dns_conf.servers, sizeof(sip_dns_conf.servers), "", 0, 0,
+     0, "DNS servers the proxy asks (RFC 3263), comma-separated ip or ip:port "
+     "(\"127.0.0.1:5353,[::1]:53\"); \"\": those of /etc/resolv.conf"},
+    {"sip.dns_timeout_ms", GW_PT_INT, &sip_dns_conf.timeout_ms, 0, "2000", 50, 30000, 0,
+     "how long the proxy's resolver waits for one DNS answer before it tries again"},
+    {"sip.dns_tries", GW_PT_INT, &sip_dns_conf.tries, 0, "2", 1, 10, 0,
+     "tries of each DNS query (on each server) before the lookup fails"},
+    {"sip.dns_cache_max", GW_PT_INT, &sip_dns_conf.cache_max, 0, "512", 16, 100000, 0,
+     "DNS record sets (name and type) the proxy's cache holds; the earliest to expire go first"},
+    {"sip.dns_naptr", GW_PT_BOOL, &sip_dns_conf.naptr, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
+     "ask NAPTR first for a host without port and transport (RFC 3263 4.1); no: SRV straight away"},
+    {"sip.dns_ttl_min_s", GW_PT_INT, &sip_dns_conf.ttl_min_s, 0, "5", 0, 86400, GW_PARAM_RUNTIME,
+     "a DNS answer is cached at least this long, whatever its TTL"},
+    {"sip.dns_ttl_max_s", GW_PT_INT, &sip_dns_conf.ttl_max_s, 0, "3600", 1, 604800,
+     GW_PARAM_RUNTIME, "... and at most this long"},
     GW_PARAM_END,
 };
 
@@ -211,6 +227,11 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      GW_ROLE_VIEWER, 0},
     {"sip.bans.delete", sip_flood_mi_delete, "ip", "lift the ban of a source address",
      GW_ROLE_ADMIN, GW_MI_F_NOAUDIT},
+    {"sip.dns.resolve", sip_dns_mi_resolve, "host, transport?, port?, sips?",
+     "what the proxy would try for a host (RFC 3263): {host, status, targets: [{transport, "
+     "address, port, priority, weight}]} in order", GW_ROLE_VIEWER, 0},
+    {"sip.dns.flush", sip_dns_mi_flush, "{}", "empty the proxy's DNS cache: {flushed}",
+     GW_ROLE_ADMIN, 0},
     GW_MI_END,
 };
 
@@ -221,6 +242,10 @@ static int sip_init(struct event_base *main_base)
 
     sip_stats_init();
     sip_proxy_init();
+    if (sip_dns_init() != 0) {
+        GW_ERR(SIP_LOG, "the DNS resolver (c-ares) cannot start");
+        return GW_ERROR;
+    }
     if (sip_reports_conf() != 0)
         return GW_EINVAL;
     if (sip_osip_init() != 0) {
@@ -265,6 +290,7 @@ static void sip_stop(void)
 static void sip_destroy(void)
 {
     sip_proxy_free_all(); /* their timers are on the workers' bases */
+    sip_dns_free_all();   /* so are the resolvers' events */
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();

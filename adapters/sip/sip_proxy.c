@@ -306,13 +306,13 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
             *reason = "Bad Route";
             return 400;
         }
+        tx->relay = 1;
         if (sip_px_uri_dest(&u, &tx->b[0].dst) != 0) {
-            *reason = "Route host needs DNS (not supported yet)";
-            return 503;
+            tx->dns_uri = u; /* a host name: RFC 3263 (sip_proxy_dns.c) */
+            return SIP_PX_NEEDS_DNS;
         }
         tx->nb = 1;
         tx->ngroups = 1;
-        tx->relay = 1;
         return 0;
     }
     if (sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) != 0) {
@@ -361,8 +361,9 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         *reason = "Not Found";
         return 404;
     }
-    *reason = "Host needs DNS (RFC 3263, not supported yet)";
-    return 503;
+    tx->relay = 1;
+    tx->dns_uri = u; /* a host name: RFC 3263 (sip_proxy_dns.c) */
+    return SIP_PX_NEEDS_DNS;
 }
 
 /* 1 when tx may go where its targets are: to a local user always; else
@@ -408,8 +409,10 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;
+    /* an ACK is never answered; one for a host name is not resolved (the
+     * ACK of a 2xx goes to the callee's Contact, an address as a rule) */
     if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_relay_ok(tx))
-        goto out_free; /* an ACK is never answered */
+        goto out_free;
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
     snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
              ip, sip_conf.port, sip_worker_index(w), sip_px_loop_hash(v));
@@ -464,14 +467,23 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);
     st = sip_px_targets(v, tx, &reason);
-    auth = st == 0 ? sip_px_authorize(tx, v) : SIP_PX_AUTH_NONE;
+    auth = st == 0 || st == SIP_PX_NEEDS_DNS ? sip_px_authorize(tx, v) : SIP_PX_AUTH_NONE;
     if (auth == SIP_PX_AUTH_ANSWERED) {
         sip_px_settle(tx);
         return;
     }
-    if (st == 0 && auth != SIP_PX_AUTH_OK && !sip_px_relay_ok(tx)) {
+    if ((st == 0 || st == SIP_PX_NEEDS_DNS) && auth != SIP_PX_AUTH_OK && !sip_px_relay_ok(tx)) {
         st = 403;
         reason = "Relaying Denied (untrusted source)";
+    }
+    if (st == SIP_PX_NEEDS_DNS) {
+        sip_px_trace(tx, "proxy: %.*s %.*s: resolving %s", (int)v->method_tok.len,
+                     v->buf + v->method_tok.off, (int)v->ruri.len, v->buf + v->ruri.off,
+                     tx->dns_uri.host);
+        st = sip_px_dns_start(tx) == 0 ? 0 : 500; /* the lookup's callback goes on */
+        reason = "Server Internal Error";
+        if (st == 0)
+            return; /* the callback settles tx (it may have run and freed it) */
     }
     if (st != 0) {
         gw_stat_add(sip_proxy_stats.no_target, 1);

@@ -179,6 +179,10 @@ struct sip_px_txn {
     int relay;                 /* the target is not a local user (a Route, an IP host) */
     int nb, ngroups, group;    /* branches; serial steps; the step running */
     int final_sent, cancelled;
+    int dns_wait;              /* a DNS lookup of its target runs (sip_proxy_dns.c) */
+    uint64_t gen;              /* this worker's transaction number: a late DNS answer
+                                * finds tx by key and gen, never by pointer */
+    sip_px_uri_t dns_uri;      /* the host to resolve (Route or Request-URI) */
     sip_px_branch_t b[SIP_PROXY_MAX_BRANCHES];
     struct event *timer;
     struct sip_px_txn *hnext;
@@ -229,6 +233,14 @@ void sip_px_free_branches(sip_px_txn_t *tx);
  * source must authenticate, and its credentials checked when so.  Worker. */
 int sip_px_authorize(sip_px_txn_t *tx, const sip_view_t *v);
 void sip_px_auth_init(void); /* its statistics; main thread */
+/* sip_proxy_dns.c: the targets of a host name (RFC 3263) */
+/* sip_px_targets' answer when tx->dns_uri is a name to resolve. */
+#define SIP_PX_NEEDS_DNS 1
+/* Resolve tx->dns_uri; its addresses become serial branches (RFC 3263
+ * 4.3 failover: the next on a 503, a timeout or no answer) with the
+ * Request-URI kept; no address: 503.  The transaction waits meanwhile
+ * (a CANCEL is answered 487 at once).  0, or -1 (answer 500). */
+int sip_px_dns_start(sip_px_txn_t *tx);
 
 /* ---- the worker side: what sip_uas.c and sip_adapter.c call ---- */
 /* 1 when the proxy takes req (parsed by sip_uas.c): sip.proxy on and not
