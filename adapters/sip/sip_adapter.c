@@ -19,6 +19,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_dialog.h"
 #include "sip_proxy.h"
 
 sip_conf_t sip_conf;
@@ -91,6 +92,12 @@ static const gw_param_t sip_params[] = {
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},
+    {"sip.dialogs_max", GW_PT_INT, &sip_dlg_conf.max, 0, "100000", 0, 10000000, GW_PARAM_RUNTIME,
+     "dialogs the proxy tracks at most (docs/sip-proxy.md, Dialogs); beyond it a call goes "
+     "through untracked: no CDR, no sip.dialogs.end"},
+    {"sip.dialog_timeout_s", GW_PT_INT, &sip_dlg_conf.timeout_s, 0, "43200", 1, 604800,
+     GW_PARAM_RUNTIME, "a dialog with no BYE this many seconds after its answer ends (cause "
+     "timeout; no BYE is sent)"},
     GW_PARAM_END,
 };
 
@@ -185,6 +192,12 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
+    {"sip.dialogs.list", sip_dlg_mi_list, "limit?, call_id?",
+     "the proxy's dialogs: [{call_id, state, from, from_tag, to, to_tag, start, answer, age_s, "
+     "caller: {source, contact, route, cseq}, callee: {...}}]", GW_ROLE_VIEWER, 0},
+    {"sip.dialogs.end", sip_dlg_mi_end, "call_id",
+     "end the dialogs of a Call-ID: a BYE to each side, a sip.call CDR with cause mi",
+     GW_ROLE_ADMIN, GW_MI_F_NOAUDIT},
     GW_MI_END,
 };
 
@@ -205,6 +218,8 @@ static int sip_init(struct event_base *main_base)
         return rc;
     __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
     rc = sip_reg_init(main_base);
+    if (rc == 0)
+        rc = sip_dlg_init(main_base);
     if (rc == 0)
         rc = sip_workers_init();
     if (rc == 0)
@@ -229,6 +244,7 @@ static void sip_stop(void)
 {
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
     sip_reg_stop();   /* no more sweeps: the store is stopping too */
+    sip_dlg_stop();   /* no more timeouts */
     sip_scale_stop(); /* the pool changes no more */
     sip_workers_stop();
 }
@@ -239,6 +255,7 @@ static void sip_destroy(void)
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();
+    sip_dlg_free();
 }
 
 const gw_adapter_t sip_adapter = {
