@@ -227,6 +227,7 @@ static int sip_init(struct event_base *main_base)
     if (rc < 0) {
         sip_workers_destroy();
         sip_auth_free();
+        sip_dlg_free();
     }
     return rc;
 }
