@@ -336,6 +336,32 @@ test('a dialog past sip.dialog_timeout_s ends with cause timeout', async () => {
   }
 });
 
+test('a call the proxy did not record-route is not tracked: no dialog, and the trace says why', async () => {
+  const before = await counters();
+  await j.mi('params.set', { name: 'sip.record_route', value: 'no' });
+  const { id } = await j.mi('trace.start', { connector: 'sip' });
+  const c = await call('norr');
+  try {
+    assert.equal(headers(c.inv, 'Record-Route').length, 0, c.inv);
+    await c.b.send(respond(c.inv, 200, 'OK', { toTag: c.bTag, contact: c.bContact }));
+    await c.a.waitFor((m) => m.startsWith('SIP/2.0 200') && m.includes(c.callId), '200 at A');
+    const recs = await waitFor(async () => {
+      const r = (await j.mi('trace.list', { id, after: 0 })).records.filter((x) => x.call_id === c.callId)
+        .map((x) => x.summary);
+      return r.some((s) => /^dialog: 200 not record-routed by us: not tracked$/.test(s)) && r;
+    }, 8000, 'the trace record');
+    assert.ok(!recs.some((s) => /^dialog: created/.test(s)), JSON.stringify(recs));
+    assert.equal(await listed(c.callId), undefined);
+    const after = await counters();
+    assert.equal(after['sip.dialogs_started'] || 0, before['sip.dialogs_started'] || 0);
+  } finally {
+    await j.mi('trace.stop', { id });
+    await j.mi('params.set', { name: 'sip.record_route', value: 'yes' });
+    await c.a.close();
+    await c.b.close();
+  }
+});
+
 test('the dialog statistics are in /metrics', async () => {
   const res = await j.http('/metrics');
   const text = await res.text();
