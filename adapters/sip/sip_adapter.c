@@ -253,6 +253,7 @@ static void sip_stop(void)
 static void sip_destroy(void)
 {
     sip_proxy_free_all(); /* their timers are on the workers' bases */
+    sip_dlg_bye_free_all(); /* so are those of sip.dialogs.end's BYEs */
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();

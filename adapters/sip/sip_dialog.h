@@ -23,6 +23,8 @@
  *   sip_dialog_mi.c    MI sip.dialogs.list / sip.dialogs.end and the BYE
  *                      the proxy builds for each side; the one place that
  *                      knows the address type of sip_peer_t.
+ *   sip_dialog_bye.c   those BYEs as client transactions (NICT) of worker 0:
+ *                      retransmitted over UDP until answered or Timer F.
  *
  * Threads: the table any thread (a shard's lock around each call); the
  * hooks on the worker that runs the transaction; the sweep and the MI on
@@ -34,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sip.h"
+#include "sip_proxy.h"
 
 #define SIP_DLG_SHARDS 32
 #define SIP_DLG_BUCKETS 64        /* hash chains per shard */
@@ -148,6 +150,28 @@ sip_dlg_table_t *sip_dlg_table(void);
  * Length into out, or -1 when it does not fit cap.  Pure. */
 long sip_dlg_build_bye(const sip_dlg_t *d, int to, const char *transport, const char *via_host,
                        int via_port, const char *branch, char *out, size_t cap);
+/* One BYE of sip.dialogs.end on its way to worker 0 (malloc'd with its
+ * text). */
+#define SIP_DLG_BYE_BRANCH SIP_PROXY_BRANCH_PREFIX "0-dlg-" /* then random hex */
+typedef struct sip_dlg_bye {
+    sip_peer_t dst;
+    char call_id[SIP_DLG_CALL_ID_MAX];
+    const char *side;           /* "caller" / "callee" (static) */
+    char branch[64];
+    size_t len;
+    char text[];
+} sip_dlg_bye_t;
+
+/* ---- sip_dialog_bye.c: worker 0 ---- */
+/* Send bye (taken) and keep it as a client transaction until answered. */
+void sip_dlg_bye_start(sip_worker_t *w, sip_dlg_bye_t *bye);
+/* A response whose top Via branch has no proxy branch on worker 0 (v: as
+ * received): 1 when it answers one of our BYEs (taken), 0 otherwise. */
+int sip_dlg_bye_response(sip_worker_t *w, const struct sip_view *v);
+/* Free the BYEs still pending: main thread, after the workers were
+ * joined, before their event bases go. */
+void sip_dlg_bye_free_all(void);
+
 /* "udp:ip:port" (or "tcp:...") of a peer into out.  Any thread. */
 void sip_dlg_peer_text(const sip_peer_t *p, char *out, size_t n);
 /* MI sip.dialogs.list {limit?, call_id?} (viewer), sip.dialogs.end

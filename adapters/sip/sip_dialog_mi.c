@@ -4,16 +4,15 @@
  *
  * sip.dialogs.end takes the dialogs of a Call-ID out of the table and
  * sends each side a BYE as Kamailio's dlg_end_dlg does: built by the
- * proxy with its own Via (a branch "z9hG4bK-jd..." that no client
- * transaction of ours knows: the answers are absorbed), From / To with
+ * proxy with its own Via (branch SIP_DLG_BYE_BRANCH...), From / To with
  * the tags of the side it pretends to come from, the next CSeq of that
  * side, to the side's remote target (its Contact) through its route set.
  * It goes to the first Route's host when the route set has an IPv4 host,
  * else where the side was reached during the call (the caller's source,
  * the callee's binding), so a NAT in between is passed as the call was.
- * The BYEs are built on the main thread and sent by worker 0 (which owns
- * the TCP connections) as one SIP_ITEM_CALL each.  A BYE is sent once:
- * not retransmitted (no client transaction).
+ * The BYEs are built on the main thread and queued to worker 0 (which owns
+ * the TCP connections) as one SIP_ITEM_CALL each, where each is a client
+ * transaction of its own (sip_dialog_bye.c).
  *
  * This file is the one place of the dialog code that knows what a
  * sip_peer_t holds (sip_dlg_peer_text, sip_dlg_route_peer).
@@ -83,17 +82,10 @@ long sip_dlg_build_bye(const sip_dlg_t *d, int to, const char *transport, const 
     return len > 0 && (size_t)len < cap ? len : -1;
 }
 
-/* One BYE for worker 0 to send. */
-typedef struct sip_dlg_bye {
-    sip_peer_t dst;
-    size_t len;
-    char text[];
-} sip_dlg_bye_t;
-
 static void sip_dlg_on_bye_item(sip_worker_t *w, sip_item_t *it)
 {
-    sip_dlg_bye_t *b = it->arg;
-    sip_worker_send(w, &b->dst, b->text, b->len);
+    sip_dlg_bye_start(w, it->arg); /* takes it */
+    it->arg = NULL;
 }
 
 /* Build the BYE to side `to` of d and queue it to worker 0; its
@@ -102,7 +94,7 @@ static int sip_dlg_send_bye(const sip_dlg_t *d, int to, char *dest, size_t n)
 {
     sip_worker_t *w = sip_worker_get(0);
     sip_peer_t dst = d->peer[to];
-    char ip[64], branch[64], rnd[17];
+    char ip[64], rnd[17];
     sip_dlg_bye_t *b = malloc(sizeof *b + SIP_DLG_BYE_MAX);
     sip_item_t *it = calloc(1, sizeof *it);
     long len;
@@ -115,8 +107,10 @@ static int sip_dlg_send_bye(const sip_dlg_t *d, int to, char *dest, size_t n)
     sip_dlg_peer_text(&dst, dest, n);
     sip_px_local_ip(&dst.addr, ip, sizeof ip);
     sip_random_hex(rnd, 8);
-    snprintf(branch, sizeof branch, "z9hG4bK-jd%s", rnd);
-    len = sip_dlg_build_bye(d, to, dst.conn_id ? "TCP" : "UDP", ip, sip_conf.port, branch,
+    snprintf(b->branch, sizeof b->branch, SIP_DLG_BYE_BRANCH "%s", rnd);
+    snprintf(b->call_id, sizeof b->call_id, "%s", d->call_id);
+    b->side = to == SIP_DLG_CALLER ? "caller" : "callee";
+    len = sip_dlg_build_bye(d, to, dst.conn_id ? "TCP" : "UDP", ip, sip_conf.port, b->branch,
                             b->text, SIP_DLG_BYE_MAX);
     rc = GW_EINVAL;
     if (len < 0)

@@ -324,9 +324,9 @@ void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n)
         return;
     }
     b = sip_px_branch_find(w, v->buf + via.branch.off, via.branch.len);
-    if (!b)
+    if (!b && !sip_dlg_bye_response(w, v)) /* else it answers a BYE of sip.dialogs.end */
         sip_px_stateless_response(w, v);
-    else if (v->cseq_method != SIP_M_CANCEL) /* the 200 of our CANCEL: nothing to do */
+    else if (b && v->cseq_method != SIP_M_CANCEL) /* the 200 of our CANCEL: nothing to do */
         sip_px_branch_response(b, v);
     if (b)
         sip_px_settle(b->tx);

@@ -272,8 +272,9 @@ test('a call cancelled while ringing makes a CDR with no answer, cause cancel, s
   }
 });
 
-test('sip.dialogs.end sends A and B each a BYE with the right tags, Request-URI and next CSeq, and makes a CDR with cause mi', async () => {
+test('sip.dialogs.end sends A and B each a BYE with the right tags, Request-URI and next CSeq, retransmitted until answered, and makes a CDR with cause mi', async () => {
   const c = await answerCall(await call('mi'));
+  const { id } = await j.mi('trace.start', { call_id: c.callId });
   try {
     // A sends an INFO with CSeq 5 inside the dialog: the BYE to B must say 6
     await c.a.send(inDialog(c.a, { method: 'INFO', ruri: c.bContact, route: c.route, from: c.aFrom, to: c.bTo,
@@ -304,14 +305,25 @@ test('sip.dialogs.end sends A and B each a BYE with the right tags, Request-URI 
     assert.equal(header(toA, 'Call-ID'), c.callId);
     assert.equal(headers(toA, 'Via').length, 1, toA);
 
-    await c.a.send(respond(toA, 200, 'OK'));
+    // B answers at once; A only the retransmission (Timer E, same branch)
     await c.b.send(respond(toB, 200, 'OK'));
+    const again = await waitFor(() => c.a.msgs.filter((m) => m.startsWith('BYE ') && m.includes(c.callId))[1],
+      8000, 'the BYE to A again');
+    assert.equal(header(again, 'Via'), header(toA, 'Via'), 'a retransmission, not a new BYE');
+    await c.a.send(respond(again, 200, 'OK'));
+    const recs = await waitFor(async () => {
+      const r = (await j.mi('trace.list', { id, after: 0 })).records.map((x) => x.summary);
+      return r.some((x) => x === 'dialog: BYE to the caller answered 200') &&
+        r.some((x) => x === 'dialog: BYE to the callee answered 200') && r;
+    }, 8000, 'both BYEs answered');
+    assert.ok(recs.some((x) => /^dialog: ended \(mi\)/.test(x)), JSON.stringify(recs));
     const cdr = await oneCdr(c.callId);
     assert.equal(cdr.data.cause, 'mi');
     assert.ok(cdr.data.answer > 0);
     assert.equal(await listed(c.callId), undefined);
     await assert.rejects(j.mi('sip.dialogs.end', { call_id: c.callId }), /no such dialog/);
   } finally {
+    await j.mi('trace.stop', { id });
     await c.a.close();
     await c.b.close();
   }
