@@ -15,6 +15,7 @@
  * Threads: any; each call takes one shard's lock at a time.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,8 +131,8 @@ int sip_dlg_insert(sip_dlg_table_t *t, const sip_dlg_t *d)
 }
 
 int sip_dlg_request(sip_dlg_table_t *t, const char *call_id, const char *from_tag,
-                    const char *to_tag, uint32_t cseq, int ack, int take, sip_dlg_t *out,
-                    int *was_na)
+                    const char *to_tag, uint32_t cseq, const char *contact, int ack, int take,
+                    sip_dlg_t *out, int *was_na)
 {
     uint32_t h = sip_dlg_hash(call_id);
     sip_dlg_shard_t *s = sip_dlg_shard(t, h);
@@ -150,6 +151,8 @@ int sip_dlg_request(sip_dlg_table_t *t, const char *call_id, const char *from_ta
         e = *pp;
         if (cseq > e->cseq[side])
             e->cseq[side] = cseq;
+        if (contact && contact[0])
+            snprintf(e->contact[side], sizeof e->contact[side], "%s", contact);
         if (ack && e->state == SIP_DLG_CONFIRMED_NA) {
             e->state = SIP_DLG_CONFIRMED;
             if (was_na)

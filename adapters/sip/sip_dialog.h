@@ -93,12 +93,13 @@ int sip_dlg_insert(sip_dlg_table_t *t, const sip_dlg_t *d);
 /* The dialog of a request: call_id with from_tag / to_tag in either order
  * (a request from the callee has them swapped).  Returns the side that
  * sent it (SIP_DLG_CALLER / _CALLEE) or -1 when there is none.  cseq > 0
- * raises that side's CSeq; ack marks the dialog confirmed (*was_na set
- * when it was not yet); take removes it into *out (may be NULL
- * otherwise). */
+ * raises that side's CSeq; contact (NULL: none) becomes that side's
+ * remote target (a target refresh, RFC 3261 12.2); ack marks the dialog
+ * confirmed (*was_na set when it was not yet); take removes it into *out
+ * (may be NULL otherwise). */
 int sip_dlg_request(sip_dlg_table_t *t, const char *call_id, const char *from_tag,
-                    const char *to_tag, uint32_t cseq, int ack, int take, sip_dlg_t *out,
-                    int *was_na);
+                    const char *to_tag, uint32_t cseq, const char *contact, int ack, int take,
+                    sip_dlg_t *out, int *was_na);
 /* Remove every dialog of call_id (forks share one) into out (at most
  * max); how many. */
 int sip_dlg_take_call(sip_dlg_table_t *t, const char *call_id, sip_dlg_t *out, int max);
@@ -124,9 +125,10 @@ int sip_dlg_init(struct event_base *main_base);
 void sip_dlg_stop(void);  /* the sweep stops (adapter stop) */
 /* Forget every dialog without an event (adapter destroy). */
 void sip_dlg_free(void);
-/* The first 2xx of branch b of the initial INVITE tx passes up (resp: the
- * response as received, our Via still on top): a dialog when we
- * record-routed it.  Worker thread. */
+/* The first 2xx of branch b of tx passes up (resp: the response as
+ * received, our Via still on top): of an initial INVITE, a dialog when we
+ * record-routed it; of an INVITE or UPDATE inside one, the answering
+ * side's new remote target.  Worker thread. */
 void sip_dlg_answered(const struct sip_px_txn *tx, const struct sip_px_branch *b,
                       const struct sip_view *resp);
 /* The initial INVITE tx is answered status >= 300 upstream: a CDR without

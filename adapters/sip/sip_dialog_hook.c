@@ -168,14 +168,41 @@ static int sip_dlg_from_invite(const sip_px_txn_t *tx, sip_view_t *rv, sip_dlg_t
     return 0;
 }
 
+/* A 2xx to an INVITE or UPDATE inside a dialog: the answering side (its
+ * From tag is the response's To tag) gets the 2xx's Contact as its remote
+ * target. */
+static void sip_dlg_refresh(const sip_view_t *resp)
+{
+    char call_id[SIP_DLG_CALL_ID_MAX], ftag[SIP_DLG_TAG_MAX], ttag[SIP_DLG_TAG_MAX];
+    char contact[SIP_DLG_URI_MAX];
+
+    if ((resp->cseq_method != SIP_M_INVITE && resp->cseq_method != SIP_M_UPDATE) ||
+        sip_dlg_contact(resp, contact) != 0 || !contact[0] ||
+        sip_dlg_copy(resp, resp->call_id, call_id, sizeof call_id) != 0 ||
+        sip_dlg_copy(resp, resp->from_tag, ftag, sizeof ftag) != 0 ||
+        sip_dlg_copy(resp, resp->to_tag, ttag, sizeof ttag) != 0)
+        return;
+    sip_dlg_request(sip_dlg_tab, call_id, ttag, ftag, 0, contact, 0, 0, NULL, NULL);
+}
+
 /* See sip_dialog.h. */
 void sip_dlg_answered(const sip_px_txn_t *tx, const sip_px_branch_t *b, const sip_view_t *resp)
 {
-    sip_dlg_t *d = calloc(1, sizeof *d);
-    sip_view_t *rv = malloc(sizeof *rv);
+    sip_dlg_t *d;
+    sip_view_t *rv;
     int rc = -1;
 
-    if (!sip_dlg_tab || !d || !rv)
+    if (!sip_dlg_tab || (tx->has_to_tag && sip_dlg_count(sip_dlg_tab) == 0))
+        return;
+    if (tx->has_to_tag) {
+        sip_dlg_refresh(resp);
+        return;
+    }
+    if (!tx->invite)
+        return;
+    d = calloc(1, sizeof *d);
+    rv = malloc(sizeof *rv);
+    if (!d || !rv)
         goto out_free;
     if (sip_dlg_from_invite(tx, rv, d) != 0 || resp->to_tag.len == 0 ||
         sip_dlg_copy(resp, resp->to_tag, d->tag[SIP_DLG_CALLEE], SIP_DLG_TAG_MAX) != 0 ||
@@ -279,6 +306,7 @@ void sip_dlg_unanswered(const sip_px_txn_t *tx, int status)
 void sip_dlg_in_dialog(const sip_view_t *v, const sip_peer_t *src)
 {
     char call_id[SIP_DLG_CALL_ID_MAX], ftag[SIP_DLG_TAG_MAX], ttag[SIP_DLG_TAG_MAX];
+    char contact[SIP_DLG_URI_MAX] = "";
     int bye = v->method == SIP_M_BYE, ack = v->method == SIP_M_ACK, side, was_na = 0;
     sip_dlg_t *d;
 
@@ -287,11 +315,13 @@ void sip_dlg_in_dialog(const sip_view_t *v, const sip_peer_t *src)
         sip_dlg_copy(v, v->from_tag, ftag, sizeof ftag) != 0 ||
         sip_dlg_copy(v, v->to_tag, ttag, sizeof ttag) != 0)
         return;
+    if (v->method == SIP_M_INVITE || v->method == SIP_M_UPDATE) /* a target refresh */
+        sip_dlg_contact(v, contact);
     d = bye ? malloc(sizeof *d) : NULL;
     if (bye && !d)
         return;
-    side = sip_dlg_request(sip_dlg_tab, call_id, ftag, ttag, ack ? 0 : v->cseq, ack, bye, d,
-                           &was_na);
+    side = sip_dlg_request(sip_dlg_tab, call_id, ftag, ttag, ack ? 0 : v->cseq, contact, ack,
+                           bye, d, &was_na);
     if (side >= 0 && bye)
         sip_dlg_end(d, side == SIP_DLG_CALLER ? "bye-caller" : "bye-callee", gw_now_ms());
     else if (side >= 0 && was_na)

@@ -281,7 +281,7 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
         if (st > 100 && len > 0 && !tx->final_sent)
             sip_px_send_up(tx, out, (size_t)len, st);
     } else if ((act & SIP_TSX_PASS_UP) && st < 300) {
-        if (!b->ended && tx->invite && !tx->has_to_tag)
+        if (!b->ended)
             sip_dlg_answered(tx, b, v); /* before the caller can send its ACK */
         if (len > 0)
             sip_px_send_up(tx, out, (size_t)len, st);

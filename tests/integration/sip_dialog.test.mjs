@@ -94,6 +94,7 @@ function inDialog(s, o) {
     `To: ${o.to}`,
     `Call-ID: ${o.callId}`,
     `CSeq: ${o.cseq} ${o.method}`,
+    ...(o.extra || []),
     'Content-Length: 0', '', ''].join('\r\n');
 }
 
@@ -324,6 +325,38 @@ test('sip.dialogs.end sends A and B each a BYE with the right tags, Request-URI 
     await assert.rejects(j.mi('sip.dialogs.end', { call_id: c.callId }), /no such dialog/);
   } finally {
     await j.mi('trace.stop', { id });
+    await c.a.close();
+    await c.b.close();
+  }
+});
+
+test('a re-INVITE and its 2xx refresh both remote targets: sip.dialogs.end then sends each BYE to the new Contact', async () => {
+  const c = await answerCall(await call('refresh'));
+  try {
+    const aContact2 = `sip:alice2@127.0.0.1:${c.a.port}`;
+    const bContact2 = `sip:${c.user}-2@127.0.0.1:${c.b.port}`;
+    await c.a.send(inDialog(c.a, { method: 'INVITE', ruri: c.bContact, route: c.route, from: c.aFrom, to: c.bTo,
+      callId: c.callId, cseq: 2, extra: [`Contact: <${aContact2}>`] }));
+    const re = await c.b.waitFor((m) => m.startsWith('INVITE ') && /CSeq: 2 INVITE/.test(m), 're-INVITE at B');
+    await c.b.send(respond(re, 200, 'OK', { contact: bContact2 }));
+    await c.a.waitFor((m) => m.startsWith('SIP/2.0 200') && /CSeq: 2 INVITE/.test(m), '200 of the re-INVITE at A');
+    await c.a.send(inDialog(c.a, { method: 'ACK', ruri: bContact2, route: c.route, from: c.aFrom, to: c.bTo,
+      callId: c.callId, cseq: 2 }));
+    const d = await waitFor(async () => {
+      const x = await listed(c.callId);
+      return x?.caller?.contact === aContact2 && x?.callee?.contact === bContact2 && x;
+    }, 8000, 'both targets refreshed');
+    assert.equal(d.caller.cseq, 2);
+    await j.mi('sip.dialogs.end', { call_id: c.callId });
+    const toB = await c.b.waitFor((m) => m.startsWith('BYE ') && m.includes(c.callId), 'BYE at B');
+    const toA = await c.a.waitFor((m) => m.startsWith('BYE ') && m.includes(c.callId), 'BYE at A');
+    assert.ok(toB.startsWith(`BYE ${bContact2} SIP/2.0\r\n`), toB);
+    assert.equal(header(toB, 'CSeq'), '3 BYE', toB);
+    assert.ok(toA.startsWith(`BYE ${aContact2} SIP/2.0\r\n`), toA);
+    await c.a.send(respond(toA, 200, 'OK'));
+    await c.b.send(respond(toB, 200, 'OK'));
+    assert.equal((await oneCdr(c.callId)).data.cause, 'mi');
+  } finally {
     await c.a.close();
     await c.b.close();
   }

@@ -61,7 +61,7 @@ static void insert_is_bounded_and_refuses_a_duplicate(void **state)
     sip_dlg_table_free(t);
 }
 
-static void a_request_is_found_from_either_side_and_keeps_each_sides_cseq(void **state)
+static void a_request_is_found_from_either_side_and_keeps_each_sides_cseq_and_target(void **state)
 {
     int max = 10, was_na = -1;
     sip_dlg_table_t *t = sip_dlg_table_new(&max);
@@ -71,19 +71,25 @@ static void a_request_is_found_from_either_side_and_keeps_each_sides_cseq(void *
     make(&d, "c1", "a1", "b1", 1000);
     assert_int_equal(sip_dlg_insert(t, &d), 0);
     /* the caller's INFO: From tag a1, To tag b1 */
-    assert_int_equal(sip_dlg_request(t, "c1", "a1", "b1", 11, 0, 0, &out, &was_na), SIP_DLG_CALLER);
+    assert_int_equal(sip_dlg_request(t, "c1", "a1", "b1", 11, NULL, 0, 0, &out, &was_na), SIP_DLG_CALLER);
     assert_int_equal(was_na, 0);
     assert_int_equal(out.cseq[SIP_DLG_CALLER], 11);
     /* the callee's: tags swapped */
-    assert_int_equal(sip_dlg_request(t, "c1", "b1", "a1", 3, 0, 0, &out, NULL), SIP_DLG_CALLEE);
+    assert_int_equal(sip_dlg_request(t, "c1", "b1", "a1", 3, NULL, 0, 0, &out, NULL), SIP_DLG_CALLEE);
     assert_int_equal(out.cseq[SIP_DLG_CALLEE], 3);
     assert_int_equal(out.cseq[SIP_DLG_CALLER], 11);
     /* an older CSeq does not lower it */
-    sip_dlg_request(t, "c1", "a1", "b1", 5, 0, 0, &out, NULL);
+    sip_dlg_request(t, "c1", "a1", "b1", 5, NULL, 0, 0, &out, NULL);
     assert_int_equal(out.cseq[SIP_DLG_CALLER], 11);
+    /* a target refresh from the callee (a re-INVITE's Contact) */
+    sip_dlg_request(t, "c1", "b1", "a1", 4, "sip:bob@10.0.0.7:5080", 0, 0, &out, NULL);
+    assert_string_equal(out.contact[SIP_DLG_CALLEE], "sip:bob@10.0.0.7:5080");
+    assert_string_equal(out.contact[SIP_DLG_CALLER], "sip:alice@10.0.0.1:5062");
+    sip_dlg_request(t, "c1", "b1", "a1", 5, "", 0, 0, &out, NULL); /* none: kept */
+    assert_string_equal(out.contact[SIP_DLG_CALLEE], "sip:bob@10.0.0.7:5080");
     /* unknown tags, an unknown Call-ID */
-    assert_int_equal(sip_dlg_request(t, "c1", "a1", "zz", 1, 0, 0, NULL, NULL), -1);
-    assert_int_equal(sip_dlg_request(t, "c9", "a1", "b1", 1, 0, 0, NULL, NULL), -1);
+    assert_int_equal(sip_dlg_request(t, "c1", "a1", "zz", 1, NULL, 0, 0, NULL, NULL), -1);
+    assert_int_equal(sip_dlg_request(t, "c9", "a1", "b1", 1, NULL, 0, 0, NULL, NULL), -1);
     sip_dlg_table_free(t);
 }
 
@@ -96,15 +102,15 @@ static void an_ack_confirms_once_and_a_bye_takes_the_dialog(void **state)
 
     make(&d, "c1", "a1", "b1", 1000);
     assert_int_equal(sip_dlg_insert(t, &d), 0);
-    assert_int_equal(sip_dlg_request(t, "c1", "a1", "b1", 0, 1, 0, &out, &was_na), SIP_DLG_CALLER);
+    assert_int_equal(sip_dlg_request(t, "c1", "a1", "b1", 0, NULL, 1, 0, &out, &was_na), SIP_DLG_CALLER);
     assert_int_equal(was_na, 1);
     assert_int_equal(out.state, SIP_DLG_CONFIRMED);
-    sip_dlg_request(t, "c1", "a1", "b1", 0, 1, 0, &out, &was_na);
+    sip_dlg_request(t, "c1", "a1", "b1", 0, NULL, 1, 0, &out, &was_na);
     assert_int_equal(was_na, 0); /* a retransmitted ACK confirms nothing more */
-    assert_int_equal(sip_dlg_request(t, "c1", "b1", "a1", 1, 0, 1, &out, NULL), SIP_DLG_CALLEE);
+    assert_int_equal(sip_dlg_request(t, "c1", "b1", "a1", 1, NULL, 0, 1, &out, NULL), SIP_DLG_CALLEE);
     assert_string_equal(out.call_id, "c1");
     assert_int_equal(sip_dlg_count(t), 0);
-    assert_int_equal(sip_dlg_request(t, "c1", "b1", "a1", 2, 0, 1, &out, NULL), -1);
+    assert_int_equal(sip_dlg_request(t, "c1", "b1", "a1", 2, NULL, 0, 1, &out, NULL), -1);
     sip_dlg_table_free(t);
 }
 
@@ -241,7 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(insert_is_bounded_and_refuses_a_duplicate),
-        cmocka_unit_test(a_request_is_found_from_either_side_and_keeps_each_sides_cseq),
+        cmocka_unit_test(a_request_is_found_from_either_side_and_keeps_each_sides_cseq_and_target),
         cmocka_unit_test(an_ack_confirms_once_and_a_bye_takes_the_dialog),
         cmocka_unit_test(take_call_removes_every_fork_of_a_call_id),
         cmocka_unit_test(take_expired_takes_what_was_answered_before_and_in_batches),
