@@ -92,9 +92,9 @@ static const gw_param_t sip_params[] = {
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},
-    {"sip.dialogs_max", GW_PT_INT, &sip_dlg_conf.max, 0, "100000", 0, 10000000, GW_PARAM_RUNTIME,
-     "dialogs the proxy tracks at most (docs/sip-proxy.md, Dialogs); beyond it a call goes "
-     "through untracked: no CDR, no sip.dialogs.end"},
+    {"sip.dialogs_max", GW_PT_INT, &sip_dlg_conf.max, 0, "20000", 0, 10000000, GW_PARAM_RUNTIME,
+     "dialogs the proxy tracks at most, about 3.2 kB of memory each (docs/sip-proxy.md, "
+     "Dialogs); beyond it a call goes through untracked: no CDR, no sip.dialogs.end"},
     {"sip.dialog_timeout_s", GW_PT_INT, &sip_dlg_conf.timeout_s, 0, "43200", 1, 604800,
      GW_PARAM_RUNTIME, "a dialog with no BYE this many seconds after its answer ends (cause "
      "timeout; no BYE is sent)"},

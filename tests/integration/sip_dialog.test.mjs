@@ -407,6 +407,23 @@ test('a call the proxy did not record-route is not tracked: no dialog, and the t
   }
 });
 
+test('at sip.dialogs_max a call goes through untracked, counted in sip.dialogs_untracked', async () => {
+  const before = await counters();
+  await j.mi('params.set', { name: 'sip.dialogs_max', value: '0' });
+  let c;
+  try {
+    c = await answerCall(await call('full'));
+    await waitFor(async () => (await counters())['sip.dialogs_untracked'] === (before['sip.dialogs_untracked'] || 0) + 1,
+      8000, 'sip.dialogs_untracked + 1');
+    assert.equal(await listed(c.callId), undefined);
+    assert.equal((await counters())['sip.dialogs_started'] || 0, before['sip.dialogs_started'] || 0);
+  } finally {
+    await j.mi('params.set', { name: 'sip.dialogs_max', value: '20000' });
+    await c?.a.close();
+    await c?.b.close();
+  }
+});
+
 test('the dialog statistics are in /metrics', async () => {
   const res = await j.http('/metrics');
   const text = await res.text();
