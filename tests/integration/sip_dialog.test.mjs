@@ -1,4 +1,4 @@
-// Dialogs through the SIP proxy (docs/sip-proxy.md, "Dialogs"): a call
+// Dialogs through the SIP proxy (docs/sip-proxy.md, "Dialogs and CDRs"): a call
 // A -> junction -> B that junction record-routed is a dialog from its 2xx
 // to its BYE, listed by sip.dialogs.list; every end (a BYE from either
 // side, sip.dialogs.end, sip.dialog_timeout_s) and every call that is not
@@ -6,7 +6,7 @@
 // RabbitMQ broker and checked against docs/events.schema.json.  A and B
 // are node UDP sockets on loopback so that each test reads exactly what
 // each side received (the BYEs junction builds itself: their Request-URI,
-// From / To tags and CSeq).
+// From / To tags and CSeq); one call is between SIPp UAs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { startJunction, waitFor, freePort } from './lib/junction.mjs';
 import { startRabbit, consume } from './lib/rabbitmq.mjs';
 import { validate } from './lib/jsonschema.mjs';
+import { startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
 
 const SCHEMA = JSON.parse(readFileSync(new URL('../../docs/events.schema.json', import.meta.url), 'utf8'));
 let j, mq, events;
@@ -28,6 +29,7 @@ before(async () => {
 });
 
 after(async () => {
+  await stopAllSipp();
   await events?.close();
   await j?.cleanup();
   await mq?.stop();
@@ -209,6 +211,31 @@ test('a record-routed call is listed while up with its tags; A\'s BYE ends it wi
     await c.a.close();
     await c.b.close();
   }
+});
+
+test('a SIPp call held for 1.5 s is listed while up and makes one CDR with its duration', async () => {
+  const port = await freePort();
+  const b = await udp(port);
+  await register(b, 'sippbob');
+  await b.close();
+  const uas = startSipp({ scenario: 'uas_answer.xml', dir: j.dir, name: 'sippbob', localPort: port, calls: 1 });
+  const uac = startSipp({ scenario: 'uac_call_hold.xml', dir: j.dir, name: 'sippalice', localPort: await freePort(),
+    target: `127.0.0.1:${j.ports.sip}`, service: 'sippbob', calls: 1, timeoutS: 30, args: ['-d', '1500'] });
+  const d = await waitFor(async () => (await j.mi('sip.dialogs.list', {})).find((x) => x.to === 'sip:sippbob@127.0.0.1'),
+    8000, 'the SIPp call listed');
+  await uac.done;
+  assert.equal(uac.exited.code, 0, uac.explain());
+  await uas.done;
+  assert.equal(uas.exited.code, 0, uas.explain());
+  const [inv] = loggedMessages(uas.messageFile, 'received').filter((m) => m.startsWith('INVITE '));
+  assert.equal(header(inv, 'Call-ID'), d.call_id);
+  assert.equal(tagOf(header(inv, 'From')), d.from_tag);
+  const cdr = await oneCdr(d.call_id);
+  assert.equal(cdr.data.cause, 'bye-caller');
+  assert.equal(cdr.data.to_tag, d.to_tag);
+  assert.ok(cdr.data.duration_s >= 1, JSON.stringify(cdr.data));
+  assert.ok(cdr.data.end - cdr.data.answer >= 1500, JSON.stringify(cdr.data));
+  assert.equal(await listed(d.call_id), undefined);
 });
 
 test('a BYE from the callee ends the dialog with cause bye-callee', async () => {
