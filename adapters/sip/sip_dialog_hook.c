@@ -198,8 +198,8 @@ void sip_dlg_answered(const sip_px_txn_t *tx, const sip_px_branch_t *b, const si
         sip_dlg_refresh(resp);
         return;
     }
-    if (!tx->invite)
-        return;
+    if (!tx->invite || (tx->final_sent && tx->tsx.state != SIP_TSX_ACCEPTED))
+        return; /* a 2xx after our non-2xx final: the server transaction refuses it */
     d = calloc(1, sizeof *d);
     rv = malloc(sizeof *rv);
     if (!d || !rv)
