@@ -11,6 +11,8 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
                  adapters/sip/sip_proxy_route.c adapters/sip/sip_proxy_fwd.c \
                  adapters/sip/sip_proxy_table.c adapters/sip/sip_proxy_auth.c \
                  adapters/sip/sip_proxy_dns.c \
-                 adapters/sip/sip_dns.c adapters/sip/sip_dns_rr.c
+                 adapters/sip/sip_dns.c adapters/sip/sip_dns_rr.c \
+                 adapters/sip/sip_dialog.c adapters/sip/sip_dialog_hook.c \
+                 adapters/sip/sip_dialog_mi.c adapters/sip/sip_dialog_bye.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c tests/fuzz/fuzz_sip_view.c \
                  tests/fuzz/fuzz_sip_digest.c

@@ -38,6 +38,8 @@
  *                  header sip_flood.h: every packet before it is parsed.
  *   sip_proxy*.c   the stateful proxy (RFC 3261 section 16), own header
  *                  sip_proxy.h: requests sip_uas.c does not answer itself.
+ *   sip_dialog*.c  the proxy's dialogs of record-routed calls, their CDR
+ *                  events and MI, own header sip_dialog.h.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except

@@ -19,6 +19,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_dialog.h"
 #include "sip_flood.h"
 #include "sip_dns.h"
 #include "sip_proxy.h"
@@ -93,6 +94,12 @@ static const gw_param_t sip_params[] = {
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},
+    {"sip.dialogs_max", GW_PT_INT, &sip_dlg_conf.max, 0, "20000", 0, 10000000, GW_PARAM_RUNTIME,
+     "dialogs the proxy tracks at most, about 3.2 kB of memory each (docs/sip-proxy.md, "
+     "Dialogs); beyond it a call goes through untracked: no CDR, no sip.dialogs.end"},
+    {"sip.dialog_timeout_s", GW_PT_INT, &sip_dlg_conf.timeout_s, 0, "43200", 1, 604800,
+     GW_PARAM_RUNTIME, "a dialog with no BYE this many seconds after its answer ends (cause "
+     "timeout; no BYE is sent)"},
     {"sip.proxy_auth", GW_PT_BOOL, &sip_proxy_conf.auth, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
      "with sip.auth on: the proxy challenges (407) untrusted requests that claim a local caller "
      "(From) or would be relayed anywhere but to a local user (docs/sip-auth.md); no: those "
@@ -222,6 +229,12 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
+    {"sip.dialogs.list", sip_dlg_mi_list, "limit?, call_id?",
+     "the proxy's dialogs: [{call_id, state, from, from_tag, to, to_tag, start, answer, age_s, "
+     "caller: {source, contact, route, cseq}, callee: {...}}]", GW_ROLE_VIEWER, 0},
+    {"sip.dialogs.end", sip_dlg_mi_end, "call_id",
+     "end the dialogs of a Call-ID: a BYE to each side, a sip.call CDR with cause mi",
+     GW_ROLE_ADMIN, GW_MI_F_NOAUDIT},
     {"sip.bans.list", sip_flood_mi_list, "{}",
      "sources banned by flood protection: [{ip, since, until, remaining_s, reason, hits}]",
      GW_ROLE_VIEWER, 0},
@@ -259,12 +272,15 @@ static int sip_init(struct event_base *main_base)
     if (rc == 0)
         rc = sip_flood_init(main_base);
     if (rc == 0)
+        rc = sip_dlg_init(main_base);
+    if (rc == 0)
         rc = sip_workers_init();
     if (rc == 0)
         rc = sip_scale_init(main_base);
     if (rc < 0) {
         sip_workers_destroy();
         sip_auth_free();
+        sip_dlg_free();
     }
     return rc;
 }
@@ -282,6 +298,7 @@ static void sip_stop(void)
 {
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
     sip_reg_stop();   /* no more sweeps: the store is stopping too */
+    sip_dlg_stop();   /* no more timeouts */
     sip_flood_stop(); /* nor ban sweeps */
     sip_scale_stop(); /* the pool changes no more */
     sip_workers_stop();
@@ -291,9 +308,11 @@ static void sip_destroy(void)
 {
     sip_proxy_free_all(); /* their timers are on the workers' bases */
     sip_dns_free_all();   /* so are the resolvers' events */
+    sip_dlg_bye_free_all(); /* so are those of sip.dialogs.end's BYEs */
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();
+    sip_dlg_free();
     sip_flood_destroy();
 }
 

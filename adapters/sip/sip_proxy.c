@@ -56,6 +56,7 @@
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "gw_trusted.h"
+#include "sip_dialog.h"
 #include "sip_proxy.h"
 
 sip_proxy_conf_t sip_proxy_conf;
@@ -169,6 +170,8 @@ int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status)
     sip_px_count(tx->tsx.kind, old, (int)tx->tsx.state);
     if (act & SIP_TSX_REFUSED)
         return GW_EINVAL;
+    if (tx->invite && !tx->has_to_tag && status >= 300)
+        sip_dlg_unanswered(tx, status); /* a call's CDR without answer */
     sip_worker_send(tx->w, &tx->reply_to, resp, len);
     gw_stat_add(sip_proxy_stats.responses, 1);
     copy = malloc(len);
@@ -455,6 +458,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     tx->reply_to = sip_px_reply_peer(v, src);
     tx->invite = v->method == SIP_M_INVITE;
     tx->has_to_tag = v->to_tag.len > 0;
+    tx->rx_ms = gw_now_ms();
     tx->del_top_route = del_top_route;
     snprintf(tx->call_id, sizeof tx->call_id, "%.*s", (int)v->call_id.len, v->buf + v->call_id.off);
     sip_random_hex(tx->to_tag, 8);
@@ -574,6 +578,8 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
         sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) == 0 &&
         sip_px_is_self(&sip_px_self, &u, 0))
         del_top_route = 1;
+    if (v->to_tag.len)
+        sip_dlg_in_dialog(v, src); /* CSeq, an ACK confirms, a BYE ends */
     if (v->method == SIP_M_ACK)
         sip_px_stateless_ack(w, v, src, del_top_route);
     else

@@ -168,6 +168,7 @@ struct sip_px_txn {
     sip_tsx_t tsx;             /* IST or NIST */
     int invite;
     int has_to_tag;            /* the request's To has a tag (in a dialog) */
+    int64_t rx_ms;             /* when it came, ms since the epoch (a call's start) */
     char *req;                 /* the request as received (owned) */
     size_t len;
     sip_peer_t src, reply_to;  /* where it came from; where responses go */

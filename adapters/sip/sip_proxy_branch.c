@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "gw_log.h"
+#include "sip_dialog.h"
 #include "sip_proxy.h"
 
 #define SIP_PX_CANCEL_WAIT_MS (64 * SIP_TSX_T1_MS)
@@ -293,6 +294,8 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
         if (st > 100 && len > 0 && !tx->final_sent)
             sip_px_send_up(tx, out, (size_t)len, st);
     } else if ((act & SIP_TSX_PASS_UP) && st < 300) {
+        if (!b->ended)
+            sip_dlg_answered(tx, b, v); /* before the caller can send its ACK */
         if (len > 0)
             sip_px_send_up(tx, out, (size_t)len, st);
         if (!b->ended) {
@@ -334,9 +337,9 @@ void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n)
         return;
     }
     b = sip_px_branch_find(w, v->buf + via.branch.off, via.branch.len);
-    if (!b)
+    if (!b && !sip_dlg_bye_response(w, v)) /* else it answers a BYE of sip.dialogs.end */
         sip_px_stateless_response(w, v);
-    else if (v->cseq_method != SIP_M_CANCEL) /* the 200 of our CANCEL: nothing to do */
+    else if (b && v->cseq_method != SIP_M_CANCEL) /* the 200 of our CANCEL: nothing to do */
         sip_px_branch_response(b, v);
     if (b)
         sip_px_settle(b->tx);
