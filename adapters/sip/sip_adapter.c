@@ -20,6 +20,7 @@
 #include "gw_log.h"
 #include "sip.h"
 #include "sip_proxy.h"
+#include "sip_trunk.h"
 
 sip_conf_t sip_conf;
 sip_stats_t sip_stats;
@@ -185,6 +186,9 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
+    {"sip.trunks.status", sip_trunk_mi_status, "name?",
+     "SIP trunks (sip_trunk connectors): strategy, probe settings, each destination's uri, "
+     "state, weight, priority, last_probe_status, rtt_ms, since, calls", GW_ROLE_VIEWER, 0},
     GW_MI_END,
 };
 
@@ -209,6 +213,8 @@ static int sip_init(struct event_base *main_base)
         rc = sip_workers_init();
     if (rc == 0)
         rc = sip_scale_init(main_base);
+    if (rc == 0)
+        rc = sip_trunk_init(main_base);
     if (rc < 0) {
         sip_workers_destroy();
         sip_auth_free();
@@ -230,6 +236,7 @@ static void sip_stop(void)
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
     sip_reg_stop();   /* no more sweeps: the store is stopping too */
     sip_scale_stop(); /* the pool changes no more */
+    sip_trunk_stop(); /* no more probes */
     sip_workers_stop();
 }
 

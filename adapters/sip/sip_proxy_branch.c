@@ -34,6 +34,7 @@
 
 #include "gw_log.h"
 #include "sip_proxy.h"
+#include "sip_trunk.h"
 
 #define SIP_PX_CANCEL_WAIT_MS (64 * SIP_TSX_T1_MS)
 
@@ -91,6 +92,8 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
     sip_px_branch_send_again(b);
     gw_stat_add(sip_proxy_stats.forwarded, 1);
     gw_stat_add(sip_proxy_stats.branches, 1);
+    if (b->trunk[0])
+        sip_trunk_note_call(b->trunk, b->trunk_dst);
     sip_px_trace(tx, "proxy: branch %s to %s:%d (%s) step %d", b->id, inet_ntoa(b->dst.sin_addr),
                  ntohs(b->dst.sin_port), b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
     rc = 0;
@@ -209,6 +212,30 @@ static void sip_px_send_best(sip_px_txn_t *tx)
     free(v);
 }
 
+/* A trunk's step ended (one branch, one destination): 1 when its status
+ * moves the request on to the next destination (traced, counted). */
+static int sip_px_trunk_next(sip_px_txn_t *tx)
+{
+    const sip_px_branch_t *b = NULL, *nb = NULL;
+
+    for (int i = 0; i < tx->nb; i++) {
+        if (tx->b[i].group == tx->group)
+            b = &tx->b[i];
+        if (tx->b[i].group == tx->group + 1)
+            nb = &tx->b[i];
+    }
+    if (!b || !nb || !sip_trunk_fails_over(b->status)) {
+        if (b && nb)
+            sip_px_trace(tx, "trunk: %d from %s destination %d goes up: no failover", b->status,
+                         b->trunk, b->trunk_dst);
+        return 0;
+    }
+    gw_stat_add(sip_trunk_stats.failovers, 1);
+    sip_px_trace(tx, "trunk: failover: %s destination %d answered %d, next %s destination %d",
+                 b->trunk, b->trunk_dst, b->status, nb->trunk, nb->trunk_dst);
+    return 1;
+}
+
 /* Every branch of the running step ended: the next step, or the best. */
 static void sip_px_check_done(sip_px_txn_t *tx)
 {
@@ -222,7 +249,8 @@ static void sip_px_check_done(sip_px_txn_t *tx)
             return;
         best_6xx |= b->ended && b->status >= 600;
     }
-    if (!tx->cancelled && !best_6xx && tx->group + 1 < tx->ngroups) {
+    if (!tx->cancelled && !best_6xx && tx->group + 1 < tx->ngroups &&
+        (!tx->trunk || sip_px_trunk_next(tx))) {
         sip_px_trace(tx, "proxy: failover to step %d", tx->group + 1);
         sip_px_start_group(tx, tx->group + 1); /* calls back here */
         return;
