@@ -35,7 +35,8 @@ function answer(req, code, reason, extra = []) {
 }
 
 // A UAS on 127.0.0.1: answers INVITE by s.mode ('200', '486', '503',
-// 'trying': 100 and then nothing until a CANCEL), CANCEL 200 + 487, and
+// 'trying': 100 and then nothing until a CANCEL, 'silent': nothing at all),
+// CANCEL 200 + 487, and
 // OPTIONS 200 while s.options is true.  s.msgs keeps every request.
 async function uas(mode) {
   const sock = dgram.createSocket('udp4');
@@ -49,6 +50,7 @@ async function uas(mode) {
     if (method === 'OPTIONS' && s.options) reply(answer(m, 200, 'OK'), rinfo);
     if (method === 'INVITE') {
       if (s.mode === 'trying') { reply(answer(m, 100, 'Trying'), rinfo); s.pending = { m, rinfo }; }
+      else if (s.mode === 'silent') { /* a dead host: the INVITE and its retransmissions go unanswered */ }
       else if (s.mode === '200') reply(answer(m, 200, 'OK', [`Contact: <sip:uas@127.0.0.1:${s.port}>`]), rinfo);
       else reply(answer(m, Number(s.mode), s.mode === '486' ? 'Busy Here' : 'Service Unavailable'), rinfo);
     }
@@ -71,8 +73,8 @@ async function caller() {
   sock.on('message', (m) => c.msgs.push(m.toString('utf8')));
   let n = 0;
   // INVITE sip:<number>@junction; resolves with the final response.
-  c.call = async (number) => {
-    const callId = `trk-${process.pid}-${c.port}-${++n}`;
+  c.call = async (number, callId = `trk-${process.pid}-${c.port}-${n + 1}`, timeoutMs = 10000) => {
+    ++n;
     const text = [
       `INVITE sip:${number}@127.0.0.1:${j.ports.sip} SIP/2.0`,
       `Via: SIP/2.0/UDP 127.0.0.1:${c.port};branch=z9hG4bK-trk${c.port}x${n};rport`,
@@ -84,7 +86,7 @@ async function caller() {
       `Contact: <sip:alice@127.0.0.1:${c.port}>`,
       'Content-Length: 0', '', ''].join('\r\n');
     await new Promise((resolve, reject) => sock.send(text, j.ports.sip, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-    const final = await waitFor(() => c.msgs.find((m) => callIdOf(m) === callId && statusOf(m) >= 200), 10000, `final response to ${callId}`);
+    const final = await waitFor(() => c.msgs.find((m) => callIdOf(m) === callId && statusOf(m) >= 200), timeoutMs, `final response to ${callId}`);
     return { callId, final };
   };
   c.close = () => new Promise((resolve) => sock.close(resolve));
@@ -110,8 +112,9 @@ test('a 503 from the first destination fails over to the second: B gets Max-Forw
   const a = await uas('503'), b = await uas('200'), c = await caller();
   const undo = await trunkWithRule('fo', '4930', { strategy: 'failover', destinations: [dst(a, { priority: 1 }), dst(b, { priority: 2 })] });
   const before = (await j.mi('stats.get')).counters;
+  const { id: traceId } = await j.mi('trace.start', { call_id: 'trk-failover-503' });
   try {
-    const { callId, final } = await c.call('+4930123');
+    const { callId, final } = await c.call('+4930123', 'trk-failover-503');
     assert.equal(statusOf(final), 200, final);
     const [inv] = b.got('INVITE', callId);
     assert.ok(inv, 'the second destination got the INVITE');
@@ -125,7 +128,16 @@ test('a 503 from the first destination fails over to the second: B gets Max-Forw
     assert.equal(after['sip.trunk_requests'] - (before['sip.trunk_requests'] || 0), 1);
     const st = await trunkStatus('fo');
     assert.deepEqual(st.destinations.map((d) => d.calls), [1, 1]);
+    // the decisions are on the trace bus: the rule and trunk, the failover and why
+    const recs = (await j.mi('trace.list', { id: traceId, after: 0 })).records.map((r) => r.summary);
+    assert.ok(recs.some((r) => /^trunk: rule \d+ r-fo -> fo\(2 usable\): 2 destination\(s\)$/.test(r)), JSON.stringify(recs));
+    assert.ok(recs.includes('trunk: failover: fo destination 0 answered 503, next fo destination 1'), JSON.stringify(recs));
+    // and the counters on /metrics
+    const metrics = await (await j.http('/metrics')).text();
+    assert.match(metrics, /^junction_sip_trunk_requests_total [1-9]/m);
+    assert.match(metrics, /^junction_sip_trunk_failovers_total [1-9]/m);
   } finally {
+    await j.mi('trace.stop', { id: traceId });
     await undo(); await a.close(); await b.close(); await c.close();
   }
 });
@@ -152,6 +164,22 @@ test('a destination that answers 100 and then nothing is given up (Timer C: CANC
     assert.equal(statusOf(final), 200, final);
     assert.equal(a.got('CANCEL', callId).length >= 1, true, 'the first destination got a CANCEL');
     assert.equal(b.got('INVITE', callId).length, 1, 'the second took the call');
+  } finally {
+    await undo(); await a.close(); await b.close(); await c.close();
+  }
+});
+
+test('a destination that never answers times out (Timer B, 64*T1 = 32 s: a 408) and the next one takes the call', async () => {
+  const a = await uas('silent'), b = await uas('200'), c = await caller();
+  const undo = await trunkWithRule('dead1', '4939', { destinations: [dst(a), dst(b)] });
+  try {
+    const t0 = Date.now();
+    const { callId, final } = await c.call('+4939123', undefined, 60000);
+    assert.equal(statusOf(final), 200, final);
+    assert.ok(Date.now() - t0 >= 31000, `failed over after ${Date.now() - t0} ms`);
+    assert.ok(a.got('INVITE', callId).length >= 2, 'the first got the INVITE and its retransmissions (Timer A)');
+    assert.equal(a.got('CANCEL', callId).length, 0, 'no CANCEL without a provisional (RFC 3261 9.1)');
+    assert.equal(b.got('INVITE', callId).length, 1);
   } finally {
     await undo(); await a.close(); await b.close(); await c.close();
   }
@@ -208,8 +236,12 @@ test('probing: a destination that stops answering OPTIONS goes down, calls skip 
     assert.ok(st.destinations[0].rtt_ms >= 0);
     const opt = a.got('OPTIONS')[0];
     assert.match(header(opt, 'Via'), new RegExp(`127\\.0\\.0\\.1:${j.ports.sip};branch=z9hG4bK-jt`));
+    const { id: traceId } = await j.mi('trace.start', { connector: 'probed' });
     a.options = false;
     await waitFor(async () => (await state()).join() === 'down,up', 15000, 'the first down');
+    const recs = (await j.mi('trace.list', { id: traceId, after: 0 })).records.map((r) => r.summary);
+    await j.mi('trace.stop', { id: traceId });
+    assert.ok(recs.some((r) => r.startsWith(`trunk: destination 0 down: sip:127.0.0.1:${a.port}: no answer to OPTIONS within 400 ms (2 in a row)`)), JSON.stringify(recs));
     const down = await trunkStatus('probed');
     assert.equal(down.destinations[0].last_probe_status, 408);
     assert.equal((await j.mi('stats.get')).counters['sip.trunk_down'], 1);
