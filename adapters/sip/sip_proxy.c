@@ -324,7 +324,7 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
                                                  : 0;
         if (n == 0) {
             int known = sip_loc_exists(aor);
-            int st = known || tx->stateless ? -1 : sip_px_trunk_targets(v, &u, tx, reason);
+            int st = known || tx->stateless || tx->has_to_tag ? -1 : sip_px_trunk_targets(v, &u, tx, reason);
             if (st >= 0) /* not registered: a number for a trunk */
                 return st;
             *reason = known ? "Temporarily Unavailable" : "Not Found";
@@ -353,7 +353,10 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         }
         return 0;
     }
-    if (!sip_px_is_self(&sip_px_self, &u, 0) && !tx->stateless &&
+    /* rules route requests that start something: not an ACK forwarded
+     * statelessly, not a request inside a dialog (its Request-URI is the
+     * far end's Contact) */
+    if (!sip_px_is_self(&sip_px_self, &u, 0) && !tx->stateless && !tx->has_to_tag &&
         (n = sip_px_trunk_targets(v, &u, tx, reason)) >= 0)
         return n; /* a rule routes it to a trunk */
     if (u.ipv4 && !sip_px_is_self(&sip_px_self, &u, 0)) {

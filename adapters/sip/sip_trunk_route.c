@@ -4,7 +4,8 @@
  *
  * When the proxy has no target of its own (no Route, no registered
  * binding of a local address of record, or a Request-URI that is not
- * ours) it asks the router with the request as a query, without an
+ * ours) for a request outside a dialog (no To tag; not an ACK forwarded
+ * statelessly) it asks the router with the request as a query, without an
  * envelope (gw_route_ask): source connector "sip" with sip_peer (the
  * sender's ip:port) and sip_domain (the From host); from = the From URI
  * and to = the Request-URI, both normalised as a MESSAGE's would be

@@ -185,6 +185,27 @@ test('a destination that never answers times out (Timer B, 64*T1 = 32 s: a 408) 
   }
 });
 
+test('a request inside a dialog goes to its Request-URI, not to the trunk its number matches', async () => {
+  const far = await uas('200'), t = await uas('200');
+  const undo = await trunkWithRule('indialog', '4940', { destinations: [dst(t)] });
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  const msgs = [];
+  sock.on('message', (m) => msgs.push(m.toString('utf8')));
+  try {
+    const port = sock.address().port;
+    const text = [`BYE sip:+4940123@127.0.0.1:${far.port} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-indlg;rport`, 'Max-Forwards: 70',
+      'From: <sip:alice@127.0.0.1>;tag=a9', 'To: <sip:+4940123@127.0.0.1>;tag=far1', 'Call-ID: trk-indialog',
+      'CSeq: 2 BYE', 'Content-Length: 0', '', ''].join('\r\n');
+    await new Promise((resolve) => sock.send(text, j.ports.sip, '127.0.0.1', resolve));
+    await waitFor(() => far.got('BYE', 'trk-indialog').length, 5000, 'the BYE at its Request-URI');
+    assert.equal(t.msgs.filter((m) => !m.startsWith('OPTIONS')).length, 0, 'nothing at the trunk');
+  } finally {
+    sock.close(); await undo(); await far.close(); await t.close();
+  }
+});
+
 test('every destination failing ends with the best answer: two 503s are a 500 to the caller', async () => {
   const a = await uas('503'), b = await uas('503'), c = await caller();
   const undo = await trunkWithRule('dead', '4933', { destinations: [dst(a), dst(b)] });
