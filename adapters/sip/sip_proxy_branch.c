@@ -46,6 +46,16 @@ static sip_peer_t sip_px_peer(const struct sockaddr_in *sa)
     return p;
 }
 
+/* Branch b has its final status st (a response, or 408 for a timeout):
+ * ended, and a trunk destination has one call fewer in flight. */
+static void sip_px_branch_end(sip_px_branch_t *b, int st)
+{
+    b->ended = 1;
+    b->status = st;
+    if (b->trunk[0] && b->started)
+        sip_trunk_note_end(b->trunk, b->trunk_dst);
+}
+
 static void sip_px_branch_send_again(sip_px_branch_t *b)
 {
     sip_peer_t dst = sip_px_peer(&b->dst);
@@ -311,15 +321,13 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
         if (len > 0)
             sip_px_send_up(tx, out, (size_t)len, st);
         if (!b->ended) {
-            b->ended = 1;
-            b->status = st;
+            sip_px_branch_end(b, st);
             sip_px_trace(tx, "proxy: %d on branch %s forwarded", st, b->id);
         }
         if (tx->invite)
             sip_px_cancel_others(tx, b);
     } else if ((act & SIP_TSX_PASS_UP) && !b->ended) {
-        b->ended = 1;
-        b->status = st;
+        sip_px_branch_end(b, st);
         free(b->resp);
         b->resp = malloc(v->len - v->start);
         if (b->resp) {
@@ -373,8 +381,7 @@ static int sip_px_branch_timers(sip_px_branch_t *b, int64_t now)
         if (act & SIP_TSX_RETRANSMIT)
             sip_px_branch_send_again(b);
         if ((act & SIP_TSX_TIMEOUT) && !b->ended) {
-            b->ended = 1;
-            b->status = 408;
+            sip_px_branch_end(b, 408);
             changed = 1;
             gw_stat_add(sip_proxy_stats.timeouts, 1);
             sip_px_trace(b->tx, "proxy: branch %s timed out", b->id);
@@ -396,8 +403,7 @@ static int sip_px_branch_timers(sip_px_branch_t *b, int64_t now)
             b->timer_c_at = 0;
         }
         if (!b->ended && b->tsx.state != SIP_TSX_CALLING) {
-            b->ended = 1;
-            b->status = 408;
+            sip_px_branch_end(b, 408);
             changed = 1;
         }
     }
@@ -452,6 +458,8 @@ void sip_px_free_branches(sip_px_txn_t *tx)
             sip_px_branch_unlink(b);
         if (b->started)
             sip_px_count(b->tsx.kind, (int)b->tsx.state, -1);
+        if (b->started && !b->ended && b->trunk[0]) /* freed without a final (shutdown) */
+            sip_trunk_note_end(b->trunk, b->trunk_dst);
         free(b->req);
         free(b->resp);
         b->req = b->resp = NULL;

@@ -69,6 +69,7 @@ typedef struct sip_trunk_dst {
     char branch[40];           /* the outstanding probe's branch, "" none */
     int64_t sent_at, next_at;  /* monotonic ms */
     uint64_t calls;            /* branches started to it */
+    int inflight;              /* of those, without a final status yet */
 } sip_trunk_dst_t;
 
 typedef struct sip_trunk {
@@ -578,8 +579,22 @@ void sip_trunk_note_call(const char *trunk, int idx)
 
     pthread_mutex_lock(&sip_trunk_lock);
     t = sip_trunk_find(trunk);
-    if (t && idx >= 0 && idx < t->ndst)
+    if (t && idx >= 0 && idx < t->ndst) {
         t->dst[idx].calls++;
+        t->dst[idx].inflight++;
+    }
+    pthread_mutex_unlock(&sip_trunk_lock);
+}
+
+/* See sip_trunk.h.  A trunk updated meanwhile starts from 0: never below. */
+void sip_trunk_note_end(const char *trunk, int idx)
+{
+    sip_trunk_t *t;
+
+    pthread_mutex_lock(&sip_trunk_lock);
+    t = sip_trunk_find(trunk);
+    if (t && idx >= 0 && idx < t->ndst && t->dst[idx].inflight > 0)
+        t->dst[idx].inflight--;
     pthread_mutex_unlock(&sip_trunk_lock);
 }
 
@@ -591,10 +606,11 @@ static json_t *sip_trunk_json(const sip_trunk_t *t)
 
     for (int i = 0; dsts && i < t->ndst; i++) {
         const sip_trunk_dst_t *d = &t->dst[i];
-        json_array_append_new(dsts, json_pack("{s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I}",
+        json_array_append_new(dsts, json_pack("{s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:i}",
             "index", i, "uri", d->uri, "state", sip_trunk_state_name(d->state),
             "weight", d->weight, "priority", d->priority, "last_probe_status", d->last_status,
-            "rtt_ms", d->rtt_ms, "since", (json_int_t)d->since, "calls", (json_int_t)d->calls));
+            "rtt_ms", d->rtt_ms, "since", (json_int_t)d->since, "calls", (json_int_t)d->calls,
+            "inflight", d->inflight));
     }
     return json_pack("{s:s, s:s, s:{s:i, s:s, s:i, s:i, s:i}, s:I, s:o}", "name", t->name,
                      "strategy", sip_trunk_strategy_name(t->strategy), "probe", "interval_s",

@@ -87,8 +87,11 @@ typedef struct sip_trunk_hop {
  * "sip:<prefix><user after strip>@<host:port>".  Returns how many, 0
  * when none is up, -1 when no open trunk has that name.  Any thread. */
 int sip_trunk_hops(const char *name, const char *user, sip_trunk_hop_t *hops, int max);
-/* A branch started to destination idx of trunk (calls counted).  Any thread. */
+/* A branch started to destination idx of trunk (calls and in flight
+ * counted) / got its final status or timed out (in flight: one fewer).
+ * Any thread. */
 void sip_trunk_note_call(const char *trunk, int idx);
+void sip_trunk_note_end(const char *trunk, int idx);
 /* A response whose top Via carries a probe branch: 1 when taken (ours,
  * matched or stale), 0 when not a probe's.  Any worker. */
 int sip_trunk_response(const char *buf, size_t n);

@@ -127,7 +127,7 @@ test('a 503 from the first destination fails over to the second: B gets Max-Forw
     assert.equal(after['sip.trunk_failovers'] - (before['sip.trunk_failovers'] || 0), 1);
     assert.equal(after['sip.trunk_requests'] - (before['sip.trunk_requests'] || 0), 1);
     const st = await trunkStatus('fo');
-    assert.deepEqual(st.destinations.map((d) => d.calls), [1, 1]);
+    assert.deepEqual(st.destinations.map((d) => [d.calls, d.inflight]), [[1, 0], [1, 0]]);
     // the decisions are on the trace bus: the rule and trunk, the failover and why
     const recs = (await j.mi('trace.list', { id: traceId, after: 0 })).records.map((r) => r.summary);
     assert.ok(recs.some((r) => /^trunk: rule \d+ r-fo -> fo\(2 usable\): 2 destination\(s\)$/.test(r)), JSON.stringify(recs));
@@ -174,8 +174,13 @@ test('a destination that never answers times out (Timer B, 64*T1 = 32 s: a 408) 
   const undo = await trunkWithRule('dead1', '4939', { destinations: [dst(a), dst(b)] });
   try {
     const t0 = Date.now();
-    const { callId, final } = await c.call('+4939123', undefined, 60000);
+    const pending = c.call('+4939123', undefined, 60000);
+    // while the first is tried, its branch is in flight
+    await waitFor(async () => (await trunkStatus('dead1')).destinations[0].inflight === 1, 20000, 'one in flight');
+    const { callId, final } = await pending;
     assert.equal(statusOf(final), 200, final);
+    const st = await trunkStatus('dead1');
+    assert.deepEqual(st.destinations.map((d) => [d.calls, d.inflight]), [[1, 0], [1, 0]]);
     assert.ok(Date.now() - t0 >= 31000, `failed over after ${Date.now() - t0} ms`);
     assert.ok(a.got('INVITE', callId).length >= 2, 'the first got the INVITE and its retransmissions (Timer A)');
     assert.equal(a.got('CANCEL', callId).length, 0, 'no CANCEL without a provisional (RFC 3261 9.1)');
