@@ -295,7 +295,7 @@ static int sip_trunk_open(gw_connector_t *c)
         return rc;
     }
     snprintf(t->name, sizeof t->name, "%s", c->name);
-    t->seed = (uint32_t)now * 2654435761u + 1u;
+    t->seed = ((uint32_t)now * 2654435761u) | 1u; /* xorshift: never 0 */
     for (int i = 0; i < t->ndst; i++) {
         t->dst[i].since = (int64_t)time(NULL);
         t->dst[i].next_at = now; /* the first probe at once */
@@ -561,7 +561,7 @@ int sip_trunk_hops(const char *name, const char *user, sip_trunk_hop_t *hops, in
             snprintf(hops[i].trunk, sizeof hops[i].trunk, "%s", t->name);
             hops[i].idx = order[i];
             hops[i].addr = d->addr;
-            if (user[0])
+            if (t->prefix[0] || u[0])
                 snprintf(hops[i].ruri, sizeof hops[i].ruri, "sip:%s%s@%s", t->prefix, u,
                          d->hostport);
             else

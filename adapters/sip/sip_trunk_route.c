@@ -15,7 +15,10 @@
  *           order, each giving its usable destinations in its strategy's
  *           order (sip_trunk_hops): one serial step per destination, so
  *           the proxy tries them one after the other; the branches fail
- *           over on 408 / 5xx / timeout only (sip_trunk_fails_over).
+ *           over on 408 / 5xx / timeout only (sip_trunk_fails_over).  A
+ *           rewritten dst becomes the Request-URI user (gw_addr_sip_user:
+ *           "+" before an international number), before the trunk's own
+ *           strip / prefix.
  *           Targets that are no trunk are skipped; none left: no route.
  *           Trunks without a usable destination: 503.
  *   reject  the rule's sip_status; drop: 403.
@@ -142,11 +145,16 @@ int sip_px_trunk_targets(const sip_view_t *v, const sip_px_uri_t *u, sip_px_txn_
     q.ntags = SIP_TRUNK_TAGS;
     s = gw_route_ask(&q, &dec);
     switch (dec.kind) {
-    case RT_ROUTE:
-        rc = sip_trunk_fill(tx, &dec, u->user);
+    case RT_ROUTE: {
+        /* a rule's rewrite of dst is the new Request-URI user */
+        char user[GW_ADDR_MAX + 2];
+        if (!dec.to_rewritten || gw_addr_sip_user(&dec.to, user, sizeof user) != 0)
+            snprintf(user, sizeof user, "%s", u->user);
+        rc = sip_trunk_fill(tx, &dec, user);
         if (rc == 503)
             *reason = "No Trunk Destination Up";
         break;
+    }
     case RT_REJECT:
         rc = dec.sip_status >= 400 && dec.sip_status < 700 ? dec.sip_status : 403;
         snprintf(tx->why, sizeof tx->why, "%s", dec.reason);

@@ -316,6 +316,24 @@ test('no destination up is a 503, and a trunk added at runtime takes the calls o
   }
 });
 
+test('a rule\'s rewrite of the destination is the Request-URI user the trunk gets', async () => {
+  const a = await uas('200'), c = await caller();
+  await j.mi('connectors.add', { name: 'rw', type: 'sip_trunk', conf: { destinations: [dst(a)] }, enabled: true });
+  const id = ++ruleId;
+  await j.mi('routes.add', { id, name: 'r-rw', priority: id, filters: { dst: { prefix: ['4941'] } },
+    action: { route: { targets: ['rw'] }, rewrite: { dst: { strip: 4, prefix: '4420' } } } });
+  try {
+    const { callId, final } = await c.call('+4941123');
+    assert.equal(statusOf(final), 200, final);
+    const [inv] = a.got('INVITE', callId);
+    assert.ok(inv.startsWith(`INVITE sip:+4420123@127.0.0.1:${a.port} SIP/2.0`), inv.split('\r\n')[0]);
+    assert.equal(header(inv, 'To'), '<sip:+4941123@127.0.0.1>', 'To is not changed');
+  } finally {
+    await j.mi('routes.delete', { id }); await j.mi('connectors.delete', { name: 'rw' });
+    await a.close(); await c.close();
+  }
+});
+
 test('the conf check refuses a bad destination, strategy or key with a clear error', async () => {
   const bad = (conf) => j.mi('connectors.add', { name: 'bad', type: 'sip_trunk', conf }).then(
     () => assert.fail('accepted'), (e) => { assert.equal(e.rpc?.code, -32602, e.message); return e.message; });
