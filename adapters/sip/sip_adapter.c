@@ -19,6 +19,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_flood.h"
 #include "sip_proxy.h"
 #include "sip_trunk.h"
 
@@ -92,6 +93,26 @@ static const gw_param_t sip_params[] = {
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},
+    {"sip.proxy_auth", GW_PT_BOOL, &sip_proxy_conf.auth, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
+     "with sip.auth on: the proxy challenges (407) untrusted requests that claim a local caller "
+     "(From) or would be relayed anywhere but to a local user (docs/sip-auth.md); no: those "
+     "relays are 403 and local callers pass"},
+    {"sip.auth_match_from", GW_PT_BOOL, &sip_proxy_conf.auth_match_from, 0, "yes", 0, 1,
+     GW_PARAM_RUNTIME, "a proxied request's digest username must be its From user (403 "
+     "otherwise)"},
+    {"sip.flood_rate", GW_PT_INT, &sip_flood_conf.rate, 0, "0", 0, 1000000, GW_PARAM_RUNTIME,
+     "requests per second one source address may send (ACK, CANCEL and responses not "
+     "counted; trusted networks never limited); 0: no limit"},
+    {"sip.flood_burst", GW_PT_INT, &sip_flood_conf.burst, 0, "20", 1, 1000000, GW_PARAM_RUNTIME,
+     "requests a source may send at once above sip.flood_rate (the token bucket's size)"},
+    {"sip.flood_action", GW_PT_STR, sip_flood_conf.action, sizeof(sip_flood_conf.action), "503",
+     0, 0, GW_PARAM_RUNTIME, "a request over sip.flood_rate is answered 503 with Retry-After "
+     "(503) or dropped (drop)"},
+    {"sip.ban_after", GW_PT_INT, &sip_flood_conf.ban_after, 0, "100", 0, 1000000,
+     GW_PARAM_RUNTIME, "refusals in a row (until the source's bucket is full again) that ban "
+     "it (sip.bans.list); 0: never banned"},
+    {"sip.ban_s", GW_PT_INT, &sip_flood_conf.ban_s, 0, "300", 1, 604800, GW_PARAM_RUNTIME,
+     "seconds a ban lasts; every packet of a banned source is dropped unread"},
     GW_PARAM_END,
 };
 
@@ -186,6 +207,11 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
+    {"sip.bans.list", sip_flood_mi_list, "{}",
+     "sources banned by flood protection: [{ip, since, until, remaining_s, reason, hits}]",
+     GW_ROLE_VIEWER, 0},
+    {"sip.bans.delete", sip_flood_mi_delete, "ip", "lift the ban of a source address",
+     GW_ROLE_ADMIN, GW_MI_F_NOAUDIT},
     {"sip.trunks.status", sip_trunk_mi_status, "name?",
      "SIP trunks (sip_trunk connectors): strategy, probe settings, each destination's uri, "
      "state, weight, priority, last_probe_status, rtt_ms, since, calls", GW_ROLE_VIEWER, 0},
@@ -209,6 +235,8 @@ static int sip_init(struct event_base *main_base)
         return rc;
     __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
     rc = sip_reg_init(main_base);
+    if (rc == 0)
+        rc = sip_flood_init(main_base);
     if (rc == 0)
         rc = sip_workers_init();
     if (rc == 0)
@@ -235,6 +263,7 @@ static void sip_stop(void)
 {
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
     sip_reg_stop();   /* no more sweeps: the store is stopping too */
+    sip_flood_stop(); /* nor ban sweeps */
     sip_scale_stop(); /* the pool changes no more */
     sip_trunk_stop(); /* no more probes */
     sip_workers_stop();
@@ -246,6 +275,7 @@ static void sip_destroy(void)
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();
+    sip_flood_destroy();
 }
 
 const gw_adapter_t sip_adapter = {

@@ -17,9 +17,11 @@
  *             record's bindings, 480 / 404 without; a rule of the
  *             router naming sip_trunk connectors (sip_trunk_route.c) for
  *             an unregistered local number or a Request-URI not ours;
- *             else an IPv4 literal host; a host name is 503: no DNS yet; relaying anywhere but
- *             to a local user is 403 from an untrusted source outside a
- *             dialog we record-routed), a server transaction
+ *             else an IPv4 literal host; a host name is 503: no DNS yet;
+ *             with sip.auth an untrusted local caller or relay is
+ *             challenged 407 (sip_proxy_auth.c); else relaying anywhere
+ *             but to a local user is 403 from an untrusted source outside
+ *             a dialog we record-routed: sip_px_may_relay), a server transaction
  *             (IST with 100 Trying at once, or NIST), then the first
  *             serial step of branches (sip_proxy_branch.c).
  *
@@ -444,7 +446,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
 {
     sip_px_txn_t *tx = calloc(1, sizeof *tx);
     const char *reason = NULL;
-    int st;
+    int st, auth;
 
     if (!sip_px_table_ready(w) || !tx || !(tx->req = malloc(v->len - v->start + 1))) {
         free(tx);
@@ -474,7 +476,12 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);
     st = sip_px_targets(v, tx, &reason);
-    if (st == 0 && !sip_px_may_relay(tx)) {
+    auth = st == 0 ? sip_px_authorize(tx, v) : SIP_PX_AUTH_NONE;
+    if (auth == SIP_PX_AUTH_ANSWERED) {
+        sip_px_settle(tx);
+        return;
+    }
+    if (st == 0 && auth != SIP_PX_AUTH_OK && !sip_px_may_relay(tx)) {
         st = 403;
         reason = "Relaying Denied (untrusted source)";
     }
@@ -712,6 +719,7 @@ static void sip_px_self_init(void)
 void sip_proxy_init(void)
 {
     sip_px_self_init();
+    sip_px_auth_init();
     sip_proxy_stats.requests = gw_stat("sip.proxy_requests", "requests the SIP proxy took (new transactions)");
     sip_proxy_stats.forwarded = gw_stat("sip.proxy_forwarded", "requests forwarded on a proxy branch");
     sip_proxy_stats.responses = gw_stat("sip.proxy_responses", "responses the proxy sent upstream (forwarded or its own)");

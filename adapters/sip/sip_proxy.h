@@ -20,6 +20,8 @@
  *   sip_proxy_branch.c client branches: sending, Timer A/E/B/F/C, the
  *                      response context, CANCEL, responses routed to the
  *                      owner worker, stateless forwarding of the rest.
+ *   sip_proxy_auth.c   digest authentication of untrusted local callers
+ *                      and relays (407 through the server transaction).
  *
  * Threads: the pure files any thread; the rest on the worker that
  * received the request (it owns the transaction and its branches), and
@@ -48,6 +50,8 @@ typedef struct sip_proxy_conf {
     int on;           /* sip.proxy: 0: other requests are 501 as before */
     int record_route; /* sip.record_route */
     int timer_c_s;    /* sip.timer_c_s */
+    int auth;         /* sip.proxy_auth: challenge with sip.auth on (sip_proxy_auth.c) */
+    int auth_match_from; /* sip.auth_match_from: the digest user is the From user */
 } sip_proxy_conf_t;
 extern sip_proxy_conf_t sip_proxy_conf;
 
@@ -223,15 +227,24 @@ int64_t sip_px_deadline(const sip_px_txn_t *tx);
 /* Unlink tx's branches and free their copies (tx is being freed). */
 void sip_px_free_branches(sip_px_txn_t *tx);
 
+/* sip_proxy_auth.c: digest authentication of proxied requests */
+#define SIP_PX_AUTH_NONE 0     /* not asked for: the relay rule decides */
+#define SIP_PX_AUTH_OK 1       /* authenticated: relaying allowed, our credentials removed */
+#define SIP_PX_AUTH_ANSWERED 2 /* 407 / 403 / 400 sent through tx's server transaction */
+/* Whether tx's request v (targets known: tx->relay set) from an untrusted
+ * source must authenticate, and its credentials checked when so.  Worker. */
+int sip_px_authorize(sip_px_txn_t *tx, const sip_view_t *v);
+void sip_px_auth_init(void); /* its statistics; main thread */
 /* sip_trunk_route.c: the rule engine's targets for v (Request-URI u) when
  * the proxy has none of its own: 0 (tx's branches are trunk destinations,
  * tx->trunk and tx->relay set), a status to answer with *reason (a
  * reject, 503 none up), or -1: no route (the caller answers as before). */
 int sip_px_trunk_targets(const sip_view_t *v, const sip_px_uri_t *u, sip_px_txn_t *tx,
                          const char **reason);
-/* sip_proxy.c: 1 when tx may go where its targets are (a local user
- * always; relaying from a trusted source or in a dialog we record-routed).
- * The one gate for relaying, digest authentication included once it is. */
+/* sip_proxy.c: 1 when tx may go where its targets are without
+ * credentials: a local user always; relaying (a Route, an IP host, a
+ * trunk) from a trusted source or in a dialog we record-routed.  With
+ * SIP_PX_AUTH_OK from sip_px_authorize it is not asked. */
 int sip_px_may_relay(const sip_px_txn_t *tx);
 
 /* ---- the worker side: what sip_uas.c and sip_adapter.c call ---- */
