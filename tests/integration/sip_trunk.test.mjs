@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { createHash } from 'node:crypto';
 import { startJunction, waitFor } from './lib/junction.mjs';
 
 let j;
@@ -367,6 +368,50 @@ test('an untrusted caller may not reach a trunk: 403, the destination gets nothi
     assert.equal(a.invites().length, 0);
   } finally {
     await j.mi('trusted.add', { net: '127.0.0.0/8', name: 'loopback' });
+    sock.close(); await undo(); await a.close();
+  }
+});
+
+test('with sip.auth an untrusted caller is challenged 407 and reaches the trunk with credentials, which the destination does not get', async () => {
+  const a = await uas('200');
+  const undo = await trunkWithRule('authed', '4942', { destinations: [dst(a)] });
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, '127.0.0.2', resolve));
+  const msgs = [];
+  sock.on('message', (m) => msgs.push(m.toString('utf8')));
+  await j.mi('sip.users.add', { username: 'carol', password: 'carol-pw-1' });
+  await j.mi('params.set', { name: 'sip.auth', value: 'yes' });
+  await j.mi('trusted.delete', { net: '127.0.0.0/8' });
+  const port = sock.address().port;
+  const ruri = `sip:+4942123@127.0.0.1:${j.ports.sip}`;
+  const invite = (branch, auth) => [`INVITE ${ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.2:${port};branch=${branch};rport`, 'Max-Forwards: 70',
+    'From: <sip:carol@127.0.0.1>;tag=c1', 'To: <sip:+4942123@127.0.0.1>', 'Call-ID: trk-auth',
+    'CSeq: 1 INVITE', `Contact: <sip:carol@127.0.0.2:${port}>`, ...(auth ? [`Proxy-Authorization: ${auth}`] : []),
+    'Content-Length: 0', '', ''].join('\r\n');
+  const send = (text) => new Promise((resolve) => sock.send(text, j.ports.sip, '127.0.0.1', resolve));
+  const final = (branch) => waitFor(() => msgs.find((m) => m.includes(branch) && statusOf(m) >= 200), 8000, `final of ${branch}`);
+  try {
+    await send(invite('z9hG4bK-auth1'));
+    const r407 = await final('z9hG4bK-auth1');
+    assert.equal(statusOf(r407), 407, r407);
+    assert.equal(a.invites().length, 0, 'nothing at the trunk before the credentials');
+    const ch = {};
+    const line = r407.split('\r\n').find((l) => /^Proxy-Authenticate:.*algorithm=MD5/i.test(l));
+    for (const m of line.replace(/^Proxy-Authenticate:\s*Digest\s+/i, '').matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g)) ch[m[1]] = m[3] ?? m[2];
+    const md5 = (x) => createHash('md5').update(x).digest('hex');
+    const resp = md5(`${md5(`carol:${ch.realm}:carol-pw-1`)}:${ch.nonce}:00000001:c0ffee:auth:${md5(`INVITE:${ruri}`)}`);
+    const auth = `Digest username="carol", realm="${ch.realm}", nonce="${ch.nonce}", uri="${ruri}", response="${resp}", ` +
+      `algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee", opaque="${ch.opaque}"`;
+    await send(invite('z9hG4bK-auth2', auth));
+    const ok = await final('z9hG4bK-auth2');
+    assert.equal(statusOf(ok), 200, ok);
+    const [inv] = a.got('INVITE', 'trk-auth');
+    assert.ok(inv, 'the trunk destination got the INVITE');
+    assert.equal(header(inv, 'Proxy-Authorization'), '', 'our credentials are removed');
+  } finally {
+    await j.mi('trusted.add', { net: '127.0.0.0/8', name: 'loopback' });
+    await j.mi('params.set', { name: 'sip.auth', value: 'no' });
     sock.close(); await undo(); await a.close();
   }
 });
