@@ -101,6 +101,8 @@ static struct event *sip_trunk_timer;
 
 /* ---- conf ---- */
 
+/* o's integer key (o may be NULL) into *out, def when absent: 0, or
+ * GW_EINVAL naming conf.<path><key> and its range in err. */
 static int sip_trunk_int(const json_t *o, const char *key, int def, int lo, int hi, int *out,
                          const char *path, char *err, size_t errlen)
 {
@@ -136,6 +138,7 @@ static int sip_trunk_known(const json_t *o, const char *const *keys, const char 
     return 0;
 }
 
+/* Destination i's object o into *d: 0, or GW_EINVAL with the reason. */
 static int sip_trunk_parse_dst(const json_t *o, int i, sip_trunk_dst_t *d, char *err,
                                size_t errlen)
 {
@@ -180,6 +183,7 @@ static int sip_trunk_parse_dst(const json_t *o, int i, sip_trunk_dst_t *d, char 
     return 0;
 }
 
+/* conf.probe p (NULL: the defaults, no probing) into t: 0 or GW_EINVAL. */
 static int sip_trunk_parse_probe(const json_t *p, sip_trunk_t *t, char *err, size_t errlen)
 {
     static const char *const keys[] = {"interval_s", "method", "up_after", "down_after",
@@ -261,6 +265,7 @@ static int sip_trunk_parse(const json_t *conf, sip_trunk_t *t, char *err, size_t
     return 0;
 }
 
+/* gw_adapter_t.conn_check: conf parsed and thrown away.  Main thread. */
 static int sip_trunk_check(const json_t *conf, char *err, size_t errlen)
 {
     sip_trunk_t *t = malloc(sizeof *t);
@@ -272,6 +277,7 @@ static int sip_trunk_check(const json_t *conf, char *err, size_t errlen)
 
 /* ---- the registry ---- */
 
+/* The open trunk called name, or NULL.  Under sip_trunk_lock. */
 static sip_trunk_t *sip_trunk_find(const char *name)
 {
     sip_trunk_t *t = sip_trunks;
@@ -281,6 +287,8 @@ static sip_trunk_t *sip_trunk_find(const char *name)
     return t;
 }
 
+/* conn_open: a new trunk into the registry (its destinations probing,
+ * the first probe at the next tick).  Main thread. */
 static int sip_trunk_open(gw_connector_t *c)
 {
     char err[256];
@@ -307,6 +315,8 @@ static int sip_trunk_open(gw_connector_t *c)
     return 0;
 }
 
+/* conn_close: out of the registry and freed (branches in flight keep
+ * only its name: their counts then find nothing).  Main thread. */
 static void sip_trunk_close(gw_connector_t *c)
 {
     sip_trunk_t **pp, *t = NULL;
