@@ -22,8 +22,9 @@
  * Probing: one main-thread timer every 100 ms.  A destination with
  * probe.interval_s > 0 gets an OPTIONS every interval_s, sent from worker
  * 0's socket (a SIP_ITEM_CALL, so the worker's thread sends), one request
- * with its own branch ("z9hG4bK-jt<hex>") and no retransmission: a
- * non-INVITE client transaction reduced to its outcome.  Any response,
+ * with its own branch ("z9hG4bK-jt<hex>"), retransmitted as a non-INVITE
+ * client transaction's Timer E (T1 doubling to T2) until it is answered
+ * or timeout_ms passed: the NICT reduced to its outcome.  Any response,
  * 404, 405 and 501 too, means alive (as Kamailio's dispatcher with its
  * default ds_ping_reply_codes); no response within timeout_ms counts as
  * a timeout.  up_after answers in a row make it up, down_after timeouts
@@ -68,6 +69,10 @@ typedef struct sip_trunk_dst {
     int ok_run, fail_run;      /* answers / timeouts in a row */
     char branch[40];           /* the outstanding probe's branch, "" none */
     int64_t sent_at, next_at;  /* monotonic ms */
+    int64_t retx_at;           /* its next retransmission (Timer E: T1 doubling to T2) */
+    int retx_ms;
+    char probe[768];           /* its text, for the retransmissions */
+    int probe_len;
     uint64_t calls;            /* branches started to it */
     int inflight;              /* of those, without a final status yet */
 } sip_trunk_dst_t;
@@ -431,22 +436,46 @@ static void sip_trunk_on_send(sip_worker_t *w, sip_item_t *it)
     sip_worker_send(w, &peer, p->buf, p->n);
 }
 
-/* Send an OPTIONS to d of t from worker 0.  Under the lock. */
-static void sip_trunk_probe(sip_trunk_t *t, sip_trunk_dst_t *d, int64_t now)
+/* Queue d's probe text to worker 0, which sends it.  0, or -1 (no
+ * worker, no memory: the probe times out).  Under the lock. */
+static int sip_trunk_push(const sip_trunk_dst_t *d)
 {
     sip_worker_t *w = sip_worker_get(0);
-    char ip[48], rnd[13], tag[9], text[1024];
-    sip_trunk_pkt_t *p;
-    sip_item_t *it;
+    sip_trunk_pkt_t *p = w ? malloc(sizeof *p + (size_t)d->probe_len) : NULL;
+    sip_item_t *it = p ? calloc(1, sizeof *it) : NULL;
+    int rc = -1;
+
+    if (it) {
+        p->addr = d->addr;
+        p->n = (size_t)d->probe_len;
+        memcpy(p->buf, d->probe, (size_t)d->probe_len);
+        it->kind = SIP_ITEM_CALL;
+        it->fn = sip_trunk_on_send;
+        it->arg = p;
+        it->arg_free = free;
+        p = NULL;
+        if (sip_worker_push(w, it) == 0)
+            rc = 0;
+        else
+            sip_item_free(it);
+    }
+    free(p);
+    return rc;
+}
+
+/* A new OPTIONS to d of t: a fresh branch, sent from worker 0 and
+ * retransmitted as a NICT's Timer E until an answer or timeout_ms.
+ * Under the lock. */
+static void sip_trunk_probe(sip_trunk_t *t, sip_trunk_dst_t *d, int64_t now)
+{
+    char ip[48], rnd[13], tag[9];
     int len;
 
-    if (!w)
-        return;
     sip_px_local_ip(&d->addr, ip, sizeof ip);
     sip_random_hex(rnd, 6);
     sip_random_hex(tag, 4);
     snprintf(d->branch, sizeof d->branch, SIP_TRUNK_BRANCH_PREFIX "%s", rnd);
-    len = snprintf(text, sizeof text,
+    len = snprintf(d->probe, sizeof d->probe,
                    "OPTIONS sip:%s SIP/2.0\r\n"
                    "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
                    "Max-Forwards: 70\r\n"
@@ -459,24 +488,11 @@ static void sip_trunk_probe(sip_trunk_t *t, sip_trunk_dst_t *d, int64_t now)
                    "Content-Length: 0\r\n\r\n",
                    d->hostport, ip, sip_conf.port, d->branch,
                    t->from_domain[0] ? t->from_domain : ip, tag, d->hostport, rnd, t->name);
+    d->probe_len = len > 0 && (size_t)len < sizeof d->probe ? len : 0;
     d->sent_at = now;
-    it = calloc(1, sizeof *it);
-    p = len > 0 && (size_t)len < sizeof text ? malloc(sizeof *p + (size_t)len) : NULL;
-    if (!it || !p) {
-        free(it);
-        free(p);
-        return; /* counts as a timeout */
-    }
-    p->addr = d->addr;
-    p->n = (size_t)len;
-    memcpy(p->buf, text, (size_t)len);
-    it->kind = SIP_ITEM_CALL;
-    it->fn = sip_trunk_on_send;
-    it->arg = p;
-    it->arg_free = free;
-    if (sip_worker_push(w, it) != 0)
-        sip_item_free(it);
-    else
+    d->retx_ms = SIP_T1_MS;
+    d->retx_at = now + d->retx_ms;
+    if (d->probe_len > 0 && sip_trunk_push(d) == 0)
         gw_stat_add(sip_trunk_stats.probes, 1);
 }
 
@@ -493,9 +509,14 @@ static void sip_trunk_on_tick(evutil_socket_t fd, short what, void *arg)
     for (sip_trunk_t *t = sip_trunks; t; t = t->next) {
         for (int i = 0; t->interval_s > 0 && i < t->ndst; i++) {
             sip_trunk_dst_t *d = &t->dst[i];
-            if (d->branch[0] && now - d->sent_at >= t->timeout_ms)
+            if (d->branch[0] && now - d->sent_at >= t->timeout_ms) {
                 nch += sip_trunk_outcome(t, i, 0, 0,
                                          nch < SIP_TRUNK_MAX_CHANGES ? &ch[nch] : NULL);
+            } else if (d->branch[0] && now >= d->retx_at && d->probe_len > 0) {
+                sip_trunk_push(d); /* Timer E */
+                d->retx_ms = d->retx_ms * 2 < SIP_T2_MS ? d->retx_ms * 2 : SIP_T2_MS;
+                d->retx_at = now + d->retx_ms;
+            }
             if (!d->branch[0] && now >= d->next_at) {
                 d->next_at = now + (int64_t)t->interval_s * 1000;
                 sip_trunk_probe(t, d, now);

@@ -48,7 +48,13 @@ async function uas(mode) {
     const m = buf.toString('utf8');
     s.msgs.push(m);
     const method = m.split(' ')[0];
-    if (method === 'OPTIONS' && s.options) reply(answer(m, 200, 'OK'), rinfo);
+    if (method === 'OPTIONS' && s.options) {
+      // s.answerCopy n: only the n-th copy of each probe is answered (a lost datagram)
+      const branch = (header(m, 'Via').match(/branch=([^;]+)/) || [])[1];
+      s.copies = s.copies || {};
+      s.copies[branch] = (s.copies[branch] || 0) + 1;
+      if (!s.answerCopy || s.copies[branch] === s.answerCopy) reply(answer(m, 200, 'OK'), rinfo);
+    }
     if (method === 'INVITE') {
       if (s.mode === 'trying') { reply(answer(m, 100, 'Trying'), rinfo); s.pending = { m, rinfo }; }
       else if (s.mode === 'silent') { /* a dead host: the INVITE and its retransmissions go unanswered */ }
@@ -284,6 +290,23 @@ test('probing: a destination that stops answering OPTIONS goes down, calls skip 
     assert.equal((await j.mi('stats.get')).counters['sip.trunk_down'], 0);
   } finally {
     await undo(); await a.close(); await b.close(); await c.close();
+  }
+});
+
+test('a probe is retransmitted (Timer E): a destination that answers only the second copy is up', async () => {
+  const a = await uas('200');
+  a.answerCopy = 2;
+  await j.mi('connectors.add', { name: 'lossy', type: 'sip_trunk', enabled: true,
+    conf: { destinations: [dst(a)], probe: { interval_s: 5, up_after: 1, down_after: 1, timeout_ms: 3000 } } });
+  try {
+    await waitFor(async () => (await trunkStatus('lossy')).destinations[0].state === 'up', 10000, 'up');
+    const st = (await trunkStatus('lossy')).destinations[0];
+    assert.equal(st.last_probe_status, 200);
+    assert.ok(st.rtt_ms >= 400, `rtt ${st.rtt_ms} ms: the answer to the copy sent after T1`);
+    assert.ok(Object.values(a.copies).some((n) => n >= 2), JSON.stringify(a.copies));
+  } finally {
+    await j.mi('connectors.delete', { name: 'lossy' });
+    await a.close();
   }
 });
 
