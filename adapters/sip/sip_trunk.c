@@ -357,6 +357,33 @@ static json_t *sip_trunk_conn_status(gw_connector_t *c)
                      "destinations", n, "usable", up);
 }
 
+/* conn_metrics: per destination (labels connector, destination = its
+ * index, uri) its state, calls and in flight.  HTTP thread, at scrape
+ * time, under sip_trunk_lock only. */
+static void sip_trunk_conn_metrics(gw_connector_t *c, struct gw_metrics *m)
+{
+    sip_trunk_t *t;
+    char idx[12];
+
+    pthread_mutex_lock(&sip_trunk_lock);
+    t = sip_trunk_find(c->name);
+    for (int i = 0; t && i < t->ndst; i++) {
+        const sip_trunk_dst_t *d = &t->dst[i];
+        const char *lab[] = {"connector", t->name, "destination", idx, "uri", d->uri, NULL};
+        snprintf(idx, sizeof idx, "%d", i);
+        gw_metrics_value(m, "sip.trunk_destination_up", GW_STAT_GAUGE,
+                         "1 while the SIP trunk destination is taken for calls (up or probing), "
+                         "0 while its probes found it down", lab, d->state != SIP_TRUNK_DOWN);
+        gw_metrics_value(m, "sip.trunk_destination_calls", GW_STAT_COUNTER,
+                         "proxy branches started to the SIP trunk destination", lab,
+                         (double)d->calls);
+        gw_metrics_value(m, "sip.trunk_destination_in_flight", GW_STAT_GAUGE,
+                         "branches to the SIP trunk destination without a final response yet",
+                         lab, d->inflight);
+    }
+    pthread_mutex_unlock(&sip_trunk_lock);
+}
+
 /* ---- probing ---- */
 
 /* A probe's outcome on d of t (status 0: a timeout): counts, state,
@@ -701,4 +728,5 @@ const gw_adapter_t sip_trunk_adapter = {
     .conn_open = sip_trunk_open,
     .conn_close = sip_trunk_close,
     .conn_status = sip_trunk_conn_status,
+    .conn_metrics = sip_trunk_conn_metrics,
 };

@@ -143,6 +143,8 @@ test('a 503 from the first destination fails over to the second: B gets Max-Forw
     const metrics = await (await j.http('/metrics')).text();
     assert.match(metrics, /^junction_sip_trunk_requests_total [1-9]/m);
     assert.match(metrics, /^junction_sip_trunk_failovers_total [1-9]/m);
+    assert.match(metrics, new RegExp(`^junction_sip_trunk_destination_calls_total\\{connector="fo",destination="1",uri="sip:127\\.0\\.0\\.1:${b.port}"\\} 1$`, 'm'));
+    assert.match(metrics, /^junction_sip_trunk_destination_up\{connector="fo",destination="0",[^}]*\} 1$/m);
   } finally {
     await j.mi('trace.stop', { id: traceId });
     await undo(); await a.close(); await b.close(); await c.close();
@@ -278,6 +280,7 @@ test('probing: a destination that stops answering OPTIONS goes down, calls skip 
     const down = await trunkStatus('probed');
     assert.equal(down.destinations[0].last_probe_status, 408);
     assert.equal((await j.mi('stats.get')).counters['sip.trunk_down'], 1);
+    assert.match(await (await j.http('/metrics')).text(), /^junction_sip_trunk_destination_up\{connector="probed",destination="0",[^}]*\} 0$/m);
     const { callId, final } = await c.call('+4936123');
     assert.equal(statusOf(final), 200, final);
     assert.equal(a.got('INVITE', callId).length, 0, 'the down destination is skipped');
