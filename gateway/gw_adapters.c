@@ -10,12 +10,14 @@
 #include "gw_adapter.h"
 
 extern const gw_adapter_t sip_adapter;
+extern const gw_adapter_t sip_trunk_adapter; /* connectors only: adapters/sip/sip_trunk.c */
 extern const gw_adapter_t smpp_adapter;
 extern const gw_adapter_t amqp_adapter;
 extern const gw_adapter_t http_adapter;
 
 static const gw_adapter_t *const gw_adapters[] = {
     &sip_adapter,
+    &sip_trunk_adapter,
     &smpp_adapter,
     &amqp_adapter,
     &http_adapter,

@@ -590,3 +590,25 @@ int gw_route_explain(const gw_envelope_t *env, json_t **out)
     rt_set_unref(s);
     return rc;
 }
+
+rt_set_t *gw_route_ask(rt_query_t *q, rt_decision_t *dec)
+{
+    rt_set_t *s = rt_set_current();
+
+    if (q->now == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        q->now = ts.tv_sec;
+        q->now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
+    if (s == NULL) {
+        memset(dec, 0, sizeof *dec);
+        dec->kind = RT_NOROUTE;
+        dec->rule_id = -1;
+        dec->reason = "no rules installed";
+        dec->sip_status = 404;
+        return NULL;
+    }
+    rt_decide(s, q, dec);
+    return s;
+}

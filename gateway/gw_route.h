@@ -17,6 +17,8 @@
  *                     plan, a rate hold and a mirror for the core; or a
  *                     refusal / drop / no route
  *   gw_route_explain  the same as a dry run (rt_explain's JSON)
+ *   gw_route_ask      decide a query an adapter built without an envelope
+ *                     (the SIP proxy's requests, adapters/sip/sip_trunk_route.c)
  *
  * Ownership: gw_rateset_ref / unref; sets as in rt_engine.h.
  * Threads: decide / explain / query on any thread (lock-free: the running
@@ -96,6 +98,15 @@ int gw_route_decide(gw_envelope_t *env, gw_delivery_t *d, gw_refusal_t *ref,
 /* The dry run of env on the running set: *out = rt_explain's JSON (a new
  * object).  0, GW_ENOROUTE (no set installed), GW_ENOMEM. */
 int gw_route_explain(const gw_envelope_t *env, json_t **out);
+
+/* Decide q on the running set into *dec without applying anything: for
+ * a surface that asks about something that is no envelope (a proxied SIP
+ * request).  q->now / now_us are filled when 0.  Returns the set decided
+ * with (a new reference: dec's strings point into it; rt_set_unref it
+ * when done), or NULL when no rules are installed (dec->kind RT_NOROUTE,
+ * reason "no rules installed").  The caller traces the decision.  Any
+ * thread. */
+rt_set_t *gw_route_ask(rt_query_t *q, rt_decision_t *dec);
 
 /* Register routes.* and rates.* (gw_route_mi.c).  Main thread. */
 int gw_route_mi_init(void);

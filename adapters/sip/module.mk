@@ -1,5 +1,6 @@
 # adapters/sip/: the SIP adapter (UDP workers with SO_REUSEPORT, TCP on
-# worker 0, MESSAGE in and out).  Exports one symbol: sip_adapter.
+# worker 0, MESSAGE in and out).  Exports two symbols: sip_adapter and sip_trunk_adapter
+# (the connector type sip_trunk).
 JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
                  adapters/sip/sip_message.c adapters/sip/sip_resp.c adapters/sip/sip_transport.c \
                  adapters/sip/sip_txn.c adapters/sip/sip_scale.c adapters/sip/sip_uac.c adapters/sip/sip_uas.c \
@@ -13,6 +14,7 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
                  adapters/sip/sip_proxy_dns.c \
                  adapters/sip/sip_dns.c adapters/sip/sip_dns_rr.c \
                  adapters/sip/sip_dialog.c adapters/sip/sip_dialog_hook.c \
-                 adapters/sip/sip_dialog_mi.c adapters/sip/sip_dialog_bye.c
+                 adapters/sip/sip_dialog_mi.c adapters/sip/sip_dialog_bye.c \
+                 adapters/sip/sip_trunk.c adapters/sip/sip_trunk_pick.c adapters/sip/sip_trunk_route.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c tests/fuzz/fuzz_sip_view.c \
                  tests/fuzz/fuzz_sip_digest.c

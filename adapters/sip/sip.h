@@ -40,6 +40,9 @@
  *                  sip_proxy.h: requests sip_uas.c does not answer itself.
  *   sip_dialog*.c  the proxy's dialogs of record-routed calls, their CDR
  *                  events and MI, own header sip_dialog.h.
+ *   sip_trunk*.c   SIP trunks, own header sip_trunk.h: the connector type
+ *                  sip_trunk (a second gw_adapter_t), OPTIONS probing, the
+ *                  proxy's rule-engine query for requests it has no target for.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except

@@ -23,6 +23,7 @@
 #include "sip_flood.h"
 #include "sip_dns.h"
 #include "sip_proxy.h"
+#include "sip_trunk.h"
 
 sip_conf_t sip_conf;
 sip_stats_t sip_stats;
@@ -245,6 +246,9 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      "address, port, priority, weight}]} in order", GW_ROLE_VIEWER, 0},
     {"sip.dns.flush", sip_dns_mi_flush, "{}", "empty the proxy's DNS cache: {flushed}",
      GW_ROLE_ADMIN, 0},
+    {"sip.trunks.status", sip_trunk_mi_status, "name?",
+     "SIP trunks (sip_trunk connectors): strategy, probe settings, each destination's uri, "
+     "state, weight, priority, last_probe_status, rtt_ms, since, calls", GW_ROLE_VIEWER, 0},
     GW_MI_END,
 };
 
@@ -277,6 +281,8 @@ static int sip_init(struct event_base *main_base)
         rc = sip_workers_init();
     if (rc == 0)
         rc = sip_scale_init(main_base);
+    if (rc == 0)
+        rc = sip_trunk_init(main_base);
     if (rc < 0) {
         sip_workers_destroy();
         sip_auth_free();
@@ -301,6 +307,7 @@ static void sip_stop(void)
     sip_dlg_stop();   /* no more timeouts */
     sip_flood_stop(); /* nor ban sweeps */
     sip_scale_stop(); /* the pool changes no more */
+    sip_trunk_stop(); /* no more probes */
     sip_workers_stop();
 }
 

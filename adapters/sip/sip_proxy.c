@@ -14,12 +14,14 @@
  *             Max-Forwards 0 is sip_check_request's), Route preprocessing
  *             (16.4: strict-router rewrite, our own top Route removed),
  *             targets (16.5: the top Route; else a local address of
- *             record's bindings, 480 / 404 without; else an IPv4 literal
- *             host; a host name is 503: no DNS yet; with sip.auth an
- *             untrusted local caller or relay is challenged 407
- *             (sip_proxy_auth.c); else relaying anywhere but to a local
- *             user is 403 from an untrusted source outside a dialog we
- *             record-routed), a server transaction
+ *             record's bindings, 480 / 404 without; a rule of the
+ *             router naming sip_trunk connectors (sip_trunk_route.c) for
+ *             an unregistered local number or a Request-URI not ours;
+ *             else an IPv4 literal host; a host name is 503: no DNS yet;
+ *             with sip.auth an untrusted local caller or relay is
+ *             challenged 407 (sip_proxy_auth.c); else relaying anywhere
+ *             but to a local user is 403 from an untrusted source outside
+ *             a dialog we record-routed: sip_px_may_relay), a server transaction
  *             (IST with 100 Trying at once, or NIST), then the first
  *             serial step of branches (sip_proxy_branch.c).
  *
@@ -327,6 +329,9 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
                                                  : 0;
         if (n == 0) {
             int known = sip_loc_exists(aor);
+            int st = known || tx->stateless || tx->has_to_tag ? -1 : sip_px_trunk_targets(v, &u, tx, reason);
+            if (st >= 0) /* not registered: a number for a trunk */
+                return st;
             *reason = known ? "Temporarily Unavailable" : "Not Found";
             return known ? 480 : 404;
         }
@@ -353,6 +358,12 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         }
         return 0;
     }
+    /* rules route requests that start something: not an ACK forwarded
+     * statelessly, not a request inside a dialog (its Request-URI is the
+     * far end's Contact) */
+    if (!sip_px_is_self(&sip_px_self, &u, 0) && !tx->stateless && !tx->has_to_tag &&
+        (n = sip_px_trunk_targets(v, &u, tx, reason)) >= 0)
+        return n; /* a rule routes it to a trunk */
     if (u.ipv4 && !sip_px_is_self(&sip_px_self, &u, 0)) {
         sip_px_uri_dest(&u, &tx->b[0].dst);
         tx->nb = 1;
@@ -369,10 +380,10 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
     return SIP_PX_NEEDS_DNS;
 }
 
-/* 1 when tx may go where its targets are: to a local user always; else
- * (relaying) only from a trusted network (gw_trusted.h) or inside a
- * dialog we record-routed (our own Route came first). */
-static int sip_px_relay_ok(const sip_px_txn_t *tx)
+/* See sip_proxy.h: to a local user always; else (relaying: a Route, an
+ * IP host, a trunk) only from a trusted network (gw_trusted.h) or inside
+ * a dialog we record-routed (our own Route came first). */
+int sip_px_may_relay(const sip_px_txn_t *tx)
 {
     char ip[INET_ADDRSTRLEN], name[64];
 
@@ -412,9 +423,10 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;
+    tx->stateless = 1;
     /* an ACK is never answered; one for a host name is not resolved (the
      * ACK of a 2xx goes to the callee's Contact, an address as a rule) */
-    if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_relay_ok(tx))
+    if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_may_relay(tx))
         goto out_free;
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
     snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
@@ -476,7 +488,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
         sip_px_settle(tx);
         return;
     }
-    if ((st == 0 || st == SIP_PX_NEEDS_DNS) && auth != SIP_PX_AUTH_OK && !sip_px_relay_ok(tx)) {
+    if ((st == 0 || st == SIP_PX_NEEDS_DNS) && auth != SIP_PX_AUTH_OK && !sip_px_may_relay(tx)) {
         st = 403;
         reason = "Relaying Denied (untrusted source)";
     }

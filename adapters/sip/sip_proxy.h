@@ -158,6 +158,8 @@ typedef struct sip_px_branch {
     int64_t timer_c_at;        /* INVITE: Timer C, 0: not running */
     char ruri[256];            /* the new Request-URI, "" for the received one */
     char path[512];            /* Route values from the binding's Path */
+    char trunk[64];            /* the sip_trunk it goes to, "" none (sip_trunk_route.c) */
+    int trunk_dst;             /* that trunk's destination index */
     struct sip_px_branch *hnext;
 } sip_px_branch_t;
 
@@ -177,7 +179,11 @@ struct sip_px_txn {
     char to_tag[17];
     char call_id[128];
     int del_top_route;
-    int relay;                 /* the target is not a local user (a Route, an IP host) */
+    int relay;                 /* the target is not a local user (a Route, an IP host, a trunk) */
+    int trunk;                 /* the branches are trunk destinations: one per serial step,
+                                * failover on 408 / 5xx only (sip_trunk_fails_over) */
+    int stateless;             /* an ACK forwarded without transaction: no rule is asked */
+    char why[96];              /* a rule's reject reason, the phrase of our answer */
     int nb, ngroups, group;    /* branches; serial steps; the step running */
     int final_sent, cancelled;
     int dns_wait;              /* a DNS lookup of its target runs (sip_proxy_dns.c) */
@@ -242,6 +248,17 @@ void sip_px_auth_init(void); /* its statistics; main thread */
  * Request-URI kept; no address: 503.  The transaction waits meanwhile
  * (a CANCEL is answered 487 at once).  0, or -1 (answer 500). */
 int sip_px_dns_start(sip_px_txn_t *tx);
+/* sip_trunk_route.c: the rule engine's targets for v (Request-URI u) when
+ * the proxy has none of its own: 0 (tx's branches are trunk destinations,
+ * tx->trunk and tx->relay set), a status to answer with *reason (a
+ * reject, 503 none up), or -1: no route (the caller answers as before). */
+int sip_px_trunk_targets(const sip_view_t *v, const sip_px_uri_t *u, sip_px_txn_t *tx,
+                         const char **reason);
+/* sip_proxy.c: 1 when tx may go where its targets are without
+ * credentials: a local user always; relaying (a Route, an IP host, a
+ * trunk) from a trusted source or in a dialog we record-routed.  With
+ * SIP_PX_AUTH_OK from sip_px_authorize it is not asked. */
+int sip_px_may_relay(const sip_px_txn_t *tx);
 
 /* ---- the worker side: what sip_uas.c and sip_adapter.c call ---- */
 /* 1 when the proxy takes req (parsed by sip_uas.c): sip.proxy on and not

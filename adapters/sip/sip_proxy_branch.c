@@ -37,6 +37,7 @@
 #include "gw_log.h"
 #include "sip_dialog.h"
 #include "sip_proxy.h"
+#include "sip_trunk.h"
 
 #define SIP_PX_CANCEL_WAIT_MS (64 * SIP_TSX_T1_MS)
 
@@ -46,6 +47,16 @@ static sip_peer_t sip_px_peer(const struct sockaddr_in *sa)
 {
     sip_peer_t p = {.addr = *sa, .conn_id = 0};
     return p;
+}
+
+/* Branch b has its final status st (a response, or 408 for a timeout):
+ * ended, and a trunk destination has one call fewer in flight. */
+static void sip_px_branch_end(sip_px_branch_t *b, int st)
+{
+    b->ended = 1;
+    b->status = st;
+    if (b->trunk[0] && b->started)
+        sip_trunk_note_end(b->trunk, b->trunk_dst);
 }
 
 /* Send (again) what branch b sends: 0, or GW_ERROR (the socket refused it). */
@@ -93,6 +104,8 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
                                                        __ATOMIC_RELAXED) * 1000;
     sip_px_branch_link(b);
     gw_stat_add(sip_proxy_stats.branches, 1);
+    if (b->trunk[0])
+        sip_trunk_note_call(b->trunk, b->trunk_dst);
     sip_px_trace(tx, "proxy: branch %s to %s:%d (%s) step %d", b->id, inet_ntoa(b->dst.sin_addr),
                  ntohs(b->dst.sin_port), b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
     if (sip_px_branch_send_again(b) != 0) {
@@ -101,8 +114,7 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
         sip_px_count(b->tsx.kind, (int)b->tsx.state, SIP_TSX_TERMINATED);
         b->tsx.state = SIP_TSX_TERMINATED;
         sip_px_branch_unlink(b);
-        b->ended = 1;
-        b->status = 503;
+        sip_px_branch_end(b, 503);
         sip_px_trace(tx, "proxy: branch %s: send failed, ended as 503", b->id);
     } else {
         gw_stat_add(sip_proxy_stats.forwarded, 1);
@@ -223,6 +235,30 @@ static void sip_px_send_best(sip_px_txn_t *tx)
     free(v);
 }
 
+/* A trunk's step ended (one branch, one destination): 1 when its status
+ * moves the request on to the next destination (traced, counted). */
+static int sip_px_trunk_next(sip_px_txn_t *tx)
+{
+    const sip_px_branch_t *b = NULL, *nb = NULL;
+
+    for (int i = 0; i < tx->nb; i++) {
+        if (tx->b[i].group == tx->group)
+            b = &tx->b[i];
+        if (tx->b[i].group == tx->group + 1)
+            nb = &tx->b[i];
+    }
+    if (!b || !nb || !sip_trunk_fails_over(b->status)) {
+        if (b && nb)
+            sip_px_trace(tx, "trunk: %d from %s destination %d goes up: no failover", b->status,
+                         b->trunk, b->trunk_dst);
+        return 0;
+    }
+    gw_stat_add(sip_trunk_stats.failovers, 1);
+    sip_px_trace(tx, "trunk: failover: %s destination %d answered %d, next %s destination %d",
+                 b->trunk, b->trunk_dst, b->status, nb->trunk, nb->trunk_dst);
+    return 1;
+}
+
 /* Every branch of the running step ended: the next step, or the best. */
 static void sip_px_check_done(sip_px_txn_t *tx)
 {
@@ -236,7 +272,8 @@ static void sip_px_check_done(sip_px_txn_t *tx)
             return;
         best_6xx |= b->ended && b->status >= 600;
     }
-    if (!tx->cancelled && !best_6xx && tx->group + 1 < tx->ngroups) {
+    if (!tx->cancelled && !best_6xx && tx->group + 1 < tx->ngroups &&
+        (!tx->trunk || sip_px_trunk_next(tx))) {
         sip_px_trace(tx, "proxy: failover to step %d", tx->group + 1);
         sip_px_start_group(tx, tx->group + 1); /* calls back here */
         return;
@@ -299,15 +336,13 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
         if (len > 0)
             sip_px_send_up(tx, out, (size_t)len, st);
         if (!b->ended) {
-            b->ended = 1;
-            b->status = st;
+            sip_px_branch_end(b, st);
             sip_px_trace(tx, "proxy: %d on branch %s forwarded", st, b->id);
         }
         if (tx->invite)
             sip_px_cancel_others(tx, b);
     } else if ((act & SIP_TSX_PASS_UP) && !b->ended) {
-        b->ended = 1;
-        b->status = st;
+        sip_px_branch_end(b, st);
         free(b->resp);
         b->resp = malloc(v->len - v->start);
         if (b->resp) {
@@ -361,8 +396,7 @@ static int sip_px_branch_timers(sip_px_branch_t *b, int64_t now)
         if (act & SIP_TSX_RETRANSMIT)
             sip_px_branch_send_again(b);
         if ((act & SIP_TSX_TIMEOUT) && !b->ended) {
-            b->ended = 1;
-            b->status = 408;
+            sip_px_branch_end(b, 408);
             changed = 1;
             gw_stat_add(sip_proxy_stats.timeouts, 1);
             sip_px_trace(b->tx, "proxy: branch %s timed out", b->id);
@@ -384,8 +418,7 @@ static int sip_px_branch_timers(sip_px_branch_t *b, int64_t now)
             b->timer_c_at = 0;
         }
         if (!b->ended && b->tsx.state != SIP_TSX_CALLING) {
-            b->ended = 1;
-            b->status = 408;
+            sip_px_branch_end(b, 408);
             changed = 1;
         }
     }
@@ -440,6 +473,8 @@ void sip_px_free_branches(sip_px_txn_t *tx)
             sip_px_branch_unlink(b);
         if (b->started)
             sip_px_count(b->tsx.kind, (int)b->tsx.state, -1);
+        if (b->started && !b->ended && b->trunk[0]) /* freed without a final (shutdown) */
+            sip_trunk_note_end(b->trunk, b->trunk_dst);
         free(b->req);
         free(b->resp);
         b->req = b->resp = NULL;

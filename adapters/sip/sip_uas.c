@@ -50,6 +50,7 @@
 #include "sip.h"
 #include "sip_flood.h"
 #include "sip_proxy.h"
+#include "sip_trunk.h"
 
 /* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
 #define SIP_RETRY_AFTER "Retry-After: 1\r\n"
@@ -614,6 +615,8 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
     }
     if (kind == 2 && sip_proxy_response(w, buf, n, peer))
         return; /* a response on one of the proxy's branches */
+    if (kind == 2 && sip_trunk_response(buf, n))
+        return; /* the answer to a trunk's OPTIONS probe */
     if (osip_message_init(&m) != 0)
         return;
     if (osip_message_parse(m, buf, n) != 0 || (kind == 1) != (MSG_IS_REQUEST(m) != 0)) {

@@ -14,6 +14,8 @@
   const TEMPLATES = {
     smpp: { host: '127.0.0.1', port: 2775, system_id: 'junction', password: 'secret', window: 10 },
     sip: { uri: 'sip:127.0.0.1:5070' },
+    sip_trunk: { destinations: [{ uri: 'sip:127.0.0.1:5070', weight: 1, priority: 0 }], strategy: 'failover',
+      probe: { interval_s: 30, up_after: 1, down_after: 2, timeout_ms: 2000 } },
     amqp: { host: '127.0.0.1', port: 5672, exchange: 'junction' },
   };
 
