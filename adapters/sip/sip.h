@@ -102,6 +102,11 @@ typedef struct sip_conf {
     int tcp_header_timeout_ms; /* runtime: a message's headers must complete in this */
     int tcp_idle_s;       /* sip.tcp_idle_s: a silent connection is closed */
     int tcp_max_out;      /* sip.tcp_max_out: bytes unsent before a connection is closed */
+    int tls_port;         /* sip.tls_port: 0 = no TLS listener */
+    char tls_cert[256];   /* sip.tls_cert / sip.tls_key: PEM files of the listener */
+    char tls_key[256];
+    int tls_verify;       /* sip.tls_verify: outgoing TLS checks the peer */
+    char tls_ca[256];     /* sip.tls_ca: CA file for that ("" = the system's) */
     int max_message;
     char reports[8];      /* sip.reports: none, auto, imdn, text */
     char reports_to[8];   /* sip.reports_to: source, from */
@@ -128,7 +133,7 @@ typedef struct sip_stats {
     gw_stat_t *rx_requests, *rx_responses, *rx_message, *rx_retrans;
     gw_stat_t *tx_202, *tx_2xx, *tx_4xx, *tx_5xx, *drops;
     gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
-    gw_stat_t *tcp_conns, *tcp_refused, *tcp_limit_closed;
+    gw_stat_t *tcp_conns, *tls_conns, *tcp_refused, *tcp_limit_closed;
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
     gw_stat_t *rx_untrusted;
     gw_stat_t *scale_ups, *scale_downs;
@@ -472,6 +477,19 @@ void sip_tcp_linger(sip_worker_t *w);
 /* Close every connection of w (why: for the trace).  w's thread, or the
  * main thread once w's was joined. */
 void sip_tcp_close_all(sip_worker_t *w, const char *why);
+/* sip_tls.c: the OpenSSL contexts (server with sip.tls_port, client
+ * always).  Main thread: 0 or GW_ERROR (logged). */
+int sip_tls_init(void);
+void sip_tls_free(void);
+int sip_tls_listening(void); /* 1: the server context exists */
+/* A TLS bufferevent on fd (-1: to connect) accepting or, outgoing,
+ * connecting to remote (verified as sip.tls_verify says).  NULL on
+ * failure.  The owner's thread. */
+struct bufferevent *sip_tls_bev(struct event_base *base, int fd, int outgoing,
+                                const sip_sa_t *remote);
+extern const sip_transport_ops_t sip_tls_ops;
+/* The port we listen on for proto: sip.tls_port for TLS, else sip.port. */
+int sip_listen_port(int proto);
 /* 1 when a live connection of proto to remote is in the table (a
  * binding's source is worth reusing).  Any thread. */
 int sip_tcp_alive(const sip_sa_t *remote, int proto);

@@ -63,6 +63,17 @@ static const gw_param_t sip_params[] = {
     {"sip.tcp_max_out", GW_PT_INT, &sip_conf.tcp_max_out, 0, "1048576", 4096, 67108864, 0,
      "bytes written to a SIP TCP connection and not yet taken by its peer; past it the "
      "connection is closed (the peer does not read)"},
+    {"sip.tls_port", GW_PT_INT, &sip_conf.tls_port, 0, "0", 0, 65535, 0,
+     "SIP over TLS listener port on sip.listen (and sip.listen6); 0: none (outgoing TLS "
+     "still works)"},
+    {"sip.tls_cert", GW_PT_STR, sip_conf.tls_cert, sizeof(sip_conf.tls_cert), "", 0, 0, 0,
+     "PEM certificate (chain) of the SIP TLS listener"},
+    {"sip.tls_key", GW_PT_STR, sip_conf.tls_key, sizeof(sip_conf.tls_key), "", 0, 0, 0,
+     "PEM private key of the SIP TLS listener"},
+    {"sip.tls_verify", GW_PT_BOOL, &sip_conf.tls_verify, 0, "yes", 0, 1, 0,
+     "outgoing SIP TLS checks the peer's certificate (against sip.tls_ca) and its address"},
+    {"sip.tls_ca", GW_PT_STR, sip_conf.tls_ca, sizeof(sip_conf.tls_ca), "", 0, 0, 0,
+     "PEM CA file outgoing SIP TLS trusts; empty: the system's CAs"},
     {"sip.max_message", GW_PT_INT, &sip_conf.max_message, 0, "65535", 512, 1048576, 0,
      "largest SIP message accepted, in bytes; larger datagrams are dropped"},
     {"sip.reports", GW_PT_STR, sip_conf.reports, sizeof(sip_conf.reports), "auto", 0, 0, 0,
@@ -128,6 +139,7 @@ static void sip_stats_init(void)
     sip_stats.uac_failed = gw_stat("sip.uac_failed", "outbound MESSAGE failed for good");
     sip_stats.uac_retry = gw_stat("sip.uac_retry", "outbound MESSAGE to retry (5xx, timeout)");
     sip_stats.tcp_conns = gw_stat_gauge("sip.tcp_conns", "open SIP TCP connections");
+    sip_stats.tls_conns = gw_stat_gauge("sip.tls_conns", "open SIP TLS connections");
     sip_stats.tcp_refused = gw_stat("sip.tcp_refused",
                                     "SIP TCP connections refused: sip.tcp_max_conns or "
                                     "sip.tcp_max_per_ip reached");
@@ -205,7 +217,7 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      "remove one binding of an address of record, or all of them (stored, published)",
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
     {"sip.connections.list", sip_tcp_mi_list, "{}",
-     "open SIP TCP connections: [{id, transport, direction, remote, local, worker, age_s, "
+     "open SIP TCP and TLS connections: [{id, transport, direction, remote, local, worker, age_s, "
      "in_bytes, out_bytes}]", GW_ROLE_VIEWER, 0},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},

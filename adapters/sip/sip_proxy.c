@@ -249,16 +249,16 @@ static int sip_px_key(const sip_view_t *v, const char *method, char *key, size_t
  * address); once that closed, the Contact is used instead. */
 static int sip_px_source(const char *s, sip_sa_t *sa, int *proto)
 {
-    return sip_source_parse(s, proto, sa) == 0 && *proto != SIP_PROTO_TLS ? 0 : -1;
+    return sip_source_parse(s, proto, sa);
 }
 
 /* u's host when it is an IP literal (IPv4 or [IPv6]) with its port (5060
  * when absent): 0, or -1 (a name needs DNS). */
 static int sip_px_uri_dest(const sip_px_uri_t *u, sip_sa_t *sa)
 {
-    return u->ip && u->proto != SIP_PROTO_TLS /* no TLS yet */
-               ? sip_sa_from_host(u->host, strlen(u->host), u->port ? u->port : 5060, sa)
-               : -1;
+    int port = u->port ? u->port : u->proto == SIP_PROTO_TLS ? 5061 : 5060;
+
+    return u->ip ? sip_sa_from_host(u->host, strlen(u->host), port, sa) : -1;
 }
 
 /* 1 when u is a local address of record: our own address, or a host
@@ -296,7 +296,7 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
             return 400;
         }
         if (sip_px_uri_dest(&u, &tx->b[0].dst) != 0) {
-            *reason = "Route host needs DNS or TLS (not supported yet)";
+            *reason = "Route host needs DNS (not supported yet)";
             return 503;
         }
         tx->b[0].dst_proto = u.proto;
@@ -345,10 +345,7 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         return 0;
     }
     if (u.ip && !sip_px_is_self(&sip_px_self, &u, 0)) {
-        if (sip_px_uri_dest(&u, &tx->b[0].dst) != 0) {
-            *reason = "TLS not supported yet";
-            return 503;
-        }
+        sip_px_uri_dest(&u, &tx->b[0].dst); /* u.ip: a literal */
         tx->b[0].dst_proto = u.proto;
         tx->nb = 1;
         tx->ngroups = 1;
@@ -410,7 +407,9 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
         goto out_free; /* an ACK is never answered */
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
-             tx->b[0].dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP", ip, sip_conf.port,
+             tx->b[0].dst_proto == SIP_PROTO_TLS ? "TLS"
+             : tx->b[0].dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP", ip,
+             sip_listen_port(tx->b[0].dst_proto),
              sip_worker_index(w), sip_px_loop_hash(v));
     f.via = via;
     f.ruri = tx->b[0].ruri[0] ? tx->b[0].ruri : NULL;
@@ -730,6 +729,7 @@ static void sip_px_self_init(void)
 {
     memset(&sip_px_self, 0, sizeof sip_px_self);
     sip_px_self.port = sip_conf.port;
+    sip_px_self.tls_port = sip_conf.tls_port;
     sip_px_self_add(sip_conf.listen);
     if (sip_conf.listen6[0] != '\0')
         sip_px_self_add(sip_conf.listen6);

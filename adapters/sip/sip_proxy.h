@@ -78,6 +78,7 @@ typedef struct sip_px_self {
     char addr[SIP_PROXY_MAX_SELF][64];
     int naddr;
     int port;
+    int tls_port;      /* sip.tls_port, 0: none */
 } sip_px_self_t;
 
 /* 1 when u names us: one of our addresses, and our port (absent = 5060;

@@ -59,7 +59,7 @@ static void sip_px_rr_uri(char *out, size_t n, const char *host, int proto)
     if (proto == SIP_PROTO_UDP)
         snprintf(out, n, "<sip:%s:%d;lr>", host, sip_conf.port);
     else
-        snprintf(out, n, "<sip:%s:%d;transport=%s;lr>", host, sip_conf.port,
+        snprintf(out, n, "<sip:%s:%d;transport=%s;lr>", host, sip_listen_port(proto),
                  sip_proto_name(proto));
 }
 
@@ -101,7 +101,7 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
              sip_px_loop_hash(v), rnd);
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=%s;rport",
              b->dst_proto == SIP_PROTO_TLS ? "TLS" : b->dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP",
-             ip, sip_conf.port, b->id);
+             ip, sip_listen_port(b->dst_proto), b->id);
     sip_px_record_route(tx, b, ip, rr, sizeof rr);
     f.via = via;
     f.ruri = b->ruri[0] ? b->ruri : NULL;

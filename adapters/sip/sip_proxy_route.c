@@ -111,10 +111,10 @@ int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u)
 /* See sip_proxy.h. */
 int sip_px_is_self(const sip_px_self_t *s, const sip_px_uri_t *u, int any_port)
 {
-    int port = u->port ? u->port : 5060;
+    int port = u->port ? u->port : u->proto == SIP_PROTO_TLS ? 5061 : 5060;
     int hit = 0;
 
-    if (!(port == s->port || (any_port && u->port == 0)))
+    if (!(port == s->port || (s->tls_port && port == s->tls_port) || (any_port && u->port == 0)))
         return 0;
     for (int i = 0; i < s->naddr && !hit; i++) {
         sip_sa_t a, b;

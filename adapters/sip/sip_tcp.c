@@ -104,7 +104,7 @@ static sip_tcp_shard_t sip_tcp_tab[SIP_TCP_SHARDS];
 static sip_tcp_wst_t sip_tcp_w[SIP_MAX_WORKERS];
 static uint64_t sip_tcp_next_id; /* atomic */
 static int sip_tcp_total;        /* atomic: in the table */
-static struct evconnlistener *sip_tcp_listeners[2];
+static struct evconnlistener *sip_tcp_listeners[4]; /* TCP, then TLS, per address */
 
 static int64_t sip_tcp_mono_ms(void)
 {
@@ -144,7 +144,7 @@ static void sip_tcp_insert(sip_tcp_t *c)
     s->head = c;
     pthread_mutex_unlock(&s->lock);
     __atomic_add_fetch(&sip_tcp_total, 1, __ATOMIC_RELAXED);
-    gw_stat_add(sip_stats.tcp_conns, 1);
+    gw_stat_add(c->proto == SIP_PROTO_TLS ? sip_stats.tls_conns : sip_stats.tcp_conns, 1);
 }
 
 static void sip_tcp_remove(sip_tcp_t *c)
@@ -158,7 +158,7 @@ static void sip_tcp_remove(sip_tcp_t *c)
         }
     pthread_mutex_unlock(&s->lock);
     __atomic_sub_fetch(&sip_tcp_total, 1, __ATOMIC_RELAXED);
-    gw_stat_add(sip_stats.tcp_conns, -1);
+    gw_stat_add(c->proto == SIP_PROTO_TLS ? sip_stats.tls_conns : sip_stats.tcp_conns, -1);
 }
 
 /* The owner of connection id (-1: handed over, -2: none).  *cp gets it
@@ -406,7 +406,8 @@ static int sip_tcp_attach(sip_worker_t *w, sip_tcp_t *c, int fd)
     struct timeval idle = {sip_conf.tcp_idle_s, 0};
     struct event_base *base = sip_worker_base(w);
 
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = c->proto == SIP_PROTO_TLS ? sip_tls_bev(base, fd, c->outgoing, &c->remote)
+                                       : bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->hdr_ev = evtimer_new(base, sip_tcp_on_hdr_deadline, c);
     if (!c->bev || !c->hdr_ev)
         return GW_ERROR;
@@ -476,23 +477,22 @@ static void sip_tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, stru
     socklen_t llen = sizeof remote;
     sip_tcp_t *c = NULL;
     sip_item_t *it = NULL;
-    int one = 1, per_ip;
+    int one = 1, per_ip, proto = (int)(intptr_t)arg; /* the listener's transport */
     (void)l;
-    (void)arg;
 
     memset(&remote, 0, sizeof remote);
     memcpy(&remote, sa, (size_t)salen < sizeof remote ? (size_t)salen : sizeof remote);
     if (__atomic_load_n(&sip_tcp_total, __ATOMIC_RELAXED) >= sip_conf.tcp_max_conns ||
         (per_ip = sip_tcp_count_ip(&remote)) >= sip_conf.tcp_max_per_ip) {
         char where[SIP_ADDR_MAX];
-        GW_INFO(SIP_LOG, "tcp from %s refused: over sip.tcp_max_conns or sip.tcp_max_per_ip",
-                sip_sa_str(&remote, where, sizeof where));
-        sip_tcp_trace(&remote, "tcp refused: connection limit");
+        GW_INFO(SIP_LOG, "%s from %s refused: over sip.tcp_max_conns or sip.tcp_max_per_ip",
+                sip_proto_name(proto), sip_sa_str(&remote, where, sizeof where));
+        sip_tcp_trace(&remote, "%s refused: connection limit", sip_proto_name(proto));
         gw_stat_add(sip_stats.tcp_refused, 1);
         evutil_closesocket(fd);
         return;
     }
-    if (!(c = sip_tcp_new(SIP_PROTO_TCP, &remote, 0)) || !(it = calloc(1, sizeof *it))) {
+    if (!(c = sip_tcp_new(proto, &remote, 0)) || !(it = calloc(1, sizeof *it))) {
         free(c);
         gw_stat_add(sip_stats.drops, 1);
         evutil_closesocket(fd);
@@ -589,6 +589,10 @@ static int sip_tcp_connect(sip_worker_t *w, const sip_peer_t *peer, const char *
 const sip_transport_ops_t sip_tcp_ops = {
     .name = "tcp", .proto = SIP_PROTO_TCP, .reliable = 1, .send = sip_tcp_send,
 };
+/* TLS: the same table and framing, its bufferevent from sip_tls.c */
+const sip_transport_ops_t sip_tls_ops = {
+    .name = "tls", .proto = SIP_PROTO_TLS, .reliable = 1, .send = sip_tcp_send,
+};
 
 /* See sip.h.  Worker thread. */
 int sip_tcp_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
@@ -597,8 +601,6 @@ int sip_tcp_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_
     int owner, me = sip_worker_index(w);
     sip_tcp_t *c;
 
-    if (peer->proto == SIP_PROTO_TLS)
-        return GW_EDECLINED; /* no TLS yet */
     if (id == 0 && !sip_tcp_find_remote(&peer->addr, peer->proto, &id, &owner))
         return sip_tcp_connect(w, peer, buf, len);
     owner = sip_tcp_lookup(id, &c);
@@ -631,7 +633,7 @@ void sip_tcp_linger(sip_worker_t *w)
     sip_tcp_wst_t *ws = &sip_tcp_w[sip_worker_index(w)];
 
     if (sip_worker_index(w) == 0)
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 4; i++)
             if (sip_tcp_listeners[i])
                 evconnlistener_disable(sip_tcp_listeners[i]);
     if (!ws->conns ||
@@ -667,15 +669,20 @@ int sip_tcp_init(sip_worker_t *w0, const sip_sa_t *const *addrs, int n)
 {
     for (int i = 0; i < SIP_TCP_SHARDS; i++)
         pthread_mutex_init(&sip_tcp_tab[i].lock, NULL);
-    for (int i = 0; i < n && i < 2; i++) {
+    for (int k = 0; k < 2 * n && k < 4; k++) {
+        int proto = k < n ? SIP_PROTO_TCP : SIP_PROTO_TLS;
+        sip_sa_t sa = *addrs[k % n];
         char where[SIP_ADDR_MAX];
-        sip_tcp_listeners[i] = evconnlistener_new_bind(
-            sip_worker_base(w0), sip_tcp_on_accept, w0,
-            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
-            &addrs[i]->sa, (int)sip_sa_len(addrs[i]));
-        if (!sip_tcp_listeners[i]) {
-            GW_ERR(SIP_LOG, "tcp %s: %s", sip_sa_str(addrs[i], where, sizeof where),
-                   strerror(errno));
+        if (proto == SIP_PROTO_TCP ? !sip_conf.tcp : !sip_tls_listening())
+            continue;
+        sip_sa_set_port(&sa, sip_listen_port(proto));
+        sip_tcp_listeners[k] = evconnlistener_new_bind(
+            sip_worker_base(w0), sip_tcp_on_accept, (void *)(intptr_t)proto,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128, &sa.sa,
+            (int)sip_sa_len(&sa));
+        if (!sip_tcp_listeners[k]) {
+            GW_ERR(SIP_LOG, "%s %s: %s", sip_proto_name(proto),
+                   sip_sa_str(&sa, where, sizeof where), strerror(errno));
             return GW_ERROR;
         }
     }
@@ -685,7 +692,7 @@ int sip_tcp_init(sip_worker_t *w0, const sip_sa_t *const *addrs, int n)
 /* See sip.h.  Main thread, the workers joined (their connections closed). */
 void sip_tcp_free(void)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         if (sip_tcp_listeners[i]) {
             evconnlistener_free(sip_tcp_listeners[i]);
             sip_tcp_listeners[i] = NULL;

@@ -316,7 +316,16 @@ static const sip_transport_ops_t sip_udp_ops = {
 /* See sip.h. */
 const sip_transport_ops_t *sip_transport_ops(int proto)
 {
-    return proto == SIP_PROTO_TCP ? &sip_tcp_ops : proto == SIP_PROTO_UDP ? &sip_udp_ops : NULL;
+    return proto == SIP_PROTO_TCP ? &sip_tcp_ops
+           : proto == SIP_PROTO_TLS ? &sip_tls_ops
+           : proto == SIP_PROTO_UDP ? &sip_udp_ops
+                                    : NULL;
+}
+
+/* See sip.h.  Any thread. */
+int sip_listen_port(int proto)
+{
+    return proto == SIP_PROTO_TLS && sip_conf.tls_port ? sip_conf.tls_port : sip_conf.port;
 }
 
 /* See sip.h.  Worker thread. */
@@ -671,7 +680,9 @@ int sip_workers_init(void)
     if (!sip_steered)
         GW_WARN(SIP_LOG, "SO_ATTACH_REUSEPORT_CBPF: %s; the kernel spreads datagrams and "
                 "the pool keeps its %d workers", strerror(errno), sip_nslots);
-    if (sip_conf.tcp) {
+    if (sip_tls_init() != 0)
+        return GW_ERROR;
+    {
         const sip_sa_t *addrs[SIP_NFAM] = {&sip_listen_sa[0], &sip_listen_sa[1]};
         if (sip_tcp_init(sip_workers[0], addrs, sip_nfam) != 0)
             return GW_ERROR;
@@ -679,6 +690,8 @@ int sip_workers_init(void)
     GW_INFO(SIP_LOG, "listening on %s%s%s port %d (udp x%d%s)", sip_conf.listen,
             sip_nfam > 1 ? " and " : "", sip_nfam > 1 ? sip_conf.listen6 : "", sip_conf.port,
             sip_nslots, sip_conf.tcp ? ", tcp" : "");
+    if (sip_tls_listening())
+        GW_INFO(SIP_LOG, "tls on port %d", sip_conf.tls_port);
     return 0;
 }
 
@@ -756,6 +769,7 @@ void sip_workers_destroy(void)
     sip_nslots = sip_nactive = 0;
     sip_steered = 0;
     sip_txns_free();
+    sip_tls_free();
 }
 
 /* ---- growing and retiring (the scaler, main thread) ---- */

@@ -8,14 +8,28 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startJunction, waitFor, freePort } from './lib/junction.mjs';
 import { runSipp, startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
 
 let j;
+// The test's own certificate for 127.0.0.1 (self-signed: also the CA that
+// junction's outgoing TLS trusts through sip.tls_ca).
+const certDir = mkdtempSync(path.join(tmpdir(), 'junction-sip-tls-'));
+const certFile = path.join(certDir, 'cert.pem');
+const keyFile = path.join(certDir, 'key.pem');
 
 before(async () => {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-days', '2', '-subj', '/CN=junction test', '-addext', 'subjectAltName=IP:127.0.0.1,IP:::1',
+    '-keyout', keyFile, '-out', certFile], { stdio: 'pipe' });
   j = await startJunction({ params: { 'sip.workers': 2, 'sip.listen6': '::1',
-    'sip.domains': 'example.com, 127.0.0.1, [::1]' } });
+    'sip.domains': 'example.com, 127.0.0.1, [::1]', 'sip.tls_port': await freePort(),
+    'sip.tls_cert': certFile, 'sip.tls_key': keyFile, 'sip.tls_verify': 'yes', 'sip.tls_ca': certFile } });
 });
 
 after(async () => {
@@ -32,9 +46,14 @@ const conns = async (jj = j) => jj.mi('sip.connections.list');
 
 // A TCP client to junction that frames what it receives by Content-Length
 // (and keeps bare CRLFs apart, as pongs).
-async function tcp(port = j.ports.sip, host = '127.0.0.1') {
-  const sock = net.connect({ port, host });
-  await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+async function tcp(port = j.ports.sip, host = '127.0.0.1', { secure } = {}) {
+  const sock = secure ? tls.connect({ port, host, ca: readFileSync(certFile) }) : net.connect({ port, host });
+  await new Promise((resolve, reject) => { sock.once(secure ? 'secureConnect' : 'connect', resolve); sock.once('error', reject); });
+  return framed(sock);
+}
+
+// Framing and helpers over a connected stream (TCP or TLS).
+function framed(sock) {
   const c = { sock, msgs: [], pongs: 0, closed: false, buf: '', localPort: sock.localPort };
   sock.on('data', (d) => {
     c.buf += d.toString('utf8');
@@ -279,5 +298,81 @@ test('limits: the connection over sip.tcp_max_per_ip is refused; one that never 
   } finally {
     await Promise.all(cs.map((c) => c.close()));
     await k.cleanup();
+  }
+});
+
+test('the same call over TLS: A and B on TLS (B registered over its own TLS connection); B gets our Via SIP/2.0/TLS and Record-Route with transport=tls; the BYE reaches B over that connection', async () => {
+  const tlsPort = Number(j.params['sip.tls_port']);
+  const b = await tcp(tlsPort, '127.0.0.1', { secure: true });
+  const a = await tcp(tlsPort, '127.0.0.1', { secure: true });
+  try {
+    const contact = `sip:wendy@127.0.0.1:${b.localPort};transport=tls`;
+    await b.send(register('wendy', { host: '127.0.0.1', port: b.localPort, transport: 'TLS', contact }));
+    const reg = await b.waitFor((m) => m.startsWith('SIP/2.0 '), '200 to the REGISTER over TLS');
+    assert.equal(statusOf(reg), 200, reg);
+    const [binding] = (await j.mi('sip.registrations.list', { aor: 'sip:wendy@127.0.0.1' }))[0].bindings;
+    assert.equal(binding.source, `tls:127.0.0.1:${b.localPort}`);
+    const mine = (await conns()).filter((c) => c.remote === `127.0.0.1:${b.localPort}`);
+    assert.equal(mine[0]?.transport, 'tls', JSON.stringify(mine));
+    const rr = `<sip:127.0.0.1:${tlsPort};transport=tls;lr>`;
+    await a.send([
+      `INVITE sip:wendy@127.0.0.1 SIP/2.0`,
+      `Via: SIP/2.0/TLS 127.0.0.1:${a.localPort};branch=z9hG4bK-tls1;rport`,
+      'Max-Forwards: 70', 'From: <sip:alice@127.0.0.1>;tag=at', 'To: <sip:wendy@127.0.0.1>',
+      'Call-ID: tls-call', 'CSeq: 1 INVITE', `Contact: <sip:alice@127.0.0.1:${a.localPort};transport=tls>`,
+      'Content-Length: 0', '', ''].join('\r\n'));
+    const inv = await b.waitFor((m) => m.startsWith('INVITE '), 'INVITE at B over TLS');
+    assert.match(headers(inv, 'Via')[0], new RegExp(`^Via: SIP/2\\.0/TLS 127\\.0\\.0\\.1:${tlsPort};branch=z9hG4bK-jp`), inv);
+    assert.deepEqual(headers(inv, 'Record-Route'), [`Record-Route: ${rr}`], inv);
+    await b.send(answer(inv, 200, 'OK', contact));
+    const ok = await a.waitFor((m) => m.startsWith('SIP/2.0 200'), '200 at A over TLS');
+    assert.ok(ok.includes(rr), ok);
+    await a.send([
+      `BYE ${contact} SIP/2.0`,
+      `Via: SIP/2.0/TLS 127.0.0.1:${a.localPort};branch=z9hG4bK-tls2;rport`,
+      'Max-Forwards: 70', 'From: <sip:alice@127.0.0.1>;tag=at', 'To: <sip:wendy@127.0.0.1>;tag=b1',
+      'Call-ID: tls-call', 'CSeq: 2 BYE', `Route: ${rr}`, 'Content-Length: 0', '', ''].join('\r\n'));
+    const bye = await b.waitFor((m) => m.startsWith('BYE '), 'BYE at B over TLS');
+    assert.equal(headers(bye, 'Route').length, 0, bye);
+    await b.send(answer(bye, 200, 'OK'));
+    await a.waitFor((m) => m.startsWith('SIP/2.0 200') && m.includes('BYE'), '200 to the BYE at A');
+    assert.ok((await counters())['sip.tls_conns'] >= 2);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('outgoing TLS: a request for sip:...;transport=tls goes out over TLS, verified against sip.tls_ca, with Via SIP/2.0/TLS', async () => {
+  const got = [];
+  const socks = [];
+  const server = tls.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (s) => {
+    socks.push(s);
+    const c = framed(s);
+    c.sock.on('data', () => {
+      for (const m of c.msgs.splice(0)) {
+        got.push(m);
+        if (m.startsWith('OPTIONS ')) c.send(answer(m, 200, 'OK'));
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const a = await udp(4);
+  try {
+    await a.send([
+      `OPTIONS sip:far@127.0.0.1:${port};transport=tls SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-otls;rport`,
+      'Max-Forwards: 70', 'From: <sip:alice@127.0.0.1>;tag=ot', `To: <sip:far@127.0.0.1:${port}>`,
+      'Call-ID: out-tls', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
+    const ok = await a.waitFor((m) => m.startsWith('SIP/2.0 ') && m.includes('out-tls') && statusOf(m) >= 200, 'the answer at A');
+    assert.equal(statusOf(ok), 200, ok);
+    const [opt] = got.filter((m) => m.startsWith('OPTIONS '));
+    assert.match(headers(opt, 'Via')[0], new RegExp(`^Via: SIP/2\\.0/TLS 127\\.0\\.0\\.1:${j.params['sip.tls_port']};branch=z9hG4bK-jp`), opt);
+    const out = (await conns()).filter((c) => c.remote === `127.0.0.1:${port}`);
+    assert.deepEqual(out.map((c) => [c.transport, c.direction]), [['tls', 'out']]);
+  } finally {
+    await a.close();
+    await new Promise((resolve) => { server.close(resolve); for (const s of socks) s.destroy(); });
   }
 });
