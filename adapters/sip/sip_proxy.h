@@ -198,6 +198,9 @@ void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...) __attribute__((f
 void sip_px_branch_link(sip_px_branch_t *b);
 void sip_px_branch_unlink(sip_px_branch_t *b);
 sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n);
+/* The ids of w's branches sent to dst over proto that have had no
+ * response yet, into ids (at most max); how many. */
+int sip_px_branch_ids_to(sip_worker_t *w, const sip_sa_t *dst, int proto, char (*ids)[64], int max);
 /* Send a response up (through the server transaction): 0 sent. */
 int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status);
 /* Our own response to tx's request. */
@@ -241,6 +244,12 @@ void sip_proxy_init(void);
 /* Free every worker's transactions (their timers): main thread, after the
  * workers were joined, before their event bases go. */
 void sip_proxy_free_all(void);
+/* An outgoing connection of w's to remote over proto failed before it
+ * connected (refused, TLS handshake or verification): each branch of w's
+ * waiting on it ends as a 503 at once instead of at Timer B / F.  Called
+ * from the connection's event callback (never from inside a send).
+ * Worker thread. */
+void sip_proxy_transport_failed(sip_worker_t *w, const sip_sa_t *remote, int proto);
 /* Proxied requests worker idx still holds (a retiring worker waits
  * for 0).  Any thread. */
 int sip_proxy_count(int idx);

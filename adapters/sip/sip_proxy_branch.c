@@ -444,6 +444,30 @@ void sip_px_timers(sip_px_txn_t *tx, int64_t now)
         sip_px_check_done(tx);
 }
 
+/* See sip_proxy.h.  The ids are taken first and each branch found again:
+ * ending one may free its transaction and its other branches. */
+void sip_proxy_transport_failed(sip_worker_t *w, const sip_sa_t *remote, int proto)
+{
+    char ids[SIP_PROXY_MAX_BRANCHES * 4][64];
+    int n = sip_px_branch_ids_to(w, remote, proto, ids, SIP_PROXY_MAX_BRANCHES * 4);
+
+    for (int i = 0; i < n; i++) {
+        sip_px_branch_t *b = sip_px_branch_find(w, ids[i], strlen(ids[i]));
+        sip_px_txn_t *tx;
+        if (!b || b->ended)
+            continue;
+        tx = b->tx;
+        b->ended = 1;
+        b->status = 503;
+        sip_px_count(b->tsx.kind, (int)b->tsx.state, SIP_TSX_TERMINATED);
+        b->tsx.state = SIP_TSX_TERMINATED;
+        sip_px_branch_unlink(b);
+        sip_px_trace(tx, "proxy: branch %s: %s connection failed", b->id, sip_proto_name(proto));
+        sip_px_check_done(tx);
+        sip_px_settle(tx);
+    }
+}
+
 /* See sip_proxy.h. */
 int64_t sip_px_deadline(const sip_px_txn_t *tx)
 {

@@ -66,6 +66,7 @@
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "sip.h"
+#include "sip_proxy.h"
 
 #define SIP_TCP_SHARDS 16
 #define SIP_TCP_LINGER_MS 1000 /* longest wait at stop for TCP answers to drain */
@@ -80,6 +81,7 @@ typedef struct sip_tcp {
     int owner;                 /* worker index, -1 while handed over; under the lock */
     int64_t in_bytes, out_bytes; /* atomic */
     /* the owner's thread only */
+    int connected;             /* outgoing: BEV_EVENT_CONNECTED came (TLS: handshake done) */
     int fd;                    /* until adopted */
     struct bufferevent *bev;
     struct event *hdr_ev;      /* the header deadline of a message begun */
@@ -297,6 +299,52 @@ static int sip_tcp_write(sip_tcp_t *c, const char *buf, size_t len)
     return 0;
 }
 
+static void sip_tcp_on_event(struct bufferevent *bev, short what, void *arg);
+
+/* Closing after the flush: the output is out. */
+static void sip_tcp_on_drained(struct bufferevent *bev, void *arg)
+{
+    sip_tcp_t *c = arg;
+    (void)bev;
+    sip_tcp_close(c->owner, c, "over sip.max_message (413 sent)");
+}
+
+/* The message at the head of c's input (p[0..n)) cannot be framed within
+ * sip.max_message: a request framed within a larger bound is answered 413
+ * and the connection closed once that is written; anything else (bad
+ * framing) is closed at once.  Counted either way.  Owner's thread. */
+static void sip_tcp_too_big(sip_tcp_t *c, const char *p, size_t n)
+{
+    size_t rlen = 0;
+    char *resp = NULL;
+    int big = n > (size_t)sip_conf.max_message ||
+              sip_frame_length(p, n, (size_t)1 << 30) >= 0; /* the size, not the framing */
+
+    GW_INFO(SIP_LOG, "%s %llu: %s, closing", sip_proto_name(c->proto), (unsigned long long)c->id,
+            big ? "a message over sip.max_message" : "unframeable stream");
+    gw_stat_add(sip_stats.drops, 1);
+    gw_stat_add(sip_stats.tcp_limit_closed, 1);
+    if (big && sip_looks_like_sip(p, n) == 1) {
+        char *text = malloc(n + 1); /* the raw helper reads a NUL-terminated text */
+        if (text) {
+            memcpy(text, p, n);
+            text[n] = '\0';
+            resp = sip_build_raw_response(text, n, 413, "Request Entity Too Large", &rlen);
+            free(text);
+        }
+    }
+    if (resp && sip_tcp_write(c, resp, rlen) == 0) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        bufferevent_disable(c->bev, EV_READ);
+        bufferevent_setcb(c->bev, NULL, sip_tcp_on_drained, sip_tcp_on_event, c);
+        free(resp);
+        return;
+    }
+    free(resp);
+    sip_tcp_close(c->owner, c, big ? "over sip.max_message" : "unframeable");
+}
+
 /* Frame and hand on every complete message in the input buffer. */
 static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
 {
@@ -340,11 +388,7 @@ static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
         }
         len = sip_frame_length((const char *)p, want, (size_t)sip_conf.max_message);
         if (len < 0) {
-            GW_INFO(SIP_LOG, "tcp %llu: unframeable stream or a message over sip.max_message, "
-                    "closing", (unsigned long long)c->id);
-            gw_stat_add(sip_stats.drops, 1);
-            gw_stat_add(sip_stats.tcp_limit_closed, 1);
-            sip_tcp_close(c->owner, c, "unframeable or over sip.max_message");
+            sip_tcp_too_big(c, (const char *)p, want);
             return;
         }
         if (len == 0) {
@@ -389,14 +433,23 @@ static void sip_tcp_on_event(struct bufferevent *bev, short what, void *arg)
             c->local = local;
             pthread_mutex_unlock(&s->lock);
         }
+        c->connected = 1;
         sip_tcp_trace(&c->remote, "%s %llu connected", sip_proto_name(c->proto),
                       (unsigned long long)c->id);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        sip_tcp_close(c->owner, c, what & BEV_EVENT_TIMEOUT ? "idle (sip.tcp_idle_s)"
-                                   : what & BEV_EVENT_EOF   ? "closed by the peer"
-                                                            : "error");
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        /* an outgoing connection that never connected: its branches fail now */
+        int failed = c->outgoing && !c->connected;
+        sip_sa_t remote = c->remote;
+        int proto = c->proto, owner = c->owner;
+        sip_tcp_close(owner, c, what & BEV_EVENT_TIMEOUT ? "idle (sip.tcp_idle_s)"
+                                : what & BEV_EVENT_EOF   ? "closed by the peer"
+                                : failed                 ? "connect or TLS handshake failed"
+                                                         : "error");
+        if (failed)
+            sip_proxy_transport_failed(sip_worker_get(owner), &remote, proto);
+    }
 }
 
 /* c's bufferevent on w's base, fd already connected or -1 (to connect).

@@ -269,9 +269,9 @@ test('a CRLFCRLF keep-alive ping is answered with a CRLF pong (RFC 5626)', async
   }
 });
 
-test('limits: the connection over sip.tcp_max_per_ip is refused; one that never ends its headers is closed after sip.tcp_header_timeout_ms', async () => {
+test('limits: the connection over sip.tcp_max_per_ip is refused; one that never ends its headers is closed after sip.tcp_header_timeout_ms; a request over sip.max_message gets 413 and the connection closes', async () => {
   const k = await startJunction({ params: { 'sip.workers': 2, 'sip.tcp_max_per_ip': 3,
-    'sip.tcp_header_timeout_ms': 600 } });
+    'sip.tcp_header_timeout_ms': 600, 'sip.max_message': 1024 } });
   const cs = [];
   try {
     for (let i = 0; i < 3; i++) cs.push(await tcp(k.ports.sip));
@@ -295,6 +295,18 @@ test('limits: the connection over sip.tcp_max_per_ip is refused; one that never 
     const idle = await waitFor(async () => (await conns(k)).find((c) => c.remote === `127.0.0.1:${quiet.localPort}` && c.age_s >= 1), 8000, 'the quiet one still open after 1 s');
     assert.ok(idle && !quiet.closed);
     await quiet.close();
+    // a request whose body takes it over sip.max_message
+    const big = await tcp(k.ports.sip);
+    const body = 'x'.repeat(2000);
+    await big.send([`MESSAGE sip:x@127.0.0.1 SIP/2.0`,
+      `Via: SIP/2.0/TCP 127.0.0.1:${big.localPort};branch=z9hG4bK-big`, 'Max-Forwards: 70',
+      'From: <sip:a@127.0.0.1>;tag=g1', 'To: <sip:x@127.0.0.1>', 'Call-ID: too-big', 'CSeq: 1 MESSAGE',
+      'Content-Type: text/plain', `Content-Length: ${body.length}`, '', body].join('\r\n'));
+    const r = await big.waitFor((m) => m.startsWith('SIP/2.0 '), '413');
+    assert.equal(statusOf(r), 413, r);
+    assert.match(r, /\r\nCall-ID: too-big\r\n/);
+    await waitFor(() => big.closed, 5000, 'the connection closed after the 413');
+    assert.equal((await counters(k))['sip.tcp_limit_closed'], 2);
   } finally {
     await Promise.all(cs.map((c) => c.close()));
     await k.cleanup();
@@ -371,6 +383,39 @@ test('outgoing TLS: a request for sip:...;transport=tls goes out over TLS, verif
     assert.match(headers(opt, 'Via')[0], new RegExp(`^Via: SIP/2\\.0/TLS 127\\.0\\.0\\.1:${j.params['sip.tls_port']};branch=z9hG4bK-jp`), opt);
     const out = (await conns()).filter((c) => c.remote === `127.0.0.1:${port}`);
     assert.deepEqual(out.map((c) => [c.transport, c.direction]), [['tls', 'out']]);
+  } finally {
+    await a.close();
+    await new Promise((resolve) => { server.close(resolve); for (const s of socks) s.destroy(); });
+  }
+});
+
+test('outgoing TLS to a peer whose certificate sip.tls_ca does not vouch for fails the branch at once (5xx, not a Timer F 408)', async () => {
+  const other = path.join(certDir, 'other');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-days', '2', '-subj', '/CN=someone else', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', `${other}.key`, '-out', `${other}.pem`], { stdio: 'pipe' });
+  let requests = 0;
+  const socks = [];
+  const server = tls.createServer({ cert: readFileSync(`${other}.pem`), key: readFileSync(`${other}.key`) }, (s) => {
+    socks.push(s);
+    s.on('data', () => { requests++; });
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const a = await udp(4);
+  try {
+    const t0 = Date.now();
+    await a.send([
+      `OPTIONS sip:far@127.0.0.1:${port};transport=tls SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-btls;rport`,
+      'Max-Forwards: 70', 'From: <sip:alice@127.0.0.1>;tag=bt', `To: <sip:far@127.0.0.1:${port}>`,
+      'Call-ID: bad-tls', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
+    const r = await a.waitFor((m) => m.startsWith('SIP/2.0 ') && m.includes('bad-tls') && statusOf(m) >= 200, 'the failure at A');
+    assert.ok(statusOf(r) >= 500 && statusOf(r) < 600, r);
+    assert.ok(Date.now() - t0 < 8000, 'answered well before Timer F');
+    assert.equal(requests, 0, 'nothing reached the unverified peer');
+    assert.equal((await conns()).filter((c) => c.remote === `127.0.0.1:${port}`).length, 0);
   } finally {
     await a.close();
     await new Promise((resolve) => { server.close(resolve); for (const s of socks) s.destroy(); });
