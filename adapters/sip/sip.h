@@ -25,10 +25,12 @@
  *                  BPF program; the transports' ops table and
  *                  sip_worker_send; the cross-thread work queues; growing
  *                  and retiring workers.
- *   sip_tcp.c      SIP over TCP: the listener, the connection table shared
- *                  by every worker (sharded, locked), connections spread
- *                  over the workers, their limits and deadlines,
- *                  MI sip.connections.list.
+ *   sip_tcp.c      SIP over TCP and TLS: the listeners, the connection
+ *                  table shared by every worker (sharded, locked),
+ *                  connections spread over the workers, outgoing ones,
+ *                  their limits and deadlines, MI sip.connections.list.
+ *   sip_tls.c      the OpenSSL contexts (sip.tls_*) and the bufferevent
+ *                  of a TLS connection.
  *   sip_scale.c    the load profile: each worker's busy % per cycle, the
  *                  decisions to grow or shrink the pool, MI sip.workers.
  *   sip_uas.c      inbound requests: MESSAGE -> envelope -> gw_core_accept,

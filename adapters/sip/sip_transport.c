@@ -49,10 +49,10 @@
  * out of the worker's socket of the destination's family.
  *
  * Transports.  One const ops table per transport (sip_udp_ops here,
- * sip_tcp_ops in sip_tcp.c; TLS is not there yet): sip_worker_send picks
- * it by the peer's proto, so the rest of the adapter sends to a peer
- * without knowing how it is reached.  TCP (sip_tcp.c): a listener on
- * worker 0 and the connections spread over every worker.
+ * sip_tcp_ops and sip_tls_ops in sip_tcp.c): sip_worker_send picks it by
+ * the peer's proto, so the rest of the adapter sends to a peer without
+ * knowing how it is reached.  TCP and TLS (sip_tcp.c, sip_tls.c): the
+ * listeners on worker 0 and the connections spread over every worker.
  *
  * Tracing: every datagram and framed TCP message in, and every packet out,
  * is offered to the trace bus (sip_trace_packet) when a trace is active:
