@@ -259,10 +259,7 @@ void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const char *bu
     memcpy(line, buf, n);
     line[n] = '\0';
     sip_trace_call_id(buf, len, call_id, sizeof(call_id));
-    if (peer->proto == SIP_PROTO_UDP)
-        sip_sa_str(&peer->addr, where, sizeof where);
-    else
-        sip_source_format(peer->proto, &peer->addr, where, sizeof where);
+    sip_sa_str(&peer->addr, where, sizeof where); /* "ip:port": the trace's peer filter, HEP */
     memset(&r, 0, sizeof(r));
     r.kind = GW_TRACE_PACKET;
     r.dir = dir;

@@ -215,6 +215,13 @@ test('IPv6 over ::1 (sip.listen6): a REGISTER binds source udp:[::1]:port; a cal
     await b.send(answer(inv, 200, 'OK', `sip:vera@[::1]:${b.port}`));
     const ok = await a.waitFor((m) => m.startsWith('SIP/2.0 200'), '200 at A over IPv6');
     assert.equal(headers(ok, 'Via').length, 1, ok);
+    // an IPv6 literal Request-URI is forwarded to (relayed from ::1, a trusted loopback)
+    await a.send([`OPTIONS sip:vera@[::1]:${b.port} SIP/2.0`,
+      `Via: SIP/2.0/UDP [::1]:${a.port};branch=z9hG4bK-v6o;rport`, 'Max-Forwards: 70',
+      'From: <sip:alice@127.0.0.1>;tag=a7', `To: <sip:vera@[::1]:${b.port}>`, 'Call-ID: v6-options',
+      'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
+    const o = await b.waitFor((m) => m.startsWith('OPTIONS '), 'OPTIONS at B by its IPv6 literal');
+    assert.match(headers(o, 'Via')[0], /^Via: SIP\/2\.0\/UDP \[::1\]:/);
   } finally {
     await a.close();
     await b.close();
@@ -255,17 +262,53 @@ test('TCP connections from several clients are spread over the workers (sip.work
   }
 });
 
-test('a CRLFCRLF keep-alive ping is answered with a CRLF pong (RFC 5626)', async () => {
+test('a CRLFCRLF keep-alive ping is answered with a CRLF pong (RFC 5626); its packets and the connection's close are on the trace bus (peer filter ip:port)', async () => {
   const c = await tcp();
+  const { id } = await j.mi('trace.start', { peer: `127.0.0.1:${c.localPort}` });
   try {
+    await c.send([`OPTIONS sip:127.0.0.1:${j.ports.sip} SIP/2.0`,
+      `Via: SIP/2.0/TCP 127.0.0.1:${c.localPort};branch=z9hG4bK-trc`, 'Max-Forwards: 70',
+      'From: <sip:x@127.0.0.1>;tag=tr', 'To: <sip:127.0.0.1>', 'Call-ID: trace-tcp', 'CSeq: 1 OPTIONS',
+      'Content-Length: 0', '', ''].join('\r\n'));
+    await c.waitFor((m) => m.startsWith('SIP/2.0 200'), 'the OPTIONS answered');
     await c.send('\r\n\r\n');
     await waitFor(() => c.pongs === 1, 5000, 'the pong');
     await c.send('\r\n\r\n');
     await waitFor(() => c.pongs === 2, 5000, 'the second pong');
-    assert.equal(c.msgs.length, 0);
+    assert.equal(c.msgs.length, 1);
     assert.equal(c.closed, false);
-  } finally {
     await c.close();
+    const recs = await waitFor(async () => {
+      const r = (await j.mi('trace.list', { id, after: 0 })).records;
+      return r.some((x) => / closed: closed by the peer$/.test(x.summary)) ? r : null;
+    }, 8000, 'the close on the trace bus');
+    const sums = recs.map((r) => r.summary);
+    assert.ok(sums.some((s) => s.startsWith('OPTIONS sip:')), JSON.stringify(sums));
+    assert.ok(sums.some((s) => s.startsWith('SIP/2.0 200')), JSON.stringify(sums));
+    assert.ok(recs.every((r) => r.peer === `127.0.0.1:${c.localPort}`), JSON.stringify(recs.map((r) => r.peer)));
+  } finally {
+    await j.mi('trace.stop', { id });
+    await c.close();
+  }
+});
+
+test('over TCP a request is not retransmitted (no Timer E): a callee that never answers gets the MESSAGE once, A gets 408 at Timer F', { timeout: 60000 }, async () => {
+  const b = await tcp();
+  const contact = `sip:xena@127.0.0.1:${b.localPort};transport=tcp`;
+  await b.send(register('xena', { host: '127.0.0.1', port: b.localPort, transport: 'TCP', contact }));
+  await b.waitFor((m) => m.startsWith('SIP/2.0 200'), '200 to the REGISTER');
+  const a = await udp(4);
+  try {
+    await a.send([`MESSAGE sip:xena@127.0.0.1:${j.ports.sip} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-noret;rport`, 'Max-Forwards: 70',
+      'From: <sip:alice@127.0.0.1>;tag=nr', 'To: <sip:xena@127.0.0.1>', 'Call-ID: no-retrans', 'CSeq: 1 MESSAGE',
+      'Content-Type: text/plain', 'Content-Length: 5', '', 'hello'].join('\r\n'));
+    const r = await waitFor(() => a.msgs.find((m) => m.includes('no-retrans') && statusOf(m) >= 200), 45000, '408 at A');
+    assert.equal(statusOf(r), 408, r);
+    assert.equal(b.msgs.filter((m) => m.startsWith('MESSAGE ')).length, 1, 'sent once over the reliable transport');
+  } finally {
+    await a.close();
+    await b.close();
   }
 });
 
