@@ -262,7 +262,7 @@ test('TCP connections from several clients are spread over the workers (sip.work
   }
 });
 
-test('a CRLFCRLF keep-alive ping is answered with a CRLF pong (RFC 5626); its packets and the connection's close are on the trace bus (peer filter ip:port)', async () => {
+test('a CRLFCRLF keep-alive ping is answered with a CRLF pong (RFC 5626); its packets and the connection\'s close are on the trace bus (peer filter ip:port)', async () => {
   const c = await tcp();
   const { id } = await j.mi('trace.start', { peer: `127.0.0.1:${c.localPort}` });
   try {
