@@ -83,7 +83,7 @@ static const gw_param_t sip_params[] = {
     {"sip.reports_to", GW_PT_STR, sip_conf.reports_to, sizeof(sip_conf.reports_to), "source",
      0, 0, 0,
      "where a report goes: source (the address the MESSAGE came from, as its response), "
-     "from (the From URI's host and port when it is an IPv4 address, else the source)"},
+     "from (the From URI's host and port when it is an IP address, else the source)"},
     {"sip.domains", GW_PT_STR, sip_conf.domains, sizeof(sip_conf.domains), "", 0, 0,
      GW_PARAM_RUNTIME, "the registrar's local domains, comma-separated: a REGISTER for "
      "another is 403 (Request-URI) or 404 (To); empty: every domain is local"},
