@@ -24,7 +24,8 @@
 BUILD   ?= build
 CC      ?= cc
 PKGS    := libosip2 libsmpp34 librabbitmq sqlite3 libmicrohttpd libevent \
-           libevent_pthreads libevent_openssl openssl jansson libpcre2-8 libsodium libconfig
+           libevent_pthreads libevent_openssl openssl jansson libpcre2-8 libsodium libconfig \
+           libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

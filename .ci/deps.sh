@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libosip2-dev libsmpp34-dev librabbitmq-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev libevent-dev libjansson-dev libssl-dev
-libsodium-dev libpcre2-dev libconfig-dev libcmocka-dev tzdata openssl"
+libsodium-dev libpcre2-dev libconfig-dev libc-ares-dev libcmocka-dev tzdata openssl"
 # openssl (the command) makes `make run`'s self-signed HTTPS pair and the
 # tests' certificates.
 # Test peers: SIPp, RabbitMQ, Node.js for the SMPP/AMQP peers and Playwright;

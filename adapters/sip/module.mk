@@ -5,10 +5,12 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_addr.c adapters/sip
                  adapters/sip/sip_txn.c adapters/sip/sip_scale.c adapters/sip/sip_uac.c adapters/sip/sip_uas.c \
                  adapters/sip/sip_sms.c adapters/sip/sip_report.c adapters/sip/sip_location.c \
                  adapters/sip/sip_registrar.c adapters/sip/sip_tsx.c adapters/sip/sip_digest.c \
-                 adapters/sip/sip_auth.c \
+                 adapters/sip/sip_auth.c adapters/sip/sip_flood.c \
                  adapters/sip/sip_view.c adapters/sip/sip_view_get.c adapters/sip/sip_view_edit.c \
                  adapters/sip/sip_proxy.c adapters/sip/sip_proxy_branch.c \
                  adapters/sip/sip_proxy_route.c adapters/sip/sip_proxy_fwd.c \
-                 adapters/sip/sip_proxy_table.c
+                 adapters/sip/sip_proxy_table.c adapters/sip/sip_proxy_auth.c \
+                 adapters/sip/sip_proxy_dns.c \
+                 adapters/sip/sip_dns.c adapters/sip/sip_dns_rr.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c tests/fuzz/fuzz_sip_view.c \
                  tests/fuzz/fuzz_sip_digest.c

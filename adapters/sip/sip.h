@@ -39,10 +39,12 @@
  *                  transactions with Timer E / Timer F, outcomes to the core.
  *   sip_conn.c     connectors of type "sip": conf check, open/close, send()
  *                  (queues to a worker), status.
- *   sip_auth.c     digest authentication of MESSAGEs from untrusted peers
- *                  (407 challenges, or 401 for a UAS; checks against
- *                  gw_sip_users.h) over the
+ *   sip_auth.c     digest authentication of MESSAGEs and proxied requests
+ *                  from untrusted peers (407 challenges, or 401 for a UAS;
+ *                  checks against gw_sip_users.h) over the
  *                  pure RFC 7616 code of sip_digest.c (sip_digest.h).
+ *   sip_flood.c    per-source request rate limits and the ban list, own
+ *                  header sip_flood.h: every packet before it is parsed.
  *   sip_proxy*.c   the stateful proxy (RFC 3261 section 16), own header
  *                  sip_proxy.h: requests sip_uas.c does not answer itself.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
@@ -548,6 +550,11 @@ const char *sip_auth_realm_name(void);
  * 401); counts sip.auth_*.  Any worker. */
 void sip_auth_check(const char *buf, size_t n, const char *method, int role,
                     sip_auth_result_t *res);
+/* Remove from the request text buf[0..n) (NUL-terminated, edited in
+ * place) every Proxy-Authorization line for our realm (or naming none):
+ * a proxy consumes its own credentials (RFC 3261 22.3).  The new length.
+ * Any worker. */
+size_t sip_auth_strip(char *buf, size_t n);
 
 /* ---- sip_conn.c: "sip" connectors ---- */
 /* The registrar's location service (sip_location.c): the bindings of

@@ -19,6 +19,8 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_flood.h"
+#include "sip_dns.h"
 #include "sip_proxy.h"
 
 sip_conf_t sip_conf;
@@ -117,6 +119,41 @@ static const gw_param_t sip_params[] = {
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},
+    {"sip.proxy_auth", GW_PT_BOOL, &sip_proxy_conf.auth, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
+     "with sip.auth on: the proxy challenges (407) untrusted requests that claim a local caller "
+     "(From) or would be relayed anywhere but to a local user (docs/sip-auth.md); no: those "
+     "relays are 403 and local callers pass"},
+    {"sip.auth_match_from", GW_PT_BOOL, &sip_proxy_conf.auth_match_from, 0, "yes", 0, 1,
+     GW_PARAM_RUNTIME, "a proxied request's digest username must be its From user (403 "
+     "otherwise)"},
+    {"sip.flood_rate", GW_PT_INT, &sip_flood_conf.rate, 0, "0", 0, 1000000, GW_PARAM_RUNTIME,
+     "requests per second one source address may send (ACK, CANCEL and responses not "
+     "counted; trusted networks never limited); 0: no limit"},
+    {"sip.flood_burst", GW_PT_INT, &sip_flood_conf.burst, 0, "20", 1, 1000000, GW_PARAM_RUNTIME,
+     "requests a source may send at once above sip.flood_rate (the token bucket's size)"},
+    {"sip.flood_action", GW_PT_STR, sip_flood_conf.action, sizeof(sip_flood_conf.action), "503",
+     0, 0, GW_PARAM_RUNTIME, "a request over sip.flood_rate is answered 503 with Retry-After "
+     "(503) or dropped (drop)"},
+    {"sip.ban_after", GW_PT_INT, &sip_flood_conf.ban_after, 0, "100", 0, 1000000,
+     GW_PARAM_RUNTIME, "refusals in a row (until the source's bucket is full again) that ban "
+     "it (sip.bans.list); 0: never banned"},
+    {"sip.ban_s", GW_PT_INT, &sip_flood_conf.ban_s, 0, "300", 1, 604800, GW_PARAM_RUNTIME,
+     "seconds a ban lasts; every packet of a banned source is dropped unread"},
+    {"sip.dns_servers", GW_PT_STR, sip_dns_conf.servers, sizeof(sip_dns_conf.servers), "", 0, 0,
+     0, "DNS servers the proxy asks (RFC 3263), comma-separated ip or ip:port "
+     "(\"127.0.0.1:5353,[::1]:53\"); \"\": those of /etc/resolv.conf"},
+    {"sip.dns_timeout_ms", GW_PT_INT, &sip_dns_conf.timeout_ms, 0, "2000", 50, 30000, 0,
+     "how long the proxy's resolver waits for one DNS answer before it tries again"},
+    {"sip.dns_tries", GW_PT_INT, &sip_dns_conf.tries, 0, "2", 1, 10, 0,
+     "tries of each DNS query (on each server) before the lookup fails"},
+    {"sip.dns_cache_max", GW_PT_INT, &sip_dns_conf.cache_max, 0, "512", 16, 100000, 0,
+     "DNS record sets (name and type) the proxy's cache holds; the earliest to expire go first"},
+    {"sip.dns_naptr", GW_PT_BOOL, &sip_dns_conf.naptr, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
+     "ask NAPTR first for a host without port and transport (RFC 3263 4.1); no: SRV straight away"},
+    {"sip.dns_ttl_min_s", GW_PT_INT, &sip_dns_conf.ttl_min_s, 0, "5", 0, 86400, GW_PARAM_RUNTIME,
+     "a DNS answer is cached at least this long, whatever its TTL"},
+    {"sip.dns_ttl_max_s", GW_PT_INT, &sip_dns_conf.ttl_max_s, 0, "3600", 1, 604800,
+     GW_PARAM_RUNTIME, "... and at most this long"},
     GW_PARAM_END,
 };
 
@@ -221,6 +258,16 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      "in_bytes, out_bytes}]", GW_ROLE_VIEWER, 0},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
+    {"sip.bans.list", sip_flood_mi_list, "{}",
+     "sources banned by flood protection: [{ip, since, until, remaining_s, reason, hits}]",
+     GW_ROLE_VIEWER, 0},
+    {"sip.bans.delete", sip_flood_mi_delete, "ip", "lift the ban of a source address",
+     GW_ROLE_ADMIN, GW_MI_F_NOAUDIT},
+    {"sip.dns.resolve", sip_dns_mi_resolve, "host, transport?, port?, sips?",
+     "what the proxy would try for a host (RFC 3263): {host, status, targets: [{transport, "
+     "address, port, priority, weight}]} in order", GW_ROLE_VIEWER, 0},
+    {"sip.dns.flush", sip_dns_mi_flush, "{}", "empty the proxy's DNS cache: {flushed}",
+     GW_ROLE_ADMIN, 0},
     GW_MI_END,
 };
 
@@ -231,6 +278,10 @@ static int sip_init(struct event_base *main_base)
 
     sip_stats_init();
     sip_proxy_init();
+    if (sip_dns_init() != 0) {
+        GW_ERR(SIP_LOG, "the DNS resolver (c-ares) cannot start");
+        return GW_ERROR;
+    }
     if (sip_reports_conf() != 0)
         return GW_EINVAL;
     if (sip_osip_init() != 0) {
@@ -241,6 +292,8 @@ static int sip_init(struct event_base *main_base)
         return rc;
     __atomic_store_n(&sip_stopping, 0, __ATOMIC_RELAXED);
     rc = sip_reg_init(main_base);
+    if (rc == 0)
+        rc = sip_flood_init(main_base);
     if (rc == 0)
         rc = sip_workers_init();
     if (rc == 0)
@@ -265,6 +318,7 @@ static void sip_stop(void)
 {
     __atomic_store_n(&sip_stopping, 1, __ATOMIC_RELAXED);
     sip_reg_stop();   /* no more sweeps: the store is stopping too */
+    sip_flood_stop(); /* nor ban sweeps */
     sip_scale_stop(); /* the pool changes no more */
     sip_workers_stop();
 }
@@ -272,9 +326,11 @@ static void sip_stop(void)
 static void sip_destroy(void)
 {
     sip_proxy_free_all(); /* their timers are on the workers' bases */
+    sip_dns_free_all();   /* so are the resolvers' events */
     sip_workers_destroy();
     sip_loc_free();
     sip_auth_free();
+    sip_flood_destroy();
 }
 
 const gw_adapter_t sip_adapter = {

@@ -3,7 +3,9 @@
  * trusted networks (docs/sip-auth.md), on top of the pure RFC 7616 code
  * of sip_digest.c and the users of gateway/gw_sip_users.h.
  *
- * sip_auth_check decides; the caller (sip_uas.c) answers and traces.  For
+ * sip_auth_check decides; the caller (sip_uas.c for MESSAGE,
+ * sip_proxy_auth.c for proxied requests) answers and traces;
+ * sip_auth_strip removes our realm's credentials before forwarding.  For
  * a MESSAGE junction acts as a proxy between the sender and the SMS
  * network, so it challenges with 407 and Proxy-Authenticate and reads
  * Proxy-Authorization (RFC 3261 22.3: SIP_AUTH_PROXY); a registrar or a
@@ -248,4 +250,52 @@ void sip_auth_check(const char *buf, size_t n, const char *method, int role,
         res->status = 401;
         res->reason = "Unauthorized";
     }
+}
+
+/* See sip.h.  A header line is the name through its CRLF and any folded
+ * continuation lines; only the header block is looked at. */
+size_t sip_auth_strip(char *buf, size_t n)
+{
+    static __thread sip_digest_cred_t c; /* 2 kB: off the worker's stack */
+    static const char name[] = "Proxy-Authorization";
+    const size_t nl = sizeof name - 1;
+    char value[2048];
+    const char *why;
+    size_t i, end, j, o;
+
+    i = 0;
+    while (i < n && buf[i] != '\n') /* the start line */
+        i++;
+    i++;
+    while (i < n) {
+        /* the line [i, end): through its '\n' and folded lines after it */
+        for (end = i; end < n && buf[end] != '\n'; end++)
+            ;
+        if (end == i || (end == i + 1 && buf[i] == '\r'))
+            break; /* the empty line: the body follows */
+        while (end + 1 < n && (buf[end + 1] == ' ' || buf[end + 1] == '\t'))
+            for (end++; end < n && buf[end] != '\n'; end++)
+                ;
+        end = end < n ? end + 1 : n;
+        if (end - i > nl && strncasecmp(buf + i, name, nl) == 0) {
+            for (j = i + nl; j < end && (buf[j] == ' ' || buf[j] == '\t'); j++)
+                ;
+            if (j < end && buf[j] == ':') {
+                for (o = 0, j++; j < end && o + 1 < sizeof value; j++)
+                    if (buf[j] != '\r' && buf[j] != '\n')
+                        value[o++] = buf[j];
+                value[o] = '\0';
+                memset(&c, 0, sizeof c);
+                (void)sip_digest_parse(value, &c, &why); /* its realm is all we need */
+                if (c.realm[0] == '\0' || strcmp(c.realm, sip_auth_realm) == 0) {
+                    memmove(buf + i, buf + end, n - end);
+                    n -= end - i;
+                    buf[n] = '\0';
+                    continue; /* the next line is at i now */
+                }
+            }
+        }
+        i = end;
+    }
+    return n;
 }

@@ -15,9 +15,11 @@
  *             (16.4: strict-router rewrite, our own top Route removed),
  *             targets (16.5: the top Route; else a local address of
  *             record's bindings, 480 / 404 without; else an IPv4 literal
- *             host; a host name is 503: no DNS yet; relaying anywhere but
- *             to a local user is 403 from an untrusted source outside a
- *             dialog we record-routed), a server transaction
+ *             host; a host name is 503: no DNS yet; with sip.auth an
+ *             untrusted local caller or relay is challenged 407
+ *             (sip_proxy_auth.c); else relaying anywhere but to a local
+ *             user is 403 from an untrusted source outside a dialog we
+ *             record-routed), a server transaction
  *             (IST with 100 Trying at once, or NIST), then the first
  *             serial step of branches (sip_proxy_branch.c).
  *
@@ -295,14 +297,14 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
             *reason = "Bad Route";
             return 400;
         }
+        tx->relay = 1;
         if (sip_px_uri_dest(&u, &tx->b[0].dst) != 0) {
-            *reason = "Route host needs DNS (not supported yet)";
-            return 503;
+            tx->dns_uri = u; /* a host name: RFC 3263 (sip_proxy_dns.c) */
+            return SIP_PX_NEEDS_DNS;
         }
         tx->b[0].dst_proto = u.proto;
         tx->nb = 1;
         tx->ngroups = 1;
-        tx->relay = 1;
         return 0;
     }
     if (sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) != 0) {
@@ -356,8 +358,9 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
         *reason = "Not Found";
         return 404;
     }
-    *reason = "Host needs DNS (RFC 3263, not supported yet)";
-    return 503;
+    tx->relay = 1;
+    tx->dns_uri = u; /* a host name: RFC 3263 (sip_proxy_dns.c) */
+    return SIP_PX_NEEDS_DNS;
 }
 
 /* 1 when tx may go where its targets are: to a local user always; else
@@ -403,8 +406,10 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;
+    /* an ACK is never answered; one for a host name is not resolved (the
+     * ACK of a 2xx goes to the callee's Contact, an address as a rule) */
     if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_relay_ok(tx))
-        goto out_free; /* an ACK is never answered */
+        goto out_free;
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
              tx->b[0].dst_proto == SIP_PROTO_TLS ? "TLS"
@@ -432,7 +437,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
 {
     sip_px_txn_t *tx = calloc(1, sizeof *tx);
     const char *reason = NULL;
-    int st;
+    int st, auth;
 
     if (!sip_px_table_ready(w) || !tx || !(tx->req = malloc(v->len - v->start + 1))) {
         free(tx);
@@ -462,9 +467,23 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     if (tx->invite)
         sip_px_reply(tx, 100, "Trying", NULL);
     st = sip_px_targets(v, tx, &reason);
-    if (st == 0 && !sip_px_relay_ok(tx)) {
+    auth = st == 0 || st == SIP_PX_NEEDS_DNS ? sip_px_authorize(tx, v) : SIP_PX_AUTH_NONE;
+    if (auth == SIP_PX_AUTH_ANSWERED) {
+        sip_px_settle(tx);
+        return;
+    }
+    if ((st == 0 || st == SIP_PX_NEEDS_DNS) && auth != SIP_PX_AUTH_OK && !sip_px_relay_ok(tx)) {
         st = 403;
         reason = "Relaying Denied (untrusted source)";
+    }
+    if (st == SIP_PX_NEEDS_DNS) {
+        sip_px_trace(tx, "proxy: %.*s %.*s: resolving %s", (int)v->method_tok.len,
+                     v->buf + v->method_tok.off, (int)v->ruri.len, v->buf + v->ruri.off,
+                     tx->dns_uri.host);
+        st = sip_px_dns_start(tx) == 0 ? 0 : 500; /* the lookup's callback goes on */
+        reason = "Server Internal Error";
+        if (st == 0)
+            return; /* the callback settles tx (it may have run and freed it) */
     }
     if (st != 0) {
         gw_stat_add(sip_proxy_stats.no_target, 1);
@@ -739,6 +758,7 @@ static void sip_px_self_init(void)
 void sip_proxy_init(void)
 {
     sip_px_self_init();
+    sip_px_auth_init();
     sip_proxy_stats.requests = gw_stat("sip.proxy_requests", "requests the SIP proxy took (new transactions)");
     sip_proxy_stats.forwarded = gw_stat("sip.proxy_forwarded", "requests forwarded on a proxy branch");
     sip_proxy_stats.responses = gw_stat("sip.proxy_responses", "responses the proxy sent upstream (forwarded or its own)");

@@ -20,6 +20,8 @@
  *   sip_proxy_branch.c client branches: sending, Timer A/E/B/F/C, the
  *                      response context, CANCEL, responses routed to the
  *                      owner worker, stateless forwarding of the rest.
+ *   sip_proxy_auth.c   digest authentication of untrusted local callers
+ *                      and relays (407 through the server transaction).
  *
  * Threads: the pure files any thread; the rest on the worker that
  * received the request (it owns the transaction and its branches), and
@@ -48,6 +50,8 @@ typedef struct sip_proxy_conf {
     int on;           /* sip.proxy: 0: other requests are 501 as before */
     int record_route; /* sip.record_route */
     int timer_c_s;    /* sip.timer_c_s */
+    int auth;         /* sip.proxy_auth: challenge with sip.auth on (sip_proxy_auth.c) */
+    int auth_match_from; /* sip.auth_match_from: the digest user is the From user */
 } sip_proxy_conf_t;
 extern sip_proxy_conf_t sip_proxy_conf;
 
@@ -179,6 +183,10 @@ struct sip_px_txn {
     int relay;                 /* the target is not a local user (a Route, an IP host) */
     int nb, ngroups, group;    /* branches; serial steps; the step running */
     int final_sent, cancelled;
+    int dns_wait;              /* a DNS lookup of its target runs (sip_proxy_dns.c) */
+    uint64_t gen;              /* this worker's transaction number: a late DNS answer
+                                * finds tx by key and gen, never by pointer */
+    sip_px_uri_t dns_uri;      /* the host to resolve (Route or Request-URI) */
     sip_px_branch_t b[SIP_PROXY_MAX_BRANCHES];
     struct event *timer;
     struct sip_px_txn *hnext;
@@ -226,6 +234,23 @@ void sip_px_timers(sip_px_txn_t *tx, int64_t now);
 int64_t sip_px_deadline(const sip_px_txn_t *tx);
 /* Unlink tx's branches and free their copies (tx is being freed). */
 void sip_px_free_branches(sip_px_txn_t *tx);
+
+/* sip_proxy_auth.c: digest authentication of proxied requests */
+#define SIP_PX_AUTH_NONE 0     /* not asked for: the relay rule decides */
+#define SIP_PX_AUTH_OK 1       /* authenticated: relaying allowed, our credentials removed */
+#define SIP_PX_AUTH_ANSWERED 2 /* 407 / 403 / 400 sent through tx's server transaction */
+/* Whether tx's request v (targets known: tx->relay set) from an untrusted
+ * source must authenticate, and its credentials checked when so.  Worker. */
+int sip_px_authorize(sip_px_txn_t *tx, const sip_view_t *v);
+void sip_px_auth_init(void); /* its statistics; main thread */
+/* sip_proxy_dns.c: the targets of a host name (RFC 3263) */
+/* sip_px_targets' answer when tx->dns_uri is a name to resolve. */
+#define SIP_PX_NEEDS_DNS 1
+/* Resolve tx->dns_uri; its addresses become serial branches (RFC 3263
+ * 4.3 failover: the next on a 503, a timeout or no answer) with the
+ * Request-URI kept; no address: 503.  The transaction waits meanwhile
+ * (a CANCEL is answered 487 at once).  0, or -1 (answer 500). */
+int sip_px_dns_start(sip_px_txn_t *tx);
 
 /* ---- the worker side: what sip_uas.c and sip_adapter.c call ---- */
 /* 1 when the proxy takes req (parsed by sip_uas.c): sip.proxy on and not

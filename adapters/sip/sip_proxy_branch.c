@@ -6,7 +6,9 @@
  * with our Via on top, its branch naming this worker.  Its timers (A/E
  * retransmit what it sent, B/F end it as a 408, and for an INVITE the
  * proxy's Timer C, sip.timer_c_s, reset by each provisional) run from its
- * transaction's one libevent timer (sip_px_timers).
+ * transaction's one libevent timer (sip_px_timers).  A first send the
+ * socket refuses ends the branch at once as a 503, so the next step (the
+ * next address of a host name, RFC 3263 4.3) is tried.
  *
  * The response context (16.7): a provisional other than 100 goes up at
  * once; every 2xx goes up at once (an INVITE's other branches are then
@@ -45,11 +47,12 @@ static sip_peer_t sip_px_peer(const sip_sa_t *sa)
     return p;
 }
 
-static void sip_px_branch_send_again(sip_px_branch_t *b)
+/* Send (again) what branch b sends: 0, or GW_ERROR (the socket refused it). */
+static int sip_px_branch_send_again(sip_px_branch_t *b)
 {
     sip_peer_t dst = sip_px_peer(&b->dst);
     dst.proto = b->dst_proto;
-    sip_worker_send(b->tx->w, &dst, b->req, b->len);
+    return sip_worker_send(b->tx->w, &dst, b->req, b->len);
 }
 
 /* One Record-Route URI of ours: host and port, the transport when it is
@@ -123,8 +126,6 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
         b->timer_c_at = now + (int64_t)__atomic_load_n(&sip_proxy_conf.timer_c_s,
                                                        __ATOMIC_RELAXED) * 1000;
     sip_px_branch_link(b);
-    sip_px_branch_send_again(b);
-    gw_stat_add(sip_proxy_stats.forwarded, 1);
     gw_stat_add(sip_proxy_stats.branches, 1);
     /* "to 1.2.3.4:5060" over UDP, "to tcp:1.2.3.4:5060" over another */
     if (b->dst_proto == SIP_PROTO_UDP)
@@ -133,6 +134,18 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
         sip_source_format(b->dst_proto, &b->dst, where, sizeof where);
     sip_px_trace(tx, "proxy: branch %s to %s (%s) step %d", b->id, where,
                  b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
+    if (sip_px_branch_send_again(b) != 0) {
+        /* a transport error ends the branch at once, as a 503 (RFC 3263
+         * 4.3): the next step (the next DNS address) is tried */
+        sip_px_count(b->tsx.kind, (int)b->tsx.state, SIP_TSX_TERMINATED);
+        b->tsx.state = SIP_TSX_TERMINATED;
+        sip_px_branch_unlink(b);
+        b->ended = 1;
+        b->status = 503;
+        sip_px_trace(tx, "proxy: branch %s: send failed, ended as 503", b->id);
+    } else {
+        gw_stat_add(sip_proxy_stats.forwarded, 1);
+    }
     rc = 0;
 out_free:
     if (rc != 0)

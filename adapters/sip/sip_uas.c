@@ -2,6 +2,8 @@
  * sip_uas.c - inbound SIP requests (the UAS side of RFC 3261 / RFC 3428).
  *
  * A datagram or a framed TCP message arrives on a worker:
+ *   from a banned source, or a
+ *   request over sip.flood_rate -> dropped, or 503 (sip_flood.c)
  *   not SIP at all              -> dropped and counted (sip.drops)
  *   request line but unparsable -> 400 built from the raw header lines
  *   response                    -> the client transaction (sip_uac.c)
@@ -46,6 +48,7 @@
 #include "gw_trace.h"
 #include "gw_trusted.h"
 #include "sip.h"
+#include "sip_flood.h"
 #include "sip_proxy.h"
 
 /* RFC 3261 21.5.4: how long an overloaded junction asks the client to wait. */
@@ -597,6 +600,8 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
     int kind = sip_looks_like_sip(buf, n);
     osip_message_t *m = NULL;
 
+    if (sip_flood_input(w, buf, n, peer))
+        return; /* banned (dropped unread) or over sip.flood_rate (sip_flood.c) */
     if (kind == 0) {
         char where[SIP_ADDR_MAX];
         gw_stat_add(sip_stats.drops, 1);

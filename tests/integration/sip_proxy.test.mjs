@@ -14,7 +14,9 @@ import { runSipp, startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs'
 let j;
 
 before(async () => {
-  j = await startJunction({ params: { 'sip.workers': 2, 'sip.domains': 'example.com, 127.0.0.1' } });
+  // DNS goes to a loopback port where nothing listens: a host name does not resolve
+  j = await startJunction({ params: { 'sip.workers': 2, 'sip.domains': 'example.com, 127.0.0.1',
+    'sip.dns_servers': `127.0.0.1:${await freePort()}`, 'sip.dns_timeout_ms': 200, 'sip.dns_tries': 1 } });
 });
 
 after(async () => {
@@ -246,7 +248,7 @@ test('a retransmitted INVITE is absorbed: B gets it once, A gets 100 Trying agai
   }
 });
 
-test('Max-Forwards 0 is 483; an INVITE to an unknown local user is 404, to a host name 503 (no DNS yet)', async () => {
+test('Max-Forwards 0 is 483; an INVITE to an unknown local user is 404, to a host name that does not resolve 503', async () => {
   const a = await udp();
   try {
     await a.send(request(a, { method: 'INVITE', ruri: `sip:bob@127.0.0.1:${j.ports.sip}`, maxForwards: 0, callId: 'px-mf0' }));
@@ -256,9 +258,10 @@ test('Max-Forwards 0 is 483; an INVITE to an unknown local user is 404, to a hos
     const nf = await a.waitFor((m) => m.includes('px-404') && statusOf(m) >= 200, '404');
     assert.equal(statusOf(nf), 404, nf);
     await a.send(request(a, { method: 'INVITE', ruri: 'sip:someone@far.example.org', callId: 'px-503' }));
-    // far.example.org is not in sip.domains: a host name needs DNS (RFC 3263), not done yet
+    // far.example.org is not in sip.domains: RFC 3263 DNS (sip_dns.test.mjs), no server here
     const u = await a.waitFor((m) => m.includes('px-503') && statusOf(m) >= 200, 'final');
     assert.equal(statusOf(u), 503, u);
+    assert.match(u, /^SIP\/2\.0 503 Unresolvable Destination\r\n/);
   } finally {
     await a.close();
   }

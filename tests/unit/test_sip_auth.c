@@ -292,6 +292,45 @@ static void test_an_algorithm_not_offered_is_challenged_again(void **state)
     assert_int_equal(sip_auth_init(), 0);
 }
 
+/* sip_auth_strip: our realm's Proxy-Authorization (folded too, and one
+ * naming no realm) goes; another realm's, the other headers and the body
+ * stay, byte for byte. */
+static void test_strip_removes_only_our_proxy_authorization(void **state)
+{
+    char buf[2048], want[2048];
+    const char *realm = sip_auth_realm_name();
+    size_t n;
+    (void)state;
+
+    n = (size_t)snprintf(buf, sizeof buf,
+                         "INVITE sip:bob@example.com SIP/2.0\r\n"
+                         "Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-1\r\n"
+                         "Proxy-Authorization: Digest username=\"x\", realm=\"next.example\", "
+                         "nonce=\"n\", uri=\"u\", response=\"r\"\r\n"
+                         "proxy-authorization : Digest username=\"alice\",\r\n"
+                         "  realm=\"%s\", nonce=\"n\", uri=\"u\", response=\"r\"\r\n"
+                         "Authorization: Digest username=\"alice\", realm=\"%s\"\r\n"
+                         "Proxy-Authorization: Basic YWxpY2U=\r\n"
+                         "Content-Length: 27\r\n\r\n"
+                         "Proxy-Authorization: body\r\n",
+                         realm, realm);
+    snprintf(want, sizeof want,
+             "INVITE sip:bob@example.com SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-1\r\n"
+             "Proxy-Authorization: Digest username=\"x\", realm=\"next.example\", "
+             "nonce=\"n\", uri=\"u\", response=\"r\"\r\n"
+             "Authorization: Digest username=\"alice\", realm=\"%s\"\r\n"
+             "Content-Length: 27\r\n\r\n"
+             "Proxy-Authorization: body\r\n",
+             realm);
+    n = sip_auth_strip(buf, n);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(buf, want);
+    /* nothing to take: unchanged */
+    assert_int_equal(sip_auth_strip(buf, n), n);
+    assert_string_equal(buf, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_wrong_password_unknown_and_disabled_users_are_403),
         cmocka_unit_test(test_malformed_foreign_and_unoffered_credentials),
         cmocka_unit_test(test_an_algorithm_not_offered_is_challenged_again),
+        cmocka_unit_test(test_strip_removes_only_our_proxy_authorization),
     };
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
 }
