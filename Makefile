@@ -3,7 +3,8 @@
 #   make            build build/junction and build/junctionctl
 #   make run        install the build packages if missing, build, start on the defaults
 #                   with HTTPS on HTTPS_PORT (8443): TLS_CERT / TLS_KEY, or a self-signed
-#                   pair made once into var/tls/ (webui/tls_selfsigned.sh)
+#                   pair made once into var/tls/ (webui/tls_selfsigned.sh); SIP over TLS
+#                   on SIP_TLS_PORT (5061) with its own self-signed pair in var/sip-tls/
 #   make test       install the test peers if missing, check the layering, build and
 #                   run every test (unit, integration, a short fuzz run)
 #   make check-layering  adapters/ and webui/ include nothing of db/ (tests/check_layering.sh)
@@ -91,6 +92,8 @@ deps:
 
 # HTTPS of `make run`: the pair given, or var/tls/ (made on the first run).
 HTTPS_PORT ?= 8443
+# SIP over TLS of `make run`: a self-signed pair of its own in var/sip-tls/.
+SIP_TLS_PORT ?= 5061
 TLS_CERT   ?=
 TLS_KEY    ?=
 run:
@@ -99,8 +102,10 @@ run:
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
 	@$(if $(TLS_CERT),:,sh webui/tls_selfsigned.sh var/tls)
+	@sh webui/tls_selfsigned.sh var/sip-tls
 	./$(BUILD)/junction -o http.tls_port=$(HTTPS_PORT) \
-	  -o http.tls_cert=$(or $(TLS_CERT),var/tls/cert.pem) -o http.tls_key=$(or $(TLS_KEY),var/tls/key.pem)
+	  -o http.tls_cert=$(or $(TLS_CERT),var/tls/cert.pem) -o http.tls_key=$(or $(TLS_KEY),var/tls/key.pem) \
+	  -o sip.tls_port=$(SIP_TLS_PORT) -o sip.tls_cert=var/sip-tls/cert.pem -o sip.tls_key=var/sip-tls/key.pem
 
 check-layering:
 	@sh tests/check_layering.sh

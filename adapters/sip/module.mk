@@ -1,7 +1,7 @@
-# adapters/sip/: the SIP adapter (UDP workers with SO_REUSEPORT, TCP on
-# worker 0, MESSAGE in and out).  Exports two symbols: sip_adapter and sip_trunk_adapter
+# adapters/sip/: the SIP adapter (UDP workers with SO_REUSEPORT, TCP
+# connections spread over the workers, IPv4 and IPv6, proxy, MESSAGE in and out).  Exports two symbols: sip_adapter and sip_trunk_adapter
 # (the connector type sip_trunk).
-JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
+JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_addr.c adapters/sip/sip_conn.c adapters/sip/sip_tcp.c adapters/sip/sip_tls.c \
                  adapters/sip/sip_message.c adapters/sip/sip_resp.c adapters/sip/sip_transport.c \
                  adapters/sip/sip_txn.c adapters/sip/sip_scale.c adapters/sip/sip_uac.c adapters/sip/sip_uas.c \
                  adapters/sip/sip_sms.c adapters/sip/sip_report.c adapters/sip/sip_location.c \

@@ -18,10 +18,19 @@
  *   sip_txn.c      the server transaction table (retransmission dedupe,
  *                  RFC 3261 section 17.2.2), bounded in size; one for the
  *                  pool, in shards behind a lock each.
+ *   sip_addr.c     pure: IPv4 / IPv6 transport addresses (sip_sa_t) in
+ *                  their text forms, a binding's source "udp:ip:port".
  *   sip_transport.c worker threads: one event_base and one SO_REUSEPORT UDP
- *                  socket each, steered by a classic BPF program; the TCP
- *                  listener and connection table on worker 0; the
- *                  cross-thread work queues; growing and retiring workers.
+ *                  socket per address family each, steered by a classic
+ *                  BPF program; the transports' ops table and
+ *                  sip_worker_send; the cross-thread work queues; growing
+ *                  and retiring workers.
+ *   sip_tcp.c      SIP over TCP and TLS: the listeners, the connection
+ *                  table shared by every worker (sharded, locked),
+ *                  connections spread over the workers, outgoing ones,
+ *                  their limits and deadlines, MI sip.connections.list.
+ *   sip_tls.c      the OpenSSL contexts (sip.tls_*) and the bufferevent
+ *                  of a TLS connection.
  *   sip_scale.c    the load profile: each worker's busy % per cycle, the
  *                  decisions to grow or shrink the pool, MI sip.workers.
  *   sip_uas.c      inbound requests: MESSAGE -> envelope -> gw_core_accept,
@@ -66,6 +75,7 @@
 #include "gw_queue.h"
 #include "gw_report_sip.h"
 #include "gw_stats.h"
+#include "gw_trace.h"
 
 #define SIP_LOG "sip"
 #define SIP_MAX_WORKERS 64
@@ -84,7 +94,8 @@
 
 /* ---- parameters (sip_adapter.c) ---- */
 typedef struct sip_conf {
-    char listen[64];
+    char listen[64];      /* sip.listen: IPv4 or IPv6 address */
+    char listen6[64];     /* sip.listen6: a second (IPv6) address, "" = none */
     int port;
     int workers;
     int workers_min;      /* sip.workers_min / _max: 0 and 0: a fixed pool */
@@ -95,6 +106,16 @@ typedef struct sip_conf {
     int scale_down_cycles;
     int scale_cycle_ms;
     int tcp;
+    int tcp_max_conns;    /* sip.tcp_max_conns: open connections, all workers */
+    int tcp_max_per_ip;   /* sip.tcp_max_per_ip: from one remote address */
+    int tcp_header_timeout_ms; /* runtime: a message's headers must complete in this */
+    int tcp_idle_s;       /* sip.tcp_idle_s: a silent connection is closed */
+    int tcp_max_out;      /* sip.tcp_max_out: bytes unsent before a connection is closed */
+    int tls_port;         /* sip.tls_port: 0 = no TLS listener */
+    char tls_cert[256];   /* sip.tls_cert / sip.tls_key: PEM files of the listener */
+    char tls_key[256];
+    int tls_verify;       /* sip.tls_verify: outgoing TLS checks the peer */
+    char tls_ca[256];     /* sip.tls_ca: CA file for that ("" = the system's) */
     int max_message;
     char reports[8];      /* sip.reports: none, auto, imdn, text */
     char reports_to[8];   /* sip.reports_to: source, from */
@@ -121,7 +142,7 @@ typedef struct sip_stats {
     gw_stat_t *rx_requests, *rx_responses, *rx_message, *rx_retrans;
     gw_stat_t *tx_202, *tx_2xx, *tx_4xx, *tx_5xx, *drops;
     gw_stat_t *tx_message, *tx_retrans, *uac_2xx, *uac_failed, *uac_retry;
-    gw_stat_t *tcp_conns;
+    gw_stat_t *tcp_conns, *tls_conns, *tcp_refused, *tcp_limit_closed;
     gw_stat_t *rx_cpim, *rx_report_req, *rx_refused_sms, *tx_report;
     gw_stat_t *rx_untrusted;
     gw_stat_t *scale_ups, *scale_downs;
@@ -269,13 +290,56 @@ sip_txn_state_t sip_txns_lookup(const char *key, int64_t now_ms, char **resp, si
 void sip_txns_final(const char *key, const char *resp, size_t len, int64_t now_ms);
 size_t sip_txns_count(void);
 
+/* ---- sip_addr.c: pure, transport addresses (IPv4 and IPv6) ---- */
+#define SIP_PROTO_UDP 0
+#define SIP_PROTO_TCP 1
+#define SIP_PROTO_TLS 2
+#define SIP_ADDR_MAX 64 /* "[" IPv6 "]:65535" and a NUL fit */
+typedef union sip_sa {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+} sip_sa_t;
+/* "udp", "tcp", "tls" (lower case, static); sip_proto_from_name: the
+ * SIP_PROTO_* of a name (any case, n bytes) or -1. */
+const char *sip_proto_name(int proto);
+int sip_proto_from_name(const char *s, size_t n);
+socklen_t sip_sa_len(const sip_sa_t *a); /* for sendto / bind / connect */
+int sip_sa_port(const sip_sa_t *a);
+void sip_sa_set_port(sip_sa_t *a, int port);
+/* The forms of a's address, written into out (n bytes; returns out):
+ * ip "1.2.3.4" / "::1" (received=, trusted networks); host "1.2.3.4" /
+ * "[::1]" (Via, Record-Route, URIs: RFC 3261 25.1); str "1.2.3.4:5060" /
+ * "[::1]:5060" (logs, traces, MI). */
+const char *sip_sa_ip(const sip_sa_t *a, char *out, size_t n);
+const char *sip_sa_host(const sip_sa_t *a, char *out, size_t n);
+const char *sip_sa_str(const sip_sa_t *a, char *out, size_t n);
+/* 1 when a and b are the same family, address and port (sip_sa_same_ip:
+ * without the port); else 0. */
+int sip_sa_equal(const sip_sa_t *a, const sip_sa_t *b);
+int sip_sa_same_ip(const sip_sa_t *a, const sip_sa_t *b);
+/* An IP literal host[0..len) ("1.2.3.4", "::1" or "[::1]") with port
+ * into out: 0, or -1 (no literal: a name needs DNS). */
+int sip_sa_from_host(const char *host, size_t len, int port, sip_sa_t *out);
+/* "1.2.3.4:5060" or "[::1]:5060" into out: 0 or -1. */
+int sip_sa_parse(const char *s, sip_sa_t *out);
+/* A binding's source "udp:1.2.3.4:5060" / "tcp:[::1]:5070": 0 with
+ * *proto and out set, or -1. */
+int sip_source_parse(const char *s, int *proto, sip_sa_t *out);
+const char *sip_source_format(int proto, const sip_sa_t *a, char *out, size_t n);
+/* An address as text ("1.2.3.4", "::1") in its host form ("[::1]"). */
+const char *sip_host_of_ip(const char *ip, char *out, size_t n);
+
 /* ---- sip_transport.c: workers ---- */
 typedef struct sip_worker sip_worker_t;
 
-/* Where a request came from and where its answer goes. */
+/* Where a request came from and where its answer goes: the address, and
+ * for a stream the connection it came on (sip_tcp.c's table; ids never
+ * repeat, so a late answer for a closed connection is dropped). */
 typedef struct sip_peer {
-    struct sockaddr_in addr;
-    uint64_t conn_id; /* 0 = UDP, else a TCP connection of worker 0 */
+    sip_sa_t addr;
+    uint64_t conn_id; /* 0 = UDP, else a TCP connection (sip_tcp.c) */
+    int proto;        /* SIP_PROTO_*: the transport it came on / goes on */
 } sip_peer_t;
 
 typedef enum {
@@ -384,9 +448,62 @@ int sip_pool_steered(void);
 /* The size sip.workers asks for (one per core for 0): the pool's bounds
  * while sip.workers_max is 0. */
 int sip_pool_fixed(void);
-/* Send text to peer from w's thread: sendto on w's UDP socket, or write on
- * the TCP connection (worker 0 only).  Returns 0 or GW_ERROR. */
+/* Send text to peer from w's thread, over the transport peer->proto
+ * names (sip_transport_ops): sendto on w's UDP socket of the peer's
+ * family; on a stream, the connection peer->conn_id (queued to its owner
+ * worker when that is another), or with conn_id 0 a live connection to
+ * the address or a new one.  Offered to the trace bus.  Returns 0,
+ * GW_ERROR, or GW_EDECLINED (a transport not there: TLS). */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
+
+/* One transport: what sip_worker_send calls.  Const, one per transport
+ * (sip_udp_ops in sip_transport.c, sip_tcp_ops in sip_tcp.c). */
+typedef struct sip_transport_ops {
+    const char *name;      /* "udp", "tcp": as in a source "tcp:1.2.3.4:5060" */
+    int proto;             /* SIP_PROTO_* */
+    int reliable;          /* 1: no retransmission of requests (RFC 3261 17.1.1.2) */
+    int (*send)(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
+} sip_transport_ops_t;
+/* The ops of proto, NULL when that transport is not there. */
+const sip_transport_ops_t *sip_transport_ops(int proto);
+/* One SIP packet on the trace bus (callers test gw_trace_on() first).
+ * Worker thread. */
+void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const char *buf, size_t len);
+
+/* ---- sip_tcp.c: SIP over TCP ---- */
+extern const sip_transport_ops_t sip_tcp_ops;
+/* The table's locks and the listeners on worker 0's base, one per
+ * address (addrs[0..n)).  Main thread, in sip_workers_init.  0 or
+ * GW_ERROR (logged). */
+int sip_tcp_init(sip_worker_t *w0, const sip_sa_t *const *addrs, int n);
+void sip_tcp_free(void);  /* the listeners (main thread, worker 0 joined) */
+/* sip_tcp_ops.send.  Worker thread. */
+int sip_tcp_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
+/* STOP: stop listening (worker 0), flush and half-close w's connections,
+ * leave w's loop once they closed or SIP_TCP_LINGER_MS passed.  w's
+ * thread. */
+void sip_tcp_linger(sip_worker_t *w);
+/* Close every connection of w (why: for the trace).  w's thread, or the
+ * main thread once w's was joined. */
+void sip_tcp_close_all(sip_worker_t *w, const char *why);
+/* sip_tls.c: the OpenSSL contexts (server with sip.tls_port, client
+ * always).  Main thread: 0 or GW_ERROR (logged). */
+int sip_tls_init(void);
+void sip_tls_free(void);
+int sip_tls_listening(void); /* 1: the server context exists */
+/* A TLS bufferevent on fd (-1: to connect) accepting or, outgoing,
+ * connecting to remote (verified as sip.tls_verify says).  NULL on
+ * failure.  The owner's thread. */
+struct bufferevent *sip_tls_bev(struct event_base *base, int fd, int outgoing,
+                                const sip_sa_t *remote);
+extern const sip_transport_ops_t sip_tls_ops;
+/* The port we listen on for proto: sip.tls_port for TLS, else sip.port. */
+int sip_listen_port(int proto);
+/* 1 when a live connection of proto to remote is in the table (a
+ * binding's source is worth reusing).  Any thread. */
+int sip_tcp_alive(const sip_sa_t *remote, int proto);
+/* MI sip.connections.list (viewer). */
+void sip_tcp_mi_list(const json_t *params, gw_mi_reply_t *r);
 
 /* ---- sip_scale.c: the load profile (main thread) ---- */
 struct event_base;
@@ -536,8 +653,8 @@ struct sip_conn {
     struct sip_conn *next_reporting; /* sip_conn.c's list, under its lock */
     int reply;                /* conf "reply": true: the reply connector (no uri; each
                                * report names its destination, SIP_TAG_REPLY_*) */
-    char local_ip[64];        /* our address towards dest (or sip.listen) */
-    struct sockaddr_in dest;
+    char local_ip[64];        /* our host towards dest (or sip.listen; IPv6 in []) */
+    sip_sa_t dest;
     int64_t sent, failed;     /* atomic: 2xx received / final or temporary failures */
     int inflight;             /* atomic: SEND items and client transactions alive */
 };
@@ -550,7 +667,7 @@ int sip_conn_room(struct gw_connector *c);
 json_t *sip_conn_status(struct gw_connector *c);
 /* The conf "reports" (SIP_REPORTS_*) of the open connector whose target
  * is src (address and port), with its name into name; -1 when none is. */
-int sip_conn_report_form(const struct sockaddr_in *src, char *name, size_t n);
+int sip_conn_report_form(const sip_sa_t *src, char *name, size_t n);
 sip_conn_t *sip_conn_ref(sip_conn_t *c);
 void sip_conn_unref(sip_conn_t *c);
 

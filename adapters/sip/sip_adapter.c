@@ -30,7 +30,10 @@ sip_stats_t sip_stats;
 
 static const gw_param_t sip_params[] = {
     {"sip.listen", GW_PT_STR, sip_conf.listen, sizeof(sip_conf.listen), "127.0.0.1", 0, 0, 0,
-     "IPv4 address the SIP UDP sockets and TCP listener bind to"},
+     "IPv4 or IPv6 address the SIP UDP sockets and TCP listener bind to"},
+    {"sip.listen6", GW_PT_STR, sip_conf.listen6, sizeof(sip_conf.listen6), "", 0, 0, 0,
+     "a second, IPv6 address (e.g. ::1) beside an IPv4 sip.listen: each worker gets a UDP "
+     "socket on both, and a TCP listener runs on both; empty: none"},
     {"sip.port", GW_PT_INT, &sip_conf.port, 0, "5060", 1, 65535, 0, "SIP port (UDP and TCP)"},
     {"sip.workers", GW_PT_INT, &sip_conf.workers, 0, "0", 0, SIP_MAX_WORKERS, 0,
      "SIP worker threads at start, each with its own SO_REUSEPORT UDP socket; 0 = one per "
@@ -52,6 +55,29 @@ static const gw_param_t sip_params[] = {
     {"sip.scale_cycle_ms", GW_PT_INT, &sip_conf.scale_cycle_ms, 0, "1000", 100, 60000,
      GW_PARAM_RUNTIME, "length of a load cycle: each SIP worker's busy % is measured over it"},
     {"sip.tcp", GW_PT_BOOL, &sip_conf.tcp, 0, "yes", 0, 1, 0, "accept SIP over TCP"},
+    {"sip.tcp_max_conns", GW_PT_INT, &sip_conf.tcp_max_conns, 0, "1024", 1, 1000000, 0,
+     "open SIP TCP connections at most (all workers, both directions); more are refused"},
+    {"sip.tcp_max_per_ip", GW_PT_INT, &sip_conf.tcp_max_per_ip, 0, "64", 1, 1000000, 0,
+     "incoming SIP TCP connections at most from one remote address; more are refused"},
+    {"sip.tcp_header_timeout_ms", GW_PT_INT, &sip_conf.tcp_header_timeout_ms, 0, "10000", 100,
+     600000, GW_PARAM_RUNTIME, "a SIP TCP connection whose message headers do not end this "
+     "long after the message began is closed"},
+    {"sip.tcp_idle_s", GW_PT_INT, &sip_conf.tcp_idle_s, 0, "600", 1, 86400, 0,
+     "a SIP TCP connection that reads nothing this long is closed"},
+    {"sip.tcp_max_out", GW_PT_INT, &sip_conf.tcp_max_out, 0, "1048576", 4096, 67108864, 0,
+     "bytes written to a SIP TCP connection and not yet taken by its peer; past it the "
+     "connection is closed (the peer does not read)"},
+    {"sip.tls_port", GW_PT_INT, &sip_conf.tls_port, 0, "0", 0, 65535, 0,
+     "SIP over TLS listener port on sip.listen (and sip.listen6); 0: none (outgoing TLS "
+     "still works)"},
+    {"sip.tls_cert", GW_PT_STR, sip_conf.tls_cert, sizeof(sip_conf.tls_cert), "", 0, 0, 0,
+     "PEM certificate (chain) of the SIP TLS listener"},
+    {"sip.tls_key", GW_PT_STR, sip_conf.tls_key, sizeof(sip_conf.tls_key), "", 0, 0, 0,
+     "PEM private key of the SIP TLS listener"},
+    {"sip.tls_verify", GW_PT_BOOL, &sip_conf.tls_verify, 0, "yes", 0, 1, 0,
+     "outgoing SIP TLS checks the peer's certificate (against sip.tls_ca) and its address"},
+    {"sip.tls_ca", GW_PT_STR, sip_conf.tls_ca, sizeof(sip_conf.tls_ca), "", 0, 0, 0,
+     "PEM CA file outgoing SIP TLS trusts; empty: the system's CAs"},
     {"sip.max_message", GW_PT_INT, &sip_conf.max_message, 0, "65535", 512, 1048576, 0,
      "largest SIP message accepted, in bytes; larger datagrams are dropped"},
     {"sip.reports", GW_PT_STR, sip_conf.reports, sizeof(sip_conf.reports), "auto", 0, 0, 0,
@@ -61,7 +87,7 @@ static const gw_param_t sip_params[] = {
     {"sip.reports_to", GW_PT_STR, sip_conf.reports_to, sizeof(sip_conf.reports_to), "source",
      0, 0, 0,
      "where a report goes: source (the address the MESSAGE came from, as its response), "
-     "from (the From URI's host and port when it is an IPv4 address, else the source)"},
+     "from (the From URI's host and port when it is an IP address, else the source)"},
     {"sip.domains", GW_PT_STR, sip_conf.domains, sizeof(sip_conf.domains), "", 0, 0,
      GW_PARAM_RUNTIME, "the registrar's local domains, comma-separated: a REGISTER for "
      "another is 403 (Request-URI) or 404 (To); empty: every domain is local"},
@@ -158,6 +184,13 @@ static void sip_stats_init(void)
     sip_stats.uac_failed = gw_stat("sip.uac_failed", "outbound MESSAGE failed for good");
     sip_stats.uac_retry = gw_stat("sip.uac_retry", "outbound MESSAGE to retry (5xx, timeout)");
     sip_stats.tcp_conns = gw_stat_gauge("sip.tcp_conns", "open SIP TCP connections");
+    sip_stats.tls_conns = gw_stat_gauge("sip.tls_conns", "open SIP TLS connections");
+    sip_stats.tcp_refused = gw_stat("sip.tcp_refused",
+                                    "SIP TCP connections refused: sip.tcp_max_conns or "
+                                    "sip.tcp_max_per_ip reached");
+    sip_stats.tcp_limit_closed = gw_stat("sip.tcp_limit_closed",
+                                         "SIP TCP connections closed for a limit: header "
+                                         "deadline, sip.max_message, sip.tcp_max_out");
     sip_stats.rx_cpim = gw_stat("sip.rx_cpim", "MESSAGE bodies in CPIM unwrapped to their text");
     sip_stats.rx_report_req = gw_stat("sip.rx_report_req",
                                       "MESSAGEs whose sender asked for a delivery report");
@@ -228,6 +261,9 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
     {"sip.registrations.delete", sip_reg_mi_delete, "aor, contact?",
      "remove one binding of an address of record, or all of them (stored, published)",
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
+    {"sip.connections.list", sip_tcp_mi_list, "{}",
+     "open SIP TCP and TLS connections: [{id, transport, direction, remote, local, worker, age_s, "
+     "in_bytes, out_bytes}]", GW_ROLE_VIEWER, 0},
     {"sip.transactions.stats", sip_proxy_mi_stats, "{}",
      "the proxy's transactions (ict, nict, ist, nist) counted by state", GW_ROLE_VIEWER, 0},
     {"sip.dialogs.list", sip_dlg_mi_list, "limit?, call_id?",

@@ -110,24 +110,33 @@ int sip_conn_check(const json_t *conf, char *err, size_t errlen)
 /* Resolve the target and our own address towards it (for Via / From). */
 static int sip_conn_resolve(sip_conn_t *sc)
 {
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
-    struct sockaddr_in local;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    sip_sa_t local;
     socklen_t llen = sizeof(local);
+    const char *lip = sip_conf.listen;
+    char host[SIP_ADDR_MAX];
     int fd;
 
+    /* a family we have a socket of: any with sip.listen6, else sip.listen's */
+    hints.ai_family = sip_conf.listen6[0] != '\0' ? AF_UNSPEC
+                      : strchr(sip_conf.listen, ':') ? AF_INET6 : AF_INET;
     if (getaddrinfo(sc->uri->host, sc->uri->port ? sc->uri->port : "5060", &hints, &ai) != 0 ||
         !ai)
         return GW_EINVAL;
-    memcpy(&sc->dest, ai->ai_addr, sizeof(sc->dest));
+    memset(&sc->dest, 0, sizeof sc->dest);
+    memcpy(&sc->dest, ai->ai_addr,
+           ai->ai_addrlen < sizeof(sc->dest) ? ai->ai_addrlen : sizeof(sc->dest));
     freeaddrinfo(ai);
-    snprintf(sc->local_ip, sizeof(sc->local_ip), "%s", sip_conf.listen);
-    if (strcmp(sip_conf.listen, "0.0.0.0") != 0)
+    if (sc->dest.sa.sa_family == AF_INET6 && !strchr(lip, ':'))
+        lip = sip_conf.listen6;
+    snprintf(sc->local_ip, sizeof(sc->local_ip), "%s", sip_host_of_ip(lip, host, sizeof host));
+    if (strcmp(lip, "0.0.0.0") != 0 && strcmp(lip, "::") != 0)
         return 0;
     /* a wildcard listener: ask the routing table which address we use */
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sc->dest, sizeof(sc->dest)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-        inet_ntop(AF_INET, &local.sin_addr, sc->local_ip, sizeof(sc->local_ip));
+    fd = socket(sc->dest.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, &sc->dest.sa, sip_sa_len(&sc->dest)) == 0 &&
+        getsockname(fd, &local.sa, &llen) == 0)
+        sip_sa_host(&local, sc->local_ip, sizeof(sc->local_ip));
     if (fd >= 0)
         close(fd);
     return 0;
@@ -159,7 +168,7 @@ int sip_conn_open(gw_connector_t *c)
         goto out_free;
     }
     if (sc->reply)
-        snprintf(sc->local_ip, sizeof sc->local_ip, "%s", sip_conf.listen);
+        sip_host_of_ip(sip_conf.listen, sc->local_ip, sizeof sc->local_ip);
     rc = sc->reply ? 0 : sip_conn_resolve(sc);
     if (rc < 0) {
         GW_ERR(SIP_LOG, "connector %s: cannot resolve %s", c->name, sc->uri->host);
@@ -203,14 +212,13 @@ void sip_conn_close(gw_connector_t *c)
 }
 
 /* See sip.h.  Any thread (a worker reading a MESSAGE). */
-int sip_conn_report_form(const struct sockaddr_in *src, char *name, size_t n)
+int sip_conn_report_form(const sip_sa_t *src, char *name, size_t n)
 {
     int form = -1;
 
     pthread_mutex_lock(&sip_conn_lock);
     for (const sip_conn_t *sc = sip_conn_reporting; sc != NULL; sc = sc->next_reporting)
-        if (sc->dest.sin_addr.s_addr == src->sin_addr.s_addr &&
-            sc->dest.sin_port == src->sin_port) {
+        if (sip_sa_equal(&sc->dest, src)) {
             form = sc->report_form;
             snprintf(name, n, "%s", sc->name);
             break;

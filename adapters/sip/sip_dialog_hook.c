@@ -218,6 +218,7 @@ void sip_dlg_answered(const sip_px_txn_t *tx, const sip_px_branch_t *b, const si
         goto out_free;
     }
     d->peer[SIP_DLG_CALLEE].addr = b->dst;
+    d->peer[SIP_DLG_CALLEE].proto = b->dst_proto; /* a stream: its connection by address */
     d->peer[SIP_DLG_CALLEE].conn_id = 0;
     d->answer_ms = gw_now_ms();
     d->status = resp->status;

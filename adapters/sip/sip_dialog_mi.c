@@ -35,25 +35,23 @@
 /* See sip_dialog.h. */
 void sip_dlg_peer_text(const sip_peer_t *p, char *out, size_t n)
 {
-    char ip[INET_ADDRSTRLEN] = "0.0.0.0";
-
-    inet_ntop(AF_INET, &p->addr.sin_addr, ip, sizeof ip);
-    snprintf(out, n, "%s:%s:%d", p->conn_id ? "tcp" : "udp", ip, ntohs(p->addr.sin_port));
+    sip_source_format(p->proto, &p->addr, out, n); /* "udp:1.2.3.4:5060", "tcp:[::1]:5070" */
 }
 
 /* The first hop of a route set ("<sip:ip:port;lr>, ...") when its host is
- * an IPv4 literal: 0 and *p, else -1. */
+ * an IP literal (IPv4, or IPv6 in []): 0 and *p (its transport from
+ * ;transport= / sips:), else -1. */
 static int sip_dlg_route_peer(const char *route, sip_peer_t *p)
 {
     const char *lt = strchr(route, '<'), *gt = lt ? strchr(lt, '>') : NULL;
     sip_px_uri_t u;
 
-    if (!gt || sip_px_uri_parse(lt + 1, (size_t)(gt - lt - 1), &u) != 0 || !u.ipv4)
+    if (!gt || sip_px_uri_parse(lt + 1, (size_t)(gt - lt - 1), &u) != 0 || !u.ip)
         return -1;
     memset(p, 0, sizeof *p);
-    p->addr.sin_family = AF_INET;
-    p->addr.sin_port = htons((uint16_t)(u.port ? u.port : 5060));
-    return inet_pton(AF_INET, u.host, &p->addr.sin_addr) == 1 ? 0 : -1;
+    p->proto = u.proto;
+    return sip_sa_from_host(u.host, strlen(u.host),
+                            u.port ? u.port : (u.proto == SIP_PROTO_TLS ? 5061 : 5060), &p->addr);
 }
 
 /* See sip_dialog.h. */
@@ -110,8 +108,11 @@ static int sip_dlg_send_bye(const sip_dlg_t *d, int to, char *dest, size_t n)
     snprintf(b->branch, sizeof b->branch, SIP_DLG_BYE_BRANCH "%s", rnd);
     snprintf(b->call_id, sizeof b->call_id, "%s", d->call_id);
     b->side = to == SIP_DLG_CALLER ? "caller" : "callee";
-    len = sip_dlg_build_bye(d, to, dst.conn_id ? "TCP" : "UDP", ip, sip_conf.port, b->branch,
-                            b->text, SIP_DLG_BYE_MAX);
+    len = sip_dlg_build_bye(d, to,
+                            dst.proto == SIP_PROTO_TLS   ? "TLS"
+                            : dst.proto == SIP_PROTO_TCP ? "TCP"
+                                                         : "UDP",
+                            ip, sip_listen_port(dst.proto), b->branch, b->text, SIP_DLG_BYE_MAX);
     rc = GW_EINVAL;
     if (len < 0)
         goto out_free;

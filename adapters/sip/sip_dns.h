@@ -46,7 +46,7 @@ enum {
     SIP_DNS_TLS = 4,
 };
 /* The transports junction speaks today (NAPTR / SRV of others are skipped). */
-#define SIP_DNS_SUPPORTED (SIP_DNS_UDP | SIP_DNS_TCP)
+#define SIP_DNS_SUPPORTED (SIP_DNS_UDP | SIP_DNS_TCP | SIP_DNS_TLS)
 
 /* Record types as on the wire. */
 enum { SIP_DNS_T_A = 1, SIP_DNS_T_AAAA = 28, SIP_DNS_T_SRV = 33, SIP_DNS_T_NAPTR = 35 };

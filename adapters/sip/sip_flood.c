@@ -303,24 +303,22 @@ static sip_flood_t *sip_flood_table;
 static struct event *sip_flood_sweep_ev;
 static gw_stat_t *sip_flood_limited, *sip_flood_dropped, *sip_bans_active, *sip_bans_total;
 
-/* The key of a peer, and its "ip:port" text: the two places that read
- * sip_peer_t's address (IPv4 today, mapped). */
+/* The key of a peer (IPv6, or IPv4 mapped), and its "ip:port" text
+ * ("[ip6]:port"): the two places that read sip_peer_t's address. */
 static void sip_flood_key_of(const sip_peer_t *p, sip_flood_key_t *k)
 {
     memset(k, 0, sizeof *k);
+    if (p->addr.sa.sa_family == AF_INET6) {
+        memcpy(k->a, &p->addr.in6.sin6_addr, 16);
+        return;
+    }
     k->a[10] = k->a[11] = 0xff;
-    memcpy(k->a + 12, &p->addr.sin_addr, 4);
+    memcpy(k->a + 12, &p->addr.in.sin_addr, 4);
 }
 
 static void sip_flood_peer_text(const sip_peer_t *p, char *out, size_t n)
 {
-    sip_flood_key_t k;
-    size_t len;
-
-    sip_flood_key_of(p, &k);
-    sip_flood_key_text(&k, out, n);
-    len = strlen(out);
-    snprintf(out + len, n - len, ":%d", ntohs(p->addr.sin_port));
+    sip_sa_str(&p->addr, out, n);
 }
 
 static int sip_flood_trusted(const sip_flood_key_t *k, void *arg)

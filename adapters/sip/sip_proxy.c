@@ -68,7 +68,7 @@ sip_px_self_t sip_px_self;
 void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...)
 {
     gw_trace_rec_t r = {0};
-    char summary[256], peer[INET_ADDRSTRLEN + 8];
+    char summary[256], peer[SIP_ADDR_MAX];
     va_list ap;
 
     if (!gw_trace_on())
@@ -76,8 +76,7 @@ void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(summary, sizeof summary, fmt, ap);
     va_end(ap);
-    inet_ntop(AF_INET, &tx->src.addr.sin_addr, peer, INET_ADDRSTRLEN);
-    snprintf(peer + strlen(peer), 8, ":%d", ntohs(tx->src.addr.sin_port));
+    sip_sa_str(&tx->src.addr, peer, sizeof peer);
     r.kind = GW_TRACE_LOG;
     r.connector = "sip";
     r.peer = peer;
@@ -86,23 +85,24 @@ void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...)
     gw_trace_record(&r);
 }
 
-/* Our address towards dst (sip.listen, or the route's source address
- * when we listen on every address). */
-void sip_px_local_ip(const struct sockaddr_in *dst, char *out, size_t n)
+/* See sip_proxy.h.  Worker thread. */
+void sip_px_local_ip(const sip_sa_t *dst, char *out, size_t n)
 {
-    struct sockaddr_in local;
+    sip_sa_t local;
     socklen_t llen = sizeof local;
+    int v6 = dst != NULL && dst->sa.sa_family == AF_INET6;
+    const char *lip = v6 && sip_conf.listen6[0] != '\0' ? sip_conf.listen6 : sip_conf.listen;
     int fd;
 
-    if (strcmp(sip_conf.listen, "0.0.0.0") != 0 || dst == NULL) {
-        snprintf(out, n, "%s", sip_px_self.naddr ? sip_px_self.addr[0] : sip_conf.listen);
+    if (dst == NULL || (strcmp(lip, "0.0.0.0") != 0 && strcmp(lip, "::") != 0)) {
+        sip_host_of_ip(lip, out, n);
         return;
     }
-    snprintf(out, n, "%s", sip_px_self.naddr ? sip_px_self.addr[0] : "127.0.0.1");
-    fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd >= 0 && connect(fd, (const struct sockaddr *)dst, sizeof *dst) == 0 &&
-        getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-        inet_ntop(AF_INET, &local.sin_addr, out, (socklen_t)n);
+    snprintf(out, n, "%s", v6 ? "[::1]" : sip_px_self.naddr ? sip_px_self.addr[0] : "127.0.0.1");
+    fd = socket(dst->sa.sa_family, SOCK_DGRAM, 0);
+    if (fd >= 0 && connect(fd, &dst->sa, sip_sa_len(dst)) == 0 &&
+        getsockname(fd, &local.sa, &llen) == 0)
+        sip_sa_host(&local, out, n);
     if (fd >= 0)
         close(fd);
 }
@@ -115,7 +115,7 @@ static sip_peer_t sip_px_reply_peer(const sip_view_t *v, const sip_peer_t *src)
     sip_view_via_t via;
 
     if (p.conn_id == 0 && sip_view_via(v, 0, &via) == 0 && via.rport < 0)
-        p.addr.sin_port = htons((uint16_t)(via.port > 0 ? via.port : 5060));
+        sip_sa_set_port(&p.addr, via.port > 0 ? via.port : 5060);
     return p;
 }
 
@@ -124,12 +124,12 @@ static int sip_px_build_reply(const char *req, size_t n, const sip_peer_t *src, 
                               const char *reason, const char *to_tag, const char *extra,
                               gw_jbuf_t *b)
 {
-    char ip[INET_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN];
     int rc;
 
-    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof ip);
+    sip_sa_ip(&src->addr, ip, sizeof ip);
     sip_jbuf_printf(b, "SIP/2.0 %d %s\r\n", status, reason);
-    rc = sip_resp_headers(req, n, to_tag, ip, ntohs(src->addr.sin_port), b);
+    rc = sip_resp_headers(req, n, to_tag, ip, sip_sa_port(&src->addr), b);
     if (rc == 0) {
         gw_jbuf_puts(b, "Server: junction\r\n");
         if (extra)
@@ -250,31 +250,22 @@ static int sip_px_key(const sip_view_t *v, const char *method, char *key, size_t
     return len > 0 && (size_t)len < n ? 0 : GW_EINVAL;
 }
 
-/* "udp:1.2.3.4:5060" into sa: 0 or -1. */
-static int sip_px_source(const char *s, struct sockaddr_in *sa)
+/* A binding's source "udp:1.2.3.4:5060" / "tcp:[::1]:5070" into sa and
+ * *proto: 0, or -1.  A TCP source is the phone's own connection (RFC 5626
+ * style reuse: sip_tcp.c finds the live connection with that remote
+ * address); once that closed, the Contact is used instead. */
+static int sip_px_source(const char *s, sip_sa_t *sa, int *proto)
 {
-    char ip[64];
-    const char *colon;
-    int port;
-
-    if (strncmp(s, "udp:", 4) != 0 || !(colon = strrchr(s + 4, ':')) ||
-        (size_t)(colon - (s + 4)) >= sizeof ip)
-        return -1;
-    memcpy(ip, s + 4, (size_t)(colon - (s + 4)));
-    ip[colon - (s + 4)] = '\0';
-    port = atoi(colon + 1);
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return port > 0 && port < 65536 && inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
+    return sip_source_parse(s, proto, sa);
 }
 
-static int sip_px_uri_dest(const sip_px_uri_t *u, struct sockaddr_in *sa)
+/* u's host when it is an IP literal (IPv4 or [IPv6]) with its port (5060
+ * when absent): 0, or -1 (a name needs DNS). */
+static int sip_px_uri_dest(const sip_px_uri_t *u, sip_sa_t *sa)
 {
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)(u->port ? u->port : 5060));
-    return u->ipv4 && inet_pton(AF_INET, u->host, &sa->sin_addr) == 1 ? 0 : -1;
+    int port = u->port ? u->port : u->proto == SIP_PROTO_TLS ? 5061 : 5060;
+
+    return u->ip ? sip_sa_from_host(u->host, strlen(u->host), port, sa) : -1;
 }
 
 /* 1 when u is a local address of record: our own address, or a host
@@ -283,7 +274,7 @@ static int sip_px_local_aor(const sip_px_uri_t *u)
 {
     if (u->user[0] == '\0')
         return 0;
-    if (u->ipv4)
+    if (u->ip)
         return sip_px_is_self(&sip_px_self, u, 1);
     return sip_reg_is_local(u->host);
 }
@@ -316,6 +307,7 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
             tx->dns_uri = u; /* a host name: RFC 3263 (sip_proxy_dns.c) */
             return SIP_PX_NEEDS_DNS;
         }
+        tx->b[0].dst_proto = u.proto;
         tx->nb = 1;
         tx->ngroups = 1;
         return 0;
@@ -346,10 +338,14 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
             snprintf(b->ruri, sizeof b->ruri, "%s", x->contact);
             snprintf(b->path, sizeof b->path, "%s", x->path);
             b->group = group[i];
-            if (sip_px_source(x->source, &b->dst) != 0 &&
-                (sip_px_uri_parse(x->contact, strlen(x->contact), &cu) != 0 ||
-                 sip_px_uri_dest(&cu, &b->dst) != 0))
-                continue; /* a contact we cannot reach without DNS */
+            if (sip_px_source(x->source, &b->dst, &b->dst_proto) != 0 ||
+                (b->dst_proto != SIP_PROTO_UDP && !sip_tcp_alive(&b->dst, b->dst_proto))) {
+                /* no source, or its connection is gone: the Contact */
+                if (sip_px_uri_parse(x->contact, strlen(x->contact), &cu) != 0 ||
+                    sip_px_uri_dest(&cu, &b->dst) != 0)
+                    continue; /* a contact we cannot reach without DNS */
+                b->dst_proto = cu.proto;
+            }
             tx->nb++;
         }
         if (tx->nb == 0) {
@@ -364,14 +360,15 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
     if (!sip_px_is_self(&sip_px_self, &u, 0) && !tx->stateless && !tx->has_to_tag &&
         (n = sip_px_trunk_targets(v, &u, tx, reason)) >= 0)
         return n; /* a rule routes it to a trunk */
-    if (u.ipv4 && !sip_px_is_self(&sip_px_self, &u, 0)) {
-        sip_px_uri_dest(&u, &tx->b[0].dst);
+    if (u.ip && !sip_px_is_self(&sip_px_self, &u, 0)) {
+        sip_px_uri_dest(&u, &tx->b[0].dst); /* u.ip: a literal */
+        tx->b[0].dst_proto = u.proto;
         tx->nb = 1;
         tx->ngroups = 1;
         tx->relay = 1;
         return 0;
     }
-    if (u.ipv4) {
+    if (u.ip) {
         *reason = "Not Found";
         return 404;
     }
@@ -385,11 +382,11 @@ static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **re
  * a dialog we record-routed (our own Route came first). */
 int sip_px_may_relay(const sip_px_txn_t *tx)
 {
-    char ip[INET_ADDRSTRLEN], name[64];
+    char ip[INET6_ADDRSTRLEN], name[64];
 
     if (!tx->relay || tx->del_top_route)
         return 1;
-    inet_ntop(AF_INET, &tx->src.addr.sin_addr, ip, sizeof ip);
+    sip_sa_ip(&tx->src.addr, ip, sizeof ip);
     return gw_trusted_find(ip, name, sizeof name);
 }
 
@@ -414,7 +411,7 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
 {
     sip_px_txn_t *tx = calloc(1, sizeof *tx);
     const char *reason = NULL;
-    char via[160], ip[48], *out = malloc(SIP_PROXY_MSG_MAX);
+    char via[200], ip[SIP_ADDR_MAX], *out = malloc(SIP_PROXY_MSG_MAX);
     sip_px_fwd_t f = {0};
     long len;
 
@@ -429,15 +426,18 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_may_relay(tx))
         goto out_free;
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
-    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
-             ip, sip_conf.port, sip_worker_index(w), sip_px_loop_hash(v));
+    snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
+             tx->b[0].dst_proto == SIP_PROTO_TLS ? "TLS"
+             : tx->b[0].dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP", ip,
+             sip_listen_port(tx->b[0].dst_proto),
+             sip_worker_index(w), sip_px_loop_hash(v));
     f.via = via;
     f.ruri = tx->b[0].ruri[0] ? tx->b[0].ruri : NULL;
     f.del_top_route = del_top_route;
     f.path = tx->b[0].path;
     len = sip_px_build(v, &f, out, SIP_PROXY_MSG_MAX);
     if (len > 0) {
-        sip_peer_t dst = {.addr = tx->b[0].dst, .conn_id = 0};
+        sip_peer_t dst = {.addr = tx->b[0].dst, .conn_id = 0, .proto = tx->b[0].dst_proto};
         sip_worker_send(w, &dst, out, (size_t)len);
         gw_stat_add(sip_proxy_stats.stateless, 1);
     }
@@ -519,10 +519,10 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
 /* See sip_proxy.h. */
 void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
 {
-    sip_view_t *v = malloc(sizeof *v), *v2 = NULL;
-    char key[320], *rew = NULL;
+    sip_view_t *v = malloc(sizeof *v), *v2 = NULL, *v3 = NULL, *v1 = NULL;
+    char key[320], *rew = NULL, *rew2 = NULL;
     sip_view_addr_t a;
-    sip_px_uri_t u;
+    sip_px_uri_t u, top;
     sip_px_txn_t *tx;
     int del_top_route = 0, rc;
 
@@ -590,6 +590,27 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
         sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) == 0 &&
         sip_px_is_self(&sip_px_self, &u, 0))
         del_top_route = 1;
+    top = u;
+    if (del_top_route && sip_view_route(v, 1, &a) == 0 &&
+        sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) == 0 &&
+        sip_px_is_self(&sip_px_self, &u, 0) &&
+        (u.proto != top.proto || strcmp(u.host, top.host) != 0)) {
+        /* double record-routing (RFC 5658): our two Routes (two sides:
+         * another transport or address) both go; the first here, the
+         * second as any top Route of ours.  The same one twice is a loop
+         * (482 below). */
+        sip_view_edit_t e = {SIP_EDIT_ROUTE_DEL_TOP, NULL, 0, 0};
+        long len;
+        rew2 = malloc(SIP_PROXY_MSG_MAX);
+        v3 = malloc(sizeof *v3);
+        len = rew2 && v3 ? sip_view_apply(v, &e, 1, rew2, SIP_PROXY_MSG_MAX) : SIP_VE_NOSPACE;
+        if (len < 0 || sip_view_parse(v3, rew2, (size_t)len, 0) != 0) {
+            sip_px_reply_bare(w, v, src, 400, "Bad Route", NULL);
+            goto out_free;
+        }
+        v1 = v; /* freed at the end, v3 read from here on */
+        v = v3;
+    }
     if (v->to_tag.len)
         sip_dlg_in_dialog(v, src); /* CSeq, an ACK confirms, a BYE ends */
     if (v->method == SIP_M_ACK)
@@ -597,6 +618,10 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
     else
         sip_px_new(w, v, src, key, del_top_route);
 out_free:
+    if (v == v3)
+        v = v1;
+    free(v3);
+    free(rew2);
     free(v2);
     free(rew);
     free(v);
@@ -689,7 +714,7 @@ int sip_proxy_takes(const osip_message_t *req)
         return 0;
     snprintf(u.scheme, sizeof u.scheme, "%s", ru->scheme);
     snprintf(u.user, sizeof u.user, "%s", ru->username ? ru->username : "");
-    snprintf(u.host, sizeof u.host, "%s", ru->host);
+    sip_host_of_ip(ru->host, u.host, sizeof u.host); /* libosip2 drops an IPv6's [] */
     for (char *p = u.host; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     for (char *p = u.scheme; *p; p++)
@@ -697,40 +722,54 @@ int sip_proxy_takes(const osip_message_t *req)
     u.port = ru->port ? atoi(ru->port) : 0;
     {
         struct in_addr ia;
+        sip_sa_t sa;
         u.ipv4 = inet_pton(AF_INET, u.host, &ia) == 1;
+        u.ip = sip_sa_from_host(u.host, strlen(u.host), 0, &sa) == 0;
     }
     if (strcmp(u.scheme, "sip") != 0 && strcmp(u.scheme, "sips") != 0)
         takes = 0;
     else if (sip_px_local_aor(&u)) {
         takes = sip_px_aor(&u, aor, sizeof aor) == 0 && sip_loc_lookup(aor, b, 1) > 0;
     } else if (strcmp(m, "OPTIONS") == 0) {
-        takes = u.ipv4 && !sip_px_is_self(&sip_px_self, &u, 1);
+        takes = u.ip && !sip_px_is_self(&sip_px_self, &u, 1);
     } else {
         takes = 0; /* a MESSAGE for the gateway */
     }
     return takes;
 }
 
-/* Our addresses: sip.listen, or every IPv4 address of ours when it is
- * 0.0.0.0. */
-static void sip_px_self_init(void)
+/* Our addresses in host form (IPv6 in []): sip.listen and sip.listen6,
+ * a wildcard ("0.0.0.0", "::") standing for every address of ours of
+ * its family. */
+static void sip_px_self_add(const char *ip)
 {
     struct ifaddrs *ifs = NULL;
+    int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
 
-    memset(&sip_px_self, 0, sizeof sip_px_self);
-    sip_px_self.port = sip_conf.port;
-    if (strcmp(sip_conf.listen, "0.0.0.0") != 0) {
-        snprintf(sip_px_self.addr[0], sizeof sip_px_self.addr[0], "%s", sip_conf.listen);
-        sip_px_self.naddr = 1;
+    if (strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0) {
+        if (sip_px_self.naddr < SIP_PROXY_MAX_SELF)
+            sip_host_of_ip(ip, sip_px_self.addr[sip_px_self.naddr++], sizeof sip_px_self.addr[0]);
         return;
     }
     if (getifaddrs(&ifs) != 0)
         return;
     for (struct ifaddrs *i = ifs; i && sip_px_self.naddr < SIP_PROXY_MAX_SELF; i = i->ifa_next)
-        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
-                      sip_px_self.addr[sip_px_self.naddr++], sizeof sip_px_self.addr[0]);
+        if (i->ifa_addr && i->ifa_addr->sa_family == fam) {
+            sip_sa_t a;
+            memcpy(&a, i->ifa_addr, fam == AF_INET6 ? sizeof a.in6 : sizeof a.in);
+            sip_sa_host(&a, sip_px_self.addr[sip_px_self.naddr++], sizeof sip_px_self.addr[0]);
+        }
     freeifaddrs(ifs);
+}
+
+static void sip_px_self_init(void)
+{
+    memset(&sip_px_self, 0, sizeof sip_px_self);
+    sip_px_self.port = sip_conf.port;
+    sip_px_self.tls_port = sip_conf.tls_port;
+    sip_px_self_add(sip_conf.listen);
+    if (sip_conf.listen6[0] != '\0')
+        sip_px_self_add(sip_conf.listen6);
 }
 
 /* See sip_proxy.h. */

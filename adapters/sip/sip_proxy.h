@@ -68,7 +68,9 @@ typedef struct sip_px_uri {
     char host[128];    /* lower case */
     int port;          /* 0: absent */
     int ipv4;          /* host is an IPv4 literal */
+    int ip;            /* host is an IP literal: IPv4, or IPv6 in [] */
     int lr;            /* ;lr among the URI parameters */
+    int proto;         /* SIP_PROTO_*: ;transport=tcp / tls, sips: is TLS; else UDP */
 } sip_px_uri_t;
 
 /* Parse the URI s[0..n) (sip: or sips:; no <>).  0 or -1. */
@@ -80,6 +82,7 @@ typedef struct sip_px_self {
     char addr[SIP_PROXY_MAX_SELF][64];
     int naddr;
     int port;
+    int tls_port;      /* sip.tls_port, 0: none */
 } sip_px_self_t;
 
 /* 1 when u names us: one of our addresses, and our port (absent = 5060;
@@ -126,8 +129,8 @@ long sip_px_strict_rewrite(const sip_view_t *v, char *out, size_t cap);
 long sip_px_resp_strip(const sip_view_t *v, char *out, size_t cap);
 /* Where Via n of v says a response goes (18.2.2, RFC 3581): received or
  * the sent-by host, rport's value or the sent-by port or 5060.  0, or -1
- * (no such Via, or a host that is no IPv4 literal). */
-int sip_px_via_dest(const sip_view_t *v, unsigned n, struct sockaddr_in *out);
+ * (no such Via, or a host that is no IP literal). */
+int sip_px_via_dest(const sip_view_t *v, unsigned n, sip_sa_t *out);
 /* The CANCEL (resp NULL) or the ACK of non-2xx resp for the forwarded
  * request fwd (RFC 3261 9.1, 17.1.1.3): its Request-URI, top Via, From,
  * Call-ID, CSeq number and Route; To from resp for an ACK.  Length or a
@@ -154,7 +157,8 @@ typedef struct sip_px_branch {
     size_t len;
     char *resp;                /* its final response as received (owned), or NULL */
     size_t resp_len;
-    struct sockaddr_in dst;
+    sip_sa_t dst;
+    int dst_proto;             /* SIP_PROTO_* it goes on (UDP until outgoing streams) */
     int64_t timer_c_at;        /* INVITE: Timer C, 0: not running */
     char ruri[256];            /* the new Request-URI, "" for the received one */
     char path[512];            /* Route values from the binding's Path */
@@ -209,13 +213,19 @@ void sip_px_trace(const sip_px_txn_t *tx, const char *fmt, ...) __attribute__((f
 void sip_px_branch_link(sip_px_branch_t *b);
 void sip_px_branch_unlink(sip_px_branch_t *b);
 sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n);
+/* The ids of w's branches sent to dst over proto that have had no
+ * response yet, into ids (at most max); how many. */
+int sip_px_branch_ids_to(sip_worker_t *w, const sip_sa_t *dst, int proto, char (*ids)[64], int max);
 /* Send a response up (through the server transaction): 0 sent. */
 int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status);
 /* Our own response to tx's request. */
 void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *extra);
 /* Done with tx when every transaction of it ended: freed (1) or timer armed (0). */
 int sip_px_settle(sip_px_txn_t *tx);
-void sip_px_local_ip(const struct sockaddr_in *dst, char *out, size_t n);
+/* Our host towards dst as a Via / Record-Route writes it ("[::1]" for
+ * IPv6): sip.listen or sip.listen6 by dst's family, the route's source
+ * address when that is a wildcard. */
+void sip_px_local_ip(const sip_sa_t *dst, char *out, size_t n);
 extern sip_px_self_t sip_px_self;
 
 /* sip_proxy_branch.c */
@@ -277,6 +287,12 @@ void sip_proxy_init(void);
 /* Free every worker's transactions (their timers): main thread, after the
  * workers were joined, before their event bases go. */
 void sip_proxy_free_all(void);
+/* An outgoing connection of w's to remote over proto failed before it
+ * connected (refused, TLS handshake or verification): each branch of w's
+ * waiting on it ends as a 503 at once instead of at Timer B / F.  Called
+ * from the connection's event callback (never from inside a send).
+ * Worker thread. */
+void sip_proxy_transport_failed(sip_worker_t *w, const sip_sa_t *remote, int proto);
 /* Proxied requests worker idx still holds (a retiring worker waits
  * for 0).  Any thread. */
 int sip_proxy_count(int idx);

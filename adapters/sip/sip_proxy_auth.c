@@ -82,7 +82,7 @@ int sip_px_authorize(sip_px_txn_t *tx, const sip_view_t *v)
         return SIP_PX_AUTH_NONE;
     if (tx->has_to_tag && tx->del_top_route)
         return SIP_PX_AUTH_NONE; /* in a dialog we record-routed */
-    inet_ntop(AF_INET, &tx->src.addr.sin_addr, ip, sizeof ip);
+    sip_sa_ip(&tx->src.addr, ip, sizeof ip);
     if (gw_trusted_find(ip, net, sizeof net))
         return SIP_PX_AUTH_NONE;
     memset(&from, 0, sizeof from);

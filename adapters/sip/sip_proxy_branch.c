@@ -43,9 +43,9 @@
 
 static void sip_px_check_done(sip_px_txn_t *tx);
 
-static sip_peer_t sip_px_peer(const struct sockaddr_in *sa)
+static sip_peer_t sip_px_peer(const sip_sa_t *sa)
 {
-    sip_peer_t p = {.addr = *sa, .conn_id = 0};
+    sip_peer_t p = {.addr = *sa, .conn_id = 0, .proto = SIP_PROTO_UDP};
     return p;
 }
 
@@ -63,14 +63,46 @@ static void sip_px_branch_end(sip_px_branch_t *b, int st)
 static int sip_px_branch_send_again(sip_px_branch_t *b)
 {
     sip_peer_t dst = sip_px_peer(&b->dst);
+    dst.proto = b->dst_proto;
     return sip_worker_send(b->tx->w, &dst, b->req, b->len);
+}
+
+/* One Record-Route URI of ours: host and port, the transport when it is
+ * not UDP. */
+static void sip_px_rr_uri(char *out, size_t n, const char *host, int proto)
+{
+    if (proto == SIP_PROTO_UDP)
+        snprintf(out, n, "<sip:%s:%d;lr>", host, sip_conf.port);
+    else
+        snprintf(out, n, "<sip:%s:%d;transport=%s;lr>", host, sip_listen_port(proto),
+                 sip_proto_name(proto));
+}
+
+/* The Record-Route value of branch b into rr: one URI, or two when the
+ * request leaves on another transport or address family than it came
+ * (RFC 5658 double record-routing): the outgoing side first, so that each
+ * side's in-dialog requests reach us the way they can. */
+static void sip_px_record_route(const sip_px_txn_t *tx, const sip_px_branch_t *b,
+                                const char *out_host, char *rr, size_t n)
+{
+    char in_host[SIP_ADDR_MAX], a[160], c[160];
+
+    sip_px_rr_uri(a, sizeof a, out_host, b->dst_proto);
+    if (tx->src.proto == b->dst_proto && tx->src.addr.sa.sa_family == b->dst.sa.sa_family) {
+        snprintf(rr, n, "%s", a);
+        return;
+    }
+    sip_px_local_ip(&tx->src.addr, in_host, sizeof in_host);
+    sip_px_rr_uri(c, sizeof c, in_host, tx->src.proto);
+    snprintf(rr, n, "%s, %s", a, c);
 }
 
 /* Build and send branch b of tx: 0, or -1 (the branch ends as a 500). */
 static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
 {
     sip_view_t *v = malloc(sizeof *v);
-    char *out = malloc(SIP_PROXY_MSG_MAX), ip[48], via[200], rr[120], rnd[9];
+    char *out = malloc(SIP_PROXY_MSG_MAX), ip[SIP_ADDR_MAX], via[240], rr[330], rnd[9];
+    char where[SIP_ADDR_MAX + 8];
     sip_px_fwd_t f = {0};
     long len = -1;
     int64_t now = sip_px_now();
@@ -82,8 +114,10 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
     sip_random_hex(rnd, 4);
     snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-%08x-%s", sip_worker_index(tx->w),
              sip_px_loop_hash(v), rnd);
-    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=%s;rport", ip, sip_conf.port, b->id);
-    snprintf(rr, sizeof rr, "<sip:%s:%d;lr>", ip, sip_conf.port);
+    snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=%s;rport",
+             b->dst_proto == SIP_PROTO_TLS ? "TLS" : b->dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP",
+             ip, sip_listen_port(b->dst_proto), b->id);
+    sip_px_record_route(tx, b, ip, rr, sizeof rr);
     f.via = via;
     f.ruri = b->ruri[0] ? b->ruri : NULL;
     /* a request in a dialog has its route set already */
@@ -96,7 +130,8 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
         goto out_free;
     memcpy(b->req, out, (size_t)len);
     b->len = (size_t)len;
-    sip_tsx_init(&b->tsx, tx->invite ? SIP_TSX_ICT : SIP_TSX_NICT, 0, now);
+    sip_tsx_init(&b->tsx, tx->invite ? SIP_TSX_ICT : SIP_TSX_NICT, b->dst_proto != SIP_PROTO_UDP,
+                 now); /* reliable: no Timer A / E (RFC 3261 17.1.1.2, 17.1.2.2) */
     sip_px_count(b->tsx.kind, -1, (int)b->tsx.state);
     b->started = 1;
     if (tx->invite)
@@ -106,8 +141,13 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
     gw_stat_add(sip_proxy_stats.branches, 1);
     if (b->trunk[0])
         sip_trunk_note_call(b->trunk, b->trunk_dst);
-    sip_px_trace(tx, "proxy: branch %s to %s:%d (%s) step %d", b->id, inet_ntoa(b->dst.sin_addr),
-                 ntohs(b->dst.sin_port), b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
+    /* "to 1.2.3.4:5060" over UDP, "to tcp:1.2.3.4:5060" over another */
+    if (b->dst_proto == SIP_PROTO_UDP)
+        sip_sa_str(&b->dst, where, sizeof where);
+    else
+        sip_source_format(b->dst_proto, &b->dst, where, sizeof where);
+    sip_px_trace(tx, "proxy: branch %s to %s (%s) step %d", b->id, where,
+                 b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
     if (sip_px_branch_send_again(b) != 0) {
         /* a transport error ends the branch at once, as a 503 (RFC 3263
          * 4.3): the next step (the next DNS address) is tried */
@@ -152,6 +192,7 @@ static void sip_px_send_cancel(sip_px_branch_t *b)
         len = sip_px_build_cancel_ack(v, NULL, out, sizeof out);
     if (len > 0) {
         sip_peer_t dst = sip_px_peer(&b->dst);
+        dst.proto = b->dst_proto;
         sip_worker_send(b->tx->w, &dst, out, (size_t)len);
         sip_px_trace(b->tx, "proxy: CANCEL on branch %s", b->id);
     }
@@ -284,12 +325,18 @@ static void sip_px_check_done(sip_px_txn_t *tx)
 /* Forward response v statelessly (16.11): no branch of ours knows it. */
 static void sip_px_stateless_response(sip_worker_t *w, const sip_view_t *v)
 {
-    struct sockaddr_in sa;
+    sip_sa_t sa;
     char *out = malloc(SIP_PROXY_MSG_MAX);
     long len = out ? sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX) : -1;
 
     if (len > 0 && sip_px_via_dest(v, 1, &sa) == 0) {
         sip_peer_t dst = sip_px_peer(&sa);
+        sip_view_via_t via;
+        int p;
+        /* over the transport that Via names: TCP finds the live connection */
+        if (sip_view_via(v, 1, &via) == 0 &&
+            (p = sip_proto_from_name(v->buf + via.transport.off, via.transport.len)) > 0)
+            dst.proto = p;
         sip_worker_send(w, &dst, out, (size_t)len);
         gw_stat_add(sip_proxy_stats.stateless, 1);
     } else {
@@ -315,6 +362,7 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
         if (fv && sip_view_parse(fv, b->req, b->len, 0) == 0 &&
             (len = sip_px_build_cancel_ack(fv, v, ack, sizeof ack)) > 0) {
             sip_peer_t dst = sip_px_peer(&b->dst);
+            dst.proto = b->dst_proto;
             sip_worker_send(tx->w, &dst, ack, (size_t)len);
         }
         free(fv);
@@ -443,6 +491,30 @@ void sip_px_timers(sip_px_txn_t *tx, int64_t now)
             changed |= sip_px_branch_timers(&tx->b[i], now);
     if (changed)
         sip_px_check_done(tx);
+}
+
+/* See sip_proxy.h.  The ids are taken first and each branch found again:
+ * ending one may free its transaction and its other branches. */
+void sip_proxy_transport_failed(sip_worker_t *w, const sip_sa_t *remote, int proto)
+{
+    char ids[SIP_PROXY_MAX_BRANCHES * 4][64];
+    int n = sip_px_branch_ids_to(w, remote, proto, ids, SIP_PROXY_MAX_BRANCHES * 4);
+
+    for (int i = 0; i < n; i++) {
+        sip_px_branch_t *b = sip_px_branch_find(w, ids[i], strlen(ids[i]));
+        sip_px_txn_t *tx;
+        if (!b || b->ended)
+            continue;
+        tx = b->tx;
+        b->ended = 1;
+        b->status = 503;
+        sip_px_count(b->tsx.kind, (int)b->tsx.state, SIP_TSX_TERMINATED);
+        b->tsx.state = SIP_TSX_TERMINATED;
+        sip_px_branch_unlink(b);
+        sip_px_trace(tx, "proxy: branch %s: %s connection failed", b->id, sip_proto_name(proto));
+        sip_px_check_done(tx);
+        sip_px_settle(tx);
+    }
 }
 
 /* See sip_proxy.h. */

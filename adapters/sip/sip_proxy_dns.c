@@ -59,9 +59,16 @@ static void sip_px_dns_done(void *arg, const sip_dns_target_t *t, int n, int rc)
     tx->nb = 0;
     for (int i = 0; i < n && tx->nb < SIP_PROXY_MAX_BRANCHES; i++) {
         sip_px_branch_t *b = &tx->b[tx->nb];
-        if (t[i].transport != SIP_DNS_UDP || t[i].addr.ss_family != AF_INET)
-            continue; /* the proxy sends over UDP to IPv4 today */
-        memcpy(&b->dst, &t[i].addr, sizeof b->dst);
+        int fam = t[i].addr.ss_family;
+        if (fam != AF_INET && fam != AF_INET6)
+            continue;
+        memset(&b->dst, 0, sizeof b->dst);
+        memcpy(&b->dst, &t[i].addr, fam == AF_INET6 ? sizeof b->dst.in6 : sizeof b->dst.in);
+        /* UDP, TCP or TLS, IPv4 or IPv6: a family we have no UDP socket
+         * of fails its send at once and the next target is tried */
+        b->dst_proto = t[i].transport == SIP_DNS_TLS   ? SIP_PROTO_TLS
+                       : t[i].transport == SIP_DNS_TCP ? SIP_PROTO_TCP
+                                                       : SIP_PROTO_UDP;
         b->ruri[0] = '\0'; /* the Request-URI is kept */
         b->path[0] = '\0';
         b->group = tx->nb;
@@ -71,7 +78,7 @@ static void sip_px_dns_done(void *arg, const sip_dns_target_t *t, int n, int rc)
     if (tx->nb == 0) {
         gw_stat_add(sip_proxy_stats.no_target, 1);
         sip_px_trace(tx, "proxy: %s: no usable DNS target (%s), 503", tx->dns_uri.host,
-                     rc == GW_EAGAIN ? "DNS servers failed" : n ? "none over UDP/IPv4"
+                     rc == GW_EAGAIN ? "DNS servers failed" : n ? "no IPv4 / IPv6 address"
                                                              : "no records");
         sip_px_reply(tx, 503, "Unresolvable Destination", NULL);
     } else {
@@ -97,7 +104,11 @@ int sip_px_dns_start(sip_px_txn_t *tx)
     a->gen = tx->gen = __atomic_add_fetch(&sip_px_dns_gen, 1, __ATOMIC_RELAXED);
     snprintf(a->key, sizeof a->key, "%s", tx->key);
     tx->dns_wait = 1;
-    rc = sip_dns_resolve(tx->w, u->host, u->port, SIP_DNS_ANY, strcmp(u->scheme, "sips") == 0,
+    rc = sip_dns_resolve(tx->w, u->host, u->port,
+                         u->proto == SIP_PROTO_TLS   ? SIP_DNS_TLS
+                         : u->proto == SIP_PROTO_TCP ? SIP_DNS_TCP
+                                                     : SIP_DNS_ANY, /* ;transport= named */
+                         strcmp(u->scheme, "sips") == 0,
                          sip_px_dns_done, a);
     if (rc != 0) {
         tx->dns_wait = 0;

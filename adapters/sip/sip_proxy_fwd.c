@@ -113,27 +113,17 @@ long sip_px_resp_strip(const sip_view_t *v, char *out, size_t cap)
 }
 
 /* See sip_proxy.h. */
-int sip_px_via_dest(const sip_view_t *v, unsigned n, struct sockaddr_in *out)
+int sip_px_via_dest(const sip_view_t *v, unsigned n, sip_sa_t *out)
 {
     sip_view_via_t via;
-    char host[48];
     sip_range_t h;
-    int port, rc = 0;
+    int port;
 
     if (sip_view_via(v, n, &via) != 0)
         return -1;
     h = via.received.len ? via.received : via.host;
-    if (h.len == 0 || h.len >= sizeof host)
-        return -1;
-    memcpy(host, v->buf + h.off, h.len);
-    host[h.len] = '\0';
     port = via.rport > 0 ? via.rport : via.port > 0 ? via.port : 5060;
-    memset(out, 0, sizeof *out);
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
-        rc = -1;
-    return rc;
+    return sip_sa_from_host(v->buf + h.off, h.len, port, out); /* IPv4, [IPv6] or IPv6 */
 }
 
 /* "Name: value\r\n" of the header line holding range r. */

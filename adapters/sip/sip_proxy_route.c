@@ -91,11 +91,19 @@ int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u)
             u->lr = 1;
         else if (ne - p > 3 && strncasecmp(p + 1, "lr=", 3) == 0)
             u->lr = 1;
+        else if (ne - p == 14 && strncasecmp(p + 1, "transport=", 10) == 0 &&
+                 sip_proto_from_name(p + 11, 3) > 0)
+            u->proto = sip_proto_from_name(p + 11, 3);
         p = ne;
     }
+    if (strcmp(u->scheme, "sips") == 0)
+        u->proto = SIP_PROTO_TLS;
     {
         struct in_addr a;
+        sip_sa_t sa;
         u->ipv4 = inet_pton(AF_INET, u->host, &a) == 1;
+        u->ip = u->ipv4 || (u->host[0] == '[' && sip_sa_from_host(u->host, strlen(u->host), 0,
+                                                                  &sa) == 0);
     }
     return rc;
 }
@@ -103,13 +111,19 @@ int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u)
 /* See sip_proxy.h. */
 int sip_px_is_self(const sip_px_self_t *s, const sip_px_uri_t *u, int any_port)
 {
-    int port = u->port ? u->port : 5060;
+    int port = u->port ? u->port : u->proto == SIP_PROTO_TLS ? 5061 : 5060;
     int hit = 0;
 
-    if (!(port == s->port || (any_port && u->port == 0)))
+    if (!(port == s->port || (s->tls_port && port == s->tls_port) || (any_port && u->port == 0)))
         return 0;
-    for (int i = 0; i < s->naddr && !hit; i++)
+    for (int i = 0; i < s->naddr && !hit; i++) {
+        sip_sa_t a, b;
         hit = strcmp(s->addr[i], u->host) == 0;
+        if (!hit && u->ip && u->host[0] == '[' && s->addr[i][0] == '[') /* one IPv6, two texts */
+            hit = sip_sa_from_host(u->host, strlen(u->host), 0, &a) == 0 &&
+                  sip_sa_from_host(s->addr[i], strlen(s->addr[i]), 0, &b) == 0 &&
+                  sip_sa_same_ip(&a, &b);
+    }
     return hit;
 }
 

@@ -101,6 +101,20 @@ void sip_px_branch_unlink(sip_px_branch_t *b)
     }
 }
 
+/* See sip_proxy.h. */
+int sip_px_branch_ids_to(sip_worker_t *w, const sip_sa_t *dst, int proto, char (*ids)[64], int max)
+{
+    sip_px_table_t *t = sip_px_tables[sip_worker_index(w)];
+    int n = 0;
+
+    for (size_t h = 0; t && h < SIP_PX_BUCKETS && n < max; h++)
+        for (sip_px_branch_t *b = t->br[h]; b && n < max; b = b->hnext)
+            if (b->started && !b->ended && b->dst_proto == proto && sip_sa_equal(&b->dst, dst) &&
+                (b->tsx.state == SIP_TSX_CALLING || b->tsx.state == SIP_TSX_TRYING))
+                snprintf(ids[n++], 64, "%s", b->id);
+    return n;
+}
+
 sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n)
 {
     sip_px_table_t *t = sip_px_table(w);

@@ -92,10 +92,9 @@ static gw_stat_t *sip_reg_st_ok, *sip_reg_st_refused;
 static void sip_reg_trace(const sip_reg_t *g, int status, const char *what)
 {
     gw_trace_rec_t r = {0};
-    char peer[INET_ADDRSTRLEN + 8], summary[400];
+    char peer[SIP_ADDR_MAX], summary[400];
 
-    inet_ntop(AF_INET, &g->src.addr.sin_addr, peer, INET_ADDRSTRLEN);
-    snprintf(peer + strlen(peer), 8, ":%d", ntohs(g->src.addr.sin_port));
+    sip_sa_str(&g->src.addr, peer, sizeof peer);
     snprintf(summary, sizeof summary, "REGISTER %s -> %d %s", g->aor[0] ? g->aor : "-", status,
              what);
     r.kind = GW_TRACE_LOG;
@@ -465,7 +464,7 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
     char *challenge = NULL;
     sip_reg_t *g = calloc(1, sizeof *g);
     const char *reason = NULL;
-    char ip[INET_ADDRSTRLEN], bad[64], extra[160], tname[64];
+    char ip[INET6_ADDRSTRLEN], bad[64], extra[160], tname[64];
     osip_uri_t *ruri = req->req_uri;
     int st = 0, trusted;
 
@@ -480,9 +479,8 @@ void sip_reg_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src
     gw_strlcpy(g->key, txn_key, sizeof g->key);
     gw_strlcpy(g->to_tag, to_tag, sizeof g->to_tag);
     g->now = gw_now_ms();
-    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof ip);
-    snprintf(g->source, sizeof g->source, "%s:%s:%d", src->conn_id ? "tcp" : "udp", ip,
-             ntohs(src->addr.sin_port));
+    sip_sa_ip(&src->addr, ip, sizeof ip);
+    sip_source_format(src->proto, &src->addr, g->source, sizeof g->source);
     extra[0] = '\0';
     trusted = gw_trusted_find(ip, tname, sizeof tname);
     if (ruri == NULL || ruri->host == NULL || !sip_reg_is_local(ruri->host)) {

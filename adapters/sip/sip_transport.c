@@ -41,13 +41,18 @@
  * worker's slot (queue, event base) lives until destroy, so a late one
  * finds a queue even if that worker has stopped.
  *
- * TCP: worker 0 also runs the listener (when sip.tcp) and every TCP
- * connection; worker 0 never retires.  Streams are framed by
- * Content-Length; a connection is known by a 64-bit id that never repeats,
- * so a late reply for a closed connection finds nothing and is dropped
- * instead of reaching a newcomer.  At stop, worker 0 lingers
- * (sip_tcp_linger, at most SIP_TCP_LINGER_MS) so that the answers already
- * written reach the peers before the sockets close.
+ * Two address families.  sip.listen (IPv4 or IPv6) and sip.listen6 (a
+ * second, IPv6 address, "" for none) each have their own SO_REUSEPORT
+ * group: every worker binds one UDP socket per address, at the same index
+ * in each group, and each group has its steering program (the IPv6 one
+ * reads the source address and port at their IPv6 offsets).  A send goes
+ * out of the worker's socket of the destination's family.
+ *
+ * Transports.  One const ops table per transport (sip_udp_ops here,
+ * sip_tcp_ops and sip_tls_ops in sip_tcp.c): sip_worker_send picks it by
+ * the peer's proto, so the rest of the adapter sends to a peer without
+ * knowing how it is reached.  TCP and TLS (sip_tcp.c, sip_tls.c): the
+ * listeners on worker 0 and the connections spread over every worker.
  *
  * Tracing: every datagram and framed TCP message in, and every packet out,
  * is offered to the trace bus (sip_trace_packet) when a trace is active:
@@ -83,9 +88,7 @@
 #include "sip_proxy.h"
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
-#define SIP_TCP_MAX_CONNS 1024
-#define SIP_TCP_IDLE_S 600
-#define SIP_TCP_LINGER_MS 1000   /* longest wait at stop for TCP answers to drain */
+#define SIP_NFAM 2               /* sockets per worker: sip.listen, sip.listen6 */
 #define SIP_TICK_MS 100          /* a retiring worker checks whether it is drained */
 /* A retiring worker reads its socket at least this long after the BPF
  * program stopped sending to it: a datagram the kernel steered with the
@@ -94,13 +97,6 @@
 #ifndef SO_ATTACH_REUSEPORT_CBPF
 #define SO_ATTACH_REUSEPORT_CBPF 51
 #endif
-
-typedef struct sip_tcp {
-    uint64_t id;
-    struct bufferevent *bev;
-    sip_peer_t peer;
-    struct sip_tcp *next;
-} sip_tcp_t;
 
 struct sip_worker {
     int idx;
@@ -115,19 +111,14 @@ struct sip_worker {
     int64_t rx;                /* atomic: datagrams read from its socket */
     int64_t retired_ms;        /* monotonic time the BPF program left it out */
     struct event_base *base;
-    int udp_fd;                /* -1 once closed (retired): sends go through worker 0's */
-    struct event *udp_ev;
+    /* one socket per listening address (sip_listen_sa); -1 once closed
+     * (retired): sends go through worker 0's */
+    int udp_fd[SIP_NFAM];
+    struct event *udp_ev[SIP_NFAM];
     struct event *tick_ev;     /* SIP_TICK_MS while retiring or stopping */
     gw_queue_t *queue;
     sip_uac_t *uac;
     char *rxbuf; /* sip.max_message + 1 bytes */
-    /* worker 0 only */
-    struct evconnlistener *listener;
-    sip_tcp_t *conns;
-    size_t nconns;
-    uint64_t next_conn_id;
-    int lingering;             /* stopping: no new requests, draining answers */
-    struct event *linger_ev;   /* the SIP_TCP_LINGER_MS deadline */
 };
 
 /* Slots: written by the main thread (release), read by any (acquire).
@@ -139,7 +130,8 @@ static int sip_nactive;
 static int sip_steered;     /* our BPF program is attached (main thread) */
 static unsigned sip_rr;     /* under sip_pool_lock: round robin of SENDs */
 static pthread_mutex_t sip_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sockaddr_in sip_listen_sa;
+static sip_sa_t sip_listen_sa[SIP_NFAM]; /* sip.listen, sip.listen6 */
+static int sip_nfam;                      /* how many of them (1 or 2) */
 static int sip_fixed;       /* the pool sip.workers asks for (0: one per core) */
 
 /* Free a queue item and whatever it still holds.  Any thread. */
@@ -211,8 +203,6 @@ static int64_t sip_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sip_tcp_linger(sip_worker_t *w);
-
 /* The value of the Call-ID header (or its compact form "i") in the header
  * bytes of buf, into out (cap bytes, cut when longer); "" when none.  A
  * scan, not a parse: enough to name a journey. */
@@ -255,10 +245,9 @@ static void sip_trace_call_id(const char *buf, size_t len, char *out, size_t cap
 
 /* Offer one SIP packet to the trace bus.  Worker thread; callers test
  * gw_trace_on() first, so without a trace none of this runs. */
-static void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const char *buf,
-                             size_t len)
+void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const char *buf, size_t len)
 {
-    char call_id[128], line[256], addr[INET_ADDRSTRLEN], where[INET_ADDRSTRLEN + 16];
+    char call_id[128], line[256], where[SIP_ADDR_MAX + 8];
     const char *eol = memchr(buf, '\n', len);
     size_t n = eol ? (size_t)(eol - buf) : len;
     gw_trace_rec_t r;
@@ -270,8 +259,7 @@ static void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const c
     memcpy(line, buf, n);
     line[n] = '\0';
     sip_trace_call_id(buf, len, call_id, sizeof(call_id));
-    inet_ntop(AF_INET, &peer->addr.sin_addr, addr, sizeof(addr));
-    snprintf(where, sizeof(where), "%s:%d", addr, ntohs(peer->addr.sin_port));
+    sip_sa_str(&peer->addr, where, sizeof where); /* "ip:port": the trace's peer filter, HEP */
     memset(&r, 0, sizeof(r));
     r.kind = GW_TRACE_PACKET;
     r.dir = dir;
@@ -284,35 +272,66 @@ static void sip_trace_packet(gw_trace_dir_t dir, const sip_peer_t *peer, const c
     gw_trace_record(&r);
 }
 
-static sip_tcp_t *sip_tcp_find(sip_worker_t *w, uint64_t id)
+/* The socket slot of w for family fam: the listening address of that
+ * family, -1 when we have none. */
+static int sip_fam_slot(int fam)
 {
-    sip_tcp_t *c = w->conns;
-    while (c && c->id != id)
-        c = c->next;
-    return c;
+    for (int i = 0; i < sip_nfam; i++)
+        if (sip_listen_sa[i].sa.sa_family == fam)
+            return i;
+    return -1;
 }
 
-/* See sip.h.  Worker thread (TCP: worker 0). */
+/* UDP: sendto on w's socket of the peer's family.  Worker thread. */
+static int sip_udp_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
+{
+    int slot = sip_fam_slot(peer->addr.sa.sa_family);
+    char where[SIP_ADDR_MAX];
+    int fd;
+    ssize_t n;
+
+    if (slot < 0) {
+        GW_DEBUG(SIP_LOG, "no socket of %s's family", sip_sa_str(&peer->addr, where, sizeof where));
+        return GW_ERROR;
+    }
+    /* a retired worker's socket is closed: every socket of the group has
+     * the same address, so worker 0's sends the same packet */
+    fd = w->udp_fd[slot] >= 0 ? w->udp_fd[slot] : sip_workers[0]->udp_fd[slot];
+    n = sendto(fd, buf, len, 0, &peer->addr.sa, sip_sa_len(&peer->addr));
+    if (n < 0) {
+        GW_WARN(SIP_LOG, "sendto %s: %s", sip_sa_str(&peer->addr, where, sizeof where),
+                strerror(errno));
+        return GW_ERROR;
+    }
+    return 0;
+}
+
+static const sip_transport_ops_t sip_udp_ops = {
+    .name = "udp", .proto = SIP_PROTO_UDP, .reliable = 0, .send = sip_udp_send,
+};
+
+/* See sip.h. */
+const sip_transport_ops_t *sip_transport_ops(int proto)
+{
+    return proto == SIP_PROTO_TCP ? &sip_tcp_ops
+           : proto == SIP_PROTO_TLS ? &sip_tls_ops
+           : proto == SIP_PROTO_UDP ? &sip_udp_ops
+                                    : NULL;
+}
+
+/* See sip.h.  Any thread. */
+int sip_listen_port(int proto)
+{
+    return proto == SIP_PROTO_TLS && sip_conf.tls_port ? sip_conf.tls_port : sip_conf.port;
+}
+
+/* See sip.h.  Worker thread. */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
 {
+    const sip_transport_ops_t *ops = sip_transport_ops(peer->proto);
+
     if (gw_trace_on()) sip_trace_packet(GW_TRACE_OUT, peer, buf, len);
-    if (peer->conn_id == 0) {
-        /* a retired worker's socket is closed: every socket of the group
-         * has the same address, so worker 0's sends the same packet */
-        int fd = w->udp_fd >= 0 ? w->udp_fd : sip_workers[0]->udp_fd;
-        ssize_t n = sendto(fd, buf, len, 0, (const struct sockaddr *)&peer->addr,
-                           sizeof(peer->addr));
-        if (n < 0) {
-            GW_WARN(SIP_LOG, "sendto %s:%d: %s", inet_ntoa(peer->addr.sin_addr),
-                    ntohs(peer->addr.sin_port), strerror(errno));
-            return GW_ERROR;
-        }
-        return 0;
-    }
-    sip_tcp_t *c = sip_tcp_find(w, peer->conn_id);
-    if (!c || bufferevent_write(c->bev, buf, len) != 0)
-        return GW_ERROR;
-    return 0;
+    return ops ? ops->send(w, peer, buf, len) : GW_EDECLINED;
 }
 
 static void sip_worker_retire(sip_worker_t *w);
@@ -346,17 +365,17 @@ static void sip_worker_on_item(void *item, void *arg)
     sip_item_free(it);
 }
 
-/* Read up to max datagrams from w's socket and handle each; returns how
- * many were read (fewer: the socket is empty). */
-static int sip_udp_read(sip_worker_t *w, int max)
+/* Read up to max datagrams from w's socket of slot and handle each;
+ * returns how many were read (fewer: the socket is empty). */
+static int sip_udp_read(sip_worker_t *w, int slot, int max)
 {
     int i;
 
     for (i = 0; i < max; i++) {
-        sip_peer_t peer = {.conn_id = 0};
+        sip_peer_t peer = {.conn_id = 0, .proto = SIP_PROTO_UDP};
         socklen_t alen = sizeof(peer.addr);
-        ssize_t n = recvfrom(w->udp_fd, w->rxbuf, (size_t)sip_conf.max_message + 1,
-                             MSG_DONTWAIT, (struct sockaddr *)&peer.addr, &alen);
+        ssize_t n = recvfrom(w->udp_fd[slot], w->rxbuf, (size_t)sip_conf.max_message + 1,
+                             MSG_DONTWAIT, &peer.addr.sa, &alen);
         if (n < 0)
             break;
         if (n == 0 || n > sip_conf.max_message) {
@@ -374,9 +393,17 @@ static int sip_udp_read(sip_worker_t *w, int max)
 
 static void sip_udp_on_read(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
+    sip_worker_t *w = arg;
     (void)what;
-    sip_udp_read(arg, SIP_UDP_BATCH);
+    sip_udp_read(w, fd == w->udp_fd[0] ? 0 : 1, SIP_UDP_BATCH);
+}
+
+static int sip_worker_closed(const sip_worker_t *w)
+{
+    for (int i = 0; i < sip_nfam; i++)
+        if (w->udp_fd[i] >= 0)
+            return 0;
+    return 1;
 }
 
 /* Nothing of w's is left in flight: no MESSAGE waits for the store, no
@@ -404,183 +431,40 @@ static void sip_worker_on_tick(evutil_socket_t fd, short what, void *arg)
         __atomic_store_n(&w->drained,
                          sip_mono_ms() - w->retired_ms >= SIP_RETIRE_QUIET_MS && sip_worker_idle(w),
                          __ATOMIC_RELEASE);
-    else if (state == SIP_W_STOPPING && w->udp_fd < 0 && sip_worker_idle(w))
+    else if (state == SIP_W_STOPPING && sip_worker_closed(w) && sip_worker_idle(w))
         event_base_loopbreak(w->base);
 }
 
-/* RETIRE: the scaler found w drained and on top.  Read the socket dry,
- * close it (the kernel group loses its last index: nothing moves), then
- * end once what that read brought is done.  Worker thread. */
+/* RETIRE: the scaler found w drained and on top.  Read the sockets dry,
+ * close them (each kernel group loses its last index: nothing moves),
+ * close its TCP connections (their peers reconnect: the choice of
+ * sip_tcp.c), then end once what that read brought is done.  Worker
+ * thread. */
 static void sip_worker_retire(sip_worker_t *w)
 {
-    int n = 0;
-
-    event_del(w->udp_ev);
-    while (sip_udp_read(w, SIP_UDP_BATCH) == SIP_UDP_BATCH && ++n < 1000)
-        ;
-    close(w->udp_fd);
-    w->udp_fd = -1;
+    for (int i = 0; i < sip_nfam; i++) {
+        int n = 0;
+        event_del(w->udp_ev[i]);
+        while (sip_udp_read(w, i, SIP_UDP_BATCH) == SIP_UDP_BATCH && ++n < 1000)
+            ;
+        close(w->udp_fd[i]);
+        w->udp_fd[i] = -1;
+    }
+    sip_tcp_close_all(w, "its worker retired");
     sip_worker_on_tick(-1, 0, w); /* ends now when nothing is left */
 }
 
-static void sip_tcp_close(sip_worker_t *w, sip_tcp_t *c)
-{
-    sip_tcp_t **pp = &w->conns;
-    while (*pp && *pp != c)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = c->next;
-    w->nconns--;
-    gw_stat_add(sip_stats.tcp_conns, -1);
-    bufferevent_free(c->bev);
-    free(c);
-    if (w->lingering && !w->conns)
-        event_base_loopbreak(w->base); /* every answer is out: stop now */
-}
-
-/* Frame and hand on every complete message in the input buffer. */
-static void sip_tcp_on_read(struct bufferevent *bev, void *arg)
-{
-    sip_tcp_t *c = arg;
-    sip_worker_t *w = sip_workers[0];
-    struct evbuffer *in = bufferevent_get_input(bev);
-
-    if (w->lingering) { /* stopping: read only to avoid a reset on close */
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return;
-    }
-    for (;;) {
-        size_t avail = evbuffer_get_length(in);
-        size_t cap = (size_t)sip_conf.max_message + 4;
-        size_t want = avail < cap ? avail : cap;
-        unsigned char *p;
-        uint64_t id;
-        long len;
-        if (avail == 0)
-            return;
-        p = evbuffer_pullup(in, (ssize_t)want);
-        if (p[0] == '\r' || p[0] == '\n') { /* RFC 5626 keep-alive CRLFs */
-            evbuffer_drain(in, 1);
-            continue;
-        }
-        len = sip_frame_length((const char *)p, want, (size_t)sip_conf.max_message);
-        if (len < 0) {
-            GW_INFO(SIP_LOG, "tcp %s:%d: unframeable stream, closing",
-                    inet_ntoa(c->peer.addr.sin_addr), ntohs(c->peer.addr.sin_port));
-            gw_stat_add(sip_stats.drops, 1);
-            sip_tcp_close(w, c);
-            return;
-        }
-        if (len == 0)
-            return;
-        /* the message text must be NUL-terminated for the raw helpers */
-        char *msg = malloc((size_t)len + 1);
-        if (!msg) {
-            sip_tcp_close(w, c);
-            return;
-        }
-        evbuffer_remove(in, msg, (size_t)len);
-        msg[len] = '\0';
-        id = c->id; /* c may be gone after the input was handled */
-        if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, &c->peer, msg, (size_t)len);
-        sip_uas_input(w, msg, (size_t)len, &c->peer);
-        free(msg);
-        if (!sip_tcp_find(w, id))
-            return;
-    }
-}
-
-static void sip_tcp_on_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        sip_tcp_close(sip_workers[0], arg);
-}
-
-/* Lingering: the output is flushed, so send our FIN behind it. */
-static void sip_tcp_on_flushed(struct bufferevent *bev, void *arg)
-{
-    (void)arg;
-    shutdown(bufferevent_getfd(bev), SHUT_WR);
-}
-
-static void sip_tcp_on_linger_end(evutil_socket_t fd, short what, void *arg)
-{
-    sip_worker_t *w = arg;
-    (void)fd;
-    (void)what;
-    event_base_loopbreak(w->base);
-}
-
-/* Stop (STOP item): leave the loop, but first give the TCP connections
- * up to SIP_TCP_LINGER_MS to write out the answers queued before the stop
- * (a bufferevent writes only from the loop), half-close them, and read
- * (discarding) until the peers close: closing a socket with unread input
- * resets the connection and destroys answers still in flight, as with
- * nginx's lingering close.  Worker thread. */
-static void sip_tcp_linger(sip_worker_t *w)
-{
-    struct timeval tv = {SIP_TCP_LINGER_MS / 1000, (SIP_TCP_LINGER_MS % 1000) * 1000};
-
-    if (w->listener)
-        evconnlistener_disable(w->listener);
-    if (!w->conns || !(w->linger_ev = evtimer_new(w->base, sip_tcp_on_linger_end, w))) {
-        event_base_loopbreak(w->base);
-        return;
-    }
-    w->lingering = 1;
-    for (sip_tcp_t *c = w->conns; c; c = c->next) {
-        bufferevent_setcb(c->bev, sip_tcp_on_read, sip_tcp_on_flushed, sip_tcp_on_event, c);
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-    }
-    evtimer_add(w->linger_ev, &tv);
-}
-
-static void sip_tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                              int salen, void *arg)
-{
-    sip_worker_t *w = arg;
-    sip_tcp_t *c;
-    struct timeval idle = {SIP_TCP_IDLE_S, 0};
-    (void)l;
-
-    if (w->nconns >= SIP_TCP_MAX_CONNS || salen < (int)sizeof(struct sockaddr_in) ||
-        !(c = calloc(1, sizeof(*c)))) {
-        gw_stat_add(sip_stats.drops, 1);
-        evutil_closesocket(fd);
-        return;
-    }
-    {
-        /* responses go out when written, not behind a delayed ACK (Nagle) */
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        evutil_closesocket(fd);
-        free(c);
-        return;
-    }
-    memcpy(&c->peer.addr, sa, sizeof(c->peer.addr));
-    c->id = c->peer.conn_id = ++w->next_conn_id;
-    c->next = w->conns;
-    w->conns = c;
-    w->nconns++;
-    gw_stat_add(sip_stats.tcp_conns, 1);
-    bufferevent_setcb(c->bev, sip_tcp_on_read, NULL, sip_tcp_on_event, c);
-    bufferevent_set_timeouts(c->bev, &idle, NULL);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-}
-
-static int sip_udp_open(const struct sockaddr_in *sa)
+static int sip_udp_open(const sip_sa_t *sa)
 {
     int one = 1;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-        bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
+    /* an IPv6 socket takes IPv6 only: "::" and "0.0.0.0" may both be bound */
+    if ((sa->sa.sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, &sa->sa, sip_sa_len(sa)) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -594,10 +478,24 @@ static int sip_udp_open(const struct sockaddr_in *sa)
  * group: a hash of the source address and port (read through SKF_NET_OFF:
  * for UDP the program sees the datagram from its payload on), mixed by a
  * multiply and taken modulo n.  Replacing the program is atomic for the
- * kernel: a datagram is steered by the old or by the new one.  Main
- * thread.  0 or GW_ERROR (errno set). */
-static int sip_bpf_steer(int n)
+ * kernel: a datagram is steered by the old or by the new one.  One
+ * program per group: an IPv6 header has a fixed 40 bytes, the source
+ * address at 8 (its last word hashed).  Main thread.  0 or GW_ERROR
+ * (errno set). */
+static int sip_bpf_steer_slot(int slot, int n)
 {
+    struct sock_filter code6[] = {
+        /* A = UDP source port, X = A */
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)SKF_NET_OFF + 40),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        /* A = the last word of the IPv6 source address ^ port */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 20),
+        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9E3779B1u),
+        BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)n),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+    };
     struct sock_filter code[] = {
         /* X = length of the IP header */
         BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)SKF_NET_OFF),
@@ -614,13 +512,25 @@ static int sip_bpf_steer(int n)
         BPF_STMT(BPF_RET | BPF_A, 0),
     };
     struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+    struct sock_fprog prog6 = {.len = sizeof(code6) / sizeof(code6[0]), .filter = code6};
+    int v6 = sip_listen_sa[slot].sa.sa_family == AF_INET6;
 
-    if (n < 1 || !sip_workers[0] || sip_workers[0]->udp_fd < 0)
+    if (n < 1 || !sip_workers[0] || sip_workers[0]->udp_fd[slot] < 0)
         return GW_ERROR;
-    if (setsockopt(sip_workers[0]->udp_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
-                   sizeof(prog)) != 0)
+    if (setsockopt(sip_workers[0]->udp_fd[slot], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+                   v6 ? &prog6 : &prog, sizeof(prog)) != 0)
         return GW_ERROR;
     return 0;
+}
+
+/* Every group steered to slots 0..n-1: 0 or GW_ERROR. */
+static int sip_bpf_steer(int n)
+{
+    int rc = 0;
+
+    for (int i = 0; rc == 0 && i < sip_nfam; i++)
+        rc = sip_bpf_steer_slot(i, n);
+    return rc;
 }
 
 static void sip_worker_free(sip_worker_t *w);
@@ -636,7 +546,8 @@ static sip_worker_t *sip_worker_alloc(int idx)
     if (!w)
         return NULL;
     w->idx = idx;
-    w->udp_fd = -1;
+    for (int i = 0; i < SIP_NFAM; i++)
+        w->udp_fd[i] = -1;
     w->base = event_base_new();
     w->rxbuf = malloc((size_t)sip_conf.max_message + 1);
     w->queue = gw_queue_new(0, sip_item_free);
@@ -659,19 +570,23 @@ out_free:
  * Main thread, w's thread not running.  0 or GW_ERROR (logged). */
 static int sip_worker_open(sip_worker_t *w)
 {
-    if (w->udp_ev) {
-        event_free(w->udp_ev);
-        w->udp_ev = NULL;
-    }
-    w->udp_fd = sip_udp_open(&sip_listen_sa);
-    if (w->udp_fd < 0) {
-        GW_ERR(SIP_LOG, "udp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
-        return GW_ERROR;
-    }
-    w->udp_ev = event_new(w->base, w->udp_fd, EV_READ | EV_PERSIST, sip_udp_on_read, w);
-    if (!w->udp_ev || event_add(w->udp_ev, NULL) != 0) {
-        GW_ERR(SIP_LOG, "worker %d: cannot watch its socket", w->idx);
-        return GW_ERROR;
+    for (int i = 0; i < sip_nfam; i++) {
+        char where[SIP_ADDR_MAX];
+        if (w->udp_ev[i]) {
+            event_free(w->udp_ev[i]);
+            w->udp_ev[i] = NULL;
+        }
+        w->udp_fd[i] = sip_udp_open(&sip_listen_sa[i]);
+        if (w->udp_fd[i] < 0) {
+            GW_ERR(SIP_LOG, "udp %s: %s", sip_sa_str(&sip_listen_sa[i], where, sizeof where),
+                   strerror(errno));
+            return GW_ERROR;
+        }
+        w->udp_ev[i] = event_new(w->base, w->udp_fd[i], EV_READ | EV_PERSIST, sip_udp_on_read, w);
+        if (!w->udp_ev[i] || event_add(w->udp_ev[i], NULL) != 0) {
+            GW_ERR(SIP_LOG, "worker %d: cannot watch its socket", w->idx);
+            return GW_ERROR;
+        }
     }
     return 0;
 }
@@ -725,12 +640,22 @@ int sip_workers_init(void)
     }
     if (n > SIP_MAX_WORKERS)
         n = SIP_MAX_WORKERS;
-    memset(&sip_listen_sa, 0, sizeof sip_listen_sa);
-    sip_listen_sa.sin_family = AF_INET;
-    sip_listen_sa.sin_port = htons((uint16_t)sip_conf.port);
-    if (inet_pton(AF_INET, sip_conf.listen, &sip_listen_sa.sin_addr) != 1) {
-        GW_ERR(SIP_LOG, "sip.listen '%s' is not an IPv4 address", sip_conf.listen);
+    sip_nfam = 1;
+    if (sip_sa_from_host(sip_conf.listen, strlen(sip_conf.listen), sip_conf.port,
+                         &sip_listen_sa[0]) != 0) {
+        GW_ERR(SIP_LOG, "sip.listen '%s' is not an IPv4 or IPv6 address", sip_conf.listen);
         return GW_ERROR;
+    }
+    if (sip_conf.listen6[0] != '\0') {
+        if (sip_sa_from_host(sip_conf.listen6, strlen(sip_conf.listen6), sip_conf.port,
+                             &sip_listen_sa[1]) != 0 ||
+            sip_listen_sa[1].sa.sa_family != AF_INET6 ||
+            sip_listen_sa[0].sa.sa_family == AF_INET6) {
+            GW_ERR(SIP_LOG, "sip.listen6 '%s': an IPv6 address beside an IPv4 sip.listen",
+                   sip_conf.listen6);
+            return GW_ERROR;
+        }
+        sip_nfam = 2;
     }
     if (sip_txns_init() != 0) {
         GW_ERR(SIP_LOG, "no memory for the transaction table");
@@ -752,19 +677,18 @@ int sip_workers_init(void)
     if (!sip_steered)
         GW_WARN(SIP_LOG, "SO_ATTACH_REUSEPORT_CBPF: %s; the kernel spreads datagrams and "
                 "the pool keeps its %d workers", strerror(errno), sip_nslots);
-    if (sip_conf.tcp) {
-        sip_worker_t *w = sip_workers[0];
-        w->listener = evconnlistener_new_bind(
-            w->base, sip_tcp_on_accept, w,
-            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
-            (struct sockaddr *)&sip_listen_sa, sizeof(sip_listen_sa));
-        if (!w->listener) {
-            GW_ERR(SIP_LOG, "tcp %s:%d: %s", sip_conf.listen, sip_conf.port, strerror(errno));
+    if (sip_tls_init() != 0)
+        return GW_ERROR;
+    {
+        const sip_sa_t *addrs[SIP_NFAM] = {&sip_listen_sa[0], &sip_listen_sa[1]};
+        if (sip_tcp_init(sip_workers[0], addrs, sip_nfam) != 0)
             return GW_ERROR;
-        }
     }
-    GW_INFO(SIP_LOG, "listening on %s:%d (udp x%d%s)", sip_conf.listen, sip_conf.port,
+    GW_INFO(SIP_LOG, "listening on %s%s%s port %d (udp x%d%s)", sip_conf.listen,
+            sip_nfam > 1 ? " and " : "", sip_nfam > 1 ? sip_conf.listen6 : "", sip_conf.port,
             sip_nslots, sip_conf.tcp ? ", tcp" : "");
+    if (sip_tls_listening())
+        GW_INFO(SIP_LOG, "tls on port %d", sip_conf.tls_port);
     return 0;
 }
 
@@ -812,22 +736,20 @@ void sip_workers_stop(void)
  * or never started).  Main thread. */
 static void sip_worker_free(sip_worker_t *w)
 {
-    w->lingering = 0;
-    while (w->conns)
-        sip_tcp_close(w, w->conns);
-    if (w->linger_ev)
-        event_free(w->linger_ev);
-    if (w->listener)
-        evconnlistener_free(w->listener);
+    sip_tcp_close_all(w, "stopping");
+    if (w->idx == 0)
+        sip_tcp_free(); /* the listeners, on worker 0's base */
     sip_uac_free(w->uac);
     if (w->queue)
         gw_queue_free(w->queue);
-    if (w->udp_ev)
-        event_free(w->udp_ev);
+    for (int i = 0; i < SIP_NFAM; i++)
+        if (w->udp_ev[i])
+            event_free(w->udp_ev[i]);
     if (w->tick_ev)
         event_free(w->tick_ev);
-    if (w->udp_fd >= 0)
-        close(w->udp_fd);
+    for (int i = 0; i < SIP_NFAM; i++)
+        if (w->udp_fd[i] >= 0)
+            close(w->udp_fd[i]);
     if (w->base)
         event_base_free(w->base);
     __atomic_store_n(&sip_workers[w->idx], NULL, __ATOMIC_RELEASE);
@@ -844,6 +766,7 @@ void sip_workers_destroy(void)
     sip_nslots = sip_nactive = 0;
     sip_steered = 0;
     sip_txns_free();
+    sip_tls_free();
 }
 
 /* ---- growing and retiring (the scaler, main thread) ---- */
@@ -878,9 +801,11 @@ int sip_pool_grow(void)
             goto out_unlock;
         }
         if (sip_worker_launch(w) != 0) {
-            event_del(w->udp_ev);
-            close(w->udp_fd); /* the top index: nothing moves */
-            w->udp_fd = -1;
+            for (int i = 0; i < sip_nfam; i++) {
+                event_del(w->udp_ev[i]);
+                close(w->udp_fd[i]); /* the top index: nothing moves */
+                w->udp_fd[i] = -1;
+            }
             rc = GW_ERROR;
             goto out_unlock;
         }

@@ -61,7 +61,7 @@
 typedef struct sip_trunk_dst {
     char uri[160];             /* as configured */
     char hostport[140];        /* "1.2.3.4:5070": the Request-URI's host part */
-    struct sockaddr_in addr;
+    sip_sa_t addr;
     int weight, priority;
     sip_trunk_state_t state;
     int64_t since;             /* unix seconds of the last state change */
@@ -167,9 +167,9 @@ static int sip_trunk_parse_dst(const json_t *o, int i, sip_trunk_dst_t *d, char 
                  uri ? uri : "(missing)");
         return GW_EINVAL;
     }
-    if (!u.ipv4) {
-        snprintf(err, errlen, "conf.destinations[%d].uri '%.80s': the host must be an IPv4 "
-                 "address (host names need DNS, not supported yet)", i, uri);
+    if (!u.ip) {
+        snprintf(err, errlen, "conf.destinations[%d].uri '%.80s': the host must be an IP "
+                 "address (IPv4, or IPv6 in []; host names are not resolved for trunks)", i, uri);
         return GW_EINVAL;
     }
     if (u.user[0]) {
@@ -182,9 +182,10 @@ static int sip_trunk_parse_dst(const json_t *o, int i, sip_trunk_dst_t *d, char 
         return rc;
     snprintf(d->uri, sizeof d->uri, "%s", uri);
     snprintf(d->hostport, sizeof d->hostport, "%s:%d", u.host, u.port ? u.port : 5060);
-    d->addr.sin_family = AF_INET;
-    d->addr.sin_port = htons((uint16_t)(u.port ? u.port : 5060));
-    inet_pton(AF_INET, u.host, &d->addr.sin_addr);
+    if (sip_sa_from_host(u.host, strlen(u.host), u.port ? u.port : 5060, &d->addr) != 0) {
+        snprintf(err, errlen, "conf.destinations[%d].uri '%.80s': not an IP address", i, uri);
+        return GW_EINVAL;
+    }
     d->rtt_ms = -1;
     return 0;
 }
@@ -451,7 +452,7 @@ static void sip_trunk_emit(const sip_trunk_change_t *ch, int n)
 
 /* The bytes a worker sends: in it->arg. */
 typedef struct sip_trunk_pkt {
-    struct sockaddr_in addr;
+    sip_sa_t addr;
     size_t n;
     char buf[];
 } sip_trunk_pkt_t;

@@ -34,6 +34,7 @@
 #include "gw_adapter.h"
 #include "gw_mi.h"
 #include "gw_stats.h"
+#include "sip.h"
 
 #define SIP_TRUNK_MAX_DST 16
 #define SIP_TRUNK_BRANCH_PREFIX "z9hG4bK-jt" /* OPTIONS probes: then "<random hex>" */
@@ -77,7 +78,7 @@ const char *sip_trunk_state_name(sip_trunk_state_t s);
 typedef struct sip_trunk_hop {
     char trunk[64];
     int idx;                 /* the destination's index in its trunk */
-    struct sockaddr_in addr;
+    sip_sa_t addr;
     char ruri[256];          /* the Request-URI for it */
 } sip_trunk_hop_t;
 

@@ -110,7 +110,7 @@ static int sip_trunk_fill(sip_px_txn_t *tx, const rt_decision_t *dec, const char
 int sip_px_trunk_targets(const sip_view_t *v, const sip_px_uri_t *u, sip_px_txn_t *tx,
                          const char **reason)
 {
-    char method[32], ruri[256], from[256], to[256], peer[INET_ADDRSTRLEN + 8], domain[128];
+    char method[32], ruri[256], from[256], to[256], peer[SIP_ADDR_MAX], domain[128];
     rt_tag_t tags[SIP_TRUNK_TAGS];
     rt_decision_t dec;
     rt_query_t q;
@@ -123,8 +123,7 @@ int sip_px_trunk_targets(const sip_view_t *v, const sip_px_uri_t *u, sip_px_txn_
     sip_trunk_copy(v, v->ruri, ruri, sizeof ruri);
     sip_trunk_hdr_uri(v, SIP_H_FROM, from, sizeof from);
     sip_trunk_hdr_uri(v, SIP_H_TO, to, sizeof to);
-    inet_ntop(AF_INET, &tx->src.addr.sin_addr, peer, INET_ADDRSTRLEN);
-    snprintf(peer + strlen(peer), 8, ":%d", ntohs(tx->src.addr.sin_port));
+    sip_sa_str(&tx->src.addr, peer, sizeof peer); /* "1.2.3.4:5060", "[::1]:5060" */
     domain[0] = '\0';
     if (sip_px_uri_parse(from, strlen(from), &fu) == 0)
         snprintf(domain, sizeof domain, "%s", fu.host);

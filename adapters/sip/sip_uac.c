@@ -54,7 +54,7 @@ typedef struct sip_ctxn {
     char branch[64];
     sip_conn_t *conn;    /* reference */
     gw_delivery_t *d;    /* owned until handed back to the core */
-    struct sockaddr_in dest; /* conn's target, or a report's sip.reply_to */
+    sip_sa_t dest;           /* conn's target, or a report's sip.reply_to */
     char *msg;
     size_t len;
     struct event *timer;
@@ -300,26 +300,13 @@ static void sip_ctxn_on_timer(evutil_socket_t fd, short what, void *arg)
 static int sip_uac_dest(sip_ctxn_t *t)
 {
     const char *to = json_string_value(json_object_get(t->d->env->tags, SIP_TAG_REPLY_TO));
-    char ip[INET_ADDRSTRLEN];
-    const char *colon;
-    long port;
-    char *end;
 
     if (!t->conn->reply) {
         t->dest = t->conn->dest;
         return 0;
     }
-    if (to == NULL || (colon = strrchr(to, ':')) == NULL || (size_t)(colon - to) >= sizeof ip)
-        return GW_EINVAL;
-    memcpy(ip, to, (size_t)(colon - to));
-    ip[colon - to] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > 65535 ||
-        inet_pton(AF_INET, ip, &t->dest.sin_addr) != 1)
-        return GW_EINVAL;
-    t->dest.sin_family = AF_INET;
-    t->dest.sin_port = htons((uint16_t)port);
-    return 0;
+    /* "1.2.3.4:5060" or "[::1]:5060" (sip_uas.c wrote it) */
+    return to != NULL && sip_sa_parse(to, &t->dest) == 0 ? 0 : GW_EINVAL;
 }
 
 /* Our address towards t->dest for Via and From: the connector's (found
@@ -328,17 +315,23 @@ static int sip_uac_dest(sip_ctxn_t *t)
  * sends nothing). */
 static void sip_uac_local_ip(const sip_ctxn_t *t, char *out, size_t n)
 {
-    struct sockaddr_in local;
+    sip_sa_t local;
     socklen_t llen = sizeof local;
+    const char *lip = t->dest.sa.sa_family == AF_INET6 && sip_conf.listen6[0] != '\0'
+                          ? sip_conf.listen6
+                          : sip_conf.listen;
     int fd;
 
     snprintf(out, n, "%s", t->conn->local_ip);
-    if (!t->conn->reply || strcmp(sip_conf.listen, "0.0.0.0") != 0)
+    if (!t->conn->reply)
         return;
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (const struct sockaddr *)&t->dest, sizeof t->dest) == 0 &&
-        getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-        inet_ntop(AF_INET, &local.sin_addr, out, (socklen_t)n);
+    sip_host_of_ip(lip, out, n);
+    if (strcmp(lip, "0.0.0.0") != 0 && strcmp(lip, "::") != 0)
+        return;
+    fd = socket(t->dest.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, &t->dest.sa, sip_sa_len(&t->dest)) == 0 &&
+        getsockname(fd, &local.sa, &llen) == 0)
+        sip_sa_host(&local, out, n);
     if (fd >= 0)
         close(fd);
 }

@@ -87,7 +87,7 @@ static sip_peer_t sip_reply_peer(const osip_message_t *req, const sip_peer_t *sr
     if (!rport) {
         int port = via->port ? atoi(via->port) : 5060;
         if (port > 0 && port < 65536)
-            p.addr.sin_port = htons((uint16_t)port);
+            sip_sa_set_port(&p.addr, port);
     }
     return p;
 }
@@ -98,13 +98,13 @@ void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
                     const char *txn_key, const char *to_tag, int status, const char *reason,
                     const char *extra)
 {
-    char ip[INET_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN];
     sip_peer_t dst = sip_reply_peer(req, src);
     size_t len = 0;
     char *resp;
 
-    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof(ip));
-    resp = sip_build_response(req, status, reason, to_tag, ip, ntohs(src->addr.sin_port), extra,
+    sip_sa_ip(&src->addr, ip, sizeof(ip));
+    resp = sip_build_response(req, status, reason, to_tag, ip, sip_sa_port(&src->addr), extra,
                               &len);
     if (!resp) {
         GW_ERR(SIP_LOG, "cannot build %d for %s", status, ip);
@@ -116,7 +116,7 @@ void sip_uas_answer(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
         sip_txns_final(txn_key, resp, len, gw_now_ms());
     GW_DEBUG(SIP_LOG, "%s %s from %s:%d -> %d %s", req->sip_method,
              req->call_id && req->call_id->number ? req->call_id->number : "-", ip,
-             ntohs(src->addr.sin_port), status, reason);
+             sip_sa_port(&src->addr), status, reason);
     free(resp);
 }
 
@@ -206,10 +206,9 @@ static void sip_uas_trace_refusal(const osip_message_t *req, const sip_peer_t *s
                                   const char *reason)
 {
     gw_trace_rec_t r = {0};
-    char peer[INET_ADDRSTRLEN + 8], summary[256];
+    char peer[SIP_ADDR_MAX], summary[256];
 
-    inet_ntop(AF_INET, &src->addr.sin_addr, peer, INET_ADDRSTRLEN);
-    snprintf(peer + strlen(peer), 8, ":%d", ntohs(src->addr.sin_port));
+    sip_sa_str(&src->addr, peer, sizeof peer);
     if (st == 0)
         snprintf(summary, sizeof summary, "MESSAGE credentials taken: %s", reason);
     else
@@ -229,21 +228,19 @@ static void sip_uas_reply_to(const osip_message_t *req, const sip_peer_t *src, c
                              size_t n)
 {
     const osip_uri_t *u = req->from->url;
-    struct in_addr a;
+    sip_sa_t a;
     sip_peer_t p;
-    char ip[INET_ADDRSTRLEN];
     int port;
 
-    if (sip_conf.report_to_from && u->host != NULL && inet_pton(AF_INET, u->host, &a) == 1) {
+    if (sip_conf.report_to_from && u->host != NULL) {
         port = u->port ? atoi(u->port) : 5060;
-        if (port > 0 && port < 65536) {
-            snprintf(out, n, "%s:%d", u->host, port);
+        if (sip_sa_from_host(u->host, strlen(u->host), port, &a) == 0 && port > 0) {
+            sip_sa_str(&a, out, n);
             return;
         }
     }
     p = sip_reply_peer(req, src);
-    inet_ntop(AF_INET, &p.addr.sin_addr, ip, sizeof ip);
-    snprintf(out, n, "%s:%d", ip, ntohs(p.addr.sin_port));
+    sip_sa_str(&p.addr, out, n);
 }
 
 /* The form of the report sms asks for: "imdn", "text" or NULL (none), by
@@ -275,7 +272,7 @@ static const char *sip_uas_report_form(const sip_sms_t *sms, const sip_peer_t *s
 static int sip_sms_apply(gw_envelope_t *env, const osip_message_t *req, const sip_peer_t *src,
                          const sip_sms_t *sms)
 {
-    char num[16], reply_to[INET_ADDRSTRLEN + 8], by[64] = "", *uri = NULL;
+    char num[16], reply_to[SIP_ADDR_MAX], by[64] = "", *uri = NULL;
     const char *form = sip_uas_report_form(sms, src, by, sizeof by);
     int rc = 0;
 
@@ -335,11 +332,10 @@ static int sip_env_fill(gw_envelope_t *env, osip_message_t *req, const sip_peer_
 {
     const char *body = sms->text;
     size_t len = sms->text_len;
-    char peer[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN], cid[512];
+    char peer[SIP_ADDR_MAX], cid[512];
     int rc;
 
-    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof(ip));
-    snprintf(peer, sizeof(peer), "%s:%d", ip, ntohs(src->addr.sin_port));
+    sip_sa_str(&src->addr, peer, sizeof peer);
     if (req->call_id->host)
         snprintf(cid, sizeof(cid), "%s@%s", req->call_id->number, req->call_id->host);
     else
@@ -403,14 +399,14 @@ static int sip_uas_authenticate(sip_worker_t *w, osip_message_t *req, const sip_
 static void sip_uas_keep_headers(sip_item_t *it, const osip_message_t *req, const sip_peer_t *src,
                                  const char *buf, size_t n, const char *to_tag)
 {
-    char ip[INET_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN];
     osip_generic_param_t *tag = NULL;
     gw_jbuf_t b = { 0 };
 
-    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof(ip));
+    sip_sa_ip(&src->addr, ip, sizeof(ip));
     if (req->to)
         osip_to_get_tag(req->to, &tag);
-    if (sip_resp_headers(buf, n, tag ? NULL : to_tag, ip, ntohs(src->addr.sin_port), &b) != 0) {
+    if (sip_resp_headers(buf, n, tag ? NULL : to_tag, ip, sip_sa_port(&src->addr), &b) != 0) {
         gw_jbuf_free(&b);
         return;
     }
@@ -425,7 +421,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
                             const char *key, const char *to_tag, const char *buf, size_t n)
 {
     const char *reason = NULL;
-    char ip[INET_ADDRSTRLEN], trusted[80], sender[96];
+    char ip[INET6_ADDRSTRLEN], trusted[80], sender[96];
     sip_sms_t sms;
     sip_auth_result_t auth = { .status = 0 };
     gw_envelope_t *env = NULL;
@@ -440,7 +436,7 @@ static void sip_uas_message(sip_worker_t *w, osip_message_t *req, const sip_peer
     }
     /* no open relay: only peers of a trusted network (gw_trusted.h), or
      * with sip.auth a SIP user's credentials (sip_auth.c) */
-    inet_ntop(AF_INET, &src->addr.sin_addr, ip, sizeof ip);
+    sip_sa_ip(&src->addr, ip, sizeof ip);
     if (!gw_trusted_find(ip, trusted, sizeof trusted)) {
         if (!__atomic_load_n(&sip_conf.auth, __ATOMIC_RELAXED)) {
             if (gw_trace_on())
@@ -608,9 +604,10 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
     if (sip_flood_input(w, buf, n, peer))
         return; /* banned (dropped unread) or over sip.flood_rate (sip_flood.c) */
     if (kind == 0) {
+        char where[SIP_ADDR_MAX];
         gw_stat_add(sip_stats.drops, 1);
-        GW_DEBUG(SIP_LOG, "dropped %zu bytes of non-SIP from %s:%d", n,
-                 inet_ntoa(peer->addr.sin_addr), ntohs(peer->addr.sin_port));
+        GW_DEBUG(SIP_LOG, "dropped %zu bytes of non-SIP from %s", n,
+                 sip_sa_str(&peer->addr, where, sizeof where));
         return;
     }
     if (kind == 2 && sip_proxy_response(w, buf, n, peer))

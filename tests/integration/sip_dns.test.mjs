@@ -18,7 +18,7 @@ const port = {};
 before(async () => {
   for (const k of ['bob', 'fail1', 'fail2', 'mute1', 'mute2', 'cache', 'bcast', 'edge']) port[k] = await freePort();
   dns = await startDns({
-    // NAPTR: SIPS+D2T (no TLS here) comes first by order and is skipped;
+    // NAPTR: SIPS+D2T comes first by order and finds no SRV records;
     // then SIP+D2U before SIP+D2T by preference
     'example.test': { NAPTR: [
       { order: 10, pref: 20, flags: 's', service: 'SIP+D2T', replacement: '_sip._tcp.example.test' },
@@ -124,7 +124,7 @@ test('an INVITE for sip:bob@example.test goes NAPTR -> SRV -> A and reaches the 
     assert.deepEqual(headers(inv, 'Max-Forwards'), ['Max-Forwards: 69']);
     assert.equal(dns.asked('NAPTR example.test'), 1);
     assert.equal(dns.asked('SRV _sip._udp.example.test'), 1, 'SIP+D2U is the first usable NAPTR');
-    assert.equal(dns.asked('SRV _sips._tcp.example.test'), 0, 'SIPS+D2T is skipped (no TLS)');
+    assert.equal(dns.asked('SRV _sips._tcp.example.test'), 1, 'SIPS+D2T, first by order, is tried: it has no SRV records');
     assert.equal(dns.asked('A bob-host.example.test'), 1);
     const after = await counters();
     assert.ok(after['sip.dns_queries'] - (before['sip.dns_queries'] || 0) >= 4, JSON.stringify(after));

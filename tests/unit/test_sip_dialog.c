@@ -233,14 +233,17 @@ static void a_peer_is_written_with_its_transport(void **state)
     char out[96];
     (void)state;
 
-    p.addr.sin_family = AF_INET;
-    p.addr.sin_port = htons(5062);
-    inet_pton(AF_INET, "10.1.2.3", &p.addr.sin_addr);
+    assert_int_equal(sip_sa_parse("10.1.2.3:5062", &p.addr), 0);
     sip_dlg_peer_text(&p, out, sizeof out);
     assert_string_equal(out, "udp:10.1.2.3:5062");
+    p.proto = SIP_PROTO_TCP;
     p.conn_id = 7;
     sip_dlg_peer_text(&p, out, sizeof out);
     assert_string_equal(out, "tcp:10.1.2.3:5062");
+    assert_int_equal(sip_sa_parse("[::1]:5070", &p.addr), 0);
+    p.proto = SIP_PROTO_TLS;
+    sip_dlg_peer_text(&p, out, sizeof out);
+    assert_string_equal(out, "tls:[::1]:5070");
 }
 
 int main(void)

@@ -226,14 +226,14 @@ static void test_response_strip_and_next_via_destination(void **state)
         "To: <sip:bob@example.com>;tag=t1\r\n"
         "Call-ID: c1@10.0.0.1\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n";
     const sip_view_t *v = parse(resp);
-    struct sockaddr_in sa;
-    char out[1024], ip[INET_ADDRSTRLEN];
+    sip_sa_t sa;
+    char out[1024], ip[INET6_ADDRSTRLEN];
     long n;
     (void)state;
     assert_int_equal(sip_px_via_dest(v, 1, &sa), 0);
-    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
+    sip_sa_ip(&sa, ip, sizeof ip);
     assert_string_equal(ip, "198.51.100.7");
-    assert_int_equal(ntohs(sa.sin_port), 40000);
+    assert_int_equal(sip_sa_port(&sa), 40000);
     n = sip_px_resp_strip(v, out, sizeof out);
     assert_true(n > 0);
     out[n] = '\0';
