@@ -471,9 +471,10 @@ json_t *sip_loc_list(const char *aor_filter, int limit)
         pthread_mutex_lock(&sh->lock);
         for (uint32_t k = 0; sh->naors > 0 && k < SIP_LOC_BUCKETS && n < limit; k++)
             for (sip_aor_t *a = sh->buckets[k]; a != NULL && n < limit; a = a->next) {
-                json_t *b = json_array();
+                json_t *b;
                 if (aor_filter != NULL && strcmp(a->aor, aor_filter) != 0)
                     continue;
+                b = json_array(); /* after the filter: a skipped one made none to leak */
                 for (int i = 0; i < a->n; i++)
                     if (a->b[i].expires_ms > now)
                         json_array_append_new(b, sip_binding_json(&a->b[i], now, 0));
