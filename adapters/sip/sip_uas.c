@@ -599,6 +599,49 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
     osip_message_free(req);
 }
 
+/* A keep-alive rather than a message: only CR and LF (RFC 5626 3.5.1's
+ * CRLF ping, a lone CRLF), or a 4-byte ping of zero or 0xff octets as
+ * some phones send.  Pure. */
+static int sip_is_keepalive(const char *buf, size_t n)
+{
+    size_t i = 0;
+
+    if (n == 4 && (memcmp(buf, "\0\0\0\0", 4) == 0 || memcmp(buf, "\xff\xff\xff\xff", 4) == 0))
+        return 1;
+    while (i < n && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    return n > 0 && i == n;
+}
+
+/* See sip.h.  Worker thread. */
+void sip_uas_oversized(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer)
+{
+    size_t len = 0;
+    char *resp = NULL;
+
+    gw_stat_add(sip_stats.oversized, 1);
+    if (sip_looks_like_sip(buf, n) == 1)
+        resp = sip_build_raw_response(buf, n, 413, "Request Entity Too Large", &len);
+    if (resp != NULL && sip_worker_send(w, peer, resp, len) == 0)
+        sip_count_status(413);
+    else
+        gw_stat_add(sip_stats.drops, 1); /* a response, or no Via to answer */
+    if (gw_trace_on()) {
+        gw_trace_rec_t r = { 0 };
+        char p[INET_ADDRSTRLEN + 8], summary[96];
+        inet_ntop(AF_INET, &peer->addr.sin_addr, p, INET_ADDRSTRLEN);
+        snprintf(p + strlen(p), 8, ":%d", ntohs(peer->addr.sin_port));
+        snprintf(summary, sizeof summary, "message over sip.max_message (%d bytes): %s",
+                 sip_conf.max_message, resp != NULL ? "413" : "dropped");
+        r.kind = GW_TRACE_LOG;
+        r.connector = "sip";
+        r.peer = p;
+        r.summary = summary;
+        gw_trace_record(&r);
+    }
+    free(resp);
+}
+
 /* See sip.h.  buf is NUL-terminated at buf[n].  Worker thread. */
 void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer)
 {
@@ -607,6 +650,10 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
 
     if (sip_flood_input(w, buf, n, peer))
         return; /* banned (dropped unread) or over sip.flood_rate (sip_flood.c) */
+    if (kind == 0 && sip_is_keepalive(buf, n)) {
+        gw_stat_add(sip_stats.keepalives, 1); /* RFC 5626 4.4.1: nothing to answer */
+        return;
+    }
     if (kind == 0) {
         gw_stat_add(sip_stats.drops, 1);
         GW_DEBUG(SIP_LOG, "dropped %zu bytes of non-SIP from %s:%d", n,
@@ -637,6 +684,10 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
     }
     if (kind == 2) {
         gw_stat_add(sip_stats.rx_responses, 1);
+        if (sip_natping_response(m)) { /* an answer to one of our OPTIONS pings */
+            osip_message_free(m);
+            return;
+        }
         sip_uac_dispatch(w, m);
         return;
     }
