@@ -153,6 +153,12 @@ int sip_utf8_valid(const char *s, size_t n);
 /* 1 when buf starts with something shaped like a SIP request line
  * ("TOKEN SP uri SP SIP/2.0"), 2 when it looks like a status line. */
 int sip_looks_like_sip(const char *buf, size_t n);
+/* Text that sip_looks_like_sip refuses but whose first line is meant as
+ * a request line (a method, a URI, "SIP/x.y" at the end) broken by LWS
+ * in the URI, extra or trailing whitespace (RFC 4475 3.1.2.7 - 3.1.2.10)
+ * or another version (3.1.2.16): 400 or 505 with *reason set; 0 when it
+ * is no request at all. */
+int sip_bad_request_line(const char *buf, size_t n, const char **reason);
 /* Check a parsed request: mandatory headers, Max-Forwards, CSeq method.
  * Returns 0 or the SIP status to answer (400, 483) with *reason set to a
  * static phrase. */
