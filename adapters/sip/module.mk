@@ -18,4 +18,4 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_conn.c \
                  adapters/sip/sip_trunk.c adapters/sip/sip_trunk_pick.c adapters/sip/sip_trunk_route.c \
                  adapters/sip/sip_natping.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c tests/fuzz/fuzz_sip_view.c \
-                 tests/fuzz/fuzz_sip_digest.c
+                 tests/fuzz/fuzz_sip_digest.c tests/fuzz/fuzz_sip_dispatch.c

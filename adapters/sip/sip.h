@@ -43,6 +43,9 @@
  *   sip_trunk*.c   SIP trunks, own header sip_trunk.h: the connector type
  *                  sip_trunk (a second gw_adapter_t), OPTIONS probing, the
  *                  proxy's rule-engine query for requests it has no target for.
+ *   sip_natping.c  NAT: a binding flagged nat at its REGISTER, OPTIONS
+ *                  keep-alive pings to NATed bindings' sources, the
+ *                  unreachable ones removed.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except
@@ -153,6 +156,10 @@ int sip_utf8_valid(const char *s, size_t n);
 /* 1 when buf starts with something shaped like a SIP request line
  * ("TOKEN SP uri SP SIP/2.0"), 2 when it looks like a status line. */
 int sip_looks_like_sip(const char *buf, size_t n);
+/* 1 when a datagram is a keep-alive rather than a message: only CR and
+ * LF (RFC 5626 4.4.1's CRLF ping, a lone CRLF), or a 4-byte ping of zero
+ * or 0xff octets as some phones send; ignored, never answered. */
+int sip_is_keepalive(const char *buf, size_t n);
 /* Text that sip_looks_like_sip refuses but whose first line is meant as
  * a request line (a method, a URI, "SIP/x.y" at the end) broken by LWS
  * in the URI, extra or trailing whitespace (RFC 4475 3.1.2.7 - 3.1.2.10)

@@ -142,6 +142,18 @@ int sip_looks_like_sip(const char *buf, size_t n)
 }
 
 /* See sip.h. */
+int sip_is_keepalive(const char *buf, size_t n)
+{
+    size_t i = 0;
+
+    if (n == 4 && (memcmp(buf, "\0\0\0\0", 4) == 0 || memcmp(buf, "\xff\xff\xff\xff", 4) == 0))
+        return 1;
+    while (i < n && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    return n > 0 && i == n;
+}
+
+/* See sip.h. */
 int sip_bad_request_line(const char *buf, size_t n, const char **reason)
 {
     size_t eol, i = 0, e;

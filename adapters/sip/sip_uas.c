@@ -4,8 +4,14 @@
  * A datagram or a framed TCP message arrives on a worker:
  *   from a banned source, or a
  *   request over sip.flood_rate -> dropped, or 503 (sip_flood.c)
+ *   a CRLF / 4-byte keep-alive  -> ignored (sip.keepalives)
+ *   a broken request line       -> 400 / 505 from the raw header lines
  *   not SIP at all              -> dropped and counted (sip.drops)
- *   request line but unparsable -> 400 built from the raw header lines
+ *   request line but unparsable -> 400 (416: an unknown URI scheme) built
+ *                                  from the raw header lines; a method for
+ *                                  the proxy goes to its own parser
+ *   an answer to an OPTIONS ping-> sip_natping.c
+ *   (over sip.max_message       -> 413 from its head: sip_uas_oversized)
  *   response                    -> the client transaction (sip_uac.c)
  *   request                     -> checks (400 / 483), then the server
  *                                  transaction table: a retransmission is
@@ -634,20 +640,6 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
     else
         sip_uas_answer(w, req, src, key, to_tag, 501, "Not Implemented", SIP_ALLOW);
     osip_message_free(req);
-}
-
-/* A keep-alive rather than a message: only CR and LF (RFC 5626 3.5.1's
- * CRLF ping, a lone CRLF), or a 4-byte ping of zero or 0xff octets as
- * some phones send.  Pure. */
-static int sip_is_keepalive(const char *buf, size_t n)
-{
-    size_t i = 0;
-
-    if (n == 4 && (memcmp(buf, "\0\0\0\0", 4) == 0 || memcmp(buf, "\xff\xff\xff\xff", 4) == 0))
-        return 1;
-    while (i < n && (buf[i] == '\r' || buf[i] == '\n'))
-        i++;
-    return n > 0 && i == n;
 }
 
 /* The Request-URI scheme of the request line in buf: 1 for sip, sips,
