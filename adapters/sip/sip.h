@@ -611,7 +611,7 @@ void sip_natping_stop(void);
 /* A response whose top Via branch is SIP_PING_BRANCH_PREFIX...: the
  * binding's ping answered.  1 when the response was a ping's (consumed),
  * 0 otherwise.  Any worker. */
-int sip_natping_response(const osip_message_t *resp);
+int sip_natping_response(const osip_message_t *resp, const sip_peer_t *peer);
 
 /* ---- sip_uac.c ---- */
 typedef struct sip_uac sip_uac_t; /* a worker's client transactions */

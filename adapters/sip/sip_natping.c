@@ -249,7 +249,8 @@ static int sip_ping_binding(void *arg, const char *aor, sip_binding_t *b)
         b->ping_branch[0] = '\0';
         gw_stat_add(sip_stats.nat_pings_failed, 1);
         if (gw_trace_on())
-            sip_ping_trace(b->source, NULL, "OPTIONS ping %s %s unanswered (%d in a row%s)", aor,
+            sip_ping_trace(strchr(b->source, ':') ? strchr(b->source, ':') + 1 : b->source, NULL,
+                           "OPTIONS ping %s %s unanswered (%d in a row%s)", aor,
                            b->contact, b->ping_fails,
                            limit > 0 && b->ping_fails >= limit ? ": binding removed" : "");
         if (limit > 0 && b->ping_fails >= limit) {
@@ -292,14 +293,14 @@ void sip_natping_stop(void)
     sip_ping_ev = NULL;
 }
 
-int sip_natping_response(const osip_message_t *resp)
+int sip_natping_response(const osip_message_t *resp, const sip_peer_t *peer)
 {
     const size_t plen = strlen(SIP_PING_BRANCH_PREFIX);
     osip_via_t *via = osip_list_get(&resp->vias, 0);
     osip_generic_param_t *br = NULL;
     const osip_uri_t *to;
     char aor[SIP_AOR_MAX];
-    int found = 0;
+    int found = 0, aor_ok = 0;
 
     if (via != NULL)
         osip_via_param_get_byname(via, "branch", &br);
@@ -307,13 +308,19 @@ int sip_natping_response(const osip_message_t *resp)
         return 0;
     to = resp->to ? resp->to->url : NULL;
     if (to != NULL && to->host != NULL && to->username != NULL &&
-        sip_aor_make(to->scheme, to->username, to->host, aor, sizeof aor) == 0)
+        sip_aor_make(to->scheme, to->username, to->host, aor, sizeof aor) == 0) {
+        aor_ok = 1;
         found = sip_loc_ping_answered(aor, br->gvalue, gw_now_ms());
+    }
     if (found)
         gw_stat_add(sip_stats.nat_pings_ok, 1);
-    if (gw_trace_on())
-        sip_ping_trace(NULL, resp->call_id ? resp->call_id->number : NULL,
-                       "OPTIONS ping answered %d%s", resp->status_code,
+    if (gw_trace_on()) {
+        char p[INET_ADDRSTRLEN + 8];
+        inet_ntop(AF_INET, &peer->addr.sin_addr, p, INET_ADDRSTRLEN);
+        snprintf(p + strlen(p), 8, ":%d", ntohs(peer->addr.sin_port));
+        sip_ping_trace(p, resp->call_id ? resp->call_id->number : NULL,
+                       "OPTIONS ping %s answered %d%s", aor_ok ? aor : "-", resp->status_code,
                        found ? "" : " (no binding has that ping: late or removed)");
+    }
     return 1;
 }

@@ -768,7 +768,7 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
     }
     if (kind == 2) {
         gw_stat_add(sip_stats.rx_responses, 1);
-        if (sip_natping_response(m)) { /* an answer to one of our OPTIONS pings */
+        if (sip_natping_response(m, peer)) { /* an answer to one of our OPTIONS pings */
             osip_message_free(m);
             return;
         }

@@ -117,6 +117,7 @@ test('OPTIONS pings go to the source of NATed bindings only; an answer sets last
   await register(erin, 'erin', 'sip:erin@10.1.2.3:5060');
   const frank = await phone(); // not NATed: never pinged while nat_ping_all is off
   await register(frank, 'frank', `sip:frank@127.0.0.1:${frank.port}`);
+  const { id } = await j.mi('trace.start', { peer: `127.0.0.1:${erin.port}` });
   await j.mi('params.set', { name: 'sip.nat_ping_interval_s', value: '1' });
   try {
     await waitFor(() => pings(erin).length >= 2, 10000, 'two pings to erin');
@@ -126,6 +127,12 @@ test('OPTIONS pings go to the source of NATed bindings only; an answer sets last
     assert.match(hdr(ping, 'Via'), /^SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK-jo[0-9a-f]{16};rport$/);
     assert.equal(hdr(ping, 'CSeq'), '1 OPTIONS');
     await waitFor(async () => (await bindings('sip:erin@example.com'))[0]?.last_ping_ok > 0, 5000, 'last_ping_ok');
+    // each ping and its answer are on the trace bus beside the packets
+    const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((r) => r.summary);
+    await j.mi('trace.stop', { id });
+    assert.ok(recs.some((r) => /^OPTIONS ping sip:erin@example\.com sip:erin@10\.1\.2\.3:5060 \(nat, 0 unanswered before\)$/.test(r)),
+      JSON.stringify(recs));
+    assert.ok(recs.some((r) => r === 'OPTIONS ping sip:erin@example.com answered 200'), JSON.stringify(recs));
     const c = await counters();
     assert.ok(c['sip.nat_pings_sent'] >= 2, JSON.stringify(c));
     assert.ok(c['sip.nat_pings_ok'] >= 1, JSON.stringify(c));
@@ -144,12 +151,19 @@ test('a NATed binding whose pings go unanswered sip.nat_ping_fails times is remo
   const gina = await phone(); // never answers
   await register(gina, 'gina', 'sip:gina@100.64.0.9:5060');
   const before = (await counters())['sip.nat_pings_failed'] || 0;
+  const { id } = await j.mi('trace.start', { peer: `127.0.0.1:${gina.port}` });
   await j.mi('params.set', { name: 'sip.nat_ping_fails', value: '2' });
   await j.mi('params.set', { name: 'sip.nat_ping_interval_s', value: '1' });
   try {
     await waitFor(async () => (await bindings('sip:gina@example.com')).length === 0, 15000, 'gina removed');
     assert.ok(pings(gina).length >= 2, `pings: ${pings(gina).length}`);
     assert.ok((await counters())['sip.nat_pings_failed'] - before >= 2);
+    const recs = (await j.mi('trace.list', { id, after: 0 })).records.map((r) => r.summary);
+    await j.mi('trace.stop', { id });
+    assert.ok(recs.some((r) => r === 'OPTIONS ping sip:gina@example.com sip:gina@100.64.0.9:5060 unanswered (1 in a row)'),
+      JSON.stringify(recs));
+    assert.ok(recs.some((r) => r === 'OPTIONS ping sip:gina@example.com sip:gina@100.64.0.9:5060 unanswered (2 in a row: binding removed)'),
+      JSON.stringify(recs));
     if (!events) { t.diagnostic(`event not checked: ${noBroker}`); return; }
     await waitFor(() => events.messages.some((m) => m.json.data?.aor === 'sip:gina@example.com' &&
       m.json.data.why === 'unreachable'), 10000, 'the unreachable event');
