@@ -59,6 +59,13 @@ typedef struct sip_ping_out {
     char text[];
 } sip_ping_out_t;
 
+/* One tick's settings, read once so that a change meanwhile cannot give
+ * a walk two intervals (or a zero one). */
+typedef struct sip_ping_tick {
+    int64_t now, interval_ms;
+    int limit, all;
+} sip_ping_tick_t;
+
 static struct event *sip_ping_ev;
 
 int sip_nat_private(const char *ip)
@@ -151,7 +158,7 @@ static int sip_ping_clean(const char *s)
 /* Build b's OPTIONS (a new branch kept in b) and queue it to a worker.
  * 0, or -1 when it cannot be sent (not UDP, an unusable contact, no
  * memory, no worker).  Main thread, under the shard's lock. */
-static int sip_ping_send(const char *aor, sip_binding_t *b, int64_t now)
+static int sip_ping_send(const char *aor, sip_binding_t *b)
 {
     char ip[64], local[INET_ADDRSTRLEN], rnd[17], tag[9], peer[96];
     sip_ping_out_t *o;
@@ -205,7 +212,6 @@ static int sip_ping_send(const char *aor, sip_binding_t *b, int64_t now)
         sip_ping_trace(peer, cid, "OPTIONS ping %s %s (%s, %d unanswered before)", aor,
                        b->contact, b->nat ? "nat" : "nat_ping_all", b->ping_fails);
     }
-    (void)now;
     return 0;
 }
 
@@ -223,14 +229,13 @@ static int64_t sip_ping_offset(const char *aor, const char *contact, int64_t int
 /* The walk's decision for one binding (sip_loc_ping_fn): 1 removes it. */
 static int sip_ping_binding(void *arg, const char *aor, sip_binding_t *b)
 {
-    const int64_t now = *(const int64_t *)arg;
-    const int64_t interval = (int64_t)__atomic_load_n(&sip_conf.nat_ping_interval_s,
-                                                      __ATOMIC_RELAXED) * 1000;
-    const int limit = __atomic_load_n(&sip_conf.nat_ping_fails, __ATOMIC_RELAXED);
+    const sip_ping_tick_t *t = arg;
+    const int64_t now = t->now, interval = t->interval_ms;
+    const int limit = t->limit;
 
     if (b->ping_fails < 0)
         return 1; /* its removal did not commit: again */
-    if (!b->nat && !__atomic_load_n(&sip_conf.nat_ping_all, __ATOMIC_RELAXED)) {
+    if (!b->nat && !t->all) {
         b->ping_due_ms = 0;
         b->ping_branch[0] = '\0';
         return 0;
@@ -259,21 +264,26 @@ static int sip_ping_binding(void *arg, const char *aor, sip_binding_t *b)
             return 1;
         }
     }
-    (void)sip_ping_send(aor, b, now);
+    (void)sip_ping_send(aor, b);
     return 0;
 }
 
 static void sip_ping_on_tick(evutil_socket_t fd, short what, void *arg)
 {
-    int64_t now = gw_now_ms();
+    sip_ping_tick_t t = {
+        .now = gw_now_ms(),
+        .interval_ms = (int64_t)__atomic_load_n(&sip_conf.nat_ping_interval_s, __ATOMIC_RELAXED) *
+                       1000,
+        .limit = __atomic_load_n(&sip_conf.nat_ping_fails, __ATOMIC_RELAXED),
+        .all = __atomic_load_n(&sip_conf.nat_ping_all, __ATOMIC_RELAXED),
+    };
     (void)fd;
     (void)what;
     (void)arg;
 
-    if (__atomic_load_n(&sip_conf.nat_ping_interval_s, __ATOMIC_RELAXED) <= 0 ||
-        __atomic_load_n(&sip_stopping, __ATOMIC_RELAXED))
+    if (t.interval_ms <= 0 || __atomic_load_n(&sip_stopping, __ATOMIC_RELAXED))
         return;
-    sip_loc_ping_walk(sip_ping_binding, &now);
+    sip_loc_ping_walk(sip_ping_binding, &t);
 }
 
 int sip_natping_init(struct event_base *main_base)
