@@ -698,6 +698,8 @@ void sip_uas_oversized(sip_worker_t *w, const char *buf, size_t n, const sip_pee
     size_t len = 0;
     char *resp = NULL;
 
+    if (sip_flood_input(w, buf, n, peer))
+        return; /* a banned or flooding source, as for any packet */
     gw_stat_add(sip_stats.oversized, 1);
     if (sip_looks_like_sip(buf, n) == 1)
         resp = sip_build_raw_response(buf, n, 413, "Request Entity Too Large", &len);
