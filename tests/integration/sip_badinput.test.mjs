@@ -84,8 +84,8 @@ const final = (answers) => answers.find((t) => /^SIP\/2\.0 [2-6]\d\d /.test(t)) 
 const EXPECT = {
   // 3.1.1 valid messages
   wsinv: [503],               // proxied by its Route to a host name that does not resolve
-  intmeth: [[404, 503]],      // an unknown method, proxied: 404 for a local user, 503 when the
-                              // proxy's URI reader takes another host (unresolvable) from it
+  intmeth: [404],             // an unknown method for a local user (who is not registered);
+                              // libosip2 refuses the text, the proxy's view reads it
   esc01: [503],               // for example.net, not local: it does not resolve
   escnull: [200],             // a REGISTER, stored
   esc02: [503],               // RE%47IST%45R is not REGISTER: an unknown method, proxied
