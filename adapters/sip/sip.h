@@ -52,6 +52,9 @@
  *   sip_trunk*.c   SIP trunks, own header sip_trunk.h: the connector type
  *                  sip_trunk (a second gw_adapter_t), OPTIONS probing, the
  *                  proxy's rule-engine query for requests it has no target for.
+ *   sip_natping.c  NAT: a binding flagged nat at its REGISTER, OPTIONS
+ *                  keep-alive pings to NATed bindings' sources, the
+ *                  unreachable ones removed.
  *   sip_adapter.c  the exported gw_adapter_t, parameters, lifecycle, MI.
  *
  * Threads: a worker owns everything reachable from its sip_worker_t except
@@ -130,6 +133,10 @@ typedef struct sip_conf {
     int nonce_ttl_s;      /* runtime: read atomically */
     int auth;             /* sip.auth, runtime: read atomically; 0: untrusted is 403 */
     char auth_algorithms[24]; /* sip.auth_algorithms: offered in this order (init) */
+    int nat_detect;       /* sip.nat_detect, runtime: flag bindings behind a NAT */
+    int nat_ping_interval_s; /* sip.nat_ping_interval_s, runtime: 0 = no OPTIONS pings */
+    int nat_ping_all;     /* sip.nat_ping_all, runtime: ping every binding, not only NATed */
+    int nat_ping_fails;   /* sip.nat_ping_fails, runtime: unanswered in a row -> removed; 0 never */
 } sip_conf_t;
 #define SIP_REPORTS_NONE 0
 #define SIP_REPORTS_AUTO 1
@@ -147,6 +154,7 @@ typedef struct sip_stats {
     gw_stat_t *rx_untrusted;
     gw_stat_t *scale_ups, *scale_downs;
     gw_stat_t *auth_challenges, *auth_ok, *auth_failed, *auth_stale, *auth_replays;
+    gw_stat_t *keepalives, *oversized, *nat_pings_sent, *nat_pings_ok, *nat_pings_failed;
 } sip_stats_t;
 extern sip_stats_t sip_stats;
 
@@ -169,6 +177,16 @@ int sip_utf8_valid(const char *s, size_t n);
 /* 1 when buf starts with something shaped like a SIP request line
  * ("TOKEN SP uri SP SIP/2.0"), 2 when it looks like a status line. */
 int sip_looks_like_sip(const char *buf, size_t n);
+/* 1 when a datagram is a keep-alive rather than a message: only CR and
+ * LF (RFC 5626 4.4.1's CRLF ping, a lone CRLF), or a 4-byte ping of zero
+ * or 0xff octets as some phones send; ignored, never answered. */
+int sip_is_keepalive(const char *buf, size_t n);
+/* Text that sip_looks_like_sip refuses but whose first line is meant as
+ * a request line (a method, a URI, "SIP/x.y" at the end) broken by LWS
+ * in the URI, extra or trailing whitespace (RFC 4475 3.1.2.7 - 3.1.2.10)
+ * or another version (3.1.2.16): 400 or 505 with *reason set; 0 when it
+ * is no request at all. */
+int sip_bad_request_line(const char *buf, size_t n, const char **reason);
 /* Check a parsed request: mandatory headers, Max-Forwards, CSeq method.
  * Returns 0 or the SIP status to answer (400, 483) with *reason set to a
  * static phrase. */
@@ -518,6 +536,10 @@ void sip_scale_mi_workers(const json_t *params, gw_mi_reply_t *r);
 /* ---- sip_uas.c ---- */
 /* Handle one received message (request or response) on w's thread. */
 void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer);
+/* A datagram longer than sip.max_message: 413 from its first n bytes
+ * when they start with a request line and hold a Via, else dropped.
+ * Worker thread. */
+void sip_uas_oversized(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer);
 /* A REPLY item popped on w's thread. */
 void sip_uas_reply(sip_worker_t *w, sip_item_t *it);
 extern int sip_stopping; /* atomic: answer 503 to new MESSAGEs */
@@ -578,6 +600,12 @@ typedef struct sip_binding {
     char instance[128];    /* +sip.instance (RFC 5626), "" when none */
     int reg_id;            /* reg-id (RFC 5626), 0 when none */
     int64_t updated_ms;
+    int nat;               /* behind a NAT (sip_nat_detect at its REGISTER); stored */
+    /* OPTIONS pings (sip_natping.c), in memory only, under the shard's lock */
+    int64_t ping_due_ms;   /* the next ping, 0: not planned yet */
+    int64_t ping_ok_ms;    /* the last answered ping, 0: none */
+    int ping_fails;        /* pings unanswered in a row */
+    char ping_branch[40];  /* the ping waiting for its answer, "" when none */
 } sip_binding_t;
 
 /* A change of one address of record: gets its current bindings (cur,
@@ -619,6 +647,16 @@ json_t *sip_binding_json(const sip_binding_t *b, int64_t now_ms, int stored);
  * and host in lower case, the user as it came.  0, or -1 when it does
  * not fit n.  Any thread. */
 int sip_aor_make(const char *scheme, const char *user, const char *host, char *out, size_t n);
+/* The OPTIONS pinger's walk (sip_natping.c): fn sees every live binding
+ * of every address of record and may change its ping_* fields; it
+ * returns 1 to remove the binding (stored and published with why
+ * "unreachable", like an expiry).  Main thread. */
+typedef int (*sip_loc_ping_fn)(void *arg, const char *aor, sip_binding_t *b);
+void sip_loc_ping_walk(sip_loc_ping_fn fn, void *arg);
+/* The ping branch of a binding of aor was answered: its ping_ok_ms set
+ * to now_ms, its fails cleared.  1 when a binding had that branch.  Any
+ * thread. */
+int sip_loc_ping_answered(const char *aor, const char *branch, int64_t now_ms);
 int sip_loc_init(void);  /* main thread, at adapter init: reads the store */
 void sip_loc_free(void);
 
@@ -670,6 +708,27 @@ json_t *sip_conn_status(struct gw_connector *c);
 int sip_conn_report_form(const sip_sa_t *src, char *name, size_t n);
 sip_conn_t *sip_conn_ref(sip_conn_t *c);
 void sip_conn_unref(sip_conn_t *c);
+
+/* ---- sip_natping.c: NAT detection and OPTIONS keep-alive pings ---- */
+#define SIP_PING_BRANCH_PREFIX "z9hG4bK-jo" /* then "<random hex>" */
+/* 1 when the IPv4 literal ip is private (RFC 1918), shared (RFC 6598
+ * 100.64/10) or link-local: an address a phone behind a NAT writes.
+ * Pure. */
+int sip_nat_private(const char *ip);
+/* 1 when a binding of contact (a SIP URI) registered from source
+ * ("udp:ip:port") is behind a NAT, as Kamailio's nathelper tests it: the
+ * contact's host is a private IPv4 address, or it is an IPv4 address and
+ * port other than the source's.  A host name is taken as it is.  Pure. */
+int sip_nat_detect(const char *contact, const char *source);
+/* The pinger's timer on main_base (a tick a second; each binding pinged
+ * once per sip.nat_ping_interval_s, at its own offset in the interval).
+ * 0 or GW_ENOMEM.  Main thread. */
+int sip_natping_init(struct event_base *main_base);
+void sip_natping_stop(void);
+/* A response whose top Via branch is SIP_PING_BRANCH_PREFIX...: the
+ * binding's ping answered.  1 when the response was a ping's (consumed),
+ * 0 otherwise.  Any worker. */
+int sip_natping_response(const osip_message_t *resp, const sip_peer_t *peer);
 
 /* ---- sip_uac.c ---- */
 typedef struct sip_uac sip_uac_t; /* a worker's client transactions */

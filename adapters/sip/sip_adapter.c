@@ -162,6 +162,17 @@ static const gw_param_t sip_params[] = {
      "a DNS answer is cached at least this long, whatever its TTL"},
     {"sip.dns_ttl_max_s", GW_PT_INT, &sip_dns_conf.ttl_max_s, 0, "3600", 1, 604800,
      GW_PARAM_RUNTIME, "... and at most this long"},
+    {"sip.nat_detect", GW_PT_BOOL, &sip_conf.nat_detect, 0, "yes", 0, 1, GW_PARAM_RUNTIME,
+     "flag a binding nat when its Contact's IPv4 address and port differ from where its "
+     "REGISTER came from (a private address, a NAT): OPTIONS pings go to it"},
+    {"sip.nat_ping_interval_s", GW_PT_INT, &sip_conf.nat_ping_interval_s, 0, "0", 0, 3600,
+     GW_PARAM_RUNTIME, "send an OPTIONS ping to each NATed binding (UDP) once in this many "
+     "seconds, spread over the interval, to its source; 0: no pings"},
+    {"sip.nat_ping_all", GW_PT_BOOL, &sip_conf.nat_ping_all, 0, "no", 0, 1, GW_PARAM_RUNTIME,
+     "ping every binding registered over UDP, not only those flagged nat"},
+    {"sip.nat_ping_fails", GW_PT_INT, &sip_conf.nat_ping_fails, 0, "0", 0, 1000,
+     GW_PARAM_RUNTIME, "remove a binding after this many pings in a row went unanswered "
+     "(stored and published like an expiry); 0: never"},
     GW_PARAM_END,
 };
 
@@ -210,6 +221,14 @@ static void sip_stats_init(void)
                                    "right credentials with a stale nonce (407 stale=true)");
     sip_stats.auth_replays = gw_stat("sip.auth_replays",
                                      "right credentials with an nc not above the nonce's last");
+    sip_stats.keepalives = gw_stat("sip.keepalives",
+                                   "UDP keep-alives (CRLF, 4-byte pings) received and ignored");
+    sip_stats.oversized = gw_stat("sip.oversized",
+                                  "datagrams over sip.max_message: 413 when a Via could be read");
+    sip_stats.nat_pings_sent = gw_stat("sip.nat_pings_sent", "OPTIONS pings sent to bindings");
+    sip_stats.nat_pings_ok = gw_stat("sip.nat_pings_ok", "OPTIONS pings answered");
+    sip_stats.nat_pings_failed = gw_stat("sip.nat_pings_failed",
+                                         "OPTIONS pings unanswered by the next one's time");
 }
 
 /* The report settings as numbers, checked once: 0 or GW_EINVAL. */
@@ -257,7 +276,7 @@ static const gw_mi_cmd_t sip_mi_cmds[] = {
      GW_ROLE_VIEWER, 0},
     {"sip.registrations.list", sip_reg_mi_list, "aor?, limit?",
      "registered bindings: [{aor, bindings: [{contact, expires, q, call_id, cseq, source, "
-     "path, user_agent, instance, reg_id}]}]", GW_ROLE_VIEWER, 0},
+     "path, user_agent, instance, reg_id, nat, last_ping_ok}]}]", GW_ROLE_VIEWER, 0},
     {"sip.registrations.delete", sip_reg_mi_delete, "aor, contact?",
      "remove one binding of an address of record, or all of them (stored, published)",
      GW_ROLE_OPERATOR, GW_MI_F_NOAUDIT},
@@ -314,6 +333,8 @@ static int sip_init(struct event_base *main_base)
     if (rc == 0)
         rc = sip_dlg_init(main_base);
     if (rc == 0)
+        rc = sip_natping_init(main_base);
+    if (rc == 0)
         rc = sip_workers_init();
     if (rc == 0)
         rc = sip_scale_init(main_base);
@@ -342,6 +363,7 @@ static void sip_stop(void)
     sip_reg_stop();   /* no more sweeps: the store is stopping too */
     sip_dlg_stop();   /* no more timeouts */
     sip_flood_stop(); /* nor ban sweeps */
+    sip_natping_stop();
     sip_scale_stop(); /* the pool changes no more */
     sip_trunk_stop(); /* no more probes */
     sip_workers_stop();

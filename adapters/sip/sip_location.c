@@ -161,8 +161,12 @@ json_t *sip_binding_json(const sip_binding_t *b, int64_t now_ms, int stored)
         json_object_set_new(o, "instance", json_string(b->instance));
     if (b->reg_id > 0)
         json_object_set_new(o, "reg_id", json_integer(b->reg_id));
+    json_object_set_new(o, "nat", json_boolean(b->nat));
     if (stored)
         json_object_set_new(o, "updated_at", json_integer(b->updated_ms));
+    else /* the pinger's memory-only state (sip_natping.c) */
+        json_object_set_new(o, "last_ping_ok",
+                            b->ping_ok_ms ? json_integer(b->ping_ok_ms) : json_null());
     return o;
 }
 
@@ -189,6 +193,7 @@ static int sip_binding_from_json(const json_t *o, sip_binding_t *b)
                sizeof b->instance);
     b->reg_id = (int)json_integer_value(json_object_get(o, "reg_id"));
     b->updated_ms = json_integer_value(json_object_get(o, "updated_at"));
+    b->nat = json_is_true(json_object_get(o, "nat"));
     return 0;
 }
 
@@ -242,8 +247,10 @@ static json_t *sip_loc_event(const char *aor, const char *why, const sip_binding
         if (!kept)
             json_array_append_new(ch, json_pack("{s:s, s:s}", "contact", old[k].contact,
                                                 "change",
-                                                strcmp(why, "expired") == 0 ? "expired"
-                                                                            : "removed"));
+                                                strcmp(why, "register") == 0 ||
+                                                        strcmp(why, "deleted") == 0
+                                                    ? "removed"
+                                                    : why));
     }
     return d;
 }
@@ -458,6 +465,59 @@ int sip_loc_delete(const char *aor, const char *contact)
         rc = sip_loc_prune(sh, bucket, a, sip_loc_keep_other, contact, "deleted");
     pthread_mutex_unlock(&sh->lock);
     return rc;
+}
+
+/* The pinger's walk: see sip.h.  The removals are pruned with the
+ * event why "unreachable"; fn marks them in ping_fails as -1 so that the
+ * keep function knows them.  Main thread. */
+static int sip_loc_keep_reachable(const sip_binding_t *b, const void *arg)
+{
+    (void)arg;
+    return b->ping_fails >= 0;
+}
+
+void sip_loc_ping_walk(sip_loc_ping_fn fn, void *arg)
+{
+    int64_t now = gw_now_ms();
+
+    for (int s = 0; sip_loc_ready && s < SIP_LOC_SHARDS; s++) {
+        sip_loc_shard_t *sh = &sip_loc_shards[s];
+        pthread_mutex_lock(&sh->lock);
+        for (uint32_t k = 0; sh->naors > 0 && k < SIP_LOC_BUCKETS; k++) {
+            sip_aor_t *a = sh->buckets[k], *next;
+            for (; a != NULL; a = next) {
+                int gone = 0;
+                next = a->next;
+                for (int i = 0; i < a->n; i++)
+                    if (a->b[i].expires_ms > now && fn(arg, a->aor, &a->b[i]) == 1) {
+                        a->b[i].ping_fails = -1;
+                        gone = 1;
+                    }
+                if (gone)
+                    sip_loc_prune(sh, k, a, sip_loc_keep_reachable, NULL, "unreachable");
+            }
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+int sip_loc_ping_answered(const char *aor, const char *branch, int64_t now_ms)
+{
+    uint32_t bucket;
+    sip_loc_shard_t *sh = sip_loc_shard(aor, &bucket);
+    int found = 0;
+
+    pthread_mutex_lock(&sh->lock);
+    sip_aor_t *a = sip_loc_find(sh, bucket, aor);
+    for (int i = 0; a != NULL && i < a->n && !found; i++)
+        if (a->b[i].ping_branch[0] != '\0' && strcmp(a->b[i].ping_branch, branch) == 0) {
+            a->b[i].ping_branch[0] = '\0';
+            a->b[i].ping_ok_ms = now_ms;
+            a->b[i].ping_fails = 0;
+            found = 1;
+        }
+    pthread_mutex_unlock(&sh->lock);
+    return found;
 }
 
 json_t *sip_loc_list(const char *aor_filter, int limit)

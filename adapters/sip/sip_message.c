@@ -141,6 +141,51 @@ int sip_looks_like_sip(const char *buf, size_t n)
     return 1;
 }
 
+/* See sip.h. */
+int sip_is_keepalive(const char *buf, size_t n)
+{
+    size_t i = 0;
+
+    if (n == 4 && (memcmp(buf, "\0\0\0\0", 4) == 0 || memcmp(buf, "\xff\xff\xff\xff", 4) == 0))
+        return 1;
+    while (i < n && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    return n > 0 && i == n;
+}
+
+/* See sip.h. */
+int sip_bad_request_line(const char *buf, size_t n, const char **reason)
+{
+    size_t eol, i = 0, e;
+
+    for (eol = 0; eol < n && buf[eol] != '\r' && buf[eol] != '\n'; eol++)
+        ;
+    if (eol == n)
+        return 0;
+    while (i < eol && (buf[i] == ' ' || buf[i] == '\t'))
+        i++;
+    if (i == eol || !sip_is_token_char((unsigned char)buf[i]))
+        return 0;
+    while (i < eol && sip_is_token_char((unsigned char)buf[i]))
+        i++;
+    if (i == eol || buf[i] != ' ' || memchr(buf + i, ':', eol - i) == NULL)
+        return 0; /* a request line names a URI */
+    for (e = eol; e > i && (buf[e - 1] == ' ' || buf[e - 1] == '\t'); e--)
+        ;
+    /* ... SP "SIP/" 1*DIGIT "." 1*DIGIT at the end */
+    size_t v = e;
+    while (v > i && (isdigit((unsigned char)buf[v - 1]) || buf[v - 1] == '.'))
+        v--;
+    if (v < i + 5 || v == e || strncasecmp(buf + v - 4, "SIP/", 4) != 0 || buf[v - 5] != ' ')
+        return 0;
+    if (e - v != 3 || memcmp(buf + v, "2.0", 3) != 0) {
+        *reason = "Version Not Supported";
+        return 505;
+    }
+    *reason = "Bad Request-Line";
+    return 400;
+}
+
 /* Mandatory headers of RFC 3261 section 8.1.1 and Max-Forwards; see sip.h. */
 int sip_check_request(const osip_message_t *req, const char **reason)
 {
@@ -175,6 +220,11 @@ int sip_check_request(const osip_message_t *req, const char **reason)
             *reason = "Bad CSeq";
             return 400;
         }
+    }
+    /* RFC 3261 8.1.1.5: a 32-bit number below 2**31 (RFC 4475 3.1.2.5) */
+    if (strlen(req->cseq->number) > 10 || strtoull(req->cseq->number, NULL, 10) > 2147483647ULL) {
+        *reason = "Bad CSeq";
+        return 400;
     }
     if (strcmp(req->cseq->method, req->sip_method) != 0) {
         *reason = "CSeq Method Mismatch";

@@ -531,8 +531,15 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
     rc = sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0);
     if (rc != 0 || sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE"
                                   : "", key, sizeof key) != 0) {
-        if (rc == 0 || v->is_request == 1)
-            sip_px_reply_bare(w, v, src, 400, rc ? sip_view_strerror(rc) : "Bad Via", NULL);
+        if (rc == 0)
+            sip_px_reply_bare(w, v, src, 400, "Bad Via", NULL);
+        else if (v->is_request == 1) { /* the view is partial: from the raw lines */
+            size_t len = 0;
+            char *resp = sip_build_raw_response(buf, n, 400, sip_view_strerror(rc), &len);
+            if (resp == NULL || sip_worker_send(w, src, resp, len) != 0)
+                gw_stat_add(sip_stats.drops, 1);
+            free(resp);
+        }
         goto out_free;
     }
     if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */

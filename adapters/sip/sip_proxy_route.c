@@ -52,9 +52,11 @@ int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u)
         (strcmp(u->scheme, "sip") != 0 && strcmp(u->scheme, "sips") != 0))
         return -1;
     p = colon + 1;
-    /* the user part ends at the last '@' before any ';' or '?' of the host part */
+    /* the user part ends at the last '@': a user may hold ';', '?' and
+     * '/' (RFC 3261 25.1 user-unreserved, RFC 4475 3.1.1.2), the
+     * parameters and headers after the host no raw '@' */
     at = NULL;
-    for (const char *q = p; q < end && *q != '?'; q++)
+    for (const char *q = p; q < end; q++)
         if (*q == '@')
             at = q;
     if (at) {

@@ -330,6 +330,11 @@ static int sip_reg_apply(void *arg, const sip_binding_t *cur, int ncur, sip_bind
         gw_strlcpy(out[at].instance, c->instance, sizeof out[at].instance);
         out[at].reg_id = c->reg_id;
         out[at].updated_ms = g->now;
+        /* nathelper's test, at each REGISTER: where it came from vs the
+         * contact it wrote (sip_natping.c); a refresh proves it alive */
+        out[at].nat = __atomic_load_n(&sip_conf.nat_detect, __ATOMIC_RELAXED) &&
+                      sip_nat_detect(c->uri, g->source);
+        out[at].ping_fails = 0;
     }
     *nout = n;
     return 0;

@@ -378,8 +378,13 @@ static int sip_udp_read(sip_worker_t *w, int slot, int max)
                              MSG_DONTWAIT, &peer.addr.sa, &alen);
         if (n < 0)
             break;
-        if (n == 0 || n > sip_conf.max_message) {
-            gw_stat_add(sip_stats.drops, 1); /* empty or truncated */
+        if (n == 0) {
+            gw_stat_add(sip_stats.drops, 1);
+            continue;
+        }
+        if (n > sip_conf.max_message) { /* truncated: 413 when its head has a Via */
+            w->rxbuf[sip_conf.max_message] = '\0';
+            sip_uas_oversized(w, w->rxbuf, (size_t)sip_conf.max_message, &peer);
             continue;
         }
         w->rxbuf[n] = '\0';

@@ -4,8 +4,14 @@
  * A datagram or a framed TCP message arrives on a worker:
  *   from a banned source, or a
  *   request over sip.flood_rate -> dropped, or 503 (sip_flood.c)
+ *   a CRLF / 4-byte keep-alive  -> ignored (sip.keepalives)
+ *   a broken request line       -> 400 / 505 from the raw header lines
  *   not SIP at all              -> dropped and counted (sip.drops)
- *   request line but unparsable -> 400 built from the raw header lines
+ *   request line but unparsable -> 400 (416: an unknown URI scheme) built
+ *                                  from the raw header lines; a method for
+ *                                  the proxy goes to its own parser
+ *   an answer to an OPTIONS ping-> sip_natping.c
+ *   (over sip.max_message       -> 413 from its head: sip_uas_oversized)
  *   response                    -> the client transaction (sip_uac.c)
  *   request                     -> checks (400 / 483), then the server
  *                                  transaction table: a retransmission is
@@ -528,6 +534,31 @@ out_free_req:
     osip_message_free(req);
 }
 
+/* 1 when the Request-URI's scheme is one junction knows: sip, sips, tel
+ * (libosip2 reads other schemes too). */
+static int sip_uas_scheme_ok(const osip_message_t *req)
+{
+    const char *sc = req->req_uri->scheme;
+    return strcasecmp(sc, "sip") == 0 || strcasecmp(sc, "sips") == 0 || strcasecmp(sc, "tel") == 0;
+}
+
+/* The option tags of the request's Require headers, joined into out:
+ * 1 when there is any (junction as a UAS supports none). */
+static int sip_uas_required(const osip_message_t *req, char *out, size_t n)
+{
+    osip_header_t *h = NULL;
+    size_t off = 0;
+
+    out[0] = '\0';
+    for (int pos = 0; (pos = osip_message_header_get_byname(req, "require", pos, &h)) >= 0; pos++)
+        if (h->hvalue && h->hvalue[0] && off + 1 < n)
+            off += (size_t)snprintf(out + off, n - off, "%s%s", off ? ", " : "", h->hvalue);
+    for (size_t i = 0; i < off && i < n; i++) /* one header line: no CR or LF */
+        if (out[i] == '\r' || out[i] == '\n')
+            out[i] = ' ';
+    return off > 0;
+}
+
 /* A parsed request: takes ownership of req; buf[0..n) is its text.  Worker
  * thread. */
 static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer_t *src,
@@ -536,7 +567,7 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
     const char *reason = NULL;
     char *resp = NULL;
     size_t resp_len = 0;
-    char key[1024], to_tag[17];
+    char key[1024], to_tag[17], unsup[200];
     int st;
 
     gw_stat_add(sip_stats.rx_requests, 1);
@@ -551,6 +582,12 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
             sip_uas_answer(w, req, src, NULL, to_tag, st, reason, NULL);
         else
             gw_stat_add(sip_stats.drops, 1); /* nothing to address an answer with */
+        osip_message_free(req);
+        return;
+    }
+    if (st == 0 && strcmp(req->sip_method, "ACK") != 0 && !sip_uas_scheme_ok(req)) {
+        /* RFC 3261 8.2.2.1 / 16.3 step 2 (RFC 4475 3.3.3, 3.3.4) */
+        sip_uas_answer(w, req, src, NULL, to_tag, 416, "Unsupported URI Scheme", NULL);
         osip_message_free(req);
         return;
     }
@@ -588,21 +625,116 @@ static void sip_uas_request(sip_worker_t *w, osip_message_t *req, const sip_peer
         sip_reg_request(w, req, src, key, to_tag, buf, n);
         return;
     }
-    if (strcmp(req->sip_method, "OPTIONS") == 0)
+    if (sip_uas_required(req, unsup, sizeof unsup)) {
+        /* RFC 3261 8.2.2.3: junction as the UAS supports no extension
+         * (RFC 4475 3.3.8) */
+        char extra[sizeof unsup + 20];
+        snprintf(extra, sizeof extra, "Unsupported: %s\r\n", unsup);
+        sip_uas_answer(w, req, src, key, to_tag, 420, "Bad Extension", extra);
+    } else if (strcmp(req->sip_method, "OPTIONS") == 0)
         sip_uas_answer(w, req, src, key, to_tag, 200, "OK", SIP_ALLOW SIP_ACCEPT);
     else
         sip_uas_answer(w, req, src, key, to_tag, 501, "Not Implemented", SIP_ALLOW);
     osip_message_free(req);
 }
 
+/* The Request-URI scheme of the request line in buf: 1 for sip, sips,
+ * tel (RFC 4475 3.3.4: another is 416, not 400). */
+static int sip_uas_raw_scheme_ok(const char *buf, size_t n)
+{
+    const char *sp = memchr(buf, ' ', n), *colon;
+    size_t len;
+
+    if (sp == NULL || (colon = memchr(sp + 1, ':', n - (size_t)(sp + 1 - buf))) == NULL)
+        return 1;
+    len = (size_t)(colon - sp - 1);
+    for (size_t i = 0; i < len; i++) /* not a scheme at all (<sip:...>): a 400 */
+        if (!isalnum((unsigned char)sp[1 + i]) && !strchr("+-.", sp[1 + i]))
+            return 1;
+    return (len == 3 && strncasecmp(sp + 1, "sip", 3) == 0) ||
+           (len == 4 && strncasecmp(sp + 1, "sips", 4) == 0) ||
+           (len == 3 && strncasecmp(sp + 1, "tel", 3) == 0);
+}
+
+/* 1 when a request libosip2 could not parse is the proxy's to read: the
+ * proxy is on, the scheme is known and the method is none junction
+ * answers itself (MESSAGE, REGISTER, OPTIONS need the parsed form). */
+static int sip_uas_proxy_raw(const char *buf, size_t n)
+{
+    static const char *const own[] = { "MESSAGE ", "REGISTER ", "OPTIONS ", NULL };
+
+    if (!__atomic_load_n(&sip_proxy_conf.on, __ATOMIC_RELAXED) || !sip_uas_raw_scheme_ok(buf, n))
+        return 0;
+    for (int i = 0; own[i] != NULL; i++)
+        if (n > strlen(own[i]) && strncmp(buf, own[i], strlen(own[i])) == 0)
+            return 0;
+    return 1;
+}
+
+/* A request that could not be parsed answered from its raw header
+ * lines (sip_build_raw_response), to where it came from; dropped when it
+ * has no Via.  Worker thread. */
+static void sip_uas_raw_answer(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer,
+                               int status, const char *reason)
+{
+    size_t len = 0;
+    char *resp = sip_build_raw_response(buf, n, status, reason, &len);
+
+    gw_stat_add(sip_stats.rx_requests, 1);
+    if (resp && sip_worker_send(w, peer, resp, len) == 0)
+        sip_count_status(status);
+    else
+        gw_stat_add(sip_stats.drops, 1);
+    free(resp);
+}
+
+/* See sip.h.  Worker thread. */
+void sip_uas_oversized(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer)
+{
+    size_t len = 0;
+    char *resp = NULL;
+
+    if (sip_flood_input(w, buf, n, peer))
+        return; /* a banned or flooding source, as for any packet */
+    gw_stat_add(sip_stats.oversized, 1);
+    if (sip_looks_like_sip(buf, n) == 1)
+        resp = sip_build_raw_response(buf, n, 413, "Request Entity Too Large", &len);
+    if (resp != NULL && sip_worker_send(w, peer, resp, len) == 0)
+        sip_count_status(413);
+    else
+        gw_stat_add(sip_stats.drops, 1); /* a response, or no Via to answer */
+    if (gw_trace_on()) {
+        gw_trace_rec_t r = { 0 };
+        char p[SIP_ADDR_MAX], summary[96];
+        sip_sa_str(&peer->addr, p, sizeof p);
+        snprintf(summary, sizeof summary, "message over sip.max_message (%d bytes): %s",
+                 sip_conf.max_message, resp != NULL ? "413" : "dropped");
+        r.kind = GW_TRACE_LOG;
+        r.connector = "sip";
+        r.peer = p;
+        r.summary = summary;
+        gw_trace_record(&r);
+    }
+    free(resp);
+}
+
 /* See sip.h.  buf is NUL-terminated at buf[n].  Worker thread. */
 void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *peer)
 {
-    int kind = sip_looks_like_sip(buf, n);
+    int kind = sip_looks_like_sip(buf, n), st;
+    const char *reason = NULL;
     osip_message_t *m = NULL;
 
     if (sip_flood_input(w, buf, n, peer))
         return; /* banned (dropped unread) or over sip.flood_rate (sip_flood.c) */
+    if (kind == 0 && sip_is_keepalive(buf, n)) {
+        gw_stat_add(sip_stats.keepalives, 1); /* RFC 5626 4.4.1: nothing to answer */
+        return;
+    }
+    if (kind == 0 && (st = sip_bad_request_line(buf, n, &reason)) != 0) {
+        sip_uas_raw_answer(w, buf, n, peer, st, reason);
+        return;
+    }
     if (kind == 0) {
         char where[SIP_ADDR_MAX];
         gw_stat_add(sip_stats.drops, 1);
@@ -618,15 +750,15 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
         return;
     if (osip_message_parse(m, buf, n) != 0 || (kind == 1) != (MSG_IS_REQUEST(m) != 0)) {
         osip_message_free(m);
-        if (kind == 1) {
-            size_t len = 0;
-            char *resp = sip_build_raw_response(buf, n, 400, "Bad Request", &len);
-            gw_stat_add(sip_stats.rx_requests, 1);
-            if (resp && sip_worker_send(w, peer, resp, len) == 0)
-                sip_count_status(400);
-            else
-                gw_stat_add(sip_stats.drops, 1);
-            free(resp);
+        if (kind == 1 && sip_uas_proxy_raw(buf, n)) {
+            /* libosip2 is stricter than RFC 4475 3.1.1.2 (octets in a
+             * quoted string): the proxy reads the text with its own view
+             * and answers 400 itself when that fails too */
+            sip_proxy_request(w, buf, n, peer);
+        } else if (kind == 1) {
+            int bad_scheme = !sip_uas_raw_scheme_ok(buf, n);
+            sip_uas_raw_answer(w, buf, n, peer, bad_scheme ? 416 : 400,
+                               bad_scheme ? "Unsupported URI Scheme" : "Bad Request");
         } else {
             gw_stat_add(sip_stats.drops, 1);
         }
@@ -634,6 +766,10 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
     }
     if (kind == 2) {
         gw_stat_add(sip_stats.rx_responses, 1);
+        if (sip_natping_response(m, peer)) { /* an answer to one of our OPTIONS pings */
+            osip_message_free(m);
+            return;
+        }
         sip_uac_dispatch(w, m);
         return;
     }

@@ -62,6 +62,12 @@ static void test_uri_parse_reads_user_host_port_and_lr(void **state)
     assert_int_equal(u.lr, 0);
     s = "tel:+4915112345678";
     assert_int_equal(sip_px_uri_parse(s, strlen(s), &u), -1);
+    /* RFC 4475 3.1.1.2: a user part with '?', ';' and ':' ends at the last '@' */
+    s = "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too."
+        "(doesn't-it)@example.com";
+    assert_int_equal(sip_px_uri_parse(s, strlen(s), &u), 0);
+    assert_string_equal(u.user, "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*");
+    assert_string_equal(u.host, "example.com");
 }
 
 static void test_self_needs_our_port_unless_any_port(void **state)
