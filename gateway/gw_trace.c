@@ -514,6 +514,33 @@ void gw_trace_envf(const gw_envelope_t *env, gw_trace_kind_t kind, const char *f
     gw_trace_record(&r);
 }
 
+void gw_trace_vlogf(const char *connector, const char *peer, const char *call_id,
+                    const char *fmt, va_list ap)
+{
+    gw_trace_rec_t r = {0};
+    char line[512];
+
+    r.kind = GW_TRACE_LOG;
+    r.connector = connector;
+    r.peer = peer;
+    r.call_id = call_id;
+    if (!gw_trace_wants(&r))
+        return; /* no trace keeps it: not formatted */
+    vsnprintf(line, sizeof line, fmt, ap);
+    r.summary = line;
+    gw_trace_record(&r);
+}
+
+void gw_trace_logf(const char *connector, const char *peer, const char *call_id,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    gw_trace_vlogf(connector, peer, call_id, fmt, ap);
+    va_end(ap);
+}
+
 /* The fields of a record about delivery d: its envelope's, with the
  * current target as connector and the remote id as SMPP message_id. */
 static void gw_trace_dlv_rec(gw_trace_rec_t *r, const gw_delivery_t *d, gw_trace_kind_t kind)

@@ -58,6 +58,7 @@
 #ifndef GW_TRACE_H
 #define GW_TRACE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -128,6 +129,15 @@ void gw_trace_record(const gw_trace_rec_t *r);
  * first and build the summary only then.  The answer may be stale by the
  * time gw_trace_record runs, which matches again.  Any thread. */
 int gw_trace_wants(const gw_trace_rec_t *r);
+
+/* A record of kind LOG on connector's decision (peer "ip:port" and
+ * call_id may be NULL), its summary printf'd (at most 511 bytes) only
+ * when an active trace wants it.  gw_trace_vlogf: the same from a
+ * va_list, for an adapter's own wrapper.  Any thread. */
+void gw_trace_logf(const char *connector, const char *peer, const char *call_id,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void gw_trace_vlogf(const char *connector, const char *peer, const char *call_id,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* A record about env (kind ROUTE, STATE or LOG) before it has a delivery:
  * its id, numbers, Call-ID, source connector and peer, and summary.  Any

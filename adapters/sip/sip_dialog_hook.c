@@ -57,22 +57,15 @@ static void sip_dlg_trace(const char *call_id, const sip_peer_t *peer, const cha
     __attribute__((format(printf, 3, 4)));
 static void sip_dlg_trace(const char *call_id, const sip_peer_t *peer, const char *fmt, ...)
 {
-    gw_trace_rec_t r = {0};
-    char summary[256], src[96];
+    char src[96];
     va_list ap;
 
     if (!gw_trace_on())
         return;
-    va_start(ap, fmt);
-    vsnprintf(summary, sizeof summary, fmt, ap);
-    va_end(ap);
     sip_dlg_peer_text(peer, src, sizeof src);
-    r.kind = GW_TRACE_LOG;
-    r.connector = "sip";
-    r.peer = src + 4; /* without "udp:" */
-    r.call_id = call_id;
-    r.summary = summary;
-    gw_trace_record(&r);
+    va_start(ap, fmt);
+    gw_trace_vlogf("sip", src + 4 /* without "udp:" */, call_id, fmt, ap);
+    va_end(ap);
 }
 
 /* Copy range r of v into out (size n) NUL-terminated: 0, or -1 when it

@@ -136,19 +136,13 @@ const char *sip_dns_transport_name(int t)
 static void sip_dns_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sip_dns_trace(const char *fmt, ...)
 {
-    gw_trace_rec_t r = {0};
-    char summary[512];
     va_list ap;
 
     if (!gw_trace_on())
         return;
     va_start(ap, fmt);
-    vsnprintf(summary, sizeof summary, fmt, ap);
+    gw_trace_vlogf("sip", NULL, NULL, fmt, ap);
     va_end(ap);
-    r.kind = GW_TRACE_LOG;
-    r.connector = "sip";
-    r.summary = summary;
-    gw_trace_record(&r);
 }
 
 /* ---- the channel on an event_base ---- */

@@ -350,19 +350,13 @@ static void sip_flood_trace(const sip_peer_t *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void sip_flood_trace(const sip_peer_t *p, const char *fmt, ...)
 {
-    gw_trace_rec_t r = {0};
-    char summary[200], peer[64];
+    char peer[64];
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(summary, sizeof summary, fmt, ap);
-    va_end(ap);
     sip_flood_peer_text(p, peer, sizeof peer);
-    r.kind = GW_TRACE_LOG;
-    r.connector = "sip";
-    r.peer = peer;
-    r.summary = summary;
-    gw_trace_record(&r);
+    va_start(ap, fmt);
+    gw_trace_vlogf("sip", peer, NULL, fmt, ap);
+    va_end(ap);
 }
 
 /* 1 when buf[0..n) is a request that counts: not a response, not ACK or

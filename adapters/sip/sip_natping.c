@@ -110,19 +110,11 @@ static void sip_ping_trace(const char *peer, const char *call_id, const char *fm
     __attribute__((format(printf, 3, 4)));
 static void sip_ping_trace(const char *peer, const char *call_id, const char *fmt, ...)
 {
-    gw_trace_rec_t r = { 0 };
-    char summary[400];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(summary, sizeof summary, fmt, ap);
+    gw_trace_vlogf("sip", peer, call_id, fmt, ap);
     va_end(ap);
-    r.kind = GW_TRACE_LOG;
-    r.connector = "sip";
-    r.peer = peer;
-    r.call_id = call_id;
-    r.summary = summary;
-    gw_trace_record(&r);
 }
 
 /* The ping's send, on the worker the round robin gave it (the item and

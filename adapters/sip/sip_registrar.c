@@ -91,18 +91,10 @@ static gw_stat_t *sip_reg_st_ok, *sip_reg_st_refused;
 /* The registrar's decision on the trace bus. */
 static void sip_reg_trace(const sip_reg_t *g, int status, const char *what)
 {
-    gw_trace_rec_t r = {0};
-    char peer[SIP_ADDR_MAX], summary[400];
+    char peer[SIP_ADDR_MAX];
 
-    sip_sa_str(&g->src.addr, peer, sizeof peer);
-    snprintf(summary, sizeof summary, "REGISTER %s -> %d %s", g->aor[0] ? g->aor : "-", status,
-             what);
-    r.kind = GW_TRACE_LOG;
-    r.connector = SIP_LOG;
-    r.peer = peer;
-    r.call_id = g->call_id;
-    r.summary = summary;
-    gw_trace_record(&r);
+    gw_trace_logf(SIP_LOG, sip_sa_str(&g->src.addr, peer, sizeof peer), g->call_id,
+                  "REGISTER %s -> %d %s", g->aor[0] ? g->aor : "-", status, what);
 }
 
 /* 1 when host (its length n) is one of sip.domains, or that list is

@@ -120,20 +120,14 @@ static void sip_tcp_trace(const sip_sa_t *remote, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void sip_tcp_trace(const sip_sa_t *remote, const char *fmt, ...)
 {
-    gw_trace_rec_t r = {0};
-    char peer[SIP_ADDR_MAX], summary[200];
+    char peer[SIP_ADDR_MAX];
     va_list ap;
 
     if (!gw_trace_on())
         return;
     va_start(ap, fmt);
-    vsnprintf(summary, sizeof summary, fmt, ap);
+    gw_trace_vlogf(SIP_LOG, sip_sa_str(remote, peer, sizeof peer), NULL, fmt, ap);
     va_end(ap);
-    r.kind = GW_TRACE_LOG;
-    r.connector = SIP_LOG;
-    r.peer = sip_sa_str(remote, peer, sizeof peer);
-    r.summary = summary;
-    gw_trace_record(&r);
 }
 
 static sip_tcp_shard_t *sip_tcp_shard(uint64_t id) { return &sip_tcp_tab[id % SIP_TCP_SHARDS]; }
