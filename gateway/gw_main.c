@@ -225,6 +225,8 @@ static void gw_main_print_listeners(void)
      * (the fifth) is off is not listening; an empty host is http.listen's */
     const char *rows[][5] = {
         { "sip.listen", "sip.port", "SIP (UDP and TCP)", "", NULL },
+        { "sip.listen6", "sip.port", "SIP over IPv6", "", NULL },
+        { "sip.listen", "sip.tls_port", "SIP over TLS", "", NULL },
         { "smpp.listen", "smpp.port", "SMPP server", "", NULL },
         { "http.listen", "http.port", "web UI and MI (POST /mi)", "http://", "http.enabled" },
         { "http.tls_listen", "http.tls_port", "web UI and MI over HTTPS", "https://", NULL },
@@ -238,9 +240,13 @@ static void gw_main_print_listeners(void)
             continue;
         if (rows[i][4] && strcmp(gw_main_param_text(rows[i][4], on, sizeof(on)), "yes") != 0)
             continue;
-        if (gw_main_param_text(rows[i][0], host, sizeof(host))[0] == '\0')
+        if (gw_main_param_text(rows[i][0], host, sizeof(host))[0] == '\0') {
+            if (strcmp(rows[i][0], "sip.listen6") == 0)
+                continue; /* no IPv6 address beside sip.listen */
             gw_main_param_text("http.listen", host, sizeof(host));
-        printf("  %-26s %s%s:%s\n", rows[i][2], rows[i][3], host, port);
+        }
+        printf(strchr(host, ':') ? "  %-26s %s[%s]:%s\n" : "  %-26s %s%s:%s\n", rows[i][2],
+               rows[i][3], host, port);
     }
     printf("  %-26s %s\n  %-26s %s\n", "MI socket (junctionctl)", gw_config.mi_socket, "database",
            gw_config.db_path);
