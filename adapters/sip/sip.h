@@ -85,9 +85,7 @@
 #define SIP_TXN_SHARDS 32        /* the pool's server transaction table (sip_txns_*) */
 #define SIP_TXN_SHARD_CAP 512    /* entries per shard: 16384 for the pool */
 #define SIP_TXN_LINGER_MS 32000  /* Timer J: 64 * T1 */
-#define SIP_T1_MS 500
 #define SIP_T2_MS 4000
-#define SIP_TIMER_F_MS 32000     /* 64 * T1 */
 #define SIP_BRANCH_PREFIX "z9hG4bK-jn" /* then "<worker>-<random hex>" */
 /* MESSAGEs queued or in a client transaction per connector; beyond it
  * send() answers GW_EFULL and the core offers the envelope again later,

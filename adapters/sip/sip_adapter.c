@@ -19,6 +19,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_tsx.h"
 #include "sip_dialog.h"
 #include "sip_flood.h"
 #include "sip_dns.h"
@@ -118,6 +119,11 @@ static const gw_param_t sip_params[] = {
     {"sip.record_route", GW_PT_BOOL, &sip_proxy_conf.record_route, 0, "yes", 0, 1,
      GW_PARAM_RUNTIME, "the proxy puts <sip:ip:port;lr> in a Record-Route of what it forwards, "
      "so in-dialog requests come through it"},
+    {"sip.t1_ms", GW_PT_INT, &sip_tsx_t1_ms, 0, "500", 50, 10000, GW_PARAM_RUNTIME,
+     "T1, the round-trip estimate of RFC 3261 17.1.1.1 (Kamailio's retr_timer1): requests and "
+     "final responses over UDP are retransmitted from T1 on; a transaction gives up, and "
+     "lingers, 64*T1 (Timers B, F, H, J: 32 s by default); transactions started after a change "
+     "use the new value"},
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},

@@ -39,7 +39,7 @@
 #include "sip_proxy.h"
 #include "sip_trunk.h"
 
-#define SIP_PX_CANCEL_WAIT_MS (64 * SIP_TSX_T1_MS)
+#define SIP_PX_CANCEL_WAIT_MS (64 * sip_tsx_t1())
 
 static void sip_px_check_done(sip_px_txn_t *tx);
 

@@ -54,6 +54,7 @@
 #include "sip.h"
 #include "sip_proxy.h"
 #include "sip_trunk.h"
+#include "sip_tsx.h"
 
 #define SIP_TRUNK_TICK_MS 100
 #define SIP_TRUNK_MAX_CHANGES 64
@@ -519,7 +520,7 @@ static void sip_trunk_probe(sip_trunk_t *t, sip_trunk_dst_t *d, int64_t now)
                    t->from_domain[0] ? t->from_domain : ip, tag, d->hostport, rnd, t->name);
     d->probe_len = len > 0 && (size_t)len < sizeof d->probe ? len : 0;
     d->sent_at = now;
-    d->retx_ms = SIP_T1_MS;
+    d->retx_ms = sip_tsx_t1();
     d->retx_at = now + d->retx_ms;
     if (d->probe_len > 0 && sip_trunk_push(d) == 0)
         gw_stat_add(sip_trunk_stats.probes, 1);

@@ -21,7 +21,9 @@
  */
 #include "sip_tsx.h"
 
-#define SIP_TSX_64T1 (64 * SIP_TSX_T1_MS)
+#define SIP_TSX_64T1 (64 * sip_tsx_t1())
+
+int sip_tsx_t1_ms = SIP_TSX_T1_MS;
 #define SIP_TSX_TIMER_D_MS 32000
 
 static const char *const sip_tsx_names[] = {
@@ -68,12 +70,12 @@ void sip_tsx_init(sip_tsx_t *t, sip_tsx_kind_t kind, int reliable, int64_t now_m
     case SIP_TSX_ICT:
         t->state = SIP_TSX_CALLING;
         t->end_at = now_ms + SIP_TSX_64T1; /* B */
-        sip_tsx_retx(t, SIP_TSX_T1_MS, now_ms); /* A */
+        sip_tsx_retx(t, sip_tsx_t1(), now_ms); /* A */
         break;
     case SIP_TSX_NICT:
         t->state = SIP_TSX_TRYING;
         t->end_at = now_ms + SIP_TSX_64T1; /* F */
-        sip_tsx_retx(t, SIP_TSX_T1_MS, now_ms); /* E */
+        sip_tsx_retx(t, sip_tsx_t1(), now_ms); /* E */
         break;
     case SIP_TSX_IST:
         t->state = SIP_TSX_PROCEEDING;
@@ -150,7 +152,7 @@ unsigned sip_tsx_response_out(sip_tsx_t *t, int status, int64_t now_ms)
     if (ok)
         return sip_tsx_enter(t, SIP_TSX_ACCEPTED, SIP_TSX_64T1, now_ms); /* L */
     sip_tsx_enter(t, SIP_TSX_COMPLETED, SIP_TSX_64T1, now_ms); /* H */
-    sip_tsx_retx(t, SIP_TSX_T1_MS, now_ms);                    /* G */
+    sip_tsx_retx(t, sip_tsx_t1(), now_ms);                    /* G */
     return 0;
 }
 

@@ -22,9 +22,19 @@
 
 #include <stdint.h>
 
-#define SIP_TSX_T1_MS 500
+#define SIP_TSX_T1_MS 500 /* T1's default (RFC 3261 17.1.1.1) */
 #define SIP_TSX_T2_MS 4000
 #define SIP_TSX_T4_MS 5000
+
+/* T1 in ms: the parameter sip.t1_ms (Kamailio's retr_timer1), runtime:
+ * written by the parameter table, read atomically.  Timers A, E and G
+ * start at T1; B, F, H, J and the proxy's wait for a CANCELled branch are
+ * 64*T1.  A transaction reads it when it starts or changes state. */
+extern int sip_tsx_t1_ms;
+static inline int sip_tsx_t1(void)
+{
+    return __atomic_load_n(&sip_tsx_t1_ms, __ATOMIC_RELAXED);
+}
 
 typedef enum { SIP_TSX_ICT = 0, SIP_TSX_NICT, SIP_TSX_IST, SIP_TSX_NIST } sip_tsx_kind_t;
 

@@ -46,6 +46,7 @@
 #include "gw_errors.h"
 #include "gw_log.h"
 #include "sip.h"
+#include "sip_tsx.h"
 
 #define SIP_UAC_BUCKETS 1024
 
@@ -395,8 +396,8 @@ void sip_uac_send(sip_worker_t *w, sip_uac_t *u, sip_item_t *it)
         sip_ctxn_free(t);
         return;
     }
-    t->interval_ms = SIP_T1_MS;
-    t->deadline_ms = gw_now_ms() + SIP_TIMER_F_MS;
+    t->interval_ms = sip_tsx_t1();
+    t->deadline_ms = gw_now_ms() + 64 * sip_tsx_t1(); /* Timer F */
     gw_stat_add(sip_stats.tx_message, 1);
     GW_DEBUG(SIP_LOG, "MESSAGE %s -> %s branch %s", t->d->env->id, t->conn->uri_text, t->branch);
     sip_ctxn_transmit(t);

@@ -41,7 +41,9 @@ before(async () => {
   // DNS asks a port where nothing listens: a host name fails fast (503)
   const dns = await freePort();
   j = await startJunction({ params: { 'sip.domains': 'example.com', 'sip.max_message': MAX,
-    'sip.dns_servers': `127.0.0.1:${dns}`, 'sip.dns_timeout_ms': 200, 'sip.dns_tries': 1 } });
+    'sip.dns_servers': `127.0.0.1:${dns}`, 'sip.dns_timeout_ms': 200, 'sip.dns_tries': 1,
+    // T1 of 150 ms: the transactions the messages leave end within 64*T1 = 9.6 s
+    'sip.t1_ms': 150 } });
   await useSocket();
 });
 
@@ -188,7 +190,7 @@ test('a request with 600 headers is answered, and junction goes on', async () =>
 test('after all of it junction answers OPTIONS and every proxy transaction ends within its timers', async () => {
   const a = await exchange(Buffer.from(options([], 'after-1')), 'after-1');
   assert.match(first(final(a)), /^SIP\/2\.0 200 OK$/);
-  // Timer H / J / B / F: 64*T1 = 32 s at most, plus the reaping
+  // Timer H / J / B / F: 64*T1 = 9.6 s at most, plus the reaping
   await waitFor(async () => {
     const st = await j.mi('sip.transactions.stats');
     return ['ict', 'nict', 'ist', 'nist'].every((k) => st[k].total === 0);

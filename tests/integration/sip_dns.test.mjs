@@ -205,16 +205,18 @@ test('failover: the first SRV target never answers (Timer B), the next one gets 
   const a = await udp();
   const b1 = await udp(port.mute1); // listens, never answers
   const b2 = await udp(port.mute2);
+  await j.mi('params.set', { name: 'sip.t1_ms', value: '150' }); // Timer B 9.6 s
   try {
     await a.send(invite(a, 'sip:dave@mute.test', 'dns-mute'));
     await b1.waitFor((m) => m.startsWith('INVITE '), 'INVITE at the silent target');
-    // Timer B is 64*T1 = 32 s: the retransmissions go to the first target meanwhile
+    // Timer B is 64*T1 = 9.6 s here: the retransmissions go to the first target meanwhile
     const inv2 = await b2.waitFor((m) => m.startsWith('INVITE '), 'INVITE at the next target', 60000);
     assert.ok(b1.msgs.filter((m) => m.startsWith('INVITE ')).length > 1, 'the silent target got retransmissions');
     await b2.send(answer(inv2, 200, 'OK'));
     const fin = await a.waitFor((m) => m.includes('dns-mute') && statusOf(m) >= 200, 'final at the caller');
     assert.equal(statusOf(fin), 200, fin);
   } finally {
+    await j.mi('params.set', { name: 'sip.t1_ms', value: '500' });
     await a.close();
     await b1.close();
     await b2.close();

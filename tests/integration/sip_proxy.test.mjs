@@ -316,19 +316,25 @@ test('a response on a proxy branch that no transaction knows is forwarded statel
   }
 });
 
-test('a callee that never answers: Timer E retransmits the MESSAGE, Timer F ends the branch, A gets 408', { timeout: 60000 }, async () => {
+test('a callee that never answers: Timer E retransmits the MESSAGE, Timer F (64*sip.t1_ms) ends the branch, A gets 408', { timeout: 60000 }, async () => {
   const b = await registerAt(await freePort(), 'ivan', { keep: true });
   const a = await udp();
+  // T1 of 150 ms: Timer F is 9.6 s instead of 32 s
+  await j.mi('params.set', { name: 'sip.t1_ms', value: '150' });
   try {
     const before = await counters();
+    const sent = Date.now();
     await a.send(request(a, { method: 'MESSAGE', ruri: `sip:ivan@127.0.0.1:${j.ports.sip}`, callId: 'px-silent', body: 'anyone?' }));
-    const r = await waitFor(() => a.msgs.find((m) => m.includes('px-silent') && statusOf(m) >= 200), 45000, '408 at A');
+    const r = await waitFor(() => a.msgs.find((m) => m.includes('px-silent') && statusOf(m) >= 200), 30000, '408 at A');
     assert.equal(statusOf(r), 408, r);
+    const took = Date.now() - sent;
+    assert.ok(took >= 64 * 150 - 200 && took < 25000, `Timer F after ${took} ms, 64*T1 = 9600`);
     const got = b.msgs.filter((m) => m.startsWith('MESSAGE '));
     assert.ok(got.length >= 5, `Timer E retransmissions: ${got.length}`);
     assert.equal(new Set(got.map((m) => headers(m, 'Via')[0])).size, 1, 'every retransmission is the same branch');
     assert.equal((await counters())['sip.proxy_timeouts'] - (before['sip.proxy_timeouts'] || 0), 1);
   } finally {
+    await j.mi('params.set', { name: 'sip.t1_ms', value: '500' });
     await a.close();
     await b.close();
   }

@@ -298,6 +298,7 @@ test('over TCP a request is not retransmitted (no Timer E): a callee that never 
   await b.send(register('xena', { host: '127.0.0.1', port: b.localPort, transport: 'TCP', contact }));
   await b.waitFor((m) => m.startsWith('SIP/2.0 200'), '200 to the REGISTER');
   const a = await udp(4);
+  await j.mi('params.set', { name: 'sip.t1_ms', value: '150' }); // Timer F 9.6 s
   try {
     await a.send([`MESSAGE sip:xena@127.0.0.1:${j.ports.sip} SIP/2.0`,
       `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-noret;rport`, 'Max-Forwards: 70',
@@ -307,6 +308,7 @@ test('over TCP a request is not retransmitted (no Timer E): a callee that never 
     assert.equal(statusOf(r), 408, r);
     assert.equal(b.msgs.filter((m) => m.startsWith('MESSAGE ')).length, 1, 'sent once over the reliable transport');
   } finally {
+    await j.mi('params.set', { name: 'sip.t1_ms', value: '500' });
     await a.close();
     await b.close();
   }
