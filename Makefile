@@ -174,16 +174,19 @@ $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libjunction.a
 fuzz-bins: $(FUZZ_BINS)
 
 fuzz:
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 WERROR= \
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	  WERROR="-Werror=incompatible-pointer-types -Werror=int-conversion" \
 	  SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-bins
 
 fuzz-run: fuzz
 	@for f in $(patsubst tests/fuzz/%.c,%,$(FUZZ_TARGETS)); do \
 	  mkdir -p build-fuzz/corpus/$$f; \
 	  echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
-	  build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	  if build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    -artifact_prefix=build-fuzz/ \
 	    build-fuzz/corpus/$$f $$( [ -d tests/fuzz/corpus/$$f ] && echo tests/fuzz/corpus/$$f ) \
-	    2>&1 | tail -n 2 || exit 1; \
+	    > build-fuzz/$$f.log 2>&1; then tail -n 2 build-fuzz/$$f.log; \
+	  else tail -n 60 build-fuzz/$$f.log; echo "fuzz $$f failed (build-fuzz/$$f.log)"; exit 1; fi; \
 	done
 
 clean:

@@ -84,7 +84,7 @@ static void fuzz_disp_view(const char *buf, size_t n)
     sip_view_t *v = &fuzz_disp_v;
     sip_view_addr_t a;
     sip_px_uri_t u;
-    struct sockaddr_in dst;
+    sip_sa_t dst;
     char uri[300];
     long len;
 
