@@ -188,6 +188,13 @@ int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status)
     }
     if (status >= 200)
         tx->final_sent = 1;
+    if (status >= 200 && !tx->invite) {
+        /* the NIST now only resends tx->last: the request copy goes, so the
+         * transactions lingering for Timer J hold less (an INVITE keeps
+         * its: a forked 2xx makes its dialog from it) */
+        free(tx->req);
+        tx->req = NULL;
+    }
     return rc;
 }
 
@@ -195,7 +202,12 @@ void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *
 {
     gw_jbuf_t b = {0};
 
-    /* only an answer to a request outside a dialog gets our To tag */
+    if (!tx->req)
+        return; /* a non-INVITE whose final went up: no other answer is sent */
+    /* only an answer to a request outside a dialog gets our To tag, made
+     * with the first answer that needs it */
+    if (!tx->has_to_tag && status != 100 && !tx->to_tag[0])
+        sip_random_hex(tx->to_tag, 8);
     if (sip_px_build_reply(tx->req, tx->len, &tx->src, status, reason,
                            tx->has_to_tag || status == 100 ? NULL : tx->to_tag, extra, &b) == 0)
         sip_px_send_up(tx, b.p, b.len, status);
@@ -481,7 +493,6 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     tx->rx_ms = gw_now_ms();
     tx->del_top_route = del_top_route;
     snprintf(tx->call_id, sizeof tx->call_id, "%.*s", (int)v->call_id.len, v->buf + v->call_id.off);
-    sip_random_hex(tx->to_tag, 8);
     sip_tsx_init(&tx->tsx, tx->invite ? SIP_TSX_IST : SIP_TSX_NIST, src->conn_id != 0,
                  sip_px_now());
     sip_px_count(tx->tsx.kind, -1, (int)tx->tsx.state);
