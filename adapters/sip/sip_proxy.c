@@ -2,7 +2,10 @@
  * sip_proxy.c - the stateful proxy (RFC 3261 section 16): a request in.
  *
  * sip_uas.c hands over every request that is neither a MESSAGE for the
- * gateway nor a REGISTER nor an OPTIONS for us (sip_proxy_takes).  With
+ * gateway nor a REGISTER nor an OPTIONS for us: before libosip2 parses
+ * it, read with the byte view only (sip_proxy_input), or after
+ * (sip_proxy_takes, sip_proxy_request) when the view refused it or
+ * sip_uas.c is to answer it.  With
  * sip.proxy_mode stateless a request from a UDP source that has no
  * transaction goes to sip_proxy_sl.c after validation and Route
  * preprocessing (a CANCEL or retransmission too: forwarded).  Here:
@@ -535,35 +538,20 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     sip_px_settle(tx);
 }
 
-/* See sip_proxy.h. */
-void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+/* A request the proxy takes, parsed into v (the caller's, not kept), its
+ * server transaction key: the transaction it belongs to, validation,
+ * Route preprocessing, then stateless mode, the ACK without transaction
+ * or a new transaction. */
+static void sip_px_request_view(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
+                                const char *key)
 {
-    sip_view_t *v = malloc(sizeof *v), *v2 = NULL, *v3 = NULL, *v1 = NULL;
-    char key[320], *rew = NULL, *rew2 = NULL;
+    sip_view_t *v2 = NULL, *v3 = NULL;
+    char *rew = NULL, *rew2 = NULL;
     sip_view_addr_t a;
     sip_px_uri_t u, top;
     sip_px_txn_t *tx;
-    int del_top_route = 0, rc, sl;
+    int del_top_route = 0, sl;
 
-    if (!v)
-        return;
-    rc = sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0);
-    if (rc != 0 || sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE"
-                                  : "", key, sizeof key) != 0) {
-        if (rc == 0)
-            sip_px_reply_bare(w, v, src, 400, "Bad Via", NULL);
-        else if (v->is_request == 1) { /* the view is partial: from the raw lines */
-            size_t len = 0;
-            char *resp = sip_build_raw_response(buf, n, 400, sip_view_strerror(rc), &len);
-            if (resp == NULL || sip_worker_send(w, src, resp, len) != 0)
-                gw_stat_add(sip_stats.drops, 1);
-            free(resp);
-        }
-        goto out_free;
-    }
-    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
-        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
-                 v->buf + v->method_tok.off);
     tx = sip_px_txn_find(w, key);
     /* stateless mode (sip_proxy_sl.c): a UDP request without transaction
      * (one made before the mode changed, or for a TCP target, keeps its) */
@@ -612,9 +600,7 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
             sip_px_reply_bare(w, v, src, 400, "Bad Route", NULL);
             goto out_free;
         }
-        free(v);
-        v = v2;
-        v2 = NULL;
+        v = v2; /* freed below */
     }
     if (sip_view_route(v, 0, &a) == 0 &&
         sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) == 0 &&
@@ -638,8 +624,7 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
             sip_px_reply_bare(w, v, src, 400, "Bad Route", NULL);
             goto out_free;
         }
-        v1 = v; /* freed at the end, v3 read from here on */
-        v = v3;
+        v = v3; /* freed below */
     }
     if (v->to_tag.len)
         sip_dlg_in_dialog(v, src); /* CSeq, an ACK confirms, a BYE ends */
@@ -652,13 +637,80 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
     else
         sip_px_new(w, v, src, key, del_top_route);
 out_free:
-    if (v == v3)
-        v = v1;
     free(v3);
     free(rew2);
     free(v2);
     free(rew);
+}
+
+/* See sip_proxy.h. */
+void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+{
+    sip_view_t *v = malloc(sizeof *v);
+    char key[320];
+    int rc;
+
+    if (!v)
+        return;
+    rc = sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0);
+    if (rc != 0 || sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE"
+                                  : "", key, sizeof key) != 0) {
+        if (rc == 0)
+            sip_px_reply_bare(w, v, src, 400, "Bad Via", NULL);
+        else if (v->is_request == 1) { /* the view is partial: from the raw lines */
+            size_t len = 0;
+            char *resp = sip_build_raw_response(buf, n, 400, sip_view_strerror(rc), &len);
+            if (resp == NULL || sip_worker_send(w, src, resp, len) != 0)
+                gw_stat_add(sip_stats.drops, 1);
+            free(resp);
+        }
+        free(v);
+        return;
+    }
+    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
+        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
+                 v->buf + v->method_tok.off);
+    sip_px_request_view(w, v, src, key);
     free(v);
+}
+
+/* The view of the request being read on the fast path: per worker
+ * thread, so it allocates nothing. */
+static __thread sip_view_t sip_px_in_view;
+
+static int sip_px_takes_uri(const sip_px_uri_t *u);
+
+/* See sip_proxy.h. */
+int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+{
+    sip_view_t *v = &sip_px_in_view;
+    sip_view_via_t via;
+    sip_px_uri_t u;
+    char key[320];
+
+    /* only what sip_uas.c would hand over unchanged: anything it answers
+     * itself (a refusal of sip_check_request, 416, a REGISTER, a MESSAGE
+     * for the gateway, an OPTIONS for us) or that the view refuses goes
+     * on to libosip2 as before */
+    if (!__atomic_load_n(&sip_proxy_conf.on, __ATOMIC_RELAXED) ||
+        sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0) != 0 ||
+        v->is_request != 1 || v->method == SIP_M_REGISTER || v->max_forwards == 0 ||
+        v->cseq > 2147483647u || v->call_id.len > 200 || sip_view_via(v, 0, &via) != 0 ||
+        via.branch.len > 200 || via.host.len > 100 ||
+        sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) != 0 ||
+        (strcmp(u.scheme, "sip") != 0 && strcmp(u.scheme, "sips") != 0))
+        return 0;
+    if ((v->method == SIP_M_MESSAGE || v->method == SIP_M_OPTIONS) && !sip_px_takes_uri(&u))
+        return 0;
+    if (sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE" : "", key,
+                   sizeof key) != 0)
+        return 0;
+    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
+        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
+                 v->buf + v->method_tok.off);
+    gw_stat_add(sip_stats.rx_requests, 1);
+    sip_px_request_view(w, v, src, key);
+    return 1;
 }
 
 /* A RESPONSE queued to its owner worker: the bytes in it->arg. */
@@ -763,9 +815,6 @@ int sip_proxy_takes(const osip_message_t *req)
     const char *m = req->sip_method;
     const osip_uri_t *ru = req->req_uri;
     sip_px_uri_t u = {0};
-    sip_binding_t b[1];
-    char aor[SIP_AOR_MAX];
-    int takes = 1;
 
     if (!__atomic_load_n(&sip_proxy_conf.on, __ATOMIC_RELAXED) || strcmp(m, "REGISTER") == 0)
         return 0;
@@ -790,16 +839,23 @@ int sip_proxy_takes(const osip_message_t *req)
         u.ipv4 = inet_pton(AF_INET, u.host, &ia) == 1;
         u.ip = sip_sa_from_host(u.host, strlen(u.host), 0, &sa) == 0;
     }
-    if (strcmp(u.scheme, "sip") != 0 && strcmp(u.scheme, "sips") != 0)
-        takes = 0;
-    else if (sip_px_local_aor(&u)) {
-        takes = sip_px_aor(&u, aor, sizeof aor) == 0 && sip_loc_lookup(aor, b, 1) > 0;
-    } else {
-        /* an IP host that is not junction: a request to relay (a MESSAGE
-         * for junction's own address or a host name is the gateway's) */
-        takes = u.ip && !sip_px_is_self(&sip_px_self, &u, 1);
-    }
-    return takes;
+    return sip_px_takes_uri(&u);
+}
+
+/* 1 when a MESSAGE or an OPTIONS for u is the proxy's: a registered user,
+ * or an IP host that is not junction (a request to relay); else a MESSAGE
+ * for the gateway (junction's own address, a host name), an OPTIONS for
+ * us. */
+static int sip_px_takes_uri(const sip_px_uri_t *u)
+{
+    sip_binding_t b[1];
+    char aor[SIP_AOR_MAX];
+
+    if (strcmp(u->scheme, "sip") != 0 && strcmp(u->scheme, "sips") != 0)
+        return 0;
+    if (sip_px_local_aor(u))
+        return sip_px_aor(u, aor, sizeof aor) == 0 && sip_loc_lookup(aor, b, 1) > 0;
+    return u->ip && !sip_px_is_self(&sip_px_self, u, 1);
 }
 
 /* Our addresses in host form (IPv6 in []): sip.listen and sip.listen6,

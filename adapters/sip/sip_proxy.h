@@ -306,6 +306,14 @@ int sip_px_may_relay(const sip_px_txn_t *tx);
  * Request-URI is an address of record with live bindings), not an
  * OPTIONS for us.  Worker thread. */
 int sip_proxy_takes(const osip_message_t *req);
+/* The fast path of a request datagram or framed stream message, before
+ * libosip2 parses it: 1 when the proxy took buf[0..n) (read with its byte
+ * view only, the same rule as sip_proxy_takes), 0 when sip_uas.c is to
+ * handle it as before (the proxy off, a REGISTER, a MESSAGE for the
+ * gateway, an OPTIONS for us, Max-Forwards 0, a CSeq of 2**31 or more, a
+ * Request-URI not sip: / sips:, a message the view refuses: sip_uas.c
+ * answers those).  Worker thread. */
+int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
 /* A request the proxy takes, buf[0..n) its text (copied if kept).
  * Worker thread. */
 void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
