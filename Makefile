@@ -12,6 +12,7 @@
 #   make bench      CPU per message, the highest FULL rate, RSS with 1e6 queued
 #   make bench-store  committed envelopes/s beside raw SQLite (bench/README.md)
 #   make bench-smpp  SMPP end to end with reports back, junction beside Kannel (bench/README.md)
+#   make bench-sip   SIP proxy stateless and stateful beside Kamailio (bench/README.md)
 #   make deps       install missing Debian packages (idempotent, quiet)
 #   make fuzz       build the libFuzzer targets (clang)
 #   make install    the binaries, man pages, systemd unit, sysusers entry and (when

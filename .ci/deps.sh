@@ -11,8 +11,14 @@ libsodium-dev libpcre2-dev libconfig-dev libc-ares-dev libcmocka-dev tzdata open
 # prometheus for promtool (tests/integration/metrics.test.mjs checks /metrics);
 # groff-base to check the man pages (make check-install); tshark decodes the
 # HEPv3 export (trace_hep.test.mjs).
-[ "${JUNCTION_DEPS:-all}" = build ] || PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang
-prometheus groff-base tshark"
+# JUNCTION_DEPS=bench (make bench-sip, never make test): only the SIP
+# bench's peers, Kamailio and SIPp; its kamailio service is not started.
+case "${JUNCTION_DEPS:-all}" in
+build) ;;
+bench) PKGS="kamailio sip-tester" ;;
+*) PKGS="$PKGS sip-tester rabbitmq-server nodejs npm chromium clang
+prometheus groff-base tshark" ;;
+esac
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -27,11 +33,12 @@ echo "installing:$missing"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# The tests need only promtool of the prometheus package, not its server:
-# while installing, a policy-rc.d (when there is none) stops its maintainer
-# scripts from starting the service, and it is not enabled at boot either.
+# The tests need only promtool of the prometheus package, not its server,
+# and the bench runs its own kamailio: while installing, a policy-rc.d (when
+# there is none) stops their maintainer scripts from starting the service,
+# and it is not enabled at boot either.
 guard=""
-case "$missing" in *prometheus*)
+case "$missing" in *prometheus*|*kamailio*)
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
         $SUDO chmod 755 /usr/sbin/policy-rc.d
@@ -46,5 +53,11 @@ case "$missing" in *prometheus*)
         $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
     fi
     $SUDO update-rc.d prometheus disable >/dev/null 2>&1 || true ;;
+esac
+case "$missing" in *kamailio*)
+    if command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+    fi
+    $SUDO update-rc.d kamailio disable >/dev/null 2>&1 || true ;;
 esac
 exit $rc

@@ -11,7 +11,7 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_addr.c adapters/sip
                  adapters/sip/sip_proxy.c adapters/sip/sip_proxy_branch.c \
                  adapters/sip/sip_proxy_route.c adapters/sip/sip_proxy_fwd.c \
                  adapters/sip/sip_proxy_table.c adapters/sip/sip_proxy_auth.c \
-                 adapters/sip/sip_proxy_dns.c \
+                 adapters/sip/sip_proxy_dns.c adapters/sip/sip_proxy_sl.c \
                  adapters/sip/sip_dns.c adapters/sip/sip_dns_rr.c \
                  adapters/sip/sip_dialog.c adapters/sip/sip_dialog_hook.c \
                  adapters/sip/sip_dialog_mi.c adapters/sip/sip_dialog_bye.c \

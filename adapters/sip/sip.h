@@ -118,6 +118,7 @@ typedef struct sip_conf {
     int tls_verify;       /* sip.tls_verify: outgoing TLS checks the peer */
     char tls_ca[256];     /* sip.tls_ca: CA file for that ("" = the system's) */
     int max_message;
+    int udp_rcvbuf;       /* sip.udp_rcvbuf: SO_RCVBUF of each UDP socket, 0: the system's */
     char reports[8];      /* sip.reports: none, auto, imdn, text */
     char reports_to[8];   /* sip.reports_to: source, from */
     int report_form;      /* SIP_REPORTS_*, from reports (init) */

@@ -79,6 +79,10 @@ static const gw_param_t sip_params[] = {
      "outgoing SIP TLS checks the peer's certificate (against sip.tls_ca) and its address"},
     {"sip.tls_ca", GW_PT_STR, sip_conf.tls_ca, sizeof(sip_conf.tls_ca), "", 0, 0, 0,
      "PEM CA file outgoing SIP TLS trusts; empty: the system's CAs"},
+    {"sip.udp_rcvbuf", GW_PT_INT, &sip_conf.udp_rcvbuf, 0, "1048576", 0, 67108864, 0,
+     "bytes of receive buffer asked for each SIP UDP socket (SO_RCVBUF, capped by the kernel's "
+     "net.core.rmem_max): datagrams that arrive while a worker is off the CPU wait there "
+     "instead of being dropped; 0: the system's default"},
     {"sip.max_message", GW_PT_INT, &sip_conf.max_message, 0, "65535", 512, 1048576, 0,
      "largest SIP message accepted, in bytes; larger datagrams are dropped"},
     {"sip.reports", GW_PT_STR, sip_conf.reports, sizeof(sip_conf.reports), "auto", 0, 0, 0,
@@ -124,6 +128,12 @@ static const gw_param_t sip_params[] = {
      "final responses over UDP are retransmitted from T1 on; a transaction gives up, and "
      "lingers, 64*T1 (Timers B, F, H, J: 32 s by default); transactions started after a change "
      "use the new value"},
+    {"sip.proxy_mode", GW_PT_STR, sip_proxy_conf.mode, sizeof(sip_proxy_conf.mode), "stateful",
+     0, 0, GW_PARAM_RUNTIME,
+     "stateful: each proxied request has its transactions (100 Trying, retransmissions "
+     "absorbed, forking, failover, DNS, digest challenges, dialogs, trunks); stateless (RFC 3261 "
+     "16.11): no transaction, one target, a branch hashed from the request, retransmissions "
+     "forwarded again; UDP only (docs/sip-proxy.md)"},
     {"sip.timer_c_s", GW_PT_INT, &sip_proxy_conf.timer_c_s, 0, "180", 1, 3600, GW_PARAM_RUNTIME,
      "Timer C: seconds a proxied INVITE branch may stay without a final response (reset by "
      "each provisional) before it is cancelled"},
@@ -324,7 +334,7 @@ static int sip_init(struct event_base *main_base)
         GW_ERR(SIP_LOG, "the DNS resolver (c-ares) cannot start");
         return GW_ERROR;
     }
-    if (sip_reports_conf() != 0)
+    if (sip_reports_conf() != 0 || sip_px_sl_conf() != 0)
         return GW_EINVAL;
     if (sip_osip_init() != 0) {
         GW_ERR(SIP_LOG, "libosip2 parser_init failed");

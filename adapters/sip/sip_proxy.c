@@ -2,7 +2,13 @@
  * sip_proxy.c - the stateful proxy (RFC 3261 section 16): a request in.
  *
  * sip_uas.c hands over every request that is neither a MESSAGE for the
- * gateway nor a REGISTER nor an OPTIONS for us (sip_proxy_takes).  Here:
+ * gateway nor a REGISTER nor an OPTIONS for us: before libosip2 parses
+ * it, read with the byte view only (sip_proxy_input), or after
+ * (sip_proxy_takes, sip_proxy_request) when the view refused it or
+ * sip_uas.c is to answer it.  With
+ * sip.proxy_mode stateless a request from a UDP source that has no
+ * transaction goes to sip_proxy_sl.c after validation and Route
+ * preprocessing (a CANCEL or retransmission too: forwarded).  Here:
  *   ACK       matching an INVITE server transaction: absorbed (the ACK of
  *             a non-2xx final, hop by hop); else forwarded statelessly by
  *             its Route / Request-URI (the end-to-end ACK of a 2xx);
@@ -140,10 +146,10 @@ static int sip_px_build_reply(const char *req, size_t n, const sip_peer_t *src, 
     return rc;
 }
 
-/* A response to a request that has no transaction (a stray CANCEL, a
- * refusal before one is made). */
-static void sip_px_reply_bare(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
-                              int status, const char *reason, const char *extra)
+/* See sip_proxy.h: a stray CANCEL, a refusal before a transaction is
+ * made, stateless mode's answers. */
+void sip_px_reply_bare(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src, int status,
+                       const char *reason, const char *extra)
 {
     char tag[17];
     gw_jbuf_t b = {0};
@@ -185,6 +191,13 @@ int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status)
     }
     if (status >= 200)
         tx->final_sent = 1;
+    if (status >= 200 && !tx->invite) {
+        /* the NIST now only resends tx->last: the request copy goes, so the
+         * transactions lingering for Timer J hold less (an INVITE keeps
+         * its: a forked 2xx makes its dialog from it) */
+        free(tx->req);
+        tx->req = NULL;
+    }
     return rc;
 }
 
@@ -192,7 +205,12 @@ void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *
 {
     gw_jbuf_t b = {0};
 
-    /* only an answer to a request outside a dialog gets our To tag */
+    if (!tx->req)
+        return; /* a non-INVITE whose final went up: no other answer is sent */
+    /* only an answer to a request outside a dialog gets our To tag, made
+     * with the first answer that needs it */
+    if (!tx->has_to_tag && status != 100 && !tx->to_tag[0])
+        sip_random_hex(tx->to_tag, 8);
     if (sip_px_build_reply(tx->req, tx->len, &tx->src, status, reason,
                            tx->has_to_tag || status == 100 ? NULL : tx->to_tag, extra, &b) == 0)
         sip_px_send_up(tx, b.p, b.len, status);
@@ -285,9 +303,10 @@ static int sip_px_aor(const sip_px_uri_t *u, char *aor, size_t n)
     return sip_aor_make(u->scheme, u->user, u->host, aor, n); /* the registrar's key */
 }
 
-/* The targets of v (16.5) into tx's branches, or the status to answer
- * with *reason.  stateless: an ACK without transaction (one target). */
-static int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason)
+/* See sip_proxy.h.  tx->stateless: an ACK without transaction or
+ * stateless mode (sip_proxy_sl.c): the first target is taken, no rule
+ * of the router is asked. */
+int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason)
 {
     sip_view_addr_t a;
     sip_px_uri_t u;
@@ -404,19 +423,26 @@ static int sip_px_proxy_require(sip_worker_t *w, const sip_view_t *v, const sip_
     return 1;
 }
 
+/* The worker's scratch for an ACK without transaction: its targets and
+ * its bytes forwarded (per thread: no 16 KiB calloc and 64 KiB malloc
+ * per ACK). */
+static __thread sip_px_txn_t sip_px_ack_room;
+static __thread char sip_px_ack_out[SIP_PROXY_MSG_MAX];
+
 /* A stateless forward of an ACK without transaction (the ACK of a 2xx):
  * routed as any request, our Via with a branch of its loop hash. */
 static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
                                  int del_top_route)
 {
-    sip_px_txn_t *tx = calloc(1, sizeof *tx);
+    sip_px_txn_t *tx = &sip_px_ack_room;
     const char *reason = NULL;
-    char via[200], ip[SIP_ADDR_MAX], *out = malloc(SIP_PROXY_MSG_MAX);
+    char via[200], ip[SIP_ADDR_MAX], *out = sip_px_ack_out;
     sip_px_fwd_t f = {0};
     long len;
 
-    if (!tx || !out)
-        goto out_free;
+    /* what sip_px_targets reads or writes: the head and the first branch */
+    memset(tx, 0, offsetof(sip_px_txn_t, b));
+    memset(&tx->b[0], 0, sizeof tx->b[0]);
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;
@@ -424,7 +450,7 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     /* an ACK is never answered; one for a host name is not resolved (the
      * ACK of a 2xx goes to the callee's Contact, an address as a rule) */
     if (sip_px_targets(v, tx, &reason) != 0 || !sip_px_may_relay(tx))
-        goto out_free;
+        return;
     sip_px_local_ip(&tx->b[0].dst, ip, sizeof ip);
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=" SIP_PROXY_BRANCH_PREFIX "%d-%08x-ack",
              tx->b[0].dst_proto == SIP_PROTO_TLS ? "TLS"
@@ -441,9 +467,6 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
         sip_worker_send(w, &dst, out, (size_t)len);
         gw_stat_add(sip_proxy_stats.stateless, 1);
     }
-out_free:
-    free(out);
-    free(tx);
 }
 
 /* A new request: the server transaction and its first branches. */
@@ -473,7 +496,6 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     tx->rx_ms = gw_now_ms();
     tx->del_top_route = del_top_route;
     snprintf(tx->call_id, sizeof tx->call_id, "%.*s", (int)v->call_id.len, v->buf + v->call_id.off);
-    sip_random_hex(tx->to_tag, 8);
     sip_tsx_init(&tx->tsx, tx->invite ? SIP_TSX_IST : SIP_TSX_NIST, src->conn_id != 0,
                  sip_px_now());
     sip_px_count(tx->tsx.kind, -1, (int)tx->tsx.state);
@@ -516,37 +538,26 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     sip_px_settle(tx);
 }
 
-/* See sip_proxy.h. */
-void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+/* A request the proxy takes, parsed into v (the caller's, not kept), its
+ * server transaction key: the transaction it belongs to, validation,
+ * Route preprocessing, then stateless mode, the ACK without transaction
+ * or a new transaction. */
+static void sip_px_request_view(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
+                                const char *key)
 {
-    sip_view_t *v = malloc(sizeof *v), *v2 = NULL, *v3 = NULL, *v1 = NULL;
-    char key[320], *rew = NULL, *rew2 = NULL;
+    sip_view_t *v2 = NULL, *v3 = NULL;
+    char *rew = NULL, *rew2 = NULL;
     sip_view_addr_t a;
     sip_px_uri_t u, top;
     sip_px_txn_t *tx;
-    int del_top_route = 0, rc;
+    int del_top_route = 0, sl;
 
-    if (!v)
-        return;
-    rc = sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0);
-    if (rc != 0 || sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE"
-                                  : "", key, sizeof key) != 0) {
-        if (rc == 0)
-            sip_px_reply_bare(w, v, src, 400, "Bad Via", NULL);
-        else if (v->is_request == 1) { /* the view is partial: from the raw lines */
-            size_t len = 0;
-            char *resp = sip_build_raw_response(buf, n, 400, sip_view_strerror(rc), &len);
-            if (resp == NULL || sip_worker_send(w, src, resp, len) != 0)
-                gw_stat_add(sip_stats.drops, 1);
-            free(resp);
-        }
-        goto out_free;
-    }
-    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
-        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
-                 v->buf + v->method_tok.off);
     tx = sip_px_txn_find(w, key);
-    if (v->method == SIP_M_CANCEL) {
+    /* stateless mode (sip_proxy_sl.c): a UDP request without transaction
+     * (one made before the mode changed, or for a TCP target, keeps its) */
+    sl = !tx && src->proto == SIP_PROTO_UDP &&
+         __atomic_load_n(&sip_proxy_conf.stateless, __ATOMIC_RELAXED);
+    if (v->method == SIP_M_CANCEL && !sl) {
         if (!tx) {
             sip_px_reply_bare(w, v, src, 481, "Call/Transaction Does Not Exist", NULL);
             goto out_free;
@@ -589,9 +600,7 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
             sip_px_reply_bare(w, v, src, 400, "Bad Route", NULL);
             goto out_free;
         }
-        free(v);
-        v = v2;
-        v2 = NULL;
+        v = v2; /* freed below */
     }
     if (sip_view_route(v, 0, &a) == 0 &&
         sip_px_uri_parse(v->buf + a.uri.off, a.uri.len, &u) == 0 &&
@@ -615,23 +624,93 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
             sip_px_reply_bare(w, v, src, 400, "Bad Route", NULL);
             goto out_free;
         }
-        v1 = v; /* freed at the end, v3 read from here on */
-        v = v3;
+        v = v3; /* freed below */
     }
     if (v->to_tag.len)
         sip_dlg_in_dialog(v, src); /* CSeq, an ACK confirms, a BYE ends */
-    if (v->method == SIP_M_ACK)
+    if (sl && sip_px_sl_request(w, v, src, del_top_route))
+        ; /* forwarded or answered without a transaction */
+    else if (v->method == SIP_M_ACK)
         sip_px_stateless_ack(w, v, src, del_top_route);
+    else if (v->method == SIP_M_CANCEL) /* stateless mode, a TCP / TLS target */
+        sip_px_reply_bare(w, v, src, 481, "Call/Transaction Does Not Exist", NULL);
     else
         sip_px_new(w, v, src, key, del_top_route);
 out_free:
-    if (v == v3)
-        v = v1;
     free(v3);
     free(rew2);
     free(v2);
     free(rew);
+}
+
+/* See sip_proxy.h. */
+void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+{
+    sip_view_t *v = malloc(sizeof *v);
+    char key[320];
+    int rc;
+
+    if (!v)
+        return;
+    rc = sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0);
+    if (rc != 0 || sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE"
+                                  : "", key, sizeof key) != 0) {
+        if (rc == 0)
+            sip_px_reply_bare(w, v, src, 400, "Bad Via", NULL);
+        else if (v->is_request == 1) { /* the view is partial: from the raw lines */
+            size_t len = 0;
+            char *resp = sip_build_raw_response(buf, n, 400, sip_view_strerror(rc), &len);
+            if (resp == NULL || sip_worker_send(w, src, resp, len) != 0)
+                gw_stat_add(sip_stats.drops, 1);
+            free(resp);
+        }
+        free(v);
+        return;
+    }
+    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
+        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
+                 v->buf + v->method_tok.off);
+    sip_px_request_view(w, v, src, key);
     free(v);
+}
+
+/* The view of the request being read on the fast path: per worker
+ * thread, so it allocates nothing. */
+static __thread sip_view_t sip_px_in_view;
+
+static int sip_px_takes_uri(const sip_px_uri_t *u);
+
+/* See sip_proxy.h. */
+int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
+{
+    sip_view_t *v = &sip_px_in_view;
+    sip_view_via_t via;
+    sip_px_uri_t u;
+    char key[320];
+
+    /* only what sip_uas.c would hand over unchanged: anything it answers
+     * itself (a refusal of sip_check_request, 416, a REGISTER, a MESSAGE
+     * for the gateway, an OPTIONS for us) or that the view refuses goes
+     * on to libosip2 as before */
+    if (!__atomic_load_n(&sip_proxy_conf.on, __ATOMIC_RELAXED) ||
+        sip_view_parse(v, buf, n, src->conn_id ? SIP_VIEW_STREAM : 0) != 0 ||
+        v->is_request != 1 || v->method == SIP_M_REGISTER || v->max_forwards == 0 ||
+        v->cseq > 2147483647u || v->call_id.len > 200 || sip_view_via(v, 0, &via) != 0 ||
+        via.branch.len > 200 || via.host.len > 100 ||
+        sip_px_uri_parse(v->buf + v->ruri.off, v->ruri.len, &u) != 0 ||
+        (strcmp(u.scheme, "sip") != 0 && strcmp(u.scheme, "sips") != 0))
+        return 0;
+    if ((v->method == SIP_M_MESSAGE || v->method == SIP_M_OPTIONS) && !sip_px_takes_uri(&u))
+        return 0;
+    if (sip_px_key(v, v->method == SIP_M_ACK || v->method == SIP_M_CANCEL ? "INVITE" : "", key,
+                   sizeof key) != 0)
+        return 0;
+    if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
+        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
+                 v->buf + v->method_tok.off);
+    gw_stat_add(sip_stats.rx_requests, 1);
+    sip_px_request_view(w, v, src, key);
+    return 1;
 }
 
 /* A RESPONSE queued to its owner worker: the bytes in it->arg. */
@@ -646,30 +725,59 @@ static void sip_px_on_resp_item(sip_worker_t *w, sip_item_t *it)
     sip_px_response_local(w, b->buf, b->n);
 }
 
+/* The first Via line of message buf[0..n): its first byte in *line and
+ * its length, or 0 when there is none before the empty line.  Header
+ * names case-insensitive, "v" the compact form. */
+static size_t sip_px_top_via(const char *buf, size_t n, const char **line)
+{
+    const char *p = memchr(buf, '\n', n), *end = buf + n;
+
+    while (p && ++p < end && *p != '\r' && *p != '\n') {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *q = p;
+        if (!eol)
+            eol = end;
+        if ((*q | 0x20) == 'v') {
+            q++;
+            if (end - q >= 2 && (q[0] | 0x20) == 'i' && (q[1] | 0x20) == 'a')
+                q += 2;
+            while (q < eol && (*q == ' ' || *q == '\t'))
+                q++;
+            if (q < eol && *q == ':') {
+                *line = p;
+                return (size_t)(eol - p);
+            }
+        }
+        p = eol < end ? eol : NULL;
+    }
+    return 0;
+}
+
 /* See sip_proxy.h. */
 int sip_proxy_response(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
 {
     const size_t plen = strlen(SIP_PROXY_BRANCH_PREFIX);
-    const char *p;
+    const char *p, *line = NULL;
     sip_worker_t *owner;
     sip_item_t *it;
     sip_px_bytes_t *b;
     char *end;
+    size_t ln = sip_px_top_via(buf, n, &line);
     long idx;
     (void)src;
 
-    /* the top Via's branch, found by a scan: the first "branch=" of the
-     * first Via line is where the owner is named */
-    p = memmem(buf, n, ";branch=" SIP_PROXY_BRANCH_PREFIX, 8 + plen);
-    if (!p)
+    /* the top Via's branch, found by one scan of the header lines:
+     * "-jp<worker>-" names the owner of a stateful branch, "-js" is a
+     * stateless one (sip_proxy_sl.c), forwarded here at once; anything
+     * else is not the proxy's */
+    p = ln ? memmem(line, ln, ";branch=z9hG4bK-j", 17) : NULL;
+    if (!p || (size_t)(line + ln - p) <= 8 + plen)
         return 0;
-    {
-        const char *via = memmem(buf, n, "\nVia:", 5), *via2 = memmem(buf, n, "\nv:", 3);
-        const char *first = !via ? via2 : !via2 ? via : via < via2 ? via : via2;
-        const char *eol = first ? memchr(first + 1, '\n', (size_t)(buf + n - first - 1)) : NULL;
-        if (!first || !eol || p > eol)
-            return 0; /* our branch is not in the top Via */
+    if (memcmp(p + 8, SIP_PROXY_SL_PREFIX, plen) == 0) {
+        sip_px_sl_response(w, buf, n);
+        return 1;
     }
+    if (memcmp(p + 8, SIP_PROXY_BRANCH_PREFIX, plen) != 0)
+        return 0;
     idx = strtol(p + 8 + plen, &end, 10);
     owner = sip_worker_get((int)idx);
     if (end == p + 8 + plen || *end != '-' || !owner) {
@@ -707,16 +815,14 @@ int sip_proxy_takes(const osip_message_t *req)
     const char *m = req->sip_method;
     const osip_uri_t *ru = req->req_uri;
     sip_px_uri_t u = {0};
-    sip_binding_t b[1];
-    char aor[SIP_AOR_MAX];
-    int takes = 1;
 
     if (!__atomic_load_n(&sip_proxy_conf.on, __ATOMIC_RELAXED) || strcmp(m, "REGISTER") == 0)
         return 0;
     if (strcmp(m, "MESSAGE") != 0 && strcmp(m, "OPTIONS") != 0)
         return 1;
     /* MESSAGE and OPTIONS: proxied when they name a registered user or
-     * go elsewhere; else the gateway's (MESSAGE) or ours (OPTIONS) */
+     * an IP host that is not junction; else the gateway's (MESSAGE) or
+     * ours (OPTIONS) */
     if (!ru || !ru->host || !ru->scheme)
         return 0;
     snprintf(u.scheme, sizeof u.scheme, "%s", ru->scheme);
@@ -733,16 +839,23 @@ int sip_proxy_takes(const osip_message_t *req)
         u.ipv4 = inet_pton(AF_INET, u.host, &ia) == 1;
         u.ip = sip_sa_from_host(u.host, strlen(u.host), 0, &sa) == 0;
     }
-    if (strcmp(u.scheme, "sip") != 0 && strcmp(u.scheme, "sips") != 0)
-        takes = 0;
-    else if (sip_px_local_aor(&u)) {
-        takes = sip_px_aor(&u, aor, sizeof aor) == 0 && sip_loc_lookup(aor, b, 1) > 0;
-    } else if (strcmp(m, "OPTIONS") == 0) {
-        takes = u.ip && !sip_px_is_self(&sip_px_self, &u, 1);
-    } else {
-        takes = 0; /* a MESSAGE for the gateway */
-    }
-    return takes;
+    return sip_px_takes_uri(&u);
+}
+
+/* 1 when a MESSAGE or an OPTIONS for u is the proxy's: a registered user,
+ * or an IP host that is not junction (a request to relay); else a MESSAGE
+ * for the gateway (junction's own address, a host name), an OPTIONS for
+ * us. */
+static int sip_px_takes_uri(const sip_px_uri_t *u)
+{
+    sip_binding_t b[1];
+    char aor[SIP_AOR_MAX];
+
+    if (strcmp(u->scheme, "sip") != 0 && strcmp(u->scheme, "sips") != 0)
+        return 0;
+    if (sip_px_local_aor(u))
+        return sip_px_aor(u, aor, sizeof aor) == 0 && sip_loc_lookup(aor, b, 1) > 0;
+    return u->ip && !sip_px_is_self(&sip_px_self, u, 1);
 }
 
 /* Our addresses in host form (IPv6 in []): sip.listen and sip.listen6,
@@ -794,6 +907,8 @@ void sip_proxy_init(void)
     sip_proxy_stats.loops = gw_stat("sip.proxy_loops", "requests refused 482: they looped");
     sip_proxy_stats.no_target = gw_stat("sip.proxy_no_target", "requests answered 404/480/503: no target");
     sip_proxy_stats.branches = gw_stat("sip.proxy_branches", "proxy client branches started");
+    sip_proxy_stats.sl_forwarded = gw_stat("sip.proxy_sl_forwarded",
+                                           "requests forwarded in stateless mode (sip.proxy_mode)");
     sip_proxy_stats.handoffs = gw_stat("sip.proxy_handoffs",
                                        "responses another worker read, queued to the branch's owner");
 }

@@ -20,6 +20,9 @@
  *   sip_proxy_branch.c client branches: sending, Timer A/E/B/F/C, the
  *                      response context, CANCEL, responses routed to the
  *                      owner worker, stateless forwarding of the rest.
+ *   sip_proxy_sl.c     sip.proxy_mode stateless (16.11): one target, a
+ *                      branch hashed from the request, no transaction;
+ *                      responses to it forwarded by their Via.
  *   sip_proxy_auth.c   digest authentication of untrusted local callers
  *                      and relays (407 through the server transaction).
  *
@@ -41,6 +44,8 @@
 /* A proxy client branch: "z9hG4bK-jp<worker>-<loop hash>-<random>"; the
  * UAC's MESSAGEs keep SIP_BRANCH_PREFIX ("-jn"). */
 #define SIP_PROXY_BRANCH_PREFIX "z9hG4bK-jp"
+/* A stateless proxy's branch: "z9hG4bK-js<16 hex digits of a hash>". */
+#define SIP_PROXY_SL_PREFIX "z9hG4bK-js"
 #define SIP_PROXY_MAX_BRANCHES SIP_LOC_CONTACTS_MAX
 #define SIP_PROXY_MAX_SELF 8
 #define SIP_PROXY_MSG_MAX 65535
@@ -52,12 +57,15 @@ typedef struct sip_proxy_conf {
     int timer_c_s;    /* sip.timer_c_s */
     int auth;         /* sip.proxy_auth: challenge with sip.auth on (sip_proxy_auth.c) */
     int auth_match_from; /* sip.auth_match_from: the digest user is the From user */
+    char mode[16];    /* sip.proxy_mode: "stateful" or "stateless" */
+    int stateless;    /* mode as read by the workers (atomic; its hook sets it) */
 } sip_proxy_conf_t;
 extern sip_proxy_conf_t sip_proxy_conf;
 
 typedef struct sip_proxy_stats {
     gw_stat_t *requests, *forwarded, *responses, *timeouts, *cancels, *c487;
     gw_stat_t *stateless, *loops, *no_target, *branches, *handoffs;
+    gw_stat_t *sl_forwarded; /* requests forwarded in stateless mode */
 } sip_proxy_stats_t;
 extern sip_proxy_stats_t sip_proxy_stats;
 
@@ -227,6 +235,28 @@ int sip_px_settle(sip_px_txn_t *tx);
  * address when that is a wildcard. */
 void sip_px_local_ip(const sip_sa_t *dst, char *out, size_t n);
 extern sip_px_self_t sip_px_self;
+/* The targets of v (16.5) into tx->b[] / nb / ngroups / relay /
+ * dns_uri (reads tx->del_top_route, has_to_tag, stateless; b[0].ruri /
+ * path empty): 0, SIP_PX_NEEDS_DNS, or the status to answer with *reason. */
+int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason);
+/* Our response to request v from src that has no transaction. */
+void sip_px_reply_bare(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src, int status,
+                       const char *reason, const char *extra);
+
+/* sip_proxy_sl.c: stateless mode (RFC 3261 16.11) */
+/* The branch of our Via for request v (see the file): the same for a
+ * retransmission, and for an INVITE, its CANCEL and its non-2xx ACK.
+ * 0, or GW_EINVAL (no Via, or n too small; 27 bytes are enough).  Pure. */
+int sip_px_sl_branch(const sip_view_t *v, char *out, size_t n);
+/* Forward request v (validated, Route preprocessed) from a UDP source to
+ * its first target with no transaction, or answer it (not an ACK): 1.
+ * 0 when the target is over TCP / TLS: the caller handles v statefully.
+ * Worker thread. */
+int sip_px_sl_request(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src,
+                      int del_top_route);
+/* sip.proxy_mode checked (GW_EINVAL when neither value) and its hook
+ * registered.  Main thread, adapter init. */
+int sip_px_sl_conf(void);
 
 /* sip_proxy_branch.c */
 /* Start the branches of serial step g of tx. */
@@ -276,6 +306,14 @@ int sip_px_may_relay(const sip_px_txn_t *tx);
  * Request-URI is an address of record with live bindings), not an
  * OPTIONS for us.  Worker thread. */
 int sip_proxy_takes(const osip_message_t *req);
+/* The fast path of a request datagram or framed stream message, before
+ * libosip2 parses it: 1 when the proxy took buf[0..n) (read with its byte
+ * view only, the same rule as sip_proxy_takes), 0 when sip_uas.c is to
+ * handle it as before (the proxy off, a REGISTER, a MESSAGE for the
+ * gateway, an OPTIONS for us, Max-Forwards 0, a CSeq of 2**31 or more, a
+ * Request-URI not sip: / sips:, a message the view refuses: sip_uas.c
+ * answers those).  Worker thread. */
+int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
 /* A request the proxy takes, buf[0..n) its text (copied if kept).
  * Worker thread. */
 void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
@@ -284,6 +322,9 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
 int sip_proxy_response(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src);
 /* Stats and parameters; main thread, adapter init. */
 void sip_proxy_init(void);
+/* A response read by w whose top Via branch is a stateless one of ours
+ * (SIP_PROXY_SL_PREFIX): forwarded at once by w (no owner).  Worker. */
+void sip_px_sl_response(sip_worker_t *w, const char *buf, size_t n);
 /* Free every worker's transactions (their timers): main thread, after the
  * workers were joined, before their event bases go. */
 void sip_proxy_free_all(void);

@@ -26,13 +26,17 @@
  * statelessly (16.11): top Via removed, to the next Via's address.
  *
  * Ownership: a branch lives in its transaction's array; its request and
- * response copies are freed with the transaction.
+ * response copies are freed with the transaction (the request copy
+ * sooner, once a non-INVITE has its final or an INVITE its 2xx: nothing
+ * is resent from it then).  The buffers a request or response is built in
+ * and the view of a response are per thread (__thread), reused.
  * Threads: the worker that owns the transaction.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "gw_log.h"
 #include "sip_dialog.h"
@@ -42,6 +46,31 @@
 #define SIP_PX_CANCEL_WAIT_MS (64 * sip_tsx_t1())
 
 static void sip_px_check_done(sip_px_txn_t *tx);
+
+/* Per worker thread, so the hot path allocates none of them: the bytes of
+ * a forwarded request, of a response going up, the view of a response. */
+static __thread char sip_px_req_out[SIP_PROXY_MSG_MAX];
+static __thread char sip_px_resp_out[SIP_PROXY_MSG_MAX];
+static __thread sip_view_t sip_px_resp_view;
+/* The random part of our branches: xorshift64 seeded from getrandom once
+ * per thread (unique, not secret: RFC 3261 8.1.1.7). */
+static __thread uint64_t sip_px_rng;
+
+static uint32_t sip_px_rand32(void)
+{
+    uint64_t x = sip_px_rng;
+
+    if (x == 0) {
+        if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x)
+            x = (uint64_t)sip_px_now() * 0x9e3779b97f4a7c15ull;
+        x |= 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    sip_px_rng = x;
+    return (uint32_t)(x >> 32);
+}
 
 static sip_peer_t sip_px_peer(const sip_sa_t *sa)
 {
@@ -64,6 +93,8 @@ static int sip_px_branch_send_again(sip_px_branch_t *b)
 {
     sip_peer_t dst = sip_px_peer(&b->dst);
     dst.proto = b->dst_proto;
+    if (!b->req) /* dropped once the branch had its final: nothing to resend */
+        return 0;
     return sip_worker_send(b->tx->w, &dst, b->req, b->len);
 }
 
@@ -101,19 +132,18 @@ static void sip_px_record_route(const sip_px_txn_t *tx, const sip_px_branch_t *b
 static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
 {
     sip_view_t *v = malloc(sizeof *v);
-    char *out = malloc(SIP_PROXY_MSG_MAX), ip[SIP_ADDR_MAX], via[240], rr[330], rnd[9];
+    char *out = sip_px_req_out, ip[SIP_ADDR_MAX], via[240], rr[330];
     char where[SIP_ADDR_MAX + 8];
     sip_px_fwd_t f = {0};
     long len = -1;
     int64_t now = sip_px_now();
     int rc = -1;
 
-    if (!v || !out || sip_view_parse(v, tx->req, tx->len, 0) != 0)
+    if (!v || sip_view_parse(v, tx->req, tx->len, 0) != 0)
         goto out_free;
     sip_px_local_ip(&b->dst, ip, sizeof ip);
-    sip_random_hex(rnd, 4);
-    snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-%08x-%s", sip_worker_index(tx->w),
-             sip_px_loop_hash(v), rnd);
+    snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-%08x-%08x", sip_worker_index(tx->w),
+             sip_px_loop_hash(v), sip_px_rand32());
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=%s;rport",
              b->dst_proto == SIP_PROTO_TLS ? "TLS" : b->dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP",
              ip, sip_listen_port(b->dst_proto), b->id);
@@ -163,7 +193,6 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
 out_free:
     if (rc != 0)
         GW_WARN(SIP_LOG, "proxy %s: cannot build the forwarded request (%ld)", tx->call_id, len);
-    free(out);
     free(v);
     return rc;
 }
@@ -188,7 +217,7 @@ static void sip_px_send_cancel(sip_px_branch_t *b)
     char out[4096];
     long len = -1;
 
-    if (v && sip_view_parse(v, b->req, b->len, 0) == 0)
+    if (v && b->req && sip_view_parse(v, b->req, b->len, 0) == 0)
         len = sip_px_build_cancel_ack(v, NULL, out, sizeof out);
     if (len > 0) {
         sip_peer_t dst = sip_px_peer(&b->dst);
@@ -326,8 +355,8 @@ static void sip_px_check_done(sip_px_txn_t *tx)
 static void sip_px_stateless_response(sip_worker_t *w, const sip_view_t *v)
 {
     sip_sa_t sa;
-    char *out = malloc(SIP_PROXY_MSG_MAX);
-    long len = out ? sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX) : -1;
+    char *out = sip_px_resp_out;
+    long len = sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX);
 
     if (len > 0 && sip_px_via_dest(v, 1, &sa) == 0) {
         sip_peer_t dst = sip_px_peer(&sa);
@@ -342,7 +371,6 @@ static void sip_px_stateless_response(sip_worker_t *w, const sip_view_t *v)
     } else {
         gw_stat_add(sip_stats.drops, 1);
     }
-    free(out);
 }
 
 /* A response for branch b (view v). */
@@ -359,7 +387,7 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
     if (act & SIP_TSX_SEND_ACK) {
         sip_view_t *fv = malloc(sizeof *fv);
         char ack[4096];
-        if (fv && sip_view_parse(fv, b->req, b->len, 0) == 0 &&
+        if (fv && b->req && sip_view_parse(fv, b->req, b->len, 0) == 0 &&
             (len = sip_px_build_cancel_ack(fv, v, ack, sizeof ack)) > 0) {
             sip_peer_t dst = sip_px_peer(&b->dst);
             dst.proto = b->dst_proto;
@@ -368,8 +396,8 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
         free(fv);
     }
     if (act & SIP_TSX_PASS_UP) {
-        out = malloc(SIP_PROXY_MSG_MAX);
-        len = out ? sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX) : -1;
+        out = sip_px_resp_out;
+        len = sip_px_resp_strip(v, out, SIP_PROXY_MSG_MAX);
     }
     if ((act & SIP_TSX_PASS_UP) && st < 200) {
         if (tx->invite && !b->cancel_sent)
@@ -402,21 +430,26 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
             sip_px_cancel_others(tx, b);
         sip_px_check_done(tx);
     }
+    if (st >= 200 && (!tx->invite || st < 300) && (act & SIP_TSX_PASS_UP)) {
+        /* a NICT in Completed retransmits nothing, an ICT after a 2xx
+         * sends no ACK (the caller's is end to end): its copy goes, so
+         * the transactions lingering for Timer K hold less */
+        free(b->req);
+        b->req = NULL;
+    }
     if (act & SIP_TSX_FREE)
         sip_px_branch_unlink(b);
-    free(out);
 }
 
 /* See sip_proxy.h. */
 void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n)
 {
-    sip_view_t *v = malloc(sizeof *v);
+    sip_view_t *v = &sip_px_resp_view; /* the worker's: not re-entered */
     sip_view_via_t via;
     sip_px_branch_t *b;
 
-    if (!v || sip_view_parse(v, buf, n, 0) != 0 || v->is_request || sip_view_via(v, 0, &via) != 0) {
+    if (sip_view_parse(v, buf, n, 0) != 0 || v->is_request || sip_view_via(v, 0, &via) != 0) {
         gw_stat_add(sip_stats.drops, 1);
-        free(v);
         return;
     }
     b = sip_px_branch_find(w, v->buf + via.branch.off, via.branch.len);
@@ -426,7 +459,6 @@ void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n)
         sip_px_branch_response(b, v);
     if (b)
         sip_px_settle(b->tx);
-    free(v);
 }
 
 /* Branch b's timers due at now; 1 when the response context changed. */

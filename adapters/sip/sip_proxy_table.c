@@ -22,7 +22,11 @@
 
 #include "sip_proxy.h"
 
-#define SIP_PX_BUCKETS 1024
+/* Per worker and table: transactions linger for Timer J / K (32 s of a
+ * non-INVITE over UDP), so a worker at a few thousand requests a second
+ * holds tens of thousands; the chains stay short.  1 MiB a worker, its
+ * pages touched as they are used. */
+#define SIP_PX_BUCKETS 65536
 
 
 typedef struct sip_px_table {

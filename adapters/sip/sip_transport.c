@@ -475,6 +475,10 @@ static int sip_udp_open(const sip_sa_t *sa)
         errno = e;
         return -1;
     }
+    /* room for bursts while the worker is off the CPU (the kernel caps it
+     * at net.core.rmem_max; a refusal leaves its default, not an error) */
+    if (sip_conf.udp_rcvbuf > 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sip_conf.udp_rcvbuf, sizeof(int));
     return fd;
 }
 

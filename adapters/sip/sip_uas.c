@@ -30,9 +30,11 @@
  * 202 (or 500) and records the answer for retransmissions.  No route is
  * 404, shutting down or a full queue 503.
  * REGISTER -> the registrar (sip_registrar.c).
- * Every other request, and a MESSAGE or OPTIONS for a registered user,
- * goes to the proxy (sip_proxy.c, sip_proxy_takes) when sip.proxy is on,
- * and so do the responses on its branches; else OPTIONS -> 200
+ * Every other request, and a MESSAGE or OPTIONS for a registered user or
+ * a foreign IP host, goes to the proxy when sip.proxy is on - before
+ * libosip2 parses it when the proxy's byte view takes it
+ * (sip_proxy_input), else after the checks here (sip_proxy_takes) - and
+ * so do the responses on its branches; else OPTIONS -> 200
  * (keep-alive pings), ACK is absorbed, others -> 501.
  *
  * Responses go back where the request came from: over UDP to the source
@@ -746,6 +748,8 @@ void sip_uas_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t 
         return; /* a response on one of the proxy's branches */
     if (kind == 2 && sip_trunk_response(buf, n))
         return; /* the answer to a trunk's OPTIONS probe */
+    if (kind == 1 && sip_proxy_input(w, buf, n, peer))
+        return; /* a request for the proxy, read with the byte view only */
     if (osip_message_init(&m) != 0)
         return;
     if (osip_message_parse(m, buf, n) != 0 || (kind == 1) != (MSG_IS_REQUEST(m) != 0)) {

@@ -4,7 +4,7 @@
  * final response, the loop hash, the forwarded request's bytes (Via,
  * Max-Forwards, Record-Route, Request-URI, Path as Route), the strict-
  * router rewrite, a response with our Via removed and where it goes, the
- * CANCEL and the ACK of a branch.
+ * CANCEL and the ACK of a branch, the stateless mode's branch.
  *
  * Single-threaded; no daemon, no sockets.
  */
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "adapters/sip/sip_proxy.h"
+#include "gateway/gw_errors.h"
 
 static const char SIP_T_INVITE[] =
     "INVITE sip:bob@example.com SIP/2.0\r\n"
@@ -287,6 +288,48 @@ static void test_cancel_and_ack_of_a_branch(void **state)
     assert_non_null(strstr(out, "\r\nCSeq: 7 ACK\r\n"));
 }
 
+/* Stateless mode (16.11): the branch is a function of the request, the same
+ * for a retransmission and for the INVITE's CANCEL and non-2xx ACK (same
+ * top Via), another for a new transaction; without the magic cookie the
+ * other inputs count. */
+static void test_stateless_branch_same_for_retransmission_cancel_and_ack(void **state)
+{
+    char inv[40], again[40], can[40], ack[40], other[40], old1[40], old2[40];
+    (void)state;
+
+    assert_int_equal(sip_px_sl_branch(parse(SIP_T_INVITE), inv, sizeof inv), 0);
+    assert_int_equal(strncmp(inv, SIP_PROXY_SL_PREFIX, strlen(SIP_PROXY_SL_PREFIX)), 0);
+    assert_int_equal(strlen(inv), strlen(SIP_PROXY_SL_PREFIX) + 16);
+    assert_int_equal(sip_px_sl_branch(parse(SIP_T_INVITE), again, sizeof again), 0);
+    assert_string_equal(inv, again);
+    assert_int_equal(sip_px_sl_branch(parse("CANCEL sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-a1;rport\r\n"
+        "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+        "Call-ID: c1@10.0.0.1\r\nCSeq: 7 CANCEL\r\nContent-Length: 0\r\n\r\n"), can, sizeof can), 0);
+    assert_string_equal(inv, can);
+    assert_int_equal(sip_px_sl_branch(parse("ACK sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-a1;rport\r\n"
+        "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>;tag=t9\r\n"
+        "Call-ID: c1@10.0.0.1\r\nCSeq: 7 ACK\r\nContent-Length: 0\r\n\r\n"), ack, sizeof ack), 0);
+    assert_string_equal(inv, ack);
+    assert_int_equal(sip_px_sl_branch(parse("BYE sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-a2;rport\r\n"
+        "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>;tag=t9\r\n"
+        "Call-ID: c1@10.0.0.1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n"), other, sizeof other), 0);
+    assert_string_not_equal(inv, other);
+    /* RFC 2543 branch: the To tag, Call-ID, CSeq number, ... count */
+    assert_int_equal(sip_px_sl_branch(parse("OPTIONS sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=1\r\n"
+        "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+        "Call-ID: c1@10.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"), old1, sizeof old1), 0);
+    assert_int_equal(sip_px_sl_branch(parse("OPTIONS sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=1\r\n"
+        "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+        "Call-ID: c1@10.0.0.1\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n"), old2, sizeof old2), 0);
+    assert_string_not_equal(old1, old2);
+    assert_int_equal(sip_px_sl_branch(parse(SIP_T_INVITE), inv, 20), GW_EINVAL); /* too small */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_loop_is_our_via_with_the_same_hash_a_spiral_is_not),
         cmocka_unit_test(test_response_strip_and_next_via_destination),
         cmocka_unit_test(test_cancel_and_ack_of_a_branch),
+        cmocka_unit_test(test_stateless_branch_same_for_retransmission_cancel_and_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
