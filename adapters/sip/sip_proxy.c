@@ -350,6 +350,10 @@ int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason)
             q[i] = bs[i].q;
         tx->ngroups = sip_px_order(q, n, order, group);
         tx->nb = 0;
+        if (sip_px_branch_room(tx, n) != 0) {
+            *reason = "Server Internal Error";
+            return 500;
+        }
         for (int i = 0; i < n; i++) {
             sip_px_branch_t *b = &tx->b[tx->nb];
             const sip_binding_t *x = &bs[order[i]];
@@ -442,7 +446,7 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
 
     /* what sip_px_targets reads or writes: the head and the first branch */
     memset(tx, 0, offsetof(sip_px_txn_t, b));
-    memset(&tx->b[0], 0, sizeof tx->b[0]);
+    sip_px_branch_scratch(tx);
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;
@@ -483,8 +487,7 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
         return;
     }
     tx->w = w;
-    for (int i = 0; i < SIP_PROXY_MAX_BRANCHES; i++)
-        tx->b[i].tx = tx;
+    sip_px_branch_scratch(tx); /* one branch's room; more by sip_px_branch_room */
     snprintf(tx->key, sizeof tx->key, "%s", key);
     memcpy(tx->req, v->buf + v->start, v->len - v->start);
     tx->len = v->len - v->start;

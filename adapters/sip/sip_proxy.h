@@ -202,10 +202,23 @@ struct sip_px_txn {
     uint64_t gen;              /* this worker's transaction number: a late DNS answer
                                 * finds tx by key and gen, never by pointer */
     sip_px_uri_t dns_uri;      /* the host to resolve (Route or Request-URI) */
-    sip_px_branch_t b[SIP_PROXY_MAX_BRANCHES];
+    /* its branches: &b1, or an array of bcap made by sip_px_branch_room
+     * (a transaction lingers 64*T1 after its final: one branch's room in
+     * it, not SIP_PROXY_MAX_BRANCHES', keeps a busy proxy's heap small) */
+    sip_px_branch_t *b;
+    int bcap;
     struct event *timer;
     struct sip_px_txn *hnext;
+    sip_px_branch_t b1;        /* last: the head's memsets stop before it */
 };
+
+/* Room for n branches in tx (n <= SIP_PROXY_MAX_BRANCHES): 0, or -1 (no
+ * memory, n too large, or a branch has started: the array cannot move
+ * once the branch table links into it).  tx->b may move: take pointers
+ * into it only after.  sip_px_branch_scratch: tx's branches back to its
+ * one inline room (a per-thread scratch transaction, reset).  Worker. */
+int sip_px_branch_room(sip_px_txn_t *tx, int n);
+void sip_px_branch_scratch(sip_px_txn_t *tx);
 
 /* sip_proxy_table.c: the worker's tables and the counts. */
 int sip_px_table_ready(sip_worker_t *w); /* 0: no memory for it */

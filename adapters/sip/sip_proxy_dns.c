@@ -57,7 +57,9 @@ static void sip_px_dns_done(void *arg, const sip_dns_target_t *t, int n, int rc)
         goto out_free;
     }
     tx->nb = 0;
-    for (int i = 0; i < n && tx->nb < SIP_PROXY_MAX_BRANCHES; i++) {
+    if (sip_px_branch_room(tx, n < SIP_PROXY_MAX_BRANCHES ? n : SIP_PROXY_MAX_BRANCHES) != 0)
+        n = tx->bcap; /* no memory: as many as there is room for */
+    for (int i = 0; i < n && tx->nb < tx->bcap; i++) {
         sip_px_branch_t *b = &tx->b[tx->nb];
         int fam = t[i].addr.ss_family;
         if (fam != AF_INET && fam != AF_INET6)

@@ -133,7 +133,7 @@ int sip_px_sl_request(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *sr
     /* what sip_px_targets and sip_px_may_relay read or write: the head
      * and the first branch */
     memset(tx, 0, offsetof(sip_px_txn_t, b));
-    memset(&tx->b[0], 0, sizeof tx->b[0]);
+    sip_px_branch_scratch(tx);
     tx->w = w;
     tx->src = *src;
     tx->del_top_route = del_top_route;

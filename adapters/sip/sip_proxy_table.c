@@ -154,9 +154,45 @@ void sip_px_txn_free(sip_px_txn_t *tx)
     sip_px_free_branches(tx);
     if (tx->timer)
         event_free(tx->timer);
+    if (tx->b != &tx->b1)
+        free(tx->b);
     free(tx->req);
     free(tx->last);
     free(tx);
+}
+
+/* See sip_proxy.h. */
+int sip_px_branch_room(sip_px_txn_t *tx, int n)
+{
+    sip_px_branch_t *nb;
+
+    if (n <= tx->bcap)
+        return 0;
+    if (n > SIP_PROXY_MAX_BRANCHES)
+        return -1;
+    for (int i = 0; i < tx->bcap; i++)
+        if (tx->b[i].started || tx->b[i].linked)
+            return -1;
+    n = n < 4 && SIP_PROXY_MAX_BRANCHES >= 4 ? 4 : n; /* a fork or two more without a move */
+    if (!(nb = calloc((size_t)n, sizeof *nb)))
+        return -1;
+    memcpy(nb, tx->b, (size_t)tx->bcap * sizeof *nb);
+    for (int i = 0; i < n; i++)
+        nb[i].tx = tx;
+    if (tx->b != &tx->b1)
+        free(tx->b);
+    tx->b = nb;
+    tx->bcap = n;
+    return 0;
+}
+
+/* See sip_proxy.h. */
+void sip_px_branch_scratch(sip_px_txn_t *tx)
+{
+    memset(&tx->b1, 0, sizeof tx->b1);
+    tx->b1.tx = tx;
+    tx->b = &tx->b1;
+    tx->bcap = 1;
 }
 
 /* See sip_proxy.h. */

@@ -80,6 +80,8 @@ static int sip_trunk_fill(sip_px_txn_t *tx, const rt_decision_t *dec, const char
         if (off < sizeof list)
             off += (size_t)snprintf(list + off, sizeof list - off, "%s%s(%d usable)",
                                     off ? ", " : "", dec->targets[i].connector, n);
+        if (sip_px_branch_room(tx, tx->nb + n) != 0)
+            n = tx->bcap - tx->nb; /* no memory: as many as there is room for */
         for (int k = 0; k < n; k++) {
             sip_px_branch_t *b = &tx->b[tx->nb];
             b->dst = hops[k].addr;
