@@ -38,7 +38,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync, rmSy
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds } from './lib/proc.mjs';
+import { cpuSeconds, runGuard } from './lib/proc.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -73,21 +73,7 @@ const FAIL_MAX = 0.001;
 const SIPP_BUF = 4 * 1024 * 1024; // SIPp's socket buffers (its default is 64 KiB)
 const UAS_IP = '127.0.0.2';
 
-const children = new Set();
-function track(proc) {
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  return proc;
-}
-function stopChildren() {
-  for (const p of children) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-}
-setTimeout(() => {
-  console.error(`bench-sip: over ${RUN_LIMIT_S} s, stopping`);
-  stopChildren();
-  process.exit(1);
-}, RUN_LIMIT_S * 1000).unref();
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopChildren(); process.exit(1); });
+const { track, stopChildren } = runGuard('bench-sip', RUN_LIMIT_S);
 
 const log = (...a) => console.error('bench-sip:', ...a);
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');

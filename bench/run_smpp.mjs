@@ -39,7 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CLK_TCK, cpuSeconds, threadCpu } from './lib/proc.mjs';
+import { CLK_TCK, cpuSeconds, threadCpu, runGuard } from './lib/proc.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -78,21 +78,7 @@ const RUN_LIMIT_S = 900;
 const ACCOUNT = { system_id: 'bench', password: 'bench' };
 const TARGET = { rate: 20000, ratio: 3 };
 
-const children = new Set();
-function track(proc) {
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  return proc;
-}
-function stopChildren() {
-  for (const p of children) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-}
-setTimeout(() => {
-  console.error(`bench-smpp: over ${RUN_LIMIT_S} s, stopping`);
-  stopChildren();
-  process.exit(1);
-}, RUN_LIMIT_S * 1000).unref();
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopChildren(); process.exit(1); });
+const { track, stopChildren } = runGuard('bench-smpp', RUN_LIMIT_S);
 
 const log = (...a) => console.error('bench-smpp:', ...a);
 const f1 = (x) => Number.isFinite(x) ? x.toFixed(1) : '-';

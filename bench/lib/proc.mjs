@@ -33,3 +33,26 @@ export function threadCpu(pid) {
   } catch { /* gone */ }
   return out;
 }
+
+// The children a bench script starts (track each), killed when it ends
+// badly: past limitS seconds (then onLimit, else exit 1), on SIGINT or
+// SIGTERM, or by the script itself (stopChildren).  tag names the script
+// in the message.
+export function runGuard(tag, limitS, onLimit) {
+  const children = new Set();
+  const track = (proc) => {
+    children.add(proc);
+    proc.on('exit', () => children.delete(proc));
+    return proc;
+  };
+  const stopChildren = () => {
+    for (const p of children) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+  };
+  setTimeout(() => {
+    console.error(`${tag}: over ${limitS} s, stopping`);
+    stopChildren();
+    if (onLimit) onLimit(); else process.exit(1);
+  }, limitS * 1000).unref();
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopChildren(); process.exit(1); });
+  return { track, stopChildren };
+}
