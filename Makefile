@@ -166,7 +166,7 @@ asan:
 # bounded run (FUZZ_SECONDS, default 20) on its seed corpus.
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 20
-TEST_FUZZ_SECONDS ?= 10
+TEST_FUZZ_SECONDS ?= 6
 
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libjunction.a
 	@mkdir -p $(dir $@)
