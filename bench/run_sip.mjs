@@ -39,6 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, runGuard } from './lib/proc.mjs';
+import { recordSection } from './lib/results.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -321,13 +322,7 @@ function report(cmd, results, startedAt, seconds) {
 }
 
 function record(section) {
-  const file = path.join(BENCH, 'RESULTS.md');
-  const marker = '<!-- runs, newest first; make bench adds one here -->';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmark results\n\n${marker}\n`;
-  if (!text.includes(marker)) text += `\n${marker}\n`;
-  const at = text.indexOf(marker) + marker.length;
-  writeFileSync(file, `${text.slice(0, at)}\n\n${section.trim()}\n\n${text.slice(at).trimStart()}`);
-  log(`recorded in ${path.relative(ROOT, file)}`);
+  log(`recorded in ${path.relative(ROOT, recordSection(BENCH, section))}`);
 }
 
 async function main() {

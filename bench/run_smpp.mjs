@@ -40,6 +40,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CLK_TCK, cpuSeconds, threadCpu, runGuard } from './lib/proc.mjs';
+import { recordSection } from './lib/results.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, '..');
@@ -496,13 +497,7 @@ function report(cmd, mach, J, K, startedAt, seconds) {
 }
 
 function record(section) {
-  const file = path.join(BENCH, 'RESULTS.md');
-  const marker = '<!-- runs, newest first; make bench adds one here -->';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmark results\n\n${marker}\n`;
-  if (!text.includes(marker)) text += `\n${marker}\n`;
-  const at = text.indexOf(marker) + marker.length;
-  writeFileSync(file, `${text.slice(0, at)}\n\n${section.trim()}\n\n${text.slice(at).trimStart()}`);
-  log(`recorded in ${path.relative(ROOT, file)}`);
+  log(`recorded in ${path.relative(ROOT, recordSection(BENCH, section))}`);
 }
 
 async function main() {

@@ -93,6 +93,8 @@ static void sip_reg_trace(const sip_reg_t *g, int status, const char *what)
 {
     char peer[SIP_ADDR_MAX];
 
+    if (!gw_trace_on())
+        return;
     gw_trace_logf(SIP_LOG, sip_sa_str(&g->src.addr, peer, sizeof peer), g->call_id,
                   "REGISTER %s -> %d %s", g->aor[0] ? g->aor : "-", status, what);
 }
