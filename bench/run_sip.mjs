@@ -12,7 +12,9 @@
 // Kamailio: bench/kamailio-<mode>.cfg, -n W UDP processes, forward() or
 // t_relay(), no Record-Route either), and SIPp UACs whose Request-URI
 // names the UAS (-key uas), so both proxies relay by Request-URI:
-//   cpu     first, at --cpu-rate (a rate both reach, checked): after
+//   cpu     first, at --cpu-rate (a rate both reach, checked), the proxies
+//           side by side (each its own UAS and UAC, the same window, so a
+//           noisy neighbour slows both alike): after
 //           --cpu-warm-s seconds at it (the steady state: transactions
 //           freed as fast as they are made), over --cpu-s seconds the
 //           proxy's CPU (utime + stime from /proc/<pid>/stat; Kamailio:
@@ -227,61 +229,89 @@ async function runUac(flow, rate, seconds, proxyPort, uasPort, dir, tag, during 
   return { calls: count, ok, failed: count - ok, failed_sipp: failed, p99_ms: p99, cpu_s: cpu, drops, window };
 }
 
-// One (mode, flow, proxy): the CPU run in steady state, then the ladder.
-async function measure(mode, flow, proxyName) {
+// One (mode, flow, proxy) set up: its UAS, the proxy, a warm-up that
+// both ends answer.  {r, px, uas, dir, uasPort}.
+async function setup(mode, flow, proxyName) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-sip-'));
   const uasPort = await freePort();
   const uas = startUas(flow, uasPort, dir);
   const px = await startProxy(proxyName, mode, dir);
-  const r = { mode, flow, proxy: proxyName, ladder: [] };
-  try {
-    // warm up: both ends answer (a few tries, bounded) before anything is measured
-    let warm = null;
-    for (let i = 0; i < 5 && !(warm && warm.ok === warm.calls); i++) {
-      if (i) await sleep(500);
-      warm = await runUac(flow, 100, 1, px.port, uasPort, dir, `warm${i}`);
-    }
-    if (warm.ok !== warm.calls) throw new Error(`${proxyName} ${mode} ${flow}: the warm-up failed (${warm.ok}/${warm.calls})`);
-    // CPU in steady state: CPU_WARM_S at the rate first, so what was made
-    // is being freed as fast as it is made, then the window of CPU_S
-    // seconds (the proxy's CPU and SIPp's successful calls at both ends)
-    const pids = px.pids();
-    const u0 = cpuSeconds(uas.proc.pid);
-    const u = await runUac(flow, CPU_RATE, CPU_WARM_S + CPU_S + 1, px.port, uasPort, dir, 'cpu', async (proc) => {
-      await sleep(CPU_WARM_S * 1000);
-      const a = { cpu: cpuOf(px.pids()), uac: cpuSeconds(proc.pid), t: Date.now() };
-      await sleep(CPU_S * 1000);
-      const b = { cpu: cpuOf(px.pids()), uac: cpuSeconds(proc.pid), t: Date.now() };
-      return { cpu_s: b.cpu - a.cpu, uac_s: b.uac - a.uac, wall: (b.t - a.t) / 1000, mem: memOf(px.pids()) };
-    });
-    const wnd = u.window;
-    r.cpu = {
-      rate: CPU_RATE, calls: u.calls, ok: u.ok, failed: u.failed, p99_ms: u.p99_ms,
-      // SIPp keeps the rate (its statistics file is written once a second,
-      // too coarse for the window): calls in the window = rate x its length
-      window_calls: CPU_RATE * wnd.wall, us_per_call: (wnd.cpu_s * 1e6) / (CPU_RATE * wnd.wall),
-      proxy_pct: (wnd.cpu_s / wnd.wall) * 100,
-      uac_pct: (wnd.uac_s / wnd.wall) * 100, uas_pct: ((cpuSeconds(uas.proc.pid) - u0) / (CPU_WARM_S + CPU_S + 1)) * 100,
-      nproc: pids.length, drops: u.drops, ...wnd.mem,
-    };
-    log(`${proxyName} ${mode} ${flow} CPU at ${CPU_RATE}/s (steady state): ${f1(r.cpu.us_per_call)} µs per call over ${int(r.cpu.window_calls)} calls, ` +
-      `p99 ${f2(u.p99_ms)} ms, ${u.failed} failed of ${u.calls}, RSS ${f1(r.cpu.rss)} MiB, PSS ${f1(r.cpu.pss)} MiB`);
-    let tag = 0;
-    for (const rate of RATES) {
-      const u = await runUac(flow, rate, STEP_S, px.port, uasPort, dir, `${++tag}`);
-      const frac = u.failed / u.calls;
-      r.ladder.push({ rate, failed: u.failed, calls: u.calls, p99_ms: u.p99_ms, uac_pct: (u.cpu_s / STEP_S) * 100, drops: u.drops });
-      log(`${proxyName} ${mode} ${flow} ${rate}/s: ${u.ok}/${u.calls} ok, p99 ${f2(u.p99_ms)} ms, UAC ${int((u.cpu_s / STEP_S) * 100)}% of a core, ` +
-        `drops ${JSON.stringify(u.drops)}`);
-      if (frac < FAIL_MAX) r.top = rate;
-      else break;
-    }
-  } finally {
-    await px.stop();
-    await uas.stop();
-    rmSync(dir, { recursive: true, force: true });
+  const s = { r: { mode, flow, proxy: proxyName, ladder: [] }, px, uas, dir, uasPort };
+  // a few tries, bounded, before anything is measured
+  let warm = null;
+  for (let i = 0; i < 5 && !(warm && warm.ok === warm.calls); i++) {
+    if (i) await sleep(500);
+    warm = await runUac(flow, 100, 1, px.port, uasPort, dir, `warm${i}`);
   }
-  return r;
+  if (warm.ok !== warm.calls) {
+    await teardown(s);
+    throw new Error(`${proxyName} ${mode} ${flow}: the warm-up failed (${warm.ok}/${warm.calls})`);
+  }
+  return s;
+}
+
+async function teardown(s) {
+  await s.px.stop();
+  await s.uas.stop();
+  rmSync(s.dir, { recursive: true, force: true });
+}
+
+// CPU in steady state: CPU_WARM_S at the rate first, so what was made is
+// being freed as fast as it is made, then the window of CPU_S seconds (the
+// proxy's CPU and SIPp's successful calls at both ends).  The proxies'
+// runs go at the same time, so both windows see the same machine.
+async function cpuPhase(s) {
+  const { r, px, uas, dir, uasPort } = s;
+  const pids = px.pids();
+  const u0 = cpuSeconds(uas.proc.pid);
+  const u = await runUac(r.flow, CPU_RATE, CPU_WARM_S + CPU_S + 1, px.port, uasPort, dir, 'cpu', async (proc) => {
+    await sleep(CPU_WARM_S * 1000);
+    const a = { cpu: cpuOf(px.pids()), uac: cpuSeconds(proc.pid), t: Date.now() };
+    await sleep(CPU_S * 1000);
+    const b = { cpu: cpuOf(px.pids()), uac: cpuSeconds(proc.pid), t: Date.now() };
+    return { cpu_s: b.cpu - a.cpu, uac_s: b.uac - a.uac, wall: (b.t - a.t) / 1000, mem: memOf(px.pids()) };
+  });
+  const wnd = u.window;
+  r.cpu = {
+    rate: CPU_RATE, calls: u.calls, ok: u.ok, failed: u.failed, p99_ms: u.p99_ms,
+    // SIPp keeps the rate (its statistics file is written once a second,
+    // too coarse for the window): calls in the window = rate x its length
+    window_calls: CPU_RATE * wnd.wall, us_per_call: (wnd.cpu_s * 1e6) / (CPU_RATE * wnd.wall),
+    proxy_pct: (wnd.cpu_s / wnd.wall) * 100,
+    uac_pct: (wnd.uac_s / wnd.wall) * 100, uas_pct: ((cpuSeconds(uas.proc.pid) - u0) / (CPU_WARM_S + CPU_S + 1)) * 100,
+    nproc: pids.length, drops: u.drops, ...wnd.mem,
+  };
+  log(`${r.proxy} ${r.mode} ${r.flow} CPU at ${CPU_RATE}/s (steady state): ${f1(r.cpu.us_per_call)} µs per call over ${int(r.cpu.window_calls)} calls, ` +
+    `p99 ${f2(u.p99_ms)} ms, ${u.failed} failed of ${u.calls}, RSS ${f1(r.cpu.rss)} MiB, PSS ${f1(r.cpu.pss)} MiB`);
+}
+
+// The ladder: each rate of RATES alone on the machine until one fails.
+async function ladder(s) {
+  const { r, px, dir, uasPort } = s;
+  let tag = 0;
+  for (const rate of RATES) {
+    const u = await runUac(r.flow, rate, STEP_S, px.port, uasPort, dir, `${++tag}`);
+    const frac = u.failed / u.calls;
+    r.ladder.push({ rate, failed: u.failed, calls: u.calls, p99_ms: u.p99_ms, uac_pct: (u.cpu_s / STEP_S) * 100, drops: u.drops });
+    log(`${r.proxy} ${r.mode} ${r.flow} ${rate}/s: ${u.ok}/${u.calls} ok, p99 ${f2(u.p99_ms)} ms, UAC ${int((u.cpu_s / STEP_S) * 100)}% of a core, ` +
+      `drops ${JSON.stringify(u.drops)}`);
+    if (frac < FAIL_MAX) r.top = rate;
+    else break;
+  }
+}
+
+// One (mode, flow): every proxy set up, their CPU runs side by side, then
+// each one's ladder.
+async function measure(mode, flow) {
+  const sets = [];
+  try {
+    for (const p of PROXIES) sets.push(await setup(mode, flow, p));
+    await Promise.all(sets.map(cpuPhase));
+    for (const s of sets) await ladder(s);
+  } finally {
+    for (const s of sets) await teardown(s);
+  }
+  return sets.map((s) => s.r);
 }
 
 function git(args) { try { return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { return '?'; } }
@@ -296,7 +326,7 @@ function report(cmd, results, startedAt, seconds) {
   L.push('```', cmd, '```', '');
   L.push(`Machine: ${os.cpus().length} cores (${cpu ? cpu[1] : '?'}), Linux ${os.release()}, Kamailio ${version('kamailio')}, ` +
     `SIPp ${version('sip-tester')} (Debian). ${WORKERS} workers each (junction sip.workers, Kamailio -n). ` +
-    `CPU at ${CPU_RATE}/s over ${CPU_S} s after ${CPU_WARM_S} s at that rate (steady state); then the ladder ${RATES.join(', ')} calls/s, ${STEP_S} s a step. ` +
+    `CPU at ${CPU_RATE}/s over ${CPU_S} s after ${CPU_WARM_S} s at that rate (steady state), the proxies side by side in the same window (each with its own SIPp pair); then the ladder ${RATES.join(', ')} calls/s, ${STEP_S} s a step. ` +
     `Load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; run time ${Math.round(seconds)} s. ` +
     'A MESSAGE call is one transaction; a call is INVITE + ACK + BYE.', '');
   L.push('| mode | flow | proxy | top rate < 0.1 % failed | CPU µs per call | junction / Kamailio | p99 ms | failed in the CPU run | RSS MiB | PSS MiB | proxy % core | SIPp UAC / UAS % core |',
@@ -335,7 +365,7 @@ async function main() {
   const results = [];
   for (const mode of MODES) {
     for (const flow of FLOWS) {
-      for (const p of PROXIES) results.push(await measure(mode, flow, p));
+      results.push(...(await measure(mode, flow)));
     }
   }
   const text = report(cmd, results, startedAt, (Date.now() - t0) / 1000);

@@ -16,6 +16,6 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_addr.c adapters/sip
                  adapters/sip/sip_dialog.c adapters/sip/sip_dialog_hook.c \
                  adapters/sip/sip_dialog_mi.c adapters/sip/sip_dialog_bye.c \
                  adapters/sip/sip_trunk.c adapters/sip/sip_trunk_pick.c adapters/sip/sip_trunk_route.c \
-                 adapters/sip/sip_natping.c
+                 adapters/sip/sip_natping.c adapters/sip/sip_wheel.c adapters/sip/sip_steer.c
 FUZZ_TARGETS  += tests/fuzz/fuzz_sip.c tests/fuzz/fuzz_sip_sms.c tests/fuzz/fuzz_sip_view.c \
                  tests/fuzz/fuzz_sip_digest.c tests/fuzz/fuzz_sip_dispatch.c

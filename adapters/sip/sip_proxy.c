@@ -217,19 +217,17 @@ void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *
     gw_jbuf_free(&b);
 }
 
-static void sip_px_on_timer(evutil_socket_t fd, short what, void *arg)
+/* See sip_proxy.h. */
+void sip_px_due(sip_px_txn_t *tx, int64_t now)
 {
-    sip_px_txn_t *tx = arg;
-    (void)fd;
-    (void)what;
-    sip_px_timers(tx, sip_px_now());
+    sip_px_timers(tx, now);
     sip_px_settle(tx);
 }
 
 int sip_px_settle(sip_px_txn_t *tx)
 {
     int live = tx->tsx.state != SIP_TSX_TERMINATED;
-    int64_t at, now;
+    int64_t at;
 
     for (int i = 0; i < tx->nb && !live; i++)
         live = tx->b[i].started && tx->b[i].tsx.state != SIP_TSX_TERMINATED;
@@ -238,14 +236,8 @@ int sip_px_settle(sip_px_txn_t *tx)
         return 1;
     }
     at = sip_px_deadline(tx);
-    now = sip_px_now();
-    if (at != 0 && tx->timer) {
-        struct timeval tv;
-        int64_t d = at > now ? at - now : 0;
-        tv.tv_sec = d / 1000;
-        tv.tv_usec = (d % 1000) * 1000;
-        event_add(tx->timer, &tv);
-    }
+    if (at != 0)
+        sip_px_txn_arm(tx, at);
     return 0;
 }
 
@@ -502,7 +494,6 @@ static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *s
     sip_tsx_init(&tx->tsx, tx->invite ? SIP_TSX_IST : SIP_TSX_NIST, src->conn_id != 0,
                  sip_px_now());
     sip_px_count(tx->tsx.kind, -1, (int)tx->tsx.state);
-    tx->timer = event_new(sip_worker_base(w), -1, 0, sip_px_on_timer, tx);
     sip_px_txn_insert(tx);
     gw_stat_add(sip_proxy_stats.requests, 1);
     if (tx->invite)

@@ -40,6 +40,7 @@
 #include "sip.h"
 #include "sip_tsx.h"
 #include "sip_view.h"
+#include "sip_wheel.h"
 
 /* A proxy client branch: "z9hG4bK-jp<worker>-<loop hash>-<random>"; the
  * UAC's MESSAGEs keep SIP_BRANCH_PREFIX ("-jn"). */
@@ -207,7 +208,7 @@ struct sip_px_txn {
      * it, not SIP_PROXY_MAX_BRANCHES', keeps a busy proxy's heap small) */
     sip_px_branch_t *b;
     int bcap;
-    struct event *timer;
+    sip_wheel_node_t tnode;    /* its next timer, in the worker's wheel */
     struct sip_px_txn *hnext;
     sip_px_branch_t b1;        /* last: the head's memsets stop before it */
 };
@@ -224,6 +225,8 @@ void sip_px_branch_scratch(sip_px_txn_t *tx);
 int sip_px_table_ready(sip_worker_t *w); /* 0: no memory for it */
 void sip_px_txn_insert(sip_px_txn_t *tx);
 sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key);
+/* Arm tx's timer for at (monotonic ms) in its worker's wheel. */
+void sip_px_txn_arm(sip_px_txn_t *tx, int64_t at);
 /* Free tx: unlinked, its timer, its branches, its copies. */
 void sip_px_txn_free(sip_px_txn_t *tx);
 int64_t sip_px_now(void); /* monotonic ms, the machines' clock */
@@ -243,6 +246,8 @@ int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status);
 void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *extra);
 /* Done with tx when every transaction of it ended: freed (1) or timer armed (0). */
 int sip_px_settle(sip_px_txn_t *tx);
+/* tx's timer came due at now (the wheel's tick): its machines' timers, settled. */
+void sip_px_due(sip_px_txn_t *tx, int64_t now);
 /* Our host towards dst as a Via / Record-Route writes it ("[::1]" for
  * IPv6): sip.listen or sip.listen6 by dst's family, the route's source
  * address when that is a wildcard. */

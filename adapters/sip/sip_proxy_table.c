@@ -7,13 +7,17 @@
  * state (MI sip.transactions.stats) and live ones per worker (a retiring
  * worker waits for 0).
  *
- * Ownership: a table owns nothing but its chains; a transaction is freed
- * by sip_px_txn_free (its branches, copies and timer with it), and every
- * one left at shutdown by sip_proxy_free_all.
+ * Each table has its worker's timer wheel (sip_wheel.h): a transaction
+ * waits there for the next timer of its machines.
+ *
+ * Ownership: a table owns its chains and its wheel; a transaction is freed
+ * by sip_px_txn_free (its branches, copies and wheel node with it), and
+ * every one left at shutdown by sip_proxy_free_all.
  * Threads: the owning worker; sip_proxy_free_all on the main thread after
  * the workers were joined; sip_proxy_count and sip_proxy_mi_stats any
  * thread (atomics only).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +36,7 @@
 typedef struct sip_px_table {
     sip_px_txn_t *tx[SIP_PX_BUCKETS];
     sip_px_branch_t *br[SIP_PX_BUCKETS];
+    sip_wheel_t wheel; /* ticks on the worker's base */
 } sip_px_table_t;
 
 /* Each worker's, made on its thread at its first proxied request; freed
@@ -73,12 +78,32 @@ static size_t sip_px_hash(const char *s, size_t n)
     return h % SIP_PX_BUCKETS;
 }
 
+static void sip_px_on_due(sip_wheel_t *wh, sip_wheel_node_t *n, int64_t now)
+{
+    (void)wh;
+    sip_px_due((sip_px_txn_t *)((char *)n - offsetof(sip_px_txn_t, tnode)), now);
+}
+
 static sip_px_table_t *sip_px_table(sip_worker_t *w)
 {
     int i = sip_worker_index(w);
-    if (!sip_px_tables[i])
-        sip_px_tables[i] = calloc(1, sizeof(sip_px_table_t));
-    return sip_px_tables[i];
+    sip_px_table_t *t = sip_px_tables[i];
+
+    if (!t && (t = calloc(1, sizeof *t)) != NULL &&
+        sip_wheel_init(&t->wheel, sip_px_now(), sip_worker_base(w), sip_px_on_due, NULL) != 0) {
+        free(t);
+        t = NULL;
+    }
+    return sip_px_tables[i] = t;
+}
+
+/* See sip_proxy.h. */
+void sip_px_txn_arm(sip_px_txn_t *tx, int64_t at)
+{
+    sip_px_table_t *t = sip_px_table(tx->w);
+
+    if (t)
+        sip_wheel_arm(&t->wheel, &tx->tnode, at, sip_px_now());
 }
 
 void sip_px_branch_link(sip_px_branch_t *b)
@@ -152,8 +177,8 @@ void sip_px_txn_free(sip_px_txn_t *tx)
     sip_px_count(tx->tsx.kind, (int)tx->tsx.state, -1);
     __atomic_sub_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
     sip_px_free_branches(tx);
-    if (tx->timer)
-        event_free(tx->timer);
+    if (t)
+        sip_wheel_disarm(&t->wheel, &tx->tnode);
     if (tx->b != &tx->b1)
         free(tx->b);
     free(tx->req);
@@ -219,6 +244,8 @@ void sip_proxy_free_all(void)
         for (int k = 0; t && k < SIP_PX_BUCKETS; k++)
             while (t->tx[k])
                 sip_px_txn_free(t->tx[k]);
+        if (t)
+            sip_wheel_free(&t->wheel);
         free(t);
         sip_px_tables[i] = NULL;
     }

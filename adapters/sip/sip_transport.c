@@ -85,6 +85,7 @@
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "sip.h"
+#include "sip_steer.h"
 #include "sip_proxy.h"
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
@@ -482,52 +483,26 @@ static int sip_udp_open(const sip_sa_t *sa)
     return fd;
 }
 
-/* Steer the group's datagrams to slots 0..n-1: a classic BPF program
- * (SO_ATTACH_REUSEPORT_CBPF) that returns the index of the socket in the
- * group: a hash of the source address and port (read through SKF_NET_OFF:
- * for UDP the program sees the datagram from its payload on), mixed by a
- * multiply and taken modulo n.  Replacing the program is atomic for the
- * kernel: a datagram is steered by the old or by the new one.  One
- * program per group: an IPv6 header has a fixed 40 bytes, the source
- * address at 8 (its last word hashed).  Main thread.  0 or GW_ERROR
- * (errno set). */
+/* Steer the group's datagrams to slots 0..n-1: the classic BPF program
+ * of sip_steer.c (a response to its client transaction's worker, the rest
+ * by a hash of the source address and port).  Replacing the program is
+ * atomic for the kernel: a datagram is steered by the old or by the new
+ * one.  One program per group (an IPv6 header has other offsets).  Main
+ * thread.  0 or GW_ERROR (errno set). */
 static int sip_bpf_steer_slot(int slot, int n)
 {
-    struct sock_filter code6[] = {
-        /* A = UDP source port, X = A */
-        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)SKF_NET_OFF + 40),
-        BPF_STMT(BPF_MISC | BPF_TAX, 0),
-        /* A = the last word of the IPv6 source address ^ port */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 20),
-        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
-        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9E3779B1u),
-        BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
-        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)n),
-        BPF_STMT(BPF_RET | BPF_A, 0),
-    };
-    struct sock_filter code[] = {
-        /* X = length of the IP header */
-        BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)SKF_NET_OFF),
-        /* A = UDP source port */
-        BPF_STMT(BPF_LD | BPF_H | BPF_IND, (uint32_t)SKF_NET_OFF),
-        BPF_STMT(BPF_MISC | BPF_TAX, 0),
-        /* A = IPv4 source address ^ port */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
-        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
-        /* Fibonacci hashing: the high bits of A * 2^32/phi */
-        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9E3779B1u),
-        BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
-        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)n),
-        BPF_STMT(BPF_RET | BPF_A, 0),
-    };
-    struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
-    struct sock_fprog prog6 = {.len = sizeof(code6) / sizeof(code6[0]), .filter = code6};
-    int v6 = sip_listen_sa[slot].sa.sa_family == AF_INET6;
+    static struct sock_filter code[SIP_STEER_MAX];
+    struct sock_fprog prog = {.filter = code};
+    int len;
 
     if (n < 1 || !sip_workers[0] || sip_workers[0]->udp_fd[slot] < 0)
         return GW_ERROR;
-    if (setsockopt(sip_workers[0]->udp_fd[slot], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
-                   v6 ? &prog6 : &prog, sizeof(prog)) != 0)
+    len = sip_steer_program(code, n, sip_listen_sa[slot].sa.sa_family == AF_INET6);
+    if (len < 0)
+        return GW_ERROR;
+    prog.len = (unsigned short)len;
+    if (setsockopt(sip_workers[0]->udp_fd[slot], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+                   sizeof(prog)) != 0)
         return GW_ERROR;
     return 0;
 }
