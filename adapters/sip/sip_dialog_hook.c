@@ -193,6 +193,11 @@ void sip_dlg_answered(const sip_px_txn_t *tx, const sip_px_branch_t *b, const si
     }
     if (!tx->invite || (tx->final_sent && tx->tsx.state != SIP_TSX_ACCEPTED))
         return; /* a 2xx after our non-2xx final: the server transaction refuses it */
+    if (!b->rr) { /* we did not record-route it (sip.record_route off): not our dialog */
+        sip_dlg_trace(tx->call_id, &tx->src, "dialog: %d not record-routed by us: not tracked",
+                      resp->status);
+        return;
+    }
     d = calloc(1, sizeof *d);
     rv = malloc(sizeof *rv);
     if (!d || !rv)

@@ -465,11 +465,42 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     }
 }
 
-/* A new request: the server transaction and its first branches. */
+/* The request sip_px_new handles on this worker thread, and its view. */
+static __thread const sip_px_txn_t *sip_px_new_tx;
+static __thread const sip_view_t *sip_px_new_view;
+
+const sip_view_t *sip_px_req_view(const sip_px_txn_t *tx)
+{
+    return tx == sip_px_new_tx && tx->req ? sip_px_new_view : NULL;
+}
+
+void sip_px_req_changed(const sip_px_txn_t *tx)
+{
+    if (tx == sip_px_new_tx)
+        sip_px_new_view = NULL;
+}
+
+static void sip_px_new_body(sip_worker_t *w, sip_px_txn_t *tx, const sip_view_t *v,
+                            const sip_peer_t *src, const char *key, int del_top_route);
+
+/* A new request: the server transaction and its first branches, which
+ * build their forwarded copies from v (sip_px_req_view) instead of
+ * parsing tx's copy again. */
 static void sip_px_new(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src, const char *key,
                        int del_top_route)
 {
     sip_px_txn_t *tx = calloc(1, sizeof *tx);
+
+    sip_px_new_tx = tx;
+    sip_px_new_view = v;
+    sip_px_new_body(w, tx, v, src, key, del_top_route);
+    sip_px_new_tx = NULL; /* tx may be gone */
+    sip_px_new_view = NULL;
+}
+
+static void sip_px_new_body(sip_worker_t *w, sip_px_txn_t *tx, const sip_view_t *v,
+                            const sip_peer_t *src, const char *key, int del_top_route)
+{
     const char *reason = NULL;
     int st, auth;
 

@@ -171,6 +171,7 @@ typedef struct sip_px_branch {
     int64_t timer_c_at;        /* INVITE: Timer C, 0: not running */
     char ruri[256];            /* the new Request-URI, "" for the received one */
     char path[512];            /* Route values from the binding's Path */
+    int rr;                    /* its request carries our Record-Route */
     char trunk[64];            /* the sip_trunk it goes to, "" none (sip_trunk_route.c) */
     int trunk_dst;             /* that trunk's destination index */
     struct sip_px_branch *hnext;
@@ -244,6 +245,12 @@ int sip_px_branch_ids_to(sip_worker_t *w, const sip_sa_t *dst, int proto, char (
 int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status);
 /* Our own response to tx's request. */
 void sip_px_reply(sip_px_txn_t *tx, int status, const char *reason, const char *extra);
+/* The view of tx's request while sip_px_new handles it (the received
+ * bytes, which tx->req copies: the same offsets from v->start), else
+ * NULL: a later branch parses tx->req. */
+const sip_view_t *sip_px_req_view(const sip_px_txn_t *tx);
+/* tx->req was edited (our credentials removed): no view of it is kept. */
+void sip_px_req_changed(const sip_px_txn_t *tx);
 /* Done with tx when every transaction of it ended: freed (1) or timer armed (0). */
 int sip_px_settle(sip_px_txn_t *tx);
 /* tx's timer came due at now (the wheel's tick): its machines' timers, settled. */

@@ -113,6 +113,7 @@ int sip_px_authorize(sip_px_txn_t *tx, const sip_view_t *v)
         return SIP_PX_AUTH_ANSWERED;
     }
     tx->len = sip_auth_strip(tx->req, tx->len);
+    sip_px_req_changed(tx);
     gw_stat_add(sip_px_auth_ok, 1);
     sip_px_trace(tx, "proxy auth: %s (%s) taken as %s (digest %s); our Proxy-Authorization "
                  "removed", method, asked, res.sender, res.alg);

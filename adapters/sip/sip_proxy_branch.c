@@ -131,7 +131,8 @@ static void sip_px_record_route(const sip_px_txn_t *tx, const sip_px_branch_t *b
 /* Build and send branch b of tx: 0, or -1 (the branch ends as a 500). */
 static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
 {
-    sip_view_t *v = malloc(sizeof *v);
+    const sip_view_t *v = sip_px_req_view(tx);
+    sip_view_t *parsed = NULL;
     char *out = sip_px_req_out, ip[SIP_ADDR_MAX], via[240], rr[330];
     char where[SIP_ADDR_MAX + 8];
     sip_px_fwd_t f = {0};
@@ -139,20 +140,25 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
     int64_t now = sip_px_now();
     int rc = -1;
 
-    if (!v || sip_view_parse(v, tx->req, tx->len, 0) != 0)
-        goto out_free;
+    if (!v) { /* a later step (serial fork, DNS, failover): the copy, parsed */
+        if (!(parsed = malloc(sizeof *parsed)) || sip_view_parse(parsed, tx->req, tx->len, 0) != 0)
+            goto out_free;
+        v = parsed;
+    }
     sip_px_local_ip(&b->dst, ip, sizeof ip);
     snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-%08x-%08x", sip_worker_index(tx->w),
              sip_px_loop_hash(v), sip_px_rand32());
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=%s;rport",
              b->dst_proto == SIP_PROTO_TLS ? "TLS" : b->dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP",
              ip, sip_listen_port(b->dst_proto), b->id);
-    sip_px_record_route(tx, b, ip, rr, sizeof rr);
     f.via = via;
     f.ruri = b->ruri[0] ? b->ruri : NULL;
     /* a request in a dialog has its route set already */
-    f.rr = __atomic_load_n(&sip_proxy_conf.record_route, __ATOMIC_RELAXED) && !tx->has_to_tag
-               ? rr : NULL;
+    b->rr = __atomic_load_n(&sip_proxy_conf.record_route, __ATOMIC_RELAXED) && !tx->has_to_tag;
+    if (b->rr) {
+        sip_px_record_route(tx, b, ip, rr, sizeof rr);
+        f.rr = rr;
+    }
     f.del_top_route = tx->del_top_route;
     f.path = b->path;
     len = sip_px_build(v, &f, out, SIP_PROXY_MSG_MAX);
@@ -171,13 +177,15 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
     gw_stat_add(sip_proxy_stats.branches, 1);
     if (b->trunk[0])
         sip_trunk_note_call(b->trunk, b->trunk_dst);
-    /* "to 1.2.3.4:5060" over UDP, "to tcp:1.2.3.4:5060" over another */
-    if (b->dst_proto == SIP_PROTO_UDP)
-        sip_sa_str(&b->dst, where, sizeof where);
-    else
-        sip_source_format(b->dst_proto, &b->dst, where, sizeof where);
-    sip_px_trace(tx, "proxy: branch %s to %s (%s) step %d", b->id, where,
-                 b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
+    if (gw_trace_on()) {
+        /* "to 1.2.3.4:5060" over UDP, "to tcp:1.2.3.4:5060" over another */
+        if (b->dst_proto == SIP_PROTO_UDP)
+            sip_sa_str(&b->dst, where, sizeof where);
+        else
+            sip_source_format(b->dst_proto, &b->dst, where, sizeof where);
+        sip_px_trace(tx, "proxy: branch %s to %s (%s) step %d", b->id, where,
+                     b->ruri[0] ? b->ruri : "Request-URI kept", b->group);
+    }
     if (sip_px_branch_send_again(b) != 0) {
         /* a transport error ends the branch at once, as a 503 (RFC 3263
          * 4.3): the next step (the next DNS address) is tried */
@@ -193,7 +201,7 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
 out_free:
     if (rc != 0)
         GW_WARN(SIP_LOG, "proxy %s: cannot build the forwarded request (%ld)", tx->call_id, len);
-    free(v);
+    free(parsed);
     return rc;
 }
 

@@ -284,6 +284,11 @@ static int sip_vw_start_line(sip_view_t *v, uint32_t s, uint32_t e)
 
 /* ---- headers ---- */
 
+/* The characters sip_vw_split stops at: the rest are skipped in a run. */
+static const unsigned char sip_vw_split_stop[256] = {
+    ['"'] = 1, ['\\'] = 1, ['<'] = 1, ['>'] = 1, [','] = 1,
+};
+
 /* Split the list value [s, e) of header h into v->vals. */
 static int sip_vw_split(sip_view_t *v, uint16_t h, uint32_t s, uint32_t e)
 {
@@ -294,6 +299,8 @@ static int sip_vw_split(sip_view_t *v, uint16_t h, uint32_t s, uint32_t e)
 
     hd->val0 = v->nvals;
     for (i = s; i <= e; i++) {
+        while (i < e && !sip_vw_split_stop[(unsigned char)b[i]])
+            i++;
         if (i < e && inq) {
             if (b[i] == '\\' && i + 1 < e)
                 i++;
@@ -331,7 +338,7 @@ static int sip_vw_header(sip_view_t *v, uint32_t s, uint32_t he, uint32_t *next)
     const char *b = v->buf;
     uint32_t k = s, c, e = s;
     sip_view_hdr_t *hd;
-    int rc = 0;
+    int rc = 0, folded = 0;
 
     if (v->nhdrs >= SIP_VIEW_MAX_HDRS)
         return SIP_VE_TOO_MANY_HEADERS;
@@ -350,8 +357,13 @@ static int sip_vw_header(sip_view_t *v, uint32_t s, uint32_t he, uint32_t *next)
         e = (uint32_t)(nl - b) + 1;
         if (e >= he || (b[e] != ' ' && b[e] != '\t'))
             break;
+        folded = 1;
     }
-    for (uint32_t x = c + 1; x < e - 2; x++)
+    /* a CR or LF inside the value only as a fold's CRLF WSP; one line
+     * has no LF before its end (memchr found none), so a CR is the test */
+    if (!folded && e - 2 > c + 1 && memchr(b + c + 1, '\r', e - 2 - (c + 1)))
+        return SIP_VE_HEADER;
+    for (uint32_t x = c + 1; folded && x < e - 2; x++)
         if ((b[x] == '\r' || b[x] == '\n') &&
             !(b[x] == '\r' && b[x + 1] == '\n' && (b[x + 2] == ' ' || b[x + 2] == '\t')) &&
             !(b[x] == '\n' && b[x - 1] == '\r'))
