@@ -89,6 +89,7 @@
 #include "sip_proxy.h"
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
+#define SIP_UDP_MMSG 8           /* datagrams per recvmmsg */
 #define SIP_NFAM 2               /* sockets per worker: sip.listen, sip.listen6 */
 #define SIP_TICK_MS 100          /* a retiring worker checks whether it is drained */
 /* A retiring worker reads its socket at least this long after the BPF
@@ -119,7 +120,10 @@ struct sip_worker {
     struct event *tick_ev;     /* SIP_TICK_MS while retiring or stopping */
     gw_queue_t *queue;
     sip_uac_t *uac;
-    char *rxbuf; /* sip.max_message + 1 bytes */
+    /* SIP_UDP_MMSG receive buffers of rxcap bytes each (sip.max_message
+     * + 1 when the worker was made), one recvmmsg fills them */
+    char *rxbuf;
+    size_t rxcap;
 };
 
 /* Slots: written by the main thread (release), read by any (acquire).
@@ -366,31 +370,60 @@ static void sip_worker_on_item(void *item, void *arg)
     sip_item_free(it);
 }
 
-/* Read up to max datagrams from w's socket of slot and handle each;
- * returns how many were read (fewer: the socket is empty). */
+/* One datagram of n bytes (read into a buffer of room n + 1 or more)
+ * from peer: counted, traced, handed to sip_uas_input; one longer than
+ * max (truncated by the kernel) is refused 413 when its head has a Via. */
+static void sip_udp_datagram(sip_worker_t *w, char *buf, size_t n, int truncated, size_t max,
+                             const sip_peer_t *peer)
+{
+    if (n == 0) {
+        gw_stat_add(sip_stats.drops, 1);
+        return;
+    }
+    if (truncated || n > max) {
+        buf[max] = '\0';
+        sip_uas_oversized(w, buf, max, peer);
+        return;
+    }
+    buf[n] = '\0';
+    if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, peer, buf, n);
+    sip_uas_input(w, buf, n, peer);
+}
+
+/* Read up to max datagrams from w's socket of slot and handle each, up to
+ * SIP_UDP_MMSG a recvmmsg; returns how many were read (fewer: the socket
+ * is empty; a recvmmsg that brings fewer than it asked for says so, so an
+ * idle socket costs no extra EAGAIN read). */
 static int sip_udp_read(sip_worker_t *w, int slot, int max)
 {
-    int i;
+    struct mmsghdr mm[SIP_UDP_MMSG];
+    struct iovec iov[SIP_UDP_MMSG];
+    sip_peer_t peer[SIP_UDP_MMSG];
+    size_t lim = (size_t)sip_conf.max_message;
+    int i = 0;
 
-    for (i = 0; i < max; i++) {
-        sip_peer_t peer = {.conn_id = 0, .proto = SIP_PROTO_UDP};
-        socklen_t alen = sizeof(peer.addr);
-        ssize_t n = recvfrom(w->udp_fd[slot], w->rxbuf, (size_t)sip_conf.max_message + 1,
-                             MSG_DONTWAIT, &peer.addr.sa, &alen);
-        if (n < 0)
+    if (lim + 1 > w->rxcap) /* sip.max_message raised since: this worker's room */
+        lim = w->rxcap - 1;
+    while (i < max) {
+        int want = max - i < SIP_UDP_MMSG ? max - i : SIP_UDP_MMSG, got;
+        for (int k = 0; k < want; k++) {
+            peer[k] = (sip_peer_t){.conn_id = 0, .proto = SIP_PROTO_UDP};
+            iov[k].iov_base = w->rxbuf + (size_t)k * w->rxcap;
+            iov[k].iov_len = lim + 1; /* one more: a longer one shows as longer */
+            mm[k].msg_hdr = (struct msghdr){.msg_name = &peer[k].addr.sa,
+                                            .msg_namelen = sizeof(peer[k].addr),
+                                            .msg_iov = &iov[k], .msg_iovlen = 1};
+            mm[k].msg_len = 0;
+        }
+        got = recvmmsg(w->udp_fd[slot], mm, (unsigned)want, MSG_DONTWAIT, NULL);
+        if (got <= 0)
             break;
-        if (n == 0) {
-            gw_stat_add(sip_stats.drops, 1);
-            continue;
-        }
-        if (n > sip_conf.max_message) { /* truncated: 413 when its head has a Via */
-            w->rxbuf[sip_conf.max_message] = '\0';
-            sip_uas_oversized(w, w->rxbuf, (size_t)sip_conf.max_message, &peer);
-            continue;
-        }
-        w->rxbuf[n] = '\0';
-        if (gw_trace_on()) sip_trace_packet(GW_TRACE_IN, &peer, w->rxbuf, (size_t)n);
-        sip_uas_input(w, w->rxbuf, (size_t)n, &peer);
+        for (int k = 0; k < got; k++)
+            sip_udp_datagram(w, iov[k].iov_base, mm[k].msg_len,
+                             (mm[k].msg_hdr.msg_flags & MSG_TRUNC) != 0, lim, &peer[k]);
+        i += got;
+        if (got < want)
+            break;
     }
     if (i > 0)
         __atomic_add_fetch(&w->rx, i, __ATOMIC_RELAXED);
@@ -533,7 +566,8 @@ static sip_worker_t *sip_worker_alloc(int idx)
     for (int i = 0; i < SIP_NFAM; i++)
         w->udp_fd[i] = -1;
     w->base = event_base_new();
-    w->rxbuf = malloc((size_t)sip_conf.max_message + 1);
+    w->rxcap = (size_t)sip_conf.max_message + 1;
+    w->rxbuf = malloc(w->rxcap * SIP_UDP_MMSG);
     w->queue = gw_queue_new(0, sip_item_free);
     if (!w->base || !w->rxbuf || !w->queue ||
         gw_queue_attach(w->queue, w->base, sip_worker_on_item, w) != 0)
