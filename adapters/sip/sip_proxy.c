@@ -241,20 +241,65 @@ int sip_px_settle(sip_px_txn_t *tx)
     return 0;
 }
 
+/* n in decimal into out (room for 11): its length. */
+static int sip_px_utoa(char *out, unsigned n)
+{
+    char tmp[12];
+    int k = 0, len;
+
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n && k < 11);
+    for (len = 0; k > 0;)
+        out[len++] = tmp[--k];
+    out[len] = '\0';
+    return len;
+}
+
+/* The method of v appended to key (of n bytes), cut short as snprintf would. */
+static void sip_px_key_method(char *key, size_t n, const sip_view_t *v)
+{
+    size_t kl = strlen(key), ml = v->method_tok.len;
+
+    if (kl + 1 >= n)
+        return;
+    if (ml > n - 1 - kl)
+        ml = n - 1 - kl;
+    memcpy(key + kl, v->buf + v->method_tok.off, ml);
+    key[kl + ml] = '\0';
+}
+
 /* The server transaction key of v: the top Via's branch, sent-by and the
  * method (an ACK or CANCEL names its INVITE's, method given); RFC 2543
  * clients: Call-ID, CSeq number, From tag. */
 static int sip_px_key(const sip_view_t *v, const char *method, char *key, size_t n)
 {
     sip_view_via_t via;
+    size_t ml = strlen(method);
     int len;
 
     if (sip_view_via(v, 0, &via) != 0)
         return GW_EINVAL;
-    if (via.rfc3261)
-        len = snprintf(key, n, "%.*s|%.*s:%d|%s", (int)via.branch.len, v->buf + via.branch.off,
-                       (int)via.host.len, v->buf + via.host.off, via.port, method);
-    else
+    if (via.rfc3261) { /* the hot path, without printf: branch|host:port|method */
+        char port[12];
+        int pl = sip_px_utoa(port, (unsigned)via.port);
+        size_t need = via.branch.len + 1 + via.host.len + 1 + (size_t)pl + 1 + ml;
+        char *p = key;
+        if (need >= n)
+            return GW_EINVAL;
+        memcpy(p, v->buf + via.branch.off, via.branch.len);
+        p += via.branch.len;
+        *p++ = '|';
+        memcpy(p, v->buf + via.host.off, via.host.len);
+        p += via.host.len;
+        *p++ = ':';
+        memcpy(p, port, (size_t)pl);
+        p += pl;
+        *p++ = '|';
+        memcpy(p, method, ml + 1);
+        return 0;
+    } else
         len = snprintf(key, n, "%.*s|%u|%.*s|%s", (int)v->call_id.len, v->buf + v->call_id.off,
                        v->cseq, (int)v->from_tag.len, v->buf + v->from_tag.off, method);
     return len > 0 && (size_t)len < n ? 0 : GW_EINVAL;
@@ -511,7 +556,11 @@ static void sip_px_new_body(sip_worker_t *w, sip_px_txn_t *tx, const sip_view_t 
     }
     tx->w = w;
     sip_px_branch_scratch(tx); /* one branch's room; more by sip_px_branch_room */
-    snprintf(tx->key, sizeof tx->key, "%s", key);
+    {
+        size_t kl = strnlen(key, sizeof tx->key - 1);
+        memcpy(tx->key, key, kl);
+        tx->key[kl] = '\0';
+    }
     memcpy(tx->req, v->buf + v->start, v->len - v->start);
     tx->len = v->len - v->start;
     tx->req[tx->len] = '\0';
@@ -521,7 +570,11 @@ static void sip_px_new_body(sip_worker_t *w, sip_px_txn_t *tx, const sip_view_t 
     tx->has_to_tag = v->to_tag.len > 0;
     tx->rx_ms = gw_now_ms();
     tx->del_top_route = del_top_route;
-    snprintf(tx->call_id, sizeof tx->call_id, "%.*s", (int)v->call_id.len, v->buf + v->call_id.off);
+    {
+        size_t cl = v->call_id.len < sizeof tx->call_id - 1 ? v->call_id.len : sizeof tx->call_id - 1;
+        memcpy(tx->call_id, v->buf + v->call_id.off, cl);
+        tx->call_id[cl] = '\0';
+    }
     sip_tsx_init(&tx->tsx, tx->invite ? SIP_TSX_IST : SIP_TSX_NIST, src->conn_id != 0,
                  sip_px_now());
     sip_px_count(tx->tsx.kind, -1, (int)tx->tsx.state);
@@ -693,8 +746,7 @@ void sip_proxy_request(sip_worker_t *w, const char *buf, size_t n, const sip_pee
         return;
     }
     if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
-        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
-                 v->buf + v->method_tok.off);
+        sip_px_key_method(key, sizeof key, v);
     sip_px_request_view(w, v, src, key);
     free(v);
 }
@@ -731,8 +783,7 @@ int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t
                    sizeof key) != 0)
         return 0;
     if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
-        snprintf(key + strlen(key), sizeof key - strlen(key), "%.*s", (int)v->method_tok.len,
-                 v->buf + v->method_tok.off);
+        sip_px_key_method(key, sizeof key, v);
     gw_stat_add(sip_stats.rx_requests, 1);
     sip_px_request_view(w, v, src, key);
     return 1;
