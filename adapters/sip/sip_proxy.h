@@ -155,6 +155,10 @@ typedef struct sip_px_txn sip_px_txn_t;
  * its txn's array; in the worker's branch table while started. */
 typedef struct sip_px_branch {
     sip_px_txn_t *tx;
+    /* the worker's branch table: chain, the link to this one, id hash;
+     * beside the id, so a lookup reads one cache line per entry */
+    struct sip_px_branch *hnext, **hprev;
+    size_t hash;
     char id[64];               /* our Via branch */
     sip_tsx_t tsx;             /* ICT or NICT */
     int started, ended;        /* sent; a final came (or a timeout) */
@@ -174,12 +178,15 @@ typedef struct sip_px_branch {
     int rr;                    /* its request carries our Record-Route */
     char trunk[64];            /* the sip_trunk it goes to, "" none (sip_trunk_route.c) */
     int trunk_dst;             /* that trunk's destination index */
-    struct sip_px_branch *hnext;
 } sip_px_branch_t;
 
 /* One proxied request: its server transaction and its response context. */
 struct sip_px_txn {
     sip_worker_t *w;
+    /* the worker's table: chain, the link to this one, key hash (beside
+     * the key: one cache line per entry a lookup passes) */
+    struct sip_px_txn *hnext, **hprev;
+    size_t hash;
     char key[320];             /* server transaction key (sip_px_key) */
     sip_tsx_t tsx;             /* IST or NIST */
     int invite;
@@ -210,7 +217,6 @@ struct sip_px_txn {
     sip_px_branch_t *b;
     int bcap;
     sip_wheel_node_t tnode;    /* its next timer, in the worker's wheel */
-    struct sip_px_txn *hnext;
     sip_px_branch_t b1;        /* last: the head's memsets stop before it */
 };
 

@@ -26,11 +26,11 @@
 
 #include "sip_proxy.h"
 
-/* Per worker and table: transactions linger for Timer J / K (32 s of a
- * non-INVITE over UDP), so a worker at a few thousand requests a second
- * holds tens of thousands; the chains stay short.  1 MiB a worker, its
- * pages touched as they are used. */
-#define SIP_PX_BUCKETS 65536
+/* Per worker and table (a power of two): transactions linger for Timer J
+ * / K (32 s of a non-INVITE over UDP), so a worker at a few thousand
+ * calls a second holds a hundred thousand; the chains stay short.  4 MiB
+ * a worker, its pages touched as they are used. */
+#define SIP_PX_BUCKETS 262144
 
 
 typedef struct sip_px_table {
@@ -70,13 +70,16 @@ void sip_px_count(sip_tsx_kind_t kind, int from_state, int to_state)
         __atomic_add_fetch(&sip_px_counts[kind][to_state], 1, __ATOMIC_RELAXED);
 }
 
+/* The full hash (kept in the entry); its bucket is h & (SIP_PX_BUCKETS - 1). */
 static size_t sip_px_hash(const char *s, size_t n)
 {
     size_t h = 5381;
     for (size_t i = 0; i < n; i++)
         h = h * 33 + (unsigned char)s[i];
-    return h % SIP_PX_BUCKETS;
+    return h;
 }
+
+#define SIP_PX_BUCKET(h) ((h) & (SIP_PX_BUCKETS - 1))
 
 static void sip_px_on_due(sip_wheel_t *wh, sip_wheel_node_t *n, int64_t now)
 {
@@ -109,25 +112,28 @@ void sip_px_txn_arm(sip_px_txn_t *tx, int64_t at)
 void sip_px_branch_link(sip_px_branch_t *b)
 {
     sip_px_table_t *t = sip_px_table(b->tx->w);
-    size_t h = sip_px_hash(b->id, strlen(b->id));
-    b->hnext = t->br[h];
-    t->br[h] = b;
+    sip_px_branch_t **head;
+
+    b->hash = sip_px_hash(b->id, strlen(b->id));
+    head = &t->br[SIP_PX_BUCKET(b->hash)];
+    b->hnext = *head;
+    if (*head)
+        (*head)->hprev = &b->hnext;
+    b->hprev = head;
+    *head = b;
     b->linked = 1;
 }
 
 void sip_px_branch_unlink(sip_px_branch_t *b)
 {
-    sip_px_table_t *t = sip_px_table(b->tx->w);
-    sip_px_branch_t **pp = &t->br[sip_px_hash(b->id, strlen(b->id))];
-
-    while (b->linked && *pp) {
-        if (*pp == b) {
-            *pp = b->hnext;
-            b->linked = 0;
-        } else {
-            pp = &(*pp)->hnext;
-        }
-    }
+    if (!b->linked)
+        return;
+    *b->hprev = b->hnext;
+    if (b->hnext)
+        b->hnext->hprev = b->hprev;
+    b->hnext = NULL;
+    b->hprev = NULL;
+    b->linked = 0;
 }
 
 /* See sip_proxy.h. */
@@ -147,9 +153,11 @@ int sip_px_branch_ids_to(sip_worker_t *w, const sip_sa_t *dst, int proto, char (
 sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n)
 {
     sip_px_table_t *t = sip_px_table(w);
-    sip_px_branch_t *b = t ? t->br[sip_px_hash(id, n)] : NULL;
+    size_t h = sip_px_hash(id, n);
+    sip_px_branch_t *b = t ? t->br[SIP_PX_BUCKET(h)] : NULL;
 
-    while (b && !(strlen(b->id) == n && memcmp(b->id, id, n) == 0))
+    while (b && !(b->hash == h && n < sizeof b->id && b->id[n] == '\0' &&
+                  memcmp(b->id, id, n) == 0))
         b = b->hnext;
     return b;
 }
@@ -157,9 +165,10 @@ sip_px_branch_t *sip_px_branch_find(sip_worker_t *w, const char *id, size_t n)
 sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key)
 {
     sip_px_table_t *t = sip_px_table(w);
-    sip_px_txn_t *tx = t ? t->tx[sip_px_hash(key, strlen(key))] : NULL;
+    size_t h = sip_px_hash(key, strlen(key));
+    sip_px_txn_t *tx = t ? t->tx[SIP_PX_BUCKET(h)] : NULL;
 
-    while (tx && strcmp(tx->key, key) != 0)
+    while (tx && !(tx->hash == h && strcmp(tx->key, key) == 0))
         tx = tx->hnext;
     return tx;
 }
@@ -168,12 +177,12 @@ sip_px_txn_t *sip_px_txn_find(sip_worker_t *w, const char *key)
 void sip_px_txn_free(sip_px_txn_t *tx)
 {
     sip_px_table_t *t = sip_px_table(tx->w);
-    sip_px_txn_t **pp = t ? &t->tx[sip_px_hash(tx->key, strlen(tx->key))] : NULL;
 
-    while (pp && *pp && *pp != tx)
-        pp = &(*pp)->hnext;
-    if (pp && *pp)
-        *pp = tx->hnext;
+    if (tx->hprev) {
+        *tx->hprev = tx->hnext;
+        if (tx->hnext)
+            tx->hnext->hprev = tx->hprev;
+    }
     sip_px_count(tx->tsx.kind, (int)tx->tsx.state, -1);
     __atomic_sub_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
     sip_px_free_branches(tx);
@@ -224,10 +233,15 @@ void sip_px_branch_scratch(sip_px_txn_t *tx)
 void sip_px_txn_insert(sip_px_txn_t *tx)
 {
     sip_px_table_t *t = sip_px_table(tx->w);
-    size_t h = sip_px_hash(tx->key, strlen(tx->key));
+    sip_px_txn_t **head;
 
-    tx->hnext = t->tx[h];
-    t->tx[h] = tx;
+    tx->hash = sip_px_hash(tx->key, strlen(tx->key));
+    head = &t->tx[SIP_PX_BUCKET(tx->hash)];
+    tx->hnext = *head;
+    if (*head)
+        (*head)->hprev = &tx->hnext;
+    tx->hprev = head;
+    *head = tx;
     __atomic_add_fetch(&sip_px_live[sip_worker_index(tx->w)], 1, __ATOMIC_RELAXED);
 }
 
