@@ -202,14 +202,19 @@ uint32_t sip_px_loop_hash(const sip_view_t *v)
 {
     uint32_t h = 2166136261u;
     char num[16];
+    unsigned c = v->cseq;
+    int k = (int)sizeof num;
     sip_range_t r;
 
     h = sip_px_fnv(h, v->buf + v->ruri.off, v->ruri.len);
     h = sip_px_fnv(h, v->buf + v->from_tag.off, v->from_tag.len);
     h = sip_px_fnv(h, v->buf + v->to_tag.off, v->to_tag.len);
     h = sip_px_fnv(h, v->buf + v->call_id.off, v->call_id.len);
-    snprintf(num, sizeof num, "%u", v->cseq);
-    h = sip_px_fnv(h, num, strlen(num));
+    do { /* the CSeq number in decimal, as it was hashed with %u */
+        num[--k] = (char)('0' + c % 10);
+        c /= 10;
+    } while (c && k > 0);
+    h = sip_px_fnv(h, num + k, sizeof num - (size_t)k);
     for (unsigned i = 0; sip_view_nth(v, SIP_H_PROXY_REQUIRE, i, &r) >= 0; i++)
         h = sip_px_fnv(h, v->buf + r.off, r.len);
     for (unsigned i = 0; sip_view_nth(v, SIP_H_PROXY_AUTHORIZATION, i, &r) >= 0; i++)
@@ -221,11 +226,10 @@ uint32_t sip_px_loop_hash(const sip_view_t *v)
 int sip_px_looped(const sip_view_t *v, const sip_px_self_t *self)
 {
     const size_t plen = strlen(SIP_PROXY_BRANCH_PREFIX);
-    char want[16];
+    char want[16] = "";
     sip_view_via_t via;
     int looped = 0;
 
-    snprintf(want, sizeof want, "%08x", sip_px_loop_hash(v));
     for (unsigned i = 0; !looped && sip_view_via(v, i, &via) == 0; i++) {
         sip_px_uri_t u = {0};
         const char *b = v->buf + via.branch.off, *dash;
@@ -237,6 +241,8 @@ int sip_px_looped(const sip_view_t *v, const sip_px_self_t *self)
         if (!sip_px_is_self(self, &u, 0))
             continue;
         dash = memchr(b + plen, '-', via.branch.len - plen);
+        if (!want[0]) /* one of ours: the hash to compare (made once, only then) */
+            snprintf(want, sizeof want, "%08x", sip_px_loop_hash(v));
         looped = dash && (size_t)(b + via.branch.len - dash) > 8 && memcmp(dash + 1, want, 8) == 0;
     }
     return looped;

@@ -196,7 +196,8 @@ int sip_px_sl_request(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *sr
         gw_stat_add(sip_stats.drops, 1);
     else
         gw_stat_add(sip_proxy_stats.sl_forwarded, 1);
-    sip_sa_str(&dst.addr, where, sizeof where);
+    if (gw_trace_on())
+        sip_sa_str(&dst.addr, where, sizeof where);
     sip_px_sl_trace(v, src, "proxy (stateless): %.*s %.*s to %s branch %s",
                     (int)v->method_tok.len, v->buf + v->method_tok.off, (int)v->ruri.len,
                     v->buf + v->ruri.off, where, branch);

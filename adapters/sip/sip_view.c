@@ -447,9 +447,14 @@ static int sip_vw_check(sip_view_t *v)
 
     if (v->first[SIP_H_VIA] < 0)
         rc = SIP_VE_NO_VIA;
-    for (i = 0; rc == 0 && i < sip_view_num(v, SIP_H_VIA); i++)
+    for (i = 0; rc == 0 && i < sip_view_num(v, SIP_H_VIA); i++) {
         if (i >= SIP_VIEW_MAX_VIA || sip_view_via(v, i, &via) != 0)
             rc = i >= SIP_VIEW_MAX_VIA ? SIP_VE_TOO_MANY_VALUES : SIP_VE_BAD_VIA;
+        else if (i == 0) {
+            v->via0 = via;
+            v->via0_ok = 1;
+        }
+    }
     if (rc == 0)
         rc = sip_vw_cseq(v);
     if (rc == 0 && (h = sip_vw_first(v, SIP_H_CALL_ID)) == NULL)

@@ -149,6 +149,23 @@ typedef struct sip_view_val {
 
 #define SIP_VIEW_STREAM 1u /* TCP/TLS: Content-Length required */
 
+/* A Via value parsed (sip_view_via). */
+typedef struct sip_view_via {
+    sip_range_t transport;  /* "UDP", "TCP", "TLS", "SCTP", ... */
+    sip_range_t host;       /* sent-by host (an IPv6 reference with its []) */
+    int port;               /* 0 when absent */
+    sip_range_t branch;     /* len 0 when absent */
+    int rfc3261;            /* branch starts with the magic cookie z9hG4bK and has more */
+    sip_range_t received;   /* value; len 0 when absent */
+    int rport;              /* -1 absent, 0 present without value, else the port */
+    sip_range_t rport_at;   /* the "rport" name and its value (for edits) */
+    sip_range_t rport_val;
+    sip_range_t maddr;
+    int ttl;                /* -1 absent */
+    sip_range_t value;      /* the whole Via value */
+    uint32_t params_end;    /* just past the last parameter */
+} sip_view_via_t;
+
 typedef struct sip_view {
     /* read-only after sip_view_parse */
     const char *buf;
@@ -169,6 +186,8 @@ typedef struct sip_view {
     sip_method_t cseq_method;
     sip_range_t cseq_method_tok, call_id, from_tag, to_tag; /* tags: len 0 = none */
     uint16_t nhdrs, nvals;
+    int via0_ok;            /* via0 holds the top Via, parsed by the checks */
+    sip_view_via_t via0;    /* (sip_view_via(v, 0) returns it, not a new parse) */
     int16_t first[SIP_H__COUNT]; /* index of the first header with that id, -1 */
     uint8_t count[SIP_H__COUNT]; /* header lines with that id (saturates at 255) */
     sip_view_hdr_t hdrs[SIP_VIEW_MAX_HDRS];
@@ -211,21 +230,6 @@ int sip_view_nth(const sip_view_t *v, sip_hdr_id_t id, unsigned n, sip_range_t *
 /* Number of values (list headers) or lines (others) with that id. */
 unsigned sip_view_num(const sip_view_t *v, sip_hdr_id_t id);
 
-typedef struct sip_view_via {
-    sip_range_t transport;  /* "UDP", "TCP", "TLS", "SCTP", ... */
-    sip_range_t host;       /* sent-by host (an IPv6 reference with its []) */
-    int port;               /* 0 when absent */
-    sip_range_t branch;     /* len 0 when absent */
-    int rfc3261;            /* branch starts with the magic cookie z9hG4bK and has more */
-    sip_range_t received;   /* value; len 0 when absent */
-    int rport;              /* -1 absent, 0 present without value, else the port */
-    sip_range_t rport_at;   /* the "rport" name and its value (for edits) */
-    sip_range_t rport_val;
-    sip_range_t maddr;
-    int ttl;                /* -1 absent */
-    sip_range_t value;      /* the whole Via value */
-    uint32_t params_end;    /* just past the last parameter */
-} sip_view_via_t;
 
 /* The n-th Via value (0 = top) parsed.  0, SIP_VE_NOT_FOUND or SIP_VE_BAD_VIA. */
 int sip_view_via(const sip_view_t *v, unsigned n, sip_view_via_t *out);

@@ -165,6 +165,10 @@ int sip_view_via(const sip_view_t *v, unsigned n, sip_view_via_t *o)
     unsigned long long x;
     int part;
 
+    if (n == 0 && v->via0_ok) { /* the checks parsed it */
+        *o = v->via0;
+        return 0;
+    }
     memset(o, 0, sizeof(*o));
     o->rport = -1;
     o->ttl = -1;
