@@ -472,6 +472,12 @@ int sip_pool_fixed(void);
  * the address or a new one.  Offered to the trace bus.  Returns 0,
  * GW_ERROR, or GW_EDECLINED (a transport not there: TLS). */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
+/* As sip_worker_send, but a UDP datagram sent while w's thread handles
+ * what one read brought is copied and held, and all held ones leave in
+ * one sendmmsg once that batch is handled (a forward, a response going
+ * up: what needs no send error back).  Elsewhere it sends at once.
+ * Returns 0 when held (a later send error is logged, not returned). */
+int sip_worker_send_soon(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len);
 
 /* One transport: what sip_worker_send calls.  Const, one per transport
  * (sip_udp_ops in sip_transport.c, sip_tcp_ops in sip_tcp.c). */

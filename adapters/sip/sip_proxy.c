@@ -170,7 +170,7 @@ int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status)
 
     if (tx->invite && status >= 200 && status < 300 && tx->tsx.state == SIP_TSX_ACCEPTED) {
         /* another 2xx of the INVITE (a fork, a retransmission): forwarded */
-        sip_worker_send(tx->w, &tx->reply_to, resp, len);
+        sip_worker_send_soon(tx->w, &tx->reply_to, resp, len);
         gw_stat_add(sip_proxy_stats.responses, 1);
         return 0;
     }
@@ -180,7 +180,7 @@ int sip_px_send_up(sip_px_txn_t *tx, const char *resp, size_t len, int status)
         return GW_EINVAL;
     if (tx->invite && !tx->has_to_tag && status >= 300)
         sip_dlg_unanswered(tx, status); /* a call's CDR without answer */
-    sip_worker_send(tx->w, &tx->reply_to, resp, len);
+    sip_worker_send_soon(tx->w, &tx->reply_to, resp, len);
     gw_stat_add(sip_proxy_stats.responses, 1);
     copy = malloc(len);
     if (copy) {
@@ -505,7 +505,7 @@ static void sip_px_stateless_ack(sip_worker_t *w, const sip_view_t *v, const sip
     len = sip_px_build(v, &f, out, SIP_PROXY_MSG_MAX);
     if (len > 0) {
         sip_peer_t dst = {.addr = tx->b[0].dst, .conn_id = 0, .proto = tx->b[0].dst_proto};
-        sip_worker_send(w, &dst, out, (size_t)len);
+        sip_worker_send_soon(w, &dst, out, (size_t)len);
         gw_stat_add(sip_proxy_stats.stateless, 1);
     }
 }
@@ -651,7 +651,7 @@ static void sip_px_request_view(sip_worker_t *w, const sip_view_t *v, const sip_
         sip_px_count(tx->tsx.kind, old, (int)tx->tsx.state);
         gw_stat_add(sip_stats.rx_retrans, v->method == SIP_M_ACK ? 0 : 1);
         if ((act & SIP_TSX_RETRANSMIT) && tx->last)
-            sip_worker_send(w, &tx->reply_to, tx->last, tx->last_len);
+            sip_worker_send_soon(w, &tx->reply_to, tx->last, tx->last_len);
         if (!(act & SIP_TSX_PASS_UP)) { /* else an ACK of a 2xx with the INVITE's branch */
             sip_px_settle(tx);
             goto out_free;

@@ -374,7 +374,7 @@ static void sip_px_stateless_response(sip_worker_t *w, const sip_view_t *v)
         if (sip_view_via(v, 1, &via) == 0 &&
             (p = sip_proto_from_name(v->buf + via.transport.off, via.transport.len)) > 0)
             dst.proto = p;
-        sip_worker_send(w, &dst, out, (size_t)len);
+        sip_worker_send_soon(w, &dst, out, (size_t)len);
         gw_stat_add(sip_proxy_stats.stateless, 1);
     } else {
         gw_stat_add(sip_stats.drops, 1);
@@ -524,7 +524,7 @@ void sip_px_timers(sip_px_txn_t *tx, int64_t now)
         unsigned act = sip_tsx_timer(&tx->tsx, now);
         sip_px_count(tx->tsx.kind, old, (int)tx->tsx.state);
         if ((act & SIP_TSX_RETRANSMIT) && tx->last) /* Timer G */
-            sip_worker_send(tx->w, &tx->reply_to, tx->last, tx->last_len);
+            sip_worker_send_soon(tx->w, &tx->reply_to, tx->last, tx->last_len);
     }
     for (int i = 0; i < tx->nb; i++)
         if (tx->b[i].started)

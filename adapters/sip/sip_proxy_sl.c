@@ -192,7 +192,7 @@ int sip_px_sl_request(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *sr
             sip_px_reply_bare(w, v, src, 500, "Server Internal Error", NULL);
         return rc;
     }
-    if (sip_worker_send(w, &dst, sip_px_sl_out, (size_t)len) != 0)
+    if (sip_worker_send_soon(w, &dst, sip_px_sl_out, (size_t)len) != 0)
         gw_stat_add(sip_stats.drops, 1);
     else
         gw_stat_add(sip_proxy_stats.sl_forwarded, 1);

@@ -90,6 +90,8 @@
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
 #define SIP_UDP_MMSG 8           /* datagrams per recvmmsg */
+#define SIP_UDP_TXQ 16           /* datagrams held for one sendmmsg */
+#define SIP_UDP_TXBYTES 65536    /* their bytes */
 #define SIP_NFAM 2               /* sockets per worker: sip.listen, sip.listen6 */
 #define SIP_TICK_MS 100          /* a retiring worker checks whether it is drained */
 /* A retiring worker reads its socket at least this long after the BPF
@@ -124,7 +126,21 @@ struct sip_worker {
      * + 1 when the worker was made), one recvmmsg fills them */
     char *rxbuf;
     size_t rxcap;
+    /* UDP datagrams held by sip_worker_send_soon while a read batch is
+     * handled: destination, socket, where in txbuf */
+    struct {
+        int fd;
+        sip_sa_t addr;
+        uint32_t off, len;
+    } txq[SIP_UDP_TXQ];
+    int ntx;
+    uint32_t txused;
+    char txbuf[SIP_UDP_TXBYTES];
 };
+
+/* The worker whose read batch this thread handles now (its sends may be
+ * held), NULL outside one. */
+static __thread sip_worker_t *sip_udp_holding;
 
 /* Slots: written by the main thread (release), read by any (acquire).
  * sip_nslots: slots with an open socket, main thread only.  sip_nactive:
@@ -330,6 +346,60 @@ int sip_listen_port(int proto)
     return proto == SIP_PROTO_TLS && sip_conf.tls_port ? sip_conf.tls_port : sip_conf.port;
 }
 
+/* Send what w holds: sendmmsg per run of one socket; a datagram the
+ * kernel refuses is logged and skipped, the rest go.  Worker thread. */
+static void sip_udp_flush(sip_worker_t *w)
+{
+    struct mmsghdr mm[SIP_UDP_TXQ];
+    struct iovec iov[SIP_UDP_TXQ];
+    int i = 0;
+
+    for (int k = 0; k < w->ntx; k++) {
+        iov[k].iov_base = w->txbuf + w->txq[k].off;
+        iov[k].iov_len = w->txq[k].len;
+        mm[k].msg_hdr = (struct msghdr){.msg_name = &w->txq[k].addr.sa,
+                                        .msg_namelen = sip_sa_len(&w->txq[k].addr),
+                                        .msg_iov = &iov[k], .msg_iovlen = 1};
+    }
+    while (i < w->ntx) {
+        int j = i, r;
+        while (j < w->ntx && w->txq[j].fd == w->txq[i].fd)
+            j++;
+        r = sendmmsg(w->txq[i].fd, mm + i, (unsigned)(j - i), 0);
+        if (r < 0) {
+            char where[SIP_ADDR_MAX];
+            GW_WARN(SIP_LOG, "sendto %s: %s", sip_sa_str(&w->txq[i].addr, where, sizeof where),
+                    strerror(errno));
+            r = 1; /* that one is lost: the next */
+        }
+        i += r;
+    }
+    w->ntx = 0;
+    w->txused = 0;
+}
+
+/* See sip.h.  Worker thread. */
+int sip_worker_send_soon(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
+{
+    int slot, fd;
+
+    if (sip_udp_holding != w || peer->proto != SIP_PROTO_UDP || len > SIP_UDP_TXBYTES ||
+        (slot = sip_fam_slot(peer->addr.sa.sa_family)) < 0)
+        return sip_worker_send(w, peer, buf, len);
+    fd = w->udp_fd[slot] >= 0 ? w->udp_fd[slot] : sip_workers[0]->udp_fd[slot];
+    if (w->ntx == SIP_UDP_TXQ || w->txused + len > SIP_UDP_TXBYTES)
+        sip_udp_flush(w);
+    if (gw_trace_on()) sip_trace_packet(GW_TRACE_OUT, peer, buf, len);
+    w->txq[w->ntx].fd = fd;
+    w->txq[w->ntx].addr = peer->addr;
+    w->txq[w->ntx].off = w->txused;
+    w->txq[w->ntx].len = (uint32_t)len;
+    memcpy(w->txbuf + w->txused, buf, len);
+    w->txused += (uint32_t)len;
+    w->ntx++;
+    return 0;
+}
+
 /* See sip.h.  Worker thread. */
 int sip_worker_send(sip_worker_t *w, const sip_peer_t *peer, const char *buf, size_t len)
 {
@@ -418,9 +488,13 @@ static int sip_udp_read(sip_worker_t *w, int slot, int max)
         got = recvmmsg(w->udp_fd[slot], mm, (unsigned)want, MSG_DONTWAIT, NULL);
         if (got <= 0)
             break;
+        sip_udp_holding = w; /* their forwards and answers leave together */
         for (int k = 0; k < got; k++)
             sip_udp_datagram(w, iov[k].iov_base, mm[k].msg_len,
                              (mm[k].msg_hdr.msg_flags & MSG_TRUNC) != 0, lim, &peer[k]);
+        sip_udp_holding = NULL;
+        if (w->ntx > 0)
+            sip_udp_flush(w);
         i += got;
         if (got < want)
             break;
