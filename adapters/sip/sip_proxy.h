@@ -274,6 +274,15 @@ int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason);
 void sip_px_reply_bare(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *src, int status,
                        const char *reason, const char *extra);
 
+/* x as digits lower-case hex digits at out (no NUL): the branches' hex
+ * parts without printf on the hot path. */
+static inline void sip_px_hex(char *out, uint64_t x, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--, x >>= 4)
+        out[i] = hex[x & 15];
+}
+
 /* sip_proxy_sl.c: stateless mode (RFC 3261 16.11) */
 /* The branch of our Via for request v (see the file): the same for a
  * retransmission, and for an INVITE, its CANCEL and its non-2xx ACK.

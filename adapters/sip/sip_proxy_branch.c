@@ -146,8 +146,13 @@ static int sip_px_branch_start(sip_px_txn_t *tx, sip_px_branch_t *b)
         v = parsed;
     }
     sip_px_local_ip(&b->dst, ip, sizeof ip);
-    snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-%08x-%08x", sip_worker_index(tx->w),
-             sip_px_loop_hash(v), sip_px_rand32());
+    { /* SIP_PROXY_BRANCH_PREFIX "<worker>-<loop hash %08x>-<random %08x>" */
+        int n = snprintf(b->id, sizeof b->id, SIP_PROXY_BRANCH_PREFIX "%d-", sip_worker_index(tx->w));
+        sip_px_hex(b->id + n, sip_px_loop_hash(v), 8);
+        b->id[n + 8] = '-';
+        sip_px_hex(b->id + n + 9, sip_px_rand32(), 8);
+        b->id[n + 17] = '\0';
+    }
     snprintf(via, sizeof via, "SIP/2.0/%s %s:%d;branch=%s;rport",
              b->dst_proto == SIP_PROTO_TLS ? "TLS" : b->dst_proto == SIP_PROTO_TCP ? "TCP" : "UDP",
              ip, sip_listen_port(b->dst_proto), b->id);

@@ -89,8 +89,13 @@ int sip_px_sl_branch(const sip_view_t *v, char *out, size_t n)
         h = sip_px_fnv64(h, num, (size_t)len);
         h = sip_px_fnv64(h, v->buf + v->ruri.off, v->ruri.len);
     }
-    len = snprintf(out, n, SIP_PROXY_SL_PREFIX "%016llx", (unsigned long long)h);
-    return len > 0 && (size_t)len < n ? 0 : GW_EINVAL;
+    len = (int)strlen(SIP_PROXY_SL_PREFIX);
+    if ((size_t)len + 16 >= n)
+        return GW_EINVAL;
+    memcpy(out, SIP_PROXY_SL_PREFIX, (size_t)len);
+    sip_px_hex(out + len, h, 16); /* as "%016llx" */
+    out[len + 16] = '\0';
+    return 0;
 }
 
 /* A trace record of a stateless decision (nothing built when no trace
