@@ -136,6 +136,24 @@ int gw_net_addr_parse(const char *ip, gw_net_addr_t *a)
     return GW_OK;
 }
 
+int gw_net_addr_from_sa(const struct sockaddr *sa, gw_net_addr_t *a)
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF };
+    int rc = GW_OK;
+
+    if (sa->sa_family == AF_INET) {
+        a->family = AF_INET;
+        memcpy(a->addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        a->family = memcmp(b, mapped, sizeof mapped) == 0 ? AF_INET : AF_INET6;
+        memcpy(a->addr, a->family == AF_INET ? b + 12 : b, a->family == AF_INET ? 4 : 16);
+    } else {
+        rc = GW_EINVAL;
+    }
+    return rc;
+}
+
 int gw_net_holds(const gw_net_t *net, const gw_net_addr_t *a)
 {
     uint8_t m[16];

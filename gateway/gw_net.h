@@ -40,6 +40,10 @@ typedef struct gw_net_addr {
 
 /* ip (IPv4 or IPv6 text) into *a.  0, or GW_EINVAL when it is no address. */
 int gw_net_addr_parse(const char *ip, gw_net_addr_t *a);
+struct sockaddr;
+/* A socket address (AF_INET or AF_INET6; a mapped IPv4 one as IPv4) into
+ * *a, without text: 0, or GW_EINVAL for another family. */
+int gw_net_addr_from_sa(const struct sockaddr *sa, gw_net_addr_t *a);
 /* 1 when net holds a, else 0. */
 int gw_net_holds(const gw_net_t *net, const gw_net_addr_t *a);
 

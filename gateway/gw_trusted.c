@@ -86,13 +86,19 @@ int gw_trusted_load(void)
 int gw_trusted_find(const char *ip, char *name, size_t n)
 {
     gw_net_addr_t a;
-    int found = 0;
 
     if (gw_net_addr_parse(ip, &a) != GW_OK)
         return 0; /* the address is parsed once, outside the lock */
+    return gw_trusted_holds(&a, name, n);
+}
+
+int gw_trusted_holds(const gw_net_addr_t *a, char *name, size_t n)
+{
+    int found = 0;
+
     pthread_rwlock_rdlock(&gw_trusted_lock);
     for (size_t i = 0; i < gw_trusted_n && !found; i++)
-        if (gw_net_holds(&gw_trusted_list[i].net, &a)) {
+        if (gw_net_holds(&gw_trusted_list[i].net, a)) {
             found = 1;
             if (name != NULL && n > 0)
                 gw_strlcpy(name, gw_trusted_list[i].name, n);

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "gw_net.h"
+
 /* Read the table into the running list (replaced whole, only when every
  * row parses).  0, GW_EINVAL (a row that does not parse: logged, the
  * running list kept), GW_ESTORE, GW_ENOMEM. */
@@ -26,6 +28,8 @@ int gw_trusted_load(void);
  * name of the most specific one holding it copied into name (n bytes; ""
  * for an unnamed one); else 0. */
 int gw_trusted_find(const char *ip, char *name, size_t n);
+/* The same for an address already parsed (a SIP worker's peer). */
+int gw_trusted_holds(const gw_net_addr_t *a, char *name, size_t n);
 
 /* Register trusted.* with the MI and load the table.  Main thread. */
 int gw_trusted_init(void);

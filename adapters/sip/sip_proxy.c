@@ -442,12 +442,11 @@ int sip_px_targets(const sip_view_t *v, sip_px_txn_t *tx, const char **reason)
  * a dialog we record-routed (our own Route came first). */
 int sip_px_may_relay(const sip_px_txn_t *tx)
 {
-    char ip[INET6_ADDRSTRLEN], name[64];
+    gw_net_addr_t a;
 
     if (!tx->relay || tx->del_top_route)
         return 1;
-    sip_sa_ip(&tx->src.addr, ip, sizeof ip);
-    return gw_trusted_find(ip, name, sizeof name);
+    return gw_net_addr_from_sa(&tx->src.addr.sa, &a) == 0 && gw_trusted_holds(&a, NULL, 0);
 }
 
 /* 420 for a Proxy-Require: none is supported.  1 when answered. */

@@ -114,6 +114,36 @@ static void account_networks_take_ipv6_too(void **state)
     assert_non_null(strstr(err, "300.1.1.1"));
 }
 
+/* A socket address becomes the same gw_net_addr_t as its text: IPv4,
+ * IPv6, and a mapped IPv4 one as IPv4 (a dual-stack socket's peer). */
+static void a_socket_address_is_read_as_its_text_would_be(void **state)
+{
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    struct sockaddr other = {.sa_family = AF_UNIX};
+    gw_net_addr_t a, b;
+    gw_net_t net;
+    (void)state;
+
+    inet_pton(AF_INET, "10.1.2.3", &s4.sin_addr);
+    assert_int_equal(gw_net_addr_from_sa((struct sockaddr *)&s4, &a), GW_OK);
+    assert_int_equal(gw_net_addr_parse("10.1.2.3", &b), GW_OK);
+    assert_int_equal(a.family, AF_INET);
+    assert_memory_equal(a.addr, b.addr, 4);
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &s6.sin6_addr);
+    assert_int_equal(gw_net_addr_from_sa((struct sockaddr *)&s6, &a), GW_OK);
+    assert_int_equal(a.family, AF_INET);
+    assert_memory_equal(a.addr, b.addr, 4);
+    inet_pton(AF_INET6, "2001:db8::7", &s6.sin6_addr);
+    assert_int_equal(gw_net_addr_from_sa((struct sockaddr *)&s6, &a), GW_OK);
+    assert_int_equal(gw_net_addr_parse("2001:db8::7", &b), GW_OK);
+    assert_int_equal(a.family, AF_INET6);
+    assert_memory_equal(a.addr, b.addr, 16);
+    assert_int_equal(gw_net_parse("2001:db8::/32", &net, NULL, 0), GW_OK);
+    assert_true(gw_net_holds(&net, &a));
+    assert_int_equal(gw_net_addr_from_sa(&other, &a), GW_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +152,7 @@ int main(void)
         cmocka_unit_test(addresses_match_their_own_family_and_mapped_ipv4),
         cmocka_unit_test(a_list_is_parsed_whole_or_refused_naming_the_bad_item),
         cmocka_unit_test(account_networks_take_ipv6_too),
+        cmocka_unit_test(a_socket_address_is_read_as_its_text_would_be),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
