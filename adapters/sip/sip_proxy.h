@@ -305,6 +305,9 @@ void sip_px_start_group(sip_px_txn_t *tx, int g);
 void sip_px_cancel(sip_px_txn_t *tx);
 /* A response for one of w's branches (raw bytes). */
 void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n);
+/* A response on a stateless branch of ours (no branch of a transaction
+ * can match it): forwarded by its next Via.  Worker. */
+void sip_px_response_sl(sip_worker_t *w, const char *buf, size_t n);
 /* tx's timers that are due. */
 void sip_px_timers(sip_px_txn_t *tx, int64_t now);
 /* The earliest deadline of tx's transactions and Timer C, 0: none. */

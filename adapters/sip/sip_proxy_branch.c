@@ -455,6 +455,17 @@ static void sip_px_branch_response(sip_px_branch_t *b, const sip_view_t *v)
 }
 
 /* See sip_proxy.h. */
+void sip_px_response_sl(sip_worker_t *w, const char *buf, size_t n)
+{
+    sip_view_t *v = &sip_px_resp_view; /* the worker's: not re-entered */
+
+    if (sip_view_parse(v, buf, n, 0) != 0 || v->is_request)
+        gw_stat_add(sip_stats.drops, 1);
+    else
+        sip_px_stateless_response(w, v);
+}
+
+/* See sip_proxy.h. */
 void sip_px_response_local(sip_worker_t *w, const char *buf, size_t n)
 {
     sip_view_t *v = &sip_px_resp_view; /* the worker's: not re-entered */

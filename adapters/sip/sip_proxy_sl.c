@@ -214,7 +214,7 @@ int sip_px_sl_request(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *sr
  * (sip_px_response_local finds no branch and forwards it). */
 void sip_px_sl_response(sip_worker_t *w, const char *buf, size_t n)
 {
-    sip_px_response_local(w, buf, n);
+    sip_px_response_sl(w, buf, n);
 }
 
 /* The mode from its text: 1 stateless, 0 stateful, -1 neither. */
