@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_delivery.h"
+#include "gw_jbuf.h"
 #include "gw_str.h"
 #include "gw_errors.h"
 
@@ -180,22 +181,6 @@ int gw_dlv_plan_parse(gw_delivery_t *d, const char *text)
     return gw_dlv_plan_list(d, colon + 1);
 }
 
-/* Decimal digits of v (>= 0) at p; returns their count.  The message path
- * writes these for every state change: no printf. */
-static size_t gw_dlv_put_uint(char *p, unsigned v)
-{
-    char tmp[12];
-    size_t k = 0, i;
-
-    do {
-        tmp[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && k < sizeof tmp);
-    for (i = 0; i < k; i++)
-        p[i] = tmp[k - 1 - i];
-    return k;
-}
-
 int gw_dlv_tries_text(const gw_delivery_t *d, char *buf, size_t n)
 {
     size_t len = 0;
@@ -207,7 +192,7 @@ int gw_dlv_tries_text(const gw_delivery_t *d, char *buf, size_t n)
             return GW_EINVAL;
         if (i)
             buf[len++] = ',';
-        len += gw_dlv_put_uint(buf + len, d->tries[i] > 0 ? (unsigned)d->tries[i] : 0);
+        len += gw_put_uint(buf + len, d->tries[i] > 0 ? (unsigned)d->tries[i] : 0); /* no printf on the message path */
     }
     buf[len] = '\0';
     return (int)len;

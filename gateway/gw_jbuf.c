@@ -32,19 +32,30 @@ void gw_jbuf_need(gw_jbuf_t *b, size_t n)
     b->cap = cap;
 }
 
+size_t gw_put_uint(char *p, unsigned long long v)
+{
+    char tmp[20];
+    size_t i = sizeof tmp, n;
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    n = sizeof tmp - i;
+    memcpy(p, tmp + i, n);
+    return n;
+}
+
 void gw_jbuf_int(gw_jbuf_t *b, long long v)
 {
     char tmp[24];
-    size_t i = sizeof tmp;
+    size_t i = 0;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
     if (v < 0)
-        tmp[--i] = '-';
-    gw_jbuf_put(b, tmp + i, sizeof tmp - i);
+        tmp[i++] = '-';
+    i += gw_put_uint(tmp + i, u);
+    gw_jbuf_put(b, tmp, i);
 }
 
 void gw_jbuf_put(gw_jbuf_t *b, const char *s, size_t n)

@@ -241,22 +241,6 @@ int sip_px_settle(sip_px_txn_t *tx)
     return 0;
 }
 
-/* n in decimal into out (room for 11): its length. */
-static int sip_px_utoa(char *out, unsigned n)
-{
-    char tmp[12];
-    int k = 0, len;
-
-    do {
-        tmp[k++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n && k < 11);
-    for (len = 0; k > 0;)
-        out[len++] = tmp[--k];
-    out[len] = '\0';
-    return len;
-}
-
 /* The method of v appended to key (of n bytes), cut short as snprintf would. */
 static void sip_px_key_method(char *key, size_t n, const sip_view_t *v)
 {
@@ -282,8 +266,8 @@ static int sip_px_key(const sip_view_t *v, const char *method, char *key, size_t
     if (sip_view_via(v, 0, &via) != 0)
         return GW_EINVAL;
     if (via.rfc3261) { /* the hot path, without printf: branch|host:port|method */
-        char port[12];
-        int pl = sip_px_utoa(port, (unsigned)via.port);
+        char port[24];
+        int pl = (int)gw_put_uint(port, (unsigned)via.port);
         size_t need = via.branch.len + 1 + via.host.len + 1 + (size_t)pl + 1 + ml;
         char *p = key;
         if (need >= n)

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gw_jbuf.h"
 #include "sip_proxy.h"
 
 /* Copy s[0..n) lower-cased (lower) into out (size cap); -1 when too long. */
@@ -201,20 +202,14 @@ static uint32_t sip_px_fnv(uint32_t h, const char *p, size_t n)
 uint32_t sip_px_loop_hash(const sip_view_t *v)
 {
     uint32_t h = 2166136261u;
-    char num[16];
-    unsigned c = v->cseq;
-    int k = (int)sizeof num;
+    char num[24];
     sip_range_t r;
 
     h = sip_px_fnv(h, v->buf + v->ruri.off, v->ruri.len);
     h = sip_px_fnv(h, v->buf + v->from_tag.off, v->from_tag.len);
     h = sip_px_fnv(h, v->buf + v->to_tag.off, v->to_tag.len);
     h = sip_px_fnv(h, v->buf + v->call_id.off, v->call_id.len);
-    do { /* the CSeq number in decimal, as it was hashed with %u */
-        num[--k] = (char)('0' + c % 10);
-        c /= 10;
-    } while (c && k > 0);
-    h = sip_px_fnv(h, num + k, sizeof num - (size_t)k);
+    h = sip_px_fnv(h, num, gw_put_uint(num, v->cseq)); /* the CSeq number as %u wrote it */
     for (unsigned i = 0; sip_view_nth(v, SIP_H_PROXY_REQUIRE, i, &r) >= 0; i++)
         h = sip_px_fnv(h, v->buf + r.off, r.len);
     for (unsigned i = 0; sip_view_nth(v, SIP_H_PROXY_AUTHORIZATION, i, &r) >= 0; i++)

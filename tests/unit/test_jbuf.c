@@ -97,11 +97,27 @@ static void test_free_releases_either_kind_of_buffer(void **state)
     assert_null(grown.p);
 }
 
+static void test_a_number_is_put_as_its_decimal_digits_without_a_nul(void **state)
+{
+    char b[24];
+    (void)state;
+    memset(b, 'x', sizeof b);
+    assert_int_equal(gw_put_uint(b, 0), 1);
+    assert_memory_equal(b, "0x", 2);
+    assert_int_equal(gw_put_uint(b, 5060), 4);
+    assert_memory_equal(b, "5060x", 5);
+    assert_int_equal(gw_put_uint(b, 4294967295u), 10);
+    assert_memory_equal(b, "4294967295", 10);
+    assert_int_equal(gw_put_uint(b, 18446744073709551615ull), 20);
+    assert_memory_equal(b, "18446744073709551615", 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings_escape_quotes_backslashes_and_control_characters),
         cmocka_unit_test(test_integers_are_written_in_decimal_with_their_sign),
+        cmocka_unit_test(test_a_number_is_put_as_its_decimal_digits_without_a_nul),
         cmocka_unit_test(test_text_that_fits_the_callers_storage_is_handed_out_as_a_heap_copy),
         cmocka_unit_test(test_text_that_outgrows_the_callers_storage_moves_to_the_heap_intact),
         cmocka_unit_test(test_free_releases_either_kind_of_buffer),
