@@ -462,6 +462,16 @@ int sip_pool_snapshot(sip_wsnap_t *out, int max);
 /* 1 when the sockets are steered by our BPF program (else the kernel's
  * hash spreads them and the pool stays fixed). */
 int sip_pool_steered(void);
+/* After the pool changed size the steering program sends some peers to
+ * another worker, and a retransmission of a request they sent before
+ * would start a second transaction there.  For 64*T1 after a change:
+ * the index of the worker that datagrams from sa went to before it,
+ * when that one still runs; else -1.  sip_pool_owner: the worker they go
+ * to now.  Any thread. */
+int sip_pool_prev_owner(const sip_sa_t *sa);
+/* 1 while w is steered around and finishing what it holds. */
+int sip_worker_retiring(const sip_worker_t *w);
+int sip_pool_owner(const sip_sa_t *sa);
 /* The size sip.workers asks for (one per core for 0): the pool's bounds
  * while sip.workers_max is 0. */
 int sip_pool_fixed(void);

@@ -740,6 +740,83 @@ static __thread sip_view_t sip_px_in_view;
 
 static int sip_px_takes_uri(const sip_px_uri_t *u);
 
+/* A request queued to another worker: its bytes, where it came from, how
+ * often it was handed on (sip_px_steer_away). */
+typedef struct sip_px_req_bytes {
+    sip_peer_t src;
+    int hops;
+    size_t n;
+    char buf[];
+} sip_px_req_bytes_t;
+
+/* The hops of the request this worker thread handles now: 0 read from
+ * its socket, 1 handed by the worker that read it, 2 handed back. */
+static __thread int sip_px_hops;
+
+static int sip_px_hand_request(int to, const char *buf, size_t n, const sip_peer_t *src, int hops);
+
+/* After a pool resize a peer's datagrams may reach another worker than
+ * before, and a retransmission there would start a second transaction
+ * (RFC 3261 17.2.3: it must be absorbed).  So for 64*T1 after a change
+ * (sip_pool_prev_owner) a request whose key this worker does not hold
+ * goes to the worker its peer was steered to before; that one absorbs
+ * it, or takes it as new -- unless it is retiring: then it hands a new
+ * one back to the peer's worker now (hops 2, taken there).  1 when
+ * handed on.  Worker thread. */
+static int sip_px_steer_away(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src,
+                             const char *key)
+{
+    int me = sip_worker_index(w), to = -1, hops = 0;
+
+    if (src->conn_id != 0 || sip_px_hops >= 2)
+        return 0;
+    if (sip_px_hops == 0 && (to = sip_pool_prev_owner(&src->addr)) >= 0 && to != me)
+        hops = 1;
+    else if (sip_px_hops == 1 && sip_worker_retiring(w) && (to = sip_pool_owner(&src->addr)) >= 0 &&
+             to != me)
+        hops = 2;
+    if (hops == 0 || sip_px_txn_find(w, key))
+        return 0;
+    return sip_px_hand_request(to, buf, n, src, hops) == 0;
+}
+
+static void sip_px_on_req_item(sip_worker_t *w, sip_item_t *it)
+{
+    sip_px_req_bytes_t *b = it->arg;
+
+    sip_px_hops = b->hops;
+    if (!sip_proxy_input(w, b->buf, b->n, &b->src))
+        gw_stat_add(sip_stats.drops, 1); /* no longer the proxy's (a registration changed) */
+    sip_px_hops = 0;
+}
+
+static int sip_px_hand_request(int to, const char *buf, size_t n, const sip_peer_t *src, int hops)
+{
+    sip_worker_t *owner = sip_worker_get(to);
+    sip_item_t *it = owner ? calloc(1, sizeof *it) : NULL;
+    sip_px_req_bytes_t *b = it ? malloc(sizeof *b + n + 1) : NULL;
+
+    if (!b) {
+        free(it);
+        return GW_ENOMEM;
+    }
+    b->src = *src;
+    b->hops = hops;
+    b->n = n;
+    memcpy(b->buf, buf, n);
+    b->buf[n] = '\0';
+    it->kind = SIP_ITEM_CALL;
+    it->fn = sip_px_on_req_item;
+    it->arg = b;
+    it->arg_free = free;
+    if (sip_worker_push(owner, it) != 0) {
+        sip_item_free(it);
+        return GW_ERROR;
+    }
+    gw_stat_add(sip_proxy_stats.req_handoffs, 1);
+    return 0;
+}
+
 /* See sip_proxy.h. */
 int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t *src)
 {
@@ -767,6 +844,8 @@ int sip_proxy_input(sip_worker_t *w, const char *buf, size_t n, const sip_peer_t
         return 0;
     if (v->method != SIP_M_ACK && v->method != SIP_M_CANCEL) /* the key names the method */
         sip_px_key_method(key, sizeof key, v);
+    if (sip_px_steer_away(w, buf, n, src, key))
+        return 1;
     gw_stat_add(sip_stats.rx_requests, 1);
     sip_px_request_view(w, v, src, key);
     return 1;
@@ -970,4 +1049,8 @@ void sip_proxy_init(void)
                                            "requests forwarded in stateless mode (sip.proxy_mode)");
     sip_proxy_stats.handoffs = gw_stat("sip.proxy_handoffs",
                                        "responses another worker read, queued to the branch's owner");
+    sip_proxy_stats.req_handoffs =
+        gw_stat("sip.proxy_request_handoffs",
+                "requests read within 64*T1 of a pool resize, queued to the worker their peer "
+                "was steered to before it (where a transaction they retransmit lives)");
 }

@@ -65,7 +65,7 @@ extern sip_proxy_conf_t sip_proxy_conf;
 
 typedef struct sip_proxy_stats {
     gw_stat_t *requests, *forwarded, *responses, *timeouts, *cancels, *c487;
-    gw_stat_t *stateless, *loops, *no_target, *branches, *handoffs;
+    gw_stat_t *stateless, *loops, *no_target, *branches, *handoffs, *req_handoffs;
     gw_stat_t *sl_forwarded; /* requests forwarded in stateless mode */
 } sip_proxy_stats_t;
 extern sip_proxy_stats_t sip_proxy_stats;

@@ -86,6 +86,7 @@
 #include "gw_trace.h"
 #include "sip.h"
 #include "sip_steer.h"
+#include "sip_tsx.h"
 #include "sip_proxy.h"
 
 #define SIP_UDP_BATCH 64         /* datagrams read per wakeup */
@@ -149,6 +150,10 @@ static sip_worker_t *sip_workers[SIP_MAX_WORKERS];
 static int sip_nslots;
 static int sip_nactive;
 static int sip_steered;     /* our BPF program is attached (main thread) */
+/* The active count before the last change and when it changed (atomic,
+ * written under sip_pool_lock): sip_pool_prev_owner. */
+static int sip_steer_prev_n;
+static int64_t sip_steer_changed_ms;
 static unsigned sip_rr;     /* under sip_pool_lock: round robin of SENDs */
 static pthread_mutex_t sip_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static sip_sa_t sip_listen_sa[SIP_NFAM]; /* sip.listen, sip.listen6 */
@@ -614,6 +619,60 @@ static int sip_bpf_steer_slot(int slot, int n)
     return 0;
 }
 
+/* The slot the steering program's hash picks for a datagram from sa
+ * among n (its arithmetic: 32-bit, the address word and port in host
+ * order as the program loads them). */
+static int sip_steer_hash(const sip_sa_t *sa, int n)
+{
+    uint32_t a;
+
+    if (n < 1)
+        return -1;
+    if (sa->sa.sa_family == AF_INET6) {
+        const uint8_t *b = sa->in6.sin6_addr.s6_addr + 12;
+        a = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        a ^= ntohs(sa->in6.sin6_port);
+    } else {
+        a = ntohl(sa->in.sin_addr.s_addr) ^ ntohs(sa->in.sin_port);
+    }
+    return (int)(((uint32_t)(a * 0x9E3779B1u) >> 16) % (uint32_t)n);
+}
+
+/* See sip.h. */
+int sip_worker_retiring(const sip_worker_t *w)
+{
+    return __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == SIP_W_RETIRING;
+}
+
+/* See sip.h. */
+int sip_pool_owner(const sip_sa_t *sa)
+{
+    return sip_steer_hash(sa, __atomic_load_n(&sip_nactive, __ATOMIC_ACQUIRE));
+}
+
+/* See sip.h. */
+int sip_pool_prev_owner(const sip_sa_t *sa)
+{
+    int64_t at = __atomic_load_n(&sip_steer_changed_ms, __ATOMIC_ACQUIRE);
+    int idx, state;
+    sip_worker_t *w;
+
+    if (at == 0 || sip_mono_ms() - at > 64 * (int64_t)sip_tsx_t1())
+        return -1;
+    idx = sip_steer_hash(sa, __atomic_load_n(&sip_steer_prev_n, __ATOMIC_ACQUIRE));
+    w = sip_worker_get(idx);
+    state = w ? __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) : SIP_W_OFF;
+    return state == SIP_W_ACTIVE || state == SIP_W_RETIRING ? idx : -1;
+}
+
+/* The pool goes from `from` active workers to another count: remembered
+ * for sip_pool_prev_owner.  Under sip_pool_lock. */
+static void sip_steer_note(int from)
+{
+    __atomic_store_n(&sip_steer_prev_n, from, __ATOMIC_RELEASE);
+    __atomic_store_n(&sip_steer_changed_ms, sip_mono_ms(), __ATOMIC_RELEASE);
+}
+
 /* Every group steered to slots 0..n-1: 0 or GW_ERROR. */
 static int sip_bpf_steer(int n)
 {
@@ -913,6 +972,7 @@ int sip_pool_grow(void)
         rc = GW_ERROR;
         goto out_unlock;
     }
+    sip_steer_note(a);
     __atomic_store_n(&sip_nactive, a + 1, __ATOMIC_RELEASE);
     rc = a + 1;
 out_unlock:
@@ -941,6 +1001,7 @@ int sip_pool_shrink(void)
     w->retired_ms = sip_mono_ms();
     __atomic_store_n(&w->drained, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&w->state, SIP_W_RETIRING, __ATOMIC_RELEASE);
+    sip_steer_note(a);
     __atomic_store_n(&sip_nactive, a - 1, __ATOMIC_RELEASE);
     rc = a - 1;
 out_unlock:

@@ -83,3 +83,63 @@ test('responses reach the owning worker: requests on both workers, no hand-off',
   for (const c of callers) await c.close();
   await callee.close();
 });
+
+// The worker the steering program's hash picks for 127.0.0.1:port among n
+// (sip_steer.c: (addr ^ port) * 2^32/phi, the high 16 bits, modulo n).
+function hashSlot(port, n) {
+  const a = (0x7f000001 ^ port) >>> 0;
+  return ((Math.imul(a, 0x9E3779B1) >>> 0) >>> 16) % n;
+}
+
+test('a retransmission after the pool grew reaches the worker that holds its transaction: one forward, one branch', async () => {
+  const k = await startJunction({ params: {
+    'sip.workers': 1, 'sip.workers_min': 1, 'sip.workers_max': 2, 'sip.record_route': 'no',
+    // no growth by load; the bounds move it
+    'sip.scale_up_pct': 100, 'sip.scale_down_pct': 0, 'sip.scale_cycle_ms': 200 } });
+  const callee = await udp('127.0.0.2'); // never answers: the caller retransmits
+  let caller = null;
+  const spare = [];
+  try {
+    // a caller the grown pool steers to worker 1 (the one pool has only worker 0)
+    for (let i = 0; i < 64 && !caller; i++) {
+      const s = await udp('127.0.0.1');
+      if (hashSlot(s.port, 2) === 1) caller = s;
+      else spare.push(s);
+    }
+    assert.ok(caller, 'no source port hashed to worker 1 in 64 tries');
+    const msg = [
+      `MESSAGE sip:bob@127.0.0.2:${callee.port} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-resize1;rport`,
+      'Max-Forwards: 70',
+      'From: <sip:alice@127.0.0.1>;tag=rs1',
+      'To: <sip:bob@127.0.0.2>',
+      'Call-ID: steer-resize-1',
+      'CSeq: 1 MESSAGE',
+      'Content-Type: text/plain',
+      'Content-Length: 2', '', 'hi'].join('\r\n');
+    const branches = () => [...new Set(callee.msgs.filter((m) => m.text.startsWith('MESSAGE '))
+      .map((m) => /branch=([^;\r\n]+)/.exec(m.text)[1]))];
+    await caller.send(msg, k.ports.sip);
+    await waitFor(() => branches().length === 1, 8000, 'the first forward at the callee');
+    await k.mi('params.set', { name: 'sip.workers_min', value: '2' });
+    await waitFor(async () => (await k.mi('sip.workers')).active === 2, 10000, 'the pool at two workers');
+    const h0 = (await k.mi('stats.get')).counters['sip.proxy_request_handoffs'] ?? 0;
+    await caller.send(msg, k.ports.sip); // the caller's retransmission, now read by worker 1
+    await waitFor(async () => ((await k.mi('stats.get')).counters['sip.proxy_request_handoffs'] ?? 0) > h0,
+      8000, 'the retransmission handed to worker 0');
+    // worker 0 absorbed it: still one transaction, nothing forwarded under a new branch
+    const st = await k.mi('sip.transactions.stats');
+    assert.equal(st.nist.total, 1, JSON.stringify(st));
+    await callee.send(['SIP/2.0 200 OK', ...callee.msgs[0].text.split('\r\n\r\n')[0].split('\r\n')
+      .filter((l) => /^(via|from|call-id|cseq):/i.test(l)), 'To: <sip:bob@127.0.0.2>;tag=b1',
+    'Content-Length: 0', '', ''].join('\r\n'), callee.msgs[0].rinfo.port, callee.msgs[0].rinfo.address);
+    await waitFor(() => caller.msgs.some((m) => m.text.startsWith('SIP/2.0 200 ')), 8000, 'the 200 at the caller');
+    assert.deepEqual(branches().length, 1, `branches at the callee: ${branches().join(', ')}`);
+    assert.equal(caller.msgs.filter((m) => m.text.startsWith('SIP/2.0 200 ')).length, 1);
+  } finally {
+    for (const s of spare) await s.close();
+    await caller?.close();
+    await callee.close();
+    await k.cleanup();
+  }
+});
