@@ -432,7 +432,7 @@ static void sip_vw_tag(const sip_view_t *v, int id, sip_range_t *tag)
     const sip_view_hdr_t *h = sip_vw_first(v, id);
 
     tag->off = tag->len = 0;
-    if (h && sip_vw_addr(v, h->value, &a, 0) == 0)
+    if (h && sip_vw_addr_split(v, h->value, &a, 0) == 0) /* only its tag is wanted */
         sip_view_param(v, a.params, "tag", tag);
 }
 

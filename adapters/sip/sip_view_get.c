@@ -268,11 +268,12 @@ static int sip_vw_addr_words(const char *b, sip_range_t r, int display)
 }
 
 /* See sip_view_int.h. */
-int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict)
+/* See sip_view_int.h: display, URI and parameters of r, checked; no
+ * parameter read. */
+int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict)
 {
     const char *b = v->buf;
     uint32_t i = r.off, e = r.off + r.len, lt = e, gt;
-    sip_range_t pv;
 
     memset(o, 0, sizeof(*o));
     o->expires = -1;
@@ -321,6 +322,17 @@ int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int stri
     if (o->uri.len == 0 ||
         (strict && (!sip_vw_addr_words(b, o->uri, 0) || !sip_vw_addr_words(b, o->display, 1))))
         return SIP_VE_BAD_VALUE;
+    return 0;
+}
+
+int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict)
+{
+    const char *b = v->buf;
+    sip_range_t pv;
+    int rc = sip_vw_addr_split(v, r, o, strict);
+
+    if (rc != 0 || o->star)
+        return rc;
     o->lr = sip_view_param(v, o->uri, "lr", &pv);
     if (sip_view_param(v, o->params, "expires", &pv) &&
         sip_vw_uint_clamp(b, pv.off, pv.off + pv.len, &o->expires) != 0)

@@ -137,5 +137,8 @@ static inline const sip_view_hdr_t *sip_vw_first(const sip_view_t *v, int id)
 /* sip_view_addr; strict 0 skips the checks only a UA needs (the tags of
  * a From / To a proxy forwards anyway).  sip_view_get.c. */
 int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict);
+/* Its first half: display, URI and parameter ranges, checked, none of
+ * the parameters read (lr, expires and q stay unset). */
+int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict);
 
 #endif
