@@ -152,12 +152,13 @@ describe('amqp: a blocked broker stalls only the AMQP thread', () => {
       `(A ${phases.A.p99 * 1000} ms)`);
     // ratios within this one run: B no slower than 1.5 x A to complete, and
     // its answer p99 (a histogram bucket's bound: the 10th slowest of 1000)
-    // within 4 x A's or 0.5 s.  On this shared 2-core machine one scheduler
+    // within 4 x A's or 2 s.  On this shared 2-core machine one scheduler
     // or fsync hiccup moves a p99 by a bucket or three (seen: A 500 ms, B
-    // 250 ms vs A 25 ms, in runs with the same code), while a broker that
-    // held SIP up would hold answers for the confirm timeout (10 s)
+    // 250 ms vs A 25 ms, and B 1 s vs A 100 ms in a clean-clone CI run, with
+    // the same code), while a broker that held SIP up would hold answers for
+    // the confirm timeout (10 s)
     assert.ok(phases.B.ms <= 1.5 * phases.A.ms, `B ${phases.B.ms} ms vs A ${phases.A.ms} ms`);
-    assert.ok(phases.B.p99 <= Math.max(4 * phases.A.p99, 0.5), `p99 B ${phases.B.p99} s vs A ${phases.A.p99} s`);
+    assert.ok(phases.B.p99 <= Math.max(4 * phases.A.p99, 2), `p99 B ${phases.B.p99} s vs A ${phases.A.p99} s`);
     assert.ok(seen.includes('blocked'), `states seen during B: ${[...new Set(seen)]}`);
     assert.ok(!seen.includes('down'), `states seen during B: ${[...new Set(seen)]}`);
     const st = await amqpConn(j, 'events');
