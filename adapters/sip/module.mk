@@ -7,7 +7,7 @@ JUNCTION_SRCS += adapters/sip/sip_adapter.c adapters/sip/sip_addr.c adapters/sip
                  adapters/sip/sip_sms.c adapters/sip/sip_report.c adapters/sip/sip_location.c \
                  adapters/sip/sip_registrar.c adapters/sip/sip_tsx.c adapters/sip/sip_digest.c \
                  adapters/sip/sip_auth.c adapters/sip/sip_flood.c \
-                 adapters/sip/sip_view.c adapters/sip/sip_view_get.c adapters/sip/sip_view_edit.c \
+                 adapters/sip/sip_view.c adapters/sip/sip_view_names.c adapters/sip/sip_view_get.c adapters/sip/sip_view_edit.c \
                  adapters/sip/sip_proxy.c adapters/sip/sip_proxy_branch.c \
                  adapters/sip/sip_proxy_route.c adapters/sip/sip_proxy_fwd.c \
                  adapters/sip/sip_proxy_table.c adapters/sip/sip_proxy_auth.c \

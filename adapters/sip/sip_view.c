@@ -13,8 +13,8 @@
  * nothing reads past the range it was given: the buffer may hold NUL and
  * any octet.
  *
- * The accessors are in sip_view_get.c, the helpers both use in
- * sip_view_int.h.
+ * The accessors are in sip_view_get.c, the octet and name tables in
+ * sip_view_names.c, the helpers they share in sip_view_int.h.
  *
  * Ownership: the view points into the caller's buffer.
  * Threads: pure; any thread.
@@ -42,86 +42,25 @@ const char *sip_view_strerror(int rc)
     return sip_view_errs[-rc];
 }
 
-/* ---- names ---- */
-
-static const struct {
-    const char *name;
-    char compact;
-    sip_hdr_id_t id;
-} sip_view_names[] = {
-    { "via", 'v', SIP_H_VIA }, { "from", 'f', SIP_H_FROM }, { "to", 't', SIP_H_TO },
-    { "call-id", 'i', SIP_H_CALL_ID }, { "cseq", 0, SIP_H_CSEQ },
-    { "contact", 'm', SIP_H_CONTACT }, { "max-forwards", 0, SIP_H_MAX_FORWARDS },
-    { "route", 0, SIP_H_ROUTE }, { "record-route", 0, SIP_H_RECORD_ROUTE },
-    { "content-length", 'l', SIP_H_CONTENT_LENGTH }, { "content-type", 'c', SIP_H_CONTENT_TYPE },
-    { "content-encoding", 'e', SIP_H_CONTENT_ENCODING }, { "subject", 's', SIP_H_SUBJECT },
-    { "supported", 'k', SIP_H_SUPPORTED }, { "expires", 0, SIP_H_EXPIRES },
-    { "require", 0, SIP_H_REQUIRE }, { "proxy-require", 0, SIP_H_PROXY_REQUIRE },
-    { "authorization", 0, SIP_H_AUTHORIZATION },
-    { "proxy-authorization", 0, SIP_H_PROXY_AUTHORIZATION },
-    { "www-authenticate", 0, SIP_H_WWW_AUTHENTICATE },
-    { "proxy-authenticate", 0, SIP_H_PROXY_AUTHENTICATE }, { "accept", 0, SIP_H_ACCEPT },
-    { "date", 0, SIP_H_DATE }, { "event", 'o', SIP_H_EVENT },
-    { "allow-events", 'u', SIP_H_ALLOW_EVENTS }, { "refer-to", 'r', SIP_H_REFER_TO },
-    { "referred-by", 'b', SIP_H_REFERRED_BY }, { "session-expires", 'x', SIP_H_SESSION_EXPIRES },
-    { "accept-contact", 'a', SIP_H_ACCEPT_CONTACT },
-    { "reject-contact", 'j', SIP_H_REJECT_CONTACT },
-    { "request-disposition", 'd', SIP_H_REQUEST_DISPOSITION },
-    { "identity", 'y', SIP_H_IDENTITY }, { "identity-info", 'n', SIP_H_IDENTITY_INFO },
+/* The headers a request carries once (RFC 3261 7.3.1, 20). */
+static const uint8_t sip_vw_single[] = {
+    SIP_H_FROM, SIP_H_TO, SIP_H_CALL_ID, SIP_H_CSEQ, SIP_H_MAX_FORWARDS,
+    SIP_H_CONTENT_LENGTH, SIP_H_CONTENT_TYPE, SIP_H_EXPIRES,
 };
-
-/* See sip_view.h. */
-sip_hdr_id_t sip_view_hdr_id(const char *name, size_t len)
-{
-    size_t i;
-    sip_hdr_id_t rc = SIP_H_OTHER;
-
-    for (i = 0; i < sizeof(sip_view_names) / sizeof(sip_view_names[0]); i++) {
-        if (len == 1 ? sip_view_names[i].compact &&
-                           sip_vw_lower((unsigned char)name[0]) == sip_view_names[i].compact
-                     : sip_vw_ieq(name, len, sip_view_names[i].name)) {
-            rc = sip_view_names[i].id;
-            break;
-        }
-    }
-    return rc;
-}
-
-static const char *const sip_view_methods[] = {
-    "", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
-    "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
-};
-
-/* See sip_view.h. */
-sip_method_t sip_view_method(const char *tok, size_t len)
-{
-    size_t i;
-    sip_method_t rc = SIP_M_OTHER;
-
-    for (i = 1; i < sizeof(sip_view_methods) / sizeof(sip_view_methods[0]); i++) {
-        if (strlen(sip_view_methods[i]) == len && memcmp(tok, sip_view_methods[i], len) == 0) {
-            rc = (sip_method_t)i;
-            break;
-        }
-    }
-    return rc;
-}
-
-/* 1 for the headers a request carries once (RFC 3261 7.3.1, 20). */
-static int sip_vw_is_single(int id)
-{
-    return id == SIP_H_FROM || id == SIP_H_TO || id == SIP_H_CALL_ID || id == SIP_H_CSEQ ||
-           id == SIP_H_MAX_FORWARDS || id == SIP_H_CONTENT_LENGTH ||
-           id == SIP_H_CONTENT_TYPE || id == SIP_H_EXPIRES;
-}
 
 /* ---- framing ---- */
 
-/* Offset just past the first "\r\n\r\n" at or after s, 0 when none. */
+/* Offset just past the first "\r\n\r\n" at or after s, 0 when none:
+ * from one LF to the next (memchr), as header lines are short. */
 static size_t sip_vw_hdr_end(const char *buf, size_t s, size_t n)
 {
-    const char *e = n > s ? memmem(buf + s, n - s, "\r\n\r\n", 4) : NULL;
-    return e ? (size_t)(e - buf) + 4 : 0;
+    const char *p = buf + s, *end = buf + n;
+
+    while (end - p >= 4 && (p = memchr(p + 1, '\n', (size_t)(end - p - 1))) != NULL) {
+        if (end - p >= 3 && p[-1] == '\r' && p[1] == '\r' && p[2] == '\n')
+            return (size_t)(p - buf) + 3;
+    }
+    return 0;
 }
 
 /* Content-Length of the header block buf[s..he) by a light line scan:
@@ -220,8 +159,7 @@ static int sip_vw_ruri(const char *b, uint32_t s, uint32_t e)
     if (i >= e || b[i] != ':' || i + 1 >= e)
         return SIP_VE_URI;
     for (uint32_t k = s; k < e; k++)
-        if ((unsigned char)b[k] < 0x21 || b[k] == 0x7f || b[k] == '<' || b[k] == '>' ||
-            b[k] == '"')
+        if (sip_vw_cc[(unsigned char)b[k]] & SIP_VW_NOT_URI)
             return SIP_VE_URI;
     if (sip_vw_ieq(b + s, i - s, "sip") || sip_vw_ieq(b + s, i - s, "sips")) {
         at = memchr(b + i, '@', e - i);
@@ -432,8 +370,9 @@ static void sip_vw_tag(const sip_view_t *v, int id, sip_range_t *tag)
     const sip_view_hdr_t *h = sip_vw_first(v, id);
 
     tag->off = tag->len = 0;
-    if (h && sip_vw_addr_split(v, h->value, &a, 0) == 0) /* only its tag is wanted */
-        sip_view_param(v, a.params, "tag", tag);
+    /* only its tag is wanted; sip_vw_header checked its quotes and <> */
+    if (h && sip_vw_addr_split(v, h->value, &a, SIP_VW_KNOWN_BALANCED) == 0)
+        sip_vw_param_tag(v, a.params, tag);
 }
 
 /* The checks once every header is known. */
@@ -450,9 +389,9 @@ static int sip_vw_check(sip_view_t *v)
     for (i = 0; rc == 0 && i < sip_view_num(v, SIP_H_VIA); i++) {
         if (i >= SIP_VIEW_MAX_VIA || sip_view_via(v, i, &via) != 0)
             rc = i >= SIP_VIEW_MAX_VIA ? SIP_VE_TOO_MANY_VALUES : SIP_VE_BAD_VIA;
-        else if (i == 0) {
-            v->via0 = via;
-            v->via0_ok = 1;
+        else if (i < 2) {
+            v->vias[i] = via;
+            v->via_ok = (int)i + 1;
         }
     }
     if (rc == 0)
@@ -539,8 +478,8 @@ int sip_view_parse(sip_view_t *v, const char *buf, size_t n, unsigned flags)
         rc = SIP_VE_HEADER;
     while (rc == 0 && i < he - 2)
         rc = sip_vw_header(v, i, he - 2, &i);
-    for (int k = 0; k < SIP_H__COUNT && rc == 0; k++)
-        if (sip_vw_is_single(k) && v->count[k] > 1)
+    for (size_t k = 0; k < sizeof(sip_vw_single) / sizeof(sip_vw_single[0]) && rc == 0; k++)
+        if (v->count[sip_vw_single[k]] > 1)
             rc = SIP_VE_DUP_HEADER;
     if (rc == 0)
         rc = sip_vw_body(v, n, flags);

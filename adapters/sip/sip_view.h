@@ -186,8 +186,9 @@ typedef struct sip_view {
     sip_method_t cseq_method;
     sip_range_t cseq_method_tok, call_id, from_tag, to_tag; /* tags: len 0 = none */
     uint16_t nhdrs, nvals;
-    int via0_ok;            /* via0 holds the top Via, parsed by the checks */
-    sip_view_via_t via0;    /* (sip_view_via(v, 0) returns it, not a new parse) */
+    int via_ok;             /* 0, 1 or 2: the first vias[] parsed by the checks */
+    sip_view_via_t vias[2]; /* (sip_view_via(v, 0 or 1) returns them, not a new parse:
+                             * the top one and the one a response goes back to) */
     int16_t first[SIP_H__COUNT]; /* index of the first header with that id, -1 */
     uint8_t count[SIP_H__COUNT]; /* header lines with that id (saturates at 255) */
     sip_view_hdr_t hdrs[SIP_VIEW_MAX_HDRS];

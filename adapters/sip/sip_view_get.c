@@ -95,8 +95,7 @@ static int sip_vw_pvalue(const char *b, uint32_t *i, uint32_t e, sip_range_t *t)
             return -1;
         (*i)++;
     } else {
-        while (*i < e && (sip_vw_tokc((unsigned char)b[*i]) || b[*i] == ':' || b[*i] == '[' ||
-                          b[*i] == ']'))
+        while (*i < e && (sip_vw_cc[(unsigned char)b[*i]] & SIP_VW_PVAL))
             (*i)++;
     }
     *t = sip_vw_range(s, *i);
@@ -130,14 +129,12 @@ static int sip_vw_via_params(const sip_view_t *v, uint32_t i, uint32_t e, sip_vi
                 return SIP_VE_BAD_VIA;
             o->params_end = i;
         }
-        if (sip_view_eq(v, nm, "branch")) {
+        if (SIP_VW_EQ(b, nm, "branch")) {
             o->branch = val;
             o->rfc3261 = val.len > 7 && memcmp(b + val.off, "z9hG4bK", 7) == 0;
-        } else if (sip_view_eq(v, nm, "received")) {
+        } else if (SIP_VW_EQ(b, nm, "received")) {
             o->received = val;
-        } else if (sip_view_eq(v, nm, "maddr")) {
-            o->maddr = val;
-        } else if (sip_view_eq(v, nm, "rport")) {
+        } else if (SIP_VW_EQ(b, nm, "rport")) {
             o->rport_at = nm;
             o->rport_val = val;
             if (val.len == 0)
@@ -146,7 +143,9 @@ static int sip_vw_via_params(const sip_view_t *v, uint32_t i, uint32_t e, sip_vi
                 return SIP_VE_BAD_VIA;
             else
                 o->rport = (int)x;
-        } else if (sip_view_eq(v, nm, "ttl")) {
+        } else if (SIP_VW_EQ(b, nm, "maddr")) {
+            o->maddr = val;
+        } else if (SIP_VW_EQ(b, nm, "ttl")) {
             if (sip_vw_uint(b, val.off, val.off + val.len, 255, &x) != 0)
                 return SIP_VE_BAD_VIA;
             o->ttl = (int)x;
@@ -165,8 +164,8 @@ int sip_view_via(const sip_view_t *v, unsigned n, sip_view_via_t *o)
     unsigned long long x;
     int part;
 
-    if (n == 0 && v->via0_ok) { /* the checks parsed it */
-        *o = v->via0;
+    if (n < (unsigned)v->via_ok) { /* the checks parsed it */
+        *o = v->vias[n];
         return 0;
     }
     memset(o, 0, sizeof(*o));
@@ -217,8 +216,11 @@ int sip_view_via(const sip_view_t *v, unsigned n, sip_view_via_t *o)
     return sip_vw_via_params(v, i, e, o);
 }
 
-/* See sip_view.h. */
-int sip_view_param(const sip_view_t *v, sip_range_t r, const char *name, sip_range_t *val)
+/* The parameter name of n octets (lower case) in the ;-separated list
+ * r: 1 and its value in *val (len 0 when it has none), else 0.  Octets
+ * other than ';' and '"' are skipped in a run. */
+static int sip_vw_param(const sip_view_t *v, sip_range_t r, const char *name, size_t n,
+                        sip_range_t *val)
 {
     const char *b = v->buf;
     uint32_t i = r.off, e = r.off + r.len;
@@ -244,12 +246,31 @@ int sip_view_param(const sip_view_t *v, sip_range_t r, const char *name, sip_ran
             sip_vw_skip(b, &i, e);
             sip_vw_pvalue(b, &i, e, &pv);
         }
-        if (nm.len && sip_view_eq(v, nm, name)) {
+        if (nm.len && sip_vw_eqn(b, nm, name, n)) {
             *val = pv;
             return 1;
         }
     }
     return 0;
+}
+
+/* See sip_view.h. */
+int sip_view_param(const sip_view_t *v, sip_range_t r, const char *name, sip_range_t *val)
+{
+    char low[64];
+    size_t n = strlen(name);
+
+    if (n >= sizeof low)
+        return 0; /* no parameter name we look for is that long */
+    for (size_t k = 0; k <= n; k++)
+        low[k] = (char)sip_vw_lower((unsigned char)name[k]);
+    return sip_vw_param(v, r, low, n, val);
+}
+
+/* See sip_view_int.h. */
+int sip_vw_param_tag(const sip_view_t *v, sip_range_t r, sip_range_t *tag)
+{
+    return sip_vw_param(v, r, "tag", 3, tag);
 }
 
 /* A URI has no white space (badaspec); a display name is a quoted
@@ -278,7 +299,7 @@ int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, in
     memset(o, 0, sizeof(*o));
     o->expires = -1;
     o->q = -1;
-    if (!sip_vw_balanced(b, i, e))
+    if (!(strict & SIP_VW_KNOWN_BALANCED) && !sip_vw_balanced(b, i, e))
         return SIP_VE_BAD_VALUE;
     if (r.len == 1 && b[i] == '*') {
         o->star = 1;
@@ -320,7 +341,7 @@ int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, in
             return SIP_VE_BAD_VALUE;
     }
     if (o->uri.len == 0 ||
-        (strict && (!sip_vw_addr_words(b, o->uri, 0) || !sip_vw_addr_words(b, o->display, 1))))
+        ((strict & 1) && (!sip_vw_addr_words(b, o->uri, 0) || !sip_vw_addr_words(b, o->display, 1))))
         return SIP_VE_BAD_VALUE;
     return 0;
 }
@@ -333,11 +354,11 @@ int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int stri
 
     if (rc != 0 || o->star)
         return rc;
-    o->lr = sip_view_param(v, o->uri, "lr", &pv);
-    if (sip_view_param(v, o->params, "expires", &pv) &&
+    o->lr = sip_vw_param(v, o->uri, "lr", 2, &pv);
+    if (sip_vw_param(v, o->params, "expires", 7, &pv) &&
         sip_vw_uint_clamp(b, pv.off, pv.off + pv.len, &o->expires) != 0)
         return SIP_VE_BAD_VALUE;
-    if (sip_view_param(v, o->params, "q", &pv)) {
+    if (sip_vw_param(v, o->params, "q", 1, &pv)) {
         /* qvalue: "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ] */
         int q = 0, d = 0;
         uint32_t k = pv.off, pe = pv.off + pv.len;

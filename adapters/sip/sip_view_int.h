@@ -13,28 +13,36 @@
 
 #include "sip_view.h"
 
+/* Character classes of one octet (sip_view.c's table): RFC 3261 25.1
+ * token, white space (SP HT CR LF: folds are read as white space), the
+ * octets of a parameter value (a token, ':' '[' ']' of a host or IPv6
+ * reference), the octets sip_vw_balanced stops at, and those no
+ * Request-URI holds. */
+enum {
+    SIP_VW_TOK = 1,
+    SIP_VW_WS = 2,
+    SIP_VW_PVAL = 4,
+    SIP_VW_QUOTING = 8,
+    SIP_VW_NOT_URI = 16, /* below 0x21, DEL, '<' '>' '"': never in a Request-URI */
+};
+extern const unsigned char sip_vw_cc[256];
+
 static inline int sip_vw_ws(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    return sip_vw_cc[c] & SIP_VW_WS;
 }
 
 /* RFC 3261 25.1 token. */
 static inline int sip_vw_tokc(unsigned char c)
 {
-    if (((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9'))
-        return 1;
-    switch (c) {
-    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`':
-    case '\'': case '~':
-        return 1;
-    default:
-        return 0;
-    }
+    return sip_vw_cc[c] & SIP_VW_TOK;
 }
 
+/* c in lower case (ASCII letters only), from sip_view.c's table. */
+extern const unsigned char sip_vw_low[256];
 static inline int sip_vw_lower(int c)
 {
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    return sip_vw_low[(unsigned char)c];
 }
 
 static inline int sip_vw_ieq(const char *a, size_t n, const char *lower)
@@ -107,12 +115,25 @@ static inline int sip_vw_is_list(int id)
            id == SIP_H_CONTACT;
 }
 
-/* 1 when the quoted strings and <> of b[s..e) are closed. */
+/* 1 when the quoted strings and <> of b[s..e) are closed.  Without a
+ * '"' (the common case, found by memchr) that is: no '<' after the last
+ * '>'.  Else octet by octet, the ones that are none of '"' '\\' '<' '>'
+ * skipped in a run. */
 static inline int sip_vw_balanced(const char *b, uint32_t s, uint32_t e)
 {
     int inq = 0, ina = 0;
 
+    if (s >= e)
+        return 1;
+    if (!memchr(b + s, '"', e - s)) {
+        const char *lt = memrchr(b + s, '<', e - s);
+        return !lt || memchr(lt, '>', (size_t)(b + e - lt)) != NULL;
+    }
     for (; s < e; s++) {
+        while (s < e && !(sip_vw_cc[(unsigned char)b[s]] & SIP_VW_QUOTING))
+            s++;
+        if (s >= e)
+            break;
         if (inq) {
             if (b[s] == '\\')
                 s++;
@@ -129,6 +150,20 @@ static inline int sip_vw_balanced(const char *b, uint32_t s, uint32_t e)
     return !inq && !ina;
 }
 
+/* 1 when r of b is lit (n octets, lower case), case-insensitively. */
+static inline int sip_vw_eqn(const char *b, sip_range_t r, const char *lit, size_t n)
+{
+    size_t i;
+
+    if (r.len != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (sip_vw_lower((unsigned char)b[r.off + i]) != lit[i])
+            return 0;
+    return 1;
+}
+#define SIP_VW_EQ(b, r, lit) sip_vw_eqn((b), (r), lit, sizeof(lit) - 1)
+
 static inline const sip_view_hdr_t *sip_vw_first(const sip_view_t *v, int id)
 {
     return v->first[id] < 0 ? NULL : &v->hdrs[v->first[id]];
@@ -138,7 +173,11 @@ static inline const sip_view_hdr_t *sip_vw_first(const sip_view_t *v, int id)
  * a From / To a proxy forwards anyway).  sip_view_get.c. */
 int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict);
 /* Its first half: display, URI and parameter ranges, checked, none of
- * the parameters read (lr, expires and q stay unset). */
+ * the parameters read (lr, expires and q stay unset).  strict may carry
+ * SIP_VW_KNOWN_BALANCED: the parse checked r's quotes and <> already. */
+#define SIP_VW_KNOWN_BALANCED 2
 int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict);
+/* The tag parameter of the parameter list r: 1 and its value, else 0. */
+int sip_vw_param_tag(const sip_view_t *v, sip_range_t r, sip_range_t *tag);
 
 #endif

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "adapters/sip/sip_view.h"
+#include "adapters/sip/sip_view_int.h"
 
 #define MSG(s) (s), sizeof(s) - 1
 
@@ -1715,6 +1716,88 @@ static void test_edit_refuses_overlaps_missing_headers_and_small_buffers(void **
     assert_int_equal(sip_view_num(&view2, SIP_H_VIA), 1);
 }
 
+/* The scanners' octet tables agree with RFC 3261 25.1 for every octet:
+ * token = alphanum / "-" "." "!" "%" "*" "_" "+" "`" "'" "~"; LWS is
+ * SP, HT, CR, LF; a parameter value adds ':' '[' ']'; lower case only
+ * for A-Z. */
+static void test_octet_classes_are_rfc3261_token_lws_and_ascii_case(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        int tok = alnum || (c && strchr("-.!%*_+`'~", c) != NULL);
+        int ws = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        int pval = tok || c == ':' || c == '[' || c == ']';
+        int low = c >= 'A' && c <= 'Z' ? c + 32 : c;
+        int quoting = c == '"' || c == '\\' || c == '<' || c == '>';
+        if (!!sip_vw_tokc((unsigned char)c) != tok || !!sip_vw_ws((unsigned char)c) != ws ||
+            !!(sip_vw_cc[c] & SIP_VW_PVAL) != pval || sip_vw_lower(c) != low ||
+            !!(sip_vw_cc[c] & SIP_VW_QUOTING) != quoting)
+            fail_msg("octet 0x%02x: tok %d ws %d pval %d low %d quoting %d", c,
+                     sip_vw_tokc((unsigned char)c), sip_vw_ws((unsigned char)c),
+                     sip_vw_cc[c] & SIP_VW_PVAL, sip_vw_lower(c), sip_vw_cc[c] & SIP_VW_QUOTING);
+    }
+    /* header names: every name, compact form and case reaches its id */
+    static const struct { const char *name; char compact; sip_hdr_id_t id; } names[] = {
+        {"Via", 'v', SIP_H_VIA}, {"From", 'f', SIP_H_FROM}, {"To", 't', SIP_H_TO},
+        {"Call-ID", 'i', SIP_H_CALL_ID}, {"CSeq", 0, SIP_H_CSEQ},
+        {"Contact", 'm', SIP_H_CONTACT}, {"Max-Forwards", 0, SIP_H_MAX_FORWARDS},
+        {"Route", 0, SIP_H_ROUTE}, {"Record-Route", 0, SIP_H_RECORD_ROUTE},
+        {"Content-Length", 'l', SIP_H_CONTENT_LENGTH}, {"Content-Type", 'c', SIP_H_CONTENT_TYPE},
+        {"Content-Encoding", 'e', SIP_H_CONTENT_ENCODING}, {"Subject", 's', SIP_H_SUBJECT},
+        {"Supported", 'k', SIP_H_SUPPORTED}, {"Expires", 0, SIP_H_EXPIRES},
+        {"Require", 0, SIP_H_REQUIRE}, {"Proxy-Require", 0, SIP_H_PROXY_REQUIRE},
+        {"Authorization", 0, SIP_H_AUTHORIZATION},
+        {"Proxy-Authorization", 0, SIP_H_PROXY_AUTHORIZATION},
+        {"WWW-Authenticate", 0, SIP_H_WWW_AUTHENTICATE},
+        {"Proxy-Authenticate", 0, SIP_H_PROXY_AUTHENTICATE}, {"Accept", 0, SIP_H_ACCEPT},
+        {"Date", 0, SIP_H_DATE}, {"Event", 'o', SIP_H_EVENT},
+        {"Allow-Events", 'u', SIP_H_ALLOW_EVENTS}, {"Refer-To", 'r', SIP_H_REFER_TO},
+        {"Referred-By", 'b', SIP_H_REFERRED_BY}, {"Session-Expires", 'x', SIP_H_SESSION_EXPIRES},
+        {"Accept-Contact", 'a', SIP_H_ACCEPT_CONTACT},
+        {"Reject-Contact", 'j', SIP_H_REJECT_CONTACT},
+        {"Request-Disposition", 'd', SIP_H_REQUEST_DISPOSITION},
+        {"Identity", 'y', SIP_H_IDENTITY}, {"Identity-Info", 'n', SIP_H_IDENTITY_INFO},
+    };
+    int compacts = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char up[32], low[32];
+        size_t n = strlen(names[i].name);
+        for (size_t k = 0; k <= n; k++) {
+            up[k] = (char)(names[i].name[k] >= 'a' && names[i].name[k] <= 'z' ? names[i].name[k] - 32 : names[i].name[k]);
+            low[k] = (char)sip_vw_lower((unsigned char)names[i].name[k]);
+        }
+        assert_int_equal(sip_view_hdr_id(names[i].name, n), names[i].id);
+        assert_int_equal(sip_view_hdr_id(up, n), names[i].id);
+        assert_int_equal(sip_view_hdr_id(low, n), names[i].id);
+        if (n > 2) /* a prefix is another name ("t" is To's compact form) */
+            assert_int_equal(sip_view_hdr_id(low, n - 1), SIP_H_OTHER);
+        if (names[i].compact) {
+            char c[2] = {names[i].compact, (char)(names[i].compact - 32)};
+            assert_int_equal(sip_view_hdr_id(&c[0], 1), names[i].id);
+            assert_int_equal(sip_view_hdr_id(&c[1], 1), names[i].id);
+            compacts++;
+        }
+    }
+    assert_int_equal(compacts, 20);
+    for (const char *c = "ghpqwz"; *c; c++) /* letters that are no compact form */
+        assert_int_equal(sip_view_hdr_id(c, 1), SIP_H_OTHER);
+    assert_int_equal(sip_view_hdr_id("", 0), SIP_H_OTHER);
+    assert_int_equal(sip_view_hdr_id("VIA", 3), SIP_H_VIA);
+    assert_int_equal(sip_view_hdr_id("v", 1), SIP_H_VIA);
+    assert_int_equal(sip_view_hdr_id("Record-Route", 12), SIP_H_RECORD_ROUTE);
+    assert_int_equal(sip_view_hdr_id("Route", 5), SIP_H_ROUTE);
+    assert_int_equal(sip_view_hdr_id("Proxy-Authorization", 19), SIP_H_PROXY_AUTHORIZATION);
+    assert_int_equal(sip_view_hdr_id("proxy-authorizatio", 18), SIP_H_OTHER);
+    assert_int_equal(sip_view_hdr_id("Identity-Info", 13), SIP_H_IDENTITY_INFO);
+    assert_int_equal(sip_view_hdr_id("n", 1), SIP_H_IDENTITY_INFO);
+    assert_int_equal(sip_view_hdr_id("User-Agent", 10), SIP_H_OTHER);
+    assert_int_equal(sip_view_hdr_id("q", 1), SIP_H_OTHER);
+    assert_int_equal(sip_view_method("MESSAGE", 7), SIP_M_MESSAGE);
+    assert_int_equal(sip_view_method("MESSAGES", 8), SIP_M_OTHER);
+    assert_int_equal(sip_view_method("message", 7), SIP_M_OTHER); /* methods are case-sensitive */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1776,6 +1859,7 @@ int main(void)
         cmocka_unit_test(test_edit_received_and_rport),
         cmocka_unit_test(test_edit_ruri_body_and_max_forwards_set),
         cmocka_unit_test(test_edit_refuses_overlaps_missing_headers_and_small_buffers),
+        cmocka_unit_test(test_octet_classes_are_rfc3261_token_lws_and_ascii_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
