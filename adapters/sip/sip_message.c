@@ -117,9 +117,10 @@ static int sip_is_token_char(int c)
 int sip_looks_like_sip(const char *buf, size_t n)
 {
     size_t i = 0, eol;
+    const char *cr = memchr(buf, '\r', n);
+    const char *lf = memchr(buf, '\n', cr ? (size_t)(cr - buf) : n);
 
-    for (eol = 0; eol < n && buf[eol] != '\r' && buf[eol] != '\n'; eol++)
-        ;
+    eol = lf ? (size_t)(lf - buf) : cr ? (size_t)(cr - buf) : n; /* the first CR or LF */
     if (eol == n)
         return 0;
     if (eol >= 12 && memcmp(buf, "SIP/2.0 ", 8) == 0 && isdigit((unsigned char)buf[8]) &&

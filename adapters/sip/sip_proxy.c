@@ -101,7 +101,19 @@ void sip_px_local_ip(const sip_sa_t *dst, char *out, size_t n)
     int fd;
 
     if (dst == NULL || (strcmp(lip, "0.0.0.0") != 0 && strcmp(lip, "::") != 0)) {
-        sip_host_of_ip(lip, out, n);
+        /* the host form of the configured address, made once per thread
+         * and address (this runs per forwarded request) */
+        static __thread char last_lip[SIP_ADDR_MAX], last_host[SIP_ADDR_MAX];
+        if (strcmp(lip, last_lip) != 0 || last_host[0] == '\0') {
+            sip_host_of_ip(lip, last_host, sizeof last_host);
+            snprintf(last_lip, sizeof last_lip, "%s", lip);
+        }
+        size_t l = strlen(last_host);
+        if (n == 0)
+            return;
+        l = l < n ? l : n - 1;
+        memcpy(out, last_host, l);
+        out[l] = '\0';
         return;
     }
     snprintf(out, n, "%s", v6 ? "[::1]" : sip_px_self.naddr ? sip_px_self.addr[0] : "127.0.0.1");

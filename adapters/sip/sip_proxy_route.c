@@ -42,7 +42,38 @@ static int sip_px_copy(char *out, size_t cap, const char *s, size_t n, int lower
 }
 
 /* See sip_proxy.h. */
+/* The URI parsed last on this thread, its bytes and result: the proxy
+ * asks for the same Request-URI or Route several times per request
+ * (the checks, Route preprocessing, the targets), and the answer is a
+ * function of the bytes alone.  Worker thread's own; no lock. */
+static __thread struct {
+    size_t n;
+    char s[256];
+    sip_px_uri_t u;
+    int rc;
+} sip_px_uri_last;
+
+static int sip_px_uri_parse_bytes(const char *s, size_t n, sip_px_uri_t *u);
+
 int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u)
+{
+    int rc;
+
+    if (n > 0 && n == sip_px_uri_last.n && memcmp(s, sip_px_uri_last.s, n) == 0) {
+        *u = sip_px_uri_last.u;
+        return sip_px_uri_last.rc;
+    }
+    rc = sip_px_uri_parse_bytes(s, n, u);
+    if (n > 0 && n <= sizeof sip_px_uri_last.s) {
+        memcpy(sip_px_uri_last.s, s, n);
+        sip_px_uri_last.n = n;
+        sip_px_uri_last.u = *u;
+        sip_px_uri_last.rc = rc;
+    }
+    return rc;
+}
+
+static int sip_px_uri_parse_bytes(const char *s, size_t n, sip_px_uri_t *u)
 {
     const char *p = s, *end = s + n, *colon, *at, *hend;
     int rc = 0;

@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "gw_errors.h"
+#include "gw_jbuf.h"
 #include "gw_log.h"
 #include "gw_trace.h"
 #include "sip_proxy.h"
@@ -96,6 +97,33 @@ int sip_px_sl_branch(const sip_view_t *v, char *out, size_t n)
     sip_px_hex(out + len, h, 16); /* as "%016llx" */
     out[len + 16] = '\0';
     return 0;
+}
+
+/* "SIP/2.0/UDP <ip>:<port>;branch=<branch>;rport" into out (of n; cut
+ * short as snprintf would), without printf: this is built per request. */
+static void sip_px_sl_via(char *out, size_t n, const char *ip, const char *branch)
+{
+    static const char head[] = "SIP/2.0/UDP ", mid[] = ";branch=", tail[] = ";rport";
+    char port[24];
+    size_t lip = strlen(ip), lb = strlen(branch), lp;
+
+    port[0] = ':';
+    lp = 1 + gw_put_uint(port + 1, (unsigned long long)(unsigned)sip_conf.port); /* 1..65535 */
+    if (sizeof head - 1 + lip + lp + sizeof mid - 1 + lb + sizeof tail > n) {
+        snprintf(out, n, "%s%s%.*s%s%s%s", head, ip, (int)lp, port, mid, branch, tail);
+        return;
+    }
+    memcpy(out, head, sizeof head - 1);
+    out += sizeof head - 1;
+    memcpy(out, ip, lip);
+    out += lip;
+    memcpy(out, port, lp);
+    out += lp;
+    memcpy(out, mid, sizeof mid - 1);
+    out += sizeof mid - 1;
+    memcpy(out, branch, lb);
+    out += lb;
+    memcpy(out, tail, sizeof tail); /* with its NUL */
 }
 
 /* A trace record of a stateless decision (nothing built when no trace
@@ -170,7 +198,7 @@ int sip_px_sl_request(sip_worker_t *w, const sip_view_t *v, const sip_peer_t *sr
     }
     dst.addr = tx->b[0].dst;
     sip_px_local_ip(&dst.addr, ip, sizeof ip);
-    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;branch=%s;rport", ip, sip_conf.port, branch);
+    sip_px_sl_via(via, sizeof via, ip, branch);
     f.via = via;
     f.ruri = tx->b[0].ruri[0] ? tx->b[0].ruri : NULL;
     /* as the stateful proxy: a request in a dialog has its route set; an

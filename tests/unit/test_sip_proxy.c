@@ -71,6 +71,43 @@ static void test_uri_parse_reads_user_host_port_and_lr(void **state)
     assert_string_equal(u.host, "example.com");
 }
 
+/* The same bytes parsed again (the proxy asks several times per request)
+ * give the same answer, and other bytes theirs: the thread's memo of the
+ * last parse is keyed by every byte, failures and long URIs included. */
+static void test_uri_parse_again_gives_each_uri_its_own_answer(void **state)
+{
+    sip_px_uri_t u;
+    char big[400], same[64];
+    const char *a = "sip:bob@192.0.2.7:5071;lr", *b = "sip:bob@192.0.2.8:5071";
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(sip_px_uri_parse(a, strlen(a), &u), 0);
+        assert_string_equal(u.host, "192.0.2.7");
+        assert_int_equal(u.lr, 1);
+        assert_int_equal(sip_px_uri_parse(b, strlen(b), &u), 0);
+        assert_string_equal(u.host, "192.0.2.8");
+        assert_int_equal(u.lr, 0);
+        assert_int_equal(sip_px_uri_parse("tel:+4915", 9, &u), -1);
+        assert_int_equal(sip_px_uri_parse("tel:+4915", 9, &u), -1);
+    }
+    /* a prefix of the last one is another URI */
+    assert_int_equal(sip_px_uri_parse(a, strlen(a), &u), 0);
+    assert_int_equal(sip_px_uri_parse(a, strlen(a) - 3, &u), 0);
+    assert_int_equal(u.lr, 0);
+    /* the same bytes at another address */
+    snprintf(same, sizeof same, "%s", a);
+    assert_int_equal(sip_px_uri_parse(same, strlen(same), &u), 0);
+    assert_int_equal(u.lr, 1);
+    /* longer than the memo keeps: parsed each time */
+    memset(big, 'a', sizeof big);
+    memcpy(big, "sip:", 4);
+    memcpy(big + 300, "@192.0.2.9", 10);
+    assert_int_equal(sip_px_uri_parse(big, 310, &u), -1); /* a user of 296 octets is too long */
+    assert_int_equal(sip_px_uri_parse(big + 296, 14, &u), -1); /* "aaaa@192..." has no scheme */
+    assert_int_equal(sip_px_uri_parse(b, strlen(b), &u), 0);
+    assert_string_equal(u.host, "192.0.2.8");
+}
+
 static void test_self_needs_our_port_unless_any_port(void **state)
 {
     sip_px_self_t s = self();
@@ -334,6 +371,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri_parse_reads_user_host_port_and_lr),
+        cmocka_unit_test(test_uri_parse_again_gives_each_uri_its_own_answer),
         cmocka_unit_test(test_self_needs_our_port_unless_any_port),
         cmocka_unit_test(test_order_by_decreasing_q_groups_equal_q_in_parallel),
         cmocka_unit_test(test_best_response_6xx_wins_then_lowest_class_auth_first),
