@@ -35,6 +35,15 @@
     "(status = 'delivered' OR status = 'failed' OR status = 'expired' OR status = 'rejected'" \
     " OR (status = 'submitted' AND flags & 2 <> 0))"
 
+/* The outbox retention purge (db_writer.c, every 64 groups): the oldest
+ * rows past the cutoff ?1, a few hundred at a time, found through
+ * outbox_ts.  Ordered by ts, not seq: "WHERE ts < ?1 ORDER BY seq" made
+ * SQLite walk the table in seq order and read every row (payloads and
+ * all) when none was old yet, each time; tests/unit/test_db_writer.c
+ * checks the plan and that a purge with nothing to take reads no row. */
+#define DB_OUTBOX_PURGE_SQL                                                             \
+    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY ts LIMIT 500)"
+
 /* The database path given to db_open (valid until db_close), or NULL. */
 const char *db_path(void);
 

@@ -269,8 +269,7 @@ static const char db_wr_sql_early_take[] =
 static const char db_wr_sql_early_purge[] = "DELETE FROM receipts_early WHERE ts < ?1";
 static const char db_wr_sql_early_count[] = "SELECT count(*) FROM receipts_early";
 #define DB_WR_EARLY_KEEP_MS 3600000 /* an hour: a submit_sm_resp takes seconds */
-static const char db_wr_sql_purge[] =
-    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE ts < ?1 ORDER BY seq LIMIT 500)";
+static const char db_wr_sql_purge[] = DB_OUTBOX_PURGE_SQL;
 /* The sweeps' row pickers each walk one partial index (db_schema.c). */
 static const char db_wr_sql_sw_queued[] =
     "SELECT id, envelope, source_connector, sender FROM messages WHERE status = 'queued'"

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/db_int.h"
 #include "gw_errors.h"
 #include "gw_param.h"
 
@@ -309,6 +310,49 @@ static void tw_fail_commits_on(sqlite3 *raw, const char *op)
 }
 
 /* ---- outbox -------------------------------------------------------------- */
+
+/* The outbox purge walks outbox_ts: with thousands of rows and only a
+ * few past the cutoff it takes those, oldest first, and reads no other
+ * row; with nothing old it reads nothing (no full-scan step).  The old
+ * statement ("ORDER BY seq") read the whole outbox on every purge. */
+static void test_outbox_purge_reads_only_the_rows_it_takes(void **state)
+{
+    tw_db_t *t = *state;
+    sqlite3_stmt *st = NULL;
+    char sql[512];
+    int scans = 0;
+
+    tw_exec(t->raw, "BEGIN");
+    tw_exec(t->raw, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)"
+                    " INSERT INTO outbox(ts, message_id, type, payload)"
+                    " SELECT 1000 + i, 'old', 'message.received', '{}' FROM n");
+    tw_exec(t->raw, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+                    " INSERT INTO outbox(ts, message_id, type, payload)"
+                    " SELECT 5000000 + i, 'new', 'message.received', printf('%.700c', 'x') FROM n");
+    tw_exec(t->raw, "COMMIT");
+    /* the plan: the covering index, never a scan of the table */
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", DB_OUTBOX_PURGE_SQL);
+    assert_int_equal(sqlite3_prepare_v2(t->raw, sql, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(st, 3);
+        if (detail != NULL && strncmp(detail, "SCAN outbox", 11) == 0)
+            scans++;
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(scans, 0);
+    /* the run: the ten old rows go, the 3,000 newer ones are not read */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(sqlite3_prepare_v2(t->raw, DB_OUTBOX_PURGE_SQL, -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_int64(st, 1, 2000000);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        assert_int_equal(sqlite3_changes(t->raw), round == 0 ? 10 : 0);
+        assert_int_equal(sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0), 0);
+        assert_true(sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0) < 1000);
+        sqlite3_finalize(st);
+    }
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM outbox WHERE message_id = 'old'"), 0);
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM outbox WHERE message_id = 'new'"), 3000);
+}
 
 typedef struct tw_read {
     int n;
@@ -948,6 +992,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_events_land_in_outbox_with_their_change_in_order_and_reach_hook_after_commit,
             tw_setup, tw_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_purge_reads_only_the_rows_it_takes, tw_setup,
+                                        tw_teardown),
         cmocka_unit_test_setup_teardown(test_failed_insert_group_writes_neither_row_nor_events,
                                         tw_setup, tw_teardown),
         cmocka_unit_test_setup_teardown(
