@@ -337,17 +337,30 @@ static int gw_route_gsm_septets(unsigned c)
                                       0xC9, 0xA4, 0xA1, 0xC4, 0xD6, 0xD1, 0xDC, 0xA7, 0xBF,
                                       0xE4, 0xF6, 0xF1, 0xFC, 0xE0 };
 
-    if (c == '\n' || c == '\r')
-        return 1;
-    if (c == '^' || c == '{' || c == '}' || c == '\\' || c == '[' || c == ']' || c == '~' ||
-        c == '|' || c == 0x20AC || c == '\f')
-        return 2;
-    if (c >= 0x20 && c < 0x7F)
-        return c == '`' ? 0 : 1;
-    for (size_t i = 0; i < sizeof basic / sizeof basic[0]; i++)
-        if (basic[i] == c)
-            return 1;
-    return 0;
+    int rc = 0;
+
+    if (c < 0x80) { /* one switch, not a chain of tests: this runs per character */
+        switch (c) {
+        case '\n': case '\r':
+            rc = 1;
+            break;
+        case '^': case '{': case '}': case '\\': case '[': case ']': case '~': case '|': case '\f':
+            rc = 2;
+            break;
+        case '`':
+            rc = 0;
+            break;
+        default:
+            rc = c >= 0x20 && c < 0x7F;
+            break;
+        }
+    } else if (c == 0x20AC) {
+        rc = 2;
+    } else {
+        for (size_t i = 0; i < sizeof basic / sizeof basic[0] && rc == 0; i++)
+            rc = basic[i] == c;
+    }
+    return rc;
 }
 
 /* 1 when data_coding says its sender sent UCS-2: SMPP 3.4's 8, and the
@@ -376,7 +389,7 @@ static void gw_route_length(rt_query_t *q, const gw_envelope_t *env)
         return;
     }
     for (size_t i = 0; i < len; i += n) {
-        unsigned c = gw_route_utf8(s + i, len - i, &n);
+        unsigned c = s[i] < 0x80 ? (n = 1, s[i]) : gw_route_utf8(s + i, len - i, &n);
         int sep = gw_route_gsm_septets(c);
         chars++;
         units += c > 0xFFFF ? 2 : 1;
