@@ -41,11 +41,10 @@ static int sip_px_copy(char *out, size_t cap, const char *s, size_t n, int lower
     return rc;
 }
 
-/* See sip_proxy.h. */
 /* The URI parsed last on this thread, its bytes and result: the proxy
  * asks for the same Request-URI or Route several times per request
  * (the checks, Route preprocessing, the targets), and the answer is a
- * function of the bytes alone.  Worker thread's own; no lock. */
+ * function of the bytes alone.  Each thread its own; no lock. */
 static __thread struct {
     size_t n;
     char s[256];
@@ -55,6 +54,7 @@ static __thread struct {
 
 static int sip_px_uri_parse_bytes(const char *s, size_t n, sip_px_uri_t *u);
 
+/* See sip_proxy.h. */
 int sip_px_uri_parse(const char *s, size_t n, sip_px_uri_t *u)
 {
     int rc;

@@ -341,7 +341,8 @@ int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, in
             return SIP_VE_BAD_VALUE;
     }
     if (o->uri.len == 0 ||
-        ((strict & 1) && (!sip_vw_addr_words(b, o->uri, 0) || !sip_vw_addr_words(b, o->display, 1))))
+        ((strict & SIP_VW_STRICT) &&
+         (!sip_vw_addr_words(b, o->uri, 0) || !sip_vw_addr_words(b, o->display, 1))))
         return SIP_VE_BAD_VALUE;
     return 0;
 }

@@ -13,7 +13,7 @@
 
 #include "sip_view.h"
 
-/* Character classes of one octet (sip_view.c's table): RFC 3261 25.1
+/* Character classes of one octet (sip_view_names.c's table): RFC 3261 25.1
  * token, white space (SP HT CR LF: folds are read as white space), the
  * octets of a parameter value (a token, ':' '[' ']' of a host or IPv6
  * reference), the octets sip_vw_balanced stops at, and those no
@@ -38,7 +38,7 @@ static inline int sip_vw_tokc(unsigned char c)
     return sip_vw_cc[c] & SIP_VW_TOK;
 }
 
-/* c in lower case (ASCII letters only), from sip_view.c's table. */
+/* c in lower case (ASCII letters only), from sip_view_names.c's table. */
 extern const unsigned char sip_vw_low[256];
 static inline int sip_vw_lower(int c)
 {
@@ -173,8 +173,10 @@ static inline const sip_view_hdr_t *sip_vw_first(const sip_view_t *v, int id)
  * a From / To a proxy forwards anyway).  sip_view_get.c. */
 int sip_vw_addr(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict);
 /* Its first half: display, URI and parameter ranges, checked, none of
- * the parameters read (lr, expires and q stay unset).  strict may carry
- * SIP_VW_KNOWN_BALANCED: the parse checked r's quotes and <> already. */
+ * the parameters read (lr, expires and q stay unset).  strict: 0 or bits,
+ * SIP_VW_STRICT (as sip_vw_addr's 1) and SIP_VW_KNOWN_BALANCED (the parse
+ * checked r's quotes and <> already). */
+#define SIP_VW_STRICT 1         /* the checks only a UA needs (sip_vw_addr_words) */
 #define SIP_VW_KNOWN_BALANCED 2
 int sip_vw_addr_split(const sip_view_t *v, sip_range_t r, sip_view_addr_t *o, int strict);
 /* The tag parameter of the parameter list r: 1 and its value, else 0. */
