@@ -1501,6 +1501,9 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
     if (data > 0)
         __atomic_store_n(&db_wr_fail, group_rc < 0, __ATOMIC_RELAXED);
     db_wr_nretry = 0;
+    /* the group's answers go to a few loops (adapters, the core): each is
+     * woken once when they are all queued, not once per answer */
+    gw_queue_hold();
     for (size_t i = 0; i < n; i++) {
         db_job_t *job = jobs[i];
         switch (job->kind) {
@@ -1579,6 +1582,7 @@ static int db_wr_run_batch(db_job_t **jobs, size_t n)
             break;
         }
     }
+    gw_queue_release();
     if (db_wr_nretry > 0)
         gw_stat_add(db_wr_st_retried, (int64_t)db_wr_nretry);
     return stop;

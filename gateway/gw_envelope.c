@@ -4,6 +4,8 @@
  * Ids are ULIDs: 48 bits of milliseconds then 80 bits that start random
  * and are incremented within the same millisecond, so ids sort by creation
  * time across threads (one mutex, gw_env_id_lock, guards the last id).
+ * The random parts come from gw_rand (a key stream, not a getrandom call
+ * per millisecond).
  *
  * The JSON form is versioned ("v"); decoding accepts unknown members (a
  * newer node may add some) and rejects a missing id, to or body.
@@ -13,13 +15,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <sodium.h>
 
 #include "gw_envelope.h"
 #include "gw_errors.h"
 #include "gw_jbuf.h"
+#include "gw_rand.h"
 
 static pthread_mutex_t gw_env_id_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t gw_env_last_ms;
@@ -51,10 +53,7 @@ void gw_env_make_id(char *out)
         for (i = 9; i >= 0 && ++gw_env_last_rand[i] == 0; i--)
             ;
     } else {
-        if (getrandom(gw_env_last_rand, sizeof(gw_env_last_rand), 0) != sizeof(gw_env_last_rand)) {
-            for (i = 0; i < 10; i++)
-                gw_env_last_rand[i] = (unsigned char)(rand() & 0xff);
-        }
+        gw_rand_bytes(gw_env_last_rand, sizeof gw_env_last_rand);
         gw_env_last_rand[0] &= 0x7f; /* room to increment within the ms */
         gw_env_last_ms = ms;
     }

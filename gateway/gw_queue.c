@@ -6,7 +6,15 @@
  * when the queue goes from empty to non-empty (q->signalled), so a burst
  * costs one wake-up.  A blocking consumer waits on q->cond.
  *
- * Threads: push from any thread; the consumer is one thread.
+ * Held wake-ups (gw_queue_hold / gw_queue_release): a thread that pushes
+ * a burst to several loops (the db writer answering a committed group)
+ * holds; its pushes then note each queue that needs a wake-up once, and
+ * the release writes each eventfd once.  A held queue is referenced
+ * (q->refs) until the release, so a gw_queue_free meanwhile only detaches
+ * it from its loop and frees its items; the last reference closes it.
+ *
+ * Threads: push from any thread; the consumer is one thread; the hold is
+ * the calling thread's own.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +40,7 @@ struct gw_queue {
     size_t len, cap;
     int signalled;
     int woken;
+    int refs;             /* atomic: the owner's and each hold's */
     void (*free_item)(void *);
     /* libevent consumer */
     int efd;
@@ -39,6 +48,19 @@ struct gw_queue {
     gw_queue_fn_t fn;
     void *arg;
 };
+
+struct event_base *gw_queue_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base = NULL;
+
+    if (cfg != NULL) {
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
+    }
+    return base != NULL ? base : event_base_new();
+}
 
 gw_queue_t *gw_queue_new(size_t cap, void (*free_item)(void *item))
 {
@@ -51,7 +73,69 @@ gw_queue_t *gw_queue_new(size_t cap, void (*free_item)(void *item))
     q->cap = cap;
     q->free_item = free_item;
     q->efd = -1;
+    q->refs = 1;
     return q;
+}
+
+static void gw_queue_unref(gw_queue_t *q)
+{
+    if (__atomic_sub_fetch(&q->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    if (q->efd >= 0)
+        close(q->efd);
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+/* The calling thread's hold: how deep, and the queues whose wake-up waits
+ * for the release (each once, referenced). */
+#define GW_QUEUE_HELD_MAX 32
+static __thread int gw_queue_holding;
+static __thread int gw_queue_nheld;
+static __thread gw_queue_t *gw_queue_held[GW_QUEUE_HELD_MAX];
+
+void gw_queue_hold(void)
+{
+    gw_queue_holding++;
+}
+
+void gw_queue_release(void)
+{
+    uint64_t one = 1;
+
+    if (gw_queue_holding == 0 || --gw_queue_holding > 0)
+        return;
+    for (int i = 0; i < gw_queue_nheld; i++) {
+        gw_queue_t *q = gw_queue_held[i];
+        if (write(q->efd, &one, sizeof(one)) < 0) {
+            /* as in gw_queue_push: the eventfd stays readable */
+        }
+        gw_queue_unref(q);
+    }
+    gw_queue_nheld = 0;
+}
+
+/* A wake-up of q is due: now, or at the release when this thread holds
+ * (q noted once; a full list wakes now). */
+static void gw_queue_signal(gw_queue_t *q)
+{
+    uint64_t one = 1;
+
+    if (gw_queue_holding > 0) {
+        for (int i = 0; i < gw_queue_nheld; i++)
+            if (gw_queue_held[i] == q)
+                return;
+        if (gw_queue_nheld < GW_QUEUE_HELD_MAX) {
+            __atomic_add_fetch(&q->refs, 1, __ATOMIC_ACQ_REL);
+            gw_queue_held[gw_queue_nheld++] = q;
+            return;
+        }
+    }
+    if (write(q->efd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow in practice; a failed write still
+         * leaves the eventfd readable from an earlier signal */
+    }
 }
 
 void gw_queue_free(gw_queue_t *q)
@@ -62,17 +146,19 @@ void gw_queue_free(gw_queue_t *q)
         return;
     if (q->ev)
         event_free(q->ev);
-    if (q->efd >= 0)
-        close(q->efd);
-    for (n = q->head; n; n = next) {
+    q->ev = NULL;
+    pthread_mutex_lock(&q->lock);
+    n = q->head;
+    q->head = q->tail = NULL;
+    q->len = 0;
+    pthread_mutex_unlock(&q->lock);
+    for (; n; n = next) {
         next = n->next;
         if (q->free_item)
             q->free_item(n->item);
         free(n);
     }
-    pthread_cond_destroy(&q->cond);
-    pthread_mutex_destroy(&q->lock);
-    free(q);
+    gw_queue_unref(q); /* a hold's reference keeps the eventfd until its release */
 }
 
 /* The event callback: drain everything queued so far, in order. */
@@ -116,7 +202,6 @@ int gw_queue_push(gw_queue_t *q, void *item)
 {
     gw_qnode_t *n;
     int wake = 0;
-    uint64_t one = 1;
 
     n = malloc(sizeof(*n));
     if (n == NULL)
@@ -141,10 +226,8 @@ int gw_queue_push(gw_queue_t *q, void *item)
     }
     pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    if (wake && write(q->efd, &one, sizeof(one)) < 0) {
-        /* the counter cannot overflow in practice; a failed write still
-         * leaves the eventfd readable from an earlier signal */
-    }
+    if (wake)
+        gw_queue_signal(q);
     return GW_OK;
 }
 

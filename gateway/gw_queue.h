@@ -20,6 +20,12 @@ struct event_base;
 typedef struct gw_queue gw_queue_t;
 typedef void (*gw_queue_fn_t)(void *item, void *arg);
 
+/* A new libevent loop for a thread that serves sockets and queues: on
+ * epoll, changes of a loop pass are applied together before its wait (a
+ * write event enabled and disabled again in one pass costs no epoll_ctl).
+ * Safe because no descriptor here is dup()ed.  NULL when out of memory. */
+struct event_base *gw_queue_base_new(void);
+
 /* cap = 0 means unbounded.  Returns NULL on allocation failure. */
 gw_queue_t *gw_queue_new(size_t cap, void (*free_item)(void *item));
 void gw_queue_free(gw_queue_t *q);
@@ -40,5 +46,13 @@ size_t gw_queue_pop_many(gw_queue_t *q, void **items, size_t max);
 /* Wake a consumer blocked in gw_queue_pop. */
 void gw_queue_wake(gw_queue_t *q);
 size_t gw_queue_len(gw_queue_t *q);
+
+/* Hold this thread's wake-ups of libevent consumers until the matching
+ * release (nested holds: the outermost): a burst of pushes to a loop
+ * costs it one wake-up however its consumer drains meanwhile.  Items are
+ * in their queues at once; only the eventfd write waits.  Between the two
+ * the thread must not block or wait for a consumer it pushed to. */
+void gw_queue_hold(void);
+void gw_queue_release(void);
 
 #endif

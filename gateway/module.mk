@@ -1,5 +1,5 @@
 # gateway/: the daemon's core (see ARCHITECTURE.md).
-JUNCTION_SRCS += gateway/gw_main.c gateway/gw_auth.c gateway/gw_auth_mi.c gateway/gw_audit.c gateway/gw_log.c gateway/gw_errors.c gateway/gw_queue.c \
+JUNCTION_SRCS += gateway/gw_main.c gateway/gw_auth.c gateway/gw_auth_mi.c gateway/gw_audit.c gateway/gw_log.c gateway/gw_errors.c gateway/gw_queue.c gateway/gw_rand.c \
                  gateway/gw_envelope.c gateway/gw_binary.c gateway/gw_jbuf.c gateway/gw_addr.c gateway/gw_delivery.c gateway/gw_param.c \
                  gateway/gw_config.c gateway/gw_stats.c gateway/gw_metrics.c gateway/gw_notify.c gateway/gw_events.c gateway/gw_mi.c \
                  gateway/gw_mi_cmds.c gateway/gw_mi_sock.c gateway/gw_connectors.c gateway/gw_core.c \

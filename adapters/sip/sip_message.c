@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "gw_errors.h"
 #include "gw_jbuf.h"
 #include "gw_log.h"
+#include "gw_rand.h"
 #include "sip.h"
 
 /* libosip2's own messages (parse errors of what peers send) become debug
@@ -534,10 +534,7 @@ void sip_random_hex(char *out, size_t nbytes)
 
     if (nbytes > sizeof(raw))
         nbytes = sizeof(raw);
-    if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
-        for (size_t i = 0; i < nbytes; i++)
-            raw[i] = (unsigned char)rand();
-    }
+    gw_rand_bytes(raw, nbytes);
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = hex[raw[i] >> 4];
         out[2 * i + 1] = hex[raw[i] & 15];

@@ -304,7 +304,7 @@ static int smpp_init(struct event_base *main_base)
     int rc;
 
     (void)main_base;
-    smpp_base = event_base_new();
+    smpp_base = gw_queue_base_new();
     if (smpp_base == NULL)
         return GW_ENOMEM;
     smpp_queue = gw_queue_new(0, smpp_work_free);

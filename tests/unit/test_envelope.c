@@ -239,6 +239,28 @@ static void ids_are_unique_and_time_ordered(void **state)
     }
 }
 
+/* Each new millisecond draws a new random part (past several refills of
+ * the key stream): no two milliseconds' ids share their last 16 digits. */
+static void each_millisecond_draws_a_new_random_part(void **state)
+{
+    enum { MS = 150 };
+    static char seen[MS][GW_ENV_ID_LEN + 1];
+    char id[GW_ENV_ID_LEN + 1];
+    int n = 0;
+
+    (void)state;
+    gw_env_make_id(seen[n++]);
+    while (n < MS) {
+        gw_env_make_id(id);
+        if (memcmp(id, seen[n - 1], 10) == 0)
+            continue; /* the same millisecond: incremented, not drawn */
+        memcpy(seen[n++], id, sizeof id);
+    }
+    for (int i = 0; i < MS; i++)
+        for (int k = i + 1; k < MS; k++)
+            assert_true(memcmp(seen[i] + 10, seen[k] + 10, 16) != 0);
+}
+
 static void last_unref_frees_and_ref_keeps_alive(void **state)
 {
     gw_envelope_t *e = make_full();
@@ -264,6 +286,7 @@ int main(void)
         cmocka_unit_test(decoding_refuses_a_newer_version),
         cmocka_unit_test(old_e164_addresses_are_read_by_their_ton),
         cmocka_unit_test(ids_are_unique_and_time_ordered),
+        cmocka_unit_test(each_millisecond_draws_a_new_random_part),
         cmocka_unit_test(last_unref_frees_and_ref_keeps_alive),
     };
     return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);
