@@ -100,18 +100,24 @@ void gw_queue_hold(void)
     gw_queue_holding++;
 }
 
-void gw_queue_release(void)
+/* Write q's eventfd: its loop wakes and drains. */
+static void gw_queue_kick(gw_queue_t *q)
 {
     uint64_t one = 1;
 
+    if (write(q->efd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow in practice; a failed write still
+         * leaves the eventfd readable from an earlier signal */
+    }
+}
+
+void gw_queue_release(void)
+{
     if (gw_queue_holding == 0 || --gw_queue_holding > 0)
         return;
     for (int i = 0; i < gw_queue_nheld; i++) {
-        gw_queue_t *q = gw_queue_held[i];
-        if (write(q->efd, &one, sizeof(one)) < 0) {
-            /* as in gw_queue_push: the eventfd stays readable */
-        }
-        gw_queue_unref(q);
+        gw_queue_kick(gw_queue_held[i]);
+        gw_queue_unref(gw_queue_held[i]);
     }
     gw_queue_nheld = 0;
 }
@@ -120,8 +126,6 @@ void gw_queue_release(void)
  * (q noted once; a full list wakes now). */
 static void gw_queue_signal(gw_queue_t *q)
 {
-    uint64_t one = 1;
-
     if (gw_queue_holding > 0) {
         for (int i = 0; i < gw_queue_nheld; i++)
             if (gw_queue_held[i] == q)
@@ -132,10 +136,7 @@ static void gw_queue_signal(gw_queue_t *q)
             return;
         }
     }
-    if (write(q->efd, &one, sizeof(one)) < 0) {
-        /* the counter cannot overflow in practice; a failed write still
-         * leaves the eventfd readable from an earlier signal */
-    }
+    gw_queue_kick(q);
 }
 
 void gw_queue_free(gw_queue_t *q)

@@ -43,8 +43,7 @@ void gw_rand_bytes(void *out, size_t n)
         if (gw_rand_off == GW_RAND_POOL)
             gw_rand_refill();
         k = GW_RAND_POOL - gw_rand_off < n ? GW_RAND_POOL - gw_rand_off : n;
-        memcpy(p, gw_rand_pool + gw_rand_off, k);
-        sodium_memzero(gw_rand_pool + gw_rand_off, k); /* each byte given once */
+        memcpy(p, gw_rand_pool + gw_rand_off, k); /* the offset gives each byte once */
         gw_rand_off += k;
         p += k;
         n -= k;
