@@ -32,7 +32,7 @@
 #   make bench-store BENCH_ARGS="--count 500000 --inflight 10000"
 BENCH_ARGS ?=
 BENCH_TOOLS := $(BUILD)/bench/smsc_fast $(BUILD)/bench/esme_fast $(BUILD)/bench/bench_store \
-               $(BUILD)/bench/sqlite_insert $(BUILD)/bench/amqp_load
+               $(BUILD)/bench/sqlite_insert $(BUILD)/bench/sqlite_lifecycle $(BUILD)/bench/amqp_load
 
 .PHONY: bench-tools bench-sweep bench-store
 
@@ -60,6 +60,7 @@ BENCH_ENV = JUNCTION_BIN=$(abspath $(BUILD)/junction) \
 	  JUNCTIONCTL_BIN=$(abspath $(BUILD)/junctionctl) \
 	  SQLITE_INSERT_BIN=$(abspath $(BUILD)/bench/sqlite_insert) \
 	  SMSC_FAST_BIN=$(abspath $(BUILD)/bench/smsc_fast) \
+	  SQLITE_LIFECYCLE_BIN=$(abspath $(BUILD)/bench/sqlite_lifecycle) \
 	  ESME_FAST_BIN=$(abspath $(BUILD)/bench/esme_fast) \
 	  AMQP_LOAD_BIN=$(abspath $(BUILD)/bench/amqp_load) \
 	  BENCH_STORE_BIN=$(abspath $(BUILD)/bench/bench_store)

@@ -22,6 +22,10 @@
 //     SMPP (esme_fast binding to junction's SMSC port; counted from the
 //     answered bind on, without the bind's password check), and the SMPP
 //     path with one receipt per message coming back from the SMSC.
+//     Beside each, the raw limit of the store: sqlite_lifecycle
+//     (bench/sqlite_lifecycle.c) writes the same number of messages' rows
+//     in junction's own messages schema, as many a commit as the step had,
+//     and the writer thread's CPU per row is shown against it as a ratio.
 //  2. The highest FULL SIP -> SMPP rate with < 0.1% failed calls: rising
 //     fixed rates (--steps, --step-seconds each), a step passes when under
 //     0.1% of its calls failed, it accepted >= 90% of the offered rate (the
@@ -59,6 +63,7 @@ const ROOT = path.resolve(BENCH, '..');
 process.env.JUNCTION_BIN ||= path.join(ROOT, 'build/junction');
 const SMSC_FAST = process.env.SMSC_FAST_BIN || path.join(ROOT, 'build/bench/smsc_fast');
 const ESME_FAST = process.env.ESME_FAST_BIN || path.join(ROOT, 'build/bench/esme_fast');
+const SQLITE_LIFECYCLE = process.env.SQLITE_LIFECYCLE_BIN || path.join(ROOT, 'build/bench/sqlite_lifecycle');
 const { startJunction, freePort, waitFor, sleep } =
   await import('../tests/integration/lib/junction.mjs');
 
@@ -305,6 +310,7 @@ async function measure(j, smsc, label, rate, fn) {
     wal_pages: d('db.wal_pages'), spills: d('core.queue_spills'), paged: d('core.queue_paged'),
     rss_mib: memory(j.proc.pid).VmRSS, threads,
   };
+  if (!label.startsWith('warm-up') && !label.endsWith('FULL')) row.raw = rawLifecycle(j, row, smsc.receipts);
   log(`${label} ${rate}/s: ok ${r.ok} failed ${r.failed} accepted/s ${int(row.accepted_s)} ` +
     `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg (others ${int(row.others_pct)}%), smsc ${row.smsc_distinct}/${r.ok}` +
     (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : '') +
@@ -312,6 +318,32 @@ async function measure(j, smsc, label, rate, fn) {
     `${f1(row.rows / row.commits)} rows and ${f1(row.wal_pages / row.commits)} pages each` +
     (row.spills || row.paged ? `; queue spills ${row.spills}, paged back ${row.paged}` : ''));
   return row;
+}
+
+// The raw limit beside the writer: sqlite_lifecycle lives as many
+// messages' rows through junction's own messages schema (copied from this
+// junction's database) in transactions of the size the step committed,
+// single-threaded, with FULL.  Compared per row, since junction writes
+// more rows per message than the raw lifecycle (reports, outcomes).
+function rawLifecycle(j, row, receipt) {
+  if (!(row.ok > 0 && row.commits > 0 && row.rows > 0 && row.threads.writer > 0)) return null;
+  const perMsg = row.rows / row.ok;
+  const group = Math.max(1, Math.round(row.rows / row.commits / perMsg));
+  let raw;
+  try {
+    raw = JSON.parse(execFileSync(SQLITE_LIFECYCLE, [path.join(j.dir, 'junction.db'), j.dir,
+      String(Math.min(row.ok, 50000)), String(group), receipt ? '1' : '0'], { encoding: 'utf8', timeout: 120000 }));
+  } catch (e) {
+    log(`sqlite_lifecycle: ${String(e.message).slice(0, 200)}`);
+    return null;
+  }
+  raw.group = group;
+  raw.us_per_row = raw.cpu_us_per_msg / (raw.rows / raw.messages);
+  raw.writer_us_per_row = row.threads.writer / perMsg;
+  raw.ratio = raw.writer_us_per_row / raw.us_per_row;
+  log(`${row.label}: writer ${f1(raw.writer_us_per_row)} us per row (${f1(perMsg)} rows/msg) against raw SQLite ` +
+    `${f1(raw.us_per_row)} us per row (sqlite_lifecycle, ${group} messages a commit) = ${raw.ratio.toFixed(2)}x`);
+  return raw;
 }
 
 // "writer 40.1, smpp 30.2, ..." largest first
@@ -553,6 +585,12 @@ function report(cmd, mach, res, q, startedAt, seconds) {
   for (const r of res.cpu) L.push(rowLine(r));
   L.push('');
   for (const r of res.cpu) L.push(`- ${r.label}: junction CPU µs per message by thread: ${threadText(r.threads)}.`);
+  for (const r of res.cpu.filter((x) => x.raw)) {
+    L.push(`- ${r.label}: the writer ${f1(r.raw.writer_us_per_row)} µs per row (${f1(r.rows / r.ok)} rows per message) ` +
+      `against raw SQLite ${f1(r.raw.us_per_row)} µs per row in the same schema and run (sqlite_lifecycle: ` +
+      `${r.raw.messages} messages, ${r.raw.group} a commit, ${r.raw.receipt ? 'insert, submitted, delivered' : 'insert, submitted'}, FULL): ` +
+      `${r.raw.ratio.toFixed(2)}×.`);
+  }
   for (const r of res.cpu.filter((x) => x.esme)) {
     L.push(`- ${r.label}: esme_fast submit_sm_resp p50 ${r.esme.lat_us?.p50} µs, p99 ` +
       `${r.esme.lat_us?.p99} µs, max ${r.esme.lat_us?.max} µs; errors ${JSON.stringify(r.esme.errors)}; ` +

@@ -5,3 +5,9 @@ JUNCTION_SRCS += db/db_schema.c db/db_writer.c db/db_admin.c db/db_msgs.c db/db_
 $(BUILD)/bench/sqlite_insert: bench/sqlite_insert.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs sqlite3)
+
+# The raw SQLite cost of a message's rows in junction's own schema, the
+# yardstick beside the writer's CPU per row in `make bench`.
+$(BUILD)/bench/sqlite_lifecycle: bench/sqlite_lifecycle.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs sqlite3)
