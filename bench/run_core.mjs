@@ -310,7 +310,6 @@ async function measure(j, smsc, label, rate, fn) {
     wal_pages: d('db.wal_pages'), spills: d('core.queue_spills'), paged: d('core.queue_paged'),
     rss_mib: memory(j.proc.pid).VmRSS, threads,
   };
-  if (!label.startsWith('warm-up') && !label.endsWith('FULL')) row.raw = rawLifecycle(j, row, smsc.receipts);
   log(`${label} ${rate}/s: ok ${r.ok} failed ${r.failed} accepted/s ${int(row.accepted_s)} ` +
     `junction ${int(row.cpu_pct)}% = ${f1(row.us_per_msg)} us/msg (others ${int(row.others_pct)}%), smsc ${row.smsc_distinct}/${r.ok}` +
     (smsc.receipts ? `, receipts answered ${row.smsc_receipt_resps}` : '') +
@@ -328,7 +327,7 @@ async function measure(j, smsc, label, rate, fn) {
 function rawLifecycle(j, row, receipt) {
   if (!(row.ok > 0 && row.commits > 0 && row.rows > 0 && row.threads.writer > 0)) return null;
   const perMsg = row.rows / row.ok;
-  const group = Math.max(1, Math.round(row.rows / row.commits / perMsg));
+  const group = Math.max(1, Math.round(row.ok / row.commits));
   let raw;
   try {
     raw = JSON.parse(execFileSync(SQLITE_LIFECYCLE, [path.join(j.dir, 'junction.db'), j.dir,
@@ -448,6 +447,7 @@ async function mainRun() {
     await waitQuiet(jn);
     out.cpu.push(await smppStep(jn, rcpt, 'SMPP -> SMPP + receipts', RATE, SECONDS, '4916000003',
       { 'registered-delivery': 1, 'receipt-wait': 2 }));
+    for (const r of out.cpu) r.raw = rawLifecycle(jn, r, r.smsc_receipts > 0);
     // a step that does not pass is run once more (the machine is shared):
     // both attempts are reported, the second decides
     for (const [i, rate] of (CLIMB ? STEPS : []).entries()) {

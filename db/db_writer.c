@@ -152,7 +152,8 @@ static char db_cfg_sync[8] = "full";
 static int db_cfg_batch_max = 512;
 static int db_cfg_queue_max = 20000;
 static int db_cfg_outbox_keep_s = 86400;
-static int db_cfg_group_wait_us = 1000;
+static int db_cfg_group_wait_us = 3000;
+static int db_cfg_group_idle_us = 1000;
 #define DB_WR_GROUP_FULL 64 /* jobs past which a group does not wait for more */
 
 const gw_param_t db_params[] = {
@@ -164,9 +165,13 @@ const gw_param_t db_params[] = {
     {"db.queue_max", GW_PT_INT, &db_cfg_queue_max, 0, "20000", 1, 10000000, GW_PARAM_RUNTIME,
      "jobs waiting for the writer past which new messages are refused (SIP 503, "
      "SMPP ESME_RTHROTTLED): admission control"},
-    {"db.group_wait_us", GW_PT_INT, &db_cfg_group_wait_us, 0, "1000", 0, 100000, GW_PARAM_RUNTIME,
-     "when fewer than 64 jobs wait, the writer waits up to this long for more before it "
-     "commits: fewer, bigger groups, less CPU per message (0: never wait)"},
+    {"db.group_wait_us", GW_PT_INT, &db_cfg_group_wait_us, 0, "3000", 0, 100000, GW_PARAM_RUNTIME,
+     "when fewer than 64 jobs wait, the writer waits up to this long in all for more before "
+     "it commits, while they keep coming: fewer, bigger groups, less CPU per message "
+     "(0: never wait)"},
+    {"db.group_idle_us", GW_PT_INT, &db_cfg_group_idle_us, 0, "1000", 1, 100000, GW_PARAM_RUNTIME,
+     "a group's wait ends when no job came for this long (a peer waiting for its answers, "
+     "a lone message); at most db.group_wait_us"},
     {"db.outbox_keep_s", GW_PT_INT, &db_cfg_outbox_keep_s, 0, "86400", 60, 31536000,
      GW_PARAM_RUNTIME, "seconds an event stays in the outbox table"},
     GW_PARAM_END,
@@ -208,6 +213,7 @@ static size_t db_wr_nretry;
 static int db_wr_batch_max;
 static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
     *db_wr_st_commit_us_max, *db_wr_st_commit_us_1s, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
+    *db_wr_st_gather_full, *db_wr_st_gather_idle, *db_wr_st_gather_spent,
     *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events, *db_wr_st_wal_pages;
 static gw_hist_t *db_wr_hist_commit; /* each group's BEGIN .. COMMIT */
 static int db_wr_wal_last; /* the WAL's length in frames after the last commit */
@@ -1618,6 +1624,45 @@ static void db_wr_give_up(void)
     db_wr_nretry = 0;
 }
 
+/* Gather more jobs for a group that holds n: wait while they keep
+ * coming, at most db.group_wait_us in all, in slices of db.group_idle_us
+ * each of which ends early once the group is full (one wake-up, pushes
+ * before do not wake the writer).  A slice in which nothing came ends
+ * the wait: a peer that waits for its answers (a window of submits) or a
+ * lone message loses one slice, an open stream (SIPp, a paced ESME)
+ * fills the whole wait.  Returns how many jobs it added to db_wr_batch.
+ * Writer thread. */
+static size_t db_wr_gather(size_t n)
+{
+    int wait_us = __atomic_load_n(&db_cfg_group_wait_us, __ATOMIC_RELAXED);
+    int idle_us = __atomic_load_n(&db_cfg_group_idle_us, __ATOMIC_RELAXED);
+    size_t want = DB_WR_GROUP_FULL < (size_t)db_wr_batch_max ? DB_WR_GROUP_FULL
+                                                             : (size_t)db_wr_batch_max;
+    int64_t end = db_wr_now_us() + wait_us;
+    size_t added = 0;
+
+    if (wait_us <= 0 || n >= want)
+        return 0;
+    if (idle_us <= 0 || idle_us > wait_us)
+        idle_us = wait_us;
+    while (n + added < want) {
+        int64_t left = end - db_wr_now_us();
+        if (left <= 0)
+            break;
+        int reached = gw_queue_wait_len(db_wr_queue, want - n - added,
+                                        left < idle_us ? (int)left : idle_us);
+        size_t got = gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + n + added,
+                                       (size_t)db_wr_batch_max - n - added);
+        added += got;
+        if (reached || got == 0) {
+            gw_stat_add(reached ? db_wr_st_gather_full : db_wr_st_gather_idle, 1);
+            return added;
+        }
+    }
+    gw_stat_add(db_wr_st_gather_spent, 1);
+    return added;
+}
+
 static void *db_wr_main(void *arg)
 {
     int backoff_ms = 0, stop = 0;
@@ -1646,21 +1691,10 @@ static void *db_wr_main(void *arg)
                                    (size_t)db_wr_batch_max - n);
         /* A short queue: wait a bounded moment for more, so one commit
          * (its WAL page writes and its fsync, most of the writer's cost)
-         * carries more rows.  A message waits at most db.group_wait_us
-         * more per commit.  Not right after a full group: under load the
-         * commit itself gathers the next group, and peers that wait for
-         * their answers (a window of submits) only lose by the sleep. */
-        int wait_us = __atomic_load_n(&db_cfg_group_wait_us, __ATOMIC_RELAXED);
-        if (wait_us > 0 && n < DB_WR_GROUP_FULL && n < (size_t)db_wr_batch_max &&
-            last_n < DB_WR_GROUP_FULL) {
-            /* one sleep, not a polling loop: every wake-up is a context
-             * switch, and a commit's worth of them cost more than the
-             * early start a poll could win */
-            struct timespec gw = { wait_us / 1000000, (long)(wait_us % 1000000) * 1000L };
-            nanosleep(&gw, NULL);
-            n += gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + n,
-                                   (size_t)db_wr_batch_max - n);
-        }
+         * carries more rows.  Not right after a full group: under load the
+         * commit itself gathers the next group. */
+        if (n < DB_WR_GROUP_FULL && n < (size_t)db_wr_batch_max && last_n < DB_WR_GROUP_FULL)
+            n += db_wr_gather(n);
         last_n = n;
         gw_stat_set(db_wr_st_batch_last, (int64_t)n);
         gw_stat_set(db_wr_st_queue, (int64_t)gw_queue_len(db_wr_queue));
@@ -1717,6 +1751,10 @@ int db_writer_start(void)
     db_wr_st_errors = gw_stat("db.errors", "groups rolled back");
     db_wr_st_queue = gw_stat_gauge("db.queue", "jobs waiting for the writer");
     db_wr_st_batch_last = gw_stat_gauge("db.batch_last", "jobs in the last group");
+    db_wr_st_gather_full = gw_stat("db.gather_full", "group waits ended by a full group");
+    db_wr_st_gather_idle = gw_stat("db.gather_idle",
+                                   "group waits ended by db.group_idle_us without a new job");
+    db_wr_st_gather_spent = gw_stat("db.gather_spent", "group waits that took all of db.group_wait_us");
     db_wr_st_refused = gw_stat("db.refused", "new messages refused: writer queue full or failing");
     db_wr_st_retried = gw_stat("db.retried", "state changes run again after a failed group");
     db_wr_st_events = gw_stat("db.events", "events committed to the outbox");

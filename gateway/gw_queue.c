@@ -13,6 +13,11 @@
  * (q->refs) until the release, so a gw_queue_free meanwhile only detaches
  * it from its loop and frees its items; the last reference closes it.
  *
+ * A blocking consumer that gathers a group (the db writer) waits for a
+ * length instead of one item (gw_queue_wait_len): q->want says how many,
+ * and pushes signal q->cond only once the queue holds that many, so the
+ * gathering costs one wake-up, not one per push.
+ *
  * Threads: push from any thread; the consumer is one thread; the hold is
  * the calling thread's own.
  */
@@ -38,6 +43,7 @@ struct gw_queue {
     pthread_cond_t cond;
     gw_qnode_t *head, *tail;
     size_t len, cap;
+    size_t want;          /* a push signals q->cond once len reaches it (1) */
     int signalled;
     int woken;
     int refs;             /* atomic: the owner's and each hold's */
@@ -74,6 +80,7 @@ gw_queue_t *gw_queue_new(size_t cap, void (*free_item)(void *item))
     q->free_item = free_item;
     q->efd = -1;
     q->refs = 1;
+    q->want = 1;
     return q;
 }
 
@@ -225,7 +232,8 @@ int gw_queue_push(gw_queue_t *q, void *item)
         q->signalled = 1;
         wake = 1;
     }
-    pthread_cond_signal(&q->cond);
+    if (q->len >= q->want)
+        pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->lock);
     if (wake)
         gw_queue_signal(q);
@@ -272,6 +280,26 @@ void *gw_queue_pop(gw_queue_t *q, int timeout_ms)
         item = gw_queue_take_locked(q);
     pthread_mutex_unlock(&q->lock);
     return item;
+}
+
+int gw_queue_wait_len(gw_queue_t *q, size_t len, int timeout_us)
+{
+    struct timespec ts;
+    int reached;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)timeout_us * 1000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&q->lock);
+    q->want = len > 0 ? len : 1;
+    while (q->len < q->want && !q->woken)
+        if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT)
+            break;
+    reached = q->len >= q->want;
+    q->want = 1;
+    pthread_mutex_unlock(&q->lock);
+    return reached;
 }
 
 size_t gw_queue_pop_many(gw_queue_t *q, void **items, size_t max)

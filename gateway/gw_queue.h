@@ -41,6 +41,10 @@ int gw_queue_push(gw_queue_t *q, void *item);
 /* Blocking consumers only.  Waits up to timeout_ms (-1: forever) for one
  * item; returns it or NULL on timeout / after gw_queue_wake. */
 void *gw_queue_pop(gw_queue_t *q, int timeout_ms);
+/* The one blocking consumer: wait up to timeout_us until the queue holds
+ * len items (pushes before that do not wake it).  Returns 1 when it
+ * does, 0 on timeout or after gw_queue_wake.  Pops nothing. */
+int gw_queue_wait_len(gw_queue_t *q, size_t len, int timeout_us);
 /* Pop up to max items without waiting; returns how many. */
 size_t gw_queue_pop_many(gw_queue_t *q, void **items, size_t max);
 /* Wake a consumer blocked in gw_queue_pop. */

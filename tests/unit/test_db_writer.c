@@ -15,7 +15,9 @@
  *              only on a miss; one parked ahead of its submit is taken
  *              by a submit naming its form among its aliases;
  *   admission  db.queue_max and the "commits failing" refusal, with its
- *              one-second window.
+ *              one-second window;
+ *   gathering  a short group waits for more while jobs come, and stops
+ *              when idle, full or out of time.
  *
  * Like test_db.c, a second raw SQLite connection plays the independent
  * reader and the fault injector (triggers, a held write lock, rows aged by
@@ -43,6 +45,7 @@
 #include "db/db_int.h"
 #include "gw_errors.h"
 #include "gw_param.h"
+#include "gw_stats.h"
 
 typedef struct tw_db {
     char dir[64];
@@ -986,6 +989,69 @@ static void test_failing_commits_never_refuse_updates(void **state)
     gw_dlv_free(doomed);
 }
 
+/* ---- group gathering ---------------------------------------------------- */
+
+static int64_t tw_stat(const char *name)
+{
+    return gw_stat_get(gw_stat_find(name));
+}
+
+/* A short group waits for more jobs while they keep coming: a lone insert
+ * ends its wait after db.group_idle_us without a new one; a burst that
+ * fills the group ends it at once; a stream that keeps coming takes all
+ * of db.group_wait_us; each is counted. */
+static void test_a_group_waits_while_jobs_come_and_stops_when_idle_full_or_spent(void **state)
+{
+    tw_db_t *t = *state;
+    enum { TW_BURST = 70, TW_STREAM = 25 };
+    gw_delivery_t *d[TW_BURST];
+
+    for (int i = 0; i < TW_BURST; i++)
+        d[i] = tw_dlv("smsc1", GW_ST_QUEUED, 0);
+    assert_int_equal(db_writer_start(), 0);
+
+    /* lone: one idle slice, nothing else came */
+    tw_param("db.group_wait_us", "100000");
+    tw_param("db.group_idle_us", "2000");
+    int64_t idle0 = tw_stat("db.gather_idle"), full0 = tw_stat("db.gather_full"),
+            spent0 = tw_stat("db.gather_spent");
+    assert_int_equal(db_dlv_insert(d[0], d[0]->env_json, NULL, tw_commit_cb, NULL), 0);
+    db_writer_flush();
+    assert_int_equal(tw_seen.commits, 1);
+    assert_true(tw_stat("db.gather_idle") >= idle0 + 1);
+    assert_int_equal(tw_stat("db.gather_spent"), spent0);
+
+    /* burst: the slice is long, the group fills long before it ends */
+    tw_param("db.group_idle_us", "100000");
+    for (int i = 1; i < TW_BURST; i++)
+        assert_int_equal(db_dlv_insert(d[i], d[i]->env_json, NULL, tw_commit_cb, NULL), 0);
+    db_writer_flush();
+    assert_int_equal(tw_seen.commits, TW_BURST);
+    assert_true(tw_stat("db.gather_full") >= full0 + 1);
+    assert_int_equal(tw_stat("db.gather_spent"), spent0);
+
+    /* stream: one every 10 ms for 250 ms; slices of 60 ms never run
+     * empty, so the wait of 100 ms is spent */
+    tw_param("db.group_wait_us", "100000");
+    tw_param("db.group_idle_us", "60000");
+    idle0 = tw_stat("db.gather_idle");
+    for (int i = 0; i < TW_STREAM; i++) {
+        gw_delivery_t *s = d[i];
+        s->status = i % 2 ? GW_ST_SENDING : GW_ST_QUEUED;
+        assert_int_equal(db_dlv_update(s, NULL, tw_commit_cb, NULL), 0);
+        usleep(10 * 1000);
+    }
+    db_writer_flush();
+    assert_true(tw_stat("db.gather_spent") >= spent0 + 1);
+    assert_int_equal(tw_seen.commit_fail, 0);
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM messages"), TW_BURST);
+    db_writer_stop();
+    tw_param("db.group_wait_us", "3000");
+    tw_param("db.group_idle_us", "1000");
+    for (int i = 0; i < TW_BURST; i++)
+        gw_dlv_free(d[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1022,6 +1088,9 @@ int main(void)
             tw_teardown),
         cmocka_unit_test_setup_teardown(test_failing_commits_never_refuse_updates, tw_setup,
                                         tw_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_group_waits_while_jobs_come_and_stops_when_idle_full_or_spent, tw_setup,
+            tw_teardown),
     };
     if (gw_params_register(db_params) != 0)
         return 1;

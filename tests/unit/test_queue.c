@@ -53,6 +53,47 @@ static void pop_times_out_empty_and_wake_releases_a_waiter(void **state)
     gw_queue_free(q);
 }
 
+typedef struct wait_ctx {
+    gw_queue_t *q;
+    int n;
+} wait_ctx_t;
+
+static void *push_n(void *arg)
+{
+    wait_ctx_t *c = arg;
+
+    for (intptr_t i = 1; i <= c->n; i++)
+        gw_queue_push(c->q, (void *)i);
+    return NULL;
+}
+
+/* A wait for a length returns 1 once the queue holds it (pushed by
+ * another thread), 0 when it times out short of it or after a wake; it
+ * pops nothing, and the queue signals single pops again afterwards. */
+static void wait_len_returns_at_the_length_and_times_out_short_of_it(void **state)
+{
+    gw_queue_t *q = gw_queue_new(0, NULL);
+    wait_ctx_t c = { q, 5 };
+    pthread_t t;
+
+    (void)state;
+    pthread_create(&t, NULL, push_n, &c);
+    assert_int_equal(gw_queue_wait_len(q, 5, 10 * 1000 * 1000), 1);
+    pthread_join(t, NULL);
+    assert_int_equal(gw_queue_len(q), 5);
+    assert_int_equal(gw_queue_wait_len(q, 6, 20 * 1000), 0);
+    void *items[8];
+    assert_int_equal(gw_queue_pop_many(q, items, 8), 5);
+    gw_queue_wake(q);
+    assert_int_equal(gw_queue_wait_len(q, 1, 10 * 1000 * 1000), 0);
+    assert_null(gw_queue_pop(q, -1)); /* the wake is the pop's too */
+    c.n = 1;
+    pthread_create(&t, NULL, push_n, &c);
+    assert_int_equal((intptr_t)gw_queue_pop(q, 10 * 1000), 1);
+    pthread_join(t, NULL);
+    gw_queue_free(q);
+}
+
 static int freed;
 static void count_free(void *item)
 {
@@ -208,6 +249,7 @@ int main(void)
         cmocka_unit_test(items_come_out_in_push_order),
         cmocka_unit_test(a_full_bounded_queue_refuses_and_keeps_the_item_with_the_caller),
         cmocka_unit_test(pop_times_out_empty_and_wake_releases_a_waiter),
+        cmocka_unit_test(wait_len_returns_at_the_length_and_times_out_short_of_it),
         cmocka_unit_test(free_hands_leftovers_to_the_free_function),
         cmocka_unit_test(many_producers_lose_nothing),
         cmocka_unit_test(an_attached_loop_gets_every_pushed_item_in_one_wakeup),
