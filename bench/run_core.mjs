@@ -79,6 +79,7 @@ const STEP_SECONDS = Math.min(30, Math.max(2, Number(option('step-seconds', '5')
 const WINDOW = Number(option('window', '100'));
 const QUEUED = process.argv.includes('--no-queued') ? 0 : Number(option('queued', '1000000'));
 const QUEUED_LIMIT_S = Number(option('queued-limit-s', '240'));
+const QUEUED_WINDOW = 1000;
 const RSS_CAP_MIB = Number(option('rss-cap-mib', '4096'));
 const QUIET_WAIT_S = Number(option('quiet-wait-s', '30'));
 const QUIET_PCT = Number(option('quiet-pct', '40'));
@@ -477,8 +478,10 @@ async function mainRun() {
 // --queued messages for a connector whose SMSC is not there.
 async function queuedRun() {
   const deadPort = await freePort();   // nothing listens on it
+  // the customer's window of 1,000 needs as many unanswered submits per
+  // session (smpp.server_window, default 100: one past it is ESME_RMSGQFUL)
   const jn = await startJunction({ params: { 'log.level': 'warn', 'sip.workers': 0,
-    'db.synchronous': 'full', ...EXTRA_PARAMS } });
+    'db.synchronous': 'full', 'smpp.server_window': QUEUED_WINDOW, ...EXTRA_PARAMS } });
   track(jn.proc);
   try {
     await addConnector(jn, 'dead', deadPort);
@@ -497,7 +500,7 @@ async function queuedRun() {
     }, 250);
     const cpu0 = cpuSeconds(jn.proc.pid);
     const e = await runEsme({ host: '127.0.0.1', port: jn.ports.smpp, 'system-id': ACCOUNT.system_id,
-      password: ACCOUNT.password, rate: 0, count: QUEUED, window: 1000,
+      password: ACCOUNT.password, rate: 0, count: QUEUED, window: QUEUED_WINDOW,
       'time-limit': QUEUED_LIMIT_S, dst: '4917000000', tag: 'queued ' }, (p) => { esme = p; });
     clearInterval(watch);
     const cpuS = cpuSeconds(jn.proc.pid) - cpu0;
