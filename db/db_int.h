@@ -7,6 +7,7 @@
  *   db_msgs.c    the reader connection (message reads, recovery, receipts)
  *                behind db_msgs_lock
  *   db_writer.c  the writer thread and its own connection
+ *   db_ckpt.c    the checkpointer thread and its own connection
  *   db_rules.c   routing rules and rate tables (admin connection)
  *   db_access.c  users, API tokens and the audit log (admin connection)
  *   db_sip_users.c SIP digest users and their HA1s (admin connection)
@@ -96,6 +97,16 @@ json_t *db_admin_rows(const char *sql, const char *what, json_t *(*row)(sqlite3_
  * (db_rules.c).  0 or a negative code; on the migrating connection. */
 int db_rules_carry(sqlite3 *db);
 sqlite3 *db_msgs_detach(void);
+
+/* The checkpointer thread (db_ckpt.c), started and stopped with the
+ * writer.  db_ckpt_kick (writer thread) asks it for a PASSIVE checkpoint
+ * and returns 1, or 0 when it is not running (checkpoint inline then).
+ * Past DB_CKPT_INLINE_FRAMES frames the writer checkpoints inline anyway,
+ * so that the WAL is copied whole and starts over under endless writes. */
+#define DB_CKPT_INLINE_FRAMES 8000
+int db_ckpt_start(void);
+int db_ckpt_kick(void);
+void db_ckpt_stop(void);
 
 /* Synchronous level for the writer ("FULL" or "NORMAL") and its batch
  * limit, from db_params (db_writer.c). */

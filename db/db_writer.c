@@ -212,11 +212,12 @@ static db_job_t **db_wr_retry;   /* updates and receipts of a failed group, in o
 static size_t db_wr_nretry;
 static int db_wr_batch_max;
 static gw_stat_t *db_wr_st_commits, *db_wr_st_rows, *db_wr_st_commit_us_last,
-    *db_wr_st_commit_us_max, *db_wr_st_commit_us_1s, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last,
+    *db_wr_st_commit_us_max, *db_wr_st_commit_us_1s, *db_wr_st_errors, *db_wr_st_queue, *db_wr_st_batch_last, *db_wr_st_ckpt_inline,
     *db_wr_st_gather_full, *db_wr_st_gather_idle, *db_wr_st_gather_spent,
     *db_wr_st_refused, *db_wr_st_retried, *db_wr_st_events, *db_wr_st_wal_pages;
 static gw_hist_t *db_wr_hist_commit; /* each group's BEGIN .. COMMIT */
 static int db_wr_wal_last; /* the WAL's length in frames after the last commit */
+static int db_wr_next_kick; /* ... at which the checkpointer is kicked next */
 
 static const char db_wr_sql_insert[] =
     "INSERT INTO messages(id, created_at, updated_at, expires_at, status, source_adapter,"
@@ -295,15 +296,27 @@ static const char db_wr_sql_qseq_max[] = "SELECT COALESCE(max(qseq), 0) FROM mes
 /* After each commit (SQLite's WAL hook, writer thread): count the pages
  * it wrote, and checkpoint as SQLite's own hook would (a hook set here
  * replaces that one): passively, once the WAL holds DB_WR_CHECKPOINT_PAGES
- * frames. */
+ * frames - on the checkpointer's thread (db_ckpt.c), or here when it is
+ * not running or the WAL grew past DB_CKPT_INLINE_FRAMES all the same. */
 #define DB_WR_CHECKPOINT_PAGES 1000
 static int db_wr_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)arg;
+    if (frames < db_wr_wal_last) /* the WAL started over */
+        db_wr_next_kick = DB_WR_CHECKPOINT_PAGES;
     gw_stat_add(db_wr_st_wal_pages, frames >= db_wr_wal_last ? frames - db_wr_wal_last : frames);
     db_wr_wal_last = frames;
-    if (frames >= DB_WR_CHECKPOINT_PAGES) {
+    if (frames >= DB_CKPT_INLINE_FRAMES) {
+        gw_stat_add(db_wr_st_ckpt_inline, 1);
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= db_wr_next_kick) {
+        /* once per DB_WR_CHECKPOINT_PAGES new frames, as SQLite's own
+         * hook would: each run syncs the database file */
+        db_wr_next_kick = frames + DB_WR_CHECKPOINT_PAGES;
+        if (!db_ckpt_kick()) {
+            gw_stat_add(db_wr_st_ckpt_inline, 1);
+            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        }
     /* once all of it is checkpointed, the next commit starts the WAL over:
      * a smaller count than the last is that restart */
     }
@@ -1755,6 +1768,9 @@ int db_writer_start(void)
     db_wr_st_gather_idle = gw_stat("db.gather_idle",
                                    "group waits ended by db.group_idle_us without a new job");
     db_wr_st_gather_spent = gw_stat("db.gather_spent", "group waits that took all of db.group_wait_us");
+    db_wr_st_ckpt_inline = gw_stat("db.checkpoints_inline",
+                                   "WAL checkpoints the writer ran itself (no checkpointer, or "
+                                   "the WAL past 8000 frames)");
     db_wr_st_refused = gw_stat("db.refused", "new messages refused: writer queue full or failing");
     db_wr_st_retried = gw_stat("db.retried", "state changes run again after a failed group");
     db_wr_st_events = gw_stat("db.events", "events committed to the outbox");
@@ -1818,6 +1834,7 @@ int db_writer_start(void)
     db_wr_qseq = sqlite3_column_int64(db_wr_st_qseq_max, 0);
     sqlite3_reset(db_wr_st_qseq_max);
     db_wr_wal_last = 0;
+    db_wr_next_kick = DB_WR_CHECKPOINT_PAGES;
     sqlite3_wal_hook(db_wr_conn, db_wr_wal_hook, NULL);
     rc = GW_ENOMEM;
     db_wr_batch_max = db_cfg_batch_max > 0 ? db_cfg_batch_max : 1;
@@ -1836,6 +1853,8 @@ int db_writer_start(void)
     }
     pthread_setname_np(db_wr_thread, "writer");
     db_wr_running = 1;
+    if (db_ckpt_start() != 0) /* the writer checkpoints itself meanwhile */
+        GW_WARN("db", "no checkpointer thread: the writer checkpoints the WAL itself");
     GW_INFO("db", "writer started (synchronous %s, batch up to %d)", db_writer_sync_level(),
             db_wr_batch_max);
     return 0;
@@ -1870,6 +1889,7 @@ void db_writer_stop(void)
         nanosleep(&ts, NULL);
     }
     pthread_join(db_wr_thread, NULL);
+    db_ckpt_stop();
     db_wr_running = 0;
     gw_queue_free(db_wr_queue);
     db_wr_queue = NULL;

@@ -17,7 +17,8 @@
  *   admission  db.queue_max and the "commits failing" refusal, with its
  *              one-second window;
  *   gathering  a short group waits for more while jobs come, and stops
- *              when idle, full or out of time.
+ *              when idle, full or out of time;
+ *   checkpoint the checkpointer thread, not the writer, checkpoints the WAL.
  *
  * Like test_db.c, a second raw SQLite connection plays the independent
  * reader and the fault injector (triggers, a held write lock, rows aged by
@@ -1052,6 +1053,38 @@ static void test_a_group_waits_while_jobs_come_and_stops_when_idle_full_or_spent
         gw_dlv_free(d[i]);
 }
 
+/* ---- checkpoints ---------------------------------------------------------- */
+
+/* Once the WAL holds a thousand pages, the checkpointer thread copies it
+ * into the database, not the writer inside its commit; every row stays. */
+static void test_the_checkpointer_thread_checkpoints_the_wal_not_the_writer(void **state)
+{
+    tw_db_t *t = *state;
+    enum { TW_ROWS = 6000, TW_AT_ONCE = 500 };
+    gw_delivery_t *d[TW_AT_ONCE];
+
+    assert_int_equal(db_writer_start(), 0);
+    int64_t runs0 = tw_stat("db.checkpoints"), inline0 = tw_stat("db.checkpoints_inline");
+    for (int done = 0; done < TW_ROWS; done += TW_AT_ONCE) {
+        for (int i = 0; i < TW_AT_ONCE; i++) {
+            d[i] = tw_dlv("smsc1", GW_ST_QUEUED, 0);
+            assert_int_equal(db_dlv_insert(d[i], d[i]->env_json, NULL, tw_commit_cb, NULL), 0);
+        }
+        db_writer_flush();
+        for (int i = 0; i < TW_AT_ONCE; i++)
+            gw_dlv_free(d[i]);
+    }
+    assert_true(tw_stat("db.wal_pages") >= 1000);
+    for (int i = 0; i < 500 && tw_stat("db.checkpoints") == runs0; i++)
+        usleep(10 * 1000);
+    assert_true(tw_stat("db.checkpoints") > runs0);
+    assert_int_equal(tw_stat("db.checkpoints_inline"), inline0);
+    assert_int_equal(tw_stat("db.checkpoint_errors"), 0);
+    assert_int_equal(tw_seen.commit_fail, 0);
+    assert_int_equal(tw_int(t->raw, "SELECT count(*) FROM messages"), TW_ROWS);
+    db_writer_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1090,6 +1123,9 @@ int main(void)
                                         tw_teardown),
         cmocka_unit_test_setup_teardown(
             test_a_group_waits_while_jobs_come_and_stops_when_idle_full_or_spent, tw_setup,
+            tw_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_the_checkpointer_thread_checkpoints_the_wal_not_the_writer, tw_setup,
             tw_teardown),
     };
     if (gw_params_register(db_params) != 0)
