@@ -11,17 +11,17 @@
  * checkpoint run side by side); what it has copied lets the writer start
  * the WAL over at a commit that finds everything copied.  Under endless
  * writes that moment may not come, so the hook still checkpoints inline
- * past DB_WR_CHECKPOINT_INLINE frames, where nothing else writes and the
+ * past DB_CKPT_INLINE_FRAMES frames, where nothing else writes and the
  * WAL is sure to be copied whole (db_writer.c).
  *
- * Statistics: db.checkpoints (runs here), db.checkpoint_us_last.
+ * Statistics: db.checkpoints (runs here), db.checkpoint_us_last,
+ * db.checkpoint_errors.
  *
  * Threads: db_ckpt_start / db_ckpt_stop on the thread that starts and
  * stops the writer; db_ckpt_kick on the writer thread; the connection is
  * this thread's alone.  db_ckpt_lock guards the flags below.
  */
 #include <pthread.h>
-#include <time.h>
 
 #include "db/db_int.h"
 #include "gw_errors.h"
@@ -35,14 +35,6 @@ static int db_ckpt_running; /* atomic: the thread is up */
 static pthread_t db_ckpt_thread;
 static sqlite3 *db_ckpt_conn;
 static gw_stat_t *db_ckpt_st_runs, *db_ckpt_st_us_last, *db_ckpt_st_errors;
-
-static int64_t db_ckpt_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void *db_ckpt_main(void *arg)
 {
@@ -58,11 +50,11 @@ static void *db_ckpt_main(void *arg)
         pthread_mutex_unlock(&db_ckpt_lock);
         if (stop)
             break;
-        int64_t t0 = db_ckpt_now_us();
+        int64_t t0 = gw_stats_now_us();
         int rc = sqlite3_wal_checkpoint_v2(db_ckpt_conn, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
                                            NULL);
         gw_stat_add(db_ckpt_st_runs, 1);
-        gw_stat_set(db_ckpt_st_us_last, db_ckpt_now_us() - t0);
+        gw_stat_set(db_ckpt_st_us_last, gw_stats_now_us() - t0);
         /* BUSY: another checkpoint runs (the writer's inline one) */
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
             gw_stat_add(db_ckpt_st_errors, 1);

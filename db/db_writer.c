@@ -306,19 +306,18 @@ static int db_wr_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
         db_wr_next_kick = DB_WR_CHECKPOINT_PAGES;
     gw_stat_add(db_wr_st_wal_pages, frames >= db_wr_wal_last ? frames - db_wr_wal_last : frames);
     db_wr_wal_last = frames;
-    if (frames >= DB_CKPT_INLINE_FRAMES) {
+    /* kicked once per DB_WR_CHECKPOINT_PAGES new frames, as SQLite's own
+     * hook would checkpoint: each run syncs the database file.  Once all
+     * of it is checkpointed, the next commit starts the WAL over: a
+     * smaller count than the last is that restart. */
+    int here = frames >= DB_CKPT_INLINE_FRAMES;
+    if (!here && frames >= db_wr_next_kick) {
+        db_wr_next_kick = frames + DB_WR_CHECKPOINT_PAGES;
+        here = !db_ckpt_kick();
+    }
+    if (here) {
         gw_stat_add(db_wr_st_ckpt_inline, 1);
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (frames >= db_wr_next_kick) {
-        /* once per DB_WR_CHECKPOINT_PAGES new frames, as SQLite's own
-         * hook would: each run syncs the database file */
-        db_wr_next_kick = frames + DB_WR_CHECKPOINT_PAGES;
-        if (!db_ckpt_kick()) {
-            gw_stat_add(db_wr_st_ckpt_inline, 1);
-            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        }
-    /* once all of it is checkpointed, the next commit starts the WAL over:
-     * a smaller count than the last is that restart */
     }
     return SQLITE_OK;
 }
@@ -1667,12 +1666,12 @@ static size_t db_wr_gather(size_t n)
         size_t got = gw_queue_pop_many(db_wr_queue, (void **)db_wr_batch + n + added,
                                        (size_t)db_wr_batch_max - n - added);
         added += got;
-        if (reached || got == 0) {
-            gw_stat_add(reached ? db_wr_st_gather_full : db_wr_st_gather_idle, 1);
+        if (!reached && got == 0) {
+            gw_stat_add(db_wr_st_gather_idle, 1);
             return added;
         }
     }
-    gw_stat_add(db_wr_st_gather_spent, 1);
+    gw_stat_add(n + added >= want ? db_wr_st_gather_full : db_wr_st_gather_spent, 1);
     return added;
 }
 

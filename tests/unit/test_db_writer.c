@@ -1035,7 +1035,6 @@ static void test_a_group_waits_while_jobs_come_and_stops_when_idle_full_or_spent
      * empty, so the wait of 100 ms is spent */
     tw_param("db.group_wait_us", "100000");
     tw_param("db.group_idle_us", "60000");
-    idle0 = tw_stat("db.gather_idle");
     for (int i = 0; i < TW_STREAM; i++) {
         gw_delivery_t *s = d[i];
         s->status = i % 2 ? GW_ST_SENDING : GW_ST_QUEUED;
