@@ -54,9 +54,10 @@ const gw_param_t gw_config_params[] = {
     { "core.queue_memory", GW_PT_INT, &gw_config.queue_memory, 0, "1000", 10, 1000000, 0,
       "messages per connector held in memory; the rest wait in the store and are paged in" },
     { "core.room_windows", GW_PT_INT, &gw_config.room_windows, 0, "1", 1, 4, GW_PARAM_RUNTIME,
-      "deliveries outstanding per connector (marked sending, outcome not yet committed), in "
-      "windows of the connector: 1 keeps what a crash may send twice under one window; 2 keeps "
-      "the wire busy while outcomes commit (faster, up to two windows of possible duplicates)" },
+      "deliveries outstanding per connector (marked sending, outcome not yet queued for the "
+      "store), in windows of the connector: 1 keeps what a crash may send twice under one "
+      "window; 2 keeps the wire busy while the next deliveries' marks commit (faster, up to "
+      "two windows of possible duplicates)" },
     { "core.queue_max", GW_PT_INT, &gw_config.queue_max, 0, "5000000", 1, 2000000000,
       GW_PARAM_RUNTIME, "queued messages per connector past which new ones are refused "
       "(SIP 503, SMPP ESME_RTHROTTLED): admission control" },

@@ -151,6 +151,7 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
     gw_evbatch_t ev = { 0 };
     gw_status_t from = d->status;
     char target[GW_NAME_MAX], left[GW_NAME_MAX];
+    void *q = NULL;
     int rc;
 
     if (!gw_dlv_transition_ok(from, to)) {
@@ -167,6 +168,11 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
     /* everything that reads d happens before the hand-over: with a
      * continuation, d belongs to the writer's job from then on */
     gw_strlcpy(target, gw_dlv_target(d), sizeof target);
+    /* an edge out of sending ends d's outstanding place (d->counted) */
+    if (to != GW_ST_SENDING) {
+        q = d->counted;
+        d->counted = NULL;
+    }
     gw_strlcpy(left, from_target ? from_target : target, sizeof left);
     GW_DEBUG("core", "%s %s -> %s via %s%s%s", d->env->id, gw_status_name(from),
              gw_status_name(to), target, text && *text ? ": " : "", text ? text : "");
@@ -183,37 +189,32 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
         if (to == GW_ST_QUEUED)
             gw_cq_backlog_add(target, -1);
         d->status = from;
+        d->counted = q;
         GW_ERR("core", "%s: state %s not queued for the store: %s", d->env->id,
                gw_status_name(to), gw_strerror(rc));
         return rc;
     }
+    /* The place is free as soon as the outcome is queued for the store,
+     * not once it committed: the writer commits its jobs in the order they
+     * were queued, and whatever takes the place goes to "sending" in a job
+     * queued after this one, so no commit ever leaves more rows sending
+     * than the room (what a crash may send twice), while the next
+     * delivery's mark shares this outcome's commit instead of waiting a
+     * writer cycle behind it. */
+    if (q != NULL)
+        gw_cq_settle_queue(q);
     gw_core_count(target, to);
     return GW_OK;
 }
 
-/* Writer thread: the outcome of a delivery that was outstanding against
- * queue arg committed. */
-static void gw_core_on_settled(void *arg, int rc, int64_t qseq)
-{
-    (void)rc;
-    (void)qseq;
-    gw_cq_settle_queue(arg);
-}
-
 /* gw_core_change for a delivery the caller is done with: d is freed once
- * the change is queued (the job holds what the store needs); the queue it
- * was outstanding against is settled once the change committed. */
+ * the change is queued (the job holds what the store needs; the queue it
+ * was outstanding against is settled then). */
 static void gw_core_finish(gw_delivery_t *d, gw_status_t to, int reason, const char *text,
                            const char *detail)
 {
-    void *q = d->counted;
-
-    /* the queue place goes with the job when it is queued, else with d */
-    d->counted = NULL;
-    if (gw_core_change_from(d, NULL, to, reason, text, NULL, detail,
-                            q ? gw_core_on_settled : NULL, q) < 0)
-        d->counted = q;
-    gw_dlv_free(d);
+    (void)gw_core_change_from(d, NULL, to, reason, text, NULL, detail, NULL, NULL);
+    gw_dlv_free(d); /* settles a place the change could not */
 }
 
 /* ---- accepting ------------------------------------------------------------ */
@@ -475,7 +476,6 @@ static void gw_core_on_requeued(void *arg, int rc, int64_t qseq)
     gw_delivery_t *d = arg;
 
     (void)rc; /* updates always commit in the end */
-    gw_cq_settle(d); /* when it was outstanding: its outcome is in */
     d->qseq = qseq;
     gw_cq_ready(d);
 }
@@ -487,7 +487,6 @@ static void gw_core_on_retry(void *arg, int rc, int64_t qseq)
     gw_delivery_t *d = arg;
 
     (void)rc;
-    gw_cq_settle(d);
     d->qseq = qseq;
     gw_cq_retry(d);
 }

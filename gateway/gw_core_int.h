@@ -5,7 +5,7 @@
  *
  *   gw_core_begin_send  queued -> sending; once that is committed, d goes
  *                       to its connector's send(); d->counted is settled
- *                       (gw_cq_settle) once its outcome has committed
+ *                       once its outcome is queued for the store
  *   gw_core_expire      queued -> expired (validity passed)
  *   gw_core_move        queued -> queued on the plan's next target (why:
  *                       the reason, for the event); the caller checked

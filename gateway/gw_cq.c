@@ -11,9 +11,11 @@
  * Feeding: pump() hands the oldest delivery to gw_core_begin_send() while
  * fewer deliveries are outstanding against the queue than the connector's
  * room (conn_room: its window, times core.room_windows) and GW_CQ_OUTSTANDING_MAX.  A delivery is
- * outstanding from begin_send until the outcome the adapter reported has
- * committed (gw_cq_settle), so at most the room is ever "sending" in the
- * store: what a crash can send twice.  Otherwise the queue waits for a
+ * outstanding from begin_send until the outcome the adapter reported is
+ * queued for the store (gw_cq_settle_queue from gw_core.c): the writer
+ * commits in queue order and the next begin_send's mark is queued after
+ * that outcome, so at most the room is ever "sending" in the store: what
+ * a crash can send twice.  Otherwise the queue waits for a
  * kick: a settle, the adapter's credit (gw_core_credit, e.g. a bind that
  * came up) or the sweep's tick, which pumps every queue once a period so
  * that no lost kick can stall one.
@@ -92,7 +94,7 @@ typedef struct gw_cq {
     char name[GW_NAME_MAX];
     /* any thread (atomics) */
     int64_t backlog;          /* queued rows of this target */
-    int outstanding;          /* sending, their outcome not yet committed */
+    int outstanding;          /* sending, their outcome not yet queued for the store */
     int kick;                 /* a KICK command is queued */
     int nmem_pub, nretry_pub, spilled_pub;
     int64_t down_since_pub;
@@ -346,15 +348,6 @@ void gw_core_credit(const char *name)
     gw_cq_t *q = name ? gw_cq_find(name) : NULL;
     if (q != NULL)
         gw_cq_kick(q);
-}
-
-void gw_cq_settle(gw_delivery_t *d)
-{
-    gw_cq_t *q = d->counted;
-
-    d->counted = NULL;
-    if (q != NULL)
-        gw_cq_settle_queue(q);
 }
 
 void gw_cq_settle_queue(void *queue)
@@ -730,7 +723,7 @@ static void gw_cq_pump(gw_cq_t *q)
             break;
         gw_cq_pop(q);
         __atomic_add_fetch(&q->outstanding, 1, __ATOMIC_RELAXED);
-        d->counted = q; /* settled when its outcome has committed */
+        d->counted = q; /* settled when its outcome is queued for the store */
         gw_core_begin_send(d);
     }
     if (q->head && room == 0) {
@@ -1358,7 +1351,7 @@ static void gw_cq_metrics(gw_metrics_t *m, void *arg)
                          "1 while the connector's queue is spilled to the store", lab,
                          __atomic_load_n(&q->spilled_pub, __ATOMIC_RELAXED) != 0);
         gw_metrics_value(m, "connector.in_flight", GW_STAT_GAUGE,
-                         "deliveries handed to the connector whose outcome has not committed",
+                         "deliveries marked sending whose outcome is not yet queued for the store",
                          lab, __atomic_load_n(&q->outstanding, __ATOMIC_RELAXED));
         gw_metrics_value(m, "connector.down_seconds", GW_STAT_GAUGE,
                          "how long the connector has taken nothing while messages wait (0: "

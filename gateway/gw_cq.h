@@ -45,11 +45,10 @@ void gw_cq_ready(gw_delivery_t *d);
  * takes it over.  Any thread. */
 void gw_cq_retry(gw_delivery_t *d);
 
-/* d's outcome has committed (writer thread): it no longer counts against
- * the queue it was sent from (d->counted, cleared).  settle_queue is the
- * same for a delivery already freed (queue: its d->counted); gw_dlv_free
- * calls it for a delivery still counted.  Any thread. */
-void gw_cq_settle(gw_delivery_t *d);
+/* The delivery counted against queue (its d->counted, cleared by the
+ * caller) left "sending": its outcome is queued for the store (gw_core.c),
+ * or it is freed (gw_dlv_free); it no longer counts against the queue's
+ * room.  Any thread. */
 void gw_cq_settle_queue(void *queue);
 
 /* The direct path: when nothing waits for target name (no backlog, an

@@ -87,7 +87,8 @@ typedef struct gw_delivery {
     unsigned flags;
     int64_t qseq;                    /* its place in its connector's queue (store order) */
     void *counted;                   /* the core queue it is outstanding against, from
-                                      * "sending" until its outcome committed (gw_cq.c) */
+                                      * "sending" until its outcome is queued for the
+                                      * store (gw_core.c, gw_cq.c) */
     struct gw_delivery *qnext;       /* the owner's list link (a core queue) */
 } gw_delivery_t;
 

@@ -8,7 +8,8 @@
  * Windows: smpp.deliver_window messages on the wire (deliver_sm sent, not
  * yet answered) per bound receiving session, which is also the room this
  * connector gives the core.  A message stays outstanding against its
- * queue until its outcome has committed, a commit or two after the
+ * queue until its outcome is queued for the store, and the next one goes
+ * on the wire once its "sending" mark committed, a commit after the
  * customer answered; with core.room_windows 2 the core gives twice the
  * window so that the wire does not idle while those commits run, and what
  * the wire window has no place for waits here, in order (wait), and goes

@@ -10,32 +10,12 @@
 // database sends none of them again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { startJunction, waitFor, sleep } from './lib/junction.mjs';
 import { startSmsc, waitBound, bindCustomer, submit } from './lib/smsc.mjs';
+import { holdWriteLock } from './lib/sqlite.mjs';
 
 const HOLD_MS = 10000;
-
-// A sqlite3 CLI holding the write lock of file until release() (COMMIT).
-async function holdWriteLock(file) {
-  const proc = spawn('sqlite3', [file], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const h = { proc, out: '', err: '', exited: null };
-  proc.stdout.on('data', (d) => { h.out += d; });
-  proc.stderr.on('data', (d) => { h.err += d; });
-  proc.on('exit', (code, sig) => { h.exited = { code, sig }; });
-  proc.stdin.write('.timeout 5000\nBEGIN IMMEDIATE;\nSELECT \'locked\';\n');
-  await waitFor(() => h.out.includes('locked') || h.exited, 10000, 'the lock holder');
-  assert.ok(!h.exited, `sqlite3 exited: ${h.err}`);
-  h.release = async () => {
-    if (h.exited) return h.exited;
-    proc.stdin.end('COMMIT;\n.quit\n');
-    const t = setTimeout(() => { if (!h.exited) proc.kill('SIGKILL'); }, 5000);
-    await waitFor(() => h.exited, 10000, 'the lock holder exit');
-    clearTimeout(t);
-    return h.exited;
-  };
-  return h;
-}
 
 const counters = async (j) => (await j.mi('stats.get')).counters;
 
