@@ -17,7 +17,10 @@
 //     time in client_ref) to the message.submitted / message.delivered
 //     event at the consumer.  Beside it the raw broker limit: amqp_load
 //     publishing --raw-count to a queue and a second amqp_load consuming
-//     and acking it (no junction).
+//     and acking it (no junction); and the broker's limit for this traffic:
+//     amqp_load doing junction's AMQP work (the messages in, consumed and
+//     acked, and their events with confirms, as many bound and unbound as
+//     junction publishes) all at once, with no junction.
 //  B. The event publisher: a fresh junction whose amqp connector `ev`
 //     points at a port where no broker listens yet; --fill messages go
 //     SMPP -> junction -> smsc_fast --receipts (esme_fast), so their events
@@ -460,7 +463,43 @@ async function partA(mq) {
   const rlc = await consumer(mq.port, 'raw.in', LAT_RATE * LAT_S, false, 8);
   await publish(mq.port, { key: 'raw.in', count: LAT_RATE * LAT_S, rate: LAT_RATE, window: 1000 });
   R.raw.lat = (await rlc.done).keys?.['raw.in'] || {};
+  R.mix = await rawMix(mq, R.events_per_msg, R.event_bytes);
   return R;
+}
+
+// The broker's own limit for (a)'s traffic, no junction: amqp_load does
+// junction's AMQP work side by side with (a)'s peers - COUNT messages
+// published to a queue and consumed with acks, and per message as many
+// events as the warm-up counted (persistent, confirms, of the mean event's
+// size), LAT_KEYS.length of them into a durable queue that a consumer
+// takes, the rest routed to no queue.  All at once, as fast as each goes:
+// messages/s = COUNT ÷ (start to the last of them done).
+async function rawMix(mq, perMsg, bytes) {
+  await quiet('A raw mix');
+  const n = COUNT, bound = LAT_KEYS.length, free = Math.max(0, Math.round(perMsg) - bound);
+  const size = Math.round(bytes);
+  const cin = await consumer(mq.port, 'mix.in', n, false, 8);
+  const cev = await consumer(mq.port, 'mix.lat', n * bound, ['mix.lat'], 8, LIMIT_S + 30, true);
+  const b0 = brokerCpu(mq), t0 = Date.now();
+  const ends = [];
+  const timed = (p) => p.then((r) => { ends.push(Date.now()); return r; });
+  const [pin, pev, pfree] = await Promise.all([
+    timed(publish(mq.port, { key: 'mix.in', count: n, rate: 0, window: 1000, msgid: 'mix' })),
+    timed(publish(mq.port, { exchange: EXCHANGE, key: 'mix.lat', count: n * bound, rate: 0, window: 1000, size })),
+    free ? timed(publish(mq.port, { exchange: EXCHANGE, key: 'mix.free', count: n * free, rate: 0, window: 1000, size }))
+      : Promise.resolve(null),
+  ]);
+  const [rin, rev] = [await cin.done, await cev.done];
+  const brokerS = brokerCpu(mq) - b0;
+  const last = Math.max(...ends, rin.last_us / 1000, rev.last_us / 1000);
+  const tools = [pin, pev, pfree, rin, rev].reduce((a, x) => a + (x?.cpu_s || 0), 0);
+  const M = { rate: n / ((last - t0) / 1000), n, bound, free, size, broker_us: (brokerS * 1e6) / n,
+    broker_pct: (100 * brokerS) / ((last - t0) / 1000), tools_cpu_s: tools,
+    received: rin.received, events_received: rev.received,
+    events_confirmed: (pev?.confirmed || 0) + (pfree?.confirmed || 0) };
+  log(`A raw mix: ${n} in (+${n * (bound + free)} events, ${bound} per message consumed) at ${int(M.rate)} msg/s; ` +
+    `broker ${f1(M.broker_us)} us/msg (${int(M.broker_pct)}% of a core); load tools ${f1(tools)} s of CPU`);
+  return M;
 }
 
 // ---- B. the event publisher's drain ------------------------------------------
@@ -674,6 +713,7 @@ function report(cmd, mach, A, B, C, startedAt, seconds) {
   L.push('| figure | junction | raw limit, same run | junction / raw | target |', '|---|---:|---:|---:|---:|');
   if (A) {
     L.push(`| (a) AMQP in → SMSC, messages/s (${int(A.run.subs)} of ${int(COUNT)} at smsc_fast, receipts out as events) | ${int(A.run.in_s)} | ${int(A.raw.rate)} (publish + consume + ack, no junction) | ${f2(ratio(A.run.in_s, A.raw.rate))} | ≥ ${int(TARGET.in)} ${ok(A.run.in_s, TARGET.in)} |`);
+    if (A.mix) L.push(`| (a) raw: the broker doing (a)'s AMQP work with no junction (1 in consumed, ${A.mix.bound + A.mix.free} events confirmed per message, ${A.mix.bound} of them consumed), messages/s | | ${int(A.mix.rate)} | ${f2(ratio(A.run.in_s, A.mix.rate))} | ≥ ${int(TARGET.in)} ${ok(A.mix.rate, TARGET.in)} (the broker alone) |`);
     L.push(`| (a) the same with no queue bound for any event (the input path alone), messages/s | ${int(A.free.in_s)} | ${int(A.raw.rate)} | ${f2(ratio(A.free.in_s, A.raw.rate))} | ≥ ${int(TARGET.in)} ${ok(A.free.in_s, TARGET.in)} |`);
     for (const x of A.lats) {
       const raw = x.rate === LAT_RATE ? `${ms(A.raw.lat.lat_us_p50)} / ${ms(A.raw.lat.lat_us_p99)} (publish → consumer, no junction)` : '';
@@ -723,7 +763,12 @@ function report(cmd, mach, A, B, C, startedAt, seconds) {
         `${ms(x.sub.ts_lat_us_p50)}/${ms(x.sub.ts_lat_us_p99)} ms.`);
     }
     L.push(`- raw broker: ${int(A.raw.pub.confirmed)} published at ${int(A.raw.pub.confirmed_per_s)}/s (confirm p99 ${ms(A.raw.pub.confirm_us_p99)} ms), ` +
-      `consumed and acked at ${int(A.raw.con.per_s)}/s.`, '');
+      `consumed and acked at ${int(A.raw.con.per_s)}/s.`);
+    if (A.mix) L.push(`- raw mix (the broker's limit for (a), no junction): amqp_load published ${int(A.mix.n)} messages to \`mix.in\` (consumed, acked: ${int(A.mix.received)}) ` +
+      `and at the same time ${int(A.mix.events_confirmed)} events of ${A.mix.size} bytes with confirms to \`${EXCHANGE}\`, ${A.mix.bound} per message into the durable ` +
+      `queue \`mix.lat\` (consumed: ${int(A.mix.events_received)}), ${A.mix.free} per message to no queue: ${int(A.mix.rate)} messages/s; ` +
+      `RabbitMQ ${f1(A.mix.broker_us)} µs per message (${int(A.mix.broker_pct)}% of a core), the load tools ${f1(A.mix.tools_cpu_s)} s of CPU.`);
+    L.push('');
   }
   if (B) {
     L.push(`**(b)** a fresh junction, connector \`ev\` (events only) to a port where no broker listens; ${int(FILL)} messages esme_fast → junction ` +
