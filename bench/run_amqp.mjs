@@ -491,7 +491,7 @@ async function rawMix(mq, perMsg, bytes) {
   ]);
   const [rin, rev] = [await cin.done, await cev.done];
   const brokerS = brokerCpu(mq) - b0;
-  const last = Math.max(...ends, rin.last_us / 1000, rev.last_us / 1000);
+  const last = Math.max(...ends, (rin.last_us || 0) / 1000, (rev.last_us || 0) / 1000);
   const tools = [pin, pev, pfree, rin, rev].reduce((a, x) => a + (x?.cpu_s || 0), 0);
   const M = { rate: n / ((last - t0) / 1000), n, bound, free, size, broker_us: (brokerS * 1e6) / n,
     broker_pct: (100 * brokerS) / ((last - t0) / 1000), tools_cpu_s: tools,
