@@ -189,8 +189,8 @@ static int gw_core_change_from(gw_delivery_t *d, const char *from_target, gw_sta
         if (to == GW_ST_QUEUED)
             gw_cq_backlog_add(target, -1);
         d->status = from;
-        if (to != GW_ST_SENDING)
-            d->counted = q; /* nothing changed: d keeps the place it left with */
+        if (q != NULL)
+            d->counted = q; /* nothing changed: d keeps its place */
         GW_ERR("core", "%s: state %s not queued for the store: %s", d->env->id,
                gw_status_name(to), gw_strerror(rc));
         return rc;

@@ -9,9 +9,9 @@
 // in SIPp's message log, submit_sm_resp OK on the customer's session.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import smpp from 'smpp';
 import { startJunction, freePort, waitFor, sleep } from './lib/junction.mjs';
+import { sqliteRows } from './lib/sqlite.mjs';
 import { startSmsc, waitBound } from './lib/smsc.mjs';
 import { startSipp, stopAllSipp, loggedMessages } from './lib/sipp.mjs';
 
@@ -22,12 +22,8 @@ const SMPP_MAX = 600;    // customer submits, one every 4 ms at most
 
 const header = (msg, name) => msg.match(new RegExp(`\\r?\\n${name}: *([^\\r\\n]+)`, 'i'))?.[1];
 
-// Rows of a query, read by the sqlite3 CLI (bodies may hold newlines: JSON).
-function sql(j, text) {
-  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', '-json', j.params['db.path'], text], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim() ? JSON.parse(r.stdout) : [];
-}
+// Rows of a query, read by the sqlite3 CLI beside the running daemon (WAL).
+const sql = (j, text) => sqliteRows(j.params['db.path'], text);
 
 // The key a body is matched by at the SMSC and in the store.
 const keyOf = (text) => {

@@ -7,9 +7,9 @@
 // and the part only in the store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { startJunction, waitFor, sleep } from './lib/junction.mjs';
+import { sqliteRows } from './lib/sqlite.mjs';
 import { startSmsc, waitBound, bindCustomer } from './lib/smsc.mjs';
 
 const smppConf = (smsc, id) => ({ host: '127.0.0.1', port: smsc.port, system_id: id, password: 'pw' });
@@ -18,12 +18,7 @@ const NOT_FOUND = -32004;
 const BATCH = 500; // GW_CQ_SWEEP_BATCH
 
 // Rows of a query, read by the sqlite3 CLI beside the running daemon (WAL).
-function sql(j, text) {
-  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', '-json', j.params['db.path'], text],
-    { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim() ? JSON.parse(r.stdout) : [];
-}
+const sql = (j, text) => sqliteRows(j.params['db.path'], text);
 const count = (j, where) => sql(j, `SELECT count(*) AS n FROM ${where};`)[0].n;
 
 const statusOf = async (j, id) => (await j.mi('messages.get', { id })).status;
